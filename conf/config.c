@@ -1,0 +1,1588 @@
+/* conf/config.c - loads edgehook's YAML config with libyaml into the typed structs of conf/config.h and validates it. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+#include "conf/config.h"
+
+const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response",
+                                                           "viewer-response"};
+
+typedef struct ctx {
+    const char *file;
+    yaml_document_t doc;
+    char *err;
+    size_t errlen;
+    int failed;
+} ctx_t;
+
+/* the first error wins: later ones are usually consequences of it */
+static int fail(ctx_t *c, yaml_node_t *node, const char *key, const char *fmt, ...)
+{
+    if (!c->failed) {
+        char reason[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+        snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file, node != NULL ? (unsigned long)node->start_mark.line + 1 : 0UL,
+                 key, reason);
+        c->failed = 1;
+    }
+    return -1;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *r = strdup(s != NULL ? s : "");
+    if (r == NULL)
+        abort();
+    return r;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n == 0 ? 1 : n, sz);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static char *join_key(const char *parent, const char *child)
+{
+    size_t n = strlen(parent) + strlen(child) + 2;
+    char *r = malloc(n);
+    if (r == NULL)
+        abort();
+    if (parent[0] == '\0')
+        snprintf(r, n, "%s", child);
+    else
+        snprintf(r, n, "%s.%s", parent, child);
+    return r;
+}
+
+size_t conf_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j;
+    size_t row[64 + 1];
+    if (lb > 64)
+        return SIZE_MAX;
+    for (j = 0; j <= lb; ++j)
+        row[j] = j;
+    for (i = 1; i <= la; ++i) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (j = 1; j <= lb; ++j) {
+            size_t cur = row[j];
+            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = row[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static const char *node_kind(yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a map";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        return "a scalar";
+    }
+}
+
+static yaml_node_t *node_at(ctx_t *c, int id)
+{
+    return yaml_document_get_node(&c->doc, id);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int is_plain_null(yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    return s != NULL && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0);
+}
+
+static int expect_map(ctx_t *c, yaml_node_t *n, const char *key)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, key, "must be a map, not %s", node_kind(n));
+    return 0;
+}
+
+/* every key of the map must be one of `known` (a NULL-terminated list); otherwise suggest the closest */
+static int check_keys(ctx_t *c, yaml_node_t *map, const char *key, const char *const *known)
+{
+    yaml_node_pair_t *p;
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
+        yaml_node_t *k = node_at(c, p->key);
+        const char *name = scalar(k), *const *kn, *best = NULL;
+        size_t bestd = SIZE_MAX;
+        if (name == NULL)
+            return fail(c, k, key, "keys must be scalars");
+        for (kn = known; *kn != NULL; ++kn) {
+            size_t d;
+            if (strcmp(*kn, name) == 0)
+                break;
+            if ((d = conf_edit_distance(name, *kn)) < bestd) {
+                bestd = d;
+                best = *kn;
+            }
+        }
+        if (*kn == NULL) {
+            char *full = join_key(key, name);
+            if (best != NULL && bestd <= (strlen(best) > 4 ? 3 : 2))
+                fail(c, k, full, "unknown key (did you mean \"%s\"?)", best);
+            else
+                fail(c, k, full, "unknown key");
+            free(full);
+            return -1;
+        }
+        /* duplicate keys silently overriding each other are a classic YAML trap */
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; ++q) {
+            const char *prev = scalar(node_at(c, q->key));
+            if (prev != NULL && strcmp(prev, name) == 0) {
+                char *full = join_key(key, name);
+                fail(c, k, full, "duplicate key (first given on line %lu)", (unsigned long)node_at(c, q->key)->start_mark.line + 1);
+                free(full);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static yaml_node_t *map_get(ctx_t *c, yaml_node_t *map, const char *name)
+{
+    yaml_node_pair_t *p;
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
+        const char *k = scalar(node_at(c, p->key));
+        if (k != NULL && strcmp(k, name) == 0)
+            return node_at(c, p->value);
+    }
+    return NULL;
+}
+
+static int get_string(ctx_t *c, yaml_node_t *n, const char *key, char **out)
+{
+    const char *s = scalar(n);
+    if (s == NULL)
+        return fail(c, n, key, "must be a string, not %s", node_kind(n));
+    if (s[0] == '\0')
+        return fail(c, n, key, "must not be empty");
+    free(*out);
+    *out = xstrdup(s);
+    return 0;
+}
+
+static int get_bool(ctx_t *c, yaml_node_t *n, const char *key, int *out)
+{
+    const char *s = scalar(n);
+    if (s != NULL) {
+        if (strcmp(s, "true") == 0 || strcmp(s, "on") == 0 || strcmp(s, "yes") == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(s, "false") == 0 || strcmp(s, "off") == 0 || strcmp(s, "no") == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return fail(c, n, key, "must be true or false");
+}
+
+static int get_uint(ctx_t *c, yaml_node_t *n, const char *key, unsigned long min, unsigned long max, unsigned long *out)
+{
+    const char *s = scalar(n);
+    char *end;
+    unsigned long v;
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return fail(c, n, key, "must be a number between %lu and %lu", min, max);
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return fail(c, n, key, "must be a number between %lu and %lu", min, max);
+    *out = v;
+    return 0;
+}
+
+static int get_size(ctx_t *c, yaml_node_t *n, const char *key, uint64_t *out)
+{
+    const char *s = scalar(n);
+    if (s == NULL || conf_parse_size(s, out) != 0)
+        return fail(c, n, key, "invalid size \"%s\" (write e.g. 512KB, 256MB, 2GB)", s != NULL ? s : "");
+    return 0;
+}
+
+static int get_duration(ctx_t *c, yaml_node_t *n, const char *key, uint64_t *out)
+{
+    const char *s = scalar(n);
+    if (s == NULL || conf_parse_duration(s, out) != 0)
+        return fail(c, n, key, "invalid duration \"%s\" (write e.g. 500ms, 30s, 5m, 1h, 1d)", s != NULL ? s : "");
+    return 0;
+}
+
+static int get_duration_signed(ctx_t *c, yaml_node_t *n, const char *key, int64_t *out)
+{
+    uint64_t v;
+    if (get_duration(c, n, key, &v) != 0)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* a `*_env` sibling names an environment variable holding the value */
+static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    char envname[64];
+    yaml_node_t *n = map_get(c, map, name), *e;
+    char *key;
+    snprintf(envname, sizeof(envname), "%s_env", name);
+    e = map_get(c, map, envname);
+    if (n != NULL && e != NULL) {
+        key = join_key(parent, envname);
+        fail(c, e, key, "give either %s or %s, not both", name, envname);
+        free(key);
+        return -1;
+    }
+    if (n != NULL) {
+        int r;
+        key = join_key(parent, name);
+        r = get_string(c, n, key, out);
+        free(key);
+        return r;
+    }
+    if (e != NULL) {
+        char *var = NULL;
+        const char *val;
+        key = join_key(parent, envname);
+        if (get_string(c, e, key, &var) != 0) {
+            free(key);
+            return -1;
+        }
+        if ((val = getenv(var)) == NULL || val[0] == '\0') {
+            fail(c, e, key, "environment variable %s is not set", var);
+            free(var);
+            free(key);
+            return -1;
+        }
+        free(*out);
+        *out = xstrdup(val);
+        free(var);
+        free(key);
+    }
+    return 0;
+}
+
+static int parse_hostport_host(ctx_t *c, yaml_node_t *n, const char *key, char **out)
+{
+    if (get_string(c, n, key, out) != 0)
+        return -1;
+    return 0;
+}
+
+static int parse_listen(ctx_t *c, yaml_node_t *n, const char *key, conf_listen_t *l, int allow_tls)
+{
+    static const char *const keys[] = {"host", "port", "tls", NULL};
+    static const char *const keys_notls[] = {"host", "port", NULL};
+    yaml_node_t *v;
+    unsigned long port;
+    char *k;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, allow_tls ? keys : keys_notls) != 0)
+        return -1;
+    l->line = n->start_mark.line + 1;
+    l->host = xstrdup("127.0.0.1");
+    if ((v = map_get(c, n, "host")) != NULL) {
+        k = join_key(key, "host");
+        if (parse_hostport_host(c, v, k, &l->host) != 0) {
+            free(k);
+            return -1;
+        }
+        free(k);
+    }
+    if ((v = map_get(c, n, "port")) == NULL)
+        return fail(c, n, key, "port is required");
+    k = join_key(key, "port");
+    if (get_uint(c, v, k, 0, 65535, &port) != 0) {
+        free(k);
+        return -1;
+    }
+    free(k);
+    l->port = (uint16_t)port;
+    if ((v = map_get(c, n, "tls")) != NULL) {
+        static const char *const tkeys[] = {"certificate", "key", NULL};
+        yaml_node_t *cert, *pkey;
+        k = join_key(key, "tls");
+        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, tkeys) != 0) {
+            free(k);
+            return -1;
+        }
+        if ((cert = map_get(c, v, "certificate")) == NULL || (pkey = map_get(c, v, "key")) == NULL) {
+            fail(c, v, k, "needs both certificate and key");
+            free(k);
+            return -1;
+        }
+        free(k);
+        k = join_key(key, "tls.certificate");
+        if (get_string(c, cert, k, &l->tls_certificate) != 0 || access(l->tls_certificate, R_OK) != 0) {
+            if (!c->failed)
+                fail(c, cert, k, "cannot read \"%s\": %s", l->tls_certificate, strerror(errno));
+            free(k);
+            return -1;
+        }
+        free(k);
+        k = join_key(key, "tls.key");
+        if (get_string(c, pkey, k, &l->tls_key) != 0 || access(l->tls_key, R_OK) != 0) {
+            if (!c->failed)
+                fail(c, pkey, k, "cannot read \"%s\": %s", l->tls_key, strerror(errno));
+            free(k);
+            return -1;
+        }
+        free(k);
+    }
+    return 0;
+}
+
+/* parses "http://host:port/prefix" or "https://..." */
+static int parse_url(ctx_t *c, yaml_node_t *n, const char *key, const char *url, int *https, char **host, uint16_t *port,
+                     char **prefix)
+{
+    const char *p, *hs, *he, *ps;
+    unsigned long portv;
+    if (strncasecmp(url, "http://", 7) == 0) {
+        *https = 0;
+        p = url + 7;
+        portv = 80;
+    } else if (strncasecmp(url, "https://", 8) == 0) {
+        *https = 1;
+        p = url + 8;
+        portv = 443;
+    } else {
+        return fail(c, n, key, "\"%s\" must start with http:// or https://", url);
+    }
+    hs = p;
+    if (*p == '[') { /* IPv6 literal */
+        if ((he = strchr(p, ']')) == NULL)
+            return fail(c, n, key, "\"%s\": unterminated IPv6 address", url);
+        ++hs;
+        p = he + 1;
+    } else {
+        while (*p != '\0' && *p != ':' && *p != '/' && *p != '?' && *p != '#')
+            ++p;
+        he = p;
+    }
+    if (he == hs)
+        return fail(c, n, key, "\"%s\" has no host", url);
+    for (const char *q = hs; q < he; ++q)
+        if (!(isalnum((unsigned char)*q) || *q == '.' || *q == '-' || *q == '_' || *q == ':'))
+            return fail(c, n, key, "\"%s\": invalid character in host", url);
+    if (*p == ':') {
+        char *end;
+        ++p;
+        errno = 0;
+        portv = strtoul(p, &end, 10);
+        if (end == p || errno != 0 || portv == 0 || portv > 65535)
+            return fail(c, n, key, "\"%s\": invalid port", url);
+        p = end;
+    }
+    ps = p;
+    if (*ps != '\0' && *ps != '/')
+        return fail(c, n, key, "\"%s\": a query or fragment is not allowed here", url);
+    if (strchr(ps, '?') != NULL || strchr(ps, '#') != NULL)
+        return fail(c, n, key, "\"%s\": a query or fragment is not allowed here", url);
+    *host = strndup(hs, he - hs);
+    *port = (uint16_t)portv;
+    /* drop a trailing slash: the request path always starts with one */
+    size_t plen = strlen(ps);
+    while (plen > 0 && ps[plen - 1] == '/')
+        --plen;
+    *prefix = strndup(ps, plen);
+    return 0;
+}
+
+static int parse_credentials(ctx_t *c, yaml_node_t *n, const char *key, conf_credentials_t *cr)
+{
+    static const char *const keys[] = {"access_key", "secret_key", "session_token", "access_key_env", "secret_key_env",
+                                       "session_token_env", NULL};
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    if (get_string_or_env(c, n, key, "access_key", &cr->access_key) != 0 ||
+        get_string_or_env(c, n, key, "secret_key", &cr->secret_key) != 0 ||
+        get_string_or_env(c, n, key, "session_token", &cr->session_token) != 0)
+        return -1;
+    if ((cr->access_key == NULL) != (cr->secret_key == NULL))
+        return fail(c, n, key, "needs both an access key and a secret key");
+    return 0;
+}
+
+static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t *o)
+{
+    static const char *const keys[] = {"type",           "url",         "connect_timeout", "first_byte_timeout",
+                                       "read_timeout",   "keepalive_timeout", "max_connections", "retries",
+                                       "host_header",    "sni",         "ca_file",         "tls_verify",
+                                       "endpoint",       "bucket",      "region",          "addressing",
+                                       "credentials",    NULL};
+    yaml_node_t *v;
+    char *type = NULL, *k;
+    int r = -1;
+    unsigned long ul;
+
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    o->line = n->start_mark.line + 1;
+    o->connect_timeout_ms = 5000;
+    o->read_timeout_ms = 30000;
+    o->first_byte_timeout_ms = 0; /* set from read_timeout below */
+    o->keepalive_timeout_ms = 4000;
+    o->max_connections = 256;
+    o->retries = 1;
+    o->tls_verify = 1;
+
+#define SUB(name) (k = join_key(key, name))
+    if ((v = map_get(c, n, "type")) == NULL)
+        return fail(c, n, key, "type is required (http or s3)");
+    SUB("type");
+    if (get_string(c, v, k, &type) != 0)
+        goto out;
+    if (strcmp(type, "http") == 0) {
+        o->type = CONF_ORIGIN_HTTP;
+    } else if (strcmp(type, "s3") == 0) {
+        o->type = CONF_ORIGIN_S3;
+    } else {
+        fail(c, v, k, "unknown origin type \"%s\" (http or s3)", type);
+        goto out;
+    }
+    free(k);
+    k = NULL;
+
+    if (o->type == CONF_ORIGIN_HTTP) {
+        static const char *const s3only[] = {"endpoint", "bucket", "region", "addressing", "credentials", NULL};
+        for (const char *const *s = s3only; *s != NULL; ++s)
+            if ((v = map_get(c, n, *s)) != NULL) {
+                SUB(*s);
+                fail(c, v, k, "only for origins of type s3");
+                goto out;
+            }
+        if ((v = map_get(c, n, "url")) == NULL) {
+            fail(c, n, key, "url is required for an http origin");
+            goto out;
+        }
+        SUB("url");
+        if (scalar(v) == NULL) {
+            fail(c, v, k, "must be a string");
+            goto out;
+        }
+        if (parse_url(c, v, k, scalar(v), &o->https, &o->host, &o->port, &o->path_prefix) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    } else {
+        const char *ep;
+        if ((v = map_get(c, n, "url")) != NULL) {
+            SUB("url");
+            fail(c, v, k, "an s3 origin takes endpoint, not url");
+            goto out;
+        }
+        if ((v = map_get(c, n, "endpoint")) == NULL) {
+            fail(c, n, key, "endpoint is required for an s3 origin (embedded or a URL)");
+            goto out;
+        }
+        SUB("endpoint");
+        if ((ep = scalar(v)) == NULL) {
+            fail(c, v, k, "must be a string");
+            goto out;
+        }
+        if (strcmp(ep, "embedded") == 0) {
+            o->embedded = 1;
+            o->path_prefix = xstrdup("");
+        } else if (parse_url(c, v, k, ep, &o->https, &o->host, &o->port, &o->path_prefix) != 0) {
+            goto out;
+        }
+        free(k);
+        k = NULL;
+        if ((v = map_get(c, n, "bucket")) == NULL) {
+            fail(c, n, key, "bucket is required for an s3 origin");
+            goto out;
+        }
+        SUB("bucket");
+        if (get_string(c, v, k, &o->bucket) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+        o->region = xstrdup("us-east-1");
+        if ((v = map_get(c, n, "region")) != NULL) {
+            SUB("region");
+            if (get_string(c, v, k, &o->region) != 0)
+                goto out;
+            free(k);
+            k = NULL;
+        }
+        if ((v = map_get(c, n, "addressing")) != NULL) {
+            const char *a = scalar(v);
+            SUB("addressing");
+            if (a != NULL && strcmp(a, "path") == 0)
+                o->addressing = CONF_S3_PATH;
+            else if (a != NULL && strcmp(a, "virtual") == 0)
+                o->addressing = CONF_S3_VIRTUAL;
+            else if (a != NULL && strcmp(a, "auto") == 0)
+                o->addressing = CONF_S3_AUTO;
+            else {
+                fail(c, v, k, "must be path, virtual or auto");
+                goto out;
+            }
+            free(k);
+            k = NULL;
+        }
+        if ((v = map_get(c, n, "credentials")) != NULL) {
+            SUB("credentials");
+            if (parse_credentials(c, v, k, &o->credentials) != 0)
+                goto out;
+            free(k);
+            k = NULL;
+        }
+    }
+
+#define DURATION(name, field)                                                                                                      \
+    if ((v = map_get(c, n, name)) != NULL) {                                                                                       \
+        SUB(name);                                                                                                                 \
+        if (get_duration(c, v, k, &o->field) != 0)                                                                                 \
+            goto out;                                                                                                              \
+        if (o->field == 0) {                                                                                                       \
+            fail(c, v, k, "must be greater than zero");                                                                            \
+            goto out;                                                                                                              \
+        }                                                                                                                          \
+        free(k);                                                                                                                   \
+        k = NULL;                                                                                                                  \
+    }
+    DURATION("connect_timeout", connect_timeout_ms);
+    DURATION("first_byte_timeout", first_byte_timeout_ms);
+    DURATION("read_timeout", read_timeout_ms);
+    DURATION("keepalive_timeout", keepalive_timeout_ms);
+#undef DURATION
+    if (o->first_byte_timeout_ms == 0)
+        o->first_byte_timeout_ms = o->read_timeout_ms;
+    if ((v = map_get(c, n, "max_connections")) != NULL) {
+        SUB("max_connections");
+        if (get_uint(c, v, k, 1, 1000000, &ul) != 0)
+            goto out;
+        o->max_connections = (unsigned)ul;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "retries")) != NULL) {
+        SUB("retries");
+        if (get_uint(c, v, k, 0, 5, &ul) != 0)
+            goto out;
+        o->retries = (unsigned)ul;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "host_header")) != NULL) {
+        SUB("host_header");
+        if (get_string(c, v, k, &o->host_header) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "sni")) != NULL) {
+        SUB("sni");
+        if (get_string(c, v, k, &o->sni) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "ca_file")) != NULL) {
+        SUB("ca_file");
+        if (get_string(c, v, k, &o->ca_file) != 0)
+            goto out;
+        if (access(o->ca_file, R_OK) != 0) {
+            fail(c, v, k, "cannot read \"%s\": %s", o->ca_file, strerror(errno));
+            goto out;
+        }
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "tls_verify")) != NULL) {
+        SUB("tls_verify");
+        if (get_bool(c, v, k, &o->tls_verify) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+#undef SUB
+    r = 0;
+out:
+    free(k);
+    free(type);
+    return r;
+}
+
+static int parse_namelist(ctx_t *c, yaml_node_t *n, const char *key, conf_namelist_t *out, int lowercase)
+{
+    yaml_node_item_t *it;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, key, "must be a list of names");
+    out->count = 0;
+    out->names = xcalloc(n->data.sequence.items.top - n->data.sequence.items.start, sizeof(char *));
+    for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+        yaml_node_t *e = node_at(c, *it);
+        const char *s = scalar(e);
+        if (s == NULL || s[0] == '\0')
+            return fail(c, e, key, "must be a list of non-empty names");
+        out->names[out->count] = xstrdup(s);
+        if (lowercase)
+            for (char *p = out->names[out->count]; *p; ++p)
+                *p = tolower((unsigned char)*p);
+        ++out->count;
+    }
+    return 0;
+}
+
+/* none | all | [names] | {except: [names]} */
+static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, conf_key_mode_t *mode, conf_namelist_t *list, int allow_except,
+                          int lowercase)
+{
+    const char *s = scalar(n);
+    if (s != NULL) {
+        if (strcmp(s, "none") == 0) {
+            *mode = CONF_KEY_NONE;
+            return 0;
+        }
+        if (strcmp(s, "all") == 0) {
+            *mode = CONF_KEY_ALL;
+            return 0;
+        }
+        return fail(c, n, key, "must be none, all, a list of names%s", allow_except ? " or {except: [names]}" : "");
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        *mode = CONF_KEY_LIST;
+        return parse_namelist(c, n, key, list, lowercase);
+    }
+    if (allow_except && n->type == YAML_MAPPING_NODE) {
+        static const char *const keys[] = {"except", NULL};
+        yaml_node_t *e;
+        if (check_keys(c, n, key, keys) != 0)
+            return -1;
+        if ((e = map_get(c, n, "except")) == NULL)
+            return fail(c, n, key, "a map here must be {except: [names]}");
+        *mode = CONF_KEY_EXCEPT;
+        char *k = join_key(key, "except");
+        int r = parse_namelist(c, e, k, list, lowercase);
+        free(k);
+        return r;
+    }
+    return fail(c, n, key, "must be none, all, a list of names%s", allow_except ? " or {except: [names]}" : "");
+}
+
+static void cache_policy_defaults(conf_cache_policy_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->enabled = 1;
+    p->min_ttl_ms = -1;
+    p->default_ttl_ms = -1;
+    p->max_ttl_ms = -1;
+    p->stale_while_revalidate_ms = -1;
+    p->stale_if_error_ms = -1;
+    p->query_mode = CONF_KEY_ALL;
+    p->cookie_mode = CONF_KEY_NONE;
+}
+
+static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_cache_policy_t *p)
+{
+    static const char *const keys[] = {"min_ttl", "default_ttl", "max_ttl", "key", "stale_while_revalidate", "stale_if_error",
+                                       "enabled", NULL};
+    static const char *const kkeys[] = {"query", "headers", "cookies", NULL};
+    yaml_node_t *v;
+    char *k = NULL;
+    int r = -1;
+    const char *s = scalar(n);
+
+    if (s != NULL) { /* `cache: off` */
+        int on;
+        if (get_bool(c, n, key, &on) != 0)
+            return fail(c, n, key, "must be a map or off");
+        p->enabled = on;
+        return 0;
+    }
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+#define SUB(name) (k = join_key(key, name))
+#define TTL(name, field)                                                                                                           \
+    if ((v = map_get(c, n, name)) != NULL) {                                                                                       \
+        SUB(name);                                                                                                                 \
+        if (get_duration_signed(c, v, k, &p->field) != 0)                                                                          \
+            goto out;                                                                                                              \
+        free(k);                                                                                                                   \
+        k = NULL;                                                                                                                  \
+    }
+    TTL("min_ttl", min_ttl_ms);
+    TTL("default_ttl", default_ttl_ms);
+    TTL("max_ttl", max_ttl_ms);
+    TTL("stale_while_revalidate", stale_while_revalidate_ms);
+    TTL("stale_if_error", stale_if_error_ms);
+#undef TTL
+    if ((v = map_get(c, n, "enabled")) != NULL) {
+        SUB("enabled");
+        if (get_bool(c, v, k, &p->enabled) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+    if (p->min_ttl_ms >= 0 && p->max_ttl_ms >= 0 && p->min_ttl_ms > p->max_ttl_ms) {
+        fail(c, n, key, "min_ttl is greater than max_ttl");
+        goto out;
+    }
+    if (p->default_ttl_ms >= 0 && ((p->min_ttl_ms >= 0 && p->default_ttl_ms < p->min_ttl_ms) ||
+                                   (p->max_ttl_ms >= 0 && p->default_ttl_ms > p->max_ttl_ms))) {
+        fail(c, n, key, "default_ttl must lie between min_ttl and max_ttl");
+        goto out;
+    }
+    if ((v = map_get(c, n, "key")) != NULL) {
+        yaml_node_t *q;
+        SUB("key");
+        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, kkeys) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+        if ((q = map_get(c, v, "query")) != NULL) {
+            k = join_key(key, "key.query");
+            if (parse_key_part(c, q, k, &p->query_mode, &p->query, 1, 0) != 0)
+                goto out;
+            free(k);
+            k = NULL;
+        }
+        if ((q = map_get(c, v, "headers")) != NULL) {
+            conf_key_mode_t m;
+            k = join_key(key, "key.headers");
+            if (parse_key_part(c, q, k, &m, &p->headers, 0, 1) != 0)
+                goto out;
+            if (m != CONF_KEY_LIST && m != CONF_KEY_NONE) {
+                fail(c, q, k, "must be a list of header names (all headers in the key would defeat the cache)");
+                goto out;
+            }
+            free(k);
+            k = NULL;
+        }
+        if ((q = map_get(c, v, "cookies")) != NULL) {
+            k = join_key(key, "key.cookies");
+            if (parse_key_part(c, q, k, &p->cookie_mode, &p->cookies, 1, 0) != 0)
+                goto out;
+            free(k);
+            k = NULL;
+        }
+    }
+#undef SUB
+    r = 0;
+out:
+    free(k);
+    return r;
+}
+
+/* renders a YAML node as JSON: plain scalars that look like numbers, booleans or null keep their type */
+static void json_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        while (*len + n + 1 > *cap)
+            *cap = *cap ? *cap * 2 : 256;
+        if ((*buf = realloc(*buf, *cap)) == NULL)
+            abort();
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void json_string(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    json_append(buf, len, cap, "\"", 1);
+    for (; *s; ++s) {
+        char esc[8];
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = ch;
+            json_append(buf, len, cap, esc, 2);
+        } else if (ch < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", ch);
+            json_append(buf, len, cap, esc, 6);
+        } else {
+            json_append(buf, len, cap, s, 1);
+        }
+    }
+    json_append(buf, len, cap, "\"", 1);
+}
+
+static int looks_numeric(const char *s)
+{
+    char *end;
+    if (*s == '\0')
+        return 0;
+    strtod(s, &end);
+    if (*end != '\0')
+        return 0;
+    /* JSON has no leading +, hex, inf or nan */
+    for (const char *p = s; *p; ++p)
+        if (!(isdigit((unsigned char)*p) || *p == '-' || *p == '.' || *p == 'e' || *p == 'E'))
+            return 0;
+    if (s[0] == '0' && isdigit((unsigned char)s[1]))
+        return 0;
+    return 1;
+}
+
+static int node_to_json(ctx_t *c, yaml_node_t *n, char **buf, size_t *len, size_t *cap, int depth)
+{
+    if (depth > 32)
+        return fail(c, n, "config", "nested too deeply");
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        const char *s = (const char *)n->data.scalar.value;
+        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+            if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+                json_append(buf, len, cap, s, strlen(s));
+                return 0;
+            }
+            if (is_plain_null(n)) {
+                json_append(buf, len, cap, "null", 4);
+                return 0;
+            }
+            if (looks_numeric(s)) {
+                json_append(buf, len, cap, s, strlen(s));
+                return 0;
+            }
+        }
+        json_string(buf, len, cap, s);
+        return 0;
+    }
+    case YAML_SEQUENCE_NODE: {
+        yaml_node_item_t *it;
+        json_append(buf, len, cap, "[", 1);
+        for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+            if (it != n->data.sequence.items.start)
+                json_append(buf, len, cap, ",", 1);
+            if (node_to_json(c, node_at(c, *it), buf, len, cap, depth + 1) != 0)
+                return -1;
+        }
+        json_append(buf, len, cap, "]", 1);
+        return 0;
+    }
+    case YAML_MAPPING_NODE: {
+        yaml_node_pair_t *p;
+        json_append(buf, len, cap, "{", 1);
+        for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; ++p) {
+            const char *k = scalar(node_at(c, p->key));
+            if (k == NULL)
+                return fail(c, node_at(c, p->key), "config", "keys must be scalars");
+            if (p != n->data.mapping.pairs.start)
+                json_append(buf, len, cap, ",", 1);
+            json_string(buf, len, cap, k);
+            json_append(buf, len, cap, ":", 1);
+            if (node_to_json(c, node_at(c, p->value), buf, len, cap, depth + 1) != 0)
+                return -1;
+        }
+        json_append(buf, len, cap, "}", 1);
+        return 0;
+    }
+    default:
+        return fail(c, n, "config", "unsupported YAML node");
+    }
+}
+
+static int valid_name(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; ++s)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
+{
+    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", NULL};
+    yaml_node_t *v;
+    char *k = NULL;
+    int r = -1;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    h->line = n->start_mark.line + 1;
+    h->timeout_ms = -1;
+    h->memory_limit = 64ull << 20;
+#define SUB(name) (k = join_key(key, name))
+    if ((v = map_get(c, n, "lua")) != NULL) {
+        SUB("lua");
+        if (get_string(c, v, k, &h->lua) != 0)
+            goto out;
+        if (access(h->lua, R_OK) != 0) {
+            fail(c, v, k, "cannot read \"%s\": %s", h->lua, strerror(errno));
+            goto out;
+        }
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "native")) != NULL) {
+        SUB("native");
+        if (h->lua != NULL) {
+            fail(c, v, k, "a hook is either lua or native, not both");
+            goto out;
+        }
+        if (get_string(c, v, k, &h->native) != 0)
+            goto out;
+        if (access(h->native, R_OK) != 0) {
+            fail(c, v, k, "cannot read \"%s\": %s", h->native, strerror(errno));
+            goto out;
+        }
+        free(k);
+        k = NULL;
+    }
+    if (h->lua == NULL && h->native == NULL) {
+        fail(c, n, key, "needs lua: FILE.lua or native: FILE.so");
+        goto out;
+    }
+    if ((v = map_get(c, n, "config")) != NULL) {
+        size_t len = 0, cap = 0;
+        char *buf = NULL;
+        SUB("config");
+        if (v->type != YAML_MAPPING_NODE) {
+            fail(c, v, k, "must be a map");
+            goto out;
+        }
+        if (node_to_json(c, v, &buf, &len, &cap, 0) != 0) {
+            free(buf);
+            goto out;
+        }
+        h->config_json = buf;
+        free(k);
+        k = NULL;
+    } else {
+        h->config_json = xstrdup("{}");
+    }
+    if ((v = map_get(c, n, "include_body")) != NULL) {
+        SUB("include_body");
+        if (get_bool(c, v, k, &h->include_body) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "timeout")) != NULL) {
+        uint64_t ms;
+        SUB("timeout");
+        if (get_duration(c, v, k, &ms) != 0)
+            goto out;
+        if (ms == 0 || ms > 300000) {
+            fail(c, v, k, "must be between 1ms and 5m");
+            goto out;
+        }
+        h->timeout_ms = (int64_t)ms;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "memory")) != NULL) {
+        SUB("memory");
+        if (get_size(c, v, k, &h->memory_limit) != 0)
+            goto out;
+        if (h->memory_limit < (1u << 20)) {
+            fail(c, v, k, "must be at least 1MB");
+            goto out;
+        }
+        free(k);
+        k = NULL;
+    }
+#undef SUB
+    r = 0;
+out:
+    free(k);
+    return r;
+}
+
+static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
+{
+    static const char *const keys[] = {"path", "origin", "cache", "hooks", NULL};
+    yaml_node_t *v;
+    char *k = NULL;
+    int r = -1;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    b->line = n->start_mark.line + 1;
+    cache_policy_defaults(&b->cache);
+#define SUB(name) (k = join_key(key, name))
+    if ((v = map_get(c, n, "path")) == NULL) {
+        fail(c, n, key, "path is required (e.g. \"/images/*\" or \"*\")");
+        goto out;
+    }
+    SUB("path");
+    if (get_string(c, v, k, &b->path) != 0)
+        goto out;
+    if (b->path[0] != '/' && b->path[0] != '*') {
+        fail(c, v, k, "a path pattern starts with / or *");
+        goto out;
+    }
+    free(k);
+    k = NULL;
+    if ((v = map_get(c, n, "origin")) == NULL) {
+        fail(c, n, key, "origin is required");
+        goto out;
+    }
+    SUB("origin");
+    if (get_string(c, v, k, &b->origin_name) != 0)
+        goto out;
+    if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL) {
+        fail(c, v, k, "no origin named \"%s\" in origins", b->origin_name);
+        goto out;
+    }
+    free(k);
+    k = NULL;
+    if ((v = map_get(c, n, "cache")) != NULL) {
+        SUB("cache");
+        if (parse_cache_policy(c, v, k, &b->cache) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+    }
+    if ((v = map_get(c, n, "hooks")) != NULL) {
+        yaml_node_pair_t *p;
+        SUB("hooks");
+        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, (const char *const[]){conf_hook_event_names[0], conf_hook_event_names[1],
+                                                                                   conf_hook_event_names[2], conf_hook_event_names[3],
+                                                                                   NULL}) != 0)
+            goto out;
+        free(k);
+        k = NULL;
+        for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
+            const char *ev = scalar(node_at(c, p->key));
+            yaml_node_t *ref = node_at(c, p->value);
+            int i;
+            for (i = 0; i != CONF_HOOK_NUM; ++i)
+                if (strcmp(ev, conf_hook_event_names[i]) == 0)
+                    break;
+            k = join_key(key, "hooks");
+            {
+                char *kk = join_key(k, ev);
+                free(k);
+                k = kk;
+            }
+            if (get_string(c, ref, k, &b->hooks[i]) != 0)
+                goto out;
+            {
+                /* NAME, NAME@ALIAS or NAME@VERSION: NAME must be a declared hook */
+                char *name = xstrdup(b->hooks[i]), *at = strchr(name, '@');
+                if (at != NULL) {
+                    *at = '\0';
+                    if (!valid_name(at + 1)) {
+                        fail(c, ref, k, "\"%s\": an alias or version after @ is letters, digits, - _ .", b->hooks[i]);
+                        free(name);
+                        goto out;
+                    }
+                }
+                if (conf_find_hook(conf, name) == NULL) {
+                    fail(c, ref, k, "no hook named \"%s\" in hooks", name);
+                    free(name);
+                    goto out;
+                }
+                free(name);
+            }
+            free(k);
+            k = NULL;
+        }
+    }
+#undef SUB
+    r = 0;
+out:
+    free(k);
+    return r;
+}
+
+static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
+{
+    static const char *const keys[] = {"listen", "root", "domain", "region", "credentials", "max_put_size", NULL};
+    yaml_node_t *v;
+    if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
+        return -1;
+    s->enabled = 1;
+    s->line = n->start_mark.line + 1;
+    s->root = xstrdup("./data");
+    s->domain = xstrdup("s3.localhost");
+    s->region = xstrdup("us-east-1");
+    s->max_put_size = 64ull << 20;
+    if ((v = map_get(c, n, "listen")) == NULL)
+        return fail(c, n, "store", "listen is required");
+    if (parse_listen(c, v, "store.listen", &s->listen, 0) != 0)
+        return -1;
+    if ((v = map_get(c, n, "root")) != NULL && get_string(c, v, "store.root", &s->root) != 0)
+        return -1;
+    if ((v = map_get(c, n, "domain")) != NULL && get_string(c, v, "store.domain", &s->domain) != 0)
+        return -1;
+    if ((v = map_get(c, n, "region")) != NULL && get_string(c, v, "store.region", &s->region) != 0)
+        return -1;
+    if ((v = map_get(c, n, "credentials")) != NULL && parse_credentials(c, v, "store.credentials", &s->credentials) != 0)
+        return -1;
+    if ((v = map_get(c, n, "max_put_size")) != NULL) {
+        if (get_size(c, v, "store.max_put_size", &s->max_put_size) != 0)
+            return -1;
+        if (s->max_put_size < 1024 || s->max_put_size > (5ull << 30))
+            return fail(c, v, "store.max_put_size", "must be between 1KB and 5GB");
+    }
+    return 0;
+}
+
+static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
+{
+    static const char *const keys[] = {"listen", "token", "token_env", NULL};
+    yaml_node_t *v;
+    if (expect_map(c, n, "admin") != 0 || check_keys(c, n, "admin", keys) != 0)
+        return -1;
+    a->enabled = 1;
+    a->line = n->start_mark.line + 1;
+    if ((v = map_get(c, n, "listen")) == NULL)
+        return fail(c, n, "admin", "listen is required");
+    if (parse_listen(c, v, "admin.listen", &a->listen, 0) != 0)
+        return -1;
+    if (get_string_or_env(c, n, "admin", "token", &a->token) != 0)
+        return -1;
+    if (a->token == NULL)
+        return fail(c, n, "admin", "token or token_env is required: every admin call needs Authorization: Bearer TOKEN");
+    if (strlen(a->token) < 8)
+        return fail(c, n, "admin.token", "is too short (at least 8 characters)");
+    return 0;
+}
+
+static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
+{
+    static const char *const keys[] = {"threads", "listen", "access_log", "error_log", "limits", "origins",
+                                       "cache",   "hooks",  "behaviors",  "store",     "admin",  NULL};
+    yaml_node_t *v;
+    char key[256];
+
+    if (root == NULL)
+        return fail(c, NULL, "(file)", "is empty");
+    if (expect_map(c, root, "(top level)") != 0 || check_keys(c, root, "", keys) != 0)
+        return -1;
+
+    /* threads */
+    conf->threads = 0;
+    if ((v = map_get(c, root, "threads")) != NULL) {
+        const char *s = scalar(v);
+        if (s == NULL || strcmp(s, "auto") != 0) {
+            unsigned long t;
+            if (get_uint(c, v, "threads", 1, 256, &t) != 0)
+                return fail(c, v, "threads", "must be auto or a number between 1 and 256");
+            conf->threads = (unsigned)t;
+        }
+    }
+    if (conf->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        conf->threads = n > 0 ? (unsigned)n : 1;
+    }
+
+    /* listen */
+    if ((v = map_get(c, root, "listen")) == NULL)
+        return fail(c, root, "listen", "at least one listener is required");
+    if (v->type == YAML_MAPPING_NODE) {
+        conf->listen = xcalloc(1, sizeof(conf_listen_t));
+        conf->num_listen = 1;
+        if (parse_listen(c, v, "listen", &conf->listen[0], 1) != 0)
+            return -1;
+    } else if (v->type == YAML_SEQUENCE_NODE) {
+        yaml_node_item_t *it;
+        size_t n = v->data.sequence.items.top - v->data.sequence.items.start;
+        if (n == 0)
+            return fail(c, v, "listen", "at least one listener is required");
+        conf->listen = xcalloc(n, sizeof(conf_listen_t));
+        for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; ++it) {
+            snprintf(key, sizeof(key), "listen[%zu]", conf->num_listen);
+            if (parse_listen(c, node_at(c, *it), key, &conf->listen[conf->num_listen++], 1) != 0)
+                return -1;
+        }
+    } else {
+        return fail(c, v, "listen", "must be a list of {host, port[, tls]}");
+    }
+
+    /* logs */
+    conf->access_log.path = NULL;
+    if ((v = map_get(c, root, "access_log")) != NULL) {
+        static const char *const akeys[] = {"path", "format", NULL};
+        yaml_node_t *w;
+        if (is_plain_null(v) || (scalar(v) != NULL && strcmp(scalar(v), "off") == 0)) {
+            /* off */
+        } else {
+            if (expect_map(c, v, "access_log") != 0 || check_keys(c, v, "access_log", akeys) != 0)
+                return -1;
+            conf->access_log.path = xstrdup("-");
+            if ((w = map_get(c, v, "path")) != NULL && get_string(c, w, "access_log.path", &conf->access_log.path) != 0)
+                return -1;
+            if ((w = map_get(c, v, "format")) != NULL) {
+                const char *f = scalar(w);
+                if (f != NULL && strcmp(f, "combined") == 0)
+                    conf->access_log.json = 0;
+                else if (f != NULL && strcmp(f, "json") == 0)
+                    conf->access_log.json = 1;
+                else
+                    return fail(c, w, "access_log.format", "must be combined or json");
+            }
+        }
+    }
+    conf->error_log.path = xstrdup("-");
+    conf->error_log.level = 2; /* info */
+    if ((v = map_get(c, root, "error_log")) != NULL) {
+        static const char *const ekeys[] = {"path", "level", NULL};
+        yaml_node_t *w;
+        if (expect_map(c, v, "error_log") != 0 || check_keys(c, v, "error_log", ekeys) != 0)
+            return -1;
+        if ((w = map_get(c, v, "path")) != NULL && get_string(c, w, "error_log.path", &conf->error_log.path) != 0)
+            return -1;
+        if ((w = map_get(c, v, "level")) != NULL) {
+            static const char *const levels[] = {"error", "warn", "info", "debug"};
+            const char *l = scalar(w);
+            int i;
+            for (i = 0; i != 4; ++i)
+                if (l != NULL && strcmp(l, levels[i]) == 0)
+                    break;
+            if (i == 4)
+                return fail(c, w, "error_log.level", "must be error, warn, info or debug");
+            conf->error_log.level = i;
+        }
+    }
+
+    /* limits */
+    conf->limits.max_request_body = 16ull << 20;
+    conf->limits.shutdown_grace_ms = 30000;
+    conf->limits.client_timeout_ms = 30000;
+    conf->limits.max_streams_per_connection = 100;
+    if ((v = map_get(c, root, "limits")) != NULL) {
+        static const char *const lkeys[] = {"max_request_body", "shutdown_grace", "client_timeout", "max_streams_per_connection",
+                                            NULL};
+        yaml_node_t *w;
+        if (expect_map(c, v, "limits") != 0 || check_keys(c, v, "limits", lkeys) != 0)
+            return -1;
+        if ((w = map_get(c, v, "max_request_body")) != NULL) {
+            if (get_size(c, w, "limits.max_request_body", &conf->limits.max_request_body) != 0)
+                return -1;
+            if (conf->limits.max_request_body > (1ull << 30))
+                return fail(c, w, "limits.max_request_body", "must be at most 1GB (request bodies are buffered in memory)");
+        }
+        if ((w = map_get(c, v, "shutdown_grace")) != NULL &&
+            get_duration(c, w, "limits.shutdown_grace", &conf->limits.shutdown_grace_ms) != 0)
+            return -1;
+        if ((w = map_get(c, v, "client_timeout")) != NULL) {
+            if (get_duration(c, w, "limits.client_timeout", &conf->limits.client_timeout_ms) != 0)
+                return -1;
+            if (conf->limits.client_timeout_ms < 100)
+                return fail(c, w, "limits.client_timeout", "must be at least 100ms");
+        }
+        if ((w = map_get(c, v, "max_streams_per_connection")) != NULL) {
+            unsigned long ul;
+            if (get_uint(c, w, "limits.max_streams_per_connection", 1, 1000, &ul) != 0)
+                return -1;
+            conf->limits.max_streams_per_connection = (unsigned)ul;
+        }
+    }
+
+    /* origins */
+    if ((v = map_get(c, root, "origins")) == NULL)
+        return fail(c, root, "origins", "at least one origin is required");
+    if (expect_map(c, v, "origins") != 0)
+        return -1;
+    {
+        yaml_node_pair_t *p;
+        size_t n = v->data.mapping.pairs.top - v->data.mapping.pairs.start;
+        if (n == 0)
+            return fail(c, v, "origins", "at least one origin is required");
+        conf->origins = xcalloc(n, sizeof(conf_origin_t));
+        for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
+            const char *name = scalar(node_at(c, p->key));
+            if (name == NULL || !valid_name(name))
+                return fail(c, node_at(c, p->key), "origins", "an origin name is letters, digits, - _ .");
+            if (conf_find_origin(conf, name) != NULL)
+                return fail(c, node_at(c, p->key), "origins", "duplicate origin \"%s\"", name);
+            snprintf(key, sizeof(key), "origins.%s", name);
+            conf->origins[conf->num_origins].name = xstrdup(name);
+            if (parse_origin(c, node_at(c, p->value), key, &conf->origins[conf->num_origins++]) != 0)
+                return -1;
+        }
+    }
+
+    /* cache */
+    conf->cache.memory = 256ull << 20;
+    conf->cache.max_object_size = 0;
+    conf->cache.stale_while_revalidate_ms = 0;
+    conf->cache.stale_if_error_ms = 0;
+    if ((v = map_get(c, root, "cache")) != NULL) {
+        static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", NULL};
+        yaml_node_t *w;
+        if (expect_map(c, v, "cache") != 0 || check_keys(c, v, "cache", ckeys) != 0)
+            return -1;
+        if ((w = map_get(c, v, "memory")) != NULL) {
+            if (get_size(c, w, "cache.memory", &conf->cache.memory) != 0)
+                return -1;
+            if (conf->cache.memory < (1u << 20))
+                return fail(c, w, "cache.memory", "must be at least 1MB");
+        }
+        if ((w = map_get(c, v, "max_object_size")) != NULL) {
+            if (get_size(c, w, "cache.max_object_size", &conf->cache.max_object_size) != 0)
+                return -1;
+            if (conf->cache.max_object_size > conf->cache.memory)
+                return fail(c, w, "cache.max_object_size", "is larger than cache.memory");
+        }
+        if ((w = map_get(c, v, "stale_while_revalidate")) != NULL &&
+            get_duration_signed(c, w, "cache.stale_while_revalidate", &conf->cache.stale_while_revalidate_ms) != 0)
+            return -1;
+        if ((w = map_get(c, v, "stale_if_error")) != NULL &&
+            get_duration_signed(c, w, "cache.stale_if_error", &conf->cache.stale_if_error_ms) != 0)
+            return -1;
+    }
+    if (conf->cache.max_object_size == 0)
+        conf->cache.max_object_size = conf->cache.memory / 8;
+
+    /* hooks */
+    if ((v = map_get(c, root, "hooks")) != NULL) {
+        yaml_node_pair_t *p;
+        if (expect_map(c, v, "hooks") != 0)
+            return -1;
+        conf->hooks = xcalloc(v->data.mapping.pairs.top - v->data.mapping.pairs.start, sizeof(conf_hook_t));
+        for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
+            const char *name = scalar(node_at(c, p->key));
+            if (name == NULL || !valid_name(name) || strchr(name, '@') != NULL)
+                return fail(c, node_at(c, p->key), "hooks", "a hook name is letters, digits, - _ .");
+            if (conf_find_hook(conf, name) != NULL)
+                return fail(c, node_at(c, p->key), "hooks", "duplicate hook \"%s\"", name);
+            snprintf(key, sizeof(key), "hooks.%s", name);
+            conf->hooks[conf->num_hooks].name = xstrdup(name);
+            if (parse_hook(c, node_at(c, p->value), key, &conf->hooks[conf->num_hooks++]) != 0)
+                return -1;
+        }
+    }
+
+    /* behaviors */
+    if ((v = map_get(c, root, "behaviors")) == NULL)
+        return fail(c, root, "behaviors", "at least one behavior is required (e.g. - {path: \"*\", origin: NAME})");
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(c, v, "behaviors", "must be a list");
+    {
+        yaml_node_item_t *it;
+        size_t n = v->data.sequence.items.top - v->data.sequence.items.start;
+        if (n == 0)
+            return fail(c, v, "behaviors", "at least one behavior is required");
+        conf->behaviors = xcalloc(n, sizeof(conf_behavior_t));
+        for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; ++it) {
+            snprintf(key, sizeof(key), "behaviors[%zu]", conf->num_behaviors);
+            if (parse_behavior(c, conf, node_at(c, *it), key, &conf->behaviors[conf->num_behaviors++]) != 0)
+                return -1;
+        }
+    }
+
+    /* store, admin */
+    if ((v = map_get(c, root, "store")) != NULL && parse_store(c, v, &conf->store) != 0)
+        return -1;
+    if ((v = map_get(c, root, "admin")) != NULL && parse_admin(c, v, &conf->admin) != 0)
+        return -1;
+
+    /* cross checks */
+    for (size_t i = 0; i != conf->num_origins; ++i)
+        if (conf->origins[i].embedded && !conf->store.enabled)
+            return fail(c, map_get(c, map_get(c, root, "origins"), conf->origins[i].name), conf->origins[i].name,
+                        "endpoint: embedded needs a store: section");
+    {
+        /* two listeners on one address cannot both bind */
+        conf_listen_t *all[64];
+        size_t n = 0;
+        for (size_t i = 0; i != conf->num_listen && n < 62; ++i)
+            all[n++] = &conf->listen[i];
+        if (conf->store.enabled)
+            all[n++] = &conf->store.listen;
+        if (conf->admin.enabled && n < 64)
+            all[n++] = &conf->admin.listen;
+        for (size_t i = 0; i != n; ++i)
+            for (size_t j = 0; j != i; ++j)
+                if (all[i]->port != 0 && all[i]->port == all[j]->port && strcmp(all[i]->host, all[j]->host) == 0) {
+                    snprintf(c->err, c->errlen, "%s:%d: listen: %s:%u is used twice (also on line %d)", c->file, all[i]->line,
+                             all[i]->host, all[i]->port, all[j]->line);
+                    c->failed = 1;
+                    return -1;
+                }
+    }
+    return 0;
+}
+
+conf_origin_t *conf_find_origin(conf_t *conf, const char *name)
+{
+    for (size_t i = 0; i != conf->num_origins; ++i)
+        if (conf->origins[i].name != NULL && strcmp(conf->origins[i].name, name) == 0)
+            return &conf->origins[i];
+    return NULL;
+}
+
+conf_hook_t *conf_find_hook(conf_t *conf, const char *name)
+{
+    for (size_t i = 0; i != conf->num_hooks; ++i)
+        if (conf->hooks[i].name != NULL && strcmp(conf->hooks[i].name, name) == 0)
+            return &conf->hooks[i];
+    return NULL;
+}
+
+static void free_namelist(conf_namelist_t *l)
+{
+    for (size_t i = 0; i != l->count; ++i)
+        free(l->names[i]);
+    free(l->names);
+}
+
+static void free_credentials(conf_credentials_t *c)
+{
+    free(c->access_key);
+    free(c->secret_key);
+    free(c->session_token);
+}
+
+static void free_listen(conf_listen_t *l)
+{
+    free(l->host);
+    free(l->tls_certificate);
+    free(l->tls_key);
+}
+
+void conf_free(conf_t *conf)
+{
+    size_t i;
+    if (conf == NULL)
+        return;
+    free(conf->file);
+    for (i = 0; i != conf->num_listen; ++i)
+        free_listen(&conf->listen[i]);
+    free(conf->listen);
+    free(conf->access_log.path);
+    free(conf->error_log.path);
+    for (i = 0; i != conf->num_origins; ++i) {
+        conf_origin_t *o = &conf->origins[i];
+        free(o->name);
+        free(o->host);
+        free(o->path_prefix);
+        free(o->host_header);
+        free(o->sni);
+        free(o->ca_file);
+        free(o->bucket);
+        free(o->region);
+        free_credentials(&o->credentials);
+    }
+    free(conf->origins);
+    for (i = 0; i != conf->num_hooks; ++i) {
+        free(conf->hooks[i].name);
+        free(conf->hooks[i].lua);
+        free(conf->hooks[i].native);
+        free(conf->hooks[i].config_json);
+    }
+    free(conf->hooks);
+    for (i = 0; i != conf->num_behaviors; ++i) {
+        conf_behavior_t *b = &conf->behaviors[i];
+        free(b->path);
+        free(b->origin_name);
+        free_namelist(&b->cache.query);
+        free_namelist(&b->cache.headers);
+        free_namelist(&b->cache.cookies);
+        for (int j = 0; j != CONF_HOOK_NUM; ++j)
+            free(b->hooks[j]);
+    }
+    free(conf->behaviors);
+    free_listen(&conf->store.listen);
+    free(conf->store.root);
+    free(conf->store.domain);
+    free(conf->store.region);
+    free_credentials(&conf->store.credentials);
+    free_listen(&conf->admin.listen);
+    free(conf->admin.token);
+    free(conf);
+}
+
+conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    ctx_t c;
+    conf_t *conf = xcalloc(1, sizeof(*conf));
+    int have_doc = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.file = name;
+    c.err = err;
+    c.errlen = errlen;
+    conf->file = xstrdup(name);
+    err[0] = '\0';
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+        conf_free(conf);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&parser, &c.doc)) {
+        snprintf(err, errlen, "%s:%lu: (syntax): %s%s%s", name, (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem != NULL ? parser.problem : "invalid YAML", parser.context != NULL ? " " : "",
+                 parser.context != NULL ? parser.context : "");
+        yaml_parser_delete(&parser);
+        conf_free(conf);
+        return NULL;
+    }
+    have_doc = 1;
+    if (parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0) {
+        if (!c.failed)
+            snprintf(err, errlen, "%s: invalid configuration", name);
+        conf_free(conf);
+        conf = NULL;
+    }
+    if (have_doc)
+        yaml_document_delete(&c.doc);
+    yaml_parser_delete(&parser);
+    return conf;
+}
+
+conf_t *conf_load(const char *file, char *err, size_t errlen)
+{
+    FILE *fp;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    conf_t *conf;
+
+    if ((fp = fopen(file, "rb")) == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        return NULL;
+    }
+    do {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (16u << 20)) {
+                snprintf(err, errlen, "%s: file too large", file);
+                free(buf);
+                fclose(fp);
+                return NULL;
+            }
+            if ((buf = realloc(buf, cap)) == NULL)
+                abort();
+        }
+        n = fread(buf + len, 1, cap - len, fp);
+        len += n;
+    } while (n != 0);
+    if (ferror(fp)) {
+        snprintf(err, errlen, "%s: read error: %s", file, strerror(errno));
+        free(buf);
+        fclose(fp);
+        return NULL;
+    }
+    fclose(fp);
+    conf = conf_load_string(file, buf, len, err, errlen);
+    free(buf);
+    return conf;
+}

@@ -1,0 +1,37 @@
+/* proxy/log.h - the error log (levels, one line per event, thread-safe) */
+#ifndef EDGE_PROXY_LOG_H
+#define EDGE_PROXY_LOG_H
+
+#include <stdarg.h>
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+/** the current threshold; messages above it cost one comparison */
+extern int log_level;
+
+/** opens the error log ("-" = stderr); may be called again on reload. Returns 0 or -1 with errno set. */
+int log_open(const char *path, int level);
+/** writes one line `TIME [level] [tN] message` with a single write(2) */
+void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vwrite(int level, const char *fmt, va_list ap);
+/** names the calling thread in log lines (worker N); the main thread is `main` */
+void log_set_thread_name(const char *name);
+
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)                                                                                                              \
+    do {                                                                                                                           \
+        if (log_level >= LOG_WARN)                                                                                                 \
+            log_write(LOG_WARN, __VA_ARGS__);                                                                                      \
+    } while (0)
+#define log_info(...)                                                                                                              \
+    do {                                                                                                                           \
+        if (log_level >= LOG_INFO)                                                                                                 \
+            log_write(LOG_INFO, __VA_ARGS__);                                                                                      \
+    } while (0)
+#define log_debug(...)                                                                                                             \
+    do {                                                                                                                           \
+        if (log_level >= LOG_DEBUG)                                                                                                \
+            log_write(LOG_DEBUG, __VA_ARGS__);                                                                                     \
+    } while (0)
+
+#endif
