@@ -1,0 +1,580 @@
+/* cache/object.c - refcounted response objects with an append-only body that readers on any thread stream while it fills. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cache/object.h"
+
+static __thread cache_thread_t *current_thread;
+
+/* ---- per-thread inbox ----------------------------------------------------------------------------------------------------- */
+
+static void drain_inbox(cache_thread_t *t)
+{
+    /* one at a time: a callback may cancel another waiter of this thread */
+    for (;;) {
+        cache_waiter_t *w;
+        pthread_mutex_lock(&t->mutex);
+        if (h2o_linklist_is_empty(&t->inbox)) {
+            t->notified = 0;
+            pthread_mutex_unlock(&t->mutex);
+            return;
+        }
+        w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, inbox_link, t->inbox.next);
+        h2o_linklist_unlink(&w->inbox_link);
+        pthread_mutex_unlock(&t->mutex);
+        w->cb(w);
+    }
+}
+
+static void on_inbox_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    cache_thread_t *t = H2O_STRUCT_FROM_MEMBER(cache_thread_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    drain_inbox(t);
+}
+
+static void on_inbox_zero_timeout(h2o_timeout_entry_t *entry)
+{
+    cache_thread_t *t = H2O_STRUCT_FROM_MEMBER(cache_thread_t, zero_entry, entry);
+    drain_inbox(t);
+}
+
+void cache_thread_init(cache_thread_t *t, h2o_loop_t *loop, h2o_multithread_queue_t *queue, h2o_timeout_t *zero_timeout)
+{
+    memset(t, 0, sizeof(*t));
+    t->loop = loop;
+    t->zero_timeout = zero_timeout;
+    t->zero_entry.cb = on_inbox_zero_timeout;
+    pthread_mutex_init(&t->mutex, NULL);
+    h2o_linklist_init_anchor(&t->inbox);
+    h2o_multithread_register_receiver(queue, &t->receiver, on_inbox_message);
+    current_thread = t;
+}
+
+void cache_thread_dispose(cache_thread_t *t, h2o_multithread_queue_t *queue)
+{
+    h2o_timeout_unlink(&t->zero_entry);
+    h2o_multithread_unregister_receiver(queue, &t->receiver);
+    pthread_mutex_destroy(&t->mutex);
+    if (current_thread == t)
+        current_thread = NULL;
+}
+
+cache_thread_t *cache_thread_current(void)
+{
+    return current_thread;
+}
+
+void cache_waiter_init(cache_waiter_t *w, void (*cb)(cache_waiter_t *w))
+{
+    memset(w, 0, sizeof(*w));
+    w->thread = current_thread;
+    w->cb = cb;
+    assert(w->thread != NULL && "waiters belong to worker threads");
+}
+
+/* queues w on its thread; called with no lock or with the lock of the object w waited on (lock order: object, then inbox) */
+void cache_waiter_wake(cache_waiter_t *w)
+{
+    cache_thread_t *t = w->thread;
+    int send = 0;
+    pthread_mutex_lock(&t->mutex);
+    if (!h2o_linklist_is_linked(&w->inbox_link)) {
+        h2o_linklist_insert(&t->inbox, &w->inbox_link);
+        if (!t->notified) {
+            t->notified = 1;
+            send = 1;
+        }
+    }
+    pthread_mutex_unlock(&t->mutex);
+    if (send) {
+        if (t == current_thread) {
+            if (!h2o_timeout_is_linked(&t->zero_entry))
+                h2o_timeout_link(t->loop, t->zero_timeout, &t->zero_entry);
+        } else {
+            h2o_multithread_send_message(&t->receiver, &t->message);
+        }
+    }
+}
+
+void cache_waiter_cancel(cache_waiter_t *w)
+{
+    cache_obj_t *obj = w->obj;
+    if (obj != NULL) {
+        pthread_mutex_lock(&obj->mutex);
+        if (h2o_linklist_is_linked(&w->link))
+            h2o_linklist_unlink(&w->link);
+        w->obj = NULL;
+        pthread_mutex_unlock(&obj->mutex);
+    }
+    if (w->thread != NULL) {
+        pthread_mutex_lock(&w->thread->mutex);
+        if (h2o_linklist_is_linked(&w->inbox_link))
+            h2o_linklist_unlink(&w->inbox_link);
+        pthread_mutex_unlock(&w->thread->mutex);
+    }
+}
+
+/* wakes every waiter of obj; called with obj->mutex held */
+static void wake_all_locked(cache_obj_t *obj)
+{
+    while (!h2o_linklist_is_empty(&obj->waiters)) {
+        cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, link, obj->waiters.next);
+        h2o_linklist_unlink(&w->link);
+        cache_waiter_wake(w);
+    }
+}
+
+/* ---- bodies --------------------------------------------------------------------------------------------------------------- */
+
+static cache_body_t *body_new(void)
+{
+    cache_body_t *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        h2o_fatal("no memory");
+    atomic_init(&b->refcnt, 1);
+    return b;
+}
+
+void cache_body_release(cache_body_t *body)
+{
+    if (body == NULL || atomic_fetch_sub_explicit(&body->refcnt, 1, memory_order_acq_rel) != 1)
+        return;
+    for (cache_seg_t *s = body->first, *next; s != NULL; s = next) {
+        next = s->next;
+        free(s);
+    }
+    free(body);
+}
+
+/* ---- objects -------------------------------------------------------------------------------------------------------------- */
+
+cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url, h2o_iovec_t vary_key)
+{
+    cache_obj_t *obj;
+    char *p;
+    if ((obj = calloc(1, sizeof(*obj) + key.len + url.len + vary_key.len + 3)) == NULL)
+        h2o_fatal("no memory");
+    atomic_init(&obj->refcnt, 1);
+    pthread_mutex_init(&obj->mutex, NULL);
+    atomic_init(&obj->state, CACHE_OBJ_BUSY);
+    obj->hash = hash;
+    p = (char *)(obj + 1);
+    memcpy(p, key.base, key.len);
+    obj->key = h2o_iovec_init(p, key.len);
+    p += key.len + 1;
+    memcpy(p, url.base, url.len);
+    obj->url = h2o_iovec_init(p, url.len);
+    p += url.len + 1;
+    memcpy(p, vary_key.base, vary_key.len);
+    obj->vary_key = h2o_iovec_init(p, vary_key.len);
+    obj->content_length = -1;
+    obj->body = body_new();
+    h2o_linklist_init_anchor(&obj->waiters);
+    h2o_linklist_init_anchor(&obj->readers);
+    return obj;
+}
+
+void cache_obj_release(cache_obj_t *obj)
+{
+    if (atomic_fetch_sub_explicit(&obj->refcnt, 1, memory_order_acq_rel) != 1)
+        return;
+    assert(h2o_linklist_is_empty(&obj->waiters));
+    cache_body_release(obj->body);
+    free(obj->head_mem);
+    pthread_mutex_destroy(&obj->mutex);
+    free(obj);
+}
+
+/* deep-copies headers (names that are not tokens, orig_name, values) into one block */
+static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_headers)
+{
+    size_t bytes = sizeof(h2o_header_t) * num_headers, i;
+    char *p;
+    for (i = 0; i != num_headers; ++i) {
+        bytes += headers[i].value.len + 1;
+        if (!h2o_iovec_is_token(headers[i].name))
+            bytes += sizeof(h2o_iovec_t) + headers[i].name->len + 1;
+        if (headers[i].orig_name != NULL)
+            bytes += headers[i].name->len + 1;
+    }
+    for (i = 0; i != obj->num_vary; ++i)
+        bytes += sizeof(h2o_iovec_t) + obj->vary_names[i].len + 1;
+    for (i = 0; i != obj->num_tags; ++i)
+        bytes += sizeof(h2o_iovec_t) + obj->tags[i].len + 1;
+    /* iovec arrays first so that they are aligned */
+    h2o_header_t *dst = malloc(bytes + 16);
+    if (dst == NULL)
+        h2o_fatal("no memory");
+    h2o_iovec_t *iov = (h2o_iovec_t *)(dst + num_headers);
+    size_t num_name_iov = 0;
+    for (i = 0; i != num_headers; ++i)
+        if (!h2o_iovec_is_token(headers[i].name))
+            ++num_name_iov;
+    p = (char *)(iov + num_name_iov + obj->num_vary + obj->num_tags);
+    for (i = 0; i != num_headers; ++i) {
+        dst[i] = headers[i];
+        if (!h2o_iovec_is_token(headers[i].name)) {
+            memcpy(p, headers[i].name->base, headers[i].name->len);
+            p[headers[i].name->len] = '\0';
+            *iov = h2o_iovec_init(p, headers[i].name->len);
+            dst[i].name = iov++;
+            p += headers[i].name->len + 1;
+        }
+        if (headers[i].orig_name != NULL) {
+            memcpy(p, headers[i].orig_name, headers[i].name->len);
+            p[headers[i].name->len] = '\0';
+            dst[i].orig_name = p;
+            p += headers[i].name->len + 1;
+        }
+        memcpy(p, headers[i].value.base, headers[i].value.len);
+        p[headers[i].value.len] = '\0';
+        dst[i].value = h2o_iovec_init(p, headers[i].value.len);
+        p += headers[i].value.len + 1;
+    }
+    if (obj->num_vary != 0) {
+        h2o_iovec_t *v = iov;
+        for (i = 0; i != obj->num_vary; ++i) {
+            memcpy(p, obj->vary_names[i].base, obj->vary_names[i].len);
+            p[obj->vary_names[i].len] = '\0';
+            *iov++ = h2o_iovec_init(p, obj->vary_names[i].len);
+            p += obj->vary_names[i].len + 1;
+        }
+        free(obj->vary_names);
+        obj->vary_names = v;
+    }
+    if (obj->num_tags != 0) {
+        h2o_iovec_t *v = iov;
+        for (i = 0; i != obj->num_tags; ++i) {
+            memcpy(p, obj->tags[i].base, obj->tags[i].len);
+            p[obj->tags[i].len] = '\0';
+            *iov++ = h2o_iovec_init(p, obj->tags[i].len);
+            p += obj->tags[i].len + 1;
+        }
+        free(obj->tags);
+        obj->tags = v;
+    }
+    free(obj->head_mem);
+    obj->head_mem = dst;
+    obj->headers = dst;
+    obj->num_headers = num_headers;
+}
+
+static h2o_iovec_t *dup_iovecs(const h2o_iovec_t *src, size_t n)
+{
+    h2o_iovec_t *v;
+    if (n == 0)
+        return NULL;
+    if ((v = malloc(sizeof(*v) * n)) == NULL)
+        h2o_fatal("no memory");
+    memcpy(v, src, sizeof(*v) * n); /* the bytes are copied by copy_head */
+    return v;
+}
+
+void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, const h2o_iovec_t *tags, size_t num_tags)
+{
+    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    obj->vary_names = dup_iovecs(vary_names, num_vary);
+    obj->num_vary = num_vary;
+    obj->tags = dup_iovecs(tags, num_tags);
+    obj->num_tags = num_tags;
+}
+
+void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
+                        int64_t content_length, int pass)
+{
+    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    obj->status = status;
+    obj->reason = reason;
+    copy_head(obj, headers, num_headers);
+    obj->content_length = content_length;
+    pthread_mutex_lock(&obj->mutex);
+    if (pass)
+        obj->transient = 1;
+    atomic_store_explicit(&obj->state, pass ? CACHE_OBJ_PASS : CACHE_OBJ_STREAMING, memory_order_release);
+    wake_all_locked(obj);
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers)
+{
+    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
+    obj->status = from->status;
+    obj->reason = from->reason;
+    if (obj->num_vary == 0 && from->num_vary != 0)
+        cache_obj_set_meta(obj, from->vary_names, from->num_vary, obj->tags, obj->num_tags);
+    copy_head(obj, headers, num_headers);
+    obj->content_length = from->content_length;
+    cache_body_release(obj->body);
+    obj->body = from->body;
+    atomic_fetch_add_explicit(&obj->body->refcnt, 1, memory_order_relaxed);
+    pthread_mutex_lock(&obj->mutex);
+    atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
+    wake_all_locked(obj);
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+static cache_seg_t *seg_new(uint64_t offset, size_t cap)
+{
+    cache_seg_t *s = malloc(offsetof(cache_seg_t, data) + cap);
+    if (s == NULL)
+        h2o_fatal("no memory");
+    s->next = NULL;
+    s->offset = offset;
+    s->len = 0;
+    s->cap = cap;
+    return s;
+}
+
+void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
+{
+    cache_body_t *b = obj->body;
+    const char *src = data;
+    uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
+
+    if (len == 0)
+        return;
+    /* fill the tail; segments are never moved, so readers may hold pointers into them. Linking a new segment happens under the
+     * mutex because a transient object's readers free the head of the list under it. */
+    while (len != 0) {
+        cache_seg_t *s = b->last;
+        size_t n;
+        if (s == NULL || s->len == s->cap) {
+            size_t cap;
+            if (obj->content_length >= 0 && (uint64_t)obj->content_length > avail && b->first == NULL &&
+                obj->content_length - avail <= (64u << 20))
+                cap = (size_t)(obj->content_length - avail); /* known length: one exact segment */
+            else
+                cap = s == NULL ? 16384 : (s->cap < (1u << 20) ? s->cap * 2 : (1u << 20));
+            if (cap < len && cap < (1u << 20))
+                cap = len < (1u << 20) ? len : (1u << 20);
+            cache_seg_t *ns = seg_new(avail, cap);
+            pthread_mutex_lock(&obj->mutex);
+            if (b->last != NULL)
+                b->last->next = ns;
+            else
+                b->first = ns;
+            b->last = ns;
+            b->allocated += cap;
+            pthread_mutex_unlock(&obj->mutex);
+            s = ns;
+        }
+        n = s->cap - s->len;
+        if (n > len)
+            n = len;
+        memcpy(s->data + s->len, src, n);
+        s->len += n;
+        src += n;
+        len -= n;
+        avail += n;
+    }
+    pthread_mutex_lock(&obj->mutex);
+    atomic_store_explicit(&b->avail, avail, memory_order_release);
+    wake_all_locked(obj);
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_obj_complete(cache_obj_t *obj)
+{
+    pthread_mutex_lock(&obj->mutex);
+    if (obj->content_length < 0)
+        obj->content_length = (int64_t)atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
+    /* a complete object has no tracked readers any more: its segments stay until the object goes */
+    atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
+    wake_all_locked(obj);
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_obj_fail(cache_obj_t *obj, int status, const char *reason)
+{
+    pthread_mutex_lock(&obj->mutex);
+    obj->fail_status = status;
+    obj->fail_reason = reason;
+    atomic_store_explicit(&obj->state, CACHE_OBJ_FAILED, memory_order_release);
+    wake_all_locked(obj);
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_obj_make_transient(cache_obj_t *obj, cache_waiter_t *producer)
+{
+    pthread_mutex_lock(&obj->mutex);
+    obj->transient = 1;
+    obj->producer = producer;
+    if (producer != NULL)
+        producer->obj = NULL;
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+/* the position no tracked reader is behind; called with the mutex held */
+static uint64_t min_acked_locked(cache_obj_t *obj)
+{
+    uint64_t min = UINT64_MAX;
+    for (h2o_linklist_t *l = obj->readers.next; l != &obj->readers; l = l->next) {
+        cache_reader_t *r = H2O_STRUCT_FROM_MEMBER(cache_reader_t, link, l);
+        if (r->acked < min)
+            min = r->acked;
+    }
+    return min;
+}
+
+int cache_obj_window_full(cache_obj_t *obj, size_t window)
+{
+    int full;
+    pthread_mutex_lock(&obj->mutex);
+    if (!obj->transient || obj->num_readers == 0) {
+        full = 0;
+    } else {
+        uint64_t min = min_acked_locked(obj), avail = atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
+        full = avail > min && avail - min > window;
+    }
+    pthread_mutex_unlock(&obj->mutex);
+    return full;
+}
+
+size_t cache_obj_num_readers(cache_obj_t *obj)
+{
+    size_t n;
+    pthread_mutex_lock(&obj->mutex);
+    n = obj->num_readers;
+    pthread_mutex_unlock(&obj->mutex);
+    return n;
+}
+
+void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_t seen_avail)
+{
+    pthread_mutex_lock(&obj->mutex);
+    if (h2o_linklist_is_linked(&w->link))
+        h2o_linklist_unlink(&w->link);
+    w->obj = obj;
+    if (atomic_load_explicit(&obj->state, memory_order_relaxed) != seen_state ||
+        atomic_load_explicit(&obj->body->avail, memory_order_relaxed) != seen_avail) {
+        cache_waiter_wake(w);
+    } else {
+        h2o_linklist_insert(&obj->waiters, &w->link);
+    }
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE)
+        return; /* nothing to track: the body is whole and immutable */
+    pthread_mutex_lock(&obj->mutex);
+    h2o_linklist_insert(&obj->readers, &r->link);
+    ++obj->num_readers;
+    r->tracked = 1;
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+/* frees the segments of a transient body that every reader is past; mutex held */
+static void trim_locked(cache_obj_t *obj)
+{
+    cache_body_t *b = obj->body;
+    cache_seg_t *keep = NULL;
+    if (obj->num_readers == 0)
+        return;
+    /* the earliest segment any reader still points at (NULL = a reader that has not started: keep all) */
+    for (h2o_linklist_t *l = obj->readers.next; l != &obj->readers; l = l->next) {
+        cache_reader_t *r = H2O_STRUCT_FROM_MEMBER(cache_reader_t, link, l);
+        if (r->seg == NULL)
+            return;
+        if (keep == NULL || r->seg->offset < keep->offset)
+            keep = r->seg;
+    }
+    while (b->first != keep && b->first != b->last) {
+        cache_seg_t *s = b->first;
+        b->first = s->next;
+        b->allocated -= s->cap;
+        free(s);
+    }
+}
+
+static cache_seg_t *seek(cache_seg_t *s, uint64_t pos)
+{
+    while (s != NULL && pos >= s->offset + s->cap && s->next != NULL)
+        s = s->next;
+    return s;
+}
+
+void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos)
+{
+    if (!r->tracked) {
+        r->acked = pos;
+        return;
+    }
+    pthread_mutex_lock(&obj->mutex);
+    r->acked = pos;
+    r->seg = seek(r->seg != NULL ? r->seg : obj->body->first, pos);
+    if (obj->transient) {
+        trim_locked(obj);
+        if (obj->producer != NULL)
+            cache_waiter_wake(obj->producer);
+    }
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r)
+{
+    if (!r->tracked)
+        return;
+    pthread_mutex_lock(&obj->mutex);
+    h2o_linklist_unlink(&r->link);
+    --obj->num_readers;
+    r->tracked = 0;
+    if (obj->transient) {
+        trim_locked(obj);
+        if (obj->producer != NULL)
+            cache_waiter_wake(obj->producer);
+    }
+    pthread_mutex_unlock(&obj->mutex);
+}
+
+size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint64_t end, h2o_iovec_t *vecs, size_t max,
+                         size_t *nbytes)
+{
+    cache_body_t *b = obj->body;
+    uint64_t avail = atomic_load_explicit(&b->avail, memory_order_acquire);
+    cache_seg_t *s;
+    size_t n = 0;
+
+    *nbytes = 0;
+    if (end > avail)
+        end = avail;
+    if (pos >= end)
+        return 0;
+    if (r->tracked) {
+        /* the list head may be trimmed concurrently by readers of a transient object: start from our own cursor */
+        pthread_mutex_lock(&obj->mutex);
+        s = r->seg != NULL ? r->seg : b->first;
+        pthread_mutex_unlock(&obj->mutex);
+    } else {
+        s = r->seg != NULL ? r->seg : b->first;
+    }
+    s = seek(s, pos);
+    if (!r->tracked)
+        r->seg = s; /* the cursor of an untracked reader is only a seek hint */
+    while (s != NULL && pos < end && n < max) {
+        uint64_t off = pos - s->offset;
+        uint64_t take = s->offset + s->cap < end ? s->offset + s->cap - pos : end - pos;
+        if (pos < s->offset || off >= s->cap)
+            break;
+        vecs[n++] = h2o_iovec_init(s->data + off, (size_t)take);
+        *nbytes += (size_t)take;
+        pos += take;
+        if (pos >= end)
+            break; /* do not look at next: the producer may be linking it */
+        s = s->next;
+    }
+    return n;
+}
+
+ssize_t cache_obj_find_header(cache_obj_t *obj, const h2o_token_t *token)
+{
+    for (size_t i = 0; i != obj->num_headers; ++i)
+        if (obj->headers[i].name == &token->buf)
+            return (ssize_t)i;
+    return -1;
+}

@@ -1,0 +1,204 @@
+/* cache/object.h - a response as the cache holds it: refcounted, readable by many clients on any thread while it fills, immutable
+ * once complete. Every delivery in edgehook (hit, collapsed miss, pass-through) reads from one of these. */
+#ifndef EDGE_CACHE_OBJECT_H
+#define EDGE_CACHE_OBJECT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <h2o.h>
+
+/* ---- per-thread wake-ups -------------------------------------------------------------------------------------------------- */
+
+/**
+ * One per worker thread: the inbox through which other threads (or this one) wake the waiters that belong to it.
+ * Initialised by the worker on its own loop; lives as long as the loop.
+ */
+typedef struct cache_thread {
+    h2o_loop_t *loop;
+    h2o_multithread_receiver_t receiver;
+    h2o_multithread_message_t message; /* the one message in flight to this thread, while `notified` */
+    h2o_timeout_t *zero_timeout;
+    h2o_timeout_entry_t zero_entry; /* wake-ups from this same thread go through a zero timeout, not the pipe */
+    pthread_mutex_t mutex;
+    h2o_linklist_t inbox;
+    int notified;
+} cache_thread_t;
+
+/** sets up the calling thread's inbox; `zero_timeout` is the context's zero timeout */
+void cache_thread_init(cache_thread_t *t, h2o_loop_t *loop, h2o_multithread_queue_t *queue, h2o_timeout_t *zero_timeout);
+void cache_thread_dispose(cache_thread_t *t, h2o_multithread_queue_t *queue);
+/** the calling thread's inbox (NULL outside worker threads) */
+cache_thread_t *cache_thread_current(void);
+
+/**
+ * A waiter: a callback that runs on its owner's thread after something it waits for changed.
+ * It is embedded in its owner (a request, a fill); cancel it before freeing the owner.
+ */
+typedef struct cache_waiter {
+    h2o_linklist_t link;       /* in an object's waiter list (guarded by that object's mutex) */
+    h2o_linklist_t inbox_link; /* in the owner thread's inbox (guarded by the inbox mutex) */
+    cache_thread_t *thread;
+    struct cache_obj *obj; /* the object it waits on, or NULL */
+    void (*cb)(struct cache_waiter *w);
+} cache_waiter_t;
+
+/** binds a waiter to the calling thread */
+void cache_waiter_init(cache_waiter_t *w, void (*cb)(cache_waiter_t *w));
+/** removes the waiter from wherever it is queued; afterwards its callback will not run until it waits again */
+void cache_waiter_cancel(cache_waiter_t *w);
+/** queues the waiter's callback on its thread now */
+void cache_waiter_wake(cache_waiter_t *w);
+
+/* ---- bodies --------------------------------------------------------------------------------------------------------------- */
+
+typedef struct cache_seg {
+    struct cache_seg *next;
+    uint64_t offset; /* of data[0] within the body */
+    size_t len;      /* bytes written; readers trust only what the body's `avail` says */
+    size_t cap;
+    char data[];
+} cache_seg_t;
+
+/** the bytes of a response body: appended by one producer, read by any number of readers; shared by the objects made from a
+ * 304 revalidation of the same response */
+typedef struct cache_body {
+    _Atomic uint32_t refcnt;
+    cache_seg_t *first, *last;
+    _Atomic uint64_t avail; /* bytes readable (release-published after the segment is written) */
+    size_t allocated;       /* bytes held by segments */
+} cache_body_t;
+
+void cache_body_release(cache_body_t *body);
+
+/* ---- objects -------------------------------------------------------------------------------------------------------------- */
+
+typedef enum cache_obj_state {
+    CACHE_OBJ_BUSY = 0,      /* fetch started, no response head yet: followers wait */
+    CACHE_OBJ_STREAMING = 1, /* head known, body arriving */
+    CACHE_OBJ_COMPLETE = 2,  /* all of the body is here; immutable from now on */
+    CACHE_OBJ_FAILED = 3,    /* the fetch failed: before the head (see `fail_status`) or during the body */
+    CACHE_OBJ_PASS = 4,      /* the response must not be shared: only the reader that started the fetch may read it */
+} cache_obj_state_t;
+
+/** a reader of an object's body; tracked by the object while it is not complete, so that a response that is passed through
+ * (not stored) is buffered no further than a window ahead of its slowest reader */
+typedef struct cache_reader {
+    h2o_linklist_t link;
+    uint64_t acked; /* bytes the client has taken (written to its socket) */
+    cache_seg_t *seg;
+    int tracked;
+} cache_reader_t;
+
+typedef struct cache_obj {
+    _Atomic uint32_t refcnt;
+    pthread_mutex_t mutex;
+    _Atomic int state;
+
+    /* identity (set at creation, immutable) */
+    uint64_t hash;
+    h2o_iovec_t key;   /* the full cache key */
+    h2o_iovec_t url;   /* path + normalised query: what purge by URL / prefix matches */
+    h2o_iovec_t vary_key; /* secondary key: the request's values of the Vary'd headers */
+
+    /* the response head (immutable once state >= STREAMING) */
+    int status;
+    const char *reason;
+    h2o_header_t *headers;
+    size_t num_headers;
+    int64_t content_length; /* -1: unknown until complete */
+    h2o_iovec_t *vary_names; /* lowercase request header names from Vary */
+    size_t num_vary;
+    h2o_iovec_t *tags; /* from Surrogate-Key / Cache-Tag */
+    size_t num_tags;
+    void *head_mem;
+
+    /* freshness (milliseconds since the epoch, or durations in ms) */
+    int64_t request_time, response_time, date, age_value;
+    int64_t lifetime, swr, sie;
+    unsigned no_cache : 1, must_revalidate : 1;
+    _Atomic int invalidated; /* soft-purged: treat as stale */
+    int fail_status;         /* when FAILED before the head: the status a reader should answer (502, 504) */
+    const char *fail_reason;
+
+    /* body */
+    cache_body_t *body;
+
+    /* readers and producer (guarded by mutex) */
+    h2o_linklist_t waiters;
+    h2o_linklist_t readers;
+    size_t num_readers;
+    int transient;              /* not stored: consumed segments are freed and the producer is held to a window */
+    cache_waiter_t *producer;   /* woken when a transient object's window opens or its last reader leaves */
+
+    /* storage bookkeeping, owned by cache/memory.c */
+    void *store_data[4];
+    size_t charged;
+    _Atomic uint8_t freq;
+} cache_obj_t;
+
+/** creates a BUSY object with refcnt 1; key, url and vary_key are copied */
+cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url, h2o_iovec_t vary_key);
+static inline void cache_obj_addref(cache_obj_t *obj)
+{
+    atomic_fetch_add_explicit(&obj->refcnt, 1, memory_order_relaxed);
+}
+/** drops a reference; the last frees the object (and its body reference) */
+void cache_obj_release(cache_obj_t *obj);
+
+static inline int cache_obj_state(cache_obj_t *obj)
+{
+    return atomic_load_explicit(&obj->state, memory_order_acquire);
+}
+static inline uint64_t cache_obj_avail(cache_obj_t *obj)
+{
+    return atomic_load_explicit(&obj->body->avail, memory_order_acquire);
+}
+
+/**
+ * Producer: sets the response head (headers are deep-copied; `content_length` -1 if unknown) and moves the object to STREAMING, or
+ * to PASS when `pass` is set. Wakes waiters.
+ */
+void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
+                        int64_t content_length, int pass);
+/** adopts the head and the body of `from` (a 304 refreshed `from`'s headers: `headers` are the merged ones); COMPLETE at once */
+void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers);
+/** sets the tags and the Vary'd header names (before the head is published) */
+void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, const h2o_iovec_t *tags, size_t num_tags);
+/** Producer: appends body bytes (copied). */
+void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
+/** Producer: the body is whole. */
+void cache_obj_complete(cache_obj_t *obj);
+/** Producer: the fetch failed; before the head, readers answer `status` with `reason` */
+void cache_obj_fail(cache_obj_t *obj, int status, const char *reason);
+/** Producer: from now on the object is not stored: consumed bytes are freed, and the producer should pause while
+ * cache_obj_window_full() (its waiter set by cache_obj_set_producer is woken when it should resume or stop) */
+void cache_obj_make_transient(cache_obj_t *obj, cache_waiter_t *producer);
+/** true when a transient object holds more than `window` bytes that some reader has not taken yet */
+int cache_obj_window_full(cache_obj_t *obj, size_t window);
+/** number of readers attached (a transient producer stops when it drops to zero) */
+size_t cache_obj_num_readers(cache_obj_t *obj);
+
+/**
+ * Waits for a change: the waiter's callback runs (on its thread) once the state is no longer `seen_state` or more than
+ * `seen_avail` bytes are available - immediately if that is already so.
+ */
+void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_t seen_avail);
+
+/** Reader: attach at offset 0 (tracked while the object is not complete) */
+void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r);
+/** Reader: the client has taken the body up to `pos`; frees what no reader of a transient object needs any more */
+void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos);
+void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r);
+/**
+ * Reader: fills up to `max` iovecs with body bytes from `pos` to at most `end` (exclusive), never beyond what is available.
+ * Returns the number of iovecs; *nbytes gets the byte count. The bytes stay valid until the reader acks past them (transient
+ * objects) or for the lifetime of the object.
+ */
+size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint64_t end, h2o_iovec_t *vecs, size_t max,
+                         size_t *nbytes);
+
+/** finds a response header by token in an object's head */
+ssize_t cache_obj_find_header(cache_obj_t *obj, const h2o_token_t *token);
+
+#endif

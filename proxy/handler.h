@@ -1,0 +1,40 @@
+/* proxy/handler.h - the request pipeline: viewer-request hook, cache lookup, origin-request hook and fetch (collapsed),
+ * origin-response hook, store, viewer-response hook, delivery from the cache object. */
+#ifndef EDGE_PROXY_HANDLER_H
+#define EDGE_PROXY_HANDLER_H
+
+#include <h2o.h>
+#include "cache/object.h"
+#include "proxy/gen.h"
+
+/** per request, allocated from req->pool; found again by the logger through the prefilter list */
+typedef struct edge_txn {
+    h2o_req_prefilter_t super; /* first: the logger finds the transaction by its on_setup_ostream */
+    h2o_generator_t generator;
+    h2o_req_t *req;
+    struct server_worker *worker;
+    edge_gen_t *gen;
+    edge_behavior_t *behavior;
+    h2o_iovec_t request_id;
+    uint64_t started_us;
+
+    /* delivery */
+    cache_obj_t *obj; /* holds a reference until the request is disposed */
+    cache_reader_t reader;
+    cache_waiter_t waiter;
+    uint64_t pos, end, sent_to;
+    int head_sent, head_only, leader, range;
+    int status;
+    const char *cache_status;
+    h2o_timeout_entry_t defer_entry; /* HTTP/2: the miss path starts one loop tick later (rapid reset, D8) */
+
+    /* what the access log lists */
+    char hooks_log[256];
+    size_t hooks_log_len;
+    const char *origin_name;
+} edge_txn_t;
+
+/** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */
+void handler_register(h2o_pathconf_t *pathconf);
+
+#endif

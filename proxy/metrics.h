@@ -1,0 +1,57 @@
+/* proxy/metrics.h - counters and latency histograms kept per worker thread (one writer each, no locks) and summed when read. */
+#ifndef EDGE_PROXY_METRICS_H
+#define EDGE_PROXY_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <h2o.h>
+
+#define METRICS_LATENCY_BUCKETS 14 /* upper bounds in metrics.c: 100us .. 30s, then +Inf */
+
+enum {
+    METRIC_CACHE_HIT,
+    METRIC_CACHE_MISS,
+    METRIC_CACHE_REFRESH_HIT, /* stale, revalidated with a 304 */
+    METRIC_CACHE_STALE,       /* stale served (stale-while-revalidate or stale-if-error) */
+    METRIC_CACHE_REVALIDATION,
+    METRIC_CACHE_COLLAPSED, /* requests that waited for another's fetch */
+    METRIC_CACHE_PASS,
+    METRIC_CACHE_GENERATED, /* answered by a hook */
+    METRIC_ORIGIN_REQUESTS,
+    METRIC_ORIGIN_ERRORS,
+    METRIC_BYTES_SENT,
+    METRIC_NUM
+};
+
+/** one worker's counters; a cache line apart from the next worker's */
+typedef struct metrics_worker {
+    _Atomic uint64_t counters[METRIC_NUM];
+    _Atomic uint64_t status[6];                             /* by class: 1xx..5xx, other */
+    _Atomic uint64_t latency[6][METRICS_LATENCY_BUCKETS + 1]; /* cumulative per class at read time */
+    _Atomic uint64_t latency_sum_us[6];
+} __attribute__((aligned(64))) metrics_worker_t;
+
+/** allocates the per-worker counters */
+void metrics_init(unsigned num_workers);
+/** the calling worker's counters */
+metrics_worker_t *metrics_local(void);
+void metrics_bind_thread(unsigned worker_id);
+
+/* single-writer increment: no lock prefix on the hot path */
+static inline void metrics_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline void metrics_count(int which, uint64_t n)
+{
+    metrics_add(&metrics_local()->counters[which], n);
+}
+/** records a finished request */
+void metrics_request(int status, uint64_t duration_us, uint64_t bytes);
+
+/** renders all metrics in the Prometheus text format into a pool-allocated buffer; `extra` appends module metrics */
+h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx);
+/** sum of one counter over the workers */
+uint64_t metrics_sum(int which);
+
+#endif

@@ -1,0 +1,935 @@
+/* proxy/origin.c - the HTTP/1.1 origin client: per-thread keep-alive pools, timeouts, retries, strict framing, backpressure. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "proxy/headers.h"
+#include "proxy/log.h"
+#include "proxy/origin.h"
+#include "proxy/picohttp.h"
+#include "proxy/server.h"
+
+#define MAX_RESPONSE_HEADERS 256
+#define MAX_RESPONSE_HEAD_SIZE (64 * 1024)
+#define ADDR_CACHE_MS 30000
+
+typedef struct origin_conn {
+    h2o_socket_t *sock;
+    struct origin_thread *ot;
+    struct origin_req_impl *req; /* the request using it, or NULL while idle */
+    h2o_linklist_t idle_link;
+    h2o_timeout_entry_t idle_entry;
+    unsigned served;
+} origin_conn_t;
+
+typedef struct origin_thread {
+    int inited;
+    server_worker_t *worker;
+    h2o_linklist_t idle;     /* origin_conn_t, most recently used first */
+    h2o_linklist_t waiting;  /* origin_req_impl waiting for a connection slot */
+    unsigned num_conns;
+    h2o_timeout_t *t_connect, *t_first_byte, *t_read, *t_keepalive;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int64_t resolved_at;
+} origin_thread_t;
+
+enum { ST_WAIT_SLOT, ST_RESOLVING, ST_CONNECTING, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE };
+enum { FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_EOF };
+
+typedef struct origin_req_impl {
+    origin_req_t super;
+    origin_t *o;
+    origin_thread_t *ot;
+    const origin_req_callbacks_t *cb;
+    int state;
+    origin_conn_t *conn;
+    h2o_linklist_t wait_link;
+    h2o_timeout_entry_t timer;
+    h2o_timeout_entry_t resume_entry; /* deferred processing after resume */
+    h2o_hostinfo_getaddr_req_t *getaddr;
+    /* the request */
+    h2o_iovec_t head; /* malloc'ed request head */
+    h2o_iovec_t body;
+    int idempotent, is_head;
+    unsigned attempts;
+    /* the response */
+    h2o_mem_pool_t pool;
+    int framing;
+    uint64_t remaining;
+    struct phr_chunked_decoder chunked;
+    int keepalive;
+    int paused, in_cb, cancelled;
+    size_t bytes_in; /* response bytes received on this attempt */
+    const char *deferred_error;
+} origin_req_impl_t;
+
+static void on_conn_read(h2o_socket_t *sock, const char *err);
+static void start_attempt(origin_req_impl_t *r);
+static void process_input(origin_req_impl_t *r);
+
+/* ---- origins -------------------------------------------------------------------------------------------------------------- */
+
+static SSL_CTX *make_client_ssl_ctx(const char *sni, const char *ca_file, int verify, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (verify) {
+        int ok = ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
+        if (!ok) {
+            snprintf(err, errlen, "cannot load CA certificates from %s", ca_file != NULL ? ca_file : "the system store");
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        /* D3: h2o 2.2.5 skips its hostname check with TLS 1.3, so OpenSSL checks the name during the handshake */
+        X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+        struct in6_addr a6;
+        struct in_addr a4;
+        if (inet_pton(AF_INET, sni, &a4) == 1 || inet_pton(AF_INET6, sni, &a6) == 1)
+            X509_VERIFY_PARAM_set1_ip_asc(param, sni);
+        else
+            X509_VERIFY_PARAM_set1_host(param, sni, 0);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    return ctx;
+}
+
+static origin_t *origin_alloc(unsigned num_threads)
+{
+    origin_t *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        h2o_fatal("no memory");
+    atomic_init(&o->refcnt, 1);
+    o->num_threads = num_threads;
+    o->threads = calloc(num_threads, sizeof(origin_thread_t));
+    if (o->threads == NULL)
+        h2o_fatal("no memory");
+    return o;
+}
+
+static int finish_origin(origin_t *o, const char *host_header, const char *sni, const char *ca_file, int verify, char *err,
+                         size_t errlen)
+{
+    char buf[512];
+    if (host_header != NULL) {
+        o->host_header = h2o_strdup(NULL, host_header, SIZE_MAX);
+    } else {
+        int default_port = o->https ? 443 : 80;
+        int v6 = strchr(o->host, ':') != NULL;
+        if (o->port == default_port)
+            snprintf(buf, sizeof(buf), v6 ? "[%s]" : "%s", o->host);
+        else
+            snprintf(buf, sizeof(buf), v6 ? "[%s]:%u" : "%s:%u", o->host, o->port);
+        o->host_header = h2o_strdup(NULL, buf, SIZE_MAX);
+    }
+    o->sni = strdup(sni != NULL ? sni : o->host);
+    o->per_thread_max = o->max_connections / o->num_threads;
+    if (o->per_thread_max == 0)
+        o->per_thread_max = 1;
+    if (o->https && (o->ssl_ctx = make_client_ssl_ctx(o->sni, ca_file, verify, err, errlen)) == NULL)
+        return -1;
+    return 0;
+}
+
+origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, size_t errlen)
+{
+    origin_t *o = origin_alloc(num_threads);
+    o->name = strdup(c->name);
+    o->https = c->https;
+    o->host = strdup(c->host != NULL ? c->host : "127.0.0.1");
+    o->port = c->port;
+    o->path_prefix = h2o_strdup(NULL, c->path_prefix != NULL ? c->path_prefix : "", SIZE_MAX);
+    o->connect_timeout_ms = c->connect_timeout_ms;
+    o->first_byte_timeout_ms = c->first_byte_timeout_ms;
+    o->read_timeout_ms = c->read_timeout_ms;
+    o->keepalive_timeout_ms = c->keepalive_timeout_ms;
+    o->max_connections = c->max_connections;
+    o->retries = c->retries;
+    if (finish_origin(o, c->host_header, c->sni, c->ca_file, c->tls_verify, err, errlen) != 0) {
+        origin_release(o);
+        return NULL;
+    }
+    return o;
+}
+
+origin_t *origin_new_dynamic(const char *name, int https, const char *host, uint16_t port, const char *path_prefix,
+                             uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err, size_t errlen)
+{
+    origin_t *o = origin_alloc(num_threads);
+    o->name = strdup(name);
+    o->https = https;
+    o->host = strdup(host);
+    o->port = port;
+    o->path_prefix = h2o_strdup(NULL, path_prefix != NULL ? path_prefix : "", SIZE_MAX);
+    o->connect_timeout_ms = 5000;
+    o->read_timeout_ms = read_timeout_ms != 0 ? read_timeout_ms : 30000;
+    o->first_byte_timeout_ms = o->read_timeout_ms;
+    o->keepalive_timeout_ms = keepalive_timeout_ms != 0 ? keepalive_timeout_ms : 4000;
+    o->max_connections = 64 * num_threads;
+    o->retries = 1;
+    if (finish_origin(o, NULL, NULL, NULL, 1, err, errlen) != 0) {
+        origin_release(o);
+        return NULL;
+    }
+    return o;
+}
+
+void origin_addref(origin_t *o)
+{
+    atomic_fetch_add(&o->refcnt, 1);
+}
+
+void origin_release(origin_t *o)
+{
+    if (atomic_fetch_sub(&o->refcnt, 1) != 1)
+        return;
+    /* pooled connections hold a reference through their thread state only while the loop runs; origins are released at exit or
+     * after a reload once their threads have dropped their idle connections */
+    free(o->name);
+    free(o->host);
+    free(o->host_header.base);
+    free(o->sni);
+    free(o->path_prefix.base);
+    if (o->ssl_ctx != NULL)
+        SSL_CTX_free(o->ssl_ctx);
+    free(o->threads);
+    free(o);
+}
+
+static origin_thread_t *get_thread(origin_t *o)
+{
+    server_worker_t *w = server_worker_current();
+    origin_thread_t *ot = &o->threads[w->id];
+    if (!ot->inited) {
+        ot->inited = 1;
+        ot->worker = w;
+        h2o_linklist_init_anchor(&ot->idle);
+        h2o_linklist_init_anchor(&ot->waiting);
+        ot->t_connect = server_timeout(w, o->connect_timeout_ms);
+        ot->t_first_byte = server_timeout(w, o->first_byte_timeout_ms);
+        ot->t_read = server_timeout(w, o->read_timeout_ms);
+        ot->t_keepalive = server_timeout(w, o->keepalive_timeout_ms);
+    }
+    return ot;
+}
+
+/* ---- connections ---------------------------------------------------------------------------------------------------------- */
+
+static void conn_close(origin_conn_t *c)
+{
+    origin_thread_t *ot = c->ot;
+    if (h2o_linklist_is_linked(&c->idle_link))
+        h2o_linklist_unlink(&c->idle_link);
+    h2o_timeout_unlink(&c->idle_entry);
+    if (c->sock != NULL) {
+        h2o_socket_close(c->sock);
+        c->sock = NULL;
+    }
+    --ot->num_conns;
+    free(c);
+    /* a slot opened: start the first waiting request */
+    if (!h2o_linklist_is_empty(&ot->waiting)) {
+        origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, wait_link, ot->waiting.next);
+        h2o_linklist_unlink(&r->wait_link);
+        start_attempt(r);
+    }
+}
+
+static void on_idle_read(h2o_socket_t *sock, const char *err)
+{
+    /* an idle connection that becomes readable was closed by the origin (or sent garbage): drop it */
+    origin_conn_t *c = sock->data;
+    conn_close(c);
+}
+
+static void on_idle_timeout(h2o_timeout_entry_t *entry)
+{
+    origin_conn_t *c = H2O_STRUCT_FROM_MEMBER(origin_conn_t, idle_entry, entry);
+    conn_close(c);
+}
+
+static void conn_release_to_pool(origin_conn_t *c)
+{
+    origin_thread_t *ot = c->ot;
+    c->req = NULL;
+    ++c->served;
+    if (server_worker_current()->stopping) {
+        conn_close(c);
+        return;
+    }
+    /* a waiting request takes it at once */
+    if (!h2o_linklist_is_empty(&ot->waiting)) {
+        origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, wait_link, ot->waiting.next);
+        h2o_linklist_unlink(&r->wait_link);
+        h2o_linklist_insert(ot->idle.next, &c->idle_link);
+        start_attempt(r);
+        return;
+    }
+    h2o_linklist_insert(ot->idle.next, &c->idle_link); /* LIFO: the warmest connection is reused first */
+    c->idle_entry.cb = on_idle_timeout;
+    h2o_timeout_link(ot->worker->ctx.loop, ot->t_keepalive, &c->idle_entry);
+    h2o_socket_read_start(c->sock, on_idle_read);
+}
+
+/* ---- request lifecycle ---------------------------------------------------------------------------------------------------- */
+
+static void set_timer(origin_req_impl_t *r, h2o_timeout_t *t)
+{
+    h2o_timeout_unlink(&r->timer);
+    if (t != NULL)
+        h2o_timeout_link(r->ot->worker->ctx.loop, t, &r->timer);
+}
+
+static void req_free(origin_req_impl_t *r)
+{
+    h2o_timeout_unlink(&r->timer);
+    h2o_timeout_unlink(&r->resume_entry);
+    if (h2o_linklist_is_linked(&r->wait_link))
+        h2o_linklist_unlink(&r->wait_link);
+    if (r->getaddr != NULL)
+        h2o_hostinfo_getaddr_cancel(r->getaddr);
+    h2o_mem_clear_pool(&r->pool);
+    free(r->head.base);
+    origin_release(r->o);
+    free(r);
+}
+
+/* ends the request: calls on_done unless cancelled, then frees it; the connection goes back to the pool or is closed */
+static void finish(origin_req_impl_t *r, int status, const char *err)
+{
+    origin_conn_t *c = r->conn;
+    r->conn = NULL;
+    r->state = ST_DONE;
+    h2o_timeout_unlink(&r->timer);
+    if (c != NULL) {
+        /* a response that came before the request was fully written (an early 413) leaves a write in flight: no reuse */
+        if (err == NULL && r->keepalive && c->sock->input->size == 0 && !h2o_socket_is_writing(c->sock)) {
+            h2o_socket_read_stop(c->sock);
+            conn_release_to_pool(c);
+        } else {
+            conn_close(c);
+        }
+    }
+    if (err != NULL)
+        atomic_fetch_add_explicit(&r->o->failures, 1, memory_order_relaxed);
+    if (!r->cancelled) {
+        r->in_cb = 1;
+        r->cb->on_done(&r->super, status, err);
+    }
+    req_free(r);
+}
+
+/* a failure on a pooled connection before any response byte: the origin closed it while we sent; try once more on a new one */
+static int maybe_retry(origin_req_impl_t *r)
+{
+    origin_conn_t *c = r->conn;
+    if (c == NULL || c->served == 0 || r->bytes_in != 0 || !r->idempotent || r->attempts > r->o->retries)
+        return 0;
+    log_debug("origin %s: pooled connection was closed, retrying %.*s", r->o->name, (int)r->head.len < 80 ? (int)r->head.len : 80,
+              r->head.base);
+    r->conn = NULL;
+    h2o_socket_read_stop(c->sock);
+    conn_close(c);
+    r->state = ST_WAIT_SLOT;
+    /* do not reuse another pooled connection of the same age: they are likely closed as well */
+    while (!h2o_linklist_is_empty(&r->ot->idle))
+        conn_close(H2O_STRUCT_FROM_MEMBER(origin_conn_t, idle_link, r->ot->idle.next));
+    start_attempt(r);
+    return 1;
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, timer, entry);
+    char *msg;
+    switch (r->state) {
+    case ST_RESOLVING:
+    case ST_CONNECTING:
+        msg = "connect timeout";
+        break;
+    case ST_SENDING:
+    case ST_HEAD:
+        msg = "origin timeout (no response)";
+        break;
+    case ST_WAIT_SLOT:
+        msg = "origin busy: no free connection (max_connections)";
+        break;
+    default:
+        msg = "origin read timeout";
+        break;
+    }
+    log_error("origin %s (%s:%u): %s", r->o->name, r->o->host, r->o->port, msg);
+    finish(r, 504, msg);
+}
+
+static void on_deferred_error(h2o_timeout_entry_t *entry)
+{
+    origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, timer, entry);
+    finish(r, 502, r->deferred_error);
+}
+
+static void on_write_done(h2o_socket_t *sock, const char *err)
+{
+    origin_conn_t *c = sock->data;
+    origin_req_impl_t *r = c->req;
+    if (r == NULL)
+        return;
+    if (err != NULL) {
+        if (r->state <= ST_HEAD && maybe_retry(r))
+            return;
+        if (r->state <= ST_HEAD)
+            finish(r, 502, "origin closed the connection while the request was sent");
+        return;
+    }
+    if (r->state == ST_SENDING) {
+        r->state = ST_HEAD;
+        set_timer(r, r->ot->t_first_byte);
+    }
+}
+
+static void send_request(origin_req_impl_t *r)
+{
+    origin_conn_t *c = r->conn;
+    h2o_iovec_t bufs[2] = {r->head, r->body};
+    r->state = ST_SENDING;
+    r->bytes_in = 0;
+    c->sock->data = c;
+    set_timer(r, r->ot->t_first_byte);
+    h2o_socket_read_start(c->sock, on_conn_read);
+    h2o_socket_write(c->sock, bufs, r->body.len != 0 ? 2 : 1, on_write_done);
+}
+
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    origin_conn_t *c = sock->data;
+    origin_req_impl_t *r = c->req;
+    if (err != NULL) {
+        char msg[256];
+        log_error("origin %s (%s:%u): TLS handshake failed: %s", r->o->name, r->o->host, r->o->port, err);
+        snprintf(msg, sizeof(msg), "TLS handshake with the origin failed: %s", err);
+        finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
+        return;
+    }
+    send_request(r);
+}
+
+static void on_connect(h2o_socket_t *sock, const char *err)
+{
+    origin_conn_t *c = sock->data;
+    origin_req_impl_t *r = c->req;
+    if (err != NULL) {
+        char msg[256];
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        /* h2o only says "connection failure": the socket knows why */
+        if (getsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
+            err = strerror(soerr);
+        log_error("origin %s (%s:%u): connection failed: %s", r->o->name, r->o->host, r->o->port, err);
+        snprintf(msg, sizeof(msg), "origin unreachable: %s", err);
+        r->ot->resolved_at = 0; /* resolve again next time */
+        finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
+        return;
+    }
+    if (r->o->https) {
+        h2o_socket_ssl_handshake(sock, r->o->ssl_ctx, r->o->sni, on_handshake);
+        return;
+    }
+    send_request(r);
+}
+
+static void do_connect(origin_req_impl_t *r)
+{
+    origin_thread_t *ot = r->ot;
+    origin_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        h2o_fatal("no memory");
+    c->ot = ot;
+    c->req = r;
+    ++ot->num_conns;
+    r->conn = c;
+    r->state = ST_CONNECTING;
+    atomic_fetch_add_explicit(&r->o->connects, 1, memory_order_relaxed);
+    set_timer(r, ot->t_connect);
+    if ((c->sock = h2o_socket_connect(ot->worker->ctx.loop, (struct sockaddr *)&ot->addr, ot->addrlen, on_connect)) == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "origin unreachable: %s", strerror(errno));
+        log_error("origin %s (%s:%u): connection failed: %s", r->o->name, r->o->host, r->o->port, strerror(errno));
+        /* callbacks never run from inside origin_req_start: report from the loop */
+        r->deferred_error = h2o_strdup(&r->pool, msg, SIZE_MAX).base;
+        r->conn = NULL;
+        --ot->num_conns;
+        free(c);
+        h2o_timeout_unlink(&r->timer);
+        r->timer.cb = on_deferred_error;
+        h2o_timeout_link(ot->worker->ctx.loop, &ot->worker->ctx.zero_timeout, &r->timer);
+        return;
+    }
+    c->sock->data = c;
+}
+
+static void on_resolved(h2o_hostinfo_getaddr_req_t *getaddr, const char *errstr, struct addrinfo *res, void *data)
+{
+    origin_req_impl_t *r = data;
+    r->getaddr = NULL;
+    if (errstr != NULL) {
+        char msg[256];
+        log_error("origin %s: cannot resolve %s: %s", r->o->name, r->o->host, errstr);
+        snprintf(msg, sizeof(msg), "origin unreachable: cannot resolve %s: %s", r->o->host, errstr);
+        finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
+        return;
+    }
+    struct addrinfo *ai = h2o_hostinfo_select_one(res);
+    memcpy(&r->ot->addr, ai->ai_addr, ai->ai_addrlen);
+    r->ot->addrlen = ai->ai_addrlen;
+    r->ot->resolved_at = server_now_ms();
+    do_connect(r);
+}
+
+static void start_attempt(origin_req_impl_t *r)
+{
+    origin_thread_t *ot = r->ot;
+    ++r->attempts;
+    /* a pooled connection */
+    if (!h2o_linklist_is_empty(&ot->idle)) {
+        origin_conn_t *c = H2O_STRUCT_FROM_MEMBER(origin_conn_t, idle_link, ot->idle.next);
+        h2o_linklist_unlink(&c->idle_link);
+        h2o_timeout_unlink(&c->idle_entry);
+        h2o_socket_read_stop(c->sock);
+        c->req = r;
+        r->conn = c;
+        send_request(r);
+        return;
+    }
+    if (ot->num_conns >= r->o->per_thread_max) {
+        r->state = ST_WAIT_SLOT;
+        set_timer(r, ot->t_connect); /* waiting for a slot counts as connecting */
+        h2o_linklist_insert(&ot->waiting, &r->wait_link);
+        return;
+    }
+    /* a new connection; names are resolved every ADDR_CACHE_MS at most */
+    if (ot->addrlen != 0 && server_now_ms() - ot->resolved_at < ADDR_CACHE_MS) {
+        do_connect(r);
+        return;
+    }
+    {
+        struct sockaddr_in *sin = (void *)&ot->addr;
+        struct sockaddr_in6 *sin6 = (void *)&ot->addr;
+        memset(&ot->addr, 0, sizeof(ot->addr));
+        if (inet_pton(AF_INET, r->o->host, &sin->sin_addr) == 1) {
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons(r->o->port);
+            ot->addrlen = sizeof(*sin);
+            ot->resolved_at = INT64_MAX / 2;
+            do_connect(r);
+            return;
+        }
+        if (inet_pton(AF_INET6, r->o->host, &sin6->sin6_addr) == 1) {
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(r->o->port);
+            ot->addrlen = sizeof(*sin6);
+            ot->resolved_at = INT64_MAX / 2;
+            do_connect(r);
+            return;
+        }
+    }
+    {
+        char port[8];
+        snprintf(port, sizeof(port), "%u", r->o->port);
+        r->state = ST_RESOLVING;
+        set_timer(r, ot->t_connect);
+        r->getaddr = h2o_hostinfo_getaddr(&ot->worker->ctx.receivers.hostinfo_getaddr, h2o_iovec_init(r->o->host, strlen(r->o->host)),
+                                          h2o_strdup(&r->pool, port, SIZE_MAX), AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP,
+                                          AI_ADDRCONFIG | AI_NUMERICSERV, on_resolved, r);
+    }
+}
+
+origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path, const h2o_header_t *headers, size_t num_headers,
+                               h2o_iovec_t body, int idempotent, const origin_req_callbacks_t *cb, void *data)
+{
+    origin_req_impl_t *r = calloc(1, sizeof(*r));
+    size_t cap, i;
+    char *p;
+
+    if (r == NULL)
+        h2o_fatal("no memory");
+    r->super.data = data;
+    r->o = o;
+    origin_addref(o);
+    r->ot = get_thread(o);
+    r->cb = cb;
+    r->timer.cb = on_timeout;
+    r->idempotent = idempotent;
+    r->is_head = method.len == 4 && memcmp(method.base, "HEAD", 4) == 0;
+    r->body = body;
+    h2o_mem_init_pool(&r->pool);
+    atomic_fetch_add_explicit(&o->requests, 1, memory_order_relaxed);
+
+    /* the request head */
+    cap = method.len + path.len + 64;
+    for (i = 0; i != num_headers; ++i)
+        cap += headers[i].name->len + headers[i].value.len + 4;
+    if ((r->head.base = malloc(cap)) == NULL)
+        h2o_fatal("no memory");
+    p = r->head.base;
+    memcpy(p, method.base, method.len);
+    p += method.len;
+    *p++ = ' ';
+    memcpy(p, path.base, path.len);
+    p += path.len;
+    memcpy(p, " HTTP/1.1\r\n", 11);
+    p += 11;
+    for (i = 0; i != num_headers; ++i) {
+        const h2o_header_t *h = headers + i;
+        memcpy(p, h->orig_name != NULL ? h->orig_name : h->name->base, h->name->len);
+        p += h->name->len;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, h->value.base, h->value.len);
+        p += h->value.len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (body.len != 0 || (method.len == 4 && memcmp(method.base, "POST", 4) == 0) ||
+        (method.len == 3 && memcmp(method.base, "PUT", 3) == 0) || (method.len == 5 && memcmp(method.base, "PATCH", 5) == 0))
+        p += sprintf(p, "content-length: %zu\r\n", body.len);
+    *p++ = '\r';
+    *p++ = '\n';
+    r->head.len = p - r->head.base;
+
+    start_attempt(r);
+    return &r->super;
+}
+
+void origin_req_cancel(origin_req_t *_r)
+{
+    origin_req_impl_t *r = (void *)_r;
+    if (r->in_cb) {
+        /* finished by the code that called the callback */
+        r->cancelled = 1;
+        return;
+    }
+    r->cancelled = 1;
+    if (r->conn != NULL) {
+        origin_conn_t *c = r->conn;
+        r->conn = NULL;
+        conn_close(c); /* mid-response: the connection cannot be reused */
+    }
+    req_free(r);
+}
+
+static void on_resume(h2o_timeout_entry_t *entry)
+{
+    origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, resume_entry, entry);
+    if (r->paused || r->conn == NULL)
+        return;
+    process_input(r);
+    if (r->state == ST_BODY && !r->paused && r->conn != NULL)
+        h2o_socket_read_start(r->conn->sock, on_conn_read);
+}
+
+void origin_req_pause(origin_req_t *_r)
+{
+    origin_req_impl_t *r = (void *)_r;
+    if (r->paused)
+        return;
+    r->paused = 1;
+    if (r->state == ST_BODY) {
+        /* D4: no read timeout while we deliberately do not read */
+        h2o_timeout_unlink(&r->timer);
+        if (r->conn != NULL)
+            h2o_socket_read_stop(r->conn->sock);
+    }
+}
+
+void origin_req_resume(origin_req_t *_r)
+{
+    origin_req_impl_t *r = (void *)_r;
+    if (!r->paused)
+        return;
+    r->paused = 0;
+    if (r->state == ST_BODY && r->conn != NULL) {
+        set_timer(r, r->ot->t_read);
+        /* process what is already buffered from the loop, not from inside the consumer */
+        r->resume_entry.cb = on_resume;
+        if (!h2o_timeout_is_linked(&r->resume_entry))
+            h2o_timeout_link(r->ot->worker->ctx.loop, &r->ot->worker->ctx.zero_timeout, &r->resume_entry);
+    }
+}
+
+/* ---- response parsing ----------------------------------------------------------------------------------------------------- */
+
+static int call_head(origin_req_impl_t *r, int status, h2o_iovec_t reason, struct phr_header *src, size_t n, int64_t clen)
+{
+    h2o_headers_t hdrs = {NULL, 0, 0};
+    h2o_headers_t raw = {NULL, 0, 0};
+    headers_connection_list_t conn;
+    size_t i;
+
+    /* raw list first, to learn which names Connection lists */
+    h2o_vector_reserve(&r->pool, &raw, n);
+    for (i = 0; i != n; ++i) {
+        if (src[i].name == NULL)
+            continue; /* obsolete line folding: ignored */
+        h2o_iovec_t *name;
+        const h2o_token_t *token;
+        char *lc = h2o_mem_alloc_pool(&r->pool, src[i].name_len + 1);
+        memcpy(lc, src[i].name, src[i].name_len);
+        lc[src[i].name_len] = '\0';
+        h2o_strtolower(lc, src[i].name_len);
+        if ((token = h2o_lookup_token(lc, src[i].name_len)) != NULL) {
+            name = (h2o_iovec_t *)&token->buf;
+        } else {
+            name = h2o_mem_alloc_pool(&r->pool, sizeof(*name));
+            *name = h2o_iovec_init(lc, src[i].name_len);
+        }
+        raw.entries[raw.size].name = name;
+        raw.entries[raw.size].orig_name = h2o_strdup(&r->pool, src[i].name, src[i].name_len).base;
+        raw.entries[raw.size].value = h2o_strdup(&r->pool, src[i].value, src[i].value_len);
+        ++raw.size;
+    }
+    headers_connection_tokens(&raw, &conn);
+    h2o_vector_reserve(&r->pool, &hdrs, raw.size);
+    for (i = 0; i != raw.size; ++i) {
+        const h2o_iovec_t *name = raw.entries[i].name;
+        /* hop-by-hop and framing headers are ours to set; Date is set by h2o when we answer (the cache keeps the origin's Date
+         * for its age computations through the object's fields) */
+        if (headers_is_hop_by_hop(name, &conn) || name == &H2O_TOKEN_CONTENT_LENGTH->buf)
+            continue;
+        hdrs.entries[hdrs.size++] = raw.entries[i];
+    }
+    r->in_cb = 1;
+    r->cb->on_head(&r->super, status, reason, hdrs.entries, hdrs.size, clen);
+    r->in_cb = 0;
+    return r->cancelled ? -1 : 0;
+}
+
+/* parses the response head from the connection's input; returns 1 when the head was handled, 0 if more is needed, -1 when the
+ * request ended */
+static int parse_head(origin_req_impl_t *r)
+{
+    h2o_buffer_t *in = r->conn->sock->input;
+    struct phr_header headers[MAX_RESPONSE_HEADERS];
+    size_t num_headers = MAX_RESPONSE_HEADERS;
+    int minor, status, ret;
+    const char *msg;
+    size_t msg_len;
+    int64_t clen = -1;
+    int chunked = 0, close_conn = 0, i;
+
+Again:
+    num_headers = MAX_RESPONSE_HEADERS;
+    ret = phr_parse_response(in->bytes, in->size, &minor, &status, &msg, &msg_len, headers, &num_headers, 0);
+    if (ret == -2) {
+        if (in->size > MAX_RESPONSE_HEAD_SIZE) {
+            finish(r, 502, "invalid response from the origin (head too large)");
+            return -1;
+        }
+        return 0;
+    }
+    if (ret < 0) {
+        log_error("origin %s: invalid response head", r->o->name);
+        finish(r, 502, "invalid response from the origin");
+        return -1;
+    }
+    if (status < 100 || status > 999) {
+        finish(r, 502, "invalid response from the origin (status)");
+        return -1;
+    }
+    if (status >= 100 && status < 200 && status != 101) {
+        /* informational responses (100 Continue, 103 Early Hints) are not forwarded */
+        h2o_buffer_consume(&r->conn->sock->input, ret);
+        goto Again;
+    }
+    if (status == 101) {
+        finish(r, 502, "the origin switched protocols (unsupported)");
+        return -1;
+    }
+    for (i = 0; i != (int)num_headers; ++i) {
+        if (headers[i].name == NULL)
+            continue;
+        if (headers[i].name_len == 14 && strncasecmp(headers[i].name, "content-length", 14) == 0) {
+            int64_t v = headers_parse_content_length(h2o_iovec_init(headers[i].value, headers[i].value_len));
+            if (v < 0 || (clen >= 0 && v != clen)) {
+                finish(r, 502, "invalid response from the origin (content-length)");
+                return -1;
+            }
+            clen = v;
+        } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
+            /* only "chunked" as the final coding is understood */
+            h2o_iovec_t v = h2o_iovec_init(headers[i].value, headers[i].value_len);
+            while (v.len > 0 && (v.base[v.len - 1] == ' ' || v.base[v.len - 1] == '\t'))
+                --v.len;
+            if (v.len >= 7 && strncasecmp(v.base + v.len - 7, "chunked", 7) == 0)
+                chunked = 1;
+            else {
+                finish(r, 502, "invalid response from the origin (transfer-encoding)");
+                return -1;
+            }
+        } else if (headers[i].name_len == 10 && strncasecmp(headers[i].name, "connection", 10) == 0) {
+            if (h2o_contains_token(headers[i].value, headers[i].value_len, H2O_STRLIT("close"), ','))
+                close_conn = 1;
+        }
+    }
+    r->keepalive = !close_conn && minor >= 1;
+    if (r->is_head || status == 204 || status == 304) {
+        r->framing = FRAMING_NONE;
+    } else if (chunked) {
+        r->framing = FRAMING_CHUNKED; /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length */
+        clen = -1;
+        memset(&r->chunked, 0, sizeof(r->chunked));
+        r->chunked.consume_trailer = 1;
+    } else if (clen >= 0) {
+        r->framing = FRAMING_LENGTH;
+        r->remaining = (uint64_t)clen;
+    } else {
+        r->framing = FRAMING_EOF;
+        r->keepalive = 0;
+    }
+    r->state = ST_BODY;
+    set_timer(r, r->paused ? NULL : r->ot->t_read);
+    if (call_head(r, status, h2o_strdup(&r->pool, msg, msg_len), headers, num_headers,
+                  r->framing == FRAMING_NONE ? (r->is_head ? clen : 0) : clen) != 0) {
+        /* cancelled by the consumer */
+        origin_conn_t *c = r->conn;
+        r->conn = NULL;
+        if (c != NULL)
+            conn_close(c);
+        req_free(r);
+        return -1;
+    }
+    h2o_buffer_consume(&r->conn->sock->input, ret);
+    if (r->framing == FRAMING_NONE || (r->framing == FRAMING_LENGTH && r->remaining == 0)) {
+        finish(r, 200, NULL);
+        return -1;
+    }
+    return 1;
+}
+
+/* delivers body bytes; returns -1 when the request ended (or was cancelled) */
+static int deliver(origin_req_impl_t *r, const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    r->in_cb = 1;
+    r->cb->on_body(&r->super, data, len);
+    r->in_cb = 0;
+    if (r->cancelled) {
+        origin_conn_t *c = r->conn;
+        r->conn = NULL;
+        if (c != NULL)
+            conn_close(c);
+        req_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void process_input(origin_req_impl_t *r)
+{
+    if (r->state == ST_SENDING || r->state == ST_HEAD) {
+        if (parse_head(r) != 1)
+            return;
+    }
+    while (r->state == ST_BODY && !r->paused && r->conn != NULL && r->conn->sock->input->size != 0) {
+        h2o_buffer_t **in = &r->conn->sock->input;
+        switch (r->framing) {
+        case FRAMING_LENGTH: {
+            size_t n = (*in)->size < r->remaining ? (*in)->size : (size_t)r->remaining;
+            r->remaining -= n;
+            if (deliver(r, (*in)->bytes, n) != 0)
+                return;
+            h2o_buffer_consume(in, n);
+            if (r->remaining == 0) {
+                finish(r, 200, NULL);
+                return;
+            }
+        } break;
+        case FRAMING_CHUNKED: {
+            size_t size = (*in)->size;
+            ssize_t ret = phr_decode_chunked(&r->chunked, (*in)->bytes, &size);
+            if (ret == -1) {
+                finish(r, 502, "invalid chunked encoding from the origin");
+                return;
+            }
+            /* the decoded bytes are at the front of the buffer now: hand them over, then drop the whole buffer */
+            char *data = (*in)->bytes;
+            size_t total = (*in)->size;
+            if (deliver(r, data, size) != 0)
+                return;
+            if (ret >= 0) {
+                if (ret != 0)
+                    r->keepalive = 0; /* bytes after the terminating chunk: do not trust this connection */
+                h2o_buffer_consume(in, total);
+                finish(r, 200, NULL);
+                return;
+            }
+            h2o_buffer_consume(in, total);
+        } break;
+        case FRAMING_EOF: {
+            size_t n = (*in)->size;
+            if (deliver(r, (*in)->bytes, n) != 0)
+                return;
+            h2o_buffer_consume(in, n);
+        } break;
+        }
+    }
+    if (r->state == ST_BODY && r->paused && r->conn != NULL)
+        h2o_socket_read_stop(r->conn->sock);
+}
+
+static void on_conn_read(h2o_socket_t *sock, const char *err)
+{
+    origin_conn_t *c = sock->data;
+    origin_req_impl_t *r = c->req;
+
+    if (r == NULL) {
+        conn_close(c);
+        return;
+    }
+    if (err == NULL) {
+        r->bytes_in += sock->input->size;
+        if (r->state == ST_BODY && !r->paused)
+            set_timer(r, r->ot->t_read);
+        process_input(r);
+        return;
+    }
+    /* EOF or error */
+    if (r->state == ST_SENDING || r->state == ST_HEAD) {
+        if (sock->input->size == 0 && maybe_retry(r))
+            return;
+        /* an incomplete head followed by EOF */
+        finish(r, 502, r->bytes_in == 0 ? "origin closed the connection without responding" : "invalid response from the origin");
+        return;
+    }
+    if (r->state == ST_BODY) {
+        /* deliver what was buffered before the EOF */
+        if (sock->input->size != 0 && !r->paused) {
+            process_input(r);
+            if (r->state != ST_BODY)
+                return;
+        }
+        if (r->framing == FRAMING_EOF && sock->input->size == 0) {
+            r->keepalive = 0;
+            finish(r, 200, NULL);
+        } else if (r->paused && sock->input->size != 0) {
+            /* keep the buffered bytes; resume will deliver them and then see EOF again through on_resume */
+            h2o_socket_read_stop(sock);
+            r->keepalive = 0;
+        } else {
+            finish(r, 502, r->framing == FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
+                                                          : "origin closed the connection before the end of the body");
+        }
+    }
+}

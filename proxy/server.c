@@ -1,0 +1,451 @@
+/* proxy/server.c - listeners (HTTP/1.1, h2c, h2 over TLS with ALPN), one h2o event loop per worker thread, signals, graceful
+ * shutdown. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include "proxy/accesslog.h"
+#include "proxy/gen.h"
+#include "proxy/handler.h"
+#include "proxy/log.h"
+#include "proxy/metrics.h"
+#include "proxy/s3origin.h"
+#include "proxy/server.h"
+#if __has_include("store/store.h")
+#include "store/store.h"
+#define HAVE_STORE 1
+#endif
+#if __has_include("proxy/admin.h")
+#include "proxy/admin.h"
+#define HAVE_ADMIN 1
+#endif
+
+server_t server;
+static __thread server_worker_t *current_worker;
+
+struct server_timeout {
+    struct server_timeout *next;
+    uint64_t ms;
+    h2o_timeout_t timeout;
+};
+
+enum { LISTEN_MAIN = 0, LISTEN_STORE = 1, LISTEN_ADMIN = 2 };
+static const char *const listen_kind_names[] = {"main", "store", "admin"};
+
+typedef struct control_msg {
+    h2o_multithread_message_t super;
+    int type;
+} control_msg_t;
+enum { CONTROL_STOP = 1 };
+
+server_worker_t *server_worker_current(void)
+{
+    return current_worker;
+}
+
+int64_t server_now_ms(void)
+{
+    struct timeval tv;
+    if (current_worker != NULL)
+        return (int64_t)h2o_now(current_worker->ctx.loop); /* the loop's clock: wall time in ms, updated every iteration */
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms)
+{
+    struct server_timeout *t;
+    for (t = w->timeouts; t != NULL; t = t->next)
+        if (t->ms == ms)
+            return &t->timeout;
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        h2o_fatal("no memory");
+    t->ms = ms;
+    h2o_timeout_init(w->ctx.loop, &t->timeout, ms);
+    t->next = w->timeouts;
+    w->timeouts = t;
+    return &t->timeout;
+}
+
+/* ---- listeners ------------------------------------------------------------------------------------------------------------ */
+
+static int open_listener(conf_listen_t *l, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    int fd = -1, on = 1, r;
+
+    snprintf(port, sizeof(port), "%u", l->port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((r = getaddrinfo(l->host, port, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", l->host, gai_strerror(r));
+        return -1;
+    }
+    if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+#ifdef TCP_DEFER_ACCEPT
+    /* no: h2o must see plain connects too (health checks that only connect) */
+#endif
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    if (l->port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        getsockname(fd, (void *)&ss, &len);
+        l->port = (uint16_t)h2o_socket_getport((void *)&ss);
+    }
+    return fd;
+}
+
+static SSL_CTX *make_server_ssl_ctx(conf_listen_t *l, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    unsigned long e;
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1) {
+        e = ERR_get_error();
+        snprintf(err, errlen, "%s: cannot load the certificate: %s", l->tls_certificate, ERR_reason_error_string(e));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        e = ERR_get_error();
+        snprintf(err, errlen, "%s: cannot load the key (or it does not match the certificate): %s", l->tls_key,
+                 ERR_reason_error_string(e));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* h2o_alpn_protocols offers h2 and http/1.1 (h2o_http2_alpn_protocols lacks http/1.1: H2O.md) */
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    h2o_accept_ctx_t *actx = listener->data;
+    int i;
+    if (err != NULL)
+        return;
+    /* accept a batch per readiness event, like h2o's own server */
+    for (i = 0; i != 16; ++i) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(actx, sock);
+    }
+}
+
+/* ---- the worker threads --------------------------------------------------------------------------------------------------- */
+
+static void close_listeners(server_worker_t *w)
+{
+    for (size_t i = 0; i != w->num_listeners; ++i) {
+        if (w->listeners[i] != NULL) {
+            h2o_socket_read_stop(w->listeners[i]);
+            h2o_socket_close(w->listeners[i]);
+            w->listeners[i] = NULL;
+        }
+    }
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    server_worker_t *w = H2O_STRUCT_FROM_MEMBER(server_worker_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        control_msg_t *m = H2O_STRUCT_FROM_MEMBER(control_msg_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (m->type == CONTROL_STOP && !w->stopping) {
+            w->stopping = 1;
+            close_listeners(w);
+            /* HTTP/2 connections get GOAWAY; HTTP/1 responses from now on say Connection: close */
+            h2o_context_request_shutdown(&w->ctx);
+        }
+        free(m);
+    }
+}
+
+/* a handler in front of the store and admin handlers that counts their requests as in flight (it falls through) */
+static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    atomic_fetch_add_explicit(&current_worker->inflight, 1, memory_order_relaxed);
+    return -1;
+}
+
+static void on_count_done(h2o_logger_t *self, h2o_req_t *req)
+{
+    atomic_fetch_sub_explicit(&current_worker->inflight, 1, memory_order_relaxed);
+}
+
+__attribute__((unused)) static void register_counting(h2o_pathconf_t *pc)
+{
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_count_req;
+    h2o_create_logger(pc, sizeof(h2o_logger_t))->log_access = on_count_done;
+}
+
+static void on_flush_timer(h2o_timeout_entry_t *entry);
+static __thread h2o_timeout_entry_t flush_entry = {0, on_flush_timer};
+
+static void on_flush_timer(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *w = current_worker;
+    if (accesslog_enabled())
+        accesslog_flush();
+    h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
+}
+
+static void *worker_main(void *arg)
+{
+    server_worker_t *w = arg;
+    char name[16];
+    size_t i;
+
+    current_worker = w;
+    snprintf(name, sizeof(name), "t%u", w->id);
+    log_set_thread_name(name);
+    metrics_bind_thread(w->id);
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
+    cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+
+    w->num_listeners = server.num_listen;
+    w->accept_ctxs = calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
+    w->listeners = calloc(server.num_listen, sizeof(h2o_socket_t *));
+    for (i = 0; i != server.num_listen; ++i) {
+        int fd = dup(server.listen_fds[i]);
+        h2o_accept_ctx_t *a = &w->accept_ctxs[i];
+        a->ctx = &w->ctx;
+        a->ssl_ctx = server.listen_ssl[i];
+        a->hosts = server.listen_kind[i] == LISTEN_STORE ? server.store_hosts
+                   : server.listen_kind[i] == LISTEN_ADMIN ? server.admin_hosts
+                                                           : server.main_hosts;
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        w->listeners[i]->data = a;
+        h2o_socket_read_start(w->listeners[i], on_accept);
+    }
+    h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
+
+    while (!(w->stopping && atomic_load(&w->inflight) == 0) && atomic_load(&server.stopping) < 2)
+        h2o_evloop_run(w->ctx.loop, 100);
+
+    if (accesslog_enabled())
+        accesslog_flush();
+    return NULL;
+}
+
+/* ---- setup ---------------------------------------------------------------------------------------------------------------- */
+
+static int setup_hosts(conf_t *conf, char *err, size_t errlen)
+{
+    h2o_pathconf_t *pc;
+    h2o_globalconf_t *g = &server.globalconf;
+
+    h2o_config_init(g);
+    /* no Server header of our own: origins' Server passes through, as CloudFront does */
+    g->server_name = h2o_iovec_init(H2O_STRLIT(""));
+    g->max_request_entity_size = conf->limits.max_request_body;
+    if (conf->store.enabled && conf->store.max_put_size + (1u << 20) > g->max_request_entity_size)
+        g->max_request_entity_size = conf->store.max_put_size + (1u << 20); /* multipart part and single PUT bodies, D6 */
+    g->http1.req_timeout = conf->limits.client_timeout_ms;
+    g->http2.idle_timeout = conf->limits.client_timeout_ms;
+    g->http2.max_concurrent_requests_per_connection = conf->limits.max_streams_per_connection;
+    g->http2.graceful_shutdown_timeout = conf->limits.shutdown_grace_ms;
+
+    server.main_host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    pc = h2o_config_register_path(server.main_host, "/", 0);
+    handler_register(pc);
+    server.main_hosts[0] = server.main_host;
+
+    if (conf->store.enabled) {
+#ifdef HAVE_STORE
+        server.store_host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("store")), 65535);
+        pc = h2o_config_register_path(server.store_host, "/", 0);
+        register_counting(pc);
+        if ((server.store = store_create(&conf->store, err, errlen)) == NULL)
+            return -1;
+        store_register(server.store, pc);
+        server.store_hosts[0] = server.store_host;
+#else
+        snprintf(err, errlen, "%s:%d: store: this build has no embedded store", conf->file, conf->store.line);
+        return -1;
+#endif
+    }
+    if (conf->admin.enabled) {
+#ifdef HAVE_ADMIN
+        server.admin_host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
+        pc = h2o_config_register_path(server.admin_host, "/", 0);
+        register_counting(pc);
+        admin_register(pc, conf);
+        server.admin_hosts[0] = server.admin_host;
+#else
+        snprintf(err, errlen, "%s:%d: admin: this build has no admin API", conf->file, conf->admin.line);
+        return -1;
+#endif
+    }
+    return 0;
+}
+
+static int setup_listeners(conf_t *conf, char *err, size_t errlen)
+{
+    size_t n = conf->num_listen + (conf->store.enabled ? 1 : 0) + (conf->admin.enabled ? 1 : 0), i, k = 0;
+    server.listen_fds = calloc(n, sizeof(int));
+    server.listen_ssl = calloc(n, sizeof(SSL_CTX *));
+    server.listen_kind = calloc(n, sizeof(int));
+    for (i = 0; i != n; ++i) {
+        conf_listen_t *l;
+        int kind;
+        if (i < conf->num_listen) {
+            l = &conf->listen[i];
+            kind = LISTEN_MAIN;
+        } else if (conf->store.enabled && i == conf->num_listen) {
+            l = &conf->store.listen;
+            kind = LISTEN_STORE;
+        } else {
+            l = &conf->admin.listen;
+            kind = LISTEN_ADMIN;
+        }
+        if ((server.listen_fds[k] = open_listener(l, err, errlen)) == -1)
+            return -1;
+        if (l->tls_certificate != NULL && (server.listen_ssl[k] = make_server_ssl_ctx(l, err, errlen)) == NULL)
+            return -1;
+        server.listen_kind[k] = kind;
+        log_info("listening: %s %s://%s%s%s:%u", listen_kind_names[kind], l->tls_certificate != NULL ? "https" : "http",
+                 strchr(l->host, ':') != NULL ? "[" : "", l->host, strchr(l->host, ':') != NULL ? "]" : "", l->port);
+        ++k;
+    }
+    server.num_listen = k;
+    return 0;
+}
+
+/* embedded S3 origins talk to our own store listener, signed with the store's credentials */
+static void connect_embedded_origins(edge_gen_t *gen)
+{
+#ifdef HAVE_STORE
+    const char *ak = NULL, *sk = NULL;
+    if (server.store == NULL)
+        return;
+    store_get_credentials(server.store, &ak, &sk);
+    for (size_t i = 0; i != gen->conf->num_origins; ++i)
+        if (gen->conf->origins[i].embedded)
+            s3origin_set_embedded(gen->origins[i], gen->conf->store.listen.host, gen->conf->store.listen.port, ak, sk);
+#else
+    (void)gen;
+#endif
+}
+
+int server_run(conf_t *conf)
+{
+    char err[1024];
+    sigset_t set;
+    edge_gen_t *gen;
+    unsigned i;
+    int sig, status = 0;
+    struct timespec deadline;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (log_open(conf->error_log.path, conf->error_log.level) != 0) {
+        fprintf(stderr, "%s: error_log: cannot open %s: %s\n", conf->file, conf->error_log.path, strerror(errno));
+        return 1;
+    }
+    if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0) {
+        log_error("access_log: cannot open %s: %s", conf->access_log.path, strerror(errno));
+        return 1;
+    }
+    server.conf = conf;
+    server.num_workers = conf->threads;
+    metrics_init(server.num_workers);
+    if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    connect_embedded_origins(gen);
+    atomic_store(&server.gen, gen);
+
+    /* signals are taken by the main thread only */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    server.workers = calloc(server.num_workers, sizeof(server_worker_t));
+    for (i = 0; i != server.num_workers; ++i) {
+        server.workers[i].id = i;
+        h2o_multithread_create_thread(&server.workers[i].tid, NULL, worker_main, &server.workers[i]);
+    }
+    log_info("edgehook %s started: %u worker threads, config %s", EDGE_VERSION, server.num_workers, conf->file);
+
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP)
+            log_warn("SIGHUP: configuration reload is not available in this build; ignoring");
+    }
+
+    /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends */
+    log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)conf->limits.shutdown_grace_ms);
+    atomic_store(&server.stopping, 1);
+    for (i = 0; i != server.num_workers; ++i) {
+        control_msg_t *m = calloc(1, sizeof(*m));
+        m->type = CONTROL_STOP;
+        h2o_multithread_send_message(&server.workers[i].control, &m->super);
+    }
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += conf->limits.shutdown_grace_ms / 1000;
+    deadline.tv_nsec += (conf->limits.shutdown_grace_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000;
+    }
+    for (i = 0; i != server.num_workers; ++i) {
+        if (pthread_timedjoin_np(server.workers[i].tid, NULL, &deadline) != 0) {
+            uint64_t left = 0;
+            for (unsigned j = 0; j != server.num_workers; ++j)
+                left += atomic_load(&server.workers[j].inflight);
+            log_warn("shutdown grace period over with %llu requests in flight; closing them", (unsigned long long)left);
+            atomic_store(&server.stopping, 2);
+            status = 0;
+            break;
+        }
+    }
+    if (atomic_load(&server.stopping) == 2) {
+        for (i = 0; i != server.num_workers; ++i)
+            pthread_join(server.workers[i].tid, NULL);
+    }
+    log_info("stopped");
+    return status;
+}

@@ -1,0 +1,65 @@
+/* proxy/server.h - the edgehook server: listeners, one h2o event loop per worker thread, signals, graceful shutdown, reload. */
+#ifndef EDGE_PROXY_SERVER_H
+#define EDGE_PROXY_SERVER_H
+
+#include <stdatomic.h>
+#include <h2o.h>
+#include "cache/object.h"
+#include "conf/config.h"
+
+struct edge_gen;
+struct hook_thread;
+struct store;
+
+/** one worker thread: its h2o context and loop, and the per-thread state of every module */
+typedef struct server_worker {
+    unsigned id;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t *accept_ctxs; /* one per listener */
+    h2o_socket_t **listeners;
+    size_t num_listeners;
+    cache_thread_t cache_thread;
+    h2o_multithread_receiver_t control; /* shutdown, purge barriers, reload */
+    struct hook_thread *hooks;
+    _Atomic uint64_t inflight; /* requests being served */
+    uint64_t next_request_seq;
+    struct server_timeout *timeouts; /* per-duration timers created on demand (see server_timeout) */
+    int stopping;
+    void *origin_state; /* proxy/origin.c: per-thread pools */
+    void *log_state;    /* proxy/accesslog.c: buffered access log */
+} server_worker_t;
+
+/** the process-wide server */
+typedef struct server {
+    conf_t *conf;
+    h2o_globalconf_t globalconf;
+    h2o_hostconf_t *main_host, *store_host, *admin_host;
+    h2o_hostconf_t *main_hosts[2], *store_hosts[2], *admin_hosts[2];
+    int *listen_fds;
+    SSL_CTX **listen_ssl;
+    int *listen_kind; /* 0 main, 1 store, 2 admin */
+    size_t num_listen;
+    server_worker_t *workers;
+    unsigned num_workers;
+    struct edge_gen *_Atomic gen; /* the current configuration generation (swapped on reload) */
+    struct store *store;
+    _Atomic int stopping;
+    uint64_t started_at;
+} server_t;
+
+extern server_t server;
+
+/** the worker running on the calling thread (NULL on the main thread) */
+server_worker_t *server_worker_current(void);
+
+/** an h2o timeout of `ms` on the worker's loop (created once per distinct duration, kept for the life of the loop) */
+h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms);
+
+/** runs the server on conf until SIGTERM/SIGINT; returns the exit status */
+int server_run(conf_t *conf);
+
+/** milliseconds since the epoch (the loop's cached clock on worker threads) */
+int64_t server_now_ms(void);
+
+#endif
