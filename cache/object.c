@@ -1,5 +1,6 @@
 /* cache/object.c - refcounted response objects with an append-only body that readers on any thread stream while it fills. */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cache/object.h"
@@ -286,7 +287,7 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
 {
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
-    obj->reason = reason;
+    snprintf(obj->reason, sizeof(obj->reason), "%s", reason != NULL ? reason : "");
     copy_head(obj, headers, num_headers);
     obj->content_length = content_length;
     pthread_mutex_lock(&obj->mutex);
@@ -302,7 +303,7 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
     obj->status = from->status;
-    obj->reason = from->reason;
+    memcpy(obj->reason, from->reason, sizeof(obj->reason));
     if (obj->num_vary == 0 && from->num_vary != 0)
         cache_obj_set_meta(obj, from->vary_names, from->num_vary, obj->tags, obj->num_tags);
     copy_head(obj, headers, num_headers);
@@ -382,6 +383,7 @@ void cache_obj_complete(cache_obj_t *obj)
     if (obj->content_length < 0)
         obj->content_length = (int64_t)atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
     /* a complete object has no tracked readers any more: its segments stay until the object goes */
+    obj->producer = NULL; /* the producer is done and may be freed */
     atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
     wake_all_locked(obj);
     pthread_mutex_unlock(&obj->mutex);
@@ -391,7 +393,8 @@ void cache_obj_fail(cache_obj_t *obj, int status, const char *reason)
 {
     pthread_mutex_lock(&obj->mutex);
     obj->fail_status = status;
-    obj->fail_reason = reason;
+    snprintf(obj->fail_reason, sizeof(obj->fail_reason), "%s", reason != NULL ? reason : "error");
+    obj->producer = NULL;
     atomic_store_explicit(&obj->state, CACHE_OBJ_FAILED, memory_order_release);
     wake_all_locked(obj);
     pthread_mutex_unlock(&obj->mutex);

@@ -103,7 +103,7 @@ typedef struct cache_obj {
 
     /* the response head (immutable once state >= STREAMING) */
     int status;
-    const char *reason;
+    char reason[48];
     h2o_header_t *headers;
     size_t num_headers;
     int64_t content_length; /* -1: unknown until complete */
@@ -119,7 +119,7 @@ typedef struct cache_obj {
     unsigned no_cache : 1, must_revalidate : 1;
     _Atomic int invalidated; /* soft-purged: treat as stale */
     int fail_status;         /* when FAILED before the head: the status a reader should answer (502, 504) */
-    const char *fail_reason;
+    char fail_reason[160];
 
     /* body */
     cache_body_t *body;
@@ -156,7 +156,7 @@ static inline uint64_t cache_obj_avail(cache_obj_t *obj)
 }
 
 /**
- * Producer: sets the response head (headers are deep-copied; `content_length` -1 if unknown) and moves the object to STREAMING, or
+ * Producer: sets the response head (reason and headers are copied; `content_length` -1 if unknown) and moves the object to STREAMING, or
  * to PASS when `pass` is set. Wakes waiters.
  */
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
@@ -169,7 +169,7 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
 /** Producer: the body is whole. */
 void cache_obj_complete(cache_obj_t *obj);
-/** Producer: the fetch failed; before the head, readers answer `status` with `reason` */
+/** Producer: the fetch failed; before the head, readers answer `status` with `reason` (copied) */
 void cache_obj_fail(cache_obj_t *obj, int status, const char *reason);
 /** Producer: from now on the object is not stored: consumed bytes are freed, and the producer should pause while
  * cache_obj_window_full() (its waiter set by cache_obj_set_producer is woken when it should resume or stop) */

@@ -94,8 +94,9 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
     f->origin_status = status;
     if (f->ops != NULL && f->ops->on_head != NULL)
         store = f->ops->on_head(f, status, headers, num_headers, content_length);
-    cache_obj_set_head(f->obj, status, h2o_strdup(&f->pool, reason.base, reason.len).base, headers, num_headers, content_length,
-                       !store);
+    char reason_buf[48];
+    snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
+    cache_obj_set_head(f->obj, status, reason_buf, headers, num_headers, content_length, !store);
     if (!store) {
         f->transient = 1;
         cache_obj_make_transient(f->obj, &f->producer);
@@ -134,8 +135,7 @@ static void on_origin_done(origin_req_t *oreq, int status, const char *err)
         int before_head = cache_obj_state(f->obj) == CACHE_OBJ_BUSY;
         if (!before_head)
             log_error("origin %s: response cut short after %llu bytes: %s", f->origin->name, (unsigned long long)f->received, err);
-        /* copy the reason: it may live in the origin request's pool, which is gone after this callback */
-        cache_obj_fail(f->obj, before_head ? status : 0, h2o_strdup(&f->pool, err, SIZE_MAX).base);
+        cache_obj_fail(f->obj, before_head ? status : 0, err);
     }
     if (f->ops != NULL && f->ops->on_end != NULL)
         f->ops->on_end(f, err == NULL);

@@ -139,7 +139,7 @@ static void send_head(edge_txn_t *txn)
     size_t i;
 
     req->res.status = obj->status;
-    req->res.reason = obj->reason != NULL && obj->reason[0] != '\0' ? obj->reason : "OK";
+    req->res.reason = obj->reason[0] != '\0' ? obj->reason : "OK";
     h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 4);
     for (i = 0; i != obj->num_headers; ++i) {
         /* h2o writes its own Date */
@@ -187,9 +187,9 @@ static void deliver(edge_txn_t *txn)
         return;
     case CACHE_OBJ_FAILED:
         if (obj->fail_status != 0) {
-            send_error(txn, obj->fail_status, reason_of(obj->fail_status), obj->fail_reason != NULL ? obj->fail_reason : "error");
+            send_error(txn, obj->fail_status, reason_of(obj->fail_status), obj->fail_reason);
         } else {
-            send_error(txn, 502, "Bad Gateway", obj->fail_reason != NULL ? obj->fail_reason : "origin error");
+            send_error(txn, 502, "Bad Gateway", obj->fail_reason);
         }
         return;
     default:

@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,11 +433,6 @@ static void on_connect(h2o_socket_t *sock, const char *err)
     origin_req_impl_t *r = c->req;
     if (err != NULL) {
         char msg[256];
-        int soerr = 0;
-        socklen_t len = sizeof(soerr);
-        /* h2o only says "connection failure": the socket knows why */
-        if (getsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
-            err = strerror(soerr);
         log_error("origin %s (%s:%u): connection failed: %s", r->o->name, r->o->host, r->o->port, err);
         snprintf(msg, sizeof(msg), "origin unreachable: %s", err);
         r->ot->resolved_at = 0; /* resolve again next time */
@@ -447,6 +444,17 @@ static void on_connect(h2o_socket_t *sock, const char *err)
         return;
     }
     send_request(r);
+}
+
+static void on_connect_writable(h2o_socket_t *sock, const char *err)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (err == NULL && getsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
+        err = strerror(soerr);
+    else if (err == NULL && getsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        err = strerror(errno);
+    on_connect(sock, err);
 }
 
 static void do_connect(origin_req_impl_t *r)
@@ -462,10 +470,14 @@ static void do_connect(origin_req_impl_t *r)
     r->state = ST_CONNECTING;
     atomic_fetch_add_explicit(&r->o->connects, 1, memory_order_relaxed);
     set_timer(r, ot->t_connect);
-    if ((c->sock = h2o_socket_connect(ot->worker->ctx.loop, (struct sockaddr *)&ot->addr, ot->addrlen, on_connect)) == NULL) {
+    /* our own connect, not h2o_socket_connect: h2o reads SO_ERROR itself and reports only "connection failure" */
+    int fd = socket(ot->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
+    if (fd == -1 || (connect(fd, (struct sockaddr *)&ot->addr, ot->addrlen) != 0 && errno != EINPROGRESS)) {
         char msg[256];
         snprintf(msg, sizeof(msg), "origin unreachable: %s", strerror(errno));
         log_error("origin %s (%s:%u): connection failed: %s", r->o->name, r->o->host, r->o->port, strerror(errno));
+        if (fd != -1)
+            close(fd);
         /* callbacks never run from inside origin_req_start: report from the loop */
         r->deferred_error = h2o_strdup(&r->pool, msg, SIZE_MAX).base;
         r->conn = NULL;
@@ -476,7 +488,10 @@ static void do_connect(origin_req_impl_t *r)
         h2o_timeout_link(ot->worker->ctx.loop, &ot->worker->ctx.zero_timeout, &r->timer);
         return;
     }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    c->sock = h2o_evloop_socket_create(ot->worker->ctx.loop, fd, 0);
     c->sock->data = c;
+    h2o_socket_notify_write(c->sock, on_connect_writable);
 }
 
 static void on_resolved(h2o_hostinfo_getaddr_req_t *getaddr, const char *errstr, struct addrinfo *res, void *data)
@@ -785,6 +800,9 @@ Again:
     r->keepalive = !close_conn && minor >= 1;
     if (r->is_head || status == 204 || status == 304) {
         r->framing = FRAMING_NONE;
+        /* a 204/304 that announces a body anyway: whatever follows on this connection cannot be trusted */
+        if ((status == 204 || status == 304) && (chunked || clen > 0))
+            r->keepalive = 0;
     } else if (chunked) {
         r->framing = FRAMING_CHUNKED; /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length */
         clen = -1;

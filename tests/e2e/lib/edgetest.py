@@ -1,0 +1,207 @@
+"""tests/e2e/lib/edgetest.py - runs the real edgehook binary on a YAML config with ephemeral ports, for end-to-end tests.
+
+Standard library only (Debian's /usr/bin/python3). The binary comes from $EDGEHOOK_BIN (set by ctest).
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.getcwd(), "edgehook"))
+SRC = os.environ.get("EDGEHOOK_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+BUILD = os.environ.get("EDGEHOOK_BUILD", os.path.dirname(BIN))
+SANITIZE = os.environ.get("EDGE_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
+# sanitizer builds are several times slower: scale waits, never assertions on behaviour
+SLOW = 4 if SANITIZE else 1
+
+
+class Edge:
+    """An edgehook process. `config` is YAML text; write `port: 0` for listeners and read the bound ports from .ports."""
+
+    def __init__(self, config, name="edge", env=None, expect_fail=False, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="edgetest-")
+        self.conf_path = os.path.join(self.dir, name + ".yaml")
+        with open(self.conf_path, "w") as f:
+            f.write(config)
+        self.log_path = os.path.join(self.dir, name + ".log")
+        self.out_path = os.path.join(self.dir, name + ".out")
+        self.logf = open(self.log_path, "wb")
+        self.outf = open(self.out_path, "wb")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen([BIN, "-c", self.conf_path], stdout=self.outf, stderr=self.logf, cwd=self.dir, env=e)
+        self.ports = {}
+        self.listeners = []
+        if expect_fail:
+            return
+        deadline = time.time() + 20 * SLOW
+        while time.time() < deadline:
+            text = self.log()
+            if "started:" in text:
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("edgehook exited with %d:\n%s" % (self.proc.returncode, text))
+            time.sleep(0.05)
+        else:
+            self.kill()
+            raise RuntimeError("edgehook did not start:\n" + self.log())
+        for m in re.finditer(r"listening: (\w+) (https?)://(\S+):(\d+)", self.log()):
+            self.listeners.append((m.group(1), m.group(2), m.group(3), int(m.group(4))))
+            self.ports.setdefault(m.group(1), int(m.group(4)))
+        self.port = self.ports.get("main")
+
+    def url(self, path="/", scheme="http", kind="main"):
+        for k, s, host, port in self.listeners:
+            if k == kind and s == scheme:
+                return "%s://%s:%d%s" % (s, host.strip("[]"), port, path)
+        raise KeyError("no %s listener for %s" % (scheme, kind))
+
+    def log(self):
+        if not self.logf.closed:
+            self.logf.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def out(self):
+        if not self.outf.closed:
+            self.outf.flush()
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def access_log(self, wait_for=None, timeout=3):
+        """stdout is the access log in tests ("-"); it is flushed every 100 ms"""
+        deadline = time.time() + timeout * SLOW
+        while True:
+            text = self.out()
+            if wait_for is None or wait_for in text or time.time() > deadline:
+                if wait_for is None:
+                    time.sleep(0.25)
+                    text = self.out()
+                return text
+            time.sleep(0.05)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status"""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("edgehook did not exit after SIGTERM\n" + self.log())
+        self.logf.close()
+        self.outf.close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def assert_clean(self):
+        """no sanitizer report, no crash in the error log"""
+        text = self.log()
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation", "Assertion", "h2o_fatal", "[fatal]"):
+            assert bad not in text, "%s in the error log:\n%s" % (bad, text[-6000:])
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def curl(*args, timeout=60):
+    """runs curl; returns (returncode, stdout bytes, stderr text)"""
+    p = subprocess.run(["curl", "-sS", "--max-time", str(timeout * SLOW)] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout * SLOW + 10)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def curl_status(*args, timeout=60):
+    """returns (status, headers dict lowercased (last wins), body bytes)"""
+    fd, hpath = tempfile.mkstemp()
+    os.close(fd)
+    try:
+        rc, body, err = curl("-D", hpath, *args, timeout=timeout)
+        with open(hpath, "rb") as f:
+            raw = f.read().decode("latin-1")
+    finally:
+        os.unlink(hpath)
+    blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    status, headers = 0, {}
+    if blocks:
+        lines = blocks[-1].split("\n")
+        m = re.match(r"HTTP/[\d.]+ (\d+)", lines[0])
+        status = int(m.group(1)) if m else 0
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def run(argv=None):
+    """runs every @test in the module in order; a failure prints its traceback; exit status 1 if any failed"""
+    only = (argv or sys.argv)[1:]
+    failed = 0
+    for fn in _tests:
+        if only and fn.__name__ not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            print("ok   %-50s %.1fs" % (fn.__name__, time.time() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %-50s %.1fs" % (fn.__name__, time.time() - t0), flush=True)
+            traceback.print_exc()
+    print("%d passed, %d failed" % (len([f for f in _tests if not only or f.__name__ in only]) - failed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def wait_until(pred, timeout=5, what="condition"):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def make_cert(directory, cn="localhost"):
+    """a self-signed certificate for localhost and 127.0.0.1 (openssl from Debian)"""
+    cert = os.path.join(directory, cn + ".crt")
+    key = os.path.join(directory, cn + ".key")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "3",
+                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % cn],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
