@@ -1,4 +1,4 @@
-/* cache/key.c - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part purges match. */
+/* cache/key.c - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part for purges. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* cache/key.h - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part purges match. */
+/* cache/key.h - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part for purges. */
 #ifndef EDGE_CACHE_KEY_H
 #define EDGE_CACHE_KEY_H
 

@@ -139,8 +139,7 @@ static void set_freshness(int64_t *slot, const char *v, size_t vlen, int has_val
     *slot = ms < 0 ? 0 : ms;
 }
 
-static void apply_directive(cache_cc_t *cc, const char *n, size_t nlen, const char *v, size_t vlen, int has_value,
-                            int surrogate)
+static void apply_directive(cache_cc_t *cc, const char *n, size_t nlen, const char *v, size_t vlen, int has_value, int surrogate)
 {
     cc->present = 1;
     switch (nlen) {
@@ -254,8 +253,9 @@ static void parse_directives(const char *p, size_t len, cache_cc_t *cc, int surr
                 v = q.base;
                 vlen = q.len;
             } else {
+                /* ';' ends it too: CDN-Cache-Control is a Structured Field whose members may carry parameters */
                 v = p;
-                while (p < end && *p != ',' && !is_ows(*p))
+                while (p < end && *p != ',' && *p != ';' && !is_ows(*p))
                     ++p;
                 vlen = p - v;
             }
@@ -376,8 +376,7 @@ static int64_t days_since_epoch(int y, int m, int d)
 static int64_t make_time(int y, int mon, int d, int h, int mi, int s)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1000 || mon < 1 || mon > 12 || d < 1 || d > mdays[mon - 1] + (mon == 2 && is_leap(y)) || h > 23 || mi > 59 ||
-        s > 60)
+    if (y < 1000 || mon < 1 || mon > 12 || d < 1 || d > mdays[mon - 1] + (mon == 2 && is_leap(y)) || h > 23 || mi > 59 || s > 60)
         return CACHE_ABSENT;
     int64_t t = ((days_since_epoch(y, mon, d) * 24 + h) * 60 + mi) * 60 + s;
     return t < 0 ? 0 : t * 1000; /* dates before the epoch mean "long ago" to a cache */
@@ -444,8 +443,7 @@ static int64_t header_age(const h2o_headers_t *headers)
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* storability, freshness, age                                                                                          */
 
-void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms,
-                       int64_t global_sie_ms)
+void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms, int64_t global_sie_ms)
 {
     pol->enabled = 1;
     pol->min_ttl_ms = CACHE_ABSENT;
@@ -547,13 +545,15 @@ int64_t cache_policy_age_header_seconds(const cache_decision_t *d, int64_t now_m
 }
 
 void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const h2o_headers_t *reqh, int status,
-                           const h2o_headers_t *resh, int64_t request_time_ms, int64_t response_time_ms,
-                           cache_decision_t *out)
+                           const h2o_headers_t *resh, int64_t request_time_ms, int64_t response_time_ms, cache_decision_t *out)
 {
     static const h2o_headers_t no_headers = {NULL};
+    static const cache_policy_t rfc_only = {1, CACHE_ABSENT, CACHE_ABSENT, CACHE_ABSENT, 0, 0, ONE_DAY_MS};
     const char *reason = NULL;
     cache_cc_t cc, reqcc;
 
+    if (pol == NULL)
+        pol = &rfc_only;
     if (reqh == NULL)
         reqh = &no_headers;
     memset(out, 0, sizeof(*out));
@@ -567,8 +567,8 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
     out->initial_age_ms = cache_policy_initial_age(out->date_ms, out->age_ms, request_time_ms, response_time_ms);
     out->last_modified_ms = header_date(resh, H2O_TOKEN_LAST_MODIFIED);
     const h2o_header_t *etag = find_first(resh, H2O_TOKEN_ETAG);
-    out->has_validator = (etag != NULL && trim(etag->value.base, etag->value.len).len != 0) ||
-                         out->last_modified_ms != CACHE_ABSENT;
+    out->has_validator =
+        (etag != NULL && trim(etag->value.base, etag->value.len).len != 0) || out->last_modified_ms != CACHE_ABSENT;
 
     /* RFC 9213 §2.2: the first targeted field present replaces Cache-Control and Expires for this cache */
     if (parse_cc_by_name(resh, H2O_STRLIT("cdn-cache-control"), 0, &cc) ||
@@ -646,7 +646,7 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         reason = "Vary: * never matches (RFC 9111 §4.1)";
     else if (!explicit_freshness && !heuristic_ok)
         reason = "status not heuristically cacheable and no explicit freshness (RFC 9111 §4.2.2)";
-    else if ((out->lifetime_ms == 0 || out->no_cache) && !out->has_validator && out->sie_ms == 0)
+    else if ((out->lifetime_ms == 0 || out->no_cache) && !out->has_validator && out->swr_ms == 0 && out->sie_ms == 0)
         reason = "never reusable: no freshness and no validator (RFC 9111 §4.3)";
 
     out->storable = reason == NULL;
@@ -998,8 +998,8 @@ static int not_updated_by_304(const h2o_header_t *h, const h2o_headers_t *resp30
     const h2o_iovec_t *n = h->name;
     if (hdr_is(h, H2O_TOKEN_CONTENT_LENGTH) || hdr_is(h, H2O_TOKEN_CONTENT_RANGE) || hdr_is(h, H2O_TOKEN_CONNECTION) ||
         hdr_is(h, H2O_TOKEN_KEEP_ALIVE) || hdr_is(h, H2O_TOKEN_TE) || hdr_is(h, H2O_TOKEN_TRANSFER_ENCODING) ||
-        hdr_is(h, H2O_TOKEN_UPGRADE) || hdr_is(h, H2O_TOKEN_PROXY_AUTHENTICATE) ||
-        LIT_IS(n->base, n->len, "proxy-connection") || LIT_IS(n->base, n->len, "trailer"))
+        hdr_is(h, H2O_TOKEN_UPGRADE) || hdr_is(h, H2O_TOKEN_PROXY_AUTHENTICATE) || LIT_IS(n->base, n->len, "proxy-connection") ||
+        LIT_IS(n->base, n->len, "trailer"))
         return 1;
     /* fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1) */
     for (size_t i = 0; i != resp304->size; ++i) {
@@ -1044,8 +1044,7 @@ void cache_policy_merge_304(h2o_mem_pool_t *pool, const h2o_headers_t *stored_re
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* client conditionals (RFC 9110 §13.2.2)                                                                               */
 
-cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *reqh, int status,
-                                      const cache_validators_t *v)
+cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *reqh, int status, const cache_validators_t *v)
 {
     if (status < 200 || status > 299 || reqh == NULL)
         return CACHE_COND_PASS; /* §13.2.1: preconditions apply to what would be a 2xx */
@@ -1173,8 +1172,7 @@ cache_range_result_t cache_policy_range(h2o_iovec_t method, const h2o_headers_t 
 
 int cache_policy_method_is_safe(h2o_iovec_t method)
 {
-    return method_is(method, "GET") || method_is(method, "HEAD") || method_is(method, "OPTIONS") ||
-           method_is(method, "TRACE");
+    return method_is(method, "GET") || method_is(method, "HEAD") || method_is(method, "OPTIONS") || method_is(method, "TRACE");
 }
 
 static void add_unique(h2o_iovec_t *out, size_t *n, h2o_iovec_t v)
@@ -1226,8 +1224,7 @@ size_t cache_policy_invalidations(h2o_mem_pool_t *pool, h2o_iovec_t method, int 
     /* h2o_url_resolve() needs an absolute path to resolve against; the query is not part of the base */
     const char *q = memchr(path.base, '?', path.len);
     h2o_iovec_t base_path = h2o_iovec_init(path.base, q != NULL ? (size_t)(q - path.base) : path.len);
-    if (resh == NULL || base_path.len == 0 || base_path.base[0] != '/' ||
-        h2o_url_init(&base, scheme, authority, base_path) != 0)
+    if (resh == NULL || base_path.len == 0 || base_path.base[0] != '/' || h2o_url_init(&base, scheme, authority, base_path) != 0)
         return n;
     const h2o_token_t *fields[] = {H2O_TOKEN_LOCATION, H2O_TOKEN_CONTENT_LOCATION};
     for (size_t f = 0; f != sizeof(fields) / sizeof(fields[0]); ++f) {

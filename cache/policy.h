@@ -78,13 +78,13 @@ int64_t cache_policy_parse_date(const char *s, size_t len);
  * A plain value, safe to copy and to share between threads.
  */
 typedef struct cache_policy {
-    int enabled;               /**< 0: nothing is stored (`cache: off`) */
-    int64_t min_ttl_ms;        /**< raises an origin's (or the heuristic) lifetime; CACHE_ABSENT: unset */
-    int64_t default_ttl_ms;    /**< lifetime when the origin gives no freshness at all; CACHE_ABSENT: use the heuristic */
-    int64_t max_ttl_ms;        /**< caps the lifetime; CACHE_ABSENT: unset */
-    int64_t swr_ms;            /**< stale-while-revalidate when the origin sends none (0: none) */
-    int64_t sie_ms;            /**< stale-if-error when the origin sends none (0: none) */
-    int64_t heuristic_max_ms;  /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
+    int enabled;              /**< 0: nothing is stored (`cache: off`) */
+    int64_t min_ttl_ms;       /**< raises an origin's (or the heuristic) lifetime; CACHE_ABSENT: unset */
+    int64_t default_ttl_ms;   /**< lifetime when the origin gives no freshness at all; CACHE_ABSENT: use the heuristic */
+    int64_t max_ttl_ms;       /**< caps the lifetime; CACHE_ABSENT: unset */
+    int64_t swr_ms;           /**< stale-while-revalidate when the origin sends none (0: none) */
+    int64_t sie_ms;           /**< stale-if-error when the origin sends none (0: none) */
+    int64_t heuristic_max_ms; /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
 } cache_policy_t;
 
 /**
@@ -92,8 +92,7 @@ typedef struct cache_policy {
  * stale_while_revalidate` / `cache.stale_if_error` defaults, which apply when the behavior sets none (-1 or 0: none).
  * Keeps no pointer to `behavior`.
  */
-void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms,
-                       int64_t global_sie_ms);
+void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms, int64_t global_sie_ms);
 
 /** where a freshness lifetime came from (debug logs, metrics, tests) */
 typedef enum cache_lifetime_source {
@@ -138,7 +137,8 @@ typedef struct cache_decision {
  * `private`; a request with Authorization only with `public`, `s-maxage` or `must-revalidate` (§3.5); no `Vary: *`
  * (§4.1); explicit freshness (s-maxage, max-age, Expires) or a heuristically cacheable status (200 203 204 300 301 308
  * 404 405 410 414 501) or `public` (§4.2.2); finally a response that can never be reused (lifetime 0 or no-cache, no
- * validator, no stale-if-error) is not stored.
+ * validator, no stale window) is not stored. A HEAD response has no body: key it apart from GET, or (as CloudFront and
+ * Varnish do) fetch a GET from the origin on a HEAD miss and store that.
  *
  * Freshness (§4.2.1, shared cache): s-maxage > max-age > Expires − Date; the behavior's min_ttl/max_ttl clamp it. With
  * no freshness information, the behavior's default_ttl if set (CloudFront), else 10% of Date − Last-Modified capped at
@@ -151,11 +151,11 @@ typedef struct cache_decision {
  *
  * To refresh a stored response after a 304, call it again with the merged headers (cache_policy_merge_304()), the stored
  * status, and the new request and response times. `out` is filled completely even when the response is not storable.
- * `reqh` may be NULL.
+ * `reqh` is the request as sent to the origin (its Authorization and Cache-Control count) and may be NULL; `pol` NULL
+ * means RFC 9111 alone (no TTL clamps, no default stale windows).
  */
 void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const h2o_headers_t *reqh, int status,
-                           const h2o_headers_t *resh, int64_t request_time_ms, int64_t response_time_ms,
-                           cache_decision_t *out);
+                           const h2o_headers_t *resh, int64_t request_time_ms, int64_t response_time_ms, cache_decision_t *out);
 
 /**
  * corrected_initial_age of RFC 9111 §4.2.3: max(apparent_age, corrected_age_value) where apparent_age =
@@ -291,8 +291,7 @@ typedef enum cache_cond {
  * If-Modified-Since for GET/HEAD (not modified → 304). Invalid dates are ignored (§13.1.3, §13.1.4). All preconditions
  * are ignored unless `status` is 2xx (§13.2.1). If-Range is cache_policy_range()'s.
  */
-cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *reqh, int status,
-                                      const cache_validators_t *v);
+cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *reqh, int status, const cache_validators_t *v);
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* Range requests (RFC 9110 §14)                                                                                        */

@@ -55,8 +55,8 @@ static conf_cache_policy_t policy(conf_key_mode_t qmode, char **q, size_t nq, ch
     return p;
 }
 
-static const char *key_of(h2o_mem_pool_t *pool, const conf_cache_policy_t *pol, size_t behavior, const char *host,
-                          const char *path, const char *headers)
+static const char *key_of(h2o_mem_pool_t *pool, const conf_cache_policy_t *pol, size_t behavior, const char *host, const char *path,
+                          const char *headers)
 {
     h2o_headers_t hs = H(pool, headers);
     cache_key_request_t req = {behavior, h2o_iovec_init(host, strlen(host)), h2o_iovec_init(path, strlen(path)), &hs};
@@ -179,12 +179,10 @@ static void test_key_equivalence_table(void **state)
         {"host case does not matter", 1, 0, 0, "A.Example", "/", "", "a.example", "/", ""},
         {"excluded query parameters do not matter", 1, 0, 0, "a", "/p?id=1&utm_source=x", "", "a", "/p?id=1", ""},
         {"cookie order does not matter", 1, 0, 0, "a", "/", "Cookie: b=2; a=1", "a", "/", "Cookie: a=1; b=2"},
-        {"HTTP/2 cookie lines = one HTTP/1 line", 1, 0, 0, "a", "/", "Cookie: a=1\nCookie: b=2", "a", "/",
-         "Cookie: a=1; b=2"},
+        {"HTTP/2 cookie lines = one HTTP/1 line", 1, 0, 0, "a", "/", "Cookie: a=1\nCookie: b=2", "a", "/", "Cookie: a=1; b=2"},
         {"excluded cookies do not matter", 1, 0, 0, "a", "/", "Cookie: a=1; theme=dark", "a", "/", "Cookie: a=1; theme=light"},
         {"unlisted headers do not matter", 1, 0, 0, "a", "/", "User-Agent: x", "a", "/", "User-Agent: y"},
-        {"listed header names are case-insensitive", 1, 0, 0, "a", "/", "accept-language: en", "a", "/",
-         "ACCEPT-LANGUAGE: en"},
+        {"listed header names are case-insensitive", 1, 0, 0, "a", "/", "accept-language: en", "a", "/", "ACCEPT-LANGUAGE: en"},
         {"behaviors never share", 0, 0, 1, "a", "/", "", "a", "/", ""},
         {"hosts differ", 0, 0, 0, "a", "/", "", "b", "/", ""},
         {"path case matters", 0, 0, 0, "a", "/A", "", "a", "/a", ""},
@@ -398,10 +396,10 @@ static void test_hash_quality(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_table),          cmocka_unit_test(test_query_function),
-        cmocka_unit_test(test_key_layout),         cmocka_unit_test(test_key_equivalence_table),
-        cmocka_unit_test(test_cookie_modes),       cmocka_unit_test(test_headers_in_key),
-        cmocka_unit_test(test_build_buffer),       cmocka_unit_test(test_hash_stability),
+        cmocka_unit_test(test_url_table),    cmocka_unit_test(test_query_function),
+        cmocka_unit_test(test_key_layout),   cmocka_unit_test(test_key_equivalence_table),
+        cmocka_unit_test(test_cookie_modes), cmocka_unit_test(test_headers_in_key),
+        cmocka_unit_test(test_build_buffer), cmocka_unit_test(test_hash_stability),
         cmocka_unit_test(test_hash_quality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

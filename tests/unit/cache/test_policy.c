@@ -1,4 +1,4 @@
-/* tests/unit/cache/test_policy.c - the RFC 9111 / 9110 / 5861 / 9213 caching rules of cache/policy.c, table-driven, each row naming its section */
+/* tests/unit/cache/test_policy.c - the caching rules of cache/policy.c (RFC 9111, 9110, 5861, 9213), table-driven, per section */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include "cache/policy.h"
 
 #define T0 784111777000LL /* Sun, 06 Nov 1994 08:49:37 GMT, the example of RFC 9110 §5.6.7 */
-#define S(x) ((int64_t)(x) * 1000)
+#define S(x) ((int64_t)(x)*1000)
 #define NONE INT64_MIN /* "no such header" in the tables */
 #define DAY S(86400)
 
@@ -108,19 +108,17 @@ static const cc_row_t cc_rows[] = {
     {"§4.2.1 negative max-age is stale", "max-age=-5", 0, 0, 0, 0, 0, 0, 0, A, A, A, A, A},
     {"§4.2.1 max-age without value is stale", "max-age", 0, 0, 0, 0, 0, 0, 0, A, A, A, A, A},
     {"§4.2.1 first of duplicate directives wins", "max-age=60, max-age=10", 0, 0, 0, 0, 0, 0, S(60), A, A, A, A, A},
-    {"§5.2.2.4 qualified no-cache with quoted commas", "no-cache=\"Set-Cookie, X-Foo\", max-age=5", 0, 1, 0, 0, 0, 0, S(5), A,
-     A, A, A, A},
-    {"§5.2.2.7 qualified private is private", "private=\"a,b\", s-maxage=3", 0, 0, 1, 0, 0, 0, A, S(3), A, A, A, A},
-    {"§1.2.2 delta-seconds capped at 2^31", "s-maxage=99999999999999999999", 0, 0, 0, 0, 0, 0, A, 2147483648LL * 1000, A, A,
+    {"§5.2.2.4 qualified no-cache with quoted commas", "no-cache=\"Set-Cookie, X-Foo\", max-age=5", 0, 1, 0, 0, 0, 0, S(5), A, A, A,
      A, A},
-    {"RFC 5861 windows, invalid one ignored", "stale-while-revalidate=30, stale-if-error=abc", 0, 0, 0, 0, 0, 0, A, A, S(30),
-     A, A, A},
-    {"§5.2.1.2 bare max-stale accepts any staleness", "max-stale", 0, 0, 0, 0, 0, 0, A, A, A, A, CACHE_CC_ANY, A},
-    {"§5.2.1.2/§5.2.1.3 request directives", "max-stale=10, min-fresh=5, only-if-cached", 0, 0, 0, 0, 0, 1, A, A, A, A,
-     S(10), S(5)},
-    {"§5.2 empty list elements", ", ,  no-store ,,", 1, 0, 0, 0, 0, 0, A, A, A, A, A, A},
-    {"§5.2 quoted junk cannot inject a directive", "foo=\"bar, max-age=1\", max-age=7", 0, 0, 0, 0, 0, 0, S(7), A, A, A, A,
+    {"§5.2.2.7 qualified private is private", "private=\"a,b\", s-maxage=3", 0, 0, 1, 0, 0, 0, A, S(3), A, A, A, A},
+    {"§1.2.2 delta-seconds capped at 2^31", "s-maxage=99999999999999999999", 0, 0, 0, 0, 0, 0, A, 2147483648LL * 1000, A, A, A, A},
+    {"RFC 5861 windows, invalid one ignored", "stale-while-revalidate=30, stale-if-error=abc", 0, 0, 0, 0, 0, 0, A, A, S(30), A, A,
      A},
+    {"§5.2.1.2 bare max-stale accepts any staleness", "max-stale", 0, 0, 0, 0, 0, 0, A, A, A, A, CACHE_CC_ANY, A},
+    {"§5.2.1.2/§5.2.1.3 request directives", "max-stale=10, min-fresh=5, only-if-cached", 0, 0, 0, 0, 0, 1, A, A, A, A, S(10),
+     S(5)},
+    {"§5.2 empty list elements", ", ,  no-store ,,", 1, 0, 0, 0, 0, 0, A, A, A, A, A, A},
+    {"§5.2 quoted junk cannot inject a directive", "foo=\"bar, max-age=1\", max-age=7", 0, 0, 0, 0, 0, 0, S(7), A, A, A, A, A},
     {"§5.2 junk after a value is skipped", "max-age=60 junk, public", 0, 0, 0, 1, 0, 0, S(60), A, A, A, A, A},
     {"§5.2 whitespace around '='", "max-age = 60", 0, 0, 0, 0, 0, 0, S(60), A, A, A, A, A},
     {"§5.2.2.2 must-revalidate", "must-revalidate", 0, 0, 0, 0, 1, 0, A, A, A, A, A, A},
@@ -263,14 +261,15 @@ static const store_row_t store_rows[] = {
     {"§4.3 200 with only an ETag (always revalidated)", &GET, "", 200, "ETag: \"x\"", 1, NULL},
     {"§5.2.2.4 no-cache without validator", &GET, "", 200, "Cache-Control: no-cache, max-age=60", 0, "never reusable"},
     {"§5.2.2.4 no-cache with a validator", &GET, "", 200, "Cache-Control: no-cache\nETag: \"x\"", 1, NULL},
-    {"RFC 5861 stale-if-error keeps a max-age=0 response", &GET, "", 200, "Cache-Control: max-age=0, stale-if-error=60", 1,
-     NULL},
+    {"RFC 5861 stale-if-error keeps a max-age=0 response", &GET, "", 200, "Cache-Control: max-age=0, stale-if-error=60", 1, NULL},
+    {"RFC 5861 stale-while-revalidate keeps a max-age=0 response", &GET, "", 200,
+     "Cache-Control: max-age=0, stale-while-revalidate=30", 1, NULL},
     {"RFC 9213 CDN-Cache-Control no-store beats Cache-Control", &GET, "", 200,
      "Cache-Control: max-age=60\nCDN-Cache-Control: no-store", 0, "no-store"},
     {"RFC 9213 CDN-Cache-Control replaces a private Cache-Control", &GET, "", 200,
      "Cache-Control: private\nCDN-Cache-Control: max-age=60", 1, NULL},
-    {"Surrogate-Control no-store beats Cache-Control", &GET, "", 200, "Cache-Control: max-age=60\nSurrogate-Control: no-store",
-     0, "no-store"},
+    {"Surrogate-Control no-store beats Cache-Control", &GET, "", 200, "Cache-Control: max-age=60\nSurrogate-Control: no-store", 0,
+     "no-store"},
 };
 
 static void test_storability_table(void **state)
@@ -312,6 +311,11 @@ static void test_storability_disabled(void **state)
     assert_non_null(strstr(d.reason, "disabled"));
     /* the decision is still filled for debug logs */
     assert_true(d.lifetime_ms == S(600));
+
+    /* no policy: RFC 9111 alone */
+    cache_policy_evaluate(NULL, GET, NULL, 200, &resh, T0, T0, &d);
+    assert_int_equal(d.storable, 1);
+    assert_true(d.lifetime_ms == S(600) && d.swr_ms == 0 && d.sie_ms == 0);
     h2o_mem_clear_pool(&pool);
 }
 
@@ -332,23 +336,20 @@ typedef struct {
 static const fresh_row_t fresh_rows[] = {
     {"§4.2.1 s-maxage beats max-age", U, U, U, 200, "Cache-Control: max-age=20, s-maxage=10", 0, NONE, NONE, S(10),
      CACHE_LIFETIME_S_MAXAGE},
-    {"§4.2.1 max-age beats Expires", U, U, U, 200, "Cache-Control: max-age=20", 0, NONE, S(100), S(20),
-     CACHE_LIFETIME_MAX_AGE},
+    {"§4.2.1 max-age beats Expires", U, U, U, 200, "Cache-Control: max-age=20", 0, NONE, S(100), S(20), CACHE_LIFETIME_MAX_AGE},
     {"§4.2.1 Expires minus Date", U, U, U, 200, "", 0, NONE, S(100), S(100), CACHE_LIFETIME_EXPIRES},
     {"§4.2.1 Expires minus Date, Date in the past", U, U, U, 200, "", S(-50), NONE, S(100), S(150), CACHE_LIFETIME_EXPIRES},
     {"§4.2.1 Expires before Date", U, U, U, 200, "", 0, NONE, S(-100), 0, CACHE_LIFETIME_EXPIRES},
     {"§5.3 invalid Expires is in the past", U, U, U, 200, "Expires: 0", 0, NONE, NONE, 0, CACHE_LIFETIME_EXPIRES},
     {"§4.2.1 no Date: Expires minus response time", U, U, U, 200, "", NONE, NONE, S(30), S(30), CACHE_LIFETIME_EXPIRES},
-    {"§4.2.2 heuristic: 10% of Date - Last-Modified", U, U, U, 200, "", 0, S(-10000), NONE, S(1000),
-     CACHE_LIFETIME_HEURISTIC},
+    {"§4.2.2 heuristic: 10% of Date - Last-Modified", U, U, U, 200, "", 0, S(-10000), NONE, S(1000), CACHE_LIFETIME_HEURISTIC},
     {"§4.2.2 heuristic capped at one day", U, U, U, 200, "", 0, -100 * DAY, NONE, DAY, CACHE_LIFETIME_HEURISTIC},
     {"§4.2.2 no heuristic from a future Last-Modified", U, U, U, 200, "", 0, S(10), NONE, 0, CACHE_LIFETIME_NONE},
     {"§4.2.2 no heuristic for 302", U, U, U, 302, "", 0, S(-10000), NONE, 0, CACHE_LIFETIME_NONE},
     {"§4.2.2 heuristic for 404", U, U, U, 404, "", 0, S(-10000), NONE, S(1000), CACHE_LIFETIME_HEURISTIC},
     {"CloudFront default_ttl when the origin says nothing", U, S(3600), U, 200, "", 0, NONE, NONE, S(3600),
      CACHE_LIFETIME_DEFAULT_TTL},
-    {"CloudFront default_ttl beats the heuristic", U, S(3600), U, 200, "", 0, S(-10000), NONE, S(3600),
-     CACHE_LIFETIME_DEFAULT_TTL},
+    {"CloudFront default_ttl beats the heuristic", U, S(3600), U, 200, "", 0, S(-10000), NONE, S(3600), CACHE_LIFETIME_DEFAULT_TTL},
     {"CloudFront default_ttl ignored with max-age", U, S(3600), U, 200, "Cache-Control: max-age=5", 0, NONE, NONE, S(5),
      CACHE_LIFETIME_MAX_AGE},
     {"CloudFront default_ttl ignored with Expires", U, S(3600), U, 200, "", 0, NONE, S(7), S(7), CACHE_LIFETIME_EXPIRES},
@@ -364,20 +365,21 @@ static const fresh_row_t fresh_rows[] = {
     {"CloudFront max_ttl caps s-maxage", U, U, S(100), 200, "Cache-Control: s-maxage=1000", 0, NONE, NONE, S(100),
      CACHE_LIFETIME_S_MAXAGE},
     {"CloudFront max_ttl caps Expires", U, U, S(100), 200, "", 0, NONE, S(1000), S(100), CACHE_LIFETIME_EXPIRES},
-    {"CloudFront min_ttl raises the heuristic", S(5000), U, U, 200, "", 0, S(-10000), NONE, S(5000),
-     CACHE_LIFETIME_HEURISTIC},
+    {"CloudFront min_ttl raises the heuristic", S(5000), U, U, 200, "", 0, S(-10000), NONE, S(5000), CACHE_LIFETIME_HEURISTIC},
     {"CloudFront max_ttl caps the heuristic", U, U, S(10), 200, "", 0, S(-10000), NONE, S(10), CACHE_LIFETIME_HEURISTIC},
     {"CloudFront max_ttl 0", U, U, 0, 200, "Cache-Control: max-age=1000", 0, NONE, NONE, 0, CACHE_LIFETIME_MAX_AGE},
-    {"RFC 9213 CDN-Cache-Control beats Cache-Control", U, U, U, 200,
-     "Cache-Control: s-maxage=10\nCDN-Cache-Control: max-age=300", 0, NONE, NONE, S(300), CACHE_LIFETIME_MAX_AGE},
+    {"RFC 9213 CDN-Cache-Control beats Cache-Control", U, U, U, 200, "Cache-Control: s-maxage=10\nCDN-Cache-Control: max-age=300",
+     0, NONE, NONE, S(300), CACHE_LIFETIME_MAX_AGE},
     {"RFC 9213 §2.2 a targeted field also replaces Expires", U, U, U, 200, "CDN-Cache-Control: public", 0, NONE, S(100), 0,
      CACHE_LIFETIME_NONE},
     {"RFC 9213 CDN-Cache-Control before Surrogate-Control", U, U, U, 200,
      "Surrogate-Control: max-age=50\nCDN-Cache-Control: max-age=40", 0, NONE, NONE, S(40), CACHE_LIFETIME_MAX_AGE},
-    {"RFC 9213 an empty CDN-Cache-Control is not present", U, U, U, 200, "CDN-Cache-Control: \nCache-Control: max-age=7", 0,
-     NONE, NONE, S(7), CACHE_LIFETIME_MAX_AGE},
-    {"Surrogate-Control max-age beats Cache-Control", U, U, U, 200, "Cache-Control: max-age=1\nSurrogate-Control: max-age=90",
-     0, NONE, NONE, S(90), CACHE_LIFETIME_MAX_AGE},
+    {"RFC 9213 an empty CDN-Cache-Control is not present", U, U, U, 200, "CDN-Cache-Control: \nCache-Control: max-age=7", 0, NONE,
+     NONE, S(7), CACHE_LIFETIME_MAX_AGE},
+    {"RFC 9213 §2.1 Structured Field parameters ignored", U, U, U, 200, "CDN-Cache-Control: max-age=60;x=1, public", 0, NONE, NONE,
+     S(60), CACHE_LIFETIME_MAX_AGE},
+    {"Surrogate-Control max-age beats Cache-Control", U, U, U, 200, "Cache-Control: max-age=1\nSurrogate-Control: max-age=90", 0,
+     NONE, NONE, S(90), CACHE_LIFETIME_MAX_AGE},
 };
 #undef U
 
@@ -411,25 +413,22 @@ typedef struct {
 } stale_row_t;
 
 static const stale_row_t stale_rows[] = {
-    {"RFC 5861 §3 origin stale-while-revalidate", -1, -1, 0, 0, "Cache-Control: max-age=1, stale-while-revalidate=30", S(30),
-     0, 0, 0, 0},
+    {"RFC 5861 §3 origin stale-while-revalidate", -1, -1, 0, 0, "Cache-Control: max-age=1, stale-while-revalidate=30", S(30), 0, 0,
+     0, 0},
     {"RFC 5861 §4 origin stale-if-error", -1, -1, 0, 0, "Cache-Control: max-age=1, stale-if-error=300", 0, S(300), 0, 0, 0},
     {"behavior defaults when the origin sends none", S(10), S(20), 0, 0, "Cache-Control: max-age=1", S(10), S(20), 0, 0, 0},
     {"global defaults when neither does", -1, -1, S(5), S(6), "Cache-Control: max-age=1", S(5), S(6), 0, 0, 0},
     {"behavior beats global", S(10), -1, S(5), S(6), "Cache-Control: max-age=1", S(10), S(6), 0, 0, 0},
-    {"origin beats behavior", S(10), S(20), 0, 0, "Cache-Control: max-age=1, stale-while-revalidate=3, stale-if-error=4",
-     S(3), S(4), 0, 0, 0},
+    {"origin beats behavior", S(10), S(20), 0, 0, "Cache-Control: max-age=1, stale-while-revalidate=3, stale-if-error=4", S(3),
+     S(4), 0, 0, 0},
     {"origin 0 beats behavior", S(10), S(20), 0, 0, "Cache-Control: max-age=1, stale-while-revalidate=0", 0, S(20), 0, 0, 0},
     {"§4.2.4 must-revalidate forbids stale", S(10), S(20), 0, 0,
      "Cache-Control: max-age=1, must-revalidate, stale-while-revalidate=30, stale-if-error=30", 0, 0, 1, 0, 0},
-    {"§4.2.4 proxy-revalidate forbids stale", S(10), S(20), 0, 0, "Cache-Control: max-age=1, proxy-revalidate", 0, 0, 1, 0,
-     0},
-    {"§5.2.2.10 s-maxage forbids stale", S(10), S(20), 0, 0, "Cache-Control: s-maxage=1, stale-while-revalidate=30", 0, 0, 1,
-     0, 0},
-    {"§4.2.4 no-cache forbids stale", S(10), S(20), 0, 0, "Cache-Control: no-cache, stale-if-error=30\nETag: \"a\"", 0, 0, 0,
-     1, 0},
-    {"Surrogate-Control max-age=N+M serves stale on error for M", -1, -1, 0, 0, "Surrogate-Control: max-age=60+30", 0, S(30), 0,
-     0, 1},
+    {"§4.2.4 proxy-revalidate forbids stale", S(10), S(20), 0, 0, "Cache-Control: max-age=1, proxy-revalidate", 0, 0, 1, 0, 0},
+    {"§5.2.2.10 s-maxage forbids stale", S(10), S(20), 0, 0, "Cache-Control: s-maxage=1, stale-while-revalidate=30", 0, 0, 1, 0, 0},
+    {"§4.2.4 no-cache forbids stale", S(10), S(20), 0, 0, "Cache-Control: no-cache, stale-if-error=30\nETag: \"a\"", 0, 0, 0, 1, 0},
+    {"Surrogate-Control max-age=N+M serves stale on error for M", -1, -1, 0, 0, "Surrogate-Control: max-age=60+30", 0, S(30), 0, 0,
+     1},
     {"RFC 9213 directives of CDN-Cache-Control", -1, -1, 0, 0,
      "Cache-Control: must-revalidate\nCDN-Cache-Control: max-age=60, stale-while-revalidate=9", S(9), 0, 0, 0, 1},
 };
@@ -545,25 +544,21 @@ static const use_row_t use_rows[] = {
      CACHE_USE_REVALIDATE, 0},
     {"§5.2.2.4 no-cache: revalidate even when fresh", -1, "Cache-Control: no-cache, max-age=60\nETag: \"a\"", NULL, S(1),
      CACHE_USE_REVALIDATE, 0},
-    {"RFC 5861 §4 within stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60", NULL, S(100),
-     CACHE_USE_REVALIDATE, 1},
-    {"RFC 5861 §4 past stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60", NULL, S(130),
-     CACHE_USE_REVALIDATE, 0},
-    {"§4.2.4 must-revalidate forbids stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60, must-revalidate",
-     NULL, S(100), CACHE_USE_REVALIDATE, 0},
+    {"RFC 5861 §4 within stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60", NULL, S(100), CACHE_USE_REVALIDATE,
+     1},
+    {"RFC 5861 §4 past stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60", NULL, S(130), CACHE_USE_REVALIDATE, 0},
+    {"§4.2.4 must-revalidate forbids stale-if-error", -1, "Cache-Control: max-age=60, stale-if-error=60, must-revalidate", NULL,
+     S(100), CACHE_USE_REVALIDATE, 0},
     {"§5.2.1.4 request no-cache", -1, "Cache-Control: max-age=60", "no-cache", S(1), CACHE_USE_REVALIDATE, 1},
-    {"§5.2.1.1 request max-age older than allowed", -1, "Cache-Control: max-age=60", "max-age=10", S(20),
-     CACHE_USE_REVALIDATE, 1},
+    {"§5.2.1.1 request max-age older than allowed", -1, "Cache-Control: max-age=60", "max-age=10", S(20), CACHE_USE_REVALIDATE, 1},
     {"§5.2.1.1 request max-age satisfied", -1, "Cache-Control: max-age=60", "max-age=30", S(20), CACHE_USE_FRESH, 1},
     {"§5.2.1.3 request min-fresh not met", -1, "Cache-Control: max-age=60", "min-fresh=30", S(40), CACHE_USE_REVALIDATE, 1},
     {"§5.2.1.2 request max-stale", -1, "Cache-Control: max-age=60", "max-stale=100", S(110), CACHE_USE_STALE_REVALIDATE, 0},
-    {"§5.2.1.2 request max-stale exceeded", -1, "Cache-Control: max-age=60", "max-stale=100", S(170), CACHE_USE_REVALIDATE,
-     0},
+    {"§5.2.1.2 request max-stale exceeded", -1, "Cache-Control: max-age=60", "max-stale=100", S(170), CACHE_USE_REVALIDATE, 0},
     {"§5.2.1.2 bare max-stale", -1, "Cache-Control: max-age=60", "max-stale", S(100000), CACHE_USE_STALE_REVALIDATE, 0},
-    {"§5.2.2.2 must-revalidate beats request max-stale", -1, "Cache-Control: max-age=60, must-revalidate", "max-stale",
-     S(100), CACHE_USE_REVALIDATE, 0},
-    {"RFC 5861 §4 request stale-if-error", -1, "Cache-Control: max-age=60", "stale-if-error=120", S(150),
-     CACHE_USE_REVALIDATE, 1},
+    {"§5.2.2.2 must-revalidate beats request max-stale", -1, "Cache-Control: max-age=60, must-revalidate", "max-stale", S(100),
+     CACHE_USE_REVALIDATE, 0},
+    {"RFC 5861 §4 request stale-if-error", -1, "Cache-Control: max-age=60", "stale-if-error=120", S(150), CACHE_USE_REVALIDATE, 1},
     {"CloudFront: the client's Cache-Control is ignored", -1, "Cache-Control: max-age=60", NULL, S(1), CACHE_USE_FRESH, 1},
 };
 
@@ -696,8 +691,8 @@ static void test_vary_key(void **state)
         {"§4.1 one field", "Vary: Accept-Encoding", "Accept-Encoding: gzip", "accept-encoding=gzip\n"},
         {"§4.1 absent differs from empty (absent)", "Vary: Accept-Encoding", "", "accept-encoding\n"},
         {"§4.1 absent differs from empty (empty)", "Vary: Accept-Encoding", "Accept-Encoding: ", "accept-encoding=\n"},
-        {"§4.1 lines combined, whitespace normalised", "Vary: Accept-Encoding", "Accept-Encoding: gzip ,  br\nAccept-Encoding: zstd",
-         "accept-encoding=gzip,br,zstd\n"},
+        {"§4.1 lines combined, whitespace normalised", "Vary: Accept-Encoding",
+         "Accept-Encoding: gzip ,  br\nAccept-Encoding: zstd", "accept-encoding=gzip,br,zstd\n"},
         {"§4.1 request names are case-insensitive", "Vary: accept-language", "ACCEPT-LANGUAGE: fr", "accept-language=fr\n"},
         {"§4.1 sorted names, independent of Vary order", "Vary: Origin, Accept-Encoding",
          "Origin: https://a.example\nAccept-Encoding: br", "accept-encoding=br\norigin=https://a.example\n"},
@@ -728,8 +723,7 @@ static void test_add_conditionals(void **state)
 {
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
-    h2o_headers_t stored =
-        H(&pool, "ETag:  \"v1\" \nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\nCache-Control: max-age=60");
+    h2o_headers_t stored = H(&pool, "ETag:  \"v1\" \nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\nCache-Control: max-age=60");
     h2o_headers_t req = H(&pool, "If-None-Match: \"client\"\nIf-Range: \"x\"\nAccept: */*\nIf-Modified-Since: yesterday\n"
                                  "If-Match: *\nIf-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT");
     /* §4.3.1: the stored validators replace whatever the client sent */
@@ -851,8 +845,7 @@ static void test_etag_matches(void **state)
         {"no stored tag matches nothing but *", "\"abc\"", "", 0, 0},
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
-        h2o_iovec_t l = h2o_iovec_init(rows[i].list, strlen(rows[i].list)),
-                    e = h2o_iovec_init(rows[i].etag, strlen(rows[i].etag));
+        h2o_iovec_t l = h2o_iovec_init(rows[i].list, strlen(rows[i].list)), e = h2o_iovec_init(rows[i].etag, strlen(rows[i].etag));
         print_message("  %s\n", rows[i].name);
         assert_int_equal(cache_policy_etag_matches(l, e, 0), rows[i].strong);
         assert_int_equal(cache_policy_etag_matches(l, e, 1), rows[i].weak);
@@ -880,14 +873,12 @@ static void test_conditional_table(void **state)
         {"§13.1.2 If-None-Match * ", &GET, "If-None-Match: *", 200, "\"a\"", 0, CACHE_COND_NOT_MODIFIED},
         {"§13.1.2 If-None-Match over two lines", &GET, "If-None-Match: \"x\"\nIf-None-Match: \"a\"", 200, "\"a\"", 0,
          CACHE_COND_NOT_MODIFIED},
-        {"§13.1.2 If-None-Match matches on PUT: 412", &PUT, "If-None-Match: *", 200, "\"a\"", 0,
-         CACHE_COND_PRECONDITION_FAILED},
+        {"§13.1.2 If-None-Match matches on PUT: 412", &PUT, "If-None-Match: *", 200, "\"a\"", 0, CACHE_COND_PRECONDITION_FAILED},
         {"§13.1.2 If-None-Match no match: serve", &GET, "If-None-Match: \"b\"", 200, "\"a\"", 1, CACHE_COND_PASS},
-        {"§13.2.2 If-Modified-Since ignored with If-None-Match", &GET, "If-None-Match: \"b\"\nIf-Modified-Since: " LM, 200,
-         "\"a\"", 1, CACHE_COND_PASS},
+        {"§13.2.2 If-Modified-Since ignored with If-None-Match", &GET, "If-None-Match: \"b\"\nIf-Modified-Since: " LM, 200, "\"a\"",
+         1, CACHE_COND_PASS},
         {"§13.1.3 not modified since", &GET, "If-Modified-Since: " LM, 200, "\"a\"", 1, CACHE_COND_NOT_MODIFIED},
-        {"§13.1.3 not modified since, later date", &GET, "If-Modified-Since: " LM_AFTER, 200, "", 1,
-         CACHE_COND_NOT_MODIFIED},
+        {"§13.1.3 not modified since, later date", &GET, "If-Modified-Since: " LM_AFTER, 200, "", 1, CACHE_COND_NOT_MODIFIED},
         {"§13.1.3 modified since", &GET, "If-Modified-Since: " LM_BEFORE, 200, "", 1, CACHE_COND_PASS},
         {"§13.1.3 invalid date ignored", &GET, "If-Modified-Since: yesterday", 200, "", 1, CACHE_COND_PASS},
         {"§13.1.3 no Last-Modified", &GET, "If-Modified-Since: " LM, 200, "\"a\"", 0, CACHE_COND_PASS},
@@ -902,16 +893,14 @@ static void test_conditional_table(void **state)
         {"§13.1.4 unmodified since passes", &GET, "If-Unmodified-Since: " LM, 200, "", 1, CACHE_COND_PASS},
         {"§13.2.2 If-Unmodified-Since ignored with If-Match", &GET, "If-Match: \"a\"\nIf-Unmodified-Since: " LM_BEFORE, 200,
          "\"a\"", 1, CACHE_COND_PASS},
-        {"§13.2.1 not a 2xx: preconditions ignored", &GET, "If-None-Match: *\nIf-Match: \"zz\"", 404, "\"a\"", 1,
-         CACHE_COND_PASS},
+        {"§13.2.1 not a 2xx: preconditions ignored", &GET, "If-None-Match: *\nIf-Match: \"zz\"", 404, "\"a\"", 1, CACHE_COND_PASS},
         {"§13.2.2 no preconditions", &GET, "Accept: */*", 200, "\"a\"", 1, CACHE_COND_PASS},
     };
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
         h2o_headers_t req = H(&pool, rows[i].reqh);
-        cache_validators_t v = {h2o_iovec_init(rows[i].etag, strlen(rows[i].etag)),
-                                rows[i].has_lm ? T0 : CACHE_ABSENT};
+        cache_validators_t v = {h2o_iovec_init(rows[i].etag, strlen(rows[i].etag)), rows[i].has_lm ? T0 : CACHE_ABSENT};
         print_message("  %s\n", rows[i].name);
         assert_int_equal(cache_policy_conditional(*rows[i].method, &req, rows[i].status, &v), rows[i].want);
     }
@@ -1085,18 +1074,30 @@ static void test_invalidation_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cc_parse_table),      cmocka_unit_test(test_cc_combines_lines),
-        cmocka_unit_test(test_parse_date),          cmocka_unit_test(test_storability_table),
-        cmocka_unit_test(test_storability_disabled), cmocka_unit_test(test_freshness_table),
-        cmocka_unit_test(test_stale_windows_table), cmocka_unit_test(test_age_table),
-        cmocka_unit_test(test_age_header),          cmocka_unit_test(test_use_table),
-        cmocka_unit_test(test_error_status),        cmocka_unit_test(test_policy_init),
-        cmocka_unit_test(test_targeted_strip),      cmocka_unit_test(test_vary_parse),
-        cmocka_unit_test(test_vary_key),            cmocka_unit_test(test_add_conditionals),
-        cmocka_unit_test(test_304_selects),         cmocka_unit_test(test_merge_304),
-        cmocka_unit_test(test_etag_matches),        cmocka_unit_test(test_conditional_table),
-        cmocka_unit_test(test_validators),          cmocka_unit_test(test_parse_range_table),
-        cmocka_unit_test(test_range_table),         cmocka_unit_test(test_invalidation_table),
+        cmocka_unit_test(test_cc_parse_table),
+        cmocka_unit_test(test_cc_combines_lines),
+        cmocka_unit_test(test_parse_date),
+        cmocka_unit_test(test_storability_table),
+        cmocka_unit_test(test_storability_disabled),
+        cmocka_unit_test(test_freshness_table),
+        cmocka_unit_test(test_stale_windows_table),
+        cmocka_unit_test(test_age_table),
+        cmocka_unit_test(test_age_header),
+        cmocka_unit_test(test_use_table),
+        cmocka_unit_test(test_error_status),
+        cmocka_unit_test(test_policy_init),
+        cmocka_unit_test(test_targeted_strip),
+        cmocka_unit_test(test_vary_parse),
+        cmocka_unit_test(test_vary_key),
+        cmocka_unit_test(test_add_conditionals),
+        cmocka_unit_test(test_304_selects),
+        cmocka_unit_test(test_merge_304),
+        cmocka_unit_test(test_etag_matches),
+        cmocka_unit_test(test_conditional_table),
+        cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_parse_range_table),
+        cmocka_unit_test(test_range_table),
+        cmocka_unit_test(test_invalidation_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
