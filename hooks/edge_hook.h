@@ -1,0 +1,202 @@
+/* hooks/edge_hook.h - the public ABI of edgehook native hook plugins: the only header a plugin author includes. */
+#ifndef EDGE_HOOK_H
+#define EDGE_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * ABI version. The host loads a plugin iff its abi_major equals EDGE_HOOK_ABI_MAJOR and its abi_minor is not above
+ * EDGE_HOOK_ABI_MINOR, and its descriptor is at least as large as the 1.0 descriptor.
+ *   - whenever something is added (a field at the END of a struct, a new function slot at the END of edge_host_t,
+ *     a new enum value), increment MINOR;
+ *   - whenever something is removed or changed in a way that is not binary compatible, increment MAJOR and reset MINOR.
+ * Structs only grow at the end; every struct that crosses the boundary carries its size so either side can tell
+ * which fields the other one knows.
+ *
+ * Changelog
+ *   2026-11-26  1.0  first version: descriptor edge_hook_plugin, host vtable edge_host_t (fields, status, headers,
+ *                    generated responses, origin selection, per-request arena, log, fail).
+ */
+#define EDGE_HOOK_ABI_MAJOR 1
+#define EDGE_HOOK_ABI_MINOR 0
+
+/** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
+#define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
+
+/** a byte string: not NUL-terminated, not owned; valid for the duration of the call that produced it */
+typedef struct edge_str {
+    const char *ptr;
+    size_t len;
+} edge_str_t;
+
+/** the event being processed (opaque); valid only during on_event, on the thread that called it */
+typedef struct edge_ctx edge_ctx_t;
+
+/** the four trigger points of Lambda@Edge */
+typedef enum edge_event {
+    EDGE_VIEWER_REQUEST = 0,  /* every request, before the cache */
+    EDGE_ORIGIN_REQUEST = 1,  /* cache miss, before the origin is contacted */
+    EDGE_ORIGIN_RESPONSE = 2, /* cache miss, after the origin answered, before the response is cached */
+    EDGE_VIEWER_RESPONSE = 3  /* hits and misses, before the response goes to the viewer */
+} edge_event_t;
+#define EDGE_EVENT_BIT(ev) (1u << (ev))
+#define EDGE_ALL_EVENTS 0xfu
+
+/** what on_event returns; any other value is "garbage" and answers 502 */
+typedef enum edge_action {
+    EDGE_CONTINUE = 0, /* go on with the (possibly modified) request or response */
+    EDGE_RESPOND = 1,  /* request events only: answer with the response built by host->respond() */
+    EDGE_FAIL = 2      /* the hook failed (503, like an unhandled exception); say why with host->fail() first */
+} edge_action_t;
+
+/** return codes of host functions: 0 or positive on success, negative on error */
+enum {
+    EDGE_OK = 0,
+    EDGE_E_NOTFOUND = -1, /* no such header / field not present at this hook point */
+    EDGE_E_INVALID = -2,  /* bad argument (CR/LF in a value, status out of range, bad header name ...) */
+    EDGE_E_DENIED = -3,   /* not allowed at this hook point (e.g. a set of the uri in a response event) */
+    EDGE_E_NOMEM = -4     /* the per-request arena is exhausted */
+};
+
+/** string fields of the event (host->get, host->set) */
+typedef enum edge_field {
+    EDGE_FIELD_EVENT_TYPE = 0,           /* "viewer-request" ... (read-only) */
+    EDGE_FIELD_REQUEST_ID = 1,           /* read-only */
+    EDGE_FIELD_DISTRIBUTION_DOMAIN = 2,  /* read-only */
+    EDGE_FIELD_DISTRIBUTION_ID = 3,      /* read-only */
+    EDGE_FIELD_CLIENT_IP = 4,            /* read-only */
+    EDGE_FIELD_METHOD = 5,               /* read-only */
+    EDGE_FIELD_URI = 6,                  /* settable in viewer-request and origin-request; must start with '/' */
+    EDGE_FIELD_QUERYSTRING = 7,          /* settable in viewer-request and origin-request; without '?' */
+    EDGE_FIELD_REQUEST_BODY = 8,         /* raw bytes, only with include_body; get returns 1 if it was truncated; settable in
+                                            request events (replaces the body) */
+    EDGE_FIELD_STATUS_DESCRIPTION = 9,   /* response events; settable in origin-response and for a generated response */
+    EDGE_FIELD_RESPONSE_BODY = 10        /* settable in origin-response (replaces the origin's body) and for a generated response;
+                                            get returns EDGE_E_NOTFOUND unless a body was set (the origin's body is not exposed) */
+} edge_field_t;
+
+/** which header list host->header_* work on */
+enum { EDGE_MSG_REQUEST = 0, EDGE_MSG_RESPONSE = 1 };
+
+/** log levels of host->log */
+enum { EDGE_LOG_ERROR = 0, EDGE_LOG_WARN = 1, EDGE_LOG_INFO = 2, EDGE_LOG_DEBUG = 3 };
+
+/** a header as exposed to a plugin (name lowercase, key in its original case) */
+typedef struct edge_header {
+    edge_str_t name;
+    edge_str_t key;
+    edge_str_t value;
+} edge_header_t;
+
+/** origin kinds of edge_origin_t */
+enum { EDGE_ORIGIN_NONE = 0, EDGE_ORIGIN_CUSTOM = 1, EDGE_ORIGIN_S3 = 2 };
+
+/**
+ * The origin of a request (Lambda@Edge `request.origin`), read with host->get_origin in origin events and replaced with
+ * host->set_origin in origin-request. Set `size = sizeof(edge_origin_t)` before passing one to the host.
+ */
+typedef struct edge_origin {
+    uint32_t size;
+    uint32_t kind;           /* EDGE_ORIGIN_CUSTOM or EDGE_ORIGIN_S3 */
+    edge_str_t domain_name;  /* both */
+    edge_str_t path;         /* both: prefix added to the uri, "" or "/prefix" */
+    edge_str_t protocol;     /* custom: "http" or "https" */
+    edge_str_t region;       /* s3 */
+    edge_str_t auth_method;  /* s3: "origin-access-identity" (signed by the host) or "none" */
+    uint32_t port;           /* custom: 80, 443 or 1024-65535 */
+    uint32_t read_timeout;   /* custom: seconds, 4-60 */
+    uint32_t keepalive_timeout; /* custom: seconds, 1-60 */
+    uint32_t num_custom_headers;
+    const edge_header_t *custom_headers; /* headers the host adds to the origin request */
+} edge_origin_t;
+
+/**
+ * The host's functions, passed to init and to every on_event. Every function takes the ctx of the current call and
+ * may be called only from inside on_event, on the calling thread. Strings returned through edge_str_t stay valid until
+ * on_event returns (they live in the request's memory); strings passed in are copied.
+ * Check `size` before using a slot added after 1.0 (offsetof(edge_host_t, slot) < host->size).
+ */
+typedef struct edge_host {
+    uint32_t abi_major, abi_minor;
+    uint32_t size; /* sizeof(edge_host_t) of the host */
+    uint32_t reserved;
+    /** reads a string field; 0 (1 for a truncated request body) or EDGE_E_NOTFOUND. All events. */
+    int (*get)(edge_ctx_t *ctx, int field, edge_str_t *out);
+    /** replaces a string field (see edge_field_t for where each may be set); 0 or EDGE_E_DENIED/INVALID/NOMEM */
+    int (*set)(edge_ctx_t *ctx, int field, const char *value, size_t len);
+    /** the response status: response events, or the generated response of a request event (0 before respond) */
+    int (*get_status)(edge_ctx_t *ctx);
+    /** origin-response: 200-599; viewer-response: denied unless unchanged; request events: the generated response's */
+    int (*set_status)(edge_ctx_t *ctx, int status);
+    /** number of headers of msg (EDGE_MSG_REQUEST / EDGE_MSG_RESPONSE) */
+    size_t (*header_count)(edge_ctx_t *ctx, int msg);
+    /** the index-th header of msg; 0 or EDGE_E_NOTFOUND */
+    int (*header_at)(edge_ctx_t *ctx, int msg, size_t index, edge_header_t *out);
+    /** the nth (0-based) header named `name` (any case) of msg; 0 or EDGE_E_NOTFOUND */
+    int (*header_get)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len, size_t nth, edge_header_t *out);
+    /** appends a header; key is the name in the case to send (the lowercase name is derived); 0 or EDGE_E_INVALID/NOMEM.
+        Touching a disallowed or read-only header (Lambda@Edge lists) makes the whole call answer 502 when it returns. */
+    int (*header_add)(edge_ctx_t *ctx, int msg, const char *key, size_t key_len, const char *value, size_t value_len);
+    /** removes every header named `name` (any case); returns how many were removed */
+    int (*header_remove)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len);
+    /** header_remove + header_add */
+    int (*header_set)(edge_ctx_t *ctx, int msg, const char *key, size_t key_len, const char *value, size_t value_len);
+    /** request events: starts a generated response (status 200-599, description and body may be empty); add its headers
+        with EDGE_MSG_RESPONSE, then return EDGE_RESPOND. 0 or EDGE_E_DENIED/INVALID */
+    int (*respond)(edge_ctx_t *ctx, int status, const char *description, size_t description_len, const char *body,
+                   size_t body_len);
+    /** origin events: the origin the request goes to; 0 or EDGE_E_NOTFOUND (viewer events) */
+    int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
+    /** origin-request: sends the request to this origin (may be one not declared in the config); 0 or EDGE_E_DENIED/INVALID */
+    int (*set_origin)(edge_ctx_t *ctx, const edge_origin_t *origin);
+    /** per-request arena: freed when the request ends, never free it yourself; NULL when exhausted */
+    void *(*alloc)(edge_ctx_t *ctx, size_t size);
+    /** writes a line to the error log, prefixed with the hook name and request id */
+    void (*log)(edge_ctx_t *ctx, int level, const char *msg, size_t len);
+    /** records why the hook fails (logged with the 503); call it and return EDGE_FAIL */
+    void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
+} edge_host_t;
+
+/**
+ * The descriptor a plugin exports as `const edge_hook_plugin_t edge_hook_plugin` (use EDGE_HOOK_PLUGIN).
+ *
+ * Lifecycle and threading:
+ *   - init runs once when the host loads the plugin (one load per hook version), on a non-worker thread, with the hook's
+ *     `config:` map as a JSON object text. It returns 0 and sets *state, or non-zero with a message in err.
+ *   - on_event runs on every worker thread at once, concurrently: treat the state from init as read-only (or guard it
+ *     yourself), keep per-request data in host->alloc memory, never block (the host gives each call a wall-clock budget
+ *     but cannot stop C code: a plugin that overruns is only counted and logged), never keep ctx or strings from it.
+ *   - fini runs once when the version is unloaded, after the last on_event returned.
+ *   - A plugin that crashes (SIGSEGV, abort) takes the process down: native hooks are trusted code.
+ */
+typedef struct edge_hook_plugin {
+    uint32_t abi_major; /* these three must stay first: they protect the rest */
+    uint32_t abi_minor;
+    uint32_t size;      /* sizeof(edge_hook_plugin_t) as the plugin was built */
+    uint32_t events;    /* EDGE_EVENT_BIT(...) of the events the plugin handles (others continue unchanged) */
+    const char *name;
+    const char *version;
+    int (*init)(const edge_host_t *host, const char *config_json, size_t config_len, void **state, char *err, size_t errlen);
+    edge_action_t (*on_event)(void *state, const edge_host_t *host, edge_ctx_t *ctx, edge_event_t event);
+    void (*fini)(void *state);
+} edge_hook_plugin_t;
+
+/** the descriptor size of ABI 1.0: smaller descriptors are refused */
+#define EDGE_HOOK_PLUGIN_SIZE_1_0 (offsetof(edge_hook_plugin_t, fini) + sizeof(void (*)(void *)))
+
+/** declares the descriptor: EDGE_HOOK_PLUGIN("name", "1.0", EDGE_ALL_EVENTS, init, on_event, fini) */
+#define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                   \
+    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {                                     \
+        EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR, sizeof(edge_hook_plugin_t), (events_), (name_), (version_), (init_),       \
+        (on_event_), (fini_)}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

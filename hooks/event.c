@@ -1,0 +1,221 @@
+/* hooks/event.c - header lists of the hook event model and the Lambda@Edge rules on them (disallowed, read-only, sizes). */
+#include <string.h>
+#include "hooks/event.h"
+
+static const char *const event_names[HOOK_NUM_EVENTS] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
+
+const char *hook_event_type_name(int type)
+{
+    return type >= 0 && type < HOOK_NUM_EVENTS ? event_names[type] : "unknown";
+}
+
+int hook_event_type_parse(const char *s, size_t len)
+{
+    for (int i = 0; i != HOOK_NUM_EVENTS; ++i)
+        if (strlen(event_names[i]) == len && memcmp(event_names[i], s, len) == 0)
+            return i;
+    return -1;
+}
+
+void hook_event_init(hook_event_t *ev, int type)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->request.querystring = h2o_iovec_init("", 0);
+}
+
+static inline char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static int eq_lower(const char *lc, size_t lclen, const char *any, size_t len)
+{
+    if (lclen != len)
+        return 0;
+    for (size_t i = 0; i != len; ++i)
+        if (lc[i] != lower(any[i]))
+            return 0;
+    return 1;
+}
+
+ssize_t hook_headers_find(const hook_headers_t *h, const char *name, size_t len, size_t from)
+{
+    for (size_t i = from; i < h->size; ++i)
+        if (eq_lower(h->entries[i].name.base, h->entries[i].name.len, name, len))
+            return (ssize_t)i;
+    return -1;
+}
+
+static void reserve(h2o_mem_pool_t *pool, hook_headers_t *h, size_t n)
+{
+    if (h->size + n <= h->capacity)
+        return;
+    size_t cap = h->capacity < 8 ? 8 : h->capacity * 2;
+    while (cap < h->size + n)
+        cap *= 2;
+    hook_header_t *e = h2o_mem_alloc_pool(pool, sizeof(*e) * cap);
+    if (h->size != 0)
+        memcpy(e, h->entries, sizeof(*e) * h->size);
+    h->entries = e;
+    h->capacity = cap;
+}
+
+void hook_headers_add_nocopy(h2o_mem_pool_t *pool, hook_headers_t *h, h2o_iovec_t name, h2o_iovec_t key, h2o_iovec_t value)
+{
+    reserve(pool, h, 1);
+    h->entries[h->size++] = (hook_header_t){name, key, value};
+}
+
+void hook_headers_add(h2o_mem_pool_t *pool, hook_headers_t *h, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    /* one allocation: name, key, value, each NUL-terminated for the convenience of C plugins */
+    char *p = h2o_mem_alloc_pool(pool, klen * 2 + vlen + 3);
+    h2o_iovec_t n = h2o_iovec_init(p, klen), k = h2o_iovec_init(p + klen + 1, klen), v = h2o_iovec_init(p + klen * 2 + 2, vlen);
+    for (size_t i = 0; i != klen; ++i)
+        p[i] = lower(key[i]);
+    p[klen] = '\0';
+    memcpy(k.base, key, klen);
+    k.base[klen] = '\0';
+    if (vlen != 0)
+        memcpy(v.base, value, vlen);
+    v.base[vlen] = '\0';
+    hook_headers_add_nocopy(pool, h, n, k, v);
+}
+
+size_t hook_headers_remove(hook_headers_t *h, const char *name, size_t len)
+{
+    size_t w = 0, removed = 0;
+    for (size_t r = 0; r != h->size; ++r) {
+        if (eq_lower(h->entries[r].name.base, h->entries[r].name.len, name, len)) {
+            ++removed;
+            continue;
+        }
+        h->entries[w++] = h->entries[r];
+    }
+    h->size = w;
+    return removed;
+}
+
+void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src)
+{
+    dst->size = dst->capacity = 0;
+    dst->entries = NULL;
+    if (src->size == 0)
+        return;
+    reserve(pool, dst, src->size);
+    memcpy(dst->entries, src->entries, sizeof(*dst->entries) * src->size);
+    dst->size = src->size;
+}
+
+/* LAMBDA_EDGE.md 1.4 (A5) */
+static const char *const disallowed[] = {"connection",
+                                         "expect",
+                                         "keep-alive",
+                                         "proxy-authenticate",
+                                         "proxy-authorization",
+                                         "proxy-connection",
+                                         "trailer",
+                                         "upgrade",
+                                         "x-accel-buffering",
+                                         "x-accel-charset",
+                                         "x-accel-limit-rate",
+                                         "x-accel-redirect",
+                                         "x-amzn-auth",
+                                         "x-amzn-cf-billing",
+                                         "x-amzn-cf-id",
+                                         "x-amzn-cf-xff",
+                                         "x-amzn-errortype",
+                                         "x-amzn-fle-profile",
+                                         "x-amzn-header-count",
+                                         "x-amzn-header-order",
+                                         "x-amzn-lambda-integration-tag",
+                                         "x-amzn-requestid",
+                                         "x-cache",
+                                         "x-forwarded-proto",
+                                         "x-real-ip",
+                                         NULL};
+
+static int in_list(const char *const *list, const char *name, size_t len)
+{
+    for (; *list != NULL; ++list)
+        if (strlen(*list) == len && memcmp(*list, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int has_prefix(const char *name, size_t len, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    return len >= pl && memcmp(name, prefix, pl) == 0;
+}
+
+int hook_header_is_disallowed(const char *name, size_t len)
+{
+    return has_prefix(name, len, "x-amz-cf-") || has_prefix(name, len, "x-edge-") || in_list(disallowed, name, len);
+}
+
+int hook_header_is_readonly(int type, int msg, const char *name, size_t len)
+{
+    static const char *const vreq[] = {"content-length", "host", "transfer-encoding", "via", NULL};
+    static const char *const oreq[] = {"accept-encoding",     "content-length", "if-modified-since", "if-none-match", "if-range",
+                                       "if-unmodified-since", "transfer-encoding", "via",             NULL};
+    static const char *const oresp[] = {"transfer-encoding", "via", NULL};
+    static const char *const vresp[] = {"warning", "via", NULL};
+    switch (type) {
+    case HOOK_VIEWER_REQUEST:
+        return msg == 0 && (in_list(vreq, name, len) || has_prefix(name, len, "cloudfront-viewer-"));
+    case HOOK_ORIGIN_REQUEST:
+        return msg == 0 && in_list(oreq, name, len);
+    case HOOK_ORIGIN_RESPONSE:
+        return msg == 1 && in_list(oresp, name, len);
+    case HOOK_VIEWER_RESPONSE:
+        return msg == 1 && in_list(vresp, name, len);
+    }
+    return 0;
+}
+
+int hook_header_name_valid(const char *s, size_t len)
+{
+    /* RFC 9110 tchar */
+    static const char *const extra = "!#$%&'*+-.^_`|~";
+    if (len == 0 || len > 1024)
+        return 0;
+    for (size_t i = 0; i != len; ++i) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL)))
+            return 0;
+    }
+    return 1;
+}
+
+int hook_header_value_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i != len; ++i)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+void hook_header_title_case(char *out, const char *name, size_t len)
+{
+    int up = 1;
+    for (size_t i = 0; i != len; ++i) {
+        char c = name[i];
+        out[i] = up && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+        up = c == '-';
+    }
+}
+
+size_t hook_response_size_limit(int type)
+{
+    return type == HOOK_VIEWER_REQUEST ? 40 * 1024 : 1024 * 1024;
+}
+
+size_t hook_response_size(const hook_response_t *resp)
+{
+    size_t n = sizeof("HTTP/1.1 200 \r\n") - 1 + resp->status_description.len;
+    for (size_t i = 0; i != resp->headers.size; ++i)
+        n += resp->headers.entries[i].key.len + resp->headers.entries[i].value.len + 4;
+    return n + 2 + (resp->has_body ? resp->body.len : 0);
+}

@@ -1,0 +1,115 @@
+/* hooks/event.h - the C event model shared by Lua and C hooks: a Lambda@Edge event (config, request, response) in one request's pool. */
+#ifndef EDGE_HOOKS_EVENT_H
+#define EDGE_HOOKS_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <h2o/memory.h>
+
+/** event types; same values as CONF_HOOK_* (conf/config.h) and EDGE_* (hooks/edge_hook.h) */
+typedef enum hook_event_type {
+    HOOK_VIEWER_REQUEST = 0,
+    HOOK_ORIGIN_REQUEST = 1,
+    HOOK_ORIGIN_RESPONSE = 2,
+    HOOK_VIEWER_RESPONSE = 3,
+    HOOK_NUM_EVENTS = 4
+} hook_event_type_t;
+
+/** "viewer-request" ... for a type, and the reverse (-1 when unknown) */
+const char *hook_event_type_name(int type);
+int hook_event_type_parse(const char *s, size_t len);
+
+/** one header: name is the lowercase form of key */
+typedef struct hook_header {
+    h2o_iovec_t name;
+    h2o_iovec_t key;
+    h2o_iovec_t value;
+} hook_header_t;
+
+/** a header list in the order it is sent; entries live in the request's pool */
+typedef struct hook_headers {
+    hook_header_t *entries;
+    size_t size, capacity;
+} hook_headers_t;
+
+enum { HOOK_ORIGIN_NONE = 0, HOOK_ORIGIN_CUSTOM = 1, HOOK_ORIGIN_S3 = 2 };
+
+/** Lambda@Edge `request.origin`: where a miss is fetched from (origin events only) */
+typedef struct hook_origin {
+    int kind;                /* HOOK_ORIGIN_* */
+    int changed;             /* set by the runtime when an origin-request hook replaced it */
+    h2o_iovec_t domain_name; /* both */
+    h2o_iovec_t path;        /* both: "" or "/prefix" */
+    h2o_iovec_t protocol;    /* custom: "http" | "https" */
+    h2o_iovec_t region;      /* s3 */
+    h2o_iovec_t auth_method; /* s3: "origin-access-identity" | "none" */
+    uint16_t port;           /* custom */
+    int read_timeout_s;      /* custom, 4-60 */
+    int keepalive_timeout_s; /* custom, 1-60 */
+    hook_headers_t custom_headers;
+} hook_origin_t;
+
+/** the viewer's request; uri, querystring, headers, body and origin may be changed by request hooks */
+typedef struct hook_request {
+    h2o_iovec_t client_ip, method, uri, querystring; /* querystring without '?', "" if none */
+    hook_headers_t headers;
+    struct {
+        int present;   /* the hook has include_body and the pipeline passed the body */
+        int truncated; /* the body was longer than the event limit (40 KB viewer, 1 MB origin) */
+        int replaced;  /* set by the runtime when a hook replaced it */
+        h2o_iovec_t data; /* raw bytes */
+    } body;
+    hook_origin_t origin;
+} hook_request_t;
+
+/** a response: the origin's or cached one in response events, or one a request hook generated */
+typedef struct hook_response {
+    int status;                     /* 0: none (request events before a hook generated one) */
+    h2o_iovec_t status_description;
+    hook_headers_t headers;
+    int has_body;                   /* a hook set the body (origin-response replacement, or generated) */
+    h2o_iovec_t body;               /* decoded bytes */
+} hook_response_t;
+
+/**
+ * One event. The pipeline fills it (type, ids, request, and response for response events) with memory from the request's
+ * pool, calls hook_run, and reads it back; the runtime changes it in place, allocating from the same pool.
+ */
+typedef struct hook_event {
+    int type; /* HOOK_VIEWER_REQUEST ... */
+    h2o_iovec_t request_id, distribution_domain_name, distribution_id;
+    hook_request_t request;
+    hook_response_t response;
+} hook_event_t;
+
+/** zeroes ev and sets its type */
+void hook_event_init(hook_event_t *ev, int type);
+
+/** index of the first header named `name` (lowercase) at or after `from`, or -1 */
+ssize_t hook_headers_find(const hook_headers_t *h, const char *name, size_t len, size_t from);
+/** appends a header; `key` any case (name = lowercase copy); copies into pool */
+void hook_headers_add(h2o_mem_pool_t *pool, hook_headers_t *h, const char *key, size_t klen, const char *value, size_t vlen);
+/** appends without copying: the caller guarantees name is lowercase and all three outlive the event */
+void hook_headers_add_nocopy(h2o_mem_pool_t *pool, hook_headers_t *h, h2o_iovec_t name, h2o_iovec_t key, h2o_iovec_t value);
+/** removes every header named `name` (any case); returns how many */
+size_t hook_headers_remove(hook_headers_t *h, const char *name, size_t len);
+/** a shallow copy of the entry array into pool */
+void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src);
+
+/** 1 if `name` (lowercase) may never appear in an event nor be added (LAMBDA_EDGE.md section 1.4) */
+int hook_header_is_disallowed(const char *name, size_t len);
+/** 1 if `name` (lowercase) is read-only for this event type and message (0 request, 1 response) */
+int hook_header_is_readonly(int type, int msg, const char *name, size_t len);
+/** 1 if s is a valid header name (RFC 9110 token) / value (no CR, LF or NUL) */
+int hook_header_name_valid(const char *s, size_t len);
+int hook_header_value_valid(const char *s, size_t len);
+/** writes the Title-Case form of name into out (len bytes), as Lambda@Edge fills an omitted `key` */
+void hook_header_title_case(char *out, const char *name, size_t len);
+
+/** the largest generated response (headers + body) for a request event type: 40 KB viewer-request, 1 MB otherwise */
+size_t hook_response_size_limit(int type);
+/** size of a response as Lambda@Edge counts it: status line, each "Key: value\r\n", body */
+size_t hook_response_size(const hook_response_t *resp);
+
+#endif

@@ -1,0 +1,482 @@
+/* hooks/hooks.c - hook versions (load, refcount, native plugin loader), per-thread runtimes, hook_run and the counters. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "proxy/log.h"
+#include "hooks/internal.h"
+
+#define HOOK_MAX_SOURCE (16u << 20)
+
+const double hook_hist_bounds[HOOK_HIST_BUCKETS - 1] = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                        0.005,   0.01,    0.05,   0.1,     0.5,    1};
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s != NULL ? s : "");
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= HOOK_MAX_SOURCE) {
+                snprintf(err, errlen, "%s: larger than %u bytes", path, HOOK_MAX_SOURCE);
+                free(buf);
+                fclose(fp);
+                return -1;
+            }
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        if (buf == NULL)
+            abort();
+        size_t r = fread(buf + n, 1, cap - n - 1, fp);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        snprintf(err, errlen, "%s: read error", path);
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i != 32; ++i)
+        snprintf(out + i * 2, 3, "%02x", md[i]);
+}
+
+static void fn_destroy(hook_fn_t *fn)
+{
+    if (fn->plugin != NULL && fn->plugin->fini != NULL)
+        fn->plugin->fini(fn->plugin_state);
+    if (fn->dl != NULL)
+        dlclose(fn->dl);
+    for (size_t i = 0; i != HOOK_MAX_THREADS; ++i)
+        free(atomic_load(&fn->slots[i]));
+    free(fn->name);
+    free(fn->path);
+    free(fn->config_json);
+    free(fn->source);
+    free(fn->chunkname);
+    free(fn);
+}
+
+static void fn_maybe_destroy(hook_fn_t *fn)
+{
+    if (atomic_load(&fn->refs) != 0 || atomic_load(&fn->thread_refs) != 0)
+        return;
+    /* `retired` goes 1 -> 2 exactly once: whoever gets there destroys */
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&fn->retired, &expected, 2))
+        fn_destroy(fn);
+}
+
+static int load_native(hook_fn_t *fn, char *err, size_t errlen)
+{
+    /* dlopen searches the library path for a name without '/': make it a path */
+    char *path = fn->path;
+    char *tmp = NULL;
+    if (strchr(path, '/') == NULL) {
+        tmp = malloc(strlen(path) + 3);
+        sprintf(tmp, "./%s", path);
+        path = tmp;
+    }
+    fn->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    free(tmp);
+    if (fn->dl == NULL) {
+        snprintf(err, errlen, "%s: cannot load the plugin: %s", fn->path, dlerror());
+        return -1;
+    }
+    const edge_hook_plugin_t *p = dlsym(fn->dl, EDGE_HOOK_PLUGIN_SYMBOL);
+    if (p == NULL) {
+        snprintf(err, errlen, "%s: not an edgehook plugin: no symbol %s (declare it with EDGE_HOOK_PLUGIN)", fn->path,
+                 EDGE_HOOK_PLUGIN_SYMBOL);
+        return -1;
+    }
+    if (p->abi_major != EDGE_HOOK_ABI_MAJOR) {
+        snprintf(err, errlen, "%s: built for plugin ABI %u.%u, this edgehook speaks %u.%u: a different major version is not "
+                 "compatible, rebuild the plugin against this hooks/edge_hook.h",
+                 fn->path, p->abi_major, p->abi_minor, EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR);
+        return -1;
+    }
+    if (p->abi_minor > EDGE_HOOK_ABI_MINOR) {
+        snprintf(err, errlen, "%s: built for plugin ABI %u.%u, newer than this edgehook's %u.%u: upgrade edgehook or rebuild the plugin",
+                 fn->path, p->abi_major, p->abi_minor, EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR);
+        return -1;
+    }
+    if (p->size < EDGE_HOOK_PLUGIN_SIZE_1_0) {
+        snprintf(err, errlen, "%s: plugin descriptor is %u bytes, smaller than the %zu of ABI %u.0: corrupt or hand-made descriptor",
+                 fn->path, p->size, (size_t)EDGE_HOOK_PLUGIN_SIZE_1_0, EDGE_HOOK_ABI_MAJOR);
+        return -1;
+    }
+    if (p->on_event == NULL) {
+        snprintf(err, errlen, "%s: plugin descriptor has no on_event", fn->path);
+        return -1;
+    }
+    if ((p->events & ~EDGE_ALL_EVENTS) != 0 || p->events == 0) {
+        snprintf(err, errlen, "%s: plugin declares invalid events 0x%x", fn->path, p->events);
+        return -1;
+    }
+    fn->plugin = p;
+    fn->events = p->events;
+    if (p->init != NULL) {
+        char perr[512] = "";
+        if (p->init(&hook_host, fn->config_json, strlen(fn->config_json), &fn->plugin_state, perr, sizeof(perr)) != 0) {
+            perr[sizeof(perr) - 1] = '\0';
+            snprintf(err, errlen, "%s: plugin init failed: %s", fn->path, perr[0] != '\0' ? perr : "(no message)");
+            fn->plugin = NULL; /* no fini */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
+{
+    const char *path = conf->lua != NULL ? conf->lua : conf->native;
+    if (path == NULL) {
+        snprintf(err, errlen, "hook %s: neither lua nor native", conf->name != NULL ? conf->name : "?");
+        return NULL;
+    }
+    hook_fn_t *fn = calloc(1, sizeof(*fn));
+    if (fn == NULL)
+        abort();
+    atomic_init(&fn->refs, 1);
+    fn->is_lua = conf->lua != NULL;
+    fn->name = xstrdup(conf->name != NULL ? conf->name : path);
+    fn->path = xstrdup(path);
+    fn->config_json = xstrdup(conf->config_json != NULL ? conf->config_json : "{}");
+    fn->include_body = conf->include_body;
+    fn->timeout_ms = conf->timeout_ms;
+    fn->memory_limit = conf->memory_limit != 0 ? conf->memory_limit : 64u << 20;
+    fn->events = EDGE_ALL_EVENTS;
+    char *content;
+    size_t len;
+    if (read_file(path, &content, &len, err, errlen) != 0)
+        goto error;
+    sha256_hex(content, len, fn->hash);
+    if (fn->is_lua) {
+        fn->source = content;
+        fn->source_len = len;
+        fn->chunkname = malloc(strlen(path) + 2);
+        sprintf(fn->chunkname, "@%s", path);
+        if (hook_lua_validate(fn, err, errlen) != 0)
+            goto error;
+    } else {
+        free(content);
+        if (load_native(fn, err, errlen) != 0)
+            goto error;
+    }
+    return fn;
+error:
+    fn_destroy(fn);
+    return NULL;
+}
+
+void hook_fn_addref(hook_fn_t *fn)
+{
+    atomic_fetch_add(&fn->refs, 1);
+}
+
+void hook_fn_release(hook_fn_t *fn)
+{
+    if (fn == NULL)
+        return;
+    if (atomic_fetch_sub(&fn->refs, 1) == 1) {
+        atomic_store(&fn->retired, 1);
+        fn_maybe_destroy(fn);
+    }
+}
+
+const char *hook_fn_name(const hook_fn_t *fn)
+{
+    return fn->name;
+}
+
+const char *hook_fn_path(const hook_fn_t *fn)
+{
+    return fn->path;
+}
+
+const char *hook_fn_hash(const hook_fn_t *fn)
+{
+    return fn->hash;
+}
+
+int hook_fn_is_lua(const hook_fn_t *fn)
+{
+    return fn->is_lua;
+}
+
+int hook_fn_handles(const hook_fn_t *fn, int type)
+{
+    return type >= 0 && type < HOOK_NUM_EVENTS && (fn->events & EDGE_EVENT_BIT(type)) != 0;
+}
+
+int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type)
+{
+    if (fn->timeout_ms > 0)
+        return fn->timeout_ms;
+    return type == HOOK_VIEWER_REQUEST || type == HOOK_VIEWER_RESPONSE ? 5000 : 30000;
+}
+
+int hook_fn_include_body(const hook_fn_t *fn)
+{
+    return fn->include_body;
+}
+
+hook_thread_t *hook_thread_new(void)
+{
+    hook_thread_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        abort();
+    t->tid = pthread_self();
+    if (hook_watchdog_register(t) != 0) {
+        free(t);
+        return NULL;
+    }
+    hook_tls_thread = t;
+    return t;
+}
+
+static void drop_slot(hook_thread_t *t, size_t i)
+{
+    hook_thread_slot_t s = t->slots[i];
+    if (s.ls != NULL)
+        hook_lua_state_free(s.ls);
+    t->slots[i] = t->slots[--t->num_slots];
+    atomic_fetch_sub(&s.fn->thread_refs, 1);
+    fn_maybe_destroy(s.fn);
+}
+
+void hook_thread_sweep(hook_thread_t *t)
+{
+    for (size_t i = t->num_slots; i-- != 0;)
+        if (atomic_load_explicit(&t->slots[i].fn->retired, memory_order_acquire) != 0)
+            drop_slot(t, i);
+}
+
+void hook_thread_free(hook_thread_t *t)
+{
+    if (t == NULL)
+        return;
+    hook_tls_thread = t;
+    while (t->num_slots != 0)
+        drop_slot(t, t->num_slots - 1);
+    free(t->slots);
+    hook_lua_thread_cleanup();
+    hook_watchdog_unregister(t);
+    if (hook_tls_thread == t)
+        hook_tls_thread = NULL;
+    free(t);
+}
+
+static hook_thread_slot_t *slot_for(hook_thread_t *t, hook_fn_t *fn)
+{
+    for (size_t i = 0; i != t->num_slots; ++i)
+        if (t->slots[i].fn == fn)
+            return &t->slots[i];
+    if (t->num_slots == t->cap_slots) {
+        t->cap_slots = t->cap_slots == 0 ? 8 : t->cap_slots * 2;
+        t->slots = realloc(t->slots, t->cap_slots * sizeof(*t->slots));
+        if (t->slots == NULL)
+            abort();
+    }
+    atomic_fetch_add(&fn->thread_refs, 1);
+    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL};
+    return &t->slots[t->num_slots++];
+}
+
+static hook_status_t run_native(struct edge_ctx *ctx)
+{
+    const edge_hook_plugin_t *p = ctx->fn->plugin;
+    int action = (int)p->on_event(ctx->fn->plugin_state, &hook_host, ctx, (edge_event_t)ctx->ev->type);
+    switch (action) {
+    case EDGE_CONTINUE:
+        return HOOK_CONTINUE;
+    case EDGE_RESPOND:
+        return HOOK_RESPOND;
+    case EDGE_FAIL:
+        if (ctx->error == NULL)
+            ctx->error = "the plugin returned EDGE_FAIL";
+        return HOOK_FAILED;
+    default:
+        hook_ctx_invalid(ctx, "the plugin returned garbage: action %d is not EDGE_CONTINUE, EDGE_RESPOND or EDGE_FAIL", action);
+        return HOOK_INVALID;
+    }
+}
+
+static inline void bump(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d, memory_order_relaxed);
+}
+
+static hook_counters_t *counters_for(hook_fn_t *fn, hook_thread_t *t)
+{
+    hook_counters_t *c = atomic_load_explicit(&fn->slots[t->index], memory_order_acquire);
+    if (c == NULL) {
+        if (posix_memalign((void **)&c, 64, sizeof(*c)) != 0)
+            abort();
+        memset(c, 0, sizeof(*c));
+        atomic_store_explicit(&fn->slots[t->index], c, memory_order_release);
+    }
+    return c;
+}
+
+static void count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep)
+{
+    hook_counters_t *c = counters_for(fn, t);
+    bump(&c->invocations, 1);
+    if (st == HOOK_INVALID || st == HOOK_FAILED)
+        bump(&c->errors, 1);
+    if (st == HOOK_INVALID)
+        bump(&c->invalid, 1);
+    if (rep->timed_out)
+        bump(&c->timeouts, 1);
+    if (rep->out_of_memory)
+        bump(&c->oom, 1);
+    bump(&c->duration_ns_sum, rep->duration_ns);
+    double s = (double)rep->duration_ns / 1e9;
+    size_t b = 0;
+    while (b < HOOK_HIST_BUCKETS - 1 && s > hook_hist_bounds[b])
+        ++b;
+    bump(&c->buckets[b], 1);
+}
+
+hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep)
+{
+    hook_report_t dummy;
+    if (rep == NULL)
+        rep = &dummy;
+    memset(rep, 0, sizeof(*rep));
+    rep->name = fn->name;
+    rep->hash = fn->hash;
+    if (!hook_fn_handles(fn, ev->type))
+        return HOOK_CONTINUE;
+    hook_tls_thread = t;
+    struct edge_ctx ctx = {.ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status};
+    uint64_t start = hook_now_ns();
+    hook_status_t st;
+    if (fn->is_lua) {
+        st = hook_lua_run(t, slot_for(t, fn), &ctx, rep);
+    } else {
+        st = run_native(&ctx);
+    }
+    if (st != HOOK_FAILED)
+        st = hook_ctx_finish(&ctx, st);
+    rep->duration_ns = hook_now_ns() - start;
+    if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)hook_fn_timeout_ms(fn, ev->type) && st != HOOK_FAILED) {
+        /* C code cannot be stopped: answer as Lambda@Edge would have */
+        st = HOOK_FAILED;
+        rep->timed_out = 1;
+        ctx.error = "the plugin ran past its timeout";
+    }
+    if (st == HOOK_INVALID || st == HOOK_FAILED) {
+        rep->http_status = st == HOOK_INVALID ? 502 : 503;
+        rep->error = ctx.error != NULL ? ctx.error : "unknown error";
+        log_error("hook %s [%.*s] %s: %d %s: %s", fn->name, (int)ev->request_id.len, ev->request_id.base ? ev->request_id.base : "",
+                  hook_event_type_name(ev->type), rep->http_status,
+                  st == HOOK_INVALID      ? "invalid output"
+                  : rep->timed_out        ? "timeout"
+                  : rep->out_of_memory    ? "memory limit"
+                                          : "execution error",
+                  rep->error);
+    }
+    count(fn, t, st, rep);
+    if ((++t->calls & 1023) == 0)
+        hook_thread_sweep(t);
+    return st;
+}
+
+void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i != HOOK_MAX_THREADS; ++i) {
+        hook_counters_t *c = atomic_load_explicit(&((hook_fn_t *)fn)->slots[i], memory_order_acquire);
+        if (c == NULL)
+            continue;
+#define ADD(f) out->f += atomic_load_explicit(&c->f, memory_order_relaxed)
+        ADD(invocations);
+        ADD(errors);
+        ADD(invalid);
+        ADD(timeouts);
+        ADD(oom);
+        ADD(duration_ns_sum);
+        for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b)
+            ADD(buckets[b]);
+#undef ADD
+    }
+}
+
+size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help)
+{
+    hook_stats_t s;
+    hook_fn_stats(fn, &s);
+    size_t n = 0;
+#define OUT(...)                                                                                                                   \
+    do {                                                                                                                           \
+        int r_ = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__);                                          \
+        if (r_ > 0)                                                                                                                \
+            n += (size_t)r_;                                                                                                       \
+    } while (0)
+    const char *lbl = fn->name;
+    char hash[13];
+    memcpy(hash, fn->hash, 12);
+    hash[12] = '\0';
+    if (with_help)
+        OUT("# HELP edgehook_hook_invocations_total Calls of a hook version.\n# TYPE edgehook_hook_invocations_total counter\n");
+    OUT("edgehook_hook_invocations_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.invocations);
+    if (with_help)
+        OUT("# HELP edgehook_hook_errors_total Calls that answered 502 or 503.\n# TYPE edgehook_hook_errors_total counter\n");
+    OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"502\"} %llu\n", lbl, hash, (unsigned long long)s.invalid);
+    OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"503\"} %llu\n", lbl, hash,
+        (unsigned long long)(s.errors - s.invalid));
+    if (with_help)
+        OUT("# HELP edgehook_hook_timeouts_total Calls stopped by their timeout.\n# TYPE edgehook_hook_timeouts_total counter\n");
+    OUT("edgehook_hook_timeouts_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.timeouts);
+    if (with_help)
+        OUT("# HELP edgehook_hook_memory_limit_total Calls stopped by the Lua memory cap.\n"
+            "# TYPE edgehook_hook_memory_limit_total counter\n");
+    OUT("edgehook_hook_memory_limit_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.oom);
+    if (with_help)
+        OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b) {
+        cum += s.buckets[b];
+        if (b + 1 < HOOK_HIST_BUCKETS)
+            OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"%g\"} %llu\n", lbl, hash, hook_hist_bounds[b],
+                (unsigned long long)cum);
+        else
+            OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"+Inf\"} %llu\n", lbl, hash,
+                (unsigned long long)cum);
+    }
+    OUT("edgehook_hook_duration_seconds_sum{hook=\"%s\",hash=\"%s\"} %.9f\n", lbl, hash, (double)s.duration_ns_sum / 1e9);
+    OUT("edgehook_hook_duration_seconds_count{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.invocations);
+#undef OUT
+    return n;
+}

@@ -1,0 +1,133 @@
+/* hooks/internal.h - internals shared by the files of the hooks runtime (not for the pipeline, not for plugins). */
+#ifndef EDGE_HOOKS_INTERNAL_H
+#define EDGE_HOOKS_INTERNAL_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <lua.h>
+#include "hooks/edge_hook.h"
+#include "hooks/hooks.h"
+
+typedef struct hook_lua_state hook_lua_state_t;
+
+/** per-thread counters of one hook version: written by one thread only (relaxed atomics), read by any */
+typedef struct hook_counters {
+    _Atomic uint64_t invocations, errors, invalid, timeouts, oom, duration_ns_sum;
+    _Atomic uint64_t buckets[HOOK_HIST_BUCKETS];
+} hook_counters_t;
+
+struct hook_fn {
+    _Atomic long refs;        /* owners (hook_fn_load, hook_fn_addref) */
+    _Atomic long thread_refs; /* per-thread Lua states */
+    _Atomic int retired;      /* owners are gone: threads drop their states */
+    int is_lua;
+    uint32_t events; /* EDGE_EVENT_BIT mask */
+    char *name, *path, *config_json;
+    int include_body;
+    int64_t timeout_ms; /* -1: per event default */
+    uint64_t memory_limit;
+    char hash[65];
+    /* lua */
+    char *source;
+    size_t source_len;
+    char *chunkname; /* "@path" */
+    /* native */
+    void *dl;
+    const edge_hook_plugin_t *plugin;
+    void *plugin_state;
+    /* counters: one lazily allocated slot per thread index */
+    hook_counters_t *_Atomic slots[HOOK_MAX_THREADS];
+};
+
+/** one (thread, hook version) Lua state */
+typedef struct hook_thread_slot {
+    hook_fn_t *fn;
+    hook_lua_state_t *ls;
+} hook_thread_slot_t;
+
+struct hook_thread {
+    int index; /* slot index in hook_fn_t.slots and the watchdog table */
+    pthread_t tid;
+    hook_thread_slot_t *slots;
+    size_t num_slots, cap_slots;
+    unsigned calls;
+    /* watchdog protocol (see watchdog.c) */
+    _Atomic uint64_t deadline_ns; /* 0: not in a Lua call */
+    _Atomic uint64_t grace_ns;
+    _Atomic uint32_t seq;      /* incremented per Lua call */
+    _Atomic uint32_t kill_seq; /* the call the watchdog acts on */
+    _Atomic int kill_phase;    /* 1: set the Lua debug hook, 2: jump out */
+    volatile sig_atomic_t in_lua;  /* inside lua_pcall of a hook */
+    volatile sig_atomic_t in_host; /* inside the allocator or a host function: never jump from there */
+    volatile sig_atomic_t kill_pending;
+    volatile sig_atomic_t timed_out;
+    volatile sig_atomic_t hook_armed; /* the Lua debug hook of phase 1 is set on L */
+    lua_State *L; /* the state running now */
+    sigjmp_buf jmp;
+};
+
+/** the thread running hooks now (NULL elsewhere); read by the signal handler and host functions */
+extern __thread hook_thread_t *hook_tls_thread;
+
+/** the per-call context behind edge_ctx_t */
+struct edge_ctx {
+    hook_event_t *ev;
+    h2o_mem_pool_t *pool;
+    hook_fn_t *fn;
+    hook_thread_t *t;
+    int responding;     /* request events: respond() was called */
+    int invalid;        /* a host call broke a rule: 502 */
+    int failed;         /* fail() was called */
+    const char *error;  /* message for the log (pool or static) */
+    int protected_touched[2]; /* a disallowed/read-only header of msg was touched: snapshot taken */
+    hook_headers_t snapshot[2];
+    int status_at_start;
+};
+
+/** the host vtable (host.c) */
+extern const edge_host_t hook_host;
+/** marks ctx invalid (502) with a printf-style message (the first one wins) */
+void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** final validation of a call's output (host.c); returns st or HOOK_INVALID */
+hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st);
+/** base64 (host.c); decode returns -1 on bad input */
+size_t hook_base64_encode(const char *src, size_t len, char *dst);
+int hook_base64_decode(const char *src, size_t len, char *dst, size_t *dlen);
+
+/* lua.c */
+/** compiles fn's source in a scratch state to validate it at load; 0 or -1 with err */
+int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen);
+/** runs a Lua hook; see hook_run */
+hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep);
+void hook_lua_state_free(hook_lua_state_t *ls);
+/** frees the calling thread's scratch buffer */
+void hook_lua_thread_cleanup(void);
+/** peak bytes of the slot's state (0 if none) */
+size_t hook_lua_state_peak(const hook_lua_state_t *ls);
+
+/* watchdog.c */
+/** registers the calling thread's runtime (index, signal handler, watchdog thread); -1 if full */
+int hook_watchdog_register(hook_thread_t *t);
+void hook_watchdog_unregister(hook_thread_t *t);
+/** unblocks the watchdog signal on the calling thread (after a hard stop jumped out of its handler) */
+void hook_watchdog_unblock(void);
+/** monotonic clock in ns */
+uint64_t hook_now_ns(void);
+
+#define HOST_ENTER()                                                                                                               \
+    do {                                                                                                                           \
+        hook_thread_t *t_ = hook_tls_thread;                                                                                       \
+        if (t_ != NULL)                                                                                                            \
+            ++t_->in_host;                                                                                                         \
+    } while (0)
+/* leaving a host function: if the watchdog asked for a hard stop while we were inside, jump now that we are out */
+#define HOST_LEAVE()                                                                                                               \
+    do {                                                                                                                           \
+        hook_thread_t *t_ = hook_tls_thread;                                                                                       \
+        if (t_ != NULL && --t_->in_host == 0 && t_->kill_pending && t_->in_lua)                                                    \
+            siglongjmp(t_->jmp, 1);                                                                                                \
+    } while (0)
+
+#endif

@@ -1,0 +1,531 @@
+/* hooks/lua.c - the LuaJIT runtime: one counting-allocator lua_State per (worker thread, hook version), compile, call, stop, rebuild. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <luajit.h>
+#include <openssl/evp.h>
+#include "proxy/log.h"
+#include "hooks/internal.h"
+#include "hooks/json.h"
+
+extern const char hook_lua_prelude[];
+extern const size_t hook_lua_prelude_len;
+
+#define HOOK_LUA_KILLED (-100)
+#define HOOK_LUA_SLACK (1u << 20) /* room past the cap so the error path (traceback) can run */
+
+/* every block the state allocates, so that an abandoned state can be freed wholesale */
+typedef struct blk {
+    struct blk *prev, *next;
+    size_t size;
+    size_t pad; /* keeps the payload 16-byte aligned */
+} blk_t;
+
+struct hook_lua_state {
+    lua_State *L;
+    blk_t head;
+    size_t bytes, peak, limit;
+    int oom;
+};
+
+static __thread char *scratch_buf;
+static __thread size_t scratch_cap;
+
+static void *on_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)osize;
+    hook_lua_state_t *ls = ud;
+    hook_thread_t *t = hook_tls_thread;
+    void *ret = NULL;
+    if (t != NULL)
+        ++t->in_host;
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            blk_t *b = (blk_t *)ptr - 1;
+            b->prev->next = b->next;
+            b->next->prev = b->prev;
+            ls->bytes -= b->size;
+            free(b);
+        }
+    } else {
+        blk_t *old = ptr != NULL ? (blk_t *)ptr - 1 : NULL;
+        size_t osz = old != NULL ? old->size : 0;
+        size_t cap = ls->limit + (ls->oom ? HOOK_LUA_SLACK : 0);
+        if (nsize > osz && ls->bytes - osz + nsize > cap) {
+            ls->oom = 1; /* refuse: LuaJIT raises "not enough memory"; the old block stays valid */
+        } else {
+            if (old != NULL) {
+                old->prev->next = old->next;
+                old->next->prev = old->prev;
+            }
+            blk_t *b = realloc(old, sizeof(blk_t) + nsize);
+            blk_t *keep = b != NULL ? b : old;
+            if (keep != NULL) {
+                keep->next = ls->head.next;
+                keep->prev = &ls->head;
+                ls->head.next->prev = keep;
+                ls->head.next = keep;
+            }
+            if (b != NULL) {
+                ls->bytes = ls->bytes - osz + nsize;
+                b->size = nsize;
+                ret = b + 1;
+                if (ls->bytes > ls->peak)
+                    ls->peak = ls->bytes;
+            }
+        }
+    }
+    if (t != NULL && --t->in_host == 0 && t->kill_pending && t->in_lua)
+        siglongjmp(t->jmp, 1);
+    return ret;
+}
+
+static void free_blocks(hook_lua_state_t *ls)
+{
+    blk_t *b = ls->head.next;
+    while (b != &ls->head) {
+        blk_t *n = b->next;
+        free(b);
+        b = n;
+    }
+    ls->head.next = ls->head.prev = &ls->head;
+    ls->bytes = 0;
+}
+
+void hook_lua_state_free(hook_lua_state_t *ls)
+{
+    if (ls == NULL)
+        return;
+    if (ls->L != NULL)
+        lua_close(ls->L);
+    free_blocks(ls);
+    free(ls);
+}
+
+size_t hook_lua_state_peak(const hook_lua_state_t *ls)
+{
+    return ls != NULL ? ls->peak : 0;
+}
+
+/* helpers for the prelude (FFI) */
+static void api_invalid(edge_ctx_t *ctx, const char *msg, size_t len)
+{
+    if (ctx == NULL)
+        return;
+    HOST_ENTER();
+    hook_ctx_invalid(ctx, "%.*s", (int)(len > 2048 ? 2048 : len), msg);
+    HOST_LEAVE();
+}
+
+static void api_headers_clear(edge_ctx_t *ctx, int msg)
+{
+    if (ctx == NULL)
+        return;
+    HOST_ENTER();
+    /* removing through the host keeps the read-only bookkeeping */
+    for (;;) {
+        edge_header_t h;
+        if (hook_host.header_at(ctx, msg, 0, &h) != 0)
+            break;
+        if (hook_host.header_remove(ctx, msg, h.name.ptr, h.name.len) <= 0)
+            break;
+    }
+    HOST_LEAVE();
+}
+
+static char *api_scratch(size_t len)
+{
+    if (len > scratch_cap) {
+        HOST_ENTER();
+        char *p = realloc(scratch_buf, len);
+        if (p == NULL)
+            abort();
+        scratch_buf = p;
+        scratch_cap = len;
+        HOST_LEAVE();
+    }
+    return scratch_buf;
+}
+
+static size_t api_b64enc(const char *src, size_t len, char *dst)
+{
+    return hook_base64_encode(src, len, dst);
+}
+
+static int api_b64dec(const char *src, size_t len, char *dst, size_t *dlen)
+{
+    return hook_base64_decode(src, len, dst, dlen);
+}
+
+static int api_digest(const char *alg, const char *data, size_t len, unsigned char *out)
+{
+    unsigned n = 0;
+    HOST_ENTER();
+    const EVP_MD *md = EVP_get_digestbyname(alg);
+    int ok = md != NULL && EVP_MD_get_size(md) <= 64 && EVP_Digest(data, len, out, &n, md, NULL) == 1;
+    HOST_LEAVE();
+    return ok ? (int)n : -1;
+}
+
+static int api_hmac(const char *alg, const char *key, size_t klen, const char *data, size_t len, unsigned char *out)
+{
+    size_t n = 0;
+    HOST_ENTER();
+    const EVP_MD *md = EVP_get_digestbyname(alg);
+    int ok = md != NULL && EVP_MD_get_size(md) <= 64 &&
+             EVP_Q_mac(NULL, "HMAC", NULL, alg, NULL, key, klen, (const unsigned char *)data, len, out, 64, &n) != NULL;
+    HOST_LEAVE();
+    return ok ? (int)n : -1;
+}
+
+static double api_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double api_remaining_ms(void)
+{
+    hook_thread_t *t = hook_tls_thread;
+    uint64_t d = t != NULL ? atomic_load(&t->deadline_ns) : 0, now = hook_now_ns();
+    return d > now ? (double)(d - now) / 1e6 : 0;
+}
+
+static uint32_t api_fnv1a(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i != len; ++i) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void api_log(int level, const char *msg, size_t len)
+{
+    if (level > log_level)
+        return;
+    HOST_ENTER();
+    log_write(level < 0 ? 0 : level > 3 ? 3 : level, "%.*s", (int)(len > 8192 ? 8192 : len), msg);
+    HOST_LEAVE();
+}
+
+/* must match the cdef in prelude.lua */
+typedef struct hook_lua_api {
+    void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
+    void (*headers_clear)(edge_ctx_t *ctx, int msg);
+    size_t (*b64enc)(const char *src, size_t len, char *dst);
+    int (*b64dec)(const char *src, size_t len, char *dst, size_t *dlen);
+    int (*digest)(const char *alg, const char *data, size_t len, unsigned char *out);
+    int (*hmac)(const char *alg, const char *key, size_t klen, const char *data, size_t len, unsigned char *out);
+    double (*time)(void);
+    double (*remaining_ms)(void);
+    uint32_t (*fnv1a)(const char *s, size_t len);
+    void (*log)(int level, const char *msg, size_t len);
+    char *(*scratch)(size_t len);
+} hook_lua_api_t;
+
+static const hook_lua_api_t lua_api = {api_invalid, api_headers_clear, api_b64enc, api_b64dec,    api_digest, api_hmac,
+                                       api_time,    api_remaining_ms,  api_fnv1a,  api_log,       api_scratch};
+
+static int on_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (lua_istable(L, 1)) {
+            lua_getfield(L, 1, "message");
+            msg = lua_tostring(L, -1);
+        }
+        if (msg == NULL)
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+static void push_json(lua_State *L, const hook_json_t *v)
+{
+    switch (v->type) {
+    case HOOK_JSON_NULL:
+        lua_pushnil(L);
+        break;
+    case HOOK_JSON_FALSE:
+    case HOOK_JSON_TRUE:
+        lua_pushboolean(L, v->type == HOOK_JSON_TRUE);
+        break;
+    case HOOK_JSON_NUMBER:
+        lua_pushnumber(L, v->number);
+        break;
+    case HOOK_JSON_STRING:
+        lua_pushlstring(L, v->str, v->len);
+        break;
+    case HOOK_JSON_ARRAY:
+        lua_createtable(L, (int)v->count, 0);
+        for (size_t i = 0; i != v->count; ++i) {
+            push_json(L, v->items[i]);
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        break;
+    case HOOK_JSON_OBJECT:
+        lua_createtable(L, 0, (int)v->count);
+        for (size_t i = 0; i != v->count; ++i) {
+            lua_pushlstring(L, v->keys[i], v->key_lens[i]);
+            push_json(L, v->items[i]);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+}
+
+/*
+ * Builds a state for fn: stack [1] = traceback handler, [2] = run. Returns NULL with a message in err.
+ * `validate`: the JIT is off and a count hook bounds the top-level code (used at load, where no watchdog runs).
+ */
+static void on_validate_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_getfield(L, LUA_REGISTRYINDEX, "edgehook.deadline");
+    double deadline = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if ((double)hook_now_ns() > deadline)
+        luaL_error(L, "the hook's top-level code runs too long");
+}
+
+/* the armed call: the watchdog may stop it (see watchdog.c) */
+typedef struct armed {
+    hook_thread_t *t;
+    hook_lua_state_t *ls;
+    uint64_t timeout_ns;
+} armed_t;
+
+static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
+
+/* a == NULL: validation at load (JIT off, count hook, no watchdog); *killed is set when the watchdog stopped the top level */
+static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, armed_t *a, char *err, size_t errlen, int *killed)
+{
+    hook_lua_state_t *ls = calloc(1, sizeof(*ls));
+    if (ls == NULL)
+        abort();
+    ls->head.next = ls->head.prev = &ls->head;
+    ls->limit = fn->memory_limit;
+    lua_State *L = lua_newstate(on_lua_alloc, ls);
+    if (L == NULL) {
+        snprintf(err, errlen, "%s: cannot create a Lua state (memory limit %llu bytes?)", fn->path, (unsigned long long)ls->limit);
+        free_blocks(ls);
+        free(ls);
+        return NULL;
+    }
+    ls->L = L;
+    if (validate) {
+        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+        lua_pushnumber(L, (double)(hook_now_ns() + 2000000000ull));
+        lua_setfield(L, LUA_REGISTRYINDEX, "edgehook.deadline");
+        lua_sethook(L, on_validate_hook, LUA_MASKCOUNT, 10000);
+    }
+    lua_gc(L, LUA_GCSTOP, 0);
+    luaL_openlibs(L);
+    lua_gc(L, LUA_GCRESTART, 0);
+    lua_pushcfunction(L, on_traceback);
+    /* the prelude: returns run, init */
+    if (luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude") != 0) {
+        snprintf(err, errlen, "%s: internal error: prelude: %s", fn->path, lua_tostring(L, -1));
+        goto error;
+    }
+    lua_pushlightuserdata(L, (void *)&hook_host);
+    lua_pushlightuserdata(L, (void *)&lua_api);
+    if (lua_pcall(L, 2, 2, 1) != 0) {
+        snprintf(err, errlen, "%s: internal error: prelude: %s", fn->path, lua_tostring(L, -1));
+        goto error;
+    }
+    /* stack: tb, run, init */
+    if (luaL_loadbufferx(L, fn->source, fn->source_len, fn->chunkname, "t") != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        goto error;
+    }
+    hook_json_t *cfg = hook_json_parse(fn->config_json, strlen(fn->config_json), err, errlen);
+    if (cfg == NULL) {
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%s", err);
+        snprintf(err, errlen, "%s: config is not valid JSON: %s", fn->path, tmp);
+        goto error;
+    }
+    push_json(L, cfg);
+    hook_json_free(cfg);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_pushstring(L, fn->name);
+    lua_pushstring(L, fn->hash);
+    lua_pushnumber(L, (double)(fn->memory_limit >> 20));
+    int rc;
+    if (a != NULL) {
+        a->ls = ls;
+        rc = armed_call(a, L, 5, 0);
+    } else {
+        rc = lua_pcall(L, 5, 0, 1);
+    }
+    if (rc == HOOK_LUA_KILLED) {
+        *killed = 1;
+        snprintf(err, errlen, "%s: the hook's top-level code ran past its timeout", fn->path);
+        return NULL; /* ls was freed wholesale by the caller's kill path */
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "error");
+        goto error;
+    }
+    lua_settop(L, 2);
+    if (validate)
+        lua_sethook(L, NULL, 0, 0);
+    return ls;
+error:
+    hook_lua_state_free(ls);
+    return NULL;
+}
+
+int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen)
+{
+    hook_thread_t *saved = hook_tls_thread;
+    int killed = 0;
+    hook_tls_thread = NULL; /* no watchdog protocol on this thread */
+    hook_lua_state_t *ls = state_new(fn, 1, NULL, err, errlen, &killed);
+    hook_tls_thread = saved;
+    if (ls == NULL)
+        return -1;
+    hook_lua_state_free(ls);
+    return 0;
+}
+
+static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
+{
+    hook_thread_t *t = a->t;
+    t->L = L;
+    t->timed_out = 0;
+    t->kill_pending = 0;
+    uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed) + 1;
+    atomic_store_explicit(&t->seq, seq, memory_order_relaxed);
+    atomic_store_explicit(&t->deadline_ns, hook_now_ns() + a->timeout_ns, memory_order_release);
+    t->in_lua = 1;
+    if (sigsetjmp(t->jmp, 0) != 0) {
+        /* hard stop: L is abandoned mid-flight; free everything it allocated (its JIT machine code areas leak) */
+        t->in_lua = 0;
+        t->in_host = 0;
+        t->kill_pending = 0;
+        t->hook_armed = 0;
+        atomic_store(&t->deadline_ns, 0);
+        hook_watchdog_unblock();
+        free_blocks(a->ls);
+        free(a->ls);
+        a->ls = NULL;
+        return HOOK_LUA_KILLED;
+    }
+    int rc = lua_pcall(L, nargs, nres, 1);
+    t->in_lua = 0;
+    atomic_store_explicit(&t->deadline_ns, 0, memory_order_relaxed);
+    if (t->hook_armed) {
+        lua_sethook(L, NULL, 0, 0);
+        t->hook_armed = 0;
+    }
+    return rc;
+}
+
+static const char *pool_printf(h2o_mem_pool_t *pool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *pool_printf(h2o_mem_pool_t *pool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return "error";
+    char *p = h2o_mem_alloc_pool(pool, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep)
+{
+    hook_fn_t *fn = slot->fn;
+    int64_t timeout_ms = hook_fn_timeout_ms(fn, ctx->ev->type);
+    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u};
+    if (slot->ls == NULL) {
+        char err[1024];
+        int killed = 0;
+        slot->ls = state_new(fn, 0, &a, err, sizeof(err), &killed);
+        if (slot->ls == NULL) {
+            rep->timed_out = killed;
+            ctx->error = pool_printf(ctx->pool, "cannot load the hook: %s", err);
+            return HOOK_FAILED;
+        }
+    }
+    hook_lua_state_t *ls = slot->ls;
+    lua_State *L = ls->L;
+    a.ls = ls;
+    lua_pushvalue(L, 2);
+    lua_pushlightuserdata(L, ctx);
+    lua_pushinteger(L, ctx->ev->type);
+    int rc = armed_call(&a, L, 2, 2);
+    if (rc == HOOK_LUA_KILLED) {
+        slot->ls = NULL;
+        rep->timed_out = 1;
+        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms; stopped hard (in compiled code), the Lua state is rebuilt",
+                                 (long long)timeout_ms);
+        return HOOK_FAILED;
+    }
+    hook_status_t st;
+    size_t len;
+    const char *m;
+    if (rc != 0) {
+        m = lua_tolstring(L, -1, &len);
+        ctx->error = m != NULL ? pool_printf(ctx->pool, "%.*s", (int)len, m) : "error";
+        st = HOOK_FAILED;
+    } else {
+        switch (lua_tointeger(L, -2)) {
+        case 0:
+            st = HOOK_CONTINUE;
+            break;
+        case 1:
+            st = HOOK_RESPOND;
+            break;
+        case 2:
+            st = HOOK_INVALID;
+            if (!ctx->invalid)
+                hook_ctx_invalid(ctx, "invalid result");
+            break;
+        default:
+            m = lua_tolstring(L, -1, &len);
+            ctx->error = m != NULL ? pool_printf(ctx->pool, "%.*s", (int)len, m) : "the hook failed";
+            st = HOOK_FAILED;
+            break;
+        }
+    }
+    lua_settop(L, 2);
+    if (t->timed_out) {
+        rep->timed_out = 1;
+        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)timeout_ms, ctx->error != NULL ? ctx->error : "");
+        st = HOOK_FAILED;
+    }
+    if (ls->oom) {
+        rep->out_of_memory = 1;
+        ctx->error = pool_printf(ctx->pool, "memory limit of %llu bytes exceeded, the Lua state is rebuilt: %s",
+                                 (unsigned long long)ls->limit, ctx->error != NULL ? ctx->error : "");
+        st = HOOK_FAILED;
+        hook_lua_state_free(ls);
+        slot->ls = NULL;
+    }
+    return st;
+}
+
+void hook_lua_thread_cleanup(void)
+{
+    free(scratch_buf);
+    scratch_buf = NULL;
+    scratch_cap = 0;
+}

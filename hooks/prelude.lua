@@ -1,0 +1,1103 @@
+-- hooks/prelude.lua - the trusted Lua side of the hooks runtime: lazy event proxies over the C event (via FFI), write-back, the `edge` module, the sandbox.
+-- Embedded into hooks/prelude.c by hooks/prelude_gen.py (run it after editing this file; a unit test checks they match).
+-- Called once per lua_State with (host vtable, helper api) as light userdata; returns run(ctx, type) and init(chunk, config, name, hash, mem_mb).
+local host_ptr, api_ptr = ...
+local ffi = require "ffi"
+local clear = require "table.clear"
+local jit = require "jit"
+
+ffi.cdef [[
+typedef struct edge_str { const char *ptr; size_t len; } edge_str_t;
+typedef struct edge_ctx edge_ctx_t;
+typedef struct edge_header { edge_str_t name; edge_str_t key; edge_str_t value; } edge_header_t;
+typedef struct edge_origin {
+    uint32_t size; uint32_t kind;
+    edge_str_t domain_name, path, protocol, region, auth_method;
+    uint32_t port, read_timeout, keepalive_timeout, num_custom_headers;
+    const edge_header_t *custom_headers;
+} edge_origin_t;
+typedef struct edge_host {
+    uint32_t abi_major, abi_minor, size, reserved;
+    int (*get)(edge_ctx_t *ctx, int field, edge_str_t *out);
+    int (*set)(edge_ctx_t *ctx, int field, const char *value, size_t len);
+    int (*get_status)(edge_ctx_t *ctx);
+    int (*set_status)(edge_ctx_t *ctx, int status);
+    size_t (*header_count)(edge_ctx_t *ctx, int msg);
+    int (*header_at)(edge_ctx_t *ctx, int msg, size_t index, edge_header_t *out);
+    int (*header_get)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len, size_t nth, edge_header_t *out);
+    int (*header_add)(edge_ctx_t *ctx, int msg, const char *key, size_t key_len, const char *value, size_t value_len);
+    int (*header_remove)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len);
+    int (*header_set)(edge_ctx_t *ctx, int msg, const char *key, size_t key_len, const char *value, size_t value_len);
+    int (*respond)(edge_ctx_t *ctx, int status, const char *description, size_t description_len, const char *body, size_t body_len);
+    int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
+    int (*set_origin)(edge_ctx_t *ctx, const edge_origin_t *origin);
+    void *(*alloc)(edge_ctx_t *ctx, size_t size);
+    void (*log)(edge_ctx_t *ctx, int level, const char *msg, size_t len);
+    void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
+} edge_host_t;
+typedef struct hook_lua_api {
+    void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
+    void (*headers_clear)(edge_ctx_t *ctx, int msg);
+    size_t (*b64enc)(const char *src, size_t len, char *dst);
+    int (*b64dec)(const char *src, size_t len, char *dst, size_t *dlen);
+    int (*digest)(const char *alg, const char *data, size_t len, unsigned char *out);
+    int (*hmac)(const char *alg, const char *key, size_t klen, const char *data, size_t len, unsigned char *out);
+    double (*time)(void);
+    double (*remaining_ms)(void);
+    uint32_t (*fnv1a)(const char *s, size_t len);
+    void (*log)(int level, const char *msg, size_t len);
+    char *(*scratch)(size_t len);
+} hook_lua_api_t;
+]]
+
+local H = ffi.cast("const edge_host_t *", host_ptr)
+local A = ffi.cast("const hook_lua_api_t *", api_ptr)
+local fstring, fnew = ffi.string, ffi.new
+local type, rawget, rawset, setmetatable, tostring, tonumber, error, pairs, next, select =
+    type, rawget, rawset, setmetatable, tostring, tonumber, error, pairs, next, select
+local getmt = debug.getmetatable
+local find, lower, upper, gsub, sub, byte, char, format, concat, sort =
+    string.find, string.lower, string.upper, string.gsub, string.sub, string.byte, string.char, string.format, table.concat,
+    table.sort
+local floor = math.floor
+
+-- fields (edge_field_t) and messages
+local F_TYPE, F_REQID, F_DOMAIN, F_DISTID, F_IP, F_METHOD, F_URI, F_QS, F_RBODY, F_SDESC, F_SBODY = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+local REQ, RESP = 0, 1
+
+local str1 = fnew("edge_str_t[1]")
+local hdr1 = fnew("edge_header_t[1]")
+local sizet1 = fnew("size_t[1]")
+
+local cur = nil   -- the edge_ctx_t of the running call (light userdata), nil between calls
+local etype = 0   -- its event type
+local S_cf, S_req, S_resp, S_origin_fp = nil, nil, nil, nil
+local hproxy = {}
+local tracks = {}
+for m = 0, 1 do
+    tracks[m] = { nf = 0, fl = {}, fset = {}, snap = {}, na = 0, al = {}, aset = {}, all = false }
+end
+
+local function getf(field)
+    if H.get(cur, field, str1) < 0 then
+        return nil
+    end
+    return fstring(str1[0].ptr, str1[0].len)
+end
+
+local invalid_msg = nil
+local function bad(msg)
+    invalid_msg = msg
+    return 2
+end
+
+-- arrays accept [0] as an alias of [1], so Node.js code (headers.host[0].value) ports line by line
+local arr_mt = {
+    __index = function(t, k)
+        if k == 0 then
+            return rawget(t, 1)
+        end
+    end,
+    __newindex = function(t, k, v)
+        if k == 0 then
+            k = 1
+        end
+        rawset(t, k, v)
+    end,
+}
+
+local function title(name)
+    return (gsub(gsub(name, "^%l", upper), "%-%l", upper))
+end
+
+-- all values of one header, as { {key=, value=}, ... }, and a snapshot to tell later whether the hook changed them
+local function fetch(m, name)
+    local arr, snap, i = nil, nil, 0
+    while H.header_get(cur, m, name, #name, i, hdr1) == 0 do
+        if arr == nil then
+            arr = setmetatable({}, arr_mt)
+            snap = { arr, 0 }
+        end
+        local h = hdr1[0]
+        local k, v = fstring(h.key.ptr, h.key.len), fstring(h.value.ptr, h.value.len)
+        local e = { key = k, value = v }
+        i = i + 1
+        arr[i] = e
+        snap[3 * i], snap[3 * i + 1], snap[3 * i + 2] = e, k, v
+    end
+    if snap then
+        snap[2] = i
+    end
+    return arr, snap
+end
+
+local function record_fetch(tr, P, name, arr, snap)
+    tr.nf = tr.nf + 1
+    tr.fl[tr.nf] = name
+    tr.fset[name] = true
+    if arr then
+        tr.snap[name] = snap
+        rawset(P, name, arr)
+    end
+end
+
+local hp_mt = {}
+for m = 0, 1 do
+    local tr = tracks[m]
+    hp_mt[m] = {
+        __metatable = "edge.headers",
+        __index = function(P, name)
+            if P ~= hproxy[m] or cur == nil or type(name) ~= "string" or tr.fset[name] or tr.aset[name] or find(name, "%u") then
+                return nil
+            end
+            local arr, snap = fetch(m, name)
+            record_fetch(tr, P, name, arr, snap)
+            return arr
+        end,
+        __newindex = function(P, name, v)
+            rawset(P, name, v)
+            if P == hproxy[m] and not tr.fset[name] and not tr.aset[name] then
+                tr.na = tr.na + 1
+                tr.al[tr.na] = name
+                tr.aset[name] = true
+            end
+        end,
+    }
+end
+
+local function new_proxy(m)
+    local P = setmetatable({}, hp_mt[m])
+    hproxy[m] = P
+    return P
+end
+
+local function materialise_headers(P, m)
+    local tr = tracks[m]
+    if P ~= hproxy[m] or cur == nil or tr.all then
+        return
+    end
+    tr.all = true
+    local n = tonumber(H.header_count(cur, m))
+    for i = 0, n - 1 do
+        if H.header_at(cur, m, i, hdr1) == 0 then
+            local name = fstring(hdr1[0].name.ptr, hdr1[0].name.len)
+            if rawget(P, name) == nil and not tr.fset[name] and not tr.aset[name] then
+                local arr, snap = fetch(m, name)
+                record_fetch(tr, P, name, arr, snap)
+            end
+        end
+    end
+end
+
+local function unchanged(s, v)
+    if s == nil or v ~= s[1] then
+        return false
+    end
+    local n = s[2]
+    if rawget(v, n + 1) ~= nil then
+        return false
+    end
+    for i = 1, n do
+        local e, b = rawget(v, i), 3 * i
+        if e ~= s[b] or e.key ~= s[b + 1] or e.value ~= s[b + 2] then
+            return false
+        end
+    end
+    return true
+end
+
+local function header_entries(name, arr)
+    if type(arr) ~= "table" then
+        return nil, "headers['" .. name .. "'] must be an array of {key = ..., value = ...}"
+    end
+    if rawget(arr, 1) == nil and rawget(arr, 0) ~= nil then
+        return { rawget(arr, 0) } -- built 0-based, Node.js style
+    end
+    return arr
+end
+
+-- appends the entries of one header name
+local function add_entries(m, name, arr)
+    if type(name) ~= "string" then
+        return bad("header names must be strings")
+    end
+    if lower(name) ~= name then
+        return bad("header name '" .. name .. "' must be lowercase (the key field keeps the case)")
+    end
+    local list, err = header_entries(name, arr)
+    if list == nil then
+        return bad(err)
+    end
+    for i = 1, #list do
+        local e = list[i]
+        if type(e) ~= "table" then
+            return bad("headers['" .. name .. "'][" .. i .. "] must be a table {key = ..., value = ...}")
+        end
+        local k, v = e.key, e.value
+        if k == nil then
+            k = title(name)
+        elseif type(k) ~= "string" or lower(k) ~= name then
+            return bad("headers['" .. name .. "'][" .. i .. "].key '" .. tostring(k) .. "' does not match the header name")
+        end
+        if type(v) ~= "string" then
+            return bad("headers['" .. name .. "'][" .. i .. "].value must be a string, not " .. type(v))
+        end
+        if H.header_add(cur, m, k, #k, v, #v) ~= 0 then
+            return 2
+        end
+    end
+    return 0
+end
+
+local function write_name(m, name, arr)
+    if type(name) ~= "string" then
+        return bad("header names must be strings")
+    end
+    H.header_remove(cur, m, name, #name)
+    if arr == nil then
+        return 0
+    end
+    return add_entries(m, name, arr)
+end
+
+local function wb_tracked(m)
+    local P, tr = hproxy[m], tracks[m]
+    for i = 1, tr.nf do
+        local name = tr.fl[i]
+        local v = rawget(P, name)
+        if not unchanged(tr.snap[name], v) and (v ~= nil or tr.snap[name] ~= nil) then
+            if write_name(m, name, v) ~= 0 then
+                return 2
+            end
+        end
+    end
+    for i = 1, tr.na do
+        local name = tr.al[i]
+        if not tr.fset[name] then
+            if write_name(m, name, rawget(P, name)) ~= 0 then
+                return 2
+            end
+        end
+    end
+    return 0
+end
+
+local function wb_full(h, m, clear_first)
+    if type(h) ~= "table" then
+        return bad("headers must be a table of lowercase name -> array of {key, value}")
+    end
+    local mt = getmt(h)
+    if mt == hp_mt[0] then
+        materialise_headers(h, 0)
+    elseif mt == hp_mt[1] then
+        materialise_headers(h, 1)
+    end
+    if clear_first then
+        A.headers_clear(cur, m)
+    end
+    for name, arr in next, h do
+        if add_entries(m, name, arr) ~= 0 then
+            return 2
+        end
+    end
+    return 0
+end
+
+local function wb_headers(r, m, lazy)
+    local h = rawget(r, "headers")
+    if h == nil then
+        return 0 -- untouched (lazy) or left out (a new table): the headers stay as they are
+    end
+    if lazy and h == hproxy[m] then
+        return wb_tracked(m)
+    end
+    return wb_full(h, m, true)
+end
+
+local b64enc, b64dec
+
+local function decode_body(body, enc, what)
+    if type(body) ~= "string" then
+        return nil, what .. ".body must be a string"
+    end
+    if enc == nil or enc == "text" then
+        return body
+    end
+    if enc == "base64" then
+        local d = b64dec(body)
+        if d == nil then
+            return nil, what .. ".body is not valid base64"
+        end
+        return d
+    end
+    return nil, what .. ".bodyEncoding must be \"text\" or \"base64\""
+end
+
+local function to_status(s, what)
+    local n = tonumber(s)
+    if n == nil or n % 1 ~= 0 or (type(s) ~= "string" and type(s) ~= "number") then
+        return nil, what .. ".status must be a number or a numeric string, not " .. tostring(s)
+    end
+    return n
+end
+
+-- origin <-> tables in the Lambda@Edge shape
+local origin_keys = { "domain_name", "path", "protocol", "region", "auth_method" }
+local function origin_fp(o)
+    if type(o) ~= "table" then
+        return tostring(o)
+    end
+    local parts = {}
+    for _, kind in ipairs({ "custom", "s3" }) do
+        local c = o[kind]
+        if type(c) == "table" then
+            parts[#parts + 1] = kind
+            for _, k in ipairs({ "domainName", "path", "protocol", "region", "authMethod", "port", "readTimeout",
+                "keepaliveTimeout" }) do
+                parts[#parts + 1] = tostring(c[k])
+            end
+            local ch = c.customHeaders
+            if type(ch) == "table" then
+                local names = {}
+                for n in next, ch do
+                    names[#names + 1] = tostring(n)
+                end
+                sort(names)
+                for _, n in ipairs(names) do
+                    local arr = ch[n]
+                    parts[#parts + 1] = n
+                    if type(arr) == "table" then
+                        for i = 1, #arr do
+                            local e = arr[i]
+                            parts[#parts + 1] = type(e) == "table" and (tostring(e.key) .. "=" .. tostring(e.value)) or "?"
+                        end
+                    end
+                end
+            end
+        end
+    end
+    return concat(parts, "\0")
+end
+
+local function read_origin()
+    local o = fnew("edge_origin_t")
+    o.size = ffi.sizeof("edge_origin_t")
+    if H.get_origin(cur, o) ~= 0 then
+        return nil
+    end
+    local function s(v)
+        return fstring(v.ptr, v.len)
+    end
+    local ch = {}
+    for i = 0, tonumber(o.num_custom_headers) - 1 do
+        local h = o.custom_headers[i]
+        local name = s(h.name)
+        local arr = ch[name] or setmetatable({}, arr_mt)
+        arr[#arr + 1] = { key = s(h.key), value = s(h.value) }
+        ch[name] = arr
+    end
+    if o.kind == 1 then
+        return { custom = { customHeaders = ch, domainName = s(o.domain_name), path = s(o.path), protocol = s(o.protocol),
+            port = tonumber(o.port), readTimeout = tonumber(o.read_timeout), keepaliveTimeout = tonumber(o.keepalive_timeout),
+            sslProtocols = setmetatable({ "TLSv1.2" }, arr_mt) } }
+    end
+    return { s3 = { customHeaders = ch, domainName = s(o.domain_name), path = s(o.path), region = s(o.region),
+        authMethod = s(o.auth_method) } }
+end
+
+local function opt_string(t, k, what)
+    local v = t[k]
+    if v == nil then
+        return ""
+    end
+    if type(v) ~= "string" then
+        error(what .. "." .. k .. " must be a string", 0)
+    end
+    return v
+end
+
+local function opt_int(t, k, what)
+    local v = t[k]
+    if v == nil then
+        return 0
+    end
+    v = tonumber(v)
+    if v == nil or v % 1 ~= 0 or v < 0 or v > 65535 then
+        error(what .. "." .. k .. " must be an integer", 0)
+    end
+    return v
+end
+
+local function wb_origin(o)
+    if type(o) ~= "table" then
+        return bad("request.origin must be a table {custom = {...}} or {s3 = {...}}")
+    end
+    local c, s3 = o.custom, o.s3
+    if (c ~= nil) == (s3 ~= nil) or type(c or s3) ~= "table" then
+        return bad("request.origin must have exactly one of custom or s3")
+    end
+    local t, what = c or s3, c and "request.origin.custom" or "request.origin.s3"
+    local eo = fnew("edge_origin_t")
+    eo.size = ffi.sizeof("edge_origin_t")
+    eo.kind = c and 1 or 2
+    local keep = {}
+    local function str(field, v)
+        keep[#keep + 1] = v
+        eo[field].ptr = v
+        eo[field].len = #v
+    end
+    local ok, err = pcall(function()
+        str("domain_name", opt_string(t, "domainName", what))
+        str("path", opt_string(t, "path", what))
+        if c then
+            str("protocol", opt_string(t, "protocol", what))
+            eo.port = opt_int(t, "port", what)
+            eo.read_timeout = opt_int(t, "readTimeout", what)
+            eo.keepalive_timeout = opt_int(t, "keepaliveTimeout", what)
+        else
+            str("region", opt_string(t, "region", what))
+            str("auth_method", opt_string(t, "authMethod", what))
+        end
+    end)
+    if not ok then
+        return bad(err)
+    end
+    local ch = t.customHeaders
+    local list = {}
+    if ch ~= nil then
+        if type(ch) ~= "table" then
+            return bad(what .. ".customHeaders must be a table")
+        end
+        for name, arr in next, ch do
+            local entries, e2 = header_entries(tostring(name), arr)
+            if entries == nil then
+                return bad(what .. ".customHeaders: " .. e2)
+            end
+            for i = 1, #entries do
+                local e = entries[i]
+                if type(e) ~= "table" or type(e.value) ~= "string" or (e.key ~= nil and type(e.key) ~= "string") or
+                    type(name) ~= "string" then
+                    return bad(what .. ".customHeaders['" .. tostring(name) .. "'] must hold {key = string, value = string}")
+                end
+                list[#list + 1] = { e.key or title(name), e.value }
+            end
+        end
+    end
+    local hs = fnew("edge_header_t[?]", #list + 1)
+    for i, kv in ipairs(list) do
+        hs[i - 1].key.ptr, hs[i - 1].key.len = kv[1], #kv[1]
+        hs[i - 1].name.ptr, hs[i - 1].name.len = kv[1], #kv[1]
+        hs[i - 1].value.ptr, hs[i - 1].value.len = kv[2], #kv[2]
+    end
+    eo.num_custom_headers = #list
+    eo.custom_headers = hs
+    local rc = H.set_origin(cur, eo)
+    keep, list = nil, nil
+    return rc ~= 0 and 2 or 0
+end
+
+local function wb_request(r, lazy)
+    for _, f in ipairs({ { "uri", F_URI }, { "querystring", F_QS } }) do
+        local v = rawget(r, f[1])
+        if v ~= nil then
+            if type(v) ~= "string" then
+                return bad("request." .. f[1] .. " must be a string")
+            end
+            if v ~= getf(f[2]) and H.set(cur, f[2], v, #v) ~= 0 then
+                return 2
+            end
+        end
+    end
+    if wb_headers(r, REQ, lazy) ~= 0 then
+        return 2
+    end
+    if etype == 1 then
+        local o = rawget(r, "origin")
+        if o ~= nil and origin_fp(o) ~= S_origin_fp then
+            if wb_origin(o) ~= 0 then
+                return 2
+            end
+        end
+    end
+    local b = rawget(r, "body")
+    if type(b) == "table" and b.action == "replace" then
+        local data, err = decode_body(b.data, b.encoding or "base64", "request.body")
+        if data == nil then
+            return bad(err)
+        end
+        if H.set(cur, F_RBODY, data, #data) ~= 0 then
+            return 2
+        end
+    end
+    return 0
+end
+
+local function wb_generated(r)
+    local st, err = to_status(rawget(r, "status"), "response")
+    if st == nil then
+        return bad(err)
+    end
+    local desc = r.statusDescription or ""
+    if type(desc) ~= "string" then
+        return bad("response.statusDescription must be a string")
+    end
+    local body = r.body
+    if body ~= nil then
+        body, err = decode_body(body, r.bodyEncoding, "response")
+        if body == nil then
+            return bad(err)
+        end
+    end
+    if H.respond(cur, st, desc, #desc, body, body and #body or 0) ~= 0 then
+        return 2
+    end
+    local h = r.headers
+    if h ~= nil and wb_full(h, RESP, false) ~= 0 then
+        return 2
+    end
+    return 1
+end
+
+local function wb_response(r, lazy)
+    local s = rawget(r, "status")
+    if s ~= nil then
+        local n, err = to_status(s, "response")
+        if n == nil then
+            return bad(err)
+        end
+        if n ~= H.get_status(cur) and H.set_status(cur, n) ~= 0 then
+            return 2
+        end
+    end
+    local d = rawget(r, "statusDescription")
+    if d ~= nil then
+        if type(d) ~= "string" then
+            return bad("response.statusDescription must be a string")
+        end
+        if d ~= getf(F_SDESC) and H.set(cur, F_SDESC, d, #d) ~= 0 then
+            return 2
+        end
+    end
+    if wb_headers(r, RESP, lazy) ~= 0 then
+        return 2
+    end
+    local b = rawget(r, "body")
+    if b ~= nil then
+        local body, err = decode_body(b, rawget(r, "bodyEncoding"), "response")
+        if body == nil then
+            return bad(err)
+        end
+        if H.set(cur, F_SBODY, body, #body) ~= 0 then
+            return 2
+        end
+    end
+    return 0
+end
+
+local function writeback(r)
+    if type(r) ~= "table" then
+        return bad("the handler returned " .. (r == nil and "nothing" or ("a " .. type(r))) .. ", not a " ..
+            (etype <= 1 and "request or response" or "response") .. " table")
+    end
+    if etype <= 1 then
+        if r == S_req then
+            return wb_request(r, true)
+        end
+        if rawget(r, "status") ~= nil then
+            return wb_generated(r)
+        end
+        if rawget(r, "uri") ~= nil or rawget(r, "headers") ~= nil or rawget(r, "querystring") ~= nil then
+            return wb_request(r, false)
+        end
+        return bad("the handler returned a table that is neither a request (uri, headers) nor a response (status)")
+    end
+    if r == S_resp then
+        return wb_response(r, true)
+    end
+    if r == S_req then
+        return bad("a " .. (etype == 2 and "origin" or "viewer") .. "-response hook must return the response, not the request")
+    end
+    if rawget(r, "status") ~= nil or rawget(r, "headers") ~= nil then
+        return wb_response(r, false)
+    end
+    return bad("the handler returned a table that is not a response (status, headers)")
+end
+
+-- lazy views of the C event
+local req_mt, resp_mt, cf_mt = { __metatable = "edge.request" }, { __metatable = "edge.response" }, { __metatable = "edge.cf" }
+local req_fields = { clientIp = F_IP, method = F_METHOD, uri = F_URI, querystring = F_QS }
+
+req_mt.__index = function(t, k)
+    if t ~= S_req or cur == nil then
+        return nil
+    end
+    local f = req_fields[k]
+    if f then
+        return getf(f)
+    end
+    local v
+    if k == "headers" then
+        v = new_proxy(REQ)
+    elseif k == "origin" then
+        if etype ~= 1 and etype ~= 2 then
+            return nil
+        end
+        v = read_origin()
+        S_origin_fp = origin_fp(v)
+    elseif k == "body" then
+        local rc = H.get(cur, F_RBODY, str1)
+        if rc < 0 then
+            return nil
+        end
+        v = { inputTruncated = rc == 1, action = "read-only", encoding = "base64",
+            data = b64enc(fstring(str1[0].ptr, str1[0].len)) }
+    end
+    if v ~= nil then
+        rawset(t, k, v)
+    end
+    return v
+end
+
+resp_mt.__index = function(t, k)
+    if t ~= S_resp or cur == nil then
+        return nil
+    end
+    if k == "status" then
+        return tostring(H.get_status(cur))
+    elseif k == "statusDescription" then
+        return getf(F_SDESC)
+    elseif k == "headers" then
+        local v = new_proxy(RESP)
+        rawset(t, k, v)
+        return v
+    end
+    return nil
+end
+
+cf_mt.__index = function(t, k)
+    if t ~= S_cf or cur == nil then
+        return nil
+    end
+    local v
+    if k == "config" then
+        v = { distributionDomainName = getf(F_DOMAIN), distributionId = getf(F_DISTID), eventType = getf(F_TYPE),
+            requestId = getf(F_REQID) }
+    elseif k == "request" then
+        v = setmetatable({}, req_mt)
+        S_req = v
+    elseif k == "response" then
+        if etype < 2 then
+            return nil
+        end
+        v = setmetatable({}, resp_mt)
+        S_resp = v
+    else
+        return nil
+    end
+    rawset(t, k, v)
+    return v
+end
+
+-- pairs/next in the sandbox see every field of the lazy views
+local function materialise(t)
+    local mt = getmt(t)
+    if mt == nil then
+        return
+    elseif mt == hp_mt[0] then
+        materialise_headers(t, 0)
+    elseif mt == hp_mt[1] then
+        materialise_headers(t, 1)
+    elseif mt == cf_mt then
+        local _ = t.config, t.request, t.response
+    elseif mt == req_mt and t == S_req then
+        for k in next, req_fields do
+            rawset(t, k, t[k])
+        end
+        local _ = t.headers, t.origin, t.body
+    elseif mt == resp_mt and t == S_resp then
+        rawset(t, "status", t.status)
+        rawset(t, "statusDescription", t.statusDescription)
+        local _ = t.headers
+    end
+end
+
+local function spairs(t)
+    materialise(t)
+    return next, t, nil
+end
+
+local function snext(t, k)
+    if k == nil then
+        materialise(t)
+    end
+    return next(t, k)
+end
+
+-- the edge module
+local edge = {}
+local hook_name = "?"
+
+b64enc = function(s)
+    s = tostring(s)
+    local n = #s
+    local out = A.scratch(floor((n + 2) / 3) * 4 + 4)
+    local len = A.b64enc(s, n, out)
+    return fstring(out, len)
+end
+
+b64dec = function(s)
+    if type(s) ~= "string" then
+        return nil
+    end
+    local out = A.scratch(#s + 4)
+    if A.b64dec(s, #s, out, sizet1) ~= 0 then
+        return nil
+    end
+    return fstring(out, sizet1[0])
+end
+
+local function digest(alg)
+    return function(s)
+        s = tostring(s)
+        local out = A.scratch(64)
+        local n = A.digest(alg, s, #s, ffi.cast("unsigned char *", out))
+        if n <= 0 then
+            error("edge: digest " .. alg .. " failed", 2)
+        end
+        return fstring(out, n)
+    end
+end
+
+local function hmac(alg, key, msg)
+    key, msg = tostring(key), tostring(msg)
+    local out = A.scratch(64)
+    local n = A.hmac(alg, key, #key, msg, #msg, ffi.cast("unsigned char *", out))
+    if n <= 0 then
+        error("edge: hmac " .. tostring(alg) .. " failed", 2)
+    end
+    return fstring(out, n)
+end
+
+local function to_hex(s)
+    return (gsub(s, ".", function(c)
+        return format("%02x", byte(c))
+    end))
+end
+
+local function log_at(level)
+    return function(...)
+        local n = select("#", ...)
+        local parts = { ... }
+        for i = 1, n do
+            parts[i] = tostring(parts[i])
+        end
+        local msg = concat(parts, "\t", 1, n)
+        if cur ~= nil then
+            H.log(cur, level, msg, #msg)
+        else
+            msg = "hook " .. hook_name .. ": " .. msg
+            A.log(level, msg, #msg)
+        end
+    end
+end
+
+local function url_decode(s)
+    s = gsub(tostring(s), "+", " ")
+    return (gsub(s, "%%(%x%x)", function(h)
+        return char(tonumber(h, 16))
+    end))
+end
+
+local function url_encode(s)
+    return (gsub(tostring(s), "[^%w%-%._~]", function(c)
+        return format("%%%02X", byte(c))
+    end))
+end
+
+local function parse_query(qs)
+    local t = {}
+    if type(qs) ~= "string" or qs == "" then
+        return t
+    end
+    for pair in qs:gmatch("[^&]+") do
+        local k, v = pair:match("^([^=]*)=?(.*)$")
+        k, v = url_decode(k), url_decode(v)
+        local old = t[k]
+        if old == nil then
+            t[k] = v
+        elseif type(old) == "table" then
+            old[#old + 1] = v
+        else
+            t[k] = { old, v }
+        end
+    end
+    return t
+end
+
+local function build_query(t)
+    local keys = {}
+    for k in next, t do
+        keys[#keys + 1] = tostring(k)
+    end
+    sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do
+        local v = t[k]
+        if type(v) == "table" then
+            for i = 1, #v do
+                parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(v[i])
+            end
+        elseif v == true or v == "" then
+            parts[#parts + 1] = url_encode(k) .. (v == "" and "=" or "")
+        elseif v ~= nil and v ~= false then
+            parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(v)
+        end
+    end
+    return concat(parts, "&")
+end
+
+local function parse_cookies(headers)
+    local t = {}
+    local arr = headers and headers.cookie
+    if type(arr) ~= "table" then
+        return t
+    end
+    for i = 1, #arr do
+        local v = arr[i] and arr[i].value
+        if type(v) == "string" then
+            for part in v:gmatch("[^;]+") do
+                local k, val = part:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
+                if k and k ~= "" and t[k] == nil then
+                    t[k] = val
+                end
+            end
+        end
+    end
+    return t
+end
+
+local function json_encode(v, depth)
+    depth = depth or 0
+    if depth > 64 then
+        error("edge.json_encode: nested too deep", 2)
+    end
+    local tv = type(v)
+    if tv == "nil" then
+        return "null"
+    elseif tv == "boolean" then
+        return v and "true" or "false"
+    elseif tv == "number" then
+        if v ~= v or v == math.huge or v == -math.huge then
+            return "null"
+        end
+        if v % 1 == 0 and v > -1e15 and v < 1e15 then
+            return format("%d", v)
+        end
+        return format("%.17g", v)
+    elseif tv == "string" then
+        return '"' .. gsub(v, '[%c"\\]', function(c)
+            local m = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+            return m[c] or format("\\u%04x", byte(c))
+        end) .. '"'
+    elseif tv == "table" then
+        materialise(v)
+        local n = 0
+        for _ in next, v do
+            n = n + 1
+        end
+        if n > 0 and n == #v then
+            local out = {}
+            for i = 1, n do
+                out[i] = json_encode(v[i], depth + 1)
+            end
+            return "[" .. concat(out, ",") .. "]"
+        end
+        local keys = {}
+        for k in next, v do
+            if type(k) == "string" then
+                keys[#keys + 1] = k
+            end
+        end
+        sort(keys)
+        local out = {}
+        for _, k in ipairs(keys) do
+            out[#out + 1] = json_encode(k) .. ":" .. json_encode(v[k], depth + 1)
+        end
+        return "{" .. concat(out, ",") .. "}"
+    end
+    error("edge.json_encode: cannot encode a " .. tv, 2)
+end
+
+edge.log = log_at(2)
+edge.info = log_at(2)
+edge.warn = log_at(1)
+edge.error = log_at(0)
+edge.debug = log_at(3)
+edge.base64_encode = b64enc
+edge.base64_decode = b64dec
+edge.md5 = digest("md5")
+edge.sha1 = digest("sha1")
+edge.sha256 = digest("sha256")
+edge.sha512 = digest("sha512")
+edge.hmac = hmac
+edge.hmac_sha256 = function(key, msg)
+    return hmac("sha256", key, msg)
+end
+edge.hex = to_hex
+edge.hash = function(s)
+    s = tostring(s)
+    return tonumber(A.fnv1a(s, #s))
+end
+edge.time = function()
+    return A.time()
+end
+edge.url_decode = url_decode
+edge.url_encode = url_encode
+edge.parse_query = parse_query
+edge.build_query = build_query
+edge.parse_cookies = parse_cookies
+edge.json_encode = function(v)
+    return json_encode(v, 0)
+end
+edge.config = {}
+
+-- the sandbox: what hook code sees as its globals (no ffi, io, debug, jit, load*, getfenv/setfenv, newproxy)
+local function copy(t)
+    local c = {}
+    for k, v in next, t do
+        c[k] = v
+    end
+    return c
+end
+local env = {
+    assert = assert, error = error, ipairs = ipairs, next = snext, pairs = spairs, pcall = pcall, xpcall = xpcall,
+    select = select, tonumber = tonumber, tostring = tostring, type = type, unpack = unpack, rawequal = rawequal,
+    rawget = rawget, rawset = rawset, setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+    string = copy(string), table = copy(table), math = copy(math), bit = copy(bit), coroutine = copy(coroutine),
+    os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
+    print = edge.log, edge = edge,
+    collectgarbage = function(opt)
+        if opt == "count" then
+            return collectgarbage("count")
+        end
+        return 0
+    end,
+    require = function(name)
+        if name == "edge" then
+            return edge
+        end
+        error("module '" .. tostring(name) .. "' is not available to hooks", 2)
+    end,
+}
+env.string.dump = nil
+env._G = env
+do
+    local smt = getmt("")
+    smt.__metatable = false -- the string metatable's __index is the prelude's string table too: keep hooks off it
+end
+
+local handlers = {}
+local trigger_names = { [0] = "viewer_request", "origin_request", "origin_response", "viewer_response" }
+
+local cb_done, cb_err, cb_res = false, nil, nil
+local function callback(err, res)
+    if cb_done then
+        return
+    end
+    cb_done, cb_err, cb_res = true, err, res
+end
+
+local function errstr(e)
+    if type(e) == "table" then
+        local m = rawget(e, "message")
+        if m ~= nil then
+            return tostring(m)
+        end
+    end
+    return tostring(e)
+end
+
+local context = setmetatable({ callbackWaitsForEmptyEventLoop = true }, {
+    __index = function(t, k)
+        if k == "awsRequestId" then
+            return cur and getf(F_REQID)
+        end
+    end,
+})
+context.getRemainingTimeInMillis = function()
+    return A.remaining_ms()
+end
+
+local function run(ctx, et)
+    cur, etype = ctx, et
+    S_cf, S_req, S_resp, S_origin_fp, invalid_msg = nil, nil, nil, nil, nil
+    for m = 0, 1 do
+        local tr = tracks[m]
+        if tr.nf ~= 0 or tr.na ~= 0 or tr.all then
+            clear(tr.fl)
+            clear(tr.fset)
+            clear(tr.snap)
+            clear(tr.al)
+            clear(tr.aset)
+            tr.nf, tr.na, tr.all = 0, 0, false
+        end
+        hproxy[m] = nil
+    end
+    local h = handlers[et]
+    if h == nil then
+        cur = nil
+        return 3, "the hook defines neither handler(event, context, callback) nor " .. trigger_names[et] .. "(event, context)"
+    end
+    local cf = setmetatable({}, cf_mt)
+    S_cf = cf
+    local rec = { cf = cf }
+    local event = { Records = { [0] = rec, rec } }
+    cb_done, cb_err, cb_res = false, nil, nil
+    local ret = h(event, context, callback)
+    if cb_done then
+        if cb_err ~= nil then
+            cur = nil
+            return 3, errstr(cb_err)
+        end
+        ret = cb_res
+    end
+    local ok, code = pcall(writeback, ret)
+    if not ok then
+        code = bad(errstr(code))
+    end
+    if code == 2 and invalid_msg ~= nil then
+        A.invalid(ctx, invalid_msg, #invalid_msg)
+    end
+    cur = nil
+    return code
+end
+
+local function init(chunk, config, name, hash, mem_mb)
+    hook_name = name
+    edge.config = config
+    edge.name = name
+    context.functionName = name
+    context.functionVersion = sub(hash, 1, 12)
+    context.memoryLimitInMB = mem_mb
+    context.invokedFunctionArn = "arn:edgehook:hook:" .. name
+    setfenv(chunk, env)
+    chunk()
+    local main = rawget(env, "handler")
+    local any = false
+    for et = 0, 3 do
+        local f = rawget(env, trigger_names[et])
+        if type(f) ~= "function" then
+            f = main
+        end
+        if type(f) == "function" then
+            handlers[et] = f
+            any = true
+        end
+    end
+    if not any then
+        error("the hook defines no function handler(event, context, callback) (nor viewer_request, origin_request, " ..
+            "origin_response, viewer_response)", 0)
+    end
+end
+
+return run, init

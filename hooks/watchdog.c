@@ -1,0 +1,238 @@
+/* hooks/watchdog.c - the timeout watchdog: a thread that stops Lua hooks past their deadline, softly (debug hook) then hard (siglongjmp). */
+#include <errno.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <lauxlib.h>
+#include "proxy/log.h"
+#include "hooks/internal.h"
+
+/*
+ * Protocol. A worker arms its thread entry before each Lua call (seq++, deadline = now + timeout, in_lua = 1) and disarms
+ * it after; that costs two relaxed stores. The watchdog wakes every HOOK_WD_TICK_MS and, for a call past its deadline:
+ *   phase 1: signals the worker, whose handler sets a Lua debug hook (count 1, call, return) that raises "timed out":
+ *            this stops code running in the interpreter, and a trace as soon as it exits to the interpreter; the
+ *            error unwinds normally and the state stays usable.
+ *   phase 2: HOOK_WD_GRACE_MS later, if the call still runs (a compiled loop never exits its trace, since Debian's
+ *            LuaJIT is built without LUAJIT_ENABLE_CHECKHOOK), signals again every tick; the handler siglongjmps back
+ *            into hook_lua_run, but only when the interrupted code is JIT machine code or LuaJIT itself - never inside
+ *            the allocator or a host function (in_host, which then jumps on its way out), libc, libgcc's unwinder,
+ *            the sanitizer runtime or any other library, whose locks or state we could leave broken. The abandoned
+ *            lua_State is then freed wholesale by its counting allocator and rebuilt on the next call.
+ * Threads name their call by seq, so a late signal never hits the next call.
+ */
+#define HOOK_WD_TICK_MS 5
+#define HOOK_WD_GRACE_MS 50
+
+__thread hook_thread_t *hook_tls_thread;
+
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond;
+static hook_thread_t *wd_threads[HOOK_MAX_THREADS];
+static int wd_count, wd_running, wd_stop; /* wd_stop is never set: kept for a future shutdown */
+static pthread_t wd_tid;
+static int wd_signal;
+static int wd_handler_installed;
+
+/* executable ranges of loaded objects: where a hard stop may (LuaJIT) or may not (anything else) jump from */
+typedef struct code_range {
+    uintptr_t lo, hi;
+    int allowed;
+} code_range_t;
+#define MAX_RANGES 512
+static code_range_t ranges[2][MAX_RANGES];
+static _Atomic int ranges_count[2];
+static _Atomic int ranges_cur;
+
+uint64_t hook_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int on_phdr(struct dl_phdr_info *info, size_t size, void *data)
+{
+    int *n = data;
+    int buf = 1 - atomic_load(&ranges_cur);
+    int allowed = info->dlpi_name != NULL && strstr(info->dlpi_name, "libluajit") != NULL;
+    for (int i = 0; i != info->dlpi_phnum && *n < MAX_RANGES; ++i) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_X) == 0)
+            continue;
+        ranges[buf][*n] = (code_range_t){info->dlpi_addr + ph->p_vaddr, info->dlpi_addr + ph->p_vaddr + ph->p_memsz, allowed};
+        ++*n;
+    }
+    return 0;
+}
+
+static void refresh_ranges(void)
+{
+    int n = 0;
+    dl_iterate_phdr(on_phdr, &n);
+    int buf = 1 - atomic_load(&ranges_cur);
+    atomic_store(&ranges_count[buf], n);
+    atomic_store(&ranges_cur, buf);
+}
+
+static int pc_safe(void *ucv)
+{
+    ucontext_t *uc = ucv;
+    uintptr_t pc;
+#if defined(__x86_64__)
+    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0; /* unknown architecture: soft stops only */
+#endif
+    int cur = atomic_load(&ranges_cur), n = atomic_load(&ranges_count[cur]);
+    for (int i = 0; i != n; ++i)
+        if (pc >= ranges[cur][i].lo && pc < ranges[cur][i].hi)
+            return ranges[cur][i].allowed;
+    return 1; /* in no loaded object: JIT machine code */
+}
+
+static void on_lua_timeout(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    luaL_error(L, "hook timed out");
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    hook_thread_t *t = hook_tls_thread;
+    if (t != NULL && t->in_lua && atomic_load(&t->kill_seq) == atomic_load(&t->seq)) {
+        int phase = atomic_load(&t->kill_phase);
+        t->timed_out = 1;
+        if (!t->hook_armed) {
+            t->hook_armed = 1;
+            lua_sethook(t->L, on_lua_timeout, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+        }
+        if (phase >= 2) {
+            if (t->in_host) {
+                t->kill_pending = 1;
+            } else if (pc_safe(ucv)) {
+                errno = saved;
+                siglongjmp(t->jmp, 1);
+            }
+        }
+    }
+    errno = saved;
+}
+
+static void *on_watchdog(void *arg)
+{
+    (void)arg;
+    log_set_thread_name("hook-watchdog");
+    pthread_mutex_lock(&wd_lock);
+    while (!wd_stop) {
+        uint64_t now = hook_now_ns();
+        for (size_t i = 0; i != HOOK_MAX_THREADS; ++i) {
+            hook_thread_t *t = wd_threads[i];
+            if (t == NULL)
+                continue;
+            uint32_t seq = atomic_load(&t->seq);
+            uint64_t deadline = atomic_load(&t->deadline_ns);
+            if (deadline == 0 || now < deadline || atomic_load(&t->seq) != seq)
+                continue;
+            if (atomic_load(&t->kill_seq) != seq) {
+                atomic_store(&t->kill_phase, 1);
+                atomic_store(&t->kill_seq, seq);
+            } else if (atomic_load(&t->kill_phase) == 1 && now >= deadline + atomic_load(&t->grace_ns)) {
+                atomic_store(&t->kill_phase, 2);
+            } else if (atomic_load(&t->kill_phase) != 2) {
+                continue;
+            }
+            pthread_kill(t->tid, wd_signal);
+        }
+        if (wd_count == 0) {
+            pthread_cond_wait(&wd_cond, &wd_lock); /* idle until a thread registers */
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += HOOK_WD_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec += 1;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+    }
+    pthread_mutex_unlock(&wd_lock);
+    return NULL;
+}
+
+int hook_watchdog_register(hook_thread_t *t)
+{
+    int ret = -1;
+    pthread_mutex_lock(&wd_lock);
+    if (!wd_handler_installed) {
+        wd_signal = SIGRTMIN + 4;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_signal;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(wd_signal, &sa, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&wd_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        wd_handler_installed = 1;
+    }
+    refresh_ranges();
+    for (int i = 0; i != HOOK_MAX_THREADS; ++i) {
+        if (wd_threads[i] == NULL) {
+            wd_threads[i] = t;
+            t->index = i;
+            atomic_store(&t->grace_ns, (uint64_t)HOOK_WD_GRACE_MS * 1000000u);
+            ++wd_count;
+            ret = 0;
+            break;
+        }
+    }
+    if (ret == 0 && !wd_running) {
+        /* started once, never stopped: it sleeps while no thread is registered */
+        sigset_t all, old;
+        pthread_attr_t attr;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&wd_tid, &attr, on_watchdog, NULL) == 0)
+            wd_running = 1;
+        else
+            log_error("hooks: cannot start the watchdog thread: Lua hooks have no timeout");
+        pthread_attr_destroy(&attr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_cond_signal(&wd_cond);
+    pthread_mutex_unlock(&wd_lock);
+    return ret;
+}
+
+void hook_watchdog_unregister(hook_thread_t *t)
+{
+    pthread_mutex_lock(&wd_lock);
+    if (wd_threads[t->index] == t) {
+        wd_threads[t->index] = NULL;
+        --wd_count;
+    }
+    pthread_mutex_unlock(&wd_lock);
+}
+
+void hook_watchdog_unblock(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, wd_signal);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+}
