@@ -1154,8 +1154,8 @@ cache_range_result_t cache_policy_range(h2o_iovec_t method, const h2o_headers_t 
         /* §13.1.5: an entity-tag starts with a DQUOTE (or W/), anything else is an HTTP-date */
         h2o_iovec_t t = trim(ir->value.base, ir->value.len);
         if (t.len != 0 && (t.base[0] == '"' || (t.len >= 2 && t.base[0] == 'W' && t.base[1] == '/'))) {
-            etag_t want, have;
-            if (!etag_parse(t, &want) || want.weak || !etag_parse(v->etag, &have) || !etag_equal(&have, &want, 0))
+            etag_t want, have; /* strong comparison: a weak tag never matches */
+            if (!etag_parse(t, &want) || !etag_parse(v->etag, &have) || !etag_equal(&have, &want, 0))
                 return CACHE_RANGE_FULL;
         } else {
             int64_t d = cache_policy_parse_date(t.base, t.len);

@@ -112,6 +112,9 @@ static const cc_row_t cc_rows[] = {
      A, A},
     {"§5.2.2.7 qualified private is private", "private=\"a,b\", s-maxage=3", 0, 0, 1, 0, 0, 0, A, S(3), A, A, A, A},
     {"§1.2.2 delta-seconds capped at 2^31", "s-maxage=99999999999999999999", 0, 0, 0, 0, 0, 0, A, 2147483648LL * 1000, A, A, A, A},
+    {"§1.2.2 a value that would wrap 64 bits", "max-age=18446744073709551617", 0, 0, 0, 0, 0, 0, 2147483648LL * 1000, A, A, A, A,
+     A},
+    {"§1.2.2 just above 2^31", "max-age=3000000000", 0, 0, 0, 0, 0, 0, 2147483648LL * 1000, A, A, A, A, A},
     {"RFC 5861 windows, invalid one ignored", "stale-while-revalidate=30, stale-if-error=abc", 0, 0, 0, 0, 0, 0, A, A, S(30), A, A,
      A},
     {"§5.2.1.2 bare max-stale accepts any staleness", "max-stale", 0, 0, 0, 0, 0, 0, A, A, A, A, CACHE_CC_ANY, A},
@@ -291,6 +294,34 @@ static void test_storability_table(void **state)
         } else {
             assert_non_null(d.reason);
             assert_non_null(strstr(d.reason, r->reason));
+        }
+        h2o_mem_clear_pool(&pool);
+    }
+}
+
+/* §4.2.2: exactly the statuses RFC 9110 §15.1 defines as heuristically cacheable get a lifetime from Last-Modified */
+static void test_heuristic_statuses(void **state)
+{
+    static const int cacheable[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
+    cache_policy_t pol;
+    cache_policy_init(&pol, NULL, 0, 0);
+    for (int status = 200; status <= 599; ++status) {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        h2o_headers_t resh = {NULL};
+        add_date(&pool, &resh, H2O_TOKEN_DATE, T0);
+        add_date(&pool, &resh, H2O_TOKEN_LAST_MODIFIED, T0 - S(10000));
+        cache_decision_t d;
+        cache_policy_evaluate(&pol, GET, NULL, status, &resh, T0, T0, &d);
+        int want = 0;
+        for (size_t i = 0; i != sizeof(cacheable) / sizeof(cacheable[0]); ++i)
+            want |= cacheable[i] == status;
+        if (want) {
+            assert_int_equal(d.storable, 1);
+            assert_int_equal(d.source, CACHE_LIFETIME_HEURISTIC);
+            assert_true(d.lifetime_ms == S(1000));
+        } else {
+            assert_int_equal(d.storable, 0);
         }
         h2o_mem_clear_pool(&pool);
     }
@@ -558,6 +589,8 @@ static const use_row_t use_rows[] = {
     {"§5.2.1.2 bare max-stale", -1, "Cache-Control: max-age=60", "max-stale", S(100000), CACHE_USE_STALE_REVALIDATE, 0},
     {"§5.2.2.2 must-revalidate beats request max-stale", -1, "Cache-Control: max-age=60, must-revalidate", "max-stale", S(100),
      CACHE_USE_REVALIDATE, 0},
+    {"§4.2.4 must-revalidate beats request stale-if-error", -1, "Cache-Control: max-age=60, must-revalidate", "stale-if-error=1000",
+     S(150), CACHE_USE_REVALIDATE, 0},
     {"RFC 5861 §4 request stale-if-error", -1, "Cache-Control: max-age=60", "stale-if-error=120", S(150), CACHE_USE_REVALIDATE, 1},
     {"CloudFront: the client's Cache-Control is ignored", -1, "Cache-Control: max-age=60", NULL, S(1), CACHE_USE_FRESH, 1},
 };
@@ -693,6 +726,8 @@ static void test_vary_key(void **state)
         {"§4.1 absent differs from empty (empty)", "Vary: Accept-Encoding", "Accept-Encoding: ", "accept-encoding=\n"},
         {"§4.1 lines combined, whitespace normalised", "Vary: Accept-Encoding",
          "Accept-Encoding: gzip ,  br\nAccept-Encoding: zstd", "accept-encoding=gzip,br,zstd\n"},
+        {"§4.1 an empty line adds nothing to the list", "Vary: Accept-Encoding",
+         "Accept-Encoding: gzip\nAccept-Encoding: ", "accept-encoding=gzip\n"},
         {"§4.1 request names are case-insensitive", "Vary: accept-language", "ACCEPT-LANGUAGE: fr", "accept-language=fr\n"},
         {"§4.1 sorted names, independent of Vary order", "Vary: Origin, Accept-Encoding",
          "Origin: https://a.example\nAccept-Encoding: br", "accept-encoding=br\norigin=https://a.example\n"},
@@ -1036,6 +1071,13 @@ static void test_invalidation_table(void **state)
         {"§4.4 absolute Location, other host", "PUT", 201, 0, "/a", "Location: http://evil.example/c", {"/a"}},
         {"§4.4 absolute Location, other port", "PUT", 201, 0, "/a", "Location: http://example.com:8080/c", {"/a"}},
         {"§4.4 absolute Location, other scheme", "PUT", 201, 0, "/a", "Location: https://example.com/c", {"/a"}},
+        {"§4.4 absolute Location, other scheme on the same port",
+         "PUT",
+         201,
+         0,
+         "/a",
+         "Location: https://example.com:80/c",
+         {"/a"}},
         {"§4.4 https request, https Location", "PUT", 201, 1, "/a", "Location: https://example.com/c", {"/a", "/c"}},
         {"§4.4 network-path reference, same host", "POST", 200, 0, "/a", "Location: //example.com/e", {"/a", "/e"}},
         {"§4.4 network-path reference, other host", "POST", 200, 0, "/a", "Location: //evil.example/e", {"/a"}},
@@ -1079,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_storability_table),
         cmocka_unit_test(test_storability_disabled),
+        cmocka_unit_test(test_heuristic_statuses),
         cmocka_unit_test(test_freshness_table),
         cmocka_unit_test(test_stale_windows_table),
         cmocka_unit_test(test_age_table),
