@@ -151,11 +151,11 @@ void cache_body_release(cache_body_t *body)
 
 /* ---- objects -------------------------------------------------------------------------------------------------------------- */
 
-cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url, h2o_iovec_t vary_key)
+cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
 {
     cache_obj_t *obj;
     char *p;
-    if ((obj = calloc(1, sizeof(*obj) + key.len + url.len + vary_key.len + 3)) == NULL)
+    if ((obj = calloc(1, sizeof(*obj) + key.len + url.len + 2)) == NULL)
         h2o_fatal("no memory");
     atomic_init(&obj->refcnt, 1);
     pthread_mutex_init(&obj->mutex, NULL);
@@ -167,9 +167,6 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url, h2o_
     p += key.len + 1;
     memcpy(p, url.base, url.len);
     obj->url = h2o_iovec_init(p, url.len);
-    p += url.len + 1;
-    memcpy(p, vary_key.base, vary_key.len);
-    obj->vary_key = h2o_iovec_init(p, vary_key.len);
     obj->content_length = -1;
     obj->body = body_new();
     h2o_linklist_init_anchor(&obj->waiters);
@@ -183,7 +180,10 @@ void cache_obj_release(cache_obj_t *obj)
         return;
     assert(h2o_linklist_is_empty(&obj->waiters));
     cache_body_release(obj->body);
+    if (obj->fallback != NULL)
+        cache_obj_release(obj->fallback);
     free(obj->head_mem);
+    free(obj->meta_mem);
     pthread_mutex_destroy(&obj->mutex);
     free(obj);
 }
@@ -191,29 +191,23 @@ void cache_obj_release(cache_obj_t *obj)
 /* deep-copies headers (names that are not tokens, orig_name, values) into one block */
 static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_headers)
 {
-    size_t bytes = sizeof(h2o_header_t) * num_headers, i;
+    size_t bytes = sizeof(h2o_header_t) * num_headers, num_name_iov = 0, i;
+    h2o_header_t *dst;
+    h2o_iovec_t *iov;
     char *p;
     for (i = 0; i != num_headers; ++i) {
         bytes += headers[i].value.len + 1;
-        if (!h2o_iovec_is_token(headers[i].name))
+        if (!h2o_iovec_is_token(headers[i].name)) {
             bytes += sizeof(h2o_iovec_t) + headers[i].name->len + 1;
+            ++num_name_iov;
+        }
         if (headers[i].orig_name != NULL)
             bytes += headers[i].name->len + 1;
     }
-    for (i = 0; i != obj->num_vary; ++i)
-        bytes += sizeof(h2o_iovec_t) + obj->vary_names[i].len + 1;
-    for (i = 0; i != obj->num_tags; ++i)
-        bytes += sizeof(h2o_iovec_t) + obj->tags[i].len + 1;
-    /* iovec arrays first so that they are aligned */
-    h2o_header_t *dst = malloc(bytes + 16);
-    if (dst == NULL)
+    if ((dst = malloc(bytes + 1)) == NULL)
         h2o_fatal("no memory");
-    h2o_iovec_t *iov = (h2o_iovec_t *)(dst + num_headers);
-    size_t num_name_iov = 0;
-    for (i = 0; i != num_headers; ++i)
-        if (!h2o_iovec_is_token(headers[i].name))
-            ++num_name_iov;
-    p = (char *)(iov + num_name_iov + obj->num_vary + obj->num_tags);
+    iov = (h2o_iovec_t *)(dst + num_headers); /* the iovecs right after the entries keep their alignment */
+    p = (char *)(iov + num_name_iov);
     for (i = 0; i != num_headers; ++i) {
         dst[i] = headers[i];
         if (!h2o_iovec_is_token(headers[i].name)) {
@@ -234,52 +228,42 @@ static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_
         dst[i].value = h2o_iovec_init(p, headers[i].value.len);
         p += headers[i].value.len + 1;
     }
-    if (obj->num_vary != 0) {
-        h2o_iovec_t *v = iov;
-        for (i = 0; i != obj->num_vary; ++i) {
-            memcpy(p, obj->vary_names[i].base, obj->vary_names[i].len);
-            p[obj->vary_names[i].len] = '\0';
-            *iov++ = h2o_iovec_init(p, obj->vary_names[i].len);
-            p += obj->vary_names[i].len + 1;
-        }
-        free(obj->vary_names);
-        obj->vary_names = v;
-    }
-    if (obj->num_tags != 0) {
-        h2o_iovec_t *v = iov;
-        for (i = 0; i != obj->num_tags; ++i) {
-            memcpy(p, obj->tags[i].base, obj->tags[i].len);
-            p[obj->tags[i].len] = '\0';
-            *iov++ = h2o_iovec_init(p, obj->tags[i].len);
-            p += obj->tags[i].len + 1;
-        }
-        free(obj->tags);
-        obj->tags = v;
-    }
     free(obj->head_mem);
     obj->head_mem = dst;
     obj->headers = dst;
     obj->num_headers = num_headers;
 }
 
-static h2o_iovec_t *dup_iovecs(const h2o_iovec_t *src, size_t n)
+void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
+                        size_t num_tags)
 {
-    h2o_iovec_t *v;
-    if (n == 0)
-        return NULL;
-    if ((v = malloc(sizeof(*v) * n)) == NULL)
-        h2o_fatal("no memory");
-    memcpy(v, src, sizeof(*v) * n); /* the bytes are copied by copy_head */
-    return v;
-}
-
-void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, const h2o_iovec_t *tags, size_t num_tags)
-{
+    size_t bytes = sizeof(h2o_iovec_t) * (num_vary + num_tags) + vary_key.len + 1, i;
+    h2o_iovec_t *iov;
+    char *p;
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
-    obj->vary_names = dup_iovecs(vary_names, num_vary);
+    for (i = 0; i != num_vary; ++i)
+        bytes += vary_names[i].len + 1;
+    for (i = 0; i != num_tags; ++i)
+        bytes += tags[i].len + 1;
+    if ((iov = malloc(bytes)) == NULL)
+        h2o_fatal("no memory");
+    p = (char *)(iov + num_vary + num_tags);
+    for (i = 0; i != num_vary + num_tags; ++i) {
+        const h2o_iovec_t *src = i < num_vary ? &vary_names[i] : &tags[i - num_vary];
+        memcpy(p, src->base, src->len);
+        p[src->len] = '\0';
+        iov[i] = h2o_iovec_init(p, src->len);
+        p += src->len + 1;
+    }
+    memcpy(p, vary_key.base, vary_key.len);
+    p[vary_key.len] = '\0';
+    free(obj->meta_mem);
+    obj->meta_mem = iov;
+    obj->vary_names = iov;
     obj->num_vary = num_vary;
-    obj->tags = dup_iovecs(tags, num_tags);
+    obj->tags = iov + num_vary;
     obj->num_tags = num_tags;
+    obj->vary_key = h2o_iovec_init(p, vary_key.len);
 }
 
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
@@ -304,8 +288,8 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
     obj->status = from->status;
     memcpy(obj->reason, from->reason, sizeof(obj->reason));
-    if (obj->num_vary == 0 && from->num_vary != 0)
-        cache_obj_set_meta(obj, from->vary_names, from->num_vary, obj->tags, obj->num_tags);
+    if (obj->meta_mem == NULL)
+        cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
     copy_head(obj, headers, num_headers);
     obj->content_length = from->content_length;
     cache_body_release(obj->body);

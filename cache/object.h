@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <h2o.h>
+#include "cache/policy.h"
 
 /* ---- per-thread wake-ups -------------------------------------------------------------------------------------------------- */
 
@@ -99,7 +100,7 @@ typedef struct cache_obj {
     uint64_t hash;
     h2o_iovec_t key;   /* the full cache key */
     h2o_iovec_t url;   /* path + normalised query: what purge by URL / prefix matches */
-    h2o_iovec_t vary_key; /* secondary key: the request's values of the Vary'd headers */
+    h2o_iovec_t vary_key; /* secondary key: the values of the Vary'd headers in the request that filled it (cache_vary_key) */
 
     /* the response head (immutable once state >= STREAMING) */
     int status;
@@ -111,13 +112,15 @@ typedef struct cache_obj {
     size_t num_vary;
     h2o_iovec_t *tags; /* from Surrogate-Key / Cache-Tag */
     size_t num_tags;
-    void *head_mem;
+    void *head_mem, *meta_mem;
 
-    /* freshness (milliseconds since the epoch, or durations in ms) */
-    int64_t request_time, response_time, date, age_value;
-    int64_t lifetime, swr, sie;
-    unsigned no_cache : 1, must_revalidate : 1;
-    _Atomic int invalidated; /* soft-purged: treat as stale */
+    /* freshness: the policy's verdict on the response (RFC 9111), set by the producer with the head */
+    cache_decision_t decision;
+    _Atomic int invalidated;  /* soft-purged: treat as stale */
+    _Atomic int revalidating; /* a background refresh (stale-while-revalidate) is under way */
+    unsigned refreshed : 1;    /* made from a stale object that a 304 revalidated */
+    unsigned hit_for_pass : 1; /* a marker: this key's responses are not cacheable; requests go straight to the origin */
+    struct cache_obj *fallback; /* FAILED: a stale object the readers may serve instead (stale-if-error), referenced */
     int fail_status;         /* when FAILED before the head: the status a reader should answer (502, 504) */
     char fail_reason[160];
 
@@ -131,14 +134,17 @@ typedef struct cache_obj {
     int transient;              /* not stored: consumed segments are freed and the producer is held to a window */
     cache_waiter_t *producer;   /* woken when a transient object's window opens or its last reader leaves */
 
-    /* storage bookkeeping, owned by cache/memory.c */
-    void *store_data[4];
-    size_t charged;
+    /* storage bookkeeping, owned by cache/memory.c (guarded by its shard's lock) */
+    struct cache_obj *hash_next;
+    h2o_linklist_t queue_link;
+    uint8_t queue;   /* CACHE_QUEUE_* of cache/memory.c */
+    uint8_t indexed; /* in the index (a removed object lives on while readers hold it) */
+    size_t charged;  /* bytes counted against the memory bound */
     _Atomic uint8_t freq;
 } cache_obj_t;
 
-/** creates a BUSY object with refcnt 1; key, url and vary_key are copied */
-cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url, h2o_iovec_t vary_key);
+/** creates a BUSY object with refcnt 1; key and url are copied */
+cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url);
 static inline void cache_obj_addref(cache_obj_t *obj)
 {
     atomic_fetch_add_explicit(&obj->refcnt, 1, memory_order_relaxed);
@@ -163,8 +169,9 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
                         int64_t content_length, int pass);
 /** adopts the head and the body of `from` (a 304 refreshed `from`'s headers: `headers` are the merged ones); COMPLETE at once */
 void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers);
-/** sets the tags and the Vary'd header names (before the head is published) */
-void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, const h2o_iovec_t *tags, size_t num_tags);
+/** sets the Vary'd header names, the secondary key and the tags (all copied), before the head is published */
+void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
+                        size_t num_tags);
 /** Producer: appends body bytes (copied). */
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
 /** Producer: the body is whole. */

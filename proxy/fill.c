@@ -1,16 +1,19 @@
-/* proxy/fill.c - fetches a response from an origin into a cache object, with backpressure when it is passed through. */
+/* proxy/fill.c - fetches a response from an origin into a cache object: storability, revalidation, stale-if-error, backpressure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "proxy/fill.h"
 #include "proxy/headers.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
 static void fill_free(fill_t *f)
 {
     cache_waiter_cancel(&f->producer);
+    if (f->cache.stale != NULL)
+        cache_obj_release(f->cache.stale);
     cache_obj_release(f->obj);
     origin_release(f->origin);
     h2o_mem_clear_pool(&f->pool);
@@ -44,9 +47,8 @@ void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fil
         }
         if (headers_name_is(h->name, H2O_STRLIT("x-forwarded-proto")))
             continue;
+        h2o_vector_reserve(pool, out, out->size + 1);
         out->entries[out->size++] = *h;
-        if (out->size == out->capacity)
-            h2o_vector_reserve(pool, out, out->capacity * 2);
     }
     /* X-Forwarded-For: the chain so far plus the client */
     if (xff.base != NULL) {
@@ -65,6 +67,31 @@ void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fil
     }
 }
 
+/* ---- ending a fill -------------------------------------------------------------------------------------------------------- */
+
+static void stop_fetch(fill_t *f)
+{
+    if (f->oreq != NULL) {
+        origin_req_cancel(f->oreq);
+        f->oreq = NULL;
+    }
+}
+
+/* fails the object: readers that have no head yet answer `status`, or serve the stale fallback when one is allowed */
+static void fail_object(fill_t *f, int status, const char *err)
+{
+    cache_obj_t *obj = f->obj;
+    int before_head = cache_obj_state(obj) == CACHE_OBJ_BUSY;
+    if (f->cache.mem != NULL && (f->stored || before_head))
+        cache_mem_remove(f->cache.mem, obj);
+    if (before_head && f->cache.stale != NULL &&
+        cache_policy_stale_if_error(&f->cache.stale->decision, NULL, server_now_ms())) {
+        obj->fallback = f->cache.stale;
+        cache_obj_addref(obj->fallback);
+    }
+    cache_obj_fail(obj, before_head ? status : 0, err);
+}
+
 static void on_producer_wake(cache_waiter_t *w)
 {
     fill_t *f = H2O_STRUCT_FROM_MEMBER(fill_t, producer, w);
@@ -72,11 +99,8 @@ static void on_producer_wake(cache_waiter_t *w)
         return;
     if (cache_obj_num_readers(f->obj) == 0) {
         /* nobody reads a response that is not stored: stop fetching it */
-        origin_req_cancel(f->oreq);
-        f->oreq = NULL;
+        stop_fetch(f);
         cache_obj_fail(f->obj, 0, "all readers left");
-        if (f->ops != NULL && f->ops->on_end != NULL)
-            f->ops->on_end(f, 0);
         fill_free(f);
         return;
     }
@@ -86,35 +110,161 @@ static void on_producer_wake(cache_waiter_t *w)
     }
 }
 
+static void make_transient(fill_t *f)
+{
+    f->transient = 1;
+    f->stored = 0;
+    cache_obj_make_transient(f->obj, &f->producer);
+}
+
+/* ---- the response head ---------------------------------------------------------------------------------------------------- */
+
+/* tags for purge by tag: Surrogate-Key (space separated, Fastly) and Cache-Tag (comma separated, Cloudflare) */
+static size_t collect_tags(h2o_mem_pool_t *pool, const h2o_headers_t *h, h2o_iovec_t **out)
+{
+    H2O_VECTOR(h2o_iovec_t) tags = {NULL, 0, 0};
+    for (size_t i = 0; i != h->size; ++i) {
+        int comma;
+        if (headers_name_is(h->entries[i].name, H2O_STRLIT("surrogate-key")))
+            comma = 0;
+        else if (headers_name_is(h->entries[i].name, H2O_STRLIT("cache-tag")))
+            comma = 1;
+        else
+            continue;
+        const char *p = h->entries[i].value.base, *end = p + h->entries[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+                ++p;
+            const char *s = p;
+            while (p < end && *p != (comma ? ',' : ' ') && *p != '\t' && !(comma == 0 && *p == ','))
+                ++p;
+            const char *e = p;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                --e;
+            if (e > s && tags.size < 64) {
+                h2o_vector_reserve(pool, &tags, tags.size + 1);
+                tags.entries[tags.size++] = h2o_iovec_init(s, e - s);
+            }
+        }
+    }
+    *out = tags.entries;
+    return tags.size;
+}
+
+static h2o_headers_t headers_of(cache_obj_t *obj)
+{
+    h2o_headers_t h = {obj->headers, obj->num_headers, obj->num_headers};
+    return h;
+}
+
+/* a 304 to our conditional request: the stored response, freshened (RFC 9111 section 4.3.4) */
+static int on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers)
+{
+    cache_obj_t *stale = f->cache.stale, *obj = f->obj;
+    h2o_headers_t stored = headers_of(stale), resp = {headers, num_headers, num_headers}, merged = {NULL, 0, 0};
+    cache_decision_t d;
+
+    if (!cache_policy_304_selects(&stored, &resp))
+        return 0;
+    cache_policy_merge_304(&f->pool, &stored, &resp, &merged);
+    cache_policy_evaluate(f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
+                          f->request_time_ms, server_now_ms(), &d);
+    obj->decision = d;
+    cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
+    f->revalidated = 1;
+    obj->refreshed = 1;
+    cache_obj_set_from(obj, stale, merged.entries, merged.size);
+    if (d.storable && cache_mem_store_head(f->cache.mem, obj) == 0) {
+        f->stored = 1;
+        cache_mem_complete(f->cache.mem, obj);
+    } else {
+        cache_mem_remove(f->cache.mem, obj);
+    }
+    return 1;
+}
+
 static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
                            int64_t content_length)
 {
     fill_t *f = oreq->data;
-    int store = 0;
-    f->origin_status = status;
-    if (f->ops != NULL && f->ops->on_head != NULL)
-        store = f->ops->on_head(f, status, headers, num_headers, content_length);
+    cache_obj_t *obj = f->obj;
+    h2o_headers_t resp = {headers, num_headers, num_headers};
     char reason_buf[48];
+    int store = 0;
+
+    f->origin_status = status;
     snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
-    cache_obj_set_head(f->obj, status, reason_buf, headers, num_headers, content_length, !store);
-    if (!store) {
-        f->transient = 1;
-        cache_obj_make_transient(f->obj, &f->producer);
+    if (f->cache.mem == NULL) {
+        cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 1);
+        make_transient(f);
+        return;
     }
+    if (f->cache.stale != NULL) {
+        if (status == 304 && on_not_modified(f, headers, num_headers)) {
+            f->done_early = 1;
+            return;
+        }
+        if (cache_policy_is_error_status(status) && cache_policy_stale_if_error(&f->cache.stale->decision, NULL, server_now_ms())) {
+            /* stale-if-error: the readers get the stored response instead of this error */
+            log_warn("origin %s answered %d: serving the stale copy (stale-if-error)", f->origin->name, status);
+            stop_fetch(f); /* inside the callback: the origin client finishes without calling us again */
+            fail_object(f, status, "origin error");
+            fill_free(f);
+            return;
+        }
+    }
+
+    cache_decision_t d;
+    cache_vary_t vary;
+    h2o_iovec_t vary_key = {NULL, 0}, *tags = NULL;
+    size_t num_tags;
+    cache_policy_evaluate(f->cache.policy, f->method, &f->req_headers, status, &resp, f->request_time_ms, server_now_ms(), &d);
+    cache_vary_parse(&f->pool, &resp, &vary);
+    if (d.storable && cache_vary_key(&f->pool, &vary, &f->req_headers, &vary_key) != 0)
+        d.storable = 0;
+    if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
+        d.storable = 0;
+    num_tags = collect_tags(&f->pool, &resp, &tags);
+    obj->decision = d;
+    cache_obj_set_meta(obj, vary.names, vary.count, vary_key, tags, num_tags);
+    if (d.storable) {
+        if (f->cache.insert)
+            store = cache_mem_insert(f->cache.mem, obj) == 0 && cache_mem_store_head(f->cache.mem, obj) == 0;
+        else
+            store = cache_mem_store_head(f->cache.mem, obj) == 0;
+    }
+    if (!store) {
+        /* not storable: the one reader that started the fetch gets it; followers fetch for themselves, and for a while
+         * requests for this key do not wait for each other (hit-for-miss) */
+        log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url.len, obj->url.base);
+        if (!f->cache.insert)
+            cache_mem_remove(f->cache.mem, obj);
+        if (d.reason != NULL && h2o_find_header(&f->req_headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
+            cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
+        cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 1);
+        make_transient(f);
+        return;
+    }
+    f->stored = 1;
+    cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 0);
 }
 
 static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
 {
     fill_t *f = oreq->data;
+    if (f->done_early)
+        return;
     f->received += len;
     cache_obj_append(f->obj, data, len);
+    if (f->stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
+        /* larger than the cache takes, or purged meanwhile: stream it through */
+        log_debug("not stored: larger than cache.max_object_size (%.*s)", (int)f->obj->url.len, f->obj->url.base);
+        make_transient(f);
+    }
     if (f->transient) {
         if (cache_obj_num_readers(f->obj) == 0) {
-            origin_req_cancel(f->oreq);
-            f->oreq = NULL;
+            stop_fetch(f);
             cache_obj_fail(f->obj, 0, "all readers left");
-            if (f->ops != NULL && f->ops->on_end != NULL)
-                f->ops->on_end(f, 0);
             fill_free(f);
             return;
         }
@@ -129,26 +279,46 @@ static void on_origin_done(origin_req_t *oreq, int status, const char *err)
 {
     fill_t *f = oreq->data;
     f->oreq = NULL;
+    if (f->done_early) {
+        fill_free(f);
+        return;
+    }
     if (err == NULL) {
         cache_obj_complete(f->obj);
+        if (f->stored)
+            cache_mem_complete(f->cache.mem, f->obj);
     } else {
-        int before_head = cache_obj_state(f->obj) == CACHE_OBJ_BUSY;
-        if (!before_head)
+        if (cache_obj_state(f->obj) != CACHE_OBJ_BUSY)
             log_error("origin %s: response cut short after %llu bytes: %s", f->origin->name, (unsigned long long)f->received, err);
-        cache_obj_fail(f->obj, before_head ? status : 0, err);
+        metrics_count(METRIC_ORIGIN_ERRORS, 1);
+        fail_object(f, status, err);
     }
-    if (f->ops != NULL && f->ops->on_end != NULL)
-        f->ops->on_end(f, err == NULL);
     fill_free(f);
 }
 
 static const origin_req_callbacks_t origin_callbacks = {on_origin_head, on_origin_body, on_origin_done};
 
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_ops_t *ops, void *data)
+/* ---- starting ------------------------------------------------------------------------------------------------------------- */
+
+static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h)
+{
+    for (size_t i = 0; i != h->size; ++i) {
+        if (!h2o_iovec_is_token(h->entries[i].name)) {
+            h2o_iovec_t *n = h2o_mem_alloc_pool(pool, sizeof(*n));
+            *n = h2o_strdup(pool, h->entries[i].name->base, h->entries[i].name->len);
+            h->entries[i].name = n;
+        }
+        if (h->entries[i].orig_name != NULL)
+            h->entries[i].orig_name = h2o_strdup(pool, h->entries[i].orig_name, h->entries[i].name->len).base;
+        h->entries[i].value = h2o_strdup(pool, h->entries[i].value.base, h->entries[i].value.len);
+    }
+}
+
+fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache)
 {
     fill_t *f = calloc(1, sizeof(*f));
     h2o_headers_t headers = {NULL, 0, 0};
-    h2o_iovec_t path, method, body = {NULL, 0};
+    h2o_iovec_t path, body = {NULL, 0};
     int idempotent;
 
     if (f == NULL)
@@ -158,41 +328,54 @@ fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj
     cache_obj_addref(obj);
     f->origin = origin;
     origin_addref(origin);
-    f->ops = ops;
-    f->data = data;
+    if (cache != NULL) {
+        f->cache = *cache;
+        if (f->cache.stale != NULL)
+            cache_obj_addref(f->cache.stale);
+    }
     f->request_time_ms = server_now_ms();
     cache_waiter_init(&f->producer, on_producer_wake);
 
-    method = h2o_strdup(&f->pool, req->method.base, req->method.len);
+    f->method = h2o_strdup(&f->pool, req->method.base, req->method.len);
     path = h2o_concat(&f->pool, origin->path_prefix, req->path);
-    fill_build_origin_headers(&f->pool, origin, req, &headers);
-    /* deep-copy what the client request owns: the fill may outlive it */
-    for (size_t i = 0; i != headers.size; ++i) {
-        if (!h2o_iovec_is_token(headers.entries[i].name)) {
-            h2o_iovec_t *n = h2o_mem_alloc_pool(&f->pool, sizeof(*n));
-            *n = h2o_strdup(&f->pool, headers.entries[i].name->base, headers.entries[i].name->len);
-            headers.entries[i].name = n;
+    /* the client's headers, kept for the policy (Authorization) and Vary */
+    h2o_vector_reserve(&f->pool, &f->req_headers, req->headers->size);
+    memcpy(f->req_headers.entries, req->headers->entries, sizeof(h2o_header_t) * req->headers->size);
+    f->req_headers.size = req->headers->size;
+    copy_headers(&f->pool, &f->req_headers);
+    {
+        fill_request_t r = *req;
+        r.headers = &f->req_headers;
+        fill_build_origin_headers(&f->pool, origin, &r, &headers);
+    }
+    if (f->cache.mem != NULL) {
+        /* a cache fill asks for the whole representation: the client's conditionals and Range are answered from the object */
+        cache_policy_strip_conditionals(&headers);
+        ssize_t i;
+        while ((i = h2o_find_header(&headers, H2O_TOKEN_RANGE, -1)) != -1)
+            h2o_delete_header(&headers, i);
+        if (f->cache.stale != NULL) {
+            h2o_headers_t stored = headers_of(f->cache.stale);
+            if (cache_policy_add_conditionals(&f->pool, &stored, &headers) != 0)
+                metrics_count(METRIC_CACHE_REVALIDATION, 1);
         }
-        if (headers.entries[i].orig_name != NULL)
-            headers.entries[i].orig_name = h2o_strdup(&f->pool, headers.entries[i].orig_name, headers.entries[i].name->len).base;
-        headers.entries[i].value = h2o_strdup(&f->pool, headers.entries[i].value.base, headers.entries[i].value.len);
     }
     if (req->body.len != 0) {
-        /* the pool allocates big chunks directly; it is freed with the fill */
         body.base = h2o_mem_alloc_pool(&f->pool, req->body.len);
         memcpy(body.base, req->body.base, req->body.len);
         body.len = req->body.len;
     }
-    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, method, &path, &headers, body, server_now_ms()) != 0) {
-        cache_obj_fail(obj, 502, "the S3 origin has no credentials");
-        if (ops != NULL && ops->on_end != NULL)
-            ops->on_end(f, 0);
+    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->method, &path, &headers, body, server_now_ms()) != 0) {
+        fail_object(f, 502, "the S3 origin has no credentials");
         fill_free(f);
         return NULL;
     }
-    idempotent = h2o_memis(method.base, method.len, H2O_STRLIT("GET")) || h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")) ||
-                 h2o_memis(method.base, method.len, H2O_STRLIT("PUT")) || h2o_memis(method.base, method.len, H2O_STRLIT("DELETE")) ||
-                 h2o_memis(method.base, method.len, H2O_STRLIT("OPTIONS"));
-    f->oreq = origin_req_start(origin, method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
+    idempotent = h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("PUT")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("DELETE")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("OPTIONS"));
+    metrics_count(METRIC_ORIGIN_REQUESTS, 1);
+    f->oreq = origin_req_start(origin, f->method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
     return f;
 }

@@ -1,13 +1,14 @@
-/* proxy/fill.h - a fill: one origin fetch that writes its response into a cache object, which any number of clients read. It
- * outlives the request that started it when the response is being stored; a passed-through response stops with its reader. */
+/* proxy/fill.h - a fill: one origin fetch that writes its response into a cache object, which any number of clients read. A fill
+ * outlives the request that started it when its response is stored (the cache gets it even if that client leaves); a
+ * passed-through response stops with its last reader. */
 #ifndef EDGE_PROXY_FILL_H
 #define EDGE_PROXY_FILL_H
 
 #include <h2o.h>
+#include "cache/memory.h"
 #include "cache/object.h"
+#include "cache/policy.h"
 #include "proxy/origin.h"
-
-struct fill;
 
 /** what to fetch; everything is copied by fill_start */
 typedef struct fill_request {
@@ -20,41 +21,41 @@ typedef struct fill_request {
     h2o_iovec_t request_id;
 } fill_request_t;
 
-/** decisions a fill asks of its owner (the pipeline with the cache), all on the fill's thread */
-typedef struct fill_ops {
-    /**
-     * the response head arrived; returns 1 when the object may be stored and shared, 0 to pass it through to the one client.
-     * May adjust nothing; storage bookkeeping happens in the callbacks.
-     */
-    int (*on_head)(struct fill *f, int status, const h2o_header_t *headers, size_t num_headers, int64_t content_length);
-    /** the fill ended: ok (complete), or failed */
-    void (*on_end)(struct fill *f, int ok);
-} fill_ops_t;
+/** how the response is to be cached; NULL for a pass-through */
+typedef struct fill_cache {
+    cache_mem_t *mem;
+    const cache_policy_t *policy;
+    uint64_t max_object_size;
+    cache_obj_t *stale; /* revalidate this stored response (conditional request); borrowed, the fill takes a reference */
+    int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */
+} fill_cache_t;
 
 typedef struct fill {
     cache_obj_t *obj; /* holds a reference */
     origin_t *origin;
     origin_req_t *oreq;
-    const fill_ops_t *ops;
-    void *data;
     h2o_mem_pool_t pool;
     cache_waiter_t producer;
-    int transient;
-    int paused;
+    fill_cache_t cache;
+    h2o_headers_t req_headers; /* copy of the client's request headers (policy, Vary) */
+    h2o_iovec_t method;
+    int transient, paused, stored, revalidated, done_early;
     uint64_t received;
     int64_t request_time_ms;
     int origin_status;
 } fill_t;
 
 /**
- * Starts fetching `req` from `origin` into `obj` (BUSY). With ops NULL the response is passed through (never stored). Returns the
- * fill, which frees itself when done.
+ * Starts fetching `req` from `origin` into `obj` (BUSY). Returns the fill, which frees itself when done, or NULL when it failed at
+ * once (the object is then FAILED).
  */
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_ops_t *ops, void *data);
-/** builds the headers sent to the origin from the client's (shared with the tests) */
+fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache);
+/** builds the headers sent to the origin from the client's */
 void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fill_request_t *req, h2o_headers_t *out);
 
 /** bytes a passed-through response may run ahead of its slowest reader before the origin read pauses */
 #define FILL_PASS_WINDOW (1024 * 1024)
+/** how long a key whose response was not cacheable skips request collapsing (Varnish's hit-for-miss) */
+#define FILL_HIT_FOR_MISS_MS 120000
 
 #endif

@@ -64,6 +64,7 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
         b->origin = gen->origins[conf->behaviors[i].origin - conf->origins];
         b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
         b->cache_enabled = conf->behaviors[i].cache.enabled;
+        cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
     }
     return gen;
 }

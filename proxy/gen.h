@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <h2o.h>
+#include "cache/policy.h"
 #include "conf/config.h"
 #include "proxy/origin.h"
 
@@ -14,6 +15,7 @@ typedef struct edge_behavior {
     origin_t *origin;
     h2o_iovec_t pattern;
     int cache_enabled;
+    cache_policy_t policy; /* the behavior's cache settings resolved against the global defaults */
 } edge_behavior_t;
 
 typedef struct edge_gen {

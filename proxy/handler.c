@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include "cache/key.h"
+#include "cache/policy.h"
 #include "proxy/accesslog.h"
 #include "proxy/fill.h"
 #include "proxy/handler.h"
@@ -13,7 +15,9 @@
 
 #define MAX_SEND_VECS 16
 #define MAX_SEND_BYTES (1024 * 1024)
+#define MAX_RESTARTS 3
 
+cache_mem_t *handler_cache;
 static uint32_t process_tag;
 
 static void on_txn_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
@@ -38,20 +42,6 @@ static uint64_t now_us(void)
 
 /* ---- errors --------------------------------------------------------------------------------------------------------------- */
 
-static void send_error(edge_txn_t *txn, int status, const char *reason, const char *detail)
-{
-    h2o_req_t *req = txn->req;
-    char *body = h2o_mem_alloc_pool(&req->pool, strlen(detail) + 64);
-    sprintf(body, "%d %s: %s\n", status, reason, detail);
-    txn->status = status;
-    txn->head_sent = 1;
-    memset(&req->res.headers, 0, sizeof(req->res.headers));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
-                          txn->request_id.len);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
-}
-
 static const char *reason_of(int status)
 {
     switch (status) {
@@ -63,8 +53,12 @@ static const char *reason_of(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 412:
+        return "Precondition Failed";
     case 413:
         return "Payload Too Large";
+    case 416:
+        return "Range Not Satisfiable";
     case 502:
         return "Bad Gateway";
     case 503:
@@ -76,9 +70,34 @@ static const char *reason_of(int status)
     }
 }
 
+static void send_error(edge_txn_t *txn, int status, const char *detail)
+{
+    h2o_req_t *req = txn->req;
+    const char *reason = reason_of(status);
+    char *body = h2o_mem_alloc_pool(&req->pool, strlen(detail) + 64);
+    sprintf(body, "%d %s: %s\n", status, reason, detail);
+    txn->status = status;
+    txn->head_sent = 1;
+    if (status >= 500) {
+        txn->cache_status = "Error";
+        txn->x_cache = "Error";
+    }
+    memset(&req->res.headers, 0, sizeof(req->res.headers));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
+                          txn->request_id.len);
+    if (txn->x_cache != NULL) {
+        h2o_iovec_t v = h2o_concat(&req->pool, h2o_iovec_init(txn->x_cache, strlen(txn->x_cache)),
+                                   h2o_iovec_init(H2O_STRLIT(" from edgehook")));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
+}
+
 /* ---- delivery ------------------------------------------------------------------------------------------------------------- */
 
 static void deliver(edge_txn_t *txn);
+static void process(edge_txn_t *txn);
 
 static void on_txn_wake(cache_waiter_t *w)
 {
@@ -131,48 +150,150 @@ static void on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
     cache_waiter_cancel(&txn->waiter);
 }
 
+/* headers of the object that are ours to set or not to forward */
+static int skip_stored_header(const h2o_iovec_t *name, int from_cache)
+{
+    if (name == &H2O_TOKEN_DATE->buf) /* h2o writes its own */
+        return 1;
+    if (from_cache && name == &H2O_TOKEN_AGE->buf) /* we compute it */
+        return 1;
+    if (cache_policy_is_targeted_header(name)) /* CDN-Cache-Control, Surrogate-Control: for this cache only (RFC 9213) */
+        return 1;
+    return headers_name_is(name, H2O_STRLIT("surrogate-key")) || headers_name_is(name, H2O_STRLIT("cache-tag"));
+}
+
+static int is_representation_header(const h2o_iovec_t *name)
+{
+    return name == &H2O_TOKEN_CONTENT_TYPE->buf || name == &H2O_TOKEN_CONTENT_LENGTH->buf ||
+           name == &H2O_TOKEN_CONTENT_ENCODING->buf || name == &H2O_TOKEN_CONTENT_LANGUAGE->buf ||
+           name == &H2O_TOKEN_CONTENT_RANGE->buf;
+}
+
 /* the response head from the object, then the body */
 static void send_head(edge_txn_t *txn)
 {
     h2o_req_t *req = txn->req;
     cache_obj_t *obj = txn->obj;
+    int from_cache = txn->cacheable && !obj->transient;
+    int status = obj->status;
     size_t i;
+    cache_validators_t v;
+    h2o_headers_t stored = {obj->headers, obj->num_headers, obj->num_headers};
+    uint64_t length = obj->content_length >= 0 ? (uint64_t)obj->content_length : UINT64_MAX, start = 0, end = UINT64_MAX;
+    int not_modified = 0, range = 0;
 
-    req->res.status = obj->status;
-    req->res.reason = obj->reason[0] != '\0' ? obj->reason : "OK";
-    h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 4);
+    txn->pos = 0;
+    txn->end = length;
+    if (from_cache && status == 200) {
+        /* the client's own conditionals and Range are answered from the object (RFC 9110 sections 13, 14) */
+        cache_policy_validators(&stored, &v);
+        switch (cache_policy_conditional(req->method, &req->headers, status, &v)) {
+        case CACHE_COND_NOT_MODIFIED:
+            not_modified = 1;
+            status = 304;
+            break;
+        case CACHE_COND_PRECONDITION_FAILED:
+            send_error(txn, 412, "a precondition of the request failed");
+            return;
+        default:
+            if (length != UINT64_MAX) {
+                switch (cache_policy_range(req->method, &req->headers, status, length, &v, &start, &end)) {
+                case CACHE_RANGE_PARTIAL:
+                    range = 1;
+                    status = 206;
+                    break;
+                case CACHE_RANGE_UNSATISFIABLE: {
+                    char *cr = h2o_mem_alloc_pool(&req->pool, 48);
+                    send_error(txn, 416, "the range is not satisfiable");
+                    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_RANGE, NULL, cr,
+                                   sprintf(cr, "bytes */%" PRIu64, length));
+                    return;
+                }
+                default:
+                    break;
+                }
+            }
+            break;
+        }
+    }
+
+    req->res.status = status;
+    req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : obj->reason[0] != '\0' ? obj->reason : "OK";
+    h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 6);
     for (i = 0; i != obj->num_headers; ++i) {
-        /* h2o writes its own Date */
-        if (obj->headers[i].name == &H2O_TOKEN_DATE->buf)
+        if (skip_stored_header(obj->headers[i].name, from_cache))
+            continue;
+        if (not_modified && is_representation_header(obj->headers[i].name))
             continue;
         req->res.headers.entries[req->res.headers.size++] = obj->headers[i];
     }
+    if (from_cache && !obj->hit_for_pass) {
+        char *age = h2o_mem_alloc_pool(&req->pool, 24);
+        int64_t secs = cache_policy_age_header_seconds(&obj->decision, server_now_ms());
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, sprintf(age, "%" PRId64, secs < 0 ? 0 : secs));
+    }
+    if (range) {
+        char *cr = h2o_mem_alloc_pool(&req->pool, 64);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_RANGE, NULL, cr,
+                       sprintf(cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end, length));
+        txn->pos = start;
+        txn->sent_to = start;
+        txn->end = end + 1;
+    }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
-    if (txn->cache_status != NULL) {
-        static const h2o_iovec_t name = {H2O_STRLIT("x-cache")};
-        h2o_iovec_t v = h2o_concat(&req->pool, h2o_iovec_init(txn->cache_status, strlen(txn->cache_status)),
+    if (txn->x_cache != NULL) {
+        h2o_iovec_t x = h2o_concat(&req->pool, h2o_iovec_init(txn->x_cache, strlen(txn->x_cache)),
                                    h2o_iovec_init(H2O_STRLIT(" from edgehook")));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 0, "X-Cache", v.base, v.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", x.base, x.len);
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
-    txn->status = obj->status;
-    txn->pos = 0;
-    txn->end = UINT64_MAX;
-    if (obj->content_length >= 0) {
-        req->res.content_length = (size_t)obj->content_length;
-        txn->end = (uint64_t)obj->content_length;
-    }
+    txn->status = status;
+    if (not_modified)
+        txn->end = 0;
+    else if (txn->end != UINT64_MAX)
+        req->res.content_length = (size_t)(txn->end - txn->pos);
     txn->head_sent = 1;
     txn->generator.proceed = on_generator_proceed;
     txn->generator.stop = on_generator_stop;
     h2o_start_response(req, &txn->generator);
-    if (txn->head_only || obj->status == 204 || obj->status == 304 || txn->end == 0) {
+    if (txn->head_only || not_modified || status == 204 || obj->status == 304 || txn->end == txn->pos) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
     send_body(txn);
 }
+
+/* counts what the delivery turned out to be, once, when its head goes out */
+static void count_delivery(edge_txn_t *txn)
+{
+    static const struct {
+        const char *status;
+        int metric;
+    } map[] = {{"Hit", METRIC_CACHE_HIT},       {"Miss", METRIC_CACHE_MISS},           {"RefreshHit", METRIC_CACHE_REFRESH_HIT},
+               {"StaleHit", METRIC_CACHE_STALE}, {"StaleIfError", METRIC_CACHE_STALE}, {"Pass", METRIC_CACHE_PASS}};
+    for (size_t i = 0; i != sizeof(map) / sizeof(map[0]); ++i)
+        if (txn->cache_status != NULL && strcmp(txn->cache_status, map[i].status) == 0) {
+            metrics_count(map[i].metric, 1);
+            return;
+        }
+}
+
+static void restart(edge_txn_t *txn)
+{
+    /* the object we waited for cannot serve us (not shareable, or another variant): look up again */
+    cache_reader_detach(txn->obj, &txn->reader);
+    cache_obj_release(txn->obj);
+    txn->obj = NULL;
+    txn->leader = 0;
+    if (++txn->restarts > MAX_RESTARTS) {
+        send_error(txn, 503, "could not get a shareable response for this request");
+        return;
+    }
+    process(txn);
+}
+
+static int vary_matches(cache_obj_t *obj, void *ctx);
 
 static void deliver(edge_txn_t *txn)
 {
@@ -186,16 +307,41 @@ static void deliver(edge_txn_t *txn)
         cache_obj_wait(obj, &txn->waiter, CACHE_OBJ_BUSY, 0);
         return;
     case CACHE_OBJ_FAILED:
-        if (obj->fail_status != 0) {
-            send_error(txn, obj->fail_status, reason_of(obj->fail_status), obj->fail_reason);
-        } else {
-            send_error(txn, 502, "Bad Gateway", obj->fail_reason);
+        if (obj->fallback != NULL) {
+            /* stale-if-error: the stored response instead of the origin's failure */
+            cache_obj_t *fb = obj->fallback;
+            cache_obj_addref(fb);
+            cache_reader_detach(obj, &txn->reader);
+            cache_obj_release(obj);
+            txn->obj = fb;
+            cache_reader_attach(fb, &txn->reader);
+            txn->cache_status = "StaleIfError";
+            txn->x_cache = "Hit";
+            count_delivery(txn);
+            send_head(txn);
+            return;
         }
+        send_error(txn, obj->fail_status != 0 ? obj->fail_status : 502, obj->fail_reason);
         return;
+    case CACHE_OBJ_PASS:
+        if (!txn->leader) {
+            restart(txn);
+            return;
+        }
+        break;
     default:
-        send_head(txn);
-        return;
+        if (!txn->leader && obj->num_vary != 0 && !vary_matches(obj, txn)) {
+            restart(txn);
+            return;
+        }
+        break;
     }
+    if (obj->refreshed && txn->cache_status != NULL && strcmp(txn->cache_status, "Miss") == 0) {
+        txn->cache_status = "RefreshHit";
+        txn->x_cache = "RefreshHit";
+    }
+    count_delivery(txn);
+    send_head(txn);
 }
 
 /* ---- the pipeline --------------------------------------------------------------------------------------------------------- */
@@ -211,34 +357,177 @@ static h2o_iovec_t client_ip(h2o_req_t *req)
     return h2o_iovec_init(buf, n);
 }
 
-static void start_pass(edge_txn_t *txn)
+static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 {
     h2o_req_t *req = txn->req;
-    edge_behavior_t *b = txn->behavior;
-    fill_request_t fr;
+    fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
+    fr->path = req->path;
+    fr->headers = &req->headers;
+    fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
+    fr->client_ip = client_ip(req);
+    fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
+    fr->request_id = txn->request_id;
+}
 
+static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale, int insert)
+{
+    fc->mem = handler_cache;
+    fc->policy = &txn->behavior->policy;
+    fc->max_object_size = txn->gen->conf->cache.max_object_size;
+    fc->stale = stale;
+    fc->insert = insert;
+}
+
+/* the response is not shared: one fetch for this client, never stored */
+static void start_pass(edge_txn_t *txn)
+{
+    fill_request_t fr;
     txn->cache_status = "Pass";
-    txn->origin_name = b->origin->name;
-    txn->obj = cache_obj_new(0, h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0));
+    txn->x_cache = "Miss";
+    txn->origin_name = txn->behavior->origin->name;
+    txn->obj = cache_obj_new(0, h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0));
     cache_reader_attach(txn->obj, &txn->reader);
     txn->leader = 1;
-    fr.method = req->method;
-    fr.path = req->path;
-    fr.headers = &req->headers;
-    fr.body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
-    fr.client_ip = client_ip(req);
-    fr.client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
-    fr.request_id = txn->request_id;
-    metrics_count(METRIC_CACHE_PASS, 1);
-    metrics_count(METRIC_ORIGIN_REQUESTS, 1);
-    fill_start(b->origin, &fr, txn->obj, NULL, NULL);
+    txn->cacheable = 0;
+    fill_request_of(txn, &fr, 0);
+    fill_start(txn->behavior->origin, &fr, txn->obj, NULL);
     deliver(txn);
 }
 
-static void on_deferred_miss(h2o_timeout_entry_t *entry)
+/* a miss that does not wait for others (the key recently gave an uncacheable response); stored if it turns out storable */
+static void start_uncollapsed(edge_txn_t *txn)
+{
+    fill_request_t fr;
+    fill_cache_t fc;
+    txn->cache_status = "Miss";
+    txn->x_cache = "Miss";
+    txn->origin_name = txn->behavior->origin->name;
+    txn->obj = cache_obj_new(txn->hash, txn->key, txn->url);
+    cache_reader_attach(txn->obj, &txn->reader);
+    txn->leader = 1;
+    fill_request_of(txn, &fr, 1);
+    fill_cache_of(txn, &fc, NULL, 1);
+    fill_start(txn->behavior->origin, &fr, txn->obj, &fc);
+    deliver(txn);
+}
+
+/* a miss, or a stale object to revalidate: fetch once per key; concurrent requests wait for that fetch */
+static void start_miss(edge_txn_t *txn, cache_obj_t *stale)
+{
+    int created;
+    cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
+    txn->obj = obj;
+    txn->cache_status = "Miss";
+    txn->x_cache = "Miss";
+    txn->origin_name = txn->behavior->origin->name;
+    cache_reader_attach(obj, &txn->reader);
+    if (created) {
+        fill_request_t fr;
+        fill_cache_t fc;
+        txn->leader = 1;
+        fill_request_of(txn, &fr, 1);
+        fill_cache_of(txn, &fc, stale, 0);
+        fill_start(txn->behavior->origin, &fr, obj, &fc);
+    } else {
+        metrics_count(METRIC_CACHE_COLLAPSED, 1);
+    }
+    deliver(txn);
+}
+
+/* stale-while-revalidate: one background fetch refreshes the object while clients get the stale copy */
+static void start_background_revalidation(edge_txn_t *txn, cache_obj_t *stale)
+{
+    int created;
+    cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
+    if (created) {
+        fill_request_t fr;
+        fill_cache_t fc;
+        fill_request_of(txn, &fr, 1);
+        fill_cache_of(txn, &fc, stale, 0);
+        log_debug("background revalidation of %.*s", (int)txn->url.len, txn->url.base);
+        fill_start(txn->behavior->origin, &fr, obj, &fc);
+    }
+    cache_obj_release(obj);
+}
+
+static void serve_stored(edge_txn_t *txn, cache_obj_t *obj, const char *status, const char *x_cache)
+{
+    txn->obj = obj;
+    txn->cache_status = status;
+    txn->x_cache = x_cache;
+    cache_reader_attach(obj, &txn->reader);
+    deliver(txn);
+}
+
+static int vary_matches(cache_obj_t *obj, void *ctx)
+{
+    edge_txn_t *txn = ctx;
+    cache_vary_t vary = {obj->vary_names, obj->num_vary, 0};
+    h2o_iovec_t vk;
+    if (cache_vary_key(&txn->req->pool, &vary, &txn->req->headers, &vk) != 0)
+        return 0;
+    return vk.len == obj->vary_key.len && memcmp(vk.base, obj->vary_key.base, vk.len) == 0;
+}
+
+static void process(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    edge_behavior_t *b = txn->behavior;
+    cache_mem_lookup_t lk;
+    int64_t now;
+
+    if (!b->cache_enabled || handler_cache == NULL ||
+        !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
+        start_pass(txn);
+        return;
+    }
+    txn->cacheable = 1;
+    if (txn->key.base == NULL) {
+        cache_key_request_t kr = {b->index, req->authority, req->path, &req->headers};
+        txn->key = cache_key_build_pool(&req->pool, &b->conf->cache, &kr);
+        txn->hash = cache_key_hash(txn->key.base, txn->key.len);
+        txn->url = cache_key_url_of(txn->key);
+    }
+    cache_mem_lookup(handler_cache, txn->hash, txn->key, vary_matches, txn, &lk);
+    if (lk.busy != NULL)
+        cache_obj_release(lk.busy); /* cache_mem_begin finds it again, atomically */
+    now = server_now_ms();
+    if (lk.found != NULL) {
+        cache_obj_t *found = lk.found;
+        if (found->hit_for_pass) {
+            int fresh = cache_policy_ttl(&found->decision, now) > 0;
+            if (!fresh)
+                cache_mem_remove(handler_cache, found);
+            cache_obj_release(found);
+            if (fresh) {
+                start_uncollapsed(txn);
+                return;
+            }
+        } else {
+            cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&found->decision, NULL, now);
+            if (use == CACHE_USE_FRESH) {
+                serve_stored(txn, found, "Hit", "Hit");
+                return;
+            }
+            if (use == CACHE_USE_STALE_REVALIDATE && cache_obj_state(found) == CACHE_OBJ_COMPLETE) {
+                if (!atomic_exchange(&found->revalidating, 1))
+                    start_background_revalidation(txn, found);
+                serve_stored(txn, found, "StaleHit", "Hit");
+                return;
+            }
+            /* validate with the origin first; while that runs, other requests for the key wait for it */
+            start_miss(txn, cache_obj_state(found) == CACHE_OBJ_COMPLETE ? found : NULL);
+            cache_obj_release(found);
+            return;
+        }
+    }
+    start_miss(txn, NULL);
+}
+
+static void on_deferred_process(h2o_timeout_entry_t *entry)
 {
     edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, defer_entry, entry);
-    start_pass(txn);
+    process(txn);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -261,26 +550,43 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 
     if (req->entity.base != NULL && req->entity.len > txn->gen->conf->limits.max_request_body) {
-        send_error(txn, 413, "Payload Too Large", "the request body exceeds limits.max_request_body");
+        send_error(txn, 413, "the request body exceeds limits.max_request_body");
         return 0;
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("CONNECT")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("TRACE"))) {
-        send_error(txn, 405, "Method Not Allowed", "CONNECT and TRACE are not proxied");
+        send_error(txn, 405, "CONNECT and TRACE are not proxied");
         return 0;
     }
     if ((txn->behavior = gen_match(txn->gen, req->path_normalized.base, req->path_normalized.len)) == NULL) {
-        send_error(txn, 404, "Not Found", "no behavior matches this path");
+        send_error(txn, 404, "no behavior matches this path");
         return 0;
     }
     if (req->version >= 0x200) {
         /* D8: a stream reset in the same read is disposed before we go to the origin for it */
-        txn->defer_entry.cb = on_deferred_miss;
+        txn->defer_entry.cb = on_deferred_process;
         h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &txn->defer_entry);
         return 0;
     }
-    start_pass(txn);
+    process(txn);
     return 0;
+}
+
+/* RFC 9111 section 4.4: a successful unsafe request invalidates what the cache holds for its target */
+static void invalidate_after_unsafe(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    h2o_iovec_t uris[CACHE_INVALIDATE_MAX];
+    size_t n;
+    if (handler_cache == NULL || txn->behavior == NULL || cache_policy_method_is_safe(req->method))
+        return;
+    n = cache_policy_invalidations(&req->pool, req->method, req->res.status, req->scheme, req->authority, req->path, &req->res.headers,
+                                   uris);
+    for (size_t i = 0; i != n; ++i) {
+        edge_behavior_t *b = gen_match(txn->gen, uris[i].base, uris[i].len);
+        h2o_iovec_t url = cache_key_url(&req->pool, b != NULL ? &b->conf->cache : NULL, uris[i]);
+        cache_mem_purge(handler_cache, CACHE_PURGE_URL, url, 0);
+    }
 }
 
 /* the end of every request: log it, count it, and let go of the object */
@@ -305,6 +611,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     if (accesslog_enabled())
         accesslog_write(&e);
     metrics_request(e.status, dur, req->bytes_sent);
+    invalidate_after_unsafe(txn);
     if (txn->obj != NULL) {
         cache_reader_detach(txn->obj, &txn->reader);
         cache_obj_release(txn->obj);

@@ -4,6 +4,7 @@
 #define EDGE_PROXY_HANDLER_H
 
 #include <h2o.h>
+#include "cache/memory.h"
 #include "cache/object.h"
 #include "proxy/gen.h"
 
@@ -18,14 +19,19 @@ typedef struct edge_txn {
     h2o_iovec_t request_id;
     uint64_t started_us;
 
+    /* the cache key */
+    h2o_iovec_t key, url;
+    uint64_t hash;
+
     /* delivery */
     cache_obj_t *obj; /* holds a reference until the request is disposed */
     cache_reader_t reader;
     cache_waiter_t waiter;
     uint64_t pos, end, sent_to;
-    int head_sent, head_only, leader, range;
+    int head_sent, head_only, leader, cacheable, restarts;
     int status;
-    const char *cache_status;
+    const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
+    const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */
     h2o_timeout_entry_t defer_entry; /* HTTP/2: the miss path starts one loop tick later (rapid reset, D8) */
 
     /* what the access log lists */
@@ -36,5 +42,8 @@ typedef struct edge_txn {
 
 /** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */
 void handler_register(h2o_pathconf_t *pathconf);
+
+/** the shared cache (created by the server) */
+extern cache_mem_t *handler_cache;
 
 #endif

@@ -6,7 +6,7 @@
 #include "conf/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
-#if __has_include("hooks/invoke.h")
+#ifdef EDGE_HAVE_HOOKS_INVOKE
 #include "hooks/invoke.h"
 #define HAVE_INVOKE 1
 #endif

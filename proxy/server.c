@@ -23,11 +23,11 @@
 #include "proxy/metrics.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
-#if __has_include("store/store.h")
+#ifdef EDGE_HAVE_STORE_STORE
 #include "store/store.h"
 #define HAVE_STORE 1
 #endif
-#if __has_include("proxy/admin.h")
+#ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
 #define HAVE_ADMIN 1
 #endif
@@ -381,6 +381,7 @@ int server_run(conf_t *conf)
     server.conf = conf;
     server.num_workers = conf->threads;
     metrics_init(server.num_workers);
+    handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return 1;
