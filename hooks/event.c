@@ -108,63 +108,68 @@ void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_hea
     dst->size = src->size;
 }
 
-/* LAMBDA_EDGE.md 1.4 (A5) */
-static const char *const disallowed[] = {"connection",
-                                         "expect",
-                                         "keep-alive",
-                                         "proxy-authenticate",
-                                         "proxy-authorization",
-                                         "proxy-connection",
-                                         "trailer",
-                                         "upgrade",
-                                         "x-accel-buffering",
-                                         "x-accel-charset",
-                                         "x-accel-limit-rate",
-                                         "x-accel-redirect",
-                                         "x-amzn-auth",
-                                         "x-amzn-cf-billing",
-                                         "x-amzn-cf-id",
-                                         "x-amzn-cf-xff",
-                                         "x-amzn-errortype",
-                                         "x-amzn-fle-profile",
-                                         "x-amzn-header-count",
-                                         "x-amzn-header-order",
-                                         "x-amzn-lambda-integration-tag",
-                                         "x-amzn-requestid",
-                                         "x-cache",
-                                         "x-forwarded-proto",
-                                         "x-real-ip",
-                                         NULL};
+/* LAMBDA_EDGE.md 1.4 (A5); lengths precomputed: these run on every header a hook adds */
+typedef struct name_entry {
+    size_t len;
+    const char *name;
+} name_entry_t;
+#define N(s) {sizeof(s) - 1, s}
+static const name_entry_t disallowed[] = {N("connection"),
+                                          N("expect"),
+                                          N("keep-alive"),
+                                          N("proxy-authenticate"),
+                                          N("proxy-authorization"),
+                                          N("proxy-connection"),
+                                          N("trailer"),
+                                          N("upgrade"),
+                                          N("x-accel-buffering"),
+                                          N("x-accel-charset"),
+                                          N("x-accel-limit-rate"),
+                                          N("x-accel-redirect"),
+                                          N("x-amzn-auth"),
+                                          N("x-amzn-cf-billing"),
+                                          N("x-amzn-cf-id"),
+                                          N("x-amzn-cf-xff"),
+                                          N("x-amzn-errortype"),
+                                          N("x-amzn-fle-profile"),
+                                          N("x-amzn-header-count"),
+                                          N("x-amzn-header-order"),
+                                          N("x-amzn-lambda-integration-tag"),
+                                          N("x-amzn-requestid"),
+                                          N("x-cache"),
+                                          N("x-forwarded-proto"),
+                                          N("x-real-ip"),
+                                          {0, NULL}};
 
-static int in_list(const char *const *list, const char *name, size_t len)
+static int in_list(const name_entry_t *list, const char *name, size_t len)
 {
-    for (; *list != NULL; ++list)
-        if (strlen(*list) == len && memcmp(*list, name, len) == 0)
+    for (; list->name != NULL; ++list)
+        if (list->len == len && memcmp(list->name, name, len) == 0)
             return 1;
     return 0;
 }
 
-static int has_prefix(const char *name, size_t len, const char *prefix)
+static int has_prefix(const char *name, size_t len, const char *prefix, size_t pl)
 {
-    size_t pl = strlen(prefix);
     return len >= pl && memcmp(name, prefix, pl) == 0;
 }
 
 int hook_header_is_disallowed(const char *name, size_t len)
 {
-    return has_prefix(name, len, "x-amz-cf-") || has_prefix(name, len, "x-edge-") || in_list(disallowed, name, len);
+    return has_prefix(name, len, "x-amz-cf-", 9) || has_prefix(name, len, "x-edge-", 7) || in_list(disallowed, name, len);
 }
 
 int hook_header_is_readonly(int type, int msg, const char *name, size_t len)
 {
-    static const char *const vreq[] = {"content-length", "host", "transfer-encoding", "via", NULL};
-    static const char *const oreq[] = {"accept-encoding",     "content-length", "if-modified-since", "if-none-match", "if-range",
-                                       "if-unmodified-since", "transfer-encoding", "via",             NULL};
-    static const char *const oresp[] = {"transfer-encoding", "via", NULL};
-    static const char *const vresp[] = {"warning", "via", NULL};
+    static const name_entry_t vreq[] = {N("content-length"), N("host"), N("transfer-encoding"), N("via"), {0, NULL}};
+    static const name_entry_t oreq[] = {N("accept-encoding"),     N("content-length"),    N("if-modified-since"),
+                                        N("if-none-match"),       N("if-range"),          N("if-unmodified-since"),
+                                        N("transfer-encoding"),   N("via"),               {0, NULL}};
+    static const name_entry_t oresp[] = {N("transfer-encoding"), N("via"), {0, NULL}};
+    static const name_entry_t vresp[] = {N("warning"), N("via"), {0, NULL}};
     switch (type) {
     case HOOK_VIEWER_REQUEST:
-        return msg == 0 && (in_list(vreq, name, len) || has_prefix(name, len, "cloudfront-viewer-"));
+        return msg == 0 && (in_list(vreq, name, len) || has_prefix(name, len, "cloudfront-viewer-", 18));
     case HOOK_ORIGIN_REQUEST:
         return msg == 0 && in_list(oreq, name, len);
     case HOOK_ORIGIN_RESPONSE:

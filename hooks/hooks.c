@@ -379,8 +379,8 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
     if (!hook_fn_handles(fn, ev->type))
         return HOOK_CONTINUE;
     hook_tls_thread = t;
-    struct edge_ctx ctx = {.ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status};
     uint64_t start = hook_now_ns();
+    struct edge_ctx ctx = {.ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start};
     hook_status_t st;
     if (fn->is_lua) {
         st = hook_lua_run(t, slot_for(t, fn), &ctx, rep);

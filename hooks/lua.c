@@ -18,16 +18,38 @@ extern const size_t hook_lua_prelude_len;
 #define HOOK_LUA_KILLED (-100)
 #define HOOK_LUA_SLACK (1u << 20) /* room past the cap so the error path (traceback) can run */
 
-/* every block the state allocates, so that an abandoned state can be freed wholesale */
+/*
+ * The counting allocator. It knows every byte the state owns, so that an abandoned state (hard stop) can be freed
+ * wholesale: small blocks (<= SMALL_MAX) come from per-size-class free lists carved out of CHUNK-sized mallocs, which are
+ * listed; larger blocks are malloc'ed with a header that links them into a list. LuaJIT passes the original size of a
+ * block to every free and realloc (lua_Alloc contract), which tells the two kinds apart. Under sanitizers every block
+ * is a plain malloc so that ASan sees each one.
+ */
+#ifdef EDGE_SANITIZE
+#define SMALL_MAX 0
+#else
+#define SMALL_MAX 512
+#endif
+#define SMALL_CLASSES 32 /* 16-byte steps up to 512 */
+#define CHUNK (64 * 1024)
+
 typedef struct blk {
     struct blk *prev, *next;
     size_t size;
     size_t pad; /* keeps the payload 16-byte aligned */
 } blk_t;
 
+typedef struct chunk {
+    struct chunk *next;
+    size_t pad;
+} chunk_t;
+
 struct hook_lua_state {
     lua_State *L;
-    blk_t head;
+    blk_t head; /* large blocks */
+    chunk_t *chunks;
+    char *bump, *bump_end;
+    void *free_lists[SMALL_CLASSES];
     size_t bytes, peak, limit;
     int oom;
 };
@@ -35,50 +57,112 @@ struct hook_lua_state {
 static __thread char *scratch_buf;
 static __thread size_t scratch_cap;
 
-static void *on_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static void *small_alloc(hook_lua_state_t *ls, size_t cls)
 {
-    (void)osize;
-    hook_lua_state_t *ls = ud;
-    hook_thread_t *t = hook_tls_thread;
-    void *ret = NULL;
-    if (t != NULL)
-        ++t->in_host;
+    void *p = ls->free_lists[cls];
+    if (p != NULL) {
+        ls->free_lists[cls] = *(void **)p;
+        return p;
+    }
+    size_t sz = (cls + 1) * 16;
+    if (ls->bump + sz > ls->bump_end) {
+        chunk_t *c = malloc(CHUNK);
+        if (c == NULL)
+            return NULL;
+        c->next = ls->chunks;
+        ls->chunks = c;
+        ls->bump = (char *)(c + 1);
+        ls->bump_end = (char *)c + CHUNK;
+    }
+    p = ls->bump;
+    ls->bump += sz;
+    return p;
+}
+
+static void small_free(hook_lua_state_t *ls, void *p, size_t cls)
+{
+    *(void **)p = ls->free_lists[cls];
+    ls->free_lists[cls] = p;
+}
+
+static void *large_alloc(hook_lua_state_t *ls, blk_t *old, size_t nsize)
+{
+    if (old != NULL) {
+        old->prev->next = old->next;
+        old->next->prev = old->prev;
+    }
+    blk_t *b = realloc(old, sizeof(blk_t) + nsize);
+    blk_t *keep = b != NULL ? b : old;
+    if (keep != NULL) {
+        keep->next = ls->head.next;
+        keep->prev = &ls->head;
+        ls->head.next->prev = keep;
+        ls->head.next = keep;
+    }
+    if (b == NULL)
+        return NULL;
+    b->size = nsize;
+    return b + 1;
+}
+
+static void large_free(blk_t *b)
+{
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    free(b);
+}
+
+#define CLASS_OF(n) (((n) + 15) / 16 - 1)
+#define ROUNDED(n) ((n) <= SMALL_MAX ? (CLASS_OF(n) + 1) * 16 : (n))
+
+static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t nsize)
+{
+    if (ptr == NULL)
+        osize = 0; /* LuaJIT passes a type tag there */
     if (nsize == 0) {
         if (ptr != NULL) {
-            blk_t *b = (blk_t *)ptr - 1;
-            b->prev->next = b->next;
-            b->next->prev = b->prev;
-            ls->bytes -= b->size;
-            free(b);
+            if (osize <= SMALL_MAX)
+                small_free(ls, ptr, CLASS_OF(osize));
+            else
+                large_free((blk_t *)ptr - 1);
+            ls->bytes -= ROUNDED(osize);
         }
+        return NULL;
+    }
+    size_t ro = osize != 0 ? ROUNDED(osize) : 0, rn = ROUNDED(nsize);
+    if (rn > ro && ls->bytes - ro + rn > ls->limit + (ls->oom ? HOOK_LUA_SLACK : 0)) {
+        ls->oom = 1; /* refuse: LuaJIT raises "not enough memory"; the old block stays valid */
+        return NULL;
+    }
+    void *ret;
+    if (osize > SMALL_MAX && nsize > SMALL_MAX) {
+        ret = large_alloc(ls, (blk_t *)ptr - 1, nsize);
+    } else if (osize != 0 && osize <= SMALL_MAX && nsize <= SMALL_MAX && CLASS_OF(osize) == CLASS_OF(nsize)) {
+        ret = ptr;
     } else {
-        blk_t *old = ptr != NULL ? (blk_t *)ptr - 1 : NULL;
-        size_t osz = old != NULL ? old->size : 0;
-        size_t cap = ls->limit + (ls->oom ? HOOK_LUA_SLACK : 0);
-        if (nsize > osz && ls->bytes - osz + nsize > cap) {
-            ls->oom = 1; /* refuse: LuaJIT raises "not enough memory"; the old block stays valid */
-        } else {
-            if (old != NULL) {
-                old->prev->next = old->next;
-                old->next->prev = old->prev;
-            }
-            blk_t *b = realloc(old, sizeof(blk_t) + nsize);
-            blk_t *keep = b != NULL ? b : old;
-            if (keep != NULL) {
-                keep->next = ls->head.next;
-                keep->prev = &ls->head;
-                ls->head.next->prev = keep;
-                ls->head.next = keep;
-            }
-            if (b != NULL) {
-                ls->bytes = ls->bytes - osz + nsize;
-                b->size = nsize;
-                ret = b + 1;
-                if (ls->bytes > ls->peak)
-                    ls->peak = ls->bytes;
-            }
+        ret = nsize <= SMALL_MAX ? small_alloc(ls, CLASS_OF(nsize)) : large_alloc(ls, NULL, nsize);
+        if (ret != NULL && ptr != NULL) {
+            memcpy(ret, ptr, osize < nsize ? osize : nsize);
+            if (osize <= SMALL_MAX)
+                small_free(ls, ptr, CLASS_OF(osize));
+            else
+                large_free((blk_t *)ptr - 1);
         }
     }
+    if (ret != NULL) {
+        ls->bytes = ls->bytes - ro + rn;
+        if (ls->bytes > ls->peak)
+            ls->peak = ls->bytes;
+    }
+    return ret;
+}
+
+static void *on_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    hook_thread_t *t = hook_tls_thread;
+    if (t != NULL)
+        ++t->in_host;
+    void *ret = alloc_locked(ud, ptr, osize, nsize);
     if (t != NULL && --t->in_host == 0 && t->kill_pending && t->in_lua)
         siglongjmp(t->jmp, 1);
     return ret;
@@ -93,6 +177,13 @@ static void free_blocks(hook_lua_state_t *ls)
         b = n;
     }
     ls->head.next = ls->head.prev = &ls->head;
+    while (ls->chunks != NULL) {
+        chunk_t *c = ls->chunks;
+        ls->chunks = c->next;
+        free(c);
+    }
+    ls->bump = ls->bump_end = NULL;
+    memset(ls->free_lists, 0, sizeof(ls->free_lists));
     ls->bytes = 0;
 }
 
@@ -301,6 +392,7 @@ typedef struct armed {
     hook_thread_t *t;
     hook_lua_state_t *ls;
     uint64_t timeout_ns;
+    uint64_t start_ns;
 } armed_t;
 
 static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
@@ -330,6 +422,9 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, armed_t *a, char
     lua_gc(L, LUA_GCSTOP, 0);
     luaL_openlibs(L);
     lua_gc(L, LUA_GCRESTART, 0);
+    /* debugging aid: EDGEHOOK_JIT_V=FILE logs LuaJIT trace events (jit.v) of every hook state */
+    if (getenv("EDGEHOOK_JIT_V") != NULL && luaL_dostring(L, "require('jit.v').on(os.getenv('EDGEHOOK_JIT_V'))") != 0)
+        lua_pop(L, 1);
     lua_pushcfunction(L, on_traceback);
     /* the prelude: returns run, init */
     if (luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude") != 0) {
@@ -409,7 +504,8 @@ static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
     t->kill_pending = 0;
     uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed) + 1;
     atomic_store_explicit(&t->seq, seq, memory_order_relaxed);
-    atomic_store_explicit(&t->deadline_ns, hook_now_ns() + a->timeout_ns, memory_order_release);
+    atomic_store_explicit(&t->deadline_ns, (a->start_ns != 0 ? a->start_ns : hook_now_ns()) + a->timeout_ns,
+                          memory_order_release);
     t->in_lua = 1;
     if (sigsetjmp(t->jmp, 0) != 0) {
         /* hard stop: L is abandoned mid-flight; free everything it allocated (its JIT machine code areas leak) */
@@ -454,7 +550,7 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
 {
     hook_fn_t *fn = slot->fn;
     int64_t timeout_ms = hook_fn_timeout_ms(fn, ctx->ev->type);
-    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u};
+    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u, 0};
     if (slot->ls == NULL) {
         char err[1024];
         int killed = 0;
@@ -468,8 +564,9 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     hook_lua_state_t *ls = slot->ls;
     lua_State *L = ls->L;
     a.ls = ls;
+    a.start_ns = ctx->start_ns;
     lua_pushvalue(L, 2);
-    lua_pushlightuserdata(L, ctx);
+    lua_pushnumber(L, (lua_Number)(uintptr_t)ctx); /* exact: user-space addresses are < 2^53 */
     lua_pushinteger(L, ctx->ev->type);
     int rc = armed_call(&a, L, 2, 2);
     if (rc == HOOK_LUA_KILLED) {

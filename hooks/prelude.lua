@@ -165,8 +165,13 @@ for m = 0, 1 do
     }
 end
 
+-- the event's tables are recycled from call to call (cleared when first used in a call): the only garbage a call makes
+-- is what the hook itself builds. Hooks must not keep references to event objects across calls.
+local P_h = { [0] = setmetatable({}, hp_mt[0]), [1] = setmetatable({}, hp_mt[1]) }
+
 local function new_proxy(m)
-    local P = setmetatable({}, hp_mt[m])
+    local P = P_h[m]
+    clear(P)
     hproxy[m] = P
     return P
 end
@@ -626,6 +631,10 @@ end
 -- lazy views of the C event
 local req_mt, resp_mt, cf_mt = { __metatable = "edge.request" }, { __metatable = "edge.response" }, { __metatable = "edge.cf" }
 local req_fields = { clientIp = F_IP, method = F_METHOD, uri = F_URI, querystring = F_QS }
+local P_req, P_resp, P_cf = setmetatable({}, req_mt), setmetatable({}, resp_mt), setmetatable({}, cf_mt)
+local P_rec = { cf = P_cf }
+local P_records = { [0] = P_rec, P_rec }
+local P_event = { Records = P_records }
 
 req_mt.__index = function(t, k)
     if t ~= S_req or cur == nil then
@@ -683,13 +692,15 @@ cf_mt.__index = function(t, k)
         v = { distributionDomainName = getf(F_DOMAIN), distributionId = getf(F_DISTID), eventType = getf(F_TYPE),
             requestId = getf(F_REQID) }
     elseif k == "request" then
-        v = setmetatable({}, req_mt)
+        v = P_req
+        clear(v)
         S_req = v
     elseif k == "response" then
         if etype < 2 then
             return nil
         end
-        v = setmetatable({}, resp_mt)
+        v = P_resp
+        clear(v)
         S_resp = v
     else
         return nil
@@ -1028,30 +1039,39 @@ context.getRemainingTimeInMillis = function()
     return A.remaining_ms()
 end
 
-local function run(ctx, et)
+local function reset_track(tr)
+    if tr.nf ~= 0 or tr.na ~= 0 or tr.all then
+        clear(tr.fl)
+        clear(tr.fset)
+        clear(tr.snap)
+        clear(tr.al)
+        clear(tr.aset)
+        tr.nf, tr.na, tr.all = 0, 0, false
+    end
+end
+
+local ctxp_t = ffi.typeof("edge_ctx_t *")
+local track0, track1 = tracks[0], tracks[1]
+
+-- ctxn: the edge_ctx_t address as a number (a light userdata would make every FFI call NYI for the JIT)
+local function run(ctxn, et)
+    local ctx = ffi.cast(ctxp_t, ctxn)
     cur, etype = ctx, et
     S_cf, S_req, S_resp, S_origin_fp, invalid_msg = nil, nil, nil, nil, nil
-    for m = 0, 1 do
-        local tr = tracks[m]
-        if tr.nf ~= 0 or tr.na ~= 0 or tr.all then
-            clear(tr.fl)
-            clear(tr.fset)
-            clear(tr.snap)
-            clear(tr.al)
-            clear(tr.aset)
-            tr.nf, tr.na, tr.all = 0, 0, false
-        end
-        hproxy[m] = nil
-    end
+    reset_track(track0)
+    reset_track(track1)
+    hproxy[0], hproxy[1] = nil, nil
     local h = handlers[et]
     if h == nil then
         cur = nil
         return 3, "the hook defines neither handler(event, context, callback) nor " .. trigger_names[et] .. "(event, context)"
     end
-    local cf = setmetatable({}, cf_mt)
-    S_cf = cf
-    local rec = { cf = cf }
-    local event = { Records = { [0] = rec, rec } }
+    clear(P_cf)
+    S_cf = P_cf
+    P_rec.cf = P_cf
+    P_records[0], P_records[1] = P_rec, P_rec
+    P_event.Records = P_records
+    local event = P_event
     cb_done, cb_err, cb_res = false, nil, nil
     local ret = h(event, context, callback)
     if cb_done then
