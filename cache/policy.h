@@ -30,7 +30,8 @@
  * The directives of a Cache-Control (or CDN-Cache-Control, Surrogate-Control) field, request or response.
  * Durations are ms, CACHE_ABSENT when the directive is absent. When a directive appears twice, the first occurrence wins
  * (RFC 9111 §4.2.1). An invalid max-age/s-maxage value (`max-age=abc`, `max-age=-1`, `max-age`) reads as 0, i.e. stale,
- * as §4.2.1 encourages; other invalid values are ignored. Unknown directives are ignored.
+ * as §4.2.1 encourages; other invalid values are ignored. Unknown directives are ignored. An unquoted value ends at ',',
+ * whitespace or ';' (Structured Field parameters of CDN-Cache-Control, RFC 9213 §2.1, are skipped).
  */
 typedef struct cache_cc {
     unsigned present : 1;          /**< at least one directive was seen */
