@@ -296,7 +296,7 @@ void hook_thread_free(hook_thread_t *t)
     free(t);
 }
 
-static hook_thread_slot_t *slot_for(hook_thread_t *t, hook_fn_t *fn)
+hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
 {
     for (size_t i = 0; i != t->num_slots; ++i)
         if (t->slots[i].fn == fn)
@@ -310,6 +310,14 @@ static hook_thread_slot_t *slot_for(hook_thread_t *t, hook_fn_t *fn)
     atomic_fetch_add(&fn->thread_refs, 1);
     t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL};
     return &t->slots[t->num_slots++];
+}
+
+int hook_thread_prepare(hook_thread_t *t, hook_fn_t *fn, char *err, size_t errlen)
+{
+    if (!fn->is_lua)
+        return 0;
+    hook_tls_thread = t;
+    return hook_lua_prepare(t, hook_thread_slot(t, fn), err, errlen);
 }
 
 static hook_status_t run_native(struct edge_ctx *ctx)
@@ -383,7 +391,7 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
     struct edge_ctx ctx = {.ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start};
     hook_status_t st;
     if (fn->is_lua) {
-        st = hook_lua_run(t, slot_for(t, fn), &ctx, rep);
+        st = hook_lua_run(t, hook_thread_slot(t, fn), &ctx, rep);
     } else {
         st = run_native(&ctx);
     }

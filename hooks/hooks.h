@@ -55,6 +55,11 @@ typedef struct hook_thread hook_thread_t;
 hook_thread_t *hook_thread_new(void);
 /** frees it (closes its Lua states, drops its references); on its own thread */
 void hook_thread_free(hook_thread_t *t);
+/**
+ * Compiles fn on this thread now (builds its Lua state and runs the file's top level), so that the first request does not
+ * pay for it, e.g. right after a (re)load. 0, or -1 with the reason in err. No-op for native hooks.
+ */
+int hook_thread_prepare(hook_thread_t *t, hook_fn_t *fn, char *err, size_t errlen);
 /** drops compiled copies of hook versions nobody holds any more; cheap, call it e.g. once per event-loop iteration */
 void hook_thread_sweep(hook_thread_t *t);
 

@@ -103,6 +103,10 @@ int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen);
 /** runs a Lua hook; see hook_run */
 hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep);
 void hook_lua_state_free(hook_lua_state_t *ls);
+/** builds the slot's state now; 0 or -1 with err */
+int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen);
+/** the thread's slot for fn (created if needed) */
+hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn);
 /** frees the calling thread's scratch buffer */
 void hook_lua_thread_cleanup(void);
 /** peak bytes of the slot's state (0 if none) */

@@ -626,3 +626,13 @@ void hook_lua_thread_cleanup(void)
     scratch_buf = NULL;
     scratch_cap = 0;
 }
+
+int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen)
+{
+    if (slot->ls != NULL)
+        return 0;
+    armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0};
+    int killed = 0;
+    slot->ls = state_new(slot->fn, 0, &a, err, errlen, &killed);
+    return slot->ls != NULL ? 0 : -1;
+}
