@@ -70,7 +70,7 @@ static const char *reason_of(int status)
     }
 }
 
-static void send_error(edge_txn_t *txn, int status, const char *detail)
+static void send_error_with(edge_txn_t *txn, int status, const char *detail, const h2o_token_t *extra_name, h2o_iovec_t extra_value)
 {
     h2o_req_t *req = txn->req;
     const char *reason = reason_of(status);
@@ -91,7 +91,14 @@ static void send_error(edge_txn_t *txn, int status, const char *detail)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    if (extra_name != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, extra_name, NULL, extra_value.base, extra_value.len);
     h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
+}
+
+static void send_error(edge_txn_t *txn, int status, const char *detail)
+{
+    send_error_with(txn, status, detail, NULL, h2o_iovec_init(NULL, 0));
 }
 
 /* ---- delivery ------------------------------------------------------------------------------------------------------------- */
@@ -204,9 +211,8 @@ static void send_head(edge_txn_t *txn)
                     break;
                 case CACHE_RANGE_UNSATISFIABLE: {
                     char *cr = h2o_mem_alloc_pool(&req->pool, 48);
-                    send_error(txn, 416, "the range is not satisfiable");
-                    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_RANGE, NULL, cr,
-                                   sprintf(cr, "bytes */%" PRIu64, length));
+                    send_error_with(txn, 416, "the range is not satisfiable", H2O_TOKEN_CONTENT_RANGE,
+                                    h2o_iovec_init(cr, sprintf(cr, "bytes */%" PRIu64, length)));
                     return;
                 }
                 default:

@@ -3,8 +3,10 @@
 Run as a program: `python3 origin.py [--tls CERT KEY]`; it prints its port on the first line of stdout, then serves until killed.
 Routes (all also answer HEAD):
   /size/N[?chunked=1][&cc=...]  N bytes of a deterministic pattern (body(N)), Content-Length or chunked
-  /count/ANY[?cc=..&h=Name:Value..]   a body that contains the number of requests the origin has seen for this path: a cache hit
-                                 is proven when the body does not change while the origin's count (/_stats) does not grow
+  /count/ANY[?cc=..&h=Name:Value..&delay=S&etag=E&fail=N&size=N]
+                                 a body that contains the number of requests the origin has seen for this path: a cache hit
+                                 is proven when the body does not change while the origin's count (/_stats) does not grow;
+                                 etag: answers If-None-Match with 304; fail=N: 503 after N requests; size: N more bytes
   /echo                          JSON of the request: method, path, headers, body length and sha256
   /trunc/N                       chunked response cut after N chunks of 1000 bytes: no last chunk, connection closed
   /trunccl                       Content-Length 1000, 500 bytes sent, connection closed
@@ -159,8 +161,24 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
             return
-        if path.startswith("/count/"):
+        if "/count/" in path:
+            if "delay" in q:
+                time.sleep(float(q["delay"][0]))
+            if "etag" in q:
+                # a validator: the version changes when ?etag=... changes, so tests choose whether a 304 is due
+                etag = '"%s"' % q["etag"][0]
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self._extra_headers(q)
+                    self.end_headers()
+                    return
+                q.setdefault("h", []).append("ETag:" + etag)
+            if "fail" in q and n > int(q["fail"][0]):
+                return self._send_body(b"origin failing\n", status=503, ctype="text/plain")
             data = ("path=%s count=%d\n" % (path, n)).encode()
+            if "size" in q:
+                data = data + body(int(q["size"][0]), n)
             return self._send_body(data, ctype="text/plain", q=q)
         if path == "/echo":
             info = {"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()],
@@ -195,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             rate = int(q.get("rate", ["100000"])[0])
             self.send_response(200)
             self.send_header("Content-Length", str(size))
+            self._extra_headers(q)
             self.end_headers()
             sent = 0
             t0 = time.time()

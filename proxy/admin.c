@@ -1,0 +1,192 @@
+/* proxy/admin.c - the admin API: JSON over HTTP, every call but /healthz with `Authorization: Bearer TOKEN`. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "cache/key.h"
+#include "cache/memory.h"
+#include "hooks/json.h"
+#include "proxy/admin.h"
+#include "proxy/gen.h"
+#include "proxy/handler.h"
+#include "proxy/log.h"
+#include "proxy/metrics.h"
+#include "proxy/server.h"
+
+#define MAX_ADMIN_BODY (1 << 20)
+
+static void respond(h2o_req_t *req, int status, const char *reason, const char *ctype, h2o_iovec_t body)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = body.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_start_response(req, &gen);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void respond_json_error(h2o_req_t *req, int status, const char *reason, const char *msg)
+{
+    hook_buf_t b = {NULL, 0, 0};
+    hook_buf_append(&b, "{\"error\":", 9);
+    hook_buf_json_string(&b, msg, strlen(msg));
+    hook_buf_append(&b, "}\n", 2);
+    respond(req, status, reason, "application/json", h2o_strdup(&req->pool, b.base, b.len));
+    hook_buf_free(&b);
+}
+
+static int authorized(h2o_req_t *req, const char *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    size_t tlen = strlen(token);
+    h2o_iovec_t v;
+    if (i == -1)
+        return 0;
+    v = req->headers.entries[i].value;
+    if (v.len != 7 + tlen || strncasecmp(v.base, "Bearer ", 7) != 0)
+        return 0;
+    return CRYPTO_memcmp(v.base + 7, token, tlen) == 0;
+}
+
+static void extra_metrics(h2o_buffer_t **buf, void *ctx)
+{
+    edge_gen_t *gen = ctx;
+    cache_mem_stats_t st;
+    char line[512];
+    int n;
+#define PUT(...)                                                                                                                   \
+    do {                                                                                                                           \
+        n = snprintf(line, sizeof(line), __VA_ARGS__);                                                                             \
+        h2o_iovec_t room = h2o_buffer_reserve(buf, n + 1);                                                                         \
+        memcpy(room.base, line, n);                                                                                                \
+        (*buf)->size += n;                                                                                                         \
+    } while (0)
+    if (handler_cache != NULL) {
+        cache_mem_stats(handler_cache, &st);
+        PUT("# HELP edgehook_cache_bytes bytes held by the memory tier\n# TYPE edgehook_cache_bytes gauge\nedgehook_cache_bytes %" PRIu64
+            "\n",
+            st.bytes);
+        PUT("# HELP edgehook_cache_capacity_bytes the memory tier's bound (cache.memory)\n# TYPE edgehook_cache_capacity_bytes "
+            "gauge\nedgehook_cache_capacity_bytes %" PRIu64 "\n",
+            st.capacity);
+        PUT("# HELP edgehook_cache_objects objects in the memory tier\n# TYPE edgehook_cache_objects gauge\nedgehook_cache_objects %" PRIu64
+            "\n",
+            st.objects);
+        PUT("# HELP edgehook_cache_evictions_total objects evicted to stay within cache.memory\n# TYPE edgehook_cache_evictions_total "
+            "counter\nedgehook_cache_evictions_total %" PRIu64 "\n",
+            st.evictions);
+    }
+    PUT("# HELP edgehook_origin_requests_by_origin_total requests sent, by origin\n# TYPE edgehook_origin_requests_by_origin_total "
+        "counter\n");
+    for (size_t i = 0; i != gen->conf->num_origins; ++i)
+        PUT("edgehook_origin_requests_by_origin_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
+            atomic_load(&gen->origins[i]->requests));
+    PUT("# HELP edgehook_origin_failures_total failed origin requests, by origin\n# TYPE edgehook_origin_failures_total counter\n");
+    for (size_t i = 0; i != gen->conf->num_origins; ++i)
+        PUT("edgehook_origin_failures_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
+            atomic_load(&gen->origins[i]->failures));
+    PUT("# HELP edgehook_origin_connections_total connections opened, by origin\n# TYPE edgehook_origin_connections_total counter\n");
+    for (size_t i = 0; i != gen->conf->num_origins; ++i)
+        PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
+            atomic_load(&gen->origins[i]->connects));
+#undef PUT
+}
+
+static void do_purge(h2o_req_t *req, edge_gen_t *gen)
+{
+    char err[256], out[128];
+    hook_json_t *doc;
+    const hook_json_t *v;
+    int soft = 0;
+    size_t purged = 0;
+    const char *what;
+
+    if (req->entity.len > MAX_ADMIN_BODY || (doc = hook_json_parse(req->entity.base != NULL ? req->entity.base : "",
+                                                                    req->entity.len, err, sizeof(err))) == NULL) {
+        respond_json_error(req, 400, "Bad Request", req->entity.len > MAX_ADMIN_BODY ? "body too large" : err);
+        return;
+    }
+    if (doc->type != HOOK_JSON_OBJECT) {
+        hook_json_free(doc);
+        respond_json_error(req, 400, "Bad Request", "the body must be a JSON object: {\"url\"|\"prefix\"|\"tag\": \"...\"} or {\"all\": true}");
+        return;
+    }
+    if ((v = hook_json_get(doc, "soft")) != NULL)
+        soft = v->type == HOOK_JSON_TRUE;
+    if (handler_cache == NULL) {
+        what = "none";
+    } else if ((v = hook_json_get(doc, "url")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
+        /* normalised as the cache key normalises it, under the policy of the behavior the path matches */
+        h2o_iovec_t path = h2o_iovec_init(v->str, v->len);
+        edge_behavior_t *b = gen_match(gen, v->str, v->len);
+        h2o_iovec_t url = cache_key_url(&req->pool, b != NULL ? &b->conf->cache : NULL, path);
+        purged = cache_mem_purge(handler_cache, CACHE_PURGE_URL, url, soft);
+        what = "url";
+    } else if ((v = hook_json_get(doc, "prefix")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
+        h2o_iovec_t prefix = h2o_iovec_init(v->str, v->len);
+        /* a trailing star (images/STAR) means the same as the bare prefix */
+        if (prefix.len > 1 && prefix.base[prefix.len - 1] == '*')
+            --prefix.len;
+        prefix = cache_key_url(&req->pool, NULL, prefix);
+        purged = cache_mem_purge(handler_cache, CACHE_PURGE_PREFIX, prefix, soft);
+        what = "prefix";
+    } else if ((v = hook_json_get(doc, "tag")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0) {
+        purged = cache_mem_purge(handler_cache, CACHE_PURGE_TAG, h2o_iovec_init(v->str, v->len), soft);
+        what = "tag";
+    } else if ((v = hook_json_get(doc, "all")) != NULL && v->type == HOOK_JSON_TRUE) {
+        purged = cache_mem_purge(handler_cache, CACHE_PURGE_ALL, h2o_iovec_init(NULL, 0), soft);
+        what = "all";
+    } else {
+        hook_json_free(doc);
+        respond_json_error(req, 400, "Bad Request",
+                           "give one of \"url\": \"/path?query\", \"prefix\": \"/dir/\", \"tag\": \"name\" or \"all\": true");
+        return;
+    }
+    hook_json_free(doc);
+    log_info("admin: purge %s%s: %zu objects", what, soft ? " (soft)" : "", purged);
+    snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, soft ? "true" : "false");
+    respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, out, SIZE_MAX));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    edge_gen_t *gen = atomic_load(&server.gen);
+    const char *token = gen->conf->admin.token;
+    h2o_iovec_t path = req->path_normalized;
+
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
+        respond(req, 200, "OK", "text/plain", h2o_iovec_init(H2O_STRLIT("ok\n")));
+        return 0;
+    }
+    if (token == NULL || !authorized(req, token)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"edgehook admin\""));
+        respond_json_error(req, 401, "Unauthorized", "a valid Authorization: Bearer token is required");
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
+        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+            respond_json_error(req, 405, "Method Not Allowed", "use GET");
+            return 0;
+        }
+        respond(req, 200, "OK", "text/plain; version=0.0.4", metrics_render(&req->pool, extra_metrics, gen));
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/purge"))) {
+        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+            respond_json_error(req, 405, "Method Not Allowed", "use POST");
+            return 0;
+        }
+        do_purge(req, gen);
+        return 0;
+    }
+    respond_json_error(req, 404, "Not Found", "unknown admin endpoint");
+    return 0;
+}
+
+void admin_register(h2o_pathconf_t *pathconf, conf_t *conf)
+{
+    h2o_handler_t *h = h2o_create_handler(pathconf, sizeof(*h));
+    h->on_req = on_req;
+}

@@ -1,0 +1,459 @@
+"""End-to-end: the cache (RFC 9111 rules, collapsing, streaming, memory bound, purge, serve-stale, admin API). Every hit is
+proven by an origin whose next answer would differ (its body carries a request count) and by the proxy's own counters."""
+import hashlib
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from edgetest import Edge, SLOW, curl, curl_status, run, test, wait_until  # noqa: E402
+from origin import Origin, body_sha256  # noqa: E402
+
+TOKEN = "test-admin-token-1234"
+origin = Origin()
+
+
+def config(origin_url, memory="256MB", max_object="32MB", extra_behaviors="", threads=2):
+    return """
+threads: %d
+listen: [{host: 127.0.0.1, port: 0}]
+access_log: {path: "-", format: json}
+origins:
+  web: {type: http, url: "%s", read_timeout: 10s}
+cache: {memory: %s, max_object_size: %s}
+behaviors:
+%s  - path: "/keyed/*"
+    origin: web
+    cache: {key: {query: [a, b], headers: [x-variant], cookies: [session]}}
+  - path: "/noquery/*"
+    origin: web
+    cache: {key: {query: none}}
+  - path: "/ttl/*"
+    origin: web
+    cache: {default_ttl: 60s, min_ttl: 3s, max_ttl: 100s}
+  - path: "/nocache/*"
+    origin: web
+    cache: off
+  - {path: "*", origin: web}
+admin:
+  listen: {host: 127.0.0.1, port: 0}
+  token: %s
+""" % (threads, origin_url, memory, max_object, extra_behaviors, TOKEN)
+
+
+edge = Edge(config(origin.url))
+
+
+def get(path, *args):
+    return curl_status(*args, edge.url(path))
+
+
+def admin(method, path, body=None, token=TOKEN):
+    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = "Bearer " + token
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, data
+
+
+def metrics(e=None):
+    e = e or edge
+    conn = http.client.HTTPConnection("127.0.0.1", e.ports["admin"], timeout=30)
+    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
+    text = conn.getresponse().read().decode()
+    conn.close()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def count_of(body):
+    m = re.search(rb"count=(\d+)", body)
+    return int(m.group(1)) if m else None
+
+
+@test
+def hit_is_proven_by_origin_and_counters():
+    m0 = metrics()
+    s1, h1, b1 = get("/count/hit1?cc=max-age=60")
+    s2, h2, b2 = get("/count/hit1?cc=max-age=60")
+    assert s1 == s2 == 200
+    assert h1["x-cache"] == "Miss from edgehook" and h2["x-cache"] == "Hit from edgehook", (h1, h2)
+    assert count_of(b1) == 1 and b2 == b1  # the origin would have said count=2
+    assert origin.count("/count/hit1") == 1
+    m1 = metrics()
+    assert m1["edgehook_cache_hits_total"] - m0["edgehook_cache_hits_total"] >= 1
+    assert m1["edgehook_cache_misses_total"] - m0["edgehook_cache_misses_total"] >= 1
+    assert "age" in h2 and int(h2["age"]) >= 0
+
+
+@test
+def not_stored_no_store_private_authorization():
+    for cc in ("no-store", "private", "max-age=0,no-cache"):
+        path = "/count/ns-%s?cc=%s" % (cc.split(",")[0], cc)
+        get(path)
+        s, h, b = get(path)
+        assert count_of(b) == 2, (cc, b)
+    # Authorization without public: not stored (RFC 9111 3.5); with public: stored
+    get("/count/auth1?cc=max-age=60", "-H", "Authorization: Basic eDp5")
+    s, h, b = get("/count/auth1?cc=max-age=60", "-H", "Authorization: Basic eDp5")
+    assert count_of(b) == 2
+    get("/count/auth2?cc=public,max-age=60", "-H", "Authorization: Basic eDp5")
+    s, h, b = get("/count/auth2?cc=public,max-age=60", "-H", "Authorization: Basic eDp5")
+    assert count_of(b) == 1
+
+
+@test
+def collapsing_200_concurrent_clients_one_origin_request():
+    path = "/count/collapse200?cc=max-age=60&delay=1"
+    results = []
+    lock = threading.Lock()
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", edge.port, timeout=60 * SLOW)
+        c.request("GET", path)
+        r = c.getresponse()
+        data = r.read()
+        with lock:
+            results.append((r.status, data))
+        c.close()
+    threads = [threading.Thread(target=client) for _ in range(200)]
+    m0 = metrics()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 200 and all(s == 200 for s, _ in results), [s for s, _ in results if s != 200][:5]
+    assert len(set(b for _, b in results)) == 1, "different bodies"
+    assert origin.count("/count/collapse200") == 1, origin.count("/count/collapse200")
+    m1 = metrics()
+    assert m1["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] >= 150, m1
+
+
+@test
+def twenty_clients_on_100mb_while_it_fills():
+    e = Edge(config(origin.url, memory="512MB", max_object="256MB"), name="big")
+    try:
+        n = 100 * 1024 * 1024
+        path = "/slowbody/%d?rate=10000000&cc=max-age=600" % n  # the fill takes about 10 s
+        origin.reset()
+        procs = []
+        t0 = time.time()
+        for i in range(20):
+            # curl streams the body into sha256sum; -w reports when the first byte came
+            procs.append(subprocess.Popen(["sh", "-c", "curl -sS -o /dev/fd/3 -w '%%{http_code} %%{size_download} %%{time_starttransfer}' "
+                                           "'%s' 3>&1 1>&2 | sha256sum" % e.url(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            time.sleep(0.05)  # they arrive while the object fills
+        from origin import body as pattern_body
+        expect = hashlib.sha256(pattern_body(n)).hexdigest()
+        firsts = []
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=120 * SLOW)
+            code, size, ttfb = err.decode().split()
+            assert code == "200" and int(size) == n, (code, size)
+            assert out.decode().split()[0] == expect, i
+            firsts.append(float(ttfb) + 0.05 * i)
+        # streamed while filling, not after: every client had its first byte long before the ~10 s fill ended
+        assert max(firsts) < 7.0, firsts
+        assert origin.count("/slowbody/%d" % n) == 1, origin.stats()
+    finally:
+        assert e.stop() == 0
+        e.assert_clean()
+
+
+@test
+def memory_bound_holds_with_twice_the_bound_written():
+    e = Edge(config(origin.url, memory="64MB", max_object="8MB"), name="bound")
+    try:
+        curl(e.url("/count/warm?cc=max-age=60"))
+        base = e.rss_kb()
+        for i in range(128):  # 128 MB of distinct 1 MB objects
+            rc, out, err = curl(e.url("/count/mem%d?cc=max-age=600&size=1048576" % i))
+            assert rc == 0 and len(out) > 1048576
+        m = metrics(e)
+        growth_mb = (e.rss_kb() - base) / 1024.0
+        print("  cache_bytes %.1f MB, objects %d, evictions %d, rss growth %.1f MB" % (
+            m["edgehook_cache_bytes"] / 1048576, m["edgehook_cache_objects"], m["edgehook_cache_evictions_total"], growth_mb))
+        assert m["edgehook_cache_bytes"] <= 64 * 1048576
+        assert m["edgehook_cache_evictions_total"] >= 60
+        # documented overhead: the bound plus 32 MB (allocator slack, socket buffers, per-thread pools)
+        if not SANITIZE_BUILD:
+            assert growth_mb < 64 + 32, growth_mb
+        # the newest objects are hits, the oldest were evicted
+        s, h, b = curl_status(e.url("/count/mem127?cc=max-age=600&size=1048576"))
+        assert h["x-cache"] == "Hit from edgehook"
+        s, h, b = curl_status(e.url("/count/mem0?cc=max-age=600&size=1048576"))
+        assert h["x-cache"] == "Miss from edgehook"
+    finally:
+        assert e.stop() == 0
+        e.assert_clean()
+
+
+SANITIZE_BUILD = os.environ.get("EDGE_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
+
+
+@test
+def admin_refuses_missing_or_wrong_token():
+    assert admin("POST", "/purge", {"all": True}, token=None)[0] == 401
+    assert admin("POST", "/purge", {"all": True}, token="wrong-token-xxxxxxxxx")[0] == 401
+    assert admin("GET", "/metrics", token="x")[0] == 401
+    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=10)
+    conn.request("GET", "/healthz")
+    assert conn.getresponse().status == 200
+    assert admin("POST", "/purge", {"nothing": 1})[0] == 400
+    assert admin("GET", "/nope")[0] == 404
+
+
+def thread_of(h):
+    return h["x-request-id"][6:8]
+
+
+@test
+def purge_by_url_prefix_tag_and_soft_on_every_thread():
+    paths = ["/count/p/a?cc=max-age=600&h=Surrogate-Key:grp1%20grp2", "/count/p/b?cc=max-age=600&h=Surrogate-Key:grp2",
+             "/count/q/c?cc=max-age=600&h=Cache-Tag:grp3,grp1"]
+    for p in paths:
+        get(p)
+        s, h, b = get(p)
+        assert h["x-cache"] == "Hit from edgehook", p
+
+    def fresh_on_all_threads(p, expect):
+        # many connections land on every worker; each must see the purge
+        seen = set()
+        for _ in range(12):
+            s, h, b = get(p)
+            seen.add(thread_of(h))
+            assert h["x-cache"] in expect, (p, h["x-cache"])
+        return seen
+    # by tag: grp2 covers a and b
+    st, body = admin("POST", "/purge", {"tag": "grp2"})
+    assert st == 200 and json.loads(body)["purged"] == 2, body
+    s, h, b = get(paths[0])
+    assert h["x-cache"] == "Miss from edgehook" and count_of(b) == 2
+    threads_seen = fresh_on_all_threads(paths[1], ("Miss from edgehook", "Hit from edgehook"))
+    s, h, b = get(paths[2])
+    assert h["x-cache"] == "Hit from edgehook"
+    assert len(threads_seen) == 2, threads_seen  # both workers answered
+    # by prefix
+    st, body = admin("POST", "/purge", {"prefix": "/count/p/*"})
+    assert st == 200 and json.loads(body)["purged"] == 2, body
+    for p in paths[:2]:
+        s, h, b = get(p)
+        assert h["x-cache"] == "Miss from edgehook", p
+    # by exact URL (query normalised like the key: order does not matter)
+    st, body = admin("POST", "/purge", {"url": "/count/q/c?h=Cache-Tag:grp3,grp1&cc=max-age=600"})
+    assert st == 200 and json.loads(body)["purged"] == 1, body
+    s, h, b = get(paths[2])
+    assert h["x-cache"] == "Miss from edgehook"
+    # soft purge: marked stale, revalidated on the next request
+    p = "/count/soft?cc=max-age=600&etag=v1"
+    get(p)
+    assert get(p)[1]["x-cache"] == "Hit from edgehook"
+    st, body = admin("POST", "/purge", {"url": "/count/soft?cc=max-age=600&etag=v1", "soft": True})
+    assert st == 200 and json.loads(body) == {"purged": 1, "soft": True}, body
+    s, h, b = get(p)
+    assert h["x-cache"] == "RefreshHit from edgehook", h  # the origin said 304 to our If-None-Match
+    assert count_of(b) == 1
+    s, h, b = get(p)
+    assert h["x-cache"] == "Hit from edgehook"
+    # everything
+    st, body = admin("POST", "/purge", {"all": True})
+    assert st == 200 and json.loads(body)["purged"] >= 3
+    assert get(paths[1])[1]["x-cache"] == "Miss from edgehook"
+
+
+@test
+def stale_if_error_with_origin_down():
+    o2 = Origin()
+    e = Edge(config(o2.url), name="sie")
+    try:
+        p = "/count/sie?cc=max-age=1,stale-if-error=60"
+        s, h, b = curl_status(e.url(p))
+        assert s == 200 and count_of(b) == 1
+        time.sleep(1.5)
+        o2.stop()  # the origin is down now
+        s, h, b2 = curl_status(e.url(p))
+        assert s == 200 and b2 == b, (s, b2)
+        assert "StaleIfError" in e.access_log(wait_for="StaleIfError")
+        # without stale-if-error, the error comes through
+        s, h, b = curl_status(e.url("/count/nosie?cc=max-age=60"))
+        assert s == 502
+        m = metrics(e)
+        assert m["edgehook_cache_stale_served_total"] >= 1
+    finally:
+        assert e.stop() == 0
+        e.assert_clean()
+        o2.stop()
+
+
+@test
+def stale_if_error_on_origin_5xx():
+    p = "/count/sie5?cc=max-age=1,stale-if-error=60&fail=1"
+    s, h, b = get(p)
+    assert s == 200 and count_of(b) == 1
+    time.sleep(1.5)
+    s, h, b2 = get(p)  # the origin now answers 503
+    assert s == 200 and b2 == b, (s, b2)
+
+
+@test
+def stale_while_revalidate_refreshes_exactly_once():
+    p = "/count/swr?cc=max-age=1,stale-while-revalidate=30&delay=1"  # the refresh takes a second
+    s, h, b = get(p)
+    assert count_of(b) == 1
+    time.sleep(1.5)
+    results = []
+
+    def client():
+        results.append(get(p))
+    threads = [threading.Thread(target=client) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(count_of(r[2]) == 1 for r in results), [r[2] for r in results]  # all got the stale copy at once
+    wait_until(lambda: origin.count("/count/swr") == 2, what="the background refresh")
+    time.sleep(1.3)  # the origin takes a second to answer it
+    assert origin.count("/count/swr") == 2, origin.requests()  # exactly one refresh
+    s, h, b = get(p)
+    assert count_of(b) == 2 and h["x-cache"] == "Hit from edgehook"
+
+
+@test
+def revalidation_304_is_refresh_hit():
+    p = "/count/reval?cc=max-age=1&etag=abc"
+    s, h, b = get(p)
+    assert h["x-cache"] == "Miss from edgehook" and h["etag"] == '"abc"'
+    time.sleep(1.5)
+    m0 = metrics()
+    s, h, b2 = get(p)
+    assert s == 200 and h["x-cache"] == "RefreshHit from edgehook" and b2 == b
+    assert origin.count("/count/reval") == 2  # one conditional request, answered 304
+    m1 = metrics()
+    assert m1["edgehook_cache_revalidations_total"] > m0["edgehook_cache_revalidations_total"]
+    assert m1["edgehook_cache_refresh_hits_total"] > m0["edgehook_cache_refresh_hits_total"]
+    s, h, b3 = get(p)
+    assert h["x-cache"] == "Hit from edgehook"
+
+
+@test
+def vary_keeps_variants_apart():
+    p = "/count/vary?cc=max-age=60&h=Vary:Accept-Language"
+    s, h, en = get(p, "-H", "Accept-Language: en")
+    s, h, fr = get(p, "-H", "Accept-Language: fr")
+    assert count_of(en) == 1 and count_of(fr) == 2
+    s, h, en2 = get(p, "-H", "Accept-Language: en")
+    s, h2, fr2 = get(p, "-H", "Accept-Language: fr")
+    assert en2 == en and fr2 == fr and h2["x-cache"] == "Hit from edgehook"
+    s, h, star = get("/count/vstar?cc=max-age=60&h=Vary:*")
+    s, h, star2 = get("/count/vstar?cc=max-age=60&h=Vary:*")
+    assert count_of(star2) == 2  # Vary: * never matches
+
+
+@test
+def head_client_conditionals_and_ranges_from_cache():
+    p = "/count/cond?cc=max-age=60&etag=e1"
+    s, h, b = get(p)
+    n0 = origin.count("/count/cond")
+    s, h, _ = curl_status("-I", "-o", "/dev/null", edge.url(p))
+    assert s == 200 and h["x-cache"] == "Hit from edgehook" and h["content-length"] == str(len(b))
+    s, h, body = get(p, "-H", 'If-None-Match: "e1"')
+    assert s == 304 and body == b"" and h["x-cache"] == "Hit from edgehook"
+    s, h, body = get(p, "-H", 'If-Match: "zzz"')
+    assert s == 412
+    s, h, body = get(p, "-H", "Range: bytes=2-5")
+    assert s == 206 and body == b[2:6] and h["content-range"] == "bytes 2-5/%d" % len(b)
+    s, h, body = get(p, "-H", "Range: bytes=0-1,4-5")
+    assert s == 200 and body == b  # several ranges: the whole object
+    s, h, body = get(p, "-H", "Range: bytes=9999-")
+    assert s == 416 and h["content-range"] == "bytes */%d" % len(b)
+    assert origin.count("/count/cond") == n0  # all answered from the cache
+
+
+@test
+def unsafe_method_invalidates():
+    p = "/count/inv?cc=max-age=60"
+    get(p)
+    assert get(p)[1]["x-cache"] == "Hit from edgehook"
+    s, h, b = get("/count/inv?cc=max-age=60", "-X", "POST", "-d", "x=1")
+    assert s == 200 and h["x-cache"] == "Miss from edgehook"
+    s, h, b = get(p)
+    assert h["x-cache"] == "Miss from edgehook", "POST did not invalidate"
+
+
+@test
+def cdn_cache_control_overrides_and_is_not_forwarded():
+    p = "/count/cdncc?cc=no-store&h=CDN-Cache-Control:max-age=60&h=Surrogate-Control:max-age=5"
+    get(p)
+    s, h, b = get(p)
+    assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1
+    assert "cdn-cache-control" not in h and "surrogate-control" not in h
+    assert h["cache-control"] == "no-store"  # the client still sees the origin's Cache-Control
+
+
+@test
+def cache_key_policy_query_headers_cookies():
+    a = get("/keyed/count/k?a=1&b=2&zz=9&cc=max-age=60")
+    b = get("/keyed/count/k?b=2&a=1&zz=7&cc=max-age=60")  # sorted; zz and cc are not in the key
+    assert a[1]["x-cache"] == "Miss from edgehook" and b[1]["x-cache"] == "Hit from edgehook", b[1]
+    c = get("/keyed/count/k?b=2&a=1&cc=max-age=60", "-H", "X-Variant: v2")
+    assert c[1]["x-cache"] == "Miss from edgehook"
+    d = get("/keyed/count/k?a=1&b=2&cc=max-age=60", "-b", "session=s1; other=x")
+    e = get("/keyed/count/k?a=1&b=2&cc=max-age=60", "-b", "other=y; session=s1")
+    assert d[1]["x-cache"] == "Miss from edgehook" and e[1]["x-cache"] == "Hit from edgehook"
+    get("/noquery/count/n?x=1&cc=max-age=60")
+    f = get("/noquery/count/n?x=2&cc=max-age=60")
+    assert f[1]["x-cache"] == "Hit from edgehook"
+
+
+@test
+def ttl_rules_default_min_max():
+    # default_ttl applies only when the origin gives no freshness
+    s, h, b = get("/ttl/count/none")
+    s, h, b = get("/ttl/count/none")
+    assert h["x-cache"] == "Hit from edgehook"
+    # min_ttl 3s raises max-age=1 to 3 s (Date has one-second granularity, so the margin is wide)
+    get("/ttl/count/min?cc=max-age=1")
+    time.sleep(1.3)
+    s, h, b = get("/ttl/count/min?cc=max-age=1")
+    assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1
+    # cache: off passes everything
+    get("/nocache/count/x?cc=max-age=60")
+    s, h, b = get("/nocache/count/x?cc=max-age=60")
+    assert count_of(b) == 2
+
+
+@test
+def object_larger_than_max_is_streamed_not_stored():
+    n = 40 * 1024 * 1024  # max_object_size is 32MB
+    for i in range(2):
+        rc, out, err = curl(edge.url("/size/%d?cc=max-age=60" % n))
+        assert rc == 0 and len(out) == n and hashlib.sha256(out).hexdigest() == body_sha256(n)
+    assert origin.count("/size/%d" % n) == 2
+    # the same through chunked encoding (size unknown until it exceeds the bound)
+    for i in range(2):
+        rc, out, err = curl(edge.url("/size/%d?cc=max-age=60&chunked=1" % n))
+        assert rc == 0 and len(out) == n
+
+
+if __name__ == "__main__":
+    try:
+        run()
+    finally:
+        rc = edge.stop()
+        edge.assert_clean()
+        origin.stop()
+        if rc != 0:
+            sys.exit(1)
