@@ -568,6 +568,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         send_error(txn, 404, "no behavior matches this path");
         return 0;
     }
+    if (txn->behavior->origin->s3 != NULL && !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
+        send_error(txn, 405, "an S3 origin is read-only here: GET and HEAD");
+        return 0;
+    }
     if (req->version >= 0x200) {
         /* D8: a stream reset in the same read is disposed before we go to the origin for it */
         txn->defer_entry.cb = on_deferred_process;

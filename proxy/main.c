@@ -7,7 +7,7 @@
 #include "proxy/log.h"
 #include "proxy/server.h"
 #ifdef EDGE_HAVE_HOOKS_INVOKE
-#include "hooks/invoke.h"
+#include "hooks/hooks.h"
 #define HAVE_INVOKE 1
 #endif
 

@@ -14,6 +14,7 @@
 #include "proxy/log.h"
 #include "proxy/origin.h"
 #include "proxy/picohttp.h"
+#include "proxy/s3origin.h"
 #include "proxy/server.h"
 
 #define MAX_RESPONSE_HEADERS 256
@@ -199,6 +200,7 @@ void origin_release(origin_t *o)
         return;
     /* pooled connections hold a reference through their thread state only while the loop runs; origins are released at exit or
      * after a reload once their threads have dropped their idle connections */
+    s3origin_detach(o);
     free(o->name);
     free(o->host);
     free(o->host_header.base);

@@ -1,8 +1,11 @@
-/* proxy/s3origin.c - S3 origins: bucket addressing and SigV4 request signing (placeholder until store/sigv4 lands). */
+/* proxy/s3origin.c - S3 origins: bucket addressing (path or virtual-hosted) and SigV4 header signing of every origin request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "proxy/headers.h"
+#include "proxy/log.h"
 #include "proxy/s3origin.h"
+#include "store/sigv4.h"
 
 typedef struct s3_signer {
     char *bucket;
@@ -12,18 +15,92 @@ typedef struct s3_signer {
     char *access_key, *secret_key, *session_token;
 } s3_signer_t;
 
+static char *dup_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errlen)
 {
     s3_signer_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        h2o_fatal("no memory");
     s->bucket = strdup(c->bucket);
-    s->region = strdup(c->region);
+    s->region = strdup(c->region != NULL ? c->region : "us-east-1");
     s->embedded = c->embedded;
+    switch (c->addressing) {
+    case CONF_S3_PATH:
+        s->virtual_host = 0;
+        break;
+    case CONF_S3_VIRTUAL:
+        s->virtual_host = 1;
+        break;
+    default:
+        /* like botocore: virtual-hosted on AWS, path style on custom endpoints; dotted buckets need path style over TLS */
+        s->virtual_host = !c->embedded && c->host != NULL && ends_with(c->host, ".amazonaws.com") && strchr(c->bucket, '.') == NULL;
+        break;
+    }
+    if (c->credentials.access_key != NULL) {
+        s->access_key = strdup(c->credentials.access_key);
+        s->secret_key = strdup(c->credentials.secret_key);
+        s->session_token = dup_or_null(c->credentials.session_token);
+    } else if (!c->embedded) {
+        /* the standard environment of AWS tools */
+        s->access_key = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
+        s->secret_key = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
+        s->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
+        if (s->access_key == NULL || s->secret_key == NULL)
+            log_warn("origins.%s: no credentials (credentials: or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): requests will fail with 502",
+                     c->name);
+    }
+    if (s->virtual_host && !c->embedded) {
+        /* the connection goes to BUCKET.host */
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s.%s", s->bucket, o->host);
+        free(o->host);
+        o->host = strdup(buf);
+        free(o->host_header.base);
+        if ((o->https && o->port == 443) || (!o->https && o->port == 80))
+            o->host_header = h2o_strdup(NULL, buf, SIZE_MAX);
+        else {
+            char hb[600];
+            snprintf(hb, sizeof(hb), "%s:%u", buf, o->port);
+            o->host_header = h2o_strdup(NULL, hb, SIZE_MAX);
+        }
+        if (c->sni == NULL) {
+            free(o->sni);
+            o->sni = strdup(buf);
+        }
+    }
     o->s3 = s;
+    (void)err;
+    (void)errlen;
     return 0;
 }
 
 void s3origin_set_embedded(origin_t *o, const char *host, uint16_t port, const char *access_key, const char *secret_key)
 {
+    s3_signer_t *s = o->s3;
+    char buf[300];
+    if (s == NULL)
+        return;
+    free(o->host);
+    o->host = strdup(strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1" : host);
+    o->port = port;
+    o->https = 0;
+    snprintf(buf, sizeof(buf), strchr(o->host, ':') != NULL ? "[%s]:%u" : "%s:%u", o->host, port);
+    free(o->host_header.base);
+    o->host_header = h2o_strdup(NULL, buf, SIZE_MAX);
+    free(s->access_key);
+    free(s->secret_key);
+    s->access_key = dup_or_null(access_key);
+    s->secret_key = dup_or_null(secret_key);
 }
 
 int s3origin_is_embedded(origin_t *o)
@@ -31,12 +108,99 @@ int s3origin_is_embedded(origin_t *o)
     return o->s3 != NULL && o->s3->embedded;
 }
 
-int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers,
-                  h2o_iovec_t body, int64_t now_ms)
+/* headers an S3 origin may see from the client: what matters for caching and conditional reads; the rest (cookies, the
+ * client's Authorization and x-amz-* headers) could change what S3 does or break the signature */
+static int s3_forwardable(const h2o_iovec_t *name)
 {
-    return -1;
+    static const char *const keep[] = {"host",          "range",           "if-match",        "if-none-match", "if-modified-since",
+                                       "if-unmodified-since", "if-range", "user-agent",     "via",           "x-forwarded-for",
+                                       "accept",        "accept-encoding", NULL};
+    for (const char *const *k = keep; *k != NULL; ++k)
+        if (headers_name_is(name, *k, strlen(*k)))
+            return 1;
+    return 0;
+}
+
+int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers, h2o_iovec_t body,
+                  int64_t now_ms)
+{
+    s3_signer_t *s = o->s3;
+    sigv4_credentials_t cred;
+    sigv4_sign_params_t params;
+    sigv4_request_t req;
+    sigv4_signed_t out;
+    sigv4_header_t signed_headers[2];
+    h2o_iovec_t rest, newpath;
+    size_t i, j;
+    char payload[65];
+
+    if (s->access_key == NULL || s->secret_key == NULL)
+        return -1;
+
+    /* the object path: the query of the client is not forwarded (S3 would read unknown parameters as sub-resources) */
+    rest = h2o_iovec_init(path->base + o->path_prefix.len, path->len - o->path_prefix.len);
+    for (i = 0; i != rest.len; ++i)
+        if (rest.base[i] == '?') {
+            rest.len = i;
+            break;
+        }
+    if (s->virtual_host) {
+        newpath = h2o_concat(pool, o->path_prefix, rest);
+    } else {
+        newpath = h2o_concat(pool, o->path_prefix, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(s->bucket, strlen(s->bucket)), rest);
+    }
+    *path = newpath;
+
+    /* keep only what S3 should see */
+    for (i = 0, j = 0; i != headers->size; ++i)
+        if (s3_forwardable(headers->entries[i].name))
+            headers->entries[j++] = headers->entries[i];
+    headers->size = j;
+
+    cred.access_key = s->access_key;
+    cred.secret_key = s->secret_key;
+    cred.session_token = s->session_token;
+    memset(&params, 0, sizeof(params));
+    params.credentials = &cred;
+    params.region = s->region;
+    params.service = "s3";
+    params.now = (time_t)(now_ms / 1000);
+    params.sign_content_sha256 = 1;
+    if (body.len != 0)
+        sigv4_sha256_hex(body.base, body.len, payload);
+    else
+        memcpy(payload, SIGV4_EMPTY_SHA256, 65);
+    signed_headers[0].name = sigv4_cstr("host");
+    signed_headers[0].value = (sigv4_str_t){o->host_header.base, o->host_header.len};
+    memset(&req, 0, sizeof(req));
+    req.method = (sigv4_str_t){method.base, method.len};
+    req.path = (sigv4_str_t){newpath.base, newpath.len};
+    req.query = (sigv4_str_t){NULL, 0};
+    req.headers = signed_headers;
+    req.num_headers = 1;
+    req.payload_hash = sigv4_cstr(payload);
+    memset(&out, 0, sizeof(out));
+    if (sigv4_sign(&req, &params, &out) != 0) {
+        sigv4_signed_free(&out);
+        return -1;
+    }
+    for (i = 0; i != out.num_add; ++i)
+        headers_add(pool, headers, h2o_strdup(pool, out.add[i].name.base, out.add[i].name.len).base, out.add[i].name.len,
+                    h2o_strdup(pool, out.add[i].value.base, out.add[i].value.len));
+    sigv4_signed_free(&out);
+    return 0;
 }
 
 void s3origin_detach(origin_t *o)
 {
+    s3_signer_t *s = o->s3;
+    if (s == NULL)
+        return;
+    free(s->bucket);
+    free(s->region);
+    free(s->access_key);
+    free(s->secret_key);
+    free(s->session_token);
+    free(s);
+    o->s3 = NULL;
 }
