@@ -11,30 +11,54 @@
 #include <yaml.h>
 #include "conf/config.h"
 
-const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response",
-                                                           "viewer-response"};
+const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
 
 typedef struct ctx {
     const char *file;
     yaml_document_t doc;
+    int *owner_line; /* per node id - 1: the line of the key whose value the node is (0: none) */
     char *err;
     size_t errlen;
     int failed;
 } ctx_t;
 
-/* the first error wins: later ones are usually consequences of it */
-static int fail(ctx_t *c, yaml_node_t *node, const char *key, const char *fmt, ...)
+/* the line an error about node n points at: a block map or list starts on the line after its key, and users look for the key */
+static unsigned long node_line(ctx_t *c, yaml_node_t *n)
+{
+    if (n == NULL)
+        return 1;
+    if (n->type != YAML_SCALAR_NODE && c->owner_line != NULL && c->owner_line[n - c->doc.nodes.start] != 0)
+        return (unsigned long)c->owner_line[n - c->doc.nodes.start];
+    return (unsigned long)n->start_mark.line + 1;
+}
+
+static int vfail_line(ctx_t *c, unsigned long line, const char *key, const char *fmt, va_list ap)
 {
     if (!c->failed) {
         char reason[512];
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(reason, sizeof(reason), fmt, ap);
-        va_end(ap);
-        snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file, node != NULL ? (unsigned long)node->start_mark.line + 1 : 0UL,
-                 key, reason);
+        snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file, line, key, reason);
         c->failed = 1;
     }
+    return -1;
+}
+
+/* the first error wins: later ones are usually consequences of it */
+__attribute__((format(printf, 4, 5))) static int fail(ctx_t *c, yaml_node_t *node, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_line(c, node_line(c, node), key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+__attribute__((format(printf, 4, 5))) static int fail_line(ctx_t *c, unsigned long line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_line(c, line, key, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -69,24 +93,52 @@ static char *join_key(const char *parent, const char *child)
 
 size_t conf_edit_distance(const char *a, const char *b)
 {
+    /* optimal string alignment: insertions, deletions, substitutions and swaps of two neighbours ("prot" -> "port") cost 1 */
     size_t la = strlen(a), lb = strlen(b), i, j;
-    size_t row[64 + 1];
-    if (lb > 64)
+    size_t rows[3][64 + 1], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    if (la > 64 || lb > 64)
         return SIZE_MAX;
     for (j = 0; j <= lb; ++j)
-        row[j] = j;
+        prev[j] = j;
     for (i = 1; i <= la; ++i) {
-        size_t prev = row[0];
-        row[0] = i;
+        size_t *t;
+        cur[0] = i;
         for (j = 1; j <= lb; ++j) {
-            size_t cur = row[j];
-            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
+            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ai != bj);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) && tolower((unsigned char)a[i - 2]) == bj &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+        t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+/* the candidate closest to name, if it is close enough to be what the user meant; NULL otherwise */
+static const char *closest(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX, len;
+    for (size_t i = 0; i != n; ++i) {
+        size_t d = conf_edit_distance(name, cands[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
         }
     }
-    return row[lb];
+    if (best == NULL)
+        return NULL;
+    len = strlen(best);
+    return bestd <= (len <= 3 ? 1 : len <= 6 ? 2 : 3) ? best : NULL;
 }
 
 static const char *node_kind(yaml_node_t *n)
@@ -96,8 +148,12 @@ static const char *node_kind(yaml_node_t *n)
         return "a map";
     case YAML_SEQUENCE_NODE:
         return "a list";
-    default:
+    default: {
+        const char *s = (const char *)n->data.scalar.value;
+        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0))
+            return "empty";
         return "a scalar";
+    }
     }
 }
 
@@ -131,22 +187,17 @@ static int check_keys(ctx_t *c, yaml_node_t *map, const char *key, const char *c
     yaml_node_pair_t *p;
     for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
         yaml_node_t *k = node_at(c, p->key);
-        const char *name = scalar(k), *const *kn, *best = NULL;
-        size_t bestd = SIZE_MAX;
+        const char *name = scalar(k), *const * kn, *best;
         if (name == NULL)
-            return fail(c, k, key, "keys must be scalars");
-        for (kn = known; *kn != NULL; ++kn) {
-            size_t d;
+            return fail(c, k, key[0] != '\0' ? key : "(top level)", "keys must be names, not %s", node_kind(k));
+        for (kn = known; *kn != NULL; ++kn)
             if (strcmp(*kn, name) == 0)
                 break;
-            if ((d = conf_edit_distance(name, *kn)) < bestd) {
-                bestd = d;
-                best = *kn;
-            }
-        }
         if (*kn == NULL) {
             char *full = join_key(key, name);
-            if (best != NULL && bestd <= (strlen(best) > 4 ? 3 : 2))
+            if (strcmp(name, "<<") == 0)
+                fail(c, k, full, "YAML merge keys are not supported (use an alias: key: *anchor)");
+            else if ((best = closest(name, known, kn - known)) != NULL)
                 fail(c, k, full, "unknown key (did you mean \"%s\"?)", best);
             else
                 fail(c, k, full, "unknown key");
@@ -307,7 +358,7 @@ static int parse_listen(ctx_t *c, yaml_node_t *n, const char *key, conf_listen_t
     char *k;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, allow_tls ? keys : keys_notls) != 0)
         return -1;
-    l->line = n->start_mark.line + 1;
+    l->line = (int)node_line(c, n);
     l->host = xstrdup("127.0.0.1");
     if ((v = map_get(c, n, "host")) != NULL) {
         k = join_key(key, "host");
@@ -377,6 +428,8 @@ static int parse_url(ctx_t *c, yaml_node_t *n, const char *key, const char *url,
     } else {
         return fail(c, n, key, "\"%s\" must start with http:// or https://", url);
     }
+    if (memchr(p, '@', strcspn(p, "/?#")) != NULL)
+        return fail(c, n, key, "\"%s\": user:password@ in a URL is not supported (use credentials or host_header)", url);
     hs = p;
     if (*p == '[') { /* IPv6 literal */
         if ((he = strchr(p, ']')) == NULL)
@@ -396,30 +449,36 @@ static int parse_url(ctx_t *c, yaml_node_t *n, const char *key, const char *url,
     if (*p == ':') {
         char *end;
         ++p;
+        if (!isdigit((unsigned char)*p))
+            return fail(c, n, key, "\"%s\": invalid port (1-65535)", url);
         errno = 0;
         portv = strtoul(p, &end, 10);
-        if (end == p || errno != 0 || portv == 0 || portv > 65535)
-            return fail(c, n, key, "\"%s\": invalid port", url);
+        if (errno != 0 || portv == 0 || portv > 65535 || (*end != '\0' && *end != '/' && *end != '?' && *end != '#'))
+            return fail(c, n, key, "\"%s\": invalid port (1-65535)", url);
         p = end;
+    } else if (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
+        return fail(c, n, key, "\"%s\": unexpected characters after the host", url);
     }
     ps = p;
     if (*ps != '\0' && *ps != '/')
         return fail(c, n, key, "\"%s\": a query or fragment is not allowed here", url);
     if (strchr(ps, '?') != NULL || strchr(ps, '#') != NULL)
         return fail(c, n, key, "\"%s\": a query or fragment is not allowed here", url);
-    *host = strndup(hs, he - hs);
+    if ((*host = strndup(hs, he - hs)) == NULL)
+        abort();
     *port = (uint16_t)portv;
     /* drop a trailing slash: the request path always starts with one */
     size_t plen = strlen(ps);
     while (plen > 0 && ps[plen - 1] == '/')
         --plen;
-    *prefix = strndup(ps, plen);
+    if ((*prefix = strndup(ps, plen)) == NULL)
+        abort();
     return 0;
 }
 
 static int parse_credentials(ctx_t *c, yaml_node_t *n, const char *key, conf_credentials_t *cr)
 {
-    static const char *const keys[] = {"access_key", "secret_key", "session_token", "access_key_env", "secret_key_env",
+    static const char *const keys[] = {"access_key",        "secret_key", "session_token", "access_key_env", "secret_key_env",
                                        "session_token_env", NULL};
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
@@ -434,11 +493,24 @@ static int parse_credentials(ctx_t *c, yaml_node_t *n, const char *key, conf_cre
 
 static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t *o)
 {
-    static const char *const keys[] = {"type",           "url",         "connect_timeout", "first_byte_timeout",
-                                       "read_timeout",   "keepalive_timeout", "max_connections", "retries",
-                                       "host_header",    "sni",         "ca_file",         "tls_verify",
-                                       "endpoint",       "bucket",      "region",          "addressing",
-                                       "credentials",    NULL};
+    static const char *const keys[] = {"type",
+                                       "url",
+                                       "connect_timeout",
+                                       "first_byte_timeout",
+                                       "read_timeout",
+                                       "keepalive_timeout",
+                                       "max_connections",
+                                       "retries",
+                                       "host_header",
+                                       "sni",
+                                       "ca_file",
+                                       "tls_verify",
+                                       "endpoint",
+                                       "bucket",
+                                       "region",
+                                       "addressing",
+                                       "credentials",
+                                       NULL};
     yaml_node_t *v;
     char *type = NULL, *k;
     int r = -1;
@@ -446,7 +518,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
 
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
-    o->line = n->start_mark.line + 1;
+    o->line = (int)node_line(c, n);
     o->connect_timeout_ms = 5000;
     o->read_timeout_ms = 30000;
     o->first_byte_timeout_ms = 0; /* set from read_timeout below */
@@ -706,8 +778,8 @@ static void cache_policy_defaults(conf_cache_policy_t *p)
 
 static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_cache_policy_t *p)
 {
-    static const char *const keys[] = {"min_ttl", "default_ttl", "max_ttl", "key", "stale_while_revalidate", "stale_if_error",
-                                       "enabled", NULL};
+    static const char *const keys[] = {"min_ttl",        "default_ttl", "max_ttl", "key", "stale_while_revalidate",
+                                       "stale_if_error", "enabled",     NULL};
     static const char *const kkeys[] = {"query", "headers", "cookies", NULL};
     yaml_node_t *v;
     char *k = NULL;
@@ -715,11 +787,13 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
     const char *s = scalar(n);
 
     if (s != NULL) { /* `cache: off` */
-        int on;
-        if (get_bool(c, n, key, &on) != 0)
-            return fail(c, n, key, "must be a map or off");
-        p->enabled = on;
-        return 0;
+        if (strcmp(s, "off") == 0 || strcmp(s, "false") == 0 || strcmp(s, "no") == 0) {
+            p->enabled = 0;
+            return 0;
+        }
+        if (strcmp(s, "on") == 0 || strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+            return 0;
+        return fail(c, n, key, "must be a map {min_ttl, default_ttl, max_ttl, key, ...} or off");
     }
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
@@ -746,12 +820,16 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
         k = NULL;
     }
     if (p->min_ttl_ms >= 0 && p->max_ttl_ms >= 0 && p->min_ttl_ms > p->max_ttl_ms) {
-        fail(c, n, key, "min_ttl is greater than max_ttl");
+        v = map_get(c, n, "min_ttl");
+        SUB("min_ttl");
+        fail(c, v, k, "%s is greater than max_ttl (%s)", scalar(v), scalar(map_get(c, n, "max_ttl")));
         goto out;
     }
-    if (p->default_ttl_ms >= 0 && ((p->min_ttl_ms >= 0 && p->default_ttl_ms < p->min_ttl_ms) ||
-                                   (p->max_ttl_ms >= 0 && p->default_ttl_ms > p->max_ttl_ms))) {
-        fail(c, n, key, "default_ttl must lie between min_ttl and max_ttl");
+    if (p->default_ttl_ms >= 0 &&
+        ((p->min_ttl_ms >= 0 && p->default_ttl_ms < p->min_ttl_ms) || (p->max_ttl_ms >= 0 && p->default_ttl_ms > p->max_ttl_ms))) {
+        v = map_get(c, n, "default_ttl");
+        SUB("default_ttl");
+        fail(c, v, k, "%s must lie between min_ttl and max_ttl", scalar(v));
         goto out;
     }
     if ((v = map_get(c, n, "key")) != NULL) {
@@ -846,10 +924,60 @@ static int looks_numeric(const char *s)
     return 1;
 }
 
-static int node_to_json(ctx_t *c, yaml_node_t *n, char **buf, size_t *len, size_t *cap, int depth)
+typedef struct key_ref {
+    const char *name;
+    size_t index;
+    unsigned long line;
+} key_ref_t;
+
+static int cmp_key_ref(const void *a, const void *b)
+{
+    const key_ref_t *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    return r != 0 ? r : (x->index < y->index ? -1 : x->index > y->index);
+}
+
+/* a map of free-form keys (hook config) may be large: find a duplicate by sorting, not by comparing every pair */
+static int check_unique_keys(ctx_t *c, yaml_node_t *map, const char *key)
+{
+    size_t n = map->data.mapping.pairs.top - map->data.mapping.pairs.start, i;
+    key_ref_t *refs, *dup = NULL;
+    if (n < 2)
+        return 0;
+    refs = xcalloc(n, sizeof(*refs));
+    for (i = 0; i != n; ++i) {
+        yaml_node_t *k = node_at(c, map->data.mapping.pairs.start[i].key);
+        const char *name = scalar(k);
+        if (name == NULL) {
+            free(refs);
+            return fail(c, k, key, "keys must be names, not %s", node_kind(k));
+        }
+        refs[i] = (key_ref_t){name, i, (unsigned long)k->start_mark.line + 1};
+    }
+    qsort(refs, n, sizeof(*refs), cmp_key_ref);
+    for (i = 1; i != n; ++i)
+        if (strcmp(refs[i - 1].name, refs[i].name) == 0 && (dup == NULL || refs[i].index < dup->index))
+            dup = &refs[i];
+    if (dup != NULL) {
+        /* the group is sorted by position: walk back to its first member */
+        key_ref_t *first = dup;
+        while (first > refs && strcmp(first[-1].name, dup->name) == 0)
+            --first;
+        fail_line(c, dup->line, key, "duplicate key \"%s\" (first given on line %lu)", dup->name, first->line);
+        free(refs);
+        return -1;
+    }
+    free(refs);
+    return 0;
+}
+
+static int node_to_json(ctx_t *c, yaml_node_t *n, const char *key, char **buf, size_t *len, size_t *cap, int depth)
 {
     if (depth > 32)
-        return fail(c, n, "config", "nested too deeply");
+        return fail(c, n, key, "is nested too deeply (more than 32 levels)");
+    /* aliases can repeat a subtree exponentially ("billion laughs"): bound the output, not only the depth */
+    if (*len > (1u << 20))
+        return -2; /* reported by the caller, on the line of the whole map */
     switch (n->type) {
     case YAML_SCALAR_NODE: {
         const char *s = (const char *)n->data.scalar.value;
@@ -876,31 +1004,35 @@ static int node_to_json(ctx_t *c, yaml_node_t *n, char **buf, size_t *len, size_
         for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
             if (it != n->data.sequence.items.start)
                 json_append(buf, len, cap, ",", 1);
-            if (node_to_json(c, node_at(c, *it), buf, len, cap, depth + 1) != 0)
-                return -1;
+            int r;
+            if ((r = node_to_json(c, node_at(c, *it), key, buf, len, cap, depth + 1)) != 0)
+                return r;
         }
         json_append(buf, len, cap, "]", 1);
         return 0;
     }
     case YAML_MAPPING_NODE: {
         yaml_node_pair_t *p;
+        if (check_unique_keys(c, n, key) != 0)
+            return -1;
         json_append(buf, len, cap, "{", 1);
         for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; ++p) {
             const char *k = scalar(node_at(c, p->key));
             if (k == NULL)
-                return fail(c, node_at(c, p->key), "config", "keys must be scalars");
+                return fail(c, node_at(c, p->key), key, "keys must be names, not %s", node_kind(node_at(c, p->key)));
             if (p != n->data.mapping.pairs.start)
                 json_append(buf, len, cap, ",", 1);
             json_string(buf, len, cap, k);
             json_append(buf, len, cap, ":", 1);
-            if (node_to_json(c, node_at(c, p->value), buf, len, cap, depth + 1) != 0)
-                return -1;
+            int r;
+            if ((r = node_to_json(c, node_at(c, p->value), key, buf, len, cap, depth + 1)) != 0)
+                return r;
         }
         json_append(buf, len, cap, "}", 1);
         return 0;
     }
     default:
-        return fail(c, n, "config", "unsupported YAML node");
+        return fail(c, n, key, "unsupported YAML node");
     }
 }
 
@@ -922,7 +1054,7 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
     int r = -1;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
-    h->line = n->start_mark.line + 1;
+    h->line = (int)node_line(c, n);
     h->timeout_ms = -1;
     h->memory_limit = 64ull << 20;
 #define SUB(name) (k = join_key(key, name))
@@ -959,12 +1091,15 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
     if ((v = map_get(c, n, "config")) != NULL) {
         size_t len = 0, cap = 0;
         char *buf = NULL;
+        int jr;
         SUB("config");
         if (v->type != YAML_MAPPING_NODE) {
-            fail(c, v, k, "must be a map");
+            fail(c, v, k, "must be a map, not %s", node_kind(v));
             goto out;
         }
-        if (node_to_json(c, v, &buf, &len, &cap, 0) != 0) {
+        if ((jr = node_to_json(c, v, k, &buf, &len, &cap, 0)) != 0) {
+            if (jr == -2)
+                fail(c, v, k, "is too large (more than 1MB as JSON)");
             free(buf);
             goto out;
         }
@@ -1020,7 +1155,7 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
     int r = -1;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
-    b->line = n->start_mark.line + 1;
+    b->line = (int)node_line(c, n);
     cache_policy_defaults(&b->cache);
 #define SUB(name) (k = join_key(key, name))
     if ((v = map_get(c, n, "path")) == NULL) {
@@ -1044,7 +1179,14 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
     if (get_string(c, v, k, &b->origin_name) != 0)
         goto out;
     if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL) {
-        fail(c, v, k, "no origin named \"%s\" in origins", b->origin_name);
+        const char **names = xcalloc(conf->num_origins, sizeof(*names)), *best;
+        for (size_t i = 0; i != conf->num_origins; ++i)
+            names[i] = conf->origins[i].name;
+        if ((best = closest(b->origin_name, names, conf->num_origins)) != NULL)
+            fail(c, v, k, "no origin named \"%s\" in origins (did you mean \"%s\"?)", b->origin_name, best);
+        else
+            fail(c, v, k, "no origin named \"%s\" in origins", b->origin_name);
+        free(names);
         goto out;
     }
     free(k);
@@ -1059,9 +1201,10 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
     if ((v = map_get(c, n, "hooks")) != NULL) {
         yaml_node_pair_t *p;
         SUB("hooks");
-        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, (const char *const[]){conf_hook_event_names[0], conf_hook_event_names[1],
-                                                                                   conf_hook_event_names[2], conf_hook_event_names[3],
-                                                                                   NULL}) != 0)
+        if (expect_map(c, v, k) != 0 ||
+            check_keys(c, v, k,
+                       (const char *const[]){conf_hook_event_names[0], conf_hook_event_names[1], conf_hook_event_names[2],
+                                             conf_hook_event_names[3], NULL}) != 0)
             goto out;
         free(k);
         k = NULL;
@@ -1092,7 +1235,14 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
                     }
                 }
                 if (conf_find_hook(conf, name) == NULL) {
-                    fail(c, ref, k, "no hook named \"%s\" in hooks", name);
+                    const char **names = xcalloc(conf->num_hooks, sizeof(*names)), *best;
+                    for (size_t j = 0; j != conf->num_hooks; ++j)
+                        names[j] = conf->hooks[j].name;
+                    if ((best = closest(name, names, conf->num_hooks)) != NULL)
+                        fail(c, ref, k, "no hook named \"%s\" in hooks (did you mean \"%s\"?)", name, best);
+                    else
+                        fail(c, ref, k, "no hook named \"%s\" in hooks", name);
+                    free(names);
                     free(name);
                     goto out;
                 }
@@ -1116,7 +1266,7 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
         return -1;
     s->enabled = 1;
-    s->line = n->start_mark.line + 1;
+    s->line = (int)node_line(c, n);
     s->root = xstrdup("./data");
     s->domain = xstrdup("s3.localhost");
     s->region = xstrdup("us-east-1");
@@ -1149,7 +1299,7 @@ static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
     if (expect_map(c, n, "admin") != 0 || check_keys(c, n, "admin", keys) != 0)
         return -1;
     a->enabled = 1;
-    a->line = n->start_mark.line + 1;
+    a->line = (int)node_line(c, n);
     if ((v = map_get(c, n, "listen")) == NULL)
         return fail(c, n, "admin", "listen is required");
     if (parse_listen(c, v, "admin.listen", &a->listen, 0) != 0)
@@ -1158,10 +1308,16 @@ static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
         return -1;
     if (a->token == NULL)
         return fail(c, n, "admin", "token or token_env is required: every admin call needs Authorization: Bearer TOKEN");
-    if (strlen(a->token) < 8)
-        return fail(c, n, "admin.token", "is too short (at least 8 characters)");
+    if (strlen(a->token) < 8) {
+        if ((v = map_get(c, n, "token")) != NULL)
+            return fail(c, v, "admin.token", "is too short (at least 8 characters)");
+        return fail(c, map_get(c, n, "token_env"), "admin.token_env", "the value of %s is too short (at least 8 characters)",
+                    scalar(map_get(c, n, "token_env")));
+    }
     return 0;
 }
+
+static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
@@ -1171,7 +1327,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     char key[256];
 
     if (root == NULL)
-        return fail(c, NULL, "(file)", "is empty");
+        return fail(c, NULL, "(top level)", "the file is empty (it needs at least listen, origins and behaviors)");
     if (expect_map(c, root, "(top level)") != 0 || check_keys(c, root, "", keys) != 0)
         return -1;
 
@@ -1180,8 +1336,15 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if ((v = map_get(c, root, "threads")) != NULL) {
         const char *s = scalar(v);
         if (s == NULL || strcmp(s, "auto") != 0) {
-            unsigned long t;
-            if (get_uint(c, v, "threads", 1, 256, &t) != 0)
+            char *end;
+            unsigned long t = 0;
+            if (s != NULL && isdigit((unsigned char)s[0])) {
+                errno = 0;
+                t = strtoul(s, &end, 10);
+                if (errno != 0 || *end != '\0')
+                    t = 0;
+            }
+            if (t < 1 || t > 256)
                 return fail(c, v, "threads", "must be auto or a number between 1 and 256");
             conf->threads = (unsigned)t;
         }
@@ -1211,7 +1374,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
                 return -1;
         }
     } else {
-        return fail(c, v, "listen", "must be a list of {host, port[, tls]}");
+        return fail(c, v, "listen", "must be a list of {host, port[, tls]}, not %s", node_kind(v));
     }
 
     /* logs */
@@ -1222,7 +1385,9 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         if (is_plain_null(v) || (scalar(v) != NULL && strcmp(scalar(v), "off") == 0)) {
             /* off */
         } else {
-            if (expect_map(c, v, "access_log") != 0 || check_keys(c, v, "access_log", akeys) != 0)
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(c, v, "access_log", "must be a map {path, format} or off, not %s", node_kind(v));
+            if (check_keys(c, v, "access_log", akeys) != 0)
                 return -1;
             conf->access_log.path = xstrdup("-");
             if ((w = map_get(c, v, "path")) != NULL && get_string(c, w, "access_log.path", &conf->access_log.path) != 0)
@@ -1307,11 +1472,16 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         conf->origins = xcalloc(n, sizeof(conf_origin_t));
         for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
             const char *name = scalar(node_at(c, p->key));
-            if (name == NULL || !valid_name(name))
-                return fail(c, node_at(c, p->key), "origins", "an origin name is letters, digits, - _ .");
-            if (conf_find_origin(conf, name) != NULL)
-                return fail(c, node_at(c, p->key), "origins", "duplicate origin \"%s\"", name);
+            conf_origin_t *prev;
+            if (name == NULL)
+                return fail(c, node_at(c, p->key), "origins", "an origin name must be a name, not %s",
+                            node_kind(node_at(c, p->key)));
+            if (!valid_name(name) || strlen(name) > 128)
+                return fail(c, node_at(c, p->key), "origins", "\"%s\": an origin name is letters, digits, - _ . (at most 128)",
+                            name);
             snprintf(key, sizeof(key), "origins.%s", name);
+            if ((prev = conf_find_origin(conf, name)) != NULL)
+                return fail(c, node_at(c, p->key), key, "duplicate key (first given on line %d)", prev->line);
             conf->origins[conf->num_origins].name = xstrdup(name);
             if (parse_origin(c, node_at(c, p->value), key, &conf->origins[conf->num_origins++]) != 0)
                 return -1;
@@ -1337,6 +1507,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         if ((w = map_get(c, v, "max_object_size")) != NULL) {
             if (get_size(c, w, "cache.max_object_size", &conf->cache.max_object_size) != 0)
                 return -1;
+            if (conf->cache.max_object_size == 0)
+                return fail(c, w, "cache.max_object_size", "must be greater than zero");
             if (conf->cache.max_object_size > conf->cache.memory)
                 return fail(c, w, "cache.max_object_size", "is larger than cache.memory");
         }
@@ -1358,11 +1530,14 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         conf->hooks = xcalloc(v->data.mapping.pairs.top - v->data.mapping.pairs.start, sizeof(conf_hook_t));
         for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
             const char *name = scalar(node_at(c, p->key));
-            if (name == NULL || !valid_name(name) || strchr(name, '@') != NULL)
-                return fail(c, node_at(c, p->key), "hooks", "a hook name is letters, digits, - _ .");
-            if (conf_find_hook(conf, name) != NULL)
-                return fail(c, node_at(c, p->key), "hooks", "duplicate hook \"%s\"", name);
+            conf_hook_t *prev;
+            if (name == NULL)
+                return fail(c, node_at(c, p->key), "hooks", "a hook name must be a name, not %s", node_kind(node_at(c, p->key)));
+            if (!valid_name(name) || strlen(name) > 128)
+                return fail(c, node_at(c, p->key), "hooks", "\"%s\": a hook name is letters, digits, - _ . (at most 128)", name);
             snprintf(key, sizeof(key), "hooks.%s", name);
+            if ((prev = conf_find_hook(conf, name)) != NULL)
+                return fail(c, node_at(c, p->key), key, "duplicate key (first given on line %d)", prev->line);
             conf->hooks[conf->num_hooks].name = xstrdup(name);
             if (parse_hook(c, node_at(c, p->value), key, &conf->hooks[conf->num_hooks++]) != 0)
                 return -1;
@@ -1373,7 +1548,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if ((v = map_get(c, root, "behaviors")) == NULL)
         return fail(c, root, "behaviors", "at least one behavior is required (e.g. - {path: \"*\", origin: NAME})");
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(c, v, "behaviors", "must be a list");
+        return fail(c, v, "behaviors", "must be a list of {path, origin, ...}, not %s", node_kind(v));
     {
         yaml_node_item_t *it;
         size_t n = v->data.sequence.items.top - v->data.sequence.items.start;
@@ -1381,9 +1556,19 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             return fail(c, v, "behaviors", "at least one behavior is required");
         conf->behaviors = xcalloc(n, sizeof(conf_behavior_t));
         for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; ++it) {
-            snprintf(key, sizeof(key), "behaviors[%zu]", conf->num_behaviors);
-            if (parse_behavior(c, conf, node_at(c, *it), key, &conf->behaviors[conf->num_behaviors++]) != 0)
+            conf_behavior_t *b = &conf->behaviors[conf->num_behaviors];
+            snprintf(key, sizeof(key), "behaviors[%zu]", conf->num_behaviors++);
+            if (parse_behavior(c, conf, node_at(c, *it), key, b) != 0)
                 return -1;
+            /* the first match wins, so a repeated pattern is dead configuration and almost always a mistake */
+            for (conf_behavior_t *prev = conf->behaviors; prev < b; ++prev) {
+                if (strcmp(prev->path, b->path) == 0) {
+                    snprintf(key, sizeof(key), "behaviors[%zu].path", conf->num_behaviors - 1);
+                    return fail(c, map_get(c, node_at(c, *it), "path"), key,
+                                "\"%s\" is already the pattern of behaviors[%zu] (line %d), which wins: this one would never match",
+                                b->path, (size_t)(prev - conf->behaviors), prev->line);
+                }
+            }
         }
     }
 
@@ -1394,30 +1579,59 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         return -1;
 
     /* cross checks */
-    for (size_t i = 0; i != conf->num_origins; ++i)
-        if (conf->origins[i].embedded && !conf->store.enabled)
-            return fail(c, map_get(c, map_get(c, root, "origins"), conf->origins[i].name), conf->origins[i].name,
-                        "endpoint: embedded needs a store: section");
-    {
-        /* two listeners on one address cannot both bind */
-        conf_listen_t *all[64];
-        size_t n = 0;
-        for (size_t i = 0; i != conf->num_listen && n < 62; ++i)
-            all[n++] = &conf->listen[i];
-        if (conf->store.enabled)
-            all[n++] = &conf->store.listen;
-        if (conf->admin.enabled && n < 64)
-            all[n++] = &conf->admin.listen;
-        for (size_t i = 0; i != n; ++i)
-            for (size_t j = 0; j != i; ++j)
-                if (all[i]->port != 0 && all[i]->port == all[j]->port && strcmp(all[i]->host, all[j]->host) == 0) {
-                    snprintf(c->err, c->errlen, "%s:%d: listen: %s:%u is used twice (also on line %d)", c->file, all[i]->line,
-                             all[i]->host, all[i]->port, all[j]->line);
-                    c->failed = 1;
-                    return -1;
-                }
+    for (size_t i = 0; i != conf->num_origins; ++i) {
+        if (conf->origins[i].embedded && !conf->store.enabled) {
+            yaml_node_t *o = map_get(c, map_get(c, root, "origins"), conf->origins[i].name);
+            snprintf(key, sizeof(key), "origins.%s.endpoint", conf->origins[i].name);
+            return fail(c, map_get(c, o, "endpoint"), key, "embedded needs a store: section (the embedded S3 store is off)");
+        }
     }
-    return 0;
+    return check_listeners(c, conf, map_get(c, root, "listen")->type == YAML_MAPPING_NODE);
+}
+
+static int is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0;
+}
+
+/* two listeners on one address cannot both bind (SO_REUSEADDR only, and a wildcard address covers every other one) */
+static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map)
+{
+    struct {
+        conf_listen_t *l;
+        char key[32];
+    } *all = xcalloc(conf->num_listen + 2, sizeof(*all));
+    size_t n = 0;
+    int r = 0;
+    for (size_t i = 0; i != conf->num_listen; ++i) {
+        all[n].l = &conf->listen[i];
+        if (listen_is_map)
+            snprintf(all[n++].key, sizeof(all[0].key), "listen");
+        else
+            snprintf(all[n++].key, sizeof(all[0].key), "listen[%zu]", i);
+    }
+    if (conf->store.enabled) {
+        all[n].l = &conf->store.listen;
+        snprintf(all[n++].key, sizeof(all[0].key), "store.listen");
+    }
+    if (conf->admin.enabled) {
+        all[n].l = &conf->admin.listen;
+        snprintf(all[n++].key, sizeof(all[0].key), "admin.listen");
+    }
+    for (size_t i = 0; i != n && r == 0; ++i) {
+        conf_listen_t *a = all[i].l;
+        for (size_t j = 0; j != i; ++j) {
+            conf_listen_t *b = all[j].l;
+            if (a->port != 0 && a->port == b->port &&
+                (strcmp(a->host, b->host) == 0 || is_wildcard(a->host) || is_wildcard(b->host))) {
+                r = fail_line(c, (unsigned long)a->line, all[i].key, "%s port %u is already used by %s (line %d)", a->host, a->port,
+                              all[j].key, b->line);
+                break;
+            }
+        }
+    }
+    free(all);
+    return r;
 }
 
 conf_origin_t *conf_find_origin(conf_t *conf, const char *name)
@@ -1509,12 +1723,47 @@ void conf_free(conf_t *conf)
     free(conf);
 }
 
+static void syntax_error(yaml_parser_t *parser, const char *name, const char *yaml, size_t len, char *err, size_t errlen)
+{
+    unsigned long line = (unsigned long)parser->problem_mark.line;
+    char where[64] = "";
+    if (parser->error == YAML_READER_ERROR) { /* a reader error (bad encoding) has no mark, only a byte offset */
+        line = 0;
+        for (size_t i = 0; i < parser->problem_offset && i < len; ++i)
+            line += yaml[i] == '\n';
+    }
+    /* at the end of the input after a final newline, the mark is on a line that does not exist: name the last one */
+    if (parser->error != YAML_READER_ERROR && parser->problem_mark.index >= len && parser->problem_mark.column == 0 && line > 0)
+        --line;
+    /* "... while parsing a flow sequence" is only useful with where that sequence starts */
+    if (parser->context != NULL && parser->context_mark.line != line)
+        snprintf(where, sizeof(where), " that starts on line %lu", (unsigned long)parser->context_mark.line + 1);
+    snprintf(err, errlen, "%s:%lu: (syntax): %s%s%s%s", name, line + 1, parser->problem != NULL ? parser->problem : "invalid YAML",
+             parser->context != NULL ? " " : "", parser->context != NULL ? parser->context : "", where);
+}
+
+/* records for every map value the line of its key: see node_line() */
+static void index_owner_lines(ctx_t *c)
+{
+    size_t n = c->doc.nodes.top - c->doc.nodes.start;
+    c->owner_line = xcalloc(n, sizeof(int));
+    for (yaml_node_t *m = c->doc.nodes.start; m < c->doc.nodes.top; ++m) {
+        if (m->type != YAML_MAPPING_NODE)
+            continue;
+        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; ++p) {
+            yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+            if (k != NULL && v != NULL)
+                c->owner_line[v - c->doc.nodes.start] = (int)k->start_mark.line + 1;
+        }
+    }
+}
+
 conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *err, size_t errlen)
 {
     yaml_parser_t parser;
+    yaml_document_t extra;
     ctx_t c;
     conf_t *conf = xcalloc(1, sizeof(*conf));
-    int have_doc = 0;
 
     memset(&c, 0, sizeof(c));
     c.file = name;
@@ -1523,28 +1772,41 @@ conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *e
     conf->file = xstrdup(name);
     err[0] = '\0';
     if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+        snprintf(err, errlen, "%s:1: (syntax): cannot initialise the YAML parser", name);
         conf_free(conf);
         return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&parser, &c.doc)) {
-        snprintf(err, errlen, "%s:%lu: (syntax): %s%s%s", name, (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem != NULL ? parser.problem : "invalid YAML", parser.context != NULL ? " " : "",
-                 parser.context != NULL ? parser.context : "");
+        syntax_error(&parser, name, yaml, len, err, errlen);
         yaml_parser_delete(&parser);
         conf_free(conf);
         return NULL;
     }
-    have_doc = 1;
-    if (parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0) {
-        if (!c.failed)
-            snprintf(err, errlen, "%s: invalid configuration", name);
+    /* a second document (after ---) would be silently ignored: refuse it */
+    if (yaml_document_get_root_node(&c.doc) != NULL) {
+        if (!yaml_parser_load(&parser, &extra)) {
+            syntax_error(&parser, name, yaml, len, err, errlen);
+            c.failed = 1;
+        } else {
+            yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+            if (r2 != NULL)
+                fail_line(&c, (unsigned long)extra.start_mark.line + 1, "(top level)",
+                          "a second YAML document starts here: a config file holds one");
+            yaml_document_delete(&extra);
+        }
+    }
+    if (!c.failed) {
+        index_owner_lines(&c);
+        if (parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0 && !c.failed)
+            snprintf(err, errlen, "%s:1: (top level): invalid configuration", name);
+    }
+    if (c.failed || err[0] != '\0') {
         conf_free(conf);
         conf = NULL;
     }
-    if (have_doc)
-        yaml_document_delete(&c.doc);
+    free(c.owner_line);
+    yaml_document_delete(&c.doc);
     yaml_parser_delete(&parser);
     return conf;
 }

@@ -1,4 +1,4 @@
-/* conf/config.h - the typed configuration of edgehook, loaded from YAML (see conf/config.c and README "Config reference"). */
+/* conf/config.h - the typed configuration of edgehook, loaded from YAML (see conf/config.c and docs/config-reference.md). */
 #ifndef EDGE_CONF_CONFIG_H
 #define EDGE_CONF_CONFIG_H
 
@@ -7,8 +7,18 @@
 
 #define CONF_ERRBUF_SIZE 1024
 
-/** a value of the form `256MB` etc. is parsed into bytes; a duration `500ms`, `30s` into milliseconds */
+/**
+ * Parses a size: a decimal number with an optional fraction and an optional unit, case-insensitive, binary multiples
+ * (`512`, `512B`, `64KB`/`64K`/`64KiB`, `256MB`, `1.5GB`, `1TB`; a space before the unit is allowed). A fraction of a byte,
+ * a sign, an unknown unit and anything of 2^64 bytes or more are refused. Returns 0 and sets *bytes, or -1 (*bytes untouched).
+ */
 int conf_parse_size(const char *s, uint64_t *bytes);
+/**
+ * Parses a duration into milliseconds: one or more parts NUMBER UNIT with unit ms, s (sec), m (min), h, d, w or y (365 d),
+ * largest unit first and each once (`1h30m`, `1h 30m`, `1.5s`), rounded to the nearest millisecond, at most 1e15 ms.
+ * A bare number is refused (the unit must be said), as are signs and unknown or upper-case units.
+ * Returns 0 and sets *millis, or -1 (*millis untouched).
+ */
 int conf_parse_duration(const char *s, uint64_t *millis);
 
 /** one listening socket; port 0 asks the kernel for an ephemeral port (the bound port is logged) */
@@ -17,7 +27,7 @@ typedef struct conf_listen {
     uint16_t port;
     char *tls_certificate; /* NULL: plain text (HTTP/1.1 and h2c) */
     char *tls_key;
-    int line;
+    int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_listen_t;
 
 typedef enum conf_origin_type { CONF_ORIGIN_HTTP = 1, CONF_ORIGIN_S3 = 2 } conf_origin_type_t;
@@ -35,7 +45,7 @@ typedef struct conf_origin {
     conf_origin_type_t type;
     /* where to connect: for http, from `url`; for s3, from `endpoint` (embedded: the store's listener) */
     int https;
-    char *host;       /* host name or address to connect to */
+    char *host; /* host name or address to connect to */
     uint16_t port;
     char *path_prefix; /* prepended to the request path ("" or "/base") */
     char *host_header; /* Host sent to the origin (`host_header`, default host[:port]) */
@@ -54,7 +64,7 @@ typedef struct conf_origin {
     char *region;
     conf_s3_addressing_t addressing;
     conf_credentials_t credentials;
-    int line;
+    int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_origin_t;
 
 /** which parts of the request enter the cache key (CloudFront cache policy) */
@@ -66,8 +76,8 @@ typedef struct conf_namelist {
 } conf_namelist_t;
 
 typedef struct conf_cache_policy {
-    int enabled;          /* `cache: off` disables caching for a behavior */
-    int64_t min_ttl_ms;   /* -1: unset */
+    int enabled;        /* `cache: off` disables caching for a behavior */
+    int64_t min_ttl_ms; /* -1: unset */
     int64_t default_ttl_ms;
     int64_t max_ttl_ms;
     int64_t stale_while_revalidate_ms; /* default when the origin sends none; -1 unset */
@@ -79,18 +89,24 @@ typedef struct conf_cache_policy {
     conf_namelist_t cookies;
 } conf_cache_policy_t;
 
-enum { CONF_HOOK_VIEWER_REQUEST = 0, CONF_HOOK_ORIGIN_REQUEST, CONF_HOOK_ORIGIN_RESPONSE, CONF_HOOK_VIEWER_RESPONSE, CONF_HOOK_NUM };
+enum {
+    CONF_HOOK_VIEWER_REQUEST = 0,
+    CONF_HOOK_ORIGIN_REQUEST,
+    CONF_HOOK_ORIGIN_RESPONSE,
+    CONF_HOOK_VIEWER_RESPONSE,
+    CONF_HOOK_NUM
+};
 extern const char *const conf_hook_event_names[CONF_HOOK_NUM]; /* "viewer-request", ... */
 
 typedef struct conf_hook {
     char *name;
-    char *lua;    /* path of a Lua file, or NULL */
-    char *native; /* path of a .so, or NULL */
+    char *lua;         /* path of a Lua file, or NULL */
+    char *native;      /* path of a .so, or NULL */
     char *config_json; /* the `config:` map as a JSON object text ("{}" when absent) */
     int include_body;
-    int64_t timeout_ms; /* -1: the default of the event (5 s viewer, 30 s origin) */
+    int64_t timeout_ms;    /* -1: the default of the event (5 s viewer, 30 s origin) */
     uint64_t memory_limit; /* Lua memory cap per state, bytes */
-    int line;
+    int line;              /* where it is given in the file (the line of its key), for later error messages */
 } conf_hook_t;
 
 typedef struct conf_behavior {
@@ -99,7 +115,7 @@ typedef struct conf_behavior {
     conf_origin_t *origin;
     conf_cache_policy_t cache;
     char *hooks[CONF_HOOK_NUM]; /* `NAME`, `NAME@ALIAS` or `NAME@VERSION`, or NULL */
-    int line;
+    int line;                   /* where it is given in the file (the line of its key), for later error messages */
 } conf_behavior_t;
 
 typedef struct conf_store {
@@ -110,14 +126,14 @@ typedef struct conf_store {
     char *region;
     conf_credentials_t credentials; /* NULL keys: generated on first start under root */
     uint64_t max_put_size;
-    int line;
+    int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_store_t;
 
 typedef struct conf_admin {
     int enabled;
     conf_listen_t listen;
     char *token;
-    int line;
+    int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_admin_t;
 
 typedef struct conf {
@@ -136,7 +152,7 @@ typedef struct conf {
     struct {
         uint64_t max_request_body;
         uint64_t shutdown_grace_ms;
-        uint64_t client_timeout_ms;   /* HTTP/1 request timeout and HTTP/2 idle timeout */
+        uint64_t client_timeout_ms; /* HTTP/1 request timeout and HTTP/2 idle timeout */
         unsigned max_streams_per_connection;
     } limits;
     conf_origin_t *origins;
@@ -156,19 +172,26 @@ typedef struct conf {
 } conf_t;
 
 /**
- * Loads and validates FILE. On failure returns NULL and writes `FILE:LINE: KEY: reason` into err.
- * Relative paths inside the file (certificates, hooks, store root) are resolved against the current directory, as nginx does
- * for paths given on its command line.
+ * Loads and validates FILE (at most 16MB). On success returns a config the caller frees with conf_free; on failure returns
+ * NULL and writes one line without a newline into err (CONF_ERRBUF_SIZE is enough): `FILE:LINE: KEY: reason`, where KEY is
+ * the dotted path of the offending setting (`origins.web.connect_timeout`, `behaviors[1].origin`), `(syntax)` for a YAML
+ * syntax error or `(top level)` for the file as a whole. Only a file that cannot be read at all gives `FILE: reason`.
+ * The first error is reported. Relative paths inside the file (certificates, hooks, store root) are resolved against the
+ * current directory, as nginx does for paths given on its command line; they are checked for readability here.
+ * `*_env` keys are read from the environment here. Not thread-safe with respect to setenv; otherwise any thread.
  */
 conf_t *conf_load(const char *file, char *err, size_t errlen);
-/** same from a string (used by tests); `name` is what errors call the file */
+/** same from a string of len bytes (need not be NUL-terminated); `name` is what errors call the file */
 conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *err, size_t errlen);
+/** frees a config from conf_load; NULL is allowed */
 void conf_free(conf_t *conf);
 
+/** the origin or hook of that name, or NULL; the pointer lives as long as conf */
 conf_origin_t *conf_find_origin(conf_t *conf, const char *name);
 conf_hook_t *conf_find_hook(conf_t *conf, const char *name);
 
-/** Levenshtein distance, used to suggest the closest known key */
+/** edit distance (optimal string alignment: a swap of two neighbours counts 1; case-insensitive; SIZE_MAX past 64 characters),
+ * used to suggest the closest known key */
 size_t conf_edit_distance(const char *a, const char *b);
 
 #endif

@@ -86,7 +86,7 @@ int conf_parse_duration(const char *s, uint64_t *millis)
         double mult;
         int rank;
     } units[] = {{"y", 365 * 86400000.0, 0}, {"w", 7 * 86400000.0, 1}, {"d", 86400000, 2}, {"h", 3600000, 3}, {"m", 60000, 4},
-                 {"min", 60000, 4},          {"s", 1000, 5},            {"sec", 1000, 5},   {"ms", 1, 6}};
+                 {"min", 60000, 4},          {"s", 1000, 5},           {"sec", 1000, 5},   {"ms", 1, 6}};
     double total = 0;
     int parts = 0, last_rank = -1;
     if (s == NULL)

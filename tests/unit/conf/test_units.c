@@ -205,12 +205,22 @@ static void test_edit_distance(void **state)
 {
     assert_int_equal(conf_edit_distance("", ""), 0);
     assert_int_equal(conf_edit_distance("port", "port"), 0);
-    assert_int_equal(conf_edit_distance("prot", "port"), 2);
-    assert_int_equal(conf_edit_distance("listne", "listen"), 2);
+    assert_int_equal(conf_edit_distance("prot", "port"), 1); /* a swap of two neighbours is one edit */
+    assert_int_equal(conf_edit_distance("listne", "listen"), 1);
+    assert_int_equal(conf_edit_distance("ab", "ba"), 1);
+    assert_int_equal(conf_edit_distance("abc", "ca"), 3); /* optimal string alignment, not full Damerau */
+    assert_int_equal(conf_edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(conf_edit_distance("conect_timeout", "connect_timeout"), 1);
     assert_int_equal(conf_edit_distance("orign", "origin"), 1);
     assert_int_equal(conf_edit_distance("ORIGIN", "origin"), 0); /* case does not count */
     assert_int_equal(conf_edit_distance("", "abc"), 3);
     assert_int_equal(conf_edit_distance("abc", ""), 3);
+    /* past 64 characters: "far away", never a suggestion */
+    char longname[80];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_true(conf_edit_distance(longname, "port") == SIZE_MAX);
+    assert_true(conf_edit_distance("port", longname) == SIZE_MAX);
 }
 
 int main(void)
