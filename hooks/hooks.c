@@ -397,6 +397,8 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
     }
     if (st != HOOK_FAILED)
         st = hook_ctx_finish(&ctx, st);
+    else if (ctx.invalid && !rep->timed_out && !rep->out_of_memory)
+        st = HOOK_INVALID; /* a host call broke a rule before the hook gave up: that is the error to report */
     rep->duration_ns = hook_now_ns() - start;
     if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)hook_fn_timeout_ms(fn, ev->type) && st != HOOK_FAILED) {
         /* C code cannot be stopped: answer as Lambda@Edge would have */

@@ -1,0 +1,586 @@
+/* tests/unit/hooks/test_hooks.c - the hooks runtime: triggers, rewrites, generated responses, 502/503 mapping, limits, ABI, counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <time.h>
+#include "tests/unit/hooks/helpers.h"
+
+extern const char hook_lua_prelude[];
+extern const size_t hook_lua_prelude_len;
+
+static hook_thread_t *T;
+static h2o_mem_pool_t pool;
+
+static int setup(void **state)
+{
+    log_open("-", getenv("EDGE_TEST_VERBOSE") != NULL ? LOG_DEBUG : -1);
+    T = hook_thread_new();
+    h2o_mem_init_pool(&pool);
+    return T == NULL;
+}
+
+static int teardown(void **state)
+{
+    hook_thread_free(T);
+    h2o_mem_clear_pool(&pool);
+    return 0;
+}
+
+static hook_status_t run(hook_fn_t *fn, hook_event_t *ev, hook_report_t *rep)
+{
+    hook_report_t dummy;
+    return hook_run(T, fn, ev, &pool, rep != NULL ? rep : &dummy);
+}
+
+/* --- Lua: each trigger type --- */
+
+static void test_viewer_request_rewrite(void **state)
+{
+    hook_fn_t *fn = load_hook("examples/hooks/lua/pretty_urls.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/docs/", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.uri, "/docs/index.html"));
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/about", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.uri, "/about/index.html"));
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/app.js", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.uri, "/app.js"));
+    hook_fn_release(fn);
+}
+
+static void test_viewer_request_generated(void **state)
+{
+    hook_fn_t *fn = load_hook("examples/hooks/lua/basic_auth.lua", "{\"user\":\"alice\",\"password\":\"s3cret\"}", -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/private", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_RESPOND);
+    assert_int_equal(ev.response.status, 401);
+    assert_true(iov_is(ev.response.status_description, "Unauthorized"));
+    assert_string_equal(hval(&ev.response.headers, "www-authenticate"), "Basic realm=\"edge\"");
+    assert_true(ev.response.has_body && iov_is(ev.response.body, "Unauthorized"));
+    assert_string_equal(rep.name, "examples/hooks/lua/basic_auth.lua");
+    /* the right credentials continue */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/private", "", "Host", "example.com", "Authorization", "Basic YWxpY2U6czNjcmV0", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.response.status, 0);
+    hook_fn_release(fn);
+}
+
+static void test_origin_request_origin_selection(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/rich.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/x", "", "Host", "example.com", "X-Test", "custom", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    hook_origin_t *o = &ev.request.origin;
+    assert_int_equal(o->kind, HOOK_ORIGIN_CUSTOM);
+    assert_true(o->changed);
+    assert_true(iov_is(o->domain_name, "other.example.com"));
+    assert_int_equal(o->port, 8443);
+    assert_true(iov_is(o->path, "/base"));
+    assert_int_equal(o->read_timeout_s, 10);
+    assert_string_equal(hval(&o->custom_headers, "x-origin-key"), "k");
+    assert_string_equal(hval(&ev.request.headers, "host"), "other.example.com");
+
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/x", "", "Host", "example.com", "X-Test", "s3", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.request.origin.kind, HOOK_ORIGIN_S3);
+    assert_true(iov_is(ev.request.origin.region, "eu-west-1"));
+    assert_true(iov_is(ev.request.origin.auth_method, "origin-access-identity"));
+    assert_true(iov_is(ev.request.origin.path, "/photos"));
+
+    /* reading the origin without changing it leaves it alone */
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/x", "", "Host", "example.com", "X-Test", "query", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_false(ev.request.origin.changed);
+    assert_true(iov_is(ev.request.querystring, "b=2&a=1"));
+    hook_fn_release(fn);
+}
+
+static void test_origin_response(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/rich.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/x", "", "Host", "example.com", NULL);
+    ev.response.status = 404;
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.response.status, 200);
+    assert_string_equal(hval(&ev.response.headers, "cache-control"), "max-age=60");
+    assert_true(ev.response.has_body && iov_is(ev.response.body, "replaced"));
+    hook_fn_release(fn);
+
+    fn = load_hook("examples/hooks/lua/cache_control.lua", NULL, -1, 0, NULL, 0);
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/static/app.css", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.response.headers, "cache-control"), "public, max-age=31536000");
+    hook_fn_release(fn);
+}
+
+static void test_viewer_response(void **state)
+{
+    hook_fn_t *fn = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.response.headers, "x-frame-options"), "DENY");
+    assert_string_equal(hval(&ev.response.headers, "content-type"), "text/html");
+    assert_int_equal(ev.response.headers.size, 8);
+    /* the same hook again on the same state: no state leaks between calls */
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.response.headers.size, 8);
+    assert_int_equal(hcount(&ev.response.headers, "strict-transport-security"), 1);
+    hook_fn_release(fn);
+}
+
+static void test_status_rules(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/status.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.response.status, 404);
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_int_equal(rep.http_status, 502);
+    assert_non_null(strstr(rep.error, "read-only"));
+    hook_fn_release(fn);
+}
+
+static void test_records0_and_callback(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/callback.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-host-seen"), "example.com");
+    assert_string_equal(hval(&ev.request.headers, "x-request-id"), "req-123");
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/error", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_int_equal(rep.http_status, 503);
+    assert_non_null(strstr(rep.error, "refused by callback"));
+    hook_fn_release(fn);
+}
+
+static void test_generated_variants(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/rich.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "base64", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_RESPOND);
+    assert_int_equal(ev.response.status, 200);
+    assert_int_equal(ev.response.body.len, 9);
+    assert_memory_equal(ev.response.body.base, "binary\0ok", 9);
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "redirect", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_RESPOND);
+    assert_int_equal(ev.response.status, 302); /* a number works as well as a string */
+    assert_string_equal(hval(&ev.response.headers, "location"), "https://example.com/new");
+    assert_true(iov_is(ev.response.headers.entries[0].key, "Location")); /* an omitted key is Title-Cased */
+    /* a request rebuilt as a new table, and the request body replaced */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/old", "q=1", "Host", "example.com", "X-Test", "newtable", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.uri, "/fresh"));
+    assert_true(iov_is(ev.request.querystring, ""));
+    assert_null(hval(&ev.request.headers, "x-test"));
+    assert_string_equal(hval(&ev.request.headers, "host"), "example.com");
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/upload", "", "Host", "example.com", "X-Test", "body", NULL);
+    ev.request.body.present = 1;
+    ev.request.body.data = h2o_iovec_init("old", 3);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(ev.request.body.replaced && iov_is(ev.request.body.data, "new body"));
+    hook_fn_release(fn);
+}
+
+/* --- validation: 502 --- */
+
+static void expect_invalid(hook_fn_t *fn, int type, const char *test, const char *needle)
+{
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, type, "/", "", "Host", "example.com", "X-Test", test, NULL);
+    hook_status_t st = run(fn, &ev, &rep);
+    if (st != HOOK_INVALID || rep.http_status != 502 || strstr(rep.error, needle) == NULL)
+        fail_msg("x-test %s: status %d http %d error \"%s\", expected 502 with \"%s\"", test, st, rep.http_status,
+                 rep.error != NULL ? rep.error : "", needle);
+}
+
+static void test_lua_garbage(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/garbage.lua", NULL, -1, 0, NULL, 0);
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "number", "returned a number");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "table", "neither a request");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "status", "status must be");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "range", "not in 200-599");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "value", "must be a string");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "key", "does not match");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "base64", "base64");
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "big", "over the limit");
+    hook_fn_release(fn);
+}
+
+static void test_lua_big_origin_request_ok(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/garbage.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    /* 41 KB is over viewer-request's 40 KB but fine for origin-request's 1 MB */
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "X-Test", "big", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_RESPOND);
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "X-Test", "nobody204", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_INVALID);
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "X-Test", "nil", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_INVALID);
+    hook_fn_release(fn);
+}
+
+static void test_disallowed_and_readonly(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/disallowed.lua", NULL, -1, 0, NULL, 0);
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "-", "disallowed");
+    hook_fn_release(fn);
+    fn = load_hook("tests/hooks/readonly.lua", NULL, -1, 0, NULL, 0);
+    expect_invalid(fn, HOOK_VIEWER_REQUEST, "-", "read-only header \"Host\"");
+    expect_invalid(fn, HOOK_VIEWER_RESPONSE, "-", "read-only header \"Via\"");
+    /* Host is not read-only in origin-request */
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "Host", "example.com", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "host"), "evil.example");
+    hook_fn_release(fn);
+}
+
+/* --- exceptions: 503 --- */
+
+static void test_throw(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/throw.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/boom", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_int_equal(rep.http_status, 503);
+    assert_non_null(strstr(rep.error, "boom: no way to handle /boom"));
+    assert_non_null(strstr(rep.error, "stack traceback"));
+    assert_non_null(strstr(rep.error, "tests/hooks/throw.lua:3"));
+    assert_non_null(strstr(rep.error, "in function 'check'"));
+    hook_fn_release(fn);
+}
+
+static void test_load_errors(void **state)
+{
+    char err[1024];
+    assert_null(load_hook("tests/hooks/syntax_error.lua", NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "tests/hooks/syntax_error.lua:4"));
+    assert_null(load_hook("tests/hooks/no_handler.lua", NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "no function handler"));
+    assert_null(load_hook("tests/hooks/nope.lua", NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "tests/hooks/nope.lua: cannot open"));
+}
+
+/* --- limits --- */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_infinite_loop_jit(void **state)
+{
+    hook_fn_t *loop = load_hook("tests/hooks/loop.lua", NULL, 100, 0, NULL, 0);
+    hook_fn_t *ok = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    for (int round = 0; round != 3; ++round) {
+        hook_event_t ev;
+        hook_report_t rep;
+        make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+        uint64_t t0 = wall_ms();
+        assert_int_equal(run(loop, &ev, &rep), HOOK_FAILED);
+        uint64_t took = wall_ms() - t0;
+        assert_int_equal(rep.http_status, 503);
+        assert_true(rep.timed_out);
+        assert_non_null(strstr(rep.error, "timed out after 100 ms"));
+        assert_true(took >= 100);
+        assert_true(took < 2000);
+        /* the same thread serves another hook right away */
+        make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+        assert_int_equal(run(ok, &ev, NULL), HOOK_CONTINUE);
+        assert_string_equal(hval(&ev.response.headers, "x-frame-options"), "DENY");
+    }
+    hook_stats_t s;
+    hook_fn_stats(loop, &s);
+    assert_int_equal(s.invocations, 3);
+    assert_int_equal(s.timeouts, 3);
+    assert_int_equal(s.errors, 3);
+    hook_fn_release(loop);
+    hook_fn_release(ok);
+}
+
+static void test_loop_swallowing_timeout(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/loop_pcall.lua", NULL, 100, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    uint64_t t0 = wall_ms();
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_true(rep.timed_out);
+    assert_true(wall_ms() - t0 < 2000);
+    hook_fn_release(fn);
+}
+
+static void test_memory_cap(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/alloc.lua", NULL, -1, 8u << 20, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-kept"), "0");
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "X-Alloc", "1", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_int_equal(rep.http_status, 503);
+    assert_true(rep.out_of_memory);
+    assert_non_null(strstr(rep.error, "memory limit"));
+    /* the state was rebuilt: the module-level table starts empty again */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-kept"), "0");
+    hook_stats_t s;
+    hook_fn_stats(fn, &s);
+    assert_int_equal(s.oom, 1);
+    hook_fn_release(fn);
+}
+
+static void test_sandbox_and_edge_module(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/sandbox.lua", "{\"greeting\":\"hi\"}", -1, 0, NULL, 0);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "Accept", "*/*", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-leaks"), "");
+    assert_string_equal(hval(&ev.request.headers, "x-sha"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(hval(&ev.request.headers, "x-hmac"), "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+    assert_string_equal(hval(&ev.request.headers, "x-b64"), "aGVsbG8=,hello");
+    assert_string_equal(hval(&ev.request.headers, "x-config"), "hi");
+    /* pairs() sees every header, lazily materialised: host, accept, and the 5 it added before counting */
+    assert_string_equal(hval(&ev.request.headers, "x-count"), "7");
+    hook_fn_release(fn);
+}
+
+/* --- native plugins --- */
+
+static void test_abi_refusals(void **state)
+{
+    char err[1024];
+    const char *p = plugin_path("tests/hooks", "abi_major");
+    assert_null(load_hook(p, NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "ABI 2.0"));
+    assert_non_null(strstr(err, "different major"));
+    p = plugin_path("tests/hooks", "abi_minor");
+    assert_null(load_hook(p, NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "ABI 1.1, newer than"));
+    p = plugin_path("tests/hooks", "abi_small");
+    assert_null(load_hook(p, NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "descriptor is 16 bytes, smaller than"));
+    assert_null(load_hook(plugin_path("tests/hooks", "does_not_exist"), NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot open"));
+    /* init failing */
+    assert_null(load_hook(plugin_path("tests/hooks", "exercise"), "{\"fail_init\":true}", -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "plugin init failed: asked to fail"));
+}
+
+static void test_c_garbage(void **state)
+{
+    hook_fn_t *fn = load_hook(plugin_path("tests/hooks", "garbage"), NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_int_equal(rep.http_status, 502);
+    assert_non_null(strstr(rep.error, "garbage: action 12345"));
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "without a response"));
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "status 42"));
+    hook_stats_t s;
+    hook_fn_stats(fn, &s);
+    assert_int_equal(s.invalid, 3);
+    hook_fn_release(fn);
+}
+
+static void test_c_exercise(void **state)
+{
+    hook_fn_t *fn = load_hook(plugin_path("tests/hooks", "exercise"), "{\"greeting\":\"hey\"}", -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "respond", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_RESPOND);
+    assert_int_equal(ev.response.status, 403);
+    assert_true(iov_is(ev.response.body, "hey"));
+    assert_string_equal(hval(&ev.response.headers, "content-type"), "text/plain");
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "rewrite", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.uri, "/rewritten"));
+    assert_true(iov_is(ev.request.querystring, "a=1"));
+    assert_string_equal(hval(&ev.request.headers, "x-greeting"), "hey");
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "Host", "example.com", "X-Test", "origin", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.origin.domain_name, "backup.example.com"));
+    assert_string_equal(hval(&ev.request.origin.custom_headers, "x-secret"), "s3cr3t");
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "origin", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID); /* origin is read-only outside origin-request: 502 beats EDGE_FAIL */
+    assert_non_null(strstr(rep.error, "request.origin is read-only"));
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "readonly", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "read-only header"));
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "Host", "example.com", "X-Test", "disallowed", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "disallowed"));
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "fail", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_int_equal(rep.http_status, 503);
+    assert_string_equal(rep.error, "exercise: asked to fail");
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", "Host", "example.com", "X-Test", "body", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(ev.response.status, 201);
+    assert_true(iov_is(ev.response.body, "replaced"));
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "Host", "example.com", "X-Test", "status", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    hook_fn_release(fn);
+}
+
+/* --- counters, metrics, misc --- */
+
+static void test_counters_and_metrics(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/throw.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    for (int i = 0; i != 5; ++i) {
+        make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+        run(fn, &ev, NULL);
+    }
+    hook_stats_t s;
+    hook_fn_stats(fn, &s);
+    assert_int_equal(s.invocations, 5);
+    assert_int_equal(s.errors, 5);
+    assert_int_equal(s.invalid, 0);
+    uint64_t total = 0;
+    for (size_t i = 0; i != HOOK_HIST_BUCKETS; ++i)
+        total += s.buckets[i];
+    assert_int_equal(total, 5);
+    char buf[8192];
+    size_t n = hook_fn_metrics(fn, buf, sizeof(buf), 1);
+    assert_true(n < sizeof(buf));
+    assert_non_null(strstr(buf, "edgehook_hook_invocations_total{hook=\"tests/hooks/throw.lua\""));
+    assert_non_null(strstr(buf, "status=\"503\"} 5"));
+    assert_non_null(strstr(buf, "le=\"+Inf\"} 5"));
+    assert_non_null(strstr(buf, "# TYPE edgehook_hook_duration_seconds histogram"));
+    assert_int_equal(strlen(hook_fn_hash(fn)), 64);
+    hook_fn_release(fn);
+}
+
+static void test_prelude_in_sync(void **state)
+{
+    FILE *fp = fopen("hooks/prelude.lua", "rb");
+    assert_non_null(fp);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    if (n != hook_lua_prelude_len || memcmp(buf, hook_lua_prelude, n) != 0)
+        fail_msg("hooks/prelude.c is stale: run /usr/bin/python3 hooks/prelude_gen.py");
+}
+
+static void test_fn_refcount_and_sweep(void **state)
+{
+    hook_fn_t *fn = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    hook_fn_addref(fn);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    hook_fn_release(fn);
+    hook_thread_sweep(T); /* still referenced: stays */
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    hook_fn_release(fn); /* last owner: the thread's state goes at the next sweep, then the version */
+    hook_thread_sweep(T);
+}
+
+/* micro-benchmark: prints ns/call; asserts only a generous bound so that a loaded machine does not fail it */
+static double bench(hook_fn_t *fn, int n)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    for (int i = 0; i != n; ++i) {
+        hook_event_t ev;
+        hook_event_init(&ev, HOOK_VIEWER_RESPONSE);
+        ev.request_id = h2o_iovec_init("r", 1);
+        ev.response.status = 200;
+        hook_headers_add_nocopy(&pool, &ev.response.headers, h2o_iovec_init("content-type", 12), h2o_iovec_init("Content-Type", 12),
+                                h2o_iovec_init("text/html", 9));
+        hook_headers_add_nocopy(&pool, &ev.response.headers, h2o_iovec_init("etag", 4), h2o_iovec_init("ETag", 4),
+                                h2o_iovec_init("\"x\"", 3));
+        if (hook_run(T, fn, &ev, &pool, NULL) != HOOK_CONTINUE || ev.response.headers.size < 3)
+            fail_msg("benchmark hook failed");
+        if ((i & 255) == 255)
+            h2o_mem_clear_pool(&pool);
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    return ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
+}
+
+static void test_benchmark(void **state)
+{
+    hook_fn_t *lua = load_hook("tests/hooks/bench_one_header.lua", NULL, -1, 0, NULL, 0);
+    hook_fn_t *c = load_hook(plugin_path("tests/hooks", "bench_one_header"), NULL, -1, 0, NULL, 0);
+    bench(lua, 20000); /* warm up: JIT */
+    bench(c, 20000);
+    double l = bench(lua, 200000), n = bench(c, 200000);
+    printf("[ BENCH    ] viewer-response adding one header: Lua %.0f ns/call, C %.0f ns/call (CPU time, incl. event setup)\n", l, n);
+    assert_true(l < 50000);
+    assert_true(n < 50000);
+    hook_fn_release(lua);
+    hook_fn_release(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_viewer_request_rewrite),
+        cmocka_unit_test(test_viewer_request_generated),
+        cmocka_unit_test(test_origin_request_origin_selection),
+        cmocka_unit_test(test_origin_response),
+        cmocka_unit_test(test_viewer_response),
+        cmocka_unit_test(test_status_rules),
+        cmocka_unit_test(test_records0_and_callback),
+        cmocka_unit_test(test_generated_variants),
+        cmocka_unit_test(test_lua_garbage),
+        cmocka_unit_test(test_lua_big_origin_request_ok),
+        cmocka_unit_test(test_disallowed_and_readonly),
+        cmocka_unit_test(test_throw),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_infinite_loop_jit),
+        cmocka_unit_test(test_loop_swallowing_timeout),
+        cmocka_unit_test(test_memory_cap),
+        cmocka_unit_test(test_sandbox_and_edge_module),
+        cmocka_unit_test(test_abi_refusals),
+        cmocka_unit_test(test_c_garbage),
+        cmocka_unit_test(test_c_exercise),
+        cmocka_unit_test(test_counters_and_metrics),
+        cmocka_unit_test(test_prelude_in_sync),
+        cmocka_unit_test(test_fn_refcount_and_sweep),
+        cmocka_unit_test(test_benchmark),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
