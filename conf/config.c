@@ -189,7 +189,7 @@ static int check_keys(ctx_t *c, yaml_node_t *map, const char *key, const char *c
         yaml_node_t *k = node_at(c, p->key);
         const char *name = scalar(k), *const * kn, *best;
         if (name == NULL)
-            return fail(c, k, key[0] != '\0' ? key : "(top level)", "keys must be names, not %s", node_kind(k));
+            return fail(c, k, key[0] != '\0' ? key : "(file)", "keys must be names, not %s", node_kind(k));
         for (kn = known; *kn != NULL; ++kn)
             if (strcmp(*kn, name) == 0)
                 break;
@@ -342,10 +342,19 @@ static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, con
     return 0;
 }
 
+/* a listen host is what getaddrinfo takes: a name, an IPv4 address or an IPv6 address without brackets */
 static int parse_hostport_host(ctx_t *c, yaml_node_t *n, const char *key, char **out)
 {
     if (get_string(c, n, key, out) != 0)
         return -1;
+    if ((*out)[0] == '[')
+        return fail(c, n, key, "\"%s\": write an IPv6 address without brackets (e.g. ::1)", *out);
+    for (const char *p = *out; *p != '\0'; ++p)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_' || *p == ':' || *p == '%'))
+            return fail(c, n, key, "\"%s\" is not a host name or an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)", *out);
+    /* an IPv6 address has at least two colons: one colon is HOST:PORT */
+    if (strchr(*out, ':') != NULL && strchr(*out, ':') == strrchr(*out, ':'))
+        return fail(c, n, key, "\"%s\": give the port in port:, not in host", *out);
     return 0;
 }
 
@@ -558,7 +567,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         }
         SUB("url");
         if (scalar(v) == NULL) {
-            fail(c, v, k, "must be a string");
+            fail(c, v, k, "must be a string, not %s", node_kind(v));
             goto out;
         }
         if (parse_url(c, v, k, scalar(v), &o->https, &o->host, &o->port, &o->path_prefix) != 0)
@@ -578,7 +587,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         }
         SUB("endpoint");
         if ((ep = scalar(v)) == NULL) {
-            fail(c, v, k, "must be a string");
+            fail(c, v, k, "must be a string, not %s", node_kind(v));
             goto out;
         }
         if (strcmp(ep, "embedded") == 0) {
@@ -1327,8 +1336,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     char key[256];
 
     if (root == NULL)
-        return fail(c, NULL, "(top level)", "the file is empty (it needs at least listen, origins and behaviors)");
-    if (expect_map(c, root, "(top level)") != 0 || check_keys(c, root, "", keys) != 0)
+        return fail(c, NULL, "(file)", "the file is empty (it needs at least listen, origins and behaviors)");
+    if (expect_map(c, root, "(file)") != 0 || check_keys(c, root, "", keys) != 0)
         return -1;
 
     /* threads */
@@ -1591,7 +1600,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 
 static int is_wildcard(const char *host)
 {
-    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0;
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 }
 
 /* two listeners on one address cannot both bind (SO_REUSEADDR only, and a wildcard address covers every other one) */
@@ -1791,7 +1800,7 @@ conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *e
         } else {
             yaml_node_t *r2 = yaml_document_get_root_node(&extra);
             if (r2 != NULL)
-                fail_line(&c, (unsigned long)extra.start_mark.line + 1, "(top level)",
+                fail_line(&c, (unsigned long)extra.start_mark.line + 1, "(file)",
                           "a second YAML document starts here: a config file holds one");
             yaml_document_delete(&extra);
         }
@@ -1799,7 +1808,7 @@ conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *e
     if (!c.failed) {
         index_owner_lines(&c);
         if (parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0 && !c.failed)
-            snprintf(err, errlen, "%s:1: (top level): invalid configuration", name);
+            snprintf(err, errlen, "%s:1: (file): invalid configuration", name);
     }
     if (c.failed || err[0] != '\0') {
         conf_free(conf);
