@@ -1,0 +1,144 @@
+/* store/checksum.c - CRC32 and CRC32C (slicing-by-8 tables), base64, and the body digests of the store */
+#include <pthread.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "store/checksum.h"
+
+static uint32_t crc32_table[8][256], crc32c_table[8][256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void make_table(uint32_t t[8][256], uint32_t poly)
+{
+    for (uint32_t i = 0; i != 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k != 8; ++k)
+            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
+        t[0][i] = c;
+    }
+    for (uint32_t i = 0; i != 256; ++i)
+        for (int s = 1; s != 8; ++s)
+            t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+}
+
+static void init_tables(void)
+{
+    make_table(crc32_table, 0xEDB88320u);
+    make_table(crc32c_table, 0x82F63B78u);
+}
+
+static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const uint8_t *p, size_t len)
+{
+    crc = ~crc;
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
+              t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+        p += 8;
+        len -= 8;
+    }
+    while (len-- != 0)
+        crc = (crc >> 8) ^ t[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+uint32_t store_checksum_crc32(uint32_t crc, const void *buf, size_t len)
+{
+    pthread_once(&tables_once, init_tables);
+    return crc_update(crc32_table, crc, buf, len);
+}
+
+uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+    pthread_once(&tables_once, init_tables);
+    return crc_update(crc32c_table, crc, buf, len);
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t store_checksum_base64_encode(const void *in, size_t len, char *out)
+{
+    const uint8_t *p = in;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64val(char c)
+{
+    const char *p = c != '\0' ? strchr(b64, c) : NULL;
+    return p != NULL ? (int)(p - b64) : -1;
+}
+
+long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out)
+{
+    size_t o = 0;
+    if (len % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4], pad = 0;
+        for (int k = 0; k != 4; ++k) {
+            if (in[i + k] == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                ++pad;
+            } else if (pad != 0 || (v[k] = b64val(in[i + k])) < 0) {
+                return -1;
+            }
+        }
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        out[o++] = (uint8_t)(x >> 16);
+        if (pad < 2)
+            out[o++] = (uint8_t)(x >> 8);
+        if (pad < 1)
+            out[o++] = (uint8_t)x;
+    }
+    return (long)o;
+}
+
+int store_checksum_digest_init(store_checksum_digest_t *d, int want_crc32, int want_crc32c)
+{
+    memset(d, 0, sizeof(*d));
+    d->want_crc32 = want_crc32;
+    d->want_crc32c = want_crc32c;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+    d->md5 = md;
+    return 0;
+}
+
+void store_checksum_digest_update(store_checksum_digest_t *d, const void *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    if (d->md5 != NULL)
+        EVP_DigestUpdate(d->md5, buf, len);
+    if (d->want_crc32)
+        d->crc32 = store_checksum_crc32(d->crc32, buf, len);
+    if (d->want_crc32c)
+        d->crc32c = store_checksum_crc32c(d->crc32c, buf, len);
+    d->size += len;
+}
+
+void store_checksum_digest_final(store_checksum_digest_t *d, uint8_t md5[16])
+{
+    unsigned int n = 16;
+    if (d->md5 != NULL)
+        EVP_DigestFinal_ex(d->md5, md5, &n);
+    store_checksum_digest_dispose(d);
+}
+
+void store_checksum_digest_dispose(store_checksum_digest_t *d)
+{
+    EVP_MD_CTX_free(d->md5);
+    d->md5 = NULL;
+}

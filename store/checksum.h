@@ -1,0 +1,34 @@
+/* store/checksum.h - the checksums S3 clients send: CRC32, CRC32C, MD5 (Content-MD5, ETag), and base64 */
+#ifndef EDGE_STORE_CHECKSUM_H
+#define EDGE_STORE_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** continues a CRC-32 (IEEE 802.3, as zlib) over buf; start with crc = 0. Pure function, thread-safe. */
+uint32_t store_checksum_crc32(uint32_t crc, const void *buf, size_t len);
+/** continues a CRC-32C (Castagnoli) over buf; start with crc = 0 */
+uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/** base64 (standard alphabet, padded) of len bytes into out (4 * ((len + 2) / 3) + 1 bytes); returns the length */
+size_t store_checksum_base64_encode(const void *in, size_t len, char *out);
+/** strict base64 decoding (padding required, no whitespace); returns the decoded length or -1; out holds 3 * len / 4 bytes */
+long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out);
+
+/** the running digests of a request body: MD5 always, CRC32/CRC32C when asked for */
+typedef struct store_checksum_digest {
+    void *md5; /* EVP_MD_CTX */
+    int want_crc32, want_crc32c;
+    uint32_t crc32, crc32c;
+    uint64_t size;
+} store_checksum_digest_t;
+
+/** 0 or -1 (out of memory) */
+int store_checksum_digest_init(store_checksum_digest_t *d, int want_crc32, int want_crc32c);
+void store_checksum_digest_update(store_checksum_digest_t *d, const void *buf, size_t len);
+/** finishes the MD5 (md5 receives 16 bytes); the CRCs stay readable. Disposes the MD5 context. */
+void store_checksum_digest_final(store_checksum_digest_t *d, uint8_t md5[16]);
+/** disposes without finishing (safe after store_checksum_digest_final) */
+void store_checksum_digest_dispose(store_checksum_digest_t *d);
+
+#endif

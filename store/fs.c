@@ -1,0 +1,2024 @@
+/* store/fs.c - the embedded store's storage engine (see fs.h for the layout, atomicity and threading rules) */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include "proxy/log.h"
+#include "store/fs.h"
+#include "store/sigv4.h"
+
+/* every path the store builds fits in PATH_MAX: the root is at most STORE_ROOT_MAX bytes and the rest is bounded (bucket 63,
+ * shard 2, hash 64, generation 16, suffixes); so snprintf into PATH_MAX buffers never truncates */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#define STORE_ROOT_MAX 3000
+
+struct store_fs {
+    char *root;
+    char *uploads_dir;
+    int lock_fd;
+    pthread_rwlock_t buckets_lock;
+    store_bucket_t **buckets; /* sorted by name */
+    size_t num_buckets, cap_buckets;
+    pthread_mutex_t uploads_lock;
+    store_upload_t **uploads; /* sorted by id */
+    size_t num_uploads, cap_uploads;
+};
+
+struct store_bucket {
+    store_fs_t *fs;
+    atomic_uint refcnt;
+    char name[64];
+    char *dir;
+    int64_t created_ms;
+    pthread_rwlock_t lock;
+    int deleted;
+    store_obj_t **objs; /* sorted by key, binary order; the index holds one reference each */
+    size_t num_objs, cap_objs;
+};
+
+struct store_upload {
+    store_fs_t *fs;
+    atomic_uint refcnt;
+    char id[33];
+    char bucket[64];
+    char *key;
+    size_t key_len;
+    int64_t initiated_ms;
+    store_header_t *headers;
+    size_t num_headers;
+    char *dir;
+    pthread_mutex_t lock;
+    int gone;
+    store_part_info_t *parts; /* sorted by number */
+    size_t num_parts, cap_parts;
+};
+
+/* ---- small helpers --------------------------------------------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static char *path_cat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (p != NULL) {
+        memcpy(p, a, la);
+        p[la] = '/';
+        memcpy(p + la + 1, b, lb + 1);
+    }
+    return p;
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+    uint8_t r[32];
+    if (RAND_bytes(r, (int)bytes) != 1) {
+        /* never expected; fall back to something unique enough for file names */
+        static atomic_ulong counter;
+        unsigned long c = atomic_fetch_add(&counter, 1) ^ (unsigned long)now_ms() ^ ((unsigned long)getpid() << 32);
+        for (size_t i = 0; i != bytes; ++i)
+            r[i] = (uint8_t)(c >> (8 * (i % 8)));
+    }
+    sigv4_hex(r, bytes, out);
+}
+
+static void key_hash(const char *key, size_t len, char hex[65])
+{
+    sigv4_sha256_hex(key, len, hex);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len != 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (strlen(path) >= sizeof(tmp))
+        return -1;
+    strcpy(tmp, path);
+    for (char *p = tmp + 1; *p != '\0'; ++p) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* removes name under dirfd recursively, never following symlinks */
+static int rm_rf_at(int parent, const char *name, int depth)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -1;
+    if (depth > 8)
+        return -1;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return -1;
+    }
+    struct dirent *e;
+    int r = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (rm_rf_at(dirfd(d), e->d_name, depth + 1) != 0)
+            r = -1;
+    }
+    closedir(d);
+    if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        r = -1;
+    return r;
+}
+
+static int rm_rf(const char *path)
+{
+    return rm_rf_at(AT_FDCWD, path, 0);
+}
+
+/* writes a file atomically: tmp in the same directory, fsync, rename, (caller fsyncs the directory) */
+static int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX], gen[17];
+    random_hex(gen, 8);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, gen) >= sizeof(tmp))
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static int starts_with(const char *s, size_t len, const char *prefix, size_t plen)
+{
+    return len >= plen && memcmp(s, prefix, plen) == 0;
+}
+
+/* ---- record files: `name value` lines, values percent-encoded ---------------------------------------------------------------- */
+
+/* appends value with the bytes that could break a line (controls, space, DEL, high bytes) and '%' percent-encoded */
+static int rec_encode(sigv4_buf_t *b, const char *value, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)value[i];
+        if (c <= 0x20 || c >= 0x7f || c == '%') {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (sigv4_buf_append(b, e, 3) != 0)
+                return -1;
+        } else if (sigv4_buf_append(b, (char *)&c, 1) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int rec_put_raw(sigv4_buf_t *b, const char *name, const char *value, size_t len)
+{
+    if (sigv4_buf_append(b, name, strlen(name)) != 0 || sigv4_buf_append(b, " ", 1) != 0 || rec_encode(b, value, len) != 0)
+        return -1;
+    return sigv4_buf_append(b, "\n", 1);
+}
+
+static int rec_put(sigv4_buf_t *b, const char *name, const char *value)
+{
+    return rec_put_raw(b, name, value, strlen(value));
+}
+
+static int rec_put_u64(sigv4_buf_t *b, const char *name, uint64_t v)
+{
+    char s[32];
+    snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
+    return rec_put(b, name, s);
+}
+
+/* `header <name> <value>` lines: names are HTTP tokens (no spaces), values are encoded */
+static int rec_put_headers(sigv4_buf_t *b, const store_header_t *h, size_t n)
+{
+    for (size_t i = 0; i != n; ++i) {
+        if (sigv4_buf_append(b, "header ", 7) != 0 || rec_encode(b, h[i].name, strlen(h[i].name)) != 0 ||
+            sigv4_buf_append(b, " ", 1) != 0 || rec_encode(b, h[i].value, strlen(h[i].value)) != 0 ||
+            sigv4_buf_append(b, "\n", 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* decodes a record value in place; returns its length or -1 */
+static long rec_decode(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p != '\0'; ++p) {
+        if (*p == '%') {
+            int hi = hexv(p[1]), lo = hi >= 0 ? hexv(p[2]) : -1;
+            if (lo < 0)
+                return -1;
+            *o++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return o - s;
+}
+
+/* iterates `name value` lines of a record text (modified in place); returns 0 at the end */
+static int rec_next(char **cursor, char **name, char **value)
+{
+    char *p = *cursor;
+    if (p == NULL || *p == '\0')
+        return 0;
+    char *eol = strchr(p, '\n');
+    if (eol != NULL) {
+        *eol = '\0';
+        *cursor = eol + 1;
+    } else {
+        *cursor = p + strlen(p);
+    }
+    char *sp = strchr(p, ' ');
+    *name = p;
+    if (sp != NULL) {
+        *sp = '\0';
+        *value = sp + 1;
+    } else {
+        *value = p + strlen(p);
+    }
+    return 1;
+}
+
+static char *read_small_file(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        close(fd);
+        return NULL;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t n = 0;
+    while (buf != NULL && n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* ---- headers ----------------------------------------------------------------------------------------------------------------- */
+
+static void free_headers(store_header_t *h, size_t n)
+{
+    for (size_t i = 0; i != n; ++i) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    free(h);
+}
+
+static store_header_t *copy_headers(const store_header_t *h, size_t n)
+{
+    store_header_t *c = calloc(n != 0 ? n : 1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; i != n; ++i) {
+        if ((c[i].name = strdup(h[i].name)) == NULL || (c[i].value = strdup(h[i].value)) == NULL) {
+            free_headers(c, i + 1);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static int push_header(store_header_t **h, size_t *n, const char *name, const char *value, size_t value_len)
+{
+    store_header_t *nh = realloc(*h, (*n + 1) * sizeof(**h));
+    if (nh == NULL)
+        return -1;
+    *h = nh;
+    nh[*n].name = strdup(name);
+    nh[*n].value = xstrndup(value, value_len);
+    if (nh[*n].name == NULL || nh[*n].value == NULL) {
+        free(nh[*n].name);
+        free(nh[*n].value);
+        return -1;
+    }
+    ++*n;
+    return 0;
+}
+
+/* ---- objects ----------------------------------------------------------------------------------------------------------------- */
+
+static void obj_free(store_obj_t *o)
+{
+    free(o->key);
+    free(o->data_path);
+    free(o->part_sizes);
+    free_headers(o->headers, o->num_headers);
+    free(o);
+}
+
+void store_fs_obj_addref(store_obj_t *o)
+{
+    atomic_fetch_add(&o->refcnt, 1);
+}
+
+void store_fs_obj_release(store_obj_t *o)
+{
+    if (o == NULL || atomic_fetch_sub(&o->refcnt, 1) != 1)
+        return;
+    if (atomic_load(&o->superseded) && rm_rf(o->data_path) != 0)
+        log_warn("store: cannot remove replaced data %s: %s", o->data_path, strerror(errno));
+    obj_free(o);
+}
+
+const char *store_fs_obj_header(const store_obj_t *o, const char *name)
+{
+    for (size_t i = 0; i != o->num_headers; ++i)
+        if (strcmp(o->headers[i].name, name) == 0)
+            return o->headers[i].value;
+    return NULL;
+}
+
+/* the record text of an object */
+static int obj_record(const store_obj_t *o, sigv4_buf_t *b)
+{
+    const char *base = strrchr(o->data_path, '/') + 1;
+    if (sigv4_buf_append(b, "edgehook-store-object 1\n", 24) != 0 || rec_put_raw(b, "key", o->key, o->key_len) != 0 ||
+        rec_put(b, "data", base) != 0 || rec_put_u64(b, "size", o->size) != 0 || rec_put(b, "etag", o->etag) != 0 ||
+        rec_put_u64(b, "mtime", (uint64_t)o->mtime_ms) != 0)
+        return -1;
+    if (o->num_parts != 0) {
+        sigv4_buf_t parts = {0};
+        char s[32];
+        snprintf(s, sizeof(s), "%u", o->num_parts);
+        int r = sigv4_buf_append(&parts, s, strlen(s));
+        for (uint32_t i = 0; r == 0 && i != o->num_parts; ++i) {
+            snprintf(s, sizeof(s), ",%llu", (unsigned long long)o->part_sizes[i]);
+            r = sigv4_buf_append(&parts, s, strlen(s));
+        }
+        if (r != 0 || rec_put(b, "parts", parts.base) != 0) {
+            sigv4_buf_free(&parts);
+            return -1;
+        }
+        sigv4_buf_free(&parts);
+    }
+    return rec_put_headers(b, o->headers, o->num_headers);
+}
+
+/* parses a record; dir is the absolute directory holding it */
+static store_obj_t *obj_parse(char *text, const char *dir)
+{
+    store_obj_t *o = calloc(1, sizeof(*o));
+    char *cur = text, *name, *value;
+    int have_size = 0;
+    if (o == NULL)
+        return NULL;
+    atomic_init(&o->refcnt, 1);
+    if (!rec_next(&cur, &name, &value) || strcmp(name, "edgehook-store-object") != 0 || strcmp(value, "1") != 0)
+        goto fail;
+    while (rec_next(&cur, &name, &value)) {
+        if (strcmp(name, "header") == 0) {
+            char *sp = strchr(value, ' ');
+            if (sp == NULL)
+                goto fail;
+            *sp = '\0';
+            long vl = rec_decode(sp + 1);
+            if (vl < 0 || push_header(&o->headers, &o->num_headers, value, sp + 1, (size_t)vl) != 0)
+                goto fail;
+            continue;
+        }
+        long len = rec_decode(value);
+        if (len < 0)
+            goto fail;
+        if (strcmp(name, "key") == 0) {
+            if (o->key != NULL || len == 0 || len > STORE_FS_MAX_KEY || (o->key = xstrndup(value, (size_t)len)) == NULL)
+                goto fail;
+            o->key_len = (size_t)len;
+        } else if (strcmp(name, "data") == 0) {
+            if (o->data_path != NULL || strchr(value, '/') != NULL || value[0] == '.' ||
+                (o->data_path = path_cat(dir, value)) == NULL)
+                goto fail;
+        } else if (strcmp(name, "size") == 0) {
+            o->size = strtoull(value, NULL, 10);
+            have_size = 1;
+        } else if (strcmp(name, "etag") == 0) {
+            if ((size_t)len >= sizeof(o->etag))
+                goto fail;
+            memcpy(o->etag, value, (size_t)len + 1);
+        } else if (strcmp(name, "mtime") == 0) {
+            o->mtime_ms = strtoll(value, NULL, 10);
+        } else if (strcmp(name, "parts") == 0) {
+            char *p = value, *end;
+            unsigned long n = strtoul(p, &end, 10);
+            if (n == 0 || n > STORE_FS_MAX_PARTS || (o->part_sizes = calloc(n, sizeof(uint64_t))) == NULL)
+                goto fail;
+            o->num_parts = (uint32_t)n;
+            for (unsigned long i = 0; i != n; ++i) {
+                if (*end != ',')
+                    goto fail;
+                o->part_sizes[i] = strtoull(end + 1, &end, 10);
+            }
+        }
+    }
+    if (o->key == NULL || o->data_path == NULL || !have_size || o->etag[0] == '\0')
+        goto fail;
+    return o;
+fail:
+    obj_free(o);
+    return NULL;
+}
+
+/* ---- buckets ----------------------------------------------------------------------------------------------------------------- */
+
+int store_fs_valid_bucket_name(const char *name, size_t len)
+{
+    if (len < 3 || len > 63)
+        return 0;
+    int dots = 0, all_digits_or_dots = 1;
+    for (size_t i = 0; i != len; ++i) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return 0;
+        if (c == '.') {
+            ++dots;
+            if (i != 0 && name[i - 1] == '.')
+                return 0;
+        } else if (!(c >= '0' && c <= '9')) {
+            all_digits_or_dots = 0;
+        }
+    }
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+        return 0;
+    if (!((name[len - 1] >= 'a' && name[len - 1] <= 'z') || (name[len - 1] >= '0' && name[len - 1] <= '9')))
+        return 0;
+    if (dots == 3 && all_digits_or_dots) /* shaped like an IPv4 address */
+        return 0;
+    return 1;
+}
+
+static void bucket_free(store_bucket_t *b)
+{
+    for (size_t i = 0; i != b->num_objs; ++i)
+        store_fs_obj_release(b->objs[i]);
+    free(b->objs);
+    free(b->dir);
+    pthread_rwlock_destroy(&b->lock);
+    free(b);
+}
+
+void store_fs_bucket_release(store_bucket_t *b)
+{
+    if (b != NULL && atomic_fetch_sub(&b->refcnt, 1) == 1)
+        bucket_free(b);
+}
+
+const char *store_fs_bucket_name(const store_bucket_t *b)
+{
+    return b->name;
+}
+
+int64_t store_fs_bucket_created_ms(const store_bucket_t *b)
+{
+    return b->created_ms;
+}
+
+static store_bucket_t *bucket_new(store_fs_t *fs, const char *name, int64_t created_ms)
+{
+    store_bucket_t *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    b->fs = fs;
+    atomic_init(&b->refcnt, 1);
+    snprintf(b->name, sizeof(b->name), "%s", name);
+    b->created_ms = created_ms;
+    pthread_rwlock_init(&b->lock, NULL);
+    if ((b->dir = path_cat(fs->root, name)) == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* index of the first bucket with name >= name (caller holds buckets_lock) */
+static size_t bucket_lower_bound(store_fs_t *fs, const char *name, size_t len)
+{
+    size_t lo = 0, hi = fs->num_buckets;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (key_cmp(fs->buckets[mid]->name, strlen(fs->buckets[mid]->name), name, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int bucket_insert(store_fs_t *fs, store_bucket_t *b)
+{
+    size_t i = bucket_lower_bound(fs, b->name, strlen(b->name));
+    if (fs->num_buckets == fs->cap_buckets) {
+        size_t cap = fs->cap_buckets != 0 ? fs->cap_buckets * 2 : 16;
+        store_bucket_t **nb = realloc(fs->buckets, cap * sizeof(*nb));
+        if (nb == NULL)
+            return -1;
+        fs->buckets = nb;
+        fs->cap_buckets = cap;
+    }
+    memmove(fs->buckets + i + 1, fs->buckets + i, (fs->num_buckets - i) * sizeof(*fs->buckets));
+    fs->buckets[i] = b;
+    ++fs->num_buckets;
+    return 0;
+}
+
+store_bucket_t *store_fs_bucket_get(store_fs_t *fs, const char *name, size_t len)
+{
+    store_bucket_t *b = NULL;
+    pthread_rwlock_rdlock(&fs->buckets_lock);
+    size_t i = bucket_lower_bound(fs, name, len);
+    if (i < fs->num_buckets && key_cmp(fs->buckets[i]->name, strlen(fs->buckets[i]->name), name, len) == 0) {
+        b = fs->buckets[i];
+        atomic_fetch_add(&b->refcnt, 1);
+    }
+    pthread_rwlock_unlock(&fs->buckets_lock);
+    return b;
+}
+
+long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out)
+{
+    pthread_rwlock_rdlock(&fs->buckets_lock);
+    store_bucket_info_t *list = calloc(fs->num_buckets != 0 ? fs->num_buckets : 1, sizeof(*list));
+    long n = 0;
+    if (list != NULL) {
+        for (size_t i = 0; i != fs->num_buckets; ++i) {
+            snprintf(list[i].name, sizeof(list[i].name), "%s", fs->buckets[i]->name);
+            list[i].created_ms = fs->buckets[i]->created_ms;
+        }
+        n = (long)fs->num_buckets;
+    }
+    pthread_rwlock_unlock(&fs->buckets_lock);
+    *out = list;
+    return list != NULL ? n : STORE_FS_ENOMEM;
+}
+
+static int write_bucket_record(store_bucket_t *b)
+{
+    char path[PATH_MAX], text[128];
+    snprintf(path, sizeof(path), "%s/.bucket", b->dir);
+    int n = snprintf(text, sizeof(text), "edgehook-store-bucket 1\ncreated %lld\n", (long long)b->created_ms);
+    return write_file_atomic(path, text, (size_t)n, 0644);
+}
+
+int store_fs_bucket_create(store_fs_t *fs, const char *name)
+{
+    size_t len = strlen(name);
+    int r = 0;
+    if (!store_fs_valid_bucket_name(name, len))
+        return STORE_FS_EINVAL;
+    pthread_rwlock_wrlock(&fs->buckets_lock);
+    size_t i = bucket_lower_bound(fs, name, len);
+    if (i < fs->num_buckets && strcmp(fs->buckets[i]->name, name) == 0) {
+        r = STORE_FS_EEXIST;
+        goto out;
+    }
+    store_bucket_t *b = bucket_new(fs, name, now_ms());
+    if (b == NULL) {
+        r = STORE_FS_ENOMEM;
+        goto out;
+    }
+    if (mkdir(b->dir, 0755) != 0 && errno != EEXIST) {
+        log_error("store: cannot create bucket directory %s: %s", b->dir, strerror(errno));
+        bucket_free(b);
+        r = STORE_FS_EIO;
+        goto out;
+    }
+    if (write_bucket_record(b) != 0 || fsync_dir(b->dir) != 0 || fsync_dir(fs->root) != 0) {
+        log_error("store: cannot write the record of bucket %s: %s", name, strerror(errno));
+        rm_rf(b->dir);
+        bucket_free(b);
+        r = STORE_FS_EIO;
+        goto out;
+    }
+    if (bucket_insert(fs, b) != 0) {
+        bucket_free(b);
+        r = STORE_FS_ENOMEM;
+    }
+out:
+    pthread_rwlock_unlock(&fs->buckets_lock);
+    return r;
+}
+
+static void abort_uploads_of(store_fs_t *fs, const char *bucket);
+
+int store_fs_bucket_delete(store_fs_t *fs, const char *name)
+{
+    size_t len = strlen(name);
+    store_bucket_t *b;
+    pthread_rwlock_wrlock(&fs->buckets_lock);
+    size_t i = bucket_lower_bound(fs, name, len);
+    if (i == fs->num_buckets || strcmp(fs->buckets[i]->name, name) != 0) {
+        pthread_rwlock_unlock(&fs->buckets_lock);
+        return STORE_FS_ENOENT;
+    }
+    b = fs->buckets[i];
+    pthread_rwlock_wrlock(&b->lock);
+    if (b->num_objs != 0) {
+        pthread_rwlock_unlock(&b->lock);
+        pthread_rwlock_unlock(&fs->buckets_lock);
+        return STORE_FS_ENOTEMPTY;
+    }
+    /* move the directory out of the way atomically, so that a crash never leaves half a bucket */
+    char trash[PATH_MAX], gen[17];
+    random_hex(gen, 8);
+    snprintf(trash, sizeof(trash), "%s/.trash-%s", fs->root, gen);
+    if (rename(b->dir, trash) != 0) {
+        log_error("store: cannot remove bucket directory %s: %s", b->dir, strerror(errno));
+        pthread_rwlock_unlock(&b->lock);
+        pthread_rwlock_unlock(&fs->buckets_lock);
+        return STORE_FS_EIO;
+    }
+    b->deleted = 1;
+    pthread_rwlock_unlock(&b->lock);
+    memmove(fs->buckets + i, fs->buckets + i + 1, (fs->num_buckets - i - 1) * sizeof(*fs->buckets));
+    --fs->num_buckets;
+    pthread_rwlock_unlock(&fs->buckets_lock);
+    fsync_dir(fs->root);
+    rm_rf(trash);
+    abort_uploads_of(fs, name);
+    store_fs_bucket_release(b);
+    return 0;
+}
+
+/* ---- the object index -------------------------------------------------------------------------------------------------------- */
+
+/* first index with key >= (key, len) (caller holds b->lock) */
+static size_t obj_lower_bound(store_bucket_t *b, const char *key, size_t len)
+{
+    size_t lo = 0, hi = b->num_objs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (key_cmp(b->objs[mid]->key, b->objs[mid]->key_len, key, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* first index with key > (key, len) */
+static size_t obj_upper_bound(store_bucket_t *b, const char *key, size_t len)
+{
+    size_t lo = 0, hi = b->num_objs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (key_cmp(b->objs[mid]->key, b->objs[mid]->key_len, key, len) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+store_obj_t *store_fs_obj_get(store_bucket_t *b, const char *key, size_t len)
+{
+    store_obj_t *o = NULL;
+    pthread_rwlock_rdlock(&b->lock);
+    size_t i = obj_lower_bound(b, key, len);
+    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0) {
+        o = b->objs[i];
+        store_fs_obj_addref(o);
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return o;
+}
+
+/* puts o in the index (taking over its reference); returns the replaced version or NULL (caller holds the write lock) */
+static int index_put(store_bucket_t *b, store_obj_t *o, store_obj_t **old)
+{
+    size_t i = obj_lower_bound(b, o->key, o->key_len);
+    *old = NULL;
+    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) == 0) {
+        *old = b->objs[i];
+        b->objs[i] = o;
+        return 0;
+    }
+    if (b->num_objs == b->cap_objs) {
+        size_t cap = b->cap_objs != 0 ? b->cap_objs * 2 : 64;
+        store_obj_t **no = realloc(b->objs, cap * sizeof(*no));
+        if (no == NULL)
+            return -1;
+        b->objs = no;
+        b->cap_objs = cap;
+    }
+    memmove(b->objs + i + 1, b->objs + i, (b->num_objs - i) * sizeof(*b->objs));
+    b->objs[i] = o;
+    ++b->num_objs;
+    return 0;
+}
+
+static void record_paths(store_bucket_t *b, const char *key, size_t len, char *dir, char *meta, char hash[65])
+{
+    key_hash(key, len, hash);
+    snprintf(dir, PATH_MAX, "%s/%.2s", b->dir, hash);
+    snprintf(meta, PATH_MAX, "%s/%s.meta", dir, hash);
+}
+
+/* marks old replaced or deleted and drops the index's reference (after the directory is durable) */
+static void retire(store_obj_t *old)
+{
+    if (old != NULL) {
+        atomic_store(&old->superseded, 1);
+        store_fs_obj_release(old);
+    }
+}
+
+/*
+ * Writes o's record and publishes it: the commit point. o has one reference, which the index takes over; an extra one is added
+ * for *out. The caller's data is already durable.
+ */
+static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb precond, void *ctx, int *refusal, store_obj_t **out)
+{
+    char dir[PATH_MAX], meta[PATH_MAX], tmp[PATH_MAX], hash[65], gen[17];
+    sigv4_buf_t rec = {0};
+    store_obj_t *old = NULL;
+    int fd = -1, r;
+
+    record_paths(b, o->key, o->key_len, dir, meta, hash);
+    random_hex(gen, 8);
+    snprintf(tmp, sizeof(tmp), "%s.%s.tmp", meta, gen);
+    if (obj_record(o, &rec) != 0) {
+        r = STORE_FS_ENOMEM;
+        goto fail;
+    }
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || write_all(fd, rec.base, rec.len) != 0 ||
+        fsync(fd) != 0) {
+        r = errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+        if (r == STORE_FS_EIO)
+            log_error("store: cannot write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+
+    pthread_rwlock_wrlock(&b->lock);
+    if (b->deleted) {
+        pthread_rwlock_unlock(&b->lock);
+        r = STORE_FS_ENOENT;
+        goto fail;
+    }
+    if (precond != NULL) {
+        size_t i = obj_lower_bound(b, o->key, o->key_len);
+        const store_obj_t *cur =
+            i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) == 0 ? b->objs[i] : NULL;
+        int pr = precond(ctx, cur);
+        if (pr != 0) {
+            pthread_rwlock_unlock(&b->lock);
+            if (refusal != NULL)
+                *refusal = pr;
+            r = STORE_FS_EPRECOND;
+            goto fail;
+        }
+    }
+    if (rename(tmp, meta) != 0) {
+        pthread_rwlock_unlock(&b->lock);
+        log_error("store: cannot rename %s: %s", tmp, strerror(errno));
+        r = STORE_FS_EIO;
+        goto fail;
+    }
+    if (out != NULL) {
+        store_fs_obj_addref(o);
+        *out = o;
+    }
+    if (index_put(b, o, &old) != 0) {
+        /* out of memory for the index: the record is on disk and will be loaded at the next start; undo it now */
+        unlink(meta);
+        pthread_rwlock_unlock(&b->lock);
+        if (out != NULL) {
+            *out = NULL;
+            store_fs_obj_release(o);
+        }
+        r = STORE_FS_ENOMEM;
+        goto fail_renamed;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    sigv4_buf_free(&rec);
+    if (fsync_dir(dir) != 0)
+        log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
+    retire(old);
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+fail_renamed:
+    sigv4_buf_free(&rec);
+    atomic_store(&o->superseded, 1); /* the data goes with the object */
+    store_fs_obj_release(o);
+    return r;
+}
+
+int store_fs_obj_delete(store_bucket_t *b, const char *key, size_t len)
+{
+    char dir[PATH_MAX], meta[PATH_MAX], hash[65];
+    store_obj_t *old = NULL;
+    record_paths(b, key, len, dir, meta, hash);
+    pthread_rwlock_wrlock(&b->lock);
+    size_t i = obj_lower_bound(b, key, len);
+    if (i == b->num_objs || key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) != 0) {
+        pthread_rwlock_unlock(&b->lock);
+        return STORE_FS_ENOENT;
+    }
+    if (unlink(meta) != 0 && errno != ENOENT) {
+        log_error("store: cannot delete %s: %s", meta, strerror(errno));
+        pthread_rwlock_unlock(&b->lock);
+        return STORE_FS_EIO;
+    }
+    old = b->objs[i];
+    memmove(b->objs + i, b->objs + i + 1, (b->num_objs - i - 1) * sizeof(*b->objs));
+    --b->num_objs;
+    pthread_rwlock_unlock(&b->lock);
+    if (fsync_dir(dir) != 0)
+        log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
+    retire(old);
+    return 0;
+}
+
+/* ---- writers ----------------------------------------------------------------------------------------------------------------- */
+
+int store_fs_writer_open(store_fs_writer_t *w, store_bucket_t *b, const char *key, size_t len)
+{
+    char dir[PATH_MAX], meta[PATH_MAX], hash[65], gen[17], path[PATH_MAX];
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+    if (len == 0 || len > STORE_FS_MAX_KEY)
+        return STORE_FS_EINVAL;
+    record_paths(b, key, len, dir, meta, hash);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+    random_hex(gen, 8);
+    snprintf(path, sizeof(path), "%s/%s.%s", dir, hash, gen);
+    if ((w->key = xstrndup(key, len)) == NULL || (w->data_path = strdup(path)) == NULL) {
+        store_fs_writer_abort(w);
+        return STORE_FS_ENOMEM;
+    }
+    w->key_len = len;
+    if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+        int r = errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+        if (r == STORE_FS_EIO)
+            log_error("store: cannot create %s: %s", path, strerror(errno));
+        free(w->data_path);
+        w->data_path = NULL;
+        store_fs_writer_abort(w);
+        return r;
+    }
+    w->bucket = b;
+    return 0;
+}
+
+int store_fs_writer_write(store_fs_writer_t *w, const void *buf, size_t len)
+{
+    if (w->fd < 0)
+        return STORE_FS_EIO;
+    if (write_all(w->fd, buf, len) != 0) {
+        log_error("store: cannot write %s: %s", w->data_path, strerror(errno));
+        return STORE_FS_EIO;
+    }
+    w->size += len;
+    return 0;
+}
+
+void store_fs_writer_abort(store_fs_writer_t *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    if (w->data_path != NULL)
+        unlink(w->data_path);
+    free(w->data_path);
+    free(w->key);
+    w->data_path = NULL;
+    w->key = NULL;
+}
+
+static store_obj_t *obj_new(const char *key, size_t key_len, char *data_path, uint64_t size, const store_obj_meta_t *meta)
+{
+    store_obj_t *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    atomic_init(&o->refcnt, 1);
+    o->key = xstrndup(key, key_len);
+    o->key_len = key_len;
+    o->data_path = data_path;
+    o->size = size;
+    snprintf(o->etag, sizeof(o->etag), "%s", meta->etag);
+    o->mtime_ms = meta->mtime_ms != 0 ? meta->mtime_ms : now_ms();
+    o->headers = copy_headers(meta->headers, meta->num_headers);
+    o->num_headers = meta->num_headers;
+    if (o->key == NULL || o->headers == NULL) {
+        o->data_path = NULL;
+        obj_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+int store_fs_writer_commit(store_fs_writer_t *w, const store_obj_meta_t *meta, store_fs_precond_cb precond, void *ctx, int *refusal,
+                           store_obj_t **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (w->fd < 0 || w->upload != NULL)
+        return STORE_FS_EINVAL;
+    if (fsync(w->fd) != 0) {
+        log_error("store: cannot sync %s: %s", w->data_path, strerror(errno));
+        store_fs_writer_abort(w);
+        return STORE_FS_EIO;
+    }
+    close(w->fd);
+    w->fd = -1;
+    store_obj_t *o = obj_new(w->key, w->key_len, w->data_path, w->size, meta);
+    if (o == NULL) {
+        store_fs_writer_abort(w);
+        return STORE_FS_ENOMEM;
+    }
+    w->data_path = NULL; /* owned by o now: deleted with it if the commit fails */
+    free(w->key);
+    w->key = NULL;
+    return commit_obj(w->bucket, o, precond, ctx, refusal, out);
+}
+
+/* ---- listing ----------------------------------------------------------------------------------------------------------------- */
+
+/* first index j >= i whose key does not start with p (keys from i on that start with p are contiguous) */
+static size_t prefix_end(store_bucket_t *b, size_t i, const char *p, size_t plen)
+{
+    size_t lo = i, hi = b->num_objs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (starts_with(b->objs[mid]->key, b->objs[mid]->key_len, p, plen))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const char *find_bytes(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    if (nlen == 0 || hlen < nlen)
+        return NULL;
+    for (size_t i = 0; i + nlen <= hlen; ++i)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+            return hay + i;
+    return NULL;
+}
+
+int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_result_t *r)
+{
+    size_t count = 0, cap_objs = 0, cap_prefixes = 0;
+    int ret = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+
+    memset(r, 0, sizeof(*r));
+    pthread_rwlock_rdlock(&b->lock);
+    size_t i = obj_lower_bound(b, p->prefix != NULL ? p->prefix : "", p->prefix_len);
+    if (p->after != NULL) {
+        size_t j = obj_upper_bound(b, p->after, p->after_len);
+        if (j > i)
+            i = j;
+    }
+    while (i < b->num_objs) {
+        store_obj_t *o = b->objs[i];
+        if (!starts_with(o->key, o->key_len, p->prefix, p->prefix_len))
+            break;
+        if (p->delimiter != NULL && p->delimiter_len != 0) {
+            const char *d = find_bytes(o->key + p->prefix_len, o->key_len - p->prefix_len, p->delimiter, p->delimiter_len);
+            if (d != NULL) {
+                size_t cplen = (size_t)(d - o->key) + p->delimiter_len;
+                size_t end = prefix_end(b, i, o->key, cplen);
+                if (p->after != NULL && key_cmp(o->key, cplen, p->after, p->after_len) <= 0) {
+                    i = end; /* this group was returned on an earlier page */
+                    continue;
+                }
+                if (count == p->max_keys) {
+                    r->truncated = 1;
+                    break;
+                }
+                if (r->num_prefixes == cap_prefixes) {
+                    cap_prefixes = cap_prefixes != 0 ? cap_prefixes * 2 : 16;
+                    char **np = realloc(r->prefixes, cap_prefixes * sizeof(*np));
+                    size_t *nl = realloc(r->prefix_lens, cap_prefixes * sizeof(*nl));
+                    if (np != NULL)
+                        r->prefixes = np;
+                    if (nl != NULL)
+                        r->prefix_lens = nl;
+                    if (np == NULL || nl == NULL) {
+                        ret = STORE_FS_ENOMEM;
+                        break;
+                    }
+                }
+                if ((r->prefixes[r->num_prefixes] = xstrndup(o->key, cplen)) == NULL) {
+                    ret = STORE_FS_ENOMEM;
+                    break;
+                }
+                r->prefix_lens[r->num_prefixes++] = cplen;
+                last = r->prefixes[r->num_prefixes - 1];
+                last_len = cplen;
+                ++count;
+                i = end;
+                continue;
+            }
+        }
+        if (count == p->max_keys) {
+            r->truncated = 1;
+            break;
+        }
+        if (r->num_objs == cap_objs) {
+            cap_objs = cap_objs != 0 ? cap_objs * 2 : 64;
+            store_obj_t **no = realloc(r->objs, cap_objs * sizeof(*no));
+            if (no == NULL) {
+                ret = STORE_FS_ENOMEM;
+                break;
+            }
+            r->objs = no;
+        }
+        store_fs_obj_addref(o);
+        r->objs[r->num_objs++] = o;
+        last = o->key;
+        last_len = o->key_len;
+        ++count;
+        ++i;
+    }
+    if (ret == 0 && r->truncated && last != NULL) {
+        if ((r->next = xstrndup(last, last_len)) == NULL)
+            ret = STORE_FS_ENOMEM;
+        r->next_len = last_len;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    if (ret != 0)
+        store_fs_list_free(r);
+    return ret;
+}
+
+void store_fs_list_free(store_list_result_t *r)
+{
+    for (size_t i = 0; i != r->num_objs; ++i)
+        store_fs_obj_release(r->objs[i]);
+    for (size_t i = 0; i != r->num_prefixes; ++i)
+        free(r->prefixes[i]);
+    free(r->objs);
+    free(r->prefixes);
+    free(r->prefix_lens);
+    free(r->next);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- multipart uploads ------------------------------------------------------------------------------------------------------- */
+
+static void upload_free(store_upload_t *u)
+{
+    free(u->key);
+    free_headers(u->headers, u->num_headers);
+    free(u->dir);
+    free(u->parts);
+    pthread_mutex_destroy(&u->lock);
+    free(u);
+}
+
+void store_fs_upload_release(store_upload_t *u)
+{
+    if (u != NULL && atomic_fetch_sub(&u->refcnt, 1) == 1)
+        upload_free(u);
+}
+
+const char *store_fs_upload_key(const store_upload_t *u, size_t *len)
+{
+    *len = u->key_len;
+    return u->key;
+}
+
+int64_t store_fs_upload_initiated_ms(const store_upload_t *u)
+{
+    return u->initiated_ms;
+}
+
+static size_t upload_lower_bound(store_fs_t *fs, const char *id)
+{
+    size_t lo = 0, hi = fs->num_uploads;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(fs->uploads[mid]->id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int upload_register(store_fs_t *fs, store_upload_t *u)
+{
+    pthread_mutex_lock(&fs->uploads_lock);
+    size_t i = upload_lower_bound(fs, u->id);
+    if (fs->num_uploads == fs->cap_uploads) {
+        size_t cap = fs->cap_uploads != 0 ? fs->cap_uploads * 2 : 16;
+        store_upload_t **nu = realloc(fs->uploads, cap * sizeof(*nu));
+        if (nu == NULL) {
+            pthread_mutex_unlock(&fs->uploads_lock);
+            return -1;
+        }
+        fs->uploads = nu;
+        fs->cap_uploads = cap;
+    }
+    memmove(fs->uploads + i + 1, fs->uploads + i, (fs->num_uploads - i) * sizeof(*fs->uploads));
+    fs->uploads[i] = u;
+    ++fs->num_uploads;
+    pthread_mutex_unlock(&fs->uploads_lock);
+    return 0;
+}
+
+/* removes u from the registry and drops the registry's reference (caller holds u->lock and has set gone) */
+static void upload_unregister(store_fs_t *fs, store_upload_t *u)
+{
+    pthread_mutex_lock(&fs->uploads_lock);
+    size_t i = upload_lower_bound(fs, u->id);
+    int found = i < fs->num_uploads && fs->uploads[i] == u;
+    if (found) {
+        memmove(fs->uploads + i, fs->uploads + i + 1, (fs->num_uploads - i - 1) * sizeof(*fs->uploads));
+        --fs->num_uploads;
+    }
+    pthread_mutex_unlock(&fs->uploads_lock);
+    if (found)
+        store_fs_upload_release(u);
+}
+
+static int valid_upload_id(const char *id)
+{
+    size_t n = 0;
+    for (; id[n] != '\0'; ++n)
+        if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+            return 0;
+    return n == 32;
+}
+
+static store_upload_t *upload_new(store_fs_t *fs, const char *id, const char *bucket, const char *key, size_t key_len)
+{
+    store_upload_t *u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return NULL;
+    u->fs = fs;
+    atomic_init(&u->refcnt, 1);
+    snprintf(u->id, sizeof(u->id), "%s", id);
+    snprintf(u->bucket, sizeof(u->bucket), "%s", bucket);
+    pthread_mutex_init(&u->lock, NULL);
+    u->key = xstrndup(key, key_len);
+    u->key_len = key_len;
+    u->dir = path_cat(fs->uploads_dir, id);
+    if (u->key == NULL || u->dir == NULL) {
+        upload_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+int store_fs_upload_create(store_bucket_t *b, const char *key, size_t len, const store_header_t *headers, size_t num_headers,
+                           char id[33])
+{
+    store_fs_t *fs = b->fs;
+    sigv4_buf_t rec = {0};
+    char path[PATH_MAX];
+    char ms[32];
+
+    if (len == 0 || len > STORE_FS_MAX_KEY)
+        return STORE_FS_EINVAL;
+    random_hex(id, 16);
+    store_upload_t *u = upload_new(fs, id, b->name, key, len);
+    if (u == NULL)
+        return STORE_FS_ENOMEM;
+    u->initiated_ms = now_ms();
+    if ((u->headers = copy_headers(headers, num_headers)) == NULL) {
+        upload_free(u);
+        return STORE_FS_ENOMEM;
+    }
+    u->num_headers = num_headers;
+    snprintf(ms, sizeof(ms), "%lld", (long long)u->initiated_ms);
+    if (sigv4_buf_append(&rec, "edgehook-store-upload 1\n", 24) != 0 || rec_put(&rec, "bucket", b->name) != 0 ||
+        rec_put_raw(&rec, "key", key, len) != 0 || rec_put(&rec, "initiated", ms) != 0 ||
+        rec_put_headers(&rec, headers, num_headers) != 0) {
+        sigv4_buf_free(&rec);
+        upload_free(u);
+        return STORE_FS_ENOMEM;
+    }
+    snprintf(path, sizeof(path), "%s/upload.meta", u->dir);
+    if (mkdir(u->dir, 0755) != 0 || write_file_atomic(path, rec.base, rec.len, 0644) != 0 || fsync_dir(u->dir) != 0 ||
+        fsync_dir(fs->uploads_dir) != 0) {
+        log_error("store: cannot create upload %s: %s", u->dir, strerror(errno));
+        rm_rf(u->dir);
+        sigv4_buf_free(&rec);
+        upload_free(u);
+        return STORE_FS_EIO;
+    }
+    sigv4_buf_free(&rec);
+    if (upload_register(fs, u) != 0) {
+        rm_rf(u->dir);
+        upload_free(u);
+        return STORE_FS_ENOMEM;
+    }
+    return 0;
+}
+
+store_upload_t *store_fs_upload_get(store_bucket_t *b, const char *id, const char *key, size_t len)
+{
+    store_fs_t *fs = b->fs;
+    store_upload_t *u = NULL;
+    if (!valid_upload_id(id))
+        return NULL;
+    pthread_mutex_lock(&fs->uploads_lock);
+    size_t i = upload_lower_bound(fs, id);
+    if (i < fs->num_uploads && strcmp(fs->uploads[i]->id, id) == 0) {
+        store_upload_t *c = fs->uploads[i];
+        if (strcmp(c->bucket, b->name) == 0 && key_cmp(c->key, c->key_len, key, len) == 0) {
+            u = c;
+            atomic_fetch_add(&u->refcnt, 1);
+        }
+    }
+    pthread_mutex_unlock(&fs->uploads_lock);
+    return u;
+}
+
+int store_fs_upload_part_open(store_fs_writer_t *w, store_upload_t *u, unsigned n)
+{
+    char path[PATH_MAX], gen[17];
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+    if (n < 1 || n > STORE_FS_MAX_PARTS)
+        return STORE_FS_EINVAL;
+    random_hex(gen, 8);
+    snprintf(path, sizeof(path), "%s/tmp.%s", u->dir, gen);
+    if ((w->data_path = strdup(path)) == NULL)
+        return STORE_FS_ENOMEM;
+    if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+        int r = errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO; /* ENOENT: aborted meanwhile */
+        if (r == STORE_FS_EIO)
+            log_error("store: cannot create %s: %s", path, strerror(errno));
+        free(w->data_path);
+        w->data_path = NULL;
+        return r;
+    }
+    w->upload = u;
+    w->part_number = n;
+    return 0;
+}
+
+int store_fs_upload_part_commit(store_fs_writer_t *w, const uint8_t md5[16])
+{
+    store_upload_t *u = w->upload;
+    char path[PATH_MAX], hex[33], oldpath[PATH_MAX];
+    int r = 0;
+
+    if (u == NULL || w->fd < 0)
+        return STORE_FS_EINVAL;
+    if (fsync(w->fd) != 0) {
+        log_error("store: cannot sync %s: %s", w->data_path, strerror(errno));
+        store_fs_writer_abort(w);
+        return STORE_FS_EIO;
+    }
+    close(w->fd);
+    w->fd = -1;
+    sigv4_hex(md5, 16, hex);
+    snprintf(path, sizeof(path), "%s/%u.%s", u->dir, w->part_number, hex);
+
+    pthread_mutex_lock(&u->lock);
+    if (u->gone) {
+        r = STORE_FS_ENOENT;
+        goto out;
+    }
+    /* find or add the entry */
+    size_t lo = 0, hi = u->num_parts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (u->parts[mid].number < w->part_number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int exists = lo < u->num_parts && u->parts[lo].number == w->part_number;
+    if (exists)
+        snprintf(oldpath, sizeof(oldpath), "%s/%u.%s", u->dir, w->part_number, u->parts[lo].etag);
+    if (!exists && u->num_parts == u->cap_parts) {
+        size_t cap = u->cap_parts != 0 ? u->cap_parts * 2 : 16;
+        store_part_info_t *np = realloc(u->parts, cap * sizeof(*np));
+        if (np == NULL) {
+            r = STORE_FS_ENOMEM;
+            goto out;
+        }
+        u->parts = np;
+        u->cap_parts = cap;
+    }
+    if (rename(w->data_path, path) != 0) {
+        log_error("store: cannot rename %s: %s", w->data_path, strerror(errno));
+        r = STORE_FS_EIO;
+        goto out;
+    }
+    if (fsync_dir(u->dir) != 0)
+        log_error("store: cannot sync directory %s: %s", u->dir, strerror(errno));
+    if (exists && strcmp(oldpath, path) != 0)
+        unlink(oldpath);
+    if (!exists) {
+        memmove(u->parts + lo + 1, u->parts + lo, (u->num_parts - lo) * sizeof(*u->parts));
+        ++u->num_parts;
+    }
+    u->parts[lo].number = w->part_number;
+    u->parts[lo].size = w->size;
+    memcpy(u->parts[lo].etag, hex, 33);
+    u->parts[lo].mtime_ms = now_ms();
+    free(w->data_path);
+    w->data_path = NULL;
+out:
+    pthread_mutex_unlock(&u->lock);
+    store_fs_writer_abort(w); /* removes the temporary file if it is still there */
+    return r;
+}
+
+long store_fs_upload_parts(store_upload_t *u, unsigned after, size_t max, store_part_info_t **out, int *truncated)
+{
+    long n = 0;
+    pthread_mutex_lock(&u->lock);
+    *out = calloc(u->num_parts != 0 ? u->num_parts : 1, sizeof(**out));
+    *truncated = 0;
+    if (*out == NULL) {
+        pthread_mutex_unlock(&u->lock);
+        return STORE_FS_ENOMEM;
+    }
+    for (size_t i = 0; i != u->num_parts; ++i) {
+        if (u->parts[i].number <= after)
+            continue;
+        if ((size_t)n == max) {
+            *truncated = 1;
+            break;
+        }
+        (*out)[n++] = u->parts[i];
+    }
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
+
+int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *parts, size_t n, unsigned *bad_part, store_obj_t **out)
+{
+    store_fs_t *fs = u->fs;
+    char dir[PATH_MAX], meta[PATH_MAX], hash[65], gen[17], datadir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    size_t moved = 0;
+    int r = 0, finished = 0;
+    store_part_info_t **chosen = NULL;
+    store_bucket_t *b = NULL;
+
+    *bad_part = 0;
+    if (out != NULL)
+        *out = NULL;
+    if (n == 0 || n > STORE_FS_MAX_PARTS)
+        return STORE_FS_EINVAL;
+    pthread_mutex_lock(&u->lock);
+    if (u->gone) {
+        r = STORE_FS_ENOENT;
+        goto out;
+    }
+    if ((chosen = calloc(n, sizeof(*chosen))) == NULL) {
+        r = STORE_FS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i != n; ++i) {
+        if (i != 0 && parts[i].number <= parts[i - 1].number) {
+            r = STORE_FS_EORDER;
+            *bad_part = parts[i].number;
+            goto out;
+        }
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i != n; ++i) {
+        store_part_info_t *p = NULL;
+        for (size_t k = 0; k != u->num_parts; ++k)
+            if (u->parts[k].number == parts[i].number)
+                p = &u->parts[k];
+        if (p == NULL || strcmp(p->etag, parts[i].etag) != 0) {
+            r = STORE_FS_EINVAL;
+            *bad_part = parts[i].number;
+            goto out;
+        }
+        chosen[i] = p;
+        total += p->size;
+    }
+    for (size_t i = 0; i + 1 < n; ++i) {
+        if (chosen[i]->size < STORE_FS_MIN_PART_SIZE) {
+            r = STORE_FS_ETOOSMALL;
+            *bad_part = parts[i].number;
+            goto out;
+        }
+    }
+    if ((b = store_fs_bucket_get(fs, u->bucket, strlen(u->bucket))) == NULL) {
+        r = STORE_FS_ENOENT;
+        goto out;
+    }
+
+    /* the multipart ETag: MD5 of the concatenated binary part MD5s, then "-N" */
+    char etag[48];
+    {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        uint8_t bin[16], digest[16];
+        unsigned int dlen = 16;
+        EVP_DigestInit_ex(md, EVP_md5(), NULL);
+        for (size_t i = 0; i != n; ++i) {
+            for (int k = 0; k != 16; ++k)
+                bin[k] = (uint8_t)(hexv(chosen[i]->etag[2 * k]) << 4 | hexv(chosen[i]->etag[2 * k + 1]));
+            EVP_DigestUpdate(md, bin, 16);
+        }
+        EVP_DigestFinal_ex(md, digest, &dlen);
+        EVP_MD_CTX_free(md);
+        sigv4_hex(digest, 16, etag);
+        snprintf(etag + 32, sizeof(etag) - 32, "-%zu", n);
+    }
+
+    /* move the parts into a data directory of the bucket: no copying */
+    record_paths(b, u->key, u->key_len, dir, meta, hash);
+    random_hex(gen, 8);
+    snprintf(datadir, sizeof(datadir), "%s/%s.%s.parts", dir, hash, gen);
+    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || mkdir(datadir, 0755) != 0) {
+        r = errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+        goto out;
+    }
+    for (moved = 0; moved != n; ++moved) {
+        snprintf(from, sizeof(from), "%s/%u.%s", u->dir, chosen[moved]->number, chosen[moved]->etag);
+        snprintf(to, sizeof(to), "%s/%zu", datadir, moved + 1);
+        if (rename(from, to) != 0) {
+            log_error("store: cannot move part %s: %s", from, strerror(errno));
+            r = STORE_FS_EIO;
+            goto undo;
+        }
+    }
+    if (fsync_dir(datadir) != 0 || fsync_dir(u->dir) != 0) {
+        r = STORE_FS_EIO;
+        goto undo;
+    }
+    store_obj_meta_t om = {etag, 0, u->headers, u->num_headers};
+    store_obj_t *o = obj_new(u->key, u->key_len, NULL, total, &om);
+    char *dp = strdup(datadir);
+    uint64_t *sizes = calloc(n, sizeof(uint64_t));
+    if (o == NULL || dp == NULL || sizes == NULL) {
+        if (o != NULL)
+            obj_free(o);
+        free(dp);
+        free(sizes);
+        r = STORE_FS_ENOMEM;
+        goto undo;
+    }
+    o->data_path = dp;
+    o->num_parts = (uint32_t)n;
+    o->part_sizes = sizes;
+    for (size_t i = 0; i != n; ++i)
+        sizes[i] = chosen[i]->size;
+    /* from here the data belongs to o: a failed commit deletes it, and the upload is broken anyway; mark it gone */
+    r = commit_obj(b, o, NULL, NULL, NULL, out);
+    u->gone = 1;
+    finished = 1;
+    rm_rf(u->dir);
+    fsync_dir(fs->uploads_dir);
+    goto out;
+
+undo:
+    while (moved-- != 0) {
+        snprintf(from, sizeof(from), "%s/%u.%s", u->dir, chosen[moved]->number, chosen[moved]->etag);
+        snprintf(to, sizeof(to), "%s/%zu", datadir, moved + 1);
+        rename(to, from);
+    }
+    rm_rf(datadir);
+out:
+    pthread_mutex_unlock(&u->lock);
+    if (finished)
+        upload_unregister(fs, u);
+    free(chosen);
+    store_fs_bucket_release(b);
+    return r;
+}
+
+int store_fs_upload_abort(store_upload_t *u)
+{
+    int r = 0;
+    pthread_mutex_lock(&u->lock);
+    if (u->gone) {
+        r = STORE_FS_ENOENT;
+    } else {
+        u->gone = 1;
+        if (rm_rf(u->dir) != 0)
+            log_error("store: cannot remove upload %s: %s", u->dir, strerror(errno));
+        fsync_dir(u->fs->uploads_dir);
+    }
+    pthread_mutex_unlock(&u->lock);
+    if (r == 0)
+        upload_unregister(u->fs, u);
+    return r;
+}
+
+static void abort_uploads_of(store_fs_t *fs, const char *bucket)
+{
+    for (;;) {
+        store_upload_t *u = NULL;
+        pthread_mutex_lock(&fs->uploads_lock);
+        for (size_t i = 0; i != fs->num_uploads; ++i) {
+            if (strcmp(fs->uploads[i]->bucket, bucket) == 0) {
+                u = fs->uploads[i];
+                atomic_fetch_add(&u->refcnt, 1);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&fs->uploads_lock);
+        if (u == NULL)
+            return;
+        if (store_fs_upload_abort(u) != 0) {
+            /* already gone but still registered: cannot happen (gone uploads are unregistered), avoid looping anyway */
+            store_fs_upload_release(u);
+            return;
+        }
+        store_fs_upload_release(u);
+    }
+}
+
+static int upload_info_cmp(const void *a, const void *b)
+{
+    const store_upload_info_t *x = a, *y = b;
+    int c = key_cmp(x->key, x->key_len, y->key, y->key_len);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+long store_fs_upload_list(store_bucket_t *b, const char *prefix, size_t prefix_len, store_upload_info_t **out)
+{
+    store_fs_t *fs = b->fs;
+    long n = 0;
+    pthread_mutex_lock(&fs->uploads_lock);
+    *out = calloc(fs->num_uploads != 0 ? fs->num_uploads : 1, sizeof(**out));
+    if (*out == NULL) {
+        pthread_mutex_unlock(&fs->uploads_lock);
+        return STORE_FS_ENOMEM;
+    }
+    for (size_t i = 0; i != fs->num_uploads; ++i) {
+        store_upload_t *u = fs->uploads[i];
+        if (strcmp(u->bucket, b->name) != 0 || !starts_with(u->key, u->key_len, prefix, prefix_len))
+            continue;
+        store_upload_info_t *info = &(*out)[n];
+        memcpy(info->id, u->id, 33);
+        if ((info->key = xstrndup(u->key, u->key_len)) == NULL)
+            break;
+        info->key_len = u->key_len;
+        info->initiated_ms = u->initiated_ms;
+        ++n;
+    }
+    pthread_mutex_unlock(&fs->uploads_lock);
+    qsort(*out, (size_t)n, sizeof(**out), upload_info_cmp);
+    return n;
+}
+
+void store_fs_upload_list_free(store_upload_info_t *list, long n)
+{
+    for (long i = 0; i < n; ++i)
+        free(list[i].key);
+    free(list);
+}
+
+/* ---- opening: load and sweep ------------------------------------------------------------------------------------------------- */
+
+static int is_hex_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i != n; ++i)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* loads the records of one <hh> directory of a bucket and removes what no record references */
+static void load_shard(store_bucket_t *b, const char *shard)
+{
+    DIR *d = opendir(shard);
+    struct dirent *e;
+    char **refs = NULL; /* data names referenced by the records of this shard, sorted */
+    size_t num_refs = 0, cap_refs = 0;
+    if (d == NULL)
+        return;
+    /* pass 1: records */
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len == 64 + 5 && strcmp(e->d_name + 64, ".meta") == 0 && is_hex_name(e->d_name, 64)) {
+            char *path = path_cat(shard, e->d_name), *text = path != NULL ? read_small_file(path, 1 << 20) : NULL;
+            store_obj_t *o = text != NULL ? obj_parse(text, shard) : NULL, *old;
+            char hash[65];
+            struct stat st;
+            if (o != NULL)
+                key_hash(o->key, o->key_len, hash);
+            if (o == NULL || memcmp(hash, e->d_name, 64) != 0 || strncmp(strrchr(o->data_path, '/') + 1, hash, 64) != 0 ||
+                lstat(o->data_path, &st) != 0) {
+                log_error("store: ignoring the unreadable or inconsistent object record %s", path != NULL ? path : e->d_name);
+                if (o != NULL)
+                    obj_free(o);
+            } else {
+                if (num_refs == cap_refs) {
+                    cap_refs = cap_refs != 0 ? cap_refs * 2 : 64;
+                    char **nr = realloc(refs, cap_refs * sizeof(*nr));
+                    if (nr != NULL)
+                        refs = nr;
+                }
+                if (num_refs < cap_refs && index_put(b, o, &old) == 0) {
+                    refs[num_refs++] = strrchr(o->data_path, '/') + 1;
+                    if (old != NULL)
+                        obj_free(old); /* cannot happen: one record per key hash */
+                } else {
+                    obj_free(o);
+                }
+            }
+            free(text);
+            free(path);
+        }
+    }
+    if (num_refs != 0)
+        qsort(refs, num_refs, sizeof(*refs), cmp_str);
+    /* pass 2: temporary files and data no record points to */
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || (len == 69 && strcmp(n + 64, ".meta") == 0))
+            continue;
+        if (refs != NULL && bsearch(&n, refs, num_refs, sizeof(*refs), cmp_str) != NULL)
+            continue;
+        char *path = path_cat(shard, n);
+        if (path != NULL) {
+            log_info("store: removing leftover %s", path);
+            rm_rf(path);
+            free(path);
+        }
+    }
+    closedir(d);
+    free(refs);
+}
+
+static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
+{
+    char path[PATH_MAX];
+    int64_t created = 0;
+    snprintf(path, sizeof(path), "%s/%s/.bucket", fs->root, name);
+    char *text = read_small_file(path, 4096);
+    if (text != NULL) {
+        char *cur = text, *n, *v;
+        while (rec_next(&cur, &n, &v))
+            if (strcmp(n, "created") == 0)
+                created = strtoll(v, NULL, 10);
+        free(text);
+    }
+    store_bucket_t *b = bucket_new(fs, name, created);
+    if (b == NULL)
+        return NULL;
+    if (created == 0) { /* a directory without its record: adopt it */
+        struct stat st;
+        b->created_ms = stat(b->dir, &st) == 0 ? (int64_t)st.st_mtime * 1000 : now_ms();
+        write_bucket_record(b);
+    }
+    DIR *d = opendir(b->dir);
+    struct dirent *e;
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strlen(e->d_name) == 2 && is_hex_name(e->d_name, 2)) {
+                char *shard = path_cat(b->dir, e->d_name);
+                if (shard != NULL)
+                    load_shard(b, shard);
+                free(shard);
+            } else if (strstr(e->d_name, ".tmp") != NULL) {
+                char *p = path_cat(b->dir, e->d_name);
+                if (p != NULL)
+                    unlink(p);
+                free(p);
+            }
+        }
+        closedir(d);
+    }
+    return b;
+}
+
+static void load_upload(store_fs_t *fs, const char *id)
+{
+    char path[PATH_MAX];
+    char *dir = path_cat(fs->uploads_dir, id);
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/upload.meta", dir);
+    char *text = read_small_file(path, 1 << 20), *cur = text, *n, *v, *bucket = NULL, *key = NULL;
+    long key_len = -1;
+    int64_t initiated = 0;
+    store_header_t *headers = NULL;
+    size_t num_headers = 0;
+    store_upload_t *u = NULL;
+
+    if (text == NULL || !rec_next(&cur, &n, &v) || strcmp(n, "edgehook-store-upload") != 0)
+        goto bad;
+    while (rec_next(&cur, &n, &v)) {
+        if (strcmp(n, "bucket") == 0) {
+            bucket = v;
+        } else if (strcmp(n, "key") == 0) {
+            key = v;
+            key_len = rec_decode(v);
+        } else if (strcmp(n, "initiated") == 0) {
+            initiated = strtoll(v, NULL, 10);
+        } else if (strcmp(n, "header") == 0) {
+            char *sp = strchr(v, ' ');
+            long vl = sp != NULL ? rec_decode(sp + 1) : -1;
+            if (vl < 0)
+                goto bad;
+            *sp = '\0';
+            if (push_header(&headers, &num_headers, v, sp + 1, (size_t)vl) != 0)
+                goto bad;
+        }
+    }
+    store_bucket_t *b;
+    if (bucket == NULL || key == NULL || key_len <= 0 || (b = store_fs_bucket_get(fs, bucket, strlen(bucket))) == NULL)
+        goto bad;
+    store_fs_bucket_release(b);
+    if ((u = upload_new(fs, id, bucket, key, (size_t)key_len)) == NULL)
+        goto bad;
+    u->initiated_ms = initiated;
+    u->headers = headers;
+    u->num_headers = num_headers;
+    headers = NULL;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char *dot = strchr(e->d_name, '.');
+        unsigned long num;
+        char *end;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "upload.meta") == 0)
+            continue;
+        num = strtoul(e->d_name, &end, 10);
+        if (dot != NULL && end == dot && num >= 1 && num <= STORE_FS_MAX_PARTS && strlen(dot + 1) == 32 &&
+            is_hex_name(dot + 1, 32)) {
+            struct stat st;
+            char *p = path_cat(dir, e->d_name);
+            if (p != NULL && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (u->num_parts == u->cap_parts) {
+                    size_t cap = u->cap_parts != 0 ? u->cap_parts * 2 : 16;
+                    store_part_info_t *np = realloc(u->parts, cap * sizeof(*np));
+                    if (np != NULL) {
+                        u->parts = np;
+                        u->cap_parts = cap;
+                    }
+                }
+                if (u->num_parts < u->cap_parts) {
+                    store_part_info_t *pi = &u->parts[u->num_parts++];
+                    pi->number = (unsigned)num;
+                    pi->size = (uint64_t)st.st_size;
+                    memcpy(pi->etag, dot + 1, 33);
+                    pi->mtime_ms = (int64_t)st.st_mtime * 1000;
+                }
+            }
+            free(p);
+        } else {
+            char *p = path_cat(dir, e->d_name);
+            if (p != NULL)
+                rm_rf(p);
+            free(p);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    /* sort parts by number; a number that appears twice (crash between rename and unlink) keeps the newest */
+    for (size_t i = 1; i < u->num_parts; ++i)
+        for (size_t k = i; k != 0 && u->parts[k - 1].number > u->parts[k].number; --k) {
+            store_part_info_t t = u->parts[k];
+            u->parts[k] = u->parts[k - 1];
+            u->parts[k - 1] = t;
+        }
+    for (size_t i = 1; i < u->num_parts;) {
+        if (u->parts[i].number == u->parts[i - 1].number) {
+            size_t drop = u->parts[i].mtime_ms >= u->parts[i - 1].mtime_ms ? i - 1 : i;
+            snprintf(path, sizeof(path), "%s/%u.%s", dir, u->parts[drop].number, u->parts[drop].etag);
+            unlink(path);
+            memmove(u->parts + drop, u->parts + drop + 1, (u->num_parts - drop - 1) * sizeof(*u->parts));
+            --u->num_parts;
+        } else {
+            ++i;
+        }
+    }
+    if (upload_register(fs, u) != 0)
+        upload_free(u);
+    free(text);
+    free(dir);
+    return;
+bad:
+    log_warn("store: removing the broken or orphaned multipart upload %s", dir);
+    free_headers(headers, num_headers);
+    rm_rf(dir);
+    free(text);
+    free(dir);
+}
+
+int store_fs_open(const char *root, store_fs_t **out, char *err, size_t errlen)
+{
+    store_fs_t *fs = calloc(1, sizeof(*fs));
+    char path[PATH_MAX], real[PATH_MAX];
+    DIR *d;
+    struct dirent *e;
+
+    *out = NULL;
+    if (fs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_FS_ENOMEM;
+    }
+    fs->lock_fd = -1;
+    pthread_rwlock_init(&fs->buckets_lock, NULL);
+    pthread_mutex_init(&fs->uploads_lock, NULL);
+    if (mkdir_p(root, 0755) != 0 || realpath(root, real) == NULL) {
+        snprintf(err, errlen, "cannot create the store root %s: %s", root, strerror(errno));
+        goto fail;
+    }
+    if (strlen(real) > STORE_ROOT_MAX) {
+        snprintf(err, errlen, "the store root %s is too long (at most %d bytes)", real, STORE_ROOT_MAX);
+        goto fail;
+    }
+    fs->root = strdup(real);
+    fs->uploads_dir = path_cat(real, ".uploads");
+    snprintf(path, sizeof(path), "%s/.lock", real);
+    if ((fs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (flock(fs->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "the store root %s is in use by another process (%s is locked)", real, path);
+        goto fail;
+    }
+    if (mkdir(fs->uploads_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", fs->uploads_dir, strerror(errno));
+        goto fail;
+    }
+    if ((d = opendir(real)) == NULL) {
+        snprintf(err, errlen, "cannot read the store root %s: %s", real, strerror(errno));
+        goto fail;
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, ".trash-", 7) == 0 || (strstr(n, ".tmp") != NULL && n[0] == '.')) {
+            char *p = path_cat(real, n);
+            if (p != NULL)
+                rm_rf(p);
+            free(p);
+            continue;
+        }
+        if (!store_fs_valid_bucket_name(n, strlen(n)))
+            continue;
+        char *p = path_cat(real, n);
+        struct stat st;
+        int isdir = p != NULL && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        free(p);
+        if (!isdir)
+            continue;
+        store_bucket_t *b = load_bucket(fs, n);
+        if (b != NULL && bucket_insert(fs, b) != 0)
+            bucket_free(b);
+    }
+    closedir(d);
+    if ((d = opendir(fs->uploads_dir)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (valid_upload_id(e->d_name)) {
+                load_upload(fs, e->d_name);
+            } else {
+                char *p = path_cat(fs->uploads_dir, e->d_name);
+                if (p != NULL)
+                    rm_rf(p);
+                free(p);
+            }
+        }
+        closedir(d);
+    }
+    *out = fs;
+    return 0;
+fail:
+    store_fs_close(fs);
+    return STORE_FS_EIO;
+}
+
+void store_fs_close(store_fs_t *fs)
+{
+    if (fs == NULL)
+        return;
+    for (size_t i = 0; i != fs->num_buckets; ++i)
+        store_fs_bucket_release(fs->buckets[i]);
+    for (size_t i = 0; i != fs->num_uploads; ++i)
+        store_fs_upload_release(fs->uploads[i]);
+    free(fs->buckets);
+    free(fs->uploads);
+    if (fs->lock_fd >= 0)
+        close(fs->lock_fd);
+    free(fs->root);
+    free(fs->uploads_dir);
+    pthread_rwlock_destroy(&fs->buckets_lock);
+    pthread_mutex_destroy(&fs->uploads_lock);
+    free(fs);
+}
+
+const char *store_fs_root(store_fs_t *fs)
+{
+    return fs->root;
+}

@@ -1,0 +1,116 @@
+/* store/internal.h - what the store's request handling files share: the store, the per-request context, response helpers */
+#ifndef EDGE_STORE_INTERNAL_H
+#define EDGE_STORE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <h2o.h>
+#include "store/chunked.h"
+#include "store/fs.h"
+#include "store/sigv4.h"
+#include "store/store.h"
+#include "store/xml.h"
+
+struct store {
+    store_fs_t *fs;
+    char *access_key;
+    char *secret_key;
+    char *domain; /* lowercase, no leading dot; "" disables virtual-hosted addressing */
+    char *region;
+    uint64_t max_put_size;
+    char owner_id[65];
+    uint64_t rid_base;
+    atomic_ulong rid_counter;
+};
+
+/** a query parameter, percent-decoded, NUL-terminated (pool memory) */
+typedef struct store_param {
+    h2o_iovec_t name;
+    h2o_iovec_t value;
+    int has_value;
+} store_param_t;
+
+/** one S3 request (pool memory, lives as long as the h2o request) */
+typedef struct store_req {
+    store_t *store;
+    h2o_req_t *req;
+    char request_id[17];
+    int is_head;
+    h2o_iovec_t raw_path;  /* without the query */
+    h2o_iovec_t raw_query; /* without '?' */
+    store_param_t *params;
+    size_t num_params;
+    h2o_iovec_t bucket; /* NUL-terminated; len 0 for service-level requests */
+    h2o_iovec_t key;    /* decoded, NUL-terminated; len 0 for bucket-level requests */
+    int virtual_hosted;
+    /* from authentication */
+    h2o_iovec_t payload_hash;  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
+    sigv4_chunk_chain_t chain; /* seed of the chunk-signature chain */
+} store_req_t;
+
+/* ---- store.c ---- */
+
+/** a request header's value (first occurrence) or {NULL, 0} */
+h2o_iovec_t store_req_header(store_req_t *sr, const char *name);
+/** the value of a query parameter, or NULL if absent ("" for a bare key) */
+const store_param_t *store_req_param(store_req_t *sr, const char *name);
+/** adds a response header (name lowercase, value copied into the pool) */
+void store_add_header(store_req_t *sr, const char *name, const char *value, size_t len);
+
+/**
+ * Sends an S3 error: status, `<Error><Code>code</Code><Message>message</Message>...` with Resource and RequestId (no body for
+ * HEAD). extra is optional raw XML inserted after Message (already escaped). Returns 0 (the request is answered).
+ */
+int store_send_error(store_req_t *sr, int status, const char *code, const char *message, const char *extra);
+/** sends a 200 (or status) XML document built in x (freed here); a failed builder gives 500 */
+int store_send_xml(store_req_t *sr, int status, store_xml_t *x);
+/** sends a response without body (content-length 0, or as set by the caller in res.content_length for HEAD) */
+int store_send_empty(store_req_t *sr, int status);
+/** maps a store_fs error to an S3 error response */
+int store_send_fs_error(store_req_t *sr, int err);
+
+/** the result of running a request body */
+typedef struct store_body {
+    uint8_t md5[16];
+    uint64_t size;
+} store_body_t;
+
+/**
+ * Runs the request body through its payload mode (x-amz-content-sha256: SHA-256 check, UNSIGNED-PAYLOAD, aws-chunked decoding
+ * with chunk signatures) and the checksums the client sent (Content-MD5, x-amz-checksum-crc32/crc32c as header or trailer), at
+ * most max_size decoded bytes, handing the payload to sink. Returns 0, or -1 after sending the error response.
+ */
+int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sink, void *ctx, store_body_t *res);
+/** runs a small body (an XML document, at most max bytes) into memory (pool); -1 after sending the error */
+int store_body_read(store_req_t *sr, size_t max, h2o_iovec_t *out);
+
+/** formats an HTTP date (RFC 1123) from ms */
+void store_http_date(int64_t ms, char out[32]);
+/** parses an HTTP date; 0 and the time in seconds, or -1 */
+int store_parse_http_date(h2o_iovec_t v, int64_t *sec);
+/** 1 if key (decoded) is acceptable: 1..1024 bytes of valid UTF-8 without control characters */
+int store_valid_key(const char *key, size_t len, const char **reason);
+/** percent-decodes into pool memory (NUL-terminated) */
+h2o_iovec_t store_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
+/** appends s url-encoded (encoding-type=url: everything but unreserved characters and '/') */
+void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t len, int url);
+/** the object headers a PUT, CopyObject (REPLACE) or CreateMultipartUpload stores, from the request (pool memory) */
+int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num);
+
+/* ---- bucket.c ---- */
+int store_bucket_dispatch(store_req_t *sr);
+/** answers a GET ?acl: the owner has FULL_CONTROL (the only ACL the store has) */
+int store_send_acl(store_req_t *sr);
+int store_list_buckets(store_req_t *sr);
+
+/* ---- object.c ---- */
+int store_object_dispatch(store_req_t *sr);
+
+/* ---- multipart.c ---- */
+int store_multipart_create(store_req_t *sr, store_bucket_t *b);
+int store_multipart_upload_part(store_req_t *sr, store_bucket_t *b);
+int store_multipart_complete(store_req_t *sr, store_bucket_t *b);
+int store_multipart_abort(store_req_t *sr, store_bucket_t *b);
+int store_multipart_list_parts(store_req_t *sr, store_bucket_t *b);
+int store_multipart_list_uploads(store_req_t *sr, store_bucket_t *b);
+
+#endif

@@ -1,0 +1,1057 @@
+/* store/store.c - the embedded S3 store: lifecycle, credentials, request parsing and addressing, SigV4 authentication, bodies,
+ * errors */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "proxy/log.h"
+#include "store/checksum.h"
+#include "store/internal.h"
+
+typedef struct store_handler {
+    h2o_handler_t super;
+    store_t *store;
+} store_handler_t;
+
+/* ---- credentials ------------------------------------------------------------------------------------------------------------- */
+
+static void random_chars(char *out, size_t n, const char *alphabet)
+{
+    size_t m = strlen(alphabet);
+    uint8_t r[64];
+    RAND_bytes(r, (int)n);
+    for (size_t i = 0; i != n; ++i)
+        out[i] = alphabet[r[i] % m];
+    out[n] = '\0';
+}
+
+static char *trim_dup(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        ++s;
+    size_t n = strlen(s);
+    while (n != 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        --n;
+    char *r = malloc(n + 1);
+    if (r != NULL) {
+        memcpy(r, s, n);
+        r[n] = '\0';
+    }
+    return r;
+}
+
+/* reads root/.credentials: `access_key = ...` and `secret_key = ...` lines; 1 if found, 0 if absent, -1 on error */
+static int read_credentials(store_t *s, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    char line[512];
+    struct stat st;
+    if (fp == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
+        log_warn("store: %s is readable by other users; run chmod 600 on it", path);
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || eq == NULL)
+            continue;
+        *eq = '\0';
+        char *name = trim_dup(line), *value = trim_dup(eq + 1);
+        if (name != NULL && value != NULL && strcmp(name, "access_key") == 0 && s->access_key == NULL) {
+            s->access_key = value;
+            value = NULL;
+        } else if (name != NULL && value != NULL && strcmp(name, "secret_key") == 0 && s->secret_key == NULL) {
+            s->secret_key = value;
+            value = NULL;
+        }
+        free(name);
+        free(value);
+    }
+    fclose(fp);
+    if (s->access_key == NULL || s->secret_key == NULL || s->access_key[0] == '\0' || s->secret_key[0] == '\0') {
+        snprintf(err, errlen, "%s must have access_key = ... and secret_key = ... lines (delete it to generate a new pair)", path);
+        return -1;
+    }
+    return 1;
+}
+
+static int generate_credentials(store_t *s, const char *path, const conf_store_t *conf, char *err, size_t errlen)
+{
+    char ak[21], sk[41], tmp[4200], text[512];
+    memcpy(ak, "EH", 2);
+    random_chars(ak + 2, 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    random_chars(sk, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+    time_t now = time(NULL);
+    struct tm tm;
+    char date[32];
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(text, sizeof(text),
+                     "# edgehook embedded S3 store credentials, generated %s. Keep this file private (mode 0600).\n"
+                     "access_key = %s\nsecret_key = %s\n",
+                     date, ak, sk);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    s->access_key = strdup(ak);
+    s->secret_key = strdup(sk);
+    char port[16];
+    snprintf(port, sizeof(port), "%u", (unsigned)conf->listen.port);
+    fprintf(stderr,
+            "edgehook: the embedded S3 store generated a key pair (saved in %s, mode 0600; shown only this once):\n"
+            "    export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n"
+            "    aws --endpoint-url http://%s:%s s3 ls\n",
+            path, ak, sk, conf->listen.host != NULL ? conf->listen.host : "127.0.0.1",
+            conf->listen.port != 0 ? port : "<store port>");
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------------------------------------------- */
+
+store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
+{
+    store_t *s = calloc(1, sizeof(*s));
+    char path[4096];
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (store_fs_open(conf->root != NULL ? conf->root : "./data", &s->fs, err, errlen) != 0)
+        goto fail;
+    if (conf->credentials.access_key != NULL && conf->credentials.secret_key != NULL) {
+        s->access_key = strdup(conf->credentials.access_key);
+        s->secret_key = strdup(conf->credentials.secret_key);
+    } else {
+        snprintf(path, sizeof(path), "%s/.credentials", store_fs_root(s->fs));
+        int r = read_credentials(s, path, err, errlen);
+        if (r < 0 || (r == 0 && generate_credentials(s, path, conf, err, errlen) != 0))
+            goto fail;
+    }
+    if (s->access_key == NULL || s->secret_key == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    const char *d = conf->domain != NULL ? conf->domain : "";
+    while (*d == '.')
+        ++d;
+    s->domain = strdup(d);
+    for (char *p = s->domain; p != NULL && *p != '\0'; ++p)
+        *p = (char)tolower((unsigned char)*p);
+    s->region = strdup(conf->region != NULL ? conf->region : "us-east-1");
+    s->max_put_size = conf->max_put_size != 0 ? conf->max_put_size : (64ull << 20);
+    sigv4_sha256_hex(s->access_key, strlen(s->access_key), s->owner_id);
+    RAND_bytes((unsigned char *)&s->rid_base, sizeof(s->rid_base));
+    atomic_init(&s->rid_counter, 0);
+    if (s->domain == NULL || s->region == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    log_info("store: serving %s (region %s, virtual-hosted domain %s, max_put_size %llu)", store_fs_root(s->fs), s->region,
+             s->domain[0] != '\0' ? s->domain : "(none)", (unsigned long long)s->max_put_size);
+    return s;
+fail:
+    store_destroy(s);
+    return NULL;
+}
+
+void store_destroy(store_t *s)
+{
+    if (s == NULL)
+        return;
+    store_fs_close(s->fs);
+    if (s->secret_key != NULL)
+        OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
+    free(s->access_key);
+    free(s->secret_key);
+    free(s->domain);
+    free(s->region);
+    free(s);
+}
+
+void store_get_credentials(store_t *s, const char **access_key, const char **secret_key)
+{
+    *access_key = s->access_key;
+    *secret_key = s->secret_key;
+}
+
+/* ---- small helpers ----------------------------------------------------------------------------------------------------------- */
+
+h2o_iovec_t store_req_header(store_req_t *sr, const char *name)
+{
+    size_t len = strlen(name);
+    ssize_t i = h2o_find_header_by_str(&sr->req->headers, name, len, -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    return sr->req->headers.entries[i].value;
+}
+
+const store_param_t *store_req_param(store_req_t *sr, const char *name)
+{
+    for (size_t i = 0; i != sr->num_params; ++i)
+        if (strcmp(sr->params[i].name.base, name) == 0)
+            return &sr->params[i];
+    return NULL;
+}
+
+void store_add_header(store_req_t *sr, const char *name, const char *value, size_t len)
+{
+    h2o_mem_pool_t *pool = &sr->req->pool;
+    h2o_iovec_t n = h2o_strdup(pool, name, strlen(name)), v = h2o_strdup(pool, value, len);
+    h2o_add_header_by_str(pool, &sr->req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+h2o_iovec_t store_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    char *o = h2o_mem_alloc_pool(pool, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i != len; ++i) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            o[n++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            o[n++] = s[i];
+        }
+    }
+    o[n] = '\0';
+    return h2o_iovec_init(o, n);
+}
+
+int store_valid_key(const char *key, size_t len, const char **reason)
+{
+    if (len == 0) {
+        *reason = "The object key is empty.";
+        return 0;
+    }
+    if (len > STORE_FS_MAX_KEY) {
+        *reason = "Your key is too long (the maximum is 1024 bytes).";
+        return 0;
+    }
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)key[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x20 || c == 0x7f) {
+            *reason = "Object keys may not contain control characters.";
+            return 0;
+        }
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        if (i + n > len)
+            goto bad;
+        for (size_t k = 1; k != n; ++k) {
+            if (((unsigned char)key[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = cp << 6 | ((unsigned char)key[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += n;
+    }
+    return 1;
+bad:
+    *reason = "Object keys must be valid UTF-8.";
+    return 0;
+}
+
+void store_http_date(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    h2o_time2str_rfc1123(out, &tm);
+}
+
+int store_parse_http_date(h2o_iovec_t v, int64_t *sec)
+{
+    struct tm tm;
+    if (v.len != H2O_TIMESTR_RFC1123_LEN || h2o_time_parse_rfc1123(v.base, v.len, &tm) != 0)
+        return -1;
+    *sec = (int64_t)timegm(&tm);
+    return 0;
+}
+
+void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t len, int url)
+{
+    if (!url) {
+        store_xml_elem(x, tag, s, len);
+        return;
+    }
+    sigv4_buf_t b = {0};
+    if (sigv4_uri_encode(&b, (sigv4_str_t){s, len}, 1) != 0) {
+        x->failed = 1;
+        return;
+    }
+    store_xml_elem(x, tag, b.base != NULL ? b.base : "", b.len);
+    sigv4_buf_free(&b);
+}
+
+/* ---- responses --------------------------------------------------------------------------------------------------------------- */
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 416:
+        return "Requested Range Not Satisfiable";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+static void send_body(store_req_t *sr, int status, const char *body, size_t len, const char *type)
+{
+    h2o_req_t *req = sr->req;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    if (type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len); /* sends no body for HEAD */
+}
+
+int store_send_error(store_req_t *sr, int status, const char *code, const char *message, const char *extra)
+{
+    store_xml_t x;
+    char resource[1100];
+    if (message == NULL || message[0] == '\0')
+        message = code; /* awscli breaks on an empty Message */
+    snprintf(resource, sizeof(resource), "%.*s", (int)(sr->raw_path.len < 1024 ? sr->raw_path.len : 1024), sr->raw_path.base);
+    store_xml_begin(&x, "Error", NULL);
+    store_xml_elem_str(&x, "Code", code);
+    store_xml_elem_str(&x, "Message", message);
+    if (extra != NULL)
+        store_xml_raw(&x, extra);
+    if (sr->bucket.len != 0)
+        store_xml_elem(&x, "BucketName", sr->bucket.base, sr->bucket.len);
+    if (sr->key.len != 0)
+        store_xml_elem(&x, "Key", sr->key.base, sr->key.len);
+    store_xml_elem_str(&x, "Resource", resource);
+    store_xml_elem_str(&x, "RequestId", sr->request_id);
+    store_xml_elem_str(&x, "HostId", sr->request_id);
+    store_xml_close(&x, "Error");
+    if (x.failed) {
+        store_xml_free(&x);
+        send_body(sr, 500, "", 0, NULL);
+        return 0;
+    }
+    if (status >= 500)
+        log_warn("store: %.*s %.*s: %d %s: %s", (int)sr->req->method.len, sr->req->method.base, (int)sr->raw_path.len,
+                 sr->raw_path.base, status, code, message);
+    send_body(sr, status, x.buf.base, x.buf.len, "application/xml");
+    store_xml_free(&x);
+    return 0;
+}
+
+int store_send_xml(store_req_t *sr, int status, store_xml_t *x)
+{
+    if (x->failed) {
+        store_xml_free(x);
+        return store_send_error(sr, 500, "InternalError", "We encountered an internal error (out of memory).", NULL);
+    }
+    send_body(sr, status, x->buf.base, x->buf.len, "application/xml");
+    store_xml_free(x);
+    return 0;
+}
+
+int store_send_empty(store_req_t *sr, int status)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *req = sr->req;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    if (status == 204 || status == 304)
+        req->res.content_length = SIZE_MAX; /* no body and no Content-Length by definition */
+    else if (!(sr->is_head && req->res.content_length != SIZE_MAX))
+        req->res.content_length = 0; /* a HEAD keeps the length its caller set: that of the GET body */
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+int store_send_fs_error(store_req_t *sr, int err)
+{
+    switch (err) {
+    case STORE_FS_ENOENT:
+        return store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
+    case STORE_FS_ENOMEM:
+        return store_send_error(sr, 503, "SlowDown", "The server is out of memory; please retry.", NULL);
+    default:
+        return store_send_error(sr, 500, "InternalError",
+                                "We encountered an internal error (see the server log). Please try again.", NULL);
+    }
+}
+
+/* ---- request bodies ---------------------------------------------------------------------------------------------------------- */
+
+typedef struct body_ctx {
+    store_chunked_sink_cb sink;
+    void *ctx;
+    store_checksum_digest_t digest;
+    EVP_MD_CTX *sha;
+    uint64_t max;
+    int failure; /* 1: too large, 2: the sink failed */
+} body_ctx_t;
+
+static int on_body_data(void *p, const void *data, size_t len)
+{
+    body_ctx_t *b = p;
+    if (b->digest.size + len > b->max) {
+        b->failure = 1;
+        return -1;
+    }
+    store_checksum_digest_update(&b->digest, data, len);
+    if (b->sha != NULL)
+        EVP_DigestUpdate(b->sha, data, len);
+    if (b->sink != NULL && b->sink(b->ctx, data, len) != 0) {
+        b->failure = 2;
+        return -1;
+    }
+    return 0;
+}
+
+/* a base64 checksum of n bytes from a header or trailer value: 1 parsed, 0 absent, -1 invalid */
+static int parse_b64(const char *v, size_t len, uint8_t *out, size_t n)
+{
+    uint8_t buf[64];
+    if (v == NULL || len == 0)
+        return 0;
+    if (len > 88)
+        return -1;
+    long r = store_checksum_base64_decode(v, len, buf);
+    if (r != (long)n)
+        return -1;
+    memcpy(out, buf, n);
+    return 1;
+}
+
+static int is_hex64(h2o_iovec_t v)
+{
+    if (v.len != 64)
+        return 0;
+    for (size_t i = 0; i != 64; ++i)
+        if (hexval(v.base[i]) < 0)
+            return 0;
+    return 1;
+}
+
+static int too_large(store_req_t *sr, uint64_t max)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "Your proposed upload exceeds the maximum allowed size of %llu bytes for a single request (store.max_put_size); use "
+             "a multipart upload.",
+             (unsigned long long)max);
+    return store_send_error(sr, 400, "EntityTooLarge", msg, NULL);
+}
+
+int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sink, void *ctx, store_body_t *res)
+{
+    h2o_req_t *req = sr->req;
+    h2o_iovec_t entity = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
+    h2o_iovec_t ph = sr->payload_hash;
+    body_ctx_t b = {sink, ctx};
+    uint8_t want_md5[16], want_crc32[4], want_crc32c[4];
+    int has_md5, has_crc32, has_crc32c, r = -1;
+    store_chunked_t dec;
+    int streaming = ph.len > 10 && memcmp(ph.base, "STREAMING-", 10) == 0, dec_ready = 0;
+
+    b.max = max_size;
+    h2o_iovec_t v = store_req_header(sr, "content-md5");
+    if ((has_md5 = parse_b64(v.base, v.len, want_md5, 16)) < 0 || (v.base != NULL && v.len == 0))
+        return store_send_error(sr, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL);
+    v = store_req_header(sr, "x-amz-checksum-crc32");
+    if ((has_crc32 = parse_b64(v.base, v.len, want_crc32, 4)) < 0)
+        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid.", NULL);
+    v = store_req_header(sr, "x-amz-checksum-crc32c");
+    if ((has_crc32c = parse_b64(v.base, v.len, want_crc32c, 4)) < 0)
+        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32c header is invalid.", NULL);
+    h2o_iovec_t trailer = store_req_header(sr, "x-amz-trailer");
+    int trailer_crc32 =
+        trailer.base != NULL && h2o_contains_token(trailer.base, trailer.len, H2O_STRLIT("x-amz-checksum-crc32"), ',');
+    int trailer_crc32c =
+        trailer.base != NULL && h2o_contains_token(trailer.base, trailer.len, H2O_STRLIT("x-amz-checksum-crc32c"), ',');
+    if (!streaming && entity.len > max_size)
+        return too_large(sr, max_size);
+    if (store_checksum_digest_init(&b.digest, has_crc32 || trailer_crc32, has_crc32c || trailer_crc32c) != 0)
+        return store_send_fs_error(sr, STORE_FS_ENOMEM);
+
+    if (is_hex64(ph)) {
+        if ((b.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(b.sha, EVP_sha256(), NULL) != 1) {
+            store_send_fs_error(sr, STORE_FS_ENOMEM);
+            goto out;
+        }
+    }
+    if (streaming) {
+        int mode = STORE_CHUNKED_UNSIGNED;
+        if (h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD)))
+            mode = STORE_CHUNKED_SIGNED;
+        else if (h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD_TRAILER)))
+            mode = STORE_CHUNKED_SIGNED_TRAILER;
+        if (store_chunked_init(&dec, mode, mode != STORE_CHUNKED_UNSIGNED ? &sr->chain : NULL) != 0) {
+            store_send_fs_error(sr, STORE_FS_ENOMEM);
+            goto out;
+        }
+        dec_ready = 1;
+        int dr = store_chunked_feed(&dec, entity.base, entity.len, on_body_data, &b);
+        if (dr == 0)
+            dr = store_chunked_finish(&dec);
+        if (dr != 0) {
+            if (b.failure == 1)
+                too_large(sr, max_size);
+            else if (b.failure == 2)
+                store_send_fs_error(sr, STORE_FS_EIO);
+            else if (dr == STORE_CHUNKED_ESIGNATURE)
+                store_send_error(sr, 403, "SignatureDoesNotMatch",
+                                 "The request signature we calculated does not match the signature you provided: a chunk "
+                                 "signature of the aws-chunked body is wrong.",
+                                 NULL);
+            else
+                store_send_error(sr, 400, "IncompleteBody", dec.error[0] != '\0' ? dec.error : "The aws-chunked body is malformed.",
+                                 NULL);
+            goto out;
+        }
+        h2o_iovec_t dl = store_req_header(sr, "x-amz-decoded-content-length");
+        if (dl.base != NULL) {
+            size_t want = h2o_strtosize(dl.base, dl.len);
+            if (want == SIZE_MAX || want != b.digest.size) {
+                store_send_error(sr, 400, "IncompleteBody", "The decoded body length does not match x-amz-decoded-content-length.",
+                                 NULL);
+                goto out;
+            }
+        }
+        const char *t;
+        if ((t = store_chunked_trailer(&dec, "x-amz-checksum-crc32")) != NULL &&
+            (has_crc32 = parse_b64(t, strlen(t), want_crc32, 4)) < 0) {
+            store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32 trailer is invalid.", NULL);
+            goto out;
+        }
+        if ((t = store_chunked_trailer(&dec, "x-amz-checksum-crc32c")) != NULL &&
+            (has_crc32c = parse_b64(t, strlen(t), want_crc32c, 4)) < 0) {
+            store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32c trailer is invalid.", NULL);
+            goto out;
+        }
+    } else {
+        if (on_body_data(&b, entity.base, entity.len) != 0) {
+            if (b.failure == 1)
+                too_large(sr, max_size);
+            else
+                store_send_fs_error(sr, STORE_FS_EIO);
+            goto out;
+        }
+    }
+    if (b.sha != NULL) {
+        uint8_t md[32];
+        char hex[65];
+        unsigned int n = 32;
+        EVP_DigestFinal_ex(b.sha, md, &n);
+        sigv4_hex(md, 32, hex);
+        if (strncasecmp(hex, ph.base, 64) != 0) {
+            store_send_error(sr, 400, "XAmzContentSHA256Mismatch",
+                             "The provided 'x-amz-content-sha256' header does not match what was computed.", NULL);
+            goto out;
+        }
+    }
+    res->size = b.digest.size;
+    store_checksum_digest_final(&b.digest, res->md5);
+    if (has_md5 > 0 && memcmp(want_md5, res->md5, 16) != 0) {
+        store_send_error(sr, 400, "BadDigest", "The Content-MD5 you specified did not match what we received.", NULL);
+        goto out;
+    }
+    if (has_crc32 > 0) {
+        uint32_t w = (uint32_t)want_crc32[0] << 24 | (uint32_t)want_crc32[1] << 16 | (uint32_t)want_crc32[2] << 8 | want_crc32[3];
+        if (w != b.digest.crc32) {
+            store_send_error(sr, 400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.", NULL);
+            goto out;
+        }
+    }
+    if (has_crc32c > 0) {
+        uint32_t w =
+            (uint32_t)want_crc32c[0] << 24 | (uint32_t)want_crc32c[1] << 16 | (uint32_t)want_crc32c[2] << 8 | want_crc32c[3];
+        if (w != b.digest.crc32c) {
+            store_send_error(sr, 400, "BadDigest", "The CRC32C you specified did not match the calculated checksum.", NULL);
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    if (dec_ready)
+        store_chunked_dispose(&dec);
+    store_checksum_digest_dispose(&b.digest);
+    EVP_MD_CTX_free(b.sha);
+    return r;
+}
+
+typedef struct mem_sink {
+    h2o_mem_pool_t *pool;
+    char *buf;
+    size_t len, cap;
+} mem_sink_t;
+
+static int on_mem_data(void *p, const void *data, size_t len)
+{
+    mem_sink_t *m = p;
+    if (m->len + len > m->cap)
+        return -1;
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+int store_body_read(store_req_t *sr, size_t max, h2o_iovec_t *out)
+{
+    size_t cap = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
+    if (cap > max)
+        cap = max;
+    mem_sink_t m = {&sr->req->pool, h2o_mem_alloc_pool(&sr->req->pool, cap + 1), 0, cap};
+    store_body_t res;
+    if (store_body_run(sr, max, on_mem_data, &m, &res) != 0)
+        return -1;
+    m.buf[m.len] = '\0';
+    *out = h2o_iovec_init(m.buf, m.len);
+    return 0;
+}
+
+/* ---- object headers from a request ------------------------------------------------------------------------------------------- */
+
+int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num)
+{
+    static const char *const standard[] = {
+        "content-type", "content-encoding", "content-disposition", "content-language", "cache-control", "expires", NULL};
+    h2o_headers_t *hs = &sr->req->headers;
+    store_header_t *list = h2o_mem_alloc_pool(&sr->req->pool, sizeof(*list) * (hs->size + 1));
+    size_t n = 0, meta_size = 0;
+    int has_type = 0;
+    for (size_t i = 0; i != hs->size; ++i) {
+        const h2o_iovec_t *name = hs->entries[i].name;
+        h2o_iovec_t value = hs->entries[i].value;
+        int keep = name->len > 11 && memcmp(name->base, "x-amz-meta-", 11) == 0;
+        for (const char *const *s = standard; !keep && *s != NULL; ++s)
+            if (h2o_memis(name->base, name->len, *s, strlen(*s)))
+                keep = 1;
+        if (!keep)
+            continue;
+        if (name->len > 11 && memcmp(name->base, "x-amz-meta-", 11) == 0)
+            meta_size += name->len - 11 + value.len;
+        if (h2o_memis(name->base, name->len, H2O_STRLIT("content-encoding"))) {
+            /* aws-chunked is the transfer framing, not the object's encoding */
+            char *buf = h2o_mem_alloc_pool(&sr->req->pool, value.len + 1);
+            size_t bl = 0;
+            const char *p = value.base, *end = value.base + value.len;
+            while (p < end) {
+                const char *c = memchr(p, ',', (size_t)(end - p));
+                const char *e = c != NULL ? c : end, *s = p;
+                while (s < e && (*s == ' ' || *s == '\t'))
+                    ++s;
+                const char *t = e;
+                while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+                    --t;
+                if (t > s && !h2o_lcstris(s, (size_t)(t - s), H2O_STRLIT("aws-chunked"))) {
+                    if (bl != 0)
+                        buf[bl++] = ',';
+                    memcpy(buf + bl, s, (size_t)(t - s));
+                    bl += (size_t)(t - s);
+                }
+                p = e + 1;
+            }
+            if (bl == 0)
+                continue;
+            value = h2o_iovec_init(buf, bl);
+        }
+        if (h2o_memis(name->base, name->len, H2O_STRLIT("content-type")))
+            has_type = 1;
+        list[n].name = h2o_strdup(&sr->req->pool, name->base, name->len).base;
+        list[n].value = h2o_strdup(&sr->req->pool, value.base, value.len).base;
+        ++n;
+    }
+    if (meta_size > 2048) {
+        store_send_error(sr, 400, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size (2 KB).",
+                         NULL);
+        return -1;
+    }
+    if (!has_type) {
+        list[n].name = "content-type";
+        list[n].value = "binary/octet-stream";
+        ++n;
+    }
+    *out = list;
+    *num = n;
+    return 0;
+}
+
+/* ---- authentication ---------------------------------------------------------------------------------------------------------- */
+
+static int has_signed(const sigv4_auth_t *a, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = a->signed_headers;
+    while (*p != '\0') {
+        const char *e = strchr(p, ';');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
+
+static char *xml_escape_dup(h2o_mem_pool_t *pool, const char *tag, const char *s, size_t len)
+{
+    store_xml_t x = {{0}, 0};
+    store_xml_elem(&x, tag, s, len);
+    if (x.failed || x.buf.base == NULL) {
+        store_xml_free(&x);
+        return NULL;
+    }
+    char *r = h2o_strdup(pool, x.buf.base, x.buf.len).base;
+    store_xml_free(&x);
+    return r;
+}
+
+/* 0 when the request carries a valid signature; otherwise the error response has been sent and -1 returned */
+static int authenticate(store_req_t *sr)
+{
+    store_t *s = sr->store;
+    h2o_req_t *req = sr->req;
+    sigv4_auth_t auth;
+    const char *reason = "";
+    h2o_iovec_t authz = store_req_header(sr, "authorization");
+    sigv4_str_t query = {sr->raw_query.base, sr->raw_query.len};
+    int presigned = sigv4_query_is_presigned(query);
+    time_t now = time(NULL);
+    int r;
+
+    if (authz.base == NULL && !presigned)
+        return store_send_error(sr, 403, "AccessDenied",
+                                "Access Denied: anonymous requests are not allowed; sign requests with AWS Signature Version 4.",
+                                NULL),
+               -1;
+    if (authz.base != NULL && presigned)
+        return store_send_error(sr, 400, "InvalidArgument",
+                                "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+                                "parameter or the Authorization header should be specified.",
+                                NULL),
+               -1;
+    if (authz.base != NULL) {
+        if (authz.len >= 4 && memcmp(authz.base, "AWS ", 4) == 0)
+            return store_send_error(sr, 400, "InvalidRequest",
+                                    "Signature Version 2 is not supported; use AWS Signature Version 4 (AWS4-HMAC-SHA256).", NULL),
+                   -1;
+        h2o_iovec_t amz_date = store_req_header(sr, "x-amz-date"), date = store_req_header(sr, "date");
+        r = sigv4_parse_authorization((sigv4_str_t){authz.base, authz.len}, (sigv4_str_t){amz_date.base, amz_date.len},
+                                      (sigv4_str_t){date.base, date.len}, &auth, &reason);
+        if (r != 0)
+            return store_send_error(sr, 400, "AuthorizationHeaderMalformed", reason, NULL), -1;
+    } else {
+        r = sigv4_parse_presigned(query, &auth, &reason);
+        if (r != 0)
+            return store_send_error(sr, 400, "AuthorizationQueryParametersError", reason, NULL), -1;
+    }
+    if (strcmp(auth.access_key, s->access_key) != 0)
+        return store_send_error(sr, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                                NULL),
+               -1;
+    if (strcmp(auth.service, "s3") != 0)
+        return store_send_error(sr, 400, auth.presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
+                                "The credential scope must name the service 's3'.", NULL),
+               -1;
+    if ((r = sigv4_check_time(&auth, now, &reason)) != 0) {
+        if (r == SIGV4_ERR_EXPIRED)
+            return store_send_error(sr, 403, "AccessDenied", "Request has expired", NULL), -1;
+        if (r == SIGV4_ERR_SKEW)
+            return store_send_error(sr, 403, "RequestTimeTooSkewed", reason, NULL), -1;
+        return store_send_error(sr, auth.presigned ? 403 : 400,
+                                auth.presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed", reason,
+                                NULL),
+               -1;
+    }
+
+    /* the payload mode */
+    h2o_iovec_t ph = store_req_header(sr, "x-amz-content-sha256");
+    if (ph.base == NULL) {
+        if (!auth.presigned)
+            return store_send_error(sr, 400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
+                                    NULL),
+                   -1;
+        ph = h2o_iovec_init(H2O_STRLIT(SIGV4_UNSIGNED_PAYLOAD));
+    }
+    if (!(is_hex64(ph) || h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_UNSIGNED_PAYLOAD)) ||
+          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD)) ||
+          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD_TRAILER)) ||
+          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_UNSIGNED_TRAILER))))
+        return store_send_error(sr, 400, "InvalidArgument",
+                                "x-amz-content-sha256 must be a SHA-256 hex digest, UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-"
+                                "TRAILER or STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].",
+                                NULL),
+               -1;
+    sr->payload_hash = ph;
+
+    /* every request header, plus the ones h2o keeps elsewhere (host, content-length, expect) */
+    size_t n = 0, cap = req->headers.size + 4;
+    sigv4_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * cap);
+    for (size_t i = 0; i != req->headers.size; ++i)
+        hs[n++] = (sigv4_header_t){{req->headers.entries[i].name->base, req->headers.entries[i].name->len},
+                                   {req->headers.entries[i].value.base, req->headers.entries[i].value.len}};
+    hs[n++] = (sigv4_header_t){sigv4_cstr("host"), {req->input.authority.base, req->input.authority.len}};
+    if (has_signed(&auth, "content-length")) {
+        char *cl = h2o_mem_alloc_pool(&req->pool, 24);
+        snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
+        hs[n++] = (sigv4_header_t){sigv4_cstr("content-length"), sigv4_cstr(cl)};
+    }
+    /* h2o answers Expect: 100-continue itself and drops the header, keeping no copy of its case */
+    static const char *const expect_variants[] = {"100-continue", "100-Continue"};
+    int with_expect = has_signed(&auth, "expect"), num_variants = with_expect ? 2 : 1;
+    size_t base_n = n;
+    /* the canonical URI: S3's rule (each segment decoded and encoded once); then the raw path, for clients that sign as sent */
+    sigv4_buf_t canon = {0};
+    sigv4_canonical_uri((sigv4_str_t){sr->raw_path.base, sr->raw_path.len}, SIGV4_F_S3, &canon);
+    int num_flags =
+        canon.base != NULL && (canon.len != sr->raw_path.len || memcmp(canon.base, sr->raw_path.base, canon.len) != 0) ? 2 : 1;
+    sigv4_buf_free(&canon);
+    static const int flag_set[] = {SIGV4_F_S3, SIGV4_F_PATH_AS_IS};
+
+    sigv4_request_t vreq = {
+        {req->method.base, req->method.len}, {sr->raw_path.base, sr->raw_path.len}, query, hs, 0, {ph.base, ph.len}};
+    sigv4_verify_detail_t detail = {{0}};
+    uint8_t key[32];
+    r = SIGV4_ERR_MISMATCH;
+    for (int e = 0; e != num_variants && r != 0; ++e) {
+        n = base_n;
+        if (with_expect)
+            hs[n++] = (sigv4_header_t){sigv4_cstr("expect"), sigv4_cstr(expect_variants[e])};
+        vreq.num_headers = n;
+        for (int f = 0; f != num_flags && r != 0; ++f) {
+            sigv4_verify_detail_t *d = detail.canonical_request.base == NULL ? &detail : NULL;
+            r = sigv4_verify(&auth, &vreq, sigv4_cstr(s->secret_key), flag_set[f], key, d, &reason);
+            if (r == SIGV4_ERR_MISSING || r == SIGV4_ERR_MALFORMED || r == SIGV4_ERR_NOMEM)
+                goto verdict;
+        }
+    }
+verdict:
+    if (r != 0) {
+        int ret;
+        if (r == SIGV4_ERR_MISMATCH) {
+            char *extra = NULL;
+            if (detail.canonical_request.base != NULL) {
+                char *a = xml_escape_dup(&req->pool, "StringToSign", detail.string_to_sign.base, detail.string_to_sign.len);
+                char *b =
+                    xml_escape_dup(&req->pool, "CanonicalRequest", detail.canonical_request.base, detail.canonical_request.len);
+                char *c = xml_escape_dup(&req->pool, "AWSAccessKeyId", auth.access_key, strlen(auth.access_key));
+                char *d = xml_escape_dup(&req->pool, "SignatureProvided", auth.signature, 64);
+                if (a != NULL && b != NULL && c != NULL && d != NULL) {
+                    size_t len = strlen(a) + strlen(b) + strlen(c) + strlen(d) + 1;
+                    extra = h2o_mem_alloc_pool(&req->pool, len);
+                    snprintf(extra, len, "%s%s%s%s", c, a, d, b);
+                }
+            }
+            ret = store_send_error(sr, 403, "SignatureDoesNotMatch",
+                                   "The request signature we calculated does not match the signature you provided. Check your key "
+                                   "and signing method.",
+                                   extra);
+        } else if (r == SIGV4_ERR_NOMEM) {
+            ret = store_send_fs_error(sr, STORE_FS_ENOMEM);
+        } else {
+            ret = store_send_error(sr, 403, auth.presigned ? "AccessDenied" : "SignatureDoesNotMatch", reason, NULL);
+        }
+        sigv4_buf_free(&detail.canonical_request);
+        sigv4_buf_free(&detail.string_to_sign);
+        (void)ret;
+        return -1;
+    }
+    sigv4_buf_free(&detail.canonical_request);
+    sigv4_buf_free(&detail.string_to_sign);
+    char scope[160];
+    sigv4_scope(scope, sizeof(scope), auth.date, sigv4_cstr(auth.region), sigv4_cstr(auth.service));
+    sigv4_chunk_init(&sr->chain, key, auth.amz_date, scope, auth.signature);
+    OPENSSL_cleanse(key, sizeof(key));
+    return 0;
+}
+
+/* ---- request parsing and dispatch -------------------------------------------------------------------------------------------- */
+
+static void parse_query(store_req_t *sr)
+{
+    h2o_mem_pool_t *pool = &sr->req->pool;
+    size_t max = 1;
+    for (size_t i = 0; i != sr->raw_query.len; ++i)
+        if (sr->raw_query.base[i] == '&')
+            ++max;
+    sr->params = h2o_mem_alloc_pool(pool, sizeof(*sr->params) * max);
+    const char *p = sr->raw_query.base, *end = p + sr->raw_query.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp != NULL ? amp : end;
+        if (e != p) {
+            const char *eq = memchr(p, '=', (size_t)(e - p));
+            store_param_t *prm = &sr->params[sr->num_params++];
+            prm->name = store_decode(pool, p, (size_t)((eq != NULL ? eq : e) - p));
+            prm->has_value = eq != NULL;
+            prm->value = eq != NULL ? store_decode(pool, eq + 1, (size_t)(e - eq - 1)) : store_decode(pool, "", 0);
+        }
+        p = e + 1;
+    }
+}
+
+/* splits the request into bucket and key (path-style, or virtual-hosted under the configured domain) */
+static int address(store_req_t *sr)
+{
+    store_t *s = sr->store;
+    h2o_mem_pool_t *pool = &sr->req->pool;
+    h2o_iovec_t host = sr->req->input.authority;
+    const char *path = sr->raw_path.base;
+    size_t plen = sr->raw_path.len;
+
+    /* the host without its port */
+    size_t hl = host.len;
+    if (hl != 0 && host.base[0] == '[') {
+        const char *rb = memchr(host.base, ']', hl);
+        hl = rb != NULL ? (size_t)(rb - host.base + 1) : hl;
+    } else {
+        const char *colon = memchr(host.base, ':', hl);
+        if (colon != NULL)
+            hl = (size_t)(colon - host.base);
+    }
+    size_t dl = strlen(s->domain);
+    if (dl != 0 && hl > dl + 1 && host.base[hl - dl - 1] == '.' && h2o_lcstris(host.base + hl - dl, dl, s->domain, dl)) {
+        char *b = h2o_mem_alloc_pool(pool, hl - dl);
+        for (size_t i = 0; i != hl - dl - 1; ++i)
+            b[i] = (char)tolower((unsigned char)host.base[i]);
+        b[hl - dl - 1] = '\0';
+        sr->bucket = h2o_iovec_init(b, hl - dl - 1);
+        sr->virtual_hosted = 1;
+        sr->key = store_decode(pool, path + 1, plen - 1);
+        return 0;
+    }
+    /* path style: /bucket[/key] */
+    const char *slash = memchr(path + 1, '/', plen - 1);
+    size_t blen = (slash != NULL ? (size_t)(slash - path) : plen) - 1;
+    sr->bucket = store_decode(pool, path + 1, blen);
+    sr->key = slash != NULL ? store_decode(pool, slash + 1, plen - (size_t)(slash - path) - 1) : store_decode(pool, "", 0);
+    return 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    store_t *s = ((store_handler_t *)self)->store;
+    store_req_t *sr = h2o_mem_alloc_pool(&req->pool, sizeof(*sr));
+    const char *reason;
+
+    memset(sr, 0, sizeof(*sr));
+    sr->store = s;
+    sr->req = req;
+    snprintf(sr->request_id, sizeof(sr->request_id), "%016llX",
+             (unsigned long long)(s->rid_base + atomic_fetch_add(&s->rid_counter, 1) * 0x9E3779B97F4A7C15ull));
+    store_add_header(sr, "x-amz-request-id", sr->request_id, 16);
+    store_add_header(sr, "x-amz-id-2", sr->request_id, 16);
+    sr->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+
+    h2o_iovec_t target = req->input.path;
+    size_t qat = req->input.query_at;
+    sr->raw_path = qat != SIZE_MAX ? h2o_iovec_init(target.base, qat) : target;
+    sr->raw_query = qat != SIZE_MAX ? h2o_iovec_init(target.base + qat + 1, target.len - qat - 1) : h2o_iovec_init("", 0);
+    if (sr->raw_path.len == 0 || sr->raw_path.base[0] != '/') {
+        sr->raw_path = h2o_iovec_init("/", 1);
+        return store_send_error(sr, 400, "InvalidURI", "Couldn't parse the specified URI.", NULL);
+    }
+    parse_query(sr);
+    address(sr);
+    if (authenticate(sr) != 0)
+        return 0;
+
+    if (sr->bucket.len == 0) {
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+            return store_list_buckets(sr);
+        return store_send_error(sr, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    }
+    if (!store_fs_valid_bucket_name(sr->bucket.base, sr->bucket.len)) {
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) && sr->key.len == 0)
+            return store_send_error(sr, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
+        return store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
+    }
+    if (sr->key.len == 0)
+        return store_bucket_dispatch(sr);
+    if (!store_valid_key(sr->key.base, sr->key.len, &reason))
+        return store_send_error(sr, 400, sr->key.len > STORE_FS_MAX_KEY ? "KeyTooLongError" : "InvalidArgument", reason, NULL);
+    return store_object_dispatch(sr);
+}
+
+void store_register(store_t *store, h2o_pathconf_t *pathconf)
+{
+    store_handler_t *h = (store_handler_t *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_req;
+    h->store = store;
+}

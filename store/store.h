@@ -1,0 +1,41 @@
+/* store/store.h - the embedded S3-compatible object store: lifecycle and the h2o handler the server installs on its listener */
+#ifndef EDGE_STORE_STORE_H
+#define EDGE_STORE_STORE_H
+
+#include <stddef.h>
+#include <h2o.h>
+#include "conf/config.h"
+
+/*
+ * The store answers the S3 REST API (path-style `/BUCKET/KEY` and virtual-hosted `BUCKET.<domain>`), authenticated with
+ * SigV4 (Authorization header or presigned URL), on the store listener. Objects live under conf->root (layout in store/fs.h).
+ *
+ * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. Request bodies arrive
+ * whole (h2o buffers them, H2O.md D6), so a single PUT is capped at conf->max_put_size (EntityTooLarge above it) and big files
+ * go through multipart uploads. Disk I/O is synchronous on the calling worker thread: a PUT blocks its loop for the write and
+ * two fsyncs, a GET reads 64 KB per proceed() with the client's backpressure, never the whole object.
+ */
+
+typedef struct store store_t;
+
+/**
+ * Creates root/ if needed, takes its lock (one process per root), loads the buckets, objects and pending multipart uploads, and
+ * sets the credentials: those of conf->credentials if given (literal or *_env in the config), else the key pair stored in
+ * root/.credentials, else a new pair that is generated, written there with mode 0600 and printed once to stderr so a new user can
+ * copy it into awscli. Returns NULL with a message in err on failure. Call before the worker threads start.
+ */
+store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
+
+/** installs the S3 request handler on a pathconf (the server registers a host with path "/" for the store listener) */
+void store_register(store_t *store, h2o_pathconf_t *pathconf);
+
+/** releases the store; no request may be in flight (call after the worker threads have stopped) */
+void store_destroy(store_t *store);
+
+/**
+ * The credentials in use (for `endpoint: embedded` S3 origins, which sign their requests exactly like a remote S3). The strings
+ * belong to the store and live as long as it.
+ */
+void store_get_credentials(store_t *store, const char **access_key, const char **secret_key);
+
+#endif

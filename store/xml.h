@@ -1,0 +1,53 @@
+/* store/xml.h - the XML of the S3 API: a small writer for responses and a small, strict parser for request bodies */
+#ifndef EDGE_STORE_XML_H
+#define EDGE_STORE_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "store/sigv4.h"
+
+/** a response being written: malloc-backed; failed is set by the first allocation failure and every later call is a no-op */
+typedef struct store_xml {
+    sigv4_buf_t buf;
+    int failed;
+} store_xml_t;
+
+#define STORE_XML_NS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+/** starts a document: the XML declaration and `<root xmlns="...">` (ns NULL: no namespace) */
+void store_xml_begin(store_xml_t *x, const char *root, const char *ns);
+void store_xml_open(store_xml_t *x, const char *tag);
+void store_xml_close(store_xml_t *x, const char *tag);
+/** `<tag>text</tag>` with text escaped (control characters other than tab/LF/CR become &#xN; references) */
+void store_xml_elem(store_xml_t *x, const char *tag, const char *text, size_t len);
+void store_xml_elem_str(store_xml_t *x, const char *tag, const char *text);
+void store_xml_elem_u64(store_xml_t *x, const char *tag, uint64_t v);
+/** `<tag>2026-11-26T14:20:52.000Z</tag>` */
+void store_xml_elem_time(store_xml_t *x, const char *tag, int64_t ms);
+/** appends text escaped */
+void store_xml_text(store_xml_t *x, const char *text, size_t len);
+/** appends raw markup */
+void store_xml_raw(store_xml_t *x, const char *s);
+void store_xml_free(store_xml_t *x);
+
+/** formats ms since the epoch as ISO 8601 with milliseconds, UTC (25 bytes incl. NUL) */
+void store_xml_iso8601(int64_t ms, char out[32]);
+
+/** a parsed element: local name (namespace prefix removed), its character data (entities decoded), children */
+typedef struct store_xml_node {
+    char *name;
+    char *text;
+    size_t text_len;
+    struct store_xml_node *child, *last_child, *next;
+} store_xml_node_t;
+
+/**
+ * Parses a document into a tree (malloc'd; free with store_xml_node_free). Strict: one root, matching tags, no DTD (so no
+ * entity expansion), depth and size limits. On failure returns NULL and *error says why.
+ */
+store_xml_node_t *store_xml_parse(const char *text, size_t len, const char **error);
+void store_xml_node_free(store_xml_node_t *n);
+/** the first child element named name, or NULL */
+const store_xml_node_t *store_xml_child(const store_xml_node_t *n, const char *name);
+
+#endif
