@@ -119,6 +119,7 @@ typedef struct cache_obj {
     _Atomic int invalidated;  /* soft-purged: treat as stale */
     _Atomic int revalidating; /* a background refresh (stale-while-revalidate) is under way */
     unsigned refreshed : 1;    /* made from a stale object that a 304 revalidated */
+    unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
     unsigned hit_for_pass : 1; /* a marker: this key's responses are not cacheable; requests go straight to the origin */
     struct cache_obj *fallback; /* FAILED: a stale object the readers may serve instead (stale-if-error), referenced */
     int fail_status;         /* when FAILED before the head: the status a reader should answer (502, 504) */

@@ -1,9 +1,11 @@
-/* proxy/fill.c - fetches a response from an origin into a cache object: storability, revalidation, stale-if-error, backpressure. */
+/* proxy/fill.c - fetches a response from an origin into a cache object: storability, revalidation, stale-if-error, the
+ * origin-response hook, backpressure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "proxy/fill.h"
 #include "proxy/headers.h"
+#include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/s3origin.h"
@@ -14,8 +16,11 @@ static void fill_free(fill_t *f)
     cache_waiter_cancel(&f->producer);
     if (f->cache.stale != NULL)
         cache_obj_release(f->cache.stale);
+    if (f->response_hook != NULL)
+        hook_fn_release(f->response_hook);
     cache_obj_release(f->obj);
-    origin_release(f->origin);
+    if (f->origin != NULL)
+        origin_release(f->origin);
     h2o_mem_clear_pool(&f->pool);
     free(f);
 }
@@ -124,19 +129,19 @@ static size_t collect_tags(h2o_mem_pool_t *pool, const h2o_headers_t *h, h2o_iov
 {
     H2O_VECTOR(h2o_iovec_t) tags = {NULL, 0, 0};
     for (size_t i = 0; i != h->size; ++i) {
-        int comma;
+        char sep;
         if (headers_name_is(h->entries[i].name, H2O_STRLIT("surrogate-key")))
-            comma = 0;
+            sep = ' ';
         else if (headers_name_is(h->entries[i].name, H2O_STRLIT("cache-tag")))
-            comma = 1;
+            sep = ',';
         else
             continue;
         const char *p = h->entries[i].value.base, *end = p + h->entries[i].value.len;
         while (p < end) {
-            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            while (p < end && (*p == ' ' || *p == '\t' || *p == sep))
                 ++p;
             const char *s = p;
-            while (p < end && *p != (comma ? ',' : ' ') && *p != '\t' && !(comma == 0 && *p == ','))
+            while (p < end && *p != sep && *p != '\t' && (sep == ',' || *p != ' '))
                 ++p;
             const char *e = p;
             while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
@@ -158,15 +163,18 @@ static h2o_headers_t headers_of(cache_obj_t *obj)
 }
 
 /* a 304 to our conditional request: the stored response, freshened (RFC 9111 section 4.3.4) */
-static int on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers)
+static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers)
 {
     cache_obj_t *stale = f->cache.stale, *obj = f->obj;
     h2o_headers_t stored = headers_of(stale), resp = {headers, num_headers, num_headers}, merged = {NULL, 0, 0};
     cache_decision_t d;
 
-    if (!cache_policy_304_selects(&stored, &resp))
-        return 0;
-    cache_policy_merge_304(&f->pool, &stored, &resp, &merged);
+    if (cache_policy_304_selects(&stored, &resp)) {
+        cache_policy_merge_304(&f->pool, &stored, &resp, &merged);
+    } else {
+        /* a 304 for another representation: keep what we have, unchanged */
+        merged = stored;
+    }
     cache_policy_evaluate(f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
                           f->request_time_ms, server_now_ms(), &d);
     obj->decision = d;
@@ -180,27 +188,121 @@ static int on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers)
     } else {
         cache_mem_remove(f->cache.mem, obj);
     }
+}
+
+/*
+ * Decides whether the response is stored, publishes its head and returns 1 when stored; 0: passed through to the reader that
+ * started the fetch (followers fetch for themselves, and for a while requests for this key do not wait for each other).
+ */
+static int publish_head(fill_t *f, int status, const char *reason, const h2o_headers_t *resp, int64_t content_length)
+{
+    cache_obj_t *obj = f->obj;
+    cache_decision_t d;
+    cache_vary_t vary;
+    h2o_iovec_t vary_key = {NULL, 0}, *tags = NULL;
+    size_t num_tags;
+    int store = 0;
+
+    if (f->cache.mem == NULL) {
+        cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 1);
+        make_transient(f);
+        return 0;
+    }
+    cache_policy_evaluate(f->cache.policy, f->method, &f->req_headers, status, resp, f->request_time_ms, server_now_ms(), &d);
+    cache_vary_parse(&f->pool, resp, &vary);
+    if (d.storable && cache_vary_key(&f->pool, &vary, &f->req_headers, &vary_key) != 0)
+        d.storable = 0;
+    if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
+        d.storable = 0;
+    num_tags = collect_tags(&f->pool, resp, &tags);
+    obj->decision = d;
+    cache_obj_set_meta(obj, vary.names, vary.count, vary_key, tags, num_tags);
+    if (d.storable) {
+        if (f->cache.insert)
+            store = cache_mem_insert(f->cache.mem, obj) == 0 && cache_mem_store_head(f->cache.mem, obj) == 0;
+        else
+            store = cache_mem_store_head(f->cache.mem, obj) == 0;
+    }
+    if (!store) {
+        log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url.len, obj->url.base);
+        if (!f->cache.insert)
+            cache_mem_remove(f->cache.mem, obj);
+        if (d.reason != NULL && h2o_find_header(&f->req_headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
+            cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
+        cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 1);
+        make_transient(f);
+        return 0;
+    }
+    f->stored = 1;
+    cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 0);
     return 1;
+}
+
+/* completes the object with a body that is here whole (a hook's) */
+static void publish_body(fill_t *f, h2o_iovec_t body)
+{
+    cache_obj_append(f->obj, body.base, body.len);
+    if (f->stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0)
+        f->stored = 0;
+    cache_obj_complete(f->obj);
+    if (f->stored)
+        cache_mem_complete(f->cache.mem, f->obj);
+}
+
+/* the origin-response hook: may change the status and the headers, or replace the body (the origin's is not exposed) */
+static int run_response_hook(fill_t *f, int *status, h2o_iovec_t *reason, h2o_headers_t *resp, int64_t *content_length,
+                             h2o_iovec_t *body, int *replaced)
+{
+    hook_event_t ev;
+    hook_report_t rep;
+    size_t q;
+    hook_event_init(&ev, HOOK_ORIGIN_RESPONSE);
+    ev.request_id = f->request_id;
+    ev.distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
+    ev.request.client_ip = f->client_ip;
+    ev.request.method = f->method;
+    for (q = 0; q != f->client_path.len && f->client_path.base[q] != '?'; ++q)
+        ;
+    ev.request.uri = h2o_iovec_init(f->client_path.base, q);
+    ev.request.querystring = q < f->client_path.len ? h2o_iovec_init(f->client_path.base + q + 1, f->client_path.len - q - 1)
+                                                     : h2o_iovec_init("", 0);
+    hookcall_from_h2o_headers(&f->pool, f->req_headers.entries, f->req_headers.size, &ev.request.headers);
+    ev.response.status = *status;
+    ev.response.status_description = *reason;
+    hookcall_from_h2o_headers(&f->pool, resp->entries, resp->size, &ev.response.headers);
+    f->obj->response_hooked = 1;
+    switch (hook_run(server_worker_current()->hooks, f->response_hook, &ev, &f->pool, &rep)) {
+    case HOOK_CONTINUE:
+        break;
+    case HOOK_INVALID:
+        return 502;
+    default:
+        return 503;
+    }
+    *status = ev.response.status;
+    *reason = ev.response.status_description;
+    hookcall_to_h2o_headers(&f->pool, &ev.response.headers, resp);
+    if (ev.response.has_body) {
+        *replaced = 1;
+        *body = ev.response.body;
+        *content_length = (int64_t)body->len;
+    }
+    return 0;
 }
 
 static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
                            int64_t content_length)
 {
     fill_t *f = oreq->data;
-    cache_obj_t *obj = f->obj;
     h2o_headers_t resp = {headers, num_headers, num_headers};
+    h2o_iovec_t body = {NULL, 0};
     char reason_buf[48];
-    int store = 0;
+    int replaced = 0;
 
     f->origin_status = status;
-    snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
-    if (f->cache.mem == NULL) {
-        cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 1);
-        make_transient(f);
-        return;
-    }
     if (f->cache.stale != NULL) {
-        if (status == 304 && on_not_modified(f, headers, num_headers)) {
+        if (status == 304) {
+            on_not_modified(f, headers, num_headers);
             f->done_early = 1;
             return;
         }
@@ -213,40 +315,23 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
             return;
         }
     }
-
-    cache_decision_t d;
-    cache_vary_t vary;
-    h2o_iovec_t vary_key = {NULL, 0}, *tags = NULL;
-    size_t num_tags;
-    cache_policy_evaluate(f->cache.policy, f->method, &f->req_headers, status, &resp, f->request_time_ms, server_now_ms(), &d);
-    cache_vary_parse(&f->pool, &resp, &vary);
-    if (d.storable && cache_vary_key(&f->pool, &vary, &f->req_headers, &vary_key) != 0)
-        d.storable = 0;
-    if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
-        d.storable = 0;
-    num_tags = collect_tags(&f->pool, &resp, &tags);
-    obj->decision = d;
-    cache_obj_set_meta(obj, vary.names, vary.count, vary_key, tags, num_tags);
-    if (d.storable) {
-        if (f->cache.insert)
-            store = cache_mem_insert(f->cache.mem, obj) == 0 && cache_mem_store_head(f->cache.mem, obj) == 0;
-        else
-            store = cache_mem_store_head(f->cache.mem, obj) == 0;
+    if (f->response_hook != NULL) {
+        int err = run_response_hook(f, &status, &reason, &resp, &content_length, &body, &replaced);
+        if (err != 0) {
+            stop_fetch(f);
+            fail_object(f, err, err == 502 ? "the origin-response hook returned an invalid result" : "the origin-response hook failed");
+            fill_free(f);
+            return;
+        }
     }
-    if (!store) {
-        /* not storable: the one reader that started the fetch gets it; followers fetch for themselves, and for a while
-         * requests for this key do not wait for each other (hit-for-miss) */
-        log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url.len, obj->url.base);
-        if (!f->cache.insert)
-            cache_mem_remove(f->cache.mem, obj);
-        if (d.reason != NULL && h2o_find_header(&f->req_headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
-            cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
-        cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 1);
-        make_transient(f);
-        return;
+    snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
+    publish_head(f, status, reason_buf, &resp, content_length);
+    if (replaced) {
+        /* the hook's body replaces the origin's: stop reading the origin */
+        stop_fetch(f);
+        publish_body(f, body);
+        fill_free(f);
     }
-    f->stored = 1;
-    cache_obj_set_head(obj, status, reason_buf, headers, num_headers, content_length, 0);
 }
 
 static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
@@ -314,20 +399,14 @@ static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h)
     }
 }
 
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache)
+static fill_t *fill_new(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache)
 {
     fill_t *f = calloc(1, sizeof(*f));
-    h2o_headers_t headers = {NULL, 0, 0};
-    h2o_iovec_t path, body = {NULL, 0};
-    int idempotent;
-
     if (f == NULL)
         h2o_fatal("no memory");
     h2o_mem_init_pool(&f->pool);
     f->obj = obj;
     cache_obj_addref(obj);
-    f->origin = origin;
-    origin_addref(origin);
     if (cache != NULL) {
         f->cache = *cache;
         if (f->cache.stale != NULL)
@@ -335,14 +414,47 @@ fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj
     }
     f->request_time_ms = server_now_ms();
     cache_waiter_init(&f->producer, on_producer_wake);
-
     f->method = h2o_strdup(&f->pool, req->method.base, req->method.len);
-    path = h2o_concat(&f->pool, origin->path_prefix, req->path);
+    f->client_path = h2o_strdup(&f->pool, req->path.base, req->path.len);
+    f->client_ip = h2o_strdup(&f->pool, req->client_ip.base, req->client_ip.len);
+    f->request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
     /* the client's headers, kept for the policy (Authorization) and Vary */
     h2o_vector_reserve(&f->pool, &f->req_headers, req->headers->size);
     memcpy(f->req_headers.entries, req->headers->entries, sizeof(h2o_header_t) * req->headers->size);
     f->req_headers.size = req->headers->size;
     copy_headers(&f->pool, &f->req_headers);
+    return f;
+}
+
+void fill_generated(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, int status, const char *reason,
+                    const h2o_headers_t *headers, h2o_iovec_t body)
+{
+    fill_cache_t c;
+    fill_t *f;
+    if (cache != NULL) {
+        c = *cache;
+        c.stale = NULL; /* nothing to revalidate: the hook answered */
+    }
+    f = fill_new(req, obj, cache != NULL ? &c : NULL);
+    publish_head(f, status, reason, headers, (int64_t)body.len);
+    publish_body(f, body);
+    fill_free(f);
+}
+
+fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks)
+{
+    fill_t *f = fill_new(req, obj, cache);
+    h2o_headers_t headers = {NULL, 0, 0};
+    h2o_iovec_t path, body = {NULL, 0};
+    int idempotent;
+
+    f->origin = origin;
+    origin_addref(origin);
+    if (hooks != NULL && hooks->origin_response != NULL) {
+        f->response_hook = hooks->origin_response;
+        hook_fn_addref(f->response_hook);
+    }
+    path = h2o_concat(&f->pool, origin->path_prefix, req->path);
     {
         fill_request_t r = *req;
         r.headers = &f->req_headers;
@@ -366,6 +478,7 @@ fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj
         body.len = req->body.len;
     }
     if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->method, &path, &headers, body, server_now_ms()) != 0) {
+        log_error("origin %s: no credentials to sign the request with", origin->name);
         fail_object(f, 502, "the S3 origin has no credentials");
         fill_free(f);
         return NULL;

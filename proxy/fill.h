@@ -9,6 +9,7 @@
 #include "cache/object.h"
 #include "cache/policy.h"
 #include "proxy/origin.h"
+#include "hooks/hooks.h"
 
 /** what to fetch; everything is copied by fill_start */
 typedef struct fill_request {
@@ -30,6 +31,11 @@ typedef struct fill_cache {
     int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */
 } fill_cache_t;
 
+/** the hooks a fill runs (origin-response); the fill holds a reference */
+typedef struct fill_hooks {
+    hook_fn_t *origin_response;
+} fill_hooks_t;
+
 typedef struct fill {
     cache_obj_t *obj; /* holds a reference */
     origin_t *origin;
@@ -38,7 +44,8 @@ typedef struct fill {
     cache_waiter_t producer;
     fill_cache_t cache;
     h2o_headers_t req_headers; /* copy of the client's request headers (policy, Vary) */
-    h2o_iovec_t method;
+    h2o_iovec_t method, client_path, client_ip, request_id;
+    hook_fn_t *response_hook;
     int transient, paused, stored, revalidated, done_early;
     uint64_t received;
     int64_t request_time_ms;
@@ -49,7 +56,13 @@ typedef struct fill {
  * Starts fetching `req` from `origin` into `obj` (BUSY). Returns the fill, which frees itself when done, or NULL when it failed at
  * once (the object is then FAILED).
  */
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache);
+fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks);
+/**
+ * Fills `obj` with a response that an origin-request hook generated: stored like an origin's response when its headers allow
+ * (Lambda@Edge caches responses generated in origin-request), and completed at once.
+ */
+void fill_generated(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, int status, const char *reason,
+                    const h2o_headers_t *headers, h2o_iovec_t body);
 /** builds the headers sent to the origin from the client's */
 void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fill_request_t *req, h2o_headers_t *out);
 

@@ -44,13 +44,20 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
         char e[256];
         if ((gen->origins[i] = origin_new(&conf->origins[i], num_threads, e, sizeof(e))) == NULL) {
             snprintf(err, errlen, "%s:%d: origins.%s: %s", conf->file, conf->origins[i].line, conf->origins[i].name, e);
-            gen->conf = NULL;
             gen_release(gen);
             return NULL;
         }
         if (conf->origins[i].type == CONF_ORIGIN_S3 && s3origin_attach(gen->origins[i], &conf->origins[i], e, sizeof(e)) != 0) {
             snprintf(err, errlen, "%s:%d: origins.%s: %s", conf->file, conf->origins[i].line, conf->origins[i].name, e);
-            gen->conf = NULL;
+            gen_release(gen);
+            return NULL;
+        }
+    }
+    gen->hooks = calloc(conf->num_hooks + 1, sizeof(hook_fn_t *));
+    for (i = 0; i != conf->num_hooks; ++i) {
+        char e[512];
+        if ((gen->hooks[i] = hook_fn_load(&conf->hooks[i], e, sizeof(e))) == NULL) {
+            snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
             gen_release(gen);
             return NULL;
         }
@@ -65,6 +72,21 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
         b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
         b->cache_enabled = conf->behaviors[i].cache.enabled;
         cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
+        for (int ev = 0; ev != CONF_HOOK_NUM; ++ev) {
+            const char *ref = conf->behaviors[i].hooks[ev];
+            if (ref == NULL)
+                continue;
+            size_t nlen = strcspn(ref, "@");
+            for (size_t k = 0; k != conf->num_hooks; ++k)
+                if (strlen(conf->hooks[k].name) == nlen && memcmp(conf->hooks[k].name, ref, nlen) == 0)
+                    b->hooks[ev] = gen->hooks[k];
+            if (b->hooks[ev] != NULL && !hook_fn_handles(b->hooks[ev], ev)) {
+                snprintf(err, errlen, "%s:%d: behaviors[%zu].hooks.%s: the plugin %s does not handle %s events", conf->file,
+                         conf->behaviors[i].line, i, conf_hook_event_names[ev], hook_fn_path(b->hooks[ev]), conf_hook_event_names[ev]);
+                gen_release(gen);
+                return NULL;
+            }
+        }
     }
     return gen;
 }
@@ -78,17 +100,18 @@ void gen_release(edge_gen_t *gen)
 {
     if (atomic_fetch_sub(&gen->refcnt, 1) != 1)
         return;
-    if (gen->origins != NULL && gen->conf != NULL) {
-        for (size_t i = 0; i != gen->conf->num_origins; ++i)
-            if (gen->origins[i] != NULL)
-                origin_release(gen->origins[i]);
-    } else if (gen->origins != NULL) {
+    if (gen->origins != NULL)
         for (size_t i = 0; gen->origins[i] != NULL; ++i)
             origin_release(gen->origins[i]);
+    if (gen->hooks != NULL) {
+        for (size_t i = 0; gen->hooks[i] != NULL; ++i)
+            hook_fn_release(gen->hooks[i]);
+        free(gen->hooks);
     }
     free(gen->origins);
     free(gen->behaviors);
-    conf_free(gen->conf);
+    if (gen->owns_conf)
+        conf_free(gen->conf);
     free(gen);
 }
 

@@ -8,6 +8,7 @@
 #include "cache/policy.h"
 #include "conf/config.h"
 #include "proxy/origin.h"
+#include "hooks/hooks.h"
 
 typedef struct edge_behavior {
     const conf_behavior_t *conf;
@@ -16,6 +17,7 @@ typedef struct edge_behavior {
     h2o_iovec_t pattern;
     int cache_enabled;
     cache_policy_t policy; /* the behavior's cache settings resolved against the global defaults */
+    hook_fn_t *hooks[CONF_HOOK_NUM]; /* per trigger point, or NULL */
 } edge_behavior_t;
 
 typedef struct edge_gen {
@@ -25,9 +27,11 @@ typedef struct edge_gen {
     origin_t **origins; /* parallel to conf->origins */
     edge_behavior_t *behaviors;
     size_t num_behaviors;
+    hook_fn_t **hooks; /* parallel to conf->hooks */
+    int owns_conf;     /* set once built: the generation frees conf */
 } edge_gen_t;
 
-/** builds the runtime objects of conf (which the generation then owns); NULL with a message on failure */
+/** builds the runtime objects of conf; NULL with a message on failure (conf stays the caller's until owns_conf is set) */
 edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen);
 void gen_addref(edge_gen_t *gen);
 void gen_release(edge_gen_t *gen);

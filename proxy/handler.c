@@ -8,7 +8,9 @@
 #include "proxy/accesslog.h"
 #include "proxy/fill.h"
 #include "proxy/handler.h"
+#include "proxy/dynorigin.h"
 #include "proxy/headers.h"
+#include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
@@ -99,6 +101,28 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
 static void send_error(edge_txn_t *txn, int status, const char *detail)
 {
     send_error_with(txn, status, detail, NULL, h2o_iovec_init(NULL, 0));
+}
+
+/* a response a viewer-request hook generated: sent as is, never cached, no viewer-response hook (Lambda@Edge) */
+static void send_generated(edge_txn_t *txn, hook_response_t *resp)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *req = txn->req;
+    h2o_iovec_t body = resp->has_body ? resp->body : h2o_iovec_init(NULL, 0);
+    txn->status = resp->status;
+    txn->head_sent = 1;
+    txn->cache_status = "Generated";
+    metrics_count(METRIC_CACHE_GENERATED, 1);
+    req->res.status = resp->status;
+    req->res.reason = resp->status_description.len != 0 ? h2o_strdup(&req->pool, resp->status_description.base,
+                                                                     resp->status_description.len).base
+                                                        : "OK";
+    hookcall_to_h2o_headers(&req->pool, &resp->headers, &req->res.headers);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
+                          txn->request_id.len);
+    req->res.content_length = body.len;
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, txn->head_only || body.len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 /* ---- delivery ------------------------------------------------------------------------------------------------------------- */
@@ -254,6 +278,22 @@ static void send_head(edge_txn_t *txn)
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
+    /* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
+    if (txn->behavior->hooks[HOOK_VIEWER_RESPONSE] != NULL && obj->status < 400) {
+        hook_fn_t *fn = txn->behavior->hooks[HOOK_VIEWER_RESPONSE];
+        hook_event_t ev;
+        int err_status;
+        hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, &ev);
+        ev.response.status = status;
+        ev.response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
+        hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev.response.headers);
+        if (hookcall_run(txn, fn, &ev, &req->pool, &err_status) != HOOKCALL_CONTINUE) {
+            send_error(txn, err_status, err_status == 502 ? "the viewer-response hook returned an invalid result"
+                                                          : "the viewer-response hook failed");
+            return;
+        }
+        hookcall_to_h2o_headers(&req->pool, &ev.response.headers, &req->res.headers);
+    }
     txn->status = status;
     if (not_modified)
         txn->end = 0;
@@ -366,11 +406,13 @@ static h2o_iovec_t client_ip(h2o_req_t *req)
 static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 {
     h2o_req_t *req = txn->req;
+    if (txn->client_ip.base == NULL)
+        txn->client_ip = client_ip(req);
     fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
     fr->path = req->path;
     fr->headers = &req->headers;
     fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
-    fr->client_ip = client_ip(req);
+    fr->client_ip = txn->client_ip;
     fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
     fr->request_id = txn->request_id;
 }
@@ -384,10 +426,72 @@ static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale,
     fc->insert = insert;
 }
 
+/*
+ * Starts the fetch that fills obj: the origin-request hook first (it may rewrite the request, pick another origin, or answer;
+ * its answer is stored like an origin's), then the origin fetch with the origin-response hook.
+ */
+static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc, int as_get)
+{
+    h2o_req_t *req = txn->req;
+    edge_behavior_t *b = txn->behavior;
+    origin_t *origin = b->origin;
+    hook_fn_t *fn = b->hooks[HOOK_ORIGIN_REQUEST];
+    fill_request_t fr;
+    fill_hooks_t hooks = {b->hooks[HOOK_ORIGIN_RESPONSE]};
+
+    fill_request_of(txn, &fr, as_get);
+    if (fn != NULL) {
+        hook_event_t ev;
+        int err_status;
+        hookcall_request_event(req, txn, HOOK_ORIGIN_REQUEST, fn, txn->client_ip, &ev);
+        dynorigin_describe(origin, &req->pool, &ev.request.origin);
+        switch (hookcall_run(txn, fn, &ev, &req->pool, &err_status)) {
+        case HOOKCALL_CONTINUE:
+            hookcall_apply_request(req, &ev);
+            if (ev.request.origin.changed) {
+                char err[256];
+                if ((origin = dynorigin_get(&ev.request.origin, b->origin, err, sizeof(err))) == NULL) {
+                    log_error("request %.*s: origin-request hook %s chose an unusable origin: %s", (int)txn->request_id.len,
+                              txn->request_id.base, hook_fn_name(fn), err);
+                    if (fc != NULL)
+                        cache_mem_remove(fc->mem, obj);
+                    cache_obj_fail(obj, 502, "the origin chosen by the origin-request hook is unusable");
+                    return;
+                }
+            }
+            fill_request_of(txn, &fr, as_get);
+            break;
+        case HOOKCALL_RESPOND: {
+            h2o_headers_t headers;
+            hookcall_to_h2o_headers(&req->pool, &ev.response.headers, &headers);
+            metrics_count(METRIC_CACHE_GENERATED, 1);
+            fill_generated(&fr, obj, fc, ev.response.status,
+                           ev.response.status_description.len != 0
+                               ? h2o_strdup(&req->pool, ev.response.status_description.base, ev.response.status_description.len).base
+                               : "OK",
+                           &headers, ev.response.has_body ? ev.response.body : h2o_iovec_init(NULL, 0));
+            return;
+        }
+        default:
+            if (fc != NULL)
+                cache_mem_remove(fc->mem, obj);
+            cache_obj_fail(obj, err_status,
+                           err_status == 502 ? "the origin-request hook returned an invalid result" : "the origin-request hook failed");
+            return;
+        }
+    }
+    txn->origin_name = origin->name;
+    if (origin->s3 != NULL && !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("HEAD"))) {
+        cache_obj_fail(obj, 405, "an S3 origin is read-only here: GET and HEAD");
+        return;
+    }
+    fill_start(origin, &fr, obj, fc, &hooks);
+}
+
 /* the response is not shared: one fetch for this client, never stored */
 static void start_pass(edge_txn_t *txn)
 {
-    fill_request_t fr;
     txn->cache_status = "Pass";
     txn->x_cache = "Miss";
     txn->origin_name = txn->behavior->origin->name;
@@ -395,15 +499,13 @@ static void start_pass(edge_txn_t *txn)
     cache_reader_attach(txn->obj, &txn->reader);
     txn->leader = 1;
     txn->cacheable = 0;
-    fill_request_of(txn, &fr, 0);
-    fill_start(txn->behavior->origin, &fr, txn->obj, NULL);
+    start_fill(txn, txn->obj, NULL, 0);
     deliver(txn);
 }
 
 /* a miss that does not wait for others (the key recently gave an uncacheable response); stored if it turns out storable */
 static void start_uncollapsed(edge_txn_t *txn)
 {
-    fill_request_t fr;
     fill_cache_t fc;
     txn->cache_status = "Miss";
     txn->x_cache = "Miss";
@@ -411,9 +513,8 @@ static void start_uncollapsed(edge_txn_t *txn)
     txn->obj = cache_obj_new(txn->hash, txn->key, txn->url);
     cache_reader_attach(txn->obj, &txn->reader);
     txn->leader = 1;
-    fill_request_of(txn, &fr, 1);
     fill_cache_of(txn, &fc, NULL, 1);
-    fill_start(txn->behavior->origin, &fr, txn->obj, &fc);
+    start_fill(txn, txn->obj, &fc, 1);
     deliver(txn);
 }
 
@@ -428,12 +529,10 @@ static void start_miss(edge_txn_t *txn, cache_obj_t *stale)
     txn->origin_name = txn->behavior->origin->name;
     cache_reader_attach(obj, &txn->reader);
     if (created) {
-        fill_request_t fr;
         fill_cache_t fc;
         txn->leader = 1;
-        fill_request_of(txn, &fr, 1);
         fill_cache_of(txn, &fc, stale, 0);
-        fill_start(txn->behavior->origin, &fr, obj, &fc);
+        start_fill(txn, obj, &fc, 1);
     } else {
         metrics_count(METRIC_CACHE_COLLAPSED, 1);
     }
@@ -446,12 +545,10 @@ static void start_background_revalidation(edge_txn_t *txn, cache_obj_t *stale)
     int created;
     cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
     if (created) {
-        fill_request_t fr;
         fill_cache_t fc;
-        fill_request_of(txn, &fr, 1);
         fill_cache_of(txn, &fc, stale, 0);
         log_debug("background revalidation of %.*s", (int)txn->url.len, txn->url.base);
-        fill_start(txn->behavior->origin, &fr, obj, &fc);
+        start_fill(txn, obj, &fc, 1);
     }
     cache_obj_release(obj);
 }
@@ -482,6 +579,28 @@ static void process(edge_txn_t *txn)
     cache_mem_lookup_t lk;
     int64_t now;
 
+    /* viewer-request: every request, before the cache; it may rewrite the request or answer it */
+    if (b->hooks[HOOK_VIEWER_REQUEST] != NULL && !txn->viewer_request_done) {
+        hook_fn_t *fn = b->hooks[HOOK_VIEWER_REQUEST];
+        hook_event_t ev;
+        int err_status;
+        txn->viewer_request_done = 1;
+        if (txn->client_ip.base == NULL)
+            txn->client_ip = client_ip(req);
+        hookcall_request_event(req, txn, HOOK_VIEWER_REQUEST, fn, txn->client_ip, &ev);
+        switch (hookcall_run(txn, fn, &ev, &req->pool, &err_status)) {
+        case HOOKCALL_CONTINUE:
+            hookcall_apply_request(req, &ev);
+            break;
+        case HOOKCALL_RESPOND:
+            send_generated(txn, &ev.response);
+            return;
+        default:
+            send_error(txn, err_status, err_status == 502 ? "the viewer-request hook returned an invalid result"
+                                                          : "the viewer-request hook failed");
+            return;
+        }
+    }
     if (!b->cache_enabled || handler_cache == NULL ||
         !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
         start_pass(txn);
@@ -610,6 +729,8 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     h2o_timeout_unlink(&txn->defer_entry);
     cache_waiter_cancel(&txn->waiter);
     dur = now_us() - txn->started_us;
+    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->behavior->hooks[HOOK_ORIGIN_RESPONSE] != NULL)
+        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->behavior->hooks[HOOK_ORIGIN_RESPONSE]);
     e.req = req;
     e.status = req->res.status != 0 ? req->res.status : txn->status;
     e.bytes = req->bytes_sent;

@@ -28,7 +28,8 @@ typedef struct edge_txn {
     cache_reader_t reader;
     cache_waiter_t waiter;
     uint64_t pos, end, sent_to;
-    int head_sent, head_only, leader, cacheable, restarts;
+    int head_sent, head_only, leader, cacheable, restarts, viewer_request_done;
+    h2o_iovec_t client_ip;
     int status;
     const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
     const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */

@@ -23,6 +23,7 @@
 
 typedef struct origin_conn {
     h2o_socket_t *sock;
+    origin_t *o; /* a connection holds a reference: the origin lives until its last pooled connection closes */
     struct origin_thread *ot;
     struct origin_req_impl *req; /* the request using it, or NULL while idle */
     h2o_linklist_t idle_link;
@@ -234,6 +235,7 @@ static origin_thread_t *get_thread(origin_t *o)
 static void conn_close(origin_conn_t *c)
 {
     origin_thread_t *ot = c->ot;
+    origin_t *o = c->o;
     if (h2o_linklist_is_linked(&c->idle_link))
         h2o_linklist_unlink(&c->idle_link);
     h2o_timeout_unlink(&c->idle_entry);
@@ -249,6 +251,7 @@ static void conn_close(origin_conn_t *c)
         h2o_linklist_unlink(&r->wait_link);
         start_attempt(r);
     }
+    origin_release(o);
 }
 
 static void on_idle_read(h2o_socket_t *sock, const char *err)
@@ -466,6 +469,8 @@ static void do_connect(origin_req_impl_t *r)
     if (c == NULL)
         h2o_fatal("no memory");
     c->ot = ot;
+    c->o = r->o;
+    origin_addref(r->o);
     c->req = r;
     ++ot->num_conns;
     r->conn = c;
@@ -484,6 +489,7 @@ static void do_connect(origin_req_impl_t *r)
         r->deferred_error = h2o_strdup(&r->pool, msg, SIZE_MAX).base;
         r->conn = NULL;
         --ot->num_conns;
+        origin_release(c->o);
         free(c);
         h2o_timeout_unlink(&r->timer);
         r->timer.cb = on_deferred_error;

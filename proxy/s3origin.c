@@ -84,6 +84,30 @@ int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errle
     return 0;
 }
 
+int s3origin_attach_dynamic(origin_t *o, const char *region, origin_t *base)
+{
+    s3_signer_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        h2o_fatal("no memory");
+    s->bucket = NULL; /* already in the host name or the path */
+    s->region = strdup(region);
+    if (base != NULL && base->s3 != NULL && base->s3->access_key != NULL) {
+        s->access_key = strdup(base->s3->access_key);
+        s->secret_key = strdup(base->s3->secret_key);
+        s->session_token = base->s3->session_token != NULL ? strdup(base->s3->session_token) : NULL;
+    } else {
+        s->access_key = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
+        s->secret_key = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
+        s->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
+    }
+    o->s3 = s;
+    if (s->access_key == NULL || s->secret_key == NULL) {
+        s3origin_detach(o);
+        return -1;
+    }
+    return 0;
+}
+
 void s3origin_set_embedded(origin_t *o, const char *host, uint16_t port, const char *access_key, const char *secret_key)
 {
     s3_signer_t *s = o->s3;
@@ -144,7 +168,7 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
             rest.len = i;
             break;
         }
-    if (s->virtual_host) {
+    if (s->virtual_host || s->bucket == NULL) {
         newpath = h2o_concat(pool, o->path_prefix, rest);
     } else {
         newpath = h2o_concat(pool, o->path_prefix, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(s->bucket, strlen(s->bucket)), rest);

@@ -8,6 +8,9 @@
 
 /** makes `o` an S3 origin for conf (bucket, region, addressing, credentials); 0 or -1 with a message */
 int s3origin_attach(origin_t *o, const conf_origin_t *conf, char *err, size_t errlen);
+/** makes a hook's dynamic origin an S3 origin: the bucket is in its host name or its path; signed with the credentials of
+ * `base` when that is an S3 origin, else with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; -1 when there are none */
+int s3origin_attach_dynamic(origin_t *o, const char *region, origin_t *base);
 /** `endpoint: embedded` origins learn the store's address and credentials once its listener is bound */
 void s3origin_set_embedded(origin_t *o, const char *host, uint16_t port, const char *access_key, const char *secret_key);
 /** true when the origin is the embedded store */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include "hooks/hooks.h"
 #include "proxy/accesslog.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
@@ -217,6 +218,7 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
     server_worker_t *w = current_worker;
     if (accesslog_enabled())
         accesslog_flush();
+    hook_thread_sweep(w->hooks);
     h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
 }
 
@@ -233,6 +235,16 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
     cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+    if ((w->hooks = hook_thread_new()) == NULL)
+        h2o_fatal("cannot create the hooks runtime of a worker thread");
+    {
+        /* compile every hook on this thread now, so that the first requests do not pay for it */
+        edge_gen_t *gen = atomic_load(&server.gen);
+        char err[512];
+        for (size_t k = 0; gen->hooks[k] != NULL; ++k)
+            if (hook_thread_prepare(w->hooks, gen->hooks[k], err, sizeof(err)) != 0)
+                log_error("hook %s: %s", hook_fn_name(gen->hooks[k]), err);
+    }
 
     w->num_listeners = server.num_listen;
     w->accept_ctxs = calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
@@ -390,6 +402,7 @@ int server_run(conf_t *conf)
         log_error("%s", err);
         return 1;
     }
+    gen->owns_conf = 1;
     connect_embedded_origins(gen);
     atomic_store(&server.gen, gen);
 

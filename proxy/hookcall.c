@@ -1,0 +1,121 @@
+/* proxy/hookcall.c - events from h2o requests and back, and the hook log of a transaction. */
+#include <stdio.h>
+#include <string.h>
+#include "proxy/handler.h"
+#include "proxy/headers.h"
+#include "proxy/hookcall.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+#define VIEWER_BODY_LIMIT (40 * 1024)
+#define ORIGIN_BODY_LIMIT (1024 * 1024)
+
+void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n, hook_headers_t *dst)
+{
+    dst->entries = h2o_mem_alloc_pool(pool, sizeof(hook_header_t) * (n + 1));
+    dst->size = 0;
+    dst->capacity = n + 1;
+    for (size_t i = 0; i != n; ++i) {
+        hook_header_t *h = &dst->entries[dst->size++];
+        h->name = *src[i].name; /* h2o keeps names lowercase */
+        h->key = src[i].orig_name != NULL ? h2o_iovec_init(src[i].orig_name, src[i].name->len) : *src[i].name;
+        h->value = src[i].value;
+    }
+}
+
+void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst)
+{
+    memset(dst, 0, sizeof(*dst));
+    h2o_vector_reserve(pool, dst, src->size + 4);
+    for (size_t i = 0; i != src->size; ++i) {
+        const hook_header_t *h = &src->entries[i];
+        const h2o_token_t *token = h2o_lookup_token(h->name.base, h->name.len);
+        const char *orig = h->key.len == h->name.len && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
+        if (token != NULL) {
+            h2o_add_header(pool, dst, token, orig, h->value.base, h->value.len);
+        } else {
+            h2o_add_header_by_str(pool, dst, h->name.base, h->name.len, 0, orig, h->value.base, h->value.len);
+        }
+    }
+}
+
+void hookcall_request_event(h2o_req_t *req, edge_txn_t *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev)
+{
+    size_t q = req->query_at;
+    hook_event_init(ev, type);
+    ev->request_id = txn->request_id;
+    ev->distribution_domain_name = req->authority;
+    ev->distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
+    ev->request.client_ip = client_ip;
+    ev->request.method = req->method;
+    if (q != SIZE_MAX) {
+        ev->request.uri = h2o_iovec_init(req->path.base, q);
+        ev->request.querystring = h2o_iovec_init(req->path.base + q + 1, req->path.len - q - 1);
+    } else {
+        ev->request.uri = req->path;
+        ev->request.querystring = h2o_iovec_init("", 0);
+    }
+    /* h2o keeps Host in :authority; Lambda@Edge shows it as the host header */
+    hookcall_from_h2o_headers(&req->pool, req->headers.entries, req->headers.size, &ev->request.headers);
+    if (req->authority.len != 0)
+        hook_headers_add_nocopy(&req->pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
+                                req->authority);
+    if (fn != NULL && hook_fn_include_body(fn) && req->entity.base != NULL) {
+        size_t limit = type == HOOK_VIEWER_REQUEST ? VIEWER_BODY_LIMIT : ORIGIN_BODY_LIMIT;
+        ev->request.body.present = 1;
+        ev->request.body.truncated = req->entity.len > limit;
+        ev->request.body.data = h2o_iovec_init(req->entity.base, req->entity.len > limit ? limit : req->entity.len);
+    }
+}
+
+void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev)
+{
+    const hook_request_t *r = &ev->request;
+    h2o_headers_t headers;
+    ssize_t host;
+    /* uri and querystring: the path the origin sees (the behavior was chosen before, as in CloudFront) */
+    if (r->querystring.len != 0)
+        req->path = h2o_concat(&req->pool, r->uri, h2o_iovec_init(H2O_STRLIT("?")), r->querystring);
+    else
+        req->path = h2o_strdup(&req->pool, r->uri.base, r->uri.len);
+    req->query_at = r->querystring.len != 0 ? r->uri.len : SIZE_MAX;
+    hookcall_to_h2o_headers(&req->pool, &r->headers, &headers);
+    /* host goes back to :authority (read-only in viewer-request: the runtime refuses changes there) */
+    if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {
+        req->authority = headers.entries[host].value;
+        h2o_delete_header(&headers, host);
+    }
+    req->headers = headers;
+    if (r->body.replaced)
+        req->entity = r->body.data;
+}
+
+void hookcall_log(edge_txn_t *txn, int type, hook_fn_t *fn)
+{
+    static const char *const short_names[] = {"vreq", "oreq", "ores", "vres"};
+    int n = snprintf(txn->hooks_log + txn->hooks_log_len, sizeof(txn->hooks_log) - txn->hooks_log_len, "%s%s:%s@%.8s",
+                     txn->hooks_log_len != 0 ? "," : "", short_names[type & 3], hook_fn_name(fn), hook_fn_hash(fn));
+    if (n > 0 && txn->hooks_log_len + n < sizeof(txn->hooks_log))
+        txn->hooks_log_len += n;
+}
+
+hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, int *status)
+{
+    server_worker_t *w = server_worker_current();
+    hook_report_t rep;
+    hook_status_t st;
+    hookcall_log(txn, ev->type, fn);
+    st = hook_run(w->hooks, fn, ev, pool, &rep);
+    switch (st) {
+    case HOOK_CONTINUE:
+        return HOOKCALL_CONTINUE;
+    case HOOK_RESPOND:
+        return HOOKCALL_RESPOND;
+    case HOOK_INVALID:
+        *status = 502;
+        return HOOKCALL_ERROR;
+    default:
+        *status = 503;
+        return HOOKCALL_ERROR;
+    }
+}
