@@ -140,7 +140,7 @@ def missing_and_unreadable_files():
     assert rc == 1 and err == "/: read error: Is a directory\n", (rc, err)
     # --conf is the long form of -c, --test of -t
     rc, out, err = edgehook("--test", "--conf", os.path.join(DATA, "broken", "empty.yaml"))
-    assert rc == 1 and ":1: (top level): the file is empty" in err, (rc, err)
+    assert rc == 1 and ":1: (file): the file is empty" in err, (rc, err)
 
 
 @test
