@@ -536,9 +536,11 @@ size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint
         /* the list head may be trimmed concurrently by readers of a transient object: start from our own cursor */
         pthread_mutex_lock(&obj->mutex);
         s = r->seg != NULL ? r->seg : b->first;
+        if (s != NULL && s->offset > pos && !obj->transient)
+            s = b->first; /* going back (a range): the whole body is still there */
         pthread_mutex_unlock(&obj->mutex);
     } else {
-        s = r->seg != NULL ? r->seg : b->first;
+        s = r->seg != NULL && r->seg->offset <= pos ? r->seg : b->first;
     }
     s = seek(s, pos);
     if (!r->tracked)

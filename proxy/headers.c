@@ -93,9 +93,10 @@ int64_t headers_parse_content_length(h2o_iovec_t value)
     if (i == value.len)
         return -1;
     for (; i < value.len && isdigit((unsigned char)value.base[i]); ++i) {
-        if (v > (INT64_MAX - 9) / 10)
+        int d = value.base[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
             return -1;
-        v = v * 10 + (value.base[i] - '0');
+        v = v * 10 + d;
     }
     while (i < value.len && (value.base[i] == ' ' || value.base[i] == '\t'))
         ++i;

@@ -17,7 +17,7 @@
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
-#define MAX_RESPONSE_HEADERS 256
+#define MAX_RESPONSE_HEADERS 512
 #define MAX_RESPONSE_HEAD_SIZE (64 * 1024)
 #define ADDR_CACHE_MS 30000
 
@@ -752,6 +752,9 @@ static int parse_head(origin_req_impl_t *r)
     int chunked = 0, close_conn = 0, i;
 
 Again:
+    in = r->conn->sock->input; /* consuming may have replaced the buffer */
+    if (in->size == 0)
+        return 0;
     num_headers = MAX_RESPONSE_HEADERS;
     ret = phr_parse_response(in->bytes, in->size, &minor, &status, &msg, &msg_len, headers, &num_headers, 0);
     if (ret == -2) {
@@ -760,6 +763,10 @@ Again:
             return -1;
         }
         return 0;
+    }
+    if (ret > MAX_RESPONSE_HEAD_SIZE) {
+        finish(r, 502, "invalid response from the origin (head too large)");
+        return -1;
     }
     if (ret < 0) {
         log_error("origin %s: invalid response head", r->o->name);

@@ -56,6 +56,11 @@ server_worker_t *server_worker_current(void)
     return current_worker;
 }
 
+void server_worker_bind(server_worker_t *w)
+{
+    current_worker = w;
+}
+
 int64_t server_now_ms(void)
 {
     struct timeval tv;
@@ -228,7 +233,7 @@ static void *worker_main(void *arg)
     char name[16];
     size_t i;
 
-    current_worker = w;
+    server_worker_bind(w);
     snprintf(name, sizeof(name), "t%u", w->id);
     log_set_thread_name(name);
     metrics_bind_thread(w->id);

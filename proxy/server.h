@@ -52,6 +52,8 @@ extern server_t server;
 
 /** the worker running on the calling thread (NULL on the main thread) */
 server_worker_t *server_worker_current(void);
+/** makes w the calling thread's worker (worker threads; unit tests that drive a loop themselves) */
+void server_worker_bind(server_worker_t *w);
 
 /** an h2o timeout of `ms` on the worker's loop (created once per distinct duration, kept for the life of the loop) */
 h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms);

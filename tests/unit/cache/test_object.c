@@ -1,0 +1,173 @@
+/* tests/unit/cache/test_object.c - cache objects: heads, bodies across segments, readers, transient windows, waiters across
+ * threads. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "cache/object.h"
+
+static h2o_iovec_t s(const char *str)
+{
+    return h2o_iovec_init(str, strlen(str));
+}
+
+static void test_head_is_copied(void **state)
+{
+    cache_obj_t *o = cache_obj_new(1, s("key"), s("/url"));
+    h2o_header_t hdrs[2];
+    char value[] = "text/plain", name[] = "x-custom", orig[] = "X-Custom";
+    h2o_iovec_t n = h2o_iovec_init(name, strlen(name));
+    hdrs[0] = (h2o_header_t){(h2o_iovec_t *)&H2O_TOKEN_CONTENT_TYPE->buf, NULL, h2o_iovec_init(value, strlen(value))};
+    hdrs[1] = (h2o_header_t){&n, orig, h2o_iovec_init(H2O_STRLIT("v"))};
+    cache_obj_set_head(o, 200, "OK", hdrs, 2, 5, 0);
+    /* the caller's memory may go: the object holds its own copies */
+    memset(value, 'X', sizeof(value) - 1);
+    memset(name, 'Y', sizeof(name) - 1);
+    memset(orig, 'Z', sizeof(orig) - 1);
+    assert_int_equal(o->num_headers, 2);
+    assert_ptr_equal(o->headers[0].name, &H2O_TOKEN_CONTENT_TYPE->buf);
+    assert_memory_equal(o->headers[0].value.base, "text/plain", 10);
+    assert_memory_equal(o->headers[1].name->base, "x-custom", 8);
+    assert_memory_equal(o->headers[1].orig_name, "X-Custom", 8);
+    assert_int_equal(cache_obj_find_header(o, H2O_TOKEN_CONTENT_TYPE), 0);
+    assert_int_equal(cache_obj_state(o), CACHE_OBJ_STREAMING);
+    cache_obj_release(o);
+}
+
+static void test_body_across_segments(void **state)
+{
+    cache_obj_t *o = cache_obj_new(1, s("k"), s("u"));
+    cache_reader_t r;
+    h2o_iovec_t v[64];
+    size_t n, nbytes, total = 0;
+    unsigned char *data = malloc(3 << 20);
+    for (size_t i = 0; i != 3u << 20; ++i)
+        data[i] = (unsigned char)(i * 31 + (i >> 13));
+    cache_obj_set_head(o, 200, "OK", NULL, 0, -1, 0);
+    cache_reader_attach(o, &r);
+    /* odd sizes so that appends straddle segment boundaries */
+    for (size_t off = 0; off < (3u << 20);) {
+        size_t len = 7777 + off % 50000;
+        if (off + len > (3u << 20))
+            len = (3u << 20) - off;
+        cache_obj_append(o, data + off, len);
+        off += len;
+    }
+    cache_obj_complete(o);
+    assert_int_equal(o->content_length, 3 << 20);
+    uint64_t pos = 0;
+    while ((n = cache_reader_peek(o, &r, pos, UINT64_MAX, v, 64, &nbytes)) != 0) {
+        for (size_t i = 0; i != n; ++i) {
+            assert_memory_equal(v[i].base, data + pos, v[i].len);
+            pos += v[i].len;
+        }
+        total += nbytes;
+        cache_reader_ack(o, &r, pos);
+    }
+    assert_int_equal(total, 3 << 20);
+    /* a range in the middle */
+    n = cache_reader_peek(o, &r, 1000000, 1000010, v, 64, &nbytes);
+    assert_int_equal(nbytes, 10);
+    assert_memory_equal(v[0].base, data + 1000000, v[0].len);
+    cache_reader_detach(o, &r);
+    cache_obj_release(o);
+    free(data);
+}
+
+static void test_transient_frees_what_readers_took(void **state)
+{
+    cache_obj_t *o = cache_obj_new(1, s("k"), s("u"));
+    cache_reader_t r;
+    h2o_iovec_t v[16];
+    size_t nbytes;
+    char buf[65536];
+    memset(buf, 'a', sizeof(buf));
+    cache_obj_set_head(o, 200, "OK", NULL, 0, -1, 1);
+    assert_int_equal(cache_obj_state(o), CACHE_OBJ_PASS);
+    cache_reader_attach(o, &r);
+    cache_obj_make_transient(o, NULL);
+    for (int i = 0; i != 64; ++i) /* 4 MB */
+        cache_obj_append(o, buf, sizeof(buf));
+    assert_true(cache_obj_window_full(o, 1 << 20));
+    size_t before = o->body->allocated;
+    uint64_t pos = 0;
+    while (pos < (3u << 20)) {
+        cache_reader_peek(o, &r, pos, UINT64_MAX, v, 16, &nbytes);
+        pos += nbytes;
+        cache_reader_ack(o, &r, pos);
+    }
+    assert_true(o->body->allocated < before / 2); /* what the only reader took is gone */
+    assert_false(cache_obj_window_full(o, 2 << 20));
+    cache_reader_detach(o, &r);
+    assert_int_equal(cache_obj_num_readers(o), 0);
+    cache_obj_release(o);
+}
+
+/* ---- waiters: a producer thread wakes a reader on the test's loop ------------------------------------------------------------ */
+
+static cache_thread_t thread_state;
+static int woken;
+static void on_wake(cache_waiter_t *w)
+{
+    ++woken;
+}
+
+static void *producer(void *arg)
+{
+    cache_obj_t *o = arg;
+    usleep(50000);
+    cache_obj_set_head(o, 200, "OK", NULL, 0, 3, 0);
+    usleep(20000);
+    cache_obj_append(o, "abc", 3);
+    cache_obj_complete(o);
+    return NULL;
+}
+
+static void test_waiters_are_woken_from_another_thread(void **state)
+{
+    h2o_evloop_t *loop = h2o_evloop_create();
+    h2o_multithread_queue_t *queue = h2o_multithread_create_queue(loop);
+    h2o_timeout_t zero;
+    h2o_timeout_init(loop, &zero, 0);
+    cache_thread_init(&thread_state, loop, queue, &zero);
+    cache_obj_t *o = cache_obj_new(1, s("k"), s("u"));
+    cache_waiter_t w;
+    pthread_t tid;
+    cache_waiter_init(&w, on_wake);
+    cache_obj_wait(o, &w, CACHE_OBJ_BUSY, 0);
+    pthread_create(&tid, NULL, producer, o);
+    for (int i = 0; i != 100 && woken == 0; ++i)
+        h2o_evloop_run(loop, 20);
+    assert_int_equal(woken, 1);
+    assert_true(cache_obj_state(o) >= CACHE_OBJ_STREAMING);
+    /* waiting again with what we saw: woken when it changes (or at once if it already did) */
+    cache_obj_wait(o, &w, cache_obj_state(o), cache_obj_avail(o));
+    for (int i = 0; i != 100 && woken == 1; ++i)
+        h2o_evloop_run(loop, 20);
+    assert_int_equal(woken, 2);
+    pthread_join(tid, NULL);
+    /* a cancelled waiter is not called */
+    cache_obj_wait(o, &w, CACHE_OBJ_STREAMING, 0); /* state differs: queued at once */
+    cache_waiter_cancel(&w);
+    for (int i = 0; i != 5; ++i)
+        h2o_evloop_run(loop, 1);
+    assert_int_equal(woken, 2);
+    cache_obj_release(o);
+    cache_thread_dispose(&thread_state, queue);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_head_is_copied),
+        cmocka_unit_test(test_body_across_segments),
+        cmocka_unit_test(test_transient_frees_what_readers_took),
+        cmocka_unit_test(test_waiters_are_woken_from_another_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
