@@ -42,6 +42,7 @@ typedef struct store_req {
     h2o_iovec_t bucket; /* NUL-terminated; len 0 for service-level requests */
     h2o_iovec_t key;    /* decoded, NUL-terminated; len 0 for bucket-level requests */
     int virtual_hosted;
+    int responded; /* a response was started: a second one would corrupt the connection */
     /* from authentication */
     h2o_iovec_t payload_hash;  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
     sigv4_chunk_chain_t chain; /* seed of the chunk-signature chain */
@@ -65,6 +66,8 @@ int store_send_error(store_req_t *sr, int status, const char *code, const char *
 int store_send_xml(store_req_t *sr, int status, store_xml_t *x);
 /** sends a response without body (content-length 0, or as set by the caller in res.content_length for HEAD) */
 int store_send_empty(store_req_t *sr, int status);
+/** marks the response as started: 0 the first time, -1 (and an error log line) if the request was already answered */
+int store_begin_response(store_req_t *sr);
 /** maps a store_fs error to an S3 error response */
 int store_send_fs_error(store_req_t *sr, int err);
 

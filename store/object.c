@@ -297,6 +297,10 @@ static int get_object(store_req_t *sr, store_bucket_t *b)
         store_fs_obj_release(o);
         return store_send_empty(sr, status);
     }
+    if (store_begin_response(sr) != 0) {
+        store_fs_obj_release(o);
+        return 0;
+    }
     get_gen_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_gen_dispose);
     memset(g, 0, sizeof(*g));
     g->super.proceed = on_proceed;

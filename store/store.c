@@ -374,9 +374,23 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* marks the response as started; 0 the first time, -1 (logged) if the request was already answered */
+int store_begin_response(store_req_t *sr)
+{
+    if (sr->responded) {
+        log_error("store: internal error: a second response to %.*s %.*s was suppressed", (int)sr->req->method.len,
+                  sr->req->method.base, (int)sr->raw_path.len, sr->raw_path.base);
+        return -1;
+    }
+    sr->responded = 1;
+    return 0;
+}
+
 static void send_body(store_req_t *sr, int status, const char *body, size_t len, const char *type)
 {
     h2o_req_t *req = sr->req;
+    if (store_begin_response(sr) != 0)
+        return;
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     if (type != NULL)
@@ -433,6 +447,8 @@ int store_send_empty(store_req_t *sr, int status)
 {
     static h2o_generator_t generator = {NULL, NULL};
     h2o_req_t *req = sr->req;
+    if (store_begin_response(sr) != 0)
+        return 0;
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     if (status == 204 || status == 304)
@@ -534,22 +550,22 @@ int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sin
     b.max = max_size;
     h2o_iovec_t v = store_req_header(sr, "content-md5");
     if ((has_md5 = parse_b64(v.base, v.len, want_md5, 16)) < 0 || (v.base != NULL && v.len == 0))
-        return store_send_error(sr, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL);
+        return store_send_error(sr, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL), -1;
     v = store_req_header(sr, "x-amz-checksum-crc32");
     if ((has_crc32 = parse_b64(v.base, v.len, want_crc32, 4)) < 0)
-        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid.", NULL);
+        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid.", NULL), -1;
     v = store_req_header(sr, "x-amz-checksum-crc32c");
     if ((has_crc32c = parse_b64(v.base, v.len, want_crc32c, 4)) < 0)
-        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32c header is invalid.", NULL);
+        return store_send_error(sr, 400, "InvalidRequest", "Value for x-amz-checksum-crc32c header is invalid.", NULL), -1;
     h2o_iovec_t trailer = store_req_header(sr, "x-amz-trailer");
     int trailer_crc32 =
         trailer.base != NULL && h2o_contains_token(trailer.base, trailer.len, H2O_STRLIT("x-amz-checksum-crc32"), ',');
     int trailer_crc32c =
         trailer.base != NULL && h2o_contains_token(trailer.base, trailer.len, H2O_STRLIT("x-amz-checksum-crc32c"), ',');
     if (!streaming && entity.len > max_size)
-        return too_large(sr, max_size);
+        return too_large(sr, max_size), -1;
     if (store_checksum_digest_init(&b.digest, has_crc32 || trailer_crc32, has_crc32c || trailer_crc32c) != 0)
-        return store_send_fs_error(sr, STORE_FS_ENOMEM);
+        return store_send_fs_error(sr, STORE_FS_ENOMEM), -1;
 
     if (is_hex64(ph)) {
         if ((b.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(b.sha, EVP_sha256(), NULL) != 1) {

@@ -45,13 +45,51 @@ void store_xml_close(store_xml_t *x, const char *tag)
     puts_(x, ">");
 }
 
+/* the length of a valid UTF-8 sequence at s (1-4), or 0 */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+    size_t n;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0) {
+        n = 2;
+        cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3;
+        cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i != n; ++i) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return n;
+}
+
+/*
+ * Escapes markup characters. What XML 1.0 cannot carry at all (control characters other than tab, LF and CR, and bytes that are
+ * not UTF-8) becomes U+FFFD, so every document stays well-formed for strict parsers (botocore's); keys the store accepts never
+ * contain such bytes, only the echo of a refused request can.
+ */
 void store_xml_text(store_xml_t *x, const char *s, size_t len)
 {
-    size_t start = 0;
-    for (size_t i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)s[i];
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = 0, i = 0;
+    while (i < len) {
+        unsigned char c = u[i];
         const char *rep = NULL;
-        char num[16];
+        size_t n = 1;
         switch (c) {
         case '&':
             rep = "&amp;";
@@ -68,18 +106,27 @@ void store_xml_text(store_xml_t *x, const char *s, size_t len)
         case '\'':
             rep = "&apos;";
             break;
+        case '\r':
+            rep = "&#xD;";
+            break;
+        case '\t':
+        case '\n':
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
-                snprintf(num, sizeof(num), "&#x%X;", c);
-                rep = num;
+                rep = "\xEF\xBF\xBD";
+            } else if (c >= 0x80 && (n = utf8_len(u + i, len - i)) == 0) {
+                rep = "\xEF\xBF\xBD";
+                n = 1;
             }
             break;
         }
         if (rep != NULL) {
             put(x, s + start, i - start);
             puts_(x, rep);
-            start = i + 1;
+            start = i + n;
         }
+        i += n;
     }
     put(x, s + start, len - start);
 }
