@@ -949,7 +949,12 @@ static void test_byte_flips(void **state)
     unsigned seed = 12345;
     char *buf = malloc(n);
     assert_non_null(buf);
-    for (int round = 0; round != 4000; ++round) {
+    /* EDGE_CONF_FUZZ_ROUNDS=N runs longer (and EDGE_CONF_FUZZ_SEED=S elsewhere) by hand; the suite keeps it short */
+    const char *env_rounds = getenv("EDGE_CONF_FUZZ_ROUNDS"), *env_seed = getenv("EDGE_CONF_FUZZ_SEED");
+    int rounds = env_rounds != NULL ? atoi(env_rounds) : 4000;
+    if (env_seed != NULL)
+        seed = (unsigned)strtoul(env_seed, NULL, 10);
+    for (int round = 0; round != rounds; ++round) {
         memcpy(buf, fuzz_seed, n);
         int flips = 1 + rand_r(&seed) % 4;
         for (int f = 0; f != flips; ++f) {
