@@ -35,9 +35,23 @@ static unsigned long node_line(ctx_t *c, yaml_node_t *n)
 static int vfail_line(ctx_t *c, unsigned long line, const char *key, const char *fmt, va_list ap)
 {
     if (!c->failed) {
-        char reason[512];
+        char reason[512], msg[CONF_ERRBUF_SIZE];
+        size_t o = 0;
         vsnprintf(reason, sizeof(reason), fmt, ap);
-        snprintf(c->err, c->errlen, "%s:%lu: %s: %s", c->file, line, key, reason);
+        snprintf(msg, sizeof(msg), "%s:%lu: %s: %s", c->file, line, key, reason);
+        /* the message quotes the file's values: keep it one line whatever they hold ("a\nb" is shown as a\nb) */
+        for (const char *p = msg; *p != '\0' && o + 5 < c->errlen; ++p) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '\n' || ch == '\t' || ch == '\r') {
+                c->err[o++] = '\\';
+                c->err[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
+            } else if (ch < 0x20 || ch == 0x7f) {
+                o += snprintf(c->err + o, c->errlen - o, "\\x%02x", ch);
+            } else
+                c->err[o++] = (char)ch;
+        }
+        if (c->errlen != 0)
+            c->err[o < c->errlen ? o : c->errlen - 1] = '\0';
         c->failed = 1;
     }
     return -1;

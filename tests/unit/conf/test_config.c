@@ -604,6 +604,8 @@ static const bad_t bad[] = {
      "2: origins.web.url: \"ftp://a\" must start with http:// or https://"},
     {"url no scheme", L "origins: {web: {type: http, url: \"127.0.0.1:9000\"}}\n" B,
      "2: origins.web.url: \"127.0.0.1:9000\" must start with http:// or https://"},
+    {"url newline", L "origins: {web: {type: http, url: \"ftp://a\\nb\\x01\"}}\n" B,
+     "2: origins.web.url: \"ftp://a\\nb\\x01\" must start with http:// or https://"}, /* one line, whatever the value holds */
     {"url no host", L "origins: {web: {type: http, url: \"http:///x\"}}\n" B, "2: origins.web.url: \"http:///x\" has no host"},
     {"url userinfo", L "origins: {web: {type: http, url: \"http://u:p@a\"}}\n" B,
      "2: origins.web.url: \"http://u:p@a\": user:password@ in a URL is not supported (use credentials or host_header)"},
