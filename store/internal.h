@@ -107,10 +107,18 @@ int store_list_buckets(store_req_t *sr);
 
 /* ---- object.c ---- */
 int store_object_dispatch(store_req_t *sr);
+/**
+ * The object named by an x-amz-copy-source value (a reference), after its x-amz-copy-source-if-* conditions; its bucket name in
+ * bucket. NULL after sending the error.
+ */
+store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[64]);
+/** copies len bytes of src from start into w; the MD5 of those bytes into md5 unless NULL. 0 or -1 (I/O error). */
+int store_copy_data(store_fs_writer_t *w, const store_obj_t *src, uint64_t start, uint64_t len, uint8_t md5[16]);
 
 /* ---- multipart.c ---- */
 int store_multipart_create(store_req_t *sr, store_bucket_t *b);
 int store_multipart_upload_part(store_req_t *sr, store_bucket_t *b);
+int store_multipart_upload_part_copy(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source);
 int store_multipart_complete(store_req_t *sr, store_bucket_t *b);
 int store_multipart_abort(store_req_t *sr, store_bucket_t *b);
 int store_multipart_list_parts(store_req_t *sr, store_bucket_t *b);

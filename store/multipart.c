@@ -97,6 +97,71 @@ out:
     return r;
 }
 
+/* UploadPartCopy: a part made of (a range of) an existing object; x-amz-copy-source-range: bytes=first-last */
+int store_multipart_upload_part_copy(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
+{
+    const store_param_t *pn = store_req_param(sr, "partNumber");
+    char *end = NULL, srcb[64];
+    unsigned long n = pn != NULL ? strtoul(pn->value.base, &end, 10) : 0;
+    if (pn == NULL || *end != '\0' || n < 1 || n > STORE_FS_MAX_PARTS)
+        return store_send_error(sr, 400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", NULL);
+    store_upload_t *u = find_upload(sr, b);
+    if (u == NULL)
+        return 0;
+    store_obj_t *src = store_copy_source(sr, source, srcb);
+    int r = 0, e;
+    if (src == NULL)
+        goto out;
+    uint64_t start = 0, len = src->size;
+    h2o_iovec_t range = store_req_header(sr, "x-amz-copy-source-range");
+    if (range.base != NULL) {
+        unsigned long long a, z;
+        char tail;
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.*s", (int)(range.len < 63 ? range.len : 63), range.base);
+        if (sscanf(buf, "bytes=%llu-%llu%c", &a, &z, &tail) != 2 || z < a || z >= src->size) {
+            r = store_send_error(sr, 400, "InvalidArgument",
+                                 "The x-amz-copy-source-range value must be of the form bytes=first-last within the source object.",
+                                 NULL);
+            goto out;
+        }
+        start = a;
+        len = z - a + 1;
+    }
+    if (len > (5ull << 30)) {
+        r = store_send_error(sr, 400, "InvalidRequest", "A copied part may be at most 5 GiB.", NULL);
+        goto out;
+    }
+    store_fs_writer_t w;
+    uint8_t md5[16];
+    if ((e = store_fs_upload_part_open(&w, u, (unsigned)n)) != 0) {
+        r = e == STORE_FS_ENOENT ? no_such_upload(sr) : store_send_fs_error(sr, e);
+        goto out;
+    }
+    if (store_copy_data(&w, src, start, len, md5) != 0) {
+        store_fs_writer_abort(&w);
+        r = store_send_fs_error(sr, STORE_FS_EIO);
+        goto out;
+    }
+    if ((e = store_fs_upload_part_commit(&w, md5)) != 0) {
+        r = e == STORE_FS_ENOENT ? no_such_upload(sr) : store_send_fs_error(sr, e);
+        goto out;
+    }
+    char hex[33], q[40];
+    sigv4_hex(md5, 16, hex);
+    snprintf(q, sizeof(q), "\"%s\"", hex);
+    store_xml_t x;
+    store_xml_begin(&x, "CopyPartResult", STORE_XML_NS);
+    store_xml_elem_time(&x, "LastModified", src->mtime_ms);
+    store_xml_elem_str(&x, "ETag", q);
+    store_xml_close(&x, "CopyPartResult");
+    r = store_send_xml(sr, 200, &x);
+out:
+    store_fs_obj_release(src);
+    store_fs_upload_release(u);
+    return r;
+}
+
 /* a part's ETag from the Complete request: quotes optional, 32 hex digits; lowercased into out */
 static int parse_etag(const char *s, size_t len, char out[33])
 {

@@ -396,31 +396,26 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
 
 /* ---- CopyObject -------------------------------------------------------------------------------------------------------------- */
 
-static int copy_range_fd(int in, int out, uint64_t len)
-{
-    off_t off = 0;
-    while (len != 0) {
-        ssize_t n = copy_file_range(in, &off, out, NULL, len > (1u << 30) ? (1u << 30) : (size_t)len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
-/* copies src's data into the writer; computes the MD5 when compute_md5 is set (multipart sources get a plain ETag) */
-static int copy_data(store_fs_writer_t *w, const store_obj_t *src, int compute_md5, uint8_t md5[16])
+/*
+ * Copies len bytes of src's data from offset start into the writer, computing their MD5 if md5 is not NULL. Without an MD5 the
+ * kernel copies (copy_file_range: no user-space copy, reflinks where the filesystem has them); with one, 64 KB reads.
+ */
+int store_copy_data(store_fs_writer_t *w, const store_obj_t *src, uint64_t start, uint64_t len, uint8_t md5[16])
 {
     store_checksum_digest_t d;
     char path[4200];
     char *buf = NULL;
     int r = -1;
-    if (compute_md5 && store_checksum_digest_init(&d, 0, 0) != 0)
+    if (md5 != NULL && store_checksum_digest_init(&d, 0, 0) != 0)
         return -1;
     uint32_t nseg = src->num_parts != 0 ? src->num_parts : 1;
-    for (uint32_t i = 0; i != nseg; ++i) {
+    for (uint32_t i = 0; i != nseg && len != 0; ++i) {
+        uint64_t ss = seg_size(src, i);
+        if (start >= ss) {
+            start -= ss;
+            continue;
+        }
+        uint64_t take = ss - start < len ? ss - start : len;
         if (src->num_parts != 0)
             snprintf(path, sizeof(path), "%s/%u", src->data_path, i + 1);
         else
@@ -428,27 +423,25 @@ static int copy_data(store_fs_writer_t *w, const store_obj_t *src, int compute_m
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             goto out;
-        uint64_t left = seg_size(src, i);
-        if (!compute_md5) {
-            int ok = copy_range_fd(fd, w->fd, left) == 0;
-            if (!ok) { /* no copy_file_range on this filesystem pair: fall back to read/write */
-                lseek(w->fd, (off_t)w->size, SEEK_SET);
-                if (ftruncate(w->fd, (off_t)w->size) != 0) {
-                    close(fd);
-                    goto out;
-                }
-            } else {
-                w->size += left;
-                close(fd);
-                continue;
+        off_t off = (off_t)start;
+        uint64_t left = take;
+        if (md5 == NULL) {
+            while (left != 0) {
+                ssize_t n = copy_file_range(fd, &off, w->fd, NULL, left > (1u << 30) ? (1u << 30) : (size_t)left, 0);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    break;
+                left -= (uint64_t)n;
+                w->size += (uint64_t)n;
             }
         }
-        if (buf == NULL && (buf = malloc(READ_CHUNK)) == NULL) {
-            close(fd);
-            goto out;
-        }
-        off_t off = 0;
+        /* with an MD5, or where copy_file_range cannot (another filesystem, an old kernel): read and write */
         while (left != 0) {
+            if (buf == NULL && (buf = malloc(READ_CHUNK)) == NULL) {
+                close(fd);
+                goto out;
+            }
             ssize_t n = pread(fd, buf, left < READ_CHUNK ? (size_t)left : READ_CHUNK, off);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -456,17 +449,19 @@ static int copy_data(store_fs_writer_t *w, const store_obj_t *src, int compute_m
                 close(fd);
                 goto out;
             }
-            if (compute_md5)
+            if (md5 != NULL)
                 store_checksum_digest_update(&d, buf, (size_t)n);
             off += n;
             left -= (uint64_t)n;
         }
         close(fd);
+        len -= take;
+        start = 0;
     }
-    r = 0;
+    r = len == 0 ? 0 : -1;
 out:
     free(buf);
-    if (compute_md5) {
+    if (md5 != NULL) {
         if (r == 0)
             store_checksum_digest_final(&d, md5);
         else
@@ -475,7 +470,7 @@ out:
     return r;
 }
 
-static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
+store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[64])
 {
     h2o_mem_pool_t *pool = &sr->req->pool;
     const char *reason;
@@ -488,24 +483,49 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         h2o_iovec_t qs = h2o_iovec_init(q + 1, (size_t)(end - q - 1));
         if (!(h2o_memis(qs.base, qs.len, H2O_STRLIT("versionId=null")) || qs.len == 0))
             return store_send_error(sr, 400, "InvalidArgument", "Invalid version id specified (the bucket is not versioned).",
-                                    NULL);
+                                    NULL),
+                   NULL;
         end = q;
     }
     const char *slash = memchr(p, '/', (size_t)(end - p));
     if (slash == NULL || slash == p || slash + 1 == end)
         return store_send_error(sr, 400, "InvalidArgument",
-                                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", NULL);
+                                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", NULL),
+               NULL;
     h2o_iovec_t sb = store_decode(pool, p, (size_t)(slash - p)), sk = store_decode(pool, slash + 1, (size_t)(end - slash - 1));
     if (!store_valid_key(sk.base, sk.len, &reason))
-        return store_send_error(sr, 400, "InvalidArgument", reason, NULL);
+        return store_send_error(sr, 400, "InvalidArgument", reason, NULL), NULL;
     store_bucket_t *srcb = store_fs_valid_bucket_name(sb.base, sb.len) ? store_fs_bucket_get(sr->store->fs, sb.base, sb.len) : NULL;
     if (srcb == NULL)
-        return store_send_error(sr, 404, "NoSuchBucket", "The specified source bucket does not exist.", NULL);
+        return store_send_error(sr, 404, "NoSuchBucket", "The specified source bucket does not exist.", NULL), NULL;
     store_obj_t *src = store_fs_obj_get(srcb, sk.base, sk.len);
+    snprintf(bucket, 64, "%s", store_fs_bucket_name(srcb));
     store_fs_bucket_release(srcb);
     if (src == NULL)
-        return store_send_error(sr, 404, "NoSuchKey", "The specified key does not exist.", NULL);
+        return store_send_error(sr, 404, "NoSuchKey", "The specified key does not exist.", NULL), NULL;
+    /* x-amz-copy-source-if-* (RFC 7232 order, like a GET) */
+    h2o_iovec_t im = store_req_header(sr, "x-amz-copy-source-if-match"),
+                inm = store_req_header(sr, "x-amz-copy-source-if-none-match"),
+                ims = store_req_header(sr, "x-amz-copy-source-if-modified-since"),
+                ius = store_req_header(sr, "x-amz-copy-source-if-unmodified-since");
+    int64_t t, mtime = src->mtime_ms / 1000;
+    if ((im.base != NULL && !etag_list_matches(im, src->etag)) || (inm.base != NULL && etag_list_matches(inm, src->etag)) ||
+        (im.base == NULL && ius.base != NULL && store_parse_http_date(ius, &t) == 0 && mtime > t) ||
+        (inm.base == NULL && ims.base != NULL && store_parse_http_date(ims, &t) == 0 && mtime <= t)) {
+        store_fs_obj_release(src);
+        return store_send_error(sr, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                                "<Condition>x-amz-copy-source-If-*</Condition>"),
+               NULL;
+    }
+    return src;
+}
 
+static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
+{
+    char srcb[64];
+    store_obj_t *src = store_copy_source(sr, source, srcb);
+    if (src == NULL)
+        return 0;
     int r = 0, e;
     h2o_iovec_t directive = store_req_header(sr, "x-amz-metadata-directive");
     int replace = directive.base != NULL && h2o_memis(directive.base, directive.len, H2O_STRLIT("REPLACE"));
@@ -513,23 +533,8 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         r = store_send_error(sr, 400, "InvalidArgument", "Unknown metadata directive.", NULL);
         goto out;
     }
-    /* x-amz-copy-source-if-* */
-    {
-        h2o_iovec_t im = store_req_header(sr, "x-amz-copy-source-if-match"),
-                    inm = store_req_header(sr, "x-amz-copy-source-if-none-match"),
-                    ims = store_req_header(sr, "x-amz-copy-source-if-modified-since"),
-                    ius = store_req_header(sr, "x-amz-copy-source-if-unmodified-since");
-        int64_t t, mtime = src->mtime_ms / 1000;
-        if ((im.base != NULL && !etag_list_matches(im, src->etag)) || (inm.base != NULL && etag_list_matches(inm, src->etag)) ||
-            (im.base == NULL && ius.base != NULL && store_parse_http_date(ius, &t) == 0 && mtime > t) ||
-            (inm.base == NULL && ims.base != NULL && store_parse_http_date(ims, &t) == 0 && mtime <= t)) {
-            r = store_send_error(sr, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                                 "<Condition>x-amz-copy-source-If-*</Condition>");
-            goto out;
-        }
-    }
-    if (!replace && strcmp(store_fs_bucket_name(b), sb.base) == 0 && sk.len == sr->key.len &&
-        memcmp(sk.base, sr->key.base, sk.len) == 0) {
+    if (!replace && strcmp(store_fs_bucket_name(b), srcb) == 0 && src->key_len == sr->key.len &&
+        memcmp(src->key, sr->key.base, src->key_len) == 0) {
         r = store_send_error(sr, 400, "InvalidRequest",
                              "This copy request is illegal because it is trying to copy an object to itself without changing the "
                              "object's metadata, storage class, website redirect location or encryption attributes.",
@@ -554,7 +559,7 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         r = store_send_fs_error(sr, e);
         goto out;
     }
-    if (copy_data(&w, src, src->num_parts != 0, md5) != 0) {
+    if (store_copy_data(&w, src, 0, src->size, src->num_parts != 0 ? md5 : NULL) != 0) {
         store_fs_writer_abort(&w);
         r = store_send_fs_error(sr, STORE_FS_EIO);
         goto out;
@@ -628,7 +633,7 @@ int store_object_dispatch(store_req_t *sr)
         h2o_iovec_t source = store_req_header(sr, "x-amz-copy-source");
         if (has_param(sr, "uploadId") || has_param(sr, "partNumber")) {
             if (source.base != NULL)
-                r = store_send_error(sr, 501, "NotImplemented", "UploadPartCopy is not implemented; upload the part's data.", NULL);
+                r = store_multipart_upload_part_copy(sr, b, source);
             else
                 r = store_multipart_upload_part(sr, b);
         } else if (has_param(sr, "acl")) {

@@ -581,6 +581,19 @@ def multipart_rules():
     r = ok(s3("GET", "/mpu/big?partNumber=3"), 206)
     assert r.body == b"tail" and r.headers["x-amz-mp-parts-count"] == "3"
     error(complete([(1, etags[1])]), 404, "NoSuchUpload")
+    # UploadPartCopy (what `aws s3 cp` does for big s3-to-s3 copies), whole and with a range
+    uid = xml_text(ok(s3("POST", "/mpu/copied?uploads")).xml(), "UploadId")
+    r = ok(s3("PUT", "/mpu/copied?partNumber=1&uploadId=" + uid, headers={"x-amz-copy-source": "/mpu/big",
+                                                                          "x-amz-copy-source-range": "bytes=0-5242879"}))
+    c1 = xml_text(r.xml(), "ETag")
+    assert c1 == '"%s"' % hashlib.md5(five).hexdigest()
+    c2 = xml_text(ok(s3("PUT", "/mpu/copied?partNumber=2&uploadId=" + uid, headers={"x-amz-copy-source": "mpu/big"})).xml(), "ETag")
+    error(s3("PUT", "/mpu/copied?partNumber=3&uploadId=" + uid, headers={"x-amz-copy-source": "/mpu/big",
+                                                                         "x-amz-copy-source-range": "bytes=5-1"}), 400, "InvalidArgument")
+    body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part><Part><PartNumber>2</PartNumber>" \
+           "<ETag>%s</ETag></Part></CompleteMultipartUpload>" % (c1, c2)
+    ok(s3("POST", "/mpu/copied?uploadId=" + uid, body.encode()))
+    assert ok(s3("GET", "/mpu/copied")).body == five + five + five2 + b"tail"
     # EntityTooSmall, and Abort
     uid = xml_text(ok(s3("POST", "/mpu/small?uploads")).xml(), "UploadId")
     e1 = ok(s3("PUT", "/mpu/small?partNumber=1&uploadId=" + uid, b"a")).headers["etag"]
