@@ -1367,8 +1367,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
                 if (errno != 0 || *end != '\0')
                     t = 0;
             }
-            if (t < 1 || t > 256)
-                return fail(c, v, "threads", "must be auto or a number between 1 and 256");
+            if (t < 1 || t > 128)
+                return fail(c, v, "threads", "must be auto or a number between 1 and 128");
             conf->threads = (unsigned)t;
         }
     }
