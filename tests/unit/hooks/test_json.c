@@ -121,7 +121,8 @@ static void test_fuzzish(void **state)
     srand(42);
     for (int i = 0; i != 20000; ++i) {
         memcpy(buf, seed, len);
-        for (int k = 0; k != 1 + rand() % 4; ++k)
+        int mutations = 1 + rand() % 4;
+        for (int k = 0; k < mutations; ++k)
             buf[rand() % len] = (char)(rand() % 256);
         size_t cut = (size_t)rand() % (len + 1);
         hook_json_t *v = hook_json_parse(buf, cut, err, sizeof(err));
