@@ -147,7 +147,7 @@ static int mkdir_p(const char *path, mode_t mode)
     for (char *p = tmp + 1; *p != '\0'; ++p) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) /* parents: the usual mode; the root itself: mode */
                 return -1;
             *p = '/';
         }
@@ -1928,7 +1928,8 @@ int store_fs_open(const char *root, store_fs_t **out, char *err, size_t errlen)
     fs->lock_fd = -1;
     pthread_rwlock_init(&fs->buckets_lock, NULL);
     pthread_mutex_init(&fs->uploads_lock, NULL);
-    if (mkdir_p(root, 0755) != 0 || realpath(root, real) == NULL) {
+    /* a new root is private to the user running edgehook; an existing one keeps its mode */
+    if (mkdir_p(root, 0700) != 0 || realpath(root, real) == NULL) {
         snprintf(err, errlen, "cannot create the store root %s: %s", root, strerror(errno));
         goto fail;
     }

@@ -24,14 +24,20 @@ typedef struct store_handler {
 
 /* ---- credentials ------------------------------------------------------------------------------------------------------------- */
 
-static void random_chars(char *out, size_t n, const char *alphabet)
+/* n characters drawn uniformly from alphabet (rejection sampling: no modulo bias); 0 or -1 if the RNG fails */
+static int random_chars(char *out, size_t n, const char *alphabet)
 {
-    size_t m = strlen(alphabet);
+    size_t m = strlen(alphabet), limit = 256 - 256 % m, i = 0;
     uint8_t r[64];
-    RAND_bytes(r, (int)n);
-    for (size_t i = 0; i != n; ++i)
-        out[i] = alphabet[r[i] % m];
+    while (i != n) {
+        if (RAND_bytes(r, sizeof(r)) != 1)
+            return -1;
+        for (size_t k = 0; k != sizeof(r) && i != n; ++k)
+            if (r[k] < limit)
+                out[i++] = alphabet[r[k] % m];
+    }
     out[n] = '\0';
+    return 0;
 }
 
 static char *trim_dup(const char *s)
@@ -91,8 +97,11 @@ static int generate_credentials(store_t *s, const char *path, const conf_store_t
 {
     char ak[21], sk[41], tmp[4200], text[512];
     memcpy(ak, "EH", 2);
-    random_chars(ak + 2, 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-    random_chars(sk, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+    if (random_chars(ak + 2, 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != 0 ||
+        random_chars(sk, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != 0) {
+        snprintf(err, errlen, "cannot generate credentials: the random number generator failed");
+        return -1;
+    }
     time_t now = time(NULL);
     struct tm tm;
     char date[32];
@@ -424,7 +433,7 @@ int store_send_error(store_req_t *sr, int status, const char *code, const char *
         send_body(sr, 500, "", 0, NULL);
         return 0;
     }
-    if (status >= 500)
+    if (status >= 500 && status != 501)
         log_warn("store: %.*s %.*s: %d %s: %s", (int)sr->req->method.len, sr->req->method.base, (int)sr->raw_path.len,
                  sr->raw_path.base, status, code, message);
     send_body(sr, status, x.buf.base, x.buf.len, "application/xml");

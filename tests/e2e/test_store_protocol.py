@@ -17,7 +17,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, SLOW, run, test  # noqa: E402
+from edgetest import Edge, SLOW, curl_status, run, test  # noqa: E402
 
 AK, SK = "TESTSTOREKEY00000001", "teststoresecret0000000000000000000000001"
 REGION = "us-east-1"
@@ -31,7 +31,9 @@ listen:
   - {host: 127.0.0.1, port: 0}
 origins:
   web: {type: http, url: "http://127.0.0.1:9"}
+  media: {type: s3, endpoint: embedded, bucket: proxied, region: us-east-1}
 behaviors:
+  - {path: "/m/*", origin: media, cache: off}
   - {path: "*", origin: web, cache: off}
 store:
   listen: {host: 127.0.0.1, port: 0}
@@ -675,6 +677,17 @@ def restart_and_generated_credentials():
         again.assert_clean()
     finally:
         AK, SK, PORT = saved
+
+
+@test
+def embedded_origin_through_the_proxy():
+    # the proxy's S3 origin client signs with the store's credentials (proxy/s3origin.c + store/sigv4.c on both ends)
+    ok(s3("PUT", "/proxied"))
+    ok(s3("PUT", "/proxied/m/hello%20world.txt", b"through the proxy", headers={"content-type": "text/x-proxied"}))
+    status, headers, body = curl_status("-s", edge.url("/m/hello%20world.txt"))
+    assert status == 200 and body == b"through the proxy" and headers.get("content-type") == "text/x-proxied", (status, headers, body)
+    status, headers, body = curl_status("-s", edge.url("/m/missing.txt"))
+    assert status == 404, (status, body)
 
 
 @test
