@@ -65,19 +65,19 @@ enum {
 
 /** string fields of the event (host->get, host->set) */
 typedef enum edge_field {
-    EDGE_FIELD_EVENT_TYPE = 0,           /* "viewer-request" ... (read-only) */
-    EDGE_FIELD_REQUEST_ID = 1,           /* read-only */
-    EDGE_FIELD_DISTRIBUTION_DOMAIN = 2,  /* read-only */
-    EDGE_FIELD_DISTRIBUTION_ID = 3,      /* read-only */
-    EDGE_FIELD_CLIENT_IP = 4,            /* read-only */
-    EDGE_FIELD_METHOD = 5,               /* read-only */
-    EDGE_FIELD_URI = 6,                  /* settable in viewer-request and origin-request; must start with '/' */
-    EDGE_FIELD_QUERYSTRING = 7,          /* settable in viewer-request and origin-request; without '?' */
-    EDGE_FIELD_REQUEST_BODY = 8,         /* raw bytes, only with include_body; get returns 1 if it was truncated; settable in
-                                            request events (replaces the body) */
-    EDGE_FIELD_STATUS_DESCRIPTION = 9,   /* response events; settable in origin-response and for a generated response */
-    EDGE_FIELD_RESPONSE_BODY = 10        /* settable in origin-response (replaces the origin's body) and for a generated response;
-                                            get returns EDGE_E_NOTFOUND unless a body was set (the origin's body is not exposed) */
+    EDGE_FIELD_EVENT_TYPE = 0,          /* "viewer-request" ... (read-only) */
+    EDGE_FIELD_REQUEST_ID = 1,          /* read-only */
+    EDGE_FIELD_DISTRIBUTION_DOMAIN = 2, /* read-only */
+    EDGE_FIELD_DISTRIBUTION_ID = 3,     /* read-only */
+    EDGE_FIELD_CLIENT_IP = 4,           /* read-only */
+    EDGE_FIELD_METHOD = 5,              /* read-only */
+    EDGE_FIELD_URI = 6,                 /* settable in viewer-request and origin-request; must start with '/' */
+    EDGE_FIELD_QUERYSTRING = 7,         /* settable in viewer-request and origin-request; without '?' */
+    EDGE_FIELD_REQUEST_BODY = 8,        /* raw bytes, only with include_body; get returns 1 if it was truncated; settable in
+                                           request events (replaces the body) */
+    EDGE_FIELD_STATUS_DESCRIPTION = 9,  /* response events; settable in origin-response and for a generated response */
+    EDGE_FIELD_RESPONSE_BODY = 10       /* settable in origin-response (replaces the origin's body) and for a generated response;
+                                           get returns EDGE_E_NOTFOUND unless a body was set (the origin's body is not exposed) */
 } edge_field_t;
 
 /** which header list host->header_* work on */
@@ -102,14 +102,14 @@ enum { EDGE_ORIGIN_NONE = 0, EDGE_ORIGIN_CUSTOM = 1, EDGE_ORIGIN_S3 = 2 };
  */
 typedef struct edge_origin {
     uint32_t size;
-    uint32_t kind;           /* EDGE_ORIGIN_CUSTOM or EDGE_ORIGIN_S3 */
-    edge_str_t domain_name;  /* both */
-    edge_str_t path;         /* both: prefix added to the uri, "" or "/prefix" */
-    edge_str_t protocol;     /* custom: "http" or "https" */
-    edge_str_t region;       /* s3 */
-    edge_str_t auth_method;  /* s3: "origin-access-identity" (signed by the host) or "none" */
-    uint32_t port;           /* custom: 80, 443 or 1024-65535 */
-    uint32_t read_timeout;   /* custom: seconds, 4-60 */
+    uint32_t kind;              /* EDGE_ORIGIN_CUSTOM or EDGE_ORIGIN_S3 */
+    edge_str_t domain_name;     /* both */
+    edge_str_t path;            /* both: prefix added to the uri, "" or "/prefix" */
+    edge_str_t protocol;        /* custom: "http" or "https" */
+    edge_str_t region;          /* s3 */
+    edge_str_t auth_method;     /* s3: "origin-access-identity" (signed by the host) or "none" */
+    uint32_t port;              /* custom: 80, 443 or 1024-65535 */
+    uint32_t read_timeout;      /* custom: seconds, 4-60 */
     uint32_t keepalive_timeout; /* custom: seconds, 1-60 */
     uint32_t num_custom_headers;
     const edge_header_t *custom_headers; /* headers the host adds to the origin request */
@@ -148,8 +148,7 @@ typedef struct edge_host {
     int (*header_set)(edge_ctx_t *ctx, int msg, const char *key, size_t key_len, const char *value, size_t value_len);
     /** request events: starts a generated response (status 200-599, description and body may be empty); add its headers
         with EDGE_MSG_RESPONSE, then return EDGE_RESPOND. 0 or EDGE_E_DENIED/INVALID */
-    int (*respond)(edge_ctx_t *ctx, int status, const char *description, size_t description_len, const char *body,
-                   size_t body_len);
+    int (*respond)(edge_ctx_t *ctx, int status, const char *description, size_t description_len, const char *body, size_t body_len);
     /** origin events: the origin the request goes to; 0 or EDGE_E_NOTFOUND (viewer events) */
     int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
     /** origin-request: sends the request to this origin (may be one not declared in the config); 0 or EDGE_E_DENIED/INVALID */
@@ -177,8 +176,8 @@ typedef struct edge_host {
 typedef struct edge_hook_plugin {
     uint32_t abi_major; /* these three must stay first: they protect the rest */
     uint32_t abi_minor;
-    uint32_t size;      /* sizeof(edge_hook_plugin_t) as the plugin was built */
-    uint32_t events;    /* EDGE_EVENT_BIT(...) of the events the plugin handles (others continue unchanged) */
+    uint32_t size;   /* sizeof(edge_hook_plugin_t) as the plugin was built */
+    uint32_t events; /* EDGE_EVENT_BIT(...) of the events the plugin handles (others continue unchanged) */
     const char *name;
     const char *version;
     int (*init)(const edge_host_t *host, const char *config_json, size_t config_len, void **state, char *err, size_t errlen);
@@ -190,10 +189,16 @@ typedef struct edge_hook_plugin {
 #define EDGE_HOOK_PLUGIN_SIZE_1_0 (offsetof(edge_hook_plugin_t, fini) + sizeof(void (*)(void *)))
 
 /** declares the descriptor: EDGE_HOOK_PLUGIN("name", "1.0", EDGE_ALL_EVENTS, init, on_event, fini) */
-#define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                   \
-    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {                                     \
-        EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR, sizeof(edge_hook_plugin_t), (events_), (name_), (version_), (init_),       \
-        (on_event_), (fini_)}
+#define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                        \
+    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {EDGE_HOOK_ABI_MAJOR,                       \
+                                                                                        EDGE_HOOK_ABI_MINOR,                       \
+                                                                                        sizeof(edge_hook_plugin_t),                \
+                                                                                        (events_),                                 \
+                                                                                        (name_),                                   \
+                                                                                        (version_),                                \
+                                                                                        (init_),                                   \
+                                                                                        (on_event_),                               \
+                                                                                        (fini_)}
 
 #ifdef __cplusplus
 }

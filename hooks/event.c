@@ -113,7 +113,10 @@ typedef struct name_entry {
     size_t len;
     const char *name;
 } name_entry_t;
-#define N(s) {sizeof(s) - 1, s}
+#define N(s)                                                                                                                       \
+    {                                                                                                                              \
+        sizeof(s) - 1, s                                                                                                           \
+    }
 static const name_entry_t disallowed[] = {N("connection"),
                                           N("expect"),
                                           N("keep-alive"),
@@ -187,9 +190,15 @@ int hook_header_is_disallowed(const char *name, size_t len)
 int hook_header_is_readonly(int type, int msg, const char *name, size_t len)
 {
     static const name_entry_t vreq[] = {N("content-length"), N("host"), N("transfer-encoding"), N("via"), {0, NULL}};
-    static const name_entry_t oreq[] = {N("accept-encoding"),     N("content-length"),    N("if-modified-since"),
-                                        N("if-none-match"),       N("if-range"),          N("if-unmodified-since"),
-                                        N("transfer-encoding"),   N("via"),               {0, NULL}};
+    static const name_entry_t oreq[] = {N("accept-encoding"),
+                                        N("content-length"),
+                                        N("if-modified-since"),
+                                        N("if-none-match"),
+                                        N("if-range"),
+                                        N("if-unmodified-since"),
+                                        N("transfer-encoding"),
+                                        N("via"),
+                                        {0, NULL}};
     static const name_entry_t oresp[] = {N("transfer-encoding"), N("via"), {0, NULL}};
     static const name_entry_t vresp[] = {N("warning"), N("via"), {0, NULL}};
     if (!first_char_listed(name, len))
@@ -211,14 +220,13 @@ int hook_header_name_valid(const char *s, size_t len)
 {
     /* RFC 9110 tchar: ALPHA DIGIT ! # $ % & ' * + - . ^ _ ` | ~ */
     static const uint8_t tchar[256] = {
-        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
-        ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-        ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
-        ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
-        ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
-        ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
-        ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
-        ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1};
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1,
+        ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1,  ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+        ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+        ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,  ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
+        ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+        ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,  ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
+        ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1};
     if (len == 0 || len > 1024)
         return 0;
     for (size_t i = 0; i != len; ++i)

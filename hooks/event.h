@@ -1,4 +1,5 @@
-/* hooks/event.h - the C event model shared by Lua and C hooks: a Lambda@Edge event (config, request, response) in one request's pool. */
+/* hooks/event.h - the C event model shared by Lua and C hooks: a Lambda@Edge event (config, request, response) in one request's
+ * pool. */
 #ifndef EDGE_HOOKS_EVENT_H
 #define EDGE_HOOKS_EVENT_H
 
@@ -55,9 +56,9 @@ typedef struct hook_request {
     h2o_iovec_t client_ip, method, uri, querystring; /* querystring without '?', "" if none */
     hook_headers_t headers;
     struct {
-        int present;   /* the hook has include_body and the pipeline passed the body */
-        int truncated; /* the body was longer than the event limit (40 KB viewer, 1 MB origin) */
-        int replaced;  /* set by the runtime when a hook replaced it */
+        int present;      /* the hook has include_body and the pipeline passed the body */
+        int truncated;    /* the body was longer than the event limit (40 KB viewer, 1 MB origin) */
+        int replaced;     /* set by the runtime when a hook replaced it */
         h2o_iovec_t data; /* raw bytes */
     } body;
     hook_origin_t origin;
@@ -65,11 +66,11 @@ typedef struct hook_request {
 
 /** a response: the origin's or cached one in response events, or one a request hook generated */
 typedef struct hook_response {
-    int status;                     /* 0: none (request events before a hook generated one) */
+    int status; /* 0: none (request events before a hook generated one) */
     h2o_iovec_t status_description;
     hook_headers_t headers;
-    int has_body;                   /* a hook set the body (origin-response replacement, or generated) */
-    h2o_iovec_t body;               /* decoded bytes */
+    int has_body;     /* a hook set the body (origin-response replacement, or generated) */
+    h2o_iovec_t body; /* decoded bytes */
 } hook_response_t;
 
 /**

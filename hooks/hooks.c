@@ -119,19 +119,22 @@ static int load_native(hook_fn_t *fn, char *err, size_t errlen)
         return -1;
     }
     if (p->abi_major != EDGE_HOOK_ABI_MAJOR) {
-        snprintf(err, errlen, "%s: built for plugin ABI %u.%u, this edgehook speaks %u.%u: a different major version is not "
+        snprintf(err, errlen,
+                 "%s: built for plugin ABI %u.%u, this edgehook speaks %u.%u: a different major version is not "
                  "compatible, rebuild the plugin against this hooks/edge_hook.h",
                  fn->path, p->abi_major, p->abi_minor, EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR);
         return -1;
     }
     if (p->abi_minor > EDGE_HOOK_ABI_MINOR) {
-        snprintf(err, errlen, "%s: built for plugin ABI %u.%u, newer than this edgehook's %u.%u: upgrade edgehook or rebuild the plugin",
+        snprintf(err, errlen,
+                 "%s: built for plugin ABI %u.%u, newer than this edgehook's %u.%u: upgrade edgehook or rebuild the plugin",
                  fn->path, p->abi_major, p->abi_minor, EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR);
         return -1;
     }
     if (p->size < EDGE_HOOK_PLUGIN_SIZE_1_0) {
-        snprintf(err, errlen, "%s: plugin descriptor is %u bytes, smaller than the %zu of ABI %u.0: corrupt or hand-made descriptor",
-                 fn->path, p->size, (size_t)EDGE_HOOK_PLUGIN_SIZE_1_0, EDGE_HOOK_ABI_MAJOR);
+        snprintf(err, errlen,
+                 "%s: plugin descriptor is %u bytes, smaller than the %zu of ABI %u.0: corrupt or hand-made descriptor", fn->path,
+                 p->size, (size_t)EDGE_HOOK_PLUGIN_SIZE_1_0, EDGE_HOOK_ABI_MAJOR);
         return -1;
     }
     if (p->on_event == NULL) {
@@ -411,10 +414,10 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
         rep->error = ctx.error != NULL ? ctx.error : "unknown error";
         log_error("hook %s [%.*s] %s: %d %s: %s", fn->name, (int)ev->request_id.len, ev->request_id.base ? ev->request_id.base : "",
                   hook_event_type_name(ev->type), rep->http_status,
-                  st == HOOK_INVALID      ? "invalid output"
-                  : rep->timed_out        ? "timeout"
-                  : rep->out_of_memory    ? "memory limit"
-                                          : "execution error",
+                  st == HOOK_INVALID   ? "invalid output"
+                  : rep->timed_out     ? "timeout"
+                  : rep->out_of_memory ? "memory limit"
+                                       : "execution error",
                   rep->error);
     }
     count(fn, t, st, rep);
@@ -450,7 +453,7 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
     size_t n = 0;
 #define OUT(...)                                                                                                                   \
     do {                                                                                                                           \
-        int r_ = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__);                                          \
+        int r_ = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__);                                           \
         if (r_ > 0)                                                                                                                \
             n += (size_t)r_;                                                                                                       \
     } while (0)
@@ -474,7 +477,8 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
             "# TYPE edgehook_hook_memory_limit_total counter\n");
     OUT("edgehook_hook_memory_limit_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.oom);
     if (with_help)
-        OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds histogram\n");
+        OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds "
+            "histogram\n");
     uint64_t cum = 0;
     for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b) {
         cum += s.buckets[b];

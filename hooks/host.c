@@ -1,4 +1,5 @@
-/* hooks/host.c - the host functions (edge_host_t) that C plugins and the Lua bridge both use, and the final validation of a call. */
+/* hooks/host.c - the host functions (edge_host_t) that C plugins and the Lua bridge both use, and the final validation of a call.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -470,7 +471,8 @@ static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
         o.kind = HOOK_ORIGIN_S3;
         if (in->auth_method.len != 0 && !eq(in->auth_method, "origin-access-identity") && !eq(in->auth_method, "none"))
             return bad(ctx, "%s.s3.authMethod must be origin-access-identity or none", "request.origin");
-        o.auth_method = in->auth_method.len != 0 ? ctx_dup(ctx, in->auth_method.ptr, in->auth_method.len) : h2o_iovec_init("none", 4);
+        o.auth_method =
+            in->auth_method.len != 0 ? ctx_dup(ctx, in->auth_method.ptr, in->auth_method.len) : h2o_iovec_init("none", 4);
         o.region = ctx_dup(ctx, in->region.ptr, in->region.len);
     } else {
         return bad(ctx, "%s must have exactly one of custom or s3", "request.origin");
@@ -625,7 +627,8 @@ hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st)
         return HOOK_INVALID;
     if (st == HOOK_RESPOND) {
         if (!is_request_event(ctx) || !ctx->responding) {
-            hook_ctx_invalid(ctx, "the hook answered without a response%s", is_request_event(ctx) ? "" : " (response events cannot)");
+            hook_ctx_invalid(ctx, "the hook answered without a response%s",
+                             is_request_event(ctx) ? "" : " (response events cannot)");
             return HOOK_INVALID;
         }
         if (check_response(ctx, &ev->response) != 0)
@@ -637,8 +640,7 @@ hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st)
         ctx->protected_touched[1] = 0;
     }
     for (int msg = 0; msg != 2; ++msg)
-        if (ctx->protected_touched[msg] &&
-            check_protected(ctx, msg, msg == 0 ? &ev->request.headers : &ev->response.headers) != 0)
+        if (ctx->protected_touched[msg] && check_protected(ctx, msg, msg == 0 ? &ev->request.headers : &ev->response.headers) != 0)
             return HOOK_INVALID;
     if (st == HOOK_CONTINUE && ev->type == HOOK_ORIGIN_RESPONSE && ev->response.has_body && check_response(ctx, &ev->response) != 0)
         return HOOK_INVALID;

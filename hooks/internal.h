@@ -56,15 +56,15 @@ struct hook_thread {
     /* watchdog protocol (see watchdog.c) */
     _Atomic uint64_t deadline_ns; /* 0: not in a Lua call */
     _Atomic uint64_t grace_ns;
-    _Atomic uint32_t seq;      /* incremented per Lua call */
-    _Atomic uint32_t kill_seq; /* the call the watchdog acts on */
-    _Atomic int kill_phase;    /* 1: set the Lua debug hook, 2: jump out */
+    _Atomic uint32_t seq;          /* incremented per Lua call */
+    _Atomic uint32_t kill_seq;     /* the call the watchdog acts on */
+    _Atomic int kill_phase;        /* 1: set the Lua debug hook, 2: jump out */
     volatile sig_atomic_t in_lua;  /* inside lua_pcall of a hook */
     volatile sig_atomic_t in_host; /* inside the allocator or a host function: never jump from there */
     volatile sig_atomic_t kill_pending;
     volatile sig_atomic_t timed_out;
     volatile sig_atomic_t hook_armed; /* the Lua debug hook of phase 1 is set on L */
-    lua_State *L; /* the state running now */
+    lua_State *L;                     /* the state running now */
     sigjmp_buf jmp;
 };
 
@@ -77,10 +77,10 @@ struct edge_ctx {
     h2o_mem_pool_t *pool;
     hook_fn_t *fn;
     hook_thread_t *t;
-    int responding;     /* request events: respond() was called */
-    int invalid;        /* a host call broke a rule: 502 */
-    int failed;         /* fail() was called */
-    const char *error;  /* message for the log (pool or static) */
+    int responding;           /* request events: respond() was called */
+    int invalid;              /* a host call broke a rule: 502 */
+    int failed;               /* fail() was called */
+    const char *error;        /* message for the log (pool or static) */
     int protected_touched[2]; /* a disallowed/read-only header of msg was touched: snapshot taken */
     hook_headers_t snapshot[2];
     int status_at_start;

@@ -93,7 +93,8 @@ static int parse_origin(h2o_mem_pool_t *pool, const hook_json_t *o, hook_origin_
     }
     const char *what = c != NULL ? "request.origin.custom" : "request.origin.s3";
     out->kind = c != NULL ? HOOK_ORIGIN_CUSTOM : HOOK_ORIGIN_S3;
-    if (get_str(pool, t, "domainName", &out->domain_name, what, err, errlen) != 0 || get_str(pool, t, "path", &out->path, what, err, errlen) != 0 ||
+    if (get_str(pool, t, "domainName", &out->domain_name, what, err, errlen) != 0 ||
+        get_str(pool, t, "path", &out->path, what, err, errlen) != 0 ||
         get_str(pool, t, "protocol", &out->protocol, what, err, errlen) != 0 ||
         get_str(pool, t, "region", &out->region, what, err, errlen) != 0 ||
         get_str(pool, t, "authMethod", &out->auth_method, what, err, errlen) != 0)
@@ -105,7 +106,8 @@ static int parse_origin(h2o_mem_pool_t *pool, const hook_json_t *o, hook_origin_
 }
 
 /* fills ev from a Lambda@Edge test event ({"Records":[{"cf":{...}}]}); type < 0: from config.eventType */
-static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, int include_body, hook_event_t *ev, char *err, size_t errlen)
+static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, int include_body, hook_event_t *ev, char *err,
+                       size_t errlen)
 {
     const hook_json_t *records = hook_json_get(root, "Records"), *cf;
     if (records == NULL || records->type != HOOK_JSON_ARRAY || records->count == 0 ||
@@ -113,21 +115,25 @@ static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, 
         snprintf(err, errlen, "not a Lambda@Edge event: expected {\"Records\":[{\"cf\":{...}}]}");
         return -1;
     }
-    const hook_json_t *config = hook_json_get(cf, "config"), *req = hook_json_get(cf, "request"), *resp = hook_json_get(cf, "response");
+    const hook_json_t *config = hook_json_get(cf, "config"), *req = hook_json_get(cf, "request"),
+                      *resp = hook_json_get(cf, "response");
     if (type < 0) {
         size_t len;
         const char *et = hook_json_string(hook_json_get(config, "eventType"), &len);
         type = et != NULL ? hook_event_type_parse(et, len) : HOOK_VIEWER_REQUEST;
         if (type < 0) {
-            snprintf(err, errlen, "config.eventType \"%.64s\" is not one of viewer-request, origin-request, origin-response, viewer-response", et);
+            snprintf(err, errlen,
+                     "config.eventType \"%.64s\" is not one of viewer-request, origin-request, origin-response, viewer-response",
+                     et);
             return -1;
         }
     }
     hook_event_init(ev, type);
     ev->request_id = h2o_iovec_init("edgehook-invoke", 15);
-    if (config != NULL && (get_str(pool, config, "requestId", &ev->request_id, "config", err, errlen) != 0 ||
-                           get_str(pool, config, "distributionDomainName", &ev->distribution_domain_name, "config", err, errlen) != 0 ||
-                           get_str(pool, config, "distributionId", &ev->distribution_id, "config", err, errlen) != 0))
+    if (config != NULL &&
+        (get_str(pool, config, "requestId", &ev->request_id, "config", err, errlen) != 0 ||
+         get_str(pool, config, "distributionDomainName", &ev->distribution_domain_name, "config", err, errlen) != 0 ||
+         get_str(pool, config, "distributionId", &ev->distribution_id, "config", err, errlen) != 0))
         return -1;
     if (req == NULL || req->type != HOOK_JSON_OBJECT) {
         snprintf(err, errlen, "the event has no request");
@@ -151,7 +157,8 @@ static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, 
         if (data == NULL)
             data = "";
         r->body.present = 1;
-        r->body.truncated = hook_json_get(body, "inputTruncated") != NULL && hook_json_get(body, "inputTruncated")->type == HOOK_JSON_TRUE;
+        r->body.truncated =
+            hook_json_get(body, "inputTruncated") != NULL && hook_json_get(body, "inputTruncated")->type == HOOK_JSON_TRUE;
         if (enc == NULL || strcmp(enc, "base64") == 0) {
             char *d = h2o_mem_alloc_pool(pool, len + 1);
             size_t dlen;
@@ -194,7 +201,8 @@ static void emit_headers(hook_buf_t *b, const hook_headers_t *h, int level)
         hook_buf_json_string(b, h->entries[i].name.base, h->entries[i].name.len);
         hook_buf_append(b, ": [", 3);
         int f2 = 1;
-        for (ssize_t j = (ssize_t)i; j >= 0; j = hook_headers_find(h, h->entries[i].name.base, h->entries[i].name.len, (size_t)j + 1)) {
+        for (ssize_t j = (ssize_t)i; j >= 0;
+             j = hook_headers_find(h, h->entries[i].name.base, h->entries[i].name.len, (size_t)j + 1)) {
             hook_buf_appendf(b, "%s\n%*s{\"key\": ", f2 ? "" : ",", (level + 2) * 2, "");
             f2 = 0;
             hook_buf_json_string(b, h->entries[j].key.base, h->entries[j].key.len);
@@ -368,7 +376,8 @@ int hooks_invoke_main(int argc, char **argv)
             break;
         case 't':
             if ((type = hook_event_type_parse(optarg, strlen(optarg))) < 0) {
-                fprintf(stderr, "edgehook invoke: --type %s: not one of viewer-request, origin-request, origin-response, viewer-response\n",
+                fprintf(stderr,
+                        "edgehook invoke: --type %s: not one of viewer-request, origin-request, origin-response, viewer-response\n",
                         optarg);
                 return 2;
             }
@@ -437,8 +446,11 @@ int hooks_invoke_main(int argc, char **argv)
     hook_json_free(root);
 
     const char *base = strrchr(hook, '/') != NULL ? strrchr(hook, '/') + 1 : hook;
-    conf_hook_t conf = {.name = (char *)(name != NULL ? name : base), .config_json = (char *)config, .include_body = include_body,
-                        .timeout_ms = timeout, .memory_limit = memory};
+    conf_hook_t conf = {.name = (char *)(name != NULL ? name : base),
+                        .config_json = (char *)config,
+                        .include_body = include_body,
+                        .timeout_ms = timeout,
+                        .memory_limit = memory};
     if (ends_with(hook, ".lua"))
         conf.lua = (char *)hook;
     else
@@ -467,9 +479,10 @@ int hooks_invoke_main(int argc, char **argv)
     } else if (st == HOOK_CONTINUE || st == HOOK_RESPOND) {
         emit_response(&out, &ev.response);
     } else {
-        const char *etype = st == HOOK_INVALID ? "LambdaValidationError" : rep.timed_out ? "TimeoutError"
-                                                                     : rep.out_of_memory ? "MemoryLimitError"
-                                                                                         : "ExecutionError";
+        const char *etype = st == HOOK_INVALID  ? "LambdaValidationError"
+                            : rep.timed_out     ? "TimeoutError"
+                            : rep.out_of_memory ? "MemoryLimitError"
+                                                : "ExecutionError";
         hook_buf_appendf(&out, "{\n  \"status\": %d,\n  \"errorType\": \"%s\",\n  \"errorMessage\": ", rep.http_status, etype);
         hook_buf_json_string(&out, rep.error != NULL ? rep.error : "", rep.error != NULL ? strlen(rep.error) : 0);
         hook_buf_append(&out, "\n}\n", 3);
@@ -488,7 +501,8 @@ int hooks_invoke_main(int argc, char **argv)
         mem = (size_t)ru.ru_maxrss * 1024;
     }
     fprintf(stderr, "END RequestId: %.*s\n", (int)ev.request_id.len, ev.request_id.base);
-    fprintf(stderr, "REPORT RequestId: %.*s\tDuration: %.2f ms\tInit Duration: %.2f ms\tMemory Size: %llu MB\tMax Memory Used: %zu MB\n",
+    fprintf(stderr,
+            "REPORT RequestId: %.*s\tDuration: %.2f ms\tInit Duration: %.2f ms\tMemory Size: %llu MB\tMax Memory Used: %zu MB\n",
             (int)ev.request_id.len, ev.request_id.base, (double)rep.duration_ns / 1e6, (double)init_ns / 1e6,
             (unsigned long long)(memory >> 20), (mem + (1u << 20) - 1) >> 20);
     if (status != 0)

@@ -4,7 +4,15 @@
 
 #include <stddef.h>
 
-typedef enum { HOOK_JSON_NULL = 0, HOOK_JSON_FALSE, HOOK_JSON_TRUE, HOOK_JSON_NUMBER, HOOK_JSON_STRING, HOOK_JSON_ARRAY, HOOK_JSON_OBJECT } hook_json_type_t;
+typedef enum {
+    HOOK_JSON_NULL = 0,
+    HOOK_JSON_FALSE,
+    HOOK_JSON_TRUE,
+    HOOK_JSON_NUMBER,
+    HOOK_JSON_STRING,
+    HOOK_JSON_ARRAY,
+    HOOK_JSON_OBJECT
+} hook_json_type_t;
 
 /** a parsed value; arrays and objects own their items (objects keep keys in document order, duplicates kept) */
 typedef struct hook_json {

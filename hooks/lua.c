@@ -1,4 +1,5 @@
-/* hooks/lua.c - the LuaJIT runtime: one counting-allocator lua_State per (worker thread, hook version), compile, call, stop, rebuild. */
+/* hooks/lua.c - the LuaJIT runtime: one counting-allocator lua_State per (worker thread, hook version), compile, call, stop,
+ * rebuild. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,8 +322,16 @@ typedef struct hook_lua_api {
     char *(*scratch)(size_t len);
 } hook_lua_api_t;
 
-static const hook_lua_api_t lua_api = {api_invalid, api_headers_clear, api_b64enc, api_b64dec,    api_digest, api_hmac,
-                                       api_time,    api_remaining_ms,  api_fnv1a,  api_log,       api_scratch};
+/* the prelude's ffi.cdef copies edge_hook.h's structs field for field: catch a field added to one and not the other */
+_Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_str_t/edge_header_t changed: update prelude.lua");
+_Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && sizeof(edge_origin_t) == 112,
+               "edge_origin_t changed: update prelude.lua");
+_Static_assert(offsetof(edge_host_t, fail) == 16 + 15 * sizeof(void *) && sizeof(edge_host_t) == 16 + 16 * sizeof(void *),
+               "edge_host_t changed: update prelude.lua");
+_Static_assert(sizeof(hook_lua_api_t) == 11 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
+
+static const hook_lua_api_t lua_api = {api_invalid, api_headers_clear, api_b64enc, api_b64dec, api_digest, api_hmac,
+                                       api_time,    api_remaining_ms,  api_fnv1a,  api_log,    api_scratch};
 
 static int on_traceback(lua_State *L)
 {
@@ -504,8 +513,7 @@ static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
     t->kill_pending = 0;
     uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed) + 1;
     atomic_store_explicit(&t->seq, seq, memory_order_relaxed);
-    atomic_store_explicit(&t->deadline_ns, (a->start_ns != 0 ? a->start_ns : hook_now_ns()) + a->timeout_ns,
-                          memory_order_release);
+    atomic_store_explicit(&t->deadline_ns, (a->start_ns != 0 ? a->start_ns : hook_now_ns()) + a->timeout_ns, memory_order_release);
     t->in_lua = 1;
     if (sigsetjmp(t->jmp, 0) != 0) {
         /* hard stop: L is abandoned mid-flight; free everything it allocated (its JIT machine code areas leak) */
@@ -606,7 +614,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     lua_settop(L, 2);
     if (t->timed_out) {
         rep->timed_out = 1;
-        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)timeout_ms, ctx->error != NULL ? ctx->error : "");
+        ctx->error =
+            pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)timeout_ms, ctx->error != NULL ? ctx->error : "");
         st = HOOK_FAILED;
     }
     if (ls->oom) {

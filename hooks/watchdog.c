@@ -1,4 +1,5 @@
-/* hooks/watchdog.c - the timeout watchdog: a thread that stops Lua hooks past their deadline, softly (debug hook) then hard (siglongjmp). */
+/* hooks/watchdog.c - the timeout watchdog: a thread that stops Lua hooks past their deadline, softly (debug hook) then hard
+ * (siglongjmp). */
 #include <errno.h>
 #include <link.h>
 #include <stdlib.h>

@@ -6,6 +6,12 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
     return EDGE_CONTINUE;
 }
 
-__attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {
-    EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR + 1, sizeof(edge_hook_plugin_t), EDGE_ALL_EVENTS, "abi-minor", "1", NULL, on_event,
-    NULL};
+__attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {EDGE_HOOK_ABI_MAJOR,
+                                                                                    EDGE_HOOK_ABI_MINOR + 1,
+                                                                                    sizeof(edge_hook_plugin_t),
+                                                                                    EDGE_ALL_EVENTS,
+                                                                                    "abi-minor",
+                                                                                    "1",
+                                                                                    NULL,
+                                                                                    on_event,
+                                                                                    NULL};

@@ -1,4 +1,5 @@
-/* examples/hooks/c/security_headers.c - native hook: adds security headers to every response (viewer-response or origin-response). */
+/* examples/hooks/c/security_headers.c - native hook: adds security headers to every response (viewer-response or origin-response).
+ */
 #include <string.h>
 #include "edge_hook.h"
 

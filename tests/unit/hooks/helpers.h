@@ -44,7 +44,8 @@ static inline const char *plugin_path(const char *sub, const char *name)
 }
 
 /* loads a hook: a path ending in .lua is Lua, anything else native; asserts success unless err != NULL */
-static inline hook_fn_t *load_hook(const char *path, const char *config, int64_t timeout_ms, uint64_t memory, char *err, size_t errlen)
+static inline hook_fn_t *load_hook(const char *path, const char *config, int64_t timeout_ms, uint64_t memory, char *err,
+                                   size_t errlen)
 {
     conf_hook_t c = {0};
     char ebuf[1024];
@@ -110,7 +111,8 @@ static inline const char *hval(const hook_headers_t *h, const char *name)
 static inline size_t hcount(const hook_headers_t *h, const char *name)
 {
     size_t n = 0;
-    for (ssize_t i = hook_headers_find(h, name, strlen(name), 0); i >= 0; i = hook_headers_find(h, name, strlen(name), (size_t)i + 1))
+    for (ssize_t i = hook_headers_find(h, name, strlen(name), 0); i >= 0;
+         i = hook_headers_find(h, name, strlen(name), (size_t)i + 1))
         ++n;
     return n;
 }

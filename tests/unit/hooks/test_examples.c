@@ -1,4 +1,5 @@
-/* tests/unit/hooks/test_examples.c - every example hook (Lua and C) on a targeted event, and `edgehook invoke` on the sample events. */
+/* tests/unit/hooks/test_examples.c - every example hook (Lua and C) on a targeted event, and `edgehook invoke` on the sample
+ * events. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,8 +39,8 @@ static hook_status_t run(hook_fn_t *fn, hook_event_t *ev)
 
 static void test_redirect(void **state)
 {
-    hook_fn_t *fn = load_hook("examples/hooks/lua/redirect.lua", "{\"moves\":{\"/old/\":\"/new/\"},\"mobile_host\":\"m.example.com\"}", -1,
-                              0, NULL, 0);
+    hook_fn_t *fn = load_hook("examples/hooks/lua/redirect.lua",
+                              "{\"moves\":{\"/old/\":\"/new/\"},\"mobile_host\":\"m.example.com\"}", -1, 0, NULL, 0);
     hook_event_t ev;
     make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/old/page", "a=1", "Host", "www.example.com", NULL);
     assert_int_equal(run(fn, &ev), HOOK_RESPOND);
@@ -58,7 +59,8 @@ static void test_ab_test(void **state)
 {
     hook_fn_t *fn = load_hook("examples/hooks/lua/ab_test.lua", NULL, -1, 0, NULL, 0);
     hook_event_t ev;
-    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/experiment-pixel.jpg", "", "Host", "x", "Cookie", "a=1; X-Experiment-Name=B", NULL);
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/experiment-pixel.jpg", "", "Host", "x", "Cookie", "a=1; X-Experiment-Name=B",
+               NULL);
     assert_int_equal(run(fn, &ev), HOOK_CONTINUE);
     assert_true(iov_is(ev.request.uri, "/experiment-group/treatment-pixel.jpg"));
     assert_string_equal(hval(&ev.request.headers, "x-experiment-group"), "B");
@@ -128,7 +130,8 @@ static void token_for(const char *secret, const char *uri, long long expires, ch
     int n = snprintf(msg, sizeof(msg), "%s:%lld", uri, expires);
     unsigned char mac[32];
     size_t maclen = 0;
-    EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret), (unsigned char *)msg, (size_t)n, mac, sizeof(mac), &maclen);
+    EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret), (unsigned char *)msg, (size_t)n, mac, sizeof(mac),
+              &maclen);
     for (size_t i = 0; i != maclen; ++i)
         snprintf(hex + i * 2, 3, "%02x", mac[i]);
 }
@@ -250,7 +253,8 @@ static void test_invoke(void **state)
     assert_int_equal(c.status, 0);
     assert_non_null(strstr(c.out, "\"domainName\": \"eu.example.com\""));
 
-    invoke(&c, "--hook", plugin_path("examples/hooks/c", "uri_rewrite"), "--event", "examples/hooks/events/viewer-request.json", NULL);
+    invoke(&c, "--hook", plugin_path("examples/hooks/c", "uri_rewrite"), "--event", "examples/hooks/events/viewer-request.json",
+           NULL);
     assert_int_equal(c.status, 0);
     assert_non_null(strstr(c.out, "\"uri\": \"/docs/index.html\""));
 
@@ -288,8 +292,9 @@ static void test_invoke(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_redirect),           cmocka_unit_test(test_ab_test),      cmocka_unit_test(test_normalize_query),
-        cmocka_unit_test(test_origin_by_header),   cmocka_unit_test(test_c_security_headers), cmocka_unit_test(test_c_hmac_token),
+        cmocka_unit_test(test_redirect),           cmocka_unit_test(test_ab_test),
+        cmocka_unit_test(test_normalize_query),    cmocka_unit_test(test_origin_by_header),
+        cmocka_unit_test(test_c_security_headers), cmocka_unit_test(test_c_hmac_token),
         cmocka_unit_test(test_c_uri_rewrite),      cmocka_unit_test(test_invoke),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

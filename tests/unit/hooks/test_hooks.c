@@ -1,4 +1,5 @@
-/* tests/unit/hooks/test_hooks.c - the hooks runtime: triggers, rewrites, generated responses, 502/503 mapping, limits, ABI, counters. */
+/* tests/unit/hooks/test_hooks.c - the hooks runtime: triggers, rewrites, generated responses, 502/503 mapping, limits, ABI,
+ * counters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,7 +66,8 @@ static void test_viewer_request_generated(void **state)
     assert_true(ev.response.has_body && iov_is(ev.response.body, "Unauthorized"));
     assert_string_equal(rep.name, "examples/hooks/lua/basic_auth.lua");
     /* the right credentials continue */
-    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/private", "", "Host", "example.com", "Authorization", "Basic YWxpY2U6czNjcmV0", NULL);
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/private", "", "Host", "example.com", "Authorization", "Basic YWxpY2U6czNjcmV0",
+               NULL);
     assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
     assert_int_equal(ev.response.status, 0);
     hook_fn_release(fn);
@@ -547,7 +549,8 @@ static void test_benchmark(void **state)
     bench(lua, 20000); /* warm up: JIT */
     bench(c, 20000);
     double l = bench(lua, 200000), n = bench(c, 200000);
-    printf("[ BENCH    ] viewer-response adding one header: Lua %.0f ns/call, C %.0f ns/call (CPU time, incl. event setup)\n", l, n);
+    printf("[ BENCH    ] viewer-response adding one header: Lua %.0f ns/call, C %.0f ns/call (CPU time, incl. event setup)\n", l,
+           n);
     assert_true(l < 50000);
     assert_true(n < 50000);
     hook_fn_release(lua);

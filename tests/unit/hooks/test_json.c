@@ -16,7 +16,8 @@ static hook_json_t *parse(const char *s, char *err, size_t errlen)
 static void test_valid(void **state)
 {
     char err[256];
-    hook_json_t *v = parse(" {\"a\": [1, -2.5e3, true, false, null], \"s\": \"x\\u00e9\\ud83d\\ude00\\n\\\"\", \"o\": {}} ", err, sizeof(err));
+    hook_json_t *v =
+        parse(" {\"a\": [1, -2.5e3, true, false, null], \"s\": \"x\\u00e9\\ud83d\\ude00\\n\\\"\", \"o\": {}} ", err, sizeof(err));
     assert_non_null(v);
     assert_int_equal(v->type, HOOK_JSON_OBJECT);
     const hook_json_t *a = hook_json_get(v, "a");
@@ -113,8 +114,9 @@ static void test_hostile(void **state)
 static void test_fuzzish(void **state)
 {
     /* random mutations of a valid document never crash and never leak (ASan checks) */
-    const char *seed = "{\"Records\":[{\"cf\":{\"config\":{\"eventType\":\"viewer-request\"},\"request\":{\"headers\":{\"host\":[{\"key\":"
-                       "\"Host\",\"value\":\"x\\u0041\"}]},\"uri\":\"/\",\"n\":-1.5e+3}}}]}";
+    const char *seed =
+        "{\"Records\":[{\"cf\":{\"config\":{\"eventType\":\"viewer-request\"},\"request\":{\"headers\":{\"host\":[{\"key\":"
+        "\"Host\",\"value\":\"x\\u0041\"}]},\"uri\":\"/\",\"n\":-1.5e+3}}}]}";
     size_t len = strlen(seed);
     char *buf = malloc(len);
     char err[256];
@@ -150,8 +152,9 @@ static void test_pretty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),   cmocka_unit_test(test_embedded_nul_and_controls), cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_fuzzish), cmocka_unit_test(test_pretty),
+        cmocka_unit_test(test_valid),   cmocka_unit_test(test_embedded_nul_and_controls),
+        cmocka_unit_test(test_hostile), cmocka_unit_test(test_fuzzish),
+        cmocka_unit_test(test_pretty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
