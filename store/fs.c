@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,7 +478,7 @@ static store_obj_t *obj_parse(char *text, const char *dir)
                 goto fail;
             *sp = '\0';
             long vl = rec_decode(sp + 1);
-            if (vl < 0 || push_header(&o->headers, &o->num_headers, value, sp + 1, (size_t)vl) != 0)
+            if (vl < 0 || rec_decode(value) <= 0 || push_header(&o->headers, &o->num_headers, value, sp + 1, (size_t)vl) != 0)
                 goto fail;
             continue;
         }
@@ -679,7 +680,8 @@ int store_fs_bucket_create(store_fs_t *fs, const char *name)
         r = STORE_FS_ENOMEM;
         goto out;
     }
-    if (mkdir(b->dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(b->dir, 0755) != 0) {
+        /* EEXIST: a directory the store does not own (no .bucket record) is never adopted */
         log_error("store: cannot create bucket directory %s: %s", b->dir, strerror(errno));
         bucket_free(b);
         r = STORE_FS_EIO;
@@ -1626,11 +1628,8 @@ static void abort_uploads_of(store_fs_t *fs, const char *bucket)
         pthread_mutex_unlock(&fs->uploads_lock);
         if (u == NULL)
             return;
-        if (store_fs_upload_abort(u) != 0) {
-            /* already gone but still registered: cannot happen (gone uploads are unregistered), avoid looping anyway */
-            store_fs_upload_release(u);
-            return;
-        }
+        if (store_fs_upload_abort(u) != 0)
+            sched_yield(); /* completed or aborted meanwhile: its owner unregisters it right after unlocking */
         store_fs_upload_release(u);
     }
 }
@@ -1711,7 +1710,8 @@ static void load_shard(store_bucket_t *b, const char *shard)
             if (o != NULL)
                 key_hash(o->key, o->key_len, hash);
             if (o == NULL || memcmp(hash, e->d_name, 64) != 0 || strncmp(strrchr(o->data_path, '/') + 1, hash, 64) != 0 ||
-                lstat(o->data_path, &st) != 0) {
+                lstat(o->data_path, &st) != 0 ||
+                (o->num_parts == 0 ? !S_ISREG(st.st_mode) || (uint64_t)st.st_size != o->size : !S_ISDIR(st.st_mode))) {
                 log_error("store: ignoring the unreadable or inconsistent object record %s", path != NULL ? path : e->d_name);
                 if (o != NULL)
                     obj_free(o);
@@ -1769,14 +1769,14 @@ static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
                 created = strtoll(v, NULL, 10);
         free(text);
     }
+    if (created == 0) {
+        /* not a bucket the store made: never touch it (the root may have been pointed at a directory with other files) */
+        log_warn("store: ignoring %s/%s: it has no readable .bucket record", fs->root, name);
+        return NULL;
+    }
     store_bucket_t *b = bucket_new(fs, name, created);
     if (b == NULL)
         return NULL;
-    if (created == 0) { /* a directory without its record: adopt it */
-        struct stat st;
-        b->created_ms = stat(b->dir, &st) == 0 ? (int64_t)st.st_mtime * 1000 : now_ms();
-        write_bucket_record(b);
-    }
     DIR *d = opendir(b->dir);
     struct dirent *e;
     if (d != NULL) {
@@ -1828,7 +1828,7 @@ static void load_upload(store_fs_t *fs, const char *id)
             if (vl < 0)
                 goto bad;
             *sp = '\0';
-            if (push_header(&headers, &num_headers, v, sp + 1, (size_t)vl) != 0)
+            if (rec_decode(v) <= 0 || push_header(&headers, &num_headers, v, sp + 1, (size_t)vl) != 0)
                 goto bad;
         }
     }

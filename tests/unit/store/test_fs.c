@@ -65,10 +65,10 @@ static store_obj_t *put(store_bucket_t *b, const char *key, size_t klen, const c
 {
     store_fs_writer_t w;
     store_obj_t *o = NULL;
-    store_header_t h[] = {{"content-type", "text/plain"}, {"x-amz-meta-a", "b c%\n"}};
+    store_header_t h[] = {{"content-type", "text/plain"}, {"x-amz-meta-a", "b c%\n"}, {"x-amz-meta-p%q", "v"}};
     assert_int_equal(store_fs_writer_open(&w, b, key, klen), 0);
     assert_int_equal(store_fs_writer_write(&w, data, len), 0);
-    store_obj_meta_t meta = {md5hex(data, len), 0, h, 2};
+    store_obj_meta_t meta = {md5hex(data, len), 0, h, 3};
     assert_int_equal(store_fs_writer_commit(&w, &meta, NULL, NULL, NULL, &o), 0);
     return o;
 }
@@ -232,6 +232,7 @@ static void test_objects_and_restart(void **state)
     o = store_fs_obj_get(b, "a/b.txt", 7);
     assert_string_equal(store_fs_obj_header(o, "x-amz-meta-a"), "b c%\n");
     assert_string_equal(store_fs_obj_header(o, "content-type"), "text/plain");
+    assert_string_equal(store_fs_obj_header(o, "x-amz-meta-p%q"), "v");
     assert_string_equal(o->etag, md5hex("world!", 6));
     store_fs_obj_release(o);
     char bdir[4200];
@@ -528,7 +529,18 @@ static void test_sweep(void **state)
     mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/.uploads/0123456789abcdef0123456789abcdef/1.0123456789abcdef0123456789abcdef", root);
     touch(p);
+    /* a directory the store did not make is left alone, even when it looks like a bucket with shards */
+    snprintf(p, sizeof(p), "%s/foreign", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/foreign/ab", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/foreign/ab/user-file", root);
+    touch(p);
     fs = open_fs();
+    assert_int_equal(access(p, F_OK), 0);
+    assert_null(store_fs_bucket_get(fs, "foreign", 7));
+    assert_int_equal(store_fs_bucket_create(fs, "foreign"), STORE_FS_EIO);
+    assert_int_equal(access(p, F_OK), 0);
     b = store_fs_bucket_get(fs, "sweep", 5);
     check_get(b, "keep", 4, "kept", 4);
     char bdir[4200];
