@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <time.h>
 #include "tests/unit/hooks/helpers.h"
 
@@ -519,6 +520,56 @@ static void test_fn_refcount_and_sweep(void **state)
     hook_thread_sweep(T);
 }
 
+/* several workers share one version; a third is stuck in a compiled loop meanwhile: only it is stopped */
+typedef struct worker_arg {
+    hook_fn_t *fn;
+    int calls, ok, failed;
+} worker_arg_t;
+
+static void *on_worker(void *p)
+{
+    worker_arg_t *a = p;
+    hook_thread_t *t = hook_thread_new();
+    h2o_mem_pool_t wp;
+    h2o_mem_init_pool(&wp);
+    for (int i = 0; i != a->calls; ++i) {
+        hook_event_t ev;
+        make_event(&wp, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+        hook_report_t rep;
+        hook_status_t st = hook_run(t, a->fn, &ev, &wp, &rep);
+        if (st == HOOK_CONTINUE && hval(&ev.response.headers, "x-frame-options") != NULL)
+            ++a->ok;
+        else if (st == HOOK_FAILED && rep.timed_out)
+            ++a->failed;
+        h2o_mem_clear_pool(&wp);
+    }
+    hook_thread_free(t);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    hook_fn_t *ok = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    hook_fn_t *loop = load_hook("tests/hooks/loop.lua", NULL, 150, 0, NULL, 0);
+    worker_arg_t a[3] = {{ok, 3000, 0, 0}, {ok, 3000, 0, 0}, {loop, 2, 0, 0}};
+    pthread_t th[3];
+    for (int i = 0; i != 3; ++i)
+        assert_int_equal(pthread_create(&th[i], NULL, on_worker, &a[i]), 0);
+    for (int i = 0; i != 3; ++i)
+        pthread_join(th[i], NULL);
+    assert_int_equal(a[0].ok, 3000);
+    assert_int_equal(a[1].ok, 3000);
+    assert_int_equal(a[2].failed, 2);
+    hook_stats_t s;
+    hook_fn_stats(ok, &s);
+    assert_int_equal(s.invocations, 6000);
+    assert_int_equal(s.errors, 0);
+    hook_fn_stats(loop, &s);
+    assert_int_equal(s.timeouts, 2);
+    hook_fn_release(ok);
+    hook_fn_release(loop);
+}
+
 /* micro-benchmark: prints ns/call; asserts only a generous bound so that a loaded machine does not fail it */
 static double bench(hook_fn_t *fn, int n)
 {
@@ -583,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_counters_and_metrics),
         cmocka_unit_test(test_prelude_in_sync),
         cmocka_unit_test(test_fn_refcount_and_sweep),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
