@@ -524,14 +524,15 @@ static void test_fn_refcount_and_sweep(void **state)
 typedef struct worker_arg {
     hook_fn_t *fn;
     int calls, ok, failed;
+    h2o_mem_pool_t pool; /* cleared by the main thread: h2o recycles pool chunks per thread, and would leak them at thread exit */
 } worker_arg_t;
 
 static void *on_worker(void *p)
 {
     worker_arg_t *a = p;
     hook_thread_t *t = hook_thread_new();
-    h2o_mem_pool_t wp;
-    h2o_mem_init_pool(&wp);
+    h2o_mem_pool_t *wpp = &a->pool;
+#define wp (*wpp)
     for (int i = 0; i != a->calls; ++i) {
         hook_event_t ev;
         make_event(&wp, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
@@ -541,8 +542,8 @@ static void *on_worker(void *p)
             ++a->ok;
         else if (st == HOOK_FAILED && rep.timed_out)
             ++a->failed;
-        h2o_mem_clear_pool(&wp);
     }
+#undef wp
     hook_thread_free(t);
     return NULL;
 }
@@ -553,10 +554,14 @@ static void test_threads(void **state)
     hook_fn_t *loop = load_hook("tests/hooks/loop.lua", NULL, 150, 0, NULL, 0);
     worker_arg_t a[3] = {{ok, 3000, 0, 0}, {ok, 3000, 0, 0}, {loop, 2, 0, 0}};
     pthread_t th[3];
-    for (int i = 0; i != 3; ++i)
+    for (int i = 0; i != 3; ++i) {
+        h2o_mem_init_pool(&a[i].pool);
         assert_int_equal(pthread_create(&th[i], NULL, on_worker, &a[i]), 0);
-    for (int i = 0; i != 3; ++i)
+    }
+    for (int i = 0; i != 3; ++i) {
         pthread_join(th[i], NULL);
+        h2o_mem_clear_pool(&a[i].pool);
+    }
     assert_int_equal(a[0].ok, 3000);
     assert_int_equal(a[1].ok, 3000);
     assert_int_equal(a[2].failed, 2);
