@@ -641,6 +641,36 @@ def concurrent_puts_one_key():
 
 
 @test
+def garbage_never_hurts():
+    # odd targets, queries, headers and bodies, signed and unsigned: every one gets an answer and the store keeps serving
+    import random
+    rnd = random.Random(7)
+    alphabet = "ab/%?&=+.~-_ \\\"'<>#;:,*!$()[]{}|^`@\x01\x7f" + "\u00e9"
+    targets = ["/", "//", "/%", "/%zz", "/proto/%", "/proto/%2", "/proto?", "/proto?&&&", "/proto?list-type=2&max-keys=-1",
+               "/proto?uploads&uploadId=x", "/proto/k?partNumber=0&uploadId=" + "f" * 32, "/proto?delete",
+               "/proto/k?uploadId=../../x", "/proto?versions&key-marker=%ff", "/proto?prefix=%00", "/" + "a" * 64,
+               "/proto/" + "%41" * 2000, "/proto?" + "x=1&" * 300]
+    for _ in range(150):
+        targets.append("/" + "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))).replace(" ", "%20").replace("#", "%23"))
+    bodies = [b"", b"<", b"<Delete>", b"\x00" * 10, b"5\r\nhello\r\n", b"ffffffffffffffff;chunk-signature=00\r\n"]
+    for i, t in enumerate(targets):
+        method = ("GET", "PUT", "POST", "DELETE", "HEAD")[i % 5]
+        body = bodies[i % len(bodies)] if method in ("PUT", "POST") else b""
+        t = "".join(c if 0x20 < ord(c) < 0x7f else urllib.parse.quote(c) for c in t)
+        ph = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None)[i % 4]
+        try:
+            r = s3(method, t, body, payload_hash=ph, headers={"x-amz-meta-x": "\u00e9".encode().decode("latin-1")})
+        except http.client.HTTPException:
+            continue
+        assert 200 <= r.status < 600 and r.headers.get("x-amz-request-id"), (t, r.status)
+        if r.status >= 400 and method != "HEAD" and r.body:
+            assert xml_text(r.xml(), "Message"), (t, r.body)
+        r = raw(method, t, {"authorization": "AWS4-HMAC-SHA256 " + t[:200], "x-amz-date": "20260101T000000Z"}, body)
+        assert r.status in (400, 403, 405), (t, r.status)
+    ok(s3("GET", "/proto"))
+
+
+@test
 def restart_and_generated_credentials():
     # the shared instance: what it acknowledged survives a restart on the same root
     global edge, PORT
