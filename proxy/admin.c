@@ -152,7 +152,7 @@ static void do_purge(h2o_req_t *req, edge_gen_t *gen)
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    edge_gen_t *gen = atomic_load(&server.gen);
+    edge_gen_t *gen = server_worker_current()->gen; /* synchronous: the worker keeps it alive for this call */
     const char *token = gen->conf->admin.token;
     h2o_iovec_t path = req->path_normalized;
 

@@ -175,7 +175,7 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
         /* a 304 for another representation: keep what we have, unchanged */
         merged = stored;
     }
-    cache_policy_evaluate(f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
+    cache_policy_evaluate(&f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
                           f->request_time_ms, server_now_ms(), &d);
     obj->decision = d;
     cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
@@ -208,7 +208,7 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
         make_transient(f);
         return 0;
     }
-    cache_policy_evaluate(f->cache.policy, f->method, &f->req_headers, status, resp, f->request_time_ms, server_now_ms(), &d);
+    cache_policy_evaluate(&f->cache.policy, f->method, &f->req_headers, status, resp, f->request_time_ms, server_now_ms(), &d);
     cache_vary_parse(&f->pool, resp, &vary);
     if (d.storable && cache_vary_key(&f->pool, &vary, &f->req_headers, &vary_key) != 0)
         d.storable = 0;

@@ -25,7 +25,7 @@ typedef struct fill_request {
 /** how the response is to be cached; NULL for a pass-through */
 typedef struct fill_cache {
     cache_mem_t *mem;
-    const cache_policy_t *policy;
+    cache_policy_t policy; /* a copy: a fill may outlive the configuration generation it started in */
     uint64_t max_object_size;
     cache_obj_t *stale; /* revalidate this stored response (conditional request); borrowed, the fill takes a reference */
     int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */

@@ -420,7 +420,7 @@ static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale, int insert)
 {
     fc->mem = handler_cache;
-    fc->policy = &txn->behavior->policy;
+    fc->policy = txn->behavior->policy;
     fc->max_object_size = txn->gen->conf->cache.max_object_size;
     fc->stale = stale;
     fc->insert = insert;
@@ -666,7 +666,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->req = req;
     txn->worker = w;
     txn->started_us = now_us();
-    txn->gen = atomic_load_explicit(&server.gen, memory_order_acquire);
+    txn->gen = server_gen_acquire(w);
     rid = h2o_mem_alloc_pool(&req->pool, 20);
     txn->request_id = h2o_iovec_init(rid, sprintf(rid, "%06x%02x%08" PRIx64, process_tag & 0xffffff, w->id & 0xff,
                                                   ++w->next_request_seq & 0xffffffffu));
@@ -748,6 +748,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
         cache_obj_release(txn->obj);
         txn->obj = NULL;
     }
+    server_gen_release(txn->worker, txn->gen);
     atomic_fetch_sub_explicit(&txn->worker->inflight, 1, memory_order_relaxed);
 }
 

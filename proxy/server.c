@@ -1,6 +1,7 @@
 /* proxy/server.c - listeners (HTTP/1.1, h2c, h2 over TLS with ALPN), one h2o event loop per worker thread, signals, graceful
  * shutdown. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -48,8 +49,9 @@ static const char *const listen_kind_names[] = {"main", "store", "admin"};
 typedef struct control_msg {
     h2o_multithread_message_t super;
     int type;
+    edge_gen_t *gen; /* CONTROL_SWITCH: a reference for the worker */
 } control_msg_t;
-enum { CONTROL_STOP = 1 };
+enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2 };
 
 server_worker_t *server_worker_current(void)
 {
@@ -181,13 +183,78 @@ static void close_listeners(server_worker_t *w)
     }
 }
 
+static void prepare_hooks(server_worker_t *w, edge_gen_t *gen)
+{
+    /* compile every hook on this thread now, so that the first requests do not pay for it */
+    char err[512];
+    for (size_t k = 0; gen->hooks[k] != NULL; ++k)
+        if (hook_thread_prepare(w->hooks, gen->hooks[k], err, sizeof(err)) != 0)
+            log_error("hook %s: %s", hook_fn_name(gen->hooks[k]), err);
+}
+
+void server_gen_release(server_worker_t *w, edge_gen_t *g)
+{
+    if (g == w->gen) {
+        --w->gen_uses;
+        return;
+    }
+    for (size_t i = 0; i != w->num_old_gens; ++i) {
+        if (w->old_gens[i].gen == g) {
+            if (--w->old_gens[i].uses == 0) {
+                w->old_gens[i] = w->old_gens[--w->num_old_gens];
+                gen_release(g);
+            }
+            return;
+        }
+    }
+    assert(!"released a generation this worker does not know");
+}
+
+/* new requests use gen from now on; the current one is kept while requests use it */
+static void switch_gen(server_worker_t *w, edge_gen_t *gen)
+{
+    if (w->gen != NULL) {
+        if (w->gen_uses == 0) {
+            gen_release(w->gen);
+        } else {
+            w->old_gens = realloc(w->old_gens, sizeof(*w->old_gens) * (w->num_old_gens + 1));
+            if (w->old_gens == NULL)
+                h2o_fatal("no memory");
+            w->old_gens[w->num_old_gens].gen = w->gen;
+            w->old_gens[w->num_old_gens].uses = w->gen_uses;
+            ++w->num_old_gens;
+        }
+    }
+    w->gen = gen;
+    w->gen_uses = 0;
+    if (w->hooks != NULL)
+        prepare_hooks(w, gen);
+}
+
+void server_publish_gen(edge_gen_t *gen)
+{
+    edge_gen_t *old;
+    for (unsigned i = 0; i != server.num_workers; ++i) {
+        control_msg_t *m = calloc(1, sizeof(*m));
+        m->type = CONTROL_SWITCH;
+        m->gen = gen;
+        gen_addref(gen);
+        h2o_multithread_send_message(&server.workers[i].control, &m->super);
+    }
+    old = atomic_exchange(&server.gen, gen);
+    if (old != NULL)
+        gen_release(old);
+}
+
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     server_worker_t *w = H2O_STRUCT_FROM_MEMBER(server_worker_t, control, receiver);
     while (!h2o_linklist_is_empty(messages)) {
         control_msg_t *m = H2O_STRUCT_FROM_MEMBER(control_msg_t, super.link, messages->next);
         h2o_linklist_unlink(&m->super.link);
-        if (m->type == CONTROL_STOP && !w->stopping) {
+        if (m->type == CONTROL_SWITCH) {
+            switch_gen(w, m->gen);
+        } else if (m->type == CONTROL_STOP && !w->stopping) {
             w->stopping = 1;
             close_listeners(w);
             /* HTTP/2 connections get GOAWAY; HTTP/1 responses from now on say Connection: close */
@@ -242,14 +309,7 @@ static void *worker_main(void *arg)
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     if ((w->hooks = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of a worker thread");
-    {
-        /* compile every hook on this thread now, so that the first requests do not pay for it */
-        edge_gen_t *gen = atomic_load(&server.gen);
-        char err[512];
-        for (size_t k = 0; gen->hooks[k] != NULL; ++k)
-            if (hook_thread_prepare(w->hooks, gen->hooks[k], err, sizeof(err)) != 0)
-                log_error("hook %s: %s", hook_fn_name(gen->hooks[k]), err);
-    }
+    prepare_hooks(w, w->gen);
 
     w->num_listeners = server.num_listen;
     w->accept_ctxs = calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
@@ -377,6 +437,67 @@ static void connect_embedded_origins(edge_gen_t *gen)
 #endif
 }
 
+static int listen_equal(const conf_listen_t *a, const conf_listen_t *b)
+{
+#define STREQ(x, y) (((x) == NULL && (y) == NULL) || ((x) != NULL && (y) != NULL && strcmp((x), (y)) == 0))
+    return STREQ(a->host, b->host) && (a->port == b->port || b->port == 0) && STREQ(a->tls_certificate, b->tls_certificate) &&
+           STREQ(a->tls_key, b->tls_key);
+#undef STREQ
+}
+
+/* what a reload cannot change without a restart: say so, and keep serving with what runs */
+static void warn_restart_only(conf_t *old, conf_t *new)
+{
+    int same = old->num_listen == new->num_listen;
+    for (size_t i = 0; same && i != old->num_listen; ++i)
+        same = listen_equal(&old->listen[i], &new->listen[i]);
+    if (!same)
+        log_warn("reload: listen changed; listeners are kept as they are until a restart");
+    if (old->threads != new->threads)
+        log_warn("reload: threads changed; the number of workers is kept until a restart");
+    if (old->store.enabled != new->store.enabled || (old->store.enabled && (!listen_equal(&old->store.listen, &new->store.listen) ||
+                                                                            strcmp(old->store.root, new->store.root) != 0)))
+        log_warn("reload: store changed; the store is kept as it is until a restart");
+    if (old->admin.enabled != new->admin.enabled || (old->admin.enabled && !listen_equal(&old->admin.listen, &new->admin.listen)))
+        log_warn("reload: admin.listen changed; kept until a restart (a new admin token applies now)");
+    if (old->cache.memory != new->cache.memory)
+        log_warn("reload: cache.memory changed; the cache keeps its bound until a restart");
+    if (old->limits.max_request_body != new->limits.max_request_body || old->limits.client_timeout_ms != new->limits.client_timeout_ms)
+        log_info("reload: limits.max_request_body applies now; limits.client_timeout needs a restart");
+}
+
+void server_reload(void)
+{
+    char err[CONF_ERRBUF_SIZE];
+    edge_gen_t *cur = atomic_load(&server.gen), *gen;
+    conf_t *conf;
+
+    log_info("reload: reading %s", cur->conf->file);
+    if ((conf = conf_load(cur->conf->file, err, sizeof(err))) == NULL) {
+        log_error("reload refused, the running configuration stays: %s", err);
+        return;
+    }
+    /* the listeners that are bound stay: the new generation describes them as they run (ports bound as 0 included) */
+    for (size_t i = 0; i != conf->num_listen && i != cur->conf->num_listen; ++i)
+        if (conf->listen[i].port == 0)
+            conf->listen[i].port = cur->conf->listen[i].port;
+    if (conf->store.enabled && cur->conf->store.enabled && conf->store.listen.port == 0)
+        conf->store.listen.port = cur->conf->store.listen.port;
+    warn_restart_only(cur->conf, conf);
+    if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
+        log_error("reload refused, the running configuration stays: %s", err);
+        conf_free(conf);
+        return;
+    }
+    gen->owns_conf = 1;
+    connect_embedded_origins(gen);
+    if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
+        log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
+    log_level = conf->error_log.level;
+    server_publish_gen(gen);
+    log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
+}
+
 int server_run(conf_t *conf)
 {
     char err[1024];
@@ -422,6 +543,8 @@ int server_run(conf_t *conf)
     server.workers = calloc(server.num_workers, sizeof(server_worker_t));
     for (i = 0; i != server.num_workers; ++i) {
         server.workers[i].id = i;
+        server.workers[i].gen = gen;
+        gen_addref(gen);
         h2o_multithread_create_thread(&server.workers[i].tid, NULL, worker_main, &server.workers[i]);
     }
     log_info("edgehook %s started: %u worker threads, config %s", EDGE_VERSION, server.num_workers, conf->file);
@@ -432,7 +555,7 @@ int server_run(conf_t *conf)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP)
-            log_warn("SIGHUP: configuration reload is not available in this build; ignoring");
+            server_reload();
     }
 
     /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends */

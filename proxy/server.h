@@ -26,8 +26,14 @@ typedef struct server_worker {
     uint64_t next_request_seq;
     struct server_timeout *timeouts; /* per-duration timers created on demand (see server_timeout) */
     int stopping;
-    void *origin_state; /* proxy/origin.c: per-thread pools */
-    void *log_state;    /* proxy/accesslog.c: buffered access log */
+    /* the configuration generation this worker serves new requests with, and older ones that requests still use */
+    struct edge_gen *gen;
+    uint64_t gen_uses;
+    struct {
+        struct edge_gen *gen;
+        uint64_t uses;
+    } * old_gens;
+    size_t num_old_gens;
 } server_worker_t;
 
 /** the process-wide server */
@@ -57,6 +63,23 @@ void server_worker_bind(server_worker_t *w);
 
 /** an h2o timeout of `ms` on the worker's loop (created once per distinct duration, kept for the life of the loop) */
 h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms);
+
+/** the generation a new request on worker w uses (w's current one); pair with server_gen_release when the request ends */
+static inline struct edge_gen *server_gen_acquire(server_worker_t *w)
+{
+    ++w->gen_uses;
+    return w->gen;
+}
+/** a request that used generation g on worker w ended; an old generation nobody uses any more is let go */
+void server_gen_release(server_worker_t *w, struct edge_gen *g);
+/**
+ * Publishes a new generation (the caller's reference passes to the server): every worker switches to it for new requests within
+ * one loop iteration; requests in flight finish on the generation they started with. Any thread.
+ */
+void server_publish_gen(struct edge_gen *gen);
+
+/** SIGHUP: reloads the config file; a broken one is refused with its error logged and the running one keeps serving */
+void server_reload(void);
 
 /** runs the server on conf until SIGTERM/SIGINT; returns the exit status */
 int server_run(conf_t *conf);
