@@ -25,6 +25,7 @@ typedef struct store_checksum_digest {
 
 /** 0 or -1 (out of memory) */
 int store_checksum_digest_init(store_checksum_digest_t *d, int want_crc32, int want_crc32c);
+/** feeds len bytes to every digest being computed */
 void store_checksum_digest_update(store_checksum_digest_t *d, const void *buf, size_t len);
 /** finishes the MD5 (md5 receives 16 bytes); the CRCs stay readable. Disposes the MD5 context. */
 void store_checksum_digest_final(store_checksum_digest_t *d, uint8_t md5[16]);

@@ -62,6 +62,7 @@ int store_chunked_feed(store_chunked_t *d, const void *input, size_t len, store_
 int store_chunked_finish(store_chunked_t *d);
 /** the value of a trailer (lowercase name) or NULL */
 const char *store_chunked_trailer(const store_chunked_t *d, const char *name);
+/** releases the digest contexts (safe after a failed init) */
 void store_chunked_dispose(store_chunked_t *d);
 
 #endif

@@ -100,13 +100,17 @@ const char *store_fs_root(store_fs_t *fs);
 /** 1 if name is a valid bucket name: 3-63 of [a-z0-9.-], starting and ending with a letter or digit, no `..`, not an IPv4 address
  */
 int store_fs_valid_bucket_name(const char *name, size_t len);
+/** creates a bucket (directory and record, synced); STORE_FS_EEXIST if it exists, STORE_FS_EINVAL for a bad name */
 int store_fs_bucket_create(store_fs_t *fs, const char *name);
 /** deletes an empty bucket (its pending multipart uploads are aborted); STORE_FS_ENOTEMPTY if it has objects */
 int store_fs_bucket_delete(store_fs_t *fs, const char *name);
 /** a reference to a bucket, or NULL; release with store_fs_bucket_release */
 store_bucket_t *store_fs_bucket_get(store_fs_t *fs, const char *name, size_t len);
+/** drops a reference (the bucket is freed with the last one; NULL is ignored) */
 void store_fs_bucket_release(store_bucket_t *b);
+/** the bucket name (lives as long as the reference) */
 const char *store_fs_bucket_name(const store_bucket_t *b);
+/** the creation time, ms since the epoch */
 int64_t store_fs_bucket_created_ms(const store_bucket_t *b);
 
 typedef struct store_bucket_info {
@@ -120,7 +124,9 @@ long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out);
 
 /** the current version of key, with a reference, or NULL */
 store_obj_t *store_fs_obj_get(store_bucket_t *b, const char *key, size_t len);
+/** takes another reference to o (thread-safe, atomic) */
 void store_fs_obj_addref(store_obj_t *o);
+/** drops a reference; the last one frees o and, if it was replaced or deleted, its data (NULL is ignored) */
 void store_fs_obj_release(store_obj_t *o);
 /** the value of a stored header (lowercase name) or NULL */
 const char *store_fs_obj_header(const store_obj_t *o, const char *name);
@@ -147,6 +153,7 @@ typedef struct store_fs_writer {
 
 /** starts a new data file for key in b (key: 1..1024 bytes, any) */
 int store_fs_writer_open(store_fs_writer_t *w, store_bucket_t *b, const char *key, size_t len);
+/** appends data; 0 or STORE_FS_EIO (logged) */
 int store_fs_writer_write(store_fs_writer_t *w, const void *buf, size_t len);
 /**
  * Syncs the data, writes the record and makes it the key's current version (replacing any), unless the bucket was deleted
@@ -183,6 +190,7 @@ typedef struct store_list_result {
 
 /** lists keys in UTF-8 binary order with S3 semantics (prefix, delimiter roll-up, start after, max keys) */
 int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_result_t *r);
+/** releases the references and memory of a listing */
 void store_fs_list_free(store_list_result_t *r);
 
 /* ---- multipart uploads ---- */
@@ -199,6 +207,7 @@ int store_fs_upload_create(store_bucket_t *b, const char *key, size_t len, const
                            char id[33]);
 /** a reference to an upload of bucket b and key (both must match), or NULL */
 store_upload_t *store_fs_upload_get(store_bucket_t *b, const char *id, const char *key, size_t len);
+/** drops a reference to an upload (NULL is ignored) */
 void store_fs_upload_release(store_upload_t *u);
 /** starts writing part n (1..10000) of u; commit with store_fs_upload_part_commit */
 int store_fs_upload_part_open(store_fs_writer_t *w, store_upload_t *u, unsigned n);
@@ -224,6 +233,7 @@ int store_fs_upload_abort(store_upload_t *u);
 long store_fs_upload_parts(store_upload_t *u, unsigned after, size_t max, store_part_info_t **out, int *truncated);
 /** the key, initiation time and headers of u (valid while the reference is held) */
 const char *store_fs_upload_key(const store_upload_t *u, size_t *len);
+/** when the upload was created, ms since the epoch */
 int64_t store_fs_upload_initiated_ms(const store_upload_t *u);
 
 typedef struct store_upload_info {
@@ -234,6 +244,7 @@ typedef struct store_upload_info {
 } store_upload_info_t;
 /** the uploads of b whose key starts with prefix, sorted by key then id (malloc'd; free with store_fs_upload_list_free) */
 long store_fs_upload_list(store_bucket_t *b, const char *prefix, size_t prefix_len, store_upload_info_t **out);
+/** frees a list returned by store_fs_upload_list */
 void store_fs_upload_list_free(store_upload_info_t *list, long n);
 
 #endif

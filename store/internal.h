@@ -48,6 +48,11 @@ typedef struct store_req {
     sigv4_chunk_chain_t chain; /* seed of the chunk-signature chain */
 } store_req_t;
 
+/*
+ * Every function that answers a request returns 0 once the response is sent (success or error); helpers that may fail
+ * before answering say so (-1 after sending the error).
+ */
+
 /* ---- store.c ---- */
 
 /** a request header's value (first occurrence) or {NULL, 0} */
@@ -100,12 +105,15 @@ void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t l
 int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num);
 
 /* ---- bucket.c ---- */
+/** answers a bucket-level request (/bucket or bucket.domain/): bucket operations, listings, DeleteObjects, sub-resources */
 int store_bucket_dispatch(store_req_t *sr);
 /** answers a GET ?acl: the owner has FULL_CONTROL (the only ACL the store has) */
 int store_send_acl(store_req_t *sr);
+/** ListBuckets (GET /) */
 int store_list_buckets(store_req_t *sr);
 
 /* ---- object.c ---- */
+/** answers an object-level request: Get/Head/Put/Copy/Delete and the multipart operations on a key */
 int store_object_dispatch(store_req_t *sr);
 /**
  * The object named by an x-amz-copy-source value (a reference), after its x-amz-copy-source-if-* conditions; its bucket name in
@@ -116,12 +124,19 @@ store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[
 int store_copy_data(store_fs_writer_t *w, const store_obj_t *src, uint64_t start, uint64_t len, uint8_t md5[16]);
 
 /* ---- multipart.c ---- */
+/** CreateMultipartUpload: POST ?uploads */
 int store_multipart_create(store_req_t *sr, store_bucket_t *b);
+/** UploadPart: PUT ?partNumber=N&uploadId=ID */
 int store_multipart_upload_part(store_req_t *sr, store_bucket_t *b);
+/** UploadPartCopy: the same with x-amz-copy-source[-range] */
 int store_multipart_upload_part_copy(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source);
+/** CompleteMultipartUpload: POST ?uploadId=ID */
 int store_multipart_complete(store_req_t *sr, store_bucket_t *b);
+/** AbortMultipartUpload: DELETE ?uploadId=ID */
 int store_multipart_abort(store_req_t *sr, store_bucket_t *b);
+/** ListParts: GET ?uploadId=ID */
 int store_multipart_list_parts(store_req_t *sr, store_bucket_t *b);
+/** ListMultipartUploads: GET /bucket?uploads */
 int store_multipart_list_uploads(store_req_t *sr, store_bucket_t *b);
 
 #endif

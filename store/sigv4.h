@@ -176,6 +176,7 @@ typedef struct sigv4_signed {
     size_t num_add;
 } sigv4_signed_t;
 
+/** frees the buffers of a signing result (safe on a zeroed or failed one) */
 void sigv4_signed_free(sigv4_signed_t *s);
 
 /**

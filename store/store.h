@@ -13,7 +13,7 @@
  * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. Request bodies arrive
  * whole (h2o buffers them, H2O.md D6), so a single PUT is capped at conf->max_put_size (EntityTooLarge above it) and big files
  * go through multipart uploads. Disk I/O is synchronous on the calling worker thread: a PUT blocks its loop for the write and
- * two fsyncs, a GET reads 64 KB per proceed() with the client's backpressure, never the whole object.
+ * three fsyncs (data, record, directory), a GET reads 64 KB per proceed() with the client's backpressure, never the whole object.
  */
 
 typedef struct store store_t;

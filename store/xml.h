@@ -16,11 +16,15 @@ typedef struct store_xml {
 
 /** starts a document: the XML declaration and `<root xmlns="...">` (ns NULL: no namespace) */
 void store_xml_begin(store_xml_t *x, const char *root, const char *ns);
+/** `<tag>` */
 void store_xml_open(store_xml_t *x, const char *tag);
+/** `</tag>` */
 void store_xml_close(store_xml_t *x, const char *tag);
 /** `<tag>text</tag>` with text escaped (control characters other than tab/LF/CR become &#xN; references) */
 void store_xml_elem(store_xml_t *x, const char *tag, const char *text, size_t len);
+/** `<tag>text</tag>` for a NUL-terminated text */
 void store_xml_elem_str(store_xml_t *x, const char *tag, const char *text);
+/** `<tag>decimal</tag>` */
 void store_xml_elem_u64(store_xml_t *x, const char *tag, uint64_t v);
 /** `<tag>2026-11-26T14:20:52.000Z</tag>` */
 void store_xml_elem_time(store_xml_t *x, const char *tag, int64_t ms);
@@ -28,6 +32,7 @@ void store_xml_elem_time(store_xml_t *x, const char *tag, int64_t ms);
 void store_xml_text(store_xml_t *x, const char *text, size_t len);
 /** appends raw markup */
 void store_xml_raw(store_xml_t *x, const char *s);
+/** frees the document buffer */
 void store_xml_free(store_xml_t *x);
 
 /** formats ms since the epoch as ISO 8601 with milliseconds, UTC (25 bytes incl. NUL) */
@@ -46,6 +51,7 @@ typedef struct store_xml_node {
  * entity expansion), depth and size limits. On failure returns NULL and *error says why.
  */
 store_xml_node_t *store_xml_parse(const char *text, size_t len, const char **error);
+/** frees a parsed tree (and its siblings; NULL is ignored) */
 void store_xml_node_free(store_xml_node_t *n);
 /** the first child element named name, or NULL */
 const store_xml_node_t *store_xml_child(const store_xml_node_t *n, const char *name);
