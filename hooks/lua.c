@@ -589,7 +589,10 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     const char *m;
     if (rc != 0) {
         m = lua_tolstring(L, -1, &len);
-        ctx->error = m != NULL ? pool_printf(ctx->pool, "%.*s", (int)len, m) : "error";
+        if (rc == LUA_ERRERR)
+            ctx->error = "error in the error handler (a stack overflow: runaway recursion?)";
+        else
+            ctx->error = m != NULL ? pool_printf(ctx->pool, "%.*s", (int)len, m) : "error";
         st = HOOK_FAILED;
     } else {
         switch (lua_tointeger(L, -2)) {

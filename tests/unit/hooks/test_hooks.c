@@ -242,6 +242,35 @@ static void test_lua_big_origin_request_ok(void **state)
     hook_fn_release(fn);
 }
 
+static void test_hostile_results(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/weird.lua", NULL, -1, 0, NULL, 0);
+    static const char *const cases[][2] = {{"numkey", "header names must be strings"},
+                                           {"boolarr", "must be an array"},
+                                           {"entry", "must be a table"},
+                                           {"upper", "must be lowercase"},
+                                           {"crlf", "CR, LF or NUL"},
+                                           {"badname", "invalid header name"},
+                                           {"uri", "must start with '/'"},
+                                           {"urispace", "no spaces"},
+                                           {"uritype", "must be a string"},
+                                           {"bomb", "neither a request"},
+                                           {"bombheaders", "metamethod bomb"},
+                                           {"origin", "port must be"},
+                                           {"origin2", "exactly one of custom or s3"},
+                                           {"status", "status must be"},
+                                           {"desc", "CR, LF or NUL"},
+                                           {"bodytype", "body must be a string"},
+                                           {"encoding", "bodyEncoding must be"}};
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i)
+        expect_invalid(fn, i == 11 || i == 12 ? HOOK_ORIGIN_REQUEST : HOOK_VIEWER_REQUEST, cases[i][0], cases[i][1]);
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "X-Test", "huge", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_int_equal(strlen(hval(&ev.request.headers, "x-h")), 100000);
+    hook_fn_release(fn);
+}
+
 static void test_disallowed_and_readonly(void **state)
 {
     hook_fn_t *fn = load_hook("tests/hooks/disallowed.lua", NULL, -1, 0, NULL, 0);
@@ -626,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_generated_variants),
         cmocka_unit_test(test_lua_garbage),
         cmocka_unit_test(test_lua_big_origin_request_ok),
+        cmocka_unit_test(test_hostile_results),
         cmocka_unit_test(test_disallowed_and_readonly),
         cmocka_unit_test(test_throw),
         cmocka_unit_test(test_load_errors),
