@@ -367,6 +367,38 @@ static void test_loop_swallowing_timeout(void **state)
     hook_fn_release(fn);
 }
 
+static void test_loop_in_host_functions(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/loop_host.lua", NULL, 100, 0, NULL, 0);
+    hook_fn_t *ok = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    for (int i = 0; i != 3; ++i) {
+        hook_event_t ev;
+        hook_report_t rep;
+        make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+        uint64_t t0 = wall_ms();
+        assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+        assert_true(rep.timed_out);
+        assert_true(wall_ms() - t0 < 3000);
+        make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+        assert_int_equal(run(ok, &ev, NULL), HOOK_CONTINUE);
+    }
+    hook_fn_release(fn);
+    hook_fn_release(ok);
+}
+
+static void test_slow_plugin(void **state)
+{
+    hook_fn_t *fn = load_hook(plugin_path("tests/hooks", "slow"), NULL, 50, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_FAILED);
+    assert_int_equal(rep.http_status, 503);
+    assert_true(rep.timed_out);
+    assert_non_null(strstr(rep.error, "past its timeout"));
+    hook_fn_release(fn);
+}
+
 static void test_memory_cap(void **state)
 {
     hook_fn_t *fn = load_hook("tests/hooks/alloc.lua", NULL, -1, 8u << 20, NULL, 0);
@@ -661,6 +693,8 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_infinite_loop_jit),
         cmocka_unit_test(test_loop_swallowing_timeout),
+        cmocka_unit_test(test_loop_in_host_functions),
+        cmocka_unit_test(test_slow_plugin),
         cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_sandbox_and_edge_module),
         cmocka_unit_test(test_abi_refusals),
