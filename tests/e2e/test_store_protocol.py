@@ -46,6 +46,7 @@ store:
 
 edge = Edge(config())
 PORT = edge.ports["store"]
+others = []  # every other instance a test starts, killed at the end whatever happens
 ROOT = os.path.join(edge.dir, "data")
 
 
@@ -677,16 +678,19 @@ def restart_and_generated_credentials():
     ok(s3("PUT", "/objs/durable", b"acknowledged"))
     assert edge.stop() == 0
     edge.assert_clean()
+    others.append(edge)
     edge = Edge(config(), name="edge2", workdir=edge.dir)
     PORT = edge.ports["store"]
     assert ok(s3("GET", "/objs/durable")).body == b"acknowledged"
     assert ok(s3("GET", "/mpu/big")).headers["content-length"] == str(10 * 1024 * 1024 + 4)
     # a second process on the same root is refused
     other = Edge(config(), name="edge3", workdir=edge.dir, expect_fail=True)
+    others.append(other)
     assert other.proc.wait(30 * SLOW) != 0
     assert "in use" in other.log(), other.log()
     # without credentials: a key pair is generated, stored with mode 0600, printed once, and reused after a restart
     fresh = Edge(config(root="./gen", creds=False), name="gen1")
+    others.append(fresh)
     path = os.path.join(fresh.dir, "gen", ".credentials")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     text = open(path).read()
@@ -700,6 +704,7 @@ def restart_and_generated_credentials():
         ok(s3("PUT", "/genb"))
         assert fresh.stop() == 0
         again = Edge(config(root="./gen", creds=False), name="gen2", workdir=fresh.dir)
+        others.append(again)
         assert sk not in again.log()
         PORT = again.ports["store"]
         ok(s3("HEAD", "/genb"))
@@ -730,4 +735,5 @@ if __name__ == "__main__":
     try:
         run()
     finally:
-        edge.kill()
+        for e in others + [edge]:
+            e.kill()
