@@ -162,10 +162,12 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
     atomic_init(&obj->state, CACHE_OBJ_BUSY);
     obj->hash = hash;
     p = (char *)(obj + 1);
-    memcpy(p, key.base, key.len);
+    if (key.len != 0)
+        memcpy(p, key.base, key.len);
     obj->key = h2o_iovec_init(p, key.len);
     p += key.len + 1;
-    memcpy(p, url.base, url.len);
+    if (url.len != 0)
+        memcpy(p, url.base, url.len);
     obj->url = h2o_iovec_init(p, url.len);
     obj->content_length = -1;
     obj->body = body_new();

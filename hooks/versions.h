@@ -21,7 +21,7 @@ typedef struct hook_binding {
     double weight0; /* share of viewers that get fn[0]; 1.0 when there is one version */
     hook_key_kind_t key_kind;
     char key_name[64]; /* lowercase cookie or header name */
-    char label[2][96]; /* "NAME@VERSION" for the access log */
+    char label[2][280]; /* "NAME@VERSION" for the access log */
 } hook_binding_t;
 
 /** the version a viewer with this sticky-key hash gets (0 or 1) */

@@ -1,11 +1,14 @@
 /* proxy/admin.c - the admin API: JSON over HTTP, every call but /healthz with `Authorization: Bearer TOKEN`. */
+#include <ctype.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "cache/key.h"
 #include "cache/memory.h"
 #include "hooks/json.h"
+#include "hooks/versions.h"
 #include "proxy/admin.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
@@ -150,6 +153,159 @@ static void do_purge(h2o_req_t *req, edge_gen_t *gen)
     respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, out, SIZE_MAX));
 }
 
+static hook_json_t *parse_body(h2o_req_t *req)
+{
+    char err[256];
+    hook_json_t *doc;
+    if (req->entity.len > MAX_ADMIN_BODY) {
+        respond_json_error(req, 400, "Bad Request", "body too large");
+        return NULL;
+    }
+    if ((doc = hook_json_parse(req->entity.base != NULL ? req->entity.base : "", req->entity.len, err, sizeof(err))) == NULL) {
+        respond_json_error(req, 400, "Bad Request", err);
+        return NULL;
+    }
+    if (doc->type != HOOK_JSON_OBJECT) {
+        hook_json_free(doc);
+        respond_json_error(req, 400, "Bad Request", "the body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/* splits "/hooks/NAME/rest..." into its segments (names are letters, digits, - _ .) */
+static size_t split_path(h2o_iovec_t path, char segs[5][128])
+{
+    size_t n = 0, i = 0;
+    while (i < path.len && n < 5) {
+        size_t j = 0;
+        while (i < path.len && path.base[i] == '/')
+            ++i;
+        if (i == path.len)
+            break;
+        while (i < path.len && path.base[i] != '/') {
+            char c = path.base[i++];
+            if (j == 127 || !(isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.'))
+                return 0;
+            segs[n][j++] = c;
+        }
+        segs[n++][j] = '\0';
+    }
+    return i == path.len ? n : 0;
+}
+
+/* version and alias changes take effect by a new generation with the hooks bound again */
+static int apply_hook_change(h2o_req_t *req)
+{
+    char err[512];
+    if (server_rebind_hooks(err, sizeof(err)) != 0) {
+        respond_json_error(req, 409, "Conflict", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void do_hooks(h2o_req_t *req)
+{
+    char segs[5][128], err[512], out[512];
+    size_t n = split_path(req->path_normalized, segs);
+    int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")),
+        is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")),
+        is_put = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")),
+        is_delete = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));
+    hook_json_t *doc;
+    const hook_json_t *v;
+
+    if (n == 1 && is_get) {
+        char *json = hook_versions_json();
+        respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, json, SIZE_MAX));
+        free(json);
+        return;
+    }
+    if (n == 3 && strcmp(segs[2], "versions") == 0 && is_post) {
+        unsigned version;
+        if ((doc = parse_body(req)) == NULL)
+            return;
+        if ((v = hook_json_get(doc, "path")) == NULL || v->type != HOOK_JSON_STRING || v->len == 0 || memchr(v->str, 0, v->len) != NULL) {
+            hook_json_free(doc);
+            respond_json_error(req, 400, "Bad Request", "give {\"path\": \"FILE.lua\" or \"FILE.so\"}");
+            return;
+        }
+        version = hook_versions_publish(segs[1], v->str, err, sizeof(err));
+        hook_json_free(doc);
+        if (version == 0) {
+            respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 422, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Unprocessable Entity",
+                               err);
+            return;
+        }
+        snprintf(out, sizeof(out), "{\"hook\":\"%s\",\"version\":%u}\n", segs[1], version);
+        respond(req, 201, "Created", "application/json", h2o_strdup(&req->pool, out, SIZE_MAX));
+        return;
+    }
+    if ((n == 4 || n == 5) && strcmp(segs[2], "aliases") == 0) {
+        if (n == 5 && strcmp(segs[4], "rollback") == 0 && is_post) {
+            if (hook_versions_rollback(segs[1], segs[3], err, sizeof(err)) != 0) {
+                respond_json_error(req, 404, "Not Found", err);
+                return;
+            }
+        } else if (n == 4 && is_delete) {
+            if (hook_versions_delete_alias(segs[1], segs[3], err, sizeof(err)) != 0) {
+                respond_json_error(req, strstr(err, "cannot") != NULL ? 409 : 404, strstr(err, "cannot") != NULL ? "Conflict" : "Not Found",
+                                   err);
+                return;
+            }
+        } else if (n == 4 && is_put) {
+            unsigned versions[2];
+            double weights[2];
+            size_t count = 0;
+            const char *key = NULL;
+            if ((doc = parse_body(req)) == NULL)
+                return;
+            if ((v = hook_json_get(doc, "versions")) == NULL || v->type != HOOK_JSON_OBJECT || v->count < 1 || v->count > 2) {
+                hook_json_free(doc);
+                respond_json_error(req, 400, "Bad Request", "give {\"versions\": {\"3\": 0.9, \"4\": 0.1}} (one or two versions)");
+                return;
+            }
+            for (size_t i = 0; i != v->count; ++i) {
+                char *end;
+                unsigned long num = strtoul(v->keys[i], &end, 10);
+                if (*end != '\0' || num == 0 || num > 1000000 || v->items[i]->type != HOOK_JSON_NUMBER) {
+                    hook_json_free(doc);
+                    respond_json_error(req, 400, "Bad Request", "versions maps a version number to its weight");
+                    return;
+                }
+                versions[count] = (unsigned)num;
+                weights[count++] = v->items[i]->number;
+            }
+            if ((v = hook_json_get(doc, "key")) != NULL) {
+                if (v->type != HOOK_JSON_STRING) {
+                    hook_json_free(doc);
+                    respond_json_error(req, 400, "Bad Request", "key is ip, cookie:NAME or header:NAME");
+                    return;
+                }
+                key = v->str;
+            }
+            int r = hook_versions_set_alias(segs[1], segs[3], versions, weights, count, key, err, sizeof(err));
+            hook_json_free(doc);
+            if (r != 0) {
+                respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 400, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Bad Request",
+                                   err);
+                return;
+            }
+        } else {
+            respond_json_error(req, 405, "Method Not Allowed", "PUT or DELETE /hooks/NAME/aliases/ALIAS, POST .../rollback");
+            return;
+        }
+        if (apply_hook_change(req) != 0)
+            return;
+        char *json = hook_versions_json();
+        respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, json, SIZE_MAX));
+        free(json);
+        return;
+    }
+    respond_json_error(req, 404, "Not Found", "GET /hooks, POST /hooks/NAME/versions, PUT|DELETE /hooks/NAME/aliases/ALIAS");
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     edge_gen_t *gen = server_worker_current()->gen; /* synchronous: the worker keeps it alive for this call */
@@ -179,6 +335,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         do_purge(req, gen);
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {
+        do_hooks(req);
         return 0;
     }
     respond_json_error(req, 404, "Not Found", "unknown admin endpoint");

@@ -30,6 +30,60 @@ int gen_pattern_match(const char *pat, size_t plen, const char *s, size_t slen)
     return p == plen;
 }
 
+/* resolves every behavior's hook references and lists the versions they use */
+static int bind_hooks(edge_gen_t *gen, char *err, size_t errlen)
+{
+    conf_t *conf = gen->conf;
+    size_t nfns = 0;
+    gen->hooks = calloc(conf->num_behaviors * CONF_HOOK_NUM * 2 + 1, sizeof(hook_fn_t *));
+    for (size_t i = 0; i != conf->num_behaviors; ++i) {
+        edge_behavior_t *b = &gen->behaviors[i];
+        for (int ev = 0; ev != CONF_HOOK_NUM; ++ev) {
+            const char *ref = conf->behaviors[i].hooks[ev];
+            char e[512];
+            if (ref == NULL)
+                continue;
+            b->hooks[ev] = calloc(1, sizeof(hook_binding_t));
+            if (hook_versions_bind(ref, ev, b->hooks[ev], e, sizeof(e)) != 0) {
+                snprintf(err, errlen, "%s:%d: behaviors[%zu].hooks.%s: %s", conf->file, conf->behaviors[i].line, i,
+                         conf_hook_event_names[ev], e);
+                free(b->hooks[ev]);
+                b->hooks[ev] = NULL;
+                return -1;
+            }
+            for (int k = 0; k != 2; ++k) {
+                hook_fn_t *fn = b->hooks[ev]->fn[k];
+                size_t j;
+                if (fn == NULL)
+                    continue;
+                for (j = 0; j != nfns && gen->hooks[j] != fn; ++j)
+                    ;
+                if (j == nfns) {
+                    hook_fn_addref(fn);
+                    gen->hooks[nfns++] = fn;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static void init_behaviors(edge_gen_t *gen)
+{
+    conf_t *conf = gen->conf;
+    gen->num_behaviors = conf->num_behaviors;
+    gen->behaviors = calloc(conf->num_behaviors + 1, sizeof(edge_behavior_t));
+    for (size_t i = 0; i != conf->num_behaviors; ++i) {
+        edge_behavior_t *b = &gen->behaviors[i];
+        b->conf = &conf->behaviors[i];
+        b->index = (unsigned)i;
+        b->origin = gen->origins[conf->behaviors[i].origin - conf->origins];
+        b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
+        b->cache_enabled = conf->behaviors[i].cache.enabled;
+        cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
+    }
+}
+
 edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen)
 {
     edge_gen_t *gen = calloc(1, sizeof(*gen));
@@ -53,40 +107,50 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
             return NULL;
         }
     }
-    gen->hooks = calloc(conf->num_hooks + 1, sizeof(hook_fn_t *));
+    /* each hook of the config is (or becomes) a version in the registry */
     for (i = 0; i != conf->num_hooks; ++i) {
         char e[512];
-        if ((gen->hooks[i] = hook_fn_load(&conf->hooks[i], e, sizeof(e))) == NULL) {
+        if (hook_versions_from_config(&conf->hooks[i], e, sizeof(e)) == 0) {
             snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
             gen_release(gen);
             return NULL;
         }
     }
-    gen->num_behaviors = conf->num_behaviors;
-    gen->behaviors = calloc(conf->num_behaviors + 1, sizeof(edge_behavior_t));
-    for (i = 0; i != conf->num_behaviors; ++i) {
-        edge_behavior_t *b = &gen->behaviors[i];
-        b->conf = &conf->behaviors[i];
-        b->index = (unsigned)i;
-        b->origin = gen->origins[conf->behaviors[i].origin - conf->origins];
-        b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
-        b->cache_enabled = conf->behaviors[i].cache.enabled;
-        cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
-        for (int ev = 0; ev != CONF_HOOK_NUM; ++ev) {
-            const char *ref = conf->behaviors[i].hooks[ev];
-            if (ref == NULL)
-                continue;
-            size_t nlen = strcspn(ref, "@");
-            for (size_t k = 0; k != conf->num_hooks; ++k)
-                if (strlen(conf->hooks[k].name) == nlen && memcmp(conf->hooks[k].name, ref, nlen) == 0)
-                    b->hooks[ev] = gen->hooks[k];
-            if (b->hooks[ev] != NULL && !hook_fn_handles(b->hooks[ev], ev)) {
-                snprintf(err, errlen, "%s:%d: behaviors[%zu].hooks.%s: the plugin %s does not handle %s events", conf->file,
-                         conf->behaviors[i].line, i, conf_hook_event_names[ev], hook_fn_path(b->hooks[ev]), conf_hook_event_names[ev]);
-                gen_release(gen);
-                return NULL;
-            }
-        }
+    init_behaviors(gen);
+    if (bind_hooks(gen, err, errlen) != 0) {
+        gen_release(gen);
+        return NULL;
+    }
+    return gen;
+}
+
+void gen_own_conf(edge_gen_t *gen)
+{
+    gen->conf_ref = calloc(1, sizeof(*gen->conf_ref));
+    atomic_init(&gen->conf_ref->refcnt, 1);
+    gen->conf_ref->conf = gen->conf;
+}
+
+edge_gen_t *gen_rebind(edge_gen_t *old, char *err, size_t errlen)
+{
+    edge_gen_t *gen = calloc(1, sizeof(*gen));
+    size_t i;
+    if (gen == NULL)
+        h2o_fatal("no memory");
+    atomic_init(&gen->refcnt, 1);
+    gen->id = atomic_fetch_add(&next_gen_id, 1);
+    gen->conf = old->conf;
+    gen->conf_ref = old->conf_ref;
+    atomic_fetch_add(&gen->conf_ref->refcnt, 1);
+    gen->origins = calloc(gen->conf->num_origins + 1, sizeof(origin_t *));
+    for (i = 0; i != gen->conf->num_origins; ++i) {
+        gen->origins[i] = old->origins[i];
+        origin_addref(gen->origins[i]);
+    }
+    init_behaviors(gen);
+    if (bind_hooks(gen, err, errlen) != 0) {
+        gen_release(gen);
+        return NULL;
     }
     return gen;
 }
@@ -103,6 +167,14 @@ void gen_release(edge_gen_t *gen)
     if (gen->origins != NULL)
         for (size_t i = 0; gen->origins[i] != NULL; ++i)
             origin_release(gen->origins[i]);
+    if (gen->behaviors != NULL) {
+        for (size_t i = 0; i != gen->num_behaviors; ++i)
+            for (int ev = 0; ev != CONF_HOOK_NUM; ++ev)
+                if (gen->behaviors[i].hooks[ev] != NULL) {
+                    hook_binding_free(gen->behaviors[i].hooks[ev]);
+                    free(gen->behaviors[i].hooks[ev]);
+                }
+    }
     if (gen->hooks != NULL) {
         for (size_t i = 0; gen->hooks[i] != NULL; ++i)
             hook_fn_release(gen->hooks[i]);
@@ -110,8 +182,10 @@ void gen_release(edge_gen_t *gen)
     }
     free(gen->origins);
     free(gen->behaviors);
-    if (gen->owns_conf)
-        conf_free(gen->conf);
+    if (gen->conf_ref != NULL && atomic_fetch_sub(&gen->conf_ref->refcnt, 1) == 1) {
+        conf_free(gen->conf_ref->conf);
+        free(gen->conf_ref);
+    }
     free(gen);
 }
 

@@ -9,6 +9,7 @@
 #include "conf/config.h"
 #include "proxy/origin.h"
 #include "hooks/hooks.h"
+#include "hooks/versions.h"
 
 typedef struct edge_behavior {
     const conf_behavior_t *conf;
@@ -17,8 +18,14 @@ typedef struct edge_behavior {
     h2o_iovec_t pattern;
     int cache_enabled;
     cache_policy_t policy; /* the behavior's cache settings resolved against the global defaults */
-    hook_fn_t *hooks[CONF_HOOK_NUM]; /* per trigger point, or NULL */
+    hook_binding_t *hooks[CONF_HOOK_NUM]; /* per trigger point: the version(s) the behavior's reference resolves to, or NULL */
 } edge_behavior_t;
+
+/** a configuration shared by the generations built from it (a registry change rebinds hooks without reloading the file) */
+typedef struct edge_conf_ref {
+    _Atomic uint32_t refcnt;
+    conf_t *conf;
+} edge_conf_ref_t;
 
 typedef struct edge_gen {
     _Atomic uint32_t refcnt;
@@ -27,12 +34,16 @@ typedef struct edge_gen {
     origin_t **origins; /* parallel to conf->origins */
     edge_behavior_t *behaviors;
     size_t num_behaviors;
-    hook_fn_t **hooks; /* parallel to conf->hooks */
-    int owns_conf;     /* set once built: the generation frees conf */
+    hook_fn_t **hooks;         /* every hook version the bindings use, NULL-terminated (compiled per worker, in metrics) */
+    edge_conf_ref_t *conf_ref; /* set once built: the generation shares conf through it */
 } edge_gen_t;
 
 /** builds the runtime objects of conf; NULL with a message on failure (conf stays the caller's until owns_conf is set) */
 edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen);
+/** a generation like gen with the hook bindings resolved again (after a change of versions or aliases); NULL with a message */
+edge_gen_t *gen_rebind(edge_gen_t *gen, char *err, size_t errlen);
+/** makes gen own conf (shared by the generations rebound from it) */
+void gen_own_conf(edge_gen_t *gen);
 void gen_addref(edge_gen_t *gen);
 void gen_release(edge_gen_t *gen);
 /** the first behavior whose pattern matches the path (without its query); NULL when none does */

@@ -279,15 +279,17 @@ static void send_head(edge_txn_t *txn)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
     /* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
-    if (txn->behavior->hooks[HOOK_VIEWER_RESPONSE] != NULL && obj->status < 400) {
-        hook_fn_t *fn = txn->behavior->hooks[HOOK_VIEWER_RESPONSE];
+    const char *vres_label;
+    hook_fn_t *vres = obj->status < 400 ? hookcall_pick(txn, HOOK_VIEWER_RESPONSE, &vres_label) : NULL;
+    if (vres != NULL) {
+        hook_fn_t *fn = vres;
         hook_event_t ev;
         int err_status;
         hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, &ev);
         ev.response.status = status;
         ev.response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
         hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev.response.headers);
-        if (hookcall_run(txn, fn, &ev, &req->pool, &err_status) != HOOKCALL_CONTINUE) {
+        if (hookcall_run(txn, fn, vres_label, &ev, &req->pool, &err_status) != HOOKCALL_CONTINUE) {
             send_error(txn, err_status, err_status == 502 ? "the viewer-response hook returned an invalid result"
                                                           : "the viewer-response hook failed");
             return;
@@ -392,7 +394,7 @@ static void deliver(edge_txn_t *txn)
 
 /* ---- the pipeline --------------------------------------------------------------------------------------------------------- */
 
-static h2o_iovec_t client_ip(h2o_req_t *req)
+h2o_iovec_t handler_client_ip(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
@@ -407,7 +409,7 @@ static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 {
     h2o_req_t *req = txn->req;
     if (txn->client_ip.base == NULL)
-        txn->client_ip = client_ip(req);
+        txn->client_ip = handler_client_ip(req);
     fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
     fr->path = req->path;
     fr->headers = &req->headers;
@@ -435,9 +437,10 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
     h2o_req_t *req = txn->req;
     edge_behavior_t *b = txn->behavior;
     origin_t *origin = b->origin;
-    hook_fn_t *fn = b->hooks[HOOK_ORIGIN_REQUEST];
+    const char *label;
+    hook_fn_t *fn = hookcall_pick(txn, HOOK_ORIGIN_REQUEST, &label);
     fill_request_t fr;
-    fill_hooks_t hooks = {b->hooks[HOOK_ORIGIN_RESPONSE]};
+    fill_hooks_t hooks = {hookcall_pick(txn, HOOK_ORIGIN_RESPONSE, &txn->ores_label)};
 
     fill_request_of(txn, &fr, as_get);
     if (fn != NULL) {
@@ -445,7 +448,7 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
         int err_status;
         hookcall_request_event(req, txn, HOOK_ORIGIN_REQUEST, fn, txn->client_ip, &ev);
         dynorigin_describe(origin, &req->pool, &ev.request.origin);
-        switch (hookcall_run(txn, fn, &ev, &req->pool, &err_status)) {
+        switch (hookcall_run(txn, fn, label, &ev, &req->pool, &err_status)) {
         case HOOKCALL_CONTINUE:
             hookcall_apply_request(req, &ev);
             if (ev.request.origin.changed) {
@@ -580,15 +583,17 @@ static void process(edge_txn_t *txn)
     int64_t now;
 
     /* viewer-request: every request, before the cache; it may rewrite the request or answer it */
-    if (b->hooks[HOOK_VIEWER_REQUEST] != NULL && !txn->viewer_request_done) {
-        hook_fn_t *fn = b->hooks[HOOK_VIEWER_REQUEST];
+    const char *vreq_label;
+    hook_fn_t *vreq = txn->viewer_request_done ? NULL : hookcall_pick(txn, HOOK_VIEWER_REQUEST, &vreq_label);
+    if (vreq != NULL) {
+        hook_fn_t *fn = vreq;
         hook_event_t ev;
         int err_status;
         txn->viewer_request_done = 1;
         if (txn->client_ip.base == NULL)
-            txn->client_ip = client_ip(req);
+            txn->client_ip = handler_client_ip(req);
         hookcall_request_event(req, txn, HOOK_VIEWER_REQUEST, fn, txn->client_ip, &ev);
-        switch (hookcall_run(txn, fn, &ev, &req->pool, &err_status)) {
+        switch (hookcall_run(txn, fn, vreq_label, &ev, &req->pool, &err_status)) {
         case HOOKCALL_CONTINUE:
             hookcall_apply_request(req, &ev);
             break;
@@ -729,8 +734,8 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     h2o_timeout_unlink(&txn->defer_entry);
     cache_waiter_cancel(&txn->waiter);
     dur = now_us() - txn->started_us;
-    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->behavior->hooks[HOOK_ORIGIN_RESPONSE] != NULL)
-        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->behavior->hooks[HOOK_ORIGIN_RESPONSE]);
+    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->ores_label != NULL)
+        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->ores_label);
     e.req = req;
     e.status = req->res.status != 0 ? req->res.status : txn->status;
     e.bytes = req->bytes_sent;

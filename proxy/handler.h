@@ -30,6 +30,7 @@ typedef struct edge_txn {
     uint64_t pos, end, sent_to;
     int head_sent, head_only, leader, cacheable, restarts, viewer_request_done;
     h2o_iovec_t client_ip;
+    const char *ores_label; /* the origin-response hook version this request's fill runs */
     int status;
     const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
     const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */
@@ -43,6 +44,9 @@ typedef struct edge_txn {
 
 /** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */
 void handler_register(h2o_pathconf_t *pathconf);
+
+/** the client's address as text, in the request's pool */
+h2o_iovec_t handler_client_ip(h2o_req_t *req);
 
 /** the shared cache (created by the server) */
 extern cache_mem_t *handler_cache;

@@ -1,6 +1,7 @@
 /* proxy/hookcall.c - events from h2o requests and back, and the hook log of a transaction. */
 #include <stdio.h>
 #include <string.h>
+#include "cache/key.h"
 #include "proxy/handler.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
@@ -90,21 +91,70 @@ void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev)
         req->entity = r->body.data;
 }
 
-void hookcall_log(edge_txn_t *txn, int type, hook_fn_t *fn)
+void hookcall_log(edge_txn_t *txn, int type, const char *label)
 {
     static const char *const short_names[] = {"vreq", "oreq", "ores", "vres"};
-    int n = snprintf(txn->hooks_log + txn->hooks_log_len, sizeof(txn->hooks_log) - txn->hooks_log_len, "%s%s:%s@%.8s",
-                     txn->hooks_log_len != 0 ? "," : "", short_names[type & 3], hook_fn_name(fn), hook_fn_hash(fn));
+    int n = snprintf(txn->hooks_log + txn->hooks_log_len, sizeof(txn->hooks_log) - txn->hooks_log_len, "%s%s:%s",
+                     txn->hooks_log_len != 0 ? "," : "", short_names[type & 3], label);
     if (n > 0 && txn->hooks_log_len + n < sizeof(txn->hooks_log))
         txn->hooks_log_len += n;
 }
 
-hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, int *status)
+/* the value of cookie `name` in the request's Cookie headers */
+static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                ++p;
+            const char *k = p;
+            while (p < end && *p != '=' && *p != ';')
+                ++p;
+            if (p < end && *p == '=' && (size_t)(p - k) == nlen && memcmp(k, name, nlen) == 0) {
+                const char *v = ++p;
+                while (p < end && *p != ';')
+                    ++p;
+                return h2o_iovec_init(v, p - v);
+            }
+            while (p < end && *p != ';')
+                ++p;
+        }
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+hook_fn_t *hookcall_pick(edge_txn_t *txn, int type, const char **label)
+{
+    hook_binding_t *b = txn->behavior->hooks[type];
+    int k = 0;
+    if (b == NULL)
+        return NULL;
+    if (b->fn[1] != NULL) {
+        /* a split: the same viewer lands on the same version, request after request */
+        h2o_iovec_t key = {NULL, 0};
+        if (b->key_kind == HOOK_KEY_COOKIE)
+            key = find_cookie(txn->req, b->key_name);
+        else if (b->key_kind == HOOK_KEY_HEADER)
+            key = headers_get_str(&txn->req->headers, b->key_name, strlen(b->key_name));
+        if (key.len == 0) {
+            if (txn->client_ip.base == NULL)
+                txn->client_ip = handler_client_ip(txn->req);
+            key = txn->client_ip;
+        }
+        k = hook_binding_pick(b, cache_key_hash(key.base, key.len));
+    }
+    *label = b->label[k];
+    return b->fn[k];
+}
+
+hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool, int *status)
 {
     server_worker_t *w = server_worker_current();
     hook_report_t rep;
     hook_status_t st;
-    hookcall_log(txn, ev->type, fn);
+    hookcall_log(txn, ev->type, label);
     st = hook_run(w->hooks, fn, ev, pool, &rep);
     switch (st) {
     case HOOK_CONTINUE:

@@ -466,15 +466,34 @@ static void warn_restart_only(conf_t *old, conf_t *new)
         log_info("reload: limits.max_request_body applies now; limits.client_timeout needs a restart");
 }
 
+/* reloads and admin changes build generations from the current one: one at a time */
+static pthread_mutex_t publish_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+int server_rebind_hooks(char *err, size_t errlen)
+{
+    edge_gen_t *gen;
+    pthread_mutex_lock(&publish_mutex);
+    if ((gen = gen_rebind(atomic_load(&server.gen), err, errlen)) == NULL) {
+        pthread_mutex_unlock(&publish_mutex);
+        return -1;
+    }
+    server_publish_gen(gen);
+    pthread_mutex_unlock(&publish_mutex);
+    return 0;
+}
+
 void server_reload(void)
 {
     char err[CONF_ERRBUF_SIZE];
     edge_gen_t *cur = atomic_load(&server.gen), *gen;
     conf_t *conf;
 
+    pthread_mutex_lock(&publish_mutex);
+    cur = atomic_load(&server.gen);
     log_info("reload: reading %s", cur->conf->file);
     if ((conf = conf_load(cur->conf->file, err, sizeof(err))) == NULL) {
         log_error("reload refused, the running configuration stays: %s", err);
+        pthread_mutex_unlock(&publish_mutex);
         return;
     }
     /* the listeners that are bound stay: the new generation describes them as they run (ports bound as 0 included) */
@@ -487,14 +506,16 @@ void server_reload(void)
     if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
         log_error("reload refused, the running configuration stays: %s", err);
         conf_free(conf);
+        pthread_mutex_unlock(&publish_mutex);
         return;
     }
-    gen->owns_conf = 1;
+    gen_own_conf(gen);
     connect_embedded_origins(gen);
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
         log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
     log_level = conf->error_log.level;
     server_publish_gen(gen);
+    pthread_mutex_unlock(&publish_mutex);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
 }
 
@@ -528,7 +549,7 @@ int server_run(conf_t *conf)
         log_error("%s", err);
         return 1;
     }
-    gen->owns_conf = 1;
+    gen_own_conf(gen);
     connect_embedded_origins(gen);
     atomic_store(&server.gen, gen);
 

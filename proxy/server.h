@@ -78,6 +78,9 @@ void server_gen_release(server_worker_t *w, struct edge_gen *g);
  */
 void server_publish_gen(struct edge_gen *gen);
 
+/** resolves the hook references again after a change of versions or aliases and publishes the result; 0 or -1 with a reason */
+int server_rebind_hooks(char *err, size_t errlen);
+
 /** SIGHUP: reloads the config file; a broken one is refused with its error logged and the running one keeps serving */
 void server_reload(void);
 

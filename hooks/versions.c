@@ -1,0 +1,595 @@
+/* hooks/versions.c - the registry of hook versions (immutable copies of the files) and aliases (weighted, sticky). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "hooks/json.h"
+#include "hooks/versions.h"
+#include "proxy/log.h"
+
+typedef struct version {
+    unsigned number;
+    char hash[65];
+    char *copy_path; /* the immutable copy this version loads from */
+    char *orig_path; /* where it came from */
+    conf_hook_t conf; /* settings; lua / native point at copy_path */
+    hook_fn_t *fn;    /* held while an alias points here */
+    time_t created;
+} version_t;
+
+typedef struct alias {
+    char *name;
+    unsigned versions[2];
+    double weights[2];
+    size_t n;
+    hook_key_kind_t key_kind;
+    char key_name[64];
+    int has_prev;
+    unsigned prev_versions[2];
+    double prev_weights[2];
+    size_t prev_n;
+} alias_t;
+
+typedef struct entry {
+    char *name;
+    version_t *versions;
+    size_t num_versions;
+    alias_t *aliases;
+    size_t num_aliases;
+    char config_hash[65]; /* the content the last configuration load brought */
+} entry_t;
+
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static entry_t *entries;
+static size_t num_entries;
+static char *dir;
+
+/* ---- helpers -------------------------------------------------------------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+    char *r = strdup(s != NULL ? s : "");
+    if (r == NULL)
+        abort();
+    return r;
+}
+
+static int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    size_t cap = 0, n;
+    *data = NULL;
+    *len = 0;
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    do {
+        if (*len + 65536 > cap) {
+            cap = cap ? cap * 2 : 131072;
+            if (cap > (256u << 20)) {
+                snprintf(err, errlen, "%s: too large", path);
+                fclose(fp);
+                free(*data);
+                return -1;
+            }
+            *data = realloc(*data, cap);
+        }
+        n = fread(*data + *len, 1, cap - *len, fp);
+        *len += n;
+    } while (n != 0);
+    fclose(fp);
+    return 0;
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 32;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (int i = 0; i != 32; ++i)
+        sprintf(out + i * 2, "%02x", md[i]);
+}
+
+static int ensure_dir(char *err, size_t errlen)
+{
+    if (dir != NULL)
+        return 0;
+    char tmpl[] = "/tmp/edgehook-hooks-XXXXXX";
+    if (mkdtemp(tmpl) == NULL) {
+        snprintf(err, errlen, "cannot create a directory for hook versions: %s", strerror(errno));
+        return -1;
+    }
+    dir = xstrdup(tmpl);
+    return 0;
+}
+
+static entry_t *find_entry(const char *name)
+{
+    for (size_t i = 0; i != num_entries; ++i)
+        if (strcmp(entries[i].name, name) == 0)
+            return &entries[i];
+    return NULL;
+}
+
+static version_t *find_version(entry_t *e, unsigned number)
+{
+    for (size_t i = 0; i != e->num_versions; ++i)
+        if (e->versions[i].number == number)
+            return &e->versions[i];
+    return NULL;
+}
+
+static alias_t *find_alias(entry_t *e, const char *name)
+{
+    for (size_t i = 0; i != e->num_aliases; ++i)
+        if (strcmp(e->aliases[i].name, name) == 0)
+            return &e->aliases[i];
+    return NULL;
+}
+
+static int parse_key(const char *key, hook_key_kind_t *kind, char *name, size_t namelen)
+{
+    if (key == NULL || strcmp(key, "ip") == 0) {
+        *kind = HOOK_KEY_IP;
+        name[0] = '\0';
+        return 0;
+    }
+    const char *colon = strchr(key, ':');
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= namelen)
+        return -1;
+    if (strncmp(key, "cookie:", 7) == 0)
+        *kind = HOOK_KEY_COOKIE;
+    else if (strncmp(key, "header:", 7) == 0)
+        *kind = HOOK_KEY_HEADER;
+    else
+        return -1;
+    snprintf(name, namelen, "%s", colon + 1);
+    if (*kind == HOOK_KEY_HEADER)
+        for (char *p = name; *p; ++p)
+            if (*p >= 'A' && *p <= 'Z')
+                *p += 'a' - 'A';
+    return 0;
+}
+
+/* keeps loaded exactly the versions some alias points at; called with the mutex held */
+static void sync_loaded(entry_t *e)
+{
+    for (size_t i = 0; i != e->num_versions; ++i) {
+        version_t *v = &e->versions[i];
+        int used = 0;
+        for (size_t a = 0; a != e->num_aliases && !used; ++a)
+            for (size_t k = 0; k != e->aliases[a].n; ++k)
+                if (e->aliases[a].versions[k] == v->number)
+                    used = 1;
+        if (used && v->fn == NULL) {
+            char err[512];
+            if ((v->fn = hook_fn_load(&v->conf, err, sizeof(err))) == NULL)
+                log_error("hook %s@%u: %s", e->name, v->number, err);
+        } else if (!used && v->fn != NULL) {
+            /* requests still running on it keep it until they end; then it is unloaded */
+            hook_fn_release(v->fn);
+            v->fn = NULL;
+        }
+    }
+}
+
+/* ---- publishing ------------------------------------------------------------------------------------------------------------ */
+
+/* makes `path` a version of `name` with settings `tmpl`; returns the version (existing when the content is known); mutex held */
+static version_t *publish_locked(const char *name, const char *path, const conf_hook_t *tmpl, int is_lua, int *created, char *err,
+                                 size_t errlen)
+{
+    entry_t *e;
+    char *data, hash[65], copy[4096];
+    size_t len;
+    version_t *v;
+    hook_fn_t *fn;
+    int fd;
+
+    *created = 0;
+    if (read_file(path, &data, &len, err, errlen) != 0)
+        return NULL;
+    sha256_hex(data, len, hash);
+    if ((e = find_entry(name)) == NULL) {
+        entries = realloc(entries, sizeof(*entries) * (num_entries + 1));
+        e = &entries[num_entries++];
+        memset(e, 0, sizeof(*e));
+        e->name = xstrdup(name);
+    }
+    for (size_t i = 0; i != e->num_versions; ++i) {
+        if (strcmp(e->versions[i].hash, hash) == 0 && (e->versions[i].conf.lua != NULL) == is_lua) {
+            free(data);
+            return &e->versions[i];
+        }
+    }
+    if (ensure_dir(err, errlen) != 0) {
+        free(data);
+        return NULL;
+    }
+    /* the immutable copy: what the version is, whatever happens to the file later */
+    const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+    snprintf(copy, sizeof(copy), "%s/%s-v%zu-%.12s-%s", dir, name, e->num_versions + 1, hash, base);
+    if ((fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 || write(fd, data, len) != (ssize_t)len) {
+        snprintf(err, errlen, "%s: cannot keep a copy of the version: %s", path, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        free(data);
+        return NULL;
+    }
+    close(fd);
+    free(data);
+
+    conf_hook_t c = *tmpl;
+    c.name = e->name;
+    c.lua = is_lua ? copy : NULL;
+    c.native = is_lua ? NULL : copy;
+    /* loading validates it (syntax, handler, ABI) before it becomes a version */
+    if ((fn = hook_fn_load(&c, err, errlen)) == NULL) {
+        /* name the user's file, not our copy */
+        char *p = strstr(err, copy);
+        if (p != NULL) {
+            char tail[1024];
+            snprintf(tail, sizeof(tail), "%s", p + strlen(copy));
+            snprintf(p, errlen - (p - err), "%s%s", path, tail);
+        }
+        unlink(copy);
+        return NULL;
+    }
+    hook_fn_release(fn); /* loaded again when an alias points here */
+    e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
+    v = &e->versions[e->num_versions];
+    memset(v, 0, sizeof(*v));
+    v->number = (unsigned)e->num_versions + 1;
+    memcpy(v->hash, hash, sizeof(hash));
+    v->copy_path = xstrdup(copy);
+    v->orig_path = xstrdup(path);
+    v->conf = *tmpl;
+    v->conf.name = e->name;
+    v->conf.lua = is_lua ? v->copy_path : NULL;
+    v->conf.native = is_lua ? NULL : v->copy_path;
+    v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
+    v->created = time(NULL);
+    ++e->num_versions;
+    *created = 1;
+    log_info("hook %s: version %u published from %s (sha256 %.12s)", name, v->number, path, hash);
+    return v;
+}
+
+static alias_t *set_alias_locked(entry_t *e, const char *name, const unsigned *versions, const double *weights, size_t n,
+                                 hook_key_kind_t kind, const char *key_name)
+{
+    alias_t *a = find_alias(e, name);
+    if (a == NULL) {
+        e->aliases = realloc(e->aliases, sizeof(*e->aliases) * (e->num_aliases + 1));
+        a = &e->aliases[e->num_aliases++];
+        memset(a, 0, sizeof(*a));
+        a->name = xstrdup(name);
+        a->key_kind = kind;
+        snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
+    } else {
+        a->has_prev = 1;
+        memcpy(a->prev_versions, a->versions, sizeof(a->versions));
+        memcpy(a->prev_weights, a->weights, sizeof(a->weights));
+        a->prev_n = a->n;
+    }
+    memcpy(a->versions, versions, sizeof(unsigned) * n);
+    memcpy(a->weights, weights, sizeof(double) * n);
+    a->n = n;
+    return a;
+}
+
+unsigned hook_versions_from_config(const conf_hook_t *conf, char *err, size_t errlen)
+{
+    int created, is_lua = conf->lua != NULL;
+    version_t *v;
+    entry_t *e;
+    unsigned number;
+    pthread_mutex_lock(&mutex);
+    if ((v = publish_locked(conf->name, is_lua ? conf->lua : conf->native, conf, is_lua, &created, err, errlen)) == NULL) {
+        pthread_mutex_unlock(&mutex);
+        return 0;
+    }
+    number = v->number;
+    e = find_entry(conf->name);
+    /* the config is the source of `live`: it moves when the config brings content it did not bring last time */
+    if (find_alias(e, "live") == NULL || strcmp(e->config_hash, v->hash) != 0) {
+        alias_t *live = find_alias(e, "live");
+        if (live == NULL || !(live->n == 1 && live->versions[0] == number)) {
+            double one = 1.0;
+            set_alias_locked(e, "live", &number, &one, 1, live != NULL ? live->key_kind : HOOK_KEY_IP, live != NULL ? live->key_name : "");
+            log_info("hook %s: alias live -> version %u (from the configuration)", conf->name, number);
+        }
+    }
+    memcpy(e->config_hash, v->hash, sizeof(e->config_hash));
+    sync_loaded(e);
+    pthread_mutex_unlock(&mutex);
+    return number;
+}
+
+unsigned hook_versions_publish(const char *name, const char *path, char *err, size_t errlen)
+{
+    entry_t *e;
+    version_t *v;
+    int created;
+    size_t plen = strlen(path);
+    int is_lua = plen > 4 && strcmp(path + plen - 4, ".lua") == 0;
+    unsigned number;
+    pthread_mutex_lock(&mutex);
+    if ((e = find_entry(name)) == NULL || e->num_versions == 0) {
+        snprintf(err, errlen, "no hook named \"%s\"", name);
+        pthread_mutex_unlock(&mutex);
+        return 0;
+    }
+    /* the settings of the latest version carry over */
+    conf_hook_t tmpl = e->versions[e->num_versions - 1].conf;
+    if ((v = publish_locked(name, path, &tmpl, is_lua, &created, err, errlen)) == NULL) {
+        pthread_mutex_unlock(&mutex);
+        return 0;
+    }
+    number = v->number;
+    pthread_mutex_unlock(&mutex);
+    return number;
+}
+
+int hook_versions_set_alias(const char *name, const char *alias, const unsigned *versions, const double *weights, size_t n,
+                            const char *key, char *err, size_t errlen)
+{
+    entry_t *e;
+    hook_key_kind_t kind;
+    char key_name[64];
+    double sum = 0;
+    pthread_mutex_lock(&mutex);
+    if ((e = find_entry(name)) == NULL) {
+        snprintf(err, errlen, "no hook named \"%s\"", name);
+        goto Fail;
+    }
+    if (alias[0] == '\0' || strlen(alias) > 64 || strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") != strlen(alias)) {
+        snprintf(err, errlen, "an alias name is letters, - _ . (digits would read as a version)");
+        goto Fail;
+    }
+    if (n < 1 || n > 2) {
+        snprintf(err, errlen, "an alias points at one version, or two with weights");
+        goto Fail;
+    }
+    for (size_t i = 0; i != n; ++i) {
+        if (find_version(e, versions[i]) == NULL) {
+            snprintf(err, errlen, "hook %s has no version %u", name, versions[i]);
+            goto Fail;
+        }
+        if (!(weights[i] > 0 && weights[i] <= 1)) {
+            snprintf(err, errlen, "weights are between 0 and 1");
+            goto Fail;
+        }
+        sum += weights[i];
+    }
+    if (n == 2 && versions[0] == versions[1]) {
+        snprintf(err, errlen, "the two versions of a split must differ");
+        goto Fail;
+    }
+    if (sum < 0.999999 || sum > 1.000001) {
+        snprintf(err, errlen, "the weights must sum to 1 (they sum to %g)", sum);
+        goto Fail;
+    }
+    {
+        alias_t *cur = find_alias(e, alias);
+        if (key == NULL && cur != NULL) {
+            kind = cur->key_kind;
+            snprintf(key_name, sizeof(key_name), "%s", cur->key_name);
+        } else if (parse_key(key, &kind, key_name, sizeof(key_name)) != 0) {
+            snprintf(err, errlen, "key must be ip, cookie:NAME or header:NAME");
+            goto Fail;
+        }
+        alias_t *a = set_alias_locked(e, alias, versions, weights, n, kind, key_name);
+        a->key_kind = kind;
+        snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
+    }
+    sync_loaded(e);
+    if (n == 1)
+        log_info("hook %s: alias %s -> version %u", name, alias, versions[0]);
+    else
+        log_info("hook %s: alias %s -> version %u (%g) and %u (%g)", name, alias, versions[0], weights[0], versions[1], weights[1]);
+    pthread_mutex_unlock(&mutex);
+    return 0;
+Fail:
+    pthread_mutex_unlock(&mutex);
+    return -1;
+}
+
+int hook_versions_delete_alias(const char *name, const char *alias, char *err, size_t errlen)
+{
+    entry_t *e;
+    alias_t *a;
+    pthread_mutex_lock(&mutex);
+    if ((e = find_entry(name)) == NULL || (a = find_alias(e, alias)) == NULL) {
+        snprintf(err, errlen, "no alias %s of hook %s", alias, name);
+        pthread_mutex_unlock(&mutex);
+        return -1;
+    }
+    if (strcmp(alias, "live") == 0) {
+        snprintf(err, errlen, "the live alias cannot be removed (move it instead)");
+        pthread_mutex_unlock(&mutex);
+        return -1;
+    }
+    free(a->name);
+    *a = e->aliases[--e->num_aliases];
+    sync_loaded(e);
+    log_info("hook %s: alias %s removed", name, alias);
+    pthread_mutex_unlock(&mutex);
+    return 0;
+}
+
+int hook_versions_rollback(const char *name, const char *alias, char *err, size_t errlen)
+{
+    entry_t *e;
+    alias_t *a;
+    unsigned v[2];
+    double w[2];
+    size_t n;
+    pthread_mutex_lock(&mutex);
+    if ((e = find_entry(name)) == NULL || (a = find_alias(e, alias)) == NULL) {
+        snprintf(err, errlen, "no alias %s of hook %s", alias, name);
+        pthread_mutex_unlock(&mutex);
+        return -1;
+    }
+    if (!a->has_prev) {
+        snprintf(err, errlen, "alias %s of hook %s has no earlier target", alias, name);
+        pthread_mutex_unlock(&mutex);
+        return -1;
+    }
+    memcpy(v, a->prev_versions, sizeof(v));
+    memcpy(w, a->prev_weights, sizeof(w));
+    n = a->prev_n;
+    set_alias_locked(e, alias, v, w, n, a->key_kind, a->key_name);
+    sync_loaded(e);
+    log_info("hook %s: alias %s rolled back to version %u%s", name, alias, v[0], n == 2 ? " (split)" : "");
+    pthread_mutex_unlock(&mutex);
+    return 0;
+}
+
+/* ---- binding -------------------------------------------------------------------------------------------------------------- */
+
+void hook_binding_free(hook_binding_t *b)
+{
+    for (int i = 0; i != 2; ++i)
+        if (b->fn[i] != NULL)
+            hook_fn_release(b->fn[i]);
+    memset(b, 0, sizeof(*b));
+}
+
+static hook_fn_t *fn_of(entry_t *e, version_t *v, char *err, size_t errlen)
+{
+    if (v->fn != NULL) {
+        hook_fn_addref(v->fn);
+        return v->fn;
+    }
+    /* a version no alias points at (pinned by NAME@VERSION): its own instance */
+    return hook_fn_load(&v->conf, err, errlen);
+}
+
+int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err, size_t errlen)
+{
+    char name[256];
+    const char *at = strchr(ref, '@'), *target = at != NULL ? at + 1 : "live";
+    size_t nlen = at != NULL ? (size_t)(at - ref) : strlen(ref);
+    entry_t *e;
+    memset(out, 0, sizeof(*out));
+    out->weight0 = 1.0;
+    if (nlen >= sizeof(name)) {
+        snprintf(err, errlen, "hook name too long");
+        return -1;
+    }
+    memcpy(name, ref, nlen);
+    name[nlen] = '\0';
+    pthread_mutex_lock(&mutex);
+    if ((e = find_entry(name)) == NULL) {
+        snprintf(err, errlen, "no hook named \"%s\"", name);
+        goto Fail;
+    }
+    if (target[0] >= '0' && target[0] <= '9') {
+        char *end;
+        unsigned long n = strtoul(target, &end, 10);
+        version_t *v = *end == '\0' ? find_version(e, (unsigned)n) : NULL;
+        if (v == NULL) {
+            snprintf(err, errlen, "hook %s has no version %s", name, target);
+            goto Fail;
+        }
+        if ((out->fn[0] = fn_of(e, v, err, errlen)) == NULL)
+            goto Fail;
+        out->version[0] = v->number;
+    } else {
+        alias_t *a = find_alias(e, target);
+        if (a == NULL) {
+            log_warn("hook %s: alias %s does not exist (yet): it serves like live", name, target);
+            a = find_alias(e, "live");
+        }
+        if (a == NULL) {
+            snprintf(err, errlen, "hook %s has no live alias", name);
+            goto Fail;
+        }
+        for (size_t i = 0; i != a->n; ++i) {
+            version_t *v = find_version(e, a->versions[i]);
+            if ((out->fn[i] = fn_of(e, v, err, errlen)) == NULL)
+                goto Fail;
+            out->version[i] = v->number;
+        }
+        out->weight0 = a->n == 2 ? a->weights[0] : 1.0;
+        out->key_kind = a->key_kind;
+        snprintf(out->key_name, sizeof(out->key_name), "%s", a->key_name);
+    }
+    for (int i = 0; i != 2; ++i) {
+        if (out->fn[i] == NULL)
+            continue;
+        if (!hook_fn_handles(out->fn[i], type)) {
+            snprintf(err, errlen, "%s@%u does not handle %s events", name, out->version[i], hook_event_type_name(type));
+            goto Fail;
+        }
+        snprintf(out->label[i], sizeof(out->label[i]), "%s@%u", name, out->version[i]);
+    }
+    pthread_mutex_unlock(&mutex);
+    return 0;
+Fail:
+    pthread_mutex_unlock(&mutex);
+    hook_binding_free(out);
+    return -1;
+}
+
+unsigned hook_versions_number_of(const hook_fn_t *fn)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&mutex);
+    for (size_t i = 0; i != num_entries && n == 0; ++i)
+        if (strcmp(entries[i].name, hook_fn_name(fn)) == 0)
+            for (size_t k = 0; k != entries[i].num_versions; ++k)
+                if (strcmp(entries[i].versions[k].hash, hook_fn_hash(fn)) == 0)
+                    n = entries[i].versions[k].number;
+    pthread_mutex_unlock(&mutex);
+    return n;
+}
+
+char *hook_versions_json(void)
+{
+    hook_buf_t b = {NULL, 0, 0};
+    pthread_mutex_lock(&mutex);
+    hook_buf_append(&b, "{\"hooks\":{", 10);
+    for (size_t i = 0; i != num_entries; ++i) {
+        entry_t *e = &entries[i];
+        if (i != 0)
+            hook_buf_append(&b, ",", 1);
+        hook_buf_json_string(&b, e->name, strlen(e->name));
+        hook_buf_append(&b, ":{\"versions\":[", 14);
+        for (size_t k = 0; k != e->num_versions; ++k) {
+            version_t *v = &e->versions[k];
+            char ts[32];
+            struct tm tm;
+            gmtime_r(&v->created, &tm);
+            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            hook_buf_appendf(&b, "%s{\"version\":%u,\"sha256\":\"%s\",\"kind\":\"%s\",\"loaded\":%s,\"created\":\"%s\",\"source\":", k ? "," : "",
+                             v->number, v->hash, v->conf.lua != NULL ? "lua" : "native", v->fn != NULL ? "true" : "false", ts);
+            hook_buf_json_string(&b, v->orig_path, strlen(v->orig_path));
+            hook_buf_append(&b, "}", 1);
+        }
+        hook_buf_append(&b, "],\"aliases\":{", 13);
+        for (size_t k = 0; k != e->num_aliases; ++k) {
+            alias_t *a = &e->aliases[k];
+            if (k != 0)
+                hook_buf_append(&b, ",", 1);
+            hook_buf_json_string(&b, a->name, strlen(a->name));
+            hook_buf_append(&b, ":{\"versions\":{", 14);
+            for (size_t j = 0; j != a->n; ++j)
+                hook_buf_appendf(&b, "%s\"%u\":%g", j ? "," : "", a->versions[j], a->weights[j]);
+            hook_buf_appendf(&b, "},\"key\":\"%s%s%s\"}", a->key_kind == HOOK_KEY_IP ? "ip" : a->key_kind == HOOK_KEY_COOKIE ? "cookie" : "header",
+                             a->key_kind == HOOK_KEY_IP ? "" : ":", a->key_name);
+        }
+        hook_buf_append(&b, "}}", 2);
+    }
+    hook_buf_append(&b, "}}\n", 3);
+    pthread_mutex_unlock(&mutex);
+    return b.base;
+}
