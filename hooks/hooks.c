@@ -311,7 +311,7 @@ hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
             abort();
     }
     atomic_fetch_add(&fn->thread_refs, 1);
-    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL};
+    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL, 0};
     return &t->slots[t->num_slots++];
 }
 
@@ -372,9 +372,10 @@ static void count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_
     if (rep->out_of_memory)
         bump(&c->oom, 1);
     bump(&c->duration_ns_sum, rep->duration_ns);
-    double s = (double)rep->duration_ns / 1e9;
+    static const uint64_t bounds_ns[HOOK_HIST_BUCKETS - 1] = {10000,   50000,    100000,   250000,    500000,    1000000,   2500000,
+                                                              5000000, 10000000, 50000000, 100000000, 500000000, 1000000000};
     size_t b = 0;
-    while (b < HOOK_HIST_BUCKETS - 1 && s > hook_hist_bounds[b])
+    while (b < HOOK_HIST_BUCKETS - 1 && rep->duration_ns > bounds_ns[b])
         ++b;
     bump(&c->buckets[b], 1);
 }

@@ -45,6 +45,7 @@ struct hook_fn {
 typedef struct hook_thread_slot {
     hook_fn_t *fn;
     hook_lua_state_t *ls;
+    int jit_off; /* after a hard stop the state is rebuilt interpreted: later overruns stop softly and leak nothing */
 } hook_thread_slot_t;
 
 struct hook_thread {

@@ -406,8 +406,11 @@ typedef struct armed {
 
 static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
 
-/* a == NULL: validation at load (JIT off, count hook, no watchdog); *killed is set when the watchdog stopped the top level */
-static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, armed_t *a, char *err, size_t errlen, int *killed)
+/*
+ * a == NULL: validation at load (JIT off, count hook, no watchdog); *killed is set when the watchdog stopped the top level.
+ * jit_off: run interpreted (after a hard stop of this hook on this thread).
+ */
+static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, armed_t *a, char *err, size_t errlen, int *killed)
 {
     hook_lua_state_t *ls = calloc(1, sizeof(*ls));
     if (ls == NULL)
@@ -423,7 +426,6 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, armed_t *a, char
     }
     ls->L = L;
     if (validate) {
-        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
         lua_pushnumber(L, (double)(hook_now_ns() + 2000000000ull));
         lua_setfield(L, LUA_REGISTRYINDEX, "edgehook.deadline");
         lua_sethook(L, on_validate_hook, LUA_MASKCOUNT, 10000);
@@ -431,6 +433,9 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, armed_t *a, char
     lua_gc(L, LUA_GCSTOP, 0);
     luaL_openlibs(L);
     lua_gc(L, LUA_GCRESTART, 0);
+    /* after openlibs: luaopen_jit turns the JIT (back) on */
+    if (validate || jit_off)
+        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
     /* debugging aid: EDGEHOOK_JIT_V=FILE logs LuaJIT trace events (jit.v) of every hook state */
     if (getenv("EDGEHOOK_JIT_V") != NULL && luaL_dostring(L, "require('jit.v').on(os.getenv('EDGEHOOK_JIT_V'))") != 0)
         lua_pop(L, 1);
@@ -497,7 +502,7 @@ int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen)
     hook_thread_t *saved = hook_tls_thread;
     int killed = 0;
     hook_tls_thread = NULL; /* no watchdog protocol on this thread */
-    hook_lua_state_t *ls = state_new(fn, 1, NULL, err, errlen, &killed);
+    hook_lua_state_t *ls = state_new(fn, 1, 1, NULL, err, errlen, &killed);
     hook_tls_thread = saved;
     if (ls == NULL)
         return -1;
@@ -562,7 +567,7 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     if (slot->ls == NULL) {
         char err[1024];
         int killed = 0;
-        slot->ls = state_new(fn, 0, &a, err, sizeof(err), &killed);
+        slot->ls = state_new(fn, 0, slot->jit_off, &a, err, sizeof(err), &killed);
         if (slot->ls == NULL) {
             rep->timed_out = killed;
             ctx->error = pool_printf(ctx->pool, "cannot load the hook: %s", err);
@@ -580,6 +585,12 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     if (rc == HOOK_LUA_KILLED) {
         slot->ls = NULL;
         rep->timed_out = 1;
+        if (!slot->jit_off)
+            log_warn(
+                "hook %s: stopped hard in compiled code on this thread; its state is rebuilt with the JIT off (interpreted), so "
+                "later overruns stop softly without leaking the JIT's machine code",
+                fn->name);
+        slot->jit_off = 1;
         ctx->error = pool_printf(ctx->pool, "timed out after %lld ms; stopped hard (in compiled code), the Lua state is rebuilt",
                                  (long long)timeout_ms);
         return HOOK_FAILED;
@@ -645,6 +656,6 @@ int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size
         return 0;
     armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0};
     int killed = 0;
-    slot->ls = state_new(slot->fn, 0, &a, err, errlen, &killed);
+    slot->ls = state_new(slot->fn, 0, slot->jit_off, &a, err, errlen, &killed);
     return slot->ls != NULL ? 0 : -1;
 }

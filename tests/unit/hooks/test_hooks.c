@@ -311,6 +311,8 @@ static void test_load_errors(void **state)
     assert_non_null(strstr(err, "tests/hooks/syntax_error.lua:4"));
     assert_null(load_hook("tests/hooks/no_handler.lua", NULL, -1, 0, err, sizeof(err)));
     assert_non_null(strstr(err, "no function handler"));
+    assert_null(load_hook("tests/hooks/loop_toplevel.lua", NULL, -1, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "top-level code runs too long"));
     assert_null(load_hook("tests/hooks/nope.lua", NULL, -1, 0, err, sizeof(err)));
     assert_non_null(strstr(err, "tests/hooks/nope.lua: cannot open"));
 }
@@ -338,6 +340,11 @@ static void test_infinite_loop_jit(void **state)
         assert_int_equal(rep.http_status, 503);
         assert_true(rep.timed_out);
         assert_non_null(strstr(rep.error, "timed out after 100 ms"));
+        /* the first stop is hard (compiled loop); the state comes back interpreted, where the debug hook stops it softly */
+        if (round == 0)
+            assert_non_null(strstr(rep.error, "stopped hard"));
+        else
+            assert_non_null(strstr(rep.error, "hook timed out"));
         assert_true(took >= 100);
         assert_true(took < 2000);
         /* the same thread serves another hook right away */
