@@ -36,7 +36,11 @@ const char *hook_fn_path(const hook_fn_t *fn);
 const char *hook_fn_hash(const hook_fn_t *fn);
 /** 1 for a Lua hook, 0 for a native plugin */
 int hook_fn_is_lua(const hook_fn_t *fn);
-/** 1 if the hook runs at this event type (a plugin declares its events; a Lua hook runs at all) */
+/**
+ * 1 if the hook runs at this event type: a plugin declares its events; a Lua file defining handler() runs at all four,
+ * one defining only trigger-named functions (viewer_request, origin_request, ...) at those. hook_run on an event the hook
+ * does not handle is a no-op (HOOK_CONTINUE); a binding check at config time can refuse it instead.
+ */
 int hook_fn_handles(const hook_fn_t *fn, int type);
 /** the wall-clock budget of a call at this event type, in ms (conf timeout, or 5 s viewer / 30 s origin) */
 int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type);

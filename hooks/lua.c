@@ -475,9 +475,9 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
     int rc;
     if (a != NULL) {
         a->ls = ls;
-        rc = armed_call(a, L, 5, 0);
+        rc = armed_call(a, L, 5, 1);
     } else {
-        rc = lua_pcall(L, 5, 0, 1);
+        rc = lua_pcall(L, 5, 1, 1);
     }
     if (rc == HOOK_LUA_KILLED) {
         *killed = 1;
@@ -488,6 +488,8 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         snprintf(err, errlen, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "error");
         goto error;
     }
+    if (validate) /* which triggers the file defines: hook_fn_handles() */
+        fn->events = (uint32_t)lua_tointeger(L, -1) & EDGE_ALL_EVENTS;
     lua_settop(L, 2);
     if (validate)
         lua_sethook(L, NULL, 0, 0);

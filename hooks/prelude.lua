@@ -1103,7 +1103,7 @@ local function init(chunk, config, name, hash, mem_mb)
     setfenv(chunk, env)
     chunk()
     local main = rawget(env, "handler")
-    local any = false
+    local mask = 0
     for et = 0, 3 do
         local f = rawget(env, trigger_names[et])
         if type(f) ~= "function" then
@@ -1111,13 +1111,14 @@ local function init(chunk, config, name, hash, mem_mb)
         end
         if type(f) == "function" then
             handlers[et] = f
-            any = true
+            mask = mask + 2 ^ et
         end
     end
-    if not any then
+    if mask == 0 then
         error("the hook defines no function handler(event, context, callback) (nor viewer_request, origin_request, " ..
             "origin_response, viewer_response)", 0)
     end
+    return mask -- the events it handles (EDGE_EVENT_BIT)
 end
 
 return run, init

@@ -201,6 +201,30 @@ static void test_generated_variants(void **state)
     hook_fn_release(fn);
 }
 
+static void test_trigger_named_functions(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/triggers.lua", NULL, -1, 0, NULL, 0);
+    assert_true(hook_fn_handles(fn, HOOK_VIEWER_REQUEST));
+    assert_false(hook_fn_handles(fn, HOOK_ORIGIN_REQUEST));
+    assert_false(hook_fn_handles(fn, HOOK_ORIGIN_RESPONSE));
+    assert_true(hook_fn_handles(fn, HOOK_VIEWER_RESPONSE));
+    hook_event_t ev;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-trigger"), "viewer-request");
+    make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.response.headers, "x-trigger"), "viewer-response");
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE); /* not handled: untouched */
+    assert_null(hval(&ev.request.headers, "x-trigger"));
+    hook_fn_release(fn);
+    fn = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
+    for (int type = 0; type != HOOK_NUM_EVENTS; ++type)
+        assert_true(hook_fn_handles(fn, type));
+    hook_fn_release(fn);
+}
+
 /* --- validation: 502 --- */
 
 static void expect_invalid(hook_fn_t *fn, int type, const char *test, const char *needle)
@@ -692,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_status_rules),
         cmocka_unit_test(test_records0_and_callback),
         cmocka_unit_test(test_generated_variants),
+        cmocka_unit_test(test_trigger_named_functions),
         cmocka_unit_test(test_lua_garbage),
         cmocka_unit_test(test_lua_big_origin_request_ok),
         cmocka_unit_test(test_hostile_results),
