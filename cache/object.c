@@ -225,7 +225,8 @@ static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_
             dst[i].orig_name = p;
             p += headers[i].name->len + 1;
         }
-        memcpy(p, headers[i].value.base, headers[i].value.len);
+        if (headers[i].value.len != 0)
+            memcpy(p, headers[i].value.base, headers[i].value.len);
         p[headers[i].value.len] = '\0';
         dst[i].value = h2o_iovec_init(p, headers[i].value.len);
         p += headers[i].value.len + 1;
@@ -252,12 +253,14 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
     p = (char *)(iov + num_vary + num_tags);
     for (i = 0; i != num_vary + num_tags; ++i) {
         const h2o_iovec_t *src = i < num_vary ? &vary_names[i] : &tags[i - num_vary];
-        memcpy(p, src->base, src->len);
+        if (src->len != 0)
+            memcpy(p, src->base, src->len);
         p[src->len] = '\0';
         iov[i] = h2o_iovec_init(p, src->len);
         p += src->len + 1;
     }
-    memcpy(p, vary_key.base, vary_key.len);
+    if (vary_key.len != 0)
+        memcpy(p, vary_key.base, vary_key.len);
     p[vary_key.len] = '\0';
     free(obj->meta_mem);
     obj->meta_mem = iov;

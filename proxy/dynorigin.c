@@ -46,7 +46,8 @@ origin_t *dynorigin_get(const hook_origin_t *ho, origin_t *base, char *err, size
 #define COPY(dst, iov)                                                                                                             \
     do {                                                                                                                           \
         size_t n_ = (iov).len < sizeof(dst) - 1 ? (iov).len : sizeof(dst) - 1;                                                     \
-        memcpy(dst, (iov).base, n_);                                                                                               \
+        if (n_ != 0)                                                                                                               \
+            memcpy(dst, (iov).base, n_);                                                                                           \
         dst[n_] = '\0';                                                                                                            \
     } while (0)
     COPY(host, ho->domain_name);

@@ -420,7 +420,8 @@ static fill_t *fill_new(const fill_request_t *req, cache_obj_t *obj, const fill_
     f->request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
     /* the client's headers, kept for the policy (Authorization) and Vary */
     h2o_vector_reserve(&f->pool, &f->req_headers, req->headers->size);
-    memcpy(f->req_headers.entries, req->headers->entries, sizeof(h2o_header_t) * req->headers->size);
+    if (req->headers->size != 0)
+        memcpy(f->req_headers.entries, req->headers->entries, sizeof(h2o_header_t) * req->headers->size);
     f->req_headers.size = req->headers->size;
     copy_headers(&f->pool, &f->req_headers);
     return f;

@@ -619,7 +619,8 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
         p += h->name->len;
         *p++ = ':';
         *p++ = ' ';
-        memcpy(p, h->value.base, h->value.len);
+        if (h->value.len != 0)
+            memcpy(p, h->value.base, h->value.len);
         p += h->value.len;
         *p++ = '\r';
         *p++ = '\n';

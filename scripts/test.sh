@@ -18,6 +18,7 @@ echo "== tests: release build"
 echo "== tests: ASan+UBSan build"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE noasan "$@") || status=1
 [ $status = 0 ] && echo "== all tests passed" || echo "== SOME TESTS FAILED"
 exit $status
