@@ -311,7 +311,7 @@ hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
             abort();
     }
     atomic_fetch_add(&fn->thread_refs, 1);
-    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL, 0};
+    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL, 0, 0};
     return &t->slots[t->num_slots++];
 }
 

@@ -46,6 +46,7 @@ typedef struct hook_thread_slot {
     hook_fn_t *fn;
     hook_lua_state_t *ls;
     int jit_off; /* after a hard stop the state is rebuilt interpreted: later overruns stop softly and leak nothing */
+    size_t peak; /* the largest peak of the states discarded so far (hard stop, memory cap) */
 } hook_thread_slot_t;
 
 struct hook_thread {
@@ -110,8 +111,8 @@ int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size
 hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn);
 /** frees the calling thread's scratch buffer */
 void hook_lua_thread_cleanup(void);
-/** peak bytes of the slot's state (0 if none) */
-size_t hook_lua_state_peak(const hook_lua_state_t *ls);
+/** peak bytes of the slot's states, current and discarded */
+size_t hook_lua_slot_peak(const hook_thread_slot_t *slot);
 
 /* watchdog.c */
 /** registers the calling thread's runtime (index, signal handler, watchdog thread); -1 if full */

@@ -493,8 +493,7 @@ int hooks_invoke_main(int argc, char **argv)
     hook_buf_free(&out);
     size_t mem = 0;
     if (hook_fn_is_lua(fn)) {
-        hook_thread_slot_t *slot = hook_thread_slot(t, fn);
-        mem = hook_lua_state_peak(slot->ls);
+        mem = hook_lua_slot_peak(hook_thread_slot(t, fn));
     } else {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -198,9 +198,10 @@ void hook_lua_state_free(hook_lua_state_t *ls)
     free(ls);
 }
 
-size_t hook_lua_state_peak(const hook_lua_state_t *ls)
+size_t hook_lua_slot_peak(const hook_thread_slot_t *slot)
 {
-    return ls != NULL ? ls->peak : 0;
+    size_t cur = slot->ls != NULL ? slot->ls->peak : 0;
+    return cur > slot->peak ? cur : slot->peak;
 }
 
 /* helpers for the prelude (FFI) */
@@ -402,6 +403,7 @@ typedef struct armed {
     hook_lua_state_t *ls;
     uint64_t timeout_ns;
     uint64_t start_ns;
+    size_t peak; /* of the state, when a hard stop freed it */
 } armed_t;
 
 static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
@@ -530,6 +532,7 @@ static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
         t->hook_armed = 0;
         atomic_store(&t->deadline_ns, 0);
         hook_watchdog_unblock();
+        a->peak = a->ls->peak;
         free_blocks(a->ls);
         free(a->ls);
         a->ls = NULL;
@@ -565,7 +568,7 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
 {
     hook_fn_t *fn = slot->fn;
     int64_t timeout_ms = hook_fn_timeout_ms(fn, ctx->ev->type);
-    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u, 0};
+    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u, 0, 0};
     if (slot->ls == NULL) {
         char err[1024];
         int killed = 0;
@@ -586,6 +589,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     int rc = armed_call(&a, L, 2, 2);
     if (rc == HOOK_LUA_KILLED) {
         slot->ls = NULL;
+        if (a.peak > slot->peak)
+            slot->peak = a.peak;
         rep->timed_out = 1;
         if (!slot->jit_off)
             log_warn(
@@ -639,6 +644,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
         ctx->error = pool_printf(ctx->pool, "memory limit of %llu bytes exceeded, the Lua state is rebuilt: %s",
                                  (unsigned long long)ls->limit, ctx->error != NULL ? ctx->error : "");
         st = HOOK_FAILED;
+        if (ls->peak > slot->peak)
+            slot->peak = ls->peak;
         hook_lua_state_free(ls);
         slot->ls = NULL;
     }
@@ -656,7 +663,7 @@ int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size
 {
     if (slot->ls != NULL)
         return 0;
-    armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0};
+    armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0, 0};
     int killed = 0;
     slot->ls = state_new(slot->fn, 0, slot->jit_off, &a, err, errlen, &killed);
     return slot->ls != NULL ? 0 : -1;
