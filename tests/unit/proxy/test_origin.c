@@ -74,7 +74,8 @@ static void on_head(origin_req_t *req, int status, h2o_iovec_t reason, h2o_heade
     r->head_calls++;
     r->content_length = clen;
     r->num_headers = num_headers < 512 ? num_headers : 512;
-    memcpy(r->headers, headers, sizeof(h2o_header_t) * r->num_headers); /* valid until on_done */
+    if (r->num_headers != 0)
+        memcpy(r->headers, headers, sizeof(h2o_header_t) * r->num_headers); /* valid until on_done */
     r->had_secret = has_header(r, "x-secret");
     r->had_conn = has_header(r, "connection") || has_header(r, "keep-alive");
 }
