@@ -458,7 +458,18 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
         if (r_ > 0)                                                                                                                \
             n += (size_t)r_;                                                                                                       \
     } while (0)
-    const char *lbl = fn->name;
+    /* label value escaping (Prometheus text format): backslash, double quote, newline */
+    char lbl[256];
+    size_t o = 0;
+    for (const char *c = fn->name; *c != '\0' && o + 3 < sizeof(lbl); ++c) {
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            lbl[o++] = '\\';
+            lbl[o++] = *c == '\n' ? 'n' : *c;
+        } else {
+            lbl[o++] = *c;
+        }
+    }
+    lbl[o] = '\0';
     char hash[13];
     memcpy(hash, fn->hash, 12);
     hash[12] = '\0';

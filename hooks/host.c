@@ -318,6 +318,45 @@ static int header_add_locked(edge_ctx_t *ctx, int msg, const char *key, size_t k
     return 0;
 }
 
+int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
+                    size_t vlen)
+{
+    char title[1024];
+    if (ctx == NULL || name == NULL)
+        return EDGE_E_INVALID;
+    HOST_ENTER();
+    int r = EDGE_E_INVALID;
+    for (size_t i = 0; i != nlen; ++i) {
+        if (name[i] >= 'A' && name[i] <= 'Z') {
+            hook_ctx_invalid(ctx, "header name '%.*s' must be lowercase (the key field keeps the case)",
+                             (int)(nlen < 200 ? nlen : 200), name);
+            goto out;
+        }
+    }
+    if (key == NULL) {
+        if (nlen == 0 || nlen >= sizeof(title)) {
+            hook_ctx_invalid(ctx, "invalid header name \"%.*s\"", (int)(nlen < 200 ? nlen : 200), name);
+            goto out;
+        }
+        hook_header_title_case(title, name, nlen);
+        key = title;
+        klen = nlen;
+    } else {
+        int match = klen == nlen;
+        for (size_t i = 0; match && i != klen; ++i)
+            match = (key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i]) == name[i];
+        if (!match) {
+            hook_ctx_invalid(ctx, "headers['%.*s'] has key '%.*s', which does not match the header name",
+                             (int)(nlen < 200 ? nlen : 200), name, (int)(klen < 200 ? klen : 200), key);
+            goto out;
+        }
+    }
+    r = header_add_locked(ctx, msg, key, klen, value, vlen);
+out:
+    HOST_LEAVE();
+    return r;
+}
+
 static int on_header_add(edge_ctx_t *ctx, int msg, const char *key, size_t klen, const char *value, size_t vlen)
 {
     if (ctx == NULL)

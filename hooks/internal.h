@@ -93,6 +93,9 @@ struct edge_ctx {
 extern const edge_host_t hook_host;
 /** marks ctx invalid (502) with a printf-style message (the first one wins) */
 void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** the Lua bridge's header add: name must be lowercase, key (NULL: Title-Cased name) must match it; invalid otherwise */
+int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
+                    size_t vlen);
 /** final validation of a call's output (host.c); returns st or HOOK_INVALID */
 hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st);
 /** base64 (host.c); decode returns -1 on bad input */

@@ -321,6 +321,8 @@ typedef struct hook_lua_api {
     uint32_t (*fnv1a)(const char *s, size_t len);
     void (*log)(int level, const char *msg, size_t len);
     char *(*scratch)(size_t len);
+    int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
+                      size_t vlen);
 } hook_lua_api_t;
 
 /* the prelude's ffi.cdef copies edge_hook.h's structs field for field: catch a field added to one and not the other */
@@ -329,10 +331,22 @@ _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && sizeof(edge_ori
                "edge_origin_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_host_t, fail) == 16 + 15 * sizeof(void *) && sizeof(edge_host_t) == 16 + 16 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");
-_Static_assert(sizeof(hook_lua_api_t) == 11 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
+_Static_assert(sizeof(hook_lua_api_t) == 12 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
 
-static const hook_lua_api_t lua_api = {api_invalid, api_headers_clear, api_b64enc, api_b64dec, api_digest, api_hmac,
-                                       api_time,    api_remaining_ms,  api_fnv1a,  api_log,    api_scratch};
+static const hook_lua_api_t lua_api = {
+    .invalid = api_invalid,
+    .headers_clear = api_headers_clear,
+    .b64enc = api_b64enc,
+    .b64dec = api_b64dec,
+    .digest = api_digest,
+    .hmac = api_hmac,
+    .time = api_time,
+    .remaining_ms = api_remaining_ms,
+    .fnv1a = api_fnv1a,
+    .log = api_log,
+    .scratch = api_scratch,
+    .header_put = hook_header_put,
+};
 
 static int on_traceback(lua_State *L)
 {

@@ -47,6 +47,8 @@ typedef struct hook_lua_api {
     uint32_t (*fnv1a)(const char *s, size_t len);
     void (*log)(int level, const char *msg, size_t len);
     char *(*scratch)(size_t len);
+    int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
+                      size_t vlen);
 } hook_lua_api_t;
 ]]
 
@@ -226,9 +228,6 @@ local function add_entries(m, name, arr)
     if type(name) ~= "string" then
         return bad("header names must be strings")
     end
-    if lower(name) ~= name then
-        return bad("header name '" .. name .. "' must be lowercase (the key field keeps the case)")
-    end
     local list, err = header_entries(name, arr)
     if list == nil then
         return bad(err)
@@ -239,15 +238,14 @@ local function add_entries(m, name, arr)
             return bad("headers['" .. name .. "'][" .. i .. "] must be a table {key = ..., value = ...}")
         end
         local k, v = e.key, e.value
-        if k == nil then
-            k = title(name)
-        elseif type(k) ~= "string" or lower(k) ~= name then
-            return bad("headers['" .. name .. "'][" .. i .. "].key '" .. tostring(k) .. "' does not match the header name")
+        if k ~= nil and type(k) ~= "string" then
+            return bad("headers['" .. name .. "'][" .. i .. "].key must be a string, not " .. type(k))
         end
         if type(v) ~= "string" then
             return bad("headers['" .. name .. "'][" .. i .. "].value must be a string, not " .. type(v))
         end
-        if H.header_add(cur, m, k, #k, v, #v) ~= 0 then
+        -- case checks (name lowercase, key matching it, Title-Case when key is omitted) are done in C: no string.lower here
+        if A.header_put(cur, m, name, #name, k, k and #k or 0, v, #v) ~= 0 then
             return 2
         end
     end
