@@ -102,6 +102,23 @@ hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st);
 size_t hook_base64_encode(const char *src, size_t len, char *dst);
 int hook_base64_decode(const char *src, size_t len, char *dst, size_t *dlen);
 
+/** the helpers the prelude calls through FFI besides edge_host_t; must match the cdef in prelude.lua (tests compare) */
+typedef struct hook_lua_api {
+    void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
+    void (*headers_clear)(edge_ctx_t *ctx, int msg);
+    size_t (*b64enc)(const char *src, size_t len, char *dst);
+    int (*b64dec)(const char *src, size_t len, char *dst, size_t *dlen);
+    int (*digest)(const char *alg, const char *data, size_t len, unsigned char *out);
+    int (*hmac)(const char *alg, const char *key, size_t klen, const char *data, size_t len, unsigned char *out);
+    double (*time)(void);
+    double (*remaining_ms)(void);
+    uint32_t (*fnv1a)(const char *s, size_t len);
+    void (*log)(int level, const char *msg, size_t len);
+    char *(*scratch)(size_t len);
+    int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
+                      size_t vlen);
+} hook_lua_api_t;
+
 /* lua.c */
 /** compiles fn's source in a scratch state to validate it at load; 0 or -1 with err */
 int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen);

@@ -308,23 +308,6 @@ static void api_log(int level, const char *msg, size_t len)
     HOST_LEAVE();
 }
 
-/* must match the cdef in prelude.lua */
-typedef struct hook_lua_api {
-    void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
-    void (*headers_clear)(edge_ctx_t *ctx, int msg);
-    size_t (*b64enc)(const char *src, size_t len, char *dst);
-    int (*b64dec)(const char *src, size_t len, char *dst, size_t *dlen);
-    int (*digest)(const char *alg, const char *data, size_t len, unsigned char *out);
-    int (*hmac)(const char *alg, const char *key, size_t klen, const char *data, size_t len, unsigned char *out);
-    double (*time)(void);
-    double (*remaining_ms)(void);
-    uint32_t (*fnv1a)(const char *s, size_t len);
-    void (*log)(int level, const char *msg, size_t len);
-    char *(*scratch)(size_t len);
-    int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
-                      size_t vlen);
-} hook_lua_api_t;
-
 /* the prelude's ffi.cdef copies edge_hook.h's structs field for field: catch a field added to one and not the other */
 _Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_str_t/edge_header_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && sizeof(edge_origin_t) == 112,

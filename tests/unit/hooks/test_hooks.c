@@ -7,6 +7,9 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <time.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "hooks/internal.h"
 #include "tests/unit/hooks/helpers.h"
 
 extern const char hook_lua_prelude[];
@@ -597,6 +600,80 @@ static void test_prelude_in_sync(void **state)
         fail_msg("hooks/prelude.c is stale: run /usr/bin/python3 hooks/prelude_gen.py");
 }
 
+/* the prelude's ffi.cdef copies edge_hook.h's structs and hook_lua_api_t: every field must sit where C puts it */
+static void test_ffi_layout_matches(void **state)
+{
+    FILE *fp = fopen("hooks/prelude.lua", "rb");
+    assert_non_null(fp);
+    static char src[1 << 20];
+    size_t n = fread(src, 1, sizeof(src) - 1, fp);
+    fclose(fp);
+    src[n] = '\0';
+    char *a = strstr(src, "ffi.cdef [["), *b = a != NULL ? strstr(a, "]]") : NULL;
+    assert_non_null(b);
+    *b = '\0';
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "ffi");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "cdef");
+    lua_pushstring(L, a + strlen("ffi.cdef [["));
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "offsetof");
+    int offsetof_fn = lua_gettop(L);
+#define CHECK(type, field)                                                                                                         \
+    do {                                                                                                                           \
+        lua_pushvalue(L, offsetof_fn);                                                                                             \
+        lua_pushstring(L, #type);                                                                                                  \
+        lua_pushstring(L, #field);                                                                                                 \
+        lua_call(L, 2, 1);                                                                                                         \
+        if (lua_tointeger(L, -1) != (lua_Integer)offsetof(type, field))                                                            \
+            fail_msg(#type "." #field ": ffi offset %d, C offset %d", (int)lua_tointeger(L, -1), (int)offsetof(type, field));      \
+        lua_pop(L, 1);                                                                                                             \
+    } while (0)
+    CHECK(edge_str_t, len);
+    CHECK(edge_header_t, key);
+    CHECK(edge_header_t, value);
+    CHECK(edge_origin_t, kind);
+    CHECK(edge_origin_t, domain_name);
+    CHECK(edge_origin_t, auth_method);
+    CHECK(edge_origin_t, port);
+    CHECK(edge_origin_t, num_custom_headers);
+    CHECK(edge_origin_t, custom_headers);
+    CHECK(edge_host_t, size);
+    CHECK(edge_host_t, get);
+    CHECK(edge_host_t, set);
+    CHECK(edge_host_t, get_status);
+    CHECK(edge_host_t, set_status);
+    CHECK(edge_host_t, header_count);
+    CHECK(edge_host_t, header_at);
+    CHECK(edge_host_t, header_get);
+    CHECK(edge_host_t, header_add);
+    CHECK(edge_host_t, header_remove);
+    CHECK(edge_host_t, header_set);
+    CHECK(edge_host_t, respond);
+    CHECK(edge_host_t, get_origin);
+    CHECK(edge_host_t, set_origin);
+    CHECK(edge_host_t, alloc);
+    CHECK(edge_host_t, log);
+    CHECK(edge_host_t, fail);
+    CHECK(hook_lua_api_t, invalid);
+    CHECK(hook_lua_api_t, headers_clear);
+    CHECK(hook_lua_api_t, b64enc);
+    CHECK(hook_lua_api_t, b64dec);
+    CHECK(hook_lua_api_t, digest);
+    CHECK(hook_lua_api_t, hmac);
+    CHECK(hook_lua_api_t, time);
+    CHECK(hook_lua_api_t, remaining_ms);
+    CHECK(hook_lua_api_t, fnv1a);
+    CHECK(hook_lua_api_t, log);
+    CHECK(hook_lua_api_t, scratch);
+    CHECK(hook_lua_api_t, header_put);
+#undef CHECK
+    lua_close(L);
+}
+
 static void test_fn_refcount_and_sweep(void **state)
 {
     hook_fn_t *fn = load_hook("examples/hooks/lua/security_headers.lua", NULL, -1, 0, NULL, 0);
@@ -734,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_c_exercise),
         cmocka_unit_test(test_counters_and_metrics),
         cmocka_unit_test(test_prelude_in_sync),
+        cmocka_unit_test(test_ffi_layout_matches),
         cmocka_unit_test(test_fn_refcount_and_sweep),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_benchmark),
