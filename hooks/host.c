@@ -620,6 +620,22 @@ static int values_differ(const hook_headers_t *a, const hook_headers_t *b, h2o_i
     }
 }
 
+/* 1 if `now` has a value of `name` that `before` does not have (an added or changed header; a removal is not) */
+static int values_added(const hook_headers_t *before, const hook_headers_t *now, h2o_iovec_t name)
+{
+    for (ssize_t j = hook_headers_find(now, name.base, name.len, 0); j >= 0;
+         j = hook_headers_find(now, name.base, name.len, (size_t)j + 1)) {
+        int found = 0;
+        for (ssize_t i = hook_headers_find(before, name.base, name.len, 0); i >= 0 && !found;
+             i = hook_headers_find(before, name.base, name.len, (size_t)i + 1))
+            found = h2o_memis(before->entries[i].value.base, before->entries[i].value.len, now->entries[j].value.base,
+                              now->entries[j].value.len);
+        if (!found)
+            return 1;
+    }
+    return 0;
+}
+
 static int check_protected(struct edge_ctx *ctx, int msg, const hook_headers_t *now)
 {
     const hook_headers_t *before = &ctx->snapshot[msg];
@@ -628,7 +644,8 @@ static int check_protected(struct edge_ctx *ctx, int msg, const hook_headers_t *
         for (size_t i = 0; i != lists[l]->size; ++i) {
             h2o_iovec_t n = lists[l]->entries[i].name;
             int ro = hook_header_is_readonly(ctx->ev->type, msg, n.base, n.len);
-            if ((ro || hook_header_is_disallowed(n.base, n.len)) && values_differ(before, now, n)) {
+            /* read-only: any change, removal included; disallowed: adding or changing (dropping one is fine) */
+            if (ro ? values_differ(before, now, n) : hook_header_is_disallowed(n.base, n.len) && values_added(before, now, n)) {
                 hook_ctx_invalid(ctx, "the hook changed the %s header \"%.*s\"", ro ? "read-only" : "disallowed",
                                  (int)lists[l]->entries[i].key.len, lists[l]->entries[i].key.base);
                 return -1;

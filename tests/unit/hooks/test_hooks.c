@@ -306,6 +306,14 @@ static void test_disallowed_and_readonly(void **state)
     fn = load_hook("tests/hooks/readonly.lua", NULL, -1, 0, NULL, 0);
     expect_invalid(fn, HOOK_VIEWER_REQUEST, "-", "read-only header \"Host\"");
     expect_invalid(fn, HOOK_VIEWER_RESPONSE, "-", "read-only header \"Via\"");
+    /* a disallowed header the pipeline passed may be dropped by rebuilding the headers, but not changed */
+    hook_fn_t *rich = load_hook("tests/hooks/rich.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev2;
+    make_event(&pool, &ev2, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Forwarded-Proto", "https", "X-Test", "newtable",
+               NULL);
+    assert_int_equal(run(rich, &ev2, NULL), HOOK_CONTINUE);
+    assert_null(hval(&ev2.request.headers, "x-forwarded-proto"));
+    hook_fn_release(rich);
     /* Host is not read-only in origin-request */
     hook_event_t ev;
     make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "Host", "example.com", NULL);
