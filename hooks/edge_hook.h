@@ -15,8 +15,9 @@ extern "C" {
  *   - whenever something is added (a field at the END of a struct, a new function slot at the END of edge_host_t,
  *     a new enum value), increment MINOR;
  *   - whenever something is removed or changed in a way that is not binary compatible, increment MAJOR and reset MINOR.
- * Structs only grow at the end; every struct that crosses the boundary carries its size so either side can tell
- * which fields the other one knows.
+ * Structs only grow at the end. The growable ones carry their size (the descriptor, edge_host_t, edge_origin_t), so
+ * either side can tell which fields the other one knows: the host reads no descriptor field past `size`, a plugin
+ * checks host->size before using a slot added after the minor it was built for.
  *
  * Changelog
  *   2026-11-26  1.0  first version: descriptor edge_hook_plugin, host vtable edge_host_t (fields, status, headers,
@@ -44,7 +45,9 @@ typedef enum edge_event {
     EDGE_ORIGIN_RESPONSE = 2, /* cache miss, after the origin answered, before the response is cached */
     EDGE_VIEWER_RESPONSE = 3  /* hits and misses, before the response goes to the viewer */
 } edge_event_t;
+/** the bit of an event in edge_hook_plugin_t.events */
 #define EDGE_EVENT_BIT(ev) (1u << (ev))
+/** all four events */
 #define EDGE_ALL_EVENTS 0xfu
 
 /** what on_event returns; any other value is "garbage" and answers 502 */
