@@ -72,6 +72,7 @@ static void sha256_hex(const char *data, size_t len, char out[65])
 
 static void fn_destroy(hook_fn_t *fn)
 {
+    log_info("hook %s (sha256 %.12s) unloaded", fn->name, fn->hash);
     if (fn->plugin != NULL && fn->plugin->fini != NULL)
         fn->plugin->fini(fn->plugin_state);
     if (fn->dl != NULL)
@@ -403,7 +404,8 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
         st = hook_ctx_finish(&ctx, st);
     else if (ctx.invalid && !rep->timed_out && !rep->out_of_memory)
         st = HOOK_INVALID; /* a host call broke a rule before the hook gave up: that is the error to report */
-    rep->duration_ns = hook_now_ns() - start;
+    uint64_t end = hook_now_ns();
+    rep->duration_ns = end > start ? end - start : 0; /* the TSC clock may be re-calibrated between the two reads */
     if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)hook_fn_timeout_ms(fn, ev->type) && st != HOOK_FAILED) {
         /* C code cannot be stopped: answer as Lambda@Edge would have */
         st = HOOK_FAILED;

@@ -1,6 +1,7 @@
 /* hooks/watchdog.c - the timeout watchdog: a thread that stops Lua hooks past their deadline, softly (debug hook) then hard
  * (siglongjmp). */
 #include <errno.h>
+#include <stdio.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,76 @@ static code_range_t ranges[2][MAX_RANGES];
 static _Atomic int ranges_count[2];
 static _Atomic int ranges_cur;
 
-uint64_t hook_now_ns(void)
+/*
+ * The clock of hook_run (two reads per call). With an invariant TSC (cpuid 0x80000007 EDX bit 8), monotonic ns are
+ * derived from rdtsc (~12 ns here, against ~33 ns for clock_gettime in a VM): calibrated over 2 ms when the first
+ * thread registers, then refined by the watchdog thread against CLOCK_MONOTONIC over an ever longer baseline.
+ * Otherwise, and on other architectures, clock_gettime. Only differences of this clock are used (durations, deadlines).
+ */
+static uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+static _Atomic int clk_tsc; /* 1: rdtsc-derived */
+static uint64_t clk_tsc_base, clk_mono_base;
+static _Atomic uint64_t clk_mult; /* ns per tick, 32.32 fixed point */
+
+static void clock_calibrate(void)
+{
+    unsigned a, b, c, d;
+    if (atomic_load(&clk_tsc) || getenv("EDGEHOOK_NO_TSC") != NULL || !__get_cpuid(0x80000007, &a, &b, &c, &d) ||
+        (d & (1u << 8)) == 0)
+        return;
+    uint64_t m0 = mono_ns(), t0 = __rdtsc(), m1, t1;
+    do {
+        m1 = mono_ns();
+        t1 = __rdtsc();
+    } while (m1 - m0 < 2000000);
+    if (t1 <= t0)
+        return;
+    clk_tsc_base = t0;
+    clk_mono_base = m0;
+    atomic_store(&clk_mult, (uint64_t)(((unsigned __int128)(m1 - m0) << 32) / (t1 - t0)));
+    atomic_store(&clk_tsc, 1);
+}
+
+static void clock_refine(void)
+{
+    if (!atomic_load(&clk_tsc))
+        return;
+    uint64_t m = mono_ns(), t = __rdtsc();
+    if (m - clk_mono_base > 1000000000u && t > clk_tsc_base)
+        atomic_store(&clk_mult, (uint64_t)(((unsigned __int128)(m - clk_mono_base) << 32) / (t - clk_tsc_base)));
+}
+
+uint64_t hook_now_ns(void)
+{
+    if (atomic_load_explicit(&clk_tsc, memory_order_relaxed)) {
+        uint64_t d = __rdtsc() - clk_tsc_base;
+        return clk_mono_base + (uint64_t)(((unsigned __int128)d * atomic_load_explicit(&clk_mult, memory_order_relaxed)) >> 32);
+    }
+    return mono_ns();
+}
+#else
+static void clock_calibrate(void)
+{
+}
+
+static void clock_refine(void)
+{
+}
+
+uint64_t hook_now_ns(void)
+{
+    return mono_ns();
+}
+#endif
 
 static int on_phdr(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -157,6 +222,7 @@ static void *on_watchdog(void *arg)
             pthread_cond_wait(&wd_cond, &wd_lock); /* idle until a thread registers */
             continue;
         }
+        clock_refine();
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += HOOK_WD_TICK_MS * 1000000L;
@@ -187,6 +253,7 @@ int hook_watchdog_register(hook_thread_t *t)
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&wd_cond, &ca);
         pthread_condattr_destroy(&ca);
+        clock_calibrate();
         wd_handler_installed = 1;
     }
     refresh_ranges();
