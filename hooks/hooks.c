@@ -264,6 +264,7 @@ hook_thread_t *hook_thread_new(void)
         free(t);
         return NULL;
     }
+    hook_watchdog_unblock(); /* a server that blocks signals in its workers must still let the watchdog's through */
     hook_tls_thread = t;
     return t;
 }

@@ -55,7 +55,11 @@ int hook_fn_include_body(const hook_fn_t *fn);
 typedef struct hook_thread hook_thread_t;
 #define HOOK_MAX_THREADS 128
 
-/** creates the calling thread's runtime (starts the shared watchdog thread on first use); NULL if too many threads */
+/**
+ * Creates the calling thread's runtime (starts the shared watchdog thread on first use); NULL if too many threads.
+ * The watchdog stops runaway Lua hooks with SIGRTMIN+4 (handler installed on first use; this call unblocks it on the
+ * calling thread): do not block, ignore or take over that signal.
+ */
 hook_thread_t *hook_thread_new(void);
 /** frees it (closes its Lua states, drops its references); on its own thread */
 void hook_thread_free(hook_thread_t *t);

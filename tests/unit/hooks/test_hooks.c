@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -707,6 +708,9 @@ typedef struct worker_arg {
 static void *on_worker(void *p)
 {
     worker_arg_t *a = p;
+    sigset_t all; /* like a server that handles signals on its main thread only */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     hook_thread_t *t = hook_thread_new();
     h2o_mem_pool_t *wpp = &a->pool;
 #define wp (*wpp)
