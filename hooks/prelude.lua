@@ -1059,8 +1059,8 @@ local function run(ctxn, et)
     reset_track(track0)
     reset_track(track1)
     hproxy[0], hproxy[1] = nil, nil
-    local h = handlers[et]
-    if h == nil then
+    local handler = handlers[et] -- named so: tracebacks read "in function 'handler'"
+    if handler == nil then
         cur = nil
         return 3, "the hook defines neither handler(event, context, callback) nor " .. trigger_names[et] .. "(event, context)"
     end
@@ -1071,7 +1071,7 @@ local function run(ctxn, et)
     P_event.Records = P_records
     local event = P_event
     cb_done, cb_err, cb_res = false, nil, nil
-    local ret = h(event, context, callback)
+    local ret = handler(event, context, callback)
     if cb_done then
         if cb_err ~= nil then
             cur = nil
