@@ -34,6 +34,7 @@ typedef struct hook_headers {
     size_t size, capacity;
 } hook_headers_t;
 
+/** hook_origin_t.kind: none (viewer events), an HTTP origin, an S3 bucket */
 enum { HOOK_ORIGIN_NONE = 0, HOOK_ORIGIN_CUSTOM = 1, HOOK_ORIGIN_S3 = 2 };
 
 /** Lambda@Edge `request.origin`: where a miss is fetched from (origin events only) */

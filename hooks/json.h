@@ -26,6 +26,7 @@ typedef struct hook_json {
     size_t count;
 } hook_json_t;
 
+/** deeper nesting is refused (no recursion past it) */
 #define HOOK_JSON_MAX_DEPTH 64
 
 /** parses len bytes (the whole text must be one value, whitespace around); NULL with `line:col: reason` in err */
