@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+/** the type of a parsed JSON value */
 typedef enum {
     HOOK_JSON_NULL = 0,
     HOOK_JSON_FALSE,
