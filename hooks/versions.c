@@ -15,6 +15,7 @@
 
 typedef struct version {
     unsigned number;
+    char *label; /* NAME@NUMBER: the name its loaded instances carry (logs, metrics); on the heap: the array moves */
     char hash[65];
     char *copy_path; /* the immutable copy this version loads from */
     char *orig_path; /* where it came from */
@@ -226,8 +227,10 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     close(fd);
     free(data);
 
+    char label[300];
+    snprintf(label, sizeof(label), "%s@%zu", name, e->num_versions + 1);
     conf_hook_t c = *tmpl;
-    c.name = e->name;
+    c.name = label;
     c.lua = is_lua ? copy : NULL;
     c.native = is_lua ? NULL : copy;
     /* loading validates it (syntax, handler, ABI) before it becomes a version */
@@ -250,8 +253,9 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     memcpy(v->hash, hash, sizeof(hash));
     v->copy_path = xstrdup(copy);
     v->orig_path = xstrdup(path);
+    v->label = xstrdup(label);
     v->conf = *tmpl;
-    v->conf.name = e->name;
+    v->conf.name = v->label;
     v->conf.lua = is_lua ? v->copy_path : NULL;
     v->conf.native = is_lua ? NULL : v->copy_path;
     v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
@@ -542,15 +546,9 @@ Fail:
 
 unsigned hook_versions_number_of(const hook_fn_t *fn)
 {
-    unsigned n = 0;
-    pthread_mutex_lock(&mutex);
-    for (size_t i = 0; i != num_entries && n == 0; ++i)
-        if (strcmp(entries[i].name, hook_fn_name(fn)) == 0)
-            for (size_t k = 0; k != entries[i].num_versions; ++k)
-                if (strcmp(entries[i].versions[k].hash, hook_fn_hash(fn)) == 0)
-                    n = entries[i].versions[k].number;
-    pthread_mutex_unlock(&mutex);
-    return n;
+    /* registered versions are loaded under the name NAME@NUMBER */
+    const char *at = strrchr(hook_fn_name(fn), '@');
+    return at != NULL ? (unsigned)strtoul(at + 1, NULL, 10) : 0;
 }
 
 char *hook_versions_json(void)
