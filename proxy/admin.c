@@ -94,6 +94,13 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
             atomic_load(&gen->origins[i]->connects));
+    /* hooks: every version the current configuration binds, labelled hook="NAME@VERSION" */
+    for (size_t i = 0; gen->hooks != NULL && gen->hooks[i] != NULL; ++i) {
+        size_t need = hook_fn_metrics(gen->hooks[i], NULL, 0, i == 0);
+        h2o_iovec_t room = h2o_buffer_reserve(buf, need + 1);
+        hook_fn_metrics(gen->hooks[i], room.base, need + 1, i == 0);
+        (*buf)->size += need;
+    }
 #undef PUT
 }
 
