@@ -281,7 +281,9 @@ static int run_response_hook(fill_t *f, int *status, h2o_iovec_t *reason, h2o_he
     }
     *status = ev.response.status;
     *reason = ev.response.status_description;
+    h2o_headers_t before = *resp;
     hookcall_to_h2o_headers(&f->pool, &ev.response.headers, resp);
+    hookcall_keep_disallowed(&f->pool, before.entries, before.size, resp);
     if (ev.response.has_body) {
         *replaced = 1;
         *body = ev.response.body;

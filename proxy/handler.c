@@ -294,7 +294,9 @@ static void send_head(edge_txn_t *txn)
                                                           : "the viewer-response hook failed");
             return;
         }
+        h2o_headers_t before = req->res.headers;
         hookcall_to_h2o_headers(&req->pool, &ev.response.headers, &req->res.headers);
+        hookcall_keep_disallowed(&req->pool, before.entries, before.size, &req->res.headers);
     }
     txn->status = status;
     if (not_modified)

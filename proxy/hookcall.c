@@ -17,6 +17,9 @@ void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, si
     dst->size = 0;
     dst->capacity = n + 1;
     for (size_t i = 0; i != n; ++i) {
+        /* Lambda@Edge does not expose the disallowed headers (X-Cache, X-Forwarded-Proto, ...); they are kept aside */
+        if (hook_header_is_disallowed(src[i].name->base, src[i].name->len))
+            continue;
         hook_header_t *h = &dst->entries[dst->size++];
         h->name = *src[i].name; /* h2o keeps names lowercase */
         h->key = src[i].orig_name != NULL ? h2o_iovec_init(src[i].orig_name, src[i].name->len) : *src[i].name;
@@ -38,6 +41,15 @@ void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2
             h2o_add_header_by_str(pool, dst, h->name.base, h->name.len, 0, orig, h->value.base, h->value.len);
         }
     }
+}
+
+void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst)
+{
+    for (size_t i = 0; i != n; ++i)
+        if (hook_header_is_disallowed(orig[i].name->base, orig[i].name->len)) {
+            h2o_vector_reserve(pool, dst, dst->size + 1);
+            dst->entries[dst->size++] = orig[i];
+        }
 }
 
 void hookcall_request_event(h2o_req_t *req, edge_txn_t *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev)
@@ -81,6 +93,7 @@ void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev)
         req->path = h2o_strdup(&req->pool, r->uri.base, r->uri.len);
     req->query_at = r->querystring.len != 0 ? r->uri.len : SIZE_MAX;
     hookcall_to_h2o_headers(&req->pool, &r->headers, &headers);
+    hookcall_keep_disallowed(&req->pool, req->headers.entries, req->headers.size, &headers);
     /* host goes back to :authority (read-only in viewer-request: the runtime refuses changes there) */
     if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {
         req->authority = headers.entries[host].value;

@@ -24,7 +24,9 @@ hookcall_result_t hookcall_run(struct edge_txn *txn, hook_fn_t *fn, const char *
                                int *status);
 /** converts hook headers to h2o headers (names interned as tokens when known) in pool */
 void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst);
-/** converts h2o headers to hook headers without copying the bytes */
+/** appends to dst the headers of orig that hooks never see (Lambda@Edge's disallowed list), after a hook rewrote a list */
+void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst);
+/** converts h2o headers to hook headers without copying the bytes; disallowed headers are left out */
 void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n, hook_headers_t *dst);
 /** records `event:NAME@VERSION` in the transaction's hook list (the access log's hooks= field) */
 void hookcall_log(struct edge_txn *txn, int type, const char *label);
