@@ -8,9 +8,9 @@ if [ -f tests/package.json ]; then
     (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi
 jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGE_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGE_WERROR=ON -DEDGE_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON -DEDGE_WERROR=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON -DEDGE_WERROR=ON -DEDGE_TESTS=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 status=0
 echo "== tests: release build"
