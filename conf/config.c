@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 #include "conf/config.h"
@@ -1282,9 +1283,109 @@ out:
     return r;
 }
 
+/* S3 bucket naming (the store's rule): 3-63 of [a-z0-9.-], a letter or digit at both ends, no "..", not an IPv4 address */
+static int valid_bucket_name(const char *s)
+{
+    size_t len = strlen(s), dots = 0, i;
+    int numeric = 1;
+    if (len < 3 || len > 63 || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])) ||
+        !(islower((unsigned char)s[len - 1]) || isdigit((unsigned char)s[len - 1])))
+        return 0;
+    for (i = 0; i != len; ++i) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(islower(ch) || isdigit(ch) || ch == '.' || ch == '-'))
+            return 0;
+        if (ch == '.') {
+            if (s[i - 1] == '.')
+                return 0;
+            ++dots;
+        } else if (!isdigit(ch)) {
+            numeric = 0;
+        }
+    }
+    return !(dots == 3 && numeric);
+}
+
+/* one {bucket, dir} of store.seed */
+static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed_t *sd)
+{
+    static const char *const keys[] = {"bucket", "dir", NULL};
+    yaml_node_t *v;
+    char *k = NULL;
+    struct stat st;
+    int r = -1;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, key, "must be a map {bucket: NAME, dir: PATH}, not %s", node_kind(n));
+    if (check_keys(c, n, key, keys) != 0)
+        return -1;
+    sd->line = (int)node_line(c, n);
+    if ((v = map_get(c, n, "bucket")) == NULL)
+        return fail(c, n, key, "bucket is required (the bucket to create, e.g. site)");
+    k = join_key(key, "bucket");
+    if (get_string(c, v, k, &sd->bucket) != 0)
+        goto out;
+    if (!valid_bucket_name(sd->bucket)) {
+        fail(c, v, k, "\"%s\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)", sd->bucket);
+        goto out;
+    }
+    free(k);
+    if ((v = map_get(c, n, "dir")) == NULL) {
+        k = NULL;
+        fail(c, n, key, "dir is required (the directory whose files fill the bucket)");
+        goto out;
+    }
+    k = join_key(key, "dir");
+    if (get_string(c, v, k, &sd->dir) != 0)
+        goto out;
+    if (stat(sd->dir, &st) != 0) {
+        fail(c, v, k, "cannot read \"%s\": %s", sd->dir, strerror(errno));
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fail(c, v, k, "\"%s\" is not a directory", sd->dir);
+        goto out;
+    }
+    if (access(sd->dir, R_OK | X_OK) != 0) {
+        fail(c, v, k, "cannot read \"%s\": %s", sd->dir, strerror(errno));
+        goto out;
+    }
+    r = 0;
+out:
+    free(k);
+    return r;
+}
+
+/* store.seed: {bucket, dir} or a list of them */
+static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
+{
+    char key[64];
+    if (n->type == YAML_MAPPING_NODE) {
+        s->seeds = xcalloc(1, sizeof(*s->seeds));
+        s->num_seeds = 1;
+        return parse_seed(c, n, "store.seed", &s->seeds[0]);
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, "store.seed", "must be a map {bucket: NAME, dir: PATH} or a list of them, not %s", node_kind(n));
+    size_t count = n->data.sequence.items.top - n->data.sequence.items.start;
+    s->seeds = xcalloc(count != 0 ? count : 1, sizeof(*s->seeds));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+        size_t i = s->num_seeds++;
+        snprintf(key, sizeof(key), "store.seed[%zu]", i);
+        if (parse_seed(c, node_at(c, *it), key, &s->seeds[i]) != 0)
+            return -1;
+        for (size_t j = 0; j != i; ++j)
+            if (strcmp(s->seeds[j].bucket, s->seeds[i].bucket) == 0) {
+                snprintf(key, sizeof(key), "store.seed[%zu].bucket", i);
+                return fail(c, map_get(c, node_at(c, *it), "bucket"), key, "\"%s\" is already seeded by store.seed[%zu] (line %d)",
+                            s->seeds[i].bucket, j, s->seeds[j].line);
+            }
+    }
+    return 0;
+}
+
 static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 {
-    static const char *const keys[] = {"listen", "root", "domain", "region", "credentials", "max_put_size", NULL};
+    static const char *const keys[] = {"listen", "root", "domain", "region", "credentials", "max_put_size", "seed", NULL};
     yaml_node_t *v;
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
         return -1;
@@ -1312,6 +1413,8 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
         if (s->max_put_size < 1024 || s->max_put_size > (5ull << 30))
             return fail(c, v, "store.max_put_size", "must be between 1KB and 5GB");
     }
+    if ((v = map_get(c, n, "seed")) != NULL && parse_seeds(c, v, s) != 0)
+        return -1;
     return 0;
 }
 
@@ -1741,6 +1844,11 @@ void conf_free(conf_t *conf)
     free(conf->store.domain);
     free(conf->store.region);
     free_credentials(&conf->store.credentials);
+    for (size_t i = 0; i != conf->store.num_seeds; ++i) {
+        free(conf->store.seeds[i].bucket);
+        free(conf->store.seeds[i].dir);
+    }
+    free(conf->store.seeds);
     free_listen(&conf->admin.listen);
     free(conf->admin.token);
     free(conf);

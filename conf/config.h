@@ -118,6 +118,13 @@ typedef struct conf_behavior {
     int line;                   /* where it is given in the file (the line of its key), for later error messages */
 } conf_behavior_t;
 
+/** a bucket the store creates on start from the files of a directory, if it does not exist yet (`store.seed`) */
+typedef struct conf_store_seed {
+    char *bucket; /* a valid S3 bucket name */
+    char *dir;    /* as given (relative: to the current directory); checked to be a readable directory at load */
+    int line;     /* where it is given in the file, for later error messages */
+} conf_store_seed_t;
+
 typedef struct conf_store {
     int enabled;
     conf_listen_t listen;
@@ -127,6 +134,8 @@ typedef struct conf_store {
     conf_credentials_t credentials; /* NULL keys: generated on first start under root */
     uint64_t max_put_size;
     int line; /* where it is given in the file (the line of its key), for later error messages */
+    conf_store_seed_t *seeds; /* `seed:` - one map or a list of them; distinct buckets */
+    size_t num_seeds;
 } conf_store_t;
 
 typedef struct conf_admin {

@@ -13,6 +13,7 @@
  *
  *   root/.credentials                  generated key pair (mode 0600), see store.c
  *   root/.lock                         flock()ed by the running process: one process per root
+ *   root/.seeding-NAME                 a store.seed of bucket NAME ('.' written '_') in progress, see store/seed.h
  *   root/<bucket>/.bucket              bucket record (creation time)
  *   root/<bucket>/<hh>/<H>.meta        object record ("sidecar"): key, size, ETag, time, headers, data file name
  *   root/<bucket>/<hh>/<H>.<gen>       object data (single PUT, copy) - immutable once written

@@ -16,6 +16,7 @@
 #include "proxy/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
+#include "store/seed.h"
 
 typedef struct store_handler {
     h2o_handler_t super;
@@ -151,6 +152,8 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         return NULL;
     }
     if (store_fs_open(conf->root != NULL ? conf->root : "./data", &s->fs, err, errlen) != 0)
+        goto fail;
+    if (store_seed(s->fs, conf->seeds, conf->num_seeds, err, errlen) != 0)
         goto fail;
     if (conf->credentials.access_key != NULL && conf->credentials.secret_key != NULL) {
         s->access_key = strdup(conf->credentials.access_key);

@@ -22,7 +22,8 @@ typedef struct store store_t;
  * Creates root/ if needed, takes its lock (one process per root), loads the buckets, objects and pending multipart uploads, and
  * sets the credentials: those of conf->credentials if given (literal or *_env in the config), else the key pair stored in
  * root/.credentials, else a new pair that is generated, written there with mode 0600 and printed once to stderr so a new user can
- * copy it into awscli. Returns NULL with a message in err on failure. Call before the worker threads start.
+ * copy it into awscli. Then creates the conf->seeds buckets that do not exist yet from their directories (store/seed.h).
+ * Returns NULL with a message in err on failure. Call before the worker threads start.
  */
 store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
 

@@ -571,6 +571,35 @@ static const bad_t bad[] = {
      "3: listen[1]: port is required"},
     {"store listen without port", L O B "store:\n  listen: {host: 127.0.0.1}\n", "5: store.listen: port is required"},
     {"store without listen", L O B "store: {root: ./data}\n", "4: store: listen is required"},
+    {"seed scalar", L O B "store: {listen: {port: 9000}, seed: site}\n",
+     "4: store.seed: must be a map {bucket: NAME, dir: PATH} or a list of them, not a scalar"},
+    {"seed unknown key", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: tests, dri: x}}\n",
+     "4: store.seed.dri: unknown key (did you mean \"dir\"?)"},
+    {"seed without bucket", L O B "store:\n  listen: {port: 9000}\n  seed:\n    dir: tests\n",
+     "6: store.seed: bucket is required (the bucket to create, e.g. site)"},
+    {"seed without dir", L O B "store:\n  listen: {port: 9000}\n  seed: [{bucket: site}]\n",
+     "6: store.seed[0]: dir is required (the directory whose files fill the bucket)"},
+    {"seed bad bucket", L O B "store: {listen: {port: 9000}, seed: {bucket: My_Site, dir: tests}}\n",
+     "4: store.seed.bucket: \"My_Site\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)"},
+    {"seed ip bucket", L O B "store: {listen: {port: 9000}, seed: {bucket: 192.168.1.1, dir: tests}}\n",
+     "4: store.seed.bucket: \"192.168.1.1\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)"},
+    {"seed dotdot bucket", L O B "store: {listen: {port: 9000}, seed: {bucket: a..b, dir: tests}}\n",
+     "4: store.seed.bucket: \"a..b\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)"},
+    {"seed short bucket", L O B "store: {listen: {port: 9000}, seed: {bucket: ab, dir: tests}}\n",
+     "4: store.seed.bucket: \"ab\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)"},
+    {"seed bucket list", L O B "store: {listen: {port: 9000}, seed: {bucket: [a], dir: tests}}\n",
+     "4: store.seed.bucket: must be a string, not a list"},
+    {"seed missing dir", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: /nonexistent/site}}\n",
+     "4: store.seed.dir: cannot read \"/nonexistent/site\": No such file or directory"},
+    {"seed dir is a file", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: " LUA "}}\n",
+     "4: store.seed.dir: \"" LUA "\" is not a directory"},
+    {"seed empty dir", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: \"\"}}\n",
+     "4: store.seed.dir: must not be empty"},
+    {"seed item scalar", L O B "store:\n  listen: {port: 9000}\n  seed:\n    - {bucket: site, dir: tests}\n    - site\n",
+     "8: store.seed[1]: must be a map {bucket: NAME, dir: PATH}, not a scalar"},
+    {"seed twice",
+     L O B "store:\n  listen: {port: 9000}\n  seed:\n    - {bucket: site, dir: tests}\n    - {bucket: site, dir: conf}\n",
+     "8: store.seed[1].bucket: \"site\" is already seeded by store.seed[0] (line 7)"},
     {"admin without listen", L O B "admin: {token: abcdefghij}\n", "4: admin: listen is required"},
     {"tls missing key", "listen:\n  - port: 8443\n    tls:\n      certificate: " CERT "\n" O B,
      "3: listen[0].tls: needs both certificate and key"},
@@ -737,6 +766,52 @@ static const bad_t bad[] = {
     {"syntax undefined alias", L O "behaviors: [{path: \"*\", origin: *web}]\n", "3: (syntax): found undefined alias"},
     {"syntax bad utf-8", L O "behaviors: [{path: \"/\xff\", origin: web}]\n", "3: (syntax): invalid leading UTF-8 octet"},
 };
+
+/* store.seed: one map or a list; the default configuration seeds the demo site */
+static void test_store_seed(void **state)
+{
+    conf_t *conf = load_ok(L O B "store: {listen: {port: 9000}}\n");
+    assert_int_equal(conf->store.num_seeds, 0);
+    assert_null(conf->store.seeds);
+    conf_free(conf);
+
+    conf = load_ok(L O B "store:\n  listen: {port: 9000}\n  seed: {bucket: site, dir: tests/data}\n");
+    assert_int_equal(conf->store.num_seeds, 1);
+    assert_string_equal(conf->store.seeds[0].bucket, "site");
+    assert_string_equal(conf->store.seeds[0].dir, "tests/data");
+    assert_int_equal(conf->store.seeds[0].line, 6);
+    conf_free(conf);
+
+    conf = load_ok(L O B "store:\n  listen: {port: 9000}\n  seed:\n    - {bucket: site, dir: tests/data}\n"
+                         "    - bucket: my.assets-2\n      dir: ./conf\n");
+    assert_int_equal(conf->store.num_seeds, 2);
+    assert_string_equal(conf->store.seeds[0].bucket, "site");
+    assert_int_equal(conf->store.seeds[0].line, 7);
+    assert_string_equal(conf->store.seeds[1].bucket, "my.assets-2");
+    assert_string_equal(conf->store.seeds[1].dir, "./conf");
+    assert_int_equal(conf->store.seeds[1].line, 8);
+    conf_free(conf);
+
+    conf = load_ok(L O B "store: {listen: {port: 9000}, seed: []}\n");
+    assert_int_equal(conf->store.num_seeds, 0);
+    conf_free(conf);
+
+    /* the default configuration, from the repository root as scripts/run.sh starts it */
+    char err[CONF_ERRBUF_SIZE];
+    setenv("EDGEHOOK_ADMIN_TOKEN", "a-test-token-of-some-length", 1);
+    if ((conf = conf_load("conf/edgehook.yaml", err, sizeof(err))) == NULL)
+        fail_msg("conf/edgehook.yaml: %s", err);
+    assert_int_equal(conf->store.enabled, 1);
+    assert_null(conf->store.credentials.access_key); /* generated on first start, never in the file */
+    assert_int_equal(conf->store.num_seeds, 1);
+    assert_string_equal(conf->store.seeds[0].bucket, "site");
+    assert_string_equal(conf->store.seeds[0].dir, "examples/site");
+    conf_origin_t *o = conf_find_origin(conf, "site");
+    assert_non_null(o);
+    assert_int_equal(o->embedded, 1);
+    assert_string_equal(o->bucket, "site");
+    conf_free(conf);
+}
 
 static void test_broken(void **state)
 {
@@ -998,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_test_data_files),      cmocka_unit_test(test_examples),
         cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_byte_flips),           cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_store_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
