@@ -234,7 +234,7 @@ void cache_mem_lookup(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, cache_mem_
             out->busy = o;
         } else if (state == CACHE_OBJ_STREAMING || state == CACHE_OBJ_COMPLETE) {
             if (o->hit_for_pass || match == NULL || o->num_vary == 0 || match(o, ctx)) {
-                if (out->found == NULL || o->decision.response_time_ms > out->found->decision.response_time_ms)
+                if (out->found == NULL || o->fresh.response_time_ms > out->found->fresh.response_time_ms)
                     out->found = o;
             }
         }
@@ -273,7 +273,7 @@ cache_obj_t *cache_mem_begin(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o
     }
     o = cache_obj_new(hash, key, url);
     cache_obj_addref(o); /* one for the index, one for the caller */
-    o->charged = sizeof(*o) + key.len + url.len;
+    o->charged = sizeof(*o) + key.len + 1;
     atomic_fetch_add_explicit(&m->used, o->charged, memory_order_relaxed);
     link_locked(m, s, o);
     pthread_mutex_unlock(&s->mutex);
@@ -290,7 +290,7 @@ int cache_mem_insert(cache_mem_t *m, cache_obj_t *obj)
         return -1;
     }
     cache_obj_addref(obj);
-    obj->charged = sizeof(*obj) + obj->key.len + obj->url.len;
+    obj->charged = sizeof(*obj) + obj->key.len + 1;
     atomic_fetch_add_explicit(&m->used, obj->charged, memory_order_relaxed);
     link_locked(m, s, obj);
     pthread_mutex_unlock(&s->mutex);
@@ -352,7 +352,7 @@ static void evict(cache_mem_t *m)
 
 size_t cache_mem_object_overhead(const cache_obj_t *obj)
 {
-    size_t n = sizeof(*obj) + obj->key.len + obj->url.len + sizeof(cache_body_t);
+    size_t n = sizeof(*obj) + obj->key.len + 1 + (obj->fs != NULL ? sizeof(*obj->fs) : 0);
     for (cache_seg_t *s = obj->body->first; s != NULL; s = s->next)
         n += offsetof(cache_seg_t, data);
     return n;
@@ -414,7 +414,7 @@ int cache_mem_charge(cache_mem_t *m, cache_obj_t *obj, uint64_t max_object_size)
         return -1;
     }
     /* charged = fixed part + head + body segments so far */
-    size_t fixed = sizeof(*obj) + obj->key.len + obj->url.len + head_bytes(obj);
+    size_t fixed = sizeof(*obj) + obj->key.len + 1 + head_bytes(obj);
     add = fixed + body > obj->charged ? fixed + body - obj->charged : 0;
     obj->charged += add;
     if (body > max_object_size || obj->charged > m->capacity)
@@ -470,15 +470,14 @@ void cache_mem_mark_pass(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o_iov
     shard_t *s = shard_of(m, hash);
     cache_obj_t *o = cache_obj_new(hash, key, url);
     o->hit_for_pass = 1;
-    o->decision.lifetime_ms = ttl_ms;
-    o->decision.date_ms = now_ms;
-    o->decision.request_time_ms = now_ms;
-    o->decision.response_time_ms = now_ms;
-    o->decision.initial_age_ms = 0;
-    o->decision.age_ms = CACHE_ABSENT;
+    o->fresh.lifetime_ms = ttl_ms;
+    o->fresh.response_time_ms = now_ms;
+    o->fresh.initial_age_ms = 0;
     o->content_length = 0;
     atomic_store(&o->state, CACHE_OBJ_COMPLETE);
-    o->charged = sizeof(*o) + key.len + url.len;
+    free(o->fs); /* a marker never fills */
+    o->fs = NULL;
+    o->charged = sizeof(*o) + key.len + 1;
     atomic_fetch_add_explicit(&m->used, o->charged, memory_order_relaxed);
     pthread_mutex_lock(&s->mutex);
     link_locked(m, s, o);

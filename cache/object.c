@@ -7,6 +7,32 @@
 
 static __thread cache_thread_t *current_thread;
 
+/* object locks are striped: a mutex per object would cost 40 bytes of every cached object */
+#define NUM_OBJ_LOCKS 256
+static pthread_mutex_t obj_locks[NUM_OBJ_LOCKS];
+static pthread_once_t obj_locks_once = PTHREAD_ONCE_INIT;
+
+static void init_obj_locks(void)
+{
+    for (size_t i = 0; i != NUM_OBJ_LOCKS; ++i)
+        pthread_mutex_init(&obj_locks[i], NULL);
+}
+
+static pthread_mutex_t *lock_of(const cache_obj_t *obj)
+{
+    return &obj_locks[((uintptr_t)obj >> 7) % NUM_OBJ_LOCKS];
+}
+
+static void obj_lock(const cache_obj_t *obj)
+{
+    pthread_mutex_lock(lock_of(obj));
+}
+
+static void obj_unlock(const cache_obj_t *obj)
+{
+    pthread_mutex_unlock(lock_of(obj));
+}
+
 /* ---- per-thread inbox ----------------------------------------------------------------------------------------------------- */
 
 static void drain_inbox(cache_thread_t *t)
@@ -103,11 +129,11 @@ void cache_waiter_cancel(cache_waiter_t *w)
 {
     cache_obj_t *obj = w->obj;
     if (obj != NULL) {
-        pthread_mutex_lock(&obj->mutex);
+        obj_lock(obj);
         if (h2o_linklist_is_linked(&w->link))
             h2o_linklist_unlink(&w->link);
         w->obj = NULL;
-        pthread_mutex_unlock(&obj->mutex);
+        obj_unlock(obj);
     }
     if (w->thread != NULL) {
         pthread_mutex_lock(&w->thread->mutex);
@@ -117,62 +143,72 @@ void cache_waiter_cancel(cache_waiter_t *w)
     }
 }
 
-/* wakes every waiter of obj; called with obj->mutex held */
+/* wakes every waiter of obj; called with the object's lock held */
 static void wake_all_locked(cache_obj_t *obj)
 {
-    while (!h2o_linklist_is_empty(&obj->waiters)) {
-        cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, link, obj->waiters.next);
+    cache_fillstate_t *fs = obj->fs;
+    if (fs == NULL)
+        return;
+    while (!h2o_linklist_is_empty(&fs->waiters)) {
+        cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, link, fs->waiters.next);
         h2o_linklist_unlink(&w->link);
         cache_waiter_wake(w);
     }
 }
 
-/* ---- bodies --------------------------------------------------------------------------------------------------------------- */
-
-static cache_body_t *body_new(void)
+/* a complete object with nobody tracking it drops its fill state; called with the lock held */
+static void maybe_drop_fillstate_locked(cache_obj_t *obj)
 {
-    cache_body_t *b = calloc(1, sizeof(*b));
-    if (b == NULL)
-        h2o_fatal("no memory");
-    atomic_init(&b->refcnt, 1);
-    return b;
+    cache_fillstate_t *fs = obj->fs;
+    if (fs != NULL && cache_obj_state(obj) == CACHE_OBJ_COMPLETE && fs->num_readers == 0 && h2o_linklist_is_empty(&fs->waiters)) {
+        assert(fs->fallback == NULL);
+        obj->fs = NULL;
+        free(fs);
+    }
 }
 
-void cache_body_release(cache_body_t *body)
+/* ---- bodies --------------------------------------------------------------------------------------------------------------- */
+
+static void body_free_segments(cache_body_t *body)
 {
-    if (body == NULL || atomic_fetch_sub_explicit(&body->refcnt, 1, memory_order_acq_rel) != 1)
-        return;
     for (cache_seg_t *s = body->first, *next; s != NULL; s = next) {
         next = s->next;
         free(s);
     }
-    free(body);
+    body->first = body->last = NULL;
 }
 
 /* ---- objects -------------------------------------------------------------------------------------------------------------- */
 
 cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
 {
+    int url_in_key = url.len != 0 && url.base >= key.base && url.base + url.len <= key.base + key.len;
     cache_obj_t *obj;
     char *p;
-    if ((obj = calloc(1, sizeof(*obj) + key.len + url.len + 2)) == NULL)
+    pthread_once(&obj_locks_once, init_obj_locks);
+    if ((obj = calloc(1, sizeof(*obj) + key.len + 1 + (url_in_key ? 0 : url.len + 1))) == NULL)
         h2o_fatal("no memory");
     atomic_init(&obj->refcnt, 1);
-    pthread_mutex_init(&obj->mutex, NULL);
     atomic_init(&obj->state, CACHE_OBJ_BUSY);
     obj->hash = hash;
     p = (char *)(obj + 1);
     if (key.len != 0)
         memcpy(p, key.base, key.len);
     obj->key = h2o_iovec_init(p, key.len);
-    p += key.len + 1;
-    if (url.len != 0)
-        memcpy(p, url.base, url.len);
-    obj->url = h2o_iovec_init(p, url.len);
+    if (url_in_key) {
+        obj->url = h2o_iovec_init(p + (url.base - key.base), url.len);
+    } else {
+        p += key.len + 1;
+        if (url.len != 0)
+            memcpy(p, url.base, url.len);
+        obj->url = h2o_iovec_init(p, url.len);
+    }
     obj->content_length = -1;
-    obj->body = body_new();
-    h2o_linklist_init_anchor(&obj->waiters);
-    h2o_linklist_init_anchor(&obj->readers);
+    obj->body = &obj->body_inline;
+    if ((obj->fs = calloc(1, sizeof(*obj->fs))) == NULL)
+        h2o_fatal("no memory");
+    h2o_linklist_init_anchor(&obj->fs->waiters);
+    h2o_linklist_init_anchor(&obj->fs->readers);
     return obj;
 }
 
@@ -180,20 +216,53 @@ void cache_obj_release(cache_obj_t *obj)
 {
     if (atomic_fetch_sub_explicit(&obj->refcnt, 1, memory_order_acq_rel) != 1)
         return;
-    assert(h2o_linklist_is_empty(&obj->waiters));
-    cache_body_release(obj->body);
-    if (obj->fallback != NULL)
-        cache_obj_release(obj->fallback);
-    free(obj->head_mem);
-    free(obj->meta_mem);
-    pthread_mutex_destroy(&obj->mutex);
+    if (obj->fs != NULL) {
+        assert(h2o_linklist_is_empty(&obj->fs->waiters));
+        if (obj->fs->fallback != NULL)
+            cache_obj_release(obj->fs->fallback);
+        free(obj->fs);
+    }
+    if (obj->body_owner != NULL)
+        cache_obj_release(obj->body_owner);
+    else
+        body_free_segments(&obj->body_inline);
+    free(obj->headers);
+    free(obj->vary_names);
     free(obj);
 }
 
-/* deep-copies headers (names that are not tokens, orig_name, values) into one block */
-static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_headers)
+void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d)
 {
-    size_t bytes = sizeof(h2o_header_t) * num_headers, num_name_iov = 0, i;
+    obj->fresh.response_time_ms = d->response_time_ms;
+    obj->fresh.initial_age_ms = d->initial_age_ms;
+    obj->fresh.lifetime_ms = d->lifetime_ms;
+    obj->fresh.swr_ms = d->swr_ms;
+    obj->fresh.sie_ms = d->sie_ms;
+    obj->fresh.no_cache = d->no_cache;
+    obj->fresh.must_revalidate = d->must_revalidate;
+}
+
+void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->storable = 1;
+    d->response_time_ms = obj->fresh.response_time_ms;
+    d->request_time_ms = obj->fresh.response_time_ms;
+    d->initial_age_ms = obj->fresh.initial_age_ms;
+    d->lifetime_ms = obj->fresh.lifetime_ms;
+    d->swr_ms = obj->fresh.swr_ms;
+    d->sie_ms = obj->fresh.sie_ms;
+    d->no_cache = obj->fresh.no_cache;
+    d->must_revalidate = obj->fresh.must_revalidate;
+    d->date_ms = CACHE_ABSENT;
+    d->age_ms = CACHE_ABSENT;
+    d->last_modified_ms = CACHE_ABSENT;
+}
+
+/* deep-copies the reason and the headers (names that are not tokens, orig_name, values) into one block */
+static void copy_head(cache_obj_t *obj, const char *reason, const h2o_header_t *headers, size_t num_headers)
+{
+    size_t rlen = reason != NULL ? strlen(reason) : 0, bytes = sizeof(h2o_header_t) * num_headers + rlen + 1, num_name_iov = 0, i;
     h2o_header_t *dst;
     h2o_iovec_t *iov;
     char *p;
@@ -206,7 +275,7 @@ static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_
         if (headers[i].orig_name != NULL)
             bytes += headers[i].name->len + 1;
     }
-    if ((dst = malloc(bytes + 1)) == NULL)
+    if ((dst = malloc(bytes)) == NULL)
         h2o_fatal("no memory");
     iov = (h2o_iovec_t *)(dst + num_headers); /* the iovecs right after the entries keep their alignment */
     p = (char *)(iov + num_name_iov);
@@ -231,10 +300,13 @@ static void copy_head(cache_obj_t *obj, const h2o_header_t *headers, size_t num_
         dst[i].value = h2o_iovec_init(p, headers[i].value.len);
         p += headers[i].value.len + 1;
     }
-    free(obj->head_mem);
-    obj->head_mem = dst;
+    if (rlen != 0)
+        memcpy(p, reason, rlen);
+    p[rlen] = '\0';
+    free(obj->headers);
     obj->headers = dst;
-    obj->num_headers = num_headers;
+    obj->num_headers = (uint32_t)num_headers;
+    obj->reason = p;
 }
 
 void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
@@ -244,6 +316,18 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
     h2o_iovec_t *iov;
     char *p;
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    if (num_vary > UINT16_MAX)
+        num_vary = UINT16_MAX;
+    if (num_tags > UINT16_MAX)
+        num_tags = UINT16_MAX;
+    if (num_vary == 0 && num_tags == 0 && vary_key.len == 0) {
+        /* the common case: nothing to keep */
+        free(obj->vary_names);
+        obj->vary_names = obj->tags = NULL;
+        obj->num_vary = obj->num_tags = 0;
+        obj->vary_key = h2o_iovec_init("", 0);
+        return;
+    }
     for (i = 0; i != num_vary; ++i)
         bytes += vary_names[i].len + 1;
     for (i = 0; i != num_tags; ++i)
@@ -262,12 +346,11 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
     if (vary_key.len != 0)
         memcpy(p, vary_key.base, vary_key.len);
     p[vary_key.len] = '\0';
-    free(obj->meta_mem);
-    obj->meta_mem = iov;
-    obj->vary_names = iov;
-    obj->num_vary = num_vary;
+    free(obj->vary_names);
+    obj->vary_names = iov; /* also the block's start, even when num_vary is 0 */
+    obj->num_vary = (uint16_t)num_vary;
     obj->tags = iov + num_vary;
-    obj->num_tags = num_tags;
+    obj->num_tags = (uint16_t)num_tags;
     obj->vary_key = h2o_iovec_init(p, vary_key.len);
 }
 
@@ -276,15 +359,14 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
 {
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
-    snprintf(obj->reason, sizeof(obj->reason), "%s", reason != NULL ? reason : "");
-    copy_head(obj, headers, num_headers);
+    copy_head(obj, reason, headers, num_headers);
     obj->content_length = content_length;
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     if (pass)
         obj->transient = 1;
     atomic_store_explicit(&obj->state, pass ? CACHE_OBJ_PASS : CACHE_OBJ_STREAMING, memory_order_release);
     wake_all_locked(obj);
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
 }
 
 void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers)
@@ -292,18 +374,20 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
     obj->status = from->status;
-    memcpy(obj->reason, from->reason, sizeof(obj->reason));
-    if (obj->meta_mem == NULL)
+    if (obj->vary_names == NULL)
         cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
-    copy_head(obj, headers, num_headers);
+    copy_head(obj, from->reason, headers, num_headers);
     obj->content_length = from->content_length;
-    cache_body_release(obj->body);
-    obj->body = from->body;
-    atomic_fetch_add_explicit(&obj->body->refcnt, 1, memory_order_relaxed);
-    pthread_mutex_lock(&obj->mutex);
+    /* the body is shared, not copied: hold its owner */
+    body_free_segments(&obj->body_inline);
+    obj->body_owner = from->body_owner != NULL ? from->body_owner : from;
+    cache_obj_addref(obj->body_owner);
+    obj->body = obj->body_owner->body;
+    obj_lock(obj);
     atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
     wake_all_locked(obj);
-    pthread_mutex_unlock(&obj->mutex);
+    maybe_drop_fillstate_locked(obj);
+    obj_unlock(obj);
 }
 
 static cache_seg_t *seg_new(uint64_t offset, size_t cap)
@@ -327,7 +411,7 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
     if (len == 0)
         return;
     /* fill the tail; segments are never moved, so readers may hold pointers into them. Linking a new segment happens under the
-     * mutex because a transient object's readers free the head of the list under it. */
+     * lock because a transient object's readers free the head of the list under it. */
     while (len != 0) {
         cache_seg_t *s = b->last;
         size_t n;
@@ -341,14 +425,14 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
             if (cap < len && cap < (1u << 20))
                 cap = len < (1u << 20) ? len : (1u << 20);
             cache_seg_t *ns = seg_new(avail, cap);
-            pthread_mutex_lock(&obj->mutex);
+            obj_lock(obj);
             if (b->last != NULL)
                 b->last->next = ns;
             else
                 b->first = ns;
             b->last = ns;
             b->allocated += cap;
-            pthread_mutex_unlock(&obj->mutex);
+            obj_unlock(obj);
             s = ns;
         }
         n = s->cap - s->len;
@@ -360,50 +444,72 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
         len -= n;
         avail += n;
     }
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     atomic_store_explicit(&b->avail, avail, memory_order_release);
     wake_all_locked(obj);
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
 }
 
 void cache_obj_complete(cache_obj_t *obj)
 {
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     if (obj->content_length < 0)
         obj->content_length = (int64_t)atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
-    /* a complete object has no tracked readers any more: its segments stay until the object goes */
-    obj->producer = NULL; /* the producer is done and may be freed */
+    if (obj->fs != NULL)
+        obj->fs->producer = NULL; /* the producer is done and may be freed */
     atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
     wake_all_locked(obj);
-    pthread_mutex_unlock(&obj->mutex);
+    maybe_drop_fillstate_locked(obj);
+    obj_unlock(obj);
 }
 
-void cache_obj_fail(cache_obj_t *obj, int status, const char *reason)
+void cache_obj_fail(cache_obj_t *obj, int status, const char *reason, cache_obj_t *fallback)
 {
-    pthread_mutex_lock(&obj->mutex);
-    obj->fail_status = status;
-    snprintf(obj->fail_reason, sizeof(obj->fail_reason), "%s", reason != NULL ? reason : "error");
-    obj->producer = NULL;
+    obj_lock(obj);
+    assert(obj->fs != NULL);
+    obj->fs->fail_status = status;
+    snprintf(obj->fs->fail_reason, sizeof(obj->fs->fail_reason), "%s", reason != NULL ? reason : "error");
+    obj->fs->producer = NULL;
+    if (fallback != NULL && obj->fs->fallback == NULL) {
+        cache_obj_addref(fallback);
+        obj->fs->fallback = fallback;
+    }
     atomic_store_explicit(&obj->state, CACHE_OBJ_FAILED, memory_order_release);
     wake_all_locked(obj);
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
+}
+
+int cache_obj_fail_status(cache_obj_t *obj)
+{
+    return obj->fs != NULL ? obj->fs->fail_status : 0; /* a FAILED object keeps its fill state */
+}
+
+const char *cache_obj_fail_reason(cache_obj_t *obj)
+{
+    return obj->fs != NULL ? obj->fs->fail_reason : "error";
+}
+
+cache_obj_t *cache_obj_fallback(cache_obj_t *obj)
+{
+    return obj->fs != NULL ? obj->fs->fallback : NULL;
 }
 
 void cache_obj_make_transient(cache_obj_t *obj, cache_waiter_t *producer)
 {
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     obj->transient = 1;
-    obj->producer = producer;
+    if (obj->fs != NULL)
+        obj->fs->producer = producer;
     if (producer != NULL)
         producer->obj = NULL;
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
 }
 
-/* the position no tracked reader is behind; called with the mutex held */
-static uint64_t min_acked_locked(cache_obj_t *obj)
+/* the position no tracked reader is behind; called with the lock held */
+static uint64_t min_acked_locked(cache_fillstate_t *fs)
 {
     uint64_t min = UINT64_MAX;
-    for (h2o_linklist_t *l = obj->readers.next; l != &obj->readers; l = l->next) {
+    for (h2o_linklist_t *l = fs->readers.next; l != &fs->readers; l = l->next) {
         cache_reader_t *r = H2O_STRUCT_FROM_MEMBER(cache_reader_t, link, l);
         if (r->acked < min)
             min = r->acked;
@@ -413,40 +519,38 @@ static uint64_t min_acked_locked(cache_obj_t *obj)
 
 int cache_obj_window_full(cache_obj_t *obj, size_t window)
 {
-    int full;
-    pthread_mutex_lock(&obj->mutex);
-    if (!obj->transient || obj->num_readers == 0) {
-        full = 0;
-    } else {
-        uint64_t min = min_acked_locked(obj), avail = atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
+    int full = 0;
+    obj_lock(obj);
+    if (obj->transient && obj->fs != NULL && obj->fs->num_readers != 0) {
+        uint64_t min = min_acked_locked(obj->fs), avail = atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
         full = avail > min && avail - min > window;
     }
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
     return full;
 }
 
 size_t cache_obj_num_readers(cache_obj_t *obj)
 {
     size_t n;
-    pthread_mutex_lock(&obj->mutex);
-    n = obj->num_readers;
-    pthread_mutex_unlock(&obj->mutex);
+    obj_lock(obj);
+    n = obj->fs != NULL ? obj->fs->num_readers : 0;
+    obj_unlock(obj);
     return n;
 }
 
 void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_t seen_avail)
 {
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     if (h2o_linklist_is_linked(&w->link))
         h2o_linklist_unlink(&w->link);
     w->obj = obj;
-    if (atomic_load_explicit(&obj->state, memory_order_relaxed) != seen_state ||
+    if (obj->fs == NULL || atomic_load_explicit(&obj->state, memory_order_relaxed) != seen_state ||
         atomic_load_explicit(&obj->body->avail, memory_order_relaxed) != seen_avail) {
         cache_waiter_wake(w);
     } else {
-        h2o_linklist_insert(&obj->waiters, &w->link);
+        h2o_linklist_insert(&obj->fs->waiters, &w->link);
     }
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
 }
 
 void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r)
@@ -454,22 +558,24 @@ void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r)
     memset(r, 0, sizeof(*r));
     if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE)
         return; /* nothing to track: the body is whole and immutable */
-    pthread_mutex_lock(&obj->mutex);
-    h2o_linklist_insert(&obj->readers, &r->link);
-    ++obj->num_readers;
-    r->tracked = 1;
-    pthread_mutex_unlock(&obj->mutex);
+    obj_lock(obj);
+    if (obj->fs != NULL && cache_obj_state(obj) != CACHE_OBJ_COMPLETE) {
+        h2o_linklist_insert(&obj->fs->readers, &r->link);
+        ++obj->fs->num_readers;
+        r->tracked = 1;
+    }
+    obj_unlock(obj);
 }
 
-/* frees the segments of a transient body that every reader is past; mutex held */
+/* frees the segments of a transient body that every reader is past; lock held */
 static void trim_locked(cache_obj_t *obj)
 {
     cache_body_t *b = obj->body;
     cache_seg_t *keep = NULL;
-    if (obj->num_readers == 0)
+    if (obj->fs->num_readers == 0)
         return;
     /* the earliest segment any reader still points at (NULL = a reader that has not started: keep all) */
-    for (h2o_linklist_t *l = obj->readers.next; l != &obj->readers; l = l->next) {
+    for (h2o_linklist_t *l = obj->fs->readers.next; l != &obj->fs->readers; l = l->next) {
         cache_reader_t *r = H2O_STRUCT_FROM_MEMBER(cache_reader_t, link, l);
         if (r->seg == NULL)
             return;
@@ -497,31 +603,32 @@ void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos)
         r->acked = pos;
         return;
     }
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     r->acked = pos;
     r->seg = seek(r->seg != NULL ? r->seg : obj->body->first, pos);
     if (obj->transient) {
         trim_locked(obj);
-        if (obj->producer != NULL)
-            cache_waiter_wake(obj->producer);
+        if (obj->fs->producer != NULL)
+            cache_waiter_wake(obj->fs->producer);
     }
-    pthread_mutex_unlock(&obj->mutex);
+    obj_unlock(obj);
 }
 
 void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r)
 {
     if (!r->tracked)
         return;
-    pthread_mutex_lock(&obj->mutex);
+    obj_lock(obj);
     h2o_linklist_unlink(&r->link);
-    --obj->num_readers;
+    --obj->fs->num_readers;
     r->tracked = 0;
     if (obj->transient) {
         trim_locked(obj);
-        if (obj->producer != NULL)
-            cache_waiter_wake(obj->producer);
+        if (obj->fs->producer != NULL)
+            cache_waiter_wake(obj->fs->producer);
     }
-    pthread_mutex_unlock(&obj->mutex);
+    maybe_drop_fillstate_locked(obj);
+    obj_unlock(obj);
 }
 
 size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint64_t end, h2o_iovec_t *vecs, size_t max,
@@ -539,11 +646,11 @@ size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint
         return 0;
     if (r->tracked) {
         /* the list head may be trimmed concurrently by readers of a transient object: start from our own cursor */
-        pthread_mutex_lock(&obj->mutex);
+        obj_lock(obj);
         s = r->seg != NULL ? r->seg : b->first;
         if (s != NULL && s->offset > pos && !obj->transient)
             s = b->first; /* going back (a range): the whole body is still there */
-        pthread_mutex_unlock(&obj->mutex);
+        obj_unlock(obj);
     } else {
         s = r->seg != NULL && r->seg->offset <= pos ? r->seg : b->first;
     }

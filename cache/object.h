@@ -37,7 +37,7 @@ cache_thread_t *cache_thread_current(void);
  * It is embedded in its owner (a request, a fill); cancel it before freeing the owner.
  */
 typedef struct cache_waiter {
-    h2o_linklist_t link;       /* in an object's waiter list (guarded by that object's mutex) */
+    h2o_linklist_t link;       /* in an object's waiter list (guarded by that object's lock) */
     h2o_linklist_t inbox_link; /* in the owner thread's inbox (guarded by the inbox mutex) */
     cache_thread_t *thread;
     struct cache_obj *obj; /* the object it waits on, or NULL */
@@ -61,16 +61,12 @@ typedef struct cache_seg {
     char data[];
 } cache_seg_t;
 
-/** the bytes of a response body: appended by one producer, read by any number of readers; shared by the objects made from a
- * 304 revalidation of the same response */
+/** the bytes of a response body: appended by one producer, read by any number of readers */
 typedef struct cache_body {
-    _Atomic uint32_t refcnt;
     cache_seg_t *first, *last;
     _Atomic uint64_t avail; /* bytes readable (release-published after the segment is written) */
     size_t allocated;       /* bytes held by segments */
 } cache_body_t;
-
-void cache_body_release(cache_body_t *body);
 
 /* ---- objects -------------------------------------------------------------------------------------------------------------- */
 
@@ -78,7 +74,7 @@ typedef enum cache_obj_state {
     CACHE_OBJ_BUSY = 0,      /* fetch started, no response head yet: followers wait */
     CACHE_OBJ_STREAMING = 1, /* head known, body arriving */
     CACHE_OBJ_COMPLETE = 2,  /* all of the body is here; immutable from now on */
-    CACHE_OBJ_FAILED = 3,    /* the fetch failed: before the head (see `fail_status`) or during the body */
+    CACHE_OBJ_FAILED = 3,    /* the fetch failed: before the head (see cache_obj_fail_status) or during the body */
     CACHE_OBJ_PASS = 4,      /* the response must not be shared: only the reader that started the fetch may read it */
 } cache_obj_state_t;
 
@@ -91,66 +87,77 @@ typedef struct cache_reader {
     int tracked;
 } cache_reader_t;
 
+/** what only a filling (or failed) object needs; a complete object drops it once no reader tracks it any more */
+typedef struct cache_fillstate {
+    h2o_linklist_t waiters;
+    h2o_linklist_t readers;
+    size_t num_readers;
+    struct cache_waiter *producer; /* woken when a transient object's window opens or its last reader leaves */
+    int fail_status;
+    struct cache_obj *fallback;
+    char fail_reason[128];
+} cache_fillstate_t;
+
+/** the freshness of a stored response: what cache_policy needs of its decision after the response was evaluated */
+typedef struct cache_fresh {
+    int64_t response_time_ms, initial_age_ms, lifetime_ms, swr_ms, sie_ms;
+    uint8_t no_cache, must_revalidate;
+} cache_fresh_t;
+
 typedef struct cache_obj {
     _Atomic uint32_t refcnt;
-    pthread_mutex_t mutex;
     _Atomic int state;
 
     /* identity (set at creation, immutable) */
     uint64_t hash;
-    h2o_iovec_t key;   /* the full cache key */
-    h2o_iovec_t url;   /* path + normalised query: what purge by URL / prefix matches */
-    h2o_iovec_t vary_key; /* secondary key: the values of the Vary'd headers in the request that filled it (cache_vary_key) */
+    h2o_iovec_t key; /* the full cache key */
+    h2o_iovec_t url; /* path + normalised query (what purge by URL / prefix matches); usually a part of key */
 
     /* the response head (immutable once state >= STREAMING) */
     int status;
-    char reason[48];
+    uint16_t num_vary, num_tags;
+    uint32_t num_headers;
+    const char *reason;
     h2o_header_t *headers;
-    size_t num_headers;
     int64_t content_length; /* -1: unknown until complete */
     h2o_iovec_t *vary_names; /* lowercase request header names from Vary */
-    size_t num_vary;
-    h2o_iovec_t *tags; /* from Surrogate-Key / Cache-Tag */
-    size_t num_tags;
-    void *head_mem, *meta_mem;
+    h2o_iovec_t *tags;       /* from Surrogate-Key / Cache-Tag */
+    h2o_iovec_t vary_key;    /* secondary key: the values of the Vary'd headers in the request that filled it (cache_vary_key) */
+    /* `headers` is the start of the block holding the head (reason included), `vary_names` of the one holding the meta */
 
-    /* freshness: the policy's verdict on the response (RFC 9111), set by the producer with the head */
-    cache_decision_t decision;
+    /* freshness (RFC 9111), set by the producer with the head */
+    cache_fresh_t fresh;
     _Atomic int invalidated;  /* soft-purged: treat as stale */
     _Atomic int revalidating; /* a background refresh (stale-while-revalidate) is under way */
-    unsigned refreshed : 1;    /* made from a stale object that a 304 revalidated */
+    unsigned refreshed : 1;       /* made from a stale object that a 304 revalidated */
     unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
-    unsigned hit_for_pass : 1; /* a marker: this key's responses are not cacheable; requests go straight to the origin */
-    struct cache_obj *fallback; /* FAILED: a stale object the readers may serve instead (stale-if-error), referenced */
-    int fail_status;         /* when FAILED before the head: the status a reader should answer (502, 504) */
-    char fail_reason[160];
+    unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
+    unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
 
-    /* body */
+    /* filling and failures; NULL once a complete object needs it no more (guarded by the object's lock) */
+    cache_fillstate_t *fs;
+
+    /* body: its own, or (after a 304) that of the object it was refreshed from, which it then holds */
     cache_body_t *body;
-
-    /* readers and producer (guarded by mutex) */
-    h2o_linklist_t waiters;
-    h2o_linklist_t readers;
-    size_t num_readers;
-    int transient;              /* not stored: consumed segments are freed and the producer is held to a window */
-    cache_waiter_t *producer;   /* woken when a transient object's window opens or its last reader leaves */
+    struct cache_obj *body_owner;
+    cache_body_t body_inline;
 
     /* storage bookkeeping, owned by cache/memory.c (guarded by its shard's lock) */
     struct cache_obj *hash_next;
     h2o_linklist_t queue_link;
     uint8_t queue;   /* CACHE_QUEUE_* of cache/memory.c */
     uint8_t indexed; /* in the index (a removed object lives on while readers hold it) */
-    size_t charged;  /* bytes counted against the memory bound */
     _Atomic uint8_t freq;
+    size_t charged; /* bytes counted against the memory bound */
 } cache_obj_t;
 
-/** creates a BUSY object with refcnt 1; key and url are copied */
+/** creates a BUSY object with refcnt 1; key is copied, and url too unless it lies inside key */
 cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url);
 static inline void cache_obj_addref(cache_obj_t *obj)
 {
     atomic_fetch_add_explicit(&obj->refcnt, 1, memory_order_relaxed);
 }
-/** drops a reference; the last frees the object (and its body reference) */
+/** drops a reference; the last frees the object (and its body, or its reference on the body's owner) */
 void cache_obj_release(cache_obj_t *obj);
 
 static inline int cache_obj_state(cache_obj_t *obj)
@@ -162,9 +169,14 @@ static inline uint64_t cache_obj_avail(cache_obj_t *obj)
     return atomic_load_explicit(&obj->body->avail, memory_order_acquire);
 }
 
+/** the freshness of a response as the policy decided it (kept compactly) */
+void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d);
+/** the decision back, as far as cache_policy's freshness functions need it (age, ttl, use, stale-if-error) */
+void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d);
+
 /**
- * Producer: sets the response head (reason and headers are copied; `content_length` -1 if unknown) and moves the object to STREAMING, or
- * to PASS when `pass` is set. Wakes waiters.
+ * Producer: sets the response head (reason and headers are copied; `content_length` -1 if unknown) and moves the object to
+ * STREAMING, or to PASS when `pass` is set. Wakes waiters.
  */
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
                         int64_t content_length, int pass);
@@ -177,10 +189,17 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
 /** Producer: the body is whole. */
 void cache_obj_complete(cache_obj_t *obj);
-/** Producer: the fetch failed; before the head, readers answer `status` with `reason` (copied) */
-void cache_obj_fail(cache_obj_t *obj, int status, const char *reason);
+/**
+ * Producer: the fetch failed; before the head, readers answer `status` with `reason` (copied), or serve `fallback` (a stale
+ * object they may use instead: stale-if-error; referenced by the object; may be NULL).
+ */
+void cache_obj_fail(cache_obj_t *obj, int status, const char *reason, cache_obj_t *fallback);
+/** what a FAILED object says (status 0: it failed after its head), and its fallback (borrowed; NULL if none) */
+int cache_obj_fail_status(cache_obj_t *obj);
+const char *cache_obj_fail_reason(cache_obj_t *obj);
+cache_obj_t *cache_obj_fallback(cache_obj_t *obj);
 /** Producer: from now on the object is not stored: consumed bytes are freed, and the producer should pause while
- * cache_obj_window_full() (its waiter set by cache_obj_set_producer is woken when it should resume or stop) */
+ * cache_obj_window_full() (its waiter is woken when it should resume or stop) */
 void cache_obj_make_transient(cache_obj_t *obj, cache_waiter_t *producer);
 /** true when a transient object holds more than `window` bytes that some reader has not taken yet */
 int cache_obj_window_full(cache_obj_t *obj, size_t window);

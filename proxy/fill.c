@@ -85,16 +85,17 @@ static void stop_fetch(fill_t *f)
 /* fails the object: readers that have no head yet answer `status`, or serve the stale fallback when one is allowed */
 static void fail_object(fill_t *f, int status, const char *err)
 {
-    cache_obj_t *obj = f->obj;
+    cache_obj_t *obj = f->obj, *fallback = NULL;
     int before_head = cache_obj_state(obj) == CACHE_OBJ_BUSY;
     if (f->cache.mem != NULL && (f->stored || before_head))
         cache_mem_remove(f->cache.mem, obj);
-    if (before_head && f->cache.stale != NULL &&
-        cache_policy_stale_if_error(&f->cache.stale->decision, NULL, server_now_ms())) {
-        obj->fallback = f->cache.stale;
-        cache_obj_addref(obj->fallback);
+    if (before_head && f->cache.stale != NULL) {
+        cache_decision_t d;
+        cache_obj_decision(f->cache.stale, &d);
+        if (cache_policy_stale_if_error(&d, NULL, server_now_ms()))
+            fallback = f->cache.stale;
     }
-    cache_obj_fail(obj, before_head ? status : 0, err);
+    cache_obj_fail(obj, before_head ? status : 0, err, fallback);
 }
 
 static void on_producer_wake(cache_waiter_t *w)
@@ -105,7 +106,7 @@ static void on_producer_wake(cache_waiter_t *w)
     if (cache_obj_num_readers(f->obj) == 0) {
         /* nobody reads a response that is not stored: stop fetching it */
         stop_fetch(f);
-        cache_obj_fail(f->obj, 0, "all readers left");
+        cache_obj_fail(f->obj, 0, "all readers left", NULL);
         fill_free(f);
         return;
     }
@@ -177,7 +178,7 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     }
     cache_policy_evaluate(&f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
                           f->request_time_ms, server_now_ms(), &d);
-    obj->decision = d;
+    cache_obj_set_decision(obj, &d);
     cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
     f->revalidated = 1;
     obj->refreshed = 1;
@@ -215,7 +216,7 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
     if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
         d.storable = 0;
     num_tags = collect_tags(&f->pool, resp, &tags);
-    obj->decision = d;
+    cache_obj_set_decision(obj, &d);
     cache_obj_set_meta(obj, vary.names, vary.count, vary_key, tags, num_tags);
     if (d.storable) {
         if (f->cache.insert)
@@ -308,7 +309,9 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
             f->done_early = 1;
             return;
         }
-        if (cache_policy_is_error_status(status) && cache_policy_stale_if_error(&f->cache.stale->decision, NULL, server_now_ms())) {
+        cache_decision_t sd;
+        cache_obj_decision(f->cache.stale, &sd);
+        if (cache_policy_is_error_status(status) && cache_policy_stale_if_error(&sd, NULL, server_now_ms())) {
             /* stale-if-error: the readers get the stored response instead of this error */
             log_warn("origin %s answered %d: serving the stale copy (stale-if-error)", f->origin->name, status);
             stop_fetch(f); /* inside the callback: the origin client finishes without calling us again */
@@ -351,7 +354,7 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
     if (f->transient) {
         if (cache_obj_num_readers(f->obj) == 0) {
             stop_fetch(f);
-            cache_obj_fail(f->obj, 0, "all readers left");
+            cache_obj_fail(f->obj, 0, "all readers left", NULL);
             fill_free(f);
             return;
         }

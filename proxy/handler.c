@@ -248,7 +248,7 @@ static void send_head(edge_txn_t *txn)
     }
 
     req->res.status = status;
-    req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : obj->reason[0] != '\0' ? obj->reason : "OK";
+    req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : obj->reason != NULL && obj->reason[0] != '\0' ? obj->reason : "OK";
     h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 6);
     for (i = 0; i != obj->num_headers; ++i) {
         if (skip_stored_header(obj->headers[i].name, from_cache))
@@ -259,7 +259,9 @@ static void send_head(edge_txn_t *txn)
     }
     if (from_cache && !obj->hit_for_pass) {
         char *age = h2o_mem_alloc_pool(&req->pool, 24);
-        int64_t secs = cache_policy_age_header_seconds(&obj->decision, server_now_ms());
+        cache_decision_t d;
+        cache_obj_decision(obj, &d);
+        int64_t secs = cache_policy_age_header_seconds(&d, server_now_ms());
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, sprintf(age, "%" PRId64, secs < 0 ? 0 : secs));
     }
     if (range) {
@@ -357,9 +359,9 @@ static void deliver(edge_txn_t *txn)
         cache_obj_wait(obj, &txn->waiter, CACHE_OBJ_BUSY, 0);
         return;
     case CACHE_OBJ_FAILED:
-        if (obj->fallback != NULL) {
+        if (cache_obj_fallback(obj) != NULL) {
             /* stale-if-error: the stored response instead of the origin's failure */
-            cache_obj_t *fb = obj->fallback;
+            cache_obj_t *fb = cache_obj_fallback(obj);
             cache_obj_addref(fb);
             cache_reader_detach(obj, &txn->reader);
             cache_obj_release(obj);
@@ -371,7 +373,7 @@ static void deliver(edge_txn_t *txn)
             send_head(txn);
             return;
         }
-        send_error(txn, obj->fail_status != 0 ? obj->fail_status : 502, obj->fail_reason);
+        send_error(txn, cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502, cache_obj_fail_reason(obj));
         return;
     case CACHE_OBJ_PASS:
         if (!txn->leader) {
@@ -460,7 +462,7 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
                               txn->request_id.base, hook_fn_name(fn), err);
                     if (fc != NULL)
                         cache_mem_remove(fc->mem, obj);
-                    cache_obj_fail(obj, 502, "the origin chosen by the origin-request hook is unusable");
+                    cache_obj_fail(obj, 502, "the origin chosen by the origin-request hook is unusable", NULL);
                     return;
                 }
             }
@@ -481,14 +483,14 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
             if (fc != NULL)
                 cache_mem_remove(fc->mem, obj);
             cache_obj_fail(obj, err_status,
-                           err_status == 502 ? "the origin-request hook returned an invalid result" : "the origin-request hook failed");
+                           err_status == 502 ? "the origin-request hook returned an invalid result" : "the origin-request hook failed", NULL);
             return;
         }
     }
     txn->origin_name = origin->name;
     if (origin->s3 != NULL && !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("HEAD"))) {
-        cache_obj_fail(obj, 405, "an S3 origin is read-only here: GET and HEAD");
+        cache_obj_fail(obj, 405, "an S3 origin is read-only here: GET and HEAD", NULL);
         return;
     }
     fill_start(origin, &fr, obj, fc, &hooks);
@@ -627,7 +629,9 @@ static void process(edge_txn_t *txn)
     if (lk.found != NULL) {
         cache_obj_t *found = lk.found;
         if (found->hit_for_pass) {
-            int fresh = cache_policy_ttl(&found->decision, now) > 0;
+            cache_decision_t fd;
+            cache_obj_decision(found, &fd);
+            int fresh = cache_policy_ttl(&fd, now) > 0;
             if (!fresh)
                 cache_mem_remove(handler_cache, found);
             cache_obj_release(found);
@@ -636,7 +640,9 @@ static void process(edge_txn_t *txn)
                 return;
             }
         } else {
-            cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&found->decision, NULL, now);
+            cache_decision_t fd;
+            cache_obj_decision(found, &fd);
+            cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&fd, NULL, now);
             if (use == CACHE_USE_FRESH) {
                 serve_stored(txn, found, "Hit", "Hit");
                 return;
