@@ -579,8 +579,10 @@ int server_run(conf_t *conf)
             server_reload();
     }
 
-    /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends */
-    log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)conf->limits.shutdown_grace_ms);
+    /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends (of the configuration in force:
+     * the one given to this function may have been replaced by a reload) */
+    uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms;
+    log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
     atomic_store(&server.stopping, 1);
     for (i = 0; i != server.num_workers; ++i) {
         control_msg_t *m = calloc(1, sizeof(*m));
@@ -588,8 +590,8 @@ int server_run(conf_t *conf)
         h2o_multithread_send_message(&server.workers[i].control, &m->super);
     }
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += conf->limits.shutdown_grace_ms / 1000;
-    deadline.tv_nsec += (conf->limits.shutdown_grace_ms % 1000) * 1000000;
+    deadline.tv_sec += grace_ms / 1000;
+    deadline.tv_nsec += (grace_ms % 1000) * 1000000;
     if (deadline.tv_nsec >= 1000000000) {
         deadline.tv_sec += 1;
         deadline.tv_nsec -= 1000000000;
