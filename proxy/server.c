@@ -537,7 +537,6 @@ int server_run(conf_t *conf)
         log_error("access_log: cannot open %s: %s", conf->access_log.path, strerror(errno));
         return 1;
     }
-    server.conf = conf;
     server.num_workers = conf->threads;
     metrics_init(server.num_workers);
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);

@@ -38,7 +38,6 @@ typedef struct server_worker {
 
 /** the process-wide server */
 typedef struct server {
-    conf_t *conf;
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *main_host, *store_host, *admin_host;
     h2o_hostconf_t *main_hosts[2], *store_hosts[2], *admin_hosts[2];
