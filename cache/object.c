@@ -355,11 +355,12 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
 }
 
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
-                        int64_t content_length, int pass)
+                        size_t num_plain, int64_t content_length, int pass)
 {
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
     copy_head(obj, reason, headers, num_headers);
+    obj->num_plain = (uint32_t)(num_plain < num_headers ? num_plain : num_headers);
     obj->content_length = content_length;
     obj_lock(obj);
     if (pass)
@@ -369,7 +370,7 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
     obj_unlock(obj);
 }
 
-void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers)
+void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers, size_t num_plain)
 {
     assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
@@ -377,6 +378,7 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     if (obj->vary_names == NULL)
         cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
     copy_head(obj, from->reason, headers, num_headers);
+    obj->num_plain = (uint32_t)(num_plain < num_headers ? num_plain : num_headers);
     obj->content_length = from->content_length;
     /* the body is shared, not copied: hold its owner */
     body_free_segments(&obj->body_inline);

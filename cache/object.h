@@ -117,6 +117,7 @@ typedef struct cache_obj {
     int status;
     uint16_t num_vary, num_tags;
     uint32_t num_headers;
+    uint32_t num_plain; /* headers[0, num_plain) go to clients as they are; the rest need a look (Date, Age, fields for this cache) */
     const char *reason;
     h2o_header_t *headers;
     int64_t content_length; /* -1: unknown until complete */
@@ -179,9 +180,12 @@ void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d);
  * STREAMING, or to PASS when `pass` is set. Wakes waiters.
  */
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
-                        int64_t content_length, int pass);
-/** adopts the head and the body of `from` (a 304 refreshed `from`'s headers: `headers` are the merged ones); COMPLETE at once */
-void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers);
+                        size_t num_plain, int64_t content_length, int pass);
+/**
+ * adopts the head and the body of `from` (a 304 refreshed `from`'s headers: `headers` are the merged ones, the first num_plain
+ * of them deliverable as they are); COMPLETE at once
+ */
+void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers, size_t num_plain);
 /** sets the Vary'd header names, the secondary key and the tags (all copied), before the head is published */
 void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
                         size_t num_tags);

@@ -157,6 +157,34 @@ static size_t collect_tags(h2o_mem_pool_t *pool, const h2o_headers_t *h, h2o_iov
     return tags.size;
 }
 
+/* headers a client never gets from the cache as they are: Date (h2o writes its own), Age (computed, for stored responses), and
+ * the fields meant for this cache (CDN-Cache-Control, Surrogate-Control, Surrogate-Key, Cache-Tag) */
+static int needs_a_look(const h2o_iovec_t *name, int stored)
+{
+    if (name == &H2O_TOKEN_DATE->buf || (stored && name == &H2O_TOKEN_AGE->buf))
+        return 1;
+    if (h2o_iovec_is_token(name)) /* none of those four is one of h2o 2.2.5's tokens */
+        return 0;
+    return cache_policy_is_targeted_header(name) || headers_name_is(name, H2O_STRLIT("surrogate-key")) ||
+           headers_name_is(name, H2O_STRLIT("cache-tag"));
+}
+
+/* orders headers so that those a delivery sends as they are come first (decided once per response, not per hit) */
+static size_t order_for_delivery(h2o_mem_pool_t *pool, const h2o_headers_t *in, int stored, h2o_headers_t *out)
+{
+    size_t plain = 0, i;
+    memset(out, 0, sizeof(*out));
+    h2o_vector_reserve(pool, out, in->size);
+    for (i = 0; i != in->size; ++i)
+        if (!needs_a_look(in->entries[i].name, stored))
+            out->entries[out->size++] = in->entries[i];
+    plain = out->size;
+    for (i = 0; i != in->size; ++i)
+        if (needs_a_look(in->entries[i].name, stored))
+            out->entries[out->size++] = in->entries[i];
+    return plain;
+}
+
 static h2o_headers_t headers_of(cache_obj_t *obj)
 {
     h2o_headers_t h = {obj->headers, obj->num_headers, obj->num_headers};
@@ -182,7 +210,9 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
     f->revalidated = 1;
     obj->refreshed = 1;
-    cache_obj_set_from(obj, stale, merged.entries, merged.size);
+    h2o_headers_t ordered;
+    size_t plain = order_for_delivery(&f->pool, &merged, 1, &ordered);
+    cache_obj_set_from(obj, stale, ordered.entries, ordered.size, plain);
     if (d.storable && cache_mem_store_head(f->cache.mem, obj) == 0) {
         f->stored = 1;
         cache_mem_complete(f->cache.mem, obj);
@@ -204,8 +234,11 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
     size_t num_tags;
     int store = 0;
 
+    h2o_headers_t ordered;
+    size_t plain;
     if (f->cache.mem == NULL) {
-        cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 1);
+        plain = order_for_delivery(&f->pool, resp, 0, &ordered);
+        cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
         make_transient(f);
         return 0;
     }
@@ -230,12 +263,14 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
             cache_mem_remove(f->cache.mem, obj);
         if (d.reason != NULL && h2o_find_header(&f->req_headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
             cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
-        cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 1);
+        plain = order_for_delivery(&f->pool, resp, 0, &ordered);
+        cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
         make_transient(f);
         return 0;
     }
     f->stored = 1;
-    cache_obj_set_head(obj, status, reason, resp->entries, resp->size, content_length, 0);
+    plain = order_for_delivery(&f->pool, resp, 1, &ordered);
+    cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 0);
     return 1;
 }
 

@@ -35,6 +35,45 @@ static edge_txn_t *txn_of(h2o_req_t *req)
     return NULL;
 }
 
+/* the X-Cache values, ready to send */
+static h2o_iovec_t x_cache_value(const char *x_cache)
+{
+    static const h2o_iovec_t hit = {H2O_STRLIT("Hit from edgehook")}, miss = {H2O_STRLIT("Miss from edgehook")},
+                             refresh = {H2O_STRLIT("RefreshHit from edgehook")}, error = {H2O_STRLIT("Error from edgehook")};
+    switch (x_cache[0]) {
+    case 'H':
+        return hit;
+    case 'M':
+        return miss;
+    case 'R':
+        return refresh;
+    default:
+        return error;
+    }
+}
+
+/* decimal without printf (this runs for every response from the cache) */
+static size_t format_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (i = 0; i != n; ++i)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+static void format_hex(char *buf, uint64_t v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; --i, v >>= 4)
+        buf[i] = hex[v & 15];
+}
+
 static uint64_t now_us(void)
 {
     struct timeval tv;
@@ -88,8 +127,7 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
     if (txn->x_cache != NULL) {
-        h2o_iovec_t v = h2o_concat(&req->pool, h2o_iovec_init(txn->x_cache, strlen(txn->x_cache)),
-                                   h2o_iovec_init(H2O_STRLIT(" from edgehook")));
+        h2o_iovec_t v = x_cache_value(txn->x_cache);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
@@ -250,7 +288,15 @@ static void send_head(edge_txn_t *txn)
     req->res.status = status;
     req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : obj->reason != NULL && obj->reason[0] != '\0' ? obj->reason : "OK";
     h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 6);
-    for (i = 0; i != obj->num_headers; ++i) {
+    if (!not_modified) {
+        /* the fill put the headers that go out as they are first: one copy, no look at each */
+        memcpy(req->res.headers.entries, obj->headers, sizeof(h2o_header_t) * obj->num_plain);
+        req->res.headers.size = obj->num_plain;
+        i = obj->num_plain;
+    } else {
+        i = 0;
+    }
+    for (; i != obj->num_headers; ++i) {
         if (skip_stored_header(obj->headers[i].name, from_cache))
             continue;
         if (not_modified && is_representation_header(obj->headers[i].name))
@@ -262,7 +308,7 @@ static void send_head(edge_txn_t *txn)
         cache_decision_t d;
         cache_obj_decision(obj, &d);
         int64_t secs = cache_policy_age_header_seconds(&d, server_now_ms());
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, sprintf(age, "%" PRId64, secs < 0 ? 0 : secs));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, format_u64(age, secs < 0 ? 0 : (uint64_t)secs));
     }
     if (range) {
         char *cr = h2o_mem_alloc_pool(&req->pool, 64);
@@ -274,8 +320,7 @@ static void send_head(edge_txn_t *txn)
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
     if (txn->x_cache != NULL) {
-        h2o_iovec_t x = h2o_concat(&req->pool, h2o_iovec_init(txn->x_cache, strlen(txn->x_cache)),
-                                   h2o_iovec_init(H2O_STRLIT(" from edgehook")));
+        h2o_iovec_t x = x_cache_value(txn->x_cache);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", x.base, x.len);
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
@@ -680,9 +725,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->worker = w;
     txn->started_us = now_us();
     txn->gen = server_gen_acquire(w);
-    rid = h2o_mem_alloc_pool(&req->pool, 20);
-    txn->request_id = h2o_iovec_init(rid, sprintf(rid, "%06x%02x%08" PRIx64, process_tag & 0xffffff, w->id & 0xff,
-                                                  ++w->next_request_seq & 0xffffffffu));
+    /* a request id unique per process start: 6 hex digits of a start tag, the worker, a counter */
+    rid = h2o_mem_alloc_pool(&req->pool, 16);
+    format_hex(rid, process_tag & 0xffffff, 6);
+    format_hex(rid + 6, w->id & 0xff, 2);
+    format_hex(rid + 8, ++w->next_request_seq & 0xffffffffu, 8);
+    txn->request_id = h2o_iovec_init(rid, 16);
     cache_waiter_init(&txn->waiter, on_txn_wake);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     txn->head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));

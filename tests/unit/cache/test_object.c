@@ -24,7 +24,7 @@ static void test_head_is_copied(void **state)
     h2o_iovec_t n = h2o_iovec_init(name, strlen(name));
     hdrs[0] = (h2o_header_t){(h2o_iovec_t *)&H2O_TOKEN_CONTENT_TYPE->buf, NULL, h2o_iovec_init(value, strlen(value))};
     hdrs[1] = (h2o_header_t){&n, orig, h2o_iovec_init(H2O_STRLIT("v"))};
-    cache_obj_set_head(o, 200, "OK", hdrs, 2, 5, 0);
+    cache_obj_set_head(o, 200, "OK", hdrs, 2, 2, 5, 0);
     /* the caller's memory may go: the object holds its own copies */
     memset(value, 'X', sizeof(value) - 1);
     memset(name, 'Y', sizeof(name) - 1);
@@ -48,7 +48,7 @@ static void test_body_across_segments(void **state)
     unsigned char *data = malloc(3 << 20);
     for (size_t i = 0; i != 3u << 20; ++i)
         data[i] = (unsigned char)(i * 31 + (i >> 13));
-    cache_obj_set_head(o, 200, "OK", NULL, 0, -1, 0);
+    cache_obj_set_head(o, 200, "OK", NULL, 0, 0, -1, 0);
     cache_reader_attach(o, &r);
     /* odd sizes so that appends straddle segment boundaries */
     for (size_t off = 0; off < (3u << 20);) {
@@ -87,7 +87,7 @@ static void test_transient_frees_what_readers_took(void **state)
     size_t nbytes;
     char buf[65536];
     memset(buf, 'a', sizeof(buf));
-    cache_obj_set_head(o, 200, "OK", NULL, 0, -1, 1);
+    cache_obj_set_head(o, 200, "OK", NULL, 0, 0, -1, 1);
     assert_int_equal(cache_obj_state(o), CACHE_OBJ_PASS);
     cache_reader_attach(o, &r);
     cache_obj_make_transient(o, NULL);
@@ -121,7 +121,7 @@ static void *producer(void *arg)
 {
     cache_obj_t *o = arg;
     usleep(50000);
-    cache_obj_set_head(o, 200, "OK", NULL, 0, 3, 0);
+    cache_obj_set_head(o, 200, "OK", NULL, 0, 0, 3, 0);
     usleep(20000);
     cache_obj_append(o, "abc", 3);
     cache_obj_complete(o);
