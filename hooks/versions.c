@@ -245,7 +245,6 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
         unlink(copy);
         return NULL;
     }
-    hook_fn_release(fn); /* loaded again when an alias points here */
     e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
     v = &e->versions[e->num_versions];
     memset(v, 0, sizeof(*v));
@@ -260,6 +259,7 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     v->conf.native = is_lua ? NULL : v->copy_path;
     v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
     v->created = time(NULL);
+    v->fn = fn; /* kept if an alias points here (sync_loaded), released otherwise */
     ++e->num_versions;
     *created = 1;
     log_info("hook %s: version %u published from %s (sha256 %.12s)", name, v->number, path, hash);
@@ -338,6 +338,7 @@ unsigned hook_versions_publish(const char *name, const char *path, char *err, si
         return 0;
     }
     number = v->number;
+    sync_loaded(find_entry(name)); /* a version no alias uses yet is not kept loaded */
     pthread_mutex_unlock(&mutex);
     return number;
 }
