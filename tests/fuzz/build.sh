@@ -1,0 +1,37 @@
+#!/bin/sh
+# tests/fuzz/build.sh - builds the libFuzzer targets of tests/fuzz/ with clang-14 (ASan + UBSan), without CMake.
+#
+#   tests/fuzz/build.sh [OUTDIR]                      # default OUTDIR: build-fuzz (in the repository root)
+#   OUTDIR/fuzz_sigv4_auth tests/fuzz/corpus/sigv4_auth -max_total_time=60     # fuzz one target (new inputs go to the corpus dir;
+#                                                                               # pass an empty dir first to keep the committed one)
+#   OUTDIR/fuzz_store_xml tests/fuzz/corpus/store_xml/*                        # replay a corpus
+#
+# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev and libyaml-dev. CC overrides the compiler.
+set -eu
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$SRC/build-fuzz}
+CC=${CC:-clang-14}
+mkdir -p "$OUT"
+CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+ -D_GNU_SOURCE -I$SRC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers"
+
+# target: its sources and libraries (everything it links is plain C with no h2o: the parsers are pure functions)
+build() {
+    name=$1
+    shift
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -o "$OUT/fuzz_$name" "$SRC/tests/fuzz/fuzz_$name.c" "$@" &
+    pids="$pids $!"
+}
+pids=""
+build sigv4_auth "$SRC/store/sigv4.c" -lcrypto -lpthread
+build sigv4_presigned "$SRC/store/sigv4.c" -lcrypto -lpthread
+build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
+build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
+build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
+fail=0
+for pid in $pids; do
+    wait "$pid" || fail=1
+done
+[ $fail = 0 ] || { echo "fuzz: a target did not build" >&2; exit 1; }
+echo "fuzz targets in $OUT: $(cd "$OUT" && ls fuzz_* | tr '\n' ' ')"
