@@ -303,6 +303,69 @@ def viewer_request_generated_responses_are_sent_not_cached():
     assert inv(m1, "vres@1") - inv(m0, "vres@1") == 1  # only the last, proxied request
 
 
+@test
+def viewer_request_generated_response_limit_is_40kb():
+    # Lambda@Edge counts the status line, the headers and the body: 40,960 bytes at most at viewer-request
+    r = req("/vreq/count/size", {"X-Test": "size", "X-Size": "40900"})
+    assert r.status == 200 and r.body == b"s" * 40900, r.status
+    r = req("/vreq/count/size", {"X-Test": "size", "X-Size": "40960"})
+    assert r.status == 502, r
+    assert any("over the limit" in l for l in log_lines_with(r.rid)), log_lines_with(r.rid)
+    assert count("/vreq/count/size") == 0
+
+
+def raw_exchange(path, headers=()):
+    """one request on its own connection (Connection: close); returns (status line, [(name, value)], body bytes as sent)"""
+    import socket
+    s = socket.create_connection(("127.0.0.1", edge.port), timeout=10 * SLOW)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n%s\r\n" % (
+        path, "".join("%s: %s\r\n" % h for h in headers))).encode())
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return lines[0], [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]], body
+
+
+def assert_framing_sound(path, headers=(), what=""):
+    """the response is either the hook's 502, or one whose framing a client can trust: one Content-Length (equal to the body
+    sent) and no Transfer-Encoding next to it"""
+    status, hl, body = raw_exchange(path, headers)
+    cls = [v for k, v in hl if k.lower() == "content-length"]
+    tes = [v for k, v in hl if k.lower() == "transfer-encoding"]
+    if " 502 " in status + " ":
+        return status
+    assert len(cls) <= 1, "%s: %d Content-Length headers %s for a %d-byte body: %s" % (what, len(cls), cls, len(body), hl)
+    assert not (cls and tes), "%s: Content-Length %s and Transfer-Encoding %s together: %s" % (what, cls, tes, hl)
+    if cls:
+        assert int(cls[0]) == len(body), "%s: Content-Length %s, %d bytes sent" % (what, cls[0], len(body))
+    return status
+
+
+@test
+def framing_headers_set_by_hooks_do_not_break_responses():
+    """Content-Length and Transfer-Encoding are the proxy's to write: a hook that sets them must not produce a response
+    with two Content-Lengths or a Content-Length and a chunked Transfer-Encoding (a client then misreads the body and the
+    next response on the connection: response splitting). Either the value is ignored/replaced, or the call is a 502."""
+    problems = []
+    for path, headers, what in (
+            ("/vres/count/frame-cl?cc=max-age=600", [("X-Vres-Test", "content-length")], "viewer-response Content-Length"),
+            ("/vres/count/frame-te?cc=max-age=600", [("X-Vres-Test", "transfer-encoding")], "viewer-response Transfer-Encoding"),
+            ("/vreq/count/frame", [("X-Test", "generated-content-length")], "viewer-request generated Content-Length"),
+            ("/ores/cl/count/frame?cc=max-age=600", [], "origin-response Content-Length (miss)"),
+            ("/ores/cl/count/frame?cc=max-age=600", [], "origin-response Content-Length (stored: every hit)")):
+        try:
+            assert_framing_sound(path, headers, what)
+        except AssertionError as e:
+            problems.append(str(e))
+    assert not problems, "\n".join(problems)
+
+
 # ---- origin-request -----------------------------------------------------------------------------------------------------------
 
 @test
@@ -530,6 +593,8 @@ def invalid_results_are_502():
     expect("/e/disallowed/count/x", 502, what="adding X-Real-IP")
     expect("/e/readonly/count/x", 502, what="changing Host in viewer-request")
     expect("/e/readonly-vres/count/x?cc=max-age=600", 502, what="changing Via in viewer-response")
+    expect("/vreq/count/x", 502, {"X-Test": "viewer-country"}, what="adding CloudFront-Viewer-Country in viewer-request")
+    expect("/vreq/count/x", 502, {"X-Test": "generated-disallowed"}, what="X-Cache in a generated response")
     for t in ("number", "table", "status", "range", "value", "key", "base64", "big", "nobody204", "nil"):
         expect("/e/garbage/count/x", 502, {"X-Test": t}, what="garbage.lua " + t)
     # the same 41 KB body is fine at origin-request (see origin_request_generated_response_is_cached) but not here

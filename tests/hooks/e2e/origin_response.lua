@@ -2,6 +2,7 @@
 -- (x-ores = this state's call count, x-ores-saw-status, whether the origin body is visible), and by the uri:
 --   .../chg/...      status 200 -> 203 "Changed By Hook", an origin header changed, one removed, one added
 --   .../body/...     replaces the body
+--   .../cl/...       sets Content-Length: 5 (a framing header)
 --   /status/500      turned into 200 with a body and a Cache-Control (a custom error page)
 local calls = 0
 
@@ -21,6 +22,8 @@ function handler(event, context)
     elseif uri:find("/body/") then
         response.body = "replaced by origin-response #" .. calls .. "\n"
         response.headers["content-type"] = { { key = "Content-Type", value = "text/x-replaced" } }
+    elseif uri:find("/cl/") then
+        response.headers["content-length"] = { { key = "Content-Length", value = "5" } }
     elseif uri:find("/status/500") then
         response.status = 200
         response.statusDescription = "OK"

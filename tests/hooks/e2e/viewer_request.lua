@@ -1,6 +1,6 @@
 -- tests/hooks/e2e/viewer_request.lua - e2e viewer-request hook (tests/e2e/test_hooks.py), chosen by the x-test header:
 -- rewrite (uri, querystring, headers: the origin's /echo shows them), generated responses (status as a string or a number,
--- headers, text and base64 bodies). Every call stamps the request with this state's call count (x-vreq-calls), which the
+-- headers, text and base64 bodies, a body of x-size bytes), and a few invalid ones. Every call stamps the request with this state's call count (x-vreq-calls), which the
 -- e2e viewer-response hook copies into the response: a hit proves the hook ran.
 local calls = 0
 
@@ -45,8 +45,14 @@ function handler(event, context)
             body = edge.base64_encode("\0\1\2 binary \255\254" .. calls),
             bodyEncoding = "base64",
         }
-    elseif t == "forbidden" then
-        return { status = "403", body = "no" }
+    elseif t == "size" then
+        return { status = "200", body = string.rep("s", tonumber(request.headers["x-size"][1].value)) }
+    elseif t == "viewer-country" then
+        request.headers["cloudfront-viewer-country"] = { { key = "CloudFront-Viewer-Country", value = "FR" } }
+    elseif t == "generated-disallowed" then
+        return { status = "200", headers = { ["x-cache"] = { { key = "X-Cache", value = "mine" } } }, body = "x" }
+    elseif t == "generated-content-length" then
+        return { status = "200", headers = { ["content-length"] = { { key = "Content-Length", value = "1" } } }, body = "xyz" }
     end
     return request
 end

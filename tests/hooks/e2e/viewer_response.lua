@@ -1,6 +1,7 @@
 -- tests/hooks/e2e/viewer_response.lua - e2e viewer-response hook (tests/e2e/test_hooks.py): stamps every response it runs on
 -- with this state's call count (x-vres) and the cache status it saw, copies the viewer-request hook's x-vreq-calls from the
--- request, and by the x-vres-test request header changes an origin header, removes one, or tries to change the status.
+-- request, and by the x-vres-test request header changes an origin header, removes one, tries to change the status, or
+-- sets a framing header (Content-Length, Transfer-Encoding).
 local calls = 0
 
 function handler(event, context)
@@ -22,6 +23,10 @@ function handler(event, context)
         response.status = "201"
     elseif t == "status-same" then
         response.status = response.status -- unchanged: allowed
+    elseif t == "content-length" then
+        response.headers["content-length"] = { { key = "Content-Length", value = "5" } }
+    elseif t == "transfer-encoding" then
+        response.headers["transfer-encoding"] = { { key = "Transfer-Encoding", value = "chunked" } }
     end
     return response
 end
