@@ -369,12 +369,16 @@ static store_xml_node_t *parse_element(parser_t *ps, int depth)
         ps->error = "an element has no name";
         return NULL;
     }
-    store_xml_node_t *n = calloc(1, sizeof(*n));
-    if (n == NULL)
-        return NULL;
     const char *colon = memchr(name, ':', nlen);
     const char *local = colon != NULL ? colon + 1 : name;
     size_t llen = nlen - (size_t)(local - name);
+    if (llen == 0 || local == name + 1) { /* `<p:>` or `<:a>`: a prefix or a local name is missing */
+        ps->error = "an element has no name";
+        return NULL;
+    }
+    store_xml_node_t *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
     if ((n->name = malloc(llen + 1)) == NULL || (n->text = calloc(1, 1)) == NULL)
         goto fail;
     memcpy(n->name, local, llen);

@@ -62,6 +62,10 @@ static void test_parse_refuses(void **state)
         "<a attr=\"unterminated></a>",
         "<>",
         "<a><<b></b></a>",
+        "<p:/>",              /* no local name (found by fuzz_store_xml) */
+        "<\xff:\r\t/>",       /* the same, as the fuzzer wrote it */
+        "<:a></:a>",          /* no prefix */
+        "<a><s3:></s3:></a>", /* a child without a local name */
     };
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
         const char *err = NULL;
