@@ -2,7 +2,7 @@
 --   /oreq/rewrite/...  the origin sees /echo?from=oreq with added headers
 --   /oreq/gen/...      a generated response (cached like an origin's); /oreq/gennocc/... the same without Cache-Control
 --   /oreq/big/...      a generated 100 KB response (allowed: 1 MB at origin-request); /oreq/huge/... 1.1 MB (502)
---   /oreq/dyn/...      sent to the origin at config.other_port, not declared in the config
+--   /oreq/dyn/...      sent to the origin at config.other_port, not declared in the config, with a custom header
 --   /oreq/s3/...       sent to the embedded store (config.store_port), bucket config.bucket, signed
 -- Every call stamps the request with this state's call count (x-oreq-calls).
 local calls = 0
@@ -33,7 +33,8 @@ function handler(event, context)
     elseif uri:find("^/oreq/huge/") then
         return { status = 200, body = string.rep("h", 1100 * 1024) }
     elseif uri:find("^/oreq/dyn/") then
-        request.origin = { custom = { domainName = "127.0.0.1", port = tonumber(edge.config.other_port), protocol = "http", path = "" } }
+        request.origin = { custom = { domainName = "127.0.0.1", port = tonumber(edge.config.other_port), protocol = "http", path = "",
+            customHeaders = { ["x-origin-key"] = { { key = "X-Origin-Key", value = "k1" } } } } }
     elseif uri:find("^/oreq/dynpath/") then
         request.origin = { custom = { domainName = "127.0.0.1", port = tonumber(edge.config.other_port), protocol = "http", path = "/prefix" } }
     elseif uri:find("^/oreq/s3/") then
