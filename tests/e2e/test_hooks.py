@@ -718,6 +718,9 @@ def infinite_loop_jit_is_stopped_at_its_timeout():
         assert 0.95 <= r.elapsed <= 1.0 + 0.6 * SLOW, "stopped after %.3f s (timeout: 1s)" % r.elapsed
         text = "\n".join(log_lines_with(r.rid))
         assert "loop@1" in text and "timeout" in text, text
+        if i == 0:
+            # the JIT compiled the loop: only the hard stop (out of the machine code) could end it
+            assert "stopped hard (in compiled code)" in text, text
         print("  loop #%d answered 503 after %.3f s" % (i + 1, r.elapsed))
     r = expect("/vres/count/after-loop", 200)
     m1 = metrics()
