@@ -11,12 +11,12 @@ through SSL_CERT_FILE in edgehook's environment; binding port 443 needs root (or
 half is skipped with a message. Its /media/ half (an S3 origin) goes to the embedded store, with the store's credentials in
 edgehook's AWS_* environment (what a hook-chosen S3 origin signs with).
 """
+import base64
 import hashlib
 import hmac
 import http.client
 import os
 import random
-import re
 import ssl
 import subprocess
 import sys
@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import origin as origin_mod  # noqa: E402
-from edgetest import BUILD, SLOW, SRC, Edge, free_port, run, test, wait_until  # noqa: E402
+from edgetest import BUILD, SLOW, SRC, Edge, free_port, run, test  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hook-examples-admin-token"
@@ -282,7 +282,6 @@ def lua_basic_auth_401_without_200_with_credentials():
     r = req("/private/count/doc")
     assert r.status == 401 and r.body == b"Unauthorized", r
     assert r.h("www-authenticate") == 'Basic realm="edge"' and r.h("content-type") == "text/plain", r
-    import base64
     bad = "Basic " + base64.b64encode(b"alice:wrong").decode()
     r = req("/private/count/doc", {"Authorization": bad})
     assert r.status == 401, r

@@ -8,7 +8,6 @@ by the origin's request count not growing; every "the hook ran / did not run" by
 per-state call counters the hooks put in headers, and by edgehook_hook_invocations_total.
 One worker thread (threads: 1): the per-state counters are then exact, and the timeout test knows which worker it stops.
 """
-import base64
 import hashlib
 import http.client
 import json
