@@ -1,7 +1,7 @@
 -- tests/hooks/e2e/viewer_response.lua - e2e viewer-response hook (tests/e2e/test_hooks.py): stamps every response it runs on
--- with this state's call count (x-vres), the status it saw and whether X-Cache was visible to it, copies the viewer-request hook's x-vreq-calls from the
--- request, and by the x-vres-test request header changes an origin header, removes one, tries to change the status, or
--- sets a framing header (Content-Length, Transfer-Encoding).
+-- with this state's call count (x-vres), the status it saw and whether X-Cache was visible to it, copies the viewer-request
+-- hook's x-vreq-calls from the request, and by the x-vres-test request header changes an origin header, removes one, tries
+-- to change the status, or sets a framing header (Content-Length, Transfer-Encoding).
 local calls = 0
 
 function handler(event, context)
