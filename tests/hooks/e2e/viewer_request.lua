@@ -1,7 +1,7 @@
 -- tests/hooks/e2e/viewer_request.lua - e2e viewer-request hook (tests/e2e/test_hooks.py), chosen by the x-test header:
 -- rewrite (uri, querystring, headers: the origin's /echo shows them), generated responses (status as a string or a number,
--- headers, text and base64 bodies, a body of x-size bytes), and a few invalid ones. Every call stamps the request with this state's call count (x-vreq-calls), which the
--- e2e viewer-response hook copies into the response: a hit proves the hook ran.
+-- headers, text and base64 bodies, a body of x-size bytes), and a few invalid ones. Every call stamps the request with this
+-- state's call count (x-vreq-calls), which the e2e viewer-response hook copies into the response: a hit proves the hook ran.
 local calls = 0
 
 function handler(event, context)
