@@ -1,5 +1,6 @@
 /* hooks/event.c - header lists of the hook event model and the Lambda@Edge rules on them (disallowed, read-only, sizes). */
 #include <string.h>
+#include <h2o.h>
 #include "hooks/event.h"
 
 static const char *const event_names[HOOK_NUM_EVENTS] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
@@ -264,4 +265,43 @@ size_t hook_response_size(const hook_response_t *resp)
     for (size_t i = 0; i != resp->headers.size; ++i)
         n += resp->headers.entries[i].key.len + resp->headers.entries[i].value.len + 4;
     return n + 2 + (resp->has_body ? resp->body.len : 0);
+}
+
+static h2o_iovec_t dup_iov(h2o_mem_pool_t *pool, h2o_iovec_t v)
+{
+    return v.base == NULL ? v : h2o_strdup(pool, v.base, v.len);
+}
+
+static void dup_headers(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src)
+{
+    dst->size = dst->capacity = src->size;
+    dst->entries = src->size != 0 ? h2o_mem_alloc_pool(pool, sizeof(hook_header_t) * src->size) : NULL;
+    for (size_t i = 0; i != src->size; ++i) {
+        dst->entries[i].name = dup_iov(pool, src->entries[i].name);
+        dst->entries[i].key = dup_iov(pool, src->entries[i].key);
+        dst->entries[i].value = dup_iov(pool, src->entries[i].value);
+    }
+}
+
+void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t *src)
+{
+    *dst = *src;
+    dst->request_id = dup_iov(pool, src->request_id);
+    dst->distribution_domain_name = dup_iov(pool, src->distribution_domain_name);
+    dst->distribution_id = dup_iov(pool, src->distribution_id);
+    dst->request.client_ip = dup_iov(pool, src->request.client_ip);
+    dst->request.method = dup_iov(pool, src->request.method);
+    dst->request.uri = dup_iov(pool, src->request.uri);
+    dst->request.querystring = dup_iov(pool, src->request.querystring);
+    dup_headers(pool, &dst->request.headers, &src->request.headers);
+    dst->request.body.data = dup_iov(pool, src->request.body.data);
+    dst->request.origin.domain_name = dup_iov(pool, src->request.origin.domain_name);
+    dst->request.origin.path = dup_iov(pool, src->request.origin.path);
+    dst->request.origin.protocol = dup_iov(pool, src->request.origin.protocol);
+    dst->request.origin.region = dup_iov(pool, src->request.origin.region);
+    dst->request.origin.auth_method = dup_iov(pool, src->request.origin.auth_method);
+    dup_headers(pool, &dst->request.origin.custom_headers, &src->request.origin.custom_headers);
+    dst->response.status_description = dup_iov(pool, src->response.status_description);
+    dup_headers(pool, &dst->response.headers, &src->response.headers);
+    dst->response.body = dup_iov(pool, src->response.body);
 }

@@ -384,6 +384,12 @@ static void count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_
 
 hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep)
 {
+    return hook_run_budget(t, fn, ev, pool, rep, 0);
+}
+
+hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
+                              uint64_t budget_ms)
+{
     hook_report_t dummy;
     if (rep == NULL)
         rep = &dummy;
@@ -394,10 +400,17 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
         return HOOK_CONTINUE;
     hook_tls_thread = t;
     uint64_t start = hook_now_ns();
-    struct edge_ctx ctx = {.ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start};
+    struct edge_ctx ctx = {
+        .ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start, .budget_ms = budget_ms};
     hook_status_t st;
     if (fn->is_lua) {
         st = hook_lua_run(t, hook_thread_slot(t, fn), &ctx, rep);
+        if (st == HOOK_PREEMPTED) {
+            memset(rep, 0, sizeof(*rep));
+            rep->name = fn->name;
+            rep->hash = fn->hash;
+            return st;
+        }
     } else {
         st = run_native(&ctx);
     }

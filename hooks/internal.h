@@ -86,7 +86,8 @@ struct edge_ctx {
     int protected_touched[2]; /* a disallowed/read-only header of msg was touched: snapshot taken */
     hook_headers_t snapshot[2];
     int status_at_start;
-    uint64_t start_ns; /* hook_now_ns() when hook_run began */
+    uint64_t start_ns;  /* hook_now_ns() when hook_run began */
+    uint64_t budget_ms; /* hook_run_budget: stop a Lua call this early (0: its timeout) */
 };
 
 /** the host vtable (host.c) */

@@ -565,7 +565,9 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
 {
     hook_fn_t *fn = slot->fn;
     int64_t timeout_ms = hook_fn_timeout_ms(fn, ctx->ev->type);
-    armed_t a = {t, NULL, (uint64_t)timeout_ms * 1000000u, 0, 0};
+    /* an inline budget below the timeout: past it, the call is stopped and handed back to be run elsewhere */
+    int budgeted = ctx->budget_ms != 0 && (int64_t)ctx->budget_ms < timeout_ms;
+    armed_t a = {t, NULL, (uint64_t)(budgeted ? (int64_t)ctx->budget_ms : timeout_ms) * 1000000u, 0, 0};
     if (slot->ls == NULL) {
         char err[1024];
         int killed = 0;
@@ -589,6 +591,14 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
         if (a.peak > slot->peak)
             slot->peak = a.peak;
         rep->timed_out = 1;
+        if (budgeted) {
+            if (!slot->jit_off)
+                log_warn("hook %s: a call ran past its inline budget in compiled code and was stopped hard; it runs again off the "
+                         "event loop, and this thread rebuilds the hook's state with the JIT off",
+                         fn->name);
+            slot->jit_off = 1;
+            return HOOK_PREEMPTED;
+        }
         if (!slot->jit_off)
             log_warn(
                 "hook %s: stopped hard in compiled code on this thread; its state is rebuilt with the JIT off (interpreted), so "
@@ -630,6 +640,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
         }
     }
     lua_settop(L, 2);
+    if (t->timed_out && budgeted && !ls->oom)
+        return HOOK_PREEMPTED;
     if (t->timed_out) {
         rep->timed_out = 1;
         ctx->error =

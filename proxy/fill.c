@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "proxy/dynorigin.h"
 #include "proxy/fill.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
@@ -16,11 +18,17 @@ static void fill_free(fill_t *f)
     cache_waiter_cancel(&f->producer);
     if (f->cache.stale != NULL)
         cache_obj_release(f->cache.stale);
+    if (f->job != NULL)
+        offload_orphan(f->job); /* freed when it comes back */
+    if (f->request_hook != NULL)
+        hook_fn_release(f->request_hook);
     if (f->response_hook != NULL)
         hook_fn_release(f->response_hook);
     cache_obj_release(f->obj);
     if (f->origin != NULL)
         origin_release(f->origin);
+    if (f->default_origin != NULL)
+        origin_release(f->default_origin);
     h2o_mem_clear_pool(&f->pool);
     free(f);
 }
@@ -285,47 +293,227 @@ static void publish_body(fill_t *f, h2o_iovec_t body)
         cache_mem_complete(f->cache.mem, f->obj);
 }
 
-/* the origin-response hook: may change the status and the headers, or replace the body (the origin's is not exposed) */
-static int run_response_hook(fill_t *f, int *status, h2o_iovec_t *reason, h2o_headers_t *resp, int64_t *content_length,
-                             h2o_iovec_t *body, int *replaced)
+/* ---- hooks ---------------------------------------------------------------------------------------------------------------- */
+
+/* copies header names (unless tokens), original names and values into pool */
+static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h)
 {
-    hook_event_t ev;
-    hook_report_t rep;
+    for (size_t i = 0; i != h->size; ++i) {
+        if (!h2o_iovec_is_token(h->entries[i].name)) {
+            h2o_iovec_t *n = h2o_mem_alloc_pool(pool, sizeof(*n));
+            *n = h2o_strdup(pool, h->entries[i].name->base, h->entries[i].name->len);
+            h->entries[i].name = n;
+        }
+        if (h->entries[i].orig_name != NULL)
+            h->entries[i].orig_name = h2o_strdup(pool, h->entries[i].orig_name, h->entries[i].name->len).base;
+        h->entries[i].value = h2o_strdup(pool, h->entries[i].value.base, h->entries[i].value.len);
+    }
+}
+
+/* a copy of a header list, entries and bytes, in pool */
+static h2o_headers_t dup_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n)
+{
+    h2o_headers_t h = {NULL, 0, 0};
+    h2o_vector_reserve(pool, &h, n);
+    if (n != 0)
+        memcpy(h.entries, src, sizeof(h2o_header_t) * n);
+    h.size = n;
+    copy_headers(pool, &h);
+    return h;
+}
+
+/* the request part of an origin event, from what the fill keeps (its own copies: they outlive the client's request) */
+static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
+{
     size_t q;
-    hook_event_init(&ev, HOOK_ORIGIN_RESPONSE);
-    ev.request_id = f->request_id;
-    ev.distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
-    ev.request.client_ip = f->client_ip;
-    ev.request.method = f->method;
+    hook_event_init(ev, type);
+    ev->request_id = f->request_id;
+    ev->distribution_domain_name = f->authority;
+    ev->distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
+    ev->request.client_ip = f->client_ip;
+    ev->request.method = f->method;
     for (q = 0; q != f->client_path.len && f->client_path.base[q] != '?'; ++q)
         ;
-    ev.request.uri = h2o_iovec_init(f->client_path.base, q);
-    ev.request.querystring = q < f->client_path.len ? h2o_iovec_init(f->client_path.base + q + 1, f->client_path.len - q - 1)
-                                                     : h2o_iovec_init("", 0);
-    hookcall_from_h2o_headers(&f->pool, f->req_headers.entries, f->req_headers.size, &ev.request.headers);
-    ev.response.status = *status;
-    ev.response.status_description = *reason;
-    hookcall_from_h2o_headers(&f->pool, resp->entries, resp->size, &ev.response.headers);
-    f->obj->response_hooked = 1;
-    switch (hook_run(server_worker_current()->hooks, f->response_hook, &ev, &f->pool, &rep)) {
-    case HOOK_CONTINUE:
-        break;
-    case HOOK_INVALID:
-        return 502;
+    ev->request.uri = h2o_iovec_init(f->client_path.base, q);
+    ev->request.querystring = q < f->client_path.len ? h2o_iovec_init(f->client_path.base + q + 1, f->client_path.len - q - 1)
+                                                      : h2o_iovec_init("", 0);
+    hookcall_from_h2o_headers(&f->pool, f->req_headers.entries, f->req_headers.size, &ev->request.headers);
+    if (f->authority.len != 0)
+        hook_headers_add_nocopy(&f->pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
+                                f->authority);
+    if (type == HOOK_ORIGIN_REQUEST) {
+        dynorigin_describe(f->default_origin, &f->pool, &ev->request.origin);
+        if (fn != NULL && hook_fn_include_body(fn) && f->body.base != NULL) {
+            ev->request.body.present = 1;
+            ev->request.body.truncated = f->body.len > FILL_HOOK_BODY_LIMIT;
+            ev->request.body.data = h2o_iovec_init(f->body.base, f->body.len > FILL_HOOK_BODY_LIMIT ? FILL_HOOK_BODY_LIMIT : f->body.len);
+        }
+    }
+}
+
+static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_headers_t *resp, hook_event_t *ev)
+{
+    request_event(f, HOOK_ORIGIN_RESPONSE, f->response_hook, ev);
+    ev->response.status = status;
+    ev->response.status_description = reason;
+    hookcall_from_h2o_headers(&f->pool, resp->entries, resp->size, &ev->response.headers);
+}
+
+static void on_job_done(offload_job_t *job);
+
+/* runs fn on ev within the inline budget; returns 1 when the call went to an offload thread (from an event made afresh) */
+static int run_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev, hook_status_t *st)
+{
+    server_worker_t *w = server_worker_current();
+    hook_report_t rep;
+    *st = hook_run_budget(w->hooks, fn, ev, &f->pool, &rep, offload_budget_ms());
+    if (*st != HOOK_PREEMPTED)
+        return 0;
+    hook_event_t fresh;
+    if (ev->type == HOOK_ORIGIN_REQUEST)
+        request_event(f, HOOK_ORIGIN_REQUEST, fn, &fresh);
+    else
+        response_event(f, f->ores.status, f->ores.reason, &f->ores.headers, &fresh);
+    f->job = offload_job_new(fn, &fresh, on_job_done, f);
+    offload_submit(f->job, &w->offload_receiver);
+    return 1;
+}
+
+/* fails the object for a hook that failed (no stale fallback: the origin did not fail) */
+static void fail_for_hook(fill_t *f, hook_status_t st, const char *event)
+{
+    char msg[96];
+    int status = 0;
+    hookcall_result_of(st, &status);
+    snprintf(msg, sizeof(msg), status == 502 ? "the %s hook returned an invalid result" : "the %s hook failed", event);
+    stop_fetch(f);
+    if (f->cache.mem != NULL && (f->stored || cache_obj_state(f->obj) == CACHE_OBJ_BUSY))
+        cache_mem_remove(f->cache.mem, f->obj);
+    cache_obj_fail(f->obj, status, h2o_strdup(&f->pool, msg, SIZE_MAX).base, NULL);
+    fill_free(f);
+}
+
+/* completes the object with a response that is here whole (a hook's) and frees the fill */
+static void publish_whole(fill_t *f, int status, h2o_iovec_t reason, const h2o_headers_t *headers, h2o_iovec_t body)
+{
+    char reason_buf[48];
+    snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
+    publish_head(f, status, reason_buf, headers, (int64_t)body.len);
+    publish_body(f, body);
+    fill_free(f);
+}
+
+static void fill_go(fill_t *f);
+
+/* what the origin-request hook decided: the request as rewritten goes on to the (maybe other) origin, or its answer is stored */
+static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
+{
+    const hook_request_t *r = &ev->request;
+    switch (st) {
+    case HOOK_CONTINUE: {
+        h2o_headers_t headers;
+        ssize_t host;
+        f->client_path = r->querystring.len != 0 ? h2o_concat(&f->pool, r->uri, h2o_iovec_init(H2O_STRLIT("?")), r->querystring)
+                                                 : h2o_strdup(&f->pool, r->uri.base, r->uri.len);
+        hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
+        hookcall_keep_disallowed(&f->pool, f->req_headers.entries, f->req_headers.size, &headers);
+        if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {
+            f->authority = h2o_strdup(&f->pool, headers.entries[host].value.base, headers.entries[host].value.len);
+            h2o_delete_header(&headers, host);
+        }
+        copy_headers(&f->pool, &headers); /* the event may live in an offload job's memory */
+        f->req_headers = headers;
+        if (r->body.replaced)
+            f->body = h2o_strdup(&f->pool, r->body.data.base, r->body.data.len);
+        if (r->origin.changed) {
+            char err[256];
+            origin_t *o = dynorigin_get(&r->origin, f->default_origin, err, sizeof(err));
+            if (o == NULL) {
+                log_error("request %.*s: origin-request hook %s chose an unusable origin: %s", (int)f->request_id.len,
+                          f->request_id.base, hook_fn_name(f->request_hook), err);
+                if (f->cache.mem != NULL)
+                    cache_mem_remove(f->cache.mem, f->obj);
+                cache_obj_fail(f->obj, 502, "the origin chosen by the origin-request hook is unusable", NULL);
+                fill_free(f);
+                return;
+            }
+            origin_addref(o);
+            origin_release(f->origin);
+            f->origin = o;
+        }
+        /* Lambda@Edge customHeaders: sent to the origin with the request */
+        h2o_headers_t custom = {NULL, 0, 0};
+        hookcall_to_h2o_headers(&f->pool, &r->origin.custom_headers, &custom);
+        f->custom_headers = dup_headers(&f->pool, custom.entries, custom.size);
+        fill_go(f);
+        return;
+    }
+    case HOOK_RESPOND: {
+        h2o_headers_t headers;
+        const hook_response_t *resp = &ev->response;
+        metrics_count(METRIC_CACHE_GENERATED, 1);
+        if (f->cache.stale != NULL) {
+            cache_obj_release(f->cache.stale); /* nothing to revalidate: the hook answered */
+            f->cache.stale = NULL;
+        }
+        hookcall_to_h2o_response_headers(&f->pool, &resp->headers, &headers);
+        publish_whole(f, resp->status, resp->status_description.len != 0 ? resp->status_description : h2o_iovec_init(H2O_STRLIT("OK")),
+                      &headers, resp->has_body ? resp->body : h2o_iovec_init(NULL, 0));
+        return;
+    }
     default:
-        return 503;
+        fail_for_hook(f, st, "origin-request");
+        return;
     }
-    *status = ev.response.status;
-    *reason = ev.response.status_description;
-    h2o_headers_t before = *resp;
-    hookcall_to_h2o_headers(&f->pool, &ev.response.headers, resp);
-    hookcall_keep_disallowed(&f->pool, before.entries, before.size, resp);
-    if (ev.response.has_body) {
-        *replaced = 1;
-        *body = ev.response.body;
-        *content_length = (int64_t)body->len;
+}
+
+/*
+ * What the origin-response hook decided (it may change the status and the headers, or replace the body: the origin's is not
+ * exposed), applied to the head and published. Returns 1 when the fill is done (freed).
+ */
+static int apply_response_hook(fill_t *f, hook_event_t *ev, hook_status_t st, const h2o_headers_t *before, int64_t content_length)
+{
+    const hook_response_t *r = &ev->response;
+    h2o_headers_t resp;
+    char reason_buf[48];
+    if (st != HOOK_CONTINUE) {
+        fail_for_hook(f, st, "origin-response");
+        return 1;
     }
+    hookcall_to_h2o_response_headers(&f->pool, &r->headers, &resp);
+    hookcall_keep_disallowed(&f->pool, before->entries, before->size, &resp);
+    if (r->has_body || r->status == 204 || r->status == 304) {
+        /* the hook's body replaces the origin's (none for 204 and 304): stop reading the origin */
+        stop_fetch(f);
+        publish_whole(f, r->status, r->status_description, &resp, r->has_body ? r->body : h2o_iovec_init(NULL, 0));
+        return 1;
+    }
+    snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(r->status_description.len < 47 ? r->status_description.len : 47),
+             r->status_description.base);
+    publish_head(f, r->status, reason_buf, &resp, content_length);
     return 0;
+}
+
+static void on_origin_done(origin_req_t *oreq, int status, const char *err);
+static void finish(fill_t *f, int status, const char *err);
+
+/* a hook call came back from an offload thread */
+static void on_job_done(offload_job_t *job)
+{
+    fill_t *f = job->data;
+    f->job = NULL;
+    if (job->ev.type == HOOK_ORIGIN_REQUEST) {
+        apply_request_hook(f, &job->ev, job->status);
+    } else {
+        f->ores.pending = 0;
+        if (!apply_response_hook(f, &job->ev, job->status, &f->ores.headers, f->ores.content_length)) {
+            if (f->ores.origin_done)
+                finish(f, f->ores.origin_status, f->ores.origin_err);
+            else if (f->oreq != NULL)
+                origin_req_resume(f->oreq);
+        }
+    }
+    offload_job_free(job); /* what the fill kept of the result was copied */
 }
 
 static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
@@ -333,9 +521,7 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
 {
     fill_t *f = oreq->data;
     h2o_headers_t resp = {headers, num_headers, num_headers};
-    h2o_iovec_t body = {NULL, 0};
     char reason_buf[48];
-    int replaced = 0;
 
     f->origin_status = status;
     if (f->cache.stale != NULL) {
@@ -356,22 +542,26 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
         }
     }
     if (f->response_hook != NULL) {
-        int err = run_response_hook(f, &status, &reason, &resp, &content_length, &body, &replaced);
-        if (err != 0) {
-            stop_fetch(f);
-            fail_object(f, err, err == 502 ? "the origin-response hook returned an invalid result" : "the origin-response hook failed");
-            fill_free(f);
+        hook_event_t ev;
+        hook_status_t st;
+        f->obj->response_hooked = 1;
+        /* the head, kept: the call may finish on an offload thread, after the origin client let go of it */
+        f->ores.status = status;
+        f->ores.reason = h2o_strdup(&f->pool, reason.base, reason.len);
+        f->ores.headers = dup_headers(&f->pool, headers, num_headers);
+        f->ores.content_length = content_length;
+        response_event(f, status, f->ores.reason, &f->ores.headers, &ev);
+        if (run_hook(f, f->response_hook, &ev, &st)) {
+            /* no body is read until the hook has decided what the head is */
+            f->ores.pending = 1;
+            origin_req_pause(oreq);
             return;
         }
+        apply_response_hook(f, &ev, st, &f->ores.headers, content_length);
+        return;
     }
     snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
     publish_head(f, status, reason_buf, &resp, content_length);
-    if (replaced) {
-        /* the hook's body replaces the origin's: stop reading the origin */
-        stop_fetch(f);
-        publish_body(f, body);
-        fill_free(f);
-    }
 }
 
 static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
@@ -400,10 +590,9 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
     }
 }
 
-static void on_origin_done(origin_req_t *oreq, int status, const char *err)
+/* the origin's response ended (err NULL: complete) */
+static void finish(fill_t *f, int status, const char *err)
 {
-    fill_t *f = oreq->data;
-    f->oreq = NULL;
     if (f->done_early) {
         fill_free(f);
         return;
@@ -421,25 +610,83 @@ static void on_origin_done(origin_req_t *oreq, int status, const char *err)
     fill_free(f);
 }
 
+static void on_origin_done(origin_req_t *oreq, int status, const char *err)
+{
+    fill_t *f = oreq->data;
+    f->oreq = NULL;
+    if (f->ores.pending) {
+        /* the origin-response hook still decides the head: finish when it has */
+        f->ores.origin_done = 1;
+        f->ores.origin_status = status;
+        f->ores.origin_err = err != NULL ? h2o_strdup(&f->pool, err, SIZE_MAX).base : NULL;
+        return;
+    }
+    finish(f, status, err);
+}
+
 static const origin_req_callbacks_t origin_callbacks = {on_origin_head, on_origin_body, on_origin_done};
 
 /* ---- starting ------------------------------------------------------------------------------------------------------------- */
 
-static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h)
+/* the fetch itself, once the origin-request hook (if any) let the request go on */
+static void fill_go(fill_t *f)
 {
-    for (size_t i = 0; i != h->size; ++i) {
-        if (!h2o_iovec_is_token(h->entries[i].name)) {
-            h2o_iovec_t *n = h2o_mem_alloc_pool(pool, sizeof(*n));
-            *n = h2o_strdup(pool, h->entries[i].name->base, h->entries[i].name->len);
-            h->entries[i].name = n;
-        }
-        if (h->entries[i].orig_name != NULL)
-            h->entries[i].orig_name = h2o_strdup(pool, h->entries[i].orig_name, h->entries[i].name->len).base;
-        h->entries[i].value = h2o_strdup(pool, h->entries[i].value.base, h->entries[i].value.len);
+    origin_t *origin = f->origin;
+    h2o_headers_t headers = {NULL, 0, 0};
+    h2o_iovec_t path;
+    int idempotent;
+
+    if (f->origin_name_out != NULL) {
+        *f->origin_name_out = origin->name;
+        f->origin_name_out = NULL;
     }
+    if (origin->s3 != NULL && !h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD"))) {
+        if (f->cache.mem != NULL)
+            cache_mem_remove(f->cache.mem, f->obj);
+        cache_obj_fail(f->obj, 405, "an S3 origin is read-only here: GET and HEAD", NULL);
+        fill_free(f);
+        return;
+    }
+    path = h2o_concat(&f->pool, origin->path_prefix, f->client_path);
+    {
+        fill_request_t r = {.headers = &f->req_headers, .client_ip = f->client_ip, .client_https = f->client_https};
+        fill_build_origin_headers(&f->pool, origin, &r, &headers);
+    }
+    for (size_t i = 0; i != f->custom_headers.size; ++i) {
+        h2o_vector_reserve(&f->pool, &headers, headers.size + 1);
+        headers.entries[headers.size++] = f->custom_headers.entries[i];
+    }
+    if (f->cache.mem != NULL) {
+        /* a cache fill asks for the whole representation: the client's conditionals and Range are answered from the object */
+        cache_policy_strip_conditionals(&headers);
+        ssize_t i;
+        while ((i = h2o_find_header(&headers, H2O_TOKEN_RANGE, -1)) != -1)
+            h2o_delete_header(&headers, i);
+        if (f->cache.stale != NULL) {
+            h2o_headers_t stored = headers_of(f->cache.stale);
+            if (cache_policy_add_conditionals(&f->pool, &stored, &headers) != 0)
+                metrics_count(METRIC_CACHE_REVALIDATION, 1);
+        }
+    }
+    h2o_iovec_t body = f->body.base != NULL ? f->body : h2o_iovec_init(NULL, 0);
+    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->method, &path, &headers, body, server_now_ms()) != 0) {
+        log_error("origin %s: no credentials to sign the request with", origin->name);
+        fail_object(f, 502, "the S3 origin has no credentials");
+        fill_free(f);
+        return;
+    }
+    idempotent = h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("PUT")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("DELETE")) ||
+                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("OPTIONS"));
+    metrics_count(METRIC_ORIGIN_REQUESTS, 1);
+    f->oreq = origin_req_start(origin, f->method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
 }
 
-static fill_t *fill_new(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache)
+void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,
+                const char **origin_name)
 {
     fill_t *f = calloc(1, sizeof(*f));
     if (f == NULL)
@@ -454,82 +701,38 @@ static fill_t *fill_new(const fill_request_t *req, cache_obj_t *obj, const fill_
     }
     f->request_time_ms = server_now_ms();
     cache_waiter_init(&f->producer, on_producer_wake);
+    f->origin = origin;
+    origin_addref(origin);
+    f->default_origin = origin;
+    origin_addref(origin);
     f->method = h2o_strdup(&f->pool, req->method.base, req->method.len);
     f->client_path = h2o_strdup(&f->pool, req->path.base, req->path.len);
     f->client_ip = h2o_strdup(&f->pool, req->client_ip.base, req->client_ip.len);
+    f->client_https = req->client_https;
     f->request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
-    /* the client's headers, kept for the policy (Authorization) and Vary */
-    h2o_vector_reserve(&f->pool, &f->req_headers, req->headers->size);
-    if (req->headers->size != 0)
-        memcpy(f->req_headers.entries, req->headers->entries, sizeof(h2o_header_t) * req->headers->size);
-    f->req_headers.size = req->headers->size;
-    copy_headers(&f->pool, &f->req_headers);
-    return f;
-}
-
-void fill_generated(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, int status, const char *reason,
-                    const h2o_headers_t *headers, h2o_iovec_t body)
-{
-    fill_cache_t c;
-    fill_t *f;
-    if (cache != NULL) {
-        c = *cache;
-        c.stale = NULL; /* nothing to revalidate: the hook answered */
-    }
-    f = fill_new(req, obj, cache != NULL ? &c : NULL);
-    publish_head(f, status, reason, headers, (int64_t)body.len);
-    publish_body(f, body);
-    fill_free(f);
-}
-
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks)
-{
-    fill_t *f = fill_new(req, obj, cache);
-    h2o_headers_t headers = {NULL, 0, 0};
-    h2o_iovec_t path, body = {NULL, 0};
-    int idempotent;
-
-    f->origin = origin;
-    origin_addref(origin);
+    f->authority = h2o_strdup(&f->pool, req->authority.base, req->authority.len);
+    if (req->body.base != NULL)
+        f->body = h2o_strdup(&f->pool, req->body.base, req->body.len);
+    /* the client's headers, kept for the hooks, the policy (Authorization) and Vary */
+    f->req_headers = dup_headers(&f->pool, req->headers->entries, req->headers->size);
     if (hooks != NULL && hooks->origin_response != NULL) {
         f->response_hook = hooks->origin_response;
         hook_fn_addref(f->response_hook);
     }
-    path = h2o_concat(&f->pool, origin->path_prefix, req->path);
-    {
-        fill_request_t r = *req;
-        r.headers = &f->req_headers;
-        fill_build_origin_headers(&f->pool, origin, &r, &headers);
-    }
-    if (f->cache.mem != NULL) {
-        /* a cache fill asks for the whole representation: the client's conditionals and Range are answered from the object */
-        cache_policy_strip_conditionals(&headers);
-        ssize_t i;
-        while ((i = h2o_find_header(&headers, H2O_TOKEN_RANGE, -1)) != -1)
-            h2o_delete_header(&headers, i);
-        if (f->cache.stale != NULL) {
-            h2o_headers_t stored = headers_of(f->cache.stale);
-            if (cache_policy_add_conditionals(&f->pool, &stored, &headers) != 0)
-                metrics_count(METRIC_CACHE_REVALIDATION, 1);
+    if (hooks != NULL && hooks->origin_request != NULL) {
+        hook_event_t ev;
+        hook_status_t st;
+        f->request_hook = hooks->origin_request;
+        hook_fn_addref(f->request_hook);
+        request_event(f, HOOK_ORIGIN_REQUEST, f->request_hook, &ev);
+        f->origin_name_out = origin_name;
+        if (run_hook(f, f->request_hook, &ev, &st)) {
+            f->origin_name_out = NULL; /* on an offload thread: the rest when it is back */
+            return;
         }
+        apply_request_hook(f, &ev, st);
+        return;
     }
-    if (req->body.len != 0) {
-        body.base = h2o_mem_alloc_pool(&f->pool, req->body.len);
-        memcpy(body.base, req->body.base, req->body.len);
-        body.len = req->body.len;
-    }
-    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->method, &path, &headers, body, server_now_ms()) != 0) {
-        log_error("origin %s: no credentials to sign the request with", origin->name);
-        fail_object(f, 502, "the S3 origin has no credentials");
-        fill_free(f);
-        return NULL;
-    }
-    idempotent = h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("PUT")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("DELETE")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("OPTIONS"));
-    metrics_count(METRIC_ORIGIN_REQUESTS, 1);
-    f->oreq = origin_req_start(origin, f->method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
-    return f;
+    f->origin_name_out = origin_name;
+    fill_go(f);
 }

@@ -16,7 +16,8 @@ typedef struct fill_request {
     h2o_iovec_t method;
     h2o_iovec_t path; /* path and query as the origin should see them, before the origin's path prefix */
     const h2o_headers_t *headers; /* the client's request headers (hop-by-hop ones are dropped here) */
-    h2o_iovec_t body;
+    h2o_iovec_t body; /* base NULL: the request has none */
+    h2o_iovec_t authority;
     h2o_iovec_t client_ip;
     int client_https;
     h2o_iovec_t request_id;
@@ -31,8 +32,9 @@ typedef struct fill_cache {
     int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */
 } fill_cache_t;
 
-/** the hooks a fill runs (origin-response); the fill holds a reference */
+/** the hooks a fill runs (origin-request before it fetches, origin-response on the head); the fill holds references */
 typedef struct fill_hooks {
+    hook_fn_t *origin_request;
     hook_fn_t *origin_response;
 } fill_hooks_t;
 
@@ -44,8 +46,21 @@ typedef struct fill {
     cache_waiter_t producer;
     fill_cache_t cache;
     h2o_headers_t req_headers; /* copy of the client's request headers (policy, Vary) */
-    h2o_iovec_t method, client_path, client_ip, request_id;
-    hook_fn_t *response_hook;
+    h2o_iovec_t method, client_path, client_ip, request_id, authority, body;
+    int client_https;
+    hook_fn_t *request_hook, *response_hook;
+    origin_t *default_origin;  /* what the origin-request event shows (the behavior's origin); a reference */
+    h2o_headers_t custom_headers; /* the origin's customHeaders set by the origin-request hook, sent to the origin */
+    const char **origin_name_out; /* fill_start's out parameter, while fill_start runs */
+    struct offload_job *job;   /* a hook call running on an offload thread (proxy/offload.c) */
+    /* the response head an origin-response call running elsewhere was given, and how the origin ended meanwhile */
+    struct {
+        int pending, status, origin_done, origin_status;
+        h2o_iovec_t reason;
+        h2o_headers_t headers;
+        int64_t content_length;
+        const char *origin_err;
+    } ores;
     int transient, paused, stored, revalidated, done_early;
     uint64_t received;
     int64_t request_time_ms;
@@ -53,21 +68,21 @@ typedef struct fill {
 } fill_t;
 
 /**
- * Starts fetching `req` from `origin` into `obj` (BUSY). Returns the fill, which frees itself when done, or NULL when it failed at
- * once (the object is then FAILED).
+ * Starts filling `obj` (BUSY) for `req`: the origin-request hook first, if any (it may rewrite the request, pick another origin,
+ * or answer: its answer is stored like an origin's; a call that outgrows its inline budget finishes on an offload thread), then
+ * the fetch from `origin` with the origin-response hook. Everything of req is copied. Returns the fill, which frees itself when
+ * done. *origin_name gets the name of the origin the fetch goes to when that is known before fill_start returns (unchanged
+ * otherwise). Returns nothing: the object reports the outcome (FAILED, with a status, when the fill could not start).
  */
-fill_t *fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks);
-/**
- * Fills `obj` with a response that an origin-request hook generated: stored like an origin's response when its headers allow
- * (Lambda@Edge caches responses generated in origin-request), and completed at once.
- */
-void fill_generated(const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, int status, const char *reason,
-                    const h2o_headers_t *headers, h2o_iovec_t body);
+void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,
+                   const char **origin_name);
 /** builds the headers sent to the origin from the client's */
 void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fill_request_t *req, h2o_headers_t *out);
 
 /** bytes a passed-through response may run ahead of its slowest reader before the origin read pauses */
 #define FILL_PASS_WINDOW (1024 * 1024)
+/** the part of a request body an origin-request hook with include_body sees (Lambda@Edge: 1 MB) */
+#define FILL_HOOK_BODY_LIMIT (1024 * 1024)
 /** how long a key whose response was not cacheable skips request collapsing (Varnish's hit-for-miss) */
 #define FILL_HIT_FOR_MISS_MS 120000
 

@@ -155,7 +155,7 @@ static void send_generated(edge_txn_t *txn, hook_response_t *resp)
     req->res.reason = resp->status_description.len != 0 ? h2o_strdup(&req->pool, resp->status_description.base,
                                                                      resp->status_description.len).base
                                                         : "OK";
-    hookcall_to_h2o_headers(&req->pool, &resp->headers, &req->res.headers);
+    hookcall_to_h2o_response_headers(&req->pool, &resp->headers, &req->res.headers);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
     req->res.content_length = body.len;
@@ -166,7 +166,9 @@ static void send_generated(edge_txn_t *txn, hook_response_t *resp)
 /* ---- delivery ------------------------------------------------------------------------------------------------------------- */
 
 static void deliver(edge_txn_t *txn);
-static void process(edge_txn_t *txn);
+static void process_cached(edge_txn_t *txn);
+static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev);
+static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status);
 
 static void on_txn_wake(cache_waiter_t *w)
 {
@@ -236,6 +238,51 @@ static int is_representation_header(const h2o_iovec_t *name)
     return name == &H2O_TOKEN_CONTENT_TYPE->buf || name == &H2O_TOKEN_CONTENT_LENGTH->buf ||
            name == &H2O_TOKEN_CONTENT_ENCODING->buf || name == &H2O_TOKEN_CONTENT_LANGUAGE->buf ||
            name == &H2O_TOKEN_CONTENT_RANGE->buf;
+}
+
+/* the head as decided (and as the viewer-response hook left it) goes out, then the body */
+static void send_head_finish(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    int status = txn->resp_status, not_modified = txn->not_modified;
+    txn->status = status;
+    if (not_modified)
+        txn->end = 0;
+    else if (txn->end != UINT64_MAX)
+        req->res.content_length = (size_t)(txn->end - txn->pos);
+    txn->head_sent = 1;
+    txn->generator.proceed = on_generator_proceed;
+    txn->generator.stop = on_generator_stop;
+    h2o_start_response(req, &txn->generator);
+    if (txn->head_only || not_modified || status == 204 || txn->obj->status == 304 || txn->end == txn->pos) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    send_body(txn);
+}
+
+/* the viewer-response event: the response as it would go out */
+static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
+{
+    h2o_req_t *req = txn->req;
+    hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, ev);
+    ev->response.status = txn->resp_status;
+    ev->response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
+    hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev->response.headers);
+}
+
+static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
+{
+    h2o_req_t *req = txn->req;
+    if (res != HOOKCALL_CONTINUE) {
+        send_error(txn, err_status != 503 ? 502 : 503, err_status != 503 ? "the viewer-response hook returned an invalid result"
+                                                                         : "the viewer-response hook failed");
+        return;
+    }
+    h2o_headers_t before = req->res.headers;
+    hookcall_to_h2o_response_headers(&req->pool, &ev->response.headers, &req->res.headers);
+    hookcall_keep_disallowed(&req->pool, before.entries, before.size, &req->res.headers);
+    send_head_finish(txn);
 }
 
 /* the response head from the object, then the body */
@@ -328,37 +375,18 @@ static void send_head(edge_txn_t *txn)
     /* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
     const char *vres_label;
     hook_fn_t *vres = obj->status < 400 ? hookcall_pick(txn, HOOK_VIEWER_RESPONSE, &vres_label) : NULL;
+    txn->resp_status = status;
+    txn->not_modified = not_modified;
     if (vres != NULL) {
-        hook_fn_t *fn = vres;
         hook_event_t ev;
-        int err_status;
-        hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, &ev);
-        ev.response.status = status;
-        ev.response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
-        hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev.response.headers);
-        if (hookcall_run(txn, fn, vres_label, &ev, &req->pool, &err_status) != HOOKCALL_CONTINUE) {
-            send_error(txn, err_status, err_status == 502 ? "the viewer-response hook returned an invalid result"
-                                                          : "the viewer-response hook failed");
-            return;
-        }
-        h2o_headers_t before = req->res.headers;
-        hookcall_to_h2o_headers(&req->pool, &ev.response.headers, &req->res.headers);
-        hookcall_keep_disallowed(&req->pool, before.entries, before.size, &req->res.headers);
-    }
-    txn->status = status;
-    if (not_modified)
-        txn->end = 0;
-    else if (txn->end != UINT64_MAX)
-        req->res.content_length = (size_t)(txn->end - txn->pos);
-    txn->head_sent = 1;
-    txn->generator.proceed = on_generator_proceed;
-    txn->generator.stop = on_generator_stop;
-    h2o_start_response(req, &txn->generator);
-    if (txn->head_only || not_modified || status == 204 || obj->status == 304 || txn->end == txn->pos) {
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        int err_status = 0;
+        vres_build(txn, vres, &ev);
+        hookcall_result_t res = hookcall_run(txn, vres, vres_label, &ev, &req->pool, &err_status, vres_build, vres_done);
+        if (res != HOOKCALL_OFFLOADED)
+            vres_done(txn, &ev, res, err_status);
         return;
     }
-    send_body(txn);
+    send_head_finish(txn);
 }
 
 /* counts what the delivery turned out to be, once, when its head goes out */
@@ -387,7 +415,7 @@ static void restart(edge_txn_t *txn)
         send_error(txn, 503, "could not get a shareable response for this request");
         return;
     }
-    process(txn);
+    process_cached(txn);
 }
 
 static int vary_matches(cache_obj_t *obj, void *ctx);
@@ -463,6 +491,7 @@ static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
     fr->path = req->path;
     fr->headers = &req->headers;
     fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
+    fr->authority = req->authority;
     fr->client_ip = txn->client_ip;
     fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
     fr->request_id = txn->request_id;
@@ -477,68 +506,17 @@ static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale,
     fc->insert = insert;
 }
 
-/*
- * Starts the fetch that fills obj: the origin-request hook first (it may rewrite the request, pick another origin, or answer;
- * its answer is stored like an origin's), then the origin fetch with the origin-response hook.
- */
+/* starts the fetch that fills obj (proxy/fill.c runs the origin-request and origin-response hooks) */
 static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc, int as_get)
 {
-    h2o_req_t *req = txn->req;
-    edge_behavior_t *b = txn->behavior;
-    origin_t *origin = b->origin;
-    const char *label;
-    hook_fn_t *fn = hookcall_pick(txn, HOOK_ORIGIN_REQUEST, &label);
+    const char *oreq_label = NULL;
     fill_request_t fr;
-    fill_hooks_t hooks = {hookcall_pick(txn, HOOK_ORIGIN_RESPONSE, &txn->ores_label)};
+    fill_hooks_t hooks = {hookcall_pick(txn, HOOK_ORIGIN_REQUEST, &oreq_label), hookcall_pick(txn, HOOK_ORIGIN_RESPONSE, &txn->ores_label)};
 
+    if (hooks.origin_request != NULL)
+        hookcall_log(txn, HOOK_ORIGIN_REQUEST, oreq_label);
     fill_request_of(txn, &fr, as_get);
-    if (fn != NULL) {
-        hook_event_t ev;
-        int err_status;
-        hookcall_request_event(req, txn, HOOK_ORIGIN_REQUEST, fn, txn->client_ip, &ev);
-        dynorigin_describe(origin, &req->pool, &ev.request.origin);
-        switch (hookcall_run(txn, fn, label, &ev, &req->pool, &err_status)) {
-        case HOOKCALL_CONTINUE:
-            hookcall_apply_request(req, &ev);
-            if (ev.request.origin.changed) {
-                char err[256];
-                if ((origin = dynorigin_get(&ev.request.origin, b->origin, err, sizeof(err))) == NULL) {
-                    log_error("request %.*s: origin-request hook %s chose an unusable origin: %s", (int)txn->request_id.len,
-                              txn->request_id.base, hook_fn_name(fn), err);
-                    if (fc != NULL)
-                        cache_mem_remove(fc->mem, obj);
-                    cache_obj_fail(obj, 502, "the origin chosen by the origin-request hook is unusable", NULL);
-                    return;
-                }
-            }
-            fill_request_of(txn, &fr, as_get);
-            break;
-        case HOOKCALL_RESPOND: {
-            h2o_headers_t headers;
-            hookcall_to_h2o_headers(&req->pool, &ev.response.headers, &headers);
-            metrics_count(METRIC_CACHE_GENERATED, 1);
-            fill_generated(&fr, obj, fc, ev.response.status,
-                           ev.response.status_description.len != 0
-                               ? h2o_strdup(&req->pool, ev.response.status_description.base, ev.response.status_description.len).base
-                               : "OK",
-                           &headers, ev.response.has_body ? ev.response.body : h2o_iovec_init(NULL, 0));
-            return;
-        }
-        default:
-            if (fc != NULL)
-                cache_mem_remove(fc->mem, obj);
-            cache_obj_fail(obj, err_status,
-                           err_status == 502 ? "the origin-request hook returned an invalid result" : "the origin-request hook failed", NULL);
-            return;
-        }
-    }
-    txn->origin_name = origin->name;
-    if (origin->s3 != NULL && !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(fr.method.base, fr.method.len, H2O_STRLIT("HEAD"))) {
-        cache_obj_fail(obj, 405, "an S3 origin is read-only here: GET and HEAD", NULL);
-        return;
-    }
-    fill_start(origin, &fr, obj, fc, &hooks);
+    fill_start(txn->behavior->origin, &fr, obj, fc, &hooks, &txn->origin_name);
 }
 
 /* the response is not shared: one fetch for this client, never stored */
@@ -624,37 +602,56 @@ static int vary_matches(cache_obj_t *obj, void *ctx)
     return vk.len == obj->vary_key.len && memcmp(vk.base, obj->vary_key.base, vk.len) == 0;
 }
 
+/* the viewer-request event: the request as the viewer sent it */
+static void vreq_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
+{
+    hookcall_request_event(txn->req, txn, HOOK_VIEWER_REQUEST, fn, txn->client_ip, ev);
+}
+
+static void vreq_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
+{
+    switch (res) {
+    case HOOKCALL_CONTINUE:
+        hookcall_apply_request(txn->req, ev);
+        process_cached(txn);
+        break;
+    case HOOKCALL_RESPOND:
+        send_generated(txn, &ev->response);
+        break;
+    default:
+        send_error(txn, err_status, err_status == 502 ? "the viewer-request hook returned an invalid result" : "the viewer-request hook failed");
+        break;
+    }
+}
+
+/* viewer-request: every request, before the cache; it may rewrite the request or answer it */
 static void process(edge_txn_t *txn)
+{
+    const char *label;
+    hook_fn_t *fn = txn->viewer_request_done ? NULL : hookcall_pick(txn, HOOK_VIEWER_REQUEST, &label);
+    if (fn != NULL) {
+        hook_event_t ev;
+        int err_status = 0;
+        txn->viewer_request_done = 1;
+        if (txn->client_ip.base == NULL)
+            txn->client_ip = handler_client_ip(txn->req);
+        vreq_build(txn, fn, &ev);
+        hookcall_result_t res = hookcall_run(txn, fn, label, &ev, &txn->req->pool, &err_status, vreq_build, vreq_done);
+        if (res != HOOKCALL_OFFLOADED)
+            vreq_done(txn, &ev, res, err_status);
+        return;
+    }
+    process_cached(txn);
+}
+
+/* the cache: a hit, a stale object (served while revalidating, or revalidated first), a miss, or a pass */
+static void process_cached(edge_txn_t *txn)
 {
     h2o_req_t *req = txn->req;
     edge_behavior_t *b = txn->behavior;
     cache_mem_lookup_t lk;
     int64_t now;
 
-    /* viewer-request: every request, before the cache; it may rewrite the request or answer it */
-    const char *vreq_label;
-    hook_fn_t *vreq = txn->viewer_request_done ? NULL : hookcall_pick(txn, HOOK_VIEWER_REQUEST, &vreq_label);
-    if (vreq != NULL) {
-        hook_fn_t *fn = vreq;
-        hook_event_t ev;
-        int err_status;
-        txn->viewer_request_done = 1;
-        if (txn->client_ip.base == NULL)
-            txn->client_ip = handler_client_ip(req);
-        hookcall_request_event(req, txn, HOOK_VIEWER_REQUEST, fn, txn->client_ip, &ev);
-        switch (hookcall_run(txn, fn, vreq_label, &ev, &req->pool, &err_status)) {
-        case HOOKCALL_CONTINUE:
-            hookcall_apply_request(req, &ev);
-            break;
-        case HOOKCALL_RESPOND:
-            send_generated(txn, &ev.response);
-            return;
-        default:
-            send_error(txn, err_status, err_status == 502 ? "the viewer-request hook returned an invalid result"
-                                                          : "the viewer-request hook failed");
-            return;
-        }
-    }
     if (!b->cache_enabled || handler_cache == NULL ||
         !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
         start_pass(txn);
@@ -789,6 +786,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
         return;
     h2o_timeout_unlink(&txn->defer_entry);
     cache_waiter_cancel(&txn->waiter);
+    hookcall_txn_done(txn);
     dur = now_us() - txn->started_us;
     if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->ores_label != NULL)
         hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->ores_label);

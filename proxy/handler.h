@@ -7,6 +7,7 @@
 #include "cache/memory.h"
 #include "cache/object.h"
 #include "proxy/gen.h"
+#include "proxy/hookcall.h"
 
 /** per request, allocated from req->pool; found again by the logger through the prefilter list */
 typedef struct edge_txn {
@@ -31,6 +32,9 @@ typedef struct edge_txn {
     int head_sent, head_only, leader, cacheable, restarts, viewer_request_done;
     h2o_iovec_t client_ip;
     const char *ores_label; /* the origin-response hook version this request's fill runs */
+    struct offload_job *pending_job, *done_jobs; /* hook calls run off the event loop (proxy/offload.c) */
+    hookcall_cont_t pending_cont;
+    int resp_status, not_modified; /* send_head's decisions, kept while a viewer-response hook runs elsewhere */
     int status;
     const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
     const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */

@@ -6,6 +6,7 @@
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
+#include "proxy/offload.h"
 #include "proxy/server.h"
 
 #define VIEWER_BODY_LIMIT (40 * 1024)
@@ -27,13 +28,22 @@ void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, si
     }
 }
 
-void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst)
+/* response headers h2o writes itself: a hook's copy would go out next to h2o's (two Content-Lengths, or one with chunked) */
+static int is_framing_header(const h2o_token_t *token)
+{
+    return token == H2O_TOKEN_CONTENT_LENGTH || token == H2O_TOKEN_TRANSFER_ENCODING || token == H2O_TOKEN_DATE ||
+           token == H2O_TOKEN_CONNECTION || token == H2O_TOKEN_KEEP_ALIVE || token == H2O_TOKEN_UPGRADE || token == H2O_TOKEN_TE;
+}
+
+static void to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst, int response)
 {
     memset(dst, 0, sizeof(*dst));
     h2o_vector_reserve(pool, dst, src->size + 4);
     for (size_t i = 0; i != src->size; ++i) {
         const hook_header_t *h = &src->entries[i];
         const h2o_token_t *token = h2o_lookup_token(h->name.base, h->name.len);
+        if (response && is_framing_header(token))
+            continue;
         const char *orig = h->key.len == h->name.len && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
         if (token != NULL) {
             h2o_add_header(pool, dst, token, orig, h->value.base, h->value.len);
@@ -41,6 +51,16 @@ void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2
             h2o_add_header_by_str(pool, dst, h->name.base, h->name.len, 0, orig, h->value.base, h->value.len);
         }
     }
+}
+
+void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst)
+{
+    to_h2o_headers(pool, src, dst, 0);
+}
+
+void hookcall_to_h2o_response_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst)
+{
+    to_h2o_headers(pool, src, dst, 1);
 }
 
 void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst)
@@ -162,13 +182,8 @@ hook_fn_t *hookcall_pick(edge_txn_t *txn, int type, const char **label)
     return b->fn[k];
 }
 
-hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool, int *status)
+hookcall_result_t hookcall_result_of(hook_status_t st, int *status)
 {
-    server_worker_t *w = server_worker_current();
-    hook_report_t rep;
-    hook_status_t st;
-    hookcall_log(txn, ev->type, label);
-    st = hook_run(w->hooks, fn, ev, pool, &rep);
     switch (st) {
     case HOOK_CONTINUE:
         return HOOKCALL_CONTINUE;
@@ -180,5 +195,54 @@ hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label
     default:
         *status = 503;
         return HOOKCALL_ERROR;
+    }
+}
+
+/* an offloaded call came back to this worker */
+static void on_job_done(offload_job_t *job)
+{
+    edge_txn_t *txn = job->data;
+    hookcall_cont_t cont = txn->pending_cont;
+    int status = 0;
+    hookcall_result_t res = hookcall_result_of(job->status, &status);
+    txn->pending_job = NULL;
+    txn->pending_cont = NULL;
+    /* keep the job until the request ends: the result points into its memory */
+    job->txn_next = txn->done_jobs;
+    txn->done_jobs = job;
+    cont(txn, &job->ev, res, status);
+}
+
+hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool, int *status,
+                               hookcall_build_t build, hookcall_cont_t cont)
+{
+    server_worker_t *w = server_worker_current();
+    hook_report_t rep;
+    hook_status_t st;
+    hookcall_log(txn, ev->type, label);
+    st = hook_run_budget(w->hooks, fn, ev, pool, &rep, offload_budget_ms());
+    if (st == HOOK_PREEMPTED) {
+        /* too long for the event loop: run it again, from a fresh event, where it delays only its own request */
+        hook_event_t fresh;
+        build(txn, fn, &fresh);
+        offload_job_t *job = offload_job_new(fn, &fresh, on_job_done, txn);
+        txn->pending_job = job;
+        txn->pending_cont = cont;
+        offload_submit(job, &w->offload_receiver);
+        return HOOKCALL_OFFLOADED;
+    }
+    return hookcall_result_of(st, status);
+}
+
+void hookcall_txn_done(edge_txn_t *txn)
+{
+    if (txn->pending_job != NULL) {
+        offload_orphan(txn->pending_job);
+        txn->pending_job = NULL;
+    }
+    while (txn->done_jobs != NULL) {
+        offload_job_t *job = txn->done_jobs;
+        txn->done_jobs = job->txn_next;
+        offload_job_free(job);
     }
 }

@@ -13,17 +13,35 @@ typedef enum hookcall_result {
     HOOKCALL_CONTINUE = 0, /* go on (the request or response may have been changed) */
     HOOKCALL_RESPOND,      /* the hook generated a response: ev->response */
     HOOKCALL_ERROR,        /* answer `status` (502 invalid output, 503 error/timeout) */
+    HOOKCALL_OFFLOADED,    /* the call outgrew its inline budget and runs again on an offload thread: the continuation follows */
 } hookcall_result_t;
+
+/** what a trigger point does with a result that comes back from an offload thread (ev lives in the job's memory) */
+typedef void (*hookcall_cont_t)(struct edge_txn *txn, hook_event_t *ev, hookcall_result_t res, int status);
+/** builds a trigger point's event afresh (a preempted call left the first one half changed) */
+typedef void (*hookcall_build_t)(struct edge_txn *txn, hook_fn_t *fn, hook_event_t *ev);
 
 /** fills a request event from the h2o request (Host from :authority, headers in order, body if include_body) */
 void hookcall_request_event(h2o_req_t *req, struct edge_txn *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev);
 /** writes a request event's uri, querystring, headers and body back into the h2o request */
 void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev);
-/** runs fn; records `label` in the transaction's hook log; returns what to do and, for HOOKCALL_ERROR, the status in *status */
+/**
+ * Runs fn on ev; records `label` in the transaction's hook log; returns what to do and, for HOOKCALL_ERROR, the status in
+ * *status. A Lua call that runs past OFFLOAD_INLINE_BUDGET_MS on the event loop is stopped and run again from an event that
+ * `build` makes afresh on an offload thread: then HOOKCALL_OFFLOADED is returned, the caller returns, and `cont` runs with the
+ * result when it is ready (not at all if the request has ended by then).
+ */
 hookcall_result_t hookcall_run(struct edge_txn *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool,
-                               int *status);
+                               int *status, hookcall_build_t build, hookcall_cont_t cont);
+/** maps an offload job's outcome to a result and a status */
+hookcall_result_t hookcall_result_of(hook_status_t st, int *status);
+/** the request ended: jobs still out are forgotten, those back are freed */
+void hookcall_txn_done(struct edge_txn *txn);
 /** converts hook headers to h2o headers (names interned as tokens when known) in pool */
 void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst);
+/** the same for a response: the framing headers h2o writes itself (Content-Length, Transfer-Encoding, Date, hop-by-hop) are
+ * dropped, the body's length decides them */
+void hookcall_to_h2o_response_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst);
 /** appends to dst the headers of orig that hooks never see (Lambda@Edge's disallowed list), after a hook rewrote a list */
 void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst);
 /** converts h2o headers to hook headers without copying the bytes; disallowed headers are left out */

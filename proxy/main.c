@@ -4,12 +4,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conf/config.h"
+#include "hooks/hooks.h"
 #include "proxy/log.h"
+#include "proxy/origin.h"
 #include "proxy/server.h"
 #ifdef EDGE_HAVE_HOOKS_INVOKE
-#include "hooks/hooks.h"
 #define HAVE_INVOKE 1
 #endif
+
+/* -t goes as far as a start would before listening: origins are set up (TLS: CA file, client certificate) and hooks are loaded
+ * (Lua compiled, plugins' ABI checked), so that a config -t accepts is one that starts */
+static int check_loadable(const conf_t *conf, char *err, size_t errlen)
+{
+    char e[512];
+    for (size_t i = 0; i != conf->num_origins; ++i) {
+        origin_t *o = origin_new(&conf->origins[i], 1, e, sizeof(e));
+        if (o == NULL) {
+            snprintf(err, errlen, "%s:%d: origins.%s: %s", conf->file, conf->origins[i].line, conf->origins[i].name, e);
+            return -1;
+        }
+        origin_release(o);
+    }
+    for (size_t i = 0; i != conf->num_hooks; ++i) {
+        hook_fn_t *fn = hook_fn_load(&conf->hooks[i], e, sizeof(e));
+        if (fn == NULL) {
+            snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
+            return -1;
+        }
+        hook_fn_release(fn);
+    }
+    return 0;
+}
 
 static void usage(FILE *fp)
 {
@@ -73,6 +98,12 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test) {
+        log_level = LOG_WARN; /* -t prints the verdict, not what loading did */
+        if (check_loadable(conf, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            conf_free(conf);
+            return 1;
+        }
         printf("%s: configuration is valid\n", file);
         conf_free(conf);
         return 0;

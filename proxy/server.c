@@ -23,6 +23,7 @@
 #include "proxy/handler.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 #ifdef EDGE_HAVE_STORE_STORE
@@ -307,6 +308,7 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
     cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+    offload_receiver_init(&w->offload_receiver, w->ctx.queue);
     if ((w->hooks = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of a worker thread");
     prepare_hooks(w, w->gen);
@@ -560,6 +562,8 @@ int server_run(conf_t *conf)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
+    offload_init(server.num_workers + 2 <= HOOK_MAX_THREADS ? 2 : 0);
     server.workers = calloc(server.num_workers, sizeof(server_worker_t));
     for (i = 0; i != server.num_workers; ++i) {
         server.workers[i].id = i;

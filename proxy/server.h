@@ -21,6 +21,7 @@ typedef struct server_worker {
     size_t num_listeners;
     cache_thread_t cache_thread;
     h2o_multithread_receiver_t control; /* shutdown, purge barriers, reload */
+    h2o_multithread_receiver_t offload_receiver; /* results of hook calls run on offload threads */
     struct hook_thread *hooks;
     _Atomic uint64_t inflight; /* requests being served */
     uint64_t next_request_seq;

@@ -1,0 +1,103 @@
+/* proxy/offload.c - a small pool of threads with their own hooks runtimes, running the hook calls workers hand them. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "proxy/log.h"
+#include "proxy/offload.h"
+
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static h2o_linklist_t queue = {&queue, &queue};
+
+static void *offload_main(void *arg)
+{
+    hook_thread_t *t;
+    char name[16];
+    snprintf(name, sizeof(name), "offload%u", (unsigned)(uintptr_t)arg);
+    log_set_thread_name(name);
+    if ((t = hook_thread_new()) == NULL)
+        h2o_fatal("cannot create the hooks runtime of an offload thread");
+    for (;;) {
+        offload_job_t *job;
+        pthread_mutex_lock(&mutex);
+        while (h2o_linklist_is_empty(&queue))
+            pthread_cond_wait(&cond, &mutex);
+        job = H2O_STRUCT_FROM_MEMBER(offload_job_t, queue_link, queue.next);
+        h2o_linklist_unlink(&job->queue_link);
+        pthread_mutex_unlock(&mutex);
+        /* the whole timeout, no budget: here a long call only delays its own request */
+        job->status = hook_run(t, job->fn, &job->ev, &job->pool, &job->rep);
+        hook_thread_sweep(t);
+        /* after this the job belongs to its worker again */
+        h2o_multithread_send_message(job->receiver, &job->message);
+    }
+    return NULL;
+}
+
+static unsigned num_offload_threads;
+
+uint64_t offload_budget_ms(void)
+{
+    return num_offload_threads != 0 ? OFFLOAD_INLINE_BUDGET_MS : 0;
+}
+
+void offload_init(unsigned num_threads)
+{
+    num_offload_threads = num_threads;
+    for (unsigned i = 0; i != num_threads; ++i) {
+        pthread_t tid;
+        h2o_multithread_create_thread(&tid, NULL, offload_main, (void *)(uintptr_t)i);
+    }
+}
+
+static void on_results(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        offload_job_t *job = H2O_STRUCT_FROM_MEMBER(offload_job_t, message.link, messages->next);
+        h2o_linklist_unlink(&job->message.link);
+        if (job->orphaned)
+            offload_job_free(job);
+        else
+            job->on_done(job);
+    }
+}
+
+void offload_receiver_init(h2o_multithread_receiver_t *receiver, h2o_multithread_queue_t *queue)
+{
+    h2o_multithread_register_receiver(queue, receiver, on_results);
+}
+
+offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_done)(offload_job_t *job), void *data)
+{
+    offload_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        h2o_fatal("no memory");
+    h2o_mem_init_pool(&job->pool);
+    job->fn = fn;
+    hook_fn_addref(fn);
+    hook_event_copy(&job->pool, &job->ev, ev);
+    job->on_done = on_done;
+    job->data = data;
+    return job;
+}
+
+void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver)
+{
+    job->receiver = receiver;
+    pthread_mutex_lock(&mutex);
+    h2o_linklist_insert(&queue, &job->queue_link);
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&mutex);
+}
+
+void offload_orphan(offload_job_t *job)
+{
+    job->orphaned = 1;
+}
+
+void offload_job_free(offload_job_t *job)
+{
+    hook_fn_release(job->fn);
+    h2o_mem_clear_pool(&job->pool);
+    free(job);
+}

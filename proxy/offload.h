@@ -1,0 +1,44 @@
+/* proxy/offload.h - hook calls that outgrew their inline budget run again on offload threads, so that a slow or looping hook
+ * never stalls the other requests of its worker: the worker goes on serving and picks the result up when it is ready. */
+#ifndef EDGE_PROXY_OFFLOAD_H
+#define EDGE_PROXY_OFFLOAD_H
+
+#include <stdatomic.h>
+#include <h2o.h>
+#include "hooks/hooks.h"
+
+/** how long a Lua hook call may run on a worker's event loop before it is moved off it (ms) */
+#define OFFLOAD_INLINE_BUDGET_MS 20
+
+typedef struct offload_job offload_job_t;
+struct offload_job {
+    hook_fn_t *fn;        /* a reference */
+    hook_event_t ev;      /* a deep copy, in pool; the result after the run */
+    h2o_mem_pool_t pool;  /* the job's memory: the result points into it, so free the job after using the result */
+    hook_status_t status; /* the result */
+    hook_report_t rep;
+    void (*on_done)(offload_job_t *job); /* on the submitting worker's thread, unless the job was orphaned */
+    void *data;
+    h2o_multithread_message_t message;
+    h2o_multithread_receiver_t *receiver;
+    h2o_linklist_t queue_link;
+    int orphaned;                    /* touched only on the submitting worker's thread */
+    struct offload_job *txn_next;    /* the jobs a request keeps until it ends */
+};
+
+/** the inline budget to give hook calls: OFFLOAD_INLINE_BUDGET_MS, or 0 when there are no offload threads */
+uint64_t offload_budget_ms(void);
+
+/** starts the offload threads (call once, before the workers) */
+void offload_init(unsigned num_threads);
+/** the receiver a worker registers on its queue for the results of its jobs */
+void offload_receiver_init(h2o_multithread_receiver_t *receiver, h2o_multithread_queue_t *queue);
+/** a job for fn on a deep copy of ev (the original may go away meanwhile) */
+offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_done)(offload_job_t *job), void *data);
+/** queues the job; on_done runs later on this worker thread (given its receiver) */
+void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver);
+/** the submitter is gone: the job is freed when it comes back, without calling on_done */
+void offload_orphan(offload_job_t *job);
+void offload_job_free(offload_job_t *job);
+
+#endif
