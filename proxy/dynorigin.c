@@ -103,3 +103,12 @@ origin_t *dynorigin_get(const hook_origin_t *ho, origin_t *base, char *err, size
     victim->used = clock_;
     return o;
 }
+
+void dynorigin_thread_dispose(void)
+{
+    for (size_t i = 0; i != TABLE_SIZE; ++i)
+        if (table[i].origin != NULL) {
+            origin_release(table[i].origin);
+            table[i].origin = NULL;
+        }
+}

@@ -15,5 +15,7 @@
 origin_t *dynorigin_get(const hook_origin_t *ho, origin_t *base, char *err, size_t errlen);
 /** fills `ho` with the fields of a configured origin, as the origin-request event shows it */
 void dynorigin_describe(origin_t *o, h2o_mem_pool_t *pool, hook_origin_t *ho);
+/** lets go of the calling worker thread's table (at its end) */
+void dynorigin_thread_dispose(void);
 
 #endif

@@ -39,7 +39,8 @@ int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errle
         s->virtual_host = 0;
         break;
     case CONF_S3_VIRTUAL:
-        s->virtual_host = 1;
+        /* the embedded store is reached on its own address: path style always */
+        s->virtual_host = !c->embedded;
         break;
     default:
         /* like botocore: virtual-hosted on AWS, path style on custom endpoints; dotted buckets need path style over TLS */

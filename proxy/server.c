@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include "hooks/hooks.h"
 #include "proxy/accesslog.h"
+#include "proxy/dynorigin.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
 #include "proxy/log.h"
@@ -334,6 +335,7 @@ static void *worker_main(void *arg)
     while (!(w->stopping && atomic_load(&w->inflight) == 0) && atomic_load(&server.stopping) < 2)
         h2o_evloop_run(w->ctx.loop, 100);
 
+    dynorigin_thread_dispose();
     if (accesslog_enabled())
         accesslog_flush();
     return NULL;
