@@ -452,6 +452,7 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
     pol->swr_ms = global_swr_ms > 0 ? global_swr_ms : 0;
     pol->sie_ms = global_sie_ms > 0 ? global_sie_ms : 0;
     pol->heuristic_max_ms = ONE_DAY_MS;
+    pol->error_ttl_ms = CACHE_DEFAULT_ERROR_TTL_MS;
     if (behavior == NULL)
         return;
     pol->enabled = behavior->enabled;
@@ -462,6 +463,8 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
         pol->swr_ms = behavior->stale_while_revalidate_ms;
     if (behavior->stale_if_error_ms >= 0)
         pol->sie_ms = behavior->stale_if_error_ms;
+    if (behavior->error_ttl_ms >= 0)
+        pol->error_ttl_ms = behavior->error_ttl_ms;
 }
 
 /* §4.2.2: statuses "defined as heuristically cacheable" (RFC 9110 §15.1) */
@@ -602,6 +605,12 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
     if (explicit_freshness) {
         /* CloudFront: min_ttl and max_ttl clamp what the origin says */
         out->lifetime_ms = clamp_ttl(pol, out->lifetime_ms);
+    } else if (heuristic_ok && status >= 400) {
+        /* CloudFront: an error (404, 410, ...) without freshness information is cached for the error caching TTL */
+        out->lifetime_ms = pol->error_ttl_ms;
+        out->source = CACHE_LIFETIME_ERROR_TTL;
+        if (pol->max_ttl_ms != CACHE_ABSENT && out->lifetime_ms > pol->max_ttl_ms)
+            out->lifetime_ms = pol->max_ttl_ms;
     } else if (heuristic_ok) {
         if (pol->default_ttl_ms != CACHE_ABSENT) {
             /* CloudFront: default_ttl only when the origin gives no freshness information at all */

@@ -78,6 +78,9 @@ int64_t cache_policy_parse_date(const char *s, size_t len);
  * The caching policy of one behavior: the CloudFront TTLs and the stale defaults, resolved once at configuration time.
  * A plain value, safe to copy and to share between threads.
  */
+/** error_ttl when a behavior sets none (CloudFront's default error caching minimum TTL) */
+#define CACHE_DEFAULT_ERROR_TTL_MS 10000
+
 typedef struct cache_policy {
     int enabled;              /**< 0: nothing is stored (`cache: off`) */
     int64_t min_ttl_ms;       /**< raises an origin's (or the heuristic) lifetime; CACHE_ABSENT: unset */
@@ -86,6 +89,8 @@ typedef struct cache_policy {
     int64_t swr_ms;           /**< stale-while-revalidate when the origin sends none (0: none) */
     int64_t sie_ms;           /**< stale-if-error when the origin sends none (0: none) */
     int64_t heuristic_max_ms; /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
+    int64_t error_ttl_ms;     /**< lifetime of a heuristically cacheable error without freshness information (CloudFront's
+                                   error caching minimum TTL, default 10 s); 0: such errors are not reused */
 } cache_policy_t;
 
 /**
@@ -103,6 +108,7 @@ typedef enum cache_lifetime_source {
     CACHE_LIFETIME_EXPIRES,     /**< Expires − Date (§5.3) */
     CACHE_LIFETIME_DEFAULT_TTL, /**< the behavior's default_ttl (origin gave no freshness information) */
     CACHE_LIFETIME_HEURISTIC,   /**< 10% of Date − Last-Modified (§4.2.2) */
+    CACHE_LIFETIME_ERROR_TTL,   /**< the behavior's error_ttl (an error status without freshness information) */
 } cache_lifetime_source_t;
 
 /**

@@ -796,6 +796,7 @@ static void cache_policy_defaults(conf_cache_policy_t *p)
     p->max_ttl_ms = -1;
     p->stale_while_revalidate_ms = -1;
     p->stale_if_error_ms = -1;
+    p->error_ttl_ms = -1;
     p->query_mode = CONF_KEY_ALL;
     p->cookie_mode = CONF_KEY_NONE;
 }
@@ -803,7 +804,7 @@ static void cache_policy_defaults(conf_cache_policy_t *p)
 static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_cache_policy_t *p)
 {
     static const char *const keys[] = {"min_ttl",        "default_ttl", "max_ttl", "key", "stale_while_revalidate",
-                                       "stale_if_error", "enabled",     NULL};
+                                       "stale_if_error", "enabled",     "error_ttl", NULL};
     static const char *const kkeys[] = {"query", "headers", "cookies", NULL};
     yaml_node_t *v;
     char *k = NULL;
@@ -835,6 +836,7 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
     TTL("max_ttl", max_ttl_ms);
     TTL("stale_while_revalidate", stale_while_revalidate_ms);
     TTL("stale_if_error", stale_if_error_ms);
+    TTL("error_ttl", error_ttl_ms);
 #undef TTL
     if ((v = map_get(c, n, "enabled")) != NULL) {
         SUB("enabled");

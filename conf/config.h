@@ -82,6 +82,7 @@ typedef struct conf_cache_policy {
     int64_t max_ttl_ms;
     int64_t stale_while_revalidate_ms; /* default when the origin sends none; -1 unset */
     int64_t stale_if_error_ms;
+    int64_t error_ttl_ms; /* lifetime of an error (4xx/5xx) the origin gave no freshness for; -1: the default (10 s) */
     conf_key_mode_t query_mode;
     conf_namelist_t query;
     conf_namelist_t headers;

@@ -39,6 +39,9 @@ behaviors:
   - path: "/nocache/*"
     origin: web
     cache: off
+  - path: "/errttl/*"
+    origin: web
+    cache: {default_ttl: 1h, error_ttl: 1s}
   - {path: "*", origin: web}
 admin:
   listen: {host: 127.0.0.1, port: 0}
@@ -433,6 +436,30 @@ def ttl_rules_default_min_max():
     get("/nocache/count/x?cc=max-age=60")
     s, h, b = get("/nocache/count/x?cc=max-age=60")
     assert count_of(b) == 2
+
+
+@test
+def errors_without_freshness_are_cached_for_error_ttl():
+    # the default behavior: a 404 without Cache-Control is reused for error_ttl's default, 10 s (CloudFront)
+    s1, h1, b1 = get("/status/404?x=default")
+    s2, h2, b2 = get("/status/404?x=default")
+    assert s1 == s2 == 404 and h2["x-cache"] == "Hit from edgehook" and b2 == b1, (h1, h2, b1, b2)
+    assert int(h2["age"]) < 10
+    # error_ttl: 1s (not the behavior's default_ttl of 1h): the second request hits, the one after 1 s goes to the origin
+    s1, h1, b1 = get("/errttl/status/404")
+    s2, h2, b2 = get("/errttl/status/404")
+    assert h2["x-cache"] == "Hit from edgehook" and b2 == b1
+    time.sleep(2.1)  # Date has one-second granularity
+    s3, h3, b3 = get("/errttl/status/404")
+    assert s3 == 404 and h3["x-cache"] == "Miss from edgehook" and b3 != b1, (h3, b1, b3)
+    # a 404 with its own max-age keeps it; a 500 without freshness is not cached
+    get("/errttl/status/404?cc=max-age=60")
+    time.sleep(2.1)
+    s, h, b = get("/errttl/status/404?cc=max-age=60")
+    assert h["x-cache"] == "Hit from edgehook"
+    get("/status/500?x=e")
+    s, h, b = get("/status/500?x=e")
+    assert s == 500 and h["x-cache"] != "Hit from edgehook" and b"count 2" in b, (h, b)
 
 
 @test

@@ -12,7 +12,7 @@ Routes (all also answer HEAD):
   /trunccl                       Content-Length 1000, 500 bytes sent, connection closed
   /stall                         reads the request, never answers
   /slowbody/N?rate=BYTES_PER_S   N bytes at a fixed rate
-  /status/CODE                   that status with a short body (and the headers given in h=)
+  [/PREFIX]/status/CODE          that status with a short body (and the headers given in h=)
   /_stats                        JSON {path: count} of requests seen; /_stats?reset=1 clears it
   /_requests                     JSON list of the requests seen (method, path, headers)
 """
@@ -228,8 +228,8 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
             return
-        if path.startswith("/status/"):
-            code = int(path.split("/")[2])
+        if "/status/" in path:
+            code = int(path.split("/status/")[1].split("/")[0])
             return self._send_body(("status %d count %d\n" % (code, n)).encode(), status=code, ctype="text/plain", q=q)
         return self._send_body(b"not found\n", status=404, ctype="text/plain")
 

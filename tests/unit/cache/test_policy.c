@@ -87,6 +87,7 @@ static void init_pol(cache_policy_t *pol, int64_t min, int64_t def, int64_t max,
     c.max_ttl_ms = max;
     c.stale_while_revalidate_ms = swr;
     c.stale_if_error_ms = sie;
+    c.error_ttl_ms = -1;
     cache_policy_init(pol, &c, 0, 0);
 }
 
@@ -299,7 +300,8 @@ static void test_storability_table(void **state)
     }
 }
 
-/* §4.2.2: exactly the statuses RFC 9110 §15.1 defines as heuristically cacheable get a lifetime from Last-Modified */
+/* §4.2.2: exactly the statuses RFC 9110 §15.1 defines as heuristically cacheable get a lifetime from Last-Modified (the errors
+ * among them: error_ttl) */
 static void test_heuristic_statuses(void **state)
 {
     static const int cacheable[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
@@ -316,7 +318,12 @@ static void test_heuristic_statuses(void **state)
         int want = 0;
         for (size_t i = 0; i != sizeof(cacheable) / sizeof(cacheable[0]); ++i)
             want |= cacheable[i] == status;
-        if (want) {
+        if (want && status >= 400) {
+            /* errors get the error caching TTL instead (CloudFront) */
+            assert_int_equal(d.storable, 1);
+            assert_int_equal(d.source, CACHE_LIFETIME_ERROR_TTL);
+            assert_true(d.lifetime_ms == CACHE_DEFAULT_ERROR_TTL_MS);
+        } else if (want) {
             assert_int_equal(d.storable, 1);
             assert_int_equal(d.source, CACHE_LIFETIME_HEURISTIC);
             assert_true(d.lifetime_ms == S(1000));
@@ -377,7 +384,13 @@ static const fresh_row_t fresh_rows[] = {
     {"§4.2.2 heuristic capped at one day", U, U, U, 200, "", 0, -100 * DAY, NONE, DAY, CACHE_LIFETIME_HEURISTIC},
     {"§4.2.2 no heuristic from a future Last-Modified", U, U, U, 200, "", 0, S(10), NONE, 0, CACHE_LIFETIME_NONE},
     {"§4.2.2 no heuristic for 302", U, U, U, 302, "", 0, S(-10000), NONE, 0, CACHE_LIFETIME_NONE},
-    {"§4.2.2 heuristic for 404", U, U, U, 404, "", 0, S(-10000), NONE, S(1000), CACHE_LIFETIME_HEURISTIC},
+    {"CloudFront error_ttl (10 s) for a 404 without freshness, not the heuristic", U, U, U, 404, "", 0, S(-10000), NONE, S(10),
+     CACHE_LIFETIME_ERROR_TTL},
+    {"CloudFront error_ttl, not default_ttl, for a 410", U, S(3600), U, 410, "", 0, NONE, NONE, S(10), CACHE_LIFETIME_ERROR_TTL},
+    {"CloudFront error_ttl capped by max_ttl", U, U, S(3), 404, "", 0, NONE, NONE, S(3), CACHE_LIFETIME_ERROR_TTL},
+    {"an error's own max-age beats error_ttl", U, U, U, 404, "Cache-Control: max-age=120", 0, NONE, NONE, S(120),
+     CACHE_LIFETIME_MAX_AGE},
+    {"no error_ttl for 500 (not heuristically cacheable)", U, U, U, 500, "", 0, NONE, NONE, 0, CACHE_LIFETIME_NONE},
     {"CloudFront default_ttl when the origin says nothing", U, S(3600), U, 200, "", 0, NONE, NONE, S(3600),
      CACHE_LIFETIME_DEFAULT_TTL},
     {"CloudFront default_ttl beats the heuristic", U, S(3600), U, 200, "", 0, S(-10000), NONE, S(3600), CACHE_LIFETIME_DEFAULT_TTL},

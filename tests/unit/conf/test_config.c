@@ -112,6 +112,7 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(b->cache.max_ttl_ms, -1);
     assert_int_equal(b->cache.stale_while_revalidate_ms, -1);
     assert_int_equal(b->cache.stale_if_error_ms, -1);
+    assert_int_equal(b->cache.error_ttl_ms, -1);
     assert_int_equal(b->cache.query_mode, CONF_KEY_ALL);
     assert_int_equal(b->cache.query.count, 0);
     assert_int_equal(b->cache.headers.count, 0);
@@ -163,7 +164,7 @@ static void test_full_schema(void **state)
                 "  - path: \"/images/*\"\n"
                 "    origin: media\n"
                 "    cache: {min_ttl: 0s, default_ttl: 1d, max_ttl: 1y, stale_while_revalidate: 1m, stale_if_error: 1h,\n"
-                "            key: {query: [w, h], headers: [Accept, X-Device], cookies: {except: [session]}}}\n"
+                "            error_ttl: 30s, key: {query: [w, h], headers: [Accept, X-Device], cookies: {except: [session]}}}\n"
                 "    hooks: {viewer-request: auth@live, viewer-response: security-headers@3}\n"
                 "  - {path: \"/api/*\", origin: web, cache: off, hooks: {origin-request: auth, origin-response: auth}}\n"
                 "  - {path: \"/static/*.css\", origin: web, cache: {key: {query: none, headers: [], cookies: all}}}\n"
@@ -272,6 +273,7 @@ static void test_full_schema(void **state)
     assert_int_equal(b[0].cache.max_ttl_ms, 365 * 86400000LL);
     assert_int_equal(b[0].cache.stale_while_revalidate_ms, 60000);
     assert_int_equal(b[0].cache.stale_if_error_ms, 3600000);
+    assert_int_equal(b[0].cache.error_ttl_ms, 30000);
     assert_int_equal(b[0].cache.query_mode, CONF_KEY_LIST);
     assert_int_equal(b[0].cache.query.count, 2);
     assert_string_equal(b[0].cache.query.names[0], "w");
