@@ -285,6 +285,15 @@ static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, 
     send_head_finish(txn);
 }
 
+/* origin-response runs in the fill: the request that started the fill lists it in its hooks (once, in trigger order) */
+static void log_origin_response_hook(edge_txn_t *txn)
+{
+    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->ores_label != NULL) {
+        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->ores_label);
+        txn->ores_label = NULL;
+    }
+}
+
 /* the response head from the object, then the body */
 static void send_head(edge_txn_t *txn)
 {
@@ -372,6 +381,7 @@ static void send_head(edge_txn_t *txn)
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
+    log_origin_response_hook(txn);
     /* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
     const char *vres_label;
     hook_fn_t *vres = obj->status < 400 ? hookcall_pick(txn, HOOK_VIEWER_RESPONSE, &vres_label) : NULL;
@@ -788,8 +798,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     cache_waiter_cancel(&txn->waiter);
     hookcall_txn_done(txn);
     dur = now_us() - txn->started_us;
-    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->ores_label != NULL)
-        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->ores_label);
+    log_origin_response_hook(txn);
     e.req = req;
     e.status = req->res.status != 0 ? req->res.status : txn->status;
     e.bytes = req->bytes_sent;

@@ -164,10 +164,8 @@ def access(rid, timeout=5):
 
 
 def hooks_of(resp):
-    """the access log's hooks= list of a response, sorted (origin-response is appended when the request ends, after
-    viewer-response, though it ran before it)"""
-    h = access(resp.rid)["hooks"]
-    return ",".join(sorted(h.split(","), key=lambda x: ["vreq", "oreq", "ores", "vres"].index(x.split(":")[0]))) if h else h
+    """the access log's hooks= list of a response, in the order the hooks ran"""
+    return access(resp.rid)["hooks"]
 
 
 def metrics():
