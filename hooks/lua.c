@@ -114,7 +114,10 @@ static void large_free(blk_t *b)
 }
 
 #define CLASS_OF(n) (((n) + 15) / 16 - 1)
-#define ROUNDED(n) ((n) <= SMALL_MAX ? (CLASS_OF(n) + 1) * 16 : (n))
+/* 1..SMALL_MAX: never true when SMALL_MAX is 0, so that the compiler sees no class -1 */
+static const size_t small_max = SMALL_MAX;
+#define IS_SMALL(n) ((n) != 0 && (n) <= small_max)
+#define ROUNDED(n) (IS_SMALL(n) ? (CLASS_OF(n) + 1) * 16 : (n))
 
 static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t nsize)
 {
@@ -122,7 +125,7 @@ static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t 
         osize = 0; /* LuaJIT passes a type tag there */
     if (nsize == 0) {
         if (ptr != NULL) {
-            if (osize <= SMALL_MAX)
+            if (IS_SMALL(osize))
                 small_free(ls, ptr, CLASS_OF(osize));
             else
                 large_free((blk_t *)ptr - 1);
@@ -138,13 +141,13 @@ static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t 
     void *ret;
     if (osize > SMALL_MAX && nsize > SMALL_MAX) {
         ret = large_alloc(ls, (blk_t *)ptr - 1, nsize);
-    } else if (osize != 0 && osize <= SMALL_MAX && nsize <= SMALL_MAX && CLASS_OF(osize) == CLASS_OF(nsize)) {
+    } else if (IS_SMALL(osize) && IS_SMALL(nsize) && CLASS_OF(osize) == CLASS_OF(nsize)) {
         ret = ptr;
     } else {
-        ret = nsize <= SMALL_MAX ? small_alloc(ls, CLASS_OF(nsize)) : large_alloc(ls, NULL, nsize);
+        ret = IS_SMALL(nsize) ? small_alloc(ls, CLASS_OF(nsize)) : large_alloc(ls, NULL, nsize);
         if (ret != NULL && ptr != NULL) {
             memcpy(ret, ptr, osize < nsize ? osize : nsize);
-            if (osize <= SMALL_MAX)
+            if (IS_SMALL(osize))
                 small_free(ls, ptr, CLASS_OF(osize));
             else
                 large_free((blk_t *)ptr - 1);
