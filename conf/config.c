@@ -106,6 +106,19 @@ static char *join_key(const char *parent, const char *child)
     return r;
 }
 
+/* fail() about the key `name` of a map whose own key is parent: the message names parent.name */
+__attribute__((format(printf, 5, 6))) static int fail_key(ctx_t *c, yaml_node_t *node, const char *parent, const char *name,
+                                                          const char *fmt, ...)
+{
+    char *key = join_key(parent, name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_line(c, node_line(c, node), key, fmt, ap);
+    va_end(ap);
+    free(key);
+    return -1;
+}
+
 size_t conf_edit_distance(const char *a, const char *b)
 {
     /* optimal string alignment: insertions, deletions, substitutions and swaps of two neighbours ("prot" -> "port") cost 1 */
@@ -209,25 +222,18 @@ static int check_keys(ctx_t *c, yaml_node_t *map, const char *key, const char *c
             if (strcmp(*kn, name) == 0)
                 break;
         if (*kn == NULL) {
-            char *full = join_key(key, name);
             if (strcmp(name, "<<") == 0)
-                fail(c, k, full, "YAML merge keys are not supported (use an alias: key: *anchor)");
-            else if ((best = closest(name, known, kn - known)) != NULL)
-                fail(c, k, full, "unknown key (did you mean \"%s\"?)", best);
-            else
-                fail(c, k, full, "unknown key");
-            free(full);
-            return -1;
+                return fail_key(c, k, key, name, "YAML merge keys are not supported (use an alias: key: *anchor)");
+            if ((best = closest(name, known, kn - known)) != NULL)
+                return fail_key(c, k, key, name, "unknown key (did you mean \"%s\"?)", best);
+            return fail_key(c, k, key, name, "unknown key");
         }
         /* duplicate keys silently overriding each other are a classic YAML trap */
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; ++q) {
             const char *prev = scalar(node_at(c, q->key));
-            if (prev != NULL && strcmp(prev, name) == 0) {
-                char *full = join_key(key, name);
-                fail(c, k, full, "duplicate key (first given on line %lu)", (unsigned long)node_at(c, q->key)->start_mark.line + 1);
-                free(full);
-                return -1;
-            }
+            if (prev != NULL && strcmp(prev, name) == 0)
+                return fail_key(c, k, key, name, "duplicate key (first given on line %lu)",
+                                (unsigned long)node_at(c, q->key)->start_mark.line + 1);
         }
     }
     return 0;
@@ -274,7 +280,7 @@ static int get_bool(ctx_t *c, yaml_node_t *n, const char *key, int *out)
     return fail(c, n, key, "must be true or false");
 }
 
-static int get_uint(ctx_t *c, yaml_node_t *n, const char *key, unsigned long min, unsigned long max, unsigned long *out)
+static int get_uint(ctx_t *c, yaml_node_t *n, const char *key, unsigned long min, unsigned long max, unsigned *out)
 {
     const char *s = scalar(n);
     char *end;
@@ -285,80 +291,64 @@ static int get_uint(ctx_t *c, yaml_node_t *n, const char *key, unsigned long min
     v = strtoul(s, &end, 10);
     if (errno != 0 || *end != '\0' || v < min || v > max)
         return fail(c, n, key, "must be a number between %lu and %lu", min, max);
-    *out = v;
+    *out = (unsigned)v; /* every max given is well below UINT_MAX */
     return 0;
 }
 
-static int get_size(ctx_t *c, yaml_node_t *n, const char *key, uint64_t *out)
+/* the values a size or a duration may take, and what to say of one outside them */
+typedef struct bounds {
+    uint64_t min, max;
+    const char *reason; /* "must be at least 1MB" */
+} bounds_t;
+
+static const bounds_t positive = {1, UINT64_MAX, "must be greater than zero"};
+static const bounds_t at_least_1mb = {1u << 20, UINT64_MAX, "must be at least 1MB"};
+
+/* b NULL: any value */
+static int check_bounds(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, uint64_t v)
+{
+    if (b != NULL && (v < b->min || v > b->max))
+        return fail(c, n, key, "%s", b->reason);
+    return 0;
+}
+
+static int get_size(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, uint64_t *out)
 {
     const char *s = scalar(n);
     if (s == NULL || conf_parse_size(s, out) != 0)
         return fail(c, n, key, "invalid size \"%s\" (write e.g. 512KB, 256MB, 2GB)", s != NULL ? s : "");
-    return 0;
+    return check_bounds(c, n, key, b, *out);
 }
 
-static int get_duration(ctx_t *c, yaml_node_t *n, const char *key, uint64_t *out)
+static int get_duration(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, uint64_t *out)
 {
     const char *s = scalar(n);
     if (s == NULL || conf_parse_duration(s, out) != 0)
         return fail(c, n, key, "invalid duration \"%s\" (write e.g. 500ms, 30s, 5m, 1h, 1d)", s != NULL ? s : "");
-    return 0;
+    return check_bounds(c, n, key, b, *out);
 }
 
-static int get_duration_signed(ctx_t *c, yaml_node_t *n, const char *key, int64_t *out)
+static int get_duration_signed(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, int64_t *out)
 {
     uint64_t v;
-    if (get_duration(c, n, key, &v) != 0)
+    if (get_duration(c, n, key, b, &v) != 0)
         return -1;
-    *out = (int64_t)v;
+    *out = (int64_t)v; /* at most 1e15 ms */
     return 0;
 }
 
-/* a `*_env` sibling names an environment variable holding the value */
-static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+/* a file the server opens later: refused now if it cannot be read (a relative path is taken from the current directory) */
+static int get_file(ctx_t *c, yaml_node_t *n, const char *key, char **out)
 {
-    char envname[64];
-    yaml_node_t *n = map_get(c, map, name), *e;
-    char *key;
-    snprintf(envname, sizeof(envname), "%s_env", name);
-    e = map_get(c, map, envname);
-    if (n != NULL && e != NULL) {
-        key = join_key(parent, envname);
-        fail(c, e, key, "give either %s or %s, not both", name, envname);
-        free(key);
+    if (get_string(c, n, key, out) != 0)
         return -1;
-    }
-    if (n != NULL) {
-        int r;
-        key = join_key(parent, name);
-        r = get_string(c, n, key, out);
-        free(key);
-        return r;
-    }
-    if (e != NULL) {
-        char *var = NULL;
-        const char *val;
-        key = join_key(parent, envname);
-        if (get_string(c, e, key, &var) != 0) {
-            free(key);
-            return -1;
-        }
-        if ((val = getenv(var)) == NULL || val[0] == '\0') {
-            fail(c, e, key, "environment variable %s is not set", var);
-            free(var);
-            free(key);
-            return -1;
-        }
-        free(*out);
-        *out = xstrdup(val);
-        free(var);
-        free(key);
-    }
+    if (access(*out, R_OK) != 0)
+        return fail(c, n, key, "cannot read \"%s\": %s", *out, strerror(errno));
     return 0;
 }
 
 /* a listen host is what getaddrinfo takes: a name, an IPv4 address or an IPv6 address without brackets */
-static int parse_hostport_host(ctx_t *c, yaml_node_t *n, const char *key, char **out)
+static int get_host(ctx_t *c, yaml_node_t *n, const char *key, char **out)
 {
     if (get_string(c, n, key, out) != 0)
         return -1;
@@ -373,66 +363,162 @@ static int parse_hostport_host(ctx_t *c, yaml_node_t *n, const char *key, char *
     return 0;
 }
 
+/*
+ * The opt_* functions read the key `name` of map, whose own key is parent, with the get_* of the same name; the messages
+ * name parent.name. A key that is not given leaves *out alone, so the caller sets the default first. They return -1 on an
+ * error (reported), 0 otherwise; the order of the calls is the order in which keys are checked (the first error is reported).
+ */
+
+/* the value of the key, or NULL; when given, *key is its path, which opt_result frees */
+static yaml_node_t *opt_node(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **key)
+{
+    yaml_node_t *v = map_get(c, map, name);
+    *key = v != NULL ? join_key(parent, name) : NULL;
+    return v;
+}
+
+static int opt_result(char *key, int r)
+{
+    free(key);
+    return r;
+}
+
+static int opt_string(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_string(c, v, key, out)) : 0;
+}
+
+static int opt_file(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_file(c, v, key, out)) : 0;
+}
+
+static int opt_host(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_host(c, v, key, out)) : 0;
+}
+
+static int opt_bool(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, int *out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_bool(c, v, key, out)) : 0;
+}
+
+static int opt_uint(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, unsigned long min, unsigned long max,
+                    unsigned *out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_uint(c, v, key, min, max, out)) : 0;
+}
+
+static int opt_size(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, const bounds_t *b, uint64_t *out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_size(c, v, key, b, out)) : 0;
+}
+
+static int opt_duration(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, const bounds_t *b, uint64_t *out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_duration(c, v, key, b, out)) : 0;
+}
+
+static int opt_duration_signed(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, const bounds_t *b, int64_t *out)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, get_duration_signed(c, v, key, b, out)) : 0;
+}
+
+/* one of the words of `names` (NULL-terminated), *out its index; anything else fails with reason */
+static int opt_enum(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, const char *const *names, const char *reason,
+                    int *out)
+{
+    yaml_node_t *v = map_get(c, map, name);
+    const char *s = scalar(v);
+    if (v == NULL)
+        return 0;
+    for (int i = 0; names[i] != NULL; ++i)
+        if (s != NULL && strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return fail_key(c, v, parent, name, "%s", reason);
+}
+
+/* a key that must be given: without it, the map fails with `missing` */
+static int req_string(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, const char *missing, char **out)
+{
+    if (map_get(c, map, name) == NULL)
+        return fail(c, map, parent, "%s", missing);
+    return opt_string(c, map, parent, name, out);
+}
+
+/* a `*_env` sibling names an environment variable holding the value */
+static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    char envname[64], *var = NULL;
+    const char *val;
+    yaml_node_t *e;
+    int r = 0;
+    snprintf(envname, sizeof(envname), "%s_env", name);
+    if ((e = map_get(c, map, envname)) == NULL)
+        return opt_string(c, map, parent, name, out);
+    if (map_get(c, map, name) != NULL)
+        return fail_key(c, e, parent, envname, "give either %s or %s, not both", name, envname);
+    if (opt_string(c, map, parent, envname, &var) != 0)
+        return -1;
+    if ((val = getenv(var)) == NULL || val[0] == '\0') {
+        r = fail_key(c, e, parent, envname, "environment variable %s is not set", var);
+    } else {
+        free(*out);
+        *out = xstrdup(val);
+    }
+    free(var);
+    return r;
+}
+
 static int parse_listen(ctx_t *c, yaml_node_t *n, const char *key, conf_listen_t *l, int allow_tls)
 {
     static const char *const keys[] = {"host", "port", "tls", NULL};
     static const char *const keys_notls[] = {"host", "port", NULL};
+    static const char *const tkeys[] = {"certificate", "key", NULL};
     yaml_node_t *v;
-    unsigned long port;
+    unsigned port;
     char *k;
+    int r = -1;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, allow_tls ? keys : keys_notls) != 0)
         return -1;
     l->line = (int)node_line(c, n);
     l->host = xstrdup("127.0.0.1");
-    if ((v = map_get(c, n, "host")) != NULL) {
-        k = join_key(key, "host");
-        if (parse_hostport_host(c, v, k, &l->host) != 0) {
-            free(k);
-            return -1;
-        }
-        free(k);
-    }
-    if ((v = map_get(c, n, "port")) == NULL)
-        return fail(c, n, key, "port is required");
-    k = join_key(key, "port");
-    if (get_uint(c, v, k, 0, 65535, &port) != 0) {
-        free(k);
+    if (opt_host(c, n, key, "host", &l->host) != 0)
         return -1;
+    if (map_get(c, n, "port") == NULL)
+        return fail(c, n, key, "port is required");
+    if (opt_uint(c, n, key, "port", 0, 65535, &port) != 0)
+        return -1;
+    l->port = (uint16_t)port;
+    if ((v = map_get(c, n, "tls")) == NULL)
+        return 0;
+    k = join_key(key, "tls");
+    if (expect_map(c, v, k) == 0 && check_keys(c, v, k, tkeys) == 0) {
+        if (map_get(c, v, "certificate") == NULL || map_get(c, v, "key") == NULL)
+            fail(c, v, k, "needs both certificate and key");
+        else if (opt_file(c, v, k, "certificate", &l->tls_certificate) == 0 && opt_file(c, v, k, "key", &l->tls_key) == 0)
+            r = 0;
     }
     free(k);
-    l->port = (uint16_t)port;
-    if ((v = map_get(c, n, "tls")) != NULL) {
-        static const char *const tkeys[] = {"certificate", "key", NULL};
-        yaml_node_t *cert, *pkey;
-        k = join_key(key, "tls");
-        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, tkeys) != 0) {
-            free(k);
-            return -1;
-        }
-        if ((cert = map_get(c, v, "certificate")) == NULL || (pkey = map_get(c, v, "key")) == NULL) {
-            fail(c, v, k, "needs both certificate and key");
-            free(k);
-            return -1;
-        }
-        free(k);
-        k = join_key(key, "tls.certificate");
-        if (get_string(c, cert, k, &l->tls_certificate) != 0 || access(l->tls_certificate, R_OK) != 0) {
-            if (!c->failed)
-                fail(c, cert, k, "cannot read \"%s\": %s", l->tls_certificate, strerror(errno));
-            free(k);
-            return -1;
-        }
-        free(k);
-        k = join_key(key, "tls.key");
-        if (get_string(c, pkey, k, &l->tls_key) != 0 || access(l->tls_key, R_OK) != 0) {
-            if (!c->failed)
-                fail(c, pkey, k, "cannot read \"%s\": %s", l->tls_key, strerror(errno));
-            free(k);
-            return -1;
-        }
-        free(k);
-    }
-    return 0;
+    return r;
 }
 
 /* parses "http://host:port/prefix" or "https://..." */
@@ -500,19 +586,44 @@ static int parse_url(ctx_t *c, yaml_node_t *n, const char *key, const char *url,
     return 0;
 }
 
-static int parse_credentials(ctx_t *c, yaml_node_t *n, const char *key, conf_credentials_t *cr)
+/* the credentials: map of an s3 origin or of the store, if given */
+static int parse_credentials(ctx_t *c, yaml_node_t *map, const char *parent, conf_credentials_t *cr)
 {
     static const char *const keys[] = {"access_key",        "secret_key", "session_token", "access_key_env", "secret_key_env",
                                        "session_token_env", NULL};
-    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
-        return -1;
-    if (get_string_or_env(c, n, key, "access_key", &cr->access_key) != 0 ||
-        get_string_or_env(c, n, key, "secret_key", &cr->secret_key) != 0 ||
-        get_string_or_env(c, n, key, "session_token", &cr->session_token) != 0)
-        return -1;
-    if ((cr->access_key == NULL) != (cr->secret_key == NULL))
-        return fail(c, n, key, "needs both an access key and a secret key");
-    return 0;
+    char *key;
+    yaml_node_t *n = opt_node(c, map, parent, "credentials", &key);
+    int r = -1;
+    if (n == NULL)
+        return 0;
+    if (expect_map(c, n, key) == 0 && check_keys(c, n, key, keys) == 0 &&
+        get_string_or_env(c, n, key, "access_key", &cr->access_key) == 0 &&
+        get_string_or_env(c, n, key, "secret_key", &cr->secret_key) == 0 &&
+        get_string_or_env(c, n, key, "session_token", &cr->session_token) == 0) {
+        if ((cr->access_key == NULL) != (cr->secret_key == NULL))
+            fail(c, n, key, "needs both an access key and a secret key");
+        else
+            r = 0;
+    }
+    return opt_result(key, r);
+}
+
+/* the url: of an http origin or the endpoint: of an s3 one (a URL, or embedded: the store of this server) */
+static int parse_origin_url(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, conf_origin_t *o)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    const char *url = scalar(v);
+    int r = 0;
+    if (url == NULL) {
+        r = fail(c, v, key, "must be a string, not %s", node_kind(v));
+    } else if (o->type == CONF_ORIGIN_S3 && strcmp(url, "embedded") == 0) {
+        o->embedded = 1;
+        o->path_prefix = xstrdup("");
+    } else {
+        r = parse_url(c, v, key, url, &o->https, &o->host, &o->port, &o->path_prefix);
+    }
+    return opt_result(key, r);
 }
 
 static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t *o)
@@ -535,10 +646,11 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
                                        "addressing",
                                        "credentials",
                                        NULL};
+    /* in the order of conf_s3_addressing_t */
+    static const char *const addressings[] = {"auto", "path", "virtual", NULL};
     yaml_node_t *v;
-    char *type = NULL, *k;
-    int r = -1;
-    unsigned long ul;
+    char *type = NULL;
+    int r = 0;
 
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
@@ -551,183 +663,56 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
     o->retries = 1;
     o->tls_verify = 1;
 
-#define SUB(name) (k = join_key(key, name))
-    if ((v = map_get(c, n, "type")) == NULL)
-        return fail(c, n, key, "type is required (http or s3)");
-    SUB("type");
-    if (get_string(c, v, k, &type) != 0)
-        goto out;
-    if (strcmp(type, "http") == 0) {
+    if (req_string(c, n, key, "type", "type is required (http or s3)", &type) != 0)
+        return -1;
+    if (strcmp(type, "http") == 0)
         o->type = CONF_ORIGIN_HTTP;
-    } else if (strcmp(type, "s3") == 0) {
+    else if (strcmp(type, "s3") == 0)
         o->type = CONF_ORIGIN_S3;
-    } else {
-        fail(c, v, k, "unknown origin type \"%s\" (http or s3)", type);
-        goto out;
-    }
-    free(k);
-    k = NULL;
+    else
+        r = fail_key(c, map_get(c, n, "type"), key, "type", "unknown origin type \"%s\" (http or s3)", type);
+    free(type);
+    if (r != 0)
+        return -1;
 
     if (o->type == CONF_ORIGIN_HTTP) {
         static const char *const s3only[] = {"endpoint", "bucket", "region", "addressing", "credentials", NULL};
         for (const char *const *s = s3only; *s != NULL; ++s)
-            if ((v = map_get(c, n, *s)) != NULL) {
-                SUB(*s);
-                fail(c, v, k, "only for origins of type s3");
-                goto out;
-            }
-        if ((v = map_get(c, n, "url")) == NULL) {
-            fail(c, n, key, "url is required for an http origin");
-            goto out;
-        }
-        SUB("url");
-        if (scalar(v) == NULL) {
-            fail(c, v, k, "must be a string, not %s", node_kind(v));
-            goto out;
-        }
-        if (parse_url(c, v, k, scalar(v), &o->https, &o->host, &o->port, &o->path_prefix) != 0)
-            goto out;
-        free(k);
-        k = NULL;
+            if ((v = map_get(c, n, *s)) != NULL)
+                return fail_key(c, v, key, *s, "only for origins of type s3");
+        if (map_get(c, n, "url") == NULL)
+            return fail(c, n, key, "url is required for an http origin");
+        if (parse_origin_url(c, n, key, "url", o) != 0)
+            return -1;
     } else {
-        const char *ep;
-        if ((v = map_get(c, n, "url")) != NULL) {
-            SUB("url");
-            fail(c, v, k, "an s3 origin takes endpoint, not url");
-            goto out;
-        }
-        if ((v = map_get(c, n, "endpoint")) == NULL) {
-            fail(c, n, key, "endpoint is required for an s3 origin (embedded or a URL)");
-            goto out;
-        }
-        SUB("endpoint");
-        if ((ep = scalar(v)) == NULL) {
-            fail(c, v, k, "must be a string, not %s", node_kind(v));
-            goto out;
-        }
-        if (strcmp(ep, "embedded") == 0) {
-            o->embedded = 1;
-            o->path_prefix = xstrdup("");
-        } else if (parse_url(c, v, k, ep, &o->https, &o->host, &o->port, &o->path_prefix) != 0) {
-            goto out;
-        }
-        free(k);
-        k = NULL;
-        if ((v = map_get(c, n, "bucket")) == NULL) {
-            fail(c, n, key, "bucket is required for an s3 origin");
-            goto out;
-        }
-        SUB("bucket");
-        if (get_string(c, v, k, &o->bucket) != 0)
-            goto out;
-        free(k);
-        k = NULL;
+        int addressing = o->addressing;
+        if ((v = map_get(c, n, "url")) != NULL)
+            return fail_key(c, v, key, "url", "an s3 origin takes endpoint, not url");
+        if (map_get(c, n, "endpoint") == NULL)
+            return fail(c, n, key, "endpoint is required for an s3 origin (embedded or a URL)");
+        if (parse_origin_url(c, n, key, "endpoint", o) != 0)
+            return -1;
         o->region = xstrdup("us-east-1");
-        if ((v = map_get(c, n, "region")) != NULL) {
-            SUB("region");
-            if (get_string(c, v, k, &o->region) != 0)
-                goto out;
-            free(k);
-            k = NULL;
-        }
-        if ((v = map_get(c, n, "addressing")) != NULL) {
-            const char *a = scalar(v);
-            SUB("addressing");
-            if (a != NULL && strcmp(a, "path") == 0)
-                o->addressing = CONF_S3_PATH;
-            else if (a != NULL && strcmp(a, "virtual") == 0)
-                o->addressing = CONF_S3_VIRTUAL;
-            else if (a != NULL && strcmp(a, "auto") == 0)
-                o->addressing = CONF_S3_AUTO;
-            else {
-                fail(c, v, k, "must be path, virtual or auto");
-                goto out;
-            }
-            free(k);
-            k = NULL;
-        }
-        if ((v = map_get(c, n, "credentials")) != NULL) {
-            SUB("credentials");
-            if (parse_credentials(c, v, k, &o->credentials) != 0)
-                goto out;
-            free(k);
-            k = NULL;
-        }
+        if (req_string(c, n, key, "bucket", "bucket is required for an s3 origin", &o->bucket) != 0 ||
+            opt_string(c, n, key, "region", &o->region) != 0 ||
+            opt_enum(c, n, key, "addressing", addressings, "must be path, virtual or auto", &addressing) != 0 ||
+            parse_credentials(c, n, key, &o->credentials) != 0)
+            return -1;
+        o->addressing = (conf_s3_addressing_t)addressing;
     }
 
-#define DURATION(name, field)                                                                                                      \
-    if ((v = map_get(c, n, name)) != NULL) {                                                                                       \
-        SUB(name);                                                                                                                 \
-        if (get_duration(c, v, k, &o->field) != 0)                                                                                 \
-            goto out;                                                                                                              \
-        if (o->field == 0) {                                                                                                       \
-            fail(c, v, k, "must be greater than zero");                                                                            \
-            goto out;                                                                                                              \
-        }                                                                                                                          \
-        free(k);                                                                                                                   \
-        k = NULL;                                                                                                                  \
-    }
-    DURATION("connect_timeout", connect_timeout_ms);
-    DURATION("first_byte_timeout", first_byte_timeout_ms);
-    DURATION("read_timeout", read_timeout_ms);
-    DURATION("keepalive_timeout", keepalive_timeout_ms);
-#undef DURATION
+    if (opt_duration(c, n, key, "connect_timeout", &positive, &o->connect_timeout_ms) != 0 ||
+        opt_duration(c, n, key, "first_byte_timeout", &positive, &o->first_byte_timeout_ms) != 0 ||
+        opt_duration(c, n, key, "read_timeout", &positive, &o->read_timeout_ms) != 0 ||
+        opt_duration(c, n, key, "keepalive_timeout", &positive, &o->keepalive_timeout_ms) != 0 ||
+        opt_uint(c, n, key, "max_connections", 1, 1000000, &o->max_connections) != 0 ||
+        opt_uint(c, n, key, "retries", 0, 5, &o->retries) != 0 || opt_string(c, n, key, "host_header", &o->host_header) != 0 ||
+        opt_string(c, n, key, "sni", &o->sni) != 0 || opt_file(c, n, key, "ca_file", &o->ca_file) != 0 ||
+        opt_bool(c, n, key, "tls_verify", &o->tls_verify) != 0)
+        return -1;
     if (o->first_byte_timeout_ms == 0)
         o->first_byte_timeout_ms = o->read_timeout_ms;
-    if ((v = map_get(c, n, "max_connections")) != NULL) {
-        SUB("max_connections");
-        if (get_uint(c, v, k, 1, 1000000, &ul) != 0)
-            goto out;
-        o->max_connections = (unsigned)ul;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "retries")) != NULL) {
-        SUB("retries");
-        if (get_uint(c, v, k, 0, 5, &ul) != 0)
-            goto out;
-        o->retries = (unsigned)ul;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "host_header")) != NULL) {
-        SUB("host_header");
-        if (get_string(c, v, k, &o->host_header) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "sni")) != NULL) {
-        SUB("sni");
-        if (get_string(c, v, k, &o->sni) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "ca_file")) != NULL) {
-        SUB("ca_file");
-        if (get_string(c, v, k, &o->ca_file) != 0)
-            goto out;
-        if (access(o->ca_file, R_OK) != 0) {
-            fail(c, v, k, "cannot read \"%s\": %s", o->ca_file, strerror(errno));
-            goto out;
-        }
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "tls_verify")) != NULL) {
-        SUB("tls_verify");
-        if (get_bool(c, v, k, &o->tls_verify) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
-#undef SUB
-    r = 0;
-out:
-    free(k);
-    free(type);
-    return r;
+    return 0;
 }
 
 static int parse_namelist(ctx_t *c, yaml_node_t *n, const char *key, conf_namelist_t *out, int lowercase)
@@ -751,9 +736,11 @@ static int parse_namelist(ctx_t *c, yaml_node_t *n, const char *key, conf_nameli
     return 0;
 }
 
-/* none | all | [names] | {except: [names]} */
-static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, conf_key_mode_t *mode, conf_namelist_t *list, int allow_except,
-                          int lowercase)
+/*
+ * none | all | [names] | {except: [names]}. Header names (headers) are lower-cased and take neither all, which would defeat
+ * the cache, nor except.
+ */
+static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, int headers, conf_key_mode_t *mode, conf_namelist_t *list)
 {
     const char *s = scalar(n);
     if (s != NULL) {
@@ -762,16 +749,18 @@ static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, conf_key_mo
             return 0;
         }
         if (strcmp(s, "all") == 0) {
+            if (headers)
+                return fail(c, n, key, "must be a list of header names (all headers in the key would defeat the cache)");
             *mode = CONF_KEY_ALL;
             return 0;
         }
-        return fail(c, n, key, "must be none, all, a list of names%s", allow_except ? " or {except: [names]}" : "");
+        return fail(c, n, key, "must be none, all, a list of names%s", !headers ? " or {except: [names]}" : "");
     }
     if (n->type == YAML_SEQUENCE_NODE) {
         *mode = CONF_KEY_LIST;
-        return parse_namelist(c, n, key, list, lowercase);
+        return parse_namelist(c, n, key, list, headers);
     }
-    if (allow_except && n->type == YAML_MAPPING_NODE) {
+    if (!headers && n->type == YAML_MAPPING_NODE) {
         static const char *const keys[] = {"except", NULL};
         yaml_node_t *e;
         if (check_keys(c, n, key, keys) != 0)
@@ -780,11 +769,19 @@ static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, conf_key_mo
             return fail(c, n, key, "a map here must be {except: [names]}");
         *mode = CONF_KEY_EXCEPT;
         char *k = join_key(key, "except");
-        int r = parse_namelist(c, e, k, list, lowercase);
+        int r = parse_namelist(c, e, k, list, 0);
         free(k);
         return r;
     }
-    return fail(c, n, key, "must be none, all, a list of names%s", allow_except ? " or {except: [names]}" : "");
+    return fail(c, n, key, "must be none, all, a list of names%s", !headers ? " or {except: [names]}" : "");
+}
+
+static int opt_key_part(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, int headers, conf_key_mode_t *mode,
+                        conf_namelist_t *list)
+{
+    char *key;
+    yaml_node_t *v = opt_node(c, map, parent, name, &key);
+    return v != NULL ? opt_result(key, parse_key_part(c, v, key, headers, mode, list)) : 0;
 }
 
 static void cache_policy_defaults(conf_cache_policy_t *p)
@@ -807,7 +804,8 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
                                        "stale_if_error", "enabled",     "error_ttl", NULL};
     static const char *const kkeys[] = {"query", "headers", "cookies", NULL};
     yaml_node_t *v;
-    char *k = NULL;
+    conf_key_mode_t headers_mode; /* none or a list: the list says which */
+    char *k;
     int r = -1;
     const char *s = scalar(n);
 
@@ -822,79 +820,31 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
     }
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
-#define SUB(name) (k = join_key(key, name))
-#define TTL(name, field)                                                                                                           \
-    if ((v = map_get(c, n, name)) != NULL) {                                                                                       \
-        SUB(name);                                                                                                                 \
-        if (get_duration_signed(c, v, k, &p->field) != 0)                                                                          \
-            goto out;                                                                                                              \
-        free(k);                                                                                                                   \
-        k = NULL;                                                                                                                  \
-    }
-    TTL("min_ttl", min_ttl_ms);
-    TTL("default_ttl", default_ttl_ms);
-    TTL("max_ttl", max_ttl_ms);
-    TTL("stale_while_revalidate", stale_while_revalidate_ms);
-    TTL("stale_if_error", stale_if_error_ms);
-    TTL("error_ttl", error_ttl_ms);
-#undef TTL
-    if ((v = map_get(c, n, "enabled")) != NULL) {
-        SUB("enabled");
-        if (get_bool(c, v, k, &p->enabled) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
+    if (opt_duration_signed(c, n, key, "min_ttl", NULL, &p->min_ttl_ms) != 0 ||
+        opt_duration_signed(c, n, key, "default_ttl", NULL, &p->default_ttl_ms) != 0 ||
+        opt_duration_signed(c, n, key, "max_ttl", NULL, &p->max_ttl_ms) != 0 ||
+        opt_duration_signed(c, n, key, "stale_while_revalidate", NULL, &p->stale_while_revalidate_ms) != 0 ||
+        opt_duration_signed(c, n, key, "stale_if_error", NULL, &p->stale_if_error_ms) != 0 ||
+        opt_duration_signed(c, n, key, "error_ttl", NULL, &p->error_ttl_ms) != 0 ||
+        opt_bool(c, n, key, "enabled", &p->enabled) != 0)
+        return -1;
     if (p->min_ttl_ms >= 0 && p->max_ttl_ms >= 0 && p->min_ttl_ms > p->max_ttl_ms) {
         v = map_get(c, n, "min_ttl");
-        SUB("min_ttl");
-        fail(c, v, k, "%s is greater than max_ttl (%s)", scalar(v), scalar(map_get(c, n, "max_ttl")));
-        goto out;
+        return fail_key(c, v, key, "min_ttl", "%s is greater than max_ttl (%s)", scalar(v), scalar(map_get(c, n, "max_ttl")));
     }
     if (p->default_ttl_ms >= 0 &&
         ((p->min_ttl_ms >= 0 && p->default_ttl_ms < p->min_ttl_ms) || (p->max_ttl_ms >= 0 && p->default_ttl_ms > p->max_ttl_ms))) {
         v = map_get(c, n, "default_ttl");
-        SUB("default_ttl");
-        fail(c, v, k, "%s must lie between min_ttl and max_ttl", scalar(v));
-        goto out;
+        return fail_key(c, v, key, "default_ttl", "%s must lie between min_ttl and max_ttl", scalar(v));
     }
-    if ((v = map_get(c, n, "key")) != NULL) {
-        yaml_node_t *q;
-        SUB("key");
-        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, kkeys) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-        if ((q = map_get(c, v, "query")) != NULL) {
-            k = join_key(key, "key.query");
-            if (parse_key_part(c, q, k, &p->query_mode, &p->query, 1, 0) != 0)
-                goto out;
-            free(k);
-            k = NULL;
-        }
-        if ((q = map_get(c, v, "headers")) != NULL) {
-            conf_key_mode_t m;
-            k = join_key(key, "key.headers");
-            if (parse_key_part(c, q, k, &m, &p->headers, 0, 1) != 0)
-                goto out;
-            if (m != CONF_KEY_LIST && m != CONF_KEY_NONE) {
-                fail(c, q, k, "must be a list of header names (all headers in the key would defeat the cache)");
-                goto out;
-            }
-            free(k);
-            k = NULL;
-        }
-        if ((q = map_get(c, v, "cookies")) != NULL) {
-            k = join_key(key, "key.cookies");
-            if (parse_key_part(c, q, k, &p->cookie_mode, &p->cookies, 1, 0) != 0)
-                goto out;
-            free(k);
-            k = NULL;
-        }
-    }
-#undef SUB
-    r = 0;
-out:
+    if ((v = map_get(c, n, "key")) == NULL)
+        return 0;
+    k = join_key(key, "key");
+    if (expect_map(c, v, k) == 0 && check_keys(c, v, k, kkeys) == 0 &&
+        opt_key_part(c, v, k, "query", 0, &p->query_mode, &p->query) == 0 &&
+        opt_key_part(c, v, k, "headers", 1, &headers_mode, &p->headers) == 0 &&
+        opt_key_part(c, v, k, "cookies", 0, &p->cookie_mode, &p->cookies) == 0)
+        r = 0;
     free(k);
     return r;
 }
@@ -1075,214 +1025,115 @@ static int valid_name(const char *s)
 static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
     static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", NULL};
+    static const bounds_t timeout = {1, 300000, "must be between 1ms and 5m"};
     yaml_node_t *v;
-    char *k = NULL;
-    int r = -1;
+    char *k;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
     h->line = (int)node_line(c, n);
     h->timeout_ms = -1;
     h->memory_limit = 64ull << 20;
-#define SUB(name) (k = join_key(key, name))
-    if ((v = map_get(c, n, "lua")) != NULL) {
-        SUB("lua");
-        if (get_string(c, v, k, &h->lua) != 0)
-            goto out;
-        if (access(h->lua, R_OK) != 0) {
-            fail(c, v, k, "cannot read \"%s\": %s", h->lua, strerror(errno));
-            goto out;
-        }
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "native")) != NULL) {
-        SUB("native");
-        if (h->lua != NULL) {
-            fail(c, v, k, "a hook is either lua or native, not both");
-            goto out;
-        }
-        if (get_string(c, v, k, &h->native) != 0)
-            goto out;
-        if (access(h->native, R_OK) != 0) {
-            fail(c, v, k, "cannot read \"%s\": %s", h->native, strerror(errno));
-            goto out;
-        }
-        free(k);
-        k = NULL;
-    }
-    if (h->lua == NULL && h->native == NULL) {
-        fail(c, n, key, "needs lua: FILE.lua or native: FILE.so");
-        goto out;
-    }
-    if ((v = map_get(c, n, "config")) != NULL) {
-        size_t len = 0, cap = 0;
-        char *buf = NULL;
-        int jr;
-        SUB("config");
-        if (v->type != YAML_MAPPING_NODE) {
-            fail(c, v, k, "must be a map, not %s", node_kind(v));
-            goto out;
-        }
-        if ((jr = node_to_json(c, v, k, &buf, &len, &cap, 0)) != 0) {
-            if (jr == -2)
-                fail(c, v, k, "is too large (more than 1MB as JSON)");
-            free(buf);
-            goto out;
-        }
-        h->config_json = buf;
-        free(k);
-        k = NULL;
-    } else {
+    if (opt_file(c, n, key, "lua", &h->lua) != 0)
+        return -1;
+    if (h->lua != NULL && (v = map_get(c, n, "native")) != NULL)
+        return fail_key(c, v, key, "native", "a hook is either lua or native, not both");
+    if (opt_file(c, n, key, "native", &h->native) != 0)
+        return -1;
+    if (h->lua == NULL && h->native == NULL)
+        return fail(c, n, key, "needs lua: FILE.lua or native: FILE.so");
+    if ((v = opt_node(c, n, key, "config", &k)) == NULL) {
         h->config_json = xstrdup("{}");
+    } else {
+        size_t len = 0, cap = 0;
+        int r;
+        if (v->type != YAML_MAPPING_NODE)
+            r = fail(c, v, k, "must be a map, not %s", node_kind(v));
+        else if ((r = node_to_json(c, v, k, &h->config_json, &len, &cap, 0)) == -2)
+            fail(c, v, k, "is too large (more than 1MB as JSON)");
+        if (opt_result(k, r) != 0)
+            return -1;
     }
-    if ((v = map_get(c, n, "include_body")) != NULL) {
-        SUB("include_body");
-        if (get_bool(c, v, k, &h->include_body) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "timeout")) != NULL) {
-        uint64_t ms;
-        SUB("timeout");
-        if (get_duration(c, v, k, &ms) != 0)
-            goto out;
-        if (ms == 0 || ms > 300000) {
-            fail(c, v, k, "must be between 1ms and 5m");
-            goto out;
+    if (opt_bool(c, n, key, "include_body", &h->include_body) != 0 ||
+        opt_duration_signed(c, n, key, "timeout", &timeout, &h->timeout_ms) != 0 ||
+        opt_size(c, n, key, "memory", &at_least_1mb, &h->memory_limit) != 0)
+        return -1;
+    return 0;
+}
+
+/* value, given as the key `name` of a map whose own key is parent, is the name of no origin (or hook) of conf: suggest the
+ * closest name if one is close enough to be a typo */
+static int fail_unknown(ctx_t *c, yaml_node_t *node, const char *parent, const char *name, conf_t *conf, int hook,
+                        const char *value)
+{
+    size_t n = hook ? conf->num_hooks : conf->num_origins;
+    const char **names = xcalloc(n, sizeof(*names)), *best;
+    for (size_t i = 0; i != n; ++i)
+        names[i] = hook ? conf->hooks[i].name : conf->origins[i].name;
+    if ((best = closest(value, names, n)) != NULL)
+        fail_key(c, node, parent, name, "no %s named \"%s\" in %s (did you mean \"%s\"?)", hook ? "hook" : "origin", value,
+                 hook ? "hooks" : "origins", best);
+    else
+        fail_key(c, node, parent, name, "no %s named \"%s\" in %s", hook ? "hook" : "origin", value, hook ? "hooks" : "origins");
+    free(names);
+    return -1;
+}
+
+/* the hooks: map of a behavior: EVENT: NAME, NAME@ALIAS or NAME@VERSION, where NAME is a declared hook */
+static int parse_hook_refs(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
+{
+    yaml_node_pair_t *p;
+    if (expect_map(c, n, key) != 0 ||
+        check_keys(c, n, key,
+                   (const char *const[]){conf_hook_event_names[0], conf_hook_event_names[1], conf_hook_event_names[2],
+                                         conf_hook_event_names[3], NULL}) != 0)
+        return -1;
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; ++p) {
+        const char *ev = scalar(node_at(c, p->key));
+        yaml_node_t *ref = node_at(c, p->value);
+        char *name, *at;
+        int i, r = 0;
+        for (i = 0; i != CONF_HOOK_NUM; ++i)
+            if (strcmp(ev, conf_hook_event_names[i]) == 0)
+                break;
+        if (opt_string(c, n, key, ev, &b->hooks[i]) != 0) /* reads ref: check_keys refused a repeated event */
+            return -1;
+        name = xstrdup(b->hooks[i]);
+        if ((at = strchr(name, '@')) != NULL) {
+            *at = '\0';
+            if (!valid_name(at + 1))
+                r = fail_key(c, ref, key, ev, "\"%s\": an alias or version after @ is letters, digits, - _ .", b->hooks[i]);
         }
-        h->timeout_ms = (int64_t)ms;
-        free(k);
-        k = NULL;
+        if (r == 0 && conf_find_hook(conf, name) == NULL)
+            r = fail_unknown(c, ref, key, ev, conf, 1, name);
+        free(name);
+        if (r != 0)
+            return -1;
     }
-    if ((v = map_get(c, n, "memory")) != NULL) {
-        SUB("memory");
-        if (get_size(c, v, k, &h->memory_limit) != 0)
-            goto out;
-        if (h->memory_limit < (1u << 20)) {
-            fail(c, v, k, "must be at least 1MB");
-            goto out;
-        }
-        free(k);
-        k = NULL;
-    }
-#undef SUB
-    r = 0;
-out:
-    free(k);
-    return r;
+    return 0;
 }
 
 static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
 {
     static const char *const keys[] = {"path", "origin", "cache", "hooks", NULL};
     yaml_node_t *v;
-    char *k = NULL;
-    int r = -1;
+    char *k;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
     b->line = (int)node_line(c, n);
     cache_policy_defaults(&b->cache);
-#define SUB(name) (k = join_key(key, name))
-    if ((v = map_get(c, n, "path")) == NULL) {
-        fail(c, n, key, "path is required (e.g. \"/images/*\" or \"*\")");
-        goto out;
-    }
-    SUB("path");
-    if (get_string(c, v, k, &b->path) != 0)
-        goto out;
-    if (b->path[0] != '/' && b->path[0] != '*') {
-        fail(c, v, k, "a path pattern starts with / or *");
-        goto out;
-    }
-    free(k);
-    k = NULL;
-    if ((v = map_get(c, n, "origin")) == NULL) {
-        fail(c, n, key, "origin is required");
-        goto out;
-    }
-    SUB("origin");
-    if (get_string(c, v, k, &b->origin_name) != 0)
-        goto out;
-    if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL) {
-        const char **names = xcalloc(conf->num_origins, sizeof(*names)), *best;
-        for (size_t i = 0; i != conf->num_origins; ++i)
-            names[i] = conf->origins[i].name;
-        if ((best = closest(b->origin_name, names, conf->num_origins)) != NULL)
-            fail(c, v, k, "no origin named \"%s\" in origins (did you mean \"%s\"?)", b->origin_name, best);
-        else
-            fail(c, v, k, "no origin named \"%s\" in origins", b->origin_name);
-        free(names);
-        goto out;
-    }
-    free(k);
-    k = NULL;
-    if ((v = map_get(c, n, "cache")) != NULL) {
-        SUB("cache");
-        if (parse_cache_policy(c, v, k, &b->cache) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-    }
-    if ((v = map_get(c, n, "hooks")) != NULL) {
-        yaml_node_pair_t *p;
-        SUB("hooks");
-        if (expect_map(c, v, k) != 0 ||
-            check_keys(c, v, k,
-                       (const char *const[]){conf_hook_event_names[0], conf_hook_event_names[1], conf_hook_event_names[2],
-                                             conf_hook_event_names[3], NULL}) != 0)
-            goto out;
-        free(k);
-        k = NULL;
-        for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
-            const char *ev = scalar(node_at(c, p->key));
-            yaml_node_t *ref = node_at(c, p->value);
-            int i;
-            for (i = 0; i != CONF_HOOK_NUM; ++i)
-                if (strcmp(ev, conf_hook_event_names[i]) == 0)
-                    break;
-            k = join_key(key, "hooks");
-            {
-                char *kk = join_key(k, ev);
-                free(k);
-                k = kk;
-            }
-            if (get_string(c, ref, k, &b->hooks[i]) != 0)
-                goto out;
-            {
-                /* NAME, NAME@ALIAS or NAME@VERSION: NAME must be a declared hook */
-                char *name = xstrdup(b->hooks[i]), *at = strchr(name, '@');
-                if (at != NULL) {
-                    *at = '\0';
-                    if (!valid_name(at + 1)) {
-                        fail(c, ref, k, "\"%s\": an alias or version after @ is letters, digits, - _ .", b->hooks[i]);
-                        free(name);
-                        goto out;
-                    }
-                }
-                if (conf_find_hook(conf, name) == NULL) {
-                    const char **names = xcalloc(conf->num_hooks, sizeof(*names)), *best;
-                    for (size_t j = 0; j != conf->num_hooks; ++j)
-                        names[j] = conf->hooks[j].name;
-                    if ((best = closest(name, names, conf->num_hooks)) != NULL)
-                        fail(c, ref, k, "no hook named \"%s\" in hooks (did you mean \"%s\"?)", name, best);
-                    else
-                        fail(c, ref, k, "no hook named \"%s\" in hooks", name);
-                    free(names);
-                    free(name);
-                    goto out;
-                }
-                free(name);
-            }
-            free(k);
-            k = NULL;
-        }
-    }
-#undef SUB
-    r = 0;
-out:
-    free(k);
-    return r;
+    if (req_string(c, n, key, "path", "path is required (e.g. \"/images/*\" or \"*\")", &b->path) != 0)
+        return -1;
+    if (b->path[0] != '/' && b->path[0] != '*')
+        return fail_key(c, map_get(c, n, "path"), key, "path", "a path pattern starts with / or *");
+    if (req_string(c, n, key, "origin", "origin is required", &b->origin_name) != 0)
+        return -1;
+    if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL)
+        return fail_unknown(c, map_get(c, n, "origin"), key, "origin", conf, 0, b->origin_name);
+    if ((v = opt_node(c, n, key, "cache", &k)) != NULL && opt_result(k, parse_cache_policy(c, v, k, &b->cache)) != 0)
+        return -1;
+    if ((v = opt_node(c, n, key, "hooks", &k)) != NULL && opt_result(k, parse_hook_refs(c, conf, v, k, b)) != 0)
+        return -1;
+    return 0;
 }
 
 /* S3 bucket naming (the store's rule): 3-63 of [a-z0-9.-], a letter or digit at both ends, no "..", not an IPv4 address */
@@ -1313,48 +1164,27 @@ static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed
 {
     static const char *const keys[] = {"bucket", "dir", NULL};
     yaml_node_t *v;
-    char *k = NULL;
     struct stat st;
-    int r = -1;
     if (n->type != YAML_MAPPING_NODE)
         return fail(c, n, key, "must be a map {bucket: NAME, dir: PATH}, not %s", node_kind(n));
     if (check_keys(c, n, key, keys) != 0)
         return -1;
     sd->line = (int)node_line(c, n);
-    if ((v = map_get(c, n, "bucket")) == NULL)
-        return fail(c, n, key, "bucket is required (the bucket to create, e.g. site)");
-    k = join_key(key, "bucket");
-    if (get_string(c, v, k, &sd->bucket) != 0)
-        goto out;
-    if (!valid_bucket_name(sd->bucket)) {
-        fail(c, v, k, "\"%s\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)", sd->bucket);
-        goto out;
-    }
-    free(k);
-    if ((v = map_get(c, n, "dir")) == NULL) {
-        k = NULL;
-        fail(c, n, key, "dir is required (the directory whose files fill the bucket)");
-        goto out;
-    }
-    k = join_key(key, "dir");
-    if (get_string(c, v, k, &sd->dir) != 0)
-        goto out;
-    if (stat(sd->dir, &st) != 0) {
-        fail(c, v, k, "cannot read \"%s\": %s", sd->dir, strerror(errno));
-        goto out;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fail(c, v, k, "\"%s\" is not a directory", sd->dir);
-        goto out;
-    }
-    if (access(sd->dir, R_OK | X_OK) != 0) {
-        fail(c, v, k, "cannot read \"%s\": %s", sd->dir, strerror(errno));
-        goto out;
-    }
-    r = 0;
-out:
-    free(k);
-    return r;
+    if (req_string(c, n, key, "bucket", "bucket is required (the bucket to create, e.g. site)", &sd->bucket) != 0)
+        return -1;
+    if (!valid_bucket_name(sd->bucket))
+        return fail_key(c, map_get(c, n, "bucket"), key, "bucket",
+                        "\"%s\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)", sd->bucket);
+    if (req_string(c, n, key, "dir", "dir is required (the directory whose files fill the bucket)", &sd->dir) != 0)
+        return -1;
+    v = map_get(c, n, "dir");
+    if (stat(sd->dir, &st) != 0)
+        return fail_key(c, v, key, "dir", "cannot read \"%s\": %s", sd->dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail_key(c, v, key, "dir", "\"%s\" is not a directory", sd->dir);
+    if (access(sd->dir, R_OK | X_OK) != 0)
+        return fail_key(c, v, key, "dir", "cannot read \"%s\": %s", sd->dir, strerror(errno));
+    return 0;
 }
 
 /* store.seed: {bucket, dir} or a list of them */
@@ -1388,6 +1218,7 @@ static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 {
     static const char *const keys[] = {"listen", "root", "domain", "region", "credentials", "max_put_size", "seed", NULL};
+    static const bounds_t put_size = {1024, 5ull << 30, "must be between 1KB and 5GB"};
     yaml_node_t *v;
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
         return -1;
@@ -1401,20 +1232,10 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
         return fail(c, n, "store", "listen is required");
     if (parse_listen(c, v, "store.listen", &s->listen, 0) != 0)
         return -1;
-    if ((v = map_get(c, n, "root")) != NULL && get_string(c, v, "store.root", &s->root) != 0)
+    if (opt_string(c, n, "store", "root", &s->root) != 0 || opt_string(c, n, "store", "domain", &s->domain) != 0 ||
+        opt_string(c, n, "store", "region", &s->region) != 0 || parse_credentials(c, n, "store", &s->credentials) != 0 ||
+        opt_size(c, n, "store", "max_put_size", &put_size, &s->max_put_size) != 0)
         return -1;
-    if ((v = map_get(c, n, "domain")) != NULL && get_string(c, v, "store.domain", &s->domain) != 0)
-        return -1;
-    if ((v = map_get(c, n, "region")) != NULL && get_string(c, v, "store.region", &s->region) != 0)
-        return -1;
-    if ((v = map_get(c, n, "credentials")) != NULL && parse_credentials(c, v, "store.credentials", &s->credentials) != 0)
-        return -1;
-    if ((v = map_get(c, n, "max_put_size")) != NULL) {
-        if (get_size(c, v, "store.max_put_size", &s->max_put_size) != 0)
-            return -1;
-        if (s->max_put_size < 1024 || s->max_put_size > (5ull << 30))
-            return fail(c, v, "store.max_put_size", "must be between 1KB and 5GB");
-    }
     if ((v = map_get(c, n, "seed")) != NULL && parse_seeds(c, v, s) != 0)
         return -1;
     return 0;
@@ -1509,7 +1330,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->access_log.path = NULL;
     if ((v = map_get(c, root, "access_log")) != NULL) {
         static const char *const akeys[] = {"path", "format", NULL};
-        yaml_node_t *w;
+        static const char *const formats[] = {"combined", "json", NULL}; /* the index is access_log.json */
         if (is_plain_null(v) || (scalar(v) != NULL && strcmp(scalar(v), "off") == 0)) {
             /* off */
         } else {
@@ -1518,39 +1339,21 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             if (check_keys(c, v, "access_log", akeys) != 0)
                 return -1;
             conf->access_log.path = xstrdup("-");
-            if ((w = map_get(c, v, "path")) != NULL && get_string(c, w, "access_log.path", &conf->access_log.path) != 0)
+            if (opt_string(c, v, "access_log", "path", &conf->access_log.path) != 0 ||
+                opt_enum(c, v, "access_log", "format", formats, "must be combined or json", &conf->access_log.json) != 0)
                 return -1;
-            if ((w = map_get(c, v, "format")) != NULL) {
-                const char *f = scalar(w);
-                if (f != NULL && strcmp(f, "combined") == 0)
-                    conf->access_log.json = 0;
-                else if (f != NULL && strcmp(f, "json") == 0)
-                    conf->access_log.json = 1;
-                else
-                    return fail(c, w, "access_log.format", "must be combined or json");
-            }
         }
     }
     conf->error_log.path = xstrdup("-");
     conf->error_log.level = 2; /* info */
     if ((v = map_get(c, root, "error_log")) != NULL) {
         static const char *const ekeys[] = {"path", "level", NULL};
-        yaml_node_t *w;
+        static const char *const levels[] = {"error", "warn", "info", "debug", NULL}; /* LOG_ERROR..LOG_DEBUG */
         if (expect_map(c, v, "error_log") != 0 || check_keys(c, v, "error_log", ekeys) != 0)
             return -1;
-        if ((w = map_get(c, v, "path")) != NULL && get_string(c, w, "error_log.path", &conf->error_log.path) != 0)
+        if (opt_string(c, v, "error_log", "path", &conf->error_log.path) != 0 ||
+            opt_enum(c, v, "error_log", "level", levels, "must be error, warn, info or debug", &conf->error_log.level) != 0)
             return -1;
-        if ((w = map_get(c, v, "level")) != NULL) {
-            static const char *const levels[] = {"error", "warn", "info", "debug"};
-            const char *l = scalar(w);
-            int i;
-            for (i = 0; i != 4; ++i)
-                if (l != NULL && strcmp(l, levels[i]) == 0)
-                    break;
-            if (i == 4)
-                return fail(c, w, "error_log.level", "must be error, warn, info or debug");
-            conf->error_log.level = i;
-        }
     }
 
     /* limits */
@@ -1561,30 +1364,15 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if ((v = map_get(c, root, "limits")) != NULL) {
         static const char *const lkeys[] = {"max_request_body", "shutdown_grace", "client_timeout", "max_streams_per_connection",
                                             NULL};
-        yaml_node_t *w;
+        static const bounds_t body = {0, 1ull << 30, "must be at most 1GB (request bodies are buffered in memory)"};
+        static const bounds_t client = {100, UINT64_MAX, "must be at least 100ms"};
         if (expect_map(c, v, "limits") != 0 || check_keys(c, v, "limits", lkeys) != 0)
             return -1;
-        if ((w = map_get(c, v, "max_request_body")) != NULL) {
-            if (get_size(c, w, "limits.max_request_body", &conf->limits.max_request_body) != 0)
-                return -1;
-            if (conf->limits.max_request_body > (1ull << 30))
-                return fail(c, w, "limits.max_request_body", "must be at most 1GB (request bodies are buffered in memory)");
-        }
-        if ((w = map_get(c, v, "shutdown_grace")) != NULL &&
-            get_duration(c, w, "limits.shutdown_grace", &conf->limits.shutdown_grace_ms) != 0)
+        if (opt_size(c, v, "limits", "max_request_body", &body, &conf->limits.max_request_body) != 0 ||
+            opt_duration(c, v, "limits", "shutdown_grace", NULL, &conf->limits.shutdown_grace_ms) != 0 ||
+            opt_duration(c, v, "limits", "client_timeout", &client, &conf->limits.client_timeout_ms) != 0 ||
+            opt_uint(c, v, "limits", "max_streams_per_connection", 1, 1000, &conf->limits.max_streams_per_connection) != 0)
             return -1;
-        if ((w = map_get(c, v, "client_timeout")) != NULL) {
-            if (get_duration(c, w, "limits.client_timeout", &conf->limits.client_timeout_ms) != 0)
-                return -1;
-            if (conf->limits.client_timeout_ms < 100)
-                return fail(c, w, "limits.client_timeout", "must be at least 100ms");
-        }
-        if ((w = map_get(c, v, "max_streams_per_connection")) != NULL) {
-            unsigned long ul;
-            if (get_uint(c, w, "limits.max_streams_per_connection", 1, 1000, &ul) != 0)
-                return -1;
-            conf->limits.max_streams_per_connection = (unsigned)ul;
-        }
     }
 
     /* origins */
@@ -1623,28 +1411,15 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->cache.stale_if_error_ms = 0;
     if ((v = map_get(c, root, "cache")) != NULL) {
         static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", NULL};
-        yaml_node_t *w;
         if (expect_map(c, v, "cache") != 0 || check_keys(c, v, "cache", ckeys) != 0)
             return -1;
-        if ((w = map_get(c, v, "memory")) != NULL) {
-            if (get_size(c, w, "cache.memory", &conf->cache.memory) != 0)
-                return -1;
-            if (conf->cache.memory < (1u << 20))
-                return fail(c, w, "cache.memory", "must be at least 1MB");
-        }
-        if ((w = map_get(c, v, "max_object_size")) != NULL) {
-            if (get_size(c, w, "cache.max_object_size", &conf->cache.max_object_size) != 0)
-                return -1;
-            if (conf->cache.max_object_size == 0)
-                return fail(c, w, "cache.max_object_size", "must be greater than zero");
-            if (conf->cache.max_object_size > conf->cache.memory)
-                return fail(c, w, "cache.max_object_size", "is larger than cache.memory");
-        }
-        if ((w = map_get(c, v, "stale_while_revalidate")) != NULL &&
-            get_duration_signed(c, w, "cache.stale_while_revalidate", &conf->cache.stale_while_revalidate_ms) != 0)
+        if (opt_size(c, v, "cache", "memory", &at_least_1mb, &conf->cache.memory) != 0 ||
+            opt_size(c, v, "cache", "max_object_size", &positive, &conf->cache.max_object_size) != 0)
             return -1;
-        if ((w = map_get(c, v, "stale_if_error")) != NULL &&
-            get_duration_signed(c, w, "cache.stale_if_error", &conf->cache.stale_if_error_ms) != 0)
+        if (conf->cache.max_object_size > conf->cache.memory) /* 0 (not given) until the default below */
+            return fail(c, map_get(c, v, "max_object_size"), "cache.max_object_size", "is larger than cache.memory");
+        if (opt_duration_signed(c, v, "cache", "stale_while_revalidate", NULL, &conf->cache.stale_while_revalidate_ms) != 0 ||
+            opt_duration_signed(c, v, "cache", "stale_if_error", NULL, &conf->cache.stale_if_error_ms) != 0)
             return -1;
     }
     if (conf->cache.max_object_size == 0)
