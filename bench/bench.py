@@ -741,6 +741,8 @@ class Bench:
                                     srv, srv.url(path, h2=True), a.connections, a.streams, cfg["load_threads"],
                                     a.duration, cfg["load_cpus"], os.path.join(self.work, "h2load.log")))
                             self.record(cfg, proto, name, key, rep, r)
+                if cfg["hooks"] and "1k" in a.sizes and a.hook_rounds:
+                    self.hook_rounds(cfg, servers)
                 grew = self.origin_requests() - o0
                 self.extra.setdefault("origin_requests_during_hit_runs", {})[cfg["id"]] = grew
                 if grew:
@@ -748,6 +750,21 @@ class Bench:
             finally:
                 for s in servers.values():
                     s.stop()
+
+    def hook_rounds(self, cfg, servers):
+        """the hook overhead, resolved finer than the hit matrix can on a noisy machine: many short rounds in which
+        each server runs with and without its hook back to back; the cost is the median of the per-round ratios"""
+        a = self.a
+        keys = ["edgehook", "edgehook+c", "edgehook+lua", "nginx", "nginx+lua", "varnish", "varnish+vcl"]
+        log("hook overhead: %d rounds of %d s runs" % (a.hook_rounds, a.hook_duration))
+        for rnd in range(a.hook_rounds):
+            for group in (keys[0:3], keys[3:5], keys[5:7]):
+                k = rnd % len(group)
+                for key in group[k:] + group[:k]:
+                    srv = servers[key]
+                    r = self.measured(lambda: self.load.wrk(srv, srv.url("/obj/1k"), a.connections,
+                                                            cfg["load_threads"], a.hook_duration, cfg["load_cpus"]))
+                    self.record(cfg, "hook", "1k", key, rnd, r)
 
     # -- the miss path -------------------------------------------------------------------------------------------------
 
@@ -926,6 +943,7 @@ class Bench:
             total = int(m.group(1).replace(",", "")) if m else 0
             per = total / n if n else 0
             base = per if base is None else base
+            self.extra.setdefault("callgrind_ir_per_1k_hit", {})[title] = per
             f.write("\n## %s: %.0f Ir per request (%s) over %d requests\n\n" % (
                 title, per, "%+.0f vs no hook" % (per - base) if per != base else "baseline", n))
 
@@ -971,6 +989,8 @@ class Bench:
                 if shutil.which("strace"):
                     for key in ("edgehook", "nginx", "varnish"):
                         self.strace_count(servers[key], "/obj/1k", a.connections, f, "1 KB hit, " + key)
+                    for key in ("edgehook", "nginx", "varnish"):
+                        self.strace_count(servers[key], "/obj/1m", a.connections, f, "1 MB hit, " + key)
                     for key in ("edgehook", "nginx"):
                         self.strace_count(servers[key], "/nostore/1k", 1, f, "miss (no-store), " + key)
                         self.strace_count(servers[key], "/u/", 1, f, "miss (new URL), " + key, unique=True)
@@ -1051,33 +1071,44 @@ class Bench:
                                      "%.2f×" % ratios["Varnish"] if ratios["Varnish"] else "—", tgt, res])
                         test = ""  # only on the first row of a group
             # hooks
-            if cfg["hooks"] and self.vals(cfg["id"], "h1", "1k", "edgehook+lua", "rps"):
+            hp = "hook" if self.vals(cfg["id"], "hook", "1k", "edgehook+lua", "rps") else "h1"
+            if cfg["hooks"] and self.vals(cfg["id"], hp, "1k", "edgehook+lua", "rps"):
+                rounds = "%d rounds of %d s" % (len(self.vals(cfg["id"], hp, "1k", "edgehook", "rps")),
+                                                self.a.hook_duration if hp == "hook" else self.a.duration)
                 variants = [("Lua viewer-response hook (nginx header_filter_by_lua_block, Varnish vcl_deliver)",
                              "edgehook+lua", "nginx+lua", "varnish+vcl", 0.05),
                             ("C viewer-response hook", "edgehook+c", None, None, 0.02)]
                 for title, ek, nk, vk, limit in variants:
-                    test = "1 KB hit + one header: %s, %s" % (title, cfg["label"])
+                    test = "1 KB hit + one header: %s, %s; %s, each with and without its hook back to back" % (
+                        title, cfg["label"], rounds)
                     for m, mlabel in (("rpcs", "req per server CPU-s"), ("rps", "req/s")):
-                        e = self.vals(cfg["id"], "h1", "1k", ek, m)
-                        n = self.vals(cfg["id"], "h1", "1k", nk, m) if nk else []
-                        v = self.vals(cfg["id"], "h1", "1k", vk, m) if vk else []
+                        e = self.vals(cfg["id"], hp, "1k", ek, m)
+                        n = self.vals(cfg["id"], hp, "1k", nk, m) if nk else []
+                        v = self.vals(cfg["id"], hp, "1k", vk, m) if vk else []
                         rn, rv = ratio(med(e), med(n)), ratio(med(e), med(v))
                         rows.append([test, mlabel, fmt_cell(e), fmt_cell(n), fmt_cell(v),
                                      "%.2f×" % rn if rn else "—", "%.2f×" % rv if rv else "—", "", ""])
                         test = ""
                         def cost(h, b, m=m):
                             return 1 - h[m] / b[m] if b[m] else 0.0
-                        ce = self.paired(cfg["id"], "h1", "1k", ek, "edgehook", cost)
-                        cn = self.paired(cfg["id"], "h1", "1k", nk, "nginx", cost) if nk else []
-                        cv = self.paired(cfg["id"], "h1", "1k", vk, "varnish", cost) if vk else []
+                        ce = self.paired(cfg["id"], hp, "1k", ek, "edgehook", cost)
+                        cn = self.paired(cfg["id"], hp, "1k", nk, "nginx", cost) if nk else []
+                        cv = self.paired(cfg["id"], hp, "1k", vk, "varnish", cost) if vk else []
                         tgt = res = ""
                         if m == "rpcs":
                             tgt = "edgehook ≤ %d %%" % (limit * 100)
                             res = "PASS" if med(ce) is not None and med(ce) <= limit else "MISS (%.1f %%)" % (
                                 (med(ce) or 0) * 100)
                             checks.append(("%s: cost in %s: %s" % (title.split(" (")[0], mlabel, tgt), res))
-                        rows.append(["", "cost vs no hook, %s (paired per repetition)" % mlabel, fmt_cell(ce, "pct"),
+                        rows.append(["", "cost vs no hook, %s (paired per round)" % mlabel, fmt_cell(ce, "pct"),
                                      fmt_cell(cn, "pct"), fmt_cell(cv, "pct"), "", "", tgt, res])
+        cg = self.extra.get("callgrind_ir_per_1k_hit")
+        if cg and "no hook" in cg:
+            b = cg["no hook"]
+            cell = " / ".join("%s %.0f%s" % (k, v, "" if k == "no hook" else " (%+.0f %%)" % ((v / b - 1) * 100))
+                              for k, v in cg.items())
+            rows.append(["1 KB hit, user-space instructions per request (callgrind: exact, the kernel not counted)",
+                         "Ir per request", cell, "", "", "", "", "", ""])
         # miss path
         for variant, title in (("nostore", "miss, origin answers no-store (one URL, never stored)"),
                                ("unique", "miss, a new cacheable URL per request (fetched and stored)")):
@@ -1214,6 +1245,9 @@ def main():
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-hits", action="store_true")
     ap.add_argument("--miss-connections", type=int, default=1)
+    ap.add_argument("--hook-rounds", type=int, help="rounds of the hook-overhead phase (default 10; --quick 3; 0: "
+                    "take the cost from the hit matrix)")
+    ap.add_argument("--hook-duration", type=int, default=3, help="seconds per hook-overhead run (default 3)")
     ap.add_argument("--objects", type=int, help="objects for the memory test (default 100000)")
     ap.add_argument("--profile", action="store_true", help="also perf-record edgehook on 1 KB hits "
                     "(bench/results/profile-1k-hit.txt)")
@@ -1229,6 +1263,7 @@ def main():
     a.reps = a.reps or (1 if a.quick else 3)
     a.duration = a.duration or (3 if a.quick else 8)
     a.miss_duration = 2 if a.quick else 5
+    a.hook_rounds = a.hook_rounds if a.hook_rounds is not None else (3 if a.quick else 10)
     a.objects = a.objects or (100000)
     a.configs = a.configs.split(",")
     a.sizes = a.sizes.split(",")
@@ -1268,9 +1303,9 @@ def main():
             b.miss_path()
         if not a.no_memory:
             b.memory()
-        b.report(started)
         if a.profile:
             b.profile()
+        b.report(started)
     finally:
         cleanup()
         if a.keep:
