@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/run.sh - the one benchmark command: installs the peers (scripts/deps.sh bench), builds edgehook Release into
 # build-bench/ and runs bench/bench.py, which measures edgehook, nginx proxy_cache and Varnish side by side on loopback.
-#   bench/run.sh                 full run (about 25 minutes on 2 cores), table in bench/results/latest.md and .json
+#   bench/run.sh                 full run (35-50 minutes on 2 cores), table in bench/results/latest.md and .json
 #   bench/run.sh --quick         a smoke run (about 4 minutes): one repetition of 3 s runs
 #   bench/run.sh --profile       also where edgehook's CPU goes (strace, perf, callgrind): bench/results/profile.txt
 #   bench/run.sh --rev HEAD      measure a commit (exported and built apart) instead of the working tree
