@@ -592,3 +592,15 @@ char *hook_versions_json(void)
     pthread_mutex_unlock(&mutex);
     return b.base;
 }
+
+void hook_versions_remove_files(void)
+{
+    pthread_mutex_lock(&mutex);
+    for (size_t i = 0; i != num_entries; ++i)
+        for (size_t j = 0; j != entries[i].num_versions; ++j)
+            if (entries[i].versions[j].copy_path != NULL)
+                unlink(entries[i].versions[j].copy_path); /* a loaded plugin stays mapped; Lua states keep compiled code */
+    if (dir != NULL && rmdir(dir) != 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", dir, strerror(errno));
+    pthread_mutex_unlock(&mutex);
+}

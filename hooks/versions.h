@@ -71,5 +71,7 @@ int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err
 char *hook_versions_json(void);
 /** the version number of fn (0 if it is not a registered version) */
 unsigned hook_versions_number_of(const hook_fn_t *fn);
+/** removes the versions' file copies and their directory (at exit; the versions stay usable as loaded) */
+void hook_versions_remove_files(void);
 
 #endif

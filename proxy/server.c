@@ -616,6 +616,7 @@ int server_run(conf_t *conf)
         for (i = 0; i != server.num_workers; ++i)
             pthread_join(server.workers[i].tid, NULL);
     }
+    hook_versions_remove_files();
     log_info("stopped");
     return status;
 }
