@@ -479,12 +479,30 @@ void cache_mem_mark_pass(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o_iov
     o->fs = NULL;
     o->charged = sizeof(*o) + key.len + 1;
     atomic_fetch_add_explicit(&m->used, o->charged, memory_order_relaxed);
+    cache_obj_t *replaced = NULL, **p;
     pthread_mutex_lock(&s->mutex);
+    /* one marker per key: the new one replaces the old (a key that keeps answering no-store must not grow its chain) */
+    for (p = &s->buckets[hash & (s->num_buckets - 1)]; *p != NULL;) {
+        cache_obj_t *x = *p;
+        if (x->hit_for_pass && key_eq(x, hash, key)) {
+            unlink_locked(m, s, x);
+            x->hash_next = replaced;
+            replaced = x;
+        } else {
+            p = &x->hash_next;
+        }
+    }
     link_locked(m, s, o);
     o->queue = QUEUE_SMALL;
     h2o_linklist_insert(s->small.next, &o->queue_link);
     s->small_bytes += o->charged;
     pthread_mutex_unlock(&s->mutex);
+    while (replaced != NULL) {
+        cache_obj_t *next = replaced->hash_next;
+        replaced->hash_next = NULL;
+        cache_obj_release(replaced);
+        replaced = next;
+    }
 }
 
 static int has_tag(cache_obj_t *o, h2o_iovec_t tag)

@@ -119,6 +119,24 @@ static void test_bound_is_held(void **state)
     cache_mem_free(m);
 }
 
+/* a key that keeps answering uncacheably keeps one hit-for-miss marker, not one per response (its chain would grow) */
+static void test_one_pass_marker_per_key(void **state)
+{
+    cache_mem_t *m = cache_mem_new(1 << 20, CACHE_EVICT_S3FIFO);
+    for (int i = 0; i != 1000; ++i)
+        cache_mem_mark_pass(m, hash_of("/nostore"), s("/nostore"), s("/nostore"), 1000 + i, 120000);
+    cache_mem_mark_pass(m, hash_of("/other"), s("/other"), s("/other"), 5000, 120000);
+    cache_mem_stats_t st;
+    cache_mem_stats(m, &st);
+    assert_int_equal(st.objects, 2);
+    cache_obj_t *o = get(m, "/nostore");
+    assert_non_null(o);
+    assert_true(o->hit_for_pass);
+    assert_int_equal(o->fresh.response_time_ms, 1999); /* the newest */
+    cache_obj_release(o);
+    cache_mem_free(m);
+}
+
 static void test_purges(void **state)
 {
     cache_mem_t *m = cache_mem_new(1 << 20, CACHE_EVICT_S3FIFO);
@@ -216,6 +234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_and_find),   cmocka_unit_test(test_collapsing_one_busy_per_key),
         cmocka_unit_test(test_bound_is_held),    cmocka_unit_test(test_purges),
+        cmocka_unit_test(test_one_pass_marker_per_key),
         cmocka_unit_test(test_zipf_s3fifo_beats_lru),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
