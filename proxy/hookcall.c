@@ -46,7 +46,11 @@ static void to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_
             continue;
         const char *orig = h->key.len == h->name.len && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
         if (token != NULL) {
-            h2o_add_header(pool, dst, token, orig, h->value.base, h->value.len);
+            /* reserved above: no h2o_add_header (and its reserve) per entry */
+            h2o_header_t *e = &dst->entries[dst->size++];
+            e->name = (h2o_iovec_t *)&token->buf;
+            e->orig_name = orig;
+            e->value = h->value;
         } else {
             h2o_add_header_by_str(pool, dst, h->name.base, h->name.len, 0, orig, h->value.base, h->value.len);
         }
@@ -126,11 +130,17 @@ void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev)
 
 void hookcall_log(edge_txn_t *txn, int type, const char *label)
 {
-    static const char *const short_names[] = {"vreq", "oreq", "ores", "vres"};
-    int n = snprintf(txn->hooks_log + txn->hooks_log_len, sizeof(txn->hooks_log) - txn->hooks_log_len, "%s%s:%s",
-                     txn->hooks_log_len != 0 ? "," : "", short_names[type & 3], label);
-    if (n > 0 && txn->hooks_log_len + n < sizeof(txn->hooks_log))
-        txn->hooks_log_len += n;
+    static const char short_names[4][6] = {"vreq:", "oreq:", "ores:", "vres:"};
+    size_t llen = strlen(label), sep = txn->hooks_log_len != 0, n = sep + 5 + llen;
+    if (txn->hooks_log_len + n >= sizeof(txn->hooks_log))
+        return;
+    char *p = txn->hooks_log + txn->hooks_log_len;
+    if (sep)
+        *p++ = ',';
+    memcpy(p, short_names[type & 3], 5);
+    memcpy(p + 5, label, llen);
+    p[5 + llen] = '\0';
+    txn->hooks_log_len += n;
 }
 
 /* the value of cookie `name` in the request's Cookie headers */
