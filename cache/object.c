@@ -12,10 +12,37 @@ static __thread cache_thread_t *current_thread;
 static pthread_mutex_t obj_locks[NUM_OBJ_LOCKS];
 static pthread_once_t obj_locks_once = PTHREAD_ONCE_INIT;
 
+/* the usual spelling of each h2o token's name ("Content-Type"): a stored header whose original name is spelled so points here
+ * instead of keeping its own copy */
+#define NUM_TITLE_NAMES 62 /* h2o__tokens of libh2o 2.2.5: H2O_TOKEN_AUTHORITY ... H2O_TOKEN_X_TRAFFIC */
+static char *title_names[NUM_TITLE_NAMES];
+
 static void init_obj_locks(void)
 {
+    assert(H2O_TOKEN_X_TRAFFIC - h2o__tokens + 1 == NUM_TITLE_NAMES);
     for (size_t i = 0; i != NUM_OBJ_LOCKS; ++i)
         pthread_mutex_init(&obj_locks[i], NULL);
+    for (size_t i = 0; i != NUM_TITLE_NAMES; ++i) {
+        const h2o_iovec_t *n = &h2o__tokens[i].buf;
+        char *t = malloc(n->len + 1);
+        if (t == NULL)
+            h2o_fatal("no memory");
+        for (size_t j = 0; j != n->len; ++j)
+            t[j] = (j == 0 || n->base[j - 1] == '-') && n->base[j] >= 'a' && n->base[j] <= 'z' ? (char)(n->base[j] - 'a' + 'A') : n->base[j];
+        t[n->len] = '\0';
+        title_names[i] = t;
+    }
+}
+
+/* the shared spelling of a token header's original name, or NULL */
+static const char *shared_orig_name(const h2o_header_t *h)
+{
+    if (h->orig_name == NULL || !h2o_iovec_is_token(h->name))
+        return NULL;
+    size_t i = (size_t)((const h2o_token_t *)h->name - h2o__tokens);
+    if (i >= NUM_TITLE_NAMES || memcmp(title_names[i], h->orig_name, h->name->len) != 0)
+        return NULL;
+    return title_names[i];
 }
 
 static pthread_mutex_t *lock_of(const cache_obj_t *obj)
@@ -272,7 +299,7 @@ static void copy_head(cache_obj_t *obj, const char *reason, const h2o_header_t *
             bytes += sizeof(h2o_iovec_t) + headers[i].name->len + 1;
             ++num_name_iov;
         }
-        if (headers[i].orig_name != NULL)
+        if (headers[i].orig_name != NULL && shared_orig_name(&headers[i]) == NULL)
             bytes += headers[i].name->len + 1;
     }
     if ((dst = malloc(bytes)) == NULL)
@@ -288,7 +315,10 @@ static void copy_head(cache_obj_t *obj, const char *reason, const h2o_header_t *
             dst[i].name = iov++;
             p += headers[i].name->len + 1;
         }
-        if (headers[i].orig_name != NULL) {
+        const char *shared = shared_orig_name(&headers[i]);
+        if (shared != NULL) {
+            dst[i].orig_name = shared;
+        } else if (headers[i].orig_name != NULL) {
             memcpy(p, headers[i].orig_name, headers[i].name->len);
             p[headers[i].name->len] = '\0';
             dst[i].orig_name = p;

@@ -200,8 +200,22 @@ int hook_header_is_disallowed(const char *name, size_t len)
     case 'u':
         return len == 7 && memcmp(name, "upgrade", 7) == 0;
     case 'x':
-        return name[1] == '-' &&
-               (has_prefix(name, len, "x-amz-cf-", 9) || has_prefix(name, len, "x-edge-", 7) || in_list(disallowed, name, len));
+        if (len < 7 || name[1] != '-')
+            return 0;
+        switch (name[2]) {
+        case 'a': /* x-accel-*, x-amzn-*, x-amz-cf-* */
+            return has_prefix(name, len, "x-amz-cf-", 9) || in_list(disallowed, name, len);
+        case 'c':
+            return len == 7 && memcmp(name, "x-cache", 7) == 0;
+        case 'e':
+            return has_prefix(name, len, "x-edge-", 7);
+        case 'f':
+            return len == 17 && memcmp(name, "x-forwarded-proto", 17) == 0;
+        case 'r':
+            return len == 9 && memcmp(name, "x-real-ip", 9) == 0;
+        default:
+            return 0;
+        }
     default:
         return 0;
     }

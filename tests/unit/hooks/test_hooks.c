@@ -299,6 +299,28 @@ static void test_hostile_results(void **state)
     hook_fn_release(fn);
 }
 
+/* the name check that runs on every header of every event (LAMBDA_EDGE.md section 1.4): every listed name, both prefixes, and
+ * look-alikes that must pass */
+static void test_disallowed_names(void **state)
+{
+    static const char *const yes[] = {"connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                                      "proxy-connection", "trailer", "upgrade", "x-accel-buffering", "x-accel-charset",
+                                      "x-accel-limit-rate", "x-accel-redirect", "x-amzn-auth", "x-amzn-cf-billing", "x-amzn-cf-id",
+                                      "x-amzn-cf-xff", "x-amzn-errortype", "x-amzn-fle-profile", "x-amzn-header-count",
+                                      "x-amzn-header-order", "x-amzn-lambda-integration-tag", "x-amzn-requestid", "x-cache",
+                                      "x-forwarded-proto", "x-real-ip", "x-amz-cf-pop", "x-amz-cf-", "x-edge-location", "x-edge-"};
+    static const char *const no[] = {"", "c", "content-type", "cache-control", "connections", "expects", "keep-alive2", "proxy",
+                                     "proxy-status", "trailers", "upgrade-insecure-requests", "x-cache-status", "x-caches",
+                                     "x-request-id", "x-real-ip2", "x-forwarded-for", "x-forwarded-host", "x-amz-meta-a",
+                                     "x-amzn-other", "x-edge", "x-accel", "xx-cache", "x_cache", "via", "age", "etag", "server"};
+    for (size_t i = 0; i != sizeof(yes) / sizeof(yes[0]); ++i)
+        assert_true(hook_header_is_disallowed(yes[i], strlen(yes[i])));
+    for (size_t i = 0; i != sizeof(no) / sizeof(no[0]); ++i) {
+        if (hook_header_is_disallowed(no[i], strlen(no[i])))
+            fail_msg("%s is not disallowed", no[i]);
+    }
+}
+
 static void test_disallowed_and_readonly(void **state)
 {
     hook_fn_t *fn = load_hook("tests/hooks/disallowed.lua", NULL, -1, 0, NULL, 0);
@@ -809,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_lua_garbage),
         cmocka_unit_test(test_lua_big_origin_request_ok),
         cmocka_unit_test(test_hostile_results),
+        cmocka_unit_test(test_disallowed_names),
         cmocka_unit_test(test_disallowed_and_readonly),
         cmocka_unit_test(test_throw),
         cmocka_unit_test(test_load_errors),
