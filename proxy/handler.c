@@ -265,6 +265,8 @@ static void send_head_finish(edge_txn_t *txn)
 static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
 {
     h2o_req_t *req = txn->req;
+    if (txn->client_ip.base == NULL) /* a hit with no viewer-request hook has not looked it up yet */
+        txn->client_ip = handler_client_ip(req);
     hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, ev);
     ev->response.status = txn->resp_status;
     ev->response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));

@@ -603,6 +603,8 @@ def viewer_response_changes_headers_on_hits_and_misses():
     assert r3.h("content-type") == "text/plain" and r3.h("x-origin-extra") == "1", r3
     n = [int(r.h("x-vres")) for r in (r1, r2, r3)]
     assert n[1] == n[0] + 1 and n[2] == n[1] + 1, n
+    # the event carries the viewer's address on hits too (no viewer-request hook ran to look it up first)
+    assert [r.h("x-vres-saw-client-ip") for r in (r1, r2, r3)] == ["127.0.0.1"] * 3, [r1, r2, r3]
     # X-Cache is a disallowed header: hidden from the hook, kept in the response
     assert r1.h("x-vres-saw-x-cache") == "false" and r1.h("x-cache") is not None
     # leaving the status as it is, is fine

@@ -1,5 +1,5 @@
 -- tests/hooks/e2e/viewer_response.lua - e2e viewer-response hook (tests/e2e/test_hooks.py): stamps every response it runs on
--- with this state's call count (x-vres), the status it saw and whether X-Cache was visible to it, copies the viewer-request
+-- with this state's call count (x-vres), the client IP and the status it saw and whether X-Cache was visible to it, copies the viewer-request
 -- hook's x-vreq-calls from the request, and by the x-vres-test request header changes an origin header, removes one, tries
 -- to change the status, or sets a framing header (Content-Length, Transfer-Encoding).
 local calls = 0
@@ -13,6 +13,7 @@ function handler(event, context)
     if v then
         response.headers["x-seen-vreq-calls"] = { { key = "X-Seen-Vreq-Calls", value = v[1].value } }
     end
+    response.headers["x-vres-saw-client-ip"] = { { key = "X-Vres-Saw-Client-Ip", value = request.clientIp } }
     response.headers["x-vres-saw-status"] = { { key = "X-Vres-Saw-Status", value = response.status } }
     response.headers["x-vres-saw-x-cache"] = { { key = "X-Vres-Saw-X-Cache", value = tostring(response.headers["x-cache"] ~= nil) } }
     local t = request.headers["x-vres-test"] and request.headers["x-vres-test"][1].value or ""
