@@ -1,4 +1,5 @@
 /* proxy/handler.c - the request pipeline on one worker thread, and delivery of a cache object (whole or filling) to a client. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -483,15 +484,29 @@ static void deliver(edge_txn_t *txn)
 
 /* ---- the pipeline --------------------------------------------------------------------------------------------------------- */
 
+/* the viewer's address as text; IPv4 by hand, because getnameinfo (h2o_socket_getnumerichost) costs ~2,000 instructions */
 h2o_iovec_t handler_client_ip(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
-    char *buf = h2o_mem_alloc_pool(&req->pool, NI_MAXHOST);
-    size_t n;
-    if (len == 0 || (n = h2o_socket_getnumerichost((void *)&ss, len, buf)) == SIZE_MAX)
-        return h2o_iovec_init(H2O_STRLIT("0.0.0.0"));
-    return h2o_iovec_init(buf, n);
+    char *buf = h2o_mem_alloc_pool(&req->pool, INET6_ADDRSTRLEN);
+    if (len != 0 && ss.ss_family == AF_INET) {
+        const uint8_t *a = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+        char *p = buf;
+        for (int i = 0; i != 4; ++i) {
+            if (i != 0)
+                *p++ = '.';
+            if (a[i] >= 100)
+                *p++ = (char)('0' + a[i] / 100);
+            if (a[i] >= 10)
+                *p++ = (char)('0' + a[i] / 10 % 10);
+            *p++ = (char)('0' + a[i] % 10);
+        }
+        return h2o_iovec_init(buf, p - buf);
+    }
+    if (len != 0 && ss.ss_family == AF_INET6 && inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, INET6_ADDRSTRLEN) != NULL)
+        return h2o_iovec_init(buf, strlen(buf));
+    return h2o_iovec_init(H2O_STRLIT("0.0.0.0"));
 }
 
 static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
