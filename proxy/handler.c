@@ -282,9 +282,7 @@ static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, 
                                                                          : "the viewer-response hook failed");
         return;
     }
-    h2o_headers_t before = req->res.headers;
-    hookcall_to_h2o_response_headers(&req->pool, &ev->response.headers, &req->res.headers);
-    hookcall_keep_disallowed(&req->pool, before.entries, before.size, &req->res.headers);
+    hookcall_apply_response_headers(&req->pool, &ev->response.headers, &req->res.headers);
     send_head_finish(txn);
 }
 

@@ -76,6 +76,44 @@ void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, si
         }
 }
 
+/* the hook's list is the event's list, untouched and in order, with new entries after it: where the untouched part ends */
+static int appended_only(const h2o_headers_t *before, const hook_headers_t *out, size_t *first_new)
+{
+    size_t i = 0;
+    for (size_t j = 0; j != before->size; ++j) {
+        const h2o_header_t *o = &before->entries[j];
+        const hook_header_t *h = i < out->size ? &out->entries[i] : NULL;
+        if (h != NULL && h->value.base == o->value.base && h->value.len == o->value.len && h->name.base == o->name->base &&
+            h->key.base == (o->orig_name != NULL ? o->orig_name : o->name->base)) {
+            ++i;
+        } else if (!hook_header_is_disallowed(o->name->base, o->name->len)) {
+            return 0; /* removed, changed or moved */
+        }
+    }
+    *first_new = i;
+    return 1;
+}
+
+void hookcall_apply_response_headers(h2o_mem_pool_t *pool, const hook_headers_t *out, h2o_headers_t *headers)
+{
+    size_t first_new;
+    if (appended_only(headers, out, &first_new)) {
+        /* the common case (a hook that adds headers): keep the list as it is and append the new ones */
+        hook_headers_t tail = {out->entries + first_new, out->size - first_new, out->size - first_new};
+        h2o_headers_t add;
+        if (tail.size == 0)
+            return;
+        to_h2o_headers(pool, &tail, &add, 1);
+        h2o_vector_reserve(pool, headers, headers->size + add.size);
+        memcpy(headers->entries + headers->size, add.entries, sizeof(h2o_header_t) * add.size);
+        headers->size += add.size;
+        return;
+    }
+    h2o_headers_t before = *headers;
+    to_h2o_headers(pool, out, headers, 1);
+    hookcall_keep_disallowed(pool, before.entries, before.size, headers);
+}
+
 void hookcall_request_event(h2o_req_t *req, edge_txn_t *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev)
 {
     size_t q = req->query_at;
