@@ -181,44 +181,9 @@ static int first_char_listed(const char *name, size_t len)
     return 0;
 }
 
-/* called for every header of every hook event: the first character and the length rule out almost every name at once */
-int hook_header_is_disallowed(const char *name, size_t len)
+int hook_header_in_disallowed_list(const char *name, size_t len)
 {
-    if (len < 6) /* "expect" is the shortest */
-        return 0;
-    switch (name[0]) {
-    case 'c':
-        return len == 10 && memcmp(name, "connection", 10) == 0;
-    case 'e':
-        return len == 6 && memcmp(name, "expect", 6) == 0;
-    case 'k':
-        return len == 10 && memcmp(name, "keep-alive", 10) == 0;
-    case 'p':
-        return len >= 16 && memcmp(name, "proxy-", 6) == 0 && in_list(disallowed, name, len);
-    case 't':
-        return len == 7 && memcmp(name, "trailer", 7) == 0;
-    case 'u':
-        return len == 7 && memcmp(name, "upgrade", 7) == 0;
-    case 'x':
-        if (len < 7 || name[1] != '-')
-            return 0;
-        switch (name[2]) {
-        case 'a': /* x-accel-*, x-amzn-*, x-amz-cf-* */
-            return has_prefix(name, len, "x-amz-cf-", 9) || in_list(disallowed, name, len);
-        case 'c':
-            return len == 7 && memcmp(name, "x-cache", 7) == 0;
-        case 'e':
-            return has_prefix(name, len, "x-edge-", 7);
-        case 'f':
-            return len == 17 && memcmp(name, "x-forwarded-proto", 17) == 0;
-        case 'r':
-            return len == 9 && memcmp(name, "x-real-ip", 9) == 0;
-        default:
-            return 0;
-        }
-    default:
-        return 0;
-    }
+    return in_list(disallowed, name, len);
 }
 
 int hook_header_is_readonly(int type, int msg, const char *name, size_t len)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <h2o/memory.h>
 
@@ -101,8 +102,50 @@ size_t hook_headers_remove(hook_headers_t *h, const char *name, size_t len);
 /** a shallow copy of the entry array into pool */
 void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src);
 
-/** 1 if `name` (lowercase) may never appear in an event nor be added (LAMBDA_EDGE.md section 1.4) */
-int hook_header_is_disallowed(const char *name, size_t len);
+int hook_header_in_disallowed_list(const char *name, size_t len);
+
+/**
+ * 1 if `name` (lowercase) may never appear in an event nor be added (LAMBDA_EDGE.md section 1.4). Inline: it runs for every
+ * header of every event, and the first character and the length rule out almost every name at once.
+ */
+static inline int hook_header_is_disallowed(const char *name, size_t len)
+{
+    if (len < 6) /* "expect" is the shortest */
+        return 0;
+    switch (name[0]) {
+    case 'c':
+        return len == 10 && memcmp(name, "connection", 10) == 0;
+    case 'e':
+        return len == 6 && memcmp(name, "expect", 6) == 0;
+    case 'k':
+        return len == 10 && memcmp(name, "keep-alive", 10) == 0;
+    case 'p':
+        return len >= 16 && memcmp(name, "proxy-", 6) == 0 && hook_header_in_disallowed_list(name, len);
+    case 't':
+        return len == 7 && memcmp(name, "trailer", 7) == 0;
+    case 'u':
+        return len == 7 && memcmp(name, "upgrade", 7) == 0;
+    case 'x':
+        if (len < 7 || name[1] != '-')
+            return 0;
+        switch (name[2]) {
+        case 'a': /* x-accel-*, x-amzn-*, x-amz-cf-* */
+            return (len >= 9 && memcmp(name, "x-amz-cf-", 9) == 0) || hook_header_in_disallowed_list(name, len);
+        case 'c':
+            return len == 7 && memcmp(name, "x-cache", 7) == 0;
+        case 'e':
+            return memcmp(name, "x-edge-", 7) == 0;
+        case 'f':
+            return len == 17 && memcmp(name, "x-forwarded-proto", 17) == 0;
+        case 'r':
+            return len == 9 && memcmp(name, "x-real-ip", 9) == 0;
+        default:
+            return 0;
+        }
+    default:
+        return 0;
+    }
+}
 /** 1 if `name` (lowercase) is read-only for this event type and message (0 request, 1 response) */
 int hook_header_is_readonly(int type, int msg, const char *name, size_t len);
 /** 1 if s is a valid header name (RFC 9110 token) / value (no CR, LF or NUL) */
