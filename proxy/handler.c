@@ -207,12 +207,44 @@ static void send_body(edge_txn_t *txn)
     cache_obj_wait(txn->obj, &txn->waiter, state, avail);
 }
 
+/*
+ * libh2o 2.2.5's HTTP/2 calls proceed() once a body chunk is encoded into the connection's write buffer, not once it is
+ * written, and lets that buffer grow as far as the client's flow-control window (curl grants 32 MB): a slow HTTP/2 client
+ * made the proxy hold tens of MB per stream. The body goes on only while what this stream handed to h2o, less what the
+ * connection has passed to its socket since the stream began (h2o_socket_t.bytes_written, public), stays below this.
+ */
+#define H2_OUTPUT_BACKLOG_MAX (512 * 1024)
+#define H2_PACE_POLL_MS 5
+
+static int h2_output_backlog_high(edge_txn_t *txn)
+{
+    if (txn->req->version < 0x200 || txn->h2_sock == NULL)
+        return 0;
+    uint64_t handed = txn->sent_to - txn->h2_pos_base, written = txn->h2_sock->bytes_written - txn->h2_written_base;
+    return handed > written && handed - written > H2_OUTPUT_BACKLOG_MAX;
+}
+
+static void on_pace(h2o_timeout_entry_t *entry)
+{
+    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, pace_entry, entry);
+    if (h2_output_backlog_high(txn)) {
+        h2o_timeout_link(txn->req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->pace_entry);
+        return;
+    }
+    send_body(txn);
+}
+
 static void on_generator_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
-    /* what was sent has been written: the client took it */
+    /* what was sent has been taken by h2o (written, or for HTTP/2 copied into the connection's buffer) */
     txn->pos = txn->sent_to;
     cache_reader_ack(txn->obj, &txn->reader, txn->pos);
+    if (h2_output_backlog_high(txn)) {
+        txn->pace_entry.cb = on_pace;
+        h2o_timeout_link(req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->pace_entry);
+        return;
+    }
     send_body(txn);
 }
 
@@ -220,6 +252,7 @@ static void on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
     edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
     cache_waiter_cancel(&txn->waiter);
+    h2o_timeout_unlink(&txn->pace_entry);
 }
 
 /* headers of the object that are ours to set or not to forward */
@@ -258,6 +291,11 @@ static void send_head_finish(edge_txn_t *txn)
     if (txn->head_only || not_modified || status == 204 || txn->obj->status == 304 || txn->end == txn->pos) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
+    }
+    if (req->version >= 0x200 && (txn->end == UINT64_MAX || txn->end - txn->pos > H2_OUTPUT_BACKLOG_MAX) &&
+        req->conn->callbacks->get_socket != NULL && (txn->h2_sock = req->conn->callbacks->get_socket(req->conn)) != NULL) {
+        txn->h2_written_base = txn->h2_sock->bytes_written;
+        txn->h2_pos_base = txn->pos;
     }
     send_body(txn);
 }
@@ -810,6 +848,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     if (txn == NULL)
         return;
     h2o_timeout_unlink(&txn->defer_entry);
+    h2o_timeout_unlink(&txn->pace_entry);
     cache_waiter_cancel(&txn->waiter);
     hookcall_txn_done(txn);
     dur = now_us() - txn->started_us;

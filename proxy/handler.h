@@ -39,6 +39,10 @@ typedef struct edge_txn {
     const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
     const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */
     h2o_timeout_entry_t defer_entry; /* HTTP/2: the miss path starts one loop tick later (rapid reset, D8) */
+    h2o_timeout_entry_t pace_entry;  /* HTTP/2: the body waits while the connection's output backlog is high */
+    h2o_socket_t *h2_sock;           /* HTTP/2: the connection's socket, and its bytes_written when the body began */
+    size_t h2_written_base;
+    uint64_t h2_pos_base;
 
     /* what the access log lists */
     char hooks_log[256];

@@ -1,5 +1,6 @@
 /* proxy/main.c - the edgehook command line: run a config, check it (-t), or run one hook locally (invoke). */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,11 @@ int main(int argc, char **argv)
     int test = 0, ch;
     char err[CONF_ERRBUF_SIZE];
     conf_t *conf;
+
+    /* body segments of 256 KB and more are mapped and unmapped on their own: glibc's default raises its mmap threshold after
+     * the first such free, and then keeps freed segments of passed-through bodies in the heap, where RSS no longer shows what
+     * is live */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     if (argc >= 2 && strcmp(argv[1], "invoke") == 0) {
 #ifdef HAVE_INVOKE

@@ -20,6 +20,7 @@
 #define MAX_RESPONSE_HEADERS 512
 #define MAX_RESPONSE_HEAD_SIZE (64 * 1024)
 #define ADDR_CACHE_MS 30000
+#define ORIGIN_RECEIVE_WINDOW_CLAMP (4 * 1024 * 1024)
 
 typedef struct origin_conn {
     h2o_socket_t *sock;
@@ -497,6 +498,11 @@ static void do_connect(origin_req_impl_t *r)
         return;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    /* h2o reads a socket until the kernel has nothing left, so whatever the kernel queued lands in memory at once, even when
+     * the fill is about to pause for a slow client: clamp the receive window (autotuning goes on below it; Debian's default
+     * tcp_rmem maximum of 6 MB gives about this window anyway, but tuned hosts allow 32 MB and more) */
+    int clamp = ORIGIN_RECEIVE_WINDOW_CLAMP;
+    setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
     c->sock = h2o_evloop_socket_create(ot->worker->ctx.loop, fd, 0);
     c->sock->data = c;
     h2o_socket_notify_write(c->sock, on_connect_writable);
