@@ -526,20 +526,8 @@ h2o_iovec_t handler_client_ip(h2o_req_t *req)
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
     char *buf = h2o_mem_alloc_pool(&req->pool, INET6_ADDRSTRLEN);
-    if (len != 0 && ss.ss_family == AF_INET) {
-        const uint8_t *a = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
-        char *p = buf;
-        for (int i = 0; i != 4; ++i) {
-            if (i != 0)
-                *p++ = '.';
-            if (a[i] >= 100)
-                *p++ = (char)('0' + a[i] / 100);
-            if (a[i] >= 10)
-                *p++ = (char)('0' + a[i] / 10 % 10);
-            *p++ = (char)('0' + a[i] % 10);
-        }
-        return h2o_iovec_init(buf, p - buf);
-    }
+    if (len != 0 && ss.ss_family == AF_INET)
+        return h2o_iovec_init(buf, headers_format_ipv4((const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr, buf));
     if (len != 0 && ss.ss_family == AF_INET6 && inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, INET6_ADDRSTRLEN) != NULL)
         return h2o_iovec_init(buf, strlen(buf));
     return h2o_iovec_init(H2O_STRLIT("0.0.0.0"));

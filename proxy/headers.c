@@ -102,3 +102,18 @@ int64_t headers_parse_content_length(h2o_iovec_t value)
         ++i;
     return i == value.len ? v : -1;
 }
+
+size_t headers_format_ipv4(const uint8_t addr[4], char *buf)
+{
+    char *p = buf;
+    for (int i = 0; i != 4; ++i) {
+        if (i != 0)
+            *p++ = '.';
+        if (addr[i] >= 100)
+            *p++ = (char)('0' + addr[i] / 100);
+        if (addr[i] >= 10)
+            *p++ = (char)('0' + addr[i] / 10 % 10);
+        *p++ = (char)('0' + addr[i] % 10);
+    }
+    return (size_t)(p - buf);
+}

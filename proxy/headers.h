@@ -28,5 +28,7 @@ h2o_iovec_t headers_get_str(const h2o_headers_t *headers, const char *name, size
 void headers_add(h2o_mem_pool_t *pool, h2o_headers_t *headers, const char *name, size_t name_len, h2o_iovec_t value);
 /** parses a decimal Content-Length; -1 when invalid (including signs, spaces inside, overflow) */
 int64_t headers_parse_content_length(h2o_iovec_t value);
+/** writes an IPv4 address in dotted-decimal to buf (at least 16 bytes, not NUL-terminated); returns its length */
+size_t headers_format_ipv4(const uint8_t addr[4], char *buf);
 
 #endif

@@ -92,6 +92,22 @@ static void test_origin_request_headers(void **state)
     assert_non_null(headers_get(&out, H2O_TOKEN_ACCEPT).base);
 }
 
+/* the viewer address as Lambda@Edge's clientIp and X-Forwarded-For carry it: dotted decimal, no leading zeros */
+static void test_format_ipv4(void **state)
+{
+    static const struct {
+        uint8_t a[4];
+        const char *text;
+    } rows[] = {{{127, 0, 0, 1}, "127.0.0.1"},       {{0, 0, 0, 0}, "0.0.0.0"},        {{10, 20, 99, 100}, "10.20.99.100"},
+                {{255, 255, 255, 255}, "255.255.255.255"}, {{192, 168, 9, 10}, "192.168.9.10"}, {{1, 2, 3, 4}, "1.2.3.4"}};
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
+        char buf[16];
+        size_t n = headers_format_ipv4(rows[i].a, buf);
+        assert_int_equal(n, strlen(rows[i].text));
+        assert_memory_equal(buf, rows[i].text, n);
+    }
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
@@ -99,6 +115,7 @@ int main(void)
         cmocka_unit_test(test_hop_by_hop_fixed_and_connection_named),
         cmocka_unit_test(test_connection_overflow_is_safe),
         cmocka_unit_test(test_content_length),
+        cmocka_unit_test(test_format_ipv4),
         cmocka_unit_test(test_origin_request_headers),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
