@@ -304,9 +304,7 @@ static void send_head_finish(edge_txn_t *txn)
 static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
 {
     h2o_req_t *req = txn->req;
-    if (txn->client_ip.base == NULL) /* a hit with no viewer-request hook has not looked it up yet */
-        txn->client_ip = handler_client_ip(req);
-    hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, txn->client_ip, ev);
+    hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, handler_client_ip(txn), ev);
     ev->response.status = txn->resp_status;
     ev->response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
     hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev->response.headers);
@@ -521,7 +519,7 @@ static void deliver(edge_txn_t *txn)
 /* ---- the pipeline --------------------------------------------------------------------------------------------------------- */
 
 /* the viewer's address as text; IPv4 by hand, because getnameinfo (h2o_socket_getnumerichost) costs ~2,000 instructions */
-h2o_iovec_t handler_client_ip(h2o_req_t *req)
+static h2o_iovec_t lookup_client_ip(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
@@ -533,17 +531,22 @@ h2o_iovec_t handler_client_ip(h2o_req_t *req)
     return h2o_iovec_init(H2O_STRLIT("0.0.0.0"));
 }
 
+h2o_iovec_t handler_client_ip(edge_txn_t *txn)
+{
+    if (txn->client_ip.base == NULL)
+        txn->client_ip = lookup_client_ip(txn->req);
+    return txn->client_ip;
+}
+
 static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 {
     h2o_req_t *req = txn->req;
-    if (txn->client_ip.base == NULL)
-        txn->client_ip = handler_client_ip(req);
     fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
     fr->path = req->path;
     fr->headers = &req->headers;
     fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
     fr->authority = req->authority;
-    fr->client_ip = txn->client_ip;
+    fr->client_ip = handler_client_ip(txn);
     fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
     fr->request_id = txn->request_id;
 }
@@ -656,7 +659,7 @@ static int vary_matches(cache_obj_t *obj, void *ctx)
 /* the viewer-request event: the request as the viewer sent it */
 static void vreq_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
 {
-    hookcall_request_event(txn->req, txn, HOOK_VIEWER_REQUEST, fn, txn->client_ip, ev);
+    hookcall_request_event(txn->req, txn, HOOK_VIEWER_REQUEST, fn, handler_client_ip(txn), ev);
 }
 
 static void vreq_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
@@ -684,8 +687,6 @@ static void process(edge_txn_t *txn)
         hook_event_t ev;
         int err_status = 0;
         txn->viewer_request_done = 1;
-        if (txn->client_ip.base == NULL)
-            txn->client_ip = handler_client_ip(txn->req);
         vreq_build(txn, fn, &ev);
         hookcall_result_t res = hookcall_run(txn, fn, label, &ev, &txn->req->pool, &err_status, vreq_build, vreq_done);
         if (res != HOOKCALL_OFFLOADED)

@@ -53,8 +53,8 @@ typedef struct edge_txn {
 /** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */
 void handler_register(h2o_pathconf_t *pathconf);
 
-/** the client's address as text, in the request's pool */
-h2o_iovec_t handler_client_ip(h2o_req_t *req);
+/** the client's address as text, in the request's pool; looked up on first use and kept in the transaction */
+h2o_iovec_t handler_client_ip(edge_txn_t *txn);
 
 /** the shared cache (created by the server) */
 extern cache_mem_t *handler_cache;

@@ -219,11 +219,8 @@ hook_fn_t *hookcall_pick(edge_txn_t *txn, int type, const char **label)
             key = find_cookie(txn->req, b->key_name);
         else if (b->key_kind == HOOK_KEY_HEADER)
             key = headers_get_str(&txn->req->headers, b->key_name, strlen(b->key_name));
-        if (key.len == 0) {
-            if (txn->client_ip.base == NULL)
-                txn->client_ip = handler_client_ip(txn->req);
-            key = txn->client_ip;
-        }
+        if (key.len == 0)
+            key = handler_client_ip(txn);
         k = hook_binding_pick(b, cache_key_hash(key.base, key.len));
     }
     *label = b->label[k];
