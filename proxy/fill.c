@@ -480,8 +480,8 @@ static int apply_response_hook(fill_t *f, hook_event_t *ev, hook_status_t st, co
         fail_for_hook(f, st, "origin-response");
         return 1;
     }
-    hookcall_to_h2o_response_headers(&f->pool, &r->headers, &resp);
-    hookcall_keep_disallowed(&f->pool, before->entries, before->size, &resp);
+    resp = (h2o_headers_t){before->entries, before->size, before->size}; /* full: an append does not write into before's array */
+    hookcall_apply_response_headers(&f->pool, &r->headers, &resp);
     if (r->has_body || r->status == 204 || r->status == 304) {
         /* the hook's body replaces the origin's (none for 204 and 304): stop reading the origin */
         stop_fetch(f);

@@ -42,10 +42,10 @@ void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2
 /** the same for a response: the framing headers h2o writes itself (Content-Length, Transfer-Encoding, Date, hop-by-hop) are
  * dropped, the body's length decides them */
 void hookcall_to_h2o_response_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst);
-/** appends to dst the headers of orig that hooks never see (Lambda@Edge's disallowed list), after a hook rewrote a list */
 /** replaces `headers` (a response's, which the hook saw through hookcall_from_h2o_headers) with the hook's list `out`, keeping
  * the disallowed headers the hook could not see; a list the hook only appended to is extended in place */
 void hookcall_apply_response_headers(h2o_mem_pool_t *pool, const hook_headers_t *out, h2o_headers_t *headers);
+/** appends to dst the headers of orig that hooks never see (Lambda@Edge's disallowed list), after a hook rewrote a list */
 void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst);
 /** converts h2o headers to hook headers without copying the bytes; disallowed headers are left out */
 void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n, hook_headers_t *dst);
