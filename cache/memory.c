@@ -214,6 +214,12 @@ static void unlink_locked(cache_mem_t *m, shard_t *s, cache_obj_t *obj)
     obj->charged = 0;
 }
 
+/* what an object costs before its head and body: the struct and its key (a URL outside the key is rare and small) */
+static size_t fixed_bytes(const cache_obj_t *obj)
+{
+    return sizeof(*obj) + obj->key.len + 1;
+}
+
 static int key_eq(cache_obj_t *obj, uint64_t hash, h2o_iovec_t key)
 {
     return obj->hash == hash && obj->key.len == key.len && memcmp(obj->key.base, key.base, key.len) == 0;
@@ -273,7 +279,7 @@ cache_obj_t *cache_mem_begin(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o
     }
     o = cache_obj_new(hash, key, url);
     cache_obj_addref(o); /* one for the index, one for the caller */
-    o->charged = sizeof(*o) + key.len + 1;
+    o->charged = fixed_bytes(o);
     atomic_fetch_add_explicit(&m->used, o->charged, memory_order_relaxed);
     link_locked(m, s, o);
     pthread_mutex_unlock(&s->mutex);
@@ -290,7 +296,7 @@ int cache_mem_insert(cache_mem_t *m, cache_obj_t *obj)
         return -1;
     }
     cache_obj_addref(obj);
-    obj->charged = sizeof(*obj) + obj->key.len + 1;
+    obj->charged = fixed_bytes(obj);
     atomic_fetch_add_explicit(&m->used, obj->charged, memory_order_relaxed);
     link_locked(m, s, obj);
     pthread_mutex_unlock(&s->mutex);
@@ -352,7 +358,7 @@ static void evict(cache_mem_t *m)
 
 size_t cache_mem_object_overhead(const cache_obj_t *obj)
 {
-    size_t n = sizeof(*obj) + obj->key.len + 1 + (obj->fs != NULL ? sizeof(*obj->fs) : 0);
+    size_t n = fixed_bytes(obj) + (obj->fs != NULL ? sizeof(*obj->fs) : 0);
     for (cache_seg_t *s = obj->body->first; s != NULL; s = s->next)
         n += offsetof(cache_seg_t, data);
     return n;
@@ -414,7 +420,7 @@ int cache_mem_charge(cache_mem_t *m, cache_obj_t *obj, uint64_t max_object_size)
         return -1;
     }
     /* charged = fixed part + head + body segments so far */
-    size_t fixed = sizeof(*obj) + obj->key.len + 1 + head_bytes(obj);
+    size_t fixed = fixed_bytes(obj) + head_bytes(obj);
     add = fixed + body > obj->charged ? fixed + body - obj->charged : 0;
     obj->charged += add;
     if (body > max_object_size || obj->charged > m->capacity)
@@ -477,7 +483,7 @@ void cache_mem_mark_pass(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o_iov
     atomic_store(&o->state, CACHE_OBJ_COMPLETE);
     free(o->fs); /* a marker never fills */
     o->fs = NULL;
-    o->charged = sizeof(*o) + key.len + 1;
+    o->charged = fixed_bytes(o);
     atomic_fetch_add_explicit(&m->used, o->charged, memory_order_relaxed);
     cache_obj_t *replaced = NULL, **p;
     pthread_mutex_lock(&s->mutex);
