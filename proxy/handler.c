@@ -218,20 +218,28 @@ static void send_body(edge_txn_t *txn)
 
 static int h2_output_backlog_high(edge_txn_t *txn)
 {
-    if (txn->req->version < 0x200 || txn->h2_sock == NULL)
+    if (txn->h2_sock == NULL) /* set by send_head_finish for HTTP/2 bodies big enough to need it */
         return 0;
     uint64_t handed = txn->sent_to - txn->h2_pos_base, written = txn->h2_sock->bytes_written - txn->h2_written_base;
     return handed > written && handed - written > H2_OUTPUT_BACKLOG_MAX;
 }
 
-static void on_pace(h2o_timeout_entry_t *entry)
+static void on_pace(h2o_timeout_entry_t *entry);
+
+/* send_body, or a look again in a few ms while the HTTP/2 connection has too much of this body unwritten */
+static void send_body_paced(edge_txn_t *txn)
 {
-    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, pace_entry, entry);
     if (h2_output_backlog_high(txn)) {
+        txn->pace_entry.cb = on_pace;
         h2o_timeout_link(txn->req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->pace_entry);
         return;
     }
     send_body(txn);
+}
+
+static void on_pace(h2o_timeout_entry_t *entry)
+{
+    send_body_paced(H2O_STRUCT_FROM_MEMBER(edge_txn_t, pace_entry, entry));
 }
 
 static void on_generator_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -240,12 +248,7 @@ static void on_generator_proceed(h2o_generator_t *gen, h2o_req_t *req)
     /* what was sent has been taken by h2o (written, or for HTTP/2 copied into the connection's buffer) */
     txn->pos = txn->sent_to;
     cache_reader_ack(txn->obj, &txn->reader, txn->pos);
-    if (h2_output_backlog_high(txn)) {
-        txn->pace_entry.cb = on_pace;
-        h2o_timeout_link(req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->pace_entry);
-        return;
-    }
-    send_body(txn);
+    send_body_paced(txn);
 }
 
 static void on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
