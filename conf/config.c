@@ -798,10 +798,24 @@ static void cache_policy_defaults(conf_cache_policy_t *p)
     p->cookie_mode = CONF_KEY_NONE;
 }
 
+static int parse_origin_request(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_request_t *o)
+{
+    static const char *const keys[] = {"headers", "cookies", NULL};
+    conf_key_mode_t headers_mode;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    if (map_get(c, n, "headers") != NULL)
+        o->headers_set = 1;
+    return opt_key_part(c, n, key, "headers", 1, &headers_mode, &o->headers) == 0 &&
+                   opt_key_part(c, n, key, "cookies", 0, &o->cookie_mode, &o->cookies) == 0
+               ? 0
+               : -1;
+}
+
 static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_cache_policy_t *p)
 {
     static const char *const keys[] = {"min_ttl",        "default_ttl", "max_ttl", "key", "stale_while_revalidate",
-                                       "stale_if_error", "enabled",     "error_ttl", NULL};
+                                       "stale_if_error", "enabled",     "error_ttl", "ignore_set_cookie", NULL};
     static const char *const kkeys[] = {"query", "headers", "cookies", NULL};
     yaml_node_t *v;
     conf_key_mode_t headers_mode; /* none or a list: the list says which */
@@ -826,7 +840,7 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
         opt_duration_signed(c, n, key, "stale_while_revalidate", NULL, &p->stale_while_revalidate_ms) != 0 ||
         opt_duration_signed(c, n, key, "stale_if_error", NULL, &p->stale_if_error_ms) != 0 ||
         opt_duration_signed(c, n, key, "error_ttl", NULL, &p->error_ttl_ms) != 0 ||
-        opt_bool(c, n, key, "enabled", &p->enabled) != 0)
+        opt_bool(c, n, key, "enabled", &p->enabled) != 0 || opt_bool(c, n, key, "ignore_set_cookie", &p->ignore_set_cookie) != 0)
         return -1;
     if (p->min_ttl_ms >= 0 && p->max_ttl_ms >= 0 && p->min_ttl_ms > p->max_ttl_ms) {
         v = map_get(c, n, "min_ttl");
@@ -1114,7 +1128,7 @@ static int parse_hook_refs(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *k
 
 static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
 {
-    static const char *const keys[] = {"path", "origin", "cache", "hooks", NULL};
+    static const char *const keys[] = {"path", "origin", "cache", "origin_request", "hooks", NULL};
     yaml_node_t *v;
     char *k;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
@@ -1130,6 +1144,9 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
     if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL)
         return fail_unknown(c, map_get(c, n, "origin"), key, "origin", conf, 0, b->origin_name);
     if ((v = opt_node(c, n, key, "cache", &k)) != NULL && opt_result(k, parse_cache_policy(c, v, k, &b->cache)) != 0)
+        return -1;
+    if ((v = opt_node(c, n, key, "origin_request", &k)) != NULL &&
+        opt_result(k, parse_origin_request(c, v, k, &b->origin_request)) != 0)
         return -1;
     if ((v = opt_node(c, n, key, "hooks", &k)) != NULL && opt_result(k, parse_hook_refs(c, conf, v, k, b)) != 0)
         return -1;
@@ -1243,7 +1260,7 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 
 static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
 {
-    static const char *const keys[] = {"listen", "token", "token_env", NULL};
+    static const char *const keys[] = {"listen", "token", "token_env", "plugin_dirs", NULL};
     yaml_node_t *v;
     if (expect_map(c, n, "admin") != 0 || check_keys(c, n, "admin", keys) != 0)
         return -1;
@@ -1262,6 +1279,20 @@ static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
             return fail(c, v, "admin.token", "is too short (at least 8 characters)");
         return fail(c, map_get(c, n, "token_env"), "admin.token_env", "the value of %s is too short (at least 8 characters)",
                     scalar(map_get(c, n, "token_env")));
+    }
+    if ((v = map_get(c, n, "plugin_dirs")) != NULL) {
+        if (parse_namelist(c, v, "admin.plugin_dirs", &a->plugin_dirs, 0) != 0)
+            return -1;
+        for (size_t i = 0; i != a->plugin_dirs.count; ++i) {
+            char *real = realpath(a->plugin_dirs.names[i], NULL);
+            struct stat st;
+            if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                free(real);
+                return fail(c, v, "admin.plugin_dirs", "%s: not a directory", a->plugin_dirs.names[i]);
+            }
+            free(a->plugin_dirs.names[i]);
+            a->plugin_dirs.names[i] = real;
+        }
     }
     return 0;
 }
@@ -1300,7 +1331,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     }
     if (conf->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        conf->threads = n > 0 ? (unsigned)n : 1;
+        conf->threads = n > 128 ? 128 : n > 0 ? (unsigned)n : 1; /* the hook runtime keeps per-thread state for at most 128 */
     }
 
     /* listen */
@@ -1361,9 +1392,26 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->limits.shutdown_grace_ms = 30000;
     conf->limits.client_timeout_ms = 30000;
     conf->limits.max_streams_per_connection = 100;
+    conf->limits.max_request_headers = 100;
+    conf->limits.max_request_header_size = 64 << 10;
+    conf->limits.max_response_header_size = 64 << 10;
+    conf->limits.send_timeout_ms = 30000;
+    conf->limits.max_unsent_per_connection = 4 << 20;
+    conf->limits.allow_path_params = 0;
     if ((v = map_get(c, root, "limits")) != NULL) {
-        static const char *const lkeys[] = {"max_request_body", "shutdown_grace", "client_timeout", "max_streams_per_connection",
+        static const char *const lkeys[] = {"max_request_body",
+                                            "shutdown_grace",
+                                            "client_timeout",
+                                            "max_streams_per_connection",
+                                            "max_request_headers",
+                                            "max_request_header_size",
+                                            "max_response_header_size",
+                                            "send_timeout",
+                                            "max_unsent_per_connection",
+                                            "allow_path_params",
                                             NULL};
+        static const bounds_t hsize = {1024, 1 << 20, "must be between 1KB and 1MB"};
+        static const bounds_t unsent = {64 << 10, 1ull << 30, "must be between 64KB and 1GB"};
         static const bounds_t body = {0, 1ull << 30, "must be at most 1GB (request bodies are buffered in memory)"};
         static const bounds_t client = {100, UINT64_MAX, "must be at least 100ms"};
         if (expect_map(c, v, "limits") != 0 || check_keys(c, v, "limits", lkeys) != 0)
@@ -1371,7 +1419,13 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         if (opt_size(c, v, "limits", "max_request_body", &body, &conf->limits.max_request_body) != 0 ||
             opt_duration(c, v, "limits", "shutdown_grace", NULL, &conf->limits.shutdown_grace_ms) != 0 ||
             opt_duration(c, v, "limits", "client_timeout", &client, &conf->limits.client_timeout_ms) != 0 ||
-            opt_uint(c, v, "limits", "max_streams_per_connection", 1, 1000, &conf->limits.max_streams_per_connection) != 0)
+            opt_uint(c, v, "limits", "max_streams_per_connection", 1, 1000, &conf->limits.max_streams_per_connection) != 0 ||
+            opt_uint(c, v, "limits", "max_request_headers", 1, 10000, &conf->limits.max_request_headers) != 0 ||
+            opt_size(c, v, "limits", "max_request_header_size", &hsize, &conf->limits.max_request_header_size) != 0 ||
+            opt_size(c, v, "limits", "max_response_header_size", &hsize, &conf->limits.max_response_header_size) != 0 ||
+            opt_duration(c, v, "limits", "send_timeout", &client, &conf->limits.send_timeout_ms) != 0 ||
+            opt_size(c, v, "limits", "max_unsent_per_connection", &unsent, &conf->limits.max_unsent_per_connection) != 0 ||
+            opt_bool(c, v, "limits", "allow_path_params", &conf->limits.allow_path_params) != 0)
             return -1;
     }
 
@@ -1612,6 +1666,8 @@ void conf_free(conf_t *conf)
         free_namelist(&b->cache.query);
         free_namelist(&b->cache.headers);
         free_namelist(&b->cache.cookies);
+        free_namelist(&b->origin_request.headers);
+        free_namelist(&b->origin_request.cookies);
         for (int j = 0; j != CONF_HOOK_NUM; ++j)
             free(b->hooks[j]);
     }
@@ -1628,6 +1684,7 @@ void conf_free(conf_t *conf)
     free(conf->store.seeds);
     free_listen(&conf->admin.listen);
     free(conf->admin.token);
+    free_namelist(&conf->admin.plugin_dirs);
     free(conf);
 }
 

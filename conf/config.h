@@ -88,7 +88,20 @@ typedef struct conf_cache_policy {
     conf_namelist_t headers;
     conf_key_mode_t cookie_mode;
     conf_namelist_t cookies;
+    int ignore_set_cookie; /* store responses that carry Set-Cookie, without it (default 0: such responses are not stored) */
 } conf_cache_policy_t;
+
+/**
+ * What a cacheable request forwards to the origin beyond the cache key (CloudFront's origin request policy). Headers in the
+ * key are always forwarded; so are the ones listed here. `headers_set` 0: the default list (accept, accept-encoding,
+ * accept-language, authorization). Cookies: the key's cookies plus these (mode as for the key).
+ */
+typedef struct conf_origin_request {
+    int headers_set;
+    conf_namelist_t headers; /* lower-case */
+    conf_key_mode_t cookie_mode;
+    conf_namelist_t cookies;
+} conf_origin_request_t;
 
 enum {
     CONF_HOOK_VIEWER_REQUEST = 0,
@@ -115,6 +128,7 @@ typedef struct conf_behavior {
     char *origin_name;
     conf_origin_t *origin;
     conf_cache_policy_t cache;
+    conf_origin_request_t origin_request;
     char *hooks[CONF_HOOK_NUM]; /* `NAME`, `NAME@ALIAS` or `NAME@VERSION`, or NULL */
     int line;                   /* where it is given in the file (the line of its key), for later error messages */
 } conf_behavior_t;
@@ -143,6 +157,7 @@ typedef struct conf_admin {
     int enabled;
     conf_listen_t listen;
     char *token;
+    conf_namelist_t plugin_dirs; /* directories (absolute, resolved) the admin API may load native plugins from */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_admin_t;
 
@@ -164,6 +179,12 @@ typedef struct conf {
         uint64_t shutdown_grace_ms;
         uint64_t client_timeout_ms; /* HTTP/1 request timeout and HTTP/2 idle timeout */
         unsigned max_streams_per_connection;
+        unsigned max_request_headers;      /* count of request header fields (431 above) */
+        uint64_t max_request_header_size;  /* sum of name + value lengths of the request's header fields (431 above) */
+        uint64_t max_response_header_size; /* the response head after hooks (502 above) */
+        uint64_t send_timeout_ms;          /* a response that makes no progress this long is aborted */
+        uint64_t max_unsent_per_connection; /* response bytes handed to h2o and not yet written, per connection */
+        int allow_path_params;             /* 1: `;` is allowed in the path (0: 400) */
     } limits;
     conf_origin_t *origins;
     size_t num_origins;
