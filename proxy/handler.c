@@ -14,6 +14,7 @@
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/reqcheck.h"
 #include "proxy/server.h"
 
 #define MAX_SEND_VECS 16
@@ -101,6 +102,10 @@ static const char *reason_of(int status)
         return "Payload Too Large";
     case 416:
         return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 505:
+        return "HTTP Version Not Supported";
     case 502:
         return "Bad Gateway";
     case 503:
@@ -112,7 +117,8 @@ static const char *reason_of(int status)
     }
 }
 
-static void send_error_with(edge_txn_t *txn, int status, const char *detail, const h2o_token_t *extra_name, h2o_iovec_t extra_value)
+static void send_error_with(edge_txn_t *txn, int status, const char *detail, const h2o_token_t *extra_name, h2o_iovec_t extra_value,
+                            int close)
 {
     h2o_req_t *req = txn->req;
     const char *reason = reason_of(status);
@@ -134,12 +140,22 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     if (extra_name != NULL)
         h2o_add_header(&req->pool, &req->res.headers, extra_name, NULL, extra_value.base, extra_value.len);
-    h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS);
+    if (close)
+        req->http1_is_persistent = 0;
+    h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS | (close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0));
 }
 
 static void send_error(edge_txn_t *txn, int status, const char *detail)
 {
-    send_error_with(txn, status, detail, NULL, h2o_iovec_init(NULL, 0));
+    send_error_with(txn, status, detail, NULL, h2o_iovec_init(NULL, 0), 0);
+}
+
+/* a refusal of the request itself: the HTTP/1 connection is closed, since what follows on it cannot be trusted (RFC 9112 §6.3) */
+static void send_refusal(edge_txn_t *txn, int metric, int status, const char *detail)
+{
+    metrics_count(metric, 1);
+    log_debug("refused a request (%d): %s", status, detail);
+    send_error_with(txn, status, detail, NULL, h2o_iovec_init(NULL, 0), 1);
 }
 
 /* a response a viewer-request hook generated: sent as is, never cached, no viewer-response hook (Lambda@Edge) */
@@ -370,7 +386,7 @@ static void send_head(edge_txn_t *txn)
                 case CACHE_RANGE_UNSATISFIABLE: {
                     char *cr = h2o_mem_alloc_pool(&req->pool, 48);
                     send_error_with(txn, 416, "the range is not satisfiable", H2O_TOKEN_CONTENT_RANGE,
-                                    h2o_iovec_init(cr, sprintf(cr, "bytes */%" PRIu64, length)));
+                                    h2o_iovec_init(cr, sprintf(cr, "bytes */%" PRIu64, length)), 0);
                     return;
                 }
                 default:
@@ -765,6 +781,59 @@ static void on_deferred_process(h2o_timeout_entry_t *entry)
     process(txn);
 }
 
+/*
+ * What the viewer sent, checked before anything else reads it (reqcheck.h): the raw HTTP/1 head, the size of the header list,
+ * and the target, which is normalised once here into req->path (with the query) and req->path_normalized (without): the one
+ * string that picks the behaviour, keys the cache, is the hooks' uri and goes to the origin. Returns 0, or -1 when it answered.
+ */
+static int check_request(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    const conf_t *conf = txn->gen->conf;
+    const char *reason = NULL;
+    reqcheck_target_t t;
+    size_t total = 0;
+    int status;
+    char *dst;
+
+    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        /* h2o keeps the head at the start of the connection's input until the response is done (lib/http1.c) */
+        if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, &reason)) != 0) {
+            send_refusal(txn, status == 505 ? METRIC_REFUSED_VERSION : METRIC_REFUSED_HEAD, status, reason);
+            return -1;
+        }
+    }
+    if (req->headers.size > conf->limits.max_request_headers) {
+        send_refusal(txn, METRIC_REFUSED_HEADERS, 431, "too many request header fields (limits.max_request_headers)");
+        return -1;
+    }
+    for (size_t i = 0; i != req->headers.size; ++i)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (total + req->input.path.len + req->input.authority.len > conf->limits.max_request_header_size) {
+        send_refusal(txn, METRIC_REFUSED_HEADERS, 431, "the request header fields are too large (limits.max_request_header_size)");
+        return -1;
+    }
+    dst = h2o_mem_alloc_pool(&req->pool, req->input.path.len + 1);
+    if ((status = reqcheck_target(req->input.path.base, req->input.path.len,
+                                  (req->version >= 0x200 ? REQCHECK_HTTP2 : 0) | (conf->limits.allow_path_params ? REQCHECK_ALLOW_PARAMS : 0),
+                                  dst, &t, &reason)) != 0) {
+        send_refusal(txn, METRIC_REFUSED_TARGET, status, reason);
+        return -1;
+    }
+    req->path = h2o_iovec_init(dst, t.path_len);
+    req->query_at = t.query_at;
+    req->path_normalized = h2o_iovec_init(dst, t.query_at != SIZE_MAX ? t.query_at : t.path_len);
+    req->norm_indexes = NULL;
+    if (t.authority != NULL)
+        req->authority = h2o_strdup(&req->pool, t.authority, t.authority_len); /* RFC 9112 §3.2.2: the target's authority wins */
+    else if (req->version >= 0x200 && reqcheck_authority(req->authority.base, req->authority.len) != 0) {
+        send_refusal(txn, METRIC_REFUSED_HEAD, 400, "an :authority with characters outside an authority");
+        return -1;
+    }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_worker_t *w = server_worker_current();
@@ -787,6 +856,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     txn->head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 
+    if (check_request(txn) != 0)
+        return 0;
     if (req->entity.base != NULL && req->entity.len > txn->gen->conf->limits.max_request_body) {
         send_error(txn, 413, "the request body exceeds limits.max_request_body");
         return 0;

@@ -22,6 +22,12 @@ static const char *const counter_names[METRIC_NUM][2] = {
     {"edgehook_origin_requests_total", "requests sent to origins"},
     {"edgehook_origin_errors_total", "origin requests that failed"},
     {"edgehook_bytes_sent_total", "response body bytes sent to clients"},
+    {"edgehook_send_timeouts_total", "responses aborted because the client read nothing for limits.send_timeout"},
+    {"edgehook_requests_unanswered_total", "requests that ended before their response began (client gone, stream reset)"},
+    {"head", NULL},
+    {"target", NULL},
+    {"headers", NULL},
+    {"version", NULL},
 };
 
 void metrics_init(unsigned n)
@@ -90,10 +96,14 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
     int i, c, b;
 
     h2o_buffer_init(&buf, &h2o_socket_buffer_prototype);
-    for (i = 0; i != METRIC_NUM; ++i) {
+    for (i = 0; i != METRIC_REFUSED_FIRST; ++i) {
         appendf(&buf, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", counter_names[i][0], counter_names[i][1],
                 counter_names[i][0], counter_names[i][0], metrics_sum(i));
     }
+    appendf(&buf, "# HELP edgehook_requests_refused_total requests refused before routing: malformed or ambiguous head, "
+                  "target, oversized header list, HTTP version\n# TYPE edgehook_requests_refused_total counter\n");
+    for (i = METRIC_REFUSED_FIRST; i != METRIC_NUM; ++i)
+        appendf(&buf, "edgehook_requests_refused_total{reason=\"%s\"} %" PRIu64 "\n", counter_names[i][0], metrics_sum(i));
     appendf(&buf, "# HELP edgehook_requests_total requests answered, by status class\n# TYPE edgehook_requests_total counter\n");
     for (c = 0; c != 6; ++c) {
         uint64_t s = 0;

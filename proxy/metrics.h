@@ -20,6 +20,14 @@ enum {
     METRIC_ORIGIN_REQUESTS,
     METRIC_ORIGIN_ERRORS,
     METRIC_BYTES_SENT,
+    METRIC_SEND_TIMEOUTS,    /* responses aborted because the client read nothing for limits.send_timeout */
+    METRIC_UNANSWERED,       /* requests that ended before their response began (client gone, HTTP/2 stream reset) */
+    /* edgehook_requests_refused_total{reason=...}: requests refused before they reached a behaviour */
+    METRIC_REFUSED_FIRST,
+    METRIC_REFUSED_HEAD = METRIC_REFUSED_FIRST, /* malformed or ambiguous HTTP/1 head (smuggling, obs-fold, bare LF, Host) */
+    METRIC_REFUSED_TARGET,                      /* request target that cannot be normalised */
+    METRIC_REFUSED_HEADERS,                     /* header list over limits.max_request_headers / max_request_header_size */
+    METRIC_REFUSED_VERSION,                     /* HTTP version other than 1.0 / 1.1 (505) */
     METRIC_NUM
 };
 
