@@ -1,8 +1,14 @@
 /* cache/key.c - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part for purges. */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include "cache/key.h"
 
 static const char hexdigits[] = "0123456789ABCDEF";
@@ -172,6 +178,7 @@ typedef struct kitem {
     const char *name, *value;
     size_t nlen, vlen;
     int has_value;
+    size_t pos; /* place in the request: ties between equal names keep it (the sort is stable) */
 } kitem_t;
 
 static int cmp_raw(const char *a, size_t alen, const char *b, size_t blen)
@@ -181,23 +188,27 @@ static int cmp_raw(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-/* by normalised name, then "no value" before any value, then by normalised value */
+/* the place in the request breaks ties: qsort with it is a stable sort by name alone */
+static int cmp_pos(const kitem_t *a, const kitem_t *b)
+{
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* by normalised name only; repeated names keep their order (`a=1&a=2` and `a=2&a=1` are different requests to an origin that
+ * reads the first value, or all of them as a list) */
 static int cmp_param(const void *pa, const void *pb)
 {
     const kitem_t *a = pa, *b = pb;
     int c = norm_cmp(a->name, a->nlen, b->name, b->nlen);
-    if (c != 0 || (c = a->has_value - b->has_value) != 0 || !a->has_value)
-        return c;
-    return norm_cmp(a->value, a->vlen, b->value, b->vlen);
+    return c != 0 ? c : cmp_pos(a, b);
 }
 
+/* by name only, as for the query: of two cookies with one name, servers read the first */
 static int cmp_cookie(const void *pa, const void *pb)
 {
     const kitem_t *a = pa, *b = pb;
     int c = cmp_raw(a->name, a->nlen, b->name, b->nlen);
-    if (c != 0 || (c = a->has_value - b->has_value) != 0 || !a->has_value)
-        return c;
-    return cmp_raw(a->value, a->vlen, b->value, b->vlen);
+    return c != 0 ? c : cmp_pos(a, b);
 }
 
 static int in_list(const conf_namelist_t *list, const char *name, size_t nlen, int normalise)
@@ -253,6 +264,7 @@ static ssize_t collect_query(const conf_cache_policy_t *pol, const char *q, size
             if (selected(mode, pol != NULL ? &pol->query : NULL, it.name, it.nlen, 1)) {
                 if (n == cap)
                     return -1;
+                it.pos = n;
                 items[n++] = it;
             }
         }
@@ -326,6 +338,7 @@ static ssize_t collect_cookies(const conf_cache_policy_t *pol, const h2o_headers
                 continue;
             if (n == cap)
                 return -1;
+            it.pos = n;
             items[n++] = it;
         }
     }
@@ -467,14 +480,7 @@ h2o_iovec_t cache_key_host_of(h2o_iovec_t key)
 }
 
 /* ------------------------------------------------------------------------------------------------------------------- */
-/* hash: one multiply-rotate-multiply round per 8-byte word, then a finaliser that spreads every bit over the output.    */
-/* Each round is a bijection of the state for a given word (and of the word for a given state), so inputs of one length */
-/* that differ in a single word never collide. Constants: fractional bits of the golden ratio, sqrt(2), sqrt(3), sqrt(5). */
-
-#define HASH_P1 0x9E3779B97F4A7C15ULL
-#define HASH_P2 0xBB67AE8584CAA73BULL
-#define HASH_P3 0x6A09E667F3BCC909ULL
-#define HASH_P4 0x3C6EF372FE94F82BULL
+/* hashes                                                                                                               */
 
 static uint64_t read_le64(const unsigned char *p)
 {
@@ -486,6 +492,143 @@ static uint64_t read_le64(const unsigned char *p)
     return v;
 }
 
+/* SipHash (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012), written from the paper's description: four 64-bit
+ * words of state initialised from the 128-bit key and four constants ("somepseudorandomlygeneratedbytes"); each 8-byte
+ * little-endian message word m is xored into v3, followed by c SipRounds, then xored into v0; the last word holds the 0-7
+ * remaining bytes and the length mod 256 in its top byte; finalisation xors 0xff into v2, runs d SipRounds and returns the
+ * xor of the four words. */
+
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+typedef struct sip_state {
+    uint64_t v0, v1, v2, v3;
+} sip_state_t;
+
+/* the paper's SipRound: additions, rotations and xors in two interleaved halves */
+static inline __attribute__((always_inline)) void sip_round(sip_state_t *s)
+{
+    s->v0 += s->v1;
+    s->v2 += s->v3;
+    s->v1 = SIP_ROTL(s->v1, 13);
+    s->v3 = SIP_ROTL(s->v3, 16);
+    s->v1 ^= s->v0;
+    s->v3 ^= s->v2;
+    s->v0 = SIP_ROTL(s->v0, 32);
+    s->v2 += s->v1;
+    s->v0 += s->v3;
+    s->v1 = SIP_ROTL(s->v1, 17);
+    s->v3 = SIP_ROTL(s->v3, 21);
+    s->v1 ^= s->v2;
+    s->v3 ^= s->v0;
+    s->v2 = SIP_ROTL(s->v2, 32);
+}
+
+static inline __attribute__((always_inline)) void sip_word(sip_state_t *s, uint64_t m, int crounds)
+{
+    s->v3 ^= m;
+    for (int r = 0; r != crounds; ++r)
+        sip_round(s);
+    s->v0 ^= m;
+}
+
+/* SipHash-c-d; c and d are constants at every call, so the rounds unroll */
+static inline __attribute__((always_inline)) uint64_t sip_hash(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len,
+                                                                int crounds, int drounds)
+{
+    sip_state_t s = {k0 ^ UINT64_C(0x736f6d6570736575), k1 ^ UINT64_C(0x646f72616e646f6d), k0 ^ UINT64_C(0x6c7967656e657261),
+                     k1 ^ UINT64_C(0x7465646279746573)};
+    size_t n = len;
+    for (; n >= 8; n -= 8, p += 8)
+        sip_word(&s, read_le64(p), crounds);
+    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i != n; ++i)
+        last |= (uint64_t)p[i] << (8 * i);
+    sip_word(&s, last, crounds);
+    s.v2 ^= 0xff;
+    for (int r = 0; r != drounds; ++r)
+        sip_round(&s);
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+uint64_t cache_key_siphash13(const unsigned char key[16], const void *data, size_t len)
+{
+    return sip_hash(read_le64(key), read_le64(key + 8), data, len, 1, 3);
+}
+
+uint64_t cache_key_siphash24(const unsigned char key[16], const void *data, size_t len)
+{
+    return sip_hash(read_le64(key), read_le64(key + 8), data, len, 2, 4);
+}
+
+/* the process's key: drawn once, before the first hash (hash_seeded is set, with release order, after both halves) */
+static uint64_t hash_k0, hash_k1;
+static _Atomic int hash_seeded;
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+
+static int fill_random(unsigned char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = getrandom(buf + got, len - got, 0); /* blocks only until the kernel's pool is initialised, once per boot */
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got == len)
+        return 0;
+    /* a kernel without getrandom (before 3.17): the same pool through the device */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    return got == len ? 0 : -1;
+}
+
+static void hash_seed_once(void)
+{
+    unsigned char seed[16];
+    if (fill_random(seed, sizeof(seed)) != 0) {
+        /* an unkeyed hash would let a client aim every key at one chain: refuse to run without one */
+        fprintf(stderr, "cache: no random bytes for the cache key hash (getrandom and /dev/urandom failed)\n");
+        abort();
+    }
+    hash_k0 = read_le64(seed);
+    hash_k1 = read_le64(seed + 8);
+    atomic_store_explicit(&hash_seeded, 1, memory_order_release);
+}
+
+void cache_key_hash_seed(void)
+{
+    pthread_once(&hash_once, hash_seed_once);
+}
+
+uint64_t cache_key_hash(const void *data, size_t len)
+{
+    if (__builtin_expect(!atomic_load_explicit(&hash_seeded, memory_order_acquire), 0))
+        cache_key_hash_seed();
+    return sip_hash(hash_k0, hash_k1, data, len, 1, 3);
+}
+
+/* The fixed hash: one multiply-rotate-multiply round per 8-byte word, then a finaliser that spreads every bit over the output.
+ * Each round is a bijection of the state for a given word (and of the word for a given state), so inputs of one length that
+ * differ in a single word never collide. Constants: fractional bits of the golden ratio, sqrt(2), sqrt(3), sqrt(5). */
+
+#define HASH_P1 0x9E3779B97F4A7C15ULL
+#define HASH_P2 0xBB67AE8584CAA73BULL
+#define HASH_P3 0x6A09E667F3BCC909ULL
+#define HASH_P4 0x3C6EF372FE94F82BULL
+
 static uint64_t hash_round(uint64_t h, uint64_t w)
 {
     h ^= w * HASH_P1;
@@ -493,7 +636,7 @@ static uint64_t hash_round(uint64_t h, uint64_t w)
     return h * HASH_P2;
 }
 
-uint64_t cache_key_hash(const void *data, size_t len)
+uint64_t cache_key_hash_fixed(const void *data, size_t len)
 {
     const unsigned char *p = data;
     uint64_t h = HASH_P3 ^ ((uint64_t)len * HASH_P4);

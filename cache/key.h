@@ -19,12 +19,13 @@
  *   equivalent (RFC 3986 §6.2.2): %XX of an unreserved character is decoded, other %XX get uppercase hex, and bytes outside
  *   visible ASCII are %-encoded; an invalid '%' sequence is kept as is. Dot-segments are not removed, since the origin
  *   receives the path as sent. QUERY keeps the parameters the policy selects (none | all | list | except, names compared
- *   after normalisation, case-sensitively), sorted by name then value (bytewise); `a` and `a=` stay distinct, empty
- *   parameters (`&&`) are dropped and an empty query drops the '?'.
+ *   after normalisation, case-sensitively), sorted by name (bytewise) with a stable sort: the values of a repeated name
+ *   keep their order, since `a=1&a=2` and `a=2&a=1` can be different answers (an origin reading the first value, or a
+ *   list); `a` and `a=` stay distinct, empty parameters (`&&`) are dropped and an empty query drops the '?'.
  * - one "h:" entry per header name of the policy, in policy order, name lowercased: absent → no '='; present → the values
  *   of all its lines, trimmed, joined with ','.
  * - one "c:" entry per cookie the policy selects (none | all | list | except, from every Cookie line, names
- *   case-sensitive), sorted by name then value.
+ *   case-sensitive), sorted by name with a stable sort (of two cookies with one name, servers read the first).
  * Header values, cookie names and values, and the host have control bytes and '%' %-escaped.
  *
  * The query the origin receives is the original one, not the normalised one (normalising for the key is safe; rewriting
@@ -56,11 +57,28 @@ ssize_t cache_key_build(const conf_cache_policy_t *pol, const cache_key_request_
 h2o_iovec_t cache_key_build_pool(h2o_mem_pool_t *pool, const conf_cache_policy_t *pol, const cache_key_request_t *req);
 
 /**
- * A 64-bit hash of `len` bytes: fast (8 bytes per step), the same on every run and machine (little-endian reads), so it
- * may name objects on disk. Not keyed: tables indexed by it must tolerate crafted collisions (compare full keys, bound
- * chains). cache_key_hash of a key is the key's hash.
+ * The 64-bit hash of `len` bytes that indexes the cache: SipHash-1-3 under a 128-bit key drawn from getrandom(2) once per
+ * process, so a client cannot choose URLs that pile into one hash chain (hash flooding): it cannot predict the hash of any
+ * input. Different in every process: never store it or compare it across processes (cache_key_hash_fixed() is the stable
+ * one). Thread-safe; the key is drawn on the first call unless cache_key_hash_seed() drew it before. cache_key_hash of a key
+ * is the key's hash.
  */
 uint64_t cache_key_hash(const void *data, size_t len);
+/**
+ * Draws the process's key of cache_key_hash() now (once; later calls do nothing). Call it at start-up, before the worker
+ * threads, so that the first request does not wait for it and a failure (no random source: the process aborts with a
+ * message) shows at once. Thread-safe (pthread_once).
+ */
+void cache_key_hash_seed(void);
+/**
+ * A 64-bit hash that is the same on every run and machine (little-endian reads): for choices that must not change across
+ * restarts or nodes, such as sticky canary splits. Not keyed: never index a table a client can fill with it.
+ */
+uint64_t cache_key_hash_fixed(const void *data, size_t len);
+/** SipHash-1-3 of `len` bytes under `key` (bytes 0-7: k0, 8-15: k1, little-endian): cache_key_hash with a chosen key. */
+uint64_t cache_key_siphash13(const unsigned char key[16], const void *data, size_t len);
+/** SipHash-2-4, the paper's reference variant: lets the tests check the implementation against the paper's test vector. */
+uint64_t cache_key_siphash24(const unsigned char key[16], const void *data, size_t len);
 
 /**
  * The URL part of a request-target under `pol` (NULL: keep the whole query): normalised path, then '?' and the normalised,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cache/key.h"
 
 /* ------------------------------------------------------------------------------------------------------------------- */
@@ -83,7 +84,8 @@ static void test_url_table(void **state)
         const char *path, *want;
     } rows[] = {
         {"query sorted by name", 0, "/p?b=2&a=1", "/p?a=1&b=2"},
-        {"then by value", 0, "/p?a=2&a=1", "/p?a=1&a=2"},
+        {"repeated names keep their order (stable sort by name)", 0, "/p?a=2&b=0&a=1", "/p?a=2&a=1&b=0"},
+        {"a repeated name keeps its order around others", 0, "/p?c=1&a=z&b=1&a=y&a=x", "/p?a=z&a=y&a=x&b=1&c=1"},
         {"repeated parameters kept", 0, "/p?a=1&a=1", "/p?a=1&a=1"},
         {"RFC 3986 §6.2.2.2 unreserved decoded", 0, "/p?%7Euser=%41%2d", "/p?~user=A-"},
         {"RFC 3986 §6.2.2.1 hex uppercased", 0, "/p?x=%2f%c3%a9", "/p?x=%2F%C3%A9"},
@@ -94,7 +96,7 @@ static void test_url_table(void **state)
         {"an encoded '=' is data", 0, "/p?k%3D1=2", "/p?k%3D1=2"},
         {"sorted after normalisation", 0, "/p?%62=1&a=2", "/p?a=2&b=1"},
         {"bytewise order", 0, "/p?b=1&B=1&a=1", "/p?B=1&a=1&b=1"},
-        {"`a` sorts before `a=`", 0, "/p?a=&a", "/p?a&a="},
+        {"`a` and `a=` keep their order", 0, "/p?a=&a", "/p?a=&a"},
         {"empty parameters dropped", 0, "/p?a&&b=&", "/p?a&b="},
         {"empty query removed", 0, "/p?", "/p"},
         {"query of separators only removed", 0, "/p?&&", "/p"},
@@ -105,7 +107,7 @@ static void test_url_table(void **state)
         {"path: trailing '%'", 0, "/x%", "/x%"},
         {"path: no query", 0, "/plain", "/plain"},
         {"CloudFront query none", 1, "/p?a=1", "/p"},
-        {"CloudFront query list", 2, "/img?x=2&w=1&h=3&w=0", "/img?h=3&w=0&w=1"},
+        {"CloudFront query list", 2, "/img?x=2&w=1&h=3&w=0", "/img?h=3&w=1&w=0"},
         {"CloudFront query list: names case-sensitive", 2, "/img?W=1&h=2", "/img?h=2"},
         {"CloudFront query list: names normalised", 2, "/img?%77=5", "/img?w=5"},
         {"CloudFront query list: nothing kept", 2, "/img?x=1", "/img"},
@@ -174,6 +176,10 @@ static void test_key_equivalence_table(void **state)
         const char *host1, *path1, *hdr1, *host2, *path2, *hdr2;
     } rows[] = {
         {"query order does not matter", 1, 0, 0, "a", "/p?x=1&y=2", "", "a", "/p?y=2&x=1", ""},
+        {"other names move around a repeated one", 1, 0, 0, "a", "/p?a=1&b=2&a=2", "", "a", "/p?b=2&a=1&a=2", ""},
+        {"the order of a repeated name matters", 0, 0, 0, "a", "/p?a=1&a=2", "", "a", "/p?a=2&a=1", ""},
+        {"the order of a repeated cookie matters", 0, 0, 0, "a", "/", "Cookie: a=1; a=2", "a", "/", "Cookie: a=2; a=1"},
+        {"... also over two Cookie lines", 0, 0, 0, "a", "/", "Cookie: a=1\nCookie: a=2", "a", "/", "Cookie: a=2\nCookie: a=1"},
         {"escape case does not matter", 1, 0, 0, "a", "/p%2fq?x=%c3", "", "a", "/p%2Fq?x=%C3", ""},
         {"unreserved escapes do not matter", 1, 0, 0, "a", "/%7Eu?%61=1", "", "a", "/~u?a=1", ""},
         {"host case does not matter", 1, 0, 0, "A.Example", "/", "", "a.example", "/", ""},
@@ -299,10 +305,10 @@ static void test_build_buffer(void **state)
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* hash                                                                                                                 */
 
-static void test_hash_stability(void **state)
+static void test_hash_fixed_stability(void **state)
 {
-    /* pinned values (cross-checked with an independent model of the algorithm): objects on disk may be named by them, so
-     * they must not change across builds or machines */
+    /* pinned values (cross-checked with an independent model of the algorithm): sticky choices are made with them, so they
+     * must not change across builds, machines or restarts */
     static const struct {
         const char *s;
         uint64_t h;
@@ -315,17 +321,91 @@ static void test_hash_stability(void **state)
         {"0\nexample.com\n/index.html\n", UINT64_C(0xc83f6fe68eaa6941)},
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
-        uint64_t h = cache_key_hash(rows[i].s, strlen(rows[i].s));
+        uint64_t h = cache_key_hash_fixed(rows[i].s, strlen(rows[i].s));
         print_message("  \"%s\" -> 0x%016llx\n", rows[i].s, (unsigned long long)h);
         assert_true(h == rows[i].h);
     }
     /* the length is part of the hash: zero padding does not collide */
-    assert_true(cache_key_hash("a", 1) != cache_key_hash("a\0", 2));
-    assert_true(cache_key_hash("", 0) != cache_key_hash("\0", 1));
+    assert_true(cache_key_hash_fixed("a", 1) != cache_key_hash_fixed("a\0", 2));
+    assert_true(cache_key_hash_fixed("", 0) != cache_key_hash_fixed("\0", 1));
     /* unaligned input hashes the same as aligned input */
     char buf[64];
     memcpy(buf + 1, "0123456789abcdefg", 17);
-    assert_true(cache_key_hash(buf + 1, 17) == cache_key_hash("0123456789abcdefg", 17));
+    assert_true(cache_key_hash_fixed(buf + 1, 17) == cache_key_hash_fixed("0123456789abcdefg", 17));
+}
+
+static void test_siphash_vectors(void **state)
+{
+    unsigned char key[16], zero[16] = {0}, msg[64];
+    for (int i = 0; i != 16; ++i)
+        key[i] = (unsigned char)i;
+    for (int i = 0; i != 64; ++i)
+        msg[i] = (unsigned char)i;
+    /* SipHash-2-4 against the paper's test vectors (key 00..0f, messages 00..0e and empty): the rounds, the constants, the
+     * byte order and the length byte are right */
+    assert_true(cache_key_siphash24(key, msg, 15) == UINT64_C(0xa129ca6149be45e5));
+    assert_true(cache_key_siphash24(key, msg, 0) == UINT64_C(0x726fdb47dd0e0e31));
+    /* SipHash-1-3 (what cache_key_hash runs) under the zero key, as CPython 3.11 computes it with PYTHONHASHSEED=0:
+     * PYTHONHASHSEED=0 python3 -c 'print(hex(hash(b"abc") & (2**64-1)))' (CPython returns 0 for b"" itself) */
+    static const struct {
+        const char *s;
+        uint64_t h;
+    } rows[] = {
+        {"a", UINT64_C(0x407448d2b89b1813)},
+        {"abc", UINT64_C(0xc03bc3a0042630f2)},
+        {"0123456789abcdef", UINT64_C(0x1d42b30f7e060c24)},
+        {"0123456789abcdefg", UINT64_C(0x3323a4f8b8d9776b)},
+        {"0\nexample.com\n/index.html\n", UINT64_C(0xdadccc574c8ce74f)},
+    };
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i)
+        assert_true(cache_key_siphash13(zero, rows[i].s, strlen(rows[i].s)) == rows[i].h);
+    /* every length from 0 to 63 reads its tail right: unaligned input gives the same hash, and one more byte changes it */
+    unsigned char unaligned[65];
+    for (size_t n = 0; n != 64; ++n) {
+        memcpy(unaligned + 1, msg, n);
+        assert_true(cache_key_siphash13(key, unaligned + 1, n) == cache_key_siphash13(key, msg, n));
+        assert_true(cache_key_siphash13(key, msg, n) != cache_key_siphash13(key, msg, n + 1));
+    }
+    /* the key matters, each half of it */
+    unsigned char k2[16];
+    memcpy(k2, key, 16);
+    k2[15] ^= 1;
+    assert_true(cache_key_siphash13(key, "abc", 3) != cache_key_siphash13(k2, "abc", 3));
+    memcpy(k2, key, 16);
+    k2[0] ^= 0x80;
+    assert_true(cache_key_siphash13(key, "abc", 3) != cache_key_siphash13(k2, "abc", 3));
+}
+
+static void test_hash_seeded(void **state)
+{
+    /* stable within the process, whatever the seed is */
+    const char *k = "0\nexample.com\n/index.html\n";
+    uint64_t h = cache_key_hash(k, strlen(k));
+    cache_key_hash_seed(); /* a second seeding does nothing */
+    assert_true(cache_key_hash(k, strlen(k)) == h);
+    assert_true(cache_key_hash("a", 1) != cache_key_hash("a\0", 2));
+    /* keyed: not SipHash under the all-zero key (that would mean no seed; 2^-64 by chance), nor the fixed hash */
+    unsigned char zero[16] = {0};
+    assert_true(h != cache_key_siphash13(zero, k, strlen(k)));
+    assert_true(h != cache_key_hash_fixed(k, strlen(k)));
+    /* a new key in every process: this program run twice more prints two other hashes of the same input */
+    char other[2][32], exe[4096], cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    snprintf(cmd, sizeof(cmd), "'%s' --print-hash", exe);
+    for (int i = 0; i != 2; ++i) {
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(other[i], sizeof(other[i]), p));
+        assert_int_equal(pclose(p), 0);
+    }
+    char mine[32];
+    snprintf(mine, sizeof(mine), "%016llx\n", (unsigned long long)h);
+    print_message("  this process %s  two others %s  %s", mine, other[0], other[1]);
+    assert_string_not_equal(mine, other[0]);
+    assert_string_not_equal(mine, other[1]);
+    assert_string_not_equal(other[0], other[1]);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -393,13 +473,20 @@ static void test_hash_quality(void **state)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--print-hash") == 0) {
+        /* for test_hash_seeded: the hash of its input in a fresh process */
+        const char *k = "0\nexample.com\n/index.html\n";
+        printf("%016llx\n", (unsigned long long)cache_key_hash(k, strlen(k)));
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_table),    cmocka_unit_test(test_query_function),
         cmocka_unit_test(test_key_layout),   cmocka_unit_test(test_key_equivalence_table),
         cmocka_unit_test(test_cookie_modes), cmocka_unit_test(test_headers_in_key),
-        cmocka_unit_test(test_build_buffer), cmocka_unit_test(test_hash_stability),
+        cmocka_unit_test(test_build_buffer), cmocka_unit_test(test_hash_fixed_stability),
+        cmocka_unit_test(test_siphash_vectors), cmocka_unit_test(test_hash_seeded),
         cmocka_unit_test(test_hash_quality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
