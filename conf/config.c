@@ -1153,11 +1153,20 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
     return 0;
 }
 
-/* S3 bucket naming (the store's rule): 3-63 of [a-z0-9.-], a letter or digit at both ends, no "..", not an IPv4 address */
+/* S3 bucket naming (the store's rule): 3-63 of [a-z0-9.-], a letter or digit at both ends, no "..", not an IPv4 address, none
+ * of the prefixes and suffixes S3 reserves (store_fs_reserved_bucket_name in store/fs.c has the same lists) */
 static int valid_bucket_name(const char *s)
 {
+    static const char *const reserved_prefixes[] = {"xn--", "sthree-", "amzn-s3-demo-", NULL};
+    static const char *const reserved_suffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", NULL};
     size_t len = strlen(s), dots = 0, i;
     int numeric = 1;
+    for (i = 0; reserved_prefixes[i] != NULL; ++i)
+        if (strncmp(s, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
+            return 0;
+    for (i = 0; reserved_suffixes[i] != NULL; ++i)
+        if (len >= strlen(reserved_suffixes[i]) && strcmp(s + len - strlen(reserved_suffixes[i]), reserved_suffixes[i]) == 0)
+            return 0;
     if (len < 3 || len > 63 || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])) ||
         !(islower((unsigned char)s[len - 1]) || isdigit((unsigned char)s[len - 1])))
         return 0;

@@ -551,6 +551,25 @@ int store_fs_valid_bucket_name(const char *name, size_t len)
     return 1;
 }
 
+int store_fs_reserved_bucket_name(const char *name, size_t len)
+{
+    /* S3's general purpose bucket naming rules: prefixes and suffixes AWS keeps for itself (IDNA, access point and Object
+     * Lambda aliases, Multi-Region Access Points, directory and table buckets, documentation examples) */
+    static const char *const prefixes[] = {"xn--", "sthree-", "amzn-s3-demo-", NULL};
+    static const char *const suffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", NULL};
+    for (size_t i = 0; prefixes[i] != NULL; ++i) {
+        size_t n = strlen(prefixes[i]);
+        if (len >= n && memcmp(name, prefixes[i], n) == 0)
+            return 1;
+    }
+    for (size_t i = 0; suffixes[i] != NULL; ++i) {
+        size_t n = strlen(suffixes[i]);
+        if (len >= n && memcmp(name + len - n, suffixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void bucket_free(store_bucket_t *b)
 {
     for (size_t i = 0; i != b->num_objs; ++i)
@@ -667,7 +686,7 @@ int store_fs_bucket_create(store_fs_t *fs, const char *name)
 {
     size_t len = strlen(name);
     int r = 0;
-    if (!store_fs_valid_bucket_name(name, len))
+    if (!store_fs_valid_bucket_name(name, len) || store_fs_reserved_bucket_name(name, len))
         return STORE_FS_EINVAL;
     pthread_rwlock_wrlock(&fs->buckets_lock);
     size_t i = bucket_lower_bound(fs, name, len);

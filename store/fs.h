@@ -101,7 +101,13 @@ const char *store_fs_root(store_fs_t *fs);
 /** 1 if name is a valid bucket name: 3-63 of [a-z0-9.-], starting and ending with a letter or digit, no `..`, not an IPv4 address
  */
 int store_fs_valid_bucket_name(const char *name, size_t len);
-/** creates a bucket (directory and record, synced); STORE_FS_EEXIST if it exists, STORE_FS_EINVAL for a bad name */
+/**
+ * 1 if name (valid by store_fs_valid_bucket_name) is one S3 refuses to create: it starts with xn--, sthree- or amzn-s3-demo-, or
+ * ends with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3. Only creation refuses them: a bucket of such a name that exists
+ * under root (made by an older edgehook) stays usable.
+ */
+int store_fs_reserved_bucket_name(const char *name, size_t len);
+/** creates a bucket (directory and record, synced); STORE_FS_EEXIST if it exists, STORE_FS_EINVAL for a bad or reserved name */
 int store_fs_bucket_create(store_fs_t *fs, const char *name);
 /** deletes an empty bucket (its pending multipart uploads are aborted); STORE_FS_ENOTEMPTY if it has objects */
 int store_fs_bucket_delete(store_fs_t *fs, const char *name);
