@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,11 @@
 #include "proxy/headers.h"
 #include "proxy/log.h"
 #include "proxy/origin.h"
-#include "proxy/picohttp.h"
+#include "proxy/originhead.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
-#define MAX_RESPONSE_HEADERS 512
-#define MAX_RESPONSE_HEAD_SIZE (64 * 1024)
+#define MAX_INFORMATIONAL 32 /* 1xx responses dropped before the final one; more is an error */
 #define ADDR_CACHE_MS 30000
 #define ORIGIN_RECEIVE_WINDOW_CLAMP (4 * 1024 * 1024)
 
@@ -45,7 +45,6 @@ typedef struct origin_thread {
 } origin_thread_t;
 
 enum { ST_WAIT_SLOT, ST_RESOLVING, ST_CONNECTING, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE };
-enum { FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_EOF };
 
 typedef struct origin_req_impl {
     origin_req_t super;
@@ -65,10 +64,12 @@ typedef struct origin_req_impl {
     unsigned attempts;
     /* the response */
     h2o_mem_pool_t pool;
-    int framing;
+    origin_framing_t framing;
     uint64_t remaining;
-    struct phr_chunked_decoder chunked;
+    origin_chunked_t chunked;
     int keepalive;
+    size_t head_scanned;  /* bytes of the incomplete head already parsed (the parser runs again only when a line may have ended) */
+    unsigned informational; /* 1xx responses dropped */
     int paused, in_cb, cancelled;
     size_t bytes_in; /* response bytes received on this attempt */
     const char *deferred_error;
@@ -257,9 +258,30 @@ static void conn_close(origin_conn_t *c)
 
 static void on_idle_read(h2o_socket_t *sock, const char *err)
 {
-    /* an idle connection that becomes readable was closed by the origin (or sent garbage): drop it */
+    /* an idle connection that becomes readable was closed by the origin, or the origin sent bytes nobody asked for (a response
+     * it should not have sent, the body of a response that announced none): never read them as the next response, drop it.
+     * Level-triggered polling brings us here for bytes that were already queued when the connection was parked, too. */
     origin_conn_t *c = sock->data;
+    if (err == NULL && sock->input->size != 0)
+        log_warn("origin %s (%s:%u): %zu bytes arrived on an idle connection: closed", c->o->name, c->o->host, c->o->port,
+                 sock->input->size);
     conn_close(c);
+}
+
+/* an idle connection may carry a request only if nothing arrived on it since its last response ended: no byte buffered, none
+ * queued in the kernel (the poller may not have reported them yet: the connection can be reused in the same loop iteration in
+ * which it was parked or in which the bytes arrived), and no EOF */
+static int conn_is_quiet(origin_conn_t *c)
+{
+    char b;
+    ssize_t n;
+    if (c->sock->input->size != 0)
+        return 0;
+    while ((n = recv(h2o_socket_get_fd(c->sock), &b, 1, MSG_PEEK | MSG_DONTWAIT)) == -1 && errno == EINTR)
+        ;
+    if (n > 0)
+        log_warn("origin %s (%s:%u): bytes arrived on an idle connection: closed", c->o->name, c->o->host, c->o->port);
+    return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 static void on_idle_timeout(h2o_timeout_entry_t *entry)
@@ -322,7 +344,12 @@ static void finish(origin_req_impl_t *r, int status, const char *err)
     r->state = ST_DONE;
     h2o_timeout_unlink(&r->timer);
     if (c != NULL) {
-        /* a response that came before the request was fully written (an early 413) leaves a write in flight: no reuse */
+        /* bytes after the end of the response: the origin sent more than the framing says, so nothing after it on this
+         * connection can be trusted (it could be read as the next request's response); a response that came before the request
+         * was fully written (an early 413) leaves a write in flight: no reuse either */
+        if (err == NULL && r->keepalive && c->sock->input->size != 0)
+            log_warn("origin %s (%s:%u): %zu bytes after the end of a response: connection closed", r->o->name, r->o->host,
+                     r->o->port, c->sock->input->size);
         if (err == NULL && r->keepalive && c->sock->input->size == 0 && !h2o_socket_is_writing(c->sock)) {
             h2o_socket_read_stop(c->sock);
             conn_release_to_pool(c);
@@ -530,12 +557,16 @@ static void start_attempt(origin_req_impl_t *r)
 {
     origin_thread_t *ot = r->ot;
     ++r->attempts;
-    /* a pooled connection */
-    if (!h2o_linklist_is_empty(&ot->idle)) {
+    /* a pooled connection on which nothing arrived while it was idle */
+    while (!h2o_linklist_is_empty(&ot->idle)) {
         origin_conn_t *c = H2O_STRUCT_FROM_MEMBER(origin_conn_t, idle_link, ot->idle.next);
         h2o_linklist_unlink(&c->idle_link);
         h2o_timeout_unlink(&c->idle_entry);
         h2o_socket_read_stop(c->sock);
+        if (!conn_is_quiet(c)) {
+            conn_close(c);
+            continue;
+        }
         c->req = r;
         r->conn = c;
         send_request(r);
@@ -700,7 +731,7 @@ void origin_req_resume(origin_req_t *_r)
 
 /* ---- response parsing ----------------------------------------------------------------------------------------------------- */
 
-static int call_head(origin_req_impl_t *r, int status, h2o_iovec_t reason, struct phr_header *src, size_t n, int64_t clen)
+static int call_head(origin_req_impl_t *r, const origin_head_t *head)
 {
     h2o_headers_t hdrs = {NULL, 0, 0};
     h2o_headers_t raw = {NULL, 0, 0};
@@ -708,25 +739,24 @@ static int call_head(origin_req_impl_t *r, int status, h2o_iovec_t reason, struc
     size_t i;
 
     /* raw list first, to learn which names Connection lists */
-    h2o_vector_reserve(&r->pool, &raw, n);
-    for (i = 0; i != n; ++i) {
-        if (src[i].name == NULL)
-            continue; /* obsolete line folding: ignored */
+    h2o_vector_reserve(&r->pool, &raw, head->num_fields);
+    for (i = 0; i != head->num_fields; ++i) {
+        const origin_head_field_t *src = &head->fields[i];
         h2o_iovec_t *name;
         const h2o_token_t *token;
-        char *lc = h2o_mem_alloc_pool(&r->pool, src[i].name_len + 1);
-        memcpy(lc, src[i].name, src[i].name_len);
-        lc[src[i].name_len] = '\0';
-        h2o_strtolower(lc, src[i].name_len);
-        if ((token = h2o_lookup_token(lc, src[i].name_len)) != NULL) {
+        char *lc = h2o_mem_alloc_pool(&r->pool, src->name_len + 1);
+        memcpy(lc, src->name, src->name_len);
+        lc[src->name_len] = '\0';
+        h2o_strtolower(lc, src->name_len);
+        if ((token = h2o_lookup_token(lc, src->name_len)) != NULL) {
             name = (h2o_iovec_t *)&token->buf;
         } else {
             name = h2o_mem_alloc_pool(&r->pool, sizeof(*name));
-            *name = h2o_iovec_init(lc, src[i].name_len);
+            *name = h2o_iovec_init(lc, src->name_len);
         }
         raw.entries[raw.size].name = name;
-        raw.entries[raw.size].orig_name = h2o_strdup(&r->pool, src[i].name, src[i].name_len).base;
-        raw.entries[raw.size].value = h2o_strdup(&r->pool, src[i].value, src[i].value_len);
+        raw.entries[raw.size].orig_name = h2o_strdup(&r->pool, src->name, src->name_len).base;
+        raw.entries[raw.size].value = h2o_strdup(&r->pool, src->value, src->value_len);
         ++raw.size;
     }
     headers_connection_tokens(&raw, &conn);
@@ -740,107 +770,69 @@ static int call_head(origin_req_impl_t *r, int status, h2o_iovec_t reason, struc
         hdrs.entries[hdrs.size++] = raw.entries[i];
     }
     r->in_cb = 1;
-    r->cb->on_head(&r->super, status, reason, hdrs.entries, hdrs.size, clen);
+    r->cb->on_head(&r->super, head->status, h2o_strdup(&r->pool, head->reason, head->reason_len), hdrs.entries, hdrs.size,
+                   head->content_length);
     r->in_cb = 0;
     return r->cancelled ? -1 : 0;
+}
+
+/* refuses the response: one error-log line with the cause, 502 to whoever waits for a head; the connection is closed */
+static void refuse_response(origin_req_impl_t *r, const char *why)
+{
+    char msg[256];
+    log_error("origin %s (%s:%u): invalid response: %s", r->o->name, r->o->host, r->o->port, why);
+    snprintf(msg, sizeof(msg), "invalid response from the origin: %s", why);
+    r->keepalive = 0;
+    finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
 }
 
 /* parses the response head from the connection's input; returns 1 when the head was handled, 0 if more is needed, -1 when the
  * request ended */
 static int parse_head(origin_req_impl_t *r)
 {
-    h2o_buffer_t *in = r->conn->sock->input;
-    struct phr_header headers[MAX_RESPONSE_HEADERS];
-    size_t num_headers = MAX_RESPONSE_HEADERS;
-    int minor, status, ret;
-    const char *msg;
-    size_t msg_len;
-    int64_t clen = -1;
-    int chunked = 0, close_conn = 0, i;
+    origin_head_t head; /* about 16 KB: the field slices */
+    h2o_buffer_t *in;
+    int ret;
 
 Again:
     in = r->conn->sock->input; /* consuming may have replaced the buffer */
     if (in->size == 0)
         return 0;
-    num_headers = MAX_RESPONSE_HEADERS;
-    ret = phr_parse_response(in->bytes, in->size, &minor, &status, &msg, &msg_len, headers, &num_headers, 0);
-    if (ret == -2) {
-        if (in->size > MAX_RESPONSE_HEAD_SIZE) {
-            finish(r, 502, "invalid response from the origin (head too large)");
-            return -1;
-        }
+    /* a head trickled in a few bytes per read is parsed again only when a line may have ended (or the start of the status line
+     * may be wrong, or the limit is reached): never once per byte of a 64 KB head */
+    if (in->size > r->head_scanned && r->head_scanned >= 64 && in->size < ORIGIN_HEAD_MAX_SIZE &&
+        memchr(in->bytes + r->head_scanned, '\n', in->size - r->head_scanned) == NULL) {
+        r->head_scanned = in->size;
         return 0;
     }
-    if (ret > MAX_RESPONSE_HEAD_SIZE) {
-        finish(r, 502, "invalid response from the origin (head too large)");
+    ret = origin_parse_head(in->bytes, in->size, r->is_head ? ORIGIN_HEAD_REQ_HEAD : 0, &head);
+    if (ret == ORIGIN_HEAD_INCOMPLETE) {
+        r->head_scanned = in->size;
+        return 0;
+    }
+    if (ret == ORIGIN_HEAD_ERROR) {
+        refuse_response(r, head.error);
         return -1;
     }
-    if (ret < 0) {
-        log_error("origin %s: invalid response head", r->o->name);
-        finish(r, 502, "invalid response from the origin");
-        return -1;
-    }
-    if (status < 100 || status > 999) {
-        finish(r, 502, "invalid response from the origin (status)");
-        return -1;
-    }
-    if (status >= 100 && status < 200 && status != 101) {
+    if (head.status < 200) {
         /* informational responses (100 Continue, 103 Early Hints) are not forwarded */
-        h2o_buffer_consume(&r->conn->sock->input, ret);
+        if (++r->informational > MAX_INFORMATIONAL) {
+            refuse_response(r, "too many informational (1xx) responses");
+            return -1;
+        }
+        h2o_buffer_consume(&r->conn->sock->input, head.head_len);
+        r->head_scanned = 0;
         goto Again;
     }
-    if (status == 101) {
-        finish(r, 502, "the origin switched protocols (unsupported)");
-        return -1;
-    }
-    for (i = 0; i != (int)num_headers; ++i) {
-        if (headers[i].name == NULL)
-            continue;
-        if (headers[i].name_len == 14 && strncasecmp(headers[i].name, "content-length", 14) == 0) {
-            int64_t v = headers_parse_content_length(h2o_iovec_init(headers[i].value, headers[i].value_len));
-            if (v < 0 || (clen >= 0 && v != clen)) {
-                finish(r, 502, "invalid response from the origin (content-length)");
-                return -1;
-            }
-            clen = v;
-        } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
-            /* only "chunked" as the final coding is understood */
-            h2o_iovec_t v = h2o_iovec_init(headers[i].value, headers[i].value_len);
-            while (v.len > 0 && (v.base[v.len - 1] == ' ' || v.base[v.len - 1] == '\t'))
-                --v.len;
-            if (v.len >= 7 && strncasecmp(v.base + v.len - 7, "chunked", 7) == 0)
-                chunked = 1;
-            else {
-                finish(r, 502, "invalid response from the origin (transfer-encoding)");
-                return -1;
-            }
-        } else if (headers[i].name_len == 10 && strncasecmp(headers[i].name, "connection", 10) == 0) {
-            if (h2o_contains_token(headers[i].value, headers[i].value_len, H2O_STRLIT("close"), ','))
-                close_conn = 1;
-        }
-    }
-    r->keepalive = !close_conn && minor >= 1;
-    if (r->is_head || status == 204 || status == 304) {
-        r->framing = FRAMING_NONE;
-        /* a 204/304 that announces a body anyway: whatever follows on this connection cannot be trusted */
-        if ((status == 204 || status == 304) && (chunked || clen > 0))
-            r->keepalive = 0;
-    } else if (chunked) {
-        r->framing = FRAMING_CHUNKED; /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length */
-        clen = -1;
-        memset(&r->chunked, 0, sizeof(r->chunked));
-        r->chunked.consume_trailer = 1;
-    } else if (clen >= 0) {
-        r->framing = FRAMING_LENGTH;
-        r->remaining = (uint64_t)clen;
-    } else {
-        r->framing = FRAMING_EOF;
-        r->keepalive = 0;
-    }
+    r->keepalive = head.keepalive;
+    r->framing = head.framing;
+    if (head.framing == ORIGIN_FRAMING_LENGTH)
+        r->remaining = (uint64_t)head.content_length;
+    else if (head.framing == ORIGIN_FRAMING_CHUNKED)
+        origin_chunked_init(&r->chunked);
     r->state = ST_BODY;
     set_timer(r, r->paused ? NULL : r->ot->t_read);
-    if (call_head(r, status, h2o_strdup(&r->pool, msg, msg_len), headers, num_headers,
-                  r->framing == FRAMING_NONE ? (r->is_head ? clen : 0) : clen) != 0) {
+    if (call_head(r, &head) != 0) {
         /* cancelled by the consumer */
         origin_conn_t *c = r->conn;
         r->conn = NULL;
@@ -849,8 +841,8 @@ Again:
         req_free(r);
         return -1;
     }
-    h2o_buffer_consume(&r->conn->sock->input, ret);
-    if (r->framing == FRAMING_NONE || (r->framing == FRAMING_LENGTH && r->remaining == 0)) {
+    h2o_buffer_consume(&r->conn->sock->input, head.head_len);
+    if (r->framing == ORIGIN_FRAMING_NONE || (r->framing == ORIGIN_FRAMING_LENGTH && r->remaining == 0)) {
         finish(r, 200, NULL);
         return -1;
     }
@@ -885,7 +877,7 @@ static void process_input(origin_req_impl_t *r)
     while (r->state == ST_BODY && !r->paused && r->conn != NULL && r->conn->sock->input->size != 0) {
         h2o_buffer_t **in = &r->conn->sock->input;
         switch (r->framing) {
-        case FRAMING_LENGTH: {
+        case ORIGIN_FRAMING_LENGTH: {
             size_t n = (*in)->size < r->remaining ? (*in)->size : (size_t)r->remaining;
             r->remaining -= n;
             if (deliver(r, (*in)->bytes, n) != 0)
@@ -896,11 +888,13 @@ static void process_input(origin_req_impl_t *r)
                 return;
             }
         } break;
-        case FRAMING_CHUNKED: {
+        case ORIGIN_FRAMING_CHUNKED: {
             size_t size = (*in)->size;
-            ssize_t ret = phr_decode_chunked(&r->chunked, (*in)->bytes, &size);
-            if (ret == -1) {
-                finish(r, 502, "invalid chunked encoding from the origin");
+            ssize_t ret = origin_chunked_decode(&r->chunked, (*in)->bytes, &size);
+            if (ret == ORIGIN_CHUNKED_ERROR) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "invalid chunked encoding from the origin: %s", r->chunked.error);
+                finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
                 return;
             }
             /* the decoded bytes are at the front of the buffer now: hand them over, then drop the whole buffer */
@@ -910,19 +904,21 @@ static void process_input(origin_req_impl_t *r)
                 return;
             if (ret >= 0) {
                 if (ret != 0)
-                    r->keepalive = 0; /* bytes after the terminating chunk: do not trust this connection */
+                    r->keepalive = 0; /* bytes after the last chunk and trailers: the origin sent more than the framing says */
                 h2o_buffer_consume(in, total);
                 finish(r, 200, NULL);
                 return;
             }
             h2o_buffer_consume(in, total);
         } break;
-        case FRAMING_EOF: {
+        case ORIGIN_FRAMING_EOF: {
             size_t n = (*in)->size;
             if (deliver(r, (*in)->bytes, n) != 0)
                 return;
             h2o_buffer_consume(in, n);
         } break;
+        case ORIGIN_FRAMING_NONE:
+            return; /* finished with its head: never in ST_BODY */
         }
     }
     if (r->state == ST_BODY && r->paused && r->conn != NULL)
@@ -960,7 +956,7 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
             if (r->state != ST_BODY)
                 return;
         }
-        if (r->framing == FRAMING_EOF && sock->input->size == 0) {
+        if (r->framing == ORIGIN_FRAMING_EOF && sock->input->size == 0) {
             r->keepalive = 0;
             finish(r, 200, NULL);
         } else if (r->paused && sock->input->size != 0) {
@@ -968,7 +964,7 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
             h2o_socket_read_stop(sock);
             r->keepalive = 0;
         } else {
-            finish(r, 502, r->framing == FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
+            finish(r, 502, r->framing == ORIGIN_FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
                                                           : "origin closed the connection before the end of the body");
         }
     }

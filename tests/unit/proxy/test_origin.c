@@ -211,7 +211,7 @@ static void test_conflicting_framing_is_refused(void **state)
     script_t a = {{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", NULL}, 0};
     result_t *r = run_script(&a, "GET", NULL, NULL);
     assert_int_equal(r->status, 502);
-    assert_non_null(strstr(r->err, "content-length"));
+    assert_non_null(strstr(r->err, "Content-Length values that differ"));
     script_t b = {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", NULL}, 0};
     r = run_script(&b, "GET", NULL, NULL);
     assert_int_equal(r->status, 502);
@@ -250,7 +250,7 @@ static void test_head_too_large(void **state)
     script_t sc = {{big, NULL}, 0};
     result_t *r = run_script(&sc, "GET", NULL, NULL);
     assert_int_equal(r->status, 502);
-    assert_non_null(strstr(r->err, "too large"));
+    assert_non_null(strstr(r->err, "larger than 64 KB"));
 }
 
 static void test_head_request_and_204(void **state)
