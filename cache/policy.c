@@ -226,7 +226,9 @@ static h2o_iovec_t skip_quoted(const char **p, const char *end)
 
 /* directive *( OWS "," OWS directive ), directive = token [ "=" ( token / quoted-string ) ]; junk up to the next comma
  * outside quotes is skipped so one bogus directive cannot hide the following ones */
-static void parse_directives(const char *p, size_t len, cache_cc_t *cc, int surrogate)
+typedef void (*directive_cb_t)(void *ctx, const char *n, size_t nlen, const char *v, size_t vlen, int has_value);
+
+static void each_directive(const char *p, size_t len, directive_cb_t cb, void *ctx)
 {
     const char *end = p + len;
     while (p < end) {
@@ -268,8 +270,25 @@ static void parse_directives(const char *p, size_t len, cache_cc_t *cc, int surr
                 ++p;
         }
         if (nlen != 0)
-            apply_directive(cc, n, nlen, v, vlen, has_value, surrogate);
+            cb(ctx, n, nlen, v, vlen, has_value);
     }
+}
+
+typedef struct cc_ctx {
+    cache_cc_t *cc;
+    int surrogate;
+} cc_ctx_t;
+
+static void on_cc_directive(void *ctx, const char *n, size_t nlen, const char *v, size_t vlen, int has_value)
+{
+    cc_ctx_t *c = ctx;
+    apply_directive(c->cc, n, nlen, v, vlen, has_value, c->surrogate);
+}
+
+static void parse_directives(const char *p, size_t len, cache_cc_t *cc, int surrogate)
+{
+    cc_ctx_t c = {cc, surrogate};
+    each_directive(p, len, on_cc_directive, &c);
 }
 
 void cache_cc_parse_str(const char *s, size_t len, cache_cc_t *cc)
@@ -441,6 +460,84 @@ static int64_t header_age(const h2o_headers_t *headers)
 }
 
 /* ------------------------------------------------------------------------------------------------------------------- */
+/* fields a shared cache does not store (RFC 9111 §3.1, §5.2.2.4, §5.2.2.7; Set-Cookie)                                  */
+
+static int is_set_cookie(const h2o_iovec_t *name)
+{
+    return name == &H2O_TOKEN_SET_COOKIE->buf || LIT_IS(name->base, name->len, "set-cookie") ||
+           LIT_IS(name->base, name->len, "set-cookie2");
+}
+
+static int sets_cookie(const h2o_headers_t *resh)
+{
+    for (size_t i = 0; i != resh->size; ++i)
+        if (is_set_cookie(resh->entries[i].name))
+            return 1;
+    return 0;
+}
+
+/* the fields that carry directives for this cache or downstream ones; a field list in any of them counts */
+static int is_cc_field(const h2o_iovec_t *name)
+{
+    return name == &H2O_TOKEN_CACHE_CONTROL->buf || LIT_IS(name->base, name->len, "cache-control") ||
+           cache_policy_is_targeted_header(name);
+}
+
+typedef struct listed_ctx {
+    const char *name; /* NULL: any list at all */
+    size_t nlen;
+    int found;
+} listed_ctx_t;
+
+/* a qualified no-cache="a, b" or private="a, b" (the token form no-cache=a too) naming ctx->name */
+static void on_listed_directive(void *ctx, const char *n, size_t nlen, const char *v, size_t vlen, int has_value)
+{
+    listed_ctx_t *c = ctx;
+    if (!has_value || c->found || !(LIT_IS(n, nlen, "no-cache") || LIT_IS(n, nlen, "private")))
+        return;
+    const char *p = v, *end = v + vlen;
+    while (p < end) {
+        const char *e = memchr(p, ',', end - p);
+        if (e == NULL)
+            e = end;
+        h2o_iovec_t t = trim(p, e - p);
+        if (t.len != 0 && (c->name == NULL || ci_equal(t.base, t.len, c->name, c->nlen))) {
+            c->found = 1;
+            return;
+        }
+        p = e + 1;
+    }
+}
+
+static int field_listed(const h2o_headers_t *resh, const char *name, size_t nlen)
+{
+    listed_ctx_t c = {name, nlen, 0};
+    for (size_t i = 0; i != resh->size && !c.found; ++i)
+        if (is_cc_field(resh->entries[i].name))
+            each_directive(resh->entries[i].value.base, resh->entries[i].value.len, on_listed_directive, &c);
+    return c.found;
+}
+
+int cache_policy_field_is_unshared(const h2o_headers_t *resh, const char *name, size_t len)
+{
+    return field_listed(resh, name, len);
+}
+
+size_t cache_policy_shareable_headers(h2o_mem_pool_t *pool, const h2o_headers_t *resh, h2o_headers_t *out)
+{
+    int lists = field_listed(resh, NULL, 0);
+    memset(out, 0, sizeof(*out));
+    h2o_vector_reserve(pool, out, resh->size);
+    for (size_t i = 0; i != resh->size; ++i) {
+        const h2o_header_t *h = resh->entries + i;
+        if (is_set_cookie(h->name) || (lists && field_listed(resh, h->name->base, h->name->len)))
+            continue;
+        out->entries[out->size++] = *h;
+    }
+    return resh->size - out->size;
+}
+
+/* ------------------------------------------------------------------------------------------------------------------- */
 /* storability, freshness, age                                                                                          */
 
 void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms, int64_t global_sie_ms)
@@ -453,8 +550,11 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
     pol->sie_ms = global_sie_ms > 0 ? global_sie_ms : 0;
     pol->heuristic_max_ms = ONE_DAY_MS;
     pol->error_ttl_ms = CACHE_DEFAULT_ERROR_TTL_MS;
+    pol->ignore_set_cookie = 0;
+    pol->forward = NULL;
     if (behavior == NULL)
         return;
+    pol->ignore_set_cookie = behavior->ignore_set_cookie;
     pol->enabled = behavior->enabled;
     pol->min_ttl_ms = behavior->min_ttl_ms >= 0 ? behavior->min_ttl_ms : CACHE_ABSENT;
     pol->default_ttl_ms = behavior->default_ttl_ms >= 0 ? behavior->default_ttl_ms : CACHE_ABSENT;
@@ -551,7 +651,11 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
                            const h2o_headers_t *resh, int64_t request_time_ms, int64_t response_time_ms, cache_decision_t *out)
 {
     static const h2o_headers_t no_headers = {NULL};
-    static const cache_policy_t rfc_only = {1, CACHE_ABSENT, CACHE_ABSENT, CACHE_ABSENT, 0, 0, ONE_DAY_MS};
+    static const cache_policy_t rfc_only = {.enabled = 1,
+                                            .min_ttl_ms = CACHE_ABSENT,
+                                            .default_ttl_ms = CACHE_ABSENT,
+                                            .max_ttl_ms = CACHE_ABSENT,
+                                            .heuristic_max_ms = ONE_DAY_MS};
     const char *reason = NULL;
     cache_cc_t cc, reqcc;
 
@@ -648,6 +752,8 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         reason = "response no-store (RFC 9111 §5.2.2.5)";
     else if (cc.private_)
         reason = "response private, shared cache (RFC 9111 §5.2.2.7)";
+    else if (!pol->ignore_set_cookie && sets_cookie(resh) && !cache_policy_field_is_unshared(resh, H2O_STRLIT("set-cookie")))
+        reason = "response sets a cookie (Set-Cookie), not shared without cache.ignore_set_cookie";
     else if (find_first(reqh, H2O_TOKEN_AUTHORIZATION) != NULL && !cc.public_ && cc.s_maxage_ms == CACHE_ABSENT &&
              !cc.must_revalidate)
         reason = "request has Authorization without public, s-maxage or must-revalidate (RFC 9111 §3.5)";

@@ -36,8 +36,9 @@
 typedef struct cache_cc {
     unsigned present : 1;          /**< at least one directive was seen */
     unsigned no_store : 1;         /**< §5.2.1.5 / §5.2.2.5 */
-    unsigned no_cache : 1;         /**< §5.2.2.4; the qualified form no-cache="field" is read as plain no-cache (shared cache) */
-    unsigned private_ : 1;         /**< §5.2.2.7; the qualified form private="field" is read as plain private */
+    unsigned no_cache : 1;         /**< §5.2.2.4; the qualified form no-cache="field" is read as plain no-cache (every reuse
+                                        revalidates), and the fields it lists are not stored: cache_policy_shareable_headers() */
+    unsigned private_ : 1;         /**< §5.2.2.7; the qualified form private="field" is read as plain private (not stored) */
     unsigned public_ : 1;          /**< §5.2.2.9 */
     unsigned must_revalidate : 1;  /**< §5.2.2.2 */
     unsigned proxy_revalidate : 1; /**< §5.2.2.8 */
@@ -91,12 +92,16 @@ typedef struct cache_policy {
     int64_t heuristic_max_ms; /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
     int64_t error_ttl_ms;     /**< lifetime of a heuristically cacheable error without freshness information (CloudFront's
                                    error caching minimum TTL, default 10 s); 0: such errors are not reused */
+    int ignore_set_cookie;    /**< 1: a response with Set-Cookie may be stored (without its Set-Cookie fields); 0: it is not
+                                   stored (`cache.ignore_set_cookie`, default 0) */
+    const struct cache_forward *forward; /**< what a request whose response may be stored forwards to the origin (compiled
+                                              per behavior, cache/forward.h; owned by whoever set it); NULL: the defaults */
 } cache_policy_t;
 
 /**
  * Builds a policy from a behavior's `cache:` settings (NULL: RFC 9111 defaults only) and the global `cache.
  * stale_while_revalidate` / `cache.stale_if_error` defaults, which apply when the behavior sets none (-1 or 0: none).
- * Keeps no pointer to `behavior`.
+ * Keeps no pointer to `behavior`. `forward` is left NULL: the caller sets it when it compiles the behavior's forwarding.
  */
 void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms, int64_t global_sie_ms);
 
@@ -141,7 +146,10 @@ typedef struct cache_decision {
  *
  * Storability, in this order (the first failing rule is the reason): the behavior enables caching; method GET or HEAD;
  * final status other than 206 (partial content is not stored) and 304; no request `no-store`; no response `no-store`; no
- * `private`; a request with Authorization only with `public`, `s-maxage` or `must-revalidate` (§3.5); no `Vary: *`
+ * `private`; no Set-Cookie (or Set-Cookie2) unless the policy has ignore_set_cookie or the response's own field list says
+ * the rest is shareable (`no-cache="Set-Cookie"`, see cache_policy_field_is_unshared(); it applies with `pol` NULL too, as
+ * nginx and Varnish do: a cookie set for one viewer must not be replayed to the next); a request with Authorization only
+ * with `public`, `s-maxage` or `must-revalidate` (§3.5); no `Vary: *`
  * (§4.1); explicit freshness (s-maxage, max-age, Expires) or a heuristically cacheable status (200 203 204 300 301 308
  * 404 405 410 414 501) or `public` (§4.2.2); finally a response that can never be reused (lifetime 0 or no-cache, no
  * validator, no stale window) is not stored. A HEAD response has no body: key it apart from GET, or (as CloudFront and
@@ -155,6 +163,8 @@ typedef struct cache_decision {
  *
  * Stale windows: the origin's stale-while-revalidate / stale-if-error, else the policy's; both 0 under no-cache,
  * must-revalidate, proxy-revalidate or s-maxage (§4.2.4).
+ *
+ * A stored copy must leave out what cache_policy_shareable_headers() removes (Set-Cookie among them).
  *
  * To refresh a stored response after a 304, call it again with the merged headers (cache_policy_merge_304()), the stored
  * status, and the new request and response times. `out` is filled completely even when the response is not storable.
@@ -199,6 +209,25 @@ cache_use_t cache_policy_use(const cache_decision_t *d, const cache_cc_t *reqcc,
 int cache_policy_stale_if_error(const cache_decision_t *d, const cache_cc_t *reqcc, int64_t now_ms);
 /** 500, 502, 503 and 504: the statuses that count as an error for stale-if-error (RFC 5861 §4). */
 int cache_policy_is_error_status(int status);
+
+/* ------------------------------------------------------------------------------------------------------------------- */
+/* What a shared cache leaves out of a stored response                                                                   */
+
+/**
+ * 1 when the response's directives name field `name` (case-insensitive) in a qualified `no-cache="..."` (§5.2.2.4) or
+ * `private="..."` (§5.2.2.7) list (quoted, or the single-token form `no-cache=Set-Cookie`), in Cache-Control,
+ * CDN-Cache-Control or Surrogate-Control: that field must not be served from the cache (without revalidation) while the
+ * rest of the response may be shared.
+ */
+int cache_policy_field_is_unshared(const h2o_headers_t *resh, const char *name, size_t len);
+/**
+ * The header list to store for the response `resh`: every field except Set-Cookie and Set-Cookie2 (a cookie is for the
+ * viewer it was set for: a stored response never carries one) and the fields named by a qualified no-cache or private
+ * directive (cache_policy_field_is_unshared()). The qualified no-cache itself still makes every reuse revalidate
+ * (cache_decision_t.no_cache). `out` gets a new vector in `pool` whose entries are copies of those of `resh` (names and
+ * values point into `resh`). Returns how many fields were left out.
+ */
+size_t cache_policy_shareable_headers(h2o_mem_pool_t *pool, const h2o_headers_t *resh, h2o_headers_t *out);
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* Targeted cache control (RFC 9213): fields meant for this cache, not forwarded downstream                             */

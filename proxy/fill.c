@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cache/forward.h"
 #include "proxy/dynorigin.h"
 #include "proxy/fill.h"
 #include "proxy/headers.h"
@@ -207,7 +208,10 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     cache_decision_t d;
 
     if (cache_policy_304_selects(&stored, &resp)) {
-        cache_policy_merge_304(&f->pool, &stored, &resp, &merged);
+        h2o_headers_t all;
+        cache_policy_merge_304(&f->pool, &stored, &resp, &all);
+        /* what the 304 adds is stored and shared by every reader of the refreshed object: a Set-Cookie in it is dropped */
+        cache_policy_shareable_headers(&f->pool, &all, &merged);
     } else {
         /* a 304 for another representation: keep what we have, unchanged */
         merged = stored;
@@ -252,7 +256,7 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
     }
     cache_policy_evaluate(&f->cache.policy, f->method, &f->req_headers, status, resp, f->request_time_ms, server_now_ms(), &d);
     cache_vary_parse(&f->pool, resp, &vary);
-    if (d.storable && cache_vary_key(&f->pool, &vary, &f->req_headers, &vary_key) != 0)
+    if (d.storable && cache_vary_key(&f->pool, &vary, &f->vary_headers, &vary_key) != 0)
         d.storable = 0;
     if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
         d.storable = 0;
@@ -277,7 +281,10 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
         return 0;
     }
     f->stored = 1;
-    plain = order_for_delivery(&f->pool, resp, 1, &ordered);
+    /* the stored head is every reader's, this client's too: no Set-Cookie, nothing a no-cache="..." list names */
+    h2o_headers_t shared;
+    cache_policy_shareable_headers(&f->pool, resp, &shared);
+    plain = order_for_delivery(&f->pool, &shared, 1, &ordered);
     cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 0);
     return 1;
 }
@@ -711,10 +718,18 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
     f->client_https = req->client_https;
     f->request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
     f->authority = h2o_strdup(&f->pool, req->authority.base, req->authority.len);
-    if (req->body.base != NULL)
+    /* a GET's body has no meaning (RFC 9110 §9.3.1) and is not in the key: a response that may be shared is fetched without */
+    if (req->body.base != NULL && cache == NULL)
         f->body = h2o_strdup(&f->pool, req->body.base, req->body.len);
-    /* the client's headers, kept for the hooks, the policy (Authorization) and Vary */
-    f->req_headers = dup_headers(&f->pool, req->headers->entries, req->headers->size);
+    /* the client's headers, kept for Vary; what goes to the origin (and to the hooks and the storage rules) is, when the
+     * response may be stored, only what the behavior forwards: the rest is not in the key, and a response shaped by it would
+     * be served to everyone */
+    f->vary_headers = dup_headers(&f->pool, req->headers->entries, req->headers->size);
+    if (cache != NULL)
+        cache_forward_filter(&f->pool, cache->policy.forward, &f->vary_headers, &f->req_headers);
+    else
+        f->req_headers = f->vary_headers;
+    f->cache.policy.forward = NULL; /* the generation's: this fill may outlive it */
     if (hooks != NULL && hooks->origin_response != NULL) {
         f->response_hook = hooks->origin_response;
         hook_fn_addref(f->response_hook);

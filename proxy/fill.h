@@ -15,8 +15,9 @@
 typedef struct fill_request {
     h2o_iovec_t method;
     h2o_iovec_t path; /* path and query as the origin should see them, before the origin's path prefix */
-    const h2o_headers_t *headers; /* the client's request headers (hop-by-hop ones are dropped here) */
-    h2o_iovec_t body; /* base NULL: the request has none */
+    const h2o_headers_t *headers; /* the client's request headers (hop-by-hop ones are dropped here; a cache fill forwards only
+                                     what cache/forward.h allows) */
+    h2o_iovec_t body; /* base NULL: the request has none; a cache fill (a GET) does not forward one */
     h2o_iovec_t authority;
     h2o_iovec_t client_ip;
     int client_https;
@@ -26,7 +27,8 @@ typedef struct fill_request {
 /** how the response is to be cached; NULL for a pass-through */
 typedef struct fill_cache {
     cache_mem_t *mem;
-    cache_policy_t policy; /* a copy: a fill may outlive the configuration generation it started in */
+    cache_policy_t policy; /* a copy: a fill may outlive the configuration generation it started in (so policy.forward, which
+                              the generation owns, is read in fill_start only and cleared in the fill's copy) */
     uint64_t max_object_size;
     cache_obj_t *stale; /* revalidate this stored response (conditional request); borrowed, the fill takes a reference */
     int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */
@@ -45,7 +47,12 @@ typedef struct fill {
     h2o_mem_pool_t pool;
     cache_waiter_t producer;
     fill_cache_t cache;
-    h2o_headers_t req_headers; /* copy of the client's request headers (policy, Vary) */
+    h2o_headers_t req_headers;  /* the request headers the origin gets (before the proxy's own): the client's, filtered by
+                                   the behavior's forwarding rules when the response may be stored (cache/forward.h), then as
+                                   the origin-request hook returns them; what the origin-request event shows, and what the
+                                   storage rules read (Authorization) */
+    h2o_headers_t vary_headers; /* copy of the client's request headers: the secondary key (Vary) of the stored response is
+                                   computed from them, as lookups compute it from the next client's */
     h2o_iovec_t method, client_path, client_ip, request_id, authority, body;
     int client_https;
     hook_fn_t *request_hook, *response_hook;
@@ -70,8 +77,11 @@ typedef struct fill {
 /**
  * Starts filling `obj` (BUSY) for `req`: the origin-request hook first, if any (it may rewrite the request, pick another origin,
  * or answer: its answer is stored like an origin's; a call that outgrows its inline budget finishes on an offload thread), then
- * the fetch from `origin` with the origin-response hook. Everything of req is copied. Returns the fill, which frees itself when
- * done. *origin_name gets the name of the origin the fetch goes to when that is known before fill_start returns (unchanged
+ * the fetch from `origin` with the origin-response hook. With `cache` (the response may be stored), the request headers are
+ * first reduced to what cache->policy.forward allows (the hook sees that list, and what it returns is sent as it is) and the
+ * request body is not sent. A stored response never keeps Set-Cookie (cache_policy_shareable_headers()): not even the client
+ * that caused the fetch gets it then, since the other readers share the same head. Everything of req is copied, and
+ * cache->policy.forward is not kept. Returns the fill, which frees itself when done. *origin_name gets the name of the origin the fetch goes to when that is known before fill_start returns (unchanged
  * otherwise). Returns nothing: the object reports the outcome (FAILED, with a status, when the fill could not start).
  */
 void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,

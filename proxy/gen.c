@@ -81,6 +81,9 @@ static void init_behaviors(edge_gen_t *gen)
         b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
         b->cache_enabled = conf->behaviors[i].cache.enabled;
         cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
+        /* compiled once here: the filter of every fill through this behavior only reads it */
+        cache_forward_init(&b->forward, &conf->behaviors[i].cache, &conf->behaviors[i].origin_request);
+        b->policy.forward = &b->forward;
     }
 }
 
@@ -168,12 +171,14 @@ void gen_release(edge_gen_t *gen)
         for (size_t i = 0; gen->origins[i] != NULL; ++i)
             origin_release(gen->origins[i]);
     if (gen->behaviors != NULL) {
-        for (size_t i = 0; i != gen->num_behaviors; ++i)
+        for (size_t i = 0; i != gen->num_behaviors; ++i) {
             for (int ev = 0; ev != CONF_HOOK_NUM; ++ev)
                 if (gen->behaviors[i].hooks[ev] != NULL) {
                     hook_binding_free(gen->behaviors[i].hooks[ev]);
                     free(gen->behaviors[i].hooks[ev]);
                 }
+            cache_forward_dispose(&gen->behaviors[i].forward);
+        }
     }
     if (gen->hooks != NULL) {
         for (size_t i = 0; gen->hooks[i] != NULL; ++i)

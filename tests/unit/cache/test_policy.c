@@ -274,7 +274,97 @@ static const store_row_t store_rows[] = {
      "Cache-Control: private\nCDN-Cache-Control: max-age=60", 1, NULL},
     {"Surrogate-Control no-store beats Cache-Control", &GET, "", 200, "Cache-Control: max-age=60\nSurrogate-Control: no-store", 0,
      "no-store"},
+    {"Set-Cookie: not shared by default (nginx, Varnish)", &GET, "", 200, "Cache-Control: max-age=60\nSet-Cookie: s=1", 0,
+     "Set-Cookie"},
+    {"Set-Cookie: public does not share it", &GET, "", 200, "Cache-Control: public, s-maxage=60\nSet-Cookie: s=1", 0,
+     "Set-Cookie"},
+    {"Set-Cookie2 counts too", &GET, "", 200, "Cache-Control: max-age=60\nSet-Cookie2: s=1", 0, "Set-Cookie"},
+    {"Set-Cookie named by a no-cache list: the rest is shared", &GET, "", 200,
+     "Cache-Control: no-cache=\"Set-Cookie\", max-age=60\nETag: \"v\"\nSet-Cookie: s=1", 1, NULL},
+    {"... the token form", &GET, "", 200, "Cache-Control: max-age=60, no-cache=set-cookie\nETag: \"v\"\nSet-Cookie: s=1", 1, NULL},
+    {"... in a list of several", &GET, "", 200,
+     "Cache-Control: no-cache=\"X-A, set-cookie\", max-age=60\nETag: \"v\"\nSet-Cookie: s=1", 1, NULL},
+    {"a no-cache list naming another field does not", &GET, "", 200,
+     "Cache-Control: no-cache=\"X-A\", max-age=60\nETag: \"v\"\nSet-Cookie: s=1", 0, "Set-Cookie"},
+    {"a directive named like the field does not", &GET, "", 200, "Cache-Control: max-age=60, set-cookie\nSet-Cookie: s=1", 0,
+     "Set-Cookie"},
+    {"no-store still wins over the cookie rule", &GET, "", 200, "Cache-Control: no-store\nSet-Cookie: s=1", 0, "no-store"},
 };
+
+/* ignore_set_cookie: a response with Set-Cookie may be stored (its cookies are left out of the copy) */
+static void test_storability_set_cookie(void **state)
+{
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    conf_cache_policy_t c = {0};
+    c.enabled = 1;
+    c.min_ttl_ms = c.default_ttl_ms = c.max_ttl_ms = c.stale_while_revalidate_ms = c.stale_if_error_ms = c.error_ttl_ms = -1;
+    cache_policy_t pol, opt_in;
+    cache_policy_init(&pol, &c, 0, 0);
+    assert_int_equal(pol.ignore_set_cookie, 0);
+    assert_null(pol.forward);
+    c.ignore_set_cookie = 1;
+    cache_policy_init(&opt_in, &c, 0, 0);
+    assert_int_equal(opt_in.ignore_set_cookie, 1);
+    h2o_headers_t resh = H(&pool, "Cache-Control: max-age=60\nSet-Cookie: a=1\nSet-Cookie: b=2");
+    cache_decision_t d;
+    cache_policy_evaluate(&pol, GET, NULL, 200, &resh, T0, T0, &d);
+    assert_int_equal(d.storable, 0);
+    cache_policy_evaluate(NULL, GET, NULL, 200, &resh, T0, T0, &d); /* RFC 9111 alone: the cookie rule holds too */
+    assert_int_equal(d.storable, 0);
+    cache_policy_evaluate(&opt_in, GET, NULL, 200, &resh, T0, T0, &d);
+    assert_int_equal(d.storable, 1);
+    /* the opt-in does not override the other rules */
+    resh = H(&pool, "Cache-Control: private, max-age=60\nSet-Cookie: a=1");
+    cache_policy_evaluate(&opt_in, GET, NULL, 200, &resh, T0, T0, &d);
+    assert_int_equal(d.storable, 0);
+    assert_non_null(strstr(d.reason, "private"));
+    h2o_mem_clear_pool(&pool);
+}
+
+/* what a stored copy leaves out: Set-Cookie always, and the fields of a qualified no-cache / private list (§5.2.2.4) */
+static void test_shareable_headers(void **state)
+{
+    static const struct {
+        const char *name, *resh, *kept; /* kept: the names left, lowercase, in order, joined by ' ' */
+    } rows[] = {
+        {"nothing to leave out", "Content-Type: text/plain\nCache-Control: max-age=60", "content-type cache-control"},
+        {"Set-Cookie, every line", "Set-Cookie: a=1\nContent-Type: x\nSet-Cookie: b=2\nSet-Cookie2: c=3", "content-type"},
+        {"a no-cache list", "Cache-Control: no-cache=\"X-Secret, x-other\"\nX-Secret: 1\nX-OTHER: 2\nX-Kept: 3",
+         "cache-control x-kept"},
+        {"a private list", "Cache-Control: private=\"x-user\"\nX-User: u\nX-Kept: 3", "cache-control x-kept"},
+        {"the token form", "Cache-Control: no-cache=x-secret, max-age=5\nX-Secret: 1", "cache-control"},
+        {"a list in CDN-Cache-Control", "CDN-Cache-Control: max-age=60, no-cache=\"x-secret\"\nX-Secret: 1", "cdn-cache-control"},
+        {"a list over two lines", "Cache-Control: max-age=5\nCache-Control: no-cache=\"x-secret\"\nX-Secret: 1",
+         "cache-control cache-control"},
+        {"plain no-cache names nothing", "Cache-Control: no-cache\nX-Secret: 1", "cache-control x-secret"},
+        {"a quoted comma inside another directive", "Cache-Control: ext=\"x-secret, y\"\nX-Secret: 1", "cache-control x-secret"},
+        {"an empty list", "Cache-Control: no-cache=\"\"\nX-Secret: 1", "cache-control x-secret"},
+    };
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        print_message("  %s\n", rows[i].name);
+        h2o_headers_t resh = H(&pool, rows[i].resh), out;
+        size_t removed = cache_policy_shareable_headers(&pool, &resh, &out);
+        char names[256] = "";
+        for (size_t j = 0; j != out.size; ++j)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.*s", j != 0 ? " " : "", (int)out.entries[j].name->len,
+                     out.entries[j].name->base);
+        assert_string_equal(names, rows[i].kept);
+        assert_int_equal(removed, resh.size - out.size);
+        h2o_mem_clear_pool(&pool);
+    }
+    /* a name added by a hook without interning is still found, in any case */
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_headers_t resh = {NULL}, out;
+    add_lines(&pool, &resh, "set-cookie: a=1\ncache-control: no-cache=\"X-Secret\"\nx-secret: 1", 0);
+    assert_int_equal(cache_policy_shareable_headers(&pool, &resh, &out), 2);
+    assert_true(cache_policy_field_is_unshared(&resh, H2O_STRLIT("X-SECRET")));
+    assert_false(cache_policy_field_is_unshared(&resh, H2O_STRLIT("set-cookie")));
+    h2o_mem_clear_pool(&pool);
+}
 
 static void test_storability_table(void **state)
 {
@@ -1134,6 +1224,8 @@ int main(void)
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_storability_table),
         cmocka_unit_test(test_storability_disabled),
+        cmocka_unit_test(test_storability_set_cookie),
+        cmocka_unit_test(test_shareable_headers),
         cmocka_unit_test(test_heuristic_statuses),
         cmocka_unit_test(test_freshness_table),
         cmocka_unit_test(test_stale_windows_table),
