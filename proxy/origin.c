@@ -68,6 +68,7 @@ typedef struct origin_req_impl {
     uint64_t remaining;
     origin_chunked_t chunked;
     int keepalive;
+    const char *read_err; /* the first EOF or read error of the connection */
     size_t head_scanned;  /* bytes of the incomplete head already parsed (the parser runs again only when a line may have ended) */
     unsigned informational; /* 1xx responses dropped */
     int paused, in_cb, cancelled;
@@ -440,6 +441,9 @@ static void send_request(origin_req_impl_t *r)
     h2o_iovec_t bufs[2] = {r->head, r->body};
     r->state = ST_SENDING;
     r->bytes_in = 0;
+    r->read_err = NULL;
+    r->head_scanned = 0;
+    r->informational = 0;
     c->sock->data = c;
     set_timer(r, r->ot->t_first_byte);
     h2o_socket_read_start(c->sock, on_conn_read);
@@ -903,8 +907,12 @@ static void process_input(origin_req_impl_t *r)
             if (deliver(r, data, size) != 0)
                 return;
             if (ret >= 0) {
-                if (ret != 0)
-                    r->keepalive = 0; /* bytes after the last chunk and trailers: the origin sent more than the framing says */
+                if (ret != 0 && r->keepalive) {
+                    /* bytes after the last chunk and trailers: the origin sent more than the framing says */
+                    log_warn("origin %s (%s:%u): %zd bytes after the end of a chunked response: connection closed", r->o->name,
+                             r->o->host, r->o->port, ret);
+                    r->keepalive = 0;
+                }
                 h2o_buffer_consume(in, total);
                 finish(r, 200, NULL);
                 return;
@@ -941,12 +949,18 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
         process_input(r);
         return;
     }
-    /* EOF or error */
+    /* EOF or error; a paused response sees the end again once resumed, and a reset reads as a plain EOF the second time: keep
+     * the first */
+    if (r->read_err == NULL)
+        r->read_err = err;
+    err = r->read_err;
     if (r->state == ST_SENDING || r->state == ST_HEAD) {
         if (sock->input->size == 0 && maybe_retry(r))
             return;
-        /* an incomplete head followed by EOF */
-        finish(r, 502, r->bytes_in == 0 ? "origin closed the connection without responding" : "invalid response from the origin");
+        if (r->bytes_in == 0)
+            finish(r, 502, "origin closed the connection without responding");
+        else
+            refuse_response(r, "the connection ended in the middle of the response head");
         return;
     }
     if (r->state == ST_BODY) {
@@ -956,7 +970,8 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
             if (r->state != ST_BODY)
                 return;
         }
-        if (r->framing == ORIGIN_FRAMING_EOF && sock->input->size == 0) {
+        if (r->framing == ORIGIN_FRAMING_EOF && sock->input->size == 0 && err == h2o_socket_error_closed) {
+            /* read until close: only a clean close ends the body; a reset or a read error leaves it incomplete (RFC 9112 §8) */
             r->keepalive = 0;
             finish(r, 200, NULL);
         } else if (r->paused && sock->input->size != 0) {
@@ -965,7 +980,8 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
             r->keepalive = 0;
         } else {
             finish(r, 502, r->framing == ORIGIN_FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
-                                                          : "origin closed the connection before the end of the body");
+                           : r->framing == ORIGIN_FRAMING_EOF ? "the connection to the origin failed before the end of the body"
+                                                              : "origin closed the connection before the end of the body");
         }
     }
 }

@@ -1,7 +1,9 @@
-/* tests/unit/proxy/test_origin.c - the origin client against a scripted origin on a real socket: response framing (Content-Length,
- * chunked edge cases, read-until-close), informational responses, header limits and hop-by-hop removal, truncation errors. */
+/* tests/unit/proxy/test_origin.c - the origin client: its pure framing functions (proxy/originhead.c) table by table, and the client
+ * against a scripted origin on a real socket: response framing (Content-Length, chunked edge cases, read-until-close),
+ * informational responses, header limits and hop-by-hop removal, truncation errors, which connections are reused. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <cmocka.h>
 #include "proxy/origin.h"
+#include "proxy/originhead.h"
 #include "proxy/server.h"
 
 static h2o_globalconf_t gconf;
@@ -24,6 +29,7 @@ typedef struct script {
     const char *parts[8];
     int close_after; /* close the connection after the parts */
     int listen_fd;
+    int reset_after; /* reset the connection (RST) after the parts */
     char request[8192];
 } script_t;
 
@@ -38,7 +44,10 @@ static void *serve(void *arg)
             break;
         usleep(20000); /* separate reads on the client side */
     }
-    if (sc->close_after) {
+    if (sc->reset_after) {
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    } else if (sc->close_after) {
         shutdown(fd, SHUT_WR);
         usleep(20000);
     } else {
@@ -195,6 +204,25 @@ static void test_read_until_close(void **state)
     assert_memory_equal(r->body, "all of this", 11);
 }
 
+static void test_read_until_close_cut_by_a_reset(void **state)
+{
+    /* RFC 9112 §8: a body delimited by the close is complete only if the connection ended cleanly */
+    script_t sc = {{"HTTP/1.1 200 OK\r\n\r\nall of ", "this", NULL}, 0};
+    sc.reset_after = 1;
+    result_t *r = run_script(&sc, "GET", NULL, NULL);
+    assert_int_equal(r->head_status, 200);
+    assert_non_null(strstr(r->err, "failed before the end of the body"));
+}
+
+static void test_head_cut_by_eof(void **state)
+{
+    script_t sc = {{"HTTP/1.1 200 OK\r\nContent-Len", NULL}, 1};
+    result_t *r = run_script(&sc, "GET", NULL, NULL);
+    assert_int_equal(r->status, 502);
+    assert_int_equal(r->head_calls, 0);
+    assert_non_null(strstr(r->err, "in the middle of the response head"));
+}
+
 static void test_informational_then_final(void **state)
 {
     script_t sc = {{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
@@ -274,6 +302,561 @@ static void test_no_response_is_502(void **state)
     assert_non_null(strstr(r->err, "without responding"));
 }
 
+/* ---- which connections are reused: a scripted origin that serves several connections ----------------------------------------- */
+
+typedef struct pool_script {
+    const char *responses[4]; /* the answer to the i-th request, whatever connection it comes on */
+    const char *stray[4];     /* bytes sent after response i once `go` is set (NULL: none) */
+    int listen_fd;
+    _Atomic int go, stray_sent, conns, requests, closed, stop;
+    int conn_of[4]; /* the connection (0, 1...) each request came on */
+} pool_script_t;
+
+static void *pool_serve(void *arg)
+{
+    pool_script_t *sc = arg;
+    struct pollfd fds[9];
+    nfds_t nfds = 1;
+    fds[0].fd = sc->listen_fd;
+    fds[0].events = POLLIN;
+    while (!sc->stop) {
+        if (poll(fds, nfds, 10) <= 0)
+            continue;
+        for (nfds_t i = 1; i < nfds; ++i) {
+            char req[4096];
+            if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+                continue;
+            ssize_t n = read(fds[i].fd, req, sizeof(req));
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                ++sc->closed;
+                continue;
+            }
+            int k = sc->requests;
+            if (k >= 4 || sc->responses[k] == NULL)
+                continue;
+            sc->conn_of[k] = (int)i - 1;
+            if (send(fds[i].fd, sc->responses[k], strlen(sc->responses[k]), MSG_NOSIGNAL) < 0)
+                continue;
+            ++sc->requests;
+            if (sc->stray[k] != NULL) {
+                int unsent = 1;
+                while (!sc->go && !sc->stop)
+                    usleep(1000);
+                /* the client may have closed already (no reuse): no SIGPIPE */
+                if (send(fds[i].fd, sc->stray[k], strlen(sc->stray[k]), MSG_NOSIGNAL) > 0) {
+                    /* in the client's receive queue once acknowledged: nothing left in our send queue */
+                    for (int t = 0; t != 10000 && unsent != 0 && ioctl(fds[i].fd, SIOCOUTQ, &unsent) == 0; ++t)
+                        usleep(100);
+                }
+                sc->stray_sent = 1;
+            }
+        }
+        if ((fds[0].revents & POLLIN) != 0 && nfds < 9) {
+            fds[nfds].fd = accept(sc->listen_fd, NULL, NULL);
+            fds[nfds].events = POLLIN;
+            fds[nfds].revents = 0;
+            ++nfds;
+            ++sc->conns;
+        }
+    }
+    for (nfds_t i = 1; i < nfds; ++i)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    return NULL;
+}
+
+static origin_t *pool_start(pool_script_t *sc, pthread_t *tid)
+{
+    struct sockaddr_in sin = {0};
+    socklen_t len = sizeof(sin);
+    char err[256];
+    sc->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(sc->listen_fd, (void *)&sin, sizeof(sin)), 0);
+    listen(sc->listen_fd, 8);
+    getsockname(sc->listen_fd, (void *)&sin, &len);
+    pthread_create(tid, NULL, pool_serve, sc);
+    origin_t *o = origin_new_dynamic("pool", 0, "127.0.0.1", ntohs(sin.sin_port), "", 2000, 5000, 1, err, sizeof(err));
+    assert_non_null(o);
+    return o;
+}
+
+/* sends one request; with run_loop 0 the caller runs the loop (the request has started: a pooled connection was chosen) */
+static void pool_send(origin_t *o, const char *method, result_t *res)
+{
+    h2o_header_t host = {(h2o_iovec_t *)&H2O_TOKEN_HOST->buf, NULL, h2o_iovec_init(H2O_STRLIT("test"))};
+    memset(res, 0, sizeof(*res));
+    origin_req_start(o, h2o_iovec_init(method, strlen(method)), h2o_iovec_init(H2O_STRLIT("/p")), &host, 1, h2o_iovec_init(NULL, 0),
+                     1, &cbs, res);
+}
+
+static void pool_wait(result_t *res)
+{
+    for (int i = 0; i != 300 && !res->done; ++i)
+        h2o_evloop_run(worker.ctx.loop, 10);
+    assert_true(res->done);
+}
+
+static void pool_stop(pool_script_t *sc, pthread_t tid, origin_t *o)
+{
+    sc->stop = 1;
+    pthread_join(tid, NULL);
+    close(sc->listen_fd);
+    origin_release(o);
+    /* the pooled connections see the EOF and close */
+    for (int i = 0; i != 10; ++i)
+        h2o_evloop_run(worker.ctx.loop, 5);
+}
+
+#define FIRST "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+#define SECOND "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
+#define POISON "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nCache-Control: max-age=3600\r\n\r\npoisoned"
+
+/* runs FIRST-like response 0 for method0, then a GET; returns the number of connections the origin saw */
+static int pool_two_requests(const char *method0, const char *resp0, const char *stray0, int wait_for_close, int *had_error)
+{
+    static pool_script_t sc;
+    static result_t a, b;
+    pthread_t tid;
+    memset(&sc, 0, sizeof(sc));
+    sc.responses[0] = resp0;
+    sc.responses[1] = SECOND;
+    sc.stray[0] = stray0;
+    origin_t *o = pool_start(&sc, &tid);
+    pool_send(o, method0, &a);
+    pool_wait(&a);
+    assert_string_equal(a.err, "");
+    if (stray0 != NULL) {
+        sc.go = 1;
+        for (int i = 0; i != 2000 && !sc.stray_sent; ++i)
+            usleep(1000);
+        assert_true(sc.stray_sent);
+        /* either the loop sees the bytes first (the idle connection is dropped), or the request comes at once and the check on
+         * reuse must see them */
+        for (int i = 0; i != 300 && wait_for_close && sc.closed == 0; ++i)
+            h2o_evloop_run(worker.ctx.loop, 10);
+        if (wait_for_close)
+            assert_int_equal(sc.closed, 1);
+    }
+    pool_send(o, "GET", &b);
+    pool_wait(&b);
+    *had_error = b.err[0] != '\0';
+    assert_string_equal(b.err, "");
+    assert_int_equal(b.body_len, 6);
+    assert_memory_equal(b.body, "second", 6); /* never the stray "poisoned" */
+    int conns = sc.conns;
+    if (conns == 2)
+        assert_int_equal(sc.conn_of[1], 1);
+    pool_stop(&sc, tid, o);
+    return conns;
+}
+
+static void test_pool_reuses_a_clean_connection(void **state)
+{
+    int err;
+    assert_int_equal(pool_two_requests("GET", FIRST, NULL, 0, &err), 1);
+    assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL, 0, &err), 1);
+    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n", NULL, 0,
+                                       &err),
+                     1);
+}
+
+static void test_pool_bytes_after_a_response_close_it(void **state)
+{
+    int err;
+    /* in the same write as the response: left in the input buffer at its end */
+    assert_int_equal(pool_two_requests("GET", FIRST POISON, NULL, 0, &err), 2);
+    assert_int_equal(
+        pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n" POISON, NULL, 0, &err), 2);
+    /* after it, while the connection is idle: seen by the loop (on_idle_read), or by the check when it is taken again */
+    assert_int_equal(pool_two_requests("GET", FIRST, POISON, 1, &err), 2);
+    assert_int_equal(pool_two_requests("GET", FIRST, POISON, 0, &err), 2);
+    assert_int_equal(pool_two_requests("GET", FIRST, "\r\n", 0, &err), 2);
+}
+
+static void test_pool_no_reuse_after_an_announced_body_without_framing(void **state)
+{
+    int err;
+    /* HEAD, 204 and 304 end at their head: a body they announce, sent or not, must not be read as the next response */
+    assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n", NULL, 0, &err), 2);
+    assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\npoisoned", NULL, 0, &err), 2);
+    assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 75\r\n\r\n", POISON, 0, &err), 2);
+    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 204 No Content\r\nContent-Length: 75\r\n\r\n" POISON, NULL, 0, &err), 2);
+    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", POISON, 0, &err), 2);
+}
+
+/* ---- the pure head parser (proxy/originhead.c) ----------------------------------------------------------------------------- */
+
+#define NOT_CHECKED -99
+
+typedef struct head_case {
+    const char *in;
+    int flags, result, status;
+    int framing; /* origin_framing_t, or NOT_CHECKED */
+    int64_t clen;
+    int keepalive;
+    const char *error; /* a substring of the reason, for ORIGIN_HEAD_ERROR */
+} head_case_t;
+
+#define OK_ ORIGIN_HEAD_COMPLETE
+#define INC ORIGIN_HEAD_INCOMPLETE
+#define ERR ORIGIN_HEAD_ERROR
+#define H ORIGIN_HEAD_REQ_HEAD
+#define F_NONE ORIGIN_FRAMING_NONE
+#define F_LEN ORIGIN_FRAMING_LENGTH
+#define F_CHK ORIGIN_FRAMING_CHUNKED
+#define F_EOF ORIGIN_FRAMING_EOF
+
+static const head_case_t head_cases[] = {
+    /* accepted: RFC 9112 §6.3 framing decisions */
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, OK_, 200, F_LEN, 5, 1, NULL},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", 0, OK_, 200, F_CHK, -1, 1, NULL},
+    {"HTTP/1.1 200 OK\r\ntransfer-encoding: \t CHUNKED \t\r\n\r\n", 0, OK_, 200, F_CHK, -1, 1, NULL},
+    {"HTTP/1.0 200 OK\r\n\r\nbody", 0, OK_, 200, F_EOF, -1, 0, NULL},
+    {"HTTP/1.1 200 OK\r\n\r\n", 0, OK_, 200, F_EOF, -1, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", 0, OK_, 200, F_LEN, 0, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nConnection: keep-alive, closed\r\nContent-Length: 0\r\n\r\n", 0, OK_, 200, F_LEN, 0, 1, NULL},
+    {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 0, OK_, 200, F_LEN, 2, 0, NULL},
+    {"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, OK_, 200, F_LEN, 0, 1, NULL},
+    {"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 0, OK_, 200, F_LEN, 0, 1, NULL},
+    {"HTTP/1.1 404 Not \x80\xff Found\tx\r\nContent-Length: 0\r\n\r\n", 0, OK_, 404, F_LEN, 0, 1, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 005\r\n\r\n", 0, OK_, 200, F_LEN, 5, 1, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\n", 0, OK_, 200, F_LEN, (int64_t)1 << 62, 1, NULL},
+    {"HTTP/1.9 200 OK\r\nContent-Length: 0\r\n\r\n", 0, OK_, 200, F_LEN, 0, 1, NULL},
+    {"HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n", 0, OK_, 599, F_LEN, 0, 1, NULL},
+    {"HTTP/1.1 100 Continue\r\n\r\n", 0, OK_, 100, F_NONE, 0, 0, NULL},
+    {"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 0, OK_, 103, F_NONE, 0, 0, NULL},
+    /* no body by status or method (rule 1): framing fields frame nothing; an announced body closes the connection after it */
+    {"HTTP/1.1 204 No Content\r\n\r\n", 0, OK_, 204, F_NONE, 0, 1, NULL},
+    {"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", 0, OK_, 204, F_NONE, 0, 1, NULL},
+    {"HTTP/1.1 204 No Content\r\nContent-Length: 8\r\n\r\npoisoned", 0, OK_, 204, F_NONE, 0, 0, NULL},
+    {"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", 0, OK_, 304, F_NONE, 0, 0, NULL},
+    {"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 0, OK_, 304, F_NONE, 0, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", H, OK_, 200, F_NONE, 1000, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", H, OK_, 200, F_NONE, 0, 1, NULL},
+    {"HTTP/1.1 200 OK\r\n\r\n", H, OK_, 200, F_NONE, -1, 1, NULL},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", H, OK_, 200, F_NONE, -1, 0, NULL},
+    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", H, OK_, 200, F_NONE, -1, 0, NULL},
+    /* incomplete: nothing wrong yet */
+    {"", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTT", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTTP/1.", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTTP/1.1 20", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTTP/1.1 200 OK\r", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r", 0, INC, 0, NOT_CHECKED, 0, 0, NULL},
+    /* status line (RFC 9112 §4), refused as soon as the bytes are there */
+    {"NOT HTTP AT ALL", 0, ERR, 0, NOT_CHECKED, 0, 0, "not an HTTP/1.x status line"},
+    {"http/1.1 200 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not an HTTP/1.x status line"},
+    {"HTTP/2.0 200 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not an HTTP/1.x status line"},
+    {"HTTP/1.x 200 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not an HTTP/1.x status line"},
+    {"HTTP/1.1\t200 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not an HTTP/1.x status line"},
+    {"HTTP/1.1 999 Weird", 0, ERR, 0, NOT_CHECKED, 0, 0, "outside 100-599"},
+    {"HTTP/1.1 600 X\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "outside 100-599"},
+    {"HTTP/1.1 099 X\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "outside 100-599"},
+    {"HTTP/1.1 000 X\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "outside 100-599"},
+    {"HTTP/1.1 20x OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not 3 digits"},
+    {"HTTP/1.1 2000 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not 3 digits"},
+    {"HTTP/1.1 20 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not 3 digits"},
+    {"HTTP/1.1  200 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not 3 digits"},
+    {"HTTP/1.1 -20 OK\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "not 3 digits"},
+    {"HTTP/1.1 200 O\001K\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "control character in the status line"},
+    {"HTTP/1.1 200 OK\n\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "LF without CR"},
+    {"HTTP/1.1 200 OK\rX", 0, ERR, 0, NOT_CHECKED, 0, 0, "CR not followed by LF"},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "switched protocols"},
+    /* Transfer-Encoding (§6.1) */
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0,
+     "more than one Transfer-Encoding"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "both"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "both"},
+    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "HTTP/1.0"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", H, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    {"HTTP/1.1 100 Continue\r\nTransfer-Encoding: gzip\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
+    /* Content-Length (§6.3 rule 5) */
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "differ"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "differ"},
+    {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "differ"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5,,5\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5,\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "empty Content-Length"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387905\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "larger than 2^62"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "larger than 2^62"},
+    /* field lines (§5) */
+    {"HTTP/1.1 200 OK\r\nX-A: 1\r\n continued\r\nContent-Length: 0\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "obsolete line folding"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\r\n\tcontinued\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "obsolete line folding"},
+    {"HTTP/1.1 200 OK\r\n X-A: 1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "whitespace before the first header field"},
+    {"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "between a header name and its colon"},
+    {"HTTP/1.1 200 OK\r\nX(A): 1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid character in a header name"},
+    {"HTTP/1.1 200 OK\r\nX\x80: 1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "invalid character in a header name"},
+    {"HTTP/1.1 200 OK\r\nX-A 1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "between a header name and its colon"},
+    {"HTTP/1.1 200 OK\r\n: 1\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "empty header name"},
+    {"HTTP/1.1 200 OK\r\nX-A: a\001b\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "control character in a header value"},
+    {"HTTP/1.1 200 OK\r\nX-A: a\177b\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "control character in a header value"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "LF without CR"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\r\n\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "LF without CR"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "CR not followed by LF"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\r\n\rX", 0, ERR, 0, NOT_CHECKED, 0, 0, "CR not followed by LF"},
+};
+
+static void test_parse_head_table(void **state)
+{
+    static origin_head_t h;
+    for (size_t i = 0; i != sizeof(head_cases) / sizeof(head_cases[0]); ++i) {
+        const head_case_t *c = &head_cases[i];
+        int ret = origin_parse_head(c->in, strlen(c->in), c->flags, &h);
+        if (ret != c->result)
+            fail_msg("case %zu (%s): result %d (%s), expected %d", i, c->in, ret, h.error != NULL ? h.error : "-", c->result);
+        if (ret == ORIGIN_HEAD_ERROR) {
+            assert_non_null(h.error);
+            if (strstr(h.error, c->error) == NULL)
+                fail_msg("case %zu (%s): error \"%s\", expected \"%s\"", i, c->in, h.error, c->error);
+            continue;
+        }
+        assert_null(h.error);
+        if (ret != ORIGIN_HEAD_COMPLETE)
+            continue;
+        if (h.status != c->status || (int)h.framing != c->framing || h.content_length != c->clen || h.keepalive != c->keepalive)
+            fail_msg("case %zu (%s): status %d framing %d length %lld keepalive %d", i, c->in, h.status, (int)h.framing,
+                     (long long)h.content_length, h.keepalive);
+        /* the head ends at its empty line; the rest is body */
+        assert_true(h.head_len >= 4 && h.head_len <= strlen(c->in));
+        assert_memory_equal(c->in + h.head_len - 4, "\r\n\r\n", 4);
+        /* every shorter prefix is incomplete, never an error or a different head */
+        for (size_t k = 0; k != h.head_len; ++k) {
+            static origin_head_t p;
+            if (origin_parse_head(c->in, k, c->flags, &p) != ORIGIN_HEAD_INCOMPLETE)
+                fail_msg("case %zu: the prefix of %zu bytes is not incomplete", i, k);
+        }
+    }
+}
+
+static void test_parse_head_fields_and_reason(void **state)
+{
+    static origin_head_t h;
+    const char *in = "HTTP/1.1 404 Not  Found \r\nX-Empty:\r\nX-Ws: \t a  b \t\r\nx-obs: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\nrest";
+    assert_int_equal(origin_parse_head(in, strlen(in), 0, &h), ORIGIN_HEAD_COMPLETE);
+    assert_int_equal(h.minor_version, 1);
+    assert_int_equal(h.reason_len, 11);
+    assert_memory_equal(h.reason, "Not  Found ", 11);
+    assert_int_equal(h.num_fields, 4);
+    assert_int_equal(h.fields[0].name_len, 7);
+    assert_memory_equal(h.fields[0].name, "X-Empty", 7);
+    assert_int_equal(h.fields[0].value_len, 0);
+    assert_int_equal(h.fields[1].value_len, 4);
+    assert_memory_equal(h.fields[1].value, "a  b", 4);
+    assert_int_equal(h.fields[2].value_len, 5);
+    assert_int_equal(h.head_len, strlen(in) - 4);
+    /* no reason phrase at all */
+    in = "HTTP/1.0 200\r\n\r\n";
+    assert_int_equal(origin_parse_head(in, strlen(in), 0, &h), ORIGIN_HEAD_COMPLETE);
+    assert_int_equal(h.minor_version, 0);
+    assert_int_equal(h.reason_len, 0);
+}
+
+static void test_parse_head_limits(void **state)
+{
+    static char buf[ORIGIN_HEAD_MAX_SIZE + 4096];
+    static origin_head_t h;
+    char *p;
+    /* 512 fields are fine, 513 are not */
+    for (int n = 512; n <= 513; ++n) {
+        p = buf + sprintf(buf, "HTTP/1.1 200 OK\r\n");
+        for (int i = 1; i != n; ++i)
+            p += sprintf(p, "X-%d: %d\r\n", i, i);
+        p += sprintf(p, "Content-Length: 0\r\n\r\n");
+        int ret = origin_parse_head(buf, (size_t)(p - buf), 0, &h);
+        if (n == 512) {
+            assert_int_equal(ret, ORIGIN_HEAD_COMPLETE);
+            assert_int_equal(h.num_fields, 512);
+        } else {
+            assert_int_equal(ret, ORIGIN_HEAD_ERROR);
+            assert_non_null(strstr(h.error, "more than 512"));
+        }
+    }
+    /* a head of exactly 64 KB is fine; one byte more is not, whether its end is in the buffer or not */
+    for (size_t size = ORIGIN_HEAD_MAX_SIZE; size <= ORIGIN_HEAD_MAX_SIZE + 1; ++size) {
+        size_t pre = (size_t)sprintf(buf, "HTTP/1.1 200 OK\r\nX-Big: ");
+        memset(buf + pre, 'a', size - pre - 4);
+        memcpy(buf + size - 4, "\r\n\r\n", 4);
+        memcpy(buf + size, "body", 4);
+        int ret = origin_parse_head(buf, size + 4, 0, &h);
+        assert_int_equal(ret, size == ORIGIN_HEAD_MAX_SIZE ? ORIGIN_HEAD_COMPLETE : ORIGIN_HEAD_ERROR);
+        if (ret == ORIGIN_HEAD_COMPLETE)
+            assert_int_equal(h.head_len, ORIGIN_HEAD_MAX_SIZE);
+        else
+            assert_non_null(strstr(h.error, "larger than 64 KB"));
+        /* its prefixes: incomplete below the limit, refused at it */
+        assert_int_equal(origin_parse_head(buf, ORIGIN_HEAD_MAX_SIZE - 1, 0, &h), ORIGIN_HEAD_INCOMPLETE);
+    }
+    assert_int_equal(origin_parse_head(buf, ORIGIN_HEAD_MAX_SIZE, 0, &h), ORIGIN_HEAD_ERROR);
+}
+
+/* ---- the chunked decoder --------------------------------------------------------------------------------------------------- */
+
+typedef struct chunk_case {
+    const char *in;
+    ssize_t result;    /* ORIGIN_CHUNKED_* or the bytes after the body */
+    const char *data;  /* the decoded bytes (complete and incomplete cases) */
+    const char *error; /* a substring of the reason */
+    size_t len;        /* 0: strlen(in) */
+} chunk_case_t;
+
+static const chunk_case_t chunk_cases[] = {
+    {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 0, "hello world", NULL},
+    {"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", 17, "hello", NULL},
+    {"5;a=b;c=\"d e\"\r\nhello\r\n0;last\r\nT: 1\r\nTrailer-Two:  x y \r\n\r\n", 0, "hello", NULL},
+    {"5 \t;ext\r\nhello\r\n0 \r\n\r\n", 0, "hello", NULL},
+    {"000000A\r\n0123456789\r\n00\r\n\r\n", 0, "0123456789", NULL},
+    {"a\r\n0123456789\r\n", ORIGIN_CHUNKED_INCOMPLETE, "0123456789", NULL},
+    {"4000000000000000\r\nabc", ORIGIN_CHUNKED_INCOMPLETE, "abc", NULL},
+    {"0\r\n\r", ORIGIN_CHUNKED_INCOMPLETE, "", NULL},
+    {"", ORIGIN_CHUNKED_INCOMPLETE, "", NULL},
+    {"zz\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not hexadecimal"},
+    {"\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not hexadecimal"},
+    {" 5\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not hexadecimal"},
+    {"-5\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not hexadecimal"},
+    {"0x5\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "invalid character after a chunk size"},
+    {"5 x\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "invalid character after a chunk size"},
+    {"5\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "LF without CR"},
+    {"5\r\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "CR not followed by LF"},
+    {"5;a\001\r\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "control character in a chunk extension"},
+    {"5;a\nhello\r\n", ORIGIN_CHUNKED_ERROR, NULL, "control character in a chunk extension"},
+    {"5\r\nhello\n0\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not followed by CRLF"},
+    {"5\r\nhelloX\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not followed by CRLF"},
+    {"5\r\nhello\r\r\n0\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "not followed by CRLF"},
+    {"4000000000000001\r\n", ORIGIN_CHUNKED_ERROR, NULL, "larger than 2^62"},
+    {"10000000000000000\r\n", ORIGIN_CHUNKED_ERROR, NULL, "larger than 2^62"},
+    {"ffffffffffffffffffff\r\n", ORIGIN_CHUNKED_ERROR, NULL, "larger than 2^62"},
+    {"0\r\n x: 1\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "obsolete line folding in the trailers"},
+    {"0\r\nX: 1\r\n\tmore\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "obsolete line folding in the trailers"},
+    {"0\r\nX : 1\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "invalid character in a trailer name"},
+    {"0\r\n: 1\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "invalid trailer field"},
+    {"0\r\nX: a\000b\r\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "control character in a trailer value", 13},
+    {"0\r\nX: 1\n\r\n", ORIGIN_CHUNKED_ERROR, NULL, "control character in a trailer value"},
+    {"0\r\nX: 1\rY\r\n", ORIGIN_CHUNKED_ERROR, NULL, "CR not followed by LF in the trailers"},
+    {"0\r\n\rX", ORIGIN_CHUNKED_ERROR, NULL, "at the end of a chunked body"},
+    {"0\r\n\n", ORIGIN_CHUNKED_ERROR, NULL, "invalid trailer field"},
+};
+
+/* decodes in pieces of `step` bytes (0: all at once) into out; returns the result, *outlen the decoded bytes and *after the bytes
+ * reported after the body */
+static ssize_t decode_in_steps(const char *in, size_t len, size_t step, char *out, size_t *outlen, char *after, const char **err)
+{
+    static char buf[1 << 18];
+    origin_chunked_t d;
+    ssize_t ret = ORIGIN_CHUNKED_INCOMPLETE;
+    size_t i = 0;
+    origin_chunked_init(&d);
+    *outlen = 0;
+    after[0] = '\0';
+    do {
+        size_t n = step == 0 || len - i < step ? len - i : step, size = n;
+        memcpy(buf, in + i, n);
+        ret = origin_chunked_decode(&d, buf, &size);
+        assert_true(size <= n);
+        memcpy(out + *outlen, buf, size);
+        *outlen += size;
+        if (ret >= 0) {
+            /* the bytes after the body follow the decoded ones */
+            memcpy(after, buf + size, (size_t)ret);
+            after[ret] = '\0';
+            size_t rest = len - i - n; /* not fed yet: it follows as is */
+            memcpy(after + ret, in + i + n, rest);
+            after[ret + rest] = '\0';
+            return ret + (ssize_t)rest;
+        }
+        i += n;
+    } while (ret == ORIGIN_CHUNKED_INCOMPLETE && i < len);
+    *err = d.error;
+    return ret;
+}
+
+static void test_chunked_table(void **state)
+{
+    static char out[1 << 18], after[1 << 18];
+    for (size_t i = 0; i != sizeof(chunk_cases) / sizeof(chunk_cases[0]); ++i) {
+        const chunk_case_t *c = &chunk_cases[i];
+        size_t len = c->len != 0 ? c->len : strlen(c->in);
+        for (size_t step = 0; step <= 3; ++step) {
+            size_t outlen;
+            const char *err = NULL;
+            ssize_t ret = decode_in_steps(c->in, len, step, out, &outlen, after, &err);
+            if (ret != c->result)
+                fail_msg("case %zu (%s) in steps of %zu: result %zd (%s), expected %zd", i, c->in, step, ret, err ? err : "-",
+                         c->result);
+            if (ret == ORIGIN_CHUNKED_ERROR) {
+                if (err == NULL || strstr(err, c->error) == NULL)
+                    fail_msg("case %zu: error \"%s\", expected \"%s\"", i, err ? err : "-", c->error);
+                continue;
+            }
+            if (outlen != strlen(c->data) || memcmp(out, c->data, outlen) != 0)
+                fail_msg("case %zu in steps of %zu: decoded \"%.*s\"", i, step, (int)outlen, out);
+            if (ret >= 0)
+                assert_string_equal(after, c->in + len - (size_t)ret);
+        }
+    }
+}
+
+static void test_chunked_limits(void **state)
+{
+    static char in[ORIGIN_TRAILERS_MAX_SIZE + 8192], out[sizeof(in)], after[sizeof(in)];
+    size_t outlen;
+    const char *err;
+    char *p;
+    /* a size line of 4 KB (leading zeros or extensions) is fine, one byte more is not */
+    for (size_t line = ORIGIN_CHUNK_LINE_MAX; line <= ORIGIN_CHUNK_LINE_MAX + 1; ++line) {
+        memset(in, '0', line - 3);
+        memcpy(in + line - 3, "1\r\nx\r\n0\r\n\r\n", 12);
+        err = NULL;
+        ssize_t ret = decode_in_steps(in, strlen(in), 0, out, &outlen, after, &err);
+        assert_int_equal(ret, line == ORIGIN_CHUNK_LINE_MAX ? 0 : ORIGIN_CHUNKED_ERROR);
+        if (ret < 0)
+            assert_non_null(strstr(err, "longer than 4 KB"));
+    }
+    /* 512 trailer fields are fine, 513 are not; trailers above 64 KB are refused */
+    for (int n = 512; n <= 513; ++n) {
+        p = in + sprintf(in, "0\r\n");
+        for (int i = 0; i != n; ++i)
+            p += sprintf(p, "T%d: v\r\n", i);
+        strcpy(p, "\r\n");
+        err = NULL;
+        ssize_t ret = decode_in_steps(in, strlen(in), 7, out, &outlen, after, &err);
+        assert_int_equal(ret, n == 512 ? 0 : ORIGIN_CHUNKED_ERROR);
+        if (ret < 0)
+            assert_non_null(strstr(err, "more than 512 trailer fields"));
+    }
+    p = in + sprintf(in, "0\r\nT: ");
+    memset(p, 'v', ORIGIN_TRAILERS_MAX_SIZE);
+    strcpy(p + ORIGIN_TRAILERS_MAX_SIZE, "\r\n\r\n");
+    err = NULL;
+    assert_int_equal(decode_in_steps(in, strlen(in), 1000, out, &outlen, after, &err), ORIGIN_CHUNKED_ERROR);
+    assert_non_null(strstr(err, "larger than 64 KB"));
+    /* a finished decoder takes nothing more */
+    origin_chunked_t d;
+    size_t size = 5;
+    origin_chunked_init(&d);
+    memcpy(in, "0\r\n\r\n", 5);
+    assert_int_equal(origin_chunked_decode(&d, in, &size), 0);
+    size = 1;
+    assert_int_equal(origin_chunked_decode(&d, in, &size), ORIGIN_CHUNKED_ERROR);
+}
+
 int main(void)
 {
     h2o_config_init(&gconf);
@@ -288,6 +871,12 @@ int main(void)
         cmocka_unit_test(test_informational_then_final),      cmocka_unit_test(test_conflicting_framing_is_refused),
         cmocka_unit_test(test_many_headers_and_hop_by_hop),   cmocka_unit_test(test_head_too_large),
         cmocka_unit_test(test_head_request_and_204),          cmocka_unit_test(test_no_response_is_502),
+        cmocka_unit_test(test_parse_head_table),              cmocka_unit_test(test_parse_head_fields_and_reason),
+        cmocka_unit_test(test_parse_head_limits),             cmocka_unit_test(test_chunked_table),
+        cmocka_unit_test(test_read_until_close_cut_by_a_reset), cmocka_unit_test(test_head_cut_by_eof),
+        cmocka_unit_test(test_chunked_limits),                cmocka_unit_test(test_pool_reuses_a_clean_connection),
+        cmocka_unit_test(test_pool_bytes_after_a_response_close_it),
+        cmocka_unit_test(test_pool_no_reuse_after_an_announced_body_without_framing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
