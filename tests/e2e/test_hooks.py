@@ -68,13 +68,18 @@ hooks:
   corigin: {native: %(plugins)s/libe2e_origin.so, config: {port: %(other_port)d}}
   cslow: {native: %(plugins)s/libslow.so, timeout: 100ms}
 behaviors:
-  - {path: "/vreq/*", origin: web, hooks: {viewer-request: vreq, viewer-response: vres}}
-  - {path: "/oreq/*", origin: web, cache: {default_ttl: 60s}, hooks: {origin-request: oreq, origin-response: ores, viewer-response: vres}}
+  # a cacheable request forwards only the key's headers and origin_request's (cache/forward.h): the headers the hooks add for
+  # the origin are listed
+  - {path: "/vreq/*", origin: web, origin_request: {headers: [x-added, user-agent, x-no-key, x-original-uri]},
+     hooks: {viewer-request: vreq, viewer-response: vres}}
+  - {path: "/oreq/*", origin: web, cache: {default_ttl: 60s}, origin_request: {headers: [x-client]},
+     hooks: {origin-request: oreq, origin-response: ores, viewer-response: vres}}
   - {path: "/ores/*", origin: web, hooks: {origin-response: ores, viewer-response: vres}}
   - {path: "/status/*", origin: web, hooks: {origin-response: ores, viewer-response: vres}}
   - {path: "/vres/*", origin: web, hooks: {viewer-response: vres}}
   - {path: "/c/*", origin: web, hooks: {origin-request: corigin, viewer-response: vres}}
-  - {path: "/body/*", origin: web, hooks: {viewer-request: body}}
+  - {path: "/body/*", origin: web, origin_request: {headers: [x-body, x-body-encoding, x-body-action, x-body-truncated, x-body-len,
+     x-body-sha256]}, hooks: {viewer-request: body}}
   - {path: "/e/disallowed/*", origin: web, hooks: {viewer-request: disallowed}}
   - {path: "/e/readonly/*", origin: web, hooks: {viewer-request: readonly}}
   - {path: "/e/readonly-vres/*", origin: web, hooks: {viewer-response: readonly}}
