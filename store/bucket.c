@@ -282,11 +282,60 @@ static int list_versions(store_req_t *sr, store_bucket_t *b)
 
 /* ---- DeleteObjects ----------------------------------------------------------------------------------------------------------- */
 
+/* the x-amz-checksum-* algorithms, as in the header names and as S3 spells them in messages */
+static const char *const checksum_algs[][2] = {
+    {"crc32", "CRC32"}, {"crc32c", "CRC32C"}, {"crc64nvme", "CRC64NVME"}, {"sha1", "SHA1"}, {"sha256", "SHA256"}};
+#define NUM_CHECKSUM_ALGS (sizeof(checksum_algs) / sizeof(checksum_algs[0]))
+
+/* S3 requires an integrity check of a DeleteObjects body: Content-MD5, an x-amz-checksum-ALG header, or the SDKs' announcement of
+ * one (x-amz-sdk-checksum-algorithm, or a checksum in x-amz-trailer) */
+static int has_body_checksum(store_req_t *sr)
+{
+    char name[32];
+    if (store_req_header(sr, "content-md5").base != NULL || store_req_header(sr, "x-amz-sdk-checksum-algorithm").base != NULL)
+        return 1;
+    for (size_t i = 0; i != NUM_CHECKSUM_ALGS; ++i) {
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", checksum_algs[i][0]);
+        if (store_req_header(sr, name).base != NULL)
+            return 1;
+    }
+    h2o_iovec_t t = store_req_header(sr, "x-amz-trailer");
+    for (size_t i = 0; t.base != NULL && i + 15 <= t.len; ++i)
+        if (strncasecmp(t.base + i, "x-amz-checksum-", 15) == 0)
+            return 1;
+    return 0;
+}
+
+/* the checksum headers store_body_run does not verify itself (CRC64NVME, SHA1, SHA256), over the whole (small) body */
+static int check_other_checksums(store_req_t *sr, h2o_iovec_t body)
+{
+    char name[32], msg[96];
+    for (size_t i = 2; i != NUM_CHECKSUM_ALGS; ++i) {
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", checksum_algs[i][0]);
+        h2o_iovec_t v = store_req_header(sr, name);
+        if (v.base == NULL)
+            continue;
+        int r = store_checksum_verify(checksum_algs[i][0], v.base, v.len, body.base, body.len);
+        if (r < 0) {
+            snprintf(msg, sizeof(msg), "Value for %s header is invalid.", name);
+            return store_send_error(sr, 400, "InvalidRequest", msg, NULL), -1;
+        }
+        if (r == 0) {
+            snprintf(msg, sizeof(msg), "The %s you specified did not match the calculated checksum.", checksum_algs[i][1]);
+            return store_send_error(sr, 400, "BadDigest", msg, NULL), -1;
+        }
+    }
+    return 0;
+}
+
 static int delete_objects(store_req_t *sr, store_bucket_t *b)
 {
     h2o_iovec_t body;
     const char *err = NULL;
-    if (store_body_read(sr, MAX_XML_BODY, &body) != 0)
+    if (!has_body_checksum(sr))
+        return store_send_error(sr, 400, "InvalidRequest", "Missing required header for this request: Content-MD5", NULL);
+    /* Content-MD5, CRC32 and CRC32C (header or trailer) are verified while the body is read */
+    if (store_body_read(sr, MAX_XML_BODY, &body) != 0 || check_other_checksums(sr, body) != 0)
         return 0;
     store_xml_node_t *doc = store_xml_parse(body.base, body.len, &err);
     if (doc == NULL || strcmp(doc->name, "Delete") != 0) {

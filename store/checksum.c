@@ -1,10 +1,12 @@
-/* store/checksum.c - CRC32 and CRC32C (slicing-by-8 tables), base64, and the body digests of the store */
+/* store/checksum.c - CRC32 and CRC32C (slicing-by-8 tables), CRC64/NVME, base64, x-amz-checksum-* checks, and the body digests of
+ * the store */
 #include <pthread.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include "store/checksum.h"
 
 static uint32_t crc32_table[8][256], crc32c_table[8][256];
+static uint64_t crc64nvme_table[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void make_table(uint32_t t[8][256], uint32_t poly)
@@ -24,6 +26,12 @@ static void init_tables(void)
 {
     make_table(crc32_table, 0xEDB88320u);
     make_table(crc32c_table, 0x82F63B78u);
+    for (uint64_t i = 0; i != 256; ++i) {
+        uint64_t c = i;
+        for (int k = 0; k != 8; ++k)
+            c = (c & 1) ? (c >> 1) ^ 0x9A6C9329AC4BC9B5ull : c >> 1; /* CRC-64/NVME, reflected */
+        crc64nvme_table[i] = c;
+    }
 }
 
 static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const uint8_t *p, size_t len)
@@ -52,6 +60,16 @@ uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     pthread_once(&tables_once, init_tables);
     return crc_update(crc32c_table, crc, buf, len);
+}
+
+uint64_t store_checksum_crc64nvme(uint64_t crc, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    pthread_once(&tables_once, init_tables);
+    crc = ~crc;
+    while (len-- != 0)
+        crc = (crc >> 8) ^ crc64nvme_table[(crc ^ *p++) & 0xff];
+    return ~crc;
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -100,6 +118,32 @@ long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out)
             out[o++] = (uint8_t)x;
     }
     return (long)o;
+}
+
+int store_checksum_verify(const char *alg, const char *value, size_t vlen, const void *data, size_t len)
+{
+    uint8_t want[64], got[64];
+    size_t n;
+    if (strcmp(alg, "crc32") == 0 || strcmp(alg, "crc32c") == 0) {
+        uint32_t c = alg[5] == 'c' ? store_checksum_crc32c(0, data, len) : store_checksum_crc32(0, data, len);
+        for (n = 0; n != 4; ++n)
+            got[n] = (uint8_t)(c >> (24 - 8 * n));
+    } else if (strcmp(alg, "crc64nvme") == 0) {
+        uint64_t c = store_checksum_crc64nvme(0, data, len);
+        for (n = 0; n != 8; ++n)
+            got[n] = (uint8_t)(c >> (56 - 8 * n));
+    } else if (strcmp(alg, "sha1") == 0 || strcmp(alg, "sha256") == 0) {
+        unsigned int mdlen = 0;
+        if (EVP_Digest(data, len, got, &mdlen, alg[3] == '1' ? EVP_sha1() : EVP_sha256(), NULL) != 1)
+            return -1;
+        n = mdlen;
+    } else {
+        return -2;
+    }
+    /* the base64 of n bytes is 4 * ceil(n / 3) characters: anything longer cannot be that digest */
+    if (vlen != (n + 2) / 3 * 4 || store_checksum_base64_decode(value, vlen, want) != (long)n)
+        return -1;
+    return memcmp(want, got, n) == 0;
 }
 
 int store_checksum_digest_init(store_checksum_digest_t *d, int want_crc32, int want_crc32c)

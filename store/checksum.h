@@ -10,10 +10,20 @@ uint32_t store_checksum_crc32(uint32_t crc, const void *buf, size_t len);
 /** continues a CRC-32C (Castagnoli) over buf; start with crc = 0 */
 uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/** continues a CRC-64/NVME (the x-amz-checksum-crc64nvme of S3) over buf; start with crc = 0 */
+uint64_t store_checksum_crc64nvme(uint64_t crc, const void *buf, size_t len);
+
 /** base64 (standard alphabet, padded) of len bytes into out (4 * ((len + 2) / 3) + 1 bytes); returns the length */
 size_t store_checksum_base64_encode(const void *in, size_t len, char *out);
 /** strict base64 decoding (padding required, no whitespace); returns the decoded length or -1; out holds 3 * len / 4 bytes */
 long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out);
+
+/**
+ * Checks an x-amz-checksum-ALG value (base64 of the big-endian digest) against data, for alg "crc32", "crc32c", "crc64nvme",
+ * "sha1" or "sha256" (lowercase): 1 it matches, 0 it does not, -1 the value is not base64 of the algorithm's digest size,
+ * -2 unknown algorithm.
+ */
+int store_checksum_verify(const char *alg, const char *value, size_t vlen, const void *data, size_t len);
 
 /** the running digests of a request body: MD5 always, CRC32/CRC32C when asked for */
 typedef struct store_checksum_digest {
