@@ -23,6 +23,8 @@ void hook_event_init(hook_event_t *ev, int type)
     memset(ev, 0, sizeof(*ev));
     ev->type = type;
     ev->request.querystring = h2o_iovec_init("", 0);
+    ev->limits = (hook_head_limits_t){HOOK_DEFAULT_HEAD_BYTES, HOOK_DEFAULT_REQUEST_HEADERS, HOOK_DEFAULT_HEAD_BYTES,
+                                      HOOK_MAX_RESPONSE_HEADERS};
 }
 
 static inline char lower(char c)
@@ -250,6 +252,14 @@ void hook_header_title_case(char *out, const char *name, size_t len)
         out[i] = up && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
         up = c == '-';
     }
+}
+
+size_t hook_headers_bytes(const hook_headers_t *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i != h->size; ++i)
+        n += h->entries[i].name.len + h->entries[i].value.len;
+    return n;
 }
 
 size_t hook_response_size_limit(int type)

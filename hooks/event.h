@@ -75,6 +75,23 @@ typedef struct hook_response {
     h2o_iovec_t body; /* decoded bytes */
 } hook_response_t;
 
+/** the defaults of hook_head_limits_t: edgehook's own defaults of limits.max_request_header_size, max_request_headers and
+ * max_response_header_size, and the fixed cap on the header fields of a response a hook leaves */
+#define HOOK_DEFAULT_HEAD_BYTES (64 * 1024)
+#define HOOK_DEFAULT_REQUEST_HEADERS 100
+#define HOOK_MAX_RESPONSE_HEADERS 200
+
+/**
+ * How large a head a hook's result may carry: the size is the sum of name + value lengths of the header fields (the origin's
+ * custom headers included for origin-request), the count the number of fields. A result over a cap and larger than the head
+ * the hook was given is invalid output (502), as Lambda@Edge answers a result over its size limits. Request events that
+ * continue are held to the request caps; response events and generated responses to the response caps. 0: no cap.
+ */
+typedef struct hook_head_limits {
+    size_t request_bytes, request_count;
+    size_t response_bytes, response_count;
+} hook_head_limits_t;
+
 /**
  * One event. The pipeline fills it (type, ids, request, and response for response events) with memory from the request's
  * pool, calls hook_run, and reads it back; the runtime changes it in place, allocating from the same pool.
@@ -84,9 +101,10 @@ typedef struct hook_event {
     h2o_iovec_t request_id, distribution_domain_name, distribution_id;
     hook_request_t request;
     hook_response_t response;
+    hook_head_limits_t limits; /* hook_event_init sets the HOOK_DEFAULT_* values; the pipeline sets the configured ones */
 } hook_event_t;
 
-/** zeroes ev and sets its type */
+/** zeroes ev, sets its type and the default head limits */
 void hook_event_init(hook_event_t *ev, int type);
 /** a deep copy of src into pool (every string and list), so that it outlives the memory src points into */
 void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t *src);
@@ -153,6 +171,9 @@ int hook_header_name_valid(const char *s, size_t len);
 int hook_header_value_valid(const char *s, size_t len);
 /** writes the Title-Case form of name into out (len bytes), as Lambda@Edge fills an omitted `key` */
 void hook_header_title_case(char *out, const char *name, size_t len);
+
+/** the sum of name + value lengths of a header list */
+size_t hook_headers_bytes(const hook_headers_t *h);
 
 /** the largest generated response (headers + body) for a request event type: 40 KB viewer-request, 1 MB otherwise */
 size_t hook_response_size_limit(int type);

@@ -402,6 +402,7 @@ hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
     uint64_t start = hook_now_ns();
     struct edge_ctx ctx = {
         .ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start, .budget_ms = budget_ms};
+    hook_event_head(ev, ev->type >= HOOK_ORIGIN_RESPONSE, &ctx.head_bytes_in, &ctx.head_count_in);
     hook_status_t st;
     if (fn->is_lua) {
         st = hook_lua_run(t, hook_thread_slot(t, fn), &ctx, rep);

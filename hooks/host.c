@@ -674,6 +674,45 @@ static int check_response(struct edge_ctx *ctx, const hook_response_t *r)
     return 0;
 }
 
+void hook_event_head(const hook_event_t *ev, int response, size_t *bytes, size_t *count)
+{
+    if (response) {
+        *bytes = hook_headers_bytes(&ev->response.headers);
+        *count = ev->response.headers.size;
+        return;
+    }
+    *bytes = hook_headers_bytes(&ev->request.headers);
+    *count = ev->request.headers.size;
+    if (ev->type == HOOK_ORIGIN_REQUEST) {
+        *bytes += hook_headers_bytes(&ev->request.origin.custom_headers);
+        *count += ev->request.origin.custom_headers.size;
+    }
+}
+
+/* the head a result carries against the caps of ev->limits (hook_head_limits_t); a generated response was given nothing */
+static int check_head(struct edge_ctx *ctx, hook_status_t st)
+{
+    const hook_event_t *ev = ctx->ev;
+    int response = st == HOOK_RESPOND || !is_request_event(ctx);
+    size_t in_bytes = st == HOOK_RESPOND ? 0 : ctx->head_bytes_in, in_count = st == HOOK_RESPOND ? 0 : ctx->head_count_in;
+    size_t max_bytes = response ? ev->limits.response_bytes : ev->limits.request_bytes;
+    size_t max_count = response ? ev->limits.response_count : ev->limits.request_count;
+    const char *what = st == HOOK_RESPOND ? "generated response's" : response ? "response" : "request";
+    size_t bytes, count;
+    hook_event_head(ev, response, &bytes, &count);
+    if (max_bytes != 0 && bytes > max_bytes && bytes > in_bytes) {
+        hook_ctx_invalid(ctx, "the %s head the hook left is %zu bytes of header names and values, over the limit of %zu (%s)", what,
+                         bytes, max_bytes, response ? "limits.max_response_header_size" : "limits.max_request_header_size");
+        return -1;
+    }
+    if (max_count != 0 && count > max_count && count > in_count) {
+        hook_ctx_invalid(ctx, "the %s head the hook left has %zu header fields, over the limit of %zu%s", what, count, max_count,
+                         response ? "" : " (limits.max_request_headers)");
+        return -1;
+    }
+    return 0;
+}
+
 hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st)
 {
     hook_event_t *ev = ctx->ev;
@@ -699,6 +738,8 @@ hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st)
         if (ctx->protected_touched[msg] && check_protected(ctx, msg, msg == 0 ? &ev->request.headers : &ev->response.headers) != 0)
             return HOOK_INVALID;
     if (st == HOOK_CONTINUE && ev->type == HOOK_ORIGIN_RESPONSE && ev->response.has_body && check_response(ctx, &ev->response) != 0)
+        return HOOK_INVALID;
+    if (check_head(ctx, st) != 0)
         return HOOK_INVALID;
     return st;
 }
@@ -727,18 +768,19 @@ size_t hook_base64_encode(const char *src, size_t len, char *dst)
     return o;
 }
 
+/* decoding: each character's value + 1, 0 for characters outside both alphabets (standard, and base64url's - and _). A constant:
+ * worker threads decode concurrently, so nothing may be filled in lazily. */
+static const uint8_t b64values[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11,
+    ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+    ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31,
+    ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41,
+    ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
+    ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61,
+    ['9'] = 62, ['+'] = 63, ['/'] = 64, ['-'] = 63, ['_'] = 64};
+
 int hook_base64_decode(const char *src, size_t len, char *dst, size_t *dlen)
 {
-    static signed char map[256];
-    static int ready;
-    if (!ready) {
-        memset(map, -1, sizeof(map));
-        for (int i = 0; i != 64; ++i)
-            map[(unsigned char)b64chars[i]] = (signed char)i;
-        map['-'] = 62; /* base64url too */
-        map['_'] = 63;
-        ready = 1;
-    }
     while (len != 0 && src[len - 1] == '=')
         --len;
     if (len % 4 == 1)
@@ -747,7 +789,7 @@ int hook_base64_decode(const char *src, size_t len, char *dst, size_t *dlen)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i != len; ++i) {
-        int v = map[(unsigned char)src[i]];
+        int v = b64values[(unsigned char)src[i]] - 1;
         if (v < 0)
             return -1;
         acc = acc << 6 | (uint32_t)v;

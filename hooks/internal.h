@@ -88,6 +88,7 @@ struct edge_ctx {
     int status_at_start;
     uint64_t start_ns;  /* hook_now_ns() when hook_run began */
     uint64_t budget_ms; /* hook_run_budget: stop a Lua call this early (0: its timeout) */
+    size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
 };
 
 /** the host vtable (host.c) */
@@ -97,6 +98,9 @@ void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...) __attribute__(
 /** the Lua bridge's header add: name must be lowercase, key (NULL: Title-Cased name) must match it; invalid otherwise */
 int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
                     size_t vlen);
+/** the size (sum of name + value lengths) and field count of the head event type `type` shows a hook: the request's (with
+ * the origin's custom headers at origin-request) for request events, the response's for response events (host.c) */
+void hook_event_head(const hook_event_t *ev, int response, size_t *bytes, size_t *count);
 /** final validation of a call's output (host.c); returns st or HOOK_INVALID */
 hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st);
 /** base64 (host.c); decode returns -1 on bad input */

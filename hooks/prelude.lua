@@ -970,7 +970,8 @@ edge.json_encode = function(v)
 end
 edge.config = {}
 
--- the sandbox: what hook code sees as its globals (no ffi, io, debug, jit, load*, getfenv/setfenv, newproxy)
+-- the sandbox: what hook code sees as its globals (no ffi, io, debug, jit, package, load*, dofile, getfenv/setfenv, newproxy,
+-- string.dump; os is time functions only; collectgarbage only counts; getmetatable("") is false)
 local function copy(t)
     local c = {}
     for k, v in next, t do
@@ -1004,6 +1005,20 @@ do
     local smt = getmt("")
     smt.__metatable = false -- the string metatable's __index is the prelude's string table too: keep hooks off it
 end
+-- no bytecode in or out. string.dump goes from the string table itself, not only from the hooks' copy: the string metatable's
+-- __index is that table, so ("").dump would reach it. Every loader left on the trusted side takes text only (bytecode
+-- crafted by hand is how LuaJIT sandboxes are escaped), and no C library can be loaded from here on.
+string.dump = nil
+do
+    local load0 = load
+    local function text_only(chunk, name, _, ...)
+        return load0(chunk, name, "t", ...)
+    end
+    load, loadstring, loadfile, dofile = text_only, text_only, nil, nil
+    package.loadlib, package.cpath = nil, ""
+    package.loaders[3], package.loaders[4] = nil, nil -- the C and all-in-one searchers
+end
+arr_mt.__metatable = "edge.array" -- hooks may not rewire the prelude's tables (their own state only, but still)
 
 local handlers = {}
 local trigger_names = { [0] = "viewer_request", "origin_request", "origin_response", "viewer_response" }
@@ -1027,6 +1042,7 @@ local function errstr(e)
 end
 
 local context = setmetatable({ callbackWaitsForEmptyEventLoop = true }, {
+    __metatable = "edge.context",
     __index = function(t, k)
         if k == "awsRequestId" then
             return cur and getf(F_REQID)

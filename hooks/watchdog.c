@@ -98,7 +98,8 @@ static void clock_refine(void)
 
 uint64_t hook_now_ns(void)
 {
-    if (atomic_load_explicit(&clk_tsc, memory_order_relaxed)) {
+    /* acquire: pairs with clock_calibrate's store, after which clk_tsc_base and clk_mono_base (plain variables) are read */
+    if (atomic_load_explicit(&clk_tsc, memory_order_acquire)) {
         uint64_t d = __rdtsc() - clk_tsc_base;
         return clk_mono_base + (uint64_t)(((unsigned __int128)d * atomic_load_explicit(&clk_mult, memory_order_relaxed)) >> 32);
     }

@@ -1,10 +1,15 @@
 /* proxy/admin.c - the admin API: JSON over HTTP, every call but /healthz with `Authorization: Bearer TOKEN`. */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "cache/key.h"
 #include "cache/memory.h"
 #include "hooks/json.h"
@@ -40,17 +45,86 @@ static void respond_json_error(h2o_req_t *req, int status, const char *reason, c
     hook_buf_free(&b);
 }
 
+int admin_token_matches(const char *value, size_t len, const char *token)
+{
+    /* the SHA-256 digests are compared, in constant time: neither the token's bytes nor its length show in the timing */
+    unsigned char given[32], want[32];
+    int bearer = len >= 7 && strncasecmp(value, "Bearer ", 7) == 0;
+    if (EVP_Digest(bearer ? value + 7 : "", bearer ? len - 7 : 0, given, NULL, EVP_sha256(), NULL) != 1 ||
+        EVP_Digest(token, strlen(token), want, NULL, EVP_sha256(), NULL) != 1)
+        return 0;
+    return (CRYPTO_memcmp(given, want, sizeof(want)) == 0) & bearer;
+}
+
 static int authorized(h2o_req_t *req, const char *token)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    size_t tlen = strlen(token);
-    h2o_iovec_t v;
     if (i == -1)
         return 0;
-    v = req->headers.entries[i].value;
-    if (v.len != 7 + tlen || strncasecmp(v.base, "Bearer ", 7) != 0)
+    return admin_token_matches(req->headers.entries[i].value.base, req->headers.entries[i].value.len, token);
+}
+
+/* 1 if the directory of `file` (as given, resolved) is `dir` (resolved); `file` may be relative to the current directory */
+static int dir_of_is(const char *file, const char *dir)
+{
+    char copy[PATH_MAX], real[PATH_MAX];
+    if (file == NULL || snprintf(copy, sizeof(copy), "%s", file) >= (int)sizeof(copy) || realpath(dirname(copy), real) == NULL)
         return 0;
-    return CRYPTO_memcmp(v.base + 7, token, tlen) == 0;
+    return strcmp(real, dir) == 0;
+}
+
+/* 1 if a hook file of this kind may be loaded from the resolved directory `dir` (see admin_check_hook_path) */
+static int dir_allowed(const conf_t *conf, const char *dir, int is_lua)
+{
+    for (size_t i = 0; i != conf->admin.plugin_dirs.count; ++i)
+        if (strcmp(conf->admin.plugin_dirs.names[i], dir) == 0)
+            return 1;
+    for (size_t i = 0; i != conf->num_hooks; ++i)
+        if (dir_of_is(is_lua ? conf->hooks[i].lua : conf->hooks[i].native, dir))
+            return 1;
+    return is_lua && dir_of_is(conf->file, dir);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+int admin_check_hook_path(const conf_t *conf, const char *path, char *resolved, char *err, size_t errlen)
+{
+    int is_lua = ends_with(path, ".lua");
+    const char *kind = is_lua ? "Lua hooks" : "native plugins";
+    char dir[PATH_MAX];
+    struct stat st;
+    if (!is_lua && !ends_with(path, ".so")) {
+        snprintf(err, errlen, "%s: only a .lua file or a .so plugin can be published", path);
+        return 403;
+    }
+    if (realpath(path, resolved) == NULL) {
+        int e = errno;
+        /* a missing file in an allowed directory is an ordinary mistake (422); anywhere else nothing is revealed */
+        snprintf(dir, sizeof(dir), "%s", path);
+        if (dir_allowed(conf, realpath(dirname(dir), resolved) != NULL ? resolved : "", is_lua)) {
+            snprintf(err, errlen, "%s: %s", path, strerror(e));
+            return 422;
+        }
+        snprintf(err, errlen, "%s: not in a directory the admin API may load %s from", path, kind);
+        return 403;
+    }
+    if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode) || !ends_with(resolved, is_lua ? ".lua" : ".so")) {
+        snprintf(err, errlen, "%s: not a regular %s file", path, is_lua ? ".lua" : ".so");
+        return 403;
+    }
+    /* the directory of the file itself, symlinks followed: a link in an allowed directory to a file elsewhere is refused */
+    snprintf(dir, sizeof(dir), "%s", resolved);
+    if (!dir_allowed(conf, dirname(dir), is_lua)) {
+        snprintf(err, errlen, "%s: not in a directory the admin API may load %s from (%s; allowed: %s)", path, kind, dir,
+                 is_lua ? "the directories of the config's Lua hooks, admin.plugin_dirs and the config file's directory"
+                        : "the directories of the config's native hooks and admin.plugin_dirs");
+        return 403;
+    }
+    return 0;
 }
 
 static void extra_metrics(h2o_buffer_t **buf, void *ctx)
@@ -212,9 +286,9 @@ static int apply_hook_change(h2o_req_t *req)
     return 0;
 }
 
-static void do_hooks(h2o_req_t *req)
+static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
 {
-    char segs[5][128], err[512], out[512];
+    char segs[5][128], err[PATH_MAX + 512], out[512], resolved[PATH_MAX];
     size_t n = split_path(req->path_normalized, segs);
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")),
         is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")),
@@ -238,8 +312,14 @@ static void do_hooks(h2o_req_t *req)
             respond_json_error(req, 400, "Bad Request", "give {\"path\": \"FILE.lua\" or \"FILE.so\"}");
             return;
         }
-        version = hook_versions_publish(segs[1], v->str, err, sizeof(err));
+        int allowed = admin_check_hook_path(gen->conf, v->str, resolved, err, sizeof(err));
         hook_json_free(doc);
+        if (allowed != 0) {
+            log_warn("admin: POST /hooks/%s/versions refused: %s", segs[1], err);
+            respond_json_error(req, allowed, allowed == 403 ? "Forbidden" : "Unprocessable Entity", err);
+            return;
+        }
+        version = hook_versions_publish(segs[1], resolved, err, sizeof(err));
         if (version == 0) {
             respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 422, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Unprocessable Entity",
                                err);
@@ -345,7 +425,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {
-        do_hooks(req);
+        do_hooks(req, gen);
         return 0;
     }
     respond_json_error(req, 404, "Not Found", "unknown admin endpoint");

@@ -8,4 +8,18 @@
 /** installs the admin handler on a pathconf; the token is read from the config generation current at each request */
 void admin_register(h2o_pathconf_t *pathconf, conf_t *conf);
 
+/** 1 if an Authorization header value is `Bearer TOKEN` (scheme in any case); compares SHA-256 digests in constant time, so
+ * that neither the token nor its length can be learnt from the timing */
+int admin_token_matches(const char *value, size_t len, const char *token);
+
+/**
+ * Whether POST /hooks/NAME/versions may load `path`. It must end in .so (a native plugin) or .lua; it is resolved with realpath
+ * (symlinks and `..` followed) into `resolved` (PATH_MAX bytes), which must be a regular file of the same extension in one of
+ * the allowed directories, compared as resolved directories (not as string prefixes; subdirectories are not included):
+ * native plugins: the directories of the config's native hooks and admin.plugin_dirs; Lua files: the directories of the
+ * config's Lua hooks, admin.plugin_dirs and the config file's directory. Returns 0, or the HTTP status to answer with the
+ * reason in err: 403 (refused), 422 (no such file in an allowed directory).
+ */
+int admin_check_hook_path(const conf_t *conf, const char *path, char *resolved, char *err, size_t errlen);
+
 #endif

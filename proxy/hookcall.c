@@ -258,6 +258,14 @@ static void on_job_done(offload_job_t *job)
     cont(txn, &job->ev, res, status);
 }
 
+void hookcall_set_limits(hook_event_t *ev, const conf_t *conf)
+{
+    ev->limits.request_bytes = conf->limits.max_request_header_size;
+    ev->limits.request_count = conf->limits.max_request_headers;
+    ev->limits.response_bytes = conf->limits.max_response_header_size;
+    ev->limits.response_count = HOOK_MAX_RESPONSE_HEADERS;
+}
+
 hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool, int *status,
                                hookcall_build_t build, hookcall_cont_t cont)
 {
@@ -265,11 +273,13 @@ hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label
     hook_report_t rep;
     hook_status_t st;
     hookcall_log(txn, ev->type, label);
+    hookcall_set_limits(ev, txn->gen->conf);
     st = hook_run_budget(w->hooks, fn, ev, pool, &rep, offload_budget_ms());
     if (st == HOOK_PREEMPTED) {
         /* too long for the event loop: run it again, from a fresh event, where it delays only its own request */
         hook_event_t fresh;
         build(txn, fn, &fresh);
+        hookcall_set_limits(&fresh, txn->gen->conf);
         offload_job_t *job = offload_job_new(fn, &fresh, on_job_done, txn);
         txn->pending_job = job;
         txn->pending_cont = cont;

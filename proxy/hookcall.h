@@ -33,6 +33,13 @@ void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev);
  */
 hookcall_result_t hookcall_run(struct edge_txn *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool,
                                int *status, hookcall_build_t build, hookcall_cont_t cont);
+/**
+ * Sets the caps on the heads a hook may leave in ev (hook_head_limits_t) from the configuration: limits.max_request_header_size
+ * and limits.max_request_headers for requests, limits.max_response_header_size and HOOK_MAX_RESPONSE_HEADERS fields for
+ * responses. hookcall_run does it for the events it runs; events run otherwise (fill.c) keep hook_event_init's defaults
+ * unless their builder calls this.
+ */
+void hookcall_set_limits(hook_event_t *ev, const conf_t *conf);
 /** maps an offload job's outcome to a result and a status */
 hookcall_result_t hookcall_result_of(hook_status_t st, int *status);
 /** the request ended: jobs still out are forgotten, those back are freed */

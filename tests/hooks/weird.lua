@@ -40,7 +40,7 @@ function handler(event, context)
         return { status = 200, body = "x", bodyEncoding = "gzip" }
     elseif t == "huge" then
         request.headers["x-h"] = { { key = "X-H", value = string.rep("v", 100000) } }
-        return request -- allowed: large values are the pipeline's concern
+        return request -- over the default cap on the request head (64 KB); allowed under a larger one
     end
     return request
 end

@@ -293,7 +293,14 @@ static void test_hostile_results(void **state)
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i)
         expect_invalid(fn, i == 11 || i == 12 ? HOOK_ORIGIN_REQUEST : HOOK_VIEWER_REQUEST, cases[i][0], cases[i][1]);
     hook_event_t ev;
+    hook_report_t rep;
+    /* a 100 KB header value is over the request head's cap (limits.max_request_header_size, 64 KB by default)... */
     make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "X-Test", "huge", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "limits.max_request_header_size"));
+    /* ...and goes through whole under a larger one */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "X-Test", "huge", NULL);
+    ev.limits.request_bytes = 1 << 20;
     assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
     assert_int_equal(strlen(hval(&ev.request.headers, "x-h")), 100000);
     hook_fn_release(fn);
