@@ -1,5 +1,7 @@
 /* proxy/handler.c - the request pipeline on one worker thread, and delivery of a cache object (whole or filling) to a client. */
 #include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,9 +260,163 @@ static void on_pace(h2o_timeout_entry_t *entry)
     send_body_paced(H2O_STRUCT_FROM_MEMBER(edge_txn_t, pace_entry, entry));
 }
 
+/*
+ * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned:
+ * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
+ *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
+ * - bytes pinned by clients that have taken nothing for a second - bodies no longer (or never) in the cache index, which only
+ *   their readers keep in memory - are bounded per connection (limits.max_unsent_per_connection) and per worker (a quarter
+ *   of cache.memory shared by the workers): the connections holding most are shut down first.
+ * Objects that are still in the cache cost nothing extra and are not counted: the cache's own bound covers them.
+ */
+#define WATCH_INTERVAL_MS 250
+#define WATCH_STALLED_MS 1000
+
+typedef struct stall_watch {
+    h2o_linklist_t delivering;
+    h2o_timeout_entry_t tick;
+    server_worker_t *worker;
+    int ticking;
+} stall_watch_t;
+
+static __thread stall_watch_t watch;
+
+typedef struct stalled {
+    h2o_socket_t *sock;
+    uint64_t pinned;
+} stalled_t;
+
+static void on_watch_tick(h2o_timeout_entry_t *entry);
+
+static void watch_schedule(void)
+{
+    watch.tick.cb = on_watch_tick;
+    h2o_timeout_link(watch.worker->ctx.loop, server_timeout(watch.worker, WATCH_INTERVAL_MS), &watch.tick);
+    watch.ticking = 1;
+}
+
+static void watch_add(edge_txn_t *txn)
+{
+    if (watch.worker == NULL) {
+        h2o_linklist_init_anchor(&watch.delivering);
+        watch.worker = txn->worker;
+    }
+    txn->progress_ms = server_now_ms();
+    h2o_linklist_insert(&watch.delivering, &txn->watch_link);
+    if (!watch.ticking)
+        watch_schedule();
+}
+
+static void watch_remove(edge_txn_t *txn)
+{
+    if (h2o_linklist_is_linked(&txn->watch_link))
+        h2o_linklist_unlink(&txn->watch_link);
+}
+
+/* what only this reader keeps in memory: a body out of the index (evicted, transient, passed through) */
+static uint64_t pinned_bytes(edge_txn_t *txn)
+{
+    cache_obj_t *obj = txn->obj;
+    if (obj == NULL)
+        return 0;
+    uint64_t avail = cache_obj_avail(obj);
+    if (obj->transient) /* passed through: what this reader has not taken yet */
+        return avail > txn->pos ? avail - txn->pos : 0;
+    /* a complete object out of the index was evicted or replaced while this reader held it; one still filling goes to the
+     * cache when done (the cache's bound covers it) */
+    if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE && !__atomic_load_n(&obj->indexed, __ATOMIC_RELAXED))
+        return avail;
+    return 0;
+}
+
+static h2o_socket_t *socket_of(edge_txn_t *txn)
+{
+    h2o_conn_t *conn = txn->req->conn;
+    return conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+}
+
+static void abort_connection(h2o_socket_t *sock, const char *why)
+{
+    int fd = h2o_socket_get_fd(sock);
+    if (fd >= 0) {
+        log_info("closing a connection: %s", why);
+        shutdown(fd, SHUT_RDWR); /* h2o sees the error on its next read or write, and closes the connection */
+    }
+}
+
+static int by_socket(const void *a, const void *b)
+{
+    const stalled_t *x = a, *y = b;
+    return x->sock < y->sock ? -1 : x->sock > y->sock;
+}
+
+static int by_pinned_desc(const void *a, const void *b)
+{
+    const stalled_t *x = a, *y = b;
+    return x->pinned > y->pinned ? -1 : x->pinned < y->pinned;
+}
+
+static void on_watch_tick(h2o_timeout_entry_t *entry)
+{
+    int64_t now = server_now_ms();
+    const conf_t *conf = watch.worker->gen->conf;
+    size_t n = 0, cap = 0, nconn = 0;
+    stalled_t *list = NULL;
+    uint64_t total = 0, total_limit = conf->cache.memory / 4 / (conf->threads != 0 ? conf->threads : 1);
+
+    watch.ticking = 0;
+    for (h2o_linklist_t *l = watch.delivering.next; l != &watch.delivering; l = l->next) {
+        edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, watch_link, l);
+        int64_t idle = now - txn->progress_ms;
+        h2o_socket_t *sock;
+        if (idle < WATCH_STALLED_MS || (sock = socket_of(txn)) == NULL)
+            continue;
+        if ((uint64_t)idle >= conf->limits.send_timeout_ms) {
+            metrics_count(METRIC_SEND_TIMEOUTS, 1);
+            txn->progress_ms = now; /* once */
+            abort_connection(sock, "the client took nothing of a response for limits.send_timeout");
+            continue;
+        }
+        uint64_t p = pinned_bytes(txn);
+        if (p == 0)
+            continue;
+        if (n == cap && (list = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*list))) == NULL)
+            goto Exit;
+        list[n++] = (stalled_t){sock, p};
+    }
+    /* per connection */
+    qsort(list, n, sizeof(*list), by_socket);
+    for (size_t i = 0; i != n;) {
+        stalled_t c = list[i++];
+        while (i != n && list[i].sock == c.sock)
+            c.pinned += list[i++].pinned;
+        if (c.pinned > conf->limits.max_unsent_per_connection) {
+            metrics_count(METRIC_SEND_TIMEOUTS, 1);
+            abort_connection(c.sock, "its stalled responses hold more than limits.max_unsent_per_connection");
+            continue;
+        }
+        list[nconn++] = c;
+        total += c.pinned;
+    }
+    /* per worker: the connections that hold most go first */
+    if (total > total_limit) {
+        qsort(list, nconn, sizeof(*list), by_pinned_desc);
+        for (size_t i = 0; i != nconn && total > total_limit; ++i) {
+            metrics_count(METRIC_SEND_TIMEOUTS, 1);
+            abort_connection(list[i].sock, "stalled clients hold more than a quarter of cache.memory");
+            total -= list[i].pinned;
+        }
+    }
+Exit:
+    free(list);
+    if (!h2o_linklist_is_empty(&watch.delivering))
+        watch_schedule();
+}
+
 static void on_generator_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
+    txn->progress_ms = server_now_ms();
     /* what was sent has been taken by h2o (written, or for HTTP/2 copied into the connection's buffer) */
     txn->pos = txn->sent_to;
     cache_reader_ack(txn->obj, &txn->reader, txn->pos);
@@ -272,6 +428,7 @@ static void on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
     edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
     cache_waiter_cancel(&txn->waiter);
     h2o_timeout_unlink(&txn->pace_entry);
+    watch_remove(txn);
 }
 
 /* headers of the object that are ours to set or not to forward */
@@ -316,6 +473,7 @@ static void send_head_finish(edge_txn_t *txn)
         txn->h2_written_base = txn->h2_sock->bytes_written;
         txn->h2_pos_base = txn->pos;
     }
+    watch_add(txn);
     send_body(txn);
 }
 
@@ -684,10 +842,24 @@ static void vreq_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
 static void vreq_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
 {
     switch (res) {
-    case HOOKCALL_CONTINUE:
-        hookcall_apply_request(txn->req, ev);
+    case HOOKCALL_CONTINUE: {
+        /* the hook's uri is normalised like a viewer's (one string for cache key and origin); one that is not a path is invalid */
+        h2o_req_t *req = txn->req;
+        reqcheck_target_t t;
+        const char *reason;
+        char *dst;
+        hookcall_apply_request(req, ev);
+        dst = h2o_mem_alloc_pool(&req->pool, req->path.len + 1);
+        if (reqcheck_target(req->path.base, req->path.len, REQCHECK_HTTP2 | REQCHECK_ALLOW_PARAMS, dst, &t, &reason) != 0) {
+            log_error("viewer-request hook: the uri it returned is refused: %s", reason);
+            send_error(txn, 502, "the viewer-request hook returned an invalid uri");
+            break;
+        }
+        req->path = h2o_iovec_init(dst, t.path_len);
+        req->query_at = t.query_at;
         process_cached(txn);
         break;
+    }
     case HOOKCALL_RESPOND:
         send_generated(txn, &ev->response);
         break;
@@ -761,7 +933,11 @@ static void process_cached(edge_txn_t *txn)
                 return;
             }
             if (use == CACHE_USE_STALE_REVALIDATE && cache_obj_state(found) == CACHE_OBJ_COMPLETE) {
-                if (!atomic_exchange(&found->revalidating, 1))
+                /* `revalidating` holds the second of the last background refresh: a refresh that failed is tried again a
+                 * second later (a flag set for good ended stale-while-revalidate after one failure); one that is still
+                 * running is found busy by cache_mem_begin and not started twice */
+                int last = atomic_load(&found->revalidating), sec = (int)((now / 1000) & 0x3fffffff) + 1;
+                if (last != sec && atomic_compare_exchange_strong(&found->revalidating, &last, sec))
                     start_background_revalidation(txn, found);
                 serve_stored(txn, found, "StaleHit", "Hit");
                 return;
@@ -902,6 +1078,38 @@ static void invalidate_after_unsafe(edge_txn_t *txn)
     }
 }
 
+/*
+ * A request that ended before its response began (the client went away, an HTTP/2 stream was reset) is counted; on HTTP/2 its
+ * access-log lines are limited to UNANSWERED_LOG_PER_SEC per worker, so that a rapid-reset flood (CVE-2023-44487) cannot turn
+ * into gigabytes of log: what is left out is said once a second in the error log.
+ */
+#define UNANSWERED_LOG_PER_SEC 20
+
+static int unanswered_suppressed(edge_txn_t *txn)
+{
+    static __thread int64_t sec;
+    static __thread unsigned logged, suppressed;
+    if (txn->head_sent || txn->req->res.status != 0)
+        return 0;
+    metrics_count(METRIC_UNANSWERED, 1);
+    if (txn->req->version < 0x200)
+        return 0;
+    int64_t now = server_now_ms() / 1000;
+    if (now != sec) {
+        if (suppressed != 0)
+            log_warn("access log: %u lines of HTTP/2 requests reset before their response were left out (second %lld)",
+                     suppressed, (long long)sec);
+        sec = now;
+        logged = suppressed = 0;
+    }
+    if (logged < UNANSWERED_LOG_PER_SEC) {
+        ++logged;
+        return 0;
+    }
+    ++suppressed;
+    return 1;
+}
+
 /* the end of every request: log it, count it, and let go of the object */
 static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
 {
@@ -912,6 +1120,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
         return;
     h2o_timeout_unlink(&txn->defer_entry);
     h2o_timeout_unlink(&txn->pace_entry);
+    watch_remove(txn);
     cache_waiter_cancel(&txn->waiter);
     hookcall_txn_done(txn);
     dur = now_us() - txn->started_us;
@@ -924,7 +1133,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     e.cache_status = txn->cache_status;
     e.hooks = h2o_iovec_init(txn->hooks_log, txn->hooks_log_len);
     e.origin = txn->origin_name;
-    if (accesslog_enabled())
+    if (accesslog_enabled() && !unanswered_suppressed(txn))
         accesslog_write(&e);
     metrics_request(e.status, dur, req->bytes_sent);
     invalidate_after_unsafe(txn);

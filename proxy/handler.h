@@ -43,6 +43,9 @@ typedef struct edge_txn {
     h2o_socket_t *h2_sock;           /* HTTP/2: the connection's socket, and its bytes_written when the body began */
     size_t h2_written_base;
     uint64_t h2_pos_base;
+    /* slow readers: a delivering body is on its worker's watch list (handler.c, stall watch) */
+    h2o_linklist_t watch_link;
+    int64_t progress_ms; /* when the client last took body bytes (or the body began) */
 
     /* what the access log lists */
     char hooks_log[256];

@@ -33,6 +33,17 @@
 #endif
 #ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
+
+/* allocations the server cannot go on without: out of memory here stops the process with a message, not a NULL dereference */
+static void *server_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n != 0 ? n : 1, size);
+    if (p == NULL) {
+        log_error("out of memory (%zu x %zu bytes)", n, size);
+        abort();
+    }
+    return p;
+}
 #define HAVE_ADMIN 1
 #endif
 
@@ -80,7 +91,7 @@ h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms)
     for (t = w->timeouts; t != NULL; t = t->next)
         if (t->ms == ms)
             return &t->timeout;
-    if ((t = calloc(1, sizeof(*t))) == NULL)
+    if ((t = server_calloc(1, sizeof(*t))) == NULL)
         h2o_fatal("no memory");
     t->ms = ms;
     h2o_timeout_init(w->ctx.loop, &t->timeout, ms);
@@ -237,7 +248,7 @@ void server_publish_gen(edge_gen_t *gen)
 {
     edge_gen_t *old;
     for (unsigned i = 0; i != server.num_workers; ++i) {
-        control_msg_t *m = calloc(1, sizeof(*m));
+        control_msg_t *m = server_calloc(1, sizeof(*m));
         m->type = CONTROL_SWITCH;
         m->gen = gen;
         gen_addref(gen);
@@ -315,8 +326,8 @@ static void *worker_main(void *arg)
     prepare_hooks(w, w->gen);
 
     w->num_listeners = server.num_listen;
-    w->accept_ctxs = calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
-    w->listeners = calloc(server.num_listen, sizeof(h2o_socket_t *));
+    w->accept_ctxs = server_calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
+    w->listeners = server_calloc(server.num_listen, sizeof(h2o_socket_t *));
     for (i = 0; i != server.num_listen; ++i) {
         int fd = dup(server.listen_fds[i]);
         h2o_accept_ctx_t *a = &w->accept_ctxs[i];
@@ -396,9 +407,9 @@ static int setup_hosts(conf_t *conf, char *err, size_t errlen)
 static int setup_listeners(conf_t *conf, char *err, size_t errlen)
 {
     size_t n = conf->num_listen + (conf->store.enabled ? 1 : 0) + (conf->admin.enabled ? 1 : 0), i, k = 0;
-    server.listen_fds = calloc(n, sizeof(int));
-    server.listen_ssl = calloc(n, sizeof(SSL_CTX *));
-    server.listen_kind = calloc(n, sizeof(int));
+    server.listen_fds = server_calloc(n, sizeof(int));
+    server.listen_ssl = server_calloc(n, sizeof(SSL_CTX *));
+    server.listen_kind = server_calloc(n, sizeof(int));
     for (i = 0; i != n; ++i) {
         conf_listen_t *l;
         int kind;
@@ -566,7 +577,7 @@ int server_run(conf_t *conf)
 
     /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
     offload_init(server.num_workers + 2 <= HOOK_MAX_THREADS ? 2 : 0);
-    server.workers = calloc(server.num_workers, sizeof(server_worker_t));
+    server.workers = server_calloc(server.num_workers, sizeof(server_worker_t));
     for (i = 0; i != server.num_workers; ++i) {
         server.workers[i].id = i;
         server.workers[i].gen = gen;
@@ -590,7 +601,7 @@ int server_run(conf_t *conf)
     log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
     atomic_store(&server.stopping, 1);
     for (i = 0; i != server.num_workers; ++i) {
-        control_msg_t *m = calloc(1, sizeof(*m));
+        control_msg_t *m = server_calloc(1, sizeof(*m));
         m->type = CONTROL_STOP;
         h2o_multithread_send_message(&server.workers[i].control, &m->super);
     }

@@ -32,7 +32,7 @@ threads: 2
 listen:
   - {host: 127.0.0.1, port: 0}
 access_log: {path: "-", format: combined}
-limits: {client_timeout: 30s, send_timeout: 2s}
+limits: {client_timeout: 30s, send_timeout: 2s, max_unsent_per_connection: 4MB}
 origins:
   web: {type: http, url: "%s", connect_timeout: 2s, first_byte_timeout: 10s, read_timeout: 10s}
 cache: {memory: 64MB}
@@ -327,6 +327,101 @@ def hpack_amplification_is_capped():
     resp, closed = raw(expect_close=True, data=b"GET /size/1 HTTP/1.1\r\nHost: cdn\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 2000) for i in range(36)) + b"\r\n")
     assert status_of(resp) == 431 and closed, resp[:200]
     alive()
+
+
+# ---- slow readers ---------------------------------------------------------------------------------------------------------
+
+
+@test
+def http1_reader_that_never_reads_is_cut_off():
+    before = metric("edgehook_send_timeouts_total")
+    s = socket.create_connection(("127.0.0.1", edge.port))
+    # larger than what the kernel buffers on loopback (a few MB each way), so that the proxy's writes stall
+    s.sendall(b"GET /size/40000000 HTTP/1.1\r\nHost: cdn\r\n\r\n")
+    # send_timeout is 2 s in this config: the proxy gives up on this client and counts it
+    wait_until(lambda: metric("edgehook_send_timeouts_total") >= before + 1, timeout=30, what="a send timeout")
+    got = 0
+    s.settimeout(30 * SLOW)
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got += len(b)
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert got < 40000000, got
+    alive()
+
+
+@test
+def h2_zero_window_streams_do_not_pin_memory():
+    """clients that grant no flow-control window and open many streams of distinct cacheable 2 MB objects"""
+    import threading
+    conns = []
+    base = edge.rss_kb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], edge.rss_kb())
+            time.sleep(0.02)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for c in range(3):
+        h = H2(initial_window=0)
+        for i in range(40):
+            h.request(1 + 2 * i, "/size/2000000?conn=%d&i=%d" % (c, i))
+        conns.append(h)
+    # the proxy shuts each of them down: their stalled responses hold more than limits.max_unsent_per_connection
+    for h in conns:
+        h.s.settimeout(60 * SLOW)
+        while True:
+            try:
+                f = h.read_frame()
+            except (ConnectionResetError, socket.timeout):
+                f = None
+            if f is None or f[0] == 7:
+                break
+        h.close()
+    done.set()
+    sampler.join()
+    alive()
+    # 3 x 40 x 2 MB = 240 MB asked for; the cache keeps 64 MB, stalled readers may hold 4 MB per connection for about a second
+    grew, peak_grew = edge.rss_kb() - base, peak[0] - base
+    print("h2 zero window: RSS peak %d kB, after %d kB over the start" % (peak_grew, grew))
+    if not SANITIZE:
+        assert peak_grew < 128 * 1024, "RSS grew by %d kB" % peak_grew
+
+
+@test
+def rapid_reset_does_not_flood_the_access_log():
+    lines_before = edge.access_log().count("\n")
+    before = metric("edgehook_requests_unanswered_total")
+    h = H2()
+    n = 3000
+    batch = b""
+    for i in range(n):
+        sid = 1 + 2 * i
+        hdrs = h.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "cdn.test"), (":path", "/count/rr%d" % i)])
+        batch += headers_frames(sid, hdrs) + frame(3, 0, sid, struct.pack(">I", 8))  # HEADERS, then RST_STREAM(CANCEL)
+        if len(batch) > 60000:
+            h.send(batch)
+            batch = b""
+    h.send(batch + frame(6, 0, 0, b"12345678"))  # PING: its ACK says everything before it was read
+    h.s.settimeout(30 * SLOW)
+    while True:
+        f = h.read_frame()
+        if f is None or (f[0] == 6 and f[1] & 1) or f[0] == 7:
+            break
+    h.close()
+    wait_until(lambda: metric("edgehook_requests_unanswered_total") >= before + n // 2, timeout=20, what="unanswered count")
+    alive()
+    lines = edge.access_log(wait_for="/size/10").count("\n") - lines_before
+    assert lines < 1000, "%d access-log lines for %d reset streams" % (lines, n)
+    assert sum(origin.count("/count/rr%d" % i) for i in range(0, n, 97)) <= 31  # sampled: most never reached the origin
 
 
 if __name__ == "__main__":
