@@ -24,7 +24,9 @@ local tries = {
     event_mt = function(request) return setmetatable(request, {}) end,
     array_mt = function(request) return setmetatable(request.headers["x-escape"], {}) end,
     context_mt = function(request, context) return setmetatable(context, {}) end,
-    collectgarbage = function() return collectgarbage("stop") .. "," .. collectgarbage("collect") .. "," .. type(collectgarbage("count")) end,
+    collectgarbage = function()
+        return collectgarbage("stop") .. "," .. collectgarbage("collect") .. "," .. type(collectgarbage("count"))
+    end,
     -- globals and libraries are per hook: what one plants, another does not see
     plant = function()
         rawset(_G, "planted", "yes")
