@@ -6,7 +6,8 @@
 #                                                                               # pass an empty dir first to keep the committed one)
 #   OUTDIR/fuzz_store_xml tests/fuzz/corpus/store_xml/*                        # replay a corpus
 #
-# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev and libyaml-dev. CC overrides the compiler.
+# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev, libyaml-dev and libh2o-evloop-dev. CC overrides the
+# compiler.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$SRC/build-fuzz}
@@ -15,7 +16,11 @@ mkdir -p "$OUT"
 CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
  -D_GNU_SOURCE -I$SRC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers"
 
-# target: its sources and libraries (everything it links is plain C with no h2o: the parsers are pure functions)
+# h2o's types and memory pools, for the targets that use them (the access-log formatter, the cache key and policy); libh2o's
+# headers need H2O_USE_LIBUV=0 for the evloop flavour
+H2O="-DH2O_USE_LIBUV=0 $(pkg-config --cflags --libs libh2o-evloop)"
+
+# target: its sources and libraries (the parsers are pure functions; only the h2o-typed ones link libh2o)
 build() {
     name=$1
     shift
@@ -29,6 +34,9 @@ build sigv4_presigned "$SRC/store/sigv4.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
+build accesslog "$SRC/proxy/accesslog.c" $H2O
+build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" $H2O
+build path "$SRC/proxy/reqcheck.c"
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1
