@@ -516,7 +516,7 @@ static int on_body_data(void *p, const void *data, size_t len)
 /* a base64 checksum of n bytes from a header or trailer value: 1 parsed, 0 absent, -1 invalid */
 static int parse_b64(const char *v, size_t len, uint8_t *out, size_t n)
 {
-    uint8_t buf[64];
+    uint8_t buf[66]; /* what the longest value taken, 88 characters, decodes to */
     if (v == NULL || len == 0)
         return 0;
     if (len > 88)
