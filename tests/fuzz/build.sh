@@ -37,6 +37,7 @@ build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
 build accesslog "$SRC/proxy/accesslog.c" $H2O
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" $H2O
 build path "$SRC/proxy/reqcheck.c"
+build origin_head "$SRC/proxy/originhead.c"
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1
