@@ -264,13 +264,13 @@ static void on_pace(h2o_timeout_entry_t *entry)
  * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned:
  * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
  *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
- * - bytes pinned by clients that have taken nothing for a second - bodies no longer (or never) in the cache index, which only
+ * - bytes pinned by clients that have taken nothing for half a second - bodies no longer (or never) in the cache index, which only
  *   their readers keep in memory - are bounded per connection (limits.max_unsent_per_connection) and per worker (a quarter
  *   of cache.memory shared by the workers): the connections holding most are shut down first.
  * Objects that are still in the cache cost nothing extra and are not counted: the cache's own bound covers them.
  */
 #define WATCH_INTERVAL_MS 250
-#define WATCH_STALLED_MS 1000
+#define WATCH_STALLED_MS 500
 
 typedef struct stall_watch {
     h2o_linklist_t delivering;

