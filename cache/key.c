@@ -533,7 +533,7 @@ static inline __attribute__((always_inline)) void sip_word(sip_state_t *s, uint6
 
 /* SipHash-c-d; c and d are constants at every call, so the rounds unroll */
 static inline __attribute__((always_inline)) uint64_t sip_hash(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len,
-                                                                int crounds, int drounds)
+                                                               int crounds, int drounds)
 {
     sip_state_t s = {k0 ^ UINT64_C(0x736f6d6570736575), k1 ^ UINT64_C(0x646f72616e646f6d), k0 ^ UINT64_C(0x6c7967656e657261),
                      k1 ^ UINT64_C(0x7465646279746573)};

@@ -81,8 +81,9 @@ typedef struct fill {
  * first reduced to what cache->policy.forward allows (the hook sees that list, and what it returns is sent as it is) and the
  * request body is not sent. A stored response never keeps Set-Cookie (cache_policy_shareable_headers()): not even the client
  * that caused the fetch gets it then, since the other readers share the same head. Everything of req is copied, and
- * cache->policy.forward is not kept. Returns the fill, which frees itself when done. *origin_name gets the name of the origin the fetch goes to when that is known before fill_start returns (unchanged
- * otherwise). Returns nothing: the object reports the outcome (FAILED, with a status, when the fill could not start).
+ * cache->policy.forward is not kept. The fill frees itself when done. *origin_name gets the name of the origin the fetch goes
+ * to when that is known before fill_start returns (unchanged otherwise). Returns nothing: the object reports the outcome
+ * (FAILED, with a status, when the fill could not start).
  */
 void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,
                    const char **origin_name);

@@ -80,7 +80,8 @@ static void init_behaviors(edge_gen_t *gen)
         b->origin = gen->origins[conf->behaviors[i].origin - conf->origins];
         b->pattern = h2o_iovec_init(conf->behaviors[i].path, strlen(conf->behaviors[i].path));
         b->cache_enabled = conf->behaviors[i].cache.enabled;
-        cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms, conf->cache.stale_if_error_ms);
+        cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms,
+                          conf->cache.stale_if_error_ms);
         /* compiled once here: the filter of every fill through this behavior only reads it */
         cache_forward_init(&b->forward, &conf->behaviors[i].cache, &conf->behaviors[i].origin_request);
         b->policy.forward = &b->forward;

@@ -18,7 +18,7 @@ typedef struct edge_behavior {
     origin_t *origin;
     h2o_iovec_t pattern;
     int cache_enabled;
-    cache_policy_t policy; /* the behavior's cache settings resolved against the global defaults; policy.forward = &forward */
+    cache_policy_t policy;   /* the behavior's cache settings resolved against the global defaults; policy.forward = &forward */
     cache_forward_t forward; /* what a request whose response may be stored forwards to the origin (key + origin_request) */
     hook_binding_t *hooks[CONF_HOOK_NUM]; /* per trigger point: the version(s) the behavior's reference resolves to, or NULL */
 } edge_behavior_t;

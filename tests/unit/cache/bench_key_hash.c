@@ -34,6 +34,7 @@ int main(int argc, char **argv)
         if (ns < best)
             best = ns;
     }
-    printf("cache_key_hash, %zu-byte key: %.2f ns per call (best of %d x %u) [%llx]\n", len, best, ROUNDS, N, (unsigned long long)sink);
+    printf("cache_key_hash, %zu-byte key: %.2f ns per call (best of %d x %u) [%llx]\n", len, best, ROUNDS, N,
+           (unsigned long long)sink);
     return 0;
 }

@@ -60,8 +60,9 @@ static void test_defaults(void **state)
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     /* no behavior settings: accept, accept-encoding, accept-language, authorization, and the proxy's own */
-    const char *want = "accept: */*\naccept-encoding: gzip\naccept-language: fr\nauthorization: Basic eDp5\nx-forwarded-for: 10.0.0.1\n"
-                       "via: 1.1 other\nconnection: keep-alive\n";
+    const char *want =
+        "accept: */*\naccept-encoding: gzip\naccept-language: fr\nauthorization: Basic eDp5\nx-forwarded-for: 10.0.0.1\n"
+        "via: 1.1 other\nconnection: keep-alive\n";
     assert_string_equal(filtered(&pool, NULL, CLIENT, 1), want);
     cache_forward_t fwd;
     cache_forward_init(&fwd, NULL, NULL);
@@ -85,9 +86,10 @@ static void test_key_and_origin_request(void **state)
 
     /* the key's headers join the defaults */
     cache_forward_init(&fwd, &key, NULL);
-    assert_string_equal(filtered(&pool, &fwd, CLIENT, 1),
-                        "accept: */*\naccept-encoding: gzip\naccept-language: fr\nauthorization: Basic eDp5\nx-forwarded-for: 10.0.0.1\n"
-                        "via: 1.1 other\nconnection: keep-alive\nx-variant: b\n");
+    assert_string_equal(
+        filtered(&pool, &fwd, CLIENT, 1),
+        "accept: */*\naccept-encoding: gzip\naccept-language: fr\nauthorization: Basic eDp5\nx-forwarded-for: 10.0.0.1\n"
+        "via: 1.1 other\nconnection: keep-alive\nx-variant: b\n");
     cache_forward_dispose(&fwd);
 
     /* origin_request.headers replaces the defaults; the key's are still forwarded */
