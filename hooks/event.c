@@ -111,7 +111,7 @@ void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_hea
     dst->size = src->size;
 }
 
-/* LAMBDA_EDGE.md 1.4 (A5); lengths precomputed: these run on every header a hook adds */
+/* the headers Lambda@Edge never shows nor lets a function add; lengths precomputed: these run on every header a hook adds */
 typedef struct name_entry {
     size_t len;
     const char *name;

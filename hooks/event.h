@@ -123,7 +123,7 @@ void hook_headers_copy(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_hea
 int hook_header_in_disallowed_list(const char *name, size_t len);
 
 /**
- * 1 if `name` (lowercase) may never appear in an event nor be added (LAMBDA_EDGE.md section 1.4). Inline: it runs for every
+ * 1 if `name` (lowercase) may never appear in an event nor be added (as Lambda@Edge rules). Inline: it runs for every
  * header of every event, and the first character and the length rule out almost every name at once.
  */
 static inline int hook_header_is_disallowed(const char *name, size_t len)

@@ -163,7 +163,7 @@ static SSL_CTX *make_server_ssl_ctx(conf_listen_t *l, char *err, size_t errlen)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    /* h2o_alpn_protocols offers h2 and http/1.1 (h2o_http2_alpn_protocols lacks http/1.1: H2O.md) */
+    /* h2o_alpn_protocols offers h2 and http/1.1 (h2o_http2_alpn_protocols lacks http/1.1) */
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
     return ctx;
 }

@@ -11,7 +11,7 @@
  * SigV4 (Authorization header or presigned URL), on the store listener. Objects live under conf->root (layout in store/fs.h).
  *
  * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. Request bodies arrive
- * whole (h2o buffers them, H2O.md D6), so a single PUT is capped at conf->max_put_size (EntityTooLarge above it) and big files
+ * whole (libh2o 2.2.5 buffers them), so a single PUT is capped at conf->max_put_size (EntityTooLarge above it) and big files
  * go through multipart uploads. Disk I/O is synchronous on the calling worker thread: a PUT blocks its loop for the write and
  * three fsyncs (data, record, directory), a GET reads 64 KB per proceed() with the client's backpressure, never the whole object.
  */

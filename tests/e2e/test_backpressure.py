@@ -1,4 +1,4 @@
-"""End-to-end: a slow client must not make the proxy buffer the whole object (H2O.md D1), over HTTP/1.1 and HTTP/2."""
+"""End-to-end: a slow client must not make the proxy buffer the whole object (libh2o 2.2.5's own proxy did), over HTTP/1.1 and HTTP/2."""
 # ctest-labels: noasan
 import os
 import subprocess

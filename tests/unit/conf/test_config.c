@@ -126,7 +126,7 @@ static void test_minimal_and_defaults(void **state)
     conf_free(conf);
 }
 
-/* the schema of DESIGN.md, every key given */
+/* the documented schema, every key given */
 static void test_full_schema(void **state)
 {
     setenv("EDGEHOOK_TEST_AK", "AKIDEXAMPLE", 1);

@@ -306,7 +306,7 @@ static void test_hostile_results(void **state)
     hook_fn_release(fn);
 }
 
-/* the name check that runs on every header of every event (LAMBDA_EDGE.md section 1.4): every listed name, both prefixes, and
+/* the name check that runs on every header of every event (Lambda@Edge's list): every listed name, both prefixes, and
  * look-alikes that must pass */
 static void test_disallowed_names(void **state)
 {
