@@ -1200,7 +1200,7 @@ static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed
         return -1;
     if (!valid_bucket_name(sd->bucket))
         return fail_key(c, map_get(c, n, "bucket"), key, "bucket",
-                        "\"%s\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends)", sd->bucket);
+                        "\"%s\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends, none of S3's reserved prefixes and suffixes such as xn-- or -s3alias)", sd->bucket);
     if (req_string(c, n, key, "dir", "dir is required (the directory whose files fill the bucket)", &sd->dir) != 0)
         return -1;
     v = map_get(c, n, "dir");
