@@ -139,7 +139,9 @@ static void test_full_schema(void **state)
                 "  - {host: \"::1\", port: 8443, tls: {certificate: " CERT ", key: " KEY "}}\n"
                 "access_log: {path: /tmp/access.log, format: json}\n"
                 "error_log: {path: /tmp/error.log, level: debug}\n"
-                "limits: {max_request_body: 1.5MB, shutdown_grace: 1m30s, client_timeout: 10s, max_streams_per_connection: 50}\n"
+                "limits: {max_request_body: 1.5MB, shutdown_grace: 1m30s, client_timeout: 10s, max_streams_per_connection: 50,\n"
+                "         max_request_headers: 60, max_request_header_size: 32KB, max_response_header_size: 16KB, send_timeout: 5s,\n"
+                "         max_unsent_per_connection: 8MB, allow_path_params: true}\n"
                 "origins:\n"
                 "  web:   {type: http, url: \"https://Example.COM:8443/base//\", connect_timeout: 2s, read_timeout: 30s,\n"
                 "          first_byte_timeout: 10s, keepalive_timeout: 1m, max_connections: 64, retries: 0,\n"
@@ -164,7 +166,9 @@ static void test_full_schema(void **state)
                 "  - path: \"/images/*\"\n"
                 "    origin: media\n"
                 "    cache: {min_ttl: 0s, default_ttl: 1d, max_ttl: 1y, stale_while_revalidate: 1m, stale_if_error: 1h,\n"
-                "            error_ttl: 30s, key: {query: [w, h], headers: [Accept, X-Device], cookies: {except: [session]}}}\n"
+                "            error_ttl: 30s, key: {query: [w, h], headers: [Accept, X-Device], cookies: {except: [session]}},\n"
+                "            ignore_set_cookie: true}\n"
+                "    origin_request: {headers: [User-Agent, X-Tier], cookies: [lang]}\n"
                 "    hooks: {viewer-request: auth@live, viewer-response: security-headers@3}\n"
                 "  - {path: \"/api/*\", origin: web, cache: off, hooks: {origin-request: auth, origin-response: auth}}\n"
                 "  - {path: \"/static/*.css\", origin: web, cache: {key: {query: none, headers: [], cookies: all}}}\n"
@@ -180,7 +184,8 @@ static void test_full_schema(void **state)
                 "  max_put_size: 1GB\n"
                 "admin:\n"
                 "  listen: {host: 127.0.0.1, port: 9901}\n"
-                "  token_env: EDGEHOOK_TEST_TOKEN\n");
+                "  token_env: EDGEHOOK_TEST_TOKEN\n"
+                "  plugin_dirs: [tests/data]\n");
 
     assert_int_equal(conf->threads, 3);
     assert_int_equal(conf->num_listen, 2);
@@ -197,6 +202,21 @@ static void test_full_schema(void **state)
     assert_int_equal(conf->limits.shutdown_grace_ms, 90000);
     assert_int_equal(conf->limits.client_timeout_ms, 10000);
     assert_int_equal(conf->limits.max_streams_per_connection, 50);
+    assert_int_equal(conf->limits.max_request_headers, 60);
+    assert_int_equal(conf->limits.max_request_header_size, 32 << 10);
+    assert_int_equal(conf->limits.max_response_header_size, 16 << 10);
+    assert_int_equal(conf->limits.send_timeout_ms, 5000);
+    assert_int_equal(conf->limits.max_unsent_per_connection, 8 * MB);
+    assert_int_equal(conf->limits.allow_path_params, 1);
+    assert_int_equal(conf->behaviors[0].cache.ignore_set_cookie, 1);
+    assert_int_equal(conf->behaviors[0].origin_request.headers_set, 1);
+    assert_int_equal(conf->behaviors[0].origin_request.headers.count, 2);
+    assert_string_equal(conf->behaviors[0].origin_request.headers.names[0], "user-agent"); /* lower-cased */
+    assert_int_equal(conf->behaviors[0].origin_request.cookie_mode, CONF_KEY_LIST);
+    assert_string_equal(conf->behaviors[0].origin_request.cookies.names[0], "lang");
+    assert_int_equal(conf->behaviors[1].origin_request.headers_set, 0);
+    assert_int_equal(conf->admin.plugin_dirs.count, 1);
+    assert_int_equal(conf->admin.plugin_dirs.names[0][0], '/'); /* resolved */
 
     assert_int_equal(conf->num_origins, 3);
     conf_origin_t *web = conf_find_origin(conf, "web"), *media = conf_find_origin(conf, "media"),
@@ -216,7 +236,7 @@ static void test_full_schema(void **state)
     assert_string_equal(web->sni, "origin.example.com");
     assert_string_equal(web->ca_file, CERT);
     assert_int_equal(web->tls_verify, 0);
-    assert_int_equal(web->line, 9);
+    assert_int_equal(web->line, 11);
 
     assert_non_null(media);
     assert_int_equal(media->type, CONF_ORIGIN_S3);
@@ -237,7 +257,7 @@ static void test_full_schema(void **state)
     assert_string_equal(remote->credentials.access_key, "AKIDEXAMPLE");
     assert_string_equal(remote->credentials.secret_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
     assert_string_equal(remote->credentials.session_token, "tok");
-    assert_int_equal(remote->line, 13); /* the line of its name, not of its first key */
+    assert_int_equal(remote->line, 15); /* the line of its name, not of its first key */
 
     assert_int_equal(conf->cache.memory, 1024 * MB);
     assert_int_equal(conf->cache.max_object_size, 64 * MB);
@@ -266,7 +286,7 @@ static void test_full_schema(void **state)
     conf_behavior_t *b = conf->behaviors;
     assert_string_equal(b[0].path, "/images/*");
     assert_ptr_equal(b[0].origin, media);
-    assert_int_equal(b[0].line, 29);
+    assert_int_equal(b[0].line, 31);
     assert_int_equal(b[0].cache.enabled, 1);
     assert_int_equal(b[0].cache.min_ttl_ms, 0);
     assert_int_equal(b[0].cache.default_ttl_ms, 86400000);
@@ -305,7 +325,7 @@ static void test_full_schema(void **state)
     assert_string_equal(b[3].cache.query.names[0], "utm_source");
 
     assert_string_equal(b[4].path, "*");
-    assert_int_equal(b[4].line, 37);
+    assert_int_equal(b[4].line, 41);
 
     assert_int_equal(conf->store.enabled, 1);
     assert_int_equal(conf->store.listen.port, 9000);
@@ -316,12 +336,12 @@ static void test_full_schema(void **state)
     assert_string_equal(conf->store.credentials.access_key, "EXAMPLEKEY");
     assert_string_equal(conf->store.credentials.secret_key, "EXAMPLESECRET");
     assert_int_equal(conf->store.max_put_size, 1024 * MB);
-    assert_int_equal(conf->store.line, 39);
+    assert_int_equal(conf->store.line, 43);
 
     assert_int_equal(conf->admin.enabled, 1);
     assert_int_equal(conf->admin.listen.port, 9901);
     assert_string_equal(conf->admin.token, "s3cr3t-admin-token");
-    assert_int_equal(conf->admin.line, 46);
+    assert_int_equal(conf->admin.line, 50);
     conf_free(conf);
 }
 
