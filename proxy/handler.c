@@ -980,6 +980,21 @@ static int check_request(edge_txn_t *txn)
             return -1;
         }
     }
+    if (req->version >= 0x200) {
+        /* HTTP/2 carries no request line: the method, names and values become one for the origin, so they must be what an
+         * HTTP/1.1 head can hold (h2o checks characters in names and values, not the method) */
+        if (reqcheck_token(req->input.method.base, req->input.method.len) != 0) {
+            send_refusal(txn, METRIC_REFUSED_HEAD, 400, "the :method is not a token");
+            return -1;
+        }
+        for (size_t i = 0; i != req->headers.size; ++i) {
+            const h2o_header_t *h = req->headers.entries + i;
+            if (reqcheck_token(h->name->base, h->name->len) != 0 || reqcheck_field_value(h->value.base, h->value.len) != 0) {
+                send_refusal(txn, METRIC_REFUSED_HEAD, 400, "a header name that is not a token, or a control byte in a value");
+                return -1;
+            }
+        }
+    }
     if (req->headers.size > conf->limits.max_request_headers) {
         send_refusal(txn, METRIC_REFUSED_HEADERS, 431, "too many request header fields (limits.max_request_headers)");
         return -1;

@@ -50,6 +50,26 @@ static int valid_host_value(const char *v, size_t len)
     return 1;
 }
 
+int reqcheck_token(const char *name, size_t len)
+{
+    if (len == 0)
+        return 400;
+    for (size_t i = 0; i != len; ++i)
+        if (!is_tchar((unsigned char)name[i]))
+            return 400;
+    return 0;
+}
+
+int reqcheck_field_value(const char *v, size_t len)
+{
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 400;
+    }
+    return 0;
+}
+
 int reqcheck_authority(const char *v, size_t len)
 {
     return valid_host_value(v, len) ? 0 : 400;

@@ -23,6 +23,11 @@ int reqcheck_http1_head(const char *buf, size_t len, const char **reason);
 /** 0 when an authority (Host, :authority) holds only authority characters (reg-name, IP literal, `:port`), else 400 */
 int reqcheck_authority(const char *v, size_t len);
 
+/** 0 when `name` is a token (RFC 9110 §5.6.2) of at least one character, else 400 (an HTTP/2 :method or header name) */
+int reqcheck_token(const char *name, size_t len);
+/** 0 when a field value holds no control byte but HTAB (RFC 9110 §5.5), else 400 (an HTTP/2 header value) */
+int reqcheck_field_value(const char *v, size_t len);
+
 /** the outcome of reqcheck_target */
 typedef struct reqcheck_target {
     size_t path_len;       /**< bytes written to dst: the normalised path, then `?` and the query if there was one */

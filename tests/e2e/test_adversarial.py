@@ -250,6 +250,18 @@ def h2_path_is_validated():
         kind, val = c.outcome(1)
         c.close()
         assert (kind == "status" and val == 400) or kind in ("reset", "goaway"), (p, kind, val)
+    # what HTTP/2 carries outside a request line must still fit in one: method, names, values
+    bad_heads = [[(b":method", b"GET /admin HTTP/1.1\r\nX:")], [(b":method", b"G T")], [(b"x-a", b"b\r\nx-injected: 1")],
+                 [(b"x-a", b"b\x00c")], [(b"x a", b"b")], [(b"x-a\r\nx-b", b"c")]]
+    for extra in bad_heads:
+        c = H2()
+        hdrs = dict([(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"cdn.test"), (b":path", b"/count/h2head")])
+        hdrs.update(dict(extra))
+        c.send(headers_frames(1, c.enc.encode(list(hdrs.items()))))
+        kind, val = c.outcome(1)
+        c.close()
+        assert (kind == "status" and val == 400) or kind in ("reset", "goaway"), (extra, kind, val)
+    assert origin.count("/count/h2head") == 0
     assert [r for r in origin.requests() if "admin" in r["path"] or "evil" in r["path"]] == [], origin.requests()
     assert metric("edgehook_requests_refused_total", reason="target") >= before + 3
     alive()
