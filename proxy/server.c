@@ -24,6 +24,7 @@
 #include "proxy/handler.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/reqcheck.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
@@ -277,11 +278,41 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     }
 }
 
-/* a handler in front of the store and admin handlers that counts their requests as in flight (it falls through) */
+/*
+ * A handler in front of the store and admin handlers: it counts their requests as in flight and holds them to the same HTTP/1
+ * framing rules and header-list caps as the proxy's (proxy/reqcheck.h), answering 400/431/505 and closing the connection;
+ * the target is left as sent (S3 keys may hold `..` and `//`, and the store signs the raw path). Falls through otherwise.
+ */
 static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    const conf_t *conf = current_worker->gen->conf;
+    const char *reason = NULL;
+    size_t total = 0;
+    int status = 0, metric = METRIC_REFUSED_HEAD;
+
     atomic_fetch_add_explicit(&current_worker->inflight, 1, memory_order_relaxed);
-    return -1;
+    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, &reason)) == 505)
+            metric = METRIC_REFUSED_VERSION;
+    }
+    if (status == 0) {
+        for (size_t i = 0; i != req->headers.size; ++i)
+            total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+        if (req->headers.size > conf->limits.max_request_headers || total > conf->limits.max_request_header_size) {
+            status = 431;
+            metric = METRIC_REFUSED_HEADERS;
+            reason = "the request header fields are too many or too large";
+        }
+    }
+    if (status == 0)
+        return -1;
+    metrics_count(metric, 1);
+    req->http1_is_persistent = 0;
+    h2o_send_error_generic(req, status, status == 505 ? "HTTP Version Not Supported" : status == 431 ? "Request Header Fields Too Large"
+                                                                                                  : "Bad Request",
+                           reason, H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+    return 0;
 }
 
 static void on_count_done(h2o_logger_t *self, h2o_req_t *req)

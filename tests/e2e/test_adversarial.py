@@ -44,7 +44,11 @@ behaviors:
 admin:
   listen: {host: 127.0.0.1, port: 0}
   token: adversarial-token
-""" % (origin.url, HOOK)
+store:
+  listen: {host: 127.0.0.1, port: 0}
+  root: %s
+  credentials: {access_key: ADVERSARIALKEY, secret_key: ADVERSARIALSECRET}
+""" % (origin.url, HOOK, os.path.join(TMP, "data"))
 
 edge = Edge(CONFIG)
 
@@ -52,10 +56,10 @@ edge = Edge(CONFIG)
 # ---- helpers --------------------------------------------------------------------------------------------------------------
 
 
-def raw(data, read_timeout=10, expect_close=False):
+def raw(data, read_timeout=10, expect_close=False, kind="main"):
     """sends bytes on a fresh connection; returns (the bytes received, closed?): reads until the server closes, or until one
     complete response with a Content-Length is in unless expect_close"""
-    s = socket.create_connection(("127.0.0.1", edge.port), timeout=read_timeout * SLOW)
+    s = socket.create_connection(("127.0.0.1", edge.ports[kind]), timeout=read_timeout * SLOW)
     s.sendall(data)
     got = b""
     closed = False
@@ -299,6 +303,12 @@ def smuggling_and_malformed_heads_are_refused_and_closed():
         assert closed, ("connection kept open after a refused head", req)
         assert len(re.findall(rb"HTTP/1\.1 \d{3} ", resp)) == 1, ("a second response came back", req, resp)
     assert origin.count("/count/smuggled") == 0, origin.stats()
+    # the store and admin listeners hold HTTP/1 heads to the same rules
+    for kind in ("store", "admin"):
+        for req, want in cases[:5] + cases[11:12]:
+            resp, closed = raw(req + SMUGGLED, expect_close=True, kind=kind)
+            assert status_of(resp) == want and closed, (kind, req, resp[:300])
+            assert len(re.findall(rb"HTTP/1\.1 \d{3} ", resp)) == 1, (kind, req, resp)
     assert metric("edgehook_requests_refused_total", reason="head") >= 12
     assert metric("edgehook_requests_refused_total", reason="version") >= 1
     # a well-formed pipelined pair still works (the check does not break keep-alive)
