@@ -221,7 +221,7 @@ hook_fn_t *hookcall_pick(edge_txn_t *txn, int type, const char **label)
             key = headers_get_str(&txn->req->headers, b->key_name, strlen(b->key_name));
         if (key.len == 0)
             key = handler_client_ip(txn);
-        k = hook_binding_pick(b, cache_key_hash(key.base, key.len));
+        k = hook_binding_pick(b, cache_key_hash_fixed(key.base, key.len));
     }
     *label = b->label[k];
     return b->fn[k];

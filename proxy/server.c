@@ -23,6 +23,7 @@
 #include "proxy/gen.h"
 #include "proxy/handler.h"
 #include "proxy/log.h"
+#include "cache/key.h"
 #include "proxy/metrics.h"
 #include "proxy/reqcheck.h"
 #include "proxy/offload.h"
@@ -585,6 +586,7 @@ int server_run(conf_t *conf)
     }
     server.num_workers = conf->threads;
     metrics_init(server.num_workers);
+    cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
         log_error("%s", err);

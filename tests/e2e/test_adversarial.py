@@ -27,6 +27,17 @@ HOOK = os.path.join(TMP, "basic_auth.lua")
 with open(HOOK, "w") as f:
     f.write(open(os.path.join(os.environ.get("EDGEHOOK_SRC", "."), "examples", "hooks", "lua", "basic_auth.lua")).read())
 
+REWRITE = os.path.join(TMP, "rewrite.lua")
+with open(REWRITE, "w") as f:
+    f.write("""-- sets the uri named by the x-new-uri header (a hook that trusts its input too much)
+function handler(event, context)
+    local request = event.Records[1].cf.request
+    local h = request.headers["x-new-uri"]
+    if h ~= nil then request.uri = h[1].value end
+    return request
+end
+""")
+
 CONFIG = """
 threads: 2
 listen:
@@ -38,8 +49,11 @@ origins:
 cache: {memory: 64MB}
 hooks:
   auth: {lua: %s, config: {user: alice, password: s3cret}}
+  rewrite: {lua: %s}
 behaviors:
   - {path: "/admin/*", origin: web, hooks: {viewer-request: auth}}
+  - {path: "/vreq/*", origin: web, hooks: {viewer-request: rewrite}}
+  - {path: "/oreq/*", origin: web, origin_request: {headers: [x-new-uri]}, hooks: {origin-request: rewrite}}
   - {path: "*", origin: web}
 admin:
   listen: {host: 127.0.0.1, port: 0}
@@ -48,7 +62,7 @@ store:
   listen: {host: 127.0.0.1, port: 0}
   root: %s
   credentials: {access_key: ADVERSARIALKEY, secret_key: ADVERSARIALSECRET}
-""" % (origin.url, HOOK, os.path.join(TMP, "data"))
+""" % (origin.url, HOOK, REWRITE, os.path.join(TMP, "data"))
 
 edge = Edge(CONFIG)
 
@@ -269,6 +283,20 @@ def h2_path_is_validated():
     assert [r for r in origin.requests() if "admin" in r["path"] or "evil" in r["path"]] == [], origin.requests()
     assert metric("edgehook_requests_refused_total", reason="target") >= before + 3
     alive()
+
+
+@test
+def hook_uris_are_normalised_too():
+    for prefix in ("/vreq/", "/oreq/"):
+        origin.reset()
+        st, _, _ = curl_status("-H", "x-new-uri: /x/../echo/./", edge.url(prefix + "a?n=1"))
+        assert st in (200, 404), st
+        assert [r["path"] for r in origin.requests()] == ["/echo/?n=1"], (prefix, origin.requests())
+        origin.reset()
+        st, _, _ = curl_status("-H", "x-new-uri: /../../etc/passwd", edge.url(prefix + "b"))
+        assert st == 502, (prefix, st)
+        assert origin.requests() == [], origin.requests()
+    assert "returned a uri that is refused" in edge.log() or "the uri it returned is refused" in edge.log()
 
 
 # ---- smuggling and malformed heads ----------------------------------------------------------------------------------------
