@@ -1,6 +1,7 @@
 -- examples/hooks/lua/ab_test.lua - A/B test by cookie (AWS example "A/B testing"): a viewer with the cookie
 -- X-Experiment-Name=A|B sees that variant; a new viewer is placed in a group by a hash of its address, and the group is
--- passed on in a header so the origin (or a viewer-response hook) can set the cookie.
+-- passed on in a header so the origin (or a viewer-response hook) can set the cookie. On a cacheable behavior the origin
+-- gets that header only if the behavior lists it: origin_request: {headers: [x-experiment-group]} (or in cache.key.headers).
 local COOKIE = "X-Experiment-Name"
 local PATHS = { A = "/experiment-group/control-pixel.jpg", B = "/experiment-group/treatment-pixel.jpg" }
 
