@@ -8,7 +8,8 @@
  * a framing decision consistent with its fields (RFC 9112 §6.3); every prefix of an accepted head is incomplete; an accepted
  * head parses the same without the bytes after it; a refused head stays refused whatever follows it. The chunked decoder gives
  * the same result, data and trailing bytes however its input is split, never more data than input, and decodes any correctly
- * framed body (random sizes, extensions, trailers) back to its payload.
+ * framed body (random sizes, extensions, trailers) back to its payload, and agrees (outcome, data, trailing bytes) with a second,
+ * whole-buffer reading of the chunked grammar written here; a head built to be valid from the input bytes is always accepted.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +92,19 @@ static void check_accepted(const char *buf, size_t len, int flags, const origin_
     for (size_t i = 0; i != h->reason_len; ++i)
         FUZZ_CHECK(is_text((unsigned char)h->reason[i]), "a control byte in the reason");
     FUZZ_CHECK(h->num_fields <= ORIGIN_HEAD_MAX_FIELDS, "%zu fields", h->num_fields);
+    /* lines: CRLF only (no bare CR or LF), none but the first starts with whitespace, one field per line */
+    size_t lines = 0;
+    for (size_t i = 0; i != h->head_len; ++i) {
+        if (buf[i] == '\r')
+            FUZZ_CHECK(i + 1 < h->head_len && buf[i + 1] == '\n', "a bare CR at %zu", i);
+        if (buf[i] == '\n') {
+            FUZZ_CHECK(i > 0 && buf[i - 1] == '\r', "a bare LF at %zu", i);
+            ++lines;
+            if (i + 1 < h->head_len)
+                FUZZ_CHECK(buf[i + 1] != ' ' && buf[i + 1] != '\t', "a line starting with whitespace at %zu", i + 1);
+        }
+    }
+    FUZZ_CHECK(lines == h->num_fields + 2, "%zu lines for %zu fields", lines, h->num_fields);
     for (size_t i = 0; i != h->num_fields; ++i) {
         const origin_head_field_t *f = &h->fields[i];
         FUZZ_CHECK(f->name > buf && f->name + f->name_len <= buf + h->head_len, "field %zu name outside the head", i);
@@ -246,6 +260,118 @@ static void decoded_free(decoded_t *d)
     free(d->after);
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * a second, whole-buffer reading of RFC 9112 §7.1 with the same limits, written from the grammar and not from the decoder:
+ * returns 1 (complete: *rest bytes follow), 0 (valid so far, more needed) or -1 (invalid); data gets the chunk data so far
+ */
+static int ref_chunked(const char *in, size_t len, char *data, size_t *dlen, size_t *rest)
+{
+    size_t i = 0;
+    *dlen = 0;
+    for (;;) {
+        /* chunk-size [ *WS ";" ext ] CRLF, at most ORIGIN_CHUNK_LINE_MAX bytes with its CRLF */
+        size_t start = i;
+        uint64_t size = 0;
+        int v;
+#define LINE_CHECK()                                                                                                               \
+    do {                                                                                                                           \
+        if (i - start > ORIGIN_CHUNK_LINE_MAX)                                                                                     \
+            return -1;                                                                                                             \
+        if (i == len)                                                                                                              \
+            return 0;                                                                                                              \
+    } while (0)
+        LINE_CHECK();
+        if (hexval(in[i]) < 0)
+            return -1;
+        for (; i < len && (v = hexval(in[i])) >= 0; ++i) {
+            if (i + 1 - start > ORIGIN_CHUNK_LINE_MAX)
+                return -1;
+            if (size > (ORIGIN_MAX_LENGTH - (uint64_t)v) / 16)
+                return -1;
+            size = size * 16 + (uint64_t)v;
+        }
+        LINE_CHECK();
+        while (i < len && (in[i] == ' ' || in[i] == '\t') && i + 1 - start <= ORIGIN_CHUNK_LINE_MAX)
+            ++i;
+        LINE_CHECK();
+        if (in[i] == ';') {
+            ++i;
+            while (i < len && in[i] != '\r' && is_text((unsigned char)in[i]) && i + 1 - start <= ORIGIN_CHUNK_LINE_MAX)
+                ++i;
+            LINE_CHECK();
+        }
+        if (in[i++] != '\r')
+            return -1;
+        LINE_CHECK();
+        if (in[i++] != '\n')
+            return -1;
+        if (i - start > ORIGIN_CHUNK_LINE_MAX)
+            return -1;
+#undef LINE_CHECK
+        if (size == 0)
+            break;
+        /* chunk-data CRLF */
+        if ((uint64_t)(len - i) < size) {
+            memcpy(data + *dlen, in + i, len - i);
+            *dlen += len - i;
+            return 0;
+        }
+        memcpy(data + *dlen, in + i, (size_t)size);
+        *dlen += (size_t)size;
+        i += (size_t)size;
+        for (const char *crlf = "\r\n"; *crlf != '\0'; ++crlf, ++i) {
+            if (i == len)
+                return 0;
+            if (in[i] != *crlf)
+                return -1;
+        }
+    }
+    /* trailer-section CRLF: *( field-name ":" *text CRLF ), at most ORIGIN_TRAILERS_MAX_SIZE bytes and ORIGIN_HEAD_MAX_FIELDS */
+    size_t start = i, fields = 0;
+#define TRAILER_CHECK()                                                                                                            \
+    do {                                                                                                                           \
+        if (i - start > ORIGIN_TRAILERS_MAX_SIZE)                                                                                  \
+            return -1;                                                                                                             \
+        if (i == len)                                                                                                              \
+            return 0;                                                                                                              \
+    } while (0)
+    for (;;) {
+        TRAILER_CHECK();
+        if (in[i] == '\r') {
+            ++i;
+            TRAILER_CHECK();
+            if (in[i++] != '\n')
+                return -1;
+            if (i - start > ORIGIN_TRAILERS_MAX_SIZE)
+                return -1;
+            *rest = len - i;
+            return 1;
+        }
+        if (!is_tchar((unsigned char)in[i]) || ++fields > ORIGIN_HEAD_MAX_FIELDS)
+            return -1;
+        while (i < len && is_tchar((unsigned char)in[i]) && i + 1 - start <= ORIGIN_TRAILERS_MAX_SIZE)
+            ++i;
+        TRAILER_CHECK();
+        if (in[i++] != ':')
+            return -1;
+        TRAILER_CHECK();
+        while (i < len && in[i] != '\r' && is_text((unsigned char)in[i]) && i + 1 - start <= ORIGIN_TRAILERS_MAX_SIZE)
+            ++i;
+        TRAILER_CHECK();
+        if (in[i++] != '\r')
+            return -1;
+        TRAILER_CHECK();
+        if (in[i++] != '\n')
+            return -1;
+    }
+#undef TRAILER_CHECK
+}
+
 static void fuzz_chunked(const char *in, size_t len, size_t step)
 {
     decoded_t a, b, c;
@@ -264,6 +390,18 @@ static void fuzz_chunked(const char *in, size_t len, size_t step)
         FUZZ_CHECK(memcmp(a.data, b.data, a.data_len) == 0 && memcmp(a.data, c.data, a.data_len) == 0, "decoded data differs");
         FUZZ_CHECK(a.after_len == b.after_len && a.after_len == c.after_len, "trailing bytes differ by split");
     }
+    /* the same outcome as the reference reading */
+    char *ref = malloc(len + 1);
+    size_t ref_len = 0, ref_rest = 0;
+    int r = ref_chunked(in, len, ref, &ref_len, &ref_rest);
+    int outcome = a.ret >= 0 ? 1 : a.ret == ORIGIN_CHUNKED_INCOMPLETE ? 0 : -1;
+    FUZZ_CHECK(r == outcome, "the reference says %d, the decoder %zd (%s)", r, a.ret, a.error != NULL ? a.error : "-");
+    if (r >= 0)
+        FUZZ_CHECK(ref_len == a.data_len && memcmp(ref, a.data, ref_len) == 0, "the reference decodes %zu bytes, the decoder %zu",
+                   ref_len, a.data_len);
+    if (r == 1)
+        FUZZ_CHECK(ref_rest == a.after_len, "the reference leaves %zu bytes, the decoder %zu", ref_rest, a.after_len);
+    free(ref);
     decoded_free(&a);
     decoded_free(&b);
     decoded_free(&c);
@@ -299,6 +437,41 @@ static void round_trip(const char *payload, size_t len, unsigned seed)
     free(enc);
 }
 
+/* builds a valid head from the input (status, reason, x- fields with sanitised names and values) and parses it: never refused */
+static void head_round_trip(const char *in, size_t len, int flags, unsigned seed)
+{
+    static char head[ORIGIN_HEAD_MAX_SIZE];
+    static origin_head_t h;
+    int status = 100 + (int)(seed % 500);
+    if (status == 101)
+        status = 200;
+    size_t o = (size_t)snprintf(head, sizeof(head), "HTTP/1.%u %03d ", seed & 1, status), i = 0, fields = 0;
+    /* the reason: text bytes of the input up to the first CR/LF */
+    for (; i < len && i < 64 && in[i] != '\n'; ++i)
+        head[o++] = is_text((unsigned char)in[i]) ? in[i] : '?';
+    memcpy(head + o, "\r\n", 2);
+    o += 2;
+    while (i < len && fields < 64 && o + 300 < sizeof(head)) {
+        memcpy(head + o, "x-", 2);
+        o += 2;
+        for (size_t n = 0; n != 8 && i < len; ++n, ++i)
+            head[o++] = is_tchar((unsigned char)in[i]) ? in[i] : 'a';
+        head[o++] = ':';
+        for (size_t n = 0; n != 32 && i < len && in[i] != '\n'; ++n, ++i)
+            head[o++] = is_text((unsigned char)in[i]) ? in[i] : ' ';
+        ++i;
+        memcpy(head + o, "\r\n", 2);
+        o += 2;
+        ++fields;
+    }
+    memcpy(head + o, "\r\n", 2);
+    o += 2;
+    int ret = origin_parse_head(head, o, flags, &h);
+    FUZZ_CHECK(ret == ORIGIN_HEAD_COMPLETE, "a valid head refused: %s", h.error != NULL ? h.error : "incomplete");
+    FUZZ_CHECK(h.head_len == o && h.num_fields == fields && h.status == status, "a valid head misread");
+    check_accepted(head, o, flags, &h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -318,7 +491,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         fuzz_chunked(in, len, 1 + (mode >> 2));
     }
-    if (mode & 2)
+    if (mode & 2) {
         round_trip(in, len, seed);
+        head_round_trip(in, len, flags, seed);
+    }
     return 0;
 }
