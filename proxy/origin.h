@@ -1,6 +1,7 @@
 /* proxy/origin.h - origins and our own HTTP/1.1 origin client on h2o's socket API: keep-alive pools per worker thread with a
  * connection cap, separate connect / first-byte / idle-read timeouts, one retry on a stale pooled connection, strict response
- * framing (a chunked body cut before its last chunk is an error), streaming with backpressure, verified TLS (H2O.md D1-D5). */
+ * framing (proxy/originhead.h: a badly framed head is a 502, a chunked body cut before its last chunk is an error, a connection
+ * that received more than its responses is never reused), streaming with backpressure, verified TLS (H2O.md D1-D5). */
 #ifndef EDGE_PROXY_ORIGIN_H
 #define EDGE_PROXY_ORIGIN_H
 
@@ -46,14 +47,18 @@ typedef struct origin_req origin_req_t;
 
 /** what the client reports; every callback runs on the worker thread that started the request */
 typedef struct origin_req_callbacks {
-    /** the response head; headers (hop-by-hop removed) live until on_done; content_length -1 when unknown */
+    /**
+     * the response head (1xx are dropped); headers (hop-by-hop and Content-Length removed) live until on_done; content_length:
+     * the body's length, 0 for 204 and 304, for a HEAD the length a GET would have had, -1 when unknown (chunked, until close)
+     */
     void (*on_head)(origin_req_t *req, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
                     int64_t content_length);
     /** body bytes (decoded); the consumer may call origin_req_pause() */
     void (*on_body)(origin_req_t *req, const char *data, size_t len);
     /**
      * the end: err NULL when the response was complete; otherwise `status` is what a client that saw no head yet should get
-     * (502 for connection failures and bad responses, 504 for timeouts) and err says why. After this, req is gone.
+     * (502 for connection failures and badly framed responses, 504 for timeouts) and err says why (static text, never bytes of
+     * the origin's). After this, req is gone.
      */
     void (*on_done)(origin_req_t *req, int status, const char *err);
 } origin_req_callbacks_t;
