@@ -115,6 +115,18 @@ static const unsigned char esc_width[3][256] = {
 };
 static const char hex_digits[] = "0123456789abcdef";
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* 1 when none of the 8 bytes in x needs an escape: each is in [lo, 0x7e] (lo <= 0x80) and is neither '"' nor '\\'. Each term
+ * is the classic "some byte is zero / below n" test, exact as a yes-or-no answer for the whole word. */
+static inline int plain8(uint64_t x, uint64_t lo)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\'), del = x ^ (ONES * 0x7f);
+    uint64_t bad = (x | ((x - ONES * lo) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((del - ONES) & ~del)) & HIGHS;
+    return bad == 0;
+}
+
 /* the escaped length of s, or some value above limit once it exceeds limit (so a huge field costs at most limit steps) */
 static size_t escaped_len(const unsigned char *s, size_t len, const unsigned char *width, size_t limit)
 {
@@ -127,12 +139,16 @@ static size_t escaped_len(const unsigned char *s, size_t len, const unsigned cha
     return n;
 }
 
-/* writes s escaped into [p, lim): whole escapes only, stops at the first that does not fit; returns the new end */
-static char *put_escaped(char *p, char *lim, const unsigned char *s, size_t len, const unsigned char *width)
+/* writes s escaped into [p, lim): whole escapes only, stops at the first that does not fit (then clears *whole); returns the new
+ * end */
+static char *put_escaped(char *p, char *lim, const unsigned char *s, size_t len, const unsigned char *width, int *whole)
 {
+    uint64_t lo = width[' '] == 1 ? ' ' : ' ' + 1; /* the first byte written as itself */
     size_t i = 0;
     while (i != len) {
         size_t run = i;
+        for (uint64_t x; len - run >= 8 && (memcpy(&x, s + run, 8), plain8(x, lo)); run += 8)
+            ;
         while (run != len && width[s[run]] == 1)
             ++run;
         if (run != i) {
@@ -141,15 +157,19 @@ static char *put_escaped(char *p, char *lim, const unsigned char *s, size_t len,
                 n = room;
             memcpy(p, s + i, n);
             p += n;
-            if (i + n != run)
+            if (i + n != run) {
+                *whole = 0;
                 return p;
+            }
             i = run;
             if (i == len)
                 break;
         }
         unsigned c = s[i], w = width[c];
-        if (w > (size_t)(lim - p))
+        if (w > (size_t)(lim - p)) {
+            *whole = 0;
             return p;
+        }
         *p++ = '\\';
         if (w == 2) {
             *p++ = (char)c;
@@ -279,6 +299,44 @@ static void fair_shares(const size_t want[F_NUM], size_t give[F_NUM], size_t ava
     }
 }
 
+/* writes the template's parts into [out, end): each string field at most give[slot] bytes (give NULL: no budget); clears *whole
+ * when something did not fit; returns the new end */
+static char *put_line(const char *tmpl, const h2o_iovec_t *src, const unsigned char *const *width, const size_t *give, char *out,
+                      char *end, int *whole)
+{
+    char *p = out;
+    for (const char *t = tmpl; *t != '\0';) {
+        int slot = (unsigned char)*t - 1;
+        if (slot < F_NUM) {
+            size_t room = (size_t)(end - p), budget = give != NULL && give[slot] < room ? give[slot] : room;
+            p = put_escaped(p, p + budget, (const unsigned char *)src[slot].base, src[slot].len, width[slot], whole);
+            ++t;
+        } else if (slot < SLOT_NUM) {
+            size_t n = src[slot].len;
+            if (n > (size_t)(end - p)) {
+                n = (size_t)(end - p);
+                *whole = 0;
+            }
+            memcpy(p, src[slot].base, n);
+            p += n;
+            ++t;
+        } else {
+            /* constant text, a few bytes: copied here rather than measured for memcpy */
+            for (; (unsigned char)*t > SLOT_NUM; ++t) {
+                if (p == end) {
+                    *whole = 0;
+                    t += text_len(t);
+                    break;
+                }
+                *p++ = *t;
+            }
+        }
+        if (!*whole && give == NULL)
+            break; /* the first attempt failed: the line is written again with budgets */
+    }
+    return p;
+}
+
 static h2o_iovec_t or_dash(h2o_iovec_t v)
 {
     return v.len != 0 ? v : h2o_iovec_init(H2O_STRLIT("-"));
@@ -288,7 +346,7 @@ size_t accesslog_format(const accesslog_fields_t *f, int json, char *out, size_t
 {
     h2o_iovec_t src[SLOT_NUM];
     const unsigned char *width[F_NUM];
-    size_t want[F_NUM], give[F_NUM], fixed = 0, total;
+    size_t want[F_NUM], give[F_NUM], fixed = 0;
     char rawbuf[R_DUR - R_TIME + 1][32];
     const char *tmpl = json ? json_template : combined_template;
     const char *tail = json ? json_tail : combined_tail, *tail_cut = json ? json_tail_cut : combined_tail_cut;
@@ -326,45 +384,27 @@ size_t accesslog_format(const accesslog_fields_t *f, int json, char *out, size_t
         src[R_DUR] = h2o_iovec_init(d, n + 7);
     }
 
-    /* what the line needs whole; past cap the string fields share what is left after the fixed parts and the cut marker */
-    for (const char *t = tmpl; *t != '\0';) {
-        int slot = (unsigned char)*t - 1;
-        size_t n = slot < SLOT_NUM ? 1 : text_len(t);
-        fixed += slot >= SLOT_NUM ? n : slot >= F_NUM ? src[slot].len : 0;
-        t += n;
-    }
-    total = fixed + tail_len + 1;
-    for (int i = 0; i != F_NUM; ++i) {
-        want[i] = escaped_len((const unsigned char *)src[i].base, src[i].len, width[i], cap);
-        total += want[i];
-    }
-    if (total <= cap) {
-        memcpy(give, want, sizeof(give));
-    } else {
+    /* most lines fit: one pass, written as they come */
+    int whole = 1;
+    char *p = put_line(tmpl, src, width, NULL, out, out + cap - 1 - tail_len, &whole);
+    if (!whole) {
+        /* too long: the string fields share what is left after the fixed parts and the cut marker */
+        for (const char *t = tmpl; *t != '\0';) {
+            int slot = (unsigned char)*t - 1;
+            size_t n = slot < SLOT_NUM ? 1 : text_len(t);
+            fixed += slot >= SLOT_NUM ? n : slot >= F_NUM ? src[slot].len : 0;
+            t += n;
+        }
+        for (int i = 0; i != F_NUM; ++i)
+            want[i] = escaped_len((const unsigned char *)src[i].base, src[i].len, width[i], cap);
         if (fixed + tail_cut_len + 1 > cap) /* cannot happen above ACCESSLOG_LINE_MIN */
             return 0;
         fair_shares(want, give, cap - fixed - tail_cut_len - 1);
         tail = tail_cut;
         tail_len = tail_cut_len;
-    }
-
-    /* the line; every write is bounded by `end` besides the budgets, which keeps the newline's place */
-    char *p = out, *end = out + cap - 1 - tail_len;
-    for (const char *t = tmpl; *t != '\0';) {
-        int slot = (unsigned char)*t - 1;
-        if (slot < F_NUM) {
-            size_t room = (size_t)(end - p), budget = give[slot] < room ? give[slot] : room;
-            p = put_escaped(p, p + budget, (const unsigned char *)src[slot].base, src[slot].len, width[slot]);
-            ++t;
-        } else {
-            const char *s = slot < SLOT_NUM ? src[slot].base : t;
-            size_t n = slot < SLOT_NUM ? src[slot].len : text_len(t);
-            t += slot < SLOT_NUM ? 1 : n;
-            if (n > (size_t)(end - p))
-                n = (size_t)(end - p);
-            memcpy(p, s, n);
-            p += n;
-        }
+        /* every write is bounded by the end too, which keeps the marker's and the newline's place */
+        whole = 1;
+        p = put_line(tmpl, src, width, give, out, out + cap - 1 - tail_len, &whole);
     }
     memcpy(p, tail, tail_len);
     p += tail_len;
