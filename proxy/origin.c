@@ -623,6 +623,7 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
                                h2o_iovec_t body, int idempotent, const origin_req_callbacks_t *cb, void *data)
 {
     origin_req_impl_t *r = calloc(1, sizeof(*r));
+    const char *bad;
     size_t cap, i;
     char *p;
 
@@ -640,7 +641,8 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
     h2o_mem_init_pool(&r->pool);
     atomic_fetch_add_explicit(&o->requests, 1, memory_order_relaxed);
 
-    /* the request head */
+    /* the request head; nothing a caller passes may split it, and the framing (Content-Length) is ours */
+    bad = origin_request_check(method.base, method.len, path.base, path.len);
     cap = method.len + path.len + 64;
     for (i = 0; i != num_headers; ++i)
         cap += headers[i].name->len + headers[i].value.len + 4;
@@ -656,7 +658,14 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
     p += 11;
     for (i = 0; i != num_headers; ++i) {
         const h2o_header_t *h = headers + i;
-        memcpy(p, h->orig_name != NULL ? h->orig_name : h->name->base, h->name->len);
+        const char *name = h->orig_name != NULL ? h->orig_name : h->name->base;
+        const char *why = origin_request_check_field(name, h->name->len, h->value.base, h->value.len);
+        if (why != NULL && bad == NULL)
+            bad = why;
+        if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("content-length")) ||
+            h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("transfer-encoding")))
+            continue;
+        memcpy(p, name, h->name->len);
         p += h->name->len;
         *p++ = ':';
         *p++ = ' ';
@@ -673,6 +682,16 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
     *p++ = '\n';
     r->head.len = p - r->head.base;
 
+    if (bad != NULL) {
+        char msg[256];
+        log_error("origin %s: refused to send a request with %s", o->name, bad);
+        snprintf(msg, sizeof(msg), "refused to send the request to the origin: %s", bad);
+        /* callbacks never run from inside origin_req_start: report from the loop */
+        r->deferred_error = h2o_strdup(&r->pool, msg, SIZE_MAX).base;
+        r->timer.cb = on_deferred_error;
+        h2o_timeout_link(r->ot->worker->ctx.loop, &r->ot->worker->ctx.zero_timeout, &r->timer);
+        return &r->super;
+    }
     start_attempt(r);
     return &r->super;
 }

@@ -307,6 +307,38 @@ Incomplete:
     return ORIGIN_HEAD_INCOMPLETE;
 }
 
+/* ---- what the client sends -------------------------------------------------------------------------------------------------- */
+
+const char *origin_request_check(const char *method, size_t method_len, const char *target, size_t target_len)
+{
+    if (method_len == 0)
+        return "an empty method";
+    for (size_t i = 0; i != method_len; ++i)
+        if (!originhead_is_tchar((unsigned char)method[i]))
+            return "a method that is not a token";
+    if (target_len == 0)
+        return "an empty request target";
+    for (size_t i = 0; i != target_len; ++i) {
+        unsigned char c = (unsigned char)target[i];
+        if (c <= 0x20 || c == 0x7f)
+            return "a space or a control byte in the request target";
+    }
+    return NULL;
+}
+
+const char *origin_request_check_field(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    if (name_len == 0)
+        return "an empty header name";
+    for (size_t i = 0; i != name_len; ++i)
+        if (!originhead_is_tchar((unsigned char)name[i]))
+            return "a header name that is not a token";
+    for (size_t i = 0; i != value_len; ++i)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            return "CR, LF or NUL in a header value";
+    return NULL;
+}
+
 /* ---- chunked bodies (RFC 9112 §7.1) ---------------------------------------------------------------------------------------- */
 
 enum {

@@ -81,6 +81,16 @@ typedef struct origin_head {
  */
 int origin_parse_head(const char *buf, size_t len, int flags, origin_head_t *out);
 
+/**
+ * Checks what the origin client is asked to send before it writes it into an HTTP/1.1 request head, so that no caller (a hook's
+ * URI or header, a dynamic origin's prefix) can split the request or add framing of its own: the method is a token, the target
+ * is non-empty without SP, DEL or control bytes, header names are tokens, values hold no CR, LF or NUL. Returns NULL when the
+ * request can be written, else the reason (a static string).
+ */
+const char *origin_request_check(const char *method, size_t method_len, const char *target, size_t target_len);
+/** the same for one header field (see origin_request_check) */
+const char *origin_request_check_field(const char *name, size_t name_len, const char *value, size_t value_len);
+
 /** the state of a chunked body decoder; zero it with origin_chunked_init */
 typedef struct origin_chunked {
     uint64_t left;         /**< bytes of chunk data still to come in the current chunk */

@@ -108,6 +108,10 @@ static void on_done(origin_req_t *req, int status, const char *err)
 
 static const origin_req_callbacks_t cbs = {on_head, on_body, on_done};
 
+/* headers sent after Host by run_script */
+static const h2o_header_t *extra_headers;
+static size_t num_extra_headers;
+
 static result_t *run_script(script_t *sc, const char *method, int *had_x_secret, int *had_connection)
 {
     static result_t res;
@@ -127,9 +131,12 @@ static result_t *run_script(script_t *sc, const char *method, int *had_x_secret,
     pthread_create(&tid, NULL, serve, sc);
     o = origin_new_dynamic("test", 0, "127.0.0.1", ntohs(sin.sin_port), "", 2000, 1000, 1, err, sizeof(err));
     assert_non_null(o);
-    h2o_header_t host = {(h2o_iovec_t *)&H2O_TOKEN_HOST->buf, NULL, h2o_iovec_init(H2O_STRLIT("test"))};
-    origin_req_start(o, h2o_iovec_init(method, strlen(method)), h2o_iovec_init(H2O_STRLIT("/p")), &host, 1, h2o_iovec_init(NULL, 0),
-                     1, &cbs, &res);
+    h2o_header_t hdrs[8] = {{(h2o_iovec_t *)&H2O_TOKEN_HOST->buf, NULL, h2o_iovec_init(H2O_STRLIT("test"))}};
+    size_t num_hdrs = 1;
+    for (size_t i = 0; i != num_extra_headers && num_hdrs != 8; ++i)
+        hdrs[num_hdrs++] = extra_headers[i];
+    origin_req_start(o, h2o_iovec_init(method, strlen(method)), h2o_iovec_init(H2O_STRLIT("/p")), hdrs, num_hdrs,
+                     h2o_iovec_init(NULL, 0), 1, &cbs, &res);
     for (int i = 0; i != 300 && !res.done; ++i) {
         h2o_evloop_run(worker.ctx.loop, 10);
     }
@@ -221,6 +228,60 @@ static void test_head_cut_by_eof(void **state)
     assert_int_equal(r->status, 502);
     assert_int_equal(r->head_calls, 0);
     assert_non_null(strstr(r->err, "in the middle of the response head"));
+}
+
+static void test_request_framing_is_ours(void **state)
+{
+    /* a caller's Content-Length or Transfer-Encoding is not sent: the client frames the request itself */
+    static h2o_iovec_t cl = {H2O_STRLIT("Content-Length")}, te = {H2O_STRLIT("transfer-encoding")};
+    h2o_header_t extra[] = {{&cl, NULL, h2o_iovec_init(H2O_STRLIT("99"))}, {&te, NULL, h2o_iovec_init(H2O_STRLIT("chunked"))}};
+    script_t sc = {{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", NULL}, 0};
+    extra_headers = extra;
+    num_extra_headers = 2;
+    result_t *r = run_script(&sc, "GET", NULL, NULL);
+    extra_headers = NULL;
+    num_extra_headers = 0;
+    assert_string_equal(r->err, "");
+    assert_null(strcasestr(sc.request, "content-length"));
+    assert_null(strcasestr(sc.request, "transfer-encoding"));
+}
+
+static void test_request_that_would_split_is_refused(void **state)
+{
+    /* nothing listens on the origin's port: a refused request never gets as far as connecting */
+    static h2o_iovec_t name = {H2O_STRLIT("x-hook")}, bad_name = {H2O_STRLIT("x hook")};
+    const struct {
+        const char *method, *path;
+        h2o_header_t h;
+        const char *why;
+    } cases[] = {
+        {"GET", "/p", {&name, NULL, h2o_iovec_init(H2O_STRLIT("a\r\nX-Injected: 1"))}, "CR, LF or NUL in a header value"},
+        {"GET", "/p", {&name, NULL, h2o_iovec_init("a\0b", 3)}, "CR, LF or NUL in a header value"},
+        {"GET", "/p", {&bad_name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "a header name that is not a token"},
+        {"GET", "/p HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /q", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))},
+         "a space or a control byte in the request target"},
+        {"GET", "", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "an empty request target"},
+        {"GE T", "/p", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "a method that is not a token"},
+    };
+    char err[256];
+    origin_t *o = origin_new_dynamic("refuse", 0, "127.0.0.1", 1, "", 2000, 1000, 1, err, sizeof(err));
+    assert_non_null(o);
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        static result_t res;
+        memset(&res, 0, sizeof(res));
+        origin_req_start(o, h2o_iovec_init(cases[i].method, strlen(cases[i].method)),
+                         h2o_iovec_init(cases[i].path, strlen(cases[i].path)), &cases[i].h, 1, h2o_iovec_init(NULL, 0), 1, &cbs, &res);
+        assert_false(res.done); /* never from inside origin_req_start */
+        for (int k = 0; k != 100 && !res.done; ++k)
+            h2o_evloop_run(worker.ctx.loop, 10);
+        assert_true(res.done);
+        assert_int_equal(res.status, 502);
+        assert_int_equal(res.head_calls, 0);
+        if (strstr(res.err, cases[i].why) == NULL || strstr(res.err, "refused to send") == NULL)
+            fail_msg("case %zu: %s", i, res.err);
+    }
+    assert_int_equal(atomic_load(&o->connects), 0);
+    origin_release(o);
 }
 
 static void test_informational_then_final(void **state)
@@ -874,7 +935,8 @@ int main(void)
         cmocka_unit_test(test_parse_head_table),              cmocka_unit_test(test_parse_head_fields_and_reason),
         cmocka_unit_test(test_parse_head_limits),             cmocka_unit_test(test_chunked_table),
         cmocka_unit_test(test_read_until_close_cut_by_a_reset), cmocka_unit_test(test_head_cut_by_eof),
-        cmocka_unit_test(test_chunked_limits),                cmocka_unit_test(test_pool_reuses_a_clean_connection),
+        cmocka_unit_test(test_chunked_limits),                cmocka_unit_test(test_request_framing_is_ours),
+        cmocka_unit_test(test_request_that_would_split_is_refused),                cmocka_unit_test(test_pool_reuses_a_clean_connection),
         cmocka_unit_test(test_pool_bytes_after_a_response_close_it),
         cmocka_unit_test(test_pool_no_reuse_after_an_announced_body_without_framing),
     };
