@@ -143,7 +143,9 @@ static int norm_next(norm_t *n)
         n->p += 2;
         return is_unreserved(v) ? v : norm_pct(n, v);
     }
-    if (c <= 0x20 || c >= 0x7f)
+    /* a `%` that starts no escape is written %25, so that normalising never makes an escape (`%%32F` is not `%2F`) and a
+     * normal form stays what it is */
+    if (c <= 0x20 || c >= 0x7f || c == '%')
         return norm_pct(n, c);
     return c;
 }

@@ -307,7 +307,7 @@ static int header_add_locked(edge_ctx_t *ctx, int msg, const char *key, size_t k
         hook_ctx_invalid(ctx, "header \"%.*s\": value has CR, LF or NUL", (int)klen, key);
         return EDGE_E_INVALID;
     }
-    char lname[1024];
+    char lname[1025]; /* a valid name is at most 1024 bytes */
     lower_name(key, klen, lname, sizeof(lname));
     if (hook_header_is_disallowed(lname, klen)) {
         hook_ctx_invalid(ctx, "header \"%.*s\" is disallowed", (int)klen, key);
@@ -370,7 +370,7 @@ static int on_header_add(edge_ctx_t *ctx, int msg, const char *key, size_t klen,
 static int header_remove_locked(edge_ctx_t *ctx, int msg, const char *name, size_t len)
 {
     hook_headers_t *h = headers_of(ctx, msg, 1);
-    char lname[1024];
+    char lname[1025];
     if (h == NULL)
         return EDGE_E_DENIED;
     if (name == NULL || lower_name(name, len, lname, sizeof(lname)) != 0)
@@ -523,7 +523,7 @@ static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
     for (uint32_t i = 0; i != in->num_custom_headers; ++i) {
         const edge_header_t *h = &in->custom_headers[i];
         edge_str_t k = h->key.len != 0 ? h->key : h->name;
-        char lname[1024];
+        char lname[1025];
         if (!hook_header_name_valid(k.ptr, k.len) || !hook_header_value_valid(h->value.ptr, h->value.len))
             return bad(ctx, "%s.customHeaders has an invalid header", "request.origin");
         lower_name(k.ptr, k.len, lname, sizeof(lname));

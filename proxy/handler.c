@@ -385,7 +385,8 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
         list[n++] = (stalled_t){sock, p};
     }
     /* per connection */
-    qsort(list, n, sizeof(*list), by_socket);
+    if (n != 0)
+        qsort(list, n, sizeof(*list), by_socket);
     for (size_t i = 0; i != n;) {
         stalled_t c = list[i++];
         while (i != n && list[i].sock == c.sock)
@@ -400,7 +401,8 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
     }
     /* per worker: the connections that hold most go first */
     if (total > total_limit) {
-        qsort(list, nconn, sizeof(*list), by_pinned_desc);
+        if (nconn != 0)
+            qsort(list, nconn, sizeof(*list), by_pinned_desc);
         for (size_t i = 0; i != nconn && total > total_limit; ++i) {
             metrics_count(METRIC_SEND_TIMEOUTS, 1);
             abort_connection(list[i].sock, "stalled clients hold more than a quarter of cache.memory");
@@ -581,7 +583,7 @@ static void send_head(edge_txn_t *txn)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, format_u64(age, secs < 0 ? 0 : (uint64_t)secs));
     }
     if (range) {
-        char *cr = h2o_mem_alloc_pool(&req->pool, 64);
+        char *cr = h2o_mem_alloc_pool(&req->pool, 80); /* "bytes " and three 20-digit numbers */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_RANGE, NULL, cr,
                        sprintf(cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end, length));
         txn->pos = start;
