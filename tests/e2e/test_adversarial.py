@@ -379,6 +379,23 @@ def hpack_amplification_is_capped():
     alive()
 
 
+# ---- stale-while-revalidate after a failed refresh -------------------------------------------------------------------------
+
+
+@test
+def a_failed_background_refresh_is_tried_again():
+    """one failed stale-while-revalidate refresh used to end refreshing for the rest of the window"""
+    p = "/count/swrfail?cc=max-age=1,stale-while-revalidate=120,stale-if-error=120&failonly=2"
+    st, _, b = curl_status(edge.url(p))
+    assert st == 200 and b"count=1" in b, b
+    # poll: once the copy is stale, a hit starts a background refresh; the origin fails the first one (its 2nd request)
+    wait_until(lambda: curl_status(edge.url(p))[0] == 200 and origin.count("/count/swrfail") >= 2, timeout=20,
+               what="the first background refresh")
+    # the next stale hits try again (a second later at the earliest) and the fresh copy arrives
+    wait_until(lambda: b"count=3" in curl_status(edge.url(p))[2], timeout=20, what="a second refresh after the failed one")
+    assert origin.count("/count/swrfail") >= 3
+
+
 # ---- slow readers ---------------------------------------------------------------------------------------------------------
 
 

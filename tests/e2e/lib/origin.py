@@ -6,7 +6,8 @@ Routes (all also answer HEAD):
   /count/ANY[?cc=..&h=Name:Value..&delay=S&etag=E&fail=N&size=N]
                                  a body that contains the number of requests the origin has seen for this path: a cache hit
                                  is proven when the body does not change while the origin's count (/_stats) does not grow;
-                                 etag: answers If-None-Match with 304; fail=N: 503 after N requests; size: N more bytes
+                                 etag: answers If-None-Match with 304; fail=N: 503 after N requests; failonly=N: 503 for the Nth request alone;
+                                 size: N more bytes
   /echo                          JSON of the request: method, path, headers, body length and sha256
   /trunc/N                       chunked response cut after N chunks of 1000 bytes: no last chunk, connection closed
   /trunccl                       Content-Length 1000, 500 bytes sent, connection closed
@@ -176,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
                 q.setdefault("h", []).append("ETag:" + etag)
             if "fail" in q and n > int(q["fail"][0]):
                 return self._send_body(b"origin failing\n", status=503, ctype="text/plain")
+            if "failonly" in q and n == int(q["failonly"][0]):
+                return self._send_body(b"origin failing once\n", status=503, ctype="text/plain")
             data = ("path=%s count=%d\n" % (path, n)).encode()
             if "size" in q:
                 data = data + body(int(q["size"][0]), n)
