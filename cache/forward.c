@@ -2,16 +2,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "cache/forward.h"
 
 static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i != alen; ++i)
-        if (h2o_tolower((unsigned char)a[i]) != h2o_tolower((unsigned char)b[i]))
-            return 0;
-    return 1;
+    return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
 static h2o_iovec_t trim(const char *s, size_t len)
