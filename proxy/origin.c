@@ -35,8 +35,8 @@ typedef struct origin_conn {
 typedef struct origin_thread {
     int inited;
     server_worker_t *worker;
-    h2o_linklist_t idle;     /* origin_conn_t, most recently used first */
-    h2o_linklist_t waiting;  /* origin_req_impl waiting for a connection slot */
+    h2o_linklist_t idle;    /* origin_conn_t, most recently used first */
+    h2o_linklist_t waiting; /* origin_req_impl waiting for a connection slot */
     unsigned num_conns;
     h2o_timeout_t *t_connect, *t_first_byte, *t_read, *t_keepalive;
     struct sockaddr_storage addr;
@@ -172,7 +172,8 @@ origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, si
 }
 
 origin_t *origin_new_dynamic(const char *name, int https, const char *host, uint16_t port, const char *path_prefix,
-                             uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err, size_t errlen)
+                             uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err,
+                             size_t errlen)
 {
     origin_t *o = origin_alloc(num_threads);
     o->name = strdup(name);
@@ -613,9 +614,9 @@ static void start_attempt(origin_req_impl_t *r)
         snprintf(port, sizeof(port), "%u", r->o->port);
         r->state = ST_RESOLVING;
         set_timer(r, ot->t_connect);
-        r->getaddr = h2o_hostinfo_getaddr(&ot->worker->ctx.receivers.hostinfo_getaddr, h2o_iovec_init(r->o->host, strlen(r->o->host)),
-                                          h2o_strdup(&r->pool, port, SIZE_MAX), AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP,
-                                          AI_ADDRCONFIG | AI_NUMERICSERV, on_resolved, r);
+        r->getaddr = h2o_hostinfo_getaddr(&ot->worker->ctx.receivers.hostinfo_getaddr,
+                                          h2o_iovec_init(r->o->host, strlen(r->o->host)), h2o_strdup(&r->pool, port, SIZE_MAX),
+                                          AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, AI_ADDRCONFIG | AI_NUMERICSERV, on_resolved, r);
     }
 }
 
@@ -998,9 +999,10 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
             h2o_socket_read_stop(sock);
             r->keepalive = 0;
         } else {
-            finish(r, 502, r->framing == ORIGIN_FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
-                           : r->framing == ORIGIN_FRAMING_EOF ? "the connection to the origin failed before the end of the body"
-                                                              : "origin closed the connection before the end of the body");
+            finish(r, 502,
+                   r->framing == ORIGIN_FRAMING_CHUNKED ? "origin closed the connection before the last chunk"
+                   : r->framing == ORIGIN_FRAMING_EOF   ? "the connection to the origin failed before the end of the body"
+                                                        : "origin closed the connection before the end of the body");
         }
     }
 }

@@ -348,13 +348,13 @@ enum {
     CHUNK_EXT,        /* a chunk extension, up to CR */
     CHUNK_SIZE_LF,    /* the LF that ends the size line */
     CHUNK_DATA,
-    CHUNK_DATA_CR,    /* the CRLF after chunk data */
+    CHUNK_DATA_CR, /* the CRLF after chunk data */
     CHUNK_DATA_LF,
-    TRAILER_START,    /* the start of a trailer line, or the CR of the empty line that ends the body */
+    TRAILER_START, /* the start of a trailer line, or the CR of the empty line that ends the body */
     TRAILER_NAME,
     TRAILER_VALUE,
     TRAILER_LF,
-    TRAILER_END_LF,   /* the LF of the final empty line */
+    TRAILER_END_LF, /* the LF of the final empty line */
     CHUNK_DONE
 };
 

@@ -35,15 +35,15 @@ typedef struct origin_head_field {
 
 /** a parsed response head; every pointer points into the buffer given to origin_parse_head */
 typedef struct origin_head {
-    int minor_version;       /**< 0 or 1 (HTTP/1.2 to 1.9 read as 1.1, RFC 9112 §2.3) */
-    int status;              /**< 100-599, never 101 */
-    const char *reason;      /**< the reason phrase (may be empty) */
+    int minor_version;  /**< 0 or 1 (HTTP/1.2 to 1.9 read as 1.1, RFC 9112 §2.3) */
+    int status;         /**< 100-599, never 101 */
+    const char *reason; /**< the reason phrase (may be empty) */
     size_t reason_len;
-    size_t head_len;         /**< bytes of the head, its final CRLF CRLF included; the body starts there */
+    size_t head_len; /**< bytes of the head, its final CRLF CRLF included; the body starts there */
     origin_framing_t framing;
-    int64_t content_length;  /**< body length for LENGTH, 0 for 204/304, for HEAD what a GET would carry; -1 when unknown */
-    int keepalive;           /**< the connection may carry another request once this response has been read to its end */
-    const char *error;       /**< why the head was refused (a static string), NULL otherwise */
+    int64_t content_length; /**< body length for LENGTH, 0 for 204/304, for HEAD what a GET would carry; -1 when unknown */
+    int keepalive;          /**< the connection may carry another request once this response has been read to its end */
+    const char *error;      /**< why the head was refused (a static string), NULL otherwise */
     size_t num_fields;
     origin_head_field_t fields[ORIGIN_HEAD_MAX_FIELDS];
 } origin_head_t;
@@ -93,12 +93,12 @@ const char *origin_request_check_field(const char *name, size_t name_len, const 
 
 /** the state of a chunked body decoder; zero it with origin_chunked_init */
 typedef struct origin_chunked {
-    uint64_t left;         /**< bytes of chunk data still to come in the current chunk */
-    uint32_t line_len;     /**< bytes of the current chunk-size line so far */
-    uint32_t trailer_len;  /**< bytes of the trailer section so far */
+    uint64_t left;        /**< bytes of chunk data still to come in the current chunk */
+    uint32_t line_len;    /**< bytes of the current chunk-size line so far */
+    uint32_t trailer_len; /**< bytes of the trailer section so far */
     uint32_t trailer_fields;
     uint8_t state;
-    const char *error;     /**< why ORIGIN_CHUNKED_ERROR (a static string) */
+    const char *error; /**< why ORIGIN_CHUNKED_ERROR (a static string) */
 } origin_chunked_t;
 
 /** results of origin_chunked_decode besides the count of bytes left after the body */

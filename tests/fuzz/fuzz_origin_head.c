@@ -117,7 +117,8 @@ static void check_accepted(const char *buf, size_t len, int flags, const origin_
             FUZZ_CHECK(is_text((unsigned char)f->value[k]), "field %zu: a control byte in the value", i);
         if (f->value_len != 0) {
             FUZZ_CHECK(f->value[0] != ' ' && f->value[0] != '\t', "field %zu: leading whitespace", i);
-            FUZZ_CHECK(f->value[f->value_len - 1] != ' ' && f->value[f->value_len - 1] != '\t', "field %zu: trailing whitespace", i);
+            FUZZ_CHECK(f->value[f->value_len - 1] != ' ' && f->value[f->value_len - 1] != '\t', "field %zu: trailing whitespace",
+                       i);
         }
         FUZZ_CHECK(f->value[f->value_len] == '\r' || f->value[f->value_len] == ' ' || f->value[f->value_len] == '\t',
                    "field %zu: the value stops early", i);
@@ -127,7 +128,8 @@ static void check_accepted(const char *buf, size_t len, int flags, const origin_
                 FUZZ_CHECK(cl_value_is(f->value, f->value_len, h->content_length), "a Content-Length that disagrees");
         } else if (name_is(f, "transfer-encoding")) {
             ++num_te;
-            FUZZ_CHECK(f->value_len == 7 && strncasecmp(f->value, "chunked", 7) == 0, "an accepted Transfer-Encoding other than chunked");
+            FUZZ_CHECK(f->value_len == 7 && strncasecmp(f->value, "chunked", 7) == 0,
+                       "an accepted Transfer-Encoding other than chunked");
         } else if (name_is(f, "connection")) {
             close_listed |= lists_close(f->value, f->value_len);
         }
@@ -153,8 +155,8 @@ static void check_accepted(const char *buf, size_t len, int flags, const origin_
                        (long long)h->content_length);
             break;
         case ORIGIN_FRAMING_CHUNKED:
-            FUZZ_CHECK(num_te == 1 && num_cl == 0 && h->minor_version == 1, "chunked with %zu TE, %zu CL, HTTP/1.%d", num_te, num_cl,
-                       h->minor_version);
+            FUZZ_CHECK(num_te == 1 && num_cl == 0 && h->minor_version == 1, "chunked with %zu TE, %zu CL, HTTP/1.%d", num_te,
+                       num_cl, h->minor_version);
             FUZZ_CHECK(h->content_length == -1, "chunked with a length");
             break;
         case ORIGIN_FRAMING_EOF:
@@ -229,7 +231,8 @@ static void decode(const char *in, size_t len, size_t step, decoded_t *out)
         memcpy(buf, in + i, n);
         out->ret = origin_chunked_decode(&d, buf, &size);
         FUZZ_CHECK(size <= n, "%zu bytes decoded out of %zu", size, n);
-        FUZZ_CHECK(out->ret >= ORIGIN_CHUNKED_INCOMPLETE && out->ret <= (ssize_t)(n - size), "result %zd for %zu bytes", out->ret, n);
+        FUZZ_CHECK(out->ret >= ORIGIN_CHUNKED_INCOMPLETE && out->ret <= (ssize_t)(n - size), "result %zd for %zu bytes", out->ret,
+                   n);
         if (out->ret == ORIGIN_CHUNKED_ERROR) {
             FUZZ_CHECK(d.error != NULL, "an error without a reason");
             out->error = d.error;

@@ -1,5 +1,5 @@
-/* tests/unit/proxy/test_origin.c - the origin client: its pure framing functions (proxy/originhead.c) table by table, and the client
- * against a scripted origin on a real socket: response framing (Content-Length, chunked edge cases, read-until-close),
+/* tests/unit/proxy/test_origin.c - the origin client: its pure framing functions (proxy/originhead.c) table by table, and the
+ * client against a scripted origin on a real socket: response framing (Content-Length, chunked edge cases, read-until-close),
  * informational responses, header limits and hop-by-hop removal, truncation errors, which connections are reused. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -169,8 +169,8 @@ static void test_content_length_in_pieces(void **state)
 
 static void test_chunked_extensions_trailers_split(void **state)
 {
-    script_t sc = {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r", "\n world\r\n0\r\nTrailer-X: 1\r\n",
-                    "\r\n", NULL},
+    script_t sc = {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r",
+                    "\n world\r\n0\r\nTrailer-X: 1\r\n", "\r\n", NULL},
                    0};
     result_t *r = run_script(&sc, "GET", NULL, NULL);
     assert_string_equal(r->err, "");
@@ -258,7 +258,9 @@ static void test_request_that_would_split_is_refused(void **state)
         {"GET", "/p", {&name, NULL, h2o_iovec_init(H2O_STRLIT("a\r\nX-Injected: 1"))}, "CR, LF or NUL in a header value"},
         {"GET", "/p", {&name, NULL, h2o_iovec_init("a\0b", 3)}, "CR, LF or NUL in a header value"},
         {"GET", "/p", {&bad_name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "a header name that is not a token"},
-        {"GET", "/p HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /q", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))},
+        {"GET",
+         "/p HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /q",
+         {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))},
          "a space or a control byte in the request target"},
         {"GET", "", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "an empty request target"},
         {"GE T", "/p", {&name, NULL, h2o_iovec_init(H2O_STRLIT("v"))}, "a method that is not a token"},
@@ -270,7 +272,8 @@ static void test_request_that_would_split_is_refused(void **state)
         static result_t res;
         memset(&res, 0, sizeof(res));
         origin_req_start(o, h2o_iovec_init(cases[i].method, strlen(cases[i].method)),
-                         h2o_iovec_init(cases[i].path, strlen(cases[i].path)), &cases[i].h, 1, h2o_iovec_init(NULL, 0), 1, &cbs, &res);
+                         h2o_iovec_init(cases[i].path, strlen(cases[i].path)), &cases[i].h, 1, h2o_iovec_init(NULL, 0), 1, &cbs,
+                         &res);
         assert_false(res.done); /* never from inside origin_req_start */
         for (int k = 0; k != 100 && !res.done; ++k)
             h2o_evloop_run(worker.ctx.loop, 10);
@@ -286,8 +289,8 @@ static void test_request_that_would_split_is_refused(void **state)
 
 static void test_informational_then_final(void **state)
 {
-    script_t sc = {{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
-                    NULL},
+    script_t sc = {{"HTTP/1.1 100 Continue\r\n\r\n",
+                    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", NULL},
                    0};
     result_t *r = run_script(&sc, "GET", NULL, NULL);
     assert_string_equal(r->err, "");
@@ -520,9 +523,8 @@ static void test_pool_reuses_a_clean_connection(void **state)
     int err;
     assert_int_equal(pool_two_requests("GET", FIRST, NULL, 0, &err), 1);
     assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL, 0, &err), 1);
-    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n", NULL, 0,
-                                       &err),
-                     1);
+    assert_int_equal(
+        pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n", NULL, 0, &err), 1);
 }
 
 static void test_pool_bytes_after_a_response_close_it(void **state)
@@ -530,8 +532,9 @@ static void test_pool_bytes_after_a_response_close_it(void **state)
     int err;
     /* in the same write as the response: left in the input buffer at its end */
     assert_int_equal(pool_two_requests("GET", FIRST POISON, NULL, 0, &err), 2);
-    assert_int_equal(
-        pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n" POISON, NULL, 0, &err), 2);
+    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n" POISON,
+                                       NULL, 0, &err),
+                     2);
     /* after it, while the connection is idle: seen by the loop (on_idle_read), or by the check when it is taken again */
     assert_int_equal(pool_two_requests("GET", FIRST, POISON, 1, &err), 2);
     assert_int_equal(pool_two_requests("GET", FIRST, POISON, 0, &err), 2);
@@ -546,7 +549,8 @@ static void test_pool_no_reuse_after_an_announced_body_without_framing(void **st
     assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\npoisoned", NULL, 0, &err), 2);
     assert_int_equal(pool_two_requests("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 75\r\n\r\n", POISON, 0, &err), 2);
     assert_int_equal(pool_two_requests("GET", "HTTP/1.1 204 No Content\r\nContent-Length: 75\r\n\r\n" POISON, NULL, 0, &err), 2);
-    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", POISON, 0, &err), 2);
+    assert_int_equal(pool_two_requests("GET", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", POISON, 0, &err),
+                     2);
 }
 
 /* ---- the pure head parser (proxy/originhead.c) ----------------------------------------------------------------------------- */
@@ -636,7 +640,8 @@ static const head_case_t head_cases[] = {
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than chunked"},
-    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "other than"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0,
+     "other than"},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0,
      "more than one Transfer-Encoding"},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 0, ERR, 0, NOT_CHECKED, 0, 0, "both"},
@@ -710,7 +715,8 @@ static void test_parse_head_table(void **state)
 static void test_parse_head_fields_and_reason(void **state)
 {
     static origin_head_t h;
-    const char *in = "HTTP/1.1 404 Not  Found \r\nX-Empty:\r\nX-Ws: \t a  b \t\r\nx-obs: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\nrest";
+    const char *in =
+        "HTTP/1.1 404 Not  Found \r\nX-Empty:\r\nX-Ws: \t a  b \t\r\nx-obs: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\nrest";
     assert_int_equal(origin_parse_head(in, strlen(in), 0, &h), ORIGIN_HEAD_COMPLETE);
     assert_int_equal(h.minor_version, 1);
     assert_int_equal(h.reason_len, 11);
@@ -926,17 +932,28 @@ int main(void)
     server.num_workers = 1;
     server_worker_bind(&worker);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length_in_pieces),      cmocka_unit_test(test_chunked_extensions_trailers_split),
-        cmocka_unit_test(test_chunked_cut_at_boundary_is_an_error), cmocka_unit_test(test_chunked_bad_size_line),
-        cmocka_unit_test(test_content_length_cut_short),      cmocka_unit_test(test_read_until_close),
-        cmocka_unit_test(test_informational_then_final),      cmocka_unit_test(test_conflicting_framing_is_refused),
-        cmocka_unit_test(test_many_headers_and_hop_by_hop),   cmocka_unit_test(test_head_too_large),
-        cmocka_unit_test(test_head_request_and_204),          cmocka_unit_test(test_no_response_is_502),
-        cmocka_unit_test(test_parse_head_table),              cmocka_unit_test(test_parse_head_fields_and_reason),
-        cmocka_unit_test(test_parse_head_limits),             cmocka_unit_test(test_chunked_table),
-        cmocka_unit_test(test_read_until_close_cut_by_a_reset), cmocka_unit_test(test_head_cut_by_eof),
-        cmocka_unit_test(test_chunked_limits),                cmocka_unit_test(test_request_framing_is_ours),
-        cmocka_unit_test(test_request_that_would_split_is_refused),                cmocka_unit_test(test_pool_reuses_a_clean_connection),
+        cmocka_unit_test(test_content_length_in_pieces),
+        cmocka_unit_test(test_chunked_extensions_trailers_split),
+        cmocka_unit_test(test_chunked_cut_at_boundary_is_an_error),
+        cmocka_unit_test(test_chunked_bad_size_line),
+        cmocka_unit_test(test_content_length_cut_short),
+        cmocka_unit_test(test_read_until_close),
+        cmocka_unit_test(test_informational_then_final),
+        cmocka_unit_test(test_conflicting_framing_is_refused),
+        cmocka_unit_test(test_many_headers_and_hop_by_hop),
+        cmocka_unit_test(test_head_too_large),
+        cmocka_unit_test(test_head_request_and_204),
+        cmocka_unit_test(test_no_response_is_502),
+        cmocka_unit_test(test_parse_head_table),
+        cmocka_unit_test(test_parse_head_fields_and_reason),
+        cmocka_unit_test(test_parse_head_limits),
+        cmocka_unit_test(test_chunked_table),
+        cmocka_unit_test(test_read_until_close_cut_by_a_reset),
+        cmocka_unit_test(test_head_cut_by_eof),
+        cmocka_unit_test(test_chunked_limits),
+        cmocka_unit_test(test_request_framing_is_ours),
+        cmocka_unit_test(test_request_that_would_split_is_refused),
+        cmocka_unit_test(test_pool_reuses_a_clean_connection),
         cmocka_unit_test(test_pool_bytes_after_a_response_close_it),
         cmocka_unit_test(test_pool_no_reuse_after_an_announced_body_without_framing),
     };
