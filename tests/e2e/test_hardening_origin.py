@@ -162,7 +162,8 @@ REFUSED = {
 # the head is fine, the chunked body is not: the response is cut, nothing stored
 CUT = {
     "chunk-size-overflow": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\nffffffffffffffffffff\r\n"),
-    "chunk-ext-control": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\n5;a\x01\r\nhello\r\n0\r\n\r\n"),
+    "chunk-ext-control": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked",
+                              body=b"5\r\nhello\r\n5;a\x01\r\nhello\r\n0\r\n\r\n"),
     "chunk-bare-lf": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\n5\nhello\r\n0\r\n\r\n"),
     "chunk-no-crlf": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\n5\r\nhelloX0\r\n\r\n"),
     "trailer-fold": head(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"5\r\nhello\r\n0\r\nX: 1\r\n y\r\n\r\n"),
@@ -240,7 +241,8 @@ def badly_framed_heads_are_502_and_never_cached():
     wait_until(lambda: edge.log().count("invalid response:") >= 2 * len(REFUSED), what="one error-log line per refusal")
     log = edge.log()
     for reason in ("a Transfer-Encoding other than chunked", "both Transfer-Encoding and Content-Length",
-                   "Transfer-Encoding in an HTTP/1.0 response", "Content-Length values that differ", "a status code outside 100-599",
+                   "Transfer-Encoding in an HTTP/1.0 response", "Content-Length values that differ",
+                   "a status code outside 100-599",
                    "obsolete line folding", "a control character in a header value", "more than 512 header fields",
                    "a response head larger than 64 KB", "the origin switched protocols"):
         assert reason in log, (reason, log[-3000:])
@@ -261,7 +263,7 @@ def badly_framed_chunked_bodies_are_cut_and_never_cached():
     wait_until(lambda: "invalid chunked encoding from the origin" in edge.log(), what="the error-log line")
 
 
-def assert_next_is_clean(after, next_path, method_args=()):
+def assert_next_is_clean(after, next_path):
     """next_path is answered by the origin (not by stray bytes) and on another connection than `after`"""
     status, _, body = get(next_path)
     assert status == 200 and body == b"next", (next_path, status, body)
