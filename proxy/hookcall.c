@@ -44,7 +44,8 @@ static void to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_
         const h2o_token_t *token = h2o_lookup_token(h->name.base, h->name.len);
         if (response && is_framing_header(token))
             continue;
-        const char *orig = h->key.len == h->name.len && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
+        const char *orig =
+            h->key.len == h->name.len && h->name.len != 0 && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
         if (token != NULL) {
             /* reserved above: no h2o_add_header (and its reserve) per entry */
             h2o_header_t *e = &dst->entries[dst->size++];
