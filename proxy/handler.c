@@ -264,13 +264,16 @@ static void on_pace(h2o_timeout_entry_t *entry)
  * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned:
  * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
  *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
- * - bytes pinned by clients that have taken nothing for half a second - bodies no longer (or never) in the cache index, which only
- *   their readers keep in memory - are bounded per connection (limits.max_unsent_per_connection) and per worker (a quarter
+ * - bytes pinned by clients that have taken nothing for half a second - bodies no longer in the cache index, which only their
+ *   readers keep in memory, and (after five seconds) the windows of passed-through bodies - are bounded per connection (limits.max_unsent_per_connection) and per worker (a quarter
  *   of cache.memory shared by the workers): the connections holding most are shut down first.
  * Objects that are still in the cache cost nothing extra and are not counted: the cache's own bound covers them.
  */
 #define WATCH_INTERVAL_MS 250
 #define WATCH_STALLED_MS 500
+/* a passed-through body holds at most the fill's window (FILL_PASS_WINDOW) per reader, and HTTP/2 flow control can starve a
+ * healthy stream for a moment: its window counts only once the client has taken nothing for this long */
+#define WATCH_STALLED_PASS_MS 5000
 
 typedef struct stall_watch {
     h2o_linklist_t delivering;
@@ -314,14 +317,14 @@ static void watch_remove(edge_txn_t *txn)
 }
 
 /* what only this reader keeps in memory: a body out of the index (evicted, transient, passed through) */
-static uint64_t pinned_bytes(edge_txn_t *txn)
+static uint64_t pinned_bytes(edge_txn_t *txn, int64_t idle_ms)
 {
     cache_obj_t *obj = txn->obj;
     if (obj == NULL)
         return 0;
     uint64_t avail = cache_obj_avail(obj);
     if (obj->transient) /* passed through: what this reader has not taken yet */
-        return avail > txn->pos ? avail - txn->pos : 0;
+        return idle_ms >= WATCH_STALLED_PASS_MS && avail > txn->pos ? avail - txn->pos : 0;
     /* a complete object out of the index was evicted or replaced while this reader held it; one still filling goes to the
      * cache when done (the cache's bound covers it) */
     if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE && !__atomic_load_n(&obj->indexed, __ATOMIC_RELAXED))
@@ -377,7 +380,7 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
             abort_connection(sock, "the client took nothing of a response for limits.send_timeout");
             continue;
         }
-        uint64_t p = pinned_bytes(txn);
+        uint64_t p = pinned_bytes(txn, idle);
         if (p == 0)
             continue;
         if (n == cap && (list = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*list))) == NULL)

@@ -440,7 +440,7 @@ def h2_zero_window_streams_do_not_pin_memory():
     for c in range(3):
         h = H2(initial_window=0)
         for i in range(40):
-            h.request(1 + 2 * i, "/size/2000000?conn=%d&i=%d" % (c, i))
+            h.request(1 + 2 * i, "/size/2000000?cc=max-age=600&conn=%d&i=%d" % (c, i))
         conns.append(h)
     # the proxy shuts each of them down: their stalled responses hold more than limits.max_unsent_per_connection
     before = metric("edgehook_send_timeouts_total")
