@@ -463,7 +463,8 @@ static void send_head_finish(edge_txn_t *txn)
     txn->status = status;
     if (not_modified)
         txn->end = 0;
-    else if (txn->end != UINT64_MAX)
+    else if (txn->end != UINT64_MAX && status != 204 && status != 304) /* RFC 9110 §8.6: no Content-Length on a 204, and a
+                                                                         * 304 of 0 would claim an empty representation */
         req->res.content_length = (size_t)(txn->end - txn->pos);
     txn->head_sent = 1;
     txn->generator.proceed = on_generator_proceed;

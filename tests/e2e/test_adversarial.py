@@ -345,6 +345,17 @@ def smuggling_and_malformed_heads_are_refused_and_closed():
     alive()
 
 
+@test
+def a_204_carries_no_content_length_and_keeps_the_connection():
+    """RFC 9110 §8.6: a 204 has no Content-Length; the next response on the connection must still be read right"""
+    for p in ("/status/204", "/status/204?cc=max-age=60", "/status/204?cc=max-age=60"):
+        resp, closed = raw(("GET %s HTTP/1.1\r\nHost: cdn\r\n\r\nGET /size/3 HTTP/1.1\r\nHost: cdn\r\nConnection: close\r\n\r\n"
+                            % p).encode(), expect_close=True)
+        first, _, rest = resp.partition(b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 204") and b"content-length" not in first.lower(), first
+        assert rest.startswith(b"HTTP/1.1 200"), rest[:200]
+
+
 # ---- header lists ---------------------------------------------------------------------------------------------------------
 
 
