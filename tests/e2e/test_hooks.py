@@ -757,20 +757,24 @@ def other_requests_are_served_while_a_hook_loops():
 
     def looping():
         box["r"] = req("/e/loop/count/concurrent")
+        box["done"] = time.time()
+    log_at = len(edge.log())
     t = threading.Thread(target=looping)
     t.start()
-    time.sleep(0.15)
-    lat = []
-    t0 = time.time()
-    while time.time() - t0 < 0.6 and t.is_alive():
-        r = req("/vres/count/during-loop?cc=max-age=600", timeout=10)
+    # the hook says when it starts looping (an info line); requests sent from then on until the looping one is answered
+    wait_until(lambda: "looping on /e/loop/count/concurrent" in edge.log()[log_at:], timeout=10, what="the hook to loop")
+    done = []
+    while t.is_alive():
+        r = req("/vres/count/during-loop?cc=max-age=600", timeout=10 * SLOW)
         assert r.status == 200, r
-        lat.append(r.elapsed)
+        done.append(time.time())
     t.join(10 * SLOW)
     assert box["r"].status == 503, box["r"]
-    print("  during the loop: %d requests, slowest %.3f s" % (len(lat), max(lat) if lat else -1))
-    assert lat and max(lat) < 0.2 * SLOW, (
-        "requests on the looping hook's worker waited for its timeout: latencies %s" % ["%.3f" % x for x in lat])
+    # the worker kept serving while the hook looped for its whole 1 s timeout: requests completed before the looping one was
+    # answered (a stalled worker would have finished none of them before it). No latency bound here: that is bench/'s.
+    during = [x for x in done if x < box["done"]]
+    print("  during the loop: %d requests answered before the looping one" % len(during))
+    assert len(during) >= 3, (len(during), len(done))
 
 
 # ---- HTTP/2 -------------------------------------------------------------------------------------------------------------------

@@ -310,14 +310,15 @@ def sigterm_lets_a_long_download_finish():
 
     def download():
         result["r"] = curl(e.url("/slowbody/4000000?rate=2000000"), timeout=60)
+    origin.reset()
     t = threading.Thread(target=download)
     t.start()
-    time.sleep(0.5)
+    # the download is under way once the origin has the request (it then streams for two seconds)
+    wait_until(lambda: origin.count("/slowbody/4000000") == 1, timeout=20, what="the download to reach the origin")
     e.signal(signal.SIGTERM)
-    time.sleep(0.3)
-    # no new connections are accepted
-    rc, _, _ = curl(e.url("/size/10"), timeout=5)
-    assert rc != 0
+    # no new connections are accepted (the listeners close as the signal is handled)
+    wait_until(lambda: curl(e.url("/size/10"), timeout=5)[0] != 0, timeout=10, what="new connections to be refused")
+    assert t.is_alive() or result["r"][0] == 0
     t.join(60)
     rc, out, err = result["r"]
     assert rc == 0 and len(out) == 4000000, (rc, len(out), err)

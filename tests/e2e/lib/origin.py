@@ -14,6 +14,8 @@ Routes (all also answer HEAD):
   /stall                         reads the request, never answers
   /slowbody/N?rate=BYTES_PER_S   N bytes at a fixed rate
   [/PREFIX]/status/CODE          that status with a short body (and the headers given in h=)
+                                 gate=NAME[&gatefrom=N]: from the Nth request on, the answer waits for /_release?gate=NAME
+  /_release?gate=NAME            lets the requests held at that gate (and later ones) answer
   /_stats                        JSON {path: count} of requests seen; /_stats?reset=1 clears it
   /_requests                     JSON list of the requests seen (method, path, headers)
 """
@@ -57,6 +59,12 @@ class State:
     lock = threading.Lock()
     counts = {}
     requests = []
+    gates = {}  # name -> threading.Event: /count/...?gate=NAME answers once /_release?gate=NAME was asked
+
+
+def gate(name):
+    with State.lock:
+        return State.gates.setdefault(name, threading.Event())
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -126,6 +134,9 @@ class Handler(BaseHTTPRequestHandler):
             with State.lock:
                 data = json.dumps(State.counts).encode()
             return self._send_body(data, ctype="application/json")
+        if path == "/_release":
+            gate(q["gate"][0]).set()
+            return self._send_body(b"released\n", ctype="text/plain")
         if path == "/_requests":
             with State.lock:
                 data = json.dumps(State.requests).encode()
@@ -163,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             return
         if "/count/" in path:
+            if "gate" in q and n >= int(q.get("gatefrom", ["1"])[0]):
+                gate(q["gate"][0]).wait(120)  # a test holds the answer back until it has seen what it waits for
             if "delay" in q:
                 time.sleep(float(q["delay"][0]))
             if "etag" in q:
@@ -286,6 +299,13 @@ class Origin:
 
     def reset(self):
         self._get("/_stats?reset=1")
+
+    def release(self, name):
+        """lets the requests held at gate NAME (and later ones) answer"""
+        import urllib.request
+        ctx = ssl._create_unverified_context() if self.url.startswith("https") else None
+        with urllib.request.urlopen(self.url + "/_release?gate=" + name, context=ctx, timeout=10) as r:
+            r.read()
 
     def stop(self):
         if self.proc.poll() is None:
