@@ -52,8 +52,19 @@ def slow_client_http2():
 
 @test
 def proxy_still_serves_after_aborted_downloads():
+    # eight clients on each protocol give up in the middle of a 50 MB body (read at 100 KB/s, they leave after a second)
+    for proto in ((), ("--http2-prior-knowledge",)):
+        procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--limit-rate", "100k", "-m", "1"] + list(proto) +
+                                  [edge.url("/size/50000000?abort=%d&p=%d" % (i, len(proto)))]) for i in range(8)]
+        codes = [p.wait(60) for p in procs]
+        assert codes == [28] * 8, codes  # 28: curl's own timeout, i.e. it left mid-body
+    assert edge.proc.poll() is None, "edgehook died"
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", edge.url("/size/5000000")],
                        stdout=subprocess.PIPE)
+    assert r.stdout == b"200 5000000", r.stdout
+    # HTTP/2 on the same connection after aborted streams of its own
+    r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                        edge.url("/size/5000000")], stdout=subprocess.PIPE)
     assert r.stdout == b"200 5000000", r.stdout
 
 

@@ -120,6 +120,7 @@ static void test_fuzzish(void **state)
     size_t len = strlen(seed);
     char *buf = malloc(len);
     char err[256];
+    int accepted = 0, refused = 0;
     srand(42);
     for (int i = 0; i != 20000; ++i) {
         memcpy(buf, seed, len);
@@ -127,14 +128,31 @@ static void test_fuzzish(void **state)
         for (int k = 0; k < mutations; ++k)
             buf[rand() % len] = (char)(rand() % 256);
         size_t cut = (size_t)rand() % (len + 1);
+        err[0] = '\0';
         hook_json_t *v = hook_json_parse(buf, cut, err, sizeof(err));
         if (v != NULL) {
-            hook_buf_t b = {0};
-            hook_buf_json(&b, v, 2);
+            /* what was accepted writes out as JSON that parses again to the same text */
+            hook_buf_t b = {0}, b2 = {0};
+            hook_buf_json(&b, v, 0);
+            hook_json_t *again = hook_json_parse(b.base != NULL ? b.base : "", b.len, err, sizeof(err));
+            if (again == NULL)
+                fail_msg("accepted input %d wrote JSON that does not parse: %s", i, err);
+            hook_buf_json(&b2, again, 0);
+            assert_int_equal(b.len, b2.len);
+            assert_memory_equal(b.base, b2.base, b.len);
+            hook_json_free(again);
             hook_buf_free(&b);
+            hook_buf_free(&b2);
+            ++accepted;
+        } else {
+            assert_true(err[0] != '\0'); /* a refusal says why */
+            ++refused;
         }
         hook_json_free(v);
     }
+    /* both outcomes were exercised */
+    assert_true(accepted > 100);
+    assert_true(refused > 100);
     free(buf);
 }
 
