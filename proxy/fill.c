@@ -12,7 +12,6 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/offload.h"
-#include "proxy/reqcheck.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
@@ -423,19 +422,15 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
     case HOOK_CONTINUE: {
         h2o_headers_t headers;
         ssize_t host;
-        h2o_iovec_t path = r->querystring.len != 0 ? h2o_concat(&f->pool, r->uri, h2o_iovec_init(H2O_STRLIT("?")), r->querystring)
-                                                   : h2o_strdup(&f->pool, r->uri.base, r->uri.len);
-        /* normalised like a viewer's target (proxy/reqcheck.h): the origin reads the path the cache stores it under */
-        reqcheck_target_t t;
         const char *why;
-        char *dst = h2o_mem_alloc_pool(&f->pool, path.len + 1);
-        if (reqcheck_target(path.base, path.len, REQCHECK_HTTP2 | REQCHECK_ALLOW_PARAMS, dst, &t, &why) != 0) {
+        f->client_path =
+            r->querystring.len != 0 ? h2o_concat(&f->pool, r->uri, h2o_iovec_init(H2O_STRLIT("?")), r->querystring) : r->uri;
+        if (hookcall_normalize_uri(&f->pool, &f->client_path, NULL, &why) != 0) {
             log_error("request %.*s: origin-request hook %s returned a uri that is refused: %s", (int)f->request_id.len,
                       f->request_id.base, hook_fn_name(f->request_hook), why);
             fail_for_hook(f, HOOK_INVALID, "origin-request");
             return;
         }
-        f->client_path = h2o_iovec_init(dst, t.path_len);
         hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
         hookcall_keep_disallowed(&f->pool, f->req_headers.entries, f->req_headers.size, &headers);
         if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {

@@ -144,7 +144,8 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
         h2o_add_header(&req->pool, &req->res.headers, extra_name, NULL, extra_value.base, extra_value.len);
     if (close)
         req->http1_is_persistent = 0;
-    h2o_send_error_generic(req, status, reason, body, H2O_SEND_ERROR_KEEP_HEADERS | (close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0));
+    h2o_send_error_generic(req, status, reason, body,
+                           H2O_SEND_ERROR_KEEP_HEADERS | (close ? H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION : 0));
 }
 
 static void send_error(edge_txn_t *txn, int status, const char *detail)
@@ -265,9 +266,10 @@ static void on_pace(h2o_timeout_entry_t *entry)
  * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
  *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
  * - bytes pinned by clients that have taken nothing for half a second - bodies no longer in the cache index, which only their
- *   readers keep in memory, and (after five seconds) the windows of passed-through bodies - are bounded per connection (limits.max_unsent_per_connection) and per worker (a quarter
- *   of cache.memory shared by the workers): the connections holding most are shut down first.
- * Objects that are still in the cache cost nothing extra and are not counted: the cache's own bound covers them.
+ *   readers keep in memory, and (after five seconds) the windows of passed-through bodies - are bounded per connection
+ * (limits.max_unsent_per_connection) and per worker (a quarter of cache.memory shared by the workers): the connections holding most
+ * are shut down first. Objects that are still in the cache cost nothing extra and are not counted: the cache's own bound covers
+ * them.
  */
 #define WATCH_INTERVAL_MS 250
 #define WATCH_STALLED_MS 500
@@ -464,7 +466,7 @@ static void send_head_finish(edge_txn_t *txn)
     if (not_modified)
         txn->end = 0;
     else if (txn->end != UINT64_MAX && status != 204 && status != 304) /* RFC 9110 §8.6: no Content-Length on a 204, and a
-                                                                         * 304 of 0 would claim an empty representation */
+                                                                        * 304 of 0 would claim an empty representation */
         req->res.content_length = (size_t)(txn->end - txn->pos);
     txn->head_sent = 1;
     txn->generator.proceed = on_generator_proceed;
@@ -850,19 +852,13 @@ static void vreq_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, 
     switch (res) {
     case HOOKCALL_CONTINUE: {
         /* the hook's uri is normalised like a viewer's (one string for cache key and origin); one that is not a path is invalid */
-        h2o_req_t *req = txn->req;
-        reqcheck_target_t t;
         const char *reason;
-        char *dst;
-        hookcall_apply_request(req, ev);
-        dst = h2o_mem_alloc_pool(&req->pool, req->path.len + 1);
-        if (reqcheck_target(req->path.base, req->path.len, REQCHECK_HTTP2 | REQCHECK_ALLOW_PARAMS, dst, &t, &reason) != 0) {
+        hookcall_apply_request(txn->req, ev);
+        if (hookcall_normalize_uri(&txn->req->pool, &txn->req->path, &txn->req->query_at, &reason) != 0) {
             log_error("viewer-request hook: the uri it returned is refused: %s", reason);
             send_error(txn, 502, "the viewer-request hook returned an invalid uri");
             break;
         }
-        req->path = h2o_iovec_init(dst, t.path_len);
-        req->query_at = t.query_at;
         process_cached(txn);
         break;
     }
@@ -968,52 +964,67 @@ static void on_deferred_process(h2o_timeout_entry_t *entry)
  * and the target, which is normalised once here into req->path (with the query) and req->path_normalized (without): the one
  * string that picks the behaviour, keys the cache, is the hooks' uri and goes to the origin. Returns 0, or -1 when it answered.
  */
-static int check_request(edge_txn_t *txn)
+int handler_check_head(h2o_req_t *req, const conf_t *conf, const char **reason, int *metric)
 {
-    h2o_req_t *req = txn->req;
-    const conf_t *conf = txn->gen->conf;
-    const char *reason = NULL;
-    reqcheck_target_t t;
     size_t total = 0;
     int status;
-    char *dst;
 
+    *metric = METRIC_REFUSED_HEAD;
     if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
         h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
         /* h2o keeps the head at the start of the connection's input until the response is done (lib/http1.c) */
-        if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, &reason)) != 0) {
-            send_refusal(txn, status == 505 ? METRIC_REFUSED_VERSION : METRIC_REFUSED_HEAD, status, reason);
-            return -1;
+        if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, reason)) != 0) {
+            if (status == 505)
+                *metric = METRIC_REFUSED_VERSION;
+            return status;
         }
     }
     if (req->version >= 0x200) {
         /* HTTP/2 carries no request line: the method, names and values become one for the origin, so they must be what an
          * HTTP/1.1 head can hold (h2o checks characters in names and values, not the method) */
         if (reqcheck_token(req->input.method.base, req->input.method.len) != 0) {
-            send_refusal(txn, METRIC_REFUSED_HEAD, 400, "the :method is not a token");
-            return -1;
+            *reason = "the :method is not a token";
+            return 400;
         }
         for (size_t i = 0; i != req->headers.size; ++i) {
             const h2o_header_t *h = req->headers.entries + i;
             if (reqcheck_token(h->name->base, h->name->len) != 0 || reqcheck_field_value(h->value.base, h->value.len) != 0) {
-                send_refusal(txn, METRIC_REFUSED_HEAD, 400, "a header name that is not a token, or a control byte in a value");
-                return -1;
+                *reason = "a header name that is not a token, or a control byte in a value";
+                return 400;
             }
         }
     }
+    *metric = METRIC_REFUSED_HEADERS;
     if (req->headers.size > conf->limits.max_request_headers) {
-        send_refusal(txn, METRIC_REFUSED_HEADERS, 431, "too many request header fields (limits.max_request_headers)");
-        return -1;
+        *reason = "too many request header fields (limits.max_request_headers)";
+        return 431;
     }
     for (size_t i = 0; i != req->headers.size; ++i)
         total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
     if (total + req->input.path.len + req->input.authority.len > conf->limits.max_request_header_size) {
-        send_refusal(txn, METRIC_REFUSED_HEADERS, 431, "the request header fields are too large (limits.max_request_header_size)");
+        *reason = "the request header fields are too large (limits.max_request_header_size)";
+        return 431;
+    }
+    return 0;
+}
+
+static int check_request(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    const conf_t *conf = txn->gen->conf;
+    const char *reason = NULL;
+    reqcheck_target_t t;
+    int status, metric;
+    char *dst;
+
+    if ((status = handler_check_head(req, conf, &reason, &metric)) != 0) {
+        send_refusal(txn, metric, status, reason);
         return -1;
     }
     dst = h2o_mem_alloc_pool(&req->pool, req->input.path.len + 1);
     if ((status = reqcheck_target(req->input.path.base, req->input.path.len,
-                                  (req->version >= 0x200 ? REQCHECK_HTTP2 : 0) | (conf->limits.allow_path_params ? REQCHECK_ALLOW_PARAMS : 0),
+                                  (req->version >= 0x200 ? REQCHECK_HTTP2 : 0) |
+                                      (conf->limits.allow_path_params ? REQCHECK_ALLOW_PARAMS : 0),
                                   dst, &t, &reason)) != 0) {
         send_refusal(txn, METRIC_REFUSED_TARGET, status, reason);
         return -1;
@@ -1118,8 +1129,8 @@ static int unanswered_suppressed(edge_txn_t *txn)
     int64_t now = server_now_ms() / 1000;
     if (now != sec) {
         if (suppressed != 0)
-            log_warn("access log: %u lines of HTTP/2 requests reset before their response were left out (second %lld)",
-                     suppressed, (long long)sec);
+            log_warn("access log: %u lines of HTTP/2 requests reset before their response were left out (second %lld)", suppressed,
+                     (long long)sec);
         sec = now;
         logged = suppressed = 0;
     }

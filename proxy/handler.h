@@ -56,6 +56,15 @@ typedef struct edge_txn {
 /** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */
 void handler_register(h2o_pathconf_t *pathconf);
 
+/**
+ * What a viewer sent, checked before anything routes it (the proxy's handler, and the guard in front of the store and admin
+ * handlers): the raw HTTP/1 head (reqcheck_http1_head), on HTTP/2 the :method, header names and values (they become an HTTP/1.1
+ * head for the origin), and the header list against limits.max_request_headers / max_request_header_size (target and
+ * authority included). The target itself is not looked at. Returns 0, or the status to answer (400, 431, 505) with *reason (a
+ * static string) and *metric (a METRIC_REFUSED_* of proxy/metrics.h) set.
+ */
+int handler_check_head(h2o_req_t *req, const conf_t *conf, const char **reason, int *metric);
+
 /** the client's address as text, in the request's pool; looked up on first use and kept in the transaction */
 h2o_iovec_t handler_client_ip(edge_txn_t *txn);
 

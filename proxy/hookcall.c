@@ -7,6 +7,7 @@
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/offload.h"
+#include "proxy/reqcheck.h"
 #include "proxy/server.h"
 
 #define VIEWER_BODY_LIMIT (40 * 1024)
@@ -44,8 +45,9 @@ static void to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_
         const h2o_token_t *token = h2o_lookup_token(h->name.base, h->name.len);
         if (response && is_framing_header(token))
             continue;
-        const char *orig =
-            h->key.len == h->name.len && h->name.len != 0 && memcmp(h->key.base, h->name.base, h->name.len) != 0 ? h->key.base : NULL;
+        const char *orig = h->key.len == h->name.len && h->name.len != 0 && memcmp(h->key.base, h->name.base, h->name.len) != 0
+                               ? h->key.base
+                               : NULL;
         if (token != NULL) {
             /* reserved above: no h2o_add_header (and its reserve) per entry */
             h2o_header_t *e = &dst->entries[dst->size++];
@@ -257,6 +259,19 @@ static void on_job_done(offload_job_t *job)
     job->txn_next = txn->done_jobs;
     txn->done_jobs = job;
     cont(txn, &job->ev, res, status);
+}
+
+int hookcall_normalize_uri(h2o_mem_pool_t *pool, h2o_iovec_t *path, size_t *query_at, const char **reason)
+{
+    reqcheck_target_t t;
+    char *dst = h2o_mem_alloc_pool(pool, path->len + 1);
+    int status = reqcheck_target(path->base, path->len, REQCHECK_HTTP2 | REQCHECK_ALLOW_PARAMS, dst, &t, reason);
+    if (status != 0)
+        return status;
+    *path = h2o_iovec_init(dst, t.path_len);
+    if (query_at != NULL)
+        *query_at = t.query_at;
+    return 0;
 }
 
 void hookcall_set_limits(hook_event_t *ev, const conf_t *conf)

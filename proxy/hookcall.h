@@ -40,6 +40,13 @@ hookcall_result_t hookcall_run(struct edge_txn *txn, hook_fn_t *fn, const char *
  * unless their builder calls this.
  */
 void hookcall_set_limits(hook_event_t *ev, const conf_t *conf);
+
+/**
+ * Normalises a path (with its query) that a hook returned the way a viewer's target is (proxy/reqcheck.h: dot segments, `//`,
+ * %-encoding; `;` allowed, absolute URLs refused), into pool memory: the origin then reads the path the cache stores the
+ * response under. Returns 0 with *path (and *query_at, when not NULL) updated, or 400 with *reason set.
+ */
+int hookcall_normalize_uri(h2o_mem_pool_t *pool, h2o_iovec_t *path, size_t *query_at, const char **reason);
 /** maps an offload job's outcome to a result and a status */
 hookcall_result_t hookcall_result_of(hook_status_t st, int *status);
 /** the request ended: jobs still out are forgotten, those back are freed */

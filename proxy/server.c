@@ -20,12 +20,11 @@
 #include "hooks/hooks.h"
 #include "proxy/accesslog.h"
 #include "proxy/dynorigin.h"
+#include "cache/key.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
 #include "proxy/log.h"
-#include "cache/key.h"
 #include "proxy/metrics.h"
-#include "proxy/reqcheck.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
@@ -35,6 +34,8 @@
 #endif
 #ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
+#define HAVE_ADMIN 1
+#endif
 
 /* allocations the server cannot go on without: out of memory here stops the process with a message, not a NULL dereference */
 static void *server_calloc(size_t n, size_t size)
@@ -46,8 +47,6 @@ static void *server_calloc(size_t n, size_t size)
     }
     return p;
 }
-#define HAVE_ADMIN 1
-#endif
 
 server_t server;
 static __thread server_worker_t *current_worker;
@@ -93,8 +92,7 @@ h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms)
     for (t = w->timeouts; t != NULL; t = t->next)
         if (t->ms == ms)
             return &t->timeout;
-    if ((t = server_calloc(1, sizeof(*t))) == NULL)
-        h2o_fatal("no memory");
+    t = server_calloc(1, sizeof(*t));
     t->ms = ms;
     h2o_timeout_init(w->ctx.loop, &t->timeout, ms);
     t->next = w->timeouts;
@@ -286,32 +284,18 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
  */
 static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    const conf_t *conf = current_worker->gen->conf;
-    const char *reason = NULL;
-    size_t total = 0;
-    int status = 0, metric = METRIC_REFUSED_HEAD;
+    const char *reason;
+    int status, metric;
 
     atomic_fetch_add_explicit(&current_worker->inflight, 1, memory_order_relaxed);
-    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
-        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-        if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, &reason)) == 505)
-            metric = METRIC_REFUSED_VERSION;
-    }
-    if (status == 0) {
-        for (size_t i = 0; i != req->headers.size; ++i)
-            total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
-        if (req->headers.size > conf->limits.max_request_headers || total > conf->limits.max_request_header_size) {
-            status = 431;
-            metric = METRIC_REFUSED_HEADERS;
-            reason = "the request header fields are too many or too large";
-        }
-    }
-    if (status == 0)
+    if ((status = handler_check_head(req, current_worker->gen->conf, &reason, &metric)) == 0)
         return -1;
     metrics_count(metric, 1);
     req->http1_is_persistent = 0;
-    h2o_send_error_generic(req, status, status == 505 ? "HTTP Version Not Supported" : status == 431 ? "Request Header Fields Too Large"
-                                                                                                  : "Bad Request",
+    h2o_send_error_generic(req, status,
+                           status == 505   ? "HTTP Version Not Supported"
+                           : status == 431 ? "Request Header Fields Too Large"
+                                           : "Bad Request",
                            reason, H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
     return 0;
 }
