@@ -44,7 +44,8 @@ static int valid_host_value(const char *v, size_t len)
         return 1; /* an empty Host is allowed by RFC 9112 §3.2 when the target has no authority */
     for (size_t i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:[]%", c) != NULL))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-._~!$&'()*+,;=:[]%", c) != NULL))
             return 0;
     }
     return 1;
@@ -332,19 +333,8 @@ int reqcheck_target(const char *src, size_t len, int flags, char *dst, reqcheck_
         out->authority_len = a - skip;
         src += a;
         len -= a;
-        if (len == 0 || src[0] == '?') {
-            /* RFC 9112 §3.2.2: an empty path is `/` */
-            size_t qn = len;
-            dst[0] = '/';
-            for (size_t i = 0; i != qn; ++i)
-                if (!is_target_char((unsigned char)src[i]))
-                    return fail(reason, 400, "a control character, whitespace, `#` or a non-ASCII byte in the query");
-            memcpy(dst + 1, src, qn);
-            out->path_len = 1 + qn;
-            out->query_at = qn != 0 ? 1 : (size_t)-1;
-            return 0;
-        }
-        if (src[0] != '/')
+        /* an empty path (`http://cdn`, `http://cdn?q`) is `/` (RFC 9112 §3.2.2): remove_dot_segments makes it so */
+        if (len != 0 && src[0] != '/' && src[0] != '?')
             return fail(reason, 400, "the request target is not a path");
     }
     q = memchr(src, '?', len);
