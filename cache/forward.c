@@ -10,17 +10,6 @@ static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
     return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
-static h2o_iovec_t trim(const char *s, size_t len)
-{
-    while (len != 0 && (*s == ' ' || *s == '\t')) {
-        ++s;
-        --len;
-    }
-    while (len != 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        --len;
-    return h2o_iovec_init(s, len);
-}
-
 static h2o_iovec_t dup_lower(const char *s, size_t len)
 {
     char *p = malloc(len + 1);
@@ -34,7 +23,7 @@ static h2o_iovec_t dup_lower(const char *s, size_t len)
 
 static void add_name(cache_forward_t *fwd, const char *s, size_t len)
 {
-    h2o_iovec_t t = trim(s, len);
+    h2o_iovec_t t = h2o_str_stripws(s, len);
     s = t.base;
     len = t.len;
     if (len == 0)
@@ -69,12 +58,10 @@ static void init_cookies(cache_forward_cookies_t *c, conf_key_mode_t mode, const
     if ((c->names = calloc(list->count, sizeof(*c->names))) == NULL)
         h2o_fatal("no memory");
     for (size_t i = 0; i != list->count; ++i) {
-        size_t len = strlen(list->names[i]);
-        char *p = malloc(len + 1);
+        char *p = strdup(list->names[i]);
         if (p == NULL)
             h2o_fatal("no memory");
-        memcpy(p, list->names[i], len + 1);
-        c->names[c->count++] = h2o_iovec_init(p, len);
+        c->names[c->count++] = h2o_iovec_init(p, strlen(p));
     }
 }
 
@@ -206,12 +193,12 @@ static h2o_iovec_t reduce_cookies(h2o_mem_pool_t *pool, const cache_forward_t *f
             const char *semi = memchr(p, ';', end - p);
             if (semi == NULL)
                 semi = end;
-            h2o_iovec_t pair = trim(p, semi - p);
+            h2o_iovec_t pair = h2o_str_stripws(p, semi - p);
             p = semi + 1;
             if (pair.len == 0)
                 continue;
             const char *eq = memchr(pair.base, '=', pair.len);
-            h2o_iovec_t name = trim(pair.base, eq != NULL ? (size_t)(eq - pair.base) : pair.len);
+            h2o_iovec_t name = h2o_str_stripws(pair.base, eq != NULL ? (size_t)(eq - pair.base) : pair.len);
             if (!cookie_selected(&fwd->key, name.base, name.len) && !cookie_selected(&fwd->requests, name.base, name.len))
                 continue;
             if (len != 0) {
