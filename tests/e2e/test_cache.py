@@ -238,12 +238,15 @@ def purge_by_url_prefix_tag_and_soft_on_every_thread():
         assert h["x-cache"] == "Hit from edgehook", p
 
     def fresh_on_all_threads(p, expect):
-        # many connections land on every worker; each must see the purge
+        # new connections until both workers have answered (the kernel picks the worker that accepts, so the count
+        # needed varies with load); each answer must reflect the purge
         seen = set()
-        for _ in range(12):
+        for _ in range(2000):
             s, h, b = get(p)
             seen.add(thread_of(h))
             assert h["x-cache"] in expect, (p, h["x-cache"])
+            if len(seen) == 2:
+                break
         return seen
     # by tag: grp2 covers a and b
     st, body = admin("POST", "/purge", {"tag": "grp2"})
