@@ -1,8 +1,9 @@
-/* store/xml.c - XML writer and strict minimal parser for the S3 API (see xml.h) */
+/* store/xml.c - the XML writer of the S3 API, and the request-body parser over expat (see xml.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <expat.h>
 #include "store/xml.h"
 
 /* ---- writer ------------------------------------------------------------------------------------------------------------------ */
@@ -179,15 +180,20 @@ void store_xml_free(store_xml_t *x)
     sigv4_buf_free(&x->buf);
 }
 
-/* ---- parser ------------------------------------------------------------------------------------------------------------------ */
+/* ---- parser (expat) ---------------------------------------------------------------------------------------------------------- */
 
 #define MAX_DEPTH 16
 #define MAX_NODES 200000
 
+/* the tree being built: stack[d] is the open element at depth d (stack[0] the root), cap[d] the capacity of its text */
 typedef struct parser {
-    const char *p, *end;
-    const char *error;
+    XML_Parser xp;
+    store_xml_node_t *root;
+    store_xml_node_t *stack[MAX_DEPTH + 1];
+    size_t cap[MAX_DEPTH + 1];
+    int depth; /* open elements */
     size_t nodes;
+    const char *error; /* set by a handler that stopped the parser */
 } parser_t;
 
 void store_xml_node_free(store_xml_node_t *n)
@@ -210,281 +216,119 @@ const store_xml_node_t *store_xml_child(const store_xml_node_t *n, const char *n
     return NULL;
 }
 
-static int is_space(char c)
+static void stop(parser_t *ps, const char *why)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    if (ps->error == NULL)
+        ps->error = why;
+    XML_StopParser(ps->xp, XML_FALSE);
 }
 
-static int is_name_char(char c)
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
-    return !(is_space(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '"' || c == '\'' || c == '\0');
-}
-
-static int append_text(store_xml_node_t *n, const char *s, size_t len)
-{
-    char *t = realloc(n->text, n->text_len + len + 1);
-    if (t == NULL)
-        return -1;
-    memcpy(t + n->text_len, s, len);
-    n->text = t;
-    n->text_len += len;
-    t[n->text_len] = '\0';
-    return 0;
-}
-
-/* appends the UTF-8 encoding of a character reference */
-static int append_codepoint(store_xml_node_t *n, unsigned long cp)
-{
-    char u[4];
-    size_t len;
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        len = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        len = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        len = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        len = 4;
+    parser_t *ps = ud;
+    (void)attrs; /* attributes (xmlns, ...) carry nothing the S3 bodies need */
+    if (ps->depth > MAX_DEPTH || ++ps->nodes > MAX_NODES) {
+        stop(ps, "the document is nested too deeply or too large");
+        return;
     }
-    return append_text(n, u, len);
-}
-
-/* character data up to the next '<', entities decoded */
-static int parse_text(parser_t *ps, store_xml_node_t *n)
-{
-    const char *start = ps->p;
-    while (ps->p < ps->end && *ps->p != '<') {
-        if (*ps->p == '&') {
-            if (append_text(n, start, (size_t)(ps->p - start)) != 0)
-                return -1;
-            const char *semi = memchr(ps->p, ';', (size_t)(ps->end - ps->p));
-            if (semi == NULL || semi - ps->p > 12) {
-                ps->error = "an entity reference is not terminated";
-                return -1;
-            }
-            size_t elen = (size_t)(semi - ps->p - 1);
-            const char *e = ps->p + 1;
-            int r;
-            if (elen == 3 && memcmp(e, "amp", 3) == 0)
-                r = append_text(n, "&", 1);
-            else if (elen == 2 && memcmp(e, "lt", 2) == 0)
-                r = append_text(n, "<", 1);
-            else if (elen == 2 && memcmp(e, "gt", 2) == 0)
-                r = append_text(n, ">", 1);
-            else if (elen == 4 && memcmp(e, "quot", 4) == 0)
-                r = append_text(n, "\"", 1);
-            else if (elen == 4 && memcmp(e, "apos", 4) == 0)
-                r = append_text(n, "'", 1);
-            else if (elen >= 2 && e[0] == '#') {
-                char num[16], *endp;
-                memcpy(num, e + 1, elen - 1);
-                num[elen - 1] = '\0';
-                unsigned long cp = num[0] == 'x' ? strtoul(num + 1, &endp, 16) : strtoul(num, &endp, 10);
-                r = (*endp != '\0' || endp == num || (num[0] == 'x' && endp == num + 1)) ? -1 : append_codepoint(n, cp);
-            } else {
-                r = -1;
-            }
-            if (r != 0) {
-                ps->error = "an unknown or invalid entity reference";
-                return -1;
-            }
-            ps->p = semi + 1;
-            start = ps->p;
-        } else {
-            ++ps->p;
-        }
-    }
-    return append_text(n, start, (size_t)(ps->p - start));
-}
-
-static int skip_until(parser_t *ps, const char *term)
-{
-    size_t tl = strlen(term);
-    while (ps->p + tl <= ps->end) {
-        if (memcmp(ps->p, term, tl) == 0) {
-            ps->p += tl;
-            return 0;
-        }
-        ++ps->p;
-    }
-    ps->error = "an unterminated comment, CDATA section or processing instruction";
-    return -1;
-}
-
-static int starts(parser_t *ps, const char *s)
-{
-    size_t l = strlen(s);
-    return (size_t)(ps->end - ps->p) >= l && memcmp(ps->p, s, l) == 0;
-}
-
-/* misc between elements: whitespace, comments, processing instructions; a DTD is refused */
-static int skip_misc(parser_t *ps)
-{
-    for (;;) {
-        while (ps->p < ps->end && is_space(*ps->p))
-            ++ps->p;
-        if (starts(ps, "<?")) {
-            if (skip_until(ps, "?>") != 0)
-                return -1;
-        } else if (starts(ps, "<!--")) {
-            if (skip_until(ps, "-->") != 0)
-                return -1;
-        } else if (starts(ps, "<!")) {
-            ps->error = "DTDs are not allowed";
-            return -1;
-        } else {
-            return 0;
-        }
-    }
-}
-
-static store_xml_node_t *parse_element(parser_t *ps, int depth)
-{
-    if (depth > MAX_DEPTH || ++ps->nodes > MAX_NODES) {
-        ps->error = "the document is nested too deeply or too large";
-        return NULL;
-    }
-    if (ps->p >= ps->end || *ps->p != '<') {
-        ps->error = "an element was expected";
-        return NULL;
-    }
-    ++ps->p;
-    const char *name = ps->p;
-    while (ps->p < ps->end && is_name_char(*ps->p))
-        ++ps->p;
-    size_t nlen = (size_t)(ps->p - name);
-    if (nlen == 0) {
-        ps->error = "an element has no name";
-        return NULL;
-    }
-    const char *colon = memchr(name, ':', nlen);
+    /* namespaces are not resolved: a prefix is dropped, as S3 does; `<p:>` and `<:a>` miss a part */
+    const char *colon = strchr(name, ':');
     const char *local = colon != NULL ? colon + 1 : name;
-    size_t llen = nlen - (size_t)(local - name);
-    if (llen == 0 || local == name + 1) { /* `<p:>` or `<:a>`: a prefix or a local name is missing */
-        ps->error = "an element has no name";
-        return NULL;
+    if (*local == '\0' || local == name + 1) {
+        stop(ps, "an element has no name");
+        return;
     }
     store_xml_node_t *n = calloc(1, sizeof(*n));
-    if (n == NULL)
-        return NULL;
-    if ((n->name = malloc(llen + 1)) == NULL || (n->text = calloc(1, 1)) == NULL)
-        goto fail;
-    memcpy(n->name, local, llen);
-    n->name[llen] = '\0';
-    /* attributes are skipped (quoted values may contain '>') */
-    while (ps->p < ps->end && *ps->p != '>' && !(*ps->p == '/' && ps->p + 1 < ps->end && ps->p[1] == '>')) {
-        if (*ps->p == '"' || *ps->p == '\'') {
-            const char *q = memchr(ps->p + 1, *ps->p, (size_t)(ps->end - ps->p - 1));
-            if (q == NULL) {
-                ps->error = "an attribute value is not terminated";
-                goto fail;
-            }
-            ps->p = q + 1;
-        } else if (*ps->p == '<') {
-            ps->error = "a '<' inside a tag";
-            goto fail;
-        } else {
-            ++ps->p;
-        }
+    if (n == NULL || (n->name = strdup(local)) == NULL || (n->text = calloc(1, 1)) == NULL) {
+        store_xml_node_free(n);
+        stop(ps, "out of memory");
+        return;
     }
-    if (ps->p >= ps->end) {
-        ps->error = "a tag is not terminated";
-        goto fail;
-    }
-    if (*ps->p == '/') {
-        ps->p += 2;
-        return n;
-    }
-    ++ps->p;
-    for (;;) {
-        if (parse_text(ps, n) != 0) {
-            if (ps->error == NULL)
-                ps->error = "out of memory";
-            goto fail;
-        }
-        if (ps->p >= ps->end) {
-            ps->error = "an element is not closed";
-            goto fail;
-        }
-        if (starts(ps, "</")) {
-            ps->p += 2;
-            const char *e = ps->p;
-            while (ps->p < ps->end && is_name_char(*ps->p))
-                ++ps->p;
-            if ((size_t)(ps->p - e) != nlen || memcmp(e, name, nlen) != 0) {
-                ps->error = "a closing tag does not match its opening tag";
-                goto fail;
-            }
-            while (ps->p < ps->end && is_space(*ps->p))
-                ++ps->p;
-            if (ps->p >= ps->end || *ps->p != '>') {
-                ps->error = "a closing tag is malformed";
-                goto fail;
-            }
-            ++ps->p;
-            return n;
-        }
-        if (starts(ps, "<!--")) {
-            if (skip_until(ps, "-->") != 0)
-                goto fail;
-            continue;
-        }
-        if (starts(ps, "<![CDATA[")) {
-            ps->p += 9;
-            const char *s = ps->p;
-            if (skip_until(ps, "]]>") != 0 || append_text(n, s, (size_t)(ps->p - 3 - s)) != 0)
-                goto fail;
-            continue;
-        }
-        if (starts(ps, "<?")) {
-            if (skip_until(ps, "?>") != 0)
-                goto fail;
-            continue;
-        }
-        store_xml_node_t *c = parse_element(ps, depth + 1);
-        if (c == NULL)
-            goto fail;
-        if (n->last_child != NULL)
-            n->last_child->next = c;
+    if (ps->depth == 0) {
+        ps->root = n;
+    } else {
+        store_xml_node_t *parent = ps->stack[ps->depth - 1];
+        if (parent->last_child != NULL)
+            parent->last_child->next = n;
         else
-            n->child = c;
-        n->last_child = c;
+            parent->child = n;
+        parent->last_child = n;
     }
-fail:
-    store_xml_node_free(n);
-    return NULL;
+    ps->stack[ps->depth] = n;
+    ps->cap[ps->depth] = 1;
+    ++ps->depth;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    parser_t *ps = ud;
+    (void)name; /* expat has matched it with its start tag */
+    --ps->depth;
+}
+
+/* character data (entities and character references decoded, CDATA sections included) of the innermost open element */
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    parser_t *ps = ud;
+    if (ps->depth == 0 || len <= 0)
+        return;
+    store_xml_node_t *n = ps->stack[ps->depth - 1];
+    size_t *cap = &ps->cap[ps->depth - 1];
+    if (n->text_len + (size_t)len + 1 > *cap) {
+        size_t want = *cap * 2 > n->text_len + (size_t)len + 1 ? *cap * 2 : n->text_len + (size_t)len + 1;
+        char *t = realloc(n->text, want);
+        if (t == NULL) {
+            stop(ps, "out of memory");
+            return;
+        }
+        n->text = t;
+        *cap = want;
+    }
+    memcpy(n->text + n->text_len, s, (size_t)len);
+    n->text_len += (size_t)len;
+    n->text[n->text_len] = '\0';
+}
+
+/* a DOCTYPE (and so any entity declaration, which can only stand in one) is refused before its internal subset is read: no
+ * entity expansion, internal or external */
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid, int has_internal)
+{
+    stop(ud, "DTDs are not allowed");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int vlen,
+                                   const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+    stop(ud, "DTDs are not allowed");
 }
 
 store_xml_node_t *store_xml_parse(const char *text, size_t len, const char **error)
 {
-    parser_t ps = {text, text + len, NULL, 0};
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        ps.p += 3;
-    if (skip_misc(&ps) != 0) {
-        *error = ps.error;
+    parser_t ps;
+    memset(&ps, 0, sizeof(ps));
+    if (len > STORE_XML_MAX_SIZE) {
+        *error = "the document is too large";
         return NULL;
     }
-    store_xml_node_t *root = parse_element(&ps, 0);
-    if (root == NULL) {
-        *error = ps.error != NULL ? ps.error : "out of memory";
+    /* "UTF-8" overrides any encoding declaration: S3 bodies are UTF-8 */
+    if ((ps.xp = XML_ParserCreate("UTF-8")) == NULL) {
+        *error = "out of memory";
         return NULL;
     }
-    if (skip_misc(&ps) != 0 || ps.p != ps.end) {
-        *error = ps.error != NULL ? ps.error : "content after the root element";
-        store_xml_node_free(root);
-        return NULL;
+    XML_SetUserData(ps.xp, &ps);
+    XML_SetElementHandler(ps.xp, on_start, on_end);
+    XML_SetCharacterDataHandler(ps.xp, on_text);
+    XML_SetStartDoctypeDeclHandler(ps.xp, on_doctype);
+    XML_SetEntityDeclHandler(ps.xp, on_entity_decl);
+    XML_SetParamEntityParsing(ps.xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    enum XML_Status st = XML_Parse(ps.xp, text, (int)len, XML_TRUE);
+    if (st != XML_STATUS_OK || ps.error != NULL) {
+        *error = ps.error != NULL ? ps.error : XML_ErrorString(XML_GetErrorCode(ps.xp));
+        if (*error == NULL || **error == '\0')
+            *error = "the document is not well-formed";
+        store_xml_node_free(ps.root);
+        ps.root = NULL;
     }
-    return root;
+    XML_ParserFree(ps.xp);
+    return ps.root;
 }

@@ -1,4 +1,4 @@
-/* store/xml.h - the XML of the S3 API: a small writer for responses and a small, strict parser for request bodies */
+/* store/xml.h - the XML of the S3 API: a small writer for responses and a strict parser (expat) for request bodies */
 #ifndef EDGE_STORE_XML_H
 #define EDGE_STORE_XML_H
 
@@ -46,9 +46,13 @@ typedef struct store_xml_node {
     struct store_xml_node *child, *last_child, *next;
 } store_xml_node_t;
 
+/** the largest document store_xml_parse reads (the S3 bodies it serves are at most 4 MB) */
+#define STORE_XML_MAX_SIZE (8u << 20)
+
 /**
- * Parses a document into a tree (malloc'd; free with store_xml_node_free). Strict: one root, matching tags, no DTD (so no
- * entity expansion), depth and size limits. On failure returns NULL and *error says why.
+ * Parses a document into a tree (malloc'd; free with store_xml_node_free), with expat. Strict: well-formed XML 1.0 in UTF-8, no
+ * DOCTYPE (so no entity declarations or expansion), at most 16 levels of nesting, 200,000 elements and STORE_XML_MAX_SIZE bytes;
+ * namespace prefixes are dropped from names (not resolved). On failure returns NULL and *error (a static string) says why.
  */
 store_xml_node_t *store_xml_parse(const char *text, size_t len, const char **error);
 /** frees a parsed tree (and its siblings; NULL is ignored) */

@@ -32,7 +32,7 @@ pids=""
 build sigv4_auth "$SRC/store/sigv4.c" -lcrypto -lpthread
 build sigv4_presigned "$SRC/store/sigv4.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
-build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
+build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" -lexpat -lcrypto -lpthread
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
 build accesslog "$SRC/proxy/accesslog.c" $H2O
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" $H2O

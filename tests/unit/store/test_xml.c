@@ -94,6 +94,88 @@ static void test_parse_refuses(void **state)
     }
 }
 
+/* what the hand parser needed a fuzz fix for, and what expat must be kept from doing: no DTD of any kind is read */
+static void test_parse_refuses_dtds(void **state)
+{
+    const char *dtds[] = {
+        "<!DOCTYPE a><a/>",
+        "<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a>&x;</a>",
+        "<!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><a>&x;</a>",
+        "<!DOCTYPE a [<!ENTITY % p SYSTEM \"http://127.0.0.1/x.dtd\"> %p;]><a/>",
+        "<?xml version=\"1.0\"?>\n<!-- c --><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]>"
+        "<lolz>&lol2;</lolz>",
+    };
+    for (size_t i = 0; i != sizeof(dtds) / sizeof(dtds[0]); ++i) {
+        const char *err = NULL;
+        store_xml_node_t *n = store_xml_parse(dtds[i], strlen(dtds[i]), &err);
+        if (n != NULL)
+            fail_msg("accepted a DTD #%zu: %s", i, dtds[i]);
+        assert_string_equal(err, "DTDs are not allowed");
+    }
+    /* an undeclared entity is refused by expat with its own reason */
+    const char *err = NULL;
+    assert_null(store_xml_parse("<a>&x;</a>", 10, &err));
+    assert_non_null(err);
+    assert_string_not_equal(err, "DTDs are not allowed");
+}
+
+/* the limits: 17 levels (the root and 16 below it) are read, 18 are not; a document over STORE_XML_MAX_SIZE is not read */
+static void test_parse_limits(void **state)
+{
+    char doc[400] = "";
+    for (int i = 0; i != 17; ++i)
+        strcat(doc, "<a>");
+    strcat(doc, "x");
+    for (int i = 0; i != 17; ++i)
+        strcat(doc, "</a>");
+    const char *err = NULL;
+    store_xml_node_t *n = store_xml_parse(doc, strlen(doc), &err);
+    assert_non_null(n);
+    const store_xml_node_t *leaf = n;
+    for (int i = 0; i != 16; ++i)
+        leaf = store_xml_child(leaf, "a");
+    assert_non_null(leaf);
+    assert_string_equal(leaf->text, "x");
+    store_xml_node_free(n);
+    memmove(doc + 3, doc, strlen(doc) + 1);
+    memcpy(doc, "<b>", 3);
+    strcat(doc, "</b>");
+    assert_null(store_xml_parse(doc, strlen(doc), &err));
+    assert_string_equal(err, "the document is nested too deeply or too large");
+
+    /* a large text, delivered to the handler in many pieces, is read whole */
+    size_t big = 1u << 20;
+    char *t = malloc(big + 16);
+    assert_non_null(t);
+    memcpy(t, "<a>", 3);
+    for (size_t i = 0; i != big; ++i)
+        t[3 + i] = i % 100 == 99 ? '\n' : (i % 7 == 0 ? '&' : 'x');
+    /* '&' must be escaped: replace each with a reference the parser decodes back to one byte */
+    size_t o = 0;
+    char *u = malloc(STORE_XML_MAX_SIZE + 1); /* room for the escaped text, and a buffer over the limit below */
+    assert_non_null(u);
+    for (size_t i = 0; i != big + 3; ++i) {
+        if (t[i] == '&') {
+            memcpy(u + o, "&amp;", 5);
+            o += 5;
+        } else {
+            u[o++] = t[i];
+        }
+    }
+    memcpy(u + o, "</a>", 4);
+    o += 4;
+    n = store_xml_parse(u, o, &err);
+    assert_non_null(n);
+    assert_int_equal(n->text_len, big);
+    assert_memory_equal(n->text, t + 3, big);
+    store_xml_node_free(n);
+    memset(u + o, ' ', STORE_XML_MAX_SIZE + 1 - o); /* well-formed but for its size (trailing white space) */
+    assert_null(store_xml_parse(u, STORE_XML_MAX_SIZE + 1, &err));
+    assert_string_equal(err, "the document is too large");
+    free(u);
+    free(t);
+}
+
 static void test_writer(void **state)
 {
     store_xml_t x;
@@ -126,6 +208,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_s3_bodies),
         cmocka_unit_test(test_parse_refuses),
+        cmocka_unit_test(test_parse_refuses_dtds),
+        cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
