@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +15,23 @@
 #include "hooks/versions.h"
 #include "proxy/log.h"
 
+/* one immutable version: shared by the registries (the committed one and a staged copy), refcounted */
 typedef struct version {
+    _Atomic unsigned refs;
     unsigned number;
-    char *label; /* NAME@NUMBER: the name its loaded instances carry (logs, metrics); on the heap: the array moves */
+    char *label; /* NAME@NUMBER: the name its loaded instances carry (logs, metrics) */
     char hash[65];
     char *copy_path; /* the immutable copy this version loads from */
     char *orig_path; /* where it came from */
     conf_hook_t conf; /* settings; lua / native point at copy_path */
-    hook_fn_t *fn;    /* held while an alias points here */
     time_t created;
 } version_t;
+
+/* a version as one registry holds it: loaded (fn) while an alias of that registry points at it */
+typedef struct vref {
+    version_t *v;
+    hook_fn_t *fn;
+} vref_t;
 
 typedef struct alias {
     char *name;
@@ -39,16 +48,37 @@ typedef struct alias {
 
 typedef struct entry {
     char *name;
-    version_t *versions;
+    vref_t *versions;
     size_t num_versions;
     alias_t *aliases;
     size_t num_aliases;
     char config_hash[65]; /* the content the last configuration load brought */
 } entry_t;
 
+typedef struct registry {
+    entry_t *entries;
+    size_t num_entries;
+} registry_t;
+
+/*
+ * A transaction: a private copy of the registry that changes are staged on. Committing makes the copy the registry (and says
+ * what changed in the log); aborting drops it with every version it created (their file copies included), so that a refused
+ * reload or a refused admin change leaves no trace.
+ */
+struct hook_versions_txn {
+    registry_t *reg;
+    char **new_files; /* copies written for versions this transaction created */
+    size_t num_new_files;
+    char **log; /* the log lines of the changes, written at commit */
+    size_t num_log;
+};
+
+/* `current` is read under the mutex (GET /hooks, the version of a hook); writers are serialised by the caller, one transaction
+ * at a time, and only hold the mutex to swap the pointer at commit */
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static entry_t *entries;
-static size_t num_entries;
+static registry_t empty_registry;
+static registry_t *current = &empty_registry;
+static _Atomic int txn_open;
 static char *dir;
 
 /* ---- helpers -------------------------------------------------------------------------------------------------------------- */
@@ -111,18 +141,18 @@ static int ensure_dir(char *err, size_t errlen)
     return 0;
 }
 
-static entry_t *find_entry(const char *name)
+static entry_t *find_entry(registry_t *r, const char *name)
 {
-    for (size_t i = 0; i != num_entries; ++i)
-        if (strcmp(entries[i].name, name) == 0)
-            return &entries[i];
+    for (size_t i = 0; i != r->num_entries; ++i)
+        if (strcmp(r->entries[i].name, name) == 0)
+            return &r->entries[i];
     return NULL;
 }
 
-static version_t *find_version(entry_t *e, unsigned number)
+static vref_t *find_version(entry_t *e, unsigned number)
 {
     for (size_t i = 0; i != e->num_versions; ++i)
-        if (e->versions[i].number == number)
+        if (e->versions[i].v->number == number)
             return &e->versions[i];
     return NULL;
 }
@@ -159,33 +189,165 @@ static int parse_key(const char *key, hook_key_kind_t *kind, char *name, size_t 
     return 0;
 }
 
-/* keeps loaded exactly the versions some alias points at; called with the mutex held */
+/* ---- registries and transactions ------------------------------------------------------------------------------------------ */
+
+static void version_release(version_t *v)
+{
+    if (atomic_fetch_sub(&v->refs, 1) != 1)
+        return;
+    free(v->label);
+    free(v->copy_path);
+    free(v->orig_path);
+    free(v->conf.config_json);
+    free(v);
+}
+
+/* a copy sharing the versions (and their loaded instances) of r */
+static registry_t *registry_copy(const registry_t *r)
+{
+    registry_t *c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->entries = calloc(r->num_entries + 1, sizeof(entry_t))) == NULL)
+        abort();
+    c->num_entries = r->num_entries;
+    for (size_t i = 0; i != r->num_entries; ++i) {
+        const entry_t *e = &r->entries[i];
+        entry_t *d = &c->entries[i];
+        d->name = xstrdup(e->name);
+        memcpy(d->config_hash, e->config_hash, sizeof(d->config_hash));
+        if ((d->versions = calloc(e->num_versions + 1, sizeof(vref_t))) == NULL ||
+            (d->aliases = calloc(e->num_aliases + 1, sizeof(alias_t))) == NULL)
+            abort();
+        for (size_t k = 0; k != e->num_versions; ++k) {
+            d->versions[k] = e->versions[k];
+            atomic_fetch_add(&d->versions[k].v->refs, 1);
+            if (d->versions[k].fn != NULL)
+                hook_fn_addref(d->versions[k].fn);
+        }
+        d->num_versions = e->num_versions;
+        for (size_t k = 0; k != e->num_aliases; ++k) {
+            d->aliases[k] = e->aliases[k];
+            d->aliases[k].name = xstrdup(e->aliases[k].name);
+        }
+        d->num_aliases = e->num_aliases;
+    }
+    return c;
+}
+
+static void registry_free(registry_t *r)
+{
+    if (r == NULL || r == &empty_registry)
+        return;
+    for (size_t i = 0; i != r->num_entries; ++i) {
+        entry_t *e = &r->entries[i];
+        for (size_t k = 0; k != e->num_versions; ++k) {
+            hook_fn_release(e->versions[k].fn); /* unloaded once no registry, binding or request holds it */
+            version_release(e->versions[k].v);
+        }
+        for (size_t k = 0; k != e->num_aliases; ++k)
+            free(e->aliases[k].name);
+        free(e->versions);
+        free(e->aliases);
+        free(e->name);
+    }
+    free(r->entries);
+    free(r);
+}
+
+static void txn_log(hook_versions_txn_t *txn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void txn_log(hook_versions_txn_t *txn, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if ((txn->log = realloc(txn->log, sizeof(char *) * (txn->num_log + 1))) == NULL)
+        abort();
+    txn->log[txn->num_log++] = xstrdup(line);
+}
+
+hook_versions_txn_t *hook_versions_begin(void)
+{
+    hook_versions_txn_t *txn = calloc(1, sizeof(*txn));
+    if (txn == NULL)
+        abort();
+    if (atomic_exchange(&txn_open, 1) != 0) {
+        /* writers are serialised by the caller (the control thread): two at once would lose one's changes */
+        log_error("hook registry: a second transaction was opened while one is open");
+        abort();
+    }
+    pthread_mutex_lock(&mutex);
+    txn->reg = registry_copy(current);
+    pthread_mutex_unlock(&mutex);
+    return txn;
+}
+
+static void txn_free(hook_versions_txn_t *txn)
+{
+    for (size_t i = 0; i != txn->num_new_files; ++i)
+        free(txn->new_files[i]);
+    free(txn->new_files);
+    for (size_t i = 0; i != txn->num_log; ++i)
+        free(txn->log[i]);
+    free(txn->log);
+    free(txn);
+    atomic_store(&txn_open, 0);
+}
+
+void hook_versions_commit(hook_versions_txn_t *txn)
+{
+    registry_t *old;
+    if (txn == NULL)
+        return;
+    pthread_mutex_lock(&mutex);
+    old = current;
+    current = txn->reg;
+    pthread_mutex_unlock(&mutex);
+    for (size_t i = 0; i != txn->num_log; ++i)
+        log_info("%s", txn->log[i]);
+    registry_free(old); /* versions no alias holds any more are unloaded once their last request ends */
+    txn_free(txn);
+}
+
+void hook_versions_abort(hook_versions_txn_t *txn)
+{
+    if (txn == NULL)
+        return;
+    registry_free(txn->reg); /* the versions it created go with it */
+    for (size_t i = 0; i != txn->num_new_files; ++i)
+        unlink(txn->new_files[i]);
+    if (txn->num_log != 0)
+        log_debug("hook registry: %zu staged change(s) dropped", txn->num_log);
+    txn_free(txn);
+}
+
+/* keeps loaded exactly the versions some alias points at */
 static void sync_loaded(entry_t *e)
 {
     for (size_t i = 0; i != e->num_versions; ++i) {
-        version_t *v = &e->versions[i];
+        vref_t *r = &e->versions[i];
         int used = 0;
         for (size_t a = 0; a != e->num_aliases && !used; ++a)
             for (size_t k = 0; k != e->aliases[a].n; ++k)
-                if (e->aliases[a].versions[k] == v->number)
+                if (e->aliases[a].versions[k] == r->v->number)
                     used = 1;
-        if (used && v->fn == NULL) {
+        if (used && r->fn == NULL) {
             char err[512];
-            if ((v->fn = hook_fn_load(&v->conf, err, sizeof(err))) == NULL)
-                log_error("hook %s@%u: %s", e->name, v->number, err);
-        } else if (!used && v->fn != NULL) {
+            if ((r->fn = hook_fn_load(&r->v->conf, err, sizeof(err))) == NULL)
+                log_error("hook %s@%u: %s", e->name, r->v->number, err);
+        } else if (!used && r->fn != NULL) {
             /* requests still running on it keep it until they end; then it is unloaded */
-            hook_fn_release(v->fn);
-            v->fn = NULL;
+            hook_fn_release(r->fn);
+            r->fn = NULL;
         }
     }
 }
 
 /* ---- publishing ------------------------------------------------------------------------------------------------------------ */
 
-/* makes `path` a version of `name` with settings `tmpl`; returns the version (existing when the content is known); mutex held */
-static version_t *publish_locked(const char *name, const char *path, const conf_hook_t *tmpl, int is_lua, int *created, char *err,
-                                 size_t errlen)
+/* makes `path` a version of `name` with settings `tmpl` in txn; returns the version (existing when the content is known) */
+static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const char *path, const conf_hook_t *tmpl, int is_lua,
+                              char *err, size_t errlen)
 {
     entry_t *e;
     char *data, hash[65], copy[4096];
@@ -194,33 +356,31 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     hook_fn_t *fn;
     int fd;
 
-    *created = 0;
     if (read_file(path, &data, &len, err, errlen) != 0)
         return NULL;
     sha256_hex(data, len, hash);
-    if ((e = find_entry(name)) == NULL) {
-        entries = realloc(entries, sizeof(*entries) * (num_entries + 1));
-        e = &entries[num_entries++];
-        memset(e, 0, sizeof(*e));
-        e->name = xstrdup(name);
-    }
-    for (size_t i = 0; i != e->num_versions; ++i) {
-        if (strcmp(e->versions[i].hash, hash) == 0 && (e->versions[i].conf.lua != NULL) == is_lua) {
-            free(data);
-            return &e->versions[i];
+    if ((e = find_entry(txn->reg, name)) != NULL) {
+        for (size_t i = 0; i != e->num_versions; ++i) {
+            if (strcmp(e->versions[i].v->hash, hash) == 0 && (e->versions[i].v->conf.lua != NULL) == is_lua) {
+                free(data);
+                return &e->versions[i];
+            }
         }
     }
     if (ensure_dir(err, errlen) != 0) {
         free(data);
         return NULL;
     }
+    unsigned number = e != NULL ? (unsigned)e->num_versions + 1 : 1;
     /* the immutable copy: what the version is, whatever happens to the file later */
     const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
-    snprintf(copy, sizeof(copy), "%s/%s-v%zu-%.12s-%s", dir, name, e->num_versions + 1, hash, base);
+    snprintf(copy, sizeof(copy), "%s/%s-v%u-%.12s-%s", dir, name, number, hash, base);
     if ((fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 || write(fd, data, len) != (ssize_t)len) {
         snprintf(err, errlen, "%s: cannot keep a copy of the version: %s", path, strerror(errno));
-        if (fd != -1)
+        if (fd != -1) {
             close(fd);
+            unlink(copy);
+        }
         free(data);
         return NULL;
     }
@@ -228,7 +388,7 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     free(data);
 
     char label[300];
-    snprintf(label, sizeof(label), "%s@%zu", name, e->num_versions + 1);
+    snprintf(label, sizeof(label), "%s@%u", name, number);
     conf_hook_t c = *tmpl;
     c.name = label;
     c.lua = is_lua ? copy : NULL;
@@ -245,10 +405,18 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
         unlink(copy);
         return NULL;
     }
-    e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
-    v = &e->versions[e->num_versions];
-    memset(v, 0, sizeof(*v));
-    v->number = (unsigned)e->num_versions + 1;
+    if (e == NULL) {
+        registry_t *r = txn->reg;
+        if ((r->entries = realloc(r->entries, sizeof(*r->entries) * (r->num_entries + 1))) == NULL)
+            abort();
+        e = &r->entries[r->num_entries++];
+        memset(e, 0, sizeof(*e));
+        e->name = xstrdup(name);
+    }
+    if ((v = calloc(1, sizeof(*v))) == NULL)
+        abort();
+    atomic_init(&v->refs, 1);
+    v->number = number;
     memcpy(v->hash, hash, sizeof(hash));
     v->copy_path = xstrdup(copy);
     v->orig_path = xstrdup(path);
@@ -259,19 +427,22 @@ static version_t *publish_locked(const char *name, const char *path, const conf_
     v->conf.native = is_lua ? NULL : v->copy_path;
     v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
     v->created = time(NULL);
-    v->fn = fn; /* kept if an alias points here (sync_loaded), released otherwise */
-    ++e->num_versions;
-    *created = 1;
-    log_info("hook %s: version %u published from %s (sha256 %.12s)", name, v->number, path, hash);
-    return v;
+    if ((e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1))) == NULL ||
+        (txn->new_files = realloc(txn->new_files, sizeof(char *) * (txn->num_new_files + 1))) == NULL)
+        abort();
+    txn->new_files[txn->num_new_files++] = xstrdup(copy);
+    e->versions[e->num_versions] = (vref_t){v, fn}; /* fn kept if an alias points here (sync_loaded), released otherwise */
+    txn_log(txn, "hook %s: version %u published from %s (sha256 %.12s)", name, number, path, hash);
+    return &e->versions[e->num_versions++];
 }
 
-static alias_t *set_alias_locked(entry_t *e, const char *name, const unsigned *versions, const double *weights, size_t n,
+static alias_t *set_alias_staged(entry_t *e, const char *name, const unsigned *versions, const double *weights, size_t n,
                                  hook_key_kind_t kind, const char *key_name)
 {
     alias_t *a = find_alias(e, name);
     if (a == NULL) {
-        e->aliases = realloc(e->aliases, sizeof(*e->aliases) * (e->num_aliases + 1));
+        if ((e->aliases = realloc(e->aliases, sizeof(*e->aliases) * (e->num_aliases + 1))) == NULL)
+            abort();
         a = &e->aliases[e->num_aliases++];
         memset(a, 0, sizeof(*a));
         a->name = xstrdup(name);
@@ -289,172 +460,149 @@ static alias_t *set_alias_locked(entry_t *e, const char *name, const unsigned *v
     return a;
 }
 
-unsigned hook_versions_from_config(const conf_hook_t *conf, char *err, size_t errlen)
+unsigned hook_versions_from_config(hook_versions_txn_t *txn, const conf_hook_t *conf, char *err, size_t errlen)
 {
-    int created, is_lua = conf->lua != NULL;
-    version_t *v;
+    int is_lua = conf->lua != NULL;
+    vref_t *r;
     entry_t *e;
     unsigned number;
-    pthread_mutex_lock(&mutex);
-    if ((v = publish_locked(conf->name, is_lua ? conf->lua : conf->native, conf, is_lua, &created, err, errlen)) == NULL) {
-        pthread_mutex_unlock(&mutex);
+    if ((r = publish_staged(txn, conf->name, is_lua ? conf->lua : conf->native, conf, is_lua, err, errlen)) == NULL)
         return 0;
-    }
-    number = v->number;
-    e = find_entry(conf->name);
+    number = r->v->number;
+    e = find_entry(txn->reg, conf->name);
     /* the config is the source of `live`: it moves when the config brings content it did not bring last time */
-    if (find_alias(e, "live") == NULL || strcmp(e->config_hash, v->hash) != 0) {
+    if (find_alias(e, "live") == NULL || strcmp(e->config_hash, r->v->hash) != 0) {
         alias_t *live = find_alias(e, "live");
         if (live == NULL || !(live->n == 1 && live->versions[0] == number)) {
             double one = 1.0;
-            set_alias_locked(e, "live", &number, &one, 1, live != NULL ? live->key_kind : HOOK_KEY_IP, live != NULL ? live->key_name : "");
-            log_info("hook %s: alias live -> version %u (from the configuration)", conf->name, number);
+            set_alias_staged(e, "live", &number, &one, 1, live != NULL ? live->key_kind : HOOK_KEY_IP,
+                             live != NULL ? live->key_name : "");
+            txn_log(txn, "hook %s: alias live -> version %u (from the configuration)", conf->name, number);
         }
     }
-    memcpy(e->config_hash, v->hash, sizeof(e->config_hash));
+    memcpy(e->config_hash, find_version(e, number)->v->hash, sizeof(e->config_hash));
     sync_loaded(e);
-    pthread_mutex_unlock(&mutex);
     return number;
 }
 
-unsigned hook_versions_publish(const char *name, const char *path, char *err, size_t errlen)
+unsigned hook_versions_publish(hook_versions_txn_t *txn, const char *name, const char *path, char *err, size_t errlen)
 {
     entry_t *e;
-    version_t *v;
-    int created;
+    vref_t *r;
     size_t plen = strlen(path);
     int is_lua = plen > 4 && strcmp(path + plen - 4, ".lua") == 0;
     unsigned number;
-    pthread_mutex_lock(&mutex);
-    if ((e = find_entry(name)) == NULL || e->num_versions == 0) {
+    if ((e = find_entry(txn->reg, name)) == NULL || e->num_versions == 0) {
         snprintf(err, errlen, "no hook named \"%s\"", name);
-        pthread_mutex_unlock(&mutex);
         return 0;
     }
     /* the settings of the latest version carry over */
-    conf_hook_t tmpl = e->versions[e->num_versions - 1].conf;
-    if ((v = publish_locked(name, path, &tmpl, is_lua, &created, err, errlen)) == NULL) {
-        pthread_mutex_unlock(&mutex);
+    conf_hook_t tmpl = e->versions[e->num_versions - 1].v->conf;
+    if ((r = publish_staged(txn, name, path, &tmpl, is_lua, err, errlen)) == NULL)
         return 0;
-    }
-    number = v->number;
-    sync_loaded(find_entry(name)); /* a version no alias uses yet is not kept loaded */
-    pthread_mutex_unlock(&mutex);
+    number = r->v->number;
+    sync_loaded(find_entry(txn->reg, name)); /* a version no alias uses yet is not kept loaded */
     return number;
 }
 
-int hook_versions_set_alias(const char *name, const char *alias, const unsigned *versions, const double *weights, size_t n,
-                            const char *key, char *err, size_t errlen)
+int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
+                            const double *weights, size_t n, const char *key, char *err, size_t errlen)
 {
     entry_t *e;
     hook_key_kind_t kind;
     char key_name[64];
     double sum = 0;
-    pthread_mutex_lock(&mutex);
-    if ((e = find_entry(name)) == NULL) {
+    if ((e = find_entry(txn->reg, name)) == NULL) {
         snprintf(err, errlen, "no hook named \"%s\"", name);
-        goto Fail;
+        return -1;
     }
     if (alias[0] == '\0' || strlen(alias) > 64 || strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") != strlen(alias)) {
         snprintf(err, errlen, "an alias name is letters, - _ . (digits would read as a version)");
-        goto Fail;
+        return -1;
     }
     if (n < 1 || n > 2) {
         snprintf(err, errlen, "an alias points at one version, or two with weights");
-        goto Fail;
+        return -1;
     }
     for (size_t i = 0; i != n; ++i) {
         if (find_version(e, versions[i]) == NULL) {
             snprintf(err, errlen, "hook %s has no version %u", name, versions[i]);
-            goto Fail;
+            return -1;
         }
         if (!(weights[i] > 0 && weights[i] <= 1)) {
             snprintf(err, errlen, "weights are between 0 and 1");
-            goto Fail;
+            return -1;
         }
         sum += weights[i];
     }
     if (n == 2 && versions[0] == versions[1]) {
         snprintf(err, errlen, "the two versions of a split must differ");
-        goto Fail;
+        return -1;
     }
     if (sum < 0.999999 || sum > 1.000001) {
         snprintf(err, errlen, "the weights must sum to 1 (they sum to %g)", sum);
-        goto Fail;
+        return -1;
     }
-    {
-        alias_t *cur = find_alias(e, alias);
-        if (key == NULL && cur != NULL) {
-            kind = cur->key_kind;
-            snprintf(key_name, sizeof(key_name), "%s", cur->key_name);
-        } else if (parse_key(key, &kind, key_name, sizeof(key_name)) != 0) {
-            snprintf(err, errlen, "key must be ip, cookie:NAME or header:NAME");
-            goto Fail;
-        }
-        alias_t *a = set_alias_locked(e, alias, versions, weights, n, kind, key_name);
-        a->key_kind = kind;
-        snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
+    alias_t *cur = find_alias(e, alias);
+    if (key == NULL && cur != NULL) {
+        kind = cur->key_kind;
+        snprintf(key_name, sizeof(key_name), "%s", cur->key_name);
+    } else if (parse_key(key, &kind, key_name, sizeof(key_name)) != 0) {
+        snprintf(err, errlen, "key must be ip, cookie:NAME or header:NAME");
+        return -1;
     }
+    alias_t *a = set_alias_staged(e, alias, versions, weights, n, kind, key_name);
+    a->key_kind = kind;
+    snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
     sync_loaded(e);
     if (n == 1)
-        log_info("hook %s: alias %s -> version %u", name, alias, versions[0]);
+        txn_log(txn, "hook %s: alias %s -> version %u", name, alias, versions[0]);
     else
-        log_info("hook %s: alias %s -> version %u (%g) and %u (%g)", name, alias, versions[0], weights[0], versions[1], weights[1]);
-    pthread_mutex_unlock(&mutex);
+        txn_log(txn, "hook %s: alias %s -> version %u (%g) and %u (%g)", name, alias, versions[0], weights[0], versions[1],
+                weights[1]);
     return 0;
-Fail:
-    pthread_mutex_unlock(&mutex);
-    return -1;
 }
 
-int hook_versions_delete_alias(const char *name, const char *alias, char *err, size_t errlen)
+int hook_versions_delete_alias(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen)
 {
     entry_t *e;
     alias_t *a;
-    pthread_mutex_lock(&mutex);
-    if ((e = find_entry(name)) == NULL || (a = find_alias(e, alias)) == NULL) {
+    if ((e = find_entry(txn->reg, name)) == NULL || (a = find_alias(e, alias)) == NULL) {
         snprintf(err, errlen, "no alias %s of hook %s", alias, name);
-        pthread_mutex_unlock(&mutex);
         return -1;
     }
     if (strcmp(alias, "live") == 0) {
         snprintf(err, errlen, "the live alias cannot be removed (move it instead)");
-        pthread_mutex_unlock(&mutex);
         return -1;
     }
     free(a->name);
     *a = e->aliases[--e->num_aliases];
     sync_loaded(e);
-    log_info("hook %s: alias %s removed", name, alias);
-    pthread_mutex_unlock(&mutex);
+    txn_log(txn, "hook %s: alias %s removed", name, alias);
     return 0;
 }
 
-int hook_versions_rollback(const char *name, const char *alias, char *err, size_t errlen)
+int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen)
 {
     entry_t *e;
     alias_t *a;
     unsigned v[2];
     double w[2];
     size_t n;
-    pthread_mutex_lock(&mutex);
-    if ((e = find_entry(name)) == NULL || (a = find_alias(e, alias)) == NULL) {
+    if ((e = find_entry(txn->reg, name)) == NULL || (a = find_alias(e, alias)) == NULL) {
         snprintf(err, errlen, "no alias %s of hook %s", alias, name);
-        pthread_mutex_unlock(&mutex);
         return -1;
     }
     if (!a->has_prev) {
         snprintf(err, errlen, "alias %s of hook %s has no earlier target", alias, name);
-        pthread_mutex_unlock(&mutex);
         return -1;
     }
     memcpy(v, a->prev_versions, sizeof(v));
     memcpy(w, a->prev_weights, sizeof(w));
     n = a->prev_n;
-    set_alias_locked(e, alias, v, w, n, a->key_kind, a->key_name);
+    set_alias_staged(e, alias, v, w, n, a->key_kind, a->key_name);
     sync_loaded(e);
-    log_info("hook %s: alias %s rolled back to version %u%s", name, alias, v[0], n == 2 ? " (split)" : "");
-    pthread_mutex_unlock(&mutex);
+    txn_log(txn, "hook %s: alias %s rolled back to version %u%s", name, alias, v[0], n == 2 ? " (split)" : "");
     return 0;
 }
 
@@ -468,17 +616,17 @@ void hook_binding_free(hook_binding_t *b)
     memset(b, 0, sizeof(*b));
 }
 
-static hook_fn_t *fn_of(entry_t *e, version_t *v, char *err, size_t errlen)
+static hook_fn_t *fn_of(vref_t *r, char *err, size_t errlen)
 {
-    if (v->fn != NULL) {
-        hook_fn_addref(v->fn);
-        return v->fn;
+    if (r->fn != NULL) {
+        hook_fn_addref(r->fn);
+        return r->fn;
     }
     /* a version no alias points at (pinned by NAME@VERSION): its own instance */
-    return hook_fn_load(&v->conf, err, errlen);
+    return hook_fn_load(&r->v->conf, err, errlen);
 }
 
-int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err, size_t errlen)
+int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook_binding_t *out, char *err, size_t errlen)
 {
     char name[256];
     const char *at = strchr(ref, '@'), *target = at != NULL ? at + 1 : "live";
@@ -492,22 +640,21 @@ int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err
     }
     memcpy(name, ref, nlen);
     name[nlen] = '\0';
-    pthread_mutex_lock(&mutex);
-    if ((e = find_entry(name)) == NULL) {
+    if ((e = find_entry(txn->reg, name)) == NULL) {
         snprintf(err, errlen, "no hook named \"%s\"", name);
         goto Fail;
     }
     if (target[0] >= '0' && target[0] <= '9') {
         char *end;
         unsigned long n = strtoul(target, &end, 10);
-        version_t *v = *end == '\0' ? find_version(e, (unsigned)n) : NULL;
-        if (v == NULL) {
+        vref_t *r = *end == '\0' ? find_version(e, (unsigned)n) : NULL;
+        if (r == NULL) {
             snprintf(err, errlen, "hook %s has no version %s", name, target);
             goto Fail;
         }
-        if ((out->fn[0] = fn_of(e, v, err, errlen)) == NULL)
+        if ((out->fn[0] = fn_of(r, err, errlen)) == NULL)
             goto Fail;
-        out->version[0] = v->number;
+        out->version[0] = r->v->number;
     } else {
         alias_t *a = find_alias(e, target);
         if (a == NULL) {
@@ -519,10 +666,10 @@ int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err
             goto Fail;
         }
         for (size_t i = 0; i != a->n; ++i) {
-            version_t *v = find_version(e, a->versions[i]);
-            if ((out->fn[i] = fn_of(e, v, err, errlen)) == NULL)
+            vref_t *r = find_version(e, a->versions[i]);
+            if ((out->fn[i] = fn_of(r, err, errlen)) == NULL)
                 goto Fail;
-            out->version[i] = v->number;
+            out->version[i] = r->v->number;
         }
         out->weight0 = a->n == 2 ? a->weights[0] : 1.0;
         out->key_kind = a->key_kind;
@@ -537,10 +684,8 @@ int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err
         }
         snprintf(out->label[i], sizeof(out->label[i]), "%s@%u", name, out->version[i]);
     }
-    pthread_mutex_unlock(&mutex);
     return 0;
 Fail:
-    pthread_mutex_unlock(&mutex);
     hook_binding_free(out);
     return -1;
 }
@@ -556,21 +701,23 @@ char *hook_versions_json(void)
 {
     hook_buf_t b = {NULL, 0, 0};
     pthread_mutex_lock(&mutex);
+    registry_t *r = current;
     hook_buf_append(&b, "{\"hooks\":{", 10);
-    for (size_t i = 0; i != num_entries; ++i) {
-        entry_t *e = &entries[i];
+    for (size_t i = 0; i != r->num_entries; ++i) {
+        entry_t *e = &r->entries[i];
         if (i != 0)
             hook_buf_append(&b, ",", 1);
         hook_buf_json_string(&b, e->name, strlen(e->name));
         hook_buf_append(&b, ":{\"versions\":[", 14);
         for (size_t k = 0; k != e->num_versions; ++k) {
-            version_t *v = &e->versions[k];
+            version_t *v = e->versions[k].v;
             char ts[32];
             struct tm tm;
             gmtime_r(&v->created, &tm);
             strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            hook_buf_appendf(&b, "%s{\"version\":%u,\"sha256\":\"%s\",\"kind\":\"%s\",\"loaded\":%s,\"created\":\"%s\",\"source\":", k ? "," : "",
-                             v->number, v->hash, v->conf.lua != NULL ? "lua" : "native", v->fn != NULL ? "true" : "false", ts);
+            hook_buf_appendf(&b, "%s{\"version\":%u,\"sha256\":\"%s\",\"kind\":\"%s\",\"loaded\":%s,\"created\":\"%s\",\"source\":",
+                             k ? "," : "", v->number, v->hash, v->conf.lua != NULL ? "lua" : "native",
+                             e->versions[k].fn != NULL ? "true" : "false", ts);
             hook_buf_json_string(&b, v->orig_path, strlen(v->orig_path));
             hook_buf_append(&b, "}", 1);
         }
@@ -596,10 +743,9 @@ char *hook_versions_json(void)
 void hook_versions_remove_files(void)
 {
     pthread_mutex_lock(&mutex);
-    for (size_t i = 0; i != num_entries; ++i)
-        for (size_t j = 0; j != entries[i].num_versions; ++j)
-            if (entries[i].versions[j].copy_path != NULL)
-                unlink(entries[i].versions[j].copy_path); /* a loaded plugin stays mapped; Lua states keep compiled code */
+    for (size_t i = 0; i != current->num_entries; ++i)
+        for (size_t j = 0; j != current->entries[i].num_versions; ++j)
+            unlink(current->entries[i].versions[j].v->copy_path); /* a loaded plugin stays mapped; Lua states keep compiled code */
     if (dir != NULL && rmdir(dir) != 0 && errno != ENOENT)
         log_warn("cannot remove %s: %s", dir, strerror(errno));
     pthread_mutex_unlock(&mutex);

@@ -36,38 +36,51 @@ static inline int hook_binding_pick(const hook_binding_t *b, uint64_t viewer_has
 void hook_binding_free(hook_binding_t *b);
 
 /**
- * The registry of versions and aliases: one per process, kept across reloads. Writers (config loads, the admin API) are
- * serialised by a mutex; request paths never touch it (they use bindings).
+ * The registry of versions and aliases: one per process, kept across reloads. Every change is staged in a transaction (a
+ * private copy of the registry) and made the registry by hook_versions_commit, or dropped, with the versions it created,
+ * by hook_versions_abort: a configuration generation commits its transaction when it is published, so a refused reload or a
+ * refused admin change leaves the registry exactly as it was. One transaction at a time (the caller serialises writers: the
+ * control thread); the log lines of the changes are written at commit. Request paths never touch the registry (they use
+ * bindings); readers (hook_versions_json) take a short mutex.
  */
+typedef struct hook_versions_txn hook_versions_txn_t;
+
+/** opens a transaction on a copy of the registry (aborts the process if one is already open: a caller bug) */
+hook_versions_txn_t *hook_versions_begin(void);
+/** makes the staged registry the registry and logs what changed; versions no alias holds any more are unloaded after their
+ * last request; txn is freed (NULL: nothing) */
+void hook_versions_commit(hook_versions_txn_t *txn);
+/** drops the staged changes: the versions txn created are unloaded and their file copies removed; txn is freed (NULL: nothing) */
+void hook_versions_abort(hook_versions_txn_t *txn);
 
 /**
- * Registers the hook of a configuration: the file's content becomes a version (a new one if its content is new; the same
- * one if a version with that content exists), and the `live` alias moves to it when the config brought new content (or
+ * Registers the hook of a configuration in txn: the file's content becomes a version (a new one if its content is new; the
+ * same one if a version with that content exists), and the `live` alias moves to it when the config brought new content (or
  * `live` does not exist yet). Returns the version number, or 0 with `FILE: reason` in err.
  */
-unsigned hook_versions_from_config(const conf_hook_t *conf, char *err, size_t errlen);
+unsigned hook_versions_from_config(hook_versions_txn_t *txn, const conf_hook_t *conf, char *err, size_t errlen);
 /**
- * Publishes a new version of hook `name` from `path` (a .lua or a .so), with the settings (config, timeout, memory) of the hook's
- * latest version. The file is copied, so the version never changes even if the file does. Returns the version number (an
- * existing one when the content is the same) or 0 with a reason in err.
+ * Publishes in txn a new version of hook `name` from `path` (a .lua or a .so), with the settings (config, timeout, memory) of the
+ * hook's latest version. The file is copied, so the version never changes even if the file does. Returns the version number
+ * (an existing one when the content is the same) or 0 with a reason in err.
  */
-unsigned hook_versions_publish(const char *name, const char *path, char *err, size_t errlen);
+unsigned hook_versions_publish(hook_versions_txn_t *txn, const char *name, const char *path, char *err, size_t errlen);
 /**
- * Creates or moves an alias: versions[i] with weights[i] (n = 1 or 2, weights > 0 summing to 1), sticky by `key`
+ * Creates or moves an alias in txn: versions[i] with weights[i] (n = 1 or 2, weights > 0 summing to 1), sticky by `key`
  * ("ip", "cookie:NAME" or "header:NAME"; NULL keeps the alias's key, default ip). 0, or -1 with a reason.
  */
-int hook_versions_set_alias(const char *name, const char *alias, const unsigned *versions, const double *weights, size_t n,
-                            const char *key, char *err, size_t errlen);
-/** removes an alias (`live` cannot be removed); 0 or -1 with a reason */
-int hook_versions_delete_alias(const char *name, const char *alias, char *err, size_t errlen);
-/** moves an alias back to what it pointed at before its last change; 0 or -1 with a reason */
-int hook_versions_rollback(const char *name, const char *alias, char *err, size_t errlen);
+int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
+                            const double *weights, size_t n, const char *key, char *err, size_t errlen);
+/** removes an alias in txn (`live` cannot be removed); 0 or -1 with a reason */
+int hook_versions_delete_alias(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen);
+/** moves an alias in txn back to what it pointed at before its last change; 0 or -1 with a reason */
+int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen);
 /**
- * Resolves `ref` into *out for event `type` (an undefined alias means `live`, with a warning). 0, or -1 with a reason (unknown
- * hook or version, a version that cannot be loaded or does not handle the event).
+ * Resolves `ref` against txn's registry into *out for event `type` (an undefined alias means `live`, with a warning). 0, or -1
+ * with a reason (unknown hook or version, a version that cannot be loaded or does not handle the event).
  */
-int hook_versions_bind(const char *ref, int type, hook_binding_t *out, char *err, size_t errlen);
-/** appends the registry as JSON ({"hooks": {NAME: {"versions": [...], "aliases": {...}}}}) to a malloc'ed string */
+int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook_binding_t *out, char *err, size_t errlen);
+/** appends the (committed) registry as JSON ({"hooks": {NAME: {"versions": [...], "aliases": {...}}}}) to a malloc'ed string */
 char *hook_versions_json(void);
 /** the version number of fn (0 if it is not a registered version) */
 unsigned hook_versions_number_of(const hook_fn_t *fn);

@@ -275,17 +275,6 @@ static size_t split_path(h2o_iovec_t path, char segs[5][128])
     return i == path.len ? n : 0;
 }
 
-/* version and alias changes take effect by a new generation with the hooks bound again */
-static int apply_hook_change(h2o_req_t *req)
-{
-    char err[512];
-    if (server_rebind_hooks(err, sizeof(err)) != 0) {
-        respond_json_error(req, 409, "Conflict", err);
-        return -1;
-    }
-    return 0;
-}
-
 static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
 {
     char segs[5][128], err[PATH_MAX + 512], out[512], resolved[PATH_MAX];
@@ -319,7 +308,12 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
             respond_json_error(req, allowed, allowed == 403 ? "Forbidden" : "Unprocessable Entity", err);
             return;
         }
-        version = hook_versions_publish(segs[1], resolved, err, sizeof(err));
+        hook_versions_txn_t *txn = server_hooks_begin();
+        version = hook_versions_publish(txn, segs[1], resolved, err, sizeof(err));
+        if (version == 0)
+            server_hooks_abort(txn);
+        else
+            server_hooks_commit(txn, 0, err, sizeof(err));
         if (version == 0) {
             respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 422, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Unprocessable Entity",
                                err);
@@ -330,13 +324,18 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
         return;
     }
     if ((n == 4 || n == 5) && strcmp(segs[2], "aliases") == 0) {
+        hook_versions_txn_t *txn;
         if (n == 5 && strcmp(segs[4], "rollback") == 0 && is_post) {
-            if (hook_versions_rollback(segs[1], segs[3], err, sizeof(err)) != 0) {
+            txn = server_hooks_begin();
+            if (hook_versions_rollback(txn, segs[1], segs[3], err, sizeof(err)) != 0) {
+                server_hooks_abort(txn);
                 respond_json_error(req, 404, "Not Found", err);
                 return;
             }
         } else if (n == 4 && is_delete) {
-            if (hook_versions_delete_alias(segs[1], segs[3], err, sizeof(err)) != 0) {
+            txn = server_hooks_begin();
+            if (hook_versions_delete_alias(txn, segs[1], segs[3], err, sizeof(err)) != 0) {
+                server_hooks_abort(txn);
                 respond_json_error(req, strstr(err, "cannot") != NULL ? 409 : 404, strstr(err, "cannot") != NULL ? "Conflict" : "Not Found",
                                    err);
                 return;
@@ -372,9 +371,11 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
                 }
                 key = v->str;
             }
-            int r = hook_versions_set_alias(segs[1], segs[3], versions, weights, count, key, err, sizeof(err));
+            txn = server_hooks_begin();
+            int r = hook_versions_set_alias(txn, segs[1], segs[3], versions, weights, count, key, err, sizeof(err));
             hook_json_free(doc);
             if (r != 0) {
+                server_hooks_abort(txn);
                 respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 400, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Bad Request",
                                    err);
                 return;
@@ -383,8 +384,11 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
             respond_json_error(req, 405, "Method Not Allowed", "PUT or DELETE /hooks/NAME/aliases/ALIAS, POST .../rollback");
             return;
         }
-        if (apply_hook_change(req) != 0)
+        /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
+        if (server_hooks_commit(txn, 1, err, sizeof(err)) != 0) {
+            respond_json_error(req, 409, "Conflict", err);
             return;
+        }
         char *json = hook_versions_json();
         respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, json, SIZE_MAX));
         free(json);

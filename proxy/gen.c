@@ -44,7 +44,7 @@ static int bind_hooks(edge_gen_t *gen, char *err, size_t errlen)
             if (ref == NULL)
                 continue;
             b->hooks[ev] = calloc(1, sizeof(hook_binding_t));
-            if (hook_versions_bind(ref, ev, b->hooks[ev], e, sizeof(e)) != 0) {
+            if (hook_versions_bind(gen->staged, ref, ev, b->hooks[ev], e, sizeof(e)) != 0) {
                 snprintf(err, errlen, "%s:%d: behaviors[%zu].hooks.%s: %s", conf->file, conf->behaviors[i].line, i,
                          conf_hook_event_names[ev], e);
                 free(b->hooks[ev]);
@@ -111,10 +111,11 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
             return NULL;
         }
     }
-    /* each hook of the config is (or becomes) a version in the registry */
+    /* each hook of the config is (or becomes) a version in the registry: staged until the generation is published */
+    gen->staged = hook_versions_begin();
     for (i = 0; i != conf->num_hooks; ++i) {
         char e[512];
-        if (hook_versions_from_config(&conf->hooks[i], e, sizeof(e)) == 0) {
+        if (hook_versions_from_config(gen->staged, &conf->hooks[i], e, sizeof(e)) == 0) {
             snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
             gen_release(gen);
             return NULL;
@@ -135,7 +136,7 @@ void gen_own_conf(edge_gen_t *gen)
     gen->conf_ref->conf = gen->conf;
 }
 
-edge_gen_t *gen_rebind(edge_gen_t *old, char *err, size_t errlen)
+edge_gen_t *gen_rebind(edge_gen_t *old, hook_versions_txn_t *txn, char *err, size_t errlen)
 {
     edge_gen_t *gen = calloc(1, sizeof(*gen));
     size_t i;
@@ -152,11 +153,19 @@ edge_gen_t *gen_rebind(edge_gen_t *old, char *err, size_t errlen)
         origin_addref(gen->origins[i]);
     }
     init_behaviors(gen);
+    gen->staged = txn;
     if (bind_hooks(gen, err, errlen) != 0) {
+        gen->staged = NULL; /* the caller's again */
         gen_release(gen);
         return NULL;
     }
     return gen;
+}
+
+void gen_commit(edge_gen_t *gen)
+{
+    hook_versions_commit(gen->staged);
+    gen->staged = NULL;
 }
 
 void gen_addref(edge_gen_t *gen)
@@ -188,6 +197,7 @@ void gen_release(edge_gen_t *gen)
     }
     free(gen->origins);
     free(gen->behaviors);
+    hook_versions_abort(gen->staged); /* never published: its registry changes are dropped */
     if (gen->conf_ref != NULL && atomic_fetch_sub(&gen->conf_ref->refcnt, 1) == 1) {
         conf_free(gen->conf_ref->conf);
         free(gen->conf_ref);

@@ -38,12 +38,22 @@ typedef struct edge_gen {
     size_t num_behaviors;
     hook_fn_t **hooks;         /* every hook version the bindings use, NULL-terminated (compiled per worker, in metrics) */
     edge_conf_ref_t *conf_ref; /* set once built: the generation shares conf through it */
+    hook_versions_txn_t *staged; /* the registry changes this generation was built on, committed when it is published */
 } edge_gen_t;
 
-/** builds the runtime objects of conf; NULL with a message on failure (conf stays the caller's until owns_conf is set) */
+/**
+ * Builds the runtime objects of conf; NULL with a message on failure (conf stays the caller's until gen_own_conf). The config's
+ * hooks are registered in a registry transaction the generation holds: nothing changes in the registry until gen_commit, and a
+ * generation released unpublished drops the transaction (a refused reload leaves no trace).
+ */
 edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen);
-/** a generation like gen with the hook bindings resolved again (after a change of versions or aliases); NULL with a message */
-edge_gen_t *gen_rebind(edge_gen_t *gen, char *err, size_t errlen);
+/**
+ * A generation like gen with the hook bindings resolved again against txn (a change of versions or aliases staged in it); on
+ * success the new generation takes txn (committed by gen_commit); NULL with a message, txn still the caller's.
+ */
+edge_gen_t *gen_rebind(edge_gen_t *gen, hook_versions_txn_t *txn, char *err, size_t errlen);
+/** commits the registry changes gen was built on (when it is published; once) */
+void gen_commit(edge_gen_t *gen);
 /** makes gen own conf (shared by the generations rebound from it) */
 void gen_own_conf(edge_gen_t *gen);
 void gen_addref(edge_gen_t *gen);

@@ -8,6 +8,7 @@ static metrics_worker_t *workers;
 static unsigned num_workers;
 static metrics_worker_t fallback; /* the main thread and tools */
 static __thread metrics_worker_t *local = &fallback;
+static _Atomic uint64_t reloads[2]; /* refused, ok */
 static const uint64_t bucket_us[METRICS_LATENCY_BUCKETS] = {100,    250,    500,     1000,    2500,    5000,     10000,
                                                              25000,  50000,  100000,  250000,  1000000, 5000000,  30000000};
 static const char *const counter_names[METRIC_NUM][2] = {
@@ -62,6 +63,11 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes)
     metrics_add(&m->counters[METRIC_BYTES_SENT], bytes);
 }
 
+void metrics_reload(int ok)
+{
+    atomic_fetch_add_explicit(&reloads[ok != 0], 1, memory_order_relaxed);
+}
+
 uint64_t metrics_sum(int which)
 {
     uint64_t s = atomic_load_explicit(&fallback.counters[which], memory_order_relaxed);
@@ -104,6 +110,11 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
                   "target, oversized header list, HTTP version\n# TYPE edgehook_requests_refused_total counter\n");
     for (i = METRIC_REFUSED_FIRST; i != METRIC_NUM; ++i)
         appendf(&buf, "edgehook_requests_refused_total{reason=\"%s\"} %" PRIu64 "\n", counter_names[i][0], metrics_sum(i));
+    appendf(&buf,
+            "# HELP edgehook_reloads_total configuration reloads (SIGHUP): applied, or refused with the running one kept\n"
+            "# TYPE edgehook_reloads_total counter\nedgehook_reloads_total{result=\"ok\"} %" PRIu64
+            "\nedgehook_reloads_total{result=\"refused\"} %" PRIu64 "\n",
+            atomic_load(&reloads[1]), atomic_load(&reloads[0]));
     appendf(&buf, "# HELP edgehook_requests_total requests answered, by status class\n# TYPE edgehook_requests_total counter\n");
     for (c = 0; c != 6; ++c) {
         uint64_t s = 0;

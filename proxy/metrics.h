@@ -59,6 +59,8 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes);
 
 /** renders all metrics in the Prometheus text format into a pool-allocated buffer; `extra` appends module metrics */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx);
+/** counts a configuration reload: applied (ok) or refused (edgehook_reloads_total{result="ok"|"refused"}); any thread */
+void metrics_reload(int ok);
 /** sum of one counter over the workers */
 uint64_t metrics_sum(int which);
 

@@ -247,6 +247,7 @@ static void switch_gen(server_worker_t *w, edge_gen_t *gen)
 void server_publish_gen(edge_gen_t *gen)
 {
     edge_gen_t *old;
+    gen_commit(gen); /* the registry changes it was built on take effect with it */
     for (unsigned i = 0; i != server.num_workers; ++i) {
         control_msg_t *m = server_calloc(1, sizeof(*m));
         m->type = CONTROL_SWITCH;
@@ -500,17 +501,34 @@ static void warn_restart_only(conf_t *old, conf_t *new)
 /* reloads and admin changes build generations from the current one: one at a time */
 static pthread_mutex_t publish_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-int server_rebind_hooks(char *err, size_t errlen)
+hook_versions_txn_t *server_hooks_begin(void)
+{
+    pthread_mutex_lock(&publish_mutex);
+    return hook_versions_begin();
+}
+
+int server_hooks_commit(hook_versions_txn_t *txn, int rebind, char *err, size_t errlen)
 {
     edge_gen_t *gen;
-    pthread_mutex_lock(&publish_mutex);
-    if ((gen = gen_rebind(atomic_load(&server.gen), err, errlen)) == NULL) {
+    if (!rebind) {
+        hook_versions_commit(txn);
+        pthread_mutex_unlock(&publish_mutex);
+        return 0;
+    }
+    if ((gen = gen_rebind(atomic_load(&server.gen), txn, err, errlen)) == NULL) {
+        hook_versions_abort(txn);
         pthread_mutex_unlock(&publish_mutex);
         return -1;
     }
     server_publish_gen(gen);
     pthread_mutex_unlock(&publish_mutex);
     return 0;
+}
+
+void server_hooks_abort(hook_versions_txn_t *txn)
+{
+    hook_versions_abort(txn);
+    pthread_mutex_unlock(&publish_mutex);
 }
 
 void server_reload(void)
@@ -524,6 +542,7 @@ void server_reload(void)
     log_info("reload: reading %s", cur->conf->file);
     if ((conf = conf_load(cur->conf->file, err, sizeof(err))) == NULL) {
         log_error("reload refused, the running configuration stays: %s", err);
+        metrics_reload(0);
         pthread_mutex_unlock(&publish_mutex);
         return;
     }
@@ -535,7 +554,9 @@ void server_reload(void)
         conf->store.listen.port = cur->conf->store.listen.port;
     warn_restart_only(cur->conf, conf);
     if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
+        /* nothing of it took effect: the hook registry's changes were staged in the generation and are dropped with it */
         log_error("reload refused, the running configuration stays: %s", err);
+        metrics_reload(0);
         conf_free(conf);
         pthread_mutex_unlock(&publish_mutex);
         return;
@@ -546,6 +567,7 @@ void server_reload(void)
         log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
     log_level = conf->error_log.level;
     server_publish_gen(gen);
+    metrics_reload(1);
     pthread_mutex_unlock(&publish_mutex);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
 }
@@ -582,6 +604,7 @@ int server_run(conf_t *conf)
     }
     gen_own_conf(gen);
     connect_embedded_origins(gen);
+    gen_commit(gen);
     atomic_store(&server.gen, gen);
 
     /* signals are taken by the main thread only */

@@ -78,8 +78,15 @@ void server_gen_release(server_worker_t *w, struct edge_gen *g);
  */
 void server_publish_gen(struct edge_gen *gen);
 
-/** resolves the hook references again after a change of versions or aliases and publishes the result; 0 or -1 with a reason */
-int server_rebind_hooks(char *err, size_t errlen);
+/**
+ * A change of hook versions or aliases: server_hooks_begin opens a registry transaction (one change, reload or admin call at a
+ * time); server_hooks_commit with rebind resolves the hook references against it and publishes the generation, which commits
+ * it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, and then nothing changed.
+ * server_hooks_abort drops it.
+ */
+struct hook_versions_txn *server_hooks_begin(void);
+int server_hooks_commit(struct hook_versions_txn *txn, int rebind, char *err, size_t errlen);
+void server_hooks_abort(struct hook_versions_txn *txn);
 
 /** SIGHUP: reloads the config file; a broken one is refused with its error logged and the running one keeps serving */
 void server_reload(void);
