@@ -264,7 +264,7 @@ size_t hook_headers_bytes(const hook_headers_t *h)
 
 size_t hook_response_size_limit(int type)
 {
-    return type == HOOK_VIEWER_REQUEST ? 40 * 1024 : 1024 * 1024;
+    return hook_size_limit(type);
 }
 
 size_t hook_response_size(const hook_response_t *resp)

@@ -59,7 +59,7 @@ typedef struct hook_request {
     hook_headers_t headers;
     struct {
         int present;      /* the hook has include_body and the pipeline passed the body */
-        int truncated;    /* the body was longer than the event limit (40 KB viewer, 1 MB origin) */
+        int truncated;    /* the body was longer than the event limit (hook_size_limit()) */
         int replaced;     /* set by the runtime when a hook replaced it */
         h2o_iovec_t data; /* raw bytes */
     } body;
@@ -175,7 +175,20 @@ void hook_header_title_case(char *out, const char *name, size_t len);
 /** the sum of name + value lengths of a header list */
 size_t hook_headers_bytes(const hook_headers_t *h);
 
-/** the largest generated response (headers + body) for a request event type: 40 KB viewer-request, 1 MB otherwise */
+/**
+ * Lambda@Edge's size limits, the one definition: 40 KB at viewer-request, 1 MB at the other trigger points. They cap the request
+ * body a hook with include_body is shown (a longer one is cut and marked truncated), the body a hook may write, and a generated
+ * response (headers + body).
+ */
+#define HOOK_VIEWER_SIZE_LIMIT (40 * 1024)
+#define HOOK_ORIGIN_SIZE_LIMIT (1024 * 1024)
+
+/** the size limit of an event type: HOOK_VIEWER_SIZE_LIMIT for viewer-request, HOOK_ORIGIN_SIZE_LIMIT otherwise */
+static inline size_t hook_size_limit(int type)
+{
+    return type == HOOK_VIEWER_REQUEST ? HOOK_VIEWER_SIZE_LIMIT : HOOK_ORIGIN_SIZE_LIMIT;
+}
+/** the largest generated response (headers + body) for a request event type: hook_size_limit() */
 size_t hook_response_size_limit(int type);
 /** size of a response as Lambda@Edge counts it: status line, each "Key: value\r\n", body */
 size_t hook_response_size(const hook_response_t *resp);

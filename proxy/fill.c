@@ -354,8 +354,9 @@ static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
         dynorigin_describe(f->default_origin, &f->pool, &ev->request.origin);
         if (fn != NULL && hook_fn_include_body(fn) && f->body.base != NULL) {
             ev->request.body.present = 1;
-            ev->request.body.truncated = f->body.len > FILL_HOOK_BODY_LIMIT;
-            ev->request.body.data = h2o_iovec_init(f->body.base, f->body.len > FILL_HOOK_BODY_LIMIT ? FILL_HOOK_BODY_LIMIT : f->body.len);
+            size_t limit = hook_size_limit(type);
+            ev->request.body.truncated = f->body.len > limit;
+            ev->request.body.data = h2o_iovec_init(f->body.base, f->body.len > limit ? limit : f->body.len);
         }
     }
 }

@@ -92,8 +92,6 @@ void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fil
 
 /** bytes a passed-through response may run ahead of its slowest reader before the origin read pauses */
 #define FILL_PASS_WINDOW (1024 * 1024)
-/** the part of a request body an origin-request hook with include_body sees (Lambda@Edge: 1 MB) */
-#define FILL_HOOK_BODY_LIMIT (1024 * 1024)
 /** how long a key whose response was not cacheable skips request collapsing (Varnish's hit-for-miss) */
 #define FILL_HIT_FOR_MISS_MS 120000
 

@@ -39,21 +39,35 @@ static edge_txn_t *txn_of(h2o_req_t *req)
     return NULL;
 }
 
-/* the X-Cache values, ready to send */
-static h2o_iovec_t x_cache_value(const char *x_cache)
+/* per cache status: its name in the log, its X-Cache header (CloudFront's wording, ready to send; none when base is NULL) and
+ * the metric it counts when a delivery begins (-1: none, or counted elsewhere) */
+static const struct {
+    const char *name;
+    h2o_iovec_t x_cache;
+    int metric;
+} cache_statuses[EDGE_CACHE_NUM_STATUSES] = {
+    [EDGE_CACHE_NONE] = {NULL, {NULL, 0}, -1},
+    [EDGE_CACHE_HIT] = {"Hit", {H2O_STRLIT("Hit from edgehook")}, METRIC_CACHE_HIT},
+    [EDGE_CACHE_REFRESH_HIT] = {"RefreshHit", {H2O_STRLIT("RefreshHit from edgehook")}, METRIC_CACHE_REFRESH_HIT},
+    [EDGE_CACHE_MISS] = {"Miss", {H2O_STRLIT("Miss from edgehook")}, METRIC_CACHE_MISS},
+    [EDGE_CACHE_STALE_HIT] = {"StaleHit", {H2O_STRLIT("Hit from edgehook")}, METRIC_CACHE_STALE},
+    [EDGE_CACHE_STALE_IF_ERROR] = {"StaleIfError", {H2O_STRLIT("Hit from edgehook")}, METRIC_CACHE_STALE},
+    [EDGE_CACHE_PASS] = {"Pass", {H2O_STRLIT("Miss from edgehook")}, METRIC_CACHE_PASS},
+    [EDGE_CACHE_GENERATED] = {"Generated", {NULL, 0}, -1}, /* counted when it is sent */
+    [EDGE_CACHE_ERROR] = {"Error", {H2O_STRLIT("Error from edgehook")}, -1},
+};
+
+const char *handler_cache_status_name(edge_cache_status_t status)
 {
-    static const h2o_iovec_t hit = {H2O_STRLIT("Hit from edgehook")}, miss = {H2O_STRLIT("Miss from edgehook")},
-                             refresh = {H2O_STRLIT("RefreshHit from edgehook")}, error = {H2O_STRLIT("Error from edgehook")};
-    switch (x_cache[0]) {
-    case 'H':
-        return hit;
-    case 'M':
-        return miss;
-    case 'R':
-        return refresh;
-    default:
-        return error;
-    }
+    return (unsigned)status < EDGE_CACHE_NUM_STATUSES ? cache_statuses[status].name : NULL;
+}
+
+/* the X-Cache header of the request's cache status, when it has one */
+static void add_x_cache(edge_txn_t *txn)
+{
+    h2o_iovec_t v = cache_statuses[txn->cache_status].x_cache;
+    if (v.base != NULL)
+        h2o_add_header_by_str(&txn->req->pool, &txn->req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
 }
 
 /* decimal without printf (this runs for every response from the cache) */
@@ -128,17 +142,12 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
     sprintf(body, "%d %s: %s\n", status, reason, detail);
     txn->status = status;
     txn->head_sent = 1;
-    if (status >= 500) {
-        txn->cache_status = "Error";
-        txn->x_cache = "Error";
-    }
+    if (status >= 500)
+        txn->cache_status = EDGE_CACHE_ERROR;
     memset(&req->res.headers, 0, sizeof(req->res.headers));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
-    if (txn->x_cache != NULL) {
-        h2o_iovec_t v = x_cache_value(txn->x_cache);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
-    }
+    add_x_cache(txn);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     if (extra_name != NULL)
         h2o_add_header(&req->pool, &req->res.headers, extra_name, NULL, extra_value.base, extra_value.len);
@@ -169,7 +178,7 @@ static void send_generated(edge_txn_t *txn, hook_response_t *resp)
     h2o_iovec_t body = resp->has_body ? resp->body : h2o_iovec_init(NULL, 0);
     txn->status = resp->status;
     txn->head_sent = 1;
-    txn->cache_status = "Generated";
+    txn->cache_status = EDGE_CACHE_GENERATED;
     metrics_count(METRIC_CACHE_GENERATED, 1);
     req->res.status = resp->status;
     req->res.reason = resp->status_description.len != 0 ? h2o_strdup(&req->pool, resp->status_description.base,
@@ -597,10 +606,7 @@ static void send_head(edge_txn_t *txn)
         txn->end = end + 1;
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
-    if (txn->x_cache != NULL) {
-        h2o_iovec_t x = x_cache_value(txn->x_cache);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", x.base, x.len);
-    }
+    add_x_cache(txn);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
                           txn->request_id.len);
     log_origin_response_hook(txn);
@@ -624,16 +630,9 @@ static void send_head(edge_txn_t *txn)
 /* counts what the delivery turned out to be, once, when its head goes out */
 static void count_delivery(edge_txn_t *txn)
 {
-    static const struct {
-        const char *status;
-        int metric;
-    } map[] = {{"Hit", METRIC_CACHE_HIT},       {"Miss", METRIC_CACHE_MISS},           {"RefreshHit", METRIC_CACHE_REFRESH_HIT},
-               {"StaleHit", METRIC_CACHE_STALE}, {"StaleIfError", METRIC_CACHE_STALE}, {"Pass", METRIC_CACHE_PASS}};
-    for (size_t i = 0; i != sizeof(map) / sizeof(map[0]); ++i)
-        if (txn->cache_status != NULL && strcmp(txn->cache_status, map[i].status) == 0) {
-            metrics_count(map[i].metric, 1);
-            return;
-        }
+    int metric = cache_statuses[txn->cache_status].metric;
+    if (metric >= 0)
+        metrics_count(metric, 1);
 }
 
 static void restart(edge_txn_t *txn)
@@ -672,8 +671,7 @@ static void deliver(edge_txn_t *txn)
             cache_obj_release(obj);
             txn->obj = fb;
             cache_reader_attach(fb, &txn->reader);
-            txn->cache_status = "StaleIfError";
-            txn->x_cache = "Hit";
+            txn->cache_status = EDGE_CACHE_STALE_IF_ERROR;
             count_delivery(txn);
             send_head(txn);
             return;
@@ -693,10 +691,8 @@ static void deliver(edge_txn_t *txn)
         }
         break;
     }
-    if (obj->refreshed && txn->cache_status != NULL && strcmp(txn->cache_status, "Miss") == 0) {
-        txn->cache_status = "RefreshHit";
-        txn->x_cache = "RefreshHit";
-    }
+    if (obj->refreshed && txn->cache_status == EDGE_CACHE_MISS)
+        txn->cache_status = EDGE_CACHE_REFRESH_HIT;
     count_delivery(txn);
     send_head(txn);
 }
@@ -761,8 +757,7 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
 /* the response is not shared: one fetch for this client, never stored */
 static void start_pass(edge_txn_t *txn)
 {
-    txn->cache_status = "Pass";
-    txn->x_cache = "Miss";
+    txn->cache_status = EDGE_CACHE_PASS;
     txn->origin_name = txn->behavior->origin->name;
     txn->obj = cache_obj_new(0, h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0));
     cache_reader_attach(txn->obj, &txn->reader);
@@ -776,8 +771,7 @@ static void start_pass(edge_txn_t *txn)
 static void start_uncollapsed(edge_txn_t *txn)
 {
     fill_cache_t fc;
-    txn->cache_status = "Miss";
-    txn->x_cache = "Miss";
+    txn->cache_status = EDGE_CACHE_MISS;
     txn->origin_name = txn->behavior->origin->name;
     txn->obj = cache_obj_new(txn->hash, txn->key, txn->url);
     cache_reader_attach(txn->obj, &txn->reader);
@@ -793,8 +787,7 @@ static void start_miss(edge_txn_t *txn, cache_obj_t *stale)
     int created;
     cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
     txn->obj = obj;
-    txn->cache_status = "Miss";
-    txn->x_cache = "Miss";
+    txn->cache_status = EDGE_CACHE_MISS;
     txn->origin_name = txn->behavior->origin->name;
     cache_reader_attach(obj, &txn->reader);
     if (created) {
@@ -822,11 +815,10 @@ static void start_background_revalidation(edge_txn_t *txn, cache_obj_t *stale)
     cache_obj_release(obj);
 }
 
-static void serve_stored(edge_txn_t *txn, cache_obj_t *obj, const char *status, const char *x_cache)
+static void serve_stored(edge_txn_t *txn, cache_obj_t *obj, edge_cache_status_t status)
 {
     txn->obj = obj;
     txn->cache_status = status;
-    txn->x_cache = x_cache;
     cache_reader_attach(obj, &txn->reader);
     deliver(txn);
 }
@@ -931,7 +923,7 @@ static void process_cached(edge_txn_t *txn)
             cache_obj_decision(found, &fd);
             cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&fd, NULL, now);
             if (use == CACHE_USE_FRESH) {
-                serve_stored(txn, found, "Hit", "Hit");
+                serve_stored(txn, found, EDGE_CACHE_HIT);
                 return;
             }
             if (use == CACHE_USE_STALE_REVALIDATE && cache_obj_state(found) == CACHE_OBJ_COMPLETE) {
@@ -941,7 +933,7 @@ static void process_cached(edge_txn_t *txn)
                 int last = atomic_load(&found->revalidating), sec = (int)((now / 1000) & 0x3fffffff) + 1;
                 if (last != sec && atomic_compare_exchange_strong(&found->revalidating, &last, sec))
                     start_background_revalidation(txn, found);
-                serve_stored(txn, found, "StaleHit", "Hit");
+                serve_stored(txn, found, EDGE_CACHE_STALE_HIT);
                 return;
             }
             /* validate with the origin first; while that runs, other requests for the key wait for it */
@@ -1162,7 +1154,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     e.bytes = req->bytes_sent;
     e.duration_us = dur;
     e.request_id = txn->request_id;
-    e.cache_status = txn->cache_status;
+    e.cache_status = handler_cache_status_name(txn->cache_status);
     e.hooks = h2o_iovec_init(txn->hooks_log, txn->hooks_log_len);
     e.origin = txn->origin_name;
     if (accesslog_enabled() && !unanswered_suppressed(txn))

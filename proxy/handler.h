@@ -9,6 +9,25 @@
 #include "proxy/gen.h"
 #include "proxy/hookcall.h"
 
+/** what the cache did for a request: the access log's cache= field, the X-Cache header and the cache metrics, from one table
+ * (handler.c) */
+typedef enum edge_cache_status {
+    EDGE_CACHE_NONE = 0,       /* not decided (answered before the cache): "-" in the log, no X-Cache */
+    EDGE_CACHE_HIT,            /* X-Cache: Hit */
+    EDGE_CACHE_REFRESH_HIT,    /* a stored response revalidated with a 304; X-Cache: RefreshHit */
+    EDGE_CACHE_MISS,           /* X-Cache: Miss */
+    EDGE_CACHE_STALE_HIT,      /* stale-while-revalidate; X-Cache: Hit */
+    EDGE_CACHE_STALE_IF_ERROR, /* the stored response instead of the origin's error; X-Cache: Hit */
+    EDGE_CACHE_PASS,           /* not cacheable; X-Cache: Miss */
+    EDGE_CACHE_GENERATED,      /* answered by a viewer-request hook; no X-Cache */
+    EDGE_CACHE_ERROR,          /* an error of ours (5xx); X-Cache: Error */
+    EDGE_CACHE_NUM_STATUSES
+} edge_cache_status_t;
+
+/** the name of a status for the access log (Hit, RefreshHit, Miss, StaleHit, StaleIfError, Pass, Generated, Error), NULL for
+ * EDGE_CACHE_NONE */
+const char *handler_cache_status_name(edge_cache_status_t status);
+
 /** per request, allocated from req->pool; found again by the logger through the prefilter list */
 typedef struct edge_txn {
     h2o_req_prefilter_t super; /* first: the logger finds the transaction by its on_setup_ostream */
@@ -36,8 +55,7 @@ typedef struct edge_txn {
     hookcall_cont_t pending_cont;
     int resp_status, not_modified; /* send_head's decisions, kept while a viewer-response hook runs elsewhere */
     int status;
-    const char *cache_status; /* for the access log: Hit, Miss, RefreshHit, StaleHit, StaleIfError, Pass, Generated, Error */
-    const char *x_cache;      /* CloudFront's wording: Hit, RefreshHit, Miss, Error */
+    edge_cache_status_t cache_status;
     h2o_timeout_entry_t defer_entry; /* HTTP/2: the miss path starts one loop tick later (rapid reset, D8) */
     h2o_timeout_entry_t pace_entry;  /* HTTP/2: the body waits while the connection's output backlog is high */
     h2o_socket_t *h2_sock;           /* HTTP/2: the connection's socket, and its bytes_written when the body began */

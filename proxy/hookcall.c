@@ -10,9 +10,6 @@
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
 
-#define VIEWER_BODY_LIMIT (40 * 1024)
-#define ORIGIN_BODY_LIMIT (1024 * 1024)
-
 void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n, hook_headers_t *dst)
 {
     dst->entries = h2o_mem_alloc_pool(pool, sizeof(hook_header_t) * (n + 1));
@@ -139,7 +136,7 @@ void hookcall_request_event(h2o_req_t *req, edge_txn_t *txn, int type, hook_fn_t
         hook_headers_add_nocopy(&req->pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
                                 req->authority);
     if (fn != NULL && hook_fn_include_body(fn) && req->entity.base != NULL) {
-        size_t limit = type == HOOK_VIEWER_REQUEST ? VIEWER_BODY_LIMIT : ORIGIN_BODY_LIMIT;
+        size_t limit = hook_size_limit(type);
         ev->request.body.present = 1;
         ev->request.body.truncated = req->entity.len > limit;
         ev->request.body.data = h2o_iovec_init(req->entity.base, req->entity.len > limit ? limit : req->entity.len);
