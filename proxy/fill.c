@@ -11,7 +11,6 @@
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
-#include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
@@ -20,8 +19,7 @@ static void fill_free(fill_t *f)
     cache_waiter_cancel(&f->producer);
     if (f->cache.stale != NULL)
         cache_obj_release(f->cache.stale);
-    if (f->job != NULL)
-        offload_orphan(f->job); /* freed when it comes back */
+    hookcall_cancel(&f->call);
     if (f->request_hook != NULL)
         hook_fn_release(f->request_hook);
     if (f->response_hook != NULL)
@@ -333,32 +331,19 @@ static h2o_headers_t dup_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, 
 /* the request part of an origin event, from what the fill keeps (its own copies: they outlive the client's request) */
 static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
 {
-    size_t q;
-    hook_event_init(ev, type);
-    hookcall_set_limits(ev, server_worker_current()->gen->conf); /* the configured caps on what the hook returns */
-    ev->request_id = f->request_id;
-    ev->distribution_domain_name = f->authority;
-    ev->distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
-    ev->request.client_ip = f->client_ip;
-    ev->request.method = f->method;
-    for (q = 0; q != f->client_path.len && f->client_path.base[q] != '?'; ++q)
-        ;
-    ev->request.uri = h2o_iovec_init(f->client_path.base, q);
-    ev->request.querystring = q < f->client_path.len ? h2o_iovec_init(f->client_path.base + q + 1, f->client_path.len - q - 1)
-                                                      : h2o_iovec_init("", 0);
-    hookcall_from_h2o_headers(&f->pool, f->req_headers.entries, f->req_headers.size, &ev->request.headers);
-    if (f->authority.len != 0)
-        hook_headers_add_nocopy(&f->pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
-                                f->authority);
-    if (type == HOOK_ORIGIN_REQUEST) {
+    const char *q = memchr(f->client_path.base, '?', f->client_path.len);
+    hookcall_request_t r = {.request_id = f->request_id,
+                            .authority = f->authority,
+                            .client_ip = f->client_ip,
+                            .method = f->method,
+                            .path = f->client_path,
+                            .query_at = q != NULL ? (size_t)(q - f->client_path.base) : SIZE_MAX,
+                            .headers = f->req_headers.entries,
+                            .num_headers = f->req_headers.size,
+                            .body = type == HOOK_ORIGIN_REQUEST ? f->body : h2o_iovec_init(NULL, 0)};
+    hookcall_request_event(&f->pool, type, fn, &r, ev);
+    if (type == HOOK_ORIGIN_REQUEST)
         dynorigin_describe(f->default_origin, &f->pool, &ev->request.origin);
-        if (fn != NULL && hook_fn_include_body(fn) && f->body.base != NULL) {
-            ev->request.body.present = 1;
-            size_t limit = hook_size_limit(type);
-            ev->request.body.truncated = f->body.len > limit;
-            ev->request.body.data = h2o_iovec_init(f->body.base, f->body.len > limit ? limit : f->body.len);
-        }
-    }
 }
 
 static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_headers_t *resp, hook_event_t *ev)
@@ -369,33 +354,21 @@ static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_
     hookcall_from_h2o_headers(&f->pool, resp->entries, resp->size, &ev->response.headers);
 }
 
-static void on_job_done(offload_job_t *job);
+static void on_hook_done(hookcall_t *call, void *arg);
 
-/* runs fn on ev within the inline budget; returns 1 when the call went to an offload thread (from an event made afresh) */
-static int run_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev, hook_status_t *st)
+/* runs fn on ev; HOOKCALL_PENDING: on_hook_done goes on with the outcome later */
+static hookcall_progress_t start_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev)
 {
-    server_worker_t *w = server_worker_current();
-    hook_report_t rep;
-    *st = hook_run_budget(w->hooks, fn, ev, &f->pool, &rep, offload_budget_ms());
-    if (*st != HOOK_PREEMPTED)
-        return 0;
-    hook_event_t fresh;
-    if (ev->type == HOOK_ORIGIN_REQUEST)
-        request_event(f, HOOK_ORIGIN_REQUEST, fn, &fresh);
-    else
-        response_event(f, f->ores.status, f->ores.reason, &f->ores.headers, &fresh);
-    f->job = offload_job_new(fn, &fresh, on_job_done, f);
-    offload_submit(f->job, &w->offload_receiver);
-    return 1;
+    return hookcall_start(&f->call, fn, ev, &f->pool, &f->limits, on_hook_done, f);
 }
 
 /* fails the object for a hook that failed (no stale fallback: the origin did not fail) */
-static void fail_for_hook(fill_t *f, hook_status_t st, const char *event)
+static void fail_for_hook(fill_t *f, hook_status_t st, int type)
 {
     char msg[96];
-    int status = 0;
-    hookcall_result_of(st, &status);
-    snprintf(msg, sizeof(msg), status == 502 ? "the %s hook returned an invalid result" : "the %s hook failed", event);
+    int status = hookcall_error_status(st);
+    snprintf(msg, sizeof(msg), status == 502 ? "the %s hook returned an invalid result" : "the %s hook failed",
+             hook_event_type_name(type));
     stop_fetch(f);
     if (f->cache.mem != NULL && (f->stored || cache_obj_state(f->obj) == CACHE_OBJ_BUSY))
         cache_mem_remove(f->cache.mem, f->obj);
@@ -429,7 +402,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         if (hookcall_normalize_uri(&f->pool, &f->client_path, NULL, &why) != 0) {
             log_error("request %.*s: origin-request hook %s returned a uri that is refused: %s", (int)f->request_id.len,
                       f->request_id.base, hook_fn_name(f->request_hook), why);
-            fail_for_hook(f, HOOK_INVALID, "origin-request");
+            fail_for_hook(f, HOOK_INVALID, HOOK_ORIGIN_REQUEST);
             return;
         }
         hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
@@ -438,7 +411,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
             f->authority = h2o_strdup(&f->pool, headers.entries[host].value.base, headers.entries[host].value.len);
             h2o_delete_header(&headers, host);
         }
-        copy_headers(&f->pool, &headers); /* the event may live in an offload job's memory */
+        copy_headers(&f->pool, &headers); /* the event may live in the hook call's memory */
         f->req_headers = headers;
         if (r->body.replaced)
             f->body = h2o_strdup(&f->pool, r->body.data.base, r->body.data.len);
@@ -462,6 +435,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         h2o_headers_t custom = {NULL, 0, 0};
         hookcall_to_h2o_headers(&f->pool, &r->origin.custom_headers, &custom);
         f->custom_headers = dup_headers(&f->pool, custom.entries, custom.size);
+        hookcall_cancel(&f->call); /* what the fill keeps of the result was copied */
         fill_go(f);
         return;
     }
@@ -479,7 +453,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         return;
     }
     default:
-        fail_for_hook(f, st, "origin-request");
+        fail_for_hook(f, st, HOOK_ORIGIN_REQUEST);
         return;
     }
 }
@@ -494,7 +468,7 @@ static int apply_response_hook(fill_t *f, hook_event_t *ev, hook_status_t st, co
     h2o_headers_t resp;
     char reason_buf[48];
     if (st != HOOK_CONTINUE) {
-        fail_for_hook(f, st, "origin-response");
+        fail_for_hook(f, st, HOOK_ORIGIN_RESPONSE);
         return 1;
     }
     resp = (h2o_headers_t){before->entries, before->size, before->size}; /* full: an append does not write into before's array */
@@ -514,23 +488,22 @@ static int apply_response_hook(fill_t *f, hook_event_t *ev, hook_status_t st, co
 static void on_origin_done(origin_req_t *oreq, int status, const char *err);
 static void finish(fill_t *f, int status, const char *err);
 
-/* a hook call came back from an offload thread */
-static void on_job_done(offload_job_t *job)
+/* a hook call that went on elsewhere completed */
+static void on_hook_done(hookcall_t *call, void *arg)
 {
-    fill_t *f = job->data;
-    f->job = NULL;
-    if (job->ev.type == HOOK_ORIGIN_REQUEST) {
-        apply_request_hook(f, &job->ev, job->status);
-    } else {
-        f->ores.pending = 0;
-        if (!apply_response_hook(f, &job->ev, job->status, &f->ores.headers, f->ores.content_length)) {
-            if (f->ores.origin_done)
-                finish(f, f->ores.origin_status, f->ores.origin_err);
-            else if (f->oreq != NULL)
-                origin_req_resume(f->oreq);
-        }
+    fill_t *f = arg;
+    if (call->ev->type == HOOK_ORIGIN_REQUEST) {
+        apply_request_hook(f, call->ev, call->status);
+        return;
     }
-    offload_job_free(job); /* what the fill kept of the result was copied */
+    f->ores.pending = 0;
+    if (!apply_response_hook(f, call->ev, call->status, &f->ores.headers, f->ores.content_length)) {
+        hookcall_cancel(call); /* what the fill keeps of the result was copied */
+        if (f->ores.origin_done)
+            finish(f, f->ores.origin_status, f->ores.origin_err);
+        else if (f->oreq != NULL)
+            origin_req_resume(f->oreq);
+    }
 }
 
 static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
@@ -560,21 +533,20 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
     }
     if (f->response_hook != NULL) {
         hook_event_t ev;
-        hook_status_t st;
         f->obj->response_hooked = 1;
-        /* the head, kept: the call may finish on an offload thread, after the origin client let go of it */
+        /* the head, kept: the call may complete later, after the origin client let go of it */
         f->ores.status = status;
         f->ores.reason = h2o_strdup(&f->pool, reason.base, reason.len);
         f->ores.headers = dup_headers(&f->pool, headers, num_headers);
         f->ores.content_length = content_length;
         response_event(f, status, f->ores.reason, &f->ores.headers, &ev);
-        if (run_hook(f, f->response_hook, &ev, &st)) {
+        if (start_hook(f, f->response_hook, &ev) == HOOKCALL_PENDING) {
             /* no body is read until the hook has decided what the head is */
             f->ores.pending = 1;
             origin_req_pause(oreq);
             return;
         }
-        apply_response_hook(f, &ev, st, &f->ores.headers, content_length);
+        apply_response_hook(f, &ev, f->call.status, &f->ores.headers, content_length);
         return;
     }
     snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
@@ -740,22 +712,23 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
     else
         f->req_headers = f->vary_headers;
     f->cache.policy.forward = NULL; /* the generation's: this fill may outlive it */
+    if (hooks != NULL)
+        f->limits = hooks->limits;
     if (hooks != NULL && hooks->origin_response != NULL) {
         f->response_hook = hooks->origin_response;
         hook_fn_addref(f->response_hook);
     }
     if (hooks != NULL && hooks->origin_request != NULL) {
         hook_event_t ev;
-        hook_status_t st;
         f->request_hook = hooks->origin_request;
         hook_fn_addref(f->request_hook);
         request_event(f, HOOK_ORIGIN_REQUEST, f->request_hook, &ev);
         f->origin_name_out = origin_name;
-        if (run_hook(f, f->request_hook, &ev, &st)) {
-            f->origin_name_out = NULL; /* on an offload thread: the rest when it is back */
+        if (start_hook(f, f->request_hook, &ev) == HOOKCALL_PENDING) {
+            f->origin_name_out = NULL; /* the rest when the call completes */
             return;
         }
-        apply_request_hook(f, &ev, st);
+        apply_request_hook(f, &ev, f->call.status);
         return;
     }
     f->origin_name_out = origin_name;

@@ -10,6 +10,7 @@
 #include "cache/policy.h"
 #include "proxy/origin.h"
 #include "hooks/hooks.h"
+#include "proxy/hookcall.h"
 
 /** what to fetch; everything is copied by fill_start */
 typedef struct fill_request {
@@ -38,6 +39,7 @@ typedef struct fill_cache {
 typedef struct fill_hooks {
     hook_fn_t *origin_request;
     hook_fn_t *origin_response;
+    hook_head_limits_t limits; /* the caps on the heads they return (hookcall_limits) */
 } fill_hooks_t;
 
 typedef struct fill {
@@ -59,8 +61,9 @@ typedef struct fill {
     origin_t *default_origin;  /* what the origin-request event shows (the behavior's origin); a reference */
     h2o_headers_t custom_headers; /* the origin's customHeaders set by the origin-request hook, sent to the origin */
     const char **origin_name_out; /* fill_start's out parameter, while fill_start runs */
-    struct offload_job *job;   /* a hook call running on an offload thread (proxy/offload.c) */
-    /* the response head an origin-response call running elsewhere was given, and how the origin ended meanwhile */
+    hookcall_t call;              /* the hook call in progress (proxy/hookcall.h) */
+    hook_head_limits_t limits;    /* the caps on what the hooks return */
+    /* the response head an origin-response call that completes later was given, and how the origin ended meanwhile */
     struct {
         int pending, status, origin_done, origin_status;
         h2o_iovec_t reason;
@@ -76,7 +79,7 @@ typedef struct fill {
 
 /**
  * Starts filling `obj` (BUSY) for `req`: the origin-request hook first, if any (it may rewrite the request, pick another origin,
- * or answer: its answer is stored like an origin's; a call that outgrows its inline budget finishes on an offload thread), then
+ * or answer: its answer is stored like an origin's; a hook call may complete later, proxy/hookcall.h), then
  * the fetch from `origin` with the origin-response hook. With `cache` (the response may be stored), the request headers are
  * first reduced to what cache->policy.forward allows (the hook sees that list, and what it returns is sent as it is) and the
  * request body is not sent. A stored response never keeps Set-Cookie (cache_policy_shareable_headers()): not even the client

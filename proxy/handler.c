@@ -65,7 +65,7 @@ const char *handler_cache_status_name(edge_cache_status_t status)
 /* the X-Cache header of the request's cache status, when it has one */
 static void add_x_cache(edge_txn_t *txn)
 {
-    h2o_iovec_t v = cache_statuses[txn->cache_status].x_cache;
+    h2o_iovec_t v = cache_statuses[txn->lookup.cache_status].x_cache;
     if (v.base != NULL)
         h2o_add_header_by_str(&txn->req->pool, &txn->req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
 }
@@ -140,13 +140,13 @@ static void send_error_with(edge_txn_t *txn, int status, const char *detail, con
     const char *reason = reason_of(status);
     char *body = h2o_mem_alloc_pool(&req->pool, strlen(detail) + 64);
     sprintf(body, "%d %s: %s\n", status, reason, detail);
-    txn->status = status;
-    txn->head_sent = 1;
+    txn->out.status = status;
+    txn->out.head_sent = 1;
     if (status >= 500)
-        txn->cache_status = EDGE_CACHE_ERROR;
+        txn->lookup.cache_status = EDGE_CACHE_ERROR;
     memset(&req->res.headers, 0, sizeof(req->res.headers));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
-                          txn->request_id.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->viewer.request_id.base,
+                          txn->viewer.request_id.len);
     add_x_cache(txn);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     if (extra_name != NULL)
@@ -176,54 +176,43 @@ static void send_generated(edge_txn_t *txn, hook_response_t *resp)
     static h2o_generator_t generator = {NULL, NULL};
     h2o_req_t *req = txn->req;
     h2o_iovec_t body = resp->has_body ? resp->body : h2o_iovec_init(NULL, 0);
-    txn->status = resp->status;
-    txn->head_sent = 1;
-    txn->cache_status = EDGE_CACHE_GENERATED;
+    txn->out.status = resp->status;
+    txn->out.head_sent = 1;
+    txn->lookup.cache_status = EDGE_CACHE_GENERATED;
     metrics_count(METRIC_CACHE_GENERATED, 1);
     req->res.status = resp->status;
     req->res.reason = resp->status_description.len != 0 ? h2o_strdup(&req->pool, resp->status_description.base,
                                                                      resp->status_description.len).base
                                                         : "OK";
     hookcall_to_h2o_response_headers(&req->pool, &resp->headers, &req->res.headers);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
-                          txn->request_id.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->viewer.request_id.base,
+                          txn->viewer.request_id.len);
     req->res.content_length = body.len;
     h2o_start_response(req, &generator);
-    h2o_send(req, &body, txn->head_only || body.len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
+    h2o_send(req, &body, txn->viewer.head_only || body.len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 /* ---- delivery ------------------------------------------------------------------------------------------------------------- */
-
-static void deliver(edge_txn_t *txn);
-static void process_cached(edge_txn_t *txn);
-static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev);
-static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status);
-
-static void on_txn_wake(cache_waiter_t *w)
-{
-    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, waiter, w);
-    deliver(txn);
-}
 
 /* sends what is available of the body; waits for more when there is none */
 static void send_body(edge_txn_t *txn)
 {
     h2o_iovec_t vecs[MAX_SEND_VECS];
     size_t n, nbytes;
-    int state = cache_obj_state(txn->obj);
-    uint64_t avail = cache_obj_avail(txn->obj), end = txn->end;
+    int state = cache_obj_state(txn->out.obj);
+    uint64_t avail = cache_obj_avail(txn->out.obj), end = txn->out.end;
 
-    if (state == CACHE_OBJ_COMPLETE && (uint64_t)txn->obj->content_length < end)
-        end = (uint64_t)txn->obj->content_length;
-    n = cache_reader_peek(txn->obj, &txn->reader, txn->pos, end < txn->pos + MAX_SEND_BYTES ? end : txn->pos + MAX_SEND_BYTES,
-                          vecs, MAX_SEND_VECS, &nbytes);
+    if (state == CACHE_OBJ_COMPLETE && (uint64_t)txn->out.obj->content_length < end)
+        end = (uint64_t)txn->out.obj->content_length;
+    n = cache_reader_peek(txn->out.obj, &txn->out.reader, txn->out.pos,
+                          end < txn->out.pos + MAX_SEND_BYTES ? end : txn->out.pos + MAX_SEND_BYTES, vecs, MAX_SEND_VECS, &nbytes);
     if (n != 0) {
-        int final = txn->pos + nbytes == end && (state == CACHE_OBJ_COMPLETE || end != UINT64_MAX);
-        txn->sent_to = txn->pos + nbytes;
+        int final = txn->out.pos + nbytes == end && (state == CACHE_OBJ_COMPLETE || end != UINT64_MAX);
+        txn->out.sent_to = txn->out.pos + nbytes;
         h2o_send(txn->req, vecs, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
         return;
     }
-    if (txn->pos >= end || (state == CACHE_OBJ_COMPLETE && txn->pos >= avail)) {
+    if (txn->out.pos >= end || (state == CACHE_OBJ_COMPLETE && txn->out.pos >= avail)) {
         h2o_send(txn->req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
@@ -232,7 +221,7 @@ static void send_body(edge_txn_t *txn)
         h2o_send(txn->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    cache_obj_wait(txn->obj, &txn->waiter, state, avail);
+    cache_obj_wait(txn->out.obj, &txn->out.waiter, state, avail);
 }
 
 /*
@@ -246,9 +235,10 @@ static void send_body(edge_txn_t *txn)
 
 static int h2_output_backlog_high(edge_txn_t *txn)
 {
-    if (txn->h2_sock == NULL) /* set by send_head_finish for HTTP/2 bodies big enough to need it */
+    if (txn->flow.h2_sock == NULL) /* set by step_send for HTTP/2 bodies big enough to need it */
         return 0;
-    uint64_t handed = txn->sent_to - txn->h2_pos_base, written = txn->h2_sock->bytes_written - txn->h2_written_base;
+    uint64_t handed = txn->out.sent_to - txn->flow.h2_pos_base,
+             written = txn->flow.h2_sock->bytes_written - txn->flow.h2_written_base;
     return handed > written && handed - written > H2_OUTPUT_BACKLOG_MAX;
 }
 
@@ -258,8 +248,8 @@ static void on_pace(h2o_timeout_entry_t *entry);
 static void send_body_paced(edge_txn_t *txn)
 {
     if (h2_output_backlog_high(txn)) {
-        txn->pace_entry.cb = on_pace;
-        h2o_timeout_link(txn->req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->pace_entry);
+        txn->flow.pace_entry.cb = on_pace;
+        h2o_timeout_link(txn->req->conn->ctx->loop, server_timeout(txn->worker, H2_PACE_POLL_MS), &txn->flow.pace_entry);
         return;
     }
     send_body(txn);
@@ -267,7 +257,7 @@ static void send_body_paced(edge_txn_t *txn)
 
 static void on_pace(h2o_timeout_entry_t *entry)
 {
-    send_body_paced(H2O_STRUCT_FROM_MEMBER(edge_txn_t, pace_entry, entry));
+    send_body_paced(H2O_STRUCT_FROM_MEMBER(edge_txn_t, flow.pace_entry, entry));
 }
 
 /*
@@ -315,27 +305,27 @@ static void watch_add(edge_txn_t *txn)
         h2o_linklist_init_anchor(&watch.delivering);
         watch.worker = txn->worker;
     }
-    txn->progress_ms = server_now_ms();
-    h2o_linklist_insert(&watch.delivering, &txn->watch_link);
+    txn->flow.progress_ms = server_now_ms();
+    h2o_linklist_insert(&watch.delivering, &txn->flow.watch_link);
     if (!watch.ticking)
         watch_schedule();
 }
 
 static void watch_remove(edge_txn_t *txn)
 {
-    if (h2o_linklist_is_linked(&txn->watch_link))
-        h2o_linklist_unlink(&txn->watch_link);
+    if (h2o_linklist_is_linked(&txn->flow.watch_link))
+        h2o_linklist_unlink(&txn->flow.watch_link);
 }
 
 /* what only this reader keeps in memory: a body out of the index (evicted, transient, passed through) */
 static uint64_t pinned_bytes(edge_txn_t *txn, int64_t idle_ms)
 {
-    cache_obj_t *obj = txn->obj;
+    cache_obj_t *obj = txn->out.obj;
     if (obj == NULL)
         return 0;
     uint64_t avail = cache_obj_avail(obj);
     if (obj->transient) /* passed through: what this reader has not taken yet */
-        return idle_ms >= WATCH_STALLED_PASS_MS && avail > txn->pos ? avail - txn->pos : 0;
+        return idle_ms >= WATCH_STALLED_PASS_MS && avail > txn->out.pos ? avail - txn->out.pos : 0;
     /* a complete object out of the index was evicted or replaced while this reader held it; one still filling goes to the
      * cache when done (the cache's bound covers it) */
     if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE && !__atomic_load_n(&obj->indexed, __ATOMIC_RELAXED))
@@ -380,14 +370,14 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
 
     watch.ticking = 0;
     for (h2o_linklist_t *l = watch.delivering.next; l != &watch.delivering; l = l->next) {
-        edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, watch_link, l);
-        int64_t idle = now - txn->progress_ms;
+        edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, flow.watch_link, l);
+        int64_t idle = now - txn->flow.progress_ms;
         h2o_socket_t *sock;
         if (idle < WATCH_STALLED_MS || (sock = socket_of(txn)) == NULL)
             continue;
         if ((uint64_t)idle >= conf->limits.send_timeout_ms) {
             metrics_count(METRIC_SEND_TIMEOUTS, 1);
-            txn->progress_ms = now; /* once */
+            txn->flow.progress_ms = now; /* once */
             abort_connection(sock, "the client took nothing of a response for limits.send_timeout");
             continue;
         }
@@ -431,19 +421,19 @@ Exit:
 
 static void on_generator_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
-    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
-    txn->progress_ms = server_now_ms();
+    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, out.generator, gen);
+    txn->flow.progress_ms = server_now_ms();
     /* what was sent has been taken by h2o (written, or for HTTP/2 copied into the connection's buffer) */
-    txn->pos = txn->sent_to;
-    cache_reader_ack(txn->obj, &txn->reader, txn->pos);
+    txn->out.pos = txn->out.sent_to;
+    cache_reader_ack(txn->out.obj, &txn->out.reader, txn->out.pos);
     send_body_paced(txn);
 }
 
 static void on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
-    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, generator, gen);
-    cache_waiter_cancel(&txn->waiter);
-    h2o_timeout_unlink(&txn->pace_entry);
+    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, out.generator, gen);
+    cache_waiter_cancel(&txn->out.waiter);
+    h2o_timeout_unlink(&txn->flow.pace_entry);
     watch_remove(txn);
 }
 
@@ -466,71 +456,450 @@ static int is_representation_header(const h2o_iovec_t *name)
            name == &H2O_TOKEN_CONTENT_RANGE->buf;
 }
 
-/* the head as decided (and as the viewer-response hook left it) goes out, then the body */
-static void send_head_finish(edge_txn_t *txn)
+/* ---- the hooks of a request ----------------------------------------------------------------------------------------------- */
+
+/* records `event:NAME@VERSION` in the request's hook list (the access log's hooks= field) */
+static void hooks_log(edge_txn_t *txn, int type, const char *label)
 {
-    h2o_req_t *req = txn->req;
-    int status = txn->resp_status, not_modified = txn->not_modified;
-    txn->status = status;
-    if (not_modified)
-        txn->end = 0;
-    else if (txn->end != UINT64_MAX && status != 204 && status != 304) /* RFC 9110 §8.6: no Content-Length on a 204, and a
-                                                                        * 304 of 0 would claim an empty representation */
-        req->res.content_length = (size_t)(txn->end - txn->pos);
-    txn->head_sent = 1;
-    txn->generator.proceed = on_generator_proceed;
-    txn->generator.stop = on_generator_stop;
-    h2o_start_response(req, &txn->generator);
-    if (txn->head_only || not_modified || status == 204 || txn->obj->status == 304 || txn->end == txn->pos) {
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    static const char short_names[4][6] = {"vreq:", "oreq:", "ores:", "vres:"};
+    size_t llen = strlen(label), sep = txn->hooks.log_len != 0, n = sep + 5 + llen;
+    if (txn->hooks.log_len + n >= sizeof(txn->hooks.log))
         return;
-    }
-    if (req->version >= 0x200 && (txn->end == UINT64_MAX || txn->end - txn->pos > H2_OUTPUT_BACKLOG_MAX) &&
-        req->conn->callbacks->get_socket != NULL && (txn->h2_sock = req->conn->callbacks->get_socket(req->conn)) != NULL) {
-        txn->h2_written_base = txn->h2_sock->bytes_written;
-        txn->h2_pos_base = txn->pos;
-    }
-    watch_add(txn);
-    send_body(txn);
+    char *p = txn->hooks.log + txn->hooks.log_len;
+    if (sep)
+        *p++ = ',';
+    memcpy(p, short_names[type & 3], 5);
+    memcpy(p + 5, label, llen);
+    p[5 + llen] = '\0';
+    txn->hooks.log_len += n;
 }
 
-/* the viewer-response event: the response as it would go out */
-static void vres_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
+/* the value of cookie `name` in the request's Cookie headers */
+static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name)
 {
-    h2o_req_t *req = txn->req;
-    hookcall_request_event(req, txn, HOOK_VIEWER_RESPONSE, fn, handler_client_ip(txn), ev);
-    ev->response.status = txn->resp_status;
-    ev->response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
-    hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev->response.headers);
+    size_t nlen = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                ++p;
+            const char *k = p;
+            while (p < end && *p != '=' && *p != ';')
+                ++p;
+            if (p < end && *p == '=' && (size_t)(p - k) == nlen && memcmp(k, name, nlen) == 0) {
+                const char *v = ++p;
+                while (p < end && *p != ';')
+                    ++p;
+                return h2o_iovec_init(v, p - v);
+            }
+            while (p < end && *p != ';')
+                ++p;
+        }
+    }
+    return h2o_iovec_init(NULL, 0);
 }
 
-static void vres_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
+/*
+ * The hook version this request runs at trigger point `type` (NULL when the behavior has none): the binding's version, or for a
+ * split alias the one the viewer's sticky key (client IP, cookie or header) lands on. *label gets "NAME@VERSION".
+ */
+static hook_fn_t *pick_hook(edge_txn_t *txn, int type, const char **label)
 {
-    h2o_req_t *req = txn->req;
-    if (res != HOOKCALL_CONTINUE) {
-        send_error(txn, err_status != 503 ? 502 : 503, err_status != 503 ? "the viewer-response hook returned an invalid result"
-                                                                         : "the viewer-response hook failed");
-        return;
+    hook_binding_t *b = txn->behavior->hooks[type];
+    int k = 0;
+    if (b == NULL)
+        return NULL;
+    if (b->fn[1] != NULL) {
+        /* a split: the same viewer lands on the same version, request after request */
+        h2o_iovec_t key = {NULL, 0};
+        if (b->key_kind == HOOK_KEY_COOKIE)
+            key = find_cookie(txn->req, b->key_name);
+        else if (b->key_kind == HOOK_KEY_HEADER)
+            key = headers_get_str(&txn->req->headers, b->key_name, strlen(b->key_name));
+        if (key.len == 0)
+            key = handler_client_ip(txn);
+        k = hook_binding_pick(b, cache_key_hash_fixed(key.base, key.len));
     }
-    hookcall_apply_response_headers(&req->pool, &ev->response.headers, &req->res.headers);
-    send_head_finish(txn);
+    *label = b->label[k];
+    return b->fn[k];
 }
 
 /* origin-response runs in the fill: the request that started the fill lists it in its hooks (once, in trigger order) */
 static void log_origin_response_hook(edge_txn_t *txn)
 {
-    if (txn->obj != NULL && txn->leader && txn->obj->response_hooked && txn->ores_label != NULL) {
-        hookcall_log(txn, HOOK_ORIGIN_RESPONSE, txn->ores_label);
-        txn->ores_label = NULL;
+    if (txn->out.obj != NULL && txn->fetch.leader && txn->out.obj->response_hooked && txn->fetch.ores_label != NULL) {
+        hooks_log(txn, HOOK_ORIGIN_RESPONSE, txn->fetch.ores_label);
+        txn->fetch.ores_label = NULL;
     }
 }
 
-/* the response head from the object, then the body */
-static void send_head(edge_txn_t *txn)
+/* a viewer-side event, in the request's pool: the request part as the request is now */
+static hook_event_t *viewer_event(edge_txn_t *txn, int type, hook_fn_t *fn)
+{
+    hookcall_request_t r;
+    hook_event_t *ev = h2o_mem_alloc_pool(&txn->req->pool, sizeof(*ev));
+    hookcall_request_of(txn->req, txn->viewer.request_id, handler_client_ip(txn), &r);
+    hookcall_request_event(&txn->req->pool, type, fn, &r, ev);
+    return ev;
+}
+
+static void txn_run(edge_txn_t *txn);
+
+/* a hook call that went on elsewhere completed: the request goes on at the step that reads its result */
+static void on_hook_done(hookcall_t *call, void *arg)
+{
+    (void)call; /* its outcome is txn->hooks.call's */
+    txn_run(arg);
+}
+
+/* runs fn on ev; the step `then` reads the outcome (txn->hooks.call: status, ev), now or when the call completes */
+static req_step_t start_hook(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, req_step_t then)
+{
+    hook_head_limits_t limits;
+    hooks_log(txn, ev->type, label);
+    hookcall_limits(txn->gen->conf, &limits);
+    if (hookcall_start(&txn->hooks.call, fn, ev, &txn->req->pool, &limits, on_hook_done, txn) == HOOKCALL_PENDING)
+        return REQ_WAIT_AT(then);
+    return then;
+}
+
+/* ---- fetches -------------------------------------------------------------------------------------------------------------- */
+
+static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
 {
     h2o_req_t *req = txn->req;
-    cache_obj_t *obj = txn->obj;
-    int from_cache = txn->cacheable && !obj->transient;
+    fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
+    fr->path = req->path;
+    fr->headers = &req->headers;
+    fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
+    fr->authority = req->authority;
+    fr->client_ip = handler_client_ip(txn);
+    fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
+    fr->request_id = txn->viewer.request_id;
+}
+
+static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale, int insert)
+{
+    fc->mem = handler_cache;
+    fc->policy = txn->behavior->policy;
+    fc->max_object_size = txn->gen->conf->cache.max_object_size;
+    fc->stale = stale;
+    fc->insert = insert;
+}
+
+/* starts the fetch that fills obj (proxy/fill.c runs the origin-request and origin-response hooks) */
+static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc, int as_get)
+{
+    const char *oreq_label = NULL;
+    fill_request_t fr;
+    fill_hooks_t hooks = {pick_hook(txn, HOOK_ORIGIN_REQUEST, &oreq_label),
+                          pick_hook(txn, HOOK_ORIGIN_RESPONSE, &txn->fetch.ores_label)};
+
+    if (hooks.origin_request != NULL)
+        hooks_log(txn, HOOK_ORIGIN_REQUEST, oreq_label);
+    hookcall_limits(txn->gen->conf, &hooks.limits);
+    fill_request_of(txn, &fr, as_get);
+    fill_start(txn->behavior->origin, &fr, obj, fc, &hooks, &txn->fetch.origin_name);
+}
+
+/* the object this request reads, and the start of its fetch when `leader` */
+static void read_object(edge_txn_t *txn, cache_obj_t *obj, edge_cache_status_t status, int leader)
+{
+    txn->out.obj = obj;
+    txn->lookup.cache_status = status;
+    txn->fetch.leader = leader;
+    cache_reader_attach(obj, &txn->out.reader);
+}
+
+static int vary_matches(cache_obj_t *obj, void *ctx)
+{
+    edge_txn_t *txn = ctx;
+    cache_vary_t vary = {obj->vary_names, obj->num_vary, 0};
+    h2o_iovec_t vk;
+    if (cache_vary_key(&txn->req->pool, &vary, &txn->req->headers, &vk) != 0)
+        return 0;
+    return vk.len == obj->vary_key.len && memcmp(vk.base, obj->vary_key.base, vk.len) == 0;
+}
+
+/* counts what the delivery turned out to be, once, when its head goes out */
+static void count_delivery(edge_txn_t *txn)
+{
+    int metric = cache_statuses[txn->lookup.cache_status].metric;
+    if (metric >= 0)
+        metrics_count(metric, 1);
+}
+
+/* ---- the steps (proxy/reqfsm.h) ------------------------------------------------------------------------------------------- */
+
+static int check_request(edge_txn_t *txn);
+
+static req_step_t step_recv(void *arg)
+{
+    edge_txn_t *txn = arg;
+    h2o_req_t *req = txn->req;
+    if (check_request(txn) != 0)
+        return REQ_DONE;
+    if (req->entity.base != NULL && req->entity.len > txn->gen->conf->limits.max_request_body) {
+        send_error(txn, 413, "the request body exceeds limits.max_request_body");
+        return REQ_DONE;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("CONNECT")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("TRACE"))) {
+        send_error(txn, 405, "CONNECT and TRACE are not proxied");
+        return REQ_DONE;
+    }
+    if ((txn->behavior = gen_match(txn->gen, req->path_normalized.base, req->path_normalized.len)) == NULL) {
+        send_error(txn, 404, "no behavior matches this path");
+        return REQ_DONE;
+    }
+    if (txn->behavior->origin->s3 != NULL &&
+        !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->viewer.head_only)) {
+        send_error(txn, 405, "an S3 origin is read-only here: GET and HEAD");
+        return REQ_DONE;
+    }
+    return req->version >= 0x200 ? REQ_DEFER : REQ_VIEWER_REQUEST;
+}
+
+static void on_deferred(h2o_timeout_entry_t *entry)
+{
+    txn_run(H2O_STRUCT_FROM_MEMBER(edge_txn_t, viewer.defer_entry, entry));
+}
+
+/* HTTP/2 (D8): a stream reset in the same read is disposed before we go to the origin for it */
+static req_step_t step_defer(void *arg)
+{
+    edge_txn_t *txn = arg;
+    txn->viewer.defer_entry.cb = on_deferred;
+    h2o_timeout_link(txn->worker->ctx.loop, &txn->worker->ctx.zero_timeout, &txn->viewer.defer_entry);
+    return REQ_WAIT_AT(REQ_VIEWER_REQUEST);
+}
+
+/* viewer-request: every request, before the cache; it may rewrite the request or answer it */
+static req_step_t step_viewer_request(void *arg)
+{
+    edge_txn_t *txn = arg;
+    const char *label;
+    hook_fn_t *fn = pick_hook(txn, HOOK_VIEWER_REQUEST, &label);
+    if (fn == NULL)
+        return REQ_LOOKUP;
+    return start_hook(txn, fn, label, viewer_event(txn, HOOK_VIEWER_REQUEST, fn), REQ_VIEWER_REQUEST_DONE);
+}
+
+static req_step_t step_viewer_request_done(void *arg)
+{
+    edge_txn_t *txn = arg;
+    hook_status_t st = txn->hooks.call.status;
+    switch (st) {
+    case HOOK_CONTINUE: {
+        /* the hook's uri is normalised like a viewer's (one string for cache key and origin); one that is not a path is invalid */
+        const char *reason;
+        hookcall_apply_request(txn->req, txn->hooks.call.ev);
+        if (hookcall_normalize_uri(&txn->req->pool, &txn->req->path, &txn->req->query_at, &reason) != 0) {
+            log_error("viewer-request hook: the uri it returned is refused: %s", reason);
+            send_error(txn, 502, "the viewer-request hook returned an invalid uri");
+            return REQ_DONE;
+        }
+        return REQ_LOOKUP;
+    }
+    case HOOK_RESPOND:
+        send_generated(txn, &txn->hooks.call.ev->response);
+        return REQ_DONE;
+    default:
+        send_error(txn, hookcall_error_status(st),
+                   st == HOOK_INVALID ? "the viewer-request hook returned an invalid result" : "the viewer-request hook failed");
+        return REQ_DONE;
+    }
+}
+
+/* the cache: a hit, a stale object (served while revalidating, or revalidated first), a miss, or a pass */
+static req_step_t step_lookup(void *arg)
+{
+    edge_txn_t *txn = arg;
+    h2o_req_t *req = txn->req;
+    edge_behavior_t *b = txn->behavior;
+    cache_mem_lookup_t lk;
+    int64_t now;
+
+    if (!b->cache_enabled || handler_cache == NULL ||
+        !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->viewer.head_only))
+        return REQ_PASS;
+    txn->lookup.cacheable = 1;
+    if (txn->lookup.key.base == NULL) {
+        cache_key_request_t kr = {b->index, req->authority, req->path, &req->headers};
+        txn->lookup.key = cache_key_build_pool(&req->pool, &b->conf->cache, &kr);
+        txn->lookup.hash = cache_key_hash(txn->lookup.key.base, txn->lookup.key.len);
+        txn->lookup.url = cache_key_url_of(txn->lookup.key);
+    }
+    cache_mem_lookup(handler_cache, txn->lookup.hash, txn->lookup.key, vary_matches, txn, &lk);
+    if (lk.busy != NULL)
+        cache_obj_release(lk.busy); /* cache_mem_begin finds it again, atomically */
+    now = server_now_ms();
+    if (lk.found == NULL)
+        return REQ_MISS;
+    cache_obj_t *found = lk.found;
+    cache_decision_t fd;
+    cache_obj_decision(found, &fd);
+    if (found->hit_for_pass) {
+        int fresh = cache_policy_ttl(&fd, now) > 0;
+        if (!fresh)
+            cache_mem_remove(handler_cache, found);
+        cache_obj_release(found);
+        return fresh ? REQ_MISS_UNCOLLAPSED : REQ_MISS;
+    }
+    cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&fd, NULL, now);
+    txn->lookup.found = found;
+    if (use == CACHE_USE_FRESH)
+        return REQ_HIT;
+    if (use == CACHE_USE_STALE_REVALIDATE && cache_obj_state(found) == CACHE_OBJ_COMPLETE)
+        return REQ_STALE_HIT;
+    /* validate with the origin first; while that runs, other requests for the key wait for it */
+    if (cache_obj_state(found) != CACHE_OBJ_COMPLETE) {
+        cache_obj_release(found);
+        txn->lookup.found = NULL;
+    }
+    return REQ_MISS;
+}
+
+static req_step_t step_hit(void *arg)
+{
+    edge_txn_t *txn = arg;
+    read_object(txn, txn->lookup.found, EDGE_CACHE_HIT, 0); /* the reference goes with it */
+    txn->lookup.found = NULL;
+    return REQ_DELIVER;
+}
+
+/* stale-while-revalidate: one background fetch refreshes the object while clients get the stale copy */
+static req_step_t step_stale_hit(void *arg)
+{
+    edge_txn_t *txn = arg;
+    cache_obj_t *stale = txn->lookup.found;
+    /* `revalidating` holds the second of the last background refresh: a refresh that failed is tried again a second later (a
+     * flag set for good ended stale-while-revalidate after one failure); one that is still running is found busy by
+     * cache_mem_begin and not started twice */
+    int last = atomic_load(&stale->revalidating), sec = (int)((server_now_ms() / 1000) & 0x3fffffff) + 1;
+    if (last != sec && atomic_compare_exchange_strong(&stale->revalidating, &last, sec)) {
+        int created;
+        cache_obj_t *obj = cache_mem_begin(handler_cache, txn->lookup.hash, txn->lookup.key, txn->lookup.url, &created);
+        if (created) {
+            fill_cache_t fc;
+            fill_cache_of(txn, &fc, stale, 0);
+            log_debug("background revalidation of %.*s", (int)txn->lookup.url.len, txn->lookup.url.base);
+            start_fill(txn, obj, &fc, 1);
+        }
+        cache_obj_release(obj);
+    }
+    read_object(txn, stale, EDGE_CACHE_STALE_HIT, 0);
+    txn->lookup.found = NULL;
+    return REQ_DELIVER;
+}
+
+/* a miss, or a stale object to revalidate (lookup.found): fetch once per key; concurrent requests wait for that fetch */
+static req_step_t step_miss(void *arg)
+{
+    edge_txn_t *txn = arg;
+    int created;
+    cache_obj_t *obj = cache_mem_begin(handler_cache, txn->lookup.hash, txn->lookup.key, txn->lookup.url, &created);
+    txn->fetch.origin_name = txn->behavior->origin->name;
+    read_object(txn, obj, EDGE_CACHE_MISS, created);
+    if (created) {
+        fill_cache_t fc;
+        fill_cache_of(txn, &fc, txn->lookup.found, 0);
+        start_fill(txn, obj, &fc, 1);
+    } else {
+        metrics_count(METRIC_CACHE_COLLAPSED, 1);
+    }
+    if (txn->lookup.found != NULL) {
+        cache_obj_release(txn->lookup.found);
+        txn->lookup.found = NULL;
+    }
+    return REQ_DELIVER;
+}
+
+/* a miss that does not wait for others (the key recently gave an uncacheable response); stored if it turns out storable */
+static req_step_t step_miss_uncollapsed(void *arg)
+{
+    edge_txn_t *txn = arg;
+    fill_cache_t fc;
+    txn->fetch.origin_name = txn->behavior->origin->name;
+    read_object(txn, cache_obj_new(txn->lookup.hash, txn->lookup.key, txn->lookup.url), EDGE_CACHE_MISS, 1);
+    fill_cache_of(txn, &fc, NULL, 1);
+    start_fill(txn, txn->out.obj, &fc, 1);
+    return REQ_DELIVER;
+}
+
+/* the response is not shared: one fetch for this client, never stored */
+static req_step_t step_pass(void *arg)
+{
+    edge_txn_t *txn = arg;
+    txn->fetch.origin_name = txn->behavior->origin->name;
+    read_object(txn, cache_obj_new(0, h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0)), EDGE_CACHE_PASS, 1);
+    txn->lookup.cacheable = 0;
+    start_fill(txn, txn->out.obj, NULL, 0);
+    return REQ_DELIVER;
+}
+
+/* the object's head is there (or the fill failed): what this request does with it */
+static req_step_t step_deliver(void *arg)
+{
+    edge_txn_t *txn = arg;
+    cache_obj_t *obj = txn->out.obj;
+    switch (cache_obj_state(obj)) {
+    case CACHE_OBJ_BUSY:
+        cache_obj_wait(obj, &txn->out.waiter, CACHE_OBJ_BUSY, 0);
+        return REQ_WAIT_AT(REQ_DELIVER);
+    case CACHE_OBJ_FAILED: {
+        cache_obj_t *fb = cache_obj_fallback(obj);
+        if (fb == NULL) {
+            send_error(txn, cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502, cache_obj_fail_reason(obj));
+            return REQ_DONE;
+        }
+        /* stale-if-error: the stored response instead of the origin's failure */
+        cache_obj_addref(fb);
+        cache_reader_detach(obj, &txn->out.reader);
+        cache_obj_release(obj);
+        txn->out.obj = fb;
+        cache_reader_attach(fb, &txn->out.reader);
+        txn->lookup.cache_status = EDGE_CACHE_STALE_IF_ERROR;
+        count_delivery(txn);
+        return REQ_HEAD;
+    }
+    case CACHE_OBJ_PASS:
+        if (!txn->fetch.leader)
+            return REQ_RESTART;
+        break;
+    default:
+        if (!txn->fetch.leader && obj->num_vary != 0 && !vary_matches(obj, txn))
+            return REQ_RESTART;
+        break;
+    }
+    if (obj->refreshed && txn->lookup.cache_status == EDGE_CACHE_MISS)
+        txn->lookup.cache_status = EDGE_CACHE_REFRESH_HIT;
+    count_delivery(txn);
+    return REQ_HEAD;
+}
+
+/* the object we waited for cannot serve us (not shareable, or another variant): look up again */
+static req_step_t step_restart(void *arg)
+{
+    edge_txn_t *txn = arg;
+    cache_reader_detach(txn->out.obj, &txn->out.reader);
+    cache_obj_release(txn->out.obj);
+    txn->out.obj = NULL;
+    txn->fetch.leader = 0;
+    if (++txn->lookup.restarts > MAX_RESTARTS) {
+        send_error(txn, 503, "could not get a shareable response for this request");
+        return REQ_DONE;
+    }
+    return REQ_LOOKUP;
+}
+
+/* the response head from the object */
+static req_step_t step_head(void *arg)
+{
+    edge_txn_t *txn = arg;
+    h2o_req_t *req = txn->req;
+    cache_obj_t *obj = txn->out.obj;
+    int from_cache = txn->lookup.cacheable && !obj->transient;
     int status = obj->status;
     size_t i;
     cache_validators_t v;
@@ -538,8 +907,8 @@ static void send_head(edge_txn_t *txn)
     uint64_t length = obj->content_length >= 0 ? (uint64_t)obj->content_length : UINT64_MAX, start = 0, end = UINT64_MAX;
     int not_modified = 0, range = 0;
 
-    txn->pos = 0;
-    txn->end = length;
+    txn->out.pos = 0;
+    txn->out.end = length;
     if (from_cache && status == 200) {
         /* the client's own conditionals and Range are answered from the object (RFC 9110 sections 13, 14) */
         cache_policy_validators(&stored, &v);
@@ -550,7 +919,7 @@ static void send_head(edge_txn_t *txn)
             break;
         case CACHE_COND_PRECONDITION_FAILED:
             send_error(txn, 412, "a precondition of the request failed");
-            return;
+            return REQ_DONE;
         default:
             if (length != UINT64_MAX) {
                 switch (cache_policy_range(req->method, &req->headers, status, length, &v, &start, &end)) {
@@ -562,7 +931,7 @@ static void send_head(edge_txn_t *txn)
                     char *cr = h2o_mem_alloc_pool(&req->pool, 48);
                     send_error_with(txn, 416, "the range is not satisfiable", H2O_TOKEN_CONTENT_RANGE,
                                     h2o_iovec_init(cr, sprintf(cr, "bytes */%" PRIu64, length)), 0);
-                    return;
+                    return REQ_DONE;
                 }
                 default:
                     break;
@@ -601,100 +970,115 @@ static void send_head(edge_txn_t *txn)
         char *cr = h2o_mem_alloc_pool(&req->pool, 80); /* "bytes " and three 20-digit numbers */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_RANGE, NULL, cr,
                        sprintf(cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end, length));
-        txn->pos = start;
-        txn->sent_to = start;
-        txn->end = end + 1;
+        txn->out.pos = start;
+        txn->out.sent_to = start;
+        txn->out.end = end + 1;
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
     add_x_cache(txn);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->request_id.base,
-                          txn->request_id.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->viewer.request_id.base,
+                          txn->viewer.request_id.len);
     log_origin_response_hook(txn);
-    /* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
-    const char *vres_label;
-    hook_fn_t *vres = obj->status < 400 ? hookcall_pick(txn, HOOK_VIEWER_RESPONSE, &vres_label) : NULL;
-    txn->resp_status = status;
-    txn->not_modified = not_modified;
-    if (vres != NULL) {
-        hook_event_t ev;
-        int err_status = 0;
-        vres_build(txn, vres, &ev);
-        hookcall_result_t res = hookcall_run(txn, vres, vres_label, &ev, &req->pool, &err_status, vres_build, vres_done);
-        if (res != HOOKCALL_OFFLOADED)
-            vres_done(txn, &ev, res, err_status);
-        return;
+    txn->out.resp_status = status;
+    txn->out.not_modified = not_modified;
+    return REQ_VIEWER_RESPONSE;
+}
+
+/* viewer-response: on hits and misses; not when the origin's status is an error (Lambda@Edge) */
+static req_step_t step_viewer_response(void *arg)
+{
+    edge_txn_t *txn = arg;
+    h2o_req_t *req = txn->req;
+    const char *label;
+    hook_fn_t *fn = txn->out.obj->status < 400 ? pick_hook(txn, HOOK_VIEWER_RESPONSE, &label) : NULL;
+    if (fn == NULL)
+        return REQ_SEND;
+    /* the event: the response as it would go out */
+    hook_event_t *ev = viewer_event(txn, HOOK_VIEWER_RESPONSE, fn);
+    ev->response.status = txn->out.resp_status;
+    ev->response.status_description = h2o_iovec_init(req->res.reason, strlen(req->res.reason));
+    hookcall_from_h2o_headers(&req->pool, req->res.headers.entries, req->res.headers.size, &ev->response.headers);
+    return start_hook(txn, fn, label, ev, REQ_VIEWER_RESPONSE_DONE);
+}
+
+static req_step_t step_viewer_response_done(void *arg)
+{
+    edge_txn_t *txn = arg;
+    hook_status_t st = txn->hooks.call.status;
+    if (st != HOOK_CONTINUE) {
+        /* a response event cannot answer: a result that tries is invalid */
+        int status = st == HOOK_RESPOND ? 502 : hookcall_error_status(st);
+        send_error(txn, status,
+                   status == 502 ? "the viewer-response hook returned an invalid result" : "the viewer-response hook failed");
+        return REQ_DONE;
     }
-    send_head_finish(txn);
+    hookcall_apply_response_headers(&txn->req->pool, &txn->hooks.call.ev->response.headers, &txn->req->res.headers);
+    return REQ_SEND;
 }
 
-/* counts what the delivery turned out to be, once, when its head goes out */
-static void count_delivery(edge_txn_t *txn)
+/* the head as decided (and as the viewer-response hook left it) goes out, then the body as the object fills and the client
+ * takes it (h2o's proceed, the object's waiter) */
+static req_step_t step_send(void *arg)
 {
-    int metric = cache_statuses[txn->cache_status].metric;
-    if (metric >= 0)
-        metrics_count(metric, 1);
-}
-
-static void restart(edge_txn_t *txn)
-{
-    /* the object we waited for cannot serve us (not shareable, or another variant): look up again */
-    cache_reader_detach(txn->obj, &txn->reader);
-    cache_obj_release(txn->obj);
-    txn->obj = NULL;
-    txn->leader = 0;
-    if (++txn->restarts > MAX_RESTARTS) {
-        send_error(txn, 503, "could not get a shareable response for this request");
-        return;
+    edge_txn_t *txn = arg;
+    h2o_req_t *req = txn->req;
+    int status = txn->out.resp_status, not_modified = txn->out.not_modified;
+    txn->out.status = status;
+    if (not_modified)
+        txn->out.end = 0;
+    else if (txn->out.end != UINT64_MAX && status != 204 && status != 304) /* RFC 9110 §8.6: no Content-Length on a 204, and a
+                                                                            * 304 of 0 would claim an empty representation */
+        req->res.content_length = (size_t)(txn->out.end - txn->out.pos);
+    txn->out.head_sent = 1;
+    txn->out.generator.proceed = on_generator_proceed;
+    txn->out.generator.stop = on_generator_stop;
+    h2o_start_response(req, &txn->out.generator);
+    if (txn->viewer.head_only || not_modified || status == 204 || txn->out.obj->status == 304 || txn->out.end == txn->out.pos) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return REQ_DONE;
     }
-    process_cached(txn);
+    if (req->version >= 0x200 && (txn->out.end == UINT64_MAX || txn->out.end - txn->out.pos > H2_OUTPUT_BACKLOG_MAX) &&
+        req->conn->callbacks->get_socket != NULL && (txn->flow.h2_sock = req->conn->callbacks->get_socket(req->conn)) != NULL) {
+        txn->flow.h2_written_base = txn->flow.h2_sock->bytes_written;
+        txn->flow.h2_pos_base = txn->out.pos;
+    }
+    watch_add(txn);
+    send_body(txn);
+    return REQ_DONE;
 }
 
-static int vary_matches(cache_obj_t *obj, void *ctx);
+static const req_step_fn steps[REQ_NUM_STEPS] = {
+    [REQ_RECV] = step_recv,
+    [REQ_DEFER] = step_defer,
+    [REQ_VIEWER_REQUEST] = step_viewer_request,
+    [REQ_VIEWER_REQUEST_DONE] = step_viewer_request_done,
+    [REQ_LOOKUP] = step_lookup,
+    [REQ_HIT] = step_hit,
+    [REQ_STALE_HIT] = step_stale_hit,
+    [REQ_MISS] = step_miss,
+    [REQ_MISS_UNCOLLAPSED] = step_miss_uncollapsed,
+    [REQ_PASS] = step_pass,
+    [REQ_DELIVER] = step_deliver,
+    [REQ_RESTART] = step_restart,
+    [REQ_HEAD] = step_head,
+    [REQ_VIEWER_RESPONSE] = step_viewer_response,
+    [REQ_VIEWER_RESPONSE_DONE] = step_viewer_response_done,
+    [REQ_SEND] = step_send,
+};
 
-static void deliver(edge_txn_t *txn)
+static void txn_run(edge_txn_t *txn)
 {
-    cache_obj_t *obj = txn->obj;
-    if (txn->head_sent) {
+    reqfsm_run(steps, &txn->step, txn);
+}
+
+/* the object changed: a request waiting for its head goes on; one sending its body sends more */
+static void on_txn_wake(cache_waiter_t *w)
+{
+    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, out.waiter, w);
+    if (txn->out.head_sent)
         send_body(txn);
-        return;
-    }
-    switch (cache_obj_state(obj)) {
-    case CACHE_OBJ_BUSY:
-        cache_obj_wait(obj, &txn->waiter, CACHE_OBJ_BUSY, 0);
-        return;
-    case CACHE_OBJ_FAILED:
-        if (cache_obj_fallback(obj) != NULL) {
-            /* stale-if-error: the stored response instead of the origin's failure */
-            cache_obj_t *fb = cache_obj_fallback(obj);
-            cache_obj_addref(fb);
-            cache_reader_detach(obj, &txn->reader);
-            cache_obj_release(obj);
-            txn->obj = fb;
-            cache_reader_attach(fb, &txn->reader);
-            txn->cache_status = EDGE_CACHE_STALE_IF_ERROR;
-            count_delivery(txn);
-            send_head(txn);
-            return;
-        }
-        send_error(txn, cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502, cache_obj_fail_reason(obj));
-        return;
-    case CACHE_OBJ_PASS:
-        if (!txn->leader) {
-            restart(txn);
-            return;
-        }
-        break;
-    default:
-        if (!txn->leader && obj->num_vary != 0 && !vary_matches(obj, txn)) {
-            restart(txn);
-            return;
-        }
-        break;
-    }
-    if (obj->refreshed && txn->cache_status == EDGE_CACHE_MISS)
-        txn->cache_status = EDGE_CACHE_REFRESH_HIT;
-    count_delivery(txn);
-    send_head(txn);
+    else
+        txn_run(txn);
 }
 
 /* ---- the pipeline --------------------------------------------------------------------------------------------------------- */
@@ -714,241 +1098,9 @@ static h2o_iovec_t lookup_client_ip(h2o_req_t *req)
 
 h2o_iovec_t handler_client_ip(edge_txn_t *txn)
 {
-    if (txn->client_ip.base == NULL)
-        txn->client_ip = lookup_client_ip(txn->req);
-    return txn->client_ip;
-}
-
-static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
-{
-    h2o_req_t *req = txn->req;
-    fr->method = as_get ? h2o_iovec_init(H2O_STRLIT("GET")) : req->method;
-    fr->path = req->path;
-    fr->headers = &req->headers;
-    fr->body = req->entity.base != NULL ? req->entity : h2o_iovec_init(NULL, 0);
-    fr->authority = req->authority;
-    fr->client_ip = handler_client_ip(txn);
-    fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
-    fr->request_id = txn->request_id;
-}
-
-static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale, int insert)
-{
-    fc->mem = handler_cache;
-    fc->policy = txn->behavior->policy;
-    fc->max_object_size = txn->gen->conf->cache.max_object_size;
-    fc->stale = stale;
-    fc->insert = insert;
-}
-
-/* starts the fetch that fills obj (proxy/fill.c runs the origin-request and origin-response hooks) */
-static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc, int as_get)
-{
-    const char *oreq_label = NULL;
-    fill_request_t fr;
-    fill_hooks_t hooks = {hookcall_pick(txn, HOOK_ORIGIN_REQUEST, &oreq_label), hookcall_pick(txn, HOOK_ORIGIN_RESPONSE, &txn->ores_label)};
-
-    if (hooks.origin_request != NULL)
-        hookcall_log(txn, HOOK_ORIGIN_REQUEST, oreq_label);
-    fill_request_of(txn, &fr, as_get);
-    fill_start(txn->behavior->origin, &fr, obj, fc, &hooks, &txn->origin_name);
-}
-
-/* the response is not shared: one fetch for this client, never stored */
-static void start_pass(edge_txn_t *txn)
-{
-    txn->cache_status = EDGE_CACHE_PASS;
-    txn->origin_name = txn->behavior->origin->name;
-    txn->obj = cache_obj_new(0, h2o_iovec_init(NULL, 0), h2o_iovec_init(NULL, 0));
-    cache_reader_attach(txn->obj, &txn->reader);
-    txn->leader = 1;
-    txn->cacheable = 0;
-    start_fill(txn, txn->obj, NULL, 0);
-    deliver(txn);
-}
-
-/* a miss that does not wait for others (the key recently gave an uncacheable response); stored if it turns out storable */
-static void start_uncollapsed(edge_txn_t *txn)
-{
-    fill_cache_t fc;
-    txn->cache_status = EDGE_CACHE_MISS;
-    txn->origin_name = txn->behavior->origin->name;
-    txn->obj = cache_obj_new(txn->hash, txn->key, txn->url);
-    cache_reader_attach(txn->obj, &txn->reader);
-    txn->leader = 1;
-    fill_cache_of(txn, &fc, NULL, 1);
-    start_fill(txn, txn->obj, &fc, 1);
-    deliver(txn);
-}
-
-/* a miss, or a stale object to revalidate: fetch once per key; concurrent requests wait for that fetch */
-static void start_miss(edge_txn_t *txn, cache_obj_t *stale)
-{
-    int created;
-    cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
-    txn->obj = obj;
-    txn->cache_status = EDGE_CACHE_MISS;
-    txn->origin_name = txn->behavior->origin->name;
-    cache_reader_attach(obj, &txn->reader);
-    if (created) {
-        fill_cache_t fc;
-        txn->leader = 1;
-        fill_cache_of(txn, &fc, stale, 0);
-        start_fill(txn, obj, &fc, 1);
-    } else {
-        metrics_count(METRIC_CACHE_COLLAPSED, 1);
-    }
-    deliver(txn);
-}
-
-/* stale-while-revalidate: one background fetch refreshes the object while clients get the stale copy */
-static void start_background_revalidation(edge_txn_t *txn, cache_obj_t *stale)
-{
-    int created;
-    cache_obj_t *obj = cache_mem_begin(handler_cache, txn->hash, txn->key, txn->url, &created);
-    if (created) {
-        fill_cache_t fc;
-        fill_cache_of(txn, &fc, stale, 0);
-        log_debug("background revalidation of %.*s", (int)txn->url.len, txn->url.base);
-        start_fill(txn, obj, &fc, 1);
-    }
-    cache_obj_release(obj);
-}
-
-static void serve_stored(edge_txn_t *txn, cache_obj_t *obj, edge_cache_status_t status)
-{
-    txn->obj = obj;
-    txn->cache_status = status;
-    cache_reader_attach(obj, &txn->reader);
-    deliver(txn);
-}
-
-static int vary_matches(cache_obj_t *obj, void *ctx)
-{
-    edge_txn_t *txn = ctx;
-    cache_vary_t vary = {obj->vary_names, obj->num_vary, 0};
-    h2o_iovec_t vk;
-    if (cache_vary_key(&txn->req->pool, &vary, &txn->req->headers, &vk) != 0)
-        return 0;
-    return vk.len == obj->vary_key.len && memcmp(vk.base, obj->vary_key.base, vk.len) == 0;
-}
-
-/* the viewer-request event: the request as the viewer sent it */
-static void vreq_build(edge_txn_t *txn, hook_fn_t *fn, hook_event_t *ev)
-{
-    hookcall_request_event(txn->req, txn, HOOK_VIEWER_REQUEST, fn, handler_client_ip(txn), ev);
-}
-
-static void vreq_done(edge_txn_t *txn, hook_event_t *ev, hookcall_result_t res, int err_status)
-{
-    switch (res) {
-    case HOOKCALL_CONTINUE: {
-        /* the hook's uri is normalised like a viewer's (one string for cache key and origin); one that is not a path is invalid */
-        const char *reason;
-        hookcall_apply_request(txn->req, ev);
-        if (hookcall_normalize_uri(&txn->req->pool, &txn->req->path, &txn->req->query_at, &reason) != 0) {
-            log_error("viewer-request hook: the uri it returned is refused: %s", reason);
-            send_error(txn, 502, "the viewer-request hook returned an invalid uri");
-            break;
-        }
-        process_cached(txn);
-        break;
-    }
-    case HOOKCALL_RESPOND:
-        send_generated(txn, &ev->response);
-        break;
-    default:
-        send_error(txn, err_status, err_status == 502 ? "the viewer-request hook returned an invalid result" : "the viewer-request hook failed");
-        break;
-    }
-}
-
-/* viewer-request: every request, before the cache; it may rewrite the request or answer it */
-static void process(edge_txn_t *txn)
-{
-    const char *label;
-    hook_fn_t *fn = txn->viewer_request_done ? NULL : hookcall_pick(txn, HOOK_VIEWER_REQUEST, &label);
-    if (fn != NULL) {
-        hook_event_t ev;
-        int err_status = 0;
-        txn->viewer_request_done = 1;
-        vreq_build(txn, fn, &ev);
-        hookcall_result_t res = hookcall_run(txn, fn, label, &ev, &txn->req->pool, &err_status, vreq_build, vreq_done);
-        if (res != HOOKCALL_OFFLOADED)
-            vreq_done(txn, &ev, res, err_status);
-        return;
-    }
-    process_cached(txn);
-}
-
-/* the cache: a hit, a stale object (served while revalidating, or revalidated first), a miss, or a pass */
-static void process_cached(edge_txn_t *txn)
-{
-    h2o_req_t *req = txn->req;
-    edge_behavior_t *b = txn->behavior;
-    cache_mem_lookup_t lk;
-    int64_t now;
-
-    if (!b->cache_enabled || handler_cache == NULL ||
-        !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
-        start_pass(txn);
-        return;
-    }
-    txn->cacheable = 1;
-    if (txn->key.base == NULL) {
-        cache_key_request_t kr = {b->index, req->authority, req->path, &req->headers};
-        txn->key = cache_key_build_pool(&req->pool, &b->conf->cache, &kr);
-        txn->hash = cache_key_hash(txn->key.base, txn->key.len);
-        txn->url = cache_key_url_of(txn->key);
-    }
-    cache_mem_lookup(handler_cache, txn->hash, txn->key, vary_matches, txn, &lk);
-    if (lk.busy != NULL)
-        cache_obj_release(lk.busy); /* cache_mem_begin finds it again, atomically */
-    now = server_now_ms();
-    if (lk.found != NULL) {
-        cache_obj_t *found = lk.found;
-        if (found->hit_for_pass) {
-            cache_decision_t fd;
-            cache_obj_decision(found, &fd);
-            int fresh = cache_policy_ttl(&fd, now) > 0;
-            if (!fresh)
-                cache_mem_remove(handler_cache, found);
-            cache_obj_release(found);
-            if (fresh) {
-                start_uncollapsed(txn);
-                return;
-            }
-        } else {
-            cache_decision_t fd;
-            cache_obj_decision(found, &fd);
-            cache_use_t use = atomic_load(&found->invalidated) ? CACHE_USE_REVALIDATE : cache_policy_use(&fd, NULL, now);
-            if (use == CACHE_USE_FRESH) {
-                serve_stored(txn, found, EDGE_CACHE_HIT);
-                return;
-            }
-            if (use == CACHE_USE_STALE_REVALIDATE && cache_obj_state(found) == CACHE_OBJ_COMPLETE) {
-                /* `revalidating` holds the second of the last background refresh: a refresh that failed is tried again a
-                 * second later (a flag set for good ended stale-while-revalidate after one failure); one that is still
-                 * running is found busy by cache_mem_begin and not started twice */
-                int last = atomic_load(&found->revalidating), sec = (int)((now / 1000) & 0x3fffffff) + 1;
-                if (last != sec && atomic_compare_exchange_strong(&found->revalidating, &last, sec))
-                    start_background_revalidation(txn, found);
-                serve_stored(txn, found, EDGE_CACHE_STALE_HIT);
-                return;
-            }
-            /* validate with the origin first; while that runs, other requests for the key wait for it */
-            start_miss(txn, cache_obj_state(found) == CACHE_OBJ_COMPLETE ? found : NULL);
-            cache_obj_release(found);
-            return;
-        }
-    }
-    start_miss(txn, NULL);
-}
-
-static void on_deferred_process(h2o_timeout_entry_t *entry)
-{
-    edge_txn_t *txn = H2O_STRUCT_FROM_MEMBER(edge_txn_t, defer_entry, entry);
-    process(txn);
+    if (txn->viewer.client_ip.base == NULL)
+        txn->viewer.client_ip = lookup_client_ip(txn->req);
+    return txn->viewer.client_ip;
 }
 
 /*
@@ -1044,44 +1196,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->super.on_setup_ostream = on_txn_setup_ostream;
     txn->req = req;
     txn->worker = w;
-    txn->started_us = now_us();
+    txn->viewer.started_us = now_us();
     txn->gen = server_gen_acquire(w);
     /* a request id unique per process start: 6 hex digits of a start tag, the worker, a counter */
     rid = h2o_mem_alloc_pool(&req->pool, 16);
     format_hex(rid, process_tag & 0xffffff, 6);
     format_hex(rid + 6, w->id & 0xff, 2);
     format_hex(rid + 8, ++w->next_request_seq & 0xffffffffu, 8);
-    txn->request_id = h2o_iovec_init(rid, 16);
-    cache_waiter_init(&txn->waiter, on_txn_wake);
+    txn->viewer.request_id = h2o_iovec_init(rid, 16);
+    cache_waiter_init(&txn->out.waiter, on_txn_wake);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
-    txn->head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    txn->viewer.head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 
-    if (check_request(txn) != 0)
-        return 0;
-    if (req->entity.base != NULL && req->entity.len > txn->gen->conf->limits.max_request_body) {
-        send_error(txn, 413, "the request body exceeds limits.max_request_body");
-        return 0;
-    }
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("CONNECT")) ||
-        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("TRACE"))) {
-        send_error(txn, 405, "CONNECT and TRACE are not proxied");
-        return 0;
-    }
-    if ((txn->behavior = gen_match(txn->gen, req->path_normalized.base, req->path_normalized.len)) == NULL) {
-        send_error(txn, 404, "no behavior matches this path");
-        return 0;
-    }
-    if (txn->behavior->origin->s3 != NULL && !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->head_only)) {
-        send_error(txn, 405, "an S3 origin is read-only here: GET and HEAD");
-        return 0;
-    }
-    if (req->version >= 0x200) {
-        /* D8: a stream reset in the same read is disposed before we go to the origin for it */
-        txn->defer_entry.cb = on_deferred_process;
-        h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &txn->defer_entry);
-        return 0;
-    }
-    process(txn);
+    txn->step = REQ_RECV;
+    txn_run(txn);
     return 0;
 }
 
@@ -1113,7 +1241,7 @@ static int unanswered_suppressed(edge_txn_t *txn)
 {
     static __thread int64_t sec;
     static __thread unsigned logged, suppressed;
-    if (txn->head_sent || txn->req->res.status != 0)
+    if (txn->out.head_sent || txn->req->res.status != 0)
         return 0;
     metrics_count(METRIC_UNANSWERED, 1);
     if (txn->req->version < 0x200)
@@ -1142,29 +1270,33 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
     uint64_t dur;
     if (txn == NULL)
         return;
-    h2o_timeout_unlink(&txn->defer_entry);
-    h2o_timeout_unlink(&txn->pace_entry);
+    h2o_timeout_unlink(&txn->viewer.defer_entry);
+    h2o_timeout_unlink(&txn->flow.pace_entry);
     watch_remove(txn);
-    cache_waiter_cancel(&txn->waiter);
-    hookcall_txn_done(txn);
-    dur = now_us() - txn->started_us;
+    cache_waiter_cancel(&txn->out.waiter);
+    hookcall_cancel(&txn->hooks.call);
+    if (txn->lookup.found != NULL) {
+        cache_obj_release(txn->lookup.found);
+        txn->lookup.found = NULL;
+    }
+    dur = now_us() - txn->viewer.started_us;
     log_origin_response_hook(txn);
     e.req = req;
-    e.status = req->res.status != 0 ? req->res.status : txn->status;
+    e.status = req->res.status != 0 ? req->res.status : txn->out.status;
     e.bytes = req->bytes_sent;
     e.duration_us = dur;
-    e.request_id = txn->request_id;
-    e.cache_status = handler_cache_status_name(txn->cache_status);
-    e.hooks = h2o_iovec_init(txn->hooks_log, txn->hooks_log_len);
-    e.origin = txn->origin_name;
+    e.request_id = txn->viewer.request_id;
+    e.cache_status = handler_cache_status_name(txn->lookup.cache_status);
+    e.hooks = h2o_iovec_init(txn->hooks.log, txn->hooks.log_len);
+    e.origin = txn->fetch.origin_name;
     if (accesslog_enabled() && !unanswered_suppressed(txn))
         accesslog_write(&e);
     metrics_request(e.status, dur, req->bytes_sent);
     invalidate_after_unsafe(txn);
-    if (txn->obj != NULL) {
-        cache_reader_detach(txn->obj, &txn->reader);
-        cache_obj_release(txn->obj);
-        txn->obj = NULL;
+    if (txn->out.obj != NULL) {
+        cache_reader_detach(txn->out.obj, &txn->out.reader);
+        cache_obj_release(txn->out.obj);
+        txn->out.obj = NULL;
     }
     server_gen_release(txn->worker, txn->gen);
     atomic_fetch_sub_explicit(&txn->worker->inflight, 1, memory_order_relaxed);

@@ -8,6 +8,7 @@
 #include "cache/object.h"
 #include "proxy/gen.h"
 #include "proxy/hookcall.h"
+#include "proxy/reqfsm.h"
 
 /** what the cache did for a request: the access log's cache= field, the X-Cache header and the cache metrics, from one table
  * (handler.c) */
@@ -28,47 +29,71 @@ typedef enum edge_cache_status {
  * EDGE_CACHE_NONE */
 const char *handler_cache_status_name(edge_cache_status_t status);
 
-/** per request, allocated from req->pool; found again by the logger through the prefilter list */
+/** per request, allocated from req->pool; found again by the logger through the prefilter list. The request goes through the
+ * steps of proxy/reqfsm.h; the parts below are what each side of it keeps. */
 typedef struct edge_txn {
     h2o_req_prefilter_t super; /* first: the logger finds the transaction by its on_setup_ostream */
-    h2o_generator_t generator;
     h2o_req_t *req;
     struct server_worker *worker;
-    edge_gen_t *gen;
-    edge_behavior_t *behavior;
-    h2o_iovec_t request_id;
-    uint64_t started_us;
+    edge_gen_t *gen;           /* the configuration generation the request runs in (a reference) */
+    edge_behavior_t *behavior; /* the cache behavior its path matched */
+    req_step_t step;           /* where it is: the step that runs next, or REQ_DONE */
 
-    /* the cache key */
-    h2o_iovec_t key, url;
-    uint64_t hash;
+    /** the viewer and what it asked */
+    struct edge_txn_viewer {
+        h2o_iovec_t request_id;
+        h2o_iovec_t client_ip; /* looked up on first use (handler_client_ip) */
+        uint64_t started_us;
+        int head_only;                   /* a HEAD request */
+        h2o_timeout_entry_t defer_entry; /* REQ_DEFER */
+    } viewer;
 
-    /* delivery */
-    cache_obj_t *obj; /* holds a reference until the request is disposed */
-    cache_reader_t reader;
-    cache_waiter_t waiter;
-    uint64_t pos, end, sent_to;
-    int head_sent, head_only, leader, cacheable, restarts, viewer_request_done;
-    h2o_iovec_t client_ip;
-    const char *ores_label; /* the origin-response hook version this request's fill runs */
-    struct offload_job *pending_job, *done_jobs; /* hook calls run off the event loop (proxy/offload.c) */
-    hookcall_cont_t pending_cont;
-    int resp_status, not_modified; /* send_head's decisions, kept while a viewer-response hook runs elsewhere */
-    int status;
-    edge_cache_status_t cache_status;
-    h2o_timeout_entry_t defer_entry; /* HTTP/2: the miss path starts one loop tick later (rapid reset, D8) */
-    h2o_timeout_entry_t pace_entry;  /* HTTP/2: the body waits while the connection's output backlog is high */
-    h2o_socket_t *h2_sock;           /* HTTP/2: the connection's socket, and its bytes_written when the body began */
-    size_t h2_written_base;
-    uint64_t h2_pos_base;
-    /* slow readers: a delivering body is on its worker's watch list (handler.c, stall watch) */
-    h2o_linklist_t watch_link;
-    int64_t progress_ms; /* when the client last took body bytes (or the body began) */
+    /** the viewer-side hooks (origin-request and origin-response run in the fill) */
+    struct edge_txn_hooks {
+        hookcall_t call; /* viewer-request, then viewer-response: their results stay valid until the request ends */
+        char log[256];   /* what the access log lists: "vreq:NAME@VERSION,..." */
+        size_t log_len;
+    } hooks;
 
-    /* what the access log lists */
-    char hooks_log[256];
-    size_t hooks_log_len;
-    const char *origin_name;
+    /** the cache lookup */
+    struct edge_txn_lookup {
+        h2o_iovec_t key, url;
+        uint64_t hash;
+        int cacheable;      /* the behavior caches and the method is GET or HEAD */
+        int restarts;       /* lookups again after an object that could not serve this request */
+        cache_obj_t *found; /* REQ_HIT, REQ_STALE_HIT: the stored object to serve; REQ_MISS: the stale one to revalidate (or NULL);
+                               a reference the step takes over */
+        edge_cache_status_t cache_status;
+    } lookup;
+
+    /** the origin fetch (proxy/fill.c) */
+    struct edge_txn_fetch {
+        int leader;              /* this request started the fill of the object it reads */
+        const char *origin_name; /* for the access log */
+        const char *ores_label;  /* the origin-response hook version the fill runs */
+    } fetch;
+
+    /** the response: the object read, the head decided, the body's progress */
+    struct edge_txn_out {
+        h2o_generator_t generator;
+        cache_obj_t *obj; /* holds a reference until the request is disposed */
+        cache_reader_t reader;
+        cache_waiter_t waiter;
+        uint64_t pos, end, sent_to;
+        int head_sent;
+        int resp_status, not_modified; /* REQ_HEAD's decisions, for REQ_SEND */
+        int status;                    /* the status sent */
+    } out;
+
+    /** flow control: HTTP/2 output pacing, and the worker's watch over slow readers (handler.c, stall watch) */
+    struct edge_txn_flow {
+        h2o_timeout_entry_t pace_entry; /* HTTP/2: the body waits while the connection's output backlog is high */
+        h2o_socket_t *h2_sock;          /* HTTP/2: the connection's socket, and its bytes_written when the body began */
+        size_t h2_written_base;
+        uint64_t h2_pos_base;
+        h2o_linklist_t watch_link; /* a delivering body is on its worker's watch list */
+        int64_t progress_ms;       /* when the client last took body bytes (or the body began) */
+    } flow;
 } edge_txn_t;
 
 /** registers the pipeline handler and the logger that ends each transaction on the main host's pathconf */

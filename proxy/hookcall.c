@@ -1,9 +1,7 @@
-/* proxy/hookcall.c - events from h2o requests and back, and the hook log of a transaction. */
+/* proxy/hookcall.c - hook calls (run inline, or again on an offload thread past the inline budget), and events from h2o
+ * requests and back. */
 #include <stdio.h>
 #include <string.h>
-#include "cache/key.h"
-#include "proxy/handler.h"
-#include "proxy/headers.h"
 #include "proxy/hookcall.h"
 #include "proxy/log.h"
 #include "proxy/offload.h"
@@ -114,32 +112,45 @@ void hookcall_apply_response_headers(h2o_mem_pool_t *pool, const hook_headers_t 
     hookcall_keep_disallowed(pool, before.entries, before.size, headers);
 }
 
-void hookcall_request_event(h2o_req_t *req, edge_txn_t *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev)
+void hookcall_request_of(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t client_ip, hookcall_request_t *r)
 {
-    size_t q = req->query_at;
+    r->request_id = request_id;
+    r->authority = req->authority; /* h2o keeps Host in :authority */
+    r->client_ip = client_ip;
+    r->method = req->method;
+    r->path = req->path;
+    r->query_at = req->query_at;
+    r->headers = req->headers.entries;
+    r->num_headers = req->headers.size;
+    r->body = req->entity;
+}
+
+void hookcall_request_event(h2o_mem_pool_t *pool, int type, hook_fn_t *fn, const hookcall_request_t *r, hook_event_t *ev)
+{
+    size_t q = r->query_at;
     hook_event_init(ev, type);
-    ev->request_id = txn->request_id;
-    ev->distribution_domain_name = req->authority;
+    ev->request_id = r->request_id;
+    ev->distribution_domain_name = r->authority;
     ev->distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
-    ev->request.client_ip = client_ip;
-    ev->request.method = req->method;
+    ev->request.client_ip = r->client_ip;
+    ev->request.method = r->method;
     if (q != SIZE_MAX) {
-        ev->request.uri = h2o_iovec_init(req->path.base, q);
-        ev->request.querystring = h2o_iovec_init(req->path.base + q + 1, req->path.len - q - 1);
+        ev->request.uri = h2o_iovec_init(r->path.base, q);
+        ev->request.querystring = h2o_iovec_init(r->path.base + q + 1, r->path.len - q - 1);
     } else {
-        ev->request.uri = req->path;
+        ev->request.uri = r->path;
         ev->request.querystring = h2o_iovec_init("", 0);
     }
-    /* h2o keeps Host in :authority; Lambda@Edge shows it as the host header */
-    hookcall_from_h2o_headers(&req->pool, req->headers.entries, req->headers.size, &ev->request.headers);
-    if (req->authority.len != 0)
-        hook_headers_add_nocopy(&req->pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
-                                req->authority);
-    if (fn != NULL && hook_fn_include_body(fn) && req->entity.base != NULL) {
+    /* Lambda@Edge shows the authority as the host header */
+    hookcall_from_h2o_headers(pool, r->headers, r->num_headers, &ev->request.headers);
+    if (r->authority.len != 0)
+        hook_headers_add_nocopy(pool, &ev->request.headers, h2o_iovec_init(H2O_STRLIT("host")), h2o_iovec_init(H2O_STRLIT("Host")),
+                                r->authority);
+    if (fn != NULL && hook_fn_include_body(fn) && r->body.base != NULL) {
         size_t limit = hook_size_limit(type);
         ev->request.body.present = 1;
-        ev->request.body.truncated = req->entity.len > limit;
-        ev->request.body.data = h2o_iovec_init(req->entity.base, req->entity.len > limit ? limit : req->entity.len);
+        ev->request.body.truncated = r->body.len > limit;
+        ev->request.body.data = h2o_iovec_init(r->body.base, r->body.len > limit ? limit : r->body.len);
     }
 }
 
@@ -166,98 +177,6 @@ void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev)
         req->entity = r->body.data;
 }
 
-void hookcall_log(edge_txn_t *txn, int type, const char *label)
-{
-    static const char short_names[4][6] = {"vreq:", "oreq:", "ores:", "vres:"};
-    size_t llen = strlen(label), sep = txn->hooks_log_len != 0, n = sep + 5 + llen;
-    if (txn->hooks_log_len + n >= sizeof(txn->hooks_log))
-        return;
-    char *p = txn->hooks_log + txn->hooks_log_len;
-    if (sep)
-        *p++ = ',';
-    memcpy(p, short_names[type & 3], 5);
-    memcpy(p + 5, label, llen);
-    p[5 + llen] = '\0';
-    txn->hooks_log_len += n;
-}
-
-/* the value of cookie `name` in the request's Cookie headers */
-static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name)
-{
-    size_t nlen = strlen(name);
-    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
-        const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';'))
-                ++p;
-            const char *k = p;
-            while (p < end && *p != '=' && *p != ';')
-                ++p;
-            if (p < end && *p == '=' && (size_t)(p - k) == nlen && memcmp(k, name, nlen) == 0) {
-                const char *v = ++p;
-                while (p < end && *p != ';')
-                    ++p;
-                return h2o_iovec_init(v, p - v);
-            }
-            while (p < end && *p != ';')
-                ++p;
-        }
-    }
-    return h2o_iovec_init(NULL, 0);
-}
-
-hook_fn_t *hookcall_pick(edge_txn_t *txn, int type, const char **label)
-{
-    hook_binding_t *b = txn->behavior->hooks[type];
-    int k = 0;
-    if (b == NULL)
-        return NULL;
-    if (b->fn[1] != NULL) {
-        /* a split: the same viewer lands on the same version, request after request */
-        h2o_iovec_t key = {NULL, 0};
-        if (b->key_kind == HOOK_KEY_COOKIE)
-            key = find_cookie(txn->req, b->key_name);
-        else if (b->key_kind == HOOK_KEY_HEADER)
-            key = headers_get_str(&txn->req->headers, b->key_name, strlen(b->key_name));
-        if (key.len == 0)
-            key = handler_client_ip(txn);
-        k = hook_binding_pick(b, cache_key_hash_fixed(key.base, key.len));
-    }
-    *label = b->label[k];
-    return b->fn[k];
-}
-
-hookcall_result_t hookcall_result_of(hook_status_t st, int *status)
-{
-    switch (st) {
-    case HOOK_CONTINUE:
-        return HOOKCALL_CONTINUE;
-    case HOOK_RESPOND:
-        return HOOKCALL_RESPOND;
-    case HOOK_INVALID:
-        *status = 502;
-        return HOOKCALL_ERROR;
-    default:
-        *status = 503;
-        return HOOKCALL_ERROR;
-    }
-}
-
-/* an offloaded call came back to this worker */
-static void on_job_done(offload_job_t *job)
-{
-    edge_txn_t *txn = job->data;
-    hookcall_cont_t cont = txn->pending_cont;
-    int status = 0;
-    hookcall_result_t res = hookcall_result_of(job->status, &status);
-    txn->pending_job = NULL;
-    txn->pending_cont = NULL;
-    /* keep the job until the request ends: the result points into its memory */
-    job->txn_next = txn->done_jobs;
-    txn->done_jobs = job;
-    cont(txn, &job->ev, res, status);
-}
-
 int hookcall_normalize_uri(h2o_mem_pool_t *pool, h2o_iovec_t *path, size_t *query_at, const char **reason)
 {
     reqcheck_target_t t;
@@ -271,46 +190,103 @@ int hookcall_normalize_uri(h2o_mem_pool_t *pool, h2o_iovec_t *path, size_t *quer
     return 0;
 }
 
-void hookcall_set_limits(hook_event_t *ev, const conf_t *conf)
+void hookcall_limits(const conf_t *conf, hook_head_limits_t *limits)
 {
-    ev->limits.request_bytes = conf->limits.max_request_header_size;
-    ev->limits.request_count = conf->limits.max_request_headers;
-    ev->limits.response_bytes = conf->limits.max_response_header_size;
-    ev->limits.response_count = HOOK_MAX_RESPONSE_HEADERS;
+    limits->request_bytes = conf->limits.max_request_header_size;
+    limits->request_count = conf->limits.max_request_headers;
+    limits->response_bytes = conf->limits.max_response_header_size;
+    limits->response_count = HOOK_MAX_RESPONSE_HEADERS;
 }
 
-hookcall_result_t hookcall_run(edge_txn_t *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool, int *status,
-                               hookcall_build_t build, hookcall_cont_t cont)
+/* ---- the call ------------------------------------------------------------------------------------------------------------- */
+
+static __thread hook_thread_t *thread_hooks;
+static __thread h2o_multithread_receiver_t *thread_receiver;
+
+void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offload_receiver)
 {
-    server_worker_t *w = server_worker_current();
+    thread_hooks = hooks;
+    thread_receiver = offload_receiver;
+}
+
+int hookcall_error_status(hook_status_t status)
+{
+    return status == HOOK_INVALID ? 502 : 503;
+}
+
+/* the header lists of ev copied (the bytes are shared: the runtime never writes into them), so that the event as it was given
+ * survives a call stopped half way, which leaves ev in an undefined state */
+static void copy_list(h2o_mem_pool_t *pool, hook_headers_t *h)
+{
+    hook_headers_t copy;
+    hook_headers_copy(pool, &copy, h);
+    *h = copy;
+}
+
+static void snapshot(h2o_mem_pool_t *pool, const hook_event_t *ev, hook_event_t *snap)
+{
+    *snap = *ev;
+    copy_list(pool, &snap->request.headers);
+    copy_list(pool, &snap->request.origin.custom_headers);
+    copy_list(pool, &snap->response.headers);
+}
+
+/* a call that ran again on an offload thread came back to this thread */
+static void on_job_done(offload_job_t *job)
+{
+    hookcall_t *call = job->data;
+    call->pending = NULL;
+    /* kept until hookcall_cancel: the result points into the job's memory */
+    job->next = call->finished;
+    call->finished = job;
+    call->status = job->status;
+    call->ev = &job->ev;
+    call->done(call, call->arg);
+}
+
+hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool,
+                                   const hook_head_limits_t *limits, hookcall_done_t done, void *arg)
+{
     hook_report_t rep;
+    hook_event_t before;
     hook_status_t st;
-    hookcall_log(txn, ev->type, label);
-    hookcall_set_limits(ev, txn->gen->conf);
-    st = hook_run_budget(w->hooks, fn, ev, pool, &rep, offload_budget_ms());
-    if (st == HOOK_PREEMPTED) {
-        /* too long for the event loop: run it again, from a fresh event, where it delays only its own request */
-        hook_event_t fresh;
-        build(txn, fn, &fresh);
-        hookcall_set_limits(&fresh, txn->gen->conf);
-        offload_job_t *job = offload_job_new(fn, &fresh, on_job_done, txn);
-        txn->pending_job = job;
-        txn->pending_cont = cont;
-        offload_submit(job, &w->offload_receiver);
-        return HOOKCALL_OFFLOADED;
+
+    if (thread_hooks == NULL) {
+        server_worker_t *w = server_worker_current();
+        hookcall_thread_init(w->hooks, &w->offload_receiver);
     }
-    return hookcall_result_of(st, status);
+    if (limits != NULL)
+        ev->limits = *limits;
+    uint64_t budget = offload_budget_ms();
+    /* only a Lua call can be stopped half way (a C plugin runs to its end) */
+    int may_stop = budget != 0 && hook_fn_is_lua(fn) && hook_fn_handles(fn, ev->type);
+    if (may_stop)
+        snapshot(pool, ev, &before);
+    call->ev = ev;
+    st = hook_run_budget(thread_hooks, fn, ev, pool, &rep, may_stop ? budget : 0);
+    if (st != HOOK_PREEMPTED) {
+        call->status = st;
+        return HOOKCALL_DONE;
+    }
+    /* too long for the event loop: run it again from the top, where it delays only its own caller */
+    call->done = done;
+    call->arg = arg;
+    call->ev = NULL;
+    call->pending = offload_job_new(fn, &before, on_job_done, call);
+    offload_submit(call->pending, thread_receiver);
+    return HOOKCALL_PENDING;
 }
 
-void hookcall_txn_done(edge_txn_t *txn)
+void hookcall_cancel(hookcall_t *call)
 {
-    if (txn->pending_job != NULL) {
-        offload_orphan(txn->pending_job);
-        txn->pending_job = NULL;
+    if (call->pending != NULL) {
+        offload_orphan(call->pending); /* freed when it comes back */
+        call->pending = NULL;
     }
-    while (txn->done_jobs != NULL) {
-        offload_job_t *job = txn->done_jobs;
-        txn->done_jobs = job->txn_next;
+    while (call->finished != NULL) {
+        offload_job_t *job = call->finished;
+        call->finished = job->next;
         offload_job_free(job);
     }
+    call->ev = NULL;
 }

@@ -1,45 +1,96 @@
-/* proxy/hookcall.h - runs hooks at the four trigger points: builds Lambda@Edge events from h2o requests and responses, applies
- * what the hooks changed, answers generated responses and hook failures (502/503). */
+/* proxy/hookcall.h - hook calls for the pipeline: one completion-based call API (hookcall_start), Lambda@Edge events from h2o
+ * requests and responses, and what the hooks changed back into h2o's terms. */
 #ifndef EDGE_PROXY_HOOKCALL_H
 #define EDGE_PROXY_HOOKCALL_H
 
 #include <h2o.h>
 #include "hooks/hooks.h"
 
-struct edge_txn;
+struct offload_job;
 
-/** the outcome of a trigger point for the pipeline */
-typedef enum hookcall_result {
-    HOOKCALL_CONTINUE = 0, /* go on (the request or response may have been changed) */
-    HOOKCALL_RESPOND,      /* the hook generated a response: ev->response */
-    HOOKCALL_ERROR,        /* answer `status` (502 invalid output, 503 error/timeout) */
-    HOOKCALL_OFFLOADED,    /* the call outgrew its inline budget and runs again on an offload thread: the continuation follows */
-} hookcall_result_t;
+/**
+ * One hook call, completion-based: hookcall_start runs fn on an event and either finishes at once or goes on elsewhere and
+ * reports later, on this thread, through `done`. The module knows nothing of who calls it (a request, a fill): it takes the
+ * function, the event, the memory, the caps on what the hook returns, and a completion.
+ *
+ * Today a Lua call that runs past its inline budget (OFFLOAD_INLINE_BUDGET_MS) on the event loop is stopped and run again from
+ * the top, from the event as it was given, on an offload thread (proxy/offload.h); that restart is this module's business only.
+ * The caller sees a call that completes later, as it will when hooks can wait for I/O.
+ */
+typedef struct hookcall hookcall_t;
+/** a call that went on elsewhere has finished: call->status and call->ev hold its outcome */
+typedef void (*hookcall_done_t)(hookcall_t *call, void *arg);
 
-/** what a trigger point does with a result that comes back from an offload thread (ev lives in the job's memory) */
-typedef void (*hookcall_cont_t)(struct edge_txn *txn, hook_event_t *ev, hookcall_result_t res, int status);
-/** builds a trigger point's event afresh (a preempted call left the first one half changed) */
-typedef void (*hookcall_build_t)(struct edge_txn *txn, hook_fn_t *fn, hook_event_t *ev);
+typedef enum hookcall_progress {
+    HOOKCALL_DONE = 0, /* finished within hookcall_start: the outcome is in the call; `done` is not called */
+    HOOKCALL_PENDING,  /* goes on elsewhere: `done` runs later on this thread, unless hookcall_cancel comes first */
+} hookcall_progress_t;
 
-/** fills a request event from the h2o request (Host from :authority, headers in order, body if include_body) */
-void hookcall_request_event(h2o_req_t *req, struct edge_txn *txn, int type, hook_fn_t *fn, h2o_iovec_t client_ip, hook_event_t *ev);
+struct hookcall {
+    /* the outcome, once done */
+    hook_status_t status; /* HOOK_CONTINUE, HOOK_RESPOND, HOOK_INVALID or HOOK_FAILED */
+    hook_event_t *ev;     /* the event as the hook left it: the one given to hookcall_start, or one in the call's own memory
+                             (valid until hookcall_cancel) */
+    /* private */
+    hookcall_done_t done;
+    void *arg;
+    struct offload_job *pending;  /* a call running elsewhere */
+    struct offload_job *finished; /* calls back from elsewhere, whose results are still in use */
+};
+
+/** a call that has not started: zeroed memory is one too */
+#define HOOKCALL_INIT                                                                                                              \
+    {                                                                                                                              \
+        0                                                                                                                          \
+    }
+
+/**
+ * Runs fn on ev (memory from pool, which must outlive the call), holding its result to `limits` (copied into ev->limits; NULL
+ * keeps them). One call at a time per hookcall_t; a finished one may be started again, and the results of the earlier calls stay
+ * valid until hookcall_cancel.
+ */
+hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool,
+                                   const hook_head_limits_t *limits, hookcall_done_t done, void *arg);
+/** the caller is going away: a pending call is abandoned (`done` never runs) and the memory of results is freed; the hookcall_t
+ * may be started again. Does nothing to a call that never started. */
+void hookcall_cancel(hookcall_t *call);
+/** 1 while a call runs elsewhere */
+static inline int hookcall_is_pending(const hookcall_t *call)
+{
+    return call->pending != NULL;
+}
+/** the status to answer for a call that ended in HOOK_INVALID (502) or HOOK_FAILED (503) */
+int hookcall_error_status(hook_status_t status);
+/**
+ * The hooks runtime and the offload receiver of this thread. A server worker's are found on their own
+ * (server_worker_current()); other threads (tests) set theirs here first.
+ */
+void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offload_receiver);
+
+/** the caps on the heads a hook may leave (hook_head_limits_t) from the configuration: limits.max_request_header_size and
+ * limits.max_request_headers for requests, limits.max_response_header_size and HOOK_MAX_RESPONSE_HEADERS fields for responses */
+void hookcall_limits(const conf_t *conf, hook_head_limits_t *limits);
+
+/** what a request event is made of: the request as the trigger point sees it (the viewer's, or the one a fill keeps) */
+typedef struct hookcall_request {
+    h2o_iovec_t request_id, authority, client_ip, method;
+    h2o_iovec_t path; /* path and query */
+    size_t query_at;  /* where '?' is in path, SIZE_MAX: none */
+    const h2o_header_t *headers;
+    size_t num_headers;
+    h2o_iovec_t body; /* base NULL: none (or not shown at this trigger point) */
+} hookcall_request_t;
+
+/**
+ * Fills ev (hook_event_init) with the request part of a `type` event from `r`, pointing into r's memory (lists in pool): uri
+ * and querystring from path, headers in order with Host from authority (disallowed headers left out), the body (at most
+ * hook_size_limit(type)) when fn has include_body.
+ */
+void hookcall_request_event(h2o_mem_pool_t *pool, int type, hook_fn_t *fn, const hookcall_request_t *r, hook_event_t *ev);
+/** the request part of an h2o request, for hookcall_request_event */
+void hookcall_request_of(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t client_ip, hookcall_request_t *r);
 /** writes a request event's uri, querystring, headers and body back into the h2o request */
 void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev);
-/**
- * Runs fn on ev; records `label` in the transaction's hook log; returns what to do and, for HOOKCALL_ERROR, the status in
- * *status. A Lua call that runs past OFFLOAD_INLINE_BUDGET_MS on the event loop is stopped and run again from an event that
- * `build` makes afresh on an offload thread: then HOOKCALL_OFFLOADED is returned, the caller returns, and `cont` runs with the
- * result when it is ready (not at all if the request has ended by then).
- */
-hookcall_result_t hookcall_run(struct edge_txn *txn, hook_fn_t *fn, const char *label, hook_event_t *ev, h2o_mem_pool_t *pool,
-                               int *status, hookcall_build_t build, hookcall_cont_t cont);
-/**
- * Sets the caps on the heads a hook may leave in ev (hook_head_limits_t) from the configuration: limits.max_request_header_size
- * and limits.max_request_headers for requests, limits.max_response_header_size and HOOK_MAX_RESPONSE_HEADERS fields for
- * responses. hookcall_run does it for the events it runs; events run otherwise (fill.c) keep hook_event_init's defaults
- * unless their builder calls this.
- */
-void hookcall_set_limits(hook_event_t *ev, const conf_t *conf);
 
 /**
  * Normalises a path (with its query) that a hook returned the way a viewer's target is (proxy/reqcheck.h: dot segments, `//`,
@@ -47,10 +98,6 @@ void hookcall_set_limits(hook_event_t *ev, const conf_t *conf);
  * response under. Returns 0 with *path (and *query_at, when not NULL) updated, or 400 with *reason set.
  */
 int hookcall_normalize_uri(h2o_mem_pool_t *pool, h2o_iovec_t *path, size_t *query_at, const char **reason);
-/** maps an offload job's outcome to a result and a status */
-hookcall_result_t hookcall_result_of(hook_status_t st, int *status);
-/** the request ended: jobs still out are forgotten, those back are freed */
-void hookcall_txn_done(struct edge_txn *txn);
 /** converts hook headers to h2o headers (names interned as tokens when known) in pool */
 void hookcall_to_h2o_headers(h2o_mem_pool_t *pool, const hook_headers_t *src, h2o_headers_t *dst);
 /** the same for a response: the framing headers h2o writes itself (Content-Length, Transfer-Encoding, Date, hop-by-hop) are
@@ -63,12 +110,5 @@ void hookcall_apply_response_headers(h2o_mem_pool_t *pool, const hook_headers_t 
 void hookcall_keep_disallowed(h2o_mem_pool_t *pool, const h2o_header_t *orig, size_t n, h2o_headers_t *dst);
 /** converts h2o headers to hook headers without copying the bytes; disallowed headers are left out */
 void hookcall_from_h2o_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, size_t n, hook_headers_t *dst);
-/** records `event:NAME@VERSION` in the transaction's hook list (the access log's hooks= field) */
-void hookcall_log(struct edge_txn *txn, int type, const char *label);
-/**
- * The hook version this request runs at trigger point `type` (NULL when the behavior has none): the binding's version, or for
- * a split alias the one the viewer's sticky key (client IP, cookie or header) lands on. *label gets "NAME@VERSION".
- */
-hook_fn_t *hookcall_pick(struct edge_txn *txn, int type, const char **label);
 
 #endif

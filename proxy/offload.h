@@ -1,5 +1,6 @@
 /* proxy/offload.h - hook calls that outgrew their inline budget run again on offload threads, so that a slow or looping hook
- * never stalls the other requests of its worker: the worker goes on serving and picks the result up when it is ready. */
+ * never stalls the other requests of its worker: the worker goes on serving and picks the result up when it is ready. Used by
+ * proxy/hookcall.c, whose callers see a call that completes later. */
 #ifndef EDGE_PROXY_OFFLOAD_H
 #define EDGE_PROXY_OFFLOAD_H
 
@@ -23,7 +24,7 @@ struct offload_job {
     h2o_multithread_receiver_t *receiver;
     h2o_linklist_t queue_link;
     int orphaned;                    /* touched only on the submitting worker's thread */
-    struct offload_job *txn_next;    /* the jobs a request keeps until it ends */
+    struct offload_job *next;        /* the owner's list (proxy/hookcall.c keeps results until its caller ends) */
 };
 
 /** the inline budget to give hook calls: OFFLOAD_INLINE_BUDGET_MS, or 0 when there are no offload threads */

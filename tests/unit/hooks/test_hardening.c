@@ -241,7 +241,7 @@ static void test_response_head_cap(void **state)
     assert_int_equal(run_big(fn, HOOK_VIEWER_RESPONSE, "count:198", &ev, &rep), HOOK_CONTINUE);
     assert_int_equal(run_big(fn, HOOK_VIEWER_RESPONSE, "count:199", &ev, &rep), HOOK_INVALID);
     assert_non_null(strstr(rep.error, "has 201 header fields, over the limit of 200"));
-    /* the configured cap (hookcall_set_limits) replaces the default; 0 is none */
+    /* the configured cap (hookcall_limits) replaces the default; 0 is none */
     make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "X-Big", "bytes:2000", NULL);
     ev.limits.response_bytes = 1024;
     assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
