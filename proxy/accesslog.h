@@ -18,7 +18,8 @@ typedef struct accesslog_entry {
     uint64_t bytes;
     uint64_t duration_us;
     h2o_iovec_t request_id;
-    const char *cache_status; /* Hit, Miss, RefreshHit, Stale, Pass, Generated, Error, or "-" */
+    const char *cache_status; /* handler_cache_status_name(): Hit, RefreshHit, Miss, StaleHit, StaleIfError, Pass, Generated, Error;
+                                 NULL: "-" */
     h2o_iovec_t hooks;        /* "name@version:event,..." or empty */
     const char *origin;       /* origin name or NULL */
 } accesslog_entry_t;

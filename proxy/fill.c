@@ -19,16 +19,16 @@ static void fill_free(fill_t *f)
     cache_waiter_cancel(&f->producer);
     if (f->cache.stale != NULL)
         cache_obj_release(f->cache.stale);
-    hookcall_cancel(&f->call);
-    if (f->request_hook != NULL)
-        hook_fn_release(f->request_hook);
-    if (f->response_hook != NULL)
-        hook_fn_release(f->response_hook);
+    hookcall_cancel(&f->hooks.call);
+    if (f->hooks.request != NULL)
+        hook_fn_release(f->hooks.request);
+    if (f->hooks.response != NULL)
+        hook_fn_release(f->hooks.response);
     cache_obj_release(f->obj);
     if (f->origin != NULL)
         origin_release(f->origin);
-    if (f->default_origin != NULL)
-        origin_release(f->default_origin);
+    if (f->hooks.default_origin != NULL)
+        origin_release(f->hooks.default_origin);
     h2o_mem_clear_pool(&f->pool);
     free(f);
 }
@@ -95,7 +95,7 @@ static void fail_object(fill_t *f, int status, const char *err)
 {
     cache_obj_t *obj = f->obj, *fallback = NULL;
     int before_head = cache_obj_state(obj) == CACHE_OBJ_BUSY;
-    if (f->cache.mem != NULL && (f->stored || before_head))
+    if (f->cache.mem != NULL && (f->progress.stored || before_head))
         cache_mem_remove(f->cache.mem, obj);
     if (before_head && f->cache.stale != NULL) {
         cache_decision_t d;
@@ -118,16 +118,16 @@ static void on_producer_wake(cache_waiter_t *w)
         fill_free(f);
         return;
     }
-    if (f->paused && !cache_obj_window_full(f->obj, FILL_PASS_WINDOW)) {
-        f->paused = 0;
+    if (f->progress.paused && !cache_obj_window_full(f->obj, FILL_PASS_WINDOW)) {
+        f->progress.paused = 0;
         origin_req_resume(f->oreq);
     }
 }
 
 static void make_transient(fill_t *f)
 {
-    f->transient = 1;
-    f->stored = 0;
+    f->progress.transient = 1;
+    f->progress.stored = 0;
     cache_obj_make_transient(f->obj, &f->producer);
 }
 
@@ -215,17 +215,17 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
         /* a 304 for another representation: keep what we have, unchanged */
         merged = stored;
     }
-    cache_policy_evaluate(&f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req_headers, stale->status, &merged,
-                          f->request_time_ms, server_now_ms(), &d);
+    cache_policy_evaluate(&f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req.headers, stale->status, &merged,
+                          f->progress.request_time_ms, server_now_ms(), &d);
     cache_obj_set_decision(obj, &d);
     cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
-    f->revalidated = 1;
+    f->progress.revalidated = 1;
     obj->refreshed = 1;
     h2o_headers_t ordered;
     size_t plain = order_for_delivery(&f->pool, &merged, 1, &ordered);
     cache_obj_set_from(obj, stale, ordered.entries, ordered.size, plain);
     if (d.storable && cache_mem_store_head(f->cache.mem, obj) == 0) {
-        f->stored = 1;
+        f->progress.stored = 1;
         cache_mem_complete(f->cache.mem, obj);
     } else {
         cache_mem_remove(f->cache.mem, obj);
@@ -253,9 +253,10 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
         make_transient(f);
         return 0;
     }
-    cache_policy_evaluate(&f->cache.policy, f->method, &f->req_headers, status, resp, f->request_time_ms, server_now_ms(), &d);
+    cache_policy_evaluate(&f->cache.policy, f->req.method, &f->req.headers, status, resp, f->progress.request_time_ms,
+                          server_now_ms(), &d);
     cache_vary_parse(&f->pool, resp, &vary);
-    if (d.storable && cache_vary_key(&f->pool, &vary, &f->vary_headers, &vary_key) != 0)
+    if (d.storable && cache_vary_key(&f->pool, &vary, &f->req.vary_headers, &vary_key) != 0)
         d.storable = 0;
     if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
         d.storable = 0;
@@ -272,14 +273,14 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
         log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url.len, obj->url.base);
         if (!f->cache.insert)
             cache_mem_remove(f->cache.mem, obj);
-        if (d.reason != NULL && h2o_find_header(&f->req_headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
+        if (d.reason != NULL && h2o_find_header(&f->req.headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
             cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
         plain = order_for_delivery(&f->pool, resp, 0, &ordered);
         cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
         make_transient(f);
         return 0;
     }
-    f->stored = 1;
+    f->progress.stored = 1;
     /* the stored head is every reader's, this client's too: no Set-Cookie, nothing a no-cache="..." list names */
     h2o_headers_t shared;
     cache_policy_shareable_headers(&f->pool, resp, &shared);
@@ -292,10 +293,10 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
 static void publish_body(fill_t *f, h2o_iovec_t body)
 {
     cache_obj_append(f->obj, body.base, body.len);
-    if (f->stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0)
-        f->stored = 0;
+    if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0)
+        f->progress.stored = 0;
     cache_obj_complete(f->obj);
-    if (f->stored)
+    if (f->progress.stored)
         cache_mem_complete(f->cache.mem, f->obj);
 }
 
@@ -331,24 +332,24 @@ static h2o_headers_t dup_headers(h2o_mem_pool_t *pool, const h2o_header_t *src, 
 /* the request part of an origin event, from what the fill keeps (its own copies: they outlive the client's request) */
 static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
 {
-    const char *q = memchr(f->client_path.base, '?', f->client_path.len);
-    hookcall_request_t r = {.request_id = f->request_id,
-                            .authority = f->authority,
-                            .client_ip = f->client_ip,
-                            .method = f->method,
-                            .path = f->client_path,
-                            .query_at = q != NULL ? (size_t)(q - f->client_path.base) : SIZE_MAX,
-                            .headers = f->req_headers.entries,
-                            .num_headers = f->req_headers.size,
-                            .body = type == HOOK_ORIGIN_REQUEST ? f->body : h2o_iovec_init(NULL, 0)};
+    const char *q = memchr(f->req.path.base, '?', f->req.path.len);
+    hookcall_request_t r = {.request_id = f->req.request_id,
+                            .authority = f->req.authority,
+                            .client_ip = f->req.client_ip,
+                            .method = f->req.method,
+                            .path = f->req.path,
+                            .query_at = q != NULL ? (size_t)(q - f->req.path.base) : SIZE_MAX,
+                            .headers = f->req.headers.entries,
+                            .num_headers = f->req.headers.size,
+                            .body = type == HOOK_ORIGIN_REQUEST ? f->req.body : h2o_iovec_init(NULL, 0)};
     hookcall_request_event(&f->pool, type, fn, &r, ev);
     if (type == HOOK_ORIGIN_REQUEST)
-        dynorigin_describe(f->default_origin, &f->pool, &ev->request.origin);
+        dynorigin_describe(f->hooks.default_origin, &f->pool, &ev->request.origin);
 }
 
 static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_headers_t *resp, hook_event_t *ev)
 {
-    request_event(f, HOOK_ORIGIN_RESPONSE, f->response_hook, ev);
+    request_event(f, HOOK_ORIGIN_RESPONSE, f->hooks.response, ev);
     ev->response.status = status;
     ev->response.status_description = reason;
     hookcall_from_h2o_headers(&f->pool, resp->entries, resp->size, &ev->response.headers);
@@ -359,7 +360,7 @@ static void on_hook_done(hookcall_t *call, void *arg);
 /* runs fn on ev; HOOKCALL_PENDING: on_hook_done goes on with the outcome later */
 static hookcall_progress_t start_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev)
 {
-    return hookcall_start(&f->call, fn, ev, &f->pool, &f->limits, on_hook_done, f);
+    return hookcall_start(&f->hooks.call, fn, ev, &f->pool, &f->hooks.limits, on_hook_done, f);
 }
 
 /* fails the object for a hook that failed (no stale fallback: the origin did not fail) */
@@ -370,7 +371,7 @@ static void fail_for_hook(fill_t *f, hook_status_t st, int type)
     snprintf(msg, sizeof(msg), status == 502 ? "the %s hook returned an invalid result" : "the %s hook failed",
              hook_event_type_name(type));
     stop_fetch(f);
-    if (f->cache.mem != NULL && (f->stored || cache_obj_state(f->obj) == CACHE_OBJ_BUSY))
+    if (f->cache.mem != NULL && (f->progress.stored || cache_obj_state(f->obj) == CACHE_OBJ_BUSY))
         cache_mem_remove(f->cache.mem, f->obj);
     cache_obj_fail(f->obj, status, h2o_strdup(&f->pool, msg, SIZE_MAX).base, NULL);
     fill_free(f);
@@ -397,30 +398,30 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         h2o_headers_t headers;
         ssize_t host;
         const char *why;
-        f->client_path =
+        f->req.path =
             r->querystring.len != 0 ? h2o_concat(&f->pool, r->uri, h2o_iovec_init(H2O_STRLIT("?")), r->querystring) : r->uri;
-        if (hookcall_normalize_uri(&f->pool, &f->client_path, NULL, &why) != 0) {
-            log_error("request %.*s: origin-request hook %s returned a uri that is refused: %s", (int)f->request_id.len,
-                      f->request_id.base, hook_fn_name(f->request_hook), why);
+        if (hookcall_normalize_uri(&f->pool, &f->req.path, NULL, &why) != 0) {
+            log_error("request %.*s: origin-request hook %s returned a uri that is refused: %s", (int)f->req.request_id.len,
+                      f->req.request_id.base, hook_fn_name(f->hooks.request), why);
             fail_for_hook(f, HOOK_INVALID, HOOK_ORIGIN_REQUEST);
             return;
         }
         hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
-        hookcall_keep_disallowed(&f->pool, f->req_headers.entries, f->req_headers.size, &headers);
+        hookcall_keep_disallowed(&f->pool, f->req.headers.entries, f->req.headers.size, &headers);
         if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {
-            f->authority = h2o_strdup(&f->pool, headers.entries[host].value.base, headers.entries[host].value.len);
+            f->req.authority = h2o_strdup(&f->pool, headers.entries[host].value.base, headers.entries[host].value.len);
             h2o_delete_header(&headers, host);
         }
         copy_headers(&f->pool, &headers); /* the event may live in the hook call's memory */
-        f->req_headers = headers;
+        f->req.headers = headers;
         if (r->body.replaced)
-            f->body = h2o_strdup(&f->pool, r->body.data.base, r->body.data.len);
+            f->req.body = h2o_strdup(&f->pool, r->body.data.base, r->body.data.len);
         if (r->origin.changed) {
             char err[256];
-            origin_t *o = dynorigin_get(&r->origin, f->default_origin, err, sizeof(err));
+            origin_t *o = dynorigin_get(&r->origin, f->hooks.default_origin, err, sizeof(err));
             if (o == NULL) {
-                log_error("request %.*s: origin-request hook %s chose an unusable origin: %s", (int)f->request_id.len,
-                          f->request_id.base, hook_fn_name(f->request_hook), err);
+                log_error("request %.*s: origin-request hook %s chose an unusable origin: %s", (int)f->req.request_id.len,
+                          f->req.request_id.base, hook_fn_name(f->hooks.request), err);
                 if (f->cache.mem != NULL)
                     cache_mem_remove(f->cache.mem, f->obj);
                 cache_obj_fail(f->obj, 502, "the origin chosen by the origin-request hook is unusable", NULL);
@@ -434,8 +435,8 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         /* Lambda@Edge customHeaders: sent to the origin with the request */
         h2o_headers_t custom = {NULL, 0, 0};
         hookcall_to_h2o_headers(&f->pool, &r->origin.custom_headers, &custom);
-        f->custom_headers = dup_headers(&f->pool, custom.entries, custom.size);
-        hookcall_cancel(&f->call); /* what the fill keeps of the result was copied */
+        f->req.custom_headers = dup_headers(&f->pool, custom.entries, custom.size);
+        hookcall_cancel(&f->hooks.call); /* what the fill keeps of the result was copied */
         fill_go(f);
         return;
     }
@@ -496,11 +497,11 @@ static void on_hook_done(hookcall_t *call, void *arg)
         apply_request_hook(f, call->ev, call->status);
         return;
     }
-    f->ores.pending = 0;
-    if (!apply_response_hook(f, call->ev, call->status, &f->ores.headers, f->ores.content_length)) {
+    f->hooks.ores.pending = 0;
+    if (!apply_response_hook(f, call->ev, call->status, &f->hooks.ores.headers, f->hooks.ores.content_length)) {
         hookcall_cancel(call); /* what the fill keeps of the result was copied */
-        if (f->ores.origin_done)
-            finish(f, f->ores.origin_status, f->ores.origin_err);
+        if (f->hooks.ores.origin_done)
+            finish(f, f->hooks.ores.origin_status, f->hooks.ores.origin_err);
         else if (f->oreq != NULL)
             origin_req_resume(f->oreq);
     }
@@ -513,11 +514,11 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
     h2o_headers_t resp = {headers, num_headers, num_headers};
     char reason_buf[48];
 
-    f->origin_status = status;
+    f->progress.origin_status = status;
     if (f->cache.stale != NULL) {
         if (status == 304) {
             on_not_modified(f, headers, num_headers);
-            f->done_early = 1;
+            f->progress.done_early = 1;
             return;
         }
         cache_decision_t sd;
@@ -531,22 +532,22 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
             return;
         }
     }
-    if (f->response_hook != NULL) {
+    if (f->hooks.response != NULL) {
         hook_event_t ev;
         f->obj->response_hooked = 1;
         /* the head, kept: the call may complete later, after the origin client let go of it */
-        f->ores.status = status;
-        f->ores.reason = h2o_strdup(&f->pool, reason.base, reason.len);
-        f->ores.headers = dup_headers(&f->pool, headers, num_headers);
-        f->ores.content_length = content_length;
-        response_event(f, status, f->ores.reason, &f->ores.headers, &ev);
-        if (start_hook(f, f->response_hook, &ev) == HOOKCALL_PENDING) {
+        f->hooks.ores.status = status;
+        f->hooks.ores.reason = h2o_strdup(&f->pool, reason.base, reason.len);
+        f->hooks.ores.headers = dup_headers(&f->pool, headers, num_headers);
+        f->hooks.ores.content_length = content_length;
+        response_event(f, status, f->hooks.ores.reason, &f->hooks.ores.headers, &ev);
+        if (start_hook(f, f->hooks.response, &ev) == HOOKCALL_PENDING) {
             /* no body is read until the hook has decided what the head is */
-            f->ores.pending = 1;
+            f->hooks.ores.pending = 1;
             origin_req_pause(oreq);
             return;
         }
-        apply_response_hook(f, &ev, f->call.status, &f->ores.headers, content_length);
+        apply_response_hook(f, &ev, f->hooks.call.status, &f->hooks.ores.headers, content_length);
         return;
     }
     snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
@@ -556,16 +557,16 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
 static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
 {
     fill_t *f = oreq->data;
-    if (f->done_early)
+    if (f->progress.done_early)
         return;
-    f->received += len;
+    f->progress.received += len;
     cache_obj_append(f->obj, data, len);
-    if (f->stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
+    if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
         /* larger than the cache takes, or purged meanwhile: stream it through */
         log_debug("not stored: larger than cache.max_object_size (%.*s)", (int)f->obj->url.len, f->obj->url.base);
         make_transient(f);
     }
-    if (f->transient) {
+    if (f->progress.transient) {
         if (cache_obj_num_readers(f->obj) == 0) {
             stop_fetch(f);
             cache_obj_fail(f->obj, 0, "all readers left", NULL);
@@ -573,7 +574,7 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
             return;
         }
         if (cache_obj_window_full(f->obj, FILL_PASS_WINDOW)) {
-            f->paused = 1;
+            f->progress.paused = 1;
             origin_req_pause(f->oreq);
         }
     }
@@ -582,17 +583,18 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
 /* the origin's response ended (err NULL: complete) */
 static void finish(fill_t *f, int status, const char *err)
 {
-    if (f->done_early) {
+    if (f->progress.done_early) {
         fill_free(f);
         return;
     }
     if (err == NULL) {
         cache_obj_complete(f->obj);
-        if (f->stored)
+        if (f->progress.stored)
             cache_mem_complete(f->cache.mem, f->obj);
     } else {
         if (cache_obj_state(f->obj) != CACHE_OBJ_BUSY)
-            log_error("origin %s: response cut short after %llu bytes: %s", f->origin->name, (unsigned long long)f->received, err);
+            log_error("origin %s: response cut short after %llu bytes: %s", f->origin->name,
+                      (unsigned long long)f->progress.received, err);
         metrics_count(METRIC_ORIGIN_ERRORS, 1);
         fail_object(f, status, err);
     }
@@ -603,11 +605,11 @@ static void on_origin_done(origin_req_t *oreq, int status, const char *err)
 {
     fill_t *f = oreq->data;
     f->oreq = NULL;
-    if (f->ores.pending) {
+    if (f->hooks.ores.pending) {
         /* the origin-response hook still decides the head: finish when it has */
-        f->ores.origin_done = 1;
-        f->ores.origin_status = status;
-        f->ores.origin_err = err != NULL ? h2o_strdup(&f->pool, err, SIZE_MAX).base : NULL;
+        f->hooks.ores.origin_done = 1;
+        f->hooks.ores.origin_status = status;
+        f->hooks.ores.origin_err = err != NULL ? h2o_strdup(&f->pool, err, SIZE_MAX).base : NULL;
         return;
     }
     finish(f, status, err);
@@ -629,22 +631,22 @@ static void fill_go(fill_t *f)
         *f->origin_name_out = origin->name;
         f->origin_name_out = NULL;
     }
-    if (origin->s3 != NULL && !h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD"))) {
+    if (origin->s3 != NULL && !h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("HEAD"))) {
         if (f->cache.mem != NULL)
             cache_mem_remove(f->cache.mem, f->obj);
         cache_obj_fail(f->obj, 405, "an S3 origin is read-only here: GET and HEAD", NULL);
         fill_free(f);
         return;
     }
-    path = h2o_concat(&f->pool, origin->path_prefix, f->client_path);
+    path = h2o_concat(&f->pool, origin->path_prefix, f->req.path);
     {
-        fill_request_t r = {.headers = &f->req_headers, .client_ip = f->client_ip, .client_https = f->client_https};
+        fill_request_t r = {.headers = &f->req.headers, .client_ip = f->req.client_ip, .client_https = f->req.client_https};
         fill_build_origin_headers(&f->pool, origin, &r, &headers);
     }
-    for (size_t i = 0; i != f->custom_headers.size; ++i) {
+    for (size_t i = 0; i != f->req.custom_headers.size; ++i) {
         h2o_vector_reserve(&f->pool, &headers, headers.size + 1);
-        headers.entries[headers.size++] = f->custom_headers.entries[i];
+        headers.entries[headers.size++] = f->req.custom_headers.entries[i];
     }
     if (f->cache.mem != NULL) {
         /* a cache fill asks for the whole representation: the client's conditionals and Range are answered from the object */
@@ -658,20 +660,20 @@ static void fill_go(fill_t *f)
                 metrics_count(METRIC_CACHE_REVALIDATION, 1);
         }
     }
-    h2o_iovec_t body = f->body.base != NULL ? f->body : h2o_iovec_init(NULL, 0);
-    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->method, &path, &headers, body, server_now_ms()) != 0) {
+    h2o_iovec_t body = f->req.body.base != NULL ? f->req.body : h2o_iovec_init(NULL, 0);
+    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->req.method, &path, &headers, body, server_now_ms()) != 0) {
         log_error("origin %s: no credentials to sign the request with", origin->name);
         fail_object(f, 502, "the S3 origin has no credentials");
         fill_free(f);
         return;
     }
-    idempotent = h2o_memis(f->method.base, f->method.len, H2O_STRLIT("GET")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("HEAD")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("PUT")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("DELETE")) ||
-                 h2o_memis(f->method.base, f->method.len, H2O_STRLIT("OPTIONS"));
+    idempotent = h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("GET")) ||
+                 h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("HEAD")) ||
+                 h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("PUT")) ||
+                 h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("DELETE")) ||
+                 h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("OPTIONS"));
     metrics_count(METRIC_ORIGIN_REQUESTS, 1);
-    f->oreq = origin_req_start(origin, f->method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
+    f->oreq = origin_req_start(origin, f->req.method, path, headers.entries, headers.size, body, idempotent, &origin_callbacks, f);
 }
 
 void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,
@@ -688,47 +690,47 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
         if (f->cache.stale != NULL)
             cache_obj_addref(f->cache.stale);
     }
-    f->request_time_ms = server_now_ms();
+    f->progress.request_time_ms = server_now_ms();
     cache_waiter_init(&f->producer, on_producer_wake);
     f->origin = origin;
     origin_addref(origin);
-    f->default_origin = origin;
+    f->hooks.default_origin = origin;
     origin_addref(origin);
-    f->method = h2o_strdup(&f->pool, req->method.base, req->method.len);
-    f->client_path = h2o_strdup(&f->pool, req->path.base, req->path.len);
-    f->client_ip = h2o_strdup(&f->pool, req->client_ip.base, req->client_ip.len);
-    f->client_https = req->client_https;
-    f->request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
-    f->authority = h2o_strdup(&f->pool, req->authority.base, req->authority.len);
+    f->req.method = h2o_strdup(&f->pool, req->method.base, req->method.len);
+    f->req.path = h2o_strdup(&f->pool, req->path.base, req->path.len);
+    f->req.client_ip = h2o_strdup(&f->pool, req->client_ip.base, req->client_ip.len);
+    f->req.client_https = req->client_https;
+    f->req.request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
+    f->req.authority = h2o_strdup(&f->pool, req->authority.base, req->authority.len);
     /* a GET's body has no meaning (RFC 9110 §9.3.1) and is not in the key: a response that may be shared is fetched without */
     if (req->body.base != NULL && cache == NULL)
-        f->body = h2o_strdup(&f->pool, req->body.base, req->body.len);
+        f->req.body = h2o_strdup(&f->pool, req->body.base, req->body.len);
     /* the client's headers, kept for Vary; what goes to the origin (and to the hooks and the storage rules) is, when the
      * response may be stored, only what the behavior forwards: the rest is not in the key, and a response shaped by it would
      * be served to everyone */
-    f->vary_headers = dup_headers(&f->pool, req->headers->entries, req->headers->size);
+    f->req.vary_headers = dup_headers(&f->pool, req->headers->entries, req->headers->size);
     if (cache != NULL)
-        cache_forward_filter(&f->pool, cache->policy.forward, &f->vary_headers, &f->req_headers);
+        cache_forward_filter(&f->pool, cache->policy.forward, &f->req.vary_headers, &f->req.headers);
     else
-        f->req_headers = f->vary_headers;
+        f->req.headers = f->req.vary_headers;
     f->cache.policy.forward = NULL; /* the generation's: this fill may outlive it */
     if (hooks != NULL)
-        f->limits = hooks->limits;
+        f->hooks.limits = hooks->limits;
     if (hooks != NULL && hooks->origin_response != NULL) {
-        f->response_hook = hooks->origin_response;
-        hook_fn_addref(f->response_hook);
+        f->hooks.response = hooks->origin_response;
+        hook_fn_addref(f->hooks.response);
     }
     if (hooks != NULL && hooks->origin_request != NULL) {
         hook_event_t ev;
-        f->request_hook = hooks->origin_request;
-        hook_fn_addref(f->request_hook);
-        request_event(f, HOOK_ORIGIN_REQUEST, f->request_hook, &ev);
+        f->hooks.request = hooks->origin_request;
+        hook_fn_addref(f->hooks.request);
+        request_event(f, HOOK_ORIGIN_REQUEST, f->hooks.request, &ev);
         f->origin_name_out = origin_name;
-        if (start_hook(f, f->request_hook, &ev) == HOOKCALL_PENDING) {
+        if (start_hook(f, f->hooks.request, &ev) == HOOKCALL_PENDING) {
             f->origin_name_out = NULL; /* the rest when the call completes */
             return;
         }
-        apply_request_hook(f, &ev, f->call.status);
+        apply_request_hook(f, &ev, f->hooks.call.status);
         return;
     }
     f->origin_name_out = origin_name;

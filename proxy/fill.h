@@ -44,37 +44,52 @@ typedef struct fill_hooks {
 
 typedef struct fill {
     cache_obj_t *obj; /* holds a reference */
-    origin_t *origin;
+    origin_t *origin; /* where the fetch goes (a reference) */
     origin_req_t *oreq;
     h2o_mem_pool_t pool;
     cache_waiter_t producer;
     fill_cache_t cache;
-    h2o_headers_t req_headers;  /* the request headers the origin gets (before the proxy's own): the client's, filtered by
-                                   the behavior's forwarding rules when the response may be stored (cache/forward.h), then as
-                                   the origin-request hook returns them; what the origin-request event shows, and what the
-                                   storage rules read (Authorization) */
-    h2o_headers_t vary_headers; /* copy of the client's request headers: the secondary key (Vary) of the stored response is
-                                   computed from them, as lookups compute it from the next client's */
-    h2o_iovec_t method, client_path, client_ip, request_id, authority, body;
-    int client_https;
-    hook_fn_t *request_hook, *response_hook;
-    origin_t *default_origin;  /* what the origin-request event shows (the behavior's origin); a reference */
-    h2o_headers_t custom_headers; /* the origin's customHeaders set by the origin-request hook, sent to the origin */
     const char **origin_name_out; /* fill_start's out parameter, while fill_start runs */
-    hookcall_t call;              /* the hook call in progress (proxy/hookcall.h) */
-    hook_head_limits_t limits;    /* the caps on what the hooks return */
-    /* the response head an origin-response call that completes later was given, and how the origin ended meanwhile */
-    struct {
-        int pending, status, origin_done, origin_status;
-        h2o_iovec_t reason;
-        h2o_headers_t headers;
-        int64_t content_length;
-        const char *origin_err;
-    } ores;
-    int transient, paused, stored, revalidated, done_early;
-    uint64_t received;
-    int64_t request_time_ms;
-    int origin_status;
+
+    /** the request the origin gets: the client's, copied (the fill may outlive it), as the origin-request hook leaves it */
+    struct fill_req {
+        h2o_iovec_t method, path, client_ip, request_id, authority, body; /* path: with the query, before the origin's prefix */
+        int client_https;
+        h2o_headers_t headers;        /* the request headers the origin gets (before the proxy's own): the client's, filtered by
+                                         the behavior's forwarding rules when the response may be stored (cache/forward.h), then
+                                         as the origin-request hook returns them; what the origin-request event shows, and what
+                                         the storage rules read (Authorization) */
+        h2o_headers_t vary_headers;   /* copy of the client's request headers: the secondary key (Vary) of the stored response
+                                         is computed from them, as lookups compute it from the next client's */
+        h2o_headers_t custom_headers; /* the origin's customHeaders set by the origin-request hook, sent to the origin */
+    } req;
+
+    /** the origin-request and origin-response hooks */
+    struct fill_hooks_state {
+        hook_fn_t *request, *response; /* references */
+        origin_t *default_origin;      /* what the origin-request event shows (the behavior's origin); a reference */
+        hookcall_t call;               /* the hook call in progress (proxy/hookcall.h) */
+        hook_head_limits_t limits;     /* the caps on what the hooks return */
+        /* the response head an origin-response call that completes later was given, and how the origin ended meanwhile */
+        struct {
+            int pending, status, origin_done, origin_status;
+            h2o_iovec_t reason;
+            h2o_headers_t headers;
+            int64_t content_length;
+            const char *origin_err;
+        } ores;
+    } hooks;
+
+    /** how the response is going */
+    struct fill_progress {
+        int origin_status;
+        int transient; /* passed through: not stored, read by the readers it has */
+        int paused;    /* the origin read waits for the slowest reader (FILL_PASS_WINDOW) */
+        int stored, revalidated;
+        int done_early; /* the object was completed before the origin's response ended (a 304 to a revalidation) */
+        uint64_t received;
+        int64_t request_time_ms;
+    } progress;
 } fill_t;
 
 /**
