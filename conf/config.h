@@ -148,6 +148,7 @@ typedef struct conf_store {
     char *region;
     conf_credentials_t credentials; /* NULL keys: generated on first start under root */
     uint64_t max_put_size;
+    unsigned threads; /* the store's own threads, which do its disk I/O (1-64, default 2) */
     int line; /* where it is given in the file (the line of its key), for later error messages */
     conf_store_seed_t *seeds; /* `seed:` - one map or a list of them; distinct buckets */
     size_t num_seeds;

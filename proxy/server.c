@@ -32,6 +32,12 @@
 #include "store/store.h"
 #define HAVE_STORE 1
 #endif
+#ifdef HAVE_STORE
+/* store requests whose answer comes back from the store threads to this loop (the client may have gone already) */
+#define store_jobs_out() store_thread_jobs()
+#else
+#define store_jobs_out() 0u
+#endif
 #ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
 #define HAVE_ADMIN 1
@@ -360,7 +366,7 @@ static void *worker_main(void *arg)
     }
     h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
 
-    while (!(w->stopping && atomic_load(&w->inflight) == 0) && atomic_load(&server.stopping) < 2)
+    while (!(w->stopping && atomic_load(&w->inflight) == 0 && store_jobs_out() == 0) && atomic_load(&server.stopping) < 2)
         h2o_evloop_run(w->ctx.loop, 100);
 
     dynorigin_thread_dispose();

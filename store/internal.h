@@ -2,16 +2,19 @@
 #ifndef EDGE_STORE_INTERNAL_H
 #define EDGE_STORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <h2o.h>
 #include "store/chunked.h"
 #include "store/fs.h"
+#include "store/jobs.h"
 #include "store/sigv4.h"
 #include "store/store.h"
 #include "store/xml.h"
 
 struct store {
     store_fs_t *fs;
+    store_jobs_t *jobs; /* the store threads: every request runs there (store/jobs.h) */
     char *access_key;
     char *secret_key;
     char *domain; /* lowercase, no leading dot; "" disables virtual-hosted addressing */
@@ -22,6 +25,33 @@ struct store {
     atomic_ulong rid_counter;
 };
 
+/*
+ * What a store thread sees of a request: a copy made on the event loop when the request arrives (the fields keep the names of
+ * h2o_req_t's), and the response it builds, which the loop sends when the job is done. Nothing here belongs to h2o except the
+ * request body, which stays in h2o's buffer and is read through store_req_entity() only.
+ */
+typedef struct store_http {
+    h2o_mem_pool_t pool; /* the job's memory, freed when both the job and the h2o request are over */
+    h2o_iovec_t method;
+    int version;
+    struct {
+        h2o_iovec_t authority;
+        h2o_iovec_t path;
+        size_t query_at;
+    } input;
+    h2o_headers_t headers;
+    h2o_iovec_t entity; /* h2o's buffer (base NULL: no body): only its length may be read directly */
+    struct {
+        int status;
+        const char *reason;
+        h2o_headers_t headers;
+        size_t content_length;
+    } res;
+} store_http_t;
+
+/** how the loop answers once the job is done */
+enum { STORE_RES_NONE, STORE_RES_BODY, STORE_RES_EMPTY, STORE_RES_STREAM };
+
 /** a query parameter, percent-decoded, NUL-terminated (pool memory) */
 typedef struct store_param {
     h2o_iovec_t name;
@@ -29,10 +59,25 @@ typedef struct store_param {
     int has_value;
 } store_param_t;
 
-/** one S3 request (pool memory, lives as long as the h2o request) */
+/**
+ * One S3 request: a job of the store threads (malloc'd, with its own pool). It lives until both the job is done and the h2o
+ * request is over, whichever comes last; the h2o request may end first (the client went away), and then the job still runs to
+ * its end (a commit is never torn) and its answer is dropped.
+ */
 typedef struct store_req {
+    store_job_t job;
     store_t *store;
-    h2o_req_t *req;
+    store_http_t *req; /* &http */
+    store_http_t http;
+    /* loop side (touched only on the loop thread that received the request, except h2o under lock) */
+    pthread_mutex_t lock; /* guards h2o against the loop ending the request while a store thread reads the body */
+    h2o_req_t *h2o;       /* NULL once the request is over */
+    int refs;             /* the job and the h2o request */
+    /* the response the job built */
+    int res_kind; /* STORE_RES_* */
+    h2o_iovec_t res_body;
+    store_obj_t *res_obj; /* STORE_RES_STREAM: a reference, and the byte range */
+    uint64_t res_start, res_len;
     char request_id[17];
     int is_head;
     h2o_iovec_t raw_path;  /* without the query */
@@ -73,6 +118,13 @@ int store_send_xml(store_req_t *sr, int status, store_xml_t *x);
 int store_send_empty(store_req_t *sr, int status);
 /** marks the response as started: 0 the first time, -1 (and an error log line) if the request was already answered */
 int store_begin_response(store_req_t *sr);
+/**
+ * Copies up to max bytes of the request body from offset off into buf (a store thread reads h2o's buffer only this way: the
+ * loop may end the request meanwhile). Returns the number of bytes copied, or -1 if the request is over.
+ */
+long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max);
+/** answers with len bytes of o from start, streamed from disk by the loop; takes over the reference o */
+int store_send_stream(store_req_t *sr, int status, store_obj_t *o, uint64_t start, uint64_t len);
 /** maps a store_fs error to an S3 error response */
 int store_send_fs_error(store_req_t *sr, int err);
 
@@ -120,6 +172,8 @@ int store_object_dispatch(store_req_t *sr);
  * bucket. NULL after sending the error.
  */
 store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[64]);
+/** on the loop: starts streaming the response recorded by store_send_stream to req */
+void store_object_start_stream(store_req_t *sr, h2o_req_t *req);
 /** copies len bytes of src from start into w; the MD5 of those bytes into md5 unless NULL. 0 or -1 (I/O error). */
 int store_copy_data(store_fs_writer_t *w, const store_obj_t *src, uint64_t start, uint64_t len, uint8_t md5[16]);
 

@@ -241,7 +241,7 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 
 static int get_object(store_req_t *sr, store_bucket_t *b)
 {
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     const store_param_t *pn = store_req_param(sr, "partNumber");
     store_obj_t *o = store_fs_obj_get(b, sr->key.base, sr->key.len);
     int answered;
@@ -297,17 +297,25 @@ static int get_object(store_req_t *sr, store_bucket_t *b)
         store_fs_obj_release(o);
         return store_send_empty(sr, status);
     }
-    if (store_begin_response(sr) != 0) {
-        store_fs_obj_release(o);
-        return 0;
-    }
+    return store_send_stream(sr, status, o, start, len);
+}
+
+/*
+ * The body of a GET is read on the loop that sends it, 64 KB per proceed() (the client's pace), with pread(): short reads, mostly
+ * from the page cache. Everything before the first byte (lookup, conditions, headers) ran on a store thread.
+ */
+void store_object_start_stream(store_req_t *sr, h2o_req_t *req)
+{
+    store_obj_t *o = sr->res_obj;
+    uint64_t start = sr->res_start;
     get_gen_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_gen_dispose);
     memset(g, 0, sizeof(*g));
     g->super.proceed = on_proceed;
     g->super.stop = on_stop;
     g->obj = o;
+    sr->res_obj = NULL; /* the generator has the reference now */
     g->fd = -1;
-    g->left = len;
+    g->left = sr->res_len;
     g->buf = h2o_mem_alloc_pool(&req->pool, READ_CHUNK);
     /* position on the first byte */
     while (g->seg + 1 < (o->num_parts != 0 ? o->num_parts : 1) && start >= seg_size(o, g->seg)) {
@@ -315,11 +323,8 @@ static int get_object(store_req_t *sr, store_bucket_t *b)
         ++g->seg;
     }
     g->seg_off = start;
-    req->res.status = status;
-    req->res.reason = status == 206 ? "Partial Content" : "OK";
     h2o_start_response(req, &g->super);
     on_proceed(&g->super, req);
-    return 0;
 }
 
 /* ---- PUT --------------------------------------------------------------------------------------------------------------------- */
@@ -353,7 +358,7 @@ static int on_writer_data(void *ctx, const void *data, size_t len)
 
 static int put_object(store_req_t *sr, store_bucket_t *b)
 {
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     store_header_t *headers;
     size_t num_headers;
     store_fs_writer_t w;

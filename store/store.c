@@ -153,6 +153,8 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
     }
     if (store_fs_open(conf->root != NULL ? conf->root : "./data", &s->fs, err, errlen) != 0)
         goto fail;
+    if ((s->jobs = store_jobs_start(conf->threads != 0 ? conf->threads : 2, err, errlen)) == NULL)
+        goto fail;
     if (store_seed(s->fs, conf->seeds, conf->num_seeds, err, errlen) != 0)
         goto fail;
     if (conf->credentials.access_key != NULL && conf->credentials.secret_key != NULL) {
@@ -183,8 +185,9 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    log_info("store: serving %s (region %s, virtual-hosted domain %s, max_put_size %llu)", store_fs_root(s->fs), s->region,
-             s->domain[0] != '\0' ? s->domain : "(none)", (unsigned long long)s->max_put_size);
+    log_info("store: serving %s (region %s, virtual-hosted domain %s, max_put_size %llu, %u store threads)", store_fs_root(s->fs),
+             s->region, s->domain[0] != '\0' ? s->domain : "(none)", (unsigned long long)s->max_put_size,
+             conf->threads != 0 ? conf->threads : 2);
     return s;
 fail:
     store_destroy(s);
@@ -195,6 +198,7 @@ void store_destroy(store_t *s)
 {
     if (s == NULL)
         return;
+    store_jobs_stop(s->jobs);
     store_fs_close(s->fs);
     if (s->secret_key != NULL)
         OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
@@ -398,9 +402,10 @@ int store_begin_response(store_req_t *sr)
     return 0;
 }
 
+/* the response is recorded here and sent by the loop when the job is done (on_job_done) */
 static void send_body(store_req_t *sr, int status, const char *body, size_t len, const char *type)
 {
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     if (store_begin_response(sr) != 0)
         return;
     req->res.status = status;
@@ -408,7 +413,8 @@ static void send_body(store_req_t *sr, int status, const char *body, size_t len,
     if (type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     req->res.content_length = len;
-    h2o_send_inline(req, body, len); /* sends no body for HEAD */
+    sr->res_kind = STORE_RES_BODY;
+    sr->res_body = h2o_strdup(&req->pool, body, len);
 }
 
 int store_send_error(store_req_t *sr, int status, const char *code, const char *message, const char *extra)
@@ -457,8 +463,7 @@ int store_send_xml(store_req_t *sr, int status, store_xml_t *x)
 
 int store_send_empty(store_req_t *sr, int status)
 {
-    static h2o_generator_t generator = {NULL, NULL};
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     if (store_begin_response(sr) != 0)
         return 0;
     req->res.status = status;
@@ -467,8 +472,24 @@ int store_send_empty(store_req_t *sr, int status)
         req->res.content_length = SIZE_MAX; /* no body and no Content-Length by definition */
     else if (!(sr->is_head && req->res.content_length != SIZE_MAX))
         req->res.content_length = 0; /* a HEAD keeps the length its caller set: that of the GET body */
-    h2o_start_response(req, &generator);
-    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    sr->res_kind = STORE_RES_EMPTY;
+    return 0;
+}
+
+int store_send_stream(store_req_t *sr, int status, store_obj_t *o, uint64_t start, uint64_t len)
+{
+    store_http_t *req = sr->req;
+    if (store_begin_response(sr) != 0) {
+        store_fs_obj_release(o);
+        return 0;
+    }
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    sr->res_kind = STORE_RES_STREAM;
+    sr->res_obj = o;
+    sr->res_start = start;
+    sr->res_len = len;
     return 0;
 }
 
@@ -548,9 +569,62 @@ static int too_large(store_req_t *sr, uint64_t max)
     return store_send_error(sr, 400, "EntityTooLarge", msg, NULL);
 }
 
+long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max)
+{
+    long n = -1;
+    pthread_mutex_lock(&sr->lock);
+    if (sr->h2o != NULL) {
+        size_t len = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
+        n = off < len ? (long)(len - off < max ? len - off : max) : 0;
+        if (n > 0)
+            memcpy(buf, sr->req->entity.base + off, (size_t)n);
+    }
+    pthread_mutex_unlock(&sr->lock);
+    return n;
+}
+
+/* what the body is read in: the loop waits at most for one slice's copy when it ends the request meanwhile */
+#define BODY_SLICE (256u << 10)
+
+#define FEED_GONE (-100)  /* the request is over: nothing is answered */
+#define FEED_NOMEM (-101)
+
+/* feeds the whole request body to feed (the aws-chunked decoder or on_body_data) one slice at a time; 0, the feeder's non-zero
+ * result, FEED_GONE or FEED_NOMEM */
+static int feed_body(store_req_t *sr, int (*feed)(void *fctx, const void *data, size_t len), void *fctx)
+{
+    size_t len = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
+    char *buf = len != 0 ? malloc(len < BODY_SLICE ? len : BODY_SLICE) : NULL;
+    int r = 0;
+    if (len != 0 && buf == NULL)
+        return FEED_NOMEM;
+    for (uint64_t off = 0; off < len && r == 0;) {
+        long n = store_req_entity(sr, off, buf, BODY_SLICE);
+        if (n <= 0) {
+            r = FEED_GONE;
+            break;
+        }
+        r = feed(fctx, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    free(buf);
+    return r;
+}
+
+typedef struct chunked_feed {
+    store_chunked_t *dec;
+    body_ctx_t *b;
+} chunked_feed_t;
+
+static int feed_chunked(void *p, const void *data, size_t len)
+{
+    chunked_feed_t *f = p;
+    return store_chunked_feed(f->dec, data, len, on_body_data, f->b);
+}
+
 int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sink, void *ctx, store_body_t *res)
 {
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     h2o_iovec_t entity = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
     h2o_iovec_t ph = sr->payload_hash;
     body_ctx_t b = {sink, ctx};
@@ -596,11 +670,16 @@ int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sin
             goto out;
         }
         dec_ready = 1;
-        int dr = store_chunked_feed(&dec, entity.base, entity.len, on_body_data, &b);
+        chunked_feed_t cf = {&dec, &b};
+        int dr = feed_body(sr, feed_chunked, &cf);
         if (dr == 0)
             dr = store_chunked_finish(&dec);
         if (dr != 0) {
-            if (b.failure == 1)
+            if (dr == FEED_GONE)
+                goto out; /* the request is over: nobody to answer */
+            if (dr == FEED_NOMEM)
+                store_send_fs_error(sr, STORE_FS_ENOMEM);
+            else if (b.failure == 1)
                 too_large(sr, max_size);
             else if (b.failure == 2)
                 store_send_fs_error(sr, STORE_FS_EIO);
@@ -635,8 +714,13 @@ int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sin
             goto out;
         }
     } else {
-        if (on_body_data(&b, entity.base, entity.len) != 0) {
-            if (b.failure == 1)
+        int fr = feed_body(sr, on_body_data, &b);
+        if (fr != 0) {
+            if (fr == FEED_GONE)
+                goto out;
+            if (fr == FEED_NOMEM)
+                store_send_fs_error(sr, STORE_FS_ENOMEM);
+            else if (b.failure == 1)
                 too_large(sr, max_size);
             else
                 store_send_fs_error(sr, STORE_FS_EIO);
@@ -815,7 +899,7 @@ static char *xml_escape_dup(h2o_mem_pool_t *pool, const char *tag, const char *s
 static int authenticate(store_req_t *sr)
 {
     store_t *s = sr->store;
-    h2o_req_t *req = sr->req;
+    store_http_t *req = sr->req;
     sigv4_auth_t auth;
     const char *reason = "";
     h2o_iovec_t authz = store_req_header(sr, "authorization");
@@ -1032,15 +1116,16 @@ static int address(store_req_t *sr)
     return 0;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/* ---- requests as store jobs -------------------------------------------------------------------------------------------------- */
+
+/* on a store thread: the whole S3 request, from parsing to the response it records */
+static void run_request(store_job_t *job)
 {
-    store_t *s = ((store_handler_t *)self)->store;
-    store_req_t *sr = h2o_mem_alloc_pool(&req->pool, sizeof(*sr));
+    store_req_t *sr = (store_req_t *)job;
+    store_t *s = sr->store;
+    store_http_t *req = sr->req;
     const char *reason;
 
-    memset(sr, 0, sizeof(*sr));
-    sr->store = s;
-    sr->req = req;
     snprintf(sr->request_id, sizeof(sr->request_id), "%016llX",
              (unsigned long long)(s->rid_base + atomic_fetch_add(&s->rid_counter, 1) * 0x9E3779B97F4A7C15ull));
     store_add_header(sr, "x-amz-request-id", sr->request_id, 16);
@@ -1053,28 +1138,155 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     sr->raw_query = qat != SIZE_MAX ? h2o_iovec_init(target.base + qat + 1, target.len - qat - 1) : h2o_iovec_init("", 0);
     if (sr->raw_path.len == 0 || sr->raw_path.base[0] != '/') {
         sr->raw_path = h2o_iovec_init("/", 1);
-        return store_send_error(sr, 400, "InvalidURI", "Couldn't parse the specified URI.", NULL);
+        store_send_error(sr, 400, "InvalidURI", "Couldn't parse the specified URI.", NULL);
+        return;
     }
     parse_query(sr);
     address(sr);
     if (authenticate(sr) != 0)
-        return 0;
+        return;
 
     if (sr->bucket.len == 0) {
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
-            return store_list_buckets(sr);
-        return store_send_error(sr, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+            store_list_buckets(sr);
+        else
+            store_send_error(sr, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+        return;
     }
     if (!store_fs_valid_bucket_name(sr->bucket.base, sr->bucket.len)) {
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) && sr->key.len == 0)
-            return store_send_error(sr, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
-        return store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
+            store_send_error(sr, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
+        else
+            store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
+        return;
     }
-    if (sr->key.len == 0)
-        return store_bucket_dispatch(sr);
-    if (!store_valid_key(sr->key.base, sr->key.len, &reason))
-        return store_send_error(sr, 400, sr->key.len > STORE_FS_MAX_KEY ? "KeyTooLongError" : "InvalidArgument", reason, NULL);
-    return store_object_dispatch(sr);
+    if (sr->key.len == 0) {
+        store_bucket_dispatch(sr);
+        return;
+    }
+    if (!store_valid_key(sr->key.base, sr->key.len, &reason)) {
+        store_send_error(sr, 400, sr->key.len > STORE_FS_MAX_KEY ? "KeyTooLongError" : "InvalidArgument", reason, NULL);
+        return;
+    }
+    store_object_dispatch(sr);
+}
+
+/* on the loop: drops one of the two references (the job's, the h2o request's); the last frees the request */
+static void release_req(store_req_t *sr)
+{
+    if (--sr->refs != 0)
+        return;
+    store_fs_obj_release(sr->res_obj);
+    h2o_mem_clear_pool(&sr->http.pool);
+    pthread_mutex_destroy(&sr->lock);
+    free(sr);
+}
+
+/* the h2o request is over (answered, or the client went away): a store thread must not read its body any more */
+static void on_h2o_req_dispose(void *p)
+{
+    store_req_t *sr = *(store_req_t **)p;
+    pthread_mutex_lock(&sr->lock);
+    sr->h2o = NULL;
+    pthread_mutex_unlock(&sr->lock);
+    release_req(sr);
+}
+
+/* on the loop: sends the response the job recorded, unless the request is over */
+static void send_response(store_req_t *sr, h2o_req_t *req)
+{
+    static h2o_generator_t empty_generator = {NULL, NULL};
+    store_http_t *res = sr->req;
+    if (sr->res_kind == STORE_RES_NONE) {
+        log_error("store: internal error: no response to %.*s %.*s", (int)req->method.len, req->method.base, (int)req->path.len,
+                  req->path.base);
+        h2o_send_error_500(req, "Internal Server Error", "internal error", 0);
+        return;
+    }
+    req->res.status = res->res.status;
+    req->res.reason = res->res.reason;
+    req->res.content_length = res->res.content_length;
+    /* the names and values live in the job's pool, which lasts as long as the request */
+    for (size_t i = 0; i != res->res.headers.size; ++i) {
+        const h2o_header_t *h = &res->res.headers.entries[i];
+        h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
+    }
+    switch (sr->res_kind) {
+    case STORE_RES_BODY:
+        h2o_send_inline(req, sr->res_body.base, sr->res_body.len); /* sends no body for HEAD */
+        break;
+    case STORE_RES_EMPTY:
+        h2o_start_response(req, &empty_generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        break;
+    case STORE_RES_STREAM:
+        store_object_start_stream(sr, req);
+        break;
+    }
+}
+
+static void on_job_done(store_job_t *job)
+{
+    store_req_t *sr = (store_req_t *)job;
+    if (sr->h2o != NULL)
+        send_response(sr, sr->h2o); /* if that ends the request, the job's reference keeps sr */
+    release_req(sr);
+}
+
+/* a copy of the request headers in pool (token names are static and shared) */
+static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *dst, const h2o_headers_t *src)
+{
+    h2o_vector_reserve(pool, dst, src->size);
+    for (size_t i = 0; i != src->size; ++i) {
+        const h2o_header_t *h = &src->entries[i];
+        h2o_header_t *d = &dst->entries[i];
+        *d = (h2o_header_t){0};
+        if (h2o_iovec_is_token(h->name)) {
+            d->name = h->name;
+        } else {
+            h2o_iovec_t *name = h2o_mem_alloc_pool(pool, sizeof(*name));
+            *name = h2o_strdup(pool, h->name->base, h->name->len);
+            d->name = name;
+        }
+        d->value = h2o_strdup(pool, h->value.base, h->value.len);
+    }
+    dst->size = src->size;
+}
+
+/* on the loop: copies what the store threads need of the request and hands it to them; the answer comes in on_job_done */
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    store_t *s = ((store_handler_t *)self)->store;
+    store_req_t *sr = calloc(1, sizeof(*sr));
+    if (sr == NULL) {
+        h2o_send_error_503(req, "Service Unavailable", "out of memory", 0);
+        return 0;
+    }
+    sr->store = s;
+    sr->req = &sr->http;
+    store_http_t *h = &sr->http;
+    h2o_mem_init_pool(&h->pool);
+    h->method = h2o_strdup(&h->pool, req->method.base, req->method.len);
+    h->version = req->version;
+    h->input.authority = h2o_strdup(&h->pool, req->input.authority.base, req->input.authority.len);
+    h->input.path = h2o_strdup(&h->pool, req->input.path.base, req->input.path.len);
+    h->input.query_at = req->input.query_at;
+    copy_headers(&h->pool, &h->headers, &req->headers);
+    h->entity = req->entity;
+    h->res.content_length = SIZE_MAX;
+    pthread_mutex_init(&sr->lock, NULL);
+    sr->h2o = req;
+    sr->refs = 2;
+    *(store_req_t **)h2o_mem_alloc_shared(&req->pool, sizeof(store_req_t *), on_h2o_req_dispose) = sr;
+    sr->job.run = run_request;
+    sr->job.done = on_job_done;
+    store_jobs_submit(s->jobs, req->conn->ctx, &sr->job);
+    return 0;
+}
+
+unsigned store_thread_jobs(void)
+{
+    return store_jobs_pending();
 }
 
 void store_register(store_t *store, h2o_pathconf_t *pathconf)

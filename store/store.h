@@ -30,6 +30,12 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
 /** installs the S3 request handler on a pathconf (the server registers a host with path "/" for the store listener) */
 void store_register(store_t *store, h2o_pathconf_t *pathconf);
 
+/**
+ * The number of store requests this event-loop thread handed to the store threads whose answer has not come back yet (the
+ * request may be over: the client went away). A loop must keep running until it is 0.
+ */
+unsigned store_thread_jobs(void);
+
 /** releases the store; no request may be in flight (call after the worker threads have stopped) */
 void store_destroy(store_t *store);
 
