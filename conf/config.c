@@ -1243,7 +1243,8 @@ static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 
 static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 {
-    static const char *const keys[] = {"listen", "root", "domain", "region", "credentials", "max_put_size", "seed", "threads", NULL};
+    static const char *const keys[] = {"listen",       "root", "domain",  "region", "credentials",
+                                       "max_put_size", "seed", "threads", NULL};
     static const bounds_t put_size = {1024, 5ull << 30, "must be between 1KB and 5GB"};
     yaml_node_t *v;
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)

@@ -31,7 +31,8 @@
  *
  * Threads: every function may be called from any thread. Each bucket's index is a sorted array under a read-write lock (writers
  * hold it only for the rename and the index update, never across data I/O or fsync); uploads have a mutex each. All I/O is
- * synchronous: callers on event-loop threads block for the duration of one object's disk I/O.
+ * synchronous: the S3 requests call these functions on the store's own threads (store/jobs.h), never on an event loop, except
+ * store_fs_obj_get/header (memory only) and store_fs_obj_release of an object that is not superseded (no file to remove).
  */
 
 /** error codes (negative) */

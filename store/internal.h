@@ -72,6 +72,7 @@ typedef struct store_req {
     /* loop side (touched only on the loop thread that received the request, except h2o under lock) */
     pthread_mutex_t lock; /* guards h2o against the loop ending the request while a store thread reads the body */
     h2o_req_t *h2o;       /* NULL once the request is over */
+    h2o_context_t *ctx;   /* of the loop that received the request */
     int refs;             /* the job and the h2o request */
     /* the response the job built */
     int res_kind; /* STORE_RES_* */
@@ -125,6 +126,11 @@ int store_begin_response(store_req_t *sr);
 long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max);
 /** answers with len bytes of o from start, streamed from disk by the loop; takes over the reference o */
 int store_send_stream(store_req_t *sr, int status, store_obj_t *o, uint64_t start, uint64_t len);
+/**
+ * On a loop: drops a reference to o. If it may be the last one of a replaced or deleted object, whose data files go with it,
+ * a store thread drops it instead (removing a big file blocks).
+ */
+void store_release_obj(store_t *s, h2o_context_t *ctx, store_obj_t *o);
 /** maps a store_fs error to an S3 error response */
 int store_send_fs_error(store_req_t *sr, int err);
 

@@ -1,6 +1,7 @@
 /* store/jobs.c - the store's thread pool: a FIFO of jobs under one mutex, served by a few threads; completions go back to the
  * submitting loop through its h2o_multithread_queue */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,9 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
 static void *thread_main(void *arg)
 {
     store_jobs_t *p = arg;
+    static atomic_uint num;
     char name[16];
-    snprintf(name, sizeof(name), "store");
+    snprintf(name, sizeof(name), "s%u", atomic_fetch_add(&num, 1)); /* error log lines say [s0], [s1]... */
     log_set_thread_name(name);
     pthread_mutex_lock(&p->lock);
     for (;;) {

@@ -165,6 +165,8 @@ static void object_headers(store_req_t *sr, const store_obj_t *o)
 
 typedef struct get_gen {
     h2o_generator_t super;
+    store_t *store;
+    h2o_context_t *ctx;
     store_obj_t *obj;
     int fd;
     uint32_t seg;     /* current segment (part) */
@@ -196,7 +198,7 @@ static void on_gen_dispose(void *p)
     get_gen_t *g = p;
     if (g->fd >= 0)
         close(g->fd);
-    store_fs_obj_release(g->obj);
+    store_release_obj(g->store, g->ctx, g->obj);
 }
 
 static void on_proceed(h2o_generator_t *_g, h2o_req_t *req)
@@ -312,6 +314,8 @@ void store_object_start_stream(store_req_t *sr, h2o_req_t *req)
     memset(g, 0, sizeof(*g));
     g->super.proceed = on_proceed;
     g->super.stop = on_stop;
+    g->store = sr->store;
+    g->ctx = req->conn->ctx;
     g->obj = o;
     sr->res_obj = NULL; /* the generator has the reference now */
     g->fd = -1;

@@ -1,5 +1,5 @@
-/* store/store.c - the embedded S3 store: lifecycle, credentials, request parsing and addressing, SigV4 authentication, bodies,
- * errors */
+/* store/store.c - the embedded S3 store: lifecycle, credentials, requests handed to the store threads and answered on their
+ * loop, request parsing and addressing, SigV4 authentication, bodies, errors */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -586,7 +586,7 @@ long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max)
 /* what the body is read in: the loop waits at most for one slice's copy when it ends the request meanwhile */
 #define BODY_SLICE (256u << 10)
 
-#define FEED_GONE (-100)  /* the request is over: nothing is answered */
+#define FEED_GONE (-100) /* the request is over: nothing is answered */
 #define FEED_NOMEM (-101)
 
 /* feeds the whole request body to feed (the aws-chunked decoder or on_body_data) one slice at a time; 0, the feeder's non-zero
@@ -1171,12 +1171,43 @@ static void run_request(store_job_t *job)
     store_object_dispatch(sr);
 }
 
+typedef struct release_job {
+    store_job_t super;
+    store_obj_t *obj;
+} release_job_t;
+
+static void run_release(store_job_t *job)
+{
+    store_fs_obj_release(((release_job_t *)job)->obj);
+}
+
+static void on_release_done(store_job_t *job)
+{
+    free(job);
+}
+
+void store_release_obj(store_t *s, h2o_context_t *ctx, store_obj_t *o)
+{
+    release_job_t *job;
+    if (o == NULL)
+        return;
+    /* only a replaced or deleted object's last reference removes files; others just free memory */
+    if (!atomic_load(&o->superseded) || (job = malloc(sizeof(*job))) == NULL) {
+        store_fs_obj_release(o);
+        return;
+    }
+    job->super.run = run_release;
+    job->super.done = on_release_done;
+    job->obj = o;
+    store_jobs_submit(s->jobs, ctx, &job->super);
+}
+
 /* on the loop: drops one of the two references (the job's, the h2o request's); the last frees the request */
 static void release_req(store_req_t *sr)
 {
     if (--sr->refs != 0)
         return;
-    store_fs_obj_release(sr->res_obj);
+    store_release_obj(sr->store, sr->ctx, sr->res_obj);
     h2o_mem_clear_pool(&sr->http.pool);
     pthread_mutex_destroy(&sr->lock);
     free(sr);
@@ -1276,6 +1307,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h->res.content_length = SIZE_MAX;
     pthread_mutex_init(&sr->lock, NULL);
     sr->h2o = req;
+    sr->ctx = req->conn->ctx;
     sr->refs = 2;
     *(store_req_t **)h2o_mem_alloc_shared(&req->pool, sizeof(store_req_t *), on_h2o_req_dispose) = sr;
     sr->job.run = run_request;

@@ -10,10 +10,12 @@
  * The store answers the S3 REST API (path-style `/BUCKET/KEY` and virtual-hosted `BUCKET.<domain>`), authenticated with
  * SigV4 (Authorization header or presigned URL), on the store listener. Objects live under conf->root (layout in store/fs.h).
  *
- * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. Request bodies arrive
- * whole (libh2o 2.2.5 buffers them), so a single PUT is capped at conf->max_put_size (EntityTooLarge above it) and big files
- * go through multipart uploads. Disk I/O is synchronous on the calling worker thread: a PUT blocks its loop for the write and
- * three fsyncs (data, record, directory), a GET reads 64 KB per proceed() with the client's backpressure, never the whole object.
+ * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. It only copies the
+ * request and hands it to the store's own threads (conf->threads, store/jobs.h), which parse, authenticate and run it - every
+ * write, fsync, rename, delete and listing happens there - and the response goes back to the loop that received the request.
+ * Request bodies arrive whole (libh2o 2.2.5 buffers them), so a single PUT is capped at conf->max_put_size (EntityTooLarge
+ * above it) and big files go through multipart uploads. A GET's body is read by its loop, 64 KB per proceed() with pread and
+ * the client's backpressure, never the whole object.
  */
 
 typedef struct store store_t;
@@ -22,8 +24,8 @@ typedef struct store store_t;
  * Creates root/ if needed, takes its lock (one process per root), loads the buckets, objects and pending multipart uploads, and
  * sets the credentials: those of conf->credentials if given (literal or *_env in the config), else the key pair stored in
  * root/.credentials, else a new pair that is generated, written there with mode 0600 and printed once to stderr so a new user can
- * copy it into awscli. Then creates the conf->seeds buckets that do not exist yet from their directories (store/seed.h).
- * Returns NULL with a message in err on failure. Call before the worker threads start.
+ * copy it into awscli. Then creates the conf->seeds buckets that do not exist yet from their directories (store/seed.h), and
+ * starts the store threads. Returns NULL with a message in err on failure. Call before the worker threads start.
  */
 store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
 

@@ -389,6 +389,7 @@ static void test_small_forms(void **state)
     assert_null(conf->store.credentials.access_key); /* generated on first start */
     assert_null(conf->store.credentials.secret_key);
     assert_int_equal(conf->store.max_put_size, 64 * MB);
+    assert_int_equal(conf->store.threads, 2);
     assert_string_equal(conf->admin.token, "0123456789abcdef");
     assert_string_equal(conf->admin.listen.host, "127.0.0.1");
     conf_free(conf);
@@ -583,6 +584,7 @@ static const bad_t bad[] = {
     {"hook memory", L O "hooks: {h: {lua: " LUA ", memory: 512KB}}\n" B, "3: hooks.h.memory: must be at least 1MB"},
     {"store max_put_size", L O B "store: {listen: {port: 9000}, max_put_size: 10GB}\n",
      "4: store.max_put_size: must be between 1KB and 5GB"},
+    {"store threads", L O B "store: {listen: {port: 9000}, threads: 0}\n", "4: store.threads: must be a number between 1 and 64"},
 
     /* ports and listeners */
     {"port high", "listen: [{port: 65536}]\n" O B, "1: listen[0].port: must be a number between 0 and 65535"},
