@@ -9,9 +9,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include "base/str.h"
 #include "cache/key.h"
-
-static const char hexdigits[] = "0123456789ABCDEF";
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* an output buffer that counts what does not fit                                                                       */
@@ -39,9 +38,9 @@ static void put(kbuf_t *b, const char *s, size_t n)
 
 static void put_pct(kbuf_t *b, unsigned char c)
 {
-    put1(b, '%');
-    put1(b, hexdigits[c >> 4]);
-    put1(b, hexdigits[c & 15]);
+    char e[3];
+    edge_pct_escape(e, c);
+    put(b, e, 3);
 }
 
 /* header values, cookies, host: control bytes and '%' escaped so that '\n' only separates entries */
@@ -56,35 +55,9 @@ static void put_escaped(kbuf_t *b, const char *s, size_t n, int lower)
     }
 }
 
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static h2o_iovec_t trim(const char *s, size_t len)
-{
-    while (len != 0 && is_ows(*s)) {
-        ++s;
-        --len;
-    }
-    while (len != 0 && is_ows(s[len - 1]))
-        --len;
-    return h2o_iovec_init(s, len);
-}
-
-static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i != alen; ++i)
-        if (h2o_tolower((unsigned char)a[i]) != h2o_tolower((unsigned char)b[i]))
-            return 0;
-    return 1;
-}
-
 static int is_cookie(const h2o_header_t *h)
 {
-    return h->name == &H2O_TOKEN_COOKIE->buf || ci_equal(h->name->base, h->name->len, H2O_STRLIT("cookie"));
+    return h->name == &H2O_TOKEN_COOKIE->buf || h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("cookie"));
 }
 
 /* ------------------------------------------------------------------------------------------------------------------- */
@@ -104,17 +77,6 @@ static void norm_init(norm_t *n, const char *s, size_t len)
     n->pi = n->pn = 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_unreserved(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
@@ -123,8 +85,9 @@ static int is_unreserved(int c)
 
 static int norm_pct(norm_t *n, int v)
 {
-    n->pend[0] = hexdigits[v >> 4];
-    n->pend[1] = hexdigits[v & 15];
+    char e[3];
+    edge_pct_escape(e, (unsigned char)v);
+    memcpy(n->pend, e + 1, 2);
     n->pi = 0;
     n->pn = 2;
     return '%';
@@ -138,7 +101,7 @@ static int norm_next(norm_t *n)
     if (n->p == n->end)
         return -1;
     int c = *n->p++, hi, lo;
-    if (c == '%' && n->end - n->p >= 2 && (hi = hexval(n->p[0])) >= 0 && (lo = hexval(n->p[1])) >= 0) {
+    if (c == '%' && n->end - n->p >= 2 && (hi = edge_hex_value(n->p[0])) >= 0 && (lo = edge_hex_value(n->p[1])) >= 0) {
         int v = hi * 16 + lo;
         n->p += 2;
         return is_unreserved(v) ? v : norm_pct(n, v);
@@ -322,17 +285,17 @@ static ssize_t collect_cookies(const conf_cache_policy_t *pol, const h2o_headers
             const char *semi = memchr(p, ';', end - p);
             if (semi == NULL)
                 semi = end;
-            h2o_iovec_t t = trim(p, semi - p);
+            h2o_iovec_t t = h2o_str_stripws(p, semi - p);
             p = semi + 1;
             if (t.len == 0)
                 continue;
             kitem_t it;
             split_item(t.base, t.len, &it);
-            h2o_iovec_t name = trim(it.name, it.nlen);
+            h2o_iovec_t name = h2o_str_stripws(it.name, it.nlen);
             it.name = name.base;
             it.nlen = name.len;
             if (it.has_value) {
-                h2o_iovec_t v = trim(it.value, it.vlen);
+                h2o_iovec_t v = h2o_str_stripws(it.value, it.vlen);
                 it.value = v.base;
                 it.vlen = v.len;
             }
@@ -360,9 +323,9 @@ static void put_headers(kbuf_t *b, const conf_cache_policy_t *pol, const h2o_hea
         int seen = 0;
         for (size_t j = 0; headers != NULL && j != headers->size; ++j) {
             const h2o_header_t *h = headers->entries + j;
-            if (!ci_equal(h->name->base, h->name->len, name, nlen))
+            if (!edge_caseeq(h->name->base, h->name->len, name, nlen))
                 continue;
-            h2o_iovec_t v = trim(h->value.base, h->value.len);
+            h2o_iovec_t v = h2o_str_stripws(h->value.base, h->value.len);
             put1(b, seen ? ',' : '=');
             put_escaped(b, v.base, v.len, 0);
             seen = 1;

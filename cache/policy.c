@@ -1,6 +1,7 @@
 /* cache/policy.c - the pure HTTP caching rules of a shared cache: RFC 9111, RFC 9110 §13-14, RFC 5861, RFC 9213. */
 #include <string.h>
 #include <stdlib.h>
+#include "base/str.h"
 #include "cache/policy.h"
 
 #define DELTA_MAX_S 2147483648LL /* RFC 9111 §1.2.2: larger delta-seconds read as 2^31 */
@@ -19,51 +20,18 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static h2o_iovec_t trim(const char *s, size_t len)
-{
-    while (len != 0 && is_ows(*s)) {
-        ++s;
-        --len;
-    }
-    while (len != 0 && is_ows(s[len - 1]))
-        --len;
-    return h2o_iovec_init(s, len);
-}
-
-/* case-insensitive equality; `lc` must be lowercase */
-static int lc_equal(const char *s, size_t len, const char *lc, size_t lclen)
-{
-    if (len != lclen)
-        return 0;
-    for (size_t i = 0; i != len; ++i)
-        if (h2o_tolower((unsigned char)s[i]) != lc[i])
-            return 0;
-    return 1;
-}
-
-/* case-insensitive equality of two arbitrary strings */
-static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i != alen; ++i)
-        if (h2o_tolower((unsigned char)a[i]) != h2o_tolower((unsigned char)b[i]))
-            return 0;
-    return 1;
-}
-
-#define LIT_IS(s, len, lit) lc_equal((s), (len), (lit), sizeof(lit) - 1)
+#define LIT_IS(s, len, lit) h2o_lcstris((s), (len), (lit), sizeof(lit) - 1)
 
 /* a header line has the token's name: pointer compare first (h2o interns known names), then by string for fields added
  * without interning */
 static int hdr_is(const h2o_header_t *h, const h2o_token_t *tok)
 {
-    return h->name == &tok->buf || lc_equal(h->name->base, h->name->len, tok->buf.base, tok->buf.len);
+    return h->name == &tok->buf || h2o_lcstris(h->name->base, h->name->len, tok->buf.base, tok->buf.len);
 }
 
 static int names_equal(const h2o_iovec_t *a, const h2o_iovec_t *b)
 {
-    return a == b || ci_equal(a->base, a->len, b->base, b->len);
+    return a == b || edge_caseeq(a->base, a->len, b->base, b->len);
 }
 
 static const h2o_header_t *find_first(const h2o_headers_t *headers, const h2o_token_t *tok)
@@ -312,7 +280,7 @@ static int parse_cc_by_name(const h2o_headers_t *headers, const char *lcname, si
     cache_cc_init(out);
     for (size_t i = 0; i != headers->size; ++i) {
         const h2o_header_t *h = headers->entries + i;
-        if (lc_equal(h->name->base, h->name->len, lcname, nlen))
+        if (h2o_lcstris(h->name->base, h->name->len, lcname, nlen))
             parse_directives(h->value.base, h->value.len, out, surrogate);
     }
     return out->present;
@@ -321,124 +289,10 @@ static int parse_cc_by_name(const h2o_headers_t *headers, const char *lcname, si
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* HTTP-date                                                                                                            */
 
-typedef struct date_cursor {
-    const char *p, *end;
-} date_cursor_t;
-
-static int dc_char(date_cursor_t *c, char ch)
-{
-    if (c->p == c->end || *c->p != ch)
-        return 0;
-    ++c->p;
-    return 1;
-}
-
-/* between min and max digits */
-static int dc_digits(date_cursor_t *c, int min, int max, int *out)
-{
-    int n = 0, v = 0;
-    while (n < max && c->p != c->end && is_digit(*c->p)) {
-        v = v * 10 + (*c->p++ - '0');
-        ++n;
-    }
-    *out = v;
-    return n >= min;
-}
-
-static int dc_month(date_cursor_t *c, int *mon)
-{
-    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-    if (c->end - c->p < 3)
-        return 0;
-    char m[3] = {(char)h2o_tolower((unsigned char)c->p[0]), (char)h2o_tolower((unsigned char)c->p[1]),
-                 (char)h2o_tolower((unsigned char)c->p[2])};
-    for (int i = 0; i != 12; ++i) {
-        if (memcmp(names + i * 3, m, 3) == 0) {
-            *mon = i + 1;
-            c->p += 3;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* HH:MM:SS */
-static int dc_time(date_cursor_t *c, int *h, int *m, int *s)
-{
-    return dc_digits(c, 2, 2, h) && dc_char(c, ':') && dc_digits(c, 2, 2, m) && dc_char(c, ':') && dc_digits(c, 2, 2, s);
-}
-
-static int dc_gmt(date_cursor_t *c)
-{
-    if (c->end - c->p != 3)
-        return 0;
-    /* UTC is not in the grammar but some servers write it; it means the same */
-    return LIT_IS(c->p, 3, "gmt") || LIT_IS(c->p, 3, "utc");
-}
-
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int64_t days_since_epoch(int y, int m, int d)
-{
-    static const int cum[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    /* leap days in the years [1, y) */
-#define LEAPS_BEFORE(yy) ((int64_t)((yy)-1) / 4 - ((yy)-1) / 100 + ((yy)-1) / 400)
-    int64_t days = (int64_t)(y - 1970) * 365 + (LEAPS_BEFORE(y) - LEAPS_BEFORE(1970));
-#undef LEAPS_BEFORE
-    days += cum[m - 1] + (m > 2 && is_leap(y)) + (d - 1);
-    return days;
-}
-
-static int64_t make_time(int y, int mon, int d, int h, int mi, int s)
-{
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1000 || mon < 1 || mon > 12 || d < 1 || d > mdays[mon - 1] + (mon == 2 && is_leap(y)) || h > 23 || mi > 59 || s > 60)
-        return CACHE_ABSENT;
-    int64_t t = ((days_since_epoch(y, mon, d) * 24 + h) * 60 + mi) * 60 + s;
-    return t < 0 ? 0 : t * 1000; /* dates before the epoch mean "long ago" to a cache */
-}
-
 int64_t cache_policy_parse_date(const char *s, size_t len)
 {
-    h2o_iovec_t v = trim(s, len);
-    date_cursor_t c = {v.base, v.base + v.len};
-    int y, mon, d, h, mi, sec;
-
-    /* skip the day name */
-    while (c.p != c.end && ((*c.p >= 'a' && *c.p <= 'z') || (*c.p >= 'A' && *c.p <= 'Z')))
-        ++c.p;
-    if (c.p - v.base < 3)
-        return CACHE_ABSENT;
-    if (dc_char(&c, ',')) {
-        if (!dc_char(&c, ' ') || !dc_digits(&c, 1, 2, &d))
-            return CACHE_ABSENT;
-        if (dc_char(&c, ' ')) {
-            /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-            if (!dc_month(&c, &mon) || !dc_char(&c, ' ') || !dc_digits(&c, 4, 4, &y) || !dc_char(&c, ' ') ||
-                !dc_time(&c, &h, &mi, &sec) || !dc_char(&c, ' ') || !dc_gmt(&c))
-                return CACHE_ABSENT;
-        } else if (dc_char(&c, '-')) {
-            /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT (two-digit years: 70-99 → 19xx, else 20xx) */
-            if (!dc_month(&c, &mon) || !dc_char(&c, '-') || !dc_digits(&c, 2, 2, &y) || !dc_char(&c, ' ') ||
-                !dc_time(&c, &h, &mi, &sec) || !dc_char(&c, ' ') || !dc_gmt(&c))
-                return CACHE_ABSENT;
-            y += y >= 70 ? 1900 : 2000;
-        } else {
-            return CACHE_ABSENT;
-        }
-    } else {
-        /* asctime: Sun Nov  6 08:49:37 1994 */
-        if (!dc_char(&c, ' ') || !dc_month(&c, &mon) || !dc_char(&c, ' '))
-            return CACHE_ABSENT;
-        dc_char(&c, ' ');
-        if (!dc_digits(&c, 1, 2, &d) || !dc_char(&c, ' ') || !dc_time(&c, &h, &mi, &sec) || !dc_char(&c, ' ') ||
-            !dc_digits(&c, 4, 4, &y) || c.p != c.end)
-            return CACHE_ABSENT;
-    }
-    return make_time(y, mon, d, h, mi, sec);
+    int64_t sec;
+    return edge_http_date_parse(s, len, &sec) == 0 ? sec * 1000 : CACHE_ABSENT;
 }
 
 static int64_t header_date(const h2o_headers_t *headers, const h2o_token_t *tok)
@@ -454,7 +308,7 @@ static int64_t header_age(const h2o_headers_t *headers)
     if (h == NULL)
         return CACHE_ABSENT;
     const char *comma = memchr(h->value.base, ',', h->value.len);
-    h2o_iovec_t v = trim(h->value.base, comma != NULL ? (size_t)(comma - h->value.base) : h->value.len);
+    h2o_iovec_t v = h2o_str_stripws(h->value.base, comma != NULL ? (size_t)(comma - h->value.base) : h->value.len);
     int64_t ms = parse_delta_ms(v.base, v.len);
     return ms < 0 ? CACHE_ABSENT : ms;
 }
@@ -500,8 +354,8 @@ static void on_listed_directive(void *ctx, const char *n, size_t nlen, const cha
         const char *e = memchr(p, ',', end - p);
         if (e == NULL)
             e = end;
-        h2o_iovec_t t = trim(p, e - p);
-        if (t.len != 0 && (c->name == NULL || ci_equal(t.base, t.len, c->name, c->nlen))) {
+        h2o_iovec_t t = h2o_str_stripws(p, e - p);
+        if (t.len != 0 && (c->name == NULL || edge_caseeq(t.base, t.len, c->name, c->nlen))) {
             c->found = 1;
             return;
         }
@@ -609,7 +463,7 @@ static int has_vary_star(const h2o_headers_t *resh)
             const char *e = memchr(p, ',', end - p);
             if (e == NULL)
                 e = end;
-            h2o_iovec_t t = trim(p, e - p);
+            h2o_iovec_t t = h2o_str_stripws(p, e - p);
             if (t.len == 1 && t.base[0] == '*')
                 return 1;
             p = e + 1;
@@ -675,7 +529,7 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
     out->last_modified_ms = header_date(resh, H2O_TOKEN_LAST_MODIFIED);
     const h2o_header_t *etag = find_first(resh, H2O_TOKEN_ETAG);
     out->has_validator =
-        (etag != NULL && trim(etag->value.base, etag->value.len).len != 0) || out->last_modified_ms != CACHE_ABSENT;
+        (etag != NULL && h2o_str_stripws(etag->value.base, etag->value.len).len != 0) || out->last_modified_ms != CACHE_ABSENT;
 
     /* RFC 9213 §2.2: the first targeted field present replaces Cache-Control and Expires for this cache */
     if (parse_cc_by_name(resh, H2O_STRLIT("cdn-cache-control"), 0, &cc) ||
@@ -868,7 +722,7 @@ void cache_vary_parse(h2o_mem_pool_t *pool, const h2o_headers_t *resh, cache_var
             const char *e = memchr(p, ',', end - p);
             if (e == NULL)
                 e = end;
-            h2o_iovec_t t = trim(p, e - p);
+            h2o_iovec_t t = h2o_str_stripws(p, e - p);
             p = e + 1;
             if (t.len == 0)
                 continue;
@@ -890,17 +744,13 @@ void cache_vary_parse(h2o_mem_pool_t *pool, const h2o_headers_t *resh, cache_var
     out->count = w;
 }
 
-static const char hexdigits[] = "0123456789ABCDEF";
-
 /* control bytes and '%' become %XX so that '\n' only ever separates entries */
 static char *put_escaped(char *d, const char *s, size_t len)
 {
     for (size_t i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f || c == '%') {
-            *d++ = '%';
-            *d++ = hexdigits[c >> 4];
-            *d++ = hexdigits[c & 15];
+            d = edge_pct_escape(d, c);
         } else {
             *d++ = (char)c;
         }
@@ -911,11 +761,11 @@ static char *put_escaped(char *d, const char *s, size_t len)
 /* one field line: trimmed, and whitespace around commas removed */
 static char *put_normalised_value(char *d, const char *s, size_t len)
 {
-    h2o_iovec_t v = trim(s, len);
+    h2o_iovec_t v = h2o_str_stripws(s, len);
     const char *p = v.base, *end = v.base + v.len;
     while (p < end) {
         const char *e = memchr(p, ',', end - p);
-        h2o_iovec_t item = trim(p, (e != NULL ? e : end) - p);
+        h2o_iovec_t item = h2o_str_stripws(p, (e != NULL ? e : end) - p);
         d = put_escaped(d, item.base, item.len);
         if (e == NULL)
             break;
@@ -936,7 +786,7 @@ int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_hea
     for (size_t i = 0; i != vary->count; ++i) {
         cap += vary->names[i].len + 2;
         for (size_t j = 0; reqh != NULL && j != reqh->size; ++j)
-            if (lc_equal(reqh->entries[j].name->base, reqh->entries[j].name->len, vary->names[i].base, vary->names[i].len))
+            if (h2o_lcstris(reqh->entries[j].name->base, reqh->entries[j].name->len, vary->names[i].base, vary->names[i].len))
                 cap += reqh->entries[j].value.len * 3 + 1;
     }
     char *buf = h2o_mem_alloc_pool(pool, cap), *d = buf;
@@ -947,9 +797,9 @@ int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_hea
         int seen = 0;
         for (size_t j = 0; reqh != NULL && j != reqh->size; ++j) {
             const h2o_header_t *h = reqh->entries + j;
-            if (!lc_equal(h->name->base, h->name->len, name->base, name->len))
+            if (!h2o_lcstris(h->name->base, h->name->len, name->base, name->len))
                 continue;
-            h2o_iovec_t t = trim(h->value.base, h->value.len);
+            h2o_iovec_t t = h2o_str_stripws(h->value.base, h->value.len);
             if (seen && t.len == 0)
                 continue; /* an empty line adds nothing to a combined list */
             *d++ = seen ? ',' : '=';
@@ -968,7 +818,7 @@ int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_hea
 void cache_policy_validators(const h2o_headers_t *resh, cache_validators_t *out)
 {
     const h2o_header_t *h = find_first(resh, H2O_TOKEN_ETAG);
-    out->etag = h != NULL ? trim(h->value.base, h->value.len) : h2o_iovec_init(NULL, 0);
+    out->etag = h != NULL ? h2o_str_stripws(h->value.base, h->value.len) : h2o_iovec_init(NULL, 0);
     out->last_modified_ms = header_date(resh, H2O_TOKEN_LAST_MODIFIED);
 }
 
@@ -1019,8 +869,8 @@ static int etag_equal(const etag_t *a, const etag_t *b, int weak)
 int cache_policy_etag_matches(h2o_iovec_t list, h2o_iovec_t etag, int weak)
 {
     etag_t cur, t;
-    int have_cur = etag_parse(trim(etag.base, etag.len), &cur);
-    h2o_iovec_t l = trim(list.base, list.len);
+    int have_cur = etag_parse(h2o_str_stripws(etag.base, etag.len), &cur);
+    h2o_iovec_t l = h2o_str_stripws(list.base, list.len);
     if (l.len == 1 && l.base[0] == '*')
         return 1; /* "*" matches any current representation; the stored one exists */
     if (!have_cur)
@@ -1073,7 +923,7 @@ size_t cache_policy_add_conditionals(h2o_mem_pool_t *pool, const h2o_headers_t *
     cache_policy_strip_conditionals(origin_reqh);
     const h2o_header_t *etag = find_first(stored_resh, H2O_TOKEN_ETAG);
     if (etag != NULL) {
-        h2o_iovec_t v = trim(etag->value.base, etag->value.len);
+        h2o_iovec_t v = h2o_str_stripws(etag->value.base, etag->value.len);
         if (v.len != 0) {
             v = h2o_strdup(pool, v.base, v.len);
             h2o_add_header(pool, origin_reqh, H2O_TOKEN_IF_NONE_MATCH, NULL, v.base, v.len);
@@ -1083,7 +933,7 @@ size_t cache_policy_add_conditionals(h2o_mem_pool_t *pool, const h2o_headers_t *
     /* only a valid date: an origin may well reject a malformed If-Modified-Since */
     const h2o_header_t *lm = find_first(stored_resh, H2O_TOKEN_LAST_MODIFIED);
     if (lm != NULL && cache_policy_parse_date(lm->value.base, lm->value.len) != CACHE_ABSENT) {
-        h2o_iovec_t v = trim(lm->value.base, lm->value.len);
+        h2o_iovec_t v = h2o_str_stripws(lm->value.base, lm->value.len);
         v = h2o_strdup(pool, v.base, v.len);
         h2o_add_header(pool, origin_reqh, H2O_TOKEN_IF_MODIFIED_SINCE, NULL, v.base, v.len);
         ++added;
@@ -1126,8 +976,8 @@ static int not_updated_by_304(const h2o_header_t *h, const h2o_headers_t *resp30
             const char *e = memchr(p, ',', end - p);
             if (e == NULL)
                 e = end;
-            h2o_iovec_t t = trim(p, e - p);
-            if (ci_equal(t.base, t.len, n->base, n->len))
+            h2o_iovec_t t = h2o_str_stripws(p, e - p);
+            if (edge_caseeq(t.base, t.len, n->base, n->len))
                 return 1;
             p = e + 1;
         }
@@ -1205,11 +1055,11 @@ static int read_u64(const char **p, const char *end, uint64_t *out)
 
 cache_range_result_t cache_policy_parse_range(const char *s, size_t len, uint64_t length, uint64_t *start, uint64_t *end)
 {
-    h2o_iovec_t v = trim(s, len);
+    h2o_iovec_t v = h2o_str_stripws(s, len);
     const char *eq = memchr(v.base, '=', v.len);
     if (eq == NULL)
         return CACHE_RANGE_FULL;
-    h2o_iovec_t unit = trim(v.base, eq - v.base);
+    h2o_iovec_t unit = h2o_str_stripws(v.base, eq - v.base);
     if (!LIT_IS(unit.base, unit.len, "bytes"))
         return CACHE_RANGE_FULL; /* §14.2: an unknown unit is ignored */
 
@@ -1219,7 +1069,7 @@ cache_range_result_t cache_policy_parse_range(const char *s, size_t len, uint64_
         const char *c = memchr(p, ',', e - p);
         if (c == NULL)
             c = e;
-        h2o_iovec_t t = trim(p, c - p);
+        h2o_iovec_t t = h2o_str_stripws(p, c - p);
         if (t.len != 0) {
             if (spec != NULL)
                 return CACHE_RANGE_FULL; /* several ranges: we answer the whole, as CloudFront does */
@@ -1267,7 +1117,7 @@ cache_range_result_t cache_policy_range(h2o_iovec_t method, const h2o_headers_t 
     const h2o_header_t *ir = find_first(reqh, H2O_TOKEN_IF_RANGE);
     if (ir != NULL) {
         /* §13.1.5: an entity-tag starts with a DQUOTE (or W/), anything else is an HTTP-date */
-        h2o_iovec_t t = trim(ir->value.base, ir->value.len);
+        h2o_iovec_t t = h2o_str_stripws(ir->value.base, ir->value.len);
         if (t.len != 0 && (t.base[0] == '"' || (t.len >= 2 && t.base[0] == 'W' && t.base[1] == '/'))) {
             etag_t want, have; /* strong comparison: a weak tag never matches */
             if (!etag_parse(t, &want) || !etag_parse(v->etag, &have) || !etag_equal(&have, &want, 0))
@@ -1302,7 +1152,7 @@ static void add_unique(h2o_iovec_t *out, size_t *n, h2o_iovec_t v)
 static h2o_iovec_t same_origin_path(h2o_mem_pool_t *pool, const h2o_url_t *base, h2o_iovec_t ref)
 {
     h2o_url_t rel, dest;
-    ref = trim(ref.base, ref.len);
+    ref = h2o_str_stripws(ref.base, ref.len);
     const char *hash = memchr(ref.base, '#', ref.len);
     if (hash != NULL)
         ref.len = hash - ref.base;
@@ -1316,7 +1166,7 @@ static h2o_iovec_t same_origin_path(h2o_mem_pool_t *pool, const h2o_url_t *base,
     }
     if (rel.authority.base != NULL) {
         const h2o_url_scheme_t *scheme = rel.scheme != NULL ? rel.scheme : base->scheme;
-        if (scheme != base->scheme || !ci_equal(rel.host.base, rel.host.len, base->host.base, base->host.len))
+        if (scheme != base->scheme || !edge_caseeq(rel.host.base, rel.host.len, base->host.base, base->host.len))
             return h2o_iovec_init(NULL, 0);
         uint16_t port = rel._port != 65535 ? rel._port : scheme->default_port;
         if (port != h2o_url_get_port(base))

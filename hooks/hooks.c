@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "hooks/internal.h"
 
@@ -59,15 +60,6 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     *out = buf;
     *len = n;
     return 0;
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i != 32; ++i)
-        snprintf(out + i * 2, 3, "%02x", md[i]);
 }
 
 static void fn_destroy(hook_fn_t *fn)
@@ -183,7 +175,7 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     size_t len;
     if (read_file(path, &content, &len, err, errlen) != 0)
         goto error;
-    sha256_hex(content, len, fn->hash);
+    edge_sha256_hex(content, len, fn->hash);
     if (fn->is_lua) {
         fn->source = content;
         fn->source_len = len;

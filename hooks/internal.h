@@ -104,8 +104,6 @@ void hook_event_head(const hook_event_t *ev, int response, size_t *bytes, size_t
 /** final validation of a call's output (host.c); returns st or HOOK_INVALID */
 hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st);
 /** base64 (host.c); decode returns -1 on bad input */
-size_t hook_base64_encode(const char *src, size_t len, char *dst);
-int hook_base64_decode(const char *src, size_t len, char *dst, size_t *dlen);
 
 /** the helpers the prelude calls through FFI besides edge_host_t; must match the cdef in prelude.lua (tests compare) */
 typedef struct hook_lua_api {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
@@ -161,12 +162,12 @@ static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, 
             hook_json_get(body, "inputTruncated") != NULL && hook_json_get(body, "inputTruncated")->type == HOOK_JSON_TRUE;
         if (enc == NULL || strcmp(enc, "base64") == 0) {
             char *d = h2o_mem_alloc_pool(pool, len + 1);
-            size_t dlen;
-            if (hook_base64_decode(data, len, d, &dlen) != 0) {
+            long dlen = edge_base64_decode(d, data, len, EDGE_BASE64_LENIENT);
+            if (dlen < 0) {
                 snprintf(err, errlen, "request.body.data is not valid base64");
                 return -1;
             }
-            r->body.data = h2o_iovec_init(d, dlen);
+            r->body.data = h2o_iovec_init(d, (size_t)dlen);
         } else {
             r->body.data = pool_str(pool, data, len);
         }
@@ -247,8 +248,8 @@ static void emit_body(hook_buf_t *b, int *first, h2o_iovec_t body, int level)
         field(b, first, "bodyEncoding", level);
         hook_buf_append(b, "\"text\"", 6);
     } else {
-        char *enc = malloc(body.len / 3 * 4 + 8);
-        size_t n = hook_base64_encode(body.base, body.len, enc);
+        char *enc = malloc(EDGE_BASE64_ENCODED_SIZE(body.len));
+        size_t n = edge_base64_encode(enc, body.base, body.len);
         hook_buf_json_string(b, enc, n);
         free(enc);
         field(b, first, "bodyEncoding", level);
@@ -283,8 +284,8 @@ static void emit_request(hook_buf_t *b, const hook_event_t *ev)
     emit_str(b, &first, "uri", r->uri, 1);
     if (r->body.present) {
         field(b, &first, "body", 1);
-        char *enc = malloc(r->body.data.len / 3 * 4 + 8);
-        size_t n = hook_base64_encode(r->body.data.base, r->body.data.len, enc);
+        char *enc = malloc(EDGE_BASE64_ENCODED_SIZE(r->body.data.len));
+        size_t n = edge_base64_encode(enc, r->body.data.base, r->body.data.len);
         hook_buf_appendf(b, "{\"action\": \"%s\", \"encoding\": \"base64\", \"inputTruncated\": %s, \"data\": ",
                          r->body.replaced ? "replace" : "read-only", r->body.truncated ? "true" : "false");
         hook_buf_json_string(b, enc, n);

@@ -9,6 +9,7 @@
 #include <lualib.h>
 #include <luajit.h>
 #include <openssl/evp.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
@@ -249,12 +250,16 @@ static char *api_scratch(size_t len)
 
 static size_t api_b64enc(const char *src, size_t len, char *dst)
 {
-    return hook_base64_encode(src, len, dst);
+    return edge_base64_encode(dst, src, len);
 }
 
 static int api_b64dec(const char *src, size_t len, char *dst, size_t *dlen)
 {
-    return hook_base64_decode(src, len, dst, dlen);
+    long n = edge_base64_decode(dst, src, len, EDGE_BASE64_LENIENT);
+    if (n < 0)
+        return -1;
+    *dlen = (size_t)n;
+    return 0;
 }
 
 static int api_digest(const char *alg, const char *data, size_t len, unsigned char *out)

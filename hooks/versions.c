@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include "base/str.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
 #include "proxy/log.h"
@@ -117,15 +118,6 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
     } while (n != 0);
     fclose(fp);
     return 0;
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 32;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i != 32; ++i)
-        sprintf(out + i * 2, "%02x", md[i]);
 }
 
 static int ensure_dir(char *err, size_t errlen)
@@ -358,7 +350,7 @@ static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const 
 
     if (read_file(path, &data, &len, err, errlen) != 0)
         return NULL;
-    sha256_hex(data, len, hash);
+    edge_sha256_hex(data, len, hash);
     if ((e = find_entry(txn->reg, name)) != NULL) {
         for (size_t i = 0; i != e->num_versions; ++i) {
             if (strcmp(e->versions[i].v->hash, hash) == 0 && (e->versions[i].v->conf.lua != NULL) == is_lua) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "base/str.h"
 #include "proxy/accesslog.h"
 
 #define BUF_SIZE 65536
@@ -113,7 +114,6 @@ static const unsigned char esc_width[3][256] = {
     [ESC_BARE] =
         {[0x00 ... 0x20] = 4, [0x21] = 1, ['"'] = 4, [0x23 ... 0x5b] = 1, ['\\'] = 4, [0x5d ... 0x7e] = 1, [0x7f ... 0xff] = 4},
 };
-static const char hex_digits[] = "0123456789abcdef";
 
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
@@ -181,8 +181,7 @@ static char *put_escaped(char *p, char *lim, const unsigned char *s, size_t len,
                 *p++ = '0';
                 *p++ = '0';
             }
-            *p++ = hex_digits[c >> 4];
-            *p++ = hex_digits[c & 15];
+            p = edge_hex_byte(p, (unsigned char)c);
         }
         ++i;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include "base/str.h"
 #include "cache/key.h"
 #include "cache/policy.h"
 #include "proxy/accesslog.h"
@@ -83,13 +84,6 @@ static size_t format_u64(char *buf, uint64_t v)
         buf[i] = tmp[n - 1 - i];
     buf[n] = '\0';
     return n;
-}
-
-static void format_hex(char *buf, uint64_t v, int digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = digits - 1; i >= 0; --i, v >>= 4)
-        buf[i] = hex[v & 15];
 }
 
 static uint64_t now_us(void)
@@ -1199,10 +1193,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->viewer.started_us = now_us();
     txn->gen = server_gen_acquire(w);
     /* a request id unique per process start: 6 hex digits of a start tag, the worker, a counter */
-    rid = h2o_mem_alloc_pool(&req->pool, 16);
-    format_hex(rid, process_tag & 0xffffff, 6);
-    format_hex(rid + 6, w->id & 0xff, 2);
-    format_hex(rid + 8, ++w->next_request_seq & 0xffffffffu, 8);
+    rid = h2o_mem_alloc_pool(&req->pool, 17);
+    uint32_t seq = (uint32_t)++w->next_request_seq;
+    uint8_t idb[8] = {(uint8_t)(process_tag >> 16), (uint8_t)(process_tag >> 8), (uint8_t)process_tag, (uint8_t)w->id,
+                      (uint8_t)(seq >> 24),          (uint8_t)(seq >> 16),         (uint8_t)(seq >> 8),  (uint8_t)seq};
+    edge_hex_encode(rid, idb, sizeof(idb));
     txn->viewer.request_id = h2o_iovec_init(rid, 16);
     cache_waiter_init(&txn->out.waiter, on_txn_wake);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);

@@ -1,5 +1,6 @@
 /* proxy/originhead.c - the origin client's response framing as pure functions: the response-head parser and the chunked decoder. */
 #include <string.h>
+#include "base/str.h"
 #include "proxy/originhead.h"
 
 /* tchar (RFC 9110 §5.6.2): "!#$%&'*+-.^_`|~", digits and letters */
@@ -30,17 +31,7 @@ static int originhead_is_digit(char c)
 /* case-insensitive comparison of a slice with a lowercase literal */
 static int originhead_eq(const char *s, size_t len, const char *lit)
 {
-    size_t n = strlen(lit);
-    if (len != n)
-        return 0;
-    for (size_t i = 0; i != n; ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lit[i])
-            return 0;
-    }
-    return 1;
+    return edge_lcstris(s, len, lit, strlen(lit));
 }
 
 static int originhead_fail(origin_head_t *out, const char *why)
@@ -85,26 +76,6 @@ static const char *originhead_content_length(const char *v, size_t len, int64_t 
     }
 }
 
-/* does a Connection value list the token "close"? */
-static int originhead_has_close(const char *v, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t start, end;
-        while (i != len && (originhead_is_ws(v[i]) || v[i] == ','))
-            ++i;
-        start = i;
-        while (i != len && v[i] != ',')
-            ++i;
-        end = i;
-        while (end > start && originhead_is_ws(v[end - 1]))
-            --end;
-        if (originhead_eq(v + start, end - start, "close"))
-            return 1;
-    }
-    return 0;
-}
-
 /* the framing and keep-alive decision once the syntax is known to be fine (RFC 9112 §6.1, §6.3) */
 static int originhead_decide(origin_head_t *out, int flags)
 {
@@ -126,7 +97,7 @@ static int originhead_decide(origin_head_t *out, int flags)
                 return originhead_fail(out, "a Transfer-Encoding other than chunked");
             te = 1;
         } else if (originhead_eq(f->name, f->name_len, "connection")) {
-            close_conn |= originhead_has_close(f->value, f->value_len);
+            close_conn |= edge_list_has(f->value, f->value_len, "close", 5);
         }
     }
 
@@ -364,17 +335,6 @@ void origin_chunked_init(origin_chunked_t *d)
     d->state = CHUNK_SIZE_FIRST;
 }
 
-static int originhead_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 ssize_t origin_chunked_decode(origin_chunked_t *d, char *buf, size_t *bufsz)
 {
     size_t src = 0, dst = 0, n = *bufsz;
@@ -410,7 +370,7 @@ ssize_t origin_chunked_decode(origin_chunked_t *d, char *buf, size_t *bufsz)
         switch (d->state) {
         case CHUNK_SIZE_FIRST:
         case CHUNK_SIZE:
-            if ((v = originhead_hex(c)) >= 0) {
+            if ((v = edge_hex_value((unsigned char)c)) >= 0) {
                 if (d->left > (ORIGIN_MAX_LENGTH - (uint64_t)v) / 16)
                     CHUNK_FAIL("a chunk size larger than 2^62");
                 d->left = d->left * 16 + (uint64_t)v;

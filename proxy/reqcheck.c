@@ -1,5 +1,6 @@
 /* proxy/reqcheck.c - strict checks of the raw HTTP/1.x request head and normalisation of the request target (see reqcheck.h). */
 #include <string.h>
+#include "base/str.h"
 #include "proxy/reqcheck.h"
 
 /* tchar of RFC 9110 §5.6.2 */
@@ -10,31 +11,9 @@ static int is_tchar(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 static int name_is(const char *name, size_t len, const char *lit)
 {
-    size_t n = strlen(lit);
-    if (len != n)
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if (lower((unsigned char)name[i]) != lit[i])
-            return 0;
-    return 1;
-}
-
-/* the value with optional whitespace around it removed (RFC 9110 §5.5) */
-static void trim_ows(const char **v, size_t *len)
-{
-    while (*len != 0 && (**v == ' ' || **v == '\t')) {
-        ++*v;
-        --*len;
-    }
-    while (*len != 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
-        --*len;
+    return edge_lcstris(name, len, lit, strlen(lit));
 }
 
 /* reg-name / IPv4 / [IPv6] characters and an optional :port */
@@ -158,7 +137,7 @@ int reqcheck_http1_head(const char *buf, size_t len, const char **reason)
                 if ((c < 0x20 && c != '\t') || c == 0x7f)
                     return fail(reason, 400, "a control character in a header value");
             }
-            trim_ows(&v, &vlen);
+            edge_strip_ows(&v, &vlen);
             if (name_is(p, nlen, "content-length")) {
                 if (++content_lengths > 1)
                     return fail(reason, 400, "more than one Content-Length");
@@ -189,16 +168,6 @@ int reqcheck_http1_head(const char *buf, size_t len, const char **reason)
     if (minor == 1 && hosts == 0)
         return fail(reason, 400, "an HTTP/1.1 request without Host");
     return 0;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 static int is_unreserved(unsigned char c)
@@ -233,7 +202,7 @@ static long decode_path(const char *src, size_t len, int flags, char *dst, const
         }
         if (c == '%') {
             int hi, lo, v;
-            if (len - i < 3 || (hi = hexval((unsigned char)src[i + 1])) < 0 || (lo = hexval((unsigned char)src[i + 2])) < 0) {
+            if (len - i < 3 || (hi = edge_hex_value((unsigned char)src[i + 1])) < 0 || (lo = edge_hex_value((unsigned char)src[i + 2])) < 0) {
                 *reason = "a malformed percent-encoding in the path";
                 return -1;
             }
@@ -245,10 +214,8 @@ static long decode_path(const char *src, size_t len, int flags, char *dst, const
             if (is_unreserved((unsigned char)v)) {
                 dst[o++] = (char)v;
             } else {
-                static const char hex[] = "0123456789ABCDEF";
-                dst[o++] = '%';
-                dst[o++] = hex[hi];
-                dst[o++] = hex[lo];
+                edge_pct_escape(dst + o, (unsigned char)v);
+                o += 3;
             }
             i += 2;
             continue;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/str.h"
 #include "store/checksum.h"
 #include "store/internal.h"
 
@@ -211,7 +212,7 @@ static int list_v2(store_req_t *sr, store_bucket_t *b)
     if (tok != NULL) {
         /* the token is the base64 of the last key or prefix returned */
         uint8_t *dec = h2o_mem_alloc_pool(&sr->req->pool, tok->value.len + 1);
-        long n = tok->value.len != 0 ? store_checksum_base64_decode(tok->value.base, tok->value.len, dec) : -1;
+        long n = tok->value.len != 0 ? edge_base64_decode(dec, tok->value.base, tok->value.len, EDGE_BASE64_STRICT) : -1;
         if (n <= 0 || n > STORE_FS_MAX_KEY + 1)
             return store_send_error(sr, 400, "InvalidArgument", "The continuation token provided is incorrect", NULL);
         after = h2o_iovec_init((char *)dec, (size_t)n);
@@ -231,7 +232,7 @@ static int list_v2(store_req_t *sr, store_bucket_t *b)
         store_xml_elem(&x, "ContinuationToken", tok->value.base, tok->value.len);
     if (r.truncated && r.next != NULL) {
         char *t = h2o_mem_alloc_pool(&sr->req->pool, 4 * ((r.next_len + 2) / 3) + 1);
-        store_checksum_base64_encode(r.next, r.next_len, t);
+        edge_base64_encode(t, r.next, r.next_len);
         store_xml_elem_str(&x, "NextContinuationToken", t);
     }
     if (sa != NULL)

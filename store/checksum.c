@@ -1,11 +1,13 @@
-/* store/checksum.c - CRC32 and CRC32C (slicing-by-8 tables), CRC64/NVME, base64, x-amz-checksum-* checks, and the body digests of
- * the store */
+/* store/checksum.c - CRC32 (zlib), CRC32C (slicing-by-8 tables: zlib has no Castagnoli CRC), CRC64/NVME, x-amz-checksum-* checks,
+ * and the body digests of the store */
 #include <pthread.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <zlib.h>
+#include "base/str.h"
 #include "store/checksum.h"
 
-static uint32_t crc32_table[8][256], crc32c_table[8][256];
+static uint32_t crc32c_table[8][256];
 static uint64_t crc64nvme_table[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
@@ -24,7 +26,6 @@ static void make_table(uint32_t t[8][256], uint32_t poly)
 
 static void init_tables(void)
 {
-    make_table(crc32_table, 0xEDB88320u);
     make_table(crc32c_table, 0x82F63B78u);
     for (uint64_t i = 0; i != 256; ++i) {
         uint64_t c = i;
@@ -34,7 +35,7 @@ static void init_tables(void)
     }
 }
 
-static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const uint8_t *p, size_t len)
+static uint32_t crc32c_update(uint32_t t[8][256], uint32_t crc, const uint8_t *p, size_t len)
 {
     crc = ~crc;
     while (len >= 8) {
@@ -52,14 +53,13 @@ static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const uint8_t *p, s
 
 uint32_t store_checksum_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    pthread_once(&tables_once, init_tables);
-    return crc_update(crc32_table, crc, buf, len);
+    return (uint32_t)crc32_z(crc, buf, len);
 }
 
 uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     pthread_once(&tables_once, init_tables);
-    return crc_update(crc32c_table, crc, buf, len);
+    return crc32c_update(crc32c_table, crc, buf, len);
 }
 
 uint64_t store_checksum_crc64nvme(uint64_t crc, const void *buf, size_t len)
@@ -70,54 +70,6 @@ uint64_t store_checksum_crc64nvme(uint64_t crc, const void *buf, size_t len)
     while (len-- != 0)
         crc = (crc >> 8) ^ crc64nvme_table[(crc ^ *p++) & 0xff];
     return ~crc;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t store_checksum_base64_encode(const void *in, size_t len, char *out)
-{
-    const uint8_t *p = in;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
-        out[o++] = b64[v >> 18];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
-static int b64val(char c)
-{
-    const char *p = c != '\0' ? strchr(b64, c) : NULL;
-    return p != NULL ? (int)(p - b64) : -1;
-}
-
-long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out)
-{
-    size_t o = 0;
-    if (len % 4 != 0)
-        return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4], pad = 0;
-        for (int k = 0; k != 4; ++k) {
-            if (in[i + k] == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                ++pad;
-            } else if (pad != 0 || (v[k] = b64val(in[i + k])) < 0) {
-                return -1;
-            }
-        }
-        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (uint8_t)(x >> 16);
-        if (pad < 2)
-            out[o++] = (uint8_t)(x >> 8);
-        if (pad < 1)
-            out[o++] = (uint8_t)x;
-    }
-    return (long)o;
 }
 
 int store_checksum_verify(const char *alg, const char *value, size_t vlen, const void *data, size_t len)
@@ -141,7 +93,7 @@ int store_checksum_verify(const char *alg, const char *value, size_t vlen, const
         return -2;
     }
     /* the base64 of n bytes is 4 * ceil(n / 3) characters: anything longer cannot be that digest */
-    if (vlen != (n + 2) / 3 * 4 || store_checksum_base64_decode(value, vlen, want) != (long)n)
+    if (vlen != (n + 2) / 3 * 4 || edge_base64_decode(want, value, vlen, EDGE_BASE64_STRICT) != (long)n)
         return -1;
     return memcmp(want, got, n) == 0;
 }

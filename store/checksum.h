@@ -1,22 +1,17 @@
-/* store/checksum.h - the checksums S3 clients send: CRC32, CRC32C, MD5 (Content-MD5, ETag), and base64 */
+/* store/checksum.h - the checksums S3 clients send: CRC32, CRC32C, CRC64/NVME, MD5 (Content-MD5, ETag); their base64 is base/str.h */
 #ifndef EDGE_STORE_CHECKSUM_H
 #define EDGE_STORE_CHECKSUM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/** continues a CRC-32 (IEEE 802.3, as zlib) over buf; start with crc = 0. Pure function, thread-safe. */
+/** continues a CRC-32 (IEEE 802.3: zlib's crc32_z) over buf; start with crc = 0. Pure function, thread-safe. */
 uint32_t store_checksum_crc32(uint32_t crc, const void *buf, size_t len);
-/** continues a CRC-32C (Castagnoli) over buf; start with crc = 0 */
+/** continues a CRC-32C (Castagnoli; zlib has none, so the store keeps this one implementation) over buf; start with crc = 0 */
 uint32_t store_checksum_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /** continues a CRC-64/NVME (the x-amz-checksum-crc64nvme of S3) over buf; start with crc = 0 */
 uint64_t store_checksum_crc64nvme(uint64_t crc, const void *buf, size_t len);
-
-/** base64 (standard alphabet, padded) of len bytes into out (4 * ((len + 2) / 3) + 1 bytes); returns the length */
-size_t store_checksum_base64_encode(const void *in, size_t len, char *out);
-/** strict base64 decoding (padding required, no whitespace); returns the decoded length or -1; out holds 3 * len / 4 bytes */
-long store_checksum_base64_decode(const char *in, size_t len, uint8_t *out);
 
 /**
  * Checks an x-amz-checksum-ALG value (base64 of the big-endian digest) against data, for alg "crc32", "crc32c", "crc64nvme",

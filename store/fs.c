@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "store/fs.h"
 #include "store/sigv4.h"
@@ -233,11 +234,11 @@ static int starts_with(const char *s, size_t len, const char *prefix, size_t ple
 /* appends value with the bytes that could break a line (controls, space, DEL, high bytes) and '%' percent-encoded */
 static int rec_encode(sigv4_buf_t *b, const char *value, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)value[i];
         if (c <= 0x20 || c >= 0x7f || c == '%') {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            char e[3];
+            edge_pct_escape(e, c);
             if (sigv4_buf_append(b, e, 3) != 0)
                 return -1;
         } else if (sigv4_buf_append(b, (char *)&c, 1) != 0) {
@@ -278,24 +279,13 @@ static int rec_put_headers(sigv4_buf_t *b, const store_header_t *h, size_t n)
     return 0;
 }
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* decodes a record value in place; returns its length or -1 */
 static long rec_decode(char *s)
 {
     char *o = s;
     for (char *p = s; *p != '\0'; ++p) {
         if (*p == '%') {
-            int hi = hexv(p[1]), lo = hi >= 0 ? hexv(p[2]) : -1;
+            int hi = edge_hex_value(p[1]), lo = hi >= 0 ? edge_hex_value(p[2]) : -1;
             if (lo < 0)
                 return -1;
             *o++ = (char)(hi << 4 | lo);
@@ -1543,7 +1533,7 @@ int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *par
         EVP_DigestInit_ex(md, EVP_md5(), NULL);
         for (size_t i = 0; i != n; ++i) {
             for (int k = 0; k != 16; ++k)
-                bin[k] = (uint8_t)(hexv(chosen[i]->etag[2 * k]) << 4 | hexv(chosen[i]->etag[2 * k + 1]));
+                bin[k] = (uint8_t)(edge_hex_value(chosen[i]->etag[2 * k]) << 4 | edge_hex_value(chosen[i]->etag[2 * k + 1]));
             EVP_DigestUpdate(md, bin, 16);
         }
         EVP_DigestFinal_ex(md, digest, &dlen);

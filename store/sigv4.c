@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include "base/str.h"
 #include "store/sigv4.h"
 
 /* ---- buffers and slices ---------------------------------------------------------------------------------------------------- */
@@ -84,23 +85,12 @@ static int is_unreserved(unsigned char c)
            c == '~';
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int encode_byte(sigv4_buf_t *out, unsigned char c)
 {
-    static const char hex[] = "0123456789ABCDEF";
+    char e[3];
     if (is_unreserved(c))
         return buf_putc(out, (char)c);
-    char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+    edge_pct_escape(e, c);
     return sigv4_buf_append(out, e, 3);
 }
 
@@ -126,7 +116,7 @@ int sigv4_uri_decode(sigv4_buf_t *out, sigv4_str_t s)
         return SIGV4_ERR_NOMEM;
     for (size_t i = 0; i != s.len; ++i) {
         int c = (unsigned char)s.base[i], hi, lo;
-        if (c == '%' && i + 2 < s.len && (hi = hexval(s.base[i + 1])) >= 0 && (lo = hexval(s.base[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < s.len && (hi = edge_hex_value(s.base[i + 1])) >= 0 && (lo = edge_hex_value(s.base[i + 2])) >= 0) {
             c = hi << 4 | lo;
             i += 2;
         }
@@ -141,7 +131,7 @@ static int reencode(sigv4_buf_t *out, sigv4_str_t seg)
 {
     for (size_t i = 0; i != seg.len; ++i) {
         int c = (unsigned char)seg.base[i], hi, lo;
-        if (c == '%' && i + 2 < seg.len && (hi = hexval(seg.base[i + 1])) >= 0 && (lo = hexval(seg.base[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < seg.len && (hi = edge_hex_value(seg.base[i + 1])) >= 0 && (lo = edge_hex_value(seg.base[i + 2])) >= 0) {
             c = hi << 4 | lo;
             i += 2;
         }
@@ -445,19 +435,12 @@ out:
 
 void sigv4_hex(const uint8_t *bytes, size_t len, char *hex)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i != len; ++i) {
-        hex[2 * i] = digits[bytes[i] >> 4];
-        hex[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    hex[2 * len] = '\0';
+    edge_hex_encode(hex, bytes, len);
 }
 
 void sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 {
-    uint8_t md[32];
-    SHA256(data != NULL ? data : (const void *)"", len, md);
-    sigv4_hex(md, 32, hex);
+    edge_sha256_hex(data != NULL ? data : (const void *)"", len, hex);
 }
 
 static void hmac(const void *key, size_t keylen, const void *msg, size_t len, uint8_t out[32])
@@ -499,33 +482,6 @@ int sigv4_parse_amz_date(sigv4_str_t s, time_t *t)
         return SIGV4_ERR_MALFORMED;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *t = timegm(&tm);
-    return 0;
-}
-
-/* parses an RFC 1123 date (`Fri, 24 May 2013 00:00:00 GMT`) */
-static int parse_http_date(sigv4_str_t s, time_t *t)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char buf[64];
-    int d, y, h, mi, se;
-    char mon[4];
-    if (s.len == 0 || s.len >= sizeof(buf))
-        return SIGV4_ERR_MALFORMED;
-    memcpy(buf, s.base, s.len);
-    buf[s.len] = '\0';
-    if (sscanf(buf, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &d, mon, &y, &h, &mi, &se) != 6)
-        return SIGV4_ERR_MALFORMED;
-    const char *m = strstr(months, mon);
-    if (m == NULL || (m - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || se > 60)
-        return SIGV4_ERR_MALFORMED;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = (int)((m - months) / 3);
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
@@ -984,10 +940,12 @@ int sigv4_parse_authorization(sigv4_str_t authz, sigv4_str_t amz_date, sigv4_str
         }
         memcpy(a->amz_date, amz_date.base, 16);
     } else if (http_date.len != 0) {
-        if (parse_http_date(http_date, &a->time) != 0) {
-            *reason = "the Date header is not an RFC 1123 date";
+        int64_t sec;
+        if (edge_http_date_parse(http_date.base, http_date.len, &sec) != 0) {
+            *reason = "the Date header is not an HTTP-date";
             return SIGV4_ERR_MALFORMED;
         }
+        a->time = (time_t)sec;
         sigv4_format_amz_date(a->time, a->amz_date);
     } else {
         *reason = "a signed request needs an X-Amz-Date or Date header";

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
@@ -330,11 +331,7 @@ void store_http_date(int64_t ms, char out[32])
 
 int store_parse_http_date(h2o_iovec_t v, int64_t *sec)
 {
-    struct tm tm;
-    if (v.len != H2O_TIMESTR_RFC1123_LEN || h2o_time_parse_rfc1123(v.base, v.len, &tm) != 0)
-        return -1;
-    *sec = (int64_t)timegm(&tm);
-    return 0;
+    return edge_http_date_parse(v.base, v.len, sec);
 }
 
 void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t len, int url)
@@ -542,7 +539,7 @@ static int parse_b64(const char *v, size_t len, uint8_t *out, size_t n)
         return 0;
     if (len > 88)
         return -1;
-    long r = store_checksum_base64_decode(v, len, buf);
+    long r = edge_base64_decode(buf, v, len, EDGE_BASE64_STRICT);
     if (r != (long)n)
         return -1;
     memcpy(out, buf, n);

@@ -508,6 +508,12 @@ def objects_ranges_conditionals_copy():
     ok(s3("GET", "/objs/o.bin", headers={"if-match": etag}))
     lm = ok(s3("HEAD", "/objs/o.bin")).headers["last-modified"]
     assert s3("GET", "/objs/o.bin", headers={"if-modified-since": lm}).status == 304
+    # the obsolete HTTP-date forms too (RFC 9110 §5.6.7), as the cache reads them: RFC 850 and asctime
+    t = time.strptime(lm, "%a, %d %b %Y %H:%M:%S GMT")
+    for other in (time.strftime("%A, %d-%b-%y %H:%M:%S GMT", t), time.strftime("%a %b ", t) + "%2d" % t.tm_mday +
+                  time.strftime(" %H:%M:%S %Y", t)):
+        assert s3("GET", "/objs/o.bin", headers={"if-modified-since": other}).status == 304, other
+    error(s3("GET", "/objs/o.bin", headers={"if-unmodified-since": "Thursday, 01-Jan-70 00:00:00 GMT"}), 412, "PreconditionFailed")
     error(s3("GET", "/objs/o.bin", headers={"if-unmodified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}), 412, "PreconditionFailed")
     ok(s3("GET", "/objs/o.bin", headers={"if-match": etag, "if-unmodified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}))
     # response-* overrides

@@ -6,7 +6,7 @@
 #                                                                               # pass an empty dir first to keep the committed one)
 #   OUTDIR/fuzz_store_xml tests/fuzz/corpus/store_xml/*                        # replay a corpus
 #
-# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev, libyaml-dev and libh2o-evloop-dev. CC overrides the
+# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev, libyaml-dev, libexpat1-dev and libh2o-evloop-dev. CC overrides the
 # compiler.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +20,8 @@ CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,unde
 # headers need H2O_USE_LIBUV=0 for the evloop flavour
 H2O="-DH2O_USE_LIBUV=0 $(pkg-config --cflags --libs libh2o-evloop)"
 
-# target: its sources and libraries (the parsers are pure functions; only the h2o-typed ones link libh2o)
+# target: its sources and libraries (the parsers are pure functions; only the h2o-typed ones link libh2o; base/str.c, the shared
+# text helpers, needs libcrypto for base64 and SHA-256)
 build() {
     name=$1
     shift
@@ -29,15 +30,15 @@ build() {
     pids="$pids $!"
 }
 pids=""
-build sigv4_auth "$SRC/store/sigv4.c" -lcrypto -lpthread
-build sigv4_presigned "$SRC/store/sigv4.c" -lcrypto -lpthread
-build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" -lcrypto -lpthread
-build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" -lexpat -lcrypto -lpthread
+build sigv4_auth "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build sigv4_presigned "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
-build accesslog "$SRC/proxy/accesslog.c" $H2O
-build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" $H2O
-build path "$SRC/proxy/reqcheck.c"
-build origin_head "$SRC/proxy/originhead.c"
+build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
+build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
+build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
+build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "base/str.h"
 #include "hooks/internal.h"
 #include "proxy/admin.h"
 #include "tests/unit/hooks/helpers.h"
@@ -177,8 +178,9 @@ static int b64_check_all(void)
     size_t n;
     for (size_t i = 0; i != sizeof(b64cases) / sizeof(b64cases[0]); ++i) {
         const b64case_t *c = &b64cases[i];
-        int r = hook_base64_decode(c->in, strlen(c->in), out, &n);
-        if (c->out == NULL ? r == 0 : r != 0 || n != strlen(c->out) || memcmp(out, c->out, n) != 0)
+        long r = edge_base64_decode(out, c->in, strlen(c->in), EDGE_BASE64_LENIENT);
+        n = r < 0 ? 0 : (size_t)r;
+        if (c->out == NULL ? r >= 0 : r < 0 || n != strlen(c->out) || memcmp(out, c->out, n) != 0)
             return (int)i + 1;
     }
     return 0;
@@ -196,13 +198,12 @@ static void test_base64_decode(void **state)
 {
     assert_int_equal(b64_check_all(), 0);
     /* every byte value round trips */
-    char raw[256], enc[400], dec[256];
-    size_t n;
+    char raw[256], enc[400], dec[258]; /* the decoder writes whole groups of 3 bytes (2 of the last group padding) */
     for (int i = 0; i != 256; ++i)
         raw[i] = (char)i;
-    size_t e = hook_base64_encode(raw, sizeof(raw), enc);
-    assert_int_equal(hook_base64_decode(enc, e, dec, &n), 0);
-    assert_int_equal(n, 256);
+    size_t e = edge_base64_encode(enc, raw, sizeof(raw));
+    assert_int_equal(e, 344);
+    assert_int_equal(edge_base64_decode(dec, enc, e, EDGE_BASE64_LENIENT), 256);
     assert_memory_equal(raw, dec, 256);
     /* decoding from many threads at once, from the first call on (the table used to be filled lazily by whoever came first) */
     pthread_t th[8];

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/sha.h>
+#include "base/str.h"
 #include "store/checksum.h"
 #include "store/chunked.h"
 #include "store/sigv4.h"
@@ -181,9 +182,9 @@ static void test_3i_unsigned_trailer(void **state)
         assert_memory_equal(o.buf, "hello world\n", 12);
         assert_string_equal(store_chunked_trailer(&d, "x-amz-checksum-crc32"), "rwg7LQ==");
         /* the trailer is the CRC-32 of the payload */
-        uint8_t crc[4];
+        uint8_t crc[6]; /* the decoder writes whole groups of 3 bytes */
         uint32_t c = store_checksum_crc32(0, o.buf, o.len);
-        assert_int_equal(store_checksum_base64_decode("rwg7LQ==", 8, crc), 4);
+        assert_int_equal(edge_base64_decode(crc, "rwg7LQ==", 8, EDGE_BASE64_STRICT), 4);
         assert_int_equal(c, (uint32_t)crc[0] << 24 | (uint32_t)crc[1] << 16 | (uint32_t)crc[2] << 8 | crc[3]);
         store_chunked_dispose(&d);
         free(o.buf);
@@ -257,17 +258,17 @@ static void test_checksums(void **state)
     /* hello world: DUoRhQ== (S3.md 3i) */
     uint32_t c = store_checksum_crc32(0, "hello world", 11);
     uint8_t be[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
-    store_checksum_base64_encode(be, 4, b64);
+    edge_base64_encode(b64, be, 4);
     assert_string_equal(b64, "DUoRhQ==");
-    assert_int_equal(store_checksum_base64_encode("", 0, b64), 0);
-    store_checksum_base64_encode("ab", 2, b64);
+    assert_int_equal(edge_base64_encode(b64, "", 0), 0);
+    edge_base64_encode(b64, "ab", 2);
     assert_string_equal(b64, "YWI=");
-    assert_int_equal(store_checksum_base64_decode("YWI=", 4, out), 2);
-    assert_int_equal(store_checksum_base64_decode("YWJj", 4, out), 3);
-    assert_int_equal(store_checksum_base64_decode("YWI", 3, out), -1);
-    assert_int_equal(store_checksum_base64_decode("Y=I=", 4, out), -1);
-    assert_int_equal(store_checksum_base64_decode("YW!=", 4, out), -1);
-    assert_int_equal(store_checksum_base64_decode("YW==YWI=", 8, out), -1);
+    assert_int_equal(edge_base64_decode(out, "YWI=", 4, EDGE_BASE64_STRICT), 2);
+    assert_int_equal(edge_base64_decode(out, "YWJj", 4, EDGE_BASE64_STRICT), 3);
+    assert_int_equal(edge_base64_decode(out, "YWI", 3, EDGE_BASE64_STRICT), -1);
+    assert_int_equal(edge_base64_decode(out, "Y=I=", 4, EDGE_BASE64_STRICT), -1);
+    assert_int_equal(edge_base64_decode(out, "YW!=", 4, EDGE_BASE64_STRICT), -1);
+    assert_int_equal(edge_base64_decode(out, "YW==YWI=", 8, EDGE_BASE64_STRICT), -1);
     /* Content-MD5 of the empty body */
     store_checksum_digest_t d;
     uint8_t md5[16];

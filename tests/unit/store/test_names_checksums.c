@@ -10,6 +10,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "conf/config.h"
+#include "base/str.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -93,7 +94,7 @@ static void test_crc64nvme(void **state)
 
 static void b64_of(const uint8_t *raw, size_t n, char *out)
 {
-    store_checksum_base64_encode(raw, n, out);
+    edge_base64_encode(out, raw, n);
 }
 
 static void test_checksum_verify(void **state)
