@@ -2,13 +2,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include "base/str.h"
 #include "cache/forward.h"
-
-static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && strncasecmp(a, b, alen) == 0;
-}
 
 static h2o_iovec_t dup_lower(const char *s, size_t len)
 {
@@ -29,9 +24,9 @@ static void add_name(cache_forward_t *fwd, const char *s, size_t len)
     if (len == 0)
         return;
     for (size_t i = 0; i != fwd->num_headers; ++i)
-        if (ci_equal(fwd->headers[i].name.base, fwd->headers[i].name.len, s, len))
+        if (edge_caseeq(fwd->headers[i].name.base, fwd->headers[i].name.len, s, len))
             return;
-    if (ci_equal(s, len, H2O_STRLIT("cookie")))
+    if (edge_caseeq(s, len, H2O_STRLIT("cookie")))
         fwd->whole_cookie = 1;
     cache_forward_name_t *n = realloc(fwd->headers, sizeof(*n) * (fwd->num_headers + 1));
     if (n == NULL)
@@ -127,8 +122,8 @@ static int always_kept(const h2o_header_t *h)
     const h2o_iovec_t *n = h->name;
     if (h2o_iovec_is_token(n))
         return n == &H2O_TOKEN_X_FORWARDED_FOR->buf || n == &H2O_TOKEN_VIA->buf || n == &H2O_TOKEN_CONNECTION->buf;
-    return ci_equal(n->base, n->len, H2O_STRLIT("x-forwarded-for")) || ci_equal(n->base, n->len, H2O_STRLIT("via")) ||
-           ci_equal(n->base, n->len, H2O_STRLIT("connection"));
+    return edge_caseeq(n->base, n->len, H2O_STRLIT("x-forwarded-for")) || edge_caseeq(n->base, n->len, H2O_STRLIT("via")) ||
+           edge_caseeq(n->base, n->len, H2O_STRLIT("connection"));
 }
 
 static int listed(const cache_forward_t *fwd, const h2o_iovec_t *name)
@@ -141,7 +136,7 @@ static int listed(const cache_forward_t *fwd, const h2o_iovec_t *name)
     }
     /* a name that is not interned (a hook may add one so): by string */
     for (size_t i = 0; i != fwd->num_headers; ++i)
-        if (ci_equal(fwd->headers[i].name.base, fwd->headers[i].name.len, name->base, name->len))
+        if (edge_caseeq(fwd->headers[i].name.base, fwd->headers[i].name.len, name->base, name->len))
             return 1;
     return 0;
 }
@@ -150,7 +145,7 @@ int cache_forward_has_header(const cache_forward_t *fwd, const char *name, size_
 {
     fwd = or_defaults(fwd);
     for (size_t i = 0; i != fwd->num_headers; ++i)
-        if (ci_equal(fwd->headers[i].name.base, fwd->headers[i].name.len, name, len))
+        if (edge_caseeq(fwd->headers[i].name.base, fwd->headers[i].name.len, name, len))
             return 1;
     return 0;
 }
@@ -173,7 +168,7 @@ static int cookie_selected(const cache_forward_cookies_t *c, const char *name, s
 
 static int is_cookie(const h2o_iovec_t *name)
 {
-    return name == &H2O_TOKEN_COOKIE->buf || (!h2o_iovec_is_token(name) && ci_equal(name->base, name->len, H2O_STRLIT("cookie")));
+    return name == &H2O_TOKEN_COOKIE->buf || (!h2o_iovec_is_token(name) && edge_caseeq(name->base, name->len, H2O_STRLIT("cookie")));
 }
 
 /* the cookies of every Cookie line of `in` that the key or origin_request selects, as one "a=1; b=2" value (len 0: none) */

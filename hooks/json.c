@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/str.h"
 #include "hooks/json.h"
 
 typedef struct parser {
@@ -53,24 +54,13 @@ static void skip_ws(parser_t *p)
         ++p->s;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(parser_t *p, unsigned *out)
 {
     if (p->end - p->s < 4)
         return -1;
     unsigned v = 0;
     for (int i = 0; i != 4; ++i) {
-        int h = hexval(p->s[i]);
+        int h = edge_hex_value((unsigned char)p->s[i]);
         if (h < 0)
             return -1;
         v = v << 4 | (unsigned)h;

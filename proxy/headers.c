@@ -1,12 +1,12 @@
 /* proxy/headers.c - hop-by-hop header rules (RFC 9110 section 7.6.1) and small header helpers. */
 #include <ctype.h>
 #include <string.h>
-#include <strings.h>
+#include "base/str.h"
 #include "proxy/headers.h"
 
 int headers_name_is(const h2o_iovec_t *name, const char *lit, size_t len)
 {
-    return name->len == len && strncasecmp(name->base, lit, len) == 0;
+    return edge_caseeq(name->base, name->len, lit, len);
 }
 
 void headers_connection_tokens(const h2o_headers_t *headers, headers_connection_list_t *out)
@@ -53,7 +53,7 @@ int headers_is_hop_by_hop(const h2o_iovec_t *name, const headers_connection_list
             return 1;
     if (conn != NULL) {
         for (i = 0; i != conn->count; ++i)
-            if (name->len == conn->names[i].len && strncasecmp(name->base, conn->names[i].base, name->len) == 0)
+            if (edge_caseeq(name->base, name->len, conn->names[i].base, conn->names[i].len))
                 return 1;
         if (conn->overflow && !h2o_iovec_is_token(name))
             return 1;

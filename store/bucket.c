@@ -300,9 +300,11 @@ static int has_body_checksum(store_req_t *sr)
         if (store_req_header(sr, name).base != NULL)
             return 1;
     }
-    h2o_iovec_t t = store_req_header(sr, "x-amz-trailer");
-    for (size_t i = 0; t.base != NULL && i + 15 <= t.len; ++i)
-        if (strncasecmp(t.base + i, "x-amz-checksum-", 15) == 0)
+    h2o_iovec_t t = store_req_header(sr, "x-amz-trailer"), value;
+    const char *tok;
+    size_t tlen;
+    while (t.base != NULL && (tok = h2o_next_token(&t, ',', &tlen, &value)) != NULL)
+        if (tlen >= 15 && h2o_lcstris(tok, 15, H2O_STRLIT("x-amz-checksum-")))
             return 1;
     return 0;
 }

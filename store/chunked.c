@@ -1,7 +1,7 @@
 /* store/chunked.c - incremental aws-chunked decoder with chunk and trailer signature verification (see chunked.h) */
-#include <ctype.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "base/str.h"
 #include "store/chunked.h"
 
 enum { S_HEADER, S_DATA, S_DATA_CR, S_DATA_LF, S_TRAILER, S_DONE };
@@ -58,14 +58,6 @@ static int fail(store_chunked_t *d, int code, const char *why)
     return code;
 }
 
-static int hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* the signature of the chunk that just ended (or the empty final chunk) must match the claimed one */
 static int check_chunk_signature(store_chunked_t *d)
 {
@@ -83,7 +75,7 @@ static int parse_header(store_chunked_t *d)
     const char *p = d->line, *end = d->line + d->line_len;
     uint64_t size = 0;
     int digits = 0, v;
-    while (p < end && (v = hexdigit((unsigned char)*p)) >= 0) {
+    while (p < end && (v = edge_hex_value((unsigned char)*p)) >= 0) {
         if (++digits > 15)
             return fail(d, STORE_CHUNKED_EFRAMING, "an aws-chunked chunk size is too large");
         size = size << 4 | (uint64_t)v;
@@ -134,7 +126,7 @@ static int parse_trailer(store_chunked_t *d)
     while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
         --vend;
     for (size_t i = 0; i != nlen; ++i)
-        line[i] = (char)tolower((unsigned char)line[i]);
+        line[i] = (char)edge_tolower((unsigned char)line[i]);
     if (d->mode == STORE_CHUNKED_SIGNED)
         return fail(d, STORE_CHUNKED_EFRAMING, "trailers are not allowed with STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
     if (d->mode == STORE_CHUNKED_SIGNED_TRAILER && nlen == 23 && memcmp(line, "x-amz-trailer-signature", 23) == 0) {

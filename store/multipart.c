@@ -1,8 +1,8 @@
 /* store/multipart.c - multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/str.h"
 #include "store/internal.h"
 
 #define MAX_COMPLETE_BODY (2u << 20)
@@ -165,12 +165,9 @@ out:
 /* a part's ETag from the Complete request: quotes optional, 32 hex digits; lowercased into out */
 static int parse_etag(const char *s, size_t len, char out[33])
 {
-    while (len != 0 && isspace((unsigned char)*s)) {
-        ++s;
-        --len;
-    }
-    while (len != 0 && isspace((unsigned char)s[len - 1]))
-        --len;
+    h2o_iovec_t t = h2o_str_stripws(s, len);
+    s = t.base;
+    len = t.len;
     if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
         ++s;
         len -= 2;
@@ -178,9 +175,9 @@ static int parse_etag(const char *s, size_t len, char out[33])
     if (len != 32)
         return -1;
     for (size_t i = 0; i != 32; ++i) {
-        if (!isxdigit((unsigned char)s[i]))
+        if (edge_hex_value((unsigned char)s[i]) < 0)
             return -1;
-        out[i] = (char)tolower((unsigned char)s[i]);
+        out[i] = (char)h2o_tolower((unsigned char)s[i]);
     }
     out[32] = '\0';
     return 0;

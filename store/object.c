@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/str.h"
 #include "proxy/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
@@ -33,14 +34,10 @@ static int etag_list_matches(h2o_iovec_t list, const char *etag)
     const char *p = list.base, *end = list.base + list.len;
     size_t el = strlen(etag);
     while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            ++p;
-        const char *s = p;
-        while (p < end && *p != ',')
-            ++p;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            --e;
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        h2o_iovec_t item = h2o_str_stripws(p, (size_t)((comma != NULL ? comma : end) - p));
+        const char *s = item.base, *e = item.base + item.len;
+        p = comma != NULL ? comma + 1 : end;
         if (e - s == 1 && *s == '*')
             return 1;
         if (e - s >= 2 && s[0] == 'W' && s[1] == '/')
@@ -49,7 +46,7 @@ static int etag_list_matches(h2o_iovec_t list, const char *etag)
             ++s;
             --e;
         }
-        if ((size_t)(e - s) == el && strncasecmp(s, etag, el) == 0)
+        if (edge_caseeq(s, (size_t)(e - s), etag, el))
             return 1;
     }
     return 0;

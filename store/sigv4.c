@@ -67,8 +67,7 @@ static int buf_putc(sigv4_buf_t *buf, char c)
 
 static int str_ieq(sigv4_str_t a, const char *b)
 {
-    size_t n = strlen(b);
-    return a.len == n && (n == 0 || strncasecmp(a.base, b, n) == 0);
+    return edge_caseeq(a.base, a.len, b, strlen(b));
 }
 
 static int str_eq(sigv4_str_t a, const char *b)

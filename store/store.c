@@ -44,17 +44,8 @@ static int random_chars(char *out, size_t n, const char *alphabet)
 
 static char *trim_dup(const char *s)
 {
-    while (*s == ' ' || *s == '\t')
-        ++s;
-    size_t n = strlen(s);
-    while (n != 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        --n;
-    char *r = malloc(n + 1);
-    if (r != NULL) {
-        memcpy(r, s, n);
-        r[n] = '\0';
-    }
-    return r;
+    h2o_iovec_t t = h2o_str_stripws(s, strlen(s));
+    return strndup(t.base, t.len);
 }
 
 /* reads root/.credentials: `access_key = ...` and `secret_key = ...` lines; 1 if found, 0 if absent, -1 on error */
