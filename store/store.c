@@ -233,24 +233,13 @@ void store_add_header(store_req_t *sr, const char *name, const char *value, size
     h2o_add_header_by_str(pool, &sr->req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 h2o_iovec_t store_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
 {
     char *o = h2o_mem_alloc_pool(pool, len + 1);
     size_t n = 0;
     for (size_t i = 0; i != len; ++i) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = edge_hex_value((unsigned char)s[i + 1])) >= 0 && (lo = edge_hex_value((unsigned char)s[i + 2])) >= 0) {
             o[n++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
@@ -542,7 +531,7 @@ static int is_hex64(h2o_iovec_t v)
     if (v.len != 64)
         return 0;
     for (size_t i = 0; i != 64; ++i)
-        if (hexval(v.base[i]) < 0)
+        if (edge_hex_value((unsigned char)v.base[i]) < 0)
             return 0;
     return 1;
 }
