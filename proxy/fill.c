@@ -364,10 +364,9 @@ static hookcall_progress_t start_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev
 }
 
 /* fails the object for a hook that failed (no stale fallback: the origin did not fail) */
-static void fail_for_hook(fill_t *f, hook_status_t st, int type)
+static void fail_for_hook(fill_t *f, int status, int type)
 {
     char msg[96];
-    int status = hookcall_error_status(st);
     snprintf(msg, sizeof(msg), status == 502 ? "the %s hook returned an invalid result" : "the %s hook failed",
              hook_event_type_name(type));
     stop_fetch(f);
@@ -390,10 +389,10 @@ static void publish_whole(fill_t *f, int status, h2o_iovec_t reason, const h2o_h
 static void fill_go(fill_t *f);
 
 /* what the origin-request hook decided: the request as rewritten goes on to the (maybe other) origin, or its answer is stored */
-static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
+static void apply_request_hook(fill_t *f, const hookcall_t *call)
 {
-    const hook_request_t *r = &ev->request;
-    switch (st) {
+    const hook_request_t *r = &call->ev->request;
+    switch (call->status) {
     case HOOK_CONTINUE: {
         h2o_headers_t headers;
         ssize_t host;
@@ -403,7 +402,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         if (hookcall_normalize_uri(&f->pool, &f->req.path, NULL, &why) != 0) {
             log_error("request %.*s: origin-request hook %s returned a uri that is refused: %s", (int)f->req.request_id.len,
                       f->req.request_id.base, hook_fn_name(f->hooks.request), why);
-            fail_for_hook(f, HOOK_INVALID, HOOK_ORIGIN_REQUEST);
+            fail_for_hook(f, 502, HOOK_ORIGIN_REQUEST);
             return;
         }
         hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
@@ -442,7 +441,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
     }
     case HOOK_RESPOND: {
         h2o_headers_t headers;
-        const hook_response_t *resp = &ev->response;
+        const hook_response_t *resp = &call->ev->response;
         metrics_count(METRIC_CACHE_GENERATED, 1);
         if (f->cache.stale != NULL) {
             cache_obj_release(f->cache.stale); /* nothing to revalidate: the hook answered */
@@ -454,7 +453,7 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
         return;
     }
     default:
-        fail_for_hook(f, st, HOOK_ORIGIN_REQUEST);
+        fail_for_hook(f, call->http_status, HOOK_ORIGIN_REQUEST);
         return;
     }
 }
@@ -463,13 +462,13 @@ static void apply_request_hook(fill_t *f, hook_event_t *ev, hook_status_t st)
  * What the origin-response hook decided (it may change the status and the headers, or replace the body: the origin's is not
  * exposed), applied to the head and published. Returns 1 when the fill is done (freed).
  */
-static int apply_response_hook(fill_t *f, hook_event_t *ev, hook_status_t st, const h2o_headers_t *before, int64_t content_length)
+static int apply_response_hook(fill_t *f, const hookcall_t *call, const h2o_headers_t *before, int64_t content_length)
 {
-    const hook_response_t *r = &ev->response;
+    const hook_response_t *r = &call->ev->response;
     h2o_headers_t resp;
     char reason_buf[48];
-    if (st != HOOK_CONTINUE) {
-        fail_for_hook(f, st, HOOK_ORIGIN_RESPONSE);
+    if (call->status != HOOK_CONTINUE) {
+        fail_for_hook(f, call->http_status, HOOK_ORIGIN_RESPONSE);
         return 1;
     }
     resp = (h2o_headers_t){before->entries, before->size, before->size}; /* full: an append does not write into before's array */
@@ -494,11 +493,11 @@ static void on_hook_done(hookcall_t *call, void *arg)
 {
     fill_t *f = arg;
     if (call->ev->type == HOOK_ORIGIN_REQUEST) {
-        apply_request_hook(f, call->ev, call->status);
+        apply_request_hook(f, call);
         return;
     }
     f->hooks.ores.pending = 0;
-    if (!apply_response_hook(f, call->ev, call->status, &f->hooks.ores.headers, f->hooks.ores.content_length)) {
+    if (!apply_response_hook(f, call, &f->hooks.ores.headers, f->hooks.ores.content_length)) {
         hookcall_cancel(call); /* what the fill keeps of the result was copied */
         if (f->hooks.ores.origin_done)
             finish(f, f->hooks.ores.origin_status, f->hooks.ores.origin_err);
@@ -547,7 +546,7 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
             origin_req_pause(oreq);
             return;
         }
-        apply_response_hook(f, &ev, f->hooks.call.status, &f->hooks.ores.headers, content_length);
+        apply_response_hook(f, &f->hooks.call, &f->hooks.ores.headers, content_length);
         return;
     }
     snprintf(reason_buf, sizeof(reason_buf), "%.*s", (int)(reason.len < 47 ? reason.len : 47), reason.base);
@@ -730,7 +729,7 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
             f->origin_name_out = NULL; /* the rest when the call completes */
             return;
         }
-        apply_request_hook(f, &ev, f->hooks.call.status);
+        apply_request_hook(f, &f->hooks.call);
         return;
     }
     f->origin_name_out = origin_name;

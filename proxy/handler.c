@@ -699,7 +699,7 @@ static req_step_t step_viewer_request_done(void *arg)
         send_generated(txn, &txn->hooks.call.ev->response);
         return REQ_DONE;
     default:
-        send_error(txn, hookcall_error_status(st),
+        send_error(txn, txn->hooks.call.http_status,
                    st == HOOK_INVALID ? "the viewer-request hook returned an invalid result" : "the viewer-request hook failed");
         return REQ_DONE;
     }
@@ -1001,7 +1001,7 @@ static req_step_t step_viewer_response_done(void *arg)
     hook_status_t st = txn->hooks.call.status;
     if (st != HOOK_CONTINUE) {
         /* a response event cannot answer: a result that tries is invalid */
-        int status = st == HOOK_RESPOND ? 502 : hookcall_error_status(st);
+        int status = st == HOOK_RESPOND ? 502 : txn->hooks.call.http_status;
         send_error(txn, status,
                    status == 502 ? "the viewer-response hook returned an invalid result" : "the viewer-response hook failed");
         return REQ_DONE;

@@ -209,11 +209,6 @@ void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offl
     thread_receiver = offload_receiver;
 }
 
-int hookcall_error_status(hook_status_t status)
-{
-    return status == HOOK_INVALID ? 502 : 503;
-}
-
 /* the header lists of ev copied (the bytes are shared: the runtime never writes into them), so that the event as it was given
  * survives a call stopped half way, which leaves ev in an undefined state */
 static void copy_list(h2o_mem_pool_t *pool, hook_headers_t *h)
@@ -240,6 +235,7 @@ static void on_job_done(offload_job_t *job)
     job->next = call->finished;
     call->finished = job;
     call->status = job->status;
+    call->http_status = job->rep.http_status;
     call->ev = &job->ev;
     call->done(call, call->arg);
 }
@@ -266,6 +262,7 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
     st = hook_run_budget(thread_hooks, fn, ev, pool, &rep, may_stop ? budget : 0);
     if (st != HOOK_PREEMPTED) {
         call->status = st;
+        call->http_status = rep.http_status;
         return HOOKCALL_DONE;
     }
     /* too long for the event loop: run it again from the top, where it delays only its own caller */

@@ -29,6 +29,7 @@ typedef enum hookcall_progress {
 struct hookcall {
     /* the outcome, once done */
     hook_status_t status; /* HOOK_CONTINUE, HOOK_RESPOND, HOOK_INVALID or HOOK_FAILED */
+    int http_status;      /* HOOK_INVALID, HOOK_FAILED: the status to answer (502, 503), as the runtime's report gives it */
     hook_event_t *ev;     /* the event as the hook left it: the one given to hookcall_start, or one in the call's own memory
                              (valid until hookcall_cancel) */
     /* private */
@@ -59,8 +60,6 @@ static inline int hookcall_is_pending(const hookcall_t *call)
 {
     return call->pending != NULL;
 }
-/** the status to answer for a call that ended in HOOK_INVALID (502) or HOOK_FAILED (503) */
-int hookcall_error_status(hook_status_t status);
 /**
  * The hooks runtime and the offload receiver of this thread. A server worker's are found on their own
  * (server_worker_current()); other threads (tests) set theirs here first.

@@ -47,6 +47,9 @@ static const char slow_lua[] = "function handler(event)\n"
                                "  return r\n"
                                "end\n";
 
+/* fails */
+static const char throw_lua[] = "function handler(event) error('no') end\n";
+
 /* adds ten headers */
 static const char many_lua[] = "function handler(event)\n"
                                "  local r = event.Records[1].cf.request\n"
@@ -143,8 +146,13 @@ static void test_result_over_the_caps(void **state)
     hook_head_limits_t small = {64 * 1024, 5, 64 * 1024, 200};
     assert_int_equal(hookcall_start(&call, fn, &ev, &pool, &small, on_done, &c), HOOKCALL_DONE);
     assert_int_equal(call.status, HOOK_INVALID);
-    assert_int_equal(hookcall_error_status(call.status), 502);
-    assert_int_equal(hookcall_error_status(HOOK_FAILED), 503);
+    assert_int_equal(call.http_status, 502);
+    hook_fn_t *thrower = load_hook(write_hook("throw.lua", throw_lua), NULL, -1, 0, NULL, 0);
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/a", "", NULL);
+    assert_int_equal(hookcall_start(&call, thrower, &ev, &pool, NULL, on_done, &c), HOOKCALL_DONE);
+    assert_int_equal(call.status, HOOK_FAILED);
+    assert_int_equal(call.http_status, 503);
+    hook_fn_release(thrower);
 
     /* NULL keeps the event's own (hook_event_init's defaults) */
     make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/a", "", "Host", "example.com", NULL);
