@@ -99,6 +99,22 @@ char *edge_pct_escape(char *dst, unsigned char c)
     return dst + 3;
 }
 
+size_t edge_pct_decode(char *dst, const char *src, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i != len; ++i) {
+        int hi, lo;
+        if (src[i] == '%' && len - i > 2 && (hi = edge_hex_value((unsigned char)src[i + 1])) >= 0 &&
+            (lo = edge_hex_value((unsigned char)src[i + 2])) >= 0) {
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dst[o++] = src[i];
+        }
+    }
+    return o;
+}
+
 /* ---- base64 ------------------------------------------------------------------------------------------------------------------- */
 
 size_t edge_base64_encode(char *dst, const void *src, size_t len)

@@ -39,6 +39,9 @@ void edge_sha256_hex(const void *data, size_t len, char out[65]);
 /** writes the percent-escape of c (`%` and two uppercase hex digits, RFC 3986 §2.1) into dst; returns dst + 3 */
 char *edge_pct_escape(char *dst, unsigned char c);
 
+/** decodes the %XX escapes of src into dst (len bytes at most; a `%` that starts no escape stays as it is); returns the length */
+size_t edge_pct_decode(char *dst, const char *src, size_t len);
+
 /* ---- base64 (RFC 4648 §4, OpenSSL's coder) --------------------------------------------------------------------------------------- */
 
 /** the buffer edge_base64_encode needs for len bytes, its NUL included */

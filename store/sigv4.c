@@ -113,14 +113,7 @@ int sigv4_uri_decode(sigv4_buf_t *out, sigv4_str_t s)
 {
     if (buf_reserve(out, s.len) != 0)
         return SIGV4_ERR_NOMEM;
-    for (size_t i = 0; i != s.len; ++i) {
-        int c = (unsigned char)s.base[i], hi, lo;
-        if (c == '%' && i + 2 < s.len && (hi = edge_hex_value(s.base[i + 1])) >= 0 && (lo = edge_hex_value(s.base[i + 2])) >= 0) {
-            c = hi << 4 | lo;
-            i += 2;
-        }
-        out->base[out->len++] = (char)c;
-    }
+    out->len += edge_pct_decode(out->base + out->len, s.base, s.len);
     out->base[out->len] = '\0';
     return 0;
 }

@@ -236,16 +236,7 @@ void store_add_header(store_req_t *sr, const char *name, const char *value, size
 h2o_iovec_t store_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
 {
     char *o = h2o_mem_alloc_pool(pool, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i != len; ++i) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = edge_hex_value((unsigned char)s[i + 1])) >= 0 && (lo = edge_hex_value((unsigned char)s[i + 2])) >= 0) {
-            o[n++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            o[n++] = s[i];
-        }
-    }
+    size_t n = edge_pct_decode(o, s, len);
     o[n] = '\0';
     return h2o_iovec_init(o, n);
 }

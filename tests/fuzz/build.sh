@@ -6,8 +6,8 @@
 #                                                                               # pass an empty dir first to keep the committed one)
 #   OUTDIR/fuzz_store_xml tests/fuzz/corpus/store_xml/*                        # replay a corpus
 #
-# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev, libyaml-dev, libexpat1-dev and libh2o-evloop-dev. CC overrides the
-# compiler.
+# Needs clang-14 and libclang-rt-14-dev (scripts/deps.sh test), libssl-dev, libyaml-dev, libexpat1-dev and libh2o-evloop-dev.
+# CC overrides the compiler.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$SRC/build-fuzz}

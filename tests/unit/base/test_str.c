@@ -21,6 +21,14 @@ static void test_hex(void **state)
     memset(out, 'x', sizeof(out));
     assert_ptr_equal(edge_hex_byte(out, 0xa5), out + 2);
     assert_memory_equal(out, "a5x", 3); /* no NUL written */
+    /* percent-decoding: valid escapes of either case decode, a `%` that starts none stays */
+    const char *enc = "a%2Fb%2fc%zz%4%41%";
+    char dec[32];
+    size_t n = edge_pct_decode(dec, enc, strlen(enc));
+    assert_int_equal(n, 12);
+    assert_memory_equal(dec, "a/b/c%zz%4A%", 12);
+    assert_int_equal(edge_pct_decode(dec, "%00", 3), 1);
+    assert_int_equal(dec[0], 0);
     const char *digits = "0123456789abcdefABCDEF";
     for (int i = 0; i != 22; ++i)
         assert_int_equal(edge_hex_value(digits[i]), i < 16 ? i : i - 6);
