@@ -119,11 +119,12 @@ def keepalive_pool_is_reused():
     for _ in range(20):
         rc, out, err = curl(edge.url("/count/ka"))
         assert rc == 0
-    # one worker thread handles each client connection; 20 sequential requests reuse at most a few origin connections
-    metrics_conns = None  # the origin sees the requests; the proxy must not have logged failures
     assert origin.count("/count/ka") == 20
     assert len([l for l in edge.log().splitlines() if "connection failed" in l]) == n0
-    del metrics_conns
+    # 20 sequential requests, each on a new client connection: the origin saw them on pooled connections (one per worker at
+    # most, as nothing runs concurrently), not on 20 connections of their own
+    conns = set(r["conn"] for r in origin.requests() if r["path"] == "/count/ka")
+    assert 1 <= len(conns) <= 2, "%d origin connections for 20 sequential requests" % len(conns)
 
 
 @test
@@ -146,13 +147,15 @@ def origin_down_is_502_with_cause():
 
 
 @test
-def stalled_origin_is_504_within_timeout():
+def stalled_origin_is_504_at_its_timeout():
+    # the origin would stall for 60 s: a 504 naming the timeout, not before first_byte_timeout (2s). How soon after it the
+    # answer comes is a latency figure: bench/latency.py measures it
     t0 = time.time()
-    status, hdrs, b = curl_status(edge.url("/stall?s=10"))
+    status, hdrs, b = curl_status(edge.url("/stall?s=60"))
     took = time.time() - t0
     assert status == 504, (status, b)
     assert b"timeout" in b, b
-    assert 1.5 <= took <= 4 * SLOW, took  # first_byte_timeout: 2s
+    assert took >= 1.9, took  # not before the timeout
     wait_until(lambda: "origin timeout" in edge.log(), what="the error-log line")
 
 
@@ -172,14 +175,16 @@ def connect_timeout_is_504():
         except BlockingIOError:
             pass
         fillers.append(f)
-    time.sleep(0.2)
+    # the queue is full once a filler's handshake completed (it is then writable): wait for that, not for a fixed time
+    import select
+    wait_until(lambda: select.select([], fillers, [], 0)[1], timeout=10, what="a filler connection to be established")
     e = Edge(config("http://127.0.0.1:%d" % port), name="blackhole")
     try:
         t0 = time.time()
         status, hdrs, b = curl_status(e.url("/x"))
         took = time.time() - t0
         assert status == 504 and b"connect timeout" in b, (status, b)
-        assert 0.9 <= took < 3 * SLOW, took
+        assert took >= 0.9, took  # not before connect_timeout (1s); how soon after: bench/latency.py
     finally:
         assert e.stop() == 0
         srv.close()
@@ -277,6 +282,7 @@ def stale_pooled_connection_is_retried():
     srv.listen(16)
     port = srv.getsockname()[1]
     served = []
+    closed = []
 
     def serve():
         while True:
@@ -289,13 +295,15 @@ def stale_pooled_connection_is_retried():
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
             time.sleep(0.3)
             c.close()  # the pooled connection is now stale
+            closed.append(1)
     threading.Thread(target=serve, daemon=True).start()
     e = Edge(config("http://127.0.0.1:%d" % port, extra_origin=", keepalive_timeout: 30s", threads=1), name="stale")
     try:
         for i in range(3):
             status, _, b = curl_status(e.url("/r%d" % i))
             assert status == 200 and b == b"ok", (i, status, b)
-            time.sleep(0.6)
+            # the origin has closed the connection the proxy keeps in its pool before the next request goes out
+            wait_until(lambda: len(closed) == i + 1, timeout=10, what="the origin to close connection %d" % (i + 1))
         assert len(served) == 3
     finally:
         assert e.stop() == 0

@@ -12,12 +12,15 @@ Routes (all also answer HEAD):
   /trunc/N                       chunked response cut after N chunks of 1000 bytes: no last chunk, connection closed
   /trunccl                       Content-Length 1000, 500 bytes sent, connection closed
   /stall                         reads the request, never answers
-  /slowbody/N?rate=BYTES_PER_S   N bytes at a fixed rate
+  /slowbody/N?rate=BYTES_PER_S   N bytes at a fixed rate; gate=NAME&gateat=B: after B bytes, waits for /_release?gate=NAME
   [/PREFIX]/status/CODE          that status with a short body (and the headers given in h=)
                                  gate=NAME[&gatefrom=N]: from the Nth request on, the answer waits for /_release?gate=NAME
+                                 gateeach=NAME: the Nth request for the path waits for /_release?gate=NAME-N (one gate each)
+                                 cc2=CC&cc2from=N: from the Nth request on, Cache-Control CC instead of cc= (a refreshed copy
+                                 that stays fresh: no race against the origin's one-second Date)
   /_release?gate=NAME            lets the requests held at that gate (and later ones) answer
   /_stats                        JSON {path: count} of requests seen; /_stats?reset=1 clears it
-  /_requests                     JSON list of the requests seen (method, path, headers)
+  /_requests                     JSON list of the requests seen (method, path, headers, conn: the connection's number)
 """
 import hashlib
 import json
@@ -57,6 +60,7 @@ def body_sha256(n):
 
 class State:
     lock = threading.Lock()
+    connections = 0  # connections accepted so far: each request records the number of its own
     counts = {}
     requests = []
     gates = {}  # name -> threading.Event: /count/...?gate=NAME answers once /_release?gate=NAME was asked
@@ -74,17 +78,27 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        with State.lock:
+            State.connections += 1
+            self.conn_number = State.connections
+
     def _count(self, path):
         with State.lock:
             State.counts[path] = State.counts.get(path, 0) + 1
-            State.requests.append({"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()]})
+            State.requests.append({"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()],
+                                   "conn": self.conn_number})
             return State.counts[path]
 
     def _extra_headers(self, q):
         for h in q.get("h", []):
             k, v = h.split(":", 1)
             self.send_header(k, v)
-        for cc in q.get("cc", []):
+        ccs = q.get("cc", [])
+        if "cc2" in q and getattr(self, "request_number", 0) >= int(q.get("cc2from", ["2"])[0]):
+            ccs = q["cc2"]
+        for cc in ccs:
             self.send_header("Cache-Control", cc)
 
     def _send_body(self, data, status=200, ctype="application/octet-stream", q=None, chunked=False):
@@ -141,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             with State.lock:
                 data = json.dumps(State.requests).encode()
             return self._send_body(data, ctype="application/json")
-        n = self._count(path)
+        n = self.request_number = self._count(path)
         if path.startswith("/size/"):
             size = int(path.split("/")[2])
             if self.command == "HEAD":
@@ -176,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         if "/count/" in path:
             if "gate" in q and n >= int(q.get("gatefrom", ["1"])[0]):
                 gate(q["gate"][0]).wait(120)  # a test holds the answer back until it has seen what it waits for
+            if "gateeach" in q:
+                gate("%s-%d" % (q["gateeach"][0], n)).wait(120)
             if "delay" in q:
                 time.sleep(float(q["delay"][0]))
             if "etag" in q:
@@ -233,9 +249,16 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             sent = 0
             t0 = time.time()
+            gate_at = int(q["gateat"][0]) if "gateat" in q else -1
             try:
                 while sent < size:
+                    if sent == gate_at:
+                        self.wfile.flush()
+                        gate(q["gate"][0]).wait(120)
+                        t0 = time.time() - sent / rate
                     take = min(size - sent, max(1, rate // 10))
+                    if sent < gate_at < sent + take:
+                        take = gate_at - sent
                     self.wfile.write(body(take, sent))
                     sent += take
                     delay = t0 + sent / rate - time.time()
