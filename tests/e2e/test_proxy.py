@@ -114,17 +114,23 @@ def head_and_statuses_pass_through():
 
 @test
 def keepalive_pool_is_reused():
-    origin.reset()
-    n0 = len([l for l in edge.log().splitlines() if "connection failed" in l])
-    for _ in range(20):
-        rc, out, err = curl(edge.url("/count/ka"))
-        assert rc == 0
-    assert origin.count("/count/ka") == 20
-    assert len([l for l in edge.log().splitlines() if "connection failed" in l]) == n0
-    # 20 sequential requests, each on a new client connection: the origin saw them on pooled connections (one per worker at
-    # most, as nothing runs concurrently), not on 20 connections of their own
-    conns = set(r["conn"] for r in origin.requests() if r["path"] == "/count/ka")
-    assert 1 <= len(conns) <= 2, "%d origin connections for 20 sequential requests" % len(conns)
+    # an edgehook of its own: the shared one's pools hold idle connections of earlier tests (h2load opens many)
+    e = Edge(config(origin.url), name="keepalive")
+    try:
+        origin.reset()
+        for _ in range(20):
+            rc, out, err = curl(e.url("/count/ka"))
+            assert rc == 0
+        assert origin.count("/count/ka") == 20
+        assert "connection failed" not in e.log()
+        # 20 sequential requests, each on a new client connection: the origin saw them on pooled connections (one per worker,
+        # two workers; one more is allowed for a request that goes out before the previous connection is back in its pool),
+        # not on 20 connections of their own
+        conns = set(r["conn"] for r in origin.requests() if r["path"] == "/count/ka")
+        assert 1 <= len(conns) <= 3, "%d origin connections for 20 sequential requests" % len(conns)
+    finally:
+        assert e.stop() == 0
+        e.assert_clean()
 
 
 @test
