@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import BIN, BUILD, SLOW, SRC, Edge, free_port, run, test, wait_until  # noqa: E402
+from edgetest import BIN, BUILD, SLOW, SRC, Edge, free_port, notsan, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hooks-e2e-admin-token"
@@ -112,6 +112,9 @@ admin:
 
 # an S3 origin chosen by a hook signs with the process's AWS_* credentials when the behavior's origin has none
 edge = Edge(config(), env={"AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK})
+
+
+LOOP_TSAN = "a JIT-compiled Lua loop is stopped by a signal that ThreadSanitizer holds back while the loop runs"
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------------------------
@@ -715,6 +718,7 @@ def memory_bomb_is_503_and_the_next_request_works():
 
 
 @test
+@notsan(LOOP_TSAN)
 def infinite_loop_jit_is_stopped_at_its_timeout():
     m0 = metrics()
     # the first call runs with the JIT on: the compiled loop never polls a debug hook and must be stopped hard
@@ -753,6 +757,7 @@ def slow_c_plugin_is_503_as_timed_out():
 
 
 @test
+@notsan(LOOP_TSAN)
 def other_requests_are_served_while_a_hook_loops():
     """threads: 1 - the looping call and the other requests are on the same worker. Lambda@Edge runs each call apart from the
     others; here one looping hook must not stall every other viewer of its worker for the whole timeout (4 s here, 5 s or 30 s
@@ -787,6 +792,7 @@ def looping_lines(uri, since=0):
 
 
 @test
+@notsan(LOOP_TSAN)
 def offload_saturation_more_looping_hooks_than_offload_threads():
     """threads: 1 and two offload threads. Two calls of a hook that loops for its 4 s timeout take both offload threads; a
     third call (1 s timeout) outgrows its inline budget and waits in the offload queue. Meanwhile the worker serves other
@@ -1038,6 +1044,7 @@ def hdr(obj, name):
 
 
 @test
+@notsan(LOOP_TSAN)
 def invoke_on_every_sample_event():
     seen_events = set()
 

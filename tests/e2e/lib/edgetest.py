@@ -16,6 +16,9 @@ BIN = os.environ.get("EDGEHOOK_BIN", os.path.join(os.getcwd(), "edgehook"))
 SRC = os.environ.get("EDGEHOOK_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
 BUILD = os.environ.get("EDGEHOOK_BUILD", os.path.dirname(BIN))
 SANITIZE = os.environ.get("EDGE_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
+# a ThreadSanitizer build (EDGE_TSAN): also a sanitizer build for what the tests measure (memory, time)
+TSAN = os.environ.get("EDGE_TSAN", "0") in ("1", "ON", "TRUE", "true")
+SANITIZE = SANITIZE or TSAN
 # sanitizer builds are several times slower: scale waits, never assertions on behaviour
 SLOW = 4 if SANITIZE else 1
 
@@ -118,7 +121,8 @@ class Edge:
     def assert_clean(self):
         """no sanitizer report, no crash in the error log"""
         text = self.log()
-        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation", "Assertion", "h2o_fatal", "[fatal]"):
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "ThreadSanitizer", "Segmentation", "Assertion", "h2o_fatal",
+                    "[fatal]"):
             assert bad not in text, "%s in the error log:\n%s" % (bad, text[-6000:])
 
 
@@ -161,6 +165,7 @@ def curl_status(*args, timeout=60):
 
 
 _tests = []
+_notsan = {}
 
 
 def test(fn):
@@ -168,12 +173,24 @@ def test(fn):
     return fn
 
 
+def notsan(reason):
+    """a scenario a ThreadSanitizer build cannot run: run() skips it there and prints why (put it under @test)"""
+    def mark(fn):
+        _notsan[fn.__name__] = reason
+        return fn
+    return mark
+
+
 def run(argv=None):
     """runs every @test in the module in order; a failure prints its traceback; exit status 1 if any failed"""
     only = (argv or sys.argv)[1:]
-    failed = 0
+    failed = skipped = 0
     for fn in _tests:
         if only and fn.__name__ not in only:
+            continue
+        if TSAN and fn.__name__ in _notsan:
+            skipped += 1
+            print("skip %-50s (ThreadSanitizer: %s)" % (fn.__name__, _notsan[fn.__name__]), flush=True)
             continue
         t0 = time.time()
         try:
@@ -183,7 +200,8 @@ def run(argv=None):
             failed += 1
             print("FAIL %-50s %.1fs" % (fn.__name__, time.time() - t0), flush=True)
             traceback.print_exc()
-    print("%d passed, %d failed" % (len([f for f in _tests if not only or f.__name__ in only]) - failed, failed))
+    print("%d passed, %d failed, %d skipped" % (len([f for f in _tests if not only or f.__name__ in only]) - failed - skipped, failed,
+                                               skipped))
     sys.exit(1 if failed else 0)
 
 
