@@ -79,13 +79,12 @@ static void fn_destroy(hook_fn_t *fn)
     free(fn);
 }
 
-static void fn_maybe_destroy(hook_fn_t *fn)
+/* drops one of thread_refs: the owners' one (hook_fn_release) or a thread's state (drop_slot). Only the call that takes it to
+ * zero touches fn afterwards, and destroys it: a thread that looked at fn after its own decrement could read it after another
+ * thread freed it (ThreadSanitizer saw two workers' sweeps do that) */
+static void fn_put_thread_ref(hook_fn_t *fn)
 {
-    if (atomic_load(&fn->refs) != 0 || atomic_load(&fn->thread_refs) != 0)
-        return;
-    /* `retired` goes 1 -> 2 exactly once: whoever gets there destroys */
-    int expected = 1;
-    if (atomic_compare_exchange_strong(&fn->retired, &expected, 2))
+    if (atomic_fetch_sub(&fn->thread_refs, 1) == 1)
         fn_destroy(fn);
 }
 
@@ -163,6 +162,7 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     if (fn == NULL)
         abort();
     atomic_init(&fn->refs, 1);
+    atomic_init(&fn->thread_refs, 1); /* the owners' one, dropped with the last owner */
     fn->is_lua = conf->lua != NULL;
     fn->name = xstrdup(conf->name != NULL ? conf->name : path);
     fn->path = xstrdup(path);
@@ -204,8 +204,8 @@ void hook_fn_release(hook_fn_t *fn)
     if (fn == NULL)
         return;
     if (atomic_fetch_sub(&fn->refs, 1) == 1) {
-        atomic_store(&fn->retired, 1);
-        fn_maybe_destroy(fn);
+        atomic_store_explicit(&fn->retired, 1, memory_order_release); /* threads drop their states at their next sweep */
+        fn_put_thread_ref(fn);
     }
 }
 
@@ -267,8 +267,7 @@ static void drop_slot(hook_thread_t *t, size_t i)
     if (s.ls != NULL)
         hook_lua_state_free(s.ls);
     t->slots[i] = t->slots[--t->num_slots];
-    atomic_fetch_sub(&s.fn->thread_refs, 1);
-    fn_maybe_destroy(s.fn);
+    fn_put_thread_ref(s.fn);
 }
 
 void hook_thread_sweep(hook_thread_t *t)

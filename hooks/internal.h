@@ -20,7 +20,7 @@ typedef struct hook_counters {
 
 struct hook_fn {
     _Atomic long refs;        /* owners (hook_fn_load, hook_fn_addref) */
-    _Atomic long thread_refs; /* per-thread Lua states */
+    _Atomic long thread_refs; /* per-thread Lua states, plus one while any owner remains; the last one destroys */
     _Atomic int retired;      /* owners are gone: threads drop their states */
     int is_lua;
     uint32_t events; /* EDGE_EVENT_BIT mask */
