@@ -330,6 +330,10 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
     h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
 }
 
+/* the main thread waits for every worker's receivers before it handles a signal: a SIGHUP or SIGTERM that came earlier sent
+ * to a receiver with no queue yet (ThreadSanitizer saw the queue's first use race with its creation) */
+static pthread_barrier_t workers_ready;
+
 static void *worker_main(void *arg)
 {
     server_worker_t *w = arg;
@@ -344,6 +348,7 @@ static void *worker_main(void *arg)
     cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     offload_receiver_init(&w->offload_receiver, w->ctx.queue);
+    pthread_barrier_wait(&workers_ready); /* the main thread may send to the receivers from now on */
     if ((w->hooks = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of a worker thread");
     prepare_hooks(w, w->gen);
@@ -624,12 +629,14 @@ int server_run(conf_t *conf)
     /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
     offload_init(server.num_workers + 2 <= HOOK_MAX_THREADS ? 2 : 0);
     server.workers = server_calloc(server.num_workers, sizeof(server_worker_t));
+    pthread_barrier_init(&workers_ready, NULL, server.num_workers + 1);
     for (i = 0; i != server.num_workers; ++i) {
         server.workers[i].id = i;
         server.workers[i].gen = gen;
         gen_addref(gen);
         h2o_multithread_create_thread(&server.workers[i].tid, NULL, worker_main, &server.workers[i]);
     }
+    pthread_barrier_wait(&workers_ready);
     log_info("edgehook %s started: %u worker threads, config %s", EDGE_VERSION, server.num_workers, conf->file);
 
     for (;;) {
