@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget; its RSS bounds mean nothing under TSan's shadow memory (the cache and proxy files cover the threads it uses)
 """End-to-end, as an attacker would: raw HTTP/1.1 bytes and raw HTTP/2 frames against a real edgehook and a real origin.
 
 Covers request-target tricks that would walk past a behaviour's auth hook, request smuggling and malformed heads, HPACK

@@ -1,5 +1,6 @@
 """End-to-end: a slow client must not make the proxy buffer the whole object (libh2o 2.2.5's own proxy did), over HTTP/1.1 and HTTP/2."""
-# ctest-labels: noasan
+# ctest-labels: noasan;notsan
+# notsan: measures RSS, which TSan's shadow memory inflates
 import os
 import subprocess
 import sys

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: edgehook -t only: no threads run
 """End-to-end: `edgehook -t -c FILE` on broken, valid and sample configs, and the command line's own flags (issue: foundation, config)."""
 import glob
 import os

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: external S3 clients against the embedded store (test_store_threads covers the store's threads)
 """End-to-end: the default configuration conf/edgehook.yaml on a fresh machine - the demo site seeded into the embedded store
 (store.seed) is served through the cache with its two Lua hooks, and what a user uploads with awscli is served and survives.
 

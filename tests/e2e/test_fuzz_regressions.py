@@ -1,4 +1,5 @@
-# ctest-labels: noasan
+# ctest-labels: noasan;notsan
+# notsan: replays libFuzzer targets built apart (clang, ASan): it does not run this build's binary
 """Fuzz regressions: builds the libFuzzer targets of tests/fuzz/ with clang-14 (their own ASan + UBSan, hence `noasan`), replays
 each committed corpus tests/fuzz/corpus/<target>/ once, then fuzzes every target for FUZZ_SECONDS (default 20; two at a time)
 starting from a copy of its corpus. Any crash, leak, sanitizer report or broken property fails the test; the input that did it is

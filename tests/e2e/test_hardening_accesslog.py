@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: single-request access-log formatting
 """End-to-end: long request lines and headers against the access log (the stack overflow of proxy/accesslog.c), over raw sockets.
 
 `GET /ok/` followed by 8,200 `a`, by 2,100 bytes of 0xff (each escaped to 4 or 6 characters), a 60 KB target, and long

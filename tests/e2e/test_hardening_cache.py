@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: single-request cache-poisoning rules (test_cache covers the cache's threads)
 """End-to-end: cache privacy and poisoning. A response with Set-Cookie is not stored (and a stored one never carries a cookie);
 a request whose response may be stored forwards to the origin only what is in its cache key or in the behavior's
 origin_request (X-Forwarded-Host and friends never reach the origin then, but do on a pass); the origin-request hook sees that

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: sandbox and admin rules, one request at a time
 """End-to-end: smaller hardening items - the Lua sandbox (string.dump), the cap on the heads hooks return, where the admin API may
 load hook files from, and the store's DeleteObjects checksum requirement and reserved bucket names.
 

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: origin framing, one request at a time
 """End-to-end: origin response framing (hardening). A raw-socket origin written here sends badly framed responses byte for byte:
 each is a 502 (or a cut response when the fault is in the body), never cached (the second request reaches the origin again), and
 a stray response after a keep-alive response is never served as the answer to the next request, which goes out on a new

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: the example hooks' outputs (test_hooks covers the hook runtime's threads)
 """End-to-end: every example hook (examples/hooks/lua/*.lua, examples/hooks/c/*.c) configured in a behavior and exercised
 through the real proxy with requests that prove what it is for. Cache hits are proven by the origin's request count.
 

@@ -1,4 +1,5 @@
-# ctest-labels: serial
+# ctest-labels: serial;notsan
+# notsan: time budget: Ceph RGW and s3rver start-up (minutes under TSan)
 """End-to-end: the proxy in front of three S3 implementations - the embedded store (`endpoint: embedded`), @20minutes/s3rver
 5.0.0 (npm; checks SigV4) and a Ceph RGW 16.2 mini-cluster (Debian's ceph-mon, ceph-osd, radosgw; S3.md section 4).
 

@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: awscli, s3cmd, rclone and the JS SDK (test_store_threads covers the store's threads)
 """End-to-end: the embedded S3 store driven by real clients - awscli v2, s3cmd, rclone and the AWS JS SDK (S3.md section 6).
 
 Needs /usr/bin/aws (Debian's awscli 2), s3cmd, rclone, node and npm (scripts/deps.sh test). The JS SDK is installed from

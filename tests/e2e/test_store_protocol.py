@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: time budget: S3 protocol rules, one request at a time (test_store_threads covers the store's threads)
 """End-to-end: the embedded S3 store at the wire level - SigV4 (header, presigned, signed chunks), errors, hostile keys, safety.
 
 Requests are signed here with hmac/hashlib (standard library only), so each test controls every byte: a flipped chunk
