@@ -143,13 +143,17 @@ def set_cookie_response_is_not_stored_by_default():
     m1 = metrics()
     assert m1["edgehook_cache_hits_total"] == m0["edgehook_cache_hits_total"], (m0, m1)
     # hit-for-miss: from now on, concurrent requests for the key do not wait for each other
-    slow = "/count/sc-default?cc=public,max-age=600&h=Set-Cookie:sid=viewer1&delay=%s" % (0.5 * SLOW)
+    # (the answers from the second on wait at the origin's gate until all three are there: had the proxy collapsed them,
+    # only one would arrive and the wait below would fail)
+    slow = "/count/sc-default?cc=public,max-age=600&h=Set-Cookie:sid=viewer1&gate=sc-default&gatefrom=4"
     req(slow)  # the marker of this key (another query: another key)
     m2 = metrics()
     out = []
     threads = [threading.Thread(target=lambda: out.append(req(slow))) for _ in range(3)]
     for t in threads:
         t.start()
+    wait_until(lambda: origin.count("/count/sc-default") == 6, timeout=30, what="three concurrent requests at the origin")
+    origin.release("sc-default")
     for t in threads:
         t.join()
     assert [r.status for r in out] == [200, 200, 200] and all(r.h("set-cookie") == "sid=viewer1" for r in out), out

@@ -122,7 +122,7 @@ def publish_alias_shift_rollback_and_reload_under_load():
     assert st == 201 and res["version"] == 2, res
     # publishing does not change what is served
     assert version_of() == "1"
-    # alias shift: every thread serves version 2 within a second
+    # alias shift: version 2 on fresh connections (the README says well under a second; bench/ measures, this waits up to 10 s)
     st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {"2": 1}})
     assert st == 200, res
     t0 = time.time()
