@@ -318,7 +318,7 @@ def stale_pooled_connection_is_retried():
 
 @test
 def sigterm_lets_a_long_download_finish():
-    # 4 MB at 2 MB/s through the proxy: SIGTERM after 0.5 s; the download completes, then the process exits 0
+    # 4 MB at 2 MB/s through the proxy: SIGTERM once the origin has the request; the download completes, then the process exits 0
     e = Edge(config(origin.url), name="term")
     result = {}
 
