@@ -135,10 +135,11 @@ def keepalive_pool_is_reused():
 
 @test
 def origin_down_is_502_with_cause():
+    # a port bound but not listening: connects are refused, and no other process can take it meanwhile (a closed port was
+    # taken once by another program on a busy machine, which answered)
     port = socket.socket()
     port.bind(("127.0.0.1", 0))
     p = port.getsockname()[1]
-    port.close()  # nothing listens there now
     e = Edge(config("http://127.0.0.1:%d" % p), name="down")
     try:
         status, hdrs, b = curl_status(e.url("/x"))
@@ -150,6 +151,7 @@ def origin_down_is_502_with_cause():
     finally:
         assert e.stop() == 0
         e.assert_clean()
+        port.close()
 
 
 @test
