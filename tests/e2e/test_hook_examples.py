@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import origin as origin_mod  # noqa: E402
-from edgetest import BUILD, SLOW, SRC, Edge, free_port, run, test  # noqa: E402
+from edgetest import retry_port_taken, BUILD, SLOW, SRC, Edge, free_port, run, test  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hook-examples-admin-token"
@@ -150,7 +150,19 @@ admin:
 ENV = {"AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK, "EXAMPLES_HMAC_SECRET": HMAC_SECRET_ENV}
 if eu.srv is not None:
     ENV["SSL_CERT_FILE"] = eu.cert  # OpenSSL's default verify paths: the EU origin's self-signed certificate is trusted
-edge = Edge(config(), env=ENV)
+
+
+def start_edge():
+    # the store's port is chosen before edgehook binds it (the hooks' config names it): chosen again if it was taken meanwhile
+    global STORE_PORT
+    try:
+        return Edge(config(), env=ENV)
+    except RuntimeError:
+        STORE_PORT = free_port()
+        raise
+
+
+edge = retry_port_taken(start_edge)
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------------------------

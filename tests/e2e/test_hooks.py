@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import BIN, BUILD, SLOW, SRC, Edge, free_port, notsan, run, test, wait_until  # noqa: E402
+from edgetest import retry_port_taken, BIN, BUILD, SLOW, SRC, Edge, free_port, notsan, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hooks-e2e-admin-token"
@@ -111,7 +111,19 @@ admin:
 
 
 # an S3 origin chosen by a hook signs with the process's AWS_* credentials when the behavior's origin has none
-edge = Edge(config(), env={"AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK})
+
+
+def start_edge():
+    # the store's port is chosen before edgehook binds it (the hooks' config names it): chosen again if it was taken meanwhile
+    global STORE_PORT
+    try:
+        return Edge(config(), env={"AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK})
+    except RuntimeError:
+        STORE_PORT = free_port()
+        raise
+
+
+edge = retry_port_taken(start_edge)
 
 
 LOOP_TSAN = "a JIT-compiled Lua loop is stopped by a signal that ThreadSanitizer holds back while the loop runs"

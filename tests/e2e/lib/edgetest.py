@@ -134,6 +134,17 @@ def free_port():
     return p
 
 
+def retry_port_taken(start, tries=5):
+    """start() starts an Edge on ports chosen with free_port(); another process may take such a port between the choice and
+    edgehook's bind: start() is called again then (it should choose again), up to `tries` times"""
+    for attempt in range(tries):
+        try:
+            return start()
+        except RuntimeError as e:
+            if "Address already in use" not in str(e) or attempt == tries - 1:
+                raise
+
+
 def curl(*args, timeout=60):
     """runs curl; returns (returncode, stdout bytes, stderr text)"""
     p = subprocess.run(["curl", "-sS", "--max-time", str(timeout * SLOW)] + list(args), stdout=subprocess.PIPE,
