@@ -62,7 +62,7 @@ hooks:
   throw: {lua: %(th)s/throw.lua}
   loop: {lua: %(th)s/loop.lua, timeout: 1s}
   loop4: {lua: %(th)s/loop.lua, timeout: 4s}
-  alloc: {lua: %(th)s/alloc.lua, memory: 16MB}
+  alloc: {lua: %(th)s/alloc.lua, memory: 16MB, timeout: 30s}  # the memory cap stops it, not the timeout, however slow the build
   status: {lua: %(th)s/status.lua}
   cgarbage: {native: %(plugins)s/libgarbage.so}
   cexercise: {native: %(plugins)s/libexercise.so, config: {greeting: "hi from C"}}
