@@ -76,6 +76,11 @@ static void fn_destroy(hook_fn_t *fn)
     free(fn->config_json);
     free(fn->source);
     free(fn->chunkname);
+    free(fn->bytecode);
+    for (size_t i = 0; i != fn->num_spares; ++i)
+        hook_lua_state_free(fn->spares[i]);
+    free(fn->spares);
+    pthread_mutex_destroy(&fn->spares_mutex);
     free(fn);
 }
 
@@ -163,6 +168,7 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
         abort();
     atomic_init(&fn->refs, 1);
     atomic_init(&fn->thread_refs, 1); /* the owners' one, dropped with the last owner */
+    pthread_mutex_init(&fn->spares_mutex, NULL);
     fn->is_lua = conf->lua != NULL;
     fn->name = xstrdup(conf->name != NULL ? conf->name : path);
     fn->path = xstrdup(path);
@@ -306,6 +312,13 @@ hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
     atomic_fetch_add(&fn->thread_refs, 1);
     t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL, 0, 0};
     return &t->slots[t->num_slots++];
+}
+
+void hook_fn_prebuild(hook_fn_t *fn, unsigned n)
+{
+    int expected = 0;
+    if (fn->is_lua && atomic_compare_exchange_strong(&fn->prebuilt, &expected, 1))
+        hook_lua_prebuild(fn, n);
 }
 
 int hook_thread_prepare(hook_thread_t *t, hook_fn_t *fn, char *err, size_t errlen)

@@ -8,7 +8,8 @@
 #include "hooks/event.h"
 
 /**
- * One loaded, immutable version of a hook: a Lua file (source kept, compiled once per worker thread on first use) or a
+ * One loaded, immutable version of a hook: a Lua file (compiled once at load into bytecode; each worker thread's state loads
+ * that bytecode, or takes a state built ahead by hook_fn_prebuild) or a
  * native plugin (dlopen'ed, its init run once). Identified by its name and the SHA-256 of the file's content.
  * Refcounted and shareable across threads; the lead's versions/aliases layer holds these as versions.
  */
@@ -21,6 +22,13 @@ typedef struct hook_fn hook_fn_t;
  * hot path (it reads files).
  */
 hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen);
+/**
+ * Builds n ready Lua states of fn on the calling thread (the control thread, after a load), once per version: the first call of
+ * fn on each of n threads takes one instead of building its own, so a worker loop never compiles or runs a hook's top level
+ * when a new version goes live. A thread without a spare builds its state from the bytecode compiled at load (never from
+ * source). No-op for native hooks and on later calls. Not on the hot path.
+ */
+void hook_fn_prebuild(hook_fn_t *fn, unsigned n);
 /** adds a reference (any thread) */
 void hook_fn_addref(hook_fn_t *fn);
 /**

@@ -33,6 +33,13 @@ struct hook_fn {
     char *source;
     size_t source_len;
     char *chunkname; /* "@path" */
+    char *bytecode;  /* the chunk compiled once at load (lua_dump): what the threads' states load, no source parsed there */
+    size_t bytecode_len;
+    /* states built ahead (hook_fn_prebuild) that threads take on their first call instead of building one */
+    pthread_mutex_t spares_mutex;
+    hook_lua_state_t **spares;
+    size_t num_spares;
+    _Atomic int prebuilt;
     /* native */
     void *dl;
     const edge_hook_plugin_t *plugin;
@@ -128,7 +135,9 @@ int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen);
 /** runs a Lua hook; see hook_run */
 hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep);
 void hook_lua_state_free(hook_lua_state_t *ls);
-/** builds the slot's state now; 0 or -1 with err */
+/** builds n states of fn ahead, on the calling thread (no watchdog: top-level code bounded as at load), as spares */
+void hook_lua_prebuild(hook_fn_t *fn, unsigned n);
+/** builds the slot's state now (a spare if there is one); 0 or -1 with err */
 int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen);
 /** the thread's slot for fn (created if needed) */
 hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn);

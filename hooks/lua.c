@@ -388,6 +388,47 @@ static void push_json(lua_State *L, const hook_json_t *v)
     }
 }
 
+/* lua_dump's writer: appends to a malloc'ed buffer */
+typedef struct dump_buf {
+    char *base;
+    size_t len, cap;
+} dump_buf_t;
+
+static int on_dump(lua_State *L, const void *p, size_t sz, void *ud)
+{
+    dump_buf_t *b = ud;
+    (void)L;
+    if (b->len + sz > b->cap) {
+        size_t cap = b->cap != 0 ? b->cap : 4096;
+        while (cap < b->len + sz)
+            cap *= 2;
+        char *n = realloc(b->base, cap);
+        if (n == NULL)
+            return 1;
+        b->base = n;
+        b->cap = cap;
+    }
+    memcpy(b->base + b->len, p, sz);
+    b->len += sz;
+    return 0;
+}
+
+/* the prelude, compiled once per process: every state loads its bytecode instead of parsing it */
+static pthread_once_t prelude_once = PTHREAD_ONCE_INIT;
+static dump_buf_t prelude_bc;
+
+static void compile_prelude(void)
+{
+    lua_State *L = luaL_newstate();
+    if (L == NULL)
+        return;
+    if (luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude") != 0 || lua_dump(L, on_dump, &prelude_bc) != 0) {
+        free(prelude_bc.base);
+        prelude_bc = (dump_buf_t){NULL, 0, 0}; /* states parse the source then (and report its error) */
+    }
+    lua_close(L);
+}
+
 /*
  * Builds a state for fn: stack [1] = traceback handler, [2] = run. Returns NULL with a message in err.
  * `validate`: the JIT is off and a count hook bounds the top-level code (used at load, where no watchdog runs).
@@ -414,9 +455,11 @@ typedef struct armed {
 static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
 
 /*
- * a == NULL: validation at load (JIT off, count hook, no watchdog); *killed is set when the watchdog stopped the top level.
- * jit_off: run interpreted (after a hard stop of this hook on this thread).
+ * a == NULL: no watchdog (validate: the load, which compiles the source into fn->bytecode; or prebuild, on the control thread):
+ * the top level runs with the JIT off under a count hook; *killed is set when the watchdog stopped the top level.
+ * Otherwise the state loads fn->bytecode. jit_off: run interpreted (after a hard stop of this hook on this thread).
  */
+enum { STATE_RUN = 0, STATE_VALIDATE = 1, STATE_PREBUILD = 2 };
 static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, armed_t *a, char *err, size_t errlen, int *killed)
 {
     hook_lua_state_t *ls = calloc(1, sizeof(*ls));
@@ -448,7 +491,9 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         lua_pop(L, 1);
     lua_pushcfunction(L, on_traceback);
     /* the prelude: returns run, init */
-    if (luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude") != 0) {
+    pthread_once(&prelude_once, compile_prelude);
+    if ((prelude_bc.base != NULL ? luaL_loadbufferx(L, prelude_bc.base, prelude_bc.len, "=edge.prelude", "b")
+                                 : luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude")) != 0) {
         snprintf(err, errlen, "%s: internal error: prelude: %s", fn->path, lua_tostring(L, -1));
         goto error;
     }
@@ -458,8 +503,23 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         snprintf(err, errlen, "%s: internal error: prelude: %s", fn->path, lua_tostring(L, -1));
         goto error;
     }
-    /* stack: tb, run, init */
-    if (luaL_loadbufferx(L, fn->source, fn->source_len, fn->chunkname, "t") != 0) {
+    /* stack: tb, run, init. The source is parsed once, at load; every other state loads the bytecode made then (ours:
+     * hooks themselves can load neither) */
+    if (validate == STATE_VALIDATE || fn->bytecode == NULL) {
+        if (luaL_loadbufferx(L, fn->source, fn->source_len, fn->chunkname, "t") != 0) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            goto error;
+        }
+        if (validate == STATE_VALIDATE && fn->bytecode == NULL) {
+            dump_buf_t bc = {NULL, 0, 0};
+            if (lua_dump(L, on_dump, &bc) == 0) {
+                fn->bytecode = bc.base;
+                fn->bytecode_len = bc.len;
+            } else {
+                free(bc.base);
+            }
+        }
+    } else if (luaL_loadbufferx(L, fn->bytecode, fn->bytecode_len, fn->chunkname, "b") != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         goto error;
     }
@@ -495,11 +555,13 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         snprintf(err, errlen, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "error");
         goto error;
     }
-    if (validate) /* which triggers the file defines: hook_fn_handles() */
+    if (validate == STATE_VALIDATE) /* which triggers the file defines: hook_fn_handles() */
         fn->events = (uint32_t)lua_tointeger(L, -1) & EDGE_ALL_EVENTS;
     lua_settop(L, 2);
     if (validate)
         lua_sethook(L, NULL, 0, 0);
+    if (validate == STATE_PREBUILD && !jit_off)
+        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON); /* the calls run compiled, as in a state built by a worker */
     return ls;
 error:
     hook_lua_state_free(ls);
@@ -511,12 +573,50 @@ int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen)
     hook_thread_t *saved = hook_tls_thread;
     int killed = 0;
     hook_tls_thread = NULL; /* no watchdog protocol on this thread */
-    hook_lua_state_t *ls = state_new(fn, 1, 1, NULL, err, errlen, &killed);
+    hook_lua_state_t *ls = state_new(fn, STATE_VALIDATE, 1, NULL, err, errlen, &killed);
     hook_tls_thread = saved;
     if (ls == NULL)
         return -1;
     hook_lua_state_free(ls);
     return 0;
+}
+
+void hook_lua_prebuild(hook_fn_t *fn, unsigned n)
+{
+    hook_thread_t *saved = hook_tls_thread;
+    hook_tls_thread = NULL; /* no watchdog protocol on this thread: the top level is bounded by the count hook */
+    for (unsigned i = 0; i != n; ++i) {
+        char err[512];
+        int killed = 0;
+        hook_lua_state_t *ls = state_new(fn, STATE_PREBUILD, 0, NULL, err, sizeof(err), &killed);
+        if (ls == NULL) {
+            log_warn("hook %s: cannot build a state ahead: %s", fn->name, err); /* the threads build theirs */
+            break;
+        }
+        pthread_mutex_lock(&fn->spares_mutex);
+        hook_lua_state_t **spares = realloc(fn->spares, sizeof(*spares) * (fn->num_spares + 1));
+        if (spares != NULL) {
+            fn->spares = spares;
+            fn->spares[fn->num_spares++] = ls;
+            ls = NULL;
+        }
+        pthread_mutex_unlock(&fn->spares_mutex);
+        hook_lua_state_free(ls);
+    }
+    hook_tls_thread = saved;
+}
+
+/* a state built ahead, if one is left (a short lock: a pointer is popped) */
+static hook_lua_state_t *take_spare(hook_fn_t *fn)
+{
+    hook_lua_state_t *ls = NULL;
+    if (atomic_load_explicit(&fn->prebuilt, memory_order_acquire) == 0)
+        return NULL;
+    pthread_mutex_lock(&fn->spares_mutex);
+    if (fn->num_spares != 0)
+        ls = fn->spares[--fn->num_spares];
+    pthread_mutex_unlock(&fn->spares_mutex);
+    return ls;
 }
 
 static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
@@ -576,10 +676,12 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
     /* an inline budget below the timeout: past it, the call is stopped and handed back to be run elsewhere */
     int budgeted = ctx->budget_ms != 0 && (int64_t)ctx->budget_ms < timeout_ms;
     armed_t a = {t, NULL, (uint64_t)(budgeted ? (int64_t)ctx->budget_ms : timeout_ms) * 1000000u, 0, 0};
+    if (slot->ls == NULL && !slot->jit_off)
+        slot->ls = take_spare(fn);
     if (slot->ls == NULL) {
         char err[1024];
         int killed = 0;
-        slot->ls = state_new(fn, 0, slot->jit_off, &a, err, sizeof(err), &killed);
+        slot->ls = state_new(fn, STATE_RUN, slot->jit_off, &a, err, sizeof(err), &killed);
         if (slot->ls == NULL) {
             rep->timed_out = killed;
             ctx->error = pool_printf(ctx->pool, "cannot load the hook: %s", err);
@@ -678,10 +780,12 @@ void hook_lua_thread_cleanup(void)
 
 int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen)
 {
+    if (slot->ls == NULL && !slot->jit_off)
+        slot->ls = take_spare(slot->fn);
     if (slot->ls != NULL)
         return 0;
     armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0, 0};
     int killed = 0;
-    slot->ls = state_new(slot->fn, 0, slot->jit_off, &a, err, errlen, &killed);
+    slot->ls = state_new(slot->fn, STATE_RUN, slot->jit_off, &a, err, errlen, &killed);
     return slot->ls != NULL ? 0 : -1;
 }

@@ -15,6 +15,7 @@
 #include "hooks/json.h"
 #include "hooks/versions.h"
 #include "proxy/admin.h"
+#include "proxy/control.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
 #include "proxy/log.h"
@@ -178,62 +179,6 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
 #undef PUT
 }
 
-static void do_purge(h2o_req_t *req, edge_gen_t *gen)
-{
-    char err[256], out[128];
-    hook_json_t *doc;
-    const hook_json_t *v;
-    int soft = 0;
-    size_t purged = 0;
-    const char *what;
-
-    if (req->entity.len > MAX_ADMIN_BODY || (doc = hook_json_parse(req->entity.base != NULL ? req->entity.base : "",
-                                                                    req->entity.len, err, sizeof(err))) == NULL) {
-        respond_json_error(req, 400, "Bad Request", req->entity.len > MAX_ADMIN_BODY ? "body too large" : err);
-        return;
-    }
-    if (doc->type != HOOK_JSON_OBJECT) {
-        hook_json_free(doc);
-        respond_json_error(req, 400, "Bad Request", "the body must be a JSON object: {\"url\"|\"prefix\"|\"tag\": \"...\"} or {\"all\": true}");
-        return;
-    }
-    if ((v = hook_json_get(doc, "soft")) != NULL)
-        soft = v->type == HOOK_JSON_TRUE;
-    if (handler_cache == NULL) {
-        what = "none";
-    } else if ((v = hook_json_get(doc, "url")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
-        /* normalised as the cache key normalises it, under the policy of the behavior the path matches */
-        h2o_iovec_t path = h2o_iovec_init(v->str, v->len);
-        edge_behavior_t *b = gen_match(gen, v->str, v->len);
-        h2o_iovec_t url = cache_key_url(&req->pool, b != NULL ? &b->conf->cache : NULL, path);
-        purged = cache_mem_purge(handler_cache, CACHE_PURGE_URL, url, soft);
-        what = "url";
-    } else if ((v = hook_json_get(doc, "prefix")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
-        h2o_iovec_t prefix = h2o_iovec_init(v->str, v->len);
-        /* a trailing star (images/STAR) means the same as the bare prefix */
-        if (prefix.len > 1 && prefix.base[prefix.len - 1] == '*')
-            --prefix.len;
-        prefix = cache_key_url(&req->pool, NULL, prefix);
-        purged = cache_mem_purge(handler_cache, CACHE_PURGE_PREFIX, prefix, soft);
-        what = "prefix";
-    } else if ((v = hook_json_get(doc, "tag")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0) {
-        purged = cache_mem_purge(handler_cache, CACHE_PURGE_TAG, h2o_iovec_init(v->str, v->len), soft);
-        what = "tag";
-    } else if ((v = hook_json_get(doc, "all")) != NULL && v->type == HOOK_JSON_TRUE) {
-        purged = cache_mem_purge(handler_cache, CACHE_PURGE_ALL, h2o_iovec_init(NULL, 0), soft);
-        what = "all";
-    } else {
-        hook_json_free(doc);
-        respond_json_error(req, 400, "Bad Request",
-                           "give one of \"url\": \"/path?query\", \"prefix\": \"/dir/\", \"tag\": \"name\" or \"all\": true");
-        return;
-    }
-    hook_json_free(doc);
-    log_info("admin: purge %s%s: %zu objects", what, soft ? " (soft)" : "", purged);
-    snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, soft ? "true" : "false");
-    respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, out, SIZE_MAX));
-}
-
 static hook_json_t *parse_body(h2o_req_t *req)
 {
     char err[256];
@@ -275,9 +220,259 @@ static size_t split_path(h2o_iovec_t path, char segs[5][128])
     return i == path.len ? n : 0;
 }
 
-static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
+/*
+ * Admin calls that block (publish: read, copy, compile or dlopen; alias changes: rebind and publish a generation; purges: a scan
+ * of the whole index) run on the control thread: the worker parses and checks the request, posts a job and goes on serving;
+ * the job's completion answers on the worker's loop. A request whose client left meanwhile is gone: the job still runs, its
+ * answer is dropped.
+ */
+enum { JOB_PUBLISH, JOB_ALIAS_SET, JOB_ALIAS_DELETE, JOB_ROLLBACK, JOB_PURGE };
+
+typedef struct admin_job {
+    h2o_req_t *req; /* NULL once the request is gone (worker thread only) */
+    struct admin_guard *guard;
+    int kind;
+    char name[128], alias[128];
+    char *path; /* publish: as given */
+    unsigned versions[2];
+    double weights[2];
+    size_t count;
+    char *key; /* alias key, or NULL */
+    cache_purge_kind_t purge_kind;
+    h2o_iovec_t purge_arg; /* malloc'ed */
+    int soft;
+    const char *what;
+    /* the answer, filled on the control thread */
+    int status;
+    const char *reason;
+    char *body; /* malloc'ed JSON */
+} admin_job_t;
+
+/* in the request's pool: tells a job its request is gone when the pool is cleared first */
+typedef struct admin_guard {
+    admin_job_t *job;
+} admin_guard_t;
+
+static void on_guard_dispose(void *p)
 {
-    char segs[5][128], err[PATH_MAX + 512], out[512], resolved[PATH_MAX];
+    admin_guard_t *g = p;
+    if (g->job != NULL)
+        g->job->req = NULL;
+}
+
+static char *json_error_body(const char *msg)
+{
+    hook_buf_t b = {NULL, 0, 0};
+    hook_buf_append(&b, "{\"error\":", 9);
+    hook_buf_json_string(&b, msg, strlen(msg));
+    hook_buf_append(&b, "}\n", 2);
+    return b.base;
+}
+
+static void job_fail(admin_job_t *job, int status, const char *reason, const char *msg)
+{
+    job->status = status;
+    job->reason = reason;
+    job->body = json_error_body(msg);
+}
+
+static char *xstrdup_or_die(const char *s)
+{
+    char *r = strdup(s);
+    if (r == NULL)
+        h2o_fatal("no memory");
+    return r;
+}
+
+/* control thread */
+static void run_job(void *arg)
+{
+    admin_job_t *job = arg;
+    char err[PATH_MAX + 512], resolved[PATH_MAX], out[512];
+    hook_versions_txn_t *txn;
+    int r = 0;
+
+    switch (job->kind) {
+    case JOB_PURGE: {
+        size_t purged = cache_mem_purge(handler_cache, job->purge_kind, job->purge_arg, job->soft);
+        log_info("admin: purge %s%s: %zu objects", job->what, job->soft ? " (soft)" : "", purged);
+        snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, job->soft ? "true" : "false");
+        job->status = 200;
+        job->reason = "OK";
+        job->body = xstrdup_or_die(out);
+        return;
+    }
+    case JOB_PUBLISH: {
+        /* the generation current on the control thread: only this thread replaces it */
+        int allowed = admin_check_hook_path(atomic_load(&server.gen)->conf, job->path, resolved, err, sizeof(err));
+        unsigned version;
+        if (allowed != 0) {
+            log_warn("admin: POST /hooks/%s/versions refused: %s", job->name, err);
+            job_fail(job, allowed, allowed == 403 ? "Forbidden" : "Unprocessable Entity", err);
+            return;
+        }
+        txn = server_hooks_begin();
+        if ((version = hook_versions_publish(txn, job->name, resolved, err, sizeof(err))) == 0) {
+            server_hooks_abort(txn);
+            int nohook = strncmp(err, "no hook", 7) == 0;
+            job_fail(job, nohook ? 404 : 422, nohook ? "Not Found" : "Unprocessable Entity", err);
+            return;
+        }
+        server_hooks_commit(txn, 0, err, sizeof(err));
+        snprintf(out, sizeof(out), "{\"hook\":\"%s\",\"version\":%u}\n", job->name, version);
+        job->status = 201;
+        job->reason = "Created";
+        job->body = xstrdup_or_die(out);
+        return;
+    }
+    case JOB_ROLLBACK:
+        txn = server_hooks_begin();
+        if (hook_versions_rollback(txn, job->name, job->alias, err, sizeof(err)) != 0) {
+            server_hooks_abort(txn);
+            job_fail(job, 404, "Not Found", err);
+            return;
+        }
+        break;
+    case JOB_ALIAS_DELETE:
+        txn = server_hooks_begin();
+        if (hook_versions_delete_alias(txn, job->name, job->alias, err, sizeof(err)) != 0) {
+            server_hooks_abort(txn);
+            int conflict = strstr(err, "cannot") != NULL;
+            job_fail(job, conflict ? 409 : 404, conflict ? "Conflict" : "Not Found", err);
+            return;
+        }
+        break;
+    case JOB_ALIAS_SET:
+        txn = server_hooks_begin();
+        r = hook_versions_set_alias(txn, job->name, job->alias, job->versions, job->weights, job->count, job->key, err, sizeof(err));
+        if (r != 0) {
+            server_hooks_abort(txn);
+            int nohook = strncmp(err, "no hook", 7) == 0;
+            job_fail(job, nohook ? 404 : 400, nohook ? "Not Found" : "Bad Request", err);
+            return;
+        }
+        break;
+    default:
+        return;
+    }
+    /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
+    if (server_hooks_commit(txn, 1, err, sizeof(err)) != 0) {
+        job_fail(job, 409, "Conflict", err);
+        return;
+    }
+    job->status = 200;
+    job->reason = "OK";
+    job->body = hook_versions_json();
+}
+
+/* the worker that posted the job */
+static void job_done(void *arg)
+{
+    admin_job_t *job = arg;
+    if (job->req != NULL) {
+        job->guard->job = NULL;
+        respond(job->req, job->status, job->reason, "application/json",
+                h2o_strdup(&job->req->pool, job->body != NULL ? job->body : "{}\n", SIZE_MAX));
+    }
+    free(job->body);
+    free(job->path);
+    free(job->key);
+    free(job->purge_arg.base);
+    free(job);
+}
+
+static admin_job_t *job_new(int kind)
+{
+    admin_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        h2o_fatal("no memory");
+    job->kind = kind;
+    return job;
+}
+
+static void job_post(h2o_req_t *req, admin_job_t *job)
+{
+    job->req = req;
+    job->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*job->guard), on_guard_dispose);
+    job->guard->job = job;
+    control_post(run_job, job_done, job);
+}
+
+static void do_purge(h2o_req_t *req, edge_gen_t *gen)
+{
+    char err[256];
+    hook_json_t *doc;
+    const hook_json_t *v;
+    int soft = 0;
+    cache_purge_kind_t kind;
+    h2o_iovec_t arg = {NULL, 0};
+    const char *what;
+
+    if (req->entity.len > MAX_ADMIN_BODY || (doc = hook_json_parse(req->entity.base != NULL ? req->entity.base : "",
+                                                                    req->entity.len, err, sizeof(err))) == NULL) {
+        respond_json_error(req, 400, "Bad Request", req->entity.len > MAX_ADMIN_BODY ? "body too large" : err);
+        return;
+    }
+    if (doc->type != HOOK_JSON_OBJECT) {
+        hook_json_free(doc);
+        respond_json_error(req, 400, "Bad Request", "the body must be a JSON object: {\"url\"|\"prefix\"|\"tag\": \"...\"} or {\"all\": true}");
+        return;
+    }
+    if ((v = hook_json_get(doc, "soft")) != NULL)
+        soft = v->type == HOOK_JSON_TRUE;
+    if ((v = hook_json_get(doc, "url")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
+        /* normalised as the cache key normalises it, under the policy of the behavior the path matches */
+        h2o_iovec_t path = h2o_iovec_init(v->str, v->len);
+        edge_behavior_t *b = gen_match(gen, v->str, v->len);
+        arg = cache_key_url(&req->pool, b != NULL ? &b->conf->cache : NULL, path);
+        kind = CACHE_PURGE_URL;
+        what = "url";
+    } else if ((v = hook_json_get(doc, "prefix")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0 && v->str[0] == '/') {
+        h2o_iovec_t prefix = h2o_iovec_init(v->str, v->len);
+        /* a trailing star (images/STAR) means the same as the bare prefix */
+        if (prefix.len > 1 && prefix.base[prefix.len - 1] == '*')
+            --prefix.len;
+        arg = cache_key_url(&req->pool, NULL, prefix);
+        kind = CACHE_PURGE_PREFIX;
+        what = "prefix";
+    } else if ((v = hook_json_get(doc, "tag")) != NULL && v->type == HOOK_JSON_STRING && v->len > 0) {
+        arg = h2o_iovec_init(v->str, v->len);
+        kind = CACHE_PURGE_TAG;
+        what = "tag";
+    } else if ((v = hook_json_get(doc, "all")) != NULL && v->type == HOOK_JSON_TRUE) {
+        kind = CACHE_PURGE_ALL;
+        what = "all";
+    } else {
+        hook_json_free(doc);
+        respond_json_error(req, 400, "Bad Request",
+                           "give one of \"url\": \"/path?query\", \"prefix\": \"/dir/\", \"tag\": \"name\" or \"all\": true");
+        return;
+    }
+    if (handler_cache == NULL) {
+        hook_json_free(doc);
+        log_info("admin: purge none%s: 0 objects", soft ? " (soft)" : "");
+        respond(req, 200, "OK", "application/json",
+                h2o_strdup(&req->pool, soft ? "{\"purged\":0,\"soft\":true}\n" : "{\"purged\":0,\"soft\":false}\n", SIZE_MAX));
+        return;
+    }
+    /* the scan of the index runs on the control thread */
+    admin_job_t *job = job_new(JOB_PURGE);
+    job->purge_kind = kind;
+    job->soft = soft;
+    job->what = what;
+    if (arg.len != 0) {
+        if ((job->purge_arg.base = malloc(arg.len)) == NULL)
+            h2o_fatal("no memory");
+        memcpy(job->purge_arg.base, arg.base, arg.len);
+        job->purge_arg.len = arg.len;
+    }
+    hook_json_free(doc);
+    job_post(req, job);
+}
+
+static void do_hooks(h2o_req_t *req)
+{
+    char segs[5][128];
     size_t n = split_path(req->path_normalized, segs);
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")),
         is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")),
@@ -285,15 +480,15 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
         is_delete = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));
     hook_json_t *doc;
     const hook_json_t *v;
+    admin_job_t *job;
 
     if (n == 1 && is_get) {
-        char *json = hook_versions_json();
+        char *json = hook_versions_json(); /* a copy of the committed registry under a short lock */
         respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, json, SIZE_MAX));
         free(json);
         return;
     }
     if (n == 3 && strcmp(segs[2], "versions") == 0 && is_post) {
-        unsigned version;
         if ((doc = parse_body(req)) == NULL)
             return;
         if ((v = hook_json_get(doc, "path")) == NULL || v->type != HOOK_JSON_STRING || v->len == 0 || memchr(v->str, 0, v->len) != NULL) {
@@ -301,50 +496,19 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
             respond_json_error(req, 400, "Bad Request", "give {\"path\": \"FILE.lua\" or \"FILE.so\"}");
             return;
         }
-        int allowed = admin_check_hook_path(gen->conf, v->str, resolved, err, sizeof(err));
+        job = job_new(JOB_PUBLISH);
+        snprintf(job->name, sizeof(job->name), "%s", segs[1]);
+        job->path = xstrdup_or_die(v->str);
         hook_json_free(doc);
-        if (allowed != 0) {
-            log_warn("admin: POST /hooks/%s/versions refused: %s", segs[1], err);
-            respond_json_error(req, allowed, allowed == 403 ? "Forbidden" : "Unprocessable Entity", err);
-            return;
-        }
-        hook_versions_txn_t *txn = server_hooks_begin();
-        version = hook_versions_publish(txn, segs[1], resolved, err, sizeof(err));
-        if (version == 0)
-            server_hooks_abort(txn);
-        else
-            server_hooks_commit(txn, 0, err, sizeof(err));
-        if (version == 0) {
-            respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 422, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Unprocessable Entity",
-                               err);
-            return;
-        }
-        snprintf(out, sizeof(out), "{\"hook\":\"%s\",\"version\":%u}\n", segs[1], version);
-        respond(req, 201, "Created", "application/json", h2o_strdup(&req->pool, out, SIZE_MAX));
+        job_post(req, job);
         return;
     }
     if ((n == 4 || n == 5) && strcmp(segs[2], "aliases") == 0) {
-        hook_versions_txn_t *txn;
         if (n == 5 && strcmp(segs[4], "rollback") == 0 && is_post) {
-            txn = server_hooks_begin();
-            if (hook_versions_rollback(txn, segs[1], segs[3], err, sizeof(err)) != 0) {
-                server_hooks_abort(txn);
-                respond_json_error(req, 404, "Not Found", err);
-                return;
-            }
+            job = job_new(JOB_ROLLBACK);
         } else if (n == 4 && is_delete) {
-            txn = server_hooks_begin();
-            if (hook_versions_delete_alias(txn, segs[1], segs[3], err, sizeof(err)) != 0) {
-                server_hooks_abort(txn);
-                respond_json_error(req, strstr(err, "cannot") != NULL ? 409 : 404, strstr(err, "cannot") != NULL ? "Conflict" : "Not Found",
-                                   err);
-                return;
-            }
+            job = job_new(JOB_ALIAS_DELETE);
         } else if (n == 4 && is_put) {
-            unsigned versions[2];
-            double weights[2];
-            size_t count = 0;
-            const char *key = NULL;
             if ((doc = parse_body(req)) == NULL)
                 return;
             if ((v = hook_json_get(doc, "versions")) == NULL || v->type != HOOK_JSON_OBJECT || v->count < 1 || v->count > 2) {
@@ -352,46 +516,36 @@ static void do_hooks(h2o_req_t *req, edge_gen_t *gen)
                 respond_json_error(req, 400, "Bad Request", "give {\"versions\": {\"3\": 0.9, \"4\": 0.1}} (one or two versions)");
                 return;
             }
+            job = job_new(JOB_ALIAS_SET);
             for (size_t i = 0; i != v->count; ++i) {
                 char *end;
                 unsigned long num = strtoul(v->keys[i], &end, 10);
                 if (*end != '\0' || num == 0 || num > 1000000 || v->items[i]->type != HOOK_JSON_NUMBER) {
                     hook_json_free(doc);
+                    free(job);
                     respond_json_error(req, 400, "Bad Request", "versions maps a version number to its weight");
                     return;
                 }
-                versions[count] = (unsigned)num;
-                weights[count++] = v->items[i]->number;
+                job->versions[job->count] = (unsigned)num;
+                job->weights[job->count++] = v->items[i]->number;
             }
             if ((v = hook_json_get(doc, "key")) != NULL) {
                 if (v->type != HOOK_JSON_STRING) {
                     hook_json_free(doc);
+                    free(job);
                     respond_json_error(req, 400, "Bad Request", "key is ip, cookie:NAME or header:NAME");
                     return;
                 }
-                key = v->str;
+                job->key = xstrdup_or_die(v->str);
             }
-            txn = server_hooks_begin();
-            int r = hook_versions_set_alias(txn, segs[1], segs[3], versions, weights, count, key, err, sizeof(err));
             hook_json_free(doc);
-            if (r != 0) {
-                server_hooks_abort(txn);
-                respond_json_error(req, strncmp(err, "no hook", 7) == 0 ? 404 : 400, strncmp(err, "no hook", 7) == 0 ? "Not Found" : "Bad Request",
-                                   err);
-                return;
-            }
         } else {
             respond_json_error(req, 405, "Method Not Allowed", "PUT or DELETE /hooks/NAME/aliases/ALIAS, POST .../rollback");
             return;
         }
-        /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
-        if (server_hooks_commit(txn, 1, err, sizeof(err)) != 0) {
-            respond_json_error(req, 409, "Conflict", err);
-            return;
-        }
-        char *json = hook_versions_json();
-        respond(req, 200, "OK", "application/json", h2o_strdup(&req->pool, json, SIZE_MAX));
-        free(json);
+        snprintf(job->name, sizeof(job->name), "%s", segs[1]);
+        snprintf(job->alias, sizeof(job->alias), "%s", segs[3]);
+        job_post(req, job);
         return;
     }
     respond_json_error(req, 404, "Not Found", "GET /hooks, POST /hooks/NAME/versions, PUT|DELETE /hooks/NAME/aliases/ALIAS");
@@ -429,7 +583,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {
-        do_hooks(req, gen);
+        do_hooks(req);
         return 0;
     }
     respond_json_error(req, 404, "Not Found", "unknown admin endpoint");

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include "hooks/hooks.h"
 #include "proxy/accesslog.h"
+#include "proxy/control.h"
 #include "proxy/dynorigin.h"
 #include "cache/key.h"
 #include "proxy/gen.h"
@@ -202,15 +203,6 @@ static void close_listeners(server_worker_t *w)
     }
 }
 
-static void prepare_hooks(server_worker_t *w, edge_gen_t *gen)
-{
-    /* compile every hook on this thread now, so that the first requests do not pay for it */
-    char err[512];
-    for (size_t k = 0; gen->hooks[k] != NULL; ++k)
-        if (hook_thread_prepare(w->hooks, gen->hooks[k], err, sizeof(err)) != 0)
-            log_error("hook %s: %s", hook_fn_name(gen->hooks[k]), err);
-}
-
 void server_gen_release(server_worker_t *w, edge_gen_t *g)
 {
     if (g == w->gen) {
@@ -246,14 +238,22 @@ static void switch_gen(server_worker_t *w, edge_gen_t *gen)
     }
     w->gen = gen;
     w->gen_uses = 0;
-    if (w->hooks != NULL)
-        prepare_hooks(w, gen);
+    /* nothing is compiled here: the new hook versions' states were built ahead on the control thread (hook_fn_prebuild), and
+     * a thread's first call takes one */
+}
+
+/* the Lua states of the generation's hook versions, built ahead (on the control thread) for the workers to take */
+static void prebuild_hooks(edge_gen_t *gen)
+{
+    for (size_t k = 0; gen->hooks[k] != NULL; ++k)
+        hook_fn_prebuild(gen->hooks[k], server.num_workers);
 }
 
 void server_publish_gen(edge_gen_t *gen)
 {
     edge_gen_t *old;
     gen_commit(gen); /* the registry changes it was built on take effect with it */
+    prebuild_hooks(gen);
     for (unsigned i = 0; i != server.num_workers; ++i) {
         control_msg_t *m = server_calloc(1, sizeof(*m));
         m->type = CONTROL_SWITCH;
@@ -348,10 +348,10 @@ static void *worker_main(void *arg)
     cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     offload_receiver_init(&w->offload_receiver, w->ctx.queue);
+    control_bind_worker(w->ctx.queue); /* completions of the jobs this worker posts to the control thread */
     pthread_barrier_wait(&workers_ready); /* the main thread may send to the receivers from now on */
     if ((w->hooks = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of a worker thread");
-    prepare_hooks(w, w->gen);
 
     w->num_listeners = server.num_listen;
     w->accept_ctxs = server_calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
@@ -509,12 +509,11 @@ static void warn_restart_only(conf_t *old, conf_t *new)
         log_info("reload: limits.max_request_body applies now; limits.client_timeout needs a restart");
 }
 
-/* reloads and admin changes build generations from the current one: one at a time */
-static pthread_mutex_t publish_mutex = PTHREAD_MUTEX_INITIALIZER;
-
+/* reloads and admin changes build generations from the current one, one at a time: on the control thread (no lock: they are
+ * its jobs, run one after the other) */
 hook_versions_txn_t *server_hooks_begin(void)
 {
-    pthread_mutex_lock(&publish_mutex);
+    assert(control_is_current());
     return hook_versions_begin();
 }
 
@@ -523,38 +522,40 @@ int server_hooks_commit(hook_versions_txn_t *txn, int rebind, char *err, size_t 
     edge_gen_t *gen;
     if (!rebind) {
         hook_versions_commit(txn);
-        pthread_mutex_unlock(&publish_mutex);
         return 0;
     }
     if ((gen = gen_rebind(atomic_load(&server.gen), txn, err, errlen)) == NULL) {
         hook_versions_abort(txn);
-        pthread_mutex_unlock(&publish_mutex);
         return -1;
     }
     server_publish_gen(gen);
-    pthread_mutex_unlock(&publish_mutex);
     return 0;
 }
 
 void server_hooks_abort(hook_versions_txn_t *txn)
 {
     hook_versions_abort(txn);
-    pthread_mutex_unlock(&publish_mutex);
 }
 
-void server_reload(void)
+static _Atomic int reload_queued;
+
+/* the control thread: read, build, publish (workers go on serving meanwhile, and switch when it is published) */
+static void reload_job(void *unused)
 {
     char err[CONF_ERRBUF_SIZE];
-    edge_gen_t *cur = atomic_load(&server.gen), *gen;
+    edge_gen_t *cur, *gen;
     conf_t *conf;
 
-    pthread_mutex_lock(&publish_mutex);
+    atomic_store(&reload_queued, 0); /* a SIGHUP from now on reads the file again */
+    if (atomic_load(&server.stopping)) {
+        log_info("reload: not done, shutting down");
+        return;
+    }
     cur = atomic_load(&server.gen);
     log_info("reload: reading %s", cur->conf->file);
     if ((conf = conf_load(cur->conf->file, err, sizeof(err))) == NULL) {
         log_error("reload refused, the running configuration stays: %s", err);
         metrics_reload(0);
-        pthread_mutex_unlock(&publish_mutex);
         return;
     }
     /* the listeners that are bound stay: the new generation describes them as they run (ports bound as 0 included) */
@@ -569,7 +570,6 @@ void server_reload(void)
         log_error("reload refused, the running configuration stays: %s", err);
         metrics_reload(0);
         conf_free(conf);
-        pthread_mutex_unlock(&publish_mutex);
         return;
     }
     gen_own_conf(gen);
@@ -579,8 +579,14 @@ void server_reload(void)
     log_level = conf->error_log.level;
     server_publish_gen(gen);
     metrics_reload(1);
-    pthread_mutex_unlock(&publish_mutex);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
+}
+
+void server_reload(void)
+{
+    /* SIGHUPs that arrive while one waits for the control thread are one reload */
+    if (atomic_exchange(&reload_queued, 1) == 0)
+        control_post(reload_job, NULL, NULL);
 }
 
 int server_run(conf_t *conf)
@@ -616,7 +622,9 @@ int server_run(conf_t *conf)
     gen_own_conf(gen);
     connect_embedded_origins(gen);
     gen_commit(gen);
+    prebuild_hooks(gen);
     atomic_store(&server.gen, gen);
+    control_start(); /* reloads, admin changes and hook compilation run there from now on */
 
     /* signals are taken by the main thread only */
     sigemptyset(&set);
@@ -680,6 +688,8 @@ int server_run(conf_t *conf)
         for (i = 0; i != server.num_workers; ++i)
             pthread_join(server.workers[i].tid, NULL);
     }
+    /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
+    control_stop();
     hook_versions_remove_files();
     log_info("stopped");
     return status;

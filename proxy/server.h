@@ -79,8 +79,8 @@ void server_gen_release(server_worker_t *w, struct edge_gen *g);
 void server_publish_gen(struct edge_gen *gen);
 
 /**
- * A change of hook versions or aliases: server_hooks_begin opens a registry transaction (one change, reload or admin call at a
- * time); server_hooks_commit with rebind resolves the hook references against it and publishes the generation, which commits
+ * A change of hook versions or aliases, on the control thread only (which serialises them with reloads): server_hooks_begin
+ * opens a registry transaction; server_hooks_commit with rebind resolves the hook references against it and publishes the generation, which commits
  * it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, and then nothing changed.
  * server_hooks_abort drops it.
  */
@@ -88,7 +88,8 @@ struct hook_versions_txn *server_hooks_begin(void);
 int server_hooks_commit(struct hook_versions_txn *txn, int rebind, char *err, size_t errlen);
 void server_hooks_abort(struct hook_versions_txn *txn);
 
-/** SIGHUP: reloads the config file; a broken one is refused with its error logged and the running one keeps serving */
+/** SIGHUP: queues a reload of the config file on the control thread (SIGHUPs while one is queued are one reload); a broken
+ * file is refused with its error logged and counted, and the running configuration keeps serving */
 void server_reload(void);
 
 /** runs the server on conf until SIGTERM/SIGINT; returns the exit status */
