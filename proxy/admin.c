@@ -169,6 +169,19 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
             atomic_load(&gen->origins[i]->connects));
+    {
+        uint64_t jobs, busy_us, max_us;
+        control_stats(&jobs, &busy_us, &max_us);
+        PUT("# HELP edgehook_control_jobs_total jobs run by the control thread (reloads, admin changes, purges)\n"
+            "# TYPE edgehook_control_jobs_total counter\nedgehook_control_jobs_total %" PRIu64 "\n",
+            jobs);
+        PUT("# HELP edgehook_control_busy_seconds_total time the control thread spent in jobs\n"
+            "# TYPE edgehook_control_busy_seconds_total counter\nedgehook_control_busy_seconds_total %.6f\n",
+            busy_us / 1e6);
+        PUT("# HELP edgehook_control_job_max_seconds the longest job the control thread ran\n"
+            "# TYPE edgehook_control_job_max_seconds gauge\nedgehook_control_job_max_seconds %.6f\n",
+            max_us / 1e6);
+    }
     /* hooks: every version the current configuration binds, labelled hook="NAME@VERSION" */
     for (size_t i = 0; gen->hooks != NULL && gen->hooks[i] != NULL; ++i) {
         size_t need = hook_fn_metrics(gen->hooks[i], NULL, 0, i == 0);

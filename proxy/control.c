@@ -1,9 +1,14 @@
 /* proxy/control.c - the control thread: a queue of jobs run one at a time; completions go back to the posting worker's loop
  * through an h2o_multithread receiver. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include "proxy/control.h"
 #include "proxy/log.h"
 
@@ -36,6 +41,9 @@ static void *control_main(void *unused)
 {
     log_set_thread_name("control");
     on_control = 1;
+    /* when the CPUs are busy the worker loops go first: a compile here may take longer, a hit must not wait for it */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        log_debug("control thread: cannot lower its priority: %s", strerror(errno));
     pthread_mutex_lock(&mutex);
     for (;;) {
         control_job_t *job;

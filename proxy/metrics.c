@@ -63,6 +63,16 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes)
     metrics_add(&m->counters[METRIC_BYTES_SENT], bytes);
 }
 
+void metrics_loop_busy(uint64_t cpu_us)
+{
+    metrics_worker_t *m = local;
+    int b;
+    for (b = 0; b != METRICS_LATENCY_BUCKETS && cpu_us > bucket_us[b]; ++b)
+        ;
+    metrics_add(&m->loop_busy[b], 1);
+    metrics_add(&m->loop_busy_sum_us, cpu_us);
+}
+
 void metrics_reload(int ok)
 {
     atomic_fetch_add_explicit(&reloads[ok != 0], 1, memory_order_relaxed);
@@ -139,6 +149,23 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
             sum += atomic_load_explicit(&workers[w].latency_sum_us[c], memory_order_relaxed);
         appendf(&buf, "edgehook_request_duration_seconds_sum{status=\"%s\"} %.6f\n", classes[c], sum / 1e6);
         appendf(&buf, "edgehook_request_duration_seconds_count{status=\"%s\"} %" PRIu64 "\n", classes[c], cum);
+    }
+    appendf(&buf, "# HELP edgehook_worker_loop_busy_seconds CPU time of one iteration of a worker's event loop (nothing else is "
+                  "answered on that worker meanwhile)\n# TYPE edgehook_worker_loop_busy_seconds histogram\n");
+    {
+        uint64_t cum = 0, sum = 0;
+        for (b = 0; b <= METRICS_LATENCY_BUCKETS; ++b) {
+            for (unsigned w = 0; w != num_workers; ++w)
+                cum += atomic_load_explicit(&workers[w].loop_busy[b], memory_order_relaxed);
+            if (b < METRICS_LATENCY_BUCKETS)
+                appendf(&buf, "edgehook_worker_loop_busy_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", bucket_us[b] / 1e6, cum);
+            else
+                appendf(&buf, "edgehook_worker_loop_busy_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+        }
+        for (unsigned w = 0; w != num_workers; ++w)
+            sum += atomic_load_explicit(&workers[w].loop_busy_sum_us, memory_order_relaxed);
+        appendf(&buf, "edgehook_worker_loop_busy_seconds_sum %.6f\nedgehook_worker_loop_busy_seconds_count %" PRIu64 "\n",
+                sum / 1e6, cum);
     }
     if (extra != NULL)
         extra(&buf, ctx);

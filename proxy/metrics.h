@@ -37,6 +37,8 @@ typedef struct metrics_worker {
     _Atomic uint64_t status[6];                             /* by class: 1xx..5xx, other */
     _Atomic uint64_t latency[6][METRICS_LATENCY_BUCKETS + 1]; /* cumulative per class at read time */
     _Atomic uint64_t latency_sum_us[6];
+    _Atomic uint64_t loop_busy[METRICS_LATENCY_BUCKETS + 1]; /* CPU time of one event-loop iteration */
+    _Atomic uint64_t loop_busy_sum_us;
 } __attribute__((aligned(64))) metrics_worker_t;
 
 /** allocates the per-worker counters */
@@ -59,6 +61,9 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes);
 
 /** renders all metrics in the Prometheus text format into a pool-allocated buffer; `extra` appends module metrics */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx);
+/** records the CPU time one iteration of the calling worker's event loop took: how long the loop could answer nothing
+ * (edgehook_worker_loop_busy_seconds; a compile or a file read on a worker loop shows here as a long iteration) */
+void metrics_loop_busy(uint64_t cpu_us);
 /** counts a configuration reload: applied (ok) or refused (edgehook_reloads_total{result="ok"|"refused"}); any thread */
 void metrics_reload(int ok);
 /** sum of one counter over the workers */

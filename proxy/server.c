@@ -371,8 +371,15 @@ static void *worker_main(void *arg)
     }
     h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
 
-    while (!(w->stopping && atomic_load(&w->inflight) == 0 && store_jobs_out() == 0) && atomic_load(&server.stopping) < 2)
+    while (!(w->stopping && atomic_load(&w->inflight) == 0 && store_jobs_out() == 0) && atomic_load(&server.stopping) < 2) {
+        /* the CPU time of each iteration (not the wall time: a preempted loop is not a blocked one) */
+        struct timespec a, b;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
         h2o_evloop_run(w->ctx.loop, 100);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        int64_t ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+        metrics_loop_busy(ns > 0 ? (uint64_t)ns / 1000 : 0);
+    }
 
     dynorigin_thread_dispose();
     if (accesslog_enabled())
