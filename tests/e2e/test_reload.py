@@ -197,6 +197,58 @@ def good_reload_applies():
     assert reloads("ok") == 1 and reloads("refused") == 3
 
 
+def control_jobs():
+    st, text = admin("GET", "/metrics")
+    return int(re.search(r"^edgehook_control_jobs_total (\d+)$", text, re.M).group(1))
+
+
+@test
+def admin_calls_and_reloads_are_serialised_on_the_control_thread():
+    # alias changes from 16 connections at once and SIGHUPs meanwhile: every call answered, one at a time on the control thread
+    import threading
+    jobs0 = control_jobs()
+    mark = len(edge.log())
+    results = []
+
+    def change(i):
+        results.append(admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 1} if i % 2 else {"4": 1}}))
+    threads = [threading.Thread(target=change, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for _ in range(3):
+        edge.signal(signal.SIGHUP)
+    for t in threads:
+        t.join(60)
+    assert len(results) == 16 and all(st == 200 for st, _ in results), results
+    wait_until(lambda: reloads("ok") >= 2, timeout=10, what="the reloads")  # SIGHUPs queued together are one reload
+    assert control_jobs() >= jobs0 + 17
+    reg = registry()
+    assert reg["hooks"]["tag"]["aliases"]["canary"]["versions"] in ({"1": 1}, {"4": 1}), reg
+    assert reg["hooks"]["tag"]["aliases"]["live"]["versions"] == {"4": 1}, reg
+    # the reload and the changes ran on the control thread, not on a worker
+    lines = edge.log()[mark:]
+    assert re.search(r"\[control\] reload: configuration applied", lines), lines
+    assert re.search(r"\[control\] hook tag: alias canary -> version", lines), lines
+    assert served() == {"4"}
+
+
+@test
+def admin_client_gone_before_the_answer():
+    # the client leaves while its job runs: the job completes, its answer is dropped, nothing breaks
+    import socket
+    n0 = control_jobs()
+    body = json.dumps({"path": V2}).encode()
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", edge.ports["admin"]))
+        s.sendall(b"POST /hooks/tag/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
+                  b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        s.close()
+    wait_until(lambda: control_jobs() >= n0 + 10, timeout=20, what="the ten jobs")
+    st, res = admin("POST", "/hooks/tag/versions", {"path": V2})
+    assert st == 201 and res["version"] == 2, res  # the same content: the same version
+    assert served() == {"4"}
+
+
 if __name__ == "__main__":
     try:
         run()
