@@ -682,6 +682,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
         char err[1024];
         int killed = 0;
         slot->ls = state_new(fn, STATE_RUN, slot->jit_off, &a, err, sizeof(err), &killed);
+        if (slot->ls == NULL && budgeted && (killed || t->timed_out))
+            return HOOK_PREEMPTED; /* building the state outgrew the inline budget: the call runs again with its full timeout */
         if (slot->ls == NULL) {
             rep->timed_out = killed;
             ctx->error = pool_printf(ctx->pool, "cannot load the hook: %s", err);

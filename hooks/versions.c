@@ -387,12 +387,15 @@ static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const 
     c.native = is_lua ? NULL : copy;
     /* loading validates it (syntax, handler, ABI) before it becomes a version */
     if ((fn = hook_fn_load(&c, err, errlen)) == NULL) {
-        /* name the user's file, not our copy */
-        char *p = strstr(err, copy);
+        /* name the user's file, not our copy (which Lua's messages may shorten to "...TAIL": the whole token goes) */
+        const char *copy_base = strrchr(copy, '/') + 1;
+        char *p = strstr(err, copy_base);
         if (p != NULL) {
-            char tail[1024];
-            snprintf(tail, sizeof(tail), "%s", p + strlen(copy));
-            snprintf(p, errlen - (p - err), "%s%s", path, tail);
+            char tail[1024], *start = p;
+            while (start > err && start[-1] != ' ' && start[-1] != '\n')
+                --start;
+            snprintf(tail, sizeof(tail), "%s", p + strlen(copy_base));
+            snprintf(start, errlen - (start - err), "%s%s", path, tail);
         }
         unlink(copy);
         return NULL;
