@@ -10,6 +10,11 @@ rather than the depth of a queue, in three scenarios:
                  8 MB parts, up to 10 in parallel, as the AWS CLI does by default)
   upload+reload  the same, and edgehook gets SIGHUP (a configuration reload) every second
 
+edgehook runs on CPU 1 (taskset), h2load and the AWS CLI on CPU 0 (--no-pin: unpinned). The AWS CLI runs at nice 19, so
+that it does not delay h2load's requests: it stands for clients elsewhere on the network. edgehook and h2load run at nice -10
+(--nice), so that other tenants of a shared machine (compilers at nice 0) do not make the tail; edgehook's store threads run
+10 levels below edgehook itself whatever its nice.
+
 It prints p50, p99 and p99.9 of the hits for each scenario (median and min-max over --reps repetitions) and how much was
 uploaded meanwhile. This is a tool, not a test: nothing in it asserts a time.
 
@@ -87,7 +92,7 @@ def start_origin(workdir):
     return p, int(port)
 
 
-def start_edge(binary, workdir, origin_port, threads, store_threads):
+def start_edge(binary, workdir, origin_port, threads, store_threads, pin, nice):
     store_extra = "  threads: %d\n" % store_threads if store_threads else ""
     conf = """threads: %d
 listen:
@@ -106,7 +111,7 @@ store:
     with open(path, "w") as f:
         f.write(conf)
     logp = os.path.join(workdir, "edgehook.log")
-    p = Proc([binary, "-c", path], cwd=workdir, stdout=subprocess.DEVNULL, stderr=open(logp, "wb"))
+    p = Proc((["taskset", "-c", "1"] if pin else []) + ["nice", "-n", str(nice), binary, "-c", path], cwd=workdir, stdout=subprocess.DEVNULL, stderr=open(logp, "wb"))
     import re
     text = wait_for(lambda: (lambda t: t if "started:" in t else None)(read(logp)) if p.p.poll() is None else
                     sys.exit("hit_latency: edgehook exited:\n" + read(logp)), "edgehook to start")
@@ -122,9 +127,9 @@ def curl_headers(url):
 class Uploader(threading.Thread):
     """uploads the big file again and again until stopped; counts completed uploads"""
 
-    def __init__(self, endpoint, path, env):
+    def __init__(self, endpoint, path, env, pin):
         super().__init__(daemon=True)
-        self.endpoint, self.path, self.env = endpoint, path, env
+        self.endpoint, self.path, self.env, self.pin = endpoint, path, env, pin
         self.stopping = threading.Event()
         self.done = 0
         self.failed = 0
@@ -134,7 +139,7 @@ class Uploader(threading.Thread):
         n = 0
         while not self.stopping.is_set():
             n += 1
-            self.proc = Proc(["/usr/bin/aws", "--endpoint-url", self.endpoint, "--no-cli-pager", "s3", "cp", "--only-show-errors",
+            self.proc = Proc((["taskset", "-c", "0"] if self.pin else []) + ["nice", "-n", "19", "/usr/bin/aws", "--endpoint-url", self.endpoint, "--no-cli-pager", "s3", "cp", "--only-show-errors",
                               self.path, "s3://bench/big-%d.bin" % (n % 2)], env=self.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
             rc = self.proc.p.wait()
@@ -164,7 +169,7 @@ def measure(url, workdir, args):
     logf = os.path.join(workdir, "h2load.log")
     if os.path.exists(logf):
         os.unlink(logf)
-    argv = ["h2load", "--h1", "-c%d" % args.clients, "-t1", "--rps=%g" % (args.rate / args.clients), "-D", str(args.duration),
+    argv = (["taskset", "-c", "0"] if args.pin else []) + ["nice", "-n", str(args.nice), "h2load", "--h1", "-c%d" % args.clients, "-t1", "--rps=%g" % (args.rate / args.clients), "-D", str(args.duration),
             "--log-file=" + logf, url]
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=args.duration + 60)
     out = r.stdout.decode("utf-8", "replace")
@@ -204,6 +209,10 @@ def main():
     ap.add_argument("--clients", type=int, default=8, help="h2load connections (default 8)")
     ap.add_argument("--size-mb", type=int, default=200, help="size of the uploaded file (default 200)")
     ap.add_argument("--scenarios", default="idle,upload,upload+reload")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="do not pin edgehook to CPU 1 and the clients to CPU 0 (needs 2 CPUs)")
+    ap.add_argument("--nice", type=int, default=-10, help="nice of edgehook and h2load (default -10; needs root below 0)")
+    ap.add_argument("--label", help="what the binary is, for the table's note (default: the git commit of this tree)")
     ap.add_argument("--json", help="also write the raw figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = ap.parse_args()
@@ -228,7 +237,9 @@ def main():
 
 def run(args, binary, workdir):
     origin, oport = start_origin(workdir)
-    edge, ports, edge_log = start_edge(binary, workdir, oport, args.threads, args.store_threads)
+    if args.pin and os.cpu_count() < 2:
+        args.pin = False
+    edge, ports, edge_log = start_edge(binary, workdir, oport, args.threads, args.store_threads, args.pin, args.nice)
     url = "http://127.0.0.1:%d/size/1024?cc=max-age%%3D86400" % ports["main"]
     endpoint = "http://127.0.0.1:%d" % ports["store"]
     wait_for(lambda: "x-cache: hit" in curl_headers(url), "the 1 KB object to be a cache hit")
@@ -242,9 +253,10 @@ def run(args, binary, workdir):
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
     subprocess.run(["/usr/bin/aws", "--endpoint-url", endpoint, "s3", "mb", "s3://bench"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    git = subprocess.run(["git", "-C", SRC, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE).stdout.decode().strip()
-    log("edgehook %s, threads %d, %s; hits at %g req/s over %d connections, %d s per run, %d reps" %
-        (binary, args.threads, "store.threads %d" % args.store_threads if args.store_threads else "store.threads default",
+    git = args.label or "git " + subprocess.run(["git", "-C", SRC, "log", "-1", "--format=%h"],
+                                                stdout=subprocess.PIPE).stdout.decode().strip()
+    log("edgehook %s%s, threads %d, %s; hits at %g req/s over %d connections, %d s per run, %d reps" %
+        (binary, " on CPU 1, clients on CPU 0" if args.pin else "", args.threads, "store.threads %d" % args.store_threads if args.store_threads else "store.threads default",
          args.rate, args.clients, args.duration, args.reps))
 
     scenarios = args.scenarios.split(",")
@@ -254,7 +266,7 @@ def run(args, binary, workdir):
             up, reloader, stop_reload = None, None, threading.Event()
             reloads = [0]
             if "upload" in sc:
-                up = Uploader(endpoint, big, env)
+                up = Uploader(endpoint, big, env, args.pin)
                 up.start()
                 # the upload is under way once the store holds an upload in progress
                 uploads = os.path.join(workdir, "data", ".uploads")
@@ -299,8 +311,9 @@ def run(args, binary, workdir):
             extra += ", %d reloads" % sum(r["reloads"] for r in runs)
         print("| %s%s | %d | %s | %s | %s | %s |" % (sc, extra, sum(r["n"] for r in runs), cell(runs, "p50"), cell(runs, "p99"),
                                                     cell(runs, "p999"), cell(runs, "max")))
-    print("\nedgehook threads: %d; %g req/s over %d connections (h2load --h1 --rps); %d s runs; median (min–max) of %d; git %s" %
-          (args.threads, args.rate, args.clients, args.duration, args.reps, git))
+    print("\nedgehook threads: %d%s, nice %d; %g req/s over %d connections (h2load --h1 --rps); %d s runs; median (min–max) of %d; %s" %
+          (args.threads, " (on CPU 1; h2load and the AWS CLI on CPU 0)" if args.pin else "", args.nice, args.rate, args.clients, args.duration,
+           args.reps, git))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "git": git, "results": results}, f, indent=1)

@@ -1,12 +1,18 @@
 /* store/jobs.c - the store's thread pool: a FIFO of jobs under one mutex, served by a few threads; completions go back to the
  * submitting loop through its h2o_multithread_queue */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "proxy/log.h"
 #include "store/jobs.h"
+
+/* how many nice levels the store threads run below the process */
+#define STORE_JOBS_NICE 10
 
 /* one per loop thread that submitted a job; lives until the process exits (the loop's queue may outlive a pool) */
 struct store_jobs_loop {
@@ -43,6 +49,14 @@ static void *thread_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "s%u", atomic_fetch_add(&num, 1)); /* error log lines say [s0], [s1]... */
     log_set_thread_name(name);
+    /* below the workers: when the CPU is short, the loops serving cache hits get it first (10 nice levels weigh about a tenth) */
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0) {
+        nice = nice + STORE_JOBS_NICE < 19 ? nice + STORE_JOBS_NICE : 19;
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
+            log_warn("store: cannot lower the priority of store thread %s: %s", name, strerror(errno));
+    }
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (p->head == NULL && !p->stopping)
