@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- case, white space, lists (ASCII) ------------------------------------------------------------------------------------------ */
+/* ---- case, white space, lists (ASCII) ---------------------------------------------------------------------------------------- */
 
 /** ASCII lowercase of c (other bytes unchanged) */
 static inline int edge_tolower(int c)
@@ -26,7 +26,7 @@ void edge_strip_ows(const char **s, size_t *len);
 /** 1 if the comma-separated list (with OWS and empty elements) has the element lc, compared ignoring ASCII case */
 int edge_list_has(const char *list, size_t len, const char *lc, size_t lclen);
 
-/* ---- hex ---------------------------------------------------------------------------------------------------------------------- */
+/* ---- hex --------------------------------------------------------------------------------------------------------------------- */
 
 /** the value of a hex digit of either case, or -1 */
 int edge_hex_value(int c);
@@ -42,7 +42,7 @@ char *edge_pct_escape(char *dst, unsigned char c);
 /** decodes the %XX escapes of src into dst (len bytes at most; a `%` that starts no escape stays as it is); returns the length */
 size_t edge_pct_decode(char *dst, const char *src, size_t len);
 
-/* ---- base64 (RFC 4648 §4, OpenSSL's coder) --------------------------------------------------------------------------------------- */
+/* ---- base64 (RFC 4648 §4, OpenSSL's coder) ----------------------------------------------------------------------------------- */
 
 /** the buffer edge_base64_encode needs for len bytes, its NUL included */
 #define EDGE_BASE64_ENCODED_SIZE(len) (((len) + 2) / 3 * 4 + 1)
@@ -56,7 +56,7 @@ enum {
 /** decodes into dst (at least 3 * ((len + 3) / 4) bytes); returns the decoded length, or -1 if src is not base64 */
 long edge_base64_decode(void *dst, const char *src, size_t len, int mode);
 
-/* ---- HTTP-date (RFC 9110 §5.6.7) ------------------------------------------------------------------------------------------------ */
+/* ---- HTTP-date (RFC 9110 §5.6.7) --------------------------------------------------------------------------------------------- */
 
 /**
  * Parses an HTTP-date in any of its three forms: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850

@@ -168,7 +168,8 @@ static int cookie_selected(const cache_forward_cookies_t *c, const char *name, s
 
 static int is_cookie(const h2o_iovec_t *name)
 {
-    return name == &H2O_TOKEN_COOKIE->buf || (!h2o_iovec_is_token(name) && edge_caseeq(name->base, name->len, H2O_STRLIT("cookie")));
+    return name == &H2O_TOKEN_COOKIE->buf ||
+           (!h2o_iovec_is_token(name) && edge_caseeq(name->base, name->len, H2O_STRLIT("cookie")));
 }
 
 /* the cookies of every Cookie line of `in` that the key or origin_request selects, as one "a=1; b=2" value (len 0: none) */

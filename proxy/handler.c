@@ -1196,7 +1196,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     rid = h2o_mem_alloc_pool(&req->pool, 17);
     uint32_t seq = (uint32_t)++w->next_request_seq;
     uint8_t idb[8] = {(uint8_t)(process_tag >> 16), (uint8_t)(process_tag >> 8), (uint8_t)process_tag, (uint8_t)w->id,
-                      (uint8_t)(seq >> 24),          (uint8_t)(seq >> 16),         (uint8_t)(seq >> 8),  (uint8_t)seq};
+                      (uint8_t)(seq >> 24),         (uint8_t)(seq >> 16),        (uint8_t)(seq >> 8),  (uint8_t)seq};
     edge_hex_encode(rid, idb, sizeof(idb));
     txn->viewer.request_id = h2o_iovec_init(rid, 16);
     cache_waiter_init(&txn->out.waiter, on_txn_wake);

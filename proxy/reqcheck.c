@@ -202,7 +202,8 @@ static long decode_path(const char *src, size_t len, int flags, char *dst, const
         }
         if (c == '%') {
             int hi, lo, v;
-            if (len - i < 3 || (hi = edge_hex_value((unsigned char)src[i + 1])) < 0 || (lo = edge_hex_value((unsigned char)src[i + 2])) < 0) {
+            if (len - i < 3 || (hi = edge_hex_value((unsigned char)src[i + 1])) < 0 ||
+                (lo = edge_hex_value((unsigned char)src[i + 2])) < 0) {
                 *reason = "a malformed percent-encoding in the path";
                 return -1;
             }

@@ -1,4 +1,4 @@
-/* store/checksum.h - the checksums S3 clients send: CRC32, CRC32C, CRC64/NVME, MD5 (Content-MD5, ETag); their base64 is base/str.h */
+/* store/checksum.h - the checksums S3 clients send: CRC32, CRC32C, CRC64/NVME, MD5 (Content-MD5, ETag); base64: base/str.h */
 #ifndef EDGE_STORE_CHECKSUM_H
 #define EDGE_STORE_CHECKSUM_H
 

@@ -123,7 +123,8 @@ static int reencode(sigv4_buf_t *out, sigv4_str_t seg)
 {
     for (size_t i = 0; i != seg.len; ++i) {
         int c = (unsigned char)seg.base[i], hi, lo;
-        if (c == '%' && i + 2 < seg.len && (hi = edge_hex_value(seg.base[i + 1])) >= 0 && (lo = edge_hex_value(seg.base[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < seg.len && (hi = edge_hex_value(seg.base[i + 1])) >= 0 &&
+            (lo = edge_hex_value(seg.base[i + 2])) >= 0) {
             c = hi << 4 | lo;
             i += 2;
         }

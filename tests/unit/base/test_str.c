@@ -58,9 +58,9 @@ static void test_base64(void **state)
     static const struct {
         const char *in;
         long n;
-    } strict[] = {{"", 0},        {"Zg==", 1},  {"Zm8=", 2},  {"Zm9v", 3},  {"Zm9vYg==", 4}, {"Zg", -1},   {"Zg=", -1},
-                  {"Z===", -1},   {"Zg=g", -1}, {"Z=g=", -1}, {" Zg==", -1}, {"Zg==\n", -1},  {"Zm9v\n", -1}, {"-_-_", -1},
-                  {"Zg==Zg==", -1}, {"Zm 9v", -1}};
+    } strict[] = {{"", 0},        {"Zg==", 1},  {"Zm8=", 2},      {"Zm9v", 3},  {"Zm9vYg==", 4}, {"Zg", -1},
+                  {"Zg=", -1},    {"Z===", -1}, {"Zg=g", -1},     {"Z=g=", -1}, {" Zg==", -1},   {"Zg==\n", -1},
+                  {"Zm9v\n", -1}, {"-_-_", -1}, {"Zg==Zg==", -1}, {"Zm 9v", -1}};
     for (size_t i = 0; i != sizeof(strict) / sizeof(strict[0]); ++i) {
         long n = edge_base64_decode(dec, strict[i].in, strlen(strict[i].in), EDGE_BASE64_STRICT);
         if (n != strict[i].n)
