@@ -1,7 +1,7 @@
 /* base/str.h - the text helpers every module shares: hex digits, percent-escapes, base64 (OpenSSL), HTTP-dates, and the ASCII
  * case-insensitive / white-space / comma-list helpers of the files that are built without h2o.
  *
- * No dependency on h2o: proxy/reqcheck.c, proxy/originhead.c, store/sigv4.c and store/chunked.c build without it for their fuzz
+ * No dependency on h2o: proxy/reqcheck.c, proxy/originhead.c, sigv4/sigv4.c and store/chunked.c build without it for their fuzz
  * targets (tests/fuzz/build.sh). Code that has h2o uses h2o's own helpers for case and white space (h2o_lcstris, h2o_memis,
  * h2o_strtolower, h2o_str_stripws, h2o_contains_token) and these for the rest. Everything here is a pure function. */
 #ifndef EDGE_BASE_STR_H

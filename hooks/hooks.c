@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "hooks/internal.h"
 
 #define HOOK_MAX_SOURCE (16u << 20)

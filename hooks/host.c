@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "proxy/log.h"
+#include "base/log.h"
 #include "hooks/internal.h"
 
 void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...)

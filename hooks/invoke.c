@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
 

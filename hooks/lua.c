@@ -9,8 +9,8 @@
 #include <lualib.h>
 #include <luajit.h>
 #include <openssl/evp.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
 

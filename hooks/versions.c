@@ -14,7 +14,7 @@
 #include "base/str.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
-#include "proxy/log.h"
+#include "base/log.h"
 
 /* one immutable version: shared by the registries (the committed one and a staged copy), refcounted */
 typedef struct version {

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <lauxlib.h>
-#include "proxy/log.h"
+#include "base/log.h"
 #include "hooks/internal.h"
 
 /*

@@ -18,7 +18,7 @@
 #include "proxy/control.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
 

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "proxy/control.h"
-#include "proxy/log.h"
+#include "base/log.h"
 
 typedef struct control_job {
     h2o_multithread_message_t super; /* the completion message (link reused: first in the control queue, then to the worker) */

@@ -9,7 +9,7 @@
 #include "proxy/gen.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"

@@ -15,7 +15,7 @@
 #include "proxy/dynorigin.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "proxy/hookcall.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/offload.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"

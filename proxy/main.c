@@ -6,7 +6,7 @@
 #include <string.h>
 #include "conf/config.h"
 #include "hooks/hooks.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/origin.h"
 #include "proxy/server.h"
 #ifdef EDGE_HAVE_HOOKS_INVOKE

@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/offload.h"
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;

@@ -12,7 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "proxy/headers.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/origin.h"
 #include "proxy/originhead.h"
 #include "proxy/s3origin.h"

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proxy/headers.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/s3origin.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 typedef struct s3_signer {
     char *bucket;

@@ -24,7 +24,7 @@
 #include "cache/key.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"

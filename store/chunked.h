@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 /*
  * Framing (after any HTTP Transfer-Encoding has been removed):

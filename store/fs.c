@@ -14,10 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "store/fs.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 /* every path the store builds fits in PATH_MAX: the root is at most STORE_ROOT_MAX bytes and the rest is bounded (bucket 63,
  * shard 2, hash 64, generation 16, suffixes); so snprintf into PATH_MAX buffers never truncates */

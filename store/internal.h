@@ -8,7 +8,7 @@
 #include "store/chunked.h"
 #include "store/fs.h"
 #include "store/jobs.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 #include "store/store.h"
 #include "store/xml.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include "proxy/log.h"
+#include "base/log.h"
 #include "store/jobs.h"
 
 /* how many nice levels the store threads run below the process */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
 

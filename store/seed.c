@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "proxy/log.h"
+#include "base/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
 #include "store/seed.h"

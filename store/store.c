@@ -13,8 +13,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include "base/log.h"
 #include "base/str.h"
-#include "proxy/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
 #include "store/seed.h"

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 /** a response being written: malloc-backed; failed is set by the first allocation failure and every later call is a no-op */
 typedef struct store_xml {

@@ -30,10 +30,10 @@ build() {
     pids="$pids $!"
 }
 pids=""
-build sigv4_auth "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
-build sigv4_presigned "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
-build aws_chunked "$SRC/store/chunked.c" "$SRC/store/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
-build store_xml "$SRC/store/xml.c" "$SRC/store/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
+build sigv4_auth "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build sigv4_presigned "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto

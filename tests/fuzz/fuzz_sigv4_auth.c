@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_sigv4_auth.c - libFuzzer target: the SigV4 Authorization header parser of the store (store/sigv4.c), and a
+/* tests/fuzz/fuzz_sigv4_auth.c - libFuzzer target: the SigV4 Authorization header parser of the store (sigv4/sigv4.c), and a
  * sign / parse / verify round trip over the same bytes used as path, query and header values
  *
  * Input: `AUTHORIZATION \n X-AMZ-DATE \n DATE \n ...` (parts split at the first three newlines; the rest is one more header value).
@@ -9,7 +9,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #define AK "AKIDEXAMPLE"

@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_sigv4_presigned.c - libFuzzer target: the presigned-URL query parser of the store (store/sigv4.c), the canonical
+/* tests/fuzz/fuzz_sigv4_presigned.c - libFuzzer target: the presigned-URL query parser of the store (sigv4/sigv4.c), the canonical
  * query and URI builders, and a presign / parse / verify round trip
  *
  * Input: `QUERY \n PATH \n HOST`. Properties: parsing never overreads and an accepted query yields sane fields; the canonical query
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 #include "tests/fuzz/fuzz_check.h"
 
 #define AK "AKIAIOSFODNN7EXAMPLE"

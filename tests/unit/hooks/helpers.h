@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "hooks/hooks.h"
-#include "proxy/log.h"
+#include "base/log.h"
 
 /* ThreadSanitizer defers a signal that arrives while a thread runs uninstrumented code until the thread next calls into
  * the runtime: a JIT-compiled Lua loop never does, so the timeout watchdog's signal never stops it there. Tests of stopping

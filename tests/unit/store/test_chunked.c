@@ -12,7 +12,7 @@
 #include "base/str.h"
 #include "store/checksum.h"
 #include "store/chunked.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 #define S3_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define SEED "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"

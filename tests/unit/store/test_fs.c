@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "store/fs.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 static char root[256];
 

@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include "store/fs.h"
 #include "store/seed.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 static char base[256], root[300], site[300];
 

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 #include "vectors.h"
 
 #define SUITE_AK "AKIDEXAMPLE"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 /** the test data directory: $EDGE_TESTDATA (set by CMake), else tests/data relative to the working directory */
 static inline const char *testdata_dir(void)

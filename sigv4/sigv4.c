@@ -1,4 +1,4 @@
-/* store/sigv4.c - AWS Signature Version 4 (see sigv4.h): canonicalisation, signing keys, signing, presigning, verifying, chunks */
+/* sigv4/sigv4.c - AWS Signature Version 4 (see sigv4.h): canonicalisation, signing keys, signing, presigning, verifying, chunks */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include "base/str.h"
-#include "store/sigv4.h"
+#include "sigv4/sigv4.h"
 
 /* ---- buffers and slices ---------------------------------------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
-/* store/sigv4.h - AWS Signature Version 4: canonical requests, signing keys, header and presigned signing, verification, chunk
+/* sigv4/sigv4.h - AWS Signature Version 4: canonical requests, signing keys, header and presigned signing, verification, chunk
  * signatures */
-#ifndef EDGE_STORE_SIGV4_H
-#define EDGE_STORE_SIGV4_H
+#ifndef EDGE_SIGV4_SIGV4_H
+#define EDGE_SIGV4_SIGV4_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +12,8 @@
  * every function may be called from any thread. Strings are (pointer, length) slices that are never NUL-terminated by
  * necessity; output goes to caller-owned fixed buffers or to a malloc-backed sigv4_buf_t the caller frees.
  *
- * Shared by the embedded store (verifying) and the S3 origin client in proxy/ (signing).
+ * Its own module (sigv4/, on OpenSSL alone) because two modules need it: the embedded store (verifying) and the S3 origin client
+ * in proxy/ (signing); neither includes the other.
  */
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"

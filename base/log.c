@@ -1,4 +1,4 @@
-/* proxy/log.c - the error log: timestamped lines with a level and the thread, one write(2) each so threads never interleave. */
+/* base/log.c - the error log: timestamped lines with a level and the thread, one write(2) each so threads never interleave. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "proxy/log.h"
+#include "base/log.h"
 
 int log_level = LOG_INFO;
 static int log_fd = 2;

@@ -1,6 +1,6 @@
-/* proxy/log.h - the error log (levels, one line per event, thread-safe) */
-#ifndef EDGE_PROXY_LOG_H
-#define EDGE_PROXY_LOG_H
+/* base/log.h - the error log (levels, one line per event, thread-safe) */
+#ifndef EDGE_BASE_LOG_H
+#define EDGE_BASE_LOG_H
 
 #include <stdarg.h>
 
