@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, run, test, wait_until  # noqa: E402
+from edgetest import SANITIZE, Edge, notsan, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "reload-test-token"
@@ -247,6 +247,39 @@ def admin_client_gone_before_the_answer():
     st, res = admin("POST", "/hooks/tag/versions", {"path": V2})
     assert st == 201 and res["version"] == 2, res  # the same content: the same version
     assert served() == {"4"}
+
+
+def long_loop_iterations(over):
+    """iterations of the worker loops that took more than `over` seconds of CPU (edgehook_worker_loop_busy_seconds)"""
+    st, text = admin("GET", "/metrics")
+    buckets = [(float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2)))
+               for m in re.finditer(r'^edgehook_worker_loop_busy_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M)]
+    at = max(n for le, n in buckets if le <= over)
+    return buckets[-1][1] - at
+
+
+@test
+@notsan("the 4 MB hook's top level runs past the 2 s bound of a load under ThreadSanitizer")
+def a_big_hook_is_compiled_off_the_worker_loops():
+    # a 4 MB Lua hook: compiling it takes hundreds of ms. Publishing it and moving live to it (and a reload with it) compile
+    # on the control thread; the worker loops only take the states built for them, so none of their iterations gets long
+    big = os.path.join(TMP, "tag_big.lua")
+    with open(big, "w") as f:
+        f.write("local t = {}\n")
+        i = 0
+        while f.tell() < 4 << 20:
+            f.write("t[%d] = function(s) local x = {} for k = 1, #s do x[k] = s:sub(k, k) .. '%d' end return table.concat(x) end\n"
+                    % (i, i))
+            i += 1
+        f.write(HOOK % "big")
+    over = 1.0 if SANITIZE else 0.1
+    before = long_loop_iterations(over)
+    st, res = admin("POST", "/hooks/tag/versions", {"path": big})
+    assert st == 201, res
+    st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {str(res["version"]): 1}})
+    assert st == 200, res
+    wait_until(lambda: served() == {"big"}, timeout=20, what="the big version on every thread")
+    assert long_loop_iterations(over) == before, "a worker loop iteration took more than %g s of CPU" % over
 
 
 if __name__ == "__main__":
