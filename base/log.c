@@ -3,14 +3,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/worker.h"
 
 int log_level = LOG_INFO;
 static int log_fd = 2;
-static __thread char thread_name[16] = "main";
 
 int log_open(const char *path, int level)
 {
@@ -26,27 +26,24 @@ int log_open(const char *path, int level)
     return 0;
 }
 
-void log_set_thread_name(const char *name)
-{
-    snprintf(thread_name, sizeof(thread_name), "%s", name);
-}
-
 void log_vwrite(int level, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     char buf[4096];
-    struct timeval tv;
+    int64_t now_ms;
+    time_t secs;
     struct tm tm;
     size_t n;
     int r;
 
     if (level > log_level)
         return;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
+    now_ms = edge_realtime_ms();
+    secs = (time_t)(now_ms / 1000);
+    gmtime_r(&secs, &tm);
     n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(buf + n, sizeof(buf) - n, ".%03dZ [%s] [%s] ", (int)(tv.tv_usec / 1000), names[level < 0 ? 0 : level > 3 ? 3 : level],
-                  thread_name);
+    n += snprintf(buf + n, sizeof(buf) - n, ".%03dZ [%s] [%s] ", (int)(now_ms % 1000), names[level < 0 ? 0 : level > 3 ? 3 : level],
+                  edge_worker_name());
     r = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
     if (r < 0)
         r = 0;

@@ -14,8 +14,7 @@ int log_open(const char *path, int level);
 /** writes one line `TIME [level] [tN] message` with a single write(2) */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vwrite(int level, const char *fmt, va_list ap);
-/** names the calling thread in log lines (worker N); the main thread is `main` */
-void log_set_thread_name(const char *name);
+/* the thread in log lines is edge_worker_name() (base/worker.h) */
 
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)                                                                                                              \

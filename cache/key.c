@@ -1,5 +1,4 @@
 /* cache/key.c - the cache key of a request under a CloudFront-style cache policy, its 64-bit hash, and the URL part for purges. */
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include "base/assert.h"
 #include "base/str.h"
 #include "cache/key.h"
 
@@ -391,7 +391,7 @@ h2o_iovec_t cache_key_build_pool(h2o_mem_pool_t *pool, const conf_cache_policy_t
     size_t cap = 64 + 3 * (req->host.len + req->path.len);
     kbuf_t b = {h2o_mem_alloc_pool(pool, cap), 0, cap};
     ssize_t len = build(pol, req, &b, scratch, items);
-    assert(len >= 0);
+    EDGE_ASSERT(len >= 0);
     if ((size_t)len > cap) {
         b = (kbuf_t){h2o_mem_alloc_pool(pool, (size_t)len), 0, (size_t)len};
         build(pol, req, &b, scratch, items);
@@ -405,7 +405,7 @@ h2o_iovec_t cache_key_url(h2o_mem_pool_t *pool, const conf_cache_policy_t *pol, 
     kitem_t *scratch = h2o_mem_alloc_pool(pool, sizeof(*scratch) * items);
     kbuf_t b = {h2o_mem_alloc_pool(pool, cap), 0, cap};
     put_url(&b, pol, path, scratch, items);
-    assert(b.len <= cap);
+    EDGE_ASSERT(b.len <= cap);
     return h2o_iovec_init(b.p, b.len);
 }
 
@@ -416,7 +416,7 @@ h2o_iovec_t cache_key_query(h2o_mem_pool_t *pool, const conf_cache_policy_t *pol
     kbuf_t b = {h2o_mem_alloc_pool(pool, cap), 0, cap};
     ssize_t n = collect_query(pol, query.base, query.len, scratch, items);
     put_query(&b, scratch, n > 0 ? (size_t)n : 0);
-    assert(b.len <= cap);
+    EDGE_ASSERT(b.len <= cap);
     return h2o_iovec_init(b.p, b.len);
 }
 

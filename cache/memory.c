@@ -1,9 +1,9 @@
 /* cache/memory.c - the sharded in-memory index with S3-FIFO eviction (Yang et al., SOSP'23: a small FIFO that filters one-hit
  * wonders, a main FIFO with reinsertion, and a ghost FIFO of recently evicted keys), bounded in bytes. */
-#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/assert.h"
 #include "cache/memory.h"
 
 #define NUM_SHARDS 16
@@ -201,7 +201,7 @@ static void unlink_locked(cache_mem_t *m, shard_t *s, cache_obj_t *obj)
 {
     cache_obj_t **p = &s->buckets[obj->hash & (s->num_buckets - 1)];
     while (*p != obj) {
-        assert(*p != NULL);
+        EDGE_ASSERT(*p != NULL);
         p = &(*p)->hash_next;
     }
     *p = obj->hash_next;

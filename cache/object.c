@@ -1,8 +1,8 @@
 /* cache/object.c - refcounted response objects with an append-only body that readers on any thread stream while it fills. */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/assert.h"
 #include "cache/object.h"
 
 static __thread cache_thread_t *current_thread;
@@ -19,7 +19,7 @@ static char *title_names[NUM_TITLE_NAMES];
 
 static void init_obj_locks(void)
 {
-    assert(H2O_TOKEN_X_TRAFFIC - h2o__tokens + 1 == NUM_TITLE_NAMES);
+    EDGE_ASSERT(H2O_TOKEN_X_TRAFFIC - h2o__tokens + 1 == NUM_TITLE_NAMES);
     for (size_t i = 0; i != NUM_OBJ_LOCKS; ++i)
         pthread_mutex_init(&obj_locks[i], NULL);
     for (size_t i = 0; i != NUM_TITLE_NAMES; ++i) {
@@ -125,7 +125,7 @@ void cache_waiter_init(cache_waiter_t *w, void (*cb)(cache_waiter_t *w))
     memset(w, 0, sizeof(*w));
     w->thread = current_thread;
     w->cb = cb;
-    assert(w->thread != NULL && "waiters belong to worker threads");
+    EDGE_ASSERT(w->thread != NULL && "waiters belong to worker threads");
 }
 
 /* queues w on its thread; called with no lock or with the lock of the object w waited on (lock order: object, then inbox) */
@@ -188,7 +188,7 @@ static void maybe_drop_fillstate_locked(cache_obj_t *obj)
 {
     cache_fillstate_t *fs = obj->fs;
     if (fs != NULL && cache_obj_state(obj) == CACHE_OBJ_COMPLETE && fs->num_readers == 0 && h2o_linklist_is_empty(&fs->waiters)) {
-        assert(fs->fallback == NULL);
+        EDGE_ASSERT(fs->fallback == NULL);
         obj->fs = NULL;
         free(fs);
     }
@@ -215,6 +215,7 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
     pthread_once(&obj_locks_once, init_obj_locks);
     if ((obj = calloc(1, sizeof(*obj) + key.len + 1 + (url_in_key ? 0 : url.len + 1))) == NULL)
         h2o_fatal("no memory");
+    obj->magic = CACHE_OBJ_MAGIC;
     atomic_init(&obj->refcnt, 1);
     atomic_init(&obj->state, CACHE_OBJ_BUSY);
     obj->hash = hash;
@@ -241,10 +242,13 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
 
 void cache_obj_release(cache_obj_t *obj)
 {
-    if (atomic_fetch_sub_explicit(&obj->refcnt, 1, memory_order_acq_rel) != 1)
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    uint32_t before = atomic_fetch_sub_explicit(&obj->refcnt, 1, memory_order_acq_rel);
+    EDGE_ASSERT(before != 0);
+    if (before != 1)
         return;
     if (obj->fs != NULL) {
-        assert(h2o_linklist_is_empty(&obj->fs->waiters));
+        EDGE_ASSERT(h2o_linklist_is_empty(&obj->fs->waiters));
         if (obj->fs->fallback != NULL)
             cache_obj_release(obj->fs->fallback);
         free(obj->fs);
@@ -255,11 +259,13 @@ void cache_obj_release(cache_obj_t *obj)
         body_free_segments(&obj->body_inline);
     free(obj->headers);
     free(obj->vary_names);
+    obj->magic = 0;
     free(obj);
 }
 
 void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj->fresh.response_time_ms = d->response_time_ms;
     obj->fresh.initial_age_ms = d->initial_age_ms;
     obj->fresh.lifetime_ms = d->lifetime_ms;
@@ -271,6 +277,7 @@ void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d)
 
 void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     memset(d, 0, sizeof(*d));
     d->storable = 1;
     d->response_time_ms = obj->fresh.response_time_ms;
@@ -342,10 +349,11 @@ static void copy_head(cache_obj_t *obj, const char *reason, const h2o_header_t *
 void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
                         size_t num_tags)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     size_t bytes = sizeof(h2o_iovec_t) * (num_vary + num_tags) + vary_key.len + 1, i;
     h2o_iovec_t *iov;
     char *p;
-    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     if (num_vary > UINT16_MAX)
         num_vary = UINT16_MAX;
     if (num_tags > UINT16_MAX)
@@ -387,7 +395,8 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
                         size_t num_plain, int64_t content_length, int pass)
 {
-    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
     copy_head(obj, reason, headers, num_headers);
     obj->num_plain = (uint32_t)(num_plain < num_headers ? num_plain : num_headers);
@@ -402,8 +411,10 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
 
 void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t *headers, size_t num_headers, size_t num_plain)
 {
-    assert(cache_obj_state(obj) == CACHE_OBJ_BUSY);
-    assert(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    EDGE_CHECK_OBJ(from, CACHE_OBJ_MAGIC);
+    EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
+    EDGE_ASSERT(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
     obj->status = from->status;
     if (obj->vary_names == NULL)
         cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
@@ -436,6 +447,7 @@ static cache_seg_t *seg_new(uint64_t offset, size_t cap)
 
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     cache_body_t *b = obj->body;
     const char *src = data;
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
@@ -484,6 +496,7 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
 
 void cache_obj_complete(cache_obj_t *obj)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj_lock(obj);
     if (obj->content_length < 0)
         obj->content_length = (int64_t)atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
@@ -497,8 +510,10 @@ void cache_obj_complete(cache_obj_t *obj)
 
 void cache_obj_fail(cache_obj_t *obj, int status, const char *reason, cache_obj_t *fallback)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    EDGE_CHECK_OBJ_OR_NULL(fallback, CACHE_OBJ_MAGIC);
     obj_lock(obj);
-    assert(obj->fs != NULL);
+    EDGE_ASSERT(obj->fs != NULL);
     obj->fs->fail_status = status;
     snprintf(obj->fs->fail_reason, sizeof(obj->fs->fail_reason), "%s", reason != NULL ? reason : "error");
     obj->fs->producer = NULL;
@@ -528,6 +543,7 @@ cache_obj_t *cache_obj_fallback(cache_obj_t *obj)
 
 void cache_obj_make_transient(cache_obj_t *obj, cache_waiter_t *producer)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj_lock(obj);
     obj->transient = 1;
     if (obj->fs != NULL)
@@ -572,6 +588,7 @@ size_t cache_obj_num_readers(cache_obj_t *obj)
 
 void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_t seen_avail)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj_lock(obj);
     if (h2o_linklist_is_linked(&w->link))
         h2o_linklist_unlink(&w->link);
@@ -587,6 +604,7 @@ void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_
 
 void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     memset(r, 0, sizeof(*r));
     if (cache_obj_state(obj) == CACHE_OBJ_COMPLETE)
         return; /* nothing to track: the body is whole and immutable */
@@ -631,6 +649,7 @@ static cache_seg_t *seek(cache_seg_t *s, uint64_t pos)
 
 void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     if (!r->tracked) {
         r->acked = pos;
         return;
@@ -648,6 +667,7 @@ void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos)
 
 void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     if (!r->tracked)
         return;
     obj_lock(obj);
@@ -666,6 +686,7 @@ void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r)
 size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint64_t end, h2o_iovec_t *vecs, size_t max,
                          size_t *nbytes)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     cache_body_t *b = obj->body;
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_acquire);
     cache_seg_t *s;

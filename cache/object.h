@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <h2o.h>
+#include "base/assert.h"
 #include "cache/policy.h"
 
 /* ---- per-thread wake-ups -------------------------------------------------------------------------------------------------- */
@@ -105,6 +106,7 @@ typedef struct cache_fresh {
 } cache_fresh_t;
 
 typedef struct cache_obj {
+    unsigned magic; /* CACHE_OBJ_MAGIC while alive (base/assert.h): readers on every thread hold references */
     _Atomic uint32_t refcnt;
     _Atomic int state;
 
@@ -151,11 +153,13 @@ typedef struct cache_obj {
     _Atomic uint8_t freq;
     size_t charged; /* bytes counted against the memory bound */
 } cache_obj_t;
+#define CACHE_OBJ_MAGIC 0x0b1ec7c5u
 
 /** creates a BUSY object with refcnt 1; key is copied, and url too unless it lies inside key */
 cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url);
 static inline void cache_obj_addref(cache_obj_t *obj)
 {
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     atomic_fetch_add_explicit(&obj->refcnt, 1, memory_order_relaxed);
 }
 /** drops a reference; the last frees the object (and its body, or its reference on the body's owner) */

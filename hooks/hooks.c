@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "hooks/internal.h"
@@ -81,6 +82,7 @@ static void fn_destroy(hook_fn_t *fn)
         hook_lua_state_free(fn->spares[i]);
     free(fn->spares);
     pthread_mutex_destroy(&fn->spares_mutex);
+    fn->magic = 0;
     free(fn);
 }
 
@@ -166,6 +168,7 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     hook_fn_t *fn = calloc(1, sizeof(*fn));
     if (fn == NULL)
         abort();
+    fn->magic = HOOK_FN_MAGIC;
     atomic_init(&fn->refs, 1);
     atomic_init(&fn->thread_refs, 1); /* the owners' one, dropped with the last owner */
     pthread_mutex_init(&fn->spares_mutex, NULL);
@@ -202,6 +205,7 @@ error:
 
 void hook_fn_addref(hook_fn_t *fn)
 {
+    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
     atomic_fetch_add(&fn->refs, 1);
 }
 
@@ -209,7 +213,10 @@ void hook_fn_release(hook_fn_t *fn)
 {
     if (fn == NULL)
         return;
-    if (atomic_fetch_sub(&fn->refs, 1) == 1) {
+    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
+    long before = atomic_fetch_sub(&fn->refs, 1);
+    EDGE_ASSERT(before > 0);
+    if (before == 1) {
         atomic_store_explicit(&fn->retired, 1, memory_order_release); /* threads drop their states at their next sweep */
         fn_put_thread_ref(fn);
     }
@@ -395,6 +402,7 @@ hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
                               uint64_t budget_ms)
 {
     hook_report_t dummy;
+    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
     if (rep == NULL)
         rep = &dummy;
     memset(rep, 0, sizeof(*rep));

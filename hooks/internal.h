@@ -19,6 +19,7 @@ typedef struct hook_counters {
 } hook_counters_t;
 
 struct hook_fn {
+    unsigned magic;           /* HOOK_FN_MAGIC while loaded (base/assert.h): every worker thread runs it */
     _Atomic long refs;        /* owners (hook_fn_load, hook_fn_addref) */
     _Atomic long thread_refs; /* per-thread Lua states, plus one while any owner remains; the last one destroys */
     _Atomic int retired;      /* owners are gone: threads drop their states */
@@ -47,6 +48,7 @@ struct hook_fn {
     /* counters: one lazily allocated slot per thread index */
     hook_counters_t *_Atomic slots[HOOK_MAX_THREADS];
 };
+#define HOOK_FN_MAGIC 0x4f0cf7a3u
 
 /** one (thread, hook version) Lua state */
 typedef struct hook_thread_slot {

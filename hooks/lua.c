@@ -9,6 +9,7 @@
 #include <lualib.h>
 #include <luajit.h>
 #include <openssl/evp.h>
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "hooks/internal.h"
@@ -285,9 +286,7 @@ static int api_hmac(const char *alg, const char *key, size_t klen, const char *d
 
 static double api_time(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)edge_realtime_ns() / 1e9;
 }
 
 static double api_remaining_ms(void)

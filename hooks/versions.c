@@ -14,10 +14,12 @@
 #include "base/str.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
+#include "base/assert.h"
 #include "base/log.h"
 
 /* one immutable version: shared by the registries (the committed one and a staged copy), refcounted */
 typedef struct version {
+    unsigned magic; /* VERSION_MAGIC while alive (base/assert.h): the committed and staged registries share it */
     _Atomic unsigned refs;
     unsigned number;
     char *label; /* NAME@NUMBER: the name its loaded instances carry (logs, metrics) */
@@ -27,6 +29,7 @@ typedef struct version {
     conf_hook_t conf; /* settings; lua / native point at copy_path */
     time_t created;
 } version_t;
+#define VERSION_MAGIC 0x7e5104b9u
 
 /* a version as one registry holds it: loaded (fn) while an alias of that registry points at it */
 typedef struct vref {
@@ -185,12 +188,16 @@ static int parse_key(const char *key, hook_key_kind_t *kind, char *name, size_t 
 
 static void version_release(version_t *v)
 {
-    if (atomic_fetch_sub(&v->refs, 1) != 1)
+    EDGE_CHECK_OBJ(v, VERSION_MAGIC);
+    unsigned before = atomic_fetch_sub(&v->refs, 1);
+    EDGE_ASSERT(before != 0);
+    if (before != 1)
         return;
     free(v->label);
     free(v->copy_path);
     free(v->orig_path);
     free(v->conf.config_json);
+    v->magic = 0;
     free(v);
 }
 
@@ -410,6 +417,7 @@ static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const 
     }
     if ((v = calloc(1, sizeof(*v))) == NULL)
         abort();
+    v->magic = VERSION_MAGIC;
     atomic_init(&v->refs, 1);
     v->number = number;
     memcpy(v->hash, hash, sizeof(hash));

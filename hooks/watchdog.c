@@ -8,7 +8,9 @@
 #include <time.h>
 #include <ucontext.h>
 #include <lauxlib.h>
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/worker.h"
 #include "hooks/internal.h"
 
 /*
@@ -54,13 +56,6 @@ static _Atomic int ranges_cur;
  * thread registers, then refined by the watchdog thread against CLOCK_MONOTONIC over an ever longer baseline.
  * Otherwise, and on other architectures, clock_gettime. Only differences of this clock are used (durations, deadlines).
  */
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <x86intrin.h>
@@ -74,9 +69,9 @@ static void clock_calibrate(void)
     if (atomic_load(&clk_tsc) || getenv("EDGEHOOK_NO_TSC") != NULL || !__get_cpuid(0x80000007, &a, &b, &c, &d) ||
         (d & (1u << 8)) == 0)
         return;
-    uint64_t m0 = mono_ns(), t0 = __rdtsc(), m1, t1;
+    uint64_t m0 = edge_mono_ns(), t0 = __rdtsc(), m1, t1;
     do {
-        m1 = mono_ns();
+        m1 = edge_mono_ns();
         t1 = __rdtsc();
     } while (m1 - m0 < 2000000);
     if (t1 <= t0)
@@ -91,7 +86,7 @@ static void clock_refine(void)
 {
     if (!atomic_load(&clk_tsc))
         return;
-    uint64_t m = mono_ns(), t = __rdtsc();
+    uint64_t m = edge_mono_ns(), t = __rdtsc();
     if (m - clk_mono_base > 1000000000u && t > clk_tsc_base)
         atomic_store(&clk_mult, (uint64_t)(((unsigned __int128)(m - clk_mono_base) << 32) / (t - clk_tsc_base)));
 }
@@ -103,7 +98,7 @@ uint64_t hook_now_ns(void)
         uint64_t d = __rdtsc() - clk_tsc_base;
         return clk_mono_base + (uint64_t)(((unsigned __int128)d * atomic_load_explicit(&clk_mult, memory_order_relaxed)) >> 32);
     }
-    return mono_ns();
+    return edge_mono_ns();
 }
 #else
 static void clock_calibrate(void)
@@ -116,7 +111,7 @@ static void clock_refine(void)
 
 uint64_t hook_now_ns(void)
 {
-    return mono_ns();
+    return edge_mono_ns();
 }
 #endif
 
@@ -197,7 +192,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 static void *on_watchdog(void *arg)
 {
     (void)arg;
-    log_set_thread_name("hook-watchdog");
+    edge_thread_name("hook-watchdog");
     pthread_mutex_lock(&wd_lock);
     while (!wd_stop) {
         uint64_t now = hook_now_ns();
@@ -224,13 +219,7 @@ static void *on_watchdog(void *arg)
             continue;
         }
         clock_refine();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += HOOK_WD_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec += 1;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = edge_deadline(CLOCK_MONOTONIC, HOOK_WD_TICK_MS);
         pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
     }
     pthread_mutex_unlock(&wd_lock);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "proxy/control.h"
 #include "base/log.h"
+#include "base/worker.h"
 
 typedef struct control_job {
     h2o_multithread_message_t super; /* the completion message (link reused: first in the control queue, then to the worker) */
@@ -39,7 +40,7 @@ static uint64_t now_us(void)
 
 static void *control_main(void *unused)
 {
-    log_set_thread_name("control");
+    edge_thread_name("control");
     on_control = 1;
     /* when the CPUs are busy the worker loops go first: a compile here may take longer, a hit must not wait for it */
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)

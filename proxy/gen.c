@@ -94,6 +94,7 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
     size_t i;
     if (gen == NULL)
         h2o_fatal("no memory");
+    gen->magic = EDGE_GEN_MAGIC;
     atomic_init(&gen->refcnt, 1);
     gen->id = atomic_fetch_add(&next_gen_id, 1);
     gen->conf = conf;
@@ -142,6 +143,7 @@ edge_gen_t *gen_rebind(edge_gen_t *old, hook_versions_txn_t *txn, char *err, siz
     size_t i;
     if (gen == NULL)
         h2o_fatal("no memory");
+    gen->magic = EDGE_GEN_MAGIC;
     atomic_init(&gen->refcnt, 1);
     gen->id = atomic_fetch_add(&next_gen_id, 1);
     gen->conf = old->conf;
@@ -170,12 +172,16 @@ void gen_commit(edge_gen_t *gen)
 
 void gen_addref(edge_gen_t *gen)
 {
+    EDGE_CHECK_OBJ(gen, EDGE_GEN_MAGIC);
     atomic_fetch_add(&gen->refcnt, 1);
 }
 
 void gen_release(edge_gen_t *gen)
 {
-    if (atomic_fetch_sub(&gen->refcnt, 1) != 1)
+    EDGE_CHECK_OBJ(gen, EDGE_GEN_MAGIC);
+    uint32_t before = atomic_fetch_sub(&gen->refcnt, 1);
+    EDGE_ASSERT(before != 0);
+    if (before != 1)
         return;
     if (gen->origins != NULL)
         for (size_t i = 0; gen->origins[i] != NULL; ++i)
@@ -202,6 +208,7 @@ void gen_release(edge_gen_t *gen)
         conf_free(gen->conf_ref->conf);
         free(gen->conf_ref);
     }
+    EDGE_FREE_OBJ(gen, EDGE_GEN_MAGIC);
     free(gen);
 }
 

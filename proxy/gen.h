@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <h2o.h>
+#include "base/assert.h"
 #include "cache/forward.h"
 #include "cache/policy.h"
 #include "conf/config.h"
@@ -30,6 +31,7 @@ typedef struct edge_conf_ref {
 } edge_conf_ref_t;
 
 typedef struct edge_gen {
+    unsigned magic; /* EDGE_GEN_MAGIC while alive (base/assert.h): workers and the admin API hold references */
     _Atomic uint32_t refcnt;
     uint64_t id;
     conf_t *conf;
@@ -40,6 +42,7 @@ typedef struct edge_gen {
     edge_conf_ref_t *conf_ref; /* set once built: the generation shares conf through it */
     hook_versions_txn_t *staged; /* the registry changes this generation was built on, committed when it is published */
 } edge_gen_t;
+#define EDGE_GEN_MAGIC 0x6e8c2a41u
 
 /**
  * Builds the runtime objects of conf; NULL with a message on failure (conf stays the caller's until gen_own_conf). The config's

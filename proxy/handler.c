@@ -15,6 +15,7 @@
 #include "proxy/dynorigin.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/reqcheck.h"
@@ -88,9 +89,7 @@ static size_t format_u64(char *buf, uint64_t v)
 
 static uint64_t now_us(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    return (uint64_t)edge_realtime_us();
 }
 
 /* ---- errors --------------------------------------------------------------------------------------------------------------- */

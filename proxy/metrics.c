@@ -2,12 +2,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "base/worker.h"
 #include "proxy/metrics.h"
 
 static metrics_worker_t *workers;
 static unsigned num_workers;
 static metrics_worker_t fallback; /* the main thread and tools */
-static __thread metrics_worker_t *local = &fallback;
 static _Atomic uint64_t reloads[2]; /* refused, ok */
 static const uint64_t bucket_us[METRICS_LATENCY_BUCKETS] = {100,    250,    500,     1000,    2500,    5000,     10000,
                                                              25000,  50000,  100000,  250000,  1000000, 5000000,  30000000};
@@ -40,19 +40,15 @@ void metrics_init(unsigned n)
     num_workers = n;
 }
 
-void metrics_bind_thread(unsigned id)
-{
-    local = &workers[id];
-}
-
 metrics_worker_t *metrics_local(void)
 {
-    return local;
+    int id = edge_worker_id();
+    return id >= 0 && (unsigned)id < num_workers ? &workers[id] : &fallback;
 }
 
 void metrics_request(int status, uint64_t duration_us, uint64_t bytes)
 {
-    metrics_worker_t *m = local;
+    metrics_worker_t *m = metrics_local();
     int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
     int b;
     metrics_add(&m->status[cls], 1);
@@ -65,7 +61,7 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes)
 
 void metrics_loop_busy(uint64_t cpu_us)
 {
-    metrics_worker_t *m = local;
+    metrics_worker_t *m = metrics_local();
     int b;
     for (b = 0; b != METRICS_LATENCY_BUCKETS && cpu_us > bucket_us[b]; ++b)
         ;

@@ -43,9 +43,8 @@ typedef struct metrics_worker {
 
 /** allocates the per-worker counters */
 void metrics_init(unsigned num_workers);
-/** the calling worker's counters */
+/** the calling worker's counters (edge_worker_id(); threads that are not workers share one set) */
 metrics_worker_t *metrics_local(void);
-void metrics_bind_thread(unsigned worker_id);
 
 /* single-writer increment: no lock prefix on the hot path */
 static inline void metrics_add(_Atomic uint64_t *c, uint64_t n)

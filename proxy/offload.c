@@ -2,7 +2,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/assert.h"
 #include "base/log.h"
+#include "base/worker.h"
 #include "proxy/offload.h"
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -14,7 +16,7 @@ static void *offload_main(void *arg)
     hook_thread_t *t;
     char name[16];
     snprintf(name, sizeof(name), "offload%u", (unsigned)(uintptr_t)arg);
-    log_set_thread_name(name);
+    edge_thread_name(name);
     if ((t = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of an offload thread");
     for (;;) {
@@ -25,6 +27,7 @@ static void *offload_main(void *arg)
         job = H2O_STRUCT_FROM_MEMBER(offload_job_t, queue_link, queue.next);
         h2o_linklist_unlink(&job->queue_link);
         pthread_mutex_unlock(&mutex);
+        EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
         /* the whole timeout, no budget: here a long call only delays its own request */
         job->status = hook_run(t, job->fn, &job->ev, &job->pool, &job->rep);
         hook_thread_sweep(t);
@@ -55,6 +58,7 @@ static void on_results(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     while (!h2o_linklist_is_empty(messages)) {
         offload_job_t *job = H2O_STRUCT_FROM_MEMBER(offload_job_t, message.link, messages->next);
         h2o_linklist_unlink(&job->message.link);
+        EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
         if (job->orphaned)
             offload_job_free(job);
         else
@@ -72,6 +76,7 @@ offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_
     offload_job_t *job = calloc(1, sizeof(*job));
     if (job == NULL)
         h2o_fatal("no memory");
+    job->magic = OFFLOAD_JOB_MAGIC;
     h2o_mem_init_pool(&job->pool);
     job->fn = fn;
     hook_fn_addref(fn);
@@ -83,6 +88,7 @@ offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_
 
 void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver)
 {
+    EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
     job->receiver = receiver;
     pthread_mutex_lock(&mutex);
     h2o_linklist_insert(&queue, &job->queue_link);
@@ -92,11 +98,13 @@ void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver)
 
 void offload_orphan(offload_job_t *job)
 {
+    EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
     job->orphaned = 1;
 }
 
 void offload_job_free(offload_job_t *job)
 {
+    EDGE_FREE_OBJ(job, OFFLOAD_JOB_MAGIC);
     hook_fn_release(job->fn);
     h2o_mem_clear_pool(&job->pool);
     free(job);

@@ -13,6 +13,7 @@
 
 typedef struct offload_job offload_job_t;
 struct offload_job {
+    unsigned magic;       /* OFFLOAD_JOB_MAGIC while alive (base/assert.h): it travels worker -> offload thread -> worker */
     hook_fn_t *fn;        /* a reference */
     hook_event_t ev;      /* a deep copy, in pool; the result after the run */
     h2o_mem_pool_t pool;  /* the job's memory: the result points into it, so free the job after using the result */
@@ -26,6 +27,7 @@ struct offload_job {
     int orphaned;                    /* touched only on the submitting worker's thread */
     struct offload_job *next;        /* the owner's list (proxy/hookcall.c keeps results until its caller ends) */
 };
+#define OFFLOAD_JOB_MAGIC 0x0ff10ad5u
 
 /** the inline budget to give hook calls: OFFLOAD_INLINE_BUDGET_MS, or 0 when there are no offload threads */
 uint64_t offload_budget_ms(void);

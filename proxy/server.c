@@ -1,7 +1,6 @@
 /* proxy/server.c - listeners (HTTP/1.1, h2c, h2 over TLS with ALPN), one h2o event loop per worker thread, signals, graceful
  * shutdown. */
 #include <arpa/inet.h>
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -24,7 +23,10 @@
 #include "cache/key.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/worker.h"
 #include "proxy/metrics.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"
@@ -86,11 +88,9 @@ void server_worker_bind(server_worker_t *w)
 
 int64_t server_now_ms(void)
 {
-    struct timeval tv;
     if (current_worker != NULL)
         return (int64_t)h2o_now(current_worker->ctx.loop); /* the loop's clock: wall time in ms, updated every iteration */
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return edge_realtime_ms();
 }
 
 h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms)
@@ -218,7 +218,7 @@ void server_gen_release(server_worker_t *w, edge_gen_t *g)
             return;
         }
     }
-    assert(!"released a generation this worker does not know");
+    EDGE_ASSERT(!"released a generation this worker does not know");
 }
 
 /* new requests use gen from now on; the current one is kept while requests use it */
@@ -337,13 +337,10 @@ static pthread_barrier_t workers_ready;
 static void *worker_main(void *arg)
 {
     server_worker_t *w = arg;
-    char name[16];
     size_t i;
 
     server_worker_bind(w);
-    snprintf(name, sizeof(name), "t%u", w->id);
-    log_set_thread_name(name);
-    metrics_bind_thread(w->id);
+    edge_worker_enter(w->id);
     h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
     cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
@@ -520,7 +517,7 @@ static void warn_restart_only(conf_t *old, conf_t *new)
  * its jobs, run one after the other) */
 hook_versions_txn_t *server_hooks_begin(void)
 {
-    assert(control_is_current());
+    EDGE_ASSERT(control_is_current());
     return hook_versions_begin();
 }
 
@@ -673,13 +670,7 @@ int server_run(conf_t *conf)
         m->type = CONTROL_STOP;
         h2o_multithread_send_message(&server.workers[i].control, &m->super);
     }
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += grace_ms / 1000;
-    deadline.tv_nsec += (grace_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec += 1;
-        deadline.tv_nsec -= 1000000000;
-    }
+    deadline = edge_deadline(CLOCK_REALTIME, grace_ms);
     for (i = 0; i != server.num_workers; ++i) {
         if (pthread_timedjoin_np(server.workers[i].tid, NULL, &deadline) != 0) {
             uint64_t left = 0;

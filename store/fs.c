@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "store/fs.h"
@@ -49,6 +51,7 @@ struct store_bucket {
 };
 
 struct store_upload {
+    unsigned magic; /* STORE_UPLOAD_MAGIC while alive (base/assert.h): requests on store threads hold references */
     store_fs_t *fs;
     atomic_uint refcnt;
     char id[33];
@@ -64,14 +67,13 @@ struct store_upload {
     store_part_info_t *parts; /* sorted by number */
     size_t num_parts, cap_parts;
 };
+#define STORE_UPLOAD_MAGIC 0x5a10adedu
 
 /* ---- small helpers --------------------------------------------------------------------------------------------------------- */
 
 static int64_t now_ms(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return edge_realtime_ms();
 }
 
 static char *xstrndup(const char *s, size_t n)
@@ -1188,12 +1190,18 @@ static void upload_free(store_upload_t *u)
     free(u->dir);
     free(u->parts);
     pthread_mutex_destroy(&u->lock);
+    EDGE_FREE_OBJ(u, STORE_UPLOAD_MAGIC);
     free(u);
 }
 
 void store_fs_upload_release(store_upload_t *u)
 {
-    if (u != NULL && atomic_fetch_sub(&u->refcnt, 1) == 1)
+    if (u == NULL)
+        return;
+    EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
+    unsigned before = atomic_fetch_sub(&u->refcnt, 1);
+    EDGE_ASSERT(before != 0);
+    if (before == 1)
         upload_free(u);
 }
 
@@ -1271,6 +1279,7 @@ static store_upload_t *upload_new(store_fs_t *fs, const char *id, const char *bu
     store_upload_t *u = calloc(1, sizeof(*u));
     if (u == NULL)
         return NULL;
+    u->magic = STORE_UPLOAD_MAGIC;
     u->fs = fs;
     atomic_init(&u->refcnt, 1);
     snprintf(u->id, sizeof(u->id), "%s", id);
@@ -1353,6 +1362,7 @@ store_upload_t *store_fs_upload_get(store_bucket_t *b, const char *id, const cha
 
 int store_fs_upload_part_open(store_fs_writer_t *w, store_upload_t *u, unsigned n)
 {
+    EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
     char path[PATH_MAX], gen[17];
     memset(w, 0, sizeof(*w));
     w->fd = -1;
@@ -1447,6 +1457,7 @@ out:
 
 long store_fs_upload_parts(store_upload_t *u, unsigned after, size_t max, store_part_info_t **out, int *truncated)
 {
+    EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
     long n = 0;
     pthread_mutex_lock(&u->lock);
     *out = calloc(u->num_parts != 0 ? u->num_parts : 1, sizeof(**out));
@@ -1470,6 +1481,7 @@ long store_fs_upload_parts(store_upload_t *u, unsigned after, size_t max, store_
 
 int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *parts, size_t n, unsigned *bad_part, store_obj_t **out)
 {
+    EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
     store_fs_t *fs = u->fs;
     char dir[PATH_MAX], meta[PATH_MAX], hash[65], gen[17], datadir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
     size_t moved = 0;
@@ -1606,6 +1618,7 @@ out:
 
 int store_fs_upload_abort(store_upload_t *u)
 {
+    EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
     int r = 0;
     pthread_mutex_lock(&u->lock);
     if (u->gone) {

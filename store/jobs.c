@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "base/log.h"
+#include "base/worker.h"
 #include "store/jobs.h"
 
 /* how many nice levels the store threads run below the process */
@@ -48,7 +49,7 @@ static void *thread_main(void *arg)
     static atomic_uint num;
     char name[16];
     snprintf(name, sizeof(name), "s%u", atomic_fetch_add(&num, 1)); /* error log lines say [s0], [s1]... */
-    log_set_thread_name(name);
+    edge_thread_name(name);
     /* below the workers: when the CPU is short, the loops serving cache hits get it first (10 nice levels weigh about a tenth) */
     errno = 0;
     int nice = getpriority(PRIO_PROCESS, 0);
