@@ -173,7 +173,7 @@ typedef struct conf {
     } access_log;
     struct {
         char *path; /* "-" = stderr */
-        int level;  /* LOG_ERROR..LOG_DEBUG of proxy/log.h */
+        int level;  /* LOG_ERROR..LOG_DEBUG of base/log.h */
     } error_log;
     struct {
         uint64_t max_request_body;

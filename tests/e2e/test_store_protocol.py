@@ -737,7 +737,7 @@ def restart_and_generated_credentials():
 
 @test
 def embedded_origin_through_the_proxy():
-    # the proxy's S3 origin client signs with the store's credentials (proxy/s3origin.c + store/sigv4.c on both ends)
+    # the proxy's S3 origin client signs with the store's credentials (proxy/s3origin.c + sigv4/sigv4.c on both ends)
     ok(s3("PUT", "/proxied"))
     ok(s3("PUT", "/proxied/m/hello%20world.txt", b"through the proxy", headers={"content-type": "text/x-proxied"}))
     status, headers, body = curl_status("-s", edge.url("/m/hello%20world.txt"))
