@@ -304,6 +304,16 @@ rgw dns name = s3.localhost
         sh("ceph-authtool", "--create-keyring", "keyring", "--gen-key", "-n", "mon.", "--cap", "mon", "allow *")
         sh("ceph-mon", *c, "--mkfs", "-i", "a", "--monmap", "monmap", "--keyring", "keyring")
         self.mon = Daemon("ceph-mon", ["ceph-mon", *c, "-i", "a", "-f"], cwd=d)
+
+        def mon_answers():
+            # a mon that is still starting refuses commands (EPERM "problem getting command descriptions"): ask until it
+            # answers, instead of sending the first command at once
+            return subprocess.run(["ceph", *c, "--connect-timeout", "10", "mon", "stat"], cwd=d, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, timeout=30 * SLOW).returncode == 0
+        deadline = time.time() + 120 * SLOW
+        while not mon_answers():
+            assert time.time() < deadline, "the ceph mon did not answer within 120 s"
+            time.sleep(0.5)
         osd = sh("ceph", *c, "osd", "create").strip()
         sh("ceph-osd", *c, "-i", osd, "--mkfs", "--osd-uuid", str(uuid.uuid4()))
         sh("ceph", *c, "osd", "crush", "add-bucket", "localhost", "host")
