@@ -32,7 +32,7 @@ export TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp:print_suppressions=0:se
 echo "skipped under ThreadSanitizer:"
 grep -H "^# notsan:" tests/e2e/test_*.py | sed 's|^tests/e2e/\(test_[a-z0-9_]*\)\.py:# notsan:|  e2e_\1:|'
 echo "  scenarios that stop a looping Lua hook:" $(grep -h -A1 "^@notsan" tests/e2e/test_*.py | sed -n 's/^def \([a-z0-9_]*\).*/\1/p')
-echo "  unit tests that stop a looping Lua hook:" $(grep -h -B2 "SKIP_UNDER_TSAN(" tests/unit/*/test_*.c |
+echo "  unit tests (SKIP_UNDER_TSAN: a looping Lua hook to stop, or a benchmark):" $(grep -h -B2 "SKIP_UNDER_TSAN(" tests/unit/*/test_*.c |
     sed -n 's/^static void \(test_[a-z0-9_]*\).*/\1/p') "(and test_invoke's loop case)"
 (cd build-tsan && ctest --output-on-failure -j"$jobs" -LE notsan "$@") || status=1
 [ $status = 0 ] && echo "== all tests passed" || echo "== SOME TESTS FAILED"
