@@ -57,7 +57,7 @@ def get(path, *args):
 
 
 def admin(method, path, body=None, token=TOKEN):
-    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30 * SLOW)
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = "Bearer " + token
@@ -70,7 +70,7 @@ def admin(method, path, body=None, token=TOKEN):
 
 def metrics(e=None):
     e = e or edge
-    conn = http.client.HTTPConnection("127.0.0.1", e.ports["admin"], timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", e.ports["admin"], timeout=30 * SLOW)
     conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
     text = conn.getresponse().read().decode()
     conn.close()
