@@ -474,11 +474,6 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         return NULL;
     }
     ls->L = L;
-    if (validate) {
-        lua_pushnumber(L, (double)(hook_now_ns() + 2000000000ull));
-        lua_setfield(L, LUA_REGISTRYINDEX, "edgehook.deadline");
-        lua_sethook(L, on_validate_hook, LUA_MASKCOUNT, 10000);
-    }
     lua_gc(L, LUA_GCSTOP, 0);
     luaL_openlibs(L);
     lua_gc(L, LUA_GCRESTART, 0);
@@ -538,6 +533,13 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
     lua_pushstring(L, fn->name);
     lua_pushstring(L, fn->hash);
     lua_pushnumber(L, (double)(fn->memory_limit >> 20));
+    if (validate) {
+        /* the bound of the top level without a watchdog: 2 s from now (the compile above does not count: a big hook's parse on
+         * a busy control thread may take a while) */
+        lua_pushnumber(L, (double)(hook_now_ns() + 2000000000ull));
+        lua_setfield(L, LUA_REGISTRYINDEX, "edgehook.deadline");
+        lua_sethook(L, on_validate_hook, LUA_MASKCOUNT, 10000);
+    }
     int rc;
     if (a != NULL) {
         a->ls = ls;

@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SANITIZE, Edge, notsan, run, test, wait_until  # noqa: E402
+from edgetest import SANITIZE, Edge, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "reload-test-token"
@@ -259,7 +259,6 @@ def long_loop_iterations(over):
 
 
 @test
-@notsan("the 4 MB hook's top level runs past the 2 s bound of a load under ThreadSanitizer")
 def a_big_hook_is_compiled_off_the_worker_loops():
     # a 4 MB Lua hook: compiling it takes hundreds of ms. Publishing it and moving live to it (and a reload with it) compile
     # on the control thread; the worker loops only take the states built for them, so none of their iterations gets long
