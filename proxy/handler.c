@@ -595,7 +595,7 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
     fill_start(txn->behavior->origin, &fr, obj, fc, &hooks, &txn->fetch.origin_name);
 }
 
-/* the object this request reads, and the start of its fetch when `leader` */
+/* the object this request reads (it takes over the reference), its cache status, and whether this request started its fetch */
 static void read_object(edge_txn_t *txn, cache_obj_t *obj, edge_cache_status_t status, int leader)
 {
     txn->out.obj = obj;

@@ -1,6 +1,6 @@
 /* tests/unit/proxy/test_hookcall.c - the hook-call module without a server: calls that complete at once, a call that outgrows
  * its inline budget and completes later (run again from the event as it was given), cancellation, the caps on results; and the
- * loop that runs a request's steps (proxy/reqfsm.h). */
+ * loop that runs a request's steps (proxy/reqfsm.h); the cache statuses' names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "proxy/handler.h"
 #include "proxy/hookcall.h"
 #include "proxy/offload.h"
 #include "proxy/reqfsm.h"
@@ -331,12 +332,29 @@ static void test_steps(void **state)
         assert_string_not_equal(reqfsm_step_name((req_step_t)s), "?");
 }
 
+/* ---- the cache statuses' names (the access log's cache= field) -------------------------------------------------------------- */
+
+static void test_cache_status_names(void **state)
+{
+    (void)state;
+    static const char *const names[EDGE_CACHE_NUM_STATUSES] = {NULL,           "Hit",  "RefreshHit", "Miss", "StaleHit",
+                                                               "StaleIfError", "Pass", "Generated",  "Error"};
+    for (int s = 0; s != EDGE_CACHE_NUM_STATUSES; ++s) {
+        if (names[s] == NULL)
+            assert_null(handler_cache_status_name((edge_cache_status_t)s));
+        else
+            assert_string_equal(handler_cache_status_name((edge_cache_status_t)s), names[s]);
+    }
+    assert_null(handler_cache_status_name(EDGE_CACHE_NUM_STATUSES));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_completes_at_once), cmocka_unit_test(test_result_over_the_caps),
-        cmocka_unit_test(test_completes_later),   cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_request_event),     cmocka_unit_test(test_steps),
+        cmocka_unit_test(test_completes_at_once),  cmocka_unit_test(test_result_over_the_caps),
+        cmocka_unit_test(test_completes_later),    cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_request_event),      cmocka_unit_test(test_steps),
+        cmocka_unit_test(test_cache_status_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
