@@ -9,7 +9,7 @@
 #include "base/log.h"
 #include "base/worker.h"
 
-int log_level = LOG_INFO;
+_Atomic int log_level = LOG_INFO;
 static int log_fd = 2;
 
 int log_open(const char *path, int level)
@@ -22,7 +22,7 @@ int log_open(const char *path, int level)
     if (log_fd != 2 && log_fd != fd)
         close(log_fd);
     log_fd = fd;
-    log_level = level;
+    log_set_level(level);
     return 0;
 }
 
@@ -36,7 +36,7 @@ void log_vwrite(int level, const char *fmt, va_list ap)
     size_t n;
     int r;
 
-    if (level > log_level)
+    if (level > log_get_level())
         return;
     now_ms = edge_realtime_ms();
     secs = (time_t)(now_ms / 1000);

@@ -3,11 +3,23 @@
 #define EDGE_BASE_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
-/** the current threshold; messages above it cost one comparison */
-extern int log_level;
+/** the current threshold; messages above it cost one comparison. Atomic: a reload sets it while every thread reads it; read
+ * it with log_get_level(), set it with log_set_level() (relaxed: nothing else is ordered by it). */
+extern _Atomic int log_level;
+
+static inline int log_get_level(void)
+{
+    return atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+static inline void log_set_level(int level)
+{
+    atomic_store_explicit(&log_level, level, memory_order_relaxed);
+}
 
 /** opens the error log ("-" = stderr); may be called again on reload. Returns 0 or -1 with errno set. */
 int log_open(const char *path, int level);
@@ -19,17 +31,17 @@ void log_vwrite(int level, const char *fmt, va_list ap);
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)                                                                                                              \
     do {                                                                                                                           \
-        if (log_level >= LOG_WARN)                                                                                                 \
+        if (log_get_level() >= LOG_WARN)                                                                                           \
             log_write(LOG_WARN, __VA_ARGS__);                                                                                      \
     } while (0)
 #define log_info(...)                                                                                                              \
     do {                                                                                                                           \
-        if (log_level >= LOG_INFO)                                                                                                 \
+        if (log_get_level() >= LOG_INFO)                                                                                           \
             log_write(LOG_INFO, __VA_ARGS__);                                                                                      \
     } while (0)
 #define log_debug(...)                                                                                                             \
     do {                                                                                                                           \
-        if (log_level >= LOG_DEBUG)                                                                                                \
+        if (log_get_level() >= LOG_DEBUG)                                                                                          \
             log_write(LOG_DEBUG, __VA_ARGS__);                                                                                     \
     } while (0)
 

@@ -1,6 +1,9 @@
 /* proxy/accesslog.c - access log lines (combined + edgehook fields, or JSON) buffered per thread, written whole with write(2). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,10 +14,42 @@
 #define BUF_SIZE 65536
 #define FLUSH_AT 32768
 
-static int log_fd = -1;
-static int log_json;
+/* where lines go: immutable once published, refcounted. `current` holds one reference (the log a reload opened); each worker
+ * holds one on the sink its buffered lines were formatted for (`mine`), and moves to the current one at its next write or
+ * flush (at most 100 ms after a reload). The descriptor is closed when the last reference goes, so no thread ever writes to a
+ * descriptor that was closed (and maybe reused for a client socket). */
+typedef struct sink {
+    atomic_uint refs;
+    int fd;
+    int json;
+} sink_t;
+
+static _Atomic(sink_t *) current;
+/* taking a reference on `current` and replacing it: so that a reference is never taken on a sink being freed */
+static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
+static __thread sink_t *mine;
 static __thread char buf[BUF_SIZE];
 static __thread size_t buf_len;
+
+static void sink_release(sink_t *s)
+{
+    if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        if (s->fd > 2)
+            close(s->fd);
+        free(s);
+    }
+}
+
+/* a reference on the current sink (NULL: no access log) */
+static sink_t *sink_acquire_current(void)
+{
+    pthread_mutex_lock(&current_mutex);
+    sink_t *s = atomic_load_explicit(&current, memory_order_acquire);
+    if (s != NULL)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&current_mutex);
+    return s;
+}
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* the formatter: a pure function of accesslog_fields_t                                                                  */
@@ -416,31 +451,41 @@ size_t accesslog_format(const accesslog_fields_t *f, int json, char *out, size_t
 
 int accesslog_enabled(void)
 {
-    return log_fd != -1;
+    /* this thread's sink too: its buffered lines still go out (and the sink is dropped) at the next flush */
+    return mine != NULL || atomic_load_explicit(&current, memory_order_acquire) != NULL;
 }
 
 int accesslog_open(const char *path, int json)
 {
-    int fd = -1;
+    sink_t *s = NULL, *old;
     if (path != NULL) {
-        if (strcmp(path, "-") == 0) {
-            fd = 1;
-        } else if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) == -1) {
+        int fd = 1;
+        if (strcmp(path, "-") != 0 && (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) == -1)
+            return -1;
+        if ((s = malloc(sizeof(*s))) == NULL) {
+            int err = errno;
+            if (fd > 2)
+                close(fd);
+            errno = err;
             return -1;
         }
+        atomic_init(&s->refs, 1);
+        s->fd = fd;
+        s->json = json;
     }
-    if (log_fd > 2 && log_fd != fd)
-        close(log_fd);
-    log_fd = fd;
-    log_json = json;
+    pthread_mutex_lock(&current_mutex);
+    old = atomic_exchange_explicit(&current, s, memory_order_acq_rel);
+    pthread_mutex_unlock(&current_mutex);
+    sink_release(old); /* closed here, or by the last worker still holding it */
     return 0;
 }
 
-void accesslog_flush(void)
+/* writes the buffer out to this thread's sink */
+static void flush_buffer(void)
 {
     size_t off = 0;
-    while (off < buf_len) {
-        ssize_t n = write(log_fd, buf + off, buf_len - off);
+    while (mine != NULL && off < buf_len) {
+        ssize_t n = write(mine->fd, buf + off, buf_len - off);
         if (n == -1) {
             if (errno == EINTR)
                 continue;
@@ -449,6 +494,16 @@ void accesslog_flush(void)
         off += n;
     }
     buf_len = 0;
+}
+
+void accesslog_flush(void)
+{
+    flush_buffer();
+    /* a reload replaced the log: this thread lets go of the old one (its last holder closes it) */
+    if (mine != NULL && mine != atomic_load_explicit(&current, memory_order_acquire)) {
+        sink_release(mine);
+        mine = NULL;
+    }
 }
 
 /* the first value of a request header, base NULL when absent */
@@ -467,7 +522,12 @@ void accesslog_write(const accesslog_entry_t *e)
     socklen_t sslen;
     size_t addr_len = 0;
 
-    if (log_fd == -1)
+    /* `mine` holds a reference, so it cannot be freed and reused at the same address: equal means it is the current one */
+    if (mine != atomic_load_explicit(&current, memory_order_acquire)) {
+        accesslog_flush(); /* the lines formatted for the old log go to it */
+        mine = sink_acquire_current();
+    }
+    if (mine == NULL)
         return;
     if ((sslen = req->conn->callbacks->get_peername(req->conn, (void *)&ss)) != 0 &&
         (addr_len = h2o_socket_getnumerichost((void *)&ss, sslen, addr)) == SIZE_MAX)
@@ -489,8 +549,8 @@ void accesslog_write(const accesslog_entry_t *e)
 
     /* straight into the buffer: room for the longest line first */
     if (buf_len + ACCESSLOG_LINE_MAX > BUF_SIZE)
-        accesslog_flush();
-    buf_len += accesslog_format(&f, log_json, buf + buf_len, ACCESSLOG_LINE_MAX);
+        flush_buffer();
+    buf_len += accesslog_format(&f, mine->json, buf + buf_len, ACCESSLOG_LINE_MAX);
     if (buf_len >= FLUSH_AT)
-        accesslog_flush();
+        flush_buffer();
 }

@@ -66,14 +66,16 @@ typedef struct accesslog_fields {
  */
 size_t accesslog_format(const accesslog_fields_t *f, int json, char *buf, size_t cap);
 
-/** opens the log (path "-" = stdout; NULL = no access log); returns 0 or -1 with errno */
+/** opens the log (path "-" = stdout; NULL = no access log) and publishes it to every thread (a reload: any thread, while workers
+ * write); the old log's descriptor is closed once no worker holds it any more (each lets go at its next write or flush). Returns
+ * 0 or -1 with errno (the old log stays). */
 int accesslog_open(const char *path, int json);
 /** formats an entry (at most ACCESSLOG_LINE_MAX bytes) into the calling worker's buffer (flushed when large or by accesslog_flush)
  */
 void accesslog_write(const accesslog_entry_t *e);
-/** writes the calling thread's buffer out */
+/** writes the calling thread's buffer out (to the log its lines were formatted for) and lets go of a replaced log */
 void accesslog_flush(void);
-/** 1 when an access log is open */
+/** 1 when an access log is open, or the calling thread still holds a replaced one (its next flush lets go of it) */
 int accesslog_enabled(void);
 
 #endif

@@ -580,7 +580,7 @@ static void reload_job(void *unused)
     connect_embedded_origins(gen);
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
         log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
-    log_level = conf->error_log.level;
+    log_set_level(conf->error_log.level);
     server_publish_gen(gen);
     metrics_reload(1);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
