@@ -398,8 +398,23 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
     return hook_run_budget(t, fn, ev, pool, rep, 0);
 }
 
+static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
+                         uint64_t budget_ms, int64_t timeout_ms);
+
 hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
                               uint64_t budget_ms)
+{
+    return run(t, fn, ev, pool, rep, budget_ms, 0);
+}
+
+hook_status_t hook_run_timeout(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
+                               int64_t timeout_ms)
+{
+    return run(t, fn, ev, pool, rep, 0, timeout_ms > 0 ? timeout_ms : 1);
+}
+
+static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
+                         uint64_t budget_ms, int64_t timeout_ms)
 {
     hook_report_t dummy;
     EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
@@ -412,8 +427,14 @@ hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
         return HOOK_CONTINUE;
     hook_tls_thread = t;
     uint64_t start = hook_now_ns();
-    struct edge_ctx ctx = {
-        .ev = ev, .pool = pool, .fn = fn, .t = t, .status_at_start = ev->response.status, .start_ns = start, .budget_ms = budget_ms};
+    struct edge_ctx ctx = {.ev = ev,
+                           .pool = pool,
+                           .fn = fn,
+                           .t = t,
+                           .status_at_start = ev->response.status,
+                           .start_ns = start,
+                           .budget_ms = budget_ms,
+                           .timeout_ms = timeout_ms};
     hook_event_head(ev, ev->type >= HOOK_ORIGIN_RESPONSE, &ctx.head_bytes_in, &ctx.head_count_in);
     hook_status_t st;
     if (fn->is_lua) {
@@ -433,7 +454,8 @@ hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
         st = HOOK_INVALID; /* a host call broke a rule before the hook gave up: that is the error to report */
     uint64_t end = hook_now_ns();
     rep->duration_ns = end > start ? end - start : 0; /* the TSC clock may be re-calibrated between the two reads */
-    if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)hook_fn_timeout_ms(fn, ev->type) && st != HOOK_FAILED) {
+    if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)(timeout_ms != 0 ? timeout_ms : hook_fn_timeout_ms(fn, ev->type)) &&
+        st != HOOK_FAILED) {
         /* C code cannot be stopped: answer as Lambda@Edge would have */
         st = HOOK_FAILED;
         rep->timed_out = 1;
@@ -454,6 +476,24 @@ hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
     if ((++t->calls & 1023) == 0)
         hook_thread_sweep(t);
     return st;
+}
+
+hook_status_t hook_fail_timeout(hook_thread_t *t, hook_fn_t *fn, const hook_event_t *ev, hook_report_t *rep, const char *why)
+{
+    hook_report_t dummy;
+    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
+    if (rep == NULL)
+        rep = &dummy;
+    memset(rep, 0, sizeof(*rep));
+    rep->name = fn->name;
+    rep->hash = fn->hash;
+    rep->timed_out = 1;
+    rep->http_status = 503;
+    rep->error = why;
+    log_error("hook %s [%.*s] %s: 503 timeout: %s", fn->name, (int)ev->request_id.len,
+              ev->request_id.base ? ev->request_id.base : "", hook_event_type_name(ev->type), why);
+    count(fn, t, HOOK_FAILED, rep);
+    return HOOK_FAILED;
 }
 
 void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)

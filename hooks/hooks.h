@@ -111,12 +111,22 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
 /**
  * hook_run with an inline budget: a Lua call still running after budget_ms (when that is below its timeout) is stopped and
  * HOOK_PREEMPTED is returned, uncounted and unlogged, with ev in an undefined state; the caller runs the call again (from a
- * fresh event) where a long call harms nobody (an offload thread) with the full timeout. Native plugins run to completion.
+ * fresh event) where a long call harms nobody (an offload thread) with the rest of its timeout. Native plugins run to completion.
  * A preemption that had to stop compiled code hard leaves that hook's state on this thread rebuilt with the JIT off, like a
  * timeout does. budget_ms 0 means none.
  */
 hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
                               uint64_t budget_ms);
+
+/** hook_run with the call's timeout given (ms, instead of the hook's): the rest of it, for a call that started earlier */
+hook_status_t hook_run_timeout(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
+                               int64_t timeout_ms);
+
+/**
+ * Ends a call as a timeout without running fn (its deadline passed before it could run: it waited in the offload queue):
+ * HOOK_FAILED, rep->http_status 503 and rep->timed_out, logged with `why` and counted like a timeout. `rep` may be NULL.
+ */
+hook_status_t hook_fail_timeout(hook_thread_t *t, hook_fn_t *fn, const hook_event_t *ev, hook_report_t *rep, const char *why);
 
 /** fixed duration histogram buckets (upper bounds, seconds), as Prometheus `le`; the last bucket is +Inf */
 #define HOOK_HIST_BUCKETS 14

@@ -97,6 +97,7 @@ struct edge_ctx {
     int status_at_start;
     uint64_t start_ns;  /* hook_now_ns() when hook_run began */
     uint64_t budget_ms; /* hook_run_budget: stop a Lua call this early (0: its timeout) */
+    int64_t timeout_ms; /* hook_run_timeout: the call's timeout (0: the hook's, hook_fn_timeout_ms) */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
 };
 

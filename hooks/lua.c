@@ -673,7 +673,7 @@ static const char *pool_printf(h2o_mem_pool_t *pool, const char *fmt, ...)
 hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep)
 {
     hook_fn_t *fn = slot->fn;
-    int64_t timeout_ms = hook_fn_timeout_ms(fn, ctx->ev->type);
+    int64_t timeout_ms = ctx->timeout_ms != 0 ? ctx->timeout_ms : hook_fn_timeout_ms(fn, ctx->ev->type);
     /* an inline budget below the timeout: past it, the call is stopped and handed back to be run elsewhere */
     int budgeted = ctx->budget_ms != 0 && (int64_t)ctx->budget_ms < timeout_ms;
     armed_t a = {t, NULL, (uint64_t)(budgeted ? (int64_t)ctx->budget_ms : timeout_ms) * 1000000u, 0, 0};

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/worker.h"
 #include "proxy/offload.h"
@@ -28,8 +29,16 @@ static void *offload_main(void *arg)
         h2o_linklist_unlink(&job->queue_link);
         pthread_mutex_unlock(&mutex);
         EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
-        /* the whole timeout, no budget: here a long call only delays its own request */
-        job->status = hook_run(t, job->fn, &job->ev, &job->pool, &job->rep);
+        /* the rest of the call's timeout: here a long call only delays its own request; none is left after a long wait in the
+         * queue, and the call ends as a timeout without running */
+        uint64_t now = edge_mono_ns();
+        if (now >= job->deadline_ns) {
+            job->status =
+                hook_fail_timeout(t, job->fn, &job->ev, &job->rep, "its timeout passed while it waited for an offload thread");
+        } else {
+            job->status = hook_run_timeout(t, job->fn, &job->ev, &job->pool, &job->rep,
+                                           (int64_t)((job->deadline_ns - now + 999999) / 1000000));
+        }
         hook_thread_sweep(t);
         /* after this the job belongs to its worker again */
         h2o_multithread_send_message(job->receiver, &job->message);
@@ -81,6 +90,10 @@ offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_
     job->fn = fn;
     hook_fn_addref(fn);
     hook_event_copy(&job->pool, &job->ev, ev);
+    /* the call started on its worker and ran there for its inline budget before it was preempted */
+    uint64_t timeout_ms = (uint64_t)hook_fn_timeout_ms(fn, ev->type);
+    job->deadline_ns =
+        edge_mono_ns() + (timeout_ms > OFFLOAD_INLINE_BUDGET_MS ? timeout_ms - OFFLOAD_INLINE_BUDGET_MS : 0) * 1000000u;
     job->on_done = on_done;
     job->data = data;
     return job;

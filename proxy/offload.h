@@ -19,6 +19,7 @@ struct offload_job {
     h2o_mem_pool_t pool;  /* the job's memory: the result points into it, so free the job after using the result */
     hook_status_t status; /* the result */
     hook_report_t rep;
+    uint64_t deadline_ns; /* edge_mono_ns() when the call's timeout ends, counted from when it started on its worker */
     void (*on_done)(offload_job_t *job); /* on the submitting worker's thread, unless the job was orphaned */
     void *data;
     h2o_multithread_message_t message;
@@ -36,7 +37,9 @@ uint64_t offload_budget_ms(void);
 void offload_init(unsigned num_threads);
 /** the receiver a worker registers on its queue for the results of its jobs */
 void offload_receiver_init(h2o_multithread_receiver_t *receiver, h2o_multithread_queue_t *queue);
-/** a job for fn on a deep copy of ev (the original may go away meanwhile) */
+/** a job for fn on a deep copy of ev (the original may go away meanwhile), for a call preempted after its inline budget: it runs
+ * with the rest of its timeout (the timeout less the budget from now), or ends as a timeout without running if an offload
+ * thread takes it after that */
 offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_done)(offload_job_t *job), void *data);
 /** queues the job; on_done runs later on this worker thread (given its receiver) */
 void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver);

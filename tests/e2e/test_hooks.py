@@ -844,15 +844,9 @@ def offload_saturation_more_looping_hooks_than_offload_threads():
     assert to(m1, "loop4@1") - to(m0, "loop4@1") == 2 and to(m1, "loop@1") - to(m0, "loop@1") == 1, m1
     assert count(a) == count(b) == count(c) == 0
     # the README's promise for the queued call: its 1 s timeout passed while it waited (the offload threads were busy for 4 s),
-    # so it is not run again. KNOWN BUG, reported: proxy/offload.c runs a queued job with a whole new timeout, whenever it is
-    # picked up (the third call loops a second time, for a full second, after the 4 s calls end). Checked strictly the other
-    # way round: this fails once the bug is fixed, so that the check is made strict then
-    reran = looping_lines(c, log_at)
-    if reran == 1:
-        raise AssertionError("the queued call is no longer run past its timeout: the known offload bug is fixed; make the "
-                             "check strict (assert looping_lines(c) == 1)")
-    assert reran == 2, reran
-    print("  KNOWN BUG: the queued call ran again on an offload thread with a new %s timeout after waiting past its own" % "1 s")
+    # so it is not run again (it looped once, on the worker, for its inline budget) and ends as a timeout at its own deadline
+    assert looping_lines(c, log_at) == 1, looping_lines(c, log_at)
+    assert any("waited for an offload thread" in l for l in log_lines_with(out[c].rid)), log_lines_with(out[c].rid)
 
 
 # ---- HTTP/2 -------------------------------------------------------------------------------------------------------------------
