@@ -1,5 +1,6 @@
 /* proxy/origin.c - the HTTP/1.1 origin client: per-thread keep-alive pools, timeouts, retries, strict framing, backpressure. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
@@ -72,6 +73,7 @@ typedef struct origin_req_impl {
     size_t head_scanned;  /* bytes of the incomplete head already parsed (the parser runs again only when a line may have ended) */
     unsigned informational; /* 1xx responses dropped */
     int paused, in_cb, cancelled;
+    unsigned holds;  /* loop callbacks of ours running with the request (req_hold): freed when the last lets go */
     size_t bytes_in; /* response bytes received on this attempt */
     const char *deferred_error;
 } origin_req_impl_t;
@@ -324,18 +326,45 @@ static void set_timer(origin_req_impl_t *r, h2o_timeout_t *t)
         h2o_timeout_link(r->ot->worker->ctx.loop, t, &r->timer);
 }
 
-static void req_free(origin_req_impl_t *r)
+static void req_destroy(origin_req_impl_t *r)
 {
-    h2o_timeout_unlink(&r->timer);
-    h2o_timeout_unlink(&r->resume_entry);
-    if (h2o_linklist_is_linked(&r->wait_link))
-        h2o_linklist_unlink(&r->wait_link);
-    if (r->getaddr != NULL)
-        h2o_hostinfo_getaddr_cancel(r->getaddr);
     h2o_mem_clear_pool(&r->pool);
     free(r->head.base);
     origin_release(r->o);
     free(r);
+}
+
+/* ends the request (it no longer owns a connection): nothing of it runs again; its memory goes at once, or when the outermost
+ * loop callback holding it returns (req_unhold) */
+static void req_free(origin_req_impl_t *r)
+{
+    r->state = ST_DONE;
+    h2o_timeout_unlink(&r->timer);
+    h2o_timeout_unlink(&r->resume_entry);
+    if (h2o_linklist_is_linked(&r->wait_link))
+        h2o_linklist_unlink(&r->wait_link);
+    if (r->getaddr != NULL) {
+        h2o_hostinfo_getaddr_cancel(r->getaddr);
+        r->getaddr = NULL;
+    }
+    if (r->holds == 0)
+        req_destroy(r);
+}
+
+/* A loop callback that calls the consumer (on_head, on_body, on_done: the fill may finish, cancel, pause or resume the request
+ * from there) and looks at the request afterwards holds it for its whole run: the request may end below it, but its memory stays
+ * until the hold is let go; after each call into the consumer the callback checks r->state != ST_DONE before going on (and never
+ * touches the connection of a request that ended: it went back to the pool or was closed). */
+static void req_hold(origin_req_impl_t *r)
+{
+    ++r->holds;
+}
+
+static void req_unhold(origin_req_impl_t *r)
+{
+    assert(r->holds != 0);
+    if (--r->holds == 0 && r->state == ST_DONE)
+        req_destroy(r);
 }
 
 /* ends the request: calls on_done unless cancelled, then frees it; the connection goes back to the pool or is closed */
@@ -719,9 +748,12 @@ static void on_resume(h2o_timeout_entry_t *entry)
     origin_req_impl_t *r = H2O_STRUCT_FROM_MEMBER(origin_req_impl_t, resume_entry, entry);
     if (r->paused || r->conn == NULL)
         return;
+    /* the consumer may end the request from what process_input delivers (the body completes, or it cancels) */
+    req_hold(r);
     process_input(r);
     if (r->state == ST_BODY && !r->paused && r->conn != NULL)
         h2o_socket_read_start(r->conn->sock, on_conn_read);
+    req_unhold(r);
 }
 
 void origin_req_pause(origin_req_t *_r)
@@ -953,15 +985,10 @@ static void process_input(origin_req_impl_t *r)
         h2o_socket_read_stop(r->conn->sock);
 }
 
-static void on_conn_read(h2o_socket_t *sock, const char *err)
+/* on_conn_read for a connection that carries r, which the caller holds: once r ended (r->state == ST_DONE), neither r's
+ * connection nor sock may be used (they went back to the pool or were closed) */
+static void handle_read(origin_req_impl_t *r, h2o_socket_t *sock, const char *err)
 {
-    origin_conn_t *c = sock->data;
-    origin_req_impl_t *r = c->req;
-
-    if (r == NULL) {
-        conn_close(c);
-        return;
-    }
     if (err == NULL) {
         r->bytes_in += sock->input->size;
         if (r->state == ST_BODY && !r->paused)
@@ -1005,4 +1032,18 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
                                                         : "origin closed the connection before the end of the body");
         }
     }
+}
+
+static void on_conn_read(h2o_socket_t *sock, const char *err)
+{
+    origin_conn_t *c = sock->data;
+    origin_req_impl_t *r = c->req;
+
+    if (r == NULL) {
+        conn_close(c);
+        return;
+    }
+    req_hold(r);
+    handle_read(r, sock, err);
+    req_unhold(r);
 }

@@ -3,6 +3,7 @@
  * informational responses, header limits and hop-by-hop removal, truncation errors, which connections are reused. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -366,6 +368,124 @@ static void test_no_response_is_502(void **state)
     assert_non_null(strstr(r->err, "without responding"));
 }
 
+/* ---- a consumer that pauses at the head and resumes later from the loop (the fill with an origin-response hook on an offload
+ * thread): the request ends inside a callback that the resume runs ------------------------------------------------------------ */
+
+typedef struct paused_run {
+    result_t res; /* first: the shared callbacks take req->data as a result_t */
+    origin_req_t *req;
+    int cancel_in_body; /* the consumer cancels the request from on_body (the fill does when all readers left) */
+    int body_calls;
+} paused_run_t;
+
+static void paused_on_head(origin_req_t *req, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
+                           int64_t clen)
+{
+    on_head(req, status, reason, headers, num_headers, clen);
+    origin_req_pause(req); /* like fill.c while the hook call is pending */
+}
+
+static void paused_on_body(origin_req_t *req, const char *data, size_t len)
+{
+    paused_run_t *p = req->data;
+    ++p->body_calls;
+    on_body(req, data, len);
+    if (p->cancel_in_body) {
+        origin_req_cancel(req); /* inside the callback: no callback runs afterwards */
+        p->req = NULL;
+        p->res.done = 1;
+    }
+}
+
+static void paused_on_done(origin_req_t *req, int status, const char *err)
+{
+    paused_run_t *p = req->data;
+    on_done(req, status, err);
+    p->req = NULL;
+}
+
+static const origin_req_callbacks_t paused_cbs = {paused_on_head, paused_on_body, paused_on_done};
+
+static void run_paused_script(script_t *sc, paused_run_t *p)
+{
+    struct sockaddr_in sin = {0};
+    socklen_t len = sizeof(sin);
+    pthread_t tid;
+    char err[256];
+    origin_t *o;
+
+    sc->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(sc->listen_fd, (void *)&sin, sizeof(sin)), 0);
+    listen(sc->listen_fd, 4);
+    getsockname(sc->listen_fd, (void *)&sin, &len);
+    pthread_create(&tid, NULL, serve, sc);
+    o = origin_new_dynamic("test", 0, "127.0.0.1", ntohs(sin.sin_port), "", 2000, 1000, 1, err, sizeof(err));
+    assert_non_null(o);
+    h2o_header_t host = {(h2o_iovec_t *)&H2O_TOKEN_HOST->buf, NULL, h2o_iovec_init(H2O_STRLIT("test"))};
+    p->req = origin_req_start(o, h2o_iovec_init(H2O_STRLIT("GET")), h2o_iovec_init(H2O_STRLIT("/p")), &host, 1,
+                              h2o_iovec_init(NULL, 0), 1, &paused_cbs, p);
+    /* the head and the whole body come in one write: the body is buffered while the consumer is paused */
+    for (int i = 0; i != 300 && p->res.head_calls == 0 && !p->res.done; ++i)
+        h2o_evloop_run(worker.ctx.loop, 10);
+    assert_int_equal(p->res.head_calls, 1);
+    assert_false(p->res.done);
+    /* paused: nothing is delivered, however long the loop runs */
+    for (int i = 0; i != 3; ++i)
+        h2o_evloop_run(worker.ctx.loop, 10);
+    assert_int_equal(p->body_calls, 0);
+    assert_non_null(p->req);
+    /* the hook call completed: resume from the loop; the resume delivers the buffered body, and the request ends inside that
+     * callback (complete, or cancelled by the consumer) while the resume is still running */
+    origin_req_resume(p->req);
+    for (int i = 0; i != 300 && !p->res.done; ++i)
+        h2o_evloop_run(worker.ctx.loop, 10);
+    assert_true(p->res.done);
+    assert_null(p->req);
+    pthread_join(tid, NULL);
+    close(sc->listen_fd);
+    origin_release(o);
+    for (int i = 0; i != 5; ++i)
+        h2o_evloop_run(worker.ctx.loop, 1);
+}
+
+static void test_request_ends_inside_a_callback_of_a_resume(void **state)
+{
+    static paused_run_t p;
+
+    /* the body completes in the resume: on_done frees the request below on_resume */
+    script_t sc = {{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", NULL}, 0};
+    memset(&p, 0, sizeof(p));
+    run_paused_script(&sc, &p);
+    assert_string_equal(p.res.err, "");
+    assert_int_equal(p.res.status, 200);
+    assert_int_equal(p.res.body_len, 5);
+    assert_memory_equal(p.res.body, "hello", 5);
+
+    /* the same with a chunked body */
+    script_t sc2 = {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", NULL}, 0};
+    memset(&p, 0, sizeof(p));
+    run_paused_script(&sc2, &p);
+    assert_string_equal(p.res.err, "");
+    assert_int_equal(p.res.body_len, 5);
+
+    /* read until close, the connection closed while paused: the resume delivers, and the EOF ends it */
+    script_t sc3 = {{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", NULL}, 1};
+    memset(&p, 0, sizeof(p));
+    run_paused_script(&sc3, &p);
+    assert_string_equal(p.res.err, "");
+    assert_int_equal(p.res.body_len, 5);
+
+    /* the consumer cancels from on_body during the resume */
+    script_t sc4 = {{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", NULL}, 0};
+    memset(&p, 0, sizeof(p));
+    p.cancel_in_body = 1;
+    run_paused_script(&sc4, &p);
+    assert_int_equal(p.body_calls, 1);
+    assert_int_equal(p.res.body_len, 5);
+}
+
 /* ---- which connections are reused: a scripted origin that serves several connections ----------------------------------------- */
 
 typedef struct pool_script {
@@ -410,9 +530,21 @@ static void *pool_serve(void *arg)
                     usleep(1000);
                 /* the client may have closed already (no reuse): no SIGPIPE */
                 if (send(fds[i].fd, sc->stray[k], strlen(sc->stray[k]), MSG_NOSIGNAL) > 0) {
-                    /* in the client's receive queue once acknowledged: nothing left in our send queue */
-                    for (int t = 0; t != 10000 && unsent != 0 && ioctl(fds[i].fd, SIOCOUTQ, &unsent) == 0; ++t)
+                    /* in the client's receive queue once acknowledged: nothing left in our send queue; or refused by a client
+                     * that closed the connection (reset: what was queued is never acknowledged). No tight bound: a loaded
+                     * machine may take long; 60 s only guards against a hang */
+                    struct timespec start, now;
+                    clock_gettime(CLOCK_MONOTONIC, &start);
+                    while (unsent != 0 && !sc->stop && ioctl(fds[i].fd, SIOCOUTQ, &unsent) == 0 && unsent != 0) {
+                        struct tcp_info ti;
+                        socklen_t tilen = sizeof(ti);
+                        if (getsockopt(fds[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &tilen) != 0 || ti.tcpi_state == TCP_CLOSE)
+                            break;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        if (now.tv_sec - start.tv_sec >= 60)
+                            break;
                         usleep(100);
+                    }
                 }
                 sc->stray_sent = 1;
             }
@@ -495,8 +627,14 @@ static int pool_two_requests(const char *method0, const char *resp0, const char 
     assert_string_equal(a.err, "");
     if (stray0 != NULL) {
         sc.go = 1;
-        for (int i = 0; i != 2000 && !sc.stray_sent; ++i)
+        /* wait for the event itself (the helper thread sent the bytes and the client's kernel has them), not for a time that a
+         * loaded machine may exceed; 60 s only guards against a hang */
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do {
             usleep(1000);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        } while (!sc.stray_sent && now.tv_sec - start.tv_sec < 60);
         assert_true(sc.stray_sent);
         /* either the loop sees the bytes first (the idle connection is dropped), or the request comes at once and the check on
          * reuse must see them */
@@ -956,6 +1094,7 @@ int main(void)
         cmocka_unit_test(test_pool_reuses_a_clean_connection),
         cmocka_unit_test(test_pool_bytes_after_a_response_close_it),
         cmocka_unit_test(test_pool_no_reuse_after_an_announced_body_without_framing),
+        cmocka_unit_test(test_request_ends_inside_a_callback_of_a_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
