@@ -413,16 +413,23 @@ hook_status_t hook_run_timeout(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev
     return run(t, fn, ev, pool, rep, 0, timeout_ms > 0 ? timeout_ms : 1);
 }
 
+/* checks fn and starts the report of one of its calls in rep (or in *dummy when the caller wants none) */
+static hook_report_t *report_begin(hook_fn_t *fn, hook_report_t *rep, hook_report_t *dummy)
+{
+    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
+    if (rep == NULL)
+        rep = dummy;
+    memset(rep, 0, sizeof(*rep));
+    rep->name = fn->name;
+    rep->hash = fn->hash;
+    return rep;
+}
+
 static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
                          uint64_t budget_ms, int64_t timeout_ms)
 {
     hook_report_t dummy;
-    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
-    if (rep == NULL)
-        rep = &dummy;
-    memset(rep, 0, sizeof(*rep));
-    rep->name = fn->name;
-    rep->hash = fn->hash;
+    rep = report_begin(fn, rep, &dummy);
     if (!hook_fn_handles(fn, ev->type))
         return HOOK_CONTINUE;
     hook_tls_thread = t;
@@ -481,12 +488,7 @@ static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_
 hook_status_t hook_fail_timeout(hook_thread_t *t, hook_fn_t *fn, const hook_event_t *ev, hook_report_t *rep, const char *why)
 {
     hook_report_t dummy;
-    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
-    if (rep == NULL)
-        rep = &dummy;
-    memset(rep, 0, sizeof(*rep));
-    rep->name = fn->name;
-    rep->hash = fn->hash;
+    rep = report_begin(fn, rep, &dummy);
     rep->timed_out = 1;
     rep->http_status = 503;
     rep->error = why;
