@@ -563,7 +563,7 @@ static void on_log(edge_ctx_t *ctx, int level, const char *msg, size_t len)
         level = LOG_ERROR;
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
-    if (level > log_level)
+    if (level > log_get_level())
         return;
     HOST_ENTER();
     log_write(level, "hook %s [%.*s]: %.*s", ctx->fn->name, (int)ctx->ev->request_id.len, ctx->ev->request_id.base,

@@ -308,7 +308,7 @@ static uint32_t api_fnv1a(const char *s, size_t len)
 
 static void api_log(int level, const char *msg, size_t len)
 {
-    if (level > log_level)
+    if (level > log_get_level())
         return;
     HOST_ENTER();
     log_write(level < 0 ? 0 : level > 3 ? 3 : level, "%.*s", (int)(len > 8192 ? 8192 : len), msg);

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test) {
-        log_level = LOG_WARN; /* -t prints the verdict, not what loading did */
+        log_set_level(LOG_WARN); /* -t prints the verdict, not what loading did */
         if (check_loadable(conf, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             conf_free(conf);
