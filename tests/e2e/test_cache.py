@@ -2,7 +2,6 @@
 proven by an origin whose next answer would differ (its body carries a request count) and by the proxy's own counters."""
 import hashlib
 import http.client
-import json
 import os
 import re
 import subprocess
@@ -56,32 +55,6 @@ def get(path, *args):
     return curl_status(*args, edge.url(path))
 
 
-def admin(method, path, body=None, token=TOKEN):
-    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30 * SLOW)
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    return r.status, data
-
-
-def metrics(e=None):
-    e = e or edge
-    conn = http.client.HTTPConnection("127.0.0.1", e.ports["admin"], timeout=30 * SLOW)
-    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
-    text = conn.getresponse().read().decode()
-    conn.close()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
-
-
 def count_of(body):
     m = re.search(rb"count=(\d+)", body)
     return int(m.group(1)) if m else None
@@ -89,14 +62,14 @@ def count_of(body):
 
 @test
 def hit_is_proven_by_origin_and_counters():
-    m0 = metrics()
+    m0 = edge.metrics()
     s1, h1, b1 = get("/count/hit1?cc=max-age=60")
     s2, h2, b2 = get("/count/hit1?cc=max-age=60")
     assert s1 == s2 == 200
     assert h1["x-cache"] == "Miss from edgehook" and h2["x-cache"] == "Hit from edgehook", (h1, h2)
     assert count_of(b1) == 1 and b2 == b1  # the origin would have said count=2
     assert origin.count("/count/hit1") == 1
-    m1 = metrics()
+    m1 = edge.metrics()
     assert m1["edgehook_cache_hits_total"] - m0["edgehook_cache_hits_total"] >= 1
     assert m1["edgehook_cache_misses_total"] - m0["edgehook_cache_misses_total"] >= 1
     assert "age" in h2 and 0 <= int(h2["age"]) < 60, h2  # a fresh hit is younger than its max-age (a wrong Age is not)
@@ -133,11 +106,11 @@ def collapsing_200_concurrent_clients_one_origin_request():
             results.append((r.status, data))
         c.close()
     threads = [threading.Thread(target=client) for _ in range(200)]
-    m0 = metrics()
+    m0 = edge.metrics()
     for t in threads:
         t.start()
     # all 200 are in the proxy: one fetch (held at the origin's gate) and 199 waiting for it
-    wait_until(lambda: metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] >= 199, timeout=60,
+    wait_until(lambda: edge.metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] >= 199, timeout=60,
                what="199 collapsed requests")
     assert origin.count("/count/collapse200") == 1
     origin.release("c200")
@@ -146,7 +119,7 @@ def collapsing_200_concurrent_clients_one_origin_request():
     assert len(results) == 200 and all(s == 200 for s, _ in results), [s for s, _ in results if s != 200][:5]
     assert len(set(b for _, b in results)) == 1, "different bodies"
     assert origin.count("/count/collapse200") == 1, origin.count("/count/collapse200")
-    m1 = metrics()
+    m1 = edge.metrics()
     assert m1["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] == 199, m1
 
 
@@ -175,7 +148,7 @@ def twenty_clients_on_100mb_while_it_fills():
         # the origin sends 60 MB, then holds the rest until the test releases it: the fill cannot end while the clients are checked
         path = "/slowbody/%d?rate=50000000&cc=max-age=600&gate=fill100&gateat=%d" % (n, 60 * 1024 * 1024)
         origin.reset()
-        m0 = metrics(e)
+        m0 = e.metrics()
 
         def client():
             return subprocess.Popen(["sh", "-c", "curl -sS '%s' | /usr/bin/python3 -c '%s'" % (e.url(path), HASHER)],
@@ -190,7 +163,7 @@ def twenty_clients_on_100mb_while_it_fills():
         assert origin.count("/slowbody/%d" % n) == 1, origin.stats()
         assert all(p.poll() is None for p in procs), "a client ended before the origin sent the end of the object"
         # one fetch; the 19 others joined it as readers of the object being filled (counted as hits)
-        m1 = metrics(e)
+        m1 = e.metrics()
         grew = {k: m1[k] - m0[k] for k in ("edgehook_cache_misses_total", "edgehook_cache_hits_total")}
         assert grew == {"edgehook_cache_misses_total": 1, "edgehook_cache_hits_total": 19}, grew
         origin.release("fill100")
@@ -214,7 +187,7 @@ def memory_bound_holds_with_twice_the_bound_written():
         for i in range(128):  # 128 MB of distinct 1 MB objects
             rc, out, err = curl(e.url("/count/mem%d?cc=max-age=600&size=1048576" % i))
             assert rc == 0 and len(out) > 1048576
-        m = metrics(e)
+        m = e.metrics()
         growth_mb = (e.rss_kb() - base) / 1024.0
         print("  cache_bytes %.1f MB, objects %d, evictions %d, rss growth %.1f MB" % (
             m["edgehook_cache_bytes"] / 1048576, m["edgehook_cache_objects"], m["edgehook_cache_evictions_total"], growth_mb))
@@ -238,14 +211,14 @@ SANITIZE_BUILD = SANITIZE  # ASan or TSan (edgetest.py): RSS is the sanitizer's,
 
 @test
 def admin_refuses_missing_or_wrong_token():
-    assert admin("POST", "/purge", {"all": True}, token=None)[0] == 401
-    assert admin("POST", "/purge", {"all": True}, token="wrong-token-xxxxxxxxx")[0] == 401
-    assert admin("GET", "/metrics", token="x")[0] == 401
+    assert edge.admin("POST", "/purge", {"all": True}, token="")[0] == 401
+    assert edge.admin("POST", "/purge", {"all": True}, token="wrong-token-xxxxxxxxx")[0] == 401
+    assert edge.admin("GET", "/metrics", token="x")[0] == 401
     conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=10)
     conn.request("GET", "/healthz")
     assert conn.getresponse().status == 200
-    assert admin("POST", "/purge", {"nothing": 1})[0] == 400
-    assert admin("GET", "/nope")[0] == 404
+    assert edge.admin("POST", "/purge", {"nothing": 1})[0] == 400
+    assert edge.admin("GET", "/nope")[0] == 404
 
 
 def thread_of(h):
@@ -273,8 +246,8 @@ def purge_by_url_prefix_tag_and_soft_on_every_thread():
                 break
         return seen
     # by tag: grp2 covers a and b
-    st, body = admin("POST", "/purge", {"tag": "grp2"})
-    assert st == 200 and json.loads(body)["purged"] == 2, body
+    st, body = edge.admin("POST", "/purge", {"tag": "grp2"})
+    assert st == 200 and body["purged"] == 2, body
     s, h, b = get(paths[0])
     assert h["x-cache"] == "Miss from edgehook" and count_of(b) == 2
     threads_seen = fresh_on_all_threads(paths[1], ("Miss from edgehook", "Hit from edgehook"))
@@ -282,30 +255,30 @@ def purge_by_url_prefix_tag_and_soft_on_every_thread():
     assert h["x-cache"] == "Hit from edgehook"
     assert len(threads_seen) == 2, threads_seen  # both workers answered
     # by prefix
-    st, body = admin("POST", "/purge", {"prefix": "/count/p/*"})
-    assert st == 200 and json.loads(body)["purged"] == 2, body
+    st, body = edge.admin("POST", "/purge", {"prefix": "/count/p/*"})
+    assert st == 200 and body["purged"] == 2, body
     for p in paths[:2]:
         s, h, b = get(p)
         assert h["x-cache"] == "Miss from edgehook", p
     # by exact URL (query normalised like the key: order does not matter)
-    st, body = admin("POST", "/purge", {"url": "/count/q/c?h=Cache-Tag:grp3,grp1&cc=max-age=600"})
-    assert st == 200 and json.loads(body)["purged"] == 1, body
+    st, body = edge.admin("POST", "/purge", {"url": "/count/q/c?h=Cache-Tag:grp3,grp1&cc=max-age=600"})
+    assert st == 200 and body["purged"] == 1, body
     s, h, b = get(paths[2])
     assert h["x-cache"] == "Miss from edgehook"
     # soft purge: marked stale, revalidated on the next request
     p = "/count/soft?cc=max-age=600&etag=v1"
     get(p)
     assert get(p)[1]["x-cache"] == "Hit from edgehook"
-    st, body = admin("POST", "/purge", {"url": "/count/soft?cc=max-age=600&etag=v1", "soft": True})
-    assert st == 200 and json.loads(body) == {"purged": 1, "soft": True}, body
+    st, body = edge.admin("POST", "/purge", {"url": "/count/soft?cc=max-age=600&etag=v1", "soft": True})
+    assert st == 200 and body == {"purged": 1, "soft": True}, body
     s, h, b = get(p)
     assert h["x-cache"] == "RefreshHit from edgehook", h  # the origin said 304 to our If-None-Match
     assert count_of(b) == 1
     s, h, b = get(p)
     assert h["x-cache"] == "Hit from edgehook"
     # everything
-    st, body = admin("POST", "/purge", {"all": True})
-    assert st == 200 and json.loads(body)["purged"] >= 3
+    st, body = edge.admin("POST", "/purge", {"all": True})
+    assert st == 200 and body["purged"] >= 3
     assert get(paths[1])[1]["x-cache"] == "Miss from edgehook"
 
 
@@ -325,7 +298,7 @@ def stale_if_error_with_origin_down():
         # without stale-if-error, the error comes through
         s, h, b = curl_status(e.url("/count/nosie?cc=max-age=60"))
         assert s == 502
-        m = metrics(e)
+        m = e.metrics()
         assert m["edgehook_cache_stale_served_total"] >= 1
     finally:
         assert e.stop() == 0
@@ -338,12 +311,12 @@ def stale_if_error_on_origin_5xx():
     p = "/count/sie5?cc=max-age=1,stale-if-error=60&fail=1"
     s, h, b = get(p)
     assert s == 200 and count_of(b) == 1
-    m0 = metrics()
+    m0 = edge.metrics()
     time.sleep(2.2)  # a lower bound: the copy (max-age=1) is stale from then on, however late the next request comes
     s, h, b2 = get(p)  # the origin now answers 503
     assert s == 200 and b2 == b, (s, b2)
     assert origin.count("/count/sie5") == 2, origin.stats()  # it was asked, and failed
-    assert metrics()["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] == 1
+    assert edge.metrics()["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] == 1
     wait_until(lambda: "answered 503: serving the stale copy (stale-if-error)" in edge.log(), what="the stale-if-error log line")
 
 
@@ -354,7 +327,7 @@ def stale_while_revalidate_refreshes_exactly_once():
     p = "/count/swr?cc=max-age=1,stale-while-revalidate=600&cc2=max-age=600&gate=swr&gatefrom=2"
     s, h, b = get(p)
     assert count_of(b) == 1
-    m0 = metrics()
+    m0 = edge.metrics()
     wait_until(lambda: count_of(get(p)[2]) == 1 and origin.count("/count/swr") == 2, timeout=30,
                what="a stale hit to start the background refresh")
     results = []
@@ -368,7 +341,7 @@ def stale_while_revalidate_refreshes_exactly_once():
         t.join()
     assert all(r[0] == 200 and count_of(r[2]) == 1 for r in results), [r[2] for r in results]  # the stale copy, at once
     assert origin.count("/count/swr") == 2, origin.requests()  # exactly one refresh for the stale hits
-    assert metrics()["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] >= 11
+    assert edge.metrics()["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] >= 11
     origin.release("swr")
     wait_until(lambda: count_of(get(p)[2]) == 2, timeout=20, what="the refreshed copy")
     s, h, b = get(p)
@@ -383,7 +356,7 @@ def stale_while_revalidate_after_a_failed_refresh():
     p = "/count/swrf?cc=max-age=1,stale-while-revalidate=600,stale-if-error=600&failonly=2&gate=swrf&gatefrom=2&cc2=max-age=600"
     s, h, b = get(p)
     assert s == 200 and count_of(b) == 1
-    m0 = metrics()
+    m0 = edge.metrics()
     log_at = len(edge.log())
 
     def refresh_started():
@@ -412,7 +385,7 @@ def stale_while_revalidate_after_a_failed_refresh():
     assert origin.count("/count/swrf") == 3, origin.requests()
     s, h, b3 = get(p)
     assert count_of(b3) == 3 and h["x-cache"] == "Hit from edgehook", h
-    m1 = metrics()
+    m1 = edge.metrics()
     assert m1["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] >= 5 + len(seen) - 1, (m0, m1)
     assert origin.count("/count/swrf") == 3
 
@@ -424,11 +397,11 @@ def revalidation_304_is_refresh_hit():
     s, h, b = get(p)
     assert h["x-cache"] == "Miss from edgehook" and h["etag"] == '"abc"'
     time.sleep(2.2)  # a lower bound: stale from then on (the origin's Date has one-second granularity)
-    m0 = metrics()
+    m0 = edge.metrics()
     s, h, b2 = get(p)
     assert s == 200 and h["x-cache"] == "RefreshHit from edgehook" and b2 == b
     assert origin.count("/count/reval") == 2  # one conditional request, answered 304
-    m1 = metrics()
+    m1 = edge.metrics()
     assert m1["edgehook_cache_revalidations_total"] > m0["edgehook_cache_revalidations_total"]
     assert m1["edgehook_cache_refresh_hits_total"] > m0["edgehook_cache_refresh_hits_total"]
     s, h, b3 = get(p)
@@ -469,14 +442,14 @@ def vary_restarts_are_capped():
         c.close()
         with lock:
             out[lang] = (r.status, data)
-    m0 = metrics()
+    m0 = edge.metrics()
     threads = [threading.Thread(target=client, args=("l0",))]
     threads[0].start()
     wait_until(lambda: origin.count("/count/vcap") == 1, timeout=30, what="fetch 1 at the origin")
     for i in range(1, 6):
         threads.append(threading.Thread(target=client, args=("l%d" % i,)))
         threads[-1].start()
-    wait_until(lambda: metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] == 5, timeout=30,
+    wait_until(lambda: edge.metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] == 5, timeout=30,
                what="five requests waiting for fetch 1")
     collapsed = 5
     for k in range(1, 5):
@@ -485,7 +458,7 @@ def vary_restarts_are_capped():
             # the waiters restarted: one leads fetch k+1 (at the origin, held), the others wait for it
             wait_until(lambda: origin.count("/count/vcap") == k + 1, timeout=30, what="fetch %d at the origin" % (k + 1))
             collapsed += 5 - k
-            wait_until(lambda: metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] == collapsed,
+            wait_until(lambda: edge.metrics()["edgehook_cache_collapsed_total"] - m0["edgehook_cache_collapsed_total"] == collapsed,
                        timeout=30, what="%d requests waiting for fetch %d" % (5 - k, k + 1))
     for t in threads:
         t.join(60 * SLOW)

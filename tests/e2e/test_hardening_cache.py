@@ -94,23 +94,10 @@ def req(path, headers=None, method="GET", body=None):
     return Resp(r, data)
 
 
-def metrics():
-    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
-    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
-    text = conn.getresponse().read().decode()
-    conn.close()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
-
-
 def grew(m0, name, by):
     """waits until counter `name` is `by` above its value in m0 (counters may be summed from the workers a moment later)"""
-    wait_until(lambda: metrics()[name] - m0[name] >= by, what="%s +%d" % (name, by))
-    return metrics()[name] - m0[name]
+    wait_until(lambda: edge.metrics()[name] - m0[name] >= by, what="%s +%d" % (name, by))
+    return edge.metrics()[name] - m0[name]
 
 
 def sent_to_origin(path_prefix):
@@ -130,7 +117,7 @@ def sent_to_origin(path_prefix):
 @test
 def set_cookie_response_is_not_stored_by_default():
     path = "/count/sc-default?cc=public,max-age=600&h=Set-Cookie:sid=viewer1"
-    m0 = metrics()
+    m0 = edge.metrics()
     r1 = req(path)
     r2 = req(path)
     # each viewer got a response of its own from the origin, with the cookie the origin set for it
@@ -140,14 +127,14 @@ def set_cookie_response_is_not_stored_by_default():
     assert r1.h("x-cache") == r2.h("x-cache") == "Miss from edgehook", (r1, r2)
     assert r1.all("set-cookie") == r2.all("set-cookie") == ["sid=viewer1"], (r1, r2)
     assert grew(m0, "edgehook_cache_misses_total", 2) == 2
-    m1 = metrics()
+    m1 = edge.metrics()
     assert m1["edgehook_cache_hits_total"] == m0["edgehook_cache_hits_total"], (m0, m1)
     # hit-for-miss: from now on, concurrent requests for the key do not wait for each other
     # (the answers from the second on wait at the origin's gate until all three are there: had the proxy collapsed them,
     # only one would arrive and the wait below would fail)
     slow = "/count/sc-default?cc=public,max-age=600&h=Set-Cookie:sid=viewer1&gate=sc-default&gatefrom=4"
     req(slow)  # the marker of this key (another query: another key)
-    m2 = metrics()
+    m2 = edge.metrics()
     out = []
     threads = [threading.Thread(target=lambda: out.append(req(slow))) for _ in range(3)]
     for t in threads:
@@ -158,14 +145,14 @@ def set_cookie_response_is_not_stored_by_default():
         t.join()
     assert [r.status for r in out] == [200, 200, 200] and all(r.h("set-cookie") == "sid=viewer1" for r in out), out
     assert grew(m2, "edgehook_cache_misses_total", 3) == 3
-    assert metrics()["edgehook_cache_collapsed_total"] == m2["edgehook_cache_collapsed_total"]
+    assert edge.metrics()["edgehook_cache_collapsed_total"] == m2["edgehook_cache_collapsed_total"]
     assert origin.count("/count/sc-default") == 6
 
 
 @test
 def set_cookie_with_ignore_set_cookie_is_stored_without_the_cookie():
     path = "/optin/count/sc-optin?cc=max-age=600&h=Set-Cookie:sid=first&h=X-Kept:yes"
-    m0 = metrics()
+    m0 = edge.metrics()
     r1 = req(path)
     r2 = req(path, {"Cookie": "sid=someone-else"})
     assert r1.status == r2.status == 200 and r1.body == r2.body, (r1, r2)
@@ -268,7 +255,7 @@ def origin_request_hook_sees_the_forwarded_list_and_its_result_is_sent():
 
 @test
 def repeated_query_parameters_keep_their_order_in_the_key():
-    m0 = metrics()
+    m0 = edge.metrics()
     r1 = req("/count/qorder?a=1&a=2&cc=max-age=600")
     r2 = req("/count/qorder?a=2&a=1&cc=max-age=600")
     assert r1.h("x-cache") == r2.h("x-cache") == "Miss from edgehook", (r1, r2)

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import BUILD, SLOW, SRC, Edge, curl_status, run, test, wait_until  # noqa: E402
+from edgetest import BUILD, SLOW, SRC, Edge, curl_status, run, test, metric, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hardening-misc-token"
@@ -59,26 +59,6 @@ store:
   credentials: {access_key: %(ak)s, secret_key: %(sk)s}
 """ % {"origin": origin.url, "tmp": TMP, "src": SRC, "plugins": PLUGINS, "token": TOKEN, "ak": AK, "sk": SK})
 STORE = edge.ports["store"]
-
-
-def admin(method, path, body=None, token=TOKEN):
-    c = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30 * SLOW)
-    c.request(method, path, body=json.dumps(body) if body is not None else None,
-              headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    try:
-        return r.status, json.loads(data) if data else None
-    except ValueError:
-        return r.status, data.decode("utf-8", "replace")
-
-
-def metric(text, name, **labels):
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all('%s="%s"' % kv in line for kv in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def log_says(*parts):
@@ -131,7 +111,7 @@ def viewer_response_adding_5mb_of_headers_is_502_and_the_process_stays_up():
     alive()
     # counted as invalid output, per hook version
     def counted():
-        st, text = admin("GET", "/metrics")
+        st, text = edge.admin("GET", "/metrics")
         return st == 200 and metric(text, "edgehook_hook_errors_total", hook="big@1", status="502") == 2 and \
             metric(text, "edgehook_hook_errors_total", hook="cbig@1", status="502") == 1
     wait_until(counted, what="the 502s in edgehook_hook_errors_total")
@@ -150,36 +130,36 @@ def admin_loads_plugins_only_from_the_allowed_directories():
     # outside every allowed directory, or a link from inside to outside: 403 with a JSON reason, and nothing is loaded
     for path in (outside, link, os.path.join(TMP, "plugins", "..", "other", "libexercise_copy.so"), "/etc/passwd",
                  os.path.join(TMP, "plugins", "notes.txt")):
-        st, res = admin("POST", "/hooks/cbig/versions", {"path": path})
+        st, res = edge.admin("POST", "/hooks/cbig/versions", {"path": path})
         assert st == 403 and isinstance(res, dict) and path in res["error"], (path, st, res)
     wait_until(log_says("admin: POST /hooks/cbig/versions refused", outside), what="the refusal in the log")
-    st, reg = admin("GET", "/hooks")
+    st, reg = edge.admin("GET", "/hooks")
     assert [v["version"] for v in reg["hooks"]["cbig"]["versions"]] == [1], reg
     # admin.plugin_dirs, and the directory of the config's native hooks: 201
-    st, res = admin("POST", "/hooks/cbig/versions", {"path": inside})
+    st, res = edge.admin("POST", "/hooks/cbig/versions", {"path": inside})
     assert st == 201 and res["version"] == 2, (st, res)
-    st, res = admin("POST", "/hooks/cbig/versions", {"path": os.path.join(PLUGINS, "libgarbage.so")})
+    st, res = edge.admin("POST", "/hooks/cbig/versions", {"path": os.path.join(PLUGINS, "libgarbage.so")})
     assert st == 201 and res["version"] == 3, (st, res)
     # the version from plugin_dirs loads and serves once live points at it
-    st, res = admin("PUT", "/hooks/cbig/aliases/live", {"versions": {"2": 1}})
+    st, res = edge.admin("PUT", "/hooks/cbig/aliases/live", {"versions": {"2": 1}})
     assert st == 200, (st, res)
     v2 = [v for v in res["hooks"]["cbig"]["versions"] if v["version"] == 2][0]
     assert v2["loaded"] is True and v2["source"] == inside, v2
     st, _, _ = curl_status(edge.url("/cbig/status/200"))
     assert st == 200, st
-    assert admin("PUT", "/hooks/cbig/aliases/live", {"versions": {"1": 1}})[0] == 200
+    assert edge.admin("PUT", "/hooks/cbig/aliases/live", {"versions": {"1": 1}})[0] == 200
     # a missing file in an allowed directory is a plain 422
-    st, res = admin("POST", "/hooks/cbig/versions", {"path": os.path.join(TMP, "plugins", "libnone.so")})
+    st, res = edge.admin("POST", "/hooks/cbig/versions", {"path": os.path.join(TMP, "plugins", "libnone.so")})
     assert st == 422, (st, res)
     # Lua files: the config's Lua hook directories, plugin_dirs, the config file's directory; not elsewhere
     lua_out = os.path.join(TMP, "other", "escape.lua")
     shutil.copy(os.path.join(SRC, "tests", "hooks", "escape.lua"), lua_out)
-    st, res = admin("POST", "/hooks/escape/versions", {"path": lua_out})
+    st, res = edge.admin("POST", "/hooks/escape/versions", {"path": lua_out})
     assert st == 403, (st, res)
     lua_in = os.path.join(TMP, "hooks", "escape_v2.lua")
     with open(lua_in, "w") as f:
         f.write(open(lua_out).read() + "\n-- v2\n")
-    st, res = admin("POST", "/hooks/escape/versions", {"path": lua_in})
+    st, res = edge.admin("POST", "/hooks/escape/versions", {"path": lua_in})
     assert st == 201 and res["version"] == 2, (st, res)
     alive()
 
@@ -187,9 +167,9 @@ def admin_loads_plugins_only_from_the_allowed_directories():
 @test
 def admin_token_is_checked_whole():
     for bad in (TOKEN[:-1], TOKEN + "x", TOKEN.upper(), ""):
-        st, _ = admin("GET", "/hooks", token=bad)
+        st, _ = edge.admin("GET", "/hooks", token=bad)
         assert st == 401, (bad, st)
-    assert admin("GET", "/hooks")[0] == 200
+    assert edge.admin("GET", "/hooks")[0] == 200
 
 
 # ---- 6. the store -----------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import retry_port_taken, BIN, BUILD, SLOW, SRC, Edge, free_port, notsan, run, test, wait_until  # noqa: E402
+from edgetest import retry_port_taken, BIN, BUILD, SLOW, SRC, Edge, free_port, notsan, run, test, metric, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "hooks-e2e-admin-token"
@@ -190,30 +190,6 @@ def hooks_of(resp):
     return access(resp.rid)["hooks"]
 
 
-def metrics():
-    c = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
-    c.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
-    r = c.getresponse()
-    text = r.read().decode()
-    c.close()
-    assert r.status == 200, (r.status, text)
-    return text
-
-
-def metric(text, name, **labels):
-    """the value of one sample; labels must all match (others may be present); None when absent"""
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        m = re.match(r"(\w+)\{(.*)\} (\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
-        if all(have.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return None
-
-
 def inv(text, hook):
     return metric(text, "edgehook_hook_invocations_total", hook=hook) or 0
 
@@ -267,7 +243,7 @@ def viewer_request_rewrites_uri_query_and_headers():
 @test
 def viewer_request_runs_on_every_request_including_hits():
     path = "/vreq/count/every?cc=max-age=600"
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r1 = req(path)
     r2 = req(path)
     r3 = req(path)
@@ -281,7 +257,7 @@ def viewer_request_runs_on_every_request_including_hits():
     for r in (r1, r2, r3):
         assert hooks_of(r) == "vreq:vreq@1,vres:vres@1", hooks_of(r)
     assert [access(r.rid)["cache"] for r in (r1, r2, r3)] == ["Miss", "Hit", "Hit"]
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "vreq@1") - inv(m0, "vreq@1") == 3
     assert inv(m1, "vres@1") - inv(m0, "vres@1") == 3
 
@@ -289,7 +265,7 @@ def viewer_request_runs_on_every_request_including_hits():
 @test
 def viewer_request_generated_responses_are_sent_not_cached():
     path = "/vreq/count/gen?cc=max-age=600"
-    m0 = metrics()
+    m0 = edge.metrics_text()
     # status as a string, with a description and headers, no body
     r = req(path, {"X-Test": "redirect-string"})
     assert r.status == 302 and r.reason == "Found", r
@@ -322,7 +298,7 @@ def viewer_request_generated_responses_are_sent_not_cached():
     r = req(path)
     assert r.status == 200 and r.h("x-cache").startswith("Miss"), r
     assert count("/vreq/count/gen") == 1
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "vres@1") - inv(m0, "vres@1") == 1  # only the last, proxied request
 
 
@@ -394,7 +370,7 @@ def framing_headers_set_by_hooks_do_not_break_responses():
 @test
 def origin_request_runs_only_on_a_miss():
     path = "/oreq/count/miss?cc=max-age=600"
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r1 = req(path)
     r2 = req(path)
     assert r1.status == r2.status == 200
@@ -402,7 +378,7 @@ def origin_request_runs_only_on_a_miss():
     assert r1.body == r2.body and count("/oreq/count/miss") == 1
     assert hooks_of(r1) == "oreq:oreq@1,ores:ores@1,vres:vres@1", hooks_of(r1)
     assert hooks_of(r2) == "vres:vres@1", hooks_of(r2)
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "oreq@1") - inv(m0, "oreq@1") == 1
     assert inv(m1, "ores@1") - inv(m0, "ores@1") == 1
     assert inv(m1, "vres@1") - inv(m0, "vres@1") == 2
@@ -431,7 +407,7 @@ def origin_request_rewrites_the_request_the_origin_sees():
 @test
 def origin_request_generated_response_is_cached():
     path = "/oreq/gen/a"
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r1 = req(path)
     r2 = req(path)
     assert r1.status == r2.status == 200, (r1, r2)
@@ -444,7 +420,7 @@ def origin_request_generated_response_is_cached():
     assert r1.h("x-vres") is not None and r2.h("x-vres") is not None
     assert hooks_of(r1) == "oreq:oreq@1,vres:vres@1", hooks_of(r1)
     assert hooks_of(r2) == "vres:vres@1", hooks_of(r2)
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "oreq@1") - inv(m0, "oreq@1") == 1
     assert inv(m1, "ores@1") - inv(m0, "ores@1") == 0
     # 100 KB is allowed at origin-request (1 MB), and cached too
@@ -510,7 +486,7 @@ def origin_request_custom_headers_reach_the_origin():
 
 @test
 def c_plugin_origin_request_selects_an_origin_and_generates_cached_responses():
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r1 = req("/c/dyn/count/a?cc=max-age=600")
     r2 = req("/c/dyn/count/a?cc=max-age=600")
     assert r1.status == 200 and r1.body == b"path=/c/dyn/count/a count=1\n", r1
@@ -527,7 +503,7 @@ def c_plugin_origin_request_selects_an_origin_and_generates_cached_responses():
     # others go to the behavior's origin, untouched
     r = req("/c/count/plain?cc=max-age=600")
     assert r.status == 200 and count("/c/count/plain") == 1, r
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "corigin@1") - inv(m0, "corigin@1") == 3
 
 
@@ -588,7 +564,7 @@ def origin_response_replaces_the_body():
 
 @test
 def origin_response_runs_on_origin_errors_and_viewer_response_does_not():
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r = req("/status/404")
     assert r.status == 404 and r.body.startswith(b"status 404") and r.h("x-ores") is not None, r
     assert r.h("x-ores-saw-status") == "404", r
@@ -602,7 +578,7 @@ def origin_response_runs_on_origin_errors_and_viewer_response_does_not():
     r2 = req("/status/500")
     assert r1.status == 200 and r1.body == b"custom error page\n" and r1.h("x-ores-saw-status") == "500", r1
     assert r2.h("x-cache").startswith("Hit") and r2.body == r1.body and count("/status/500") == 1, r2
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert inv(m1, "ores@1") - inv(m0, "ores@1") == 3
     # origin-response may set the status (status.lua sets 404)
     r = req("/e/status-ores/count/s?cc=max-age=600")
@@ -657,7 +633,7 @@ def expect(path, status, headers=None, what=""):
 
 @test
 def invalid_results_are_502():
-    m0 = metrics()
+    m0 = edge.metrics_text()
     expect("/e/disallowed/count/x", 502, what="adding X-Real-IP")
     expect("/e/readonly/count/x", 502, what="changing Host in viewer-request")
     expect("/e/readonly-vres/count/x?cc=max-age=600", 502, what="changing Via in viewer-response")
@@ -681,7 +657,7 @@ def invalid_results_are_502():
     # and the object the failed origin-response was fetched for is not cached
     expect("/e/cgarbage-ores/count/x?cc=max-age=600", 502)
     assert count("/e/cgarbage-ores/count/x") == 2
-    m1 = metrics()
+    m1 = edge.metrics_text()
     d = lambda h: metric(m1, "edgehook_hook_errors_total", hook=h, status="502") - (  # noqa: E731
         metric(m0, "edgehook_hook_errors_total", hook=h, status="502") or 0)
     assert d("garbage@1") == 11 and d("disallowed@1") == 1 and d("cgarbage@1") == 4, m1
@@ -712,7 +688,7 @@ def exceptions_are_503_with_traceback_and_request_id():
 
 @test
 def memory_bomb_is_503_and_the_next_request_works():
-    m0 = metrics()
+    m0 = edge.metrics_text()
     t0 = time.time()
     r = expect("/e/alloc/count/x", 503, {"X-Alloc": "1"})
     text = "\n".join(log_lines_with(r.rid))
@@ -722,7 +698,7 @@ def memory_bomb_is_503_and_the_next_request_works():
     r = expect("/e/alloc/count/x", 503, {"X-Alloc": "1"})
     r = expect("/e/alloc/count/ok?cc=max-age=600", 200)
     print("  two memory bombs (16 MB cap) in %.2f s" % (time.time() - t0))
-    m1 = metrics()
+    m1 = edge.metrics_text()
     oom = lambda m: metric(m, "edgehook_hook_memory_limit_total", hook="alloc@1") or 0  # noqa: E731
     assert oom(m1) - oom(m0) == 2, m1
     assert metric(m1, "edgehook_hook_errors_total", hook="alloc@1", status="503") - (
@@ -732,7 +708,7 @@ def memory_bomb_is_503_and_the_next_request_works():
 @test
 @notsan(LOOP_TSAN)
 def infinite_loop_jit_is_stopped_at_its_timeout():
-    m0 = metrics()
+    m0 = edge.metrics_text()
     # the first call runs with the JIT on: the compiled loop never polls a debug hook and must be stopped hard
     for i in range(2):
         r = req("/e/loop/count/x")
@@ -747,7 +723,7 @@ def infinite_loop_jit_is_stopped_at_its_timeout():
             assert "stopped hard (in compiled code)" in text, text
         print("  loop #%d answered 503 after %.3f s" % (i + 1, r.elapsed))
     r = expect("/vres/count/after-loop", 200)
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert metric(m1, "edgehook_hook_timeouts_total", hook="loop@1") - (metric(m0, "edgehook_hook_timeouts_total", hook="loop@1") or 0) == 2
     # the duration histogram saw two calls of about a second
     s0 = metric(m0, "edgehook_hook_duration_seconds_sum", hook="loop@1") or 0
@@ -758,12 +734,12 @@ def infinite_loop_jit_is_stopped_at_its_timeout():
 @test
 def slow_c_plugin_is_503_as_timed_out():
     # C cannot be stopped: a plugin that overruns its timeout (100 ms; it sleeps 300 ms) is answered 503 when it returns
-    m0 = metrics()
+    m0 = edge.metrics_text()
     r = expect("/e/cslow/count/x", 503)
     assert r.elapsed >= 0.3, r.elapsed
     text = "\n".join(log_lines_with(r.rid))
     assert "cslow@1" in text and "timeout" in text, text
-    m1 = metrics()
+    m1 = edge.metrics_text()
     assert metric(m1, "edgehook_hook_timeouts_total", hook="cslow@1") - (metric(m0, "edgehook_hook_timeouts_total", hook="cslow@1") or 0) == 1
     assert count("/e/cslow/count/x") == 0
 
@@ -811,7 +787,7 @@ def offload_saturation_more_looping_hooks_than_offload_threads():
     requests (also those with a fast hook), every looping call ends 503 with a timeout counted, and (README, Hooks, Limits:
     a preempted call runs again "with the rest of its timeout") the queued call is not run again once its own timeout has
     passed in the queue."""
-    m0 = metrics()
+    m0 = edge.metrics_text()
     log_at = len(edge.log())
     out = {}
 
@@ -839,7 +815,7 @@ def offload_saturation_more_looping_hooks_than_offload_threads():
     assert sorted(out) == sorted([a, b, c]) and all(r.status == 503 for r in out.values()), out
     for p, r in out.items():
         assert any("timeout" in l for l in log_lines_with(r.rid)), (p, log_lines_with(r.rid))
-    m1 = metrics()
+    m1 = edge.metrics_text()
     to = lambda m, h: metric(m, "edgehook_hook_timeouts_total", hook=h) or 0  # noqa: E731
     assert to(m1, "loop4@1") - to(m0, "loop4@1") == 2 and to(m1, "loop@1") - to(m0, "loop@1") == 1, m1
     assert count(a) == count(b) == count(c) == 0
@@ -914,7 +890,7 @@ def metrics_per_name_at_version():
     for path, headers in (("/vreq/count/metrics", {}), ("/oreq/count/metrics", {}), ("/e/garbage/count/x", {"X-Test": "table"}),
                           ("/e/throw/count/x", {}), ("/e/cgarbage-vreq/count/x", {})):
         req(path, headers)
-    text = metrics()
+    text = edge.metrics_text()
     names = ("vreq", "vres", "oreq", "ores", "body", "garbage", "throw", "loop", "alloc", "status", "disallowed", "readonly",
              "cgarbage", "cexercise", "corigin", "cslow")
     for n in names:

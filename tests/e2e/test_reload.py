@@ -62,26 +62,14 @@ GOOD = config()
 edge = Edge(GOOD)
 
 
-def admin(method, path, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
-    c.request(method, path, body=json.dumps(body) if body is not None else None,
-              headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    if r.getheader("content-type", "").startswith("application/json"):
-        return r.status, json.loads(data)
-    return r.status, data.decode()
-
-
 def registry():
-    st, reg = admin("GET", "/hooks")
+    st, reg = edge.admin("GET", "/hooks")
     assert st == 200, reg
     return reg
 
 
 def reloads(result):
-    st, text = admin("GET", "/metrics")
+    st, text = edge.admin("GET", "/metrics")
     assert st == 200
     m = re.search(r'^edgehook_reloads_total\{result="%s"\} (\d+)$' % result, text, re.M)
     assert m, text[:2000]
@@ -154,18 +142,18 @@ def refused_reloads_change_nothing():
 @test
 def next_alias_change_deploys_only_what_it_names():
     # the bug a non-transactional reload left: live moved by a refused reload went out with the next alias change
-    st, res = admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 1}})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 1}})
     assert st == 200, res
     assert res["hooks"]["tag"]["aliases"]["live"]["versions"] == {"1": 1}, res
     assert [v["version"] for v in res["hooks"]["tag"]["versions"]] == [1], res
     assert served() == {"1"} and served("/canary/count/r?cc=max-age=600") == {"1"}
     # the refused reloads used no version number: the next one published is 2
-    st, res = admin("POST", "/hooks/tag/versions", {"path": V2})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": V2})
     assert st == 201 and res["version"] == 2, res
-    st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {"2": 1}})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {"2": 1}})
     assert st == 200, res
     wait_until(lambda: served() == {"2"}, timeout=10, what="version 2 on every thread")
-    st, res = admin("POST", "/hooks/tag/aliases/live/rollback")
+    st, res = edge.admin("POST", "/hooks/tag/aliases/live/rollback")
     assert st == 200 and res["hooks"]["tag"]["aliases"]["live"]["versions"] == {"1": 1}, res
     wait_until(lambda: served() == {"1"}, timeout=10, what="version 1 again")
 
@@ -175,10 +163,10 @@ def refused_admin_change_changes_nothing():
     # an alias change whose bindings do not resolve (a version that does not handle the event) is refused whole
     baseline = registry()
     handles_nothing = write("tag_origin_only.lua", "function origin_request(event)\n  return event.Records[1].cf.request\nend\n")
-    st, res = admin("POST", "/hooks/tag/versions", {"path": handles_nothing})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": handles_nothing})
     assert st == 201 and res["version"] == 3, res
     baseline = registry()
-    st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {"3": 1}})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {"3": 1}})
     assert st == 409 and "does not handle viewer-response" in res["error"], (st, res)
     assert registry() == baseline
     assert served() == {"1"}
@@ -198,7 +186,7 @@ def good_reload_applies():
 
 
 def control_jobs():
-    st, text = admin("GET", "/metrics")
+    st, text = edge.admin("GET", "/metrics")
     return int(re.search(r"^edgehook_control_jobs_total (\d+)$", text, re.M).group(1))
 
 
@@ -211,7 +199,7 @@ def admin_calls_and_reloads_are_serialised_on_the_control_thread():
     results = []
 
     def change(i):
-        results.append(admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 1} if i % 2 else {"4": 1}}))
+        results.append(edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 1} if i % 2 else {"4": 1}}))
     threads = [threading.Thread(target=change, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
@@ -244,14 +232,14 @@ def admin_client_gone_before_the_answer():
                   b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         s.close()
     wait_until(lambda: control_jobs() >= n0 + 10, timeout=20, what="the ten jobs")
-    st, res = admin("POST", "/hooks/tag/versions", {"path": V2})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": V2})
     assert st == 201 and res["version"] == 2, res  # the same content: the same version
     assert served() == {"4"}
 
 
 def long_loop_iterations(over):
     """iterations of the worker loops that took more than `over` seconds of CPU (edgehook_worker_loop_busy_seconds)"""
-    st, text = admin("GET", "/metrics")
+    st, text = edge.admin("GET", "/metrics")
     buckets = [(float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2)))
                for m in re.finditer(r'^edgehook_worker_loop_busy_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M)]
     at = max(n for le, n in buckets if le <= over)
@@ -273,9 +261,9 @@ def a_big_hook_is_compiled_off_the_worker_loops():
         f.write(HOOK % "big")
     over = 1.0 if SANITIZE else 0.1
     before = long_loop_iterations(over)
-    st, res = admin("POST", "/hooks/tag/versions", {"path": big})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": big})
     assert st == 201, res
-    st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {str(res["version"]): 1}})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {str(res["version"]): 1}})
     assert st == 200, res
     wait_until(lambda: served() == {"big"}, timeout=20, what="the big version on every thread")
     assert long_loop_iterations(over) == before, "a worker loop iteration took more than %g s of CPU" % over

@@ -1,7 +1,6 @@
 """End-to-end: hook versions, aliases, weighted sticky canary, rollback and SIGHUP reload, under continuous load."""
 import hashlib
 import http.client
-import json
 import os
 import re
 import signal
@@ -12,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, SANITIZE, SLOW, curl_status, run, test, wait_until  # noqa: E402
+from edgetest import Edge, SANITIZE, curl_status, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "versions-test-token"
@@ -65,16 +64,6 @@ CONF_TEXT = config()
 edge = Edge(CONF_TEXT)
 
 
-def admin(method, path, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=30)
-    c.request(method, path, body=json.dumps(body) if body is not None else None,
-              headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, json.loads(data) if data else None
-
-
 def version_of(path="/count/v?cc=max-age=600", headers=None, conn=None):
     own = conn is None
     c = conn or http.client.HTTPConnection("127.0.0.1", edge.port, timeout=30)
@@ -104,7 +93,7 @@ class Load:
 
 @test
 def config_version_is_live():
-    st, reg = admin("GET", "/hooks")
+    st, reg = edge.admin("GET", "/hooks")
     assert st == 200
     h = reg["hooks"]["tag"]
     assert [v["version"] for v in h["versions"]] == [1]
@@ -118,19 +107,19 @@ def config_version_is_live():
 def publish_alias_shift_rollback_and_reload_under_load():
     load = Load(20 if not SANITIZE else 12)
     wait_until(lambda: origin.count("/count/load") >= 1, timeout=10, what="the load to start")
-    st, res = admin("POST", "/hooks/tag/versions", {"path": V2})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": V2})
     assert st == 201 and res["version"] == 2, res
     # publishing does not change what is served
     assert version_of() == "1"
     # alias shift: version 2 on fresh connections (the README says well under a second; bench/ measures, this waits up to 10 s)
-    st, res = admin("PUT", "/hooks/tag/aliases/live", {"versions": {"2": 1}})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {"2": 1}})
     assert st == 200, res
     t0 = time.time()
     wait_until(lambda: all(version_of() == "2" for _ in range(8)), timeout=10, what="version 2 on every thread")
     print("  alias shift visible after %.3f s" % (time.time() - t0))
     time.sleep(2)
     # roll back
-    st, res = admin("POST", "/hooks/tag/aliases/live/rollback")
+    st, res = edge.admin("POST", "/hooks/tag/aliases/live/rollback")
     assert st == 200 and res["hooks"]["tag"]["aliases"]["live"]["versions"] == {"1": 1}, res
     wait_until(lambda: all(version_of() == "1" for _ in range(8)), timeout=10, what="version 1 again")
     time.sleep(2)
@@ -139,7 +128,7 @@ def publish_alias_shift_rollback_and_reload_under_load():
         f.write(open(V2).read().replace('value = "2"', 'value = "3"'))
     edge.signal(signal.SIGHUP)
     wait_until(lambda: version_of() == "3", timeout=10, what="the reloaded version")
-    st, reg = admin("GET", "/hooks")
+    st, reg = edge.admin("GET", "/hooks")
     assert [v["version"] for v in reg["hooks"]["tag"]["versions"]] == [1, 2, 3]
     assert reg["hooks"]["tag"]["aliases"]["live"]["versions"] == {"3": 1}
     r = load.result()
@@ -173,9 +162,9 @@ def broken_config_on_sighup_is_refused_and_old_keeps_serving():
 
 @test
 def weighted_split_90_10_over_10000_viewers_and_stickiness():
-    st, res = admin("POST", "/hooks/tag/versions", {"path": V1})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": V1})
     assert st == 201 and res["version"] == 1  # same content: the same version
-    st, res = admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.9, "2": 0.1}, "key": "header:x-viewer"})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.9, "2": 0.1}, "key": "header:x-viewer"})
     assert st == 200, res
     counts = {"1": 0, "2": 0}
     conns = [http.client.HTTPConnection("127.0.0.1", edge.port, timeout=30) for _ in range(4)]
@@ -190,7 +179,7 @@ def weighted_split_90_10_over_10000_viewers_and_stickiness():
         seen = set(version_of("/canary/count/c?cc=max-age=600", {"x-viewer": viewer}) for _ in range(100))
         assert len(seen) == 1, (viewer, seen)
     # sticky by client IP (the default key): distinct loopback source addresses
-    st, res = admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.5, "2": 0.5}, "key": "ip"})
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.5, "2": 0.5}, "key": "ip"})
     assert st == 200
     per_ip = {}
     for i in range(2, 42):
@@ -203,12 +192,12 @@ def weighted_split_90_10_over_10000_viewers_and_stickiness():
         per_ip[ip] = got.pop()
     assert set(per_ip.values()) == {"1", "2"}, per_ip  # 40 addresses split across both
     # bad requests are refused with a reason
-    assert admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.5, "2": 0.4}})[0] == 400
-    assert admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"9": 1}})[0] == 400
-    assert admin("PUT", "/hooks/nope/aliases/x", {"versions": {"1": 1}})[0] == 404
-    assert admin("DELETE", "/hooks/tag/aliases/live")[0] == 409
-    assert admin("POST", "/hooks/tag/versions", {"path": BROKEN})[0] == 422
-    st, res = admin("DELETE", "/hooks/tag/aliases/canary")
+    assert edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.5, "2": 0.4}})[0] == 400
+    assert edge.admin("PUT", "/hooks/tag/aliases/canary", {"versions": {"9": 1}})[0] == 400
+    assert edge.admin("PUT", "/hooks/nope/aliases/x", {"versions": {"1": 1}})[0] == 404
+    assert edge.admin("DELETE", "/hooks/tag/aliases/live")[0] == 409
+    assert edge.admin("POST", "/hooks/tag/versions", {"path": BROKEN})[0] == 422
+    st, res = edge.admin("DELETE", "/hooks/tag/aliases/canary")
     assert st == 200 and "canary" not in res["hooks"]["tag"]["aliases"]
 
 
@@ -220,12 +209,12 @@ def removed_version_is_unloaded_after_its_last_request():
     # error log is written line by line), so the count after the answer is the base
     # error log: instances are told apart by their content's hash (a label tag@N is also given to a refused reload's file)
     path = hook_file("tag_v9.lua", "9")
-    st, res = admin("POST", "/hooks/tag/versions", {"path": path})
+    st, res = edge.admin("POST", "/hooks/tag/versions", {"path": path})
     assert st == 201, res
     n = res["version"]
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()[:12]
     unloaded = lambda: len(re.findall(r"hook tag@\d+ \(sha256 %s\) unloaded" % sha, edge.log()))  # noqa: E731
-    assert admin("PUT", "/hooks/tag/aliases/live", {"versions": {str(n): 1}})[0] == 200
+    assert edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {str(n): 1}})[0] == 200
     base = unloaded()
     assert base <= 1, (n, base, [l for l in edge.log().splitlines() if sha in l])
     wait_until(lambda: version_of() == "9", timeout=10, what="version %d" % n)
@@ -241,9 +230,9 @@ def removed_version_is_unloaded_after_its_last_request():
     t = threading.Thread(target=slow)
     t.start()
     wait_until(lambda: origin.count("/slowbody/10000000") == 1, timeout=10, what="the slow request at the origin")
-    assert admin("PUT", "/hooks/tag/aliases/live", {"versions": {"1": 1}})[0] == 200
+    assert edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {"1": 1}})[0] == 200
     wait_until(lambda: version_of() == "1", timeout=10, what="version 1")
-    st, reg = admin("GET", "/hooks")
+    st, reg = edge.admin("GET", "/hooks")
     assert [v for v in reg["hooks"]["tag"]["versions"] if v["version"] == n][0]["loaded"] is False  # no alias holds it
     time.sleep(1)  # a second for a wrong unload to show (nothing should happen: no wait can observe that)
     assert t.is_alive(), "the slow request ended too early to prove anything"

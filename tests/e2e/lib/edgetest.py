@@ -2,6 +2,8 @@
 
 Standard library only (Debian's /usr/bin/python3). The binary comes from $EDGEHOOK_BIN (set by ctest).
 """
+import http.client
+import json
 import os
 import re
 import signal
@@ -26,7 +28,10 @@ SLOW = 4 if SANITIZE else 1
 class Edge:
     """An edgehook process. `config` is YAML text; write `port: 0` for listeners and read the bound ports from .ports."""
 
-    def __init__(self, config, name="edge", env=None, expect_fail=False, workdir=None):
+    def __init__(self, config, name="edge", env=None, expect_fail=False, workdir=None, admin_token=None):
+        # the admin API's bearer token: given, or the config's `token:` line (the admin section's)
+        m = re.search(r"^\s+token:\s*(\S+)\s*$", config, re.M)
+        self.admin_token = admin_token or (m.group(1) if m else None)
         self.dir = workdir or tempfile.mkdtemp(prefix="edgetest-")
         self.conf_path = os.path.join(self.dir, name + ".yaml")
         with open(self.conf_path, "w") as f:
@@ -89,6 +94,48 @@ class Edge:
                 return text
             time.sleep(0.05)
 
+    def admin(self, method, path, body=None, token=None, timeout=30):
+        """one admin API call: (status, JSON answer or text, or None when empty). body: a dict/list (sent as JSON), bytes or
+        str; token: the bearer token (default: the edge's), "" sends none"""
+        token = self.admin_token if token is None else token
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        c = http.client.HTTPConnection("127.0.0.1", self.ports["admin"], timeout=timeout * SLOW)
+        try:
+            c.request(method, path, body=body, headers=headers)
+            r = c.getresponse()
+            data = r.read()
+        finally:
+            c.close()
+        if not data:
+            return r.status, None
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, data.decode("utf-8", "replace")
+
+    def metrics_text(self, token=None):
+        """the /metrics page of the admin listener"""
+        st, text = self.admin("GET", "/metrics", token=token)
+        assert st == 200, (st, text)
+        return text
+
+    def metrics(self, token=None):
+        """every sample of /metrics: {'name{labels}': value}"""
+        out = {}
+        for line in self.metrics_text(token).splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
+    def metric(self, name, **labels):
+        """one sample of /metrics (see metric()); None when absent"""
+        return metric(self.metrics_text(), name, **labels)
+
     def rss_kb(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -124,6 +171,18 @@ class Edge:
         for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "ThreadSanitizer", "Segmentation", "Assertion", "h2o_fatal",
                     "[fatal]"):
             assert bad not in text, "%s in the error log:\n%s" % (bad, text[-6000:])
+
+
+def metric(text, name, **labels):
+    """the value of one sample in a /metrics text: `name` with every given label (others may be present); None when absent"""
+    for line in text.splitlines():
+        m = re.match(r"(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(have.get(k) == str(v) for k, v in labels.items()):
+            return float(m.group(3))
+    return None
 
 
 def free_port():
