@@ -298,3 +298,68 @@ int edge_http_date_parse(const char *s, size_t len, int64_t *sec)
     }
     return make_time(y, mon, d, h, mi, se, sec);
 }
+
+/* ---- entity tags -------------------------------------------------------------------------------------------------------------- */
+
+int edge_etag_read(const char **p, const char *end, edge_etag_t *out)
+{
+    while (*p < end && is_ows(**p))
+        ++*p;
+    out->weak = 0;
+    if (end - *p >= 2 && (**p == 'W' || **p == 'w') && (*p)[1] == '/') {
+        out->weak = 1;
+        *p += 2;
+    }
+    const char *s;
+    if (*p < end && **p == '"') {
+        s = ++*p;
+        while (*p < end && **p != '"')
+            ++*p;
+        out->opaque = s;
+        out->len = (size_t)(*p - s);
+        if (*p < end)
+            ++*p;
+    } else {
+        s = *p;
+        while (*p < end && **p != ',' && !is_ows(**p))
+            ++*p;
+        out->opaque = s;
+        out->len = (size_t)(*p - s);
+    }
+    return out->len != 0 || out->weak;
+}
+
+int edge_etag_parse(const char *s, size_t len, edge_etag_t *out)
+{
+    edge_strip_ows(&s, &len);
+    return len != 0 && edge_etag_read(&s, s + len, out);
+}
+
+int edge_etag_equal(const edge_etag_t *a, const edge_etag_t *b, int weak)
+{
+    if (!weak && (a->weak || b->weak))
+        return 0;
+    return a->len == b->len && memcmp(a->opaque, b->opaque, a->len) == 0;
+}
+
+int edge_etag_list_matches(const char *list, size_t len, const char *etag, size_t etag_len, int weak)
+{
+    edge_etag_t cur, t;
+    edge_strip_ows(&list, &len);
+    if (len == 1 && list[0] == '*')
+        return 1;
+    if (!edge_etag_parse(etag, etag_len, &cur))
+        return 0;
+    const char *p = list, *end = list + len;
+    while (p < end) {
+        while (p < end && (is_ows(*p) || *p == ','))
+            ++p;
+        if (p == end)
+            break;
+        if (edge_etag_read(&p, end, &t) && edge_etag_equal(&cur, &t, weak))
+            return 1;
+        while (p < end && *p != ',')
+            ++p; /* junk after a tag */
+    }
+    return 0;
+}

@@ -56,6 +56,25 @@ enum {
 /** decodes into dst (at least 3 * ((len + 3) / 4) bytes); returns the decoded length, or -1 if src is not base64 */
 long edge_base64_decode(void *dst, const char *src, size_t len, int mode);
 
+/* ---- entity tags (RFC 9110 §8.8.3) ------------------------------------------------------------------------------------------ */
+
+/** one entity-tag: its opaque part (without the quotes, pointing into the parsed text) and whether it is weak (`W/`) */
+typedef struct edge_etag {
+    const char *opaque;
+    size_t len;
+    int weak;
+} edge_etag_t;
+/** reads one entity-tag at *p (after OWS; lenient: an unquoted tag runs to the next comma or white space) and moves *p past it;
+ * 1 if there was one */
+int edge_etag_read(const char **p, const char *end, edge_etag_t *out);
+/** edge_etag_read on a whole value (an ETag field, a stored tag such as S3's unquoted hex) */
+int edge_etag_parse(const char *s, size_t len, edge_etag_t *out);
+/** 1 if a and b match: strong comparison (weak = 0: a weak tag never matches) or weak comparison (opaque parts equal) */
+int edge_etag_equal(const edge_etag_t *a, const edge_etag_t *b, int weak);
+/** 1 if the If-Match / If-None-Match / If-Range style list (`*` or comma-separated tags, junk after a tag skipped) matches the
+ * current tag `etag` (quoted or not), by strong (weak = 0) or weak comparison; `*` matches any existing representation */
+int edge_etag_list_matches(const char *list, size_t len, const char *etag, size_t etag_len, int weak);
+
 /* ---- HTTP-date (RFC 9110 §5.6.7) --------------------------------------------------------------------------------------------- */
 
 /**

@@ -822,71 +822,9 @@ void cache_policy_validators(const h2o_headers_t *resh, cache_validators_t *out)
     out->last_modified_ms = header_date(resh, H2O_TOKEN_LAST_MODIFIED);
 }
 
-typedef struct etag {
-    h2o_iovec_t opaque; /* without the quotes */
-    int weak;
-} etag_t;
-
-/* reads one entity-tag at *p (after OWS); lenient: an unquoted tag runs to the next comma or whitespace */
-static int read_etag(const char **p, const char *end, etag_t *out)
-{
-    while (*p < end && is_ows(**p))
-        ++*p;
-    out->weak = 0;
-    if (end - *p >= 2 && (**p == 'W' || **p == 'w') && (*p)[1] == '/') {
-        out->weak = 1;
-        *p += 2;
-    }
-    if (*p < end && **p == '"') {
-        const char *s = ++*p;
-        while (*p < end && **p != '"')
-            ++*p;
-        out->opaque = h2o_iovec_init(s, *p - s);
-        if (*p < end)
-            ++*p;
-    } else {
-        const char *s = *p;
-        while (*p < end && **p != ',' && !is_ows(**p))
-            ++*p;
-        out->opaque = h2o_iovec_init(s, *p - s);
-    }
-    return out->opaque.len != 0 || out->weak;
-}
-
-static int etag_parse(h2o_iovec_t v, etag_t *out)
-{
-    const char *p = v.base;
-    return v.len != 0 && read_etag(&p, v.base + v.len, out);
-}
-
-static int etag_equal(const etag_t *a, const etag_t *b, int weak)
-{
-    if (!weak && (a->weak || b->weak))
-        return 0;
-    return h2o_memis(a->opaque.base, a->opaque.len, b->opaque.base, b->opaque.len);
-}
-
 int cache_policy_etag_matches(h2o_iovec_t list, h2o_iovec_t etag, int weak)
 {
-    etag_t cur, t;
-    int have_cur = etag_parse(h2o_str_stripws(etag.base, etag.len), &cur);
-    h2o_iovec_t l = h2o_str_stripws(list.base, list.len);
-    if (l.len == 1 && l.base[0] == '*')
-        return 1; /* "*" matches any current representation; the stored one exists */
-    if (!have_cur)
-        return 0;
-    const char *p = l.base, *end = l.base + l.len;
-    while (p < end) {
-        while (p < end && (is_ows(*p) || *p == ','))
-            ++p;
-        if (p == end)
-            break;
-        if (read_etag(&p, end, &t) && etag_equal(&cur, &t, weak))
-            return 1;
-        while (p < end && *p != ',')
-            ++p; /* junk after a tag */
-    }
-    return 0;
+    return edge_etag_list_matches(list.base, list.len, etag.base, etag.len, weak);
 }
 
 /* any line of the field matches */
@@ -944,13 +882,13 @@ size_t cache_policy_add_conditionals(h2o_mem_pool_t *pool, const h2o_headers_t *
 int cache_policy_304_selects(const h2o_headers_t *stored_resh, const h2o_headers_t *resp304)
 {
     cache_validators_t s, n;
-    etag_t se, ne;
+    edge_etag_t se, ne;
     cache_policy_validators(stored_resh, &s);
     cache_policy_validators(resp304, &n);
-    if (etag_parse(n.etag, &ne)) {
-        if (!etag_parse(s.etag, &se))
+    if (edge_etag_parse(n.etag.base, n.etag.len, &ne)) {
+        if (!edge_etag_parse(s.etag.base, s.etag.len, &se))
             return 0;
-        return etag_equal(&se, &ne, ne.weak);
+        return edge_etag_equal(&se, &ne, ne.weak);
     }
     if (n.last_modified_ms != CACHE_ABSENT)
         return s.last_modified_ms == n.last_modified_ms;
@@ -1119,8 +1057,9 @@ cache_range_result_t cache_policy_range(h2o_iovec_t method, const h2o_headers_t 
         /* §13.1.5: an entity-tag starts with a DQUOTE (or W/), anything else is an HTTP-date */
         h2o_iovec_t t = h2o_str_stripws(ir->value.base, ir->value.len);
         if (t.len != 0 && (t.base[0] == '"' || (t.len >= 2 && t.base[0] == 'W' && t.base[1] == '/'))) {
-            etag_t want, have; /* strong comparison: a weak tag never matches */
-            if (!etag_parse(t, &want) || !etag_parse(v->etag, &have) || !etag_equal(&have, &want, 0))
+            edge_etag_t want, have; /* strong comparison: a weak tag never matches */
+            if (!edge_etag_parse(t.base, t.len, &want) || !edge_etag_parse(v->etag.base, v->etag.len, &have) ||
+                !edge_etag_equal(&have, &want, 0))
                 return CACHE_RANGE_FULL;
         } else {
             int64_t d = cache_policy_parse_date(t.base, t.len);

@@ -28,28 +28,11 @@ static int not_found(store_req_t *sr)
 
 /* ---- conditionals and ranges ------------------------------------------------------------------------------------------------- */
 
-/* does a list of entity tags (If-Match / If-None-Match) contain etag? "*" matches any; weak tags compare by value */
+/* does a list of entity tags (If-Match / If-None-Match / If-Range) contain the object's? "*" matches any; weak comparison, as S3
+ * does (its ETags are strong, and a client's W/ tag matches by value) */
 static int etag_list_matches(h2o_iovec_t list, const char *etag)
 {
-    const char *p = list.base, *end = list.base + list.len;
-    size_t el = strlen(etag);
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        h2o_iovec_t item = h2o_str_stripws(p, (size_t)((comma != NULL ? comma : end) - p));
-        const char *s = item.base, *e = item.base + item.len;
-        p = comma != NULL ? comma + 1 : end;
-        if (e - s == 1 && *s == '*')
-            return 1;
-        if (e - s >= 2 && s[0] == 'W' && s[1] == '/')
-            s += 2;
-        if (e - s >= 2 && *s == '"' && e[-1] == '"') {
-            ++s;
-            --e;
-        }
-        if (edge_caseeq(s, (size_t)(e - s), etag, el))
-            return 1;
-    }
-    return 0;
+    return edge_etag_list_matches(list.base, list.len, etag, strlen(etag), 1);
 }
 
 /* RFC 7232 section 6 order; 0 to go on, else the response (304 or 412) has been sent */

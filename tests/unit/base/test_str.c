@@ -157,6 +157,38 @@ static void test_ascii(void **state)
     assert_false(edge_list_has("", 0, "close", 5));
 }
 
+#define LIST_MATCHES(list, etag, weak) edge_etag_list_matches(list, strlen(list), etag, strlen(etag), weak)
+
+static void test_etag(void **state)
+{
+    (void)state;
+    edge_etag_t t;
+    assert_true(edge_etag_parse(" W/\"ab\" ", 7, &t));
+    assert_true(t.weak);
+    assert_int_equal(t.len, 2);
+    assert_memory_equal(t.opaque, "ab", 2);
+    assert_true(edge_etag_parse("d41d8cd9", 8, &t)); /* S3 stores its tags unquoted */
+    assert_false(t.weak);
+    assert_int_equal(t.len, 8);
+    assert_false(edge_etag_parse("  ", 2, &t));
+    /* lists: "*", several tags, junk, weak and strong comparison */
+    assert_true(LIST_MATCHES("*", "\"x\"", 0));
+    assert_true(LIST_MATCHES(" * ", "x", 0));
+    assert_true(LIST_MATCHES("\"a\", \"x\"", "\"x\"", 0));
+    assert_true(LIST_MATCHES("\"a\",\"x\"", "x", 0));
+    assert_true(LIST_MATCHES("\"a\"junk, \"x\"", "x", 0));
+    assert_true(LIST_MATCHES(",, \"x\" ,", "x", 0));
+    assert_false(LIST_MATCHES("\"a\", \"b\"", "x", 0));
+    assert_false(LIST_MATCHES("W/\"x\"", "\"x\"", 0)); /* strong: a weak tag never matches */
+    assert_true(LIST_MATCHES("W/\"x\"", "\"x\"", 1));
+    assert_false(LIST_MATCHES("\"x\"", "W/\"x\"", 0));
+    assert_true(LIST_MATCHES("\"x\"", "W/\"x\"", 1));
+    assert_false(LIST_MATCHES("\"X\"", "x", 1)); /* opaque tags compare octet by octet */
+    assert_false(LIST_MATCHES("", "x", 1));
+    assert_false(LIST_MATCHES("\"x\"", "", 1));
+    assert_false(LIST_MATCHES("\"xy", "x", 1)); /* an unterminated tag is all of the rest */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_http_date),
         cmocka_unit_test(test_ascii),
+        cmocka_unit_test(test_etag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
