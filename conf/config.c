@@ -1309,12 +1309,40 @@ static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
     return 0;
 }
 
+/* `distribution: {id, domain_name}`: the identity hooks see in their event's config */
+static int parse_distribution(ctx_t *c, yaml_node_t *n, conf_t *conf)
+{
+    static const char *const keys[] = {"id", "domain_name", NULL};
+    yaml_node_t *v;
+    if (expect_map(c, n, "distribution") != 0 || check_keys(c, n, "distribution", keys) != 0)
+        return -1;
+    if (opt_string(c, n, "distribution", "id", &conf->distribution.id) != 0)
+        return -1;
+    if (conf->distribution.id != NULL && (!valid_name(conf->distribution.id) || strlen(conf->distribution.id) > 128))
+        return fail(c, map_get(c, n, "id"), "distribution.id",
+                    "\"%s\" is not an id (letters, digits, '-', '_' and '.', at most 128 characters, e.g. E2QWRUHAPOMQZL)",
+                    conf->distribution.id);
+    if (opt_string(c, n, "distribution", "domain_name", &conf->distribution.domain_name) != 0)
+        return -1;
+    if ((v = map_get(c, n, "domain_name")) != NULL) {
+        const char *d = conf->distribution.domain_name;
+        int ok = strlen(d) <= 253 && d[0] != '.' && d[0] != '-';
+        for (const char *p = d; ok && *p != '\0'; ++p)
+            ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-';
+        if (!ok)
+            return fail(c, v, "distribution.domain_name",
+                        "\"%s\" is not a domain name (letters, digits, '-' and '.', e.g. d111111abcdef8.cloudfront.net)", d);
+    }
+    return 0;
+}
+
 static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
-    static const char *const keys[] = {"threads", "listen", "access_log", "error_log", "limits", "origins",
-                                       "cache",   "hooks",  "behaviors",  "store",     "admin",  NULL};
+    static const char *const keys[] = {"threads", "listen",    "access_log", "error_log", "limits",       "origins",
+                                       "cache",   "hooks",     "behaviors",  "store",     "admin",        "distribution",
+                                       NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1546,6 +1574,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         return -1;
     if ((v = map_get(c, root, "admin")) != NULL && parse_admin(c, v, &conf->admin) != 0)
         return -1;
+    if ((v = map_get(c, root, "distribution")) != NULL && parse_distribution(c, v, conf) != 0)
+        return -1;
 
     /* cross checks */
     for (size_t i = 0; i != conf->num_origins; ++i) {
@@ -1651,6 +1681,8 @@ void conf_free(conf_t *conf)
     free(conf->listen);
     free(conf->access_log.path);
     free(conf->error_log.path);
+    free(conf->distribution.id);
+    free(conf->distribution.domain_name);
     for (i = 0; i != conf->num_origins; ++i) {
         conf_origin_t *o = &conf->origins[i];
         free(o->name);

@@ -201,6 +201,12 @@ typedef struct conf {
     size_t num_behaviors;
     conf_store_t store;
     conf_admin_t admin;
+    /** `distribution:` what hooks read as event.Records[0].cf.config.distributionId / distributionDomainName. NULL: not given
+     * (the id is then "edgehook", the domain the request's Host) */
+    struct {
+        char *id;          /* letters, digits, '-', '_', '.'; at most 128 */
+        char *domain_name; /* a host name (letters, digits, '-', '.'), at most 253 */
+    } distribution;
 } conf_t;
 
 /**

@@ -1041,11 +1041,30 @@ local function errstr(e)
     return tostring(e)
 end
 
+-- context.awsRequestId: Lambda's invocation id, a UUID; here one per (request, event, hook), derived from the request id so that
+-- the log lines of one invocation can be found from it
+local aws_req_id = nil
+local digest_buf = fnew("unsigned char[64]")
+local function invocation_id()
+    if aws_req_id == nil and cur ~= nil then
+        local src = (getf(F_REQID) or "") .. "\0" .. tostring(etype) .. "\0" .. tostring(hook_name)
+        A.digest("md5", src, #src, digest_buf)
+        local b = {}
+        for i = 0, 15 do
+            b[i + 1] = digest_buf[i]
+        end
+        b[7] = 0x40 + b[7] % 16 -- version 4
+        b[9] = 0x80 + b[9] % 64 -- the RFC 4122 variant
+        aws_req_id = format("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", unpack(b))
+    end
+    return aws_req_id
+end
+
 local context = setmetatable({ callbackWaitsForEmptyEventLoop = true }, {
     __metatable = "edge.context",
     __index = function(t, k)
         if k == "awsRequestId" then
-            return cur and getf(F_REQID)
+            return invocation_id()
         end
     end,
 })
@@ -1071,7 +1090,7 @@ local track0, track1 = tracks[0], tracks[1]
 local function run(ctxn, et)
     local ctx = ffi.cast(ctxp_t, ctxn)
     cur, etype = ctx, et
-    S_cf, S_req, S_resp, S_origin_fp, invalid_msg = nil, nil, nil, nil, nil
+    S_cf, S_req, S_resp, S_origin_fp, invalid_msg, aws_req_id = nil, nil, nil, nil, nil, nil
     reset_track(track0)
     reset_track(track1)
     hproxy[0], hproxy[1] = nil, nil
@@ -1110,10 +1129,28 @@ local function init(chunk, config, name, hash, mem_mb)
     hook_name = name
     edge.config = config
     edge.name = name
-    context.functionName = name
-    context.functionVersion = sub(hash, 1, 12)
-    context.memoryLimitInMB = mem_mb
-    context.invokedFunctionArn = "arn:edgehook:hook:" .. name
+    -- as Lambda sets them: a version loaded from the registry is named NAME@NUMBER (a numbered version, as Lambda@Edge
+    -- requires); a hook run on its own (edgehook invoke) is $LATEST
+    local fname, fversion = name:match("^(.*)@(%d+)$")
+    if fname == nil then
+        fname, fversion = name, "$LATEST"
+    end
+    context.functionName = fname
+    context.functionVersion = fversion
+    context.memoryLimitInMB = tostring(floor(mem_mb)) -- a string, as in Node.js
+    context.invokedFunctionArn = "arn:aws:lambda:us-east-1:000000000000:function:" .. fname ..
+        (fversion ~= "$LATEST" and (":" .. fversion) or "")
+    context.logGroupName = "/aws/lambda/us-east-1." .. fname
+    do
+        -- one stream per execution environment (this Lua state): DATE/[VERSION] and 32 hex digits
+        local src = name .. "\0" .. hash .. "\0" .. tostring(context) .. "\0" .. tostring(A.time())
+        A.digest("md5", src, #src, digest_buf)
+        local hex = {}
+        for i = 0, 15 do
+            hex[i + 1] = format("%02x", digest_buf[i])
+        end
+        context.logStreamName = os.date("!%Y/%m/%d") .. "/[" .. fversion .. "]" .. concat(hex)
+    end
     setfenv(chunk, env)
     chunk()
     local main = rawget(env, "handler")

@@ -341,7 +341,9 @@ static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
                             .query_at = q != NULL ? (size_t)(q - f->req.path.base) : SIZE_MAX,
                             .headers = f->req.headers.entries,
                             .num_headers = f->req.headers.size,
-                            .body = type == HOOK_ORIGIN_REQUEST ? f->req.body : h2o_iovec_init(NULL, 0)};
+                            .body = type == HOOK_ORIGIN_REQUEST ? f->req.body : h2o_iovec_init(NULL, 0),
+                            .distribution_id = f->req.distribution_id,
+                            .distribution_domain = f->req.distribution_domain};
     hookcall_request_event(&f->pool, type, fn, &r, ev);
     if (type == HOOK_ORIGIN_REQUEST)
         dynorigin_describe(f->hooks.default_origin, &f->pool, &ev->request.origin);
@@ -701,6 +703,10 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
     f->req.client_https = req->client_https;
     f->req.request_id = h2o_strdup(&f->pool, req->request_id.base, req->request_id.len);
     f->req.authority = h2o_strdup(&f->pool, req->authority.base, req->authority.len);
+    if (req->distribution_id.len != 0)
+        f->req.distribution_id = h2o_strdup(&f->pool, req->distribution_id.base, req->distribution_id.len);
+    if (req->distribution_domain.len != 0)
+        f->req.distribution_domain = h2o_strdup(&f->pool, req->distribution_domain.base, req->distribution_domain.len);
     /* a GET's body has no meaning (RFC 9110 §9.3.1) and is not in the key: a response that may be shared is fetched without */
     if (req->body.base != NULL && cache == NULL)
         f->req.body = h2o_strdup(&f->pool, req->body.base, req->body.len);

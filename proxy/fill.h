@@ -23,6 +23,8 @@ typedef struct fill_request {
     h2o_iovec_t client_ip;
     int client_https;
     h2o_iovec_t request_id;
+    h2o_iovec_t distribution_id, distribution_domain; /* what origin events show as config.distributionId and
+                                                         distributionDomainName (len 0: the defaults of hookcall_request_t) */
 } fill_request_t;
 
 /** how the response is to be cached; NULL for a pass-through */
@@ -54,6 +56,7 @@ typedef struct fill {
     /** the request the origin gets: the client's, copied (the fill may outlive it), as the origin-request hook leaves it */
     struct fill_req {
         h2o_iovec_t method, path, client_ip, request_id, authority, body; /* path: with the query, before the origin's prefix */
+        h2o_iovec_t distribution_id, distribution_domain;                 /* fill_request_t's */
         int client_https;
         h2o_headers_t headers;        /* the request headers the origin gets (before the proxy's own): the client's, filtered by
                                          the behavior's forwarding rules when the response may be stored (cache/forward.h), then

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
+#include <openssl/rand.h>
 #include "base/str.h"
 #include "cache/key.h"
 #include "cache/policy.h"
@@ -526,12 +528,23 @@ static void log_origin_response_hook(edge_txn_t *txn)
     }
 }
 
+/* the distribution's identity hooks see (`distribution:`), empty when not configured */
+static void distribution_of(edge_txn_t *txn, h2o_iovec_t *id, h2o_iovec_t *domain)
+{
+    const conf_t *conf = txn->gen->conf;
+    *id = conf->distribution.id != NULL ? h2o_iovec_init(conf->distribution.id, strlen(conf->distribution.id)) : h2o_iovec_init(NULL, 0);
+    *domain = conf->distribution.domain_name != NULL
+                  ? h2o_iovec_init(conf->distribution.domain_name, strlen(conf->distribution.domain_name))
+                  : h2o_iovec_init(NULL, 0);
+}
+
 /* a viewer-side event, in the request's pool: the request part as the request is now */
 static hook_event_t *viewer_event(edge_txn_t *txn, int type, hook_fn_t *fn)
 {
     hookcall_request_t r;
     hook_event_t *ev = h2o_mem_alloc_pool(&txn->req->pool, sizeof(*ev));
     hookcall_request_of(txn->req, txn->viewer.request_id, handler_client_ip(txn), &r);
+    distribution_of(txn, &r.distribution_id, &r.distribution_domain);
     hookcall_request_event(&txn->req->pool, type, fn, &r, ev);
     return ev;
 }
@@ -569,6 +582,9 @@ static void fill_request_of(edge_txn_t *txn, fill_request_t *fr, int as_get)
     fr->client_ip = handler_client_ip(txn);
     fr->client_https = req->scheme == &H2O_URL_SCHEME_HTTPS;
     fr->request_id = txn->viewer.request_id;
+    distribution_of(txn, &fr->distribution_id, &fr->distribution_domain);
+    if (fr->distribution_domain.len == 0)
+        fr->distribution_domain = req->authority;
 }
 
 static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale, int insert)
@@ -1179,6 +1195,46 @@ static int check_request(edge_txn_t *txn)
     return 0;
 }
 
+/* the random part of request ids: splitmix64, seeded per thread from OpenSSL's generator (ids need not be secret, only unique
+ * and of CloudFront's shape) */
+static uint64_t next_random(void)
+{
+    static __thread uint64_t state;
+    static __thread int seeded;
+    if (!seeded) {
+        if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
+            state = (uint64_t)now_us() ^ ((uint64_t)getpid() << 32);
+        seeded = 1;
+    }
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/*
+ * A request id shaped like CloudFront's (X-Amz-Cf-Id, config.requestId): 40 bytes in base64url with its padding, 56 characters.
+ * Unique per process start: the bytes are a start tag (3), the worker (1), the worker's request counter (8, big-endian), then
+ * 28 random bytes.
+ */
+static void make_request_id(char *out, unsigned worker, uint64_t seq)
+{
+    uint8_t b[40];
+    b[0] = (uint8_t)(process_tag >> 16);
+    b[1] = (uint8_t)(process_tag >> 8);
+    b[2] = (uint8_t)process_tag;
+    b[3] = (uint8_t)worker;
+    for (int i = 0; i != 8; ++i)
+        b[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    for (int i = 12; i < 40; i += 8) {
+        uint64_t r = next_random();
+        memcpy(b + i, &r, 40 - i < 8 ? (size_t)(40 - i) : 8);
+    }
+    size_t n = edge_base64_encode(out, b, sizeof(b));
+    for (size_t i = 0; i != n; ++i)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_worker_t *w = server_worker_current();
@@ -1191,13 +1247,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     txn->worker = w;
     txn->viewer.started_us = now_us();
     txn->gen = server_gen_acquire(w);
-    /* a request id unique per process start: 6 hex digits of a start tag, the worker, a counter */
-    rid = h2o_mem_alloc_pool(&req->pool, 17);
-    uint32_t seq = (uint32_t)++w->next_request_seq;
-    uint8_t idb[8] = {(uint8_t)(process_tag >> 16), (uint8_t)(process_tag >> 8), (uint8_t)process_tag, (uint8_t)w->id,
-                      (uint8_t)(seq >> 24),         (uint8_t)(seq >> 16),        (uint8_t)(seq >> 8),  (uint8_t)seq};
-    edge_hex_encode(rid, idb, sizeof(idb));
-    txn->viewer.request_id = h2o_iovec_init(rid, 16);
+    rid = h2o_mem_alloc_pool(&req->pool, HANDLER_REQUEST_ID_LEN + 1);
+    make_request_id(rid, w->id, ++w->next_request_seq);
+    txn->viewer.request_id = h2o_iovec_init(rid, HANDLER_REQUEST_ID_LEN);
     cache_waiter_init(&txn->out.waiter, on_txn_wake);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     txn->viewer.head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));

@@ -29,6 +29,10 @@ typedef enum edge_cache_status {
  * EDGE_CACHE_NONE */
 const char *handler_cache_status_name(edge_cache_status_t status);
 
+/** the length of a request id (x-request-id, the access log, config.requestId of hook events): CloudFront's, 40 bytes in
+ * base64url with padding */
+#define HANDLER_REQUEST_ID_LEN 56
+
 /** per request, allocated from req->pool; found again by the logger through the prefilter list. The request goes through the
  * steps of proxy/reqfsm.h; the parts below are what each side of it keeps. */
 typedef struct edge_txn {

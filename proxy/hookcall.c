@@ -123,6 +123,8 @@ void hookcall_request_of(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t cli
     r->headers = req->headers.entries;
     r->num_headers = req->headers.size;
     r->body = req->entity;
+    r->distribution_id = h2o_iovec_init(NULL, 0);
+    r->distribution_domain = h2o_iovec_init(NULL, 0);
 }
 
 void hookcall_request_event(h2o_mem_pool_t *pool, int type, hook_fn_t *fn, const hookcall_request_t *r, hook_event_t *ev)
@@ -130,8 +132,8 @@ void hookcall_request_event(h2o_mem_pool_t *pool, int type, hook_fn_t *fn, const
     size_t q = r->query_at;
     hook_event_init(ev, type);
     ev->request_id = r->request_id;
-    ev->distribution_domain_name = r->authority;
-    ev->distribution_id = h2o_iovec_init(H2O_STRLIT("edgehook"));
+    ev->distribution_domain_name = r->distribution_domain.len != 0 ? r->distribution_domain : r->authority;
+    ev->distribution_id = r->distribution_id.len != 0 ? r->distribution_id : h2o_iovec_init(H2O_STRLIT("edgehook"));
     ev->request.client_ip = r->client_ip;
     ev->request.method = r->method;
     if (q != SIZE_MAX) {

@@ -78,6 +78,9 @@ typedef struct hookcall_request {
     const h2o_header_t *headers;
     size_t num_headers;
     h2o_iovec_t body; /* base NULL: none (or not shown at this trigger point) */
+    /* config.distributionId and distributionDomainName (the configuration's `distribution:`); len 0: "edgehook" and the
+     * viewer's Host (authority) */
+    h2o_iovec_t distribution_id, distribution_domain;
 } hookcall_request_t;
 
 /**
@@ -86,7 +89,7 @@ typedef struct hookcall_request {
  * hook_size_limit(type)) when fn has include_body.
  */
 void hookcall_request_event(h2o_mem_pool_t *pool, int type, hook_fn_t *fn, const hookcall_request_t *r, hook_event_t *ev);
-/** the request part of an h2o request, for hookcall_request_event */
+/** the request part of an h2o request, for hookcall_request_event (no distribution identity: set it after) */
 void hookcall_request_of(h2o_req_t *req, h2o_iovec_t request_id, h2o_iovec_t client_ip, hookcall_request_t *r);
 /** writes a request event's uri, querystring, headers and body back into the h2o request */
 void hookcall_apply_request(h2o_req_t *req, const hook_event_t *ev);
