@@ -22,9 +22,11 @@ extern "C" {
  * Changelog
  *   2026-11-26  1.0  first version: descriptor edge_hook_plugin, host vtable edge_host_t (fields, status, headers,
  *                    generated responses, origin selection, per-request arena, log, fail).
+ *   2026-12-02  1.1  edge_origin_t.ssl_protocols (Lambda@Edge's custom-origin sslProtocols, EDGE_SSL_* bits); get_origin
+ *                    works in origin-response too.
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 0
+#define EDGE_HOOK_ABI_MINOR 1
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -116,7 +118,12 @@ typedef struct edge_origin {
     uint32_t keepalive_timeout; /* custom: seconds, 1-60 */
     uint32_t num_custom_headers;
     const edge_header_t *custom_headers; /* headers the host adds to the origin request */
+    /* since 1.1 (a smaller `size` leaves it out: the origin's default) */
+    uint32_t ssl_protocols; /* custom: EDGE_SSL_* bits (sslProtocols); the lowest is the oldest TLS version offered; 0 = default */
 } edge_origin_t;
+
+/** edge_origin_t.ssl_protocols: Lambda@Edge's sslProtocols values, plus TLSv1.3 */
+enum { EDGE_SSL_SSLV3 = 1, EDGE_SSL_TLSV1 = 2, EDGE_SSL_TLSV1_1 = 4, EDGE_SSL_TLSV1_2 = 8, EDGE_SSL_TLSV1_3 = 16 };
 
 /**
  * The host's functions, passed to init and to every on_event. Every function takes the ctx of the current call and
@@ -152,7 +159,8 @@ typedef struct edge_host {
     /** request events: starts a generated response (status 200-599, description and body may be empty); add its headers
         with EDGE_MSG_RESPONSE, then return EDGE_RESPOND. 0 or EDGE_E_DENIED/INVALID */
     int (*respond)(edge_ctx_t *ctx, int status, const char *description, size_t description_len, const char *body, size_t body_len);
-    /** origin events: the origin the request goes to; 0 or EDGE_E_NOTFOUND (viewer events) */
+    /** origin events: the origin the request goes to (origin-response: the one it went to, as the origin-request hook left
+        it); 0 or EDGE_E_NOTFOUND (viewer events) */
     int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
     /** origin-request: sends the request to this origin (may be one not declared in the config); 0 or EDGE_E_DENIED/INVALID */
     int (*set_origin)(edge_ctx_t *ctx, const edge_origin_t *origin);

@@ -18,6 +18,24 @@ int hook_event_type_parse(const char *s, size_t len)
     return -1;
 }
 
+static const char *const ssl_names[] = {"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+
+unsigned hook_ssl_protocol_parse(const char *s, size_t len)
+{
+    for (unsigned i = 0; i != sizeof(ssl_names) / sizeof(ssl_names[0]); ++i)
+        if (strlen(ssl_names[i]) == len && memcmp(ssl_names[i], s, len) == 0)
+            return 1u << i;
+    return 0;
+}
+
+const char *hook_ssl_protocol_name(unsigned bit)
+{
+    for (unsigned i = 0; i != sizeof(ssl_names) / sizeof(ssl_names[0]); ++i)
+        if (bit == 1u << i)
+            return ssl_names[i];
+    return "?";
+}
+
 void hook_event_init(hook_event_t *ev, int type)
 {
     memset(ev, 0, sizeof(*ev));

@@ -50,8 +50,23 @@ typedef struct hook_origin {
     uint16_t port;           /* custom */
     int read_timeout_s;      /* custom, 4-60 */
     int keepalive_timeout_s; /* custom, 1-60 */
+    unsigned ssl_protocols;  /* custom: HOOK_SSL_* bits of sslProtocols; 0: not given (the origin's default) */
     hook_headers_t custom_headers;
 } hook_origin_t;
+
+/** hook_origin_t.ssl_protocols: the values of Lambda@Edge's sslProtocols (and TLSv1.3, edgehook's), one bit each, oldest first */
+enum {
+    HOOK_SSL_SSLV3 = 1,
+    HOOK_SSL_TLSV1 = 2,
+    HOOK_SSL_TLSV1_1 = 4,
+    HOOK_SSL_TLSV1_2 = 8,
+    HOOK_SSL_TLSV1_3 = 16,
+    HOOK_SSL_ALL = 31
+};
+/** the bit of an sslProtocols value ("TLSv1.2"), 0 when it is none of them */
+unsigned hook_ssl_protocol_parse(const char *s, size_t len);
+/** the name of one HOOK_SSL_* bit */
+const char *hook_ssl_protocol_name(unsigned bit);
 
 /** the viewer's request; uri, querystring, headers, body and origin may be changed by request hooks */
 typedef struct hook_request {

@@ -460,6 +460,8 @@ static int on_get_origin(edge_ctx_t *ctx, edge_origin_t *out)
     out->read_timeout = (uint32_t)o->read_timeout_s;
     out->keepalive_timeout = (uint32_t)o->keepalive_timeout_s;
     out->num_custom_headers = (uint32_t)o->custom_headers.size;
+    if (size >= offsetof(edge_origin_t, ssl_protocols) + sizeof(out->ssl_protocols))
+        out->ssl_protocols = o->ssl_protocols;
     if (o->custom_headers.size != 0) {
         HOST_ENTER();
         edge_header_t *hs = h2o_mem_alloc_pool(ctx->pool, sizeof(*hs) * o->custom_headers.size);
@@ -475,6 +477,11 @@ static int eq(edge_str_t s, const char *lit)
 {
     return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
+
+_Static_assert((int)EDGE_SSL_SSLV3 == (int)HOOK_SSL_SSLV3 && (int)EDGE_SSL_TLSV1 == (int)HOOK_SSL_TLSV1 &&
+                   (int)EDGE_SSL_TLSV1_1 == (int)HOOK_SSL_TLSV1_1 && (int)EDGE_SSL_TLSV1_2 == (int)HOOK_SSL_TLSV1_2 &&
+                   (int)EDGE_SSL_TLSV1_3 == (int)HOOK_SSL_TLSV1_3,
+               "EDGE_SSL_* and HOOK_SSL_* differ");
 
 static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
 {
@@ -506,6 +513,11 @@ static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
         o.read_timeout_s = in->read_timeout != 0 ? (int)in->read_timeout : 30;
         o.keepalive_timeout_s = in->keepalive_timeout != 0 ? (int)in->keepalive_timeout : 5;
         o.protocol = ctx_dup(ctx, in->protocol.ptr, in->protocol.len);
+        if (in->size >= offsetof(edge_origin_t, ssl_protocols) + sizeof(in->ssl_protocols)) {
+            if ((in->ssl_protocols & ~(uint32_t)HOOK_SSL_ALL) != 0)
+                return bad(ctx, "%s.custom.sslProtocols has an unknown value", "request.origin");
+            o.ssl_protocols = in->ssl_protocols;
+        }
     } else if (in->kind == EDGE_ORIGIN_S3) {
         o.kind = HOOK_ORIGIN_S3;
         if (in->auth_method.len != 0 && !eq(in->auth_method, "origin-access-identity") && !eq(in->auth_method, "none"))

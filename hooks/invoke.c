@@ -103,6 +103,20 @@ static int parse_origin(h2o_mem_pool_t *pool, const hook_json_t *o, hook_origin_
     out->port = (uint16_t)get_int(t, "port", c != NULL ? 443 : 0);
     out->read_timeout_s = get_int(t, "readTimeout", 30);
     out->keepalive_timeout_s = get_int(t, "keepaliveTimeout", 5);
+    const hook_json_t *sp = hook_json_get(t, "sslProtocols");
+    if (c != NULL && sp != NULL && sp->type == HOOK_JSON_ARRAY) {
+        for (size_t i = 0; i != sp->count; ++i) {
+            size_t n;
+            const char *v = hook_json_string(sp->items[i], &n);
+            unsigned bit = v != NULL ? hook_ssl_protocol_parse(v, n) : 0;
+            if (bit == 0) {
+                snprintf(err, errlen, "%s.sslProtocols: %s is not one of SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", what,
+                         v != NULL ? v : "a non-string");
+                return -1;
+            }
+            out->ssl_protocols |= bit;
+        }
+    }
     return get_headers(pool, hook_json_get(t, "customHeaders"), &out->custom_headers, "customHeaders", err, errlen);
 }
 
@@ -310,7 +324,11 @@ static void emit_request(hook_buf_t *b, const hook_event_t *ev)
             field(b, &f2, "readTimeout", 3);
             hook_buf_appendf(b, "%d", o->read_timeout_s);
             field(b, &f2, "sslProtocols", 3);
-            hook_buf_append(b, "[\"TLSv1.2\"]", 11);
+            hook_buf_append(b, "[", 1);
+            for (unsigned bit = 1, n = 0; bit <= HOOK_SSL_TLSV1_3; bit <<= 1)
+                if ((o->ssl_protocols & bit) != 0)
+                    hook_buf_appendf(b, "%s\"%s\"", n++ != 0 ? ", " : "", hook_ssl_protocol_name(bit));
+            hook_buf_append(b, "]", 1);
         } else {
             emit_str(b, &f2, "authMethod", o->auth_method, 3);
             emit_str(b, &f2, "region", o->region, 3);

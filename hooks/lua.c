@@ -317,7 +317,8 @@ static void api_log(int level, const char *msg, size_t len)
 
 /* the prelude's ffi.cdef copies edge_hook.h's structs field for field: catch a field added to one and not the other */
 _Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_str_t/edge_header_t changed: update prelude.lua");
-_Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && sizeof(edge_origin_t) == 112,
+_Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_origin_t, ssl_protocols) == 112 &&
+                   sizeof(edge_origin_t) == 120,
                "edge_origin_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_host_t, fail) == 16 + 15 * sizeof(void *) && sizeof(edge_host_t) == 16 + 16 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");

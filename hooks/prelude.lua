@@ -15,6 +15,7 @@ typedef struct edge_origin {
     edge_str_t domain_name, path, protocol, region, auth_method;
     uint32_t port, read_timeout, keepalive_timeout, num_custom_headers;
     const edge_header_t *custom_headers;
+    uint32_t ssl_protocols;
 } edge_origin_t;
 typedef struct edge_host {
     uint32_t abi_major, abi_minor, size, reserved;
@@ -359,6 +360,14 @@ local function origin_fp(o)
                 "keepaliveTimeout" }) do
                 parts[#parts + 1] = tostring(c[k])
             end
+            local sp = c.sslProtocols
+            if type(sp) == "table" then
+                for i = 1, #sp do
+                    parts[#parts + 1] = tostring(sp[i])
+                end
+            else
+                parts[#parts + 1] = tostring(sp)
+            end
             local ch = c.customHeaders
             if type(ch) == "table" then
                 local names = {}
@@ -382,6 +391,13 @@ local function origin_fp(o)
     return concat(parts, "\0")
 end
 
+-- sslProtocols values, in the order of their EDGE_SSL_* bits
+local ssl_names = { "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" }
+local ssl_bits = {}
+for i, n in ipairs(ssl_names) do
+    ssl_bits[n] = 2 ^ (i - 1)
+end
+
 local function read_origin()
     local o = fnew("edge_origin_t")
     o.size = ffi.sizeof("edge_origin_t")
@@ -400,9 +416,15 @@ local function read_origin()
         ch[name] = arr
     end
     if o.kind == 1 then
+        local sp = setmetatable({}, arr_mt)
+        for i = 1, #ssl_names do
+            if floor(tonumber(o.ssl_protocols) / 2 ^ (i - 1)) % 2 == 1 then
+                sp[#sp + 1] = ssl_names[i]
+            end
+        end
         return { custom = { customHeaders = ch, domainName = s(o.domain_name), path = s(o.path), protocol = s(o.protocol),
             port = tonumber(o.port), readTimeout = tonumber(o.read_timeout), keepaliveTimeout = tonumber(o.keepalive_timeout),
-            sslProtocols = setmetatable({ "TLSv1.2" }, arr_mt) } }
+            sslProtocols = sp } }
     end
     return { s3 = { customHeaders = ch, domainName = s(o.domain_name), path = s(o.path), region = s(o.region),
         authMethod = s(o.auth_method) } }
@@ -457,6 +479,22 @@ local function wb_origin(o)
             eo.port = opt_int(t, "port", what)
             eo.read_timeout = opt_int(t, "readTimeout", what)
             eo.keepalive_timeout = opt_int(t, "keepaliveTimeout", what)
+            local sp, bits = t.sslProtocols, 0
+            if sp ~= nil then
+                if type(sp) ~= "table" then
+                    error(what .. ".sslProtocols must be a list of SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", 0)
+                end
+                for i = 1, #sp do
+                    local b = ssl_bits[sp[i]]
+                    if b == nil then
+                        error(what .. ".sslProtocols: " .. tostring(sp[i]) .. " is not one of SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", 0)
+                    end
+                    if floor(bits / b) % 2 == 0 then
+                        bits = bits + b
+                    end
+                end
+            end
+            eo.ssl_protocols = bits
         else
             str("region", opt_string(t, "region", what))
             str("auth_method", opt_string(t, "authMethod", what))

@@ -43,7 +43,10 @@ void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fil
     h2o_vector_reserve(pool, out, req->headers->size + 5);
     out->size = 0;
     /* Host first, as clients do */
-    h2o_add_header(pool, out, H2O_TOKEN_HOST, NULL, origin->host_header.base, origin->host_header.len);
+    if (req->host.base != NULL)
+        h2o_add_header(pool, out, H2O_TOKEN_HOST, NULL, req->host.base, req->host.len);
+    else
+        h2o_add_header(pool, out, H2O_TOKEN_HOST, NULL, origin->host_header.base, origin->host_header.len);
     for (i = 0; i != req->headers->size; ++i) {
         const h2o_header_t *h = req->headers->entries + i;
         if (headers_is_hop_by_hop(h->name, &conn))
@@ -345,8 +348,31 @@ static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
                             .distribution_id = f->req.distribution_id,
                             .distribution_domain = f->req.distribution_domain};
     hookcall_request_event(&f->pool, type, fn, &r, ev);
-    if (type == HOOK_ORIGIN_REQUEST)
-        dynorigin_describe(f->hooks.default_origin, &f->pool, &ev->request.origin);
+    /* origin-request: the behavior's origin; origin-response: where the request went, as the origin-request hook left it */
+    if (type == HOOK_ORIGIN_RESPONSE && f->hooks.chosen.kind != HOOK_ORIGIN_NONE)
+        ev->request.origin = f->hooks.chosen;
+    else
+        dynorigin_describe(type == HOOK_ORIGIN_REQUEST ? f->hooks.default_origin : f->origin, &f->pool, &ev->request.origin);
+    ev->request.origin.changed = 0;
+}
+
+/* a copy of a hook's origin in the fill's pool (the event may live in the hook call's memory) */
+static void keep_origin(fill_t *f, const hook_origin_t *src)
+{
+    hook_origin_t *o = &f->hooks.chosen;
+    *o = *src;
+#define DUP(field) o->field = src->field.len != 0 ? h2o_strdup(&f->pool, src->field.base, src->field.len) : h2o_iovec_init("", 0)
+    DUP(domain_name);
+    DUP(path);
+    DUP(protocol);
+    DUP(region);
+    DUP(auth_method);
+#undef DUP
+    memset(&o->custom_headers, 0, sizeof(o->custom_headers));
+    for (size_t i = 0; i != src->custom_headers.size; ++i) {
+        const hook_header_t *h = &src->custom_headers.entries[i];
+        hook_headers_add(&f->pool, &o->custom_headers, h->key.base, h->key.len, h->value.base, h->value.len);
+    }
 }
 
 static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_headers_t *resp, hook_event_t *ev)
@@ -410,7 +436,13 @@ static void apply_request_hook(fill_t *f, const hookcall_t *call)
         hookcall_to_h2o_headers(&f->pool, &r->headers, &headers);
         hookcall_keep_disallowed(&f->pool, f->req.headers.entries, f->req.headers.size, &headers);
         if ((host = h2o_find_header(&headers, H2O_TOKEN_HOST, -1)) != -1) {
-            f->req.authority = h2o_strdup(&f->pool, headers.entries[host].value.base, headers.entries[host].value.len);
+            /* a Host the hook changed goes to the origin (AWS's examples switch buckets with the origin and the Host); the one
+             * it was shown (the viewer's) leaves the origin's own */
+            h2o_iovec_t v = headers.entries[host].value;
+            if (!h2o_memis(v.base, v.len, f->req.authority.base, f->req.authority.len)) {
+                f->req.authority = h2o_strdup(&f->pool, v.base, v.len);
+                f->req.host = f->req.authority;
+            }
             h2o_delete_header(&headers, host);
         }
         copy_headers(&f->pool, &headers); /* the event may live in the hook call's memory */
@@ -433,6 +465,7 @@ static void apply_request_hook(fill_t *f, const hookcall_t *call)
             origin_release(f->origin);
             f->origin = o;
         }
+        keep_origin(f, &r->origin);
         /* Lambda@Edge customHeaders: sent to the origin with the request */
         h2o_headers_t custom = {NULL, 0, 0};
         hookcall_to_h2o_headers(&f->pool, &r->origin.custom_headers, &custom);
@@ -642,7 +675,8 @@ static void fill_go(fill_t *f)
     }
     path = h2o_concat(&f->pool, origin->path_prefix, f->req.path);
     {
-        fill_request_t r = {.headers = &f->req.headers, .client_ip = f->req.client_ip, .client_https = f->req.client_https};
+        fill_request_t r = {
+            .headers = &f->req.headers, .client_ip = f->req.client_ip, .client_https = f->req.client_https, .host = f->req.host};
         fill_build_origin_headers(&f->pool, origin, &r, &headers);
     }
     for (size_t i = 0; i != f->req.custom_headers.size; ++i) {

@@ -23,6 +23,7 @@ typedef struct fill_request {
     h2o_iovec_t client_ip;
     int client_https;
     h2o_iovec_t request_id;
+    h2o_iovec_t host; /* fill_build_origin_headers: the Host to send (an origin-request hook set it); base NULL: the origin's */
     h2o_iovec_t distribution_id, distribution_domain; /* what origin events show as config.distributionId and
                                                          distributionDomainName (len 0: the defaults of hookcall_request_t) */
 } fill_request_t;
@@ -57,6 +58,7 @@ typedef struct fill {
     struct fill_req {
         h2o_iovec_t method, path, client_ip, request_id, authority, body; /* path: with the query, before the origin's prefix */
         h2o_iovec_t distribution_id, distribution_domain;                 /* fill_request_t's */
+        h2o_iovec_t host; /* the Host an origin-request hook set (it changed the one it was shown); base NULL: the origin's */
         int client_https;
         h2o_headers_t headers;        /* the request headers the origin gets (before the proxy's own): the client's, filtered by
                                          the behavior's forwarding rules when the response may be stored (cache/forward.h), then
@@ -71,6 +73,8 @@ typedef struct fill {
     struct fill_hooks_state {
         hook_fn_t *request, *response; /* references */
         origin_t *default_origin;      /* what the origin-request event shows (the behavior's origin); a reference */
+        hook_origin_t chosen;          /* request.origin as the origin-request hook left it (kind NONE: no hook ran), which the
+                                          origin-response event shows; in the fill's pool */
         hookcall_t call;               /* the hook call in progress (proxy/hookcall.h) */
         hook_head_limits_t limits;     /* the caps on what the hooks return */
         /* the response head an origin-response call that completes later was given, and how the origin ended meanwhile */
@@ -108,7 +112,8 @@ typedef struct fill {
  */
 void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, const fill_cache_t *cache, const fill_hooks_t *hooks,
                    const char **origin_name);
-/** builds the headers sent to the origin from the client's */
+/** builds the headers sent to the origin from the client's: Host (req->host, else the origin's), the client's headers without
+ * hop-by-hop ones, X-Forwarded-For, X-Forwarded-Proto, Via */
 void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fill_request_t *req, h2o_headers_t *out);
 
 /** bytes a passed-through response may run ahead of its slowest reader before the origin read pauses */

@@ -84,14 +84,25 @@ static void process_input(origin_req_impl_t *r);
 
 /* ---- origins -------------------------------------------------------------------------------------------------------------- */
 
-static SSL_CTX *make_client_ssl_ctx(const char *sni, const char *ca_file, int verify, char *err, size_t errlen)
+/* the oldest protocol version of a set of HOOK_SSL_* bits (SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3), TLS 1.2 when none */
+static int min_proto_version(unsigned ssl_protocols)
+{
+    static const int versions[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+    for (unsigned i = 0; i != sizeof(versions) / sizeof(versions[0]); ++i)
+        if ((ssl_protocols & (1u << i)) != 0)
+            return versions[i];
+    return TLS1_2_VERSION;
+}
+
+static SSL_CTX *make_client_ssl_ctx(const char *sni, const char *ca_file, int verify, unsigned ssl_protocols, char *err,
+                                    size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
         snprintf(err, errlen, "cannot create a TLS context");
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, min_proto_version(ssl_protocols));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (verify) {
         int ok = ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
@@ -117,10 +128,12 @@ static SSL_CTX *make_client_ssl_ctx(const char *sni, const char *ca_file, int ve
 
 static origin_t *origin_alloc(unsigned num_threads)
 {
+    static _Atomic uint64_t serials;
     origin_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
         h2o_fatal("no memory");
     atomic_init(&o->refcnt, 1);
+    o->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed) + 1;
     o->num_threads = num_threads;
     o->threads = calloc(num_threads, sizeof(origin_thread_t));
     if (o->threads == NULL)
@@ -144,10 +157,12 @@ static int finish_origin(origin_t *o, const char *host_header, const char *sni, 
         o->host_header = h2o_strdup(NULL, buf, SIZE_MAX);
     }
     o->sni = strdup(sni != NULL ? sni : o->host);
+    o->ca_file = ca_file != NULL ? strdup(ca_file) : NULL;
+    o->tls_verify = verify;
     o->per_thread_max = o->max_connections / o->num_threads;
     if (o->per_thread_max == 0)
         o->per_thread_max = 1;
-    if (o->https && (o->ssl_ctx = make_client_ssl_ctx(o->sni, ca_file, verify, err, errlen)) == NULL)
+    if (o->https && (o->ssl_ctx = make_client_ssl_ctx(o->sni, ca_file, verify, o->ssl_protocols, err, errlen)) == NULL)
         return -1;
     return 0;
 }
@@ -173,27 +188,78 @@ origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, si
     return o;
 }
 
-origin_t *origin_new_dynamic(const char *name, int https, const char *host, uint16_t port, const char *path_prefix,
-                             uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err,
-                             size_t errlen)
+void origin_spec_init(origin_spec_t *spec, unsigned num_threads)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->https = 1;
+    spec->host = "";
+    spec->port = 443;
+    spec->path_prefix = "";
+    spec->tls_verify = 1;
+    spec->connect_timeout_ms = 5000;
+    spec->read_timeout_ms = spec->first_byte_timeout_ms = 30000;
+    spec->keepalive_timeout_ms = 4000;
+    spec->max_connections = 64 * num_threads;
+    spec->retries = 1;
+}
+
+void origin_spec_of(const origin_t *o, origin_spec_t *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->https = o->https;
+    spec->host = o->host;
+    spec->port = o->port;
+    spec->path_prefix = o->path_prefix.base;
+    spec->host_header = o->host_header.base;
+    spec->sni = o->sni;
+    spec->ca_file = o->ca_file;
+    spec->tls_verify = o->tls_verify;
+    spec->ssl_protocols = o->ssl_protocols;
+    spec->connect_timeout_ms = o->connect_timeout_ms;
+    spec->first_byte_timeout_ms = o->first_byte_timeout_ms;
+    spec->read_timeout_ms = o->read_timeout_ms;
+    spec->keepalive_timeout_ms = o->keepalive_timeout_ms;
+    spec->max_connections = o->max_connections;
+    spec->retries = o->retries;
+}
+
+origin_t *origin_new_spec(const char *name, const origin_spec_t *spec, unsigned num_threads, char *err, size_t errlen)
 {
     origin_t *o = origin_alloc(num_threads);
     o->name = strdup(name);
-    o->https = https;
-    o->host = strdup(host);
-    o->port = port;
-    o->path_prefix = h2o_strdup(NULL, path_prefix != NULL ? path_prefix : "", SIZE_MAX);
-    o->connect_timeout_ms = 5000;
-    o->read_timeout_ms = read_timeout_ms != 0 ? read_timeout_ms : 30000;
-    o->first_byte_timeout_ms = o->read_timeout_ms;
-    o->keepalive_timeout_ms = keepalive_timeout_ms != 0 ? keepalive_timeout_ms : 4000;
-    o->max_connections = 64 * num_threads;
-    o->retries = 1;
-    if (finish_origin(o, NULL, NULL, NULL, 1, err, errlen) != 0) {
+    o->https = spec->https;
+    o->host = strdup(spec->host);
+    o->port = spec->port;
+    o->path_prefix = h2o_strdup(NULL, spec->path_prefix != NULL ? spec->path_prefix : "", SIZE_MAX);
+    o->connect_timeout_ms = spec->connect_timeout_ms;
+    o->first_byte_timeout_ms = spec->first_byte_timeout_ms;
+    o->read_timeout_ms = spec->read_timeout_ms;
+    o->keepalive_timeout_ms = spec->keepalive_timeout_ms;
+    o->max_connections = spec->max_connections;
+    o->retries = spec->retries;
+    o->ssl_protocols = spec->ssl_protocols;
+    if (finish_origin(o, spec->host_header, spec->sni, spec->ca_file, spec->tls_verify, err, errlen) != 0) {
         origin_release(o);
         return NULL;
     }
     return o;
+}
+
+origin_t *origin_new_dynamic(const char *name, int https, const char *host, uint16_t port, const char *path_prefix,
+                             uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err,
+                             size_t errlen)
+{
+    origin_spec_t spec;
+    origin_spec_init(&spec, num_threads);
+    spec.https = https;
+    spec.host = host;
+    spec.port = port;
+    spec.path_prefix = path_prefix;
+    if (read_timeout_ms != 0)
+        spec.read_timeout_ms = spec.first_byte_timeout_ms = read_timeout_ms;
+    if (keepalive_timeout_ms != 0)
+        spec.keepalive_timeout_ms = keepalive_timeout_ms;
+    return origin_new_spec(name, &spec, num_threads, err, errlen);
 }
 
 void origin_addref(origin_t *o)
@@ -212,6 +278,7 @@ void origin_release(origin_t *o)
     free(o->host);
     free(o->host_header.base);
     free(o->sni);
+    free(o->ca_file);
     free(o->path_prefix.base);
     if (o->ssl_ctx != NULL)
         SSL_CTX_free(o->ssl_ctx);

@@ -25,7 +25,11 @@ typedef struct origin {
     uint64_t connect_timeout_ms, first_byte_timeout_ms, read_timeout_ms, keepalive_timeout_ms;
     unsigned max_connections, per_thread_max, retries;
     SSL_CTX *ssl_ctx;
-    struct s3_signer *s3; /* S3 origins: signs each request (proxy/s3origin.c) */
+    char *ca_file;          /* NULL: the system store */
+    int tls_verify;         /* the certificate is checked (chain and name) */
+    unsigned ssl_protocols; /* the TLS versions offered as bits of hooks/event.h's HOOK_SSL_* (the lowest is the minimum) */
+    uint64_t serial;        /* unique per origin built in this process (a dynamic origin made from another names it) */
+    struct s3_signer *s3;   /* S3 origins: signs each request (proxy/s3origin.c) */
     struct origin_thread *threads;
     unsigned num_threads;
     _Atomic uint64_t requests, failures, connects;
@@ -36,7 +40,30 @@ typedef struct origin {
  * has refcnt 1.
  */
 origin_t *origin_new(const conf_origin_t *conf, unsigned num_threads, char *err, size_t errlen);
-/** an origin with explicit fields (a hook's dynamic origin); timeouts in ms (0 = defaults) */
+/** what an origin is made of, for one built from explicit fields (a hook's dynamic origin, proxy/dynorigin.h) */
+typedef struct origin_spec {
+    int https;
+    const char *host; /* where to connect */
+    uint16_t port;
+    const char *path_prefix; /* "" or "/prefix" */
+    const char *host_header; /* NULL: host[:port] (the port when it is not the scheme's) */
+    const char *sni;         /* NULL: host */
+    const char *ca_file;     /* NULL: the system store */
+    int tls_verify;
+    unsigned ssl_protocols; /* HOOK_SSL_* bits: TLS versions from the lowest one set are offered (OpenSSL's security level may
+                               still refuse the old ones); 0: TLS 1.2 and up */
+    uint64_t connect_timeout_ms, first_byte_timeout_ms, read_timeout_ms, keepalive_timeout_ms;
+    unsigned max_connections, retries;
+} origin_spec_t;
+
+/** the defaults of a dynamic origin: https on 443 of no host, verified, the timeouts and limits of an origin configured with none
+ * given but a first-byte timeout equal to the read timeout and 64 connections per worker thread */
+void origin_spec_init(origin_spec_t *spec, unsigned num_threads);
+/** the spec an origin was built with; strings borrowed from o */
+void origin_spec_of(const origin_t *o, origin_spec_t *spec);
+/** an origin from a spec (strings copied); NULL with a message in err (TLS setup). refcnt 1 */
+origin_t *origin_new_spec(const char *name, const origin_spec_t *spec, unsigned num_threads, char *err, size_t errlen);
+/** an origin with explicit fields, the rest origin_spec_init's; timeouts in ms (0 = defaults) */
 origin_t *origin_new_dynamic(const char *name, int https, const char *host, uint16_t port, const char *path_prefix,
                              uint64_t read_timeout_ms, uint64_t keepalive_timeout_ms, unsigned num_threads, char *err, size_t errlen);
 void origin_addref(origin_t *o);

@@ -1,7 +1,9 @@
 /* proxy/s3origin.c - S3 origins: bucket addressing (path or virtual-hosted) and SigV4 header signing of every origin request. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "proxy/headers.h"
 #include "base/log.h"
 #include "proxy/s3origin.h"
@@ -85,17 +87,18 @@ int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errle
     return 0;
 }
 
-int s3origin_attach_dynamic(origin_t *o, const char *region, origin_t *base)
+int s3origin_attach_dynamic(origin_t *o, const char *region, const origin_t *creds)
 {
     s3_signer_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         h2o_fatal("no memory");
     s->bucket = NULL; /* already in the host name or the path */
     s->region = strdup(region);
-    if (base != NULL && base->s3 != NULL && base->s3->access_key != NULL) {
-        s->access_key = strdup(base->s3->access_key);
-        s->secret_key = strdup(base->s3->secret_key);
-        s->session_token = base->s3->session_token != NULL ? strdup(base->s3->session_token) : NULL;
+    if (creds != NULL && creds->s3 != NULL && creds->s3->access_key != NULL && creds->s3->secret_key != NULL) {
+        s->access_key = strdup(creds->s3->access_key);
+        s->secret_key = strdup(creds->s3->secret_key);
+        s->session_token = creds->s3->session_token != NULL ? strdup(creds->s3->session_token) : NULL;
+        s->embedded = creds->s3->embedded;
     } else {
         s->access_key = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
         s->secret_key = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
@@ -131,6 +134,72 @@ void s3origin_set_embedded(origin_t *o, const char *host, uint16_t port, const c
 int s3origin_is_embedded(origin_t *o)
 {
     return o->s3 != NULL && o->s3->embedded;
+}
+
+/* the embedded store as hooks may name it: written once before ready is published, read-only afterwards */
+static struct {
+    char host[256], domain[256];
+    uint16_t port;
+    origin_t creds; /* only its s3 signer's credentials are used */
+    s3_signer_t signer;
+} store;
+static _Atomic int store_ready;
+
+void s3origin_set_store(const char *host, uint16_t port, const char *domain, const char *access_key, const char *secret_key)
+{
+    if (atomic_load_explicit(&store_ready, memory_order_acquire) || access_key == NULL || secret_key == NULL)
+        return;
+    snprintf(store.host, sizeof(store.host), "%s", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1" : host);
+    snprintf(store.domain, sizeof(store.domain), "%s", domain != NULL ? domain : "");
+    store.port = port;
+    store.signer.access_key = strdup(access_key);
+    store.signer.secret_key = strdup(secret_key);
+    store.signer.embedded = 1;
+    store.creds.s3 = &store.signer;
+    atomic_store_explicit(&store_ready, 1, memory_order_release);
+}
+
+static int host_is(const char *a, const char *b)
+{
+    return strcasecmp(a, b) == 0;
+}
+
+int s3origin_store_endpoint(const char *host, uint16_t port, const char **connect_host, uint16_t *connect_port)
+{
+    size_t hl = strlen(host), dl;
+    if (!atomic_load_explicit(&store_ready, memory_order_acquire) || port != store.port)
+        return 0;
+    dl = strlen(store.domain);
+    int named = host_is(host, store.host) || (dl != 0 && host_is(host, store.domain)) ||
+                (dl != 0 && hl > dl + 1 && host[hl - dl - 1] == '.' && host_is(host + hl - dl, store.domain)) ||
+                (host_is(host, "localhost") && strcmp(store.host, "127.0.0.1") == 0);
+    if (!named)
+        return 0;
+    *connect_host = store.host;
+    *connect_port = store.port;
+    return 1;
+}
+
+int s3origin_attach_store(origin_t *o, const char *region)
+{
+    if (!atomic_load_explicit(&store_ready, memory_order_acquire))
+        return -1;
+    return s3origin_attach_dynamic(o, region, &store.creds);
+}
+
+const char *s3origin_region(const origin_t *o)
+{
+    return o->s3 != NULL ? o->s3->region : "us-east-1";
+}
+
+const char *s3origin_path_bucket(const origin_t *o)
+{
+    return o->s3 != NULL && !o->s3->virtual_host ? o->s3->bucket : NULL;
+}
+
+int s3origin_signs(const origin_t *o)
+{
+    return o->s3 != NULL;
 }
 
 /* headers an S3 origin may see from the client: what matters for caching and conditional reads; the rest (cookies, the
@@ -195,8 +264,13 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
         sigv4_sha256_hex(body.base, body.len, payload);
     else
         memcpy(payload, SIGV4_EMPTY_SHA256, 65);
+    /* the Host that goes out: the origin's, or what an origin-request hook set */
+    h2o_iovec_t host = o->host_header;
+    ssize_t hi = h2o_find_header(headers, H2O_TOKEN_HOST, -1);
+    if (hi != -1)
+        host = headers->entries[hi].value;
     signed_headers[0].name = sigv4_cstr("host");
-    signed_headers[0].value = (sigv4_str_t){o->host_header.base, o->host_header.len};
+    signed_headers[0].value = (sigv4_str_t){host.base, host.len};
     memset(&req, 0, sizeof(req));
     req.method = (sigv4_str_t){method.base, method.len};
     req.path = (sigv4_str_t){newpath.base, newpath.len};

@@ -8,17 +8,37 @@
 
 /** makes `o` an S3 origin for conf (bucket, region, addressing, credentials); 0 or -1 with a message */
 int s3origin_attach(origin_t *o, const conf_origin_t *conf, char *err, size_t errlen);
-/** makes a hook's dynamic origin an S3 origin: the bucket is in its host name or its path; signed with the credentials of
- * `base` when that is an S3 origin, else with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; -1 when there are none */
-int s3origin_attach_dynamic(origin_t *o, const char *region, origin_t *base);
+/** makes a hook's dynamic origin an S3 origin: the bucket is in its host name or its path; signed for `region` with the
+ * credentials of `creds` when that is an S3 origin with credentials, else with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; -1
+ * when there are none */
+int s3origin_attach_dynamic(origin_t *o, const char *region, const origin_t *creds);
 /** `endpoint: embedded` origins learn the store's address and credentials once its listener is bound */
 void s3origin_set_embedded(origin_t *o, const char *host, uint16_t port, const char *access_key, const char *secret_key);
 /** true when the origin is the embedded store */
 int s3origin_is_embedded(origin_t *o);
+
+/** the embedded store as hooks may name it (set once, when the store's listener is bound; later calls change nothing): its
+ * address, its virtual-hosted domain (store.domain) and its credentials */
+void s3origin_set_store(const char *host, uint16_t port, const char *domain, const char *access_key, const char *secret_key);
 /**
- * Rewrites `*path` (the request's path and query, prefix applied) to the bucket's object path and adds Host and the SigV4 headers
+ * Whether an S3 domainName (`host`, `port`: 0 when none was given) names the embedded store: its listen address, its domain, or
+ * BUCKET.its domain, on its port. Then *connect_host and *connect_port are where to connect (the listener; 127.0.0.1 or ::1
+ * for a wildcard address).
+ */
+int s3origin_store_endpoint(const char *host, uint16_t port, const char **connect_host, uint16_t *connect_port);
+/** signs `o` (a dynamic origin to the embedded store) with the store's credentials; -1 when there is no store */
+int s3origin_attach_store(origin_t *o, const char *region);
+
+/** what the origin-request event shows of an S3 origin: the signing region, whether it signs at all, the bucket when it is
+ * addressed by path (NULL: in the host name, or already in the path prefix) */
+const char *s3origin_region(const origin_t *o);
+const char *s3origin_path_bucket(const origin_t *o);
+int s3origin_signs(const origin_t *o);
+/**
+ * Rewrites `*path` (the request's path and query, prefix applied) to the bucket's object path and adds the SigV4 headers
  * (x-amz-date, x-amz-content-sha256, x-amz-security-token, authorization) to `headers`, dropping any x-amz-* header the client
- * sent. Returns 0, or -1 when the origin has no credentials.
+ * sent. The Host signed is the one in `headers` (an origin-request hook may have set it), else the origin's. Returns 0, or -1
+ * when the origin has no credentials.
  */
 int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers,
                   h2o_iovec_t body, int64_t now_ms);

@@ -476,6 +476,8 @@ static void connect_embedded_origins(edge_gen_t *gen)
     if (server.store == NULL)
         return;
     store_get_credentials(server.store, &ak, &sk);
+    /* hooks may name the store as an S3 origin (its address, or BUCKET.its domain, on its port) */
+    s3origin_set_store(gen->conf->store.listen.host, gen->conf->store.listen.port, gen->conf->store.domain, ak, sk);
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         if (gen->conf->origins[i].embedded)
             s3origin_set_embedded(gen->origins[i], gen->conf->store.listen.host, gen->conf->store.listen.port, ak, sk);
