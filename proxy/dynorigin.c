@@ -19,15 +19,6 @@ typedef struct entry {
 static __thread entry_t table[TABLE_SIZE];
 static __thread uint64_t clock_;
 
-/* "host", or "host:port" when the port is not the scheme's; an IPv6 address in brackets when a port follows */
-static void host_port(char *buf, size_t size, const char *host, uint16_t port, int https)
-{
-    if (port == (https ? 443 : 80))
-        snprintf(buf, size, "%s", host);
-    else
-        snprintf(buf, size, strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host, port);
-}
-
 void dynorigin_describe(origin_t *o, h2o_mem_pool_t *pool, hook_origin_t *ho)
 {
     char buf[600];
@@ -35,9 +26,8 @@ void dynorigin_describe(origin_t *o, h2o_mem_pool_t *pool, hook_origin_t *ho)
     ho->path = o->path_prefix;
     if (o->s3 != NULL) {
         /* an S3 domainName has no protocol: a port other than HTTPS's is written, as for a local S3 on host:port */
-        const char *bucket = s3origin_path_bucket(o);
+        const char *bucket = s3origin_describe(o, buf, sizeof(buf));
         ho->kind = HOOK_ORIGIN_S3;
-        host_port(buf, sizeof(buf), o->host, o->port, 1);
         ho->domain_name = h2o_strdup(pool, buf, SIZE_MAX);
         if (bucket != NULL) /* path-style addressing: the bucket is the first segment of the path */
             ho->path = h2o_concat(pool, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(bucket, strlen(bucket)), o->path_prefix);
@@ -94,7 +84,7 @@ static int same_endpoint(const hook_origin_t *ho, origin_t *base, int https, con
     if (ho->kind == HOOK_ORIGIN_S3) {
         if (base->s3 == NULL)
             return 0;
-        host_port(buf, sizeof(buf), base->host, base->port, 1);
+        s3origin_describe(base, buf, sizeof(buf));
         return ho->domain_name.len == strlen(buf) && strncasecmp(ho->domain_name.base, buf, ho->domain_name.len) == 0;
     }
     return base->s3 == NULL && base->https == https && strcasecmp(base->host, host) == 0 && base->port == port;
@@ -152,16 +142,16 @@ origin_t *dynorigin_get(const hook_origin_t *ho, origin_t *base, char *err, size
             return NULL;
         }
         sign = strcmp(auth, "none") != 0;
-        if ((same = same_endpoint(ho, base, 0, host, given))) {
-            https = base->https;
-            port = base->port;
-        } else if (s3origin_store_endpoint(host, given, &store_host, &port)) {
+        if (s3origin_store_endpoint(host, given, &store_host, &port)) {
             /* the embedded store, maybe as BUCKET.its domain (virtual-hosted: the Host names the bucket, no DNS needed) */
             to_store = 1;
             https = 0;
             snprintf(host_header, sizeof(host_header), "%s", domain);
             spec.host_header = host_header;
             snprintf(host, sizeof(host), "%s", store_host);
+        } else if ((same = same_endpoint(ho, base, 0, host, given))) {
+            https = base->https;
+            port = base->port;
         } else {
             /* a host name is S3 over HTTPS; host:port a local S3 over plain HTTP unless the port is 443 */
             port = given != 0 ? given : 443;

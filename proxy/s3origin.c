@@ -192,14 +192,19 @@ const char *s3origin_region(const origin_t *o)
     return o->s3 != NULL ? o->s3->region : "us-east-1";
 }
 
-const char *s3origin_path_bucket(const origin_t *o)
+const char *s3origin_describe(const origin_t *o, char *domain, size_t size)
 {
-    return o->s3 != NULL && !o->s3->virtual_host ? o->s3->bucket : NULL;
-}
-
-int s3origin_signs(const origin_t *o)
-{
-    return o->s3 != NULL;
+    const s3_signer_t *s = o->s3;
+    if (s != NULL && s->embedded && s->bucket != NULL && atomic_load_explicit(&store_ready, memory_order_acquire) &&
+        store.domain[0] != '\0' && o->port == store.port) {
+        snprintf(domain, size, "%s.%s:%u", s->bucket, store.domain, store.port);
+        return NULL;
+    }
+    if (o->port == 443)
+        snprintf(domain, size, "%s", o->host);
+    else
+        snprintf(domain, size, strchr(o->host, ':') != NULL ? "[%s]:%u" : "%s:%u", o->host, o->port);
+    return s != NULL && !s->virtual_host ? s->bucket : NULL;
 }
 
 /* headers an S3 origin may see from the client: what matters for caching and conditional reads; the rest (cookies, the

@@ -29,11 +29,15 @@ int s3origin_store_endpoint(const char *host, uint16_t port, const char **connec
 /** signs `o` (a dynamic origin to the embedded store) with the store's credentials; -1 when there is no store */
 int s3origin_attach_store(origin_t *o, const char *region);
 
-/** what the origin-request event shows of an S3 origin: the signing region, whether it signs at all, the bucket when it is
- * addressed by path (NULL: in the host name, or already in the path prefix) */
+/**
+ * The domainName the origin-request event shows for an S3 origin, written into `domain`: the embedded store as BUCKET.its
+ * domain:port (the virtual-hosted name, as CloudFront names buckets: AWS's examples switch buckets by domainName and Host), a
+ * virtual-hosted origin as its host (with a port other than 443), a path-style one as host[:port]. Returns the bucket the path
+ * must start with (path-style), or NULL.
+ */
+const char *s3origin_describe(const origin_t *o, char *domain, size_t size);
+/** the signing region of an S3 origin */
 const char *s3origin_region(const origin_t *o);
-const char *s3origin_path_bucket(const origin_t *o);
-int s3origin_signs(const origin_t *o);
 /**
  * Rewrites `*path` (the request's path and query, prefix applied) to the bucket's object path and adds the SigV4 headers
  * (x-amz-date, x-amz-content-sha256, x-amz-security-token, authorization) to `headers`, dropping any x-amz-* header the client

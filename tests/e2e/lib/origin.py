@@ -1,6 +1,7 @@
 """tests/e2e/lib/origin.py - a scriptable HTTP/1.1 origin for end-to-end tests, on a real socket in its own process.
 
-Run as a program: `python3 origin.py [--tls CERT KEY]`; it prints its port on the first line of stdout, then serves until killed.
+Run as a program: `python3 origin.py [--tls CERT KEY [--tls-max 1.2]]`; it prints its port on the first line of stdout, then
+serves until killed. --tls-max caps the TLS version it speaks (an origin that cannot do TLS 1.3).
 Routes (all also answer HEAD):
   /size/N[?chunked=1][&cc=...]  N bytes of a deterministic pattern (body(N)), Content-Length or chunked
   /count/ANY[?cc=..&h=Name:Value..&delay=S&etag=E&fail=N&size=N]
@@ -289,6 +290,8 @@ def main():
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*tls)
+        if len(sys.argv) >= 6 and sys.argv[4] == "--tls-max":
+            ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[sys.argv[5]]
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
@@ -297,10 +300,12 @@ def main():
 class Origin:
     """starts origin.py in a child process (so it never competes with the test for the GIL)"""
 
-    def __init__(self, tls=None):
+    def __init__(self, tls=None, tls_max=None):
         args = ["/usr/bin/python3", os.path.abspath(__file__)]
         if tls:
             args += ["--tls", tls[0], tls[1]]
+            if tls_max:
+                args += ["--tls-max", tls_max]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.port = int(self.proc.stdout.readline().decode().strip())
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
