@@ -839,6 +839,42 @@ static void test_store_seed(void **state)
     conf_free(conf);
 }
 
+static void test_distribution(void **state)
+{
+    char err[CONF_ERRBUF_SIZE];
+    conf_t *conf = load_ok(L O B);
+    assert_null(conf->distribution.id); /* hooks then see "edgehook" and the viewer's Host */
+    assert_null(conf->distribution.domain_name);
+    conf_free(conf);
+
+    conf = load_ok(L O B "distribution: {id: E2QWRUHAPOMQZL, domain_name: d111111abcdef8.cloudfront.net}\n");
+    assert_string_equal(conf->distribution.id, "E2QWRUHAPOMQZL");
+    assert_string_equal(conf->distribution.domain_name, "d111111abcdef8.cloudfront.net");
+    conf_free(conf);
+    conf = load_ok(L O B "distribution:\n  id: edge-1\n");
+    assert_string_equal(conf->distribution.id, "edge-1");
+    assert_null(conf->distribution.domain_name);
+    conf_free(conf);
+
+    static const struct {
+        const char *yaml, *error;
+    } bad[] = {
+        {"distribution: {id: \"E2 QW\"}\n", "t.yaml:4: distribution.id: \"E2 QW\" is not an id"},
+        {"distribution: {domain_name: \"-x.example\"}\n", "t.yaml:4: distribution.domain_name: \"-x.example\" is not a domain name"},
+        {"distribution: {domain_name: \"a_b.example\"}\n", "t.yaml:4: distribution.domain_name: \"a_b.example\" is not a domain name"},
+        {"distribution:\n  ids: x\n", "t.yaml:5: distribution.ids: unknown key (did you mean \"id\"?)"},
+        {"distribution: [x]\n", "t.yaml:4: distribution: must be a map"},
+        {"distribution: {id: \"\"}\n", "t.yaml:4: distribution.id:"},
+    };
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "%s%s", L O B, bad[i].yaml);
+        assert_null(load(yaml, err, sizeof(err)));
+        if (strncmp(err, bad[i].error, strlen(bad[i].error)) != 0)
+            fail_msg("%s: got %s, expected %s", bad[i].yaml, err, bad[i].error);
+    }
+}
+
 static void test_broken(void **state)
 {
     int failures = 0;
@@ -1099,7 +1135,7 @@ int main(void)
         cmocka_unit_test(test_test_data_files),      cmocka_unit_test(test_examples),
         cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_byte_flips),           cmocka_unit_test(test_alias_bomb),
-        cmocka_unit_test(test_store_seed),
+        cmocka_unit_test(test_store_seed),           cmocka_unit_test(test_distribution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
