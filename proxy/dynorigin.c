@@ -174,9 +174,10 @@ origin_t *dynorigin_get(const hook_origin_t *ho, origin_t *base, char *err, size
         spec.port = port;
         spec.path_prefix = path;
     }
-    snprintf(key, sizeof(key), "%d|%llu|%d|%d|%s|%u|%s|%llu|%llu|%u|%s|%d|%s", ho->kind, same ? (unsigned long long)base->serial : 0ull,
-             to_store, https, domain, port, path, (unsigned long long)spec.read_timeout_ms,
-             (unsigned long long)spec.keepalive_timeout_ms, spec.ssl_protocols, region, sign, host);
+    snprintf(key, sizeof(key), "%d|%llu|%d|%d|%s|%u|%s|%llu|%llu|%u|%s|%d|%s", ho->kind,
+             same ? (unsigned long long)base->serial : 0ull, to_store, https, domain, port, path,
+             (unsigned long long)spec.read_timeout_ms, (unsigned long long)spec.keepalive_timeout_ms, spec.ssl_protocols, region,
+             sign, host);
     ++clock_;
     for (size_t i = 0; i != TABLE_SIZE; ++i) {
         if (table[i].origin != NULL && strcmp(table[i].key, key) == 0) {

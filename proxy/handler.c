@@ -532,7 +532,8 @@ static void log_origin_response_hook(edge_txn_t *txn)
 static void distribution_of(edge_txn_t *txn, h2o_iovec_t *id, h2o_iovec_t *domain)
 {
     const conf_t *conf = txn->gen->conf;
-    *id = conf->distribution.id != NULL ? h2o_iovec_init(conf->distribution.id, strlen(conf->distribution.id)) : h2o_iovec_init(NULL, 0);
+    *id = conf->distribution.id != NULL ? h2o_iovec_init(conf->distribution.id, strlen(conf->distribution.id))
+                                        : h2o_iovec_init(NULL, 0);
     *domain = conf->distribution.domain_name != NULL
                   ? h2o_iovec_init(conf->distribution.domain_name, strlen(conf->distribution.domain_name))
                   : h2o_iovec_init(NULL, 0);

@@ -149,7 +149,10 @@ void s3origin_set_store(const char *host, uint16_t port, const char *domain, con
 {
     if (atomic_load_explicit(&store_ready, memory_order_acquire) || access_key == NULL || secret_key == NULL)
         return;
-    snprintf(store.host, sizeof(store.host), "%s", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1" : host);
+    snprintf(store.host, sizeof(store.host), "%s",
+             strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1"
+             : strcmp(host, "::") == 0    ? "::1"
+                                          : host);
     snprintf(store.domain, sizeof(store.domain), "%s", domain != NULL ? domain : "");
     store.port = port;
     store.signer.access_key = strdup(access_key);

@@ -860,8 +860,10 @@ static void test_distribution(void **state)
         const char *yaml, *error;
     } bad[] = {
         {"distribution: {id: \"E2 QW\"}\n", "t.yaml:4: distribution.id: \"E2 QW\" is not an id"},
-        {"distribution: {domain_name: \"-x.example\"}\n", "t.yaml:4: distribution.domain_name: \"-x.example\" is not a domain name"},
-        {"distribution: {domain_name: \"a_b.example\"}\n", "t.yaml:4: distribution.domain_name: \"a_b.example\" is not a domain name"},
+        {"distribution: {domain_name: \"-x.example\"}\n",
+         "t.yaml:4: distribution.domain_name: \"-x.example\" is not a domain name"},
+        {"distribution: {domain_name: \"a_b.example\"}\n",
+         "t.yaml:4: distribution.domain_name: \"a_b.example\" is not a domain name"},
         {"distribution:\n  ids: x\n", "t.yaml:5: distribution.ids: unknown key (did you mean \"id\"?)"},
         {"distribution: [x]\n", "t.yaml:4: distribution: must be a map"},
         {"distribution: {id: \"\"}\n", "t.yaml:4: distribution.id:"},

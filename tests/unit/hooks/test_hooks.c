@@ -176,9 +176,10 @@ static void test_records0_and_callback(void **state)
     assert_int_equal(uuid[14], '4');
     assert_non_null(strchr("89ab", uuid[19]));
     assert_string_equal(hval(&ev.request.headers, "x-aws-request-id-again"), uuid);
-    assert_string_equal(hval(&ev.request.headers, "x-context"),
-                        "tests/hooks/callback.lua|$LATEST|64|arn:aws:lambda:us-east-1:000000000000:function:tests/hooks/callback.lua|"
-                        "/aws/lambda/us-east-1.tests/hooks/callback.lua|string");
+    assert_string_equal(
+        hval(&ev.request.headers, "x-context"),
+        "tests/hooks/callback.lua|$LATEST|64|arn:aws:lambda:us-east-1:000000000000:function:tests/hooks/callback.lua|"
+        "/aws/lambda/us-east-1.tests/hooks/callback.lua|string");
     const char *stream = hval(&ev.request.headers, "x-log-stream");
     assert_int_equal(strlen(stream), strlen("2026/12/02/[$LATEST]") + 32);
     assert_non_null(strstr(stream, "/[$LATEST]"));
