@@ -1,5 +1,8 @@
 /* tests/hooks/exercise.c - test plugin that drives the host API by the request's x-test header: generated responses,
- * origin selection, body replacement, read-only and disallowed headers, EDGE_FAIL, and its config from init. */
+ * origin selection (with sslProtocols, as a 1.0 plugin, and where the request went at origin-response), body replacement, read-only
+ * and disallowed headers, EDGE_FAIL, and its config from init. */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "edge_hook.h"
@@ -49,7 +52,7 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
         host->header_add(ctx, EDGE_MSG_RESPONSE, "Content-Type", 12, "text/plain", 10);
         return EDGE_RESPOND;
     }
-    if (is(&t, "origin")) {
+    if (is(&t, "origin") || is(&t, "origin-1.0") || is(&t, "origin-badssl")) {
         edge_header_t ch = {{"x-secret", 8}, {"X-Secret", 8}, {"s3cr3t", 6}};
         edge_origin_t o;
         memset(&o, 0, sizeof(o));
@@ -61,7 +64,24 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
         o.read_timeout = 10;
         o.num_custom_headers = 1;
         o.custom_headers = &ch;
+        o.ssl_protocols = EDGE_SSL_TLSV1_2 | EDGE_SSL_TLSV1_3;
+        if (is(&t, "origin-1.0"))
+            o.size = offsetof(edge_origin_t, ssl_protocols); /* a plugin built against ABI 1.0 */
+        else if (is(&t, "origin-badssl"))
+            o.ssl_protocols = 64;
         return host->set_origin(ctx, &o) == 0 ? EDGE_CONTINUE : EDGE_FAIL;
+    }
+    if (is(&t, "origin-seen")) {
+        /* origin-response: where the request went */
+        edge_origin_t o;
+        char buf[300];
+        memset(&o, 0, sizeof(o));
+        o.size = sizeof(o);
+        if (host->get_origin(ctx, &o) != 0)
+            return EDGE_FAIL;
+        int n = snprintf(buf, sizeof(buf), "%.*s:%u", (int)o.domain_name.len, o.domain_name.ptr, o.ssl_protocols);
+        host->header_set(ctx, EDGE_MSG_RESPONSE, "X-Origin-Seen", 13, buf, (size_t)n);
+        return EDGE_CONTINUE;
     }
     if (is(&t, "rewrite")) {
         char *uri = host->alloc(ctx, 64);

@@ -609,6 +609,22 @@ static void test_c_exercise(void **state)
     assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
     assert_true(iov_is(ev.request.origin.domain_name, "backup.example.com"));
     assert_string_equal(hval(&ev.request.origin.custom_headers, "x-secret"), "s3cr3t");
+    assert_int_equal(ev.request.origin.ssl_protocols, HOOK_SSL_TLSV1_2 | HOOK_SSL_TLSV1_3);
+    /* a plugin built against ABI 1.0 passes a smaller edge_origin_t: no sslProtocols, the origin's default */
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "Host", "example.com", "X-Test", "origin-1.0", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(iov_is(ev.request.origin.domain_name, "backup.example.com"));
+    assert_int_equal(ev.request.origin.ssl_protocols, 0);
+    make_event(&pool, &ev, HOOK_ORIGIN_REQUEST, "/", "", "Host", "example.com", "X-Test", "origin-badssl", NULL);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "sslProtocols"));
+    /* origin-response: get_origin says where the request went */
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", "Host", "example.com", "X-Test", "origin-seen", NULL);
+    ev.request.origin.kind = HOOK_ORIGIN_CUSTOM;
+    ev.request.origin.domain_name = h2o_iovec_init("went.example", 12);
+    ev.request.origin.ssl_protocols = HOOK_SSL_TLSV1_2;
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.response.headers, "x-origin-seen"), "went.example:8");
     make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", "Host", "example.com", "X-Test", "origin", NULL);
     assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID); /* origin is read-only outside origin-request: 502 beats EDGE_FAIL */
     assert_non_null(strstr(rep.error, "request.origin is read-only"));
