@@ -1082,18 +1082,22 @@ end
 -- context.awsRequestId: Lambda's invocation id, a UUID; here one per (request, event, hook), derived from the request id so that
 -- the log lines of one invocation can be found from it
 local aws_req_id = nil
-local digest_buf = fnew("unsigned char[64]")
+-- 32 hex digits from four salted FNV-1a hashes of src (no OpenSSL: this also runs while a state is built)
+local function hex128(src)
+    local h = {}
+    for i = 1, 4 do
+        local s = src .. "\0" .. i
+        h[i] = format("%08x", tonumber(A.fnv1a(s, #s)))
+    end
+    return concat(h)
+end
 local function invocation_id()
     if aws_req_id == nil and cur ~= nil then
-        local src = (getf(F_REQID) or "") .. "\0" .. tostring(etype) .. "\0" .. tostring(hook_name)
-        A.digest("md5", src, #src, digest_buf)
-        local b = {}
-        for i = 0, 15 do
-            b[i + 1] = digest_buf[i]
-        end
-        b[7] = 0x40 + b[7] % 16 -- version 4
-        b[9] = 0x80 + b[9] % 64 -- the RFC 4122 variant
-        aws_req_id = format("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", unpack(b))
+        local x = hex128((getf(F_REQID) or "") .. "\0" .. tostring(etype) .. "\0" .. tostring(hook_name))
+        -- UUID version 4, RFC 4122 variant
+        aws_req_id = sub(x, 1, 8) .. "-" .. sub(x, 9, 12) .. "-4" .. sub(x, 14, 16) .. "-" ..
+            sub("89ab", tonumber(sub(x, 17, 17), 16) % 4 + 1, tonumber(sub(x, 17, 17), 16) % 4 + 1) .. sub(x, 18, 20) .. "-" ..
+            sub(x, 21, 32)
     end
     return aws_req_id
 end
@@ -1179,16 +1183,9 @@ local function init(chunk, config, name, hash, mem_mb)
     context.invokedFunctionArn = "arn:aws:lambda:us-east-1:000000000000:function:" .. fname ..
         (fversion ~= "$LATEST" and (":" .. fversion) or "")
     context.logGroupName = "/aws/lambda/us-east-1." .. fname
-    do
-        -- one stream per execution environment (this Lua state): DATE/[VERSION] and 32 hex digits
-        local src = name .. "\0" .. hash .. "\0" .. tostring(context) .. "\0" .. tostring(A.time())
-        A.digest("md5", src, #src, digest_buf)
-        local hex = {}
-        for i = 0, 15 do
-            hex[i + 1] = format("%02x", digest_buf[i])
-        end
-        context.logStreamName = os.date("!%Y/%m/%d") .. "/[" .. fversion .. "]" .. concat(hex)
-    end
+    -- one stream per execution environment (this Lua state): DATE/[VERSION] and 32 hex digits
+    context.logStreamName = os.date("!%Y/%m/%d") .. "/[" .. fversion .. "]" ..
+        hex128(name .. "\0" .. hash .. "\0" .. tostring(context) .. "\0" .. tostring(A.time()))
     setfenv(chunk, env)
     chunk()
     local main = rawget(env, "handler")
