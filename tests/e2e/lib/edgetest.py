@@ -238,6 +238,10 @@ _tests = []
 _notsan = {}
 
 
+class Skip(Exception):
+    """raised by a scenario that cannot run here (a piece it needs is missing): run() reports it as skipped, with the reason"""
+
+
 def test(fn):
     _tests.append(fn)
     return fn
@@ -266,6 +270,9 @@ def run(argv=None):
         try:
             fn()
             print("ok   %-50s %.1fs" % (fn.__name__, time.time() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("skip %-50s (%s)" % (fn.__name__, e), flush=True)
         except Exception:
             failed += 1
             print("FAIL %-50s %.1fs" % (fn.__name__, time.time() - t0), flush=True)

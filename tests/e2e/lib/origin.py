@@ -15,6 +15,7 @@ Routes (all also answer HEAD):
   /stall                         reads the request, never answers
   /slowbody/N?rate=BYTES_PER_S   N bytes at a fixed rate; gate=NAME&gateat=B: after B bytes, waits for /_release?gate=NAME
   [/PREFIX]/status/CODE          that status with a short body (and the headers given in h=)
+  /PREFIX/index.html             a small HTML page naming PREFIX (a single-page app's shell; other unknown paths are 404)
                                  gate=NAME[&gatefrom=N]: from the Nth request on, the answer waits for /_release?gate=NAME
                                  gateeach=NAME: the Nth request for the path waits for /_release?gate=NAME-N (one gate each)
                                  cc2=CC&cc2from=N: from the Nth request on, Cache-Control CC instead of cc= (a refreshed copy
@@ -271,6 +272,9 @@ class Handler(BaseHTTPRequestHandler):
         if "/status/" in path:
             code = int(path.split("/status/")[1].split("/")[0])
             return self._send_body(("status %d count %d\n" % (code, n)).encode(), status=code, ctype="text/plain", q=q)
+        if path.endswith("/index.html") and path.count("/") == 2:
+            page = "<!doctype html><title>app %s</title><div id=app data-count=%d></div>\n" % (path.split("/")[1], n)
+            return self._send_body(page.encode(), ctype="text/html; charset=utf-8", q=q)
         return self._send_body(b"not found\n", status=404, ctype="text/plain")
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = handle_any
