@@ -204,7 +204,8 @@ EDGE_PORT = free_port()
 
 def config():
     p = dict(web=web.url, set=SET, port=EDGE_PORT, store_port=STORE_PORT, tmp=TMP, ak=AK, sk=SK, bucket_port=bucket.port,
-             prerender_port=prerender_service.port, jwks_port=JWKS_PORT, issuer=ISSUER)
+             prerender_port=prerender_service.port, jwks_port=JWKS_PORT, issuer=ISSUER,
+             e2e=os.path.join(SRC, "tests", "hooks", "e2e"))
     geo = "geoip: {database: %s}\n" % CITY if PIECES["cf"] else ""
     fetch_edge = ", fetch_allow: [\"127.0.0.1:%(port)d\"]" % p if PIECES["fetch"] else ""
     fetch_jwks = ", fetch_allow: [\"127.0.0.1:%(jwks_port)d\"]" % p if PIECES["fetch"] else ""
@@ -235,6 +236,7 @@ def config():
   prerender: {lua: %(set)s/prerender.lua, config: {token: prerender-token-1, service_domain: 127.0.0.1,
               service_port: %(prerender_port)d, service_protocol: http}}
   cors: {lua: %(set)s/cors.lua, config: {allowed_origin: "https://app.example.com"}}
+  jwk-check: {lua: %(e2e)s/jwk_check.lua}
 """ % p
     cf_behaviors = ""
     if PIECES["cf"]:
@@ -280,6 +282,7 @@ behaviors:
   - {path: "/seo/*", origin: web, cache: {default_ttl: 60s, key: {headers: [x-prerender-token, x-prerender-host,
      x-prerender-cachebuster]}}, hooks: {viewer-request: prerender, origin-request: prerender}}
   - {path: "/cors/*", origin: counted, cache: {default_ttl: 60s}, hooks: {origin-response: cors}}
+  - {path: "/jwk-check", origin: web, cache: off, hooks: {viewer-request: jwk-check}}
   - {path: "*", origin: web, cache: off}
 store:
   listen: {host: 127.0.0.1, port: %(store_port)d}
@@ -648,6 +651,76 @@ def cors_headers_on_misses_and_hits():
         assert r.h("access-control-allow-methods") == "OPTIONS, GET, HEAD, POST, PUT, DELETE", r
         assert r.h("access-control-max-age") == "86400", r
     assert cached(r2) and count("/count/cors/data.json") == 1
+
+
+# ---- edge.jwk_verify (hooks/jwk_lua.c), what jwt_jwks_auth.lua stands on ---------------------------------------------------
+
+
+def sign(path, data, *opts):
+    return openssl("dgst", "-sha256", *opts, "-sign", path, data=data)
+
+
+def jwk_check(alg, data, sig, key):
+    """key: a JWK dict or PEM bytes; returns the hook's answer"""
+    headers = {"X-Alg": alg, "X-Data": data, "X-Sig": b64url(sig)}
+    if isinstance(key, bytes):
+        headers["X-Pem"] = base64.b64encode(key).decode()
+    else:
+        names = {"kty": "X-Kty", "n": "X-N", "e": "X-E", "crv": "X-Crv", "x": "X-X", "y": "X-Y", "alg": "X-Jwk-Alg", "use": "X-Use"}
+        headers.update({names[k]: v for k, v in key.items() if k in names})
+    r = req("/jwk-check", headers)
+    assert r.status == 200, r
+    return r.body.decode()
+
+
+@test
+def jwk_verify_algorithms_and_refusals():
+    need("jwk")
+    data = "eyJhbGciOi.payload-part"
+    rs = sign(RSA_PATH, data.encode())
+    assert jwk_check("RS256", data, rs, RSA_JWK) == "true"
+    assert jwk_check("RS256", data + "x", rs, RSA_JWK) == "false"  # other data
+    assert jwk_check("RS256", data, rs[:-1] + bytes([rs[-1] ^ 1]), RSA_JWK) == "false"  # one bit of the signature
+    assert jwk_check("RS256", data, b"", RSA_JWK) == "false"
+    # PEM: a public key, and a certificate
+    pub = openssl("pkey", "-in", RSA_PATH, "-pubout")
+    assert jwk_check("RS256", data, rs, pub) == "true"
+    cert = openssl("req", "-x509", "-key", RSA_PATH, "-subj", "/CN=jwk", "-days", "1")
+    assert jwk_check("RS256", data, rs, cert) == "true"
+    assert jwk_check("RS256", data, rs, b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").startswith("nil: not a PEM")
+    # PS256 (RSASSA-PSS, salt = digest length), with a JWK that names no alg
+    ps = sign(RSA_PATH, data.encode(), "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest")
+    rsa_noalg = {k: v for k, v in RSA_JWK.items() if k != "alg"}
+    assert jwk_check("PS256", data, ps, rsa_noalg) == "true"
+    assert jwk_check("PS256", data, rs, rsa_noalg) == "false"
+    # ES256 (JWS's R || S), and ES384 on its own curve
+    es = der_to_raw(sign(EC_PATH, data.encode()), 32)
+    assert jwk_check("ES256", data, es, EC_JWK) == "true"
+    assert jwk_check("ES256", data, sign(EC_PATH, data.encode()), EC_JWK) == "false"  # DER is not JWS's form
+    p384 = os.path.join(TMP, "p384.pem")
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", p384)
+    point = openssl("pkey", "-in", p384, "-pubout", "-outform", "DER")[-97:]
+    jwk384 = {"kty": "EC", "crv": "P-384", "x": b64url(point[1:49]), "y": b64url(point[49:])}
+    es384 = der_to_raw(openssl("dgst", "-sha384", "-sign", p384, data=data.encode()), 48)
+    assert jwk_check("ES384", data, es384, jwk384) == "true"
+    # refusals: nil and why, never true
+    refused = [
+        ("none", RSA_JWK, "unsupported alg"), ("HS256", RSA_JWK, "unsupported alg"),
+        ("ES256", RSA_JWK, "kty does not match"), ("RS256", EC_JWK, "kty does not match"),
+        ("PS256", RSA_JWK, "alg does not match"),  # the JWK says RS256
+        ("ES384", EC_JWK, "crv does not match"),
+        ("RS256", dict(RSA_JWK, use="enc"), "use is not sig"),
+        ("RS256", dict(RSA_JWK, n="not base64!"), "n or e"),
+        ("ES256", dict(EC_JWK, y=EC_JWK["x"]), "not a point on its curve"),
+        ("ES256", dict(EC_JWK, x="AAAA"), "x or y"),
+    ]
+    small = os.path.join(TMP, "small.pem")
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", small)
+    modulus = openssl("rsa", "-in", small, "-noout", "-modulus").decode().strip().split("=", 1)[1]
+    refused.append(("RS256", {"kty": "RSA", "n": b64url(bytes.fromhex(modulus)), "e": "AQAB"}, "2048 to 8192 bits"))
+    for alg, key, why in refused:
+        got = jwk_check(alg, data, rs, key)
+        assert got.startswith("nil: ") and why in got, (alg, key, got)
 
 
 @test
