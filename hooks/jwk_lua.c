@@ -42,10 +42,14 @@ typedef struct jws_alg {
 } jws_alg_t;
 
 static const jws_alg_t algs[] = {
-    {"RS256", KEY_RSA, 0, "SHA256", 0, NULL, NULL},         {"RS384", KEY_RSA, 0, "SHA384", 0, NULL, NULL},
-    {"RS512", KEY_RSA, 0, "SHA512", 0, NULL, NULL},         {"PS256", KEY_RSA, 1, "SHA256", 0, NULL, NULL},
-    {"PS384", KEY_RSA, 1, "SHA384", 0, NULL, NULL},         {"PS512", KEY_RSA, 1, "SHA512", 0, NULL, NULL},
-    {"ES256", KEY_EC, 0, "SHA256", 32, "P-256", "prime256v1"}, {"ES384", KEY_EC, 0, "SHA384", 48, "P-384", "secp384r1"},
+    {"RS256", KEY_RSA, 0, "SHA256", 0, NULL, NULL},
+    {"RS384", KEY_RSA, 0, "SHA384", 0, NULL, NULL},
+    {"RS512", KEY_RSA, 0, "SHA512", 0, NULL, NULL},
+    {"PS256", KEY_RSA, 1, "SHA256", 0, NULL, NULL},
+    {"PS384", KEY_RSA, 1, "SHA384", 0, NULL, NULL},
+    {"PS512", KEY_RSA, 1, "SHA512", 0, NULL, NULL},
+    {"ES256", KEY_EC, 0, "SHA256", 32, "P-256", "prime256v1"},
+    {"ES384", KEY_EC, 0, "SHA384", 48, "P-384", "secp384r1"},
     {"ES512", KEY_EC, 0, "SHA512", 66, "P-521", "secp521r1"},
 };
 
@@ -163,6 +167,21 @@ static EVP_PKEY *from_pem(const key_in_t *k, const char **why)
     return pkey;
 }
 
+static int rsa_size_ok(EVP_PKEY *pkey)
+{
+    return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= RSA_MIN_BITS && EVP_PKEY_get_bits(pkey) <= RSA_MAX_BYTES * 8;
+}
+
+/* the curve by name: another curve of the same size (secp256k1 for ES256) is refused too */
+static int ec_curve_ok(EVP_PKEY *pkey, const jws_alg_t *a)
+{
+    char group[64];
+    size_t len = 0;
+    return EVP_PKEY_is_a(pkey, "EC") &&
+           EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) == 1 &&
+           strcmp(group, a->group) == 0;
+}
+
 /* the key for alg a, or NULL and *why */
 static EVP_PKEY *make_key(const key_in_t *k, const jws_alg_t *a, const char **why)
 {
@@ -187,9 +206,7 @@ static EVP_PKEY *make_key(const key_in_t *k, const jws_alg_t *a, const char **wh
     }
     if (pkey == NULL)
         return NULL;
-    int ok = a->kind == KEY_RSA ? EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= RSA_MIN_BITS &&
-                                      EVP_PKEY_get_bits(pkey) <= RSA_MAX_BYTES * 8
-                                : EVP_PKEY_is_a(pkey, "EC") && EVP_PKEY_get_bits(pkey) == (int)(a->coord == 66 ? 521 : a->coord * 8);
+    int ok = a->kind == KEY_RSA ? rsa_size_ok(pkey) : ec_curve_ok(pkey, a);
     if (!ok) {
         *why = a->kind == KEY_RSA ? "the key is not an RSA key of 2048 to 8192 bits" : "the key is not an EC key on alg's curve";
         EVP_PKEY_free(pkey);

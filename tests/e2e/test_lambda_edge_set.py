@@ -720,6 +720,11 @@ def jwk_verify_algorithms_and_refusals():
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", small)
     modulus = openssl("rsa", "-in", small, "-noout", "-modulus").decode().strip().split("=", 1)[1]
     refused.append(("RS256", {"kty": "RSA", "n": b64url(bytes.fromhex(modulus)), "e": "AQAB"}, "2048 to 8192 bits"))
+    k1 = os.path.join(TMP, "k1.pem")  # 256 bits, but not P-256
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", k1)
+    refused.append(("ES256", openssl("pkey", "-in", k1, "-pubout"), "not an EC key on alg's curve"))
+    refused.append(("ES256", openssl("pkey", "-in", p384, "-pubout"), "not an EC key on alg's curve"))
+    refused.append(("ES256", openssl("pkey", "-in", RSA_PATH, "-pubout"), "not an EC key on alg's curve"))
     for alg, key, why in refused:
         got = jwk_check(alg, data, rs, key)
         assert got.startswith("nil: ") and why in got, (alg, key, got)
