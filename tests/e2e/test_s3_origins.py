@@ -293,7 +293,14 @@ rgw dns name = s3.localhost
         c = ["-c", os.path.join(d, "ceph.conf")]
 
         def sh(*args, timeout=60):
-            p = subprocess.run(list(args), cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout * SLOW)
+            # a mon that is busy (starting, or starved of CPU on a loaded machine) answers EPERM "problem getting command
+            # descriptions" before it has looked at the command: nothing ran, so asking again is safe, until it answers
+            deadline = time.time() + 120 * SLOW
+            while True:
+                p = subprocess.run(list(args), cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout * SLOW)
+                if p.returncode == 0 or b"problem getting command descriptions" not in p.stderr or time.time() > deadline:
+                    break
+                time.sleep(0.5)
             if p.returncode != 0:
                 raise AssertionError("%s: exit %d\n%s\n%s" % (" ".join(args), p.returncode, p.stdout.decode()[-2000:],
                                                               p.stderr.decode()[-2000:]))
