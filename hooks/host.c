@@ -333,7 +333,13 @@ int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, con
             goto out;
         }
     }
-    if (key == NULL) {
+    /* as CloudFront: the map's name says which header it is; the key gives its case only when it spells that name. A key
+     * that names another header (an entry copied from one header to another, as AWS's "override a response header" example
+     * does) is ignored, as if it were left out: the name in Title-Case */
+    int match = key != NULL && klen == nlen;
+    for (size_t i = 0; match && i != klen; ++i)
+        match = (key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i]) == name[i];
+    if (!match) {
         if (nlen == 0 || nlen >= sizeof(title)) {
             hook_ctx_invalid(ctx, "invalid header name \"%.*s\"", (int)(nlen < 200 ? nlen : 200), name);
             goto out;
@@ -341,15 +347,6 @@ int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, con
         hook_header_title_case(title, name, nlen);
         key = title;
         klen = nlen;
-    } else {
-        int match = klen == nlen;
-        for (size_t i = 0; match && i != klen; ++i)
-            match = (key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i]) == name[i];
-        if (!match) {
-            hook_ctx_invalid(ctx, "headers['%.*s'] has key '%.*s', which does not match the header name",
-                             (int)(nlen < 200 ? nlen : 200), name, (int)(klen < 200 ? klen : 200), key);
-            goto out;
-        }
     }
     r = header_add_locked(ctx, msg, key, klen, value, vlen);
 out:

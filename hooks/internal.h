@@ -105,7 +105,8 @@ struct edge_ctx {
 extern const edge_host_t hook_host;
 /** marks ctx invalid (502) with a printf-style message (the first one wins) */
 void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** the Lua bridge's header add: name must be lowercase, key (NULL: Title-Cased name) must match it; invalid otherwise */
+/** the Lua bridge's header add: name must be lowercase (invalid otherwise); key gives the case when it spells name, else (NULL
+ * too) the name is Title-Cased */
 int hook_header_put(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
                     size_t vlen);
 /** the size (sum of name + value lengths) and field count of the head event type `type` shows a hook: the request's (with

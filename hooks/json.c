@@ -1,6 +1,7 @@
 /* hooks/json.c - a small recursive-descent JSON parser with a depth bound, and a JSON emitter. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ typedef struct parser {
     char *err;
     size_t errlen;
     int failed;
+    size_t values_left; /* hook_json_parse_max's budget of values */
 } parser_t;
 
 static void fail(parser_t *p, const char *reason)
@@ -46,6 +48,19 @@ static void *xrealloc(void *p, size_t sz)
     if (p == NULL)
         abort();
     return p;
+}
+
+/* a new value, or NULL (failed) past the parse's budget of values */
+static hook_json_t *new_value(parser_t *p, hook_json_type_t type)
+{
+    if (p->values_left == 0) {
+        fail(p, "too many values");
+        return NULL;
+    }
+    --p->values_left;
+    hook_json_t *v = xcalloc(1, sizeof(*v));
+    v->type = type;
+    return v;
 }
 
 static void skip_ws(parser_t *p)
@@ -193,8 +208,9 @@ static hook_json_t *parse_value(parser_t *p, int depth);
 
 static hook_json_t *parse_container(parser_t *p, int depth, int is_object)
 {
-    hook_json_t *v = xcalloc(1, sizeof(*v));
-    v->type = is_object ? HOOK_JSON_OBJECT : HOOK_JSON_ARRAY;
+    hook_json_t *v = new_value(p, is_object ? HOOK_JSON_OBJECT : HOOK_JSON_ARRAY);
+    if (v == NULL)
+        return NULL;
     size_t cap = 0;
     char close = is_object ? '}' : ']';
     ++p->s;
@@ -299,8 +315,9 @@ static hook_json_t *parse_number(parser_t *p)
     }
     memcpy(buf, b, n);
     buf[n] = '\0';
-    hook_json_t *v = xcalloc(1, sizeof(*v));
-    v->type = HOOK_JSON_NUMBER;
+    hook_json_t *v = new_value(p, HOOK_JSON_NUMBER);
+    if (v == NULL)
+        return NULL;
     v->number = strtod(buf, NULL);
     return v;
 }
@@ -336,8 +353,10 @@ static hook_json_t *parse_value(parser_t *p, int depth)
         char *s = parse_string(p, &len);
         if (s == NULL)
             return NULL;
-        v = xcalloc(1, sizeof(*v));
-        v->type = HOOK_JSON_STRING;
+        if ((v = new_value(p, HOOK_JSON_STRING)) == NULL) {
+            free(s);
+            return NULL;
+        }
         v->str = s;
         v->len = len;
         return v;
@@ -356,9 +375,7 @@ static hook_json_t *parse_value(parser_t *p, int depth)
             fail(p, "unexpected literal");
             return NULL;
         }
-        v = xcalloc(1, sizeof(*v));
-        v->type = t;
-        return v;
+        return new_value(p, t);
     }
     default:
         return parse_number(p);
@@ -367,7 +384,12 @@ static hook_json_t *parse_value(parser_t *p, int depth)
 
 hook_json_t *hook_json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-    parser_t p = {text, text + len, text, err, errlen, 0};
+    return hook_json_parse_max(text, len, SIZE_MAX, err, errlen);
+}
+
+hook_json_t *hook_json_parse_max(const char *text, size_t len, size_t max_values, char *err, size_t errlen)
+{
+    parser_t p = {text, text + len, text, err, errlen, 0, max_values};
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
         p.s += 3;
     hook_json_t *v = parse_value(&p, 0);

@@ -32,6 +32,9 @@ typedef struct hook_json {
 
 /** parses len bytes (the whole text must be one value, whitespace around); NULL with `line:col: reason` in err */
 hook_json_t *hook_json_parse(const char *text, size_t len, char *err, size_t errlen);
+/** hook_json_parse refusing ("too many values") a text of more than max_values values (arrays, objects and scalars): what
+ * the tree costs is bounded by the count, not by the text's length */
+hook_json_t *hook_json_parse_max(const char *text, size_t len, size_t max_values, char *err, size_t errlen);
 void hook_json_free(hook_json_t *v);
 /** the last member named key of an object (NULL if absent or v is not an object) */
 const hook_json_t *hook_json_get(const hook_json_t *v, const char *key);

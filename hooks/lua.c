@@ -14,6 +14,7 @@
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
+#include "hooks/stdlib.h"
 
 extern const char hook_lua_prelude[];
 extern const size_t hook_lua_prelude_len;
@@ -494,7 +495,8 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
     }
     lua_pushlightuserdata(L, (void *)&hook_host);
     lua_pushlightuserdata(L, (void *)&lua_api);
-    if (lua_pcall(L, 2, 2, 1) != 0) {
+    hook_stdlib_push(L);
+    if (lua_pcall(L, 3, 2, 1) != 0) {
         snprintf(err, errlen, "%s: internal error: prelude: %s", fn->path, lua_tostring(L, -1));
         goto error;
     }

@@ -1,7 +1,8 @@
 -- hooks/prelude.lua - the trusted Lua side of the hooks runtime: lazy event proxies over the C event (via FFI), write-back, the `edge` module, the sandbox.
 -- Embedded into hooks/prelude.c by hooks/prelude_gen.py (run it after editing this file; a unit test checks they match).
--- Called once per lua_State with (host vtable, helper api) as light userdata; returns run(ctx, type) and init(chunk, config, name, hash, mem_mb).
-local host_ptr, api_ptr = ...
+-- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib.c's functions; returns
+-- run(ctx, type) and init(chunk, config, name, hash, mem_mb).
+local host_ptr, api_ptr, std = ...
 local ffi = require "ffi"
 local clear = require "table.clear"
 local jit = require "jit"
@@ -109,6 +110,15 @@ local arr_mt = {
     end,
 }
 
+-- header arrays the hook builds itself get arr_mt when they enter the event (assigned into a header map), so that Node.js code
+-- that reads back what it stored (headers['x'] = [{...}]; headers['x'][0].value) ports line by line too
+local function wrap_arr(v)
+    if type(v) == "table" and getmt(v) == nil then
+        setmetatable(v, arr_mt)
+    end
+    return v
+end
+
 local function title(name)
     return (gsub(gsub(name, "^%l", upper), "%-%l", upper))
 end
@@ -134,13 +144,17 @@ local function fetch(m, name)
     return arr, snap
 end
 
-local function record_fetch(tr, P, name, arr, snap)
+-- what the event's header maps hold: the proxies themselves stay empty, so that every read and every write of a name (a
+-- second assignment too) goes through their metamethods
+local D = { [0] = {}, [1] = {} }
+
+local function record_fetch(tr, m, name, arr, snap)
     tr.nf = tr.nf + 1
     tr.fl[tr.nf] = name
     tr.fset[name] = true
     if arr then
         tr.snap[name] = snap
-        rawset(P, name, arr)
+        D[m][name] = arr
     end
 end
 
@@ -150,16 +164,23 @@ for m = 0, 1 do
     hp_mt[m] = {
         __metatable = "edge.headers",
         __index = function(P, name)
-            if P ~= hproxy[m] or cur == nil or type(name) ~= "string" or tr.fset[name] or tr.aset[name] or find(name, "%u") then
+            if P ~= hproxy[m] or cur == nil then
                 return nil
             end
+            local v = D[m][name]
+            if v ~= nil or type(name) ~= "string" or tr.fset[name] or tr.aset[name] or find(name, "%u") then
+                return v
+            end
             local arr, snap = fetch(m, name)
-            record_fetch(tr, P, name, arr, snap)
+            record_fetch(tr, m, name, arr, snap)
             return arr
         end,
         __newindex = function(P, name, v)
-            rawset(P, name, v)
-            if P == hproxy[m] and not tr.fset[name] and not tr.aset[name] then
+            if P ~= hproxy[m] or cur == nil then
+                return -- a map of an earlier call: nothing reads it any more
+            end
+            D[m][name] = wrap_arr(v)
+            if not tr.fset[name] and not tr.aset[name] then
                 tr.na = tr.na + 1
                 tr.al[tr.na] = name
                 tr.aset[name] = true
@@ -168,13 +189,51 @@ for m = 0, 1 do
     }
 end
 
+-- a header map the hook built and put into the event (request.headers = {...}, origin customHeaders): its entries move to a
+-- shadow table, as in the event's own maps, so that arrays stored into it later get arr_mt as well
+local shadow = setmetatable({}, { __mode = "k" })
+local hmap_mt = {
+    __metatable = "edge.headers",
+    __index = function(t, k)
+        return shadow[t][k]
+    end,
+    __newindex = function(t, k, v)
+        shadow[t][k] = wrap_arr(v)
+    end,
+}
+
+local function wrap_headers(t)
+    if type(t) ~= "table" then
+        return t
+    end
+    local mt = getmt(t)
+    if mt == hp_mt[0] or mt == hp_mt[1] or mt == hmap_mt then
+        return t
+    end
+    if mt ~= nil then -- the hook's own kind of table: its arrays get [0], the table stays as it is
+        for _, arr in next, t do
+            wrap_arr(arr)
+        end
+        return t
+    end
+    local s = {}
+    for k, arr in next, t do
+        s[k] = wrap_arr(arr)
+    end
+    clear(t)
+    shadow[t] = s
+    setmetatable(t, hmap_mt)
+    return t
+end
+
 -- the event's tables are recycled from call to call (cleared when first used in a call): the only garbage a call makes
 -- is what the hook itself builds. Hooks must not keep references to event objects across calls.
 local P_h = { [0] = setmetatable({}, hp_mt[0]), [1] = setmetatable({}, hp_mt[1]) }
 
+-- the table that holds a header map's entries (for next/pairs and the write-back)
 local function new_proxy(m)
     local P = P_h[m]
-    clear(P)
+    clear(D[m])
     hproxy[m] = P
     return P
 end
@@ -189,13 +248,32 @@ local function materialise_headers(P, m)
     for i = 0, n - 1 do
         if H.header_at(cur, m, i, hdr1) == 0 then
             local name = fstring(hdr1[0].name.ptr, hdr1[0].name.len)
-            if rawget(P, name) == nil and not tr.fset[name] and not tr.aset[name] then
+            if D[m][name] == nil and not tr.fset[name] and not tr.aset[name] then
                 local arr, snap = fetch(m, name)
-                record_fetch(tr, P, name, arr, snap)
+                record_fetch(tr, m, name, arr, snap)
             end
         end
     end
 end
+
+local function map_view(h)
+    local mt = getmt(h)
+    if mt == hp_mt[0] or mt == hp_mt[1] then
+        local m = mt == hp_mt[0] and 0 or 1
+        if h ~= hproxy[m] then
+            return {}
+        end
+        materialise_headers(h, m)
+        return D[m]
+    elseif mt == hmap_mt then
+        return shadow[h]
+    end
+    return h
+end
+
+-- request.headers and response.headers of the event's request and response: kept out of those tables, so that assigning a
+-- new map always goes through __newindex (which wraps it); R_set[t]: the hook assigned one (nil included)
+local R_h, R_set = {}, {}
 
 local function unchanged(s, v)
     if s == nil or v ~= s[1] then
@@ -268,7 +346,7 @@ local function wb_tracked(m)
     local P, tr = hproxy[m], tracks[m]
     for i = 1, tr.nf do
         local name = tr.fl[i]
-        local v = rawget(P, name)
+        local v = D[m][name]
         if not unchanged(tr.snap[name], v) and (v ~= nil or tr.snap[name] ~= nil) then
             if write_name(m, name, v) ~= 0 then
                 return 2
@@ -278,7 +356,7 @@ local function wb_tracked(m)
     for i = 1, tr.na do
         local name = tr.al[i]
         if not tr.fset[name] then
-            if write_name(m, name, rawget(P, name)) ~= 0 then
+            if write_name(m, name, D[m][name]) ~= 0 then
                 return 2
             end
         end
@@ -290,16 +368,10 @@ local function wb_full(h, m, clear_first)
     if type(h) ~= "table" then
         return bad("headers must be a table of lowercase name -> array of {key, value}")
     end
-    local mt = getmt(h)
-    if mt == hp_mt[0] then
-        materialise_headers(h, 0)
-    elseif mt == hp_mt[1] then
-        materialise_headers(h, 1)
-    end
     if clear_first then
         A.headers_clear(cur, m)
     end
-    for name, arr in next, h do
+    for name, arr in next, map_view(h) do
         if add_entries(m, name, arr) ~= 0 then
             return 2
         end
@@ -308,7 +380,12 @@ local function wb_full(h, m, clear_first)
 end
 
 local function wb_headers(r, m, lazy)
-    local h = rawget(r, "headers")
+    local h
+    if r == S_req or r == S_resp then
+        h = R_h[r]
+    else
+        h = rawget(r, "headers")
+    end
     if h == nil then
         return 0 -- untouched (lazy) or left out (a new table): the headers stay as they are
     end
@@ -370,6 +447,7 @@ local function origin_fp(o)
             end
             local ch = c.customHeaders
             if type(ch) == "table" then
+                ch = map_view(ch)
                 local names = {}
                 for n in next, ch do
                     names[#names + 1] = tostring(n)
@@ -415,6 +493,7 @@ local function read_origin()
         arr[#arr + 1] = { key = s(h.key), value = s(h.value) }
         ch[name] = arr
     end
+    ch = wrap_headers(ch)
     if o.kind == 1 then
         local sp = setmetatable({}, arr_mt)
         for i = 1, #ssl_names do
@@ -509,7 +588,7 @@ local function wb_origin(o)
         if type(ch) ~= "table" then
             return bad(what .. ".customHeaders must be a table")
         end
-        for name, arr in next, ch do
+        for name, arr in next, map_view(ch) do
             local entries, e2 = header_entries(tostring(name), arr)
             if entries == nil then
                 return bad(what .. ".customHeaders: " .. e2)
@@ -520,7 +599,13 @@ local function wb_origin(o)
                     type(name) ~= "string" then
                     return bad(what .. ".customHeaders['" .. tostring(name) .. "'] must hold {key = string, value = string}")
                 end
-                list[#list + 1] = { e.key or title(name), e.value }
+                -- the map's name says which header it is; a key gives its case only when it spells that name (as in
+                -- request.headers: a key copied from another header is ignored)
+                local k = e.key
+                if k == nil or lower(k) ~= lower(name) then
+                    k = title(lower(name))
+                end
+                list[#list + 1] = { k, e.value }
             end
         end
     end
@@ -664,6 +749,15 @@ local function writeback(r)
     return bad("the handler returned a table that is not a response (status, headers)")
 end
 
+local function headers_field(t, m)
+    local v = R_h[t]
+    if v == nil and not R_set[t] then
+        v = new_proxy(m)
+        R_h[t] = v
+    end
+    return v
+end
+
 -- lazy views of the C event
 local req_mt, resp_mt, cf_mt = { __metatable = "edge.request" }, { __metatable = "edge.response" }, { __metatable = "edge.cf" }
 local req_fields = { clientIp = F_IP, method = F_METHOD, uri = F_URI, querystring = F_QS }
@@ -682,7 +776,7 @@ req_mt.__index = function(t, k)
     end
     local v
     if k == "headers" then
-        v = new_proxy(REQ)
+        return headers_field(t, REQ)
     elseif k == "origin" then
         if etype ~= 1 and etype ~= 2 then
             return nil
@@ -712,12 +806,20 @@ resp_mt.__index = function(t, k)
     elseif k == "statusDescription" then
         return getf(F_SDESC)
     elseif k == "headers" then
-        local v = new_proxy(RESP)
-        rawset(t, k, v)
-        return v
+        return headers_field(t, RESP)
     end
     return nil
 end
+
+local function set_field(t, k, v)
+    if k == "headers" and (t == S_req or t == S_resp) and cur ~= nil then
+        R_set[t] = true
+        R_h[t] = wrap_headers(v)
+    else
+        rawset(t, k, v)
+    end
+end
+req_mt.__newindex, resp_mt.__newindex = set_field, set_field
 
 cf_mt.__index = function(t, k)
     if t ~= S_cf or cur == nil then
@@ -768,16 +870,63 @@ local function materialise(t)
     end
 end
 
-local function spairs(t)
+-- what next/pairs walk for t: the entries of a header map, the fields of the event's request or response with their headers,
+-- t itself otherwise
+local function view(t)
+    local mt = getmt(t)
+    if mt == nil then
+        return t
+    end
     materialise(t)
-    return next, t, nil
+    if mt == hp_mt[0] or mt == hp_mt[1] or mt == hmap_mt then
+        return map_view(t)
+    elseif (mt == req_mt or mt == resp_mt) and (t == S_req or t == S_resp) then
+        local c = {}
+        for k, v in next, t do
+            c[k] = v
+        end
+        c.headers = R_h[t]
+        return c
+    end
+    return t
+end
+
+local walking = setmetatable({}, { __mode = "k" }) -- t -> the view a next(t, nil) started
+
+local function spairs(t)
+    return next, view(t), nil
 end
 
 local function snext(t, k)
-    if k == nil then
-        materialise(t)
+    if getmt(t) == nil then
+        return next(t, k)
     end
-    return next(t, k)
+    local v
+    if k == nil then
+        v = view(t)
+        walking[t] = v
+    else
+        v = walking[t] or view(t)
+    end
+    return next(v, k)
+end
+
+-- rawget/rawset in the sandbox see through the event's lazy tables (their fields are not stored in them)
+local function srawget(t, k)
+    local mt = getmt(t)
+    if mt == hp_mt[0] or mt == hp_mt[1] or mt == hmap_mt or mt == req_mt or mt == resp_mt or mt == cf_mt then
+        return t[k]
+    end
+    return rawget(t, k)
+end
+
+local function srawset(t, k, v)
+    local mt = getmt(t)
+    if mt == hp_mt[0] or mt == hp_mt[1] or mt == hmap_mt or mt == req_mt or mt == resp_mt then
+        t[k] = v
+        return t
+    end
+    return rawset(t, k, v)
 end
 
 -- the edge module
@@ -803,9 +952,21 @@ b64dec = function(s)
     return fstring(out, sizet1[0])
 end
 
+-- a string argument (numbers are turned into strings, as JavaScript would); anything else is an error
+local function checkstr(v, what)
+    local tv = type(v)
+    if tv == "string" then
+        return v
+    elseif tv == "number" then
+        return tostring(v)
+    end
+    error(what .. ": expected a string, got " .. tv, 3)
+end
+
 local function digest(alg)
+    local what = "edge." .. alg
     return function(s)
-        s = tostring(s)
+        s = checkstr(s, what)
         local out = A.scratch(64)
         local n = A.digest(alg, s, #s, ffi.cast("unsigned char *", out))
         if n <= 0 then
@@ -816,19 +977,13 @@ local function digest(alg)
 end
 
 local function hmac(alg, key, msg)
-    key, msg = tostring(key), tostring(msg)
+    key, msg = checkstr(key, "edge.hmac"), checkstr(msg, "edge.hmac")
     local out = A.scratch(64)
     local n = A.hmac(alg, key, #key, msg, #msg, ffi.cast("unsigned char *", out))
     if n <= 0 then
         error("edge: hmac " .. tostring(alg) .. " failed", 2)
     end
     return fstring(out, n)
-end
-
-local function to_hex(s)
-    return (gsub(s, ".", function(c)
-        return format("%02x", byte(c))
-    end))
 end
 
 local function log_at(level)
@@ -881,24 +1036,55 @@ local function parse_query(qs)
     return t
 end
 
+-- the same pairs as parse_query, in their order: { {name, value}, ... } (build_query takes it back unchanged)
+local function parse_query_list(qs)
+    local t = {}
+    if type(qs) ~= "string" or qs == "" then
+        return t
+    end
+    for pair in qs:gmatch("[^&]+") do
+        local k, v = pair:match("^([^=]*)=?(.*)$")
+        t[#t + 1] = { url_decode(k), url_decode(v) }
+    end
+    return t
+end
+
+-- a map: its names sorted (a stable cache key); a list of {name, value} pairs: in the list's order
 local function build_query(t)
+    if type(t) ~= "table" then
+        error("edge.build_query: expected a table, got " .. type(t), 2)
+    end
+    local parts = {}
+    local function add(k, v)
+        k = url_encode(k)
+        if type(v) == "table" then
+            for i = 1, #v do
+                parts[#parts + 1] = k .. "=" .. url_encode(v[i])
+            end
+        elseif v == true then
+            parts[#parts + 1] = k
+        elseif v ~= nil and v ~= false then
+            parts[#parts + 1] = k .. "=" .. url_encode(v)
+        end
+    end
+    local n = #t
+    if n > 0 then
+        for i = 1, n do
+            local p = t[i]
+            if type(p) ~= "table" then
+                error("edge.build_query: item " .. i .. " must be a {name, value} pair, not a " .. type(p), 2)
+            end
+            add(p[1], p[2])
+        end
+        return concat(parts, "&")
+    end
     local keys = {}
     for k in next, t do
         keys[#keys + 1] = tostring(k)
     end
     sort(keys)
-    local parts = {}
     for _, k in ipairs(keys) do
-        local v = t[k]
-        if type(v) == "table" then
-            for i = 1, #v do
-                parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(v[i])
-            end
-        elseif v == true or v == "" then
-            parts[#parts + 1] = url_encode(k) .. (v == "" and "=" or "")
-        elseif v ~= nil and v ~= false then
-            parts[#parts + 1] = url_encode(k) .. "=" .. url_encode(v)
-        end
+        add(k, t[k])
     end
     return concat(parts, "&")
 end
@@ -923,13 +1109,23 @@ local function parse_cookies(headers)
     return t
 end
 
+local json_null = setmetatable({}, {
+    __metatable = "edge.json_null",
+    __tostring = function()
+        return "null"
+    end,
+    __newindex = function()
+        error("edge.json_null is read-only", 2)
+    end,
+})
+
 local function json_encode(v, depth)
     depth = depth or 0
     if depth > 64 then
         error("edge.json_encode: nested too deep", 2)
     end
     local tv = type(v)
-    if tv == "nil" then
+    if tv == "nil" or v == json_null then
         return "null"
     elseif tv == "boolean" then
         return v and "true" or "false"
@@ -947,12 +1143,13 @@ local function json_encode(v, depth)
             return m[c] or format("\\u%04x", byte(c))
         end) .. '"'
     elseif tv == "table" then
-        materialise(v)
+        local is_arr = getmt(v) == arr_mt -- header arrays, decoded JSON arrays: [] when empty
+        v = view(v)
         local n = 0
         for _ in next, v do
             n = n + 1
         end
-        if n > 0 and n == #v then
+        if (n > 0 and n == #v) or (is_arr and n == 0) then
             local out = {}
             for i = 1, n do
                 out[i] = json_encode(v[i], depth + 1)
@@ -990,7 +1187,6 @@ edge.hmac = hmac
 edge.hmac_sha256 = function(key, msg)
     return hmac("sha256", key, msg)
 end
-edge.hex = to_hex
 edge.hash = function(s)
     s = tostring(s)
     return tonumber(A.fnv1a(s, #s))
@@ -1008,6 +1204,44 @@ edge.json_encode = function(v)
 end
 edge.config = {}
 
+-- the thin standard library (hooks/stdlib.c does the work): what ported functions reach for
+local mem_limit = 64 * 1048576 -- the hook's memory cap (init sets it)
+local function room() -- what the state may still allocate
+    local r = mem_limit - collectgarbage("count") * 1024
+    return r > 0 and floor(r) or 0
+end
+edge.hex = std.hex
+edge.sha256_hex = function(s)
+    return std.hex(edge.sha256(checkstr(s, "edge.sha256_hex")))
+end
+edge.hmac_sha256_hex = function(key, msg)
+    return std.hex(hmac("sha256", checkstr(key, "edge.hmac_sha256_hex"), checkstr(msg, "edge.hmac_sha256_hex")))
+end
+edge.gzip = function(s, level)
+    return std.gzip(checkstr(s, "edge.gzip"), level)
+end
+edge.gunzip = function(s, max_bytes)
+    s = checkstr(s, "edge.gunzip")
+    local cap = room()
+    if max_bytes ~= nil then
+        if type(max_bytes) ~= "number" or max_bytes < 0 then
+            error("edge.gunzip: max_bytes must be a number >= 0", 2)
+        end
+        cap = max_bytes < cap and max_bytes or cap
+    end
+    return std.gunzip(s, cap)
+end
+edge.json_null = json_null
+edge.json_decode = function(s)
+    -- the parsed tree costs about 100 bytes a value before it becomes Lua tables: bounded by the room left
+    return std.json_decode(checkstr(s, "edge.json_decode"), arr_mt, json_null, room() / 128 + 16)
+end
+edge.encode_uri_component = std.encode_uri_component
+edge.decode_uri_component = std.decode_uri_component
+edge.parse_query_list = parse_query_list
+edge.uuid = std.uuid
+edge.random_bytes = std.random_bytes
+
 -- the sandbox: what hook code sees as its globals (no ffi, io, debug, jit, package, load*, dofile, getfenv/setfenv, newproxy,
 -- string.dump; os is time functions only; collectgarbage only counts; getmetatable("") is false)
 local function copy(t)
@@ -1020,7 +1254,7 @@ end
 local env = {
     assert = assert, error = error, ipairs = ipairs, next = snext, pairs = spairs, pcall = pcall, xpcall = xpcall,
     select = select, tonumber = tonumber, tostring = tostring, type = type, unpack = unpack, rawequal = rawequal,
-    rawget = rawget, rawset = rawset, setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+    rawget = srawget, rawset = srawset, setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
     string = copy(string), table = copy(table), math = copy(math), bit = copy(bit), coroutine = copy(coroutine),
     os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
     print = edge.log, edge = edge,
@@ -1136,6 +1370,7 @@ local function run(ctxn, et)
     reset_track(track0)
     reset_track(track1)
     hproxy[0], hproxy[1] = nil, nil
+    R_h[P_req], R_h[P_resp], R_set[P_req], R_set[P_resp] = nil, nil, nil, nil
     local handler = handlers[et] -- named so: tracebacks read "in function 'handler'"
     if handler == nil then
         cur = nil
@@ -1180,6 +1415,7 @@ local function init(chunk, config, name, hash, mem_mb)
     context.functionName = fname
     context.functionVersion = fversion
     context.memoryLimitInMB = tostring(floor(mem_mb)) -- a string, as in Node.js
+    mem_limit = mem_mb * 1048576
     context.invokedFunctionArn = "arn:aws:lambda:us-east-1:000000000000:function:" .. fname ..
         (fversion ~= "$LATEST" and (":" .. fversion) or "")
     context.logGroupName = "/aws/lambda/us-east-1." .. fname

@@ -1,0 +1,11 @@
+/* hooks/stdlib.h - the C half of the hooks' standard library (hooks/stdlib.c), handed to the prelude. */
+#ifndef EDGE_HOOKS_STDLIB_H
+#define EDGE_HOOKS_STDLIB_H
+
+#include <lua.h>
+
+/** pushes a table of lua_CFunctions: gzip, gunzip, json_decode, encode_uri_component, decode_uri_component, uuid,
+ * random_bytes, hex; the prelude (its third argument) wraps them into the `edge` module */
+void hook_stdlib_push(lua_State *L);
+
+#endif
