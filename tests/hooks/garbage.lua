@@ -1,5 +1,6 @@
 -- tests/hooks/garbage.lua - returns garbage, chosen by the x-test header: a number, a table that is neither request nor
--- response, a response with a bad status, a header value that is not a string, a header key not matching its name.
+-- response, a response with a bad status, a header value that is not a string; and (valid, as in CloudFront) a header key
+-- naming another header.
 function handler(event, context)
     local request = event.Records[1].cf.request
     local t = request.headers["x-test"] and request.headers["x-test"][1].value or "number"

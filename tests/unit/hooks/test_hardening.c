@@ -13,6 +13,7 @@
 #include <lualib.h>
 #include "base/str.h"
 #include "hooks/internal.h"
+#include "hooks/stdlib.h"
 #include "proxy/admin.h"
 #include "tests/unit/hooks/helpers.h"
 
@@ -130,7 +131,8 @@ static void test_trusted_side_text_only(void **state)
     assert_int_equal(luaL_loadbuffer(L, hook_lua_prelude, hook_lua_prelude_len, "=edge.prelude"), 0);
     lua_pushlightuserdata(L, NULL);
     lua_pushlightuserdata(L, NULL);
-    if (lua_pcall(L, 2, 2, 0) != 0)
+    hook_stdlib_push(L);
+    if (lua_pcall(L, 3, 2, 0) != 0)
         fail_msg("prelude: %s", lua_tostring(L, -1));
     static const char check[] =
         "assert(string.dump == nil and (\"\").dump == nil, 'string.dump')\n"
