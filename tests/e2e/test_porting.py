@@ -9,8 +9,9 @@ snippets of docs/porting.md.
   header is sent under the name it was stored as, as CloudFront does).
 - tests/hooks/e2e/stdlib_http.lua: gzip'd JSON bodies, a gzip bomb, garbage, encodeURIComponent through real requests; the
   proxy answers and keeps serving.
-- docs/porting.md: every ```lua block whose info string says `runnable TRIGGER` is a complete hook; each is run with
-  `edgehook invoke` on the sample event of its trigger (examples/hooks/events/) and must exit 0 (its asserts hold).
+- docs/porting.md: every ```lua block whose info string says `runnable TRIGGER` (and whose first line says
+  `-- runnable: TRIGGER`, for the reader) is a complete hook; each is run with `edgehook invoke` on the sample event of its
+  trigger (examples/hooks/events/) and must exit 0 (its asserts hold).
 """
 import base64
 import gzip
@@ -195,6 +196,9 @@ def porting_doc_snippets_run():
     events = os.path.join(SRC, "examples", "hooks", "events")
     failures = []
     for i, (trigger, code, line) in enumerate(snippets):
+        # the fence's info string is not shown on a rendered page: the first line says it to the reader, and must agree
+        assert code.startswith("-- runnable: %s\n" % trigger), "docs/porting.md:%d: first line must be -- runnable: %s" % (
+            line, trigger)
         path = os.path.join(TMP, "snippet%02d.lua" % i)
         with open(path, "w") as f:
             f.write(code)
