@@ -14,7 +14,7 @@
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
-#include "hooks/stdlib.h"
+#include "hooks/stdlib_lua.h"
 
 extern const char hook_lua_prelude[];
 extern const size_t hook_lua_prelude_len;

@@ -4,7 +4,7 @@
 const char hook_lua_prelude[] =
     "-- hooks/prelude.lua - the trusted Lua side of the hooks runtime: lazy event proxies over the C event (via FFI), write-back, the `edge` module, the sandbox.\n"
     "-- Embedded into hooks/prelude.c by hooks/prelude_gen.py (run it after editing this file; a unit test checks they match).\n"
-    "-- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib.c's functions; returns\n"
+    "-- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib_lua.c's functions; returns\n"
     "-- run(ctx, type) and init(chunk, config, name, hash, mem_mb).\n"
     "local host_ptr, api_ptr, std = ...\n"
     "local ffi = require \"ffi\"\n"
@@ -1208,7 +1208,7 @@ const char hook_lua_prelude[] =
     "end\n"
     "edge.config = {}\n"
     "\n"
-    "-- the thin standard library (hooks/stdlib.c does the work): what ported functions reach for\n"
+    "-- the thin standard library (hooks/stdlib_lua.c does the work): what ported functions reach for\n"
     "local mem_limit = 64 * 1048576 -- the hook's memory cap (init sets it)\n"
     "local function room() -- what the state may still allocate\n"
     "    local r = mem_limit - collectgarbage(\"count\") * 1024\n"

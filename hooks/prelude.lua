@@ -1,6 +1,6 @@
 -- hooks/prelude.lua - the trusted Lua side of the hooks runtime: lazy event proxies over the C event (via FFI), write-back, the `edge` module, the sandbox.
 -- Embedded into hooks/prelude.c by hooks/prelude_gen.py (run it after editing this file; a unit test checks they match).
--- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib.c's functions; returns
+-- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib_lua.c's functions; returns
 -- run(ctx, type) and init(chunk, config, name, hash, mem_mb).
 local host_ptr, api_ptr, std = ...
 local ffi = require "ffi"
@@ -1204,7 +1204,7 @@ edge.json_encode = function(v)
 end
 edge.config = {}
 
--- the thin standard library (hooks/stdlib.c does the work): what ported functions reach for
+-- the thin standard library (hooks/stdlib_lua.c does the work): what ported functions reach for
 local mem_limit = 64 * 1048576 -- the hook's memory cap (init sets it)
 local function room() -- what the state may still allocate
     local r = mem_limit - collectgarbage("count") * 1024

@@ -13,7 +13,7 @@
 #include <lualib.h>
 #include "base/str.h"
 #include "hooks/internal.h"
-#include "hooks/stdlib.h"
+#include "hooks/stdlib_lua.h"
 #include "proxy/admin.h"
 #include "tests/unit/hooks/helpers.h"
 

@@ -1,4 +1,4 @@
-/* tests/unit/hooks/test_stdlib.c - the hooks' standard library (hooks/stdlib.c and the prelude's wrappers): known vectors (FIPS
+/* tests/unit/hooks/test_stdlib.c - the hooks' standard library (hooks/stdlib_lua.c and the prelude's wrappers): known vectors (FIPS
  * 180-2, RFC 4231, ECMAScript's encodeURIComponent set), hostile input (wrong types, binary, truncated and bomb gzip, deep and
  * huge JSON) under the memory cap, and header arrays that accept [0] wherever they came from. The checks are Lua, in
  * tests/hooks/stdlib.lua; each runs as one hook call that must end with x-result "ok NAME". */

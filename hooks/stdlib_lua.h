@@ -1,6 +1,6 @@
-/* hooks/stdlib.h - the C half of the hooks' standard library (hooks/stdlib.c), handed to the prelude. */
-#ifndef EDGE_HOOKS_STDLIB_H
-#define EDGE_HOOKS_STDLIB_H
+/* hooks/stdlib_lua.h - the C half of the hooks' standard library (hooks/stdlib_lua.c), handed to the prelude. */
+#ifndef EDGE_HOOKS_STDLIB_LUA_H
+#define EDGE_HOOKS_STDLIB_LUA_H
 
 #include <lua.h>
 

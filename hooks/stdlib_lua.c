@@ -1,4 +1,4 @@
-/* hooks/stdlib.c - the C half of the hooks' thin standard library (gzip, JSON decoding, encodeURIComponent, UUIDs, random
+/* hooks/stdlib_lua.c - the C half of the hooks' thin standard library (gzip, JSON decoding, encodeURIComponent, UUIDs, random
  * bytes): lua_CFunctions in one table that the prelude receives as its third argument and wraps into the `edge` module.
  *
  * Rules every function here keeps, for hostile input and the runtime's hard stop:
@@ -18,7 +18,7 @@
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
-#include "hooks/stdlib.h"
+#include "hooks/stdlib_lua.h"
 
 /* what push_protected's callee receives */
 typedef struct push_job {
