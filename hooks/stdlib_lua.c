@@ -373,11 +373,20 @@ malformed:
 
 /* --- randomness --- */
 
+/* OpenSSL's generator takes locks: never jumped out of (HOST_ENTER) */
+static int random_fill(unsigned char *p, size_t n)
+{
+    HOST_ENTER();
+    int ok = RAND_bytes(p, (int)n) == 1;
+    HOST_LEAVE();
+    return ok;
+}
+
 /* edge.uuid(): a version 4 UUID from OpenSSL's CSPRNG, lowercase, as crypto.randomUUID() */
 static int l_uuid(lua_State *L)
 {
     unsigned char r[16];
-    if (RAND_bytes(r, sizeof(r)) != 1)
+    if (!random_fill(r, sizeof(r)))
         return luaL_error(L, "edge.uuid: the random generator failed");
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* variant 10 (RFC 9562) */
@@ -402,7 +411,7 @@ static int l_random_bytes(lua_State *L)
     while (left != 0) {
         size_t chunk = left < LUAL_BUFFERSIZE ? left : LUAL_BUFFERSIZE;
         char *p = luaL_prepbuffer(&b);
-        if (RAND_bytes((unsigned char *)p, (int)chunk) != 1)
+        if (!random_fill((unsigned char *)p, chunk))
             return luaL_error(L, "edge.random_bytes: the random generator failed");
         luaL_addsize(&b, chunk);
         left -= chunk;
