@@ -236,15 +236,28 @@ static void api_headers_clear(edge_ctx_t *ctx, int msg)
     HOST_LEAVE();
 }
 
+/* the scratch buffer is also held by a thread-specific key whose destructor frees it when its thread ends: a worker thread
+ * ends without hook_thread_free, and its __thread pointer alone would leak the buffer (LeakSanitizer saw it) */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_init(void)
+{
+    if (pthread_key_create(&scratch_key, free) != 0)
+        abort();
+}
+
 static char *api_scratch(size_t len)
 {
     if (len > scratch_cap) {
         HOST_ENTER();
+        pthread_once(&scratch_key_once, scratch_key_init);
         char *p = realloc(scratch_buf, len);
         if (p == NULL)
             abort();
         scratch_buf = p;
         scratch_cap = len;
+        pthread_setspecific(scratch_key, p);
         HOST_LEAVE();
     }
     return scratch_buf;
@@ -779,6 +792,8 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
 
 void hook_lua_thread_cleanup(void)
 {
+    if (scratch_buf != NULL)
+        pthread_setspecific(scratch_key, NULL);
     free(scratch_buf);
     scratch_buf = NULL;
     scratch_cap = 0;
