@@ -130,8 +130,9 @@ static const char *inflate_all(const char *s, size_t len, size_t max, hook_buf_t
     z.avail_in = (uInt)len;
     const char *err = NULL;
     for (;;) {
-        if (out->cap - out->len < 4096 && out_reserve(out, out->cap - out->len + 4096 > max - out->len ? max - out->len : 4096,
-                                                      max) != 0) {
+        /* room for 4 KB more output, or for what is left up to max */
+        size_t want = max - out->len < 4096 ? max - out->len : 4096;
+        if (out->cap - out->len < want && out_reserve(out, want, max) != 0) {
             err = "output larger than the limit";
             break;
         }
