@@ -1243,8 +1243,8 @@ static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 
 static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
 {
-    static const char *const keys[] = {"listen",       "root", "domain",  "region", "credentials",
-                                       "max_put_size", "seed", "threads", NULL};
+    static const char *const keys[] = {"listen",       "root", "domain",  "region",     "credentials",
+                                       "max_put_size", "seed", "threads", "io_threads", NULL};
     static const bounds_t put_size = {1024, 5ull << 30, "must be between 1KB and 5GB"};
     yaml_node_t *v;
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
@@ -1256,6 +1256,7 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     s->region = xstrdup("us-east-1");
     s->max_put_size = 64ull << 20;
     s->threads = 2;
+    s->io_threads = 1;
     if ((v = map_get(c, n, "listen")) == NULL)
         return fail(c, n, "store", "listen is required");
     if (parse_listen(c, v, "store.listen", &s->listen, 0) != 0)
@@ -1263,7 +1264,8 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     if (opt_string(c, n, "store", "root", &s->root) != 0 || opt_string(c, n, "store", "domain", &s->domain) != 0 ||
         opt_string(c, n, "store", "region", &s->region) != 0 || parse_credentials(c, n, "store", &s->credentials) != 0 ||
         opt_size(c, n, "store", "max_put_size", &put_size, &s->max_put_size) != 0 ||
-        opt_uint(c, n, "store", "threads", 1, 64, &s->threads) != 0)
+        opt_uint(c, n, "store", "threads", 1, 64, &s->threads) != 0 ||
+        opt_uint(c, n, "store", "io_threads", 1, 16, &s->io_threads) != 0)
         return -1;
     if ((v = map_get(c, n, "seed")) != NULL && parse_seeds(c, v, s) != 0)
         return -1;

@@ -149,6 +149,7 @@ typedef struct conf_store {
     conf_credentials_t credentials; /* NULL keys: generated on first start under root */
     uint64_t max_put_size;
     unsigned threads; /* the store's own threads, which do its disk I/O (1-64, default 2) */
+    unsigned io_threads; /* the store's event-loop threads, which alone accept the store listener (1-16, default 1) */
     int line; /* where it is given in the file (the line of its key), for later error messages */
     conf_store_seed_t *seeds; /* `seed:` - one map or a list of them; distinct buckets */
     size_t num_seeds;

@@ -1,12 +1,12 @@
-/* proxy/metrics.c - per-worker counters summed into the Prometheus text format for GET /metrics. */
+/* proxy/metrics.c - per-loop-thread counters summed into the Prometheus text format for GET /metrics. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "base/worker.h"
 #include "proxy/metrics.h"
 
-static metrics_worker_t *workers;
-static unsigned num_workers;
+static metrics_worker_t *workers, *store_loops;
+static unsigned num_workers, num_store_loops;
 static metrics_worker_t fallback; /* the main thread and tools */
 static _Atomic uint64_t reloads[2]; /* refused, ok */
 static const uint64_t bucket_us[METRICS_LATENCY_BUCKETS] = {100,    250,    500,     1000,    2500,    5000,     10000,
@@ -31,19 +31,31 @@ static const char *const counter_names[METRIC_NUM][2] = {
     {"version", NULL},
 };
 
-void metrics_init(unsigned n)
+static metrics_worker_t *alloc_set(unsigned n)
 {
-    if (posix_memalign((void **)&workers, 64, sizeof(metrics_worker_t) * n) != 0)
+    metrics_worker_t *set;
+    if (posix_memalign((void **)&set, 64, sizeof(metrics_worker_t) * (n != 0 ? n : 1)) != 0)
         abort();
     for (unsigned i = 0; i != n; ++i)
-        *(metrics_worker_t *)&workers[i] = (metrics_worker_t){0};
+        set[i] = (metrics_worker_t){0};
+    return set;
+}
+
+void metrics_init(unsigned n, unsigned n_store_loops)
+{
+    workers = alloc_set(n);
     num_workers = n;
+    store_loops = alloc_set(n_store_loops);
+    num_store_loops = n_store_loops;
 }
 
 metrics_worker_t *metrics_local(void)
 {
     int id = edge_worker_id();
-    return id >= 0 && (unsigned)id < num_workers ? &workers[id] : &fallback;
+    if (id >= 0 && (unsigned)id < num_workers)
+        return &workers[id];
+    id = edge_store_loop_id();
+    return id >= 0 && (unsigned)id < num_store_loops ? &store_loops[id] : &fallback;
 }
 
 void metrics_request(int status, uint64_t duration_us, uint64_t bytes)
@@ -69,6 +81,11 @@ void metrics_loop_busy(uint64_t cpu_us)
     metrics_add(&m->loop_busy_sum_us, cpu_us);
 }
 
+void metrics_store_request(void)
+{
+    metrics_add(&metrics_local()->store_requests, 1);
+}
+
 void metrics_reload(int ok)
 {
     atomic_fetch_add_explicit(&reloads[ok != 0], 1, memory_order_relaxed);
@@ -79,6 +96,8 @@ uint64_t metrics_sum(int which)
     uint64_t s = atomic_load_explicit(&fallback.counters[which], memory_order_relaxed);
     for (unsigned i = 0; i != num_workers; ++i)
         s += atomic_load_explicit(&workers[i].counters[which], memory_order_relaxed);
+    for (unsigned i = 0; i != num_store_loops; ++i)
+        s += atomic_load_explicit(&store_loops[i].counters[which], memory_order_relaxed);
     return s;
 }
 
@@ -98,6 +117,24 @@ static void appendf(h2o_buffer_t **buf, const char *fmt, ...)
         va_end(ap);
     }
     (*buf)->size += n;
+}
+
+/* the loop-busy histogram of a set of loop threads, summed */
+static void render_loop_busy(h2o_buffer_t **buf, const char *name, const char *help, metrics_worker_t *set, unsigned n)
+{
+    uint64_t cum = 0, sum = 0;
+    appendf(buf, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (int b = 0; b <= METRICS_LATENCY_BUCKETS; ++b) {
+        for (unsigned w = 0; w != n; ++w)
+            cum += atomic_load_explicit(&set[w].loop_busy[b], memory_order_relaxed);
+        if (b < METRICS_LATENCY_BUCKETS)
+            appendf(buf, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bucket_us[b] / 1e6, cum);
+        else
+            appendf(buf, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+    }
+    for (unsigned w = 0; w != n; ++w)
+        sum += atomic_load_explicit(&set[w].loop_busy_sum_us, memory_order_relaxed);
+    appendf(buf, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, sum / 1e6, name, cum);
 }
 
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx)
@@ -146,22 +183,18 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
         appendf(&buf, "edgehook_request_duration_seconds_sum{status=\"%s\"} %.6f\n", classes[c], sum / 1e6);
         appendf(&buf, "edgehook_request_duration_seconds_count{status=\"%s\"} %" PRIu64 "\n", classes[c], cum);
     }
-    appendf(&buf, "# HELP edgehook_worker_loop_busy_seconds CPU time of one iteration of a worker's event loop (nothing else is "
-                  "answered on that worker meanwhile)\n# TYPE edgehook_worker_loop_busy_seconds histogram\n");
-    {
-        uint64_t cum = 0, sum = 0;
-        for (b = 0; b <= METRICS_LATENCY_BUCKETS; ++b) {
-            for (unsigned w = 0; w != num_workers; ++w)
-                cum += atomic_load_explicit(&workers[w].loop_busy[b], memory_order_relaxed);
-            if (b < METRICS_LATENCY_BUCKETS)
-                appendf(&buf, "edgehook_worker_loop_busy_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", bucket_us[b] / 1e6, cum);
-            else
-                appendf(&buf, "edgehook_worker_loop_busy_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-        }
-        for (unsigned w = 0; w != num_workers; ++w)
-            sum += atomic_load_explicit(&workers[w].loop_busy_sum_us, memory_order_relaxed);
-        appendf(&buf, "edgehook_worker_loop_busy_seconds_sum %.6f\nedgehook_worker_loop_busy_seconds_count %" PRIu64 "\n",
-                sum / 1e6, cum);
+    render_loop_busy(&buf, "edgehook_worker_loop_busy_seconds",
+                     "CPU time of one iteration of a worker's event loop (nothing else is answered on that worker meanwhile)",
+                     workers, num_workers);
+    if (num_store_loops != 0) {
+        render_loop_busy(&buf, "edgehook_store_loop_busy_seconds",
+                         "CPU time of one iteration of a store event loop (S3 requests: parsing, request bodies, GET bodies)",
+                         store_loops, num_store_loops);
+        appendf(&buf, "# HELP edgehook_store_requests_total requests to the store listener, by the store loop that served them\n"
+                      "# TYPE edgehook_store_requests_total counter\n");
+        for (unsigned l = 0; l != num_store_loops; ++l)
+            appendf(&buf, "edgehook_store_requests_total{thread=\"store-io%u\"} %" PRIu64 "\n", l,
+                    atomic_load_explicit(&store_loops[l].store_requests, memory_order_relaxed));
     }
     if (extra != NULL)
         extra(&buf, ctx);

@@ -1,4 +1,5 @@
-/* proxy/metrics.h - counters and latency histograms kept per worker thread (one writer each, no locks) and summed when read. */
+/* proxy/metrics.h - counters and latency histograms kept per event-loop thread (workers and store loops: one writer each, no
+ * locks) and summed when read. */
 #ifndef EDGE_PROXY_METRICS_H
 #define EDGE_PROXY_METRICS_H
 
@@ -31,7 +32,7 @@ enum {
     METRIC_NUM
 };
 
-/** one worker's counters; a cache line apart from the next worker's */
+/** one loop thread's counters (a worker's or a store loop's); a cache line apart from the next one's */
 typedef struct metrics_worker {
     _Atomic uint64_t counters[METRIC_NUM];
     _Atomic uint64_t status[6];                             /* by class: 1xx..5xx, other */
@@ -39,11 +40,12 @@ typedef struct metrics_worker {
     _Atomic uint64_t latency_sum_us[6];
     _Atomic uint64_t loop_busy[METRICS_LATENCY_BUCKETS + 1]; /* CPU time of one event-loop iteration */
     _Atomic uint64_t loop_busy_sum_us;
+    _Atomic uint64_t store_requests; /* requests to the store listener this loop served (edgehook_store_requests_total) */
 } __attribute__((aligned(64))) metrics_worker_t;
 
-/** allocates the per-worker counters */
-void metrics_init(unsigned num_workers);
-/** the calling worker's counters (edge_worker_id(); threads that are not workers share one set) */
+/** allocates the counters of the workers and of the store loops */
+void metrics_init(unsigned num_workers, unsigned num_store_loops);
+/** the calling loop thread's counters (edge_worker_id(), edge_store_loop_id(); other threads share one set) */
 metrics_worker_t *metrics_local(void);
 
 /* single-writer increment: no lock prefix on the hot path */
@@ -60,12 +62,15 @@ void metrics_request(int status, uint64_t duration_us, uint64_t bytes);
 
 /** renders all metrics in the Prometheus text format into a pool-allocated buffer; `extra` appends module metrics */
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx);
-/** records the CPU time one iteration of the calling worker's event loop took: how long the loop could answer nothing
- * (edgehook_worker_loop_busy_seconds; a compile or a file read on a worker loop shows here as a long iteration) */
+/** records the CPU time one iteration of the calling thread's event loop took: how long the loop could answer nothing
+ * (edgehook_worker_loop_busy_seconds for workers, edgehook_store_loop_busy_seconds for store loops; a compile or a file read on
+ * a worker loop shows here as a long iteration) */
 void metrics_loop_busy(uint64_t cpu_us);
+/** counts a request to the store listener on the calling loop thread (edgehook_store_requests_total{thread="store-ioN"}) */
+void metrics_store_request(void);
 /** counts a configuration reload: applied (ok) or refused (edgehook_reloads_total{result="ok"|"refused"}); any thread */
 void metrics_reload(int ok);
-/** sum of one counter over the workers */
+/** sum of one counter over the loop threads and the others */
 uint64_t metrics_sum(int which);
 
 #endif

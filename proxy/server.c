@@ -1,5 +1,5 @@
-/* proxy/server.c - listeners (HTTP/1.1, h2c, h2 over TLS with ALPN), one h2o event loop per worker thread, signals, graceful
- * shutdown. */
+/* proxy/server.c - listeners (HTTP/1.1, h2c, h2 over TLS with ALPN), one h2o event loop per worker thread and per store loop,
+ * signals, graceful shutdown. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +38,10 @@
 #ifdef HAVE_STORE
 /* store requests whose answer comes back from the store threads to this loop (the client may have gone already) */
 #define store_jobs_out() store_thread_jobs()
+#define store_loop_priority() store_lower_priority()
 #else
 #define store_jobs_out() 0u
+#define store_loop_priority() ((void)0)
 #endif
 #ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
@@ -249,18 +251,31 @@ static void prebuild_hooks(edge_gen_t *gen)
         hook_fn_prebuild(gen->hooks[k], server.num_workers);
 }
 
+/* the i-th event-loop thread: the workers first, then the store loops */
+static server_worker_t *loop_at(unsigned i)
+{
+    return i < server.num_workers ? &server.workers[i] : &server.store_loops[i - server.num_workers];
+}
+
+/* a control message to every worker and store loop (CONTROL_SWITCH: each gets a reference to gen) */
+static void send_control_all(int type, edge_gen_t *gen)
+{
+    for (unsigned i = 0; i != server.num_workers + server.num_store_loops; ++i) {
+        server_worker_t *w = loop_at(i);
+        control_msg_t *m = server_calloc(1, sizeof(*m));
+        m->type = type;
+        if ((m->gen = gen) != NULL)
+            gen_addref(gen);
+        h2o_multithread_send_message(&w->control, &m->super);
+    }
+}
+
 void server_publish_gen(edge_gen_t *gen)
 {
     edge_gen_t *old;
     gen_commit(gen); /* the registry changes it was built on take effect with it */
     prebuild_hooks(gen);
-    for (unsigned i = 0; i != server.num_workers; ++i) {
-        control_msg_t *m = server_calloc(1, sizeof(*m));
-        m->type = CONTROL_SWITCH;
-        m->gen = gen;
-        gen_addref(gen);
-        h2o_multithread_send_message(&server.workers[i].control, &m->super);
-    }
+    send_control_all(CONTROL_SWITCH, gen);
     old = atomic_exchange(&server.gen, gen);
     if (old != NULL)
         gen_release(old);
@@ -288,6 +303,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
  * A handler in front of the store and admin handlers: it counts their requests as in flight and holds them to the same HTTP/1
  * framing rules and header-list caps as the proxy's (proxy/reqcheck.h), answering 400/431/505 and closing the connection;
  * the target is left as sent (S3 keys may hold `..` and `//`, and the store signs the raw path). Falls through otherwise.
+ * The store's runs on a store loop (and counts the request for that loop), the admin API's on a worker.
  */
 static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -295,6 +311,8 @@ static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
     int status, metric;
 
     atomic_fetch_add_explicit(&current_worker->inflight, 1, memory_order_relaxed);
+    if (current_worker->store_loop)
+        metrics_store_request();
     if ((status = handler_check_head(req, current_worker->gen->conf, &reason, &metric)) == 0)
         return -1;
     metrics_count(metric, 1);
@@ -334,26 +352,16 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
  * to a receiver with no queue yet (ThreadSanitizer saw the queue's first use race with its creation) */
 static pthread_barrier_t workers_ready;
 
-static void *worker_main(void *arg)
+/* the listeners a loop accepts: the store listener on the store loops, every other one on the workers (the others' slots stay
+ * NULL) */
+static void open_listeners(server_worker_t *w)
 {
-    server_worker_t *w = arg;
-    size_t i;
-
-    server_worker_bind(w);
-    edge_worker_enter(w->id);
-    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
-    cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
-    h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
-    offload_receiver_init(&w->offload_receiver, w->ctx.queue);
-    control_bind_worker(w->ctx.queue); /* completions of the jobs this worker posts to the control thread */
-    pthread_barrier_wait(&workers_ready); /* the main thread may send to the receivers from now on */
-    if ((w->hooks = hook_thread_new()) == NULL)
-        h2o_fatal("cannot create the hooks runtime of a worker thread");
-
     w->num_listeners = server.num_listen;
     w->accept_ctxs = server_calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
     w->listeners = server_calloc(server.num_listen, sizeof(h2o_socket_t *));
-    for (i = 0; i != server.num_listen; ++i) {
+    for (size_t i = 0; i != server.num_listen; ++i) {
+        if ((server.listen_kind[i] == LISTEN_STORE) != (w->store_loop != 0))
+            continue;
         int fd = dup(server.listen_fds[i]);
         h2o_accept_ctx_t *a = &w->accept_ctxs[i];
         a->ctx = &w->ctx;
@@ -366,8 +374,11 @@ static void *worker_main(void *arg)
         w->listeners[i]->data = a;
         h2o_socket_read_start(w->listeners[i], on_accept);
     }
-    h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
+}
 
+/* runs the loop until it is stopped and has nothing in flight (requests, store jobs), or the grace period is over */
+static void run_loop(server_worker_t *w)
+{
     while (!(w->stopping && atomic_load(&w->inflight) == 0 && store_jobs_out() == 0) && atomic_load(&server.stopping) < 2) {
         /* the CPU time of each iteration (not the wall time: a preempted loop is not a blocked one) */
         struct timespec a, b;
@@ -377,10 +388,49 @@ static void *worker_main(void *arg)
         int64_t ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
         metrics_loop_busy(ns > 0 ? (uint64_t)ns / 1000 : 0);
     }
+}
 
+static void *worker_main(void *arg)
+{
+    server_worker_t *w = arg;
+
+    server_worker_bind(w);
+    edge_worker_enter(w->id);
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
+    cache_thread_init(&w->cache_thread, w->ctx.loop, w->ctx.queue, &w->ctx.zero_timeout);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+    offload_receiver_init(&w->offload_receiver, w->ctx.queue);
+    control_bind_worker(w->ctx.queue);    /* completions of the jobs this worker posts to the control thread */
+    pthread_barrier_wait(&workers_ready); /* the main thread may send to the receivers from now on */
+    if ((w->hooks = hook_thread_new()) == NULL)
+        h2o_fatal("cannot create the hooks runtime of a worker thread");
+    open_listeners(w);
+    h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
+    run_loop(w);
     dynorigin_thread_dispose();
     if (accesslog_enabled())
         accesslog_flush();
+    return NULL;
+}
+
+/*
+ * A store loop: h2o's side of the S3 requests (parsing, receiving request bodies whole - libh2o 2.2.5 buffers them - and freeing
+ * those buffers, sending GET bodies) and the completions of their store jobs, at the store threads' priority, so that none of it
+ * delays a worker's cache hits. It needs no cache thread, hook runtime, offload receiver or access log (store requests are not
+ * logged); the counting handler reads its generation.
+ */
+static void *store_loop_main(void *arg)
+{
+    server_worker_t *w = arg;
+
+    server_worker_bind(w);
+    edge_store_loop_enter(w->id);
+    store_loop_priority();
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+    pthread_barrier_wait(&workers_ready); /* the main thread may send to the receiver from now on */
+    open_listeners(w);
+    run_loop(w);
     return NULL;
 }
 
@@ -504,8 +554,10 @@ static void warn_restart_only(conf_t *old, conf_t *new)
         log_warn("reload: listen changed; listeners are kept as they are until a restart");
     if (old->threads != new->threads)
         log_warn("reload: threads changed; the number of workers is kept until a restart");
-    if (old->store.enabled != new->store.enabled || (old->store.enabled && (!listen_equal(&old->store.listen, &new->store.listen) ||
-                                                                            strcmp(old->store.root, new->store.root) != 0)))
+    if (old->store.enabled != new->store.enabled ||
+        (old->store.enabled &&
+         (!listen_equal(&old->store.listen, &new->store.listen) || strcmp(old->store.root, new->store.root) != 0 ||
+          old->store.threads != new->store.threads || old->store.io_threads != new->store.io_threads)))
         log_warn("reload: store changed; the store is kept as it is until a restart");
     if (old->admin.enabled != new->admin.enabled || (old->admin.enabled && !listen_equal(&old->admin.listen, &new->admin.listen)))
         log_warn("reload: admin.listen changed; kept until a restart (a new admin token applies now)");
@@ -614,7 +666,8 @@ int server_run(conf_t *conf)
         return 1;
     }
     server.num_workers = conf->threads;
-    metrics_init(server.num_workers);
+    server.num_store_loops = conf->store.enabled ? conf->store.io_threads : 0;
+    metrics_init(server.num_workers, server.num_store_loops);
     cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
@@ -643,15 +696,20 @@ int server_run(conf_t *conf)
     /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
     offload_init(server.num_workers + 2 <= HOOK_MAX_THREADS ? 2 : 0);
     server.workers = server_calloc(server.num_workers, sizeof(server_worker_t));
-    pthread_barrier_init(&workers_ready, NULL, server.num_workers + 1);
-    for (i = 0; i != server.num_workers; ++i) {
-        server.workers[i].id = i;
-        server.workers[i].gen = gen;
+    server.store_loops = server_calloc(server.num_store_loops, sizeof(server_worker_t));
+    pthread_barrier_init(&workers_ready, NULL, server.num_workers + server.num_store_loops + 1);
+    for (i = 0; i != server.num_workers + server.num_store_loops; ++i) {
+        int store_loop = i >= server.num_workers;
+        server_worker_t *w = loop_at(i);
+        w->id = store_loop ? i - server.num_workers : i;
+        w->store_loop = store_loop;
+        w->gen = gen;
         gen_addref(gen);
-        h2o_multithread_create_thread(&server.workers[i].tid, NULL, worker_main, &server.workers[i]);
+        h2o_multithread_create_thread(&w->tid, NULL, store_loop ? store_loop_main : worker_main, w);
     }
     pthread_barrier_wait(&workers_ready);
-    log_info("edgehook %s started: %u worker threads, config %s", EDGE_VERSION, server.num_workers, conf->file);
+    log_info("edgehook %s started: %u worker threads, %u store loops, config %s", EDGE_VERSION, server.num_workers,
+             server.num_store_loops, conf->file);
 
     for (;;) {
         if (sigwait(&set, &sig) != 0)
@@ -667,17 +725,15 @@ int server_run(conf_t *conf)
     uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms;
     log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
     atomic_store(&server.stopping, 1);
-    for (i = 0; i != server.num_workers; ++i) {
-        control_msg_t *m = server_calloc(1, sizeof(*m));
-        m->type = CONTROL_STOP;
-        h2o_multithread_send_message(&server.workers[i].control, &m->super);
-    }
+    /* the store loops too: they finish their requests and wait for their store jobs' answers */
+    send_control_all(CONTROL_STOP, NULL);
     deadline = edge_deadline(CLOCK_REALTIME, grace_ms);
-    for (i = 0; i != server.num_workers; ++i) {
-        if (pthread_timedjoin_np(server.workers[i].tid, NULL, &deadline) != 0) {
+    unsigned num_loops = server.num_workers + server.num_store_loops;
+    for (i = 0; i != num_loops; ++i) {
+        if (pthread_timedjoin_np(loop_at(i)->tid, NULL, &deadline) != 0) {
             uint64_t left = 0;
-            for (unsigned j = 0; j != server.num_workers; ++j)
-                left += atomic_load(&server.workers[j].inflight);
+            for (unsigned j = 0; j != num_loops; ++j)
+                left += atomic_load(&loop_at(j)->inflight);
             log_warn("shutdown grace period over with %llu requests in flight; closing them", (unsigned long long)left);
             atomic_store(&server.stopping, 2);
             status = 0;
@@ -685,8 +741,8 @@ int server_run(conf_t *conf)
         }
     }
     if (atomic_load(&server.stopping) == 2) {
-        for (i = 0; i != server.num_workers; ++i)
-            pthread_join(server.workers[i].tid, NULL);
+        for (; i != num_loops; ++i) /* the ones before i were joined */
+            pthread_join(loop_at(i)->tid, NULL);
     }
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();

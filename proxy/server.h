@@ -1,4 +1,5 @@
-/* proxy/server.h - the edgehook server: listeners, one h2o event loop per worker thread, signals, graceful shutdown, reload. */
+/* proxy/server.h - the edgehook server: listeners, one h2o event loop per worker thread and per store loop, signals, graceful
+ * shutdown, reload. */
 #ifndef EDGE_PROXY_SERVER_H
 #define EDGE_PROXY_SERVER_H
 
@@ -11,9 +12,15 @@ struct edge_gen;
 struct hook_thread;
 struct store;
 
-/** one worker thread: its h2o context and loop, and the per-thread state of every module */
+/**
+ * One event-loop thread: a worker (accepts the main and admin listeners; has the per-thread state of every module) or a store
+ * loop (accepts the store listener alone, at the store threads' priority; only the store's and the counting handler run there,
+ * so its cache thread, hooks and offload receiver stay unset). Both have their h2o context, control receiver, in-flight count and
+ * generation references.
+ */
 typedef struct server_worker {
-    unsigned id;
+    unsigned id; /* among the workers, or among the store loops */
+    int store_loop;
     pthread_t tid;
     h2o_context_t ctx;
     h2o_accept_ctx_t *accept_ctxs; /* one per listener */
@@ -48,6 +55,8 @@ typedef struct server {
     size_t num_listen;
     server_worker_t *workers;
     unsigned num_workers;
+    server_worker_t *store_loops; /* store.io_threads of them when the store is on */
+    unsigned num_store_loops;
     struct edge_gen *_Atomic gen; /* the current configuration generation (swapped on reload) */
     struct store *store;
     _Atomic int stopping;
@@ -56,7 +65,7 @@ typedef struct server {
 
 extern server_t server;
 
-/** the worker running on the calling thread (NULL on the main thread) */
+/** the worker or store loop running on the calling thread (NULL on the main thread and other threads) */
 server_worker_t *server_worker_current(void);
 /** makes w the calling thread's worker (worker threads; unit tests that drive a loop themselves) */
 void server_worker_bind(server_worker_t *w);
@@ -73,8 +82,8 @@ static inline struct edge_gen *server_gen_acquire(server_worker_t *w)
 /** a request that used generation g on worker w ended; an old generation nobody uses any more is let go */
 void server_gen_release(server_worker_t *w, struct edge_gen *g);
 /**
- * Publishes a new generation (the caller's reference passes to the server): every worker switches to it for new requests within
- * one loop iteration; requests in flight finish on the generation they started with. Any thread.
+ * Publishes a new generation (the caller's reference passes to the server): every worker and store loop switches to it for new
+ * requests within one loop iteration; requests in flight finish on the generation they started with. Any thread.
  */
 void server_publish_gen(struct edge_gen *gen);
 

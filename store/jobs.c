@@ -43,6 +43,19 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     }
 }
 
+void store_jobs_lower_priority(void)
+{
+    /* below the workers: when the CPU is short, the loops serving cache hits get it first (10 nice levels weigh about a tenth).
+     * The process's nice is that of the main thread, which never changes its own. */
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)getpid());
+    if (errno == 0) {
+        nice = nice + STORE_JOBS_NICE < 19 ? nice + STORE_JOBS_NICE : 19;
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
+            log_warn("store: cannot lower the priority of thread %s: %s", edge_worker_name(), strerror(errno));
+    }
+}
+
 static void *thread_main(void *arg)
 {
     store_jobs_t *p = arg;
@@ -50,14 +63,7 @@ static void *thread_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "s%u", atomic_fetch_add(&num, 1)); /* error log lines say [s0], [s1]... */
     edge_thread_name(name);
-    /* below the workers: when the CPU is short, the loops serving cache hits get it first (10 nice levels weigh about a tenth) */
-    errno = 0;
-    int nice = getpriority(PRIO_PROCESS, 0);
-    if (errno == 0) {
-        nice = nice + STORE_JOBS_NICE < 19 ? nice + STORE_JOBS_NICE : 19;
-        if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
-            log_warn("store: cannot lower the priority of store thread %s: %s", name, strerror(errno));
-    }
+    store_jobs_lower_priority();
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (p->head == NULL && !p->stopping)

@@ -39,5 +39,7 @@ void store_jobs_stop(store_jobs_t *jobs);
 void store_jobs_submit(store_jobs_t *jobs, h2o_context_t *ctx, store_job_t *job);
 /** the number of jobs this loop thread has submitted whose done() has not run yet */
 unsigned store_jobs_pending(void);
+/** puts the calling thread at the store threads' priority: 10 nice levels below the process (at most 19) */
+void store_jobs_lower_priority(void);
 
 #endif

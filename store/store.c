@@ -1289,6 +1289,11 @@ unsigned store_thread_jobs(void)
     return store_jobs_pending();
 }
 
+void store_lower_priority(void)
+{
+    store_jobs_lower_priority();
+}
+
 void store_register(store_t *store, h2o_pathconf_t *pathconf)
 {
     store_handler_t *h = (store_handler_t *)h2o_create_handler(pathconf, sizeof(*h));

@@ -10,7 +10,9 @@
  * The store answers the S3 REST API (path-style `/BUCKET/KEY` and virtual-hosted `BUCKET.<domain>`), authenticated with
  * SigV4 (Authorization header or presigned URL), on the store listener. Objects live under conf->root (layout in store/fs.h).
  *
- * Threads: one store_t serves every worker thread; its handler may run on several event loops at once. It only copies the
+ * Threads: the server runs the store listener on event loops of its own (conf->io_threads "store loops", named store-ioN, at
+ * the store threads' priority), so h2o's work for S3 requests - parsing, receiving request bodies, sending GET bodies - is
+ * never done by a worker that serves cache hits. The handler may run on several of those loops at once. It only copies the
  * request and hands it to the store's own threads (conf->threads, store/jobs.h), which parse, authenticate and run it - every
  * write, fsync, rename, delete and listing happens there - and the response goes back to the loop that received the request.
  * Request bodies arrive whole (libh2o 2.2.5 buffers them), so a single PUT is capped at conf->max_put_size (EntityTooLarge
@@ -37,6 +39,9 @@ void store_register(store_t *store, h2o_pathconf_t *pathconf);
  * request may be over: the client went away). A loop must keep running until it is 0.
  */
 unsigned store_thread_jobs(void);
+
+/** puts the calling thread (a store loop) at the priority of the store threads: 10 nice levels below the process */
+void store_lower_priority(void);
 
 /** releases the store; no request may be in flight (call after the worker threads have stopped) */
 void store_destroy(store_t *store);

@@ -35,6 +35,22 @@ static void test_worker_identity(void **state)
     edge_thread_name("offload-with-a-long-name");
     assert_int_equal(edge_worker_id(), -1);
     assert_string_equal(edge_worker_name(), "offload-with-a-"); /* 15 characters kept */
+    assert_int_equal(edge_store_loop_id(), -1);
+    /* a store loop is no worker, and a worker no store loop */
+    edge_store_loop_enter(2);
+    assert_int_equal(edge_store_loop_id(), 2);
+    assert_int_equal(edge_worker_id(), -1);
+    assert_string_equal(edge_worker_name(), "store-io2");
+    char comm[16];
+    assert_int_equal(pthread_getname_np(pthread_self(), comm, sizeof(comm)), 0);
+    assert_string_equal(comm, "store-io2"); /* the kernel's name too */
+    edge_worker_enter(1);
+    assert_int_equal(edge_store_loop_id(), -1);
+    assert_int_equal(edge_worker_id(), 1);
+    edge_store_loop_enter(0);
+    edge_thread_name("s0");
+    assert_int_equal(edge_store_loop_id(), -1);
+    assert_int_equal(edge_worker_id(), -1);
 }
 
 static void test_clocks(void **state)

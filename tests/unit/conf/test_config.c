@@ -182,6 +182,7 @@ static void test_full_schema(void **state)
                 "  region: eu-central-1\n"
                 "  credentials: {access_key: EXAMPLEKEY, secret_key: EXAMPLESECRET}\n"
                 "  max_put_size: 1GB\n"
+                "  io_threads: 3\n"
                 "admin:\n"
                 "  listen: {host: 127.0.0.1, port: 9901}\n"
                 "  token_env: EDGEHOOK_TEST_TOKEN\n"
@@ -336,12 +337,13 @@ static void test_full_schema(void **state)
     assert_string_equal(conf->store.credentials.access_key, "EXAMPLEKEY");
     assert_string_equal(conf->store.credentials.secret_key, "EXAMPLESECRET");
     assert_int_equal(conf->store.max_put_size, 1024 * MB);
+    assert_int_equal(conf->store.io_threads, 3);
     assert_int_equal(conf->store.line, 43);
 
     assert_int_equal(conf->admin.enabled, 1);
     assert_int_equal(conf->admin.listen.port, 9901);
     assert_string_equal(conf->admin.token, "s3cr3t-admin-token");
-    assert_int_equal(conf->admin.line, 50);
+    assert_int_equal(conf->admin.line, 51);
     conf_free(conf);
 }
 
@@ -390,6 +392,7 @@ static void test_small_forms(void **state)
     assert_null(conf->store.credentials.secret_key);
     assert_int_equal(conf->store.max_put_size, 64 * MB);
     assert_int_equal(conf->store.threads, 2);
+    assert_int_equal(conf->store.io_threads, 1);
     assert_string_equal(conf->admin.token, "0123456789abcdef");
     assert_string_equal(conf->admin.listen.host, "127.0.0.1");
     conf_free(conf);
@@ -585,6 +588,8 @@ static const bad_t bad[] = {
     {"store max_put_size", L O B "store: {listen: {port: 9000}, max_put_size: 10GB}\n",
      "4: store.max_put_size: must be between 1KB and 5GB"},
     {"store threads", L O B "store: {listen: {port: 9000}, threads: 0}\n", "4: store.threads: must be a number between 1 and 64"},
+    {"store io_threads", L O B "store: {listen: {port: 9000}, io_threads: 17}\n",
+     "4: store.io_threads: must be a number between 1 and 16"},
 
     /* ports and listeners */
     {"port high", "listen: [{port: 65536}]\n" O B, "1: listen[0].port: must be a number between 0 and 65535"},
