@@ -12,8 +12,15 @@ rather than the depth of a queue, in three scenarios:
 
 edgehook runs on CPU 1 (taskset), h2load and the AWS CLI on CPU 0 (--no-pin: unpinned). The AWS CLI runs at nice 19, so
 that it does not delay h2load's requests: it stands for clients elsewhere on the network. edgehook and h2load run at nice -10
-(--nice), so that other tenants of a shared machine (compilers at nice 0) do not make the tail; edgehook's store threads run
-10 levels below edgehook itself whatever its nice.
+(--nice), so that other tenants of a shared machine (compilers at nice 0) do not make the tail; edgehook's store threads and
+store loop run 10 levels below edgehook itself whatever its nice.
+
+Where the kernel schedules by session group (autogroup: /proc/sys/kernel/sched_autogroup_enabled is 1, as on Debian), a
+process's nice counts only against the processes of its own session: each session's group gets an equal share of a busy CPU
+whatever the nice of its processes. So edgehook and h2load are each started in a session of its own whose group gets the
+same nice (/proc/PID/autogroup); the AWS CLI's groups stay at 0 (at 19 they starve behind the tenants' compilers on CPU 0).
+--no-autogroup leaves edgehook's and h2load's groups at 0, as runs before 2026-12-02 08:30 did: then the tenants' compilers
+take CPU 1 in turns with edgehook, and edgehook's own store threads use up its group's share, which delays its worker.
 
 h2load waits for each answer before it sends the next request on that connection, so a stall delays one request per
 connection and the requests that would have been sent meanwhile are never sent: the table gives how many of the scheduled
@@ -48,13 +55,29 @@ def log(msg):
     print("hit_latency: " + msg, file=sys.stderr, flush=True)
 
 
+AUTOGROUP = True
+
+
+def set_group_nice(pid, nice):
+    """gives the session group of pid (a session leader) this nice, where the kernel has autogroups"""
+    if not AUTOGROUP or not os.path.exists("/proc/%d/autogroup" % pid):
+        return
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write(str(nice))
+    except OSError as e:
+        log("cannot set the nice of the session group of %d: %s" % (pid, e))
+
+
 class Proc:
-    """a child in its own session, stopped by process group id on exit"""
+    """a child in its own session (and session group, with that nice if given), stopped by process group id on exit"""
     all = []
 
-    def __init__(self, argv, **kw):
+    def __init__(self, argv, group_nice=None, **kw):
         self.p = subprocess.Popen(argv, start_new_session=True, **kw)
         Proc.all.append(self)
+        if group_nice is not None:
+            set_group_nice(self.p.pid, group_nice)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.p.poll() is None:
@@ -115,7 +138,8 @@ store:
     with open(path, "w") as f:
         f.write(conf)
     logp = os.path.join(workdir, "edgehook.log")
-    p = Proc((["taskset", "-c", "1"] if pin else []) + ["nice", "-n", str(nice), binary, "-c", path], cwd=workdir, stdout=subprocess.DEVNULL, stderr=open(logp, "wb"))
+    p = Proc((["taskset", "-c", "1"] if pin else []) + ["nice", "-n", str(nice), binary, "-c", path], group_nice=nice, cwd=workdir,
+             stdout=subprocess.DEVNULL, stderr=open(logp, "wb"))
     import re
     text = wait_for(lambda: (lambda t: t if "started:" in t else None)(read(logp)) if p.p.poll() is None else
                     sys.exit("hit_latency: edgehook exited:\n" + read(logp)), "edgehook to start")
@@ -175,8 +199,8 @@ def measure(url, workdir, args):
         os.unlink(logf)
     argv = (["taskset", "-c", "0"] if args.pin else []) + ["nice", "-n", str(args.nice), "h2load", "--h1", "-c%d" % args.clients, "-t1", "--rps=%g" % (args.rate / args.clients), "-D", str(args.duration),
             "--log-file=" + logf, url]
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=args.duration + 60)
-    out = r.stdout.decode("utf-8", "replace")
+    h2 = Proc(argv, group_nice=args.nice, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = h2.p.communicate(timeout=args.duration + 60)[0].decode("utf-8", "replace")
     lat, bad = [], 0
     with open(logf) as f:
         for line in f:
@@ -216,10 +240,14 @@ def main():
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin edgehook to CPU 1 and the clients to CPU 0 (needs 2 CPUs)")
     ap.add_argument("--nice", type=int, default=-10, help="nice of edgehook and h2load (default -10; needs root below 0)")
+    ap.add_argument("--no-autogroup", dest="autogroup", action="store_false",
+                    help="leave the session groups' nice at 0 (see above; where the kernel has autogroups)")
     ap.add_argument("--label", help="what the binary is, for the table's note (default: the git commit of this tree)")
     ap.add_argument("--json", help="also write the raw figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = ap.parse_args()
+    global AUTOGROUP
+    AUTOGROUP = args.autogroup
 
     binary = os.path.join(args.build, "edgehook")
     if not os.access(binary, os.X_OK):
@@ -317,8 +345,9 @@ def run(args, binary, workdir):
         print("| %s%s | %d (%.0f %%) | %s | %s | %s | %s |" % (sc, extra, n, 100.0 * n / (args.rate * args.duration * len(runs)),
                                                              cell(runs, "p50"), cell(runs, "p99"), cell(runs, "p999"),
                                                              cell(runs, "max")))
-    print("\nedgehook threads: %d%s, nice %d; %g req/s over %d connections (h2load --h1 --rps); %d s runs; median (min–max) of %d; %s" %
-          (args.threads, " (on CPU 1; h2load and the AWS CLI on CPU 0)" if args.pin else "", args.nice, args.rate, args.clients, args.duration,
+    print("\nedgehook threads: %d%s, nice %d%s; %g req/s over %d connections (h2load --h1 --rps); %d s runs; median (min–max) of %d; %s" %
+          (args.threads, " (on CPU 1; h2load and the AWS CLI on CPU 0)" if args.pin else "", args.nice,
+           " (also their session groups')" if args.autogroup and os.path.exists("/proc/self/autogroup") else "", args.rate, args.clients, args.duration,
            args.reps, git))
     if args.json:
         with open(args.json, "w") as f:
