@@ -229,7 +229,7 @@ def cell(runs, key):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(SRC, "build-bench"), help="directory holding the edgehook binary")
-    ap.add_argument("--threads", type=int, default=1, help="edgehook worker threads (default 1: the store and the hits share it)")
+    ap.add_argument("--threads", type=int, default=1, help="edgehook worker threads (default 1: one worker serves the hits, on the CPU of the store loop and threads)")
     ap.add_argument("--store-threads", type=int, default=0, help="store.threads to write in the config (default: not written)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions of each scenario (default 3)")

@@ -107,24 +107,12 @@ def answered(s):
     return bool(select.select([s], [], [], 0)[0])
 
 
-def metric(name):
-    """the value of one sample of /metrics, name with its labels as rendered"""
-    conn = http.client.HTTPConnection("127.0.0.1", edge.ports["admin"], timeout=10 * SLOW)
-    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
-    text = conn.getresponse().read().decode()
-    conn.close()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError("no %s in /metrics" % name)
-
-
 def hits():
-    return int(metric("edgehook_cache_hits_total"))
+    return int(edge.metric("edgehook_cache_hits_total"))
 
 
 def store_loop_requests():
-    return int(metric('edgehook_store_requests_total{thread="store-io0"}'))
+    return int(edge.metric("edgehook_store_requests_total", thread="store-io0"))
 
 
 def tcp_inodes(port, state, remote_port=None):
