@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "conf/cfheaders.h"
 #include "conf/config.h"
 
 const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
@@ -1126,6 +1127,70 @@ static int parse_hook_refs(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *k
     return 0;
 }
 
+static int parse_geoip(ctx_t *c, yaml_node_t *n, conf_t *conf)
+{
+    static const char *const keys[] = {"database", "asn_database", NULL};
+    yaml_node_t *v;
+    if (expect_map(c, n, "geoip") != 0 || check_keys(c, n, "geoip", keys) != 0)
+        return -1;
+    conf->geoip.line = (int)node_line(c, n);
+    if ((v = map_get(c, n, "database")) == NULL)
+        return fail(c, n, "geoip", "database is required (a MaxMind DB file: GeoLite2-City.mmdb or GeoIP2-City.mmdb)");
+    if (get_file(c, v, "geoip.database", &conf->geoip.database) != 0)
+        return -1;
+    if ((v = map_get(c, n, "asn_database")) != NULL && get_file(c, v, "geoip.asn_database", &conf->geoip.asn_database) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * The CloudFront-* names of a header list (cache.key.headers when in_key, else origin_request.headers): each must be one edgehook
+ * generates (a viewer's is never taken), one CloudFront allows there, with its database configured; adds them to *mask.
+ */
+static int check_cf_names(ctx_t *c, const conf_t *conf, yaml_node_t *seq, const char *key, int in_key, uint32_t *mask)
+{
+    yaml_node_item_t *it;
+    if (seq == NULL || seq->type != YAML_SEQUENCE_NODE)
+        return 0;
+    for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; ++it) {
+        yaml_node_t *e = node_at(c, *it);
+        const char *s = scalar(e);
+        int h;
+        if (s == NULL || !conf_cf_is_reserved(s, strlen(s)))
+            continue;
+        if ((h = conf_cf_header_find(s, strlen(s))) < 0)
+            return fail(c, e, key, "\"%s\" is not a CloudFront header edgehook generates (CloudFront-Viewer-Country, "
+                                   "CloudFront-Is-Mobile-Viewer, ...: see the README); a viewer's CloudFront-* headers are never "
+                                   "forwarded", s);
+        if (in_key && (conf_cf_headers[h].flags & CONF_CF_NOT_IN_KEY))
+            return fail(c, e, key, "%s can be in origin_request.headers, not in the cache key (as in CloudFront: every viewer "
+                                   "would have its own entry)", conf_cf_headers[h].name);
+        if ((conf_cf_headers[h].flags & CONF_CF_GEO) && conf->geoip.database == NULL)
+            return fail(c, e, key, "%s needs a geo database: geoip: {database: FILE.mmdb}", conf_cf_headers[h].name);
+        *mask |= CONF_CF_BIT(h);
+    }
+    return 0;
+}
+
+static int check_behavior_cf_names(ctx_t *c, const conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
+{
+    yaml_node_t *cache = map_get(c, n, "cache"), *oreq = map_get(c, n, "origin_request"), *kmap;
+    char *k;
+    int r = 0;
+    if (cache != NULL && cache->type == YAML_MAPPING_NODE && (kmap = map_get(c, cache, "key")) != NULL &&
+        kmap->type == YAML_MAPPING_NODE) {
+        k = join_key(key, "cache.key.headers");
+        r = check_cf_names(c, conf, map_get(c, kmap, "headers"), k, 1, &b->cf_headers);
+        free(k);
+    }
+    if (r == 0 && oreq != NULL && oreq->type == YAML_MAPPING_NODE) {
+        k = join_key(key, "origin_request.headers");
+        r = check_cf_names(c, conf, map_get(c, oreq, "headers"), k, 0, &b->cf_headers);
+        free(k);
+    }
+    return r;
+}
+
 static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
 {
     static const char *const keys[] = {"path", "origin", "cache", "origin_request", "hooks", NULL};
@@ -1147,6 +1212,8 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
         return -1;
     if ((v = opt_node(c, n, key, "origin_request", &k)) != NULL &&
         opt_result(k, parse_origin_request(c, v, k, &b->origin_request)) != 0)
+        return -1;
+    if (check_behavior_cf_names(c, conf, n, key, b) != 0)
         return -1;
     if ((v = opt_node(c, n, key, "hooks", &k)) != NULL && opt_result(k, parse_hook_refs(c, conf, v, k, b)) != 0)
         return -1;
@@ -1343,7 +1410,7 @@ static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
     static const char *const keys[] = {"threads", "listen",    "access_log", "error_log", "limits",       "origins", "cache",
-                                       "hooks",   "behaviors", "store",      "admin",     "distribution", NULL};
+                                       "hooks",   "behaviors", "store",      "admin",     "distribution", "geoip",   NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1542,6 +1609,10 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         }
     }
 
+    /* geoip (before behaviors: their CloudFront-Viewer-* geo headers need it) */
+    if ((v = map_get(c, root, "geoip")) != NULL && parse_geoip(c, v, conf) != 0)
+        return -1;
+
     /* behaviors */
     if ((v = map_get(c, root, "behaviors")) == NULL)
         return fail(c, root, "behaviors", "at least one behavior is required (e.g. - {path: \"*\", origin: NAME})");
@@ -1677,6 +1748,8 @@ void conf_free(conf_t *conf)
     if (conf == NULL)
         return;
     free(conf->file);
+    free(conf->geoip.database);
+    free(conf->geoip.asn_database);
     for (i = 0; i != conf->num_listen; ++i)
         free_listen(&conf->listen[i]);
     free(conf->listen);

@@ -130,6 +130,8 @@ typedef struct conf_behavior {
     conf_cache_policy_t cache;
     conf_origin_request_t origin_request;
     char *hooks[CONF_HOOK_NUM]; /* `NAME`, `NAME@ALIAS` or `NAME@VERSION`, or NULL */
+    uint32_t cf_headers;        /* the CloudFront-* headers it generates (conf/cfheaders.h bits): those named in cache.key.headers
+                                   or origin_request.headers */
     int line;                   /* where it is given in the file (the line of its key), for later error messages */
 } conf_behavior_t;
 
@@ -208,6 +210,12 @@ typedef struct conf {
         char *id;          /* letters, digits, '-', '_', '.'; at most 128 */
         char *domain_name; /* a host name (letters, digits, '-', '.'), at most 253 */
     } distribution;
+    /** `geoip:` the MaxMind databases of the CloudFront-Viewer-* geo headers (database NULL: none) */
+    struct {
+        char *database;     /* a City (or Country) database: country, region, city, location, postal code, time zone */
+        char *asn_database; /* an ASN database (CloudFront-Viewer-ASN), or NULL: the ASN is read from `database` if it has one */
+        int line;           /* the line of `geoip:` */
+    } geoip;
 } conf_t;
 
 /**

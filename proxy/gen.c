@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proxy/gen.h"
+#include "base/log.h"
 #include "proxy/s3origin.h"
 
 static _Atomic uint64_t next_gen_id = 1;
@@ -88,6 +89,24 @@ static void init_behaviors(edge_gen_t *gen)
     }
 }
 
+int gen_open_geo(const conf_t *conf, viewer_geo_t **out, char *err, size_t errlen)
+{
+    char e[512];
+    *out = NULL;
+    if (conf->geoip.database == NULL)
+        return 0;
+    if (!viewer_geo_available()) {
+        log_warn("%s:%d: geoip: this edgehook was built without libmaxminddb (Debian: libmaxminddb-dev): the CloudFront-Viewer-* "
+                 "geo headers (Country, City, ASN, ...) are not generated", conf->file, conf->geoip.line);
+        return 0;
+    }
+    if ((*out = viewer_geo_open(conf->geoip.database, conf->geoip.asn_database, e, sizeof(e))) == NULL) {
+        snprintf(err, errlen, "%s:%d: geoip: %s", conf->file, conf->geoip.line, e);
+        return -1;
+    }
+    return 0;
+}
+
 edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen)
 {
     edge_gen_t *gen = calloc(1, sizeof(*gen));
@@ -111,6 +130,10 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
             gen_release(gen);
             return NULL;
         }
+    }
+    if (gen_open_geo(conf, &gen->geo, err, errlen) != 0) {
+        gen_release(gen);
+        return NULL;
     }
     /* each hook of the config is (or becomes) a version in the registry: staged until the generation is published */
     gen->staged = hook_versions_begin();
@@ -154,6 +177,8 @@ edge_gen_t *gen_rebind(edge_gen_t *old, hook_versions_txn_t *txn, char *err, siz
         gen->origins[i] = old->origins[i];
         origin_addref(gen->origins[i]);
     }
+    if ((gen->geo = old->geo) != NULL)
+        viewer_geo_addref(gen->geo);
     init_behaviors(gen);
     gen->staged = txn;
     if (bind_hooks(gen, err, errlen) != 0) {
@@ -203,6 +228,8 @@ void gen_release(edge_gen_t *gen)
     }
     free(gen->origins);
     free(gen->behaviors);
+    if (gen->geo != NULL)
+        viewer_geo_release(gen->geo);
     hook_versions_abort(gen->staged); /* never published: its registry changes are dropped */
     if (gen->conf_ref != NULL && atomic_fetch_sub(&gen->conf_ref->refcnt, 1) == 1) {
         conf_free(gen->conf_ref->conf);

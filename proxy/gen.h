@@ -12,6 +12,7 @@
 #include "proxy/origin.h"
 #include "hooks/hooks.h"
 #include "hooks/versions.h"
+#include "viewer/geoip.h"
 
 typedef struct edge_behavior {
     const conf_behavior_t *conf;
@@ -41,6 +42,7 @@ typedef struct edge_gen {
     hook_fn_t **hooks;         /* every hook version the bindings use, NULL-terminated (compiled per worker, in metrics) */
     edge_conf_ref_t *conf_ref; /* set once built: the generation shares conf through it */
     hook_versions_txn_t *staged; /* the registry changes this generation was built on, committed when it is published */
+    viewer_geo_t *geo;           /* the `geoip:` databases, mmap'd once for this generation (and those rebound from it), or NULL */
 } edge_gen_t;
 #define EDGE_GEN_MAGIC 0x6e8c2a41u
 
@@ -55,6 +57,12 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
  * success the new generation takes txn (committed by gen_commit); NULL with a message, txn still the caller's.
  */
 edge_gen_t *gen_rebind(edge_gen_t *gen, hook_versions_txn_t *txn, char *err, size_t errlen);
+/**
+ * Opens the `geoip:` databases of conf (NULL in *out when there are none); -1 with "FILE:LINE: geoip.database: reason" when one
+ * cannot be opened or is not a MaxMind DB. Built without libmaxminddb: logs once per call that the geo headers are not generated,
+ * and succeeds with NULL.
+ */
+int gen_open_geo(const conf_t *conf, viewer_geo_t **out, char *err, size_t errlen);
 /** commits the registry changes gen was built on (when it is published; once) */
 void gen_commit(edge_gen_t *gen);
 /** makes gen own conf (shared by the generations rebound from it) */

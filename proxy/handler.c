@@ -12,6 +12,7 @@
 #include "cache/key.h"
 #include "cache/policy.h"
 #include "proxy/accesslog.h"
+#include "proxy/cfheaders.h"
 #include "proxy/fill.h"
 #include "proxy/handler.h"
 #include "proxy/dynorigin.h"
@@ -662,6 +663,8 @@ static req_step_t step_recv(void *arg)
         send_error(txn, 404, "no behavior matches this path");
         return REQ_DONE;
     }
+    /* CloudFront-* names are edgehook's: a viewer's never reaches a hook, the cache key or the origin */
+    cfheaders_strip(&req->headers);
     if (txn->behavior->origin->s3 != NULL &&
         !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->viewer.head_only)) {
         send_error(txn, 405, "an S3 origin is read-only here: GET and HEAD");
@@ -730,6 +733,11 @@ static req_step_t step_lookup(void *arg)
     cache_mem_lookup_t lk;
     int64_t now;
 
+    if (!txn->viewer.cf_added) {
+        /* after viewer-request, before the cache key, as CloudFront adds them (one a viewer-request hook set is replaced) */
+        txn->viewer.cf_added = 1;
+        cfheaders_add(req, b->conf->cf_headers, txn->gen->geo, handler_client_ip(txn));
+    }
     if (!b->cache_enabled || handler_cache == NULL ||
         !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || txn->viewer.head_only))
         return REQ_PASS;

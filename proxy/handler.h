@@ -49,6 +49,7 @@ typedef struct edge_txn {
         h2o_iovec_t client_ip; /* looked up on first use (handler_client_ip) */
         uint64_t started_us;
         int head_only;                   /* a HEAD request */
+        int cf_added;                    /* the behavior's CloudFront-* headers are in req->headers (proxy/cfheaders.h) */
         h2o_timeout_entry_t defer_entry; /* REQ_DEFER */
     } viewer;
 

@@ -7,6 +7,7 @@
 #include "conf/config.h"
 #include "hooks/hooks.h"
 #include "base/log.h"
+#include "proxy/gen.h"
 #include "proxy/origin.h"
 #include "proxy/server.h"
 #ifdef EDGE_HAVE_HOOKS_INVOKE
@@ -34,6 +35,11 @@ static int check_loadable(const conf_t *conf, char *err, size_t errlen)
         }
         hook_fn_release(fn);
     }
+    viewer_geo_t *geo;
+    if (gen_open_geo(conf, &geo, err, errlen) != 0)
+        return -1;
+    if (geo != NULL)
+        viewer_geo_release(geo);
     return 0;
 }
 

@@ -24,7 +24,8 @@ LAYERS = {
     "cache": ["base", "conf"],
     "hooks": ["base", "conf"],
     "store": ["base", "conf", "sigv4"],
-    "proxy": ["base", "conf", "sigv4", "cache", "hooks", "store"],
+    "viewer": ["base"],
+    "proxy": ["base", "conf", "sigv4", "cache", "hooks", "store", "viewer"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
