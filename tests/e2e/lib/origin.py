@@ -9,7 +9,7 @@ Routes (all also answer HEAD):
                                  is proven when the body does not change while the origin's count (/_stats) does not grow;
                                  etag: answers If-None-Match with 304; fail=N: 503 after N requests; failonly=N: 503 for the Nth request alone;
                                  size: N more bytes
-  /echo                          JSON of the request: method, path, headers, body length and sha256
+  [/PREFIX]/echo                 JSON of the request: method, path, headers, body length and sha256
   /trunc/N                       chunked response cut after N chunks of 1000 bytes: no last chunk, connection closed
   /trunccl                       Content-Length 1000, 500 bytes sent, connection closed
   /stall                         reads the request, never answers
@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
             if "size" in q:
                 data = data + body(int(q["size"][0]), n)
             return self._send_body(data, ctype="text/plain", q=q)
-        if path == "/echo":
+        if path == "/echo" or path.endswith("/echo"):
             info = {"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()],
                     "body_len": len(req_body), "body_sha256": hashlib.sha256(req_body).hexdigest()}
             return self._send_body(json.dumps(info).encode(), ctype="application/json", q=q)
