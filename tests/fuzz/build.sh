@@ -34,11 +34,12 @@ build sigv4_auth "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build sigv4_presigned "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
-build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" -lyaml
+build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c" "$SRC/base/str.c" -lyaml -lcrypto
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
 build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
+build viewer "$SRC/viewer/device.c" "$SRC/viewer/geoip.c" -lpthread
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1
