@@ -43,7 +43,7 @@ typedef enum conf_cf_header {
 typedef struct conf_cf_header_info {
     const char *name; /**< as CloudFront writes it: CloudFront-Viewer-Country */
     size_t len;
-    unsigned flags;   /**< CONF_CF_GEO, CONF_CF_NOT_IN_KEY, CONF_CF_DEVICE */
+    unsigned flags; /**< CONF_CF_GEO, CONF_CF_NOT_IN_KEY, CONF_CF_DEVICE */
 } conf_cf_header_info_t;
 
 /** indexed by conf_cf_header_t */

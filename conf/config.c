@@ -1159,12 +1159,16 @@ static int check_cf_names(ctx_t *c, const conf_t *conf, yaml_node_t *seq, const 
         if (s == NULL || !conf_cf_is_reserved(s, strlen(s)))
             continue;
         if ((h = conf_cf_header_find(s, strlen(s))) < 0)
-            return fail(c, e, key, "\"%s\" is not a CloudFront header edgehook generates (CloudFront-Viewer-Country, "
-                                   "CloudFront-Is-Mobile-Viewer, ...: see the README); a viewer's CloudFront-* headers are never "
-                                   "forwarded", s);
+            return fail(c, e, key,
+                        "\"%s\" is not a CloudFront header edgehook generates (CloudFront-Viewer-Country, "
+                        "CloudFront-Is-Mobile-Viewer, ...: see the README); a viewer's CloudFront-* headers are never "
+                        "forwarded",
+                        s);
         if (in_key && (conf_cf_headers[h].flags & CONF_CF_NOT_IN_KEY))
-            return fail(c, e, key, "%s can be in origin_request.headers, not in the cache key (as in CloudFront: every viewer "
-                                   "would have its own entry)", conf_cf_headers[h].name);
+            return fail(c, e, key,
+                        "%s can be in origin_request.headers, not in the cache key (as in CloudFront: every viewer "
+                        "would have its own entry)",
+                        conf_cf_headers[h].name);
         if ((conf_cf_headers[h].flags & CONF_CF_GEO) && conf->geoip.database == NULL)
             return fail(c, e, key, "%s needs a geo database: geoip: {database: FILE.mmdb}", conf_cf_headers[h].name);
         *mask |= CONF_CF_BIT(h);

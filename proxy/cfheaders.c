@@ -147,7 +147,8 @@ void cfheaders_add(h2o_req_t *req, uint32_t mask, const viewer_geo_t *geo, h2o_i
         add(req, CONF_CF_HTTP_VERSION, buf, n);
     }
     if ((mask & CONF_CF_BIT(CONF_CF_ADDRESS)) && sslen != 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-        unsigned port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        unsigned port =
+            ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
         int k = snprintf(buf, sizeof(buf), "%.*s:%u", (int)client_ip.len, client_ip.base, port);
         if (k > 0 && (size_t)k < sizeof(buf))
             add(req, CONF_CF_ADDRESS, buf, (size_t)k);

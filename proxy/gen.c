@@ -97,7 +97,8 @@ int gen_open_geo(const conf_t *conf, viewer_geo_t **out, char *err, size_t errle
         return 0;
     if (!viewer_geo_available()) {
         log_warn("%s:%d: geoip: this edgehook was built without libmaxminddb (Debian: libmaxminddb-dev): the CloudFront-Viewer-* "
-                 "geo headers (Country, City, ASN, ...) are not generated", conf->file, conf->geoip.line);
+                 "geo headers (Country, City, ASN, ...) are not generated",
+                 conf->file, conf->geoip.line);
         return 0;
     }
     if ((*out = viewer_geo_open(conf->geoip.database, conf->geoip.asn_database, e, sizeof(e))) == NULL) {

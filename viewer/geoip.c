@@ -217,8 +217,7 @@ unsigned viewer_geo_lookup(const viewer_geo_t *g, const struct sockaddr *sa, uns
             if (want & VIEWER_GEO_LATITUDE)
                 f |= get_coordinate(e, PATH("location", "latitude"), out->latitude, sizeof(out->latitude), VIEWER_GEO_LATITUDE);
             if (want & VIEWER_GEO_LONGITUDE)
-                f |= get_coordinate(e, PATH("location", "longitude"), out->longitude, sizeof(out->longitude),
-                                    VIEWER_GEO_LONGITUDE);
+                f |= get_coordinate(e, PATH("location", "longitude"), out->longitude, sizeof(out->longitude), VIEWER_GEO_LONGITUDE);
             if (want & VIEWER_GEO_METRO_CODE)
                 f |= get_uint(e, PATH("location", "metro_code"), out->metro_code, sizeof(out->metro_code), VIEWER_GEO_METRO_CODE);
             if (want & VIEWER_GEO_TIME_ZONE)

@@ -37,18 +37,18 @@ enum {
 
 /** what a lookup found, formatted as CloudFront writes it; an empty string: not known (the header is left out) */
 typedef struct viewer_geo_result {
-    unsigned found; /**< the VIEWER_GEO_* bits that have a value */
-    char country[8];          /**< ISO 3166-1 alpha-2: "US" (the registered country when the database has no other) */
-    char country_name[192];   /**< English, non-ASCII bytes percent-encoded (RFC 3986): "United States" */
-    char region[16];          /**< the first subdivision's ISO 3166-2 code without the country: "WA" */
-    char region_name[192];    /**< English, percent-encoded like country_name */
-    char city[192];           /**< English, percent-encoded: "S%C3%A3o Paulo" */
+    unsigned found;         /**< the VIEWER_GEO_* bits that have a value */
+    char country[8];        /**< ISO 3166-1 alpha-2: "US" (the registered country when the database has no other) */
+    char country_name[192]; /**< English, non-ASCII bytes percent-encoded (RFC 3986): "United States" */
+    char region[16];        /**< the first subdivision's ISO 3166-2 code without the country: "WA" */
+    char region_name[192];  /**< English, percent-encoded like country_name */
+    char city[192];         /**< English, percent-encoded: "S%C3%A3o Paulo" */
     char postal_code[48];
-    char latitude[24];        /**< five decimals: "47.60620" */
-    char longitude[24];       /**< "-122.33210" */
-    char metro_code[16];      /**< US only: "819" */
-    char time_zone[64];       /**< IANA: "America/Los_Angeles" */
-    char asn[16];             /**< "16509" */
+    char latitude[24];   /**< five decimals: "47.60620" */
+    char longitude[24];  /**< "-122.33210" */
+    char metro_code[16]; /**< US only: "819" */
+    char time_zone[64];  /**< IANA: "America/Los_Angeles" */
+    char asn[16];        /**< "16509" */
 } viewer_geo_result_t;
 
 /**

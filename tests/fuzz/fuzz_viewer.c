@@ -18,7 +18,8 @@ static void check_device(const char *ua, size_t len)
     unsigned f = viewer_device_classify(ua, len);
     int other = (f & (VIEWER_DEVICE_MOBILE | VIEWER_DEVICE_TABLET | VIEWER_DEVICE_SMARTTV)) != 0;
     FUZZ_CHECK(((f & VIEWER_DEVICE_DESKTOP) != 0) != other, "desktop and another kind, or neither: 0x%x", f);
-    FUZZ_CHECK(!((f & VIEWER_DEVICE_SMARTTV) && (f & (VIEWER_DEVICE_MOBILE | VIEWER_DEVICE_TABLET))), "a TV that is mobile: 0x%x", f);
+    FUZZ_CHECK(!((f & VIEWER_DEVICE_SMARTTV) && (f & (VIEWER_DEVICE_MOBILE | VIEWER_DEVICE_TABLET))), "a TV that is mobile: 0x%x",
+               f);
     FUZZ_CHECK(f < 64, "an unknown flag: 0x%x", f);
     if (len > VIEWER_DEVICE_UA_MAX)
         FUZZ_CHECK(viewer_device_classify(ua, VIEWER_DEVICE_UA_MAX) == f, "bytes past the limit counted");

@@ -78,13 +78,13 @@ static void test_refusals(void **state)
         {HEAD "behaviors:\n  - path: \"*\"\n    origin: web\n    cache: {key: {headers: [cloudfront-viewer-address]}}\n",
          "t.yaml:6: behaviors[0].cache.key.headers: CloudFront-Viewer-Address can be in origin_request.headers, not in the cache "
          "key"},
-        {HEAD "behaviors:\n  - path: \"*\"\n    origin: web\n    origin_request:\n      headers:\n        - CloudFront-Viewer-City\n",
+        {HEAD
+         "behaviors:\n  - path: \"*\"\n    origin: web\n    origin_request:\n      headers:\n        - CloudFront-Viewer-City\n",
          "t.yaml:8: behaviors[0].origin_request.headers: CloudFront-Viewer-City needs a geo database: geoip: {database: "
          "FILE.mmdb}"},
         {HEAD "geoip: {database: /nonexistent.mmdb}\nbehaviors: [{path: \"*\", origin: web}]\n",
          "t.yaml:3: geoip.database: cannot read \"/nonexistent.mmdb\""},
-        {HEAD "geoip: {asn_database: /x}\nbehaviors: [{path: \"*\", origin: web}]\n",
-         "t.yaml:3: geoip: database is required"},
+        {HEAD "geoip: {asn_database: /x}\nbehaviors: [{path: \"*\", origin: web}]\n", "t.yaml:3: geoip: database is required"},
         {HEAD "geoip: {database: tests/data/geoip/make_mmdb.pl, city: x}\nbehaviors: [{path: \"*\", origin: web}]\n",
          "t.yaml:3: geoip.city: unknown key"},
     };
