@@ -16,6 +16,8 @@
  *   forwards the Cookie lines whole;
  * - what the proxy itself needs from the client's list: X-Forwarded-For and Via (edgehook extends both chains) and
  *   Connection (the names it lists are hop-by-hop, so the proxy can drop them; Connection itself is never forwarded).
+ * A CloudFront-* name in either list (conf/cfheaders.h) is a header the proxy generates (proxy/cfheaders.h) into the client's
+ * list before this filter, and is forwarded by that name like any other; a client's own CloudFront-* fields are dropped before.
  * Everything the proxy adds itself (Host, X-Forwarded-*, Via, validators, signatures) comes after this filter.
  * A pass (an unsafe method, `cache: off`) is never stored and forwards the client's headers, hop-by-hop ones aside.
  *

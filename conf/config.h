@@ -94,7 +94,8 @@ typedef struct conf_cache_policy {
 /**
  * What a cacheable request forwards to the origin beyond the cache key (CloudFront's origin request policy). Headers in the
  * key are always forwarded; so are the ones listed here. `headers_set` 0: the default list (accept, accept-encoding,
- * accept-language, authorization). Cookies: the key's cookies plus these (mode as for the key).
+ * accept-language, authorization). Cookies: the key's cookies plus these (mode as for the key). A CloudFront-* name here or in
+ * the key's headers (conf/cfheaders.h) makes the behavior generate that header (conf_behavior_t.cf_headers).
  */
 typedef struct conf_origin_request {
     int headers_set;

@@ -69,9 +69,11 @@ static const word_t words[] = {
 };
 #undef W
 
+static unsigned char lower_table[256]; /* ASCII lower case, built with the index */
+
 static unsigned char lower(unsigned char c)
 {
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+    return lower_table[c];
 }
 
 /* 1 when the lowercase word w starts at p (len bytes left) */
@@ -85,30 +87,50 @@ static int word_at(const char *p, size_t left, const word_t *w)
     return 1;
 }
 
-/* the bytes that start a word, built from the table once: a byte that starts none costs one load */
-static unsigned char starts[256];
-static pthread_once_t starts_once = PTHREAD_ONCE_INIT;
-static void init_starts(void)
+#define NUM_WORDS (sizeof(words) / sizeof(words[0]))
+
+/* the bucket of the two bytes a word starts with (every word has at least 4): at each byte of a User-Agent one table load says
+ * whether any word can start there (most buckets are empty), and only the words of that bucket are compared */
+static unsigned pair_bucket(unsigned char a, unsigned char b)
 {
-    for (size_t i = 0; i != sizeof(words) / sizeof(words[0]); ++i)
-        starts[(unsigned char)words[i].s[0]] = 1;
+    return (a * 31u + b) & 255u;
+}
+
+static unsigned char by_pair[NUM_WORDS]; /* indexes into words[], grouped by bucket */
+static unsigned char pair_at[257];       /* bucket k's words are by_pair[pair_at[k] .. pair_at[k + 1]) */
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+static void build_index(void)
+{
+    size_t n = 0;
+    for (unsigned c = 0; c != 256; ++c)
+        lower_table[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    for (unsigned k = 0; k != 256; ++k) {
+        pair_at[k] = (unsigned char)n;
+        for (size_t w = 0; w != NUM_WORDS; ++w)
+            if (pair_bucket((unsigned char)words[w].s[0], (unsigned char)words[w].s[1]) == k)
+                by_pair[n++] = (unsigned char)w;
+    }
+    pair_at[256] = (unsigned char)n;
 }
 
 unsigned viewer_device_classify(const char *ua, size_t len)
 {
     unsigned seen = 0, flags = 0;
-    pthread_once(&starts_once, init_starts);
+    pthread_once(&index_once, build_index);
     if (ua == NULL)
         len = 0;
     if (len > VIEWER_DEVICE_UA_MAX)
         len = VIEWER_DEVICE_UA_MAX;
-    for (size_t i = 0; i != len; ++i) {
-        unsigned char c = lower((unsigned char)ua[i]);
-        if (!starts[c])
-            continue;
-        for (size_t k = 0; k != sizeof(words) / sizeof(words[0]); ++k) {
-            const word_t *w = &words[k];
-            if ((unsigned char)w->s[0] != c || !word_at(ua + i, len - i, w))
+    unsigned char next = len != 0 ? lower((unsigned char)ua[0]) : 0;
+    for (size_t i = 0; i + 1 < len; ++i) {
+        unsigned char c = next;
+        next = lower((unsigned char)ua[i + 1]);
+        unsigned k = pair_bucket(c, next);
+        if (pair_at[k] == pair_at[k + 1])
+            continue; /* no word starts with these two bytes */
+        for (unsigned j = pair_at[k]; j != pair_at[k + 1]; ++j) {
+            const word_t *w = &words[by_pair[j]];
+            if (!word_at(ua + i, len - i, w))
                 continue;
             if (w->what == W_TABLET_WORD) {
                 /* "Tablet PC" is a Windows laptop's */

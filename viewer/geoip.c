@@ -185,6 +185,57 @@ static const struct sockaddr *unmap(const struct sockaddr *sa, struct sockaddr_i
         __VA_ARGS__, NULL                                                                                                          \
     }
 
+/* the map at path under e, as an entry of its own (0: absent): the fields inside it are then looked up without walking (and
+ * skipping over) the record's other maps again */
+static int sub(MMDB_entry_s *e, const char *const *path, MMDB_entry_s *out)
+{
+    MMDB_entry_data_s d;
+    if (!get(e, path, MMDB_DATA_TYPE_MAP, &d))
+        return 0;
+    out->mmdb = e->mmdb;
+    out->offset = d.offset;
+    return 1;
+}
+
+static unsigned lookup_city(MMDB_entry_s *e, unsigned want, int asn_here, viewer_geo_result_t *out)
+{
+    MMDB_entry_s m;
+    unsigned f = 0;
+    if ((want & (VIEWER_GEO_COUNTRY | VIEWER_GEO_COUNTRY_NAME)) && sub(e, PATH("country"), &m)) {
+        if (want & VIEWER_GEO_COUNTRY)
+            f |= get_text(&m, PATH("iso_code"), 0, out->country, sizeof(out->country), VIEWER_GEO_COUNTRY);
+        if (want & VIEWER_GEO_COUNTRY_NAME)
+            f |= get_text(&m, PATH("names", "en"), 1, out->country_name, sizeof(out->country_name), VIEWER_GEO_COUNTRY_NAME);
+    }
+    if ((want & VIEWER_GEO_COUNTRY) && !(f & VIEWER_GEO_COUNTRY))
+        f |= get_text(e, PATH("registered_country", "iso_code"), 0, out->country, sizeof(out->country), VIEWER_GEO_COUNTRY);
+    if ((want & (VIEWER_GEO_REGION | VIEWER_GEO_REGION_NAME)) && sub(e, PATH("subdivisions", "0"), &m)) {
+        if (want & VIEWER_GEO_REGION)
+            f |= get_text(&m, PATH("iso_code"), 0, out->region, sizeof(out->region), VIEWER_GEO_REGION);
+        if (want & VIEWER_GEO_REGION_NAME)
+            f |= get_text(&m, PATH("names", "en"), 1, out->region_name, sizeof(out->region_name), VIEWER_GEO_REGION_NAME);
+    }
+    if (want & VIEWER_GEO_CITY)
+        f |= get_text(e, PATH("city", "names", "en"), 1, out->city, sizeof(out->city), VIEWER_GEO_CITY);
+    if (want & VIEWER_GEO_POSTAL_CODE)
+        f |= get_text(e, PATH("postal", "code"), 0, out->postal_code, sizeof(out->postal_code), VIEWER_GEO_POSTAL_CODE);
+    if ((want & (VIEWER_GEO_LATITUDE | VIEWER_GEO_LONGITUDE | VIEWER_GEO_METRO_CODE | VIEWER_GEO_TIME_ZONE)) &&
+        sub(e, PATH("location"), &m)) {
+        if (want & VIEWER_GEO_LATITUDE)
+            f |= get_coordinate(&m, PATH("latitude"), out->latitude, sizeof(out->latitude), VIEWER_GEO_LATITUDE);
+        if (want & VIEWER_GEO_LONGITUDE)
+            f |= get_coordinate(&m, PATH("longitude"), out->longitude, sizeof(out->longitude), VIEWER_GEO_LONGITUDE);
+        if (want & VIEWER_GEO_METRO_CODE)
+            f |= get_uint(&m, PATH("metro_code"), out->metro_code, sizeof(out->metro_code), VIEWER_GEO_METRO_CODE);
+        if (want & VIEWER_GEO_TIME_ZONE)
+            f |= get_text(&m, PATH("time_zone"), 0, out->time_zone, sizeof(out->time_zone), VIEWER_GEO_TIME_ZONE);
+    }
+    if ((want & VIEWER_GEO_ASN) && asn_here)
+        f |= get_uint(e, PATH("autonomous_system_number"), out->asn, sizeof(out->asn), VIEWER_GEO_ASN) |
+             get_uint(e, PATH("traits", "autonomous_system_number"), out->asn, sizeof(out->asn), VIEWER_GEO_ASN);
+    return f;
+}
+
 unsigned viewer_geo_lookup(const viewer_geo_t *g, const struct sockaddr *sa, unsigned want, viewer_geo_result_t *out)
 {
     struct sockaddr_in v4;
@@ -192,40 +243,10 @@ unsigned viewer_geo_lookup(const viewer_geo_t *g, const struct sockaddr *sa, uns
     unsigned f = 0;
     out->found = 0;
     sa = unmap(sa, &v4);
-    if (want & ~VIEWER_GEO_ASN) {
+    if ((want & ~VIEWER_GEO_ASN) || ((want & VIEWER_GEO_ASN) && !g->has_asn)) {
         MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&g->city, sa, &mmdb);
-        if (mmdb == MMDB_SUCCESS && r.found_entry) {
-            MMDB_entry_s *e = &r.entry;
-            if (want & VIEWER_GEO_COUNTRY)
-                f |= get_text(e, PATH("country", "iso_code"), 0, out->country, sizeof(out->country), VIEWER_GEO_COUNTRY) ||
-                             get_text(e, PATH("registered_country", "iso_code"), 0, out->country, sizeof(out->country),
-                                      VIEWER_GEO_COUNTRY)
-                         ? VIEWER_GEO_COUNTRY
-                         : 0;
-            if (want & VIEWER_GEO_COUNTRY_NAME)
-                f |= get_text(e, PATH("country", "names", "en"), 1, out->country_name, sizeof(out->country_name),
-                              VIEWER_GEO_COUNTRY_NAME);
-            if (want & VIEWER_GEO_REGION)
-                f |= get_text(e, PATH("subdivisions", "0", "iso_code"), 0, out->region, sizeof(out->region), VIEWER_GEO_REGION);
-            if (want & VIEWER_GEO_REGION_NAME)
-                f |= get_text(e, PATH("subdivisions", "0", "names", "en"), 1, out->region_name, sizeof(out->region_name),
-                              VIEWER_GEO_REGION_NAME);
-            if (want & VIEWER_GEO_CITY)
-                f |= get_text(e, PATH("city", "names", "en"), 1, out->city, sizeof(out->city), VIEWER_GEO_CITY);
-            if (want & VIEWER_GEO_POSTAL_CODE)
-                f |= get_text(e, PATH("postal", "code"), 0, out->postal_code, sizeof(out->postal_code), VIEWER_GEO_POSTAL_CODE);
-            if (want & VIEWER_GEO_LATITUDE)
-                f |= get_coordinate(e, PATH("location", "latitude"), out->latitude, sizeof(out->latitude), VIEWER_GEO_LATITUDE);
-            if (want & VIEWER_GEO_LONGITUDE)
-                f |= get_coordinate(e, PATH("location", "longitude"), out->longitude, sizeof(out->longitude), VIEWER_GEO_LONGITUDE);
-            if (want & VIEWER_GEO_METRO_CODE)
-                f |= get_uint(e, PATH("location", "metro_code"), out->metro_code, sizeof(out->metro_code), VIEWER_GEO_METRO_CODE);
-            if (want & VIEWER_GEO_TIME_ZONE)
-                f |= get_text(e, PATH("location", "time_zone"), 0, out->time_zone, sizeof(out->time_zone), VIEWER_GEO_TIME_ZONE);
-            if ((want & VIEWER_GEO_ASN) && !g->has_asn)
-                f |= get_uint(e, PATH("autonomous_system_number"), out->asn, sizeof(out->asn), VIEWER_GEO_ASN) |
-                     get_uint(e, PATH("traits", "autonomous_system_number"), out->asn, sizeof(out->asn), VIEWER_GEO_ASN);
-        }
+        if (mmdb == MMDB_SUCCESS && r.found_entry)
+            f |= lookup_city(&r.entry, want, !g->has_asn, out);
     }
     if ((want & VIEWER_GEO_ASN) && g->has_asn) {
         MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&g->asn, sa, &mmdb);
