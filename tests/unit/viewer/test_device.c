@@ -129,11 +129,12 @@ static void test_case_and_bounds(void **state)
     assert_int_equal(viewer_device_classify(ua + n - 3, 3), D);
     free(ua);
     /* any bytes: exactly one of desktop or (mobile, tablet, tv); tv excludes mobile and tablet */
+    static const char alphabet[] = "iPadmobiTVandroidKindle; AFT\x01\xff";
     unsigned char buf[64];
     srand(7);
     for (int round = 0; round != 20000; ++round) {
         for (size_t i = 0; i != sizeof(buf); ++i)
-            buf[i] = (unsigned char)("iPadmobiTVandroidKindle; AFT\x00\xff"[rand() % 32]);
+            buf[i] = (unsigned char)alphabet[rand() % (sizeof(alphabet) - 1)];
         unsigned f = viewer_device_classify((const char *)buf, sizeof(buf));
         int other = (f & (M | T | TV)) != 0;
         assert_true(((f & D) != 0) != other);
