@@ -298,7 +298,7 @@ static h2o_iovec_t dup_iov(h2o_mem_pool_t *pool, h2o_iovec_t v)
     return v.base == NULL ? v : h2o_strdup(pool, v.base, v.len);
 }
 
-static void dup_headers(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src)
+void hook_headers_dup(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src)
 {
     dst->size = dst->capacity = src->size;
     dst->entries = src->size != 0 ? h2o_mem_alloc_pool(pool, sizeof(hook_header_t) * src->size) : NULL;
@@ -319,15 +319,15 @@ void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t
     dst->request.method = dup_iov(pool, src->request.method);
     dst->request.uri = dup_iov(pool, src->request.uri);
     dst->request.querystring = dup_iov(pool, src->request.querystring);
-    dup_headers(pool, &dst->request.headers, &src->request.headers);
+    hook_headers_dup(pool, &dst->request.headers, &src->request.headers);
     dst->request.body.data = dup_iov(pool, src->request.body.data);
     dst->request.origin.domain_name = dup_iov(pool, src->request.origin.domain_name);
     dst->request.origin.path = dup_iov(pool, src->request.origin.path);
     dst->request.origin.protocol = dup_iov(pool, src->request.origin.protocol);
     dst->request.origin.region = dup_iov(pool, src->request.origin.region);
     dst->request.origin.auth_method = dup_iov(pool, src->request.origin.auth_method);
-    dup_headers(pool, &dst->request.origin.custom_headers, &src->request.origin.custom_headers);
+    hook_headers_dup(pool, &dst->request.origin.custom_headers, &src->request.origin.custom_headers);
     dst->response.status_description = dup_iov(pool, src->response.status_description);
-    dup_headers(pool, &dst->response.headers, &src->response.headers);
+    hook_headers_dup(pool, &dst->response.headers, &src->response.headers);
     dst->response.body = dup_iov(pool, src->response.body);
 }

@@ -123,6 +123,8 @@ typedef struct hook_event {
 void hook_event_init(hook_event_t *ev, int type);
 /** a deep copy of src into pool (every string and list), so that it outlives the memory src points into */
 void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t *src);
+/** a deep copy of a header list (entries and bytes) in pool */
+void hook_headers_dup(h2o_mem_pool_t *pool, hook_headers_t *dst, const hook_headers_t *src);
 
 /** index of the first header named `name` (lowercase) at or after `from`, or -1 */
 ssize_t hook_headers_find(const hook_headers_t *h, const char *name, size_t len, size_t from);

@@ -277,8 +277,8 @@ hook_thread_t *hook_thread_new(void)
 static void drop_slot(hook_thread_t *t, size_t i)
 {
     hook_thread_slot_t s = t->slots[i];
-    if (s.ls != NULL)
-        hook_lua_state_free(s.ls);
+    for (size_t j = 0; j != s.num_states; ++j)
+        hook_lua_state_free(s.states[j]);
     t->slots[i] = t->slots[--t->num_slots];
     fn_put_thread_ref(s.fn);
 }
@@ -298,18 +298,26 @@ void hook_thread_free(hook_thread_t *t)
     while (t->num_slots != 0)
         drop_slot(t, t->num_slots - 1);
     free(t->slots);
-    hook_lua_thread_cleanup();
+    hook_call_cache_free(t);
     hook_watchdog_unregister(t);
     if (hook_tls_thread == t)
         hook_tls_thread = NULL;
     free(t);
 }
 
-hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
+hook_thread_slot_t *hook_thread_find_slot(hook_thread_t *t, const hook_fn_t *fn)
 {
     for (size_t i = 0; i != t->num_slots; ++i)
         if (t->slots[i].fn == fn)
             return &t->slots[i];
+    return NULL;
+}
+
+hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
+{
+    hook_thread_slot_t *slot = hook_thread_find_slot(t, fn);
+    if (slot != NULL)
+        return slot;
     if (t->num_slots == t->cap_slots) {
         t->cap_slots = t->cap_slots == 0 ? 8 : t->cap_slots * 2;
         t->slots = realloc(t->slots, t->cap_slots * sizeof(*t->slots));
@@ -317,8 +325,10 @@ hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn)
             abort();
     }
     atomic_fetch_add(&fn->thread_refs, 1);
-    t->slots[t->num_slots] = (hook_thread_slot_t){fn, NULL, 0, 0};
-    return &t->slots[t->num_slots++];
+    slot = &t->slots[t->num_slots++];
+    memset(slot, 0, sizeof(*slot));
+    slot->fn = fn;
+    return slot;
 }
 
 void hook_fn_prebuild(hook_fn_t *fn, unsigned n)
@@ -328,15 +338,7 @@ void hook_fn_prebuild(hook_fn_t *fn, unsigned n)
         hook_lua_prebuild(fn, n);
 }
 
-int hook_thread_prepare(hook_thread_t *t, hook_fn_t *fn, char *err, size_t errlen)
-{
-    if (!fn->is_lua)
-        return 0;
-    hook_tls_thread = t;
-    return hook_lua_prepare(t, hook_thread_slot(t, fn), err, errlen);
-}
-
-static hook_status_t run_native(struct edge_ctx *ctx)
+hook_status_t hook_run_native(struct edge_ctx *ctx)
 {
     const edge_hook_plugin_t *p = ctx->fn->plugin;
     int action = (int)p->on_event(ctx->fn->plugin_state, &hook_host, ctx, (edge_event_t)ctx->ev->type);
@@ -372,7 +374,7 @@ static hook_counters_t *counters_for(hook_fn_t *fn, hook_thread_t *t)
     return c;
 }
 
-static void count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep)
+void hook_count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep)
 {
     hook_counters_t *c = counters_for(fn, t);
     bump(&c->invocations, 1);
@@ -391,111 +393,6 @@ static void count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_
     while (b < HOOK_HIST_BUCKETS - 1 && rep->duration_ns > bounds_ns[b])
         ++b;
     bump(&c->buckets[b], 1);
-}
-
-hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep)
-{
-    return hook_run_budget(t, fn, ev, pool, rep, 0);
-}
-
-static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
-                         uint64_t budget_ms, int64_t timeout_ms);
-
-hook_status_t hook_run_budget(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
-                              uint64_t budget_ms)
-{
-    return run(t, fn, ev, pool, rep, budget_ms, 0);
-}
-
-hook_status_t hook_run_timeout(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
-                               int64_t timeout_ms)
-{
-    return run(t, fn, ev, pool, rep, 0, timeout_ms > 0 ? timeout_ms : 1);
-}
-
-/* checks fn and starts the report of one of its calls in rep (or in *dummy when the caller wants none) */
-static hook_report_t *report_begin(hook_fn_t *fn, hook_report_t *rep, hook_report_t *dummy)
-{
-    EDGE_CHECK_OBJ(fn, HOOK_FN_MAGIC);
-    if (rep == NULL)
-        rep = dummy;
-    memset(rep, 0, sizeof(*rep));
-    rep->name = fn->name;
-    rep->hash = fn->hash;
-    return rep;
-}
-
-static hook_status_t run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep,
-                         uint64_t budget_ms, int64_t timeout_ms)
-{
-    hook_report_t dummy;
-    rep = report_begin(fn, rep, &dummy);
-    if (!hook_fn_handles(fn, ev->type))
-        return HOOK_CONTINUE;
-    hook_tls_thread = t;
-    uint64_t start = hook_now_ns();
-    struct edge_ctx ctx = {.ev = ev,
-                           .pool = pool,
-                           .fn = fn,
-                           .t = t,
-                           .status_at_start = ev->response.status,
-                           .start_ns = start,
-                           .budget_ms = budget_ms,
-                           .timeout_ms = timeout_ms};
-    hook_event_head(ev, ev->type >= HOOK_ORIGIN_RESPONSE, &ctx.head_bytes_in, &ctx.head_count_in);
-    hook_status_t st;
-    if (fn->is_lua) {
-        st = hook_lua_run(t, hook_thread_slot(t, fn), &ctx, rep);
-        if (st == HOOK_PREEMPTED) {
-            memset(rep, 0, sizeof(*rep));
-            rep->name = fn->name;
-            rep->hash = fn->hash;
-            return st;
-        }
-    } else {
-        st = run_native(&ctx);
-    }
-    if (st != HOOK_FAILED)
-        st = hook_ctx_finish(&ctx, st);
-    else if (ctx.invalid && !rep->timed_out && !rep->out_of_memory)
-        st = HOOK_INVALID; /* a host call broke a rule before the hook gave up: that is the error to report */
-    uint64_t end = hook_now_ns();
-    rep->duration_ns = end > start ? end - start : 0; /* the TSC clock may be re-calibrated between the two reads */
-    if (!fn->is_lua && rep->duration_ns / 1000000 >= (uint64_t)(timeout_ms != 0 ? timeout_ms : hook_fn_timeout_ms(fn, ev->type)) &&
-        st != HOOK_FAILED) {
-        /* C code cannot be stopped: answer as Lambda@Edge would have */
-        st = HOOK_FAILED;
-        rep->timed_out = 1;
-        ctx.error = "the plugin ran past its timeout";
-    }
-    if (st == HOOK_INVALID || st == HOOK_FAILED) {
-        rep->http_status = st == HOOK_INVALID ? 502 : 503;
-        rep->error = ctx.error != NULL ? ctx.error : "unknown error";
-        log_error("hook %s [%.*s] %s: %d %s: %s", fn->name, (int)ev->request_id.len, ev->request_id.base ? ev->request_id.base : "",
-                  hook_event_type_name(ev->type), rep->http_status,
-                  st == HOOK_INVALID   ? "invalid output"
-                  : rep->timed_out     ? "timeout"
-                  : rep->out_of_memory ? "memory limit"
-                                       : "execution error",
-                  rep->error);
-    }
-    count(fn, t, st, rep);
-    if ((++t->calls & 1023) == 0)
-        hook_thread_sweep(t);
-    return st;
-}
-
-hook_status_t hook_fail_timeout(hook_thread_t *t, hook_fn_t *fn, const hook_event_t *ev, hook_report_t *rep, const char *why)
-{
-    hook_report_t dummy;
-    rep = report_begin(fn, rep, &dummy);
-    rep->timed_out = 1;
-    rep->http_status = 503;
-    rep->error = why;
-    log_error("hook %s [%.*s] %s: 503 timeout: %s", fn->name, (int)ev->request_id.len,
-              ev->request_id.base ? ev->request_id.base : "", hook_event_type_name(ev->type), why);
-    count(fn, t, HOOK_FAILED, rep);
-    return HOOK_FAILED;
 }
 
 void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)

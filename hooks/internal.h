@@ -50,44 +50,72 @@ struct hook_fn {
 };
 #define HOOK_FN_MAGIC 0x4f0cf7a3u
 
-/** one (thread, hook version) Lua state */
+/** one (thread, hook version): the Lua states its calls take (one per call in flight) */
+#define HOOK_SLOT_STATES 4
 typedef struct hook_thread_slot {
     hook_fn_t *fn;
-    hook_lua_state_t *ls;
-    int jit_off; /* after a hard stop the state is rebuilt interpreted: later overruns stop softly and leak nothing */
-    size_t peak; /* the largest peak of the states discarded so far (hard stop, memory cap) */
+    hook_lua_state_t *states[HOOK_SLOT_STATES]; /* idle states, ready for the next call */
+    size_t num_states;
+    int jit_off;  /* after a hard stop states are rebuilt interpreted: later overruns stop softly and leak nothing */
+    int warned;   /* the hard stop's warning was logged */
+    size_t peak;  /* the largest peak of the states discarded or handed back so far */
 } hook_thread_slot_t;
 
-struct hook_thread {
-    int index; /* slot index in hook_fn_t.slots and the watchdog table */
-    pthread_t tid;
-    hook_thread_slot_t *slots;
-    size_t num_slots, cap_slots;
-    unsigned calls;
-    /* watchdog protocol (see watchdog.c) */
-    _Atomic uint64_t deadline_ns; /* 0: not in a Lua call */
-    _Atomic uint64_t grace_ns;
-    _Atomic uint32_t seq;          /* incremented per Lua call */
-    _Atomic uint32_t kill_seq;     /* the call the watchdog acts on */
-    _Atomic int kill_phase;        /* 1: set the Lua debug hook, 2: jump out */
-    volatile sig_atomic_t in_lua;  /* inside lua_pcall of a hook */
-    volatile sig_atomic_t in_host; /* inside the allocator or a host function: never jump from there */
-    volatile sig_atomic_t kill_pending;
-    volatile sig_atomic_t timed_out;
-    volatile sig_atomic_t hook_armed; /* the Lua debug hook of phase 1 is set on L */
-    lua_State *L;                     /* the state running now */
-    sigjmp_buf jmp;
-};
+/*
+ * A fiber: a C stack of its own, so that a hook call can be suspended at any safe point and go on later, on this thread or
+ * another one (hooks/fiber.c). The resumer switches in with hook_fiber_resume, which returns when the fiber yields; the fiber
+ * leaves with hook_fiber_yield (final: it never runs again). A fiber is a plain memory object: whoever holds it may resume
+ * it on any thread.
+ */
+#if defined(__x86_64__) && !defined(EDGE_FIBER_UCONTEXT)
+#define HOOK_FIBER_ASM 1
+#else
+#include <ucontext.h>
+#endif
+typedef struct hook_fiber {
+    void *map;
+    size_t map_len;
+    char *stack;
+    size_t stack_len;
+    void (*entry)(void *);
+    void *arg;
+#ifdef HOOK_FIBER_ASM
+    void *sp, *resumer_sp;
+#else
+    ucontext_t uc, resumer_uc;
+#endif
+#ifdef EDGE_SANITIZE
+    void *asan_fake;
+    const void *resumer_bottom;
+    size_t resumer_size;
+#endif
+#ifdef EDGE_TSAN
+    void *tsan_fiber, *tsan_resumer;
+#endif
+} hook_fiber_t;
+/** maps a stack of stack_len bytes under a guard page; 0 or -1 */
+int hook_fiber_init(hook_fiber_t *f, size_t stack_len);
+void hook_fiber_destroy(hook_fiber_t *f);
+/** the next resume starts entry(arg) from the top of the stack; entry never returns (it ends with hook_fiber_yield(f, 1)) */
+void hook_fiber_prepare(hook_fiber_t *f, void (*entry)(void *), void *arg);
+void hook_fiber_resume(hook_fiber_t *f);
+/** inside the fiber: back to the resumer (final: for good) */
+void hook_fiber_yield(hook_fiber_t *f, int final);
+/** the first thing an entry does (the sanitizers learn the resumer's stack) */
+void hook_fiber_entered(hook_fiber_t *f);
+/** a fiber that will not be resumed again (a suspended call abandoned) releases what the sanitizers hold for it */
+void hook_fiber_forget(hook_fiber_t *f);
 
-/** the thread running hooks now (NULL elsewhere); read by the signal handler and host functions */
-extern __thread hook_thread_t *hook_tls_thread;
+/** how a call's fiber last gave the thread back (hook_call_t.how) */
+enum { HOOK_CALL_RAN = 0, HOOK_CALL_FINISHED = 1, HOOK_CALL_MOVED = 2, HOOK_CALL_KILLED = 3 };
+/** what the watchdog asked of a running call that could not be done at once (hook_call_t.pending) */
+enum { HOOK_PENDING_NONE = 0, HOOK_PENDING_MOVE = 1, HOOK_PENDING_KILL = 2 };
 
 /** the per-call context behind edge_ctx_t */
 struct edge_ctx {
     hook_event_t *ev;
     h2o_mem_pool_t *pool;
     hook_fn_t *fn;
-    hook_thread_t *t;
     int responding;           /* request events: respond() was called */
     int invalid;              /* a host call broke a rule: 502 */
     int failed;               /* fail() was called */
@@ -95,11 +123,79 @@ struct edge_ctx {
     int protected_touched[2]; /* a disallowed/read-only header of msg was touched: snapshot taken */
     hook_headers_t snapshot[2];
     int status_at_start;
-    uint64_t start_ns;  /* hook_now_ns() when hook_run began */
-    uint64_t budget_ms; /* hook_run_budget: stop a Lua call this early (0: its timeout) */
-    int64_t timeout_ms; /* hook_run_timeout: the call's timeout (0: the hook's, hook_fn_timeout_ms) */
+    uint64_t start_ns;   /* hook_now_ns() when the call began */
+    int64_t timeout_ms;  /* the call's timeout */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
 };
+
+/*
+ * One call of a hook (hooks.h: hook_call_new). A Lua call runs on its own fiber with a Lua state of its own (taken from the
+ * starting thread's slot, handed back there when the call is freed), so that it can be suspended past its inline budget and
+ * continued, exactly once, by another thread.
+ */
+struct hook_call {
+    unsigned magic; /* HOOK_CALL_MAGIC while alive */
+    hook_fiber_t fiber;
+    hook_fn_t *fn;
+    hook_thread_t *home; /* the thread that started it: its slot gets the Lua state back */
+    struct edge_ctx ctx;
+    hook_report_t rep;
+    hook_status_t st;
+    int phase;            /* HOOK_PHASE_* */
+    int how;              /* HOOK_CALL_* */
+    int prepare_only;     /* hook_thread_prepare: build the state, run nothing */
+    hook_lua_state_t *ls; /* the Lua state it runs on */
+    lua_State *L;
+    int jit_off;       /* the state is (to be) built interpreted */
+    size_t dead_peak;  /* the peak of a state freed by the call (hard stop, memory cap) */
+    uint64_t deadline_ns; /* start + timeout: what the watchdog enforces and getRemainingTimeInMillis counts down to */
+    /* the watchdog protocol of the running call (its thread and that thread's signal handler) */
+    volatile sig_atomic_t in_fiber; /* the fiber runs (set on it after each switch in, cleared before each switch out) */
+    volatile sig_atomic_t in_lua;   /* inside the call's lua_pcall */
+    volatile sig_atomic_t in_host; /* inside the allocator or a host function: never switch from there */
+    volatile sig_atomic_t pending; /* HOOK_PENDING_*: done on the way out of the host function, or by the debug hook */
+    volatile sig_atomic_t timed_out;
+    volatile sig_atomic_t hook_armed;  /* a Lua debug hook is set on L */
+    volatile sig_atomic_t from_signal; /* the last switch out was made by the signal handler, which is still on the fiber */
+    sigset_t resumer_mask;             /* the signal mask the handler returns with, on the thread that resumed the call */
+    struct hook_call *next;            /* the thread's idle list */
+};
+#define HOOK_CALL_MAGIC 0x6ca11fb3u
+enum { HOOK_PHASE_IDLE = 0, HOOK_PHASE_NEW, HOOK_PHASE_SUSPENDED, HOOK_PHASE_DONE };
+
+struct hook_thread {
+    int index; /* slot index in hook_fn_t.slots and the watchdog table */
+    pthread_t tid;
+    hook_thread_slot_t *slots;
+    size_t num_slots, cap_slots;
+    unsigned calls;
+    hook_call_t *idle_calls; /* calls (with their stacks) ready for reuse */
+    unsigned num_idle_calls;
+    /* watchdog protocol (see watchdog.c) */
+    _Atomic uint64_t deadline_ns; /* 0: no call running */
+    _Atomic int move;             /* the deadline is an inline budget: move the call, do not stop it */
+    _Atomic uint64_t grace_ns;
+    _Atomic uint32_t seq;      /* incremented per slice of a call on this thread */
+    _Atomic uint32_t kill_seq; /* the slice the watchdog acts on */
+    _Atomic int kill_phase;    /* 1: set the Lua debug hook, 2: stop hard, 3: move */
+    hook_call_t *volatile cur; /* the call whose fiber runs on this thread now */
+};
+
+/** the thread running hooks now (NULL elsewhere); read by the signal handler and host functions */
+extern __thread hook_thread_t *hook_tls_thread;
+/** the call whose fiber runs on this thread now (NULL elsewhere): host functions and the allocator count in_host on it */
+extern __thread hook_call_t *hook_tls_call;
+/**
+ * The same two, read afresh: code on a fiber that may have moved to another thread since it last looked (the compiler may
+ * keep the thread pointer of the old thread in a register across a switch) reads them through these.
+ */
+hook_thread_t *hook_thread_self(void);
+hook_call_t *hook_call_self(void);
+/** inside a call's fiber: gives the thread back to the resumer, which sees `how` (HOOK_CALL_MOVED, HOOK_CALL_KILLED: for good) */
+void hook_call_switch_out(hook_call_t *c, int how);
+/** what the watchdog asked while a host function ran (HOOK_PENDING_*), done on its way out: move or stop the call */
+void hook_call_pending_now(hook_call_t *c);
+
 
 /** the host vtable (host.c) */
 extern const edge_host_t hook_host;
@@ -136,41 +232,61 @@ typedef struct hook_lua_api {
 /* lua.c */
 /** compiles fn's source in a scratch state to validate it at load; 0 or -1 with err */
 int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen);
-/** runs a Lua hook; see hook_run */
-hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep);
+/**
+ * On the call's fiber: builds c->ls if it has none (from a spare or fn's bytecode, running the top level), then (unless
+ * c->prepare_only) calls the hook; sets c->st and c->ctx.error, c->rep's flags. A state hit by the memory cap is freed.
+ */
+void hook_lua_exec(hook_call_t *c);
+/** frees a state that a hard stop abandoned mid-call (wholesale: its allocator knows every block); returns its peak */
+size_t hook_lua_state_abandon(hook_lua_state_t *ls);
 void hook_lua_state_free(hook_lua_state_t *ls);
+/** the peak bytes of a state */
+size_t hook_lua_state_peak(const hook_lua_state_t *ls);
 /** builds n states of fn ahead, on the calling thread (no watchdog: top-level code bounded as at load), as spares */
 void hook_lua_prebuild(hook_fn_t *fn, unsigned n);
-/** builds the slot's state now (a spare if there is one); 0 or -1 with err */
-int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen);
+/** a state built ahead (hook_fn_prebuild) of fn, or NULL */
+hook_lua_state_t *hook_lua_take_spare(hook_fn_t *fn);
 /** the thread's slot for fn (created if needed) */
 hook_thread_slot_t *hook_thread_slot(hook_thread_t *t, hook_fn_t *fn);
-/** frees the calling thread's scratch buffer */
-void hook_lua_thread_cleanup(void);
 /** peak bytes of the slot's states, current and discarded */
 size_t hook_lua_slot_peak(const hook_thread_slot_t *slot);
+
+/* hooks.c */
+/** the thread's slot for fn, or NULL (none is created) */
+hook_thread_slot_t *hook_thread_find_slot(hook_thread_t *t, const hook_fn_t *fn);
+/** calls a native plugin's on_event */
+hook_status_t hook_run_native(struct edge_ctx *ctx);
+/** counts a finished call in fn's counters of thread t */
+void hook_count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep);
+
+/* call.c */
+/** frees the thread's idle calls (their stacks) */
+void hook_call_cache_free(hook_thread_t *t);
+/** the Lua debug hook the watchdog sets (a soft stop raises "timed out"; a pending move switches out) */
+void hook_call_debug_hook(lua_State *L, lua_Debug *ar);
 
 /* watchdog.c */
 /** registers the calling thread's runtime (index, signal handler, watchdog thread); -1 if full */
 int hook_watchdog_register(hook_thread_t *t);
 void hook_watchdog_unregister(hook_thread_t *t);
-/** unblocks the watchdog signal on the calling thread (after a hard stop jumped out of its handler) */
+/** unblocks the watchdog signal on the calling thread (after a call's fiber left from inside the signal handler) */
 void hook_watchdog_unblock(void);
 /** monotonic clock in ns */
 uint64_t hook_now_ns(void);
 
 #define HOST_ENTER()                                                                                                               \
     do {                                                                                                                           \
-        hook_thread_t *t_ = hook_tls_thread;                                                                                       \
-        if (t_ != NULL)                                                                                                            \
-            ++t_->in_host;                                                                                                         \
+        hook_call_t *c_ = hook_tls_call;                                                                                           \
+        if (c_ != NULL)                                                                                                            \
+            ++c_->in_host;                                                                                                         \
     } while (0)
-/* leaving a host function: if the watchdog asked for a hard stop while we were inside, jump now that we are out */
+/* leaving a host function: what the watchdog asked while we were inside (move the call, stop it hard) is done now that we are
+ * out. Nothing of the thread may be used after it in the same function: the call may go on on another thread */
 #define HOST_LEAVE()                                                                                                               \
     do {                                                                                                                           \
-        hook_thread_t *t_ = hook_tls_thread;                                                                                       \
-        if (t_ != NULL && --t_->in_host == 0 && t_->kill_pending && t_->in_lua)                                                    \
-            siglongjmp(t_->jmp, 1);                                                                                                \
+        hook_call_t *c_ = hook_tls_call;                                                                                           \
+        if (c_ != NULL && --c_->in_host == 0 && c_->pending && c_->in_lua)                                                         \
+            hook_call_pending_now(c_);                                                                                             \
     } while (0)
 
 #endif

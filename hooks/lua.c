@@ -19,7 +19,6 @@
 extern const char hook_lua_prelude[];
 extern const size_t hook_lua_prelude_len;
 
-#define HOOK_LUA_KILLED (-100)
 #define HOOK_LUA_SLACK (1u << 20) /* room past the cap so the error path (traceback) can run */
 
 /*
@@ -56,10 +55,9 @@ struct hook_lua_state {
     void *free_lists[SMALL_CLASSES];
     size_t bytes, peak, limit;
     int oom;
+    char *scratch; /* the prelude's buffer (api_scratch): the state's own, as a call may move to another thread */
+    size_t scratch_cap;
 };
-
-static __thread char *scratch_buf;
-static __thread size_t scratch_cap;
 
 static void *small_alloc(hook_lua_state_t *ls, size_t cls)
 {
@@ -166,12 +164,9 @@ static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t 
 
 static void *on_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    hook_thread_t *t = hook_tls_thread;
-    if (t != NULL)
-        ++t->in_host;
+    HOST_ENTER();
     void *ret = alloc_locked(ud, ptr, osize, nsize);
-    if (t != NULL && --t->in_host == 0 && t->kill_pending && t->in_lua)
-        siglongjmp(t->jmp, 1);
+    HOST_LEAVE();
     return ret;
 }
 
@@ -201,13 +196,34 @@ void hook_lua_state_free(hook_lua_state_t *ls)
     if (ls->L != NULL)
         lua_close(ls->L);
     free_blocks(ls);
+    free(ls->scratch);
     free(ls);
+}
+
+size_t hook_lua_state_abandon(hook_lua_state_t *ls)
+{
+    if (ls == NULL)
+        return 0;
+    /* L is abandoned mid-flight: everything it allocated is freed without running it (its JIT machine code areas leak) */
+    size_t peak = ls->peak;
+    free_blocks(ls);
+    free(ls->scratch);
+    free(ls);
+    return peak;
+}
+
+size_t hook_lua_state_peak(const hook_lua_state_t *ls)
+{
+    return ls != NULL ? ls->peak : 0;
 }
 
 size_t hook_lua_slot_peak(const hook_thread_slot_t *slot)
 {
-    size_t cur = slot->ls != NULL ? slot->ls->peak : 0;
-    return cur > slot->peak ? cur : slot->peak;
+    size_t peak = slot->peak;
+    for (size_t i = 0; i != slot->num_states; ++i)
+        if (slot->states[i]->peak > peak)
+            peak = slot->states[i]->peak;
+    return peak;
 }
 
 /* helpers for the prelude (FFI) */
@@ -236,31 +252,22 @@ static void api_headers_clear(edge_ctx_t *ctx, int msg)
     HOST_LEAVE();
 }
 
-/* the scratch buffer is also held by a thread-specific key whose destructor frees it when its thread ends: a worker thread
- * ends without hook_thread_free, and its __thread pointer alone would leak the buffer (LeakSanitizer saw it) */
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
-
-static void scratch_key_init(void)
-{
-    if (pthread_key_create(&scratch_key, free) != 0)
-        abort();
-}
-
 static char *api_scratch(size_t len)
 {
-    if (len > scratch_cap) {
+    hook_call_t *c = hook_tls_call;
+    hook_lua_state_t *ls = c != NULL ? c->ls : NULL;
+    if (ls == NULL)
+        abort(); /* the prelude calls it only from a hook call */
+    if (len > ls->scratch_cap) {
         HOST_ENTER();
-        pthread_once(&scratch_key_once, scratch_key_init);
-        char *p = realloc(scratch_buf, len);
+        char *p = realloc(ls->scratch, len);
         if (p == NULL)
             abort();
-        scratch_buf = p;
-        scratch_cap = len;
-        pthread_setspecific(scratch_key, p);
+        ls->scratch = p;
+        ls->scratch_cap = len;
         HOST_LEAVE();
     }
-    return scratch_buf;
+    return ls->scratch;
 }
 
 static size_t api_b64enc(const char *src, size_t len, char *dst)
@@ -305,8 +312,9 @@ static double api_time(void)
 
 static double api_remaining_ms(void)
 {
-    hook_thread_t *t = hook_tls_thread;
-    uint64_t d = t != NULL ? atomic_load(&t->deadline_ns) : 0, now = hook_now_ns();
+    /* the call's own deadline, set when it started: not the slice the thread runs it for (an inline budget) */
+    hook_call_t *c = hook_tls_call;
+    uint64_t d = c != NULL ? c->deadline_ns : 0, now = hook_now_ns();
     return d > now ? (double)(d - now) / 1e6 : 0;
 }
 
@@ -457,24 +465,16 @@ static void on_validate_hook(lua_State *L, lua_Debug *ar)
         luaL_error(L, "the hook's top-level code runs too long");
 }
 
-/* the armed call: the watchdog may stop it (see watchdog.c) */
-typedef struct armed {
-    hook_thread_t *t;
-    hook_lua_state_t *ls;
-    uint64_t timeout_ns;
-    uint64_t start_ns;
-    size_t peak; /* of the state, when a hard stop freed it */
-} armed_t;
-
-static int armed_call(armed_t *a, lua_State *L, int nargs, int nres);
+/* runs L's function under the watchdog: a's thread armed it (hook_call_run) for the slice it runs */
+static int armed_call(hook_call_t *c, lua_State *L, int nargs, int nres);
 
 /*
- * a == NULL: no watchdog (validate: the load, which compiles the source into fn->bytecode; or prebuild, on the control thread):
- * the top level runs with the JIT off under a count hook; *killed is set when the watchdog stopped the top level.
- * Otherwise the state loads fn->bytecode. jit_off: run interpreted (after a hard stop of this hook on this thread).
+ * c == NULL: no watchdog (validate: the load, which compiles the source into fn->bytecode; or prebuild, on the control thread):
+ * the top level runs with the JIT off under a count hook. Otherwise (on the call's fiber) the state loads fn->bytecode, and is
+ * c->ls while its top level runs (a hard stop there abandons it). jit_off: run interpreted (after a hard stop of this hook).
  */
 enum { STATE_RUN = 0, STATE_VALIDATE = 1, STATE_PREBUILD = 2 };
-static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, armed_t *a, char *err, size_t errlen, int *killed)
+static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, hook_call_t *c, char *err, size_t errlen)
 {
     hook_lua_state_t *ls = calloc(1, sizeof(*ls));
     if (ls == NULL)
@@ -557,16 +557,11 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         lua_sethook(L, on_validate_hook, LUA_MASKCOUNT, 10000);
     }
     int rc;
-    if (a != NULL) {
-        a->ls = ls;
-        rc = armed_call(a, L, 5, 1);
+    if (c != NULL) {
+        c->ls = ls;
+        rc = armed_call(c, L, 5, 1);
     } else {
         rc = lua_pcall(L, 5, 1, 1);
-    }
-    if (rc == HOOK_LUA_KILLED) {
-        *killed = 1;
-        snprintf(err, errlen, "%s: the hook's top-level code ran past its timeout", fn->path);
-        return NULL; /* ls was freed wholesale by the caller's kill path */
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "error");
@@ -581,6 +576,8 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, arm
         luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON); /* the calls run compiled, as in a state built by a worker */
     return ls;
 error:
+    if (c != NULL)
+        c->ls = NULL;
     hook_lua_state_free(ls);
     return NULL;
 }
@@ -588,9 +585,8 @@ error:
 int hook_lua_validate(hook_fn_t *fn, char *err, size_t errlen)
 {
     hook_thread_t *saved = hook_tls_thread;
-    int killed = 0;
     hook_tls_thread = NULL; /* no watchdog protocol on this thread */
-    hook_lua_state_t *ls = state_new(fn, STATE_VALIDATE, 1, NULL, err, errlen, &killed);
+    hook_lua_state_t *ls = state_new(fn, STATE_VALIDATE, 1, NULL, err, errlen);
     hook_tls_thread = saved;
     if (ls == NULL)
         return -1;
@@ -604,8 +600,7 @@ void hook_lua_prebuild(hook_fn_t *fn, unsigned n)
     hook_tls_thread = NULL; /* no watchdog protocol on this thread: the top level is bounded by the count hook */
     for (unsigned i = 0; i != n; ++i) {
         char err[512];
-        int killed = 0;
-        hook_lua_state_t *ls = state_new(fn, STATE_PREBUILD, 0, NULL, err, sizeof(err), &killed);
+        hook_lua_state_t *ls = state_new(fn, STATE_PREBUILD, 0, NULL, err, sizeof(err));
         if (ls == NULL) {
             log_warn("hook %s: cannot build a state ahead: %s", fn->name, err); /* the threads build theirs */
             break;
@@ -624,7 +619,7 @@ void hook_lua_prebuild(hook_fn_t *fn, unsigned n)
 }
 
 /* a state built ahead, if one is left (a short lock: a pointer is popped) */
-static hook_lua_state_t *take_spare(hook_fn_t *fn)
+hook_lua_state_t *hook_lua_take_spare(hook_fn_t *fn)
 {
     hook_lua_state_t *ls = NULL;
     if (atomic_load_explicit(&fn->prebuilt, memory_order_acquire) == 0)
@@ -636,36 +631,16 @@ static hook_lua_state_t *take_spare(hook_fn_t *fn)
     return ls;
 }
 
-static int armed_call(armed_t *a, lua_State *L, int nargs, int nres)
+static int armed_call(hook_call_t *c, lua_State *L, int nargs, int nres)
 {
-    hook_thread_t *t = a->t;
-    t->L = L;
-    t->timed_out = 0;
-    t->kill_pending = 0;
-    uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed) + 1;
-    atomic_store_explicit(&t->seq, seq, memory_order_relaxed);
-    atomic_store_explicit(&t->deadline_ns, (a->start_ns != 0 ? a->start_ns : hook_now_ns()) + a->timeout_ns, memory_order_release);
-    t->in_lua = 1;
-    if (sigsetjmp(t->jmp, 0) != 0) {
-        /* hard stop: L is abandoned mid-flight; free everything it allocated (its JIT machine code areas leak) */
-        t->in_lua = 0;
-        t->in_host = 0;
-        t->kill_pending = 0;
-        t->hook_armed = 0;
-        atomic_store(&t->deadline_ns, 0);
-        hook_watchdog_unblock();
-        a->peak = a->ls->peak;
-        free_blocks(a->ls);
-        free(a->ls);
-        a->ls = NULL;
-        return HOOK_LUA_KILLED;
-    }
+    c->L = L;
+    c->in_lua = 1;
     int rc = lua_pcall(L, nargs, nres, 1);
-    t->in_lua = 0;
-    atomic_store_explicit(&t->deadline_ns, 0, memory_order_relaxed);
-    if (t->hook_armed) {
+    /* the call may have moved to another thread meanwhile: nothing of a thread is used from here on */
+    c->in_lua = 0;
+    if (c->hook_armed) {
         lua_sethook(L, NULL, 0, 0);
-        t->hook_armed = 0;
+        c->hook_armed = 0;
     }
     return rc;
 }
@@ -686,58 +661,30 @@ static const char *pool_printf(h2o_mem_pool_t *pool, const char *fmt, ...)
     return p;
 }
 
-hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct edge_ctx *ctx, hook_report_t *rep)
+void hook_lua_exec(hook_call_t *c)
 {
-    hook_fn_t *fn = slot->fn;
-    int64_t timeout_ms = ctx->timeout_ms != 0 ? ctx->timeout_ms : hook_fn_timeout_ms(fn, ctx->ev->type);
-    /* an inline budget below the timeout: past it, the call is stopped and handed back to be run elsewhere */
-    int budgeted = ctx->budget_ms != 0 && (int64_t)ctx->budget_ms < timeout_ms;
-    armed_t a = {t, NULL, (uint64_t)(budgeted ? (int64_t)ctx->budget_ms : timeout_ms) * 1000000u, 0, 0};
-    if (slot->ls == NULL && !slot->jit_off)
-        slot->ls = take_spare(fn);
-    if (slot->ls == NULL) {
+    struct edge_ctx *ctx = &c->ctx;
+    hook_fn_t *fn = c->fn;
+    if (c->ls == NULL) {
         char err[1024];
-        int killed = 0;
-        slot->ls = state_new(fn, STATE_RUN, slot->jit_off, &a, err, sizeof(err), &killed);
-        if (slot->ls == NULL && budgeted && (killed || t->timed_out))
-            return HOOK_PREEMPTED; /* building the state outgrew the inline budget: the call runs again with its full timeout */
-        if (slot->ls == NULL) {
-            rep->timed_out = killed;
+        c->ls = state_new(fn, STATE_RUN, c->jit_off, c, err, sizeof(err));
+        if (c->ls == NULL) {
+            c->rep.timed_out = c->timed_out;
             ctx->error = pool_printf(ctx->pool, "cannot load the hook: %s", err);
-            return HOOK_FAILED;
+            c->st = HOOK_FAILED;
+            return;
         }
     }
-    hook_lua_state_t *ls = slot->ls;
+    if (c->prepare_only) {
+        c->st = HOOK_CONTINUE;
+        return;
+    }
+    hook_lua_state_t *ls = c->ls;
     lua_State *L = ls->L;
-    a.ls = ls;
-    a.start_ns = ctx->start_ns;
     lua_pushvalue(L, 2);
     lua_pushnumber(L, (lua_Number)(uintptr_t)ctx); /* exact: user-space addresses are < 2^53 */
     lua_pushinteger(L, ctx->ev->type);
-    int rc = armed_call(&a, L, 2, 2);
-    if (rc == HOOK_LUA_KILLED) {
-        slot->ls = NULL;
-        if (a.peak > slot->peak)
-            slot->peak = a.peak;
-        rep->timed_out = 1;
-        if (budgeted) {
-            if (!slot->jit_off)
-                log_warn("hook %s: a call ran past its inline budget in compiled code and was stopped hard; it runs again off the "
-                         "event loop, and this thread rebuilds the hook's state with the JIT off",
-                         fn->name);
-            slot->jit_off = 1;
-            return HOOK_PREEMPTED;
-        }
-        if (!slot->jit_off)
-            log_warn(
-                "hook %s: stopped hard in compiled code on this thread; its state is rebuilt with the JIT off (interpreted), so "
-                "later overruns stop softly without leaking the JIT's machine code",
-                fn->name);
-        slot->jit_off = 1;
-        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms; stopped hard (in compiled code), the Lua state is rebuilt",
-                                 (long long)timeout_ms);
-        return HOOK_FAILED;
-    }
+    int rc = armed_call(c, L, 2, 2);
     hook_status_t st;
     size_t len;
     const char *m;
@@ -769,44 +716,22 @@ hook_status_t hook_lua_run(hook_thread_t *t, hook_thread_slot_t *slot, struct ed
         }
     }
     lua_settop(L, 2);
-    if (t->timed_out && budgeted && !ls->oom)
-        return HOOK_PREEMPTED;
-    if (t->timed_out) {
-        rep->timed_out = 1;
-        ctx->error =
-            pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)timeout_ms, ctx->error != NULL ? ctx->error : "");
+    if (c->timed_out) {
+        c->rep.timed_out = 1;
+        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)ctx->timeout_ms,
+                                 ctx->error != NULL ? ctx->error : "");
         st = HOOK_FAILED;
     }
     if (ls->oom) {
-        rep->out_of_memory = 1;
+        c->rep.out_of_memory = 1;
         ctx->error = pool_printf(ctx->pool, "memory limit of %llu bytes exceeded, the Lua state is rebuilt: %s",
                                  (unsigned long long)ls->limit, ctx->error != NULL ? ctx->error : "");
         st = HOOK_FAILED;
-        if (ls->peak > slot->peak)
-            slot->peak = ls->peak;
+        if (ls->peak > c->dead_peak)
+            c->dead_peak = ls->peak;
         hook_lua_state_free(ls);
-        slot->ls = NULL;
+        c->ls = NULL;
+        c->L = NULL;
     }
-    return st;
-}
-
-void hook_lua_thread_cleanup(void)
-{
-    if (scratch_buf != NULL)
-        pthread_setspecific(scratch_key, NULL);
-    free(scratch_buf);
-    scratch_buf = NULL;
-    scratch_cap = 0;
-}
-
-int hook_lua_prepare(hook_thread_t *t, hook_thread_slot_t *slot, char *err, size_t errlen)
-{
-    if (slot->ls == NULL && !slot->jit_off)
-        slot->ls = take_spare(slot->fn);
-    if (slot->ls != NULL)
-        return 0;
-    armed_t a = {t, NULL, (uint64_t)hook_fn_timeout_ms(slot->fn, HOOK_VIEWER_REQUEST) * 1000000u, 0, 0};
-    int killed = 0;
-    slot->ls = state_new(slot->fn, STATE_RUN, slot->jit_off, &a, err, errlen, &killed);
-    return slot->ls != NULL ? 0 : -1;
+    c->st = st;
 }

@@ -14,18 +14,26 @@
 #include "hooks/internal.h"
 
 /*
- * Protocol. A worker arms its thread entry before each Lua call (seq++, deadline = now + timeout, in_lua = 1) and disarms
- * it after; that costs two relaxed stores. The watchdog wakes every HOOK_WD_TICK_MS and, for a call past its deadline:
- *   phase 1: signals the worker, whose handler sets a Lua debug hook (count 1, call, return) that raises "timed out":
- *            this stops code running in the interpreter, and a trace as soon as it exits to the interpreter; the
- *            error unwinds normally and the state stays usable.
+ * Protocol. A thread runs a call's fiber for a slice (hook_call_run, call.c): it arms its entry (seq++, move, deadline) before
+ * switching in and disarms it after. The watchdog wakes every HOOK_WD_TICK_MS and, for a slice past its deadline:
+ *   move (the deadline is an inline budget): signals the thread every tick until the call has left; the handler switches
+ *            from the fiber back to the thread's own context when the interrupted code is JIT machine code or LuaJIT
+ *            itself (pc_safe), else asks the allocator or host function it is in to do it on its way out (in_host), or
+ *            sets a Lua debug hook that does it at the next instruction the interpreter runs. The suspended call goes on
+ *            elsewhere: resumed by another thread, the handler returns there (rt_sigreturn restores the interrupted
+ *            registers; fs, the thread pointer, is the new thread's) and the hook continues where it was.
+ *   phase 1 (the call's timeout): signals the thread, whose handler sets a Lua debug hook (count 1, call, return) that
+ *            raises "timed out": this stops code running in the interpreter, and a trace as soon as it exits to the
+ *            interpreter; the error unwinds normally and the state stays usable.
  *   phase 2: HOOK_WD_GRACE_MS later, if the call still runs (a compiled loop never exits its trace, since Debian's
- *            LuaJIT is built without LUAJIT_ENABLE_CHECKHOOK), signals again every tick; the handler siglongjmps back
- *            into hook_lua_run, but only when the interrupted code is JIT machine code or LuaJIT itself - never inside
- *            the allocator or a host function (in_host, which then jumps on its way out), libc, libgcc's unwinder,
- *            the sanitizer runtime or any other library, whose locks or state we could leave broken. The abandoned
- *            lua_State is then freed wholesale by its counting allocator and rebuilt on the next call.
- * Threads name their call by seq, so a late signal never hits the next call.
+ *            LuaJIT is built without LUAJIT_ENABLE_CHECKHOOK), signals again every tick; the handler leaves the fiber for
+ *            good, but only when the interrupted code is JIT machine code or LuaJIT itself - never inside the allocator
+ *            or a host function (in_host, which then leaves on its way out), libc, libgcc's unwinder, the sanitizer
+ *            runtime or any other library, whose locks or state we could leave broken. The abandoned lua_State is freed
+ *            wholesale by its counting allocator.
+ * Threads name their slice by seq, so a late signal never hits the next one. Under ThreadSanitizer the handler never
+ * switches (signals are delivered at the runtime's own points, never in JIT code): calls move and stop at host functions and
+ * debug hooks only.
  */
 #define HOOK_WD_TICK_MS 5
 #define HOOK_WD_GRACE_MS 50
@@ -158,10 +166,37 @@ static int pc_safe(void *ucv)
     return 1; /* in no loaded object: JIT machine code */
 }
 
-static void on_lua_timeout(lua_State *L, lua_Debug *ar)
+#ifdef EDGE_TSAN
+#define SWITCH_IN_HANDLER 0
+#else
+#define SWITCH_IN_HANDLER 1
+#endif
+
+static void arm_debug_hook(hook_call_t *c)
 {
-    (void)ar;
-    luaL_error(L, "hook timed out");
+    if (!c->hook_armed && c->L != NULL) {
+        c->hook_armed = 1;
+        lua_sethook(c->L, hook_call_debug_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    }
+}
+
+/* errno of the thread the handler returns on: __errno_location is `const` to the compiler, which may reuse the old thread's */
+__attribute__((noipa)) static void set_errno(int e)
+{
+    errno = e;
+}
+
+/* leaves the fiber from inside the handler; for a move, returns on the thread that resumed the call */
+__attribute__((noipa)) static void switch_out_of_handler(hook_call_t *c, ucontext_t *uc, int how)
+{
+    c->from_signal = 1;
+    hook_call_switch_out(c, how);
+    /* resumed: rt_sigreturn is to restore this thread's signal mask and alternate stack, not the old thread's */
+    uc->uc_sigmask = c->resumer_mask;
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0)
+        uc->uc_stack = ss;
+    c->from_signal = 0;
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
@@ -170,23 +205,32 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
     (void)si;
     int saved = errno;
     hook_thread_t *t = hook_tls_thread;
-    if (t != NULL && t->in_lua && atomic_load(&t->kill_seq) == atomic_load(&t->seq)) {
+    hook_call_t *c = t != NULL ? t->cur : NULL;
+    if (c != NULL && c->in_fiber && c->in_lua && atomic_load(&t->kill_seq) == atomic_load(&t->seq)) {
         int phase = atomic_load(&t->kill_phase);
-        t->timed_out = 1;
-        if (!t->hook_armed) {
-            t->hook_armed = 1;
-            lua_sethook(t->L, on_lua_timeout, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-        }
-        if (phase >= 2) {
-            if (t->in_host) {
-                t->kill_pending = 1;
-            } else if (pc_safe(ucv)) {
-                errno = saved;
-                siglongjmp(t->jmp, 1);
+        if (phase == 3) {
+            /* move: the inline budget passed */
+            c->pending = HOOK_PENDING_MOVE;
+            if (!c->in_host && SWITCH_IN_HANDLER && pc_safe(ucv)) {
+                c->pending = HOOK_PENDING_NONE;
+                switch_out_of_handler(c, ucv, HOOK_CALL_MOVED);
+                set_errno(saved);
+                return;
+            }
+            if (!c->in_host)
+                arm_debug_hook(c);
+        } else {
+            c->timed_out = 1;
+            arm_debug_hook(c);
+            if (phase >= 2) {
+                if (c->in_host)
+                    c->pending = HOOK_PENDING_KILL;
+                else if (SWITCH_IN_HANDLER && pc_safe(ucv))
+                    switch_out_of_handler(c, ucv, HOOK_CALL_KILLED); /* never returns */
             }
         }
     }
-    errno = saved;
+    set_errno(saved);
 }
 
 static void *on_watchdog(void *arg)
@@ -204,12 +248,15 @@ static void *on_watchdog(void *arg)
             uint64_t deadline = atomic_load(&t->deadline_ns);
             if (deadline == 0 || now < deadline || atomic_load(&t->seq) != seq)
                 continue;
+            int move = atomic_load(&t->move);
+            if (atomic_load(&t->seq) != seq)
+                continue;
             if (atomic_load(&t->kill_seq) != seq) {
-                atomic_store(&t->kill_phase, 1);
+                atomic_store(&t->kill_phase, move ? 3 : 1);
                 atomic_store(&t->kill_seq, seq);
             } else if (atomic_load(&t->kill_phase) == 1 && now >= deadline + atomic_load(&t->grace_ns)) {
                 atomic_store(&t->kill_phase, 2);
-            } else if (atomic_load(&t->kill_phase) != 2) {
+            } else if (atomic_load(&t->kill_phase) == 1) {
                 continue;
             }
             pthread_kill(t->tid, wd_signal);

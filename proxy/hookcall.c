@@ -1,4 +1,4 @@
-/* proxy/hookcall.c - hook calls (run inline, or again on an offload thread past the inline budget), and events from h2o
+/* proxy/hookcall.c - hook calls (run inline, and moved on to an offload thread past the inline budget), and events from h2o
  * requests and back. */
 #include <stdio.h>
 #include <string.h>
@@ -211,24 +211,7 @@ void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offl
     thread_receiver = offload_receiver;
 }
 
-/* the header lists of ev copied (the bytes are shared: the runtime never writes into them), so that the event as it was given
- * survives a call stopped half way, which leaves ev in an undefined state */
-static void copy_list(h2o_mem_pool_t *pool, hook_headers_t *h)
-{
-    hook_headers_t copy;
-    hook_headers_copy(pool, &copy, h);
-    *h = copy;
-}
-
-static void snapshot(h2o_mem_pool_t *pool, const hook_event_t *ev, hook_event_t *snap)
-{
-    *snap = *ev;
-    copy_list(pool, &snap->request.headers);
-    copy_list(pool, &snap->request.origin.custom_headers);
-    copy_list(pool, &snap->response.headers);
-}
-
-/* a call that ran again on an offload thread came back to this thread */
+/* a call that went on on an offload thread came back to this thread */
 static void on_job_done(offload_job_t *job)
 {
     hookcall_t *call = job->data;
@@ -246,8 +229,6 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
                                    const hook_head_limits_t *limits, hookcall_done_t done, void *arg)
 {
     hook_report_t rep;
-    hook_event_t before;
-    hook_status_t st;
 
     if (thread_hooks == NULL) {
         server_worker_t *w = server_worker_current();
@@ -256,22 +237,26 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
     if (limits != NULL)
         ev->limits = *limits;
     uint64_t budget = offload_budget_ms();
-    /* only a Lua call can be stopped half way (a C plugin runs to its end) */
-    int may_stop = budget != 0 && hook_fn_is_lua(fn) && hook_fn_handles(fn, ev->type);
-    if (may_stop)
-        snapshot(pool, ev, &before);
     call->ev = ev;
-    st = hook_run_budget(thread_hooks, fn, ev, pool, &rep, may_stop ? budget : 0);
-    if (st != HOOK_PREEMPTED) {
-        call->status = st;
+    /* only a Lua call can be moved half way (a C plugin runs to its end) */
+    if (budget == 0 || !hook_fn_is_lua(fn) || !hook_fn_handles(fn, ev->type)) {
+        call->status = hook_run(thread_hooks, fn, ev, pool, &rep);
         call->http_status = rep.http_status;
         return HOOKCALL_DONE;
     }
-    /* too long for the event loop: run it again from the top, where it delays only its own caller */
+    /* on the event loop for its inline budget, on the caller's memory */
+    hook_call_t *c = hook_call_new(thread_hooks, fn, ev, pool);
+    if (hook_call_run(thread_hooks, c, budget)) {
+        call->status = hook_call_result(c, &rep);
+        call->http_status = rep.http_status;
+        hook_call_free(c);
+        return HOOKCALL_DONE;
+    }
+    /* too long for the event loop: it goes on, from where it was, where it delays only its own caller */
     call->done = done;
     call->arg = arg;
     call->ev = NULL;
-    call->pending = offload_job_new(fn, &before, on_job_done, call);
+    call->pending = offload_job_new(c, fn, on_job_done, call);
     offload_submit(call->pending, thread_receiver);
     return HOOKCALL_PENDING;
 }

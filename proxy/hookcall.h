@@ -13,9 +13,9 @@ struct offload_job;
  * reports later, on this thread, through `done`. The module knows nothing of who calls it (a request, a fill): it takes the
  * function, the event, the memory, the caps on what the hook returns, and a completion.
  *
- * Today a Lua call that runs past its inline budget (OFFLOAD_INLINE_BUDGET_MS) on the event loop is stopped and run again from
- * the top, from the event as it was given, on an offload thread (proxy/offload.h); that restart is this module's business only.
- * The caller sees a call that completes later, as it will when hooks can wait for I/O.
+ * A Lua call that runs past its inline budget (OFFLOAD_INLINE_BUDGET_MS) on the event loop is suspended where it is and goes on,
+ * exactly once, on an offload thread (proxy/offload.h); that move is this module's business only. The caller sees a call that
+ * completes later, as it will when hooks can wait for I/O.
  */
 typedef struct hookcall hookcall_t;
 /** a call that went on elsewhere has finished: call->status and call->ev hold its outcome */

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/assert.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "base/worker.h"
 #include "proxy/offload.h"
@@ -29,16 +28,13 @@ static void *offload_main(void *arg)
         h2o_linklist_unlink(&job->queue_link);
         pthread_mutex_unlock(&mutex);
         EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
-        /* the rest of the call's timeout: here a long call only delays its own request; none is left after a long wait in the
-         * queue, and the call ends as a timeout without running */
-        uint64_t now = edge_mono_ns();
-        if (now >= job->deadline_ns) {
-            job->status =
-                hook_fail_timeout(t, job->fn, &job->ev, &job->rep, "its timeout passed while it waited for an offload thread");
-        } else {
-            job->status = hook_run_timeout(t, job->fn, &job->ev, &job->pool, &job->rep,
-                                           (int64_t)((job->deadline_ns - now + 999999) / 1000000));
-        }
+        /* the call goes on from where it was, under the rest of its timeout: here a long call only delays its own request. None
+         * is left after a long wait in the queue: the call ends as a timeout without running further */
+        if (hook_call_remaining_ms(job->call) == 0)
+            hook_call_expire(t, job->call, "its timeout passed while it waited for an offload thread");
+        else
+            hook_call_run(t, job->call, 0);
+        job->status = hook_call_result(job->call, &job->rep);
         hook_thread_sweep(t);
         /* after this the job belongs to its worker again */
         h2o_multithread_send_message(job->receiver, &job->message);
@@ -80,7 +76,7 @@ void offload_receiver_init(h2o_multithread_receiver_t *receiver, h2o_multithread
     h2o_multithread_register_receiver(queue, receiver, on_results);
 }
 
-offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_done)(offload_job_t *job), void *data)
+offload_job_t *offload_job_new(hook_call_t *call, hook_fn_t *fn, void (*on_done)(offload_job_t *job), void *data)
 {
     offload_job_t *job = calloc(1, sizeof(*job));
     if (job == NULL)
@@ -89,11 +85,8 @@ offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_
     h2o_mem_init_pool(&job->pool);
     job->fn = fn;
     hook_fn_addref(fn);
-    hook_event_copy(&job->pool, &job->ev, ev);
-    /* the call started on its worker and ran there for its inline budget before it was preempted */
-    uint64_t timeout_ms = (uint64_t)hook_fn_timeout_ms(fn, ev->type);
-    job->deadline_ns =
-        edge_mono_ns() + (timeout_ms > OFFLOAD_INLINE_BUDGET_MS ? timeout_ms - OFFLOAD_INLINE_BUDGET_MS : 0) * 1000000u;
+    job->call = call;
+    hook_call_move_memory(call, &job->ev, &job->pool);
     job->on_done = on_done;
     job->data = data;
     return job;
@@ -118,6 +111,7 @@ void offload_orphan(offload_job_t *job)
 void offload_job_free(offload_job_t *job)
 {
     EDGE_FREE_OBJ(job, OFFLOAD_JOB_MAGIC);
+    hook_call_free(job->call); /* before the reference to its hook goes */
     hook_fn_release(job->fn);
     h2o_mem_clear_pool(&job->pool);
     free(job);

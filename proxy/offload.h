@@ -1,6 +1,7 @@
-/* proxy/offload.h - hook calls that outgrew their inline budget run again on offload threads, so that a slow or looping hook
- * never stalls the other requests of its worker: the worker goes on serving and picks the result up when it is ready. Used by
- * proxy/hookcall.c, whose callers see a call that completes later. */
+/* proxy/offload.h - hook calls that outgrew their inline budget go on on offload threads (suspended where they were, continued
+ * from there: each runs once), so that a slow or looping hook never stalls the other requests of its worker: the worker goes
+ * on serving and picks the result up when it is ready. Used by proxy/hookcall.c, whose callers see a call that completes
+ * later. */
 #ifndef EDGE_PROXY_OFFLOAD_H
 #define EDGE_PROXY_OFFLOAD_H
 
@@ -15,11 +16,11 @@ typedef struct offload_job offload_job_t;
 struct offload_job {
     unsigned magic;       /* OFFLOAD_JOB_MAGIC while alive (base/assert.h): it travels worker -> offload thread -> worker */
     hook_fn_t *fn;        /* a reference */
-    hook_event_t ev;      /* a deep copy, in pool; the result after the run */
+    hook_event_t ev;      /* the call's event from its move on (a deep copy, in pool); the result after the run */
     h2o_mem_pool_t pool;  /* the job's memory: the result points into it, so free the job after using the result */
+    hook_call_t *call;    /* the call (hooks/hooks.h), started on the worker and suspended there */
     hook_status_t status; /* the result */
     hook_report_t rep;
-    uint64_t deadline_ns; /* edge_mono_ns() when the call's timeout ends, counted from when it started on its worker */
     void (*on_done)(offload_job_t *job); /* on the submitting worker's thread, unless the job was orphaned */
     void *data;
     h2o_multithread_message_t message;
@@ -37,14 +38,16 @@ uint64_t offload_budget_ms(void);
 void offload_init(unsigned num_threads);
 /** the receiver a worker registers on its queue for the results of its jobs */
 void offload_receiver_init(h2o_multithread_receiver_t *receiver, h2o_multithread_queue_t *queue);
-/** a job for fn on a deep copy of ev (the original may go away meanwhile), for a call preempted after its inline budget: it runs
- * with the rest of its timeout (the timeout less the budget from now), or ends as a timeout without running if an offload
- * thread takes it after that */
-offload_job_t *offload_job_new(hook_fn_t *fn, const hook_event_t *ev, void (*on_done)(offload_job_t *job), void *data);
-/** queues the job; on_done runs later on this worker thread (given its receiver) */
+/** a job for a call of fn suspended past its inline budget: the job takes the call, which goes on with the job's own memory
+ * (hook_call_move_memory: a copy of its event in the job's pool), so that the caller's may go away meanwhile */
+offload_job_t *offload_job_new(hook_call_t *call, hook_fn_t *fn, void (*on_done)(offload_job_t *job), void *data);
+/** queues a job whose call was suspended past its inline budget; an offload thread continues the call under the rest of its
+ * timeout, or ends it as a timeout without running it further when the timeout passed while it waited; on_done runs later on
+ * this worker thread (given its receiver) */
 void offload_submit(offload_job_t *job, h2o_multithread_receiver_t *receiver);
 /** the submitter is gone: the job is freed when it comes back, without calling on_done */
 void offload_orphan(offload_job_t *job);
+/** frees the job and its call (on the worker that made it: the call's Lua state goes back to it) */
 void offload_job_free(offload_job_t *job);
 
 #endif
