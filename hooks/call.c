@@ -241,6 +241,7 @@ int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
     switch (c->how) {
     case HOOK_CALL_MOVED:
         c->phase = HOOK_PHASE_SUSPENDED;
+        hook_count_moved(c->fn, t);
         return 0;
     case HOOK_CALL_KILLED:
         hook_fiber_forget(&c->fiber);

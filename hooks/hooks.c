@@ -374,6 +374,11 @@ static hook_counters_t *counters_for(hook_fn_t *fn, hook_thread_t *t)
     return c;
 }
 
+void hook_count_moved(hook_fn_t *fn, hook_thread_t *t)
+{
+    bump(&counters_for(fn, t)->moved, 1);
+}
+
 void hook_count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep)
 {
     hook_counters_t *c = counters_for(fn, t);
@@ -408,6 +413,7 @@ void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)
         ADD(invalid);
         ADD(timeouts);
         ADD(oom);
+        ADD(moved);
         ADD(duration_ns_sum);
         for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b)
             ADD(buckets[b]);
@@ -456,6 +462,10 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
         OUT("# HELP edgehook_hook_memory_limit_total Calls stopped by the Lua memory cap.\n"
             "# TYPE edgehook_hook_memory_limit_total counter\n");
     OUT("edgehook_hook_memory_limit_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.oom);
+    if (with_help)
+        OUT("# HELP edgehook_hook_moved_total Calls that outgrew their inline budget on the event loop and went on, from where "
+            "they were, on an offload thread.\n# TYPE edgehook_hook_moved_total counter\n");
+    OUT("edgehook_hook_moved_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.moved);
     if (with_help)
         OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds "
             "histogram\n");

@@ -158,6 +158,7 @@ typedef struct hook_stats {
     uint64_t invalid;  /* 502 */
     uint64_t timeouts; /* 503 by timeout (also counted in errors) */
     uint64_t oom;      /* 503 by memory cap (also counted in errors) */
+    uint64_t moved;    /* calls suspended past their inline budget and continued on another thread */
     uint64_t duration_ns_sum;
     uint64_t buckets[HOOK_HIST_BUCKETS]; /* not cumulative: buckets[i] counts bounds[i-1] < d <= bounds[i] */
 } hook_stats_t;

@@ -14,7 +14,7 @@ typedef struct hook_lua_state hook_lua_state_t;
 
 /** per-thread counters of one hook version: written by one thread only (relaxed atomics), read by any */
 typedef struct hook_counters {
-    _Atomic uint64_t invocations, errors, invalid, timeouts, oom, duration_ns_sum;
+    _Atomic uint64_t invocations, errors, invalid, timeouts, oom, moved, duration_ns_sum;
     _Atomic uint64_t buckets[HOOK_HIST_BUCKETS];
 } hook_counters_t;
 
@@ -258,6 +258,8 @@ hook_thread_slot_t *hook_thread_find_slot(hook_thread_t *t, const hook_fn_t *fn)
 hook_status_t hook_run_native(struct edge_ctx *ctx);
 /** counts a finished call in fn's counters of thread t */
 void hook_count(hook_fn_t *fn, hook_thread_t *t, hook_status_t st, const hook_report_t *rep);
+/** counts a call moved off thread t past its inline budget */
+void hook_count_moved(hook_fn_t *fn, hook_thread_t *t);
 
 /* call.c */
 /** frees the thread's idle calls (their stacks) */
