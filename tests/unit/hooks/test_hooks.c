@@ -463,6 +463,74 @@ static void test_infinite_loop_jit(void **state)
     hook_fn_release(ok);
 }
 
+/* --- calls moved to another thread (hook_call_t) --- */
+
+typedef struct continuation {
+    hook_call_t *call;
+    int finished;
+} continuation_t;
+
+static void *continue_call(void *arg)
+{
+    continuation_t *k = arg;
+    hook_thread_t *t = hook_thread_new();
+    assert_non_null(t);
+    k->finished = hook_call_run(t, k->call, 0);
+    hook_thread_free(t);
+    return NULL;
+}
+
+static void test_call_moves_to_another_thread(void **state)
+{
+    hook_fn_t *fn = load_hook("tests/hooks/moves.lua", NULL, -1, 0, NULL, 0);
+    hook_event_t ev;
+    hook_report_t rep;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/a", "", NULL);
+    /* 5 ms on this thread, then suspended in the middle of its loop */
+    hook_call_t *c = hook_call_new(T, fn, &ev, &pool);
+    assert_int_equal(hook_call_run(T, c, 5), 0);
+    assert_true(hook_call_remaining_ms(c) > 1000); /* its own 5 s timeout, not the budget */
+    /* another thread goes on from there to the end */
+    continuation_t k = {c, 0};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, continue_call, &k), 0);
+    pthread_join(tid, NULL);
+    assert_int_equal(k.finished, 1);
+    assert_int_equal(hook_call_result(c, &rep), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-calls"), "1"); /* started once */
+    assert_true(rep.duration_ns >= 60000000u);
+    hook_call_free(c); /* its state comes back to this thread */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/b", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.request.headers, "x-calls"), "2"); /* the same state: one call before this one */
+
+    /* a suspended call can be given memory of its own, ended as a timeout without going on, or abandoned */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/c", "", "X-Old", "v", NULL);
+    c = hook_call_new(T, fn, &ev, &pool);
+    assert_int_equal(hook_call_run(T, c, 5), 0);
+    h2o_mem_pool_t own;
+    hook_event_t moved;
+    h2o_mem_init_pool(&own);
+    hook_call_move_memory(c, &moved, &own);
+    assert_ptr_not_equal(moved.request.headers.entries, ev.request.headers.entries);
+    assert_string_equal(hval(&moved.request.headers, "x-old"), "v");
+    hook_call_expire(T, c, "a test");
+    assert_int_equal(hook_call_result(c, &rep), HOOK_FAILED);
+    assert_true(rep.timed_out && rep.http_status == 503);
+    hook_call_free(c);
+    h2o_mem_clear_pool(&own);
+    c = hook_call_new(T, fn, &ev, &pool);
+    assert_int_equal(hook_call_run(T, c, 5), 0);
+    hook_call_free(c);
+    hook_stats_t s;
+    hook_fn_stats(fn, &s);
+    assert_int_equal(s.moved, 3);
+    /* the thread goes on working: the states of the abandoned calls were freed (ASan checks), a new one is built */
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/d", "", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    hook_fn_release(fn);
+}
+
 static void test_loop_swallowing_timeout(void **state)
 {
     SKIP_UNDER_TSAN(TSAN_LOOP_REASON);
@@ -915,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_ffi_layout_matches),
         cmocka_unit_test(test_fn_refcount_and_sweep),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_call_moves_to_another_thread),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
