@@ -482,6 +482,11 @@ static void *continue_call(void *arg)
 
 static void test_call_moves_to_another_thread(void **state)
 {
+#ifdef EDGE_TSAN
+    /* the move of a compiled loop is made by the watchdog's signal, which ThreadSanitizer holds back until the thread enters
+     * one of its interceptors (never, in this loop) */
+    skip();
+#endif
     hook_fn_t *fn = load_hook("tests/hooks/moves.lua", NULL, -1, 0, NULL, 0);
     hook_event_t ev;
     hook_report_t rep;
