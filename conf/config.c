@@ -1039,7 +1039,7 @@ static int valid_name(const char *s)
 
 static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
-    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", NULL};
+    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", "fetch_allow", NULL};
     static const bounds_t timeout = {1, 300000, "must be between 1ms and 5m"};
     yaml_node_t *v;
     char *k;
@@ -1072,6 +1072,21 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
         opt_duration_signed(c, n, key, "timeout", &timeout, &h->timeout_ms) != 0 ||
         opt_size(c, n, key, "memory", &at_least_1mb, &h->memory_limit) != 0)
         return -1;
+    if ((v = opt_node(c, n, key, "fetch_allow", &k)) != NULL) {
+        if (parse_namelist(c, v, k, &h->fetch_allow, 1) != 0)
+            return -1;
+        for (size_t i = 0; i != h->fetch_allow.count; ++i) {
+            const char *e = h->fetch_allow.names[i], *colon = strrchr(e, ':');
+            int ok = strchr(e, '/') == NULL && strchr(e, ' ') == NULL && e[0] != ':' && (strncmp(e, "*.", 2) != 0 || e[2] != '\0');
+            if (ok && colon != NULL) {
+                char *end;
+                long port = strtol(colon + 1, &end, 10);
+                ok = *end == '\0' && port >= 1 && port <= 65535 && colon[1] != '\0';
+            }
+            if (!ok || (strchr(e, '*') != NULL && (strncmp(e, "*.", 2) != 0 || strchr(e + 1, '*') != NULL)))
+                return fail(c, v, k, "\"%s\" is not a host, host:port, *.domain or origin name", e);
+        }
+    }
     return 0;
 }
 
@@ -1779,6 +1794,7 @@ void conf_free(conf_t *conf)
         free(conf->hooks[i].lua);
         free(conf->hooks[i].native);
         free(conf->hooks[i].config_json);
+        free_namelist(&conf->hooks[i].fetch_allow);
     }
     free(conf->hooks);
     for (i = 0; i != conf->num_behaviors; ++i) {

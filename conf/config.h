@@ -121,6 +121,9 @@ typedef struct conf_hook {
     int include_body;
     int64_t timeout_ms;    /* -1: the default of the event (5 s viewer, 30 s origin) */
     uint64_t memory_limit; /* Lua memory cap per state, bytes */
+    /* what edge.fetch may reach: "host", "host:port", "*.domain" (any host under it), or the name of a configured origin (its
+     * host and port); lower-case. Empty: nothing */
+    conf_namelist_t fetch_allow;
     int line;              /* where it is given in the file (the line of its key), for later error messages */
 } conf_hook_t;
 

@@ -37,7 +37,7 @@ __attribute__((noipa)) void hook_call_switch_out(hook_call_t *c, int how)
 {
     c->how = how;
     c->in_fiber = 0; /* from here the signal handler leaves the call alone: the stack is about to be the resumer's */
-    hook_fiber_yield(&c->fiber, how != HOOK_CALL_MOVED);
+    hook_fiber_yield(&c->fiber, how == HOOK_CALL_FINISHED || how == HOOK_CALL_KILLED);
     c->in_fiber = 1;
 }
 
@@ -72,7 +72,10 @@ static void call_main(void *arg)
     hook_call_t *c = arg;
     hook_fiber_entered(&c->fiber);
     c->in_fiber = 1;
-    hook_lua_exec(c);
+    if (c->fn->is_lua)
+        hook_lua_exec(c);
+    else
+        c->st = hook_run_native(&c->ctx); /* on the fiber too: host->fetch_wait parks it */
     hook_call_switch_out(c, HOOK_CALL_FINISHED);
     abort(); /* a finished call is never resumed */
 }
@@ -85,6 +88,8 @@ static void report_begin(hook_fn_t *fn, hook_report_t *rep)
     rep->name = fn->name;
     rep->hash = fn->hash;
 }
+
+static void call_end(hook_thread_t *t, hook_call_t *c);
 
 static hook_call_t *call_init(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, int prepare_only)
 {
@@ -103,6 +108,7 @@ static hook_call_t *call_init(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
     c->fn = fn;
     c->home = t;
     c->prepare_only = prepare_only;
+    h2o_mem_init_pool(&c->fetch_pool);
     report_begin(fn, &c->rep);
     uint64_t start = hook_now_ns();
     c->ctx = (struct edge_ctx){.ev = ev,
@@ -119,13 +125,19 @@ static hook_call_t *call_init(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev,
         return c;
     }
     hook_event_head(ev, ev->type >= HOOK_ORIGIN_RESPONSE, &c->ctx.head_bytes_in, &c->ctx.head_count_in);
+    hook_thread_slot_t *slot = hook_thread_slot(t, fn);
     if (fn->is_lua) {
-        hook_thread_slot_t *slot = hook_thread_slot(t, fn);
         c->jit_off = slot->jit_off;
         if (slot->num_states != 0)
             c->ls = slot->states[--slot->num_states];
         else if (!slot->jit_off)
             c->ls = hook_lua_take_spare(fn);
+    } else if (hook_native_thread_init(fn, slot) != 0) {
+        c->st = HOOK_FAILED;
+        c->ctx.error = "the plugin's thread_init failed on this thread";
+        call_end(t, c);
+    } else {
+        c->ctx.thread_state = slot->thread_state;
     }
     return c;
 }
@@ -191,24 +203,19 @@ static void call_killed(hook_call_t *c)
              (long long)c->ctx.timeout_ms);
 }
 
-int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
+hook_run_t hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
 {
     EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);
     hook_tls_thread = t;
     if (c->phase == HOOK_PHASE_DONE)
-        return 1;
-    if (!c->fn->is_lua) {
-        c->st = hook_run_native(&c->ctx);
-        call_end(t, c);
-        return 1;
-    }
+        return HOOK_RUN_FINISHED;
     if (c->phase == HOOK_PHASE_NEW) {
         if (c->fiber.map == NULL && hook_fiber_init(&c->fiber, HOOK_CALL_STACK) != 0) {
             log_error("hook %s: no memory for a call's stack", c->fn->name);
             c->st = HOOK_FAILED;
             c->ctx.error = "no memory for the call's stack";
             call_end(t, c);
-            return 1;
+            return HOOK_RUN_FINISHED;
         }
         hook_fiber_prepare(&c->fiber, call_main, c);
     }
@@ -227,9 +234,12 @@ int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
     c->how = HOOK_CALL_RAN;
     if (c->from_signal)
         pthread_sigmask(SIG_SETMASK, NULL, &c->resumer_mask); /* the handler the call left from returns with this thread's */
-    atomic_store(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1);
-    atomic_store(&t->move, move);
-    atomic_store(&t->deadline_ns, deadline);
+    if (c->fn->is_lua) {
+        /* C code cannot be stopped nor moved: no watchdog (its signals would only interrupt the plugin's system calls) */
+        atomic_store(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1);
+        atomic_store(&t->move, move);
+        atomic_store(&t->deadline_ns, deadline);
+    }
     t->cur = c;
     hook_tls_call = c;
     hook_fiber_resume(&c->fiber);
@@ -242,7 +252,10 @@ int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
     case HOOK_CALL_MOVED:
         c->phase = HOOK_PHASE_SUSPENDED;
         hook_count_moved(c->fn, t);
-        return 0;
+        return HOOK_RUN_MOVED;
+    case HOOK_CALL_PARKED:
+        c->phase = HOOK_PHASE_SUSPENDED;
+        return HOOK_RUN_PARKED;
     case HOOK_CALL_KILLED:
         hook_fiber_forget(&c->fiber);
         call_killed(c);
@@ -252,7 +265,29 @@ int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms)
         break;
     }
     call_end(t, c);
-    return 1;
+    return HOOK_RUN_FINISHED;
+}
+
+void hook_call_allow_park(hook_call_t *c)
+{
+    c->can_park = 1;
+}
+
+size_t hook_call_fetches(hook_call_t *c, hook_fetch_t **fetches)
+{
+    EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);
+    *fetches = c->fetches;
+    return c->how == HOOK_CALL_PARKED ? c->num_fetches : 0;
+}
+
+h2o_mem_pool_t *hook_call_fetch_pool(hook_call_t *c)
+{
+    return &c->fetch_pool;
+}
+
+hook_fn_t *hook_call_fn(const hook_call_t *c)
+{
+    return c->fn;
 }
 
 void hook_call_move_memory(hook_call_t *c, hook_event_t *ev, h2o_mem_pool_t *pool)
@@ -347,6 +382,7 @@ void hook_call_free(hook_call_t *c)
         }
         c->ls = NULL;
     }
+    h2o_mem_clear_pool(&c->fetch_pool);
     c->magic = 0;
     c->phase = HOOK_PHASE_IDLE;
     if (t != NULL && t->num_idle_calls < HOOK_IDLE_CALLS) {

@@ -24,9 +24,12 @@ extern "C" {
  *                    generated responses, origin selection, per-request arena, log, fail).
  *   2026-12-02  1.1  edge_origin_t.ssl_protocols (Lambda@Edge's custom-origin sslProtocols, EDGE_SSL_* bits); get_origin
  *                    works in origin-response too.
+ *   2026-12-02  1.2  host->fetch / host->fetch_wait (HTTP requests from a plugin, answered through a completion callback while
+ *                    the worker serves other requests), host->thread_state; descriptor thread_init / thread_fini (per worker
+ *                    thread state); EDGE_E_FAILED; which host calls may block (below).
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 1
+#define EDGE_HOOK_ABI_MINOR 2
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -65,7 +68,8 @@ enum {
     EDGE_E_NOTFOUND = -1, /* no such header / field not present at this hook point */
     EDGE_E_INVALID = -2,  /* bad argument (CR/LF in a value, status out of range, bad header name ...) */
     EDGE_E_DENIED = -3,   /* not allowed at this hook point (e.g. a set of the uri in a response event) */
-    EDGE_E_NOMEM = -4     /* the per-request arena is exhausted */
+    EDGE_E_NOMEM = -4,    /* the per-request arena is exhausted */
+    EDGE_E_FAILED = -5    /* 1.2: a fetch got no answer (connection, timeout, too large): the response's error says why */
 };
 
 /** string fields of the event (host->get, host->set) */
@@ -124,12 +128,41 @@ typedef struct edge_origin {
 
 /** edge_origin_t.ssl_protocols: Lambda@Edge's sslProtocols values, plus TLSv1.3 */
 enum { EDGE_SSL_SSLV3 = 1, EDGE_SSL_TLSV1 = 2, EDGE_SSL_TLSV1_1 = 4, EDGE_SSL_TLSV1_2 = 8, EDGE_SSL_TLSV1_3 = 16 };
+/** 1.2: a request for host->fetch. Set `size = sizeof(edge_fetch_request_t)`. */
+typedef struct edge_fetch_request {
+    uint32_t size;
+    uint32_t timeout_ms;  /* 0: the rest of the call's time (it is capped by it anyway) */
+    edge_str_t url;       /* http:// or https://, to a host the hook's `fetch_allow` lists */
+    edge_str_t method;    /* empty: GET */
+    edge_str_t body;      /* may be empty */
+    const edge_header_t *headers; /* key and value of each are sent; Host and the framing headers are the host's */
+    size_t num_headers;
+} edge_fetch_request_t;
+
+/** 1.2: the answer of a fetch, given to its completion callback; valid until that callback returns */
+typedef struct edge_fetch_response {
+    int status;                   /* the HTTP status (any, 404 included), or EDGE_E_DENIED (not in fetch_allow, not a URL),
+                                     EDGE_E_FAILED (no answer: error says why) */
+    edge_str_t error;             /* why it failed, else empty */
+    edge_str_t body;              /* at most 1 MB (a larger answer fails) */
+    const edge_header_t *headers; /* names lower-case */
+    size_t num_headers;
+} edge_fetch_response_t;
+
+/** 1.2: a fetch's completion callback: runs inside host->fetch_wait, on the plugin's thread, once per fetch */
+typedef void (*edge_fetch_done_t)(edge_ctx_t *ctx, void *arg, const edge_fetch_response_t *response);
 
 /**
  * The host's functions, passed to init and to every on_event. Every function takes the ctx of the current call and
  * may be called only from inside on_event, on the calling thread. Strings returned through edge_str_t stay valid until
  * on_event returns (they live in the request's memory); strings passed in are copied.
  * Check `size` before using a slot added after 1.0 (offsetof(edge_host_t, slot) < host->size).
+ *
+ * Blocking: no host function blocks the thread on I/O or a lock held by another request. All are bounded by the size of
+ * what they are given (header functions walk the header list), except fetch_wait (1.2), which returns when every fetch
+ * of the call has an answer: at most the call's remaining time (its timeout: 5 s at viewer events, 30 s at origin events,
+ * or the hook's `timeout:`). While it waits the call is parked and the worker thread serves other requests; on_event goes
+ * on on the same thread afterwards.
  */
 typedef struct edge_host {
     uint32_t abi_major, abi_minor;
@@ -170,6 +203,15 @@ typedef struct edge_host {
     void (*log)(edge_ctx_t *ctx, int level, const char *msg, size_t len);
     /** records why the hook fails (logged with the 503); call it and return EDGE_FAIL */
     void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
+    /** 1.2: starts a fetch (in parallel with the call's other fetches); `done` runs with its answer inside fetch_wait. 0, or
+        EDGE_E_INVALID (a malformed request, or more than 64 fetches at once). A fetch the hook's fetch_allow does not permit
+        is answered EDGE_E_DENIED in its callback; it does not fail the call unless the plugin returns EDGE_FAIL. */
+    int (*fetch)(edge_ctx_t *ctx, const edge_fetch_request_t *request, edge_fetch_done_t done, void *arg);
+    /** 1.2: waits for the answers of every fetch started, calling each callback (see "Blocking" above). 0, or EDGE_E_NOTFOUND
+        when no fetch was started */
+    int (*fetch_wait)(edge_ctx_t *ctx);
+    /** 1.2: what the descriptor's thread_init returned for the calling thread (NULL without one) */
+    void *(*thread_state)(edge_ctx_t *ctx);
 } edge_host_t;
 
 /**
@@ -182,6 +224,9 @@ typedef struct edge_host {
  *     yourself), keep per-request data in host->alloc memory, never block (the host gives each call a wall-clock budget
  *     but cannot stop C code: a plugin that overruns is only counted and logged), never keep ctx or strings from it.
  *   - fini runs once when the version is unloaded, after the last on_event returned.
+ *   - 1.2: thread_init (optional) runs on each worker thread before the first on_event there, with init's state; what it
+ *     stores in *thread_state is the thread's own (host->thread_state). thread_fini runs on that thread when the version is
+ *     dropped there or the thread ends. A thread_init that fails (non-zero) fails the calls on that thread (503).
  *   - A plugin that crashes (SIGSEGV, abort) takes the process down: native hooks are trusted code.
  */
 typedef struct edge_hook_plugin {
@@ -194,10 +239,19 @@ typedef struct edge_hook_plugin {
     int (*init)(const edge_host_t *host, const char *config_json, size_t config_len, void **state, char *err, size_t errlen);
     edge_action_t (*on_event)(void *state, const edge_host_t *host, edge_ctx_t *ctx, edge_event_t event);
     void (*fini)(void *state);
+    /* 1.2 */
+    int (*thread_init)(void *state, void **thread_state);
+    void (*thread_fini)(void *state, void *thread_state);
 } edge_hook_plugin_t;
 
 /** the descriptor size of ABI 1.0: smaller descriptors are refused */
 #define EDGE_HOOK_PLUGIN_SIZE_1_0 (offsetof(edge_hook_plugin_t, fini) + sizeof(void (*)(void *)))
+
+/** 1.2: the descriptor with per-thread state: EDGE_HOOK_PLUGIN_THREADS(..., fini, thread_init, thread_fini) */
+#define EDGE_HOOK_PLUGIN_THREADS(name_, version_, events_, init_, on_event_, fini_, thread_init_, thread_fini_)                    \
+    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {                                           \
+        EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR, sizeof(edge_hook_plugin_t), (events_), (name_), (version_), (init_), (on_event_), \
+        (fini_),             (thread_init_),      (thread_fini_)}
 
 /** declares the descriptor: EDGE_HOOK_PLUGIN("name", "1.0", EDGE_ALL_EVENTS, init, on_event, fini) */
 #define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                        \

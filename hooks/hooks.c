@@ -75,6 +75,9 @@ static void fn_destroy(hook_fn_t *fn)
     free(fn->name);
     free(fn->path);
     free(fn->config_json);
+    for (size_t i = 0; i != fn->fetch_allow.count; ++i)
+        free(fn->fetch_allow.names[i]);
+    free(fn->fetch_allow.names);
     free(fn->source);
     free(fn->chunkname);
     free(fn->bytecode);
@@ -176,6 +179,10 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     fn->name = xstrdup(conf->name != NULL ? conf->name : path);
     fn->path = xstrdup(path);
     fn->config_json = xstrdup(conf->config_json != NULL ? conf->config_json : "{}");
+    if ((fn->fetch_allow.names = calloc(conf->fetch_allow.count + 1, sizeof(char *))) == NULL)
+        abort();
+    for (size_t i = 0; i != conf->fetch_allow.count; ++i)
+        fn->fetch_allow.names[fn->fetch_allow.count++] = xstrdup(conf->fetch_allow.names[i]);
     fn->include_body = conf->include_body;
     fn->timeout_ms = conf->timeout_ms;
     fn->memory_limit = conf->memory_limit != 0 ? conf->memory_limit : 64u << 20;
@@ -274,9 +281,28 @@ hook_thread_t *hook_thread_new(void)
     return t;
 }
 
+/* the size of a 1.2 descriptor: the per-thread functions are read only from one that large */
+#define PLUGIN_SIZE_1_2 (offsetof(edge_hook_plugin_t, thread_fini) + sizeof(void (*)(void *, void *)))
+
+int hook_native_thread_init(hook_fn_t *fn, hook_thread_slot_t *slot)
+{
+    if (!slot->thread_inited) {
+        const edge_hook_plugin_t *p = fn->plugin;
+        slot->thread_inited = 1;
+        if (p->size >= PLUGIN_SIZE_1_2 && p->thread_init != NULL && p->thread_init(fn->plugin_state, &slot->thread_state) != 0) {
+            log_error("hook %s: the plugin's thread_init failed on this thread: its calls here fail", fn->name);
+            slot->thread_init_failed = 1;
+        }
+    }
+    return slot->thread_init_failed ? -1 : 0;
+}
+
 static void drop_slot(hook_thread_t *t, size_t i)
 {
     hook_thread_slot_t s = t->slots[i];
+    const edge_hook_plugin_t *p = s.fn->plugin;
+    if (p != NULL && s.thread_inited && !s.thread_init_failed && p->size >= PLUGIN_SIZE_1_2 && p->thread_fini != NULL)
+        p->thread_fini(s.fn->plugin_state, s.thread_state);
     for (size_t j = 0; j != s.num_states; ++j)
         hook_lua_state_free(s.states[j]);
     t->slots[i] = t->slots[--t->num_slots];
@@ -374,6 +400,22 @@ static hook_counters_t *counters_for(hook_fn_t *fn, hook_thread_t *t)
     return c;
 }
 
+const conf_namelist_t *hook_fn_fetch_allow(const hook_fn_t *fn)
+{
+    return &fn->fetch_allow;
+}
+
+void hook_fn_count_fetch(hook_fn_t *fn, int failed)
+{
+    hook_thread_t *t = hook_tls_thread;
+    if (t == NULL)
+        return;
+    hook_counters_t *c = counters_for(fn, t);
+    bump(&c->fetches, 1);
+    if (failed)
+        bump(&c->fetch_errors, 1);
+}
+
 void hook_count_moved(hook_fn_t *fn, hook_thread_t *t)
 {
     bump(&counters_for(fn, t)->moved, 1);
@@ -414,6 +456,8 @@ void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)
         ADD(timeouts);
         ADD(oom);
         ADD(moved);
+        ADD(fetches);
+        ADD(fetch_errors);
         ADD(duration_ns_sum);
         for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b)
             ADD(buckets[b]);
@@ -466,6 +510,13 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
         OUT("# HELP edgehook_hook_moved_total Calls that outgrew their inline budget on the event loop and went on, from where "
             "they were, on an offload thread.\n# TYPE edgehook_hook_moved_total counter\n");
     OUT("edgehook_hook_moved_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.moved);
+    if (with_help)
+        OUT("# HELP edgehook_hook_fetches_total Requests hooks made with edge.fetch, by result (ok: an HTTP answer of any status; "
+            "error: denied, failed, timed out or too large).\n# TYPE edgehook_hook_fetches_total counter\n");
+    OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"ok\"} %llu\n", lbl, hash,
+        (unsigned long long)(s.fetches - s.fetch_errors));
+    OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"error\"} %llu\n", lbl, hash,
+        (unsigned long long)s.fetch_errors);
     if (with_help)
         OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds "
             "histogram\n");

@@ -122,11 +122,47 @@ hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_me
  * ev and pool must stay valid and untouched by others until the call has finished. One thread at a time runs a call.
  */
 typedef struct hook_call hook_call_t;
-/** a call of fn on ev (memory from pool); NULL when no call can be made (no memory for its stack: it is logged) */
+/** a call of fn on ev (memory from pool) */
 hook_call_t *hook_call_new(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool);
-/** runs c on this thread (t is this thread's runtime) until it finishes (1) or, with budget_ms != 0, until budget_ms passed
- * and it was suspended (0) */
-int hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms);
+/** what hook_call_run did */
+typedef enum hook_run {
+    HOOK_RUN_MOVED = 0,    /* budget_ms passed: the call is suspended, for another thread to continue */
+    HOOK_RUN_FINISHED = 1, /* hook_call_result has the outcome */
+    HOOK_RUN_PARKED = 2    /* the hook waits for its fetches (hook_call_fetches): answer them, then continue it (any thread) */
+} hook_run_t;
+/** runs c on this thread (t is this thread's runtime) until it finishes, parks, or (with budget_ms != 0) until budget_ms passed */
+hook_run_t hook_call_run(hook_thread_t *t, hook_call_t *c, uint64_t budget_ms);
+
+/**
+ * A request a hook made with edge.fetch (or edge.fetch_all: several at once). Whoever runs a call that may park says so with
+ * hook_call_allow_park; elsewhere (edgehook invoke) fetches fail with "edge.fetch is not available here".
+ */
+typedef struct hook_fetch {
+    /* the request, as the hook gave it */
+    h2o_iovec_t url, method, body;
+    hook_headers_t headers;
+    int64_t timeout_ms; /* the hook's timeout_ms, or 0 (the rest of the call's time) */
+    /* the answer, filled by the runner before it continues the call (memory from hook_call_fetch_pool) */
+    int status;          /* the HTTP status; 0 when the fetch failed */
+    const char *error;   /* why it failed (denied, timed out, too large, ...) */
+    hook_headers_t resp_headers; /* names lower-case */
+    h2o_iovec_t resp_body;
+    int denied; /* failed because fetch_allow does not permit it, or not an http(s) URL */
+    /* the runtime's: a native plugin's completion callback */
+    void *plugin_done, *plugin_arg;
+} hook_fetch_t;
+/** lets c park on fetches (the caller answers them) */
+void hook_call_allow_park(hook_call_t *c);
+/** the fetches a parked call waits for */
+size_t hook_call_fetches(hook_call_t *c, hook_fetch_t **fetches);
+/** the memory answers go in: valid until the hook has read them */
+h2o_mem_pool_t *hook_call_fetch_pool(hook_call_t *c);
+/** the hook the call runs */
+hook_fn_t *hook_call_fn(const hook_call_t *c);
+/** counts a fetch of fn (on the calling thread's counters): its result is `failed` or not */
+void hook_fn_count_fetch(hook_fn_t *fn, int failed);
+/** what edge.fetch may reach (conf_hook_t.fetch_allow); valid while a reference is held */
+const conf_namelist_t *hook_fn_fetch_allow(const hook_fn_t *fn);
 /**
  * A suspended call goes on with memory of its own: *ev becomes a deep copy (in pool) of the event as the call has left it so far
  * (with what the runtime keeps of it), and the call uses ev and pool from now on, so that the caller's may go away. Only the
@@ -159,6 +195,7 @@ typedef struct hook_stats {
     uint64_t timeouts; /* 503 by timeout (also counted in errors) */
     uint64_t oom;      /* 503 by memory cap (also counted in errors) */
     uint64_t moved;    /* calls suspended past their inline budget and continued on another thread */
+    uint64_t fetches, fetch_errors; /* edge.fetch requests, and those that failed (no HTTP answer) */
     uint64_t duration_ns_sum;
     uint64_t buckets[HOOK_HIST_BUCKETS]; /* not cumulative: buckets[i] counts bounds[i-1] < d <= bounds[i] */
 } hook_stats_t;

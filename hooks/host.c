@@ -613,6 +613,9 @@ const edge_host_t hook_host = {
     .alloc = on_alloc,
     .log = on_log,
     .fail = on_fail,
+    .fetch = hook_native_fetch,
+    .fetch_wait = hook_native_fetch_wait,
+    .thread_state = hook_native_thread_state,
 };
 
 /* 1 if the values of `name` (in order) differ between a and b */

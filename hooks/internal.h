@@ -14,7 +14,7 @@ typedef struct hook_lua_state hook_lua_state_t;
 
 /** per-thread counters of one hook version: written by one thread only (relaxed atomics), read by any */
 typedef struct hook_counters {
-    _Atomic uint64_t invocations, errors, invalid, timeouts, oom, moved, duration_ns_sum;
+    _Atomic uint64_t invocations, errors, invalid, timeouts, oom, moved, fetches, fetch_errors, duration_ns_sum;
     _Atomic uint64_t buckets[HOOK_HIST_BUCKETS];
 } hook_counters_t;
 
@@ -26,6 +26,7 @@ struct hook_fn {
     int is_lua;
     uint32_t events; /* EDGE_EVENT_BIT mask */
     char *name, *path, *config_json;
+    conf_namelist_t fetch_allow;
     int include_body;
     int64_t timeout_ms; /* -1: per event default */
     uint64_t memory_limit;
@@ -58,6 +59,8 @@ typedef struct hook_thread_slot {
     size_t num_states;
     int jit_off;  /* after a hard stop states are rebuilt interpreted: later overruns stop softly and leak nothing */
     int warned;   /* the hard stop's warning was logged */
+    int thread_inited, thread_init_failed; /* native: the plugin's thread_init ran (1.2) */
+    void *thread_state;                    /* native: what it returned */
     size_t peak;  /* the largest peak of the states discarded or handed back so far */
 } hook_thread_slot_t;
 
@@ -107,7 +110,7 @@ void hook_fiber_entered(hook_fiber_t *f);
 void hook_fiber_forget(hook_fiber_t *f);
 
 /** how a call's fiber last gave the thread back (hook_call_t.how) */
-enum { HOOK_CALL_RAN = 0, HOOK_CALL_FINISHED = 1, HOOK_CALL_MOVED = 2, HOOK_CALL_KILLED = 3 };
+enum { HOOK_CALL_RAN = 0, HOOK_CALL_FINISHED = 1, HOOK_CALL_MOVED = 2, HOOK_CALL_KILLED = 3, HOOK_CALL_PARKED = 4 };
 /** what the watchdog asked of a running call that could not be done at once (hook_call_t.pending) */
 enum { HOOK_PENDING_NONE = 0, HOOK_PENDING_MOVE = 1, HOOK_PENDING_KILL = 2 };
 
@@ -125,6 +128,7 @@ struct edge_ctx {
     int status_at_start;
     uint64_t start_ns;   /* hook_now_ns() when the call began */
     int64_t timeout_ms;  /* the call's timeout */
+    void *thread_state;  /* native: the plugin's state of this thread (host->thread_state) */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
 };
 
@@ -158,6 +162,12 @@ struct hook_call {
     volatile sig_atomic_t hook_armed;  /* a Lua debug hook is set on L */
     volatile sig_atomic_t from_signal; /* the last switch out was made by the signal handler, which is still on the fiber */
     sigset_t resumer_mask;             /* the signal mask the handler returns with, on the thread that resumed the call */
+    /* edge.fetch: the requests of the batch the hook waits for, and their answers (fetch_pool) */
+    int can_park;
+    int fetch_waited; /* the batch was waited for: the next fetch starts a new one */
+    hook_fetch_t *fetches;
+    size_t num_fetches, cap_fetches;
+    h2o_mem_pool_t fetch_pool;
     struct hook_call *next;            /* the thread's idle list */
 };
 #define HOOK_CALL_MAGIC 0x6ca11fb3u
@@ -227,6 +237,12 @@ typedef struct hook_lua_api {
     char *(*scratch)(size_t len);
     int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
                       size_t vlen);
+    int (*fetch_add)(edge_ctx_t *ctx, const char *url, size_t ulen, const char *method, size_t mlen, const char *body, size_t blen,
+                     double timeout_ms);
+    int (*fetch_header)(edge_ctx_t *ctx, int idx, const char *name, size_t nlen, const char *value, size_t vlen);
+    int (*fetch_wait)(edge_ctx_t *ctx);
+    int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
+    int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
 } hook_lua_api_t;
 
 /* lua.c */
@@ -254,6 +270,19 @@ size_t hook_lua_slot_peak(const hook_thread_slot_t *slot);
 /* hooks.c */
 /** the thread's slot for fn, or NULL (none is created) */
 hook_thread_slot_t *hook_thread_find_slot(hook_thread_t *t, const hook_fn_t *fn);
+/** what a hook_lua_api_t fetch function does for the running call (lua.c's api_fetch_*): fetch.c */
+int hook_fetch_add(edge_ctx_t *ctx, const char *url, size_t ulen, const char *method, size_t mlen, const char *body, size_t blen,
+                   double timeout_ms);
+int hook_fetch_header(edge_ctx_t *ctx, int idx, const char *name, size_t nlen, const char *value, size_t vlen);
+int hook_fetch_wait(edge_ctx_t *ctx);
+int hook_fetch_result(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
+int hook_fetch_header_at(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
+/** the host functions of ABI 1.2 (fetch.c) */
+int hook_native_fetch(edge_ctx_t *ctx, const edge_fetch_request_t *request, edge_fetch_done_t done, void *arg);
+int hook_native_fetch_wait(edge_ctx_t *ctx);
+void *hook_native_thread_state(edge_ctx_t *ctx);
+/** runs the plugin's thread_init on this thread once (slot: this thread's); -1 when it failed */
+int hook_native_thread_init(hook_fn_t *fn, hook_thread_slot_t *slot);
 /** calls a native plugin's on_event */
 hook_status_t hook_run_native(struct edge_ctx *ctx);
 /** counts a finished call in fn's counters of thread t */

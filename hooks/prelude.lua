@@ -36,6 +36,7 @@ typedef struct edge_host {
     void *(*alloc)(edge_ctx_t *ctx, size_t size);
     void (*log)(edge_ctx_t *ctx, int level, const char *msg, size_t len);
     void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
+    void *fetch, *fetch_wait, *thread_state;
 } edge_host_t;
 typedef struct hook_lua_api {
     void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
@@ -51,6 +52,12 @@ typedef struct hook_lua_api {
     char *(*scratch)(size_t len);
     int (*header_put)(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, const char *key, size_t klen, const char *value,
                       size_t vlen);
+    int (*fetch_add)(edge_ctx_t *ctx, const char *url, size_t ulen, const char *method, size_t mlen, const char *body, size_t blen,
+                     double timeout_ms);
+    int (*fetch_header)(edge_ctx_t *ctx, int idx, const char *name, size_t nlen, const char *value, size_t vlen);
+    int (*fetch_wait)(edge_ctx_t *ctx);
+    int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
+    int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
 } hook_lua_api_t;
 ]]
 
@@ -1193,6 +1200,95 @@ edge.hash = function(s)
 end
 edge.time = function()
     return A.time()
+end
+-- edge.fetch: the requests go into the call, the call parks until the server answers them (the worker keeps serving)
+local str2 = fnew("edge_str_t[1]")
+local function fetch_add(url, opts)
+    if type(url) ~= "string" then
+        return nil, "edge.fetch: the url must be a string"
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        return nil, "edge.fetch: opts must be a table"
+    end
+    opts = opts or {}
+    local method, body, timeout = opts.method or "GET", opts.body or "", opts.timeout_ms or 0
+    if type(method) ~= "string" or type(body) ~= "string" or type(timeout) ~= "number" then
+        return nil, "edge.fetch: method and body are strings, timeout_ms a number"
+    end
+    local i = A.fetch_add(cur, url, #url, method, #method, body, #body, timeout)
+    if i < 0 then
+        return nil, "edge.fetch: too many fetches at once"
+    end
+    if opts.headers ~= nil then
+        if type(opts.headers) ~= "table" then
+            return nil, "edge.fetch: headers must be a table of name = value"
+        end
+        for k, v in pairs(opts.headers) do
+            k, v = tostring(k), tostring(v)
+            A.fetch_header(cur, i, k, #k, v, #v)
+        end
+    end
+    return i
+end
+
+local function fetch_read(i)
+    local st = A.fetch_result(cur, i, str1, str2)
+    if st <= 0 then
+        return nil, fstring(str2[0].ptr, str2[0].len)
+    end
+    local headers, n = {}, 0
+    while A.fetch_header_at(cur, i, n, hdr1) == 0 do
+        local h = hdr1[0]
+        local name, value = fstring(h.name.ptr, h.name.len), fstring(h.value.ptr, h.value.len)
+        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+        n = n + 1
+    end
+    return { status = st, headers = headers, body = fstring(str1[0].ptr, str1[0].len) }
+end
+
+edge.fetch = function(url, opts)
+    if cur == nil then
+        return nil, "edge.fetch: only inside a hook call"
+    end
+    local i, err = fetch_add(url, opts)
+    if i == nil then
+        return nil, err
+    end
+    A.fetch_wait(cur)
+    return fetch_read(i)
+end
+-- edge.fetch_all({ {url, opts}, ... }): in parallel; returns an array of responses (false where one failed) and one of errors
+edge.fetch_all = function(list)
+    if cur == nil then
+        return nil, "edge.fetch_all: only inside a hook call"
+    end
+    if type(list) ~= "table" then
+        return nil, "edge.fetch_all: a list of {url, opts}"
+    end
+    local idx, res, errs, any = {}, {}, {}, false
+    for k = 1, #list do
+        local item = list[k]
+        local i, err
+        if type(item) == "table" then
+            i, err = fetch_add(item[1] or item.url, item[2] or item.opts)
+        else
+            i, err = fetch_add(item, nil)
+        end
+        idx[k], errs[k] = i, err
+        any = any or i ~= nil
+    end
+    if any then
+        A.fetch_wait(cur)
+    end
+    for k = 1, #list do
+        if idx[k] ~= nil then
+            local r, err = fetch_read(idx[k])
+            res[k], errs[k] = r or false, err
+        else
+            res[k] = false
+        end
+    end
+    return res, errs
 end
 edge.url_decode = url_decode
 edge.url_encode = url_encode

@@ -197,6 +197,9 @@ static void version_release(version_t *v)
     free(v->copy_path);
     free(v->orig_path);
     free(v->conf.config_json);
+    for (size_t i = 0; i != v->conf.fetch_allow.count; ++i)
+        free(v->conf.fetch_allow.names[i]);
+    free(v->conf.fetch_allow.names);
     v->magic = 0;
     free(v);
 }
@@ -429,6 +432,11 @@ static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const 
     v->conf.lua = is_lua ? v->copy_path : NULL;
     v->conf.native = is_lua ? NULL : v->copy_path;
     v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
+    v->conf.fetch_allow.names = calloc(tmpl->fetch_allow.count + 1, sizeof(char *));
+    if (v->conf.fetch_allow.names == NULL)
+        abort();
+    for (size_t i = 0; i != tmpl->fetch_allow.count; ++i)
+        v->conf.fetch_allow.names[i] = xstrdup(tmpl->fetch_allow.names[i]);
     v->created = time(NULL);
     if ((e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1))) == NULL ||
         (txn->new_files = realloc(txn->new_files, sizeof(char *) * (txn->num_new_files + 1))) == NULL)

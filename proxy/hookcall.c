@@ -4,6 +4,7 @@
 #include <string.h>
 #include "proxy/hookcall.h"
 #include "base/log.h"
+#include "proxy/hookfetch.h"
 #include "proxy/offload.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
@@ -204,6 +205,7 @@ void hookcall_limits(const conf_t *conf, hook_head_limits_t *limits)
 
 static __thread hook_thread_t *thread_hooks;
 static __thread h2o_multithread_receiver_t *thread_receiver;
+static __thread int thread_fetches; /* a server worker: edge.fetch goes out through its origin client */
 
 void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offload_receiver)
 {
@@ -211,18 +213,61 @@ void hookcall_thread_init(hook_thread_t *hooks, h2o_multithread_receiver_t *offl
     thread_receiver = offload_receiver;
 }
 
-/* a call that went on on an offload thread came back to this thread */
+static void advance(hookcall_t *call, hook_run_t r, int in_start);
+
+/* the fetches of a parked call were answered: it goes on on the event loop, with a fresh inline budget */
+static void on_fetched(void *arg)
+{
+    hookcall_t *call = arg;
+    call->fetch = NULL;
+    advance(call, hook_call_run(thread_hooks, call->running, offload_budget_ms()), 0);
+}
+
+/* a call that went on on an offload thread came back to this thread: finished, or parked on fetches */
 static void on_job_done(offload_job_t *job)
 {
     hookcall_t *call = job->data;
-    call->pending = NULL;
-    /* kept until hookcall_cancel: the result points into the job's memory */
-    job->next = call->finished;
-    call->finished = job;
-    call->status = job->status;
-    call->http_status = job->rep.http_status;
-    call->ev = &job->ev;
-    call->done(call, call->arg);
+    call->at_offload = 0;
+    advance(call, job->result, 0);
+}
+
+/* what the call does next, after each run of it */
+static void advance(hookcall_t *call, hook_run_t r, int in_start)
+{
+    hook_call_t *c = call->running;
+    offload_job_t *job = call->pending;
+    hook_report_t rep;
+    switch (r) {
+    case HOOK_RUN_FINISHED:
+        call->status = hook_call_result(c, &rep);
+        call->http_status = rep.http_status;
+        call->running = NULL;
+        if (job != NULL) {
+            /* kept until hookcall_cancel: the result points into the job's memory (the job frees the call) */
+            call->pending = NULL;
+            job->next = call->finished;
+            call->finished = job;
+            call->ev = &job->ev;
+        } else {
+            call->ev = call->given;
+            hook_call_free(c);
+        }
+        if (!in_start)
+            call->done(call, call->arg);
+        return;
+    case HOOK_RUN_MOVED:
+        /* too long for the event loop: it goes on, from where it was, where it delays only its own caller. From its first move
+         * on it uses the job's memory */
+        if (job == NULL)
+            job = call->pending = offload_job_new(c, hook_call_fn(c), on_job_done, call);
+        call->at_offload = 1;
+        offload_submit(job, thread_receiver);
+        return;
+    case HOOK_RUN_PARKED:
+        /* edge.fetch: the requests go out on this event loop; the call goes on when all have an answer */
+        call->fetch = hookfetch_start(c, on_fetched, call);
+        return;
+    }
 }
 
 hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool,
@@ -233,40 +278,49 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
     if (thread_hooks == NULL) {
         server_worker_t *w = server_worker_current();
         hookcall_thread_init(w->hooks, &w->offload_receiver);
+        thread_fetches = 1;
     }
     if (limits != NULL)
         ev->limits = *limits;
     uint64_t budget = offload_budget_ms();
     call->ev = ev;
-    /* only a Lua call can be moved half way (a C plugin runs to its end) */
-    if (budget == 0 || !hook_fn_is_lua(fn) || !hook_fn_handles(fn, ev->type)) {
+    /* a Lua call can be moved half way; Lua and C calls can wait for fetches */
+    if (budget == 0 || !hook_fn_handles(fn, ev->type)) {
         call->status = hook_run(thread_hooks, fn, ev, pool, &rep);
         call->http_status = rep.http_status;
         return HOOKCALL_DONE;
     }
     /* on the event loop for its inline budget, on the caller's memory */
-    hook_call_t *c = hook_call_new(thread_hooks, fn, ev, pool);
-    if (hook_call_run(thread_hooks, c, budget)) {
-        call->status = hook_call_result(c, &rep);
-        call->http_status = rep.http_status;
-        hook_call_free(c);
-        return HOOKCALL_DONE;
-    }
-    /* too long for the event loop: it goes on, from where it was, where it delays only its own caller */
     call->done = done;
     call->arg = arg;
+    call->given = ev;
+    call->running = hook_call_new(thread_hooks, fn, ev, pool);
+    if (thread_fetches)
+        hook_call_allow_park(call->running);
+    advance(call, hook_call_run(thread_hooks, call->running, budget), 1);
+    if (call->running == NULL)
+        return HOOKCALL_DONE;
     call->ev = NULL;
-    call->pending = offload_job_new(c, fn, on_job_done, call);
-    offload_submit(call->pending, thread_receiver);
     return HOOKCALL_PENDING;
 }
 
 void hookcall_cancel(hookcall_t *call)
 {
-    if (call->pending != NULL) {
-        offload_orphan(call->pending); /* freed when it comes back */
-        call->pending = NULL;
+    if (call->fetch != NULL) {
+        hookfetch_cancel(call->fetch);
+        call->fetch = NULL;
     }
+    if (call->pending != NULL) {
+        if (call->at_offload)
+            offload_orphan(call->pending); /* freed when it comes back */
+        else
+            offload_job_free(call->pending); /* parked here: the call is abandoned with it */
+        call->pending = NULL;
+    } else if (call->running != NULL) {
+        hook_call_free(call->running); /* parked on the caller's memory: abandoned */
+    }
+    call->running = NULL;
+    call->at_offload = 0;
     while (call->finished != NULL) {
         offload_job_t *job = call->finished;
         call->finished = job->next;

@@ -7,6 +7,7 @@
 #include "hooks/hooks.h"
 
 struct offload_job;
+struct hookfetch;
 
 /**
  * One hook call, completion-based: hookcall_start runs fn on an event and either finishes at once or goes on elsewhere and
@@ -35,7 +36,11 @@ struct hookcall {
     /* private */
     hookcall_done_t done;
     void *arg;
-    struct offload_job *pending;  /* a call running elsewhere */
+    hook_event_t *given;          /* the event given to hookcall_start */
+    struct hook_call *running;    /* a call not finished yet: running elsewhere, or waiting for its fetches */
+    struct offload_job *pending;  /* the job of a call that moved (it owns the call's memory from then on) */
+    int at_offload;               /* the job is with the offload threads */
+    struct hookfetch *fetch;      /* the fetches a parked call waits for */
     struct offload_job *finished; /* calls back from elsewhere, whose results are still in use */
 };
 
@@ -55,10 +60,10 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
 /** the caller is going away: a pending call is abandoned (`done` never runs) and the memory of results is freed; the hookcall_t
  * may be started again. Does nothing to a call that never started. */
 void hookcall_cancel(hookcall_t *call);
-/** 1 while a call runs elsewhere */
+/** 1 while a call runs elsewhere or waits for its fetches */
 static inline int hookcall_is_pending(const hookcall_t *call)
 {
-    return call->pending != NULL;
+    return call->running != NULL;
 }
 /**
  * The hooks runtime and the offload receiver of this thread. A server worker's are found on their own

@@ -30,11 +30,13 @@ static void *offload_main(void *arg)
         EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
         /* the call goes on from where it was, under the rest of its timeout: here a long call only delays its own request. None
          * is left after a long wait in the queue: the call ends as a timeout without running further */
+        job->result = HOOK_RUN_FINISHED;
         if (hook_call_remaining_ms(job->call) == 0)
             hook_call_expire(t, job->call, "its timeout passed while it waited for an offload thread");
         else
-            hook_call_run(t, job->call, 0);
-        job->status = hook_call_result(job->call, &job->rep);
+            job->result = hook_call_run(t, job->call, 0);
+        if (job->result == HOOK_RUN_FINISHED)
+            job->status = hook_call_result(job->call, &job->rep);
         hook_thread_sweep(t);
         /* after this the job belongs to its worker again */
         h2o_multithread_send_message(job->receiver, &job->message);

@@ -19,7 +19,8 @@ struct offload_job {
     hook_event_t ev;      /* the call's event from its move on (a deep copy, in pool); the result after the run */
     h2o_mem_pool_t pool;  /* the job's memory: the result points into it, so free the job after using the result */
     hook_call_t *call;    /* the call (hooks/hooks.h), started on the worker and suspended there */
-    hook_status_t status; /* the result */
+    hook_run_t result;    /* what the offload thread's run did: finished, or parked on fetches (the worker starts them) */
+    hook_status_t status; /* the result, once finished */
     hook_report_t rep;
     void (*on_done)(offload_job_t *job); /* on the submitting worker's thread, unless the job was orphaned */
     void *data;

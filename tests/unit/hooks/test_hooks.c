@@ -838,6 +838,11 @@ static void test_ffi_layout_matches(void **state)
     CHECK(hook_lua_api_t, log);
     CHECK(hook_lua_api_t, scratch);
     CHECK(hook_lua_api_t, header_put);
+    CHECK(hook_lua_api_t, fetch_add);
+    CHECK(hook_lua_api_t, fetch_header);
+    CHECK(hook_lua_api_t, fetch_wait);
+    CHECK(hook_lua_api_t, fetch_result);
+    CHECK(hook_lua_api_t, fetch_header_at);
 #undef CHECK
     lua_close(L);
 }
