@@ -161,7 +161,8 @@ static void test_full_schema(void **state)
                 "hooks:\n"
                 "  security-headers: {lua: " LUA "}\n"
                 "  auth: {lua: " LUA ", config: {secret_env: AUTH_SECRET, n: 3, f: -1.5, b: true, z: null, s: \"3\",\n"
-                "         l: [1, a], m: {x: \"q\\\"uote\"}}, timeout: 1s, include_body: true, memory: 16MB}\n"
+                "         l: [1, a], m: {x: \"q\\\"uote\"}}, timeout: 1s, include_body: true, memory: 16MB, "
+                "fetch_allow: [API.example.com, \"example.net:8443\", \"*.example.org\", media]}\n"
                 "behaviors:\n"
                 "  - path: \"/images/*\"\n"
                 "    origin: media\n"
@@ -281,6 +282,12 @@ static void test_full_schema(void **state)
     assert_int_equal(auth->timeout_ms, 1000);
     assert_int_equal(auth->include_body, 1);
     assert_int_equal(auth->memory_limit, 16 * MB);
+    assert_int_equal(sh->fetch_allow.count, 0);
+    assert_int_equal(auth->fetch_allow.count, 4);
+    assert_string_equal(auth->fetch_allow.names[0], "api.example.com"); /* lower-cased */
+    assert_string_equal(auth->fetch_allow.names[1], "example.net:8443");
+    assert_string_equal(auth->fetch_allow.names[2], "*.example.org");
+    assert_string_equal(auth->fetch_allow.names[3], "media");
 
     /* behaviors keep their order: the first match wins */
     assert_int_equal(conf->num_behaviors, 5);
@@ -554,6 +561,14 @@ static const bad_t bad[] = {
     {"error_log level", L O B "error_log: {level: verbose}\n", "4: error_log.level: must be error, warn, info or debug"},
     {"hook config list", L O "hooks: {h: {lua: " LUA ", config: [1]}}\n" B, "3: hooks.h.config: must be a map, not a list"},
     {"hook include_body", L O "hooks: {h: {lua: " LUA ", include_body: 1}}\n" B, "3: hooks.h.include_body: must be true or false"},
+    {"hook fetch_allow scalar", L O "hooks: {h: {lua: " LUA ", fetch_allow: a.com}}\n" B,
+     "3: hooks.h.fetch_allow: must be a list of names"},
+    {"hook fetch_allow url", L O "hooks: {h: {lua: " LUA ", fetch_allow: [\"http://a.com/\"]}}\n" B,
+     "3: hooks.h.fetch_allow: \"http://a.com/\" is not a host, host:port, *.domain or origin name"},
+    {"hook fetch_allow port", L O "hooks: {h: {lua: " LUA ", fetch_allow: [\"a.com:99999\"]}}\n" B,
+     "3: hooks.h.fetch_allow: \"a.com:99999\" is not a host, host:port, *.domain or origin name"},
+    {"hook fetch_allow wildcard", L O "hooks: {h: {lua: " LUA ", fetch_allow: [\"a.*.com\"]}}\n" B,
+     "3: hooks.h.fetch_allow: \"a.*.com\" is not a host, host:port, *.domain or origin name"},
     {"s3 addressing", L "origins: {s: {type: s3, endpoint: \"http://a\", bucket: b, addressing: host}}\n" B,
      "2: origins.s.addressing: must be path, virtual or auto"},
 
