@@ -342,8 +342,8 @@ void hook_call_expire(hook_thread_t *t, hook_call_t *c, const char *why)
     c->rep.error = why;
     uint64_t end = hook_now_ns();
     c->rep.duration_ns = end > c->ctx.start_ns ? end - c->ctx.start_ns : 0;
-    log_error("hook %s [%.*s] %s: 503 timeout: %s", fn->name, (int)ev->request_id.len, ev->request_id.base ? ev->request_id.base : "",
-              hook_event_type_name(ev->type), why);
+    log_error("hook %s [%.*s] %s: 503 timeout: %s", fn->name, (int)ev->request_id.len,
+              ev->request_id.base ? ev->request_id.base : "", hook_event_type_name(ev->type), why);
     hook_count(fn, t, HOOK_FAILED, &c->rep);
 }
 

@@ -131,10 +131,10 @@ enum { EDGE_SSL_SSLV3 = 1, EDGE_SSL_TLSV1 = 2, EDGE_SSL_TLSV1_1 = 4, EDGE_SSL_TL
 /** 1.2: a request for host->fetch. Set `size = sizeof(edge_fetch_request_t)`. */
 typedef struct edge_fetch_request {
     uint32_t size;
-    uint32_t timeout_ms;  /* 0: the rest of the call's time (it is capped by it anyway) */
-    edge_str_t url;       /* http:// or https://, to a host the hook's `fetch_allow` lists */
-    edge_str_t method;    /* empty: GET */
-    edge_str_t body;      /* may be empty */
+    uint32_t timeout_ms;          /* 0: the rest of the call's time (it is capped by it anyway) */
+    edge_str_t url;               /* http:// or https://, to a host the hook's `fetch_allow` lists */
+    edge_str_t method;            /* empty: GET */
+    edge_str_t body;              /* may be empty */
     const edge_header_t *headers; /* key and value of each are sent; Host and the framing headers are the host's */
     size_t num_headers;
 } edge_fetch_request_t;
@@ -249,9 +249,17 @@ typedef struct edge_hook_plugin {
 
 /** 1.2: the descriptor with per-thread state: EDGE_HOOK_PLUGIN_THREADS(..., fini, thread_init, thread_fini) */
 #define EDGE_HOOK_PLUGIN_THREADS(name_, version_, events_, init_, on_event_, fini_, thread_init_, thread_fini_)                    \
-    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {                                           \
-        EDGE_HOOK_ABI_MAJOR, EDGE_HOOK_ABI_MINOR, sizeof(edge_hook_plugin_t), (events_), (name_), (version_), (init_), (on_event_), \
-        (fini_),             (thread_init_),      (thread_fini_)}
+    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {EDGE_HOOK_ABI_MAJOR,                       \
+                                                                                        EDGE_HOOK_ABI_MINOR,                       \
+                                                                                        sizeof(edge_hook_plugin_t),                \
+                                                                                        (events_),                                 \
+                                                                                        (name_),                                   \
+                                                                                        (version_),                                \
+                                                                                        (init_),                                   \
+                                                                                        (on_event_),                               \
+                                                                                        (fini_),                                   \
+                                                                                        (thread_init_),                            \
+                                                                                        (thread_fini_)}
 
 /** declares the descriptor: EDGE_HOOK_PLUGIN("name", "1.0", EDGE_ALL_EVENTS, init, on_event, fini) */
 #define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                        \

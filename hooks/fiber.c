@@ -120,12 +120,12 @@ void hook_fiber_prepare(hook_fiber_t *f, void (*entry)(void *), void *arg)
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(fpucw));
     sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
-    sp[1] = 0;                             /* r15 */
-    sp[2] = 0;                             /* r14 */
-    sp[3] = (uint64_t)(uintptr_t)arg;      /* r13 */
-    sp[4] = (uint64_t)(uintptr_t)entry;    /* r12 */
-    sp[5] = 0;                             /* rbx */
-    sp[6] = 0;                             /* rbp: the end of the frame-pointer chain */
+    sp[1] = 0;                          /* r15 */
+    sp[2] = 0;                          /* r14 */
+    sp[3] = (uint64_t)(uintptr_t)arg;   /* r13 */
+    sp[4] = (uint64_t)(uintptr_t)entry; /* r12 */
+    sp[5] = 0;                          /* rbx */
+    sp[6] = 0;                          /* rbp: the end of the frame-pointer chain */
     sp[7] = (uint64_t)(uintptr_t)hook_fiber_start;
     f->sp = sp;
 #else
@@ -172,7 +172,7 @@ void hook_fiber_yield(hook_fiber_t *f, int final)
 #ifdef EDGE_SANITIZE
     __sanitizer_start_switch_fiber(final ? NULL : &f->asan_fake, f->resumer_bottom, f->resumer_size);
 #else
-    (void)final;
+    (void) final;
 #endif
 #ifdef EDGE_TSAN
     __tsan_switch_to_fiber(f->tsan_resumer, 0);

@@ -98,12 +98,12 @@ typedef struct hook_report {
 } hook_report_t;
 
 /**
- * Runs fn for event ev on the calling worker thread (t must be this thread's). Synchronous (a hook_call run to its end); returns within the hook's
- * timeout plus a short grace even if a Lua hook loops forever (the Lua state is then discarded and rebuilt), and never
- * crashes on a Lua error, a garbage result, or a plugin returning garbage (a plugin that crashes is out of scope).
- * Memory for every change comes from `pool` (the request's); on INVALID or FAILED ev may be partly modified: discard it
- * and answer rep->http_status. Errors are logged with the hook's name, the request id and the Lua traceback or plugin
- * message. Counters of fn are updated. `rep` may be NULL.
+ * Runs fn for event ev on the calling worker thread (t must be this thread's). Synchronous (a hook_call run to its end); returns
+ * within the hook's timeout plus a short grace even if a Lua hook loops forever (the Lua state is then discarded and rebuilt), and
+ * never crashes on a Lua error, a garbage result, or a plugin returning garbage (a plugin that crashes is out of scope). Memory for
+ * every change comes from `pool` (the request's); on INVALID or FAILED ev may be partly modified: discard it and answer
+ * rep->http_status. Errors are logged with the hook's name, the request id and the Lua traceback or plugin message. Counters of fn
+ * are updated. `rep` may be NULL.
  */
 hook_status_t hook_run(hook_thread_t *t, hook_fn_t *fn, hook_event_t *ev, h2o_mem_pool_t *pool, hook_report_t *rep);
 
@@ -143,8 +143,8 @@ typedef struct hook_fetch {
     hook_headers_t headers;
     int64_t timeout_ms; /* the hook's timeout_ms, or 0 (the rest of the call's time) */
     /* the answer, filled by the runner before it continues the call (memory from hook_call_fetch_pool) */
-    int status;          /* the HTTP status; 0 when the fetch failed */
-    const char *error;   /* why it failed (denied, timed out, too large, ...) */
+    int status;                  /* the HTTP status; 0 when the fetch failed */
+    const char *error;           /* why it failed (denied, timed out, too large, ...) */
     hook_headers_t resp_headers; /* names lower-case */
     h2o_iovec_t resp_body;
     int denied; /* failed because fetch_allow does not permit it, or not an http(s) URL */

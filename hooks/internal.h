@@ -57,11 +57,11 @@ typedef struct hook_thread_slot {
     hook_fn_t *fn;
     hook_lua_state_t *states[HOOK_SLOT_STATES]; /* idle states, ready for the next call */
     size_t num_states;
-    int jit_off;  /* after a hard stop states are rebuilt interpreted: later overruns stop softly and leak nothing */
-    int warned;   /* the hard stop's warning was logged */
+    int jit_off; /* after a hard stop states are rebuilt interpreted: later overruns stop softly and leak nothing */
+    int warned;  /* the hard stop's warning was logged */
     int thread_inited, thread_init_failed; /* native: the plugin's thread_init ran (1.2) */
     void *thread_state;                    /* native: what it returned */
-    size_t peak;  /* the largest peak of the states discarded or handed back so far */
+    size_t peak;                           /* the largest peak of the states discarded or handed back so far */
 } hook_thread_slot_t;
 
 /*
@@ -126,9 +126,9 @@ struct edge_ctx {
     int protected_touched[2]; /* a disallowed/read-only header of msg was touched: snapshot taken */
     hook_headers_t snapshot[2];
     int status_at_start;
-    uint64_t start_ns;   /* hook_now_ns() when the call began */
-    int64_t timeout_ms;  /* the call's timeout */
-    void *thread_state;  /* native: the plugin's state of this thread (host->thread_state) */
+    uint64_t start_ns;                   /* hook_now_ns() when the call began */
+    int64_t timeout_ms;                  /* the call's timeout */
+    void *thread_state;                  /* native: the plugin's state of this thread (host->thread_state) */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
 };
 
@@ -150,14 +150,14 @@ struct hook_call {
     int prepare_only;     /* hook_thread_prepare: build the state, run nothing */
     hook_lua_state_t *ls; /* the Lua state it runs on */
     lua_State *L;
-    int jit_off;       /* the state is (to be) built interpreted */
-    size_t dead_peak;  /* the peak of a state freed by the call (hard stop, memory cap) */
+    int jit_off;          /* the state is (to be) built interpreted */
+    size_t dead_peak;     /* the peak of a state freed by the call (hard stop, memory cap) */
     uint64_t deadline_ns; /* start + timeout: what the watchdog enforces and getRemainingTimeInMillis counts down to */
     /* the watchdog protocol of the running call (its thread and that thread's signal handler) */
     volatile sig_atomic_t in_fiber; /* the fiber runs (set on it after each switch in, cleared before each switch out) */
     volatile sig_atomic_t in_lua;   /* inside the call's lua_pcall */
-    volatile sig_atomic_t in_host; /* inside the allocator or a host function: never switch from there */
-    volatile sig_atomic_t pending; /* HOOK_PENDING_*: done on the way out of the host function, or by the debug hook */
+    volatile sig_atomic_t in_host;  /* inside the allocator or a host function: never switch from there */
+    volatile sig_atomic_t pending;  /* HOOK_PENDING_*: done on the way out of the host function, or by the debug hook */
     volatile sig_atomic_t timed_out;
     volatile sig_atomic_t hook_armed;  /* a Lua debug hook is set on L */
     volatile sig_atomic_t from_signal; /* the last switch out was made by the signal handler, which is still on the fiber */
@@ -168,7 +168,7 @@ struct hook_call {
     hook_fetch_t *fetches;
     size_t num_fetches, cap_fetches;
     h2o_mem_pool_t fetch_pool;
-    struct hook_call *next;            /* the thread's idle list */
+    struct hook_call *next; /* the thread's idle list */
 };
 #define HOOK_CALL_MAGIC 0x6ca11fb3u
 enum { HOOK_PHASE_IDLE = 0, HOOK_PHASE_NEW, HOOK_PHASE_SUSPENDED, HOOK_PHASE_DONE };
@@ -205,7 +205,6 @@ hook_call_t *hook_call_self(void);
 void hook_call_switch_out(hook_call_t *c, int how);
 /** what the watchdog asked while a host function ran (HOOK_PENDING_*), done on its way out: move or stop the call */
 void hook_call_pending_now(hook_call_t *c);
-
 
 /** the host vtable (host.c) */
 extern const edge_host_t hook_host;

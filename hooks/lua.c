@@ -723,8 +723,8 @@ void hook_lua_exec(hook_call_t *c)
     lua_settop(L, 2);
     if (c->timed_out) {
         c->rep.timed_out = 1;
-        ctx->error = pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)ctx->timeout_ms,
-                                 ctx->error != NULL ? ctx->error : "");
+        ctx->error =
+            pool_printf(ctx->pool, "timed out after %lld ms: %s", (long long)ctx->timeout_ms, ctx->error != NULL ? ctx->error : "");
         st = HOOK_FAILED;
     }
     if (ls->oom) {

@@ -192,8 +192,8 @@ static int allowed(hookfetch_t *hf, int https, h2o_iovec_t host, uint16_t port, 
         const char *e = allow->names[i];
         for (size_t j = 0; gen != NULL && j != gen->conf->num_origins; ++j) {
             origin_t *o = gen->origins[j];
-            if (o != NULL && strcmp(gen->conf->origins[j].name, e) == 0 && o->s3 == NULL && o->https == https &&
-                o->port == port && iov_eq(host, o->host)) {
+            if (o != NULL && strcmp(gen->conf->origins[j].name, e) == 0 && o->s3 == NULL && o->https == https && o->port == port &&
+                iov_eq(host, o->host)) {
                 *configured = o;
                 return 1;
             }
@@ -228,8 +228,8 @@ static void start_one(hookfetch_t *hf, fetch_one_t *one, int64_t call_left_ms)
         finish_one(one, 0, "timed out (the hook's time is up)");
         return;
     }
-    if (h2o_url_parse(f->url.base, f->url.len, &url) != 0 || (url.scheme != &H2O_URL_SCHEME_HTTP && url.scheme != &H2O_URL_SCHEME_HTTPS) ||
-        url.host.len == 0 || url.host.len >= 256) {
+    if (h2o_url_parse(f->url.base, f->url.len, &url) != 0 ||
+        (url.scheme != &H2O_URL_SCHEME_HTTP && url.scheme != &H2O_URL_SCHEME_HTTPS) || url.host.len == 0 || url.host.len >= 256) {
         f->denied = 1;
         finish_one(one, 0, "not an http:// or https:// URL");
         return;
@@ -269,7 +269,8 @@ static void start_one(hookfetch_t *hf, fetch_one_t *one, int64_t call_left_ms)
         h2o_add_header_by_str(pool, &headers, h->name.base, h->name.len, 0, NULL, h->value.base, h->value.len);
     }
     int idempotent = iov_eq(f->method, "GET") || iov_eq(f->method, "HEAD");
-    origin_req_t *req = origin_req_start(o, f->method, url.path, headers.entries, headers.size, f->body, idempotent, &callbacks, one);
+    origin_req_t *req =
+        origin_req_start(o, f->method, url.path, headers.entries, headers.size, f->body, idempotent, &callbacks, one);
     if (!one->done)
         one->req = req; /* else it ended already (on_done ran inside) */
 }

@@ -20,5 +20,4 @@ hookfetch_t *hookfetch_start(hook_call_t *c, void (*done)(void *arg), void *arg)
 /** stops the fetches still in flight; done never runs */
 void hookfetch_cancel(hookfetch_t *f);
 
-
 #endif

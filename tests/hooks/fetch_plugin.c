@@ -88,11 +88,12 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
         return EDGE_FAIL;
     }
     int *thread = host->thread_state(ctx);
-    int n = snprintf(body, sizeof(body), "status=%d len=%zu denied=%d thread=%d", a.status, a.len, d.status,
-                     thread != NULL ? 1 : 0);
+    int n =
+        snprintf(body, sizeof(body), "status=%d len=%zu denied=%d thread=%d", a.status, a.len, d.status, thread != NULL ? 1 : 0);
     host->respond(ctx, 200, "OK", 2, body, (size_t)n);
     host->header_set(ctx, EDGE_MSG_RESPONSE, "Cache-Control", 13, "no-store", 8);
     return EDGE_RESPOND;
 }
 
-EDGE_HOOK_PLUGIN_THREADS("fetch-plugin", "1.0", EDGE_EVENT_BIT(EDGE_VIEWER_REQUEST), init, on_event, NULL, thread_init, thread_fini);
+EDGE_HOOK_PLUGIN_THREADS("fetch-plugin", "1.0", EDGE_EVENT_BIT(EDGE_VIEWER_REQUEST), init, on_event, NULL, thread_init,
+                         thread_fini);
