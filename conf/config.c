@@ -1073,9 +1073,8 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
         opt_size(c, n, key, "memory", &at_least_1mb, &h->memory_limit) != 0)
         return -1;
     if ((v = opt_node(c, n, key, "fetch_allow", &k)) != NULL) {
-        if (parse_namelist(c, v, k, &h->fetch_allow, 1) != 0)
-            return -1;
-        for (size_t i = 0; i != h->fetch_allow.count; ++i) {
+        int r = parse_namelist(c, v, k, &h->fetch_allow, 1);
+        for (size_t i = 0; r == 0 && i != h->fetch_allow.count; ++i) {
             const char *e = h->fetch_allow.names[i], *colon = strrchr(e, ':');
             int ok = strchr(e, '/') == NULL && strchr(e, ' ') == NULL && e[0] != ':' && (strncmp(e, "*.", 2) != 0 || e[2] != '\0');
             if (ok && colon != NULL) {
@@ -1084,8 +1083,10 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
                 ok = *end == '\0' && port >= 1 && port <= 65535 && colon[1] != '\0';
             }
             if (!ok || (strchr(e, '*') != NULL && (strncmp(e, "*.", 2) != 0 || strchr(e + 1, '*') != NULL)))
-                return fail(c, v, k, "\"%s\" is not a host, host:port, *.domain or origin name", e);
+                r = fail(c, v, k, "\"%s\" is not a host, host:port, *.domain or origin name", e);
         }
+        if (opt_result(k, r) != 0)
+            return -1;
     }
     return 0;
 }

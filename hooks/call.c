@@ -332,6 +332,8 @@ void hook_call_expire(hook_thread_t *t, hook_call_t *c, const char *why)
         size_t peak = hook_lua_state_abandon(c->ls);
         if (peak > c->dead_peak)
             c->dead_peak = peak;
+        if (c->ls != NULL)
+            c->jit_off = 1; /* an abandoned state leaks its JIT machine code: the thread's next states are interpreted */
         c->ls = NULL;
         c->L = NULL;
     }
@@ -358,6 +360,8 @@ void hook_call_free(hook_call_t *c)
         size_t peak = hook_lua_state_abandon(c->ls);
         if (peak > c->dead_peak)
             c->dead_peak = peak;
+        if (c->ls != NULL)
+            c->jit_off = 1; /* as after a hard stop: the leak of its machine code happens once per thread */
         c->ls = NULL;
     }
     hook_thread_slot_t *slot = t != NULL && t == c->home ? hook_thread_find_slot(t, c->fn) : NULL;
@@ -365,8 +369,8 @@ void hook_call_free(hook_call_t *c)
         if (c->dead_peak > slot->peak)
             slot->peak = c->dead_peak;
         if (c->jit_off && !slot->jit_off) {
-            log_warn("hook %s: stopped hard in compiled code; its states on this thread are rebuilt with the JIT off "
-                     "(interpreted), so later overruns stop softly without leaking the JIT's machine code",
+            log_warn("hook %s: a call was stopped hard in compiled code (or abandoned mid-flight); its states on this thread are "
+                     "rebuilt with the JIT off (interpreted), so later ones stop softly without leaking the JIT's machine code",
                      c->fn->name);
             slot->jit_off = 1;
         }

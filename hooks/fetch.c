@@ -88,15 +88,24 @@ int hook_fetch_wait(edge_ctx_t *ctx)
     hook_call_t *c = call_of(ctx);
     if (c == NULL || c->num_fetches == 0 || c->fetch_waited)
         return -1;
-    if (!c->can_park) {
+    if (!c->can_park || c->fetch_aborted) {
         for (size_t i = 0; i != c->num_fetches; ++i)
-            c->fetches[i].error = "edge.fetch is not available here (only in the server)";
+            c->fetches[i].error = c->fetch_aborted ? "the request ended" : "edge.fetch is not available here (only in the server)";
     } else {
         /* the thread goes back to the runner, which answers the batch and continues the call (any thread) */
         hook_call_switch_out(c, HOOK_CALL_PARKED);
     }
     c->fetch_waited = 1;
     return 0;
+}
+
+void hook_call_abort_fetches(hook_call_t *c)
+{
+    c->fetch_aborted = 1;
+    if (!c->fetch_waited)
+        for (size_t i = 0; i != c->num_fetches; ++i)
+            if (c->fetches[i].status == 0 && c->fetches[i].error == NULL)
+                c->fetches[i].error = "the request ended";
 }
 
 int hook_fetch_result(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err)

@@ -155,6 +155,12 @@ typedef struct hook_fetch {
 void hook_call_allow_park(hook_call_t *c);
 /** the fetches a parked call waits for */
 size_t hook_call_fetches(hook_call_t *c, hook_fetch_t **fetches);
+/**
+ * The caller of a parked call is gone: the fetches it waits for fail ("the request ended"), and every later one fails at once
+ * without parking. Continue the call then (an offload thread) so that it ends and its Lua state goes back to its thread:
+ * freeing a call mid-flight would leak the machine code the JIT made for its state.
+ */
+void hook_call_abort_fetches(hook_call_t *c);
 /** the memory answers go in: valid until the hook has read them */
 h2o_mem_pool_t *hook_call_fetch_pool(hook_call_t *c);
 /** the hook the call runs */

@@ -164,7 +164,8 @@ struct hook_call {
     sigset_t resumer_mask;             /* the signal mask the handler returns with, on the thread that resumed the call */
     /* edge.fetch: the requests of the batch the hook waits for, and their answers (fetch_pool) */
     int can_park;
-    int fetch_waited; /* the batch was waited for: the next fetch starts a new one */
+    int fetch_waited;  /* the batch was waited for: the next fetch starts a new one */
+    int fetch_aborted; /* the caller is gone: fetches fail at once (hook_call_abort_fetches) */
     hook_fetch_t *fetches;
     size_t num_fetches, cap_fetches;
     h2o_mem_pool_t fetch_pool;

@@ -264,7 +264,11 @@ static void advance(hookcall_t *call, hook_run_t r, int in_start)
         offload_submit(job, thread_receiver);
         return;
     case HOOK_RUN_PARKED:
-        /* edge.fetch: the requests go out on this event loop; the call goes on when all have an answer */
+        /* edge.fetch: the requests go out on this event loop; the call goes on when all have an answer. It completes later, so
+         * from now on it uses memory of its own (the job's), as a moved call does: the caller's event may be gone by then (the
+         * fill's is on its stack) */
+        if (job == NULL)
+            call->pending = offload_job_new(c, hook_call_fn(c), on_job_done, call);
         call->fetch = hookfetch_start(c, on_fetched, call);
         return;
     }
@@ -310,15 +314,18 @@ void hookcall_cancel(hookcall_t *call)
         hookfetch_cancel(call->fetch);
         call->fetch = NULL;
     }
-    if (call->pending != NULL) {
-        if (call->at_offload)
-            offload_orphan(call->pending); /* freed when it comes back */
-        else
-            offload_job_free(call->pending); /* parked here: the call is abandoned with it */
-        call->pending = NULL;
-    } else if (call->running != NULL) {
-        hook_call_free(call->running); /* parked on the caller's memory: abandoned */
+    if (call->running != NULL && !call->at_offload) {
+        /* parked here, waiting for its fetches: they fail, and it goes on to its end on an offload thread, on memory of its own
+         * (freeing it mid-flight would leak the machine code the JIT made for its Lua state); freed when it comes back */
+        hook_call_t *c = call->running;
+        offload_job_t *job = call->pending != NULL ? call->pending : offload_job_new(c, hook_call_fn(c), on_job_done, call);
+        hook_call_abort_fetches(c);
+        offload_orphan(job);
+        offload_submit(job, thread_receiver);
+    } else if (call->pending != NULL) {
+        offload_orphan(call->pending); /* freed when it comes back */
     }
+    call->pending = NULL;
     call->running = NULL;
     call->at_offload = 0;
     while (call->finished != NULL) {

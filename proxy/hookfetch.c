@@ -306,6 +306,10 @@ hookfetch_t *hookfetch_start(hook_call_t *c, void (*done)(void *arg), void *arg)
 
 void hookfetch_cancel(hookfetch_t *hf)
 {
-    if (hf != NULL)
-        free_hf(hf);
+    if (hf == NULL)
+        return;
+    for (size_t i = 0; i != hf->num; ++i)
+        if (!hf->ones[i].done)
+            hook_fn_count_fetch(hf->fn, 1); /* it fails: the request ended */
+    free_hf(hf);
 }

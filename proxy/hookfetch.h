@@ -17,7 +17,7 @@ typedef struct hookfetch hookfetch_t;
  * on this worker thread. Denied or malformed ones are answered at once. Never calls done from inside hookfetch_start.
  */
 hookfetch_t *hookfetch_start(hook_call_t *c, void (*done)(void *arg), void *arg);
-/** stops the fetches still in flight; done never runs */
+/** stops the fetches still in flight (counted as failed); done never runs */
 void hookfetch_cancel(hookfetch_t *f);
 
 #endif

@@ -66,10 +66,16 @@ static void on_results(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         offload_job_t *job = H2O_STRUCT_FROM_MEMBER(offload_job_t, message.link, messages->next);
         h2o_linklist_unlink(&job->message.link);
         EDGE_CHECK_OBJ(job, OFFLOAD_JOB_MAGIC);
-        if (job->orphaned)
+        if (job->orphaned && job->result == HOOK_RUN_PARKED) {
+            /* its caller is gone: its fetches fail and it goes on to its end (freeing it mid-flight would leak its state's
+             * machine code) */
+            hook_call_abort_fetches(job->call);
+            offload_submit(job, job->receiver);
+        } else if (job->orphaned) {
             offload_job_free(job);
-        else
+        } else {
             job->on_done(job);
+        }
     }
 }
 

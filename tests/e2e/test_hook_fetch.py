@@ -205,6 +205,35 @@ def the_worker_serves_others_while_a_fetch_waits():
 
 
 @test
+def a_request_that_ends_while_its_hook_waits():
+    """the client goes away (HTTP/2, curl's --max-time) while the hook waits 20 s for a stalled fetch: the fetch fails at once
+    ("the request ended") and the hook runs to its end on an offload thread (counted: an invocation), rather than being freed
+    mid-flight, long before the fetch's own timeout; the worker goes on serving"""
+    from edgetest import curl_status
+    m = edge.metrics_text()
+    calls0 = metric(m, "edgehook_hook_invocations_total", hook="fetch@1") or 0
+    err0 = metric(m, "edgehook_hook_fetches_total", hook="fetch@1", result="error") or 0
+    n0 = origin.count("/stall")
+    box = {}
+
+    def call():
+        try:
+            box["r"] = curl_status("--http2-prior-knowledge", "-m", "2", "-H", "X-Fetch-Url: %s/stall" % O, "-H",
+                                   "X-Fetch-Timeout: 20000", edge.url("/f/abort"))
+        except Exception as e:  # curl gives up after 2 s: that is the point
+            box["r"] = e
+    t = threading.Thread(target=call)
+    t.start()
+    wait_until(lambda: origin.count("/stall") == n0 + 1, timeout=10, what="the fetch at the origin")
+    t.join(30)
+    wait_until(lambda: (edge.metric("edgehook_hook_invocations_total", hook="fetch@1") or 0) == calls0 + 1, timeout=10,
+               what="the hook's call to end")
+    assert (edge.metric("edgehook_hook_fetches_total", hook="fetch@1", result="error") or 0) == err0 + 1
+    st, _, _ = get("/size/10")
+    assert st == 200
+
+
+@test
 @notsan("the move of a compiled loop is made by a signal that ThreadSanitizer holds back while the loop runs")
 def a_call_that_moves_and_fetches_runs_once():
     at = len(edge.log())
