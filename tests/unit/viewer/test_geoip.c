@@ -84,7 +84,8 @@ static void test_lookup(void **state)
     if (!viewer_geo_available()) {
         assert_null(viewer_geo_open("x", NULL, err, sizeof(err)));
         assert_non_null(strstr(err, "without libmaxminddb"));
-        skip(); /* built without libmaxminddb: nothing to look up with */
+        fprintf(stderr, "skipped: this edgehook was built without libmaxminddb (Debian: libmaxminddb-dev)\n");
+        skip();
     }
     if (make_dbs() != 0) {
         fprintf(stderr, "skipped: tests/data/geoip/make_mmdb.pl could not write the test databases (Debian: "
@@ -145,8 +146,10 @@ static void test_lookup(void **state)
 static void test_open_errors(void **state)
 {
     char err[256], path[160];
-    if (!viewer_geo_available())
+    if (!viewer_geo_available()) {
+        fprintf(stderr, "skipped: this edgehook was built without libmaxminddb (Debian: libmaxminddb-dev)\n");
         skip();
+    }
     assert_null(viewer_geo_open("/nonexistent/x.mmdb", NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/x.mmdb: "));
     /* a file that is not a MaxMind DB */
