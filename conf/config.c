@@ -1037,9 +1037,34 @@ static int valid_name(const char *s)
     return 1;
 }
 
-static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
+/* kv: [NAME, ...] of a hook: the stores it may read, each declared in the top-level kv: (parsed before the hooks) */
+static int parse_hook_kv(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
-    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", "fetch_allow", NULL};
+    yaml_node_t *v = map_get(c, n, "kv");
+    char k[300];
+    if (v == NULL)
+        return 0;
+    snprintf(k, sizeof(k), "%s.kv", key);
+    if (parse_namelist(c, v, k, &h->kv, 0) != 0)
+        return -1;
+    for (size_t i = 0; i != h->kv.count; ++i) {
+        if (conf_find_kv(conf, h->kv.names[i]) != NULL)
+            continue;
+        const char **names = xcalloc(conf->num_kv + 1, sizeof(*names)), *best;
+        for (size_t j = 0; j != conf->num_kv; ++j)
+            names[j] = conf->kv[j].name;
+        best = closest(h->kv.names[i], names, conf->num_kv);
+        free(names);
+        if (best != NULL)
+            return fail(c, v, k, "no kv store named \"%s\" in kv (did you mean \"%s\"?)", h->kv.names[i], best);
+        return fail(c, v, k, "no kv store named \"%s\" in kv (declare it: kv: {%s: {}})", h->kv.names[i], h->kv.names[i]);
+    }
+    return 0;
+}
+
+static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_hook_t *h)
+{
+    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", "fetch_allow", "kv", NULL};
     static const bounds_t timeout = {1, 300000, "must be between 1ms and 5m"};
     yaml_node_t *v;
     char *k;
@@ -1088,7 +1113,7 @@ static int parse_hook(ctx_t *c, yaml_node_t *n, const char *key, conf_hook_t *h)
         if (opt_result(k, r) != 0)
             return -1;
     }
-    return 0;
+    return parse_hook_kv(c, conf, n, key, h);
 }
 
 /* value, given as the key `name` of a map whose own key is parent, is the name of no origin (or hook) of conf: suggest the
@@ -1425,12 +1450,61 @@ static int parse_distribution(ctx_t *c, yaml_node_t *n, conf_t *conf)
     return 0;
 }
 
+/* kv: {NAME: {path, max_keys, max_bytes, max_value}} (limits in kv/kv.h: KV_DEFAULT_*, KV_LIMIT_*) */
+static int parse_kv_store(ctx_t *c, yaml_node_t *n, const char *key, conf_kv_store_t *s)
+{
+    static const char *const keys[] = {"path", "max_keys", "max_bytes", "max_value", NULL};
+    static const bounds_t max_bytes = {1, 1ull << 30, "must be between 1 byte and 1GB"};
+    static const bounds_t max_value = {1, 1u << 20, "must be between 1 byte and 1MB"};
+    unsigned max_keys = 100000;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    s->line = (int)node_line(c, n);
+    s->max_bytes = 5ull << 20;
+    s->max_value = 1024;
+    if (opt_string(c, n, key, "path", &s->path) != 0 || opt_uint(c, n, key, "max_keys", 1, 10000000, &max_keys) != 0 ||
+        opt_size(c, n, key, "max_bytes", &max_bytes, &s->max_bytes) != 0 ||
+        opt_size(c, n, key, "max_value", &max_value, &s->max_value) != 0)
+        return -1;
+    s->max_keys = max_keys;
+    if (s->path == NULL) {
+        s->path = xcalloc(strlen(s->name) + 32, 1);
+        sprintf(s->path, "./data/kv/%s.kvlog", s->name);
+    }
+    return 0;
+}
+
+static int parse_kv(ctx_t *c, conf_t *conf, yaml_node_t *v)
+{
+    char key[256];
+    if (expect_map(c, v, "kv") != 0)
+        return -1;
+    conf->kv = xcalloc(v->data.mapping.pairs.top - v->data.mapping.pairs.start + 1, sizeof(conf_kv_store_t));
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; ++p) {
+        const char *name = scalar(node_at(c, p->key));
+        conf_kv_store_t *prev;
+        if (name == NULL || !valid_name(name) || strlen(name) > 128)
+            return fail(c, node_at(c, p->key), "kv", "a kv store name is letters, digits, - _ . (at most 128)");
+        snprintf(key, sizeof(key), "kv.%s", name);
+        if ((prev = conf_find_kv(conf, name)) != NULL)
+            return fail(c, node_at(c, p->key), key, "duplicate key (first given on line %d)", prev->line);
+        conf->kv[conf->num_kv].name = xstrdup(name);
+        if (parse_kv_store(c, node_at(c, p->value), key, &conf->kv[conf->num_kv++]) != 0)
+            return -1;
+        for (prev = conf->kv; prev != &conf->kv[conf->num_kv - 1]; ++prev)
+            if (strcmp(prev->path, conf->kv[conf->num_kv - 1].path) == 0)
+                return fail(c, node_at(c, p->value), key, "path %s is already the log of kv store %s", prev->path, prev->name);
+    }
+    return 0;
+}
+
 static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
     static const char *const keys[] = {"threads", "listen",    "access_log", "error_log", "limits",       "origins", "cache",
-                                       "hooks",   "behaviors", "store",      "admin",     "distribution", "geoip",   NULL};
+                                       "hooks",   "behaviors", "store",      "admin",     "distribution", "geoip",   "kv",
+                                       NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1607,6 +1681,10 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if (conf->cache.max_object_size == 0)
         conf->cache.max_object_size = conf->cache.memory / 8;
 
+    /* kv stores (before the hooks, whose kv: lists name them) */
+    if ((v = map_get(c, root, "kv")) != NULL && parse_kv(c, conf, v) != 0)
+        return -1;
+
     /* hooks */
     if ((v = map_get(c, root, "hooks")) != NULL) {
         yaml_node_pair_t *p;
@@ -1624,7 +1702,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             if ((prev = conf_find_hook(conf, name)) != NULL)
                 return fail(c, node_at(c, p->key), key, "duplicate key (first given on line %d)", prev->line);
             conf->hooks[conf->num_hooks].name = xstrdup(name);
-            if (parse_hook(c, node_at(c, p->value), key, &conf->hooks[conf->num_hooks++]) != 0)
+            if (parse_hook(c, conf, node_at(c, p->value), key, &conf->hooks[conf->num_hooks++]) != 0)
                 return -1;
         }
     }
@@ -1741,6 +1819,14 @@ conf_hook_t *conf_find_hook(conf_t *conf, const char *name)
     return NULL;
 }
 
+conf_kv_store_t *conf_find_kv(conf_t *conf, const char *name)
+{
+    for (size_t i = 0; i != conf->num_kv; ++i)
+        if (conf->kv[i].name != NULL && strcmp(conf->kv[i].name, name) == 0)
+            return &conf->kv[i];
+    return NULL;
+}
+
 static void free_namelist(conf_namelist_t *l)
 {
     for (size_t i = 0; i != l->count; ++i)
@@ -1796,7 +1882,13 @@ void conf_free(conf_t *conf)
         free(conf->hooks[i].native);
         free(conf->hooks[i].config_json);
         free_namelist(&conf->hooks[i].fetch_allow);
+        free_namelist(&conf->hooks[i].kv);
     }
+    for (i = 0; i != conf->num_kv; ++i) {
+        free(conf->kv[i].name);
+        free(conf->kv[i].path);
+    }
+    free(conf->kv);
     free(conf->hooks);
     for (i = 0; i != conf->num_behaviors; ++i) {
         conf_behavior_t *b = &conf->behaviors[i];

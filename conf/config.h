@@ -125,7 +125,18 @@ typedef struct conf_hook {
      * host and port); lower-case. Empty: nothing */
     conf_namelist_t fetch_allow;
     int line;              /* where it is given in the file (the line of its key), for later error messages */
+    conf_namelist_t kv;    /* the kv stores the hook may read (`kv: [NAME, ...]`, each one of conf->kv); none by default */
 } conf_hook_t;
+
+/** a named key-value store (`kv: {NAME: {...}}`, CloudFront KeyValueStore): limits as kv/kv.h checks them */
+typedef struct conf_kv_store {
+    char *name;
+    char *path;         /* its log file (default ./data/kv/NAME.kvlog) */
+    uint64_t max_keys;  /* default 100000, at most 10000000 */
+    uint64_t max_bytes; /* keys plus values, default 5MB, at most 1GB */
+    uint64_t max_value; /* one value, default 1KB, at most 1MB */
+    int line;
+} conf_kv_store_t;
 
 typedef struct conf_behavior {
     char *path; /* CloudFront path pattern: `*` any run of characters, `?` one character */
@@ -220,6 +231,8 @@ typedef struct conf {
         char *asn_database; /* an ASN database (CloudFront-Viewer-ASN), or NULL: the ASN is read from `database` if it has one */
         int line;           /* the line of `geoip:` */
     } geoip;
+    conf_kv_store_t *kv; /* the kv stores, in the file's order */
+    size_t num_kv;
 } conf_t;
 
 /**
@@ -240,6 +253,7 @@ void conf_free(conf_t *conf);
 /** the origin or hook of that name, or NULL; the pointer lives as long as conf */
 conf_origin_t *conf_find_origin(conf_t *conf, const char *name);
 conf_hook_t *conf_find_hook(conf_t *conf, const char *name);
+conf_kv_store_t *conf_find_kv(conf_t *conf, const char *name);
 
 /** edit distance (optimal string alignment: a swap of two neighbours counts 1; case-insensitive; SIZE_MAX past 64 characters),
  * used to suggest the closest known key */

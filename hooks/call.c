@@ -387,6 +387,7 @@ void hook_call_free(hook_call_t *c)
         c->ls = NULL;
     }
     h2o_mem_clear_pool(&c->fetch_pool);
+    hook_ctx_kv_release(&c->ctx); /* the kv snapshot the call read, if it read one */
     c->magic = 0;
     c->phase = HOOK_PHASE_IDLE;
     if (t != NULL && t->num_idle_calls < HOOK_IDLE_CALLS) {

@@ -27,9 +27,10 @@ extern "C" {
  *   2026-12-02  1.2  host->fetch / host->fetch_wait (HTTP requests from a plugin, answered through a completion callback while
  *                    the worker serves other requests), host->thread_state; descriptor thread_init / thread_fini (per worker
  *                    thread state); EDGE_E_FAILED; which host calls may block (below).
+ *   2026-12-02  1.3  edge_host_t.kv_get: reads a key of a kv store the hook's `kv:` list names (one snapshot per call).
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 2
+#define EDGE_HOOK_ABI_MINOR 3
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -212,6 +213,12 @@ typedef struct edge_host {
     int (*fetch_wait)(edge_ctx_t *ctx);
     /** 1.2: what the descriptor's thread_init returned for the calling thread (NULL without one) */
     void *(*thread_state)(edge_ctx_t *ctx);
+    /** 1.3: reads `key` from the kv store named `store`, one the hook's `kv:` config lists: 0 with *out = the value (valid
+        until on_event returns), EDGE_E_NOTFOUND when the key is absent, EDGE_E_DENIED when the hook may not read that store (not
+        in its `kv:` list, or no such store), EDGE_E_INVALID for a NULL argument. All the reads of one call see one snapshot of
+        the stores: a bulk update is seen whole or not at all. Never blocks: a hash lookup (the call's first read also takes a
+        reference on the current snapshot, under a mutex held for a few instructions). All events. */
+    int (*kv_get)(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out);
 } edge_host_t;
 
 /**

@@ -78,6 +78,9 @@ static void fn_destroy(hook_fn_t *fn)
     for (size_t i = 0; i != fn->fetch_allow.count; ++i)
         free(fn->fetch_allow.names[i]);
     free(fn->fetch_allow.names);
+    for (size_t i = 0; i != fn->num_kv; ++i)
+        free(fn->kv_names[i]);
+    free(fn->kv_names);
     free(fn->source);
     free(fn->chunkname);
     free(fn->bytecode);
@@ -184,6 +187,10 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     for (size_t i = 0; i != conf->fetch_allow.count; ++i)
         fn->fetch_allow.names[fn->fetch_allow.count++] = xstrdup(conf->fetch_allow.names[i]);
     fn->include_body = conf->include_body;
+    if (conf->kv.count != 0 && (fn->kv_names = calloc(conf->kv.count, sizeof(char *))) == NULL)
+        abort();
+    for (size_t i = 0; i != conf->kv.count; ++i)
+        fn->kv_names[fn->num_kv++] = xstrdup(conf->kv.names[i]);
     fn->timeout_ms = conf->timeout_ms;
     fn->memory_limit = conf->memory_limit != 0 ? conf->memory_limit : 64u << 20;
     fn->events = EDGE_ALL_EVENTS;

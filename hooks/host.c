@@ -5,6 +5,7 @@
 #include <string.h>
 #include "base/log.h"
 #include "hooks/internal.h"
+#include "kv/kv.h"
 
 void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...)
 {
@@ -593,6 +594,75 @@ static void on_fail(edge_ctx_t *ctx, const char *msg, size_t len)
     HOST_LEAVE();
 }
 
+/* ---- kv stores ---------------------------------------------------------------------------------------------------------- */
+
+/* the index of store in the call's kv snapshot (taken now if this is the call's first read), or EDGE_E_DENIED when the hook's
+ * kv: list does not name it or no such store is open */
+static int kv_store_index(struct edge_ctx *ctx, const char *store, size_t len)
+{
+    size_t i;
+    for (i = 0; i != ctx->fn->num_kv; ++i)
+        if (strlen(ctx->fn->kv_names[i]) == len && memcmp(ctx->fn->kv_names[i], store, len) == 0)
+            break;
+    if (i == ctx->fn->num_kv)
+        return EDGE_E_DENIED;
+    if (ctx->kv == NULL) {
+        kv_db_t *db = kv_global();
+        if (db == NULL)
+            return EDGE_E_DENIED;
+        ctx->kv = kv_view_acquire(db);
+    }
+    int idx = kv_db_find(kv_view_db(ctx->kv), store, len);
+    return idx < 0 ? EDGE_E_DENIED : idx;
+}
+
+static int on_kv_get(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out)
+{
+    if (ctx == NULL || store == NULL || (key == NULL && key_len != 0) || out == NULL)
+        return EDGE_E_INVALID;
+    HOST_ENTER();
+    const char *val;
+    size_t vlen;
+    int r = kv_store_index(ctx, store, store_len);
+    if (r >= 0) {
+        if (kv_view_get(ctx->kv, r, key != NULL ? key : "", key_len, &val, &vlen)) {
+            out->ptr = val;
+            out->len = vlen;
+            r = EDGE_OK;
+        } else {
+            r = EDGE_E_NOTFOUND;
+        }
+    }
+    HOST_LEAVE();
+    return r;
+}
+
+int hook_kv_meta(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out)
+{
+    if (ctx == NULL || store == NULL || out == NULL)
+        return EDGE_E_INVALID;
+    HOST_ENTER();
+    kv_meta_t meta;
+    int r = kv_store_index(ctx, store, len);
+    if (r >= 0) {
+        kv_view_meta(ctx->kv, r, &meta);
+        out[0] = meta.keys;
+        out[1] = meta.bytes;
+        out[2] = meta.version;
+        r = EDGE_OK;
+    }
+    HOST_LEAVE();
+    return r;
+}
+
+void hook_ctx_kv_release(struct edge_ctx *ctx)
+{
+    if (ctx->kv != NULL) {
+        kv_view_release(ctx->kv);
+        ctx->kv = NULL;
+    }
+}
+
 const edge_host_t hook_host = {
     .abi_major = EDGE_HOOK_ABI_MAJOR,
     .abi_minor = EDGE_HOOK_ABI_MINOR,
@@ -616,6 +686,7 @@ const edge_host_t hook_host = {
     .fetch = hook_native_fetch,
     .fetch_wait = hook_native_fetch_wait,
     .thread_state = hook_native_thread_state,
+    .kv_get = on_kv_get,
 };
 
 /* 1 if the values of `name` (in order) differ between a and b */

@@ -31,6 +31,8 @@ struct hook_fn {
     int64_t timeout_ms; /* -1: per event default */
     uint64_t memory_limit;
     char hash[65];
+    char **kv_names; /* the kv stores the hook may read (conf `kv:`) */
+    size_t num_kv;
     /* lua */
     char *source;
     size_t source_len;
@@ -130,6 +132,7 @@ struct edge_ctx {
     int64_t timeout_ms;                  /* the call's timeout */
     void *thread_state;                  /* native: the plugin's state of this thread (host->thread_state) */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
+    struct kv_view *kv; /* the kv snapshot the call reads (taken at its first read, released when the call ends), or NULL */
 };
 
 /*
@@ -243,7 +246,13 @@ typedef struct hook_lua_api {
     int (*fetch_wait)(edge_ctx_t *ctx);
     int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
     int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
+    int (*kv_meta)(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out);
 } hook_lua_api_t;
+
+/** a kv store's keys, bytes and version (out[0..2]) in the call's snapshot: 0, or EDGE_E_DENIED as kv_get (host.c) */
+int hook_kv_meta(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out);
+/** releases the call's kv snapshot, if it took one (host.c) */
+void hook_ctx_kv_release(struct edge_ctx *ctx);
 
 /* lua.c */
 /** compiles fn's source in a scratch state to validate it at load; 0 or -1 with err */

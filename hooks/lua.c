@@ -342,9 +342,9 @@ _Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_st
 _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_origin_t, ssl_protocols) == 112 &&
                    sizeof(edge_origin_t) == 120,
                "edge_origin_t changed: update prelude.lua");
-_Static_assert(offsetof(edge_host_t, fail) == 16 + 15 * sizeof(void *) && sizeof(edge_host_t) == 16 + 19 * sizeof(void *),
+_Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && sizeof(edge_host_t) == 16 + 20 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");
-_Static_assert(sizeof(hook_lua_api_t) == 17 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
+_Static_assert(sizeof(hook_lua_api_t) == 18 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
 
 static const hook_lua_api_t lua_api = {
     .invalid = api_invalid,
@@ -364,6 +364,7 @@ static const hook_lua_api_t lua_api = {
     .fetch_wait = hook_fetch_wait,
     .fetch_result = hook_fetch_result,
     .fetch_header_at = hook_fetch_header_at,
+    .kv_meta = hook_kv_meta,
 };
 
 static int on_traceback(lua_State *L)

@@ -37,6 +37,7 @@ typedef struct edge_host {
     void (*log)(edge_ctx_t *ctx, int level, const char *msg, size_t len);
     void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
     void *fetch, *fetch_wait, *thread_state;
+    int (*kv_get)(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out);
 } edge_host_t;
 typedef struct hook_lua_api {
     void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);
@@ -58,6 +59,7 @@ typedef struct hook_lua_api {
     int (*fetch_wait)(edge_ctx_t *ctx);
     int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
     int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
+    int (*kv_meta)(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out);
 } hook_lua_api_t;
 ]]
 
@@ -1337,6 +1339,67 @@ edge.decode_uri_component = std.decode_uri_component
 edge.parse_query_list = parse_query_list
 edge.uuid = std.uuid
 edge.random_bytes = std.random_bytes
+
+-- edge.kv(NAME): a kv store the hook's `kv:` config lists (CloudFront KeyValueStore). :get(key) is the value or nil, :exists(key)
+-- a boolean, :meta() {keys=, bytes=, version=}. Every read of one call sees one snapshot of the stores. A handle may be made at
+-- the top level and kept; it reads only during a call.
+local KV_NOTFOUND, KV_DENIED = -1, -3
+local kv_handles, kv_meta3 = {}, fnew("uint64_t[3]")
+local kv_methods = {}
+local kv_mt = { __metatable = "edge.kv", __index = kv_methods }
+local function kv_denied(name, level)
+    error("edge.kv: hook " .. hook_name .. " may not read kv store \"" .. name .. "\" (list it in the hook's kv: setting)", level)
+end
+local function kv_lookup(self, key, what)
+    if cur == nil then
+        error("edge.kv: " .. what .. " works only while the hook handles a request", 3)
+    end
+    if type(key) == "number" then
+        key = tostring(key)
+    elseif type(key) ~= "string" then
+        error("edge.kv: " .. what .. ": the key must be a string, not a " .. type(key), 3)
+    end
+    local name = self.name
+    local r = H.kv_get(cur, name, #name, key, #key, str1)
+    if r == 0 then
+        return true
+    elseif r == KV_NOTFOUND then
+        return false
+    elseif r == KV_DENIED then
+        kv_denied(name, 4)
+    end
+    error("edge.kv: " .. what .. ": invalid arguments", 3)
+end
+function kv_methods.get(self, key)
+    if kv_lookup(self, key, "get") then
+        return fstring(str1[0].ptr, str1[0].len)
+    end
+    return nil
+end
+function kv_methods.exists(self, key)
+    return kv_lookup(self, key, "exists")
+end
+function kv_methods.meta(self)
+    if cur == nil then
+        error("edge.kv: meta works only while the hook handles a request", 2)
+    end
+    local name = self.name
+    if A.kv_meta(cur, name, #name, kv_meta3) ~= 0 then
+        kv_denied(name, 3)
+    end
+    return { name = name, keys = tonumber(kv_meta3[0]), bytes = tonumber(kv_meta3[1]), version = tonumber(kv_meta3[2]) }
+end
+edge.kv = function(name)
+    if type(name) ~= "string" then
+        error("edge.kv: the store name must be a string", 2)
+    end
+    local h = kv_handles[name]
+    if h == nil then
+        h = setmetatable({ name = name }, kv_mt)
+        kv_handles[name] = h
+    end
+    return h
+end
 
 -- the sandbox: what hook code sees as its globals (no ffi, io, debug, jit, package, load*, dofile, getfenv/setfenv, newproxy,
 -- string.dump; os is time functions only; collectgarbage only counts; getmetatable("") is false)

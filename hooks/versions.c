@@ -200,6 +200,9 @@ static void version_release(version_t *v)
     for (size_t i = 0; i != v->conf.fetch_allow.count; ++i)
         free(v->conf.fetch_allow.names[i]);
     free(v->conf.fetch_allow.names);
+    for (size_t i = 0; i != v->conf.kv.count; ++i)
+        free(v->conf.kv.names[i]);
+    free(v->conf.kv.names);
     v->magic = 0;
     free(v);
 }
@@ -437,6 +440,10 @@ static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const 
         abort();
     for (size_t i = 0; i != tmpl->fetch_allow.count; ++i)
         v->conf.fetch_allow.names[i] = xstrdup(tmpl->fetch_allow.names[i]);
+    /* the settings are the version's own: the configuration they came from may be freed by a reload */
+    v->conf.kv.names = tmpl->kv.count != 0 ? calloc(tmpl->kv.count, sizeof(char *)) : NULL;
+    for (size_t i = 0; i != tmpl->kv.count; ++i)
+        v->conf.kv.names[i] = xstrdup(tmpl->kv.names[i]);
     v->created = time(NULL);
     if ((e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1))) == NULL ||
         (txn->new_files = realloc(txn->new_files, sizeof(char *) * (txn->num_new_files + 1))) == NULL)

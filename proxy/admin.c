@@ -17,6 +17,7 @@
 #include "proxy/admin.h"
 #include "proxy/control.h"
 #include "proxy/gen.h"
+#include "proxy/kvapi.h"
 #include "proxy/handler.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
@@ -44,6 +45,16 @@ static void respond_json_error(h2o_req_t *req, int status, const char *reason, c
     hook_buf_append(&b, "}\n", 2);
     respond(req, status, reason, "application/json", h2o_strdup(&req->pool, b.base, b.len));
     hook_buf_free(&b);
+}
+
+void admin_respond(h2o_req_t *req, int status, const char *reason, const char *ctype, h2o_iovec_t body)
+{
+    respond(req, status, reason, ctype, body);
+}
+
+void admin_respond_error(h2o_req_t *req, int status, const char *reason, const char *msg)
+{
+    respond_json_error(req, status, reason, msg);
 }
 
 int admin_token_matches(const char *value, size_t len, const char *token)
@@ -189,6 +200,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
         hook_fn_metrics(gen->hooks[i], room.base, need + 1, i == 0);
         (*buf)->size += need;
     }
+    kvapi_metrics(buf);
 #undef PUT
 }
 
@@ -593,6 +605,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         do_purge(req, gen);
+        return 0;
+    }
+    /* /kv by the raw target: a key's `..` or `%2F` are bytes of the key, not path steps */
+    if (req->path.len >= 3 && memcmp(req->path.base, "/kv", 3) == 0 &&
+        (req->path.len == 3 || req->path.base[3] == '/' || req->path.base[3] == '?')) {
+        kvapi_handle(req);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {

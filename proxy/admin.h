@@ -8,6 +8,11 @@
 /** installs the admin handler on a pathconf; the token is read from the config generation current at each request */
 void admin_register(h2o_pathconf_t *pathconf, conf_t *conf);
 
+/** answers req with status and body (Cache-Control: no-store); for the admin API's handlers */
+void admin_respond(h2o_req_t *req, int status, const char *reason, const char *ctype, h2o_iovec_t body);
+/** answers req with status and {"error": msg} */
+void admin_respond_error(h2o_req_t *req, int status, const char *reason, const char *msg);
+
 /** 1 if an Authorization header value is `Bearer TOKEN` (scheme in any case); compares SHA-256 digests in constant time, so
  * that neither the token nor its length can be learnt from the timing */
 int admin_token_matches(const char *value, size_t len, const char *token);

@@ -23,6 +23,7 @@
 #include "cache/key.h"
 #include "proxy/gen.h"
 #include "proxy/handler.h"
+#include "proxy/kvapi.h"
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -623,6 +624,7 @@ static void reload_job(void *unused)
     if (conf->store.enabled && cur->conf->store.enabled && conf->store.listen.port == 0)
         conf->store.listen.port = cur->conf->store.listen.port;
     warn_restart_only(cur->conf, conf);
+    kvapi_warn_restart(cur->conf, conf);
     if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
         /* nothing of it took effect: the hook registry's changes were staged in the generation and are dropped with it */
         log_error("reload refused, the running configuration stays: %s", err);
@@ -670,6 +672,10 @@ int server_run(conf_t *conf)
     metrics_init(server.num_workers, server.num_store_loops);
     cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
+    if (kvapi_open(conf, err, sizeof(err)) != 0) {
+        log_error("kv: %s", err);
+        return 1;
+    }
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return 1;
@@ -746,6 +752,7 @@ int server_run(conf_t *conf)
     }
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();
+    kvapi_close();
     hook_versions_remove_files();
     log_info("stopped");
     return status;

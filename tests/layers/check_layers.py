@@ -22,10 +22,11 @@ LAYERS = {
     "conf": ["base"],
     "sigv4": ["base"],
     "cache": ["base", "conf"],
-    "hooks": ["base", "conf"],
+    "kv": ["base"],
+    "hooks": ["base", "conf", "kv"],
     "store": ["base", "conf", "sigv4"],
     "viewer": ["base"],
-    "proxy": ["base", "conf", "sigv4", "cache", "hooks", "store", "viewer"],
+    "proxy": ["base", "conf", "sigv4", "cache", "kv", "hooks", "store", "viewer"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
