@@ -13,10 +13,15 @@
 #include "kv/kv.h"
 #include "kv/kvlog.h"
 
-typedef struct kv_ent {
-    const char *key, *val;
-    uint32_t klen, vlen;
-} kv_ent_t;
+/* one slot of a snapshot's open-addressing index: 16 bytes, so that a lookup touches the slot and then the key (the value
+ * follows it): the same two cache lines a bare hash table of pointers would */
+typedef struct kv_slot {
+    const char *data; /* the key's bytes, then the value's; NULL: an empty slot */
+    uint64_t meta;    /* high 32 bits of the key's hash << 32 | value length << 10 | key length */
+} kv_slot_t;
+#define META_KLEN(m) ((size_t)((m)&0x3ff))
+#define META_VLEN(m) ((size_t)(((m) >> 10) & 0x3fffff))
+_Static_assert(KV_MAX_KEY <= 0x3ff && KV_LIMIT_MAX_VALUE <= 0x3fffff, "kv_slot_t.meta cannot hold the lengths");
 
 /* one store's content, never changed once published */
 typedef struct kv_snap {
@@ -24,10 +29,10 @@ typedef struct kv_snap {
     uint64_t seed;
     uint64_t version, bytes;
     size_t count;
-    kv_ent_t *ents;  /* sorted by key (bytes, then length) */
-    uint64_t *index; /* (high 32 bits of the hash) << 32 | (entry index + 1); 0: empty */
+    kv_slot_t *slots;
     size_t mask;
-    char *data; /* the keys' and values' bytes */
+    uint32_t *order; /* the slots of the keys in byte order (listings, merges) */
+    char *data;      /* the keys' and values' bytes */
 } kv_snap_t;
 
 struct kv_view {
@@ -93,8 +98,8 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 
 static void snap_free(kv_snap_t *s)
 {
-    free(s->ents);
-    free(s->index);
+    free(s->slots);
+    free(s->order);
     free(s->data);
     free(s);
 }
@@ -122,47 +127,46 @@ static kv_snap_t *snap_build(uint64_t seed, const kv_op_t *items, size_t n, uint
     s->bytes = bytes;
     s->count = n;
     s->mask = slots - 1;
-    s->ents = malloc((n != 0 ? n : 1) * sizeof(kv_ent_t));
-    s->index = calloc(slots, sizeof(uint64_t));
+    s->slots = calloc(slots, sizeof(kv_slot_t));
+    s->order = malloc((n != 0 ? n : 1) * sizeof(uint32_t));
     s->data = malloc(bytes != 0 ? bytes : 1);
-    if (s->ents == NULL || s->index == NULL || s->data == NULL) {
+    if (s->slots == NULL || s->order == NULL || s->data == NULL) {
         snap_free(s);
         return NULL;
     }
     char *p = s->data;
     for (size_t i = 0; i != n; ++i) {
-        kv_ent_t *e = &s->ents[i];
         memcpy(p, items[i].key, items[i].klen);
-        e->key = p;
-        e->klen = (uint32_t)items[i].klen;
-        p += items[i].klen;
         if (items[i].vlen != 0)
-            memcpy(p, items[i].val, items[i].vlen);
-        e->val = p;
-        e->vlen = (uint32_t)items[i].vlen;
-        p += items[i].vlen;
-        uint64_t h = kv_hash(seed, e->key, e->klen);
+            memcpy(p + items[i].klen, items[i].val, items[i].vlen);
+        uint64_t h = kv_hash(seed, p, items[i].klen);
         size_t j = h & s->mask;
-        while (s->index[j] != 0)
+        while (s->slots[j].data != NULL)
             j = (j + 1) & s->mask;
-        s->index[j] = (h >> 32) << 32 | (uint64_t)(i + 1);
+        s->slots[j].data = p;
+        s->slots[j].meta = (h >> 32) << 32 | (uint64_t)items[i].vlen << 10 | (uint64_t)items[i].klen;
+        s->order[i] = (uint32_t)j;
+        p += items[i].klen + items[i].vlen;
     }
     return s;
 }
 
-static const kv_ent_t *snap_get(const kv_snap_t *s, const char *key, size_t klen)
+static const kv_slot_t *snap_get(const kv_snap_t *s, const char *key, size_t klen)
 {
-    uint64_t h = kv_hash(s->seed, key, klen), tag = h >> 32;
+    uint64_t h = kv_hash(s->seed, key, klen), want = (h >> 32) << 32 | klen;
     for (size_t j = h & s->mask;; j = (j + 1) & s->mask) {
-        uint64_t slot = s->index[j];
-        if (slot == 0)
+        const kv_slot_t *slot = &s->slots[j];
+        if (slot->data == NULL)
             return NULL;
-        if (slot >> 32 == tag) {
-            const kv_ent_t *e = &s->ents[(uint32_t)slot - 1];
-            if (e->klen == klen && memcmp(e->key, key, klen) == 0)
-                return e;
-        }
+        if ((slot->meta & 0xffffffff000003ffull) == want && memcmp(slot->data, key, klen) == 0)
+            return slot;
     }
+}
+
+/* the i-th key in byte order */
+static const kv_slot_t *snap_at(const kv_snap_t *s, size_t i)
+{
+    return &s->slots[s->order[i]];
 }
 
 /* ---- views --------------------------------------------------------------------------------------------------------------- */
@@ -212,11 +216,11 @@ int kv_view_get(const kv_view_t *v, int store, const char *key, size_t klen, con
 {
     if (store < 0 || (size_t)store >= v->n)
         return 0;
-    const kv_ent_t *e = snap_get(v->snaps[store], key, klen);
+    const kv_slot_t *e = snap_get(v->snaps[store], key, klen);
     if (e == NULL)
         return 0;
-    *val = e->val;
-    *vlen = e->vlen;
+    *val = e->data + META_KLEN(e->meta);
+    *vlen = META_VLEN(e->meta);
     return 1;
 }
 
@@ -239,7 +243,8 @@ size_t kv_view_lower_bound(const kv_view_t *v, int store, const char *key, size_
     size_t lo = 0, hi = s->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(s->ents[mid].key, s->ents[mid].klen, key, klen) < 0)
+        const kv_slot_t *e = snap_at(s, mid);
+        if (key_cmp(e->data, META_KLEN(e->meta), key, klen) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -251,11 +256,11 @@ int kv_view_at(const kv_view_t *v, int store, size_t i, const char **key, size_t
 {
     if (store < 0 || (size_t)store >= v->n || i >= v->snaps[store]->count)
         return 0;
-    const kv_ent_t *e = &v->snaps[store]->ents[i];
-    *key = e->key;
-    *klen = e->klen;
-    *val = e->val;
-    *vlen = e->vlen;
+    const kv_slot_t *e = snap_at(v->snaps[store], i);
+    *key = e->data;
+    *klen = META_KLEN(e->meta);
+    *val = e->data + *klen;
+    *vlen = META_VLEN(e->meta);
     return 1;
 }
 
@@ -398,10 +403,11 @@ static int merge(const kv_snap_t *old, const kv_op_t **u, size_t m, kv_op_t **it
         return -1;
     *found = 0;
     while (i < n_old || j < m) {
-        int c = i == n_old ? 1 : j == m ? -1 : key_cmp(old->ents[i].key, old->ents[i].klen, u[j]->key, u[j]->klen);
+        const kv_slot_t *e = i < n_old ? snap_at(old, i) : NULL;
+        int c = i == n_old ? 1 : j == m ? -1 : key_cmp(e->data, META_KLEN(e->meta), u[j]->key, u[j]->klen);
         if (c < 0) {
-            const kv_ent_t *e = &old->ents[i++];
-            out[k++] = (kv_op_t){e->key, e->klen, e->val, e->vlen, 0};
+            out[k++] = (kv_op_t){e->data, META_KLEN(e->meta), e->data + META_KLEN(e->meta), META_VLEN(e->meta), 0};
+            ++i;
             continue;
         }
         if (c == 0) {
