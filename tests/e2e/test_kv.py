@@ -19,6 +19,7 @@ from edgetest import BIN, BUILD, SLOW, SRC, Edge, run, test, wait_until  # noqa:
 TOKEN = "kv-test-token-1234"
 KV_READ = os.path.join(SRC, "tests/hooks/kv_read.lua")
 KV_READER = os.path.join(BUILD, "tests/hooks/libkv_reader.so")
+KV_REDIRECTS = os.path.join(SRC, "examples/hooks/lua/kv_redirects.lua")
 
 
 def config(extra_kv=""):
@@ -30,19 +31,22 @@ origins:
 kv:
   flags: {}
   small: {path: ./data/kv/small.kvlog, max_keys: 3, max_bytes: 64, max_value: 16}
+  redirects: {}
 %s
 hooks:
   lua: {lua: %s, kv: [flags, small]}
   native: {native: %s, kv: [flags]}
   nokv: {lua: %s}
+  redirects: {lua: %s, kv: [redirects]}
 behaviors:
+  - {path: "/r/*", origin: web, hooks: {viewer-request: redirects}}
   - {path: "/c/*", origin: web, hooks: {viewer-request: native}}
   - {path: "/nokv/*", origin: web, hooks: {viewer-request: nokv}}
   - {path: "*", origin: web, hooks: {viewer-request: lua}}
 admin:
   listen: {host: 127.0.0.1, port: 0}
   token: %s
-""" % (extra_kv, KV_READ, KV_READER, KV_READ, TOKEN)
+""" % (extra_kv, KV_READ, KV_READER, KV_READ, KV_REDIRECTS, TOKEN)
 
 
 def start(workdir=None):
@@ -338,6 +342,22 @@ def a_hook_reads_only_the_stores_its_kv_list_names():
         s, h, b = get(e, "/nokv/x", {"X-Key": "k"})
         assert s == 503, (s, b)
         wait_until(lambda: 'may not read kv store "flags" (list it in the hook\'s kv: setting)' in e.log(), what="the log line")
+        e.assert_clean()
+    finally:
+        e.stop()
+
+
+@test
+def example_redirects_from_a_store():
+    """examples/hooks/lua/kv_redirects.lua, as examples/configs/kv.yaml runs it"""
+    e = start()
+    try:
+        st, body = admin(e, "PUT", "/kv/redirects/%2Fr%2Fold", "/r/new")
+        assert st == 200 and json.loads(body)["key"] == "/r/old", body
+        s, h, b = get(e, "/r/old")
+        assert (s, h.get("location")) == (301, "/r/new"), (s, h)
+        s, h, b = get(e, "/r/other")  # no entry: the request goes on to the origin (none listens there)
+        assert s == 502, s
         e.assert_clean()
     finally:
         e.stop()
