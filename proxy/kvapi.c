@@ -57,7 +57,7 @@ void kvapi_warn_restart(const conf_t *old, const conf_t *now)
                old->kv[i].max_keys == now->kv[i].max_keys && old->kv[i].max_bytes == now->kv[i].max_bytes &&
                old->kv[i].max_value == now->kv[i].max_value;
     if (!same)
-        log_warn("reload: kv changed; the kv stores are kept as they are until a restart (hooks' kv: lists apply now)");
+        log_warn("reload: kv changed; the kv stores are kept as they are until a restart");
 }
 
 /* ---- writes: on the control thread ----------------------------------------------------------------------------------------- */
