@@ -490,21 +490,25 @@ int kv_db_write(kv_db_t *db, int store, const kv_op_t *ops, size_t n, int replac
     }
     free(rec);
     kv_snap_t *snap = snap_build(db->seed, items, count, version);
+    /* compaction, when the log holds more than twice what a full record of the content would (plus some slack): encoded now,
+     * while items may still point into the snapshot the publish below releases */
+    char *frec = NULL;
+    size_t freclen = 0;
+    if (snap != NULL && st->log.size > 2 * full_record_size(count, bytes) + 65536)
+        frec = kvlog_encode(KVLOG_FULL, version, items, count, &freclen);
     if (snap == NULL || publish(db, store, snap) != 0) {
         /* logged, so a restart reads it; this process cannot show it */
         snap_release(snap);
+        free(frec);
         log_error("kv %s: out of memory publishing version %llu (written to the log)", st->conf.name, (unsigned long long)version);
         r = write_failed(st, KV_E_IO, err, errlen, "out of memory");
         goto done;
     }
     atomic_fetch_add(&st->updates, 1);
-    /* compaction: the log holds more than twice what a full record of the content would (plus some slack) */
-    uint64_t full = full_record_size(count, bytes);
-    if (st->log.size > 2 * full + 65536) {
+    if (frec != NULL) {
         char cerr[512];
-        char *frec = kvlog_encode(KVLOG_FULL, version, items, count, &reclen);
-        if (frec == NULL || kvlog_rewrite(&st->log, frec, reclen, cerr, sizeof(cerr)) != 0)
-            log_warn("kv %s: compaction failed (the log keeps growing): %s", st->conf.name, frec == NULL ? "out of memory" : cerr);
+        if (kvlog_rewrite(&st->log, frec, freclen, cerr, sizeof(cerr)) != 0)
+            log_warn("kv %s: compaction failed (the log keeps growing): %s", st->conf.name, cerr);
         free(frec);
     }
     atomic_store(&st->log_bytes, st->log.size);
