@@ -201,7 +201,8 @@ static double lua_cost(const char *dir, int use_kv, size_t nkeys)
             hook_event_init(&ev, HOOK_VIEWER_REQUEST);
             ev.request.uri = h2o_iovec_init("/", 1);
             ev.request.method = h2o_iovec_init("GET", 3);
-            if (hook_run(t, fn, &ev, &pool, NULL) != HOOK_RESPOND || !h2o_memis(ev.response.body.base, ev.response.body.len, "1000", 4)) {
+            if (hook_run(t, fn, &ev, &pool, NULL) != HOOK_RESPOND ||
+                !h2o_memis(ev.response.body.base, ev.response.body.len, "1000", 4)) {
                 fprintf(stderr, "the Lua bench hook failed\n");
                 exit(1);
             }
@@ -288,7 +289,7 @@ int main(int argc, char **argv)
         /* the keys are freed with the process: the 10k db's snapshot holds its own copies */
         free(ops);
     }
-    const char *names[] = {"hit: kv_view_get", "hit: bare open-addressing table (floor)", "hit: glibc hsearch_r",
+    const char *names[] = {"hit: kv_view_get",  "hit: bare open-addressing table (floor)",  "hit: glibc hsearch_r",
                            "miss: kv_view_get", "miss: bare open-addressing table (floor)", "miss: glibc hsearch_r"};
     for (int i = 0; i != 6; ++i)
         printf("%-44s %12.1f %12.1f\n", names[i], res[i][0], res[i][1]);

@@ -330,7 +330,8 @@ int kv_check_key(const char *key, size_t len, char *err, size_t errlen)
     for (size_t i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)key[i];
         if (c < 0x20 || c == 0x7f) {
-            snprintf(err, errlen, "the key has a control character (byte 0x%02x at %zu): keys are UTF-8 text without controls", c, i);
+            snprintf(err, errlen, "the key has a control character (byte 0x%02x at %zu): keys are UTF-8 text without controls", c,
+                     i);
             return KV_E_INVALID;
         }
     }
@@ -344,7 +345,8 @@ int kv_check_key(const char *key, size_t len, char *err, size_t errlen)
 int kv_check_value(const kv_store_conf_t *conf, const char *val, size_t len, char *err, size_t errlen)
 {
     if (len > conf->max_value) {
-        snprintf(err, errlen, "the value is %zu bytes, over the store's max_value of %llu", len, (unsigned long long)conf->max_value);
+        snprintf(err, errlen, "the value is %zu bytes, over the store's max_value of %llu", len,
+                 (unsigned long long)conf->max_value);
         return KV_E_TOO_LARGE;
     }
     if (!kv_utf8_valid(val, len)) {
@@ -477,7 +479,8 @@ int kv_db_write(kv_db_t *db, int store, const kv_op_t *ops, size_t n, int replac
     /* durable first: the record is synced before anyone can read what it says */
     uint64_t version = old->version + 1;
     size_t reclen;
-    char *rec = replace ? kvlog_encode(KVLOG_FULL, version, items, count, &reclen) : kvlog_encode(KVLOG_CHANGES, version, ops, n, &reclen);
+    char *rec =
+        replace ? kvlog_encode(KVLOG_FULL, version, items, count, &reclen) : kvlog_encode(KVLOG_CHANGES, version, ops, n, &reclen);
     if (rec == NULL) {
         r = write_failed(st, KV_E_IO, err, errlen, "out of memory");
         goto done;
@@ -613,7 +616,8 @@ kv_db_t *kv_db_open(const kv_store_conf_t *stores, size_t n, char *err, size_t e
         db->n = i + 1;
         for (size_t j = 0; j != i; ++j) {
             if (strcmp(db->stores[j].conf.path, st->conf.path) == 0) {
-                snprintf(err, errlen, "%s: %s: the log file of store %s too", st->conf.name, st->conf.path, db->stores[j].conf.name);
+                snprintf(err, errlen, "%s: %s: the log file of store %s too", st->conf.name, st->conf.path,
+                         db->stores[j].conf.name);
                 goto fail;
             }
         }

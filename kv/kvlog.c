@@ -11,9 +11,9 @@
 #include <zlib.h>
 #include "kv/kvlog.h"
 
-#define FRAME 8 /* u32 length + u32 crc */
+#define FRAME 8         /* u32 length + u32 crc */
 #define PAYLOAD_HEAD 13 /* u8 kind + u64 version + u32 nops */
-#define OP_HEAD 7 /* u8 type + u16 klen + u32 vlen */
+#define OP_HEAD 7       /* u8 type + u16 klen + u32 vlen */
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -225,7 +225,8 @@ int kvlog_open(kvlog_t *log, const char *path, char **data, size_t *len, char *e
     errno = 0;
     if (*len < KVLOG_HEADER_LEN && memcmp(*data, KVLOG_HEADER, *len) == 0) {
         /* new, or created by a start that died before the header was synced */
-        if (ftruncate(fd, 0) != 0 || write_all(fd, KVLOG_HEADER, KVLOG_HEADER_LEN, 0) != 0 || fsync(fd) != 0 || sync_dir(path) != 0) {
+        if (ftruncate(fd, 0) != 0 || write_all(fd, KVLOG_HEADER, KVLOG_HEADER_LEN, 0) != 0 || fsync(fd) != 0 ||
+            sync_dir(path) != 0) {
             fail(err, errlen, path, "cannot write");
             free(*data);
             close(fd);

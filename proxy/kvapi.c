@@ -184,7 +184,8 @@ static void job_done(void *arg)
     kv_job_t *job = arg;
     if (job->req != NULL) {
         job->guard->job = NULL;
-        admin_respond(job->req, job->status, job->reason, "application/json", h2o_strdup(&job->req->pool, job->out.base, job->out.len));
+        admin_respond(job->req, job->status, job->reason, "application/json",
+                      h2o_strdup(&job->req->pool, job->out.base, job->out.len));
     }
     hook_buf_free(&job->out);
     free(job->key);
@@ -416,7 +417,8 @@ void kvapi_handle(h2o_req_t *req)
         int r = kv_check_value(kv_db_conf(db, store), req->entity.base != NULL ? req->entity.base : "", req->entity.len, err,
                                sizeof(err));
         if (r != KV_OK) {
-            admin_respond_error(req, r == KV_E_TOO_LARGE ? 413 : 400, r == KV_E_TOO_LARGE ? "Payload Too Large" : "Bad Request", err);
+            admin_respond_error(req, r == KV_E_TOO_LARGE ? 413 : 400, r == KV_E_TOO_LARGE ? "Payload Too Large" : "Bad Request",
+                                err);
             return;
         }
         post_write(req, KVJOB_PUT, store, key, 0);

@@ -136,8 +136,8 @@ static void test_bulk_is_all_or_nothing(void **state)
     kv_db_t *db = open_db();
     assert_int_equal(put(db, "keep", "x"), KV_OK);
     assert_int_equal(put(db, "gone", "y"), KV_OK);
-    kv_op_t ops[] = {{"a", 1, "1", 1, 0}, {"b", 1, "2", 1, 0}, {"gone", 4, NULL, 0, 1}, {"a", 1, "last", 4, 0},
-                     {"never-there", 11, NULL, 0, 1}};
+    kv_op_t ops[] = {
+        {"a", 1, "1", 1, 0}, {"b", 1, "2", 1, 0}, {"gone", 4, NULL, 0, 1}, {"a", 1, "last", 4, 0}, {"never-there", 11, NULL, 0, 1}};
     assert_int_equal(kv_db_write(db, 0, ops, 5, 0, err, sizeof(err)), KV_OK);
     assert_string_equal(get(db, "a"), "last"); /* the last op of a key wins */
     assert_string_equal(get(db, "b"), "2");
@@ -185,23 +185,23 @@ static void test_limits(void **state)
     assert_int_equal(kv_check_key("a\0b", 3, err, sizeof(err)), KV_E_INVALID);
     assert_non_null(strstr(err, "control character"));
     assert_int_equal(kv_check_key("a\nb", 3, err, sizeof(err)), KV_E_INVALID);
-    assert_int_equal(kv_check_key("\xc0\xaf", 2, err, sizeof(err)), KV_E_INVALID); /* an overlong '/' */
+    assert_int_equal(kv_check_key("\xc0\xaf", 2, err, sizeof(err)), KV_E_INVALID);     /* an overlong '/' */
     assert_int_equal(kv_check_key("\xed\xa0\x80", 3, err, sizeof(err)), KV_E_INVALID); /* a surrogate */
-    assert_int_equal(kv_check_key("../../etc/passwd", 16, err, sizeof(err)), KV_OK);  /* only bytes: keys are never paths */
+    assert_int_equal(kv_check_key("../../etc/passwd", 16, err, sizeof(err)), KV_OK);   /* only bytes: keys are never paths */
     assert_int_equal(kv_check_key("caf\xc3\xa9", 5, err, sizeof(err)), KV_OK);
     op = (kv_op_t){"k", 1, "123456789", 9, 0};
     assert_int_equal(kv_db_write(db, 0, &op, 1, 0, err, sizeof(err)), KV_E_TOO_LARGE);
     assert_non_null(strstr(err, "max_value of 8"));
     assert_int_equal(put(db, "a", "12345678"), KV_OK);
     assert_int_equal(put(db, "b", "12345678"), KV_OK);
-    assert_int_equal(put(db, "c", "12345678"), KV_OK); /* 27 bytes, 3 keys */
-    assert_int_equal(put(db, "d", "1"), KV_E_TOO_LARGE); /* a 4th key */
+    assert_int_equal(put(db, "c", "12345678"), KV_OK);               /* 27 bytes, 3 keys */
+    assert_int_equal(put(db, "d", "1"), KV_E_TOO_LARGE);             /* a 4th key */
     assert_int_equal(put(db, "a", "1234567890123"), KV_E_TOO_LARGE); /* over max_value */
     kv_op_t grow[] = {{"a", 1, "12345678", 8, 0}, {"bbbbbbbbbbbbbbbbbbbbbbbb", 24, "1", 1, 0}, {"b", 1, NULL, 0, 1}};
     assert_int_equal(kv_db_write(db, 0, grow, 3, 0, err, sizeof(err)), KV_E_TOO_LARGE); /* 43 bytes > 40 */
     assert_non_null(strstr(err, "max_bytes of 40"));
     assert_string_equal(get(db, "b"), "12345678"); /* refused whole */
-    assert_int_equal(put(db, "a", "1"), KV_OK); /* shrinking is fine */
+    assert_int_equal(put(db, "a", "1"), KV_OK);    /* shrinking is fine */
     kv_db_close(db);
 }
 
@@ -416,7 +416,7 @@ static void test_many_keys(void **state)
     kv_store_conf_t c = conf_of(20000, 1 << 20, 64);
     kv_db_t *db = kv_db_open(&c, 1, err, sizeof(err));
     kv_op_t *ops = calloc(10000, sizeof(*ops));
-    char (*keys)[16] = calloc(10000, 16);
+    char(*keys)[16] = calloc(10000, 16);
     for (int i = 0; i != 10000; ++i) {
         snprintf(keys[i], 16, "key-%05d", 9999 - i);
         ops[i] = (kv_op_t){keys[i], strlen(keys[i]), keys[i], strlen(keys[i]), 0};
