@@ -44,9 +44,8 @@ int kvapi_open(const conf_t *conf, char *err, size_t errlen)
 
 void kvapi_close(void)
 {
-    kv_global_set(NULL);
-    kv_db_close(db);
-    db = NULL;
+    /* every acknowledged write is on disk already. The db itself stays until the process exits: the offload threads are never
+     * joined, and one may still be in a hook call that reads it */
 }
 
 void kvapi_warn_restart(const conf_t *old, const conf_t *now)

@@ -8,7 +8,7 @@
 
 /** opens conf's stores (none: nothing) and makes them the ones hooks read (kv_global); 0 or -1 with the reason in err */
 int kvapi_open(const conf_t *conf, char *err, size_t errlen);
-/** after the workers and the control thread have stopped */
+/** after the workers and the control thread have stopped: nothing is left to write (the stores stay readable until exit) */
 void kvapi_close(void);
 /** a reload cannot change the stores: says so when the new config's `kv:` differs */
 void kvapi_warn_restart(const conf_t *old, const conf_t *now);
