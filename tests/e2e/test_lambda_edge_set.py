@@ -56,11 +56,12 @@ PIECES = {
     "fetch": "edge.fetch =" in PRELUDE,  # hookexec: edge.fetch, fetch_allow
     "std": "edge.encode_uri_component" in PRELUDE and "edge.json_decode" in PRELUDE,  # hookstd: stdlib, [0] on built arrays
     "jwk": "edge.jwk_verify" in PRELUDE,  # hooks/jwk_lua.c
+    "seed": "math.randomseed(" in PRELUDE,  # every Lua state's math.random seeded from OpenSSL
     "cf": os.path.exists(os.path.join(SRC, "viewer", "geoip.c")),  # cfheaders: CloudFront-* headers, geoip:
     "originedit": os.path.exists(os.path.join(SRC, "tests", "e2e", "test_origin_edits.py")),  # lossless origin edits, Host
 }
 WHY = {"fetch": "edge.fetch (hookexec) is not in this tree", "std": "the hooks' standard library (hookstd) is not in this tree",
-       "jwk": "edge.jwk_verify is not in this tree", "cf": "the CloudFront-* headers (cfheaders) are not in this tree",
+       "jwk": "edge.jwk_verify is not in this tree", "seed": "math.random is not seeded per state in this tree", "cf": "the CloudFront-* headers (cfheaders) are not in this tree",
        "originedit": "lossless origin-request edits (originedit) are not in this tree"}
 
 
@@ -728,6 +729,26 @@ def jwk_verify_algorithms_and_refusals():
     for alg, key, why in refused:
         got = jwk_check(alg, data, rs, key)
         assert got.startswith("nil: ") and why in got, (alg, key, got)
+
+
+@test
+def math_random_differs_between_states():
+    # ab_testing.lua and s3_traffic_shift.lua roll Math.random's dice: every Lua state must start on its own sequence (LuaJIT
+    # starts each on the same one), as each Lambda container does. Two `edgehook invoke` runs are two fresh states.
+    need("seed")
+    hook = os.path.join(TMP, "dice.lua")
+    with open(hook, "w") as f:
+        f.write('function handler(event)\n    print("dice=" .. math.random() .. "," .. math.random())\n'
+                '    return event.Records[1].cf.request\nend\n')
+    from edgetest import BIN
+    rolls = set()
+    for _ in range(3):
+        p = subprocess.run([BIN, "invoke", "--hook", hook, "--event", os.path.join(SRC, "examples", "hooks", "events",
+                           "viewer-request.json")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode("utf-8", "replace")
+        assert p.returncode == 0 and "dice=" in out, out
+        rolls.add(out.split("dice=", 1)[1].split()[0])
+    assert len(rolls) == 3, rolls
 
 
 @test
