@@ -1339,6 +1339,18 @@ edge.decode_uri_component = std.decode_uri_component
 edge.parse_query_list = parse_query_list
 edge.uuid = std.uuid
 edge.random_bytes = std.random_bytes
+edge.jwk_verify = std.jwk_verify
+
+-- Math.random in Node.js starts from a random seed; LuaJIT's starts every state on the same sequence. Seeded here from
+-- OpenSSL's generator, once per state, so that two states (workers, offload threads, rebuilt states) do not roll the same
+-- dice (A/B tests, gradual traffic shifts ported from Lambda@Edge)
+do
+    local b, seed = std.random_bytes(6), 0
+    for i = 1, 6 do
+        seed = seed * 256 + byte(b, i)
+    end
+    math.randomseed(seed)
+end
 
 -- edge.kv(NAME): a kv store the hook's `kv:` config lists (CloudFront KeyValueStore). :get(key) is the value or nil, :exists(key)
 -- a boolean, :meta() {keys=, bytes=, version=}. Every read of one call sees one snapshot of the stores. A handle may be made at

@@ -18,6 +18,7 @@
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
+#include "hooks/jwk_lua.h"
 #include "hooks/stdlib_lua.h"
 
 /* what push_protected's callee receives */
@@ -455,4 +456,5 @@ void hook_stdlib_push(lua_State *L)
         lua_pushcfunction(L, r->func);
         lua_setfield(L, -2, r->name);
     }
+    hook_jwk_register(L); /* jwk_verify (hooks/jwk_lua.c) */
 }
