@@ -470,6 +470,22 @@ static void hooks_log(edge_txn_t *txn, int type, const char *label)
     txn->hooks.log_len += n;
 }
 
+/* after a viewer hook's call: the fetches it made, appended to its entry in the hook list (`vreq:auth@1[fetch=2,failed=1]`) */
+static void hooks_log_fetches(edge_txn_t *txn, unsigned *seen)
+{
+    unsigned n = txn->hooks.call.fetches - seen[0], failed = txn->hooks.call.fetches_failed - seen[1];
+    if (n == 0)
+        return;
+    seen[0] += n;
+    seen[1] += failed;
+    int w = snprintf(txn->hooks.log + txn->hooks.log_len, sizeof(txn->hooks.log) - txn->hooks.log_len, "[fetch=%u,failed=%u]", n,
+                     failed);
+    if (w > 0 && txn->hooks.log_len + (size_t)w < sizeof(txn->hooks.log))
+        txn->hooks.log_len += (size_t)w;
+    else
+        txn->hooks.log[txn->hooks.log_len] = '\0';
+}
+
 /* the value of cookie `name` in the request's Cookie headers */
 static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name)
 {
@@ -702,6 +718,7 @@ static req_step_t step_viewer_request_done(void *arg)
 {
     edge_txn_t *txn = arg;
     hook_status_t st = txn->hooks.call.status;
+    hooks_log_fetches(txn, txn->hooks.fetches_logged);
     switch (st) {
     case HOOK_CONTINUE: {
         /* the hook's uri is normalised like a viewer's (one string for cache key and origin); one that is not a path is invalid */
@@ -1023,6 +1040,7 @@ static req_step_t step_viewer_response_done(void *arg)
 {
     edge_txn_t *txn = arg;
     hook_status_t st = txn->hooks.call.status;
+    hooks_log_fetches(txn, txn->hooks.fetches_logged);
     if (st != HOOK_CONTINUE) {
         /* a response event cannot answer: a result that tries is invalid */
         int status = st == HOOK_RESPOND ? 502 : txn->hooks.call.http_status;

@@ -58,6 +58,7 @@ typedef struct edge_txn {
         hookcall_t call; /* viewer-request, then viewer-response: their results stay valid until the request ends */
         char log[256];   /* what the access log lists: "vreq:NAME@VERSION,..." */
         size_t log_len;
+        unsigned fetches_logged[2]; /* the call's fetches and failed ones already in the list (hooks_log_fetches) */
     } hooks;
 
     /** the cache lookup */

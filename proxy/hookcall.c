@@ -219,7 +219,12 @@ static void advance(hookcall_t *call, hook_run_t r, int in_start);
 static void on_fetched(void *arg)
 {
     hookcall_t *call = arg;
+    hook_fetch_t *fetches;
+    size_t n = hook_call_fetches(call->running, &fetches);
     call->fetch = NULL;
+    call->fetches += (unsigned)n;
+    for (size_t i = 0; i != n; ++i)
+        call->fetches_failed += fetches[i].status == 0;
     advance(call, hook_call_run(thread_hooks, call->running, offload_budget_ms()), 0);
 }
 

@@ -42,6 +42,7 @@ struct hookcall {
     int at_offload;               /* the job is with the offload threads */
     struct hookfetch *fetch;      /* the fetches a parked call waits for */
     struct offload_job *finished; /* calls back from elsewhere, whose results are still in use */
+    unsigned fetches, fetches_failed; /* edge.fetch requests answered for the calls so far (the access log) */
 };
 
 /** a call that has not started: zeroed memory is one too */

@@ -30,6 +30,7 @@ def config():
     return """
 threads: 1
 listen: [{host: 127.0.0.1, port: 0}]
+access_log: {path: "-", format: json}
 origins:
   web: {type: http, url: "%(origin)s"}
 hooks:
@@ -99,8 +100,12 @@ def fetch_200_with_headers_and_body():
 
 @test
 def fetch_404_is_an_answer():
-    out = fetch(O + "/status/404")
+    out = fetch(O + "/status/404", path="/f/logged404")
     assert out["results"][0]["status"] == 404 and "err" not in out["results"][0], out
+    # the access log's hooks field lists the fetches of the call (here one, and one of three failing with fetch_all)
+    assert '"hooks":"vreq:fetch@1[fetch=1,failed=0]"' in edge.access_log(wait_for="/f/logged404"), edge.out()[-2000:]
+    get("/f/logged3", {"X-Fetch-All": " ".join([O + "/size/1", O + "/size/2", other.url + "/size/3"])})
+    assert '"hooks":"vreq:fetch@1[fetch=3,failed=1]"' in edge.access_log(wait_for="/f/logged3"), edge.out()[-2000:]
 
 
 @test
