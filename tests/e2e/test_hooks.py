@@ -793,7 +793,8 @@ def a_call_past_its_inline_budget_runs_once_with_its_real_remaining_time():
         left = dict(kv.split("=") for kv in r.body.decode().split())
         start, end = int(left["start"]), int(left["end"])
         # the real timeout counts down from its start: nearly all of it at the start, and the 100 ms of work less at the end
-        assert 4000 < start <= 5000 and end <= start - 100, left
+        # (the margin below 5000 is for a starved machine: what matters is that it is the call's 5 s and not the 20 ms budget)
+        assert 1000 < start <= 5000 and end <= start - 100, left
         assert edge.log()[log_at:].count("once.lua: started %s\n" % uri) == 1, edge.log()[log_at:]
     m1 = edge.metrics_text()
     moved = lambda m: metric(m, "edgehook_hook_moved_total", hook="once@1") or 0  # noqa: E731
