@@ -45,10 +45,22 @@ static void *offload_main(void *arg)
 }
 
 static unsigned num_offload_threads;
+static _Atomic uint64_t inline_budget_ms = OFFLOAD_INLINE_BUDGET_MS;
+static _Atomic unsigned jobs_alive;
 
 uint64_t offload_budget_ms(void)
 {
-    return num_offload_threads != 0 ? OFFLOAD_INLINE_BUDGET_MS : 0;
+    return num_offload_threads != 0 ? atomic_load_explicit(&inline_budget_ms, memory_order_relaxed) : 0;
+}
+
+void offload_set_budget_ms(uint64_t ms)
+{
+    atomic_store(&inline_budget_ms, ms);
+}
+
+unsigned offload_jobs_alive(void)
+{
+    return atomic_load(&jobs_alive);
 }
 
 void offload_init(unsigned num_threads)
@@ -90,6 +102,7 @@ offload_job_t *offload_job_new(hook_call_t *call, hook_fn_t *fn, void (*on_done)
     if (job == NULL)
         h2o_fatal("no memory");
     job->magic = OFFLOAD_JOB_MAGIC;
+    atomic_fetch_add_explicit(&jobs_alive, 1, memory_order_relaxed);
     h2o_mem_init_pool(&job->pool);
     job->fn = fn;
     hook_fn_addref(fn);
@@ -123,4 +136,5 @@ void offload_job_free(offload_job_t *job)
     hook_fn_release(job->fn);
     h2o_mem_clear_pool(&job->pool);
     free(job);
+    atomic_fetch_sub_explicit(&jobs_alive, 1, memory_order_relaxed);
 }

@@ -32,8 +32,12 @@ struct offload_job {
 };
 #define OFFLOAD_JOB_MAGIC 0x0ff10ad5u
 
-/** the inline budget to give hook calls: OFFLOAD_INLINE_BUDGET_MS, or 0 when there are no offload threads */
+/** the inline budget to give hook calls: OFFLOAD_INLINE_BUDGET_MS (or what offload_set_budget_ms set), 0 without offload threads */
 uint64_t offload_budget_ms(void);
+/** sets the inline budget (ms) from now on; for tests, which give a quick call room to finish inline on a starved machine */
+void offload_set_budget_ms(uint64_t ms);
+/** the number of jobs alive (made and not freed yet), on every thread: tests wait for it to come back to 0 */
+unsigned offload_jobs_alive(void);
 
 /** starts the offload threads (call once, before the workers) */
 void offload_init(unsigned num_threads);
