@@ -247,8 +247,9 @@ def a_call_that_moves_and_fetches_runs_once():
     st, _, body = get("/once/one")
     assert st == 200 and body == b"a=10 b=20", (st, body)
     assert edge.log()[at:].count("fetch_once.lua: started /once/one\n") == 1, edge.log()[at:]
-    # it moved off the worker past its budget (twice: once before each fetch), parked, and went on
-    assert (metric(edge.metrics_text(), "edgehook_hook_moved_total", hook="once@1") or 0) - moved0 == 2
+    # it moved off the worker past its budget (once before each fetch), parked, and went on; a starved machine may move its
+    # short tail too (a move is a matter of wall time), so at least twice - and still one start, above
+    assert (metric(edge.metrics_text(), "edgehook_hook_moved_total", hook="once@1") or 0) - moved0 >= 2
 
 
 @test
