@@ -136,6 +136,9 @@ typedef struct cache_obj {
     unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
     unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
     unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
+    /* edge.fetch requests of the fill's origin hooks: origin-request's (made, failed), origin-response's (made, failed), at most
+     * 255 each; written by the fill before the head is published, read by the request that started it (its access log) */
+    _Atomic uint8_t hook_fetches[4];
 
     /* filling and failures; NULL once a complete object needs it no more (guarded by the object's lock) */
     cache_fillstate_t *fs;

@@ -416,10 +416,22 @@ static void publish_whole(fill_t *f, int status, h2o_iovec_t reason, const h2o_h
 
 static void fill_go(fill_t *f);
 
+/* the fetches the hook call that just ended made (slot 0: origin-request, 2: origin-response), for the access log */
+static void record_hook_fetches(fill_t *f, int slot)
+{
+    const hookcall_t *c = &f->hooks.call;
+    unsigned made = c->fetches - f->hooks.fetches_seen[0], failed = c->fetches_failed - f->hooks.fetches_seen[1];
+    f->hooks.fetches_seen[0] = c->fetches;
+    f->hooks.fetches_seen[1] = c->fetches_failed;
+    atomic_store_explicit(&f->obj->hook_fetches[slot], (uint8_t)(made < 255 ? made : 255), memory_order_relaxed);
+    atomic_store_explicit(&f->obj->hook_fetches[slot + 1], (uint8_t)(failed < 255 ? failed : 255), memory_order_relaxed);
+}
+
 /* what the origin-request hook decided: the request as rewritten goes on to the (maybe other) origin, or its answer is stored */
 static void apply_request_hook(fill_t *f, const hookcall_t *call)
 {
     const hook_request_t *r = &call->ev->request;
+    record_hook_fetches(f, 0);
     switch (call->status) {
     case HOOK_CONTINUE: {
         h2o_headers_t headers;
@@ -499,6 +511,7 @@ static void apply_request_hook(fill_t *f, const hookcall_t *call)
  */
 static int apply_response_hook(fill_t *f, const hookcall_t *call, const h2o_headers_t *before, int64_t content_length)
 {
+    record_hook_fetches(f, 2);
     const hook_response_t *r = &call->ev->response;
     h2o_headers_t resp;
     char reason_buf[48];

@@ -76,6 +76,7 @@ typedef struct fill {
         hook_origin_t chosen;          /* request.origin as the origin-request hook left it (kind NONE: no hook ran), which the
                                           origin-response event shows; in the fill's pool */
         hookcall_t call;               /* the hook call in progress (proxy/hookcall.h) */
+        unsigned fetches_seen[2];      /* the call's fetch counts already given to the object (record_hook_fetches) */
         hook_head_limits_t limits;     /* the caps on what the hooks return */
         /* the response head an origin-response call that completes later was given, and how the origin ended meanwhile */
         struct {

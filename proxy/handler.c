@@ -470,20 +470,26 @@ static void hooks_log(edge_txn_t *txn, int type, const char *label)
     txn->hooks.log_len += n;
 }
 
-/* after a viewer hook's call: the fetches it made, appended to its entry in the hook list (`vreq:auth@1[fetch=2,failed=1]`) */
+/* writes `[fetch=N,failed=M]` into the hook list at `at`, the end of a hook's entry (`vreq:auth@1[fetch=2,failed=1]`), moving
+ * what follows; nothing when the hook fetched nothing or the list is full */
+static void hooks_log_insert_fetches(edge_txn_t *txn, size_t at, unsigned n, unsigned failed)
+{
+    char note[48];
+    int w = snprintf(note, sizeof(note), "[fetch=%u,failed=%u]", n, failed);
+    if (n == 0 || w <= 0 || at > txn->hooks.log_len || txn->hooks.log_len + (size_t)w >= sizeof(txn->hooks.log))
+        return;
+    memmove(txn->hooks.log + at + w, txn->hooks.log + at, txn->hooks.log_len - at + 1);
+    memcpy(txn->hooks.log + at, note, (size_t)w);
+    txn->hooks.log_len += (size_t)w;
+}
+
+/* after a viewer hook's call: the fetches it made, appended to its entry in the hook list */
 static void hooks_log_fetches(edge_txn_t *txn, unsigned *seen)
 {
     unsigned n = txn->hooks.call.fetches - seen[0], failed = txn->hooks.call.fetches_failed - seen[1];
-    if (n == 0)
-        return;
     seen[0] += n;
     seen[1] += failed;
-    int w = snprintf(txn->hooks.log + txn->hooks.log_len, sizeof(txn->hooks.log) - txn->hooks.log_len, "[fetch=%u,failed=%u]", n,
-                     failed);
-    if (w > 0 && txn->hooks.log_len + (size_t)w < sizeof(txn->hooks.log))
-        txn->hooks.log_len += (size_t)w;
-    else
-        txn->hooks.log[txn->hooks.log_len] = '\0';
+    hooks_log_insert_fetches(txn, txn->hooks.log_len, n, failed);
 }
 
 /* the value of cookie `name` in the request's Cookie headers */
@@ -536,11 +542,22 @@ static hook_fn_t *pick_hook(edge_txn_t *txn, int type, const char **label)
     return b->fn[k];
 }
 
-/* origin-response runs in the fill: the request that started the fill lists it in its hooks (once, in trigger order) */
-static void log_origin_response_hook(edge_txn_t *txn)
+/* the origin hooks run in the fill: the request that started it lists origin-response in its hooks (once, in trigger order), and
+ * the fetches of both (the fill noted them in the object before it published the head) */
+static void log_origin_hooks(edge_txn_t *txn)
 {
-    if (txn->out.obj != NULL && txn->fetch.leader && txn->out.obj->response_hooked && txn->fetch.ores_label != NULL) {
+    cache_obj_t *o = txn->out.obj;
+    if (o == NULL || !txn->fetch.leader)
+        return;
+    if (txn->fetch.oreq_log_at != 0) {
+        hooks_log_insert_fetches(txn, txn->fetch.oreq_log_at, atomic_load_explicit(&o->hook_fetches[0], memory_order_relaxed),
+                                 atomic_load_explicit(&o->hook_fetches[1], memory_order_relaxed));
+        txn->fetch.oreq_log_at = 0;
+    }
+    if (o->response_hooked && txn->fetch.ores_label != NULL) {
         hooks_log(txn, HOOK_ORIGIN_RESPONSE, txn->fetch.ores_label);
+        hooks_log_insert_fetches(txn, txn->hooks.log_len, atomic_load_explicit(&o->hook_fetches[2], memory_order_relaxed),
+                                 atomic_load_explicit(&o->hook_fetches[3], memory_order_relaxed));
         txn->fetch.ores_label = NULL;
     }
 }
@@ -622,8 +639,10 @@ static void start_fill(edge_txn_t *txn, cache_obj_t *obj, const fill_cache_t *fc
     fill_hooks_t hooks = {pick_hook(txn, HOOK_ORIGIN_REQUEST, &oreq_label),
                           pick_hook(txn, HOOK_ORIGIN_RESPONSE, &txn->fetch.ores_label)};
 
-    if (hooks.origin_request != NULL)
+    if (hooks.origin_request != NULL) {
         hooks_log(txn, HOOK_ORIGIN_REQUEST, oreq_label);
+        txn->fetch.oreq_log_at = txn->hooks.log_len; /* its fetches go there once the fill has run it (log_origin_hooks) */
+    }
     hookcall_limits(txn->gen->conf, &hooks.limits);
     fill_request_of(txn, &fr, as_get);
     fill_start(txn->behavior->origin, &fr, obj, fc, &hooks, &txn->fetch.origin_name);
@@ -1013,7 +1032,7 @@ static req_step_t step_head(void *arg)
     add_x_cache(txn);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->viewer.request_id.base,
                           txn->viewer.request_id.len);
-    log_origin_response_hook(txn);
+    log_origin_hooks(txn);
     txn->out.resp_status = status;
     txn->out.not_modified = not_modified;
     return REQ_VIEWER_RESPONSE;
@@ -1353,7 +1372,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req)
         txn->lookup.found = NULL;
     }
     dur = now_us() - txn->viewer.started_us;
-    log_origin_response_hook(txn);
+    log_origin_hooks(txn);
     e.req = req;
     e.status = req->res.status != 0 ? req->res.status : txn->out.status;
     e.bytes = req->bytes_sent;

@@ -77,6 +77,7 @@ typedef struct edge_txn {
         int leader;              /* this request started the fill of the object it reads */
         const char *origin_name; /* for the access log */
         const char *ores_label;  /* the origin-response hook version the fill runs */
+        size_t oreq_log_at;      /* the end of the origin-request hook's entry in hooks.log, until its fetches are written there */
     } fetch;
 
     /** the response: the object read, the head decided, the body's progress */

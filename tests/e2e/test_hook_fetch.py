@@ -46,6 +46,7 @@ behaviors:
   - {path: "/none/*", origin: web, cache: off, hooks: {viewer-request: none}}
   - {path: "/once/*", origin: web, cache: off, hooks: {viewer-request: once}}
   - {path: "/app/*", origin: web, cache: off, hooks: {origin-response: spa}}
+  - {path: "/ofetch/*", origin: web, origin_request: {headers: [X-Fetch-All]}, hooks: {origin-request: fetch}}
   - {path: "/c/*", origin: web, cache: off, hooks: {viewer-request: cfetch}}
   - {path: "*", origin: web, cache: off}
 admin:
@@ -270,6 +271,15 @@ def spa_404_example():
     assert st == 200 and body == origin_body(300) and h["content-type"].startswith("text/html"), (st, h, body[:80])
     st, h, body = get("/app/status/200")  # a file the origin has: untouched
     assert st == 200 and body.startswith(b"status 200 count"), (st, body[:80])
+    # the access log lists the origin-response hook's fetch (it runs in the fill; the request that started it logs it)
+    assert '"hooks":"ores:spa@1[fetch=1,failed=0]"' in edge.access_log(wait_for="/app/status/404"), edge.out()[-2000:]
+
+
+@test
+def origin_request_fetches_are_in_the_access_log():
+    # an origin-request hook runs in the fill: its fetches go into its entry of the hook list of the request that started it
+    get("/ofetch/one", {"X-Fetch-All": " ".join([O + "/size/1", other.url + "/size/3"])})
+    assert '"hooks":"oreq:fetch@1[fetch=2,failed=1]"' in edge.access_log(wait_for="/ofetch/one"), edge.out()[-2000:]
 
 
 if __name__ == "__main__":
