@@ -247,6 +247,10 @@ typedef struct hook_lua_api {
     int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
     int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
     int (*kv_meta)(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out);
+    int (*get)(edge_ctx_t *ctx, int field, edge_str_t *out);
+    int (*header_get)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len, size_t nth, edge_header_t *out);
+    int (*header_at)(edge_ctx_t *ctx, int msg, size_t index, edge_header_t *out);
+    int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
 } hook_lua_api_t;
 
 /** a kv store's keys, bytes and version (out[0..2]) in the call's snapshot: 0, or EDGE_E_DENIED as kv_get (host.c) */

@@ -270,6 +270,106 @@ static char *api_scratch(size_t len)
     return ls->scratch;
 }
 
+/*
+ * The host's getters as the prelude calls them: what they return is copied into the state's scratch buffer before the host
+ * function is left. A move (which can happen at HOST_LEAVE, or anywhere in LuaJIT up to the ffi.string that reads the result)
+ * copies the event into the offload job and leaves the caller's memory behind - the request may end before the call goes on
+ * - so the prelude must never hold a pointer into it: it holds pointers into memory of its Lua state, which moves with the
+ * call. The scratch is reused by the next getter: the prelude turns each result into Lua strings right away.
+ */
+static char *scratch_reserve(size_t len)
+{
+    hook_lua_state_t *ls = hook_tls_call->ls; /* inside HOST_ENTER: the thread cannot change under us */
+    if (len > ls->scratch_cap) {
+        size_t cap = ls->scratch_cap * 2 > len ? ls->scratch_cap * 2 : len < 256 ? 256 : len;
+        char *p = realloc(ls->scratch, cap);
+        if (p == NULL)
+            abort();
+        ls->scratch = p;
+        ls->scratch_cap = cap;
+    }
+    return ls->scratch;
+}
+
+static void own_str(edge_str_t *s, char **at)
+{
+    if (s->len != 0) {
+        memcpy(*at, s->ptr, s->len);
+        s->ptr = *at;
+        *at += s->len;
+    }
+}
+
+static int own_header(int r, edge_header_t *out)
+{
+    if (r == 0) {
+        char *at = scratch_reserve(out->name.len + out->key.len + out->value.len);
+        own_str(&out->name, &at);
+        own_str(&out->key, &at);
+        own_str(&out->value, &at);
+    }
+    return r;
+}
+
+static int api_get(edge_ctx_t *ctx, int field, edge_str_t *out)
+{
+    HOST_ENTER();
+    int r = hook_host.get(ctx, field, out);
+    if (r >= 0) {
+        char *at = scratch_reserve(out->len);
+        own_str(out, &at);
+    }
+    HOST_LEAVE();
+    return r;
+}
+
+static int api_header_get(edge_ctx_t *ctx, int msg, const char *name, size_t nlen, size_t nth, edge_header_t *out)
+{
+    HOST_ENTER();
+    int r = own_header(hook_host.header_get(ctx, msg, name, nlen, nth, out), out);
+    HOST_LEAVE();
+    return r;
+}
+
+static int api_header_at(edge_ctx_t *ctx, int msg, size_t index, edge_header_t *out)
+{
+    HOST_ENTER();
+    int r = own_header(hook_host.header_at(ctx, msg, index, out), out);
+    HOST_LEAVE();
+    return r;
+}
+
+/* the origin's strings and its custom headers (the array too: it is in the caller's pool) */
+static int api_get_origin(edge_ctx_t *ctx, edge_origin_t *out)
+{
+    HOST_ENTER();
+    int r = hook_host.get_origin(ctx, out);
+    if (r == 0) {
+        edge_str_t *strs[] = {&out->domain_name, &out->path, &out->protocol, &out->region, &out->auth_method};
+        size_t n = sizeof(edge_header_t) * out->num_custom_headers;
+        for (size_t i = 0; i != sizeof(strs) / sizeof(strs[0]); ++i)
+            n += strs[i]->len;
+        for (uint32_t i = 0; i != out->num_custom_headers; ++i)
+            n += out->custom_headers[i].name.len + out->custom_headers[i].key.len + out->custom_headers[i].value.len;
+        char *at = scratch_reserve(n);
+        if (out->num_custom_headers != 0) {
+            edge_header_t *hs = (edge_header_t *)at; /* scratch is malloc'ed: aligned for it */
+            memcpy(hs, out->custom_headers, sizeof(edge_header_t) * out->num_custom_headers);
+            at += sizeof(edge_header_t) * out->num_custom_headers;
+            for (uint32_t i = 0; i != out->num_custom_headers; ++i) {
+                own_str(&hs[i].name, &at);
+                own_str(&hs[i].key, &at);
+                own_str(&hs[i].value, &at);
+            }
+            out->custom_headers = hs;
+        }
+        for (size_t i = 0; i != sizeof(strs) / sizeof(strs[0]); ++i)
+            own_str(strs[i], &at);
+    }
+    HOST_LEAVE();
+    return r;
+}
+
 static size_t api_b64enc(const char *src, size_t len, char *dst)
 {
     return edge_base64_encode(dst, src, len);
@@ -344,7 +444,7 @@ _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_o
                "edge_origin_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && sizeof(edge_host_t) == 16 + 20 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");
-_Static_assert(sizeof(hook_lua_api_t) == 18 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
+_Static_assert(sizeof(hook_lua_api_t) == 22 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
 
 static const hook_lua_api_t lua_api = {
     .invalid = api_invalid,
@@ -365,6 +465,10 @@ static const hook_lua_api_t lua_api = {
     .fetch_result = hook_fetch_result,
     .fetch_header_at = hook_fetch_header_at,
     .kv_meta = hook_kv_meta,
+    .get = api_get,
+    .header_get = api_header_get,
+    .header_at = api_header_at,
+    .get_origin = api_get_origin,
 };
 
 static int on_traceback(lua_State *L)

@@ -60,6 +60,10 @@ typedef struct hook_lua_api {
     int (*fetch_result)(edge_ctx_t *ctx, int idx, edge_str_t *body, edge_str_t *err);
     int (*fetch_header_at)(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out);
     int (*kv_meta)(edge_ctx_t *ctx, const char *store, size_t len, uint64_t *out);
+    int (*get)(edge_ctx_t *ctx, int field, edge_str_t *out);
+    int (*header_get)(edge_ctx_t *ctx, int msg, const char *name, size_t name_len, size_t nth, edge_header_t *out);
+    int (*header_at)(edge_ctx_t *ctx, int msg, size_t index, edge_header_t *out);
+    int (*get_origin)(edge_ctx_t *ctx, edge_origin_t *out);
 } hook_lua_api_t;
 ]]
 
@@ -92,7 +96,7 @@ for m = 0, 1 do
 end
 
 local function getf(field)
-    if H.get(cur, field, str1) < 0 then
+    if A.get(cur, field, str1) < 0 then
         return nil
     end
     return fstring(str1[0].ptr, str1[0].len)
@@ -135,7 +139,7 @@ end
 -- all values of one header, as { {key=, value=}, ... }, and a snapshot to tell later whether the hook changed them
 local function fetch(m, name)
     local arr, snap, i = nil, nil, 0
-    while H.header_get(cur, m, name, #name, i, hdr1) == 0 do
+    while A.header_get(cur, m, name, #name, i, hdr1) == 0 do
         if arr == nil then
             arr = setmetatable({}, arr_mt)
             snap = { arr, 0 }
@@ -255,7 +259,7 @@ local function materialise_headers(P, m)
     tr.all = true
     local n = tonumber(H.header_count(cur, m))
     for i = 0, n - 1 do
-        if H.header_at(cur, m, i, hdr1) == 0 then
+        if A.header_at(cur, m, i, hdr1) == 0 then
             local name = fstring(hdr1[0].name.ptr, hdr1[0].name.len)
             if D[m][name] == nil and not tr.fset[name] and not tr.aset[name] then
                 local arr, snap = fetch(m, name)
@@ -488,7 +492,7 @@ end
 local function read_origin()
     local o = fnew("edge_origin_t")
     o.size = ffi.sizeof("edge_origin_t")
-    if H.get_origin(cur, o) ~= 0 then
+    if A.get_origin(cur, o) ~= 0 then
         return nil
     end
     local function s(v)
@@ -793,7 +797,7 @@ req_mt.__index = function(t, k)
         v = read_origin()
         S_origin_fp = origin_fp(v)
     elseif k == "body" then
-        local rc = H.get(cur, F_RBODY, str1)
+        local rc = A.get(cur, F_RBODY, str1)
         if rc < 0 then
             return nil
         end
