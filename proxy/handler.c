@@ -1,7 +1,9 @@
 /* proxy/handler.c - the request pipeline on one worker thread, and delivery of a cache object (whole or filling) to a client. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <linux/tcp.h> /* struct tcp_info's tcpi_bytes_acked, which glibc's netinet/tcp.h lacks */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,7 +259,11 @@ static void on_pace(h2o_timeout_entry_t *entry)
 }
 
 /*
- * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned:
+ * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned.
+ * A client takes bytes when h2o calls proceed (a send was taken whole) and, for HTTP/1, whenever its end of the TCP connection
+ * acknowledges more bytes (tcpi_bytes_acked): the kernel wakes h2o for a partly written send only once much of a send buffer of
+ * several MB is free, so a client reading steadily at 1 MB/s can go seconds between proceeds. (An HTTP/2 connection's progress
+ * says nothing about one of its streams: proceed alone counts there.)
  * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
  *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
  * - bytes pinned by clients that have taken nothing for half a second - bodies no longer in the cache index, which only their
@@ -287,6 +293,7 @@ typedef struct stalled {
 } stalled_t;
 
 static void on_watch_tick(h2o_timeout_entry_t *entry);
+static uint64_t client_acked(edge_txn_t *txn);
 
 static void watch_schedule(void)
 {
@@ -302,6 +309,7 @@ static void watch_add(edge_txn_t *txn)
         watch.worker = txn->worker;
     }
     txn->flow.progress_ms = server_now_ms();
+    txn->flow.acked = client_acked(txn);
     h2o_linklist_insert(&watch.delivering, &txn->flow.watch_link);
     if (!watch.ticking)
         watch_schedule();
@@ -333,6 +341,21 @@ static h2o_socket_t *socket_of(edge_txn_t *txn)
 {
     h2o_conn_t *conn = txn->req->conn;
     return conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+}
+
+/* HTTP/1: the bytes the client's end of the connection has acknowledged (0 for HTTP/2 or when the kernel does not say) */
+static uint64_t client_acked(edge_txn_t *txn)
+{
+    h2o_socket_t *sock;
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    int fd;
+    if (txn->req->version >= 0x200 || (sock = socket_of(txn)) == NULL || (fd = h2o_socket_get_fd(sock)) < 0)
+        return 0;
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || len < offsetof(struct tcp_info, tcpi_bytes_acked) + 8)
+        return 0;
+    return info.tcpi_bytes_acked;
 }
 
 static void abort_connection(h2o_socket_t *sock, const char *why)
@@ -371,6 +394,12 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
         h2o_socket_t *sock;
         if (idle < WATCH_STALLED_MS || (sock = socket_of(txn)) == NULL)
             continue;
+        uint64_t acked = client_acked(txn);
+        if (acked != txn->flow.acked) { /* the client took bytes of a send still under way */
+            txn->flow.acked = acked;
+            txn->flow.progress_ms = now;
+            continue;
+        }
         if ((uint64_t)idle >= conf->limits.send_timeout_ms) {
             metrics_count(METRIC_SEND_TIMEOUTS, 1);
             txn->flow.progress_ms = now; /* once */

@@ -100,6 +100,7 @@ typedef struct edge_txn {
         uint64_t h2_pos_base;
         h2o_linklist_t watch_link; /* a delivering body is on its worker's watch list */
         int64_t progress_ms;       /* when the client last took body bytes (or the body began) */
+        uint64_t acked;            /* HTTP/1: the bytes its connection had acknowledged then (handler.c, stall watch) */
     } flow;
 } edge_txn_t;
 

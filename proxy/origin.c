@@ -22,12 +22,15 @@
 #define MAX_INFORMATIONAL 32 /* 1xx responses dropped before the final one; more is an error */
 #define ADDR_CACHE_MS 30000
 #define ORIGIN_RECEIVE_WINDOW_CLAMP (4 * 1024 * 1024)
+/* the receive buffer of a connection whose response paused once for a slow client (see origin_req_pause) */
+#define ORIGIN_PAUSED_RECEIVE_BUFFER (512 * 1024)
 
 typedef struct origin_conn {
     h2o_socket_t *sock;
     origin_t *o; /* a connection holds a reference: the origin lives until its last pooled connection closes */
     struct origin_thread *ot;
     struct origin_req_impl *req; /* the request using it, or NULL while idle */
+    int rcvbuf_locked;           /* its receive buffer was made small for a slow client: never pooled again */
     h2o_linklist_t idle_link;
     h2o_timeout_entry_t idle_entry;
     unsigned served;
@@ -627,8 +630,9 @@ static void do_connect(origin_req_impl_t *r)
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     /* h2o reads a socket until the kernel has nothing left, so whatever the kernel queued lands in memory at once, even when
-     * the fill is about to pause for a slow client: clamp the receive window (autotuning goes on below it; Debian's default
-     * tcp_rmem maximum of 6 MB gives about this window anyway, but tuned hosts allow 32 MB and more) */
+     * the fill is about to pause for a slow client: clamp the receive window (Debian's default tcp_rmem maximum of 6 MB gives
+     * about this window anyway, but tuned hosts allow 32 MB and more). Autotuning raises the clamp as it grows the buffer, so
+     * this bounds only the start: the first pause fixes the buffer (lock_receive_buffer) */
     int clamp = ORIGIN_RECEIVE_WINDOW_CLAMP;
     setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
     c->sock = h2o_evloop_socket_create(ot->worker->ctx.loop, fd, 0);
@@ -823,6 +827,23 @@ static void on_resume(h2o_timeout_entry_t *entry)
     req_unhold(r);
 }
 
+/*
+ * The first pause shows the response goes at a client's pace: its receive buffer is fixed small from then on. TCP_WINDOW_CLAMP
+ * (do_connect) does not hold: receive autotuning raises the clamp with the buffer (up to tcp_rmem's maximum, 32 MB on tuned
+ * hosts), and h2o reads a socket until the kernel has nothing left, doubling its input buffer as it goes; on a loaded machine the
+ * origin refills the window while the worker waits for a core, and single reads of 26 MB were seen (RSS up 60 MB for one slow
+ * client). SO_RCVBUF stops the autotuning; the connection is not pooled again, so a later fast response gets a normal window.
+ */
+static void lock_receive_buffer(origin_req_impl_t *r)
+{
+    int fd = h2o_socket_get_fd(r->conn->sock), size = ORIGIN_PAUSED_RECEIVE_BUFFER;
+    if (r->conn->rcvbuf_locked || fd < 0)
+        return;
+    r->conn->rcvbuf_locked = 1;
+    r->keepalive = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
 void origin_req_pause(origin_req_t *_r)
 {
     origin_req_impl_t *r = (void *)_r;
@@ -832,8 +853,10 @@ void origin_req_pause(origin_req_t *_r)
     if (r->state == ST_BODY) {
         /* D4: no read timeout while we deliberately do not read */
         h2o_timeout_unlink(&r->timer);
-        if (r->conn != NULL)
+        if (r->conn != NULL) {
             h2o_socket_read_stop(r->conn->sock);
+            lock_receive_buffer(r);
+        }
     }
 }
 

@@ -21,23 +21,31 @@ behaviors:
 """ % origin.url)
 
 
-def slow_read(args, seconds=12):
-    # 200 MB object read at 1 MB/s: the origin could send it all in a second; the proxy must hold back
+def slow_read(args, taken_mb=12):
+    # 200 MB object read at 1 MB/s: the origin could send it all in a second; the proxy must hold back. The client reads until it
+    # has taken `taken_mb` MB (counted in bytes, not seconds: on a loaded machine the same reading takes longer, never less)
     warm = subprocess.run(["curl", "-s", "-o", "/dev/null", edge.url("/size/1000")])
     assert warm.returncode == 0
     base = edge.rss_kb()
-    p = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--limit-rate", "1M"] + args + [edge.url("/size/209715200")])
+    timeouts = edge.metric("edgehook_send_timeouts_total") or 0.0
+    out = os.path.join(edge.dir, "slow-read.out")
+    p = subprocess.Popen(["curl", "-s", "-S", "-o", out, "--limit-rate", "1M"] + args + [edge.url("/size/209715200")],
+                         stderr=subprocess.PIPE)
     peak = base
-    t0 = time.time()
-    while time.time() - t0 < seconds:
+    deadline = time.time() + 300 * SLOW  # a hang guard only: the loop ends on bytes taken
+    while not os.path.exists(out) or os.path.getsize(out) < taken_mb << 20:
+        assert time.time() < deadline, "the client took only %d bytes" % (os.path.getsize(out) if os.path.exists(out) else 0)
         time.sleep(0.25)
         peak = max(peak, edge.rss_kb())
-        assert p.poll() is None, "the download ended early"
+        assert p.poll() is None, "the download ended early: %s\n%s" % (p.stderr.read().decode(), edge.log()[-3000:])
     p.kill()
     p.wait()
+    os.unlink(out)
     growth_mb = (peak - base) / 1024.0
     print("  rss base %.1f MB, peak %.1f MB, growth %.1f MB" % (base / 1024.0, peak / 1024.0, growth_mb))
-    assert growth_mb < 32, growth_mb
+    assert growth_mb < 32, (growth_mb, edge.log()[-3000:])
+    # a client that reads steadily is never taken for a stalled one (limits.send_timeout, max_unsent_per_connection)
+    assert (edge.metric("edgehook_send_timeouts_total") or 0.0) == timeouts, edge.log()[-3000:]
 
 
 @test
