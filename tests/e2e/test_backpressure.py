@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, run, test  # noqa: E402
+from edgetest import SLOW, Edge, run, test  # noqa: E402
 from origin import Origin  # noqa: E402
 
 origin = Origin()
@@ -18,10 +18,13 @@ origins:
   web: {type: http, url: "%s"}
 behaviors:
   - {path: "*", origin: web}
+admin:
+  listen: {host: 127.0.0.1, port: 0}
+  token: backpressure-token
 """ % origin.url)
 
 
-def slow_read(args, taken_mb=12):
+def slow_read(args, taken_mb=16):
     # 200 MB object read at 1 MB/s: the origin could send it all in a second; the proxy must hold back. The client reads until it
     # has taken `taken_mb` MB (counted in bytes, not seconds: on a loaded machine the same reading takes longer, never less)
     warm = subprocess.run(["curl", "-s", "-o", "/dev/null", edge.url("/size/1000")])
@@ -29,10 +32,10 @@ def slow_read(args, taken_mb=12):
     base = edge.rss_kb()
     timeouts = edge.metric("edgehook_send_timeouts_total") or 0.0
     out = os.path.join(edge.dir, "slow-read.out")
+    deadline = time.time() + 300 * SLOW  # a hang guard only: the loop ends on bytes taken
     p = subprocess.Popen(["curl", "-s", "-S", "-o", out, "--limit-rate", "1M"] + args + [edge.url("/size/209715200")],
                          stderr=subprocess.PIPE)
     peak = base
-    deadline = time.time() + 300 * SLOW  # a hang guard only: the loop ends on bytes taken
     while not os.path.exists(out) or os.path.getsize(out) < taken_mb << 20:
         assert time.time() < deadline, "the client took only %d bytes" % (os.path.getsize(out) if os.path.exists(out) else 0)
         time.sleep(0.25)
