@@ -36,13 +36,15 @@ def slow_read(args, taken_mb=16):
     p = subprocess.Popen(["curl", "-s", "-S", "-o", out, "--limit-rate", "1M"] + args + [edge.url("/size/209715200")],
                          stderr=subprocess.PIPE)
     peak = base
-    while not os.path.exists(out) or os.path.getsize(out) < taken_mb << 20:
-        assert time.time() < deadline, "the client took only %d bytes" % (os.path.getsize(out) if os.path.exists(out) else 0)
-        time.sleep(0.25)
-        peak = max(peak, edge.rss_kb())
-        assert p.poll() is None, "the download ended early: %s\n%s" % (p.stderr.read().decode(), edge.log()[-3000:])
-    p.kill()
-    p.wait()
+    try:
+        while not os.path.exists(out) or os.path.getsize(out) < taken_mb << 20:
+            assert time.time() < deadline, "the client took only %d bytes" % (os.path.getsize(out) if os.path.exists(out) else 0)
+            time.sleep(0.25)
+            peak = max(peak, edge.rss_kb())
+            assert p.poll() is None, "the download ended early: %s\n%s" % (p.stderr.read().decode(), edge.log()[-3000:])
+    finally:
+        p.kill()
+        p.wait()
     os.unlink(out)
     growth_mb = (peak - base) / 1024.0
     print("  rss base %.1f MB, peak %.1f MB, growth %.1f MB" % (base / 1024.0, peak / 1024.0, growth_mb))
