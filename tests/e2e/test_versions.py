@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, SANITIZE, curl_status, run, test, wait_until  # noqa: E402
+from edgetest import SLOW, Edge, SANITIZE, curl_status, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "versions-test-token"
@@ -222,7 +222,8 @@ def removed_version_is_unloaded_after_its_last_request():
 
     def slow():
         c = http.client.HTTPConnection("127.0.0.1", edge.port, timeout=60)
-        c.request("GET", "/slowbody/10000000?rate=1000000")  # 10 s of body: it is still running when it is looked at below
+        # 10 MB at 1 MB/s, held at 1 MB until the test has looked (origin gate): it is still running then, however slow the machine
+        c.request("GET", "/slowbody/10000000?rate=1000000&gateat=1000000&gate=unload-v9")
         r = c.getresponse()
         result["version"] = r.getheader("x-version")
         result["len"] = len(r.read())
@@ -237,7 +238,8 @@ def removed_version_is_unloaded_after_its_last_request():
     time.sleep(1)  # a second for a wrong unload to show (nothing should happen: no wait can observe that)
     assert t.is_alive(), "the slow request ended too early to prove anything"
     assert unloaded() == base  # the slow request still runs on it
-    t.join(60)
+    origin.release("unload-v9")
+    t.join(60 * SLOW)
     assert result == {"version": "9", "len": 10000000}, result
     wait_until(lambda: unloaded() == base + 1, timeout=10, what="version %d unloaded" % n)
 
