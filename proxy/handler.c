@@ -260,10 +260,11 @@ static void on_pace(h2o_timeout_entry_t *entry)
 
 /*
  * Slow readers. Every body being delivered is on its worker's watch list; four times a second the list is scanned.
- * A client takes bytes when h2o calls proceed (a send was taken whole) and, for HTTP/1, whenever its end of the TCP connection
- * acknowledges more bytes (tcpi_bytes_acked): the kernel wakes h2o for a partly written send only once much of a send buffer of
- * several MB is free, so a client reading steadily at 1 MB/s can go seconds between proceeds. (An HTTP/2 connection's progress
- * says nothing about one of its streams: proceed alone counts there.)
+ * A client takes bytes when h2o calls proceed (a send was taken whole) and, for HTTP/1, when its end of the TCP connection has
+ * acknowledged WATCH_PROGRESS_ACKED more bytes (tcpi_bytes_acked) since that last counted: the kernel wakes h2o for a partly
+ * written send only once much of a send buffer of several MB is free, so a client reading steadily at 1 MB/s can go seconds
+ * between proceeds; a client trickling a few bytes at a time does not reach the threshold and is still cut off. (An HTTP/2
+ * connection's progress says nothing about one of its streams: proceed alone counts there.)
  * - a response whose client has taken nothing for limits.send_timeout is aborted (its connection is shut down, so h2o sees
  *   the error and closes it: for HTTP/2 the whole connection, which has written nothing to this stream for that long);
  * - bytes pinned by clients that have taken nothing for half a second - bodies no longer in the cache index, which only their
@@ -277,6 +278,7 @@ static void on_pace(h2o_timeout_entry_t *entry)
 /* a passed-through body holds at most the fill's window (FILL_PASS_WINDOW) per reader, and HTTP/2 flow control can starve a
  * healthy stream for a moment: its window counts only once the client has taken nothing for this long */
 #define WATCH_STALLED_PASS_MS 5000
+#define WATCH_PROGRESS_ACKED (64 * 1024)
 
 typedef struct stall_watch {
     h2o_linklist_t delivering;
@@ -395,7 +397,7 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
         if (idle < WATCH_STALLED_MS || (sock = socket_of(txn)) == NULL)
             continue;
         uint64_t acked = client_acked(txn);
-        if (acked != txn->flow.acked) { /* the client took bytes of a send still under way */
+        if (acked > txn->flow.acked && acked - txn->flow.acked >= WATCH_PROGRESS_ACKED) { /* the client took bytes of a send still under way */
             txn->flow.acked = acked;
             txn->flow.progress_ms = now;
             continue;
