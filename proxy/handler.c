@@ -397,7 +397,8 @@ static void on_watch_tick(h2o_timeout_entry_t *entry)
         if (idle < WATCH_STALLED_MS || (sock = socket_of(txn)) == NULL)
             continue;
         uint64_t acked = client_acked(txn);
-        if (acked > txn->flow.acked && acked - txn->flow.acked >= WATCH_PROGRESS_ACKED) { /* the client took bytes of a send still under way */
+        if (acked > txn->flow.acked &&
+            acked - txn->flow.acked >= WATCH_PROGRESS_ACKED) { /* the client took bytes of a send still under way */
             txn->flow.acked = acked;
             txn->flow.progress_ms = now;
             continue;
