@@ -24,6 +24,9 @@
 #define ORIGIN_RECEIVE_WINDOW_CLAMP (4 * 1024 * 1024)
 /* the receive buffer of a connection whose response paused once for a slow client (see origin_req_pause) */
 #define ORIGIN_PAUSED_RECEIVE_BUFFER (512 * 1024)
+/* the most body handed to the consumer at once: it may pause in between, and the rest waits in the socket's buffer, so a large
+ * read (h2o reads all the kernel has) does not land in a paused fill's window whole */
+#define ORIGIN_DELIVER_MAX (256 * 1024)
 
 typedef struct origin_conn {
     h2o_socket_t *sock;
@@ -1025,6 +1028,8 @@ static void process_input(origin_req_impl_t *r)
         switch (r->framing) {
         case ORIGIN_FRAMING_LENGTH: {
             size_t n = (*in)->size < r->remaining ? (*in)->size : (size_t)r->remaining;
+            if (n > ORIGIN_DELIVER_MAX)
+                n = ORIGIN_DELIVER_MAX;
             r->remaining -= n;
             if (deliver(r, (*in)->bytes, n) != 0)
                 return;
@@ -1062,7 +1067,7 @@ static void process_input(origin_req_impl_t *r)
             h2o_buffer_consume(in, total);
         } break;
         case ORIGIN_FRAMING_EOF: {
-            size_t n = (*in)->size;
+            size_t n = (*in)->size < ORIGIN_DELIVER_MAX ? (*in)->size : ORIGIN_DELIVER_MAX;
             if (deliver(r, (*in)->bytes, n) != 0)
                 return;
             h2o_buffer_consume(in, n);

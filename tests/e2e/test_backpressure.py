@@ -14,6 +14,9 @@ origin = Origin()
 edge = Edge("""
 threads: 2
 listen: [{host: 127.0.0.1, port: 0}]
+# send_timeout is test_adversarial's: here the driver reads its aborting clients one after another, and on a starved machine a
+# client waited 55 s for its turn (the default 30 s then cut it off, rightly: it took nothing)
+limits: {send_timeout: 300s}
 origins:
   web: {type: http, url: "%s"}
 behaviors:
