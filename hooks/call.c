@@ -322,21 +322,27 @@ int64_t hook_call_remaining_ms(const hook_call_t *c)
     return c->deadline_ns > now ? (int64_t)((c->deadline_ns - now + 999999) / 1000000) : 0;
 }
 
+/* a suspended call that will never go on: its fiber is dropped and its Lua state abandoned (freed wholesale). An abandoned state
+ * leaks its JIT machine code, as after a hard stop: the thread's next states for this hook are interpreted, so it happens once */
+static void abandon_suspended(hook_call_t *c)
+{
+    hook_fiber_forget(&c->fiber);
+    size_t peak = hook_lua_state_abandon(c->ls);
+    if (peak > c->dead_peak)
+        c->dead_peak = peak;
+    if (c->ls != NULL)
+        c->jit_off = 1;
+    c->ls = NULL;
+    c->L = NULL;
+}
+
 void hook_call_expire(hook_thread_t *t, hook_call_t *c, const char *why)
 {
     EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);
     hook_fn_t *fn = c->fn;
     const hook_event_t *ev = c->ctx.ev;
-    if (c->phase == HOOK_PHASE_SUSPENDED) {
-        hook_fiber_forget(&c->fiber);
-        size_t peak = hook_lua_state_abandon(c->ls);
-        if (peak > c->dead_peak)
-            c->dead_peak = peak;
-        if (c->ls != NULL)
-            c->jit_off = 1; /* an abandoned state leaks its JIT machine code: the thread's next states are interpreted */
-        c->ls = NULL;
-        c->L = NULL;
-    }
+    if (c->phase == HOOK_PHASE_SUSPENDED)
+        abandon_suspended(c);
     c->phase = HOOK_PHASE_DONE;
     c->st = HOOK_FAILED;
     c->rep.timed_out = 1;
@@ -355,15 +361,8 @@ void hook_call_free(hook_call_t *c)
         return;
     EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);
     hook_thread_t *t = hook_tls_thread;
-    if (c->phase == HOOK_PHASE_SUSPENDED) {
-        hook_fiber_forget(&c->fiber);
-        size_t peak = hook_lua_state_abandon(c->ls);
-        if (peak > c->dead_peak)
-            c->dead_peak = peak;
-        if (c->ls != NULL)
-            c->jit_off = 1; /* as after a hard stop: the leak of its machine code happens once per thread */
-        c->ls = NULL;
-    }
+    if (c->phase == HOOK_PHASE_SUSPENDED)
+        abandon_suspended(c);
     hook_thread_slot_t *slot = t != NULL && t == c->home ? hook_thread_find_slot(t, c->fn) : NULL;
     if (slot != NULL) {
         if (c->dead_peak > slot->peak)

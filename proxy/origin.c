@@ -175,23 +175,23 @@ static int finish_origin(origin_t *o, const char *host_header, const char *sni, 
 
 origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, size_t errlen)
 {
-    origin_t *o = origin_alloc(num_threads);
-    o->name = strdup(c->name);
-    o->https = c->https;
-    o->host = strdup(c->host != NULL ? c->host : "127.0.0.1");
-    o->port = c->port;
-    o->path_prefix = h2o_strdup(NULL, c->path_prefix != NULL ? c->path_prefix : "", SIZE_MAX);
-    o->connect_timeout_ms = c->connect_timeout_ms;
-    o->first_byte_timeout_ms = c->first_byte_timeout_ms;
-    o->read_timeout_ms = c->read_timeout_ms;
-    o->keepalive_timeout_ms = c->keepalive_timeout_ms;
-    o->max_connections = c->max_connections;
-    o->retries = c->retries;
-    if (finish_origin(o, c->host_header, c->sni, c->ca_file, c->tls_verify, err, errlen) != 0) {
-        origin_release(o);
-        return NULL;
-    }
-    return o;
+    origin_spec_t spec = {
+        .https = c->https,
+        .host = c->host != NULL ? c->host : "127.0.0.1",
+        .port = c->port,
+        .path_prefix = c->path_prefix,
+        .host_header = c->host_header,
+        .sni = c->sni,
+        .ca_file = c->ca_file,
+        .tls_verify = c->tls_verify,
+        .connect_timeout_ms = c->connect_timeout_ms,
+        .first_byte_timeout_ms = c->first_byte_timeout_ms,
+        .read_timeout_ms = c->read_timeout_ms,
+        .keepalive_timeout_ms = c->keepalive_timeout_ms,
+        .max_connections = c->max_connections,
+        .retries = c->retries,
+    };
+    return origin_new_spec(c->name, &spec, num_threads, err, errlen);
 }
 
 void origin_spec_init(origin_spec_t *spec, unsigned num_threads)
