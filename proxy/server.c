@@ -649,6 +649,13 @@ void server_reload(void)
         control_post(reload_job, NULL, NULL);
 }
 
+/* a start that stops before the first generation owns the configuration: it is freed here (the process exits) */
+static int start_failed(conf_t *conf)
+{
+    conf_free(conf);
+    return 1;
+}
+
 int server_run(conf_t *conf)
 {
     char err[1024];
@@ -661,11 +668,11 @@ int server_run(conf_t *conf)
     signal(SIGPIPE, SIG_IGN);
     if (log_open(conf->error_log.path, conf->error_log.level) != 0) {
         fprintf(stderr, "%s: error_log: cannot open %s: %s\n", conf->file, conf->error_log.path, strerror(errno));
-        return 1;
+        return start_failed(conf);
     }
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0) {
         log_error("access_log: cannot open %s: %s", conf->access_log.path, strerror(errno));
-        return 1;
+        return start_failed(conf);
     }
     server.num_workers = conf->threads;
     server.num_store_loops = conf->store.enabled ? conf->store.io_threads : 0;
@@ -674,15 +681,15 @@ int server_run(conf_t *conf)
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
     if (kvapi_open(conf, err, sizeof(err)) != 0) {
         log_error("kv: %s", err);
-        return 1;
+        return start_failed(conf);
     }
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {
         log_error("%s", err);
-        return 1;
+        return start_failed(conf);
     }
     if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
         log_error("%s", err);
-        return 1;
+        return start_failed(conf);
     }
     gen_own_conf(gen);
     connect_embedded_origins(gen);
