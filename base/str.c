@@ -311,7 +311,8 @@ int edge_etag_read(const char **p, const char *end, edge_etag_t *out)
         *p += 2;
     }
     const char *s;
-    if (*p < end && **p == '"') {
+    int quoted = *p < end && **p == '"';
+    if (quoted) {
         s = ++*p;
         while (*p < end && **p != '"')
             ++*p;
@@ -326,7 +327,7 @@ int edge_etag_read(const char **p, const char *end, edge_etag_t *out)
         out->opaque = s;
         out->len = (size_t)(*p - s);
     }
-    return out->len != 0 || out->weak;
+    return quoted || out->len != 0 || out->weak; /* `""` is a tag (an empty opaque-tag), an empty unquoted one is not */
 }
 
 int edge_etag_parse(const char *s, size_t len, edge_etag_t *out)

@@ -187,6 +187,9 @@ static void test_etag(void **state)
     assert_false(LIST_MATCHES("", "x", 1));
     assert_false(LIST_MATCHES("\"x\"", "", 1));
     assert_false(LIST_MATCHES("\"xy", "x", 1)); /* an unterminated tag is all of the rest */
+    assert_true(LIST_MATCHES("\"\"", "\"\"", 0)); /* an empty opaque-tag is a tag, and matches itself (a fuzzer found it did not) */
+    assert_false(LIST_MATCHES("\"\"", "\"x\"", 1));
+    assert_false(LIST_MATCHES("\"x\"", "\"\"", 1));
 }
 
 int main(void)
