@@ -33,18 +33,7 @@ static volatile size_t sink;
 
 static uint64_t hash(const char *p, size_t len)
 {
-    uint64_t h = 0x1234567 ^ ((uint64_t)len * 0x9e3779b97f4a7c15ull), w;
-    for (; len >= 8; p += 8, len -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-    }
-    w = 0;
-    memcpy(&w, p, len);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 32);
+    return kv_hash(0x1234567, p, len);
 }
 
 typedef struct {

@@ -73,23 +73,6 @@ kv_db_t *kv_global(void)
 
 /* ---- hashing and snapshots ----------------------------------------------------------------------------------------------- */
 
-/* a seeded 64-bit hash: 8 bytes per multiply, a final avalanche (keys come from the admin API, the seed from getrandom) */
-static inline uint64_t kv_hash(uint64_t seed, const char *p, size_t len)
-{
-    uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ull), w;
-    for (; len >= 8; p += 8, len -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-    }
-    w = 0;
-    memcpy(&w, p, len);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 32);
-}
-
 static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
     int c = memcmp(a, b, alen < blen ? alen : blen);

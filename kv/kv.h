@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /** the longest key, in bytes (CloudFront KeyValueStore's limit) */
 #define KV_MAX_KEY 512
@@ -117,5 +118,23 @@ kv_db_t *kv_global(void);
 
 /** 1 if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) */
 int kv_utf8_valid(const char *s, size_t len);
+
+/** a seeded 64-bit hash: 8 bytes per multiply, a final avalanche (keys come from the admin API, the seed from getrandom); inline for
+ * the lookup and for bench/kv_bench.c, which measures a bare table with the same hash */
+static inline uint64_t kv_hash(uint64_t seed, const char *p, size_t len)
+{
+    uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ull), w;
+    for (; len >= 8; p += 8, len -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, p, len);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+}
 
 #endif
