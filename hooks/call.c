@@ -181,6 +181,8 @@ static void call_end(hook_thread_t *t, hook_call_t *c)
                                        : "execution error",
                   rep->error);
     }
+    if (!fn->is_lua)
+        rep->max_memory = ctx->alloc_bytes;
     c->st = st;
     hook_count(fn, t, st, rep);
     if ((++t->calls & 1023) == 0)
@@ -190,6 +192,7 @@ static void call_end(hook_thread_t *t, hook_call_t *c)
 /* a hard stop left the call's fiber for good: its state is freed wholesale */
 static void call_killed(hook_call_t *c)
 {
+    c->rep.max_memory = hook_lua_state_call_peak(c->ls);
     size_t peak = hook_lua_state_abandon(c->ls);
     if (peak > c->dead_peak)
         c->dead_peak = peak;

@@ -28,9 +28,11 @@ extern "C" {
  *                    the worker serves other requests), host->thread_state; descriptor thread_init / thread_fini (per worker
  *                    thread state); EDGE_E_FAILED; which host calls may block (below).
  *   2026-12-02  1.3  edge_host_t.kv_get: reads a key of a kv store the hook's `kv:` list names (one snapshot per call).
+ *   2026-12-02  1.4  descriptor on_invoke: a generic invocation (the Lambda invoke API) with any JSON payload, answered with
+ *                    any JSON; a plugin with on_invoke may declare no events (and have no on_event).
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 3
+#define EDGE_HOOK_ABI_MINOR 4
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -249,6 +251,13 @@ typedef struct edge_hook_plugin {
     /* 1.2 */
     int (*thread_init)(void *state, void **thread_state);
     void (*thread_fini)(void *state, void *thread_state);
+    /* 1.4: a generic invocation (`aws lambda invoke` with a payload that is not a Lambda@Edge event: an S3 event record, any
+     * JSON). `payload` is the JSON text given (valid during the call); the plugin sets *result to the JSON text it answers
+     * with (host->alloc memory, or static; at most 6 MB; the host checks it is JSON) and returns EDGE_CONTINUE, or says why
+     * with host->fail and returns EDGE_FAIL (the caller gets Lambda's error JSON). host->log lines go to the invocation's log
+     * (--log-type Tail) too; host->alloc, fetch, kv_get work as in on_event; the event's fields and headers are empty. */
+    edge_action_t (*on_invoke)(void *state, const edge_host_t *host, edge_ctx_t *ctx, const char *payload, size_t payload_len,
+                               edge_str_t *result);
 } edge_hook_plugin_t;
 
 /** the descriptor size of ABI 1.0: smaller descriptors are refused */
@@ -267,6 +276,17 @@ typedef struct edge_hook_plugin {
                                                                                         (fini_),                                   \
                                                                                         (thread_init_),                            \
                                                                                         (thread_fini_)}
+
+/** 1.4: the descriptor of a plugin for generic invocations only (no trigger point): EDGE_HOOK_PLUGIN_INVOKE(..., fini, on_invoke) */
+#define EDGE_HOOK_PLUGIN_INVOKE(name_, version_, init_, fini_, on_invoke_)                                                         \
+    __attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {.abi_major = EDGE_HOOK_ABI_MAJOR,          \
+                                                                                        .abi_minor = EDGE_HOOK_ABI_MINOR,          \
+                                                                                        .size = sizeof(edge_hook_plugin_t),        \
+                                                                                        .name = (name_),                           \
+                                                                                        .version = (version_),                     \
+                                                                                        .init = (init_),                           \
+                                                                                        .fini = (fini_),                           \
+                                                                                        .on_invoke = (on_invoke_)}
 
 /** declares the descriptor: EDGE_HOOK_PLUGIN("name", "1.0", EDGE_ALL_EVENTS, init, on_event, fini) */
 #define EDGE_HOOK_PLUGIN(name_, version_, events_, init_, on_event_, fini_)                                                        \

@@ -2,11 +2,14 @@
 #include <string.h>
 #include <h2o.h>
 #include "hooks/event.h"
+#include "hooks/logtail.h"
 
 static const char *const event_names[HOOK_NUM_EVENTS] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
 
 const char *hook_event_type_name(int type)
 {
+    if (type == HOOK_INVOKE)
+        return "invoke";
     return type >= 0 && type < HOOK_NUM_EVENTS ? event_names[type] : "unknown";
 }
 
@@ -330,4 +333,10 @@ void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t
     dst->response.status_description = dup_iov(pool, src->response.status_description);
     hook_headers_dup(pool, &dst->response.headers, &src->response.headers);
     dst->response.body = dup_iov(pool, src->response.body);
+    dst->invoke.payload = dup_iov(pool, src->invoke.payload);
+    dst->invoke.result = dup_iov(pool, src->invoke.result);
+    if (src->invoke.tail != NULL) {
+        dst->invoke.tail = h2o_mem_alloc_pool(pool, sizeof(*dst->invoke.tail));
+        *dst->invoke.tail = *src->invoke.tail;
+    }
 }

@@ -15,10 +15,11 @@ typedef enum hook_event_type {
     HOOK_ORIGIN_REQUEST = 1,
     HOOK_ORIGIN_RESPONSE = 2,
     HOOK_VIEWER_RESPONSE = 3,
-    HOOK_NUM_EVENTS = 4
+    HOOK_NUM_EVENTS = 4, /* the trigger points; HOOK_INVOKE is not one */
+    HOOK_INVOKE = 4      /* a direct invocation (the Lambda invoke API) with any JSON: ev->invoke.payload in, .result out */
 } hook_event_type_t;
 
-/** "viewer-request" ... for a type, and the reverse (-1 when unknown) */
+/** "viewer-request" ... ("invoke" for HOOK_INVOKE) for a type, and the reverse (-1 when unknown; "invoke" is not parsed) */
 const char *hook_event_type_name(int type);
 int hook_event_type_parse(const char *s, size_t len);
 
@@ -117,6 +118,11 @@ typedef struct hook_event {
     hook_request_t request;
     hook_response_t response;
     hook_head_limits_t limits; /* hook_event_init sets the HOOK_DEFAULT_* values; the pipeline sets the configured ones */
+    struct {
+        h2o_iovec_t payload;       /* HOOK_INVOKE: the JSON the hook is given */
+        h2o_iovec_t result;        /* HOOK_INVOKE: the JSON it returned (set by the runtime, in the event's pool) */
+        struct hook_logtail *tail; /* any type: the call's log lines are copied here too (hooks/logtail.h), or NULL */
+    } invoke;
 } hook_event_t;
 
 /** zeroes ev, sets its type and the default head limits */

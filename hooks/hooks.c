@@ -5,12 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <h2o/string_.h>
 #include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "hooks/internal.h"
+#include "hooks/json.h"
 
 #define HOOK_MAX_SOURCE (16u << 20)
+/* the descriptor sizes of the minors that added fields */
+#define PLUGIN_SIZE_1_2 (offsetof(edge_hook_plugin_t, thread_fini) + sizeof(void (*)(void *, void *)))
+#define PLUGIN_SIZE_1_4 (offsetof(edge_hook_plugin_t, on_invoke) + sizeof(void *))
 
 const double hook_hist_bounds[HOOK_HIST_BUCKETS - 1] = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                         0.005,   0.01,    0.05,   0.1,     0.5,    1};
@@ -142,16 +147,17 @@ static int load_native(hook_fn_t *fn, char *err, size_t errlen)
                  p->size, (size_t)EDGE_HOOK_PLUGIN_SIZE_1_0, EDGE_HOOK_ABI_MAJOR);
         return -1;
     }
-    if (p->on_event == NULL) {
-        snprintf(err, errlen, "%s: plugin descriptor has no on_event", fn->path);
+    int invoke = p->abi_minor >= 4 && p->size >= PLUGIN_SIZE_1_4 && p->on_invoke != NULL;
+    if (p->on_event == NULL && (!invoke || p->events != 0)) {
+        snprintf(err, errlen, "%s: plugin descriptor has no on_event%s", fn->path, invoke ? " for the events it declares" : "");
         return -1;
     }
-    if ((p->events & ~EDGE_ALL_EVENTS) != 0 || p->events == 0) {
+    if ((p->events & ~EDGE_ALL_EVENTS) != 0 || (p->events == 0 && !invoke)) {
         snprintf(err, errlen, "%s: plugin declares invalid events 0x%x", fn->path, p->events);
         return -1;
     }
     fn->plugin = p;
-    fn->events = p->events;
+    fn->events = p->events | (invoke ? EDGE_EVENT_BIT(HOOK_INVOKE) : 0);
     if (p->init != NULL) {
         char perr[512] = "";
         if (p->init(&hook_host, fn->config_json, strlen(fn->config_json), &fn->plugin_state, perr, sizeof(perr)) != 0) {
@@ -258,7 +264,12 @@ int hook_fn_is_lua(const hook_fn_t *fn)
 
 int hook_fn_handles(const hook_fn_t *fn, int type)
 {
-    return type >= 0 && type < HOOK_NUM_EVENTS && (fn->events & EDGE_EVENT_BIT(type)) != 0;
+    return type >= 0 && type <= HOOK_INVOKE && (fn->events & EDGE_EVENT_BIT(type)) != 0;
+}
+
+uint64_t hook_fn_memory_limit(const hook_fn_t *fn)
+{
+    return fn->memory_limit;
 }
 
 int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type)
@@ -289,7 +300,6 @@ hook_thread_t *hook_thread_new(void)
 }
 
 /* the size of a 1.2 descriptor: the per-thread functions are read only from one that large */
-#define PLUGIN_SIZE_1_2 (offsetof(edge_hook_plugin_t, thread_fini) + sizeof(void (*)(void *, void *)))
 
 int hook_native_thread_init(hook_fn_t *fn, hook_thread_slot_t *slot)
 {
@@ -371,10 +381,35 @@ void hook_fn_prebuild(hook_fn_t *fn, unsigned n)
         hook_lua_prebuild(fn, n);
 }
 
+/* a generic invocation: the plugin's on_invoke, its result checked to be JSON and kept in the event's pool */
+static int run_native_invoke(struct edge_ctx *ctx)
+{
+    const edge_hook_plugin_t *p = ctx->fn->plugin;
+    hook_event_t *ev = ctx->ev;
+    edge_str_t out = {NULL, 0};
+    int action = (int)p->on_invoke(ctx->fn->plugin_state, &hook_host, ctx, ev->invoke.payload.base, ev->invoke.payload.len, &out);
+    if (action == EDGE_CONTINUE) {
+        char err[256];
+        hook_json_t *doc = NULL;
+        if (out.ptr == NULL || out.len > HOOK_INVOKE_RESULT_MAX ||
+            (doc = hook_json_parse_max(out.ptr, out.len, 1u << 20, err, sizeof(err))) == NULL) {
+            hook_ctx_invalid(ctx, "the plugin's result is not JSON%s%s", out.ptr == NULL ? " (none)" : ": ",
+                             out.ptr == NULL ? "" : out.len > HOOK_INVOKE_RESULT_MAX ? "larger than 6 MB" : err);
+            return -1;
+        }
+        hook_json_free(doc);
+        ev->invoke.result = h2o_strdup(ctx->pool, out.ptr, out.len);
+    }
+    return action;
+}
+
 hook_status_t hook_run_native(struct edge_ctx *ctx)
 {
     const edge_hook_plugin_t *p = ctx->fn->plugin;
-    int action = (int)p->on_event(ctx->fn->plugin_state, &hook_host, ctx, (edge_event_t)ctx->ev->type);
+    int action = ctx->ev->type == HOOK_INVOKE ? run_native_invoke(ctx)
+                                              : (int)p->on_event(ctx->fn->plugin_state, &hook_host, ctx, (edge_event_t)ctx->ev->type);
+    if (action == -1)
+        return HOOK_INVALID;
     switch (action) {
     case EDGE_CONTINUE:
         return HOOK_CONTINUE;

@@ -47,11 +47,17 @@ int hook_fn_is_lua(const hook_fn_t *fn);
 /**
  * 1 if the hook runs at this event type: a plugin declares its events; a Lua file defining handler() runs at all four,
  * one defining only trigger-named functions (viewer_request, origin_request, ...) at those. hook_run on an event the hook
- * does not handle is a no-op (HOOK_CONTINUE); a binding check at config time can refuse it instead.
+ * does not handle is a no-op (HOOK_CONTINUE); a binding check at config time can refuse it instead. HOOK_INVOKE (any JSON): a
+ * Lua file defining handler(), a plugin with on_invoke (ABI 1.4).
  */
 int hook_fn_handles(const hook_fn_t *fn, int type);
-/** the wall-clock budget of a call at this event type, in ms (conf timeout, or 5 s viewer / 30 s origin) */
+/** the wall-clock budget of a call at this event type, in ms (conf timeout, or 5 s viewer / 30 s origin and HOOK_INVOKE) */
 int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type);
+/** the largest payload and result of a generic invocation (HOOK_INVOKE), as Lambda's synchronous invoke: 6 MB */
+#define HOOK_INVOKE_PAYLOAD_MAX (6u << 20)
+#define HOOK_INVOKE_RESULT_MAX (6u << 20)
+/** the memory limit of the hook's Lua states, bytes (conf memory_limit, default 64 MB; what REPORT's Memory Size says) */
+uint64_t hook_fn_memory_limit(const hook_fn_t *fn);
 /** 1 if the hook wants the request body (include_body) */
 int hook_fn_include_body(const hook_fn_t *fn);
 
@@ -95,6 +101,10 @@ typedef struct hook_report {
     int timed_out;        /* the call ran past its budget */
     int out_of_memory;    /* the Lua state hit its memory cap (the state is rebuilt) */
     const char *error;    /* why INVALID or FAILED (in the pool), else NULL; already written to the error log */
+    /* what Lambda's REPORT line gives: */
+    uint64_t init_ns;  /* a cold start: the Lua state was built (top level run) for this call, for so long; 0: warm */
+    size_t max_memory; /* Lua: the peak of the state's allocator during the call (its build included on a cold start); native:
+                          the bytes the call took from host->alloc (what the plugin mallocs itself is not seen) */
 } hook_report_t;
 
 /**

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "base/log.h"
 #include "hooks/internal.h"
+#include "hooks/logtail.h"
 #include "kv/kv.h"
 
 void hook_ctx_invalid(struct edge_ctx *ctx, const char *fmt, ...)
@@ -561,6 +562,7 @@ static void *on_alloc(edge_ctx_t *ctx, size_t size)
         return NULL;
     HOST_ENTER();
     void *p = h2o_mem_alloc_pool(ctx->pool, size);
+    ctx->alloc_bytes += size;
     HOST_LEAVE();
     return p;
 }
@@ -573,11 +575,13 @@ static void on_log(edge_ctx_t *ctx, int level, const char *msg, size_t len)
         level = LOG_ERROR;
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
-    if (level > log_get_level())
-        return;
-    HOST_ENTER();
-    log_write(level, "hook %s [%.*s]: %.*s", ctx->fn->name, (int)ctx->ev->request_id.len, ctx->ev->request_id.base,
-              (int)(len > 8192 ? 8192 : len), msg);
+    HOST_ENTER(); /* first: the call cannot move (and its event change) from here */
+    hook_logtail_t *tail = ctx->ev->invoke.tail;
+    if (tail != NULL) /* an invocation's own log (--log-type Tail): every level */
+        hook_logtail_line(tail, ctx->ev->request_id.base, ctx->ev->request_id.len, level, msg, len);
+    if (level <= log_get_level())
+        log_write(level, "hook %s [%.*s]: %.*s", ctx->fn->name, (int)ctx->ev->request_id.len, ctx->ev->request_id.base,
+                  (int)(len > 8192 ? 8192 : len), msg);
     HOST_LEAVE();
 }
 
@@ -803,6 +807,12 @@ hook_status_t hook_ctx_finish(struct edge_ctx *ctx, hook_status_t st)
         return st;
     if (ctx->invalid || st == HOOK_INVALID)
         return HOOK_INVALID;
+    if (ev->type == HOOK_INVOKE) /* a generic invocation: its result is JSON (checked by the runtime), no event to validate */
+    {
+        if (st != HOOK_CONTINUE)
+            hook_ctx_invalid(ctx, "a generic invocation cannot answer with a response");
+        return st == HOOK_CONTINUE ? st : HOOK_INVALID;
+    }
     if (st == HOOK_RESPOND) {
         if (!is_request_event(ctx) || !ctx->responding) {
             hook_ctx_invalid(ctx, "the hook answered without a response%s",

@@ -133,6 +133,7 @@ struct edge_ctx {
     void *thread_state;                  /* native: the plugin's state of this thread (host->thread_state) */
     size_t head_bytes_in, head_count_in; /* the head the hook was given (request events: the request's; else the response's) */
     struct kv_view *kv; /* the kv snapshot the call reads (taken at its first read, released when the call ends), or NULL */
+    size_t alloc_bytes; /* what host->alloc gave the call (a native call's Max Memory Used) */
 };
 
 /*
@@ -271,6 +272,8 @@ size_t hook_lua_state_abandon(hook_lua_state_t *ls);
 void hook_lua_state_free(hook_lua_state_t *ls);
 /** the peak bytes of a state */
 size_t hook_lua_state_peak(const hook_lua_state_t *ls);
+/** its peak since the running call began (hook_lua_exec; a state built for the call: since it was built) */
+size_t hook_lua_state_call_peak(const hook_lua_state_t *ls);
 /** builds n states of fn ahead, on the calling thread (no watchdog: top-level code bounded as at load), as spares */
 void hook_lua_prebuild(hook_fn_t *fn, unsigned n);
 /** a state built ahead (hook_fn_prebuild) of fn, or NULL */

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "hooks/internal.h"
+#include "hooks/invoke.h"
 #include "hooks/json.h"
 
 #define USAGE                                                                                                                      \
@@ -120,9 +121,15 @@ static int parse_origin(h2o_mem_pool_t *pool, const hook_json_t *o, hook_origin_
     return get_headers(pool, hook_json_get(t, "customHeaders"), &out->custom_headers, "customHeaders", err, errlen);
 }
 
-/* fills ev from a Lambda@Edge test event ({"Records":[{"cf":{...}}]}); type < 0: from config.eventType */
-static int parse_event(h2o_mem_pool_t *pool, const hook_json_t *root, int type, int include_body, hook_event_t *ev, char *err,
-                       size_t errlen)
+int hook_event_json_is_edge(const hook_json_t *root)
+{
+    const hook_json_t *records = hook_json_get(root, "Records"), *cf;
+    return records != NULL && records->type == HOOK_JSON_ARRAY && records->count != 0 &&
+           (cf = hook_json_get(records->items[0], "cf")) != NULL && cf->type == HOOK_JSON_OBJECT;
+}
+
+int hook_event_from_json(h2o_mem_pool_t *pool, const hook_json_t *root, int type, int include_body, hook_event_t *ev, char *err,
+                         size_t errlen)
 {
     const hook_json_t *records = hook_json_get(root, "Records"), *cf;
     if (records == NULL || records->type != HOOK_JSON_ARRAY || records->count == 0 ||
@@ -338,6 +345,14 @@ static void emit_request(hook_buf_t *b, const hook_event_t *ev)
     hook_buf_append(b, "\n}\n", 3);
 }
 
+void hook_event_result_json(hook_buf_t *b, const hook_event_t *ev, hook_status_t st)
+{
+    if (st == HOOK_CONTINUE && ev->type <= HOOK_ORIGIN_REQUEST)
+        emit_request(b, ev);
+    else
+        emit_response(b, &ev->response);
+}
+
 static int read_all(const char *path, char **out, size_t *len)
 {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -456,7 +471,7 @@ int hooks_invoke_main(int argc, char **argv)
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     hook_event_t ev;
-    if (parse_event(&pool, root, type, include_body, &ev, err, sizeof(err)) != 0) {
+    if (hook_event_from_json(&pool, root, type, include_body, &ev, err, sizeof(err)) != 0) {
         fprintf(stderr, "edgehook invoke: %s: %s\n", event, err);
         hook_json_free(root);
         h2o_mem_clear_pool(&pool);
@@ -493,10 +508,8 @@ int hooks_invoke_main(int argc, char **argv)
     hook_report_t rep;
     hook_status_t st = hook_run(t, fn, &ev, &pool, &rep);
     hook_buf_t out = {0};
-    if (st == HOOK_CONTINUE && ev.type <= HOOK_ORIGIN_REQUEST) {
-        emit_request(&out, &ev);
-    } else if (st == HOOK_CONTINUE || st == HOOK_RESPOND) {
-        emit_response(&out, &ev.response);
+    if (st == HOOK_CONTINUE || st == HOOK_RESPOND) {
+        hook_event_result_json(&out, &ev, st);
     } else {
         const char *etype = st == HOOK_INVALID  ? "LambdaValidationError"
                             : rep.timed_out     ? "TimeoutError"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <h2o/string_.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <luajit.h>
@@ -14,6 +15,7 @@
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
+#include "hooks/logtail.h"
 #include "hooks/stdlib_lua.h"
 
 extern const char hook_lua_prelude[];
@@ -54,6 +56,7 @@ struct hook_lua_state {
     char *bump, *bump_end;
     void *free_lists[SMALL_CLASSES];
     size_t bytes, peak, limit;
+    size_t call_peak; /* the peak since the running call began (its build included, for a state built for it) */
     int oom;
     char *scratch; /* the prelude's buffer (api_scratch): the state's own, as a call may move to another thread */
     size_t scratch_cap;
@@ -158,6 +161,8 @@ static void *alloc_locked(hook_lua_state_t *ls, void *ptr, size_t osize, size_t 
         ls->bytes = ls->bytes - ro + rn;
         if (ls->bytes > ls->peak)
             ls->peak = ls->bytes;
+        if (ls->bytes > ls->call_peak)
+            ls->call_peak = ls->bytes;
     }
     return ret;
 }
@@ -215,6 +220,11 @@ size_t hook_lua_state_abandon(hook_lua_state_t *ls)
 size_t hook_lua_state_peak(const hook_lua_state_t *ls)
 {
     return ls != NULL ? ls->peak : 0;
+}
+
+size_t hook_lua_state_call_peak(const hook_lua_state_t *ls)
+{
+    return ls != NULL ? ls->call_peak : 0;
 }
 
 size_t hook_lua_slot_peak(const hook_thread_slot_t *slot)
@@ -428,12 +438,17 @@ static uint32_t api_fnv1a(const char *s, size_t len)
     return h;
 }
 
+/* the prelude's log outside a hook call's handler (the top level, while a state is built): into the invocation's log too when
+ * the state is built for a call that has one (a cold start) */
 static void api_log(int level, const char *msg, size_t len)
 {
-    if (level > log_get_level())
-        return;
-    HOST_ENTER();
-    log_write(level < 0 ? 0 : level > 3 ? 3 : level, "%.*s", (int)(len > 8192 ? 8192 : len), msg);
+    HOST_ENTER(); /* first: the call cannot move (and its event change) from here */
+    hook_call_t *c = hook_call_self();
+    hook_event_t *ev = c != NULL ? c->ctx.ev : NULL;
+    if (ev != NULL && ev->invoke.tail != NULL)
+        hook_logtail_line(ev->invoke.tail, ev->request_id.base, ev->request_id.len, level, msg, len);
+    if (level <= log_get_level())
+        log_write(level < 0 ? 0 : level > 3 ? 3 : level, "%.*s", (int)(len > 8192 ? 8192 : len), msg);
     HOST_LEAVE();
 }
 
@@ -678,7 +693,7 @@ static hook_lua_state_t *state_new(hook_fn_t *fn, int validate, int jit_off, hoo
         goto error;
     }
     if (validate == STATE_VALIDATE) /* which triggers the file defines: hook_fn_handles() */
-        fn->events = (uint32_t)lua_tointeger(L, -1) & EDGE_ALL_EVENTS;
+        fn->events = (uint32_t)lua_tointeger(L, -1) & (EDGE_ALL_EVENTS | EDGE_EVENT_BIT(HOOK_INVOKE));
     lua_settop(L, 2);
     if (validate)
         lua_sethook(L, NULL, 0, 0);
@@ -777,6 +792,7 @@ void hook_lua_exec(hook_call_t *c)
     hook_fn_t *fn = c->fn;
     if (c->ls == NULL) {
         char err[1024];
+        uint64_t t0 = hook_now_ns();
         c->ls = state_new(fn, STATE_RUN, c->jit_off, c, err, sizeof(err));
         if (c->ls == NULL) {
             c->rep.timed_out = c->timed_out;
@@ -784,6 +800,11 @@ void hook_lua_exec(hook_call_t *c)
             c->st = HOOK_FAILED;
             return;
         }
+        c->rep.init_ns = hook_now_ns() - t0; /* a cold start: the state is built for this call; call_peak counts since then */
+        if (c->rep.init_ns == 0)
+            c->rep.init_ns = 1;
+    } else {
+        c->ls->call_peak = c->ls->bytes;
     }
     if (c->prepare_only) {
         c->st = HOOK_CONTINUE;
@@ -791,10 +812,14 @@ void hook_lua_exec(hook_call_t *c)
     }
     hook_lua_state_t *ls = c->ls;
     lua_State *L = ls->L;
+    int generic = ctx->ev->type == HOOK_INVOKE;
     lua_pushvalue(L, 2);
     lua_pushnumber(L, (lua_Number)(uintptr_t)ctx); /* exact: user-space addresses are < 2^53 */
     lua_pushinteger(L, ctx->ev->type);
-    int rc = armed_call(c, L, 2, 2);
+    if (generic) /* the payload, decoded by the prelude; it returns 0 and the result's JSON */
+        lua_pushlstring(L, ctx->ev->invoke.payload.base != NULL ? ctx->ev->invoke.payload.base : "null",
+                        ctx->ev->invoke.payload.base != NULL ? ctx->ev->invoke.payload.len : 4);
+    int rc = armed_call(c, L, generic ? 3 : 2, 2);
     hook_status_t st;
     size_t len;
     const char *m;
@@ -809,6 +834,15 @@ void hook_lua_exec(hook_call_t *c)
         switch (lua_tointeger(L, -2)) {
         case 0:
             st = HOOK_CONTINUE;
+            if (generic) {
+                m = lua_tolstring(L, -1, &len);
+                if (m == NULL || len > HOOK_INVOKE_RESULT_MAX) {
+                    hook_ctx_invalid(ctx, "the handler's result is %s", m == NULL ? "missing" : "larger than 6 MB as JSON");
+                    st = HOOK_INVALID;
+                } else {
+                    ctx->ev->invoke.result = h2o_strdup(ctx->pool, m, len);
+                }
+            }
             break;
         case 1:
             st = HOOK_RESPOND;
@@ -826,6 +860,7 @@ void hook_lua_exec(hook_call_t *c)
         }
     }
     lua_settop(L, 2);
+    c->rep.max_memory = ls->call_peak;
     if (c->timed_out) {
         c->rep.timed_out = 1;
         ctx->error =

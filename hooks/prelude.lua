@@ -1,7 +1,7 @@
 -- hooks/prelude.lua - the trusted Lua side of the hooks runtime: lazy event proxies over the C event (via FFI), write-back, the `edge` module, the sandbox.
 -- Embedded into hooks/prelude.c by hooks/prelude_gen.py (run it after editing this file; a unit test checks they match).
 -- Called once per lua_State with (host vtable, helper api) as light userdata and the table of hooks/stdlib_lua.c's functions; returns
--- run(ctx, type) and init(chunk, config, name, hash, mem_mb).
+-- run(ctx, type[, payload]) and init(chunk, config, name, hash, mem_mb).
 local host_ptr, api_ptr, std = ...
 local ffi = require "ffi"
 local clear = require "table.clear"
@@ -1538,7 +1538,34 @@ local ctxp_t = ffi.typeof("edge_ctx_t *")
 local track0, track1 = tracks[0], tracks[1]
 
 -- ctxn: the edge_ctx_t address as a number (a light userdata would make every FFI call NYI for the JIT)
-local function run(ctxn, et)
+-- a generic invocation (et 4: the Lambda invoke API with any JSON): handler(event, context[, callback]) gets the decoded payload;
+-- returns 0 and its result as JSON
+local function run_generic(ctx, handler, payload)
+    local event, err = edge.json_decode(payload)
+    if event == nil and err ~= nil then
+        cur = nil
+        return 3, "the payload is not JSON: " .. tostring(err)
+    end
+    cb_done, cb_err, cb_res = false, nil, nil
+    local ret = handler(event, context, callback)
+    if cb_done then
+        if cb_err ~= nil then
+            cur = nil
+            return 3, errstr(cb_err)
+        end
+        ret = cb_res
+    end
+    local ok, out = pcall(json_encode, ret, 0)
+    cur = nil
+    if not ok then
+        local msg = "the handler's result cannot be encoded as JSON: " .. errstr(out)
+        A.invalid(ctx, msg, #msg)
+        return 2
+    end
+    return 0, out
+end
+
+local function run(ctxn, et, payload)
     local ctx = ffi.cast(ctxp_t, ctxn)
     cur, etype = ctx, et
     S_cf, S_req, S_resp, S_origin_fp, invalid_msg, aws_req_id = nil, nil, nil, nil, nil, nil
@@ -1549,7 +1576,13 @@ local function run(ctxn, et)
     local handler = handlers[et] -- named so: tracebacks read "in function 'handler'"
     if handler == nil then
         cur = nil
+        if et == 4 then
+            return 3, "the hook defines no handler(event, context, callback): only handler() takes a generic invocation"
+        end
         return 3, "the hook defines neither handler(event, context, callback) nor " .. trigger_names[et] .. "(event, context)"
+    end
+    if et == 4 then
+        return run_generic(ctx, handler, payload)
     end
     clear(P_cf)
     S_cf = P_cf
@@ -1610,6 +1643,10 @@ local function init(chunk, config, name, hash, mem_mb)
             handlers[et] = f
             mask = mask + 2 ^ et
         end
+    end
+    if type(main) == "function" then
+        handlers[4] = main -- generic invocations (any JSON)
+        mask = mask + 16
     end
     if mask == 0 then
         error("the hook defines no function handler(event, context, callback) (nor viewer_request, origin_request, " ..

@@ -708,6 +708,63 @@ Fail:
     return -1;
 }
 
+/* the version of e the configuration's file last brought ($LATEST), or its newest */
+static vref_t *latest_version(entry_t *e)
+{
+    vref_t *newest = NULL;
+    for (size_t i = 0; i != e->num_versions; ++i) {
+        if (strcmp(e->versions[i].v->hash, e->config_hash) == 0)
+            return &e->versions[i];
+        if (newest == NULL || e->versions[i].v->number > newest->v->number)
+            newest = &e->versions[i];
+    }
+    return newest;
+}
+
+hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, char *err,
+                                 size_t errlen)
+{
+    hook_fn_t *fn = NULL;
+    version_t *v = NULL;
+    vref_t *r = NULL;
+    *loaded_now = 0;
+    pthread_mutex_lock(&mutex);
+    entry_t *e = find_entry(current, name);
+    if (e == NULL) {
+        snprintf(err, errlen, "Function not found: %s", name);
+    } else if (qualifier == NULL || qualifier[0] == '\0' || strcmp(qualifier, "$LATEST") == 0) {
+        if ((r = latest_version(e)) == NULL)
+            snprintf(err, errlen, "Function not found: %s (no version)", name);
+    } else if (qualifier[0] >= '0' && qualifier[0] <= '9') {
+        char *end;
+        unsigned long n = strtoul(qualifier, &end, 10);
+        if (*end != '\0' || (r = find_version(e, (unsigned)n)) == NULL)
+            snprintf(err, errlen, "Function not found: %s:%s (no such version)", name, qualifier);
+    } else {
+        alias_t *a = find_alias(e, qualifier);
+        if (a == NULL)
+            snprintf(err, errlen, "Function not found: %s:%s (no such alias)", name, qualifier);
+        else
+            r = find_version(e, a->versions[a->n == 2 && u >= a->weights[0] ? 1 : 0]);
+    }
+    if (r != NULL) {
+        *version = r->v->number;
+        if ((fn = r->fn) != NULL) {
+            hook_fn_addref(fn);
+        } else {
+            v = r->v; /* loaded below, out of the lock */
+            atomic_fetch_add(&v->refs, 1);
+        }
+    }
+    pthread_mutex_unlock(&mutex);
+    if (v != NULL) {
+        fn = hook_fn_load(&v->conf, err, errlen);
+        *loaded_now = fn != NULL;
+        version_release(v);
+    }
+    return fn;
+}
+
 unsigned hook_versions_number_of(const hook_fn_t *fn)
 {
     /* registered versions are loaded under the name NAME@NUMBER */

@@ -80,6 +80,16 @@ int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const cha
  * with a reason (unknown hook or version, a version that cannot be loaded or does not handle the event).
  */
 int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook_binding_t *out, char *err, size_t errlen);
+/**
+ * The version an invocation of hook `name` runs (the Lambda invoke API), in the committed registry: `qualifier` NULL, "" or
+ * "$LATEST" (the hook's current code: the version the configuration's file last brought), a version number, or an alias (one
+ * of two weighted versions is picked by u in [0, 1): below the first one's weight, the first). Returns a reference to the loaded
+ * version, with its number in *version and *loaded_now = 1 when no alias held it loaded (it was loaded for this call: its
+ * instance goes with the reference), or NULL with the reason in err (no such hook, version or alias). May load a hook (reads a
+ * file, compiles it): never on an event loop. Any thread.
+ */
+hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, char *err,
+                                 size_t errlen);
 /** appends the (committed) registry as JSON ({"hooks": {NAME: {"versions": [...], "aliases": {...}}}}) to a malloc'ed string */
 char *hook_versions_json(void);
 /** the version number of fn (0 if it is not a registered version) */

@@ -18,6 +18,7 @@
 #include "proxy/control.h"
 #include "proxy/gen.h"
 #include "proxy/kvapi.h"
+#include "proxy/lambdainvoke.h"
 #include "proxy/handler.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
@@ -611,6 +612,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (req->path.len >= 3 && memcmp(req->path.base, "/kv", 3) == 0 &&
         (req->path.len == 3 || req->path.base[3] == '/' || req->path.base[3] == '?')) {
         kvapi_handle(req);
+        return 0;
+    }
+    if (lambdainvoke_is_path(req->path)) { /* Lambda's Invoke (proxy/lambdainvoke.h) */
+        lambdainvoke_handle(req);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {

@@ -246,6 +246,7 @@ static void advance(hookcall_t *call, hook_run_t r, int in_start)
     case HOOK_RUN_FINISHED:
         call->status = hook_call_result(c, &rep);
         call->http_status = rep.http_status;
+        call->rep = rep;
         call->running = NULL;
         if (job != NULL) {
             /* kept until hookcall_cancel: the result points into the job's memory (the job frees the call) */
@@ -297,6 +298,7 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
     if (budget == 0 || !hook_fn_handles(fn, ev->type)) {
         call->status = hook_run(thread_hooks, fn, ev, pool, &rep);
         call->http_status = rep.http_status;
+        call->rep = rep;
         return HOOKCALL_DONE;
     }
     /* on the event loop for its inline budget, on the caller's memory */

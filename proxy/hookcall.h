@@ -31,6 +31,7 @@ struct hookcall {
     /* the outcome, once done */
     hook_status_t status; /* HOOK_CONTINUE, HOOK_RESPOND, HOOK_INVALID or HOOK_FAILED */
     int http_status;      /* HOOK_INVALID, HOOK_FAILED: the status to answer (502, 503), as the runtime's report gives it */
+    hook_report_t rep;    /* the runtime's report (its strings valid as ev's) */
     hook_event_t *ev;     /* the event as the hook left it: the one given to hookcall_start, or one in the call's own memory
                              (valid until hookcall_cancel) */
     /* private */
