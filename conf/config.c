@@ -1504,7 +1504,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
     static const char *const keys[] = {"threads", "listen",    "access_log", "error_log", "limits",       "origins", "cache",
                                        "hooks",   "behaviors", "store",      "admin",     "distribution", "geoip",   "kv",
-                                       NULL};
+                                       "state_dir", NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1746,6 +1746,19 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         return -1;
     if ((v = map_get(c, root, "distribution")) != NULL && parse_distribution(c, v, conf) != 0)
         return -1;
+    /* state_dir (hook versions and aliases, the async queue): given, or under the store's root, or ./edgehook-state */
+    if ((v = map_get(c, root, "state_dir")) != NULL) {
+        if (get_string(c, v, "state_dir", &conf->state_dir) != 0)
+            return -1;
+        if (conf->state_dir[0] == '\0')
+            return fail(c, v, "state_dir", "must be a directory path");
+        conf->state_dir_line = (int)node_line(c, v);
+    } else if (conf->store.enabled) {
+        conf->state_dir = xcalloc(1, strlen(conf->store.root) + sizeof("/.edgehook"));
+        sprintf(conf->state_dir, "%s/.edgehook", conf->store.root);
+    } else {
+        conf->state_dir = xstrdup("./edgehook-state");
+    }
 
     /* cross checks */
     for (size_t i = 0; i != conf->num_origins; ++i) {
@@ -1905,6 +1918,7 @@ void conf_free(conf_t *conf)
     free(conf->behaviors);
     free_listen(&conf->store.listen);
     free(conf->store.root);
+    free(conf->state_dir);
     free(conf->store.domain);
     free(conf->store.region);
     free_credentials(&conf->store.credentials);

@@ -126,6 +126,7 @@ typedef struct conf_hook {
     conf_namelist_t fetch_allow;
     int line;              /* where it is given in the file (the line of its key), for later error messages */
     conf_namelist_t kv;    /* the kv stores the hook may read (`kv: [NAME, ...]`, each one of conf->kv); none by default */
+    const char *source_name; /* what Lua's messages and tracebacks call the code (NULL: the path); not set by conf_load */
 } conf_hook_t;
 
 /** a named key-value store (`kv: {NAME: {...}}`, CloudFront KeyValueStore): limits as kv/kv.h checks them */
@@ -233,6 +234,10 @@ typedef struct conf {
     } geoip;
     conf_kv_store_t *kv; /* the kv stores, in the file's order */
     size_t num_kv;
+    /** `state_dir:` where hook versions and aliases (hooks/state.json, code/) and the async queue live: given, else
+     * STORE_ROOT/.edgehook with a store, else ./edgehook-state (relative: to the current directory) */
+    char *state_dir;
+    int state_dir_line; /* 0: not given */
 } conf_t;
 
 /**

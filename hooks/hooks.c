@@ -208,8 +208,10 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     if (fn->is_lua) {
         fn->source = content;
         fn->source_len = len;
-        fn->chunkname = malloc(strlen(path) + 2);
-        sprintf(fn->chunkname, "@%s", path);
+        /* tracebacks name the user's file, not the stored copy a version loads from */
+        const char *shown = conf->source_name != NULL ? conf->source_name : path;
+        fn->chunkname = malloc(strlen(shown) + 2);
+        sprintf(fn->chunkname, "@%s", shown);
         if (hook_lua_validate(fn, err, errlen) != 0)
             goto error;
     } else {

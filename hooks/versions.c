@@ -1,6 +1,8 @@
-/* hooks/versions.c - the registry of hook versions (immutable copies of the files) and aliases (weighted, sticky). */
+/* hooks/versions.c - the registry of hook versions (immutable, content-addressed code + settings), $LATEST and aliases
+ * (weighted, sticky, with their history), kept in STATE_DIR across restarts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,24 +12,28 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include "base/str.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
 #include "base/assert.h"
 #include "base/log.h"
 
-/* one immutable version: shared by the registries (the committed one and a staged copy), refcounted */
+/* one immutable version (number > 0) or a $LATEST (number 0): shared by the registries (the committed one and a staged copy),
+ * refcounted */
 typedef struct version {
     unsigned magic; /* VERSION_MAGIC while alive (base/assert.h): the committed and staged registries share it */
     _Atomic unsigned refs;
     unsigned number;
-    char *label; /* NAME@NUMBER: the name its loaded instances carry (logs, metrics) */
+    char *label; /* NAME@NUMBER or NAME@$LATEST: the name its loaded instances carry (logs, metrics) */
     char hash[65];
-    char *copy_path; /* the immutable copy this version loads from */
-    char *orig_path; /* where it came from */
-    conf_hook_t conf; /* settings; lua / native point at copy_path */
-    time_t created;
+    char hash_b64[48];
+    uint64_t size;
+    int is_lua;
+    char *code_path;   /* what it loads from: STATE_DIR/code/HASH.lua|.so (without a state dir: the file it came from) */
+    char *source;      /* where it came from: the config's path, or "api" */
+    char *description;
+    conf_hook_t conf;  /* settings; lua / native point at code_path, source_name at source */
+    int64_t created_ms;
 } version_t;
 #define VERSION_MAGIC 0x7e5104b9u
 
@@ -37,26 +43,41 @@ typedef struct vref {
     hook_fn_t *fn;
 } vref_t;
 
-typedef struct alias {
-    char *name;
+typedef struct target {
     unsigned versions[2];
     double weights[2];
     size_t n;
+} target_t;
+
+/* one change of an alias. pos: the set entry whose target this is (itself for a set, the one returned to for a rollback);
+ * prev (set entries): the pos that was current before it, -1 for the first: rollbacks walk prev */
+typedef struct hist {
+    target_t t;
+    int64_t at_ms;
+    char by[8];
+    int rollback;
+    long pos, prev;
+} hist_t;
+
+typedef struct alias {
+    char *name;
+    target_t cur; /* = hist[num_hist - 1].t */
     hook_key_kind_t key_kind;
     char key_name[64];
-    int has_prev;
-    unsigned prev_versions[2];
-    double prev_weights[2];
-    size_t prev_n;
+    char *description;
+    hist_t *hist;
+    size_t num_hist;
 } alias_t;
 
 typedef struct entry {
     char *name;
+    vref_t latest; /* latest.v NULL only for a deleted hook */
     vref_t *versions;
     size_t num_versions;
     alias_t *aliases;
     size_t num_aliases;
-    char config_hash[65]; /* the content the last configuration load brought */
+    unsigned next_version;
+    int deleted; /* removed by hook_versions_delete_hook: kept only so that its numbers are never reused */
 } entry_t;
 
 typedef struct registry {
@@ -65,16 +86,17 @@ typedef struct registry {
 } registry_t;
 
 /*
- * A transaction: a private copy of the registry that changes are staged on. Committing makes the copy the registry (and says
- * what changed in the log); aborting drops it with every version it created (their file copies included), so that a refused
- * reload or a refused admin change leaves no trace.
+ * A transaction: a private copy of the registry that changes are staged on. Committing writes it to the state dir and makes it
+ * the registry (and says what changed in the log); aborting drops it with every version it created (their new code files
+ * included), so that a refused reload or a refused admin change leaves no trace.
  */
 struct hook_versions_txn {
     registry_t *reg;
-    char **new_files; /* copies written for versions this transaction created */
+    char **new_files; /* code files this transaction wrote */
     size_t num_new_files;
     char **log; /* the log lines of the changes, written at commit */
     size_t num_log;
+    hook_versions_err_t err_kind;
 };
 
 /* `current` is read under the mutex (GET /hooks, the version of a hook); writers are serialised by the caller, one transaction
@@ -83,7 +105,10 @@ static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static registry_t empty_registry;
 static registry_t *current = &empty_registry;
 static _Atomic int txn_open;
-static char *dir;
+static char *state_dir; /* NULL: in memory only */
+static int state_readonly; /* -t: the state is read, never written (new code is loaded from its own file) */
+
+#define STATE_FORMAT 1
 
 /* ---- helpers -------------------------------------------------------------------------------------------------------------- */
 
@@ -93,6 +118,42 @@ static char *xstrdup(const char *s)
     if (r == NULL)
         abort();
     return r;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    if ((p = realloc(p, n == 0 ? 1 : n)) == NULL)
+        abort();
+    return p;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lambda's time format: 2026-12-02T10:55:00.123+0000 */
+static void iso_time(int64_t ms, char out[40])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    char base[24];
+    gmtime_r(&s, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%03d+0000", base, (int)(ms % 1000));
+}
+
+static void txn_fail(hook_versions_txn_t *txn, hook_versions_err_t kind, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void txn_fail(hook_versions_txn_t *txn, hook_versions_err_t kind, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    txn->err_kind = kind;
 }
 
 static int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
@@ -114,7 +175,7 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
                 free(*data);
                 return -1;
             }
-            *data = realloc(*data, cap);
+            *data = xrealloc(*data, cap);
         }
         n = fread(*data + *len, 1, cap - *len, fp);
         *len += n;
@@ -123,25 +184,88 @@ static int read_file(const char *path, char **data, size_t *len, char *err, size
     return 0;
 }
 
-static int ensure_dir(char *err, size_t errlen)
+static int fsync_dir(const char *dir)
 {
-    if (dir != NULL)
-        return 0;
-    char tmpl[] = "/tmp/edgehook-hooks-XXXXXX";
-    if (mkdtemp(tmpl) == NULL) {
-        snprintf(err, errlen, "cannot create a directory for hook versions: %s", strerror(errno));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+    if (fd == -1)
+        return -1;
+    r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* writes dir/name durably: a temporary file in dir, fsync, rename over name, fsync dir. A crash leaves the old file or the new
+ * one, never a torn one */
+static int write_durably(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX], final[PATH_MAX];
+    int fd;
+    snprintf(final, sizeof(final), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+    if ((fd = mkstemp(tmp)) == -1) {
+        snprintf(err, errlen, "%s: cannot write: %s", final, strerror(errno));
         return -1;
     }
-    dir = xstrdup(tmpl);
+    const char *p = data;
+    size_t left = len;
+    while (left != 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto Fail;
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || fchmod(fd, 0644) != 0)
+        goto Fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto Fail;
+    }
+    fd = -1;
+    if (rename(tmp, final) != 0 || fsync_dir(dir) != 0)
+        goto Fail;
+    return 0;
+Fail:
+    snprintf(err, errlen, "%s: cannot write: %s", final, strerror(errno != 0 ? errno : EIO));
+    if (fd != -1)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+static int mkdir_p(const char *path, char *err, size_t errlen)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1;; ++p) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                snprintf(err, errlen, "%s: cannot create: %s", buf, strerror(errno));
+                return -1;
+            }
+            if ((*p = c) == '\0')
+                break;
+        }
+    }
     return 0;
 }
 
-static entry_t *find_entry(registry_t *r, const char *name)
+static entry_t *find_entry_any(registry_t *r, const char *name)
 {
     for (size_t i = 0; i != r->num_entries; ++i)
         if (strcmp(r->entries[i].name, name) == 0)
             return &r->entries[i];
     return NULL;
+}
+
+static entry_t *find_entry(registry_t *r, const char *name)
+{
+    entry_t *e = find_entry_any(r, name);
+    return e != NULL && !e->deleted ? e : NULL;
 }
 
 static vref_t *find_version(entry_t *e, unsigned number)
@@ -184,27 +308,154 @@ static int parse_key(const char *key, hook_key_kind_t *kind, char *name, size_t 
     return 0;
 }
 
-/* ---- registries and transactions ------------------------------------------------------------------------------------------ */
+static void namelist_dup(conf_namelist_t *dst, const conf_namelist_t *src)
+{
+    dst->names = calloc(src->count + 1, sizeof(char *));
+    if (dst->names == NULL)
+        abort();
+    for (size_t i = 0; i != src->count; ++i)
+        dst->names[i] = xstrdup(src->names[i]);
+    dst->count = src->count;
+}
+
+static void namelist_free(conf_namelist_t *l)
+{
+    for (size_t i = 0; i != l->count; ++i)
+        free(l->names[i]);
+    free(l->names);
+    l->names = NULL;
+    l->count = 0;
+}
+
+static int namelist_equal(const conf_namelist_t *a, const conf_namelist_t *b)
+{
+    if (a->count != b->count)
+        return 0;
+    for (size_t i = 0; i != a->count; ++i)
+        if (strcmp(a->names[i], b->names[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* whether v is that code with those settings */
+static int version_is(const version_t *v, const char *hash, int is_lua, const conf_hook_t *s)
+{
+    return strcmp(v->hash, hash) == 0 && v->is_lua == is_lua && v->conf.timeout_ms == s->timeout_ms &&
+           v->conf.memory_limit == s->memory_limit && v->conf.include_body == s->include_body &&
+           strcmp(v->conf.config_json, s->config_json != NULL ? s->config_json : "{}") == 0 &&
+           namelist_equal(&v->conf.fetch_allow, &s->fetch_allow) && namelist_equal(&v->conf.kv, &s->kv);
+}
+
+/* ---- versions --------------------------------------------------------------------------------------------------------------- */
+
+static version_t *version_new(const char *name, unsigned number, const char *hash, uint64_t size, int is_lua, const char *code_path,
+                              const char *source, const char *description, const conf_hook_t *settings, int64_t created_ms)
+{
+    version_t *v = calloc(1, sizeof(*v));
+    char label[300];
+    if (v == NULL)
+        abort();
+    v->magic = VERSION_MAGIC;
+    atomic_init(&v->refs, 1);
+    v->number = number;
+    if (number != 0)
+        snprintf(label, sizeof(label), "%s@%u", name, number);
+    else
+        snprintf(label, sizeof(label), "%s@$LATEST", name);
+    v->label = xstrdup(label);
+    snprintf(v->hash, sizeof(v->hash), "%s", hash);
+    unsigned char raw[32];
+    for (int i = 0; i != 32; ++i) {
+        unsigned hi = (unsigned)(hash[2 * i] <= '9' ? hash[2 * i] - '0' : hash[2 * i] - 'a' + 10);
+        unsigned lo = (unsigned)(hash[2 * i + 1] <= '9' ? hash[2 * i + 1] - '0' : hash[2 * i + 1] - 'a' + 10);
+        raw[i] = (unsigned char)(hi << 4 | lo);
+    }
+    edge_base64_encode(v->hash_b64, raw, sizeof(raw));
+    v->size = size;
+    v->is_lua = is_lua;
+    v->code_path = xstrdup(code_path);
+    v->source = xstrdup(source);
+    v->description = xstrdup(description);
+    v->created_ms = created_ms;
+    v->conf = *settings;
+    v->conf.name = v->label;
+    v->conf.lua = is_lua ? v->code_path : NULL;
+    v->conf.native = is_lua ? NULL : v->code_path;
+    v->conf.source_name = v->source;
+    /* the settings are the version's own: the configuration they came from may be freed by a reload */
+    v->conf.config_json = xstrdup(settings->config_json != NULL ? settings->config_json : "{}");
+    namelist_dup(&v->conf.fetch_allow, &settings->fetch_allow);
+    namelist_dup(&v->conf.kv, &settings->kv);
+    return v;
+}
 
 static void version_release(version_t *v)
 {
+    if (v == NULL)
+        return;
     EDGE_CHECK_OBJ(v, VERSION_MAGIC);
     unsigned before = atomic_fetch_sub(&v->refs, 1);
     EDGE_ASSERT(before != 0);
     if (before != 1)
         return;
     free(v->label);
-    free(v->copy_path);
-    free(v->orig_path);
+    free(v->code_path);
+    free(v->source);
+    free(v->description);
     free(v->conf.config_json);
-    for (size_t i = 0; i != v->conf.fetch_allow.count; ++i)
-        free(v->conf.fetch_allow.names[i]);
-    free(v->conf.fetch_allow.names);
-    for (size_t i = 0; i != v->conf.kv.count; ++i)
-        free(v->conf.kv.names[i]);
-    free(v->conf.kv.names);
+    namelist_free(&v->conf.fetch_allow);
+    namelist_free(&v->conf.kv);
     v->magic = 0;
     free(v);
+}
+
+static void vref_copy(vref_t *dst, const vref_t *src)
+{
+    *dst = *src;
+    if (dst->v != NULL)
+        atomic_fetch_add(&dst->v->refs, 1);
+    if (dst->fn != NULL)
+        hook_fn_addref(dst->fn);
+}
+
+static void vref_clear(vref_t *r)
+{
+    hook_fn_release(r->fn); /* unloaded once no registry, binding or request holds it */
+    version_release(r->v);
+    r->fn = NULL;
+    r->v = NULL;
+}
+
+/* ---- registries and transactions ------------------------------------------------------------------------------------------ */
+
+static void alias_copy(alias_t *d, const alias_t *a)
+{
+    *d = *a;
+    d->name = xstrdup(a->name);
+    d->description = xstrdup(a->description);
+    d->hist = xrealloc(NULL, sizeof(hist_t) * (a->num_hist + 1));
+    memcpy(d->hist, a->hist, sizeof(hist_t) * a->num_hist);
+}
+
+static void alias_free(alias_t *a)
+{
+    free(a->name);
+    free(a->description);
+    free(a->hist);
+}
+
+static void entry_clear(entry_t *e)
+{
+    vref_clear(&e->latest);
+    for (size_t k = 0; k != e->num_versions; ++k)
+        vref_clear(&e->versions[k]);
+    for (size_t k = 0; k != e->num_aliases; ++k)
+        alias_free(&e->aliases[k]);
+    free(e->versions);
+    free(e->aliases);
+    e->versions = NULL;
+    e->aliases = NULL;
+    e->num_versions = e->num_aliases = 0;
 }
 
 /* a copy sharing the versions (and their loaded instances) of r */
@@ -218,21 +469,16 @@ static registry_t *registry_copy(const registry_t *r)
         const entry_t *e = &r->entries[i];
         entry_t *d = &c->entries[i];
         d->name = xstrdup(e->name);
-        memcpy(d->config_hash, e->config_hash, sizeof(d->config_hash));
-        if ((d->versions = calloc(e->num_versions + 1, sizeof(vref_t))) == NULL ||
-            (d->aliases = calloc(e->num_aliases + 1, sizeof(alias_t))) == NULL)
-            abort();
-        for (size_t k = 0; k != e->num_versions; ++k) {
-            d->versions[k] = e->versions[k];
-            atomic_fetch_add(&d->versions[k].v->refs, 1);
-            if (d->versions[k].fn != NULL)
-                hook_fn_addref(d->versions[k].fn);
-        }
+        d->next_version = e->next_version;
+        d->deleted = e->deleted;
+        vref_copy(&d->latest, &e->latest);
+        d->versions = xrealloc(NULL, sizeof(vref_t) * (e->num_versions + 1));
+        d->aliases = xrealloc(NULL, sizeof(alias_t) * (e->num_aliases + 1));
+        for (size_t k = 0; k != e->num_versions; ++k)
+            vref_copy(&d->versions[k], &e->versions[k]);
         d->num_versions = e->num_versions;
-        for (size_t k = 0; k != e->num_aliases; ++k) {
-            d->aliases[k] = e->aliases[k];
-            d->aliases[k].name = xstrdup(e->aliases[k].name);
-        }
+        for (size_t k = 0; k != e->num_aliases; ++k)
+            alias_copy(&d->aliases[k], &e->aliases[k]);
         d->num_aliases = e->num_aliases;
     }
     return c;
@@ -243,16 +489,8 @@ static void registry_free(registry_t *r)
     if (r == NULL || r == &empty_registry)
         return;
     for (size_t i = 0; i != r->num_entries; ++i) {
-        entry_t *e = &r->entries[i];
-        for (size_t k = 0; k != e->num_versions; ++k) {
-            hook_fn_release(e->versions[k].fn); /* unloaded once no registry, binding or request holds it */
-            version_release(e->versions[k].v);
-        }
-        for (size_t k = 0; k != e->num_aliases; ++k)
-            free(e->aliases[k].name);
-        free(e->versions);
-        free(e->aliases);
-        free(e->name);
+        entry_clear(&r->entries[i]);
+        free(r->entries[i].name);
     }
     free(r->entries);
     free(r);
@@ -266,8 +504,7 @@ static void txn_log(hook_versions_txn_t *txn, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if ((txn->log = realloc(txn->log, sizeof(char *) * (txn->num_log + 1))) == NULL)
-        abort();
+    txn->log = xrealloc(txn->log, sizeof(char *) * (txn->num_log + 1));
     txn->log[txn->num_log++] = xstrdup(line);
 }
 
@@ -287,6 +524,11 @@ hook_versions_txn_t *hook_versions_begin(void)
     return txn;
 }
 
+hook_versions_err_t hook_versions_error_kind(const hook_versions_txn_t *txn)
+{
+    return txn->err_kind;
+}
+
 static void txn_free(hook_versions_txn_t *txn)
 {
     for (size_t i = 0; i != txn->num_new_files; ++i)
@@ -299,11 +541,32 @@ static void txn_free(hook_versions_txn_t *txn)
     atomic_store(&txn_open, 0);
 }
 
-void hook_versions_commit(hook_versions_txn_t *txn)
+static char *registry_json(const registry_t *r, int state);
+
+/* writes the staged registry to STATE_DIR/hooks/state.json (nothing without a state dir or with a read-only one) */
+static int save_state(const registry_t *r, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    if (state_dir == NULL || state_readonly)
+        return 0;
+    snprintf(dir, sizeof(dir), "%s/hooks", state_dir);
+    char *json = registry_json(r, 1);
+    int ret = write_durably(dir, "state.json", json, strlen(json), err, errlen);
+    free(json);
+    return ret;
+}
+
+int hook_versions_commit(hook_versions_txn_t *txn, char *err, size_t errlen)
 {
     registry_t *old;
     if (txn == NULL)
-        return;
+        return 0;
+    /* on disk first: a change that cannot be kept does not happen */
+    if (save_state(txn->reg, err, errlen) != 0) {
+        log_error("hook registry: change refused, the state stays as it was: %s", err);
+        hook_versions_abort(txn);
+        return -1;
+    }
     pthread_mutex_lock(&mutex);
     old = current;
     current = txn->reg;
@@ -312,6 +575,7 @@ void hook_versions_commit(hook_versions_txn_t *txn)
         log_info("%s", txn->log[i]);
     registry_free(old); /* versions no alias holds any more are unloaded once their last request ends */
     txn_free(txn);
+    return 0;
 }
 
 void hook_versions_abort(hook_versions_txn_t *txn)
@@ -333,8 +597,8 @@ static void sync_loaded(entry_t *e)
         vref_t *r = &e->versions[i];
         int used = 0;
         for (size_t a = 0; a != e->num_aliases && !used; ++a)
-            for (size_t k = 0; k != e->aliases[a].n; ++k)
-                if (e->aliases[a].versions[k] == r->v->number)
+            for (size_t k = 0; k != e->aliases[a].cur.n; ++k)
+                if (e->aliases[a].cur.versions[k] == r->v->number)
                     used = 1;
         if (used && r->fn == NULL) {
             char err[512];
@@ -348,217 +612,336 @@ static void sync_loaded(entry_t *e)
     }
 }
 
-/* ---- publishing ------------------------------------------------------------------------------------------------------------ */
+/* ---- code ------------------------------------------------------------------------------------------------------------------- */
 
-/* makes `path` a version of `name` with settings `tmpl` in txn; returns the version (existing when the content is known) */
-static vref_t *publish_staged(hook_versions_txn_t *txn, const char *name, const char *path, const conf_hook_t *tmpl, int is_lua,
-                              char *err, size_t errlen)
+/*
+ * Stores code (len bytes with sha256 `hash`) content-addressed as STATE_DIR/code/HASH.lua|.so (kept if it is there already; a
+ * new file is removed again if txn is aborted). Without a writable state dir the code stays where it is: `source_path` (NULL:
+ * STORAGE error). The path is written to out.
+ */
+static int code_store(hook_versions_txn_t *txn, const void *data, size_t len, const char *hash, int is_lua, const char *source_path,
+                      char *out, size_t outlen, char *err, size_t errlen)
 {
-    entry_t *e;
-    char *data, hash[65], copy[4096];
-    size_t len;
-    version_t *v;
-    hook_fn_t *fn;
-    int fd;
+    char dir[PATH_MAX], name[80];
+    struct stat st;
+    if (state_dir == NULL || state_readonly) {
+        if (source_path == NULL) {
+            txn_fail(txn, HOOK_VERSIONS_STORAGE, err, errlen, "no state dir to keep the code in");
+            return -1;
+        }
+        snprintf(out, outlen, "%s", source_path);
+        return 0;
+    }
+    snprintf(name, sizeof(name), "%s.%s", hash, is_lua ? "lua" : "so");
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/code", state_dir) >= sizeof(dir) ||
+        (size_t)snprintf(out, outlen, "%s/%s", dir, name) >= outlen) {
+        txn_fail(txn, HOOK_VERSIONS_STORAGE, err, errlen, "%s: path too long", state_dir);
+        return -1;
+    }
+    if (stat(out, &st) == 0 && (uint64_t)st.st_size == len)
+        return 0;
+    if (write_durably(dir, name, data, len, err, errlen) != 0) {
+        txn->err_kind = HOOK_VERSIONS_STORAGE;
+        return -1;
+    }
+    txn->new_files = xrealloc(txn->new_files, sizeof(char *) * (txn->num_new_files + 1));
+    txn->new_files[txn->num_new_files++] = xstrdup(out);
+    return 0;
+}
 
-    if (read_file(path, &data, &len, err, errlen) != 0)
-        return NULL;
-    edge_sha256_hex(data, len, hash);
-    if ((e = find_entry(txn->reg, name)) != NULL) {
-        for (size_t i = 0; i != e->num_versions; ++i) {
-            if (strcmp(e->versions[i].v->hash, hash) == 0 && (e->versions[i].v->conf.lua != NULL) == is_lua) {
-                free(data);
-                return &e->versions[i];
-            }
-        }
+/* a message about the stored copy names where the code came from */
+static void name_source(char *err, size_t errlen, const char *code_path, const char *source)
+{
+    char *p = strstr(err, code_path);
+    if (p != NULL && strcmp(code_path, source) != 0) {
+        char tail[1024];
+        snprintf(tail, sizeof(tail), "%s", p + strlen(code_path));
+        snprintf(p, errlen - (size_t)(p - err), "%s%s", source, tail);
     }
-    if (ensure_dir(err, errlen) != 0) {
-        free(data);
-        return NULL;
-    }
-    unsigned number = e != NULL ? (unsigned)e->num_versions + 1 : 1;
-    /* the immutable copy: what the version is, whatever happens to the file later */
-    const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
-    snprintf(copy, sizeof(copy), "%s/%s-v%u-%.12s-%s", dir, name, number, hash, base);
-    if ((fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 || write(fd, data, len) != (ssize_t)len) {
-        snprintf(err, errlen, "%s: cannot keep a copy of the version: %s", path, strerror(errno));
-        if (fd != -1) {
-            close(fd);
-            unlink(copy);
-        }
-        free(data);
-        return NULL;
-    }
-    close(fd);
-    free(data);
+}
 
-    char label[300];
-    snprintf(label, sizeof(label), "%s@%u", name, number);
-    conf_hook_t c = *tmpl;
-    c.name = label;
-    c.lua = is_lua ? copy : NULL;
-    c.native = is_lua ? NULL : copy;
-    /* loading validates it (syntax, handler, ABI) before it becomes a version */
-    if ((fn = hook_fn_load(&c, err, errlen)) == NULL) {
-        /* name the user's file, not our copy (which Lua's messages may shorten to "...TAIL": the whole token goes) */
-        const char *copy_base = strrchr(copy, '/') + 1;
-        char *p = strstr(err, copy_base);
-        if (p != NULL) {
-            char tail[1024], *start = p;
-            while (start > err && start[-1] != ' ' && start[-1] != '\n')
-                --start;
-            snprintf(tail, sizeof(tail), "%s", p + strlen(copy_base));
-            snprintf(start, errlen - (start - err), "%s%s", path, tail);
-        }
-        unlink(copy);
-        return NULL;
-    }
+static entry_t *entry_get_or_create(registry_t *r, const char *name)
+{
+    entry_t *e = find_entry_any(r, name);
     if (e == NULL) {
-        registry_t *r = txn->reg;
-        if ((r->entries = realloc(r->entries, sizeof(*r->entries) * (r->num_entries + 1))) == NULL)
-            abort();
+        r->entries = xrealloc(r->entries, sizeof(*r->entries) * (r->num_entries + 1));
         e = &r->entries[r->num_entries++];
         memset(e, 0, sizeof(*e));
         e->name = xstrdup(name);
+        e->next_version = 1;
     }
-    if ((v = calloc(1, sizeof(*v))) == NULL)
-        abort();
-    v->magic = VERSION_MAGIC;
-    atomic_init(&v->refs, 1);
-    v->number = number;
-    memcpy(v->hash, hash, sizeof(hash));
-    v->copy_path = xstrdup(copy);
-    v->orig_path = xstrdup(path);
-    v->label = xstrdup(label);
-    v->conf = *tmpl;
-    v->conf.name = v->label;
-    v->conf.lua = is_lua ? v->copy_path : NULL;
-    v->conf.native = is_lua ? NULL : v->copy_path;
-    v->conf.config_json = xstrdup(tmpl->config_json != NULL ? tmpl->config_json : "{}");
-    v->conf.fetch_allow.names = calloc(tmpl->fetch_allow.count + 1, sizeof(char *));
-    if (v->conf.fetch_allow.names == NULL)
-        abort();
-    for (size_t i = 0; i != tmpl->fetch_allow.count; ++i)
-        v->conf.fetch_allow.names[i] = xstrdup(tmpl->fetch_allow.names[i]);
-    /* the settings are the version's own: the configuration they came from may be freed by a reload */
-    v->conf.kv.names = tmpl->kv.count != 0 ? calloc(tmpl->kv.count, sizeof(char *)) : NULL;
-    for (size_t i = 0; i != tmpl->kv.count; ++i)
-        v->conf.kv.names[i] = xstrdup(tmpl->kv.names[i]);
-    v->created = time(NULL);
-    if ((e->versions = realloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1))) == NULL ||
-        (txn->new_files = realloc(txn->new_files, sizeof(char *) * (txn->num_new_files + 1))) == NULL)
-        abort();
-    txn->new_files[txn->num_new_files++] = xstrdup(copy);
-    e->versions[e->num_versions] = (vref_t){v, fn}; /* fn kept if an alias points here (sync_loaded), released otherwise */
-    txn_log(txn, "hook %s: version %u published from %s (sha256 %.12s)", name, number, path, hash);
+    e->deleted = 0;
+    return e;
+}
+
+/*
+ * Makes (data, len) with `settings` the `$LATEST` of hook `name` in txn (created if it does not exist, when create), unless
+ * it is that already: the code is stored and loaded first (refused if it does not load). *changed: whether $LATEST changed.
+ * Returns the entry, or NULL with a reason.
+ */
+static entry_t *set_latest(hook_versions_txn_t *txn, const char *name, const char *data, size_t len, int is_lua,
+                           const char *source, const char *source_path, const conf_hook_t *settings, int create, int *changed,
+                           char *err, size_t errlen)
+{
+    char hash[65], path[PATH_MAX];
+    entry_t *e = find_entry(txn->reg, name);
+    *changed = 0;
+    if (e == NULL && !create) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
+        return NULL;
+    }
+    edge_sha256_hex(data, len, hash);
+    if (e != NULL && e->latest.v != NULL && version_is(e->latest.v, hash, is_lua, settings))
+        return e;
+    if (code_store(txn, data, len, hash, is_lua, source_path, path, sizeof(path), err, errlen) != 0)
+        return NULL;
+    version_t *v = version_new(name, 0, hash, len, is_lua, path, source, "", settings, now_ms());
+    /* loading validates it (syntax, handler, ABI) before it becomes $LATEST */
+    hook_fn_t *fn = hook_fn_load(&v->conf, err, errlen);
+    if (fn == NULL) {
+        name_source(err, errlen, path, source_path != NULL ? source_path : source);
+        txn->err_kind = HOOK_VERSIONS_INVALID;
+        version_release(v);
+        return NULL;
+    }
+    hook_fn_release(fn); /* $LATEST is loaded when something binds it (NAME@$LATEST); its versions under their own names */
+    e = entry_get_or_create(txn->reg, name);
+    vref_clear(&e->latest);
+    e->latest = (vref_t){v, NULL};
+    *changed = 1;
+    return e;
+}
+
+/* the version of e with $LATEST's code and settings, or a new one (*created) */
+static vref_t *version_of_latest(hook_versions_txn_t *txn, entry_t *e, const char *description, int *created)
+{
+    version_t *l = e->latest.v;
+    *created = 0;
+    for (size_t i = 0; i != e->num_versions; ++i)
+        if (version_is(e->versions[i].v, l->hash, l->is_lua, &l->conf))
+            return &e->versions[i];
+    unsigned number = e->next_version++;
+    version_t *v = version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf, now_ms());
+    e->versions = xrealloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
+    e->versions[e->num_versions] = (vref_t){v, NULL}; /* loaded when an alias points here (sync_loaded) */
+    *created = 1;
+    txn_log(txn, "hook %s: version %u published from %s (sha256 %.12s)", e->name, number, l->source, l->hash);
     return &e->versions[e->num_versions++];
 }
 
-static alias_t *set_alias_staged(entry_t *e, const char *name, const unsigned *versions, const double *weights, size_t n,
-                                 hook_key_kind_t kind, const char *key_name)
+/* ---- aliases ---------------------------------------------------------------------------------------------------------------- */
+
+static alias_t *alias_get_or_create(entry_t *e, const char *name, hook_key_kind_t kind, const char *key_name)
 {
     alias_t *a = find_alias(e, name);
     if (a == NULL) {
-        if ((e->aliases = realloc(e->aliases, sizeof(*e->aliases) * (e->num_aliases + 1))) == NULL)
-            abort();
+        e->aliases = xrealloc(e->aliases, sizeof(*e->aliases) * (e->num_aliases + 1));
         a = &e->aliases[e->num_aliases++];
         memset(a, 0, sizeof(*a));
         a->name = xstrdup(name);
+        a->description = xstrdup("");
         a->key_kind = kind;
         snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
-    } else {
-        a->has_prev = 1;
-        memcpy(a->prev_versions, a->versions, sizeof(a->versions));
-        memcpy(a->prev_weights, a->weights, sizeof(a->weights));
-        a->prev_n = a->n;
     }
-    memcpy(a->versions, versions, sizeof(unsigned) * n);
-    memcpy(a->weights, weights, sizeof(double) * n);
-    a->n = n;
     return a;
 }
 
+static void alias_push(alias_t *a, const target_t *t, const char *by, int rollback, long pos)
+{
+    hist_t h;
+    memset(&h, 0, sizeof(h));
+    h.t = *t;
+    h.at_ms = now_ms();
+    snprintf(h.by, sizeof(h.by), "%s", by);
+    h.rollback = rollback;
+    if (rollback) {
+        h.pos = pos;
+        h.prev = -1;
+    } else {
+        h.pos = (long)a->num_hist;
+        h.prev = a->num_hist != 0 ? a->hist[a->num_hist - 1].pos : -1;
+    }
+    a->hist = xrealloc(a->hist, sizeof(hist_t) * (a->num_hist + 1));
+    a->hist[a->num_hist++] = h;
+    a->cur = *t;
+}
+
+static int target_is(const target_t *t, unsigned version)
+{
+    return t->n == 1 && t->versions[0] == version;
+}
+
+static void describe_target(const target_t *t, char *out, size_t outlen)
+{
+    if (t->n == 1)
+        snprintf(out, outlen, "version %u", t->versions[0]);
+    else
+        snprintf(out, outlen, "version %u (%g) and %u (%g)", t->versions[0], t->weights[0], t->versions[1], t->weights[1]);
+}
+
+/* ---- the configuration ------------------------------------------------------------------------------------------------------ */
+
 unsigned hook_versions_from_config(hook_versions_txn_t *txn, const conf_hook_t *conf, char *err, size_t errlen)
 {
-    int is_lua = conf->lua != NULL;
-    vref_t *r;
+    int is_lua = conf->lua != NULL, changed, created;
+    const char *path = is_lua ? conf->lua : conf->native;
+    char *data;
+    size_t len;
     entry_t *e;
-    unsigned number;
-    if ((r = publish_staged(txn, conf->name, is_lua ? conf->lua : conf->native, conf, is_lua, err, errlen)) == NULL)
+    if (read_file(path, &data, &len, err, errlen) != 0) {
+        txn->err_kind = HOOK_VERSIONS_INVALID;
         return 0;
-    number = r->v->number;
-    e = find_entry(txn->reg, conf->name);
-    /* the config is the source of `live`: it moves when the config brings content it did not bring last time */
-    if (find_alias(e, "live") == NULL || strcmp(e->config_hash, r->v->hash) != 0) {
-        alias_t *live = find_alias(e, "live");
-        if (live == NULL || !(live->n == 1 && live->versions[0] == number)) {
-            double one = 1.0;
-            set_alias_staged(e, "live", &number, &one, 1, live != NULL ? live->key_kind : HOOK_KEY_IP,
-                             live != NULL ? live->key_name : "");
+    }
+    e = set_latest(txn, conf->name, data, len, is_lua, path, path, conf, 1, &changed, err, errlen);
+    free(data);
+    if (e == NULL)
+        return 0;
+    vref_t *r = version_of_latest(txn, e, "", &created);
+    unsigned number = r->v->number;
+    alias_t *live = find_alias(e, "live");
+    target_t t = {{number, 0}, {1.0, 0}, 1};
+    if (live == NULL) {
+        live = alias_get_or_create(e, "live", HOOK_KEY_IP, "");
+        alias_push(live, &t, "config", 0, 0);
+        txn_log(txn, "hook %s: alias live -> version %u (from the configuration)", conf->name, number);
+    } else if (!target_is(&live->cur, number)) {
+        const hist_t *last = &live->hist[live->num_hist - 1];
+        if (strcmp(last->by, "config") == 0) {
+            /* the config is the source of `live` until a person sets it */
+            alias_push(live, &t, "config", 0, 0);
             txn_log(txn, "hook %s: alias live -> version %u (from the configuration)", conf->name, number);
+        } else if (changed) {
+            char cur[128], at[40];
+            describe_target(&live->cur, cur, sizeof(cur));
+            iso_time(last->at_ms, at);
+            txn_log(txn, "hook %s: live stays at %s; set by %s at %s; %s version %u %s, move it with update-alias", conf->name, cur,
+                    last->by, at, created ? "new" : "the configuration's file is", number, created ? "published" : "again");
         }
     }
-    memcpy(e->config_hash, find_version(e, number)->v->hash, sizeof(e->config_hash));
     sync_loaded(e);
     return number;
 }
 
+int hook_versions_conf_uses(const conf_t *conf, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i != conf->num_behaviors; ++i)
+        for (int ev = 0; ev != CONF_HOOK_NUM; ++ev) {
+            const char *ref = conf->behaviors[i].hooks[ev];
+            if (ref != NULL && strncmp(ref, name, nlen) == 0 && (ref[nlen] == '\0' || ref[nlen] == '@'))
+                return 1;
+        }
+    return 0;
+}
+
+/* ---- the API ---------------------------------------------------------------------------------------------------------------- */
+
+int hook_versions_update_code(hook_versions_txn_t *txn, const char *name, const void *code, size_t len, const char *ext, char *err,
+                              size_t errlen)
+{
+    entry_t *e = find_entry(txn->reg, name);
+    int is_lua, changed;
+    if (e == NULL) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
+        return -1;
+    }
+    if (ext == NULL || (strcmp(ext, "lua") != 0 && strcmp(ext, "so") != 0)) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "the code is a .lua file or a .so plugin");
+        return -1;
+    }
+    is_lua = strcmp(ext, "lua") == 0;
+    char source[300];
+    snprintf(source, sizeof(source), "%s.%s", name, ext);
+    if (set_latest(txn, name, code, len, is_lua, source, NULL, &e->latest.v->conf, 0, &changed, err, errlen) == NULL)
+        return -1;
+    if (changed)
+        txn_log(txn, "hook %s: $LATEST updated (sha256 %.12s)", name, find_entry(txn->reg, name)->latest.v->hash);
+    return 0;
+}
+
+int hook_versions_publish_latest(hook_versions_txn_t *txn, const char *name, const char *expect_sha256_b64, const char *description,
+                                 unsigned *out_version, char *err, size_t errlen)
+{
+    entry_t *e = find_entry(txn->reg, name);
+    int created;
+    if (e == NULL || e->latest.v == NULL) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
+        return -1;
+    }
+    if (expect_sha256_b64 != NULL && strcmp(expect_sha256_b64, e->latest.v->hash_b64) != 0) {
+        txn_fail(txn, HOOK_VERSIONS_PRECONDITION, err, errlen, "CodeSha256 %s does not match $LATEST's (%s)", expect_sha256_b64,
+                 e->latest.v->hash_b64);
+        return -1;
+    }
+    vref_t *r = version_of_latest(txn, e, description != NULL ? description : "", &created);
+    *out_version = r->v->number;
+    sync_loaded(e);
+    return 0;
+}
+
 unsigned hook_versions_publish(hook_versions_txn_t *txn, const char *name, const char *path, char *err, size_t errlen)
 {
-    entry_t *e;
-    vref_t *r;
-    size_t plen = strlen(path);
-    int is_lua = plen > 4 && strcmp(path + plen - 4, ".lua") == 0;
-    unsigned number;
-    if ((e = find_entry(txn->reg, name)) == NULL || e->num_versions == 0) {
-        snprintf(err, errlen, "no hook named \"%s\"", name);
+    entry_t *e = find_entry(txn->reg, name);
+    size_t plen = strlen(path), len;
+    int is_lua = plen > 4 && strcmp(path + plen - 4, ".lua") == 0, changed, created;
+    char *data;
+    if (e == NULL || e->latest.v == NULL) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
         return 0;
     }
-    /* the settings of the latest version carry over */
-    conf_hook_t tmpl = e->versions[e->num_versions - 1].v->conf;
-    if ((r = publish_staged(txn, name, path, &tmpl, is_lua, err, errlen)) == NULL)
+    if (read_file(path, &data, &len, err, errlen) != 0) {
+        txn->err_kind = HOOK_VERSIONS_INVALID;
         return 0;
-    number = r->v->number;
-    sync_loaded(find_entry(txn->reg, name)); /* a version no alias uses yet is not kept loaded */
+    }
+    /* the settings of $LATEST carry over */
+    e = set_latest(txn, name, data, len, is_lua, path, path, &e->latest.v->conf, 0, &changed, err, errlen);
+    free(data);
+    if (e == NULL)
+        return 0;
+    vref_t *r = version_of_latest(txn, e, "", &created);
+    unsigned number = r->v->number;
+    sync_loaded(e); /* a version no alias uses yet is not kept loaded */
     return number;
 }
 
-int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
-                            const double *weights, size_t n, const char *key, char *err, size_t errlen)
+int hook_versions_set_alias_by(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
+                               const double *weights, size_t n, const char *key, const char *description, const char *by,
+                               char *err, size_t errlen)
 {
     entry_t *e;
     hook_key_kind_t kind;
     char key_name[64];
     double sum = 0;
     if ((e = find_entry(txn->reg, name)) == NULL) {
-        snprintf(err, errlen, "no hook named \"%s\"", name);
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
         return -1;
     }
-    if (alias[0] == '\0' || strlen(alias) > 64 || strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") != strlen(alias)) {
-        snprintf(err, errlen, "an alias name is letters, - _ . (digits would read as a version)");
+    if (alias[0] == '\0' || strlen(alias) > 64 ||
+        strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") != strlen(alias)) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "an alias name is letters, - _ . (digits would read as a version)");
         return -1;
     }
     if (n < 1 || n > 2) {
-        snprintf(err, errlen, "an alias points at one version, or two with weights");
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "an alias points at one version, or two with weights");
         return -1;
     }
     for (size_t i = 0; i != n; ++i) {
         if (find_version(e, versions[i]) == NULL) {
-            snprintf(err, errlen, "hook %s has no version %u", name, versions[i]);
+            txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "hook %s has no version %u", name, versions[i]);
             return -1;
         }
         if (!(weights[i] > 0 && weights[i] <= 1)) {
-            snprintf(err, errlen, "weights are between 0 and 1");
+            txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "weights are between 0 and 1");
             return -1;
         }
         sum += weights[i];
     }
     if (n == 2 && versions[0] == versions[1]) {
-        snprintf(err, errlen, "the two versions of a split must differ");
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "the two versions of a split must differ");
         return -1;
     }
     if (sum < 0.999999 || sum > 1.000001) {
-        snprintf(err, errlen, "the weights must sum to 1 (they sum to %g)", sum);
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "the weights must sum to 1 (they sum to %g)", sum);
         return -1;
     }
     alias_t *cur = find_alias(e, alias);
@@ -566,19 +949,33 @@ int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const ch
         kind = cur->key_kind;
         snprintf(key_name, sizeof(key_name), "%s", cur->key_name);
     } else if (parse_key(key, &kind, key_name, sizeof(key_name)) != 0) {
-        snprintf(err, errlen, "key must be ip, cookie:NAME or header:NAME");
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "key must be ip, cookie:NAME or header:NAME");
         return -1;
     }
-    alias_t *a = set_alias_staged(e, alias, versions, weights, n, kind, key_name);
+    target_t t;
+    memset(&t, 0, sizeof(t));
+    memcpy(t.versions, versions, sizeof(unsigned) * n);
+    memcpy(t.weights, weights, sizeof(double) * n);
+    t.n = n;
+    alias_t *a = alias_get_or_create(e, alias, kind, key_name);
     a->key_kind = kind;
     snprintf(a->key_name, sizeof(a->key_name), "%s", key_name);
+    if (description != NULL) {
+        free(a->description);
+        a->description = xstrdup(description);
+    }
+    alias_push(a, &t, by != NULL ? by : "admin", 0, 0);
     sync_loaded(e);
-    if (n == 1)
-        txn_log(txn, "hook %s: alias %s -> version %u", name, alias, versions[0]);
-    else
-        txn_log(txn, "hook %s: alias %s -> version %u (%g) and %u (%g)", name, alias, versions[0], weights[0], versions[1],
-                weights[1]);
+    char desc[128];
+    describe_target(&t, desc, sizeof(desc));
+    txn_log(txn, "hook %s: alias %s -> %s (set by %s)", name, alias, desc, a->hist[a->num_hist - 1].by);
     return 0;
+}
+
+int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
+                            const double *weights, size_t n, const char *key, char *err, size_t errlen)
+{
+    return hook_versions_set_alias_by(txn, name, alias, versions, weights, n, key, NULL, "admin", err, errlen);
 }
 
 int hook_versions_delete_alias(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen)
@@ -586,41 +983,64 @@ int hook_versions_delete_alias(hook_versions_txn_t *txn, const char *name, const
     entry_t *e;
     alias_t *a;
     if ((e = find_entry(txn->reg, name)) == NULL || (a = find_alias(e, alias)) == NULL) {
-        snprintf(err, errlen, "no alias %s of hook %s", alias, name);
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no alias %s of hook %s", alias, name);
         return -1;
     }
     if (strcmp(alias, "live") == 0) {
-        snprintf(err, errlen, "the live alias cannot be removed (move it instead)");
+        txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "the live alias cannot be removed (move it instead)");
         return -1;
     }
-    free(a->name);
+    alias_free(a);
     *a = e->aliases[--e->num_aliases];
     sync_loaded(e);
     txn_log(txn, "hook %s: alias %s removed", name, alias);
     return 0;
 }
 
-int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const char *alias, char *err, size_t errlen)
+int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const char *alias, unsigned steps, const char *by, char *err,
+                           size_t errlen)
 {
     entry_t *e;
     alias_t *a;
-    unsigned v[2];
-    double w[2];
-    size_t n;
     if ((e = find_entry(txn->reg, name)) == NULL || (a = find_alias(e, alias)) == NULL) {
-        snprintf(err, errlen, "no alias %s of hook %s", alias, name);
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no alias %s of hook %s", alias, name);
         return -1;
     }
-    if (!a->has_prev) {
-        snprintf(err, errlen, "alias %s of hook %s has no earlier target", alias, name);
+    if (steps == 0) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "steps is 1 or more");
         return -1;
     }
-    memcpy(v, a->prev_versions, sizeof(v));
-    memcpy(w, a->prev_weights, sizeof(w));
-    n = a->prev_n;
-    set_alias_staged(e, alias, v, w, n, a->key_kind, a->key_name);
+    long pos = a->hist[a->num_hist - 1].pos;
+    for (unsigned i = 0; i != steps; ++i) {
+        if ((pos = a->hist[pos].prev) < 0) {
+            if (i == 0)
+                txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "alias %s of hook %s has no earlier target", alias, name);
+            else
+                txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "alias %s of hook %s has %u earlier target%s, not %u", alias, name,
+                         i, i == 1 ? "" : "s", steps);
+            return -1;
+        }
+    }
+    target_t t = a->hist[pos].t;
+    alias_push(a, &t, by != NULL ? by : "admin", 1, pos);
     sync_loaded(e);
-    txn_log(txn, "hook %s: alias %s rolled back to version %u%s", name, alias, v[0], n == 2 ? " (split)" : "");
+    char desc[128];
+    describe_target(&t, desc, sizeof(desc));
+    txn_log(txn, "hook %s: alias %s rolled back %u step%s to %s (by %s)", name, alias, steps, steps == 1 ? "" : "s", desc,
+            a->hist[a->num_hist - 1].by);
+    return 0;
+}
+
+int hook_versions_delete_hook(hook_versions_txn_t *txn, const char *name, char *err, size_t errlen)
+{
+    entry_t *e = find_entry(txn->reg, name);
+    if (e == NULL) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
+        return -1;
+    }
+    entry_clear(e);
+    e->deleted = 1; /* its numbers stay used */
+    txn_log(txn, "hook %s: removed with its versions and aliases", name);
     return 0;
 }
 
@@ -653,21 +1073,25 @@ int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook
     memset(out, 0, sizeof(*out));
     out->weight0 = 1.0;
     if (nlen >= sizeof(name)) {
-        snprintf(err, errlen, "hook name too long");
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "hook name too long");
         return -1;
     }
     memcpy(name, ref, nlen);
     name[nlen] = '\0';
     if ((e = find_entry(txn->reg, name)) == NULL) {
-        snprintf(err, errlen, "no hook named \"%s\"", name);
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\"", name);
         goto Fail;
     }
-    if (target[0] >= '0' && target[0] <= '9') {
+    if (strcmp(target, "$LATEST") == 0) {
+        if ((out->fn[0] = fn_of(&e->latest, err, errlen)) == NULL)
+            goto Fail;
+    } else if (target[0] >= '0' && target[0] <= '9') {
         char *end;
         unsigned long n = strtoul(target, &end, 10);
         vref_t *r = *end == '\0' ? find_version(e, (unsigned)n) : NULL;
         if (r == NULL) {
-            snprintf(err, errlen, "hook %s has no version %s", name, target);
+            txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "hook %s has no version %s (its numbers go up to %u)", name, target,
+                     e->next_version - 1);
             goto Fail;
         }
         if ((out->fn[0] = fn_of(r, err, errlen)) == NULL)
@@ -680,16 +1104,16 @@ int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook
             a = find_alias(e, "live");
         }
         if (a == NULL) {
-            snprintf(err, errlen, "hook %s has no live alias", name);
+            txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "hook %s has no live alias", name);
             goto Fail;
         }
-        for (size_t i = 0; i != a->n; ++i) {
-            vref_t *r = find_version(e, a->versions[i]);
+        for (size_t i = 0; i != a->cur.n; ++i) {
+            vref_t *r = find_version(e, a->cur.versions[i]);
             if ((out->fn[i] = fn_of(r, err, errlen)) == NULL)
                 goto Fail;
             out->version[i] = r->v->number;
         }
-        out->weight0 = a->n == 2 ? a->weights[0] : 1.0;
+        out->weight0 = a->cur.n == 2 ? a->cur.weights[0] : 1.0;
         out->key_kind = a->key_kind;
         snprintf(out->key_name, sizeof(out->key_name), "%s", a->key_name);
     }
@@ -697,28 +1121,19 @@ int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook
         if (out->fn[i] == NULL)
             continue;
         if (!hook_fn_handles(out->fn[i], type)) {
-            snprintf(err, errlen, "%s@%u does not handle %s events", name, out->version[i], hook_event_type_name(type));
+            txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "%s@%u does not handle %s events", name, out->version[i],
+                     hook_event_type_name(type));
             goto Fail;
         }
-        snprintf(out->label[i], sizeof(out->label[i]), "%s@%u", name, out->version[i]);
+        if (out->version[i] != 0)
+            snprintf(out->label[i], sizeof(out->label[i]), "%s@%u", name, out->version[i]);
+        else
+            snprintf(out->label[i], sizeof(out->label[i]), "%s@$LATEST", name);
     }
     return 0;
 Fail:
     hook_binding_free(out);
     return -1;
-}
-
-/* the version of e the configuration's file last brought ($LATEST), or its newest */
-static vref_t *latest_version(entry_t *e)
-{
-    vref_t *newest = NULL;
-    for (size_t i = 0; i != e->num_versions; ++i) {
-        if (strcmp(e->versions[i].v->hash, e->config_hash) == 0)
-            return &e->versions[i];
-        if (newest == NULL || e->versions[i].v->number > newest->v->number)
-            newest = &e->versions[i];
-    }
-    return newest;
 }
 
 hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, char *err,
@@ -733,8 +1148,7 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
     if (e == NULL) {
         snprintf(err, errlen, "Function not found: %s", name);
     } else if (qualifier == NULL || qualifier[0] == '\0' || strcmp(qualifier, "$LATEST") == 0) {
-        if ((r = latest_version(e)) == NULL)
-            snprintf(err, errlen, "Function not found: %s (no version)", name);
+        r = &e->latest; /* version 0 */
     } else if (qualifier[0] >= '0' && qualifier[0] <= '9') {
         char *end;
         unsigned long n = strtoul(qualifier, &end, 10);
@@ -745,7 +1159,7 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
         if (a == NULL)
             snprintf(err, errlen, "Function not found: %s:%s (no such alias)", name, qualifier);
         else
-            r = find_version(e, a->versions[a->n == 2 && u >= a->weights[0] ? 1 : 0]);
+            r = find_version(e, a->cur.versions[a->cur.n == 2 && u >= a->cur.weights[0] ? 1 : 0]);
     }
     if (r != NULL) {
         *version = r->v->number;
@@ -767,61 +1181,404 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
 
 unsigned hook_versions_number_of(const hook_fn_t *fn)
 {
-    /* registered versions are loaded under the name NAME@NUMBER */
+    /* registered versions are loaded under the name NAME@NUMBER ($LATEST: 0) */
     const char *at = strrchr(hook_fn_name(fn), '@');
     return at != NULL ? (unsigned)strtoul(at + 1, NULL, 10) : 0;
 }
 
-char *hook_versions_json(void)
+/* ---- JSON: GET /hooks and state.json ---------------------------------------------------------------------------------------- */
+
+static void json_namelist(hook_buf_t *b, const conf_namelist_t *l)
+{
+    hook_buf_append(b, "[", 1);
+    for (size_t i = 0; i != l->count; ++i) {
+        if (i != 0)
+            hook_buf_append(b, ",", 1);
+        hook_buf_json_string(b, l->names[i], strlen(l->names[i]));
+    }
+    hook_buf_append(b, "]", 1);
+}
+
+/* the members of a version (CODE in versions.h) */
+static void json_code(hook_buf_t *b, const version_t *v)
+{
+    char ts[40];
+    iso_time(v->created_ms, ts);
+    hook_buf_appendf(b,
+                     "\"sha256\":\"%s\",\"code_sha256\":\"%s\",\"size\":%llu,\"kind\":\"%s\",\"ext\":\"%s\",\"created\":\"%s\","
+                     "\"created_ms\":%lld,\"timeout_ms\":%lld,\"memory\":%llu,\"include_body\":%s,\"description\":",
+                     v->hash, v->hash_b64, (unsigned long long)v->size, v->is_lua ? "lua" : "native", v->is_lua ? "lua" : "so", ts,
+                     (long long)v->created_ms, (long long)v->conf.timeout_ms, (unsigned long long)v->conf.memory_limit,
+                     v->conf.include_body ? "true" : "false");
+    hook_buf_json_string(b, v->description, strlen(v->description));
+    hook_buf_append(b, ",\"source\":", 10);
+    hook_buf_json_string(b, v->source, strlen(v->source));
+    hook_buf_append(b, ",\"fetch_allow\":", 15);
+    json_namelist(b, &v->conf.fetch_allow);
+    hook_buf_append(b, ",\"kv\":", 6);
+    json_namelist(b, &v->conf.kv);
+    hook_buf_append(b, ",\"config\":", 10);
+    hook_buf_append(b, v->conf.config_json, strlen(v->conf.config_json)); /* JSON already (the config's map, or {}) */
+}
+
+static void json_target(hook_buf_t *b, const target_t *t, int state)
+{
+    hook_buf_append(b, "{", 1);
+    for (size_t j = 0; j != t->n; ++j)
+        hook_buf_appendf(b, state ? "%s\"%u\":%.17g" : "%s\"%u\":%g", j ? "," : "", t->versions[j], t->weights[j]);
+    hook_buf_append(b, "}", 1);
+}
+
+static void json_alias(hook_buf_t *b, const alias_t *a, int state)
+{
+    char ts[40];
+    hook_buf_append(b, "{\"versions\":", 12);
+    json_target(b, &a->cur, state);
+    hook_buf_appendf(b, ",\"key\":\"%s%s%s\",\"description\":",
+                     a->key_kind == HOOK_KEY_IP       ? "ip"
+                     : a->key_kind == HOOK_KEY_COOKIE ? "cookie"
+                                                      : "header",
+                     a->key_kind == HOOK_KEY_IP ? "" : ":", a->key_name);
+    hook_buf_json_string(b, a->description, strlen(a->description));
+    iso_time(a->hist[a->num_hist - 1].at_ms, ts);
+    hook_buf_appendf(b, ",\"modified\":\"%s\",\"history\":[", ts);
+    for (size_t i = 0; i != a->num_hist; ++i) {
+        const hist_t *h = &a->hist[i];
+        iso_time(h->at_ms, ts);
+        hook_buf_appendf(b, "%s{\"versions\":", i ? "," : "");
+        json_target(b, &h->t, state);
+        hook_buf_appendf(b, ",\"at\":\"%s\",\"by\":\"%s\",\"rollback\":%s", ts, h->by, h->rollback ? "true" : "false");
+        if (state)
+            hook_buf_appendf(b, ",\"at_ms\":%lld,\"pos\":%ld,\"prev\":%ld", (long long)h->at_ms, h->pos, h->prev);
+        hook_buf_append(b, "}", 1);
+    }
+    hook_buf_append(b, "]}", 2);
+}
+
+/* state: the form state.json keeps (deleted hooks, history links, exact weights) */
+static char *registry_json(const registry_t *r, int state)
 {
     hook_buf_t b = {NULL, 0, 0};
-    pthread_mutex_lock(&mutex);
-    registry_t *r = current;
-    hook_buf_append(&b, "{\"hooks\":{", 10);
+    int first = 1;
+    if (state)
+        hook_buf_appendf(&b, "{\"format\":%d,\"hooks\":{", STATE_FORMAT);
+    else
+        hook_buf_append(&b, "{\"hooks\":{", 10);
     for (size_t i = 0; i != r->num_entries; ++i) {
-        entry_t *e = &r->entries[i];
-        if (i != 0)
+        const entry_t *e = &r->entries[i];
+        if (e->deleted && !state)
+            continue;
+        if (!first)
             hook_buf_append(&b, ",", 1);
+        first = 0;
         hook_buf_json_string(&b, e->name, strlen(e->name));
-        hook_buf_append(&b, ":{\"versions\":[", 14);
+        hook_buf_appendf(&b, ":{\"next_version\":%u", e->next_version);
+        if (e->deleted) {
+            hook_buf_append(&b, ",\"deleted\":true}", 16);
+            continue;
+        }
+        hook_buf_append(&b, ",\"latest\":{", 11);
+        json_code(&b, e->latest.v);
+        hook_buf_append(&b, "},\"versions\":[", 14);
         for (size_t k = 0; k != e->num_versions; ++k) {
-            version_t *v = e->versions[k].v;
-            char ts[32];
-            struct tm tm;
-            gmtime_r(&v->created, &tm);
-            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            hook_buf_appendf(&b, "%s{\"version\":%u,\"sha256\":\"%s\",\"kind\":\"%s\",\"loaded\":%s,\"created\":\"%s\",\"source\":",
-                             k ? "," : "", v->number, v->hash, v->conf.lua != NULL ? "lua" : "native",
-                             e->versions[k].fn != NULL ? "true" : "false", ts);
-            hook_buf_json_string(&b, v->orig_path, strlen(v->orig_path));
+            hook_buf_appendf(&b, "%s{\"version\":%u,", k ? "," : "", e->versions[k].v->number);
+            json_code(&b, e->versions[k].v);
+            if (!state)
+                hook_buf_appendf(&b, ",\"loaded\":%s", e->versions[k].fn != NULL ? "true" : "false");
             hook_buf_append(&b, "}", 1);
         }
         hook_buf_append(&b, "],\"aliases\":{", 13);
         for (size_t k = 0; k != e->num_aliases; ++k) {
-            alias_t *a = &e->aliases[k];
             if (k != 0)
                 hook_buf_append(&b, ",", 1);
-            hook_buf_json_string(&b, a->name, strlen(a->name));
-            hook_buf_append(&b, ":{\"versions\":{", 14);
-            for (size_t j = 0; j != a->n; ++j)
-                hook_buf_appendf(&b, "%s\"%u\":%g", j ? "," : "", a->versions[j], a->weights[j]);
-            hook_buf_appendf(&b, "},\"key\":\"%s%s%s\"}", a->key_kind == HOOK_KEY_IP ? "ip" : a->key_kind == HOOK_KEY_COOKIE ? "cookie" : "header",
-                             a->key_kind == HOOK_KEY_IP ? "" : ":", a->key_name);
+            hook_buf_json_string(&b, e->aliases[k].name, strlen(e->aliases[k].name));
+            hook_buf_append(&b, ":", 1);
+            json_alias(&b, &e->aliases[k], state);
         }
         hook_buf_append(&b, "}}", 2);
     }
     hook_buf_append(&b, "}}\n", 3);
-    pthread_mutex_unlock(&mutex);
     return b.base;
 }
 
-void hook_versions_remove_files(void)
+char *hook_versions_json(void)
 {
     pthread_mutex_lock(&mutex);
-    for (size_t i = 0; i != current->num_entries; ++i)
-        for (size_t j = 0; j != current->entries[i].num_versions; ++j)
-            unlink(current->entries[i].versions[j].v->copy_path); /* a loaded plugin stays mapped; Lua states keep compiled code */
-    if (dir != NULL && rmdir(dir) != 0 && errno != ENOENT)
-        log_warn("cannot remove %s: %s", dir, strerror(errno));
+    char *json = registry_json(current, 0);
     pthread_mutex_unlock(&mutex);
+    return json;
+}
+
+/* ---- loading the state ------------------------------------------------------------------------------------------------------ */
+
+static int load_fail(char *err, size_t errlen, const char *file, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int load_fail(char *err, size_t errlen, const char *file, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s: %s (the hook versions and aliases kept there cannot be read: repair or move the file; edgehook does "
+                          "not start without it, so that no alias is lost)",
+             file, msg);
+    return -1;
+}
+
+static int json_num(const hook_json_t *o, const char *key, double *out)
+{
+    const hook_json_t *v = hook_json_get(o, key);
+    if (v == NULL || v->type != HOOK_JSON_NUMBER)
+        return -1;
+    *out = v->number;
+    return 0;
+}
+
+static const char *json_str(const hook_json_t *o, const char *key)
+{
+    return hook_json_string(hook_json_get(o, key), NULL);
+}
+
+static int json_names(const hook_json_t *a, conf_namelist_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (a == NULL || a->type != HOOK_JSON_ARRAY)
+        return -1;
+    out->names = calloc(a->count + 1, sizeof(char *));
+    if (out->names == NULL)
+        abort();
+    for (size_t i = 0; i != a->count; ++i) {
+        if (a->items[i]->type != HOOK_JSON_STRING) {
+            namelist_free(out);
+            return -1;
+        }
+        out->names[out->count++] = xstrdup(a->items[i]->str);
+    }
+    return 0;
+}
+
+/* a version (or $LATEST: number 0) from its state.json object */
+static version_t *load_version(const char *file, const char *name, unsigned number, const hook_json_t *o, char *err, size_t errlen)
+{
+    const char *hash = json_str(o, "sha256"), *ext = json_str(o, "ext"), *source = json_str(o, "source"),
+               *description = json_str(o, "description");
+    const hook_json_t *config = hook_json_get(o, "config");
+    double size, created, timeout, memory;
+    conf_hook_t s;
+    char path[PATH_MAX];
+    memset(&s, 0, sizeof(s));
+    if (hash == NULL || strlen(hash) != 64 || strspn(hash, "0123456789abcdef") != 64 || ext == NULL ||
+        (strcmp(ext, "lua") != 0 && strcmp(ext, "so") != 0) || source == NULL || description == NULL || config == NULL ||
+        config->type != HOOK_JSON_OBJECT || json_num(o, "size", &size) != 0 || json_num(o, "created_ms", &created) != 0 ||
+        json_num(o, "timeout_ms", &timeout) != 0 || json_num(o, "memory", &memory) != 0) {
+        load_fail(err, errlen, file, "hook %s: a version without its code, settings or times", name);
+        return NULL;
+    }
+    snprintf(path, sizeof(path), "%s/code/%s.%s", state_dir, hash, ext);
+    if (access(path, R_OK) != 0) {
+        load_fail(err, errlen, file, "hook %s: the code of %s%u is missing: %s: %s", name, number ? "version " : "$LATEST",
+                  number, path, strerror(errno));
+        return NULL;
+    }
+    hook_buf_t cj = {NULL, 0, 0};
+    hook_buf_json(&cj, config, 0);
+    s.config_json = cj.base;
+    s.timeout_ms = (int64_t)timeout;
+    s.memory_limit = (uint64_t)memory;
+    const hook_json_t *ib = hook_json_get(o, "include_body");
+    s.include_body = ib != NULL && ib->type == HOOK_JSON_TRUE;
+    if (json_names(hook_json_get(o, "fetch_allow"), &s.fetch_allow) != 0 || json_names(hook_json_get(o, "kv"), &s.kv) != 0) {
+        namelist_free(&s.fetch_allow);
+        free(cj.base);
+        load_fail(err, errlen, file, "hook %s: fetch_allow and kv are lists of names", name);
+        return NULL;
+    }
+    version_t *v = version_new(name, number, hash, (uint64_t)size, strcmp(ext, "lua") == 0, path, source, description, &s,
+                               (int64_t)created);
+    free(cj.base);
+    namelist_free(&s.fetch_allow);
+    namelist_free(&s.kv);
+    if (number == 0)
+        v->conf.name = v->label;
+    return v;
+}
+
+static int load_target(const hook_json_t *o, target_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (o == NULL || o->type != HOOK_JSON_OBJECT || o->count < 1 || o->count > 2)
+        return -1;
+    for (size_t i = 0; i != o->count; ++i) {
+        char *end;
+        unsigned long n = strtoul(o->keys[i], &end, 10);
+        if (*end != '\0' || n == 0 || o->items[i]->type != HOOK_JSON_NUMBER)
+            return -1;
+        t->versions[i] = (unsigned)n;
+        t->weights[i] = o->items[i]->number;
+    }
+    t->n = o->count;
+    return 0;
+}
+
+static int load_alias(const char *file, entry_t *e, const char *name, const hook_json_t *o, char *err, size_t errlen)
+{
+    const char *key = json_str(o, "key"), *description = json_str(o, "description");
+    const hook_json_t *hist = hook_json_get(o, "history");
+    hook_key_kind_t kind;
+    char key_name[64];
+    if (key == NULL || parse_key(key, &kind, key_name, sizeof(key_name)) != 0 || description == NULL || hist == NULL ||
+        hist->type != HOOK_JSON_ARRAY || hist->count == 0)
+        return load_fail(err, errlen, file, "hook %s: alias %s: key, description or history missing", e->name, name);
+    alias_t *a = alias_get_or_create(e, name, kind, key_name);
+    free(a->description);
+    a->description = xstrdup(description);
+    a->hist = xrealloc(NULL, sizeof(hist_t) * hist->count);
+    for (size_t i = 0; i != hist->count; ++i) {
+        const hook_json_t *h = hist->items[i];
+        hist_t *d = &a->hist[i];
+        double at, pos, prev;
+        const char *by = json_str(h, "by");
+        const hook_json_t *rb = hook_json_get(h, "rollback");
+        memset(d, 0, sizeof(*d));
+        if (load_target(hook_json_get(h, "versions"), &d->t) != 0 || json_num(h, "at_ms", &at) != 0 ||
+            json_num(h, "pos", &pos) != 0 || json_num(h, "prev", &prev) != 0 || by == NULL || pos < 0 || pos >= (double)hist->count ||
+            prev >= (double)i)
+            return load_fail(err, errlen, file, "hook %s: alias %s: history entry %zu is not a target, time, author and links",
+                             e->name, name, i);
+        for (size_t k = 0; k != d->t.n; ++k)
+            if (find_version(e, d->t.versions[k]) == NULL)
+                return load_fail(err, errlen, file, "hook %s: alias %s points at version %u, which it does not have", e->name, name,
+                                 d->t.versions[k]);
+        d->at_ms = (int64_t)at;
+        snprintf(d->by, sizeof(d->by), "%s", by);
+        d->rollback = rb != NULL && rb->type == HOOK_JSON_TRUE;
+        d->pos = (long)pos;
+        d->prev = (long)prev;
+        a->num_hist = i + 1;
+    }
+    a->cur = a->hist[a->num_hist - 1].t;
+    return 0;
+}
+
+static int load_hook(const char *file, registry_t *r, const char *name, const hook_json_t *o, char *err, size_t errlen)
+{
+    double next;
+    const hook_json_t *del = hook_json_get(o, "deleted"), *latest = hook_json_get(o, "latest"), *versions = hook_json_get(o, "versions"),
+                      *aliases = hook_json_get(o, "aliases");
+    if (o->type != HOOK_JSON_OBJECT || json_num(o, "next_version", &next) != 0 || next < 1)
+        return load_fail(err, errlen, file, "hook %s: no next_version", name);
+    entry_t *e = entry_get_or_create(r, name);
+    e->next_version = (unsigned)next;
+    if (del != NULL && del->type == HOOK_JSON_TRUE) {
+        e->deleted = 1;
+        return 0;
+    }
+    if (latest == NULL || versions == NULL || versions->type != HOOK_JSON_ARRAY || aliases == NULL ||
+        aliases->type != HOOK_JSON_OBJECT)
+        return load_fail(err, errlen, file, "hook %s: latest, versions or aliases missing", name);
+    if ((e->latest.v = load_version(file, name, 0, latest, err, errlen)) == NULL)
+        return -1;
+    e->versions = xrealloc(NULL, sizeof(vref_t) * (versions->count + 1));
+    for (size_t i = 0; i != versions->count; ++i) {
+        double num;
+        if (json_num(versions->items[i], "version", &num) != 0 || num < 1 || num >= next || find_version(e, (unsigned)num) != NULL)
+            return load_fail(err, errlen, file, "hook %s: versions[%zu] has no valid number", name, i);
+        version_t *v = load_version(file, name, (unsigned)num, versions->items[i], err, errlen);
+        if (v == NULL)
+            return -1;
+        e->versions[e->num_versions++] = (vref_t){v, NULL};
+    }
+    for (size_t i = 0; i != aliases->count; ++i)
+        if (load_alias(file, e, aliases->keys[i], aliases->items[i], err, errlen) != 0)
+            return -1;
+    if (find_alias(e, "live") == NULL)
+        return load_fail(err, errlen, file, "hook %s has no live alias", name);
+    return 0;
+}
+
+/* reads STATE_DIR/hooks/state.json into a new registry (empty when the file does not exist) */
+static registry_t *load_state(char *err, size_t errlen)
+{
+    char file[PATH_MAX], perr[256];
+    char *text;
+    size_t len;
+    struct stat st;
+    registry_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    snprintf(file, sizeof(file), "%s/hooks/state.json", state_dir);
+    if (stat(file, &st) != 0 && errno == ENOENT)
+        return r;
+    if (read_file(file, &text, &len, err, errlen) != 0) {
+        free(r);
+        return NULL;
+    }
+    hook_json_t *doc = hook_json_parse(text, len, perr, sizeof(perr));
+    free(text);
+    double format;
+    const hook_json_t *hooks;
+    if (doc == NULL) {
+        load_fail(err, errlen, file, "not JSON: %s", perr);
+        goto Fail;
+    }
+    if (json_num(doc, "format", &format) != 0 || format != STATE_FORMAT || (hooks = hook_json_get(doc, "hooks")) == NULL ||
+        hooks->type != HOOK_JSON_OBJECT) {
+        load_fail(err, errlen, file, "not an edgehook hook state (format %d)", STATE_FORMAT);
+        goto Fail;
+    }
+    for (size_t i = 0; i != hooks->count; ++i)
+        if (load_hook(file, r, hooks->keys[i], hooks->items[i], err, errlen) != 0)
+            goto Fail;
+    hook_json_free(doc);
+    return r;
+Fail:
+    hook_json_free(doc);
+    registry_free(r);
+    return NULL;
+}
+
+int hook_versions_open(const char *dir, int readonly, char *err, size_t errlen)
+{
+    char sub[PATH_MAX];
+    registry_t *r;
+    EDGE_ASSERT(atomic_load(&txn_open) == 0);
+    free(state_dir);
+    state_dir = xstrdup(dir);
+    state_readonly = readonly;
+    if (!readonly) {
+        snprintf(sub, sizeof(sub), "%s/hooks", dir);
+        if (mkdir_p(sub, err, errlen) != 0)
+            return -1;
+        snprintf(sub, sizeof(sub), "%s/code", dir);
+        if (mkdir_p(sub, err, errlen) != 0)
+            return -1;
+    }
+    if ((r = load_state(err, errlen)) == NULL)
+        return -1;
+    for (size_t i = 0; i != r->num_entries; ++i)
+        if (!r->entries[i].deleted)
+            sync_loaded(&r->entries[i]);
+    pthread_mutex_lock(&mutex);
+    registry_t *old = current;
+    current = r;
+    pthread_mutex_unlock(&mutex);
+    registry_free(old);
+    return 0;
+}
+
+const char *hook_versions_state_dir(void)
+{
+    return state_dir;
+}
+
+void hook_versions_close(void)
+{
+    pthread_mutex_lock(&mutex);
+    registry_t *old = current;
+    current = &empty_registry;
+    pthread_mutex_unlock(&mutex);
+    registry_free(old);
+    free(state_dir);
+    state_dir = NULL;
+    state_readonly = 0;
 }

@@ -263,6 +263,7 @@ typedef struct admin_job {
     unsigned versions[2];
     double weights[2];
     size_t count;
+    unsigned steps; /* rollback */
     char *key; /* alias key, or NULL */
     cache_purge_kind_t purge_kind;
     h2o_iovec_t purge_arg; /* malloc'ed */
@@ -302,6 +303,24 @@ static void job_fail(admin_job_t *job, int status, const char *reason, const cha
     job->body = json_error_body(msg);
 }
 
+/* a registry failure: its kind's status (or `status` when not 0) */
+static void job_fail_kind(admin_job_t *job, int status, hook_versions_err_t kind, const char *msg)
+{
+    static const struct {
+        int status;
+        const char *reason;
+    } map[] = {[HOOK_VERSIONS_OK] = {500, "Internal Server Error"},
+               [HOOK_VERSIONS_NOT_FOUND] = {404, "Not Found"},
+               [HOOK_VERSIONS_PRECONDITION] = {412, "Precondition Failed"},
+               [HOOK_VERSIONS_INVALID] = {400, "Bad Request"},
+               [HOOK_VERSIONS_CONFLICT] = {409, "Conflict"},
+               [HOOK_VERSIONS_STORAGE] = {500, "Internal Server Error"}};
+    if (status == 422)
+        job_fail(job, 422, "Unprocessable Entity", msg);
+    else
+        job_fail(job, map[kind].status, map[kind].reason, msg);
+}
+
 static char *xstrdup_or_die(const char *s)
 {
     char *r = strdup(s);
@@ -339,12 +358,15 @@ static void run_job(void *arg)
         }
         txn = server_hooks_begin();
         if ((version = hook_versions_publish(txn, job->name, resolved, err, sizeof(err))) == 0) {
+            hook_versions_err_t kind = hook_versions_error_kind(txn);
             server_hooks_abort(txn);
-            int nohook = strncmp(err, "no hook", 7) == 0;
-            job_fail(job, nohook ? 404 : 422, nohook ? "Not Found" : "Unprocessable Entity", err);
+            job_fail_kind(job, kind == HOOK_VERSIONS_INVALID ? 422 : 0, kind, err);
             return;
         }
-        server_hooks_commit(txn, 0, err, sizeof(err));
+        if (server_hooks_commit(txn, 0, err, sizeof(err)) != 0) {
+            job_fail_kind(job, 0, HOOK_VERSIONS_STORAGE, err);
+            return;
+        }
         snprintf(out, sizeof(out), "{\"hook\":\"%s\",\"version\":%u}\n", job->name, version);
         job->status = 201;
         job->reason = "Created";
@@ -353,37 +375,30 @@ static void run_job(void *arg)
     }
     case JOB_ROLLBACK:
         txn = server_hooks_begin();
-        if (hook_versions_rollback(txn, job->name, job->alias, err, sizeof(err)) != 0) {
-            server_hooks_abort(txn);
-            job_fail(job, 404, "Not Found", err);
-            return;
-        }
+        r = hook_versions_rollback(txn, job->name, job->alias, job->steps, "admin", err, sizeof(err));
         break;
     case JOB_ALIAS_DELETE:
         txn = server_hooks_begin();
-        if (hook_versions_delete_alias(txn, job->name, job->alias, err, sizeof(err)) != 0) {
-            server_hooks_abort(txn);
-            int conflict = strstr(err, "cannot") != NULL;
-            job_fail(job, conflict ? 409 : 404, conflict ? "Conflict" : "Not Found", err);
-            return;
-        }
+        r = hook_versions_delete_alias(txn, job->name, job->alias, err, sizeof(err));
         break;
     case JOB_ALIAS_SET:
         txn = server_hooks_begin();
-        r = hook_versions_set_alias(txn, job->name, job->alias, job->versions, job->weights, job->count, job->key, err, sizeof(err));
-        if (r != 0) {
-            server_hooks_abort(txn);
-            int nohook = strncmp(err, "no hook", 7) == 0;
-            job_fail(job, nohook ? 404 : 400, nohook ? "Not Found" : "Bad Request", err);
-            return;
-        }
+        r = hook_versions_set_alias_by(txn, job->name, job->alias, job->versions, job->weights, job->count, job->key, NULL, "admin",
+                                       err, sizeof(err));
         break;
     default:
         return;
     }
-    /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
-    if (server_hooks_commit(txn, 1, err, sizeof(err)) != 0) {
-        job_fail(job, 409, "Conflict", err);
+    if (r != 0) {
+        hook_versions_err_t kind = hook_versions_error_kind(txn);
+        server_hooks_abort(txn);
+        job_fail_kind(job, 0, kind, err);
+        return;
+    }
+    /* the change takes effect by a new generation with the hooks bound again; if they do not bind or the state cannot be
+     * written, nothing changed */
+    if ((r = server_hooks_commit(txn, 1, err, sizeof(err))) != 0) {
+        job_fail_kind(job, 0, r == -2 ? HOOK_VERSIONS_STORAGE : HOOK_VERSIONS_CONFLICT, err);
         return;
     }
     job->status = 200;
@@ -531,7 +546,20 @@ static void do_hooks(h2o_req_t *req)
     }
     if ((n == 4 || n == 5) && strcmp(segs[2], "aliases") == 0) {
         if (n == 5 && strcmp(segs[4], "rollback") == 0 && is_post) {
+            double steps = 1;
+            if (req->entity.len != 0) { /* optional {"steps": N}: back N targets through the alias's history */
+                if ((doc = parse_body(req)) == NULL)
+                    return;
+                if ((v = hook_json_get(doc, "steps")) != NULL &&
+                    (v->type != HOOK_JSON_NUMBER || (steps = v->number) < 1 || steps > 1000000 || steps != (unsigned)steps)) {
+                    hook_json_free(doc);
+                    respond_json_error(req, 400, "Bad Request", "steps is a whole number of targets to go back, 1 or more");
+                    return;
+                }
+                hook_json_free(doc);
+            }
             job = job_new(JOB_ROLLBACK);
+            job->steps = (unsigned)steps;
         } else if (n == 4 && is_delete) {
             job = job_new(JOB_ALIAS_DELETE);
         } else if (n == 4 && is_put) {

@@ -190,10 +190,48 @@ edge_gen_t *gen_rebind(edge_gen_t *old, hook_versions_txn_t *txn, char *err, siz
     return gen;
 }
 
-void gen_commit(edge_gen_t *gen)
+int gen_commit(edge_gen_t *gen, char *err, size_t errlen)
 {
-    hook_versions_commit(gen->staged);
-    gen->staged = NULL;
+    hook_versions_txn_t *txn = gen->staged;
+    gen->staged = NULL; /* committed or dropped: either way the registry's business now */
+    return hook_versions_commit(txn, err, errlen);
+}
+
+int gen_check_hooks(const conf_t *conf, char *err, size_t errlen)
+{
+    char e[512];
+    int r = -1;
+    /* read-only: -t writes nothing, and a state dir that does not exist yet is an empty one */
+    if (hook_versions_open(conf->state_dir, 1, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "%s:%d: state_dir: %s", conf->file, conf->state_dir_line, e);
+        return -1;
+    }
+    hook_versions_txn_t *txn = hook_versions_begin();
+    for (size_t i = 0; i != conf->num_hooks; ++i) {
+        if (hook_versions_from_config(txn, &conf->hooks[i], e, sizeof(e)) == 0) {
+            snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
+            goto Exit;
+        }
+    }
+    for (size_t i = 0; i != conf->num_behaviors; ++i) {
+        for (int ev = 0; ev != CONF_HOOK_NUM; ++ev) {
+            const char *ref = conf->behaviors[i].hooks[ev];
+            hook_binding_t b;
+            if (ref == NULL)
+                continue;
+            if (hook_versions_bind(txn, ref, ev, &b, e, sizeof(e)) != 0) {
+                snprintf(err, errlen, "%s:%d: behaviors[%zu].hooks.%s: %s", conf->file, conf->behaviors[i].line, i,
+                         conf_hook_event_names[ev], e);
+                goto Exit;
+            }
+            hook_binding_free(&b);
+        }
+    }
+    r = 0;
+Exit:
+    hook_versions_abort(txn);
+    hook_versions_close();
+    return r;
 }
 
 void gen_addref(edge_gen_t *gen)

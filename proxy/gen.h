@@ -63,8 +63,14 @@ edge_gen_t *gen_rebind(edge_gen_t *gen, hook_versions_txn_t *txn, char *err, siz
  * and succeeds with NULL.
  */
 int gen_open_geo(const conf_t *conf, viewer_geo_t **out, char *err, size_t errlen);
-/** commits the registry changes gen was built on (when it is published; once) */
-void gen_commit(edge_gen_t *gen);
+/** commits the registry changes gen was built on (before it is published; once): -1 with the reason when they cannot be written
+ * to the state dir (the registry stays as it was: gen must not be published) */
+int gen_commit(edge_gen_t *gen, char *err, size_t errlen);
+/**
+ * What `edgehook -t` checks of the hooks: every hook loads, and every behavior's `NAME`, `NAME@ALIAS`, `NAME@N` resolves against
+ * conf's state dir (read, never written) as a start would register them. 0, or -1 with `FILE:LINE: KEY: reason`.
+ */
+int gen_check_hooks(const conf_t *conf, char *err, size_t errlen);
 /** makes gen own conf (shared by the generations rebound from it) */
 void gen_own_conf(edge_gen_t *gen);
 void gen_addref(edge_gen_t *gen);

@@ -27,14 +27,9 @@ static int check_loadable(const conf_t *conf, char *err, size_t errlen)
         }
         origin_release(o);
     }
-    for (size_t i = 0; i != conf->num_hooks; ++i) {
-        hook_fn_t *fn = hook_fn_load(&conf->hooks[i], e, sizeof(e));
-        if (fn == NULL) {
-            snprintf(err, errlen, "%s:%d: hooks.%s: %s", conf->file, conf->hooks[i].line, conf->hooks[i].name, e);
-            return -1;
-        }
-        hook_fn_release(fn);
-    }
+    /* the hooks load, and the behaviors' NAME@ALIAS / NAME@N resolve against the state dir (read only) */
+    if (gen_check_hooks(conf, err, errlen) != 0)
+        return -1;
     viewer_geo_t *geo;
     if (gen_open_geo(conf, &geo, err, errlen) != 0)
         return -1;

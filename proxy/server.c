@@ -271,15 +271,30 @@ static void send_control_all(int type, edge_gen_t *gen)
     }
 }
 
-void server_publish_gen(edge_gen_t *gen)
+/* -2 with a reason (and gen released) when the registry changes gen was built on cannot be kept */
+static int publish_gen(edge_gen_t *gen, char *err, size_t errlen)
 {
     edge_gen_t *old;
-    gen_commit(gen); /* the registry changes it was built on take effect with it */
+    if (gen_commit(gen, err, errlen) != 0) { /* the registry changes it was built on take effect with it */
+        gen_release(gen);
+        return -2;
+    }
     prebuild_hooks(gen);
     send_control_all(CONTROL_SWITCH, gen);
     old = atomic_exchange(&server.gen, gen);
     if (old != NULL)
         gen_release(old);
+    return 0;
+}
+
+int server_publish_gen(edge_gen_t *gen)
+{
+    char err[1024];
+    if (publish_gen(gen, err, sizeof(err)) != 0) {
+        log_error("the new configuration is not applied: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -579,16 +594,13 @@ hook_versions_txn_t *server_hooks_begin(void)
 int server_hooks_commit(hook_versions_txn_t *txn, int rebind, char *err, size_t errlen)
 {
     edge_gen_t *gen;
-    if (!rebind) {
-        hook_versions_commit(txn);
-        return 0;
-    }
+    if (!rebind)
+        return hook_versions_commit(txn, err, errlen) != 0 ? -2 : 0;
     if ((gen = gen_rebind(atomic_load(&server.gen), txn, err, errlen)) == NULL) {
         hook_versions_abort(txn);
         return -1;
     }
-    server_publish_gen(gen);
-    return 0;
+    return publish_gen(gen, err, errlen);
 }
 
 void server_hooks_abort(hook_versions_txn_t *txn)
@@ -634,10 +646,14 @@ static void reload_job(void *unused)
     }
     gen_own_conf(gen);
     connect_embedded_origins(gen);
+    if (publish_gen(gen, err, sizeof(err)) != 0) {
+        log_error("reload refused, the running configuration stays: %s", err);
+        metrics_reload(0);
+        return;
+    }
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
         log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
     log_set_level(conf->error_log.level);
-    server_publish_gen(gen);
     metrics_reload(1);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
 }
@@ -687,13 +703,25 @@ int server_run(conf_t *conf)
         log_error("%s", err);
         return start_failed(conf);
     }
+    /* the hook versions and aliases kept in the state dir, before the config's hooks are registered on them */
+    if (hook_versions_open(conf->state_dir, 0, err, sizeof(err)) != 0) {
+        if (conf->state_dir_line != 0)
+            log_error("%s:%d: state_dir: %s", conf->file, conf->state_dir_line, err);
+        else
+            log_error("state_dir (default %s): %s", conf->state_dir, err);
+        return start_failed(conf);
+    }
     if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
         log_error("%s", err);
         return start_failed(conf);
     }
     gen_own_conf(gen);
     connect_embedded_origins(gen);
-    gen_commit(gen);
+    if (gen_commit(gen, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        gen_release(gen); /* owns conf */
+        return 1;
+    }
     prebuild_hooks(gen);
     atomic_store(&server.gen, gen);
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
@@ -760,7 +788,6 @@ int server_run(conf_t *conf)
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();
     kvapi_close();
-    hook_versions_remove_files();
     log_info("stopped");
     return status;
 }

@@ -83,14 +83,16 @@ static inline struct edge_gen *server_gen_acquire(server_worker_t *w)
 void server_gen_release(server_worker_t *w, struct edge_gen *g);
 /**
  * Publishes a new generation (the caller's reference passes to the server): every worker and store loop switches to it for new
- * requests within one loop iteration; requests in flight finish on the generation they started with. Any thread.
+ * requests within one loop iteration; requests in flight finish on the generation they started with. Any thread. -1 (logged,
+ * gen released, the running generation stays) when the registry changes gen was built on cannot be written to the state dir.
  */
-void server_publish_gen(struct edge_gen *gen);
+int server_publish_gen(struct edge_gen *gen);
 
 /**
  * A change of hook versions or aliases, on the control thread only (which serialises them with reloads): server_hooks_begin
  * opens a registry transaction; server_hooks_commit with rebind resolves the hook references against it and publishes the generation, which commits
- * it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, and then nothing changed.
+ * it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, -2 when the state dir cannot be
+ * written; then nothing changed.
  * server_hooks_abort drops it.
  */
 struct hook_versions_txn *server_hooks_begin(void);

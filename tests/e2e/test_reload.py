@@ -177,7 +177,14 @@ def good_reload_applies():
     with open(LIVE, "w") as f:
         f.write(HOOK % "4")
     lines = reload_with(GOOD, "ok")
-    assert "alias live -> version 4 (from the configuration)" in lines, lines
+    # live was last set by the admin API (moved to 2, rolled back): the edited file is published, live stays where a person put it
+    assert "hook tag: version 4 published from" in lines, lines
+    assert re.search(r"hook tag: live stays at version 1; set by admin at \S+; new version 4 published, move it with update-alias",
+                     lines), lines
+    assert "alias live ->" not in lines, lines
+    assert served() == {"1"}
+    st, res = edge.admin("PUT", "/hooks/tag/aliases/live", {"versions": {"4": 1}})
+    assert st == 200, res
     wait_until(lambda: served() == {"4"}, timeout=10, what="the reloaded version")
     reg = registry()
     assert [v["version"] for v in reg["hooks"]["tag"]["versions"]] == [1, 2, 3, 4], reg

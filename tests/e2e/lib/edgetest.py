@@ -28,11 +28,19 @@ SLOW = 4 if SANITIZE else 1
 class Edge:
     """An edgehook process. `config` is YAML text; write `port: 0` for listeners and read the bound ports from .ports."""
 
-    def __init__(self, config, name="edge", env=None, expect_fail=False, workdir=None, admin_token=None):
+    def __init__(self, config, name="edge", env=None, expect_fail=False, workdir=None, admin_token=None, state_dir=None):
         # the admin API's bearer token: given, or the config's `token:` line (the admin section's)
         m = re.search(r"^\s+token:\s*(\S+)\s*$", config, re.M)
         self.admin_token = admin_token or (m.group(1) if m else None)
         self.dir = workdir or tempfile.mkdtemp(prefix="edgetest-")
+        # hook versions and aliases (and the async queue) live in a state dir: every Edge gets its own unless the test gives one
+        # (state_dir=, to restart on the same state) or its config has a state_dir: line
+        m = re.search(r"^state_dir:\s*(\S+)", config, re.M)
+        if m:
+            self.state_dir = m.group(1)
+        else:
+            self.state_dir = state_dir or tempfile.mkdtemp(prefix="state-", dir=self.dir)
+            config = config.rstrip("\n") + "\nstate_dir: %s\n" % self.state_dir
         self.conf_path = os.path.join(self.dir, name + ".yaml")
         with open(self.conf_path, "w") as f:
             f.write(config)
