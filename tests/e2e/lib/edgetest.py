@@ -39,7 +39,7 @@ class Edge:
         if m:
             self.state_dir = m.group(1)
         else:
-            self.state_dir = state_dir or tempfile.mkdtemp(prefix="state-", dir=self.dir)
+            self.state_dir = state_dir or tempfile.mkdtemp(prefix="edgestate-")  # beside, not in, the work dir the test looks at
             config = config.rstrip("\n") + "\nstate_dir: %s\n" % self.state_dir
         self.conf_path = os.path.join(self.dir, name + ".yaml")
         with open(self.conf_path, "w") as f:
