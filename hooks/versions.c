@@ -29,10 +29,10 @@ typedef struct version {
     char hash_b64[48];
     uint64_t size;
     int is_lua;
-    char *code_path;   /* what it loads from: STATE_DIR/code/HASH.lua|.so (without a state dir: the file it came from) */
-    char *source;      /* where it came from: the config's path, or "api" */
+    char *code_path; /* what it loads from: STATE_DIR/code/HASH.lua|.so (without a state dir: the file it came from) */
+    char *source;    /* where it came from: the config's path, or "api" */
     char *description;
-    conf_hook_t conf;  /* settings; lua / native point at code_path, source_name at source */
+    conf_hook_t conf; /* settings; lua / native point at code_path, source_name at source */
     int64_t created_ms;
 } version_t;
 #define VERSION_MAGIC 0x7e5104b9u
@@ -105,7 +105,7 @@ static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static registry_t empty_registry;
 static registry_t *current = &empty_registry;
 static _Atomic int txn_open;
-static char *state_dir; /* NULL: in memory only */
+static char *state_dir;    /* NULL: in memory only */
 static int state_readonly; /* -t: the state is read, never written (new code is loaded from its own file) */
 
 #define STATE_FORMAT 1
@@ -679,9 +679,8 @@ static entry_t *entry_get_or_create(registry_t *r, const char *name)
  * it is that already: the code is stored and loaded first (refused if it does not load). *changed: whether $LATEST changed.
  * Returns the entry, or NULL with a reason.
  */
-static entry_t *set_latest(hook_versions_txn_t *txn, const char *name, const char *data, size_t len, int is_lua,
-                           const char *source, const char *source_path, const conf_hook_t *settings, int create, int *changed,
-                           char *err, size_t errlen)
+static entry_t *set_latest(hook_versions_txn_t *txn, const char *name, const char *data, size_t len, int is_lua, const char *source,
+                           const char *source_path, const conf_hook_t *settings, int create, int *changed, char *err, size_t errlen)
 {
     char hash[65], path[PATH_MAX];
     entry_t *e = find_entry(txn->reg, name);
@@ -721,7 +720,8 @@ static vref_t *version_of_latest(hook_versions_txn_t *txn, entry_t *e, const cha
         if (version_is(e->versions[i].v, l->hash, l->is_lua, &l->conf))
             return &e->versions[i];
     unsigned number = e->next_version++;
-    version_t *v = version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf, now_ms());
+    version_t *v =
+        version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf, now_ms());
     e->versions = xrealloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
     e->versions[e->num_versions] = (vref_t){v, NULL}; /* loaded when an alias points here (sync_loaded) */
     *created = 1;
@@ -905,8 +905,8 @@ unsigned hook_versions_publish(hook_versions_txn_t *txn, const char *name, const
 }
 
 int hook_versions_set_alias_by(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
-                               const double *weights, size_t n, const char *key, const char *description, const char *by,
-                               char *err, size_t errlen)
+                               const double *weights, size_t n, const char *key, const char *description, const char *by, char *err,
+                               size_t errlen)
 {
     entry_t *e;
     hook_key_kind_t kind;
@@ -1016,8 +1016,8 @@ int hook_versions_rollback(hook_versions_txn_t *txn, const char *name, const cha
             if (i == 0)
                 txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "alias %s of hook %s has no earlier target", alias, name);
             else
-                txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "alias %s of hook %s has %u earlier target%s, not %u", alias, name,
-                         i, i == 1 ? "" : "s", steps);
+                txn_fail(txn, HOOK_VERSIONS_CONFLICT, err, errlen, "alias %s of hook %s has %u earlier target%s, not %u", alias,
+                         name, i, i == 1 ? "" : "s", steps);
             return -1;
         }
     }
@@ -1319,8 +1319,9 @@ static int load_fail(char *err, size_t errlen, const char *file, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(err, errlen, "%s: %s (the hook versions and aliases kept there cannot be read: repair or move the file; edgehook does "
-                          "not start without it, so that no alias is lost)",
+    snprintf(err, errlen,
+             "%s: %s (the hook versions and aliases kept there cannot be read: repair or move the file; edgehook does "
+             "not start without it, so that no alias is lost)",
              file, msg);
     return -1;
 }
@@ -1376,8 +1377,8 @@ static version_t *load_version(const char *file, const char *name, unsigned numb
     }
     snprintf(path, sizeof(path), "%s/code/%s.%s", state_dir, hash, ext);
     if (access(path, R_OK) != 0) {
-        load_fail(err, errlen, file, "hook %s: the code of %s%u is missing: %s: %s", name, number ? "version " : "$LATEST",
-                  number, path, strerror(errno));
+        load_fail(err, errlen, file, "hook %s: the code of %s%u is missing: %s: %s", name, number ? "version " : "$LATEST", number,
+                  path, strerror(errno));
         return NULL;
     }
     hook_buf_t cj = {NULL, 0, 0};
@@ -1393,8 +1394,8 @@ static version_t *load_version(const char *file, const char *name, unsigned numb
         load_fail(err, errlen, file, "hook %s: fetch_allow and kv are lists of names", name);
         return NULL;
     }
-    version_t *v = version_new(name, number, hash, (uint64_t)size, strcmp(ext, "lua") == 0, path, source, description, &s,
-                               (int64_t)created);
+    version_t *v =
+        version_new(name, number, hash, (uint64_t)size, strcmp(ext, "lua") == 0, path, source, description, &s, (int64_t)created);
     free(cj.base);
     namelist_free(&s.fetch_allow);
     namelist_free(&s.kv);
@@ -1441,8 +1442,8 @@ static int load_alias(const char *file, entry_t *e, const char *name, const hook
         const hook_json_t *rb = hook_json_get(h, "rollback");
         memset(d, 0, sizeof(*d));
         if (load_target(hook_json_get(h, "versions"), &d->t) != 0 || json_num(h, "at_ms", &at) != 0 ||
-            json_num(h, "pos", &pos) != 0 || json_num(h, "prev", &prev) != 0 || by == NULL || pos < 0 || pos >= (double)hist->count ||
-            prev >= (double)i)
+            json_num(h, "pos", &pos) != 0 || json_num(h, "prev", &prev) != 0 || by == NULL || pos < 0 ||
+            pos >= (double)hist->count || prev >= (double)i)
             return load_fail(err, errlen, file, "hook %s: alias %s: history entry %zu is not a target, time, author and links",
                              e->name, name, i);
         for (size_t k = 0; k != d->t.n; ++k)
@@ -1463,8 +1464,8 @@ static int load_alias(const char *file, entry_t *e, const char *name, const hook
 static int load_hook(const char *file, registry_t *r, const char *name, const hook_json_t *o, char *err, size_t errlen)
 {
     double next;
-    const hook_json_t *del = hook_json_get(o, "deleted"), *latest = hook_json_get(o, "latest"), *versions = hook_json_get(o, "versions"),
-                      *aliases = hook_json_get(o, "aliases");
+    const hook_json_t *del = hook_json_get(o, "deleted"), *latest = hook_json_get(o, "latest"),
+                      *versions = hook_json_get(o, "versions"), *aliases = hook_json_get(o, "aliases");
     if (o->type != HOOK_JSON_OBJECT || json_num(o, "next_version", &next) != 0 || next < 1)
         return load_fail(err, errlen, file, "hook %s: no next_version", name);
     entry_t *e = entry_get_or_create(r, name);

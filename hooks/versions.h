@@ -91,7 +91,7 @@ hook_versions_txn_t *hook_versions_begin(void);
  * -1 is returned with the reason in err: the registry, in memory and on disk, stays as it was.
  */
 int hook_versions_commit(hook_versions_txn_t *txn, char *err, size_t errlen);
-/** drops the staged changes: the versions txn created are unloaded and their new code files removed; txn is freed (NULL: nothing) */
+/** drops the staged changes: the versions txn created are unloaded, its new code files removed; txn is freed (NULL: nothing) */
 void hook_versions_abort(hook_versions_txn_t *txn);
 /** the kind of the last failure of a call on txn */
 hook_versions_err_t hook_versions_error_kind(const hook_versions_txn_t *txn);
@@ -129,8 +129,8 @@ int hook_versions_publish_latest(hook_versions_txn_t *txn, const char *name, con
  * ""). by: who sets it, recorded in the history ("config", "api", "admin"). 0, or -1 with a reason.
  */
 int hook_versions_set_alias_by(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
-                               const double *weights, size_t n, const char *key, const char *description, const char *by,
-                               char *err, size_t errlen);
+                               const double *weights, size_t n, const char *key, const char *description, const char *by, char *err,
+                               size_t errlen);
 /** hook_versions_set_alias_by(..., description NULL, by "admin", ...) */
 int hook_versions_set_alias(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,
                             const double *weights, size_t n, const char *key, char *err, size_t errlen);

@@ -90,10 +90,9 @@ int server_publish_gen(struct edge_gen *gen);
 
 /**
  * A change of hook versions or aliases, on the control thread only (which serialises them with reloads): server_hooks_begin
- * opens a registry transaction; server_hooks_commit with rebind resolves the hook references against it and publishes the generation, which commits
- * it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, -2 when the state dir cannot be
- * written; then nothing changed.
- * server_hooks_abort drops it.
+ * opens a registry transaction; server_hooks_commit with rebind resolves the hook references against it and publishes the
+ * generation, which commits it (without rebind it commits at once); -1 with a reason when the bindings do not resolve, -2 when the
+ * state dir cannot be written; then nothing changed. server_hooks_abort drops it.
  */
 struct hook_versions_txn *server_hooks_begin(void);
 int server_hooks_commit(struct hook_versions_txn *txn, int rebind, char *err, size_t errlen);
