@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +108,7 @@ static registry_t *current = &empty_registry;
 static _Atomic int txn_open;
 static char *state_dir;    /* NULL: in memory only */
 static int state_readonly; /* -t: the state is read, never written (new code is loaded from its own file) */
+static int lock_fd = -1;   /* STATE_DIR/hooks/lock, flock'ed: one edgehook per state dir */
 
 #define STATE_FORMAT 1
 
@@ -746,9 +748,32 @@ static alias_t *alias_get_or_create(entry_t *e, const char *name, hook_key_kind_
     return a;
 }
 
+/* an alias keeps its last HIST_MAX targets: the oldest goes, and the links into it are cut (a rollback entry that returned
+ * to it becomes a target of its own, where walks back end) */
+#define HIST_MAX 256
+static void hist_drop_oldest(alias_t *a)
+{
+    memmove(a->hist, a->hist + 1, sizeof(hist_t) * --a->num_hist);
+    for (size_t i = 0; i != a->num_hist; ++i) {
+        hist_t *h = &a->hist[i];
+        h->prev = h->prev > 0 ? h->prev - 1 : -1;
+        if (--h->pos < 0) {
+            h->pos = (long)i;
+            h->rollback = 0;
+            h->prev = -1;
+        }
+    }
+}
+
 static void alias_push(alias_t *a, const target_t *t, const char *by, int rollback, long pos)
 {
     hist_t h;
+    if (a->num_hist == HIST_MAX) {
+        hist_drop_oldest(a);
+        --pos;
+        if (rollback && pos < 0)
+            rollback = 0;
+    }
     memset(&h, 0, sizeof(h));
     h.t = *t;
     h.at_ms = now_ms();
@@ -1538,6 +1563,31 @@ Fail:
     return NULL;
 }
 
+/* two processes writing one state.json would each overwrite the other's changes: the second one is refused */
+static int lock_state(const char *hooks_dir, char *err, size_t errlen)
+{
+    char path[PATH_MAX], pid[32] = "";
+    if ((size_t)snprintf(path, sizeof(path), "%s/lock", hooks_dir) >= sizeof(path) ||
+        (lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(lock_fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "%s: the state dir is in use by another edgehook (pid %s): give each its own state_dir", path,
+                 pid[0] != '\0' ? pid : "?");
+        close(lock_fd);
+        lock_fd = -1;
+        return -1;
+    }
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, pid, (size_t)n, 0) != n)
+        log_warn("%s: cannot write the pid: %s", path, strerror(errno));
+    return 0;
+}
+
 int hook_versions_open(const char *dir, int readonly, char *err, size_t errlen)
 {
     char sub[PATH_MAX];
@@ -1546,12 +1596,16 @@ int hook_versions_open(const char *dir, int readonly, char *err, size_t errlen)
     free(state_dir);
     state_dir = xstrdup(dir);
     state_readonly = readonly;
+    if (lock_fd != -1) {
+        close(lock_fd);
+        lock_fd = -1;
+    }
     if (!readonly) {
-        snprintf(sub, sizeof(sub), "%s/hooks", dir);
-        if (mkdir_p(sub, err, errlen) != 0)
-            return -1;
         snprintf(sub, sizeof(sub), "%s/code", dir);
         if (mkdir_p(sub, err, errlen) != 0)
+            return -1;
+        snprintf(sub, sizeof(sub), "%s/hooks", dir);
+        if (mkdir_p(sub, err, errlen) != 0 || lock_state(sub, err, errlen) != 0)
             return -1;
     }
     if ((r = load_state(err, errlen)) == NULL)
@@ -1582,4 +1636,8 @@ void hook_versions_close(void)
     free(state_dir);
     state_dir = NULL;
     state_readonly = 0;
+    if (lock_fd != -1) {
+        close(lock_fd);
+        lock_fd = -1;
+    }
 }

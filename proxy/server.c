@@ -570,6 +570,8 @@ static void warn_restart_only(conf_t *old, conf_t *new)
         log_warn("reload: listen changed; listeners are kept as they are until a restart");
     if (old->threads != new->threads)
         log_warn("reload: threads changed; the number of workers is kept until a restart");
+    if (strcmp(old->state_dir, new->state_dir) != 0)
+        log_warn("reload: state_dir changed; hook versions and aliases stay in %s until a restart", old->state_dir);
     if (old->store.enabled != new->store.enabled ||
         (old->store.enabled &&
          (!listen_equal(&old->store.listen, &new->store.listen) || strcmp(old->store.root, new->store.root) != 0 ||

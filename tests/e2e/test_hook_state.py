@@ -119,6 +119,11 @@ def versions_and_aliases_survive_a_clean_restart():
     ok(edge, "PUT", "/hooks/tag/aliases/canary", {"versions": {"1": 0.9, "2": 0.1}, "key": "header:x-viewer"})
     ok(edge, "PUT", "/hooks/tag/aliases/beta", {"versions": {"3": 1}})
     before = durable_view(registry(edge))
+    # one edgehook per state dir: a second one is refused, saying which process has it
+    other = Edge(config(live), workdir=tempfile.mkdtemp(prefix="other-", dir=TMP), state_dir=state, expect_fail=True)
+    assert other.proc.wait(30 * SLOW) == 1
+    assert "the state dir is in use by another edgehook (pid %d)" % edge.proc.pid in other.log(), other.log()
+    other.stop()
     assert edge.stop() == 0
     # the layout: state.json and the content-addressed code
     assert os.path.isfile(os.path.join(state, "hooks", "state.json"))

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "conf/config.h"
@@ -213,6 +214,17 @@ static void test_rollback_steps_and_restart(void **state)
     commit(txn);
     assert_true(has("\"live\":{\"versions\":{\"2\":1}"));
 
+    /* the history keeps the last 256 targets: walks back end there */
+    for (unsigned i = 0; i != 300; ++i)
+        set1("gamma", 1 + i % 4, "api");
+    assert_int_equal(rollback("gamma", 256), -1);
+    assert_int_equal(rollback("gamma", 255), 0);
+    assert_true(has("\"gamma\":{\"versions\":{\"1\":1}")); /* entry 44 of 300 (0-based): version 1 + 44 % 4 */
+    /* the target it returned to was the oldest kept, and fell out: the rollback is now a target of its own, and undoing it
+     * goes back to what it replaced (entry 299: version 4) */
+    assert_int_equal(rollback("gamma", 1), 0);
+    assert_true(has("\"gamma\":{\"versions\":{\"4\":1}"));
+
     /* a deleted hook's numbers are not reused */
     txn = hook_versions_begin();
     assert_int_equal(hook_versions_delete_hook(txn, "tag", err, sizeof(err)), 0);
@@ -279,6 +291,28 @@ static void test_broken_state_and_unwritable_commit(void **state)
     assert_int_equal(hook_versions_open(none, 1, err, sizeof(err)), 0);
     struct stat st;
     assert_int_equal(stat(none, &st), -1);
+    /* one writer per state dir */
+    hook_versions_close();
+    unlink(path);
+    open_state();
+    assert_int_equal(hook_versions_open(sd, 0, err, sizeof(err)), 0); /* the same process opening again: its lock is replaced */
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char cerr[1024];
+        int r = hook_versions_open(sd, 0, cerr, sizeof(cerr));
+        char ok = r == -1 && strstr(cerr, "in use by another edgehook") != NULL ? 'y' : 'n';
+        if (write(pfd[1], &ok, 1) != 1)
+            _exit(2);
+        _exit(0);
+    }
+    char got = 0;
+    assert_int_equal(read(pfd[0], &got, 1), 1);
+    assert_int_equal(got, 'y');
+    close(pfd[0]);
+    close(pfd[1]);
+    waitpid(child, NULL, 0);
 }
 
 int main(void)
