@@ -1266,7 +1266,9 @@ static void json_alias(hook_buf_t *b, const alias_t *a, int state)
                      a->key_kind == HOOK_KEY_IP ? "" : ":", a->key_name);
     hook_buf_json_string(b, a->description, strlen(a->description));
     iso_time(a->hist[a->num_hist - 1].at_ms, ts);
-    hook_buf_appendf(b, ",\"modified\":\"%s\",\"history\":[", ts);
+    /* revision: changes with every change of the alias (Lambda's RevisionId) */
+    hook_buf_appendf(b, ",\"modified\":\"%s\",\"revision\":\"%lld-%zu\",\"history\":[", ts,
+                     (long long)a->hist[a->num_hist - 1].at_ms, a->num_hist);
     for (size_t i = 0; i != a->num_hist; ++i) {
         const hist_t *h = &a->hist[i];
         iso_time(h->at_ms, ts);

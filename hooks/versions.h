@@ -175,6 +175,7 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
  *      "versions": [{"version": N, ...CODE, "loaded": bool}, ...],   // oldest first
  *      "aliases": {ALIAS: {"versions": {"N": WEIGHT, ...}, // one, or two: the first listed is the main one (FunctionVersion)
  *                          "key": "ip"|"cookie:NAME"|"header:NAME", "description": "...", "modified": TIME,
+ *                          "revision": "..." (differs after every change of the alias: Lambda's RevisionId),
  *                          "history": [{"versions": {...}, "at": TIME, "by": "config"|"api"|"admin", "rollback": bool}, ...]}},
  *      "next_version": N}}}
  *   CODE = "sha256": HEX, "code_sha256": BASE64 (Lambda's CodeSha256), "size": BYTES, "kind": "lua"|"native",
