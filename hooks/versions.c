@@ -78,6 +78,7 @@ typedef struct entry {
     alias_t *aliases;
     size_t num_aliases;
     unsigned next_version;
+    char config_fp[65]; /* what the config's file and settings were when the config last set $LATEST ("" none) */
     int deleted; /* removed by hook_versions_delete_hook: kept only so that its numbers are never reused */
 } entry_t;
 
@@ -472,6 +473,7 @@ static registry_t *registry_copy(const registry_t *r)
         entry_t *d = &c->entries[i];
         d->name = xstrdup(e->name);
         d->next_version = e->next_version;
+        memcpy(d->config_fp, e->config_fp, sizeof(d->config_fp));
         d->deleted = e->deleted;
         vref_copy(&d->latest, &e->latest);
         d->versions = xrealloc(NULL, sizeof(vref_t) * (e->num_versions + 1));
@@ -806,21 +808,44 @@ static void describe_target(const target_t *t, char *out, size_t outlen)
 
 /* ---- the configuration ------------------------------------------------------------------------------------------------------ */
 
+/* a digest of a config's hook: its code and its settings */
+static void config_fingerprint(const conf_hook_t *c, const char *data, size_t len, char out[65])
+{
+    hook_buf_t b = {NULL, 0, 0};
+    char hash[65];
+    edge_sha256_hex(data, len, hash);
+    hook_buf_appendf(&b, "%s %s %lld %llu %d %s", hash, c->lua != NULL ? "lua" : "so", (long long)c->timeout_ms,
+                     (unsigned long long)c->memory_limit, c->include_body, c->config_json != NULL ? c->config_json : "{}");
+    for (size_t i = 0; i != c->fetch_allow.count; ++i)
+        hook_buf_appendf(&b, " f:%s", c->fetch_allow.names[i]);
+    for (size_t i = 0; i != c->kv.count; ++i)
+        hook_buf_appendf(&b, " k:%s", c->kv.names[i]);
+    edge_sha256_hex(b.base, b.len, out);
+    hook_buf_free(&b);
+}
+
 unsigned hook_versions_from_config(hook_versions_txn_t *txn, const conf_hook_t *conf, char *err, size_t errlen)
 {
     int is_lua = conf->lua != NULL, changed, created;
     const char *path = is_lua ? conf->lua : conf->native;
-    char *data;
+    char *data, fp[65];
     size_t len;
     entry_t *e;
     if (read_file(path, &data, &len, err, errlen) != 0) {
         txn->err_kind = HOOK_VERSIONS_INVALID;
         return 0;
     }
+    config_fingerprint(conf, data, len, fp);
+    if ((e = find_entry(txn->reg, conf->name)) != NULL && strcmp(e->config_fp, fp) == 0) {
+        /* the file and settings the config brought last time: nothing to do ($LATEST may be the API's code since) */
+        free(data);
+        return find_alias(e, "live")->cur.versions[0];
+    }
     e = set_latest(txn, conf->name, data, len, is_lua, path, path, conf, 1, &changed, err, errlen);
     free(data);
     if (e == NULL)
         return 0;
+    memcpy(e->config_fp, fp, sizeof(fp));
     vref_t *r = version_of_latest(txn, e, "", &created);
     unsigned number = r->v->number;
     alias_t *live = find_alias(e, "live");
@@ -1064,6 +1089,7 @@ int hook_versions_delete_hook(hook_versions_txn_t *txn, const char *name, char *
         return -1;
     }
     entry_clear(e);
+    e->config_fp[0] = '\0'; /* a config that still declares it brings it back at the next reload */
     e->deleted = 1; /* its numbers stay used */
     txn_log(txn, "hook %s: removed with its versions and aliases", name);
     return 0;
@@ -1300,6 +1326,8 @@ static char *registry_json(const registry_t *r, int state)
         first = 0;
         hook_buf_json_string(&b, e->name, strlen(e->name));
         hook_buf_appendf(&b, ":{\"next_version\":%u", e->next_version);
+        if (state)
+            hook_buf_appendf(&b, ",\"config_fp\":\"%s\"", e->config_fp);
         if (e->deleted) {
             hook_buf_append(&b, ",\"deleted\":true}", 16);
             continue;
@@ -1497,6 +1525,8 @@ static int load_hook(const char *file, registry_t *r, const char *name, const ho
         return load_fail(err, errlen, file, "hook %s: no next_version", name);
     entry_t *e = entry_get_or_create(r, name);
     e->next_version = (unsigned)next;
+    const char *cfp = json_str(o, "config_fp");
+    snprintf(e->config_fp, sizeof(e->config_fp), "%s", cfp != NULL && strlen(cfp) == 64 ? cfp : "");
     if (del != NULL && del->type == HOOK_JSON_TRUE) {
         e->deleted = 1;
         return 0;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "base/str.h"
 #include "conf/config.h"
 #include "hooks/versions.h"
 
@@ -113,6 +114,20 @@ static void test_latest_and_publish(void **state)
     assert_int_equal(v, 2);
     commit(txn);
     assert_true(has("\"description\":\"second\""));
+    /* a reload with the config's file unchanged keeps the API's $LATEST; an edited file replaces it */
+    char sha[65], want[100];
+    edge_sha256_hex(code, strlen(code), sha);
+    snprintf(want, sizeof(want), "\"latest\":{\"sha256\":\"%s\"", sha);
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_from_config(txn, &c, err, sizeof(err)), 1);
+    commit(txn);
+    assert_true(has(want));
+    conf_hook_t c3 = hook_conf("tag", write_hook("tag.lua", "3"));
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_from_config(txn, &c3, err, sizeof(err)), 3);
+    commit(txn);
+    assert_false(has(want));
+    assert_true(has("\"live\":{\"versions\":{\"3\":1}"));
     /* errors and their kinds */
     txn = hook_versions_begin();
     assert_int_equal(hook_versions_update_code(txn, "nope", code, strlen(code), "lua", err, sizeof(err)), -1);
