@@ -707,10 +707,9 @@ static entry_t *set_latest(hook_versions_txn_t *txn, const char *name, const cha
         version_release(v);
         return NULL;
     }
-    hook_fn_release(fn); /* $LATEST is loaded when something binds it (NAME@$LATEST); its versions under their own names */
     e = entry_get_or_create(txn->reg, name);
     vref_clear(&e->latest);
-    e->latest = (vref_t){v, NULL};
+    e->latest = (vref_t){v, fn}; /* kept: what NAME@$LATEST and an unqualified invoke run (its versions load on their own) */
     *changed = 1;
     return e;
 }
@@ -1190,6 +1189,7 @@ Fail:
 hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, char *err,
                                  size_t errlen)
 {
+    int as_latest = 0;
     hook_fn_t *fn = NULL;
     version_t *v = NULL;
     vref_t *r = NULL;
@@ -1200,6 +1200,11 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
         snprintf(err, errlen, "Function not found: %s", name);
     } else if (qualifier == NULL || qualifier[0] == '\0' || strcmp(qualifier, "$LATEST") == 0) {
         r = &e->latest; /* version 0 */
+        /* not loaded (after a restart): the same code and settings loaded as a version will do */
+        for (size_t i = 0; r->fn == NULL && i != e->num_versions; ++i)
+            if (e->versions[i].fn != NULL && version_is(e->versions[i].v, r->v->hash, r->v->is_lua, &r->v->conf))
+                r = &e->versions[i];
+        as_latest = 1;
     } else if (qualifier[0] >= '0' && qualifier[0] <= '9') {
         char *end;
         unsigned long n = strtoul(qualifier, &end, 10);
@@ -1213,7 +1218,7 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
             r = find_version(e, a->cur.versions[a->cur.n == 2 && u >= a->cur.weights[0] ? 1 : 0]);
     }
     if (r != NULL) {
-        *version = r->v->number;
+        *version = as_latest ? 0 : r->v->number;
         if ((fn = r->fn) != NULL) {
             hook_fn_addref(fn);
         } else {
