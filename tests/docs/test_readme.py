@@ -9,6 +9,7 @@ A block is runnable when its fence's info string says so (GitHub shows the first
     ```sh runnable background ready=URL             a command the reader leaves running (in another terminal): started in a
                                                     session of its own, its output in a log; the next block starts once URL
                                                     answers 2xx; stopped with SIGTERM at the end, it must exit cleanly
+    ```c runnable file=PATH                         (any language) the block is written to PATH, for the blocks after it
 
 Blocks that need the network or change the system (apt-get, `cmake --install` to /usr, scripts/test.sh) are not marked, and
 the README says so beside them. In runnable blocks `curl` fails on an HTTP error (4xx/5xx: `--fail-with-body`), so an
@@ -52,10 +53,12 @@ class Block:
         words = info.split()
         self.runnable = "runnable" in words
         self.background = "background" in words
-        self.ready = None
+        self.ready = self.file = None
         for w in words:
             if w.startswith("ready="):
                 self.ready = w[len("ready="):]
+            if w.startswith("file="):
+                self.file = w[len("file="):]
 
     def where(self, offset=0):
         return "%s:%d" % (self.path, self.line + offset)
@@ -90,7 +93,7 @@ def runnable_blocks(tree, docs):
     for rel in docs:
         for b in extract(os.path.join(tree, rel), rel):
             # ```lua runnable TRIGGER blocks of docs/porting.md are hooks: tests/e2e/test_porting.py runs those
-            if not b.runnable or b.lang not in ("sh", "bash"):
+            if not b.runnable or (b.lang not in ("sh", "bash") and b.file is None):
                 continue
             if b.background and not b.ready:
                 raise SystemExit("%s: a background block needs ready=URL (what to wait for)" % b.where(-1))
@@ -142,9 +145,15 @@ def generate(blocks, workdir):
             continue
         lines.append("__at %s" % sh_quote(b.where()))
         origin.append(b.where())
+        if b.file is not None:
+            lines.append("cat > %s <<'__DOCS_FILE_END__'" % sh_quote(b.file))
+            origin.append(b.where())
         for k, text in enumerate(b.lines):
             lines.append(text)
             origin.append(b.where(k))
+        if b.file is not None:
+            lines.append("__DOCS_FILE_END__")
+            origin.append(b.where(len(b.lines) - 1))
         lines.append(":")          # a block that ends inside a `\` continuation or a here-document shows up at its own line
         origin.append(b.where(len(b.lines) - 1))
     return "\n".join(lines) + "\n", origin
