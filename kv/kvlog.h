@@ -1,7 +1,7 @@
 /* kv/kvlog.h - the durable form of one kv store: an append-only log of checksummed records, compacted by write-then-rename.
  *
  * File:    "EDGEKV1\n" (8 bytes), then records.
- * Record:  u32 payload length, u32 CRC-32 (zlib) of the payload, payload. Integers little-endian.
+ * Record:  base/reclog's: u32 payload length, u32 CRC-32 (zlib) of the payload, payload. Integers little-endian.
  * Payload: u8 kind (1 changes, 2 full content: the store becomes exactly its puts), u64 the store's version after it,
  *          u32 number of ops, ops.
  * Op:      u8 type (1 put, 2 delete), u16 key length, u32 value length (0 for a delete), key bytes, value bytes.
@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "base/reclog.h"
 #include "kv/kv.h"
 
 #define KVLOG_HEADER "EDGEKV1\n"
@@ -44,12 +45,8 @@ size_t kvlog_parse(const char *buf, size_t len, kvlog_record_t *rec);
 /** the op at *pos of a parsed record (start with *pos = 0): 1 and *pos advanced, or 0 after the last */
 int kvlog_record_next(const kvlog_record_t *rec, size_t *pos, kv_op_t *op);
 
-/** an open log file */
-typedef struct kvlog {
-    int fd;
-    char *path;
-    uint64_t size; /* bytes of whole records (and the header): where the next record goes */
-} kvlog_t;
+/** an open log file (base/reclog: framing, append + fdatasync, torn tails, write-then-rename compaction) */
+typedef reclog_t kvlog_t;
 
 /**
  * Opens (creating it, and its directory, when missing) the log at path and reads it whole into *data (malloc'ed, *len bytes,

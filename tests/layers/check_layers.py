@@ -23,10 +23,11 @@ LAYERS = {
     "sigv4": ["base"],
     "cache": ["base", "conf"],
     "kv": ["base"],
+    "queue": ["base"],
     "hooks": ["base", "conf", "kv"],
     "store": ["base", "conf", "sigv4"],
     "viewer": ["base"],
-    "proxy": ["base", "conf", "sigv4", "cache", "kv", "hooks", "store", "viewer"],
+    "proxy": ["base", "conf", "sigv4", "cache", "kv", "queue", "hooks", "store", "viewer"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
