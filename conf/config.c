@@ -1062,9 +1062,75 @@ static int parse_hook_kv(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key
     return 0;
 }
 
+/* a destination of asynchronous invocations: arn:aws:s3:::BUCKET or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
+int conf_valid_destination_arn(const char *arn)
+{
+    if (strncmp(arn, "arn:aws:s3:::", 13) == 0) {
+        size_t n = strlen(arn + 13);
+        return n >= 3 && n <= 63 && strchr(arn + 13, '/') == NULL && strchr(arn + 13, ':') == NULL;
+    }
+    if (strncmp(arn, "arn:aws:lambda:", 15) != 0)
+        return 0;
+    const char *p = arn + 15;
+    for (int i = 0; i != 2; ++i) /* region, account */
+        if ((p = strchr(p, ':')) == NULL)
+            return 0;
+        else
+            ++p;
+    return strncmp(p, "function:", 9) == 0 && p[9] != '\0' && p[9] != ':';
+}
+
+static int opt_destination(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+{
+    if (opt_string(c, map, parent, name, out) != 0)
+        return -1;
+    if (*out != NULL && !conf_valid_destination_arn(*out))
+        return fail_key(c, map_get(c, map, name), parent, name,
+                        "\"%s\" is not a destination (arn:aws:s3:::BUCKET or arn:aws:lambda:REGION:ACCOUNT:function:NAME)", *out);
+    return 0;
+}
+
+/* `async: {retries, max_age, backoff, concurrency, on_failure, on_success}` of a hook */
+static int parse_hook_async(ctx_t *c, yaml_node_t *n, const char *parent, conf_hook_t *h)
+{
+    static const char *const keys[] = {"retries", "max_age", "backoff", "concurrency", "on_failure", "on_success", NULL};
+    static const bounds_t max_age = {60000, 6 * 3600000, "must be between 60s and 6h"};
+    static const bounds_t backoff = {10, 3600000, "must be between 10ms and 1h"};
+    yaml_node_t *v;
+    char *key;
+    if ((v = opt_node(c, n, parent, "async", &key)) == NULL)
+        return 0;
+    int r = expect_map(c, v, key) != 0 || check_keys(c, v, key, keys) != 0 ||
+            opt_uint(c, v, key, "retries", 0, 2, &h->async.retries) != 0 ||
+            opt_duration(c, v, key, "max_age", &max_age, &h->async.max_age_ms) != 0 ||
+            opt_duration(c, v, key, "backoff", &backoff, &h->async.backoff_ms) != 0 ||
+            opt_uint(c, v, key, "concurrency", 1, 1000, &h->async.concurrency) != 0 ||
+            opt_destination(c, v, key, "on_failure", &h->async.on_failure) != 0 ||
+            opt_destination(c, v, key, "on_success", &h->async.on_success) != 0;
+    return opt_result(key, r ? -1 : 0);
+}
+
+/* `async_queue: {max_events, max_bytes, threads, visibility}` */
+static int parse_async_queue(ctx_t *c, yaml_node_t *n, conf_t *conf)
+{
+    static const char *const keys[] = {"max_events", "max_bytes", "threads", "visibility", NULL};
+    static const bounds_t visibility = {1000, 12 * 3600000, "must be between 1s and 12h"};
+    unsigned max_events = (unsigned)conf->async_queue.max_events;
+    conf->async_queue.line = (int)node_line(c, n);
+    if (expect_map(c, n, "async_queue") != 0 || check_keys(c, n, "async_queue", keys) != 0 ||
+        opt_uint(c, n, "async_queue", "max_events", 1, 10000000, &max_events) != 0 ||
+        opt_size(c, n, "async_queue", "max_bytes", &positive, &conf->async_queue.max_bytes) != 0 ||
+        opt_uint(c, n, "async_queue", "threads", 1, 64, &conf->async_queue.threads) != 0 ||
+        opt_duration(c, n, "async_queue", "visibility", &visibility, &conf->async_queue.visibility_ms) != 0)
+        return -1;
+    conf->async_queue.max_events = max_events;
+    return 0;
+}
+
 static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
-    static const char *const keys[] = {"lua", "native", "config", "include_body", "timeout", "memory", "fetch_allow", "kv", NULL};
+    static const char *const keys[] = {"lua",    "native",      "config", "include_body", "timeout",
+                                       "memory", "fetch_allow", "kv",     "async",        NULL};
     static const bounds_t timeout = {1, 300000, "must be between 1ms and 5m"};
     yaml_node_t *v;
     char *k;
@@ -1073,6 +1139,10 @@ static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, c
     h->line = (int)node_line(c, n);
     h->timeout_ms = -1;
     h->memory_limit = 64ull << 20;
+    h->async.retries = 2;
+    h->async.max_age_ms = 6 * 3600000;
+    h->async.backoff_ms = 60000;
+    h->async.concurrency = 2;
     if (opt_file(c, n, key, "lua", &h->lua) != 0)
         return -1;
     if (h->lua != NULL && (v = map_get(c, n, "native")) != NULL)
@@ -1113,6 +1183,8 @@ static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, c
         if (opt_result(k, r) != 0)
             return -1;
     }
+    if (parse_hook_async(c, n, key, h) != 0)
+        return -1;
     return parse_hook_kv(c, conf, n, key, h);
 }
 
@@ -1502,9 +1574,9 @@ static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
-    static const char *const keys[] = {"threads", "listen", "access_log", "error_log", "limits", "origins",
-                                       "cache",   "hooks",  "behaviors",  "store",     "admin",  "distribution",
-                                       "geoip",   "kv",     "state_dir",  NULL};
+    static const char *const keys[] = {"threads", "listen", "access_log", "error_log",   "limits", "origins",
+                                       "cache",   "hooks",  "behaviors",  "store",       "admin",  "distribution",
+                                       "geoip",   "kv",     "state_dir",  "async_queue", NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1759,6 +1831,12 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     } else {
         conf->state_dir = xstrdup("./edgehook-state");
     }
+    conf->async_queue.max_events = 100000;
+    conf->async_queue.max_bytes = 256u << 20;
+    conf->async_queue.threads = 2;
+    conf->async_queue.visibility_ms = 15 * 60000;
+    if ((v = map_get(c, root, "async_queue")) != NULL && parse_async_queue(c, v, conf) != 0)
+        return -1;
 
     /* cross checks */
     for (size_t i = 0; i != conf->num_origins; ++i) {
@@ -1896,6 +1974,8 @@ void conf_free(conf_t *conf)
         free(conf->hooks[i].config_json);
         free_namelist(&conf->hooks[i].fetch_allow);
         free_namelist(&conf->hooks[i].kv);
+        free(conf->hooks[i].async.on_failure);
+        free(conf->hooks[i].async.on_success);
     }
     for (i = 0; i != conf->num_kv; ++i) {
         free(conf->kv[i].name);

@@ -127,6 +127,15 @@ typedef struct conf_hook {
     int line;              /* where it is given in the file (the line of its key), for later error messages */
     conf_namelist_t kv;    /* the kv stores the hook may read (`kv: [NAME, ...]`, each one of conf->kv); none by default */
     const char *source_name; /* what Lua's messages and tracebacks call the code (NULL: the path); not set by conf_load */
+    /* `async:` how `Event` invocations of the hook run (Lambda's event invoke config; PutFunctionEventInvokeConfig wins) */
+    struct {
+        unsigned retries;     /* MaximumRetryAttempts 0..2, default 2 */
+        uint64_t max_age_ms;  /* MaximumEventAgeInSeconds: 60 s .. 6 h, default 6 h */
+        uint64_t backoff_ms;  /* the wait before the first retry (the second waits twice it): default 1 min */
+        unsigned concurrency; /* invocations of this hook running at once from the queue: default 2 */
+        char *on_failure;     /* destination ARN (arn:aws:s3:::BUCKET or arn:aws:lambda:...:function:NAME) or NULL */
+        char *on_success;     /* the same, or NULL */
+    } async;
 } conf_hook_t;
 
 /** a named key-value store (`kv: {NAME: {...}}`, CloudFront KeyValueStore): limits as kv/kv.h checks them */
@@ -216,6 +225,14 @@ typedef struct conf {
     } cache;
     conf_hook_t *hooks;
     size_t num_hooks;
+    /** `async_queue:` the durable queue of `Event` invocations (STATE_DIR/queue) */
+    struct {
+        uint64_t max_events;    /* live events, default 100000 (a full queue refuses with 429) */
+        uint64_t max_bytes;     /* their payload bytes, default 256MB */
+        unsigned threads;       /* consumer threads, default 2 */
+        uint64_t visibility_ms; /* an attempt not finished within it runs again, default 15m */
+        int line;
+    } async_queue;
     conf_behavior_t *behaviors;
     size_t num_behaviors;
     conf_store_t store;
@@ -263,5 +280,8 @@ conf_kv_store_t *conf_find_kv(conf_t *conf, const char *name);
 /** edit distance (optimal string alignment: a swap of two neighbours counts 1; case-insensitive; SIZE_MAX past 64 characters),
  * used to suggest the closest known key */
 size_t conf_edit_distance(const char *a, const char *b);
+
+/** 1 if arn names a destination of asynchronous invocations: arn:aws:s3:::BUCKET or arn:aws:lambda:REGION:ACCOUNT:function:NAME */
+int conf_valid_destination_arn(const char *arn);
 
 #endif

@@ -19,6 +19,7 @@
 #include "proxy/gen.h"
 #include "proxy/kvapi.h"
 #include "proxy/lambdainvoke.h"
+#include "proxy/lambdaasync.h"
 #include "proxy/handler.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
@@ -168,6 +169,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
             "counter\nedgehook_cache_evictions_total %" PRIu64 "\n",
             st.evictions);
     }
+    lambda_async_metrics(buf);
     PUT("# HELP edgehook_origin_requests_by_origin_total requests sent, by origin\n# TYPE edgehook_origin_requests_by_origin_total "
         "counter\n");
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
@@ -650,6 +652,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         do_hooks(req);
         return 0;
     }
+    if (lambda_async_route(req)) /* `Event` invocations and event-invoke-config */
+        return 0;
     respond_json_error(req, 404, "Not Found", "unknown admin endpoint");
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "proxy/admin.h"
 #include "proxy/control.h"
 #include "proxy/hookcall.h"
+#include "proxy/lambdaasync.h"
 #include "proxy/lambdainvoke.h"
 
 #define PATH_PREFIX "/2015-03-31/functions/"
@@ -441,9 +442,12 @@ void lambdainvoke_handle(h2o_req_t *req)
         if (header_is(req, "x-amz-invocation-type", "dryrun")) {
             dry_run = 1;
         } else {
-            /* Event: the durable queue's (issue 14, lqueue) */
+            if (header_is(req, "x-amz-invocation-type", "event")) { /* the durable queue's (proxy/lambdaasync.h) */
+                lambda_async_handle_invoke(req, name, qual[0] != '\0' ? qual : NULL);
+                return;
+            }
             respond_error(req, 400, "InvalidParameterValueException",
-                          "X-Amz-Invocation-Type must be RequestResponse or DryRun (Event invocations are not available yet)");
+                          "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun");
             return;
         }
     }

@@ -24,6 +24,7 @@
 #include "proxy/gen.h"
 #include "proxy/handler.h"
 #include "proxy/kvapi.h"
+#include "proxy/lambdaasync.h"
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -75,9 +76,11 @@ static const char *const listen_kind_names[] = {"main", "store", "admin"};
 typedef struct control_msg {
     h2o_multithread_message_t super;
     int type;
-    edge_gen_t *gen; /* CONTROL_SWITCH: a reference for the worker */
+    edge_gen_t *gen;    /* CONTROL_SWITCH: a reference for the worker */
+    void (*fn)(void *); /* CONTROL_RUN */
+    void *arg;
 } control_msg_t;
-enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2 };
+enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2, CONTROL_RUN = 3 };
 
 server_worker_t *server_worker_current(void)
 {
@@ -271,6 +274,19 @@ static void send_control_all(int type, edge_gen_t *gen)
     }
 }
 
+int server_run_on_worker(void (*fn)(void *), void *arg)
+{
+    static _Atomic unsigned next;
+    if (atomic_load(&server.stopping) || server.workers == NULL || server.num_workers == 0)
+        return -1;
+    control_msg_t *m = server_calloc(1, sizeof(*m));
+    m->type = CONTROL_RUN;
+    m->fn = fn;
+    m->arg = arg;
+    h2o_multithread_send_message(&server.workers[atomic_fetch_add(&next, 1) % server.num_workers].control, &m->super);
+    return 0;
+}
+
 /* -2 with a reason (and gen released) when the registry changes gen was built on cannot be kept */
 static int publish_gen(edge_gen_t *gen, char *err, size_t errlen)
 {
@@ -305,6 +321,8 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         h2o_linklist_unlink(&m->super.link);
         if (m->type == CONTROL_SWITCH) {
             switch_gen(w, m->gen);
+        } else if (m->type == CONTROL_RUN) {
+            m->fn(m->arg);
         } else if (m->type == CONTROL_STOP && !w->stopping) {
             w->stopping = 1;
             close_listeners(w);
@@ -656,6 +674,7 @@ static void reload_job(void *unused)
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
         log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
     log_set_level(conf->error_log.level);
+    lambda_async_configure(conf);
     metrics_reload(1);
     log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
 }
@@ -726,6 +745,10 @@ int server_run(conf_t *conf)
     }
     prebuild_hooks(gen);
     atomic_store(&server.gen, gen);
+    if (lambda_async_start(conf, conf->state_dir, server.store, err, sizeof(err)) != 0) {
+        log_error("async_queue: %s", err);
+        return 1; /* the generation owns the configuration now */
+    }
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
 
     /* signals are taken by the main thread only */
@@ -751,6 +774,7 @@ int server_run(conf_t *conf)
         h2o_multithread_create_thread(&w->tid, NULL, store_loop ? store_loop_main : worker_main, w);
     }
     pthread_barrier_wait(&workers_ready);
+    lambda_async_run(); /* the consumers start invocations on the workers' loops */
     log_info("edgehook %s started: %u worker threads, %u store loops, config %s", EDGE_VERSION, server.num_workers,
              server.num_store_loops, conf->file);
 
@@ -766,6 +790,7 @@ int server_run(conf_t *conf)
     /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends (of the configuration in force:
      * the one given to this function may have been replaced by a reload) */
     uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms;
+    lambda_async_stop(grace_ms); /* no new attempts; those running finish on the workers, or run again at the next start */
     log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
     atomic_store(&server.stopping, 1);
     /* the store loops too: they finish their requests and wait for their store jobs' answers */
@@ -789,6 +814,7 @@ int server_run(conf_t *conf)
     }
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();
+    lambda_async_close(); /* after the jobs: an Event invoke posted before the stop is queued */
     kvapi_close();
     log_info("stopped");
     return status;

@@ -82,6 +82,11 @@ static inline struct edge_gen *server_gen_acquire(server_worker_t *w)
 /** a request that used generation g on worker w ended; an old generation nobody uses any more is let go */
 void server_gen_release(server_worker_t *w, struct edge_gen *g);
 /**
+ * Runs fn(arg) on the loop of one worker (round robin), e.g. to start there what must start on a worker (lambda_invoke_run).
+ * Any thread. -1 when the server is stopping (fn will not run).
+ */
+int server_run_on_worker(void (*fn)(void *), void *arg);
+/**
  * Publishes a new generation (the caller's reference passes to the server): every worker and store loop switches to it for new
  * requests within one loop iteration; requests in flight finish on the generation they started with. Any thread. -1 (logged,
  * gen released, the running generation stays) when the registry changes gen was built on cannot be written to the state dir.

@@ -383,6 +383,47 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     return store_send_empty(sr, 200);
 }
 
+/* ---- from inside the process ----------------------------------------------------------------------------------------------- */
+
+int store_put_object_internal(store_t *store, const char *bucket, const char *key, const void *data, size_t len,
+                              const char *content_type, char *err, size_t errlen)
+{
+    size_t klen = strlen(key);
+    if (klen == 0 || klen > 1024) {
+        snprintf(err, errlen, "invalid object key (1 to 1024 bytes): %zu bytes", klen);
+        return -1;
+    }
+    store_bucket_t *b = store_fs_bucket_get(store->fs, bucket, strlen(bucket));
+    if (b == NULL) {
+        snprintf(err, errlen, "no such bucket %s", bucket);
+        return -1;
+    }
+    store_checksum_digest_t d;
+    store_fs_writer_t w;
+    uint8_t md5[16];
+    char etag[33];
+    int e = STORE_FS_ENOMEM;
+    if (store_checksum_digest_init(&d, 0, 0) != 0)
+        goto out;
+    store_checksum_digest_update(&d, data, len);
+    store_checksum_digest_final(&d, md5);
+    sigv4_hex(md5, 16, etag);
+    if ((e = store_fs_writer_open(&w, b, key, klen)) != 0)
+        goto out;
+    if ((e = store_fs_writer_write(&w, data, len)) != 0) {
+        store_fs_writer_abort(&w);
+        goto out;
+    }
+    store_header_t hdr = {(char *)"content-type", (char *)content_type};
+    store_obj_meta_t meta = {etag, 0, content_type != NULL ? &hdr : NULL, content_type != NULL ? 1 : 0};
+    e = store_fs_writer_commit(&w, &meta, NULL, NULL, NULL, NULL);
+out:
+    store_fs_bucket_release(b);
+    if (e != 0)
+        snprintf(err, errlen, "cannot write %s/%s (%s)", bucket, key, e == STORE_FS_ENOENT ? "the bucket was deleted" : "I/O error");
+    return e == 0 ? 0 : -1;
+}
+
 /* ---- CopyObject -------------------------------------------------------------------------------------------------------------- */
 
 /*

@@ -52,4 +52,13 @@ void store_destroy(store_t *store);
  */
 void store_get_credentials(store_t *store, const char **access_key, const char **secret_key);
 
+/**
+ * Writes one object from inside the process (no HTTP, no authentication): the same atomic path as a PUT (data synced, record
+ * written, then made the key's current version), with content_type (NULL: none) stored as its content-type. For destinations
+ * of asynchronous invocations and hooks that write objects. Any thread but a store loop's (it does file I/O and fsyncs).
+ * 0, or -1 with err (`no such bucket BUCKET`, an invalid key, an I/O error).
+ */
+int store_put_object_internal(store_t *store, const char *bucket, const char *key, const void *data, size_t len,
+                              const char *content_type, char *err, size_t errlen);
+
 #endif

@@ -897,6 +897,61 @@ static void test_distribution(void **state)
     }
 }
 
+/* a hook's `async:` and the top-level `async_queue:` (Event invocations) */
+static void test_async(void **state)
+{
+    char err[CONF_ERRBUF_SIZE];
+    conf_t *conf = load_ok(L O B "hooks: {h: {lua: " LUA "}}\n");
+    assert_int_equal(conf->hooks[0].async.retries, 2);
+    assert_int_equal(conf->hooks[0].async.max_age_ms, 6 * 3600000ull);
+    assert_int_equal(conf->hooks[0].async.backoff_ms, 60000);
+    assert_int_equal(conf->hooks[0].async.concurrency, 2);
+    assert_null(conf->hooks[0].async.on_failure);
+    assert_int_equal(conf->async_queue.max_events, 100000);
+    assert_int_equal(conf->async_queue.threads, 2);
+    conf_free(conf);
+    conf =
+        load_ok(L O B "hooks:\n  h:\n    lua: " LUA "\n    async: {retries: 0, max_age: 2m, backoff: 100ms, concurrency: 8,"
+                      " on_failure: \"arn:aws:s3:::failed\", on_success: \"arn:aws:lambda:us-east-1:000000000000:function:h2\"}\n"
+                      "async_queue: {max_events: 10, max_bytes: 1MB, threads: 3, visibility: 30s}\n");
+    assert_int_equal(conf->hooks[0].async.retries, 0);
+    assert_int_equal(conf->hooks[0].async.max_age_ms, 120000);
+    assert_int_equal(conf->hooks[0].async.backoff_ms, 100);
+    assert_int_equal(conf->hooks[0].async.concurrency, 8);
+    assert_string_equal(conf->hooks[0].async.on_failure, "arn:aws:s3:::failed");
+    assert_string_equal(conf->hooks[0].async.on_success, "arn:aws:lambda:us-east-1:000000000000:function:h2");
+    assert_int_equal(conf->async_queue.max_events, 10);
+    assert_int_equal(conf->async_queue.max_bytes, MB);
+    assert_int_equal(conf->async_queue.threads, 3);
+    assert_int_equal(conf->async_queue.visibility_ms, 30000);
+    conf_free(conf);
+
+    static const struct {
+        const char *yaml, *error;
+    } bad[] = {
+        {"    async: {retries: 3}\n", "t.yaml:7: hooks.h.async.retries: must be a number between 0 and 2"},
+        {"    async: {max_age: 30s}\n", "t.yaml:7: hooks.h.async.max_age: must be between 60s and 6h"},
+        {"    async: {max_age: 7h}\n", "t.yaml:7: hooks.h.async.max_age: must be between 60s and 6h"},
+        {"    async: {concurrency: 0}\n", "t.yaml:7: hooks.h.async.concurrency: must be a number between 1 and 1000"},
+        {"    async: {on_failure: \"arn:aws:sqs:us-east-1:1:q\"}\n", "t.yaml:7: hooks.h.async.on_failure: \"arn:aws:sqs:"},
+        {"    async: {on_success: \"arn:aws:s3:::a/b\"}\n", "t.yaml:7: hooks.h.async.on_success: \"arn:aws:s3:::a/b\" is not a"},
+        {"    async: {retry: 1}\n", "t.yaml:7: hooks.h.async.retry: unknown key (did you mean \"retries\"?)"},
+        {"    async: [1]\n", "t.yaml:7: hooks.h.async: must be a map"},
+        {"async_queue: {threads: 0}\n", "t.yaml:7: async_queue.threads: must be a number between 1 and 64"},
+        {"async_queue: {visibility: 10ms}\n", "t.yaml:7: async_queue.visibility: must be between 1s and 12h"},
+    };
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml), "%s%s", L O B "hooks:\n  h:\n    lua: " LUA "\n", bad[i].yaml);
+        assert_null(load(yaml, err, sizeof(err)));
+        if (strncmp(err, bad[i].error, strlen(bad[i].error)) != 0)
+            fail_msg("%s: got %s, expected %s", bad[i].yaml, err, bad[i].error);
+    }
+    assert_true(conf_valid_destination_arn("arn:aws:lambda:eu-west-1:123456789012:function:name:live"));
+    assert_false(conf_valid_destination_arn("arn:aws:lambda:eu-west-1:123456789012:layer:x"));
+    assert_false(conf_valid_destination_arn("arn:aws:s3:::ab"));
+}
+
 static void test_broken(void **state)
 {
     int failures = 0;
@@ -1157,7 +1212,7 @@ int main(void)
         cmocka_unit_test(test_test_data_files),      cmocka_unit_test(test_examples),
         cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_byte_flips),           cmocka_unit_test(test_alias_bomb),
-        cmocka_unit_test(test_store_seed),           cmocka_unit_test(test_distribution),
+        cmocka_unit_test(test_store_seed),           cmocka_unit_test(test_distribution), cmocka_unit_test(test_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
