@@ -743,12 +743,13 @@ int server_run(conf_t *conf)
         gen_release(gen); /* owns conf */
         return 1;
     }
-    prebuild_hooks(gen);
-    atomic_store(&server.gen, gen);
     if (lambda_async_start(conf, conf->state_dir, server.store, err, sizeof(err)) != 0) {
         log_error("async_queue: %s", err);
-        return 1; /* the generation owns the configuration now */
+        gen_release(gen); /* owns conf */
+        return 1;
     }
+    prebuild_hooks(gen);
+    atomic_store(&server.gen, gen);
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
 
     /* signals are taken by the main thread only */
