@@ -64,8 +64,8 @@ admin:
 """ % {"origin": origin.url, "port": origin.port, "th": TH, "token": TOKEN, "ak": AK, "sk": SK, "max_events": max_events}
 
 
-def start(workdir=None, max_events=1000):
-    e = retry_port_taken(lambda: Edge(config(max_events), name="async", workdir=workdir))
+def start(workdir=None, max_events=1000, state_dir=None):
+    e = retry_port_taken(lambda: Edge(config(max_events), name="async", workdir=workdir, state_dir=state_dir))
     started.append(e)
     return e
 
@@ -213,9 +213,8 @@ def kill_9_after_the_202_still_runs_after_restart():
     assert st == 202  # acknowledged: on disk
     assert attempts("k2") == 0
     edge.kill()
-    work = edge.dir
     origin.release("k1")
-    edge = start(workdir=work)
+    edge = start(workdir=edge.dir, state_dir=edge.state_dir)  # the queue is STATE_DIR/queue
     assert "queued invocations" in edge.log(), edge.log()
     wait_until(lambda: attempts("k2") == 1, what="the queued event to run after the restart")
     wait_until(lambda: attempts("k1") == 2, what="the interrupted attempt to run again")
@@ -228,8 +227,7 @@ def kill_9_after_the_202_still_runs_after_restart():
 def a_full_queue_refuses_and_drops_nothing():
     global edge
     edge.stop()
-    work = edge.dir
-    small = start(workdir=work, max_events=2)
+    small = start(workdir=edge.dir, max_events=2, state_dir=edge.state_dir)
     # hold the consumers: serial's first attempt waits at the gate, so the queue fills
     ids = []
     st, _, _ = invoke_event(small, "serial", {"id": "full0", "gate": "full"})
