@@ -760,8 +760,8 @@ static void run_config_write(async_job_t *job)
     pthread_mutex_lock(&A.mu);
     fn_entry_t *f = find_fn(job->function, strlen(job->function), 0), old;
     if (f == NULL || !f->declared) {
-        pthread_mutex_unlock(&A.mu);
         snprintf(err, sizeof(err), "Function not found: arn:aws:lambda:%s:000000000000:function:%s", A.region, job->function);
+        pthread_mutex_unlock(&A.mu);
         job_error(job, 404, "ResourceNotFoundException", err);
         goto out;
     }
@@ -982,20 +982,23 @@ int lambda_async_route(h2o_req_t *req)
         if (qq[0] != '\0')
             memcpy(qual, qq, sizeof(qual));
     }
-    if (A.q == NULL) {
-        respond_error(req, 503, "ServiceException", "asynchronous invocations are not running");
-        return 1;
-    }
+    lambda_async_handle_config(req, name, qual);
+    return 1;
+}
+
+void lambda_async_handle_config(h2o_req_t *req, const char *function, const char *qualifier)
+{
     int kind = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))      ? JOB_PUT
                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))   ? JOB_UPDATE
                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))    ? JOB_GET
                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")) ? JOB_DELETE
                                                                                     : -1;
-    if (kind == -1)
+    if (A.q == NULL)
+        respond_error(req, 503, "ServiceException", "asynchronous invocations are not running");
+    else if (kind == -1)
         respond_error(req, 405, "InvalidRequestContentException", "use PUT, POST, GET or DELETE");
     else
-        post(req, kind, name, qual);
-    return 1;
+        post(req, kind, function, qualifier);
 }
 
 /* ---- metrics --------------------------------------------------------------------------------------------------------------- */

@@ -55,6 +55,9 @@ int lambda_enqueue(const char *function, const char *qualifier, const char *payl
  * later), 0 if req is not one of them.
  */
 int lambda_async_route(h2o_req_t *req);
+/** answers Put (PUT), Update (POST), Get (GET) or Delete (DELETE) FunctionEventInvokeConfig of function (a hook name; the
+ * qualifier is accepted and ignored: one config per function) */
+void lambda_async_handle_config(h2o_req_t *req, const char *function, const char *qualifier);
 /** answers an `Event` invoke of function (qualifier may be NULL) with the request body as the payload: posts the enqueue to the
  * control thread (it fsyncs), then answers 202 with x-amzn-RequestId, or Lambda's error (429 TooManyRequestsException: full) */
 void lambda_async_handle_invoke(h2o_req_t *req, const char *function, const char *qualifier);
