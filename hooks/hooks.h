@@ -227,8 +227,10 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
 
 /**
  * `edgehook invoke --hook FILE --event EVENT.json [--type TYPE] [--config JSON] [--timeout MS] [--memory BYTES]
- * [--include-body]`: runs one hook on a Lambda@Edge test event, prints the result JSON on stdout and the START/END/REPORT
- * lines on stderr; exit 0, 1 (the hook failed: 502/503) or 2 (usage, unreadable event, load error). argv[0] = "invoke".
+ * [--include-body]`: runs one hook on a Lambda@Edge test event (or any other JSON: a generic invocation), prints the result JSON
+ * on stdout and the START/END/REPORT lines on stderr; exit 0, 1 (the hook failed: 502/503) or 2 (usage, unreadable event, load
+ * error). With `--sweep-memory 16,32,64MB [--runs N]`: runs it N times (default 20) at each memory limit and prints a table
+ * (duration median and p90, max memory used, init, errors); exit 1 if any run failed. argv[0] = "invoke".
  */
 int hooks_invoke_main(int argc, char **argv);
 

@@ -10,10 +10,12 @@
 #include "hooks/internal.h"
 #include "hooks/invoke.h"
 #include "hooks/json.h"
+#include "hooks/logtail.h"
 
 #define USAGE                                                                                                                      \
     "usage: edgehook invoke --hook FILE.lua|FILE.so --event EVENT.json [--type viewer-request|origin-request|origin-response|"     \
-    "viewer-response] [--config JSON] [--timeout MS] [--memory BYTES] [--include-body] [--name NAME]\n"
+    "viewer-response] [--config JSON] [--timeout MS] [--memory BYTES] [--include-body] [--name NAME]\n"                              \
+    "       edgehook invoke --hook FILE --event EVENT.json --sweep-memory 16,32,64,128MB [--runs N] [options above]\n"
 
 static h2o_iovec_t pool_str(h2o_mem_pool_t *pool, const char *s, size_t len)
 {
@@ -388,15 +390,137 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* the event of one run: a Lambda@Edge event (type < 0: its eventType) or, for any other JSON, a generic invocation */
+static int make_event(h2o_mem_pool_t *pool, const hook_json_t *root, const char *text, size_t len, int type, int include_body,
+                      hook_event_t *ev, char *err, size_t errlen)
+{
+    if (!hook_event_json_is_edge(root)) {
+        hook_event_init(ev, HOOK_INVOKE);
+        ev->request_id = h2o_iovec_init("edgehook-invoke", 15);
+        ev->invoke.payload = pool_str(pool, text, len);
+        return 0;
+    }
+    return hook_event_from_json(pool, root, type, include_body, ev, err, errlen);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --sweep-memory 16,32,64,128MB: the limits (a number without a unit takes the list's last unit) */
+static size_t parse_sweep(const char *arg, uint64_t *out, size_t max)
+{
+    const char *unit = arg + strlen(arg);
+    while (unit > arg && ((unit[-1] >= 'A' && unit[-1] <= 'Z') || (unit[-1] >= 'a' && unit[-1] <= 'z')))
+        --unit;
+    size_t n = 0;
+    for (const char *p = arg; *p != '\0' && n != max;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char tok[64];
+        int has_unit = len != 0 && ((p[len - 1] >= 'A' && p[len - 1] <= 'Z') || (p[len - 1] >= 'a' && p[len - 1] <= 'z'));
+        if (len == 0 || len > 30 || snprintf(tok, sizeof(tok), "%.*s%s", (int)len, p, has_unit ? "" : unit) < 0 ||
+            conf_parse_size(tok, &out[n]) != 0 || out[n] < (1u << 20))
+            return 0;
+        ++n;
+        p = comma != NULL ? comma + 1 : p + len;
+    }
+    return n;
+}
+
+/*
+ * The sizing sweep: for each memory limit, the hook is loaded with that limit, its state built (Init), then run `runs` times
+ * warm; prints one table row per limit: duration median and p90 of the runs, the largest Max Memory Used, errors by kind.
+ */
+static int sweep(const conf_hook_t *tmpl, const uint64_t *limits, size_t num, int runs, const hook_json_t *root, const char *text,
+                 size_t len, int type, int include_body)
+{
+    char err[2048];
+    int worst = 0;
+    printf("%-10s %6s %12s %12s %16s %12s  %s\n", "memory", "runs", "p50 ms", "p90 ms", "max memory used", "init ms", "errors");
+    for (size_t i = 0; i != num; ++i) {
+        conf_hook_t conf = *tmpl;
+        conf.memory_limit = limits[i];
+        uint64_t t0 = hook_now_ns(), *dur = calloc((size_t)runs, sizeof(uint64_t));
+        size_t peak = 0;
+        int oom = 0, timeouts = 0, failed = 0, invalid = 0;
+        hook_fn_t *fn = hook_fn_load(&conf, err, sizeof(err));
+        hook_thread_t *t = fn != NULL ? hook_thread_new() : NULL;
+        char init[32] = "-";
+        if (fn == NULL || t == NULL || hook_thread_prepare(t, fn, err, sizeof(err)) != 0) {
+            printf("%7llu MB %6d %12s %12s %16s %12s  cannot start: %s\n", (unsigned long long)(limits[i] >> 20), 0, "-", "-", "-", "-",
+                   t == NULL && fn != NULL ? "no hook runtime" : err);
+            worst = 1;
+            goto next;
+        }
+        snprintf(init, sizeof(init), "%.2f", (double)(hook_now_ns() - t0) / 1e6);
+        for (int r = 0; r != runs; ++r) {
+            h2o_mem_pool_t pool;
+            hook_event_t ev;
+            hook_report_t rep;
+            h2o_mem_init_pool(&pool);
+            if (make_event(&pool, root, text, len, type, include_body, &ev, err, sizeof(err)) != 0) {
+                h2o_mem_clear_pool(&pool);
+                fprintf(stderr, "edgehook invoke: %s\n", err);
+                free(dur);
+                hook_thread_free(t);
+                hook_fn_release(fn);
+                return 2;
+            }
+            hook_status_t st = hook_run(t, fn, &ev, &pool, &rep);
+            dur[r] = rep.duration_ns;
+            if (rep.max_memory > peak)
+                peak = rep.max_memory;
+            oom += rep.out_of_memory;
+            timeouts += rep.timed_out;
+            invalid += st == HOOK_INVALID;
+            failed += st == HOOK_FAILED && !rep.out_of_memory && !rep.timed_out;
+            h2o_mem_clear_pool(&pool);
+        }
+        qsort(dur, (size_t)runs, sizeof(uint64_t), cmp_u64);
+        char errors[160] = "";
+        int n = 0;
+        if (oom != 0)
+            n += snprintf(errors + n, sizeof(errors) - (size_t)n, "%d out of memory ", oom);
+        if (timeouts != 0)
+            n += snprintf(errors + n, sizeof(errors) - (size_t)n, "%d timeout ", timeouts);
+        if (failed != 0)
+            n += snprintf(errors + n, sizeof(errors) - (size_t)n, "%d error ", failed);
+        if (invalid != 0)
+            n += snprintf(errors + n, sizeof(errors) - (size_t)n, "%d invalid ", invalid);
+        if (n != 0)
+            errors[n - 1] = '\0'; /* the last space */
+        if (n == 0)
+            snprintf(errors, sizeof(errors), "0");
+        else
+            worst = 1;
+        printf("%7llu MB %6d %12.2f %12.2f %13zu MB %12s  %s\n", (unsigned long long)(limits[i] >> 20), runs,
+               (double)dur[(size_t)(runs - 1) / 2] / 1e6, (double)dur[(size_t)(runs - 1) * 9 / 10] / 1e6, (peak + (1u << 20) - 1) >> 20,
+               init, errors);
+        fflush(stdout);
+    next:
+        free(dur);
+        hook_thread_free(t);
+        hook_fn_release(fn);
+    }
+    return worst;
+}
+
 int hooks_invoke_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"hook", required_argument, NULL, 'h'},    {"event", required_argument, NULL, 'e'},
                                          {"type", required_argument, NULL, 't'},    {"config", required_argument, NULL, 'c'},
                                          {"timeout", required_argument, NULL, 'T'}, {"memory", required_argument, NULL, 'm'},
                                          {"include-body", no_argument, NULL, 'b'},  {"name", required_argument, NULL, 'n'},
+                                         {"sweep-memory", required_argument, NULL, 's'},
+                                         {"runs", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, '?'},          {NULL, 0, NULL, 0}};
     const char *hook = NULL, *event = NULL, *config = "{}", *name = NULL;
-    int type = -1, include_body = 0, opt;
+    int type = -1, include_body = 0, opt, runs = 20;
+    uint64_t limits[16];
+    size_t num_limits = 0;
     int64_t timeout = -1;
     uint64_t memory = 64u << 20;
     optind = 1;
@@ -438,6 +562,19 @@ int hooks_invoke_main(int argc, char **argv)
         case 'n':
             name = optarg;
             break;
+        case 's':
+            if ((num_limits = parse_sweep(optarg, limits, sizeof(limits) / sizeof(limits[0]))) == 0) {
+                fprintf(stderr, "edgehook invoke: --sweep-memory takes sizes of at least 1MB: e.g. 16,32,64,128MB (at most 16)\n");
+                return 2;
+            }
+            break;
+        case 'r':
+            runs = atoi(optarg);
+            if (runs < 1 || runs > 100000) {
+                fprintf(stderr, "edgehook invoke: --runs is 1-100000\n");
+                return 2;
+            }
+            break;
         default:
             fputs(USAGE, stderr);
             return 2;
@@ -463,22 +600,11 @@ int hooks_invoke_main(int argc, char **argv)
         return 2;
     }
     hook_json_t *root = hook_json_parse(text, len, err, sizeof(err));
-    free(text);
     if (root == NULL) {
         fprintf(stderr, "edgehook invoke: %s:%s\n", event, err);
+        free(text);
         return 2;
     }
-    h2o_mem_pool_t pool;
-    h2o_mem_init_pool(&pool);
-    hook_event_t ev;
-    if (hook_event_from_json(&pool, root, type, include_body, &ev, err, sizeof(err)) != 0) {
-        fprintf(stderr, "edgehook invoke: %s: %s\n", event, err);
-        hook_json_free(root);
-        h2o_mem_clear_pool(&pool);
-        return 2;
-    }
-    hook_json_free(root);
-
     const char *base = strrchr(hook, '/') != NULL ? strrchr(hook, '/') + 1 : hook;
     conf_hook_t conf = {.name = (char *)(name != NULL ? name : base),
                         .config_json = (char *)config,
@@ -489,6 +615,24 @@ int hooks_invoke_main(int argc, char **argv)
         conf.lua = (char *)hook;
     else
         conf.native = (char *)hook;
+    if (num_limits != 0) {
+        int r = sweep(&conf, limits, num_limits, runs, root, text, len, type, include_body);
+        hook_json_free(root);
+        free(text);
+        return r;
+    }
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    hook_event_t ev;
+    int made = make_event(&pool, root, text, len, type, include_body, &ev, err, sizeof(err));
+    hook_json_free(root);
+    free(text);
+    if (made != 0) {
+        fprintf(stderr, "edgehook invoke: %s: %s\n", event, err);
+        h2o_mem_clear_pool(&pool);
+        return 2;
+    }
+
     int status = 0;
     uint64_t t0 = hook_now_ns();
     hook_fn_t *fn = hook_fn_load(&conf, err, sizeof(err));
@@ -508,7 +652,10 @@ int hooks_invoke_main(int argc, char **argv)
     hook_report_t rep;
     hook_status_t st = hook_run(t, fn, &ev, &pool, &rep);
     hook_buf_t out = {0};
-    if (st == HOOK_CONTINUE || st == HOOK_RESPOND) {
+    if ((st == HOOK_CONTINUE || st == HOOK_RESPOND) && ev.type == HOOK_INVOKE) {
+        hook_buf_append(&out, ev.invoke.result.base, ev.invoke.result.len);
+        hook_buf_append(&out, "\n", 1);
+    } else if (st == HOOK_CONTINUE || st == HOOK_RESPOND) {
         hook_event_result_json(&out, &ev, st);
     } else {
         const char *etype = st == HOOK_INVALID  ? "LambdaValidationError"
@@ -531,11 +678,11 @@ int hooks_invoke_main(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru);
         mem = (size_t)ru.ru_maxrss * 1024;
     }
-    fprintf(stderr, "END RequestId: %.*s\n", (int)ev.request_id.len, ev.request_id.base);
-    fprintf(stderr,
-            "REPORT RequestId: %.*s\tDuration: %.2f ms\tInit Duration: %.2f ms\tMemory Size: %llu MB\tMax Memory Used: %zu MB\n",
-            (int)ev.request_id.len, ev.request_id.base, (double)rep.duration_ns / 1e6, (double)init_ns / 1e6,
-            (unsigned long long)(memory >> 20), (mem + (1u << 20) - 1) >> 20);
+    char id[128], report[512];
+    snprintf(id, sizeof(id), "%.*s", (int)ev.request_id.len, ev.request_id.base);
+    hook_logtail_report_t r = {.duration_ns = rep.duration_ns, .memory_size = memory, .max_memory_used = mem, .init_ns = init_ns};
+    hook_logtail_report_line(report, sizeof(report), id, &r);
+    fprintf(stderr, "END RequestId: %s\n%s", id, report);
     if (status != 0)
         fprintf(stderr, "edgehook invoke: hook %s failed: %d %s\n", hook_fn_name(fn), rep.http_status,
                 st == HOOK_INVALID ? "(invalid output)" : "(execution error, timeout or memory limit)");
