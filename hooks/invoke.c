@@ -647,6 +647,14 @@ int hooks_invoke_main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (ev.type == HOOK_INVOKE && !hook_fn_handles(fn, HOOK_INVOKE)) {
+        fprintf(stderr,
+                "edgehook invoke: %s: not a Lambda@Edge event ({\"Records\":[{\"cf\":...}]}), and %s takes no generic invocation "
+                "(a Lua hook needs handler(event, context); a plugin on_invoke)\n",
+                event, hook);
+        status = 2;
+        goto out;
+    }
     uint64_t init_ns = hook_now_ns() - t0;
     fprintf(stderr, "START RequestId: %.*s Version: %.12s\n", (int)ev.request_id.len, ev.request_id.base, hook_fn_hash(fn));
     hook_report_t rep;

@@ -160,6 +160,20 @@ static void resolved(void *arg)
         invoke_free(inv);
         return;
     }
+    if (inv->generic && !hook_fn_handles(inv->fn, HOOK_INVOKE)) {
+        static const char body[] = "{\"errorMessage\":\"the function takes Lambda@Edge events only: a generic invocation needs "
+                                   "handler(event, context) in a Lua hook, on_invoke in a plugin\",\"errorType\":"
+                                   "\"Runtime.HandlerNotFound\",\"stackTrace\":[]}";
+        lambda_invoke_result_t res = {.status = 200,
+                                      .function_error = "Unhandled",
+                                      .body = h2o_iovec_init(body, sizeof(body) - 1),
+                                      .request_id = inv->request_id,
+                                      .executed_version = inv->executed,
+                                      .memory_size = hook_fn_memory_limit(inv->fn)};
+        inv->cb(&res, inv->arg);
+        invoke_free(inv);
+        return;
+    }
     hook_event_t *ev = &inv->ev;
     ev->request_id = h2o_iovec_init(inv->request_id, strlen(inv->request_id));
     ev->invoke.tail = h2o_mem_alloc_pool(&inv->pool, sizeof(*ev->invoke.tail));

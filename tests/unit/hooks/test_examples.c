@@ -288,9 +288,11 @@ static void test_invoke(void **state)
     invoke(&c, "--hook", plugin_path("tests/hooks", "abi_major"), "--event", "tests/hooks/events/viewer-request.json", NULL);
     assert_int_equal(c.status, 2);
     assert_non_null(strstr(c.err, "different major"));
-    invoke(&c, "--hook", "tests/hooks/throw.lua", "--event", "tests/hooks/events/not-an-event.json", NULL);
+    /* any other JSON is a generic invocation: a hook without handler() takes none */
+    invoke(&c, "--hook", "tests/hooks/triggers.lua", "--event", "tests/hooks/events/not-an-event.json", NULL);
     assert_int_equal(c.status, 2);
     assert_non_null(strstr(c.err, "not a Lambda@Edge event"));
+    assert_non_null(strstr(c.err, "takes no generic invocation"));
 }
 
 int main(void)
