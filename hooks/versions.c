@@ -35,6 +35,8 @@ typedef struct version {
     char *description;
     conf_hook_t conf; /* settings; lua / native point at code_path, source_name at source */
     int64_t created_ms;
+    hook_fn_t *invoke_fn; /* loaded for an invocation (hook_versions_resolve) while no alias held it: kept for the next ones
+                             (warm), until the version goes; set and read under `mutex` */
 } version_t;
 #define VERSION_MAGIC 0x7e5104b9u
 
@@ -401,6 +403,8 @@ static void version_release(version_t *v)
     EDGE_ASSERT(before != 0);
     if (before != 1)
         return;
+    if (v->invoke_fn != NULL)
+        hook_fn_release(v->invoke_fn);
     free(v->label);
     free(v->code_path);
     free(v->source);
@@ -1219,7 +1223,7 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
     }
     if (r != NULL) {
         *version = as_latest ? 0 : r->v->number;
-        if ((fn = r->fn) != NULL) {
+        if ((fn = r->fn != NULL ? r->fn : r->v->invoke_fn) != NULL) {
             hook_fn_addref(fn);
         } else {
             v = r->v; /* loaded below, out of the lock */
@@ -1230,6 +1234,12 @@ hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double
     if (v != NULL) {
         fn = hook_fn_load(&v->conf, err, errlen);
         *loaded_now = fn != NULL;
+        pthread_mutex_lock(&mutex);
+        if (fn != NULL && v->invoke_fn == NULL) { /* the next invocations find it loaded */
+            hook_fn_addref(fn);
+            v->invoke_fn = fn;
+        }
+        pthread_mutex_unlock(&mutex);
         version_release(v);
     }
     return fn;
