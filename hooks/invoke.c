@@ -14,7 +14,7 @@
 
 #define USAGE                                                                                                                      \
     "usage: edgehook invoke --hook FILE.lua|FILE.so --event EVENT.json [--type viewer-request|origin-request|origin-response|"     \
-    "viewer-response] [--config JSON] [--timeout MS] [--memory BYTES] [--include-body] [--name NAME]\n"                              \
+    "viewer-response] [--config JSON] [--timeout MS] [--memory BYTES] [--include-body] [--name NAME]\n"                            \
     "       edgehook invoke --hook FILE --event EVENT.json --sweep-memory 16,32,64,128MB [--runs N] [options above]\n"
 
 static h2o_iovec_t pool_str(h2o_mem_pool_t *pool, const char *s, size_t len)
@@ -450,8 +450,8 @@ static int sweep(const conf_hook_t *tmpl, const uint64_t *limits, size_t num, in
         hook_thread_t *t = fn != NULL ? hook_thread_new() : NULL;
         char init[32] = "-";
         if (fn == NULL || t == NULL || hook_thread_prepare(t, fn, err, sizeof(err)) != 0) {
-            printf("%7llu MB %6d %12s %12s %16s %12s  cannot start: %s\n", (unsigned long long)(limits[i] >> 20), 0, "-", "-", "-", "-",
-                   t == NULL && fn != NULL ? "no hook runtime" : err);
+            printf("%7llu MB %6d %12s %12s %16s %12s  cannot start: %s\n", (unsigned long long)(limits[i] >> 20), 0, "-", "-", "-",
+                   "-", t == NULL && fn != NULL ? "no hook runtime" : err);
             worst = 1;
             goto next;
         }
@@ -497,8 +497,8 @@ static int sweep(const conf_hook_t *tmpl, const uint64_t *limits, size_t num, in
         else
             worst = 1;
         printf("%7llu MB %6d %12.2f %12.2f %13zu MB %12s  %s\n", (unsigned long long)(limits[i] >> 20), runs,
-               (double)dur[(size_t)(runs - 1) / 2] / 1e6, (double)dur[(size_t)(runs - 1) * 9 / 10] / 1e6, (peak + (1u << 20) - 1) >> 20,
-               init, errors);
+               (double)dur[(size_t)(runs - 1) / 2] / 1e6, (double)dur[(size_t)(runs - 1) * 9 / 10] / 1e6,
+               (peak + (1u << 20) - 1) >> 20, init, errors);
         fflush(stdout);
     next:
         free(dur);
@@ -510,13 +510,18 @@ static int sweep(const conf_hook_t *tmpl, const uint64_t *limits, size_t num, in
 
 int hooks_invoke_main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"hook", required_argument, NULL, 'h'},    {"event", required_argument, NULL, 'e'},
-                                         {"type", required_argument, NULL, 't'},    {"config", required_argument, NULL, 'c'},
-                                         {"timeout", required_argument, NULL, 'T'}, {"memory", required_argument, NULL, 'm'},
-                                         {"include-body", no_argument, NULL, 'b'},  {"name", required_argument, NULL, 'n'},
+    static const struct option opts[] = {{"hook", required_argument, NULL, 'h'},
+                                         {"event", required_argument, NULL, 'e'},
+                                         {"type", required_argument, NULL, 't'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"timeout", required_argument, NULL, 'T'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"include-body", no_argument, NULL, 'b'},
+                                         {"name", required_argument, NULL, 'n'},
                                          {"sweep-memory", required_argument, NULL, 's'},
                                          {"runs", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, '?'},          {NULL, 0, NULL, 0}};
+                                         {"help", no_argument, NULL, '?'},
+                                         {NULL, 0, NULL, 0}};
     const char *hook = NULL, *event = NULL, *config = "{}", *name = NULL;
     int type = -1, include_body = 0, opt, runs = 20;
     uint64_t limits[16];

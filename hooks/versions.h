@@ -162,8 +162,8 @@ int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook
  * "$LATEST" (the hook's $LATEST; *version 0), a version number, or an alias (one
  * of two weighted versions is picked by u in [0, 1): below the first one's weight, the first). Returns a reference to the loaded
  * version, with its number in *version and *loaded_now = 1 when it was loaded for this call (no alias held it loaded, nor an
- * earlier invocation: that instance is kept with the version for the next invocations, which are warm), or NULL with the reason in err (no such hook, version or alias). May load a hook (reads a
- * file, compiles it): never on an event loop. Any thread.
+ * earlier invocation: that instance is kept with the version for the next invocations, which are warm), or NULL with the reason in
+ * err (no such hook, version or alias). May load a hook (reads a file, compiles it): never on an event loop. Any thread.
  */
 hook_fn_t *hook_versions_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, char *err,
                                  size_t errlen);

@@ -113,30 +113,33 @@ static void test_line(void **state)
 static void test_report(void **state)
 {
     char line[256];
-    hook_logtail_report_t r = {.duration_ns = 1234567, .memory_size = 64u << 20, .max_memory_used = (2u << 20) + 1, .init_ns = 4561000};
+    hook_logtail_report_t r = {
+        .duration_ns = 1234567, .memory_size = 64u << 20, .max_memory_used = (2u << 20) + 1, .init_ns = 4561000};
     size_t n = hook_logtail_report_line(line, sizeof(line), "abc", &r);
     assert_int_equal(n, strlen(line));
-    assert_string_equal(line, "REPORT RequestId: abc\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 64 MB\tMax Memory Used: 3 "
-                              "MB\tInit Duration: 4.56 ms\n");
+    assert_string_equal(line,
+                        "REPORT RequestId: abc\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 64 MB\tMax Memory Used: 3 "
+                        "MB\tInit Duration: 4.56 ms\n");
     /* warm: no Init Duration; billed at least 1 ms, whole milliseconds stay */
     r = (hook_logtail_report_t){.duration_ns = 40000, .memory_size = 128u << 20, .max_memory_used = 1u << 20};
     hook_logtail_report_line(line, sizeof(line), "x", &r);
-    assert_string_equal(line,
-                        "REPORT RequestId: x\tDuration: 0.04 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\n");
+    assert_string_equal(
+        line, "REPORT RequestId: x\tDuration: 0.04 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\n");
     r.duration_ns = 3000000;
     hook_logtail_report_line(line, sizeof(line), "x", &r);
     assert_non_null(strstr(line, "\tBilled Duration: 3 ms\t"));
     /* snprintf's contract: the length it needs */
-    assert_int_equal(hook_logtail_report_line(line, 10, "x", &r), strlen("REPORT RequestId: x\tDuration: 3.00 ms\tBilled Duration: 3 "
-                                                                        "ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\n"));
+    assert_int_equal(hook_logtail_report_line(line, 10, "x", &r),
+                     strlen("REPORT RequestId: x\tDuration: 3.00 ms\tBilled Duration: 3 "
+                            "ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\n"));
     assert_int_equal(strlen(line), 9);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_short),     cmocka_unit_test(test_exact_last_4k), cmocka_unit_test(test_utf8_cut),
-        cmocka_unit_test(test_line),      cmocka_unit_test(test_report),
+        cmocka_unit_test(test_short), cmocka_unit_test(test_exact_last_4k), cmocka_unit_test(test_utf8_cut),
+        cmocka_unit_test(test_line),  cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
