@@ -1617,6 +1617,9 @@ local function init(chunk, config, name, hash, mem_mb)
     -- as Lambda sets them: a version loaded from the registry is named NAME@NUMBER (a numbered version, as Lambda@Edge
     -- requires); a hook run on its own (edgehook invoke) is $LATEST
     local fname, fversion = name:match("^(.*)@(%d+)$")
+    if fname == nil and name:sub(-8) == "@$LATEST" then -- the registry's $LATEST: NAME@$LATEST
+        fname, fversion = name:sub(1, -9), "$LATEST"
+    end
     if fname == nil then
         fname, fversion = name, "$LATEST"
     end
