@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 #include "conf/cfheaders.h"
 #include "conf/config.h"
+#include "conf/pattern.h"
 
 const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
 
@@ -191,6 +193,27 @@ static yaml_node_t *node_at(ctx_t *c, int id)
     return yaml_document_get_node(&c->doc, id);
 }
 
+/* what a value is, for "expected X, got Y": a map, a list, an empty value, or the scalar itself quoted (shortened) */
+static const char *describe(yaml_node_t *n, char *buf, size_t len)
+{
+    const char *kind = node_kind(n), *s;
+    if (strcmp(kind, "a scalar") != 0)
+        return strcmp(kind, "empty") == 0 ? "an empty value" : kind;
+    s = (const char *)n->data.scalar.value;
+    if (strlen(s) > 40)
+        snprintf(buf, len, "\"%.40s...\"", s);
+    else
+        snprintf(buf, len, "\"%s\"", s);
+    return buf;
+}
+
+/* the one message for a value of the wrong type: `expected a size, got a list` */
+static int fail_type(ctx_t *c, yaml_node_t *n, const char *key, const char *expected)
+{
+    char buf[64];
+    return fail(c, n, key, "expected %s, got %s", expected, describe(n, buf, sizeof(buf)));
+}
+
 static const char *scalar(yaml_node_t *n)
 {
     return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
@@ -206,7 +229,7 @@ static int is_plain_null(yaml_node_t *n)
 static int expect_map(ctx_t *c, yaml_node_t *n, const char *key)
 {
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, key, "must be a map, not %s", node_kind(n));
+        return fail_type(c, n, key, "a map");
     return 0;
 }
 
@@ -218,7 +241,7 @@ static int check_keys(ctx_t *c, yaml_node_t *map, const char *key, const char *c
         yaml_node_t *k = node_at(c, p->key);
         const char *name = scalar(k), *const * kn, *best;
         if (name == NULL)
-            return fail(c, k, key[0] != '\0' ? key : "(file)", "keys must be names, not %s", node_kind(k));
+            return fail_type(c, k, key[0] != '\0' ? key : "(file)", "a name as the key");
         for (kn = known; *kn != NULL; ++kn)
             if (strcmp(*kn, name) == 0)
                 break;
@@ -257,7 +280,7 @@ static int get_string(ctx_t *c, yaml_node_t *n, const char *key, char **out)
 {
     const char *s = scalar(n);
     if (s == NULL)
-        return fail(c, n, key, "must be a string, not %s", node_kind(n));
+        return fail_type(c, n, key, "a string");
     if (s[0] == '\0')
         return fail(c, n, key, "must not be empty");
     free(*out);
@@ -278,6 +301,8 @@ static int get_bool(ctx_t *c, yaml_node_t *n, const char *key, int *out)
             return 0;
         }
     }
+    if (s == NULL)
+        return fail_type(c, n, key, "true or false");
     return fail(c, n, key, "must be true or false");
 }
 
@@ -286,7 +311,12 @@ static int get_uint(ctx_t *c, yaml_node_t *n, const char *key, unsigned long min
     const char *s = scalar(n);
     char *end;
     unsigned long v;
-    if (s == NULL || !isdigit((unsigned char)s[0]))
+    if (s == NULL) {
+        char what[64];
+        snprintf(what, sizeof(what), "a number between %lu and %lu", min, max);
+        return fail_type(c, n, key, what);
+    }
+    if (!isdigit((unsigned char)s[0]))
         return fail(c, n, key, "must be a number between %lu and %lu", min, max);
     errno = 0;
     v = strtoul(s, &end, 10);
@@ -316,16 +346,20 @@ static int check_bounds(ctx_t *c, yaml_node_t *n, const char *key, const bounds_
 static int get_size(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, uint64_t *out)
 {
     const char *s = scalar(n);
-    if (s == NULL || conf_parse_size(s, out) != 0)
-        return fail(c, n, key, "invalid size \"%s\" (write e.g. 512KB, 256MB, 2GB)", s != NULL ? s : "");
+    if (s == NULL)
+        return fail_type(c, n, key, "a size");
+    if (conf_parse_size(s, out) != 0)
+        return fail(c, n, key, "invalid size \"%s\" (write e.g. 512KB, 256MB, 2GB)", s);
     return check_bounds(c, n, key, b, *out);
 }
 
 static int get_duration(ctx_t *c, yaml_node_t *n, const char *key, const bounds_t *b, uint64_t *out)
 {
     const char *s = scalar(n);
-    if (s == NULL || conf_parse_duration(s, out) != 0)
-        return fail(c, n, key, "invalid duration \"%s\" (write e.g. 500ms, 30s, 5m, 1h, 1d)", s != NULL ? s : "");
+    if (s == NULL)
+        return fail_type(c, n, key, "a duration");
+    if (conf_parse_duration(s, out) != 0)
+        return fail(c, n, key, "invalid duration \"%s\" (write e.g. 500ms, 30s, 5m, 1h, 1d)", s);
     return check_bounds(c, n, key, b, *out);
 }
 
@@ -454,6 +488,11 @@ static int opt_enum(ctx_t *c, yaml_node_t *map, const char *parent, const char *
             *out = i;
             return 0;
         }
+    if (s == NULL) {
+        char *key = join_key(parent, name);
+        fail_type(c, v, key, strncmp(reason, "must be ", 8) == 0 ? reason + 8 : reason); /* "expected a or b, got a list" */
+        return opt_result(key, -1);
+    }
     return fail_key(c, v, parent, name, "%s", reason);
 }
 
@@ -465,16 +504,24 @@ static int req_string(ctx_t *c, yaml_node_t *map, const char *parent, const char
     return opt_string(c, map, parent, name, out);
 }
 
-/* a `*_env` sibling names an environment variable holding the value */
-static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out)
+/* a secret: a `*_env` sibling names an environment variable holding the value (its name is kept in *env for -T); given in
+ * the file, it must not be the placeholder -T prints */
+static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, char **out, char **env)
 {
     char envname[64], *var = NULL;
     const char *val;
     yaml_node_t *e;
     int r = 0;
     snprintf(envname, sizeof(envname), "%s_env", name);
-    if ((e = map_get(c, map, envname)) == NULL)
-        return opt_string(c, map, parent, name, out);
+    if ((e = map_get(c, map, envname)) == NULL) {
+        if (opt_string(c, map, parent, name, out) != 0)
+            return -1;
+        if (*out != NULL && strcmp(*out, CONF_REDACTED) == 0)
+            return fail_key(c, map_get(c, map, name), parent, name,
+                            "%s is what edgehook -T prints in place of a secret: give the secret, or %s: VARIABLE", CONF_REDACTED,
+                            envname);
+        return 0;
+    }
     if (map_get(c, map, name) != NULL)
         return fail_key(c, e, parent, envname, "give either %s or %s, not both", name, envname);
     if (opt_string(c, map, parent, envname, &var) != 0)
@@ -484,6 +531,9 @@ static int get_string_or_env(ctx_t *c, yaml_node_t *map, const char *parent, con
     } else {
         free(*out);
         *out = xstrdup(val);
+        free(*env);
+        *env = var;
+        var = NULL;
     }
     free(var);
     return r;
@@ -501,6 +551,7 @@ static int parse_listen(ctx_t *c, yaml_node_t *n, const char *key, conf_listen_t
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, allow_tls ? keys : keys_notls) != 0)
         return -1;
     l->line = (int)node_line(c, n);
+    snprintf(l->key, sizeof(l->key), "%s", key);
     l->host = xstrdup("127.0.0.1");
     if (opt_host(c, n, key, "host", &l->host) != 0)
         return -1;
@@ -515,8 +566,11 @@ static int parse_listen(ctx_t *c, yaml_node_t *n, const char *key, conf_listen_t
     if (expect_map(c, v, k) == 0 && check_keys(c, v, k, tkeys) == 0) {
         if (map_get(c, v, "certificate") == NULL || map_get(c, v, "key") == NULL)
             fail(c, v, k, "needs both certificate and key");
-        else if (opt_file(c, v, k, "certificate", &l->tls_certificate) == 0 && opt_file(c, v, k, "key", &l->tls_key) == 0)
+        else if (opt_file(c, v, k, "certificate", &l->tls_certificate) == 0 && opt_file(c, v, k, "key", &l->tls_key) == 0) {
+            l->certificate_line = (int)node_line(c, map_get(c, v, "certificate"));
+            l->key_line = (int)node_line(c, map_get(c, v, "key"));
             r = 0;
+        }
     }
     free(k);
     return r;
@@ -598,9 +652,9 @@ static int parse_credentials(ctx_t *c, yaml_node_t *map, const char *parent, con
     if (n == NULL)
         return 0;
     if (expect_map(c, n, key) == 0 && check_keys(c, n, key, keys) == 0 &&
-        get_string_or_env(c, n, key, "access_key", &cr->access_key) == 0 &&
-        get_string_or_env(c, n, key, "secret_key", &cr->secret_key) == 0 &&
-        get_string_or_env(c, n, key, "session_token", &cr->session_token) == 0) {
+        get_string_or_env(c, n, key, "access_key", &cr->access_key, &cr->access_key_env) == 0 &&
+        get_string_or_env(c, n, key, "secret_key", &cr->secret_key, &cr->secret_key_env) == 0 &&
+        get_string_or_env(c, n, key, "session_token", &cr->session_token, &cr->session_token_env) == 0) {
         if ((cr->access_key == NULL) != (cr->secret_key == NULL))
             fail(c, n, key, "needs both an access key and a secret key");
         else
@@ -617,7 +671,7 @@ static int parse_origin_url(ctx_t *c, yaml_node_t *map, const char *parent, cons
     const char *url = scalar(v);
     int r = 0;
     if (url == NULL) {
-        r = fail(c, v, key, "must be a string, not %s", node_kind(v));
+        r = fail_type(c, v, key, "a string");
     } else if (o->type == CONF_ORIGIN_S3 && strcmp(url, "embedded") == 0) {
         o->embedded = 1;
         o->path_prefix = xstrdup("");
@@ -700,6 +754,18 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
             parse_credentials(c, n, key, &o->credentials) != 0)
             return -1;
         o->addressing = (conf_s3_addressing_t)addressing;
+        if (o->addressing == CONF_S3_VIRTUAL) {
+            unsigned char addr[16];
+            v = map_get(c, n, "addressing");
+            if (o->embedded)
+                return fail_key(c, v, key, "addressing",
+                                "the embedded store is reached on its own address, by path: virtual cannot apply (remove it)");
+            if (inet_pton(AF_INET, o->host, addr) == 1 || inet_pton(AF_INET6, o->host, addr) == 1)
+                return fail_key(c, v, key, "addressing",
+                                "virtual needs a host name in endpoint, not the IP address %s (it would send Host: %s.%s): "
+                                "write addressing: path",
+                                o->host, o->bucket, o->host);
+        }
     }
 
     if (opt_duration(c, n, key, "connect_timeout", &positive, &o->connect_timeout_ms) != 0 ||
@@ -720,13 +786,15 @@ static int parse_namelist(ctx_t *c, yaml_node_t *n, const char *key, conf_nameli
 {
     yaml_node_item_t *it;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, key, "must be a list of names");
+        return fail_type(c, n, key, "a list of names");
     out->count = 0;
     out->names = xcalloc(n->data.sequence.items.top - n->data.sequence.items.start, sizeof(char *));
     for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
         yaml_node_t *e = node_at(c, *it);
         const char *s = scalar(e);
-        if (s == NULL || s[0] == '\0')
+        if (s == NULL)
+            return fail_type(c, e, key, "names in the list");
+        if (s[0] == '\0')
             return fail(c, e, key, "must be a list of non-empty names");
         out->names[out->count] = xstrdup(s);
         if (lowercase)
@@ -774,7 +842,7 @@ static int parse_key_part(ctx_t *c, yaml_node_t *n, const char *key, int headers
         free(k);
         return r;
     }
-    return fail(c, n, key, "must be none, all, a list of names%s", !headers ? " or {except: [names]}" : "");
+    return fail_type(c, n, key, !headers ? "none, all, a list of names or {except: [names]}" : "none or a list of names");
 }
 
 static int opt_key_part(ctx_t *c, yaml_node_t *map, const char *parent, const char *name, int headers, conf_key_mode_t *mode,
@@ -833,6 +901,8 @@ static int parse_cache_policy(ctx_t *c, yaml_node_t *n, const char *key, conf_ca
             return 0;
         return fail(c, n, key, "must be a map {min_ttl, default_ttl, max_ttl, key, ...} or off");
     }
+    if (n->type != YAML_MAPPING_NODE)
+        return fail_type(c, n, key, "a map {min_ttl, default_ttl, max_ttl, key, ...} or off");
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
         return -1;
     if (opt_duration_signed(c, n, key, "min_ttl", NULL, &p->min_ttl_ms) != 0 ||
@@ -941,7 +1011,7 @@ static int check_unique_keys(ctx_t *c, yaml_node_t *map, const char *key)
         const char *name = scalar(k);
         if (name == NULL) {
             free(refs);
-            return fail(c, k, key, "keys must be names, not %s", node_kind(k));
+            return fail_type(c, k, key, "a name as the key");
         }
         refs[i] = (key_ref_t){name, i, (unsigned long)k->start_mark.line + 1};
     }
@@ -1010,7 +1080,7 @@ static int node_to_json(ctx_t *c, yaml_node_t *n, const char *key, char **buf, s
         for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; ++p) {
             const char *k = scalar(node_at(c, p->key));
             if (k == NULL)
-                return fail(c, node_at(c, p->key), key, "keys must be names, not %s", node_kind(node_at(c, p->key)));
+                return fail_type(c, node_at(c, p->key), key, "a name as the key");
             if (p != n->data.mapping.pairs.start)
                 json_append(buf, len, cap, ",", 1);
             json_string(buf, len, cap, k);
@@ -1157,7 +1227,7 @@ static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, c
         size_t len = 0, cap = 0;
         int r;
         if (v->type != YAML_MAPPING_NODE)
-            r = fail(c, v, k, "must be a map, not %s", node_kind(v));
+            r = fail_type(c, v, k, "a map");
         else if ((r = node_to_json(c, v, k, &h->config_json, &len, &cap, 0)) == -2)
             fail(c, v, k, "is too large (more than 1MB as JSON)");
         if (opt_result(k, r) != 0)
@@ -1321,6 +1391,9 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
         return -1;
     if (b->path[0] != '/' && b->path[0] != '*')
         return fail_key(c, map_get(c, n, "path"), key, "path", "a path pattern starts with / or *");
+    char why[256];
+    if (conf_pattern_check(b->path, conf->limits.allow_path_params, why, sizeof(why)) != 0)
+        return fail_key(c, map_get(c, n, "path"), key, "path", "\"%s\": %s", b->path, why);
     if (req_string(c, n, key, "origin", "origin is required", &b->origin_name) != 0)
         return -1;
     if ((b->origin = conf_find_origin(conf, b->origin_name)) == NULL)
@@ -1376,7 +1449,7 @@ static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed
     yaml_node_t *v;
     struct stat st;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, key, "must be a map {bucket: NAME, dir: PATH}, not %s", node_kind(n));
+        return fail_type(c, n, key, "a map {bucket: NAME, dir: PATH}");
     if (check_keys(c, n, key, keys) != 0)
         return -1;
     sd->line = (int)node_line(c, n);
@@ -1407,7 +1480,7 @@ static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
         return parse_seed(c, n, "store.seed", &s->seeds[0]);
     }
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, "store.seed", "must be a map {bucket: NAME, dir: PATH} or a list of them, not %s", node_kind(n));
+        return fail_type(c, n, "store.seed", "a map {bucket: NAME, dir: PATH} or a list of them");
     size_t count = n->data.sequence.items.top - n->data.sequence.items.start;
     s->seeds = xcalloc(count != 0 ? count : 1, sizeof(*s->seeds));
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
@@ -1468,7 +1541,7 @@ static int parse_admin(ctx_t *c, yaml_node_t *n, conf_admin_t *a)
         return fail(c, n, "admin", "listen is required");
     if (parse_listen(c, v, "admin.listen", &a->listen, 0) != 0)
         return -1;
-    if (get_string_or_env(c, n, "admin", "token", &a->token) != 0)
+    if (get_string_or_env(c, n, "admin", "token", &a->token, &a->token_env) != 0)
         return -1;
     if (a->token == NULL)
         return fail(c, n, "admin", "token or token_env is required: every admin call needs Authorization: Bearer TOKEN");
@@ -1589,7 +1662,9 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->threads = 0;
     if ((v = map_get(c, root, "threads")) != NULL) {
         const char *s = scalar(v);
-        if (s == NULL || strcmp(s, "auto") != 0) {
+        if (s == NULL)
+            return fail_type(c, v, "threads", "auto or a number between 1 and 128");
+        if (strcmp(s, "auto") != 0) {
             char *end;
             unsigned long t = 0;
             if (s != NULL && isdigit((unsigned char)s[0])) {
@@ -1604,6 +1679,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         }
     }
     if (conf->threads == 0) {
+        conf->threads_auto = 1;
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         conf->threads = n > 128 ? 128 : n > 0 ? (unsigned)n : 1; /* the hook runtime keeps per-thread state for at most 128 */
     }
@@ -1628,7 +1704,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
                 return -1;
         }
     } else {
-        return fail(c, v, "listen", "must be a list of {host, port[, tls]}, not %s", node_kind(v));
+        return fail_type(c, v, "listen", "a list of {host, port[, tls]}");
     }
 
     /* logs */
@@ -1640,7 +1716,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             /* off */
         } else {
             if (v->type != YAML_MAPPING_NODE)
-                return fail(c, v, "access_log", "must be a map {path, format} or off, not %s", node_kind(v));
+                return fail_type(c, v, "access_log", "a map {path, format} or off");
             if (check_keys(c, v, "access_log", akeys) != 0)
                 return -1;
             conf->access_log.path = xstrdup("-");
@@ -1718,8 +1794,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             const char *name = scalar(node_at(c, p->key));
             conf_origin_t *prev;
             if (name == NULL)
-                return fail(c, node_at(c, p->key), "origins", "an origin name must be a name, not %s",
-                            node_kind(node_at(c, p->key)));
+                return fail_type(c, node_at(c, p->key), "origins", "an origin name");
             if (!valid_name(name) || strlen(name) > 128)
                 return fail(c, node_at(c, p->key), "origins", "\"%s\": an origin name is letters, digits, - _ . (at most 128)",
                             name);
@@ -1767,7 +1842,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             const char *name = scalar(node_at(c, p->key));
             conf_hook_t *prev;
             if (name == NULL)
-                return fail(c, node_at(c, p->key), "hooks", "a hook name must be a name, not %s", node_kind(node_at(c, p->key)));
+                return fail_type(c, node_at(c, p->key), "hooks", "a hook name");
             if (!valid_name(name) || strlen(name) > 128)
                 return fail(c, node_at(c, p->key), "hooks", "\"%s\": a hook name is letters, digits, - _ . (at most 128)", name);
             snprintf(key, sizeof(key), "hooks.%s", name);
@@ -1787,7 +1862,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if ((v = map_get(c, root, "behaviors")) == NULL)
         return fail(c, root, "behaviors", "at least one behavior is required (e.g. - {path: \"*\", origin: NAME})");
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(c, v, "behaviors", "must be a list of {path, origin, ...}, not %s", node_kind(v));
+        return fail_type(c, v, "behaviors", "a list of {path, origin, ...}");
     {
         yaml_node_item_t *it;
         size_t n = v->data.sequence.items.top - v->data.sequence.items.start;
@@ -1806,6 +1881,14 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
                     return fail(c, map_get(c, node_at(c, *it), "path"), key,
                                 "\"%s\" is already the pattern of behaviors[%zu] (line %d), which wins: this one would never match",
                                 b->path, (size_t)(prev - conf->behaviors), prev->line);
+                }
+                /* an earlier pattern that matches every path this one does leaves it nothing (a `*` before `/images/...`) */
+                if (conf_pattern_covers(prev->path, b->path)) {
+                    snprintf(key, sizeof(key), "behaviors[%zu].path", conf->num_behaviors - 1);
+                    return fail(c, map_get(c, node_at(c, *it), "path"), key,
+                                "\"%s\" can never match: behaviors[%zu] (\"%s\", line %d) comes first and matches every path it "
+                                "does (the first match wins: put the more specific pattern first)",
+                                b->path, (size_t)(prev - conf->behaviors), prev->path, prev->line);
                 }
             }
         }
@@ -1930,6 +2013,9 @@ static void free_credentials(conf_credentials_t *c)
     free(c->access_key);
     free(c->secret_key);
     free(c->session_token);
+    free(c->access_key_env);
+    free(c->secret_key_env);
+    free(c->session_token_env);
 }
 
 static void free_listen(conf_listen_t *l)
@@ -2009,6 +2095,7 @@ void conf_free(conf_t *conf)
     free(conf->store.seeds);
     free_listen(&conf->admin.listen);
     free(conf->admin.token);
+    free(conf->admin.token_env);
     free_namelist(&conf->admin.plugin_dirs);
     free(conf);
 }
@@ -2046,6 +2133,72 @@ static void index_owner_lines(ctx_t *c)
                 c->owner_line[v - c->doc.nodes.start] = (int)k->start_mark.line + 1;
         }
     }
+}
+
+/* the dotted key of node n (`origins.web.url`, `listen[0].port`) found by walking up its first parent; for messages about a
+ * node met outside the parse (the ${VAR} expansion) */
+static void key_path(ctx_t *c, const int *parent, const int *slot, yaml_node_t *n, char *buf, size_t len)
+{
+    int chain[64], depth = 0, id = (int)(n - c->doc.nodes.start) + 1;
+    size_t o = 0;
+    while (parent[id - 1] != 0 && depth != 64) {
+        chain[depth++] = id;
+        id = parent[id - 1];
+    }
+    buf[0] = '\0';
+    while (depth-- > 0 && o + 1 < len) {
+        yaml_node_t *p = node_at(c, parent[chain[depth] - 1]);
+        if (p->type == YAML_SEQUENCE_NODE)
+            o += snprintf(buf + o, len - o, "[%d]", slot[chain[depth] - 1]);
+        else
+            o += snprintf(buf + o, len - o, "%s%s", o != 0 ? "." : "",
+                          scalar(node_at(c, slot[chain[depth] - 1])) != NULL ? scalar(node_at(c, slot[chain[depth] - 1])) : "?");
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "(file)");
+}
+
+/* expands ${VAR} / ${VAR:-default} in every scalar that is a value, not a key (conf_expand_env), before anything reads them */
+static int expand_env(ctx_t *c)
+{
+    size_t n = c->doc.nodes.top - c->doc.nodes.start;
+    int *parent = xcalloc(n, sizeof(int)), *slot = xcalloc(n, sizeof(int)), r = 0;
+    char *is_key = xcalloc(n, 1);
+    for (yaml_node_t *m = c->doc.nodes.start; m < c->doc.nodes.top; ++m) {
+        int id = (int)(m - c->doc.nodes.start) + 1;
+        if (m->type == YAML_MAPPING_NODE) {
+            for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; ++p) {
+                is_key[p->key - 1] = 1;
+                if (parent[p->value - 1] == 0 && p->value != id) {
+                    parent[p->value - 1] = id;
+                    slot[p->value - 1] = p->key;
+                }
+            }
+        } else if (m->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = m->data.sequence.items.start; it < m->data.sequence.items.top; ++it)
+                if (parent[*it - 1] == 0 && *it != id) {
+                    parent[*it - 1] = id;
+                    slot[*it - 1] = (int)(it - m->data.sequence.items.start);
+                }
+        }
+    }
+    for (yaml_node_t *m = c->doc.nodes.start; r == 0 && m < c->doc.nodes.top; ++m) {
+        char *out, why[512], key[256];
+        if (m->type != YAML_SCALAR_NODE || is_key[m - c->doc.nodes.start])
+            continue;
+        if (conf_expand_env((const char *)m->data.scalar.value, &out, why, sizeof(why)) != 0) {
+            key_path(c, parent, slot, m, key, sizeof(key));
+            r = fail(c, m, key, "%s", why);
+        } else if (out != NULL) {
+            free(m->data.scalar.value); /* libyaml's yaml_free is free() */
+            m->data.scalar.value = (yaml_char_t *)out;
+            m->data.scalar.length = strlen(out);
+        }
+    }
+    free(parent);
+    free(slot);
+    free(is_key);
+    return r;
 }
 
 conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *err, size_t errlen)
@@ -2088,7 +2241,7 @@ conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *e
     }
     if (!c.failed) {
         index_owner_lines(&c);
-        if (parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0 && !c.failed)
+        if (expand_env(&c) == 0 && parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0 && !c.failed)
             snprintf(err, errlen, "%s:1: (file): invalid configuration", name);
     }
     if (c.failed || err[0] != '\0') {

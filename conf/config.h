@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONF_ERRBUF_SIZE 1024
 
@@ -28,6 +29,8 @@ typedef struct conf_listen {
     char *tls_certificate; /* NULL: plain text (HTTP/1.1 and h2c) */
     char *tls_key;
     int line; /* where it is given in the file (the line of its key), for later error messages */
+    int certificate_line, key_line; /* the lines of tls.certificate and tls.key */
+    char key[32];                   /* what errors call it: `listen[0]`, `listen`, `store.listen`, `admin.listen` */
 } conf_listen_t;
 
 typedef enum conf_origin_type { CONF_ORIGIN_HTTP = 1, CONF_ORIGIN_S3 = 2 } conf_origin_type_t;
@@ -37,6 +40,10 @@ typedef struct conf_credentials {
     char *access_key;
     char *secret_key;
     char *session_token;
+    /* the variables they were read from (`access_key_env: NAME`...), or NULL when given in the file: what -T prints */
+    char *access_key_env;
+    char *secret_key_env;
+    char *session_token_env;
 } conf_credentials_t;
 
 /** an origin: a plain HTTP(S) server, or an S3 bucket (remote or the embedded store) */
@@ -186,6 +193,7 @@ typedef struct conf_admin {
     int enabled;
     conf_listen_t listen;
     char *token;
+    char *token_env; /* the variable the token was read from, or NULL */
     conf_namelist_t plugin_dirs; /* directories (absolute, resolved) the admin API may load native plugins from */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_admin_t;
@@ -193,6 +201,7 @@ typedef struct conf_admin {
 typedef struct conf {
     char *file;
     unsigned threads; /* resolved: `auto` = number of cores */
+    int threads_auto; /* 1: threads is `auto` (what -T prints) */
     conf_listen_t *listen;
     size_t num_listen;
     struct {
@@ -269,6 +278,25 @@ typedef struct conf {
 conf_t *conf_load(const char *file, char *err, size_t errlen);
 /** same from a string of len bytes (need not be NUL-terminated); `name` is what errors call the file */
 conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *err, size_t errlen);
+/**
+ * `${VAR}` and `${VAR:-default}` in a value, as conf_load expands them in every scalar value of the file (not in keys):
+ * ${VAR} is the variable's value (set but empty: empty), ${VAR:-default} the default when VAR is unset or empty (the default is
+ * literal text up to the first `}`); `$${` is a literal `${` and a `$` not followed by `{` is itself. NAME is letters, digits
+ * and `_`, not starting with a digit. Returns 0 with *out NULL (nothing to expand) or a malloc'd expansion; -1 with the reason
+ * in why (`environment variable VAR is not set`, an unterminated or malformed reference).
+ */
+int conf_expand_env(const char *s, char **out, char *why, size_t whylen);
+
+/** the value -T prints in place of a secret; refused as a secret's value, so that a printed config cannot run as is */
+#define CONF_REDACTED "<redacted>"
+
+/**
+ * Writes conf as YAML with every default filled in (`edgehook -T`): a file conf_load accepts again and that loads to the same
+ * configuration, save the secrets: a secret read from a variable is printed as its `*_env` key, one given in the file as
+ * CONF_REDACTED, which conf_load refuses. Comments say what a value left unset means.
+ */
+void conf_dump(const conf_t *conf, FILE *fp);
+
 /** frees a config from conf_load; NULL is allowed */
 void conf_free(conf_t *conf);
 

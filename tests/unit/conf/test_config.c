@@ -151,7 +151,7 @@ static void test_full_schema(void **state)
                 "    type: s3\n"
                 "    endpoint: \"http://[::1]:9100\"\n"
                 "    bucket: backups\n"
-                "    addressing: virtual\n"
+                "    addressing: path\n"
                 "    credentials: {access_key_env: EDGEHOOK_TEST_AK, secret_key_env: EDGEHOOK_TEST_SK, session_token: tok}\n"
                 "cache:\n"
                 "  memory: 1GB\n"
@@ -255,7 +255,7 @@ static void test_full_schema(void **state)
     assert_string_equal(remote->host, "::1");
     assert_int_equal(remote->port, 9100);
     assert_string_equal(remote->region, "us-east-1");
-    assert_int_equal(remote->addressing, CONF_S3_VIRTUAL);
+    assert_int_equal(remote->addressing, CONF_S3_PATH);
     assert_string_equal(remote->credentials.access_key, "AKIDEXAMPLE");
     assert_string_equal(remote->credentials.secret_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
     assert_string_equal(remote->credentials.session_token, "tok");
@@ -485,7 +485,7 @@ static const bad_t bad[] = {
     {"store", L O B "store: {listen: {port: 9000}, rot: ./d}\n", "4: store.rot: unknown key (did you mean \"root\"?)"},
     {"store listen tls", L O B "store: {listen: {port: 9000, tls: {}}}\n", "4: store.listen.tls: unknown key"},
     {"admin", L O B "admin: {listen: {port: 9901}, tokn: abcdefgh}\n", "4: admin.tokn: unknown key (did you mean \"token\"?)"},
-    {"non-scalar key", L O B "? [a, b]\n: 1\n", "4: (file): keys must be names, not a list"},
+    {"non-scalar key", L O B "? [a, b]\n: 1\n", "4: (file): expected a name as the key, got a list"},
 
     /* duplicate keys */
     {"duplicate top", L O B "listen: [{port: 1}]\n", "4: listen: duplicate key (first given on line 1)"},
@@ -503,25 +503,25 @@ static const bad_t bad[] = {
      "9: behaviors[0].hooks.viewer-request: duplicate key (first given on line 8)"},
 
     /* wrong types: map vs list vs scalar */
-    {"listen scalar", "listen: 8080\n" O B, "1: listen: must be a list of {host, port[, tls]}, not a scalar"},
-    {"listen item scalar", "listen: [8080]\n" O B, "1: listen[0]: must be a map, not a scalar"},
-    {"listen empty", "listen:\n" O B, "1: listen: must be a list of {host, port[, tls]}, not empty"},
+    {"listen scalar", "listen: 8080\n" O B, "1: listen: expected a list of {host, port[, tls]}, got \"8080\""},
+    {"listen item scalar", "listen: [8080]\n" O B, "1: listen[0]: expected a map, got \"8080\""},
+    {"listen empty", "listen:\n" O B, "1: listen: expected a list of {host, port[, tls]}, got an empty value"},
     {"listen empty list", "listen: []\n" O B, "1: listen: at least one listener is required"},
-    {"origins list", L "origins: [web]\n" B, "2: origins: must be a map, not a list"},
-    {"origin scalar", L "origins: {web: \"http://127.0.0.1\"}\n" B, "2: origins.web: must be a map, not a scalar"},
-    {"origin block list", L "origins:\n  web:\n    - type: http\n" B, "3: origins.web: must be a map, not a list"},
+    {"origins list", L "origins: [web]\n" B, "2: origins: expected a map, got a list"},
+    {"origin scalar", L "origins: {web: \"http://127.0.0.1\"}\n" B, "2: origins.web: expected a map, got \"http://127.0.0.1\""},
+    {"origin block list", L "origins:\n  web:\n    - type: http\n" B, "3: origins.web: expected a map, got a list"},
     {"behaviors map", L O "behaviors: {path: \"*\", origin: web}\n",
-     "3: behaviors: must be a list of {path, origin, ...}, not a map"},
-    {"behavior scalar", L O "behaviors: [\"*\"]\n", "3: behaviors[0]: must be a map, not a scalar"},
-    {"limits scalar", L O B "limits: 16MB\n", "4: limits: must be a map, not a scalar"},
-    {"cache list", L O B "cache: [256MB]\n", "4: cache: must be a map, not a list"},
-    {"hooks list", L O "hooks: [a]\n" B, "3: hooks: must be a map, not a list"},
-    {"hook scalar", L O "hooks: {a: " LUA "}\n" B, "3: hooks.a: must be a map, not a scalar"},
-    {"store scalar", L O B "store: on\n", "4: store: must be a map, not a scalar"},
-    {"admin list", L O B "admin:\n  - 1\n", "4: admin: must be a map, not a list"},
-    {"path list", L O "behaviors: [{path: [a], origin: web}]\n", "3: behaviors[0].path: must be a string, not a list"},
+     "3: behaviors: expected a list of {path, origin, ...}, got a map"},
+    {"behavior scalar", L O "behaviors: [\"*\"]\n", "3: behaviors[0]: expected a map, got \"*\""},
+    {"limits scalar", L O B "limits: 16MB\n", "4: limits: expected a map, got \"16MB\""},
+    {"cache list", L O B "cache: [256MB]\n", "4: cache: expected a map, got a list"},
+    {"hooks list", L O "hooks: [a]\n" B, "3: hooks: expected a map, got a list"},
+    {"hook scalar", L O "hooks: {a: " LUA "}\n" B, "3: hooks.a: expected a map, got \"tests/data/configs/hooks/passthrough.lua\""},
+    {"store scalar", L O B "store: on\n", "4: store: expected a map, got \"on\""},
+    {"admin list", L O B "admin:\n  - 1\n", "4: admin: expected a map, got a list"},
+    {"path list", L O "behaviors: [{path: [a], origin: web}]\n", "3: behaviors[0].path: expected a string, got a list"},
     {"origin name map", L O "behaviors: [{path: \"*\", origin: {web: 1}}]\n",
-     "3: behaviors[0].origin: must be a string, not a map"},
+     "3: behaviors[0].origin: expected a string, got a map"},
     {"host empty", "listen: [{host: \"\", port: 1}]\n" O B, "1: listen[0].host: must not be empty"},
     {"host brackets", "listen: [{host: \"[::1]\", port: 1}]\n" O B,
      "1: listen[0].host: \"[::1]\": write an IPv6 address without brackets (e.g. ::1)"},
@@ -531,13 +531,13 @@ static const bad_t bad[] = {
      "1: listen[0].host: \"127.0.0.1:8080\": give the port in port:, not in host"},
     {"host with port", "listen: [{host: \"127.0.0.1 8080\"}]\n" O B,
      "1: listen[0].host: \"127.0.0.1 8080\" is not a host name or an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)"},
-    {"url list", L "origins: {web: {type: http, url: [a]}}\n" B, "2: origins.web.url: must be a string, not a list"},
+    {"url list", L "origins: {web: {type: http, url: [a]}}\n" B, "2: origins.web.url: expected a string, got a list"},
     {"threads word", L O B "threads: many\n", "4: threads: must be auto or a number between 1 and 128"},
     {"threads zero", L O B "threads: 0\n", "4: threads: must be auto or a number between 1 and 128"},
     {"threads big", L O B "threads: 129\n", "4: threads: must be auto or a number between 1 and 128"},
     {"threads negative", L O B "threads: -1\n", "4: threads: must be auto or a number between 1 and 128"},
     {"threads fraction", L O B "threads: 1.5\n", "4: threads: must be auto or a number between 1 and 128"},
-    {"threads list", L O B "threads: [1]\n", "4: threads: must be auto or a number between 1 and 128"},
+    {"threads list", L O B "threads: [1]\n", "4: threads: expected auto or a number between 1 and 128, got a list"},
     {"tls_verify", L "origins: {web: {type: http, url: \"https://a\", tls_verify: maybe}}\n" B,
      "2: origins.web.tls_verify: must be true or false"},
     {"behavior cache word", L O "behaviors: [{path: \"*\", origin: web, cache: sometimes}]\n",
@@ -547,22 +547,22 @@ static const bad_t bad[] = {
     {"key headers all", L O "behaviors: [{path: \"*\", origin: web, cache: {key: {headers: all}}}]\n",
      "3: behaviors[0].cache.key.headers: must be a list of header names (all headers in the key would defeat the cache)"},
     {"key headers except", L O "behaviors: [{path: \"*\", origin: web, cache: {key: {headers: {except: [a]}}}}]\n",
-     "3: behaviors[0].cache.key.headers: must be none, all, a list of names"},
+     "3: behaviors[0].cache.key.headers: expected none or a list of names, got a map"},
     {"key query word", L O "behaviors: [{path: \"*\", origin: web, cache: {key: {query: some}}}]\n",
      "3: behaviors[0].cache.key.query: must be none, all, a list of names or {except: [names]}"},
     {"key query item", L O "behaviors: [{path: \"*\", origin: web, cache: {key: {query: [a, [b]]}}}]\n",
-     "3: behaviors[0].cache.key.query: must be a list of non-empty names"},
+     "3: behaviors[0].cache.key.query: expected names in the list, got a list"},
     {"key cookies except empty", L O "behaviors: [{path: \"*\", origin: web, cache: {key: {cookies: {}}}}]\n",
      "3: behaviors[0].cache.key.cookies: a map here must be {except: [names]}"},
     {"key not map", L O "behaviors: [{path: \"*\", origin: web, cache: {key: all}}]\n",
-     "3: behaviors[0].cache.key: must be a map, not a scalar"},
+     "3: behaviors[0].cache.key: expected a map, got \"all\""},
     {"access_log format", L O B "access_log: {format: xml}\n", "4: access_log.format: must be combined or json"},
-    {"access_log path", L O B "access_log: \"-\"\n", "4: access_log: must be a map {path, format} or off, not a scalar"},
+    {"access_log path", L O B "access_log: \"-\"\n", "4: access_log: expected a map {path, format} or off, got \"-\""},
     {"error_log level", L O B "error_log: {level: verbose}\n", "4: error_log.level: must be error, warn, info or debug"},
-    {"hook config list", L O "hooks: {h: {lua: " LUA ", config: [1]}}\n" B, "3: hooks.h.config: must be a map, not a list"},
+    {"hook config list", L O "hooks: {h: {lua: " LUA ", config: [1]}}\n" B, "3: hooks.h.config: expected a map, got a list"},
     {"hook include_body", L O "hooks: {h: {lua: " LUA ", include_body: 1}}\n" B, "3: hooks.h.include_body: must be true or false"},
     {"hook fetch_allow scalar", L O "hooks: {h: {lua: " LUA ", fetch_allow: a.com}}\n" B,
-     "3: hooks.h.fetch_allow: must be a list of names"},
+     "3: hooks.h.fetch_allow: expected a list of names, got \"a.com\""},
     {"hook fetch_allow url", L O "hooks: {h: {lua: " LUA ", fetch_allow: [\"http://a.com/\"]}}\n" B,
      "3: hooks.h.fetch_allow: \"http://a.com/\" is not a host, host:port, *.domain or origin name"},
     {"hook fetch_allow port", L O "hooks: {h: {lua: " LUA ", fetch_allow: [\"a.com:99999\"]}}\n" B,
@@ -578,7 +578,7 @@ static const bad_t bad[] = {
     {"size negative", L O B "cache: {memory: -1GB}\n", "4: cache.memory: invalid size \"-1GB\" (write e.g. 512KB, 256MB, 2GB)"},
     {"size overflow", L O B "cache: {memory: 99999999999TB}\n",
      "4: cache.memory: invalid size \"99999999999TB\" (write e.g. 512KB, 256MB, 2GB)"},
-    {"size map", L O B "cache: {memory: {a: 1}}\n", "4: cache.memory: invalid size \"\" (write e.g. 512KB, 256MB, 2GB)"},
+    {"size map", L O B "cache: {memory: {a: 1}}\n", "4: cache.memory: expected a size, got a map"},
     {"duration bare", L O B "limits: {shutdown_grace: 30}\n",
      "4: limits.shutdown_grace: invalid duration \"30\" (write e.g. 500ms, 30s, 5m, 1h, 1d)"},
     {"duration unit", L "origins: {web: {type: http, url: \"http://a\", connect_timeout: 2 seconds}}\n" B,
@@ -616,7 +616,7 @@ static const bad_t bad[] = {
     {"store listen without port", L O B "store:\n  listen: {host: 127.0.0.1}\n", "5: store.listen: port is required"},
     {"store without listen", L O B "store: {root: ./data}\n", "4: store: listen is required"},
     {"seed scalar", L O B "store: {listen: {port: 9000}, seed: site}\n",
-     "4: store.seed: must be a map {bucket: NAME, dir: PATH} or a list of them, not a scalar"},
+     "4: store.seed: expected a map {bucket: NAME, dir: PATH} or a list of them, got \"site\""},
     {"seed unknown key", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: tests, dri: x}}\n",
      "4: store.seed.dri: unknown key (did you mean \"dir\"?)"},
     {"seed without bucket", L O B "store:\n  listen: {port: 9000}\n  seed:\n    dir: tests\n",
@@ -634,7 +634,7 @@ static const bad_t bad[] = {
     {"seed reserved bucket", L O B "store: {listen: {port: 9000}, seed: {bucket: xn--site, dir: tests}}\n",
      "4: store.seed.bucket: \"xn--site\" is not a valid bucket name (3-63 of a-z 0-9 . -, a letter or digit at both ends, none of S3's reserved prefixes and suffixes such as xn-- or -s3alias)"},
     {"seed bucket list", L O B "store: {listen: {port: 9000}, seed: {bucket: [a], dir: tests}}\n",
-     "4: store.seed.bucket: must be a string, not a list"},
+     "4: store.seed.bucket: expected a string, got a list"},
     {"seed missing dir", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: /nonexistent/site}}\n",
      "4: store.seed.dir: cannot read \"/nonexistent/site\": No such file or directory"},
     {"seed dir is a file", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: " LUA "}}\n",
@@ -642,14 +642,14 @@ static const bad_t bad[] = {
     {"seed empty dir", L O B "store: {listen: {port: 9000}, seed: {bucket: site, dir: \"\"}}\n",
      "4: store.seed.dir: must not be empty"},
     {"seed item scalar", L O B "store:\n  listen: {port: 9000}\n  seed:\n    - {bucket: site, dir: tests}\n    - site\n",
-     "8: store.seed[1]: must be a map {bucket: NAME, dir: PATH}, not a scalar"},
+     "8: store.seed[1]: expected a map {bucket: NAME, dir: PATH}, got \"site\""},
     {"seed twice",
      L O B "store:\n  listen: {port: 9000}\n  seed:\n    - {bucket: site, dir: tests}\n    - {bucket: site, dir: conf}\n",
      "8: store.seed[1].bucket: \"site\" is already seeded by store.seed[0] (line 7)"},
     {"admin without listen", L O B "admin: {token: abcdefghij}\n", "4: admin: listen is required"},
     {"tls missing key", "listen:\n  - port: 8443\n    tls:\n      certificate: " CERT "\n" O B,
      "3: listen[0].tls: needs both certificate and key"},
-    {"tls scalar", "listen: [{port: 8443, tls: on}]\n" O B, "1: listen[0].tls: must be a map, not a scalar"},
+    {"tls scalar", "listen: [{port: 8443, tls: on}]\n" O B, "1: listen[0].tls: expected a map, got \"on\""},
     {"tls unreadable cert", "listen: [{port: 8443, tls: {certificate: /nonexistent/cert.pem, key: " KEY "}}]\n" O B,
      "1: listen[0].tls.certificate: cannot read \"/nonexistent/cert.pem\": No such file or directory"},
     {"tls unreadable key", "listen:\n  - port: 8443\n    tls:\n      certificate: " CERT "\n      key: missing.key\n" O B,
@@ -736,7 +736,7 @@ static const bad_t bad[] = {
     /* behaviors */
     {"no behaviors", L O, "1: behaviors: at least one behavior is required (e.g. - {path: \"*\", origin: NAME})"},
     {"empty behaviors", L O "behaviors: []\n", "3: behaviors: at least one behavior is required"},
-    {"null behaviors", L O "behaviors:\n", "3: behaviors: must be a list of {path, origin, ...}, not empty"},
+    {"null behaviors", L O "behaviors:\n", "3: behaviors: expected a list of {path, origin, ...}, got an empty value"},
     {"unknown origin", L O "behaviors:\n  - {path: \"/a\", origin: web}\n  - {path: \"*\", origin: api}\n",
      "5: behaviors[1].origin: no origin named \"api\" in origins"},
     {"unknown origin close", L O "behaviors: [{path: \"*\", origin: wbe}]\n",
@@ -766,7 +766,7 @@ static const bad_t bad[] = {
      L O "hooks: {auth: {lua: " LUA "}}\nbehaviors: [{path: \"*\", origin: web, hooks: {origin-response: a@1}}]\n",
      "4: behaviors[0].hooks.origin-response: no hook named \"a\" in hooks"},
     {"hooks not map", L O "hooks: {auth: {lua: " LUA "}}\nbehaviors: [{path: \"*\", origin: web, hooks: [auth]}]\n",
-     "4: behaviors[0].hooks: must be a map, not a list"},
+     "4: behaviors[0].hooks: expected a map, got a list"},
 
     /* hooks */
     {"hook without code", L O "hooks:\n  h:\n    timeout: 1s\n" B, "4: hooks.h: needs lua: FILE.lua or native: FILE.so"},
@@ -796,9 +796,9 @@ static const bad_t bad[] = {
     /* the file itself */
     {"empty file", "", "1: (file): the file is empty (it needs at least listen, origins and behaviors)"},
     {"only comments", "# nothing here\n\n", "1: (file): the file is empty (it needs at least listen, origins and behaviors)"},
-    {"a list", "- listen: [{port: 1}]\n", "1: (file): must be a map, not a list"},
-    {"a scalar", "hello\n", "1: (file): must be a map, not a scalar"},
-    {"null", "~\n", "1: (file): must be a map, not empty"},
+    {"a list", "- listen: [{port: 1}]\n", "1: (file): expected a map, got a list"},
+    {"a scalar", "hello\n", "1: (file): expected a map, got \"hello\""},
+    {"null", "~\n", "1: (file): expected a map, got an empty value"},
     {"two documents", L O B "---\n" L, "4: (file): a second YAML document starts here: a config file holds one"},
     {"syntax unclosed flow", L O "behaviors: [{path: \"*\", origin: web}\n",
      "3: (syntax): did not find expected ',' or ']' while parsing a flow sequence"},
@@ -885,7 +885,7 @@ static void test_distribution(void **state)
         {"distribution: {domain_name: \"a_b.example\"}\n",
          "t.yaml:4: distribution.domain_name: \"a_b.example\" is not a domain name"},
         {"distribution:\n  ids: x\n", "t.yaml:5: distribution.ids: unknown key (did you mean \"id\"?)"},
-        {"distribution: [x]\n", "t.yaml:4: distribution: must be a map"},
+        {"distribution: [x]\n", "t.yaml:4: distribution: expected a map, got a list"},
         {"distribution: {id: \"\"}\n", "t.yaml:4: distribution.id:"},
     };
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
