@@ -115,7 +115,8 @@ h2o_timeout_t *server_timeout(server_worker_t *w, uint64_t ms)
 
 /* ---- listeners ------------------------------------------------------------------------------------------------------------ */
 
-static int open_listener(conf_listen_t *l, char *err, size_t errlen)
+/* errors name the setting as -t does: FILE:LINE: listen[0]: ... */
+static int open_listener(const char *file, conf_listen_t *l, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char port[8];
@@ -126,13 +127,14 @@ static int open_listener(conf_listen_t *l, char *err, size_t errlen)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     if ((r = getaddrinfo(l->host, port, &hints, &res)) != 0) {
-        snprintf(err, errlen, "cannot resolve listen address %s: %s", l->host, gai_strerror(r));
+        snprintf(err, errlen, "%s:%d: %s.host: cannot resolve listen address %s: %s", file, l->line, l->key, l->host,
+                 gai_strerror(r));
         return -1;
     }
     if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
         listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%u: %s", l->host, l->port, strerror(errno));
+        snprintf(err, errlen, "%s:%d: %s: cannot listen on %s port %u: %s", file, l->line, l->key, l->host, l->port, strerror(errno));
         if (fd != -1)
             close(fd);
         freeaddrinfo(res);
@@ -153,26 +155,40 @@ static int open_listener(conf_listen_t *l, char *err, size_t errlen)
     return fd;
 }
 
-static SSL_CTX *make_server_ssl_ctx(conf_listen_t *l, char *err, size_t errlen)
+/* OpenSSL's reason for the last failure (its queue is emptied: the next check starts clean) */
+static const char *ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r != NULL ? r : "unknown OpenSSL error";
+}
+
+/* the listener's TLS context; errors are FILE:LINE: listen[0].tls.certificate: ... (or .tls.key) */
+static SSL_CTX *make_server_ssl_ctx(const char *file, const conf_listen_t *l, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    unsigned long e;
     if (ctx == NULL) {
-        snprintf(err, errlen, "cannot create a TLS context");
+        snprintf(err, errlen, "%s:%d: %s.tls: cannot create a TLS context: %s", file, l->line, l->key, ssl_reason());
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
     if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1) {
-        e = ERR_get_error();
-        snprintf(err, errlen, "%s: cannot load the certificate: %s", l->tls_certificate, ERR_reason_error_string(e));
+        snprintf(err, errlen, "%s:%d: %s.tls.certificate: cannot load \"%s\" as a PEM certificate: %s", file, l->certificate_line,
+                 l->key, l->tls_certificate, ssl_reason());
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-        e = ERR_get_error();
-        snprintf(err, errlen, "%s: cannot load the key (or it does not match the certificate): %s", l->tls_key,
-                 ERR_reason_error_string(e));
+    if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1) {
+        snprintf(err, errlen, "%s:%d: %s.tls.key: cannot load \"%s\" as a PEM private key: %s", file, l->key_line, l->key,
+                 l->tls_key, ssl_reason());
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "%s:%d: %s.tls.key: \"%s\" is not the key of the certificate \"%s\" (%s)", file, l->key_line, l->key,
+                 l->tls_key, l->tls_certificate, ssl_reason());
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -470,6 +486,29 @@ static void *store_loop_main(void *arg)
 
 /* ---- setup ---------------------------------------------------------------------------------------------------------------- */
 
+/* err becomes FILE:LINE: KEY: err, the form of every configuration error */
+static void prefix_error(const char *file, int line, const char *key, char *err, size_t errlen)
+{
+    char *msg = strdup(err);
+    if (msg == NULL)
+        return;
+    snprintf(err, errlen, "%s:%d: %s: %s", file, line, key, msg);
+    free(msg);
+}
+
+int server_check_tls(const conf_t *conf, char *err, size_t errlen)
+{
+    for (size_t i = 0; i != conf->num_listen; ++i) {
+        SSL_CTX *ctx;
+        if (conf->listen[i].tls_certificate == NULL)
+            continue;
+        if ((ctx = make_server_ssl_ctx(conf->file, &conf->listen[i], err, errlen)) == NULL)
+            return -1;
+        SSL_CTX_free(ctx);
+    }
+    return 0;
+}
+
 static int setup_hosts(conf_t *conf, char *err, size_t errlen)
 {
     h2o_pathconf_t *pc;
@@ -496,8 +535,10 @@ static int setup_hosts(conf_t *conf, char *err, size_t errlen)
         server.store_host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("store")), 65535);
         pc = h2o_config_register_path(server.store_host, "/", 0);
         register_counting(pc);
-        if ((server.store = store_create(&conf->store, err, errlen)) == NULL)
+        if ((server.store = store_create(&conf->store, err, errlen)) == NULL) {
+            prefix_error(conf->file, conf->store.line, "store", err, errlen);
             return -1;
+        }
         store_register(server.store, pc);
         server.store_hosts[0] = server.store_host;
 #else
@@ -539,9 +580,9 @@ static int setup_listeners(conf_t *conf, char *err, size_t errlen)
             l = &conf->admin.listen;
             kind = LISTEN_ADMIN;
         }
-        if ((server.listen_fds[k] = open_listener(l, err, errlen)) == -1)
+        if ((server.listen_fds[k] = open_listener(conf->file, l, err, errlen)) == -1)
             return -1;
-        if (l->tls_certificate != NULL && (server.listen_ssl[k] = make_server_ssl_ctx(l, err, errlen)) == NULL)
+        if (l->tls_certificate != NULL && (server.listen_ssl[k] = make_server_ssl_ctx(conf->file, l, err, errlen)) == NULL)
             return -1;
         server.listen_kind[k] = kind;
         log_info("listening: %s %s://%s%s%s:%u", listen_kind_names[kind], l->tls_certificate != NULL ? "https" : "http",
@@ -717,7 +758,15 @@ int server_run(conf_t *conf)
     cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
     if (kvapi_open(conf, err, sizeof(err)) != 0) {
-        log_error("kv: %s", err);
+        /* the store whose log the message names, or the first */
+        size_t k = 0;
+        char key[160];
+        for (size_t j = 0; j != conf->num_kv; ++j)
+            if (strstr(err, conf->kv[j].path) != NULL)
+                k = j;
+        snprintf(key, sizeof(key), "kv.%s", conf->num_kv != 0 ? conf->kv[k].name : "");
+        prefix_error(conf->file, conf->num_kv != 0 ? conf->kv[k].line : 1, key, err, sizeof(err));
+        log_error("%s", err);
         return start_failed(conf);
     }
     if (setup_hosts(conf, err, sizeof(err)) != 0 || setup_listeners(conf, err, sizeof(err)) != 0) {

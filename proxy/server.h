@@ -113,4 +113,8 @@ int server_run(conf_t *conf);
 /** milliseconds since the epoch (the loop's cached clock on worker threads) */
 int64_t server_now_ms(void);
 
+/** loads every listener's TLS certificate and key as a start would (`edgehook -t`): 0, or -1 with
+ * `FILE:LINE: listen[N].tls.certificate: reason` (or `.tls.key`: unreadable, not PEM, not the certificate's key) in err */
+int server_check_tls(const conf_t *conf, char *err, size_t errlen);
+
 #endif
