@@ -250,7 +250,7 @@ static void behavior(FILE *fp, const conf_behavior_t *b)
     if (o->headers_set) {
         key_part(fp, o->headers.count != 0 ? CONF_KEY_LIST : CONF_KEY_NONE, &o->headers);
     } else {
-        fputs("[accept, accept-encoding, accept-language, authorization]", fp);
+        fputs("[\"accept\", \"accept-encoding\", \"accept-language\", \"authorization\"]", fp);
     }
     fputs("\n      cookies: ", fp);
     key_part(fp, o->cookie_mode, &o->cookies);

@@ -55,6 +55,8 @@ int conf_expand_env(const char *s, char **out, char *why, size_t whylen)
             continue;
         }
         const char *name = p + 2, *n = name, *end, *def = NULL;
+        if (strchr(name, '}') == NULL)
+            return fail(&b, why, whylen, p, strlen(p), "\"%s\": no closing } (write $${ for a literal ${)");
         if (!(isalpha((unsigned char)*n) || *n == '_'))
             return fail(&b, why, whylen, p, strcspn(p, "}") + (strchr(p, '}') != NULL),
                         "\"%s\": a variable name is letters, digits and _, not starting with a digit (write $${ for a "

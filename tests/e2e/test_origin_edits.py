@@ -342,7 +342,7 @@ def distribution_config_errors_name_file_and_line():
            ("distribution:\n  domain_nme: d1.cloudfront.net",
             r":4: distribution\.domain_nme: unknown key \(did you mean \"domain_name\"\?\)"),
            ("distribution: {domain_name: \"bad_domain!\"}", r":3: distribution\.domain_name: \"bad_domain!\" is not a domain name"),
-           ("distribution: [E2QWRUHAPOMQZL]", r":3: distribution: must be a map")]
+           ("distribution: [E2QWRUHAPOMQZL]", r":3: distribution: expected a map, got a list")]
     for text, want in bad:
         path = os.path.join(TMP, "bad.yaml")
         with open(path, "w") as f:
