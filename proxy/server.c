@@ -155,13 +155,21 @@ static int open_listener(const char *file, conf_listen_t *l, char *err, size_t e
     return fd;
 }
 
-/* OpenSSL's reason for the last failure (its queue is emptied: the next check starts clean) */
-static const char *ssl_reason(void)
+/* OpenSSL's reason for a failure: its first error, the cause ("no start line"; later ones say where it surfaced, "PEM lib");
+ * the queue is emptied, so the next check starts clean */
+static const char *ssl_reason_code(unsigned long *code)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_get_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
     ERR_clear_error();
+    if (code != NULL)
+        *code = e;
     return r != NULL ? r : "unknown OpenSSL error";
+}
+
+static const char *ssl_reason(void)
+{
+    return ssl_reason_code(NULL);
 }
 
 /* the listener's TLS context; errors are FILE:LINE: listen[0].tls.certificate: ... (or .tls.key) */
@@ -181,8 +189,14 @@ static SSL_CTX *make_server_ssl_ctx(const char *file, const conf_listen_t *l, ch
         return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errlen, "%s:%d: %s.tls.key: cannot load \"%s\" as a PEM private key: %s", file, l->key_line, l->key,
-                 l->tls_key, ssl_reason());
+        unsigned long code;
+        const char *why = ssl_reason_code(&code);
+        if (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH) /* a valid key, of another certificate */
+            snprintf(err, errlen, "%s:%d: %s.tls.key: \"%s\" is not the key of the certificate \"%s\" (%s)", file, l->key_line,
+                     l->key, l->tls_key, l->tls_certificate, why);
+        else
+            snprintf(err, errlen, "%s:%d: %s.tls.key: cannot load \"%s\" as a PEM private key: %s", file, l->key_line, l->key,
+                     l->tls_key, why);
         SSL_CTX_free(ctx);
         return NULL;
     }
