@@ -4,24 +4,44 @@
 #include <string.h>
 #include "conf/config.h"
 
+/* writes the character at *p inside a double-quoted YAML scalar and advances *p past it: what YAML would not read back as it is
+ * (controls, C1 controls, DEL, NEL and the line and paragraph separators, which a double-quoted scalar folds, BOM and
+ * non-characters) is written as an escape; `${` as `$${`, which the loader turns back into `${` */
+static void put_char(FILE *fp, const unsigned char **pp)
+{
+    const unsigned char *p = *pp;
+    unsigned cp = *p;
+    size_t n = 1;
+    if (*p >= 0xc0 && *p < 0xe0 && (p[1] & 0xc0) == 0x80) {
+        cp = (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu);
+        n = 2;
+    } else if (*p >= 0xe0 && *p < 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+        cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+        n = 3;
+    }
+    *pp = p + n - 1;
+    if (cp == '"' || cp == '\\')
+        fprintf(fp, "\\%c", (int)cp);
+    else if (cp == '\n')
+        fputs("\\n", fp);
+    else if (cp == '\t')
+        fputs("\\t", fp);
+    else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        fprintf(fp, "\\x%02x", cp);
+    else if (cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+        fprintf(fp, "\\u%04x", cp);
+    else if (cp == '$' && p[1] == '{')
+        fputs("$$", fp);
+    else
+        fwrite(p, 1, n, fp);
+}
+
 /* a double-quoted YAML string: what conf_load reads back byte for byte */
 static void q(FILE *fp, const char *s)
 {
     fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; ++p) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", fp);
-        else if (*p == '\t')
-            fputs("\\t", fp);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(fp, "\\x%02x", *p);
-        else if (*p == '$' && p[1] == '{')
-            fputs("$$", fp); /* the loader would expand ${ again */
-        else
-            fputc(*p, fp);
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; ++p)
+        put_char(fp, &p);
     fputc('"', fp);
 }
 
@@ -89,24 +109,29 @@ static void key_part(FILE *fp, conf_key_mode_t mode, const conf_namelist_t *l)
     }
 }
 
-/* the JSON of a hook's config as a YAML flow collection: JSON is YAML once `:` and `,` are followed by a space */
+/* the JSON of a hook's config as a YAML flow collection: JSON is YAML once `:` and `,` are followed by a space (and its strings'
+ * characters are written as q() writes them; JSON's own escapes, \" \\ \uXXXX, are YAML's too) */
 static void json_as_yaml(FILE *fp, const char *json)
 {
     int in_string = 0;
-    for (const char *p = json; *p != '\0'; ++p) {
-        fputc(*p, fp);
+    for (const unsigned char *p = (const unsigned char *)json; *p != '\0'; ++p) {
         if (in_string) {
-            if (*p == '\\' && p[1] != '\0')
-                fputc(*++p, fp);
-            else if (*p == '$' && p[1] == '{')
-                fputc('$', fp); /* $${: the loader would expand ${ again */
-            else if (*p == '"')
+            if (*p == '\\' && p[1] != '\0') {
+                fputc(*p++, fp);
+                fputc(*p, fp);
+            } else if (*p == '"') {
+                fputc(*p, fp);
                 in_string = 0;
-        } else if (*p == '"') {
-            in_string = 1;
-        } else if (*p == ':' || *p == ',') {
-            fputc(' ', fp);
+            } else {
+                put_char(fp, &p);
+            }
+            continue;
         }
+        fputc(*p, fp);
+        if (*p == '"')
+            in_string = 1;
+        else if (*p == ':' || *p == ',')
+            fputc(' ', fp);
     }
 }
 
