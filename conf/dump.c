@@ -447,6 +447,11 @@ void conf_dump(const conf_t *conf, FILE *fp)
     } else {
         fputs("# admin: off (no admin API)\n", fp);
     }
+    if (conf->state_dir != NULL) {
+        fputs("state_dir: ", fp);
+        q(fp, conf->state_dir);
+        fputc('\n', fp);
+    }
     if (conf->distribution.id != NULL || conf->distribution.domain_name != NULL) {
         fputs("distribution:\n", fp);
         if (conf->distribution.id != NULL) {
