@@ -193,7 +193,7 @@ typedef struct conf_admin {
     int enabled;
     conf_listen_t listen;
     char *token;
-    char *token_env; /* the variable the token was read from, or NULL */
+    char *token_env;             /* the variable the token was read from, or NULL */
     conf_namelist_t plugin_dirs; /* directories (absolute, resolved) the admin API may load native plugins from */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_admin_t;

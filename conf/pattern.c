@@ -59,13 +59,13 @@ int conf_pattern_check(const char *pat, int allow_params, char *why, size_t whyl
                 return -1;
             }
             if (islower(p[1]) || islower(p[2])) {
-                snprintf(why, whylen, "write %%%c%c with upper-case hex: request paths are matched in that form",
-                         toupper(p[1]), toupper(p[2]));
+                snprintf(why, whylen, "write %%%c%c with upper-case hex: request paths are matched in that form", toupper(p[1]),
+                         toupper(p[2]));
                 return -1;
             }
             if (is_unreserved(hi * 16 + lo)) {
-                snprintf(why, whylen, "write '%c' instead of %%%c%c: request paths are matched with it decoded", hi * 16 + lo,
-                         p[1], p[2]);
+                snprintf(why, whylen, "write '%c' instead of %%%c%c: request paths are matched with it decoded", hi * 16 + lo, p[1],
+                         p[2]);
                 return -1;
             }
             p += 2;
@@ -92,7 +92,7 @@ int conf_pattern_check(const char *pat, int allow_params, char *why, size_t whyl
 #define MAXSTATES 8192
 
 typedef struct state {
-    unsigned pos; /* in later */
+    unsigned pos;        /* in later */
     uint64_t set[WORDS]; /* positions of earlier */
 } state_t;
 

@@ -84,27 +84,27 @@ static int check_loadable(const conf_t *conf, char *err, size_t errlen)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "edgehook %s - an edge CDN node: caching reverse proxy with Lambda@Edge-style hooks\n"
-                "\n"
-                "usage:\n"
-                "  edgehook -c FILE            run with the configuration in FILE\n"
-                "  edgehook -t -c FILE         check FILE and exit (0: valid, 1: invalid, with FILE:LINE: KEY: reason)\n"
-                "  edgehook -T -c FILE         check FILE, then print the effective configuration (every default filled in)\n"
-                "  edgehook invoke --hook FILE --event EVENT.json [--type viewer-request] [--config JSON]\n"
-                "                              run one hook locally on a Lambda@Edge test event\n"
-                "  edgehook --version          print the version, git revision, build type and library versions\n"
-                "  edgehook --help             print this help\n"
-                "\n"
-                "signals: SIGTERM/SIGINT stop gracefully (in-flight requests finish within limits.shutdown_grace)\n",
+    fprintf(fp,
+            "edgehook %s - an edge CDN node: caching reverse proxy with Lambda@Edge-style hooks\n"
+            "\n"
+            "usage:\n"
+            "  edgehook -c FILE            run with the configuration in FILE\n"
+            "  edgehook -t -c FILE         check FILE and exit (0: valid, 1: invalid, with FILE:LINE: KEY: reason)\n"
+            "  edgehook -T -c FILE         check FILE, then print the effective configuration (every default filled in)\n"
+            "  edgehook invoke --hook FILE --event EVENT.json [--type viewer-request] [--config JSON]\n"
+            "                              run one hook locally on a Lambda@Edge test event\n"
+            "  edgehook --version          print the version, git revision, build type and library versions\n"
+            "  edgehook --help             print this help\n"
+            "\n"
+            "signals: SIGTERM/SIGINT stop gracefully (in-flight requests finish within limits.shutdown_grace)\n",
             EDGE_VERSION);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"conf", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
-                                             {"version", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-                                             {"dump", no_argument, NULL, 'T'},
-                                             {NULL, 0, NULL, 0}};
+                                             {"version", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+                                             {"dump", no_argument, NULL, 'T'},       {NULL, 0, NULL, 0}};
     const char *file = NULL;
     int test = 0, ch;
     char err[CONF_ERRBUF_SIZE];

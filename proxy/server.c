@@ -134,7 +134,8 @@ static int open_listener(const char *file, conf_listen_t *l, char *err, size_t e
     if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
         listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "%s:%d: %s: cannot listen on %s port %u: %s", file, l->line, l->key, l->host, l->port, strerror(errno));
+        snprintf(err, errlen, "%s:%d: %s: cannot listen on %s port %u: %s", file, l->line, l->key, l->host, l->port,
+                 strerror(errno));
         if (fd != -1)
             close(fd);
         freeaddrinfo(res);

@@ -69,7 +69,8 @@ static void test_expand_env(void **state)
         if (r != 0)
             fail_msg("%s: refused: %s", cases[i].in, why);
         if (cases[i].out == NULL ? out != NULL : out == NULL || strcmp(out, cases[i].out) != 0)
-            fail_msg("%s: got %s, want %s", cases[i].in, out != NULL ? out : "(unchanged)", cases[i].out ? cases[i].out : "(unchanged)");
+            fail_msg("%s: got %s, want %s", cases[i].in, out != NULL ? out : "(unchanged)",
+                     cases[i].out ? cases[i].out : "(unchanged)");
         free(out);
     }
 }
@@ -96,7 +97,8 @@ static void test_env_in_config(void **state)
     assert_string_equal(conf->behaviors[0].path, "/$x/*"); /* a $ without { is itself */
     conf_free(conf);
     /* $EH_MEM without braces is not a reference: an invalid size, said with the text as written */
-    expect_error(L O B "cache: {memory: $EH_MEM}\n", "t.yaml:6: cache.memory: invalid size \"$EH_MEM\" (write e.g. 512KB, 256MB, 2GB)");
+    expect_error(L O B "cache: {memory: $EH_MEM}\n",
+                 "t.yaml:6: cache.memory: invalid size \"$EH_MEM\" (write e.g. 512KB, 256MB, 2GB)");
     expect_error(L O B "cache:\n  memory: ${EH_UNSET}\n", "t.yaml:7: cache.memory: environment variable EH_UNSET is not set");
     expect_error("listen:\n  - port: 8080\n  - {host: \"${EH_UNSET}\", port: 1}\n" O B,
                  "t.yaml:3: listen[1].host: environment variable EH_UNSET is not set");
@@ -118,13 +120,15 @@ static void test_wrong_types(void **state)
 {
     expect_error(L O B "cache: {memory: [256MB]}\n", "t.yaml:6: cache.memory: expected a size, got a list");
     expect_error(L O B "limits: {shutdown_grace: {s: 1}}\n", "t.yaml:6: limits.shutdown_grace: expected a duration, got a map");
-    expect_error(L O B "limits: {allow_path_params: [1]}\n", "t.yaml:6: limits.allow_path_params: expected true or false, got a list");
+    expect_error(L O B "limits: {allow_path_params: [1]}\n",
+                 "t.yaml:6: limits.allow_path_params: expected true or false, got a list");
     expect_error(L O B "error_log: {level: [warn]}\n",
                  "t.yaml:6: error_log.level: expected error, warn, info or debug, got a list");
     expect_error(L O B "store: {listen: {port: 9000}, root: [a]}\n", "t.yaml:6: store.root: expected a string, got a list");
     expect_error(L O B "threads: {n: 2}\n", "t.yaml:6: threads: expected auto or a number between 1 and 128, got a map");
     expect_error("listen: 8080\n" O B, "t.yaml:1: listen: expected a list of {host, port[, tls]}, got \"8080\"");
-    expect_error(L O B "cache: \"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+    expect_error(L O B "cache: \""
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
                  "t.yaml:6: cache: expected a map, got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
     expect_error(L O B "access_log: [x]\n", "t.yaml:6: access_log: expected a map {path, format} or off, got a list");
 }
@@ -135,10 +139,10 @@ static void test_pattern_syntax(void **state)
         const char *pat;
         int ok;
     } cases[] = {
-        {"*", 1},          {"/images/*", 1},  {"*.jpg", 1},     {"/api/v?/*", 1}, {"/a%20b", 1},  {"/caf%C3%A9", 1},
-        {"/a;b", 0},       {"/**", 0},        {"/a/**/b", 0},   {"/[a-z]*", 0},   {"/a]", 0},     {"/{a,b}", 0},
-        {"/a\\*", 0},      {"/a b", 0},       {"/a#b", 0},      {"/caf\xc3\xa9", 0}, {"/a%2", 0}, {"/a%zz", 0},
-        {"/a%2f", 0},      {"/a%41", 0},      {"/a%7E", 0},     {"/a\t", 0},
+        {"*", 1},     {"/images/*", 1}, {"*.jpg", 1},   {"/api/v?/*", 1},    {"/a%20b", 1}, {"/caf%C3%A9", 1},
+        {"/a;b", 0},  {"/**", 0},       {"/a/**/b", 0}, {"/[a-z]*", 0},      {"/a]", 0},    {"/{a,b}", 0},
+        {"/a\\*", 0}, {"/a b", 0},      {"/a#b", 0},    {"/caf\xc3\xa9", 0}, {"/a%2", 0},   {"/a%zz", 0},
+        {"/a%2f", 0}, {"/a%41", 0},     {"/a%7E", 0},   {"/a\t", 0},
     };
     char why[256];
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i)
@@ -334,8 +338,8 @@ static void test_dump_redacts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand_env),      cmocka_unit_test(test_env_in_config),   cmocka_unit_test(test_wrong_types),
-        cmocka_unit_test(test_pattern_syntax),  cmocka_unit_test(test_pattern_covers),  cmocka_unit_test(test_virtual_addressing),
+        cmocka_unit_test(test_expand_env),      cmocka_unit_test(test_env_in_config),  cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_pattern_syntax),  cmocka_unit_test(test_pattern_covers), cmocka_unit_test(test_virtual_addressing),
         cmocka_unit_test(test_dump_round_trip), cmocka_unit_test(test_dump_redacts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
