@@ -77,12 +77,17 @@ def install_with_prefix_puts_every_file_in_place():
         have = files_under(tmp)
         for f in EXPECTED:
             assert f in have, (f, have)
+        # the systemd unit and the logrotate file, once the tree has them (issue 17.3/17.4)
+        if os.path.exists(os.path.join(SRC, "examples", "systemd", "edgehook.service")):
+            assert "lib/systemd/system/edgehook.service" in have, have
+        if os.path.exists(os.path.join(SRC, "examples", "logrotate", "edgehook")):
+            assert "etc/logrotate.d/edgehook" in have, have
         libdir = cache_var("CMAKE_INSTALL_LIBDIR")
         for name in ("hmac_token", "security_headers", "uri_rewrite"):
             assert "%s/edgehook/examples/lib%s.so" % (libdir, name) in have, (name, have)
         # nothing outside the known places
         for f in have:
-            assert f.split("/")[0] in ("sbin", "include", "share", "etc", libdir.split("/")[0]), f
+            assert f.split("/")[0] in ("sbin", "include", "share", "etc", "lib", libdir.split("/")[0]), f
         assert os.access(os.path.join(tmp, "sbin", "edgehook"), os.X_OK)
         with open(os.path.join(SRC, "hooks", "edge_hook.h"), "rb") as a, \
                 open(os.path.join(tmp, "include", "edgehook", "edge_hook.h"), "rb") as b:
