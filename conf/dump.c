@@ -312,7 +312,21 @@ static void hook(FILE *fp, const conf_hook_t *h)
     names(fp, &h->fetch_allow);
     fputs("\n    kv: ", fp);
     names(fp, &h->kv);
-    fputc('\n', fp);
+    fprintf(fp, "\n    async:\n      retries: %u\n      max_age: ", h->async.retries);
+    duration(fp, h->async.max_age_ms);
+    fputs("\n      backoff: ", fp);
+    duration(fp, h->async.backoff_ms);
+    fprintf(fp, "\n      concurrency: %u\n", h->async.concurrency);
+    if (h->async.on_failure != NULL) {
+        fputs("      on_failure: ", fp);
+        q(fp, h->async.on_failure);
+        fputc('\n', fp);
+    }
+    if (h->async.on_success != NULL) {
+        fputs("      on_success: ", fp);
+        q(fp, h->async.on_success);
+        fputc('\n', fp);
+    }
 }
 
 static void store(FILE *fp, const conf_store_t *s)
@@ -447,6 +461,11 @@ void conf_dump(const conf_t *conf, FILE *fp)
     } else {
         fputs("# admin: off (no admin API)\n", fp);
     }
+    fprintf(fp, "async_queue:\n  max_events: %" PRIu64 "\n  max_bytes: ", conf->async_queue.max_events);
+    size(fp, conf->async_queue.max_bytes);
+    fprintf(fp, "\n  threads: %u\n  visibility: ", conf->async_queue.threads);
+    duration(fp, conf->async_queue.visibility_ms);
+    fputc('\n', fp);
     if (conf->state_dir != NULL) {
         fputs("state_dir: ", fp);
         q(fp, conf->state_dir);

@@ -936,7 +936,7 @@ static void test_async(void **state)
         {"    async: {on_failure: \"arn:aws:sqs:us-east-1:1:q\"}\n", "t.yaml:7: hooks.h.async.on_failure: \"arn:aws:sqs:"},
         {"    async: {on_success: \"arn:aws:s3:::a/b\"}\n", "t.yaml:7: hooks.h.async.on_success: \"arn:aws:s3:::a/b\" is not a"},
         {"    async: {retry: 1}\n", "t.yaml:7: hooks.h.async.retry: unknown key (did you mean \"retries\"?)"},
-        {"    async: [1]\n", "t.yaml:7: hooks.h.async: must be a map"},
+        {"    async: [1]\n", "t.yaml:7: hooks.h.async: expected a map, got a list"},
         {"async_queue: {threads: 0}\n", "t.yaml:7: async_queue.threads: must be a number between 1 and 64"},
         {"async_queue: {visibility: 10ms}\n", "t.yaml:7: async_queue.visibility: must be between 1s and 12h"},
     };
