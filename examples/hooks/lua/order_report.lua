@@ -2,7 +2,7 @@
 -- It builds `orders` synthetic orders in memory (as a batch job reading a day's records would) and returns a summary per
 -- country: a function whose memory grows with its input, to size with `edgehook invoke --sweep-memory`.
 --
---   aws lambda invoke --function-name order_report --payload '{"orders": 50000}' --cli-binary-format raw-in-base64-out out.json
+--   aws lambda invoke --function-name order-report --payload '{"orders": 50000}' --cli-binary-format raw-in-base64-out out.json
 local countries = { "DE", "FR", "US", "JP", "BR", "IN" }
 
 function handler(event, context)
