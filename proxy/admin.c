@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "cache/key.h"
@@ -18,8 +19,10 @@
 #include "proxy/control.h"
 #include "proxy/gen.h"
 #include "proxy/kvapi.h"
-#include "proxy/lambdainvoke.h"
+#include "proxy/lambdaapi.h"
 #include "proxy/lambdaasync.h"
+#include "sigv4/sigv4.h"
+#include "store/store.h"
 #include "proxy/handler.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
@@ -70,12 +73,124 @@ int admin_token_matches(const char *value, size_t len, const char *token)
     return (CRYPTO_memcmp(given, want, sizeof(want)) == 0) & bearer;
 }
 
-static int authorized(h2o_req_t *req, const char *token)
+static h2o_iovec_t header_of(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+/* 1 if `name` is in the `;`-separated list of signed headers */
+static int is_signed(const sigv4_auth_t *auth, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = auth->signed_headers; *p != '\0';) {
+        const char *e = strchr(p, ';');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
+
+static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char *service, h2o_iovec_t authz, char *reason,
+                                 size_t reasonlen)
+{
+    sigv4_auth_t auth;
+    const char *why = "", *access_key, *secret_key, *region = conf->store.region != NULL ? conf->store.region : "us-east-1";
+    h2o_iovec_t amz_date = header_of(req, "x-amz-date"), date = header_of(req, "date"), claimed = header_of(req, "x-amz-content-sha256");
+    char body_hash[65];
+    int r;
+
+    if (sigv4_parse_authorization((sigv4_str_t){authz.base, authz.len}, (sigv4_str_t){amz_date.base, amz_date.len},
+                                  (sigv4_str_t){date.base, date.len}, &auth, &why) != 0) {
+        snprintf(reason, reasonlen, "%s", why);
+        return ADMIN_AUTH_MALFORMED;
+    }
+    if (server.store == NULL) {
+        snprintf(reason, reasonlen, "The security token included in the request is invalid (no store is configured, so no "
+                                    "access key is known: use the bearer token).");
+        return ADMIN_AUTH_UNKNOWN_KEY;
+    }
+    store_get_credentials(server.store, &access_key, &secret_key);
+    if (strcmp(auth.access_key, access_key) != 0) {
+        snprintf(reason, reasonlen, "The security token included in the request is invalid.");
+        return ADMIN_AUTH_UNKNOWN_KEY;
+    }
+    if (strcmp(auth.service, service) != 0) {
+        snprintf(reason, reasonlen, "Credential should be scoped to correct service: '%s'.", service);
+        return ADMIN_AUTH_MALFORMED;
+    }
+    if (strcmp(auth.region, region) != 0) {
+        snprintf(reason, reasonlen, "Credential should be scoped to a valid region, not '%s' (this endpoint is '%s': store.region).",
+                 auth.region, region);
+        return ADMIN_AUTH_MALFORMED;
+    }
+    if ((r = sigv4_check_time(&auth, time(NULL), &why)) != 0) {
+        snprintf(reason, reasonlen, "Signature expired or not yet valid: %s (a request must be signed within 15 minutes of now).", why);
+        return r == SIGV4_ERR_SKEW || r == SIGV4_ERR_EXPIRED ? ADMIN_AUTH_EXPIRED : ADMIN_AUTH_MALFORMED;
+    }
+    /* the payload hash is the body's own: a signature over another body, or a header claiming another hash, does not match */
+    sigv4_sha256_hex(req->entity.base != NULL ? req->entity.base : "", req->entity.base != NULL ? req->entity.len : 0, body_hash);
+    if (claimed.base != NULL && !(claimed.len == 64 && strncasecmp(claimed.base, body_hash, 64) == 0)) {
+        snprintf(reason, reasonlen, "x-amz-content-sha256 is not the SHA-256 of the body.");
+        return ADMIN_AUTH_BAD_SIGNATURE;
+    }
+    /* every request header, plus the ones h2o keeps elsewhere (host, content-length) */
+    size_t n = 0, path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    sigv4_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 2));
+    for (size_t i = 0; i != req->headers.size; ++i)
+        hs[n++] = (sigv4_header_t){{req->headers.entries[i].name->base, req->headers.entries[i].name->len},
+                                   {req->headers.entries[i].value.base, req->headers.entries[i].value.len}};
+    hs[n++] = (sigv4_header_t){sigv4_cstr("host"), {req->input.authority.base, req->input.authority.len}};
+    if (is_signed(&auth, "content-length") && h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, -1) == -1) {
+        char *cl = h2o_mem_alloc_pool(&req->pool, 24);
+        snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
+        hs[n++] = (sigv4_header_t){sigv4_cstr("content-length"), sigv4_cstr(cl)};
+    }
+    sigv4_request_t vreq = {{req->method.base, req->method.len},
+                            {req->path.base, path_len},
+                            req->query_at != SIZE_MAX ? (sigv4_str_t){req->path.base + path_len + 1, req->path.len - path_len - 1}
+                                                      : (sigv4_str_t){NULL, 0},
+                            hs,
+                            n,
+                            {body_hash, 64}};
+    /* the canonical URI of the AWS services other than S3: normalised, each segment encoded once more than sent */
+    r = sigv4_verify(&auth, &vreq, sigv4_cstr(secret_key), SIGV4_F_ENCODE_TWICE | SIGV4_F_NORMALIZE, NULL, NULL, &why);
+    if (r == SIGV4_ERR_MISMATCH) {
+        snprintf(reason, reasonlen, "The request signature we calculated does not match the signature you provided. Check your AWS "
+                                    "Secret Access Key and signing method.");
+        return ADMIN_AUTH_BAD_SIGNATURE;
+    }
+    if (r != 0) {
+        snprintf(reason, reasonlen, "%s", why != NULL ? why : "the signature cannot be checked");
+        return ADMIN_AUTH_MALFORMED;
+    }
+    return ADMIN_AUTH_OK;
+}
+
+admin_auth_t admin_authorize(h2o_req_t *req, const conf_t *conf, const char *sigv4_service, char *reason, size_t reasonlen)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i == -1)
-        return 0;
-    return admin_token_matches(req->headers.entries[i].value.base, req->headers.entries[i].value.len, token);
+    h2o_iovec_t v;
+    if (i == -1) {
+        snprintf(reason, reasonlen, "Missing Authentication Token: give Authorization: Bearer TOKEN%s",
+                 sigv4_service != NULL ? " or sign the request (AWS Signature Version 4)" : "");
+        return ADMIN_AUTH_MISSING;
+    }
+    v = req->headers.entries[i].value;
+    if (v.len >= sizeof(SIGV4_ALGORITHM) && memcmp(v.base, SIGV4_ALGORITHM " ", sizeof(SIGV4_ALGORITHM)) == 0) {
+        if (sigv4_service == NULL) {
+            snprintf(reason, reasonlen, "this admin call takes Authorization: Bearer TOKEN, not a signature");
+            return ADMIN_AUTH_NOT_ALLOWED;
+        }
+        return verify_sigv4(req, conf, sigv4_service, v, reason, reasonlen);
+    }
+    if (conf->admin.token == NULL || !admin_token_matches(v.base, v.len, conf->admin.token)) {
+        snprintf(reason, reasonlen, "a valid Authorization: Bearer token is required");
+        return ADMIN_AUTH_BAD_TOKEN;
+    }
+    return ADMIN_AUTH_OK;
 }
 
 /* 1 if the directory of `file` (as given, resolved) is `dir` (resolved); `file` may be relative to the current directory */
@@ -607,17 +722,40 @@ static void do_hooks(h2o_req_t *req)
     respond_json_error(req, 404, "Not Found", "GET /hooks, POST /hooks/NAME/versions, PUT|DELETE /hooks/NAME/aliases/ALIAS");
 }
 
+/* the Lambda API: its errors are Lambda's (403 and x-amzn-ErrorType); the request is handled once authorised */
+static void lambda_authorized(h2o_req_t *req, edge_gen_t *gen)
+{
+    static const char *const types[] = {
+        [ADMIN_AUTH_MISSING] = "MissingAuthenticationTokenException", [ADMIN_AUTH_BAD_TOKEN] = "UnrecognizedClientException",
+        [ADMIN_AUTH_NOT_ALLOWED] = "AccessDeniedException",           [ADMIN_AUTH_UNKNOWN_KEY] = "UnrecognizedClientException",
+        [ADMIN_AUTH_MALFORMED] = "IncompleteSignatureException",      [ADMIN_AUTH_EXPIRED] = "InvalidSignatureException",
+        [ADMIN_AUTH_BAD_SIGNATURE] = "InvalidSignatureException"};
+    char reason[512];
+    admin_auth_t r = admin_authorize(req, gen->conf, "lambda", reason, sizeof(reason));
+    if (r != ADMIN_AUTH_OK) {
+        log_info("admin: %.*s %.*s refused: %s", (int)req->method.len, req->method.base, (int)req->path.len > 200 ? 200 : (int)req->path.len,
+                 req->path.base, reason);
+        lambdaapi_error(req, 403, types[r], "%s", reason);
+        return;
+    }
+    lambdaapi_handle(req);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     edge_gen_t *gen = server_worker_current()->gen; /* synchronous: the worker keeps it alive for this call */
-    const char *token = gen->conf->admin.token;
+    char reason[512];
     h2o_iovec_t path = req->path_normalized;
 
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
         respond(req, 200, "OK", "text/plain", h2o_iovec_init(H2O_STRLIT("ok\n")));
         return 0;
     }
-    if (token == NULL || !authorized(req, token)) {
+    if (lambdaapi_is_path(req->path)) {
+        lambda_authorized(req, gen);
+        return 0;
+    }
+    if (admin_authorize(req, gen->conf, NULL, reason, sizeof(reason)) != ADMIN_AUTH_OK) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"edgehook admin\""));
         respond_json_error(req, 401, "Unauthorized", "a valid Authorization: Bearer token is required");
         return 0;
@@ -644,16 +782,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         kvapi_handle(req);
         return 0;
     }
-    if (lambdainvoke_is_path(req->path)) { /* Lambda's Invoke (proxy/lambdainvoke.h) */
-        lambdainvoke_handle(req);
-        return 0;
-    }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/hooks")) || (path.len > 7 && memcmp(path.base, "/hooks/", 7) == 0)) {
         do_hooks(req);
         return 0;
     }
-    if (lambda_async_route(req)) /* `Event` invocations and event-invoke-config */
-        return 0;
     respond_json_error(req, 404, "Not Found", "unknown admin endpoint");
     return 0;
 }
