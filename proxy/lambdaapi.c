@@ -85,7 +85,7 @@ void lambdaapi_json(h2o_req_t *req, int status, const char *json, size_t len)
 static char *error_body(const char *msg)
 {
     hook_buf_t b = {NULL, 0, 0};
-    hook_buf_append(&b, "{\"Type\":\"User\",\"message\":", 26);
+    hook_buf_appendf(&b, "{\"Type\":\"User\",\"message\":");
     hook_buf_json_string(&b, msg, strlen(msg));
     hook_buf_append(&b, "}", 1);
     return b.base;
