@@ -348,13 +348,7 @@ rgw dns name = s3.localhost
 
 
 def npm_ready():
-    tests = os.path.join(SRC, "tests")
-    lock, stamp = os.path.join(tests, "package-lock.json"), os.path.join(tests, "node_modules", ".package-lock.json")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(lock) or \
-            not os.path.isdir(os.path.join(tests, "node_modules", "@20minutes", "s3rver")):
-        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tests, env=BASE_ENV,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-        assert p.returncode == 0, p.stderr.decode("utf-8", "replace")[-3000:]
+    edgetest.npm_ready("@20minutes/s3rver")
 
 
 # ---- the checks, the same for every server ------------------------------------------------------------------------------------

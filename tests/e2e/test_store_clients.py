@@ -14,6 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import edgetest  # noqa: E402
 from edgetest import Edge, SLOW, SRC, curl, curl_status, run, test  # noqa: E402
 
 AK, SK = "CLIENTSTOREKEY000001", "clientstoresecret00000000000000000000001"
@@ -215,11 +216,7 @@ def rclone_round_trip():
 
 
 def npm_ready():
-    tests = os.path.join(SRC, "tests")
-    lock, stamp = os.path.join(tests, "package-lock.json"), os.path.join(tests, "node_modules", ".package-lock.json")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(lock):
-        sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], env=dict(BASE_ENV), timeout=600, cwd=tests)
-    return tests
+    return edgetest.npm_ready("@aws-sdk/client-s3")
 
 
 @test

@@ -291,6 +291,25 @@ def run(argv=None):
     sys.exit(1 if failed else 0)
 
 
+def npm_ready(*packages):
+    """installs tests/node_modules from tests/package-lock.json with `npm ci` when the tree is missing, older than the lock file,
+    or lacks one of `packages` (e.g. "@aws-sdk/client-lambda"); returns the tests directory. Under an exclusive flock on
+    tests/.npm-install.lock (beside node_modules, which `npm ci` removes and rebuilds): build folders share one tree, and two
+    suites (or two ctest runs) must not install into it at once, nor read it while another installs."""
+    import fcntl
+    tests = os.path.join(SRC, "tests")
+    lock, stamp = os.path.join(tests, "package-lock.json"), os.path.join(tests, "node_modules", ".package-lock.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("http_proxy", "https_proxy")}
+    with open(os.path.join(tests, ".npm-install.lock"), "a") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(lock) or \
+                not all(os.path.isdir(os.path.join(tests, "node_modules", p)) for p in packages):
+            p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tests, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+            assert p.returncode == 0, p.stderr.decode("utf-8", "replace")[-3000:]
+    return tests
+
+
 def wait_until(pred, timeout=30, what="condition"):
     """polls pred until it holds; `timeout` only caps a wait that failed (a pass returns as soon as pred holds), so it is wide:
     on a loaded machine (issue 12: the suite under ctest -j2 beside a CPU-bound job) a log line or counter can take seconds"""
