@@ -317,13 +317,13 @@ static int parse_route(h2o_req_t *req, route_t *r, char *err, size_t errlen)
 
 typedef struct lv_version {
     unsigned number; /* 0: $LATEST */
-    char sha256[65];
+    char sha256[65], sha256_b64[48];
     uint64_t code_size;
     int is_lua;
     char *description;
     uint64_t timeout_s;
     unsigned memory_mb;
-    time_t modified;
+    char modified[40]; /* Lambda's format: 2026-12-02T10:55:00.123+0000 */
 } lv_version_t;
 
 typedef struct lv_alias {
@@ -331,6 +331,7 @@ typedef struct lv_alias {
     unsigned versions[2];
     double weights[2];
     size_t n;
+    char modified[40];
 } lv_alias_t;
 
 typedef struct lv_function {
@@ -377,26 +378,36 @@ static int alias_by_name(const void *a, const void *b)
     return strcmp(((const lv_alias_t *)a)->name, ((const lv_alias_t *)b)->name);
 }
 
-/* the settings of hook `name` in conf (timeout in seconds, memory in MB) */
-static void settings_of(const conf_t *conf, const char *name, uint64_t *timeout_s, unsigned *memory_mb)
+static uint64_t num_of(const hook_json_t *o, const char *key, uint64_t dflt)
 {
-    *timeout_s = 5;
-    *memory_mb = 128;
-    for (size_t i = 0; conf != NULL && i != conf->num_hooks; ++i) {
-        if (strcmp(conf->hooks[i].name, name) != 0)
-            continue;
-        if (conf->hooks[i].timeout_ms > 0)
-            *timeout_s = (uint64_t)(conf->hooks[i].timeout_ms + 999) / 1000;
-        if (conf->hooks[i].memory_limit != 0)
-            *memory_mb = (unsigned)((conf->hooks[i].memory_limit + (1u << 20) - 1) >> 20);
-    }
+    const hook_json_t *x = hook_json_get(o, key);
+    return x != NULL && x->type == HOOK_JSON_NUMBER && x->number >= 0 ? (uint64_t)x->number : dflt;
 }
 
-/*
- * Every function (name NULL) or one: the committed registry, read from hook_versions_json() (today's read API), $LATEST being
- * the newest version. NULL with *count 0 when there is none.
- */
-static lv_function_t *lv_load(const conf_t *conf, const char *name, size_t *count)
+static const char *str_of(const hook_json_t *o, const char *key)
+{
+    const hook_json_t *x = hook_json_get(o, key);
+    return x != NULL && x->type == HOOK_JSON_STRING ? x->str : "";
+}
+
+/* CODE of hook_versions_json() (hooks/versions.h) as a version */
+static void code_of(const hook_json_t *o, lv_version_t *v)
+{
+    const hook_json_t *t = hook_json_get(o, "timeout_ms");
+    v->number = (unsigned)num_of(o, "version", 0);
+    snprintf(v->sha256, sizeof(v->sha256), "%s", str_of(o, "sha256"));
+    snprintf(v->sha256_b64, sizeof(v->sha256_b64), "%s", str_of(o, "code_sha256"));
+    snprintf(v->modified, sizeof(v->modified), "%s", str_of(o, "created"));
+    v->code_size = num_of(o, "size", 0);
+    v->is_lua = strcmp(str_of(o, "kind"), "lua") == 0;
+    v->description = xstrdup(str_of(o, "description"));
+    /* -1: the event's default (viewer events 5 s) */
+    v->timeout_s = t != NULL && t->type == HOOK_JSON_NUMBER && t->number > 0 ? ((uint64_t)t->number + 999) / 1000 : 5;
+    v->memory_mb = (unsigned)((num_of(o, "memory", 64u << 20) + (1u << 20) - 1) >> 20);
+}
+
+/* every function (name NULL) or one, from the committed registry (hook_versions_json); NULL with *count 0 when there is none */
+static lv_function_t *lv_load(const char *name, size_t *count)
 {
     char err[256], *text = hook_versions_json();
     hook_json_t *doc = hook_json_parse(text, strlen(text), err, sizeof(err));
@@ -412,41 +423,20 @@ static lv_function_t *lv_load(const conf_t *conf, const char *name, size_t *coun
     if ((fs = calloc(hooks->count + 1, sizeof(*fs))) == NULL)
         h2o_fatal("no memory");
     for (size_t i = 0; i != hooks->count; ++i) {
-        const hook_json_t *h = hooks->items[i], *vs = hook_json_get(h, "versions"), *as = hook_json_get(h, "aliases");
-        if (name != NULL && strcmp(hooks->keys[i], name) != 0)
-            continue;
-        if (vs == NULL || vs->type != HOOK_JSON_ARRAY || vs->count == 0)
+        const hook_json_t *h = hooks->items[i], *latest = hook_json_get(h, "latest"), *vs = hook_json_get(h, "versions"),
+                          *as = hook_json_get(h, "aliases");
+        if ((name != NULL && strcmp(hooks->keys[i], name) != 0) || latest == NULL || latest->type != HOOK_JSON_OBJECT)
             continue;
         lv_function_t *f = &fs[n++];
         f->name = xstrdup(hooks->keys[i]);
-        if ((f->versions = calloc(vs->count, sizeof(*f->versions))) == NULL)
-            h2o_fatal("no memory");
-        for (size_t k = 0; k != vs->count; ++k) {
-            const hook_json_t *v = vs->items[k], *x;
-            lv_version_t *lv = &f->versions[f->num_versions++];
-            lv->number = (x = hook_json_get(v, "version")) != NULL ? (unsigned)x->number : 0;
-            if ((x = hook_json_get(v, "sha256")) != NULL && x->type == HOOK_JSON_STRING)
-                snprintf(lv->sha256, sizeof(lv->sha256), "%s", x->str);
-            lv->is_lua = (x = hook_json_get(v, "kind")) != NULL && x->type == HOOK_JSON_STRING && strcmp(x->str, "lua") == 0;
-            if ((x = hook_json_get(v, "source")) != NULL && x->type == HOOK_JSON_STRING) {
-                FILE *fp = fopen(x->str, "rb");
-                if (fp != NULL) {
-                    fseek(fp, 0, SEEK_END);
-                    lv->code_size = (uint64_t)ftell(fp);
-                    fclose(fp);
-                }
-            }
-            if ((x = hook_json_get(v, "created")) != NULL && x->type == HOOK_JSON_STRING) {
-                struct tm tm = {0};
-                if (strptime(x->str, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
-                    lv->modified = timegm(&tm);
-            }
-            lv->description = xstrdup("");
-            settings_of(conf, f->name, &lv->timeout_s, &lv->memory_mb);
-        }
-        f->latest = f->versions[f->num_versions - 1];
+        code_of(latest, &f->latest);
         f->latest.number = 0;
-        f->latest.description = xstrdup("");
+        if (vs != NULL && vs->type == HOOK_JSON_ARRAY) {
+            if ((f->versions = calloc(vs->count + 1, sizeof(*f->versions))) == NULL)
+                h2o_fatal("no memory");
+            for (size_t k = 0; k != vs->count; ++k)
+                code_of(vs->items[k], &f->versions[f->num_versions++]);
+        }
         if (as != NULL && as->type == HOOK_JSON_OBJECT) {
             if ((f->aliases = calloc(as->count + 1, sizeof(*f->aliases))) == NULL)
                 h2o_fatal("no memory");
@@ -454,10 +444,11 @@ static lv_function_t *lv_load(const conf_t *conf, const char *name, size_t *coun
                 const hook_json_t *m = hook_json_get(as->items[k], "versions");
                 lv_alias_t *a = &f->aliases[f->num_aliases++];
                 a->name = xstrdup(as->keys[k]);
-                a->description = xstrdup("");
+                a->description = xstrdup(str_of(as->items[k], "description"));
+                snprintf(a->modified, sizeof(a->modified), "%s", str_of(as->items[k], "modified"));
                 for (size_t j = 0; m != NULL && m->type == HOOK_JSON_OBJECT && j != m->count && j != 2; ++j) {
                     a->versions[a->n] = (unsigned)strtoul(m->keys[j], NULL, 10);
-                    a->weights[a->n++] = m->items[j]->number;
+                    a->weights[a->n++] = m->items[j]->type == HOOK_JSON_NUMBER ? m->items[j]->number : 0;
                 }
             }
             qsort(f->aliases, f->num_aliases, sizeof(*f->aliases), alias_by_name);
@@ -528,20 +519,13 @@ static void revision_id(char out[37], const char *what)
 static void put_configuration(hook_buf_t *b, const char *region, const lv_function_t *f, const lv_version_t *v,
                               const char *arn_qualifier)
 {
-    char arn[ARN_MAX], ver[16], sha_b64[64], ts[64], rev[37], what[512];
-    unsigned char sha[32];
-    struct tm tm;
-    for (size_t i = 0; i != 32; ++i)
-        sha[i] = (unsigned char)(edge_hex_value(v->sha256[2 * i]) << 4 | edge_hex_value(v->sha256[2 * i + 1]));
-    edge_base64_encode(sha_b64, sha, sizeof(sha));
+    char arn[ARN_MAX], ver[16], rev[37], what[512];
     lambdaapi_arn(arn, sizeof(arn), region, f->name, arn_qualifier);
     if (v->number == 0)
         snprintf(ver, sizeof(ver), "$LATEST");
     else
         snprintf(ver, sizeof(ver), "%u", v->number);
-    gmtime_r(&v->modified, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S.000+0000", &tm);
-    snprintf(what, sizeof(what), "%s\n%s\n%s\n%s\n%llu", f->name, ver, v->sha256, v->description, (unsigned long long)v->modified);
+    snprintf(what, sizeof(what), "%s\n%s\n%s\n%.200s\n%s", f->name, ver, v->sha256, v->description, v->modified);
     revision_id(rev, what);
     hook_buf_append(b, "{", 1);
     put_str(b, "FunctionName", f->name);
@@ -550,17 +534,20 @@ static void put_configuration(hook_buf_t *b, const char *region, const lv_functi
     hook_buf_appendf(b, ",\"Runtime\":\"%s\",\"Role\":\"" LAMBDA_ROLE "\",\"Handler\":\"%s\",\"CodeSize\":%llu,",
                      v->is_lua ? "lua5.1" : "provided", v->is_lua ? "handler" : "edge_hook", (unsigned long long)v->code_size);
     put_str(b, "Description", v->description);
+    hook_buf_appendf(b, ",\"Timeout\":%llu,\"MemorySize\":%u,", (unsigned long long)v->timeout_s, v->memory_mb);
+    put_str(b, "LastModified", v->modified);
+    hook_buf_append(b, ",", 1);
+    put_str(b, "CodeSha256", v->sha256_b64);
     hook_buf_appendf(b,
-                     ",\"Timeout\":%llu,\"MemorySize\":%u,\"LastModified\":\"%s\",\"CodeSha256\":\"%s\",\"Version\":\"%s\","
-                     "\"RevisionId\":\"%s\",\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\",\"PackageType\":\"Zip\","
-                     "\"Architectures\":[\"x86_64\"]}",
-                     (unsigned long long)v->timeout_s, v->memory_mb, ts, sha_b64, ver, rev);
+                     ",\"Version\":\"%s\",\"RevisionId\":\"%s\",\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\","
+                     "\"PackageType\":\"Zip\",\"Architectures\":[\"x86_64\"]}",
+                     ver, rev);
 }
 
 static void put_alias(hook_buf_t *b, const char *region, const lv_function_t *f, const lv_alias_t *a)
 {
     char arn[ARN_MAX], rev[37], what[1024];
-    int n = snprintf(what, sizeof(what), "%s\n%s\n%s", f->name, a->name, a->description);
+    int n = snprintf(what, sizeof(what), "%s\n%s\n%.200s\n%s", f->name, a->name, a->description, a->modified);
     for (size_t i = 0; i != a->n && n > 0 && (size_t)n < sizeof(what); ++i)
         n += snprintf(what + n, sizeof(what) - n, "\n%u=%.17g", a->versions[i], a->weights[i]);
     revision_id(rev, what);
@@ -624,7 +611,7 @@ static void put_next_marker(hook_buf_t *b, size_t to, size_t n)
 static void list_functions(h2o_req_t *req, const route_t *r, const conf_t *conf)
 {
     size_t n, from, to;
-    lv_function_t *fs = lv_load(conf, NULL, &n);
+    lv_function_t *fs = lv_load(NULL, &n);
     hook_buf_t b = {NULL, 0, 0};
     if (page_of(req, r, n, &from, &to) != 0) {
         lv_free(fs, n);
@@ -668,7 +655,7 @@ static const lv_version_t *resolve(h2o_req_t *req, const conf_t *conf, const lv_
 static void get_function(h2o_req_t *req, const route_t *r, const conf_t *conf, int configuration_only)
 {
     size_t n;
-    lv_function_t *f = lv_load(conf, r->function, &n);
+    lv_function_t *f = lv_load(r->function, &n);
     const lv_version_t *v;
     const char *arn_q;
     hook_buf_t b = {NULL, 0, 0};
@@ -696,7 +683,7 @@ static void get_function(h2o_req_t *req, const route_t *r, const conf_t *conf, i
 static void list_versions(h2o_req_t *req, const route_t *r, const conf_t *conf)
 {
     size_t n, from, to;
-    lv_function_t *f = lv_load(conf, r->function, &n);
+    lv_function_t *f = lv_load(r->function, &n);
     hook_buf_t b = {NULL, 0, 0};
     if (f == NULL) {
         not_found(req, lambdaapi_region(conf), r->function, NULL);
@@ -729,7 +716,7 @@ static void list_aliases(h2o_req_t *req, const route_t *r, const conf_t *conf)
 {
     size_t n, from, to, m = 0;
     unsigned only = 0;
-    lv_function_t *f = lv_load(conf, r->function, &n);
+    lv_function_t *f = lv_load(r->function, &n);
     hook_buf_t b = {NULL, 0, 0};
     if (f == NULL) {
         not_found(req, lambdaapi_region(conf), r->function, NULL);
@@ -768,7 +755,7 @@ static void list_aliases(h2o_req_t *req, const route_t *r, const conf_t *conf)
 static void get_alias(h2o_req_t *req, const route_t *r, const conf_t *conf)
 {
     size_t n;
-    lv_function_t *f = lv_load(conf, r->function, &n);
+    lv_function_t *f = lv_load(r->function, &n);
     const lv_alias_t *a = f != NULL ? lv_alias(f, r->seg[2]) : NULL;
     hook_buf_t b = {NULL, 0, 0};
     if (a == NULL) {
@@ -800,10 +787,10 @@ typedef struct lapi_job {
     char *description;
     /* publish */
     char *code_sha256; /* base64 as given, or NULL */
-    /* update-function-code: the hook file */
-    char *code;
-    size_t code_len;
-    int code_is_lua, publish, dry_run;
+    /* update-function-code: the zip as uploaded */
+    char *zip;
+    size_t zip_len;
+    int publish, dry_run;
     /* the answer, filled on the control thread */
     int status;
     char *type; /* the error type, or NULL */
@@ -837,15 +824,133 @@ static void job_fail(lapi_job_t *job, int status, const char *type, const char *
     free(body);
 }
 
-/* the registry's reason as Lambda's error */
-static void job_fail_registry(lapi_job_t *job, const char *err)
+/* a registry failure (hooks/versions.h) as Lambda's error */
+static void job_fail_kind(lapi_job_t *job, hook_versions_err_t kind, const char *err)
 {
-    if (strncmp(err, "no hook", 7) == 0 || strstr(err, "has no version") != NULL || strncmp(err, "no alias", 8) == 0)
+    switch (kind) {
+    case HOOK_VERSIONS_NOT_FOUND:
         job_fail(job, 404, "ResourceNotFoundException", "%s", err);
-    else if (strstr(err, "cannot be removed") != NULL)
-        job_fail(job, 409, "ResourceConflictException", "%s", err);
-    else
+        break;
+    case HOOK_VERSIONS_PRECONDITION:
+        job_fail(job, 412, "PreconditionFailedException", "%s", err);
+        break;
+    case HOOK_VERSIONS_INVALID:
         job_fail(job, 400, "InvalidParameterValueException", "%s", err);
+        break;
+    case HOOK_VERSIONS_CONFLICT:
+        job_fail(job, 409, "ResourceConflictException", "%s", err);
+        break;
+    default:
+        job_fail(job, 500, "ServiceException", "%s", err);
+        break;
+    }
+}
+
+/* a failed call on txn: drops it and fails the job with the call's failure */
+static void job_abort(lapi_job_t *job, hook_versions_txn_t *txn, const char *err)
+{
+    hook_versions_err_t kind = hook_versions_error_kind(txn);
+    server_hooks_abort(txn);
+    job_fail_kind(job, kind, err);
+}
+
+/* makes the staged change the registry (rebind: with a new generation, the hooks bound again): 0, or -1 with the job failed */
+static int job_commit(lapi_job_t *job, hook_versions_txn_t *txn, int rebind)
+{
+    char err[1024];
+    int r = server_hooks_commit(txn, rebind, err, sizeof(err));
+    if (r != 0) {
+        /* -2: the state dir could not be written; else the hooks did not bind: either way nothing changed */
+        job_fail_kind(job, r == -2 ? HOOK_VERSIONS_STORAGE : HOOK_VERSIONS_CONFLICT, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* answers with the FunctionConfiguration of version `number` (0: $LATEST) of the job's function, as committed */
+static void job_configuration(lapi_job_t *job, unsigned number, int status)
+{
+    size_t n;
+    char q[16];
+    lv_function_t *f = lv_load(job->function, &n);
+    const lv_version_t *v = f != NULL ? lv_version(f, number) : NULL;
+    if (v == NULL) {
+        job_fail(job, 500, "ServiceException", "the function changed meanwhile");
+    } else {
+        snprintf(q, sizeof(q), "%u", number);
+        job->status = status;
+        put_configuration(&job->out, job->region, f, v, number != 0 ? q : NULL);
+    }
+    lv_free(f, n);
+}
+
+static void run_publish(lapi_job_t *job)
+{
+    char err[1024];
+    unsigned version;
+    hook_versions_txn_t *txn = server_hooks_begin();
+    if (hook_versions_publish_latest(txn, job->function, job->code_sha256, job->description, &version, err, sizeof(err)) != 0) {
+        job_abort(job, txn, err);
+        return;
+    }
+    if (job_commit(job, txn, 0) != 0)
+        return;
+    log_info("lambda api: %s: version %u published", job->function, version);
+    job_configuration(job, version, 201);
+}
+
+static void run_update_code(lapi_job_t *job)
+{
+    char err[1024], *code;
+    size_t len;
+    int is_lua;
+    unsigned version = 0;
+    hook_versions_txn_t *txn;
+    /* inflating is bounded (LAMBDA_MAX_CODE) and happens here, off the workers' loops */
+    if (lambdazip_extract(job->zip, job->zip_len, LAMBDA_MAX_CODE, &code, &len, &is_lua, err, sizeof(err)) != 0) {
+        job_fail(job, 400, "InvalidParameterValueException", "%s", err);
+        return;
+    }
+    txn = server_hooks_begin();
+    if (hook_versions_update_code(txn, job->function, code, len, is_lua ? "lua" : "so", err, sizeof(err)) != 0 ||
+        (job->publish && hook_versions_publish_latest(txn, job->function, NULL, NULL, &version, err, sizeof(err)) != 0)) {
+        free(code);
+        job_abort(job, txn, err);
+        return;
+    }
+    free(code);
+    if (job->dry_run) { /* checked (unzipped, compiled or its ABI checked), not changed */
+        server_hooks_abort(txn);
+        job_configuration(job, 0, 200);
+        return;
+    }
+    if (job_commit(job, txn, 1) != 0)
+        return;
+    log_info("lambda api: %s: $LATEST updated (%zu bytes of %s)%s", job->function, len, is_lua ? "Lua" : "native code",
+             job->publish ? ", published" : "");
+    job_configuration(job, version, 200);
+}
+
+static void run_delete_function(lapi_job_t *job, const conf_t *conf)
+{
+    char err[1024];
+    hook_versions_txn_t *txn;
+    if (hook_versions_conf_uses(conf, job->function)) {
+        job_fail(job, 409, "ResourceConflictException",
+                 "Function %s is in use: a behavior of the running configuration (%s) names it. Remove it from the behaviors "
+                 "first.",
+                 job->function, conf->file != NULL ? conf->file : "-");
+        return;
+    }
+    txn = server_hooks_begin();
+    if (hook_versions_delete_hook(txn, job->function, err, sizeof(err)) != 0) {
+        job_abort(job, txn, err);
+        return;
+    }
+    if (job_commit(job, txn, 1) != 0)
+        return;
+    log_info("lambda api: function %s deleted with its versions and aliases", job->function);
+    job->status = 204;
 }
 
 /* the alias after the job's change: the target given over the current one */
@@ -876,13 +981,13 @@ static int alias_target(lapi_job_t *job, const lv_alias_t *cur, unsigned version
     return 0;
 }
 
-static void run_alias(lapi_job_t *job, const conf_t *conf)
+static void run_alias(lapi_job_t *job)
 {
     char err[1024];
     size_t n, cnt;
     unsigned versions[2];
     double weights[2];
-    lv_function_t *f = lv_load(conf, job->function, &n);
+    lv_function_t *f = lv_load(job->function, &n);
     const lv_alias_t *cur = f != NULL ? lv_alias(f, job->alias) : NULL;
     hook_versions_txn_t *txn;
     char arn[ARN_MAX];
@@ -901,29 +1006,19 @@ static void run_alias(lapi_job_t *job, const conf_t *conf)
         job_fail(job, 404, "ResourceNotFoundException", "Alias not found: %s", arn);
         goto Done;
     }
+    if (job->op != OP_ALIAS_DELETE && alias_target(job, cur, versions, weights, &cnt) != 0)
+        goto Done;
     txn = server_hooks_begin();
-    if (job->op == OP_ALIAS_DELETE) {
-        if (hook_versions_delete_alias(txn, job->function, job->alias, err, sizeof(err)) != 0) {
-            server_hooks_abort(txn);
-            job_fail_registry(job, err);
-            goto Done;
-        }
-    } else {
-        if (alias_target(job, cur, versions, weights, &cnt) != 0) {
-            server_hooks_abort(txn);
-            goto Done;
-        }
-        if (hook_versions_set_alias(txn, job->function, job->alias, versions, weights, cnt, NULL, err, sizeof(err)) != 0) {
-            server_hooks_abort(txn);
-            job_fail_registry(job, err);
-            goto Done;
-        }
-    }
-    /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
-    if (server_hooks_commit(txn, 1, err, sizeof(err)) != 0) {
-        job_fail(job, 409, "ResourceConflictException", "%s", err);
+    if (job->op == OP_ALIAS_DELETE ? hook_versions_delete_alias(txn, job->function, job->alias, err, sizeof(err))
+                                   : hook_versions_set_alias_by(txn, job->function, job->alias, versions, weights, cnt, NULL,
+                                                                job->has_description ? job->description : NULL, "api", err,
+                                                                sizeof(err))) {
+        job_abort(job, txn, err);
         goto Done;
     }
+    /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
+    if (job_commit(job, txn, 1) != 0)
+        goto Done;
     log_info("lambda api: %s alias %s of %s", job->op == OP_ALIAS_CREATE ? "created" : job->op == OP_ALIAS_DELETE ? "deleted" : "updated",
              job->alias, job->function);
     if (job->op == OP_ALIAS_DELETE) {
@@ -931,7 +1026,7 @@ static void run_alias(lapi_job_t *job, const conf_t *conf)
         goto Done;
     }
     lv_free(f, n);
-    f = lv_load(conf, job->function, &n);
+    f = lv_load(job->function, &n);
     cur = f != NULL ? lv_alias(f, job->alias) : NULL;
     if (cur == NULL) {
         job_fail(job, 500, "ServiceException", "the alias vanished after its change");
@@ -943,47 +1038,26 @@ Done:
     lv_free(f, n);
 }
 
-/* 1 if a behavior of the running configuration names the hook (NAME, NAME@ALIAS, NAME@VERSION) */
-static int hook_in_use(const conf_t *conf, const char *name, char *where, size_t wherelen)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i != conf->num_behaviors; ++i)
-        for (size_t k = 0; k != CONF_HOOK_NUM; ++k) {
-            const char *ref = conf->behaviors[i].hooks[k];
-            if (ref != NULL && strncmp(ref, name, len) == 0 && (ref[len] == '\0' || ref[len] == '@')) {
-                snprintf(where, wherelen, "the behavior \"%s\" (%s:%d) uses %s", conf->behaviors[i].path, conf->file,
-                         conf->behaviors[i].line, ref);
-                return 1;
-            }
-        }
-    return 0;
-}
-
 static void run_job(void *arg)
 {
     lapi_job_t *job = arg;
     /* the generation current on the control thread: only this thread replaces it */
     const conf_t *conf = atomic_load(&server.gen)->conf;
-    char where[512];
     switch (job->op) {
     case OP_ALIAS_CREATE:
     case OP_ALIAS_UPDATE:
     case OP_ALIAS_DELETE:
-        run_alias(job, conf);
-        return;
-    case OP_DELETE_FUNCTION:
-        if (hook_in_use(conf, job->function, where, sizeof(where))) {
-            job_fail(job, 409, "ResourceConflictException",
-                     "Function %s is in use: %s. Remove it from the configuration's behaviors first.", job->function, where);
-            return;
-        }
-        job_fail(job, 501, "ServiceException", "delete-function is not available yet in this build");
-        return;
+        run_alias(job);
+        break;
     case OP_PUBLISH:
+        run_publish(job);
+        break;
     case OP_UPDATE_CODE:
-    default:
-        job_fail(job, 501, "ServiceException", "this operation is not available yet in this build");
-        return;
+        run_update_code(job);
+        break;
+    case OP_DELETE_FUNCTION:
+        run_delete_function(job, conf);
+        break;
     }
 }
 
@@ -1002,7 +1076,7 @@ static void job_done(void *arg)
     free(job->type);
     free(job->description);
     free(job->code_sha256);
-    free(job->code);
+    free(job->zip);
     free(job);
 }
 
@@ -1151,6 +1225,85 @@ Done:
     hook_json_free(doc);
 }
 
+/* publish-version: CodeSha256 (checked against $LATEST's), Description */
+static void publish(h2o_req_t *req, const route_t *r, const conf_t *conf)
+{
+    hook_json_t *doc = body_object(req);
+    const char *sha = NULL, *desc = NULL;
+    lapi_job_t *job;
+    if (doc == NULL)
+        return;
+    if (member_string(req, doc, "CodeSha256", 64, &sha) < 0 || member_string(req, doc, "Description", 256, &desc) < 0) {
+        hook_json_free(doc);
+        return;
+    }
+    job = job_new(OP_PUBLISH, r, conf);
+    job->code_sha256 = sha != NULL ? xstrdup(sha) : NULL;
+    job->description = desc != NULL ? xstrdup(desc) : NULL;
+    hook_json_free(doc);
+    job_post(req, job);
+}
+
+/* a boolean member: 0 or 1 (absent: 0), -1 after an answered error */
+static int member_bool(h2o_req_t *req, const hook_json_t *doc, const char *key)
+{
+    const hook_json_t *v = hook_json_get(doc, key);
+    if (v == NULL || v->type == HOOK_JSON_NULL || v->type == HOOK_JSON_FALSE)
+        return 0;
+    if (v->type == HOOK_JSON_TRUE)
+        return 1;
+    lambdaapi_error(req, 400, "InvalidParameterValueException", "%s must be true or false", key);
+    return -1;
+}
+
+/* update-function-code: ZipFile (base64 of a zip with one .lua or .so), Publish, DryRun */
+static void update_code(h2o_req_t *req, const route_t *r, const conf_t *conf)
+{
+    hook_json_t *doc = body_object(req);
+    const hook_json_t *zip;
+    lapi_job_t *job;
+    int publish, dry_run;
+    long n;
+    if (doc == NULL)
+        return;
+    if (hook_json_get(doc, "S3Bucket") != NULL || hook_json_get(doc, "S3Key") != NULL || hook_json_get(doc, "ImageUri") != NULL) {
+        lambdaapi_error(req, 400, "InvalidParameterValueException",
+                        "edgehook takes the code as --zip-file (a zip with one .lua or .so); S3Bucket/S3Key and ImageUri are not "
+                        "supported");
+        goto Done;
+    }
+    if ((zip = hook_json_get(doc, "ZipFile")) == NULL || zip->type != HOOK_JSON_STRING || zip->len == 0) {
+        lambdaapi_error(req, 400, "InvalidParameterValueException", "ZipFile is required: --zip-file fileb://FUNCTION.zip");
+        goto Done;
+    }
+    if ((publish = member_bool(req, doc, "Publish")) < 0 || (dry_run = member_bool(req, doc, "DryRun")) < 0)
+        goto Done;
+    if (!lambdazip_available()) {
+        char err[256];
+        char *unused;
+        size_t len;
+        int is_lua;
+        lambdazip_extract("", 0, 0, &unused, &len, &is_lua, err, sizeof(err));
+        lambdaapi_error(req, 400, "InvalidParameterValueException", "%s", err);
+        goto Done;
+    }
+    job = job_new(OP_UPDATE_CODE, r, conf);
+    if ((job->zip = malloc(zip->len / 4 * 3 + 4)) == NULL)
+        h2o_fatal("no memory");
+    if ((n = edge_base64_decode(job->zip, zip->str, zip->len, EDGE_BASE64_STRICT)) < 0) {
+        lambdaapi_error(req, 400, "InvalidParameterValueException", "ZipFile is not base64");
+        free(job->zip);
+        free(job);
+        goto Done;
+    }
+    job->zip_len = (size_t)n;
+    job->publish = publish;
+    job->dry_run = dry_run;
+    job_post(req, job);
+Done:
+    hook_json_free(doc);
+}
+
 /* ---- routing --------------------------------------------------------------------------------------------------------------- */
 
 static void invoke(h2o_req_t *req, const lambdaapi_target_t *t)
@@ -1229,6 +1382,10 @@ void lambdaapi_handle(h2o_req_t *req)
         get_function(req, r, conf, 1);
     } else if (r->nseg == 2 && strcmp(sub, "versions") == 0 && method_is(req, "GET")) {
         list_versions(req, r, conf);
+    } else if (r->nseg == 2 && strcmp(sub, "versions") == 0 && method_is(req, "POST")) {
+        publish(req, r, conf);
+    } else if (r->nseg == 2 && strcmp(sub, "code") == 0 && method_is(req, "PUT")) {
+        update_code(req, r, conf);
     } else if (r->nseg == 2 && strcmp(sub, "aliases") == 0 && method_is(req, "GET")) {
         list_aliases(req, r, conf);
     } else if (r->nseg == 2 && strcmp(sub, "aliases") == 0 && method_is(req, "POST")) {
