@@ -98,7 +98,8 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
 {
     sigv4_auth_t auth;
     const char *why = "", *access_key, *secret_key, *region = conf->store.region != NULL ? conf->store.region : "us-east-1";
-    h2o_iovec_t amz_date = header_of(req, "x-amz-date"), date = header_of(req, "date"), claimed = header_of(req, "x-amz-content-sha256");
+    h2o_iovec_t amz_date = header_of(req, "x-amz-date"), date = header_of(req, "date"),
+                claimed = header_of(req, "x-amz-content-sha256");
     char body_hash[65];
     int r;
 
@@ -108,8 +109,9 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
         return ADMIN_AUTH_MALFORMED;
     }
     if (server.store == NULL) {
-        snprintf(reason, reasonlen, "The security token included in the request is invalid (no store is configured, so no "
-                                    "access key is known: use the bearer token).");
+        snprintf(reason, reasonlen,
+                 "The security token included in the request is invalid (no store is configured, so no "
+                 "access key is known: use the bearer token).");
         return ADMIN_AUTH_UNKNOWN_KEY;
     }
     store_get_credentials(server.store, &access_key, &secret_key);
@@ -122,12 +124,14 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
         return ADMIN_AUTH_MALFORMED;
     }
     if (strcmp(auth.region, region) != 0) {
-        snprintf(reason, reasonlen, "Credential should be scoped to a valid region, not '%s' (this endpoint is '%s': store.region).",
-                 auth.region, region);
+        snprintf(reason, reasonlen,
+                 "Credential should be scoped to a valid region, not '%s' (this endpoint is '%s': store.region).", auth.region,
+                 region);
         return ADMIN_AUTH_MALFORMED;
     }
     if ((r = sigv4_check_time(&auth, time(NULL), &why)) != 0) {
-        snprintf(reason, reasonlen, "Signature expired or not yet valid: %s (a request must be signed within 15 minutes of now).", why);
+        snprintf(reason, reasonlen, "Signature expired or not yet valid: %s (a request must be signed within 15 minutes of now).",
+                 why);
         return r == SIGV4_ERR_SKEW || r == SIGV4_ERR_EXPIRED ? ADMIN_AUTH_EXPIRED : ADMIN_AUTH_MALFORMED;
     }
     /* the payload hash is the body's own: a signature over another body, or a header claiming another hash, does not match */
@@ -158,8 +162,9 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
     /* the canonical URI of the AWS services other than S3: normalised, each segment encoded once more than sent */
     r = sigv4_verify(&auth, &vreq, sigv4_cstr(secret_key), SIGV4_F_ENCODE_TWICE | SIGV4_F_NORMALIZE, NULL, NULL, &why);
     if (r == SIGV4_ERR_MISMATCH) {
-        snprintf(reason, reasonlen, "The request signature we calculated does not match the signature you provided. Check your AWS "
-                                    "Secret Access Key and signing method.");
+        snprintf(reason, reasonlen,
+                 "The request signature we calculated does not match the signature you provided. Check your AWS "
+                 "Secret Access Key and signing method.");
         return ADMIN_AUTH_BAD_SIGNATURE;
     }
     if (r != 0) {
@@ -733,8 +738,8 @@ static void lambda_authorized(h2o_req_t *req, edge_gen_t *gen)
     char reason[512];
     admin_auth_t r = admin_authorize(req, gen->conf, "lambda", reason, sizeof(reason));
     if (r != ADMIN_AUTH_OK) {
-        log_info("admin: %.*s %.*s refused: %s", (int)req->method.len, req->method.base, (int)req->path.len > 200 ? 200 : (int)req->path.len,
-                 req->path.base, reason);
+        log_info("admin: %.*s %.*s refused: %s", (int)req->method.len, req->method.base,
+                 (int)req->path.len > 200 ? 200 : (int)req->path.len, req->path.base, reason);
         lambdaapi_error(req, 403, types[r], "%s", reason);
         return;
     }

@@ -214,10 +214,11 @@ static int reduce_function(route_t *r, const char *given, char *err, size_t errl
     }
     return 0;
 Bad:
-    snprintf(err, errlen,
-             "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy constraint: a function name is letters, "
-             "digits, - _ . (at most 128), optionally with :QUALIFIER, or a function ARN",
-             given);
+    snprintf(
+        err, errlen,
+        "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy constraint: a function name is letters, "
+        "digits, - _ . (at most 128), optionally with :QUALIFIER, or a function ARN",
+        given);
     return -1;
 }
 
@@ -299,8 +300,9 @@ static int parse_route(h2o_req_t *req, route_t *r, char *err, size_t errlen)
         return 400;
     if (r->has_q_qualifier) {
         if (!valid_qualifier(r->q_qualifier)) {
-            snprintf(err, errlen, "1 validation error detected: Value '%.100s' at 'qualifier' failed to satisfy constraint: $LATEST, a "
-                                  "version number or an alias name",
+            snprintf(err, errlen,
+                     "1 validation error detected: Value '%.100s' at 'qualifier' failed to satisfy constraint: $LATEST, a "
+                     "version number or an alias name",
                      r->q_qualifier);
             return 400;
         }
@@ -581,10 +583,11 @@ static int page_of(h2o_req_t *req, const route_t *r, size_t n, size_t *from, siz
     if (r->has_q_max) {
         unsigned long m = strtoul(r->q_max, &end, 10);
         if (r->q_max[0] == '\0' || *end != '\0' || m < 1 || m > LAMBDA_MAX_PAGE) {
-            lambdaapi_error(req, 400, "InvalidParameterValueException",
-                            "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value "
-                            "between 1 and %d",
-                            r->q_max, LAMBDA_MAX_PAGE);
+            lambdaapi_error(
+                req, 400, "InvalidParameterValueException",
+                "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value "
+                "between 1 and %d",
+                r->q_max, LAMBDA_MAX_PAGE);
             return -1;
         }
         max = m;
@@ -592,8 +595,8 @@ static int page_of(h2o_req_t *req, const route_t *r, size_t n, size_t *from, siz
     if (r->has_q_marker) {
         unsigned long m = strtoul(r->q_marker, &end, 10);
         if (r->q_marker[0] == '\0' || *end != '\0' || m > n) {
-            lambdaapi_error(req, 400, "InvalidParameterValueException", "Invalid Marker '%s': give the NextMarker of the previous page",
-                            r->q_marker);
+            lambdaapi_error(req, 400, "InvalidParameterValueException",
+                            "Invalid Marker '%s': give the NextMarker of the previous page", r->q_marker);
             return -1;
         }
         *from = m;
@@ -984,7 +987,7 @@ static int alias_target(lapi_job_t *job, const lv_alias_t *cur, unsigned version
 static void run_alias(lapi_job_t *job)
 {
     char err[1024];
-    size_t n, cnt;
+    size_t n, cnt = 0;
     unsigned versions[2];
     double weights[2];
     lv_function_t *f = lv_load(job->function, &n);
@@ -1008,18 +1011,30 @@ static void run_alias(lapi_job_t *job)
     }
     if (job->op != OP_ALIAS_DELETE && alias_target(job, cur, versions, weights, &cnt) != 0)
         goto Done;
+    for (size_t i = 0; job->op != OP_ALIAS_DELETE && i != cnt; ++i) {
+        if (lv_version(f, versions[i]) == NULL) { /* as Lambda says it: the qualified function is not found */
+            char q[16];
+            snprintf(q, sizeof(q), "%u", versions[i]);
+            lambdaapi_arn(arn, sizeof(arn), job->region, job->function, q);
+            job_fail(job, 404, "ResourceNotFoundException", "Function not found: %s", arn);
+            goto Done;
+        }
+    }
     txn = server_hooks_begin();
-    if (job->op == OP_ALIAS_DELETE ? hook_versions_delete_alias(txn, job->function, job->alias, err, sizeof(err))
-                                   : hook_versions_set_alias_by(txn, job->function, job->alias, versions, weights, cnt, NULL,
-                                                                job->has_description ? job->description : NULL, "api", err,
-                                                                sizeof(err))) {
+    if (job->op == OP_ALIAS_DELETE
+            ? hook_versions_delete_alias(txn, job->function, job->alias, err, sizeof(err))
+            : hook_versions_set_alias_by(txn, job->function, job->alias, versions, weights, cnt, NULL,
+                                         job->has_description ? job->description : NULL, "api", err, sizeof(err))) {
         job_abort(job, txn, err);
         goto Done;
     }
     /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
     if (job_commit(job, txn, 1) != 0)
         goto Done;
-    log_info("lambda api: %s alias %s of %s", job->op == OP_ALIAS_CREATE ? "created" : job->op == OP_ALIAS_DELETE ? "deleted" : "updated",
+    log_info("lambda api: %s alias %s of %s",
+             job->op == OP_ALIAS_CREATE   ? "created"
+             : job->op == OP_ALIAS_DELETE ? "deleted"
+                                          : "updated",
              job->alias, job->function);
     if (job->op == OP_ALIAS_DELETE) {
         job->status = 204;
@@ -1108,7 +1123,8 @@ static hook_json_t *body_object(h2o_req_t *req)
     char err[256];
     hook_json_t *doc;
     if (req->entity.len > LAMBDA_MAX_BODY) {
-        lambdaapi_error(req, 413, "RequestTooLargeException", "Request must be smaller than %u bytes for this operation", LAMBDA_MAX_BODY);
+        lambdaapi_error(req, 413, "RequestTooLargeException", "Request must be smaller than %u bytes for this operation",
+                        LAMBDA_MAX_BODY);
         return NULL;
     }
     if (req->entity.len == 0)
@@ -1145,7 +1161,8 @@ static unsigned version_arg(h2o_req_t *req, const char *s, const char *what)
     unsigned number;
     if (qualifier_number(s, &number) != 1 || number == 0) {
         lambdaapi_error(req, 400, "InvalidParameterValueException",
-                        "%s must be a published version number (aliases of edgehook point at numbered versions), not '%.64s'", what, s);
+                        "%s must be a published version number (aliases of edgehook point at numbered versions), not '%.64s'", what,
+                        s);
         return 0;
     }
     return number;
@@ -1171,8 +1188,10 @@ static void alias_write(h2o_req_t *req, const route_t *r, const conf_t *conf, in
         name = r->seg[2];
     }
     if (!valid_name(name, 128)) {
-        lambdaapi_error(req, 400, "InvalidParameterValueException", "1 validation error detected: Value '%.128s' at 'name' failed to "
-                                                                    "satisfy constraint: an alias name is letters, - _ .", name);
+        lambdaapi_error(req, 400, "InvalidParameterValueException",
+                        "1 validation error detected: Value '%.128s' at 'name' failed to "
+                        "satisfy constraint: an alias name is letters, - _ .",
+                        name);
         goto Done;
     }
     if ((got = member_string(req, doc, "FunctionVersion", 1024, &fv)) < 0 || member_string(req, doc, "Description", 256, &desc) < 0)
@@ -1212,7 +1231,8 @@ static void alias_write(h2o_req_t *req, const route_t *r, const conf_t *conf, in
             }
             if (w->items[0]->type != HOOK_JSON_NUMBER || !(w->items[0]->number >= 0 && w->items[0]->number < 1)) {
                 lambdaapi_error(req, 400, "InvalidParameterValueException",
-                                "1 validation error detected: the weight of version %u must be at least 0.0 and below 1.0", job->version2);
+                                "1 validation error detected: the weight of version %u must be at least 0.0 and below 1.0",
+                                job->version2);
                 free(job->description);
                 free(job);
                 goto Done;
@@ -1336,8 +1356,9 @@ static int method_is(h2o_req_t *req, const char *m)
 static void unknown(h2o_req_t *req)
 {
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    lambdaapi_error(req, 404, "UnknownOperationException", "Unknown operation: %.*s %.*s", (int)(req->method.len > 16 ? 16 : req->method.len),
-                    req->method.base, (int)(path_len > 200 ? 200 : path_len), req->path.base);
+    lambdaapi_error(req, 404, "UnknownOperationException", "Unknown operation: %.*s %.*s",
+                    (int)(req->method.len > 16 ? 16 : req->method.len), req->method.base, (int)(path_len > 200 ? 200 : path_len),
+                    req->path.base);
 }
 
 void lambdaapi_handle(h2o_req_t *req)
@@ -1356,8 +1377,8 @@ void lambdaapi_handle(h2o_req_t *req)
     }
     const char *sub = r->nseg >= 2 ? r->seg[1] : NULL;
     for (size_t i = 0; i != sizeof(others) / sizeof(others[0]); ++i) {
-        if (r->nseg == 2 && method_is(req, others[i].method) && strcmp(others[i].api, r->api2019 ? "2019-09-25" : "2015-03-31") == 0 &&
-            strcmp(others[i].sub, sub) == 0) {
+        if (r->nseg == 2 && method_is(req, others[i].method) &&
+            strcmp(others[i].api, r->api2019 ? "2019-09-25" : "2015-03-31") == 0 && strcmp(others[i].sub, sub) == 0) {
             lambdaapi_target_t t = {r->function, r->qualifier[0] != '\0' ? r->qualifier : NULL, NULL, lambdaapi_region(conf)};
             others[i].fn(req, &t);
             return;

@@ -50,7 +50,8 @@ static zip_int64_t the_file(zip_t *za, size_t max_size, char *err, size_t errlen
             return -1;
         }
         if (hostile_name(st.name)) {
-            snprintf(err, errlen, "Could not unzip uploaded file: the entry name \"%.100s\" is not a relative path inside the archive.",
+            snprintf(err, errlen,
+                     "Could not unzip uploaded file: the entry name \"%.100s\" is not a relative path inside the archive.",
                      st.name);
             return -1;
         }
