@@ -333,7 +333,7 @@ typedef struct lv_alias {
     unsigned versions[2];
     double weights[2];
     size_t n;
-    char modified[40];
+    char revision[96];
 } lv_alias_t;
 
 typedef struct lv_function {
@@ -447,7 +447,9 @@ static lv_function_t *lv_load(const char *name, size_t *count)
                 lv_alias_t *a = &f->aliases[f->num_aliases++];
                 a->name = xstrdup(as->keys[k]);
                 a->description = xstrdup(str_of(as->items[k], "description"));
-                snprintf(a->modified, sizeof(a->modified), "%s", str_of(as->items[k], "modified"));
+                /* the registry's revision (it changes with every change) and when */
+                snprintf(a->revision, sizeof(a->revision), "%.40s %.40s", str_of(as->items[k], "revision"),
+                         str_of(as->items[k], "modified"));
                 for (size_t j = 0; m != NULL && m->type == HOOK_JSON_OBJECT && j != m->count && j != 2; ++j) {
                     a->versions[a->n] = (unsigned)strtoul(m->keys[j], NULL, 10);
                     a->weights[a->n++] = m->items[j]->type == HOOK_JSON_NUMBER ? m->items[j]->number : 0;
@@ -549,7 +551,7 @@ static void put_configuration(hook_buf_t *b, const char *region, const lv_functi
 static void put_alias(hook_buf_t *b, const char *region, const lv_function_t *f, const lv_alias_t *a)
 {
     char arn[ARN_MAX], rev[37], what[1024];
-    int n = snprintf(what, sizeof(what), "%s\n%s\n%.200s\n%s", f->name, a->name, a->description, a->modified);
+    int n = snprintf(what, sizeof(what), "%s\n%s\n%.200s\n%s", f->name, a->name, a->description, a->revision);
     for (size_t i = 0; i != a->n && n > 0 && (size_t)n < sizeof(what); ++i)
         n += snprintf(what + n, sizeof(what) - n, "\n%u=%.17g", a->versions[i], a->weights[i]);
     revision_id(rev, what);
