@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -135,8 +136,11 @@ def signed_headers(method, path, body=b"", secret=SK, when=None, service="lambda
     t = when or datetime.datetime.now(datetime.timezone.utc)
     amz = t.strftime("%Y%m%dT%H%M%SZ")
     host = "127.0.0.1:%d" % edge.ports["admin"]
-    creq = "\n".join([method, path.replace("%", "%25"), "", "host:%s\nx-amz-date:%s\n" % (host, amz), "host;x-amz-date",
-                      hashlib.sha256(body).hexdigest()])
+    path, _, query = path.partition("?")
+    pairs = sorted((urllib.parse.quote(urllib.parse.unquote(k), safe="-_.~"), urllib.parse.quote(urllib.parse.unquote(v), safe="-_.~"))
+                   for k, _, v in (p.partition("=") for p in query.split("&") if p))
+    creq = "\n".join([method, path.replace("%", "%25"), "&".join("%s=%s" % kv for kv in pairs),
+                      "host:%s\nx-amz-date:%s\n" % (host, amz), "host;x-amz-date", hashlib.sha256(body).hexdigest()])
     scope = "%s/%s/%s/aws4_request" % (amz[:8], region, service)
     sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
     k = ("AWS4" + secret).encode()
@@ -165,6 +169,15 @@ def lambda_error(status, headers, body):
     return headers.get("x-amzn-errortype"), doc["message"]
 
 
+def api(method, path, body=None):
+    """one SigV4-signed request, as the CLI makes it, without the CLI's seconds of start: (status, x-amzn-ErrorType, JSON)"""
+    data = json.dumps(body).encode() if body is not None else b""
+    st, h, b = raw(method, path, signed_headers(method, path, data), data if body is not None else None)
+    return st, h.get("x-amzn-errortype"), (json.loads(b) if b else None)
+
+
+F = "/2015-03-31/functions/"
+
 CONFIG_KEYS = {"FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "Description", "Timeout", "MemorySize",
                "LastModified", "CodeSha256", "Version", "State", "LastUpdateStatus", "PackageType", "Architectures"}
 
@@ -189,13 +202,14 @@ def list_and_get_functions():
     # a version and an alias as qualifier (the config made version 1 and `live`)
     _, v1, _ = aws("get-function-configuration", "--function-name", "tag", "--qualifier", "1")
     assert v1["Version"] == "1" and v1["FunctionArn"].endswith("function:tag:1"), v1
-    _, live, _ = aws("get-function-configuration", "--function-name", "tag:live")
-    assert live["Version"] == "1" and live["FunctionArn"].endswith("function:tag:live"), live
-    # pages: one function a page, the CLI following NextMarker
-    _, page, _ = aws("list-functions", "--max-items", "1")
-    assert len(page["Functions"]) == 1 and page.get("NextToken"), page
-    _, rest, _ = aws("list-functions", "--max-items", "1", "--starting-token", page["NextToken"])
+    st, _, live = api("GET", F + "tag%3Alive/configuration")
+    assert st == 200 and live["Version"] == "1" and live["FunctionArn"].endswith("function:tag:live"), live
+    # pages: one function a page (MaxItems, NextMarker), and the CLI following NextMarker
+    st, _, page = api("GET", F + "?MaxItems=1")
+    assert st == 200 and len(page["Functions"]) == 1 and page.get("NextMarker"), page
+    st, _, rest = api("GET", F + "?MaxItems=1&Marker=" + page["NextMarker"])
     assert len(rest["Functions"]) == 1 and rest["Functions"][0]["FunctionName"] != page["Functions"][0]["FunctionName"], rest
+    assert "NextMarker" not in rest, rest
     _, paged, _ = aws("list-functions", "--page-size", "1")
     assert sorted(x["FunctionName"] for x in paged["Functions"]) == ["spare", "tag"], paged
 
@@ -204,11 +218,10 @@ def list_and_get_functions():
 def unknown_functions_and_qualifiers():
     msg = aws_error("ResourceNotFoundException", "get-function", "--function-name", "nope")
     assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope" in msg, msg
-    aws_error("ResourceNotFoundException", "get-function-configuration", "--function-name", "tag", "--qualifier", "99")
-    aws_error("ResourceNotFoundException", "get-alias", "--function-name", "tag", "--name", "nosuch")
-    aws_error("ResourceNotFoundException", "list-versions-by-function", "--function-name", "nope")
-    aws_error("ResourceNotFoundException", "list-aliases", "--function-name", "nope")
-    aws_error("ResourceNotFoundException", "publish-version", "--function-name", "nope")
+    for method, path in (("GET", F + "tag/configuration?Qualifier=99"), ("GET", F + "tag/aliases/nosuch"),
+                         ("GET", F + "nope/versions"), ("GET", F + "nope/aliases"), ("POST", F + "nope/versions")):
+        st, typ, doc = api(method, path, {} if method == "POST" else None)
+        assert st == 404 and typ == "ResourceNotFoundException", (path, st, typ, doc)
 
 
 # ---- auth ------------------------------------------------------------------------------------------------------------------------
@@ -218,7 +231,6 @@ def sigv4_refusals_with_the_cli():
     msg = aws_error("InvalidSignatureException", "list-functions", env={"AWS_SECRET_ACCESS_KEY": "wrong-secret"})
     assert "signature we calculated does not match" in msg, msg
     aws_error("UnrecognizedClientException", "list-functions", env={"AWS_ACCESS_KEY_ID": "AKUNKNOWN"})
-    aws_error("IncompleteSignatureException", "list-functions", env={"AWS_DEFAULT_REGION": "eu-west-3"})
     assert "refused" in edge.log()
 
 
@@ -252,8 +264,10 @@ def sigv4_and_bearer_with_raw_requests():
     st, h, b = raw("GET", path, signed_headers("GET", path, when=old))
     assert st == 403 and lambda_error(st, h, b)[0] == "InvalidSignatureException", (st, h, b)
     assert "15 minutes" in lambda_error(st, h, b)[1], b
-    # scoped to another service
+    # scoped to another service, or another region
     st, h, b = raw("GET", path, signed_headers("GET", path, service="s3"))
+    assert st == 403 and lambda_error(st, h, b)[0] == "IncompleteSignatureException", (st, h, b)
+    st, h, b = raw("GET", path, signed_headers("GET", path, region="eu-west-3"))
     assert st == 403 and lambda_error(st, h, b)[0] == "IncompleteSignatureException", (st, h, b)
     # a garbled Authorization
     st, h, b = raw("GET", path, {"Authorization": "AWS4-HMAC-SHA256 Credential=, Signature=zz"})
@@ -278,7 +292,7 @@ def update_code_publish_and_list_versions():
     v2 = hook_text("2")
     _, c, _ = aws("update-function-code", "--function-name", "tag", "--zip-file", zip_file("v2.zip", {"tag.lua": v2}))
     assert c["Version"] == "$LATEST" and c["CodeSha256"] == b64sha(v2) and c["CodeSize"] == len(v2), c
-    _, c, _ = aws("get-function-configuration", "--function-name", "tag")
+    st, _, c = api("GET", F + "tag/configuration")
     assert c["CodeSha256"] == b64sha(v2), c
     # live still serves version 1: $LATEST is not what behaviors use
     assert version_of("/count/a") == "1"
@@ -286,13 +300,13 @@ def update_code_publish_and_list_versions():
     _, p, _ = aws("publish-version", "--function-name", "tag", "--code-sha256", b64sha(v2), "--description", "second")
     assert p["Version"] == "2" and p["Description"] == "second" and p["FunctionArn"].endswith(":tag:2"), p
     # the same code and settings again: the same version, as Lambda does
-    _, again, _ = aws("publish-version", "--function-name", "tag")
-    assert again["Version"] == "2", again
+    st, _, again = api("POST", F + "tag/versions", {})
+    assert st == 201 and again["Version"] == "2", again
     _, vs, _ = aws("list-versions-by-function", "--function-name", "tag")
     assert [v["Version"] for v in vs["Versions"]] == ["$LATEST", "1", "2"], vs
     assert vs["Versions"][2]["CodeSha256"] == b64sha(v2) and vs["Versions"][1]["CodeSha256"] == b64sha(hook_text("1")), vs
-    _, page, _ = aws("list-versions-by-function", "--function-name", "tag", "--max-items", "2")
-    assert [v["Version"] for v in page["Versions"]] == ["$LATEST", "1"] and page.get("NextToken"), page
+    st, _, page = api("GET", F + "tag/versions?MaxItems=2")
+    assert [v["Version"] for v in page["Versions"]] == ["$LATEST", "1"] and page.get("NextMarker"), page
     # update-function-code --publish: the code and a version in one call
     v3 = hook_text("3")
     _, c, _ = aws("update-function-code", "--function-name", "spare", "--zip-file", zip_file("s.zip", {"d/spare.lua": v3}), "--publish")
@@ -336,7 +350,7 @@ def bad_zips_are_refused():
     aws_error("InvalidParameterValueException", "update-function-code", "--function-name", "spare", "--s3-bucket", "bucket",
               "--s3-key", "k.zip")
     # nothing changed, and the process is fine
-    _, c, _ = aws("get-function-configuration", "--function-name", "spare")
+    st, _, c = api("GET", F + "spare/configuration")
     assert c["CodeSha256"] in (b64sha(hook_text("spare")), b64sha(hook_text("3"))), c
     edge.assert_clean()
 
@@ -349,8 +363,10 @@ def aliases_and_the_weighted_canary_over_2000_viewers():
     _, a, _ = aws("create-alias", "--function-name", "tag", "--name", "beta", "--function-version", "1", "--description", "b")
     assert a["Name"] == "beta" and a["FunctionVersion"] == "1" and a["AliasArn"].endswith("function:tag:beta"), a
     assert a["Description"] == "b" and a.get("RevisionId"), a
-    aws_error("ResourceConflictException", "create-alias", "--function-name", "tag", "--name", "beta", "--function-version", "1")
-    aws_error("ResourceNotFoundException", "create-alias", "--function-name", "tag", "--name", "gamma", "--function-version", "9")
+    st, typ, _ = api("POST", F + "tag/aliases", {"Name": "beta", "FunctionVersion": "1"})
+    assert st == 409 and typ == "ResourceConflictException", (st, typ)
+    st, typ, _ = api("POST", F + "tag/aliases", {"Name": "gamma", "FunctionVersion": "9"})
+    assert st == 404 and typ == "ResourceNotFoundException", (st, typ)
     _, g, _ = aws("get-alias", "--function-name", "tag", "--name", "beta")
     assert g == a, (g, a)
     # the canary alias: sticky by a header (an edgehook extra the Lambda API keeps), then the split set with the CLI
@@ -374,18 +390,20 @@ def aliases_and_the_weighted_canary_over_2000_viewers():
     assert all(version_of("/canary/count/c?cc=max-age=600", {"x-viewer": "viewer-%d" % i}) == got[i] for i in range(20))
     _, ls, _ = aws("list-aliases", "--function-name", "tag")
     assert sorted(x["Name"] for x in ls["Aliases"]) == ["beta", "canary", "live"], ls
-    _, ls2, _ = aws("list-aliases", "--function-name", "tag", "--function-version", "2")
+    st, _, ls2 = api("GET", F + "tag/aliases?FunctionVersion=2")
     assert [x["Name"] for x in ls2["Aliases"]] == ["canary"], ls2
     # the whole canary: routing config cleared, FunctionVersion 2
     _, u, _ = aws("update-alias", "--function-name", "tag", "--name", "canary", "--function-version", "2", "--routing-config",
                   "AdditionalVersionWeights={}")
     assert "RoutingConfig" not in u or not u["RoutingConfig"].get("AdditionalVersionWeights"), u
     assert version_of("/canary/count/c", {"x-viewer": "viewer-1"}) == "2"
-    aws_error("InvalidParameterValueException", "update-alias", "--function-name", "tag", "--name", "canary", "--routing-config",
-              "AdditionalVersionWeights={2=1.5}")
+    st, typ, _ = api("PUT", F + "tag/aliases/canary", {"RoutingConfig": {"AdditionalVersionWeights": {"1": 1.5}}})
+    assert st == 400 and typ == "InvalidParameterValueException", (st, typ)
     aws("delete-alias", "--function-name", "tag", "--name", "beta")
-    aws_error("ResourceNotFoundException", "get-alias", "--function-name", "tag", "--name", "beta")
-    aws_error("ResourceConflictException", "delete-alias", "--function-name", "tag", "--name", "live")
+    st, typ, _ = api("GET", F + "tag/aliases/beta")
+    assert st == 404 and typ == "ResourceNotFoundException", (st, typ)
+    st, typ, _ = api("DELETE", F + "tag/aliases/live")
+    assert st == 409 and typ == "ResourceConflictException", (st, typ)
 
 
 @test
@@ -393,10 +411,12 @@ def delete_function():
     msg = aws_error("ResourceConflictException", "delete-function", "--function-name", "tag")
     assert "behavior" in msg, msg
     aws("delete-function", "--function-name", "spare")
-    aws_error("ResourceNotFoundException", "get-function", "--function-name", "spare")
-    _, out, _ = aws("list-functions")
+    st, typ, _ = api("GET", F + "spare")
+    assert st == 404 and typ == "ResourceNotFoundException", (st, typ)
+    st, _, out = api("GET", F)
     assert [f["FunctionName"] for f in out["Functions"]] == ["tag"], out
-    aws_error("ResourceNotFoundException", "delete-function", "--function-name", "spare")
+    st, typ, _ = api("DELETE", F + "spare")
+    assert st == 404 and typ == "ResourceNotFoundException", (st, typ)
 
 
 # ---- the JS SDK -------------------------------------------------------------------------------------------------------------------
@@ -410,7 +430,7 @@ def js_sdk_publish_version():
     assert p.returncode == 0, p.stderr.decode()[-3000:]
     res = json.loads(p.stdout.decode().strip().splitlines()[-1])
     assert res["wrong_sha"] == "PreconditionFailedException", res
-    _, latest, _ = aws("get-function-configuration", "--function-name", "tag")
+    st, _, latest = api("GET", F + "tag/configuration")
     assert res["published"]["CodeSha256"] == latest["CodeSha256"] and res["published"]["Version"].isdigit(), res
     assert res["missing"] == "ResourceNotFoundException" and res["bad_secret"] == "InvalidSignatureException", res
     assert res["listed"] >= 2, res
