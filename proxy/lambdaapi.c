@@ -17,6 +17,7 @@
 #include "proxy/control.h"
 #include "proxy/gen.h"
 #include "proxy/lambdaapi.h"
+#include "proxy/lambdaasync.h"
 #include "proxy/lambdainvoke.h"
 #include "proxy/lambdazip.h"
 #include "proxy/server.h"
@@ -1333,9 +1334,9 @@ static void invoke(h2o_req_t *req, const lambdaapi_target_t *t)
     lambdainvoke_handle(req); /* it parses the path itself */
 }
 
-static void not_implemented(h2o_req_t *req, const lambdaapi_target_t *t)
+static void event_invoke_config(h2o_req_t *req, const lambdaapi_target_t *t)
 {
-    lambdaapi_error(req, 501, "ServiceException", "this operation is not available in this build");
+    lambda_async_handle_config(req, t->function, t->qualifier != NULL ? t->qualifier : "");
 }
 
 /* the operations other modules answer: METHOD, API date, the segment after the function name */
@@ -1344,10 +1345,10 @@ static const struct {
     lambdaapi_fn fn;
 } others[] = {
     {"POST", "2015-03-31", "invocations", invoke},
-    {"GET", "2019-09-25", "event-invoke-config", not_implemented},
-    {"PUT", "2019-09-25", "event-invoke-config", not_implemented},
-    {"POST", "2019-09-25", "event-invoke-config", not_implemented},
-    {"DELETE", "2019-09-25", "event-invoke-config", not_implemented},
+    {"GET", "2019-09-25", "event-invoke-config", event_invoke_config},
+    {"PUT", "2019-09-25", "event-invoke-config", event_invoke_config},
+    {"POST", "2019-09-25", "event-invoke-config", event_invoke_config},
+    {"DELETE", "2019-09-25", "event-invoke-config", event_invoke_config},
 };
 
 static int method_is(h2o_req_t *req, const char *m)
