@@ -23,6 +23,11 @@ static inline void log_set_level(int level)
 
 /** opens the error log ("-" = stderr); may be called again on reload. Returns 0 or -1 with errno set. */
 int log_open(const char *path, int level);
+/** opens the error log's file again by its name (SIGUSR1, after logrotate renamed it): lines written meanwhile go whole to the
+ * old file or to the new one. A no-op for stderr. Returns 0 or -1 with errno set (the old file stays in use). */
+int log_reopen(void);
+/** 1: one JSON object per line {"time", "level", "thread", "message"} (`error_log: {format: json}`); 0: text lines */
+void log_set_json(int json);
 /** writes one line `TIME [level] [tN] message` with a single write(2) */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vwrite(int level, const char *fmt, va_list ap);

@@ -364,3 +364,41 @@ int edge_etag_list_matches(const char *list, size_t len, const char *etag, size_
     }
     return 0;
 }
+
+size_t edge_json_string(char *out, size_t cap, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (cap < 3) {
+        if (cap > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    out[n++] = '"';
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7];
+        size_t w = 0;
+        if (c == '"' || c == '\\') {
+            esc[w++] = '\\';
+            esc[w++] = (char)c;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            esc[w++] = '\\';
+            esc[w++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            w = 4;
+            esc[w++] = hex[c >> 4];
+            esc[w++] = hex[c & 15];
+        } else {
+            esc[w++] = (char)c;
+        }
+        if (n + w + 2 > cap) /* room for the closing quote and the NUL */
+            break;
+        memcpy(out + n, esc, w);
+        n += w;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}

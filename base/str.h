@@ -85,4 +85,13 @@ int edge_etag_list_matches(const char *list, size_t len, const char *etag, size_
  */
 int edge_http_date_parse(const char *s, size_t len, int64_t *sec);
 
+/* ---- JSON ------------------------------------------------------------------------------------------------------------------- */
+
+/**
+ * Writes s (len bytes) as a JSON string, quotes included, at out (cap bytes; always NUL-terminated when cap > 0): `"` `\\` and
+ * control characters escaped, other bytes as they are. A string that does not fit is cut at an escape boundary and still
+ * closed. Returns the number of bytes written (without the NUL).
+ */
+size_t edge_json_string(char *out, size_t cap, const char *s, size_t len);
+
 #endif

@@ -13,6 +13,7 @@
 #include <yaml.h>
 #include "conf/cfheaders.h"
 #include "conf/config.h"
+#include "conf/diff.h"
 #include "conf/pattern.h"
 
 const char *const conf_hook_event_names[CONF_HOOK_NUM] = {"viewer-request", "origin-request", "origin-response", "viewer-response"};
@@ -1728,12 +1729,14 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->error_log.path = xstrdup("-");
     conf->error_log.level = 2; /* info */
     if ((v = map_get(c, root, "error_log")) != NULL) {
-        static const char *const ekeys[] = {"path", "level", NULL};
+        static const char *const ekeys[] = {"path", "level", "format", NULL};
         static const char *const levels[] = {"error", "warn", "info", "debug", NULL}; /* LOG_ERROR..LOG_DEBUG */
+        static const char *const eformats[] = {"text", "json", NULL};                 /* the index is error_log.json */
         if (expect_map(c, v, "error_log") != 0 || check_keys(c, v, "error_log", ekeys) != 0)
             return -1;
         if (opt_string(c, v, "error_log", "path", &conf->error_log.path) != 0 ||
-            opt_enum(c, v, "error_log", "level", levels, "must be error, warn, info or debug", &conf->error_log.level) != 0)
+            opt_enum(c, v, "error_log", "level", levels, "must be error, warn, info or debug", &conf->error_log.level) != 0 ||
+            opt_enum(c, v, "error_log", "format", eformats, "must be text or json", &conf->error_log.json) != 0)
             return -1;
     }
 
@@ -2030,6 +2033,7 @@ void conf_free(conf_t *conf)
     size_t i;
     if (conf == NULL)
         return;
+    conf_diff_free(conf);
     free(conf->file);
     free(conf->geoip.database);
     free(conf->geoip.asn_database);
@@ -2243,6 +2247,8 @@ conf_t *conf_load_string(const char *name, const char *yaml, size_t len, char *e
         index_owner_lines(&c);
         if (expand_env(&c) == 0 && parse_root(&c, conf, yaml_document_get_root_node(&c.doc)) != 0 && !c.failed)
             snprintf(err, errlen, "%s:1: (file): invalid configuration", name);
+        else
+            conf_diff_index(conf, &c.doc); /* what a reload compares */
     }
     if (c.failed || err[0] != '\0') {
         conf_free(conf);

@@ -200,6 +200,8 @@ typedef struct conf_admin {
 
 typedef struct conf {
     char *file;
+    struct conf_part *parts; /* fingerprints of its sections, origins, hooks and behaviors (conf/diff.h) */
+    size_t num_parts;
     unsigned threads; /* resolved: `auto` = number of cores */
     int threads_auto; /* 1: threads is `auto` (what -T prints) */
     conf_listen_t *listen;
@@ -211,6 +213,7 @@ typedef struct conf {
     struct {
         char *path; /* "-" = stderr */
         int level;  /* LOG_ERROR..LOG_DEBUG of base/log.h */
+        int json;   /* format: json (one JSON object per line) */
     } error_log;
     struct {
         uint64_t max_request_body;

@@ -374,7 +374,7 @@ static size_t split_path(h2o_iovec_t path, char segs[5][128])
  * the job's completion answers on the worker's loop. A request whose client left meanwhile is gone: the job still runs, its
  * answer is dropped.
  */
-enum { JOB_PUBLISH, JOB_ALIAS_SET, JOB_ALIAS_DELETE, JOB_ROLLBACK, JOB_PURGE };
+enum { JOB_PUBLISH, JOB_ALIAS_SET, JOB_ALIAS_DELETE, JOB_ROLLBACK, JOB_PURGE, JOB_RELOAD };
 
 typedef struct admin_job {
     h2o_req_t *req; /* NULL once the request is gone (worker thread only) */
@@ -460,6 +460,24 @@ static void run_job(void *arg)
     int r = 0;
 
     switch (job->kind) {
+    case JOB_RELOAD: {
+        /* 200 with what changed, or 422 with the FILE:LINE reason (the running configuration stays) */
+        char *answer, rerr[CONF_ERRBUF_SIZE];
+        if (server_reload_now(rerr, sizeof(rerr), &answer) != 0) {
+            hook_buf_t b = {NULL, 0, 0};
+            hook_buf_append(&b, "{\"result\":\"refused\",\"error\":", 28);
+            hook_buf_json_string(&b, rerr, strlen(rerr));
+            hook_buf_append(&b, "}\n", 2);
+            job->status = atomic_load(&server.stopping) ? 503 : 422;
+            job->reason = job->status == 503 ? "Service Unavailable" : "Unprocessable Entity";
+            job->body = b.base;
+            return;
+        }
+        job->status = 200;
+        job->reason = "OK";
+        job->body = answer;
+        return;
+    }
     case JOB_PURGE: {
         size_t purged = cache_mem_purge(handler_cache, job->purge_kind, job->purge_arg, job->soft);
         log_info("admin: purge %s%s: %zu objects", job->what, job->soft ? " (soft)" : "", purged);
@@ -753,7 +771,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
 
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
-        respond(req, 200, "OK", "text/plain", h2o_iovec_init(H2O_STRLIT("ok\n")));
+        /* ok (200); starting (the store seed runs) and draining (after SIGTERM) are 503: a balancer sends no new traffic */
+        const char *health = server_health();
+        int ok = strcmp(health, "ok") == 0;
+        respond(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
+                h2o_concat(&req->pool, h2o_iovec_init(health, strlen(health)), h2o_iovec_init(H2O_STRLIT("\n"))));
         return 0;
     }
     if (lambdaapi_is_path(req->path)) {
@@ -779,6 +801,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         do_purge(req, gen);
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/reload"))) {
+        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+            respond_json_error(req, 405, "Method Not Allowed", "use POST");
+            return 0;
+        }
+        job_post(req, job_new(JOB_RELOAD)); /* on the control thread, like SIGHUP's */
         return 0;
     }
     /* /kv by the raw target: a key's `..` or `%2F` are bytes of the key, not path steps */

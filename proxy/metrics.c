@@ -2,13 +2,16 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "base/clock.h"
 #include "base/worker.h"
 #include "proxy/metrics.h"
 
 static metrics_worker_t *workers, *store_loops;
 static unsigned num_workers, num_store_loops;
 static metrics_worker_t fallback; /* the main thread and tools */
-static _Atomic uint64_t reloads[2]; /* refused, ok */
+static _Atomic uint64_t reloads[2]; /* failed, ok */
+static _Atomic int64_t reload_ok_ms;  /* the last configuration load that succeeded: the start's, then reloads' */
+static _Atomic uint64_t generation;
 static const uint64_t bucket_us[METRICS_LATENCY_BUCKETS] = {100,    250,    500,     1000,    2500,    5000,     10000,
                                                              25000,  50000,  100000,  250000,  1000000, 5000000,  30000000};
 static const char *const counter_names[METRIC_NUM][2] = {
@@ -47,6 +50,7 @@ void metrics_init(unsigned n, unsigned n_store_loops)
     num_workers = n;
     store_loops = alloc_set(n_store_loops);
     num_store_loops = n_store_loops;
+    atomic_store(&reload_ok_ms, edge_realtime_ms()); /* the start loaded the configuration */
 }
 
 metrics_worker_t *metrics_local(void)
@@ -89,6 +93,13 @@ void metrics_store_request(void)
 void metrics_reload(int ok)
 {
     atomic_fetch_add_explicit(&reloads[ok != 0], 1, memory_order_relaxed);
+    if (ok)
+        atomic_store(&reload_ok_ms, edge_realtime_ms());
+}
+
+void metrics_generation(uint64_t id)
+{
+    atomic_store(&generation, id);
 }
 
 uint64_t metrics_sum(int which)
@@ -154,10 +165,18 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
     for (i = METRIC_REFUSED_FIRST; i != METRIC_NUM; ++i)
         appendf(&buf, "edgehook_requests_refused_total{reason=\"%s\"} %" PRIu64 "\n", counter_names[i][0], metrics_sum(i));
     appendf(&buf,
-            "# HELP edgehook_reloads_total configuration reloads (SIGHUP): applied, or refused with the running one kept\n"
+            "# HELP edgehook_reloads_total configuration reloads (SIGHUP, POST /reload): applied, or failed with the running one kept\n"
             "# TYPE edgehook_reloads_total counter\nedgehook_reloads_total{result=\"ok\"} %" PRIu64
-            "\nedgehook_reloads_total{result=\"refused\"} %" PRIu64 "\n",
+            "\nedgehook_reloads_total{result=\"failed\"} %" PRIu64 "\n",
             atomic_load(&reloads[1]), atomic_load(&reloads[0]));
+    int64_t ok_ms = atomic_load(&reload_ok_ms);
+    appendf(&buf,
+            "# HELP edgehook_reload_last_success_timestamp_seconds when the configuration was last loaded successfully (start or "
+            "reload)\n# TYPE edgehook_reload_last_success_timestamp_seconds gauge\n"
+            "edgehook_reload_last_success_timestamp_seconds %lld.%03d\n"
+            "# HELP edgehook_config_generation the configuration generation serving new requests (a reload or a hook version "
+            "change makes a new one)\n# TYPE edgehook_config_generation gauge\nedgehook_config_generation %" PRIu64 "\n",
+            (long long)(ok_ms / 1000), (int)(ok_ms % 1000), atomic_load(&generation));
     appendf(&buf, "# HELP edgehook_requests_total requests answered, by status class\n# TYPE edgehook_requests_total counter\n");
     for (c = 0; c != 6; ++c) {
         uint64_t s = 0;

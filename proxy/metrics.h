@@ -70,6 +70,8 @@ void metrics_loop_busy(uint64_t cpu_us);
 void metrics_store_request(void);
 /** counts a configuration reload: applied (ok) or refused (edgehook_reloads_total{result="ok"|"refused"}); any thread */
 void metrics_reload(int ok);
+/** the configuration generation now serving new requests (edgehook_config_generation); any thread */
+void metrics_generation(uint64_t id);
 /** sum of one counter over the loop threads and the others */
 uint64_t metrics_sum(int which);
 

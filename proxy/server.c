@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,26 +29,35 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "base/worker.h"
+#include "conf/diff.h"
 #include "proxy/metrics.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
+#include <h2o/http1.h> /* H2O_HTTP1_CALLBACKS (needs h2o.h first) */
 #ifdef EDGE_HAVE_STORE_STORE
 #include "store/store.h"
 #define HAVE_STORE 1
 #endif
 #ifdef HAVE_STORE
 /* store requests whose answer comes back from the store threads to this loop (the client may have gone already) */
+#include "store/seed.h"
 #define store_jobs_out() store_thread_jobs()
+#define seed_stop() store_seed_stop()
 #define store_loop_priority() store_lower_priority()
 #else
 #define store_jobs_out() 0u
 #define store_loop_priority() ((void)0)
+#define seed_stop() ((void)0)
 #endif
 #ifdef EDGE_HAVE_PROXY_ADMIN
 #include "proxy/admin.h"
 #define HAVE_ADMIN 1
+#endif
+#ifdef EDGE_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
 #endif
 
 /* allocations the server cannot go on without: out of memory here stops the process with a message, not a NULL dereference */
@@ -80,7 +90,35 @@ typedef struct control_msg {
     void (*fn)(void *); /* CONTROL_RUN */
     void *arg;
 } control_msg_t;
-enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2, CONTROL_RUN = 3 };
+enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2, CONTROL_RUN = 3, CONTROL_OPEN = 4 };
+
+/* the event-loop threads that have not returned yet (the drain waits for them while it still takes signals) */
+static _Atomic unsigned loops_running;
+
+/* tells the service manager (systemd, Type=notify) where the process is: READY=1, RELOADING=1, STOPPING=1. A no-op when the
+ * build has no libsystemd or when the process was not started by systemd ($NOTIFY_SOCKET unset) */
+static void notify(const char *state)
+{
+#ifdef EDGE_HAVE_SYSTEMD
+    if (strncmp(state, "RELOADING=1", 11) == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        sd_notifyf(0, "%s\nMONOTONIC_USEC=%llu", state,
+                   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+    } else {
+        sd_notify(0, state);
+    }
+#else
+    (void)state;
+#endif
+}
+
+const char *server_health(void)
+{
+    if (atomic_load(&server.stopping))
+        return "draining";
+    return atomic_load(&server.ready) ? "ok" : "starting";
+}
 
 server_worker_t *server_worker_current(void)
 {
@@ -229,10 +267,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 
 /* ---- the worker threads --------------------------------------------------------------------------------------------------- */
 
+/* the listeners of traffic (main, store) close at a stop; the admin listener stays open until the loop ends, so that /healthz
+ * says `draining` and /metrics can be read during the drain */
 static void close_listeners(server_worker_t *w)
 {
     for (size_t i = 0; i != w->num_listeners; ++i) {
-        if (w->listeners[i] != NULL) {
+        if (w->listeners[i] != NULL && server.listen_kind[i] != LISTEN_ADMIN) {
             h2o_socket_read_stop(w->listeners[i]);
             h2o_socket_close(w->listeners[i]);
             w->listeners[i] = NULL;
@@ -329,6 +369,7 @@ static int publish_gen(edge_gen_t *gen, char *err, size_t errlen)
     prebuild_hooks(gen);
     send_control_all(CONTROL_SWITCH, gen);
     old = atomic_exchange(&server.gen, gen);
+    metrics_generation(gen->id);
     if (old != NULL)
         gen_release(old);
     return 0;
@@ -344,6 +385,14 @@ int server_publish_gen(edge_gen_t *gen)
     return 0;
 }
 
+static void open_listeners(server_worker_t *w, int admin);
+
+static int no_keepalive(h2o_req_t *req, void *unused)
+{
+    req->http1_is_persistent = 0;
+    return 0;
+}
+
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     server_worker_t *w = H2O_STRUCT_FROM_MEMBER(server_worker_t, control, receiver);
@@ -354,10 +403,17 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             switch_gen(w, m->gen);
         } else if (m->type == CONTROL_RUN) {
             m->fn(m->arg);
+        } else if (m->type == CONTROL_OPEN && !w->stopping) {
+            open_listeners(w, 0);
         } else if (m->type == CONTROL_STOP && !w->stopping) {
             w->stopping = 1;
             close_listeners(w);
-            /* HTTP/2 connections get GOAWAY; HTTP/1 responses from now on say Connection: close */
+            /* HTTP/1 requests being served answer Connection: close (h2o decides keep-alive when it parses a request, and
+             * says close by itself only for requests parsed after the shutdown request) */
+            if (H2O_HTTP1_CALLBACKS.foreach_request != NULL)
+                H2O_HTTP1_CALLBACKS.foreach_request(&w->ctx, no_keepalive, NULL);
+            /* HTTP/2 connections get GOAWAY (a second one with the last stream after a second, then stragglers are closed
+             * after http2.graceful_shutdown_timeout = limits.shutdown_grace); HTTP/1 requests from now on Connection: close */
             h2o_context_request_shutdown(&w->ctx);
         }
         free(m);
@@ -418,14 +474,18 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
 static pthread_barrier_t workers_ready;
 
 /* the listeners a loop accepts: the store listener on the store loops, every other one on the workers (the others' slots stay
- * NULL) */
-static void open_listeners(server_worker_t *w)
+ * NULL). The admin listener opens first (admin = 1, when the loop starts: /healthz answers `starting` during a store seed),
+ * the others when the server is ready (CONTROL_OPEN) */
+static void open_listeners(server_worker_t *w, int admin)
 {
-    w->num_listeners = server.num_listen;
-    w->accept_ctxs = server_calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
-    w->listeners = server_calloc(server.num_listen, sizeof(h2o_socket_t *));
+    if (w->listeners == NULL) {
+        w->num_listeners = server.num_listen;
+        w->accept_ctxs = server_calloc(server.num_listen, sizeof(h2o_accept_ctx_t));
+        w->listeners = server_calloc(server.num_listen, sizeof(h2o_socket_t *));
+    }
     for (size_t i = 0; i != server.num_listen; ++i) {
-        if ((server.listen_kind[i] == LISTEN_STORE) != (w->store_loop != 0))
+        if ((server.listen_kind[i] == LISTEN_STORE) != (w->store_loop != 0) || (server.listen_kind[i] == LISTEN_ADMIN) != admin ||
+            w->listeners[i] != NULL)
             continue;
         int fd = dup(server.listen_fds[i]);
         h2o_accept_ctx_t *a = &w->accept_ctxs[i];
@@ -469,12 +529,13 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&workers_ready); /* the main thread may send to the receivers from now on */
     if ((w->hooks = hook_thread_new()) == NULL)
         h2o_fatal("cannot create the hooks runtime of a worker thread");
-    open_listeners(w);
+    open_listeners(w, 1);
     h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &flush_entry);
     run_loop(w);
     dynorigin_thread_dispose();
     if (accesslog_enabled())
         accesslog_flush();
+    atomic_fetch_sub(&loops_running, 1);
     return NULL;
 }
 
@@ -494,8 +555,9 @@ static void *store_loop_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     pthread_barrier_wait(&workers_ready); /* the main thread may send to the receiver from now on */
-    open_listeners(w);
+    open_listeners(w, 1);                 /* none: the store listener opens when the server is ready */
     run_loop(w);
+    atomic_fetch_sub(&loops_running, 1);
     return NULL;
 }
 
@@ -634,29 +696,57 @@ static int listen_equal(const conf_listen_t *a, const conf_listen_t *b)
 #undef STREQ
 }
 
-/* what a reload cannot change without a restart: say so, and keep serving with what runs */
-static void warn_restart_only(conf_t *old, conf_t *new)
+/* the configuration the process started with: what runs of the settings a reload cannot change (listeners as bound, threads,
+ * the store, the admin listener, the cache's bound, the client timeout). Reloads compare with it, not with the previous reload's
+ * file, so that putting a setting back to its running value stops the warning. */
+static edge_conf_ref_t *running_ref;
+
+/* the restart-only warnings of one reload: logged, and listed in POST /reload's answer */
+typedef struct restart_warnings {
+    char text[2048];
+    size_t len;
+} restart_warnings_t;
+
+__attribute__((format(printf, 2, 3))) static void restart_warn(restart_warnings_t *w, const char *fmt, ...)
 {
-    int same = old->num_listen == new->num_listen;
-    for (size_t i = 0; same && i != old->num_listen; ++i)
-        same = listen_equal(&old->listen[i], &new->listen[i]);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_warn("reload: %s", msg);
+    if (w->len + 8 < sizeof(w->text)) {
+        if (w->len != 0)
+            w->text[w->len++] = ',';
+        w->len += edge_json_string(w->text + w->len, sizeof(w->text) - w->len, msg, strlen(msg));
+    }
+}
+
+/* what a reload cannot change without a restart, compared with what runs: say so, and keep serving with what runs */
+static void warn_restart_only(const conf_t *run, const conf_t *new, restart_warnings_t *w)
+{
+    int same = run->num_listen == new->num_listen;
+    for (size_t i = 0; same && i != run->num_listen; ++i)
+        same = listen_equal(&run->listen[i], &new->listen[i]);
     if (!same)
-        log_warn("reload: listen changed; listeners are kept as they are until a restart");
-    if (old->threads != new->threads)
-        log_warn("reload: threads changed; the number of workers is kept until a restart");
-    if (strcmp(old->state_dir, new->state_dir) != 0)
-        log_warn("reload: state_dir changed; hook versions and aliases stay in %s until a restart", old->state_dir);
-    if (old->store.enabled != new->store.enabled ||
-        (old->store.enabled &&
-         (!listen_equal(&old->store.listen, &new->store.listen) || strcmp(old->store.root, new->store.root) != 0 ||
-          old->store.threads != new->store.threads || old->store.io_threads != new->store.io_threads)))
-        log_warn("reload: store changed; the store is kept as it is until a restart");
-    if (old->admin.enabled != new->admin.enabled || (old->admin.enabled && !listen_equal(&old->admin.listen, &new->admin.listen)))
-        log_warn("reload: admin.listen changed; kept until a restart (a new admin token applies now)");
-    if (old->cache.memory != new->cache.memory)
-        log_warn("reload: cache.memory changed; the cache keeps its bound until a restart");
-    if (old->limits.max_request_body != new->limits.max_request_body || old->limits.client_timeout_ms != new->limits.client_timeout_ms)
-        log_info("reload: limits.max_request_body applies now; limits.client_timeout needs a restart");
+        restart_warn(w, "listen changed; listeners are kept as they are until a restart");
+    if (server.num_workers != new->threads)
+        restart_warn(w, "threads changed (%u running, %u in the file); the number of workers is kept until a restart",
+                     server.num_workers, new->threads);
+    if (strcmp(run->state_dir, new->state_dir) != 0)
+        restart_warn(w, "state_dir changed; hook versions and aliases stay in %s until a restart", run->state_dir);
+    if (run->store.enabled != new->store.enabled ||
+        (run->store.enabled &&
+         (!listen_equal(&run->store.listen, &new->store.listen) || strcmp(run->store.root, new->store.root) != 0 ||
+          run->store.threads != new->store.threads || run->store.io_threads != new->store.io_threads)))
+        restart_warn(w, "store changed; the store is kept as it is until a restart");
+    if (run->admin.enabled != new->admin.enabled || (run->admin.enabled && !listen_equal(&run->admin.listen, &new->admin.listen)))
+        restart_warn(w, "admin.listen changed; kept until a restart (a new admin token applies now)");
+    if (run->cache.memory != new->cache.memory)
+        restart_warn(w, "cache.memory changed (%llu running, %llu in the file); the cache keeps its bound until a restart",
+                     (unsigned long long)run->cache.memory, (unsigned long long)new->cache.memory);
+    if (run->limits.client_timeout_ms != new->limits.client_timeout_ms)
+        restart_warn(w, "limits.client_timeout changed; it applies after a restart");
 }
 
 /* reloads and admin changes build generations from the current one, one at a time: on the control thread (no lock: they are
@@ -686,53 +776,82 @@ void server_hooks_abort(hook_versions_txn_t *txn)
 
 static _Atomic int reload_queued;
 
-/* the control thread: read, build, publish (workers go on serving meanwhile, and switch when it is published) */
+/* the reload itself (control thread): read, build, publish; workers go on serving meanwhile, and switch when it is published */
+static int reload_run(char *err, size_t errlen, char **answer)
+{
+    restart_warnings_t warnings = {{0}, 0};
+    edge_gen_t *cur, *gen;
+    conf_t *conf, *run = running_ref->conf;
+    size_t num_changes;
+
+    EDGE_ASSERT(control_is_current());
+    *answer = NULL;
+    if (atomic_load(&server.stopping)) {
+        snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    cur = atomic_load(&server.gen);
+    log_info("reload: reading %s", cur->conf->file);
+    if ((conf = conf_load(cur->conf->file, err, errlen)) == NULL)
+        return -1;
+    /* the listeners that are bound stay: the new generation describes them as they run (ports bound as 0 included) */
+    for (size_t i = 0; i != conf->num_listen && i != run->num_listen; ++i)
+        if (conf->listen[i].port == 0)
+            conf->listen[i].port = run->listen[i].port;
+    if (conf->store.enabled && run->store.enabled && conf->store.listen.port == 0)
+        conf->store.listen.port = run->store.listen.port;
+    warn_restart_only(run, conf, &warnings);
+    kvapi_warn_restart(run, conf);
+    if ((gen = gen_new(conf, server.num_workers, err, errlen)) == NULL) {
+        /* nothing of it took effect: the hook registry's changes were staged in the generation and are dropped with it */
+        conf_free(conf);
+        return -1;
+    }
+    char *diff = conf_diff_json(cur->conf, conf, &num_changes);
+    gen_own_conf(gen);
+    connect_embedded_origins(gen);
+    if (publish_gen(gen, err, errlen) != 0) { /* the registry's changes could not be kept: gen (and conf) released */
+        free(diff);
+        return -1;
+    }
+    if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
+        log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
+    if (log_open(conf->error_log.path, conf->error_log.level) != 0)
+        log_error("reload: error_log: cannot open %s: %s (logging continues where it did)", conf->error_log.path, strerror(errno));
+    log_set_json(conf->error_log.json);
+    lambda_async_configure(conf);
+    log_info("reload: configuration applied (generation %llu): %s", (unsigned long long)gen->id,
+             num_changes == 0 ? "no change" : diff);
+    size_t cap = strlen(diff) + warnings.len + 160;
+    if ((*answer = malloc(cap)) != NULL)
+        snprintf(*answer, cap, "{\"result\":\"ok\",\"generation\":%llu,\"changes\":%s,\"summary\":\"%s\",\"warnings\":[%s]}\n",
+                 (unsigned long long)gen->id, diff, num_changes == 0 ? "no change" : "changed", warnings.text);
+    free(diff);
+    return 0;
+}
+
+int server_reload_now(char *err, size_t errlen, char **answer)
+{
+    notify("RELOADING=1");
+    int r = reload_run(err, errlen, answer);
+    if (r != 0)
+        log_error("reload refused, the running configuration stays: %s", err);
+    metrics_reload(r == 0);
+    if (atomic_load(&server.ready))
+        notify("READY=1");
+    return r;
+}
+
 static void reload_job(void *unused)
 {
-    char err[CONF_ERRBUF_SIZE];
-    edge_gen_t *cur, *gen;
-    conf_t *conf;
-
+    char err[CONF_ERRBUF_SIZE], *answer;
     atomic_store(&reload_queued, 0); /* a SIGHUP from now on reads the file again */
     if (atomic_load(&server.stopping)) {
         log_info("reload: not done, shutting down");
         return;
     }
-    cur = atomic_load(&server.gen);
-    log_info("reload: reading %s", cur->conf->file);
-    if ((conf = conf_load(cur->conf->file, err, sizeof(err))) == NULL) {
-        log_error("reload refused, the running configuration stays: %s", err);
-        metrics_reload(0);
-        return;
-    }
-    /* the listeners that are bound stay: the new generation describes them as they run (ports bound as 0 included) */
-    for (size_t i = 0; i != conf->num_listen && i != cur->conf->num_listen; ++i)
-        if (conf->listen[i].port == 0)
-            conf->listen[i].port = cur->conf->listen[i].port;
-    if (conf->store.enabled && cur->conf->store.enabled && conf->store.listen.port == 0)
-        conf->store.listen.port = cur->conf->store.listen.port;
-    warn_restart_only(cur->conf, conf);
-    kvapi_warn_restart(cur->conf, conf);
-    if ((gen = gen_new(conf, server.num_workers, err, sizeof(err))) == NULL) {
-        /* nothing of it took effect: the hook registry's changes were staged in the generation and are dropped with it */
-        log_error("reload refused, the running configuration stays: %s", err);
-        metrics_reload(0);
-        conf_free(conf);
-        return;
-    }
-    gen_own_conf(gen);
-    connect_embedded_origins(gen);
-    if (publish_gen(gen, err, sizeof(err)) != 0) {
-        log_error("reload refused, the running configuration stays: %s", err);
-        metrics_reload(0);
-        return;
-    }
-    if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
-        log_error("reload: access_log: cannot open %s: %s (logging continues where it did)", conf->access_log.path, strerror(errno));
-    log_set_level(conf->error_log.level);
-    lambda_async_configure(conf);
-    metrics_reload(1);
-    log_info("reload: configuration applied (generation %llu)", (unsigned long long)gen->id);
+    if (server_reload_now(err, sizeof(err), &answer) == 0)
+        free(answer);
 }
 
 void server_reload(void)
@@ -742,11 +861,143 @@ void server_reload(void)
         control_post(reload_job, NULL, NULL);
 }
 
+/* SIGUSR1: every log file is opened again by its name (logrotate renamed it): the error log now, the access log's new file
+ * takes the lines formatted from now on (each worker moves to it at its next flush; lines it buffered go to the old one) */
+static void reopen_logs(void)
+{
+    const conf_t *conf = atomic_load(&server.gen)->conf; /* the main thread's reloads are on the control thread: gen stays */
+    if (log_reopen() != 0)
+        log_error("SIGUSR1: error_log: cannot open %s again: %s (logging continues to the old file)", conf->error_log.path,
+                  strerror(errno));
+    if (conf->access_log.path != NULL && strcmp(conf->access_log.path, "-") != 0 &&
+        accesslog_open(conf->access_log.path, conf->access_log.json) != 0)
+        log_error("SIGUSR1: access_log: cannot open %s again: %s (logging continues to the old file)", conf->access_log.path,
+                  strerror(errno));
+    log_info("SIGUSR1: log files reopened");
+}
+
 /* a start that stops before the first generation owns the configuration: it is freed here (the process exits) */
 static int start_failed(conf_t *conf)
 {
     conf_free(conf);
     return 1;
+}
+
+/* ---- the main thread: start, signals, drain ------------------------------------------------------------------------------- */
+
+/* the store seed runs on a thread of its own while the admin listener answers /healthz `starting` */
+static _Atomic int seed_state; /* 0 running, 1 done, -1 failed */
+
+static void *seed_main(void *arg)
+{
+    char err[1024];
+    int r = 0;
+#ifdef HAVE_STORE
+    edge_thread_name("seed");
+    if ((r = store_seed_buckets(server.store, &((conf_t *)arg)->store, err, sizeof(err))) != 0)
+        log_error("%s", err);
+#else
+    (void)arg;
+    (void)err;
+#endif
+    atomic_store(&seed_state, r == 0 ? 1 : -1);
+    return NULL;
+}
+
+/* the next signal of set, or 0 after timeout_ms */
+static int wait_signal(const sigset_t *set, int64_t timeout_ms)
+{
+    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+/* the listeners of traffic open: the store seed is done */
+static void go_ready(const conf_t *conf)
+{
+    atomic_store(&server.ready, 1);
+    send_control_all(CONTROL_OPEN, NULL);
+    log_info("edgehook %s started: %u worker threads, %u store loops, config %s", EDGE_VERSION, server.num_workers,
+             server.num_store_loops, conf->file);
+    notify("READY=1");
+}
+
+/* until SIGTERM/SIGINT (returned); starts serving traffic when the seed is done; 1 in *failed when the seed failed */
+static int serve_until_signal(const sigset_t *set, const conf_t *conf, pthread_t seed_tid, int seeding, int *failed)
+{
+    for (;;) {
+        int sig = wait_signal(set, 100);
+        if (seeding && atomic_load(&seed_state) != 0) {
+            pthread_join(seed_tid, NULL);
+            seeding = 0;
+            if (atomic_load(&seed_state) < 0) {
+                *failed = 1;
+                return SIGTERM;
+            }
+            go_ready(conf);
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            if (seeding) {
+                seed_stop();
+                pthread_join(seed_tid, NULL);
+            }
+            return sig;
+        }
+        if (sig == SIGHUP)
+            server_reload();
+        else if (sig == SIGUSR1)
+            reopen_logs();
+    }
+}
+
+/*
+ * The drain: the listeners of traffic close at once (new connections are refused), /healthz says `draining`, HTTP/1 answers
+ * say Connection: close and HTTP/2 connections get GOAWAY; in-flight requests finish within limits.shutdown_grace. A second
+ * SIGTERM or SIGINT stops at once. Returns the exit status: 0, or 128 + the signal number of a second signal.
+ */
+static int drain(const sigset_t *set)
+{
+    uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms; /* of the configuration in force */
+    int64_t deadline = edge_realtime_ms() + (int64_t)grace_ms;
+    int status = 0;
+
+    lambda_async_stop(grace_ms); /* no new attempts; those running finish on the workers, or run again at the next start */
+    log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
+    notify("STOPPING=1");
+    atomic_store(&server.stopping, 1);
+    /* the store loops too: they finish their requests and wait for their store jobs' answers */
+    send_control_all(CONTROL_STOP, NULL);
+    /* the loops close their descriptors of the listeners when they get the message; shut down makes the kernel refuse new
+     * connections now (and resets those queued and not accepted) rather than queue them for nobody */
+    for (size_t i = 0; i != server.num_listen; ++i)
+        if (server.listen_kind[i] != LISTEN_ADMIN)
+            shutdown(server.listen_fds[i], SHUT_RDWR);
+    while (atomic_load(&loops_running) != 0) {
+        int64_t left = deadline - edge_realtime_ms();
+        if (left <= 0) {
+            uint64_t n = 0;
+            for (unsigned j = 0; j != server.num_workers + server.num_store_loops; ++j)
+                n += atomic_load(&loop_at(j)->inflight);
+            log_warn("shutdown grace period over with %llu requests in flight; closing them", (unsigned long long)n);
+            atomic_store(&server.stopping, 2);
+            break;
+        }
+        int sig = wait_signal(set, left < 100 ? left : 100);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_warn("second %s: stopping now, in-flight requests are cut (exit status %d)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                     128 + sig);
+            atomic_store(&server.stopping, 2);
+            status = 128 + sig;
+            break;
+        } else if (sig == SIGUSR1) {
+            reopen_logs();
+        } else if (sig == SIGHUP) {
+            log_info("reload: not done, shutting down");
+        }
+    }
+    for (unsigned i = 0; i != server.num_workers + server.num_store_loops; ++i)
+        pthread_join(loop_at(i)->tid, NULL);
+    return status;
 }
 
 int server_run(conf_t *conf)
@@ -755,14 +1006,15 @@ int server_run(conf_t *conf)
     sigset_t set;
     edge_gen_t *gen;
     unsigned i;
-    int sig, status = 0;
-    struct timespec deadline;
+    int status = 0, seed_failed = 0, seeding = 0;
+    pthread_t seed_tid = (pthread_t)0;
 
     signal(SIGPIPE, SIG_IGN);
     if (log_open(conf->error_log.path, conf->error_log.level) != 0) {
         fprintf(stderr, "%s: error_log: cannot open %s: %s\n", conf->file, conf->error_log.path, strerror(errno));
         return start_failed(conf);
     }
+    log_set_json(conf->error_log.json);
     if (accesslog_open(conf->access_log.path, conf->access_log.json) != 0) {
         log_error("access_log: cannot open %s: %s", conf->access_log.path, strerror(errno));
         return start_failed(conf);
@@ -812,8 +1064,11 @@ int server_run(conf_t *conf)
         gen_release(gen); /* owns conf */
         return 1;
     }
+    running_ref = gen->conf_ref; /* what runs, for reloads to compare with (released at the end) */
+    atomic_fetch_add(&running_ref->refcnt, 1);
     prebuild_hooks(gen);
     atomic_store(&server.gen, gen);
+    metrics_generation(gen->id);
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
 
     /* signals are taken by the main thread only */
@@ -829,6 +1084,7 @@ int server_run(conf_t *conf)
     server.workers = server_calloc(server.num_workers, sizeof(server_worker_t));
     server.store_loops = server_calloc(server.num_store_loops, sizeof(server_worker_t));
     pthread_barrier_init(&workers_ready, NULL, server.num_workers + server.num_store_loops + 1);
+    atomic_store(&loops_running, server.num_workers + server.num_store_loops);
     for (i = 0; i != server.num_workers + server.num_store_loops; ++i) {
         int store_loop = i >= server.num_workers;
         server_worker_t *w = loop_at(i);
@@ -840,47 +1096,26 @@ int server_run(conf_t *conf)
     }
     pthread_barrier_wait(&workers_ready);
     lambda_async_run(); /* the consumers start invocations on the workers' loops */
-    log_info("edgehook %s started: %u worker threads, %u store loops, config %s", EDGE_VERSION, server.num_workers,
-             server.num_store_loops, conf->file);
 
-    for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGTERM || sig == SIGINT)
-            break;
-        if (sig == SIGHUP)
-            server_reload();
+    /* the admin listener is up: the store seed runs now (/healthz: starting), then the other listeners open (ready) */
+    if (server.store != NULL && conf->store.num_seeds != 0) {
+        seeding = 1;
+        pthread_create(&seed_tid, NULL, seed_main, conf);
+    } else {
+        go_ready(conf);
     }
-
-    /* graceful shutdown: stop accepting, let in-flight requests finish until the grace period ends (of the configuration in force:
-     * the one given to this function may have been replaced by a reload) */
-    uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms;
-    lambda_async_stop(grace_ms); /* no new attempts; those running finish on the workers, or run again at the next start */
-    log_info("shutting down: finishing in-flight requests (up to %llu ms)", (unsigned long long)grace_ms);
-    atomic_store(&server.stopping, 1);
-    /* the store loops too: they finish their requests and wait for their store jobs' answers */
-    send_control_all(CONTROL_STOP, NULL);
-    deadline = edge_deadline(CLOCK_REALTIME, grace_ms);
-    unsigned num_loops = server.num_workers + server.num_store_loops;
-    for (i = 0; i != num_loops; ++i) {
-        if (pthread_timedjoin_np(loop_at(i)->tid, NULL, &deadline) != 0) {
-            uint64_t left = 0;
-            for (unsigned j = 0; j != num_loops; ++j)
-                left += atomic_load(&loop_at(j)->inflight);
-            log_warn("shutdown grace period over with %llu requests in flight; closing them", (unsigned long long)left);
-            atomic_store(&server.stopping, 2);
-            status = 0;
-            break;
-        }
-    }
-    if (atomic_load(&server.stopping) == 2) {
-        for (; i != num_loops; ++i) /* the ones before i were joined */
-            pthread_join(loop_at(i)->tid, NULL);
-    }
+    serve_until_signal(&set, conf, seed_tid, seeding, &seed_failed);
+    status = drain(&set);
+    if (seed_failed)
+        status = 1;
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();
     lambda_async_close(); /* after the jobs: an Event invoke posted before the stop is queued */
     kvapi_close();
+    if (atomic_fetch_sub(&running_ref->refcnt, 1) == 1) {
+        conf_free(running_ref->conf);
+        free(running_ref);
+    }
     log_info("stopped");
     return status;
 }

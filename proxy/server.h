@@ -59,7 +59,8 @@ typedef struct server {
     unsigned num_store_loops;
     struct edge_gen *_Atomic gen; /* the current configuration generation (swapped on reload) */
     struct store *store;
-    _Atomic int stopping;
+    _Atomic int stopping; /* 1: draining (SIGTERM/SIGINT), 2: stopping now (grace over, or a second signal) */
+    _Atomic int ready;    /* the traffic listeners are open: the start (store seed included) is done */
     uint64_t started_at;
 } server_t;
 
@@ -107,7 +108,19 @@ void server_hooks_abort(struct hook_versions_txn *txn);
  * file is refused with its error logged and counted, and the running configuration keeps serving */
 void server_reload(void);
 
-/** runs the server on conf until SIGTERM/SIGINT; returns the exit status */
+/**
+ * A reload on the control thread, now (POST /reload; SIGHUP queues one): 0 when applied, with *answer a malloc'ed JSON object
+ * {"result": "ok", "generation", "changes": {"added", "removed", "changed"}, "summary": "changed"|"no change", "warnings": [...]}
+ * (settings that need a restart, compared with what runs); -1 when refused, with the reason in err (FILE:LINE: KEY: reason),
+ * and the running configuration keeps serving. Counted in metrics either way.
+ */
+int server_reload_now(char *err, size_t errlen, char **answer);
+
+/** what /healthz says: "starting" (the store seed runs; 503), "ok" (200), "draining" (after SIGTERM; 503) */
+const char *server_health(void);
+
+/** runs the server on conf until SIGTERM/SIGINT and the drain; returns the exit status (0; 1 when the start failed, the store
+ * seed included; 128 + the signal number when a second SIGTERM/SIGINT cut the drain short) */
 int server_run(conf_t *conf);
 
 /** milliseconds since the epoch (the loop's cached clock on worker threads) */

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "base/log.h"
 #include "store/checksum.h"
@@ -61,6 +63,17 @@ const char *store_seed_content_type(const char *name)
     return NULL;
 }
 
+/* progress lines: every this many files, or every this many ms, whichever comes first */
+#define SEED_PROGRESS_FILES 1000
+#define SEED_PROGRESS_MS 2000
+
+static _Atomic int seed_stop;
+
+void store_seed_stop(void)
+{
+    atomic_store(&seed_stop, 1);
+}
+
 typedef struct seed_walk {
     store_bucket_t *bucket;
     const char *dir; /* as configured, for messages */
@@ -68,7 +81,30 @@ typedef struct seed_walk {
     uint64_t bytes;
     char *err;
     size_t errlen;
+    int64_t started_ms, logged_ms;
+    size_t logged_objects;
 } seed_walk_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* `store: seeding bucket B: N files, M bytes, R MB/s` every SEED_PROGRESS_FILES files or SEED_PROGRESS_MS */
+static void seed_progress(seed_walk_t *sw, int last)
+{
+    int64_t now = mono_ms();
+    if (!last && sw->num_objects - sw->logged_objects < SEED_PROGRESS_FILES && now - sw->logged_ms < SEED_PROGRESS_MS)
+        return;
+    double secs = (double)(now - sw->started_ms) / 1000;
+    log_info("store: seeding bucket %s from %s: %zu files, %llu bytes, %.1f MB/s%s", store_fs_bucket_name(sw->bucket), sw->dir,
+             sw->num_objects, (unsigned long long)sw->bytes, secs > 0 ? (double)sw->bytes / 1e6 / secs : 0.0,
+             last ? " (done)" : "");
+    sw->logged_ms = now;
+    sw->logged_objects = sw->num_objects;
+}
 
 /* stores the file at path as key; 0, or -1 with err set */
 static int seed_file(seed_walk_t *sw, const char *path, const char *key)
@@ -132,6 +168,7 @@ static int seed_file(seed_walk_t *sw, const char *path, const char *key)
     }
     ++sw->num_objects;
     sw->bytes += size;
+    seed_progress(sw, 0);
     return 0;
 fail:
     if (fd >= 0)
@@ -158,6 +195,13 @@ static int seed_dir(seed_walk_t *sw, const char *path, const char *prefix, int d
     while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
         char child[PATH_MAX], key[PATH_MAX];
         struct stat st;
+        if (atomic_load(&seed_stop)) {
+            snprintf(sw->err, sw->errlen, "store.seed: interrupted (the next start finishes the bucket %s)",
+                     store_fs_bucket_name(sw->bucket));
+            r = -1;
+            errno = 0;
+            break;
+        }
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >= sizeof(child) ||
@@ -247,8 +291,12 @@ static int seed_one(store_fs_t *fs, const conf_store_seed_t *seed, char *err, si
             return -1;
         }
     }
-    seed_walk_t sw = {b, seed->dir, 0, 0, err, errlen};
+    seed_walk_t sw = {b, seed->dir, 0, 0, err, errlen, mono_ms(), 0, 0};
+    sw.logged_ms = sw.started_ms;
+    log_info("store: seeding bucket %s from %s", seed->bucket, seed->dir);
     int r = seed_dir(&sw, seed->dir, "", 0);
+    if (r == 0)
+        seed_progress(&sw, 1);
     store_fs_bucket_release(b);
     if (r != 0)
         return -1;

@@ -19,6 +19,10 @@
  */
 int store_seed(store_fs_t *fs, const conf_store_seed_t *seeds, size_t num_seeds, char *err, size_t errlen);
 
+/** makes a store_seed running on another thread stop after the file it is storing (a SIGTERM during the seed): it returns -1,
+ * and the marker makes the next start finish the bucket. Any thread. */
+void store_seed_stop(void);
+
 /** the Content-Type a seeded file gets from its name's extension (case-insensitive), or NULL (no Content-Type is stored) */
 const char *store_seed_content_type(const char *name);
 

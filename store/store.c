@@ -147,8 +147,6 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         goto fail;
     if ((s->jobs = store_jobs_start(conf->threads != 0 ? conf->threads : 2, err, errlen)) == NULL)
         goto fail;
-    if (store_seed(s->fs, conf->seeds, conf->num_seeds, err, errlen) != 0)
-        goto fail;
     if (conf->credentials.access_key != NULL && conf->credentials.secret_key != NULL) {
         s->access_key = strdup(conf->credentials.access_key);
         s->secret_key = strdup(conf->credentials.secret_key);
@@ -184,6 +182,11 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
 fail:
     store_destroy(s);
     return NULL;
+}
+
+int store_seed_buckets(store_t *s, const conf_store_t *conf, char *err, size_t errlen)
+{
+    return store_seed(s->fs, conf->seeds, conf->num_seeds, err, errlen);
 }
 
 void store_destroy(store_t *s)

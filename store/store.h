@@ -26,10 +26,17 @@ typedef struct store store_t;
  * Creates root/ if needed, takes its lock (one process per root), loads the buckets, objects and pending multipart uploads, and
  * sets the credentials: those of conf->credentials if given (literal or *_env in the config), else the key pair stored in
  * root/.credentials, else a new pair that is generated, written there with mode 0600 and printed once to stderr so a new user can
- * copy it into awscli. Then creates the conf->seeds buckets that do not exist yet from their directories (store/seed.h), and
- * starts the store threads. Returns NULL with a message in err on failure. Call before the worker threads start.
+ * copy it into awscli. Then starts the store threads. Returns NULL with a message in err on failure. Call before the worker
+ * threads start.
  */
 store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
+
+/**
+ * Creates the conf->seeds buckets that do not exist yet from their directories (store/seed.h), logging progress. The server
+ * runs it on a thread of its own after the admin listener is up and before the store listener opens (nothing else writes
+ * those buckets meanwhile). 0, or -1 with a message in err (also when store_seed_stop interrupted it).
+ */
+int store_seed_buckets(store_t *s, const conf_store_t *conf, char *err, size_t errlen);
 
 /** installs the S3 request handler on a pathconf (the server registers a host with path "/" for the store listener) */
 void store_register(store_t *store, h2o_pathconf_t *pathconf);
