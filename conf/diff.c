@@ -187,8 +187,18 @@ char *conf_diff_json(const conf_t *old, const conf_t *new, size_t *num_changes)
         }
     put(&o, "],\"changed\":[", 13);
     first = 1;
+    /* the behaviors' order is news only when the same behaviors moved (an added or removed one changes it anyway) */
+    int same_behaviors = 1;
+    for (size_t i = 0; i != new->num_parts; ++i)
+        if (strncmp(new->parts[i].name, "behaviors", 9) == 0 && find_part(old, new->parts[i].name) == NULL)
+            same_behaviors = 0;
+    for (size_t i = 0; i != old->num_parts; ++i)
+        if (strncmp(old->parts[i].name, "behaviors", 9) == 0 && find_part(new, old->parts[i].name) == NULL)
+            same_behaviors = 0;
     for (size_t i = 0; i != new->num_parts; ++i) {
         const conf_part_t *was = find_part(old, new->parts[i].name);
+        if (!same_behaviors && strstr(new->parts[i].name, " (order)") != NULL)
+            continue;
         if (was != NULL && was->hash != new->parts[i].hash) {
             put_name(&o, new->parts[i].name, &first);
             ++*num_changes;
