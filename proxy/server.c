@@ -1010,6 +1010,14 @@ int server_run(conf_t *conf)
     pthread_t seed_tid = (pthread_t)0;
 
     signal(SIGPIPE, SIG_IGN);
+    /* signals are taken by the main thread only: blocked before any thread starts (the store's, the control thread, kv's), as
+     * threads inherit the mask; a thread that did not block one would take it with its default action (SIGINT: terminate) */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (log_open(conf->error_log.path, conf->error_log.level) != 0) {
         fprintf(stderr, "%s: error_log: cannot open %s: %s\n", conf->file, conf->error_log.path, strerror(errno));
         return start_failed(conf);
@@ -1070,14 +1078,6 @@ int server_run(conf_t *conf)
     atomic_store(&server.gen, gen);
     metrics_generation(gen->id);
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
-
-    /* signals are taken by the main thread only */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
     offload_init(server.num_workers + 2 <= HOOK_MAX_THREADS ? 2 : 0);

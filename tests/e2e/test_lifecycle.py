@@ -435,14 +435,14 @@ def the_systemd_unit_verifies():
     d = tempfile.mkdtemp(prefix="unit-", dir=TMP)
     path = os.path.join(d, "edgehook.service")
     with open(path, "w") as f:
-        f.write(unit.replace("/usr/local/bin/edgehook", os.path.abspath(BIN)))
+        f.write(unit.replace("/usr/sbin/edgehook", os.path.abspath(BIN)))
     p = subprocess.run(["systemd-analyze", "verify", "--man=no", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     out = p.stdout.decode()
     assert p.returncode == 0 and out.strip() == "", out
     # and it does complain about a unit with a mistake (so a clean run means something)
     with open(path, "w") as f:
-        f.write(unit.replace("/usr/local/bin/edgehook", os.path.abspath(BIN)).replace("ProtectHome=yes", "ProtectHomes=yes"))
+        f.write(unit.replace("/usr/sbin/edgehook", os.path.abspath(BIN)).replace("ProtectHome=yes", "ProtectHomes=yes"))
     p = subprocess.run(["systemd-analyze", "verify", "--man=no", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     assert "ProtectHomes" in p.stdout.decode()
