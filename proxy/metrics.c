@@ -9,8 +9,8 @@
 static metrics_worker_t *workers, *store_loops;
 static unsigned num_workers, num_store_loops;
 static metrics_worker_t fallback; /* the main thread and tools */
-static _Atomic uint64_t reloads[2]; /* failed, ok */
-static _Atomic int64_t reload_ok_ms;  /* the last configuration load that succeeded: the start's, then reloads' */
+static _Atomic uint64_t reloads[2];  /* failed, ok */
+static _Atomic int64_t reload_ok_ms; /* the last configuration load that succeeded: the start's, then reloads' */
 static _Atomic uint64_t generation;
 static const uint64_t bucket_us[METRICS_LATENCY_BUCKETS] = {100,    250,    500,     1000,    2500,    5000,     10000,
                                                              25000,  50000,  100000,  250000,  1000000, 5000000,  30000000};
@@ -165,7 +165,7 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
     for (i = METRIC_REFUSED_FIRST; i != METRIC_NUM; ++i)
         appendf(&buf, "edgehook_requests_refused_total{reason=\"%s\"} %" PRIu64 "\n", counter_names[i][0], metrics_sum(i));
     appendf(&buf,
-            "# HELP edgehook_reloads_total configuration reloads (SIGHUP, POST /reload): applied, or failed with the running one kept\n"
+            "# HELP edgehook_reloads_total reloads (SIGHUP, POST /reload): applied, or failed with the running one kept\n"
             "# TYPE edgehook_reloads_total counter\nedgehook_reloads_total{result=\"ok\"} %" PRIu64
             "\nedgehook_reloads_total{result=\"failed\"} %" PRIu64 "\n",
             atomic_load(&reloads[1]), atomic_load(&reloads[0]));

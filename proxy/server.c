@@ -862,10 +862,11 @@ void server_reload(void)
 }
 
 /* SIGUSR1: every log file is opened again by its name (logrotate renamed it): the error log now, the access log's new file
- * takes the lines formatted from now on (each worker moves to it at its next flush; lines it buffered go to the old one) */
-static void reopen_logs(void)
+ * takes the lines formatted from now on (each worker moves to it at its next flush; lines it buffered go to the old one). On
+ * the control thread: after or before a reload, never during one, and the current generation stays while it runs */
+static void reopen_logs_job(void *unused)
 {
-    const conf_t *conf = atomic_load(&server.gen)->conf; /* the main thread's reloads are on the control thread: gen stays */
+    const conf_t *conf = atomic_load(&server.gen)->conf;
     if (log_reopen() != 0)
         log_error("SIGUSR1: error_log: cannot open %s again: %s (logging continues to the old file)", conf->error_log.path,
                   strerror(errno));
@@ -874,6 +875,11 @@ static void reopen_logs(void)
         log_error("SIGUSR1: access_log: cannot open %s again: %s (logging continues to the old file)", conf->access_log.path,
                   strerror(errno));
     log_info("SIGUSR1: log files reopened");
+}
+
+static void reopen_logs(void)
+{
+    control_post(reopen_logs_job, NULL, NULL);
 }
 
 /* a start that stops before the first generation owns the configuration: it is freed here (the process exits) */

@@ -192,9 +192,22 @@ static void test_etag(void **state)
     assert_false(LIST_MATCHES("\"x\"", "\"\"", 1));
 }
 
+static void test_json_string(void **state)
+{
+    char out[64];
+    assert_int_equal(edge_json_string(out, sizeof(out), "a\"b\\c\n\x01", 7), 17);
+    assert_string_equal(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+    /* too long: cut at an escape boundary, still a closed string */
+    assert_int_equal(edge_json_string(out, 8, "\\\\\\\\", 4), 6);
+    assert_string_equal(out, "\"\\\\\\\\\"");
+    assert_int_equal(edge_json_string(out, 2, "x", 1), 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_string),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_http_date),
