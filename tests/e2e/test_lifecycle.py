@@ -354,8 +354,9 @@ def json_error_log_lines_parse():
 # ---- reloads --------------------------------------------------------------------------------------------------------------
 
 def write_config(e, text):
+    """replaces the config file (keeping the state_dir line the harness gave it)"""
     with open(e.conf_path, "w") as f:
-        f.write(text)
+        f.write(text.rstrip("\n") + "\nstate_dir: %s\n" % e.state_dir)
 
 
 @test
