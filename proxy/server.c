@@ -94,6 +94,8 @@ enum { CONTROL_STOP = 1, CONTROL_SWITCH = 2, CONTROL_RUN = 3, CONTROL_OPEN = 4 }
 
 /* the event-loop threads that have not returned yet (the drain waits for them while it still takes signals) */
 static _Atomic unsigned loops_running;
+/* limits.shutdown_grace of the generation in force (the main thread reads it: a generation may be released under it) */
+static _Atomic uint64_t shutdown_grace_ms;
 
 /* tells the service manager (systemd, Type=notify) where the process is: READY=1, RELOADING=1, STOPPING=1. A no-op when the
  * build has no libsystemd or when the process was not started by systemd ($NOTIFY_SOCKET unset) */
@@ -370,6 +372,7 @@ static int publish_gen(edge_gen_t *gen, char *err, size_t errlen)
     send_control_all(CONTROL_SWITCH, gen);
     old = atomic_exchange(&server.gen, gen);
     metrics_generation(gen->id);
+    atomic_store(&shutdown_grace_ms, gen->conf->limits.shutdown_grace_ms);
     if (old != NULL)
         gen_release(old);
     return 0;
@@ -963,7 +966,7 @@ static int serve_until_signal(const sigset_t *set, const conf_t *conf, pthread_t
  */
 static int drain(const sigset_t *set)
 {
-    uint64_t grace_ms = atomic_load(&server.gen)->conf->limits.shutdown_grace_ms; /* of the configuration in force */
+    uint64_t grace_ms = atomic_load(&shutdown_grace_ms); /* of the configuration in force */
     int64_t deadline = edge_realtime_ms() + (int64_t)grace_ms;
     int status = 0;
 
@@ -1083,6 +1086,7 @@ int server_run(conf_t *conf)
     prebuild_hooks(gen);
     atomic_store(&server.gen, gen);
     metrics_generation(gen->id);
+    atomic_store(&shutdown_grace_ms, conf->limits.shutdown_grace_ms);
     control_start(); /* reloads, admin changes and hook compilation run there from now on */
 
     /* hook calls that outgrow their inline budget finish there (two: a loop or two does not queue up the rest) */
