@@ -103,6 +103,28 @@ def aws(edge, *args):
     return p.stdout.decode("utf-8", "replace")
 
 
+def lambda_cli(edge, *args):
+    """/usr/bin/aws lambda against the admin listener (SigV4 with the store's credentials), in a temp dir; its JSON output"""
+    tmp = tempfile.mkdtemp(prefix="async-cli-")
+    try:
+        p = subprocess.run(["/usr/bin/aws", "--endpoint-url", "http://127.0.0.1:%d" % edge.ports["admin"], "--output", "json",
+                            "lambda"] + list(args), env=AWS_ENV, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120 * SLOW)
+        assert p.returncode == 0, "aws lambda %s: %d\n%s" % (" ".join(args), p.returncode, p.stderr.decode("utf-8", "replace"))
+        return json.loads(p.stdout or b"{}")
+    finally:
+        shutil.rmtree(tmp)
+
+
+def deliveries():
+    return edge.metric("edgehook_async_destination_deliveries_total") or 0
+
+
+def wait_delivery(before, what):
+    """waits until one more invocation record was delivered than `before` (the metric: cheaper to poll than the bucket)"""
+    wait_until(lambda: deliveries() > before, what=what)
+
+
 def records(edge, bucket):
     """the invocation records in a bucket: {key: parsed JSON}"""
     out = json.loads(aws(edge, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "aws/lambda/async/") or "{}")
@@ -135,11 +157,40 @@ def event_is_accepted_and_runs():
 
 
 @test
+def aws_cli_invoke_event():
+    out = lambda_cli(edge, "invoke", "--function-name", "probe", "--invocation-type", "Event", "--cli-binary-format",
+                     "raw-in-base64-out", "--payload", '{"id": "cli1"}', "out.json")
+    assert out.get("StatusCode") == 202, out
+    wait_until(lambda: attempts("cli1") == 1, what="the CLI's Event invocation to run")
+
+
+@test
+def aws_cli_event_invoke_config_changes_behaviour():
+    out = lambda_cli(edge, "put-function-event-invoke-config", "--function-name", "chained", "--maximum-retry-attempts", "0",
+                     "--destination-config", '{"OnFailure":{"Destination":"arn:aws:s3:::failed3"}}')
+    assert out["MaximumRetryAttempts"] == 0 and out["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::failed3", out
+    aws(edge, "s3", "mb", "s3://failed3")
+    out = lambda_cli(edge, "get-function-event-invoke-config", "--function-name", "chained")
+    assert out["MaximumRetryAttempts"] == 0 and out["FunctionArn"].endswith(":function:chained:$LATEST"), out
+    before = deliveries()
+    lambda_cli(edge, "invoke", "--function-name", "chained", "--invocation-type", "Event", "--cli-binary-format",
+               "raw-in-base64-out", "--payload", '{"id": "cli0", "fail": true}', "out.json")
+    wait_delivery(before, "the record in the CLI's destination")
+    assert len(records(edge, "failed3")) == 1
+    assert attempts("cli0") == 1, attempts("cli0")  # no retry (the config's retries: 1 is overridden)
+    out = lambda_cli(edge, "update-function-event-invoke-config", "--function-name", "chained", "--maximum-event-age-in-seconds",
+                     "120")
+    assert out["MaximumEventAgeInSeconds"] == 120 and out["MaximumRetryAttempts"] == 0, out
+    lambda_cli(edge, "delete-function-event-invoke-config", "--function-name", "chained")
+
+
+@test
 def failing_hook_runs_three_times_then_lands_in_the_bucket():
+    before = deliveries()
     st, h, body = invoke_event(edge, "probe", {"id": "bad1", "fail": True})
     assert st == 202, (st, body)
     rid = h["x-amzn-requestid"]
-    wait_until(lambda: records(edge, "failed"), what="the invocation record in the bucket")
+    wait_delivery(before, "the invocation record in the bucket")
     assert attempts("bad1") == 3, attempts("bad1")  # the record is written after the last attempt: exactly 3
     (key, rec), = records(edge, "failed").items()
     assert re.match(r"^aws/lambda/async/probe/\d{4}/\d\d/\d\d/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}$", key), key
@@ -180,9 +231,10 @@ def event_invoke_config_api():
     st, _, body = call(edge, "PUT", path, {"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:1:q"}}})
     assert st == 400, (st, body)
     # the API's setting wins over the config's (serial has 2 retries in the config): one attempt, then the record
+    before = deliveries()
     st, h, body = invoke_event(edge, "serial", {"id": "api0", "fail": True})
     assert st == 202, (st, body)
-    wait_until(lambda: records(edge, "failed2"), what="the record in the API's destination")
+    wait_delivery(before, "the record in the API's destination")
     assert attempts("api0") == 1, attempts("api0")
     (rec,) = records(edge, "failed2").values()
     assert rec["requestContext"]["approximateInvokeCount"] == 1, rec
