@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 #include "base/log.h"
-#include "base/str.h"
 #include "hooks/json.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
@@ -915,75 +914,6 @@ static void post(h2o_req_t *req, int kind, const char *function, const char *qua
 void lambda_async_handle_invoke(h2o_req_t *req, const char *function, const char *qualifier)
 {
     post(req, JOB_INVOKE, function, qualifier);
-}
-
-/* the function of a path segment (percent-decoded): a name, NAME:QUALIFIER, or a full or partial ARN
- * (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], ACCOUNT:function:NAME); 0 or -1 */
-static int parse_function(const char *seg, size_t len, char *name, size_t namelen, char *qual, size_t quallen)
-{
-    char buf[512];
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    len = edge_pct_decode(buf, seg, len);
-    buf[len] = '\0';
-    const char *p = strstr(buf, "function:");
-    p = p != NULL ? p + 9 : buf;
-    const char *colon = strchr(p, ':');
-    size_t n = colon != NULL ? (size_t)(colon - p) : strlen(p);
-    if (n == 0 || n >= namelen || (colon != NULL && strlen(colon + 1) >= quallen))
-        return -1;
-    memcpy(name, p, n);
-    name[n] = '\0';
-    snprintf(qual, quallen, "%s", colon != NULL ? colon + 1 : "");
-    return 0;
-}
-
-/* the value of ?Qualifier= in the query, or "" */
-static void query_qualifier(const char *q, size_t len, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    for (size_t i = 0; i + 10 <= len; ++i) {
-        if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, "Qualifier=", 10) == 0) {
-            size_t s = i + 10, e = s;
-            while (e != len && q[e] != '&')
-                ++e;
-            if (e - s < outlen) {
-                size_t n = edge_pct_decode(out, q + s, e - s);
-                out[n] = '\0';
-            }
-            return;
-        }
-    }
-}
-
-static int path_match(const char *path, size_t len, const char *prefix, const char *suffix, const char **seg, size_t *seglen)
-{
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    if (len <= pl + sl || memcmp(path, prefix, pl) != 0 || memcmp(path + len - sl, suffix, sl) != 0)
-        return 0;
-    *seg = path + pl;
-    *seglen = len - pl - sl;
-    return memchr(*seg, '/', *seglen) == NULL;
-}
-
-int lambda_async_route(h2o_req_t *req)
-{
-    const char *path = req->path.base, *q = memchr(path, '?', req->path.len), *seg;
-    size_t len = q != NULL ? (size_t)(q - path) : req->path.len, seglen;
-    char name[256], qual[129], qq[129];
-    if (!path_match(path, len, "/2019-09-25/functions/", "/event-invoke-config", &seg, &seglen))
-        return 0;
-    if (parse_function(seg, seglen, name, sizeof(name), qual, sizeof(qual)) != 0) {
-        respond_error(req, 400, "InvalidParameterValueException", "invalid function name");
-        return 1;
-    }
-    if (q != NULL) {
-        query_qualifier(q + 1, req->path.len - len - 1, qq, sizeof(qq));
-        if (qq[0] != '\0')
-            memcpy(qual, qq, sizeof(qual));
-    }
-    lambda_async_handle_config(req, name, qual);
-    return 1;
 }
 
 void lambda_async_handle_config(h2o_req_t *req, const char *function, const char *qualifier)

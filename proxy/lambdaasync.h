@@ -49,14 +49,9 @@ void lambda_async_close(void);
 int lambda_enqueue(const char *function, const char *qualifier, const char *payload, size_t len, char request_id[37], int *status,
                    const char **error_type, char *err, size_t errlen);
 
-/**
- * The admin listener's route of this module (after authentication): /2019-09-25/functions/NAME/event-invoke-config (PUT
- * Put..., POST Update..., GET, DELETE ...FunctionEventInvokeConfig). Returns 1 if it took req (and answers it, possibly
- * later), 0 if req is not one of them.
- */
-int lambda_async_route(h2o_req_t *req);
 /** answers Put (PUT), Update (POST), Get (GET) or Delete (DELETE) FunctionEventInvokeConfig of function (a hook name; the
- * qualifier is accepted and ignored: one config per function) */
+ * qualifier is accepted and ignored: one config per function); lapi's router calls it for
+ * /2019-09-25/functions/NAME/event-invoke-config after admin_authorize */
 void lambda_async_handle_config(h2o_req_t *req, const char *function, const char *qualifier);
 /** answers an `Event` invoke of function (qualifier may be NULL) with the request body as the payload: posts the enqueue to the
  * control thread (it fsyncs), then answers 202 with x-amzn-RequestId, or Lambda's error (429 TooManyRequestsException: full) */
