@@ -80,6 +80,13 @@ def install_with_prefix_puts_every_file_in_place():
         # the systemd unit and the logrotate file, once the tree has them (issue 17.3/17.4)
         if os.path.exists(os.path.join(SRC, "examples", "systemd", "edgehook.service")):
             assert "lib/systemd/system/edgehook.service" in have, have
+            # the installed unit starts the binary and the configuration of the prefix configured (like the default
+            # configuration, its paths are the configure-time prefix's), not the example's /usr ones
+            with open(os.path.join(tmp, "lib", "systemd", "system", "edgehook.service")) as f:
+                unit = f.read()
+            want = "ExecStart=%s/%s/edgehook -c %s/edgehook/edgehook.yaml" % (
+                cache_var("CMAKE_INSTALL_PREFIX"), cache_var("CMAKE_INSTALL_SBINDIR"), full_sysconfdir())
+            assert want in unit, (want, unit)
         if os.path.exists(os.path.join(SRC, "examples", "logrotate", "edgehook")):
             assert "etc/logrotate.d/edgehook" in have, have
         libdir = cache_var("CMAKE_INSTALL_LIBDIR")
