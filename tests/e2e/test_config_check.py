@@ -307,7 +307,7 @@ def dump_prints_the_effective_configuration_that_loads_again():
         first, _, _ = dump_and_reload(os.path.join("examples", "configs", "minimal.yaml"), tmp)
         for line in ("  max_request_body: 16MB\n", "  shutdown_grace: 30s\n", "  memory: 256MB\n", "  max_object_size: 32MB\n",
                      "    connect_timeout: 5s\n", "    read_timeout: 30s\n", "    max_connections: 256\n",
-                     "error_log: {path: \"-\", level: info}\n", "      error_ttl: 10s\n", "        query: all\n"):
+                     "error_log: {path: \"-\", level: info, format: text}\n", "      error_ttl: 10s\n", "        query: all\n"):
             assert line in first, (line, first)
         # secrets: never their values
         e = env(EDGEHOOK_ADMIN_TOKEN="a-secret-admin-token-value")

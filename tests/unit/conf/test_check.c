@@ -258,7 +258,7 @@ static void test_dump_round_trip(void **state)
         "threads: 3\n"
         "listen:\n  - {host: \"::1\", port: 0, tls: {certificate: tests/data/configs/tls/localhost.crt, key: "
         "tests/data/configs/tls/localhost.key}}\n  - {port: 8081}\n"
-        "access_log: {path: /tmp/a.log, format: json}\nerror_log: {level: debug}\n"
+        "access_log: {path: /tmp/a.log, format: json}\nerror_log: {level: debug, format: json}\n"
         "limits: {max_request_body: 1536, shutdown_grace: 1m30s, client_timeout: 1.5s, allow_path_params: on}\n"
         "origins:\n  web: {type: http, url: \"https://[2001:db8::1]:8443/base/\", host_header: h.example, sni: s.example, "
         "tls_verify: false, retries: 0, first_byte_timeout: 1d}\n"
@@ -305,6 +305,7 @@ static void test_dump_round_trip(void **state)
             assert_int_equal(b->limits.max_request_body, 1536);
             assert_string_equal(b->origins[0].path_prefix, "/base");
             assert_int_equal(b->threads, 3);
+            assert_int_equal(b->error_log.json, 1);
             assert_string_equal(b->origins[1].credentials.secret_key, "secret");
             assert_string_equal(b->admin.token, "a-long-enough-token");
             /* secrets are never printed */
