@@ -383,7 +383,8 @@ void conf_dump(const conf_t *conf, FILE *fp)
     }
     fputs("error_log: {path: ", fp);
     q(fp, conf->error_log.path);
-    fprintf(fp, ", level: %s, format: %s}\n", levels[conf->error_log.level >= 0 && conf->error_log.level < 4 ? conf->error_log.level : 2],
+    fprintf(fp, ", level: %s, format: %s}\n",
+            levels[conf->error_log.level >= 0 && conf->error_log.level < 4 ? conf->error_log.level : 2],
             conf->error_log.json ? "json" : "text");
     fputs("limits:\n  max_request_body: ", fp);
     size(fp, conf->limits.max_request_body);
