@@ -1,5 +1,6 @@
 # ctest-labels: noasan;notsan
 # notsan: replays libFuzzer targets built apart (clang, ASan): it does not run this build's binary
+# ctest-timeout: 1800
 """Fuzz regressions: builds the libFuzzer targets of tests/fuzz/ with clang-14 (their own ASan + UBSan, hence `noasan`), replays
 each committed corpus tests/fuzz/corpus/<target>/ once, then fuzzes every target for FUZZ_SECONDS (default 20; two at a time)
 starting from a copy of its corpus. Any crash, leak, sanitizer report or broken property fails the test; the input that did it is
@@ -49,7 +50,7 @@ def report(t, log_path, artifacts):
 def build_with_clang14():
     assert shutil.which("clang-14"), "clang-14 is not installed (scripts/deps.sh test installs clang-14 and libclang-rt-14-dev)"
     p = subprocess.run(["sh", os.path.join(SRC, "tests", "fuzz", "build.sh"), OUT], env=dict(os.environ, CC="clang-14"),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)  # a hang guard: ~1 min idle, >300 s seen at load 28
     assert p.returncode == 0, p.stdout.decode("utf-8", "replace")[-6000:]
     for t in TARGETS:
         assert os.access(binary(t), os.X_OK), t
