@@ -8,6 +8,7 @@
 #include <h2o/string_.h>
 #include "base/assert.h"
 #include "base/log.h"
+#include "base/series.h"
 #include "base/str.h"
 #include "hooks/internal.h"
 #include "hooks/json.h"
@@ -76,7 +77,7 @@ static void fn_destroy(hook_fn_t *fn)
     if (fn->dl != NULL)
         dlclose(fn->dl);
     for (size_t i = 0; i != HOOK_MAX_THREADS; ++i)
-        free(atomic_load(&fn->slots[i]));
+        edge_series_release((_Atomic uint64_t *)atomic_load(&fn->slots[i]));
     free(fn->name);
     free(fn->path);
     free(fn->config_json);
@@ -436,9 +437,12 @@ static hook_counters_t *counters_for(hook_fn_t *fn, hook_thread_t *t)
 {
     hook_counters_t *c = atomic_load_explicit(&fn->slots[t->index], memory_order_acquire);
     if (c == NULL) {
-        if (posix_memalign((void **)&c, 64, sizeof(*c)) != 0)
-            abort();
-        memset(c, 0, sizeof(*c));
+        /* shared with the instances of this version other generations loaded on this thread index (the same thread writes
+         * both): a reload that loads the version again keeps its counts */
+        char key[300];
+        _Static_assert(sizeof(hook_counters_t) % sizeof(uint64_t) == 0, "hook_counters_t is a run of uint64_t counters");
+        snprintf(key, sizeof(key), "%s %.12s %u", fn->name, fn->hash, (unsigned)t->index);
+        c = (hook_counters_t *)edge_series_get("hook", key, sizeof(hook_counters_t) / sizeof(uint64_t));
         atomic_store_explicit(&fn->slots[t->index], c, memory_order_release);
     }
     return c;
@@ -509,21 +513,11 @@ void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out)
     }
 }
 
-size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help)
+/* the Prometheus label value of fn's name (backslash, double quote and newline escaped) */
+static void label_of(const hook_fn_t *fn, char *lbl, size_t size)
 {
-    hook_stats_t s;
-    hook_fn_stats(fn, &s);
-    size_t n = 0;
-#define OUT(...)                                                                                                                   \
-    do {                                                                                                                           \
-        int r_ = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__);                                           \
-        if (r_ > 0)                                                                                                                \
-            n += (size_t)r_;                                                                                                       \
-    } while (0)
-    /* label value escaping (Prometheus text format): backslash, double quote, newline */
-    char lbl[256];
     size_t o = 0;
-    for (const char *c = fn->name; *c != '\0' && o + 3 < sizeof(lbl); ++c) {
+    for (const char *c = fn->name; *c != '\0' && o + 3 < size; ++c) {
         if (*c == '\\' || *c == '"' || *c == '\n') {
             lbl[o++] = '\\';
             lbl[o++] = *c == '\n' ? 'n' : *c;
@@ -532,50 +526,106 @@ size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help
         }
     }
     lbl[o] = '\0';
-    char hash[13];
-    memcpy(hash, fn->hash, 12);
-    hash[12] = '\0';
-    if (with_help)
-        OUT("# HELP edgehook_hook_invocations_total Calls of a hook version.\n# TYPE edgehook_hook_invocations_total counter\n");
-    OUT("edgehook_hook_invocations_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.invocations);
-    if (with_help)
-        OUT("# HELP edgehook_hook_errors_total Calls that answered 502 or 503.\n# TYPE edgehook_hook_errors_total counter\n");
-    OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"502\"} %llu\n", lbl, hash, (unsigned long long)s.invalid);
-    OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"503\"} %llu\n", lbl, hash,
-        (unsigned long long)(s.errors - s.invalid));
-    if (with_help)
-        OUT("# HELP edgehook_hook_timeouts_total Calls stopped by their timeout.\n# TYPE edgehook_hook_timeouts_total counter\n");
-    OUT("edgehook_hook_timeouts_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.timeouts);
-    if (with_help)
-        OUT("# HELP edgehook_hook_memory_limit_total Calls stopped by the Lua memory cap.\n"
-            "# TYPE edgehook_hook_memory_limit_total counter\n");
-    OUT("edgehook_hook_memory_limit_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.oom);
-    if (with_help)
-        OUT("# HELP edgehook_hook_moved_total Calls that outgrew their inline budget on the event loop and went on, from where "
-            "they were, on an offload thread.\n# TYPE edgehook_hook_moved_total counter\n");
-    OUT("edgehook_hook_moved_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.moved);
-    if (with_help)
-        OUT("# HELP edgehook_hook_fetches_total Requests hooks made with edge.fetch, by result (ok: an HTTP answer of any status; "
-            "error: denied, failed, timed out or too large).\n# TYPE edgehook_hook_fetches_total counter\n");
-    OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"ok\"} %llu\n", lbl, hash,
-        (unsigned long long)(s.fetches - s.fetch_errors));
-    OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"error\"} %llu\n", lbl, hash,
-        (unsigned long long)s.fetch_errors);
-    if (with_help)
-        OUT("# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds "
-            "histogram\n");
-    uint64_t cum = 0;
-    for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b) {
-        cum += s.buckets[b];
-        if (b + 1 < HOOK_HIST_BUCKETS)
-            OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"%g\"} %llu\n", lbl, hash, hook_hist_bounds[b],
-                (unsigned long long)cum);
-        else
-            OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"+Inf\"} %llu\n", lbl, hash,
-                (unsigned long long)cum);
+}
+
+/* 1 if an earlier one of fns is the same version (two instances of one pinned version: one series) */
+static int seen_before(const hook_fn_t *const *fns, size_t i)
+{
+    for (size_t j = 0; j != i; ++j)
+        if (strcmp(fns[j]->name, fns[i]->name) == 0 && memcmp(fns[j]->hash, fns[i]->hash, 12) == 0)
+            return 1;
+    return 0;
+}
+
+static size_t render_metrics(const hook_fn_t *const *fns, size_t num, char *buf, size_t len, int with_help)
+{
+    enum { F_INVOCATIONS, F_ERRORS, F_TIMEOUTS, F_OOM, F_MOVED, F_FETCHES, F_DURATION, F_NUM };
+    static const char *const help[F_NUM] = {
+        "# HELP edgehook_hook_invocations_total Calls of a hook version.\n# TYPE edgehook_hook_invocations_total counter\n",
+        "# HELP edgehook_hook_errors_total Calls that answered 502 or 503.\n# TYPE edgehook_hook_errors_total counter\n",
+        "# HELP edgehook_hook_timeouts_total Calls stopped by their timeout.\n# TYPE edgehook_hook_timeouts_total counter\n",
+        "# HELP edgehook_hook_memory_limit_total Calls stopped by the Lua memory cap.\n"
+        "# TYPE edgehook_hook_memory_limit_total counter\n",
+        "# HELP edgehook_hook_moved_total Calls that outgrew their inline budget on the event loop and went on, from where they "
+        "were, on an offload thread.\n# TYPE edgehook_hook_moved_total counter\n",
+        "# HELP edgehook_hook_fetches_total Requests hooks made with edge.fetch, by result (ok: an HTTP answer of any status; "
+        "error: denied, failed, timed out or too large).\n# TYPE edgehook_hook_fetches_total counter\n",
+        "# HELP edgehook_hook_duration_seconds Wall-clock time of hook calls.\n# TYPE edgehook_hook_duration_seconds histogram\n",
+    };
+    size_t n = 0;
+#define OUT(...)                                                                                                                   \
+    do {                                                                                                                           \
+        int r_ = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__);                                           \
+        if (r_ > 0)                                                                                                                \
+            n += (size_t)r_;                                                                                                       \
+    } while (0)
+    /* every sample of a family together, one # HELP / # TYPE group each (the text format wants families contiguous) */
+    for (int f = 0; f != F_NUM; ++f) {
+        if (with_help)
+            OUT("%s", help[f]);
+        for (size_t i = 0; i != num; ++i) {
+            hook_stats_t s;
+            char lbl[256], hash[13];
+            unsigned long long v;
+            if (seen_before(fns, i))
+                continue;
+            hook_fn_stats(fns[i], &s);
+            label_of(fns[i], lbl, sizeof(lbl));
+            memcpy(hash, fns[i]->hash, 12);
+            hash[12] = '\0';
+            switch (f) {
+            case F_INVOCATIONS:
+                OUT("edgehook_hook_invocations_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash,
+                    (unsigned long long)s.invocations);
+                break;
+            case F_ERRORS:
+                OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"502\"} %llu\n", lbl, hash,
+                    (unsigned long long)s.invalid);
+                OUT("edgehook_hook_errors_total{hook=\"%s\",hash=\"%s\",status=\"503\"} %llu\n", lbl, hash,
+                    (unsigned long long)(s.errors - s.invalid));
+                break;
+            case F_TIMEOUTS:
+                OUT("edgehook_hook_timeouts_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.timeouts);
+                break;
+            case F_OOM:
+                OUT("edgehook_hook_memory_limit_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.oom);
+                break;
+            case F_MOVED:
+                OUT("edgehook_hook_moved_total{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.moved);
+                break;
+            case F_FETCHES:
+                OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"ok\"} %llu\n", lbl, hash,
+                    (unsigned long long)(s.fetches - s.fetch_errors));
+                OUT("edgehook_hook_fetches_total{hook=\"%s\",hash=\"%s\",result=\"error\"} %llu\n", lbl, hash,
+                    (unsigned long long)s.fetch_errors);
+                break;
+            default:
+                v = 0;
+                for (size_t b = 0; b != HOOK_HIST_BUCKETS; ++b) {
+                    v += s.buckets[b];
+                    if (b + 1 < HOOK_HIST_BUCKETS)
+                        OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"%g\"} %llu\n", lbl, hash,
+                            hook_hist_bounds[b], v);
+                    else
+                        OUT("edgehook_hook_duration_seconds_bucket{hook=\"%s\",hash=\"%s\",le=\"+Inf\"} %llu\n", lbl, hash, v);
+                }
+                OUT("edgehook_hook_duration_seconds_sum{hook=\"%s\",hash=\"%s\"} %.9f\n", lbl, hash,
+                    (double)s.duration_ns_sum / 1e9);
+                OUT("edgehook_hook_duration_seconds_count{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash,
+                    (unsigned long long)s.invocations);
+            }
+        }
     }
-    OUT("edgehook_hook_duration_seconds_sum{hook=\"%s\",hash=\"%s\"} %.9f\n", lbl, hash, (double)s.duration_ns_sum / 1e9);
-    OUT("edgehook_hook_duration_seconds_count{hook=\"%s\",hash=\"%s\"} %llu\n", lbl, hash, (unsigned long long)s.invocations);
 #undef OUT
     return n;
+}
+
+size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help)
+{
+    return render_metrics(&fn, 1, buf, len, with_help);
+}
+
+size_t hook_fns_metrics(const hook_fn_t *const *fns, size_t num, char *buf, size_t len)
+{
+    return num != 0 ? render_metrics(fns, num, buf, len, 1) : 0;
 }

@@ -224,6 +224,11 @@ void hook_fn_stats(const hook_fn_t *fn, hook_stats_t *out);
  * `with_help` adds the # HELP / # TYPE lines (once per scrape).
  */
 size_t hook_fn_metrics(const hook_fn_t *fn, char *buf, size_t len, int with_help);
+/**
+ * Like hook_fn_metrics for the `num` versions in fns, with each family's samples together under one # HELP / # TYPE group (what
+ * the text format requires); two instances of one version (name and hash) give one set of samples. Nothing when num is 0.
+ */
+size_t hook_fns_metrics(const hook_fn_t *const *fns, size_t num, char *buf, size_t len);
 
 /**
  * `edgehook invoke --hook FILE --event EVENT.json [--type TYPE] [--config JSON] [--timeout MS] [--memory BYTES]

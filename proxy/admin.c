@@ -294,15 +294,15 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
         "counter\n");
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_requests_by_origin_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
-            atomic_load(&gen->origins[i]->requests));
+            atomic_load(&gen->origins[i]->stats[ORIGIN_STAT_REQUESTS]));
     PUT("# HELP edgehook_origin_failures_total failed origin requests, by origin\n# TYPE edgehook_origin_failures_total counter\n");
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_failures_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
-            atomic_load(&gen->origins[i]->failures));
+            atomic_load(&gen->origins[i]->stats[ORIGIN_STAT_FAILURES]));
     PUT("# HELP edgehook_origin_connections_total connections opened, by origin\n# TYPE edgehook_origin_connections_total counter\n");
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
-            atomic_load(&gen->origins[i]->connects));
+            atomic_load(&gen->origins[i]->stats[ORIGIN_STAT_CONNECTS]));
     {
         uint64_t jobs, busy_us, max_us;
         control_stats(&jobs, &busy_us, &max_us);
@@ -317,10 +317,13 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
             max_us / 1e6);
     }
     /* hooks: every version the current configuration binds, labelled hook="NAME@VERSION" */
-    for (size_t i = 0; gen->hooks != NULL && gen->hooks[i] != NULL; ++i) {
-        size_t need = hook_fn_metrics(gen->hooks[i], NULL, 0, i == 0);
+    {
+        size_t num = 0, need;
+        while (gen->hooks != NULL && gen->hooks[num] != NULL)
+            ++num;
+        need = hook_fns_metrics((const hook_fn_t *const *)gen->hooks, num, NULL, 0);
         h2o_iovec_t room = h2o_buffer_reserve(buf, need + 1);
-        hook_fn_metrics(gen->hooks[i], room.base, need + 1, i == 0);
+        hook_fns_metrics((const hook_fn_t *const *)gen->hooks, num, room.base, need + 1);
         (*buf)->size += need;
     }
     kvapi_metrics(buf);

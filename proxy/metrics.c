@@ -1,10 +1,27 @@
 /* proxy/metrics.c - per-loop-thread counters summed into the Prometheus text format for GET /metrics. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "base/clock.h"
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <h2o/version.h>
+#include <luajit.h>
+#include <openssl/crypto.h>
 #include "base/worker.h"
 #include "proxy/metrics.h"
+#include "store/store.h"
+
+_Static_assert(STORE_OP_NUM <= METRICS_STORE_OPS, "METRICS_STORE_OPS holds every store operation");
+
+#ifndef EDGE_REVISION
+#define EDGE_REVISION "unknown"
+#endif
+#ifndef EDGE_BUILD_TYPE
+#define EDGE_BUILD_TYPE "unknown"
+#endif
 
 static metrics_worker_t *workers, *store_loops;
 static unsigned num_workers, num_store_loops;
@@ -90,6 +107,70 @@ void metrics_store_request(void)
     metrics_add(&metrics_local()->store_requests, 1);
 }
 
+/* ---- connections --------------------------------------------------------------------------------------------------------- */
+
+/* what a connection was counted as; freed when its socket is disposed */
+typedef struct conn_rec {
+    uint8_t kind, proto, counted; /* counted: in conn_accepted yet */
+} conn_rec_t;
+
+static void on_conn_close(void *data)
+{
+    conn_rec_t *c = data;
+    metrics_worker_t *m = metrics_local();
+    metrics_add(&m->conn_closed[c->kind][c->proto], 1);
+    if (!c->counted)
+        metrics_add(&m->conn_accepted[c->kind][c->proto], 1);
+    free(c);
+}
+
+void metrics_conn_accepted(h2o_socket_t *sock, int kind, int tls)
+{
+    metrics_worker_t *m = metrics_local();
+    conn_rec_t *c;
+    if (kind < 0 || kind >= METRICS_LISTENER_NUM || sock->on_close.cb != NULL || (c = malloc(sizeof(*c))) == NULL)
+        return;
+    c->kind = (uint8_t)kind;
+    c->proto = tls ? METRICS_PROTO_TLS : METRICS_PROTO_HTTP1;
+    c->counted = tls != 0;
+    metrics_add(&m->conn_opened[c->kind][c->proto], 1);
+    if (c->counted)
+        metrics_add(&m->conn_accepted[c->kind][c->proto], 1);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = c;
+}
+
+void metrics_conn_request(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    metrics_worker_t *m;
+    conn_rec_t *c;
+    if (sock == NULL || sock->on_close.cb != on_conn_close)
+        return;
+    c = sock->on_close.data;
+    m = metrics_local();
+    if (c->proto == METRICS_PROTO_HTTP1 && req->version >= 0x200) {
+        metrics_add(&m->conn_closed[c->kind][METRICS_PROTO_HTTP1], 1);
+        metrics_add(&m->conn_opened[c->kind][METRICS_PROTO_HTTP2], 1);
+        c->proto = METRICS_PROTO_HTTP2;
+    }
+    if (!c->counted) {
+        metrics_add(&m->conn_accepted[c->kind][c->proto], 1);
+        c->counted = 1;
+    }
+}
+
+void metrics_store_op(int op, int status, uint64_t bytes_in, uint64_t bytes_out)
+{
+    metrics_worker_t *m = metrics_local();
+    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+    if (op < 0 || op >= STORE_OP_NUM)
+        op = STORE_OP_OTHER;
+    metrics_add(&m->store_ops[op][cls], 1);
+    metrics_add(&m->store_bytes[op][0], bytes_in);
+    metrics_add(&m->store_bytes[op][1], bytes_out);
+}
+
 void metrics_reload(int ok)
 {
     atomic_fetch_add_explicit(&reloads[ok != 0], 1, memory_order_relaxed);
@@ -146,6 +227,167 @@ static void render_loop_busy(h2o_buffer_t **buf, const char *name, const char *h
     for (unsigned w = 0; w != n; ++w)
         sum += atomic_load_explicit(&set[w].loop_busy_sum_us, memory_order_relaxed);
     appendf(buf, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, sum / 1e6, name, cum);
+}
+
+/* sum of one per-loop counter over every loop thread (workers, store loops, the others) */
+#define SUM_LOOPS(expr)                                                                                                            \
+    ({                                                                                                                             \
+        uint64_t s_ = 0;                                                                                                           \
+        metrics_worker_t *m_ = &fallback;                                                                                          \
+        s_ += atomic_load_explicit(&m_->expr, memory_order_relaxed);                                                               \
+        for (unsigned w_ = 0; w_ != num_workers; ++w_) {                                                                           \
+            m_ = &workers[w_];                                                                                                     \
+            s_ += atomic_load_explicit(&m_->expr, memory_order_relaxed);                                                           \
+        }                                                                                                                          \
+        for (unsigned w_ = 0; w_ != num_store_loops; ++w_) {                                                                       \
+            m_ = &store_loops[w_];                                                                                                 \
+            s_ += atomic_load_explicit(&m_->expr, memory_order_relaxed);                                                           \
+        }                                                                                                                          \
+        s_;                                                                                                                        \
+    })
+
+static void render_connections(h2o_buffer_t **buf)
+{
+    static const char *const kinds[METRICS_LISTENER_NUM] = {"main", "store", "admin"};
+    static const char *const protos[METRICS_PROTO_NUM] = {"http1", "http2", "tls"};
+    appendf(buf, "# HELP edgehook_connections_open client connections open, by listener and protocol (tls: any protocol over TLS; "
+                 "http2: cleartext h2c)\n# TYPE edgehook_connections_open gauge\n");
+    for (int k = 0; k != METRICS_LISTENER_NUM; ++k)
+        for (int p = 0; p != METRICS_PROTO_NUM; ++p) {
+            /* read the closes first: a connection that opens and closes between the two reads never shows as -1 */
+            uint64_t closed = SUM_LOOPS(conn_closed[k][p]), opened = SUM_LOOPS(conn_opened[k][p]);
+            appendf(buf, "edgehook_connections_open{listener=\"%s\",protocol=\"%s\"} %" PRId64 "\n", kinds[k], protos[p],
+                    opened >= closed ? (int64_t)(opened - closed) : 0);
+        }
+    appendf(buf, "# HELP edgehook_connections_accepted_total client connections accepted, by listener and protocol (a cleartext "
+                 "one is counted at its first request or its close)\n# TYPE edgehook_connections_accepted_total counter\n");
+    for (int k = 0; k != METRICS_LISTENER_NUM; ++k)
+        for (int p = 0; p != METRICS_PROTO_NUM; ++p)
+            appendf(buf, "edgehook_connections_accepted_total{listener=\"%s\",protocol=\"%s\"} %" PRIu64 "\n", kinds[k], protos[p],
+                    SUM_LOOPS(conn_accepted[k][p]));
+}
+
+static void render_store_ops(h2o_buffer_t **buf)
+{
+    static const char *const classes[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+    appendf(buf, "# HELP edgehook_store_requests_total requests to the embedded store, by S3 operation and status class\n"
+                 "# TYPE edgehook_store_requests_total counter\n");
+    for (int op = 0; op != STORE_OP_NUM; ++op)
+        for (int c = 0; c != 6; ++c) {
+            uint64_t v = SUM_LOOPS(store_ops[op][c]);
+            /* the operations and classes seen so far (a client's first request makes its series) */
+            if (v != 0)
+                appendf(buf, "edgehook_store_requests_total{op=\"%s\",status_class=\"%s\"} %" PRIu64 "\n", store_op_names[op],
+                        classes[c], v);
+        }
+    appendf(buf, "# HELP edgehook_store_bytes_total body bytes the embedded store received (in) and sent (out), by S3 operation\n"
+                 "# TYPE edgehook_store_bytes_total counter\n");
+    for (int op = 0; op != STORE_OP_NUM; ++op) {
+        uint64_t in = SUM_LOOPS(store_bytes[op][0]), out = SUM_LOOPS(store_bytes[op][1]), n = 0;
+        for (int c = 0; c != 6; ++c)
+            n += SUM_LOOPS(store_ops[op][c]);
+        if (n != 0)
+            appendf(buf,
+                    "edgehook_store_bytes_total{op=\"%s\",direction=\"in\"} %" PRIu64 "\n"
+                    "edgehook_store_bytes_total{op=\"%s\",direction=\"out\"} %" PRIu64 "\n",
+                    store_op_names[op], in, store_op_names[op], out);
+    }
+}
+
+/* label value escaping of the text format (backslash, double quote, newline) into out */
+static const char *escape_label(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 3 < size; ++s) {
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            out[o++] = '\\';
+            out[o++] = *s == '\n' ? 'n' : *s;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void render_build_info(h2o_buffer_t **buf)
+{
+    char v[6][128];
+    const char *luajit = LUAJIT_VERSION;
+    if (strncmp(luajit, "LuaJIT ", 7) == 0)
+        luajit += 7;
+    appendf(buf,
+            "# HELP edgehook_build_info the build: version, git revision, CMake build type and the versions of its libraries\n"
+            "# TYPE edgehook_build_info gauge\n"
+            "edgehook_build_info{version=\"%s\",revision=\"%s\",build_type=\"%s\",h2o=\"%s\",luajit=\"%s\",openssl=\"%s\"} 1\n",
+            escape_label(EDGE_VERSION, v[0], sizeof(v[0])), escape_label(EDGE_REVISION, v[1], sizeof(v[1])),
+            escape_label(EDGE_BUILD_TYPE, v[2], sizeof(v[2])), escape_label(H2O_VERSION, v[3], sizeof(v[3])),
+            escape_label(luajit, v[4], sizeof(v[4])), escape_label(OpenSSL_version(OPENSSL_VERSION_STRING), v[5], sizeof(v[5])));
+}
+
+/* the boot time (seconds since the epoch) from /proc/stat's btime; 0 when unknown */
+static uint64_t boot_time(void)
+{
+    static uint64_t btime;
+    char line[256];
+    FILE *f;
+    if (btime != 0 || (f = fopen("/proc/stat", "re")) == NULL)
+        return btime;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "btime %" SCNu64, &btime) == 1)
+            break;
+    fclose(f);
+    return btime;
+}
+
+/* the process_* metrics of the Prometheus client libraries, from /proc/self */
+static void render_process(h2o_buffer_t **buf)
+{
+    char stat[1024], *p;
+    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+    long long rss = 0;
+    double ticks = (double)sysconf(_SC_CLK_TCK);
+    uint64_t fds = 0;
+    struct rlimit rl;
+    FILE *f;
+    DIR *d;
+    size_t n = 0;
+
+    if ((f = fopen("/proc/self/stat", "re")) != NULL) {
+        n = fread(stat, 1, sizeof(stat) - 1, f);
+        fclose(f);
+    }
+    stat[n] = '\0';
+    /* after the command name (which may hold spaces and parentheses): field 3 on; utime is 14, stime 15, starttime 22, vsize 23,
+     * rss 24 */
+    if ((p = strrchr(stat, ')')) != NULL &&
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld", &utime,
+               &stime, &start, &vsize, &rss) != 5)
+        utime = stime = start = vsize = 0, rss = 0;
+    if ((d = opendir("/proc/self/fd")) != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                ++fds;
+        closedir(d);
+        --fds; /* the directory's own descriptor */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = 0;
+    appendf(buf,
+            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n"
+            "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+            "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+            "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds %" PRIu64
+            "\n"
+            "# HELP process_max_fds Maximum number of open file descriptors.\n# TYPE process_max_fds gauge\nprocess_max_fds %.0f\n"
+            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+            "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n",
+            (utime + stime) / ticks, rss * (long long)sysconf(_SC_PAGESIZE), vsize, fds,
+            rl.rlim_cur == RLIM_INFINITY ? 1e308 : (double)rl.rlim_cur, (double)boot_time() + start / ticks);
 }
 
 h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **buf, void *ctx), void *ctx)
@@ -209,12 +451,18 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
         render_loop_busy(&buf, "edgehook_store_loop_busy_seconds",
                          "CPU time of one iteration of a store event loop (S3 requests: parsing, request bodies, GET bodies)",
                          store_loops, num_store_loops);
-        appendf(&buf, "# HELP edgehook_store_requests_total requests to the store listener, by the store loop that served them\n"
-                      "# TYPE edgehook_store_requests_total counter\n");
+        appendf(&buf,
+                "# HELP edgehook_store_loop_requests_total requests to the store listener, by the store loop that served them\n"
+                "# TYPE edgehook_store_loop_requests_total counter\n");
         for (unsigned l = 0; l != num_store_loops; ++l)
-            appendf(&buf, "edgehook_store_requests_total{thread=\"store-io%u\"} %" PRIu64 "\n", l,
+            appendf(&buf, "edgehook_store_loop_requests_total{thread=\"store-io%u\"} %" PRIu64 "\n", l,
                     atomic_load_explicit(&store_loops[l].store_requests, memory_order_relaxed));
     }
+    render_connections(&buf);
+    if (num_store_loops != 0)
+        render_store_ops(&buf);
+    render_build_info(&buf);
+    render_process(&buf);
     if (extra != NULL)
         extra(&buf, ctx);
     out = h2o_strdup(pool, buf->bytes, buf->size);

@@ -32,6 +32,10 @@ enum {
     METRIC_NUM
 };
 
+enum { METRICS_LISTENER_MAIN, METRICS_LISTENER_STORE, METRICS_LISTENER_ADMIN, METRICS_LISTENER_NUM }; /* as proxy/server.c's */
+enum { METRICS_PROTO_HTTP1, METRICS_PROTO_HTTP2, METRICS_PROTO_TLS, METRICS_PROTO_NUM };
+#define METRICS_STORE_OPS 20 /* room for store/store.h's STORE_OP_NUM operations */
+
 /** one loop thread's counters (a worker's or a store loop's); a cache line apart from the next one's */
 typedef struct metrics_worker {
     _Atomic uint64_t counters[METRIC_NUM];
@@ -40,7 +44,14 @@ typedef struct metrics_worker {
     _Atomic uint64_t latency_sum_us[6];
     _Atomic uint64_t loop_busy[METRICS_LATENCY_BUCKETS + 1]; /* CPU time of one event-loop iteration */
     _Atomic uint64_t loop_busy_sum_us;
-    _Atomic uint64_t store_requests; /* requests to the store listener this loop served (edgehook_store_requests_total) */
+    _Atomic uint64_t store_requests; /* requests to the store listener this loop served (edgehook_store_loop_requests_total) */
+    /* connections by listener kind (METRICS_LISTENER_*) and protocol (METRICS_PROTO_*): the open ones are the accepted ones
+     * minus the closed ones, per loop (a socket lives on the loop that accepted it) */
+    _Atomic uint64_t conn_opened[METRICS_LISTENER_NUM][METRICS_PROTO_NUM], conn_closed[METRICS_LISTENER_NUM][METRICS_PROTO_NUM];
+    _Atomic uint64_t conn_accepted[METRICS_LISTENER_NUM][METRICS_PROTO_NUM];
+    /* the embedded store's requests by operation and status class, and their body bytes (in: request bodies, out: responses) */
+    _Atomic uint64_t store_ops[METRICS_STORE_OPS][6];
+    _Atomic uint64_t store_bytes[METRICS_STORE_OPS][2];
 } __attribute__((aligned(64))) metrics_worker_t;
 
 /** allocates the counters of the workers and of the store loops */
@@ -68,6 +79,16 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
 void metrics_loop_busy(uint64_t cpu_us);
 /** counts a request to the store listener on the calling loop thread (edgehook_store_requests_total{thread="store-ioN"}) */
 void metrics_store_request(void);
+/**
+ * Counts a connection a listener of kind METRICS_LISTENER_* accepted on the calling loop, over TLS or not, and sets sock's
+ * on_close callback to count its end (h2o disposes every socket through it, whatever closed it). Cleartext connections count as
+ * http1 until a request on them shows HTTP/2 (h2c); their accepted_total is counted then, or at their close.
+ */
+void metrics_conn_accepted(h2o_socket_t *sock, int listener_kind, int tls);
+/** a request ended on req's connection (a logger of every host): classifies a cleartext connection as http1 or http2 */
+void metrics_conn_request(h2o_req_t *req);
+/** counts a request to the store by operation (STORE_OP_*) and its status, with the body bytes received and sent (store loop) */
+void metrics_store_op(int op, int status, uint64_t bytes_in, uint64_t bytes_out);
 /** counts a configuration reload: applied (ok) or refused (edgehook_reloads_total{result="ok"|"refused"}); any thread */
 void metrics_reload(int ok);
 /** the configuration generation now serving new requests (edgehook_config_generation); any thread */

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include "proxy/headers.h"
 #include "base/log.h"
+#include "base/series.h"
 #include "proxy/origin.h"
 #include "proxy/originhead.h"
 #include "proxy/s3origin.h"
@@ -233,6 +234,7 @@ origin_t *origin_new_spec(const char *name, const origin_spec_t *spec, unsigned 
 {
     origin_t *o = origin_alloc(num_threads);
     o->name = strdup(name);
+    o->stats = edge_series_get("origin", name, ORIGIN_STAT_NUM);
     o->https = spec->https;
     o->host = strdup(spec->host);
     o->port = spec->port;
@@ -280,6 +282,7 @@ void origin_release(origin_t *o)
     /* pooled connections hold a reference through their thread state only while the loop runs; origins are released at exit or
      * after a reload once their threads have dropped their idle connections */
     s3origin_detach(o);
+    edge_series_release(o->stats);
     free(o->name);
     free(o->host);
     free(o->host_header.base);
@@ -462,7 +465,7 @@ static void finish(origin_req_impl_t *r, int status, const char *err)
         }
     }
     if (err != NULL)
-        atomic_fetch_add_explicit(&r->o->failures, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->o->stats[ORIGIN_STAT_FAILURES], 1, memory_order_relaxed);
     if (!r->cancelled) {
         r->in_cb = 1;
         r->cb->on_done(&r->super, status, err);
@@ -610,7 +613,7 @@ static void do_connect(origin_req_impl_t *r)
     ++ot->num_conns;
     r->conn = c;
     r->state = ST_CONNECTING;
-    atomic_fetch_add_explicit(&r->o->connects, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->o->stats[ORIGIN_STAT_CONNECTS], 1, memory_order_relaxed);
     set_timer(r, ot->t_connect);
     /* our own connect, not h2o_socket_connect: h2o reads SO_ERROR itself and reports only "connection failure" */
     int fd = socket(ot->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
@@ -743,7 +746,7 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
     r->is_head = method.len == 4 && memcmp(method.base, "HEAD", 4) == 0;
     r->body = body;
     h2o_mem_init_pool(&r->pool);
-    atomic_fetch_add_explicit(&o->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&o->stats[ORIGIN_STAT_REQUESTS], 1, memory_order_relaxed);
 
     /* the request head; nothing a caller passes may split it, and the framing (Content-Length) is ours */
     bad = origin_request_check(method.base, method.len, path.base, path.len);

@@ -32,8 +32,9 @@ typedef struct origin {
     struct s3_signer *s3;   /* S3 origins: signs each request (proxy/s3origin.c) */
     struct origin_thread *threads;
     unsigned num_threads;
-    _Atomic uint64_t requests, failures, connects;
+    _Atomic uint64_t *stats; /* ORIGIN_STAT_*: shared with the origins of the same name other generations built (base/series.h) */
 } origin_t;
+enum { ORIGIN_STAT_REQUESTS, ORIGIN_STAT_FAILURES, ORIGIN_STAT_CONNECTS, ORIGIN_STAT_NUM };
 
 /**
  * Builds an origin from its config for `num_threads` workers. Returns NULL with a message in err (TLS setup). The returned origin

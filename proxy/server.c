@@ -263,6 +263,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
+        metrics_conn_accepted(sock, server.listen_kind[actx - current_worker->accept_ctxs], actx->ssl_ctx != NULL);
         h2o_accept(actx, sock);
     }
 }
@@ -452,6 +453,17 @@ static int on_count_req(h2o_handler_t *self, h2o_req_t *req)
 static void on_count_done(h2o_logger_t *self, h2o_req_t *req)
 {
     atomic_fetch_sub_explicit(&current_worker->inflight, 1, memory_order_relaxed);
+    metrics_conn_request(req);
+#ifdef HAVE_STORE
+    if (current_worker->store_loop && server.store != NULL)
+        metrics_store_op(store_op_of(server.store, req), req->res.status, req->entity.len, req->bytes_sent);
+#endif
+}
+
+/* the main listener's requests: what protocol their connection speaks (the store's and the admin's are in on_count_done) */
+static void on_main_done(h2o_logger_t *self, h2o_req_t *req)
+{
+    metrics_conn_request(req);
 }
 
 __attribute__((unused)) static void register_counting(h2o_pathconf_t *pc)
@@ -608,6 +620,7 @@ static int setup_hosts(conf_t *conf, char *err, size_t errlen)
     server.main_host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pc = h2o_config_register_path(server.main_host, "/", 0);
     handler_register(pc);
+    h2o_create_logger(pc, sizeof(h2o_logger_t))->log_access = on_main_done;
     server.main_hosts[0] = server.main_host;
 
     if (conf->store.enabled) {

@@ -1303,3 +1303,102 @@ void store_register(store_t *store, h2o_pathconf_t *pathconf)
     h->super.on_req = on_req;
     h->store = store;
 }
+
+/* ---- operation names (metrics) ----------------------------------------------------------------------------------------------- */
+
+const char *const store_op_names[STORE_OP_NUM] = {
+    "Other",
+    "ListBuckets",
+    "CreateBucket",
+    "DeleteBucket",
+    "HeadBucket",
+    "ListObjects",
+    "GetObject",
+    "HeadObject",
+    "PutObject",
+    "CopyObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+    "ListParts",
+    "ListMultipartUploads",
+};
+
+/* 1 if the query (without '?') has the parameter `name` (with or without a value) */
+static int query_has(h2o_iovec_t q, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = q.base, *end = q.base + q.len;
+    while (p < end) {
+        const char *e = memchr(p, '&', (size_t)(end - p));
+        size_t l = (size_t)((e != NULL ? e : end) - p);
+        if (l >= nlen && memcmp(p, name, nlen) == 0 && (l == nlen || p[nlen] == '='))
+            return 1;
+        p += l + 1;
+    }
+    return 0;
+}
+
+int store_op_of(const store_t *s, h2o_req_t *req)
+{
+    h2o_iovec_t m = req->method, target = req->input.path, path, query = h2o_iovec_init("", 0);
+    size_t qat = req->input.query_at;
+    int has_bucket, has_key;
+    path = qat != SIZE_MAX ? h2o_iovec_init(target.base, qat) : target;
+    if (qat != SIZE_MAX)
+        query = h2o_iovec_init(target.base + qat + 1, target.len - qat - 1);
+    if (path.len == 0 || path.base[0] != '/')
+        return STORE_OP_OTHER;
+    /* virtual-hosted: the bucket is in the host, the whole path is the key */
+    h2o_iovec_t host = req->input.authority;
+    size_t hl = host.len, dl = strlen(s->domain);
+    const char *colon = host.len != 0 && host.base[0] != '[' ? memchr(host.base, ':', host.len) : NULL;
+    if (colon != NULL)
+        hl = (size_t)(colon - host.base);
+    if (dl != 0 && hl > dl + 1 && host.base[hl - dl - 1] == '.' && h2o_lcstris(host.base + hl - dl, dl, s->domain, dl)) {
+        has_bucket = 1;
+        has_key = path.len > 1;
+    } else {
+        const char *slash = memchr(path.base + 1, '/', path.len - 1);
+        has_bucket = path.len > 1;
+        has_key = slash != NULL && slash + 1 < path.base + path.len;
+    }
+#define IS(name) h2o_memis(m.base, m.len, H2O_STRLIT(name))
+    if (!has_bucket)
+        return IS("GET") ? STORE_OP_LIST_BUCKETS : STORE_OP_OTHER;
+    if (!has_key) {
+        if (IS("PUT"))
+            return STORE_OP_CREATE_BUCKET;
+        if (IS("DELETE"))
+            return STORE_OP_DELETE_BUCKET;
+        if (IS("HEAD"))
+            return STORE_OP_HEAD_BUCKET;
+        if (IS("POST"))
+            return query_has(query, "delete") ? STORE_OP_DELETE_OBJECTS : STORE_OP_OTHER;
+        if (IS("GET"))
+            return query_has(query, "uploads") ? STORE_OP_LIST_MULTIPART_UPLOADS : STORE_OP_LIST_OBJECTS;
+        return STORE_OP_OTHER;
+    }
+    if (IS("GET"))
+        return query_has(query, "uploadId") ? STORE_OP_LIST_PARTS : STORE_OP_GET_OBJECT;
+    if (IS("HEAD"))
+        return STORE_OP_HEAD_OBJECT;
+    if (IS("PUT")) {
+        int copy = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-copy-source"), -1) != -1;
+        if (query_has(query, "uploadId") || query_has(query, "partNumber"))
+            return copy ? STORE_OP_UPLOAD_PART_COPY : STORE_OP_UPLOAD_PART;
+        return copy ? STORE_OP_COPY_OBJECT : STORE_OP_PUT_OBJECT;
+    }
+    if (IS("POST"))
+        return query_has(query, "uploads")    ? STORE_OP_CREATE_MULTIPART_UPLOAD
+               : query_has(query, "uploadId") ? STORE_OP_COMPLETE_MULTIPART_UPLOAD
+                                              : STORE_OP_OTHER;
+    if (IS("DELETE"))
+        return query_has(query, "uploadId") ? STORE_OP_ABORT_MULTIPART_UPLOAD : STORE_OP_DELETE_OBJECT;
+#undef IS
+    return STORE_OP_OTHER;
+}

@@ -38,6 +38,34 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen);
  */
 int store_seed_buckets(store_t *s, const conf_store_t *conf, char *err, size_t errlen);
 
+/** the S3 operations, as S3 names them (edgehook_store_requests_total{op=...}) */
+enum {
+    STORE_OP_OTHER, /* a request that is none of these (refused before it names one) */
+    STORE_OP_LIST_BUCKETS,
+    STORE_OP_CREATE_BUCKET,
+    STORE_OP_DELETE_BUCKET,
+    STORE_OP_HEAD_BUCKET,
+    STORE_OP_LIST_OBJECTS,
+    STORE_OP_GET_OBJECT,
+    STORE_OP_HEAD_OBJECT,
+    STORE_OP_PUT_OBJECT,
+    STORE_OP_COPY_OBJECT,
+    STORE_OP_DELETE_OBJECT,
+    STORE_OP_DELETE_OBJECTS,
+    STORE_OP_CREATE_MULTIPART_UPLOAD,
+    STORE_OP_UPLOAD_PART,
+    STORE_OP_UPLOAD_PART_COPY,
+    STORE_OP_COMPLETE_MULTIPART_UPLOAD,
+    STORE_OP_ABORT_MULTIPART_UPLOAD,
+    STORE_OP_LIST_PARTS,
+    STORE_OP_LIST_MULTIPART_UPLOADS,
+    STORE_OP_NUM
+};
+extern const char *const store_op_names[STORE_OP_NUM];
+/** the operation a request to the store is (from its method, target, query and x-amz-copy-source; path-style or virtual-hosted
+ * like the store addresses it); on the store loop, before or after it was served */
+int store_op_of(const store_t *store, h2o_req_t *req);
+
 /** installs the S3 request handler on a pathconf (the server registers a host with path "/" for the store listener) */
 void store_register(store_t *store, h2o_pathconf_t *pathconf);
 

@@ -112,7 +112,7 @@ def hits():
 
 
 def store_loop_requests():
-    return int(edge.metric("edgehook_store_requests_total", thread="store-io0"))
+    return int(edge.metric("edgehook_store_loop_requests_total", thread="store-io0"))
 
 
 def tcp_inodes(port, state, remote_port=None):

@@ -297,7 +297,7 @@ static void test_request_that_would_split_is_refused(void **state)
         if (strstr(res.err, cases[i].why) == NULL || strstr(res.err, "refused to send") == NULL)
             fail_msg("case %zu: %s", i, res.err);
     }
-    assert_int_equal(atomic_load(&o->connects), 0);
+    assert_int_equal(atomic_load(&o->stats[ORIGIN_STAT_CONNECTS]), 0);
     origin_release(o);
 }
 
