@@ -404,6 +404,7 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
     pol->sie_ms = global_sie_ms > 0 ? global_sie_ms : 0;
     pol->heuristic_max_ms = ONE_DAY_MS;
     pol->error_ttl_ms = CACHE_DEFAULT_ERROR_TTL_MS;
+    pol->num_status_ttl = 0;
     pol->ignore_set_cookie = 0;
     pol->forward = NULL;
     if (behavior == NULL)
@@ -560,9 +561,18 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         explicit_freshness = 0;
     }
     int heuristic_ok = heuristically_cacheable(status) || cc.public_;
+    int64_t status_ttl = -1;
+    for (unsigned i = 0; i != pol->num_status_ttl; ++i)
+        if (pol->status_ttl[i].status == status)
+            status_ttl = pol->status_ttl[i].ttl_ms;
     if (explicit_freshness) {
         /* CloudFront: min_ttl and max_ttl clamp what the origin says */
         out->lifetime_ms = clamp_ttl(pol, out->lifetime_ms);
+    } else if (status_ttl >= 0 && status >= 400) {
+        /* CloudFront's custom error response: the error is cached for its ErrorCachingMinTTL, whatever the status */
+        out->lifetime_ms = status_ttl;
+        out->source = CACHE_LIFETIME_ERROR_TTL;
+        heuristic_ok = 1;
     } else if (heuristic_ok && status >= 400) {
         /* CloudFront: an error (404, 410, ...) without freshness information is cached for the error caching TTL */
         out->lifetime_ms = pol->error_ttl_ms;

@@ -81,6 +81,8 @@ int64_t cache_policy_parse_date(const char *s, size_t len);
  */
 /** error_ttl when a behavior sets none (CloudFront's default error caching minimum TTL) */
 #define CACHE_DEFAULT_ERROR_TTL_MS 10000
+/** how many error statuses may have their own TTL (cache_policy_t.status_ttl) */
+#define CACHE_MAX_STATUS_TTL 16
 
 typedef struct cache_policy {
     int enabled;              /**< 0: nothing is stored (`cache: off`) */
@@ -92,6 +94,13 @@ typedef struct cache_policy {
     int64_t heuristic_max_ms; /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
     int64_t error_ttl_ms;     /**< lifetime of a heuristically cacheable error without freshness information (CloudFront's
                                    error caching minimum TTL, default 10 s); 0: such errors are not reused */
+    /** error statuses with their own error caching TTL (the behavior's `error_pages` ttl): a response with such a status and no
+     * freshness information of its own is stored for this long, even a 403 or a 5xx (CloudFront's ErrorCachingMinTTL) */
+    struct {
+        int status;
+        int64_t ttl_ms;
+    } status_ttl[CACHE_MAX_STATUS_TTL];
+    unsigned num_status_ttl;
     int ignore_set_cookie;    /**< 1: a response with Set-Cookie may be stored (without its Set-Cookie fields); 0: it is not
                                    stored (`cache.ignore_set_cookie`, default 0) */
     const struct cache_forward *forward; /**< what a request whose response may be stored forwards to the origin (compiled

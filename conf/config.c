@@ -701,6 +701,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
                                        "region",
                                        "addressing",
                                        "credentials",
+                                       "pass_amz_headers",
                                        NULL};
     /* in the order of conf_s3_addressing_t */
     static const char *const addressings[] = {"auto", "path", "virtual", NULL};
@@ -732,7 +733,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         return -1;
 
     if (o->type == CONF_ORIGIN_HTTP) {
-        static const char *const s3only[] = {"endpoint", "bucket", "region", "addressing", "credentials", NULL};
+        static const char *const s3only[] = {"endpoint", "bucket", "region", "addressing", "credentials", "pass_amz_headers", NULL};
         for (const char *const *s = s3only; *s != NULL; ++s)
             if ((v = map_get(c, n, *s)) != NULL)
                 return fail_key(c, v, key, *s, "only for origins of type s3");
@@ -752,7 +753,8 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         if (req_string(c, n, key, "bucket", "bucket is required for an s3 origin", &o->bucket) != 0 ||
             opt_string(c, n, key, "region", &o->region) != 0 ||
             opt_enum(c, n, key, "addressing", addressings, "must be path, virtual or auto", &addressing) != 0 ||
-            parse_credentials(c, n, key, &o->credentials) != 0)
+            parse_credentials(c, n, key, &o->credentials) != 0 ||
+            opt_bool(c, n, key, "pass_amz_headers", &o->pass_amz_headers) != 0)
             return -1;
         o->addressing = (conf_s3_addressing_t)addressing;
         if (o->addressing == CONF_S3_VIRTUAL) {
@@ -1379,9 +1381,71 @@ static int check_behavior_cf_names(ctx_t *c, const conf_t *conf, yaml_node_t *n,
     return r;
 }
 
+const conf_error_page_t *conf_error_page_find(const conf_error_pages_t *pages, int code)
+{
+    for (size_t i = 0; i != pages->count; ++i)
+        if (pages->items[i].code == code)
+            return &pages->items[i];
+    return NULL;
+}
+
+/* `error_pages: {CODE: {path: /page.html, ttl: 10s, status: CODE}, ...}` (CloudFront's custom error responses) */
+static int parse_error_pages(ctx_t *c, yaml_node_t *n, const char *key, conf_error_pages_t *out)
+{
+    static const char *const keys[] = {"path", "ttl", "status", NULL};
+    yaml_node_pair_t *p;
+    char k[300];
+    if (expect_map(c, n, key) != 0)
+        return -1;
+    out->items = xcalloc(n->data.mapping.pairs.top - n->data.mapping.pairs.start, sizeof(*out->items));
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; ++p) {
+        yaml_node_t *kn = node_at(c, p->key), *v = node_at(c, p->value);
+        const char *code = scalar(kn);
+        char *end = NULL;
+        long num = code != NULL ? strtol(code, &end, 10) : 0;
+        conf_error_page_t *e = &out->items[out->count];
+        unsigned status;
+        if (code == NULL || end == code || *end != '\0' || num < 400 || num > 599)
+            return fail(c, kn, key, "\"%s\" is not an error status: the keys are HTTP status codes from 400 to 599 (e.g. 404, 503)",
+                        code != NULL ? code : "");
+        snprintf(k, sizeof(k), "%s.%ld", key, num);
+        if (conf_error_page_find(out, (int)num) != NULL)
+            return fail(c, kn, k, "duplicate status");
+        if (out->count == 16)
+            return fail(c, kn, k, "at most 16 error statuses have pages");
+        if (expect_map(c, v, k) != 0 || check_keys(c, v, k, keys) != 0)
+            return -1;
+        e->code = (int)num;
+        e->line = (int)node_line(c, kn);
+        e->ttl_ms = -1;
+        e->status = (int)num;
+        ++out->count; /* freed with the list from here on */
+        if (req_string(c, v, k, "path", "path is required (the page, e.g. /errors/404.html)", &e->path) != 0)
+            return -1;
+        if (e->path[0] != '/' || strchr(e->path, '?') != NULL || strchr(e->path, '#') != NULL)
+            return fail_key(c, map_get(c, v, "path"), k, "path", "\"%s\": the page is a path starting with / (no query)", e->path);
+        if (opt_duration_signed(c, v, k, "ttl", NULL, &e->ttl_ms) != 0)
+            return -1;
+        status = (unsigned)num;
+        if (opt_uint(c, v, k, "status", 200, 599, &status) != 0)
+            return -1;
+        e->status = (int)status;
+    }
+    return 0;
+}
+
+static void free_error_pages(conf_error_pages_t *l)
+{
+    for (size_t i = 0; i != l->count; ++i)
+        free(l->items[i].path);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
 static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_behavior_t *b)
 {
-    static const char *const keys[] = {"path", "origin", "cache", "origin_request", "hooks", NULL};
+    static const char *const keys[] = {"path", "origin", "cache", "origin_request", "hooks", "error_pages", NULL};
     yaml_node_t *v;
     char *k;
     if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
@@ -1408,7 +1472,26 @@ static int parse_behavior(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *ke
         return -1;
     if ((v = opt_node(c, n, key, "hooks", &k)) != NULL && opt_result(k, parse_hook_refs(c, conf, v, k, b)) != 0)
         return -1;
+    if ((v = opt_node(c, n, key, "error_pages", &k)) != NULL && opt_result(k, parse_error_pages(c, v, k, &b->error_pages)) != 0)
+        return -1;
     return 0;
+}
+
+/* the top level's error pages join each behavior's list for the codes it does not name itself */
+static void merge_error_pages(conf_t *conf)
+{
+    for (size_t i = 0; i != conf->num_behaviors; ++i) {
+        conf_error_pages_t *l = &conf->behaviors[i].error_pages;
+        for (size_t j = 0; j != conf->error_pages.count; ++j) {
+            const conf_error_page_t *g = &conf->error_pages.items[j];
+            if (conf_error_page_find(l, g->code) != NULL)
+                continue;
+            if ((l->items = realloc(l->items, sizeof(*l->items) * (l->count + 1))) == NULL)
+                abort();
+            l->items[l->count] = *g;
+            l->items[l->count++].path = xstrdup(g->path);
+        }
+    }
 }
 
 /* S3 bucket naming (the store's rule): 3-63 of [a-z0-9.-], a letter or digit at both ends, no "..", not an IPv4 address, none
@@ -1648,9 +1731,9 @@ static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
-    static const char *const keys[] = {"threads", "listen", "access_log", "error_log",   "limits", "origins",
-                                       "cache",   "hooks",  "behaviors",  "store",       "admin",  "distribution",
-                                       "geoip",   "kv",     "state_dir",  "async_queue", NULL};
+    static const char *const keys[] = {"threads",   "listen", "access_log", "error_log",   "limits",      "origins",
+                                       "cache",     "hooks",  "behaviors",  "store",       "admin",       "distribution",
+                                       "geoip",     "kv",     "state_dir",  "async_queue", "error_pages", NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -1861,6 +1944,10 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     if ((v = map_get(c, root, "geoip")) != NULL && parse_geoip(c, v, conf) != 0)
         return -1;
 
+    /* error_pages (before behaviors, whose lists include them) */
+    if ((v = map_get(c, root, "error_pages")) != NULL && parse_error_pages(c, v, "error_pages", &conf->error_pages) != 0)
+        return -1;
+
     /* behaviors */
     if ((v = map_get(c, root, "behaviors")) == NULL)
         return fail(c, root, "behaviors", "at least one behavior is required (e.g. - {path: \"*\", origin: NAME})");
@@ -1896,6 +1983,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
             }
         }
     }
+
+    merge_error_pages(conf);
 
     /* store, admin */
     if ((v = map_get(c, root, "store")) != NULL && parse_store(c, v, &conf->store) != 0)
@@ -2084,8 +2173,10 @@ void conf_free(conf_t *conf)
         free_namelist(&b->origin_request.cookies);
         for (int j = 0; j != CONF_HOOK_NUM; ++j)
             free(b->hooks[j]);
+        free_error_pages(&b->error_pages);
     }
     free(conf->behaviors);
+    free_error_pages(&conf->error_pages);
     free_listen(&conf->store.listen);
     free(conf->store.root);
     free(conf->state_dir);

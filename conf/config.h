@@ -71,8 +71,27 @@ typedef struct conf_origin {
     char *region;
     conf_s3_addressing_t addressing;
     conf_credentials_t credentials;
+    int pass_amz_headers; /* s3: the origin's x-amz-* response headers reach viewers (default 0: only x-amz-meta-* and
+                             x-amz-version-id do; see proxy/fill.c) */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_origin_t;
+
+/** a CloudFront-style custom error response (`error_pages: {404: {path: /404.html, ttl: 10s, status: 404}}`) */
+typedef struct conf_error_page {
+    int code;       /* the error status it replaces (400-599) */
+    char *path;     /* the page, fetched through the distribution (the behavior its path matches) and cached like any object */
+    int64_t ttl_ms; /* how long the error itself is cached (CloudFront's ErrorCachingMinTTL); -1: not given (cache.error_ttl) */
+    int status;     /* the status the viewer gets with the page (default: code) */
+    int line;
+} conf_error_page_t;
+
+typedef struct conf_error_pages {
+    conf_error_page_t *items;
+    size_t count;
+} conf_error_pages_t;
+
+/** the page for an error status in pages, or NULL */
+const conf_error_page_t *conf_error_page_find(const conf_error_pages_t *pages, int code);
 
 /** which parts of the request enter the cache key (CloudFront cache policy) */
 typedef enum conf_key_mode { CONF_KEY_NONE = 0, CONF_KEY_ALL, CONF_KEY_LIST, CONF_KEY_EXCEPT } conf_key_mode_t;
@@ -164,6 +183,8 @@ typedef struct conf_behavior {
     char *hooks[CONF_HOOK_NUM]; /* `NAME`, `NAME@ALIAS` or `NAME@VERSION`, or NULL */
     uint32_t cf_headers;        /* the CloudFront-* headers it generates (conf/cfheaders.h bits): those named in cache.key.headers
                                    or origin_request.headers */
+    conf_error_pages_t error_pages; /* its own `error_pages`, then the top level's for the codes it does not name (resolved at
+                                       load: this is the whole list) */
     int line;                   /* where it is given in the file (the line of its key), for later error messages */
 } conf_behavior_t;
 
@@ -247,6 +268,7 @@ typedef struct conf {
     } async_queue;
     conf_behavior_t *behaviors;
     size_t num_behaviors;
+    conf_error_pages_t error_pages; /* the top level's `error_pages` (each behavior's list includes them) */
     conf_store_t store;
     conf_admin_t admin;
     /** `distribution:` what hooks read as event.Records[0].cf.config.distributionId / distributionDomainName. NULL: not given

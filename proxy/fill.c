@@ -554,10 +554,71 @@ static void on_hook_done(hookcall_t *call, void *arg)
     }
 }
 
+/*
+ * What reaches viewers from an S3 origin: its x-amz-* response headers name its internals (x-amz-request-id, x-amz-id-2, the
+ * encryption and replication state, the bucket's region...) and go, but for x-amz-meta-* (the object's own metadata, set by
+ * whoever uploaded it) and x-amz-version-id, which CloudFront passes too. `pass_amz_headers: true` keeps them all. Returns the
+ * kept headers in the fill's pool; *request_id is S3's x-amz-request-id (for the error log).
+ */
+static h2o_header_t *strip_amz_headers(fill_t *f, h2o_header_t *headers, size_t *num_headers, h2o_iovec_t *request_id)
+{
+    h2o_header_t *kept;
+    size_t n = 0;
+    *request_id = h2o_iovec_init(NULL, 0);
+    for (size_t i = 0; i != *num_headers; ++i)
+        if (h2o_lcstris(headers[i].name->base, headers[i].name->len, H2O_STRLIT("x-amz-request-id")))
+            *request_id = headers[i].value;
+    if (f->origin->s3 == NULL || f->origin->pass_amz_headers)
+        return headers;
+    kept = h2o_mem_alloc_pool(&f->pool, sizeof(*kept) * (*num_headers + 1));
+    for (size_t i = 0; i != *num_headers; ++i) {
+        const h2o_iovec_t *name = headers[i].name;
+        if (name->len >= 6 && h2o_lcstris(name->base, 6, H2O_STRLIT("x-amz-")) &&
+            !(name->len > 11 && h2o_lcstris(name->base, 11, H2O_STRLIT("x-amz-meta-"))) &&
+            !h2o_lcstris(name->base, name->len, H2O_STRLIT("x-amz-version-id")))
+            continue;
+        kept[n++] = headers[i];
+    }
+    *num_headers = n;
+    return kept;
+}
+
+/* the text of <NAME>...</NAME> in an S3 error document, or "" */
+static h2o_iovec_t xml_element(const char *doc, size_t len, const char *name)
+{
+    char open[40], close[40];
+    int ol = snprintf(open, sizeof(open), "<%s>", name), cl = snprintf(close, sizeof(close), "</%s>", name);
+    const char *s = memmem(doc, len, open, (size_t)ol), *e;
+    if (s == NULL || (e = memmem(s + ol, len - (size_t)(s + ol - doc), close, (size_t)cl)) == NULL)
+        return h2o_iovec_init("", 0);
+    return h2o_iovec_init(s + ol, (size_t)(e - s - ol));
+}
+
+/* the S3 error is read: its cause goes to the error log, and the viewers get the status with a short body of ours (the document
+ * names the bucket, the key, S3's request ids and, for a bad signature, the access key id and what was signed) */
+static void finish_s3_error(fill_t *f)
+{
+    h2o_iovec_t code = xml_element(f->s3err.doc, f->s3err.doc_len, "Code"),
+                msg = xml_element(f->s3err.doc, f->s3err.doc_len, "Message");
+    h2o_headers_t headers = {NULL, 0, 0};
+    char *body = h2o_mem_alloc_pool(&f->pool, 80);
+    int blen;
+    log_error("origin %s (S3) answered %d %.*s: %.*s (x-amz-request-id %.*s; request %.*s)", f->origin->name, f->s3err.status,
+              (int)(code.len < 100 ? code.len : 100), code.base, (int)(msg.len < 400 ? msg.len : 400), msg.base,
+              (int)(f->s3err.request_id.len < 64 ? f->s3err.request_id.len : 64), f->s3err.request_id.base,
+              (int)f->req.request_id.len, f->req.request_id.base);
+    blen = snprintf(body, 80, "%d %.*s\n", f->s3err.status, (int)(f->s3err.reason.len < 60 ? f->s3err.reason.len : 60),
+                    f->s3err.reason.base);
+    h2o_add_header(&f->pool, &headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    publish_whole(f, f->s3err.status, f->s3err.reason, &headers, h2o_iovec_init(body, (size_t)blen));
+}
+
 static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h2o_header_t *headers, size_t num_headers,
                            int64_t content_length)
 {
     fill_t *f = oreq->data;
+    h2o_iovec_t amz_request_id;
+    headers = strip_amz_headers(f, headers, &num_headers, &amz_request_id);
     h2o_headers_t resp = {headers, num_headers, num_headers};
     char reason_buf[48];
 
@@ -578,6 +639,14 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
             fill_free(f);
             return;
         }
+    }
+    if (f->origin->s3 != NULL && (status == 403 || status >= 500)) {
+        /* read the error document (finish_s3_error); no origin-response hook sees it */
+        f->s3err.active = 1;
+        f->s3err.status = status;
+        f->s3err.reason = h2o_strdup(&f->pool, reason.len != 0 ? reason.base : "Error", reason.len != 0 ? reason.len : 5);
+        f->s3err.request_id = h2o_strdup(&f->pool, amz_request_id.base, amz_request_id.len);
+        return;
     }
     if (f->hooks.response != NULL) {
         hook_event_t ev;
@@ -607,6 +676,12 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
     if (f->progress.done_early)
         return;
     f->progress.received += len;
+    if (f->s3err.active) {
+        size_t take = sizeof(f->s3err.doc) - f->s3err.doc_len < len ? sizeof(f->s3err.doc) - f->s3err.doc_len : len;
+        memcpy(f->s3err.doc + f->s3err.doc_len, data, take);
+        f->s3err.doc_len += take;
+        return;
+    }
     cache_obj_append(f->obj, data, len);
     if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
         /* larger than the cache takes, or purged meanwhile: stream it through */
@@ -632,6 +707,10 @@ static void finish(fill_t *f, int status, const char *err)
 {
     if (f->progress.done_early) {
         fill_free(f);
+        return;
+    }
+    if (f->s3err.active) {
+        finish_s3_error(f);
         return;
     }
     if (err == NULL) {

@@ -88,6 +88,14 @@ typedef struct fill {
         } ores;
     } hooks;
 
+    /** an S3 origin's 403 or 5xx: its error document is read for the error log, and the viewers get a short body instead */
+    struct fill_s3_error {
+        int active, status;
+        h2o_iovec_t reason, request_id;
+        char doc[2048]; /* the start of the error document (<Error><Code>..</Code><Message>..</Message>) */
+        size_t doc_len;
+    } s3err;
+
     /** how the response is going */
     struct fill_progress {
         int origin_status;

@@ -83,6 +83,14 @@ static void init_behaviors(edge_gen_t *gen)
         b->cache_enabled = conf->behaviors[i].cache.enabled;
         cache_policy_init(&b->policy, &conf->behaviors[i].cache, conf->cache.stale_while_revalidate_ms,
                           conf->cache.stale_if_error_ms);
+        /* error_pages' ttl: how long such an error is cached (the config allows at most CACHE_MAX_STATUS_TTL codes) */
+        for (size_t k = 0; k != conf->behaviors[i].error_pages.count && b->policy.num_status_ttl != CACHE_MAX_STATUS_TTL; ++k) {
+            const conf_error_page_t *ep = &conf->behaviors[i].error_pages.items[k];
+            if (ep->ttl_ms >= 0) {
+                b->policy.status_ttl[b->policy.num_status_ttl].status = ep->code;
+                b->policy.status_ttl[b->policy.num_status_ttl++].ttl_ms = ep->ttl_ms;
+            }
+        }
         /* compiled once here: the filter of every fill through this behavior only reads it */
         cache_forward_init(&b->forward, &conf->behaviors[i].cache, &conf->behaviors[i].origin_request);
         b->policy.forward = &b->forward;

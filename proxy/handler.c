@@ -102,6 +102,8 @@ static uint64_t now_us(void)
 static const char *reason_of(int status)
 {
     switch (status) {
+    case 200:
+        return "OK";
     case 400:
         return "Bad Request";
     case 403:
@@ -924,6 +926,50 @@ static req_step_t step_pass(void *arg)
     return REQ_DELIVER;
 }
 
+/*
+ * CloudFront's custom error responses: an error status the behavior has an `error_pages` entry for is answered with that page,
+ * fetched through the distribution (the behavior its path matches: its cache, its origin) with the entry's status. Returns 1 when
+ * the request goes on with the page (REQ_LOOKUP); 0 for none (no entry, no behavior for the page, or the page's own fetch: a
+ * page that fails never leads to another page).
+ */
+static int error_page_redirect(edge_txn_t *txn, int status)
+{
+    h2o_req_t *req = txn->req;
+    const conf_error_page_t *p;
+    edge_behavior_t *b;
+    if (txn->errpage.page != NULL || (p = conf_error_page_find(&txn->behavior->conf->error_pages, status)) == NULL)
+        return 0;
+    if ((b = gen_match(txn->gen, p->path, strlen(p->path))) == NULL) {
+        log_warn("error page %s for %d: no behavior matches its path; the plain error is sent", p->path, status);
+        return 0;
+    }
+    txn->errpage.page = p;
+    txn->errpage.orig_status = status;
+    if (txn->out.obj != NULL) {
+        cache_reader_detach(txn->out.obj, &txn->out.reader);
+        cache_obj_release(txn->out.obj);
+        txn->out.obj = NULL;
+    }
+    txn->fetch.leader = 0;
+    txn->behavior = b;
+    txn->lookup.key = h2o_iovec_init(NULL, 0);
+    txn->lookup.cacheable = 0;
+    req->path = req->path_normalized = h2o_strdup(&req->pool, p->path, SIZE_MAX);
+    req->query_at = SIZE_MAX;
+    if (!txn->viewer.head_only)
+        req->method = h2o_iovec_init(H2O_STRLIT("GET"));
+    req->entity = h2o_iovec_init(NULL, 0);
+    return 1;
+}
+
+/* the error page could not be served (its own status is not 2xx, or its fetch failed): the plain error it was to replace */
+static void send_error_page_fallback(edge_txn_t *txn, int page_status)
+{
+    log_warn("error page %s for %d answered %d: the plain error is sent", txn->errpage.page->path, txn->errpage.orig_status,
+             page_status);
+    send_error(txn, txn->errpage.orig_status, "the origin answered with an error");
+}
+
 /* the object's head is there (or the fill failed): what this request does with it */
 static req_step_t step_deliver(void *arg)
 {
@@ -936,7 +982,14 @@ static req_step_t step_deliver(void *arg)
     case CACHE_OBJ_FAILED: {
         cache_obj_t *fb = cache_obj_fallback(obj);
         if (fb == NULL) {
-            send_error(txn, cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502, cache_obj_fail_reason(obj));
+            int st = cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502;
+            if (txn->errpage.page != NULL) {
+                send_error_page_fallback(txn, st);
+                return REQ_DONE;
+            }
+            if (error_page_redirect(txn, st))
+                return REQ_LOOKUP;
+            send_error(txn, st, cache_obj_fail_reason(obj));
             return REQ_DONE;
         }
         /* stale-if-error: the stored response instead of the origin's failure */
@@ -993,9 +1046,15 @@ static req_step_t step_head(void *arg)
     uint64_t length = obj->content_length >= 0 ? (uint64_t)obj->content_length : UINT64_MAX, start = 0, end = UINT64_MAX;
     int not_modified = 0, range = 0;
 
+    if (txn->errpage.page != NULL && (status < 200 || status > 299)) {
+        send_error_page_fallback(txn, status);
+        return REQ_DONE;
+    }
+    if (txn->errpage.page == NULL && status >= 400 && error_page_redirect(txn, status))
+        return REQ_LOOKUP;
     txn->out.pos = 0;
     txn->out.end = length;
-    if (from_cache && status == 200) {
+    if (from_cache && status == 200 && txn->errpage.page == NULL) {
         /* the client's own conditionals and Range are answered from the object (RFC 9110 sections 13, 14) */
         cache_policy_validators(&stored, &v);
         switch (cache_policy_conditional(req->method, &req->headers, status, &v)) {
@@ -1065,6 +1124,12 @@ static req_step_t step_head(void *arg)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, txn->viewer.request_id.base,
                           txn->viewer.request_id.len);
     log_origin_hooks(txn);
+    if (txn->errpage.page != NULL) {
+        /* the page goes out with the entry's status (CloudFront's ResponseCode) */
+        status = txn->errpage.page->status;
+        req->res.status = status;
+        req->res.reason = reason_of(status);
+    }
     txn->out.resp_status = status;
     txn->out.not_modified = not_modified;
     return REQ_VIEWER_RESPONSE;

@@ -92,6 +92,12 @@ typedef struct edge_txn {
         int status;                    /* the status sent */
     } out;
 
+    /** a custom error response (`error_pages`): the page is being fetched in place of an error the origin gave */
+    struct edge_txn_errpage {
+        const conf_error_page_t *page; /* the entry (in txn->gen's configuration); NULL: none */
+        int orig_status;               /* the error it replaces */
+    } errpage;
+
     /** flow control: HTTP/2 output pacing, and the worker's watch over slow readers (handler.c, stall watch) */
     struct edge_txn_flow {
         h2o_timeout_entry_t pace_entry; /* HTTP/2: the body waits while the connection's output backlog is high */

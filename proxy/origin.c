@@ -192,7 +192,10 @@ origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, si
         .max_connections = c->max_connections,
         .retries = c->retries,
     };
-    return origin_new_spec(c->name, &spec, num_threads, err, errlen);
+    origin_t *o = origin_new_spec(c->name, &spec, num_threads, err, errlen);
+    if (o != NULL)
+        o->pass_amz_headers = c->pass_amz_headers;
+    return o;
 }
 
 void origin_spec_init(origin_spec_t *spec, unsigned num_threads)
@@ -653,7 +656,8 @@ static void on_resolved(h2o_hostinfo_getaddr_req_t *getaddr, const char *errstr,
     if (errstr != NULL) {
         char msg[256];
         log_error("origin %s: cannot resolve %s: %s", r->o->name, r->o->host, errstr);
-        snprintf(msg, sizeof(msg), "origin unreachable: cannot resolve %s: %s", r->o->host, errstr);
+        /* the host name stays in the error log: what viewers get names no internal host */
+        snprintf(msg, sizeof(msg), "origin unreachable: cannot resolve its host name: %s", errstr);
         finish(r, 502, h2o_strdup(&r->pool, msg, SIZE_MAX).base);
         return;
     }
