@@ -788,25 +788,32 @@ static void test_counters_and_metrics(void **state)
 {
     hook_fn_t *fn = load_hook("tests/hooks/throw.lua", NULL, -1, 0, NULL, 0);
     hook_event_t ev;
+    /* the counts of a version go on from those of an instance of it another test loaded and that is not gone yet (a reload
+     * keeps a version's counts: base/series.h; a thread's counters are attached at its first call): measured from one call on */
+    hook_stats_t s0, s;
+    make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
+    run(fn, &ev, NULL);
+    hook_fn_stats(fn, &s0);
     for (int i = 0; i != 5; ++i) {
         make_event(&pool, &ev, HOOK_VIEWER_REQUEST, "/", "", NULL);
         run(fn, &ev, NULL);
     }
-    hook_stats_t s;
     hook_fn_stats(fn, &s);
-    assert_int_equal(s.invocations, 5);
-    assert_int_equal(s.errors, 5);
-    assert_int_equal(s.invalid, 0);
+    assert_int_equal(s.invocations - s0.invocations, 5);
+    assert_int_equal(s.errors - s0.errors, 5);
+    assert_int_equal(s.invalid - s0.invalid, 0);
     uint64_t total = 0;
     for (size_t i = 0; i != HOOK_HIST_BUCKETS; ++i)
-        total += s.buckets[i];
+        total += s.buckets[i] - s0.buckets[i];
     assert_int_equal(total, 5);
-    char buf[8192];
+    char buf[8192], want[64];
     size_t n = hook_fn_metrics(fn, buf, sizeof(buf), 1);
     assert_true(n < sizeof(buf));
     assert_non_null(strstr(buf, "edgehook_hook_invocations_total{hook=\"tests/hooks/throw.lua\""));
-    assert_non_null(strstr(buf, "status=\"503\"} 5"));
-    assert_non_null(strstr(buf, "le=\"+Inf\"} 5"));
+    snprintf(want, sizeof(want), "status=\"503\"} %llu", (unsigned long long)(s.errors - s.invalid));
+    assert_non_null(strstr(buf, want));
+    snprintf(want, sizeof(want), "le=\"+Inf\"} %llu", (unsigned long long)s.invocations);
+    assert_non_null(strstr(buf, want));
     assert_non_null(strstr(buf, "# TYPE edgehook_hook_duration_seconds histogram"));
     assert_int_equal(strlen(hook_fn_hash(fn)), 64);
     hook_fn_release(fn);
