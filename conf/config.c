@@ -1731,9 +1731,9 @@ static int check_listeners(ctx_t *c, conf_t *conf, int listen_is_map);
 
 static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
-    static const char *const keys[] = {"threads",   "listen", "access_log", "error_log",   "limits",      "origins",
-                                       "cache",     "hooks",  "behaviors",  "store",       "admin",       "distribution",
-                                       "geoip",     "kv",     "state_dir",  "async_queue", "error_pages", NULL};
+    static const char *const keys[] = {"threads", "listen", "access_log", "error_log",   "limits",      "origins",
+                                       "cache",   "hooks",  "behaviors",  "store",       "admin",       "distribution",
+                                       "geoip",   "kv",     "state_dir",  "async_queue", "error_pages", NULL};
     yaml_node_t *v;
     char key[256];
 
