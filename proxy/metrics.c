@@ -3,13 +3,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "base/clock.h"
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <h2o/version.h>
 #include <luajit.h>
 #include <openssl/crypto.h>
+#include "base/clock.h"
 #include "base/worker.h"
 #include "proxy/metrics.h"
 #include "store/store.h"
