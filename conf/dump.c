@@ -203,6 +203,7 @@ static void origin(FILE *fp, const conf_origin_t *o)
         fprintf(fp, "\n    addressing: %s\n", addressings[o->addressing]);
         credentials(fp, "    ", &o->credentials,
                     o->embedded ? "the store's own" : "none: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN at start");
+        fprintf(fp, "    pass_amz_headers: %s\n", o->pass_amz_headers ? "true" : "false");
     }
     fputs("    connect_timeout: ", fp);
     duration(fp, o->connect_timeout_ms);
@@ -235,6 +236,24 @@ static void origin(FILE *fp, const conf_origin_t *o)
         fputs("    # ca_file: not set (the system CA store)\n", fp);
     }
     fprintf(fp, "    tls_verify: %s\n", o->tls_verify ? "true" : "false");
+}
+
+/* `error_pages:` (at the top level, or a behavior's resolved list: its own pages and the top level's for the other codes) */
+static void error_pages(FILE *fp, const char *indent, const conf_error_pages_t *pages)
+{
+    if (pages->count == 0)
+        return;
+    fprintf(fp, "%serror_pages:\n", indent);
+    for (size_t i = 0; i != pages->count; ++i) {
+        const conf_error_page_t *e = &pages->items[i];
+        fprintf(fp, "%s  %d: {path: ", indent, e->code);
+        q(fp, e->path);
+        if (e->ttl_ms >= 0) {
+            fputs(", ttl: ", fp);
+            duration(fp, (uint64_t)e->ttl_ms);
+        }
+        fprintf(fp, ", status: %d}\n", e->status);
+    }
 }
 
 /* a TTL of a cache policy: -1 is unset (a comment says what that means) */
@@ -288,6 +307,7 @@ static void behavior(FILE *fp, const conf_behavior_t *b)
         }
     if (any)
         fputs("}\n", fp);
+    error_pages(fp, "    ", &b->error_pages);
 }
 
 static void hook(FILE *fp, const conf_hook_t *h)
@@ -443,6 +463,7 @@ void conf_dump(const conf_t *conf, FILE *fp)
         }
         fputs("}\n", fp);
     }
+    error_pages(fp, "", &conf->error_pages);
     fputs("behaviors:\n", fp);
     for (i = 0; i != conf->num_behaviors; ++i)
         behavior(fp, &conf->behaviors[i]);

@@ -263,9 +263,10 @@ static void test_dump_round_trip(void **state)
         "origins:\n  web: {type: http, url: \"https://[2001:db8::1]:8443/base/\", host_header: h.example, sni: s.example, "
         "tls_verify: false, retries: 0, first_byte_timeout: 1d}\n"
         "  s3: {type: s3, endpoint: \"https://s3.amazonaws.com\", bucket: b.x, addressing: virtual, region: eu-west-1,\n"
-        "       credentials: {access_key_env: EH_AK, secret_key_env: EH_SK, session_token_env: EH_ST}}\n"
+        "       credentials: {access_key_env: EH_AK, secret_key_env: EH_SK, session_token_env: EH_ST}, pass_amz_headers: true}\n"
         "  emb: {type: s3, endpoint: embedded, bucket: site}\n"
         "cache: {memory: 1GB, stale_if_error: 1h}\n"
+        "error_pages: {404: {path: /404.html, ttl: 10s}, 503: {path: /busy.html, status: 200}}\n"
         "kv: {flags: {max_keys: 10, max_bytes: 1MB}}\n"
         "hooks:\n  h: {lua: tests/data/configs/hooks/passthrough.lua, timeout: 250ms, memory: 3MB, include_body: yes,\n"
         "      fetch_allow: [web, \"*.example.org\"], kv: [flags],\n"
@@ -275,7 +276,7 @@ static void test_dump_round_trip(void **state)
         "ignore_set_cookie: true,\n      key: {query: [w, h], headers: [Origin], cookies: {except: [sid]}}}\n"
         "    origin_request: {headers: none, cookies: all}\n"
         "    hooks: {viewer-request: h, origin-response: h@live}\n"
-        "  - {path: \"*.jpg\", origin: s3, cache: off}\n"
+        "  - {path: \"*.jpg\", origin: s3, cache: off, error_pages: {404: {path: /img404.png, ttl: 1m, status: 200}}}\n"
         "  - {path: \"*\", origin: emb, cache: {key: {query: {except: [utm]}}}}\n"
         "store: {listen: {port: 0}, root: /tmp/x, seed: [{bucket: site, dir: tests/data/configs}], threads: 3,\n"
         "        credentials: {access_key: AK, secret_key_env: EH_SK}}\n"
@@ -306,6 +307,16 @@ static void test_dump_round_trip(void **state)
             assert_string_equal(b->origins[0].path_prefix, "/base");
             assert_int_equal(b->threads, 3);
             assert_int_equal(b->error_log.json, 1);
+            assert_int_equal(b->origins[1].pass_amz_headers, 1);
+            assert_int_equal(b->error_pages.count, 2);
+            /* the second behavior: its own 404 page, and the top level's 503 */
+            assert_int_equal(b->behaviors[1].error_pages.count, 2);
+            const conf_error_page_t *e404 = conf_error_page_find(&b->behaviors[1].error_pages, 404);
+            assert_non_null(e404);
+            assert_string_equal(e404->path, "/img404.png");
+            assert_int_equal(e404->status, 200);
+            assert_int_equal(e404->ttl_ms, 60000);
+            assert_non_null(conf_error_page_find(&b->behaviors[1].error_pages, 503));
             assert_string_equal(b->origins[1].credentials.secret_key, "secret");
             assert_string_equal(b->admin.token, "a-long-enough-token");
             /* secrets are never printed */
