@@ -16,6 +16,7 @@
 #include "hooks/json.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
+#include "proxy/lambdaapi.h"
 #include "proxy/lambdainvoke.h"
 #include "proxy/lambdaasync.h"
 #include "proxy/server.h"
@@ -136,21 +137,12 @@ void lambda_async_configure(const conf_t *conf)
         queue_wake(A.q); /* concurrency may have grown */
 }
 
-/* arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER (the account of hooks' invokedFunctionArn) */
-static void function_arn(char *out, size_t outlen, const char *name, const char *qualifier)
-{
-    pthread_mutex_lock(&A.mu);
-    snprintf(out, outlen, "arn:aws:lambda:%s:000000000000:function:%s:%s", A.region, name,
-             qualifier != NULL && qualifier[0] != '\0' ? qualifier : "$LATEST");
-    pthread_mutex_unlock(&A.mu);
-}
-
 /* ---- the event invoke config, durable ------------------------------------------------------------------------------------ */
 
 static void config_json(hook_buf_t *b, const fn_entry_t *f)
 {
     char arn[512];
-    snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:000000000000:function:%s:$LATEST", A.region, f->name);
+    lambdaapi_arn(arn, sizeof(arn), A.region, f->name, "$LATEST");
     hook_buf_appendf(b, "{\"LastModified\":%.3f,\"FunctionArn\":", f->api_modified);
     hook_buf_json_string(b, arn, strlen(arn));
     hook_buf_appendf(b,
@@ -316,7 +308,9 @@ int lambda_enqueue(const char *function, const char *qualifier, const char *payl
     pthread_mutex_unlock(&A.mu);
     if (!known) {
         char arn[512];
-        function_arn(arn, sizeof(arn), function, qualifier);
+        pthread_mutex_lock(&A.mu);
+        lambdaapi_arn(arn, sizeof(arn), A.region, function, qualifier);
+        pthread_mutex_unlock(&A.mu);
         *status = 404;
         *error_type = "ResourceNotFoundException";
         snprintf(err, errlen, "Function not found: %s", arn);
@@ -357,7 +351,9 @@ static void build_record(hook_buf_t *b, const char *function, const char *qualif
 {
     char ts[64], arn[512];
     iso_time(ts, sizeof(ts), queue_now_ms(), 0);
-    function_arn(arn, sizeof(arn), function, qualifier);
+    pthread_mutex_lock(&A.mu);
+    lambdaapi_arn(arn, sizeof(arn), A.region, function, qualifier != NULL && qualifier[0] != '\0' ? qualifier : "$LATEST");
+    pthread_mutex_unlock(&A.mu);
     hook_buf_appendf(b, "{\"version\":\"1.0\",\"timestamp\":\"%s\",\"requestContext\":{\"requestId\":\"%s\",\"functionArn\":", ts,
                      request_id);
     hook_buf_json_string(b, arn, strlen(arn));
@@ -710,7 +706,8 @@ typedef struct async_job {
     size_t len;
     /* the answer */
     int status;
-    const char *error_type;
+    const char *error_type; /* an error: lambdaapi_error(status, error_type, message) */
+    char message[1024];
     hook_buf_t out;
     char request_id[37];
 } async_job_t;
@@ -730,25 +727,13 @@ static void job_error(async_job_t *job, int status, const char *type, const char
 {
     job->status = status;
     job->error_type = type;
-    job->out.len = 0;
-    hook_buf_append(&job->out, "{\"Type\":\"User\",\"message\":", 25);
-    hook_buf_json_string(&job->out, msg, strlen(msg));
-    hook_buf_append(&job->out, "}", 1);
-}
-
-static void respond_error(h2o_req_t *req, int status, const char *type, const char *msg)
-{
-    async_job_t j = {.out = {NULL, 0, 0}};
-    job_error(&j, status, type, msg);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-errortype"), 0, NULL, type, strlen(type));
-    admin_respond(req, status, "Error", "application/json", h2o_strdup(&req->pool, j.out.base, j.out.len));
-    hook_buf_free(&j.out);
+    snprintf(job->message, sizeof(job->message), "%s", msg);
 }
 
 /* PutFunctionEventInvokeConfig (replace) and UpdateFunctionEventInvokeConfig (merge) */
 static void run_config_write(async_job_t *job)
 {
-    char perr[256], err[512];
+    char perr[256], err[1024];
     hook_json_t *doc = hook_json_parse(job->body != NULL ? job->body : "{}", job->body != NULL ? job->len : 2, perr, sizeof(perr));
     const hook_json_t *v, *dc;
     if (doc == NULL || doc->type != HOOK_JSON_OBJECT) {
@@ -759,7 +744,9 @@ static void run_config_write(async_job_t *job)
     pthread_mutex_lock(&A.mu);
     fn_entry_t *f = find_fn(job->function, strlen(job->function), 0), old;
     if (f == NULL || !f->declared) {
-        snprintf(err, sizeof(err), "Function not found: arn:aws:lambda:%s:000000000000:function:%s", A.region, job->function);
+        char arn[512];
+        lambdaapi_arn(arn, sizeof(arn), A.region, job->function, NULL);
+        snprintf(err, sizeof(err), "Function not found: %s", arn);
         pthread_mutex_unlock(&A.mu);
         job_error(job, 404, "ResourceNotFoundException", err);
         goto out;
@@ -828,16 +815,24 @@ out:
 static void run_job(void *arg)
 {
     async_job_t *job = arg;
-    char err[512];
+    char err[1024];
     switch (job->kind) {
     case JOB_INVOKE: {
-        int status;
+        int status, loaded_now;
+        unsigned version;
         const char *type;
-        if (lambda_enqueue(job->function, job->qualifier[0] != '\0' ? job->qualifier : NULL, job->body, job->len, job->request_id,
-                           &status, &type, err, sizeof(err)) != 0)
+        hook_fn_t *fn = NULL;
+        /* a version or alias that does not exist is refused now, as Lambda does, not after every attempt failed */
+        if (job->qualifier[0] != '\0' && (fn = lambda_invoke_resolve(job->function, job->qualifier, 0, &version, &loaded_now,
+                                                                     &status, &type, err, sizeof(err))) == NULL)
+            job_error(job, status, type, err);
+        else if (lambda_enqueue(job->function, job->qualifier[0] != '\0' ? job->qualifier : NULL, job->body, job->len,
+                                job->request_id, &status, &type, err, sizeof(err)) != 0)
             job_error(job, status, type, err);
         else
             job->status = 202;
+        if (fn != NULL)
+            hook_fn_release(fn);
         break;
     }
     case JOB_PUT:
@@ -849,8 +844,9 @@ static void run_job(void *arg)
         pthread_mutex_lock(&A.mu);
         fn_entry_t *f = find_fn(job->function, strlen(job->function), 0);
         if (f == NULL || !f->api_set) {
-            snprintf(err, sizeof(err), "The function arn:aws:lambda:%s:000000000000:function:%s doesn't have an EventInvokeConfig",
-                     A.region, job->function);
+            char arn[512];
+            lambdaapi_arn(arn, sizeof(arn), A.region, job->function, "$LATEST");
+            snprintf(err, sizeof(err), "The function %s doesn't have an EventInvokeConfig", arn);
             job_error(job, 404, "ResourceNotFoundException", err);
         } else if (job->kind == JOB_GET) {
             job->status = 200;
@@ -876,17 +872,17 @@ static void job_done(void *arg)
     h2o_req_t *req = job->req;
     if (req != NULL) {
         job->guard->job = NULL;
-        if (job->error_type != NULL)
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-errortype"), 0, NULL, job->error_type,
-                                  strlen(job->error_type));
         if (job->request_id[0] != '\0')
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, NULL,
                                   h2o_strdup(&req->pool, job->request_id, 36).base, 36);
-        admin_respond(req, job->status,
-                      job->status == 202  ? "Accepted"
-                      : job->status < 300 ? "OK"
-                                          : "Error",
-                      "application/json", h2o_strdup(&req->pool, job->out.base != NULL ? job->out.base : "", job->out.len));
+        if (job->error_type != NULL)
+            lambdaapi_error(req, job->status, job->error_type, "%s", job->message);
+        else
+            admin_respond(req, job->status,
+                          job->status == 202  ? "Accepted"
+                          : job->status < 300 ? "OK"
+                                              : "Error",
+                          "application/json", h2o_strdup(&req->pool, job->out.base != NULL ? job->out.base : "", job->out.len));
     }
     hook_buf_free(&job->out);
     free(job->body);
@@ -924,9 +920,9 @@ void lambda_async_handle_config(h2o_req_t *req, const char *function, const char
                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")) ? JOB_DELETE
                                                                                     : -1;
     if (A.q == NULL)
-        respond_error(req, 503, "ServiceException", "asynchronous invocations are not running");
+        lambdaapi_error(req, 503, "ServiceException", "asynchronous invocations are not running");
     else if (kind == -1)
-        respond_error(req, 405, "InvalidRequestContentException", "use PUT, POST, GET or DELETE");
+        lambdaapi_error(req, 405, "InvalidRequestContentException", "use PUT, POST, GET or DELETE");
     else
         post(req, kind, function, qualifier);
 }

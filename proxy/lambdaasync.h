@@ -54,7 +54,9 @@ int lambda_enqueue(const char *function, const char *qualifier, const char *payl
  * /2019-09-25/functions/NAME/event-invoke-config after admin_authorize */
 void lambda_async_handle_config(h2o_req_t *req, const char *function, const char *qualifier);
 /** answers an `Event` invoke of function (qualifier may be NULL) with the request body as the payload: posts the enqueue to the
- * control thread (it fsyncs), then answers 202 with x-amzn-RequestId, or Lambda's error (429 TooManyRequestsException: full) */
+ * control thread (it fsyncs), then answers 202 with x-amzn-RequestId, or Lambda's error (429 TooManyRequestsException: full;
+ * 404 ResourceNotFoundException: a version or alias that does not exist, resolved there as the synchronous invoke does with
+ * lambda_invoke_resolve, before anything is enqueued) */
 void lambda_async_handle_invoke(h2o_req_t *req, const char *function, const char *qualifier);
 
 /** appends the queue's metrics (Prometheus text) */

@@ -76,6 +76,18 @@ static void fail(lambda_invoke_t *inv, int status, const char *code, const char 
     snprintf(inv->message, sizeof(inv->message), "%s", msg);
 }
 
+hook_fn_t *lambda_invoke_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, int *status,
+                                 const char **error_code, char *err, size_t errlen)
+{
+    hook_fn_t *fn = hook_versions_resolve(name, qualifier, u, version, loaded_now, err, errlen);
+    if (fn == NULL) {
+        int missing = strncmp(err, "Function not found", 18) == 0;
+        *status = missing ? 404 : 500;
+        *error_code = missing ? "ResourceNotFoundException" : "ServiceException";
+    }
+    return fn;
+}
+
 /* control thread: the version (loaded if no alias holds it), then the event from the payload */
 static void resolve(void *arg)
 {
@@ -83,11 +95,12 @@ static void resolve(void *arg)
     char err[512];
     int loaded_now = 0;
     uint64_t t0 = now_ns();
-    inv->fn = hook_versions_resolve(inv->name, inv->qualifier, random_id(inv->request_id), &inv->version, &loaded_now, err,
-                                    sizeof(err));
+    int status;
+    const char *code;
+    inv->fn = lambda_invoke_resolve(inv->name, inv->qualifier, random_id(inv->request_id), &inv->version, &loaded_now, &status,
+                                    &code, err, sizeof(err));
     if (inv->fn == NULL) {
-        int missing = strncmp(err, "Function not found", 18) == 0;
-        fail(inv, missing ? 404 : 500, missing ? "ResourceNotFoundException" : "ServiceException", err);
+        fail(inv, status, code, err);
         return;
     }
     if (loaded_now && !hook_fn_is_lua(inv->fn))

@@ -40,6 +40,14 @@ typedef struct lambda_invoke lambda_invoke_t;
  */
 lambda_invoke_t *lambda_invoke_run(const char *name, const char *qualifier, const char *payload, size_t len, int dry_run,
                                    lambda_invoke_cb_t cb, void *arg);
+/**
+ * The version an invocation of hook `name` at `qualifier` runs, resolved as lambda_invoke_run does (hook_versions_resolve: u in
+ * [0, 1) picks one of an alias's two weighted versions), or NULL with Lambda's answer: *status 404 and *error_code
+ * "ResourceNotFoundException" (no such function, version or alias) or 500 "ServiceException", the message in err. May load the
+ * version: on the control thread, never on an event loop (the Event invoke checks its qualifier with it before enqueueing).
+ */
+hook_fn_t *lambda_invoke_resolve(const char *name, const char *qualifier, double u, unsigned *version, int *loaded_now, int *status,
+                                 const char **error_code, char *err, size_t errlen);
 /** the caller goes away: cb never runs; the hook, if it runs elsewhere already, finishes there and its result is dropped. On the
  * thread that started it, before cb ran. */
 void lambda_invoke_cancel(lambda_invoke_t *inv);

@@ -1,7 +1,8 @@
 """End-to-end: `Event` invocations (Lambda's asynchronous invoke) on the durable queue (proxy/lambdaasync.c, queue/): 202 and the
 hook runs in the background; a hook that always fails runs exactly 3 times (counted at a real origin) and its invocation record
 lands in the embedded store's bucket (read back with /usr/bin/aws s3); kill -9 right after the 202 still runs it after the restart
-(an event taken but unfinished is run again, one never started runs); a full queue refuses with 429 TooManyRequestsException
+(an event taken but unfinished is run again, one never started runs); a version or alias that does not exist is refused with
+404 before anything is enqueued; a full queue refuses with 429 TooManyRequestsException
 and drops nothing; PutFunctionEventInvokeConfig (MaximumRetryAttempts 0, an S3 OnFailure) changes what happens, survives a
 restart, and Get/Update/Delete answer as Lambda's.
 """
@@ -154,6 +155,28 @@ def event_is_accepted_and_runs():
     # an unknown function is refused at once, as Lambda does
     st, h, body = invoke_event(edge, "nosuch", {"id": "x"})
     assert st == 404 and h.get("x-amzn-errortype") == "ResourceNotFoundException", (st, h, body)
+
+
+@test
+def unknown_qualifier_is_refused_before_enqueueing():
+    wait_until(lambda: edge.metric("edgehook_async_queue_depth") == 0, what="the queue to be empty")
+    enqueued = edge.metric("edgehook_async_enqueued_total")
+    for qualifier in ("99", "nosuchalias"):
+        st, h, body = call(edge, "POST", "/2015-03-31/functions/probe/invocations?Qualifier=" + qualifier, {"id": "q404"},
+                           {"X-Amz-Invocation-Type": "Event"})
+        assert st == 404 and h.get("x-amzn-errortype") == "ResourceNotFoundException", (qualifier, st, h, body)
+        assert json.loads(body)["Type"] == "User", body
+    st, h, body = call(edge, "POST", "/2015-03-31/functions/probe:99/invocations", {"id": "q404"}, {"X-Amz-Invocation-Type": "Event"})
+    assert st == 404 and h.get("x-amzn-errortype") == "ResourceNotFoundException", (st, h, body)
+    # nothing was enqueued: the queue stays empty and the hook never ran
+    assert edge.metric("edgehook_async_queue_depth") == 0
+    assert edge.metric("edgehook_async_enqueued_total") == enqueued
+    assert attempts("q404") == 0
+    # a qualifier that exists still goes through
+    st, h, body = call(edge, "POST", "/2015-03-31/functions/probe/invocations?Qualifier=$LATEST", {"id": "qok"},
+                       {"X-Amz-Invocation-Type": "Event"})
+    assert st == 202, (st, body)
+    wait_until(lambda: attempts("qok") == 1, what="the $LATEST Event invocation to run")
 
 
 @test
