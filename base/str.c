@@ -1,6 +1,7 @@
 /* base/str.c - the shared text helpers (see str.h) */
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include "base/str.h"
 
 /* ---- case, white space, lists ------------------------------------------------------------------------------------------------ */
@@ -401,4 +402,77 @@ size_t edge_json_string(char *out, size_t cap, const char *s, size_t len)
     out[n++] = '"';
     out[n] = '\0';
     return n;
+}
+
+int edge_uuid4(char out[37])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return -1;
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* variant 10 */
+    char *o = out;
+    for (int i = 0; i != 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        o = edge_hex_byte(o, r[i]);
+    }
+    *o = '\0';
+    return 0;
+}
+
+const char *edge_http_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 416:
+        return "Range Not Satisfiable";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
+    }
 }

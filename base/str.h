@@ -34,6 +34,11 @@ int edge_hex_value(int c);
 char *edge_hex_byte(char *dst, unsigned char c);
 /** writes the 2 * len lowercase hex digits of src and a NUL into dst (2 * len + 1 bytes) */
 void edge_hex_encode(char *dst, const void *src, size_t len);
+/** writes a version 4 UUID (RFC 9562: 122 bits from OpenSSL's CSPRNG) as 36 lowercase characters and a NUL; 0, or -1 if the
+ * generator failed (out is then untouched) */
+int edge_uuid4(char out[37]);
+/** the reason phrase of an HTTP status code (RFC 9110's wording; "Error" or "Internal Server Error" for codes it does not list) */
+const char *edge_http_reason(int status);
 /** the SHA-256 of data as 64 lowercase hex digits and a NUL (OpenSSL) */
 void edge_sha256_hex(const void *data, size_t len, char out[65]);
 /** writes the percent-escape of c (`%` and two uppercase hex digits, RFC 3986 §2.1) into dst; returns dst + 3 */

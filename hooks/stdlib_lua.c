@@ -387,17 +387,9 @@ static int random_fill(unsigned char *p, size_t n)
 /* edge.uuid(): a version 4 UUID from OpenSSL's CSPRNG, lowercase, as crypto.randomUUID() */
 static int l_uuid(lua_State *L)
 {
-    unsigned char r[16];
-    if (!random_fill(r, sizeof(r)))
+    char out[37];
+    if (edge_uuid4(out) != 0)
         return luaL_error(L, "edge.uuid: the random generator failed");
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* variant 10 (RFC 9562) */
-    char out[37], *o = out;
-    for (int i = 0; i != 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        o = edge_hex_byte(o, r[i]);
-    }
     lua_pushlstring(L, out, 36);
     return 1;
 }

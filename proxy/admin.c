@@ -79,20 +79,6 @@ static h2o_iovec_t header_of(h2o_req_t *req, const char *name)
     return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
 }
 
-/* 1 if `name` is in the `;`-separated list of signed headers */
-static int is_signed(const sigv4_auth_t *auth, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = auth->signed_headers; *p != '\0';) {
-        const char *e = strchr(p, ';');
-        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
-            return 1;
-        p += len + (e != NULL);
-    }
-    return 0;
-}
-
 static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char *service, h2o_iovec_t authz, char *reason,
                                  size_t reasonlen)
 {
@@ -147,7 +133,7 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
         hs[n++] = (sigv4_header_t){{req->headers.entries[i].name->base, req->headers.entries[i].name->len},
                                    {req->headers.entries[i].value.base, req->headers.entries[i].value.len}};
     hs[n++] = (sigv4_header_t){sigv4_cstr("host"), {req->input.authority.base, req->input.authority.len}};
-    if (is_signed(&auth, "content-length") && h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, -1) == -1) {
+    if (sigv4_signs_header(&auth, "content-length") && h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, -1) == -1) {
         char *cl = h2o_mem_alloc_pool(&req->pool, 24);
         snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
         hs[n++] = (sigv4_header_t){sigv4_cstr("content-length"), sigv4_cstr(cl)};

@@ -99,45 +99,11 @@ static uint64_t now_us(void)
 
 /* ---- errors --------------------------------------------------------------------------------------------------------------- */
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Payload Too Large";
-    case 416:
-        return "Range Not Satisfiable";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 505:
-        return "HTTP Version Not Supported";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Error";
-    }
-}
-
 static void send_error_with(edge_txn_t *txn, int status, const char *detail, const h2o_token_t *extra_name, h2o_iovec_t extra_value,
                             int close)
 {
     h2o_req_t *req = txn->req;
-    const char *reason = reason_of(status);
+    const char *reason = edge_http_reason(status);
     char *body = h2o_mem_alloc_pool(&req->pool, strlen(detail) + 64);
     sprintf(body, "%d %s: %s\n", status, reason, detail);
     txn->out.status = status;
@@ -1128,7 +1094,7 @@ static req_step_t step_head(void *arg)
         /* the page goes out with the entry's status (CloudFront's ResponseCode) */
         status = txn->errpage.page->status;
         req->res.status = status;
-        req->res.reason = reason_of(status);
+        req->res.reason = edge_http_reason(status);
     }
     txn->out.resp_status = status;
     txn->out.not_modified = not_modified;

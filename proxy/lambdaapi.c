@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/rand.h>
 #include "base/log.h"
 #include "base/str.h"
 #include "hooks/json.h"
@@ -38,49 +37,18 @@
 
 static void add_request_id(h2o_req_t *req)
 {
-    unsigned char r[16];
-    char *id = h2o_mem_alloc_pool(&req->pool, 37), hex[33];
+    char *id = h2o_mem_alloc_pool(&req->pool, 37);
     if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-amzn-requestid"), -1) != -1)
         return;
-    if (RAND_bytes(r, sizeof(r)) != 1)
-        memset(r, 0, sizeof(r));
-    r[6] = (r[6] & 0x0f) | 0x40;
-    r[8] = (r[8] & 0x3f) | 0x80;
-    edge_hex_encode(hex, r, sizeof(r));
-    snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    if (edge_uuid4(id) != 0)
+        strcpy(id, "00000000-0000-4000-8000-000000000000");
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, NULL, id, 36);
-}
-
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 409:
-        return "Conflict";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Payload Too Large";
-    default:
-        return status >= 500 ? "Internal Server Error" : "Error";
-    }
 }
 
 void lambdaapi_json(h2o_req_t *req, int status, const char *json, size_t len)
 {
     add_request_id(req);
-    admin_respond(req, status, reason_of(status), "application/json", h2o_strdup(&req->pool, json != NULL ? json : "", len));
+    admin_respond(req, status, edge_http_reason(status), "application/json", h2o_strdup(&req->pool, json != NULL ? json : "", len));
 }
 
 static char *error_body(const char *msg)

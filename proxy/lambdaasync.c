@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 #include "base/log.h"
+#include "base/str.h"
 #include "hooks/json.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
@@ -244,13 +244,8 @@ static int load_configs(char *err, size_t errlen)
 
 static void new_request_id(char out[37])
 {
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof(r)) != 1)
+    if (edge_uuid4(out) != 0)
         h2o_fatal("no random bytes");
-    r[6] = (r[6] & 0x0f) | 0x40;
-    r[8] = (r[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
-             r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
 /* the queued form: "REQUEST_ID\nQUALIFIER\n" then the payload */

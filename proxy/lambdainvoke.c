@@ -56,16 +56,9 @@ static uint64_t now_ns(void)
 /* a version 4 UUID, and a uniform number in [0, 1) for a weighted alias */
 static double random_id(char out[40])
 {
-    unsigned char b[24];
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        h2o_fatal("RAND_bytes failed");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    char hex[33];
-    edge_hex_encode(hex, b, 16);
-    snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     uint64_t u;
-    memcpy(&u, b + 16, sizeof(u));
+    if (edge_uuid4(out) != 0 || RAND_bytes((unsigned char *)&u, sizeof(u)) != 1)
+        h2o_fatal("RAND_bytes failed");
     return (double)(u >> 11) * (1.0 / 9007199254740992.0);
 }
 

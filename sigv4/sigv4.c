@@ -1208,3 +1208,16 @@ void sigv4_chunk_trailer(sigv4_chunk_chain_t *c, const uint8_t trailer_sha256[32
 {
     chunk_sign(c, "AWS4-HMAC-SHA256-TRAILER", 0, trailer_sha256, out);
 }
+
+int sigv4_signs_header(const sigv4_auth_t *auth, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = auth->signed_headers; *p != '\0';) {
+        const char *e = strchr(p, ';');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}

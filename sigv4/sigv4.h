@@ -232,6 +232,8 @@ int sigv4_parse_authorization(sigv4_str_t authorization, sigv4_str_t amz_date, s
  * SIGV4_ERR_MISSING if the query has no X-Amz-Algorithm/X-Amz-Signature at all (not a presigned URL).
  */
 int sigv4_parse_presigned(sigv4_str_t query, sigv4_auth_t *auth, const char **reason);
+/** 1 if the lowercase header `name` is one of auth's signed headers, else 0 */
+int sigv4_signs_header(const sigv4_auth_t *auth, const char *name);
 
 /** 1 if the raw query carries presigned parameters (X-Amz-Signature or X-Amz-Credential) */
 int sigv4_query_is_presigned(sigv4_str_t query);

@@ -325,42 +325,6 @@ void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t l
 
 /* ---- responses --------------------------------------------------------------------------------------------------------------- */
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 416:
-        return "Requested Range Not Satisfiable";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return status >= 500 ? "Internal Server Error" : "Error";
-    }
-}
-
 /* marks the response as started; 0 the first time, -1 (logged) if the request was already answered */
 int store_begin_response(store_req_t *sr)
 {
@@ -380,7 +344,7 @@ static void send_body(store_req_t *sr, int status, const char *body, size_t len,
     if (store_begin_response(sr) != 0)
         return;
     req->res.status = status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = edge_http_reason(status);
     if (type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     req->res.content_length = len;
@@ -438,7 +402,7 @@ int store_send_empty(store_req_t *sr, int status)
     if (store_begin_response(sr) != 0)
         return 0;
     req->res.status = status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = edge_http_reason(status);
     if (status == 204 || status == 304)
         req->res.content_length = SIZE_MAX; /* no body and no Content-Length by definition */
     else if (!(sr->is_head && req->res.content_length != SIZE_MAX))
@@ -455,7 +419,7 @@ int store_send_stream(store_req_t *sr, int status, store_obj_t *o, uint64_t star
         return 0;
     }
     req->res.status = status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = edge_http_reason(status);
     req->res.content_length = len;
     sr->res_kind = STORE_RES_STREAM;
     sr->res_obj = o;
@@ -839,20 +803,6 @@ int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num)
 
 /* ---- authentication ---------------------------------------------------------------------------------------------------------- */
 
-static int has_signed(const sigv4_auth_t *a, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = a->signed_headers;
-    while (*p != '\0') {
-        const char *e = strchr(p, ';');
-        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
-            return 1;
-        p += len + (e != NULL);
-    }
-    return 0;
-}
-
 static char *xml_escape_dup(h2o_mem_pool_t *pool, const char *tag, const char *s, size_t len)
 {
     store_xml_t x = {{0}, 0};
@@ -951,14 +901,14 @@ static int authenticate(store_req_t *sr)
         hs[n++] = (sigv4_header_t){{req->headers.entries[i].name->base, req->headers.entries[i].name->len},
                                    {req->headers.entries[i].value.base, req->headers.entries[i].value.len}};
     hs[n++] = (sigv4_header_t){sigv4_cstr("host"), {req->input.authority.base, req->input.authority.len}};
-    if (has_signed(&auth, "content-length")) {
+    if (sigv4_signs_header(&auth, "content-length")) {
         char *cl = h2o_mem_alloc_pool(&req->pool, 24);
         snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
         hs[n++] = (sigv4_header_t){sigv4_cstr("content-length"), sigv4_cstr(cl)};
     }
     /* h2o answers Expect: 100-continue itself and drops the header, keeping no copy of its case */
     static const char *const expect_variants[] = {"100-continue", "100-Continue"};
-    int with_expect = has_signed(&auth, "expect"), num_variants = with_expect ? 2 : 1;
+    int with_expect = sigv4_signs_header(&auth, "expect"), num_variants = with_expect ? 2 : 1;
     size_t base_n = n;
     /* the canonical URI: S3's rule (each segment decoded and encoded once); then the raw path, for clients that sign as sent */
     sigv4_buf_t canon = {0};
