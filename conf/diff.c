@@ -33,29 +33,62 @@ static uint64_t mix(uint64_t h, const void *p, size_t len)
     return h;
 }
 
-static uint64_t hash_node(yaml_document_t *doc, yaml_node_t *n, uint64_t h, int depth)
+/* what hashing one document needs: each node's own hash is kept once computed, so a graph of aliases (`b: [*a, *a, ...]`,
+ * nested) hashes in time linear in its nodes, not in its expansion (an "alias bomb" of 10^9 nodes took minutes) */
+typedef struct hash_ctx {
+    yaml_document_t *doc;
+    uint64_t *memo;
+    unsigned char *done;
+} hash_ctx_t;
+
+/* the hash of node n's content, wherever it stands; *cut is set when a part deeper than MAX_DEPTH was hashed as its type only
+ * (such a result is not kept: the same node reached higher up hashes whole) */
+static uint64_t node_hash(hash_ctx_t *x, yaml_node_t *n, int depth, int *cut)
 {
     char tag = n == NULL ? '0' : n->type == YAML_SCALAR_NODE ? 's' : n->type == YAML_SEQUENCE_NODE ? 'l' : 'm';
-    h = mix(h, &tag, 1);
-    if (n == NULL || depth > MAX_DEPTH)
+    uint64_t h = mix(0xcbf29ce484222325ull, &tag, 1);
+    if (n == NULL)
         return h;
+    size_t id = (size_t)(n - x->doc->nodes.start);
+    if (x->done[id])
+        return x->memo[id];
+    if (depth > MAX_DEPTH) {
+        *cut = 1;
+        return h;
+    }
+    int below = 0;
     if (n->type == YAML_SCALAR_NODE) {
         uint64_t len = n->data.scalar.length;
         h = mix(h, &len, sizeof(len));
-        return mix(h, n->data.scalar.value, n->data.scalar.length);
+        h = mix(h, n->data.scalar.value, n->data.scalar.length);
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+            uint64_t c = node_hash(x, yaml_document_get_node(x->doc, *it), depth + 1, &below);
+            h = mix(h, &c, sizeof(c));
+        }
+    } else {
+        /* a map's keys in any order: the sum of its pairs' hashes */
+        uint64_t sum = 0;
+        for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; ++pr) {
+            uint64_t kv[2] = {node_hash(x, yaml_document_get_node(x->doc, pr->key), depth + 1, &below),
+                              node_hash(x, yaml_document_get_node(x->doc, pr->value), depth + 1, &below)};
+            sum += mix(0xcbf29ce484222325ull, kv, sizeof(kv));
+        }
+        h = mix(h, &sum, sizeof(sum));
     }
-    if (n->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it)
-            h = hash_node(doc, yaml_document_get_node(doc, *it), h, depth + 1);
-        return h;
+    if (below) {
+        *cut = 1;
+    } else {
+        x->memo[id] = h;
+        x->done[id] = 1;
     }
-    /* a map's keys in any order: the sum of its pairs' hashes */
-    uint64_t sum = 0;
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; ++pr) {
-        uint64_t ph = hash_node(doc, yaml_document_get_node(doc, pr->key), 0xcbf29ce484222325ull, depth + 1);
-        sum += hash_node(doc, yaml_document_get_node(doc, pr->value), ph, depth + 1);
-    }
-    return mix(h, &sum, sizeof(sum));
+    return h;
+}
+
+static uint64_t hash_node(hash_ctx_t *x, yaml_node_t *n)
+{
+    int cut = 0;
+    return node_hash(x, n, 0, &cut);
 }
 
 static void add_part(conf_t *conf, const char *name, uint64_t hash)
@@ -72,8 +105,9 @@ static const char *scalar(yaml_node_t *n)
 }
 
 /* behaviors are named by their path pattern (what `path:` holds), or by their position when they have none */
-static void index_behaviors(conf_t *conf, yaml_document_t *doc, const char *section, yaml_node_t *seq)
+static void index_behaviors(conf_t *conf, hash_ctx_t *x, const char *section, yaml_node_t *seq)
 {
+    yaml_document_t *doc = x->doc;
     char name[1100];
     uint64_t order = 0xcbf29ce484222325ull;
     size_t i = 0;
@@ -89,7 +123,7 @@ static void index_behaviors(conf_t *conf, yaml_document_t *doc, const char *sect
             snprintf(name, sizeof(name), "%s.%s", section, path);
         else
             snprintf(name, sizeof(name), "%s[%zu]", section, i);
-        add_part(conf, name, hash_node(doc, b, 0xcbf29ce484222325ull, 0));
+        add_part(conf, name, hash_node(x, b));
         order = mix(order, name, strlen(name) + 1);
     }
     snprintf(name, sizeof(name), "%s (order)", section);
@@ -102,6 +136,9 @@ void conf_diff_index(conf_t *conf, yaml_document_t *doc)
     char name[1100];
     if (root == NULL || root->type != YAML_MAPPING_NODE)
         return;
+    size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
+    hash_ctx_t x = {doc, xrealloc(NULL, n * sizeof(uint64_t)), xrealloc(NULL, n)};
+    memset(x.done, 0, n);
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; ++pr) {
         const char *key = scalar(yaml_document_get_node(doc, pr->key));
         yaml_node_t *v = yaml_document_get_node(doc, pr->value);
@@ -113,15 +150,17 @@ void conf_diff_index(conf_t *conf, yaml_document_t *doc)
                 if (item == NULL)
                     continue;
                 snprintf(name, sizeof(name), "%s.%s", key, item);
-                add_part(conf, name, hash_node(doc, yaml_document_get_node(doc, q->value), 0xcbf29ce484222325ull, 0));
+                add_part(conf, name, hash_node(&x, yaml_document_get_node(doc, q->value)));
             }
         } else if ((strcmp(key, "behaviors") == 0 || strcmp(key, "behaviours") == 0) && v != NULL &&
                    v->type == YAML_SEQUENCE_NODE) {
-            index_behaviors(conf, doc, "behaviors", v);
+            index_behaviors(conf, &x, "behaviors", v);
         } else {
-            add_part(conf, key, hash_node(doc, v, 0xcbf29ce484222325ull, 0));
+            add_part(conf, key, hash_node(&x, v));
         }
     }
+    free(x.memo);
+    free(x.done);
 }
 
 void conf_diff_free(conf_t *conf)
