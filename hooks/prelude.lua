@@ -1478,6 +1478,20 @@ local function callback(err, res)
     cb_done, cb_err, cb_res = true, err, res
 end
 
+-- handler(event, context, callback): what it returned, or what it passed to the callback; true as the second result when it
+-- called back with an error (then the first is the error)
+local function call_handler(handler, event, context)
+    cb_done, cb_err, cb_res = false, nil, nil
+    local ret = handler(event, context, callback)
+    if cb_done then
+        if cb_err ~= nil then
+            return cb_err, true
+        end
+        return cb_res, false
+    end
+    return ret, false
+end
+
 local function errstr(e)
     if type(e) == "table" then
         local m = rawget(e, "message")
@@ -1546,14 +1560,10 @@ local function run_generic(ctx, handler, payload)
         cur = nil
         return 3, "the payload is not JSON: " .. tostring(err)
     end
-    cb_done, cb_err, cb_res = false, nil, nil
-    local ret = handler(event, context, callback)
-    if cb_done then
-        if cb_err ~= nil then
-            cur = nil
-            return 3, errstr(cb_err)
-        end
-        ret = cb_res
+    local ret, failed = call_handler(handler, event, context)
+    if failed then
+        cur = nil
+        return 3, errstr(ret)
     end
     local ok, out = pcall(json_encode, ret, 0)
     cur = nil
@@ -1590,14 +1600,10 @@ local function run(ctxn, et, payload)
     P_records[0], P_records[1] = P_rec, P_rec
     P_event.Records = P_records
     local event = P_event
-    cb_done, cb_err, cb_res = false, nil, nil
-    local ret = handler(event, context, callback)
-    if cb_done then
-        if cb_err ~= nil then
-            cur = nil
-            return 3, errstr(cb_err)
-        end
-        ret = cb_res
+    local ret, failed = call_handler(handler, event, context)
+    if failed then
+        cur = nil
+        return 3, errstr(ret)
     end
     local ok, code = pcall(writeback, ret)
     if not ok then
