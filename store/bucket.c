@@ -248,39 +248,6 @@ static int list_v2(store_req_t *sr, store_bucket_t *b)
     return store_send_xml(sr, 200, &x);
 }
 
-/* every object has exactly one version, "null" (the bucket is unversioned) */
-static int list_versions(store_req_t *sr, store_bucket_t *b)
-{
-    list_args_t a;
-    store_list_result_t r;
-    const store_param_t *km = store_req_param(sr, "key-marker"), *vm = store_req_param(sr, "version-id-marker");
-    h2o_iovec_t marker = km != NULL ? km->value : h2o_iovec_init("", 0);
-    if (parse_list_args(sr, &a) != 0 || run_list(sr, b, &a, marker, &r) != 0)
-        return 0;
-    store_xml_t x;
-    store_xml_begin(&x, "ListVersionsResult", STORE_XML_NS);
-    store_xml_elem_str(&x, "Name", store_fs_bucket_name(b));
-    store_xml_url_elem(&x, "Prefix", a.prefix.base, a.prefix.len, a.url);
-    store_xml_url_elem(&x, "KeyMarker", marker.base, marker.len, a.url);
-    store_xml_elem(&x, "VersionIdMarker", vm != NULL ? vm->value.base : "", vm != NULL ? vm->value.len : 0);
-    store_xml_elem_u64(&x, "MaxKeys", a.max_keys);
-    if (a.delimiter.len != 0)
-        store_xml_url_elem(&x, "Delimiter", a.delimiter.base, a.delimiter.len, a.url);
-    store_xml_elem_str(&x, "IsTruncated", r.truncated ? "true" : "false");
-    if (r.truncated && r.next != NULL) {
-        store_xml_url_elem(&x, "NextKeyMarker", r.next, r.next_len, a.url);
-        store_xml_elem_str(&x, "NextVersionIdMarker", "null");
-    }
-    if (a.url)
-        store_xml_elem_str(&x, "EncodingType", "url");
-    for (size_t i = 0; i != r.num_objs; ++i)
-        object_entry(&x, sr->store, "Version", r.objs[i], a.url, 1, 1);
-    common_prefixes(&x, &r, a.url);
-    store_xml_close(&x, "ListVersionsResult");
-    store_fs_list_free(&r);
-    return store_send_xml(sr, 200, &x);
-}
-
 /* ---- DeleteObjects ----------------------------------------------------------------------------------------------------------- */
 
 /* the x-amz-checksum-* algorithms, as in the header names and as S3 spells them in messages */
@@ -363,6 +330,7 @@ static int delete_objects(store_req_t *sr, store_bucket_t *b)
             continue;
         const store_xml_node_t *k = store_xml_child(o, "Key"), *v = store_xml_child(o, "VersionId");
         const char *reason = NULL, *code = NULL;
+        store_fs_deleted_t deleted = {{0}, 0, 0};
         if (k == NULL) {
             code = "MalformedXML";
             reason = "An Object has no Key.";
@@ -370,11 +338,11 @@ static int delete_objects(store_req_t *sr, store_bucket_t *b)
             code = k->text_len > STORE_FS_MAX_KEY ? "KeyTooLongError" : "InvalidArgument";
             if (reason == NULL)
                 reason = "Object keys may not contain control characters.";
-        } else if (v != NULL && strcmp(v->text, "null") != 0 && v->text_len != 0) {
+        } else if (v != NULL && v->text_len != 0 && !store_fs_valid_version_id(v->text, v->text_len)) {
             code = "NoSuchVersion";
-            reason = "The specified version does not exist (this bucket is not versioned).";
+            reason = "The specified version does not exist.";
         } else {
-            int e = store_fs_obj_delete(b, k->text, k->text_len);
+            int e = store_fs_obj_delete_version(b, k->text, k->text_len, v != NULL && v->text_len != 0 ? v->text : NULL, &deleted);
             if (e != 0 && e != STORE_FS_ENOENT) {
                 code = "InternalError";
                 reason = "We encountered an internal error. Please try again.";
@@ -392,6 +360,10 @@ static int delete_objects(store_req_t *sr, store_bucket_t *b)
             store_xml_elem(&x, "Key", k->text, k->text_len);
             if (v != NULL)
                 store_xml_elem(&x, "VersionId", v->text, v->text_len);
+            if (deleted.delete_marker) {
+                store_xml_elem_str(&x, "DeleteMarker", "true");
+                store_xml_elem_str(&x, "DeleteMarkerVersionId", deleted.version_id);
+            }
             store_xml_close(&x, "Deleted");
         }
     }
@@ -479,13 +451,13 @@ static int bucket_get_subresource(store_req_t *sr, store_bucket_t *b, const char
         return store_send_xml(sr, 200, &x);
     }
     if (strcmp(sub, "versions") == 0)
-        return list_versions(sr, b);
+        return store_versioning_list(sr, b);
     if (strcmp(sub, "uploads") == 0)
         return store_multipart_list_uploads(sr, b);
     if (strcmp(sub, "acl") == 0)
         return store_send_acl(sr);
     if (strcmp(sub, "versioning") == 0)
-        return empty_config(sr, "VersioningConfiguration");
+        return store_versioning_get(sr, b);
     if (strcmp(sub, "logging") == 0)
         return empty_config(sr, "BucketLoggingStatus");
     if (strcmp(sub, "notification") == 0)
@@ -550,6 +522,8 @@ int store_bucket_dispatch(store_req_t *sr)
     } else if (is_method(sr, "PUT")) {
         if (strcmp(sub, "acl") == 0 && store_req_header(sr, "x-amz-acl").base != NULL)
             r = store_send_empty(sr, 200); /* canned ACLs are accepted and ignored: everything is private */
+        else if (strcmp(sub, "versioning") == 0)
+            r = store_versioning_put(sr, b);
         else
             r = store_send_error(sr, 501, "NotImplemented",
                                  "A query parameter you provided implies functionality that is not implemented.", NULL);

@@ -46,7 +46,9 @@ struct store_bucket {
     int64_t created_ms;
     pthread_rwlock_t lock;
     int deleted;
-    store_obj_t **objs; /* sorted by key, binary order; the index holds one reference each */
+    atomic_int versioning; /* STORE_FS_VERSIONING_* */
+    store_obj_t **objs;    /* sorted by key, binary order: each key's latest version, older ones chained (->older); the index holds
+                              one reference to each version */
     size_t num_objs, cap_objs;
 };
 
@@ -413,7 +415,7 @@ void store_fs_obj_release(store_obj_t *o)
 {
     if (o == NULL || atomic_fetch_sub(&o->refcnt, 1) != 1)
         return;
-    if (atomic_load(&o->superseded) && rm_rf(o->data_path) != 0)
+    if (atomic_load(&o->superseded) && o->data_path != NULL && rm_rf(o->data_path) != 0)
         log_warn("store: cannot remove replaced data %s: %s", o->data_path, strerror(errno));
     obj_free(o);
 }
@@ -429,10 +431,11 @@ const char *store_fs_obj_header(const store_obj_t *o, const char *name)
 /* the record text of an object */
 static int obj_record(const store_obj_t *o, sigv4_buf_t *b)
 {
-    const char *base = strrchr(o->data_path, '/') + 1;
     if (sigv4_buf_append(b, "edgehook-store-object 1\n", 24) != 0 || rec_put_raw(b, "key", o->key, o->key_len) != 0 ||
-        rec_put(b, "data", base) != 0 || rec_put_u64(b, "size", o->size) != 0 || rec_put(b, "etag", o->etag) != 0 ||
-        rec_put_u64(b, "mtime", (uint64_t)o->mtime_ms) != 0)
+        (o->data_path != NULL && rec_put(b, "data", strrchr(o->data_path, '/') + 1) != 0) || rec_put_u64(b, "size", o->size) != 0 ||
+        rec_put(b, "etag", o->etag) != 0 || rec_put_u64(b, "mtime", (uint64_t)o->mtime_ms) != 0 ||
+        rec_put_u64(b, "stamp", o->stamp) != 0 || (o->version_id[0] != '\0' && rec_put(b, "version", o->version_id) != 0) ||
+        (o->delete_marker && rec_put(b, "deletemarker", "1") != 0))
         return -1;
     if (o->num_parts != 0) {
         sigv4_buf_t parts = {0};
@@ -494,6 +497,14 @@ static store_obj_t *obj_parse(char *text, const char *dir)
             memcpy(o->etag, value, (size_t)len + 1);
         } else if (strcmp(name, "mtime") == 0) {
             o->mtime_ms = strtoll(value, NULL, 10);
+        } else if (strcmp(name, "stamp") == 0) {
+            o->stamp = strtoull(value, NULL, 10);
+        } else if (strcmp(name, "version") == 0) {
+            if (len != STORE_FS_VERSION_ID_LEN || !store_fs_valid_version_id(value, (size_t)len))
+                goto fail;
+            memcpy(o->version_id, value, (size_t)len + 1);
+        } else if (strcmp(name, "deletemarker") == 0) {
+            o->delete_marker = strcmp(value, "1") == 0;
         } else if (strcmp(name, "parts") == 0) {
             char *p = value, *end;
             unsigned long n = strtoul(p, &end, 10);
@@ -507,8 +518,10 @@ static store_obj_t *obj_parse(char *text, const char *dir)
             }
         }
     }
-    if (o->key == NULL || o->data_path == NULL || !have_size || o->etag[0] == '\0')
+    if (o->key == NULL || (o->data_path == NULL) != o->delete_marker || !have_size || (o->etag[0] == '\0' && !o->delete_marker))
         goto fail;
+    if (o->stamp == 0) /* a record of an older edgehook */
+        o->stamp = (uint64_t)o->mtime_ms * 1000;
     return o;
 fail:
     obj_free(o);
@@ -565,7 +578,11 @@ int store_fs_reserved_bucket_name(const char *name, size_t len)
 static void bucket_free(store_bucket_t *b)
 {
     for (size_t i = 0; i != b->num_objs; ++i)
-        store_fs_obj_release(b->objs[i]);
+        for (store_obj_t *o = b->objs[i], *next; o != NULL; o = next) {
+            next = o->older;
+            o->older = NULL;
+            store_fs_obj_release(o);
+        }
     free(b->objs);
     free(b->dir);
     pthread_rwlock_destroy(&b->lock);
@@ -668,9 +685,13 @@ long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out)
 
 static int write_bucket_record(store_bucket_t *b)
 {
-    char path[PATH_MAX], text[128];
+    char path[PATH_MAX], text[160];
+    int v = atomic_load(&b->versioning);
     snprintf(path, sizeof(path), "%s/.bucket", b->dir);
-    int n = snprintf(text, sizeof(text), "edgehook-store-bucket 1\ncreated %lld\n", (long long)b->created_ms);
+    int n = snprintf(text, sizeof(text), "edgehook-store-bucket 1\ncreated %lld\n%s", (long long)b->created_ms,
+                     v == STORE_FS_VERSIONING_ENABLED     ? "versioning Enabled\n"
+                     : v == STORE_FS_VERSIONING_SUSPENDED ? "versioning Suspended\n"
+                                                          : "");
     return write_file_atomic(path, text, (size_t)n, 0644);
 }
 
@@ -790,7 +811,7 @@ store_obj_t *store_fs_obj_get(store_bucket_t *b, const char *key, size_t len)
     store_obj_t *o = NULL;
     pthread_rwlock_rdlock(&b->lock);
     size_t i = obj_lower_bound(b, key, len);
-    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0) {
+    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0 && !b->objs[i]->delete_marker) {
         o = b->objs[i];
         store_fs_obj_addref(o);
     }
@@ -829,6 +850,18 @@ static void record_paths(store_bucket_t *b, const char *key, size_t len, char *d
     snprintf(meta, PATH_MAX, "%s/%s.meta", dir, hash);
 }
 
+/* the record of a version: <H>.meta for the null version, <H>.<vid>.ver for a named one */
+static void version_record_path(store_bucket_t *b, const store_obj_t *o, char *dir, char *path, char hash[65])
+{
+    record_paths(b, o->key, o->key_len, dir, path, hash);
+    if (o->version_id[0] != '\0')
+        snprintf(path, PATH_MAX, "%s/%s.%s.ver", dir, hash, o->version_id);
+}
+
+static uint64_t next_stamp(void);
+static void new_version_id(char id[33], uint64_t stamp);
+static int index_put_version(store_bucket_t *b, store_obj_t *o, store_obj_t **old);
+
 /* marks old replaced or deleted and drops the index's reference (after the directory is durable) */
 static void retire(store_obj_t *old)
 {
@@ -849,7 +882,11 @@ static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb pre
     store_obj_t *old = NULL;
     int fd = -1, r;
 
-    record_paths(b, o->key, o->key_len, dir, meta, hash);
+    /* versioning: a named version if Enabled; else the null version, which replaces the previous null version */
+    o->stamp = next_stamp();
+    if (atomic_load(&b->versioning) == STORE_FS_VERSIONING_ENABLED)
+        new_version_id(o->version_id, o->stamp);
+    version_record_path(b, o, dir, meta, hash);
     random_hex(gen, 8);
     snprintf(tmp, sizeof(tmp), "%s.%s.tmp", meta, gen);
     if (obj_record(o, &rec) != 0) {
@@ -875,7 +912,9 @@ static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb pre
     if (precond != NULL) {
         size_t i = obj_lower_bound(b, o->key, o->key_len);
         const store_obj_t *cur =
-            i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) == 0 ? b->objs[i] : NULL;
+            i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) == 0 && !b->objs[i]->delete_marker
+                ? b->objs[i]
+                : NULL;
         int pr = precond(ctx, cur);
         if (pr != 0) {
             pthread_rwlock_unlock(&b->lock);
@@ -895,7 +934,7 @@ static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb pre
         store_fs_obj_addref(o);
         *out = o;
     }
-    if (index_put(b, o, &old) != 0) {
+    if (index_put_version(b, o, &old) != 0) {
         /* out of memory for the index: the record is on disk and will be loaded at the next start; undo it now */
         unlink(meta);
         pthread_rwlock_unlock(&b->lock);
@@ -926,10 +965,21 @@ fail_renamed:
 
 int store_fs_obj_delete(store_bucket_t *b, const char *key, size_t len)
 {
+    store_fs_deleted_t d;
+    return store_fs_obj_delete_version(b, key, len, NULL, &d);
+}
+
+/* DeleteObject on a bucket whose versioning is OFF; 1 if it is not OFF any more (under the lock) */
+static int delete_unversioned(store_bucket_t *b, const char *key, size_t len)
+{
     char dir[PATH_MAX], meta[PATH_MAX], hash[65];
     store_obj_t *old = NULL;
     record_paths(b, key, len, dir, meta, hash);
     pthread_rwlock_wrlock(&b->lock);
+    if (atomic_load(&b->versioning) != STORE_FS_VERSIONING_OFF) {
+        pthread_rwlock_unlock(&b->lock);
+        return 1;
+    }
     size_t i = obj_lower_bound(b, key, len);
     if (i == b->num_objs || key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) != 0) {
         pthread_rwlock_unlock(&b->lock);
@@ -1099,6 +1149,10 @@ int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_re
         store_obj_t *o = b->objs[i];
         if (!starts_with(o->key, o->key_len, p->prefix, p->prefix_len))
             break;
+        if (o->delete_marker) { /* a deleted key of a versioned bucket (a group of them only is no common prefix either) */
+            ++i;
+            continue;
+        }
         if (p->delimiter != NULL && p->delimiter_len != 0) {
             const char *d = find_bytes(o->key + p->prefix_len, o->key_len - p->prefix_len, p->delimiter, p->delimiter_len);
             if (d != NULL) {
@@ -1178,6 +1232,7 @@ void store_fs_list_free(store_list_result_t *r)
     free(r->prefixes);
     free(r->prefix_lens);
     free(r->next);
+    free(r->latest);
     memset(r, 0, sizeof(*r));
 }
 
@@ -1712,6 +1767,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int is_version_record_name(const char *n, size_t len)
+{
+    return len == 64 + 1 + STORE_FS_VERSION_ID_LEN + 4 && n[64] == '.' && strcmp(n + 65 + STORE_FS_VERSION_ID_LEN, ".ver") == 0 &&
+           is_hex_name(n + 65, STORE_FS_VERSION_ID_LEN);
+}
+
+static int index_load(store_bucket_t *b, store_obj_t *o);
+
 /* loads the records of one <hh> directory of a bucket and removes what no record references */
 static void load_shard(store_bucket_t *b, const char *shard)
 {
@@ -1724,16 +1787,21 @@ static void load_shard(store_bucket_t *b, const char *shard)
     /* pass 1: records */
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len == 64 + 5 && strcmp(e->d_name + 64, ".meta") == 0 && is_hex_name(e->d_name, 64)) {
+        int is_meta = len == 64 + 5 && strcmp(e->d_name + 64, ".meta") == 0,
+            is_ver = is_version_record_name(e->d_name, len); /* <H>.<vid>.ver */
+        if ((is_meta || is_ver) && is_hex_name(e->d_name, 64)) {
             char *path = path_cat(shard, e->d_name), *text = path != NULL ? read_small_file(path, 1 << 20) : NULL;
-            store_obj_t *o = text != NULL ? obj_parse(text, shard) : NULL, *old;
+            store_obj_t *o = text != NULL ? obj_parse(text, shard) : NULL;
             char hash[65];
             struct stat st;
             if (o != NULL)
                 key_hash(o->key, o->key_len, hash);
-            if (o == NULL || memcmp(hash, e->d_name, 64) != 0 || strncmp(strrchr(o->data_path, '/') + 1, hash, 64) != 0 ||
-                lstat(o->data_path, &st) != 0 ||
-                (o->num_parts == 0 ? !S_ISREG(st.st_mode) || (uint64_t)st.st_size != o->size : !S_ISDIR(st.st_mode))) {
+            if (o == NULL || memcmp(hash, e->d_name, 64) != 0 ||
+                (is_ver ? o->version_id[0] == '\0' || memcmp(e->d_name + 65, o->version_id, STORE_FS_VERSION_ID_LEN) != 0
+                        : o->version_id[0] != '\0') ||
+                (o->data_path != NULL &&
+                 (strncmp(strrchr(o->data_path, '/') + 1, hash, 64) != 0 || lstat(o->data_path, &st) != 0 ||
+                  (o->num_parts == 0 ? !S_ISREG(st.st_mode) || (uint64_t)st.st_size != o->size : !S_ISDIR(st.st_mode))))) {
                 log_error("store: ignoring the unreadable or inconsistent object record %s", path != NULL ? path : e->d_name);
                 if (o != NULL)
                     obj_free(o);
@@ -1744,10 +1812,9 @@ static void load_shard(store_bucket_t *b, const char *shard)
                     if (nr != NULL)
                         refs = nr;
                 }
-                if (num_refs < cap_refs && index_put(b, o, &old) == 0) {
-                    refs[num_refs++] = strrchr(o->data_path, '/') + 1;
-                    if (old != NULL)
-                        obj_free(old); /* cannot happen: one record per key hash */
+                if (num_refs < cap_refs && index_load(b, o) == 0) {
+                    if (o->data_path != NULL)
+                        refs[num_refs++] = strrchr(o->data_path, '/') + 1;
                 } else {
                     obj_free(o);
                 }
@@ -1763,7 +1830,8 @@ static void load_shard(store_bucket_t *b, const char *shard)
     while ((e = readdir(d)) != NULL) {
         const char *n = e->d_name;
         size_t len = strlen(n);
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || (len == 69 && strcmp(n + 64, ".meta") == 0))
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || (len == 69 && strcmp(n + 64, ".meta") == 0) ||
+            is_version_record_name(n, len))
             continue;
         if (refs != NULL && bsearch(&n, refs, num_refs, sizeof(*refs), cmp_str) != NULL)
             continue;
@@ -1782,13 +1850,17 @@ static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
 {
     char path[PATH_MAX];
     int64_t created = 0;
+    int versioning = STORE_FS_VERSIONING_OFF;
     snprintf(path, sizeof(path), "%s/%s/.bucket", fs->root, name);
     char *text = read_small_file(path, 4096);
     if (text != NULL) {
         char *cur = text, *n, *v;
-        while (rec_next(&cur, &n, &v))
+        while (rec_next(&cur, &n, &v)) {
             if (strcmp(n, "created") == 0)
                 created = strtoll(v, NULL, 10);
+            else if (strcmp(n, "versioning") == 0)
+                versioning = strcmp(v, "Enabled") == 0 ? STORE_FS_VERSIONING_ENABLED : STORE_FS_VERSIONING_SUSPENDED;
+        }
         free(text);
     }
     if (created == 0) {
@@ -1799,6 +1871,7 @@ static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
     store_bucket_t *b = bucket_new(fs, name, created);
     if (b == NULL)
         return NULL;
+    atomic_store(&b->versioning, versioning);
     DIR *d = opendir(b->dir);
     struct dirent *e;
     if (d != NULL) {
@@ -2044,4 +2117,332 @@ void store_fs_close(store_fs_t *fs)
 const char *store_fs_root(store_fs_t *fs)
 {
     return fs->root;
+}
+
+/* ---- versions (see "Versions" in fs.h) --------------------------------------------------------------------------------------- */
+
+/* the last stamp handed out or loaded: stamps are strictly increasing in the process, and above every stamp on disk */
+static atomic_ullong last_stamp;
+
+static void seen_stamp(uint64_t s)
+{
+    unsigned long long prev = atomic_load(&last_stamp);
+    while (prev < s && !atomic_compare_exchange_weak(&last_stamp, &prev, s))
+        ;
+}
+
+static uint64_t next_stamp(void)
+{
+    unsigned long long now = (unsigned long long)edge_realtime_us(), prev = atomic_load(&last_stamp), next;
+    do {
+        next = now > prev ? now : prev + 1;
+    } while (!atomic_compare_exchange_weak(&last_stamp, &prev, next));
+    return next;
+}
+
+/* 16 hex digits of the stamp (ids sort by time) and 16 random ones */
+static void new_version_id(char id[33], uint64_t stamp)
+{
+    snprintf(id, 17, "%016llx", (unsigned long long)stamp);
+    random_hex(id + 16, 8);
+}
+
+int store_fs_valid_version_id(const char *id, size_t len)
+{
+    if (len == 4 && memcmp(id, "null", 4) == 0)
+        return 1;
+    return len == STORE_FS_VERSION_ID_LEN && is_hex_name(id, len);
+}
+
+const char *store_fs_obj_version(const store_obj_t *o)
+{
+    return o->version_id[0] != '\0' ? o->version_id : "null";
+}
+
+static int version_matches(const store_obj_t *o, const char *id)
+{
+    return strcmp(id, "null") == 0 ? o->version_id[0] == '\0' : strcmp(o->version_id, id) == 0;
+}
+
+int store_fs_bucket_versioning(const store_bucket_t *b)
+{
+    return atomic_load(&((store_bucket_t *)b)->versioning);
+}
+
+int store_fs_bucket_set_versioning(store_bucket_t *b, int state)
+{
+    int r = 0;
+    if (state != STORE_FS_VERSIONING_ENABLED && state != STORE_FS_VERSIONING_SUSPENDED)
+        return STORE_FS_EINVAL;
+    pthread_rwlock_wrlock(&b->lock);
+    int old = atomic_load(&b->versioning);
+    if (b->deleted) {
+        r = STORE_FS_ENOENT;
+    } else if (old != state) {
+        atomic_store(&b->versioning, state);
+        if (write_bucket_record(b) != 0 || fsync_dir(b->dir) != 0) {
+            log_error("store: cannot write the record of bucket %s: %s", b->name, strerror(errno));
+            atomic_store(&b->versioning, old);
+            r = STORE_FS_EIO;
+        }
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return r;
+}
+
+/* puts o into its key's chain by stamp, newest first (the caller holds the write lock; the index takes o's reference) */
+static int chain_insert(store_bucket_t *b, store_obj_t *o)
+{
+    size_t i = obj_lower_bound(b, o->key, o->key_len);
+    if (i == b->num_objs || key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) != 0) {
+        store_obj_t *none;
+        o->older = NULL;
+        return index_put(b, o, &none);
+    }
+    store_obj_t **pp = &b->objs[i];
+    while (*pp != NULL && (*pp)->stamp > o->stamp)
+        pp = &(*pp)->older;
+    o->older = *pp;
+    *pp = o;
+    return 0;
+}
+
+/*
+ * Publishes a committed version (caller holds the write lock): a named one joins the chain, the null one replaces the previous
+ * null version (*old, to retire; the only case of an unversioned bucket, where it is the key's one object).
+ */
+static int index_put_version(store_bucket_t *b, store_obj_t *o, store_obj_t **old)
+{
+    *old = NULL;
+    if (o->version_id[0] == '\0') {
+        size_t i = obj_lower_bound(b, o->key, o->key_len);
+        if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, o->key, o->key_len) == 0) {
+            for (store_obj_t **pp = &b->objs[i]; *pp != NULL; pp = &(*pp)->older) {
+                if ((*pp)->version_id[0] == '\0') {
+                    *old = *pp;
+                    *pp = (*old)->older;
+                    (*old)->older = NULL;
+                    break;
+                }
+            }
+            if (b->objs[i] == NULL) { /* the null version was the only one: o takes its place */
+                o->older = NULL;
+                b->objs[i] = o;
+                return 0;
+            }
+        }
+    }
+    return chain_insert(b, o);
+}
+
+/* at load: one more record of the bucket (two records of one version cannot exist: the file name is the version) */
+static int index_load(store_bucket_t *b, store_obj_t *o)
+{
+    seen_stamp(o->stamp);
+    return chain_insert(b, o);
+}
+
+store_obj_t *store_fs_obj_get_version(store_bucket_t *b, const char *key, size_t len, const char *version_id)
+{
+    store_obj_t *o = NULL;
+    pthread_rwlock_rdlock(&b->lock);
+    size_t i = obj_lower_bound(b, key, len);
+    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0) {
+        for (o = b->objs[i]; o != NULL && version_id != NULL && !version_matches(o, version_id); o = o->older)
+            ;
+        if (o != NULL)
+            store_fs_obj_addref(o);
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return o;
+}
+
+int store_fs_obj_delete_version(store_bucket_t *b, const char *key, size_t len, const char *version_id, store_fs_deleted_t *res)
+{
+    char dir[PATH_MAX], path[PATH_MAX], hash[65];
+    memset(res, 0, sizeof(*res));
+    if (len == 0 || len > STORE_FS_MAX_KEY)
+        return STORE_FS_EINVAL;
+    if (version_id == NULL) {
+        if (atomic_load(&b->versioning) == STORE_FS_VERSIONING_OFF) {
+            int r = delete_unversioned(b, key, len);
+            if (r != 1)
+                return r;
+        }
+        /* a delete marker: a version without data, committed like any other */
+        store_obj_meta_t m = {"", 0, NULL, 0};
+        store_obj_t *o = obj_new(key, len, NULL, 0, &m), *out = NULL;
+        if (o == NULL)
+            return STORE_FS_ENOMEM;
+        o->delete_marker = 1;
+        record_paths(b, key, len, dir, path, hash);
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            obj_free(o);
+            return errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+        }
+        int r = commit_obj(b, o, NULL, NULL, NULL, &out);
+        if (r != 0)
+            return r;
+        snprintf(res->version_id, sizeof(res->version_id), "%s", store_fs_obj_version(out));
+        res->delete_marker = res->created_marker = 1;
+        store_fs_obj_release(out);
+        return 0;
+    }
+    /* a permanent delete of one version */
+    store_obj_t *v = NULL;
+    pthread_rwlock_wrlock(&b->lock);
+    size_t i = obj_lower_bound(b, key, len);
+    store_obj_t **pp = NULL;
+    if (i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0)
+        for (pp = &b->objs[i]; *pp != NULL && !version_matches(*pp, version_id); pp = &(*pp)->older)
+            ;
+    if (pp == NULL || (v = *pp) == NULL) {
+        pthread_rwlock_unlock(&b->lock);
+        return STORE_FS_ENOENT;
+    }
+    version_record_path(b, v, dir, path, hash);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_error("store: cannot delete %s: %s", path, strerror(errno));
+        pthread_rwlock_unlock(&b->lock);
+        return STORE_FS_EIO;
+    }
+    *pp = v->older;
+    v->older = NULL;
+    if (b->objs[i] == NULL) { /* its last version */
+        memmove(b->objs + i, b->objs + i + 1, (b->num_objs - i - 1) * sizeof(*b->objs));
+        --b->num_objs;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    if (fsync_dir(dir) != 0)
+        log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
+    snprintf(res->version_id, sizeof(res->version_id), "%s", store_fs_obj_version(v));
+    res->delete_marker = v->delete_marker;
+    retire(v);
+    return 0;
+}
+
+/* appends a version to a listing */
+static int list_push(store_list_result_t *r, size_t *cap, store_obj_t *o, int latest)
+{
+    if (r->num_objs == *cap) {
+        size_t c = *cap != 0 ? *cap * 2 : 64;
+        store_obj_t **no = realloc(r->objs, c * sizeof(*no));
+        if (no == NULL)
+            return -1;
+        r->objs = no;
+        unsigned char *nl = realloc(r->latest, c);
+        if (nl == NULL)
+            return -1;
+        r->latest = nl;
+        *cap = c;
+    }
+    store_fs_obj_addref(o);
+    r->latest[r->num_objs] = (unsigned char)latest;
+    r->objs[r->num_objs++] = o;
+    return 0;
+}
+
+int store_fs_list_versions(store_bucket_t *b, const store_list_params_t *p, const char *version_after, store_list_result_t *r)
+{
+    size_t count = 0, cap_objs = 0, cap_prefixes = 0;
+    int ret = 0;
+    const char *last = NULL, *last_version = "";
+    size_t last_len = 0;
+    int has_vmark = p->after != NULL && version_after != NULL && version_after[0] != '\0';
+
+    memset(r, 0, sizeof(*r));
+    pthread_rwlock_rdlock(&b->lock);
+    size_t i = obj_lower_bound(b, p->prefix != NULL ? p->prefix : "", p->prefix_len);
+    if (p->after != NULL) {
+        size_t j = has_vmark ? obj_lower_bound(b, p->after, p->after_len) : obj_upper_bound(b, p->after, p->after_len);
+        if (j > i)
+            i = j;
+    }
+    while (i < b->num_objs && ret == 0 && !r->truncated) {
+        store_obj_t *o = b->objs[i];
+        if (!starts_with(o->key, o->key_len, p->prefix, p->prefix_len))
+            break;
+        if (p->delimiter != NULL && p->delimiter_len != 0) {
+            const char *d = find_bytes(o->key + p->prefix_len, o->key_len - p->prefix_len, p->delimiter, p->delimiter_len);
+            if (d != NULL) {
+                size_t cplen = (size_t)(d - o->key) + p->delimiter_len;
+                size_t end = prefix_end(b, i, o->key, cplen);
+                if (p->after != NULL && key_cmp(o->key, cplen, p->after, p->after_len) <= 0) {
+                    i = end; /* returned on an earlier page */
+                    continue;
+                }
+                if (count == p->max_keys) {
+                    r->truncated = 1;
+                    break;
+                }
+                if (r->num_prefixes == cap_prefixes) {
+                    cap_prefixes = cap_prefixes != 0 ? cap_prefixes * 2 : 16;
+                    char **np = realloc(r->prefixes, cap_prefixes * sizeof(*np));
+                    size_t *nl = realloc(r->prefix_lens, cap_prefixes * sizeof(*nl));
+                    if (np != NULL)
+                        r->prefixes = np;
+                    if (nl != NULL)
+                        r->prefix_lens = nl;
+                    if (np == NULL || nl == NULL) {
+                        ret = STORE_FS_ENOMEM;
+                        break;
+                    }
+                }
+                if ((r->prefixes[r->num_prefixes] = xstrndup(o->key, cplen)) == NULL) {
+                    ret = STORE_FS_ENOMEM;
+                    break;
+                }
+                r->prefix_lens[r->num_prefixes++] = cplen;
+                last = r->prefixes[r->num_prefixes - 1];
+                last_len = cplen;
+                last_version = "";
+                ++count;
+                i = end;
+                continue;
+            }
+        }
+        store_obj_t *v = o;
+        if (has_vmark && key_cmp(o->key, o->key_len, p->after, p->after_len) == 0) {
+            /* the key of the markers: start after that version (an unknown named id: after its time; unknown null: skip) */
+            while (v != NULL && !version_matches(v, version_after))
+                v = v->older;
+            if (v != NULL) {
+                v = v->older;
+            } else if (strcmp(version_after, "null") != 0 && strlen(version_after) == STORE_FS_VERSION_ID_LEN) {
+                char st[17];
+                memcpy(st, version_after, 16);
+                st[16] = '\0';
+                uint64_t stamp = strtoull(st, NULL, 16);
+                for (v = o; v != NULL && v->stamp >= stamp; v = v->older)
+                    ;
+            }
+        }
+        for (; v != NULL; v = v->older) {
+            if (count == p->max_keys) {
+                r->truncated = 1;
+                break;
+            }
+            if (list_push(r, &cap_objs, v, v == o) != 0) {
+                ret = STORE_FS_ENOMEM;
+                break;
+            }
+            last = v->key;
+            last_len = v->key_len;
+            last_version = store_fs_obj_version(v);
+            ++count;
+        }
+        ++i;
+    }
+    if (ret == 0 && r->truncated && last != NULL) {
+        if ((r->next = xstrndup(last, last_len)) == NULL)
+            ret = STORE_FS_ENOMEM;
+        r->next_len = last_len;
+        snprintf(r->next_version, sizeof(r->next_version), "%s", last_version);
+    }
+    if (ret == 0 && r->truncated && last == NULL)
+        r->truncated = 0; /* max-keys=0 */
+    pthread_rwlock_unlock(&b->lock);
+    if (ret != 0)
+        store_fs_list_free(r);
+    return ret;
 }

@@ -18,6 +18,7 @@
  *   root/<bucket>/<hh>/<H>.meta        object record ("sidecar"): key, size, ETag, time, headers, data file name
  *   root/<bucket>/<hh>/<H>.<gen>       object data (single PUT, copy) - immutable once written
  *   root/<bucket>/<hh>/<H>.<gen>.parts/1..N   object data of a completed multipart upload (the parts, renamed in)
+ *   root/<bucket>/<hh>/<H>.<vid>.ver   record of a named version (versioning, see "Versions" below); <H>.meta is the null version
  *   root/.uploads/<id>/upload.meta     multipart upload record; parts are <n>.<md5 hex>
  *
  * H is the SHA-256 of the object key in hex and hh its first two digits, so no key - whatever bytes it holds (`..`, `/`, NUL,
@@ -28,6 +29,17 @@
  * acknowledged. A crash leaves either the old or the new record, never a partial object; unreferenced data and temporary files are
  * swept at the next start. Replaced data is deleted only when no reader holds it any more (reference counts), so a GET that
  * started before an overwrite or delete finishes with the old bytes.
+ *
+ * Versions (a bucket whose versioning was ever Enabled or Suspended, `versioning` line in .bucket): every version of a key has
+ * a record of its own - <H>.meta for the null version (exactly the record of an unversioned bucket, so enabling versioning moves
+ * nothing), <H>.<vid>.ver for a named version (vid: 32 lowercase hex digits, validated before it reaches a path). Each record
+ * carries a `stamp` (microseconds, strictly increasing per process and above every loaded stamp); the latest version of a key
+ * is the record with the greatest stamp, so there is no "latest" pointer that could disagree with the records. A delete
+ * marker is a record with `deletemarker 1` and no data. A new named version is committed exactly like an unversioned object
+ * (data fsync, record tmp + fsync + rename + directory fsync) and never touches another version's files; a null write renames
+ * over <H>.meta (the previous null version goes, as an unversioned overwrite); a permanent delete unlinks one record. In
+ * memory the bucket index holds the latest version of each key (possibly a delete marker), and the older versions hang off it
+ * newest first (`older`, changed only under the bucket's write lock).
  *
  * Threads: every function may be called from any thread. Each bucket's index is a sorted array under a read-write lock (writers
  * hold it only for the rename and the index update, never across data I/O or fsync); uploads have a mutex each. All I/O is
@@ -77,7 +89,15 @@ typedef struct store_obj {
     uint64_t *part_sizes;
     store_header_t *headers;
     size_t num_headers;
+    /* versions: version_id "" is the null version (every object of an unversioned bucket) */
+    char version_id[33];
+    int delete_marker;       /* a delete marker: no data (data_path NULL, size 0) */
+    uint64_t stamp;          /* orders the versions of a key (microseconds, unique) */
+    struct store_obj *older; /* the next older version (the index's; read or changed only under the bucket lock) */
 } store_obj_t;
+
+/** the length of a version id (lowercase hex digits; the first 16 are the stamp, so ids sort by time) */
+#define STORE_FS_VERSION_ID_LEN 32
 
 /** what a writer commits besides the data */
 typedef struct store_obj_meta {
@@ -125,21 +145,51 @@ typedef struct store_bucket_info {
     char name[64];
     int64_t created_ms;
 } store_bucket_info_t;
+enum { STORE_FS_VERSIONING_OFF = 0, STORE_FS_VERSIONING_ENABLED = 1, STORE_FS_VERSIONING_SUSPENDED = 2 };
+/** the versioning state of b (STORE_FS_VERSIONING_*; OFF: never enabled) */
+int store_fs_bucket_versioning(const store_bucket_t *b);
+/** sets it (ENABLED or SUSPENDED; durable: the bucket record is rewritten); 0 or a negative code */
+int store_fs_bucket_set_versioning(store_bucket_t *b, int state);
+
 /** all buckets sorted by name (malloc'd array in *out, free() it); returns the count or a negative code */
 long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out);
 
 /* ---- objects ---- */
 
-/** the current version of key, with a reference, or NULL */
+/** the current version of key, with a reference, or NULL (also when the latest version is a delete marker) */
 store_obj_t *store_fs_obj_get(store_bucket_t *b, const char *key, size_t len);
+/** 1 if id is a well-formed version id: "null" or STORE_FS_VERSION_ID_LEN lowercase hex digits */
+int store_fs_valid_version_id(const char *id, size_t len);
+/**
+ * A version of key with a reference, or NULL: version_id NULL for the latest (which may be a delete marker: check
+ * o->delete_marker), "null" for the null version, or a version id (well-formed: store_fs_valid_version_id).
+ */
+store_obj_t *store_fs_obj_get_version(store_bucket_t *b, const char *key, size_t len, const char *version_id);
+/** "null" for the null version, else o->version_id */
+const char *store_fs_obj_version(const store_obj_t *o);
 /** takes another reference to o (thread-safe, atomic) */
 void store_fs_obj_addref(store_obj_t *o);
 /** drops a reference; the last one frees o and, if it was replaced or deleted, its data (NULL is ignored) */
 void store_fs_obj_release(store_obj_t *o);
 /** the value of a stored header (lowercase name) or NULL */
 const char *store_fs_obj_header(const store_obj_t *o, const char *name);
-/** removes key; 0 or STORE_FS_ENOENT (callers answer 204 either way) */
+/** removes key; 0 or STORE_FS_ENOENT (callers answer 204 either way). On a versioned bucket: store_fs_obj_delete_version. */
 int store_fs_obj_delete(store_bucket_t *b, const char *key, size_t len);
+
+/** what a delete did */
+typedef struct store_fs_deleted {
+    char version_id[33]; /* the version removed or the delete marker created ("null" for the null version); "" if none */
+    int delete_marker;   /* that version is a delete marker */
+    int created_marker;  /* a delete marker was created (no version_id given, versioning Enabled or Suspended) */
+} store_fs_deleted_t;
+
+/**
+ * DeleteObject with versioning: without version_id (NULL) on a bucket whose versioning is OFF it removes the key (as
+ * store_fs_obj_delete), else it adds a delete marker (a named one if Enabled, the null one if Suspended, which replaces the null
+ * version). With version_id ("null" or an id) it removes that version for good (a delete marker too: the older version becomes
+ * the latest again); STORE_FS_ENOENT if there is no such version. 0 or a negative code; *res says what happened.
+ */
+int store_fs_obj_delete_version(store_bucket_t *b, const char *key, size_t len, const char *version_id, store_fs_deleted_t *res);
 
 /**
  * A precondition checked under the bucket lock just before a commit replaces current (NULL if none): return 0 to go on, or
@@ -164,7 +214,9 @@ int store_fs_writer_open(store_fs_writer_t *w, store_bucket_t *b, const char *ke
 /** appends data; 0 or STORE_FS_EIO (logged) */
 int store_fs_writer_write(store_fs_writer_t *w, const void *buf, size_t len);
 /**
- * Syncs the data, writes the record and makes it the key's current version (replacing any), unless the bucket was deleted
+ * Syncs the data, writes the record and makes it the key's current version (replacing any; on a bucket with versioning Enabled
+ * the new version gets an id and the older ones stay; Suspended or OFF, it is the null version and replaces the previous null
+ * version: (*out)->version_id says which), unless the bucket was deleted
  * meanwhile (STORE_FS_ENOENT) or precond refuses. On success *out (if not NULL) receives a reference to the new version. The
  * writer is finished either way.
  */
@@ -194,12 +246,22 @@ typedef struct store_list_result {
     int truncated;
     char *next; /* the last key or prefix returned, when truncated (malloc'd) */
     size_t next_len;
+    unsigned char *latest; /* store_fs_list_versions: per object, 1 if it is its key's latest version (malloc'd) */
+    char next_version[33]; /* store_fs_list_versions: the version id of the last entry when truncated ("" for a prefix) */
 } store_list_result_t;
 
 /** lists keys in UTF-8 binary order with S3 semantics (prefix, delimiter roll-up, start after, max keys) */
 int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_result_t *r);
 /** releases the references and memory of a listing */
 void store_fs_list_free(store_list_result_t *r);
+
+/**
+ * ListObjectVersions: every version of the keys (newest first per key, delete markers included) in key order, with prefix,
+ * delimiter and max_keys as store_fs_list. Paging: p->after is the key marker; version_after (NULL or "") starts after the
+ * whole key, else after that version of it. r->objs are the versions, r->latest[i] says whether objs[i] is its key's latest;
+ * when truncated, r->next is the next key marker and r->next_version the next version id marker ("" after a common prefix).
+ */
+int store_fs_list_versions(store_bucket_t *b, const store_list_params_t *p, const char *version_after, store_list_result_t *r);
 
 /* ---- multipart uploads ---- */
 

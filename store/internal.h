@@ -183,6 +183,21 @@ void store_object_start_stream(store_req_t *sr, h2o_req_t *req);
 /** copies len bytes of src from start into w; the MD5 of those bytes into md5 unless NULL. 0 or -1 (I/O error). */
 int store_copy_data(store_fs_writer_t *w, const store_obj_t *src, uint64_t start, uint64_t len, uint8_t md5[16]);
 
+/* ---- versioning.c ---- */
+/** the ?versionId= argument: 0 and *version_id NULL (absent), "null" or a well-formed id; -1 after a 400 InvalidArgument */
+int store_version_param(store_req_t *sr, const char **version_id);
+/** x-amz-version-id (and x-amz-delete-marker) for o: on a bucket whose versioning is OFF only for a named version */
+void store_version_headers(store_req_t *sr, const store_bucket_t *b, const store_obj_t *o);
+/**
+ * answers a GET/HEAD that found no object: o NULL (NoSuchKey, or NoSuchVersion when version_id was given) or a delete marker
+ * (404 NoSuchKey for the latest, 405 when asked for by id; both with x-amz-delete-marker: true)
+ */
+int store_version_not_found(store_req_t *sr, const store_bucket_t *b, const store_obj_t *o, const char *version_id);
+/** GetBucketVersioning, PutBucketVersioning, ListObjectVersions */
+int store_versioning_get(store_req_t *sr, store_bucket_t *b);
+int store_versioning_put(store_req_t *sr, store_bucket_t *b);
+int store_versioning_list(store_req_t *sr, store_bucket_t *b);
+
 /* ---- multipart.c ---- */
 /** CreateMultipartUpload: POST ?uploads */
 int store_multipart_create(store_req_t *sr, store_bucket_t *b);

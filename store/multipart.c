@@ -297,6 +297,7 @@ int store_multipart_complete(store_req_t *sr, store_bucket_t *b)
     snprintf(q, sizeof(q), "\"%s\"", o->etag);
     store_xml_elem_str(&x, "ETag", q);
     store_xml_close(&x, "CompleteMultipartUploadResult");
+    store_version_headers(sr, b, o);
     store_fs_obj_release(o);
     r = store_send_xml(sr, 200, &x);
 out:

@@ -225,10 +225,16 @@ static int get_object(store_req_t *sr, store_bucket_t *b)
 {
     store_http_t *req = sr->req;
     const store_param_t *pn = store_req_param(sr, "partNumber");
-    store_obj_t *o = store_fs_obj_get(b, sr->key.base, sr->key.len);
+    const char *vid;
+    if (store_version_param(sr, &vid) != 0)
+        return 0;
+    store_obj_t *o = store_fs_obj_get_version(b, sr->key.base, sr->key.len, vid);
     int answered;
-    if (o == NULL)
-        return not_found(sr);
+    if (o == NULL || o->delete_marker) {
+        int r = store_version_not_found(sr, b, o, vid);
+        store_fs_obj_release(o);
+        return r;
+    }
     if (check_conditions(sr, o, &answered), answered) {
         store_fs_obj_release(o);
         return 0;
@@ -267,6 +273,7 @@ static int get_object(store_req_t *sr, store_bucket_t *b)
             status = 206;
     }
     object_headers(sr, o);
+    store_version_headers(sr, b, o);
     if (status == 206) {
         char cr[96];
         int n = snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start, (unsigned long long)(start + len - 1),
@@ -372,7 +379,8 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     char etag[33];
     sigv4_hex(body.md5, 16, etag);
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
-    e = store_fs_writer_commit(&w, &meta, on_put_precond, &pc, &refusal, NULL);
+    store_obj_t *o;
+    e = store_fs_writer_commit(&w, &meta, on_put_precond, &pc, &refusal, &o);
     if (e == STORE_FS_EPRECOND)
         return precond_error(sr, refusal);
     if (e != 0)
@@ -380,6 +388,8 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     char q[40];
     int n = snprintf(q, sizeof(q), "\"%s\"", etag);
     store_add_header(sr, "etag", q, (size_t)n);
+    store_version_headers(sr, b, o); /* the new version's id: o->version_id ("" = null) */
+    store_fs_obj_release(o);
     return store_send_empty(sr, 200);
 }
 
@@ -508,13 +518,18 @@ store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[
     const char *p = source.base, *end = source.base + source.len;
     if (p < end && *p == '/')
         ++p;
-    const char *q = memchr(p, '?', (size_t)(end - p));
+    const char *q = memchr(p, '?', (size_t)(end - p)), *vid = NULL;
     if (q != NULL) {
+        /* ?versionId=ID: "null" or an id (hex digits: nothing to decode) */
         h2o_iovec_t qs = h2o_iovec_init(q + 1, (size_t)(end - q - 1));
-        if (!(h2o_memis(qs.base, qs.len, H2O_STRLIT("versionId=null")) || qs.len == 0))
-            return store_send_error(sr, 400, "InvalidArgument", "Invalid version id specified (the bucket is not versioned).",
-                                    NULL),
-                   NULL;
+        if (qs.len != 0) {
+            if (qs.len < 10 || memcmp(qs.base, "versionId=", 10) != 0 || !store_fs_valid_version_id(qs.base + 10, qs.len - 10))
+                return store_send_error(sr, 400, "InvalidArgument", "Invalid version id specified", NULL), NULL;
+            char *v = h2o_mem_alloc_pool(pool, qs.len - 10 + 1);
+            memcpy(v, qs.base + 10, qs.len - 10);
+            v[qs.len - 10] = '\0';
+            vid = v;
+        }
         end = q;
     }
     const char *slash = memchr(p, '/', (size_t)(end - p));
@@ -528,11 +543,27 @@ store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[
     store_bucket_t *srcb = store_fs_valid_bucket_name(sb.base, sb.len) ? store_fs_bucket_get(sr->store->fs, sb.base, sb.len) : NULL;
     if (srcb == NULL)
         return store_send_error(sr, 404, "NoSuchBucket", "The specified source bucket does not exist.", NULL), NULL;
-    store_obj_t *src = store_fs_obj_get(srcb, sk.base, sk.len);
+    store_obj_t *src = store_fs_obj_get_version(srcb, sk.base, sk.len, vid);
+    int src_versioned = store_fs_bucket_versioning(srcb) != STORE_FS_VERSIONING_OFF;
     snprintf(bucket, 64, "%s", store_fs_bucket_name(srcb));
     store_fs_bucket_release(srcb);
+    if (src == NULL && vid != NULL)
+        return store_send_error(sr, 404, "NoSuchVersion", "The specified version does not exist.", NULL), NULL;
+    if (src != NULL && src->delete_marker) {
+        store_fs_obj_release(src);
+        if (vid != NULL)
+            return store_send_error(sr, 400, "InvalidRequest",
+                                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                                    NULL),
+                   NULL;
+        src = NULL;
+    }
     if (src == NULL)
         return store_send_error(sr, 404, "NoSuchKey", "The specified key does not exist.", NULL), NULL;
+    if (src_versioned || src->version_id[0] != '\0') {
+        const char *sv = store_fs_obj_version(src);
+        store_add_header(sr, "x-amz-copy-source-version-id", sv, strlen(sv));
+    }
     /* x-amz-copy-source-if-* (RFC 7232 order, like a GET) */
     h2o_iovec_t im = store_req_header(sr, "x-amz-copy-source-if-match"),
                 inm = store_req_header(sr, "x-amz-copy-source-if-none-match"),
@@ -611,6 +642,7 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
     store_xml_elem_str(&x, "ETag", quoted);
     store_xml_close(&x, "CopyObjectResult");
+    store_version_headers(sr, b, o);
     store_fs_obj_release(o);
     r = store_send_xml(sr, 200, &x);
 out:
@@ -622,9 +654,18 @@ out:
 
 static int delete_object(store_req_t *sr, store_bucket_t *b)
 {
-    int e = store_fs_obj_delete(b, sr->key.base, sr->key.len);
+    const char *vid;
+    store_fs_deleted_t d;
+    if (store_version_param(sr, &vid) != 0)
+        return 0;
+    int e = store_fs_obj_delete_version(b, sr->key.base, sr->key.len, vid, &d);
     if (e != 0 && e != STORE_FS_ENOENT)
         return store_send_fs_error(sr, e);
+    if (e == 0 && d.version_id[0] != '\0') { /* a version removed or a delete marker created */
+        store_add_header(sr, "x-amz-version-id", d.version_id, strlen(d.version_id));
+        if (d.delete_marker)
+            store_add_header(sr, "x-amz-delete-marker", "true", 4);
+    }
     return store_send_empty(sr, 204); /* also when the key did not exist */
 }
 
@@ -636,12 +677,12 @@ static int has_param(store_req_t *sr, const char *name)
 int store_object_dispatch(store_req_t *sr)
 {
     store_bucket_t *b = store_fs_bucket_get(sr->store->fs, sr->bucket.base, sr->bucket.len);
-    const store_param_t *ver = store_req_param(sr, "versionId");
+    const char *ver;
     int r;
     if (b == NULL)
         return store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
-    if (ver != NULL && strcmp(ver->value.base, "null") != 0) {
-        r = store_send_error(sr, 400, "InvalidArgument", "Invalid version id specified (the bucket is not versioned).", NULL);
+    if (store_version_param(sr, &ver) != 0) { /* a malformed versionId: 400 whatever the operation */
+        r = 0;
     } else if (is_method(sr, "GET") || sr->is_head) {
         if (has_param(sr, "uploadId") && !sr->is_head)
             r = store_multipart_list_parts(sr, b);
