@@ -26,6 +26,13 @@
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
 
+#ifdef EDGE_HAVE_STORE_STORE
+#include "store/http1.h"
+#define handler_conn_checked(conn) store_http1_is_conn(conn)
+#else
+#define handler_conn_checked(conn) 0
+#endif
+
 #define MAX_SEND_VECS 16
 #define MAX_SEND_BYTES (1024 * 1024)
 #define MAX_RESTARTS 3
@@ -1232,7 +1239,8 @@ int handler_check_head(h2o_req_t *req, const conf_t *conf, const char **reason, 
     int status;
 
     *metric = METRIC_REFUSED_HEAD;
-    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
+    /* the store listener's own HTTP/1.1 connections (store/http1.c) checked the head before the request existed */
+    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL && !handler_conn_checked(req->conn)) {
         h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
         /* h2o keeps the head at the start of the connection's input until the response is done (lib/http1.c) */
         if (sock != NULL && (status = reqcheck_http1_head(sock->input->bytes, sock->input->size, reason)) != 0) {

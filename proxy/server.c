@@ -35,6 +35,7 @@
 #include "proxy/metrics.h"
 #include "proxy/offload.h"
 #include "proxy/s3origin.h"
+#include "proxy/reqcheck.h"
 #include "proxy/server.h"
 #include <h2o/http1.h> /* H2O_HTTP1_CALLBACKS (needs h2o.h first) */
 #ifdef EDGE_HAVE_STORE_STORE
@@ -43,12 +44,14 @@
 #endif
 #ifdef HAVE_STORE
 /* store requests whose answer comes back from the store threads to this loop (the client may have gone already) */
+#include "store/http1.h"
 #include "store/seed.h"
 #define store_jobs_out() store_thread_jobs()
 #define seed_stop() store_seed_stop()
 #define store_loop_priority() store_lower_priority()
 #else
 #define store_jobs_out() 0u
+#define STORE_H2_MAX_BODY (64ull << 20)
 #define store_loop_priority() ((void)0)
 #define seed_stop() ((void)0)
 #endif
@@ -264,6 +267,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         if (sock == NULL)
             break;
         metrics_conn_accepted(sock, server.listen_kind[actx - current_worker->accept_ctxs], actx->ssl_ctx != NULL);
+#ifdef HAVE_STORE
+        /* the store listener's HTTP/1.1 is the store's own (request bodies streamed to disk, store/http1.h) */
+        if (server.listen_kind[actx - current_worker->accept_ctxs] == LISTEN_STORE) {
+            store_http1_accept(actx, sock);
+            continue;
+        }
+#endif
         h2o_accept(actx, sock);
     }
 }
@@ -610,8 +620,11 @@ static int setup_hosts(conf_t *conf, char *err, size_t errlen)
     /* no Server header of our own: origins' Server passes through, as CloudFront does */
     g->server_name = h2o_iovec_init(H2O_STRLIT(""));
     g->max_request_entity_size = conf->limits.max_request_body;
-    if (conf->store.enabled && conf->store.max_put_size + (1u << 20) > g->max_request_entity_size)
-        g->max_request_entity_size = conf->store.max_put_size + (1u << 20); /* multipart part and single PUT bodies, D6 */
+    /* the store's HTTP/1.1 bodies are streamed (store/http1.h) and capped by the store (EntityTooLarge); over HTTP/2, h2o still
+     * buffers a body whole: up to STORE_H2_MAX_BODY (or max_put_size if smaller), a larger one has its stream refused */
+    uint64_t h2_store = conf->store.max_put_size < STORE_H2_MAX_BODY ? conf->store.max_put_size : STORE_H2_MAX_BODY;
+    if (conf->store.enabled && h2_store + (1u << 20) > g->max_request_entity_size)
+        g->max_request_entity_size = h2_store + (1u << 20); /* aws-chunked framing on top */
     g->http1.req_timeout = conf->limits.client_timeout_ms;
     g->http2.idle_timeout = conf->limits.client_timeout_ms;
     g->http2.max_concurrent_requests_per_connection = conf->limits.max_streams_per_connection;
@@ -633,6 +646,7 @@ static int setup_hosts(conf_t *conf, char *err, size_t errlen)
             return -1;
         }
         store_register(server.store, pc);
+        store_http1_configure(&(store_http1_conf_t){reqcheck_http1_head});
         server.store_hosts[0] = server.store_host;
 #else
         snprintf(err, errlen, "%s:%d: store: this build has no embedded store", conf->file, conf->store.line);

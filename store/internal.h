@@ -7,6 +7,7 @@
 #include <h2o.h>
 #include "store/chunked.h"
 #include "store/fs.h"
+#include "store/http1.h"
 #include "store/jobs.h"
 #include "sigv4/sigv4.h"
 #include "store/store.h"
@@ -40,7 +41,10 @@ typedef struct store_http {
         size_t query_at;
     } input;
     h2o_headers_t headers;
-    h2o_iovec_t entity; /* h2o's buffer (base NULL: no body): only its length may be read directly */
+    h2o_iovec_t entity; /* h2o's buffer (base NULL: no body): only its length may be read directly; with stream, base is "" and
+                         * len the Content-Length (0 for a chunked body: entity_unknown) */
+    store_h1body_t *stream; /* HTTP/1.1: the body streamed by the connection (store/http1.h), read through store_req_entity() */
+    int entity_unknown;     /* a chunked body: its length is known at its end only */
     struct {
         int status;
         const char *reason;

@@ -507,6 +507,8 @@ static int too_large(store_req_t *sr, uint64_t max)
 long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max)
 {
     long n = -1;
+    if (sr->req->stream != NULL)
+        return store_h1body_read(sr->req->stream, buf, max); /* in order: off is where the previous read ended */
     pthread_mutex_lock(&sr->lock);
     if (sr->h2o != NULL) {
         size_t len = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
@@ -529,8 +531,26 @@ long store_req_entity(store_req_t *sr, uint64_t off, void *buf, size_t max)
 static int feed_body(store_req_t *sr, int (*feed)(void *fctx, const void *data, size_t len), void *fctx)
 {
     size_t len = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
-    char *buf = len != 0 ? malloc(len < BODY_SLICE ? len : BODY_SLICE) : NULL;
+    char *buf;
     int r = 0;
+    if (sr->req->stream != NULL) {
+        /* streamed: read until its end (the connection checks it against Content-Length or the chunked framing) */
+        if ((buf = malloc(BODY_SLICE)) == NULL)
+            return FEED_NOMEM;
+        for (uint64_t off = 0;;) {
+            long n = store_req_entity(sr, off, buf, BODY_SLICE);
+            if (n < 0) {
+                r = FEED_GONE;
+                break;
+            }
+            if (n == 0 || (r = feed(fctx, buf, (size_t)n)) != 0)
+                break;
+            off += (uint64_t)n;
+        }
+        free(buf);
+        return r;
+    }
+    buf = len != 0 ? malloc(len < BODY_SLICE ? len : BODY_SLICE) : NULL;
     if (len != 0 && buf == NULL)
         return FEED_NOMEM;
     for (uint64_t off = 0; off < len && r == 0;) {
@@ -585,6 +605,13 @@ int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sin
         trailer.base != NULL && h2o_contains_token(trailer.base, trailer.len, H2O_STRLIT("x-amz-checksum-crc32c"), ',');
     if (!streaming && entity.len > max_size)
         return too_large(sr, max_size), -1;
+    if (streaming) {
+        /* before reading: the decoded size the client announced (the encoded one, Content-Length, is larger) */
+        h2o_iovec_t dl = store_req_header(sr, "x-amz-decoded-content-length");
+        size_t want = dl.base != NULL ? h2o_strtosize(dl.base, dl.len) : SIZE_MAX;
+        if (want != SIZE_MAX && want > max_size)
+            return too_large(sr, max_size), -1;
+    }
     if (store_checksum_digest_init(&b.digest, has_crc32 || trailer_crc32, has_crc32c || trailer_crc32c) != 0)
         return store_send_fs_error(sr, STORE_FS_ENOMEM), -1;
 
@@ -723,7 +750,7 @@ static int on_mem_data(void *p, const void *data, size_t len)
 int store_body_read(store_req_t *sr, size_t max, h2o_iovec_t *out)
 {
     size_t cap = sr->req->entity.base != NULL ? sr->req->entity.len : 0;
-    if (cap > max)
+    if (sr->req->entity_unknown || cap > max)
         cap = max;
     mem_sink_t m = {&sr->req->pool, h2o_mem_alloc_pool(&sr->req->pool, cap + 1), 0, cap};
     store_body_t res;
@@ -1129,6 +1156,7 @@ static void release_req(store_req_t *sr)
     if (--sr->refs != 0)
         return;
     store_release_obj(sr->store, sr->ctx, sr->res_obj);
+    store_h1body_release(sr->http.stream);
     h2o_mem_clear_pool(&sr->http.pool);
     pthread_mutex_destroy(&sr->lock);
     free(sr);
@@ -1224,7 +1252,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h->input.path = h2o_strdup(&h->pool, req->input.path.base, req->input.path.len);
     h->input.query_at = req->input.query_at;
     copy_headers(&h->pool, &h->headers, &req->headers);
-    h->entity = req->entity;
+    if ((h->stream = store_http1_body(req)) != NULL) {
+        uint64_t len = store_h1body_length(h->stream);
+        h->entity_unknown = len == UINT64_MAX;
+        h->entity = h2o_iovec_init("", h->entity_unknown ? 0 : (size_t)len);
+    } else {
+        h->entity = req->entity;
+    }
     h->res.content_length = SIZE_MAX;
     pthread_mutex_init(&sr->lock, NULL);
     sr->h2o = req;
