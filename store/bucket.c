@@ -75,23 +75,76 @@ int store_send_acl(store_req_t *sr)
     return store_send_xml(sr, 200, &x);
 }
 
+/* the region a bucket answers for: its LocationConstraint, or the store's region */
+static const char *bucket_region(store_t *s, const char *location)
+{
+    if (location[0] == '\0')
+        return s->region;
+    return strcmp(location, "EU") == 0 ? "eu-west-1" : location;
+}
+
+/*
+ * ListBuckets: all buckets, or with max-buckets (1-10000) a page of them; continuation-token is the opaque token of the previous
+ * page (the base64 of the last name it listed); prefix keeps the names that start with it.
+ */
 int store_list_buckets(store_req_t *sr)
 {
+    const store_param_t *mb = store_req_param(sr, "max-buckets"), *tok = store_req_param(sr, "continuation-token"),
+                        *pf = store_req_param(sr, "prefix");
+    size_t max = SIZE_MAX;
+    char after[80] = "";
+    if (mb != NULL) {
+        char *end;
+        long v = strtol(mb->value.base, &end, 10);
+        if (mb->value.len == 0 || *end != '\0' || v < 1 || v > 10000)
+            return store_send_error(sr, 400, "InvalidArgument", "max-buckets must be an integer between 1 and 10000.", NULL);
+        max = (size_t)v;
+    }
+    if (tok != NULL && tok->value.len != 0) {
+        uint8_t dec[80];
+        long n = tok->value.len <= 100 ? edge_base64_decode(dec, tok->value.base, tok->value.len, EDGE_BASE64_STRICT) : -1;
+        if (n <= 0 || n > 63)
+            return store_send_error(sr, 400, "InvalidArgument", "The continuation token provided is incorrect", NULL);
+        memcpy(after, dec, (size_t)n);
+        after[n] = '\0';
+    }
     store_bucket_info_t *list;
     long n = store_fs_bucket_list(sr->store->fs, &list);
     if (n < 0)
         return store_send_fs_error(sr, (int)n);
     store_xml_t x;
+    size_t shown = 0;
+    long last = -1, i;
     store_xml_begin(&x, "ListAllMyBucketsResult", STORE_XML_NS);
     owner(&x, sr->store);
     store_xml_open(&x, "Buckets");
-    for (long i = 0; i != n; ++i) {
+    for (i = 0; i != n; ++i) {
+        if (after[0] != '\0' && strcmp(list[i].name, after) <= 0)
+            continue;
+        if (pf != NULL && strncmp(list[i].name, pf->value.base, pf->value.len) != 0)
+            continue;
+        if (shown == max)
+            break;
         store_xml_open(&x, "Bucket");
         store_xml_elem_str(&x, "Name", list[i].name);
         store_xml_elem_time(&x, "CreationDate", list[i].created_ms);
+        store_xml_elem_str(&x, "BucketRegion", bucket_region(sr->store, list[i].location));
         store_xml_close(&x, "Bucket");
+        ++shown;
+        last = i;
     }
     store_xml_close(&x, "Buckets");
+    /* a token only when more buckets follow (S3 omits it on the last page) */
+    int more = 0;
+    for (; i < n && last >= 0 && !more; ++i)
+        more = pf == NULL || strncmp(list[i].name, pf->value.base, pf->value.len) == 0;
+    if (more) {
+        char t[96];
+        edge_base64_encode(t, list[last].name, strlen(list[last].name));
+        store_xml_elem_str(&x, "ContinuationToken", t);
+    }
+    if (pf != NULL)
+        store_xml_elem(&x, "Prefix", pf->value.base, pf->value.len);
     store_xml_close(&x, "ListAllMyBucketsResult");
     free(list);
     return store_send_xml(sr, 200, &x);
@@ -165,6 +218,10 @@ static int run_list(store_req_t *sr, store_bucket_t *b, const list_args_t *a, h2
 {
     store_list_params_t p = {a->prefix.base, a->prefix.len, a->delimiter.base, a->delimiter.len, after.len != 0 ? after.base : NULL,
                              after.len,      a->max_keys};
+    if (a->max_keys == 0) {
+        memset(r, 0, sizeof(*r)); /* as S3: max-keys=0 lists nothing and is not truncated */
+        return 0;
+    }
     int e = store_fs_list(b, &p, r);
     if (e != 0)
         return store_send_fs_error(sr, e), -1;
@@ -182,7 +239,9 @@ static int list_v1(store_req_t *sr, store_bucket_t *b)
     store_xml_t x;
     store_xml_begin(&x, "ListBucketResult", STORE_XML_NS);
     store_xml_elem_str(&x, "Name", store_fs_bucket_name(b));
-    store_xml_url_elem(&x, "Prefix", a.prefix.base, a.prefix.len, a.url);
+    /* V1's Prefix is never url-encoded, as in S3 (the SDKs add encoding-type=url to V1 listings and decode Delimiter, Marker,
+     * NextMarker and the keys, not Prefix) */
+    store_xml_elem(&x, "Prefix", a.prefix.base, a.prefix.len);
     store_xml_url_elem(&x, "Marker", marker.base, marker.len, a.url);
     store_xml_elem_u64(&x, "MaxKeys", a.max_keys);
     if (a.delimiter.len != 0)
@@ -209,10 +268,10 @@ static int list_v2(store_req_t *sr, store_bucket_t *b)
     h2o_iovec_t after = sa != NULL ? sa->value : h2o_iovec_init("", 0);
     if (parse_list_args(sr, &a) != 0)
         return 0;
-    if (tok != NULL) {
-        /* the token is the base64 of the last key or prefix returned */
+    if (tok != NULL && tok->value.len != 0) {
+        /* the token is the base64 of the last key or prefix returned; an empty one is no token (as S3) */
         uint8_t *dec = h2o_mem_alloc_pool(&sr->req->pool, tok->value.len + 1);
-        long n = tok->value.len != 0 ? edge_base64_decode(dec, tok->value.base, tok->value.len, EDGE_BASE64_STRICT) : -1;
+        long n = edge_base64_decode(dec, tok->value.base, tok->value.len, EDGE_BASE64_STRICT);
         if (n <= 0 || n > STORE_FS_MAX_KEY + 1)
             return store_send_error(sr, 400, "InvalidArgument", "The continuation token provided is incorrect", NULL);
         after = h2o_iovec_init((char *)dec, (size_t)n);
@@ -377,29 +436,48 @@ static int delete_objects(store_req_t *sr, store_bucket_t *b)
 static int create_bucket(store_req_t *sr)
 {
     h2o_iovec_t body;
+    char location[64] = "";
     if (store_body_read(sr, MAX_XML_BODY, &body) != 0)
         return 0;
     if (body.len != 0) {
         const char *err;
         store_xml_node_t *doc = store_xml_parse(body.base, body.len, &err);
         int ok = doc != NULL && strcmp(doc->name, "CreateBucketConfiguration") == 0;
+        const store_xml_node_t *lc = ok ? store_xml_child(doc, "LocationConstraint") : NULL;
+        int bad_lc =
+            lc != NULL && (lc->text_len >= sizeof(location) ||
+                           strspn(lc->text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != lc->text_len);
+        if (lc != NULL && !bad_lc)
+            memcpy(location, lc->text, lc->text_len + 1);
         store_xml_node_free(doc);
         if (!ok)
             return store_send_error(sr, 400, "MalformedXML",
                                     "The XML you provided was not well-formed or did not validate against our published schema.",
                                     NULL);
-        /* any LocationConstraint is accepted: the store has one region and answers for all (zero setup) */
+        if (bad_lc)
+            return store_send_error(sr, 400, "InvalidLocationConstraint", "The specified location-constraint is not valid.", NULL);
+        /* any LocationConstraint is accepted (the store answers for every region) and kept: GetBucketLocation answers it */
     }
-    int e = store_fs_bucket_create(sr->store->fs, sr->bucket.base);
-    if (e == STORE_FS_EEXIST)
+    char loc[80];
+    int n = snprintf(loc, sizeof(loc), "/%s", sr->bucket.base);
+    int e = store_fs_bucket_create_in(sr->store->fs, sr->bucket.base, location[0] != '\0' ? location : NULL);
+    if (e == STORE_FS_EEXIST) {
+        /* S3's rule: in us-east-1 re-creating a bucket you own succeeds (200); in every other region it is
+         * BucketAlreadyOwnedByYou */
+        store_bucket_t *b = store_fs_bucket_get(sr->store->fs, sr->bucket.base, sr->bucket.len);
+        int legacy = b != NULL && strcmp(bucket_region(sr->store, store_fs_bucket_location(b)), "us-east-1") == 0;
+        store_fs_bucket_release(b);
+        if (legacy) {
+            store_add_header(sr, "location", loc, (size_t)n);
+            return store_send_empty(sr, 200);
+        }
         return store_send_error(sr, 409, "BucketAlreadyOwnedByYou",
                                 "Your previous request to create the named bucket succeeded and you already own it.", NULL);
+    }
     if (e == STORE_FS_EINVAL)
         return store_send_error(sr, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
     if (e != 0)
         return store_send_fs_error(sr, e);
-    char loc[80];
-    int n = snprintf(loc, sizeof(loc), "/%s", sr->bucket.base);
     store_add_header(sr, "location", loc, (size_t)n);
     return store_send_empty(sr, 200);
 }
@@ -443,7 +521,7 @@ static int bucket_get_subresource(store_req_t *sr, store_bucket_t *b, const char
     };
     if (strcmp(sub, "location") == 0) {
         store_xml_t x;
-        const char *region = sr->store->region;
+        const char *region = store_fs_bucket_location(b)[0] != '\0' ? store_fs_bucket_location(b) : sr->store->region;
         store_xml_begin(&x, "LocationConstraint", STORE_XML_NS);
         if (strcmp(region, "us-east-1") != 0) /* S3 answers an empty constraint for us-east-1 */
             store_xml_text(&x, region, strlen(region));
@@ -503,7 +581,8 @@ int store_bucket_dispatch(store_req_t *sr)
         else
             r = list_v1(sr, b);
     } else if (sr->is_head) {
-        store_add_header(sr, "x-amz-bucket-region", sr->store->region, strlen(sr->store->region));
+        const char *region = bucket_region(sr->store, store_fs_bucket_location(b));
+        store_add_header(sr, "x-amz-bucket-region", region, strlen(region));
         r = store_send_empty(sr, 200);
     } else if (is_method(sr, "DELETE")) {
         if (sub == NULL)

@@ -44,6 +44,7 @@ struct store_bucket {
     char name[64];
     char *dir;
     int64_t created_ms;
+    char location[64]; /* the LocationConstraint given at creation ("": none) */
     pthread_rwlock_t lock;
     int deleted;
     atomic_int versioning; /* STORE_FS_VERSIONING_* */
@@ -605,6 +606,11 @@ int64_t store_fs_bucket_created_ms(const store_bucket_t *b)
     return b->created_ms;
 }
 
+const char *store_fs_bucket_location(const store_bucket_t *b)
+{
+    return b->location;
+}
+
 static store_bucket_t *bucket_new(store_fs_t *fs, const char *name, int64_t created_ms)
 {
     store_bucket_t *b = calloc(1, sizeof(*b));
@@ -674,6 +680,7 @@ long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out)
     if (list != NULL) {
         for (size_t i = 0; i != fs->num_buckets; ++i) {
             snprintf(list[i].name, sizeof(list[i].name), "%s", fs->buckets[i]->name);
+            snprintf(list[i].location, sizeof(list[i].location), "%s", fs->buckets[i]->location);
             list[i].created_ms = fs->buckets[i]->created_ms;
         }
         n = (long)fs->num_buckets;
@@ -685,22 +692,36 @@ long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out)
 
 static int write_bucket_record(store_bucket_t *b)
 {
-    char path[PATH_MAX], text[160];
+    char path[PATH_MAX], text[256];
     int v = atomic_load(&b->versioning);
     snprintf(path, sizeof(path), "%s/.bucket", b->dir);
     int n = snprintf(text, sizeof(text), "edgehook-store-bucket 1\ncreated %lld\n%s", (long long)b->created_ms,
                      v == STORE_FS_VERSIONING_ENABLED     ? "versioning Enabled\n"
                      : v == STORE_FS_VERSIONING_SUSPENDED ? "versioning Suspended\n"
                                                           : "");
+    if (b->location[0] != '\0') /* [A-Za-z0-9-] only (store_fs_bucket_create_in) */
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "location %s\n", b->location);
     return write_file_atomic(path, text, (size_t)n, 0644);
 }
 
 int store_fs_bucket_create(store_fs_t *fs, const char *name)
 {
+    return store_fs_bucket_create_in(fs, name, NULL);
+}
+
+int store_fs_bucket_create_in(store_fs_t *fs, const char *name, const char *location)
+{
     size_t len = strlen(name);
     int r = 0;
     if (!store_fs_valid_bucket_name(name, len) || store_fs_reserved_bucket_name(name, len))
         return STORE_FS_EINVAL;
+    if (location != NULL) {
+        size_t ll = strlen(location);
+        if (ll >= sizeof(((store_bucket_t *)NULL)->location) ||
+            strspn(location, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789-") != ll)
+            return STORE_FS_EINVAL;
+    }
     pthread_rwlock_wrlock(&fs->buckets_lock);
     size_t i = bucket_lower_bound(fs, name, len);
     if (i < fs->num_buckets && strcmp(fs->buckets[i]->name, name) == 0) {
@@ -712,6 +733,8 @@ int store_fs_bucket_create(store_fs_t *fs, const char *name)
         r = STORE_FS_ENOMEM;
         goto out;
     }
+    if (location != NULL)
+        snprintf(b->location, sizeof(b->location), "%s", location);
     if (mkdir(b->dir, 0755) != 0) {
         /* EEXIST: a directory the store does not own (no .bucket record) is never adopted */
         log_error("store: cannot create bucket directory %s: %s", b->dir, strerror(errno));
@@ -1848,7 +1871,7 @@ static void load_shard(store_bucket_t *b, const char *shard)
 
 static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], location[64] = "";
     int64_t created = 0;
     int versioning = STORE_FS_VERSIONING_OFF;
     snprintf(path, sizeof(path), "%s/%s/.bucket", fs->root, name);
@@ -1860,6 +1883,8 @@ static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
                 created = strtoll(v, NULL, 10);
             else if (strcmp(n, "versioning") == 0)
                 versioning = strcmp(v, "Enabled") == 0 ? STORE_FS_VERSIONING_ENABLED : STORE_FS_VERSIONING_SUSPENDED;
+            else if (strcmp(n, "location") == 0 && strlen(v) < sizeof(location))
+                snprintf(location, sizeof(location), "%s", v);
         }
         free(text);
     }
@@ -1872,6 +1897,7 @@ static store_bucket_t *load_bucket(store_fs_t *fs, const char *name)
     if (b == NULL)
         return NULL;
     atomic_store(&b->versioning, versioning);
+    memcpy(b->location, location, sizeof(location));
     DIR *d = opendir(b->dir);
     struct dirent *e;
     if (d != NULL) {

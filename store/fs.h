@@ -130,6 +130,10 @@ int store_fs_valid_bucket_name(const char *name, size_t len);
 int store_fs_reserved_bucket_name(const char *name, size_t len);
 /** creates a bucket (directory and record, synced); STORE_FS_EEXIST if it exists, STORE_FS_EINVAL for a bad or reserved name */
 int store_fs_bucket_create(store_fs_t *fs, const char *name);
+/** the same with a LocationConstraint (NULL: none; 1-63 of [A-Za-z0-9-], else STORE_FS_EINVAL), kept in the bucket record */
+int store_fs_bucket_create_in(store_fs_t *fs, const char *name, const char *location);
+/** the LocationConstraint given at creation, "" if none */
+const char *store_fs_bucket_location(const store_bucket_t *b);
 /** deletes an empty bucket (its pending multipart uploads are aborted); STORE_FS_ENOTEMPTY if it has objects */
 int store_fs_bucket_delete(store_fs_t *fs, const char *name);
 /** a reference to a bucket, or NULL; release with store_fs_bucket_release */
@@ -143,6 +147,7 @@ int64_t store_fs_bucket_created_ms(const store_bucket_t *b);
 
 typedef struct store_bucket_info {
     char name[64];
+    char location[64]; /* "" if none was given */
     int64_t created_ms;
 } store_bucket_info_t;
 enum { STORE_FS_VERSIONING_OFF = 0, STORE_FS_VERSIONING_ENABLED = 1, STORE_FS_VERSIONING_SUSPENDED = 2 };

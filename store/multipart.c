@@ -119,10 +119,18 @@ int store_multipart_upload_part_copy(store_req_t *sr, store_bucket_t *b, h2o_iov
         char tail;
         char buf[64];
         snprintf(buf, sizeof(buf), "%.*s", (int)(range.len < 63 ? range.len : 63), range.base);
-        if (sscanf(buf, "bytes=%llu-%llu%c", &a, &z, &tail) != 2 || z < a || z >= src->size) {
+        if (range.len > 63 || sscanf(buf, "bytes=%llu-%llu%c", &a, &z, &tail) != 2 || z < a || buf[6] < '0' || buf[6] > '9') {
             r = store_send_error(sr, 400, "InvalidArgument",
-                                 "The x-amz-copy-source-range value must be of the form bytes=first-last within the source object.",
+                                 "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are "
+                                 "the zero-based offsets of the first and last bytes to copy",
                                  NULL);
+            goto out;
+        }
+        if (z >= src->size) { /* well-formed, but past the source's end: S3's InvalidRange */
+            char msg[128];
+            snprintf(msg, sizeof(msg), "Range specified is not valid for source object of size: %llu",
+                     (unsigned long long)src->size);
+            r = store_send_error(sr, 416, "InvalidRange", msg, NULL);
             goto out;
         }
         start = a;

@@ -35,6 +35,23 @@ static int etag_list_matches(h2o_iovec_t list, const char *etag)
     return edge_etag_list_matches(list.base, list.len, etag, strlen(etag), 1);
 }
 
+/* a 304 carries what a 200 would have of the validators and caching headers (RFC 7232 section 4.1), as S3's does */
+static int not_modified(store_req_t *sr, const store_obj_t *o)
+{
+    static const char *const keep[] = {"cache-control", "expires", "content-location", "vary"};
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "\"%s\"", o->etag);
+    store_add_header(sr, "etag", buf, (size_t)n);
+    store_http_date(o->mtime_ms, buf);
+    store_add_header(sr, "last-modified", buf, strlen(buf));
+    for (size_t i = 0; i != sizeof(keep) / sizeof(keep[0]); ++i) {
+        const char *v = store_fs_obj_header(o, keep[i]);
+        if (v != NULL)
+            store_add_header(sr, keep[i], v, strlen(v));
+    }
+    return store_send_empty(sr, 304);
+}
+
 /* RFC 7232 section 6 order; 0 to go on, else the response (304 or 412) has been sent */
 static int check_conditions(store_req_t *sr, const store_obj_t *o, int *answered)
 {
@@ -52,9 +69,9 @@ static int check_conditions(store_req_t *sr, const store_obj_t *o, int *answered
     }
     if (inm.base != NULL) {
         if (etag_list_matches(inm, o->etag))
-            return store_send_empty(sr, 304);
+            return not_modified(sr, o);
     } else if (ims.base != NULL && store_parse_http_date(ims, &t) == 0 && mtime <= t) {
-        return store_send_empty(sr, 304);
+        return not_modified(sr, o);
     }
     *answered = 0;
     return 0;
@@ -359,8 +376,6 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
 
     if (req->entity.base == NULL && req->version < 0x200 && store_req_header(sr, "x-amz-decoded-content-length").base == NULL)
         return store_send_error(sr, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.", NULL);
-    if (pc.if_none_match.base != NULL && !h2o_memis(pc.if_none_match.base, pc.if_none_match.len, H2O_STRLIT("*")))
-        return store_send_error(sr, 501, "NotImplemented", "If-None-Match on PUT supports only '*'.", NULL);
     if (store_collect_headers(sr, &headers, &num_headers) != 0)
         return 0;
     /* a cheap early check; the binding one runs again under the bucket lock at the commit */
@@ -584,6 +599,14 @@ store_obj_t *store_copy_source(store_req_t *sr, h2o_iovec_t source, char bucket[
 static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
 {
     char srcb[64];
+    /* If-Match / If-None-Match are about the destination (conditional write), x-amz-copy-source-if-* about the source */
+    put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
+    int refusal;
+    store_obj_t *cur = store_fs_obj_get(b, sr->key.base, sr->key.len);
+    refusal = on_put_precond(&pc, cur);
+    store_fs_obj_release(cur);
+    if (refusal != 0)
+        return precond_error(sr, refusal);
     store_obj_t *src = store_copy_source(sr, source, srcb);
     if (src == NULL)
         return 0;
@@ -631,8 +654,8 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         snprintf(etag, sizeof(etag), "%s", src->etag);
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
     store_obj_t *o;
-    if ((e = store_fs_writer_commit(&w, &meta, NULL, NULL, NULL, &o)) != 0) {
-        r = store_send_fs_error(sr, e);
+    if ((e = store_fs_writer_commit(&w, &meta, on_put_precond, &pc, &refusal, &o)) != 0) {
+        r = e == STORE_FS_EPRECOND ? precond_error(sr, refusal) : store_send_fs_error(sr, e);
         goto out;
     }
     store_xml_t x;

@@ -763,6 +763,45 @@ int store_body_read(store_req_t *sr, size_t max, h2o_iovec_t *out)
 
 /* ---- object headers from a request ------------------------------------------------------------------------------------------- */
 
+/* value without its aws-chunked tokens (case-insensitive), otherwise unchanged; pool memory */
+static h2o_iovec_t strip_aws_chunked(h2o_mem_pool_t *pool, h2o_iovec_t value)
+{
+    char *buf = h2o_mem_alloc_pool(pool, value.len + 1);
+    memcpy(buf, value.base, value.len);
+    size_t len = value.len, p = 0;
+    while (p < len) {
+        size_t s = p, e, t;
+        while (s < len && (buf[s] == ' ' || buf[s] == '\t'))
+            ++s;
+        for (e = s; e < len && buf[e] != ','; ++e)
+            ;
+        for (t = e; t > s && (buf[t - 1] == ' ' || buf[t - 1] == '\t'); --t)
+            ;
+        if (!h2o_lcstris(buf + s, t - s, H2O_STRLIT("aws-chunked"))) {
+            p = e + 1;
+            continue;
+        }
+        /* remove [p, e+1) when a comma follows, else [the previous comma, end) */
+        size_t from = p, to = e < len ? e + 1 : len;
+        if (e >= len) {
+            from = p;
+            while (from > 0 && buf[from - 1] != ',')
+                --from;
+            if (from > 0)
+                --from;
+        }
+        memmove(buf + from, buf + to, len - to);
+        len -= to - from;
+        p = from;
+    }
+    /* a leading separator left by removing the first token */
+    size_t lead = 0;
+    while (lead < len && (buf[lead] == ' ' || buf[lead] == '\t'))
+        ++lead;
+    buf[len] = '\0';
+    return h2o_iovec_init(buf + lead, len - lead);
+}
+
 int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num)
 {
     static const char *const standard[] = {
@@ -783,29 +822,11 @@ int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num)
         if (name->len > 11 && memcmp(name->base, "x-amz-meta-", 11) == 0)
             meta_size += name->len - 11 + value.len;
         if (h2o_memis(name->base, name->len, H2O_STRLIT("content-encoding"))) {
-            /* aws-chunked is the transfer framing, not the object's encoding */
-            char *buf = h2o_mem_alloc_pool(&sr->req->pool, value.len + 1);
-            size_t bl = 0;
-            const char *p = value.base, *end = value.base + value.len;
-            while (p < end) {
-                const char *c = memchr(p, ',', (size_t)(end - p));
-                const char *e = c != NULL ? c : end, *s = p;
-                while (s < e && (*s == ' ' || *s == '\t'))
-                    ++s;
-                const char *t = e;
-                while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                    --t;
-                if (t > s && !h2o_lcstris(s, (size_t)(t - s), H2O_STRLIT("aws-chunked"))) {
-                    if (bl != 0)
-                        buf[bl++] = ',';
-                    memcpy(buf + bl, s, (size_t)(t - s));
-                    bl += (size_t)(t - s);
-                }
-                p = e + 1;
-            }
-            if (bl == 0)
+            /* aws-chunked is the transfer framing, not the object's encoding: it goes with the separator after it (or before it,
+             * when last); everything else is kept byte for byte ("deflate, gzip" stays so) */
+            value = strip_aws_chunked(&sr->req->pool, value);
+            if (value.len == 0)
                 continue;
-            value = h2o_iovec_init(buf, bl);
         }
         if (h2o_memis(name->base, name->len, H2O_STRLIT("content-type")))
             has_type = 1;

@@ -193,7 +193,7 @@ def anonymous_and_error_format():
     error(s3("PATCH", "/proto/k"), 405, "MethodNotAllowed")
     error(s3("PUT", "/Bad_Name"), 400, "InvalidBucketName")
     error(s3("PUT", "/ab"), 400, "InvalidBucketName")
-    error(s3("PUT", "/proto"), 409, "BucketAlreadyOwnedByYou")
+    ok(s3("PUT", "/proto"))  # re-creating your own bucket in us-east-1: 200, as S3 (test_store_api covers other regions)
     # every response carries a request id, success too
     r = ok(s3("GET", "/"))
     assert r.headers.get("x-amz-request-id") and b"<Name>proto</Name>" in r.body
