@@ -534,6 +534,8 @@ static int bucket_get_subresource(store_req_t *sr, store_bucket_t *b, const char
         return store_multipart_list_uploads(sr, b);
     if (strcmp(sub, "acl") == 0)
         return store_send_acl(sr);
+    if (strcmp(sub, "cors") == 0)
+        return store_cors_get(sr, b);
     if (strcmp(sub, "versioning") == 0)
         return store_versioning_get(sr, b);
     if (strcmp(sub, "logging") == 0)
@@ -587,7 +589,9 @@ int store_bucket_dispatch(store_req_t *sr)
     } else if (is_method(sr, "DELETE")) {
         if (sub == NULL)
             r = delete_bucket(sr);
-        else if (strcmp(sub, "cors") == 0 || strcmp(sub, "policy") == 0 || strcmp(sub, "lifecycle") == 0 ||
+        else if (strcmp(sub, "cors") == 0)
+            r = store_cors_delete(sr, b);
+        else if (strcmp(sub, "policy") == 0 || strcmp(sub, "lifecycle") == 0 ||
                  strcmp(sub, "tagging") == 0 || strcmp(sub, "website") == 0 || strcmp(sub, "encryption") == 0)
             r = store_send_empty(sr, 204); /* nothing is configured, so there is nothing to delete */
         else
@@ -597,9 +601,12 @@ int store_bucket_dispatch(store_req_t *sr)
         if (sub != NULL && strcmp(sub, "delete") == 0)
             r = delete_objects(sr, b);
         else
-            r = store_send_error(sr, 501, "NotImplemented", "POST uploads to a bucket are not implemented.", NULL);
+            r = store_send_error(sr, 412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data",
+                                 "<Condition>Bucket POST must be of the enclosure-type multipart/form-data</Condition>");
     } else if (is_method(sr, "PUT")) {
-        if (strcmp(sub, "acl") == 0 && store_req_header(sr, "x-amz-acl").base != NULL)
+        if (sub != NULL && strcmp(sub, "cors") == 0)
+            r = store_cors_put(sr, b);
+        else if (strcmp(sub, "acl") == 0 && store_req_header(sr, "x-amz-acl").base != NULL)
             r = store_send_empty(sr, 200); /* canned ACLs are accepted and ignored: everything is private */
         else if (strcmp(sub, "versioning") == 0)
             r = store_versioning_put(sr, b);
@@ -611,4 +618,14 @@ int store_bucket_dispatch(store_req_t *sr)
     }
     store_fs_bucket_release(b);
     return r;
+}
+
+int store_body_checksum_present(store_req_t *sr)
+{
+    return has_body_checksum(sr);
+}
+
+int store_body_check_other_checksums(store_req_t *sr, h2o_iovec_t body)
+{
+    return check_other_checksums(sr, body);
 }

@@ -799,6 +799,95 @@ int store_fs_bucket_delete(store_fs_t *fs, const char *name)
     return 0;
 }
 
+/* ---- bucket configuration documents (CORS, ...) ------------------------------------------------------------------------------- */
+
+/* root/<bucket>/.NAME: NAME is a short lowercase word chosen by the store (never a client's text) */
+static int config_path(store_bucket_t *b, const char *name, char *path, size_t len)
+{
+    for (const char *c = name; *c != '\0'; ++c)
+        if (!(*c >= 'a' && *c <= 'z'))
+            return -1;
+    return (size_t)snprintf(path, len, "%s/.%s", b->dir, name) < len ? 0 : -1;
+}
+
+int store_fs_bucket_config_put(store_bucket_t *b, const char *name, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    int r = 0;
+    if (config_path(b, name, path, sizeof(path)) != 0)
+        return STORE_FS_EINVAL;
+    /* the read lock keeps a DeleteBucket (write lock) from moving the directory away meanwhile */
+    pthread_rwlock_rdlock(&b->lock);
+    if (b->deleted) {
+        r = STORE_FS_ENOENT;
+    } else if (data != NULL ? write_file_atomic(path, data, len, 0644) != 0 : (unlink(path) != 0 && errno != ENOENT)) {
+        log_error("store: cannot write %s: %s", path, strerror(errno));
+        r = STORE_FS_EIO;
+    } else if (fsync_dir(b->dir) != 0) {
+        log_error("store: cannot sync %s: %s", b->dir, strerror(errno));
+        r = STORE_FS_EIO;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return r;
+}
+
+static uint64_t config_version(const struct stat *st)
+{
+    return ((uint64_t)st->st_ino * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec) ^
+           ((uint64_t)st->st_size << 40);
+}
+
+int store_fs_bucket_config_version(store_bucket_t *b, const char *name, uint64_t *version)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (config_path(b, name, path, sizeof(path)) != 0)
+        return STORE_FS_EINVAL;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+    *version = config_version(&st);
+    return 0;
+}
+
+int store_fs_bucket_config_get(store_bucket_t *b, const char *name, size_t max, char **out, size_t *len, uint64_t *version)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (config_path(b, name, path, sizeof(path)) != 0)
+        return STORE_FS_EINVAL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > max) {
+        close(fd);
+        return STORE_FS_EIO;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    if (buf == NULL) {
+        close(fd);
+        return STORE_FS_ENOMEM;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            close(fd);
+            return STORE_FS_EIO;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    if (version != NULL)
+        *version = config_version(&st);
+    return 0;
+}
+
 /* ---- the object index -------------------------------------------------------------------------------------------------------- */
 
 /* first index with key >= (key, len) (caller holds b->lock) */

@@ -15,6 +15,7 @@
  *   root/.lock                         flock()ed by the running process: one process per root
  *   root/.seeding-NAME                 a store.seed of bucket NAME ('.' written '_') in progress, see store/seed.h
  *   root/<bucket>/.bucket              bucket record (creation time)
+ *   root/<bucket>/.cors                bucket configuration documents (store_fs_bucket_config_*): the CORS rules
  *   root/<bucket>/<hh>/<H>.meta        object record ("sidecar"): key, size, ETag, time, headers, data file name
  *   root/<bucket>/<hh>/<H>.<gen>       object data (single PUT, copy) - immutable once written
  *   root/<bucket>/<hh>/<H>.<gen>.parts/1..N   object data of a completed multipart upload (the parts, renamed in)
@@ -158,6 +159,19 @@ int store_fs_bucket_set_versioning(store_bucket_t *b, int state);
 
 /** all buckets sorted by name (malloc'd array in *out, free() it); returns the count or a negative code */
 long store_fs_bucket_list(store_fs_t *fs, store_bucket_info_t **out);
+
+/* ---- bucket configuration documents ---- */
+
+/**
+ * A bucket's configuration document NAME (a lowercase word: "cors"), kept as root/<bucket>/.NAME: written atomically and durably
+ * (data NULL removes it). STORE_FS_ENOENT if the bucket was deleted meanwhile.
+ */
+int store_fs_bucket_config_put(store_bucket_t *b, const char *name, const void *data, size_t len);
+/** reads it (at most max bytes) into a malloc'd, NUL-terminated *out; *version (if not NULL) changes whenever it is rewritten.
+ * STORE_FS_ENOENT if there is none. */
+int store_fs_bucket_config_get(store_bucket_t *b, const char *name, size_t max, char **out, size_t *len, uint64_t *version);
+/** its version without reading it (one stat); STORE_FS_ENOENT if there is none */
+int store_fs_bucket_config_version(store_bucket_t *b, const char *name, uint64_t *version);
 
 /* ---- objects ---- */
 

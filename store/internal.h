@@ -174,6 +174,28 @@ int store_send_acl(store_req_t *sr);
 /** ListBuckets (GET /) */
 int store_list_buckets(store_req_t *sr);
 
+/** 1 if the request names a body checksum (Content-MD5, x-amz-checksum-*, x-amz-sdk-checksum-algorithm, a checksum trailer), as
+ * S3 requires of DeleteObjects and PutBucketCors */
+int store_body_checksum_present(store_req_t *sr);
+/** verifies the x-amz-checksum-crc64nvme/sha1/sha256 headers against a small body read whole; -1 after sending the error */
+int store_body_check_other_checksums(store_req_t *sr, h2o_iovec_t body);
+
+/* ---- cors.c ---- */
+/** GetBucketCors, PutBucketCors, DeleteBucketCors (?cors) */
+int store_cors_get(store_req_t *sr, store_bucket_t *b);
+int store_cors_put(store_req_t *sr, store_bucket_t *b);
+int store_cors_delete(store_req_t *sr, store_bucket_t *b);
+/** answers a preflight OPTIONS request (unauthenticated) from the bucket's rules */
+int store_cors_preflight(store_req_t *sr);
+/** adds Vary and, when a rule matches the request's Origin and method, the Access-Control-* headers to the response built */
+void store_cors_response(store_req_t *sr);
+
+/* ---- post.c ---- */
+/** 1 if the request is a POST Object form upload (POST to a bucket, multipart/form-data, no sub-resource) */
+int store_post_is_form(store_req_t *sr);
+/** POST Object: authenticates the form by its policy signature (not the Authorization header), stores the file */
+int store_post_object(store_req_t *sr);
+
 /* ---- object.c ---- */
 /** answers an object-level request: Get/Head/Put/Copy/Delete and the multipart operations on a key */
 int store_object_dispatch(store_req_t *sr);

@@ -1087,10 +1087,9 @@ static int address(store_req_t *sr)
 
 /* ---- requests as store jobs -------------------------------------------------------------------------------------------------- */
 
-/* on a store thread: the whole S3 request, from parsing to the response it records */
-static void run_request(store_job_t *job)
+/* on a store thread: the whole S3 request, from parsing to the response it records (then its CORS headers: run_request) */
+static void handle_request(store_req_t *sr)
 {
-    store_req_t *sr = (store_req_t *)job;
     store_t *s = sr->store;
     store_http_t *req = sr->req;
     const char *reason;
@@ -1112,6 +1111,15 @@ static void run_request(store_job_t *job)
     }
     parse_query(sr);
     address(sr);
+    /* unauthenticated by the Authorization header: CORS preflights, and form uploads (signed in their fields) */
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+        store_cors_preflight(sr);
+        return;
+    }
+    if (store_post_is_form(sr)) {
+        store_post_object(sr);
+        return;
+    }
     if (authenticate(sr) != 0)
         return;
 
@@ -1138,6 +1146,13 @@ static void run_request(store_job_t *job)
         return;
     }
     store_object_dispatch(sr);
+}
+
+static void run_request(store_job_t *job)
+{
+    store_req_t *sr = (store_req_t *)job;
+    handle_request(sr);
+    store_cors_response(sr);
 }
 
 typedef struct release_job {
