@@ -210,13 +210,27 @@ const char *s3origin_describe(const origin_t *o, char *domain, size_t size)
     return s != NULL && !s->virtual_host ? s->bucket : NULL;
 }
 
-/* headers an S3 origin may see from the client: what matters for caching and conditional reads; the rest (cookies, the
- * client's Authorization and x-amz-* headers) could change what S3 does or break the signature */
+/* headers an S3 origin may see from the client: what matters for caching and conditional reads, and CORS (Origin and a
+ * preflight's Access-Control-Request-*: the bucket's CORS rules answer them, when the behavior forwards them); the rest
+ * (cookies, the client's Authorization and x-amz-* headers) could change what S3 does or break the signature */
 static int s3_forwardable(const h2o_iovec_t *name)
 {
-    static const char *const keep[] = {"host",          "range",           "if-match",        "if-none-match", "if-modified-since",
-                                       "if-unmodified-since", "if-range", "user-agent",     "via",           "x-forwarded-for",
-                                       "accept",        "accept-encoding", NULL};
+    static const char *const keep[] = {"host",
+                                       "range",
+                                       "if-match",
+                                       "if-none-match",
+                                       "if-modified-since",
+                                       "if-unmodified-since",
+                                       "if-range",
+                                       "user-agent",
+                                       "via",
+                                       "x-forwarded-for",
+                                       "accept",
+                                       "accept-encoding",
+                                       "origin",
+                                       "access-control-request-method",
+                                       "access-control-request-headers",
+                                       NULL};
     for (const char *const *k = keep; *k != NULL; ++k)
         if (headers_name_is(name, *k, strlen(*k)))
             return 1;
