@@ -16,7 +16,8 @@
 static const char *const cors_methods[] = {"GET", "PUT", "HEAD", "POST", "DELETE"};
 #define NUM_METHODS (sizeof(cors_methods) / sizeof(cors_methods[0]))
 
-/* ---- the document ------------------------------------------------------------------------------------------------------------- */
+/* ---- the document -------------------------------------------------------------------------------------------------------------
+ */
 
 static int count_char(const char *s, char c)
 {
@@ -118,7 +119,8 @@ static int serialize(const store_xml_node_t *doc, store_xml_t *x)
     return x->failed ? -1 : 0;
 }
 
-/* ---- the parsed rules of a bucket, cached by the document's version ------------------------------------------------------------ */
+/* ---- the parsed rules of a bucket, cached by the document's version ------------------------------------------------------------
+ */
 
 typedef struct cors_config {
     store_xml_node_t *doc;
@@ -194,7 +196,8 @@ static cors_config_t *config_get(store_t *s, store_bucket_t *b)
     return c;
 }
 
-/* ---- matching ----------------------------------------------------------------------------------------------------------------- */
+/* ---- matching -----------------------------------------------------------------------------------------------------------------
+ */
 
 /* pattern with at most one '*' (any run of characters); icase: ASCII case-insensitive */
 static int wild_match(const char *pat, const char *s, size_t len, int icase)
@@ -279,7 +282,8 @@ static void add_rule_headers(store_req_t *sr, const cors_match_t *m, h2o_iovec_t
         store_add_header(sr, "access-control-allow-credentials", "true", 4);
 }
 
-/* ---- the operations ----------------------------------------------------------------------------------------------------------- */
+/* ---- the operations -----------------------------------------------------------------------------------------------------------
+ */
 
 int store_cors_get(store_req_t *sr, store_bucket_t *b)
 {

@@ -51,7 +51,8 @@ static int fail(store_form_t *f, const char *why)
 
 /* ---- Content-Type: multipart/form-data; boundary=... ------------------------------------------------------------------------- */
 
-/* reads a parameter value (token or quoted-string) at *p; unescaped into out (at most cap - 1 bytes, NUL-terminated); -1 if invalid */
+/* reads a parameter value (token or quoted-string) at *p; unescaped into out (at most cap - 1 bytes, NUL-terminated); -1 if invalid
+ */
 static int param_value(const char **p, const char *end, char *out, size_t cap, size_t *out_len)
 {
     const char *s = *p;

@@ -4,7 +4,8 @@
  * (in pieces, never buffered: a part may be gigabytes) and its end. Linear in the input: every byte is looked at a bounded number
  * of times whatever its content (the delimiter search skips by memchr on CR; a partial delimiter at the end of a piece is held, at
  * most 74 bytes). Bounded memory: a part's header block is at most STORE_FORM_MAX_HEAD bytes; the preamble and epilogue are
- * skipped, not kept. Strict where browsers and SDKs are: CRLF line ends, a Content-Disposition: form-data with a name on every part.
+ * skipped, not kept. Strict where browsers and SDKs are: CRLF line ends, a Content-Disposition: form-data with a name on every
+ * part.
  */
 #ifndef EDGE_STORE_MULTIPARTFORM_H
 #define EDGE_STORE_MULTIPARTFORM_H

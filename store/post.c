@@ -17,8 +17,8 @@
 
 #define POST_MAX_FIELDS_SIZE (64u << 10) /* every field but the file, names and values */
 #define POST_MAX_FIELDS 200
-#define POST_SLICE (256u << 10)   /* the request body is read in slices of this */
-#define POST_WBUF (256u << 10)    /* file data is written in blocks of this */
+#define POST_SLICE (256u << 10)        /* the request body is read in slices of this */
+#define POST_WBUF (256u << 10)         /* file data is written in blocks of this */
 #define POST_MAX_OVERHEAD (128u << 10) /* a body may be this much larger than the largest file (fields, part heads) */
 
 typedef struct post_ctx {
@@ -61,7 +61,8 @@ static const store_post_field_t *field(post_ctx_t *c, const char *name)
     return NULL;
 }
 
-/* ---- authorization: the signature of the policy, then the policy -------------------------------------------------------------- */
+/* ---- authorization: the signature of the policy, then the policy --------------------------------------------------------------
+ */
 
 static int denied_anonymous(post_ctx_t *c)
 {
@@ -74,8 +75,8 @@ static int denied_anonymous(post_ctx_t *c)
 static int missing_field(post_ctx_t *c, const char *name)
 {
     char msg[160];
-    snprintf(msg, sizeof(msg), "Bucket POST must contain a field named '%s'.  If it is specified, please check the order of the fields.",
-             name);
+    snprintf(msg, sizeof(msg),
+             "Bucket POST must contain a field named '%s'.  If it is specified, please check the order of the fields.", name);
     return err(c, 400, "InvalidArgument", msg, NULL);
 }
 
@@ -111,8 +112,7 @@ static int check_sigv4(post_ctx_t *c, const store_post_field_t *policy)
     }
     if (np != 5 || p + lens[4] != end || lens[1] != 8 || lens[2] == 0 || lens[2] > 32 ||
         !h2o_memis(parts[3], lens[3], H2O_STRLIT("s3")) || !h2o_memis(parts[4], lens[4], H2O_STRLIT("aws4_request")))
-        return err(c, 400, "InvalidArgument",
-                   "x-amz-credential must be <access key>/<YYYYMMDD>/<region>/s3/aws4_request.", NULL);
+        return err(c, 400, "InvalidArgument", "x-amz-credential must be <access key>/<YYYYMMDD>/<region>/s3/aws4_request.", NULL);
     for (size_t i = 0; i != 8; ++i)
         if (parts[1][i] < '0' || parts[1][i] > '9')
             return err(c, 400, "InvalidArgument", "x-amz-credential has an invalid date.", NULL);
@@ -241,7 +241,8 @@ static int authorize(post_ctx_t *c, const char *filename, size_t filename_len)
     return 0;
 }
 
-/* ---- the form's parts --------------------------------------------------------------------------------------------------------- */
+/* ---- the form's parts ---------------------------------------------------------------------------------------------------------
+ */
 
 static int flush(post_ctx_t *c)
 {
@@ -322,8 +323,7 @@ static int on_part(void *p, const store_form_part_t *part)
     c->in_field = 1;
     return 0;
 too_much:
-    return err(c, 400, "MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file were too large.",
-               NULL);
+    return err(c, 400, "MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file were too large.", NULL);
 }
 
 static int on_data(void *p, const void *data, size_t len)
@@ -360,8 +360,8 @@ static int on_data(void *p, const void *data, size_t len)
  * Content-Language, Expires, x-amz-meta-* */
 static int collect_headers(post_ctx_t *c, store_header_t **out, size_t *num)
 {
-    static const char *const standard[] = {"content-type",     "cache-control", "content-disposition", "content-encoding",
-                                            "content-language", "expires",       NULL};
+    static const char *const standard[] = {
+        "content-type", "cache-control", "content-disposition", "content-encoding", "content-language", "expires", NULL};
     store_header_t *list = h2o_mem_alloc_pool(&c->sr->req->pool, sizeof(*list) * (c->num_fields + 1));
     size_t n = 0, meta = 0;
     int has_type = 0;
@@ -436,7 +436,8 @@ static int on_part_end(void *p)
     return 0;
 }
 
-/* ---- the answer --------------------------------------------------------------------------------------------------------------- */
+/* ---- the answer ---------------------------------------------------------------------------------------------------------------
+ */
 
 static void append_encoded(sigv4_buf_t *b, const char *s, size_t len, int keep_slash)
 {
@@ -508,7 +509,8 @@ static int answer(post_ctx_t *c)
     return store_send_xml(sr, 201, &x);
 }
 
-/* ---- the request -------------------------------------------------------------------------------------------------------------- */
+/* ---- the request --------------------------------------------------------------------------------------------------------------
+ */
 
 int store_post_is_form(store_req_t *sr)
 {

@@ -7,7 +7,8 @@
 #include <time.h>
 #include "store/postpolicy.h"
 
-/* ---- JSON: just enough for a policy (objects, arrays, strings, numbers, literals), depth and count bounded ---------------------- */
+/* ---- JSON: just enough for a policy (objects, arrays, strings, numbers, literals), depth and count bounded ----------------------
+ */
 
 enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 
@@ -248,8 +249,8 @@ static int jvalue(jparser_t *j, jval_t *v, int depth)
             ++j->p;
         if (j->p >= j->end || !(*j->p >= '0' && *j->p <= '9'))
             return j->error = "invalid number", -1;
-        while (j->p < j->end && ((*j->p >= '0' && *j->p <= '9') || *j->p == '.' || *j->p == 'e' || *j->p == 'E' ||
-                                 *j->p == '+' || *j->p == '-'))
+        while (j->p < j->end &&
+               ((*j->p >= '0' && *j->p <= '9') || *j->p == '.' || *j->p == 'e' || *j->p == 'E' || *j->p == '+' || *j->p == '-'))
             ++j->p;
         v->type = J_NUM;
         v->len = (size_t)(j->p - s);
@@ -488,12 +489,11 @@ int store_post_policy_parse(const char *json, size_t len, store_post_policy_t *p
             goto invalid;
         }
         continue;
-    invalid:
-        {
-            char *t = text_dup(c->src, c->src_len);
-            snprintf(err, errlen, "Invalid Policy: Invalid Condition: %s", t != NULL ? t : "");
-            free(t);
-        }
+    invalid : {
+        char *t = text_dup(c->src, c->src_len);
+        snprintf(err, errlen, "Invalid Policy: Invalid Condition: %s", t != NULL ? t : "");
+        free(t);
+    }
         goto fail;
     too_many:
         snprintf(err, errlen, "Invalid Policy: more than %d conditions.", STORE_POST_MAX_CONDITIONS);

@@ -39,7 +39,8 @@ typedef struct store_post_field {
     size_t value_len;
 } store_post_field_t;
 
-/** 1 if a field of this (lowercase) name needs no condition: file, policy, x-amz-signature, signature, awsaccesskeyid, x-ignore-* */
+/** 1 if a field of this (lowercase) name needs no condition: file, policy, x-amz-signature, signature, awsaccesskeyid, x-ignore-*
+ */
 int store_post_field_exempt(const char *name);
 
 /**

@@ -34,6 +34,7 @@ build sigv4_auth "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build sigv4_presigned "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
+build store_post "$SRC/store/multipartform.c" "$SRC/store/postpolicy.c"
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c" "$SRC/conf/envsubst.c" "$SRC/conf/pattern.c" "$SRC/conf/dump.c" "$SRC/conf/diff.c" "$SRC/base/str.c" -lyaml -lcrypto
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
