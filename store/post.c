@@ -417,9 +417,12 @@ static int end_file(post_ctx_t *c)
     sigv4_hex(md5, 16, c->etag);
     store_obj_meta_t meta = {c->etag, 0, headers, num_headers};
     c->writer_open = 0;
-    int e = store_fs_writer_commit(&c->w, &meta, NULL, NULL, NULL, NULL);
+    store_obj_t *obj = NULL;
+    int e = store_fs_writer_commit(&c->w, &meta, NULL, NULL, NULL, &obj);
     if (e != 0)
         return store_send_fs_error(c->sr, e), c->answered = 1, -1;
+    store_version_headers(c->sr, c->b, obj); /* x-amz-version-id on a versioned bucket */
+    store_fs_obj_release(obj);
     c->committed = 1;
     return STORE_FORM_STOPPED; /* S3 ignores what follows the file */
 }
@@ -558,11 +561,22 @@ int store_post_object(store_req_t *sr)
         goto out;
     }
     store_form_init(f, boundary, &cbs, c);
-    int r = STORE_FORM_OK, gone = 0;
-    for (uint64_t off = 0; off < len && r == STORE_FORM_OK;) {
+    int r = STORE_FORM_OK, gone = 0, streamed = sr->req->stream != NULL;
+    uint64_t total = 0;
+    /* streamed (HTTP/1.1): read to the end (n == 0); buffered (HTTP/2): Content-Length bytes */
+    for (uint64_t off = 0; r == STORE_FORM_OK && (streamed || off < len);) {
         long n = store_req_entity(sr, off, buf, POST_SLICE);
-        if (n <= 0) {
+        if (n < 0 || (n == 0 && !streamed)) {
             gone = 1; /* the client went away: nobody to answer */
+            break;
+        }
+        if (n == 0)
+            break;
+        if ((total += (uint64_t)n) > s->max_put_size + POST_MAX_OVERHEAD) {
+            /* a chunked body (no Content-Length to check first) that goes on and on */
+            if (!c->answered)
+                store_send_error(sr, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.", NULL);
+            c->answered = 1;
             break;
         }
         r = store_form_feed(f, buf, (size_t)n);
