@@ -36,6 +36,12 @@ struct store_fs {
     pthread_mutex_t uploads_lock;
     store_upload_t **uploads; /* sorted by id */
     size_t num_uploads, cap_uploads;
+    /* completion records (.uploads/<id>.done) oldest first, to remove them when they expire (under uploads_lock) */
+    struct completed_ref {
+        char id[33];
+        int64_t ms;
+    } *completed;
+    size_t completed_head, num_completed, cap_completed;
 };
 
 struct store_bucket {
@@ -1646,7 +1652,29 @@ long store_fs_upload_parts(store_upload_t *u, unsigned after, size_t max, store_
     return n;
 }
 
+/* the current version of key (not a delete marker) as a commit's precondition sees it, checked now under the read lock */
+static int precond_now(store_bucket_t *b, const char *key, size_t len, store_fs_precond_cb precond, void *ctx)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    size_t i = obj_lower_bound(b, key, len);
+    const store_obj_t *cur =
+        i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0 && !b->objs[i]->delete_marker ? b->objs[i]
+                                                                                                                        : NULL;
+    int r = precond(ctx, cur);
+    pthread_rwlock_unlock(&b->lock);
+    return r;
+}
+
+static int write_completed(store_fs_t *fs, const store_upload_t *u, const char *etag, int64_t mtime_ms);
+static void completed_push(store_fs_t *fs, const char *id, int64_t ms);
+
 int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *parts, size_t n, unsigned *bad_part, store_obj_t **out)
+{
+    return store_fs_upload_complete_if(u, parts, n, NULL, NULL, NULL, bad_part, out);
+}
+
+int store_fs_upload_complete_if(store_upload_t *u, const store_complete_part_t *parts, size_t n, store_fs_precond_cb precond,
+                                void *ctx, int *refusal, unsigned *bad_part, store_obj_t **out)
 {
     EDGE_CHECK_OBJ(u, STORE_UPLOAD_MAGIC);
     store_fs_t *fs = u->fs;
@@ -1702,6 +1730,16 @@ int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *par
         r = STORE_FS_ENOENT;
         goto out;
     }
+    /* a condition that fails now leaves the upload as it is; the binding check is the commit's */
+    if (precond != NULL) {
+        int pr = precond_now(b, u->key, u->key_len, precond, ctx);
+        if (pr != 0) {
+            if (refusal != NULL)
+                *refusal = pr;
+            r = STORE_FS_EPRECOND;
+            goto out;
+        }
+    }
 
     /* the multipart ETag: MD5 of the concatenated binary part MD5s, then "-N" */
     char etag[48];
@@ -1742,7 +1780,14 @@ int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *par
         r = STORE_FS_EIO;
         goto undo;
     }
-    store_obj_meta_t om = {etag, 0, u->headers, u->num_headers};
+    /* the completion record first (a repeated Complete answers from it): it counts only while the key's current version is
+     * the one committed below (same ETag and time), so a crash before the commit leaves a record that matches nothing */
+    int64_t mtime = now_ms();
+    if (write_completed(fs, u, etag, mtime) != 0) {
+        r = STORE_FS_EIO;
+        goto undo;
+    }
+    store_obj_meta_t om = {etag, mtime, u->headers, u->num_headers};
     store_obj_t *o = obj_new(u->key, u->key_len, NULL, total, &om);
     char *dp = strdup(datadir);
     uint64_t *sizes = calloc(n, sizeof(uint64_t));
@@ -1759,15 +1804,24 @@ int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *par
     o->part_sizes = sizes;
     for (size_t i = 0; i != n; ++i)
         sizes[i] = chosen[i]->size;
-    /* from here the data belongs to o: a failed commit deletes it, and the upload is broken anyway; mark it gone */
-    r = commit_obj(b, o, NULL, NULL, NULL, out);
+    /* from here the data belongs to o: a failed commit (also a condition that a concurrent writer made fail) deletes it, and
+     * the upload is broken anyway; mark it gone */
+    r = commit_obj(b, o, precond, ctx, refusal, out);
     u->gone = 1;
     finished = 1;
     rm_rf(u->dir);
+    if (r != 0) {
+        snprintf(from, sizeof(from), "%s.done", u->dir);
+        unlink(from);
+    }
     fsync_dir(fs->uploads_dir);
+    if (r == 0)
+        completed_push(fs, u->id, mtime);
     goto out;
 
 undo:
+    snprintf(from, sizeof(from), "%s.done", u->dir);
+    unlink(from); /* a completion record written before the failure */
     while (moved-- != 0) {
         snprintf(from, sizeof(from), "%s/%u.%s", u->dir, chosen[moved]->number, chosen[moved]->etag);
         snprintf(to, sizeof(to), "%s/%zu", datadir, moved + 1);
@@ -1781,6 +1835,143 @@ out:
     free(chosen);
     store_fs_bucket_release(b);
     return r;
+}
+
+/* ---- completion records: a repeated CompleteMultipartUpload answers the same success ------------------------------------------ */
+
+#define COMPLETED_TTL_MS (24ll * 3600 * 1000)
+
+static int write_completed(store_fs_t *fs, const store_upload_t *u, const char *etag, int64_t mtime_ms)
+{
+    char path[PATH_MAX];
+    sigv4_buf_t rec = {0};
+    int r = -1;
+    snprintf(path, sizeof(path), "%s.done", u->dir);
+    if (sigv4_buf_append(&rec, "edgehook-store-completed 1\n", 27) == 0 && rec_put(&rec, "bucket", u->bucket) == 0 &&
+        rec_put_raw(&rec, "key", u->key, u->key_len) == 0 && rec_put(&rec, "etag", etag) == 0 &&
+        rec_put_u64(&rec, "mtime", (uint64_t)mtime_ms) == 0)
+        r = write_file_atomic(path, rec.base, rec.len, 0644) == 0 && fsync_dir(fs->uploads_dir) == 0 ? 0 : -1;
+    if (r != 0)
+        log_error("store: cannot write %s: %s", path, strerror(errno));
+    sigv4_buf_free(&rec);
+    return r;
+}
+
+/* reads a completion record: 0 and its fields (key: malloc'd), or -1 */
+static int read_completed(const char *path, char bucket[64], char **key, size_t *key_len, char etag[48], int64_t *mtime)
+{
+    char *text = read_small_file(path, 8192), *cur = text, *n, *v;
+    int ok = text != NULL && rec_next(&cur, &n, &v) && strcmp(n, "edgehook-store-completed") == 0;
+    bucket[0] = etag[0] = '\0';
+    *key = NULL;
+    *mtime = 0;
+    while (ok && rec_next(&cur, &n, &v)) {
+        long len = rec_decode(v);
+        if (len < 0)
+            ok = 0;
+        else if (strcmp(n, "bucket") == 0 && len < 64)
+            memcpy(bucket, v, (size_t)len + 1);
+        else if (strcmp(n, "key") == 0 && *key == NULL && len > 0 && len <= STORE_FS_MAX_KEY)
+            *key = xstrndup(v, (size_t)(*key_len = (size_t)len));
+        else if (strcmp(n, "etag") == 0 && len < 48)
+            memcpy(etag, v, (size_t)len + 1);
+        else if (strcmp(n, "mtime") == 0)
+            *mtime = strtoll(v, NULL, 10);
+    }
+    free(text);
+    if (!ok || bucket[0] == '\0' || *key == NULL || etag[0] == '\0' || *mtime == 0) {
+        free(*key);
+        *key = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if the key's current version is still the one the record names */
+static int completed_current(store_bucket_t *b, const char *key, size_t key_len, const char *etag, int64_t mtime)
+{
+    store_obj_t *o = store_fs_obj_get(b, key, key_len);
+    int r = o != NULL && strcmp(o->etag, etag) == 0 && o->mtime_ms == mtime;
+    store_fs_obj_release(o);
+    return r;
+}
+
+/* remembers a record for its expiry, and removes the records that expired (caller does not hold uploads_lock) */
+static void completed_push(store_fs_t *fs, const char *id, int64_t ms)
+{
+    char path[PATH_MAX];
+    int64_t now = now_ms();
+    pthread_mutex_lock(&fs->uploads_lock);
+    while (fs->num_completed != 0 && fs->completed[fs->completed_head].ms < now - COMPLETED_TTL_MS) {
+        snprintf(path, sizeof(path), "%s/%s.done", fs->uploads_dir, fs->completed[fs->completed_head].id);
+        unlink(path);
+        fs->completed_head = (fs->completed_head + 1) % fs->cap_completed;
+        --fs->num_completed;
+    }
+    if (id != NULL) {
+        if (fs->num_completed == fs->cap_completed) { /* grow the ring, oldest first again */
+            size_t cap = fs->cap_completed != 0 ? fs->cap_completed * 2 : 64;
+            struct completed_ref *nc = malloc(cap * sizeof(*nc));
+            if (nc != NULL) {
+                for (size_t i = 0; i != fs->num_completed; ++i)
+                    nc[i] = fs->completed[(fs->completed_head + i) % fs->cap_completed];
+                free(fs->completed);
+                fs->completed = nc;
+                fs->cap_completed = cap;
+                fs->completed_head = 0;
+            }
+        }
+        if (fs->num_completed < fs->cap_completed) {
+            struct completed_ref *c = &fs->completed[(fs->completed_head + fs->num_completed) % fs->cap_completed];
+            snprintf(c->id, sizeof(c->id), "%s", id);
+            c->ms = ms;
+            ++fs->num_completed;
+        } /* else out of memory: the record stays until the next start sweeps it */
+    }
+    pthread_mutex_unlock(&fs->uploads_lock);
+}
+
+int store_fs_upload_completed(store_bucket_t *b, const char *id, const char *key, size_t len, char etag[48], int64_t *mtime_ms)
+{
+    char path[PATH_MAX], bucket[64], *rkey;
+    size_t rkey_len;
+    if (!valid_upload_id(id))
+        return STORE_FS_ENOENT;
+    snprintf(path, sizeof(path), "%s/%s.done", b->fs->uploads_dir, id);
+    if (read_completed(path, bucket, &rkey, &rkey_len, etag, mtime_ms) != 0)
+        return STORE_FS_ENOENT;
+    int match = strcmp(bucket, b->name) == 0 && key_cmp(rkey, rkey_len, key, len) == 0 && *mtime_ms >= now_ms() - COMPLETED_TTL_MS &&
+                completed_current(b, key, len, etag, *mtime_ms);
+    free(rkey);
+    return match ? 0 : STORE_FS_ENOENT;
+}
+
+/* at start: keeps the records of id.done that still count, removes the others */
+static int completed_ref_cmp(const void *a, const void *b)
+{
+    const struct completed_ref *x = a, *y = b;
+    return x->ms < y->ms ? -1 : x->ms > y->ms;
+}
+
+static void load_completed(store_fs_t *fs, const char *name)
+{
+    char path[PATH_MAX], bucket[64], etag[48], *key, id[33];
+    size_t key_len;
+    int64_t mtime;
+    snprintf(path, sizeof(path), "%s/%s", fs->uploads_dir, name);
+    snprintf(id, sizeof(id), "%.32s", name);
+    int keep = 0;
+    if (read_completed(path, bucket, &key, &key_len, etag, &mtime) == 0) {
+        store_bucket_t *b = store_fs_bucket_get(fs, bucket, strlen(bucket));
+        keep = b != NULL && mtime >= now_ms() - COMPLETED_TTL_MS && completed_current(b, key, key_len, etag, mtime);
+        store_fs_bucket_release(b);
+        free(key);
+    }
+    if (!keep) {
+        unlink(path);
+        return;
+    }
+    completed_push(fs, id, mtime);
 }
 
 int store_fs_upload_abort(store_upload_t *u)
@@ -2192,8 +2383,13 @@ int store_fs_open(const char *root, store_fs_t **out, char *err, size_t errlen)
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
+            size_t nl = strlen(e->d_name);
+            char idpart[33];
+            snprintf(idpart, sizeof(idpart), "%.32s", e->d_name);
             if (valid_upload_id(e->d_name)) {
                 load_upload(fs, e->d_name);
+            } else if (nl == 37 && strcmp(e->d_name + 32, ".done") == 0 && valid_upload_id(idpart)) {
+                load_completed(fs, e->d_name);
             } else {
                 char *p = path_cat(fs->uploads_dir, e->d_name);
                 if (p != NULL)
@@ -2202,6 +2398,8 @@ int store_fs_open(const char *root, store_fs_t **out, char *err, size_t errlen)
             }
         }
         closedir(d);
+        if (fs->num_completed > 1) /* the ring is not wrapped yet: oldest first */
+            qsort(fs->completed, fs->num_completed, sizeof(*fs->completed), completed_ref_cmp);
     }
     *out = fs;
     return 0;
@@ -2220,6 +2418,7 @@ void store_fs_close(store_fs_t *fs)
         store_fs_upload_release(fs->uploads[i]);
     free(fs->buckets);
     free(fs->uploads);
+    free(fs->completed);
     if (fs->lock_fd >= 0)
         close(fs->lock_fd);
     free(fs->root);
@@ -2560,4 +2759,137 @@ int store_fs_list_versions(store_bucket_t *b, const store_list_params_t *p, cons
     if (ret != 0)
         store_fs_list_free(r);
     return ret;
+}
+
+/* ---- metadata-only updates (object tagging) -------------------------------------------------------------------------------- */
+
+/* hard-links o's data under a fresh name beside it (a file, or a directory of linked parts); malloc'd path or NULL */
+static char *link_data(const store_obj_t *o, const char *dir, const char *hash)
+{
+    char path[PATH_MAX], from[PATH_MAX], to[PATH_MAX], gen[17];
+    random_hex(gen, 8);
+    if (o->num_parts == 0) {
+        snprintf(path, sizeof(path), "%s/%s.%s", dir, hash, gen);
+        if (link(o->data_path, path) != 0)
+            goto fail;
+        return strdup(path);
+    }
+    snprintf(path, sizeof(path), "%s/%s.%s.parts", dir, hash, gen);
+    if (mkdir(path, 0755) != 0)
+        goto fail;
+    for (uint32_t i = 1; i <= o->num_parts; ++i) {
+        snprintf(from, sizeof(from), "%s/%u", o->data_path, i);
+        snprintf(to, sizeof(to), "%s/%u", path, i);
+        if (link(from, to) != 0) {
+            rm_rf(path);
+            goto fail;
+        }
+    }
+    if (fsync_dir(path) != 0) {
+        rm_rf(path);
+        goto fail;
+    }
+    return strdup(path);
+fail:
+    log_error("store: cannot link the data of %s: %s", o->data_path, strerror(errno));
+    return NULL;
+}
+
+int store_fs_obj_set_header(store_bucket_t *b, const char *key, size_t len, const char *version_id, const char *name,
+                            const char *value)
+{
+    for (int attempt = 0; attempt != 16; ++attempt) {
+        char dir[PATH_MAX], meta[PATH_MAX], tmp[PATH_MAX], hash[65], gen[17];
+        sigv4_buf_t rec = {0};
+        int fd = -1, r = 0;
+        store_obj_t *o = store_fs_obj_get_version(b, key, len, version_id), *n = NULL;
+        if (o == NULL || o->delete_marker) {
+            store_fs_obj_release(o);
+            return STORE_FS_ENOENT;
+        }
+        /* the new version record: o's, with other headers and data of its own (hard links: no copy, and o's data stays o's
+         * until its last reader is done) */
+        version_record_path(b, o, dir, meta, hash);
+        store_header_t *headers = calloc(o->num_headers + 1, sizeof(*headers));
+        size_t num_headers = 0;
+        for (size_t k = 0; headers != NULL && k != o->num_headers; ++k)
+            if (strcmp(o->headers[k].name, name) != 0)
+                headers[num_headers++] = o->headers[k];
+        if (headers != NULL && value != NULL)
+            headers[num_headers++] = (store_header_t){(char *)name, (char *)value};
+        char *data = headers != NULL ? link_data(o, dir, hash) : NULL;
+        store_obj_meta_t om = {o->etag, o->mtime_ms, headers, num_headers};
+        if (data == NULL || (n = obj_new(o->key, o->key_len, data, o->size, &om)) == NULL) {
+            if (data != NULL)
+                rm_rf(data);
+            free(data);
+            free(headers);
+            store_fs_obj_release(o);
+            return headers == NULL || data != NULL ? STORE_FS_ENOMEM : STORE_FS_EIO;
+        }
+        free(headers); /* obj_new copied them */
+        memcpy(n->version_id, o->version_id, sizeof(n->version_id));
+        n->stamp = o->stamp;
+        if (o->num_parts != 0) {
+            if ((n->part_sizes = malloc(o->num_parts * sizeof(uint64_t))) == NULL) {
+                r = STORE_FS_ENOMEM;
+                goto fail;
+            }
+            memcpy(n->part_sizes, o->part_sizes, o->num_parts * sizeof(uint64_t));
+            n->num_parts = o->num_parts;
+        }
+        random_hex(gen, 8);
+        snprintf(tmp, sizeof(tmp), "%s.%s.tmp", meta, gen);
+        if (obj_record(n, &rec) != 0) {
+            r = STORE_FS_ENOMEM;
+            goto fail;
+        }
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || write_all(fd, rec.base, rec.len) != 0 ||
+            fsync(fd) != 0) {
+            log_error("store: cannot write %s: %s", tmp, strerror(errno));
+            r = STORE_FS_EIO;
+            goto fail;
+        }
+        close(fd);
+        fd = -1;
+        /* the commit: only if o is still where it was (a concurrent write or delete of the key wins, and this one retries) */
+        pthread_rwlock_wrlock(&b->lock);
+        store_obj_t **pp = NULL;
+        size_t i = obj_lower_bound(b, key, len);
+        if (!b->deleted && i < b->num_objs && key_cmp(b->objs[i]->key, b->objs[i]->key_len, key, len) == 0)
+            for (pp = &b->objs[i]; *pp != NULL && *pp != o; pp = &(*pp)->older)
+                ;
+        if (pp == NULL || *pp == NULL) {
+            pthread_rwlock_unlock(&b->lock);
+            r = b->deleted ? STORE_FS_ENOENT : 1;
+            goto fail;
+        }
+        if (rename(tmp, meta) != 0) {
+            pthread_rwlock_unlock(&b->lock);
+            log_error("store: cannot rename %s: %s", tmp, strerror(errno));
+            r = STORE_FS_EIO;
+            goto fail;
+        }
+        n->older = o->older;
+        o->older = NULL;
+        *pp = n; /* the index's reference to o is now n's */
+        pthread_rwlock_unlock(&b->lock);
+        sigv4_buf_free(&rec);
+        if (fsync_dir(dir) != 0)
+            log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
+        retire(o);                /* the index's reference */
+        store_fs_obj_release(o); /* ours */
+        return 0;
+    fail:
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        sigv4_buf_free(&rec);
+        atomic_store(&n->superseded, 1); /* its links go with it */
+        store_fs_obj_release(n);
+        store_fs_obj_release(o);
+        if (r != 1)
+            return r;
+    }
+    return STORE_FS_EIO; /* the key kept changing under us */
 }

@@ -244,6 +244,15 @@ int store_fs_writer_commit(store_fs_writer_t *w, const store_obj_meta_t *meta, s
 /** discards the data (safe after a failed commit, and on a writer that failed to open) */
 void store_fs_writer_abort(store_fs_writer_t *w);
 
+/**
+ * Sets (value NULL: removes) one stored header of key's current version (version_id NULL) or of that version, keeping the rest:
+ * its other headers, data (hard-linked, not copied), ETag, time and version id. A new record renamed over the old one, as atomic
+ * and durable as a write; readers of the old version finish with it; a concurrent write of the key is never mixed with it. 0, or
+ * STORE_FS_ENOENT (no such key or version, or a delete marker).
+ */
+int store_fs_obj_set_header(store_bucket_t *b, const char *key, size_t len, const char *version_id, const char *name,
+                            const char *value);
+
 /* ---- listing ---- */
 
 typedef struct store_list_params {
@@ -316,6 +325,21 @@ typedef struct store_complete_part {
  */
 int store_fs_upload_complete(store_upload_t *u, const store_complete_part_t *parts, size_t n, unsigned *bad_part,
                              store_obj_t **out);
+/**
+ * The same with a precondition on the key's current version (see store_fs_precond_cb): checked before anything moves (a refusal
+ * then leaves the upload as it was) and again at the commit under the bucket lock (a refusal there, when a concurrent writer
+ * changed the key meanwhile, ends the upload). STORE_FS_EPRECOND and *refusal when refused.
+ *
+ * A completed upload leaves a completion record (root/.uploads/<id>.done: bucket, key, ETag, time) for 24 hours, or until the
+ * key is overwritten or deleted: store_fs_upload_completed answers from it.
+ */
+int store_fs_upload_complete_if(store_upload_t *u, const store_complete_part_t *parts, size_t n, store_fs_precond_cb precond,
+                                void *ctx, int *refusal, unsigned *bad_part, store_obj_t **out);
+/**
+ * 0 if upload id of key in b completed within the last 24 hours and the key's current version is still the object it made (its
+ * ETag and time in etag and *mtime_ms), else STORE_FS_ENOENT.
+ */
+int store_fs_upload_completed(store_bucket_t *b, const char *id, const char *key, size_t len, char etag[48], int64_t *mtime_ms);
 /** deletes u and its parts; STORE_FS_ENOENT if it was already gone */
 int store_fs_upload_abort(store_upload_t *u);
 /** the parts of u with number > after, at most max (malloc'd array in *out); returns the count and sets *truncated */

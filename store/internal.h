@@ -224,6 +224,39 @@ int store_versioning_get(store_req_t *sr, store_bucket_t *b);
 int store_versioning_put(store_req_t *sr, store_bucket_t *b);
 int store_versioning_list(store_req_t *sr, store_bucket_t *b);
 
+/** a conditional write's If-Match / If-None-Match (PUT, CopyObject, CompleteMultipartUpload) */
+typedef struct store_put_precond {
+    h2o_iovec_t if_match, if_none_match;
+} store_put_precond_t;
+/** a store_fs_precond_cb for store_put_precond_t: 0, 412 (a condition failed) or 404 (If-Match on a missing key) */
+int store_put_precond(void *ctx, const store_obj_t *cur);
+/** answers a refusal of store_put_precond: 412 PreconditionFailed or 404 NoSuchKey */
+int store_put_precond_error(store_req_t *sr, int refusal);
+
+/* ---- tagging.c ---- */
+/** the stored header that holds an object's tags: k=v&k2=v2, sorted by key, percent-encoded; never sent as a header */
+#define STORE_TAGS_HEADER "x-amz-tagging"
+#define STORE_MAX_TAGS 10
+/** the stored tags of o (query form) or NULL */
+const char *store_tagging_of(const store_obj_t *o);
+/** how many tags o has */
+size_t store_tagging_count(const store_obj_t *o);
+/** adds x-amz-tagging-count when o has tags (GET, HEAD) */
+void store_tagging_count_header(store_req_t *sr, const store_obj_t *o);
+/**
+ * The headers a write stores: in (any stored tags dropped) plus the tags of the request's x-amz-tagging header, or, for a copy
+ * (copy_src set) without x-amz-tagging-directive: REPLACE, the source's tags. Pool memory. 0, or -1 after answering InvalidTag
+ * or InvalidArgument.
+ */
+int store_tagging_headers(store_req_t *sr, const store_header_t *in, size_t n_in, const store_obj_t *copy_src, store_header_t **out,
+                          size_t *n_out);
+/** Get/Put/DeleteObjectTagging (?tagging on a key), of the current version or version_id */
+int store_object_tagging(store_req_t *sr, store_bucket_t *b, const char *version_id);
+
+/* ---- attributes.c ---- */
+/** GetObjectAttributes (GET ?attributes with x-amz-object-attributes) */
+int store_object_attributes(store_req_t *sr, store_bucket_t *b, const char *version_id);
+
 /* ---- multipart.c ---- */
 /** CreateMultipartUpload: POST ?uploads */
 int store_multipart_create(store_req_t *sr, store_bucket_t *b);

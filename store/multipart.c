@@ -39,7 +39,8 @@ int store_multipart_create(store_req_t *sr, store_bucket_t *b)
     store_header_t *headers;
     size_t num_headers;
     char id[33];
-    if (store_collect_headers(sr, &headers, &num_headers) != 0)
+    if (store_collect_headers(sr, &headers, &num_headers) != 0 ||
+        store_tagging_headers(sr, headers, num_headers, NULL, &headers, &num_headers) != 0)
         return 0;
     int e = store_fs_upload_create(b, sr->key.base, sr->key.len, headers, num_headers, id);
     if (e != 0)
@@ -197,16 +198,57 @@ static int malformed(store_req_t *sr)
                             "The XML you provided was not well-formed or did not validate against our published schema.", NULL);
 }
 
+/* the answer to a completed upload: Location (the object's URL as the client addressed the store), Bucket, Key, ETag */
+static int complete_result(store_req_t *sr, store_bucket_t *b, const char *etag)
+{
+    store_xml_t x;
+    char q[64];
+    store_xml_begin(&x, "CompleteMultipartUploadResult", STORE_XML_NS);
+    sigv4_buf_t loc = {0};
+    h2o_iovec_t host = sr->req->input.authority;
+    sigv4_buf_append(&loc, "http://", 7);
+    sigv4_buf_append(&loc, host.base, host.len);
+    if (!sr->virtual_hosted) {
+        sigv4_buf_append(&loc, "/", 1);
+        sigv4_buf_append(&loc, sr->bucket.base, sr->bucket.len);
+    }
+    sigv4_buf_append(&loc, "/", 1);
+    sigv4_uri_encode(&loc, (sigv4_str_t){sr->key.base, sr->key.len}, 1);
+    store_xml_elem(&x, "Location", loc.base != NULL ? loc.base : "", loc.len);
+    sigv4_buf_free(&loc);
+    store_xml_elem_str(&x, "Bucket", store_fs_bucket_name(b));
+    store_xml_elem(&x, "Key", sr->key.base, sr->key.len);
+    snprintf(q, sizeof(q), "\"%s\"", etag);
+    store_xml_elem_str(&x, "ETag", q);
+    store_xml_close(&x, "CompleteMultipartUploadResult");
+    return store_send_xml(sr, 200, &x);
+}
+
+/* a Complete of an upload that is not (or no more) pending: the same success again if it completed (a client's retry after a
+ * lost answer, as S3 does), else NoSuchUpload */
+static int complete_again(store_req_t *sr, store_bucket_t *b)
+{
+    const store_param_t *id = store_req_param(sr, "uploadId");
+    char etag[48];
+    int64_t mtime;
+    if (id != NULL && store_fs_upload_completed(b, id->value.base, sr->key.base, sr->key.len, etag, &mtime) == 0)
+        return complete_result(sr, b, etag);
+    return no_such_upload(sr);
+}
+
 int store_multipart_complete(store_req_t *sr, store_bucket_t *b)
 {
     h2o_iovec_t body;
     const char *err;
-    store_upload_t *u = find_upload(sr, b);
-    int r = 0;
-    if (u == NULL)
-        return 0;
+    const store_param_t *id = store_req_param(sr, "uploadId");
+    store_put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
+    int r = 0, refusal = 0;
+    /* the body is read (and its payload hash checked) before anything is answered, a repeated Complete's too */
     if (store_body_read(sr, MAX_COMPLETE_BODY, &body) != 0)
-        goto out;
+        return 0;
+    store_upload_t *u = id != NULL ? store_fs_upload_get(b, id->value.base, sr->key.base, sr->key.len) : NULL;
+    if (u == NULL)
+        return complete_again(sr, b);
     store_xml_node_t *doc = store_xml_parse(body.base, body.len, &err);
     if (doc == NULL || strcmp(doc->name, "CompleteMultipartUpload") != 0) {
         store_xml_node_free(doc);
@@ -250,10 +292,13 @@ int store_multipart_complete(store_req_t *sr, store_bucket_t *b)
 
     unsigned bad;
     store_obj_t *o;
-    int e = store_fs_upload_complete(u, parts, n, &bad, &o);
+    int e = store_fs_upload_complete_if(u, parts, n, store_put_precond, &pc, &refusal, &bad, &o);
     switch (e) {
     case 0:
         break;
+    case STORE_FS_EPRECOND:
+        r = store_put_precond_error(sr, refusal);
+        goto out;
     case STORE_FS_EORDER:
         r = store_send_error(sr, 400, "InvalidPartOrder",
                              "The list of parts was not in ascending order. The parts list must be "
@@ -276,38 +321,15 @@ int store_multipart_complete(store_req_t *sr, store_bucket_t *b)
                              NULL);
         goto out;
     case STORE_FS_ENOENT:
-        r = no_such_upload(sr);
+        r = complete_again(sr, b); /* a concurrent Complete of the same upload won */
         goto out;
     default:
         r = store_send_fs_error(sr, e);
         goto out;
     }
-    store_xml_t x;
-    char q[64];
-    store_xml_begin(&x, "CompleteMultipartUploadResult", STORE_XML_NS);
-    {
-        /* Location: the object's URL as the client addressed the store */
-        sigv4_buf_t loc = {0};
-        h2o_iovec_t host = sr->req->input.authority;
-        sigv4_buf_append(&loc, "http://", 7);
-        sigv4_buf_append(&loc, host.base, host.len);
-        if (!sr->virtual_hosted) {
-            sigv4_buf_append(&loc, "/", 1);
-            sigv4_buf_append(&loc, sr->bucket.base, sr->bucket.len);
-        }
-        sigv4_buf_append(&loc, "/", 1);
-        sigv4_uri_encode(&loc, (sigv4_str_t){sr->key.base, sr->key.len}, 1);
-        store_xml_elem(&x, "Location", loc.base != NULL ? loc.base : "", loc.len);
-        sigv4_buf_free(&loc);
-    }
-    store_xml_elem_str(&x, "Bucket", store_fs_bucket_name(b));
-    store_xml_elem(&x, "Key", sr->key.base, sr->key.len);
-    snprintf(q, sizeof(q), "\"%s\"", o->etag);
-    store_xml_elem_str(&x, "ETag", q);
-    store_xml_close(&x, "CompleteMultipartUploadResult");
     store_version_headers(sr, b, o);
+    r = complete_result(sr, b, o->etag);
     store_fs_obj_release(o);
-    r = store_send_xml(sr, 200, &x);
 out:
     store_fs_upload_release(u);
     return r;

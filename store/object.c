@@ -142,9 +142,10 @@ static void object_headers(store_req_t *sr, const store_obj_t *o)
     store_http_date(o->mtime_ms, buf);
     store_add_header(sr, "last-modified", buf, strlen(buf));
     store_add_header(sr, "accept-ranges", "bytes", 5);
+    store_tagging_count_header(sr, o);
     for (size_t i = 0; i != o->num_headers; ++i) {
         const char *name = o->headers[i].name;
-        int overridden = 0;
+        int overridden = strcmp(name, STORE_TAGS_HEADER) == 0; /* the tags are not a header: x-amz-tagging-count says how many */
         for (size_t k = 0; k != sizeof(overrides) / sizeof(overrides[0]); ++k)
             if (strcmp(name, overrides[k][1]) == 0 && store_req_param(sr, overrides[k][0]) != NULL)
                 overridden = 1;
@@ -337,13 +338,9 @@ void store_object_start_stream(store_req_t *sr, h2o_req_t *req)
 
 /* ---- PUT --------------------------------------------------------------------------------------------------------------------- */
 
-typedef struct put_precond {
-    h2o_iovec_t if_match, if_none_match;
-} put_precond_t;
-
-static int on_put_precond(void *ctx, const store_obj_t *cur)
+int store_put_precond(void *ctx, const store_obj_t *cur)
 {
-    put_precond_t *p = ctx;
+    store_put_precond_t *p = ctx;
     if (p->if_none_match.base != NULL && cur != NULL && etag_list_matches(p->if_none_match, cur->etag))
         return 412;
     if (p->if_match.base != NULL && (cur == NULL || !etag_list_matches(p->if_match, cur->etag)))
@@ -351,7 +348,7 @@ static int on_put_precond(void *ctx, const store_obj_t *cur)
     return 0;
 }
 
-static int precond_error(store_req_t *sr, int refusal)
+int store_put_precond_error(store_req_t *sr, int refusal)
 {
     if (refusal == 404)
         return not_found(sr);
@@ -371,19 +368,20 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     size_t num_headers;
     store_fs_writer_t w;
     store_body_t body;
-    put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
+    store_put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
     int refusal = 0, e;
 
     if (req->entity.base == NULL && req->version < 0x200 && store_req_header(sr, "x-amz-decoded-content-length").base == NULL)
         return store_send_error(sr, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.", NULL);
-    if (store_collect_headers(sr, &headers, &num_headers) != 0)
+    if (store_collect_headers(sr, &headers, &num_headers) != 0 ||
+        store_tagging_headers(sr, headers, num_headers, NULL, &headers, &num_headers) != 0)
         return 0;
     /* a cheap early check; the binding one runs again under the bucket lock at the commit */
     store_obj_t *cur = store_fs_obj_get(b, sr->key.base, sr->key.len);
-    refusal = on_put_precond(&pc, cur);
+    refusal = store_put_precond(&pc, cur);
     store_fs_obj_release(cur);
     if (refusal != 0)
-        return precond_error(sr, refusal);
+        return store_put_precond_error(sr, refusal);
 
     if ((e = store_fs_writer_open(&w, b, sr->key.base, sr->key.len)) != 0)
         return store_send_fs_error(sr, e);
@@ -395,9 +393,9 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     sigv4_hex(body.md5, 16, etag);
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
     store_obj_t *o;
-    e = store_fs_writer_commit(&w, &meta, on_put_precond, &pc, &refusal, &o);
+    e = store_fs_writer_commit(&w, &meta, store_put_precond, &pc, &refusal, &o);
     if (e == STORE_FS_EPRECOND)
-        return precond_error(sr, refusal);
+        return store_put_precond_error(sr, refusal);
     if (e != 0)
         return store_send_fs_error(sr, e);
     char q[40];
@@ -600,13 +598,13 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
 {
     char srcb[64];
     /* If-Match / If-None-Match are about the destination (conditional write), x-amz-copy-source-if-* about the source */
-    put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
+    store_put_precond_t pc = {store_req_header(sr, "if-match"), store_req_header(sr, "if-none-match")};
     int refusal;
     store_obj_t *cur = store_fs_obj_get(b, sr->key.base, sr->key.len);
-    refusal = on_put_precond(&pc, cur);
+    refusal = store_put_precond(&pc, cur);
     store_fs_obj_release(cur);
     if (refusal != 0)
-        return precond_error(sr, refusal);
+        return store_put_precond_error(sr, refusal);
     store_obj_t *src = store_copy_source(sr, source, srcb);
     if (src == NULL)
         return 0;
@@ -633,7 +631,8 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
     }
     store_header_t *headers = src->headers;
     size_t num_headers = src->num_headers;
-    if (replace && store_collect_headers(sr, &headers, &num_headers) != 0)
+    if ((replace && store_collect_headers(sr, &headers, &num_headers) != 0) ||
+        store_tagging_headers(sr, headers, num_headers, src, &headers, &num_headers) != 0)
         goto out;
 
     store_fs_writer_t w;
@@ -654,8 +653,8 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         snprintf(etag, sizeof(etag), "%s", src->etag);
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
     store_obj_t *o;
-    if ((e = store_fs_writer_commit(&w, &meta, on_put_precond, &pc, &refusal, &o)) != 0) {
-        r = e == STORE_FS_EPRECOND ? precond_error(sr, refusal) : store_send_fs_error(sr, e);
+    if ((e = store_fs_writer_commit(&w, &meta, store_put_precond, &pc, &refusal, &o)) != 0) {
+        r = e == STORE_FS_EPRECOND ? store_put_precond_error(sr, refusal) : store_send_fs_error(sr, e);
         goto out;
     }
     store_xml_t x;
@@ -711,14 +710,11 @@ int store_object_dispatch(store_req_t *sr)
             r = store_multipart_list_parts(sr, b);
         else if (has_param(sr, "acl"))
             r = store_send_acl(sr);
-        else if (has_param(sr, "tagging")) {
-            store_xml_t x;
-            store_xml_begin(&x, "Tagging", STORE_XML_NS);
-            store_xml_raw(&x, "<TagSet></TagSet>");
-            store_xml_close(&x, "Tagging");
-            r = store_send_xml(sr, 200, &x);
-        } else if (has_param(sr, "attributes") || has_param(sr, "retention") || has_param(sr, "legal-hold") ||
-                   has_param(sr, "torrent"))
+        else if (has_param(sr, "tagging") && !sr->is_head)
+            r = store_object_tagging(sr, b, ver);
+        else if (has_param(sr, "attributes") && !sr->is_head)
+            r = store_object_attributes(sr, b, ver);
+        else if (has_param(sr, "retention") || has_param(sr, "legal-hold") || has_param(sr, "torrent"))
             r = store_send_error(sr, 501, "NotImplemented",
                                  "A query parameter you provided implies functionality that is not implemented.", NULL);
         else
@@ -732,7 +728,9 @@ int store_object_dispatch(store_req_t *sr)
                 r = store_multipart_upload_part(sr, b);
         } else if (has_param(sr, "acl")) {
             r = store_send_empty(sr, 200); /* accepted and ignored: every object is private */
-        } else if (has_param(sr, "tagging") || has_param(sr, "retention") || has_param(sr, "legal-hold")) {
+        } else if (has_param(sr, "tagging")) {
+            r = store_object_tagging(sr, b, ver);
+        } else if (has_param(sr, "retention") || has_param(sr, "legal-hold")) {
             r = store_send_error(sr, 501, "NotImplemented",
                                  "A query parameter you provided implies functionality that is not implemented.", NULL);
         } else if (source.base != NULL) {
@@ -744,7 +742,7 @@ int store_object_dispatch(store_req_t *sr)
         if (has_param(sr, "uploadId"))
             r = store_multipart_abort(sr, b);
         else if (has_param(sr, "tagging"))
-            r = store_send_empty(sr, 204);
+            r = store_object_tagging(sr, b, ver);
         else
             r = delete_object(sr, b);
     } else if (is_method(sr, "POST")) {

@@ -310,6 +310,77 @@ def complete_duplicate_part_number():
 
 
 @test
+def repeated_complete_answers_success():
+    uid, parts = mpu("again", [b"a" * (5 << 20), b"tail"])
+    body = complete_body(parts)
+    first = ok(s3("POST", "/api/again?uploadId=" + uid, body))
+    for _ in range(2):  # a client retrying after a lost answer gets the same success again
+        r = ok(s3("POST", "/api/again?uploadId=" + uid, body))
+        for tag in ("Location", "Bucket", "Key", "ETag"):
+            assert r.text(tag) == first.text(tag), (tag, r.body, first.body)
+    # the record belongs to that bucket and key
+    error(s3("POST", "/api/other?uploadId=" + uid, body), 404, "NoSuchUpload")
+    # ListParts and Abort of a completed upload: NoSuchUpload, as in S3
+    error(s3("GET", "/api/again?uploadId=" + uid), 404, "NoSuchUpload")
+    # concurrent Completes of one upload: every one succeeds with the same ETag
+    uid, parts = mpu("again2", [b"b" * (5 << 20), b"tail"])
+    body = complete_body(parts)
+    results = []
+    ts = [threading.Thread(target=lambda: results.append(s3("POST", "/api/again2?uploadId=" + uid, body))) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert [r.status for r in results] == [200] * 4, [(r.status, r.body) for r in results]
+    assert len({r.text("ETag") for r in results}) == 1
+    # boto3 completing twice (its retry)
+    c = boto()
+    uid = c.create_multipart_upload(Bucket="api", Key="again3")["UploadId"]
+    e = c.upload_part(Bucket="api", Key="again3", UploadId=uid, PartNumber=1, Body=b"x")["ETag"]
+    mp = {"Parts": [{"PartNumber": 1, "ETag": e}]}
+    a = c.complete_multipart_upload(Bucket="api", Key="again3", UploadId=uid, MultipartUpload=mp)
+    b = c.complete_multipart_upload(Bucket="api", Key="again3", UploadId=uid, MultipartUpload=mp)
+    assert a["ETag"] == b["ETag"] and b["Key"] == "again3"
+    # once the key is overwritten (or deleted) the record no longer answers
+    ok(s3("PUT", "/api/again3", b"new"))
+    assert client_error(c.complete_multipart_upload, Bucket="api", Key="again3", UploadId=uid, MultipartUpload=mp) == \
+        (404, "NoSuchUpload")
+    # an aborted upload is not completed
+    uid, parts = mpu("aborted", [b"x"])
+    ok(s3("DELETE", "/api/aborted?uploadId=" + uid), 204)
+    error(s3("POST", "/api/aborted?uploadId=" + uid, complete_body(parts)), 404, "NoSuchUpload")
+
+
+@test
+def conditional_complete():
+    ok(s3("PUT", "/api/ccw", b"existing"))
+    e0 = '"%s"' % hashlib.md5(b"existing").hexdigest()
+    uid, parts = mpu("ccw", [b"p" * 10])
+    body = complete_body(parts)
+    error(s3("POST", "/api/ccw?uploadId=" + uid, body, headers={"if-none-match": "*"}), 412, "PreconditionFailed")
+    error(s3("POST", "/api/ccw?uploadId=" + uid, body, headers={"if-match": '"0123456789abcdef0123456789abcdef"'}), 412,
+          "PreconditionFailed")
+    assert ok(s3("GET", "/api/ccw")).body == b"existing"
+    # a refused Complete leaves the upload as it was: completing it with a condition that holds works
+    ok(s3("GET", "/api/ccw?uploadId=" + uid))
+    ok(s3("POST", "/api/ccw?uploadId=" + uid, body, headers={"if-match": e0}))
+    assert ok(s3("GET", "/api/ccw")).body == b"p" * 10
+    uid, parts = mpu("ccw-new", [b"q"])
+    error(s3("POST", "/api/ccw-new?uploadId=" + uid, complete_body(parts), headers={"if-match": "*"}), 404, "NoSuchKey")
+    ok(s3("POST", "/api/ccw-new?uploadId=" + uid, complete_body(parts), headers={"if-none-match": "*"}))
+    # racing Completes of two uploads of one key, both If-None-Match: * - one wins
+    ups = [mpu("ccw-race", [b"r%d" % i]) for i in range(2)]
+    results = []
+    ts = [threading.Thread(target=lambda u=u: results.append(s3("POST", "/api/ccw-race?uploadId=" + u[0], complete_body(u[1]),
+                                                                 headers={"if-none-match": "*"}).status)) for u in ups]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert sorted(results) == [200, 412], results
+
+
+@test
 def delete_objects_needs_checksum():
     ok(s3("PUT", "/api/del1", b"x"))
     body = b"<Delete><Object><Key>del1</Key></Object></Delete>"
@@ -324,17 +395,191 @@ def delete_objects_needs_checksum():
     error(s3("GET", "/api/del2"), 404, "NoSuchKey")
 
 
+# ---- tagging ----------------------------------------------------------------------------------------------------------------
+
+def tagset(r):
+    return [(t["Key"], t["Value"]) for t in r["TagSet"]]
+
+
 @test
-def location_survives_restart():
+def object_tagging():
+    c = boto()
+    r = c.put_object(Bucket="api", Key="tagged", Body=b"tagged body", Tagging="foo=bar&bar")
+    etag = r["ETag"]
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tagged")) == [("bar", ""), ("foo", "bar")]  # sorted by key, as S3
+    h = c.head_object(Bucket="api", Key="tagged")["ResponseMetadata"]["HTTPHeaders"]
+    assert h["x-amz-tagging-count"] == "2" and "x-amz-tagging" not in h, h
+    g = ok(s3("GET", "/api/tagged"))
+    assert g.headers["x-amz-tagging-count"] == "2" and "x-amz-tagging" not in g.headers and g.body == b"tagged body"
+    lm = g.headers["last-modified"]
+    # PutObjectTagging replaces the set; the data, ETag and Last-Modified stay
+    tags = [{"Key": str(i), "Value": "v%d" % i} for i in range(10)]
+    c.put_object_tagging(Bucket="api", Key="tagged", Tagging={"TagSet": tags})
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tagged")) == [(str(i), "v%d" % i) for i in range(10)]
+    g = ok(s3("GET", "/api/tagged"))
+    assert g.body == b"tagged body" and g.headers["etag"] == etag and g.headers["last-modified"] == lm
+    assert g.headers["x-amz-tagging-count"] == "10"
+    # S3's limits: InvalidTag, and the tags stay as they were
+    bad = [[{"Key": str(i), "Value": "x"} for i in range(11)],
+           [{"Key": "k" * 129, "Value": "x"}],
+           [{"Key": "k", "Value": "v" * 257}],
+           [{"Key": "k#", "Value": "x"}],
+           [{"Key": "k", "Value": "x"}, {"Key": "k", "Value": "y"}],
+           [{"Key": "aws:k", "Value": "x"}]]
+    for t in bad:
+        assert client_error(c.put_object_tagging, Bucket="api", Key="tagged", Tagging={"TagSet": t}) == (400, "InvalidTag"), t
+    error(s3("PUT", "/api/tagged?tagging", b"<Tagging><TagSet><Tag><Key></Key><Value>x</Value></Tag></TagSet></Tagging>"), 400,
+          "InvalidTag")
+    assert len(c.get_object_tagging(Bucket="api", Key="tagged")["TagSet"]) == 10
+    # the largest allowed: 10 tags of 128-character keys and 256-character values (multi-byte characters count as one)
+    big = [{"Key": ("é%02d" % i) + "k" * 125, "Value": "ü" * 256} for i in range(10)]
+    c.put_object_tagging(Bucket="api", Key="tagged", Tagging={"TagSet": big})
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tagged")) == [(t["Key"], t["Value"]) for t in big]
+    # special characters survive the round trip
+    c.put_object_tagging(Bucket="api", Key="tagged", Tagging={"TagSet": [{"Key": "a b+c=d", "Value": "x/y:z@w.q_r-s"}]})
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tagged")) == [("a b+c=d", "x/y:z@w.q_r-s")]
+    # DeleteObjectTagging
+    assert c.delete_object_tagging(Bucket="api", Key="tagged")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert c.get_object_tagging(Bucket="api", Key="tagged")["TagSet"] == []
+    assert "x-amz-tagging-count" not in ok(s3("HEAD", "/api/tagged")).headers
+    assert ok(s3("GET", "/api/tagged")).body == b"tagged body"
+    # x-amz-tagging on PUT is validated too; a missing key
+    error(s3("PUT", "/api/tagged2", b"x", headers={"x-amz-tagging": "a=%23"}), 400, "InvalidTag")
+    error(s3("GET", "/api/tagged2"), 404, "NoSuchKey")
+    error(s3("GET", "/api/tagged2?tagging"), 404, "NoSuchKey")
+    error(s3("PUT", "/api/tagged2?tagging", b"<Tagging><TagSet></TagSet></Tagging>"), 404, "NoSuchKey")
+    error(s3("PUT", "/api/tagged?tagging", b"<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>"), 400, "MalformedXML")
+    # an overwrite replaces the tags with the object's
+    c.put_object(Bucket="api", Key="tagged", Body=b"v1", Tagging="a=1")
+    c.put_object(Bucket="api", Key="tagged", Body=b"v2")
+    assert c.get_object_tagging(Bucket="api", Key="tagged")["TagSet"] == []
+    # awscli v2
+    aws("s3api", "put-object-tagging", "--bucket", "api", "--key", "tagged", "--tagging", "TagSet=[{Key=cli,Value=yes}]")
+    _, out, _ = aws("s3api", "get-object-tagging", "--bucket", "api", "--key", "tagged")
+    assert out["TagSet"] == [{"Key": "cli", "Value": "yes"}], out
+
+
+@test
+def tagging_on_copy_and_multipart():
+    c = boto()
+    c.put_object(Bucket="api", Key="tsrc", Body=b"source", Tagging="team=a&k=v")
+    # CopyObject: the source's tags by default (x-amz-tagging-directive COPY), the request's with REPLACE
+    c.copy_object(Bucket="api", Key="tcopy1", CopySource={"Bucket": "api", "Key": "tsrc"})
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tcopy1")) == [("k", "v"), ("team", "a")]
+    c.copy_object(Bucket="api", Key="tcopy2", CopySource={"Bucket": "api", "Key": "tsrc"}, TaggingDirective="REPLACE",
+                  Tagging="team=b")
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tcopy2")) == [("team", "b")]
+    c.copy_object(Bucket="api", Key="tcopy3", CopySource={"Bucket": "api", "Key": "tsrc"}, TaggingDirective="REPLACE")
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tcopy3")) == []
+    c.copy_object(Bucket="api", Key="tcopy4", CopySource={"Bucket": "api", "Key": "tsrc"}, MetadataDirective="REPLACE",
+                  ContentType="text/x-new")
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tcopy4")) == [("k", "v"), ("team", "a")]
+    error(s3("PUT", "/api/tcopy5", headers={"x-amz-copy-source": "/api/tsrc", "x-amz-tagging-directive": "MERGE"}), 400,
+          "InvalidArgument")
+    # CreateMultipartUpload with tags: the completed object has them; tagging a multipart object keeps its parts
+    uid = c.create_multipart_upload(Bucket="api", Key="tmpu", Tagging="Hello=World&foo=bar")["UploadId"]
+    p1 = os.urandom(5 << 20)
+    e1 = c.upload_part(Bucket="api", Key="tmpu", UploadId=uid, PartNumber=1, Body=p1)["ETag"]
+    e2 = c.upload_part(Bucket="api", Key="tmpu", UploadId=uid, PartNumber=2, Body=b"end")["ETag"]
+    c.complete_multipart_upload(Bucket="api", Key="tmpu", UploadId=uid,
+                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert tagset(c.get_object_tagging(Bucket="api", Key="tmpu")) == [("Hello", "World"), ("foo", "bar")]
+    c.put_object_tagging(Bucket="api", Key="tmpu", Tagging={"TagSet": [{"Key": "x", "Value": "y"}]})
+    assert c.get_object(Bucket="api", Key="tmpu")["Body"].read() == p1 + b"end"
+    assert ok(s3("GET", "/api/tmpu?partNumber=2"), 206).body == b"end"
+
+
+@test
+def tagging_races_writes():
+    # PutObjectTagging and PUTs of one key at once: every GET sees one PUT's body, whole; the tags never land on another body
+    c = boto()
+    c.put_object(Bucket="api", Key="trace", Body=b"start")
+    stop = []
+
+    def writer():
+        for i in range(30):
+            ok(s3("PUT", "/api/trace", b"body %d" % i * 1000))
+        stop.append(1)
+
+    def tagger():
+        i = 0
+        while not stop:
+            r = s3("PUT", "/api/trace?tagging", b"<Tagging><TagSet><Tag><Key>n</Key><Value>%d</Value></Tag></TagSet></Tagging>" % i)
+            assert r.status == 200, r.body
+            i += 1
+    ts = [threading.Thread(target=writer), threading.Thread(target=tagger)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert ok(s3("GET", "/api/trace")).body == b"body 29" * 1000
+    # the objects left on disk are the bucket's own: no stray hard link (every data file is named by a record)
+    ok(s3("PUT", "/api/trace?tagging", b"<Tagging><TagSet><Tag><Key>n</Key><Value>last</Value></Tag></TagSet></Tagging>"))
+    assert tagset(c.get_object_tagging(Bucket="api", Key="trace")) == [("n", "last")]
+
+
+# ---- GetObjectAttributes ------------------------------------------------------------------------------------------------------
+
+@test
+def object_attributes():
+    c = boto()
+    etag = c.put_object(Bucket="api", Key="attr", Body=b"foo")["ETag"]
+    attrs = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    r = c.get_object_attributes(Bucket="api", Key="attr", ObjectAttributes=attrs)
+    assert r["ObjectSize"] == 3 and r["ETag"] == etag.strip('"') and r["StorageClass"] == "STANDARD", r
+    assert "ObjectParts" not in r and "DeleteMarker" not in r and "VersionId" not in r and "LastModified" in r
+    r = c.get_object_attributes(Bucket="api", Key="attr", ObjectAttributes=["ObjectSize"])
+    assert r["ObjectSize"] == 3 and "ETag" not in r
+    # a multipart object: its parts, paged
+    part = 5 << 20
+    uid = c.create_multipart_upload(Bucket="api", Key="attr-mp")["UploadId"]
+    parts = []
+    for i in range(1, 5):
+        e = c.upload_part(Bucket="api", Key="attr-mp", UploadId=uid, PartNumber=i, Body=b"%d" % i * (part if i < 4 else 10))["ETag"]
+        parts.append({"PartNumber": i, "ETag": e})
+    etag = c.complete_multipart_upload(Bucket="api", Key="attr-mp", UploadId=uid, MultipartUpload={"Parts": parts})["ETag"]
+    r = c.get_object_attributes(Bucket="api", Key="attr-mp", ObjectAttributes=attrs)
+    assert r["ObjectSize"] == 3 * part + 10 and r["ETag"] == etag.strip('"')
+    op = r["ObjectParts"]
+    assert op["TotalPartsCount"] == 4 and op["IsTruncated"] is False
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(1, part), (2, part), (3, part), (4, 10)]
+    r = c.get_object_attributes(Bucket="api", Key="attr-mp", ObjectAttributes=attrs, MaxParts=1, PartNumberMarker=2)
+    op = r["ObjectParts"]
+    assert op["MaxParts"] == 1 and op["PartNumberMarker"] == 2 and op["IsTruncated"] is True and op["NextPartNumberMarker"] == 3
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(3, part)]
+    # errors: no attributes, an unknown one, a missing key
+    error(s3("GET", "/api/attr?attributes"), 400, "InvalidArgument")
+    error(s3("GET", "/api/attr?attributes", headers={"x-amz-object-attributes": "ETag,Colour"}), 400, "InvalidArgument")
+    error(s3("GET", "/api/none?attributes", headers={"x-amz-object-attributes": "ETag"}), 404, "NoSuchKey")
+    # awscli v2
+    _, out, _ = aws("s3api", "get-object-attributes", "--bucket", "api", "--key", "attr", "--object-attributes", "ObjectSize",
+                    "StorageClass")
+    assert out["ObjectSize"] == 3 and out["StorageClass"] == "STANDARD", out
+
+
+@test
+def location_and_completion_survive_restart():
     global edge
     ok(s3("PUT", "/loc-ap", b"<CreateBucketConfiguration><LocationConstraint>ap-south-1</LocationConstraint>"
                             b"</CreateBucketConfiguration>"))
+    uid, parts = mpu("durable", [b"d"])
+    first = ok(s3("POST", "/api/durable?uploadId=" + uid, complete_body(parts)))
+    ok(s3("PUT", "/api/durable-tags", b"t", headers={"x-amz-tagging": "keep=me"}))
+    ok(s3("PUT", "/api/durable?tagging", b"<Tagging><TagSet><Tag><Key>mp</Key><Value>1</Value></Tag></TagSet></Tagging>"))
     edge.stop()
     edge = Edge(config(), name="edge2", workdir=edge.dir)
     W.port = edge.ports["store"]
     _, out, _ = aws("s3api", "get-bucket-location", "--bucket", "loc-ap")
     assert out["LocationConstraint"] == "ap-south-1", out
     assert ok(s3("HEAD", "/loc-ap")).headers["x-amz-bucket-region"] == "ap-south-1"
+    # the completion record is durable
+    r = ok(s3("POST", "/api/durable?uploadId=" + uid, complete_body(parts)))
+    assert r.text("ETag") == first.text("ETag")
+    # tags are part of the object's record
+    r = ok(s3("GET", "/api/durable-tags?tagging"))
+    assert r.texts("Key") == ["keep"] and r.texts("Value") == ["me"]
+    assert ok(s3("GET", "/api/durable?tagging")).texts("Key") == ["mp"]
+    assert ok(s3("GET", "/api/durable")).body == b"d"
 
 
 if __name__ == "__main__":

@@ -656,7 +656,13 @@ static void test_multipart(void **state)
     check_get(b, "big/file", 8, all, 2 * big + 4);
     char up[4200];
     snprintf(up, sizeof(up), "%s/.uploads", store_fs_root(fs));
-    assert_int_equal(count_files(up, NULL), 0);
+    assert_int_equal(count_files(up, NULL), 1); /* only the completion record (a repeated Complete answers from it) */
+    assert_int_equal(count_files(up, ".done"), 1);
+    char cetag[48];
+    int64_t cms;
+    assert_int_equal(store_fs_upload_completed(b, id, "big/file", 8, cetag, &cms), 0);
+    assert_non_null(strstr(cetag, "-3"));
+    assert_int_equal(store_fs_upload_completed(b, id, "big/other", 9, cetag, &cms), STORE_FS_ENOENT);
 
     /* parts under 5 MiB except the last: EntityTooSmall; abort removes everything */
     assert_int_equal(store_fs_upload_create(b, "k", 1, NULL, 0, id), 0);
@@ -673,7 +679,7 @@ static void test_multipart(void **state)
     store_fs_writer_t w;
     assert_int_not_equal(store_fs_upload_part_open(&w, u, 3), 0); /* the directory is gone */
     store_fs_upload_release(u);
-    assert_int_equal(count_files(up, NULL), 0);
+    assert_int_equal(count_files(up, NULL) - count_files(up, ".done"), 0); /* completion records stay (24 h) */
     assert_null(store_fs_obj_get(b, "k", 1));
     /* a single-part upload of any size completes */
     assert_int_equal(store_fs_upload_create(b, "one", 3, NULL, 0, id), 0);
@@ -691,7 +697,7 @@ static void test_multipart(void **state)
     assert_int_equal(store_fs_obj_delete(b, "big/file", 8), 0);
     store_fs_bucket_release(b);
     assert_int_equal(store_fs_bucket_delete(fs, "mpu"), 0);
-    assert_int_equal(count_files(up, NULL), 0);
+    assert_int_equal(count_files(up, NULL) - count_files(up, ".done"), 0);
     store_fs_close(fs);
     free(all);
     free(p1);
