@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/series.h"
 #include "base/str.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
@@ -1102,9 +1103,11 @@ int hook_versions_delete_hook(hook_versions_txn_t *txn, const char *name, char *
 
 void hook_binding_free(hook_binding_t *b)
 {
-    for (int i = 0; i != 2; ++i)
+    for (int i = 0; i != 2; ++i) {
         if (b->fn[i] != NULL)
             hook_fn_release(b->fn[i]);
+        edge_series_release(b->picks[i]);
+    }
     memset(b, 0, sizeof(*b));
 }
 
@@ -1170,6 +1173,12 @@ int hook_versions_bind(hook_versions_txn_t *txn, const char *ref, int type, hook
         out->weight0 = a->cur.n == 2 ? a->cur.weights[0] : 1.0;
         out->key_kind = a->key_kind;
         snprintf(out->key_name, sizeof(out->key_name), "%s", a->key_name);
+        snprintf(out->alias, sizeof(out->alias), "%s", target);
+        for (size_t i = 0; i != a->cur.n; ++i) {
+            char key[400];
+            snprintf(key, sizeof(key), "%s@%s %u", name, target, out->version[i]);
+            out->picks[i] = edge_series_get("alias", key, 1);
+        }
     }
     for (int i = 0; i != 2; ++i) {
         if (out->fn[i] == NULL)

@@ -3,6 +3,7 @@
 #ifndef EDGE_HOOKS_VERSIONS_H
 #define EDGE_HOOKS_VERSIONS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "conf/config.h"
@@ -22,6 +23,10 @@ typedef struct hook_binding {
     hook_key_kind_t key_kind;
     char key_name[64]; /* lowercase cookie or header name */
     char label[2][280]; /* "NAME@VERSION" for the access log */
+    char alias[128];    /* the alias the reference names (`NAME` is `live`); "" for a pinned version or $LATEST */
+    /* an alias's versions: the requests each was picked for (base/series.h blocks named "NAME@ALIAS VERSION", so a rebinding
+     * that keeps the version keeps the count: the admin dashboard's canary split); NULL for a pinned version or $LATEST */
+    _Atomic uint64_t *picks[2];
 } hook_binding_t;
 
 /** the version a viewer with this sticky-key hash gets (0 or 1) */
@@ -32,6 +37,12 @@ static inline int hook_binding_pick(const hook_binding_t *b, uint64_t viewer_has
     /* the top 53 bits as a fraction in [0, 1): a viewer's hash always falls on the same side of the weight */
     double u = (double)(viewer_hash >> 11) * (1.0 / 9007199254740992.0);
     return u < b->weight0 ? 0 : 1;
+}
+/** counts a request that runs version k (0 or 1) of b: the alias's split as it happens */
+static inline void hook_binding_count(const hook_binding_t *b, int k)
+{
+    if (b->picks[k] != NULL)
+        atomic_fetch_add_explicit(b->picks[k], 1, memory_order_relaxed);
 }
 void hook_binding_free(hook_binding_t *b);
 

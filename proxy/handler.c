@@ -545,6 +545,7 @@ static hook_fn_t *pick_hook(edge_txn_t *txn, int type, const char **label)
             key = handler_client_ip(txn);
         k = hook_binding_pick(b, cache_key_hash_fixed(key.base, key.len));
     }
+    hook_binding_count(b, k);
     *label = b->label[k];
     return b->fn[k];
 }

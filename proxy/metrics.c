@@ -193,6 +193,15 @@ uint64_t metrics_sum(int which)
     return s;
 }
 
+void metrics_requests_by_class(uint64_t out[6])
+{
+    for (int c = 0; c != 6; ++c) {
+        out[c] = 0;
+        for (unsigned w = 0; w != num_workers; ++w)
+            out[c] += atomic_load_explicit(&workers[w].status[c], memory_order_relaxed);
+    }
+}
+
 static void appendf(h2o_buffer_t **buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void appendf(h2o_buffer_t **buf, const char *fmt, ...)
 {
@@ -420,11 +429,11 @@ h2o_iovec_t metrics_render(h2o_mem_pool_t *pool, void (*extra)(h2o_buffer_t **bu
             "change makes a new one)\n# TYPE edgehook_config_generation gauge\nedgehook_config_generation %" PRIu64 "\n",
             (long long)(ok_ms / 1000), (int)(ok_ms % 1000), atomic_load(&generation));
     appendf(&buf, "# HELP edgehook_requests_total requests answered, by status class\n# TYPE edgehook_requests_total counter\n");
-    for (c = 0; c != 6; ++c) {
-        uint64_t s = 0;
-        for (unsigned w = 0; w != num_workers; ++w)
-            s += atomic_load_explicit(&workers[w].status[c], memory_order_relaxed);
-        appendf(&buf, "edgehook_requests_total{status=\"%s\"} %" PRIu64 "\n", classes[c], s);
+    {
+        uint64_t by_class[6];
+        metrics_requests_by_class(by_class);
+        for (c = 0; c != 6; ++c)
+            appendf(&buf, "edgehook_requests_total{status=\"%s\"} %" PRIu64 "\n", classes[c], by_class[c]);
     }
     appendf(&buf, "# HELP edgehook_request_duration_seconds time from request to the end of the response, by status class\n"
                   "# TYPE edgehook_request_duration_seconds histogram\n");

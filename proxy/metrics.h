@@ -95,5 +95,7 @@ void metrics_reload(int ok);
 void metrics_generation(uint64_t id);
 /** sum of one counter over the loop threads and the others */
 uint64_t metrics_sum(int which);
+/** the requests answered by status class (1xx..5xx, other), summed over the workers (edgehook_requests_total) */
+void metrics_requests_by_class(uint64_t out[6]);
 
 #endif

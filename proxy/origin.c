@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "proxy/headers.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/series.h"
 #include "proxy/origin.h"
@@ -83,6 +84,7 @@ typedef struct origin_req_impl {
     unsigned holds;  /* loop callbacks of ours running with the request (req_hold): freed when the last lets go */
     size_t bytes_in; /* response bytes received on this attempt */
     const char *deferred_error;
+    uint64_t started_ns; /* edge_mono_ns() when the request was made (ORIGIN_STAT_HEAD_US) */
 } origin_req_impl_t;
 
 static void on_conn_read(h2o_socket_t *sock, const char *err);
@@ -751,6 +753,7 @@ origin_req_t *origin_req_start(origin_t *o, h2o_iovec_t method, h2o_iovec_t path
     r->body = body;
     h2o_mem_init_pool(&r->pool);
     atomic_fetch_add_explicit(&o->stats[ORIGIN_STAT_REQUESTS], 1, memory_order_relaxed);
+    r->started_ns = edge_mono_ns();
 
     /* the request head; nothing a caller passes may split it, and the framing (Content-Length) is ours */
     bad = origin_request_check(method.base, method.len, path.base, path.len);
@@ -925,6 +928,8 @@ static int call_head(origin_req_impl_t *r, const origin_head_t *head)
             continue;
         hdrs.entries[hdrs.size++] = raw.entries[i];
     }
+    atomic_fetch_add_explicit(&r->o->stats[ORIGIN_STAT_HEADS], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->o->stats[ORIGIN_STAT_HEAD_US], (edge_mono_ns() - r->started_ns) / 1000, memory_order_relaxed);
     r->in_cb = 1;
     r->cb->on_head(&r->super, head->status, h2o_strdup(&r->pool, head->reason, head->reason_len), hdrs.entries, hdrs.size,
                    head->content_length);

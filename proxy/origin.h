@@ -35,7 +35,9 @@ typedef struct origin {
     unsigned num_threads;
     _Atomic uint64_t *stats; /* ORIGIN_STAT_*: shared with the origins of the same name other generations built (base/series.h) */
 } origin_t;
-enum { ORIGIN_STAT_REQUESTS, ORIGIN_STAT_FAILURES, ORIGIN_STAT_CONNECTS, ORIGIN_STAT_NUM };
+/* HEADS: response heads received; HEAD_US: their time to first byte summed, in microseconds (from the request's start: pool wait,
+ * connect and TLS included) */
+enum { ORIGIN_STAT_REQUESTS, ORIGIN_STAT_FAILURES, ORIGIN_STAT_CONNECTS, ORIGIN_STAT_HEADS, ORIGIN_STAT_HEAD_US, ORIGIN_STAT_NUM };
 
 /**
  * Builds an origin from its config for `num_threads` workers. Returns NULL with a message in err (TLS setup). The returned origin
