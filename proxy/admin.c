@@ -17,6 +17,7 @@
 #include "hooks/versions.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
+#include "proxy/dashboard.h"
 #include "proxy/gen.h"
 #include "proxy/kvapi.h"
 #include "proxy/lambdaapi.h"
@@ -289,6 +290,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
             atomic_load(&gen->origins[i]->stats[ORIGIN_STAT_CONNECTS]));
+    dashboard_metrics(buf, gen); /* origin first-byte times, alias splits */
     {
         uint64_t jobs, busy_us, max_us;
         control_stats(&jobs, &busy_us, &max_us);
@@ -771,11 +773,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         lambda_authorized(req, gen);
         return 0;
     }
+    /* the dashboard's login page, its CSS and JS: no data, no token */
+    if (dashboard_public(req))
+        return 0;
     if (admin_authorize(req, gen->conf, NULL, reason, sizeof(reason)) != ADMIN_AUTH_OK) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"edgehook admin\""));
         respond_json_error(req, 401, "Unauthorized", "a valid Authorization: Bearer token is required");
         return 0;
     }
+    if (dashboard_private(req, gen)) /* the dashboard's markup and GET /dashboard/stats */
+        return 0;
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
         if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
             respond_json_error(req, 405, "Method Not Allowed", "use GET");
