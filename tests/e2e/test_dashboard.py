@@ -399,6 +399,12 @@ def browser_login_counter_purge_and_canary():
         # token is the one expected console line
         problems = [p for p in b.problems() if "status of 401" not in p]
         assert not problems, problems
+    except Exception:
+        try:
+            print("the page at the failure: %s" % b.screenshot("failure.png"), flush=True)
+        except Exception as e:  # the browser itself may be what failed
+            print("no screenshot: %s" % e, flush=True)
+        raise
     finally:
         if viewers is not None:
             viewers.stop()

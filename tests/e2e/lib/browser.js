@@ -43,7 +43,9 @@ const puppeteer = require(path.join(testsDir, 'node_modules', 'puppeteer-core'))
     },
     click: async (c) => {
       await page.waitForSelector(c.selector, { visible: true, timeout: 120000 });
-      await page.click(c.selector);
+      // the element's own click (what a mouse click on it does: a submit button submits its form, after validation), not a
+      // mouse event at coordinates: the live page moves as its charts and tables update, and a click could land elsewhere
+      await page.$eval(c.selector, (e) => e.click());
       return null;
     },
     wait: async (c) => {
