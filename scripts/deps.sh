@@ -1,7 +1,6 @@
 #!/bin/sh
 # Installs what edgehook needs from Debian 12 (and npm for the S3 client tests); idempotent. (test: `prometheus` is there for
-# promtool, which checks GET /metrics; only its binary is used, the service it installs is not needed; the python3-* packages
-# after it run the vendored ceph/s3-tests, tests/s3tests)
+# promtool, which checks GET /metrics; only its binary is used, the service it installs is not needed)
 #   scripts/deps.sh build   - compiler, CMake and the libraries edgehook links against
 #   scripts/deps.sh test    - build deps + the real clients and origins the test suite drives
 #   scripts/deps.sh bench   - build deps + the peers and load generators of bench/
