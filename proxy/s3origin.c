@@ -272,6 +272,9 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
         if (s3_forwardable(headers->entries[i].name))
             headers->entries[j++] = headers->entries[i];
     headers->size = j;
+    /* the embedded store then answers with the object's tags as Surrogate-Key: the cache's purge tags (store/tagging.c) */
+    if (s->embedded)
+        headers_add(pool, headers, H2O_STRLIT("x-edgehook-cache-tags"), h2o_iovec_init(H2O_STRLIT("1")));
 
     cred.access_key = s->access_key;
     cred.secret_key = s->secret_key;

@@ -241,6 +241,14 @@ int store_put_precond_error(store_req_t *sr, int refusal);
 const char *store_tagging_of(const store_obj_t *o);
 /** how many tags o has */
 size_t store_tagging_count(const store_obj_t *o);
+/**
+ * The request header edgehook's own S3 origin sends to the embedded store (proxy/s3origin.c): the answer to a GET or HEAD then
+ * carries the object's tags as Surrogate-Key (`key=value` pairs, percent-encoded, space-separated), which the edge cache takes as
+ * the entry's purge tags and never shows to viewers.
+ */
+#define STORE_CACHE_TAGS_REQUEST "x-edgehook-cache-tags"
+/** adds Surrogate-Key with o's tags when the request asks for them (STORE_CACHE_TAGS_REQUEST) */
+void store_tagging_cache_header(store_req_t *sr, const store_obj_t *o);
 /** adds x-amz-tagging-count when o has tags (GET, HEAD) */
 void store_tagging_count_header(store_req_t *sr, const store_obj_t *o);
 /**

@@ -143,6 +143,7 @@ static void object_headers(store_req_t *sr, const store_obj_t *o)
     store_add_header(sr, "last-modified", buf, strlen(buf));
     store_add_header(sr, "accept-ranges", "bytes", 5);
     store_tagging_count_header(sr, o);
+    store_tagging_cache_header(sr, o);
     for (size_t i = 0; i != o->num_headers; ++i) {
         const char *name = o->headers[i].name;
         int overridden = strcmp(name, STORE_TAGS_HEADER) == 0; /* the tags are not a header: x-amz-tagging-count says how many */

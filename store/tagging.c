@@ -72,7 +72,7 @@ static int check_tags(store_req_t *sr, tag_t *tags, size_t n)
 /* appends s percent-encoded (everything but unreserved characters) */
 static void pct_append(sigv4_buf_t *b, const char *s, size_t len)
 {
-    sigv4_uri_encode(b, (sigv4_str_t){s, len}, 1);
+    sigv4_uri_encode(b, (sigv4_str_t){s, len}, 0);
 }
 
 /* the stored form: k=v&k2=v2, sorted by key, keys and values percent-encoded ("" for no tags; pool memory) */
@@ -148,6 +148,19 @@ void store_tagging_count_header(store_req_t *sr, const store_obj_t *o)
         snprintf(c, sizeof(c), "%zu", n);
         store_add_header(sr, "x-amz-tagging-count", c, strlen(c));
     }
+}
+
+void store_tagging_cache_header(store_req_t *sr, const store_obj_t *o)
+{
+    const char *v = store_tagging_of(o);
+    if (v == NULL || store_req_header(sr, STORE_CACHE_TAGS_REQUEST).base == NULL)
+        return;
+    /* key=value per tag, percent-encoded as stored (no space inside one), space-separated as Surrogate-Key lists them */
+    size_t len = strlen(v);
+    char *s = h2o_mem_alloc_pool(&sr->req->pool, len + 1);
+    for (size_t i = 0; i != len; ++i)
+        s[i] = v[i] == '&' ? ' ' : v[i];
+    store_add_header(sr, "surrogate-key", s, len);
 }
 
 int store_tagging_headers(store_req_t *sr, const store_header_t *in, size_t n_in, const store_obj_t *copy_src, store_header_t **out,

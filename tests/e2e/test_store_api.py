@@ -22,6 +22,7 @@ from edgetest import Edge, SLOW, run, test  # noqa: E402
 from s3wire import S3Wire, xml_text  # noqa: E402
 
 AK, SK = "PROTOSTOREKEY0000001", "protostoresecret000000000000000000000001"
+TOKEN = "proto-admin-token-0123456789"
 TMP = tempfile.mkdtemp(prefix="e2e-store-api-")
 
 
@@ -32,13 +33,18 @@ listen:
   - {host: 127.0.0.1, port: 0}
 origins:
   web: {type: http, url: "http://127.0.0.1:9"}
+  media: {type: s3, endpoint: embedded, bucket: tagcache, region: us-east-1}
 behaviors:
+  - {path: "/m/*", origin: media}
   - {path: "*", origin: web, cache: off}
 store:
   listen: {host: 127.0.0.1, port: 0}
   root: ./data
   credentials: {access_key: %s, secret_key: %s}
-""" % (AK, SK)
+admin:
+  listen: {host: 127.0.0.1, port: 0}
+  token: %s
+""" % (AK, SK, TOKEN)
 
 
 edge = Edge(config())
@@ -555,6 +561,54 @@ def object_attributes():
     _, out, _ = aws("s3api", "get-object-attributes", "--bucket", "api", "--key", "attr", "--object-attributes", "ObjectSize",
                     "StorageClass")
     assert out["ObjectSize"] == 3 and out["StorageClass"] == "STANDARD", out
+
+
+# ---- the edge cache purged by the tags of store objects --------------------------------------------------------------------
+
+def via_edge(path):
+    import urllib.request
+    r = urllib.request.urlopen(urllib.request.Request(edge.url(path)), timeout=60 * SLOW)
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+
+
+@test
+def purge_cache_by_store_tags():
+    ok(s3("PUT", "/tagcache"))
+    objs = {"a": "team=a&kind=img", "b": "team=a", "c": "team=b"}
+    for name, tags in objs.items():
+        ok(s3("PUT", "/tagcache/m/%s.txt" % name, b"v1 " + name.encode(), headers={"x-amz-tagging": tags, "cache-control": "max-age=600"}))
+    # the store gives the tags as Surrogate-Key only to edgehook's S3 origin (which asks with x-edgehook-cache-tags)
+    r = ok(s3("GET", "/tagcache/m/a.txt", headers={"x-edgehook-cache-tags": "1"}))
+    assert r.headers["surrogate-key"] == "kind=img team=a", r.headers
+    assert "surrogate-key" not in ok(s3("GET", "/tagcache/m/a.txt")).headers
+    for name in objs:
+        st, h, body = via_edge("/m/%s.txt" % name)
+        assert st == 200 and body == b"v1 " + name.encode() and h["x-cache"] == "Miss from edgehook", (name, h)
+        st, h, body = via_edge("/m/%s.txt" % name)
+        assert h["x-cache"] == "Hit from edgehook", (name, h)
+        assert "surrogate-key" not in h and "cache-tag" not in h, h  # the cache's own, never shown to viewers
+    # the store's objects change behind the cache; a purge by the tag team=a refreshes a and b, not c
+    for name in objs:
+        ok(s3("PUT", "/tagcache/m/%s.txt" % name, b"v2 " + name.encode(), headers={"x-amz-tagging": objs[name],
+                                                                                    "cache-control": "max-age=600"}))
+    assert via_edge("/m/a.txt")[2] == b"v1 a"  # still cached
+    st, body = edge.admin("POST", "/purge", {"tag": "team=a"})
+    assert st == 200 and body["purged"] == 2, body
+    for name, want, cache in (("a", b"v2 a", "Miss"), ("b", b"v2 b", "Miss"), ("c", b"v1 c", "Hit")):
+        st, h, body = via_edge("/m/%s.txt" % name)
+        assert body == want and h["x-cache"] == cache + " from edgehook", (name, body, h["x-cache"])
+    # tags changed by PutObjectTagging count from the next fill
+    ok(s3("PUT", "/tagcache/m/c.txt?tagging", b"<Tagging><TagSet><Tag><Key>team</Key><Value>a</Value></Tag></TagSet></Tagging>"))
+    st, body = edge.admin("POST", "/purge", {"tag": "team=b"})
+    assert st == 200 and body["purged"] == 1, body
+    assert via_edge("/m/c.txt")[1]["x-cache"] == "Miss from edgehook"
+    st, body = edge.admin("POST", "/purge", {"tag": "team=a"})
+    assert st == 200 and body["purged"] == 3, body
+    # a tag with characters outside a token: percent-encoded as in the stored form
+    ok(s3("PUT", "/tagcache/m/d.txt", b"d", headers={"x-amz-tagging": "my%20team=a%2Fb", "cache-control": "max-age=600"}))
+    via_edge("/m/d.txt")
+    st, body = edge.admin("POST", "/purge", {"tag": "my%20team=a%2Fb"})
+    assert st == 200 and body["purged"] == 1, body
 
 
 @test
