@@ -2,7 +2,8 @@
 // Usage: node browser.js TESTS_DIR CHROMIUM. Reads one JSON command per line on stdin and answers each with one JSON line on
 // stdout: {"ok": true, "value": ...} or {"ok": false, "error": "..."}. puppeteer-core downloads no browser: it runs CHROMIUM.
 // Commands: goto {url}, type {selector, text} (replaces the field's value), select {selector, value}, click {selector},
-// wait {expr, timeout_ms} (until the page expression is truthy: its value), eval {expr}, screenshot {path},
+// wait {expr, timeout_ms} (until the page expression is truthy: its value), eval {expr}, screenshot {path, clip} (the whole
+// page, or the clip rectangle {x, y, width, height}),
 // problems {} (console errors, page errors and CSP violations seen so far), close {}.
 'use strict';
 const path = require('path');
@@ -53,7 +54,7 @@ const puppeteer = require(path.join(testsDir, 'node_modules', 'puppeteer-core'))
       return h.jsonValue();
     },
     eval: async (c) => page.evaluate(c.expr),
-    screenshot: async (c) => { await page.screenshot({ path: c.path, fullPage: true }); return c.path; },
+    screenshot: async (c) => { await page.screenshot(c.clip ? { path: c.path, clip: c.clip } : { path: c.path, fullPage: true }); return c.path; },
     problems: async () => problems.slice(),
     close: async () => { await browser.close(); return null; },
   };
