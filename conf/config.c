@@ -1595,7 +1595,7 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     s->root = xstrdup("./data");
     s->domain = xstrdup("s3.localhost");
     s->region = xstrdup("us-east-1");
-    s->max_put_size = 64ull << 20;
+    s->max_put_size = 5ull << 30;
     s->threads = 2;
     s->io_threads = 1;
     if ((v = map_get(c, n, "listen")) == NULL)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <h2o/http2.h>
 #include "store/h1chunked.h"
+#include "store/jobs.h"
 
 /* picohttpparser, inside libh2o (which installs no header for it): its request-head parser */
 struct phr_header {
@@ -100,11 +101,15 @@ long store_h1body_read(store_h1body_t *b, void *out, size_t max)
         deadline.tv_sec += 1;
         deadline.tv_nsec -= 1000000000;
     }
-    while (b->len == 0 && !b->eof && !b->failed) {
-        if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT && b->len == 0 && !b->eof) {
-            b->failed = 1;
-            break;
+    if (b->len == 0 && !b->eof && !b->failed) {
+        store_jobs_blocking(1); /* other requests get a thread meanwhile */
+        while (b->len == 0 && !b->eof && !b->failed) {
+            if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT && b->len == 0 && !b->eof) {
+                b->failed = 1;
+                break;
+            }
         }
+        store_jobs_blocking(0);
     }
     if (b->failed) {
         n = -1;
@@ -438,7 +443,7 @@ static void handle_head(h1conn_t *c)
         b->refs = 1;
         b->cap = cap;
         b->length = has_te ? UINT64_MAX : cl;
-        b->wait_ms = c->super.ctx->globalconf->http1.req_timeout * 2 + 10000;
+        b->wait_ms = c->super.ctx->globalconf->http1.req_timeout * 4 > 60000 ? c->super.ctx->globalconf->http1.req_timeout * 4 : 60000;
         b->rx = &loop_rx;
         b->conn = c;
         c->body = b;
@@ -528,6 +533,10 @@ static void pump_body(h1conn_t *c)
     } else if (paused) {
         set_timeout(c, NULL); /* the store thread is behind, not the client */
         h2o_socket_read_stop(c->sock);
+    } else if (c->expect && !c->continue_sent) {
+        set_timeout(c, NULL); /* the client waits for our 100 Continue: the wait is ours, not the client's */
+        if (!h2o_socket_is_reading(c->sock))
+            h2o_socket_read_start(c->sock, on_read);
     } else {
         if (progress || !h2o_timeout_is_linked(&c->timeout))
             set_timeout(c, on_idle_timeout);
@@ -600,6 +609,7 @@ static void on_body_event(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
                 c->continue_sent = 1;
                 c->writing = 1;
                 h2o_socket_write(c->sock, &cont, 1, on_continue_sent);
+                set_timeout(c, on_idle_timeout); /* now the body is the client's to send */
             }
             if (c->phase == P_BODY)
                 pump_body(c);

@@ -28,9 +28,63 @@ struct store_jobs {
     int stopping;
     unsigned num_threads;
     pthread_t *tids;
+    /* threads blocked in a job waiting for the network (a request body), and the extra threads started so that they do not hold
+     * up the queue: while jobs wait, up to STORE_JOBS_MAX_EXTRA more threads run; an extra one ends when it is not needed */
+    unsigned idle, blocked, extra;
+    pthread_cond_t extra_gone;
 };
 
 static __thread struct store_jobs_loop *this_loop;
+static __thread store_jobs_t *this_pool; /* on a store thread: its pool */
+
+#define STORE_JOBS_MAX_EXTRA 64
+
+static void *thread_main(void *arg);
+static __thread int is_extra; /* a detached thread started by maybe_add_thread */
+
+static void *extra_main(void *arg)
+{
+    is_extra = 1;
+    return thread_main(arg);
+}
+
+/* under p->lock: an extra thread ends */
+static void *extra_ends(store_jobs_t *p)
+{
+    if (--p->extra == 0)
+        pthread_cond_broadcast(&p->extra_gone);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* under p->lock: one more thread if jobs wait while every thread is busy and some are blocked on the network */
+static void maybe_add_thread(store_jobs_t *p)
+{
+    pthread_t tid;
+    pthread_attr_t attr;
+    if (p->head == NULL || p->idle != 0 || p->blocked <= p->extra || p->extra >= STORE_JOBS_MAX_EXTRA || p->stopping)
+        return;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&tid, &attr, extra_main, p) == 0)
+        ++p->extra;
+    pthread_attr_destroy(&attr);
+}
+
+void store_jobs_blocking(int begin)
+{
+    store_jobs_t *p = this_pool;
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    if (begin) {
+        ++p->blocked;
+        maybe_add_thread(p);
+    } else {
+        --p->blocked;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
 
 static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -64,12 +118,21 @@ static void *thread_main(void *arg)
     snprintf(name, sizeof(name), "s%u", atomic_fetch_add(&num, 1)); /* error log lines say [s0], [s1]... */
     edge_thread_name(name);
     store_jobs_lower_priority();
+    this_pool = p;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (p->head == NULL && !p->stopping)
+        while (p->head == NULL && !p->stopping) {
+            if (is_extra && p->extra > p->blocked)
+                return extra_ends(p); /* more threads than the blocked jobs call for */
+            ++p->idle;
             pthread_cond_wait(&p->cond, &p->lock);
-        if (p->head == NULL)
+            --p->idle;
+        }
+        if (p->head == NULL) {
+            if (is_extra)
+                return extra_ends(p);
             break;
+        }
         store_job_t *job = p->head;
         if ((p->head = job->_next) == NULL)
             p->tail = NULL;
@@ -93,6 +156,7 @@ store_jobs_t *store_jobs_start(unsigned num_threads, char *err, size_t errlen)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->extra_gone, NULL);
     for (unsigned i = 0; i != num_threads; ++i) {
         int e = pthread_create(&p->tids[i], NULL, thread_main, p);
         if (e != 0) {
@@ -115,6 +179,13 @@ void store_jobs_stop(store_jobs_t *p)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i != p->num_threads; ++i)
         pthread_join(p->tids[i], NULL);
+    pthread_mutex_lock(&p->lock);
+    while (p->extra != 0) {
+        pthread_cond_broadcast(&p->cond);
+        pthread_cond_wait(&p->extra_gone, &p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_cond_destroy(&p->extra_gone);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     free(p->tids);
@@ -138,6 +209,7 @@ void store_jobs_submit(store_jobs_t *p, h2o_context_t *ctx, store_job_t *job)
     else
         p->head = job;
     p->tail = job;
+    maybe_add_thread(p);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
 }

@@ -39,6 +39,12 @@ void store_jobs_stop(store_jobs_t *jobs);
 void store_jobs_submit(store_jobs_t *jobs, h2o_context_t *ctx, store_job_t *job);
 /** the number of jobs this loop thread has submitted whose done() has not run yet */
 unsigned store_jobs_pending(void);
+/**
+ * On a store thread, around a wait for the network (a request body that has not arrived): while jobs are so blocked and others
+ * are queued with no thread free, the pool runs up to 64 more threads, so that slow uploads do not hold up other requests.
+ * Elsewhere a no-op.
+ */
+void store_jobs_blocking(int begin);
 /** puts the calling thread at the store threads' priority: 10 nice levels below the process (at most 19) */
 void store_jobs_lower_priority(void);
 

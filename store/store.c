@@ -167,7 +167,7 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
     for (char *p = s->domain; p != NULL && *p != '\0'; ++p)
         *p = (char)tolower((unsigned char)*p);
     s->region = strdup(conf->region != NULL ? conf->region : "us-east-1");
-    s->max_put_size = conf->max_put_size != 0 ? conf->max_put_size : (64ull << 20);
+    s->max_put_size = conf->max_put_size != 0 ? conf->max_put_size : (5ull << 30);
     sigv4_sha256_hex(s->access_key, strlen(s->access_key), s->owner_id);
     RAND_bytes((unsigned char *)&s->rid_base, sizeof(s->rid_base));
     atomic_init(&s->rid_counter, 0);

@@ -40,6 +40,7 @@ build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
 build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
+build h1_chunked "$SRC/store/h1chunked.c"
 build viewer "$SRC/viewer/device.c" "$SRC/viewer/geoip.c" -lpthread
 fail=0
 for pid in $pids; do

@@ -397,7 +397,7 @@ static void test_small_forms(void **state)
     assert_string_equal(conf->store.region, "us-east-1");
     assert_null(conf->store.credentials.access_key); /* generated on first start */
     assert_null(conf->store.credentials.secret_key);
-    assert_int_equal(conf->store.max_put_size, 64 * MB);
+    assert_int_equal(conf->store.max_put_size, 5ull * 1024 * MB);
     assert_int_equal(conf->store.threads, 2);
     assert_int_equal(conf->store.io_threads, 1);
     assert_string_equal(conf->admin.token, "0123456789abcdef");
