@@ -15,8 +15,8 @@
  * never done by a worker that serves cache hits. The handler may run on several of those loops at once. It only copies the
  * request and hands it to the store's own threads (conf->threads, store/jobs.h), which parse, authenticate and run it - every
  * write, fsync, rename, delete and listing happens there - and the response goes back to the loop that received the request.
- * Request bodies arrive whole (libh2o 2.2.5 buffers them), so a single PUT is capped at conf->max_put_size (EntityTooLarge
- * above it) and big files go through multipart uploads. A GET's body is read by its loop, 64 KB per proceed() with pread and
+ * HTTP/1.1 request bodies are streamed from the socket to the store thread that writes them (store/http1.h), so a single PUT
+ * goes up to conf->max_put_size (default 5 GB; EntityTooLarge above it, from Content-Length). A GET's body is read by its loop, 64 KB per proceed() with pread and
  * the client's backpressure, never the whole object.
  */
 
