@@ -30,9 +30,10 @@ extern "C" {
  *   2026-12-02  1.3  edge_host_t.kv_get: reads a key of a kv store the hook's `kv:` list names (one snapshot per call).
  *   2026-12-02  1.4  descriptor on_invoke: a generic invocation (the Lambda invoke API) with any JSON payload, answered with
  *                    any JSON; a plugin with on_invoke may declare no events (and have no on_event).
+ *   2026-12-02  1.5  edge_origin_t.version_id: an S3 origin request pinned to an object version (request.origin.s3.versionId).
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 4
+#define EDGE_HOOK_ABI_MINOR 5
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -127,6 +128,9 @@ typedef struct edge_origin {
     const edge_header_t *custom_headers; /* headers the host adds to the origin request */
     /* since 1.1 (a smaller `size` leaves it out: the origin's default) */
     uint32_t ssl_protocols; /* custom: EDGE_SSL_* bits (sslProtocols); the lowest is the oldest TLS version offered; 0 = default */
+    /* since 1.5 */
+    edge_str_t version_id; /* s3: the object version to fetch (request.origin.s3.versionId, an edgehook extension; "" = the latest):
+                              sent signed as ?versionId=; 1-1024 of A-Z a-z 0-9 . _ - + / = */
 } edge_origin_t;
 
 /** edge_origin_t.ssl_protocols: Lambda@Edge's sslProtocols values, plus TLSv1.3 */

@@ -330,6 +330,7 @@ void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t
     dst->request.origin.region = dup_iov(pool, src->request.origin.region);
     dst->request.origin.auth_method = dup_iov(pool, src->request.origin.auth_method);
     hook_headers_dup(pool, &dst->request.origin.custom_headers, &src->request.origin.custom_headers);
+    dst->request.origin.version_id = dup_iov(pool, src->request.origin.version_id);
     dst->response.status_description = dup_iov(pool, src->response.status_description);
     hook_headers_dup(pool, &dst->response.headers, &src->response.headers);
     dst->response.body = dup_iov(pool, src->response.body);
@@ -339,4 +340,17 @@ void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t
         dst->invoke.tail = h2o_mem_alloc_pool(pool, sizeof(*dst->invoke.tail));
         *dst->invoke.tail = *src->invoke.tail;
     }
+}
+
+int hook_origin_version_id_valid(const char *v, size_t len)
+{
+    if (len == 0 || len > 1024)
+        return 0;
+    for (size_t i = 0; i != len; ++i) {
+        char c = v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+              c == '+' || c == '/' || c == '='))
+            return 0;
+    }
+    return 1;
 }

@@ -53,7 +53,12 @@ typedef struct hook_origin {
     int keepalive_timeout_s; /* custom, 1-60 */
     unsigned ssl_protocols;  /* custom: HOOK_SSL_* bits of sslProtocols; 0: not given (the origin's default) */
     hook_headers_t custom_headers;
+    h2o_iovec_t version_id; /* s3: the object version to fetch (request.origin.s3.versionId); len 0: the latest */
 } hook_origin_t;
+
+/** 1 if v is a usable S3 version id for request.origin.s3.versionId: 1-1024 bytes of A-Z a-z 0-9 . _ - + / = (S3's ids are
+ * URL-ready strings of at most 1024 bytes; the store's are 32 hex digits or "null") */
+int hook_origin_version_id_valid(const char *v, size_t len);
 
 /** hook_origin_t.ssl_protocols: the values of Lambda@Edge's sslProtocols (and TLSv1.3, edgehook's), one bit each, oldest first */
 enum {

@@ -461,6 +461,8 @@ static int on_get_origin(edge_ctx_t *ctx, edge_origin_t *out)
     out->num_custom_headers = (uint32_t)o->custom_headers.size;
     if (size >= offsetof(edge_origin_t, ssl_protocols) + sizeof(out->ssl_protocols))
         out->ssl_protocols = o->ssl_protocols;
+    if (size >= offsetof(edge_origin_t, version_id) + sizeof(out->version_id))
+        put(&out->version_id, o->version_id);
     if (o->custom_headers.size != 0) {
         HOST_ENTER();
         edge_header_t *hs = h2o_mem_alloc_pool(ctx->pool, sizeof(*hs) * o->custom_headers.size);
@@ -508,6 +510,8 @@ static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
             return bad(ctx, "%s.custom.readTimeout must be 4-60", "request.origin");
         if (in->keepalive_timeout != 0 && (in->keepalive_timeout < 1 || in->keepalive_timeout > 60))
             return bad(ctx, "%s.custom.keepaliveTimeout must be 1-60", "request.origin");
+        if (in->size >= offsetof(edge_origin_t, version_id) + sizeof(in->version_id) && in->version_id.len != 0)
+            return bad(ctx, "%s.custom has no versionId (an S3 origin's)", "request.origin");
         o.port = (uint16_t)in->port;
         o.read_timeout_s = in->read_timeout != 0 ? (int)in->read_timeout : 30;
         o.keepalive_timeout_s = in->keepalive_timeout != 0 ? (int)in->keepalive_timeout : 5;
@@ -524,6 +528,11 @@ static int set_origin_locked(edge_ctx_t *ctx, const edge_origin_t *in)
         o.auth_method =
             in->auth_method.len != 0 ? ctx_dup(ctx, in->auth_method.ptr, in->auth_method.len) : h2o_iovec_init("none", 4);
         o.region = ctx_dup(ctx, in->region.ptr, in->region.len);
+        if (in->size >= offsetof(edge_origin_t, version_id) + sizeof(in->version_id) && in->version_id.len != 0) {
+            if (in->version_id.ptr == NULL || !hook_origin_version_id_valid(in->version_id.ptr, in->version_id.len))
+                return bad(ctx, "%s.s3.versionId must be 1-1024 of A-Z a-z 0-9 . _ - + / =", "request.origin");
+            o.version_id = ctx_dup(ctx, in->version_id.ptr, in->version_id.len);
+        }
     } else {
         return bad(ctx, "%s must have exactly one of custom or s3", "request.origin");
     }

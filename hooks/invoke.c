@@ -101,8 +101,13 @@ static int parse_origin(h2o_mem_pool_t *pool, const hook_json_t *o, hook_origin_
         get_str(pool, t, "path", &out->path, what, err, errlen) != 0 ||
         get_str(pool, t, "protocol", &out->protocol, what, err, errlen) != 0 ||
         get_str(pool, t, "region", &out->region, what, err, errlen) != 0 ||
-        get_str(pool, t, "authMethod", &out->auth_method, what, err, errlen) != 0)
+        get_str(pool, t, "authMethod", &out->auth_method, what, err, errlen) != 0 ||
+        (s3 != NULL && get_str(pool, t, "versionId", &out->version_id, what, err, errlen) != 0))
         return -1;
+    if (out->version_id.len != 0 && !hook_origin_version_id_valid(out->version_id.base, out->version_id.len)) {
+        snprintf(err, errlen, "%s.versionId must be 1-1024 of A-Z a-z 0-9 . _ - + / =", what);
+        return -1;
+    }
     out->port = (uint16_t)get_int(t, "port", c != NULL ? 443 : 0);
     out->read_timeout_s = get_int(t, "readTimeout", 30);
     out->keepalive_timeout_s = get_int(t, "keepaliveTimeout", 5);
@@ -341,6 +346,8 @@ static void emit_request(hook_buf_t *b, const hook_event_t *ev)
         } else {
             emit_str(b, &f2, "authMethod", o->auth_method, 3);
             emit_str(b, &f2, "region", o->region, 3);
+            if (o->version_id.len != 0)
+                emit_str(b, &f2, "versionId", o->version_id, 3);
         }
         hook_buf_append(b, "\n    }\n  }", 10);
     }

@@ -355,9 +355,11 @@ static int api_get_origin(edge_ctx_t *ctx, edge_origin_t *out)
     HOST_ENTER();
     int r = hook_host.get_origin(ctx, out);
     if (r == 0) {
-        edge_str_t *strs[] = {&out->domain_name, &out->path, &out->protocol, &out->region, &out->auth_method};
-        size_t n = sizeof(edge_header_t) * out->num_custom_headers;
-        for (size_t i = 0; i != sizeof(strs) / sizeof(strs[0]); ++i)
+        edge_str_t *strs[] = {&out->domain_name, &out->path, &out->protocol, &out->region, &out->auth_method, &out->version_id};
+        size_t n = sizeof(edge_header_t) * out->num_custom_headers, nstrs = sizeof(strs) / sizeof(strs[0]);
+        if (out->size < offsetof(edge_origin_t, version_id) + sizeof(out->version_id))
+            --nstrs; /* a caller built for an older edge_origin_t */
+        for (size_t i = 0; i != nstrs; ++i)
             n += strs[i]->len;
         for (uint32_t i = 0; i != out->num_custom_headers; ++i)
             n += out->custom_headers[i].name.len + out->custom_headers[i].key.len + out->custom_headers[i].value.len;
@@ -373,7 +375,7 @@ static int api_get_origin(edge_ctx_t *ctx, edge_origin_t *out)
             }
             out->custom_headers = hs;
         }
-        for (size_t i = 0; i != sizeof(strs) / sizeof(strs[0]); ++i)
+        for (size_t i = 0; i != nstrs; ++i)
             own_str(strs[i], &at);
     }
     HOST_LEAVE();
@@ -455,7 +457,7 @@ static void api_log(int level, const char *msg, size_t len)
 /* the prelude's ffi.cdef copies edge_hook.h's structs field for field: catch a field added to one and not the other */
 _Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_str_t/edge_header_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_origin_t, ssl_protocols) == 112 &&
-                   sizeof(edge_origin_t) == 120,
+                   offsetof(edge_origin_t, version_id) == 120 && sizeof(edge_origin_t) == 136,
                "edge_origin_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && sizeof(edge_host_t) == 16 + 20 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");

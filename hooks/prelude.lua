@@ -17,6 +17,7 @@ typedef struct edge_origin {
     uint32_t port, read_timeout, keepalive_timeout, num_custom_headers;
     const edge_header_t *custom_headers;
     uint32_t ssl_protocols;
+    edge_str_t version_id;
 } edge_origin_t;
 typedef struct edge_host {
     uint32_t abi_major, abi_minor, size, reserved;
@@ -447,7 +448,7 @@ local function origin_fp(o)
         if type(c) == "table" then
             parts[#parts + 1] = kind
             for _, k in ipairs({ "domainName", "path", "protocol", "region", "authMethod", "port", "readTimeout",
-                "keepaliveTimeout" }) do
+                "keepaliveTimeout", "versionId" }) do
                 parts[#parts + 1] = tostring(c[k])
             end
             local sp = c.sslProtocols
@@ -518,8 +519,9 @@ local function read_origin()
             port = tonumber(o.port), readTimeout = tonumber(o.read_timeout), keepaliveTimeout = tonumber(o.keepalive_timeout),
             sslProtocols = sp } }
     end
+    local vid = s(o.version_id)
     return { s3 = { customHeaders = ch, domainName = s(o.domain_name), path = s(o.path), region = s(o.region),
-        authMethod = s(o.auth_method) } }
+        authMethod = s(o.auth_method), versionId = vid ~= "" and vid or nil } }
 end
 
 local function opt_string(t, k, what)
@@ -590,6 +592,7 @@ local function wb_origin(o)
         else
             str("region", opt_string(t, "region", what))
             str("auth_method", opt_string(t, "authMethod", what))
+            str("version_id", opt_string(t, "versionId", what))
         end
     end)
     if not ok then

@@ -357,6 +357,22 @@ static void request_event(fill_t *f, int type, hook_fn_t *fn, hook_event_t *ev)
 }
 
 /* a copy of a hook's origin in the fill's pool (the event may live in the hook call's memory) */
+/* whether a cache key holds the version id (as is, or percent-encoded as a query value) */
+static int key_names_version(h2o_iovec_t key, h2o_iovec_t version)
+{
+    char enc[3 * 1024 + 1];
+    size_t n = 0;
+    for (size_t i = 0; i != version.len && n + 3 < sizeof(enc); ++i) {
+        char c = version.base[i];
+        if (c == '+' || c == '/' || c == '=')
+            n += (size_t)snprintf(enc + n, sizeof(enc) - n, "%%%02X", (unsigned char)c);
+        else
+            enc[n++] = c;
+    }
+    return h2o_strstr(key.base, key.len, version.base, version.len) != SIZE_MAX ||
+           h2o_strstr(key.base, key.len, enc, n) != SIZE_MAX;
+}
+
 static void keep_origin(fill_t *f, const hook_origin_t *src)
 {
     hook_origin_t *o = &f->hooks.chosen;
@@ -367,6 +383,7 @@ static void keep_origin(fill_t *f, const hook_origin_t *src)
     DUP(protocol);
     DUP(region);
     DUP(auth_method);
+    DUP(version_id);
 #undef DUP
     memset(&o->custom_headers, 0, sizeof(o->custom_headers));
     for (size_t i = 0; i != src->custom_headers.size; ++i) {
@@ -478,6 +495,13 @@ static void apply_request_hook(fill_t *f, const hookcall_t *call)
             f->origin = o;
         }
         keep_origin(f, &r->origin);
+        if (f->hooks.chosen.kind == HOOK_ORIGIN_S3 && f->hooks.chosen.version_id.len != 0 && f->cache.mem != NULL &&
+            !key_names_version(f->obj->key, f->hooks.chosen.version_id)) {
+            /* a pinned object version is shared through the cache only under a key that names it (the key was made before
+             * this hook ran): else another version's request could be answered with this one */
+            cache_mem_remove(f->cache.mem, f->obj);
+            f->cache.insert = 0;
+        }
         /* Lambda@Edge customHeaders: sent to the origin with the request */
         h2o_headers_t custom = {NULL, 0, 0};
         hookcall_to_h2o_headers(&f->pool, &r->origin.custom_headers, &custom);
@@ -788,7 +812,9 @@ static void fill_go(fill_t *f)
         }
     }
     h2o_iovec_t body = f->req.body.base != NULL ? f->req.body : h2o_iovec_init(NULL, 0);
-    if (origin->s3 != NULL && s3origin_sign(origin, &f->pool, f->req.method, &path, &headers, body, server_now_ms()) != 0) {
+    h2o_iovec_t version = f->hooks.chosen.kind == HOOK_ORIGIN_S3 ? f->hooks.chosen.version_id : h2o_iovec_init(NULL, 0);
+    if (origin->s3 != NULL &&
+        s3origin_sign(origin, &f->pool, f->req.method, &path, &headers, body, version, server_now_ms()) != 0) {
         log_error("origin %s: no credentials to sign the request with", origin->name);
         fail_object(f, 502, "the S3 origin has no credentials");
         fill_free(f);

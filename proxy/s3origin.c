@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "hooks/event.h"
 #include "proxy/headers.h"
 #include "base/log.h"
 #include "proxy/s3origin.h"
@@ -237,8 +238,8 @@ static int s3_forwardable(const h2o_iovec_t *name)
     return 0;
 }
 
-int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers, h2o_iovec_t body,
-                  int64_t now_ms)
+int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers,
+                  h2o_iovec_t body, h2o_iovec_t version_id, int64_t now_ms)
 {
     s3_signer_t *s = o->s3;
     sigv4_credentials_t cred;
@@ -251,6 +252,8 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
     char payload[65];
 
     if (s->access_key == NULL || s->secret_key == NULL)
+        return -1;
+    if (version_id.len != 0 && !hook_origin_version_id_valid(version_id.base, version_id.len))
         return -1;
 
     /* the object path: the query of the client is not forwarded (S3 would read unknown parameters as sub-resources) */
@@ -265,7 +268,22 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
     } else {
         newpath = h2o_concat(pool, o->path_prefix, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(s->bucket, strlen(s->bucket)), rest);
     }
-    *path = newpath;
+    /* a pinned object version: the one query parameter S3 sees (percent-encoded: ids may hold + / =) */
+    h2o_iovec_t query = h2o_iovec_init(NULL, 0);
+    if (version_id.len != 0) {
+        sigv4_buf_t qb = {0};
+        sigv4_buf_append(&qb, "versionId=", 10);
+        sigv4_uri_encode(&qb, (sigv4_str_t){version_id.base, version_id.len}, 0);
+        if (qb.base == NULL) {
+            sigv4_buf_free(&qb);
+            return -1;
+        }
+        query = h2o_strdup(pool, qb.base, qb.len);
+        sigv4_buf_free(&qb);
+        *path = h2o_concat(pool, newpath, h2o_iovec_init(H2O_STRLIT("?")), query);
+    } else {
+        *path = newpath;
+    }
 
     /* keep only what S3 should see */
     for (i = 0, j = 0; i != headers->size; ++i)
@@ -299,7 +317,7 @@ int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iov
     memset(&req, 0, sizeof(req));
     req.method = (sigv4_str_t){method.base, method.len};
     req.path = (sigv4_str_t){newpath.base, newpath.len};
-    req.query = (sigv4_str_t){NULL, 0};
+    req.query = (sigv4_str_t){query.base, query.len};
     req.headers = signed_headers;
     req.num_headers = 1;
     req.payload_hash = sigv4_cstr(payload);

@@ -41,11 +41,12 @@ const char *s3origin_region(const origin_t *o);
 /**
  * Rewrites `*path` (the request's path and query, prefix applied) to the bucket's object path and adds the SigV4 headers
  * (x-amz-date, x-amz-content-sha256, x-amz-security-token, authorization) to `headers`, dropping any x-amz-* header the client
- * sent. The Host signed is the one in `headers` (an origin-request hook may have set it), else the origin's. Returns 0, or -1
- * when the origin has no credentials.
+ * sent. The Host signed is the one in `headers` (an origin-request hook may have set it), else the origin's. A version_id
+ * (len != 0: request.origin.s3.versionId of an origin-request hook) is the one query parameter sent, `?versionId=`, signed.
+ * Returns 0, or -1 when the origin has no credentials or the version id is unusable.
  */
 int s3origin_sign(origin_t *o, h2o_mem_pool_t *pool, h2o_iovec_t method, h2o_iovec_t *path, h2o_headers_t *headers,
-                  h2o_iovec_t body, int64_t now_ms);
+                  h2o_iovec_t body, h2o_iovec_t version_id, int64_t now_ms);
 void s3origin_detach(origin_t *o);
 
 #endif

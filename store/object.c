@@ -616,8 +616,9 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
         r = store_send_error(sr, 400, "InvalidArgument", "Unknown metadata directive.", NULL);
         goto out;
     }
+    /* onto itself: refused unless the metadata changes, or an older version is copied over the latest (a restore) */
     if (!replace && strcmp(store_fs_bucket_name(b), srcb) == 0 && src->key_len == sr->key.len &&
-        memcmp(src->key, sr->key.base, src->key_len) == 0) {
+        memcmp(src->key, sr->key.base, src->key_len) == 0 && memchr(source.base, '?', source.len) == NULL) {
         r = store_send_error(sr, 400, "InvalidRequest",
                              "This copy request is illegal because it is trying to copy an object to itself without changing the "
                              "object's metadata, storage class, website redirect location or encryption attributes.",
