@@ -1,4 +1,4 @@
-# ctest-timeout: 900
+# ctest-timeout: 1500
 """End-to-end: bucket versioning in the embedded store - Put/GetBucketVersioning, version ids on every write, delete markers,
 ?versionId= on GET/HEAD/DELETE/CopySource, DeleteObjects with versions, ListObjectVersions paging, Suspended, hostile version
 ids, and kill -9 during versioned overwrites. Clients: Debian's awscli v2 (/usr/bin/aws s3api), Debian's boto3, and raw
