@@ -214,8 +214,12 @@ def stats_count_what_the_proxy_answered():
     for i in range(20):
         st, h, _ = get("/count/stats-%d?cc=max-age=600" % (i % 4))
         assert st == 200 and h["x-version"] == "1"
-    s1 = stats()
-    assert s1["requests"] - s0["requests"] >= 20 and s1["requests_by_class"]["2xx"] - s0["requests_by_class"]["2xx"] >= 20
+    # a request is counted once its response has ended, which may be just after the client read it: wait for the 20
+    box = []
+    wait_until(lambda: box.append(stats()) or (box[-1]["requests"] - s0["requests"] >= 20 and
+                                              box[-1]["requests_by_class"]["2xx"] - s0["requests_by_class"]["2xx"] >= 20),
+               30, "the 20 requests counted")
+    s1 = box[-1]
     assert s1["counters"]["misses"] - s0["counters"]["misses"] == 4 and s1["counters"]["hits"] - s0["counters"]["hits"] >= 16
     live = [a for a in s1["aliases"] if a["hook"] == "tag" and a["alias"] == "live"]
     assert len(live) == 1 and live[0]["key"] == "ip", s1["aliases"]
@@ -340,6 +344,7 @@ def browser_login_counter_purge_and_canary():
         st, h, after = get(url)
         assert st == 200 and h["x-cache"] == "Miss from edgehook", h
         assert after != first and b"count=2" in after and origin.count("/count/purge-me") == 2, (first, after)
+        wait_until(lambda: edge.metric("edgehook_cache_misses_total") >= misses + 1, 30, "the miss counted")
         assert edge.metric("edgehook_cache_misses_total") == misses + 1
 
         # the canary: version 2 published, live still all version 1; moved to 50/50 from the form
