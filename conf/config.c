@@ -642,11 +642,65 @@ static int parse_url(ctx_t *c, yaml_node_t *n, const char *key, const char *url,
     return 0;
 }
 
-/* the credentials: map of an s3 origin or of the store, if given */
+/* secret_key_file: the secret is the file's first line (white space around it dropped), read now so that a missing or empty
+ * file is a configuration error; the file is named again by -T, never its content */
+static int opt_secret_file(ctx_t *c, yaml_node_t *map, const char *parent, conf_credentials_t *cr)
+{
+    char *key, buf[4097];
+    yaml_node_t *v = opt_node(c, map, parent, "secret_key_file", &key);
+    int r = -1;
+    if (v == NULL)
+        return 0;
+    if (map_get(c, map, "secret_key") != NULL || map_get(c, map, "secret_key_env") != NULL) {
+        r = fail(c, v, key, "give one of secret_key, secret_key_env and secret_key_file");
+    } else if (get_string(c, v, key, &cr->secret_key_file) == 0) {
+        FILE *fp = fopen(cr->secret_key_file, "r");
+        size_t n = 0;
+        if (fp == NULL) {
+            r = fail(c, v, key, "cannot read \"%s\": %s", cr->secret_key_file, strerror(errno));
+        } else {
+            n = fread(buf, 1, sizeof(buf) - 1, fp);
+            fclose(fp);
+            buf[n] = '\0';
+            char *b = buf, *e;
+            while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
+                ++b;
+            e = b + strcspn(b, "\r\n");
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                --e;
+            *e = '\0';
+            if (*b == '\0') {
+                r = fail(c, v, key, "\"%s\" is empty (it must hold the secret key)", cr->secret_key_file);
+            } else {
+                free(cr->secret_key);
+                cr->secret_key = xstrdup(b);
+                r = 0;
+            }
+            explicit_bzero(buf, sizeof(buf));
+        }
+    }
+    return opt_result(key, r);
+}
+
+/* an access key id: what the Authorization headers carry (`AWS AKID:sig`, `Credential=AKID/...`), so no `:`, `/`, `,` or
+ * white space */
+static int check_access_key(ctx_t *c, yaml_node_t *map, const char *parent, const char *ak)
+{
+    if (strlen(ak) > 128)
+        return fail(c, map, parent, "the access key is longer than 128 characters");
+    for (const char *p = ak; *p != '\0'; ++p)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ':' || *p == '/' || *p == ',')
+            return fail(c, map, parent, "the access key \"%s\" has a character an Authorization header cannot carry (%s)", ak,
+                        *p == ':' ? "':'" : *p == '/' ? "'/'" : *p == ',' ? "','" : "white space or a control character");
+    return 0;
+}
+
+/* the credentials: map of an s3 origin, if given */
 static int parse_credentials(ctx_t *c, yaml_node_t *map, const char *parent, conf_credentials_t *cr)
 {
-    static const char *const keys[] = {"access_key",        "secret_key", "session_token", "access_key_env", "secret_key_env",
-                                       "session_token_env", NULL};
+    static const char *const keys[] = {"access_key",        "secret_key",      "session_token", "access_key_env",
+                                       "secret_key_env",    "session_token_env", "secret_key_file", "profile",
+                                       "shared_credentials_file", NULL};
     char *key;
     yaml_node_t *n = opt_node(c, map, parent, "credentials", &key);
     int r = -1;
@@ -654,14 +708,106 @@ static int parse_credentials(ctx_t *c, yaml_node_t *map, const char *parent, con
         return 0;
     if (expect_map(c, n, key) == 0 && check_keys(c, n, key, keys) == 0 &&
         get_string_or_env(c, n, key, "access_key", &cr->access_key, &cr->access_key_env) == 0 &&
-        get_string_or_env(c, n, key, "secret_key", &cr->secret_key, &cr->secret_key_env) == 0 &&
-        get_string_or_env(c, n, key, "session_token", &cr->session_token, &cr->session_token_env) == 0) {
+        get_string_or_env(c, n, key, "secret_key", &cr->secret_key, &cr->secret_key_env) == 0 && opt_secret_file(c, n, key, cr) == 0 &&
+        get_string_or_env(c, n, key, "session_token", &cr->session_token, &cr->session_token_env) == 0 &&
+        opt_string(c, n, key, "profile", &cr->profile) == 0 &&
+        opt_file(c, n, key, "shared_credentials_file", &cr->shared_credentials_file) == 0) {
         if ((cr->access_key == NULL) != (cr->secret_key == NULL))
             fail(c, n, key, "needs both an access key and a secret key");
-        else
+        else if (cr->access_key != NULL && (cr->profile != NULL || cr->shared_credentials_file != NULL))
+            fail(c, n, key, "give either the keys (access_key, secret_key) or a profile (profile, shared_credentials_file), not both");
+        else if (cr->access_key == NULL && cr->session_token != NULL)
+            fail(c, n, key, "a session_token needs access_key and secret_key");
+        else if (cr->access_key == NULL || check_access_key(c, n, key, cr->access_key) == 0)
             r = 0;
     }
     return opt_result(key, r);
+}
+
+/* buckets: of a store key: names or shell globs of them (a single one may be given without the list) */
+static int parse_key_buckets(ctx_t *c, yaml_node_t *n, const char *key, conf_store_key_t *k)
+{
+    size_t count = n->type == YAML_SEQUENCE_NODE ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+    if (n->type != YAML_SEQUENCE_NODE && scalar(n) == NULL)
+        return fail_type(c, n, key, "a list of bucket names or globs");
+    if (count == 0)
+        return fail(c, n, key, "an empty list would allow no bucket at all (remove buckets: to allow every bucket)");
+    k->buckets = xcalloc(count, sizeof(char *));
+    for (size_t i = 0; i != count; ++i) {
+        yaml_node_t *e = n->type == YAML_SEQUENCE_NODE ? node_at(c, n->data.sequence.items.start[i]) : n;
+        const char *s = scalar(e);
+        if (s == NULL || s[0] == '\0')
+            return fail_type(c, e, key, "bucket names or globs in the list");
+        for (const char *p = s; *p != '\0'; ++p)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr(".-*?[]!", *p) != NULL))
+                return fail(c, e, key,
+                            "\"%s\" is neither a bucket name nor a glob of bucket names (lowercase letters, digits, '.', '-', and "
+                            "the wildcards * ? [...])",
+                            s);
+        k->buckets[k->num_buckets++] = xstrdup(s);
+    }
+    return 0;
+}
+
+/* one key of the store: a map with access_key and a secret, optionally buckets and read_only */
+static int parse_store_key(ctx_t *c, yaml_node_t *n, const char *key, conf_store_key_t *k)
+{
+    static const char *const keys[] = {"access_key",      "secret_key", "access_key_env", "secret_key_env",
+                                       "secret_key_file", "buckets",    "read_only",      NULL};
+    yaml_node_t *v;
+    conf_credentials_t *cr = &k->cred;
+    if (expect_map(c, n, key) != 0 || check_keys(c, n, key, keys) != 0)
+        return -1;
+    k->line = (int)node_line(c, n);
+    if (get_string_or_env(c, n, key, "access_key", &cr->access_key, &cr->access_key_env) != 0 ||
+        get_string_or_env(c, n, key, "secret_key", &cr->secret_key, &cr->secret_key_env) != 0 ||
+        opt_secret_file(c, n, key, cr) != 0 || opt_bool(c, n, key, "read_only", &k->read_only) != 0)
+        return -1;
+    if (cr->access_key == NULL || cr->secret_key == NULL)
+        return fail(c, n, key, "needs access_key (or access_key_env) and one of secret_key, secret_key_env and secret_key_file");
+    if (check_access_key(c, n, key, cr->access_key) != 0)
+        return -1;
+    if ((v = map_get(c, n, "buckets")) != NULL) {
+        char *bk = join_key(key, "buckets");
+        int r = parse_key_buckets(c, v, bk, k);
+        free(bk);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* store.credentials: one key (a map, the form of earlier versions) or a list of keys with distinct access keys */
+static int parse_store_keys(ctx_t *c, yaml_node_t *map, conf_store_t *s)
+{
+    yaml_node_t *n = map_get(c, map, "credentials");
+    char key[64];
+    if (n == NULL)
+        return 0;
+    if (n->type == YAML_MAPPING_NODE) {
+        s->keys = xcalloc(1, sizeof(*s->keys));
+        s->num_keys = 1;
+        return parse_store_key(c, n, "store.credentials", &s->keys[0]);
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_type(c, n, "store.credentials", "a map (one key) or a list of maps");
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0)
+        return fail(c, n, "store.credentials", "an empty list (remove credentials: to have a key pair generated on first start)");
+    s->keys = xcalloc(count, sizeof(*s->keys));
+    s->keys_list = 1;
+    for (size_t i = 0; i != count; ++i) {
+        yaml_node_t *item = node_at(c, n->data.sequence.items.start[i]);
+        snprintf(key, sizeof(key), "store.credentials[%zu]", i);
+        s->num_keys = i + 1;
+        if (parse_store_key(c, item, key, &s->keys[i]) != 0)
+            return -1;
+        for (size_t j = 0; j != i; ++j)
+            if (strcmp(s->keys[j].cred.access_key, s->keys[i].cred.access_key) == 0)
+                return fail(c, item, key, "the access key %s is already given by store.credentials[%zu] (line %d)",
+                            s->keys[i].cred.access_key, j, s->keys[j].line);
+    }
+    return 0;
 }
 
 /* the url: of an http origin or the endpoint: of an s3 one (a URL, or embedded: the store of this server) */
@@ -757,6 +903,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
             opt_bool(c, n, key, "pass_amz_headers", &o->pass_amz_headers) != 0)
             return -1;
         o->addressing = (conf_s3_addressing_t)addressing;
+        o->region_given = map_get(c, n, "region") != NULL;
         if (o->addressing == CONF_S3_VIRTUAL) {
             unsigned char addr[16];
             v = map_get(c, n, "addressing");
@@ -1603,7 +1750,7 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     if (parse_listen(c, v, "store.listen", &s->listen, 0) != 0)
         return -1;
     if (opt_string(c, n, "store", "root", &s->root) != 0 || opt_string(c, n, "store", "domain", &s->domain) != 0 ||
-        opt_string(c, n, "store", "region", &s->region) != 0 || parse_credentials(c, n, "store", &s->credentials) != 0 ||
+        opt_string(c, n, "store", "region", &s->region) != 0 || parse_store_keys(c, n, s) != 0 ||
         opt_size(c, n, "store", "max_put_size", &put_size, &s->max_put_size) != 0 ||
         opt_uint(c, n, "store", "threads", 1, 64, &s->threads) != 0 ||
         opt_uint(c, n, "store", "io_threads", 1, 16, &s->io_threads) != 0)
@@ -2108,6 +2255,9 @@ static void free_credentials(conf_credentials_t *c)
     free(c->access_key_env);
     free(c->secret_key_env);
     free(c->session_token_env);
+    free(c->secret_key_file);
+    free(c->profile);
+    free(c->shared_credentials_file);
 }
 
 static void free_listen(conf_listen_t *l)
@@ -2182,7 +2332,13 @@ void conf_free(conf_t *conf)
     free(conf->state_dir);
     free(conf->store.domain);
     free(conf->store.region);
-    free_credentials(&conf->store.credentials);
+    for (size_t i = 0; i != conf->store.num_keys; ++i) {
+        free_credentials(&conf->store.keys[i].cred);
+        for (size_t j = 0; j != conf->store.keys[i].num_buckets; ++j)
+            free(conf->store.keys[i].buckets[j]);
+        free(conf->store.keys[i].buckets);
+    }
+    free(conf->store.keys);
     for (size_t i = 0; i != conf->store.num_seeds; ++i) {
         free(conf->store.seeds[i].bucket);
         free(conf->store.seeds[i].dir);

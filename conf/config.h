@@ -44,7 +44,21 @@ typedef struct conf_credentials {
     char *access_key_env;
     char *secret_key_env;
     char *session_token_env;
+    char *secret_key_file; /* `secret_key_file: PATH`: the file the secret was read from (at load), or NULL */
+    /* s3 origins: a profile of the AWS shared credentials file (`profile: NAME`, `shared_credentials_file: PATH`; read when
+     * the origin is built: at start and at every reload) */
+    char *profile;
+    char *shared_credentials_file;
 } conf_credentials_t;
+
+/** one key pair of the embedded store (`store.credentials`: one map, or a list of them) */
+typedef struct conf_store_key {
+    conf_credentials_t cred;
+    char **buckets; /* bucket names or shell globs (fnmatch) the key may use; num_buckets 0: every bucket */
+    size_t num_buckets;
+    int read_only; /* 1: every write (PUT, POST, DELETE) is refused with AccessDenied */
+    int line;      /* where it is given in the file */
+} conf_store_key_t;
 
 /** an origin: a plain HTTP(S) server, or an S3 bucket (remote or the embedded store) */
 typedef struct conf_origin {
@@ -71,6 +85,7 @@ typedef struct conf_origin {
     char *region;
     conf_s3_addressing_t addressing;
     conf_credentials_t credentials;
+    int region_given; /* 1: `region:` was written (else the default us-east-1, or the region of a credentials profile) */
     int pass_amz_headers; /* s3: the origin's x-amz-* response headers reach viewers (default 0: only x-amz-meta-* and
                              x-amz-version-id do; see proxy/fill.c) */
     int line; /* where it is given in the file (the line of its key), for later error messages */
@@ -201,7 +216,10 @@ typedef struct conf_store {
     char *root;
     char *domain;
     char *region;
-    conf_credentials_t credentials; /* NULL keys: generated on first start under root */
+    /* store.credentials: none (num_keys 0: a pair is generated on first start under root), one map, or a list of them */
+    conf_store_key_t *keys;
+    size_t num_keys;
+    int keys_list; /* 1: given as a list (what -T prints back) */
     uint64_t max_put_size;
     unsigned threads; /* the store's own threads, which do its disk I/O (1-64, default 2) */
     unsigned io_threads; /* the store's event-loop threads, which alone accept the store listener (1-16, default 1) */

@@ -162,24 +162,76 @@ static void secret(FILE *fp, const char *indent, const char *name, const char *v
     }
 }
 
+/* the lines of a credentials map at indent (first_indent for the first line: a list item's `- `) */
+static void credential_lines(FILE *fp, const char *first_indent, const char *indent, const conf_credentials_t *cr)
+{
+    const char *in = first_indent;
+    if (cr->access_key_env != NULL) {
+        secret(fp, in, "access_key", cr->access_key, cr->access_key_env);
+        in = indent;
+    } else if (cr->access_key != NULL) { /* an access key id names the key, it is not the secret */
+        fprintf(fp, "%saccess_key: ", in);
+        q(fp, cr->access_key);
+        fputc('\n', fp);
+        in = indent;
+    }
+    if (cr->secret_key_file != NULL) {
+        fprintf(fp, "%ssecret_key_file: ", in);
+        q(fp, cr->secret_key_file);
+        fputc('\n', fp);
+    } else {
+        secret(fp, in, "secret_key", cr->secret_key, cr->secret_key_env);
+    }
+    secret(fp, indent, "session_token", cr->session_token, cr->session_token_env);
+    if (cr->profile != NULL) {
+        fprintf(fp, "%sprofile: ", indent);
+        q(fp, cr->profile);
+        fputc('\n', fp);
+    }
+    if (cr->shared_credentials_file != NULL) {
+        fprintf(fp, "%sshared_credentials_file: ", indent);
+        q(fp, cr->shared_credentials_file);
+        fputc('\n', fp);
+    }
+}
+
 static void credentials(FILE *fp, const char *indent, const conf_credentials_t *cr, const char *none)
 {
     char in2[32];
-    if (cr->access_key == NULL && cr->session_token == NULL) {
+    if (cr->access_key == NULL && cr->session_token == NULL && cr->profile == NULL && cr->shared_credentials_file == NULL) {
         fprintf(fp, "%s# credentials: %s\n", indent, none);
         return;
     }
     snprintf(in2, sizeof(in2), "%s  ", indent);
     fprintf(fp, "%scredentials:\n", indent);
-    if (cr->access_key_env != NULL) {
-        secret(fp, in2, "access_key", cr->access_key, cr->access_key_env);
-    } else if (cr->access_key != NULL) { /* an access key id names the key, it is not the secret */
-        fprintf(fp, "%saccess_key: ", in2);
-        q(fp, cr->access_key);
-        fputc('\n', fp);
+    credential_lines(fp, in2, in2, cr);
+}
+
+/* store.credentials: one map, or the list it was given as */
+static void store_keys(FILE *fp, const conf_store_t *s)
+{
+    if (s->num_keys == 0) {
+        fputs("  # credentials: generated on first start, kept in ROOT/.credentials\n", fp);
+        return;
     }
-    secret(fp, in2, "secret_key", cr->secret_key, cr->secret_key_env);
-    secret(fp, in2, "session_token", cr->session_token, cr->session_token_env);
+    fputs("  credentials:\n", fp);
+    for (size_t i = 0; i != s->num_keys; ++i) {
+        const conf_store_key_t *k = &s->keys[i];
+        const char *in = s->keys_list ? "      " : "    ";
+        credential_lines(fp, s->keys_list ? "    - " : in, in, &k->cred);
+        if (k->num_buckets != 0) {
+            fprintf(fp, "%sbuckets: [", in);
+            for (size_t j = 0; j != k->num_buckets; ++j) {
+                if (j != 0)
+                    fputs(", ", fp);
+                q(fp, k->buckets[j]);
+            }
+            fputs("]\n", fp);
+        } else {
+            fprintf(fp, "%s# buckets: every bucket\n", in);
+        }
+        fprintf(fp, "%sread_only: %s\n", in, k->read_only ? "true" : "false");
+    }
 }
 
 static void origin(FILE *fp, const conf_origin_t *o)
@@ -360,7 +412,7 @@ static void store(FILE *fp, const conf_store_t *s)
     fputs("\n  region: ", fp);
     q(fp, s->region);
     fputc('\n', fp);
-    credentials(fp, "  ", &s->credentials, "generated on first start, kept in ROOT/.credentials");
+    store_keys(fp, s);
     fputs("  max_put_size: ", fp);
     size(fp, s->max_put_size);
     fprintf(fp, "\n  threads: %u\n  io_threads: %u\n", s->threads, s->io_threads);

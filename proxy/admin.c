@@ -84,7 +84,7 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
                                  size_t reasonlen)
 {
     sigv4_auth_t auth;
-    const char *why = "", *access_key, *secret_key, *region = conf->store.region != NULL ? conf->store.region : "us-east-1";
+    const char *why = "", *secret_key, *region = conf->store.region != NULL ? conf->store.region : "us-east-1";
     h2o_iovec_t amz_date = header_of(req, "x-amz-date"), date = header_of(req, "date"),
                 claimed = header_of(req, "x-amz-content-sha256");
     char body_hash[65];
@@ -101,9 +101,12 @@ static admin_auth_t verify_sigv4(h2o_req_t *req, const conf_t *conf, const char 
                  "access key is known: use the bearer token).");
         return ADMIN_AUTH_UNKNOWN_KEY;
     }
-    store_get_credentials(server.store, &access_key, &secret_key);
-    if (strcmp(auth.access_key, access_key) != 0) {
-        snprintf(reason, reasonlen, "The security token included in the request is invalid.");
+    int restricted;
+    if ((secret_key = store_api_secret(server.store, auth.access_key, &restricted)) == NULL) {
+        snprintf(reason, reasonlen, "%s",
+                 restricted ? "The security token included in the request is invalid: this store key is read-only or limited to "
+                              "buckets (only a key without read_only and buckets may sign Lambda API requests)."
+                            : "The security token included in the request is invalid.");
         return ADMIN_AUTH_UNKNOWN_KEY;
     }
     if (strcmp(auth.service, service) != 0) {

@@ -23,7 +23,7 @@ typedef enum admin_auth {
     ADMIN_AUTH_MISSING,       /* no Authorization header */
     ADMIN_AUTH_BAD_TOKEN,     /* a bearer token that is not admin.token (or no token is configured) */
     ADMIN_AUTH_NOT_ALLOWED,   /* a SigV4 signature on a route that takes the bearer token only */
-    ADMIN_AUTH_UNKNOWN_KEY,   /* SigV4 with an access key that is not the store's (or no store is configured) */
+    ADMIN_AUTH_UNKNOWN_KEY,   /* SigV4 with an access key the store does not have, a restricted one, or no store at all */
     ADMIN_AUTH_MALFORMED,     /* SigV4 that cannot be parsed, or scoped to another service or region */
     ADMIN_AUTH_EXPIRED,       /* SigV4 dated more than 15 minutes from now */
     ADMIN_AUTH_BAD_SIGNATURE, /* SigV4 that does not match the request (or a body whose hash is not the one signed) */
@@ -31,8 +31,8 @@ typedef enum admin_auth {
 
 /**
  * Checks the credentials of an admin request, for every route: `Authorization: Bearer admin.token`, or, when sigv4_service is
- * not NULL, an AWS Signature Version 4 for that service (e.g. "lambda") in region store.region made with the store's access
- * key and secret; the payload hash is the SHA-256 of the body (an x-amz-content-sha256 header, if sent, must be that hash).
+ * not NULL, an AWS Signature Version 4 for that service (e.g. "lambda") in region store.region made with one of the store's
+ * keys that is neither read-only nor limited to buckets (store_api_secret); the payload hash is the SHA-256 of the body (an x-amz-content-sha256 header, if sent, must be that hash).
  * ADMIN_AUTH_OK or the failure, with an English sentence in reason.
  */
 admin_auth_t admin_authorize(h2o_req_t *req, const conf_t *conf, const char *sigv4_service, char *reason, size_t reasonlen);

@@ -7,6 +7,7 @@
 #include "hooks/event.h"
 #include "proxy/headers.h"
 #include "base/log.h"
+#include "proxy/awsprofile.h"
 #include "proxy/s3origin.h"
 #include "sigv4/sigv4.h"
 
@@ -27,6 +28,21 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* takes the keys of a loaded profile (and its region when the origin gave none) */
+static void use_profile(s3_signer_t *s, awsprofile_t *p, int region_given)
+{
+    s->access_key = p->access_key;
+    s->secret_key = p->secret_key;
+    s->session_token = p->session_token;
+    p->access_key = p->secret_key = p->session_token = NULL;
+    if (!region_given && p->region != NULL) {
+        free(s->region);
+        s->region = p->region;
+        p->region = NULL;
+    }
+    awsprofile_free(p);
 }
 
 int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errlen)
@@ -50,18 +66,44 @@ int s3origin_attach(origin_t *o, const conf_origin_t *c, char *err, size_t errle
         s->virtual_host = !c->embedded && c->host != NULL && ends_with(c->host, ".amazonaws.com") && strchr(c->bucket, '.') == NULL;
         break;
     }
+    /* like the AWS tools: keys in the configuration, then a profile named there, then the environment, then the shared
+     * credentials file's profile ($AWS_PROFILE or default); read again at every reload */
+    awsprofile_t prof;
+    char perr[1200];
     if (c->credentials.access_key != NULL) {
         s->access_key = strdup(c->credentials.access_key);
         s->secret_key = strdup(c->credentials.secret_key);
         s->session_token = dup_or_null(c->credentials.session_token);
+    } else if (c->credentials.profile != NULL || c->credentials.shared_credentials_file != NULL) {
+        int r = awsprofile_load(c->credentials.profile, c->credentials.shared_credentials_file, &prof, perr, sizeof(perr));
+        if (r != 1) {
+            snprintf(err, errlen, "credentials: %s", perr);
+            o->s3 = s;
+            s3origin_detach(o);
+            return -1;
+        }
+        log_info("origins.%s: signing with the profile %s of %s", c->name, prof.profile, prof.file);
+        use_profile(s, &prof, c->region_given);
     } else if (!c->embedded) {
         /* the standard environment of AWS tools */
         s->access_key = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
         s->secret_key = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
         s->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
-        if (s->access_key == NULL || s->secret_key == NULL)
-            log_warn("origins.%s: no credentials (credentials: or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): requests will fail with 502",
-                     c->name);
+        if (s->access_key == NULL || s->secret_key == NULL) {
+            free(s->access_key);
+            free(s->secret_key);
+            free(s->session_token);
+            s->access_key = s->secret_key = s->session_token = NULL;
+            int r = awsprofile_load(NULL, NULL, &prof, perr, sizeof(perr));
+            if (r == 1) {
+                log_info("origins.%s: signing with the profile %s of %s", c->name, prof.profile, prof.file);
+                use_profile(s, &prof, c->region_given);
+            } else {
+                log_warn("origins.%s: no credentials (credentials:, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a shared "
+                         "credentials file: %s): requests will fail with 502",
+                         c->name, perr);
+            }
+        }
     }
     if (s->virtual_host && !c->embedded) {
         /* the connection goes to BUCKET.host */
@@ -104,6 +146,16 @@ int s3origin_attach_dynamic(origin_t *o, const char *region, const origin_t *cre
         s->access_key = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
         s->secret_key = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
         s->session_token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
+        if (s->access_key == NULL || s->secret_key == NULL) {
+            awsprofile_t prof;
+            char perr[1200];
+            free(s->access_key);
+            free(s->secret_key);
+            free(s->session_token);
+            s->access_key = s->secret_key = s->session_token = NULL;
+            if (awsprofile_load(NULL, NULL, &prof, perr, sizeof(perr)) == 1)
+                use_profile(s, &prof, 1);
+        }
     }
     o->s3 = s;
     if (s->access_key == NULL || s->secret_key == NULL) {

@@ -123,6 +123,8 @@ int store_list_buckets(store_req_t *sr)
             continue;
         if (pf != NULL && strncmp(list[i].name, pf->value.base, pf->value.len) != 0)
             continue;
+        if (!store_auth_bucket_visible(sr, list[i].name))
+            continue;
         if (shown == max)
             break;
         store_xml_open(&x, "Bucket");

@@ -13,11 +13,22 @@
 #include "store/store.h"
 #include "store/xml.h"
 
+/** a key pair of the store (store/auth.c) and what it may do */
+typedef struct store_cred {
+    char *access_key;
+    char *secret_key;
+    char **buckets; /* names or globs (fnmatch); num_buckets 0: every bucket */
+    size_t num_buckets;
+    int read_only; /* GET and HEAD only */
+    int internal;  /* made up at start for the process's own requests (no configured key may do everything) */
+} store_cred_t;
+
 struct store {
     store_fs_t *fs;
     store_jobs_t *jobs; /* the store threads: every request runs there (store/jobs.h) */
-    char *access_key;
-    char *secret_key;
+    store_cred_t *creds; /* immutable once the store is created */
+    size_t num_creds;
+    size_t self_cred; /* the key of the process's own requests (store_get_credentials); SIZE_MAX until chosen */
     char *domain; /* lowercase, no leading dot; "" disables virtual-hosted addressing */
     char *region;
     uint64_t max_put_size;
@@ -94,6 +105,8 @@ typedef struct store_req {
     int virtual_hosted;
     int responded; /* a response was started: a second one would corrupt the connection */
     /* from authentication */
+    const store_cred_t *cred;  /* the key that signed the request (NULL before authentication) */
+    int sigv2;                 /* signed with AWS Signature Version 2 */
     h2o_iovec_t payload_hash;  /* x-amz-content-sha256 or UNSIGNED-PAYLOAD */
     sigv4_chunk_chain_t chain; /* seed of the chunk-signature chain */
 } store_req_t;
@@ -165,6 +178,31 @@ h2o_iovec_t store_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
 void store_xml_url_elem(store_xml_t *x, const char *tag, const char *s, size_t len, int url);
 /** the object headers a PUT, CopyObject (REPLACE) or CreateMultipartUpload stores, from the request (pool memory) */
 int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num);
+
+/** 1 if v is 64 hexadecimal digits (an x-amz-content-sha256 digest) */
+int store_is_hex64(h2o_iovec_t v);
+
+/* ---- auth.c ---- */
+/** sets the store's keys: conf->keys, else the pair in root/.credentials, else a new pair written there; 0 or -1 with err */
+int store_auth_init(store_t *s, const conf_store_t *conf, char *err, size_t errlen);
+/** frees the keys (their secrets wiped) */
+void store_auth_dispose(store_t *s);
+/** the key of an access key id, or NULL */
+const store_cred_t *store_find_cred(const store_t *s, const char *access_key);
+/** 1 if the key may use the bucket (len bytes) */
+int store_cred_bucket_allowed(const store_cred_t *c, const char *bucket, size_t len);
+/**
+ * Authenticates a request from its head alone (method, target, headers, Content-Length; never its body): SigV4 or SigV2,
+ * Authorization header or presigned URL, with any of the store's keys. Needs raw_path, raw_query and the addressing (bucket,
+ * virtual_hosted). On success sets cred, sigv2, payload_hash and the chunk-signature seed, and returns 0; otherwise the error
+ * has been answered and -1 is returned.
+ */
+int store_authenticate(store_req_t *sr);
+/** after store_authenticate: what the key may do (read-only: GET/HEAD only; its buckets, and a copy's source bucket). 0, or
+ * -1 after answering 403 AccessDenied */
+int store_authorize(store_req_t *sr);
+/** 1 if the request's key may see the bucket (ListBuckets lists only those) */
+int store_auth_bucket_visible(const store_req_t *sr, const char *bucket);
 
 /* ---- bucket.c ---- */
 /** answers a bucket-level request (/bucket or bucket.domain/): bucket operations, listings, DeleteObjects, sub-resources */

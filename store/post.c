@@ -116,7 +116,14 @@ static int check_sigv4(post_ctx_t *c, const store_post_field_t *policy)
     for (size_t i = 0; i != 8; ++i)
         if (parts[1][i] < '0' || parts[1][i] > '9')
             return err(c, 400, "InvalidArgument", "x-amz-credential has an invalid date.", NULL);
-    if (!h2o_memis(parts[0], lens[0], s->access_key, strlen(s->access_key)))
+    char akbuf[129];
+    const store_cred_t *sc = NULL;
+    if (lens[0] < sizeof(akbuf)) {
+        memcpy(akbuf, parts[0], lens[0]);
+        akbuf[lens[0]] = '\0';
+        sc = store_find_cred(s, akbuf);
+    }
+    if (sc == NULL)
         return err(c, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", NULL);
     char date8[9], region[33], hex[65], want[65];
     memcpy(date8, parts[1], 8);
@@ -124,7 +131,7 @@ static int check_sigv4(post_ctx_t *c, const store_post_field_t *policy)
     memcpy(region, parts[2], lens[2]);
     region[lens[2]] = '\0';
     uint8_t key[32];
-    if (sigv4_signing_key(sigv4_cstr(s->secret_key), date8, sigv4_cstr(region), sigv4_cstr("s3"), key) != 0)
+    if (sigv4_signing_key(sigv4_cstr(sc->secret_key), date8, sigv4_cstr(region), sigv4_cstr("s3"), key) != 0)
         return err(c, 500, "InternalError", "We encountered an internal error. Please try again.", NULL);
     sigv4_signature(key, (sigv4_str_t){policy->value, policy->value_len}, want);
     OPENSSL_cleanse(key, sizeof(key));
@@ -137,6 +144,7 @@ static int check_sigv4(post_ctx_t *c, const store_post_field_t *policy)
                    "The request signature we calculated does not match the signature you provided. Check your key and signing "
                    "method.",
                    NULL);
+    c->sr->cred = sc;
     return 0;
 }
 
@@ -147,11 +155,12 @@ static int check_sigv2(post_ctx_t *c, const store_post_field_t *policy)
     const store_post_field_t *ak = field(c, "awsaccesskeyid"), *sig = field(c, "signature");
     if (ak == NULL)
         return missing_field(c, "AWSAccessKeyId");
-    if (strcmp(ak->value, s->access_key) != 0)
+    const store_cred_t *sc = store_find_cred(s, ak->value);
+    if (sc == NULL)
         return err(c, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", NULL);
     uint8_t mac[EVP_MAX_MD_SIZE], given[64];
     unsigned mac_len = 0;
-    if (HMAC(EVP_sha1(), s->secret_key, (int)strlen(s->secret_key), (const unsigned char *)policy->value, policy->value_len, mac,
+    if (HMAC(EVP_sha1(), sc->secret_key, (int)strlen(sc->secret_key), (const unsigned char *)policy->value, policy->value_len, mac,
              &mac_len) == NULL)
         return err(c, 500, "InternalError", "We encountered an internal error. Please try again.", NULL);
     long gl = sig->value_len <= 40 ? edge_base64_decode(given, sig->value, sig->value_len, EDGE_BASE64_STRICT) : -1;
@@ -160,6 +169,7 @@ static int check_sigv2(post_ctx_t *c, const store_post_field_t *policy)
                    "The request signature we calculated does not match the signature you provided. Check your key and signing "
                    "method.",
                    NULL);
+    c->sr->cred = sc;
     return 0;
 }
 
@@ -184,6 +194,11 @@ static int authorize(post_ctx_t *c, const char *filename, size_t filename_len)
         return missing_field(c, "signature");
     if ((v4 ? check_sigv4(c, policy) : check_sigv2(c, policy)) != 0)
         return -1;
+    /* what the key may do: a read-only key or one limited to other buckets may not upload here */
+    if (store_authorize(sr) != 0) {
+        c->answered = 1;
+        return -1;
+    }
 
     /* the policy: base64 (line breaks tolerated) of a JSON document */
     char *b64 = h2o_mem_alloc_pool(&sr->req->pool, policy->value_len + 1);

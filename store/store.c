@@ -24,121 +24,11 @@ typedef struct store_handler {
     store_t *store;
 } store_handler_t;
 
-/* ---- credentials ------------------------------------------------------------------------------------------------------------- */
-
-/* n characters drawn uniformly from alphabet (rejection sampling: no modulo bias); 0 or -1 if the RNG fails */
-static int random_chars(char *out, size_t n, const char *alphabet)
-{
-    size_t m = strlen(alphabet), limit = 256 - 256 % m, i = 0;
-    uint8_t r[64];
-    while (i != n) {
-        if (RAND_bytes(r, sizeof(r)) != 1)
-            return -1;
-        for (size_t k = 0; k != sizeof(r) && i != n; ++k)
-            if (r[k] < limit)
-                out[i++] = alphabet[r[k] % m];
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-static char *trim_dup(const char *s)
-{
-    h2o_iovec_t t = h2o_str_stripws(s, strlen(s));
-    return strndup(t.base, t.len);
-}
-
-/* reads root/.credentials: `access_key = ...` and `secret_key = ...` lines; 1 if found, 0 if absent, -1 on error */
-static int read_credentials(store_t *s, const char *path, char *err, size_t errlen)
-{
-    FILE *fp = fopen(path, "r");
-    char line[512];
-    struct stat st;
-    if (fp == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
-        log_warn("store: %s is readable by other users; run chmod 600 on it", path);
-    while (fgets(line, sizeof(line), fp) != NULL) {
-        char *eq = strchr(line, '=');
-        if (line[0] == '#' || eq == NULL)
-            continue;
-        *eq = '\0';
-        char *name = trim_dup(line), *value = trim_dup(eq + 1);
-        if (name != NULL && value != NULL && strcmp(name, "access_key") == 0 && s->access_key == NULL) {
-            s->access_key = value;
-            value = NULL;
-        } else if (name != NULL && value != NULL && strcmp(name, "secret_key") == 0 && s->secret_key == NULL) {
-            s->secret_key = value;
-            value = NULL;
-        }
-        free(name);
-        free(value);
-    }
-    fclose(fp);
-    if (s->access_key == NULL || s->secret_key == NULL || s->access_key[0] == '\0' || s->secret_key[0] == '\0') {
-        snprintf(err, errlen, "%s must have access_key = ... and secret_key = ... lines (delete it to generate a new pair)", path);
-        return -1;
-    }
-    return 1;
-}
-
-static int generate_credentials(store_t *s, const char *path, const conf_store_t *conf, char *err, size_t errlen)
-{
-    char ak[21], sk[41], tmp[4200], text[512];
-    memcpy(ak, "EH", 2);
-    if (random_chars(ak + 2, 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != 0 ||
-        random_chars(sk, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != 0) {
-        snprintf(err, errlen, "cannot generate credentials: the random number generator failed");
-        return -1;
-    }
-    time_t now = time(NULL);
-    struct tm tm;
-    char date[32];
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int n = snprintf(text, sizeof(text),
-                     "# edgehook embedded S3 store credentials, generated %s. Keep this file private (mode 0600).\n"
-                     "access_key = %s\nsecret_key = %s\n",
-                     date, ak, sk);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    s->access_key = strdup(ak);
-    s->secret_key = strdup(sk);
-    char port[16];
-    snprintf(port, sizeof(port), "%u", (unsigned)conf->listen.port);
-    fprintf(stderr,
-            "edgehook: the embedded S3 store generated a key pair (saved in %s, mode 0600; shown only this once):\n"
-            "    export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n"
-            "    aws --endpoint-url http://%s:%s s3 ls\n",
-            path, ak, sk, conf->listen.host != NULL ? conf->listen.host : "127.0.0.1",
-            conf->listen.port != 0 ? port : "<store port>");
-    fflush(stderr);
-    return 0;
-}
-
 /* ---- lifecycle --------------------------------------------------------------------------------------------------------------- */
 
 store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
 {
     store_t *s = calloc(1, sizeof(*s));
-    char path[4096];
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -147,19 +37,8 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         goto fail;
     if ((s->jobs = store_jobs_start(conf->threads != 0 ? conf->threads : 2, err, errlen)) == NULL)
         goto fail;
-    if (conf->credentials.access_key != NULL && conf->credentials.secret_key != NULL) {
-        s->access_key = strdup(conf->credentials.access_key);
-        s->secret_key = strdup(conf->credentials.secret_key);
-    } else {
-        snprintf(path, sizeof(path), "%s/.credentials", store_fs_root(s->fs));
-        int r = read_credentials(s, path, err, errlen);
-        if (r < 0 || (r == 0 && generate_credentials(s, path, conf, err, errlen) != 0))
-            goto fail;
-    }
-    if (s->access_key == NULL || s->secret_key == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if (store_auth_init(s, conf, err, errlen) != 0)
         goto fail;
-    }
     const char *d = conf->domain != NULL ? conf->domain : "";
     while (*d == '.')
         ++d;
@@ -168,7 +47,6 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         *p = (char)tolower((unsigned char)*p);
     s->region = strdup(conf->region != NULL ? conf->region : "us-east-1");
     s->max_put_size = conf->max_put_size != 0 ? conf->max_put_size : (5ull << 30);
-    sigv4_sha256_hex(s->access_key, strlen(s->access_key), s->owner_id);
     RAND_bytes((unsigned char *)&s->rid_base, sizeof(s->rid_base));
     atomic_init(&s->rid_counter, 0);
     if (s->domain == NULL || s->region == NULL) {
@@ -195,19 +73,10 @@ void store_destroy(store_t *s)
         return;
     store_jobs_stop(s->jobs);
     store_fs_close(s->fs);
-    if (s->secret_key != NULL)
-        OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
-    free(s->access_key);
-    free(s->secret_key);
+    store_auth_dispose(s);
     free(s->domain);
     free(s->region);
     free(s);
-}
-
-void store_get_credentials(store_t *s, const char **access_key, const char **secret_key)
-{
-    *access_key = s->access_key;
-    *secret_key = s->secret_key;
 }
 
 /* ---- small helpers ----------------------------------------------------------------------------------------------------------- */
@@ -484,7 +353,7 @@ static int parse_b64(const char *v, size_t len, uint8_t *out, size_t n)
     return 1;
 }
 
-static int is_hex64(h2o_iovec_t v)
+int store_is_hex64(h2o_iovec_t v)
 {
     if (v.len != 64)
         return 0;
@@ -615,7 +484,7 @@ int store_body_run(store_req_t *sr, uint64_t max_size, store_chunked_sink_cb sin
     if (store_checksum_digest_init(&b.digest, has_crc32 || trailer_crc32, has_crc32c || trailer_crc32c) != 0)
         return store_send_fs_error(sr, STORE_FS_ENOMEM), -1;
 
-    if (is_hex64(ph)) {
+    if (store_is_hex64(ph)) {
         if ((b.sha = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(b.sha, EVP_sha256(), NULL) != 1) {
             store_send_fs_error(sr, STORE_FS_ENOMEM);
             goto out;
@@ -849,180 +718,6 @@ int store_collect_headers(store_req_t *sr, store_header_t **out, size_t *num)
     return 0;
 }
 
-/* ---- authentication ---------------------------------------------------------------------------------------------------------- */
-
-static char *xml_escape_dup(h2o_mem_pool_t *pool, const char *tag, const char *s, size_t len)
-{
-    store_xml_t x = {{0}, 0};
-    store_xml_elem(&x, tag, s, len);
-    if (x.failed || x.buf.base == NULL) {
-        store_xml_free(&x);
-        return NULL;
-    }
-    char *r = h2o_strdup(pool, x.buf.base, x.buf.len).base;
-    store_xml_free(&x);
-    return r;
-}
-
-/* 0 when the request carries a valid signature; otherwise the error response has been sent and -1 returned */
-static int authenticate(store_req_t *sr)
-{
-    store_t *s = sr->store;
-    store_http_t *req = sr->req;
-    sigv4_auth_t auth;
-    const char *reason = "";
-    h2o_iovec_t authz = store_req_header(sr, "authorization");
-    sigv4_str_t query = {sr->raw_query.base, sr->raw_query.len};
-    int presigned = sigv4_query_is_presigned(query);
-    time_t now = time(NULL);
-    int r;
-
-    if (authz.base == NULL && !presigned)
-        return store_send_error(sr, 403, "AccessDenied",
-                                "Access Denied: anonymous requests are not allowed; sign requests with AWS Signature Version 4.",
-                                NULL),
-               -1;
-    if (authz.base != NULL && presigned)
-        return store_send_error(sr, 400, "InvalidArgument",
-                                "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
-                                "parameter or the Authorization header should be specified.",
-                                NULL),
-               -1;
-    if (authz.base != NULL) {
-        if (authz.len >= 4 && memcmp(authz.base, "AWS ", 4) == 0)
-            return store_send_error(sr, 400, "InvalidRequest",
-                                    "Signature Version 2 is not supported; use AWS Signature Version 4 (AWS4-HMAC-SHA256).", NULL),
-                   -1;
-        h2o_iovec_t amz_date = store_req_header(sr, "x-amz-date"), date = store_req_header(sr, "date");
-        r = sigv4_parse_authorization((sigv4_str_t){authz.base, authz.len}, (sigv4_str_t){amz_date.base, amz_date.len},
-                                      (sigv4_str_t){date.base, date.len}, &auth, &reason);
-        if (r != 0)
-            return store_send_error(sr, 400, "AuthorizationHeaderMalformed", reason, NULL), -1;
-    } else {
-        r = sigv4_parse_presigned(query, &auth, &reason);
-        if (r != 0)
-            return store_send_error(sr, 400, "AuthorizationQueryParametersError", reason, NULL), -1;
-    }
-    if (strcmp(auth.access_key, s->access_key) != 0)
-        return store_send_error(sr, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                                NULL),
-               -1;
-    if (strcmp(auth.service, "s3") != 0)
-        return store_send_error(sr, 400, auth.presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
-                                "The credential scope must name the service 's3'.", NULL),
-               -1;
-    if ((r = sigv4_check_time(&auth, now, &reason)) != 0) {
-        if (r == SIGV4_ERR_EXPIRED)
-            return store_send_error(sr, 403, "AccessDenied", "Request has expired", NULL), -1;
-        if (r == SIGV4_ERR_SKEW)
-            return store_send_error(sr, 403, "RequestTimeTooSkewed", reason, NULL), -1;
-        return store_send_error(sr, auth.presigned ? 403 : 400,
-                                auth.presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed", reason,
-                                NULL),
-               -1;
-    }
-
-    /* the payload mode */
-    h2o_iovec_t ph = store_req_header(sr, "x-amz-content-sha256");
-    if (ph.base == NULL) {
-        if (!auth.presigned)
-            return store_send_error(sr, 400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
-                                    NULL),
-                   -1;
-        ph = h2o_iovec_init(H2O_STRLIT(SIGV4_UNSIGNED_PAYLOAD));
-    }
-    if (!(is_hex64(ph) || h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_UNSIGNED_PAYLOAD)) ||
-          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD)) ||
-          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_PAYLOAD_TRAILER)) ||
-          h2o_memis(ph.base, ph.len, H2O_STRLIT(SIGV4_STREAMING_UNSIGNED_TRAILER))))
-        return store_send_error(sr, 400, "InvalidArgument",
-                                "x-amz-content-sha256 must be a SHA-256 hex digest, UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-"
-                                "TRAILER or STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].",
-                                NULL),
-               -1;
-    sr->payload_hash = ph;
-
-    /* every request header, plus the ones h2o keeps elsewhere (host, content-length, expect) */
-    size_t n = 0, cap = req->headers.size + 4;
-    sigv4_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * cap);
-    for (size_t i = 0; i != req->headers.size; ++i)
-        hs[n++] = (sigv4_header_t){{req->headers.entries[i].name->base, req->headers.entries[i].name->len},
-                                   {req->headers.entries[i].value.base, req->headers.entries[i].value.len}};
-    hs[n++] = (sigv4_header_t){sigv4_cstr("host"), {req->input.authority.base, req->input.authority.len}};
-    if (sigv4_signs_header(&auth, "content-length")) {
-        char *cl = h2o_mem_alloc_pool(&req->pool, 24);
-        snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
-        hs[n++] = (sigv4_header_t){sigv4_cstr("content-length"), sigv4_cstr(cl)};
-    }
-    /* h2o answers Expect: 100-continue itself and drops the header, keeping no copy of its case */
-    static const char *const expect_variants[] = {"100-continue", "100-Continue"};
-    int with_expect = sigv4_signs_header(&auth, "expect"), num_variants = with_expect ? 2 : 1;
-    size_t base_n = n;
-    /* the canonical URI: S3's rule (each segment decoded and encoded once); then the raw path, for clients that sign as sent */
-    sigv4_buf_t canon = {0};
-    sigv4_canonical_uri((sigv4_str_t){sr->raw_path.base, sr->raw_path.len}, SIGV4_F_S3, &canon);
-    int num_flags =
-        canon.base != NULL && (canon.len != sr->raw_path.len || memcmp(canon.base, sr->raw_path.base, canon.len) != 0) ? 2 : 1;
-    sigv4_buf_free(&canon);
-    static const int flag_set[] = {SIGV4_F_S3, SIGV4_F_PATH_AS_IS};
-
-    sigv4_request_t vreq = {
-        {req->method.base, req->method.len}, {sr->raw_path.base, sr->raw_path.len}, query, hs, 0, {ph.base, ph.len}};
-    sigv4_verify_detail_t detail = {{0}};
-    uint8_t key[32];
-    r = SIGV4_ERR_MISMATCH;
-    for (int e = 0; e != num_variants && r != 0; ++e) {
-        n = base_n;
-        if (with_expect)
-            hs[n++] = (sigv4_header_t){sigv4_cstr("expect"), sigv4_cstr(expect_variants[e])};
-        vreq.num_headers = n;
-        for (int f = 0; f != num_flags && r != 0; ++f) {
-            sigv4_verify_detail_t *d = detail.canonical_request.base == NULL ? &detail : NULL;
-            r = sigv4_verify(&auth, &vreq, sigv4_cstr(s->secret_key), flag_set[f], key, d, &reason);
-            if (r == SIGV4_ERR_MISSING || r == SIGV4_ERR_MALFORMED || r == SIGV4_ERR_NOMEM)
-                goto verdict;
-        }
-    }
-verdict:
-    if (r != 0) {
-        int ret;
-        if (r == SIGV4_ERR_MISMATCH) {
-            char *extra = NULL;
-            if (detail.canonical_request.base != NULL) {
-                char *a = xml_escape_dup(&req->pool, "StringToSign", detail.string_to_sign.base, detail.string_to_sign.len);
-                char *b =
-                    xml_escape_dup(&req->pool, "CanonicalRequest", detail.canonical_request.base, detail.canonical_request.len);
-                char *c = xml_escape_dup(&req->pool, "AWSAccessKeyId", auth.access_key, strlen(auth.access_key));
-                char *d = xml_escape_dup(&req->pool, "SignatureProvided", auth.signature, 64);
-                if (a != NULL && b != NULL && c != NULL && d != NULL) {
-                    size_t len = strlen(a) + strlen(b) + strlen(c) + strlen(d) + 1;
-                    extra = h2o_mem_alloc_pool(&req->pool, len);
-                    snprintf(extra, len, "%s%s%s%s", c, a, d, b);
-                }
-            }
-            ret = store_send_error(sr, 403, "SignatureDoesNotMatch",
-                                   "The request signature we calculated does not match the signature you provided. Check your key "
-                                   "and signing method.",
-                                   extra);
-        } else if (r == SIGV4_ERR_NOMEM) {
-            ret = store_send_fs_error(sr, STORE_FS_ENOMEM);
-        } else {
-            ret = store_send_error(sr, 403, auth.presigned ? "AccessDenied" : "SignatureDoesNotMatch", reason, NULL);
-        }
-        sigv4_buf_free(&detail.canonical_request);
-        sigv4_buf_free(&detail.string_to_sign);
-        (void)ret;
-        return -1;
-    }
-    sigv4_buf_free(&detail.canonical_request);
-    sigv4_buf_free(&detail.string_to_sign);
-    char scope[160];
-    sigv4_scope(scope, sizeof(scope), auth.date, sigv4_cstr(auth.region), sigv4_cstr(auth.service));
-    sigv4_chunk_init(&sr->chain, key, auth.amz_date, scope, auth.signature);
-    OPENSSL_cleanse(key, sizeof(key));
-    return 0;
-}
-
 /* ---- request parsing and dispatch -------------------------------------------------------------------------------------------- */
 
 static void parse_query(store_req_t *sr)
@@ -1120,7 +815,7 @@ static void handle_request(store_req_t *sr)
         store_post_object(sr);
         return;
     }
-    if (authenticate(sr) != 0)
+    if (store_authenticate(sr) != 0 || store_authorize(sr) != 0)
         return;
 
     if (sr->bucket.len == 0) {

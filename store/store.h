@@ -8,7 +8,7 @@
 
 /*
  * The store answers the S3 REST API (path-style `/BUCKET/KEY` and virtual-hosted `BUCKET.<domain>`), authenticated with
- * SigV4 (Authorization header or presigned URL), on the store listener. Objects live under conf->root (layout in store/fs.h).
+ * SigV4 or SigV2 (Authorization header or presigned URL) with any of its keys (store/auth.c), on the store listener. Objects live under conf->root (layout in store/fs.h).
  *
  * Threads: the server runs the store listener on event loops of its own (conf->io_threads "store loops", named store-ioN, at
  * the store threads' priority), so h2o's work for S3 requests - parsing, receiving request bodies, sending GET bodies - is
@@ -24,7 +24,7 @@ typedef struct store store_t;
 
 /**
  * Creates root/ if needed, takes its lock (one process per root), loads the buckets, objects and pending multipart uploads, and
- * sets the credentials: those of conf->credentials if given (literal or *_env in the config), else the key pair stored in
+ * sets the credentials: the keys of conf->keys if given (store.credentials: one or a list), else the key pair stored in
  * root/.credentials, else a new pair that is generated, written there with mode 0600 and printed once to stderr so a new user can
  * copy it into awscli. Then starts the store threads. Returns NULL with a message in err on failure. Call before the worker
  * threads start.
@@ -82,10 +82,18 @@ void store_lower_priority(void);
 void store_destroy(store_t *store);
 
 /**
- * The credentials in use (for `endpoint: embedded` S3 origins, which sign their requests exactly like a remote S3). The strings
- * belong to the store and live as long as it.
+ * The key pair the process signs its own requests to the store with (`endpoint: embedded` S3 origins, hooks naming the store:
+ * they sign exactly like a remote S3 client): the first configured key that is neither read-only nor limited to buckets, else
+ * one made up at start for this run. The strings belong to the store and live as long as it.
  */
 void store_get_credentials(store_t *store, const char **access_key, const char **secret_key);
+
+/**
+ * For SigV4 on the Lambda API (admin_authorize): the secret of access_key when that store key may sign such requests - it is
+ * configured and neither read-only nor limited to buckets (the Lambda API changes hooks, which serve every bucket). NULL
+ * otherwise, with *restricted 1 when the key exists but is read-only or limited. The string lives as long as the store.
+ */
+const char *store_api_secret(store_t *store, const char *access_key, int *restricted);
 
 /**
  * Writes one object from inside the process (no HTTP, no authentication): the same atomic path as a PUT (data synced, record

@@ -341,8 +341,12 @@ static void test_full_schema(void **state)
     assert_string_equal(conf->store.root, "/tmp/edgehook-data");
     assert_string_equal(conf->store.domain, "s3.example.test");
     assert_string_equal(conf->store.region, "eu-central-1");
-    assert_string_equal(conf->store.credentials.access_key, "EXAMPLEKEY");
-    assert_string_equal(conf->store.credentials.secret_key, "EXAMPLESECRET");
+    assert_int_equal(conf->store.num_keys, 1);
+    assert_int_equal(conf->store.keys_list, 0);
+    assert_string_equal(conf->store.keys[0].cred.access_key, "EXAMPLEKEY");
+    assert_string_equal(conf->store.keys[0].cred.secret_key, "EXAMPLESECRET");
+    assert_int_equal(conf->store.keys[0].num_buckets, 0);
+    assert_int_equal(conf->store.keys[0].read_only, 0);
     assert_int_equal(conf->store.max_put_size, 1024 * MB);
     assert_int_equal(conf->store.io_threads, 3);
     assert_int_equal(conf->store.line, 43);
@@ -395,8 +399,7 @@ static void test_small_forms(void **state)
     assert_string_equal(conf->store.root, "./data");
     assert_string_equal(conf->store.domain, "s3.localhost");
     assert_string_equal(conf->store.region, "us-east-1");
-    assert_null(conf->store.credentials.access_key); /* generated on first start */
-    assert_null(conf->store.credentials.secret_key);
+    assert_int_equal(conf->store.num_keys, 0); /* generated on first start */
     assert_int_equal(conf->store.max_put_size, 5ull * 1024 * MB);
     assert_int_equal(conf->store.threads, 2);
     assert_int_equal(conf->store.io_threads, 1);
@@ -848,7 +851,7 @@ static void test_store_seed(void **state)
     if ((conf = conf_load("conf/edgehook.yaml", err, sizeof(err))) == NULL)
         fail_msg("conf/edgehook.yaml: %s", err);
     assert_int_equal(conf->store.enabled, 1);
-    assert_null(conf->store.credentials.access_key); /* generated on first start, never in the file */
+    assert_int_equal(conf->store.num_keys, 0); /* generated on first start, never in the file */
     assert_int_equal(conf->store.num_seeds, 1);
     assert_string_equal(conf->store.seeds[0].bucket, "site");
     assert_string_equal(conf->store.seeds[0].dir, "examples/site");
