@@ -260,15 +260,15 @@ def main():
         rc, output, secs = run_pytest(conf_path, select, results_path, a.jobs, a.timeout * slow_factor)
         edge.assert_clean()
         crashed = edge.proc.poll() is not None
+        results = load_results(results_path)
     finally:
         status = edge.stop() if edge.proc.poll() is None else edge.proc.returncode
-    results = load_results(results_path)
+        with open(os.path.join(out_dir, "edgehook.log"), "w") as f:
+            f.write(edge.log())
+        if not a.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     with open(os.path.join(out_dir, "pytest.out"), "w") as f:
         f.write(output)
-    with open(os.path.join(out_dir, "edgehook.log"), "w") as f:
-        f.write(edge.log())
-    if not a.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
     if not results:
         print(output[-6000:])
         print("s3tests: pytest ran no test (exit %d); its output is in %s/pytest.out" % (rc, out_dir))
