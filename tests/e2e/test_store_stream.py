@@ -492,6 +492,52 @@ def malformed_framing_refused():
     assert edge.proc.poll() is None
 
 
+def h2c(method, path, body=b""):
+    """one request over HTTP/2 with prior knowledge (h2o's HTTP/2 serves it; bodies are buffered there)"""
+    import h2.config
+    import h2.connection
+    import h2.events
+    h = {"host": "127.0.0.1:%d" % PORT}
+    sign(method, path, h, hashlib.sha256(body).hexdigest())
+    s = connect()
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    hdrs = [(":method", method), (":path", path), (":scheme", "http"), (":authority", h.pop("host"))] + list(h.items())
+    if body:
+        hdrs.append(("content-length", str(len(body))))
+    c.send_headers(1, hdrs, end_stream=not body)
+    s.sendall(c.data_to_send())
+    sent, status, data, done = 0, None, b"", False
+    while not done:
+        while body and sent < len(body) and c.local_flow_control_window(1) > 0:
+            n = min(len(body) - sent, c.local_flow_control_window(1), c.max_outbound_frame_size)
+            c.send_data(1, body[sent:sent + n], end_stream=sent + n == len(body))
+            sent += n
+        s.sendall(c.data_to_send())
+        d = s.recv(1 << 16)
+        if not d:
+            break
+        for ev in c.receive_data(d):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = int(dict(ev.headers)[b":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                data += ev.data
+                c.acknowledge_received_data(ev.flow_controlled_length, 1)
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                done = True
+        s.sendall(c.data_to_send())
+    s.close()
+    return status, data
+
+
+@test
+def http2_bodies_buffered_up_to_64mb():
+    data = os.urandom(2 * MB)
+    assert h2c("PUT", "/bkt/h2.bin", data)[0] == 200
+    assert h2c("GET", "/bkt/h2.bin") == (200, data)
+    assert request("GET", "/bkt/h2.bin")[2] == data
+
+
 @test
 def kill_9_during_a_streamed_1gb_put():
     root = os.path.join(TMP, "killroot")
