@@ -421,10 +421,8 @@ static void handle_head(h1conn_t *c)
         send_plain_error(c, 400, "Bad Request", "both Content-Length and Transfer-Encoding");
         return;
     }
-    if (expect.base != NULL && !h2o_lcstris(expect.base, expect.len, H2O_STRLIT("100-continue"))) {
-        send_plain_error(c, 417, "Expectation Failed", "unknown expectation");
-        return;
-    }
+    if (expect.base != NULL && !h2o_lcstris(expect.base, expect.len, H2O_STRLIT("100-continue")))
+        expect = h2o_iovec_init(NULL, 0); /* another expectation (or an empty one) is ignored, as S3 and RGW do */
     req->http1_is_persistent = req->version >= 0x101 ? !conn_close_tok : conn_keepalive;
     if (c->super.ctx->shutdown_requested)
         req->http1_is_persistent = 0;

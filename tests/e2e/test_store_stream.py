@@ -360,6 +360,14 @@ def expect_100_continue_after_authentication():
     assert st == 403 and code(body) == "SignatureDoesNotMatch", (st, body)
     assert rd.closed()
     s.close()
+    # an expectation other than 100-continue is ignored (as S3 and RGW do): the request is answered
+    for value in ("", "200"):
+        s = connect()
+        s.sendall(signed_head("PUT", "/bkt/expect-other.bin", 3, hashlib.sha256(b"abc").hexdigest(), extra={"expect": value}) +
+                  b"abc")
+        st, _, body = Reader(s).response()
+        assert st == 200, (value, st, body)
+        s.close()
     # a missing bucket: 404 without 100 either
     s = connect()
     s.sendall(signed_head("PUT", "/nobucket/x", 1000, extra={"expect": "100-continue"}))
