@@ -32,6 +32,7 @@ build() {
 pids=""
 build sigv4_auth "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build sigv4_presigned "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
+build sigv2 "$SRC/sigv4/sigv2.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
 build store_post "$SRC/store/multipartform.c" "$SRC/store/postpolicy.c"
