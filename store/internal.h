@@ -11,6 +11,7 @@
 #include "store/jobs.h"
 #include "sigv4/sigv4.h"
 #include "store/store.h"
+#include "store/tagset.h"
 #include "store/xml.h"
 
 /** a key pair of the store (store/auth.c) and what it may do */
@@ -274,7 +275,6 @@ int store_put_precond_error(store_req_t *sr, int refusal);
 /* ---- tagging.c ---- */
 /** the stored header that holds an object's tags: k=v&k2=v2, sorted by key, percent-encoded; never sent as a header */
 #define STORE_TAGS_HEADER "x-amz-tagging"
-#define STORE_MAX_TAGS 10
 /** the stored tags of o (query form) or NULL */
 const char *store_tagging_of(const store_obj_t *o);
 /** how many tags o has */

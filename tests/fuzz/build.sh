@@ -36,6 +36,7 @@ build sigv2 "$SRC/sigv4/sigv2.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto
 build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
 build store_post "$SRC/store/multipartform.c" "$SRC/store/postpolicy.c"
+build store_tagset "$SRC/store/tagset.c"
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c" "$SRC/conf/envsubst.c" "$SRC/conf/pattern.c" "$SRC/conf/dump.c" "$SRC/conf/diff.c" "$SRC/base/str.c" -lyaml -lcrypto
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
