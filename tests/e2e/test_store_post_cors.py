@@ -521,6 +521,91 @@ def cors_through_the_caching_proxy_honours_vary_origin():
     assert s7 == 200 and b7 == b"proxied plain/a.txt" and "access-control-allow-origin" not in h7, h7
 
 
+# ---- a real browser --------------------------------------------------------------------------------------------------------
+
+@test
+def chromium_uploads_from_a_page_of_another_origin():
+    """Debian's chromium (puppeteer-core, tests/e2e/lib/browser.py) on a page served from another origin: a plain form submit
+    with success_action_redirect lands back on the page; fetch + FormData can read the answer only once a CORS rule allows the
+    page's origin (the upload itself is a simple request: no preflight); a header outside the rule is refused at the preflight"""
+    import http.server
+    import threading
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+    from browser import Browser
+    S3.create_bucket(Bucket="gallery")
+    pages = {}
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path.split("?")[0], b"not found")
+            self.send_response(200 if self.path.split("?")[0] in pages else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    page_origin = "http://127.0.0.1:%d" % srv.server_address[1]
+    post = S3.generate_presigned_post(
+        "gallery", "photos/${filename}", Fields={"success_action_redirect": page_origin + "/done"},
+        Conditions=[["starts-with", "$key", "photos/"], ["content-length-range", 1, 100000],
+                    ["starts-with", "$success_action_redirect", ""], ["starts-with", "$success_action_status", ""]],
+        ExpiresIn=600)
+    inputs = "".join('<input type="hidden" name="%s" value="%s">' % (k, v) for k, v in post["fields"].items())
+    pages["/"] = ('<!doctype html><html><body><form id="f" action="%s" method="post" enctype="multipart/form-data">%s'
+                  '<input type="file" name="file" id="file"></form><script>const FIELDS = %s; const URL_ = %s;</script>'
+                  '</body></html>' % (post["url"], inputs, json.dumps(post["fields"]), json.dumps(post["url"]))).encode()
+    pages["/done"] = b"<!doctype html><html><body>done</body></html>"
+    b = Browser()
+    try:
+        b.goto(page_origin + "/")
+        # 1. a form submit (navigation): the store answers 303 to the page's /done with bucket, key and etag
+        b.eval("""(() => { const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array([137, 80, 78, 71, 1, 2, 3])], 'cat.png', {type: 'image/png'}));
+            document.getElementById('file').files = dt.files; document.getElementById('f').submit(); return 1; })()""")
+        loc = b.wait("location.pathname === '/done' && location.search")
+        assert "bucket=gallery" in loc and "key=photos%2Fcat.png" in loc and "etag=" in loc, loc
+        o = S3.get_object(Bucket="gallery", Key="photos/cat.png")
+        assert o["Body"].read() == bytes([137, 80, 78, 71, 1, 2, 3]) and o["ContentType"] == "image/png", o
+        b.goto(page_origin + "/")
+        upload = """(async () => {
+            const fd = new FormData();
+            for (const [k, v] of Object.entries(FIELDS)) fd.append(k, k === 'success_action_redirect' ? '' : v);
+            fd.set('success_action_status', '201');
+            fd.delete('success_action_redirect');
+            fd.append('file', new File(['%s'], '%s', {type: 'image/gif'}));
+            try { const r = await fetch(URL_, {method: 'POST', body: fd%s});
+                  return JSON.stringify({status: r.status, etag: r.headers.get('etag'), body: await r.text()}); }
+            catch (e) { return 'failed: ' + e; } })()"""
+        # 2. fetch without CORS rules: the browser hides the answer, but the simple request was sent and stored
+        r = b.eval(upload % ("GIF89a-one", "one.gif", ""))
+        assert r.startswith("failed: TypeError"), r
+        assert S3.get_object(Bucket="gallery", Key="photos/one.gif")["Body"].read() == b"GIF89a-one"
+        # 3. with a rule for the page's origin: the answer (201 PostResponse) and the exposed ETag are readable
+        aws("s3api", "put-bucket-cors", "--bucket", "gallery", "--cors-configuration", "file://" + write("g.json", json.dumps(
+            {"CORSRules": [{"AllowedOrigins": [page_origin], "AllowedMethods": ["POST", "GET"], "AllowedHeaders": ["x-upload-*"],
+                            "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 5}]}).encode()))
+        r = json.loads(b.eval(upload % ("GIF89a-two", "two.gif", "")))
+        assert r["status"] == 201 and r["etag"] == '"%s"' % hashlib.md5(b"GIF89a-two").hexdigest(), r
+        assert ET.fromstring(r["body"]).find("Key").text == "photos/two.gif", r
+        # 4. a custom header makes it preflighted: allowed by AllowedHeader x-upload-*, refused otherwise (nothing sent)
+        r = json.loads(b.eval(upload % ("GIF89a-three", "three.gif", ", headers: {'X-Upload-Id': '7'}")))
+        assert r["status"] == 201, r
+        r = b.eval(upload % ("GIF89a-four", "four.gif", ", headers: {'X-Other': '7'}"))
+        assert r.startswith("failed: TypeError"), r
+        assert "photos/four.gif" not in keys("gallery", "photos/"), keys("gallery", "photos/")
+        # 5. the page reads the object back with a presigned GET (cross-origin, allowed by the rule)
+        url = S3.generate_presigned_url("get_object", Params={"Bucket": "gallery", "Key": "photos/two.gif"}, ExpiresIn=600)
+        got = b.eval("fetch(%s).then(r => r.text()).catch(e => 'failed: ' + e)" % json.dumps(url))
+        assert got == "GIF89a-two", got
+    finally:
+        b.close()
+        srv.shutdown()
+
+
 if __name__ == "__main__":
     try:
         run()
