@@ -1,5 +1,6 @@
 # ctest-labels: notsan
 # notsan: time budget: boto3, curl, awscli and the JS SDK against the store (test_store_threads covers the store's threads)
+# ctest-timeout: 1800
 """End-to-end: browser uploads into the embedded S3 store - POST Object (form uploads signed with a POST policy) and bucket CORS.
 
 POST policies are made by Debian's boto3 (generate_presigned_post, SigV2 and SigV4) and the JS SDK (@aws-sdk/s3-presigned-post),
