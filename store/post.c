@@ -33,6 +33,7 @@ typedef struct post_ctx {
     int answered; /* an error response was sent */
     store_post_policy_t policy;
     int has_policy;
+    const store_cred_t *cred; /* the key that signed the policy */
     h2o_iovec_t key;
     const char *file_type; /* the file part's own Content-Type */
     store_fs_writer_t w;
@@ -125,6 +126,7 @@ static int check_sigv4(post_ctx_t *c, const store_post_field_t *policy)
     }
     if (sc == NULL)
         return err(c, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", NULL);
+    c->cred = sc;
     char date8[9], region[33], hex[65], want[65];
     memcpy(date8, parts[1], 8);
     date8[8] = '\0';
@@ -158,6 +160,7 @@ static int check_sigv2(post_ctx_t *c, const store_post_field_t *policy)
     const store_cred_t *sc = store_find_cred(s, ak->value);
     if (sc == NULL)
         return err(c, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", NULL);
+    c->cred = sc;
     uint8_t mac[EVP_MAX_MD_SIZE], given[64];
     unsigned mac_len = 0;
     if (HMAC(EVP_sha1(), sc->secret_key, (int)strlen(sc->secret_key), (const unsigned char *)policy->value, policy->value_len, mac,
@@ -194,6 +197,8 @@ static int authorize(post_ctx_t *c, const char *filename, size_t filename_len)
         return missing_field(c, "signature");
     if ((v4 ? check_sigv4(c, policy) : check_sigv2(c, policy)) != 0)
         return -1;
+    if (c->cred->read_only || !store_cred_bucket_allowed(c->cred, sr->bucket.base, sr->bucket.len))
+        return err(c, 403, "AccessDenied", "Access Denied: the key that signed the policy may not write to this bucket.", NULL);
     /* what the key may do: a read-only key or one limited to other buckets may not upload here */
     if (store_authorize(sr) != 0) {
         c->answered = 1;
