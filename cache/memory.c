@@ -287,6 +287,11 @@ cache_obj_t *cache_mem_begin(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o
     return o;
 }
 
+/* purges by store tag (cache_mem_purge_store): an epoch per slot of tags, counted up before each purge's scan */
+#define NUM_STORE_EPOCHS 1024
+static _Atomic uint32_t store_epochs[NUM_STORE_EPOCHS];
+static _Atomic int any_store_tag; /* no object was ever tagged: purges by store tag have nothing to scan */
+
 int cache_mem_insert(cache_mem_t *m, cache_obj_t *obj)
 {
     shard_t *s = shard_of(m, obj->hash);
@@ -386,6 +391,15 @@ int cache_mem_store_head(cache_mem_t *m, cache_obj_t *obj)
     pthread_mutex_lock(&s->mutex);
     if (!obj->indexed) { /* purged while it was fetched */
         pthread_mutex_unlock(&s->mutex);
+        return -1;
+    }
+    uint64_t tag = atomic_load(&obj->store_tag);
+    if (tag != 0 && atomic_load(&store_epochs[tag % NUM_STORE_EPOCHS]) != obj->store_epoch) {
+        /* the store object may have been written after the origin read it (and the purge may have missed this object, not
+         * indexed yet): not stored */
+        unlink_locked(m, s, obj);
+        pthread_mutex_unlock(&s->mutex);
+        cache_obj_release(obj);
         return -1;
     }
     /* the new response replaces older ones for the same variant, and hit-for-pass markers */
@@ -553,6 +567,51 @@ size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg,
                     continue;
                 }
                 /* a BUSY fill stays in flight for its waiters, but what it brings will not be stored */
+                unlink_locked(m, s, o);
+                if (!o->hit_for_pass && cache_obj_state(o) != CACHE_OBJ_BUSY)
+                    ++purged;
+                o->hash_next = victims;
+                victims = o;
+            }
+        }
+        pthread_mutex_unlock(&s->mutex);
+        while (victims != NULL) {
+            cache_obj_t *o = victims;
+            victims = o->hash_next;
+            o->hash_next = NULL;
+            cache_obj_release(o);
+        }
+    }
+    return purged;
+}
+
+void cache_mem_tag_store(cache_mem_t *m, cache_obj_t *obj, uint64_t tag)
+{
+    (void)m;
+    if (!atomic_load(&any_store_tag))
+        atomic_store(&any_store_tag, 1);
+    obj->store_epoch = atomic_load(&store_epochs[tag % NUM_STORE_EPOCHS]);
+    /* seq_cst: a purge that reads 0 here ran before this store, so the origin request that follows reads the new object */
+    atomic_store(&obj->store_tag, tag);
+}
+
+size_t cache_mem_purge_store(cache_mem_t *m, uint64_t tag)
+{
+    size_t purged = 0;
+    if (m == NULL || !atomic_load(&any_store_tag))
+        return 0;
+    /* first: a fill that read the object before this write and stores its head after the scan below sees it changed */
+    atomic_fetch_add(&store_epochs[tag % NUM_STORE_EPOCHS], 1);
+    for (int i = 0; i != NUM_SHARDS; ++i) {
+        shard_t *s = &m->shards[i];
+        cache_obj_t *victims = NULL;
+        pthread_mutex_lock(&s->mutex);
+        for (size_t b = 0; b != s->num_buckets; ++b) {
+            cache_obj_t *o, *next;
+            for (o = s->buckets[b]; o != NULL; o = next) {
+                next = o->hash_next;
+                if (atomic_load(&o->store_tag) != tag)
+                    continue;
                 unlink_locked(m, s, o);
                 if (!o->hit_for_pass && cache_obj_state(o) != CACHE_OBJ_BUSY)
                     ++purged;

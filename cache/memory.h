@@ -54,6 +54,14 @@ typedef enum cache_purge_kind { CACHE_PURGE_URL = 0, CACHE_PURGE_PREFIX, CACHE_P
  */
 size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg, int soft);
 
+/**
+ * Removes every object (every variant, BUSY fills included: what they bring is not stored) whose store_tag is tag. Holds for
+ * every thread when it returns. Returns the number removed. Any thread (the store's, before it answers a write).
+ */
+size_t cache_mem_purge_store(cache_mem_t *m, uint64_t tag);
+/** marks obj as filled from the embedded store object whose tag is tag (before its origin request is sent) */
+void cache_mem_tag_store(cache_mem_t *m, cache_obj_t *obj, uint64_t tag);
+
 typedef struct cache_mem_stats {
     uint64_t capacity, bytes, objects, evictions, inserts;
 } cache_mem_stats_t;

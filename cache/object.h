@@ -139,6 +139,11 @@ typedef struct cache_obj {
     /* edge.fetch requests of the fill's origin hooks: origin-request's (made, failed), origin-response's (made, failed), at most
      * 255 each; written by the fill before the head is published, read by the request that started it (its access log) */
     _Atomic uint8_t hook_fetches[4];
+    /* filled from the embedded store: the object's tag (store_notify_tag of bucket and key), set before the origin request is
+     * sent; a write of that object purges it (cache_mem_purge_store), BUSY or not. 0: not from the store */
+    _Atomic uint64_t store_tag;
+    uint32_t store_epoch; /* the purge epoch of its tag's slot when it was tagged: a different one at store time means a write
+                             of the object may have come after the origin read it, so the response is not stored */
 
     /* filling and failures; NULL once a complete object needs it no more (guarded by the object's lock) */
     cache_fillstate_t *fs;

@@ -1729,10 +1729,123 @@ static int parse_seeds(ctx_t *c, yaml_node_t *n, conf_store_t *s)
     return 0;
 }
 
-static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
+/* the events a notification rule may name (store/notify.c reads them too) */
+static int known_store_event(const char *e)
 {
-    static const char *const keys[] = {"listen",       "root", "domain",  "region",     "credentials",
-                                       "max_put_size", "seed", "threads", "io_threads", NULL};
+    static const char *const events[] = {"s3:ObjectCreated:*",
+                                         "s3:ObjectCreated:Put",
+                                         "s3:ObjectCreated:Post",
+                                         "s3:ObjectCreated:Copy",
+                                         "s3:ObjectCreated:CompleteMultipartUpload",
+                                         "s3:ObjectRemoved:*",
+                                         "s3:ObjectRemoved:Delete",
+                                         "s3:ObjectRemoved:DeleteMarkerCreated",
+                                         NULL};
+    for (const char *const *p = events; *p != NULL; ++p)
+        if (strcmp(*p, e) == 0)
+            return 1;
+    return 0;
+}
+
+/* one rule of store.notifications */
+static int parse_notification(ctx_t *c, const conf_t *conf, yaml_node_t *n, const char *key, conf_store_notification_t *r)
+{
+    static const char *const keys[] = {"bucket", "id", "function", "events", "prefix", "suffix", "exclude_hook_writes", NULL};
+    char k[96];
+    yaml_node_t *v;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail_type(c, n, key, "a map {bucket, function, events, prefix, suffix}");
+    if (check_keys(c, n, key, keys) != 0)
+        return -1;
+    r->line = (int)node_line(c, n);
+    if (req_string(c, n, key, "bucket", "bucket is required", &r->bucket) != 0 ||
+        req_string(c, n, key, "function", "function is required (a hook: NAME, NAME:ALIAS or its Lambda ARN)", &r->function) != 0 ||
+        opt_string(c, n, key, "id", &r->id) != 0 || opt_string(c, n, key, "prefix", &r->prefix) != 0 ||
+        opt_string(c, n, key, "suffix", &r->suffix) != 0 ||
+        opt_bool(c, n, key, "exclude_hook_writes", &r->exclude_hook_writes) != 0)
+        return -1;
+    if (!valid_bucket_name(r->bucket))
+        return fail_key(c, map_get(c, n, "bucket"), key, "bucket", "\"%s\" is not a valid bucket name", r->bucket);
+    if (r->id != NULL && (r->id[0] == '\0' || strlen(r->id) > 255))
+        return fail_key(c, map_get(c, n, "id"), key, "id", "must be 1 to 255 characters");
+    if ((r->prefix != NULL && strlen(r->prefix) > 1024) || (r->suffix != NULL && strlen(r->suffix) > 1024))
+        return fail(c, n, key, "prefix and suffix are at most 1024 bytes");
+    /* the hook: NAME[:QUALIFIER] or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
+    const char *name = r->function, *fn = strstr(r->function, ":function:");
+    if (strncmp(name, "arn:", 4) == 0) {
+        if (strncmp(name, "arn:aws:lambda:", 15) != 0 || fn == NULL)
+            return fail_key(c, map_get(c, n, "function"), key, "function", "\"%s\" is not a Lambda function ARN", r->function);
+        name = fn + 10;
+    }
+    size_t nlen = strcspn(name, ":");
+    int found = 0;
+    for (size_t i = 0; i != conf->num_hooks; ++i)
+        found |= strlen(conf->hooks[i].name) == nlen && strncmp(conf->hooks[i].name, name, nlen) == 0;
+    if (!found || (name[nlen] == ':' && name[nlen + 1] == '\0'))
+        return fail_key(c, map_get(c, n, "function"), key, "function", "\"%.*s\" is not a hook of this configuration (hooks:)",
+                        (int)nlen, name);
+    if ((v = map_get(c, n, "events")) == NULL)
+        return fail(c, n, key, "events is required (e.g. [s3:ObjectCreated:*])");
+    snprintf(k, sizeof(k), "%s.events", key);
+    conf_namelist_t l = {NULL, 0};
+    if (v->type == YAML_SCALAR_NODE) {
+        l.names = xcalloc(1, sizeof(char *));
+        l.names[0] = xstrdup(scalar(v));
+        l.count = 1;
+    } else if (parse_namelist(c, v, k, &l, 0) != 0) {
+        r->events = l.names;
+        r->num_events = l.count;
+        return -1;
+    }
+    r->events = l.names;
+    r->num_events = l.count;
+    if (l.count == 0)
+        return fail(c, v, k, "at least one event is required");
+    for (size_t i = 0; i != l.count; ++i)
+        if (!known_store_event(l.names[i]))
+            return fail(c, v, k,
+                        "\"%s\" is not an event the store notifies (s3:ObjectCreated:* | :Put | :Post | :Copy | "
+                        ":CompleteMultipartUpload, s3:ObjectRemoved:* | :Delete | :DeleteMarkerCreated)",
+                        l.names[i]);
+    return 0;
+}
+
+static int parse_notifications(ctx_t *c, const conf_t *conf, yaml_node_t *n, conf_store_t *s)
+{
+    char key[64];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_type(c, n, "store.notifications", "a list of {bucket, function, events, prefix, suffix}");
+    size_t count = n->data.sequence.items.top - n->data.sequence.items.start;
+    s->notifications = xcalloc(count != 0 ? count : 1, sizeof(*s->notifications));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+        size_t i = s->num_notifications++;
+        snprintf(key, sizeof(key), "store.notifications[%zu]", i);
+        if (parse_notification(c, conf, node_at(c, *it), key, &s->notifications[i]) != 0)
+            return -1;
+        if (s->notifications[i].id != NULL)
+            for (size_t j = 0; j != i; ++j)
+                if (strcmp(s->notifications[j].bucket, s->notifications[i].bucket) == 0 && s->notifications[j].id != NULL &&
+                    strcmp(s->notifications[j].id, s->notifications[i].id) == 0)
+                    return fail(c, map_get(c, node_at(c, *it), "id"), key, "id \"%s\" is already used by store.notifications[%zu]",
+                                s->notifications[i].id, j);
+    }
+    return 0;
+}
+
+static int parse_store(ctx_t *c, const conf_t *conf, yaml_node_t *n, conf_store_t *s)
+{
+    static const char *const keys[] = {"listen",
+                                       "root",
+                                       "domain",
+                                       "region",
+                                       "credentials",
+                                       "max_put_size",
+                                       "seed",
+                                       "threads",
+                                       "io_threads",
+                                       "notifications",
+                                       "notify_max_generations",
+                                       NULL};
     static const bounds_t put_size = {1024, 5ull << 30, "must be between 1KB and 5GB"};
     yaml_node_t *v;
     if (expect_map(c, n, "store") != 0 || check_keys(c, n, "store", keys) != 0)
@@ -1756,6 +1869,11 @@ static int parse_store(ctx_t *c, yaml_node_t *n, conf_store_t *s)
         opt_uint(c, n, "store", "io_threads", 1, 16, &s->io_threads) != 0)
         return -1;
     if ((v = map_get(c, n, "seed")) != NULL && parse_seeds(c, v, s) != 0)
+        return -1;
+    s->notify_max_generations = 16;
+    if (opt_uint(c, n, "store", "notify_max_generations", 1, 1000, &s->notify_max_generations) != 0)
+        return -1;
+    if ((v = map_get(c, n, "notifications")) != NULL && parse_notifications(c, conf, v, s) != 0)
         return -1;
     return 0;
 }
@@ -2134,7 +2252,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     merge_error_pages(conf);
 
     /* store, admin */
-    if ((v = map_get(c, root, "store")) != NULL && parse_store(c, v, &conf->store) != 0)
+    if ((v = map_get(c, root, "store")) != NULL && parse_store(c, conf, v, &conf->store) != 0)
         return -1;
     if ((v = map_get(c, root, "admin")) != NULL && parse_admin(c, v, &conf->admin) != 0)
         return -1;
@@ -2344,6 +2462,18 @@ void conf_free(conf_t *conf)
         free(conf->store.seeds[i].dir);
     }
     free(conf->store.seeds);
+    for (size_t i = 0; i != conf->store.num_notifications; ++i) {
+        conf_store_notification_t *r = &conf->store.notifications[i];
+        free(r->bucket);
+        free(r->id);
+        free(r->function);
+        free(r->prefix);
+        free(r->suffix);
+        for (size_t j = 0; j != r->num_events; ++j)
+            free(r->events[j]);
+        free(r->events);
+    }
+    free(conf->store.notifications);
     free_listen(&conf->admin.listen);
     free(conf->admin.token);
     free(conf->admin.token_env);

@@ -210,6 +210,18 @@ typedef struct conf_store_seed {
     int line;     /* where it is given in the file, for later error messages */
 } conf_store_seed_t;
 
+/** a bucket notification rule of `store.notifications` (S3's LambdaFunctionConfiguration; store/notify.h) */
+typedef struct conf_store_notification {
+    char *bucket;
+    char *id;       /* NULL: config-LINE */
+    char *function; /* a hook: NAME, NAME:ALIAS, NAME:VERSION or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
+    char **events;  /* s3:ObjectCreated:*, s3:ObjectCreated:Put, ... (validated) */
+    size_t num_events;
+    char *prefix, *suffix;   /* NULL: none */
+    int exclude_hook_writes; /* objects written by hooks (edge.s3.put/delete) make no event here */
+    int line;
+} conf_store_notification_t;
+
 typedef struct conf_store {
     int enabled;
     conf_listen_t listen;
@@ -226,6 +238,10 @@ typedef struct conf_store {
     int line; /* where it is given in the file (the line of its key), for later error messages */
     conf_store_seed_t *seeds; /* `seed:` - one map or a list of them; distinct buckets */
     size_t num_seeds;
+    conf_store_notification_t *notifications; /* `notifications:` - a bucket listed here takes these rules, and its
+                                                 PutBucketNotificationConfiguration is refused */
+    size_t num_notifications;
+    unsigned notify_max_generations; /* the loop guard: a hook's write at this generation makes no event (default 16) */
 } conf_store_t;
 
 typedef struct conf_admin {

@@ -426,6 +426,37 @@ static void store(FILE *fp, const conf_store_t *s)
             fputs("}\n", fp);
         }
     }
+    fprintf(fp, "  notify_max_generations: %u\n", s->notify_max_generations);
+    if (s->num_notifications != 0) {
+        fputs("  notifications:\n", fp);
+        for (size_t i = 0; i != s->num_notifications; ++i) {
+            const conf_store_notification_t *r = &s->notifications[i];
+            fputs("    - bucket: ", fp);
+            q(fp, r->bucket);
+            if (r->id != NULL) {
+                fputs("\n      id: ", fp);
+                q(fp, r->id);
+            }
+            fputs("\n      function: ", fp);
+            q(fp, r->function);
+            fputs("\n      events: [", fp);
+            for (size_t j = 0; j != r->num_events; ++j) {
+                if (j != 0)
+                    fputs(", ", fp);
+                q(fp, r->events[j]);
+            }
+            fputs("]", fp);
+            if (r->prefix != NULL) {
+                fputs("\n      prefix: ", fp);
+                q(fp, r->prefix);
+            }
+            if (r->suffix != NULL) {
+                fputs("\n      suffix: ", fp);
+                q(fp, r->suffix);
+            }
+            fprintf(fp, "\n      exclude_hook_writes: %s\n", r->exclude_hook_writes ? "true" : "false");
+        }
+    }
 }
 
 void conf_dump(const conf_t *conf, FILE *fp)

@@ -293,6 +293,11 @@ hook_fn_t *hook_call_fn(const hook_call_t *c)
     return c->fn;
 }
 
+const hook_event_t *hook_call_event(const hook_call_t *c)
+{
+    return c->ctx.ev;
+}
+
 void hook_call_move_memory(hook_call_t *c, hook_event_t *ev, h2o_mem_pool_t *pool)
 {
     EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);

@@ -175,6 +175,8 @@ void hook_call_abort_fetches(hook_call_t *c);
 h2o_mem_pool_t *hook_call_fetch_pool(hook_call_t *c);
 /** the hook the call runs */
 hook_fn_t *hook_call_fn(const hook_call_t *c);
+/** the event c runs on (its invoke payload, for a generic invocation) */
+const hook_event_t *hook_call_event(const hook_call_t *c);
 /** counts a fetch of fn (on the calling thread's counters): its result is `failed` or not */
 void hook_fn_count_fetch(hook_fn_t *fn, int failed);
 /** what edge.fetch may reach (conf_hook_t.fetch_allow); valid while a reference is held */

@@ -1299,6 +1299,124 @@ edge.fetch_all = function(list)
     end
     return res, errs
 end
+-- edge.s3: the embedded store, without HTTP (the call parks like edge.fetch while the store does its I/O). Objects a hook
+-- writes carry its name and generation in their event records (the loop guard counts them). Failures return nil, err.
+local function s3_op(what, method, bucket, key, body, extra)
+    if cur == nil then
+        return nil, "edge.s3." .. what .. ": only inside a hook call"
+    end
+    if type(bucket) ~= "string" or (key ~= nil and type(key) ~= "string") then
+        return nil, "edge.s3." .. what .. ": bucket and key must be strings"
+    end
+    local h = { ["x-edge-s3-bucket"] = bucket, ["x-edge-s3-key"] = key }
+    if extra ~= nil then
+        for k, v in pairs(extra) do
+            h[k] = v
+        end
+    end
+    local r, err = edge.fetch("edge-s3:", { method = method, body = body or "", headers = h })
+    if r == nil then
+        return nil, "edge.s3." .. what .. ": " .. tostring(err)
+    end
+    if r.status >= 300 then
+        return nil, "edge.s3." .. what .. ": " .. r.body, r.status
+    end
+    return r
+end
+local function s3_info(r)
+    local meta = {}
+    for k, v in pairs(r.headers) do
+        local m = k:match("^x%-amz%-meta%-(.+)$")
+        if m ~= nil then
+            meta[m] = v
+        end
+    end
+    return {
+        size = tonumber(r.headers["content-length"]),
+        etag = r.headers["etag"],
+        content_type = r.headers["content-type"],
+        cache_control = r.headers["cache-control"],
+        last_modified = tonumber(r.headers["x-edge-last-modified"]),
+        metadata = meta,
+    }
+end
+edge.s3 = {
+    -- body, info ({size, etag, content_type, last_modified, metadata}), or nil, err (err "NoSuchKey: ..." when absent)
+    get = function(bucket, key)
+        local r, err, st = s3_op("get", "GET", bucket, key)
+        if r == nil then
+            return nil, err, st
+        end
+        return r.body, s3_info(r)
+    end,
+    head = function(bucket, key)
+        local r, err, st = s3_op("head", "HEAD", bucket, key)
+        if r == nil then
+            return nil, err, st
+        end
+        return s3_info(r)
+    end,
+    -- opts: {content_type = "image/webp", cache_control = "...", metadata = {name = value}}; returns {etag} or nil, err
+    put = function(bucket, key, body, opts)
+        if type(body) ~= "string" then
+            return nil, "edge.s3.put: the body must be a string"
+        end
+        if opts ~= nil and type(opts) ~= "table" then
+            return nil, "edge.s3.put: opts must be a table"
+        end
+        local h = {}
+        if opts ~= nil then
+            if opts.content_type ~= nil then
+                h["content-type"] = tostring(opts.content_type)
+            end
+            if opts.cache_control ~= nil then
+                h["cache-control"] = tostring(opts.cache_control)
+            end
+            if opts.metadata ~= nil then
+                if type(opts.metadata) ~= "table" then
+                    return nil, "edge.s3.put: metadata must be a table of name = value"
+                end
+                for k, v in pairs(opts.metadata) do
+                    h["x-amz-meta-" .. string.lower(tostring(k))] = tostring(v)
+                end
+            end
+        end
+        local r, err, st = s3_op("put", "PUT", bucket, key, body, h)
+        if r == nil then
+            return nil, err, st
+        end
+        return { etag = r.headers["etag"] }
+    end,
+    delete = function(bucket, key)
+        local r, err, st = s3_op("delete", "DELETE", bucket, key)
+        if r == nil then
+            return nil, err, st
+        end
+        return true
+    end,
+    -- opts: {prefix, start_after, max_keys (1-1000)}; returns {keys = {{key, size, etag, last_modified}...}, truncated, next}
+    list = function(bucket, opts)
+        if opts ~= nil and type(opts) ~= "table" then
+            return nil, "edge.s3.list: opts must be a table"
+        end
+        opts = opts or {}
+        local h = {}
+        if opts.prefix ~= nil then
+            h["x-edge-s3-prefix"] = tostring(opts.prefix)
+        end
+        if opts.start_after ~= nil then
+            h["x-edge-s3-start-after"] = tostring(opts.start_after)
+        end
+        if opts.max_keys ~= nil then
+            h["x-edge-s3-max-keys"] = tostring(opts.max_keys)
+        end
+        local r, err, st = s3_op("list", "LIST", bucket, nil, nil, h)
+        if r == nil then
+            return nil, err, st
+        end
+        return edge.json_decode(r.body)
+    end,
+}
 edge.url_decode = url_decode
 edge.url_encode = url_encode
 edge.parse_query = parse_query

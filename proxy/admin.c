@@ -16,6 +16,7 @@
 #include "hooks/json.h"
 #include "hooks/versions.h"
 #include "proxy/admin.h"
+#include "proxy/storeevents.h"
 #include "proxy/control.h"
 #include "proxy/dashboard.h"
 #include "proxy/gen.h"
@@ -280,6 +281,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
             st.evictions);
     }
     lambda_async_metrics(buf);
+    storeevents_metrics(buf);
     PUT("# HELP edgehook_origin_requests_by_origin_total requests sent, by origin\n# TYPE edgehook_origin_requests_by_origin_total "
         "counter\n");
     for (size_t i = 0; i != gen->conf->num_origins; ++i)

@@ -6,6 +6,7 @@
 #include "cache/forward.h"
 #include "proxy/dynorigin.h"
 #include "proxy/fill.h"
+#include "proxy/storeevents.h"
 #include "proxy/gen.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
@@ -820,6 +821,8 @@ static void fill_go(fill_t *f)
         fill_free(f);
         return;
     }
+    if (origin->s3 != NULL && f->cache.mem != NULL)
+        storeevents_tag_fill(f->obj, origin, path); /* a write of that object purges it, even while it is fetched */
     idempotent = h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("GET")) ||
                  h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("HEAD")) ||
                  h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("PUT")) ||

@@ -9,6 +9,7 @@
 #include "proxy/hookfetch.h"
 #include "proxy/origin.h"
 #include "proxy/server.h"
+#include "proxy/storeevents.h"
 
 #define HOOKFETCH_TICK_MS 10 /* how often deadlines are checked */
 
@@ -21,6 +22,7 @@ typedef struct fetch_one {
     char *body; /* the answer's body so far (malloc) */
     size_t body_len, body_cap;
     int done;
+    void *s3job; /* an edge.s3 operation in flight (proxy/storeevents.h) */
 } fetch_one_t;
 
 struct hookfetch {
@@ -54,6 +56,8 @@ static void free_hf(hookfetch_t *hf)
         fetch_one_t *one = &hf->ones[i];
         if (one->req != NULL)
             origin_req_cancel(one->req);
+        if (one->s3job != NULL)
+            storeevents_hook_op_cancel(one->s3job);
         if (one->origin != NULL)
             origin_release(one->origin);
         free(one->body);
@@ -91,6 +95,10 @@ static void finish_one(fetch_one_t *one, int status, const char *err)
     if (one->done)
         return;
     one->done = 1;
+    if (one->s3job != NULL) { /* timed out: its answer, when it comes, is dropped */
+        storeevents_hook_op_cancel(one->s3job);
+        one->s3job = NULL;
+    }
     if (one->req != NULL) {
         origin_req_cancel(one->req);
         one->req = NULL;
@@ -176,6 +184,20 @@ static void on_done(origin_req_t *req, int status, const char *err)
 
 static const origin_req_callbacks_t callbacks = {on_head, on_body, on_done};
 
+/* an edge.s3 operation answered (f has its answer) */
+static void on_s3_done(void *arg)
+{
+    fetch_one_t *one = arg;
+    hookfetch_t *hf = one->parent;
+    one->s3job = NULL;
+    if (one->done)
+        return;
+    one->done = 1;
+    hook_fn_count_fetch(hf->fn, one->f->status == 0);
+    --hf->left;
+    check_done(hf);
+}
+
 static int iov_eq(h2o_iovec_t a, const char *b)
 {
     return a.len == strlen(b) && strncasecmp(a.base, b, a.len) == 0;
@@ -226,6 +248,13 @@ static void start_one(hookfetch_t *hf, fetch_one_t *one, int64_t call_left_ms)
     one->deadline_ns = edge_mono_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u;
     if (ms <= 0) {
         finish_one(one, 0, "timed out (the hook's time is up)");
+        return;
+    }
+    if (f->url.len >= sizeof(STOREEVENTS_SCHEME) - 1 &&
+        memcmp(f->url.base, STOREEVENTS_SCHEME, sizeof(STOREEVENTS_SCHEME) - 1) == 0) {
+        /* edge.s3: the embedded store, straight (no fetch_allow: the store is the node's own) */
+        if ((one->s3job = storeevents_hook_op(hf->call, f, pool, on_s3_done, one)) == NULL)
+            finish_one(one, 0, f->error != NULL ? f->error : "edge.s3 failed");
         return;
     }
     if (h2o_url_parse(f->url.base, f->url.len, &url) != 0 ||

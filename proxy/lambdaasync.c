@@ -79,6 +79,38 @@ static struct {
     _Atomic uint64_t enqueued, refused, invocations, retries, failures, successes, age_exceeded, dest_ok, dest_failed;
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .threads_done = PTHREAD_COND_INITIALIZER};
 
+/* ---- per-source counters (store notifications: s3:BUCKET) ---------------------------------------------------------------- */
+
+enum { SRC_ENQUEUED, SRC_INVOCATIONS, SRC_RETRIES, SRC_SUCCESSES, SRC_FAILURES, SRC_NUM };
+#define MAX_SOURCES 64 /* the first 64 sources get counters of their own; later ones count under "other" */
+static struct {
+    pthread_mutex_t mu;
+    size_t num;
+    char names[MAX_SOURCES + 1][72];
+    uint64_t counts[MAX_SOURCES + 1][SRC_NUM];
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void source_count(const char *src, size_t len, int which)
+{
+    pthread_mutex_lock(&S.mu);
+    size_t i;
+    for (i = 0; i != S.num; ++i)
+        if (strlen(S.names[i]) == len && memcmp(S.names[i], src, len) == 0)
+            break;
+    if (i == S.num) {
+        if (S.num < MAX_SOURCES && len < sizeof(S.names[0])) {
+            memcpy(S.names[i], src, len);
+            S.names[i][len] = '\0';
+            S.num += 1;
+        } else {
+            i = MAX_SOURCES;
+            snprintf(S.names[i], sizeof(S.names[i]), "other");
+        }
+    }
+    S.counts[i][which] += 1;
+    pthread_mutex_unlock(&S.mu);
+}
+
 /* ---- functions and their settings --------------------------------------------------------------------------------------- */
 
 static fn_entry_t *find_fn(const char *name, size_t len, int add)
@@ -248,9 +280,11 @@ static void new_request_id(char out[37])
         h2o_fatal("no random bytes");
 }
 
-/* the queued form: "REQUEST_ID\nQUALIFIER\n" then the payload */
-static int enqueue(const char *function, const char *qualifier, const char *payload, size_t len, char request_id[37], int *status,
-                   const char **error_type, char *err, size_t errlen)
+/* the queued form: "REQUEST_ID\nQUALIFIER[\tSOURCE]\n" then the payload (SOURCE: s3:BUCKET for a store notification, none for
+ * the Lambda API's Event invocations and destinations) */
+static int enqueue(const char *function, const char *qualifier, const char *source, queue_reservation_t *reserved,
+                   const char *payload, size_t len, char request_id[37], int *status, const char **error_type, char *err,
+                   size_t errlen)
 {
     if (A.q == NULL) {
         *status = 503;
@@ -265,7 +299,8 @@ static int enqueue(const char *function, const char *qualifier, const char *payl
         return -1;
     }
     new_request_id(request_id);
-    size_t qlen = qualifier != NULL ? strlen(qualifier) : 0, head = 36 + 1 + qlen + 1;
+    size_t qlen = qualifier != NULL ? strlen(qualifier) : 0, slen = source != NULL ? strlen(source) + 1 : 0,
+           head = 36 + 1 + qlen + slen + 1;
     char *data = malloc(head + len);
     if (data == NULL)
         h2o_fatal("no memory");
@@ -273,11 +308,15 @@ static int enqueue(const char *function, const char *qualifier, const char *payl
     data[36] = '\n';
     if (qlen != 0)
         memcpy(data + 37, qualifier, qlen);
-    data[37 + qlen] = '\n';
+    if (slen != 0) {
+        data[37 + qlen] = '\t';
+        memcpy(data + 37 + qlen + 1, source, slen - 1);
+    }
+    data[37 + qlen + slen] = '\n';
     if (len != 0)
         memcpy(data + head, payload, len);
     uint64_t id;
-    int r = queue_enqueue(A.q, function, strlen(function), data, head + len, &id, err, errlen);
+    int r = queue_enqueue_reserved(A.q, reserved, function, strlen(function), data, head + len, &id, err, errlen);
     free(data);
     if (r == 0) {
         atomic_fetch_add(&A.enqueued, 1);
@@ -311,7 +350,50 @@ int lambda_enqueue(const char *function, const char *qualifier, const char *payl
         snprintf(err, errlen, "Function not found: %s", arn);
         return -1;
     }
-    return enqueue(function, qualifier, payload, len, request_id, status, error_type, err, errlen);
+    return enqueue(function, qualifier, NULL, NULL, payload, len, request_id, status, error_type, err, errlen);
+}
+
+int lambda_async_function_exists(const char *function)
+{
+    pthread_mutex_lock(&A.mu);
+    fn_entry_t *f = find_fn(function, strlen(function), 0);
+    int known = f != NULL && f->declared;
+    pthread_mutex_unlock(&A.mu);
+    return known;
+}
+
+int lambda_async_reserve(unsigned events, uint64_t bytes, queue_reservation_t *r, char *err, size_t errlen)
+{
+    if (A.q == NULL) {
+        snprintf(err, errlen, "asynchronous invocations are not running");
+        return -1;
+    }
+    int ret = queue_reserve(A.q, events, bytes, r, err, errlen);
+    if (ret == QUEUE_FULL)
+        atomic_fetch_add(&A.refused, 1);
+    return ret;
+}
+
+void lambda_async_unreserve(queue_reservation_t *r)
+{
+    if (A.q != NULL && (r->events != 0 || r->bytes != 0))
+        queue_unreserve(A.q, r);
+}
+
+int lambda_enqueue_source(const char *function, const char *qualifier, const char *source, queue_reservation_t *reserved,
+                          const char *payload, size_t len, char *err, size_t errlen)
+{
+    char rid[37];
+    int status;
+    const char *type;
+    if (!lambda_async_function_exists(function)) {
+        snprintf(err, errlen, "no hook named %s", function);
+        return -1;
+    }
+    int r = enqueue(function, qualifier, source, reserved, payload, len, rid, &status, &type, err, errlen);
+    if (r == 0 && source != NULL)
+        source_count(source, strlen(source), SRC_ENQUEUED);
+    return r == 0 ? 0 : status == 429 ? QUEUE_FULL : -1;
 }
 
 /* ---- destinations --------------------------------------------------------------------------------------------------------- */
@@ -502,6 +584,14 @@ static void give_up(const queue_event_t *ev, const settings_t *s, const char *ri
                     unsigned count, const char *payload, size_t len, const lambda_async_result_t *res)
 {
     atomic_fetch_add(&A.failures, 1);
+    {
+        /* the source, from the queued header (REQUEST_ID \n QUALIFIER \t SOURCE \n) */
+        const char *nl1 = memchr(ev->payload, '\n', ev->len),
+                   *nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', ev->len - (size_t)(nl1 + 1 - ev->payload)) : NULL;
+        const char *tab = nl2 != NULL ? memchr(nl1 + 1, '\t', (size_t)(nl2 - nl1 - 1)) : NULL;
+        if (tab != NULL)
+            source_count(tab + 1, (size_t)(nl2 - tab - 1), SRC_FAILURES);
+    }
     if (strcmp(condition, "EventAgeExceeded") == 0)
         atomic_fetch_add(&A.age_exceeded, 1);
     log_error("async: %s: request %s failed (%s after %u attempts)%s%s", ev->key, rid, condition, count,
@@ -520,16 +610,20 @@ static void process(queue_event_t *ev)
     settings_t s;
     get_settings(ev->key, ev->key_len, &s);
     /* REQUEST_ID \n QUALIFIER \n PAYLOAD */
-    char rid[37] = "", qual[129] = "";
+    char rid[37] = "", qual[129] = "", src[72] = "";
     const char *nl1 = memchr(ev->payload, '\n', ev->len),
-               *nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', ev->len - (size_t)(nl1 + 1 - ev->payload)) : NULL;
-    if (nl2 == NULL || nl1 - ev->payload != 36 || nl2 - nl1 - 1 > 128) {
+               *nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', ev->len - (size_t)(nl1 + 1 - ev->payload)) : NULL,
+               *tab = nl2 != NULL ? memchr(nl1 + 1, '\t', (size_t)(nl2 - nl1 - 1)) : NULL, *qend = tab != NULL ? tab : nl2;
+    if (nl2 == NULL || nl1 - ev->payload != 36 || qend - nl1 - 1 > 128 ||
+        (tab != NULL && nl2 - tab - 1 >= (ptrdiff_t)sizeof(src))) {
         log_error("async: %s: a malformed queued event was dropped", ev->key);
         queue_done(A.q, ev->id);
         return;
     }
     memcpy(rid, ev->payload, 36);
-    memcpy(qual, nl1 + 1, (size_t)(nl2 - nl1 - 1));
+    memcpy(qual, nl1 + 1, (size_t)(qend - nl1 - 1));
+    if (tab != NULL)
+        memcpy(src, tab + 1, (size_t)(nl2 - tab - 1));
     const char *payload = nl2 + 1;
     size_t len = ev->len - (size_t)(payload - ev->payload);
     uint64_t now = queue_now_ms();
@@ -551,6 +645,8 @@ static void process(queue_event_t *ev)
     a->payload = payload;
     a->len = len;
     atomic_fetch_add(&A.invocations, 1);
+    if (src[0] != '\0')
+        source_count(src, strlen(src), SRC_INVOCATIONS);
     if (run_attempt(a) != 0) {
         free(a); /* stopping: it stays taken, and runs again at the next start */
         return;
@@ -559,6 +655,8 @@ static void process(queue_event_t *ev)
     free(a);
     if (res.status / 100 == 2 && res.function_error[0] == '\0') {
         atomic_fetch_add(&A.successes, 1);
+        if (src[0] != '\0')
+            source_count(src, strlen(src), SRC_SUCCESSES);
         if (s.on_success[0] != '\0') {
             hook_buf_t b = {NULL, 0, 0};
             build_record(&b, ev->key, qual[0] != '\0' ? qual : NULL, rid, "Success", ev->attempts, payload, len, &res);
@@ -569,6 +667,8 @@ static void process(queue_event_t *ev)
     } else if (ev->attempts < s.retries + 1) {
         uint64_t wait = s.backoff_ms << (ev->attempts - 1);
         atomic_fetch_add(&A.retries, 1);
+        if (src[0] != '\0')
+            source_count(src, strlen(src), SRC_RETRIES);
         log_info("async: %s: request %s attempt %u failed (status %d%s%s); retry in %" PRIu64 " ms", ev->key, rid, ev->attempts,
                  res.status, res.function_error[0] != '\0' ? ", " : "", res.function_error, wait);
         queue_retry(A.q, ev->id, queue_now_ms() + wait);
@@ -960,4 +1060,28 @@ void lambda_async_metrics(h2o_buffer_t **buf)
                atomic_load(&A.dest_ok));
     put_metric(buf, "edgehook_async_destination_failures_total", "counter", "invocation records that could not be delivered",
                atomic_load(&A.dest_failed));
+    static const char *const names[SRC_NUM] = {"enqueued", "invocations", "retries", "successes", "failures"};
+    static const char *const helps[SRC_NUM] = {"events queued", "attempts run", "failed attempts that will be retried",
+                                               "events whose attempt succeeded", "events given up on"};
+    pthread_mutex_lock(&S.mu);
+    size_t n = S.num + (S.counts[MAX_SOURCES][SRC_ENQUEUED] != 0 || S.counts[MAX_SOURCES][SRC_INVOCATIONS] != 0);
+    for (int k = 0; k != SRC_NUM; ++k) {
+        char line[512];
+        int len = snprintf(line, sizeof(line),
+                           "# HELP edgehook_async_source_%s_total %s, by source (store notifications: s3:BUCKET)\n# TYPE "
+                           "edgehook_async_source_%s_total counter\n",
+                           names[k], helps[k], names[k]);
+        h2o_iovec_t room = h2o_buffer_reserve(buf, (size_t)len + 1);
+        memcpy(room.base, line, (size_t)len);
+        (*buf)->size += (size_t)len;
+        for (size_t i = 0; i != n; ++i) {
+            size_t at = i < S.num ? i : MAX_SOURCES;
+            len = snprintf(line, sizeof(line), "edgehook_async_source_%s_total{source=\"%s\"} %" PRIu64 "\n", names[k], S.names[at],
+                           S.counts[at][k]);
+            room = h2o_buffer_reserve(buf, (size_t)len + 1);
+            memcpy(room.base, line, (size_t)len);
+            (*buf)->size += (size_t)len;
+        }
+    }
+    pthread_mutex_unlock(&S.mu);
 }

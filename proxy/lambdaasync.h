@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <h2o.h>
 #include "conf/config.h"
+#include "queue/queue.h"
 
 typedef struct store store_t;
 
@@ -48,6 +49,23 @@ void lambda_async_close(void);
  */
 int lambda_enqueue(const char *function, const char *qualifier, const char *payload, size_t len, char request_id[37], int *status,
                    const char **error_type, char *err, size_t errlen);
+
+/** 1 when hook `function` is declared in the running configuration (what a store notification may name) */
+int lambda_async_function_exists(const char *function);
+/**
+ * Room for events the caller will enqueue with lambda_enqueue_source (queue/queue.h: queue_reserve): 0, QUEUE_FULL (the queue
+ * is full: the store answers 503 SlowDown and writes nothing), or -1 (the queue is not running). Blocks only on the queue lock.
+ */
+int lambda_async_reserve(unsigned events, uint64_t bytes, queue_reservation_t *r, char *err, size_t errlen);
+/** gives back what is left of a reservation */
+void lambda_async_unreserve(queue_reservation_t *r);
+/**
+ * Enqueues an invocation of function (qualifier may be NULL) with payload, from source (e.g. "s3:BUCKET": counted in the
+ * edgehook_async_source_* metrics), in the room of reserved (may be NULL). Syncs it: 0 once it is on disk; QUEUE_FULL, or -1
+ * (no such hook, a write error) with err. Blocks on an fdatasync: not on an event loop.
+ */
+int lambda_enqueue_source(const char *function, const char *qualifier, const char *source, queue_reservation_t *reserved,
+                          const char *payload, size_t len, char *err, size_t errlen);
 
 /** answers Put (PUT), Update (POST), Get (GET) or Delete (DELETE) FunctionEventInvokeConfig of function (a hook name; the
  * qualifier is accepted and ignored: one config per function); lapi's router calls it for

@@ -37,6 +37,7 @@
 #include "proxy/s3origin.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
+#include "proxy/storeevents.h"
 #include <h2o/http1.h> /* H2O_HTTP1_CALLBACKS (needs h2o.h first) */
 #ifdef EDGE_HAVE_STORE_STORE
 #include "store/store.h"
@@ -1108,6 +1109,7 @@ int server_run(conf_t *conf)
         gen_release(gen); /* owns conf */
         return 1;
     }
+    storeevents_start(server.store); /* store writes purge the cache and queue their notifications from now on */
     running_ref = gen->conf_ref; /* what runs, for reloads to compare with (released at the end) */
     atomic_fetch_add(&running_ref->refcnt, 1);
     prebuild_hooks(gen);

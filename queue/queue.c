@@ -31,6 +31,7 @@ struct queue {
     node_t head; /* sentinel of the list in id order */
     uint64_t next_id, events, bytes, in_flight, live_record_bytes, compactions;
     uint64_t changes; /* counts enqueue, retry, done, wake: what queue_wait waits for */
+    uint64_t reserved_events, reserved_bytes; /* room promised by queue_reserve, counted against the bounds */
 };
 
 uint64_t queue_now_ms(void)
@@ -258,8 +259,52 @@ void queue_event_clear(queue_event_t *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
+/* whether events more events of bytes more bytes fit beside the live and reserved ones (under the lock) */
+static int has_room(queue_t *q, uint64_t events, uint64_t bytes, char *err, size_t errlen)
+{
+    if (q->events + q->reserved_events + events > q->lim.max_events) {
+        snprintf(err, errlen, "the queue is full (%llu events, the maximum)", (unsigned long long)(q->events + q->reserved_events));
+        return 0;
+    }
+    if (q->bytes + q->reserved_bytes + bytes > q->lim.max_bytes) {
+        snprintf(err, errlen, "the queue is full (%llu bytes of %llu)", (unsigned long long)(q->bytes + q->reserved_bytes),
+                 (unsigned long long)q->lim.max_bytes);
+        return 0;
+    }
+    return 1;
+}
+
+int queue_reserve(queue_t *q, uint64_t events, uint64_t bytes, queue_reservation_t *r, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&q->mu);
+    int ok = has_room(q, events, bytes, err, errlen);
+    if (ok) {
+        q->reserved_events += events;
+        q->reserved_bytes += bytes;
+        r->events += events;
+        r->bytes += bytes;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok ? 0 : QUEUE_FULL;
+}
+
+void queue_unreserve(queue_t *q, queue_reservation_t *r)
+{
+    pthread_mutex_lock(&q->mu);
+    q->reserved_events -= r->events;
+    q->reserved_bytes -= r->bytes;
+    r->events = r->bytes = 0;
+    pthread_mutex_unlock(&q->mu);
+}
+
 int queue_enqueue(queue_t *q, const char *key, size_t key_len, const char *payload, size_t len, uint64_t *id, char *err,
                   size_t errlen)
+{
+    return queue_enqueue_reserved(q, NULL, key, key_len, payload, len, id, err, errlen);
+}
+
+int queue_enqueue_reserved(queue_t *q, queue_reservation_t *reserved, const char *key, size_t key_len, const char *payload,
+                           size_t len, uint64_t *id, char *err, size_t errlen)
 {
     if (key_len > QUEUE_MAX_KEY || len > QUEUE_MAX_PAYLOAD) {
         snprintf(err, errlen, "the event is too large (key %zu bytes, payload %zu bytes; at most %u and %u)", key_len, len,
@@ -268,14 +313,21 @@ int queue_enqueue(queue_t *q, const char *key, size_t key_len, const char *paylo
     }
     pthread_mutex_lock(&q->mu);
     int ret = -1;
-    if (q->events + 1 > q->lim.max_events) {
-        snprintf(err, errlen, "the queue is full (%llu events, the maximum)", (unsigned long long)q->events);
+    /* a reservation's room is released now, and this event uses it (so it cannot be refused for lack of room it was promised) */
+    uint64_t room_events = 0, room_bytes = 0;
+    if (reserved != NULL && reserved->events != 0) {
+        room_events = 1;
+        room_bytes = reserved->bytes / reserved->events;
+        reserved->events -= 1;
+        reserved->bytes -= room_bytes;
+        q->reserved_events -= 1;
+        q->reserved_bytes -= room_bytes;
+    }
+    if (room_events == 0 && !has_room(q, 1, key_len + len, err, errlen)) {
         ret = QUEUE_FULL;
         goto out;
     }
-    if (q->bytes + key_len + len > q->lim.max_bytes) {
-        snprintf(err, errlen, "the queue is full (%llu bytes of %llu)", (unsigned long long)q->bytes,
-                 (unsigned long long)q->lim.max_bytes);
+    if (room_events != 0 && key_len + len > room_bytes && !has_room(q, 0, key_len + len - room_bytes, err, errlen)) {
         ret = QUEUE_FULL;
         goto out;
     }

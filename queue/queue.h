@@ -61,6 +61,22 @@ void queue_event_clear(queue_event_t *ev);
 int queue_enqueue(queue_t *q, const char *key, size_t key_len, const char *payload, size_t len, uint64_t *id, char *err,
                   size_t errlen);
 
+/**
+ * Room promised for events not made yet (the store reserves it before it writes an object whose notifications it will
+ * enqueue after the commit, so that a full queue refuses the write instead of losing its event): reserved room counts against
+ * the bounds like live events. queue_reserve adds events and bytes to *r (zero it first) or returns QUEUE_FULL (err says
+ * which bound) leaving it as it was; queue_enqueue_reserved uses one event of it (and its share of the bytes: an event larger
+ * than that share needs the difference to be free); queue_unreserve gives back what is left.
+ */
+typedef struct queue_reservation {
+    uint64_t events, bytes;
+} queue_reservation_t;
+int queue_reserve(queue_t *q, uint64_t events, uint64_t bytes, queue_reservation_t *r, char *err, size_t errlen);
+void queue_unreserve(queue_t *q, queue_reservation_t *r);
+/** queue_enqueue in the room of a reservation (NULL: none) */
+int queue_enqueue_reserved(queue_t *q, queue_reservation_t *reserved, const char *key, size_t key_len, const char *payload,
+                           size_t len, uint64_t *id, char *err, size_t errlen);
+
 /** a consumer's filter: 1 if it takes an event of this key now (called with the queue's lock held: do not call the queue) */
 typedef int (*queue_filter_cb)(void *arg, const char *key, size_t key_len);
 /**

@@ -6,6 +6,7 @@
 #include "base/str.h"
 #include "store/checksum.h"
 #include "store/internal.h"
+#include "store/notify.h"
 
 #define MAX_XML_BODY (4u << 20)
 
@@ -403,8 +404,19 @@ static int delete_objects(store_req_t *sr, store_bucket_t *b)
             code = "NoSuchVersion";
             reason = "The specified version does not exist.";
         } else {
-            int e = store_fs_obj_delete_version(b, k->text, k->text_len, v != NULL && v->text_len != 0 ? v->text : NULL, &deleted);
-            if (e != 0 && e != STORE_FS_ENOENT) {
+            store_notify_ticket_t nt;
+            int e = store_notify_req_begin_key(sr, STORE_EV_DELETE, k->text, k->text_len, &nt);
+            if (e == 0) {
+                e = store_fs_obj_delete_version(b, k->text, k->text_len, v != NULL && v->text_len != 0 ? v->text : NULL, &deleted);
+                if (e == 0)
+                    store_notify_req_deleted(sr, &nt, k->text, k->text_len, &deleted);
+                else
+                    store_notify_abort(&nt);
+            }
+            if (e == STORE_NOTIFY_FULL) {
+                code = "SlowDown";
+                reason = "Please reduce your request rate. (The queue of event notifications is full: not deleted.)";
+            } else if (e != 0 && e != STORE_FS_ENOENT) {
                 code = "InternalError";
                 reason = "We encountered an internal error. Please try again.";
             }
@@ -493,6 +505,7 @@ static int delete_bucket(store_req_t *sr)
         return store_send_error(sr, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
     if (e != 0)
         return store_send_fs_error(sr, e);
+    store_notify_bucket_deleted(sr->store, sr->bucket.base);
     return store_send_empty(sr, 204);
 }
 
@@ -543,7 +556,7 @@ static int bucket_get_subresource(store_req_t *sr, store_bucket_t *b, const char
     if (strcmp(sub, "logging") == 0)
         return empty_config(sr, "BucketLoggingStatus");
     if (strcmp(sub, "notification") == 0)
-        return empty_config(sr, "NotificationConfiguration");
+        return store_notify_get_config(sr, b);
     if (strcmp(sub, "accelerate") == 0)
         return empty_config(sr, "AccelerateConfiguration");
     if (strcmp(sub, "requestPayment") == 0) {
@@ -606,7 +619,9 @@ int store_bucket_dispatch(store_req_t *sr)
             r = store_send_error(sr, 412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data",
                                  "<Condition>Bucket POST must be of the enclosure-type multipart/form-data</Condition>");
     } else if (is_method(sr, "PUT")) {
-        if (sub != NULL && strcmp(sub, "cors") == 0)
+        if (sub != NULL && strcmp(sub, "notification") == 0)
+            r = store_notify_put_config(sr, b);
+        else if (sub != NULL && strcmp(sub, "cors") == 0)
             r = store_cors_put(sr, b);
         else if (strcmp(sub, "acl") == 0 && store_req_header(sr, "x-amz-acl").base != NULL)
             r = store_send_empty(sr, 200); /* canned ACLs are accepted and ignored: everything is private */

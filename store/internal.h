@@ -2,6 +2,7 @@
 #ifndef EDGE_STORE_INTERNAL_H
 #define EDGE_STORE_INTERNAL_H
 
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <h2o.h>
@@ -96,6 +97,7 @@ typedef struct store_req {
     store_obj_t *res_obj; /* STORE_RES_STREAM: a reference, and the byte range */
     uint64_t res_start, res_len;
     char request_id[17];
+    char peer[NI_MAXHOST]; /* the client's address (event records' sourceIPAddress) */
     int is_head;
     h2o_iovec_t raw_path;  /* without the query */
     h2o_iovec_t raw_query; /* without '?' */

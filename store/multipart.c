@@ -4,6 +4,7 @@
 #include <string.h>
 #include "base/str.h"
 #include "store/internal.h"
+#include "store/notify.h"
 
 #define MAX_COMPLETE_BODY (2u << 20)
 
@@ -292,9 +293,15 @@ int store_multipart_complete(store_req_t *sr, store_bucket_t *b)
 
     unsigned bad;
     store_obj_t *o;
+    store_notify_ticket_t nt;
+    if (store_notify_req_begin(sr, STORE_EV_COMPLETE, &nt) != 0)
+        goto out;
     int e = store_fs_upload_complete_if(u, parts, n, store_put_precond, &pc, &refusal, &bad, &o);
+    if (e != 0)
+        store_notify_abort(&nt);
     switch (e) {
     case 0:
+        store_notify_req_change(sr, &nt, sr->key.base, sr->key.len, o, NULL);
         break;
     case STORE_FS_EPRECOND:
         r = store_put_precond_error(sr, refusal);

@@ -9,6 +9,8 @@
 #include "base/str.h"
 #include "store/checksum.h"
 #include "store/internal.h"
+#include "store/direct.h"
+#include "store/notify.h"
 
 /* paths are bounded: the store root is at most STORE_ROOT_MAX bytes (fs.c), so the fixed buffers below always fit */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -384,10 +386,16 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     if (refusal != 0)
         return store_put_precond_error(sr, refusal);
 
-    if ((e = store_fs_writer_open(&w, b, sr->key.base, sr->key.len)) != 0)
+    store_notify_ticket_t nt;
+    if (store_notify_req_begin(sr, STORE_EV_PUT, &nt) != 0)
+        return 0;
+    if ((e = store_fs_writer_open(&w, b, sr->key.base, sr->key.len)) != 0) {
+        store_notify_abort(&nt);
         return store_send_fs_error(sr, e);
+    }
     if (store_body_run(sr, sr->store->max_put_size, on_writer_data, &w, &body) != 0) {
         store_fs_writer_abort(&w);
+        store_notify_abort(&nt);
         return 0;
     }
     char etag[33];
@@ -395,10 +403,13 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
     store_obj_t *o;
     e = store_fs_writer_commit(&w, &meta, store_put_precond, &pc, &refusal, &o);
+    if (e != 0)
+        store_notify_abort(&nt);
     if (e == STORE_FS_EPRECOND)
         return store_put_precond_error(sr, refusal);
     if (e != 0)
         return store_send_fs_error(sr, e);
+    store_notify_req_change(sr, &nt, sr->key.base, sr->key.len, o, NULL);
     char q[40];
     int n = snprintf(q, sizeof(q), "\"%s\"", etag);
     store_add_header(sr, "etag", q, (size_t)n);
@@ -412,40 +423,12 @@ static int put_object(store_req_t *sr, store_bucket_t *b)
 int store_put_object_internal(store_t *store, const char *bucket, const char *key, const void *data, size_t len,
                               const char *content_type, char *err, size_t errlen)
 {
-    size_t klen = strlen(key);
-    if (klen == 0 || klen > 1024) {
-        snprintf(err, errlen, "invalid object key (1 to 1024 bytes): %zu bytes", klen);
-        return -1;
-    }
-    store_bucket_t *b = store_fs_bucket_get(store->fs, bucket, strlen(bucket));
-    if (b == NULL) {
-        snprintf(err, errlen, "no such bucket %s", bucket);
-        return -1;
-    }
-    store_checksum_digest_t d;
-    store_fs_writer_t w;
-    uint8_t md5[16];
-    char etag[33];
-    int e = STORE_FS_ENOMEM;
-    if (store_checksum_digest_init(&d, 0, 0) != 0)
-        goto out;
-    store_checksum_digest_update(&d, data, len);
-    store_checksum_digest_final(&d, md5);
-    sigv4_hex(md5, 16, etag);
-    if ((e = store_fs_writer_open(&w, b, key, klen)) != 0)
-        goto out;
-    if ((e = store_fs_writer_write(&w, data, len)) != 0) {
-        store_fs_writer_abort(&w);
-        goto out;
-    }
-    store_header_t hdr = {(char *)"content-type", (char *)content_type};
-    store_obj_meta_t meta = {etag, 0, content_type != NULL ? &hdr : NULL, content_type != NULL ? 1 : 0};
-    e = store_fs_writer_commit(&w, &meta, NULL, NULL, NULL, NULL);
-out:
-    store_fs_bucket_release(b);
-    if (e != 0)
-        snprintf(err, errlen, "cannot write %s/%s (%s)", bucket, key, e == STORE_FS_ENOENT ? "the bucket was deleted" : "I/O error");
-    return e == 0 ? 0 : -1;
+    const char *names[1] = {"content-type"}, *values[1] = {content_type};
+    char etag[48];
+    return store_direct_put(store, bucket, key, strlen(key), data, len, names, values, content_type != NULL ? 1 : 0, NULL, etag,
+                            err, errlen) == 0
+               ? 0
+               : -1;
 }
 
 /* ---- CopyObject -------------------------------------------------------------------------------------------------------------- */
@@ -640,12 +623,17 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
     store_fs_writer_t w;
     uint8_t md5[16];
     char etag[48];
+    store_notify_ticket_t nt;
+    if (store_notify_req_begin(sr, STORE_EV_COPY, &nt) != 0)
+        goto out;
     if ((e = store_fs_writer_open(&w, b, sr->key.base, sr->key.len)) != 0) {
+        store_notify_abort(&nt);
         r = store_send_fs_error(sr, e);
         goto out;
     }
     if (store_copy_data(&w, src, 0, src->size, src->num_parts != 0 ? md5 : NULL) != 0) {
         store_fs_writer_abort(&w);
+        store_notify_abort(&nt);
         r = store_send_fs_error(sr, STORE_FS_EIO);
         goto out;
     }
@@ -656,9 +644,11 @@ static int copy_object(store_req_t *sr, store_bucket_t *b, h2o_iovec_t source)
     store_obj_meta_t meta = {etag, 0, headers, num_headers};
     store_obj_t *o;
     if ((e = store_fs_writer_commit(&w, &meta, store_put_precond, &pc, &refusal, &o)) != 0) {
+        store_notify_abort(&nt);
         r = e == STORE_FS_EPRECOND ? store_put_precond_error(sr, refusal) : store_send_fs_error(sr, e);
         goto out;
     }
+    store_notify_req_change(sr, &nt, sr->key.base, sr->key.len, o, NULL);
     store_xml_t x;
     char quoted[64];
     store_xml_begin(&x, "CopyObjectResult", STORE_XML_NS);
@@ -680,9 +670,16 @@ static int delete_object(store_req_t *sr, store_bucket_t *b)
 {
     const char *vid;
     store_fs_deleted_t d;
+    store_notify_ticket_t nt;
     if (store_version_param(sr, &vid) != 0)
         return 0;
+    if (store_notify_req_begin(sr, STORE_EV_DELETE, &nt) != 0)
+        return 0;
     int e = store_fs_obj_delete_version(b, sr->key.base, sr->key.len, vid, &d);
+    if (e == 0)
+        store_notify_req_deleted(sr, &nt, sr->key.base, sr->key.len, &d);
+    else
+        store_notify_abort(&nt);
     if (e != 0 && e != STORE_FS_ENOENT)
         return store_send_fs_error(sr, e);
     if (e == 0 && d.version_id[0] != '\0') { /* a version removed or a delete marker created */

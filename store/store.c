@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "store/checksum.h"
 #include "store/internal.h"
+#include "store/notify.h"
 #include "store/seed.h"
 
 typedef struct store_handler {
@@ -53,6 +54,8 @@ store_t *store_create(const conf_store_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (store_notify_open(s, conf, err, errlen) != 0)
+        goto fail;
     log_info("store: serving %s (region %s, virtual-hosted domain %s, max_put_size %llu, %u store threads)", store_fs_root(s->fs),
              s->region, s->domain[0] != '\0' ? s->domain : "(none)", (unsigned long long)s->max_put_size,
              conf->threads != 0 ? conf->threads : 2);
@@ -965,6 +968,17 @@ static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *dst, const h2o_hea
 }
 
 /* on the loop: copies what the store threads need of the request and hands it to them; the answer comes in on_job_done */
+/* the client's address, for the event records' sourceIPAddress */
+static void store_peer_name(h2o_req_t *req, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    out[0] = '\0';
+    if (sl != 0 && h2o_socket_getnumerichost((void *)&ss, sl, out) == SIZE_MAX)
+        out[0] = '\0';
+    (void)len;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     store_t *s = ((store_handler_t *)self)->store;
@@ -991,6 +1005,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h->entity = req->entity;
     }
     h->res.content_length = SIZE_MAX;
+    store_peer_name(req, sr->peer, sizeof(sr->peer));
     pthread_mutex_init(&sr->lock, NULL);
     sr->h2o = req;
     sr->ctx = req->conn->ctx;
