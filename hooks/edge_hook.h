@@ -31,9 +31,11 @@ extern "C" {
  *   2026-12-02  1.4  descriptor on_invoke: a generic invocation (the Lambda invoke API) with any JSON payload, answered with
  *                    any JSON; a plugin with on_invoke may declare no events (and have no on_event).
  *   2026-12-02  1.5  edge_origin_t.version_id: an S3 origin request pinned to an object version (request.origin.s3.versionId).
+ *   2026-12-02  1.6  edge_host_t.s3: the embedded store's objects without HTTP (get, head, put, delete, list: edge.s3 in Lua),
+ *                    answered like a fetch (its callback inside fetch_wait); writes carry the hook's generation (loop guard).
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 5
+#define EDGE_HOOK_ABI_MINOR 6
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -156,6 +158,28 @@ typedef struct edge_fetch_response {
     size_t num_headers;
 } edge_fetch_response_t;
 
+/** 1.6: the operations of host->s3 */
+enum { EDGE_S3_GET = 0, EDGE_S3_HEAD = 1, EDGE_S3_PUT = 2, EDGE_S3_DELETE = 3, EDGE_S3_LIST = 4 };
+
+/**
+ * 1.6: a request for host->s3. Set `size = sizeof(edge_s3_request_t)`. The answer comes as an edge_fetch_response_t: status
+ * 200 (GET/HEAD/PUT/LIST), 204 (DELETE, also for a key that was absent), 404 (no such bucket or key), 400 (an invalid key,
+ * too large), 503 (the event queue is full: nothing written), 500; the body is the object (GET), a JSON listing
+ * {"keys":[{"key","size","etag","last_modified"}],"truncated","next"} (LIST) or the error message; headers: etag,
+ * content-length, content-type and x-amz-meta-* as stored (GET/HEAD), etag (PUT).
+ */
+typedef struct edge_s3_request {
+    size_t size;
+    int op; /* EDGE_S3_* */
+    edge_str_t bucket;
+    edge_str_t key;                /* all but LIST */
+    edge_str_t body;               /* PUT */
+    const edge_header_t *headers;  /* PUT: content-type, cache-control, content-disposition, content-encoding, x-amz-meta-* */
+    size_t num_headers;
+    edge_str_t prefix, start_after; /* LIST */
+    unsigned max_keys;              /* LIST: 1-1000 (0: 1000) */
+} edge_s3_request_t;
+
 /** 1.2: a fetch's completion callback: runs inside host->fetch_wait, on the plugin's thread, once per fetch */
 typedef void (*edge_fetch_done_t)(edge_ctx_t *ctx, void *arg, const edge_fetch_response_t *response);
 
@@ -225,6 +249,11 @@ typedef struct edge_host {
         the stores: a bulk update is seen whole or not at all. Never blocks: a hash lookup (the call's first read also takes a
         reference on the current snapshot, under a mutex held for a few instructions). All events. */
     int (*kv_get)(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out);
+    /** 1.6: starts an operation on the embedded store (no HTTP, no fetch_allow): like fetch, `done` runs with its answer inside
+        fetch_wait (the call parks; the store's I/O runs off the worker). 0, or EDGE_E_INVALID (a malformed request, more than
+        64 at once). Writes purge the edge's cached copies and notify like an S3 PUT/DELETE; their event records carry this
+        hook and its generation (store.notify_max_generations stops a loop). */
+    int (*s3)(edge_ctx_t *ctx, const edge_s3_request_t *request, edge_fetch_done_t done, void *arg);
 } edge_host_t;
 
 /**

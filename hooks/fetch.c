@@ -196,6 +196,43 @@ int hook_native_fetch_wait(edge_ctx_t *ctx)
     return EDGE_OK;
 }
 
+/* ---- ABI 1.6: the embedded store from native plugins (host->s3): a fetch of the internal edge-s3: URL ------------------------ */
+
+int hook_native_s3(edge_ctx_t *ctx, const edge_s3_request_t *req, edge_fetch_done_t done, void *arg)
+{
+    static const char *const methods[] = {"GET", "HEAD", "PUT", "DELETE", "LIST"};
+    hook_call_t *c = call_of(ctx);
+    if (c == NULL || req == NULL || req->size < sizeof(edge_s3_request_t) || done == NULL || req->op < 0 || req->op > EDGE_S3_LIST ||
+        req->bucket.ptr == NULL || (req->op != EDGE_S3_LIST && req->key.ptr == NULL) || (req->num_headers != 0 && req->headers == NULL))
+        return EDGE_E_INVALID;
+    const char *m = methods[req->op];
+    int idx = hook_fetch_add(ctx, "edge-s3:", 8, m, strlen(m), req->op == EDGE_S3_PUT ? req->body.ptr : NULL,
+                             req->op == EDGE_S3_PUT ? req->body.len : 0, 0);
+    if (idx < 0)
+        return EDGE_E_INVALID;
+    hook_fetch_header(ctx, idx, "x-edge-s3-bucket", 16, req->bucket.ptr, req->bucket.len);
+    if (req->key.ptr != NULL)
+        hook_fetch_header(ctx, idx, "x-edge-s3-key", 13, req->key.ptr, req->key.len);
+    if (req->op == EDGE_S3_LIST) {
+        char mk[16];
+        int n = snprintf(mk, sizeof(mk), "%u", req->max_keys != 0 ? req->max_keys : 1000);
+        if (req->prefix.ptr != NULL)
+            hook_fetch_header(ctx, idx, "x-edge-s3-prefix", 16, req->prefix.ptr, req->prefix.len);
+        if (req->start_after.ptr != NULL)
+            hook_fetch_header(ctx, idx, "x-edge-s3-start-after", 21, req->start_after.ptr, req->start_after.len);
+        hook_fetch_header(ctx, idx, "x-edge-s3-max-keys", 18, mk, (size_t)n);
+    }
+    for (size_t i = 0; req->op == EDGE_S3_PUT && i != req->num_headers; ++i) {
+        const edge_header_t *h = &req->headers[i];
+        edge_str_t name = h->key.len != 0 ? h->key : h->name;
+        if (name.ptr != NULL && h->value.ptr != NULL)
+            hook_fetch_header(ctx, idx, name.ptr, name.len, h->value.ptr, h->value.len);
+    }
+    c->fetches[idx].plugin_done = (void *)done;
+    c->fetches[idx].plugin_arg = arg;
+    return EDGE_OK;
+}
+
 void *hook_native_thread_state(edge_ctx_t *ctx)
 {
     return ctx != NULL ? ctx->thread_state : NULL;

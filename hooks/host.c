@@ -700,6 +700,7 @@ const edge_host_t hook_host = {
     .fetch_wait = hook_native_fetch_wait,
     .thread_state = hook_native_thread_state,
     .kv_get = on_kv_get,
+    .s3 = hook_native_s3,
 };
 
 /* 1 if the values of `name` (in order) differ between a and b */

@@ -296,6 +296,8 @@ int hook_fetch_header_at(edge_ctx_t *ctx, int idx, size_t i, edge_header_t *out)
 /** the host functions of ABI 1.2 (fetch.c) */
 int hook_native_fetch(edge_ctx_t *ctx, const edge_fetch_request_t *request, edge_fetch_done_t done, void *arg);
 int hook_native_fetch_wait(edge_ctx_t *ctx);
+/** ABI 1.6: host->s3 (an edge-s3: fetch answered by the server) */
+int hook_native_s3(edge_ctx_t *ctx, const edge_s3_request_t *req, edge_fetch_done_t done, void *arg);
 void *hook_native_thread_state(edge_ctx_t *ctx);
 /** runs the plugin's thread_init on this thread once (slot: this thread's); -1 when it failed */
 int hook_native_thread_init(hook_fn_t *fn, hook_thread_slot_t *slot);

@@ -1,7 +1,6 @@
 /* store/notify.c - bucket event notifications: the configurations (S3's XML, durable per bucket, or the config file's), the
  * rules' matching, the S3 event records, the reservation before a write and the enqueue + cache purge after it (store/notify.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -46,7 +45,6 @@ static struct {
     pthread_rwlock_t lock;
     bconf_t *b;
     size_t num;
-    char dir[4096]; /* root/.notifications */
     unsigned max_generations;
     store_notify_backend_t backend;
     _Atomic int have_backend;
@@ -459,31 +457,13 @@ static bconf_t *find_locked(const char *bucket)
     return NULL;
 }
 
-/* writes path atomically (temp, fsync, rename, directory fsync); n 0 removes it */
-static int save_file(const char *bucket, const char *data, size_t len)
+/* the bucket's document root/<bucket>/.notification (store_fs_bucket_config_put: atomic, durable); len 0 removes it */
+static int save_doc(store_bucket_t *b, const char *data, size_t len)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof(path), "%s/%s.xml", N.dir, bucket);
-    if (len == 0) {
-        if (unlink(path) != 0 && errno != ENOENT)
-            return -1;
-    } else {
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ok = fd != -1;
-        ok = ok && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-        if (fd != -1)
-            close(fd);
-        ok = ok && rename(tmp, path) == 0;
-        if (!ok) {
-            log_error("store: cannot write %s: %s", path, strerror(errno));
-            unlink(tmp);
-            return -1;
-        }
-    }
-    int dfd = open(N.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd != -1) {
-        (void)fsync(dfd);
-        close(dfd);
+    int e = store_fs_bucket_config_put(b, "notification", len != 0 ? data : NULL, len);
+    if (e != 0 && !(len == 0 && e == STORE_FS_ENOENT)) {
+        log_error("store: bucket %s: cannot write its notification configuration (%d)", store_fs_bucket_name(b), e);
+        return -1;
     }
     return 0;
 }
@@ -514,39 +494,28 @@ static int conf_rule(const conf_store_notification_t *cn, rule_t *r, char *err, 
 
 int store_notify_open(store_t *s, const conf_store_t *conf, char *err, size_t errlen)
 {
-    (void)s;
-    snprintf(N.dir, sizeof(N.dir), "%s/.notifications", conf->root);
     N.max_generations = conf->notify_max_generations != 0 ? conf->notify_max_generations : 16;
-    if (mkdir(N.dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", N.dir, strerror(errno));
-        return -1;
-    }
     pthread_rwlock_wrlock(&N.lock);
-    DIR *d = opendir(N.dir);
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        size_t nl = strlen(de->d_name);
-        if (nl < 5 || nl > 63 + 4 || strcmp(de->d_name + nl - 4, ".xml") != 0)
-            continue;
-        char bucket[64], path[4400];
-        snprintf(bucket, sizeof(bucket), "%.*s", (int)(nl - 4), de->d_name);
-        snprintf(path, sizeof(path), "%s/%s", N.dir, de->d_name);
-        FILE *fp = fopen(path, "rb");
-        char *buf = malloc(STORE_XML_MAX_SIZE);
-        size_t len = fp != NULL && buf != NULL ? fread(buf, 1, STORE_XML_MAX_SIZE, fp) : 0;
-        if (fp != NULL)
-            fclose(fp);
-        rule_t *rules;
-        size_t n;
-        perr_t pe = {0};
-        if (buf != NULL && parse_config(buf, len, 0, &rules, &n, &pe) == 0)
-            set_rules(bucket, rules, n, 0);
-        else
-            log_error("store: %s: not a valid notification configuration (ignored): %s", path, pe.message);
-        free(buf);
+    /* the API's, kept beside each bucket */
+    store_bucket_info_t *infos = NULL;
+    long nb = store_fs_bucket_list(s->fs, &infos);
+    for (long i = 0; i < nb; ++i) {
+        store_bucket_t *b = store_fs_bucket_get(s->fs, infos[i].name, strlen(infos[i].name));
+        char *doc = NULL;
+        size_t len = 0;
+        if (b != NULL && store_fs_bucket_config_get(b, "notification", STORE_XML_MAX_SIZE, &doc, &len, NULL) == 0) {
+            rule_t *rules;
+            size_t n;
+            perr_t pe = {0};
+            if (parse_config(doc, len, 0, &rules, &n, &pe) == 0)
+                set_rules(infos[i].name, rules, n, 0);
+            else
+                log_error("store: bucket %s: its notification configuration is not valid (ignored): %s", infos[i].name, pe.message);
+        }
+        free(doc);
+        store_fs_bucket_release(b);
     }
-    if (d != NULL)
-        closedir(d);
+    free(infos);
     /* the config file's, per bucket: they replace what the API set */
     for (size_t i = 0; i != conf->num_notifications; ++i) {
         const conf_store_notification_t *cn = &conf->notifications[i];
@@ -591,10 +560,8 @@ void store_notify_bucket_deleted(store_t *s, const char *bucket)
     (void)s;
     pthread_rwlock_wrlock(&N.lock);
     bconf_t *bc = find_locked(bucket);
-    if (bc != NULL && !bc->from_config) {
-        set_rules(bucket, NULL, 0, 0);
-        save_file(bucket, NULL, 0);
-    }
+    if (bc != NULL && !bc->from_config)
+        set_rules(bucket, NULL, 0, 0); /* (its document went with the bucket's directory) */
     pthread_rwlock_unlock(&N.lock);
 }
 
@@ -637,7 +604,7 @@ int store_notify_put_config(store_req_t *sr, store_bucket_t *b)
                                 "(store.notifications): change it there.",
                                 NULL);
     }
-    if (x.failed || save_file(bucket, n != 0 ? x.buf.base : NULL, n != 0 ? x.buf.len : 0) != 0) {
+    if (x.failed || save_doc(b, n != 0 ? x.buf.base : NULL, n != 0 ? x.buf.len : 0) != 0) {
         pthread_rwlock_unlock(&N.lock);
         rules_free(rules, n);
         store_xml_free(&x);

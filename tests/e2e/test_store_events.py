@@ -26,6 +26,7 @@ from edgetest import SLOW, SRC, Edge, retry_port_taken, run, test, wait_until  #
 from origin import Origin  # noqa: E402
 
 TH = os.path.join(SRC, "tests", "hooks")
+PLUGINS = os.path.join(os.getcwd(), "tests", "hooks")  # built test plugins (ctest runs in the build dir)
 AK, SK = "AKIDEVENTSTEST000001", "events-test-secret-key-000000000000000"
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -62,6 +63,7 @@ hooks:
     fetch_allow: ["127.0.0.1:%(port)d"]
     config: {origin: "%(origin)s", gate: "h"}
     async: {backoff: 100ms, concurrency: 1}
+  cplug: {native: %(plugins)s/libs3_plugin.so, async: {backoff: 100ms, retries: 0}}
   looper:
     lua: %(th)s/store_event_probe.lua
     fetch_allow: ["127.0.0.1:%(port)d"]
@@ -76,12 +78,14 @@ store:
   root: ./data
   credentials: {access_key: %(ak)s, secret_key: %(sk)s}
   notify_max_generations: %(max_gen)d
+  notifications:
+    - {bucket: cbucket, id: from-config, function: cplug, events: [s3:ObjectCreated:Put], prefix: cin/, exclude_hook_writes: true}
 %(extra_store)s
 admin:
   listen: {host: 127.0.0.1, port: 0}
   token: events-admin-token-0123456789
 """ % {"origin": origin.url, "port": origin.port, "th": TH, "ak": AK, "sk": SK, "max_events": max_events,
-       "extra_store": extra_store, "max_gen": max_gen}
+       "extra_store": extra_store, "max_gen": max_gen, "plugins": PLUGINS}
 
 
 def start(workdir=None, state_dir=None, **kw):
@@ -175,7 +179,7 @@ def proxy_get(edge, path):
 # ---- the tests -------------------------------------------------------------------------------------------------------------
 
 edge = start()
-for b in ("photos", "failed", "loop", "site", "full"):
+for b in ("photos", "failed", "loop", "site", "full", "cbucket"):
     aws(edge, "s3", "mb", "s3://" + b)
 
 
@@ -205,6 +209,32 @@ def configuration_api_with_awscli():
                                           {"LambdaFunctionArn": arn("failing"), "Events": ["s3:ObjectCreated:*"],
                                            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "a"}]}}}])
     assert p.returncode != 0 and "overlap" in p.stderr.decode(), p.stderr
+
+
+@test
+def config_file_rules_and_the_c_abi():
+    # the config file's rule: shown by GET, and the API may not replace it
+    cfg = get_notification(edge, "cbucket")
+    (c,) = cfg["LambdaFunctionConfigurations"]
+    assert c["Id"] == "from-config" and c["LambdaFunctionArn"] == "cplug" and c["Events"] == ["s3:ObjectCreated:Put"], cfg
+    p = put_notification(edge, "cbucket", [])
+    assert p.returncode != 0 and "configuration file" in p.stderr.decode(), p.stderr
+    # a native plugin (host->s3, ABI 1.5) reads the object and writes c-out/KEY back; its write matches no rule
+    with open(os.path.join(TMP, "c.txt"), "wb") as f:
+        f.write(b"hello")
+    before = edge.metric("edgehook_async_successes_total") or 0
+    aws(edge, "s3", "cp", os.path.join(TMP, "c.txt"), "s3://cbucket/cin/a.txt")
+    wait_until(lambda: (edge.metric("edgehook_async_successes_total") or 0) > before, what="the plugin to succeed")
+    aws(edge, "s3", "cp", "s3://cbucket/c-out/cin/a.txt", os.path.join(TMP, "c-out.txt"))
+    with open(os.path.join(TMP, "c-out.txt"), "rb") as f:
+        assert f.read() == b"from C: hello"
+    head = json.loads(aws(edge, "s3api", "head-object", "--bucket", "cbucket", "--key", "c-out/cin/a.txt").stdout)
+    assert head["ContentType"] == "text/plain" and head["Metadata"] == {"from": "c"}, head
+    # edgehook -T prints the rule back
+    p = subprocess.run([os.path.join(os.getcwd(), "edgehook"), "-T", "-c", edge.conf_path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, cwd=edge.dir, timeout=60 * SLOW)
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "notifications:" in out and "exclude_hook_writes: true" in out and "from-config" in out, out
 
 
 @test
