@@ -459,7 +459,8 @@ _Static_assert(sizeof(edge_str_t) == 16 && sizeof(edge_header_t) == 48, "edge_st
 _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_origin_t, ssl_protocols) == 112 &&
                    offsetof(edge_origin_t, version_id) == 120 && sizeof(edge_origin_t) == 136,
                "edge_origin_t changed: update prelude.lua");
-_Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && sizeof(edge_host_t) == 16 + 20 * sizeof(void *),
+_Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && offsetof(edge_host_t, s3) == 16 + 20 * sizeof(void *) &&
+                   sizeof(edge_host_t) == 16 + 21 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");
 _Static_assert(sizeof(hook_lua_api_t) == 22 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
 

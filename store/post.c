@@ -12,6 +12,7 @@
 #include "base/str.h"
 #include "store/checksum.h"
 #include "store/internal.h"
+#include "store/notify.h"
 #include "store/multipartform.h"
 #include "store/postpolicy.h"
 
@@ -45,6 +46,7 @@ typedef struct post_ctx {
     uint64_t size, min_size, max_size;
     int has_range;
     char etag[33];
+    store_notify_ticket_t nt; /* the event notifications (store/notify.h): begun before the file is written */
 } post_ctx_t;
 
 static int err(post_ctx_t *c, int status, const char *code, const char *msg, const char *extra)
@@ -306,6 +308,8 @@ static int begin_file(post_ctx_t *c, const store_form_part_t *part)
     c->digest_ready = 1;
     if ((c->wbuf = malloc(POST_WBUF)) == NULL)
         return store_send_fs_error(sr, STORE_FS_ENOMEM), c->answered = 1, -1;
+    if (store_notify_req_begin(sr, STORE_EV_POST, &c->nt) != 0) /* a full event queue: 503 SlowDown, nothing written */
+        return c->answered = 1, -1;
     int e = store_fs_writer_open(&c->w, c->b, c->key.base, c->key.len);
     if (e != 0)
         return store_send_fs_error(sr, e), c->answered = 1, -1;
@@ -441,6 +445,7 @@ static int end_file(post_ctx_t *c)
     int e = store_fs_writer_commit(&c->w, &meta, NULL, NULL, NULL, &obj);
     if (e != 0)
         return store_send_fs_error(c->sr, e), c->answered = 1, -1;
+    store_notify_req_change(c->sr, &c->nt, c->key.base, c->key.len, obj, NULL); /* purge + events, before the answer */
     store_version_headers(c->sr, c->b, obj); /* x-amz-version-id on a versioned bucket */
     store_fs_obj_release(obj);
     c->committed = 1;
@@ -624,6 +629,7 @@ int store_post_object(store_req_t *sr)
         answer(c);
     }
 out:
+    store_notify_abort(&c->nt); /* (nothing once the change was notified) */
     if (c->writer_open)
         store_fs_writer_abort(&c->w);
     if (c->digest_ready)
