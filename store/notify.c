@@ -380,7 +380,8 @@ static void write_config(store_xml_t *x, const rule_t *rules, size_t n)
     store_xml_begin(x, "NotificationConfiguration", STORE_XML_NS);
     for (size_t i = 0; i != n; ++i) {
         const rule_t *r = &rules[i];
-        const char *el = r->legacy ? "CloudFunctionConfiguration" : "LambdaFunctionConfiguration";
+        /* S3 answers Lambda configurations as CloudFunctionConfiguration (the SDKs parse that name only) */
+        const char *el = "CloudFunctionConfiguration";
         store_xml_open(x, el);
         store_xml_elem_str(x, "Id", r->id);
         store_xml_elem_str(x, "CloudFunction", r->arn);
