@@ -899,7 +899,7 @@ static void req_origin(store_req_t *sr, store_notify_origin_t *o)
     memset(o, 0, sizeof(*o));
     o->source_ip = sr->peer;
     o->request_id = sr->request_id;
-    o->principal = sr->store->access_key;
+    o->principal = sr->cred != NULL ? sr->cred->access_key : NULL; /* the key that signed the request */
 }
 
 int store_notify_req_begin(store_req_t *sr, int kind, store_notify_ticket_t *t)
