@@ -5,7 +5,7 @@
 
 Each client's OWN V2 signing: Debian's boto3 (generate_presigned_url's default, and Config(signature_version='s3') for the
 header form), s3cmd (signurl, and signature_v2 = True); SigV4 presigners keep working (awscli v2's `s3 presign`, the JS SDK's
-@aws-sdk/s3-request-presigner). Presigned URLs are fetched with curl and compared byte for byte; tampered, expired and
+@aws-sdk/s3-request-presigner, `rclone link`). Presigned URLs are fetched with curl and compared byte for byte; tampered, expired and
 wrong-key URLs are refused. Raw requests check S3's error answers (RequestTimeTooSkewed, AccessDenied, SignatureDoesNotMatch
 with the StringToSign). store.credentials as a list: a read-only key, a key limited to buckets, a secret read from a file.
 """
@@ -283,6 +283,17 @@ console.log(await getSignedUrl(c, new GetObjectCommand({ Bucket: "v2b", Key: "di
     assert "X-Amz-Signature=" in url, url
     status, body = fetch(url)
     assert status == 200 and body == DATA, (url, status, body[:300])
+    # rclone's own presign command (`rclone link`, SigV4)
+    env = dict(BASE_ENV, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_S3T_TYPE="s3", RCLONE_CONFIG_S3T_PROVIDER="Other",
+               RCLONE_CONFIG_S3T_ENDPOINT=ENDPOINT, RCLONE_CONFIG_S3T_ACCESS_KEY_ID=AK, RCLONE_CONFIG_S3T_SECRET_ACCESS_KEY=SK)
+    env.pop("AWS_CA_BUNDLE", None)
+    url = sh(["rclone", "--retries", "1", "link", "--expire", "1h", "s3t:v2b/dir/a b+c=&.txt"], env=env).stdout.decode().strip()
+    assert "X-Amz-Signature=" in url, url
+    status, body = fetch(url)
+    assert status == 200 and body == DATA, (url, status, body[:300])
+    sig = url.split("X-Amz-Signature=")[1][:64]
+    status, _ = fetch(url.replace(sig, sig[:-1] + ("0" if sig[-1] != "0" else "1")))  # one hex digit changed
+    assert status == 403, status
 
 
 # ---- raw requests: S3's answers -------------------------------------------------------------------------------------------------
