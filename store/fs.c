@@ -1248,6 +1248,26 @@ static const char *find_bytes(const char *hay, size_t hlen, const char *needle, 
     return NULL;
 }
 
+/* appends a common prefix (a copy of key[0..len)) to a listing's result; 0 or STORE_FS_ENOMEM */
+static int push_prefix(store_list_result_t *r, size_t *cap, const char *key, size_t len)
+{
+    if (r->num_prefixes == *cap) {
+        *cap = *cap != 0 ? *cap * 2 : 16;
+        char **np = realloc(r->prefixes, *cap * sizeof(*np));
+        size_t *nl = realloc(r->prefix_lens, *cap * sizeof(*nl));
+        if (np != NULL)
+            r->prefixes = np;
+        if (nl != NULL)
+            r->prefix_lens = nl;
+        if (np == NULL || nl == NULL)
+            return STORE_FS_ENOMEM;
+    }
+    if ((r->prefixes[r->num_prefixes] = xstrndup(key, len)) == NULL)
+        return STORE_FS_ENOMEM;
+    r->prefix_lens[r->num_prefixes++] = len;
+    return 0;
+}
+
 int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_result_t *r)
 {
     size_t count = 0, cap_objs = 0, cap_prefixes = 0;
@@ -1284,24 +1304,8 @@ int store_fs_list(store_bucket_t *b, const store_list_params_t *p, store_list_re
                     r->truncated = 1;
                     break;
                 }
-                if (r->num_prefixes == cap_prefixes) {
-                    cap_prefixes = cap_prefixes != 0 ? cap_prefixes * 2 : 16;
-                    char **np = realloc(r->prefixes, cap_prefixes * sizeof(*np));
-                    size_t *nl = realloc(r->prefix_lens, cap_prefixes * sizeof(*nl));
-                    if (np != NULL)
-                        r->prefixes = np;
-                    if (nl != NULL)
-                        r->prefix_lens = nl;
-                    if (np == NULL || nl == NULL) {
-                        ret = STORE_FS_ENOMEM;
-                        break;
-                    }
-                }
-                if ((r->prefixes[r->num_prefixes] = xstrndup(o->key, cplen)) == NULL) {
-                    ret = STORE_FS_ENOMEM;
+                if ((ret = push_prefix(r, &cap_prefixes, o->key, cplen)) != 0)
                     break;
-                }
-                r->prefix_lens[r->num_prefixes++] = cplen;
                 last = r->prefixes[r->num_prefixes - 1];
                 last_len = cplen;
                 ++count;
@@ -2689,24 +2693,8 @@ int store_fs_list_versions(store_bucket_t *b, const store_list_params_t *p, cons
                     r->truncated = 1;
                     break;
                 }
-                if (r->num_prefixes == cap_prefixes) {
-                    cap_prefixes = cap_prefixes != 0 ? cap_prefixes * 2 : 16;
-                    char **np = realloc(r->prefixes, cap_prefixes * sizeof(*np));
-                    size_t *nl = realloc(r->prefix_lens, cap_prefixes * sizeof(*nl));
-                    if (np != NULL)
-                        r->prefixes = np;
-                    if (nl != NULL)
-                        r->prefix_lens = nl;
-                    if (np == NULL || nl == NULL) {
-                        ret = STORE_FS_ENOMEM;
-                        break;
-                    }
-                }
-                if ((r->prefixes[r->num_prefixes] = xstrndup(o->key, cplen)) == NULL) {
-                    ret = STORE_FS_ENOMEM;
+                if ((ret = push_prefix(r, &cap_prefixes, o->key, cplen)) != 0)
                     break;
-                }
-                r->prefix_lens[r->num_prefixes++] = cplen;
                 last = r->prefixes[r->num_prefixes - 1];
                 last_len = cplen;
                 last_version = "";
