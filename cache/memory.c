@@ -533,7 +533,10 @@ static int has_tag(cache_obj_t *o, h2o_iovec_t tag)
     return 0;
 }
 
-size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg, int soft)
+/* the purges' one walk over every shard: kind is a cache_purge_kind_t, or PURGE_STORE_TAG (objects whose store_tag is
+ * store_tag, cache_mem_purge_store) */
+#define PURGE_STORE_TAG (-1)
+static size_t purge_scan(cache_mem_t *m, int kind, h2o_iovec_t arg, uint64_t store_tag, int soft)
 {
     size_t purged = 0;
     for (int i = 0; i != NUM_SHARDS; ++i) {
@@ -554,6 +557,9 @@ size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg,
                     break;
                 case CACHE_PURGE_TAG:
                     hit = cache_obj_state(o) != CACHE_OBJ_BUSY && has_tag(o, arg);
+                    break;
+                case PURGE_STORE_TAG:
+                    hit = atomic_load(&o->store_tag) == store_tag;
                     break;
                 default:
                     hit = 1;
@@ -585,6 +591,11 @@ size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg,
     return purged;
 }
 
+size_t cache_mem_purge(cache_mem_t *m, cache_purge_kind_t kind, h2o_iovec_t arg, int soft)
+{
+    return purge_scan(m, (int)kind, arg, 0, soft);
+}
+
 void cache_mem_tag_store(cache_mem_t *m, cache_obj_t *obj, uint64_t tag)
 {
     (void)m;
@@ -597,37 +608,11 @@ void cache_mem_tag_store(cache_mem_t *m, cache_obj_t *obj, uint64_t tag)
 
 size_t cache_mem_purge_store(cache_mem_t *m, uint64_t tag)
 {
-    size_t purged = 0;
     if (m == NULL || !atomic_load(&any_store_tag))
         return 0;
     /* first: a fill that read the object before this write and stores its head after the scan below sees it changed */
     atomic_fetch_add(&store_epochs[tag % NUM_STORE_EPOCHS], 1);
-    for (int i = 0; i != NUM_SHARDS; ++i) {
-        shard_t *s = &m->shards[i];
-        cache_obj_t *victims = NULL;
-        pthread_mutex_lock(&s->mutex);
-        for (size_t b = 0; b != s->num_buckets; ++b) {
-            cache_obj_t *o, *next;
-            for (o = s->buckets[b]; o != NULL; o = next) {
-                next = o->hash_next;
-                if (atomic_load(&o->store_tag) != tag)
-                    continue;
-                unlink_locked(m, s, o);
-                if (!o->hit_for_pass && cache_obj_state(o) != CACHE_OBJ_BUSY)
-                    ++purged;
-                o->hash_next = victims;
-                victims = o;
-            }
-        }
-        pthread_mutex_unlock(&s->mutex);
-        while (victims != NULL) {
-            cache_obj_t *o = victims;
-            victims = o->hash_next;
-            o->hash_next = NULL;
-            cache_obj_release(o);
-        }
-    }
-    return purged;
+    return purge_scan(m, PURGE_STORE_TAG, h2o_iovec_init(NULL, 0), tag, 0);
 }
 
 void cache_mem_stats(cache_mem_t *m, cache_mem_stats_t *out)
