@@ -7,19 +7,17 @@ SigV4 requests signed here.
 Needs /usr/bin/aws and python3-boto3 (scripts/deps.sh test).
 """
 import hashlib
-import hmac
 import http.client
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from edgetest import SLOW, Edge, run, test, wait_until  # noqa: E402
+from s3wire import Resp, S3Wire, xml_text  # noqa: E402
 
 AK, SK = "TESTVERSIONKEY000001", "testversionsecret00000000000000000000001"
 REGION = "us-east-1"
@@ -60,68 +58,10 @@ AWS_ENV = dict(BASE_ENV, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEF
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
 
 
-# ---- a small SigV4 client (every byte of a request under the test's control) --------------------------------------------------
-
-def q(b, safe="-_.~"):
-    return urllib.parse.quote(b, safe=safe)
-
-
-def canonical_query(raw):
-    pairs = []
-    for comp in raw.split("&") if raw else []:
-        if comp:
-            k, _, v = comp.partition("=")
-            pairs.append((q(urllib.parse.unquote_to_bytes(k)), q(urllib.parse.unquote_to_bytes(v))))
-    return "&".join("%s=%s" % kv for kv in sorted(pairs))
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.headers = {k.lower(): v for k, v in r.getheaders()}
-        self.body = r.read()
-
-    def xml(self):
-        return ET.fromstring(self.body)
-
-
-def xml_text(root, tag):
-    for el in root.iter():
-        if el.tag.split("}")[-1] == tag:
-            return el.text or ""
-    return None
-
+# ---- raw signed requests (every byte of a request under the test's control): tests/e2e/lib/s3wire.py -------------------------
 
 def s3(method, target, body=b"", headers=None, port=None):
-    port = port or PORT
-    h = {k.lower(): v for k, v in (headers or {}).items()}
-    h["host"] = "127.0.0.1:%d" % port
-    payload = hashlib.sha256(body).hexdigest()
-    amz = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    h["x-amz-date"] = amz
-    h["x-amz-content-sha256"] = payload
-    path, _, query = target.partition("?")
-    cpath = "/".join(q(urllib.parse.unquote_to_bytes(seg)) for seg in path.split("/"))
-    names = sorted(h)
-    creq = "\n".join([method, cpath, canonical_query(query)] + ["%s:%s" % (n, " ".join(str(h[n]).split())) for n in names] +
-                     ["", ";".join(names), payload])
-    scope = "%s/%s/s3/aws4_request" % (amz[:8], REGION)
-    sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amz, scope, hashlib.sha256(creq.encode()).hexdigest())
-    k = hmac.new(("AWS4" + SK).encode(), amz[:8].encode(), hashlib.sha256).digest()
-    for part in (REGION, "s3", "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    h["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-        AK, scope, ";".join(names), hmac.new(k, sts.encode(), hashlib.sha256).hexdigest())
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60 * SLOW)
-    c.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    for n, v in h.items():
-        c.putheader(n, v)
-    if body or method in ("PUT", "POST"):
-        c.putheader("content-length", str(len(body)))
-    c.endheaders(body if body else None)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
+    return S3Wire(port or PORT, AK, SK, REGION, timeout=60 * SLOW).s3(method, target, body, headers)
 
 
 def ok(r, status=200):
