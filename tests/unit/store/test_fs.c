@@ -19,37 +19,8 @@
 #include "store/fs.h"
 #include "sigv4/sigv4.h"
 
-static char root[256];
-
-static int on_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    char tmpl[] = "/tmp/edgehook-test-fs-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(root, sizeof(root), "%s/root", tmpl);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    char *slash = strrchr(root, '/');
-    *slash = '\0';
-    nftw(root, on_rm, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static store_fs_t *open_fs(void)
-{
-    store_fs_t *fs;
-    char err[256];
-    if (store_fs_open(root, &fs, err, sizeof(err)) != 0)
-        fail_msg("store_fs_open: %s", err);
-    return fs;
-}
+#define FS_FIXTURE_TMPL "/tmp/edgehook-test-fs-XXXXXX"
+#include "fs_fixture.h"
 
 static char md5hex_buf[33];
 static const char *md5hex(const void *data, size_t len)

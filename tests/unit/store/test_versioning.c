@@ -15,37 +15,8 @@
 #include <unistd.h>
 #include "store/fs.h"
 
-static char root[256];
-
-static int on_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    char tmpl[] = "/tmp/edgehook-test-ver-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(root, sizeof(root), "%s/root", tmpl);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    char *slash = strrchr(root, '/');
-    *slash = '\0';
-    nftw(root, on_rm, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static store_fs_t *open_fs(void)
-{
-    store_fs_t *fs;
-    char err[256];
-    if (store_fs_open(root, &fs, err, sizeof(err)) != 0)
-        fail_msg("store_fs_open: %s", err);
-    return fs;
-}
+#define FS_FIXTURE_TMPL "/tmp/edgehook-test-ver-XXXXXX"
+#include "fs_fixture.h"
 
 /* puts data (its own text as the ETag: the engine does not check it) and returns the new version's id ("null" for null) */
 static const char *put(store_bucket_t *b, const char *key, const char *data, char id[33])
