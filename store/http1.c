@@ -736,7 +736,8 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         /* 100 Continue is on its way: this goes after it (the buffers stay valid until the response proceeds) */
         c->stash.pending = 1;
         c->stash.bufs = h2o_mem_alloc_pool(&req->pool, sizeof(*bufs) * (cnt + 1));
-        memcpy(c->stash.bufs, bufs, sizeof(*bufs) * cnt);
+        if (cnt != 0) /* a final send without data passes bufs NULL */
+            memcpy(c->stash.bufs, bufs, sizeof(*bufs) * cnt);
         c->stash.cnt = cnt;
         c->stash.state = state;
         return;
