@@ -390,6 +390,37 @@ def expect_100_continue_after_authentication():
     s.close()
 
 
+
+@test
+def expect_with_the_body_sent_at_once():
+    """clients that send the body without waiting for 100 Continue: the 100 (written when the store reads the body) may still
+    be in flight when the PUT's empty 200 comes; both go out in order, many times over on one connection. The store is on
+    tmpfs when it can be (fsync is instant there, so the 200 can overtake the 100's write, as in the s3-tests runs)"""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else TMP
+    root = tempfile.mkdtemp(prefix="e2e-store-stream-", dir=shm)
+    e = Edge(config(os.path.join(root, "data")))
+    others.append(e)
+    port = e.ports["store"]
+    assert request("PUT", "/bkt", port=port)[0] == 200
+    s = connect(port)
+    rd = Reader(s)
+    for i in range(200):
+        data = b"at-once %d" % i
+        s.sendall(signed_head("PUT", "/bkt/at-once.bin", len(data), hashlib.sha256(data).hexdigest(),
+                              extra={"expect": "100-continue"}, port=port) + data)
+        st, _, body = rd.response()
+        if st == 100:
+            st, _, body = rd.response()
+        assert st == 200, (i, st, body)
+    s.sendall(signed_head("GET", "/bkt/at-once.bin", None, hashlib.sha256(b"").hexdigest(), port=port))
+    st, _, body = rd.response()
+    assert st == 200 and body == b"at-once 199", (st, body)
+    s.close()
+    assert e.stop() == 0
+    e.assert_clean()
+    others.remove(e)
+    shutil.rmtree(root, ignore_errors=True)
+
 def put_count(cls):
     return edge.metric("edgehook_store_requests_total", op="PutObject", status_class=cls) or 0
 
