@@ -297,7 +297,7 @@ http {
 """ % (workers, d, d, mods, ("access_log %s combined buffer=256k flush=100ms;" % access_log) if access_log else "access_log off;",
        d, d, d, d, d)
         if origin_root:  # the origin: static files (cacheable), the same not cacheable, and tiny distinct objects
-            body100 = "x" * 99 + "\\n"
+            body1k = "x" * 1023 + "\\n"  # /m/: the memory test's objects, 1 KB each
             conf = common + """
     server {
         listen 127.0.0.1:%d backlog=4096;
@@ -308,7 +308,7 @@ http {
         location /u/ { add_header Cache-Control "max-age=3600"; try_files /obj/1k =404; }
     }
 }
-""" % (self.port, origin_root, origin_root, body100)
+""" % (self.port, origin_root, origin_root, body1k)
         else:
             hook = ""
             if lua:
@@ -1248,7 +1248,9 @@ def main():
     ap.add_argument("--hook-rounds", type=int, help="rounds of the hook-overhead phase (default 10; --quick 3; 0: "
                     "take the cost from the hit matrix)")
     ap.add_argument("--hook-duration", type=int, default=3, help="seconds per hook-overhead run (default 3)")
-    ap.add_argument("--objects", type=int, help="objects for the memory test (default 100000)")
+    ap.add_argument("--objects", type=int, help="objects of 1 KB for the memory test (default 1000000; --quick 100000)")
+    ap.add_argument("--memory-only", action="store_true", help="only the memory-per-object test (same as --no-hits "
+                    "--no-miss; about 3 minutes at 1 million objects)")
     ap.add_argument("--profile", action="store_true", help="also perf-record edgehook on 1 KB hits "
                     "(bench/results/profile-1k-hit.txt)")
     ap.add_argument("--max-foreign", type=float, default=0.3, help="CPUs other tenants may use during a run before it "
@@ -1264,7 +1266,9 @@ def main():
     a.duration = a.duration or (3 if a.quick else 8)
     a.miss_duration = 2 if a.quick else 5
     a.hook_rounds = a.hook_rounds if a.hook_rounds is not None else (3 if a.quick else 10)
-    a.objects = a.objects or (100000)
+    a.objects = a.objects or (100000 if a.quick else 1000000)
+    if a.memory_only:
+        a.no_hits = a.no_miss = True
     a.configs = a.configs.split(",")
     a.sizes = a.sizes.split(",")
     a.build = os.path.abspath(a.build)

@@ -1,5 +1,6 @@
 /* cache/memory.c - the sharded in-memory index with S3-FIFO eviction (Yang et al., SOSP'23: a small FIFO that filters one-hit
  * wonders, a main FIFO with reinsertion, and a ghost FIFO of recently evicted keys), bounded in bytes. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +215,19 @@ static void unlink_locked(cache_mem_t *m, shard_t *s, cache_obj_t *obj)
     obj->charged = 0;
 }
 
-/* what an object costs before its head and body: the struct and its key (a URL outside the key is rare and small) */
+/* what an object costs before its head and body: the block of the struct and its key, as malloc counts it */
 static size_t fixed_bytes(const cache_obj_t *obj)
 {
-    return sizeof(*obj) + obj->key.len + 1;
+    return cache_obj_fixed_bytes(obj);
+}
+
+/* brings obj->charged up to what its blocks take now (object, head, Vary/tags, body segments); returns the growth.
+ * Shard lock held; the object is in no queue yet (the queues' byte counts do not move). */
+static uint64_t recharge_locked(cache_obj_t *obj)
+{
+    uint64_t now = fixed_bytes(obj) + cache_obj_head_bytes(obj) + obj->body->allocated, add = now > obj->charged ? now - obj->charged : 0;
+    obj->charged += add;
+    return add;
 }
 
 static int key_eq(cache_obj_t *obj, uint64_t hash, h2o_iovec_t key)
@@ -363,22 +373,16 @@ static void evict(cache_mem_t *m)
 
 size_t cache_mem_object_overhead(const cache_obj_t *obj)
 {
-    size_t n = fixed_bytes(obj) + (obj->fs != NULL ? sizeof(*obj->fs) : 0);
+    uint64_t body = 0;
     for (cache_seg_t *s = obj->body->first; s != NULL; s = s->next)
-        n += offsetof(cache_seg_t, data);
-    return n;
+        body += s->len;
+    return fixed_bytes(obj) + cache_obj_head_bytes(obj) + (obj->fs != NULL ? malloc_usable_size(obj->fs) + sizeof(size_t) : 0) +
+           (obj->body_owner == NULL ? obj->body->allocated - body : 0);
 }
 
 static size_t head_bytes(cache_obj_t *obj)
 {
-    size_t n = sizeof(h2o_header_t) * obj->num_headers + obj->vary_key.len;
-    for (size_t i = 0; i != obj->num_headers; ++i)
-        n += obj->headers[i].name->len * 2 + obj->headers[i].value.len + 3;
-    for (size_t i = 0; i != obj->num_vary; ++i)
-        n += obj->vary_names[i].len + sizeof(h2o_iovec_t);
-    for (size_t i = 0; i != obj->num_tags; ++i)
-        n += obj->tags[i].len + sizeof(h2o_iovec_t);
-    return n;
+    return cache_obj_head_bytes(obj);
 }
 
 int cache_mem_store_head(cache_mem_t *m, cache_obj_t *obj)
@@ -426,7 +430,7 @@ int cache_mem_store_head(cache_mem_t *m, cache_obj_t *obj)
 int cache_mem_charge(cache_mem_t *m, cache_obj_t *obj, uint64_t max_object_size)
 {
     shard_t *s = shard_of(m, obj->hash);
-    uint64_t body = obj->body->allocated, add;
+    uint64_t body = cache_obj_avail(obj), add; /* the body's bytes so far (what max_object_size bounds) */
     int too_big = 0;
     pthread_mutex_lock(&s->mutex);
     if (!obj->indexed) {
@@ -434,9 +438,7 @@ int cache_mem_charge(cache_mem_t *m, cache_obj_t *obj, uint64_t max_object_size)
         return -1;
     }
     /* charged = fixed part + head + body segments so far */
-    size_t fixed = fixed_bytes(obj) + head_bytes(obj);
-    add = fixed + body > obj->charged ? fixed + body - obj->charged : 0;
-    obj->charged += add;
+    add = recharge_locked(obj);
     if (body > max_object_size || obj->charged > m->capacity)
         too_big = 1;
     pthread_mutex_unlock(&s->mutex);
@@ -455,6 +457,8 @@ void cache_mem_complete(cache_mem_t *m, cache_obj_t *obj)
     shard_t *s = shard_of(m, obj->hash);
     pthread_mutex_lock(&s->mutex);
     if (obj->indexed && obj->queue == QUEUE_NONE) {
+        /* the head and a body that never grew after it (empty, or in the head's block) are charged here */
+        atomic_fetch_add_explicit(&m->used, recharge_locked(obj), memory_order_relaxed);
         if (m->policy == CACHE_EVICT_LRU || ghost_take(&s->ghost, obj->hash)) {
             obj->queue = QUEUE_MAIN;
             h2o_linklist_insert(s->main.next, &obj->queue_link);

@@ -1,4 +1,5 @@
 /* cache/object.c - refcounted response objects with an append-only body that readers on any thread stream while it fills. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,37 +13,16 @@ static __thread cache_thread_t *current_thread;
 static pthread_mutex_t obj_locks[NUM_OBJ_LOCKS];
 static pthread_once_t obj_locks_once = PTHREAD_ONCE_INIT;
 
-/* the usual spelling of each h2o token's name ("Content-Type"): a stored header whose original name is spelled so points here
- * instead of keeping its own copy */
-#define NUM_TITLE_NAMES 62 /* h2o__tokens of libh2o 2.2.5: H2O_TOKEN_AUTHORITY ... H2O_TOKEN_X_TRAFFIC */
-static char *title_names[NUM_TITLE_NAMES];
-
 static void init_obj_locks(void)
 {
-    EDGE_ASSERT(H2O_TOKEN_X_TRAFFIC - h2o__tokens + 1 == NUM_TITLE_NAMES);
     for (size_t i = 0; i != NUM_OBJ_LOCKS; ++i)
         pthread_mutex_init(&obj_locks[i], NULL);
-    for (size_t i = 0; i != NUM_TITLE_NAMES; ++i) {
-        const h2o_iovec_t *n = &h2o__tokens[i].buf;
-        char *t = malloc(n->len + 1);
-        if (t == NULL)
-            h2o_fatal("no memory");
-        for (size_t j = 0; j != n->len; ++j)
-            t[j] = (j == 0 || n->base[j - 1] == '-') && n->base[j] >= 'a' && n->base[j] <= 'z' ? (char)(n->base[j] - 'a' + 'A') : n->base[j];
-        t[n->len] = '\0';
-        title_names[i] = t;
-    }
 }
 
-/* the shared spelling of a token header's original name, or NULL */
-static const char *shared_orig_name(const h2o_header_t *h)
+/* what a block takes from malloc: its usable size and the chunk header */
+static size_t block_bytes(const void *p)
 {
-    if (h->orig_name == NULL || !h2o_iovec_is_token(h->name))
-        return NULL;
-    size_t i = (size_t)((const h2o_token_t *)h->name - h2o__tokens);
-    if (i >= NUM_TITLE_NAMES || memcmp(title_names[i], h->orig_name, h->name->len) != 0)
-        return NULL;
-    return title_names[i];
+    return p != NULL ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
 }
 
 static pthread_mutex_t *lock_of(const cache_obj_t *obj)
@@ -253,11 +233,12 @@ void cache_obj_release(cache_obj_t *obj)
             cache_obj_release(obj->fs->fallback);
         free(obj->fs);
     }
+    if (!obj->head_in_seg)
+        free((void *)obj->head);
     if (obj->body_owner != NULL)
         cache_obj_release(obj->body_owner);
     else
         body_free_segments(&obj->body_inline);
-    free(obj->headers);
     free(obj->vary_names);
     obj->magic = 0;
     free(obj);
@@ -293,57 +274,84 @@ void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d)
     d->last_modified_ms = CACHE_ABSENT;
 }
 
-/* deep-copies the reason and the headers (names that are not tokens, orig_name, values) into one block */
-static void copy_head(cache_obj_t *obj, const char *reason, const h2o_header_t *headers, size_t num_headers)
+static cache_seg_t *seg_new(uint64_t offset, size_t cap, size_t extra);
+
+/* encodes the head; with `body_cap` (a known Content-Length of a small stored object), into one block after the first body
+ * segment */
+static void store_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
+                       size_t num_plain, int64_t body_cap)
 {
-    size_t rlen = reason != NULL ? strlen(reason) : 0, bytes = sizeof(h2o_header_t) * num_headers + rlen + 1, num_name_iov = 0, i;
-    h2o_header_t *dst;
-    h2o_iovec_t *iov;
-    char *p;
-    for (i = 0; i != num_headers; ++i) {
-        bytes += headers[i].value.len + 1;
-        if (!h2o_iovec_is_token(headers[i].name)) {
-            bytes += sizeof(h2o_iovec_t) + headers[i].name->len + 1;
-            ++num_name_iov;
-        }
-        if (headers[i].orig_name != NULL && shared_orig_name(&headers[i]) == NULL)
-            bytes += headers[i].name->len + 1;
-    }
-    if ((dst = malloc(bytes)) == NULL)
+    size_t len = cache_head_size(reason, headers, num_headers);
+    char *dst;
+    EDGE_ASSERT(obj->head == NULL);
+    if (body_cap >= 0 && obj->body_inline.first == NULL && obj->body == &obj->body_inline) {
+        cache_seg_t *seg = seg_new(0, (size_t)body_cap, len);
+        dst = seg->data + body_cap;
+        obj->body_inline.first = obj->body_inline.last = seg;
+        obj->body_inline.allocated += block_bytes(seg);
+        obj->head_in_seg = 1;
+    } else if ((dst = malloc(len)) == NULL) {
         h2o_fatal("no memory");
-    iov = (h2o_iovec_t *)(dst + num_headers); /* the iovecs right after the entries keep their alignment */
-    p = (char *)(iov + num_name_iov);
-    for (i = 0; i != num_headers; ++i) {
-        dst[i] = headers[i];
-        if (!h2o_iovec_is_token(headers[i].name)) {
-            memcpy(p, headers[i].name->base, headers[i].name->len);
-            p[headers[i].name->len] = '\0';
-            *iov = h2o_iovec_init(p, headers[i].name->len);
-            dst[i].name = iov++;
-            p += headers[i].name->len + 1;
-        }
-        const char *shared = shared_orig_name(&headers[i]);
-        if (shared != NULL) {
-            dst[i].orig_name = shared;
-        } else if (headers[i].orig_name != NULL) {
-            memcpy(p, headers[i].orig_name, headers[i].name->len);
-            p[headers[i].name->len] = '\0';
-            dst[i].orig_name = p;
-            p += headers[i].name->len + 1;
-        }
-        if (headers[i].value.len != 0)
-            memcpy(p, headers[i].value.base, headers[i].value.len);
-        p[headers[i].value.len] = '\0';
-        dst[i].value = h2o_iovec_init(p, headers[i].value.len);
-        p += headers[i].value.len + 1;
     }
-    if (rlen != 0)
-        memcpy(p, reason, rlen);
-    p[rlen] = '\0';
-    free(obj->headers);
-    obj->headers = dst;
-    obj->num_headers = (uint32_t)num_headers;
-    obj->reason = p;
+    obj->head_len = (uint32_t)cache_head_encode(dst, status, reason, headers, num_headers, num_plain);
+    obj->head = dst;
+}
+
+void cache_obj_open_head(const cache_obj_t *obj, cache_head_view_t *v)
+{
+    if (obj->head != NULL) {
+        cache_head_open(obj->head, obj->head_len, v);
+    } else {
+        memset(v, 0, sizeof(*v));
+        v->reason = "";
+    }
+}
+
+size_t cache_obj_num_headers(const cache_obj_t *obj)
+{
+    cache_head_view_t v;
+    cache_obj_open_head(obj, &v);
+    return v.num_headers;
+}
+
+size_t cache_obj_headers(const cache_obj_t *obj, h2o_mem_pool_t *pool, h2o_header_t *out, size_t *num_plain)
+{
+    cache_head_view_t v;
+    cache_obj_open_head(obj, &v);
+    cache_head_decode(&v, pool, out);
+    if (num_plain != NULL)
+        *num_plain = v.num_plain;
+    return v.num_headers;
+}
+
+h2o_headers_t cache_obj_headers_pool(const cache_obj_t *obj, h2o_mem_pool_t *pool)
+{
+    h2o_headers_t h = {NULL, 0, 0};
+    cache_head_view_t v;
+    cache_obj_open_head(obj, &v);
+    if (v.num_headers != 0) {
+        h2o_vector_reserve(pool, &h, v.num_headers);
+        cache_head_decode(&v, pool, h.entries);
+        h.size = v.num_headers;
+    }
+    return h;
+}
+
+const char *cache_obj_reason(const cache_obj_t *obj)
+{
+    cache_head_view_t v;
+    cache_obj_open_head(obj, &v);
+    return v.reason;
+}
+
+size_t cache_obj_fixed_bytes(const cache_obj_t *obj)
+{
+    return block_bytes(obj);
+}
+
+size_t cache_obj_head_bytes(const cache_obj_t *obj)
+{
+    return (obj->head_in_seg ? 0 : block_bytes(obj->head)) + block_bytes(obj->vary_names);
 }
 
 void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
@@ -398,9 +406,10 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
-    copy_head(obj, reason, headers, num_headers);
-    obj->num_plain = (uint32_t)(num_plain < num_headers ? num_plain : num_headers);
     obj->content_length = content_length;
+    /* a small stored body of known length: body and head in one block */
+    store_head(obj, status, reason, headers, num_headers, num_plain,
+               !pass && content_length >= 0 && content_length <= CACHE_OBJ_ONE_BLOCK_MAX ? content_length : -1);
     obj_lock(obj);
     if (pass)
         obj->transient = 1;
@@ -418,8 +427,7 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     obj->status = from->status;
     if (obj->vary_names == NULL)
         cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
-    copy_head(obj, from->reason, headers, num_headers);
-    obj->num_plain = (uint32_t)(num_plain < num_headers ? num_plain : num_headers);
+    store_head(obj, from->status, cache_obj_reason(from), headers, num_headers, num_plain, -1);
     obj->content_length = from->content_length;
     /* the body is shared, not copied: hold its owner */
     body_free_segments(&obj->body_inline);
@@ -433,15 +441,16 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     obj_unlock(obj);
 }
 
-static cache_seg_t *seg_new(uint64_t offset, size_t cap)
+/* a segment of cap bytes, with `extra` bytes after them in its block */
+static cache_seg_t *seg_new(uint64_t offset, size_t cap, size_t extra)
 {
-    cache_seg_t *s = malloc(offsetof(cache_seg_t, data) + cap);
+    cache_seg_t *s = malloc(offsetof(cache_seg_t, data) + cap + extra);
     if (s == NULL)
         h2o_fatal("no memory");
     s->next = NULL;
     s->offset = offset;
     s->len = 0;
-    s->cap = cap;
+    s->cap = (uint32_t)cap;
     return s;
 }
 
@@ -468,14 +477,14 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
                 cap = s == NULL ? 16384 : (s->cap < (1u << 20) ? s->cap * 2 : (1u << 20));
             if (cap < len && cap < (1u << 20))
                 cap = len < (1u << 20) ? len : (1u << 20);
-            cache_seg_t *ns = seg_new(avail, cap);
+            cache_seg_t *ns = seg_new(avail, cap, 0);
             obj_lock(obj);
             if (b->last != NULL)
                 b->last->next = ns;
             else
                 b->first = ns;
             b->last = ns;
-            b->allocated += cap;
+            b->allocated += block_bytes(ns);
             obj_unlock(obj);
             s = ns;
         }
@@ -622,8 +631,8 @@ static void trim_locked(cache_obj_t *obj)
 {
     cache_body_t *b = obj->body;
     cache_seg_t *keep = NULL;
-    if (obj->fs->num_readers == 0)
-        return;
+    if (obj->fs->num_readers == 0 || obj->head_in_seg)
+        return; /* (a block with the head is small, and the head is read until the end) */
     /* the earliest segment any reader still points at (NULL = a reader that has not started: keep all) */
     for (h2o_linklist_t *l = obj->fs->readers.next; l != &obj->fs->readers; l = l->next) {
         cache_reader_t *r = H2O_STRUCT_FROM_MEMBER(cache_reader_t, link, l);
@@ -635,7 +644,7 @@ static void trim_locked(cache_obj_t *obj)
     while (b->first != keep && b->first != b->last) {
         cache_seg_t *s = b->first;
         b->first = s->next;
-        b->allocated -= s->cap;
+        b->allocated -= block_bytes(s);
         free(s);
     }
 }
@@ -727,8 +736,7 @@ size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint
 
 ssize_t cache_obj_find_header(cache_obj_t *obj, const h2o_token_t *token)
 {
-    for (size_t i = 0; i != obj->num_headers; ++i)
-        if (obj->headers[i].name == &token->buf)
-            return (ssize_t)i;
-    return -1;
+    cache_head_view_t v;
+    cache_obj_open_head(obj, &v);
+    return cache_head_find(&v, token);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <h2o.h>
 #include "base/assert.h"
+#include "cache/head.h"
 #include "cache/policy.h"
 
 /* ---- per-thread wake-ups -------------------------------------------------------------------------------------------------- */
@@ -57,8 +58,8 @@ void cache_waiter_wake(cache_waiter_t *w);
 typedef struct cache_seg {
     struct cache_seg *next;
     uint64_t offset; /* of data[0] within the body */
-    size_t len;      /* bytes written; readers trust only what the body's `avail` says */
-    size_t cap;
+    uint32_t len;    /* bytes written; readers trust only what the body's `avail` says */
+    uint32_t cap;    /* at most 64 MB */
     char data[];
 } cache_seg_t;
 
@@ -66,7 +67,7 @@ typedef struct cache_seg {
 typedef struct cache_body {
     cache_seg_t *first, *last;
     _Atomic uint64_t avail; /* bytes readable (release-published after the segment is written) */
-    size_t allocated;       /* bytes held by segments */
+    size_t allocated;       /* bytes held by segments, as malloc counts them (malloc_usable_size + its chunk header) */
 } cache_body_t;
 
 /* ---- objects -------------------------------------------------------------------------------------------------------------- */
@@ -118,15 +119,17 @@ typedef struct cache_obj {
     /* the response head (immutable once state >= STREAMING) */
     int status;
     uint16_t num_vary, num_tags;
-    uint32_t num_headers;
-    uint32_t num_plain; /* headers[0, num_plain) go to clients as they are; the rest need a look (Date, Age, fields for this cache) */
-    const char *reason;
-    h2o_header_t *headers;
+    /* status, reason and header fields as one compact blob (cache/head.h; read it with cache_obj_open_head or
+     * cache_obj_headers): the first num_plain fields go to clients as they are, the rest need a look (Date, Age, fields for
+     * this cache). NULL before the head. When head_in_seg it lies after the body in the first segment's block (one allocation
+     * for a small object), else it is a block of its own. */
+    const char *head;
+    uint32_t head_len;
     int64_t content_length; /* -1: unknown until complete */
     h2o_iovec_t *vary_names; /* lowercase request header names from Vary */
     h2o_iovec_t *tags;       /* from Surrogate-Key / Cache-Tag */
     h2o_iovec_t vary_key;    /* secondary key: the values of the Vary'd headers in the request that filled it (cache_vary_key) */
-    /* `headers` is the start of the block holding the head (reason included), `vary_names` of the one holding the meta */
+    /* `vary_names` is the start of the block holding the meta */
 
     /* freshness (RFC 9111), set by the producer with the head */
     cache_fresh_t fresh;
@@ -136,6 +139,7 @@ typedef struct cache_obj {
     unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
     unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
     unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
+    unsigned head_in_seg : 1;     /* `head` lies in the block of body_inline.first (freed with it) */
     /* edge.fetch requests of the fill's origin hooks: origin-request's (made, failed), origin-response's (made, failed), at most
      * 255 each; written by the fill before the head is published, read by the request that started it (its access log) */
     _Atomic uint8_t hook_fetches[4];
@@ -241,7 +245,27 @@ void cache_reader_detach(cache_obj_t *obj, cache_reader_t *r);
 size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint64_t end, h2o_iovec_t *vecs, size_t max,
                          size_t *nbytes);
 
-/** finds a response header by token in an object's head */
+/** reads the fixed part of the object's head (an object without a head reads as status 0, no reason, no headers) */
+void cache_obj_open_head(const cache_obj_t *obj, cache_head_view_t *v);
+/** the number of header fields in the head */
+size_t cache_obj_num_headers(const cache_obj_t *obj);
+/**
+ * Decodes the head's fields into out (room for cache_obj_num_headers()); returns their number and sets *num_plain. Values
+ * point into the object (valid while it is referenced); other names than h2o tokens get an iovec from pool.
+ */
+size_t cache_obj_headers(const cache_obj_t *obj, h2o_mem_pool_t *pool, h2o_header_t *out, size_t *num_plain);
+/** the head's fields in a vector of pool (values point into the object) */
+h2o_headers_t cache_obj_headers_pool(const cache_obj_t *obj, h2o_mem_pool_t *pool);
+/** the reason phrase ("" when none) */
+const char *cache_obj_reason(const cache_obj_t *obj);
+/** finds a response header by token in an object's head: its index, or -1 */
 ssize_t cache_obj_find_header(cache_obj_t *obj, const h2o_token_t *token);
+
+/** Small objects whose Content-Length is known and at most this are one block: body segment and head */
+#define CACHE_OBJ_ONE_BLOCK_MAX (1u << 20)
+/** what the object's own blocks take from malloc, beyond its body segments: the object with its key, the head (unless it
+ * is in the body's block), the Vary/tags block */
+size_t cache_obj_fixed_bytes(const cache_obj_t *obj);
+size_t cache_obj_head_bytes(const cache_obj_t *obj);
 
 #endif

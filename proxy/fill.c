@@ -197,17 +197,12 @@ static size_t order_for_delivery(h2o_mem_pool_t *pool, const h2o_headers_t *in, 
     return plain;
 }
 
-static h2o_headers_t headers_of(cache_obj_t *obj)
-{
-    h2o_headers_t h = {obj->headers, obj->num_headers, obj->num_headers};
-    return h;
-}
 
 /* a 304 to our conditional request: the stored response, freshened (RFC 9111 section 4.3.4) */
 static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers)
 {
     cache_obj_t *stale = f->cache.stale, *obj = f->obj;
-    h2o_headers_t stored = headers_of(stale), resp = {headers, num_headers, num_headers}, merged = {NULL, 0, 0};
+    h2o_headers_t stored = cache_obj_headers_pool(stale, &f->pool), resp = {headers, num_headers, num_headers}, merged = {NULL, 0, 0};
     cache_decision_t d;
 
     if (cache_policy_304_selects(&stored, &resp)) {
@@ -807,7 +802,7 @@ static void fill_go(fill_t *f)
         while ((i = h2o_find_header(&headers, H2O_TOKEN_RANGE, -1)) != -1)
             h2o_delete_header(&headers, i);
         if (f->cache.stale != NULL) {
-            h2o_headers_t stored = headers_of(f->cache.stale);
+            h2o_headers_t stored = cache_obj_headers_pool(f->cache.stale, &f->pool);
             if (cache_policy_add_conditionals(&f->pool, &stored, &headers) != 0)
                 metrics_count(METRIC_CACHE_REVALIDATION, 1);
         }

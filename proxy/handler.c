@@ -1014,9 +1014,10 @@ static req_step_t step_head(void *arg)
     cache_obj_t *obj = txn->out.obj;
     int from_cache = txn->lookup.cacheable && !obj->transient;
     int status = obj->status;
-    size_t i;
+    size_t i, w, num_plain;
     cache_validators_t v;
-    h2o_headers_t stored = {obj->headers, obj->num_headers, obj->num_headers};
+    cache_head_view_t head;
+    h2o_headers_t stored;
     uint64_t length = obj->content_length >= 0 ? (uint64_t)obj->content_length : UINT64_MAX, start = 0, end = UINT64_MAX;
     int not_modified = 0, range = 0;
 
@@ -1028,6 +1029,12 @@ static req_step_t step_head(void *arg)
         return REQ_LOOKUP;
     txn->out.pos = 0;
     txn->out.end = length;
+    /* the stored head, decoded straight into the response's headers (filtered below) */
+    cache_obj_open_head(obj, &head);
+    h2o_vector_reserve(&req->pool, &req->res.headers, head.num_headers + 6);
+    cache_head_decode(&head, &req->pool, req->res.headers.entries);
+    num_plain = head.num_plain;
+    stored = (h2o_headers_t){req->res.headers.entries, head.num_headers, head.num_headers};
     if (from_cache && status == 200 && txn->errpage.page == NULL) {
         /* the client's own conditionals and Range are answered from the object (RFC 9110 sections 13, 14) */
         cache_policy_validators(&stored, &v);
@@ -1061,23 +1068,18 @@ static req_step_t step_head(void *arg)
     }
 
     req->res.status = status;
-    req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : obj->reason != NULL && obj->reason[0] != '\0' ? obj->reason : "OK";
-    h2o_vector_reserve(&req->pool, &req->res.headers, obj->num_headers + 6);
-    if (!not_modified) {
-        /* the fill put the headers that go out as they are first: one copy, no look at each */
-        memcpy(req->res.headers.entries, obj->headers, sizeof(h2o_header_t) * obj->num_plain);
-        req->res.headers.size = obj->num_plain;
-        i = obj->num_plain;
-    } else {
-        i = 0;
-    }
-    for (; i != obj->num_headers; ++i) {
-        if (skip_stored_header(obj->headers[i].name, from_cache))
+    req->res.reason = status == 304 ? "Not Modified" : status == 206 ? "Partial Content" : head.reason_len != 0 ? head.reason : "OK";
+    /* the fill put the headers that go out as they are first: they stay where they were decoded, no look at each; the others
+     * are filtered in place */
+    h2o_header_t *e = req->res.headers.entries;
+    for (w = i = not_modified ? 0 : num_plain; i != head.num_headers; ++i) {
+        if (skip_stored_header(e[i].name, from_cache))
             continue;
-        if (not_modified && is_representation_header(obj->headers[i].name))
+        if (not_modified && is_representation_header(e[i].name))
             continue;
-        req->res.headers.entries[req->res.headers.size++] = obj->headers[i];
+        e[w++] = e[i];
     }
+    req->res.headers.size = w;
     if (from_cache && !obj->hit_for_pass) {
         char *age = h2o_mem_alloc_pool(&req->pool, 24);
         cache_decision_t d;

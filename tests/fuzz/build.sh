@@ -40,6 +40,7 @@ build store_tagset "$SRC/store/tagset.c"
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c" "$SRC/conf/envsubst.c" "$SRC/conf/pattern.c" "$SRC/conf/dump.c" "$SRC/conf/diff.c" "$SRC/base/str.c" -lyaml -lcrypto
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
+build cache_head "$SRC/cache/head.c" $H2O -lpthread
 build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
 build h1_chunked "$SRC/store/h1chunked.c"

@@ -29,13 +29,35 @@ static void test_head_is_copied(void **state)
     memset(value, 'X', sizeof(value) - 1);
     memset(name, 'Y', sizeof(name) - 1);
     memset(orig, 'Z', sizeof(orig) - 1);
-    assert_int_equal(o->num_headers, 2);
-    assert_ptr_equal(o->headers[0].name, &H2O_TOKEN_CONTENT_TYPE->buf);
-    assert_memory_equal(o->headers[0].value.base, "text/plain", 10);
-    assert_memory_equal(o->headers[1].name->base, "x-custom", 8);
-    assert_memory_equal(o->headers[1].orig_name, "X-Custom", 8);
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_header_t got[2];
+    size_t plain;
+    assert_int_equal(cache_obj_num_headers(o), 2);
+    assert_int_equal(cache_obj_headers(o, &pool, got, &plain), 2);
+    assert_int_equal(plain, 2);
+    assert_string_equal(cache_obj_reason(o), "OK");
+    assert_ptr_equal(got[0].name, &H2O_TOKEN_CONTENT_TYPE->buf);
+    assert_null(got[0].orig_name);
+    assert_int_equal(got[0].value.len, 10);
+    assert_memory_equal(got[0].value.base, "text/plain", 11); /* NUL-terminated */
+    assert_int_equal(got[1].name->len, 8);
+    assert_memory_equal(got[1].name->base, "x-custom", 8);
+    assert_memory_equal(got[1].orig_name, "X-Custom", 8);
+    assert_memory_equal(got[1].value.base, "v", 2);
     assert_int_equal(cache_obj_find_header(o, H2O_TOKEN_CONTENT_TYPE), 0);
-    assert_int_equal(cache_obj_state(o), CACHE_OBJ_STREAMING);
+    assert_int_equal(cache_obj_find_header(o, H2O_TOKEN_ETAG), -1);
+    /* a small stored body of known length shares the head's block */
+    assert_true(o->head_in_seg);
+    assert_non_null(o->body->first);
+    assert_int_equal(o->body->first->cap, 5);
+    cache_obj_append(o, "hello", 5);
+    cache_obj_complete(o);
+    assert_memory_equal(o->body->first->data, "hello", 5);
+    assert_null(o->body->first->next);
+    assert_int_equal(cache_obj_headers(o, &pool, got, &plain), 2); /* the body did not overwrite the head */
+    assert_memory_equal(got[1].value.base, "v", 2);
+    h2o_mem_clear_pool(&pool);
     cache_obj_release(o);
 }
 
