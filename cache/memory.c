@@ -225,14 +225,14 @@ static size_t fixed_bytes(const cache_obj_t *obj)
  * Shard lock held; the object is in no queue yet (the queues' byte counts do not move). */
 static uint64_t recharge_locked(cache_obj_t *obj)
 {
-    uint64_t now = fixed_bytes(obj) + cache_obj_head_bytes(obj) + obj->body->allocated, add = now > obj->charged ? now - obj->charged : 0;
+    uint64_t now = fixed_bytes(obj) + cache_obj_head_bytes(obj) + cache_obj_body(obj)->allocated, add = now > obj->charged ? now - obj->charged : 0;
     obj->charged += add;
     return add;
 }
 
 static int key_eq(cache_obj_t *obj, uint64_t hash, h2o_iovec_t key)
 {
-    return obj->hash == hash && obj->key.len == key.len && memcmp(obj->key.base, key.base, key.len) == 0;
+    return obj->hash == hash && obj->key_len == key.len && memcmp(cache_obj_key(obj).base, key.base, key.len) == 0;
 }
 
 void cache_mem_lookup(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, cache_mem_match_cb match, void *ctx, cache_mem_lookup_t *out)
@@ -374,10 +374,10 @@ static void evict(cache_mem_t *m)
 size_t cache_mem_object_overhead(const cache_obj_t *obj)
 {
     uint64_t body = 0;
-    for (cache_seg_t *s = obj->body->first; s != NULL; s = s->next)
+    for (cache_seg_t *s = obj->body_inline.first; s != NULL; s = s->next)
         body += s->len;
     return fixed_bytes(obj) + cache_obj_head_bytes(obj) + (obj->fs != NULL ? malloc_usable_size(obj->fs) + sizeof(size_t) : 0) +
-           (obj->body_owner == NULL ? obj->body->allocated - body : 0);
+           (obj->body_owner == NULL ? obj->body_inline.allocated - body : 0);
 }
 
 static size_t head_bytes(cache_obj_t *obj)
@@ -409,9 +409,10 @@ int cache_mem_store_head(cache_mem_t *m, cache_obj_t *obj)
     /* the new response replaces older ones for the same variant, and hit-for-pass markers */
     for (o = s->buckets[obj->hash & (s->num_buckets - 1)]; o != NULL; o = next) {
         next = o->hash_next;
-        if (o == obj || !key_eq(o, obj->hash, obj->key) || cache_obj_state(o) == CACHE_OBJ_BUSY)
+        if (o == obj || !key_eq(o, obj->hash, cache_obj_key(obj)) || cache_obj_state(o) == CACHE_OBJ_BUSY)
             continue;
-        if (o->hit_for_pass || (o->vary_key.len == obj->vary_key.len && memcmp(o->vary_key.base, obj->vary_key.base, o->vary_key.len) == 0)) {
+        h2o_iovec_t ovk = cache_obj_vary_key(o), vk = cache_obj_vary_key(obj);
+        if (o->hit_for_pass || (ovk.len == vk.len && memcmp(ovk.base, vk.base, vk.len) == 0)) {
             if (nreplaced == sizeof(replaced) / sizeof(replaced[0]))
                 break;
             unlink_locked(m, s, o);
@@ -494,9 +495,9 @@ void cache_mem_mark_pass(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o_iov
     shard_t *s = shard_of(m, hash);
     cache_obj_t *o = cache_obj_new(hash, key, url);
     o->hit_for_pass = 1;
-    o->fresh.lifetime_ms = ttl_ms;
+    o->fresh.lifetime = cache_fresh_pack(ttl_ms);
     o->fresh.response_time_ms = now_ms;
-    o->fresh.initial_age_ms = 0;
+    o->fresh.initial_age = 0;
     o->content_length = 0;
     atomic_store(&o->state, CACHE_OBJ_COMPLETE);
     free(o->fs); /* a marker never fills */
@@ -531,8 +532,10 @@ void cache_mem_mark_pass(cache_mem_t *m, uint64_t hash, h2o_iovec_t key, h2o_iov
 
 static int has_tag(cache_obj_t *o, h2o_iovec_t tag)
 {
-    for (size_t i = 0; i != o->num_tags; ++i)
-        if (o->tags[i].len == tag.len && memcmp(o->tags[i].base, tag.base, tag.len) == 0)
+    size_t n;
+    const h2o_iovec_t *tags = cache_obj_tags(o, &n);
+    for (size_t i = 0; i != n; ++i)
+        if (tags[i].len == tag.len && memcmp(tags[i].base, tag.base, tag.len) == 0)
             return 1;
     return 0;
 }
@@ -554,10 +557,10 @@ static size_t purge_scan(cache_mem_t *m, int kind, h2o_iovec_t arg, uint64_t sto
                 next = o->hash_next;
                 switch (kind) {
                 case CACHE_PURGE_URL:
-                    hit = o->url.len == arg.len && memcmp(o->url.base, arg.base, arg.len) == 0;
+                    hit = o->url_len == arg.len && memcmp(cache_obj_url(o).base, arg.base, arg.len) == 0;
                     break;
                 case CACHE_PURGE_PREFIX:
-                    hit = o->url.len >= arg.len && memcmp(o->url.base, arg.base, arg.len) == 0;
+                    hit = o->url_len >= arg.len && memcmp(cache_obj_url(o).base, arg.base, arg.len) == 0;
                     break;
                 case CACHE_PURGE_TAG:
                     hit = cache_obj_state(o) != CACHE_OBJ_BUSY && has_tag(o, arg);

@@ -193,6 +193,7 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
     cache_obj_t *obj;
     char *p;
     pthread_once(&obj_locks_once, init_obj_locks);
+    EDGE_ASSERT(key.len < (1u << 30) && url.len < (1u << 30)); /* (request lines are far shorter) */
     if ((obj = calloc(1, sizeof(*obj) + key.len + 1 + (url_in_key ? 0 : url.len + 1))) == NULL)
         h2o_fatal("no memory");
     obj->magic = CACHE_OBJ_MAGIC;
@@ -202,17 +203,16 @@ cache_obj_t *cache_obj_new(uint64_t hash, h2o_iovec_t key, h2o_iovec_t url)
     p = (char *)(obj + 1);
     if (key.len != 0)
         memcpy(p, key.base, key.len);
-    obj->key = h2o_iovec_init(p, key.len);
+    obj->key_len = (uint32_t)key.len;
     if (url_in_key) {
-        obj->url = h2o_iovec_init(p + (url.base - key.base), url.len);
+        obj->url_off = (uint32_t)(url.base - key.base);
     } else {
-        p += key.len + 1;
+        obj->url_off = (uint32_t)key.len + 1;
         if (url.len != 0)
-            memcpy(p, url.base, url.len);
-        obj->url = h2o_iovec_init(p, url.len);
+            memcpy(p + obj->url_off, url.base, url.len);
     }
+    obj->url_len = (uint32_t)url.len;
     obj->content_length = -1;
-    obj->body = &obj->body_inline;
     if ((obj->fs = calloc(1, sizeof(*obj->fs))) == NULL)
         h2o_fatal("no memory");
     h2o_linklist_init_anchor(&obj->fs->waiters);
@@ -239,7 +239,7 @@ void cache_obj_release(cache_obj_t *obj)
         cache_obj_release(obj->body_owner);
     else
         body_free_segments(&obj->body_inline);
-    free(obj->vary_names);
+    free(obj->meta);
     obj->magic = 0;
     free(obj);
 }
@@ -248,12 +248,11 @@ void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj->fresh.response_time_ms = d->response_time_ms;
-    obj->fresh.initial_age_ms = d->initial_age_ms;
-    obj->fresh.lifetime_ms = d->lifetime_ms;
-    obj->fresh.swr_ms = d->swr_ms;
-    obj->fresh.sie_ms = d->sie_ms;
-    obj->fresh.no_cache = d->no_cache;
-    obj->fresh.must_revalidate = d->must_revalidate;
+    obj->fresh.initial_age = cache_fresh_pack(d->initial_age_ms);
+    obj->fresh.lifetime = cache_fresh_pack(d->lifetime_ms);
+    obj->fresh.swr = cache_fresh_pack(d->swr_ms);
+    obj->fresh.sie = cache_fresh_pack(d->sie_ms);
+    obj->fresh_flags = (uint8_t)((d->no_cache ? CACHE_FRESH_NO_CACHE : 0) | (d->must_revalidate ? CACHE_FRESH_MUST_REVALIDATE : 0));
 }
 
 void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d)
@@ -263,12 +262,12 @@ void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d)
     d->storable = 1;
     d->response_time_ms = obj->fresh.response_time_ms;
     d->request_time_ms = obj->fresh.response_time_ms;
-    d->initial_age_ms = obj->fresh.initial_age_ms;
-    d->lifetime_ms = obj->fresh.lifetime_ms;
-    d->swr_ms = obj->fresh.swr_ms;
-    d->sie_ms = obj->fresh.sie_ms;
-    d->no_cache = obj->fresh.no_cache;
-    d->must_revalidate = obj->fresh.must_revalidate;
+    d->initial_age_ms = cache_fresh_unpack(obj->fresh.initial_age);
+    d->lifetime_ms = cache_fresh_unpack(obj->fresh.lifetime);
+    d->swr_ms = cache_fresh_unpack(obj->fresh.swr);
+    d->sie_ms = cache_fresh_unpack(obj->fresh.sie);
+    d->no_cache = (obj->fresh_flags & CACHE_FRESH_NO_CACHE) != 0;
+    d->must_revalidate = (obj->fresh_flags & CACHE_FRESH_MUST_REVALIDATE) != 0;
     d->date_ms = CACHE_ABSENT;
     d->age_ms = CACHE_ABSENT;
     d->last_modified_ms = CACHE_ABSENT;
@@ -284,7 +283,7 @@ static void store_head(cache_obj_t *obj, int status, const char *reason, const h
     size_t len = cache_head_size(reason, headers, num_headers);
     char *dst;
     EDGE_ASSERT(obj->head == NULL);
-    if (body_cap >= 0 && obj->body_inline.first == NULL && obj->body == &obj->body_inline) {
+    if (body_cap >= 0 && obj->body_inline.first == NULL && obj->body_owner == NULL) {
         cache_seg_t *seg = seg_new(0, (size_t)body_cap, len);
         dst = seg->data + body_cap;
         obj->body_inline.first = obj->body_inline.last = seg;
@@ -351,53 +350,49 @@ size_t cache_obj_fixed_bytes(const cache_obj_t *obj)
 
 size_t cache_obj_head_bytes(const cache_obj_t *obj)
 {
-    return (obj->head_in_seg ? 0 : block_bytes(obj->head)) + block_bytes(obj->vary_names);
+    return (obj->head_in_seg ? 0 : block_bytes(obj->head)) + block_bytes(obj->meta);
 }
 
 void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t num_vary, h2o_iovec_t vary_key, const h2o_iovec_t *tags,
                         size_t num_tags)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
-    size_t bytes = sizeof(h2o_iovec_t) * (num_vary + num_tags) + vary_key.len + 1, i;
-    h2o_iovec_t *iov;
+    size_t bytes = offsetof(cache_meta_t, vary_names) + sizeof(h2o_iovec_t) * (num_vary + num_tags) + vary_key.len + 1, i;
+    cache_meta_t *meta;
     char *p;
     EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     if (num_vary > UINT16_MAX)
         num_vary = UINT16_MAX;
     if (num_tags > UINT16_MAX)
         num_tags = UINT16_MAX;
-    if (num_vary == 0 && num_tags == 0 && vary_key.len == 0) {
-        /* the common case: nothing to keep */
-        free(obj->vary_names);
-        obj->vary_names = obj->tags = NULL;
-        obj->num_vary = obj->num_tags = 0;
-        obj->vary_key = h2o_iovec_init("", 0);
-        return;
-    }
+    free(obj->meta);
+    obj->meta = NULL;
+    obj->num_vary = 0;
+    if (num_vary == 0 && num_tags == 0 && vary_key.len == 0)
+        return; /* the common case: nothing to keep */
     for (i = 0; i != num_vary; ++i)
         bytes += vary_names[i].len + 1;
     for (i = 0; i != num_tags; ++i)
         bytes += tags[i].len + 1;
-    if ((iov = malloc(bytes)) == NULL)
+    if ((meta = malloc(bytes)) == NULL)
         h2o_fatal("no memory");
-    p = (char *)(iov + num_vary + num_tags);
+    p = (char *)(meta->vary_names + num_vary + num_tags);
     for (i = 0; i != num_vary + num_tags; ++i) {
         const h2o_iovec_t *src = i < num_vary ? &vary_names[i] : &tags[i - num_vary];
         if (src->len != 0)
             memcpy(p, src->base, src->len);
         p[src->len] = '\0';
-        iov[i] = h2o_iovec_init(p, src->len);
+        meta->vary_names[i] = h2o_iovec_init(p, src->len);
         p += src->len + 1;
     }
     if (vary_key.len != 0)
         memcpy(p, vary_key.base, vary_key.len);
     p[vary_key.len] = '\0';
-    free(obj->vary_names);
-    obj->vary_names = iov; /* also the block's start, even when num_vary is 0 */
+    meta->vary_key = h2o_iovec_init(p, vary_key.len);
+    meta->tags = meta->vary_names + num_vary;
+    meta->num_tags = num_tags;
+    obj->meta = meta;
     obj->num_vary = (uint16_t)num_vary;
-    obj->tags = iov + num_vary;
-    obj->num_tags = (uint16_t)num_tags;
-    obj->vary_key = h2o_iovec_init(p, vary_key.len);
 }
 
 void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const h2o_header_t *headers, size_t num_headers,
@@ -425,16 +420,16 @@ void cache_obj_set_from(cache_obj_t *obj, cache_obj_t *from, const h2o_header_t 
     EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     EDGE_ASSERT(cache_obj_state(from) == CACHE_OBJ_COMPLETE);
     obj->status = from->status;
-    if (obj->vary_names == NULL)
-        cache_obj_set_meta(obj, from->vary_names, from->num_vary, from->vary_key, from->tags, from->num_tags);
+    if (obj->meta == NULL && from->meta != NULL)
+        cache_obj_set_meta(obj, from->meta->vary_names, from->num_vary, from->meta->vary_key, from->meta->tags, from->meta->num_tags);
     store_head(obj, from->status, cache_obj_reason(from), headers, num_headers, num_plain, -1);
     obj->content_length = from->content_length;
     /* the body is shared, not copied: hold its owner */
     body_free_segments(&obj->body_inline);
-    obj->body_owner = from->body_owner != NULL ? from->body_owner : from;
-    cache_obj_addref(obj->body_owner);
-    obj->body = obj->body_owner->body;
+    cache_obj_t *owner = from->body_owner != NULL ? from->body_owner : from;
+    cache_obj_addref(owner);
     obj_lock(obj);
+    obj->body_owner = owner; /* (under the lock: waiters read the body's avail under it) */
     atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
     wake_all_locked(obj);
     maybe_drop_fillstate_locked(obj);
@@ -457,7 +452,7 @@ static cache_seg_t *seg_new(uint64_t offset, size_t cap, size_t extra)
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
-    cache_body_t *b = obj->body;
+    cache_body_t *b = cache_obj_body(obj);
     const char *src = data;
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
 
@@ -508,7 +503,7 @@ void cache_obj_complete(cache_obj_t *obj)
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
     obj_lock(obj);
     if (obj->content_length < 0)
-        obj->content_length = (int64_t)atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
+        obj->content_length = (int64_t)atomic_load_explicit(&cache_obj_body(obj)->avail, memory_order_relaxed);
     if (obj->fs != NULL)
         obj->fs->producer = NULL; /* the producer is done and may be freed */
     atomic_store_explicit(&obj->state, CACHE_OBJ_COMPLETE, memory_order_release);
@@ -579,7 +574,7 @@ int cache_obj_window_full(cache_obj_t *obj, size_t window)
     int full = 0;
     obj_lock(obj);
     if (obj->transient && obj->fs != NULL && obj->fs->num_readers != 0) {
-        uint64_t min = min_acked_locked(obj->fs), avail = atomic_load_explicit(&obj->body->avail, memory_order_relaxed);
+        uint64_t min = min_acked_locked(obj->fs), avail = atomic_load_explicit(&cache_obj_body(obj)->avail, memory_order_relaxed);
         full = avail > min && avail - min > window;
     }
     obj_unlock(obj);
@@ -603,7 +598,7 @@ void cache_obj_wait(cache_obj_t *obj, cache_waiter_t *w, int seen_state, uint64_
         h2o_linklist_unlink(&w->link);
     w->obj = obj;
     if (obj->fs == NULL || atomic_load_explicit(&obj->state, memory_order_relaxed) != seen_state ||
-        atomic_load_explicit(&obj->body->avail, memory_order_relaxed) != seen_avail) {
+        atomic_load_explicit(&cache_obj_body(obj)->avail, memory_order_relaxed) != seen_avail) {
         cache_waiter_wake(w);
     } else {
         h2o_linklist_insert(&obj->fs->waiters, &w->link);
@@ -629,7 +624,7 @@ void cache_reader_attach(cache_obj_t *obj, cache_reader_t *r)
 /* frees the segments of a transient body that every reader is past; lock held */
 static void trim_locked(cache_obj_t *obj)
 {
-    cache_body_t *b = obj->body;
+    cache_body_t *b = cache_obj_body(obj);
     cache_seg_t *keep = NULL;
     if (obj->fs->num_readers == 0 || obj->head_in_seg)
         return; /* (a block with the head is small, and the head is read until the end) */
@@ -665,7 +660,7 @@ void cache_reader_ack(cache_obj_t *obj, cache_reader_t *r, uint64_t pos)
     }
     obj_lock(obj);
     r->acked = pos;
-    r->seg = seek(r->seg != NULL ? r->seg : obj->body->first, pos);
+    r->seg = seek(r->seg != NULL ? r->seg : cache_obj_body(obj)->first, pos);
     if (obj->transient) {
         trim_locked(obj);
         if (obj->fs->producer != NULL)
@@ -696,7 +691,7 @@ size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint
                          size_t *nbytes)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
-    cache_body_t *b = obj->body;
+    cache_body_t *b = cache_obj_body(obj);
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_acquire);
     cache_seg_t *s;
     size_t n = 0;

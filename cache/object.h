@@ -101,70 +101,130 @@ typedef struct cache_fillstate {
 } cache_fillstate_t;
 
 /** the freshness of a stored response: what cache_policy needs of its decision after the response was evaluated */
+/** the freshness of a stored response: what cache_policy needs of its decision after the response was evaluated. The
+ * durations are packed in 32 bits (cache_fresh_pack): milliseconds below 2^31 (24.8 days), whole seconds above (as long
+ * durations come from headers and TTLs in seconds, exact in practice). Read them with cache_obj_decision(). */
 typedef struct cache_fresh {
-    int64_t response_time_ms, initial_age_ms, lifetime_ms, swr_ms, sie_ms;
-    uint8_t no_cache, must_revalidate;
+    int64_t response_time_ms;
+    uint32_t initial_age, lifetime, swr, sie;
 } cache_fresh_t;
 
+static inline uint32_t cache_fresh_pack(int64_t ms)
+{
+    if (ms <= 0)
+        return 0;
+    if (ms < (INT64_C(1) << 31))
+        return (uint32_t)ms;
+    int64_t sec = ms / 1000;
+    return 0x80000000u | (uint32_t)(sec < 0x7fffffff ? sec : 0x7fffffff);
+}
+static inline int64_t cache_fresh_unpack(uint32_t v)
+{
+    return (v & 0x80000000u) != 0 ? (int64_t)(v & 0x7fffffff) * 1000 : (int64_t)v;
+}
+
+/** what only objects with Vary or tags keep, in one block: the secondary key, the Vary'd names and the tags */
+typedef struct cache_meta {
+    h2o_iovec_t vary_key; /* the values of the Vary'd headers in the request that filled it (cache_vary_key) */
+    h2o_iovec_t *tags;    /* from Surrogate-Key / Cache-Tag */
+    size_t num_tags;
+    h2o_iovec_t vary_names[]; /* lowercase request header names from Vary (the object's num_vary) */
+} cache_meta_t;
+
+/*
+ * The object, kept small: a cached object costs this struct with its key in one block, and its head and (small) body in
+ * another (bench/: bytes per object). Rarely used parts live elsewhere: the fill state (fs, dropped when complete), Vary and
+ * tags (meta, NULL without them).
+ */
 typedef struct cache_obj {
     unsigned magic; /* CACHE_OBJ_MAGIC while alive (base/assert.h): readers on every thread hold references */
     _Atomic uint32_t refcnt;
     _Atomic int state;
 
     /* identity (set at creation, immutable) */
+    uint32_t key_len; /* the full cache key: key_len bytes (and a NUL) right after the struct: cache_obj_key() */
     uint64_t hash;
-    h2o_iovec_t key; /* the full cache key */
-    h2o_iovec_t url; /* path + normalised query (what purge by URL / prefix matches); usually a part of key */
+    /* path + normalised query (what purge by URL / prefix matches): url_len bytes at url_off of the key's bytes (inside the
+     * key, or after it): cache_obj_url() */
+    uint32_t url_off, url_len;
 
     /* the response head (immutable once state >= STREAMING) */
-    int status;
-    uint16_t num_vary, num_tags;
     /* status, reason and header fields as one compact blob (cache/head.h; read it with cache_obj_open_head or
      * cache_obj_headers): the first num_plain fields go to clients as they are, the rest need a look (Date, Age, fields for
      * this cache). NULL before the head. When head_in_seg it lies after the body in the first segment's block (one allocation
      * for a small object), else it is a block of its own. */
     const char *head;
     uint32_t head_len;
+    uint16_t status;
+    uint16_t num_vary;      /* Vary'd header names (cache_obj_vary_names) */
     int64_t content_length; /* -1: unknown until complete */
-    h2o_iovec_t *vary_names; /* lowercase request header names from Vary */
-    h2o_iovec_t *tags;       /* from Surrogate-Key / Cache-Tag */
-    h2o_iovec_t vary_key;    /* secondary key: the values of the Vary'd headers in the request that filled it (cache_vary_key) */
-    /* `vary_names` is the start of the block holding the meta */
+    cache_meta_t *meta;     /* NULL: no Vary, no tags */
 
     /* freshness (RFC 9111), set by the producer with the head */
     cache_fresh_t fresh;
     _Atomic int invalidated;  /* soft-purged: treat as stale */
     _Atomic int revalidating; /* a background refresh (stale-while-revalidate) is under way */
-    unsigned refreshed : 1;       /* made from a stale object that a 304 revalidated */
-    unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
-    unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
-    unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
-    unsigned head_in_seg : 1;     /* `head` lies in the block of body_inline.first (freed with it) */
-    /* edge.fetch requests of the fill's origin hooks: origin-request's (made, failed), origin-response's (made, failed), at most
-     * 255 each; written by the fill before the head is published, read by the request that started it (its access log) */
-    _Atomic uint8_t hook_fetches[4];
     /* filled from the embedded store: the object's tag (store_notify_tag of bucket and key), set before the origin request is
      * sent; a write of that object purges it (cache_mem_purge_store), BUSY or not. 0: not from the store */
     _Atomic uint64_t store_tag;
     uint32_t store_epoch; /* the purge epoch of its tag's slot when it was tagged: a different one at store time means a write
                              of the object may have come after the origin read it, so the response is not stored */
+    /* edge.fetch requests of the fill's origin hooks: origin-request's (made, failed), origin-response's (made, failed), at most
+     * 255 each; written by the fill before the head is published, read by the request that started it (its access log) */
+    _Atomic uint8_t hook_fetches[4];
+    unsigned refreshed : 1;       /* made from a stale object that a 304 revalidated */
+    unsigned response_hooked : 1; /* a response hook (origin-response) processed the head */
+    unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
+    unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
+    unsigned head_in_seg : 1;     /* `head` lies in the block of body_inline.first (freed with it) */
+    uint8_t fresh_flags;          /* CACHE_FRESH_NO_CACHE, CACHE_FRESH_MUST_REVALIDATE (set with the decision) */
+
+    /* storage bookkeeping, owned by cache/memory.c (guarded by its shard's lock) */
+    uint8_t queue;   /* CACHE_QUEUE_* of cache/memory.c */
+    uint8_t indexed; /* in the index (a removed object lives on while readers hold it) */
+    _Atomic uint8_t freq;
 
     /* filling and failures; NULL once a complete object needs it no more (guarded by the object's lock) */
     cache_fillstate_t *fs;
 
-    /* body: its own, or (after a 304) that of the object it was refreshed from, which it then holds */
-    cache_body_t *body;
+    /* body: its own, or (after a 304) that of the object it was refreshed from, which it then holds: cache_obj_body() */
     struct cache_obj *body_owner;
     cache_body_t body_inline;
 
-    /* storage bookkeeping, owned by cache/memory.c (guarded by its shard's lock) */
+    /* more of memory.c's bookkeeping */
     struct cache_obj *hash_next;
     h2o_linklist_t queue_link;
-    uint8_t queue;   /* CACHE_QUEUE_* of cache/memory.c */
-    uint8_t indexed; /* in the index (a removed object lives on while readers hold it) */
-    _Atomic uint8_t freq;
     size_t charged; /* bytes counted against the memory bound */
 } cache_obj_t;
+#define CACHE_FRESH_NO_CACHE 1
+#define CACHE_FRESH_MUST_REVALIDATE 2
+
+static inline h2o_iovec_t cache_obj_key(const cache_obj_t *obj)
+{
+    return h2o_iovec_init((const char *)(obj + 1), obj->key_len);
+}
+static inline h2o_iovec_t cache_obj_url(const cache_obj_t *obj)
+{
+    return h2o_iovec_init((const char *)(obj + 1) + obj->url_off, obj->url_len);
+}
+/** the body the object reads: its own, or that of the object a 304 refreshed */
+static inline cache_body_t *cache_obj_body(cache_obj_t *obj)
+{
+    return obj->body_owner != NULL ? &obj->body_owner->body_inline : &obj->body_inline;
+}
+static inline const h2o_iovec_t *cache_obj_vary_names(const cache_obj_t *obj)
+{
+    return obj->meta != NULL ? obj->meta->vary_names : NULL;
+}
+static inline h2o_iovec_t cache_obj_vary_key(const cache_obj_t *obj)
+{
+    return obj->meta != NULL ? obj->meta->vary_key : h2o_iovec_init("", 0);
+}
+static inline const h2o_iovec_t *cache_obj_tags(const cache_obj_t *obj, size_t *num)
+{
+    *num = obj->meta != NULL ? obj->meta->num_tags : 0;
+    return obj->meta != NULL ? obj->meta->tags : NULL;
+}
 #define CACHE_OBJ_MAGIC 0x0b1ec7c5u
 
 /** creates a BUSY object with refcnt 1; key is copied, and url too unless it lies inside key */
@@ -183,10 +243,10 @@ static inline int cache_obj_state(cache_obj_t *obj)
 }
 static inline uint64_t cache_obj_avail(cache_obj_t *obj)
 {
-    return atomic_load_explicit(&obj->body->avail, memory_order_acquire);
+    return atomic_load_explicit(&cache_obj_body(obj)->avail, memory_order_acquire);
 }
 
-/** the freshness of a response as the policy decided it (kept compactly) */
+/** the freshness of a response as the policy decided it (kept compactly: see cache_fresh_t) */
 void cache_obj_set_decision(cache_obj_t *obj, const cache_decision_t *d);
 /** the decision back, as far as cache_policy's freshness functions need it (age, ttl, use, stale-if-error) */
 void cache_obj_decision(const cache_obj_t *obj, cache_decision_t *d);

@@ -217,7 +217,9 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     cache_policy_evaluate(&f->cache.policy, h2o_iovec_init(H2O_STRLIT("GET")), &f->req.headers, stale->status, &merged,
                           f->progress.request_time_ms, server_now_ms(), &d);
     cache_obj_set_decision(obj, &d);
-    cache_obj_set_meta(obj, stale->vary_names, stale->num_vary, stale->vary_key, stale->tags, stale->num_tags);
+    size_t num_tags;
+    const h2o_iovec_t *tags = cache_obj_tags(stale, &num_tags);
+    cache_obj_set_meta(obj, cache_obj_vary_names(stale), stale->num_vary, cache_obj_vary_key(stale), tags, num_tags);
     f->progress.revalidated = 1;
     obj->refreshed = 1;
     h2o_headers_t ordered;
@@ -269,11 +271,11 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
             store = cache_mem_store_head(f->cache.mem, obj) == 0;
     }
     if (!store) {
-        log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url.len, obj->url.base);
+        log_debug("not stored: %s (%.*s)", d.reason != NULL ? d.reason : "does not fit", (int)obj->url_len, cache_obj_url(obj).base);
         if (!f->cache.insert)
             cache_mem_remove(f->cache.mem, obj);
         if (d.reason != NULL && h2o_find_header(&f->req.headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
-            cache_mem_mark_pass(f->cache.mem, obj->hash, obj->key, obj->url, server_now_ms(), FILL_HIT_FOR_MISS_MS);
+            cache_mem_mark_pass(f->cache.mem, obj->hash, cache_obj_key(obj), cache_obj_url(obj), server_now_ms(), FILL_HIT_FOR_MISS_MS);
         plain = order_for_delivery(&f->pool, resp, 0, &ordered);
         cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
         make_transient(f);
@@ -492,7 +494,7 @@ static void apply_request_hook(fill_t *f, const hookcall_t *call)
         }
         keep_origin(f, &r->origin);
         if (f->hooks.chosen.kind == HOOK_ORIGIN_S3 && f->hooks.chosen.version_id.len != 0 && f->cache.mem != NULL &&
-            !key_names_version(f->obj->key, f->hooks.chosen.version_id)) {
+            !key_names_version(cache_obj_key(f->obj), f->hooks.chosen.version_id)) {
             /* a pinned object version is shared through the cache only under a key that names it (the key was made before
              * this hook ran): else another version's request could be answered with this one */
             cache_mem_remove(f->cache.mem, f->obj);
@@ -705,7 +707,7 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
     cache_obj_append(f->obj, data, len);
     if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
         /* larger than the cache takes, or purged meanwhile: stream it through */
-        log_debug("not stored: larger than cache.max_object_size (%.*s)", (int)f->obj->url.len, f->obj->url.base);
+        log_debug("not stored: larger than cache.max_object_size (%.*s)", (int)f->obj->url_len, cache_obj_url(f->obj).base);
         make_transient(f);
     }
     if (f->progress.transient) {

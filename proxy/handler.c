@@ -668,11 +668,12 @@ static void read_object(edge_txn_t *txn, cache_obj_t *obj, edge_cache_status_t s
 static int vary_matches(cache_obj_t *obj, void *ctx)
 {
     edge_txn_t *txn = ctx;
-    cache_vary_t vary = {obj->vary_names, obj->num_vary, 0};
+    cache_vary_t vary = {(h2o_iovec_t *)cache_obj_vary_names(obj), obj->num_vary, 0};
     h2o_iovec_t vk;
     if (cache_vary_key(&txn->req->pool, &vary, &txn->req->headers, &vk) != 0)
         return 0;
-    return vk.len == obj->vary_key.len && memcmp(vk.base, obj->vary_key.base, vk.len) == 0;
+    h2o_iovec_t ovk = cache_obj_vary_key(obj);
+    return vk.len == ovk.len && memcmp(vk.base, ovk.base, vk.len) == 0;
 }
 
 /* counts what the delivery turned out to be, once, when its head goes out */

@@ -245,7 +245,7 @@ static void test_object_empty_body_one_block(void **state)
     h2o_header_t h[] = {tok(H2O_TOKEN_CONTENT_LENGTH, "Content-Length", "0")};
     cache_obj_set_head(o, 204, "No Content", h, 1, 1, 0, 0);
     assert_true(o->head_in_seg);
-    assert_int_equal(o->body->first->cap, 0);
+    assert_int_equal(cache_obj_body(o)->first->cap, 0);
     cache_obj_complete(o);
     assert_int_equal(o->content_length, 0);
     assert_string_equal(cache_obj_reason(o), "No Content");
@@ -290,7 +290,7 @@ static void test_object_pass_and_unknown_length(void **state)
     cache_obj_t *o = cache_obj_new(1, s("key"), s("/url"));
     cache_obj_set_head(o, 200, "OK", NULL, 0, 0, 10, 1);
     assert_false(o->head_in_seg);
-    assert_null(o->body->first);
+    assert_null(cache_obj_body(o)->first);
     assert_true(cache_obj_head_bytes(o) > 0);
     cache_obj_release(o);
     o = cache_obj_new(1, s("key"), s("/url"));
@@ -305,6 +305,70 @@ static void test_object_pass_and_unknown_length(void **state)
     cache_obj_release(o);
 }
 
+static void test_object_packed_fields(void **state)
+{
+    /* freshness durations: exact milliseconds below 2^31, whole seconds above, nothing negative */
+    static const int64_t exact[] = {0, 1, 999, 60000, (INT64_C(1) << 31) - 1, (INT64_C(1) << 31) / 1000 * 1000 + 1000,
+                                    INT64_C(31536000000), INT64_C(315360000000)};
+    for (size_t i = 0; i != sizeof(exact) / sizeof(exact[0]); ++i)
+        assert_int_equal(cache_fresh_unpack(cache_fresh_pack(exact[i])), exact[i]);
+    assert_int_equal(cache_fresh_unpack(cache_fresh_pack(INT64_C(300000000123))), INT64_C(300000000000));
+    assert_int_equal(cache_fresh_unpack(cache_fresh_pack(-5)), 0);
+    assert_int_equal(cache_fresh_unpack(cache_fresh_pack(INT64_MAX)), (int64_t)0x7fffffff * 1000);
+    /* through the object's decision */
+    cache_obj_t *o = cache_obj_new(7, s("0\nhost\n/p?q\n"), h2o_iovec_init(NULL, 0));
+    cache_decision_t d, back;
+    memset(&d, 0, sizeof(d));
+    d.response_time_ms = INT64_C(1764745200123);
+    d.initial_age_ms = 1234;
+    d.lifetime_ms = INT64_C(31536000000);
+    d.swr_ms = 500;
+    d.sie_ms = INT64_C(86400000);
+    d.no_cache = 0;
+    d.must_revalidate = 1;
+    cache_obj_set_decision(o, &d);
+    cache_obj_decision(o, &back);
+    assert_int_equal(back.response_time_ms, d.response_time_ms);
+    assert_int_equal(back.initial_age_ms, 1234);
+    assert_int_equal(back.lifetime_ms, d.lifetime_ms);
+    assert_int_equal(back.swr_ms, 500);
+    assert_int_equal(back.sie_ms, d.sie_ms);
+    assert_int_equal(back.no_cache, 0);
+    assert_int_equal(back.must_revalidate, 1);
+    /* key and url: a url outside the key is kept after it */
+    assert_int_equal(cache_obj_key(o).len, 12);
+    assert_memory_equal(cache_obj_key(o).base, "0\nhost\n/p?q\n", 13);
+    assert_int_equal(cache_obj_url(o).len, 0);
+    cache_obj_release(o);
+    const char *key = "0\nhost\n/a/b?x=1\n";
+    o = cache_obj_new(7, s(key), h2o_iovec_init(key + 7, 8));
+    assert_int_equal(cache_obj_url(o).len, 8);
+    assert_memory_equal(cache_obj_url(o).base, "/a/b?x=1", 8);
+    assert_true(cache_obj_url(o).base > cache_obj_key(o).base); /* inside the key */
+    cache_obj_release(o);
+    o = cache_obj_new(7, s(key), s("/elsewhere"));
+    assert_memory_equal(cache_obj_url(o).base, "/elsewhere", 11);
+    assert_memory_equal(cache_obj_key(o).base, key, strlen(key) + 1);
+    /* Vary and tags in their own block, none without them */
+    assert_null(o->meta);
+    assert_int_equal(cache_obj_vary_key(o).len, 0);
+    h2o_iovec_t names[] = {s("accept-encoding"), s("accept-language")}, tags[] = {s("t1"), s(""), s("t3")};
+    cache_obj_set_meta(o, names, 2, s("accept-encoding=gzip\naccept-language\n"), tags, 3);
+    assert_int_equal(o->num_vary, 2);
+    assert_memory_equal(cache_obj_vary_names(o)[1].base, "accept-language", 16);
+    assert_memory_equal(cache_obj_vary_key(o).base, "accept-encoding=gzip\naccept-language\n", 38);
+    size_t n;
+    const h2o_iovec_t *t = cache_obj_tags(o, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(t[1].len, 0);
+    assert_memory_equal(t[2].base, "t3", 3);
+    cache_obj_set_meta(o, NULL, 0, h2o_iovec_init(NULL, 0), NULL, 0);
+    assert_null(o->meta);
+    assert_null(cache_obj_tags(o, &n));
+    assert_int_equal(n, 0);
+    cache_obj_release(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_object_empty_body_one_block),
         cmocka_unit_test(test_object_more_than_announced),
         cmocka_unit_test(test_object_pass_and_unknown_length),
+        cmocka_unit_test(test_object_packed_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static void put(cache_mem_t *m, const char *key, size_t body, const char *tag)
     assert_true(created);
     h2o_iovec_t t = s(tag != NULL ? tag : "");
     cache_obj_set_meta(o, NULL, 0, h2o_iovec_init(NULL, 0), tag != NULL ? &t : NULL, tag != NULL ? 1 : 0);
-    o->fresh.lifetime_ms = 60000;
+    o->fresh.lifetime = cache_fresh_pack(60000);
     assert_int_equal(cache_mem_store_head(m, o), 0);
     cache_obj_set_head(o, 200, "OK", NULL, 0, 0, (int64_t)body, 0);
     if (body != 0) {
@@ -89,7 +89,7 @@ static void test_collapsing_one_busy_per_key(void **state)
     assert_ptr_equal(lk.busy, a);
     cache_obj_release(lk.busy);
     /* once the head is out, a new miss starts a new fetch */
-    a->fresh.lifetime_ms = 1000;
+    a->fresh.lifetime = cache_fresh_pack(1000);
     assert_int_equal(cache_mem_store_head(m, a), 0);
     cache_obj_set_head(a, 200, "OK", NULL, 0, 0, 0, 0);
     cache_obj_t *c = cache_mem_begin(m, 7, s("k"), s("k"), &c3);

@@ -49,12 +49,12 @@ static void test_head_is_copied(void **state)
     assert_int_equal(cache_obj_find_header(o, H2O_TOKEN_ETAG), -1);
     /* a small stored body of known length shares the head's block */
     assert_true(o->head_in_seg);
-    assert_non_null(o->body->first);
-    assert_int_equal(o->body->first->cap, 5);
+    assert_non_null(cache_obj_body(o)->first);
+    assert_int_equal(cache_obj_body(o)->first->cap, 5);
     cache_obj_append(o, "hello", 5);
     cache_obj_complete(o);
-    assert_memory_equal(o->body->first->data, "hello", 5);
-    assert_null(o->body->first->next);
+    assert_memory_equal(cache_obj_body(o)->first->data, "hello", 5);
+    assert_null(cache_obj_body(o)->first->next);
     assert_int_equal(cache_obj_headers(o, &pool, got, &plain), 2); /* the body did not overwrite the head */
     assert_memory_equal(got[1].value.base, "v", 2);
     h2o_mem_clear_pool(&pool);
@@ -116,14 +116,14 @@ static void test_transient_frees_what_readers_took(void **state)
     for (int i = 0; i != 64; ++i) /* 4 MB */
         cache_obj_append(o, buf, sizeof(buf));
     assert_true(cache_obj_window_full(o, 1 << 20));
-    size_t before = o->body->allocated;
+    size_t before = cache_obj_body(o)->allocated;
     uint64_t pos = 0;
     while (pos < (3u << 20)) {
         cache_reader_peek(o, &r, pos, UINT64_MAX, v, 16, &nbytes);
         pos += nbytes;
         cache_reader_ack(o, &r, pos);
     }
-    assert_true(o->body->allocated < before / 2); /* what the only reader took is gone */
+    assert_true(cache_obj_body(o)->allocated < before / 2); /* what the only reader took is gone */
     assert_false(cache_obj_window_full(o, 2 << 20));
     cache_reader_detach(o, &r);
     assert_int_equal(cache_obj_num_readers(o), 0);
