@@ -2164,7 +2164,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->cache.stale_while_revalidate_ms = 0;
     conf->cache.stale_if_error_ms = 0;
     if ((v = map_get(c, root, "cache")) != NULL) {
-        static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", NULL};
+        static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", "disk", NULL};
         if (expect_map(c, v, "cache") != 0 || check_keys(c, v, "cache", ckeys) != 0)
             return -1;
         if (opt_size(c, v, "cache", "memory", &at_least_1mb, &conf->cache.memory) != 0 ||
@@ -2175,6 +2175,20 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
         if (opt_duration_signed(c, v, "cache", "stale_while_revalidate", NULL, &conf->cache.stale_while_revalidate_ms) != 0 ||
             opt_duration_signed(c, v, "cache", "stale_if_error", NULL, &conf->cache.stale_if_error_ms) != 0)
             return -1;
+        /* cache.disk: {path:, size:} (cache/disk.h) */
+        yaml_node_t *dv = map_get(c, v, "disk");
+        if (dv != NULL) {
+            static const char *const dkeys[] = {"path", "size", NULL};
+            static const bounds_t disk_size = {64ull << 20, 1ull << 50, "must be at least 64MB"};
+            if (expect_map(c, dv, "cache.disk") != 0 || check_keys(c, dv, "cache.disk", dkeys) != 0 ||
+                opt_string(c, dv, "cache.disk", "path", &conf->cache.disk_path) != 0 ||
+                opt_size(c, dv, "cache.disk", "size", &disk_size, &conf->cache.disk_size) != 0)
+                return -1;
+            if (conf->cache.disk_path == NULL || conf->cache.disk_path[0] == '\0')
+                return fail(c, dv, "cache.disk.path", "is required (a directory for the disk tier)");
+            if (conf->cache.disk_size == 0)
+                return fail(c, dv, "cache.disk.size", "is required (the bound of the disk tier, e.g. 10GB)");
+        }
     }
     if (conf->cache.max_object_size == 0)
         conf->cache.max_object_size = conf->cache.memory / 8;
@@ -2398,6 +2412,7 @@ void conf_free(conf_t *conf)
         free_listen(&conf->listen[i]);
     free(conf->listen);
     free(conf->access_log.path);
+    free(conf->cache.disk_path);
     free(conf->error_log.path);
     free(conf->distribution.id);
     free(conf->distribution.domain_name);

@@ -289,6 +289,8 @@ typedef struct conf {
         uint64_t max_object_size;
         int64_t stale_while_revalidate_ms;
         int64_t stale_if_error_ms;
+        char *disk_path;    /* cache.disk.path: the disk tier's directory (NULL: no disk tier) */
+        uint64_t disk_size; /* cache.disk.size */
     } cache;
     conf_hook_t *hooks;
     size_t num_hooks;

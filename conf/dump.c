@@ -517,6 +517,13 @@ void conf_dump(const conf_t *conf, FILE *fp)
     fputs("\n  stale_if_error: ", fp);
     duration(fp, (uint64_t)conf->cache.stale_if_error_ms);
     fputc('\n', fp);
+    if (conf->cache.disk_path != NULL) {
+        fputs("  disk:\n    path: ", fp);
+        q(fp, conf->cache.disk_path);
+        fputs("\n    size: ", fp);
+        size(fp, conf->cache.disk_size);
+        fputc('\n', fp);
+    }
     if (conf->num_kv != 0) {
         fputs("kv:\n", fp);
         for (i = 0; i != conf->num_kv; ++i) {

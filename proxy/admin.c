@@ -280,6 +280,25 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
             "counter\nedgehook_cache_evictions_total %" PRIu64 "\n",
             st.evictions);
     }
+    if (handler_disk != NULL) {
+        cache_disk_stats_t ds;
+        cache_disk_stats(handler_disk, &ds);
+#define DISK_METRIC(name, type, help, v) PUT("# HELP edgehook_disk_" name " " help "\n# TYPE edgehook_disk_" name " " type "\nedgehook_disk_" name " %" PRIu64 "\n", (uint64_t)(v))
+        DISK_METRIC("objects", "gauge", "objects in the disk tier", ds.objects);
+        DISK_METRIC("bytes", "gauge", "bytes of the disk tier's segment files", ds.bytes);
+        DISK_METRIC("capacity_bytes", "gauge", "the disk tier's bound (cache.disk.size)", ds.capacity);
+        DISK_METRIC("hits_total", "counter", "objects read back from the disk tier", ds.hits);
+        DISK_METRIC("writes_total", "counter", "objects written to the disk tier", ds.writes);
+        DISK_METRIC("write_bytes_total", "counter", "bytes written to the disk tier", ds.write_bytes);
+        DISK_METRIC("evictions_total", "counter", "objects dropped from the disk tier to stay within cache.disk.size", ds.evictions);
+        DISK_METRIC("reinserted_total", "counter", "objects copied forward when their segment was reclaimed (read since written)", ds.reinserted);
+        DISK_METRIC("corrupt_total", "counter", "disk records that failed their checks (never served)", ds.corrupt);
+        DISK_METRIC("dropped_total", "counter", "objects not written (not fresh, too big, or the write queue full)", ds.dropped);
+        PUT("# HELP edgehook_disk_index_load_seconds how long loading the disk index took at start\n# TYPE "
+            "edgehook_disk_index_load_seconds gauge\nedgehook_disk_index_load_seconds %.6f\n",
+            ds.load_us / 1e6);
+#undef DISK_METRIC
+    }
     lambda_async_metrics(buf);
     storeevents_metrics(buf);
     PUT("# HELP edgehook_origin_requests_by_origin_total requests sent, by origin\n# TYPE edgehook_origin_requests_by_origin_total "
@@ -475,7 +494,11 @@ static void run_job(void *arg)
         return;
     }
     case JOB_PURGE: {
+        /* the disk first: a read from it in flight is a BUSY object in memory, which the memory purge then catches */
+        size_t on_disk = cache_disk_purge(handler_disk, job->purge_kind, job->purge_arg, job->soft);
         size_t purged = cache_mem_purge(handler_cache, job->purge_kind, job->purge_arg, job->soft);
+        if (on_disk > purged)
+            purged = on_disk; /* an object is in both tiers (written through) or on disk only: count it once */
         log_info("admin: purge %s%s: %zu objects", job->what, job->soft ? " (soft)" : "", purged);
         snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, job->soft ? "true" : "false");
         job->status = 200;

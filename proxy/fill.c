@@ -8,6 +8,7 @@
 #include "proxy/fill.h"
 #include "proxy/storeevents.h"
 #include "proxy/gen.h"
+#include "proxy/handler.h"
 #include "proxy/headers.h"
 #include "proxy/hookcall.h"
 #include "base/log.h"
@@ -228,6 +229,7 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     if (d.storable && cache_mem_store_head(f->cache.mem, obj) == 0) {
         f->progress.stored = 1;
         cache_mem_complete(f->cache.mem, obj);
+        cache_disk_store(handler_disk, obj); /* the refreshed head replaces the disk's copy */
     } else {
         cache_mem_remove(f->cache.mem, obj);
     }
@@ -297,8 +299,10 @@ static void publish_body(fill_t *f, h2o_iovec_t body)
     if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0)
         f->progress.stored = 0;
     cache_obj_complete(f->obj);
-    if (f->progress.stored)
+    if (f->progress.stored) {
         cache_mem_complete(f->cache.mem, f->obj);
+        cache_disk_store(handler_disk, f->obj);
+    }
 }
 
 /* ---- hooks ---------------------------------------------------------------------------------------------------------------- */
@@ -737,8 +741,10 @@ static void finish(fill_t *f, int status, const char *err)
     }
     if (err == NULL) {
         cache_obj_complete(f->obj);
-        if (f->progress.stored)
+        if (f->progress.stored) {
             cache_mem_complete(f->cache.mem, f->obj);
+            cache_disk_store(handler_disk, f->obj); /* written through: the disk tier has what memory has */
+        }
     } else {
         if (cache_obj_state(f->obj) != CACHE_OBJ_BUSY)
             log_error("origin %s: response cut short after %llu bytes: %s", f->origin->name,

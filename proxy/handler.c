@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 #include "base/str.h"
+#include "cache/disk.h"
 #include "cache/key.h"
 #include "cache/policy.h"
 #include "proxy/accesslog.h"
@@ -38,6 +39,7 @@
 #define MAX_RESTARTS 3
 
 cache_mem_t *handler_cache;
+cache_disk_t *handler_disk;
 static uint32_t process_tag;
 
 static void on_txn_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
@@ -794,9 +796,25 @@ static req_step_t step_lookup(void *arg)
         txn->lookup.url = cache_key_url_of(txn->lookup.key);
     }
     cache_mem_lookup(handler_cache, txn->lookup.hash, txn->lookup.key, vary_matches, txn, &lk);
+    int busy = lk.busy != NULL;
     if (lk.busy != NULL)
         cache_obj_release(lk.busy); /* cache_mem_begin finds it again, atomically */
     now = server_now_ms();
+    if (lk.found == NULL && !busy && handler_disk != NULL && !txn->lookup.disk_tried &&
+        cache_disk_has(handler_disk, txn->lookup.key, now)) {
+        /* in the disk tier: a disk thread reads it into an object that requests for the key collapse on (a record that cannot
+         * be read makes it fail with CACHE_DISK_RETRY: step_deliver looks up again, and it is a miss) */
+        int created;
+        cache_obj_t *obj = cache_mem_begin(handler_cache, txn->lookup.hash, txn->lookup.key, txn->lookup.url, &created);
+        txn->lookup.disk_tried = 1;
+        txn->fetch.origin_name = txn->behavior->origin->name;
+        read_object(txn, obj, created ? EDGE_CACHE_HIT : EDGE_CACHE_MISS, 0);
+        if (created)
+            cache_disk_load(handler_disk, obj);
+        else
+            metrics_count(METRIC_CACHE_COLLAPSED, 1);
+        return REQ_DELIVER;
+    }
     if (lk.found == NULL)
         return REQ_MISS;
     cache_obj_t *found = lk.found;
@@ -956,6 +974,8 @@ static req_step_t step_deliver(void *arg)
         return REQ_WAIT_AT(REQ_DELIVER);
     case CACHE_OBJ_FAILED: {
         cache_obj_t *fb = cache_obj_fallback(obj);
+        if (fb == NULL && cache_obj_fail_status(obj) == CACHE_DISK_RETRY)
+            return REQ_RESTART; /* a disk record that could not be read: look up again (without the disk) */
         if (fb == NULL) {
             int st = cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502;
             if (txn->errpage.page != NULL) {

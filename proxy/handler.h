@@ -5,6 +5,7 @@
 
 #include <h2o.h>
 #include "cache/memory.h"
+#include "cache/disk.h"
 #include "cache/object.h"
 #include "proxy/gen.h"
 #include "proxy/hookcall.h"
@@ -67,6 +68,7 @@ typedef struct edge_txn {
         uint64_t hash;
         int cacheable;      /* the behavior caches and the method is GET or HEAD */
         int restarts;       /* lookups again after an object that could not serve this request */
+        int disk_tried;     /* the disk tier was asked once: a restart does not read it again */
         cache_obj_t *found; /* REQ_HIT, REQ_STALE_HIT: the stored object to serve; REQ_MISS: the stale one to revalidate (or NULL);
                                a reference the step takes over */
         edge_cache_status_t cache_status;
@@ -127,5 +129,7 @@ h2o_iovec_t handler_client_ip(edge_txn_t *txn);
 
 /** the shared cache (created by the server) */
 extern cache_mem_t *handler_cache;
+/** the disk tier (cache/disk.h), NULL without cache.disk */
+extern cache_disk_t *handler_disk;
 
 #endif

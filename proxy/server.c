@@ -37,6 +37,7 @@
 #include "proxy/s3origin.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
+#include "cache/disk.h"
 #include "proxy/storeevents.h"
 #include <h2o/http1.h> /* H2O_HTTP1_CALLBACKS (needs h2o.h first) */
 #ifdef EDGE_HAVE_STORE_STORE
@@ -776,6 +777,9 @@ static void warn_restart_only(const conf_t *run, const conf_t *new, restart_warn
     if (run->cache.memory != new->cache.memory)
         restart_warn(w, "cache.memory changed (%llu running, %llu in the file); the cache keeps its bound until a restart",
                      (unsigned long long)run->cache.memory, (unsigned long long)new->cache.memory);
+    if ((run->cache.disk_path == NULL) != (new->cache.disk_path == NULL) ||
+        (run->cache.disk_path != NULL && (strcmp(run->cache.disk_path, new->cache.disk_path) != 0 || run->cache.disk_size != new->cache.disk_size)))
+        restart_warn(w, "cache.disk changed; the disk tier is kept as it is until a restart");
     if (run->limits.client_timeout_ms != new->limits.client_timeout_ms)
         restart_warn(w, "limits.client_timeout changed; it applies after a restart");
 }
@@ -1069,6 +1073,18 @@ int server_run(conf_t *conf)
     metrics_init(server.num_workers, server.num_store_loops);
     cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
     handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
+    if (conf->cache.disk_path != NULL) {
+        cache_disk_stats_t ds;
+        if ((handler_disk = cache_disk_open(conf->cache.disk_path, conf->cache.disk_size, handler_cache, conf->cache.max_object_size,
+                                            err, sizeof(err))) == NULL) {
+            log_error("%s: cache.disk: %s", conf->file, err);
+            return start_failed(conf);
+        }
+        cache_disk_stats(handler_disk, &ds);
+        log_info("cache.disk: %s: %llu objects, %llu bytes; index loaded in %.1f ms (%llu journal entries)", conf->cache.disk_path,
+                 (unsigned long long)ds.objects, (unsigned long long)ds.bytes, ds.load_us / 1000.0,
+                 (unsigned long long)ds.load_entries);
+    }
     if (kvapi_open(conf, err, sizeof(err)) != 0) {
         /* the store whose log the message names, or the first */
         size_t k = 0;
@@ -1149,6 +1165,8 @@ int server_run(conf_t *conf)
         status = 1;
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */
     control_stop();
+    cache_disk_close(handler_disk); /* the writes still queued first */
+    handler_disk = NULL;
     lambda_async_close(); /* after the jobs: an Event invoke posted before the stop is queued */
     kvapi_close();
     if (atomic_fetch_sub(&running_ref->refcnt, 1) == 1) {

@@ -1,0 +1,1600 @@
+/* cache/disk.c - the disk tier (cache/disk.h).
+ *
+ * Layout of the directory:
+ *   seg-NNNNNNNN   segment files, appended to one at a time; each holds records (head, key, metadata, block CRCs, body)
+ *   index.log      the journal: one entry per record written (PUT), purged (DEL) or soft-purged (SOFT), appended after the
+ *                  record's data; rewritten whole (index.tmp, then rename) when it holds mostly dead entries
+ * Crash safety: checksummed records. A record is written first, its journal entry after; at start the journal is read
+ * sequentially and stops at the first entry that fails its CRC (a torn append), and an entry whose record lies beyond its
+ * segment's end is dropped. A record's head (with its key and metadata) carries a CRC-32 and so does each 64 KB block of its
+ * body: what does not match is never served (a small object is checked whole before its head is published; a streamed one
+ * block by block before each block is handed to readers). No fsync on the write path (a kill -9 loses nothing the kernel has;
+ * a power loss may lose the last writes, never serve them torn); the journal and the open segment are synced at a clean stop.
+ * Eviction: segments are reclaimed oldest first (a FIFO over the log); an entry read since it was written (freq > 0) is copied
+ * forward into the open segment with one credit less - the reinsertion of S3-FIFO's main queue - the others are dropped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "cache/disk.h"
+#include "cache/key.h"
+#include "cache/policy.h"
+#include "base/log.h"
+
+#define REC_MAGIC 0x31444845u /* "EHD1" */
+#define REC_FIXED 64
+#define JNL_MAGIC 0x314a4845u /* "EHJ1" */
+#define JNL_FIXED 48
+#define MAX_READERS 2
+#define QUEUE_MAX_BYTES (64u << 20)
+
+enum { J_PUT = 1, J_DEL = 2, J_SOFT = 3 };
+
+/* ---- little-endian helpers ------------------------------------------------------------------------------------------------ */
+
+static void put32(char *p, uint32_t v)
+{
+    for (int i = 0; i != 4; ++i)
+        p[i] = (char)(v >> (8 * i));
+}
+static void put64(char *p, uint64_t v)
+{
+    for (int i = 0; i != 8; ++i)
+        p[i] = (char)(v >> (8 * i));
+}
+static uint32_t get32(const char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i != 4; ++i)
+        v |= (uint32_t)(uint8_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t get64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i != 8; ++i)
+        v |= (uint64_t)(uint8_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint32_t crc(uint32_t c, const void *p, size_t len)
+{
+    const Bytef *b = p;
+    while (len != 0) {
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        c = (uint32_t)crc32(c, b, n);
+        b += n;
+        len -= n;
+    }
+    return c;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- a growable buffer ---------------------------------------------------------------------------------------------------- */
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+static void buf_reserve(buf_t *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    if ((b->p = realloc(b->p, cap)) == NULL)
+        h2o_fatal("no memory");
+    b->cap = cap;
+}
+static void buf_add(buf_t *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n != 0)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+static void buf_u8(buf_t *b, uint8_t v)
+{
+    buf_add(b, &v, 1);
+}
+static void buf_u16(buf_t *b, uint16_t v)
+{
+    char x[2] = {(char)v, (char)(v >> 8)};
+    buf_add(b, x, 2);
+}
+static void buf_u32(buf_t *b, uint32_t v)
+{
+    char x[4];
+    put32(x, v);
+    buf_add(b, x, 4);
+}
+static void buf_u64(buf_t *b, uint64_t v)
+{
+    char x[8];
+    put64(x, v);
+    buf_add(b, x, 8);
+}
+static void buf_str(buf_t *b, const char *p, size_t n)
+{
+    buf_u32(b, (uint32_t)n);
+    buf_add(b, p, n);
+}
+
+/* a bounds-checked reader */
+typedef struct cur {
+    const char *p, *end;
+    int bad;
+} cur_t;
+
+static const char *cur_take(cur_t *c, size_t n)
+{
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return NULL;
+    }
+    const char *r = c->p;
+    c->p += n;
+    return r;
+}
+static uint8_t cur_u8(cur_t *c)
+{
+    const char *p = cur_take(c, 1);
+    return p != NULL ? (uint8_t)*p : 0;
+}
+static uint16_t cur_u16(cur_t *c)
+{
+    const char *p = cur_take(c, 2);
+    return p != NULL ? (uint16_t)((uint8_t)p[0] | (uint8_t)p[1] << 8) : 0;
+}
+static uint32_t cur_u32(cur_t *c)
+{
+    const char *p = cur_take(c, 4);
+    return p != NULL ? get32(p) : 0;
+}
+static uint64_t cur_u64(cur_t *c)
+{
+    const char *p = cur_take(c, 8);
+    return p != NULL ? get64(p) : 0;
+}
+static h2o_iovec_t cur_str(cur_t *c)
+{
+    uint32_t n = cur_u32(c);
+    const char *p = cur_take(c, n);
+    return p != NULL ? h2o_iovec_init(p, n) : h2o_iovec_init("", 0);
+}
+
+/* ---- the record format ---------------------------------------------------------------------------------------------------- */
+
+static uint32_t num_blocks(uint64_t body_len)
+{
+    return (uint32_t)((body_len + CACHE_DISK_BLOCK - 1) / CACHE_DISK_BLOCK);
+}
+
+int cache_disk_encode(cache_obj_t *obj, uint64_t hash, char **head, size_t *head_len)
+{
+    buf_t meta = {NULL, 0, 0}, out = {NULL, 0, 0};
+    uint64_t body_len = cache_obj_avail(obj);
+    uint32_t nblocks = num_blocks(body_len);
+    size_t i;
+
+    if (cache_obj_state(obj) != CACHE_OBJ_COMPLETE || obj->key.len > UINT32_MAX / 2)
+        return -1;
+    buf_u32(&meta, (uint32_t)obj->status);
+    buf_u32(&meta, obj->num_headers);
+    buf_u32(&meta, obj->num_plain);
+    buf_u16(&meta, obj->num_vary);
+    buf_u16(&meta, obj->num_tags);
+    buf_u64(&meta, (uint64_t)obj->content_length);
+    buf_u64(&meta, (uint64_t)obj->fresh.response_time_ms);
+    buf_u64(&meta, (uint64_t)obj->fresh.initial_age_ms);
+    buf_u64(&meta, (uint64_t)obj->fresh.lifetime_ms);
+    buf_u64(&meta, (uint64_t)obj->fresh.swr_ms);
+    buf_u64(&meta, (uint64_t)obj->fresh.sie_ms);
+    buf_u8(&meta, obj->fresh.no_cache);
+    buf_u8(&meta, obj->fresh.must_revalidate);
+    buf_u8(&meta, obj->response_hooked);
+    buf_u8(&meta, 0);
+    buf_str(&meta, obj->reason != NULL ? obj->reason : "", obj->reason != NULL ? strlen(obj->reason) : 0);
+    for (i = 0; i != obj->num_headers; ++i) {
+        const h2o_header_t *h = &obj->headers[i];
+        buf_u8(&meta, h->orig_name != NULL ? 1 : 0);
+        buf_str(&meta, h->name->base, h->name->len);
+        buf_str(&meta, h->value.base, h->value.len);
+        if (h->orig_name != NULL)
+            buf_str(&meta, h->orig_name, h->name->len);
+    }
+    for (i = 0; i != obj->num_vary; ++i)
+        buf_str(&meta, obj->vary_names[i].base, obj->vary_names[i].len);
+    buf_str(&meta, obj->vary_key.base, obj->vary_key.len);
+    for (i = 0; i != obj->num_tags; ++i)
+        buf_str(&meta, obj->tags[i].base, obj->tags[i].len);
+    buf_str(&meta, obj->url.base, obj->url.len);
+
+    buf_reserve(&out, REC_FIXED);
+    memset(out.p, 0, REC_FIXED);
+    out.len = REC_FIXED;
+    put32(out.p, REC_MAGIC);
+    put64(out.p + 8, hash);
+    put32(out.p + 16, (uint32_t)obj->key.len);
+    put32(out.p + 20, (uint32_t)meta.len);
+    put64(out.p + 24, body_len);
+    put32(out.p + 32, nblocks);
+    put64(out.p + 40, (uint64_t)now_ms());
+    buf_add(&out, obj->key.base, obj->key.len);
+    buf_add(&out, meta.p, meta.len);
+    free(meta.p);
+    /* the CRC of each block of the body, which may lie in several segments of the object's body */
+    {
+        cache_seg_t *s = obj->body->first;
+        size_t in_seg = 0;
+        uint64_t left = body_len;
+        for (uint32_t b = 0; b != nblocks; ++b) {
+            uint32_t c = (uint32_t)crc32(0, NULL, 0);
+            size_t want = left < CACHE_DISK_BLOCK ? (size_t)left : CACHE_DISK_BLOCK;
+            left -= want;
+            while (want != 0) {
+                if (s == NULL) {
+                    free(out.p);
+                    return -1;
+                }
+                size_t n = s->len - in_seg < want ? s->len - in_seg : want;
+                c = crc(c, s->data + in_seg, n);
+                in_seg += n;
+                want -= n;
+                if (in_seg == s->len) {
+                    s = s->next;
+                    in_seg = 0;
+                }
+            }
+            buf_u32(&out, c);
+        }
+    }
+    while (out.len % 8 != 0)
+        buf_u8(&out, 0);
+    put32(out.p + 4, crc(0, out.p + 8, out.len - 8));
+    *head = out.p;
+    *head_len = out.len;
+    return 0;
+}
+
+int cache_disk_parse_head(const char *buf, size_t len, cache_disk_record_t *rec, size_t *need)
+{
+    if (len < REC_FIXED)
+        return -1;
+    if (get32(buf) != REC_MAGIC || get32(buf + 36) != 0)
+        return -1;
+    uint64_t key_len = get32(buf + 16), meta_len = get32(buf + 20), body_len = get64(buf + 24), nblocks = get32(buf + 32);
+    if (nblocks != num_blocks(body_len) || body_len > (1ull << 40))
+        return -1;
+    uint64_t head_len = REC_FIXED + key_len + meta_len + 4 * nblocks;
+    head_len = (head_len + 7) & ~(uint64_t)7;
+    if (head_len > (64u << 20))
+        return -1;
+    if (head_len > len) {
+        *need = (size_t)head_len;
+        return 1;
+    }
+    if (get32(buf + 4) != crc(0, buf + 8, (size_t)head_len - 8))
+        return -1;
+    rec->hash = get64(buf + 8);
+    rec->body_len = body_len;
+    rec->key = h2o_iovec_init(buf + REC_FIXED, (size_t)key_len);
+    rec->meta = buf + REC_FIXED + key_len;
+    rec->meta_len = (size_t)meta_len;
+    rec->crcs = (const uint8_t *)(rec->meta + meta_len);
+    rec->nblocks = (uint32_t)nblocks;
+    rec->head_len = (size_t)head_len;
+    return 0;
+}
+
+int cache_disk_check_block(const cache_disk_record_t *rec, uint32_t i, const char *data, size_t len)
+{
+    if (i >= rec->nblocks)
+        return -1;
+    uint64_t start = (uint64_t)i * CACHE_DISK_BLOCK, want = rec->body_len - start < CACHE_DISK_BLOCK ? rec->body_len - start : CACHE_DISK_BLOCK;
+    if (len != want)
+        return -1;
+    return get32((const char *)rec->crcs + 4 * i) == crc((uint32_t)crc32(0, NULL, 0), data, len) ? 0 : -1;
+}
+
+int cache_disk_apply_meta(const cache_disk_record_t *rec, cache_obj_t *obj, int transient)
+{
+    cur_t c = {rec->meta, rec->meta + rec->meta_len, 0};
+    int status = (int)cur_u32(&c);
+    uint32_t num_headers = cur_u32(&c), num_plain = cur_u32(&c);
+    uint16_t num_vary = cur_u16(&c), num_tags = cur_u16(&c);
+    int64_t content_length = (int64_t)cur_u64(&c);
+    cache_decision_t d;
+    memset(&d, 0, sizeof(d));
+    d.storable = 1;
+    d.response_time_ms = (int64_t)cur_u64(&c);
+    d.request_time_ms = d.response_time_ms;
+    d.initial_age_ms = (int64_t)cur_u64(&c);
+    d.lifetime_ms = (int64_t)cur_u64(&c);
+    d.swr_ms = (int64_t)cur_u64(&c);
+    d.sie_ms = (int64_t)cur_u64(&c);
+    d.no_cache = cur_u8(&c) != 0;
+    d.must_revalidate = cur_u8(&c) != 0;
+    int hooked = cur_u8(&c) != 0;
+    cur_u8(&c);
+    h2o_iovec_t reason = cur_str(&c);
+    if (c.bad || status < 100 || status > 999 || num_headers > 10000 || (uint64_t)content_length != rec->body_len ||
+        num_plain > num_headers)
+        return -1;
+    h2o_header_t *headers = calloc(num_headers + 1, sizeof(*headers));
+    h2o_iovec_t *names = calloc(num_headers + 1, sizeof(*names));
+    h2o_iovec_t *vt = calloc((size_t)num_vary + num_tags + 1, sizeof(*vt));
+    int ret = -1;
+    if (headers == NULL || names == NULL || vt == NULL)
+        h2o_fatal("no memory");
+    for (uint32_t i = 0; i != num_headers; ++i) {
+        uint8_t flags = cur_u8(&c);
+        h2o_iovec_t name = cur_str(&c), value = cur_str(&c), on = {NULL, 0};
+        if (flags & 1)
+            on = cur_str(&c);
+        if (c.bad || name.len == 0 || flags > 1)
+            goto Exit;
+        const h2o_token_t *t = h2o_lookup_token(name.base, name.len);
+        if (t != NULL) {
+            headers[i].name = (h2o_iovec_t *)&t->buf;
+        } else {
+            names[i] = name;
+            headers[i].name = &names[i];
+        }
+        /* copy_head reads name->len bytes of orig_name */
+        headers[i].orig_name = (flags & 1) && on.len == name.len ? on.base : NULL;
+        headers[i].value = value;
+    }
+    for (size_t i = 0; i != num_vary; ++i)
+        vt[i] = cur_str(&c);
+    vt[num_vary + num_tags] = cur_str(&c); /* the secondary key, kept aside */
+    for (size_t i = 0; i != num_tags; ++i)
+        vt[num_vary + i] = cur_str(&c);
+    h2o_iovec_t url = cur_str(&c);
+    (void)url;
+    if (c.bad || c.p != c.end)
+        goto Exit;
+    {
+        char rbuf[64];
+        snprintf(rbuf, sizeof(rbuf), "%.*s", (int)(reason.len < 63 ? reason.len : 63), reason.base);
+        cache_obj_set_decision(obj, &d);
+        obj->response_hooked = hooked;
+        cache_obj_set_meta(obj, vt, num_vary, vt[num_vary + num_tags], vt + num_vary, num_tags);
+        if (transient)
+            cache_obj_make_transient(obj, NULL);
+        cache_obj_set_head(obj, status, rbuf, headers, num_headers, num_plain, content_length, 0);
+    }
+    ret = 0;
+Exit:
+    free(headers);
+    free(names);
+    free(vt);
+    return ret;
+}
+
+/* ---- the tier ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct seg {
+    uint32_t id;
+    int fd;
+    _Atomic uint32_t refs; /* the list's, and each read in progress */
+    uint64_t size;         /* bytes appended (guarded by the tier's lock) */
+    h2o_linklist_t entries;
+    struct seg *next; /* oldest first */
+} seg_t;
+
+typedef struct dentry {
+    struct dentry *hnext;
+    h2o_linklist_t seglink;
+    seg_t *seg;
+    uint64_t hash, off, len;
+    int64_t expires_ms;
+    uint8_t freq, soft;
+    uint32_t extra_len; /* url, then tags: each a u32 length and its bytes */
+    char extra[];
+} dentry_t;
+
+typedef struct job {
+    struct job *next;
+    cache_obj_t *obj;
+    uint64_t bytes;
+    /* a streamed read in progress */
+    seg_t *seg;
+    uint64_t off, pos;
+    char *head;
+    cache_disk_record_t rec;
+    uint64_t not_before_us;
+    int started;
+    uint64_t hash; /* the disk index's hash of the object's key */
+} job_t;
+
+typedef struct queue {
+    job_t *first, **tail;
+    uint64_t bytes;
+    size_t count;
+} queue_t;
+
+struct cache_disk {
+    char *path;
+    uint64_t capacity, seg_size, promote_max;
+    cache_mem_t *mem;
+
+    pthread_mutex_t lock; /* the index, the segments */
+    dentry_t **buckets;
+    size_t num_buckets, count;
+    seg_t *oldest, *active;
+    uint64_t bytes;
+    uint32_t next_seg_id;
+
+    pthread_mutex_t jlock; /* the journal (taken before lock) */
+    int jfd;
+    uint64_t jbytes;
+    uint64_t extra_bytes; /* of the live entries: what a rewritten journal would hold (with JNL_FIXED + 8 each) */
+
+    pthread_mutex_t qlock; /* the queues */
+    pthread_cond_t wcond, rcond, idle;
+    queue_t wq, rq, parked;
+    int writing, stopping;
+    pthread_t writer, readers[MAX_READERS];
+
+    unsigned char seed[16]; /* the key of the index's hash (SipHash), kept in the directory: the same across restarts */
+    _Atomic uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped;
+    uint64_t load_us, load_entries;
+};
+
+static void q_init(queue_t *q)
+{
+    q->first = NULL;
+    q->tail = &q->first;
+    q->bytes = 0;
+    q->count = 0;
+}
+static void q_push(queue_t *q, job_t *j)
+{
+    j->next = NULL;
+    *q->tail = j;
+    q->tail = &j->next;
+    q->bytes += j->bytes;
+    ++q->count;
+}
+static job_t *q_pop(queue_t *q)
+{
+    job_t *j = q->first;
+    if (j != NULL) {
+        if ((q->first = j->next) == NULL)
+            q->tail = &q->first;
+        q->bytes -= j->bytes;
+        --q->count;
+    }
+    return j;
+}
+
+static void seg_release(seg_t *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        close(s->fd);
+        free(s);
+    }
+}
+
+static void seg_name(cache_disk_t *d, uint32_t id, char *out, size_t len)
+{
+    snprintf(out, len, "%s/seg-%08" PRIu32, d->path, id);
+}
+
+static int pwrite_all(int fd, const char *p, size_t len, uint64_t off);
+static int pread_all(int fd, char *p, size_t len, uint64_t off);
+
+/* the index's hash of a cache key: keyed (clients cannot aim keys at one chain) and stable across restarts */
+static uint64_t disk_hash(cache_disk_t *d, h2o_iovec_t key)
+{
+    return cache_key_siphash24(d->seed, key.base, key.len);
+}
+
+/* reads the hash key from DIR/seed, or draws one and writes it (write-then-rename: never a torn seed) */
+static int load_seed(cache_disk_t *d, char *err, size_t errlen)
+{
+    char name[4096], tmp[4096];
+    snprintf(name, sizeof(name), "%s/seed", d->path);
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        int ok = pread_all(fd, (char *)d->seed, sizeof(d->seed), 0) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+    }
+    if (getrandom(d->seed, sizeof(d->seed), 0) != (ssize_t)sizeof(d->seed)) {
+        snprintf(err, errlen, "no random bytes for the index's hash key");
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/seed.tmp", d->path);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+        pwrite_all(fd, (const char *)d->seed, sizeof(d->seed), 0) != 0 || fsync(fd) != 0 || rename(tmp, name) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    /* a new key: entries hashed under an old one (a lost seed file) can never be found; the journal starts again */
+    snprintf(name, sizeof(name), "%s/index.log", d->path);
+    unlink(name);
+    return 0;
+}
+
+/* ---- the index (d->lock held) --------------------------------------------------------------------------------------------- */
+
+static dentry_t **bucket_of(cache_disk_t *d, uint64_t hash)
+{
+    return &d->buckets[(hash ^ (hash >> 29)) & (d->num_buckets - 1)];
+}
+
+static dentry_t *find_locked(cache_disk_t *d, uint64_t hash)
+{
+    for (dentry_t *e = *bucket_of(d, hash); e != NULL; e = e->hnext)
+        if (e->hash == hash)
+            return e;
+    return NULL;
+}
+
+static void grow_locked(cache_disk_t *d)
+{
+    size_t n = d->num_buckets * 2;
+    dentry_t **b = calloc(n, sizeof(*b)), **old = d->buckets;
+    size_t oldn = d->num_buckets;
+    if (b == NULL)
+        return;
+    d->buckets = b;
+    d->num_buckets = n;
+    for (size_t i = 0; i != oldn; ++i) {
+        for (dentry_t *e = old[i], *next; e != NULL; e = next) {
+            next = e->hnext;
+            dentry_t **p = bucket_of(d, e->hash);
+            e->hnext = *p;
+            *p = e;
+        }
+    }
+    free(old);
+}
+
+static void unlink_locked(cache_disk_t *d, dentry_t *e)
+{
+    dentry_t **p = bucket_of(d, e->hash);
+    while (*p != e)
+        p = &(*p)->hnext;
+    *p = e->hnext;
+    h2o_linklist_unlink(&e->seglink);
+    --d->count;
+    d->extra_bytes -= e->extra_len;
+}
+
+static void insert_locked(cache_disk_t *d, dentry_t *e)
+{
+    dentry_t *old = find_locked(d, e->hash);
+    if (old != NULL) {
+        unlink_locked(d, old);
+        free(old);
+    }
+    dentry_t **p = bucket_of(d, e->hash);
+    e->hnext = *p;
+    *p = e;
+    h2o_linklist_insert(&e->seg->entries, &e->seglink);
+    d->extra_bytes += e->extra_len;
+    if (++d->count > d->num_buckets)
+        grow_locked(d);
+}
+
+static seg_t *seg_of_id_locked(cache_disk_t *d, uint32_t id)
+{
+    for (seg_t *s = d->oldest; s != NULL; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+/* ---- the journal ---------------------------------------------------------------------------------------------------------- */
+
+static void jentry(buf_t *b, int type, uint64_t hash, uint32_t seg, uint64_t off, uint64_t len, int64_t expires, const char *extra,
+                   uint32_t extra_len)
+{
+    uint32_t xl = type == J_PUT ? 8 + extra_len : 0;
+    size_t at = b->len;
+    buf_reserve(b, JNL_FIXED + xl);
+    char *p = b->p + at;
+    memset(p, 0, JNL_FIXED);
+    put32(p, JNL_MAGIC);
+    p[8] = (char)type;
+    put32(p + 12, xl);
+    put64(p + 16, hash);
+    put32(p + 24, seg);
+    put64(p + 32, off);
+    put64(p + 40, len);
+    if (type == J_PUT) {
+        put64(p + JNL_FIXED, (uint64_t)expires);
+        if (extra_len != 0)
+            memcpy(p + JNL_FIXED + 8, extra, extra_len);
+    }
+    b->len += JNL_FIXED + xl;
+    put32(p + 4, crc(0, p + 8, JNL_FIXED - 8 + xl));
+}
+
+/* appends to the journal (jlock held) */
+static void jwrite_locked(cache_disk_t *d, const buf_t *b)
+{
+    size_t done = 0;
+    while (done < b->len) {
+        ssize_t n = write(d->jfd, b->p + done, b->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_error("cache.disk: cannot write %s/index.log: %s", d->path, strerror(errno));
+            return;
+        }
+        done += (size_t)n;
+    }
+    d->jbytes += b->len;
+}
+
+/* the extra of a PUT entry: expires (8 bytes), url and tags */
+static void put_entry_locked(buf_t *b, const dentry_t *e)
+{
+    jentry(b, J_PUT, e->hash, e->seg->id, e->off, e->len, e->expires_ms, e->extra, e->extra_len);
+}
+
+/* the size of the journal if it were rewritten now */
+static uint64_t live_journal_bytes(cache_disk_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    uint64_t n = (uint64_t)d->count * (JNL_FIXED + 8) + d->extra_bytes;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+/* rewrites the journal from the index when it holds mostly dead entries (jlock held) */
+static void compact_journal_locked(cache_disk_t *d)
+{
+    char tmp[4096], final[4096];
+    buf_t b = {NULL, 0, 0};
+    snprintf(tmp, sizeof(tmp), "%s/index.tmp", d->path);
+    snprintf(final, sizeof(final), "%s/index.log", d->path);
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i != d->num_buckets; ++i)
+        for (dentry_t *e = d->buckets[i]; e != NULL; e = e->hnext) {
+            put_entry_locked(&b, e);
+            if (e->soft)
+                jentry(&b, J_SOFT, e->hash, 0, 0, 0, 0, NULL, 0);
+        }
+    pthread_mutex_unlock(&d->lock);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(b.p);
+        return;
+    }
+    size_t done = 0;
+    while (done < b.len) {
+        ssize_t n = write(fd, b.p + done, b.len - done);
+        if (n <= 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    if (done != b.len || fdatasync(fd) != 0 || rename(tmp, final) != 0) {
+        close(fd);
+        unlink(tmp);
+        free(b.p);
+        return;
+    }
+    close(d->jfd);
+    d->jfd = open(final, O_WRONLY | O_APPEND | O_CLOEXEC);
+    d->jbytes = b.len;
+    free(b.p);
+}
+
+/* ---- writing -------------------------------------------------------------------------------------------------------------- */
+
+static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
+{
+    while (len != 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, char *p, size_t len, uint64_t off)
+{
+    while (len != 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* opens a new active segment (writer thread; lock held) */
+static int roll_locked(cache_disk_t *d)
+{
+    char name[4096];
+    seg_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -1;
+    s->id = d->next_seg_id++;
+    seg_name(d, s->id, name, sizeof(name));
+    if ((s->fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+        log_error("cache.disk: cannot create %s: %s", name, strerror(errno));
+        free(s);
+        return -1;
+    }
+    atomic_init(&s->refs, 1);
+    h2o_linklist_init_anchor(&s->entries);
+    if (d->active != NULL)
+        d->active->next = s;
+    else
+        d->oldest = s;
+    d->active = s;
+    return 0;
+}
+
+/* reclaims the oldest segment: entries read since written move forward (reinsertion), the others go (writer thread) */
+static void reclaim_oldest(cache_disk_t *d)
+{
+    typedef struct { uint64_t hash, off, len; } keep_t;
+    keep_t *keep = NULL;
+    size_t nkeep = 0, cap = 0;
+    uint64_t budget;
+    int64_t now = now_ms();
+    char name[4096];
+
+    pthread_mutex_lock(&d->lock);
+    seg_t *s = d->oldest;
+    if (s == NULL || s == d->active) {
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
+    budget = d->seg_size / 2;
+    for (h2o_linklist_t *l = s->entries.next; l != &s->entries; l = l->next) {
+        dentry_t *e = H2O_STRUCT_FROM_MEMBER(dentry_t, seglink, l);
+        if (e->freq > 0 && !e->soft && e->expires_ms > now && e->len <= budget) {
+            if (nkeep == cap && (keep = realloc(keep, (cap = cap ? cap * 2 : 64) * sizeof(*keep))) == NULL)
+                h2o_fatal("no memory");
+            keep[nkeep++] = (keep_t){e->hash, e->off, e->len};
+            budget -= e->len;
+        }
+    }
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&d->lock);
+
+    /* copy the kept records forward (a record does not depend on where it lies) */
+    for (size_t i = 0; i != nkeep; ++i) {
+        char *rec = malloc(keep[i].len);
+        if (rec == NULL || pread_all(s->fd, rec, keep[i].len, keep[i].off) != 0) {
+            free(rec);
+            continue;
+        }
+        pthread_mutex_lock(&d->jlock);
+        pthread_mutex_lock(&d->lock);
+        dentry_t *e = find_locked(d, keep[i].hash);
+        if (e != NULL && e->seg == s && e->off == keep[i].off) {
+            if (d->active->size + keep[i].len > d->seg_size && roll_locked(d) != 0) {
+                pthread_mutex_unlock(&d->lock);
+                pthread_mutex_unlock(&d->jlock);
+                free(rec);
+                continue;
+            }
+            seg_t *a = d->active;
+            uint64_t off = a->size;
+            a->size += keep[i].len;
+            d->bytes += keep[i].len;
+            if (pwrite_all(a->fd, rec, keep[i].len, off) == 0) {
+                h2o_linklist_unlink(&e->seglink);
+                e->seg = a;
+                e->off = off;
+                e->freq--;
+                h2o_linklist_insert(&a->entries, &e->seglink);
+                buf_t b = {NULL, 0, 0};
+                put_entry_locked(&b, e);
+                pthread_mutex_unlock(&d->lock);
+                jwrite_locked(d, &b);
+                free(b.p);
+                atomic_fetch_add(&d->reinserted, 1);
+                pthread_mutex_unlock(&d->jlock);
+                free(rec);
+                continue;
+            }
+        }
+        pthread_mutex_unlock(&d->lock);
+        pthread_mutex_unlock(&d->jlock);
+        free(rec);
+    }
+    free(keep);
+
+    /* what is left in the segment goes, and the segment with it */
+    pthread_mutex_lock(&d->lock);
+    while (!h2o_linklist_is_empty(&s->entries)) {
+        dentry_t *e = H2O_STRUCT_FROM_MEMBER(dentry_t, seglink, s->entries.next);
+        unlink_locked(d, e);
+        free(e);
+        atomic_fetch_add(&d->evictions, 1);
+    }
+    d->oldest = s->next;
+    d->bytes -= s->size;
+    seg_name(d, s->id, name, sizeof(name));
+    unlink(name);
+    pthread_mutex_unlock(&d->lock);
+    seg_release(s); /* the list's */
+    seg_release(s); /* ours */
+}
+
+/* the extra of an index entry: url and tags of the object */
+static char *entry_extra(cache_obj_t *obj, uint32_t *len)
+{
+    buf_t b = {NULL, 0, 0};
+    buf_str(&b, obj->url.base, obj->url.len);
+    buf_u32(&b, obj->num_tags);
+    for (size_t i = 0; i != obj->num_tags; ++i)
+        buf_str(&b, obj->tags[i].base, obj->tags[i].len);
+    *len = (uint32_t)b.len;
+    return b.p;
+}
+
+static void write_object(cache_disk_t *d, cache_obj_t *obj)
+{
+    uint64_t hash = disk_hash(d, obj->key);
+    char *head = NULL, *extra = NULL;
+    size_t head_len;
+    uint32_t extra_len;
+    cache_decision_t dec;
+    int64_t now = now_ms(), ttl;
+
+    cache_obj_decision(obj, &dec);
+    ttl = cache_policy_ttl(&dec, now);
+    if (ttl <= 0 || atomic_load(&obj->invalidated) || cache_disk_encode(obj, hash, &head, &head_len) != 0) {
+        atomic_fetch_add(&d->dropped, 1);
+        return;
+    }
+    uint64_t body_len = cache_obj_avail(obj), len = head_len + body_len;
+    if (len > d->seg_size) {
+        atomic_fetch_add(&d->dropped, 1);
+        free(head);
+        return;
+    }
+    /* room: a new segment when the open one is full, the oldest ones reclaimed while the tier would exceed its size */
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        int full = d->bytes + len > d->capacity && d->oldest != d->active;
+        pthread_mutex_unlock(&d->lock);
+        if (!full)
+            break;
+        reclaim_oldest(d);
+    }
+    pthread_mutex_lock(&d->lock);
+    if ((d->active == NULL || d->active->size + len > d->seg_size) && roll_locked(d) != 0) {
+        pthread_mutex_unlock(&d->lock);
+        free(head);
+        atomic_fetch_add(&d->dropped, 1);
+        return;
+    }
+    seg_t *a = d->active;
+    uint64_t off = a->size;
+    a->size += len;
+    d->bytes += len;
+    pthread_mutex_unlock(&d->lock);
+
+    /* the data first */
+    int ok = pwrite_all(a->fd, head, head_len, off) == 0;
+    uint64_t at = off + head_len, left = body_len;
+    for (cache_seg_t *s = obj->body->first; ok && s != NULL && left != 0; s = s->next) {
+        size_t n = s->len < left ? s->len : (size_t)left;
+        ok = pwrite_all(a->fd, s->data, n, at) == 0;
+        at += n;
+        left -= n;
+    }
+    free(head);
+    if (!ok || left != 0) {
+        atomic_fetch_add(&d->dropped, 1);
+        return;
+    }
+    /* then the index entry */
+    extra = entry_extra(obj, &extra_len);
+    dentry_t *e = malloc(sizeof(*e) + extra_len);
+    if (e == NULL)
+        h2o_fatal("no memory");
+    memset(e, 0, sizeof(*e));
+    e->hash = hash;
+    e->off = off;
+    e->len = len;
+    e->expires_ms = now + ttl;
+    e->extra_len = extra_len;
+    memcpy(e->extra, extra, extra_len);
+    free(extra);
+    buf_t b = {NULL, 0, 0};
+    pthread_mutex_lock(&d->jlock);
+    pthread_mutex_lock(&d->lock);
+    e->seg = a;
+    insert_locked(d, e);
+    put_entry_locked(&b, e);
+    pthread_mutex_unlock(&d->lock);
+    jwrite_locked(d, &b);
+    if (d->jbytes > 2 * (live_journal_bytes(d) + (4u << 20)))
+        compact_journal_locked(d);
+    pthread_mutex_unlock(&d->jlock);
+    free(b.p);
+    atomic_fetch_add(&d->writes, 1);
+    atomic_fetch_add(&d->write_bytes, len);
+}
+
+static void *writer_main(void *arg)
+{
+    cache_disk_t *d = arg;
+    pthread_mutex_lock(&d->qlock);
+    for (;;) {
+        job_t *j = q_pop(&d->wq);
+        if (j == NULL) {
+            pthread_cond_broadcast(&d->idle);
+            if (d->stopping)
+                break;
+            pthread_cond_wait(&d->wcond, &d->qlock);
+            continue;
+        }
+        d->writing = 1;
+        pthread_mutex_unlock(&d->qlock);
+        write_object(d, j->obj);
+        cache_obj_release(j->obj);
+        free(j);
+        pthread_mutex_lock(&d->qlock);
+        d->writing = 0;
+    }
+    pthread_mutex_unlock(&d->qlock);
+    return NULL;
+}
+
+void cache_disk_store(cache_disk_t *d, cache_obj_t *obj)
+{
+    if (d == NULL || obj->hit_for_pass || atomic_load(&obj->store_tag) != 0 || cache_obj_state(obj) != CACHE_OBJ_COMPLETE)
+        return;
+    job_t *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        h2o_fatal("no memory");
+    j->obj = obj;
+    j->bytes = cache_obj_avail(obj);
+    pthread_mutex_lock(&d->qlock);
+    if (d->wq.bytes + j->bytes > QUEUE_MAX_BYTES || d->stopping) {
+        pthread_mutex_unlock(&d->qlock);
+        free(j);
+        atomic_fetch_add(&d->dropped, 1);
+        return;
+    }
+    cache_obj_addref(obj);
+    q_push(&d->wq, j);
+    pthread_cond_signal(&d->wcond);
+    pthread_mutex_unlock(&d->qlock);
+}
+
+void cache_disk_flush(cache_disk_t *d)
+{
+    pthread_mutex_lock(&d->qlock);
+    while (d->wq.first != NULL || d->writing)
+        pthread_cond_wait(&d->idle, &d->qlock);
+    pthread_mutex_unlock(&d->qlock);
+}
+
+/* ---- reading -------------------------------------------------------------------------------------------------------------- */
+
+int cache_disk_has(cache_disk_t *d, h2o_iovec_t key, int64_t now)
+{
+    uint64_t hash = disk_hash(d, key);
+    int has;
+    pthread_mutex_lock(&d->lock);
+    dentry_t *e = find_locked(d, hash);
+    has = e != NULL && !e->soft && e->expires_ms > now;
+    pthread_mutex_unlock(&d->lock);
+    return has;
+}
+
+/* the record of a job's object could not be used: the entry goes (if it is still that record) and the readers look again */
+static void load_failed(cache_disk_t *d, job_t *j, int corrupt)
+{
+    if (corrupt) {
+        atomic_fetch_add(&d->corrupt, 1);
+        pthread_mutex_lock(&d->jlock);
+        pthread_mutex_lock(&d->lock);
+        dentry_t *e = find_locked(d, j->hash);
+        buf_t b = {NULL, 0, 0};
+        if (e != NULL && e->seg == j->seg && e->off == j->off) {
+            unlink_locked(d, e);
+            free(e);
+            jentry(&b, J_DEL, j->hash, 0, 0, 0, 0, NULL, 0);
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (b.len != 0)
+            jwrite_locked(d, &b);
+        pthread_mutex_unlock(&d->jlock);
+        free(b.p);
+    }
+    if (cache_obj_state(j->obj) == CACHE_OBJ_BUSY) {
+        cache_mem_remove(d->mem, j->obj);
+        cache_obj_fail(j->obj, CACHE_DISK_RETRY, "the disk record could not be read", NULL);
+    } else {
+        cache_obj_fail(j->obj, 0, "the disk record is corrupted", NULL);
+    }
+}
+
+static void job_free(job_t *j)
+{
+    if (j->seg != NULL)
+        seg_release(j->seg);
+    free(j->head);
+    cache_obj_release(j->obj);
+    free(j);
+}
+
+/* the first step of a load: the record's head (and the whole of a small body). Returns 1 when a streamed body remains. */
+static int load_start(cache_disk_t *d, job_t *j)
+{
+    cache_obj_t *obj = j->obj;
+    size_t first, need = 0;
+    char *buf;
+    uint64_t len;
+
+    pthread_mutex_lock(&d->lock);
+    j->hash = disk_hash(d, obj->key);
+    dentry_t *e = find_locked(d, j->hash);
+    if (e == NULL || e->soft || e->expires_ms <= now_ms()) {
+        pthread_mutex_unlock(&d->lock);
+        load_failed(d, j, 0);
+        return 0;
+    }
+    if (e->freq < 3)
+        ++e->freq;
+    j->seg = e->seg;
+    atomic_fetch_add(&j->seg->refs, 1);
+    j->off = e->off;
+    len = e->len;
+    pthread_mutex_unlock(&d->lock);
+
+    first = len < 2 * CACHE_DISK_BLOCK ? (size_t)len : 2 * CACHE_DISK_BLOCK;
+    if ((buf = malloc(first)) == NULL)
+        h2o_fatal("no memory");
+    int r = pread_all(j->seg->fd, buf, first, j->off) == 0 ? cache_disk_parse_head(buf, first, &j->rec, &need) : -1;
+    if (r == 1 && need <= len) {
+        char *more = realloc(buf, need);
+        if (more == NULL)
+            h2o_fatal("no memory");
+        buf = more;
+        r = pread_all(j->seg->fd, buf, need, j->off) == 0 ? cache_disk_parse_head(buf, need, &j->rec, &need) : -1;
+        first = need;
+    }
+    if (r != 0 || j->rec.head_len + j->rec.body_len != len || j->rec.hash != j->hash || j->rec.key.len != obj->key.len ||
+        memcmp(j->rec.key.base, obj->key.base, obj->key.len) != 0) {
+        free(buf);
+        load_failed(d, j, 1);
+        return 0;
+    }
+    j->head = buf;
+    j->pos = 0;
+    if (j->rec.body_len <= d->promote_max) {
+        /* read and check it whole before anyone sees its head; it goes to the memory tier */
+        char *body = malloc(j->rec.body_len + 1);
+        if (body == NULL)
+            h2o_fatal("no memory");
+        size_t have = first > j->rec.head_len ? first - j->rec.head_len : 0;
+        if (have > j->rec.body_len)
+            have = (size_t)j->rec.body_len;
+        memcpy(body, buf + j->rec.head_len, have);
+        int ok = have == j->rec.body_len ||
+                 pread_all(j->seg->fd, body + have, (size_t)j->rec.body_len - have, j->off + j->rec.head_len + have) == 0;
+        for (uint32_t b = 0; ok && b != j->rec.nblocks; ++b) {
+            uint64_t at = (uint64_t)b * CACHE_DISK_BLOCK;
+            size_t n = j->rec.body_len - at < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - at) : CACHE_DISK_BLOCK;
+            ok = cache_disk_check_block(&j->rec, b, body + at, n) == 0;
+        }
+        if (!ok || cache_disk_apply_meta(&j->rec, obj, 0) != 0) {
+            free(body);
+            load_failed(d, j, 1);
+            return 0;
+        }
+        int stored = cache_mem_store_head(d->mem, obj) == 0;
+        cache_obj_append(obj, body, (size_t)j->rec.body_len);
+        free(body);
+        if (stored && cache_mem_charge(d->mem, obj, d->promote_max) != 0)
+            stored = 0;
+        cache_obj_complete(obj);
+        if (stored)
+            cache_mem_complete(d->mem, obj);
+        atomic_fetch_add(&d->hits, 1);
+        return 0;
+    }
+    /* too big for memory: streamed, no further ahead of its readers than the window */
+    cache_mem_remove(d->mem, obj);
+    if (cache_disk_apply_meta(&j->rec, obj, 1) != 0) {
+        load_failed(d, j, 1);
+        return 0;
+    }
+    atomic_fetch_add(&d->hits, 1);
+    return 1;
+}
+
+/* streams blocks of a big body; returns 1 when more remains (the job waits for its readers), 0 when done */
+static int load_more(cache_disk_t *d, job_t *j)
+{
+    cache_obj_t *obj = j->obj;
+    char *blk = malloc(CACHE_DISK_BLOCK);
+    if (blk == NULL)
+        h2o_fatal("no memory");
+    for (int n = 0; n != 16 && j->pos < j->rec.body_len; ++n) {
+        if (cache_obj_num_readers(obj) == 0) {
+            cache_obj_fail(obj, 0, "all readers left", NULL);
+            free(blk);
+            return 0;
+        }
+        if (cache_obj_window_full(obj, CACHE_DISK_WINDOW)) {
+            free(blk);
+            return 1;
+        }
+        uint32_t b = (uint32_t)(j->pos / CACHE_DISK_BLOCK);
+        size_t len = j->rec.body_len - j->pos < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - j->pos) : CACHE_DISK_BLOCK;
+        if (pread_all(j->seg->fd, blk, len, j->off + j->rec.head_len + j->pos) != 0 || cache_disk_check_block(&j->rec, b, blk, len) != 0) {
+            free(blk);
+            load_failed(d, j, 1);
+            return 0;
+        }
+        cache_obj_append(obj, blk, len);
+        j->pos += len;
+    }
+    free(blk);
+    if (j->pos < j->rec.body_len)
+        return 1;
+    cache_obj_complete(obj);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    cache_disk_t *d = arg;
+    pthread_mutex_lock(&d->qlock);
+    for (;;) {
+        job_t *j = q_pop(&d->rq);
+        if (j == NULL && d->parked.first != NULL) {
+            /* streamed bodies waiting for their readers: the oldest when it is due */
+            uint64_t now = mono_us();
+            if (d->parked.first->not_before_us <= now || d->stopping) {
+                j = q_pop(&d->parked);
+            } else {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                uint64_t ns = (uint64_t)ts.tv_nsec + (d->parked.first->not_before_us - now) * 1000;
+                ts.tv_sec += (time_t)(ns / 1000000000);
+                ts.tv_nsec = (long)(ns % 1000000000);
+                pthread_cond_timedwait(&d->rcond, &d->qlock, &ts);
+                continue;
+            }
+        }
+        if (j == NULL) {
+            if (d->stopping)
+                break;
+            pthread_cond_wait(&d->rcond, &d->qlock);
+            continue;
+        }
+        pthread_mutex_unlock(&d->qlock);
+        int more;
+        if (!j->started) {
+            j->started = 1;
+            more = load_start(d, j);
+        } else {
+            more = 1;
+        }
+        if (more)
+            more = load_more(d, j);
+        pthread_mutex_lock(&d->qlock);
+        if (more && d->stopping) {
+            pthread_mutex_unlock(&d->qlock);
+            cache_obj_fail(j->obj, 0, "shutting down", NULL);
+            pthread_mutex_lock(&d->qlock);
+            more = 0;
+        }
+        if (more) {
+            if (cache_obj_window_full(j->obj, CACHE_DISK_WINDOW)) {
+                j->not_before_us = mono_us() + 1000;
+                q_push(&d->parked, j);
+            } else {
+                q_push(&d->rq, j);
+            }
+            pthread_cond_signal(&d->rcond);
+        } else {
+            pthread_mutex_unlock(&d->qlock);
+            job_free(j);
+            pthread_mutex_lock(&d->qlock);
+        }
+    }
+    pthread_mutex_unlock(&d->qlock);
+    return NULL;
+}
+
+void cache_disk_load(cache_disk_t *d, cache_obj_t *obj)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        h2o_fatal("no memory");
+    cache_obj_addref(obj);
+    j->obj = obj;
+    pthread_mutex_lock(&d->qlock);
+    q_push(&d->rq, j);
+    pthread_cond_signal(&d->rcond);
+    pthread_mutex_unlock(&d->qlock);
+}
+
+/* ---- purges --------------------------------------------------------------------------------------------------------------- */
+
+static int entry_matches(const dentry_t *e, cache_purge_kind_t kind, h2o_iovec_t arg)
+{
+    cur_t c = {e->extra, e->extra + e->extra_len, 0};
+    h2o_iovec_t url = cur_str(&c);
+    switch (kind) {
+    case CACHE_PURGE_URL:
+        return url.len == arg.len && memcmp(url.base, arg.base, arg.len) == 0;
+    case CACHE_PURGE_PREFIX:
+        return url.len >= arg.len && memcmp(url.base, arg.base, arg.len) == 0;
+    case CACHE_PURGE_TAG: {
+        uint32_t n = cur_u32(&c);
+        for (uint32_t i = 0; i != n && !c.bad; ++i) {
+            h2o_iovec_t t = cur_str(&c);
+            if (!c.bad && t.len == arg.len && memcmp(t.base, arg.base, arg.len) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    default:
+        return 1;
+    }
+}
+
+size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t arg, int soft)
+{
+    size_t purged = 0;
+    buf_t b = {NULL, 0, 0};
+    if (d == NULL)
+        return 0;
+    pthread_mutex_lock(&d->jlock);
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i != d->num_buckets; ++i) {
+        for (dentry_t **p = &d->buckets[i]; *p != NULL;) {
+            dentry_t *e = *p;
+            if (!entry_matches(e, kind, arg) || (soft && e->soft)) {
+                p = &e->hnext;
+                continue;
+            }
+            ++purged;
+            jentry(&b, soft ? J_SOFT : J_DEL, e->hash, 0, 0, 0, 0, NULL, 0);
+            if (soft) {
+                e->soft = 1;
+                p = &e->hnext;
+            } else {
+                *p = e->hnext;
+                h2o_linklist_unlink(&e->seglink);
+                --d->count;
+                d->extra_bytes -= e->extra_len;
+                free(e);
+            }
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (b.len != 0)
+        jwrite_locked(d, &b);
+    pthread_mutex_unlock(&d->jlock);
+    free(b.p);
+    return purged;
+}
+
+/* ---- opening: the journal read back --------------------------------------------------------------------------------------- */
+
+static int load_index(cache_disk_t *d, char *err, size_t errlen)
+{
+    char name[4096];
+    struct stat st;
+    uint64_t t0 = mono_us();
+    int64_t now = now_ms();
+    uint32_t max_id = 0;
+
+    /* the segments (a few dozen files) */
+    DIR *dir = opendir(d->path);
+    if (dir == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", d->path, strerror(errno));
+        return -1;
+    }
+    seg_t *list = NULL;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        unsigned id;
+        char tail;
+        if (sscanf(de->d_name, "seg-%8u%c", &id, &tail) != 1)
+            continue;
+        seg_t *s = calloc(1, sizeof(*s));
+        if (s == NULL)
+            h2o_fatal("no memory");
+        s->id = id;
+        seg_name(d, id, name, sizeof(name));
+        if ((s->fd = open(name, O_RDWR | O_CLOEXEC)) < 0 || fstat(s->fd, &st) != 0) {
+            if (s->fd >= 0)
+                close(s->fd);
+            free(s);
+            continue;
+        }
+        s->size = (uint64_t)st.st_size;
+        atomic_init(&s->refs, 1);
+        h2o_linklist_init_anchor(&s->entries);
+        /* sorted by id: oldest first */
+        seg_t **p = &list;
+        while (*p != NULL && (*p)->id < s->id)
+            p = &(*p)->next;
+        s->next = *p;
+        *p = s;
+        if (id >= max_id)
+            max_id = id + 1;
+    }
+    closedir(dir);
+    d->oldest = list;
+    for (seg_t *s = list; s != NULL; s = s->next) {
+        d->bytes += s->size;
+        d->active = s;
+    }
+    d->next_seg_id = max_id + 1;
+
+    /* the journal, read sequentially */
+    snprintf(name, sizeof(name), "%s/index.log", d->path);
+    int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size, pos = 0;
+    char *j = malloc(size + 1);
+    if (j == NULL || (size != 0 && pread_all(fd, j, size, 0) != 0)) {
+        snprintf(err, errlen, "cannot read %s", name);
+        free(j);
+        close(fd);
+        return -1;
+    }
+    seg_t *last_seg = NULL;
+    while (pos + JNL_FIXED <= size) {
+        const char *p = j + pos;
+        uint32_t extra_len = get32(p + 12);
+        if (get32(p) != JNL_MAGIC || extra_len > (1u << 20) || pos + JNL_FIXED + extra_len > size ||
+            get32(p + 4) != crc(0, p + 8, JNL_FIXED - 8 + extra_len))
+            break; /* a torn or damaged tail: the journal ends here */
+        int type = (uint8_t)p[8];
+        uint64_t hash = get64(p + 16);
+        ++d->load_entries;
+        if (type == J_PUT) {
+            uint32_t id = get32(p + 24);
+            uint64_t off = get64(p + 32), len = get64(p + 40);
+            seg_t *s = last_seg != NULL && last_seg->id == id ? last_seg : seg_of_id_locked(d, id);
+            cur_t c = {p + JNL_FIXED, p + JNL_FIXED + extra_len, 0};
+            int64_t expires = (int64_t)cur_u64(&c);
+            if (s != NULL && !c.bad && extra_len >= 8 && off + len <= s->size && expires > now) {
+                last_seg = s;
+                dentry_t *e = malloc(sizeof(*e) + extra_len - 8);
+                if (e == NULL)
+                    h2o_fatal("no memory");
+                memset(e, 0, sizeof(*e));
+                e->hash = hash;
+                e->seg = s;
+                e->off = off;
+                e->len = len;
+                e->expires_ms = expires;
+                e->extra_len = extra_len - 8;
+                memcpy(e->extra, p + JNL_FIXED + 8, extra_len - 8);
+                insert_locked(d, e);
+            } else {
+                dentry_t *old = find_locked(d, hash);
+                if (old != NULL) {
+                    unlink_locked(d, old);
+                    free(old);
+                }
+            }
+        } else if (type == J_DEL || type == J_SOFT) {
+            dentry_t *e = find_locked(d, hash);
+            if (e != NULL && type == J_DEL) {
+                unlink_locked(d, e);
+                free(e);
+            } else if (e != NULL) {
+                e->soft = 1;
+            }
+        }
+        pos += JNL_FIXED + extra_len;
+    }
+    free(j);
+    if (pos != size && ftruncate(fd, (off_t)pos) != 0) {
+        snprintf(err, errlen, "cannot truncate %s: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    d->jfd = open(name, O_WRONLY | O_APPEND | O_CLOEXEC);
+    d->jbytes = pos;
+    /* segments nothing points to any more go (their space counts no more) */
+    for (seg_t **p = &d->oldest; *p != NULL;) {
+        seg_t *s = *p;
+        if (h2o_linklist_is_empty(&s->entries)) {
+            *p = s->next;
+            d->bytes -= s->size;
+            seg_name(d, s->id, name, sizeof(name));
+            unlink(name);
+            seg_release(s);
+        } else {
+            p = &s->next;
+        }
+    }
+    d->active = NULL;
+    for (seg_t *s = d->oldest; s != NULL; s = s->next)
+        d->active = s;
+    /* appends go to a new segment: the tail of the last one may hold a record cut short */
+    if (roll_locked(d) != 0) {
+        snprintf(err, errlen, "cannot create a segment in %s", d->path);
+        return -1;
+    }
+    d->load_us = mono_us() - t0;
+    return 0;
+}
+
+cache_disk_t *cache_disk_open(const char *path, uint64_t size, cache_mem_t *mem, uint64_t promote_max, char *err, size_t errlen)
+{
+    cache_disk_t *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        h2o_fatal("no memory");
+    d->path = strdup(path);
+    d->capacity = size;
+    d->seg_size = size / 16;
+    if (d->seg_size < (4u << 20))
+        d->seg_size = 4u << 20;
+    if (d->seg_size > (256u << 20))
+        d->seg_size = 256u << 20;
+    d->mem = mem;
+    d->promote_max = promote_max;
+    d->num_buckets = 1024;
+    d->buckets = calloc(d->num_buckets, sizeof(*d->buckets));
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->jlock, NULL);
+    pthread_mutex_init(&d->qlock, NULL);
+    pthread_cond_init(&d->wcond, NULL);
+    pthread_cond_init(&d->rcond, NULL);
+    pthread_cond_init(&d->idle, NULL);
+    q_init(&d->wq);
+    q_init(&d->rq);
+    q_init(&d->parked);
+    d->jfd = -1;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        goto Fail;
+    }
+    if (load_seed(d, err, errlen) != 0 || load_index(d, err, errlen) != 0)
+        goto Fail;
+    if (pthread_create(&d->writer, NULL, writer_main, d) != 0)
+        h2o_fatal("cannot start the disk writer");
+    for (int i = 0; i != MAX_READERS; ++i)
+        if (pthread_create(&d->readers[i], NULL, reader_main, d) != 0)
+            h2o_fatal("cannot start a disk reader");
+    return d;
+Fail:
+    d->stopping = 1;
+    for (seg_t *s = d->oldest, *next; s != NULL; s = next) {
+        next = s->next;
+        seg_release(s);
+    }
+    for (size_t i = 0; i != d->num_buckets; ++i)
+        for (dentry_t *e = d->buckets[i], *next; e != NULL; e = next) {
+            next = e->hnext;
+            free(e);
+        }
+    free(d->buckets);
+    if (d->jfd >= 0)
+        close(d->jfd);
+    free(d->path);
+    free(d);
+    return NULL;
+}
+
+void cache_disk_close(cache_disk_t *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->qlock);
+    d->stopping = 1;
+    pthread_cond_broadcast(&d->wcond);
+    pthread_cond_broadcast(&d->rcond);
+    pthread_mutex_unlock(&d->qlock);
+    pthread_join(d->writer, NULL);
+    for (int i = 0; i != MAX_READERS; ++i)
+        pthread_join(d->readers[i], NULL);
+    /* jobs left in the read queue (a stop while they waited) */
+    while (d->parked.first != NULL)
+        q_push(&d->rq, q_pop(&d->parked));
+    for (job_t *j; (j = q_pop(&d->rq)) != NULL;) {
+        if (cache_obj_state(j->obj) == CACHE_OBJ_BUSY)
+            cache_mem_remove(d->mem, j->obj);
+        if (cache_obj_state(j->obj) != CACHE_OBJ_COMPLETE && cache_obj_state(j->obj) != CACHE_OBJ_FAILED)
+            cache_obj_fail(j->obj, 503, "shutting down", NULL);
+        job_free(j);
+    }
+    if (d->active != NULL)
+        fdatasync(d->active->fd);
+    if (d->jfd >= 0) {
+        fdatasync(d->jfd);
+        close(d->jfd);
+    }
+    for (seg_t *s = d->oldest, *next; s != NULL; s = next) {
+        next = s->next;
+        seg_release(s);
+    }
+    for (size_t i = 0; i != d->num_buckets; ++i)
+        for (dentry_t *e = d->buckets[i], *next; e != NULL; e = next) {
+            next = e->hnext;
+            free(e);
+        }
+    free(d->buckets);
+    pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->jlock);
+    pthread_mutex_destroy(&d->qlock);
+    pthread_cond_destroy(&d->wcond);
+    pthread_cond_destroy(&d->rcond);
+    pthread_cond_destroy(&d->idle);
+    free(d->path);
+    free(d);
+}
+
+void cache_disk_stats(cache_disk_t *d, cache_disk_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&d->lock);
+    out->capacity = d->capacity;
+    out->bytes = d->bytes;
+    out->objects = d->count;
+    for (seg_t *s = d->oldest; s != NULL; s = s->next)
+        ++out->segments;
+    pthread_mutex_unlock(&d->lock);
+    out->hits = atomic_load(&d->hits);
+    out->writes = atomic_load(&d->writes);
+    out->write_bytes = atomic_load(&d->write_bytes);
+    out->evictions = atomic_load(&d->evictions);
+    out->reinserted = atomic_load(&d->reinserted);
+    out->corrupt = atomic_load(&d->corrupt);
+    out->dropped = atomic_load(&d->dropped);
+    out->load_us = d->load_us;
+    out->load_entries = d->load_entries;
+}

@@ -1,0 +1,81 @@
+/* cache/disk.h - the disk tier: stored responses written through to log-structured segment files, found again through an
+ * in-memory index that an append-only journal rebuilds at start (and after kill -9). Every record carries CRC-32s (its head,
+ * and each 64 KB block of its body): a torn or corrupted record is never served. Reads and writes run on the tier's own
+ * threads, never on the event loops. */
+#ifndef EDGE_CACHE_DISK_H
+#define EDGE_CACHE_DISK_H
+
+#include <stdint.h>
+#include <h2o.h>
+#include "cache/memory.h"
+#include "cache/object.h"
+
+typedef struct cache_disk cache_disk_t;
+
+/** the fail status (cache_obj_fail) of an object whose disk record could not be read: the request looks the key up again,
+ * and the disk entry is gone (it is a miss then) */
+#define CACHE_DISK_RETRY 1
+
+/** bytes of a body read (or streamed) per block; each block has its own CRC-32 */
+#define CACHE_DISK_BLOCK (64 * 1024)
+/** how far a body streamed from disk (one too big for memory) runs ahead of its slowest reader */
+#define CACHE_DISK_WINDOW (1024 * 1024)
+
+/**
+ * Opens (creating it if needed) the tier in directory `path`, bounded to `size` bytes of segment files, and loads its index
+ * from the journal. Objects read back go to `mem` when they are at most `promote_max` bytes (else they are streamed). NULL
+ * with a message in err on failure.
+ */
+cache_disk_t *cache_disk_open(const char *path, uint64_t size, cache_mem_t *mem, uint64_t promote_max, char *err, size_t errlen);
+/** stops the threads (pending writes are written first), syncs and closes */
+void cache_disk_close(cache_disk_t *d);
+
+/** write-through: queues a COMPLETE stored object for writing (any thread; the object is referenced until written) */
+void cache_disk_store(cache_disk_t *d, cache_obj_t *obj);
+
+/** true when the disk index holds a fresh, not soft-purged entry for the key (counts nothing) */
+int cache_disk_has(cache_disk_t *d, h2o_iovec_t key, int64_t now_ms);
+/**
+ * Reads the record of obj's hash into obj (BUSY, created by cache_mem_begin) on a disk thread: its head, then its body. An
+ * object up to promote_max bytes is read whole and checked before its head is published, and stays in the memory tier; a
+ * larger one is streamed block by block (made transient, held to CACHE_DISK_WINDOW ahead of its readers). When the record is
+ * missing, belongs to another key or fails its checks, obj fails with CACHE_DISK_RETRY (and is removed from the memory index).
+ */
+void cache_disk_load(cache_disk_t *d, cache_obj_t *obj);
+
+/** the purges of cache/memory.h on the disk index (URL, prefix, tag, all; soft marks entries stale: they are not served) */
+size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t arg, int soft);
+
+typedef struct cache_disk_stats {
+    uint64_t capacity, bytes, objects, segments;
+    uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped;
+    uint64_t load_us, load_entries;
+} cache_disk_stats_t;
+void cache_disk_stats(cache_disk_t *d, cache_disk_stats_t *out);
+/** waits until every queued write is on disk (tests, benchmarks, shutdown) */
+void cache_disk_flush(cache_disk_t *d);
+
+/* ---- the record format (exposed for the unit tests and the fuzz target) --------------------------------------------------- */
+
+/** serialises obj (COMPLETE) into a record: *head gets header, key, metadata and block CRCs (malloc'ed, *head_len bytes); the
+ * body follows it on disk as it is in the object. `hash` is the disk index's hash of the key. Returns 0, or -1 when the object cannot be written. */
+int cache_disk_encode(cache_obj_t *obj, uint64_t hash, char **head, size_t *head_len);
+/** what a record's head says, parsed from `buf` (at least the record's head); pointers go into buf */
+typedef struct cache_disk_record {
+    uint64_t hash, body_len;
+    h2o_iovec_t key;
+    const char *meta;
+    size_t meta_len;
+    const uint8_t *crcs; /* one little-endian CRC-32 per block of the body */
+    uint32_t nblocks;
+    size_t head_len; /* the bytes before the body */
+} cache_disk_record_t;
+/** checks and parses a record head: 0, or -1 (not a record, torn, corrupted); `*need` gets the head length when buf is too
+ * short to hold it (returns 1 then) */
+int cache_disk_parse_head(const char *buf, size_t len, cache_disk_record_t *rec, size_t *need);
+/** applies the metadata of a parsed record to obj (BUSY): decision, meta, head (published); 0 or -1 when malformed */
+int cache_disk_apply_meta(const cache_disk_record_t *rec, cache_obj_t *obj, int transient);
+/** checks block i of the body */
+int cache_disk_check_block(const cache_disk_record_t *rec, uint32_t i, const char *data, size_t len);
+
+#endif
