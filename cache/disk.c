@@ -38,6 +38,7 @@
 #define QUEUE_MAX_BYTES (64u << 20)
 
 enum { J_PUT = 1, J_DEL = 2, J_SOFT = 3 };
+enum { JOB_STORE = 0, JOB_STREAM_BEGIN, JOB_STREAM_DATA, JOB_STREAM_END };
 
 /* ---- little-endian helpers ------------------------------------------------------------------------------------------------ */
 
@@ -194,14 +195,14 @@ static uint32_t num_blocks(uint64_t body_len)
     return (uint32_t)((body_len + CACHE_DISK_BLOCK - 1) / CACHE_DISK_BLOCK);
 }
 
-int cache_disk_encode(cache_obj_t *obj, uint64_t hash, char **head, size_t *head_len)
+/* the head of a record: fixed part, key, metadata, block CRCs (crcs NULL: zeros, to be filled in later) */
+static int encode_head(cache_obj_t *obj, uint64_t hash, uint64_t body_len, const uint32_t *crcs, char **head, size_t *head_len)
 {
     buf_t meta = {NULL, 0, 0}, out = {NULL, 0, 0};
-    uint64_t body_len = cache_obj_avail(obj);
     uint32_t nblocks = num_blocks(body_len);
     size_t i;
 
-    if (cache_obj_state(obj) != CACHE_OBJ_COMPLETE || obj->key.len > UINT32_MAX / 2)
+    if (obj->key.len > UINT32_MAX / 2 || cache_obj_state(obj) == CACHE_OBJ_BUSY)
         return -1;
     buf_u32(&meta, (uint32_t)obj->status);
     buf_u32(&meta, obj->num_headers);
@@ -247,38 +248,58 @@ int cache_disk_encode(cache_obj_t *obj, uint64_t hash, char **head, size_t *head
     buf_add(&out, obj->key.base, obj->key.len);
     buf_add(&out, meta.p, meta.len);
     free(meta.p);
-    /* the CRC of each block of the body, which may lie in several segments of the object's body */
-    {
-        cache_seg_t *s = obj->body->first;
-        size_t in_seg = 0;
-        uint64_t left = body_len;
-        for (uint32_t b = 0; b != nblocks; ++b) {
-            uint32_t c = (uint32_t)crc32(0, NULL, 0);
-            size_t want = left < CACHE_DISK_BLOCK ? (size_t)left : CACHE_DISK_BLOCK;
-            left -= want;
-            while (want != 0) {
-                if (s == NULL) {
-                    free(out.p);
-                    return -1;
-                }
-                size_t n = s->len - in_seg < want ? s->len - in_seg : want;
-                c = crc(c, s->data + in_seg, n);
-                in_seg += n;
-                want -= n;
-                if (in_seg == s->len) {
-                    s = s->next;
-                    in_seg = 0;
-                }
-            }
-            buf_u32(&out, c);
-        }
-    }
+    for (uint32_t b = 0; b != nblocks; ++b)
+        buf_u32(&out, crcs != NULL ? crcs[b] : 0);
     while (out.len % 8 != 0)
         buf_u8(&out, 0);
     put32(out.p + 4, crc(0, out.p + 8, out.len - 8));
     *head = out.p;
     *head_len = out.len;
     return 0;
+}
+
+/* the CRC-32 of each block of a body, which may lie across several of the object's segments */
+static uint32_t *body_crcs(cache_obj_t *obj, uint64_t body_len)
+{
+    uint32_t nblocks = num_blocks(body_len);
+    uint32_t *crcs = malloc(sizeof(uint32_t) * (nblocks + 1));
+    cache_seg_t *s = obj->body->first;
+    size_t in_seg = 0;
+    uint64_t left = body_len;
+    if (crcs == NULL)
+        h2o_fatal("no memory");
+    for (uint32_t b = 0; b != nblocks; ++b) {
+        uint32_t c = (uint32_t)crc32(0, NULL, 0);
+        size_t want = left < CACHE_DISK_BLOCK ? (size_t)left : CACHE_DISK_BLOCK;
+        left -= want;
+        while (want != 0) {
+            if (s == NULL) {
+                free(crcs);
+                return NULL;
+            }
+            size_t n = s->len - in_seg < want ? s->len - in_seg : want;
+            c = crc(c, s->data + in_seg, n);
+            in_seg += n;
+            want -= n;
+            if (in_seg == s->len) {
+                s = s->next;
+                in_seg = 0;
+            }
+        }
+        crcs[b] = c;
+    }
+    return crcs;
+}
+
+int cache_disk_encode(cache_obj_t *obj, uint64_t hash, char **head, size_t *head_len)
+{
+    uint64_t body_len = cache_obj_avail(obj);
+    uint32_t *crcs;
+    if (cache_obj_state(obj) != CACHE_OBJ_COMPLETE || (crcs = body_crcs(obj, body_len)) == NULL)
+        return -1;
+    int r = encode_head(obj, hash, body_len, crcs, head, head_len);
+    free(crcs);
+    return r;
 }
 
 int cache_disk_parse_head(const char *buf, size_t len, cache_disk_record_t *rec, size_t *need)
@@ -420,6 +441,10 @@ typedef struct dentry {
 
 typedef struct job {
     struct job *next;
+    int kind; /* JOB_* */
+    struct cache_disk_stream *stream;
+    char *data; /* JOB_STREAM_DATA */
+    size_t len;
     cache_obj_t *obj;
     uint64_t bytes;
     /* a streamed read in progress */
@@ -872,12 +897,77 @@ static char *entry_extra(cache_obj_t *obj, uint32_t *len)
     return b.p;
 }
 
+/* room for len bytes: a new segment when the open one is full, the oldest ones reclaimed while the tier would exceed its size
+ * (writer thread). *seg gets a reference. */
+static int reserve(cache_disk_t *d, uint64_t len, seg_t **seg, uint64_t *off)
+{
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        int full = d->bytes + len > d->capacity && d->oldest != d->active;
+        pthread_mutex_unlock(&d->lock);
+        if (!full)
+            break;
+        reclaim_oldest(d);
+    }
+    pthread_mutex_lock(&d->lock);
+    if ((d->active == NULL || d->active->size + len > d->seg_size) && roll_locked(d) != 0) {
+        pthread_mutex_unlock(&d->lock);
+        return -1;
+    }
+    *seg = d->active;
+    atomic_fetch_add(&d->active->refs, 1);
+    *off = d->active->size;
+    d->active->size += len;
+    d->bytes += len;
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
+/* adds the index entry of a record written at (seg, off), and its journal entry (writer thread); 0, or -1 when the segment was
+ * reclaimed meanwhile */
+static int publish_entry(cache_disk_t *d, cache_obj_t *obj, uint64_t hash, seg_t *seg, uint64_t off, uint64_t len, int64_t expires)
+{
+    uint32_t extra_len;
+    char *extra = entry_extra(obj, &extra_len);
+    dentry_t *e = malloc(sizeof(*e) + extra_len);
+    if (e == NULL)
+        h2o_fatal("no memory");
+    memset(e, 0, sizeof(*e));
+    e->hash = hash;
+    e->off = off;
+    e->len = len;
+    e->expires_ms = expires;
+    e->extra_len = extra_len;
+    memcpy(e->extra, extra, extra_len);
+    free(extra);
+    buf_t b = {NULL, 0, 0};
+    pthread_mutex_lock(&d->jlock);
+    pthread_mutex_lock(&d->lock);
+    if (seg_of_id_locked(d, seg->id) != seg) {
+        pthread_mutex_unlock(&d->lock);
+        pthread_mutex_unlock(&d->jlock);
+        free(e);
+        return -1;
+    }
+    e->seg = seg;
+    insert_locked(d, e);
+    put_entry_locked(&b, e);
+    pthread_mutex_unlock(&d->lock);
+    jwrite_locked(d, &b);
+    if (d->jbytes > 2 * (live_journal_bytes(d) + (4u << 20)))
+        compact_journal_locked(d);
+    pthread_mutex_unlock(&d->jlock);
+    free(b.p);
+    atomic_fetch_add(&d->writes, 1);
+    atomic_fetch_add(&d->write_bytes, len);
+    return 0;
+}
+
 static void write_object(cache_disk_t *d, cache_obj_t *obj)
 {
     uint64_t hash = disk_hash(d, obj->key);
-    char *head = NULL, *extra = NULL;
+    char *head = NULL;
     size_t head_len;
-    uint32_t extra_len;
     cache_decision_t dec;
     int64_t now = now_ms(), ttl;
 
@@ -893,28 +983,13 @@ static void write_object(cache_disk_t *d, cache_obj_t *obj)
         free(head);
         return;
     }
-    /* room: a new segment when the open one is full, the oldest ones reclaimed while the tier would exceed its size */
-    for (;;) {
-        pthread_mutex_lock(&d->lock);
-        int full = d->bytes + len > d->capacity && d->oldest != d->active;
-        pthread_mutex_unlock(&d->lock);
-        if (!full)
-            break;
-        reclaim_oldest(d);
-    }
-    pthread_mutex_lock(&d->lock);
-    if ((d->active == NULL || d->active->size + len > d->seg_size) && roll_locked(d) != 0) {
-        pthread_mutex_unlock(&d->lock);
+    seg_t *a;
+    uint64_t off;
+    if (reserve(d, len, &a, &off) != 0) {
         free(head);
         atomic_fetch_add(&d->dropped, 1);
         return;
     }
-    seg_t *a = d->active;
-    uint64_t off = a->size;
-    a->size += len;
-    d->bytes += len;
-    pthread_mutex_unlock(&d->lock);
-
     /* the data first */
     int ok = pwrite_all(a->fd, head, head_len, off) == 0;
     uint64_t at = off + head_len, left = body_len;
@@ -925,37 +1000,149 @@ static void write_object(cache_disk_t *d, cache_obj_t *obj)
         left -= n;
     }
     free(head);
-    if (!ok || left != 0) {
+    if (!ok || left != 0 || publish_entry(d, obj, hash, a, off, len, now + ttl) != 0)
         atomic_fetch_add(&d->dropped, 1);
+    seg_release(a);
+}
+
+/* ---- streamed writes: a body too big for memory, written as it arrives -------------------------------------------------- */
+
+struct cache_disk_stream {
+    cache_disk_t *d;
+    cache_obj_t *obj; /* holds the head (not the body); a reference */
+    uint64_t hash, body_len;
+    int64_t expires_ms;
+    /* the fill's side */
+    uint64_t received;
+    int given_up;
+    _Atomic uint64_t queued; /* bytes handed over and not yet written */
+    /* the writer's side */
+    seg_t *seg;
+    uint64_t off, written;
+    size_t head_len;
+    uint32_t *crcs, cur;
+    int failed;
+};
+
+static void stream_job(cache_disk_t *d, cache_disk_stream_t *st, int kind, char *data, size_t len)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        h2o_fatal("no memory");
+    j->kind = kind;
+    j->stream = st;
+    j->data = data;
+    j->len = len;
+    j->bytes = len;
+    pthread_mutex_lock(&d->qlock);
+    q_push(&d->wq, j);
+    pthread_cond_signal(&d->wcond);
+    pthread_mutex_unlock(&d->qlock);
+}
+
+uint64_t cache_disk_max_object(cache_disk_t *d)
+{
+    return d != NULL ? d->seg_size - (d->seg_size / 16) : 0;
+}
+
+cache_disk_stream_t *cache_disk_stream_begin(cache_disk_t *d, cache_obj_t *head, uint64_t body_len)
+{
+    cache_decision_t dec;
+    int64_t now = now_ms(), ttl;
+    if (d == NULL || body_len > cache_disk_max_object(d) || head->hit_for_pass || atomic_load(&head->store_tag) != 0)
+        return NULL;
+    cache_obj_decision(head, &dec);
+    if ((ttl = cache_policy_ttl(&dec, now)) <= 0)
+        return NULL;
+    cache_disk_stream_t *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        h2o_fatal("no memory");
+    st->d = d;
+    st->obj = head;
+    cache_obj_addref(head);
+    st->hash = disk_hash(d, head->key);
+    st->body_len = body_len;
+    st->expires_ms = now + ttl;
+    st->cur = (uint32_t)crc32(0, NULL, 0);
+    stream_job(d, st, JOB_STREAM_BEGIN, NULL, 0);
+    return st;
+}
+
+void cache_disk_stream_write(cache_disk_stream_t *st, const void *data, size_t len)
+{
+    if (st->given_up || len == 0)
+        return;
+    /* a disk slower than the origin: the copies would pile up in memory; the record is given up instead */
+    if (atomic_load(&st->queued) + len > QUEUE_MAX_BYTES / 4 || st->received + len > st->body_len) {
+        st->given_up = 1;
         return;
     }
-    /* then the index entry */
-    extra = entry_extra(obj, &extra_len);
-    dentry_t *e = malloc(sizeof(*e) + extra_len);
-    if (e == NULL)
+    char *copy = malloc(len);
+    if (copy == NULL)
         h2o_fatal("no memory");
-    memset(e, 0, sizeof(*e));
-    e->hash = hash;
-    e->off = off;
-    e->len = len;
-    e->expires_ms = now + ttl;
-    e->extra_len = extra_len;
-    memcpy(e->extra, extra, extra_len);
-    free(extra);
-    buf_t b = {NULL, 0, 0};
-    pthread_mutex_lock(&d->jlock);
-    pthread_mutex_lock(&d->lock);
-    e->seg = a;
-    insert_locked(d, e);
-    put_entry_locked(&b, e);
-    pthread_mutex_unlock(&d->lock);
-    jwrite_locked(d, &b);
-    if (d->jbytes > 2 * (live_journal_bytes(d) + (4u << 20)))
-        compact_journal_locked(d);
-    pthread_mutex_unlock(&d->jlock);
-    free(b.p);
-    atomic_fetch_add(&d->writes, 1);
-    atomic_fetch_add(&d->write_bytes, len);
+    memcpy(copy, data, len);
+    st->received += len;
+    atomic_fetch_add(&st->queued, len);
+    stream_job(st->d, st, JOB_STREAM_DATA, copy, len);
+}
+
+void cache_disk_stream_end(cache_disk_stream_t *st, int complete)
+{
+    stream_job(st->d, st, JOB_STREAM_END, NULL, complete && !st->given_up && st->received == st->body_len);
+}
+
+static void stream_begin_w(cache_disk_t *d, cache_disk_stream_t *st)
+{
+    char *head;
+    if (encode_head(st->obj, st->hash, st->body_len, NULL, &head, &st->head_len) != 0) {
+        st->failed = 1;
+        return;
+    }
+    free(head);
+    if ((st->crcs = calloc(num_blocks(st->body_len) + 1, sizeof(uint32_t))) == NULL)
+        h2o_fatal("no memory");
+    if (reserve(d, st->head_len + st->body_len, &st->seg, &st->off) != 0)
+        st->failed = 1;
+}
+
+static void stream_data_w(cache_disk_stream_t *st, const char *data, size_t len)
+{
+    if (st->failed)
+        return;
+    if (pwrite_all(st->seg->fd, data, len, st->off + st->head_len + st->written) != 0) {
+        st->failed = 1;
+        return;
+    }
+    while (len != 0) {
+        size_t in_block = (size_t)(st->written % CACHE_DISK_BLOCK), n = CACHE_DISK_BLOCK - in_block < len ? CACHE_DISK_BLOCK - in_block : len;
+        st->cur = crc(st->cur, data, n);
+        st->written += n;
+        data += n;
+        len -= n;
+        if (st->written % CACHE_DISK_BLOCK == 0 || st->written == st->body_len) {
+            st->crcs[(st->written - 1) / CACHE_DISK_BLOCK] = st->cur;
+            st->cur = (uint32_t)crc32(0, NULL, 0);
+        }
+    }
+}
+
+/* the body is whole: the head (with the CRCs) last, then the index entry; a record never finished has no entry */
+static void stream_end_w(cache_disk_t *d, cache_disk_stream_t *st, int complete)
+{
+    char *head = NULL;
+    size_t head_len;
+    int ok = complete && !st->failed && st->written == st->body_len &&
+             encode_head(st->obj, st->hash, st->body_len, st->crcs, &head, &head_len) == 0 && head_len == st->head_len &&
+             pwrite_all(st->seg->fd, head, head_len, st->off) == 0 &&
+             publish_entry(d, st->obj, st->hash, st->seg, st->off, st->head_len + st->body_len, st->expires_ms) == 0;
+    if (!ok)
+        atomic_fetch_add(&d->dropped, 1);
+    free(head);
+    free(st->crcs);
+    if (st->seg != NULL)
+        seg_release(st->seg);
+    cache_obj_release(st->obj);
+    free(st);
 }
 
 static void *writer_main(void *arg)
@@ -973,8 +1160,23 @@ static void *writer_main(void *arg)
         }
         d->writing = 1;
         pthread_mutex_unlock(&d->qlock);
-        write_object(d, j->obj);
-        cache_obj_release(j->obj);
+        switch (j->kind) {
+        case JOB_STORE:
+            write_object(d, j->obj);
+            cache_obj_release(j->obj);
+            break;
+        case JOB_STREAM_BEGIN:
+            stream_begin_w(d, j->stream);
+            break;
+        case JOB_STREAM_DATA:
+            stream_data_w(j->stream, j->data, j->len);
+            atomic_fetch_sub(&j->stream->queued, j->len);
+            free(j->data);
+            break;
+        case JOB_STREAM_END:
+            stream_end_w(d, j->stream, (int)j->len);
+            break;
+        }
         free(j);
         pthread_mutex_lock(&d->qlock);
         d->writing = 0;
@@ -990,6 +1192,7 @@ void cache_disk_store(cache_disk_t *d, cache_obj_t *obj)
     job_t *j = calloc(1, sizeof(*j));
     if (j == NULL)
         h2o_fatal("no memory");
+    j->kind = JOB_STORE;
     j->obj = obj;
     j->bytes = cache_obj_avail(obj);
     pthread_mutex_lock(&d->qlock);

@@ -33,6 +33,19 @@ void cache_disk_close(cache_disk_t *d);
 /** write-through: queues a COMPLETE stored object for writing (any thread; the object is referenced until written) */
 void cache_disk_store(cache_disk_t *d, cache_obj_t *obj);
 
+/**
+ * A body too big for memory, written to disk as it arrives from the origin: `head` (its head published, not necessarily its
+ * body: it may be a copy that holds the shareable head) is referenced; body_len must be known. NULL when the tier does not
+ * take it (too big for a segment, not fresh). Then write() every chunk, and end() once (complete 0: the fetch failed; nothing
+ * is indexed). The fill's thread; the stream is freed by the tier after end().
+ */
+typedef struct cache_disk_stream cache_disk_stream_t;
+cache_disk_stream_t *cache_disk_stream_begin(cache_disk_t *d, cache_obj_t *head, uint64_t body_len);
+void cache_disk_stream_write(cache_disk_stream_t *st, const void *data, size_t len);
+void cache_disk_stream_end(cache_disk_stream_t *st, int complete);
+/** the largest body the tier takes (0 without a tier) */
+uint64_t cache_disk_max_object(cache_disk_t *d);
+
 /** true when the disk index holds a fresh, not soft-purged entry for the key (counts nothing) */
 int cache_disk_has(cache_disk_t *d, h2o_iovec_t key, int64_t now_ms);
 /**

@@ -18,6 +18,8 @@
 
 static void fill_free(fill_t *f)
 {
+    if (f->disk_stream != NULL)
+        cache_disk_stream_end(f->disk_stream, 0); /* not finished: nothing is indexed */
     cache_waiter_cancel(&f->producer);
     if (f->cache.stale != NULL)
         cache_obj_release(f->cache.stale);
@@ -235,6 +237,23 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
     }
 }
 
+/* a storable response too big for memory goes to the disk tier as it arrives: the record's head is a copy of the object's
+ * with only what may be shared (the object itself is passed through to its reader with the origin's head) */
+static void start_disk_stream(fill_t *f, int status, const char *reason, const h2o_headers_t *resp, int64_t content_length)
+{
+    cache_obj_t *obj = f->obj, *head = cache_obj_new(obj->hash, obj->key, obj->url);
+    cache_decision_t d;
+    h2o_headers_t shared, ordered;
+    cache_obj_decision(obj, &d);
+    cache_obj_set_decision(head, &d);
+    cache_obj_set_meta(head, obj->vary_names, obj->num_vary, obj->vary_key, obj->tags, obj->num_tags);
+    cache_policy_shareable_headers(&f->pool, resp, &shared);
+    size_t plain = order_for_delivery(&f->pool, &shared, 1, &ordered);
+    cache_obj_set_head(head, status, reason, ordered.entries, ordered.size, plain, content_length, 0);
+    f->disk_stream = cache_disk_stream_begin(handler_disk, head, (uint64_t)content_length);
+    cache_obj_release(head);
+}
+
 /*
  * Decides whether the response is stored, publishes its head and returns 1 when stored; 0: passed through to the reader that
  * started the fetch (followers fetch for themselves, and for a while requests for this key do not wait for each other).
@@ -261,8 +280,12 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
     cache_vary_parse(&f->pool, resp, &vary);
     if (d.storable && cache_vary_key(&f->pool, &vary, &f->req.vary_headers, &vary_key) != 0)
         d.storable = 0;
-    if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size)
+    int to_disk = 0;
+    if (d.storable && content_length >= 0 && (uint64_t)content_length > f->cache.max_object_size) {
         d.storable = 0;
+        /* too big for memory: the disk tier may take it, written there as it arrives */
+        to_disk = handler_disk != NULL && (uint64_t)content_length <= cache_disk_max_object(handler_disk);
+    }
     num_tags = collect_tags(&f->pool, resp, &tags);
     cache_obj_set_decision(obj, &d);
     cache_obj_set_meta(obj, vary.names, vary.count, vary_key, tags, num_tags);
@@ -281,6 +304,8 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
         plain = order_for_delivery(&f->pool, resp, 0, &ordered);
         cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
         make_transient(f);
+        if (to_disk)
+            start_disk_stream(f, status, reason, resp, content_length);
         return 0;
     }
     f->progress.stored = 1;
@@ -709,6 +734,8 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
         return;
     }
     cache_obj_append(f->obj, data, len);
+    if (f->disk_stream != NULL)
+        cache_disk_stream_write(f->disk_stream, data, len);
     if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
         /* larger than the cache takes, or purged meanwhile: stream it through */
         log_debug("not stored: larger than cache.max_object_size (%.*s)", (int)f->obj->url_len, cache_obj_url(f->obj).base);
@@ -738,6 +765,10 @@ static void finish(fill_t *f, int status, const char *err)
     if (f->s3err.active) {
         finish_s3_error(f);
         return;
+    }
+    if (f->disk_stream != NULL) {
+        cache_disk_stream_end(f->disk_stream, err == NULL);
+        f->disk_stream = NULL;
     }
     if (err == NULL) {
         cache_obj_complete(f->obj);

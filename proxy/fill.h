@@ -5,6 +5,7 @@
 #define EDGE_PROXY_FILL_H
 
 #include <h2o.h>
+#include "cache/disk.h"
 #include "cache/memory.h"
 #include "cache/object.h"
 #include "cache/policy.h"
@@ -53,6 +54,7 @@ typedef struct fill {
     cache_waiter_t producer;
     fill_cache_t cache;
     const char **origin_name_out; /* fill_start's out parameter, while fill_start runs */
+    cache_disk_stream_t *disk_stream; /* a body too big for memory, written to the disk tier as it arrives (NULL: none) */
 
     /** the request the origin gets: the client's, copied (the fill may outlive it), as the origin-request hook leaves it */
     struct fill_req {

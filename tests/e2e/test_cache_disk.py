@@ -5,6 +5,7 @@ differ (its body carries a request count), by the origin's request count, and by
 import glob
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -201,3 +202,4 @@ if __name__ == "__main__":
         if edge is not None:
             edge.kill()
         origin.stop()
+        shutil.rmtree(DISK, ignore_errors=True)
