@@ -179,6 +179,18 @@ def purges_reach_both_tiers():
 
 
 @test
+def config_errors_name_file_and_line():
+    bad = CONFIG.replace("disk: {path: %s, size: 64MB}" % DISK, "disk: {path: %s, size: 1MB}" % DISK)
+    e = Edge(bad, name="bad", expect_fail=True)
+    assert e.proc.wait(30) != 0
+    assert re.search(r"bad\.yaml:\d+: cache\.disk\.size: .*64MB", e.log()), e.log()
+    bad = CONFIG.replace("disk: {path: %s, size: 64MB}" % DISK, "disk: {size: 64MB, paht: x}")
+    e = Edge(bad, name="bad2", expect_fail=True)
+    assert e.proc.wait(30) != 0
+    assert re.search(r"bad2\.yaml:\d+: cache\.disk.*paht", e.log()), e.log()
+
+
+@test
 def big_object_streams_from_disk():
     size = 3000000  # memory holds 1MB: this one lives on disk only
     path = "/size/%d?cc=max-age=600" % size
