@@ -204,9 +204,9 @@ static int encode_head(cache_obj_t *obj, uint64_t hash, uint64_t body_len, const
 
     if (obj->key.len > UINT32_MAX / 2 || cache_obj_state(obj) == CACHE_OBJ_BUSY)
         return -1;
-    buf_u32(&meta, (uint32_t)obj->status);
-    buf_u32(&meta, obj->num_headers);
-    buf_u32(&meta, obj->num_plain);
+    if (obj->head == NULL)
+        return -1;
+    buf_str(&meta, obj->head, obj->head_len); /* status, reason and fields: the object's compact head as it is (cache/head.h) */
     buf_u16(&meta, obj->num_vary);
     buf_u16(&meta, obj->num_tags);
     buf_u64(&meta, (uint64_t)obj->content_length);
@@ -219,15 +219,6 @@ static int encode_head(cache_obj_t *obj, uint64_t hash, uint64_t body_len, const
     buf_u8(&meta, obj->fresh.must_revalidate);
     buf_u8(&meta, obj->response_hooked);
     buf_u8(&meta, 0);
-    buf_str(&meta, obj->reason != NULL ? obj->reason : "", obj->reason != NULL ? strlen(obj->reason) : 0);
-    for (i = 0; i != obj->num_headers; ++i) {
-        const h2o_header_t *h = &obj->headers[i];
-        buf_u8(&meta, h->orig_name != NULL ? 1 : 0);
-        buf_str(&meta, h->name->base, h->name->len);
-        buf_str(&meta, h->value.base, h->value.len);
-        if (h->orig_name != NULL)
-            buf_str(&meta, h->orig_name, h->name->len);
-    }
     for (i = 0; i != obj->num_vary; ++i)
         buf_str(&meta, obj->vary_names[i].base, obj->vary_names[i].len);
     buf_str(&meta, obj->vary_key.base, obj->vary_key.len);
@@ -345,11 +336,11 @@ int cache_disk_check_block(const cache_disk_record_t *rec, uint32_t i, const cha
 int cache_disk_apply_meta(const cache_disk_record_t *rec, cache_obj_t *obj, int transient)
 {
     cur_t c = {rec->meta, rec->meta + rec->meta_len, 0};
-    int status = (int)cur_u32(&c);
-    uint32_t num_headers = cur_u32(&c), num_plain = cur_u32(&c);
+    h2o_iovec_t blob = cur_str(&c);
     uint16_t num_vary = cur_u16(&c), num_tags = cur_u16(&c);
     int64_t content_length = (int64_t)cur_u64(&c);
     cache_decision_t d;
+    const char *why;
     memset(&d, 0, sizeof(d));
     d.storable = 1;
     d.response_time_ms = (int64_t)cur_u64(&c);
@@ -362,59 +353,36 @@ int cache_disk_apply_meta(const cache_disk_record_t *rec, cache_obj_t *obj, int 
     d.must_revalidate = cur_u8(&c) != 0;
     int hooked = cur_u8(&c) != 0;
     cur_u8(&c);
-    h2o_iovec_t reason = cur_str(&c);
-    if (c.bad || status < 100 || status > 999 || num_headers > 10000 || (uint64_t)content_length != rec->body_len ||
-        num_plain > num_headers)
+    if (c.bad || (uint64_t)content_length != rec->body_len || cache_head_check(blob.base, blob.len, &why) != 0)
         return -1;
-    h2o_header_t *headers = calloc(num_headers + 1, sizeof(*headers));
-    h2o_iovec_t *names = calloc(num_headers + 1, sizeof(*names));
     h2o_iovec_t *vt = calloc((size_t)num_vary + num_tags + 1, sizeof(*vt));
-    int ret = -1;
-    if (headers == NULL || names == NULL || vt == NULL)
+    if (vt == NULL)
         h2o_fatal("no memory");
-    for (uint32_t i = 0; i != num_headers; ++i) {
-        uint8_t flags = cur_u8(&c);
-        h2o_iovec_t name = cur_str(&c), value = cur_str(&c), on = {NULL, 0};
-        if (flags & 1)
-            on = cur_str(&c);
-        if (c.bad || name.len == 0 || flags > 1)
-            goto Exit;
-        const h2o_token_t *t = h2o_lookup_token(name.base, name.len);
-        if (t != NULL) {
-            headers[i].name = (h2o_iovec_t *)&t->buf;
-        } else {
-            names[i] = name;
-            headers[i].name = &names[i];
-        }
-        /* copy_head reads name->len bytes of orig_name */
-        headers[i].orig_name = (flags & 1) && on.len == name.len ? on.base : NULL;
-        headers[i].value = value;
-    }
     for (size_t i = 0; i != num_vary; ++i)
         vt[i] = cur_str(&c);
     vt[num_vary + num_tags] = cur_str(&c); /* the secondary key, kept aside */
     for (size_t i = 0; i != num_tags; ++i)
         vt[num_vary + i] = cur_str(&c);
-    h2o_iovec_t url = cur_str(&c);
-    (void)url;
-    if (c.bad || c.p != c.end)
-        goto Exit;
-    {
-        char rbuf[64];
-        snprintf(rbuf, sizeof(rbuf), "%.*s", (int)(reason.len < 63 ? reason.len : 63), reason.base);
-        cache_obj_set_decision(obj, &d);
-        obj->response_hooked = hooked;
-        cache_obj_set_meta(obj, vt, num_vary, vt[num_vary + num_tags], vt + num_vary, num_tags);
-        if (transient)
-            cache_obj_make_transient(obj, NULL);
-        cache_obj_set_head(obj, status, rbuf, headers, num_headers, num_plain, content_length, 0);
+    cur_str(&c); /* the URL (the index keeps it for purges) */
+    if (c.bad || c.p != c.end) {
+        free(vt);
+        return -1;
     }
-    ret = 0;
-Exit:
-    free(headers);
-    free(names);
+    cache_head_view_t v;
+    h2o_mem_pool_t pool;
+    cache_head_open(blob.base, blob.len, &v);
+    h2o_mem_init_pool(&pool);
+    h2o_header_t *headers = h2o_mem_alloc_pool(&pool, sizeof(*headers) * (v.num_headers + 1));
+    cache_head_decode(&v, &pool, headers);
+    cache_obj_set_decision(obj, &d);
+    obj->response_hooked = hooked;
+    cache_obj_set_meta(obj, vt, num_vary, vt[num_vary + num_tags], vt + num_vary, num_tags);
+    if (transient)
+        cache_obj_make_transient(obj, NULL);
+    cache_obj_set_head(obj, v.status, v.reason, headers, v.num_headers, v.num_plain, content_length, 0);
+    h2o_mem_clear_pool(&pool);
     free(vt);
-    return ret;
+    return 0;
 }
 
 /* ---- the tier ------------------------------------------------------------------------------------------------------------- */
