@@ -1676,7 +1676,7 @@ static int valid_bucket_name(const char *s)
 /* one {bucket, dir} of store.seed */
 static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed_t *sd)
 {
-    static const char *const keys[] = {"bucket", "dir", NULL};
+    static const char *const keys[] = {"bucket", "dir", "cors", NULL};
     yaml_node_t *v;
     struct stat st;
     if (n->type != YAML_MAPPING_NODE)
@@ -1698,6 +1698,24 @@ static int parse_seed(ctx_t *c, yaml_node_t *n, const char *key, conf_store_seed
         return fail_key(c, v, key, "dir", "\"%s\" is not a directory", sd->dir);
     if (access(sd->dir, R_OK | X_OK) != 0)
         return fail_key(c, v, key, "dir", "cannot read \"%s\": %s", sd->dir, strerror(errno));
+    if ((v = map_get(c, n, "cors")) != NULL) {
+        /* the bucket's CORS rules (S3's CORSConfiguration XML, as PutBucketCors takes it): read now, checked by the store */
+        if (req_string(c, n, key, "cors", "cors is a file of S3's CORSConfiguration XML", &sd->cors) != 0)
+            return -1;
+        FILE *fp = fopen(sd->cors, "rb");
+        if (fp == NULL)
+            return fail_key(c, v, key, "cors", "cannot read \"%s\": %s", sd->cors, strerror(errno));
+        sd->cors_xml = xcalloc(1, 65536 + 2);
+        sd->cors_len = fread(sd->cors_xml, 1, 65536 + 1, fp);
+        int bad = ferror(fp);
+        fclose(fp);
+        if (bad)
+            return fail_key(c, v, key, "cors", "cannot read \"%s\"", sd->cors);
+        if (sd->cors_len > 65536)
+            return fail_key(c, v, key, "cors", "\"%s\" is over 64KB (S3's limit for a CORS configuration)", sd->cors);
+        if (sd->cors_len == 0)
+            return fail_key(c, v, key, "cors", "\"%s\" is empty", sd->cors);
+    }
     return 0;
 }
 
@@ -2475,6 +2493,8 @@ void conf_free(conf_t *conf)
     for (size_t i = 0; i != conf->store.num_seeds; ++i) {
         free(conf->store.seeds[i].bucket);
         free(conf->store.seeds[i].dir);
+        free(conf->store.seeds[i].cors);
+        free(conf->store.seeds[i].cors_xml);
     }
     free(conf->store.seeds);
     for (size_t i = 0; i != conf->store.num_notifications; ++i) {

@@ -423,6 +423,10 @@ static void store(FILE *fp, const conf_store_t *s)
             q(fp, s->seeds[i].bucket);
             fputs(", dir: ", fp);
             q(fp, s->seeds[i].dir);
+            if (s->seeds[i].cors != NULL) {
+                fputs(", cors: ", fp);
+                q(fp, s->seeds[i].cors);
+            }
             fputs("}\n", fp);
         }
     }

@@ -1417,6 +1417,67 @@ edge.s3 = {
         end
         return edge.json_decode(r.body)
     end,
+    -- a browser upload form (S3 POST Object) for bucket, its policy signed by the store with the process's own key (the
+    -- secret never reaches the hook). opts: key (exact) or key_prefix, content_type (exact) or content_type_prefix,
+    -- max_size (and min_size, default 0), expires (seconds, default 900, at most 7 days), fields = {name = value} (fixed
+    -- form fields, e.g. success_action_status), conditions (more policy conditions, as S3 writes them). Returns {fields =
+    -- {name = value} (the form's fields but key when only a prefix is fixed, and file), expiration} or nil, err.
+    presign_post = function(bucket, opts)
+        if opts ~= nil and type(opts) ~= "table" then
+            return nil, "edge.s3.presign_post: opts must be a table"
+        end
+        opts = opts or {}
+        local conds, fields = {}, {}
+        if opts.key ~= nil then
+            conds[#conds + 1] = { "eq", "$key", tostring(opts.key) }
+            fields.key = tostring(opts.key)
+        else
+            conds[#conds + 1] = { "starts-with", "$key", tostring(opts.key_prefix or "") }
+        end
+        if opts.content_type ~= nil then
+            conds[#conds + 1] = { "eq", "$Content-Type", tostring(opts.content_type) }
+            fields["Content-Type"] = tostring(opts.content_type)
+        elseif opts.content_type_prefix ~= nil then
+            conds[#conds + 1] = { "starts-with", "$Content-Type", tostring(opts.content_type_prefix) }
+        end
+        if opts.max_size ~= nil then
+            local lo, hi = tonumber(opts.min_size or 0), tonumber(opts.max_size)
+            if lo == nil or hi == nil or lo < 0 or hi < lo or hi ~= math.floor(hi) or lo ~= math.floor(lo) then
+                return nil, "edge.s3.presign_post: min_size and max_size must be whole numbers, 0 <= min_size <= max_size"
+            end
+            conds[#conds + 1] = { "content-length-range", lo, hi }
+        end
+        if opts.fields ~= nil then
+            if type(opts.fields) ~= "table" then
+                return nil, "edge.s3.presign_post: fields must be a table of name = value"
+            end
+            for k, v in pairs(opts.fields) do
+                conds[#conds + 1] = { "eq", "$" .. tostring(k), tostring(v) }
+                fields[tostring(k)] = tostring(v)
+            end
+        end
+        if opts.conditions ~= nil then
+            if type(opts.conditions) ~= "table" then
+                return nil, "edge.s3.presign_post: conditions must be a list"
+            end
+            for _, c in ipairs(opts.conditions) do
+                conds[#conds + 1] = c
+            end
+        end
+        local h = { ["x-edge-s3-expires"] = tostring(math.floor(tonumber(opts.expires or 900) or 0)) }
+        local r, err, st = s3_op("presign_post", "POLICY", bucket, nil, edge.json_encode(conds), h)
+        if r == nil then
+            return nil, err, st
+        end
+        local signed = edge.json_decode(r.body)
+        if type(signed) ~= "table" then
+            return nil, "edge.s3.presign_post: the store's answer is not a form"
+        end
+        for _, k in ipairs({ "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature" }) do
+            fields[k] = signed[k]
+        end
+        return { fields = fields, expiration = signed.expiration }
+    end,
 }
 edge.url_decode = url_decode
 edge.url_encode = url_encode

@@ -113,6 +113,7 @@ typedef struct s3job {
     char method[8];
     char *bucket, *key, *body, *prefix, *after;
     size_t key_len, body_len, prefix_len, after_len, max_keys;
+    unsigned expires; /* POLICY: seconds */
     char **names, **values;
     size_t num_headers;
     store_notify_origin_t origin;
@@ -182,6 +183,9 @@ static void run_s3job(void *arg)
     if (strcmp(j->method, "LIST") == 0) {
         r = store_direct_list(the_store, j->bucket, j->prefix != NULL ? j->prefix : "", j->prefix_len, j->after, j->after_len,
                               j->max_keys, &j->json, &j->json_len, j->err, sizeof(j->err));
+    } else if (strcmp(j->method, "POLICY") == 0) {
+        r = store_direct_post_policy(the_store, j->bucket, j->body != NULL ? j->body : "", j->body_len, j->expires, time(NULL),
+                                     &j->json, &j->json_len, j->err, sizeof(j->err));
     } else if (j->key == NULL) {
         r = STORE_DIRECT_INVALID;
         snprintf(j->err, sizeof(j->err), "InvalidArgument: no key");
@@ -310,6 +314,10 @@ void *storeevents_hook_op(hook_call_t *c, hook_fetch_t *f, h2o_mem_pool_t *pool,
     char *mk = dup_hdr(f, "x-edge-s3-max-keys", NULL);
     j->max_keys = mk != NULL ? strtoul(mk, NULL, 10) : 1000;
     free(mk);
+    char *ex = dup_hdr(f, "x-edge-s3-expires", NULL);
+    unsigned long exv = ex != NULL ? strtoul(ex, NULL, 10) : 900;
+    j->expires = exv > 7 * 86400 ? 0 : (unsigned)exv;
+    free(ex);
     if (f->body.len != 0) {
         j->body = h2o_strdup(NULL, f->body.base, f->body.len).base;
         j->body_len = f->body.len;

@@ -119,6 +119,23 @@ static int serialize(const store_xml_node_t *doc, store_xml_t *x)
     return x->failed ? -1 : 0;
 }
 
+int store_cors_document(const char *xml, size_t len, store_xml_t *out, char *msg, size_t msglen)
+{
+    const char *err = NULL, *code;
+    if (len > CORS_MAX_SIZE) {
+        snprintf(msg, msglen, "the CORS configuration exceeds the maximum size of %u bytes", CORS_MAX_SIZE);
+        return -1;
+    }
+    store_xml_node_t *doc = store_xml_parse(xml, len, &err);
+    int r = validate(doc, &code, msg, msglen);
+    if (r == 0 && serialize(doc, out) != 0) {
+        snprintf(msg, msglen, "out of memory");
+        r = -1;
+    }
+    store_xml_node_free(doc);
+    return r;
+}
+
 /* ---- the parsed rules of a bucket, cached by the document's version ------------------------------------------------------------
  */
 

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "base/log.h"
+#include "base/str.h"
 #include "store/checksum.h"
 #include "store/direct.h"
 #include "store/internal.h"
@@ -266,6 +269,111 @@ int store_direct_list(store_t *s, const char *bucket, const char *prefix, size_t
     }
     sigv4_buf_append(&out, "}", 1);
     store_fs_list_free(&res);
+    *json = out.base;
+    *json_len = out.len;
+    return 0;
+}
+
+static int append_str(sigv4_buf_t *b, const char *s)
+{
+    return sigv4_buf_append(b, s, strlen(s));
+}
+
+int store_direct_post_policy(store_t *s, const char *bucket, const char *conditions, size_t clen, unsigned expires, time_t now,
+                             char **json, size_t *json_len, char *err, size_t errlen)
+{
+    store_bucket_t *b = get_bucket(s, bucket, err, errlen);
+    if (b == NULL)
+        return STORE_DIRECT_NOBUCKET;
+    store_fs_bucket_release(b);
+    /* the hook's conditions: a JSON array, spliced in as it is (the store parses the policy when the form comes back) */
+    while (clen != 0 && (conditions[0] == ' ' || conditions[0] == '\n' || conditions[0] == '\t' || conditions[0] == '\r'))
+        ++conditions, --clen;
+    while (clen != 0 && (conditions[clen - 1] == ' ' || conditions[clen - 1] == '\n' || conditions[clen - 1] == '\t' ||
+                         conditions[clen - 1] == '\r'))
+        --clen;
+    if (clen < 2 || conditions[0] != '[' || conditions[clen - 1] != ']' || memchr(conditions, '\0', clen) != NULL || clen > 16384) {
+        snprintf(err, errlen, "InvalidArgument: the conditions must be a JSON array of at most 16 KB");
+        return STORE_DIRECT_INVALID;
+    }
+    if (expires < 1 || expires > 7 * 86400) {
+        snprintf(err, errlen, "InvalidArgument: expires must be 1 second to 7 days");
+        return STORE_DIRECT_INVALID;
+    }
+    const char *ak, *sk;
+    store_get_credentials(s, &ak, &sk);
+    char amz_date[17], date8[9], scope[160], credential[320], expiration[32];
+    sigv4_format_amz_date(now, amz_date);
+    memcpy(date8, amz_date, 8);
+    date8[8] = '\0';
+    sigv4_scope(scope, sizeof(scope), date8, sigv4_cstr(s->region), sigv4_cstr("s3"));
+    snprintf(credential, sizeof(credential), "%s/%s", ak, scope);
+    time_t exp = now + (time_t)expires;
+    struct tm tm;
+    gmtime_r(&exp, &tm);
+    strftime(expiration, sizeof(expiration), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+
+    sigv4_buf_t policy = {0};
+    int bad = 0;
+    bad |= append_str(&policy, "{\"expiration\":\"");
+    bad |= sigv4_buf_append(&policy, expiration, strlen(expiration));
+    bad |= append_str(&policy, "\",\"conditions\":[{\"bucket\":");
+    json_str(&policy, bucket, strlen(bucket));
+    bad |= append_str(&policy, "},{\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\"},{\"x-amz-credential\":");
+    json_str(&policy, credential, strlen(credential));
+    bad |= append_str(&policy, "},{\"x-amz-date\":\"");
+    bad |= sigv4_buf_append(&policy, amz_date, strlen(amz_date));
+    bad |= append_str(&policy, "\"}");
+    const char *inner = conditions + 1;
+    size_t ilen = clen - 2, k = 0;
+    while (k != ilen && (inner[k] == ' ' || inner[k] == '\n' || inner[k] == '\t' || inner[k] == '\r'))
+        ++k;
+    if (k != ilen) {
+        bad |= append_str(&policy, ",");
+        bad |= sigv4_buf_append(&policy, inner, ilen);
+    }
+    bad |= append_str(&policy, "]}");
+    if (bad != 0) {
+        sigv4_buf_free(&policy);
+        snprintf(err, errlen, "InternalError: out of memory");
+        return STORE_DIRECT_EIO;
+    }
+    char *b64 = malloc(EDGE_BASE64_ENCODED_SIZE(policy.len));
+    if (b64 == NULL) {
+        sigv4_buf_free(&policy);
+        snprintf(err, errlen, "InternalError: out of memory");
+        return STORE_DIRECT_EIO;
+    }
+    size_t b64len = edge_base64_encode(b64, policy.base, policy.len);
+    sigv4_buf_free(&policy);
+    uint8_t key[32];
+    char sig[65];
+    if (sigv4_signing_key(sigv4_cstr(sk), date8, sigv4_cstr(s->region), sigv4_cstr("s3"), key) != 0) {
+        free(b64);
+        snprintf(err, errlen, "InternalError: cannot derive the signing key");
+        return STORE_DIRECT_EIO;
+    }
+    sigv4_signature(key, (sigv4_str_t){b64, b64len}, sig);
+    OPENSSL_cleanse(key, sizeof(key));
+
+    sigv4_buf_t out = {0};
+    bad |= append_str(&out, "{\"policy\":");
+    json_str(&out, b64, b64len);
+    bad |= append_str(&out, ",\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\",\"x-amz-credential\":");
+    json_str(&out, credential, strlen(credential));
+    bad |= append_str(&out, ",\"x-amz-date\":\"");
+    bad |= sigv4_buf_append(&out, amz_date, strlen(amz_date));
+    bad |= append_str(&out, "\",\"x-amz-signature\":\"");
+    bad |= sigv4_buf_append(&out, sig, 64);
+    bad |= append_str(&out, "\",\"expiration\":\"");
+    bad |= sigv4_buf_append(&out, expiration, strlen(expiration));
+    bad |= append_str(&out, "\"}");
+    free(b64);
+    if (bad != 0) {
+        sigv4_buf_free(&out);
+        snprintf(err, errlen, "InternalError: out of memory");
+        return STORE_DIRECT_EIO;
+    }
     *json = out.base;
     *json_len = out.len;
     return 0;

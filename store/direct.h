@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "store/notify.h"
 
 #define STORE_DIRECT_MAX_GET (64u << 20) /* the largest object edge.s3.get reads into memory */
@@ -51,5 +52,16 @@ int store_direct_delete(store_t *s, const char *bucket, const char *key, size_t 
  */
 int store_direct_list(store_t *s, const char *bucket, const char *prefix, size_t plen, const char *after, size_t alen,
                       size_t max_keys, char **json, size_t *json_len, char *err, size_t errlen);
+
+/**
+ * A browser upload form for bucket (S3 POST Object), signed with the key of the process's own requests (store_get_credentials):
+ * the policy expires `expires` seconds (1 s to 7 days) after now, names the bucket, x-amz-algorithm, x-amz-credential and
+ * x-amz-date, then the caller's conditions (a JSON array, e.g. [["starts-with","$key","photos/"],["content-length-range",1,N]],
+ * spliced in unparsed: the store checks the whole policy when the form comes back). *json (malloc'ed): {"policy",
+ * "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "expiration"}. The signature covers a base64 policy
+ * only (no string a request signature covers is base64), so this signs nothing but forms. 0 or a code with err.
+ */
+int store_direct_post_policy(store_t *s, const char *bucket, const char *conditions, size_t clen, unsigned expires, time_t now,
+                             char **json, size_t *json_len, char *err, size_t errlen);
 
 #endif

@@ -225,6 +225,9 @@ int store_body_check_other_checksums(store_req_t *sr, h2o_iovec_t body);
 /** GetBucketCors, PutBucketCors, DeleteBucketCors (?cors) */
 int store_cors_get(store_req_t *sr, store_bucket_t *b);
 int store_cors_put(store_req_t *sr, store_bucket_t *b);
+/** a CORSConfiguration document checked as PutBucketCors checks it, into *out as the store keeps it (store.seed's cors:); 0 or
+ * -1 with msg */
+int store_cors_document(const char *xml, size_t len, store_xml_t *out, char *msg, size_t msglen);
 int store_cors_delete(store_req_t *sr, store_bucket_t *b);
 /** answers a preflight OPTIONS request (unauthenticated) from the bucket's rules */
 int store_cors_preflight(store_req_t *sr);

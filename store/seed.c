@@ -271,10 +271,22 @@ static int seed_one(store_fs_t *fs, const conf_store_seed_t *seed, char *err, si
         store_fs_bucket_release(b);
         return 0;
     }
+    /* the CORS rules (store.seed[].cors) are checked before anything is made, and written before the first object */
+    store_xml_t cors = {{0}, 0};
+    if (seed->cors_xml != NULL) {
+        char msg[300];
+        if (store_cors_document(seed->cors_xml, seed->cors_len, &cors, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "store.seed (line %d): cors: %s: %s", seed->line, seed->cors, msg);
+            store_xml_free(&cors);
+            store_fs_bucket_release(b);
+            return -1;
+        }
+    }
     /* the marker goes first: a crash from here on leaves it, and the next start finishes the job */
     if ((fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
         snprintf(err, errlen, "store.seed: cannot create %s: %s", marker, strerror(errno));
         store_fs_bucket_release(b);
+        store_xml_free(&cors);
         return -1;
     }
     dprintf(fd, "%s\n", seed->dir);
@@ -284,10 +296,21 @@ static int seed_one(store_fs_t *fs, const conf_store_seed_t *seed, char *err, si
     if (b == NULL) {
         if ((e = store_fs_bucket_create(fs, seed->bucket)) != 0 && e != STORE_FS_EEXIST) {
             snprintf(err, errlen, "store.seed: cannot create the bucket %s (error %d)", seed->bucket, e);
+            store_xml_free(&cors);
             return -1;
         }
         if ((b = store_fs_bucket_get(fs, seed->bucket, strlen(seed->bucket))) == NULL) {
             snprintf(err, errlen, "store.seed: the bucket %s vanished", seed->bucket);
+            store_xml_free(&cors);
+            return -1;
+        }
+    }
+    if (cors.buf.base != NULL) {
+        e = store_fs_bucket_config_put(b, "cors", cors.buf.base, cors.buf.len);
+        store_xml_free(&cors);
+        if (e != 0) {
+            snprintf(err, errlen, "store.seed: cannot write the CORS rules of the bucket %s (error %d)", seed->bucket, e);
+            store_fs_bucket_release(b);
             return -1;
         }
     }

@@ -1081,7 +1081,11 @@ static void test_examples(void **state)
     snprintf(to, sizeof(to), "%s/examples", dir);
     assert_int_equal(symlink(from, to), 0);
     assert_int_equal(chdir(dir), 0);
+    /* gallery.yaml names the libvips example as the normal build makes it (build/examples/hooks/c/): only its presence is
+     * checked at load */
+    assert_int_equal(system("mkdir -p build/examples/hooks/c && : > build/examples/hooks/c/libimage_resize.so"), 0);
     n = each_yaml("examples/configs", load_valid_file, NULL);
+    assert_int_equal(system("rm -r build"), 0);
     assert_int_equal(chdir(cwd), 0);
     unlink(to);
     snprintf(to, sizeof(to), "%s/tls", dir);
