@@ -29,7 +29,8 @@ function figureFor(p) {
     a.href = p.url;
     a.addEventListener('click', (ev) => { ev.preventDefault(); openFull(p); });
     const cap = document.createElement('figcaption');
-    cap.textContent = p.key.replace(/^photos\//, '');
+    cap.textContent = p.key.replace(/^photos\/(\d+-[0-9a-f]{8}-)?/, ''); // the name it was uploaded with
+    cap.title = p.key;
     fig.append(a, cap);
   }
   const a = fig.querySelector('a');
@@ -38,6 +39,12 @@ function figureFor(p) {
     img.className = 'thumb';
     img.alt = p.key;
     img.loading = 'lazy';
+    img.addEventListener('error', () => {
+      const s = document.createElement('span');
+      s.className = 'pending';
+      s.textContent = 'no preview';
+      img.replaceWith(s);
+    });
     img.src = p.thumb; // through the edge: /thumbs/... is a cached behavior
     a.replaceChildren(img);
   } else if (!p.ready && !a.firstChild) {

@@ -2,6 +2,7 @@
 // Usage: node browser.js TESTS_DIR CHROMIUM. Reads one JSON command per line on stdin and answers each with one JSON line on
 // stdout: {"ok": true, "value": ...} or {"ok": false, "error": "..."}. puppeteer-core downloads no browser: it runs CHROMIUM.
 // Commands: goto {url}, type {selector, text} (replaces the field's value), select {selector, value}, click {selector},
+// upload {selector, paths} (files into an <input type=file>),
 // wait {expr, timeout_ms} (until the page expression is truthy: its value), eval {expr}, screenshot {path, clip} (the whole
 // page, or the clip rectangle {x, y, width, height}),
 // problems {} (console errors, page errors and CSP violations seen so far), close {}.
@@ -36,6 +37,11 @@ const puppeteer = require(path.join(testsDir, 'node_modules', 'puppeteer-core'))
       await page.focus(c.selector); // first: what leaving the previous field does (its change event) is done before typing
       await page.$eval(c.selector, (e) => { e.value = ''; });
       await page.type(c.selector, c.text);
+      return null;
+    },
+    upload: async (c) => { // sets the files of an <input type=file> (its change event fires), as choosing them in the dialog does
+      const input = await page.waitForSelector(c.selector, { timeout: 120000 });
+      await input.uploadFile(...c.paths);
       return null;
     },
     select: async (c) => {

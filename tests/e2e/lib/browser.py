@@ -71,6 +71,10 @@ class Browser:
     def select(self, selector, value):
         return self.cmd("select", selector=selector, value=value)
 
+    def upload(self, selector, *paths):
+        """puts files (paths on this machine) into an <input type=file>, as the file dialog would: its change event fires"""
+        return self.cmd("upload", selector=selector, paths=[os.path.abspath(p) for p in paths])
+
     def click(self, selector):
         return self.cmd("click", selector=selector)
 
@@ -98,6 +102,10 @@ class Browser:
             try:
                 self.cmd("close", timeout=120)
             except (BrowserError, BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.stdin.close()  # node's stdin stays open (and node running) until its end of file
+            except OSError:
                 pass
             try:
                 self.proc.wait(60)
