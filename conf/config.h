@@ -208,8 +208,10 @@ typedef struct conf_store_seed {
     char *bucket; /* a valid S3 bucket name */
     char *dir;    /* as given (relative: to the current directory); checked to be a readable directory at load */
     int line;     /* where it is given in the file, for later error messages */
-    char *cors;   /* `cors:` a CORSConfiguration XML file (as given), or NULL: the bucket's CORS rules when the seed creates it */
-    char *cors_xml; /* its text, read at load (at most 64 KB; the store checks the rules before it creates the bucket) */
+    /* `cors:` a CORSConfiguration XML file (as given), or NULL: the bucket's CORS rules when the seed creates it; its text is
+     * read at load (at most 64 KB), the store checks the rules before it creates the bucket */
+    char *cors;
+    char *cors_xml;
     size_t cors_len;
 } conf_store_seed_t;
 

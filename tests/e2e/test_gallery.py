@@ -29,6 +29,31 @@ MAX_SIZE = 1 << 20
 TOKEN = "gallery-test-token-5c1d"
 TMP = tempfile.mkdtemp(prefix="e2e-gallery-")
 state = {}
+PROBE = os.path.join(TMP, "probe.lua")
+with open(PROBE, "w") as f:
+    f.write("""-- edge.s3.presign_post with arguments it must refuse, and a prefix form
+function viewer_request(event)
+    local out = {}
+    local function try(name, bucket, opts)
+        local r, err = edge.s3.presign_post(bucket, opts)
+        out[name] = r == nil and tostring(err) or "accepted"
+    end
+    try("no_bucket", "no-such-bucket", {key = "a"})
+    try("bucket_type", 42, {})
+    try("opts_type", "gallery", "x")
+    try("size", "gallery", {max_size = -1})
+    try("size_order", "gallery", {min_size = 10, max_size = 5})
+    try("expires_long", "gallery", {expires = 8 * 86400})
+    try("expires_zero", "gallery", {expires = 0})
+    try("fields_type", "gallery", {fields = "x"})
+    try("conditions_type", "gallery", {conditions = "x"})
+    try("conditions_huge", "gallery", {conditions = {string.rep("a", 20000)}})
+    local form = edge.s3.presign_post("gallery", {key_prefix = "uploads/", content_type_prefix = "image/", max_size = 100,
+                                                  conditions = {{"starts-with", "$x-amz-meta-note", ""}}})
+    out.form = form
+    return {status = "200", body = edge.json_encode(out)}
+end
+""")
 
 
 def start():
@@ -50,6 +75,9 @@ def start():
         for want in ('store_url: "http://127.0.0.1:%d"' % store, "port: %d}" % store, "port: %d}" % main, "port: %d}" % admin,
                      "max_size: %d" % MAX_SIZE):
             assert want in config, (want, config)
+        # and one probe of edge.s3.presign_post's arguments, before the shipped behaviors
+        config = config.replace("\nbehaviors:\n", "\n  probe: {lua: %s}\nbehaviors:\n  - {path: \"/probe\", origin: gallery, cache: off, "
+                                "hooks: {viewer-request: probe}}\n" % PROBE, 1)
         return Edge(config, workdir=TMP, env={"EDGEHOOK_ADMIN_TOKEN": TOKEN}, admin_token=TOKEN)
 
     edge = retry_port_taken(attempt)
@@ -201,6 +229,29 @@ def presigned_form_is_enforced_by_the_store():
     st, _, body = curl_status(edge.url("/api/photos"))
     assert f["key"] in [p["key"] for p in json.loads(body)["photos"]], body
 
+
+
+@test
+def presign_post_refuses_bad_arguments_and_signs_prefix_forms():
+    edge = start()
+    st, _, body = curl_status(edge.url("/probe"))
+    assert st == 200, (st, body)
+    out = json.loads(body)
+    want = {"no_bucket": "NoSuchBucket", "bucket_type": "must be strings", "opts_type": "opts must be a table",
+            "size": "whole numbers", "size_order": "whole numbers", "expires_long": "1 second to 7 days",
+            "expires_zero": "1 second to 7 days", "fields_type": "fields must be a table",
+            "conditions_type": "conditions must be a list", "conditions_huge": "at most 16 KB"}
+    for name, text in want.items():
+        assert text in out[name], (name, out[name])
+    f = {"url": edge.url("/gallery").replace(":%d/" % edge.port, ":%d/" % edge.ports["store"]), "fields": out["form"]["fields"]}
+    assert "key" not in f["fields"] and "Content-Type" not in f["fields"], f  # the form fills them, within the policy
+    ok = {"key": "uploads/any-name.png", "Content-Type": "image/png", "x-amz-meta-note": "hi"}
+    st, _, body = post(f, ok, data=b"x" * 100, ctype="image/png")
+    assert st == 204, (st, body)  # no success_action_status: S3's default
+    for fields, kw in (({"key": "photos/any-name.png"}, {}), ({"Content-Type": "text/plain"}, {}),
+                       ({"x-amz-meta-other": "x"}, {}), ({}, {"data": b"x" * 101})):
+        st, _, body = post(f, dict(ok, **fields), **kw)
+        assert st in (400, 403) and s3_code(body) in ("AccessDenied", "EntityTooLarge"), (fields, st, body[:300])
 
 
 if __name__ == "__main__":

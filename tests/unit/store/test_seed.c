@@ -263,6 +263,42 @@ static void test_unreadable_dir_fails(void **state)
     store_fs_close(fs);
 }
 
+/* store.seed[].cors: the rules are checked before anything is made, kept as PutBucketCors keeps them, and only on creation */
+static void test_seed_cors(void **state)
+{
+    store_fs_t *fs = open_fs();
+    char err[512], *text = NULL;
+    size_t len = 0;
+    static const char rules[] = "<?xml version=\"1.0\"?><!-- a comment --><CORSConfiguration><CORSRule>"
+                                "<AllowedMethod>POST</AllowedMethod><AllowedOrigin>http://127.0.0.1:*</AllowedOrigin>"
+                                "<ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>";
+    static const char *const bad[] = {
+        "<CORSConfiguration/>", "not xml at all",
+        "<CORSConfiguration><CORSRule><AllowedMethod>BREW</AllowedMethod>"
+        "<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>",
+        "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>"};
+    write_file("index.html", "<h1>hi</h1>\n", 12);
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        conf_store_seed_t sd = {"refused", site, 7, "cors.xml", (char *)bad[i], strlen(bad[i])};
+        assert_int_equal(store_seed(fs, &sd, 1, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "store.seed (line 7): cors: cors.xml: "));
+        assert_null(store_fs_bucket_get(fs, "refused", 7)); /* nothing made */
+    }
+    conf_store_seed_t sd = {"withcors", site, 1, "cors.xml", (char *)rules, strlen(rules)};
+    if (store_seed(fs, &sd, 1, err, sizeof(err)) != 0)
+        fail_msg("store_seed: %s", err);
+    store_bucket_t *b = store_fs_bucket_get(fs, "withcors", 8);
+    assert_non_null(b);
+    assert_int_equal(store_fs_bucket_config_get(b, "cors", 1 << 20, &text, &len, NULL), 0);
+    assert_non_null(strstr(text, "<CORSRule><AllowedMethod>POST</AllowedMethod><AllowedOrigin>http://127.0.0.1:*</AllowedOrigin>"
+                                 "<ExposeHeader>ETag</ExposeHeader></CORSRule>"));
+    assert_null(strstr(text, "comment"));
+    free(text);
+    check_obj(b, "index.html", "<h1>hi</h1>\n", 12, "text/html; charset=utf-8");
+    store_fs_bucket_release(b);
+    store_fs_close(fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_existing_bucket_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_seeding_finished, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_dir_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seed_cors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
