@@ -4,7 +4,8 @@
 --                                         {"photos": [{"key", "url", "thumb", "ready", "size", "last_modified"}...]}
 --   GET /api/upload-form?name=N&type=T    a presigned POST (S3 POST Object) for one new photo: {"url", "key", "fields"}.
 --                                         The key is chosen here (photos/<time>-<random>-<name>), the policy fixes it, the
---                                         Content-Type (image/jpeg, png, webp, gif, tiff) and the size (1 byte to max_size),
+--                                         Content-Type (image/jpeg, png or webp: what image_resize decodes) and the size (1
+--                                         byte to max_size),
 --                                         and expires after 5 minutes. The store checks all of it when the form comes back.
 --
 -- The policy is signed by the store with the process's own key (edge.s3.presign_post): no secret in this file or in the
@@ -20,8 +21,8 @@ local BUCKET = edge.config.bucket or "gallery"
 local STORE_URL = edge.config.store_url or "http://127.0.0.1:9000"
 local MAX_SIZE = tonumber(edge.config.max_size) or 20 * 1024 * 1024
 local THUMB = edge.config.thumb or "thumbs/{name}-320.webp"
-local TYPES = { ["image/jpeg"] = "jpg", ["image/png"] = "png", ["image/webp"] = "webp", ["image/gif"] = "gif",
-                ["image/tiff"] = "tif" }
+-- what image_resize decodes (it tells formats by their first bytes and refuses the rest)
+local TYPES = { ["image/jpeg"] = "jpg", ["image/png"] = "png", ["image/webp"] = "webp" }
 
 local function answer(status, doc)
     return {
@@ -93,7 +94,7 @@ local function upload_form(qs)
     local q = edge.parse_query(qs or "")
     local ctype, name = q.type, q.name
     if type(ctype) ~= "string" or TYPES[ctype] == nil then
-        return answer(400, { error = "type must be one of image/jpeg, image/png, image/webp, image/gif, image/tiff" })
+        return answer(400, { error = "type must be one of image/jpeg, image/png, image/webp" })
     end
     if type(name) ~= "string" then
         name = "photo"

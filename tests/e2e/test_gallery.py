@@ -189,7 +189,7 @@ def browser_uploads_a_photo_and_shows_its_thumbnail():
 def presigned_form_is_enforced_by_the_store():
     edge = start()
     # the endpoint: image types only, a key it chooses under photos/, the policy's limits in the answer
-    for bad in ("text/html", "image/svg%2Bxml", "application/octet-stream"):
+    for bad in ("text/html", "image/svg%2Bxml", "image/gif", "application/octet-stream"):
         st, h, doc = form(edge, ctype=bad)
         assert st == 400 and "type must be" in doc["error"], (bad, st, doc)
         assert h["cache-control"] == "no-store"
