@@ -254,6 +254,15 @@ def presign_post_refuses_bad_arguments_and_signs_prefix_forms():
         assert st in (400, 403) and s3_code(body) in ("AccessDenied", "EntityTooLarge"), (fields, st, body[:300])
 
 
+@test
+def stops_cleanly():
+    if "edge" not in state:
+        raise Skip("edgehook did not start")
+    edge = state.pop("edge")
+    assert edge.stop() == 0, edge.log()[-3000:]
+    edge.assert_clean()
+
+
 if __name__ == "__main__":
     try:
         run()
