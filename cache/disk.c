@@ -202,41 +202,47 @@ static int encode_head(cache_obj_t *obj, uint64_t hash, uint64_t body_len, const
     uint32_t nblocks = num_blocks(body_len);
     size_t i;
 
-    if (obj->key.len > UINT32_MAX / 2 || cache_obj_state(obj) == CACHE_OBJ_BUSY)
+    h2o_iovec_t key = cache_obj_key(obj), url = cache_obj_url(obj), vary_key = cache_obj_vary_key(obj);
+    const h2o_iovec_t *vary_names = cache_obj_vary_names(obj), *tags;
+    size_t num_tags;
+    cache_decision_t dec;
+    tags = cache_obj_tags(obj, &num_tags);
+    if (key.len > UINT32_MAX / 2 || cache_obj_state(obj) == CACHE_OBJ_BUSY || num_tags > UINT16_MAX)
         return -1;
     if (obj->head == NULL)
         return -1;
+    cache_obj_decision(obj, &dec);
     buf_str(&meta, obj->head, obj->head_len); /* status, reason and fields: the object's compact head as it is (cache/head.h) */
     buf_u16(&meta, obj->num_vary);
-    buf_u16(&meta, obj->num_tags);
+    buf_u16(&meta, (uint16_t)num_tags);
     buf_u64(&meta, (uint64_t)obj->content_length);
-    buf_u64(&meta, (uint64_t)obj->fresh.response_time_ms);
-    buf_u64(&meta, (uint64_t)obj->fresh.initial_age_ms);
-    buf_u64(&meta, (uint64_t)obj->fresh.lifetime_ms);
-    buf_u64(&meta, (uint64_t)obj->fresh.swr_ms);
-    buf_u64(&meta, (uint64_t)obj->fresh.sie_ms);
-    buf_u8(&meta, obj->fresh.no_cache);
-    buf_u8(&meta, obj->fresh.must_revalidate);
+    buf_u64(&meta, (uint64_t)dec.response_time_ms);
+    buf_u64(&meta, (uint64_t)dec.initial_age_ms);
+    buf_u64(&meta, (uint64_t)dec.lifetime_ms);
+    buf_u64(&meta, (uint64_t)dec.swr_ms);
+    buf_u64(&meta, (uint64_t)dec.sie_ms);
+    buf_u8(&meta, dec.no_cache);
+    buf_u8(&meta, dec.must_revalidate);
     buf_u8(&meta, obj->response_hooked);
     buf_u8(&meta, 0);
     for (i = 0; i != obj->num_vary; ++i)
-        buf_str(&meta, obj->vary_names[i].base, obj->vary_names[i].len);
-    buf_str(&meta, obj->vary_key.base, obj->vary_key.len);
-    for (i = 0; i != obj->num_tags; ++i)
-        buf_str(&meta, obj->tags[i].base, obj->tags[i].len);
-    buf_str(&meta, obj->url.base, obj->url.len);
+        buf_str(&meta, vary_names[i].base, vary_names[i].len);
+    buf_str(&meta, vary_key.base, vary_key.len);
+    for (i = 0; i != num_tags; ++i)
+        buf_str(&meta, tags[i].base, tags[i].len);
+    buf_str(&meta, url.base, url.len);
 
     buf_reserve(&out, REC_FIXED);
     memset(out.p, 0, REC_FIXED);
     out.len = REC_FIXED;
     put32(out.p, REC_MAGIC);
     put64(out.p + 8, hash);
-    put32(out.p + 16, (uint32_t)obj->key.len);
+    put32(out.p + 16, (uint32_t)key.len);
     put32(out.p + 20, (uint32_t)meta.len);
     put64(out.p + 24, body_len);
     put32(out.p + 32, nblocks);
     put64(out.p + 40, (uint64_t)now_ms());
-    buf_add(&out, obj->key.base, obj->key.len);
+    buf_add(&out, key.base, key.len);
     buf_add(&out, meta.p, meta.len);
     free(meta.p);
     for (uint32_t b = 0; b != nblocks; ++b)
@@ -254,7 +260,7 @@ static uint32_t *body_crcs(cache_obj_t *obj, uint64_t body_len)
 {
     uint32_t nblocks = num_blocks(body_len);
     uint32_t *crcs = malloc(sizeof(uint32_t) * (nblocks + 1));
-    cache_seg_t *s = obj->body->first;
+    cache_seg_t *s = cache_obj_body(obj)->first;
     size_t in_seg = 0;
     uint64_t left = body_len;
     if (crcs == NULL)
@@ -857,10 +863,13 @@ static void reclaim_oldest(cache_disk_t *d)
 static char *entry_extra(cache_obj_t *obj, uint32_t *len)
 {
     buf_t b = {NULL, 0, 0};
-    buf_str(&b, obj->url.base, obj->url.len);
-    buf_u32(&b, obj->num_tags);
-    for (size_t i = 0; i != obj->num_tags; ++i)
-        buf_str(&b, obj->tags[i].base, obj->tags[i].len);
+    h2o_iovec_t url = cache_obj_url(obj);
+    size_t num_tags;
+    const h2o_iovec_t *tags = cache_obj_tags(obj, &num_tags);
+    buf_str(&b, url.base, url.len);
+    buf_u32(&b, (uint32_t)num_tags);
+    for (size_t i = 0; i != num_tags; ++i)
+        buf_str(&b, tags[i].base, tags[i].len);
     *len = (uint32_t)b.len;
     return b.p;
 }
@@ -933,7 +942,7 @@ static int publish_entry(cache_disk_t *d, cache_obj_t *obj, uint64_t hash, seg_t
 
 static void write_object(cache_disk_t *d, cache_obj_t *obj)
 {
-    uint64_t hash = disk_hash(d, obj->key);
+    uint64_t hash = disk_hash(d, cache_obj_key(obj));
     char *head = NULL;
     size_t head_len;
     cache_decision_t dec;
@@ -961,7 +970,7 @@ static void write_object(cache_disk_t *d, cache_obj_t *obj)
     /* the data first */
     int ok = pwrite_all(a->fd, head, head_len, off) == 0;
     uint64_t at = off + head_len, left = body_len;
-    for (cache_seg_t *s = obj->body->first; ok && s != NULL && left != 0; s = s->next) {
+    for (cache_seg_t *s = cache_obj_body(obj)->first; ok && s != NULL && left != 0; s = s->next) {
         size_t n = s->len < left ? s->len : (size_t)left;
         ok = pwrite_all(a->fd, s->data, n, at) == 0;
         at += n;
@@ -1028,7 +1037,7 @@ cache_disk_stream_t *cache_disk_stream_begin(cache_disk_t *d, cache_obj_t *head,
     st->d = d;
     st->obj = head;
     cache_obj_addref(head);
-    st->hash = disk_hash(d, head->key);
+    st->hash = disk_hash(d, cache_obj_key(head));
     st->body_len = body_len;
     st->expires_ms = now + ttl;
     st->cur = (uint32_t)crc32(0, NULL, 0);
@@ -1243,7 +1252,7 @@ static int load_start(cache_disk_t *d, job_t *j)
     uint64_t len;
 
     pthread_mutex_lock(&d->lock);
-    j->hash = disk_hash(d, obj->key);
+    j->hash = disk_hash(d, cache_obj_key(obj));
     dentry_t *e = find_locked(d, j->hash);
     if (e == NULL || e->soft || e->expires_ms <= now_ms()) {
         pthread_mutex_unlock(&d->lock);
@@ -1270,8 +1279,8 @@ static int load_start(cache_disk_t *d, job_t *j)
         r = pread_all(j->seg->fd, buf, need, j->off) == 0 ? cache_disk_parse_head(buf, need, &j->rec, &need) : -1;
         first = need;
     }
-    if (r != 0 || j->rec.head_len + j->rec.body_len != len || j->rec.hash != j->hash || j->rec.key.len != obj->key.len ||
-        memcmp(j->rec.key.base, obj->key.base, obj->key.len) != 0) {
+    if (r != 0 || j->rec.head_len + j->rec.body_len != len || j->rec.hash != j->hash || j->rec.key.len != obj->key_len ||
+        memcmp(j->rec.key.base, cache_obj_key(obj).base, obj->key_len) != 0) {
         free(buf);
         load_failed(d, j, 1);
         return 0;

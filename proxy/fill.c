@@ -241,12 +241,14 @@ static void on_not_modified(fill_t *f, h2o_header_t *headers, size_t num_headers
  * with only what may be shared (the object itself is passed through to its reader with the origin's head) */
 static void start_disk_stream(fill_t *f, int status, const char *reason, const h2o_headers_t *resp, int64_t content_length)
 {
-    cache_obj_t *obj = f->obj, *head = cache_obj_new(obj->hash, obj->key, obj->url);
+    cache_obj_t *obj = f->obj, *head = cache_obj_new(obj->hash, cache_obj_key(obj), cache_obj_url(obj));
     cache_decision_t d;
     h2o_headers_t shared, ordered;
     cache_obj_decision(obj, &d);
     cache_obj_set_decision(head, &d);
-    cache_obj_set_meta(head, obj->vary_names, obj->num_vary, obj->vary_key, obj->tags, obj->num_tags);
+    size_t num_tags;
+    const h2o_iovec_t *tags = cache_obj_tags(obj, &num_tags);
+    cache_obj_set_meta(head, cache_obj_vary_names(obj), obj->num_vary, cache_obj_vary_key(obj), tags, num_tags);
     cache_policy_shareable_headers(&f->pool, resp, &shared);
     size_t plain = order_for_delivery(&f->pool, &shared, 1, &ordered);
     cache_obj_set_head(head, status, reason, ordered.entries, ordered.size, plain, content_length, 0);

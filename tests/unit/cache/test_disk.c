@@ -92,7 +92,7 @@ static void test_record_round_trip(void **state)
     /* a short block (a truncated file) fails */
     assert_int_equal(cache_disk_check_block(&rec, 3, body + 3 * CACHE_DISK_BLOCK, 100), -1);
     /* the metadata rebuilds the object */
-    cache_obj_t *back = cache_obj_new(o->hash, o->key, o->url);
+    cache_obj_t *back = cache_obj_new(o->hash, cache_obj_key(o), cache_obj_url(o));
     assert_int_equal(cache_disk_apply_meta(&rec, back, 0), 0);
     assert_int_equal(back->status, 200);
     h2o_mem_pool_t pool;
@@ -107,12 +107,16 @@ static void test_record_round_trip(void **state)
     assert_memory_equal(hs[1].name->base, "x-custom", 8);
     assert_memory_equal(hs[1].value.base, "value-1", 7);
     h2o_mem_clear_pool(&pool);
-    assert_int_equal(back->num_tags, 1);
-    assert_memory_equal(back->tags[0].base, "grp1", 4);
+    size_t num_tags;
+    const h2o_iovec_t *tags = cache_obj_tags(back, &num_tags);
+    assert_int_equal(num_tags, 1);
+    assert_memory_equal(tags[0].base, "grp1", 4);
     assert_int_equal(back->num_vary, 1);
-    assert_memory_equal(back->vary_key.base, "gzip", 4);
+    assert_memory_equal(cache_obj_vary_key(back).base, "gzip", 4);
     assert_int_equal(back->content_length, (int64_t)len);
-    assert_int_equal(back->fresh.lifetime_ms, 3600000);
+    cache_decision_t dec;
+    cache_obj_decision(back, &dec);
+    assert_int_equal(dec.lifetime_ms, 3600000);
     cache_obj_release(back);
     free(body);
     free(head);
@@ -216,7 +220,7 @@ static void test_index_reload_and_torn_journal(void **state)
     cache_obj_t *o = load(d, m, "/obj/7");
     assert_int_equal(cache_obj_state(o), CACHE_OBJ_COMPLETE);
     assert_int_equal(cache_obj_avail(o), 1007);
-    assert_int_equal((unsigned char)o->body->first->data[10], (unsigned char)(10 * 7 + 7));
+    assert_int_equal((unsigned char)cache_obj_body(o)->first->data[10], (unsigned char)(10 * 7 + 7));
     cache_obj_release(o);
     cache_disk_close(d);
 
