@@ -1,0 +1,203 @@
+"""End-to-end: the libvips example plugin examples/hooks/c/image_resize.c in one edgehook process with the embedded store.
+Uploads with /usr/bin/aws to photos/ fire it once per object (a bucket notification, the async queue): its thumbnails
+thumbs/NAME-320.webp, -320.jpg, -1280.webp, -1280.jpg are written through host->s3 and are valid images of the right size
+(vipsheader); a decompression bomb (a header over max_pixels) and a truncated JPEG fail only their own invocation (three
+attempts, then the on-failure bucket), and the next good upload still works. Test images are made with the `vips` CLI.
+Skips (saying why) when the plugin was not built (no libvips) or the vips tools are missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import boto3
+import botocore.config
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from edgetest import SLOW, Edge, Skip, retry_port_taken, run, test, wait_until  # noqa: E402
+
+PLUGIN = os.path.join(os.getcwd(), "examples", "hooks", "c", "libimage_resize.so")
+AK, SK = "AKIDIMAGETEST0000001", "image-test-secret-key-0000000000000000"
+TMP = tempfile.mkdtemp(prefix="image-resize-")
+MISSING = None
+if not os.path.exists(PLUGIN):
+    MISSING = "the image_resize plugin was not built (libvips not found at build time: Debian libvips-dev)"
+elif shutil.which("vips") is None or shutil.which("vipsheader") is None:
+    MISSING = "the vips and vipsheader tools are missing (Debian libvips-tools)"
+
+CONFIG = """
+threads: 2
+listen: [{host: 127.0.0.1, port: 0}]
+origins:
+  gallery: {type: s3, endpoint: embedded, bucket: gallery}
+hooks:
+  image:
+    native: %(plugin)s
+    config: {thumb_widths: [320, 1280], widths: [160, 320, 640], max_pixels: 20000000}
+    async: {backoff: 100ms, on_failure: "arn:aws:s3:::failed"}
+behaviors:
+  - {path: "*", origin: gallery, cache: {default_ttl: 1h}}
+async_queue: {threads: 2}
+store:
+  listen: {host: 127.0.0.1, port: 0}
+  root: ./data
+  credentials: {access_key: %(ak)s, secret_key: %(sk)s}
+  notifications:
+    - {bucket: gallery, id: thumbs, function: image, events: ["s3:ObjectCreated:*"], prefix: photos/}
+admin:
+  listen: {host: 127.0.0.1, port: 0}
+  token: image-admin-token-0123456789
+"""
+
+AWS_BASE = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("http_proxy", "https_proxy")}
+AWS_ENV = dict(AWS_BASE, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+edge = None
+s3 = None  # boto3, to read what the hook wrote (fast; uploads go through the aws CLI)
+
+
+def aws(*args, check=True):
+    p = subprocess.run(["/usr/bin/aws", "--endpoint-url", "http://127.0.0.1:%d" % edge.ports["store"]] + list(args), env=AWS_ENV,
+                       cwd=TMP, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120 * SLOW)
+    if check:
+        assert p.returncode == 0, "aws %s: %d\n%s" % (" ".join(args), p.returncode, p.stderr.decode("utf-8", "replace"))
+    return p
+
+
+def vips(*args):
+    subprocess.run(["vips"] + list(args), check=True, cwd=TMP, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SLOW)
+
+
+def header(path):
+    """(width, height, loader) of an image file, as vipsheader reads it"""
+    out = {}
+    for field in ("width", "height", "vips-loader"):
+        p = subprocess.run(["vipsheader", "-f", field, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert p.returncode == 0, "vipsheader %s: %s" % (path, p.stderr.decode("utf-8", "replace"))
+        out[field] = p.stdout.decode().strip()
+    return int(out["width"]), int(out["height"]), out["vips-loader"]
+
+
+def photo(name, w, h):
+    """a w x h JPEG of noise (it does not compress away) in TMP"""
+    path = os.path.join(TMP, name)
+    vips("gaussnoise", path + "[Q=85]", str(w), str(h))
+    return path
+
+
+def keys(bucket, prefix):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+
+
+def fetch(bucket, key, local):
+    """the object into TMP/local; its Content-Type"""
+    r = s3.get_object(Bucket=bucket, Key=key)
+    with open(os.path.join(TMP, local), "wb") as f:
+        f.write(r["Body"].read())
+    return r["ContentType"]
+
+
+def wrote_lines(key):
+    """how many times the hook wrote this thumbnail (its log line per write)"""
+    with open(edge.log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace").count("wrote gallery/%s " % key)
+
+
+def thumbs_of(name):
+    return ["thumbs/%s-%d.%s" % (name, w, ext) for w in (320, 1280) for ext in ("webp", "jpg")]
+
+
+def setup():
+    global edge, s3
+    if MISSING:
+        return
+    edge = retry_port_taken(lambda: Edge(CONFIG % {"plugin": PLUGIN, "ak": AK, "sk": SK}, name="image"))
+    s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:%d" % edge.ports["store"], aws_access_key_id=AK, aws_secret_access_key=SK,
+                      region_name="us-east-1", config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                                             retries={"max_attempts": 1}))
+    aws("s3", "mb", "s3://gallery")
+    aws("s3", "mb", "s3://failed")
+
+
+def need():
+    if MISSING:
+        raise Skip(MISSING)
+    assert edge.proc.poll() is None, "edgehook exited"
+
+
+@test
+def thumbnails_on_upload():
+    need()
+    # a landscape photo, a portrait one and one smaller than the smaller thumbnail (never enlarged)
+    shots = {"a": (1600, 1200), "tall": (900, 1600), "small": (200, 150)}
+    for name, (w, h) in shots.items():
+        aws("s3", "cp", photo(name + ".jpg", w, h), "s3://gallery/photos/%s.jpg" % name)
+    want = sorted(k for name in shots for k in thumbs_of(name))
+    wait_until(lambda: keys("gallery", "thumbs/") == want, timeout=60, what="the thumbnails of three uploads")
+    for name, (w, h) in shots.items():
+        for k in thumbs_of(name):
+            local = os.path.join(TMP, k.replace("/", "_"))
+            ctype = fetch("gallery", k, local)
+            tw, th, loader = header(local)
+            width = int(k.rsplit("-", 1)[1].split(".")[0])
+            ew = min(width, w)
+            eh = max(1, round(h * ew / w))
+            assert tw == ew and abs(th - eh) <= 1, (k, tw, th, ew, eh)
+            assert loader == ("webpload" if k.endswith(".webp") else "jpegload"), (k, loader)
+            assert ctype == ("image/webp" if k.endswith(".webp") else "image/jpeg"), (k, ctype)
+            # once per object: each thumbnail written exactly once (the hook's writes to thumbs/ notify nothing)
+            assert wrote_lines(k) == 1, (k, wrote_lines(k))
+    assert edge.metric("edgehook_async_invocations_total") == 3, edge.metric("edgehook_async_invocations_total")
+    assert edge.metric("edgehook_async_failures_total") == 0
+
+
+@test
+def hostile_images_fail_alone():
+    need()
+    failures = edge.metric("edgehook_async_failures_total")
+    # a decompression bomb: 8000x8000 (64 MP) of black is a few hundred KB of JPEG; max_pixels is 20 MP
+    vips("black", os.path.join(TMP, "bomb.jpg"), "8000", "8000")
+    # a truncated JPEG: the header is whole, the scan data stops half way
+    good = photo("whole.jpg", 1600, 1200)
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(os.path.join(TMP, "trunc.jpg"), "wb") as f:
+        f.write(data[: len(data) // 2])
+    with open(os.path.join(TMP, "junk.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + os.urandom(3000))
+    for name in ("bomb", "trunc", "junk"):
+        aws("s3", "cp", os.path.join(TMP, name + ".jpg"), "s3://gallery/photos/%s.jpg" % name)
+    wait_until(lambda: len(keys("failed", "aws/lambda/async/image/")) == 3, timeout=90, what="three events in the on-failure bucket")
+    reasons = {}
+    for k in keys("failed", "aws/lambda/async/image/"):
+        rec = json.loads(s3.get_object(Bucket="failed", Key=k)["Body"].read())
+        assert rec["requestContext"]["approximateInvokeCount"] == 3, rec["requestContext"]
+        (r,) = rec["requestPayload"]["Records"]
+        reasons[r["s3"]["object"]["key"]] = json.dumps(rec["responsePayload"])
+    assert "decompression bomb" in reasons["photos/bomb.jpg"] and "8000x8000" in reasons["photos/bomb.jpg"], reasons
+    assert "cannot decode" in reasons["photos/trunc.jpg"], reasons
+    assert "photos/junk.jpg" in reasons, reasons
+    assert edge.metric("edgehook_async_failures_total") == failures + 3
+    assert not any(k.startswith("thumbs/bomb") or k.startswith("thumbs/trunc") or k.startswith("thumbs/junk")
+                   for k in keys("gallery", "thumbs/"))
+    # the process is up and the next good upload still gets its thumbnails
+    assert edge.proc.poll() is None
+    aws("s3", "cp", good, "s3://gallery/photos/after.jpg")
+    wait_until(lambda: all(k in keys("gallery", "thumbs/after") for k in thumbs_of("after")), timeout=60,
+               what="the thumbnails of the upload after the hostile ones")
+    fetch("gallery", "thumbs/after-320.webp", "after.webp")
+    assert header(os.path.join(TMP, "after.webp"))[:2] == (320, 240)
+
+
+if __name__ == "__main__":
+    setup()
+    try:
+        run()
+    finally:
+        if edge is not None:
+            rc = edge.stop()
+            edge.assert_clean()
+            if rc != 0:
+                sys.exit(1)
