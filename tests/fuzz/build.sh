@@ -45,6 +45,7 @@ build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
 build h1_chunked "$SRC/store/h1chunked.c"
 build viewer "$SRC/viewer/device.c" "$SRC/viewer/geoip.c" -lpthread
+build image_parse
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1

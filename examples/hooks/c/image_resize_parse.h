@@ -137,6 +137,8 @@ static __attribute__((unused)) int ir_container(ir_json_t *j, ir_member_fn each,
             ++j->p;
             ir_ws(j);
         }
+        if (j->p >= j->end) /* the callbacks look at the value's first byte */
+            return -1;
         if (each != NULL) {
             int r = each(j, name, index, arg);
             if (r < 0)
