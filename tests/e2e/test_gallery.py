@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from edgetest import BUILD, SRC, Edge, Skip, curl_status, free_port, retry_port_taken, run, test  # noqa: E402
@@ -149,6 +150,7 @@ def browser_uploads_a_photo_and_shows_its_thumbnail():
         with open(path, "wb") as f:
             f.write(jpeg)
         events_before = edge.metric("edgehook_store_events_total") or 0
+        t0 = time.time()
         b.upload("#file", path)
 
         # the page posts it to the store, polls the list until the hook wrote the thumbnail, then shows it
@@ -161,6 +163,7 @@ def browser_uploads_a_photo_and_shows_its_thumbnail():
             return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight, i.currentSrc] : null;
         })()""" % key, timeout=120)
         assert size[:2] == [320, 240], size
+        print("upload to thumbnail shown: %.1f s" % (time.time() - t0), flush=True)  # a figure for the notes, not a check
         thumb = size[2]
         assert thumb.startswith(edge.url("/thumbs/")), (thumb, edge.url("/"))  # through the edge, not the store
         b.screenshot("01-uploaded.png")
