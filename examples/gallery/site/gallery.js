@@ -47,11 +47,16 @@ function figureFor(p) {
     });
     img.src = p.thumb; // through the edge: /thumbs/... is a cached behavior
     a.replaceChildren(img);
-  } else if (!p.ready && !a.firstChild) {
-    const s = document.createElement('span');
-    s.className = 'pending';
-    s.textContent = 'making the thumbnail…';
-    a.replaceChildren(s);
+  } else if (!p.ready) {
+    // the hook retries a failed photo twice (backoff 5 s, then 10 s), then gives up: its event goes to the on-failure bucket
+    const late = Date.now() / 1000 - p.last_modified > 120;
+    const text = late ? 'no thumbnail (not an image the hook reads?)' : 'making the thumbnail…';
+    if (!a.firstChild || a.firstChild.textContent !== text) {
+      const s = document.createElement('span');
+      s.className = 'pending';
+      s.textContent = text;
+      a.replaceChildren(s);
+    }
   }
   return fig;
 }
