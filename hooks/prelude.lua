@@ -1442,7 +1442,7 @@ edge.s3 = {
         end
         if opts.max_size ~= nil then
             local lo, hi = tonumber(opts.min_size or 0), tonumber(opts.max_size)
-            if lo == nil or hi == nil or lo < 0 or hi < lo or hi ~= math.floor(hi) or lo ~= math.floor(lo) then
+            if lo == nil or hi == nil or lo < 0 or hi < lo or hi ~= math.floor(hi) or lo ~= math.floor(lo) or hi > 2 ^ 53 then
                 return nil, "edge.s3.presign_post: min_size and max_size must be whole numbers, 0 <= min_size <= max_size"
             end
             conds[#conds + 1] = { "content-length-range", lo, hi }

@@ -44,6 +44,10 @@ function viewer_request(event)
     try("opts_type", "gallery", "x")
     try("size", "gallery", {max_size = -1})
     try("size_order", "gallery", {min_size = 10, max_size = 5})
+    try("size_huge", "gallery", {max_size = math.huge})
+    try("size_nan", "gallery", {max_size = 0 / 0})
+    try("expires_nan", "gallery", {expires = 0 / 0})
+    try("expires_text", "gallery", {expires = "soon"})
     try("expires_long", "gallery", {expires = 8 * 86400})
     try("expires_zero", "gallery", {expires = 0})
     try("fields_type", "gallery", {fields = "x"})
@@ -241,7 +245,8 @@ def presign_post_refuses_bad_arguments_and_signs_prefix_forms():
     assert st == 200, (st, body)
     out = json.loads(body)
     want = {"no_bucket": "NoSuchBucket", "bucket_type": "must be strings", "opts_type": "opts must be a table",
-            "size": "whole numbers", "size_order": "whole numbers", "expires_long": "1 second to 7 days",
+            "size": "whole numbers", "size_order": "whole numbers", "size_huge": "whole numbers", "size_nan": "whole numbers",
+            "expires_nan": "1 second to 7 days", "expires_text": "1 second to 7 days", "expires_long": "1 second to 7 days",
             "expires_zero": "1 second to 7 days", "fields_type": "fields must be a table",
             "conditions_type": "conditions must be a list", "conditions_huge": "at most 16 KB"}
     for name, text in want.items():
