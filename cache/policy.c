@@ -287,6 +287,309 @@ static int parse_cc_by_name(const h2o_headers_t *headers, const char *lcname, si
 }
 
 /* ------------------------------------------------------------------------------------------------------------------- */
+/* CDN-Cache-Control: a Structured Field Dictionary (RFC 9213 §2.1, RFC 9651 §4.2.2)                                     */
+
+typedef enum sf_type { SF_NONE = 0, SF_INTEGER, SF_DECIMAL, SF_STRING, SF_TOKEN, SF_BINARY, SF_BOOLEAN, SF_DATE, SF_INNER_LIST } sf_type_t;
+
+typedef struct sf_cursor {
+    const char *p, *end;
+} sf_cursor_t;
+
+static int sf_is_lcalpha(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int sf_is_alpha(char c)
+{
+    return sf_is_lcalpha(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* tchar of RFC 9110 §5.6.2 */
+static int sf_is_tchar(char c)
+{
+    return sf_is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int sf_peek(const sf_cursor_t *c, char ch)
+{
+    return c->p < c->end && *c->p == ch;
+}
+
+static void sf_skip_sp(sf_cursor_t *c)
+{
+    while (c->p < c->end && *c->p == ' ')
+        ++c->p;
+}
+
+static void sf_skip_ows(sf_cursor_t *c)
+{
+    while (c->p < c->end && is_ows(*c->p))
+        ++c->p;
+}
+
+/* key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" ) */
+static int sf_key(sf_cursor_t *c, h2o_iovec_t *key)
+{
+    const char *s = c->p;
+    if (c->p == c->end || !(sf_is_lcalpha(*c->p) || *c->p == '*'))
+        return 0;
+    ++c->p;
+    while (c->p < c->end && (sf_is_lcalpha(*c->p) || is_digit(*c->p) || *c->p == '_' || *c->p == '-' || *c->p == '.' || *c->p == '*'))
+        ++c->p;
+    *key = h2o_iovec_init(s, c->p - s);
+    return 1;
+}
+
+/* sf-integer / sf-decimal (§4.2.4): at most 15 digits, or 12 + "." + 1 to 3; *ival gets an integer's value */
+static int sf_number(sf_cursor_t *c, sf_type_t *type, int64_t *ival)
+{
+    int neg = 0, digits = 0, frac = -1;
+    int64_t v = 0;
+    if (sf_peek(c, '-')) {
+        neg = 1;
+        ++c->p;
+    }
+    if (c->p == c->end || !is_digit(*c->p))
+        return 0;
+    for (; c->p < c->end; ++c->p) {
+        if (is_digit(*c->p)) {
+            if (frac >= 0) {
+                if (++frac > 3)
+                    return 0;
+            } else {
+                if (++digits > 15)
+                    return 0;
+                v = v * 10 + (*c->p - '0');
+            }
+        } else if (*c->p == '.' && frac < 0) {
+            if (digits > 12)
+                return 0;
+            frac = 0;
+        } else {
+            break;
+        }
+    }
+    if (frac == 0)
+        return 0; /* "1." */
+    *type = frac > 0 ? SF_DECIMAL : SF_INTEGER;
+    *ival = neg ? -v : v;
+    return 1;
+}
+
+static int sf_bare_item(sf_cursor_t *c, sf_type_t *type, int64_t *ival)
+{
+    *type = SF_NONE;
+    *ival = 0;
+    if (c->p == c->end)
+        return 0;
+    char ch = *c->p;
+    if (ch == '-' || is_digit(ch))
+        return sf_number(c, type, ival);
+    if (ch == '"') { /* sf-string: printable ASCII, with \" and \\ only */
+        for (++c->p; c->p < c->end; ++c->p) {
+            unsigned char u = (unsigned char)*c->p;
+            if (u == '\\') {
+                if (++c->p == c->end || (*c->p != '"' && *c->p != '\\'))
+                    return 0;
+            } else if (u == '"') {
+                ++c->p;
+                *type = SF_STRING;
+                return 1;
+            } else if (u < 0x20 || u > 0x7e) {
+                return 0;
+            }
+        }
+        return 0;
+    }
+    if (sf_is_alpha(ch) || ch == '*') { /* sf-token */
+        ++c->p;
+        while (c->p < c->end && (sf_is_tchar(*c->p) || *c->p == ':' || *c->p == '/'))
+            ++c->p;
+        *type = SF_TOKEN;
+        return 1;
+    }
+    if (ch == ':') { /* sf-binary: base64 between colons */
+        for (++c->p; c->p < c->end && *c->p != ':'; ++c->p)
+            if (!(sf_is_alpha(*c->p) || is_digit(*c->p) || *c->p == '+' || *c->p == '/' || *c->p == '='))
+                return 0;
+        if (c->p == c->end)
+            return 0;
+        ++c->p;
+        *type = SF_BINARY;
+        return 1;
+    }
+    if (ch == '?') { /* sf-boolean */
+        if (c->end - c->p < 2 || (c->p[1] != '0' && c->p[1] != '1'))
+            return 0;
+        *ival = c->p[1] == '1';
+        c->p += 2;
+        *type = SF_BOOLEAN;
+        return 1;
+    }
+    if (ch == '@') { /* sf-date (RFC 9651) */
+        ++c->p;
+        if (!sf_number(c, type, ival) || *type != SF_INTEGER)
+            return 0;
+        *type = SF_DATE;
+        return 1;
+    }
+    return 0;
+}
+
+/* parameters = *( ";" *SP key [ "=" bare-item ] ); their values mean nothing to a cache directive */
+static int sf_parameters(sf_cursor_t *c)
+{
+    while (sf_peek(c, ';')) {
+        ++c->p;
+        sf_skip_sp(c);
+        h2o_iovec_t key;
+        sf_type_t t;
+        int64_t v;
+        if (!sf_key(c, &key))
+            return 0;
+        if (sf_peek(c, '=')) {
+            ++c->p;
+            if (!sf_bare_item(c, &t, &v))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* member-value = sf-item / inner-list */
+static int sf_member_value(sf_cursor_t *c, sf_type_t *type, int64_t *ival)
+{
+    if (sf_peek(c, '(')) {
+        ++c->p;
+        for (;;) {
+            sf_skip_sp(c);
+            if (sf_peek(c, ')')) {
+                ++c->p;
+                break;
+            }
+            sf_type_t t;
+            int64_t v;
+            if (!sf_bare_item(c, &t, &v) || !sf_parameters(c))
+                return 0;
+            if (!(sf_peek(c, ' ') || sf_peek(c, ')')))
+                return 0;
+        }
+        *type = SF_INNER_LIST;
+        *ival = 0;
+        return sf_parameters(c);
+    }
+    return sf_bare_item(c, type, ival) && sf_parameters(c);
+}
+
+typedef void (*sf_member_cb_t)(void *ctx, h2o_iovec_t key, sf_type_t type, int64_t ival);
+
+/* one field line as a Dictionary; 0 on any syntax error (callbacks may have run for the members before it) */
+static int sf_dictionary(const char *s, size_t len, sf_member_cb_t cb, void *ctx)
+{
+    sf_cursor_t c = {s, s + len};
+    sf_skip_sp(&c);
+    while (c.end > c.p && c.end[-1] == ' ')
+        --c.end;
+    if (c.p == c.end)
+        return 1; /* an empty line adds nothing */
+    for (;;) {
+        h2o_iovec_t key;
+        sf_type_t type = SF_BOOLEAN;
+        int64_t ival = 1;
+        if (!sf_key(&c, &key))
+            return 0;
+        if (sf_peek(&c, '=')) {
+            ++c.p;
+            if (!sf_member_value(&c, &type, &ival))
+                return 0;
+        } else if (!sf_parameters(&c)) {
+            return 0;
+        }
+        if (cb != NULL)
+            cb(ctx, key, type, ival);
+        sf_skip_ows(&c);
+        if (c.p == c.end)
+            return 1;
+        if (*c.p != ',')
+            return 0;
+        ++c.p;
+        sf_skip_ows(&c);
+        if (c.p == c.end)
+            return 0; /* a trailing comma */
+    }
+}
+
+/* a member of a valid CDN-Cache-Control: the later of two same keys wins (a Dictionary); a value of the wrong type leaves
+ * the directive as it was (RFC 9213 §2.1) */
+static void on_sf_directive(void *ctx, h2o_iovec_t key, sf_type_t type, int64_t ival)
+{
+    cache_cc_t *cc = ctx;
+    int64_t *delta = NULL;
+    unsigned flag = type == SF_BOOLEAN && ival == 1;
+    cc->present = 1;
+    if (LIT_IS(key.base, key.len, "max-age"))
+        delta = &cc->max_age_ms;
+    else if (LIT_IS(key.base, key.len, "s-maxage"))
+        delta = &cc->s_maxage_ms;
+    else if (LIT_IS(key.base, key.len, "stale-while-revalidate"))
+        delta = &cc->swr_ms;
+    else if (LIT_IS(key.base, key.len, "stale-if-error"))
+        delta = &cc->sie_ms;
+    if (delta != NULL) {
+        if (type == SF_INTEGER && ival >= 0)
+            *delta = (ival > DELTA_MAX_S ? DELTA_MAX_S : ival) * 1000;
+        return;
+    }
+    /* no-cache and private may list field names (an Inner List or a String): read as the plain directive, as in Cache-Control */
+    if (type == SF_INNER_LIST || type == SF_STRING) {
+        if (LIT_IS(key.base, key.len, "no-cache"))
+            cc->no_cache = 1;
+        else if (LIT_IS(key.base, key.len, "private"))
+            cc->private_ = 1;
+        return;
+    }
+    if (type != SF_BOOLEAN)
+        return;
+    if (LIT_IS(key.base, key.len, "no-store"))
+        cc->no_store = flag;
+    else if (LIT_IS(key.base, key.len, "no-cache"))
+        cc->no_cache = flag;
+    else if (LIT_IS(key.base, key.len, "private"))
+        cc->private_ = flag;
+    else if (LIT_IS(key.base, key.len, "public"))
+        cc->public_ = flag;
+    else if (LIT_IS(key.base, key.len, "must-revalidate"))
+        cc->must_revalidate = flag;
+    else if (LIT_IS(key.base, key.len, "proxy-revalidate"))
+        cc->proxy_revalidate = flag;
+    else if (LIT_IS(key.base, key.len, "no-transform"))
+        cc->no_transform = flag;
+    else if (LIT_IS(key.base, key.len, "immutable"))
+        cc->immutable = flag;
+}
+
+int cache_cdn_cc_parse(const h2o_headers_t *headers, cache_cc_t *out)
+{
+    cache_cc_init(out);
+    int lines = 0;
+    for (size_t i = 0; i != headers->size; ++i) {
+        const h2o_header_t *h = headers->entries + i;
+        if (!LIT_IS(h->name->base, h->name->len, "cdn-cache-control"))
+            continue;
+        if (!sf_dictionary(h->value.base, h->value.len, NULL, NULL))
+            return 0; /* RFC 9213 §2.1: a field that does not parse is ignored whole */
+        ++lines;
+    }
+    for (size_t i = 0; lines != 0 && i != headers->size; ++i) {
+        const h2o_header_t *h = headers->entries + i;
+        if (LIT_IS(h->name->base, h->name->len, "cdn-cache-control"))
+            sf_dictionary(h->value.base, h->value.len, on_sf_directive, out);
+    }
+    return out->present;
+}
+
+/* ------------------------------------------------------------------------------------------------------------------- */
 /* HTTP-date                                                                                                            */
 
 int64_t cache_policy_parse_date(const char *s, size_t len)
@@ -299,6 +602,20 @@ static int64_t header_date(const h2o_headers_t *headers, const h2o_token_t *tok)
 {
     const h2o_header_t *h = find_first(headers, tok);
     return h == NULL ? CACHE_ABSENT : cache_policy_parse_date(h->value.base, h->value.len);
+}
+
+/* Expires (§5.3): an HTTP-date in the grammar's own terms. The shared parser also takes `UTC` for `GMT` (some servers
+ * write it in Last-Modified and conditionals, where leniency costs nothing); an Expires that is not a valid HTTP-date is
+ * a time in the past, so one ending `UTC` is already expired */
+static int64_t header_expires(const h2o_headers_t *headers)
+{
+    const h2o_header_t *h = find_first(headers, H2O_TOKEN_EXPIRES);
+    if (h == NULL)
+        return CACHE_ABSENT;
+    h2o_iovec_t v = h2o_str_stripws(h->value.base, h->value.len);
+    if (v.len >= 3 && LIT_IS(v.base + v.len - 3, 3, "utc"))
+        return CACHE_ABSENT;
+    return cache_policy_parse_date(v.base, v.len);
 }
 
 /* Age: the first member of a (wrongly) list-valued field; invalid → ignored (§5.1) */
@@ -533,8 +850,7 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         (etag != NULL && h2o_str_stripws(etag->value.base, etag->value.len).len != 0) || out->last_modified_ms != CACHE_ABSENT;
 
     /* RFC 9213 §2.2: the first targeted field present replaces Cache-Control and Expires for this cache */
-    if (parse_cc_by_name(resh, H2O_STRLIT("cdn-cache-control"), 0, &cc) ||
-        parse_cc_by_name(resh, H2O_STRLIT("surrogate-control"), 1, &cc)) {
+    if (cache_cdn_cc_parse(resh, &cc) || parse_cc_by_name(resh, H2O_STRLIT("surrogate-control"), 1, &cc)) {
         out->targeted = 1;
     } else {
         cache_cc_parse(resh, H2O_TOKEN_CACHE_CONTROL, &cc);
@@ -554,7 +870,7 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         out->source = CACHE_LIFETIME_MAX_AGE;
     } else if (!out->targeted && find_first(resh, H2O_TOKEN_EXPIRES) != NULL) {
         /* §5.3: an invalid Expires (e.g. "0") is a time in the past */
-        int64_t expires = header_date(resh, H2O_TOKEN_EXPIRES);
+        int64_t expires = header_expires(resh);
         out->lifetime_ms = expires == CACHE_ABSENT || expires < out->date_ms ? 0 : expires - out->date_ms;
         out->source = CACHE_LIFETIME_EXPIRES;
     } else {
@@ -683,6 +999,11 @@ int cache_policy_is_error_status(int status)
 int cache_policy_is_targeted_header(const h2o_iovec_t *name)
 {
     return LIT_IS(name->base, name->len, "cdn-cache-control") || LIT_IS(name->base, name->len, "surrogate-control");
+}
+
+int cache_policy_is_consumed_header(const h2o_iovec_t *name)
+{
+    return LIT_IS(name->base, name->len, "surrogate-control");
 }
 
 size_t cache_policy_strip_targeted(h2o_headers_t *headers)

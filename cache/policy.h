@@ -63,6 +63,16 @@ void cache_cc_parse_str(const char *s, size_t len, cache_cc_t *cc);
 /** Resets `out` and combines every field line of `headers` named `name` (e.g. H2O_TOKEN_CACHE_CONTROL). */
 void cache_cc_parse(const h2o_headers_t *headers, const h2o_token_t *name, cache_cc_t *out);
 
+/**
+ * Resets `out` and reads the CDN-Cache-Control field lines of `headers` as one Structured Field Dictionary (RFC 9213 §2.1,
+ * RFC 9651 §4.2.2): strict syntax (lowercase keys, no space around '=', Integer values, parameters allowed and ignored).
+ * A field with a syntax error in any line is ignored whole: returns 0 and `out` stays empty, so Cache-Control applies.
+ * Of two members with the same key the later wins; a directive whose value has the wrong type (`max-age="60"`, a
+ * negative or decimal delta, `no-store=5`) is ignored; `no-cache` / `private` with a String or Inner List of field names
+ * read as the plain directives. Returns 1 when the field is present, valid and holds at least one member.
+ */
+int cache_cdn_cc_parse(const h2o_headers_t *headers, cache_cc_t *out);
+
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* HTTP-date (RFC 9110 §5.6.7)                                                                                          */
 
@@ -243,6 +253,13 @@ size_t cache_policy_shareable_headers(h2o_mem_pool_t *pool, const h2o_headers_t 
 
 /** 1 when `name` is CDN-Cache-Control or Surrogate-Control (case-insensitive), the fields this cache consumes. */
 int cache_policy_is_targeted_header(const h2o_iovec_t *name);
+/**
+ * 1 when `name` is a field this cache consumes and does not forward downstream: Surrogate-Control (Edge Architecture 1.0:
+ * a surrogate removes the directives meant for it). CDN-Cache-Control is forwarded (RFC 9213 §3: CDN caches "will
+ * typically forward this header so that downstream CDN caches can use it as well": a parent tier's copy carries it to
+ * its children, and a CDN in front of edgehook reads it too).
+ */
+int cache_policy_is_consumed_header(const h2o_iovec_t *name);
 /**
  * Removes every targeted field (see above) from `headers` in place, before a response is sent downstream. Keep them in
  * the stored copy: cache_policy_evaluate() needs them again after a 304. Returns the number removed.

@@ -173,14 +173,14 @@ static size_t collect_tags(h2o_mem_pool_t *pool, const h2o_headers_t *h, h2o_iov
 }
 
 /* headers a client never gets from the cache as they are: Date (h2o writes its own), Age (computed, for stored responses), and
- * the fields meant for this cache (CDN-Cache-Control, Surrogate-Control, Surrogate-Key, Cache-Tag) */
+ * the fields meant for this cache alone (Surrogate-Control, Surrogate-Key, Cache-Tag; CDN-Cache-Control goes on, RFC 9213 §3) */
 static int needs_a_look(const h2o_iovec_t *name, int stored)
 {
     if (name == &H2O_TOKEN_DATE->buf || (stored && name == &H2O_TOKEN_AGE->buf))
         return 1;
     if (h2o_iovec_is_token(name)) /* none of those four is one of h2o 2.2.5's tokens */
         return 0;
-    return cache_policy_is_targeted_header(name) || headers_name_is(name, H2O_STRLIT("surrogate-key")) ||
+    return cache_policy_is_consumed_header(name) || headers_name_is(name, H2O_STRLIT("surrogate-key")) ||
            headers_name_is(name, H2O_STRLIT("cache-tag"));
 }
 

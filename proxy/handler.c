@@ -449,7 +449,7 @@ static int skip_stored_header(const h2o_iovec_t *name, int from_cache)
         return 1;
     if (from_cache && name == &H2O_TOKEN_AGE->buf) /* we compute it */
         return 1;
-    if (cache_policy_is_targeted_header(name)) /* CDN-Cache-Control, Surrogate-Control: for this cache only (RFC 9213) */
+    if (cache_policy_is_consumed_header(name)) /* Surrogate-Control: for this cache only (CDN-Cache-Control goes on, RFC 9213 §3) */
         return 1;
     return headers_name_is(name, H2O_STRLIT("surrogate-key")) || headers_name_is(name, H2O_STRLIT("cache-tag"));
 }

@@ -507,13 +507,30 @@ def unsafe_method_invalidates():
 
 
 @test
-def cdn_cache_control_overrides_and_is_not_forwarded():
+def cdn_cache_control_overrides_and_is_forwarded():
+    """CDN-Cache-Control replaces Cache-Control here and goes on downstream (RFC 9213 §3: for the CDN caches after this one),
+    on the miss and on the hit; Surrogate-Control is consumed"""
     p = "/count/cdncc?cc=no-store&h=CDN-Cache-Control:max-age=60&h=Surrogate-Control:max-age=5"
-    get(p)
+    s, h, b = get(p)
+    assert h["x-cache"] == "Miss from edgehook" and h.get("cdn-cache-control") == "max-age=60", h
     s, h, b = get(p)
     assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1
-    assert "cdn-cache-control" not in h and "surrogate-control" not in h
+    assert h.get("cdn-cache-control") == "max-age=60" and "surrogate-control" not in h, h
     assert h["cache-control"] == "no-store"  # the client still sees the origin's Cache-Control
+
+
+@test
+def cdn_cache_control_invalid_is_ignored_whole():
+    """RFC 9213 §2.1: a CDN-Cache-Control that is not a valid Structured Field is ignored, and the origin's Cache-Control
+    applies (here no-store: not stored, the second request reaches the origin)"""
+    p = "/count/cdncc-bad?cc=no-store&h=CDN-Cache-Control:max-age=10000,%20%26%26%26"
+    get(p)
+    s, h, b = get(p)
+    assert h["x-cache"] == "Miss from edgehook" and count_of(b) == 2, (h, b)
+    p = "/count/cdncc-good?cc=no-store&h=CDN-Cache-Control:max-age=10000"
+    get(p)
+    s, h, b = get(p)
+    assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1, (h, b)
 
 
 @test

@@ -10,7 +10,8 @@
  * (none when cookies are off); cache_key_url_of/host_of/cache_key_url/cache_key_query agree with it; the query is sorted by
  * name, absent when the query mode is none; normalising a URL twice changes nothing; the hash does not depend on alignment.
  * Policy: Cache-Control parsing never reads outside its bytes, its values are in range, and the first occurrence of a
- * directive wins when field lines are combined; dates parse to whole seconds from 1970 and read back from their IMF-fixdate
+ * directive wins when field lines are combined; CDN-Cache-Control read as a Structured Field means the same when its line is
+ * repeated and leaves nothing when invalid; dates parse to whole seconds from 1970 and read back from their IMF-fixdate
  * form; cache_policy_evaluate() gives a reason exactly when not storable, a lifetime within [min_ttl, max_ttl] where the
  * policy applies, no stale windows under no-cache/must-revalidate; freshness, cache_policy_use() and stale-if-error agree and
  * do not improve with time; a Range is inside the representation; Vary names are sorted, unique and lowercase; conditionals
@@ -268,6 +269,23 @@ static void check_cc_combining(const char *a, size_t alen, const char *b, size_t
 #undef FLAG
 }
 
+/* CDN-Cache-Control as a Structured Field Dictionary: values in range; a field of one line and of that line twice are valid
+ * or invalid together and mean the same (a repeated key: the later wins); an invalid field leaves no directive */
+static void check_cdn_cc(h2o_mem_pool_t *pool, const char *v, size_t len)
+{
+    static h2o_iovec_t name = {"cdn-cache-control", sizeof("cdn-cache-control") - 1};
+    h2o_header_t lines[2] = {{&name, NULL, h2o_iovec_init(v, len)}, {&name, NULL, h2o_iovec_init(v, len)}};
+    h2o_headers_t one = {lines, 1, 1}, two = {lines, 2, 2};
+    cache_cc_t a, b;
+    int va = cache_cdn_cc_parse(&one, &a), vb = cache_cdn_cc_parse(&two, &b);
+    check_cc(&a);
+    FUZZ_CHECK(va == vb && memcmp(&a, &b, sizeof(a)) == 0, "a CDN-Cache-Control line means something else when repeated");
+    FUZZ_CHECK(va == a.present, "return value and present disagree");
+    if (!va)
+        FUZZ_CHECK(a.max_age_ms == CACHE_ABSENT && !a.no_store && !a.private_, "an ignored field left a directive");
+    (void)pool;
+}
+
 static void check_date(const char *s, size_t len)
 {
     int64_t t = cache_policy_parse_date(s, len);
@@ -307,6 +325,7 @@ static void check_policy(h2o_mem_pool_t *pool, const uint8_t *ctl, const conf_ca
     for (size_t i = 0; i != resh->size; ++i) {
         const h2o_iovec_t *a = &resh->entries[i].value, *b = &resh->entries[(i + 1) % resh->size].value;
         check_cc_combining(a->base, a->len, b->base, b->len);
+        check_cdn_cc(pool, a->base, a->len);
         check_date(a->base, a->len);
     }
     for (size_t i = 0; i != reqh->size; ++i)
