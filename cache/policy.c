@@ -163,6 +163,8 @@ static void apply_directive(cache_cc_t *cc, const char *n, size_t nlen, const ch
     case 15:
         if (LIT_IS(n, nlen, "must-revalidate"))
             cc->must_revalidate = 1;
+        else if (LIT_IS(n, nlen, "must-understand"))
+            cc->must_understand = 1;
         break;
     case 16:
         if (LIT_IS(n, nlen, "proxy-revalidate"))
@@ -567,6 +569,8 @@ static void on_sf_directive(void *ctx, h2o_iovec_t key, sf_type_t type, int64_t 
         cc->no_transform = flag;
     else if (LIT_IS(key.base, key.len, "immutable"))
         cc->immutable = flag;
+    else if (LIT_IS(key.base, key.len, "must-understand"))
+        cc->must_understand = flag;
 }
 
 int cache_cdn_cc_parse(const h2o_headers_t *headers, cache_cc_t *out)
@@ -926,9 +930,11 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         reason = "partial content (206) is not stored";
     else if (status == 304)
         reason = "304 is not a complete response (RFC 9111 §3)";
+    else if (cc.must_understand && !cache_policy_status_understood(status))
+        reason = "must-understand with a status this cache does not understand (RFC 9111 §5.2.2.3)";
     else if (reqcc.no_store)
         reason = "request no-store (RFC 9111 §5.2.1.5)";
-    else if (cc.no_store)
+    else if (cc.no_store && !cc.must_understand)
         reason = "response no-store (RFC 9111 §5.2.2.5)";
     else if (cc.private_)
         reason = "response private, shared cache (RFC 9111 §5.2.2.7)";
@@ -986,6 +992,12 @@ int cache_policy_stale_if_error(const cache_decision_t *d, const cache_cc_t *req
     if (reqcc != NULL && reqcc->sie_ms != CACHE_ABSENT && reqcc->sie_ms > window)
         window = reqcc->sie_ms;
     return window > 0 && -left <= window;
+}
+
+int cache_policy_status_understood(int status)
+{
+    return (status >= 200 && status <= 206) || (status >= 300 && status <= 308 && status != 306) || (status >= 400 && status <= 417) ||
+           status == 421 || status == 422 || status == 426 || (status >= 500 && status <= 505);
 }
 
 int cache_policy_is_error_status(int status)
@@ -1151,6 +1163,7 @@ void cache_policy_validators(const h2o_headers_t *resh, cache_validators_t *out)
     const h2o_header_t *h = find_first(resh, H2O_TOKEN_ETAG);
     out->etag = h != NULL ? h2o_str_stripws(h->value.base, h->value.len) : h2o_iovec_init(NULL, 0);
     out->last_modified_ms = header_date(resh, H2O_TOKEN_LAST_MODIFIED);
+    out->date_ms = header_date(resh, H2O_TOKEN_DATE);
 }
 
 int cache_policy_etag_matches(h2o_iovec_t list, h2o_iovec_t etag, int weak)
@@ -1298,9 +1311,11 @@ cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *r
     if (find_first(reqh, H2O_TOKEN_IF_NONE_MATCH) != NULL) {
         if (etag_field_matches(reqh, H2O_TOKEN_IF_NONE_MATCH, v->etag, 1))
             return get_or_head ? CACHE_COND_NOT_MODIFIED : CACHE_COND_PRECONDITION_FAILED;
-    } else if (get_or_head && v->last_modified_ms != CACHE_ABSENT && count_lines(reqh, H2O_TOKEN_IF_MODIFIED_SINCE) == 1) {
+    } else if (get_or_head && count_lines(reqh, H2O_TOKEN_IF_MODIFIED_SINCE) == 1) {
+        /* RFC 9111 §4.3.2: without Last-Modified, a cache evaluates the condition against the stored response's Date */
+        int64_t modified = v->last_modified_ms != CACHE_ABSENT ? v->last_modified_ms : v->date_ms;
         int64_t ims = header_date(reqh, H2O_TOKEN_IF_MODIFIED_SINCE);
-        if (ims != CACHE_ABSENT && v->last_modified_ms <= ims)
+        if (modified != CACHE_ABSENT && ims != CACHE_ABSENT && modified <= ims)
             return CACHE_COND_NOT_MODIFIED;
     }
     return CACHE_COND_PASS;

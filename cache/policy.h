@@ -45,6 +45,7 @@ typedef struct cache_cc {
     unsigned no_transform : 1;     /**< §5.2.2.6 / §5.2.1.6 */
     unsigned immutable : 1;        /**< RFC 8246 */
     unsigned only_if_cached : 1;   /**< request, §5.2.1.7 */
+    unsigned must_understand : 1;  /**< §5.2.2.3: store only if the status is understood, and then no-store does not apply */
     int64_t max_age_ms;            /**< §5.2.2.1 / §5.2.1.1 */
     int64_t s_maxage_ms;           /**< §5.2.2.10 */
     int64_t swr_ms;                /**< stale-while-revalidate, RFC 5861 §3 */
@@ -164,7 +165,9 @@ typedef struct cache_decision {
  * Decides whether the response may be stored by a shared cache and computes its freshness and age (RFC 9111 §3, §4.2).
  *
  * Storability, in this order (the first failing rule is the reason): the behavior enables caching; method GET or HEAD;
- * final status other than 206 (partial content is not stored) and 304; no request `no-store`; no response `no-store`; no
+ * final status other than 206 (partial content is not stored) and 304; with `must-understand` (§5.2.2.3) a status this
+ * cache understands (cache_policy_status_understood()), and then the response's `no-store` does not apply; no request
+ * `no-store`; no response `no-store`; no
  * `private`; no Set-Cookie (or Set-Cookie2) unless the policy has ignore_set_cookie or the response's own field list says
  * the rest is shareable (`no-cache="Set-Cookie"`, see cache_policy_field_is_unshared(); it applies with `pol` NULL too, as
  * nginx and Varnish do: a cookie set for one viewer must not be replayed to the next); a request with Authorization only
@@ -226,6 +229,11 @@ cache_use_t cache_policy_use(const cache_decision_t *d, const cache_cc_t *reqcc,
  * request's own stale-if-error, RFC 5861 §4) and not forbidden by no-cache / must-revalidate (§4.2.4).
  */
 int cache_policy_stale_if_error(const cache_decision_t *d, const cache_cc_t *reqcc, int64_t now_ms);
+/**
+ * The statuses whose caching requirements this cache implements, for `must-understand` (RFC 9111 §5.2.2.3): the final
+ * statuses RFC 9110 §15 defines (200-206, 300-305, 307, 308, 400-417, 421, 422, 426, 500-505).
+ */
+int cache_policy_status_understood(int status);
 /** 500, 502, 503 and 504: the statuses that count as an error for stale-if-error (RFC 5861 §4). */
 int cache_policy_is_error_status(int status);
 
@@ -298,9 +306,12 @@ int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_hea
 typedef struct cache_validators {
     h2o_iovec_t etag;         /**< the first ETag field, trimmed (points into the headers); len 0: none */
     int64_t last_modified_ms; /**< CACHE_ABSENT: none */
+    int64_t date_ms;          /**< the stored response's Date: what If-Modified-Since is compared with when there is no
+                                   Last-Modified (RFC 9111 §4.3.2); CACHE_ABSENT: none (the caller may put the time the
+                                   response was received here instead) */
 } cache_validators_t;
 
-/** Extracts the validators of `resh`. `out->etag` points into `resh`. */
+/** Extracts the validators of `resh` (and its Date). `out->etag` points into `resh`. */
 void cache_policy_validators(const h2o_headers_t *resh, cache_validators_t *out);
 
 /**
@@ -350,7 +361,8 @@ typedef enum cache_cond {
 /**
  * Evaluates the client's preconditions against a stored response in the order of RFC 9110 §13.2.2: If-Match (strong,
  * fails → 412), else If-Unmodified-Since (→ 412); then If-None-Match (weak; matches → 304 for GET/HEAD, else 412), else
- * If-Modified-Since for GET/HEAD (not modified → 304). Invalid dates are ignored (§13.1.3, §13.1.4). All preconditions
+ * If-Modified-Since for GET/HEAD (not modified → 304; compared with Last-Modified, or without one with `v->date_ms`, as
+ * RFC 9111 §4.3.2 asks of a cache). Invalid dates are ignored (§13.1.3, §13.1.4). All preconditions
  * are ignored unless `status` is 2xx (§13.2.1). If-Range is cache_policy_range()'s.
  */
 cache_cond_t cache_policy_conditional(h2o_iovec_t method, const h2o_headers_t *reqh, int status, const cache_validators_t *v);

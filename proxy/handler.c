@@ -1059,6 +1059,11 @@ static req_step_t step_head(void *arg)
     if (from_cache && status == 200 && txn->errpage.page == NULL) {
         /* the client's own conditionals and Range are answered from the object (RFC 9110 sections 13, 14) */
         cache_policy_validators(&stored, &v);
+        if (v.date_ms == CACHE_ABSENT) { /* RFC 9111 §4.3.2: then the time it was received stands for its Date */
+            cache_decision_t d;
+            cache_obj_decision(obj, &d);
+            v.date_ms = d.response_time_ms;
+        }
         switch (cache_policy_conditional(req->method, &req->headers, status, &v)) {
         case CACHE_COND_NOT_MODIFIED:
             not_modified = 1;

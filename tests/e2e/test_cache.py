@@ -520,6 +520,35 @@ def cdn_cache_control_overrides_and_is_forwarded():
 
 
 @test
+def if_modified_since_without_last_modified_uses_date():
+    """RFC 9111 §4.3.2: a stored response without Last-Modified answers If-Modified-Since by its Date: a date not before it
+    gets a 304 from the cache, an earlier one the full response (a hit both times: the origin is asked once)"""
+    p = "/count/ims-date?cc=max-age=600"
+    s, h, b = get(p)
+    assert s == 200 and "last-modified" not in h and "date" in h, h
+    s, h, b = get(p, "-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT")
+    assert s == 304 and b == b"" and h["x-cache"] == "Hit from edgehook", (s, h)
+    s, h, b = get(p, "-H", "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT")
+    assert s == 200 and count_of(b) == 1 and h["x-cache"] == "Hit from edgehook", (s, h, b)
+    assert origin.count("/count/ims-date") == 1
+
+
+@test
+def must_understand_overrides_no_store_for_a_known_status():
+    """RFC 9111 §5.2.2.3: `no-store, must-understand` on a 200 (a status this cache implements) is stored; the same on a
+    status it does not know (599) is not"""
+    p = "/count/mu?cc=max-age=600,%20no-store,%20must-understand"
+    get(p)
+    s, h, b = get(p)
+    assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1, (h, b)
+    p = "/status/599?h=Cache-Control:max-age=600,%20no-store,%20must-understand"
+    s1, h1, _ = get(p)
+    s2, h2, _ = get(p)
+    assert s1 == s2 == 599 and h2["x-cache"] == "Miss from edgehook", (s2, h2)
+    assert origin.count("/status/599") == 2
+
+
+@test
 def cdn_cache_control_invalid_is_ignored_whole():
     """RFC 9213 §2.1: a CDN-Cache-Control that is not a valid Structured Field is ignored, and the origin's Cache-Control
     applies (here no-store: not stored, the second request reaches the origin)"""

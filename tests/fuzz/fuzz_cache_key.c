@@ -266,6 +266,7 @@ static void check_cc_combining(const char *a, size_t alen, const char *b, size_t
     FLAG(no_transform);
     FLAG(immutable);
     FLAG(only_if_cached);
+    FLAG(must_understand);
 #undef FLAG
 }
 

@@ -241,6 +241,18 @@ static const store_row_t store_rows[] = {
     {"§3 PUT is not stored", &PUT, "", 201, "Cache-Control: max-age=60", 0, "method"},
     {"§3 206 partial content is not stored", &GET, "", 206, "Cache-Control: max-age=60", 0, "206"},
     {"§3 304 is not stored", &GET, "", 304, "Cache-Control: max-age=60", 0, "304"},
+    {"§5.2.2.3 must-understand with an understood status overrides no-store", &GET, "", 200,
+     "Cache-Control: max-age=60, no-store, must-understand", 1, NULL},
+    {"§5.2.2.3 must-understand with an unknown status is not stored", &GET, "", 599,
+     "Cache-Control: max-age=60, no-store, must-understand", 0, "must-understand"},
+    {"§5.2.2.3 must-understand with 299 (not defined) is not stored", &GET, "", 299, "Cache-Control: max-age=60, must-understand",
+     0, "must-understand"},
+    {"§5.2.2.3 must-understand in CDN-Cache-Control", &GET, "", 200,
+     "Cache-Control: no-store\nCDN-Cache-Control: max-age=60, no-store, must-understand", 1, NULL},
+    {"§5.2.2.3 must-understand does not override private", &GET, "", 200, "Cache-Control: max-age=60, private, must-understand",
+     0, "private"},
+    {"§5.2.1.5 request no-store is not overridden by must-understand", &GET, "Cache-Control: no-store", 200,
+     "Cache-Control: max-age=60, no-store, must-understand", 0, "request no-store"},
     {"§3 1xx is not final", &GET, "", 103, "Cache-Control: max-age=60", 0, "final"},
     {"§5.2.2.5 response no-store", &GET, "", 200, "Cache-Control: max-age=60, no-store", 0, "no-store"},
     {"§5.2.1.5 request no-store", &GET, "Cache-Control: no-store", 200, "Cache-Control: max-age=60", 0, "request no-store"},
@@ -1049,7 +1061,12 @@ static void test_conditional_table(void **state)
         {"§13.1.3 not modified since, later date", &GET, "If-Modified-Since: " LM_AFTER, 200, "", 1, CACHE_COND_NOT_MODIFIED},
         {"§13.1.3 modified since", &GET, "If-Modified-Since: " LM_BEFORE, 200, "", 1, CACHE_COND_PASS},
         {"§13.1.3 invalid date ignored", &GET, "If-Modified-Since: yesterday", 200, "", 1, CACHE_COND_PASS},
-        {"§13.1.3 no Last-Modified", &GET, "If-Modified-Since: " LM, 200, "\"a\"", 0, CACHE_COND_PASS},
+        {"§13.1.3 no Last-Modified and no Date", &GET, "If-Modified-Since: " LM, 200, "\"a\"", 0, CACHE_COND_PASS},
+        {"RFC 9111 §4.3.2 no Last-Modified: Date not after IMS, 304", &GET, "If-Modified-Since: " LM, 200, "\"a\"", 2,
+         CACHE_COND_NOT_MODIFIED},
+        {"RFC 9111 §4.3.2 no Last-Modified: Date after IMS, 200", &GET, "If-Modified-Since: " LM_BEFORE, 200, "\"a\"", 2,
+         CACHE_COND_PASS},
+        {"RFC 9111 §4.3.2 Last-Modified wins over Date", &GET, "If-Modified-Since: " LM_BEFORE, 200, "", 3, CACHE_COND_PASS},
         {"§13.1.3 ignored for POST", &POST, "If-Modified-Since: " LM, 200, "", 1, CACHE_COND_PASS},
         {"§13.1.1 If-Match fails: 412", &GET, "If-Match: \"b\"", 200, "\"a\"", 1, CACHE_COND_PRECONDITION_FAILED},
         {"§13.1.1 If-Match strong comparison", &GET, "If-Match: W/\"a\"", 200, "W/\"a\"", 1, CACHE_COND_PRECONDITION_FAILED},
@@ -1068,7 +1085,10 @@ static void test_conditional_table(void **state)
     h2o_mem_init_pool(&pool);
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
         h2o_headers_t req = H(&pool, rows[i].reqh);
-        cache_validators_t v = {h2o_iovec_init(rows[i].etag, strlen(rows[i].etag)), rows[i].has_lm ? T0 : CACHE_ABSENT};
+        /* has_lm: 1 Last-Modified T0; 2 no Last-Modified, Date T0; 3 Last-Modified T0, Date an hour before */
+        cache_validators_t v = {h2o_iovec_init(rows[i].etag, strlen(rows[i].etag)),
+                                rows[i].has_lm == 1 || rows[i].has_lm == 3 ? T0 : CACHE_ABSENT,
+                                rows[i].has_lm == 2 ? T0 : rows[i].has_lm == 3 ? T0 - S(3600) : CACHE_ABSENT};
         print_message("  %s\n", rows[i].name);
         assert_int_equal(cache_policy_conditional(*rows[i].method, &req, rows[i].status, &v), rows[i].want);
     }
@@ -1162,7 +1182,7 @@ static void test_range_table(void **state)
     };
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
-    cache_validators_t v = {h2o_iovec_init(H2O_STRLIT("\"v1\"")), T0};
+    cache_validators_t v = {h2o_iovec_init(H2O_STRLIT("\"v1\"")), T0, CACHE_ABSENT};
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
         h2o_headers_t req = H(&pool, rows[i].reqh);
         uint64_t s = 7, e = 7;
@@ -1172,7 +1192,7 @@ static void test_range_table(void **state)
             assert_true(s == 0 && e == 9);
     }
     /* a weak stored ETag cannot satisfy If-Range */
-    cache_validators_t weak = {h2o_iovec_init(H2O_STRLIT("W/\"v1\"")), CACHE_ABSENT};
+    cache_validators_t weak = {h2o_iovec_init(H2O_STRLIT("W/\"v1\"")), CACHE_ABSENT, CACHE_ABSENT};
     h2o_headers_t req = H(&pool, "Range: bytes=0-9\nIf-Range: \"v1\"");
     uint64_t s, e;
     assert_int_equal(cache_policy_range(GET, &req, 200, 100, &weak, &s, &e), CACHE_RANGE_FULL);
