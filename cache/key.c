@@ -11,6 +11,7 @@
 #include "base/assert.h"
 #include "base/str.h"
 #include "cache/key.h"
+#include "cache/policy.h"
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* an output buffer that counts what does not fit                                                                       */
@@ -327,8 +328,17 @@ static void put_headers(kbuf_t *b, const conf_cache_policy_t *pol, const h2o_hea
                 continue;
             h2o_iovec_t v = h2o_str_stripws(h->value.base, h->value.len);
             put1(b, seen ? ',' : '=');
-            put_escaped(b, v.base, v.len, 0);
             seen = 1;
+            if (edge_caseeq(name, nlen, H2O_STRLIT("accept-language")) && v.len <= 512) {
+                /* requests stating the same preferences share an entry (as in a Vary key, cache/policy.h) */
+                char norm[512];
+                ssize_t nl = cache_accept_language_normalise(v.base, v.len, norm);
+                if (nl >= 0) {
+                    put(b, norm, (size_t)nl);
+                    continue;
+                }
+            }
+            put_escaped(b, v.base, v.len, 0);
         }
         put1(b, '\n');
     }

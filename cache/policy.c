@@ -1087,6 +1087,105 @@ void cache_vary_parse(h2o_mem_pool_t *pool, const h2o_headers_t *resh, cache_var
     out->count = w;
 }
 
+/* ------------------------------------------------------------------------------------------------------------------- */
+/* Accept-Language (RFC 9110 §12.5.4)                                                                                   */
+
+typedef struct lang_item {
+    const char *range;
+    size_t len;
+    int q; /* 0..1000 */
+} lang_item_t;
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) as thousandths; -1 when invalid */
+static int parse_qvalue(const char *s, size_t len)
+{
+    if (len == 0 || (s[0] != '0' && s[0] != '1'))
+        return -1;
+    int q = (s[0] - '0') * 1000, scale = 100;
+    if (len == 1)
+        return q;
+    if (s[1] != '.' || len > 5)
+        return -1;
+    for (size_t i = 2; i != len; ++i, scale /= 10) {
+        if (!is_digit(s[i]))
+            return -1;
+        q += (s[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+static int cmp_lang(const void *pa, const void *pb)
+{
+    const lang_item_t *a = pa, *b = pb;
+    if (a->q != b->q)
+        return b->q - a->q;
+    size_t n = a->len < b->len ? a->len : b->len;
+    for (size_t i = 0; i != n; ++i) {
+        int x = h2o_tolower((unsigned char)a->range[i]), y = h2o_tolower((unsigned char)b->range[i]);
+        if (x != y)
+            return x - y;
+    }
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+ssize_t cache_accept_language_normalise(const char *s, size_t len, char *out)
+{
+    lang_item_t items[CACHE_LANG_MAX_ITEMS];
+    size_t n = 0;
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *e = memchr(p, ',', end - p);
+        if (e == NULL)
+            e = end;
+        h2o_iovec_t item = h2o_str_stripws(p, e - p);
+        p = e + 1;
+        if (item.len == 0)
+            continue; /* empty list elements (RFC 9110 §5.6.1) */
+        const char *semi = memchr(item.base, ';', item.len);
+        h2o_iovec_t range = h2o_str_stripws(item.base, semi != NULL ? (size_t)(semi - item.base) : item.len);
+        if (range.len == 0 || n == CACHE_LANG_MAX_ITEMS)
+            return -1;
+        for (size_t i = 0; i != range.len; ++i)
+            if (!(sf_is_alpha(range.base[i]) || is_digit(range.base[i]) || range.base[i] == '-' || range.base[i] == '*'))
+                return -1;
+        int q = 1000;
+        if (semi != NULL) {
+            /* weight = OWS ";" OWS "q=" qvalue; any other parameter: not ours to reorder */
+            h2o_iovec_t w = h2o_str_stripws(semi + 1, item.base + item.len - semi - 1);
+            if (w.len < 2 || (w.base[0] != 'q' && w.base[0] != 'Q') || w.base[1] != '=' ||
+                (q = parse_qvalue(w.base + 2, w.len - 2)) < 0)
+                return -1;
+        }
+        items[n++] = (lang_item_t){range.base, range.len, q};
+    }
+    qsort(items, n, sizeof(items[0]), cmp_lang);
+    char *d = out;
+    for (size_t i = 0; i != n; ++i) {
+        if (i != 0)
+            *d++ = ',';
+        for (size_t j = 0; j != items[i].len; ++j)
+            *d++ = (char)h2o_tolower((unsigned char)items[i].range[j]);
+        if (items[i].q != 1000) {
+            /* the shortest form: ;q=0, ;q=0.5, ;q=0.25, ;q=0.125 */
+            int q = items[i].q, digits = 3;
+            memcpy(d, ";q=0", 4);
+            d += 4;
+            while (digits != 0 && q % 10 == 0 && q != 0) {
+                q /= 10;
+                --digits;
+            }
+            if (q != 0) {
+                *d++ = '.';
+                for (int k = digits - 1; k >= 0; --k) {
+                    int div = k == 2 ? 100 : k == 1 ? 10 : 1;
+                    *d++ = (char)('0' + q / div % 10);
+                }
+            }
+        }
+    }
+    return d - out;
+}
+
 /* control bytes and '%' become %XX so that '\n' only ever separates entries */
 static char *put_escaped(char *d, const char *s, size_t len)
 {
@@ -1146,8 +1245,17 @@ int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_hea
             if (seen && t.len == 0)
                 continue; /* an empty line adds nothing to a combined list */
             *d++ = seen ? ',' : '=';
-            d = put_normalised_value(d, t.base, t.len);
             seen = 1;
+            if (LIT_IS(name->base, name->len, "accept-language")) {
+                /* RFC 9110 §12.5.4: case, whitespace and the order of equal weights mean nothing; the normal form is never
+                 * longer than the value and has nothing to escape (letters, digits, "-*;=.,") */
+                ssize_t nl = cache_accept_language_normalise(t.base, t.len, d);
+                if (nl >= 0) {
+                    d += nl;
+                    continue;
+                }
+            }
+            d = put_normalised_value(d, t.base, t.len);
         }
         *d++ = '\n';
     }

@@ -3,6 +3,7 @@
 #define EDGE_CACHE_POLICY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <h2o.h>
 #include "conf/config.h"
 
@@ -293,11 +294,25 @@ void cache_vary_parse(h2o_mem_pool_t *pool, const h2o_headers_t *resh, cache_var
 /**
  * The secondary key of a request for `vary` (§4.1): for each name, `name=value\n`, or `name\n` when the request lacks the
  * field (absent differs from empty). Values are normalised: the field lines are combined with ",", whitespace is trimmed
- * at both ends and around commas; control bytes and '%' are %-escaped so the result is unambiguous. A stored variant
- * matches a request when both keys are equal bytes. Returns -1 for `Vary: *` (never matches), else 0 with `*out` in
+ * at both ends and around commas, each Accept-Language line takes its cache_accept_language_normalise() form; control
+ * bytes and '%' are %-escaped so the result is unambiguous. A stored variant matches a request when both keys are equal
+ * bytes. Returns -1 for `Vary: *` (never matches), else 0 with `*out` in
  * `pool` (len 0 when `vary` is empty).
  */
 int cache_vary_key(h2o_mem_pool_t *pool, const cache_vary_t *vary, const h2o_headers_t *reqh, h2o_iovec_t *out);
+
+/** at most this many language ranges in an Accept-Language that cache_accept_language_normalise() reorders */
+#define CACHE_LANG_MAX_ITEMS 32
+/**
+ * The normal form of one Accept-Language value (RFC 9110 §12.5.4) for cache keys: language ranges lowercased, whitespace
+ * and empty elements dropped, sorted by weight (highest first) and then by name, so that requests that state the same
+ * preferences share a variant (`en, de`, `De,EN` and `de;q=1, en` are one); weights written in their shortest form
+ * (`;q=0.5`, none for 1). Writes at most `len` bytes to `out` (never more than the input: nothing is added) and returns
+ * their number, or -1 (nothing written) when the value is not a plain list of ranges with optional q weights, or has
+ * more than CACHE_LANG_MAX_ITEMS of them: such a value is keyed as it is. Equal weights are unordered in HTTP: an origin
+ * that breaks ties by list order must send distinct weights for it to matter.
+ */
+ssize_t cache_accept_language_normalise(const char *s, size_t len, char *out);
 
 /* ------------------------------------------------------------------------------------------------------------------- */
 /* Validators, revalidation (RFC 9111 §4.3) and client conditionals (RFC 9110 §13)                                       */

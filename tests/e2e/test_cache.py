@@ -549,6 +549,21 @@ def must_understand_overrides_no_store_for_a_known_status():
 
 
 @test
+def vary_accept_language_is_normalised():
+    """Vary: Accept-Language: requests that state the same preferences (case, spaces, order of equal weights) share one
+    variant; other preferences are another"""
+    p = "/count/lang?cc=max-age=600&h=Vary:Accept-Language"
+    s, h, b = get(p, "-H", "Accept-Language: en, de")
+    assert count_of(b) == 1
+    for same in ("De,EN", " de ;q=1.0 ,  en"):
+        s, h, b = get(p, "-H", "Accept-Language: " + same)
+        assert h["x-cache"] == "Hit from edgehook" and count_of(b) == 1, (same, h, b)
+    s, h, b = get(p, "-H", "Accept-Language: de, en;q=0.9")
+    assert h["x-cache"] == "Miss from edgehook" and count_of(b) == 2, (h, b)
+    assert origin.count("/count/lang") == 2
+
+
+@test
 def cdn_cache_control_invalid_is_ignored_whole():
     """RFC 9213 §2.1: a CDN-Cache-Control that is not a valid Structured Field is ignored, and the origin's Cache-Control
     applies (here no-store: not stored, the second request reaches the origin)"""

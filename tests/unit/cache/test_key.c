@@ -153,7 +153,7 @@ static void test_key_layout(void **state)
     const char *k = key_of(&pool, &pol, 3, "Images.Example.COM:8080", "/img/a.jpg?w=100&x=1",
                            "Accept-Language: en-US\nCookie: theme=dark; other=1; session=abc\nCookie: session=zzz\n"
                            "User-Agent: test");
-    assert_string_equal(k, "3\nimages.example.com:8080\n/img/a.jpg?w=100\nh:accept-language=en-US\nh:x-dev\n"
+    assert_string_equal(k, "3\nimages.example.com:8080\n/img/a.jpg?w=100\nh:accept-language=en-us\nh:x-dev\n"
                            "c:session=abc\nc:session=zzz\nc:theme=dark\n");
     h2o_iovec_t key = h2o_iovec_init(k, strlen(k));
     assert_string_equal(cstr(&pool, cache_key_host_of(key)), "images.example.com:8080");
@@ -246,6 +246,12 @@ static void test_headers_in_key(void **state)
     /* several lines combined in order, trimmed */
     assert_string_equal(key_of(&pool, &pol, 0, "h", "/", "X-Dev: a \nAccept-Language: en\nX-Dev:  b"),
                         "0\nh\n/\nh:accept-language=en\nh:x-dev=a,b\n");
+    /* Accept-Language in its normal form (RFC 9110 §12.5.4): case, spaces and the order of equal weights do not matter */
+    assert_string_equal(key_of(&pool, &pol, 0, "h", "/", "Accept-Language: De , EN;q=1,fr;Q=0.500"),
+                        "0\nh\n/\nh:accept-language=de,en,fr;q=0.5\nh:x-dev\n");
+    /* a value that is not a plain weighted list is keyed as it is */
+    assert_string_equal(key_of(&pool, &pol, 0, "h", "/", "Accept-Language: en;level=1"),
+                        "0\nh\n/\nh:accept-language=en;level=1\nh:x-dev\n");
 
     /* a control byte in a value (e.g. set by a hook) is escaped: '\n' only separates entries */
     h2o_headers_t hs = {NULL};

@@ -879,6 +879,15 @@ static void test_vary_key(void **state)
         {"§4.1 values are case-sensitive", "Vary: X-Mode", "X-Mode: Dark", "x-mode=Dark\n"},
         {"§4.1 '%' escaped so keys stay unambiguous", "Vary: X-A", "X-A: 100%", "x-a=100%25\n"},
         {"§4.1 no Vary: empty key", "Content-Type: x", "Accept-Encoding: gzip", ""},
+        {"RFC 9110 §12.5.4 Accept-Language: case and spaces", "Vary: Accept-Language", "Accept-Language:  eN ,  De",
+         "accept-language=de,en\n"},
+        {"RFC 9110 §12.5.4 Accept-Language: by weight, then name; shortest weights", "Vary: Accept-Language",
+         "Accept-Language: fr;q=0.500, de;q=1.0, en;q=0.75, *;q=0", "accept-language=de,en;q=0.75,fr;q=0.5,*;q=0\n"},
+        {"RFC 9110 §12.5.4 Accept-Language: empty elements", "Vary: Accept-Language", "Accept-Language: en,,de,", "accept-language=de,en\n"},
+        {"RFC 9110 §12.5.4 Accept-Language: an invalid weight keeps the value", "Vary: Accept-Language",
+         "Accept-Language: en;q=2, de", "accept-language=en;q=2,de\n"},
+        {"RFC 9110 §12.5.4 Accept-Language: weights 0.001 and 0.01", "Vary: Accept-Language", "Accept-Language: a;q=0.001, b;q=0.01",
+         "accept-language=b;q=0.01,a;q=0.001\n"},
     };
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
@@ -893,6 +902,10 @@ static void test_vary_key(void **state)
                         vary_key(&pool, "Vary: Accept-Encoding", "Accept-Encoding: gzip\nAccept-Encoding: br"));
     assert_string_not_equal(vary_key(&pool, "Vary: Accept-Encoding", "Accept-Encoding: gzip"),
                             vary_key(&pool, "Vary: Accept-Encoding", "Accept-Encoding: br"));
+    assert_string_equal(vary_key(&pool, "Vary: Accept-Language", "Accept-Language: en, de"),
+                        vary_key(&pool, "Vary: Accept-Language", "Accept-Language: de, en"));
+    assert_string_not_equal(vary_key(&pool, "Vary: Accept-Language", "Accept-Language: en, de;q=0.9"),
+                            vary_key(&pool, "Vary: Accept-Language", "Accept-Language: de, en;q=0.9"));
     h2o_mem_clear_pool(&pool);
 }
 
