@@ -722,7 +722,8 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
     pol->default_ttl_ms = CACHE_ABSENT;
     pol->max_ttl_ms = CACHE_ABSENT;
     pol->swr_ms = global_swr_ms > 0 ? global_swr_ms : 0;
-    pol->sie_ms = global_sie_ms > 0 ? global_sie_ms : 0;
+    pol->sie_ms = global_sie_ms < 0 ? CACHE_DEFAULT_STALE_IF_ERROR_MS : global_sie_ms;
+    pol->sie_default = global_sie_ms < 0;
     pol->heuristic_max_ms = ONE_DAY_MS;
     pol->error_ttl_ms = CACHE_DEFAULT_ERROR_TTL_MS;
     pol->num_status_ttl = 0;
@@ -737,8 +738,10 @@ void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior,
     pol->max_ttl_ms = behavior->max_ttl_ms >= 0 ? behavior->max_ttl_ms : CACHE_ABSENT;
     if (behavior->stale_while_revalidate_ms >= 0)
         pol->swr_ms = behavior->stale_while_revalidate_ms;
-    if (behavior->stale_if_error_ms >= 0)
+    if (behavior->stale_if_error_ms >= 0) {
         pol->sie_ms = behavior->stale_if_error_ms;
+        pol->sie_default = 0;
+    }
     if (behavior->error_ttl_ms >= 0)
         pol->error_ttl_ms = behavior->error_ttl_ms;
 }
@@ -947,7 +950,8 @@ void cache_policy_evaluate(const cache_policy_t *pol, h2o_iovec_t method, const 
         reason = "Vary: * never matches (RFC 9111 §4.1)";
     else if (!explicit_freshness && !heuristic_ok)
         reason = "status not heuristically cacheable and no explicit freshness (RFC 9111 §4.2.2)";
-    else if ((out->lifetime_ms == 0 || out->no_cache) && !out->has_validator && out->swr_ms == 0 && out->sie_ms == 0)
+    else if ((out->lifetime_ms == 0 || out->no_cache) && !out->has_validator && out->swr_ms == 0 &&
+             (out->sie_ms == 0 || (pol->sie_default && cc.sie_ms == CACHE_ABSENT)))
         reason = "never reusable: no freshness and no validator (RFC 9111 §4.3)";
 
     out->storable = reason == NULL;

@@ -93,6 +93,9 @@ int64_t cache_policy_parse_date(const char *s, size_t len);
  */
 /** error_ttl when a behavior sets none (CloudFront's default error caching minimum TTL) */
 #define CACHE_DEFAULT_ERROR_TTL_MS 10000
+/** the stale-if-error window when neither the origin, the behavior nor `cache.stale_if_error` gives one: like CloudFront,
+ * a stored copy is served when the origin fails rather than the error (RFC 5861 §4) */
+#define CACHE_DEFAULT_STALE_IF_ERROR_MS CONF_DEFAULT_STALE_IF_ERROR_MS
 /** how many error statuses may have their own TTL (cache_policy_t.status_ttl) */
 #define CACHE_MAX_STATUS_TTL 16
 
@@ -103,6 +106,9 @@ typedef struct cache_policy {
     int64_t max_ttl_ms;       /**< caps the lifetime; CACHE_ABSENT: unset */
     int64_t swr_ms;           /**< stale-while-revalidate when the origin sends none (0: none) */
     int64_t sie_ms;           /**< stale-if-error when the origin sends none (0: none) */
+    int sie_default;          /**< 1: sie_ms is CACHE_DEFAULT_STALE_IF_ERROR_MS because nothing was configured: it serves a
+                                   stored copy on errors but does not make storable a response that could never be reused
+                                   otherwise (lifetime 0 or no-cache without a validator: stored only for explicit windows) */
     int64_t heuristic_max_ms; /**< cap of the heuristic lifetime of §4.2.2 (default one day) */
     int64_t error_ttl_ms;     /**< lifetime of a heuristically cacheable error without freshness information (CloudFront's
                                    error caching minimum TTL, default 10 s); 0: such errors are not reused */
@@ -121,7 +127,8 @@ typedef struct cache_policy {
 
 /**
  * Builds a policy from a behavior's `cache:` settings (NULL: RFC 9111 defaults only) and the global `cache.
- * stale_while_revalidate` / `cache.stale_if_error` defaults, which apply when the behavior sets none (-1 or 0: none).
+ * stale_while_revalidate` / `cache.stale_if_error` defaults, which apply when the behavior sets none (swr -1 or 0: none;
+ * sie 0: none, -1: not configured, CACHE_DEFAULT_STALE_IF_ERROR_MS as a default, see cache_policy_t.sie_default).
  * Keeps no pointer to `behavior`. `forward` is left NULL: the caller sets it when it compiles the behavior's forwarding.
  */
 void cache_policy_init(cache_policy_t *pol, const conf_cache_policy_t *behavior, int64_t global_swr_ms, int64_t global_sie_ms);

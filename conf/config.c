@@ -2180,7 +2180,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->cache.memory = 256ull << 20;
     conf->cache.max_object_size = 0;
     conf->cache.stale_while_revalidate_ms = 0;
-    conf->cache.stale_if_error_ms = 0;
+    conf->cache.stale_if_error_ms = -1; /* not given: CACHE_DEFAULT_STALE_IF_ERROR_MS (cache/policy.h), like CloudFront */
     if ((v = map_get(c, root, "cache")) != NULL) {
         static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", "disk", NULL};
         if (expect_map(c, v, "cache") != 0 || check_keys(c, v, "cache", ckeys) != 0)

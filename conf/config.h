@@ -2,6 +2,9 @@
 #ifndef EDGE_CONF_CONFIG_H
 #define EDGE_CONF_CONFIG_H
 
+/** `cache.stale_if_error` when not given: a day (serve a stored copy rather than an origin's error, as CloudFront does) */
+#define CONF_DEFAULT_STALE_IF_ERROR_MS (86400LL * 1000)
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -293,7 +296,7 @@ typedef struct conf {
         uint64_t memory;
         uint64_t max_object_size;
         int64_t stale_while_revalidate_ms;
-        int64_t stale_if_error_ms;
+        int64_t stale_if_error_ms; /* -1: not given, CONF_DEFAULT_STALE_IF_ERROR_MS applies (cache/policy.h) */
         char *disk_path;    /* cache.disk.path: the disk tier's directory (NULL: no disk tier) */
         uint64_t disk_size; /* cache.disk.size */
     } cache;

@@ -518,8 +518,15 @@ void conf_dump(const conf_t *conf, FILE *fp)
     size(fp, conf->cache.max_object_size);
     fputs("\n  stale_while_revalidate: ", fp);
     duration(fp, (uint64_t)conf->cache.stale_while_revalidate_ms);
-    fputs("\n  stale_if_error: ", fp);
-    duration(fp, (uint64_t)conf->cache.stale_if_error_ms);
+    if (conf->cache.stale_if_error_ms < 0) {
+        /* not given: a comment, so that the dump loads to the same configuration (a given 1d would count as configured) */
+        fputs("\n  # stale_if_error: ", fp);
+        duration(fp, (uint64_t)CONF_DEFAULT_STALE_IF_ERROR_MS);
+        fputs(" (the default: stored copies are served when the origin fails; 0s turns it off)", fp);
+    } else {
+        fputs("\n  stale_if_error: ", fp);
+        duration(fp, (uint64_t)conf->cache.stale_if_error_ms);
+    }
     fputc('\n', fp);
     if (conf->cache.disk_path != NULL) {
         fputs("  disk:\n    path: ", fp);

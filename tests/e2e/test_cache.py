@@ -42,6 +42,9 @@ behaviors:
   - path: "/errttl/*"
     origin: web
     cache: {default_ttl: 1h, error_ttl: 4s}
+  - path: "/siezero/*"
+    origin: web
+    cache: {stale_if_error: 0s}
   - {path: "*", origin: web}
 admin:
   listen: {host: 127.0.0.1, port: 0}
@@ -320,6 +323,24 @@ def stale_if_error_on_origin_5xx():
     assert origin.count("/count/sie5") == 2, origin.stats()  # it was asked, and failed
     assert edge.metrics()["edgehook_cache_stale_served_total"] - m0["edgehook_cache_stale_served_total"] == 1
     wait_until(lambda: "answered 503: serving the stale copy (stale-if-error)" in edge.log(), what="the stale-if-error log line")
+
+
+@test
+def stale_if_error_by_default():
+    """cache.stale_if_error not configured: like CloudFront, a stored copy whose origin gave no stale-if-error is served when
+    revalidating it fails (for a day by default); a behavior's stale_if_error: 0s turns that off and the error comes through"""
+    p, q = "/count/siedef?cc=max-age=1&fail=1", "/siezero/count/siedef?cc=max-age=1&fail=1"
+    s, h, b = get(p)
+    assert s == 200 and count_of(b) == 1
+    s, h, c = get(q)
+    assert s == 200 and count_of(c) == 1
+    time.sleep(2.2)  # a lower bound: both copies (max-age=1) are stale from then on, however late the next requests come
+    s, h, b2 = get(p)  # the origin answers 503 now
+    assert s == 200 and b2 == b, (s, b2)
+    assert origin.count("/count/siedef") == 2, origin.stats()
+    s, h, c2 = get(q)
+    assert s == 503, (s, c2)
+    assert origin.count("/siezero/count/siedef") == 2, origin.stats()
 
 
 @test

@@ -605,9 +605,49 @@ static const stale_row_t stale_rows[] = {
     {"§4.2.4 no-cache forbids stale", S(10), S(20), 0, 0, "Cache-Control: no-cache, stale-if-error=30\nETag: \"a\"", 0, 0, 0, 1, 0},
     {"Surrogate-Control max-age=N+M serves stale on error for M", -1, -1, 0, 0, "Surrogate-Control: max-age=60+30", 0, S(30), 0, 0,
      1},
+    {"CloudFront-like default stale-if-error when nothing is configured", -1, -1, 0, -1, "Cache-Control: max-age=1", 0, DAY, 0, 0,
+     0},
+    {"cache.stale_if_error: 0s turns the default off", -1, -1, 0, 0, "Cache-Control: max-age=1", 0, 0, 0, 0, 0},
+    {"a behavior's 0s turns the default off", -1, 0, 0, -1, "Cache-Control: max-age=1", 0, 0, 0, 0, 0},
+    {"the origin's stale-if-error beats the default", -1, -1, 0, -1, "Cache-Control: max-age=1, stale-if-error=5", 0, S(5), 0, 0,
+     0},
+    {"§4.2.4 must-revalidate forbids the default too", -1, -1, 0, -1, "Cache-Control: max-age=1, must-revalidate", 0, 0, 1, 0, 0},
     {"RFC 9213 directives of CDN-Cache-Control", -1, -1, 0, 0,
      "Cache-Control: must-revalidate\nCDN-Cache-Control: max-age=60, stale-while-revalidate=9", S(9), 0, 0, 0, 1},
 };
+
+/* the default stale-if-error serves stored copies; it does not make storable what could never be reused otherwise, while a
+ * configured window does (as before) */
+static void test_default_sie_storability(void **state)
+{
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_headers_t bare = H(&pool, "Content-Type: text/plain"), zero = H(&pool, "Cache-Control: max-age=0"),
+                  fresh = H(&pool, "Cache-Control: max-age=60"), origin_sie = H(&pool, "Cache-Control: max-age=0, stale-if-error=60");
+    cache_policy_t def, conf, off;
+    cache_policy_init(&def, NULL, 0, -1);
+    cache_policy_init(&conf, NULL, 0, S(3600));
+    cache_policy_init(&off, NULL, 0, 0);
+    assert_true(def.sie_ms == DAY && def.sie_default && !conf.sie_default && off.sie_ms == 0);
+    cache_decision_t d;
+    cache_policy_evaluate(&def, GET, NULL, 200, &bare, T0, T0, &d);
+    assert_false(d.storable);
+    assert_non_null(strstr(d.reason, "never reusable"));
+    cache_policy_evaluate(&def, GET, NULL, 200, &zero, T0, T0, &d);
+    assert_false(d.storable);
+    cache_policy_evaluate(&def, GET, NULL, 200, &fresh, T0, T0, &d);
+    assert_true(d.storable && d.sie_ms == DAY);
+    assert_true(cache_policy_stale_if_error(&d, NULL, T0 + S(60) + DAY - 1000));
+    assert_false(cache_policy_stale_if_error(&d, NULL, T0 + S(60) + DAY + 1000));
+    cache_policy_evaluate(&def, GET, NULL, 200, &origin_sie, T0, T0, &d);
+    assert_true(d.storable && d.sie_ms == S(60));
+    cache_policy_evaluate(&conf, GET, NULL, 200, &zero, T0, T0, &d);
+    assert_true(d.storable && d.sie_ms == S(3600));
+    cache_policy_evaluate(&off, GET, NULL, 200, &fresh, T0, T0, &d);
+    assert_true(d.storable && d.sie_ms == 0);
+    assert_false(cache_policy_stale_if_error(&d, NULL, T0 + S(61)));
+    h2o_mem_clear_pool(&pool);
+}
 
 static void test_stale_windows_table(void **state)
 {
@@ -1292,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_heuristic_statuses),
         cmocka_unit_test(test_freshness_table),
         cmocka_unit_test(test_stale_windows_table),
+        cmocka_unit_test(test_default_sie_storability),
         cmocka_unit_test(test_age_table),
         cmocka_unit_test(test_age_header),
         cmocka_unit_test(test_use_table),

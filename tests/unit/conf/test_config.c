@@ -95,7 +95,7 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(conf->cache.memory, 256 * MB);
     assert_int_equal(conf->cache.max_object_size, 256 * MB / 8);
     assert_int_equal(conf->cache.stale_while_revalidate_ms, 0);
-    assert_int_equal(conf->cache.stale_if_error_ms, 0);
+    assert_int_equal(conf->cache.stale_if_error_ms, -1); /* not given: CONF_DEFAULT_STALE_IF_ERROR_MS */
 
     assert_int_equal(conf->num_hooks, 0);
     assert_null(conf_find_hook(conf, "x"));
