@@ -11,7 +11,7 @@
  * name, absent when the query mode is none; normalising a URL twice changes nothing; the hash does not depend on alignment.
  * Policy: Cache-Control parsing never reads outside its bytes, its values are in range, and the first occurrence of a
  * directive wins when field lines are combined; CDN-Cache-Control read as a Structured Field means the same when its line is
- * repeated and leaves nothing when invalid; dates parse to whole seconds from 1970 and read back from their IMF-fixdate
+ * repeated and leaves nothing when invalid; Accept-Language's normal form is no longer than the value and idempotent; dates parse to whole seconds from 1970 and read back from their IMF-fixdate
  * form; cache_policy_evaluate() gives a reason exactly when not storable, a lifetime within [min_ttl, max_ttl] where the
  * policy applies, no stale windows under no-cache/must-revalidate; freshness, cache_policy_use() and stale-if-error agree and
  * do not improve with time; a Range is inside the representation; Vary names are sorted, unique and lowercase; conditionals
@@ -287,6 +287,22 @@ static void check_cdn_cc(h2o_mem_pool_t *pool, const char *v, size_t len)
     (void)pool;
 }
 
+/* Accept-Language's normal form: never longer than the value, nothing to escape, and normal already (idempotent) */
+static void check_accept_language(const char *v, size_t len)
+{
+    char *a = track(malloc(len + 1)), *b = track(malloc(len + 1));
+    ssize_t n = cache_accept_language_normalise(v, len, a);
+    if (n < 0)
+        return;
+    FUZZ_CHECK((size_t)n <= len, "the normal form grew: %zd > %zu", n, len);
+    for (ssize_t i = 0; i != n; ++i)
+        FUZZ_CHECK(isalnum((unsigned char)a[i]) || strchr("-*;=.,", a[i]) != NULL, "byte %02x in the normal form",
+                   (unsigned char)a[i]);
+    ssize_t m = cache_accept_language_normalise(a, (size_t)n, b);
+    FUZZ_CHECK(m == n && memcmp(a, b, (size_t)n) == 0, "normalising twice changes it: %.*s / %.*s", (int)n, a, (int)(m < 0 ? 0 : m),
+               b);
+}
+
 static void check_date(const char *s, size_t len)
 {
     int64_t t = cache_policy_parse_date(s, len);
@@ -327,6 +343,7 @@ static void check_policy(h2o_mem_pool_t *pool, const uint8_t *ctl, const conf_ca
         const h2o_iovec_t *a = &resh->entries[i].value, *b = &resh->entries[(i + 1) % resh->size].value;
         check_cc_combining(a->base, a->len, b->base, b->len);
         check_cdn_cc(pool, a->base, a->len);
+        check_accept_language(a->base, a->len);
         check_date(a->base, a->len);
     }
     for (size_t i = 0; i != reqh->size; ++i)
