@@ -1572,6 +1572,13 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
         return -1;
     }
     seg_t *last_seg = NULL;
+    /* buckets for what the journal holds at most (an entry takes 70 bytes or more): no rehash while loading */
+    while (d->num_buckets < size / 70) {
+        size_t before = d->num_buckets;
+        grow_locked(d);
+        if (d->num_buckets == before)
+            break;
+    }
     while (pos + JNL_FIXED <= size) {
         const char *p = j + pos;
         uint32_t extra_len = get32(p + 12);
