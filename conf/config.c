@@ -1347,6 +1347,65 @@ static int parse_async_queue(ctx_t *c, yaml_node_t *n, conf_t *conf)
     return 0;
 }
 
+/* `fleet: {etcd: [http://HOST:PORT, ...], prefix: /edgehook/NAME, node, ack_timeout, lease_ttl, timeout}` */
+static int parse_fleet(ctx_t *c, yaml_node_t *n, conf_t *conf)
+{
+    static const char *const keys[] = {"etcd", "prefix", "node", "ack_timeout", "lease_ttl", "timeout", NULL};
+    static const bounds_t ack = {100, 300000, "must be between 100ms and 5m"};
+    static const bounds_t ttl = {2000, 300000, "must be between 2s and 5m"};
+    static const bounds_t call = {100, 60000, "must be between 100ms and 1m"};
+    yaml_node_t *v;
+    conf->fleet.line = (int)node_line(c, n);
+    conf->fleet.ack_timeout_ms = 5000;
+    conf->fleet.lease_ttl_ms = 10000;
+    conf->fleet.timeout_ms = 2000;
+    if (expect_map(c, n, "fleet") != 0 || check_keys(c, n, "fleet", keys) != 0)
+        return -1;
+    if ((v = map_get(c, n, "etcd")) == NULL)
+        return fail(c, n, "fleet.etcd", "is required: the etcd members' client URLs, [http://HOST:PORT, ...]");
+    if (parse_namelist(c, v, "fleet.etcd", &conf->fleet.etcd, 0) != 0)
+        return -1;
+    if (conf->fleet.etcd.count == 0 || conf->fleet.etcd.count > 16)
+        return fail(c, v, "fleet.etcd", "give 1 to 16 members' client URLs");
+    for (size_t i = 0; i != conf->fleet.etcd.count; ++i) {
+        const char *u = conf->fleet.etcd.names[i], *hp = strncmp(u, "http://", 7) == 0 ? u + 7 : u, *colon = strrchr(hp, ':');
+        if (strncmp(u, "https://", 8) == 0)
+            return fail(c, v, "fleet.etcd", "%s: TLS to etcd is not supported: use http:// on a private network or a local proxy", u);
+        if (strchr(hp, '/') != NULL || colon == NULL || colon == hp || colon[1] == '\0' ||
+            strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 ||
+            strspn(hp, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(hp))
+            return fail(c, v, "fleet.etcd", "%s: give http://HOST:PORT", u);
+    }
+    if ((v = map_get(c, n, "prefix")) == NULL)
+        return fail(c, n, "fleet.prefix", "is required: where this fleet's keys live in etcd, e.g. /edgehook/NAME");
+    if (get_string(c, v, "fleet.prefix", &conf->fleet.prefix) != 0)
+        return -1;
+    {
+        const char *p = conf->fleet.prefix;
+        size_t len = strlen(p);
+        if (p[0] != '/' || len < 2 || len > 200 || p[len - 1] == '/' ||
+            strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.") != len || strstr(p, "//") != NULL)
+            return fail(c, v, "fleet.prefix", "must be a path like /edgehook/NAME (letters, digits, '/', '-', '_', '.'; no trailing '/')");
+    }
+    if ((v = map_get(c, n, "node")) != NULL) {
+        if (get_string(c, v, "fleet.node", &conf->fleet.node) != 0)
+            return -1;
+    } else {
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+            snprintf(host, sizeof(host), "edgehook");
+        conf->fleet.node = xstrdup(host);
+    }
+    if (conf->fleet.node[0] == '\0' || strlen(conf->fleet.node) > 128 ||
+        strspn(conf->fleet.node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") != strlen(conf->fleet.node))
+        return fail(c, v != NULL ? v : n, "fleet.node", "must be 1 to 128 letters, digits, '-', '_', '.', ':' (give each node its own name)");
+    return opt_duration(c, n, "fleet", "ack_timeout", &ack, &conf->fleet.ack_timeout_ms) != 0 ||
+                   opt_duration(c, n, "fleet", "lease_ttl", &ttl, &conf->fleet.lease_ttl_ms) != 0 ||
+                   opt_duration(c, n, "fleet", "timeout", &call, &conf->fleet.timeout_ms) != 0
+               ? -1
+               : 0;
+}
+
 static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
     static const char *const keys[] = {"lua",    "native",      "config", "include_body", "timeout",
@@ -2016,7 +2075,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
 {
     static const char *const keys[] = {"threads", "listen", "access_log", "error_log",   "limits",      "origins",
                                        "cache",   "hooks",  "behaviors",  "store",       "admin",       "distribution",
-                                       "geoip",   "kv",     "state_dir",  "async_queue", "error_pages", NULL};
+                                       "geoip",   "kv",     "state_dir",  "async_queue", "error_pages", "fleet",
+                                       NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -2309,6 +2369,8 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->async_queue.visibility_ms = 15 * 60000;
     if ((v = map_get(c, root, "async_queue")) != NULL && parse_async_queue(c, v, conf) != 0)
         return -1;
+    if ((v = map_get(c, root, "fleet")) != NULL && parse_fleet(c, v, conf) != 0)
+        return -1;
 
     /* cross checks */
     for (size_t i = 0; i != conf->num_origins; ++i) {
@@ -2513,6 +2575,9 @@ void conf_free(conf_t *conf)
     free(conf->admin.token);
     free(conf->admin.token_env);
     free_namelist(&conf->admin.plugin_dirs);
+    free_namelist(&conf->fleet.etcd);
+    free(conf->fleet.prefix);
+    free(conf->fleet.node);
     free(conf);
 }
 

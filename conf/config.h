@@ -333,6 +333,16 @@ typedef struct conf {
      * STORE_ROOT/.edgehook with a store, else ./edgehook-state (relative: to the current directory) */
     char *state_dir;
     int state_dir_line; /* 0: not given */
+    /** `fleet:` fleet state on etcd (hook aliases, kv writes, purges replicated to every node); line 0: not configured */
+    struct {
+        conf_namelist_t etcd;    /* the members' client URLs, "http://HOST:PORT" */
+        char *prefix;            /* the keys' prefix, "/edgehook/NAME" (starts with '/', no trailing '/') */
+        char *node;              /* this node's name in the fleet: given, else the host name */
+        uint64_t ack_timeout_ms; /* how long a purge waits for every live node's ack, default 5s */
+        uint64_t lease_ttl_ms;   /* a node that stops renewing for this long is no longer live, default 10s */
+        uint64_t timeout_ms;     /* one etcd call (connect + answer), default 2s */
+        int line;
+    } fleet;
 } conf_t;
 
 /**

@@ -595,6 +595,23 @@ void conf_dump(const conf_t *conf, FILE *fp)
         q(fp, conf->state_dir);
         fputc('\n', fp);
     }
+    if (conf->fleet.line != 0) {
+        fputs("fleet:\n  etcd: ", fp);
+        names(fp, &conf->fleet.etcd);
+        fputs("\n  prefix: ", fp);
+        q(fp, conf->fleet.prefix);
+        fputs("\n  node: ", fp);
+        q(fp, conf->fleet.node);
+        fputs("\n  ack_timeout: ", fp);
+        duration(fp, conf->fleet.ack_timeout_ms);
+        fputs("\n  lease_ttl: ", fp);
+        duration(fp, conf->fleet.lease_ttl_ms);
+        fputs("\n  timeout: ", fp);
+        duration(fp, conf->fleet.timeout_ms);
+        fputc('\n', fp);
+    } else {
+        fputs("# fleet: not set (hook aliases, kv writes and purges stay on this node)\n", fp);
+    }
     if (conf->distribution.id != NULL || conf->distribution.domain_name != NULL) {
         fputs("distribution:\n", fp);
         if (conf->distribution.id != NULL) {

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
+#include "proxy/fleet.h"
 
 #define MAX_ADMIN_BODY (1 << 20)
 
@@ -339,6 +340,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
         (*buf)->size += need;
     }
     kvapi_metrics(buf);
+    fleet_metrics(buf);
 #undef PUT
 }
 
@@ -406,6 +408,9 @@ typedef struct admin_job {
     h2o_iovec_t purge_arg; /* malloc'ed */
     int soft;
     const char *what;
+    size_t purged;
+    int fleet_wait;  /* 1: the purge waits for the fleet's acks, its answer comes with them */
+    void *receiver;  /* the posting worker's (the fleet's answer goes there) */
     /* the answer, filled on the control thread */
     int status;
     const char *reason;
@@ -466,6 +471,8 @@ static char *xstrdup_or_die(const char *s)
     return r;
 }
 
+static void purge_fleet_done(void *arg, char *fleet_json);
+
 /* control thread */
 static void run_job(void *arg)
 {
@@ -500,9 +507,23 @@ static void run_job(void *arg)
         if (on_disk > purged)
             purged = on_disk; /* an object is in both tiers (written through) or on disk only: count it once */
         log_info("admin: purge %s%s: %zu objects", job->what, job->soft ? " (soft)" : "", purged);
-        snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, job->soft ? "true" : "false");
+        job->purged = purged;
         job->status = 200;
         job->reason = "OK";
+        if (fleet_enabled()) {
+            /* written to etcd: the answer waits for every live node's ack (or fleet.ack_timeout) */
+            job->fleet_wait = 1;
+            if (fleet_publish_purge(job->purge_kind, job->purge_arg, job->soft, purge_fleet_done, job, err, sizeof(err)) == 0)
+                return;
+            job->fleet_wait = 0;
+            hook_buf_t b = {NULL, 0, 0};
+            hook_buf_appendf(&b, "{\"purged\":%zu,\"soft\":%s,\"fleet\":{\"error\":", purged, job->soft ? "true" : "false");
+            hook_buf_json_string(&b, err, strlen(err));
+            hook_buf_append(&b, "}}\n", 3);
+            job->body = b.base;
+            return;
+        }
+        snprintf(out, sizeof(out), "{\"purged\":%zu,\"soft\":%s}\n", purged, job->soft ? "true" : "false");
         job->body = xstrdup_or_die(out);
         return;
     }
@@ -560,6 +581,8 @@ static void run_job(void *arg)
         job_fail_kind(job, 0, r == -2 ? HOOK_VERSIONS_STORAGE : HOOK_VERSIONS_CONFLICT, err);
         return;
     }
+    if (fleet_publish_alias(job->name, job->alias, err, sizeof(err)) != 0)
+        log_warn("admin: alias %s@%s changed on this node only: %s", job->name, job->alias, err);
     job->status = 200;
     job->reason = "OK";
     job->body = hook_versions_json();
@@ -569,6 +592,10 @@ static void run_job(void *arg)
 static void job_done(void *arg)
 {
     admin_job_t *job = arg;
+    if (job->fleet_wait == 1) {
+        job->fleet_wait = 2; /* the fleet's answer comes later (purge_fleet_done) */
+        return;
+    }
     if (job->req != NULL) {
         job->guard->job = NULL;
         respond(job->req, job->status, job->reason, "application/json",
@@ -579,6 +606,21 @@ static void job_done(void *arg)
     free(job->key);
     free(job->purge_arg.base);
     free(job);
+}
+
+static void purge_noop(void *arg)
+{
+}
+
+/* a fleet thread: every live node acked the purge, or the timeout came: the answer goes to the worker */
+static void purge_fleet_done(void *arg, char *fleet_json)
+{
+    admin_job_t *job = arg;
+    hook_buf_t b = {NULL, 0, 0};
+    hook_buf_appendf(&b, "{\"purged\":%zu,\"soft\":%s,%s}\n", job->purged, job->soft ? "true" : "false", fleet_json);
+    free(fleet_json);
+    job->body = b.base;
+    control_post_to(job->receiver, purge_noop, job_done, job);
 }
 
 static admin_job_t *job_new(int kind)
@@ -593,6 +635,7 @@ static admin_job_t *job_new(int kind)
 static void job_post(h2o_req_t *req, admin_job_t *job)
 {
     job->req = req;
+    job->receiver = control_worker_receiver();
     job->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*job->guard), on_guard_dispose);
     job->guard->job = job;
     control_post(run_job, job_done, job);

@@ -122,7 +122,24 @@ void control_bind_worker(h2o_multithread_queue_t *queue)
     worker_receiver = r;
 }
 
+void *control_worker_receiver(void)
+{
+    return worker_receiver;
+}
+
+static void post(h2o_multithread_receiver_t *receiver, control_fn fn, control_done_fn done, void *arg);
+
 void control_post(control_fn fn, control_done_fn done, void *arg)
+{
+    post(worker_receiver, fn, done, arg);
+}
+
+void control_post_to(void *receiver, control_fn fn, control_done_fn done, void *arg)
+{
+    post(receiver, fn, done, arg);
+}
+
+static void post(h2o_multithread_receiver_t *receiver, control_fn fn, control_done_fn done, void *arg)
 {
     control_job_t *job = calloc(1, sizeof(*job));
     if (job == NULL)
@@ -130,7 +147,7 @@ void control_post(control_fn fn, control_done_fn done, void *arg)
     job->fn = fn;
     job->done = done;
     job->arg = arg;
-    job->receiver = done != NULL ? worker_receiver : NULL;
+    job->receiver = done != NULL ? receiver : NULL;
     pthread_mutex_lock(&mutex);
     *tail = job;
     tail = &job->next;

@@ -23,6 +23,11 @@ void control_stop(void);
  */
 void control_post(control_fn fn, control_done_fn done, void *arg);
 
+/** the calling worker's completion receiver (NULL off a worker): for a completion that another thread triggers later */
+void *control_worker_receiver(void);
+/** control_post whose done runs on the loop of the worker whose receiver is given (NULL: on the control thread, after fn) */
+void control_post_to(void *receiver, control_fn fn, control_done_fn done, void *arg);
+
 /** makes the calling worker thread able to receive completions: registers a receiver on its loop's queue (once per worker) */
 void control_bind_worker(h2o_multithread_queue_t *queue);
 

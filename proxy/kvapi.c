@@ -10,6 +10,7 @@
 #include "kv/kv.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
+#include "proxy/fleet.h"
 #include "proxy/kvapi.h"
 
 #define KV_LIST_MAX 1000
@@ -152,9 +153,39 @@ static void run_job(void *arg)
             goto done;
         n = doc->count;
     }
+    /* with a fleet, a replace is written there as its puts and the deletes of the keys it drops */
+    kv_view_t *before = job->replace && fleet_enabled() ? kv_view_acquire(db) : NULL;
     if ((r = kv_db_write(db, job->store, ops, n, job->replace, err, sizeof(err))) != KV_OK) {
+        if (before != NULL)
+            kv_view_release(before);
         job_error(job, r, err);
         goto done;
+    }
+    if (fleet_enabled()) {
+        kv_op_t *all = ops;
+        size_t m = n;
+        if (before != NULL) {
+            const char *k, *v;
+            size_t kl, vl;
+            kv_view_t *now = kv_view_acquire(db);
+            for (size_t i = 0; kv_view_at(before, job->store, i, &k, &kl, &v, &vl); ++i)
+                if (!kv_view_get(now, job->store, k, kl, &v, &vl))
+                    ++m;
+            if ((all = calloc(m + 1, sizeof(*all))) == NULL)
+                abort();
+            memcpy(all, ops, n * sizeof(*ops));
+            m = n;
+            for (size_t i = 0; kv_view_at(before, job->store, i, &k, &kl, &v, &vl); ++i)
+                if (!kv_view_get(now, job->store, k, kl, &v, &vl))
+                    all[m++] = (kv_op_t){k, kl, "", 0, 1};
+            kv_view_release(now);
+        }
+        if (fleet_publish_kv(kv_db_name(db, job->store), all, m, err, sizeof(err)) != 0)
+            log_warn("kv %s: a write held on this node only: %s", kv_db_name(db, job->store), err);
+        if (all != ops)
+            free(all);
+        if (before != NULL)
+            kv_view_release(before);
     }
     kv_stats_t st;
     kv_db_stats(db, job->store, &st);

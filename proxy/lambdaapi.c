@@ -14,6 +14,7 @@
 #include "hooks/versions.h"
 #include "proxy/admin.h"
 #include "proxy/control.h"
+#include "proxy/fleet.h"
 #include "proxy/gen.h"
 #include "proxy/lambdaapi.h"
 #include "proxy/lambdaasync.h"
@@ -1002,6 +1003,8 @@ static void run_alias(lapi_job_t *job)
     /* the change takes effect by a new generation with the hooks bound again; if they do not bind, nothing changed */
     if (job_commit(job, txn, 1) != 0)
         goto Done;
+    if (fleet_publish_alias(job->function, job->alias, err, sizeof(err)) != 0)
+        log_warn("lambda api: alias %s of %s changed on this node only: %s", job->alias, job->function, err);
     log_info("lambda api: %s alias %s of %s",
              job->op == OP_ALIAS_CREATE   ? "created"
              : job->op == OP_ALIAS_DELETE ? "deleted"

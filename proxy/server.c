@@ -20,6 +20,7 @@
 #include "hooks/hooks.h"
 #include "proxy/accesslog.h"
 #include "proxy/control.h"
+#include "proxy/fleet.h"
 #include "proxy/dynorigin.h"
 #include "cache/key.h"
 #include "proxy/gen.h"
@@ -1151,6 +1152,8 @@ int server_run(conf_t *conf)
     }
     pthread_barrier_wait(&workers_ready);
     lambda_async_run(); /* the consumers start invocations on the workers' loops */
+    if (fleet_start(conf, err, sizeof(err)) != 0) /* fleet state on etcd: watches and applies from now on */
+        log_error("%s:%d: fleet: %s (this node runs without the fleet)", conf->file, conf->fleet.line, err);
 
     /* the admin listener is up: the store seed runs now (/healthz: starting), then the other listeners open (ready) */
     if (server.store != NULL && conf->store.num_seeds != 0) {
@@ -1161,6 +1164,7 @@ int server_run(conf_t *conf)
     }
     serve_until_signal(&set, conf, seed_tid, seeding, &seed_failed);
     status = drain(&set);
+    fleet_stop(); /* before the control thread: what it applies runs there */
     if (seed_failed)
         status = 1;
     /* last: until the workers are gone, admin calls in flight still get their jobs run (a reload queued now does nothing) */

@@ -7,7 +7,7 @@
 set -eu
 what=${1:-build}
 BUILD="build-essential cmake pkg-config libh2o-evloop-dev libluajit2-5.1-dev libssl-dev libyaml-dev libexpat1-dev zlib1g-dev libcmocka-dev libmaxminddb-dev libzip-dev libsystemd-dev openssl ca-certificates libvips-dev"
-TEST="man-db groff-base curl nghttp2-client python3 python3-h2 python3-hpack python3-boto3 awscli s3cmd rclone procps iproute2 ceph-mon ceph-osd radosgw clang-14 libclang-rt-14-dev lsof libmaxmind-db-writer-perl systemd logrotate prometheus chromium libvips-tools"
+TEST="man-db groff-base curl nghttp2-client python3 python3-h2 python3-hpack python3-boto3 awscli s3cmd rclone procps iproute2 ceph-mon ceph-osd radosgw clang-14 libclang-rt-14-dev lsof libmaxmind-db-writer-perl systemd logrotate prometheus chromium libvips-tools etcd-server etcd-client"
 # tests/s3tests (the vendored ceph/s3-tests) runs on these, with python3-boto3 above
 TEST="$TEST python3-pytest python3-pytest-xdist python3-pytest-timeout python3-munch python3-isodate python3-tz python3-dateutil python3-requests"
 BENCH="wrk nghttp2-client nginx libnginx-mod-http-lua varnish procps curl util-linux linux-perf valgrind strace libjansson-dev"

@@ -1,0 +1,262 @@
+"""End-to-end: fleet state on etcd. A real 3-member etcd cluster (Debian's etcd-server) and 3 edgehook nodes on 127.0.0.1:
+a purge at one node is applied at all and acked by all; an alias moved through the Lambda API on one node routes traffic on
+all (the time it takes is printed); kv writes reach every node; a node killed -9 is reported as a straggler and, restarted on
+its state dir, catches up from the revision it last applied; an etcd member going away does not stop the fleet."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from edgetest import SLOW, Edge, Skip, free_port, run, test, wait_until  # noqa: E402
+from origin import Origin  # noqa: E402
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+TOKEN = "fleet-test-token"
+TMP = tempfile.mkdtemp(prefix="e2e-fleet-")
+PREFIX = "/edgehook/test%d" % os.getpid()
+URL = "/count/fleet?cc=max-age=600"
+
+
+def hook_file(name, version):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write("""-- says which version answered
+function handler(event, context)
+    local response = event.Records[1].cf.response
+    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
+    return response
+end
+""" % version)
+    return path
+
+
+V1 = hook_file("tag.lua", "1")
+V2 = hook_file("tag_v2.lua", "2")
+
+
+class Etcd:
+    """a 3-member etcd cluster on 127.0.0.1, each member with its own client and peer port and data dir"""
+
+    def __init__(self, n=3):
+        self.client = [free_port() for _ in range(n)]
+        self.peer = [free_port() for _ in range(n)]
+        cluster = ",".join("m%d=http://127.0.0.1:%d" % (i, self.peer[i]) for i in range(n))
+        self.procs, self.logs = [], []
+        for i in range(n):
+            log = open(os.path.join(TMP, "etcd%d.log" % i), "wb")
+            self.logs.append(log)
+            self.procs.append(subprocess.Popen([
+                ETCD, "--name", "m%d" % i, "--data-dir", os.path.join(TMP, "etcd%d" % i),
+                "--listen-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "t%d" % os.getpid(),
+                "--heartbeat-interval", "100", "--election-timeout", "1000"], stdout=log, stderr=log))
+        wait_until(lambda: all(self.healthy(i) for i in range(n)), 60, "the etcd cluster to elect a leader")
+
+    def healthy(self, i):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.client[i], timeout=2) as r:
+                return json.loads(r.read()).get("health") == "true"
+        except Exception:
+            return False
+
+    def endpoints(self):
+        return ["http://127.0.0.1:%d" % p for p in self.client]
+
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait()
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+if not os.path.exists(ETCD):
+    print("skip: etcd is not installed (Debian: etcd-server; scripts/deps.sh test installs it)")
+    sys.exit(0)
+
+origin = Origin()
+etcd = Etcd()
+STATE = [tempfile.mkdtemp(prefix="edgestate-fleet-") for _ in range(3)]
+
+
+def config(i):
+    return """
+threads: 1
+listen: [{host: 127.0.0.1, port: 0}]
+access_log: {path: "-", format: combined}
+origins:
+  web: {type: http, url: "%s"}
+hooks:
+  tag: {lua: %s}
+behaviors:
+  - {path: "*", origin: web, hooks: {viewer-response: tag}}
+kv:
+  flags: {path: %s/flags.kvlog}
+admin:
+  listen: {host: 127.0.0.1, port: 0}
+  token: %s
+state_dir: %s
+fleet:
+  etcd: [%s]
+  prefix: %s
+  node: e%d
+  ack_timeout: %ds
+  lease_ttl: 30s
+""" % (origin.url, V1, STATE[i], TOKEN, STATE[i], ", ".join(etcd.endpoints()), PREFIX, i + 1, 4 * SLOW)
+
+
+def start(i):
+    e = Edge(config(i), name="e%d" % (i + 1))
+    wait_until(lambda: e.metric("edgehook_fleet_connected") == 1, 30, "e%d to watch etcd" % (i + 1))
+    return e
+
+
+edges = [start(i) for i in range(3)]
+
+
+def get(e, path=URL):
+    c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=30)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.getheader("x-version"), body
+
+
+@test
+def fleet_sees_every_node():
+    for e in edges:
+        wait_until(lambda: e.metric("edgehook_fleet_live_nodes") == 3, 30, "3 live nodes")
+
+
+@test
+def purge_at_one_node_is_applied_at_all():
+    before = origin.count("/count/fleet")
+    bodies = []
+    for e in edges:
+        st, _, b = get(e)
+        assert st == 200, st
+        bodies.append(b)
+        assert get(e)[2] == b  # a hit: same body
+    assert origin.count("/count/fleet") == before + 3, origin.stats()
+    st, ans = edges[1].admin("POST", "/purge", {"url": URL})
+    assert st == 200, (st, ans)
+    f = ans["fleet"]
+    assert sorted(f["acked"]) == ["e1", "e2", "e3"] and f["stragglers"] == [] and f["complete"] is True, ans
+    # acked means applied: every node goes to the origin again, at once
+    for e, b in zip(edges, bodies):
+        assert get(e)[2] != b
+    assert origin.count("/count/fleet") == before + 6, origin.stats()
+    for e in edges[::2]:
+        assert "fleet: purge url" in e.log() and "from e2" in e.log(), e.log()[-2000:]
+    assert edges[1].metric("edgehook_fleet_purges_acked_total") == 1
+
+
+@test
+def alias_moved_through_the_lambda_api_routes_on_all_nodes():
+    # versions are per node (each publishes the same file, so each has version 2 with the same code); the alias is the fleet's
+    for e in edges:
+        st, ans = e.admin("POST", "/hooks/tag/versions", {"path": V2})
+        assert st == 201 and ans["version"] == 2, (st, ans)
+    for e in edges:
+        assert get(e, "/count/alias")[1] == "1"
+    t0 = time.time()
+    st, ans = edges[0].admin("PUT", "/2015-03-31/functions/tag/aliases/live", {"FunctionVersion": "2"})
+    assert st == 200, (st, ans)
+    seen = {}
+    def all_moved():
+        for i, e in enumerate(edges):
+            if i not in seen and get(e, "/count/alias")[1] == "2":
+                seen[i] = time.time() - t0
+        return len(seen) == 3
+    wait_until(all_moved, 30, "every node to serve version 2")
+    print("alias move seen on every node after %.0f ms (per node: %s)" % (
+        max(seen.values()) * 1000, ", ".join("e%d %.0f ms" % (i + 1, seen[i] * 1000) for i in sorted(seen))), flush=True)
+    for e in edges[1:]:
+        st, hooks = e.admin("GET", "/hooks")
+        live = hooks["hooks"]["tag"]["aliases"]["live"]
+        assert live["versions"] == {"2": 1} and live["history"][-1]["by"] == "fleet", live
+
+
+@test
+def kv_writes_reach_every_node():
+    st, ans = edges[2].admin("PUT", "/kv/flags/checkout", "on")
+    assert st == 200, (st, ans)
+    st, ans = edges[0].admin("POST", "/kv/flags", {"dark": "yes", "beta": "1"})
+    assert st == 200, (st, ans)
+    def have(e, items):
+        st, ans = e.admin("GET", "/kv/flags")
+        return st == 200 and {i["key"]: i["value"] for i in ans["items"]} == items
+    want = {"checkout": "on", "dark": "yes", "beta": "1"}
+    for e in edges:
+        wait_until(lambda: have(e, want), 30, "the kv writes on every node")
+    st, ans = edges[1].admin("POST", "/kv/flags?replace=1", {"dark": "no"})
+    assert st == 200, (st, ans)
+    for e in edges:
+        wait_until(lambda: have(e, {"dark": "no"}), 30, "the replace on every node")
+
+
+@test
+def node_down_is_a_straggler_and_catches_up():
+    edges[2].kill()  # kill -9: its lease lives on (lease_ttl 30s), so it is still a live node that does not ack
+    t0 = time.time()
+    st, ans = edges[0].admin("POST", "/purge", {"prefix": "/count/"})
+    assert st == 200, (st, ans)
+    f = ans["fleet"]
+    assert f["stragglers"] == ["e3"] and f["complete"] is False and sorted(f["acked"]) == ["e1", "e2"], ans
+    assert time.time() - t0 >= 3.5 * SLOW, "answered before fleet.ack_timeout"
+    # meanwhile: the alias moves back and a kv key changes
+    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"1": 1}})
+    assert st == 200, (st, ans)
+    st, ans = edges[1].admin("PUT", "/kv/flags/late", "yes")
+    assert st == 200, (st, ans)
+    wait_until(lambda: get(edges[0], "/count/alias")[1] == "1", 30, "e1 to follow the alias")
+    target = edges[1].metric("edgehook_fleet_revision")
+    edges[2] = Edge(config(2), name="e3-restarted")
+    e3 = edges[2]
+    wait_until(lambda: (e3.metric("edgehook_fleet_revision") or 0) >= target, 30, "e3 to catch up")
+    assert "catching up from revision" in e3.log(), e3.log()[-2000:]
+    assert "fleet: purge prefix /count/ from e1" in e3.log(), e3.log()[-3000:]
+    assert get(e3, "/count/alias")[1] == "1"
+    st, ans = e3.admin("GET", "/kv/flags/late")
+    assert st == 200 and ans == "yes", (st, ans)
+
+
+@test
+def an_etcd_member_going_away_does_not_stop_the_fleet():
+    etcd.kill(0)
+    st, ans = edges[1].admin("PUT", "/kv/flags/after", "member0-down")
+    assert st == 200, (st, ans)
+    for e in edges:
+        wait_until(lambda: e.admin("GET", "/kv/flags/after") == (200, "member0-down"), 60, "the write with a member down")
+    st, ans = edges[0].admin("POST", "/purge", {"url": URL})
+    assert st == 200 and ans["fleet"]["complete"] is True, ans
+
+
+@test
+def nodes_stop_cleanly():
+    for e in edges:
+        assert e.stop() == 0, e.log()[-3000:]
+        e.assert_clean()
+
+
+try:
+    run()
+finally:
+    for e in edges:
+        e.kill()
+    etcd.stop()
+    origin.stop()
