@@ -32,11 +32,4 @@ void etcd_stream_close(etcd_stream_t *s);
 /** the "HOST:PORT" of the member that last answered (for logs and metrics) */
 const char *etcd_current(etcd_t *e);
 
-/** base64 of len bytes as a JSON string member value (the gateway's bytes fields); appends to b */
-void etcd_b64(hook_buf_t *b, const void *p, size_t len);
-/** decodes a base64 string member of o (NULL: absent or invalid; "" for an absent value means empty); malloc'ed, NUL-ended */
-char *etcd_b64_member(const hook_json_t *o, const char *name, size_t *len);
-/** an int64 member (the gateway writes them as strings, or omits them when 0) */
-long long etcd_int_member(const hook_json_t *o, const char *name);
-
 #endif

@@ -15,6 +15,7 @@
 #include "proxy/fleet.h"
 #include "proxy/control.h"
 #include "proxy/etcd.h"
+#include "proxy/fleetwire.h"
 #include "proxy/handler.h"
 #include "proxy/server.h"
 #include "base/log.h"
@@ -34,7 +35,7 @@ typedef struct waiter {
 } waiter_t;
 
 static struct {
-    int enabled;
+    _Atomic int enabled;
     etcd_t *etcd;
     char *prefix, *node, *rev_path;
     uint64_t ack_timeout_ms, lease_ttl_ms;
@@ -108,10 +109,10 @@ static void range_json(hook_buf_t *b, const char *rel, const char *extra)
     hook_buf_t k = {NULL, 0, 0};
     key_buf(&k, rel, NULL, 0);
     hook_buf_append(b, "{\"key\":", 7);
-    etcd_b64(b, k.base, k.len);
+    fleet_b64(b, k.base, k.len);
     k.base[k.len - 1]++; /* the end of the range: the prefix with its last byte + 1 */
     hook_buf_append(b, ",\"range_end\":", 13);
-    etcd_b64(b, k.base, k.len);
+    fleet_b64(b, k.base, k.len);
     hook_buf_appendf(b, "%s}", extra != NULL ? extra : "");
     hook_buf_free(&k);
 }
@@ -121,9 +122,9 @@ static int put(const char *key, size_t klen, const char *val, size_t vlen, long 
     hook_buf_t b = {NULL, 0, 0};
     hook_json_t *out;
     hook_buf_append(&b, "{\"key\":", 7);
-    etcd_b64(&b, key, klen);
+    fleet_b64(&b, key, klen);
     hook_buf_append(&b, ",\"value\":", 9);
-    etcd_b64(&b, val, vlen);
+    fleet_b64(&b, val, vlen);
     if (lease != 0)
         hook_buf_appendf(&b, ",\"lease\":\"%lld\"", lease);
     hook_buf_append(&b, "}", 1);
@@ -142,7 +143,7 @@ static int delete_range(const char *rel, int prefix, char *err, size_t errlen)
     } else {
         key_buf(&k, rel, NULL, 0);
         hook_buf_append(&b, "{\"key\":", 7);
-        etcd_b64(&b, k.base, k.len);
+        fleet_b64(&b, k.base, k.len);
         hook_buf_append(&b, "}", 1);
     }
     int r = etcd_call(F.etcd, "/v3/kv/deleterange", b.base, b.len, &out, err, errlen);
@@ -443,107 +444,70 @@ static int apply_on_control(apply_job_t *job)
 
 /* ---- events ---------------------------------------------------------------------------------------------------------------- */
 
-static const char *purge_kind_name(cache_purge_kind_t k)
-{
-    static const char *const names[] = {"url", "prefix", "tag", "all"};
-    return (unsigned)k < 4 ? names[k] : "?";
-}
+_Static_assert(CACHE_PURGE_URL == 0 && CACHE_PURGE_PREFIX == 1 && CACHE_PURGE_TAG == 2 && CACHE_PURGE_ALL == 3,
+               "fleet_purge_kinds follows cache_purge_kind_t");
 
-static void on_purge(const char *id, size_t idlen, const char *val, size_t vlen)
+static void on_purge(const fleet_key_t *k, const char *val, size_t vlen)
 {
-    char perr[128], err[512];
-    hook_json_t *doc = hook_json_parse_max(val, vlen, 100, perr, sizeof(perr));
-    const char *origin = doc != NULL ? hook_json_string(hook_json_get(doc, "node"), NULL) : NULL;
-    const char *kind = doc != NULL ? hook_json_string(hook_json_get(doc, "kind"), NULL) : NULL;
-    size_t alen = 0;
-    const char *parg = doc != NULL ? hook_json_string(hook_json_get(doc, "arg"), &alen) : NULL;
-    const hook_json_t *soft = doc != NULL ? hook_json_get(doc, "soft") : NULL;
+    char err[512];
+    hook_json_t *doc;
+    fleet_purge_t p;
     apply_job_t job = {.kind = APPLY_PURGE};
-    if (origin == NULL || kind == NULL || parg == NULL) {
-        log_warn("fleet: purge %.*s: not a purge (%s): ignored", (int)idlen, id, doc == NULL ? perr : "node, kind or arg missing");
+    if (fleet_purge_parse(val, vlen, &doc, &p, err, sizeof(err)) != 0) {
+        log_warn("fleet: purge %.*s: not a purge (%s): ignored", (int)k->alen, k->a, err);
         atomic_fetch_add(&st_apply_failed, 1);
-        hook_json_free(doc);
         return;
     }
-    if (strcmp(origin, F.node) == 0) {
+    if (strcmp(p.node, F.node) == 0) {
         hook_json_free(doc); /* purged here before it was written */
         return;
     }
-    for (job.pkind = CACHE_PURGE_URL; job.pkind <= CACHE_PURGE_ALL && strcmp(purge_kind_name(job.pkind), kind) != 0; ++job.pkind)
-        ;
-    if (job.pkind > CACHE_PURGE_ALL || (job.pkind != CACHE_PURGE_ALL && alen == 0)) {
-        log_warn("fleet: purge %.*s from %s: unknown kind %s: ignored", (int)idlen, id, origin, kind);
-        atomic_fetch_add(&st_apply_failed, 1);
-        hook_json_free(doc);
-        return;
-    }
-    job.parg = h2o_iovec_init(parg, alen);
-    job.soft = soft != NULL && soft->type == HOOK_JSON_TRUE;
+    job.pkind = (cache_purge_kind_t)p.kind;
+    job.parg = h2o_iovec_init(p.arg, p.arglen);
+    job.soft = p.soft;
     apply_on_control(&job);
-    log_info("fleet: purge %s %.*s%s from %s (%.*s): %s", kind, (int)(alen > 200 ? 200 : alen), parg, job.soft ? " (soft)" : "",
-             origin, (int)idlen, id, job.err);
+    log_info("fleet: purge %s %.*s%s from %s (%.*s): %s", fleet_purge_kinds[p.kind], (int)(p.arglen > 200 ? 200 : p.arglen), p.arg,
+             p.soft ? " (soft)" : "", p.node, (int)k->alen, k->a, job.err);
     hook_json_free(doc);
     /* the ack, with this node's lease */
-    hook_buf_t k = {NULL, 0, 0};
+    hook_buf_t key = {NULL, 0, 0};
     pthread_mutex_lock(&F.mu);
     long long lease = F.lease;
     pthread_mutex_unlock(&F.mu);
-    hook_buf_appendf(&k, "%s/ack/%.*s/%s", F.prefix, (int)idlen, id, F.node);
-    if (put(k.base, k.len, "", 0, lease, err, sizeof(err)) != 0)
-        log_warn("fleet: purge %.*s: cannot write the ack: %s", (int)idlen, id, err);
-    hook_buf_free(&k);
+    hook_buf_appendf(&key, "%s/ack/%.*s/%s", F.prefix, (int)k->alen, k->a, F.node);
+    if (put(key.base, key.len, "", 0, lease, err, sizeof(err)) != 0)
+        log_warn("fleet: purge %.*s: cannot write the ack: %s", (int)k->alen, k->a, err);
+    hook_buf_free(&key);
 }
 
-static void on_alias(const char *rel, size_t rlen, const char *val, size_t vlen, int del)
+static void on_alias(const fleet_key_t *k, const char *val, size_t vlen, int del)
 {
-    const char *slash = memchr(rel, '/', rlen);
-    char hook[128], alias[128], key[80] = "ip", perr[128];
-    apply_job_t job = {.kind = APPLY_ALIAS, .hook = hook, .alias = alias, .key = key};
-    if (slash == NULL || slash == rel || (size_t)(slash - rel) >= sizeof(hook) || rlen - (size_t)(slash - rel) - 1 >= sizeof(alias) ||
-        slash + 1 == rel + rlen) {
-        log_warn("fleet: alias key %.*s: not HOOK/ALIAS: ignored", (int)rlen, rel);
+    char hook[FLEET_NAME_MAX + 1], alias[FLEET_NAME_MAX + 1], err[256];
+    fleet_alias_t t = {.n = 0};
+    apply_job_t job = {.kind = APPLY_ALIAS, .hook = hook, .alias = alias};
+    snprintf(hook, sizeof(hook), "%.*s", (int)k->alen, k->a);
+    snprintf(alias, sizeof(alias), "%.*s", (int)k->blen, k->b);
+    if (!del && fleet_alias_parse(val, vlen, &t, err, sizeof(err)) != 0) {
+        log_warn("fleet: alias %s@%s: not a target (%s): ignored", hook, alias, err);
         atomic_fetch_add(&st_apply_failed, 1);
         return;
     }
-    snprintf(hook, sizeof(hook), "%.*s", (int)(slash - rel), rel);
-    snprintf(alias, sizeof(alias), "%.*s", (int)(rel + rlen - slash - 1), slash + 1);
-    if (!del) {
-        hook_json_t *doc = hook_json_parse_max(val, vlen, 100, perr, sizeof(perr));
-        const hook_json_t *vs = doc != NULL ? hook_json_get(doc, "versions") : NULL;
-        const char *k = doc != NULL ? hook_json_string(hook_json_get(doc, "key"), NULL) : NULL;
-        int ok = vs != NULL && vs->type == HOOK_JSON_OBJECT && vs->count >= 1 && vs->count <= 2;
-        for (size_t i = 0; ok && i != vs->count; ++i) {
-            char *end;
-            unsigned long v = strtoul(vs->keys[i], &end, 10);
-            ok = *end == '\0' && v >= 1 && v <= UINT_MAX && vs->items[i]->type == HOOK_JSON_NUMBER;
-            if (ok) {
-                job.versions[i] = (unsigned)v;
-                job.weights[i] = vs->items[i]->number;
-            }
-        }
-        if (!ok) {
-            log_warn("fleet: alias %s@%s: not a target (%s): ignored", hook, alias, doc == NULL ? perr : "versions");
-            atomic_fetch_add(&st_apply_failed, 1);
-            hook_json_free(doc);
-            return;
-        }
-        job.n = vs->count;
-        if (k != NULL)
-            snprintf(key, sizeof(key), "%s", k);
-        hook_json_free(doc);
-    }
+    job.n = t.n;
+    memcpy(job.versions, t.versions, sizeof(t.versions));
+    memcpy(job.weights, t.weights, sizeof(t.weights));
+    job.key = t.key;
     if (apply_on_control(&job) != 0)
         log_warn("fleet: alias %s@%s: cannot apply: %s", hook, alias, job.err);
     else if (job.changed)
         log_info("fleet: alias %s@%s %s", hook, alias, del ? "removed" : "moved");
 }
 
-/* consecutive kv events of one revision and store: one write here too (all or nothing, as on the node that made it) */
+/* consecutive kv events of one revision and store: one write here too (all or nothing, as on the node that made it); the ops
+ * point into the events, which live until the batch is flushed */
 typedef struct kv_batch {
     long long rev;
-    char store[128];
+    char store[FLEET_NAME_MAX + 1];
     kv_op_t *ops;
-    char **bufs; /* what the ops point into */
     size_t n;
 } kv_batch_t;
 
@@ -556,94 +520,77 @@ static void kv_flush(kv_batch_t *b)
         else if (job.changed)
             log_debug("fleet: kv %s: applied a write of %zu keys", b->store, b->n);
     }
-    for (size_t i = 0; i != 2 * b->n; ++i)
-        free(b->bufs[i]);
     free(b->ops);
-    free(b->bufs);
     b->ops = NULL;
-    b->bufs = NULL;
     b->n = 0;
 }
 
-static void on_kv(kv_batch_t *b, long long rev, const char *rel, size_t rlen, char *val, size_t vlen, int del)
+static void on_kv(kv_batch_t *b, const fleet_key_t *k, const fleet_kv_t *e)
 {
-    const char *slash = memchr(rel, '/', rlen);
-    if (slash == NULL || slash == rel || (size_t)(slash - rel) >= sizeof(b->store) || slash + 1 == rel + rlen) {
-        log_warn("fleet: kv key %.*s: not STORE/KEY: ignored", (int)rlen, rel);
-        atomic_fetch_add(&st_apply_failed, 1);
-        free(val);
-        return;
-    }
-    size_t sl = (size_t)(slash - rel);
-    if (b->n != 0 && (b->rev != rev || strlen(b->store) != sl || memcmp(b->store, rel, sl) != 0))
+    if (b->n != 0 && (b->rev != e->mod_revision || strlen(b->store) != k->alen || memcmp(b->store, k->a, k->alen) != 0))
         kv_flush(b);
-    b->rev = rev;
-    snprintf(b->store, sizeof(b->store), "%.*s", (int)sl, rel);
+    b->rev = e->mod_revision;
+    snprintf(b->store, sizeof(b->store), "%.*s", (int)k->alen, k->a);
     kv_op_t *ops = realloc(b->ops, (b->n + 1) * sizeof(*ops));
-    char **bufs = realloc(b->bufs, (b->n + 1) * 2 * sizeof(char *));
-    if (ops == NULL || bufs == NULL)
+    if (ops == NULL)
         abort();
     b->ops = ops;
-    b->bufs = bufs;
-    char *key = strndup(slash + 1, (size_t)(rel + rlen - slash - 1));
-    if (key == NULL)
-        abort();
-    b->bufs[2 * b->n] = key;
-    b->bufs[2 * b->n + 1] = val;
-    b->ops[b->n] = (kv_op_t){key, (size_t)(rel + rlen - slash - 1), del ? "" : val, del ? 0 : vlen, del};
-    ++b->n;
+    b->ops[b->n++] = (kv_op_t){k->b, k->blen, e->del ? "" : e->val, e->del ? 0 : e->vlen, e->del};
 }
 
-/* one key-value of a range answer or a watch event; val is taken (freed here or by the batch) */
-static void on_key(kv_batch_t *b, long long rev, const char *key, size_t klen, char *val, size_t vlen, int del)
+/* one key-value of a range answer or a watch event (the batch may point into it until flushed) */
+static void on_event(kv_batch_t *b, const fleet_kv_t *e)
 {
-    size_t pl = strlen(F.prefix);
-    if (klen <= pl + 1 || memcmp(key, F.prefix, pl) != 0 || key[pl] != '/') {
-        free(val);
+    fleet_key_t k;
+    char node[FLEET_NAME_MAX + 1];
+    switch (fleet_key_parse(F.prefix, e->key, e->klen, &k)) {
+    case FLEET_KEY_KV:
+        on_kv(b, &k, e);
         return;
-    }
-    const char *rel = key + pl + 1;
-    size_t rlen = klen - pl - 1;
-    if (rlen > 3 && memcmp(rel, "kv/", 3) == 0) {
-        on_kv(b, rev, rel + 3, rlen - 3, val, vlen, del);
+    case FLEET_KEY_OTHER:
         return;
+    default:
+        break;
     }
     kv_flush(b);
-    if (rlen > 6 && memcmp(rel, "nodes/", 6) == 0) {
-        char node[160];
-        snprintf(node, sizeof(node), "%.*s", (int)(rlen - 6 < 159 ? rlen - 6 : 159), rel + 6);
+    switch (k.kind) {
+    case FLEET_KEY_NODE:
+        snprintf(node, sizeof(node), "%.*s", (int)k.alen, k.a);
         pthread_mutex_lock(&F.mu);
-        live_set(node, !del);
+        live_set(node, !e->del);
         pthread_mutex_unlock(&F.mu);
-        if (del)
+        if (e->del)
             waiters_reap(0);
-    } else if (rlen > 4 && memcmp(rel, "ack/", 4) == 0) {
-        const char *slash = memrchr(rel + 4, '/', rlen - 4);
-        if (!del && slash != NULL) {
-            char node[160];
-            snprintf(node, sizeof(node), "%.*s", (int)(rel + rlen - slash - 1 < 159 ? rel + rlen - slash - 1 : 159), slash + 1);
-            ack_seen(rel + 4, (size_t)(slash - rel - 4), node);
+        break;
+    case FLEET_KEY_ACK:
+        if (!e->del) {
+            snprintf(node, sizeof(node), "%.*s", (int)k.blen, k.b);
+            ack_seen(k.a, k.alen, node);
         }
-    } else if (rlen > 6 && memcmp(rel, "purge/", 6) == 0) {
-        if (!del)
-            on_purge(rel + 6, rlen - 6, val, vlen);
-    } else if (rlen > 6 && memcmp(rel, "alias/", 6) == 0) {
-        on_alias(rel + 6, rlen - 6, val, vlen, del);
+        break;
+    case FLEET_KEY_PURGE:
+        if (!e->del)
+            on_purge(&k, e->val, e->vlen);
+        break;
+    case FLEET_KEY_ALIAS:
+        on_alias(&k, e->val, e->vlen, e->del);
+        break;
+    default:
+        break;
     }
-    free(val);
 }
 
-/* a kv of a range answer or an event: decodes key and value */
-static int take_kv(const hook_json_t *kv, char **key, size_t *klen, char **val, size_t *vlen)
+/* the events of one message, in order; the highest revision among them (or rev) */
+static long long on_events(const fleet_watch_msg_t *m, long long rev)
 {
-    *key = etcd_b64_member(kv, "key", klen);
-    *val = etcd_b64_member(kv, "value", vlen);
-    if (*key == NULL || *val == NULL) {
-        free(*key);
-        free(*val);
-        return -1;
+    kv_batch_t batch = {0};
+    for (size_t i = 0; i != m->num_events; ++i) {
+        on_event(&batch, &m->events[i]);
+        if (m->events[i].mod_revision > rev)
+            rev = m->events[i].mod_revision;
     }
-    return 0;
+    kv_flush(&batch);
+    return rev;
 }
 
 /* ---- the revision applied so far ------------------------------------------------------------------------------------------- */
@@ -677,30 +624,22 @@ static void rev_save(long long rev)
 
 /* ---- the watch ------------------------------------------------------------------------------------------------------------- */
 
-/* a range over PREFIX/rel: each key through on_key (apply: 1) or only the live nodes; the revision of the answer, or -1 */
+/* a range over PREFIX/rel, each key applied; the revision of the answer, or -1 */
 static long long range_apply(const char *rel, char *err, size_t errlen)
 {
     hook_buf_t b = {NULL, 0, 0};
     hook_json_t *out;
+    fleet_watch_msg_t m;
     range_json(&b, rel, NULL);
     int r = etcd_call(F.etcd, "/v3/kv/range", b.base, b.len, &out, err, errlen);
     hook_buf_free(&b);
     if (r != 0)
         return -1;
-    long long rev = etcd_int_member(hook_json_get(out, "header"), "revision");
-    const hook_json_t *kvs = hook_json_get(out, "kvs");
-    kv_batch_t batch = {0};
-    for (size_t i = 0; kvs != NULL && kvs->type == HOOK_JSON_ARRAY && i != kvs->count; ++i) {
-        char *key, *val;
-        size_t klen, vlen;
-        if (take_kv(kvs->items[i], &key, &klen, &val, &vlen) != 0)
-            continue;
-        on_key(&batch, etcd_int_member(kvs->items[i], "mod_revision"), key, klen, val, vlen, 0);
-        free(key);
-    }
-    kv_flush(&batch);
+    fleet_range_decode(out, &m);
     hook_json_free(out);
-    return rev;
+    on_events(&m, 0);
+    fleet_watch_free(&m);
+    return m.header_revision;
 }
 
 /* the live nodes as etcd has them now, then (first start, or after a compaction) the state: aliases and kv */
@@ -712,6 +651,16 @@ static long long sync_state(long long rev, char *err, size_t errlen)
     pthread_mutex_unlock(&F.mu);
     if ((r = range_apply("nodes/", err, errlen)) < 0)
         return -1;
+    if (rev > r) {
+        /* this node applied revisions etcd does not have: a new (or restored) cluster; what it holds now is the truth */
+        log_warn("fleet: etcd is at revision %lld, behind this node's %lld (a new or restored cluster?): purging the whole cache and "
+                 "reading the state again",
+                 r, rev);
+        apply_job_t job = {.kind = APPLY_PURGE, .pkind = CACHE_PURGE_ALL};
+        apply_on_control(&job);
+        atomic_fetch_add(&st_resyncs, 1);
+        rev = 0;
+    }
     if (rev != 0)
         return rev;
     log_info("fleet: reading the fleet's state (aliases, kv) at revision %lld", r);
@@ -764,56 +713,39 @@ static void *watch_main(void *unused)
                 logged_down = 1;
                 break;
             }
-            const hook_json_t *res = hook_json_get(msg, "result");
-            if (res == NULL) {
-                const hook_json_t *e = hook_json_get(msg, "error");
-                const char *m = hook_json_string(hook_json_get(e, "message"), NULL);
-                log_warn("fleet: watch error: %s", m != NULL ? m : "(no message)");
+            fleet_watch_msg_t m;
+            fleet_watch_decode(msg, &m);
+            if (m.error) {
+                const char *em = hook_json_string(hook_json_get(hook_json_get(msg, "error"), "message"), NULL);
+                log_warn("fleet: watch error: %s", em != NULL ? em : "(no message)");
                 hook_json_free(msg);
                 break;
             }
-            if (hook_json_get(res, "created") != NULL && hook_json_get(res, "created")->type == HOOK_JSON_TRUE) {
+            hook_json_free(msg);
+            if (m.created) {
                 atomic_store(&st_connected, 1);
                 log_info("fleet: watching %s/ from revision %lld at %s as node %s", F.prefix, rev + 1, etcd_current(F.etcd), F.node);
                 logged_down = 0;
             }
-            long long compact = etcd_int_member(res, "compact_revision");
-            if (compact > 0) {
+            if (m.compact_revision > 0) {
                 /* the history this node needs is gone: what it missed is unknown, so it forgets its cache and reads the state */
                 log_warn("fleet: etcd compacted the history past revision %lld (this node had %lld): purging the whole cache and "
                          "reading the state again",
-                         compact, rev);
+                         m.compact_revision, rev);
                 apply_job_t job = {.kind = APPLY_PURGE, .pkind = CACHE_PURGE_ALL};
                 apply_on_control(&job);
                 atomic_fetch_add(&st_resyncs, 1);
                 rev = 0;
-                hook_json_free(msg);
+                fleet_watch_free(&m);
                 break;
             }
-            const hook_json_t *events = hook_json_get(res, "events");
-            long long last = rev;
-            kv_batch_t batch = {0};
-            for (size_t i = 0; events != NULL && events->type == HOOK_JSON_ARRAY && i != events->count; ++i) {
-                const hook_json_t *ev = events->items[i], *kv = hook_json_get(ev, "kv");
-                const char *type = hook_json_string(hook_json_get(ev, "type"), NULL);
-                char *key, *val;
-                size_t klen, vlen;
-                if (kv == NULL || take_kv(kv, &key, &klen, &val, &vlen) != 0)
-                    continue;
-                long long mr = etcd_int_member(kv, "mod_revision");
-                on_key(&batch, mr, key, klen, val, vlen, type != NULL && strcmp(type, "DELETE") == 0);
-                free(key);
-                if (mr > last)
-                    last = mr;
-            }
-            kv_flush(&batch);
+            long long last = on_events(&m, rev);
+            fleet_watch_free(&m);
             if (last != rev) {
                 rev = last;
                 rev_save(rev);
             }
-            int canceled = hook_json_get(res, "canceled") != NULL && hook_json_get(res, "canceled")->type == HOOK_JSON_TRUE;
-            hook_json_free(msg);
-            if (canceled) {
+            if (m.canceled) {
                 log_warn("fleet: etcd canceled the watch; watching again");
                 break;
             }
@@ -837,7 +769,7 @@ static int lease_register(char *err, size_t errlen)
     hook_buf_free(&b);
     if (r != 0)
         return -1;
-    long long id = etcd_int_member(out, "ID");
+    long long id = fleet_int_member(out, "ID");
     hook_json_free(out);
     if (id == 0) {
         snprintf(err, errlen, "etcd granted no lease");
@@ -881,7 +813,7 @@ static void *lease_main(void *unused)
             snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", lease);
             ok = etcd_call(F.etcd, "/v3/lease/keepalive", body, strlen(body), &out, err, sizeof(err)) == 0;
             if (ok) {
-                long long ttl = etcd_int_member(hook_json_get(out, "result"), "TTL");
+                long long ttl = fleet_int_member(hook_json_get(out, "result"), "TTL");
                 hook_json_free(out);
                 if (ttl <= 0) { /* expired meanwhile (etcd was away longer than the TTL): register again */
                     log_warn("fleet: the node's lease expired; registering again");
@@ -953,7 +885,15 @@ void fleet_stop(void)
             log_warn("fleet: cannot revoke the node's lease (it expires by itself): %s", err);
     }
     F.enabled = 0;
+}
+
+void fleet_close(void)
+{
+    if (F.etcd == NULL)
+        return;
+    pthread_mutex_lock(&F.mu);
     live_clear();
+    pthread_mutex_unlock(&F.mu);
     etcd_free(F.etcd);
     free(F.prefix);
     free(F.node);
@@ -1024,10 +964,10 @@ int fleet_publish_kv(const char *store, const kv_op_t *ops, size_t n, char *err,
         hook_buf_append(&b, first ? "{" : ",{", first ? 1 : 2);
         first = 0;
         hook_buf_append(&b, ops[i].del ? "\"request_delete_range\":{\"key\":" : "\"request_put\":{\"key\":", ops[i].del ? 30 : 21);
-        etcd_b64(&b, k.base, k.len);
+        fleet_b64(&b, k.base, k.len);
         if (!ops[i].del) {
             hook_buf_append(&b, ",\"value\":", 9);
-            etcd_b64(&b, ops[i].val, ops[i].vlen);
+            fleet_b64(&b, ops[i].val, ops[i].vlen);
         }
         hook_buf_append(&b, "}}", 2);
     }
@@ -1070,7 +1010,7 @@ int fleet_publish_purge(cache_purge_kind_t kind, h2o_iovec_t arg, int soft, flee
     key_buf(&k, "purge/", w->id, strlen(w->id));
     hook_buf_append(&v, "{\"node\":", 8);
     hook_buf_json_string(&v, F.node, strlen(F.node));
-    hook_buf_appendf(&v, ",\"kind\":\"%s\",\"arg\":", purge_kind_name(kind));
+    hook_buf_appendf(&v, ",\"kind\":\"%s\",\"arg\":", fleet_purge_kinds[kind]);
     hook_buf_json_string(&v, arg.base != NULL ? arg.base : "", arg.len);
     hook_buf_appendf(&v, ",\"soft\":%s}", soft ? "true" : "false");
     int r = put(k.base, k.len, v.base, v.len, lease, err, errlen);

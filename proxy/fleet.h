@@ -23,6 +23,8 @@
 int fleet_start(const conf_t *conf, char *err, size_t errlen);
 /** stops them (before the control thread stops): the node's lease is revoked, so it leaves the live nodes at once */
 void fleet_stop(void);
+/** frees what fleet_start kept (after the control thread stopped: a publish may still be running until then) */
+void fleet_close(void);
 /** 1 when `fleet:` is configured and started */
 int fleet_enabled(void);
 

@@ -756,6 +756,22 @@ __attribute__((format(printf, 2, 3))) static void restart_warn(restart_warnings_
 }
 
 /* what a reload cannot change without a restart, compared with what runs: say so, and keep serving with what runs */
+static int conf_fleet_differs(const conf_t *a, const conf_t *b)
+{
+    if ((a->fleet.line != 0) != (b->fleet.line != 0))
+        return 1;
+    if (a->fleet.line == 0)
+        return 0;
+    if (a->fleet.etcd.count != b->fleet.etcd.count || strcmp(a->fleet.prefix, b->fleet.prefix) != 0 ||
+        strcmp(a->fleet.node, b->fleet.node) != 0 || a->fleet.ack_timeout_ms != b->fleet.ack_timeout_ms ||
+        a->fleet.lease_ttl_ms != b->fleet.lease_ttl_ms || a->fleet.timeout_ms != b->fleet.timeout_ms)
+        return 1;
+    for (size_t i = 0; i != a->fleet.etcd.count; ++i)
+        if (strcmp(a->fleet.etcd.names[i], b->fleet.etcd.names[i]) != 0)
+            return 1;
+    return 0;
+}
+
 static void warn_restart_only(const conf_t *run, const conf_t *new, restart_warnings_t *w)
 {
     int same = run->num_listen == new->num_listen;
@@ -783,6 +799,8 @@ static void warn_restart_only(const conf_t *run, const conf_t *new, restart_warn
         restart_warn(w, "cache.disk changed; the disk tier is kept as it is until a restart");
     if (run->limits.client_timeout_ms != new->limits.client_timeout_ms)
         restart_warn(w, "limits.client_timeout changed; it applies after a restart");
+    if (conf_fleet_differs(run, new))
+        restart_warn(w, "fleet changed; the node keeps its etcd settings until a restart");
 }
 
 /* reloads and admin changes build generations from the current one, one at a time: on the control thread (no lock: they are
@@ -1171,6 +1189,7 @@ int server_run(conf_t *conf)
     control_stop();
     cache_disk_close(handler_disk); /* the writes still queued first */
     handler_disk = NULL;
+    fleet_close();
     lambda_async_close(); /* after the jobs: an Event invoke posted before the stop is queued */
     kvapi_close();
     if (atomic_fetch_sub(&running_ref->refcnt, 1) == 1) {

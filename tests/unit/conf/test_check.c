@@ -282,6 +282,7 @@ static void test_dump_round_trip(void **state)
         "        credentials: {access_key: AK, secret_key_env: EH_SK}}\n"
         "admin: {listen: {port: 0}, token_env: EH_TOKEN}\n"
         "distribution: {id: E2QWRUHAPOMQZL}\n",
+        L O B "fleet: {etcd: [\"http://127.0.0.1:2379\", \"10.0.0.2:2379\"], prefix: /edgehook/prod, node: e-1, ack_timeout: 2.5s}\n",
     };
     setenv("EH_AK", "AKIDEXAMPLE", 1);
     setenv("EH_SK", "secret", 1);

@@ -955,6 +955,57 @@ static void test_async(void **state)
     assert_false(conf_valid_destination_arn("arn:aws:s3:::ab"));
 }
 
+/* `fleet:` fleet state on etcd */
+static void test_fleet(void **state)
+{
+    char err[CONF_ERRBUF_SIZE];
+    conf_t *conf = load_ok(L O B);
+    assert_int_equal(conf->fleet.line, 0);
+    conf_free(conf);
+    conf = load_ok(L O B "fleet: {etcd: [\"http://127.0.0.1:2379\", \"10.0.0.2:2379\"], prefix: /edgehook/prod}\n");
+    assert_int_equal(conf->fleet.line, 4);
+    assert_int_equal(conf->fleet.etcd.count, 2);
+    assert_string_equal(conf->fleet.etcd.names[1], "10.0.0.2:2379");
+    assert_string_equal(conf->fleet.prefix, "/edgehook/prod");
+    assert_non_null(conf->fleet.node); /* the host name */
+    assert_int_equal(conf->fleet.ack_timeout_ms, 5000);
+    assert_int_equal(conf->fleet.lease_ttl_ms, 10000);
+    assert_int_equal(conf->fleet.timeout_ms, 2000);
+    conf_free(conf);
+    conf = load_ok(L O B "fleet:\n  etcd: [\"http://[::1]:2379\"]\n  prefix: /e/x\n  node: edge-1.par\n  ack_timeout: 2s\n"
+                         "  lease_ttl: 30s\n  timeout: 500ms\n");
+    assert_string_equal(conf->fleet.node, "edge-1.par");
+    assert_int_equal(conf->fleet.ack_timeout_ms, 2000);
+    assert_int_equal(conf->fleet.lease_ttl_ms, 30000);
+    assert_int_equal(conf->fleet.timeout_ms, 500);
+    conf_free(conf);
+    static const struct {
+        const char *yaml, *error;
+    } bad[] = {
+        {"fleet: {prefix: /e/x}\n", "t.yaml:4: fleet.etcd: is required"},
+        {"fleet: {etcd: [\"http://a:1\"]}\n", "t.yaml:4: fleet.prefix: is required"},
+        {"fleet: {etcd: [], prefix: /e/x}\n", "t.yaml:4: fleet.etcd: give 1 to 16"},
+        {"fleet: {etcd: [\"https://a:2379\"], prefix: /e/x}\n", "t.yaml:4: fleet.etcd: https://a:2379: TLS to etcd is not supported"},
+        {"fleet: {etcd: [\"http://a\"], prefix: /e/x}\n", "t.yaml:4: fleet.etcd: http://a: give http://HOST:PORT"},
+        {"fleet: {etcd: [\"a:99999\"], prefix: /e/x}\n", "t.yaml:4: fleet.etcd: a:99999: give http://HOST:PORT"},
+        {"fleet: {etcd: [\"http://a:1/v3\"], prefix: /e/x}\n", "t.yaml:4: fleet.etcd: http://a:1/v3: give http://HOST:PORT"},
+        {"fleet: {etcd: [\"a:1\"], prefix: e/x}\n", "t.yaml:4: fleet.prefix: must be a path like /edgehook/NAME"},
+        {"fleet: {etcd: [\"a:1\"], prefix: /e/x/}\n", "t.yaml:4: fleet.prefix: must be a path like /edgehook/NAME"},
+        {"fleet: {etcd: [\"a:1\"], prefix: /e/x, node: \"a/b\"}\n", "t.yaml:4: fleet.node: must be 1 to 128"},
+        {"fleet: {etcd: [\"a:1\"], prefix: /e/x, ack_timeout: 10m}\n", "t.yaml:4: fleet.ack_timeout: must be between 100ms and 5m"},
+        {"fleet: {etcd: [\"a:1\"], prefix: /e/x, lease_ttl: 1s}\n", "t.yaml:4: fleet.lease_ttl: must be between 2s and 5m"},
+        {"fleet: {etcd: [\"a:1\"], prefix: /e/x, prefx: 1}\n", "t.yaml:4: fleet.prefx: unknown key (did you mean \"prefix\"?)"},
+        {"fleet: [1]\n", "t.yaml:4: fleet: expected a map, got a list"},
+    };
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml), "%s%s", L O B, bad[i].yaml);
+        assert_null(load(yaml, err, sizeof(err)));
+        if (strncmp(err, bad[i].error, strlen(bad[i].error)) != 0)
+            fail_msg("%s: got %s, expected %s", bad[i].yaml, err, bad[i].error);
+    }
+}
+
 static void test_broken(void **state)
 {
     int failures = 0;
@@ -1219,7 +1270,7 @@ int main(void)
         cmocka_unit_test(test_test_data_files),      cmocka_unit_test(test_examples),
         cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_byte_flips),           cmocka_unit_test(test_alias_bomb),
-        cmocka_unit_test(test_store_seed),           cmocka_unit_test(test_distribution), cmocka_unit_test(test_async),
+        cmocka_unit_test(test_store_seed),           cmocka_unit_test(test_distribution), cmocka_unit_test(test_async), cmocka_unit_test(test_fleet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
