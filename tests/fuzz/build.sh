@@ -45,6 +45,7 @@ build disk_record "$SRC/cache/disk.c" "$SRC/cache/object.c" "$SRC/cache/memory.c
 build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
 build h1_chunked "$SRC/store/h1chunked.c"
+build fleet_wire "$SRC/proxy/fleetwire.c" "$SRC/proxy/originhead.c" "$SRC/hooks/json.c" "$SRC/base/str.c" -lcrypto -lm
 build viewer "$SRC/viewer/device.c" "$SRC/viewer/geoip.c" -lpthread
 build image_parse
 fail=0
