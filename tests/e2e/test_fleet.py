@@ -21,6 +21,7 @@ ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 TOKEN = "fleet-test-token"
 TMP = tempfile.mkdtemp(prefix="e2e-fleet-")
 PREFIX = "/edgehook/test%d" % os.getpid()
+ACK_TIMEOUT = 3 * SLOW  # seconds: a live node's ack takes milliseconds; a killed one is reported after this
 URL = "/count/fleet?cc=max-age=600"
 
 
@@ -114,8 +115,8 @@ fleet:
   prefix: %s
   node: e%d
   ack_timeout: %ds
-  lease_ttl: 30s
-""" % (origin.url, V1, STATE[i], TOKEN, STATE[i], ", ".join(etcd.endpoints()), PREFIX, i + 1, 4 * SLOW)
+  lease_ttl: 60s
+""" % (origin.url, V1, STATE[i], TOKEN, STATE[i], ", ".join(etcd.endpoints()), PREFIX, i + 1, ACK_TIMEOUT)
 
 
 def start(i):
@@ -140,6 +141,10 @@ def get(e, path=URL):
 def fleet_sees_every_node():
     for e in edges:
         wait_until(lambda: e.metric("edgehook_fleet_live_nodes") == 3, 30, "3 live nodes")
+    if shutil.which("promtool"):
+        p = subprocess.run(["promtool", "check", "metrics"], input=edges[0].metrics_text().encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0 and p.stdout.strip() == b"", p.stdout.decode()
 
 
 @test
@@ -163,6 +168,8 @@ def purge_at_one_node_is_applied_at_all():
     for e in edges[::2]:
         assert "fleet: purge url" in e.log() and "from e2" in e.log(), e.log()[-2000:]
     assert edges[1].metric("edgehook_fleet_purges_acked_total") == 1
+    assert edges[1].metric("edgehook_fleet_published_total") >= 1 and edges[0].metric("edgehook_fleet_applied_total") >= 1
+    assert edges[1].metric("edgehook_fleet_last_ack_seconds") > 0
 
 
 @test
@@ -176,15 +183,19 @@ def alias_moved_through_the_lambda_api_routes_on_all_nodes():
     t0 = time.time()
     st, ans = edges[0].admin("PUT", "/2015-03-31/functions/tag/aliases/live", {"FunctionVersion": "2"})
     assert st == 200, (st, ans)
+    answered = time.time() - t0
     seen = {}
     def all_moved():
         for i, e in enumerate(edges):
             if i not in seen and get(e, "/count/alias")[1] == "2":
                 seen[i] = time.time() - t0
         return len(seen) == 3
-    wait_until(all_moved, 30, "every node to serve version 2")
-    print("alias move seen on every node after %.0f ms (per node: %s)" % (
-        max(seen.values()) * 1000, ", ".join("e%d %.0f ms" % (i + 1, seen[i] * 1000) for i in sorted(seen))), flush=True)
+    deadline = time.time() + 30 * SLOW
+    while not all_moved():  # polled without a pause: the figure printed below is the time to the first request that saw it
+        assert time.time() < deadline, "not every node serves version 2: %s" % seen
+    print("alias move: answered by e1 after %.0f ms, seen on every node after %.0f ms (per node: %s)" % (
+        answered * 1000, max(seen.values()) * 1000, ", ".join("e%d %.0f ms" % (i + 1, seen[i] * 1000) for i in sorted(seen))),
+        flush=True)
     for e in edges[1:]:
         st, hooks = e.admin("GET", "/hooks")
         live = hooks["hooks"]["tag"]["aliases"]["live"]
@@ -211,13 +222,13 @@ def kv_writes_reach_every_node():
 
 @test
 def node_down_is_a_straggler_and_catches_up():
-    edges[2].kill()  # kill -9: its lease lives on (lease_ttl 30s), so it is still a live node that does not ack
+    edges[2].kill()  # kill -9: its lease lives on (lease_ttl 60s), so it is still a live node that does not ack
     t0 = time.time()
     st, ans = edges[0].admin("POST", "/purge", {"prefix": "/count/"})
     assert st == 200, (st, ans)
     f = ans["fleet"]
     assert f["stragglers"] == ["e3"] and f["complete"] is False and sorted(f["acked"]) == ["e1", "e2"], ans
-    assert time.time() - t0 >= 3.5 * SLOW, "answered before fleet.ack_timeout"
+    assert time.time() - t0 >= ACK_TIMEOUT * 0.9, "answered before fleet.ack_timeout"
     # meanwhile: the alias moves back and a kv key changes
     st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"1": 1}})
     assert st == 200, (st, ans)
