@@ -473,6 +473,14 @@ static char *xstrdup_or_die(const char *s)
 
 static void purge_fleet_done(void *arg, char *fleet_json);
 
+size_t admin_purge_tiers(cache_purge_kind_t kind, h2o_iovec_t arg, int soft)
+{
+    /* the disk first: a read from it in flight is a BUSY object in memory, which the memory purge then catches */
+    size_t on_disk = cache_disk_purge(handler_disk, kind, arg, soft);
+    size_t purged = handler_cache != NULL ? cache_mem_purge(handler_cache, kind, arg, soft) : 0;
+    return on_disk > purged ? on_disk : purged; /* an object is in both tiers (written through) or on disk only: count it once */
+}
+
 /* control thread */
 static void run_job(void *arg)
 {
@@ -501,11 +509,7 @@ static void run_job(void *arg)
         return;
     }
     case JOB_PURGE: {
-        /* the disk first: a read from it in flight is a BUSY object in memory, which the memory purge then catches */
-        size_t on_disk = cache_disk_purge(handler_disk, job->purge_kind, job->purge_arg, job->soft);
-        size_t purged = cache_mem_purge(handler_cache, job->purge_kind, job->purge_arg, job->soft);
-        if (on_disk > purged)
-            purged = on_disk; /* an object is in both tiers (written through) or on disk only: count it once */
+        size_t purged = admin_purge_tiers(job->purge_kind, job->purge_arg, job->soft);
         log_info("admin: purge %s%s: %zu objects", job->what, job->soft ? " (soft)" : "", purged);
         job->purged = purged;
         job->status = 200;

@@ -3,6 +3,7 @@
 #define EDGE_PROXY_ADMIN_H
 
 #include <h2o.h>
+#include "cache/memory.h"
 #include "conf/config.h"
 
 /** installs the admin handler on a pathconf; the token is read from the config generation current at each request */
@@ -46,5 +47,8 @@ admin_auth_t admin_authorize(h2o_req_t *req, const conf_t *conf, const char *sig
  * reason in err: 403 (refused), 422 (no such file in an allowed directory).
  */
 int admin_check_hook_path(const conf_t *conf, const char *path, char *resolved, char *err, size_t errlen);
+
+/** a purge of both cache tiers (disk, then memory), as POST /purge does it: the objects purged (control thread) */
+size_t admin_purge_tiers(cache_purge_kind_t kind, h2o_iovec_t arg, int soft);
 
 #endif

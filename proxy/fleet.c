@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "proxy/fleet.h"
+#include "proxy/admin.h"
 #include "proxy/control.h"
 #include "proxy/etcd.h"
 #include "proxy/fleetwire.h"
@@ -407,10 +408,7 @@ static void apply_run(void *arg)
     apply_job_t *job = arg;
     switch (job->kind) {
     case APPLY_PURGE:
-        if (handler_cache != NULL) {
-            size_t n = cache_mem_purge(handler_cache, job->pkind, job->parg, job->soft);
-            snprintf(job->err, sizeof(job->err), "%zu objects", n);
-        }
+        snprintf(job->err, sizeof(job->err), "%zu objects", admin_purge_tiers(job->pkind, job->parg, job->soft));
         job->changed = 1;
         break;
     case APPLY_ALIAS:
