@@ -1408,8 +1408,9 @@ static int parse_fleet(ctx_t *c, yaml_node_t *n, conf_t *conf)
 
 static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, conf_hook_t *h)
 {
-    static const char *const keys[] = {"lua",    "native",      "config", "include_body", "timeout",
-                                       "memory", "fetch_allow", "kv",     "async",        NULL};
+    static const char *const keys[] = {"lua",    "native",      "config", "include_body", "timeout",    "memory",
+                                       "fetch_allow", "kv",     "async",  "origin_body",  NULL};
+    static const bounds_t origin_body = {0, 64u << 20, "must be at most 64MB"};
     static const bounds_t timeout = {1, 300000, "must be between 1ms and 5m"};
     yaml_node_t *v;
     char *k;
@@ -1444,7 +1445,8 @@ static int parse_hook(ctx_t *c, conf_t *conf, yaml_node_t *n, const char *key, c
     }
     if (opt_bool(c, n, key, "include_body", &h->include_body) != 0 ||
         opt_duration_signed(c, n, key, "timeout", &timeout, &h->timeout_ms) != 0 ||
-        opt_size(c, n, key, "memory", &at_least_1mb, &h->memory_limit) != 0)
+        opt_size(c, n, key, "memory", &at_least_1mb, &h->memory_limit) != 0 ||
+        opt_size(c, n, key, "origin_body", &origin_body, &h->origin_body) != 0)
         return -1;
     if ((v = opt_node(c, n, key, "fetch_allow", &k)) != NULL) {
         int r = parse_namelist(c, v, k, &h->fetch_allow, 1);

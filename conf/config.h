@@ -163,6 +163,8 @@ typedef struct conf_hook {
     char *native;      /* path of a .so, or NULL */
     char *config_json; /* the `config:` map as a JSON object text ("{}" when absent) */
     int include_body;
+    uint64_t origin_body;  /* origin-response: the origin's body is read before the hook when its Content-Length is at most this
+                              many bytes (ABI 1.7 EDGE_FIELD_ORIGIN_BODY); 0 (the default): never */
     int64_t timeout_ms;    /* -1: the default of the event (5 s viewer, 30 s origin) */
     uint64_t memory_limit; /* Lua memory cap per state, bytes */
     /* what edge.fetch may reach: "host", "host:port", "*.domain" (any host under it), or the name of a configured origin (its

@@ -371,6 +371,9 @@ static void hook(FILE *fp, const conf_hook_t *h)
     fputs("\n    config: ", fp);
     json_as_yaml(fp, h->config_json != NULL ? h->config_json : "{}");
     fprintf(fp, "\n    include_body: %s\n", h->include_body ? "true" : "false");
+    fputs("    origin_body: ", fp);
+    size(fp, h->origin_body);
+    fputc('\n', fp);
     if (h->timeout_ms >= 0) {
         fputs("    timeout: ", fp);
         duration(fp, (uint64_t)h->timeout_ms);

@@ -276,6 +276,11 @@ void hook_call_allow_park(hook_call_t *c)
     c->can_park = 1;
 }
 
+void hook_call_allow_move(hook_call_t *c)
+{
+    c->can_move = 1;
+}
+
 size_t hook_call_fetches(hook_call_t *c, hook_fetch_t **fetches)
 {
     EDGE_CHECK_OBJ(c, HOOK_CALL_MAGIC);

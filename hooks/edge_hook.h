@@ -33,9 +33,12 @@ extern "C" {
  *   2026-12-02  1.5  edge_origin_t.version_id: an S3 origin request pinned to an object version (request.origin.s3.versionId).
  *   2026-12-02  1.6  edge_host_t.s3: the embedded store's objects without HTTP (get, head, put, delete, list: edge.s3 in Lua),
  *                    answered like a fetch (its callback inside fetch_wait); writes carry the hook's generation (loop guard).
+ *   2026-12-03  1.7  EDGE_FIELD_ORIGIN_BODY: origin-response reads the origin's body, buffered for a hook with `origin_body:` in
+ *                    its config when the origin's Content-Length is within it (replace it with EDGE_FIELD_RESPONSE_BODY, as
+ *                    before); edge_host_t.offload: the rest of a call runs on an offload thread, off the worker's event loop.
  */
 #define EDGE_HOOK_ABI_MAJOR 1
-#define EDGE_HOOK_ABI_MINOR 6
+#define EDGE_HOOK_ABI_MINOR 7
 
 /** the name of the one data symbol a plugin exports (see EDGE_HOOK_PLUGIN below) */
 #define EDGE_HOOK_PLUGIN_SYMBOL "edge_hook_plugin"
@@ -91,8 +94,13 @@ typedef enum edge_field {
     EDGE_FIELD_REQUEST_BODY = 8,        /* raw bytes, only with include_body; get returns 1 if it was truncated; settable in
                                            request events (replaces the body) */
     EDGE_FIELD_STATUS_DESCRIPTION = 9,  /* response events; settable in origin-response and for a generated response */
-    EDGE_FIELD_RESPONSE_BODY = 10       /* settable in origin-response (replaces the origin's body) and for a generated response;
-                                           get returns EDGE_E_NOTFOUND unless a body was set (the origin's body is not exposed) */
+    EDGE_FIELD_RESPONSE_BODY = 10,      /* settable in origin-response (replaces the origin's body) and for a generated response;
+                                           get returns EDGE_E_NOTFOUND unless a body was set (the origin's body: ORIGIN_BODY) */
+    EDGE_FIELD_ORIGIN_BODY = 11         /* 1.7, read-only, origin-response: the origin's body, whole (raw bytes, as the origin sent
+                                           them: no Content-Encoding is undone). Present only when the hook's `origin_body:` limit
+                                           is set and the origin's Content-Length is within it (the body is then read before the
+                                           hook runs); else EDGE_E_NOTFOUND, and the body streams as before. A 1.6 host answers
+                                           EDGE_E_NOTFOUND too */
 } edge_field_t;
 
 /** which header list host->header_* work on */
@@ -254,6 +262,12 @@ typedef struct edge_host {
         64 at once). Writes purge the edge's cached copies and notify like an S3 PUT/DELETE; their event records carry this
         hook and its generation (store.notify_max_generations stops a loop). */
     int (*s3)(edge_ctx_t *ctx, const edge_s3_request_t *request, edge_fetch_done_t done, void *arg);
+    /** 1.7: moves the rest of the call off the worker's event loop: it returns on an offload thread (the worker goes on serving
+        other requests; the viewer waits for this call only), for work that takes long (decoding an image). 0 once moved, or
+        EDGE_E_DENIED where the call cannot move (a generic or asynchronous invocation, already on its own thread; `edgehook
+        invoke`; offload disabled): it goes on where it is. Every host function works as before after the move, but
+        host->thread_state is the starting worker's (which runs other calls meanwhile): read what you need of it before. */
+    int (*offload)(edge_ctx_t *ctx);
 } edge_host_t;
 
 /**

@@ -334,6 +334,7 @@ void hook_event_copy(h2o_mem_pool_t *pool, hook_event_t *dst, const hook_event_t
     dst->response.status_description = dup_iov(pool, src->response.status_description);
     hook_headers_dup(pool, &dst->response.headers, &src->response.headers);
     dst->response.body = dup_iov(pool, src->response.body);
+    dst->response.origin_body = dup_iov(pool, src->response.origin_body);
     dst->invoke.payload = dup_iov(pool, src->invoke.payload);
     dst->invoke.result = dup_iov(pool, src->invoke.result);
     if (src->invoke.tail != NULL) {

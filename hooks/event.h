@@ -94,6 +94,8 @@ typedef struct hook_response {
     hook_headers_t headers;
     int has_body;     /* a hook set the body (origin-response replacement, or generated) */
     h2o_iovec_t body; /* decoded bytes */
+    int has_origin_body;     /* origin-response: the origin's body was read before the hook (conf origin_body) */
+    h2o_iovec_t origin_body; /* its bytes (read-only for the hook) */
 } hook_response_t;
 
 /** the defaults of hook_head_limits_t: edgehook's own defaults of limits.max_request_header_size, max_request_headers and

@@ -233,6 +233,17 @@ int hook_native_s3(edge_ctx_t *ctx, const edge_s3_request_t *req, edge_fetch_don
     return EDGE_OK;
 }
 
+/* ABI 1.7: the rest of the call on an offload thread (the caller continues a HOOK_RUN_MOVED call there) */
+int hook_native_offload(edge_ctx_t *ctx)
+{
+    hook_call_t *c = call_of(ctx);
+    if (c == NULL || !c->can_move || c->fn->is_lua)
+        return EDGE_E_DENIED;
+    c->can_move = 0; /* once: it runs to its end there (or parks on fetches, answered back on the worker) */
+    hook_call_switch_out(c, HOOK_CALL_MOVED);
+    return EDGE_OK;
+}
+
 void *hook_native_thread_state(edge_ctx_t *ctx)
 {
     return ctx != NULL ? ctx->thread_state : NULL;

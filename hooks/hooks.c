@@ -194,6 +194,7 @@ hook_fn_t *hook_fn_load(const conf_hook_t *conf, char *err, size_t errlen)
     for (size_t i = 0; i != conf->fetch_allow.count; ++i)
         fn->fetch_allow.names[fn->fetch_allow.count++] = xstrdup(conf->fetch_allow.names[i]);
     fn->include_body = conf->include_body;
+    fn->origin_body = conf->origin_body;
     if (conf->kv.count != 0 && (fn->kv_names = calloc(conf->kv.count, sizeof(char *))) == NULL)
         abort();
     for (size_t i = 0; i != conf->kv.count; ++i)
@@ -280,6 +281,11 @@ int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type)
     if (fn->timeout_ms > 0)
         return fn->timeout_ms;
     return type == HOOK_VIEWER_REQUEST || type == HOOK_VIEWER_RESPONSE ? 5000 : 30000;
+}
+
+uint64_t hook_fn_origin_body(const hook_fn_t *fn)
+{
+    return fn->origin_body;
 }
 
 int hook_fn_include_body(const hook_fn_t *fn)

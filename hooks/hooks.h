@@ -60,6 +60,8 @@ int64_t hook_fn_timeout_ms(const hook_fn_t *fn, int type);
 uint64_t hook_fn_memory_limit(const hook_fn_t *fn);
 /** 1 if the hook wants the request body (include_body) */
 int hook_fn_include_body(const hook_fn_t *fn);
+/** origin-response: the largest origin body read whole before the hook runs (conf origin_body; 0: never) */
+uint64_t hook_fn_origin_body(const hook_fn_t *fn);
 
 /**
  * The runtime of one worker thread: the Lua states (one per hook version used on the thread, created on first use,
@@ -163,6 +165,8 @@ typedef struct hook_fetch {
 } hook_fetch_t;
 /** lets c park on fetches (the caller answers them) */
 void hook_call_allow_park(hook_call_t *c);
+/** lets a native call move itself on (host->offload: hook_call_run returns HOOK_RUN_MOVED): the caller continues it elsewhere */
+void hook_call_allow_move(hook_call_t *c);
 /** the fetches a parked call waits for */
 size_t hook_call_fetches(hook_call_t *c, hook_fetch_t **fetches);
 /**

@@ -82,6 +82,9 @@ static int on_get(edge_ctx_t *ctx, int field, edge_str_t *out)
         return resp_visible ? put(out, ev->response.status_description) : EDGE_E_NOTFOUND;
     case EDGE_FIELD_RESPONSE_BODY:
         return resp_visible && ev->response.has_body ? put(out, ev->response.body) : EDGE_E_NOTFOUND;
+    case EDGE_FIELD_ORIGIN_BODY:
+        return ev->type == HOOK_ORIGIN_RESPONSE && ev->response.has_origin_body ? put(out, ev->response.origin_body)
+                                                                                 : EDGE_E_NOTFOUND;
     }
     return EDGE_E_NOTFOUND;
 }
@@ -168,6 +171,8 @@ static int set_locked(edge_ctx_t *ctx, int field, const char *value, size_t len)
         return deny(ctx, "clientIp");
     case EDGE_FIELD_METHOD:
         return deny(ctx, "method");
+    case EDGE_FIELD_ORIGIN_BODY:
+        return deny(ctx, "the origin's body (replace the response body instead)");
     }
     return bad(ctx, "%s: unknown field", "set");
 }
@@ -701,6 +706,7 @@ const edge_host_t hook_host = {
     .thread_state = hook_native_thread_state,
     .kv_get = on_kv_get,
     .s3 = hook_native_s3,
+    .offload = hook_native_offload,
 };
 
 /* 1 if the values of `name` (in order) differ between a and b */

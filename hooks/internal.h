@@ -28,6 +28,7 @@ struct hook_fn {
     char *name, *path, *config_json;
     conf_namelist_t fetch_allow;
     int include_body;
+    uint64_t origin_body; /* conf origin_body: the origin's body is read before origin-response up to this size (0: never) */
     int64_t timeout_ms; /* -1: per event default */
     uint64_t memory_limit;
     char hash[65];
@@ -168,6 +169,7 @@ struct hook_call {
     sigset_t resumer_mask;             /* the signal mask the handler returns with, on the thread that resumed the call */
     /* edge.fetch: the requests of the batch the hook waits for, and their answers (fetch_pool) */
     int can_park;
+    int can_move; /* a native call may move itself to an offload thread (host->offload, ABI 1.7) */
     int fetch_waited;  /* the batch was waited for: the next fetch starts a new one */
     int fetch_aborted; /* the caller is gone: fetches fail at once (hook_call_abort_fetches) */
     hook_fetch_t *fetches;
@@ -299,6 +301,7 @@ int hook_native_fetch_wait(edge_ctx_t *ctx);
 /** ABI 1.6: host->s3 (an edge-s3: fetch answered by the server) */
 int hook_native_s3(edge_ctx_t *ctx, const edge_s3_request_t *req, edge_fetch_done_t done, void *arg);
 void *hook_native_thread_state(edge_ctx_t *ctx);
+int hook_native_offload(edge_ctx_t *ctx);
 /** runs the plugin's thread_init on this thread once (slot: this thread's); -1 when it failed */
 int hook_native_thread_init(hook_fn_t *fn, hook_thread_slot_t *slot);
 /** calls a native plugin's on_event */

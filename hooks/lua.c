@@ -460,7 +460,8 @@ _Static_assert(offsetof(edge_origin_t, custom_headers) == 104 && offsetof(edge_o
                    offsetof(edge_origin_t, version_id) == 120 && sizeof(edge_origin_t) == 136,
                "edge_origin_t changed: update prelude.lua");
 _Static_assert(offsetof(edge_host_t, kv_get) == 16 + 19 * sizeof(void *) && offsetof(edge_host_t, s3) == 16 + 20 * sizeof(void *) &&
-                   sizeof(edge_host_t) == 16 + 21 * sizeof(void *),
+                   offsetof(edge_host_t, offload) == 16 + 21 * sizeof(void *) &&
+                   sizeof(edge_host_t) == 16 + 22 * sizeof(void *),
                "edge_host_t changed: update prelude.lua");
 _Static_assert(sizeof(hook_lua_api_t) == 22 * sizeof(void *), "hook_lua_api_t changed: update prelude.lua");
 

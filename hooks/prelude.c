@@ -46,7 +46,7 @@ const char hook_lua_prelude[] =
     "    void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);\n"
     "    void *fetch, *fetch_wait, *thread_state;\n"
     "    int (*kv_get)(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out);\n"
-    "    void *s3;\n"
+    "    void *s3, *offload;\n"
     "} edge_host_t;\n"
     "typedef struct hook_lua_api {\n"
     "    void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);\n"

@@ -39,7 +39,7 @@ typedef struct edge_host {
     void (*fail)(edge_ctx_t *ctx, const char *msg, size_t len);
     void *fetch, *fetch_wait, *thread_state;
     int (*kv_get)(edge_ctx_t *ctx, const char *store, size_t store_len, const char *key, size_t key_len, edge_str_t *out);
-    void *s3;
+    void *s3, *offload;
 } edge_host_t;
 typedef struct hook_lua_api {
     void (*invalid)(edge_ctx_t *ctx, const char *msg, size_t len);

@@ -348,7 +348,7 @@ static int version_is(const version_t *v, const char *hash, int is_lua, const co
 {
     return strcmp(v->hash, hash) == 0 && v->is_lua == is_lua && v->conf.timeout_ms == s->timeout_ms &&
            v->conf.memory_limit == s->memory_limit && v->conf.include_body == s->include_body &&
-           strcmp(v->conf.config_json, s->config_json != NULL ? s->config_json : "{}") == 0 &&
+           v->conf.origin_body == s->origin_body && strcmp(v->conf.config_json, s->config_json != NULL ? s->config_json : "{}") == 0 &&
            namelist_equal(&v->conf.fetch_allow, &s->fetch_allow) && namelist_equal(&v->conf.kv, &s->kv);
 }
 
@@ -820,6 +820,8 @@ static void config_fingerprint(const conf_hook_t *c, const char *data, size_t le
     edge_sha256_hex(data, len, hash);
     hook_buf_appendf(&b, "%s %s %lld %llu %d %s", hash, c->lua != NULL ? "lua" : "so", (long long)c->timeout_ms,
                      (unsigned long long)c->memory_limit, c->include_body, c->config_json != NULL ? c->config_json : "{}");
+    if (c->origin_body != 0)
+        hook_buf_appendf(&b, " o:%llu", (unsigned long long)c->origin_body);
     for (size_t i = 0; i != c->fetch_allow.count; ++i)
         hook_buf_appendf(&b, " f:%s", c->fetch_allow.names[i]);
     for (size_t i = 0; i != c->kv.count; ++i)
@@ -1286,6 +1288,8 @@ static void json_code(hook_buf_t *b, const version_t *v)
                      (long long)v->created_ms, (long long)v->conf.timeout_ms, (unsigned long long)v->conf.memory_limit,
                      v->conf.include_body ? "true" : "false");
     hook_buf_json_string(b, v->description, strlen(v->description));
+    if (v->conf.origin_body != 0)
+        hook_buf_appendf(b, ",\"origin_body\":%llu", (unsigned long long)v->conf.origin_body);
     hook_buf_append(b, ",\"source\":", 10);
     hook_buf_json_string(b, v->source, strlen(v->source));
     hook_buf_append(b, ",\"fetch_allow\":", 15);
@@ -1467,6 +1471,9 @@ static version_t *load_version(const char *file, const char *name, unsigned numb
     s.memory_limit = (uint64_t)memory;
     const hook_json_t *ib = hook_json_get(o, "include_body");
     s.include_body = ib != NULL && ib->type == HOOK_JSON_TRUE;
+    double origin_body;
+    if (json_num(o, "origin_body", &origin_body) == 0 && origin_body >= 0 && origin_body <= (double)(64u << 20))
+        s.origin_body = (uint64_t)origin_body;
     if (json_names(hook_json_get(o, "fetch_allow"), &s.fetch_allow) != 0 || json_names(hook_json_get(o, "kv"), &s.kv) != 0) {
         namelist_free(&s.fetch_allow);
         free(cj.base);

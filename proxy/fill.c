@@ -430,6 +430,7 @@ static void response_event(fill_t *f, int status, h2o_iovec_t reason, const h2o_
 }
 
 static void on_hook_done(hookcall_t *call, void *arg);
+static int take_body(fill_t *f, const char *data, size_t len);
 
 /* runs fn on ev; HOOKCALL_PENDING: on_hook_done goes on with the outcome later */
 static hookcall_progress_t start_hook(fill_t *f, hook_fn_t *fn, hook_event_t *ev)
@@ -600,6 +601,12 @@ static void on_hook_done(hookcall_t *call, void *arg)
     f->hooks.ores.pending = 0;
     if (!apply_response_hook(f, call, &f->hooks.ores.headers, f->hooks.ores.content_length)) {
         hookcall_cancel(call); /* what the fill keeps of the result was copied */
+        if (f->hooks.ores.buffering) {
+            /* the hook kept the origin's body: it goes to the object as read */
+            f->hooks.ores.buffering = 0;
+            if (take_body(f, f->hooks.ores.body.base, f->hooks.ores.body.len))
+                return;
+        }
         if (f->hooks.ores.origin_done)
             finish(f, f->hooks.ores.origin_status, f->hooks.ores.origin_err);
         else if (f->oreq != NULL)
@@ -709,6 +716,15 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
         f->hooks.ores.reason = h2o_strdup(&f->pool, reason.base, reason.len);
         f->hooks.ores.headers = dup_headers(&f->pool, headers, num_headers);
         f->hooks.ores.content_length = content_length;
+        uint64_t body_max = hook_fn_origin_body(f->hooks.response);
+        if (body_max != 0 && content_length >= 0 && (uint64_t)content_length <= body_max && status != 204 && status != 304 &&
+            !h2o_memis(f->req.method.base, f->req.method.len, H2O_STRLIT("HEAD")) &&
+            hook_fn_handles(f->hooks.response, HOOK_ORIGIN_RESPONSE)) {
+            /* the hook reads the origin's body (ABI 1.7): it runs when the body is here whole (on_origin_done) */
+            f->hooks.ores.buffering = 1;
+            f->hooks.ores.body = h2o_iovec_init(h2o_mem_alloc_pool(&f->pool, (size_t)content_length + 1), 0);
+            return;
+        }
         response_event(f, status, f->hooks.ores.reason, &f->hooks.ores.headers, &ev);
         if (start_hook(f, f->hooks.response, &ev) == HOOKCALL_PENDING) {
             /* no body is read until the hook has decided what the head is */
@@ -735,6 +751,19 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
         f->s3err.doc_len += take;
         return;
     }
+    if (f->hooks.ores.buffering) {
+        /* the origin client holds the origin to its Content-Length: what is over it is not kept */
+        size_t room = (size_t)f->hooks.ores.content_length - f->hooks.ores.body.len, take = len < room ? len : room;
+        memcpy(f->hooks.ores.body.base + f->hooks.ores.body.len, data, take);
+        f->hooks.ores.body.len += take;
+        return;
+    }
+    take_body(f, data, len);
+}
+
+/* a piece of the body for the object and its readers; 1 when the fill is done (freed) */
+static int take_body(fill_t *f, const char *data, size_t len)
+{
     cache_obj_append(f->obj, data, len);
     if (f->disk_stream != NULL)
         cache_disk_stream_write(f->disk_stream, data, len);
@@ -748,13 +777,14 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
             stop_fetch(f);
             cache_obj_fail(f->obj, 0, "all readers left", NULL);
             fill_free(f);
-            return;
+            return 1;
         }
-        if (cache_obj_window_full(f->obj, FILL_PASS_WINDOW)) {
+        if (f->oreq != NULL && cache_obj_window_full(f->obj, FILL_PASS_WINDOW)) {
             f->progress.paused = 1;
             origin_req_pause(f->oreq);
         }
     }
+    return 0;
 }
 
 /* the origin's response ended (err NULL: complete) */
@@ -792,6 +822,22 @@ static void on_origin_done(origin_req_t *oreq, int status, const char *err)
 {
     fill_t *f = oreq->data;
     f->oreq = NULL;
+    if (f->hooks.ores.buffering && err == NULL && !f->progress.done_early && !f->s3err.active) {
+        /* the body is here whole: the origin-response hook runs now, with it */
+        hook_event_t ev;
+        response_event(f, f->hooks.ores.status, f->hooks.ores.reason, &f->hooks.ores.headers, &ev);
+        ev.response.has_origin_body = 1;
+        ev.response.origin_body = f->hooks.ores.body;
+        f->hooks.ores.origin_done = 1;
+        f->hooks.ores.origin_status = status;
+        f->hooks.ores.origin_err = NULL;
+        if (start_hook(f, f->hooks.response, &ev) == HOOKCALL_PENDING) {
+            f->hooks.ores.pending = 1;
+            return;
+        }
+        on_hook_done(&f->hooks.call, f);
+        return;
+    }
     if (f->hooks.ores.pending) {
         /* the origin-response hook still decides the head: finish when it has */
         f->hooks.ores.origin_done = 1;

@@ -87,6 +87,9 @@ typedef struct fill {
             h2o_headers_t headers;
             int64_t content_length;
             const char *origin_err;
+            /* the hook's origin_body: the body is read whole (into body, content_length bytes at most) before the hook runs */
+            int buffering;
+            h2o_iovec_t body;
         } ores;
     } hooks;
 

@@ -306,8 +306,10 @@ hookcall_progress_t hookcall_start(hookcall_t *call, hook_fn_t *fn, hook_event_t
     call->arg = arg;
     call->given = ev;
     call->running = hook_call_new(thread_hooks, fn, ev, pool);
-    if (thread_fetches)
+    if (thread_fetches) {
         hook_call_allow_park(call->running);
+        hook_call_allow_move(call->running); /* host->offload: advance() hands HOOK_RUN_MOVED to an offload thread */
+    }
     advance(call, hook_call_run(thread_hooks, call->running, budget), 1);
     if (call->running == NULL)
         return HOOKCALL_DONE;

@@ -2,21 +2,27 @@
 Uploads with /usr/bin/aws to photos/ fire it once per object (a bucket notification, the async queue): its thumbnails
 thumbs/NAME-320.webp, -320.jpg, -1280.webp, -1280.jpg are written through host->s3 and are valid images of the right size
 (vipsheader); a decompression bomb (a header over max_pixels) and a truncated JPEG fail only their own invocation (three
-attempts, then the on-failure bucket), and the next good upload still works. Test images are made with the `vips` CLI.
+attempts, then the on-failure bucket), and the next good upload still works. In origin-response (ABI 1.7: the origin's body
+read for the hook, origin_body; host->offload), ?w=320 through the proxy gives a 320 px JPEG, or WebP for an Accept that admits
+it, with Vary: Accept; the second request is a hit (X-Cache, the cache and hook counters, no store GET); a w outside `widths`
+gets the original bytes; a bomb and a truncated JPEG get 422 with the reason, and the process stays up. Test images are made
+with the `vips` CLI.
 Skips (saying why) when the plugin was not built (no libvips) or the vips tools are missing.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 import boto3
 import botocore.config
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SLOW, Edge, Skip, retry_port_taken, run, test, wait_until  # noqa: E402
+from edgetest import SLOW, Edge, Skip, metric, retry_port_taken, run, test, wait_until  # noqa: E402
 
 PLUGIN = os.path.join(os.getcwd(), "examples", "hooks", "c", "libimage_resize.so")
 AK, SK = "AKIDIMAGETEST0000001", "image-test-secret-key-0000000000000000"
@@ -36,8 +42,10 @@ hooks:
   image:
     native: %(plugin)s
     config: {thumb_widths: [320, 1280], widths: [160, 320, 640], max_pixels: 20000000}
+    origin_body: 16MB
     async: {backoff: 100ms, on_failure: "arn:aws:s3:::failed"}
 behaviors:
+  - {path: "/photos/*", origin: gallery, cache: {default_ttl: 1h, key: {query: [w]}}, hooks: {origin-response: image}}
   - {path: "*", origin: gallery, cache: {default_ttl: 1h}}
 async_queue: {threads: 2}
 store:
@@ -189,6 +197,99 @@ def hostile_images_fail_alone():
                what="the thumbnails of the upload after the hostile ones")
     fetch("gallery", "thumbs/after-320.webp", "after.webp")
     assert header(os.path.join(TMP, "after.webp"))[:2] == (320, 240)
+
+
+def get(path, accept=None):
+    """(status, headers, body) of a GET through the proxy"""
+    req = urllib.request.Request(edge.url(path), headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(req, timeout=60 * SLOW) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def image_of(body, name):
+    path = os.path.join(TMP, name)
+    with open(path, "wb") as f:
+        f.write(body)
+    return header(path)
+
+
+def counters():
+    """the cache's hits, the GETs the store answered, and the origin-response calls of the hook (all its versions: the config's
+    alias serves the proxy, $LATEST the store events) and those of them that moved to an offload thread"""
+    m = edge.metrics_text()
+
+    def total(name, **labels):
+        n = 0.0
+        for line in m.splitlines():
+            mm = re.match(r"(\w+)\{(.*)\} (\S+)$", line)
+            if mm and mm.group(1) == name and all('%s="%s' % kv in mm.group(2) for kv in labels.items()):
+                n += float(mm.group(3))
+        return n
+    return {"hits": metric(m, "edgehook_cache_hits_total") or 0, "hook": total("edgehook_hook_invocations_total", hook="image@1"),
+            "gets": total("edgehook_store_requests_total", op="GetObject", status_class="2xx"),
+            "moved": total("edgehook_hook_moved_total", hook="image@1")}
+
+
+@test
+def resize_on_the_fly():
+    need()
+    src = photo("fly.jpg", 1600, 1200)
+    aws("s3", "cp", src, "s3://gallery/photos/fly.jpg")
+    with open(src, "rb") as f:
+        original = f.read()
+    # the upload's thumbnails first: their reads of the store must not mix with the counts below
+    wait_until(lambda: all(k in keys("gallery", "thumbs/fly") for k in thumbs_of("fly")), timeout=60, what="fly's thumbnails")
+    before = counters()
+    st, h, body = get("/photos/fly.jpg?w=320", accept="image/jpeg")
+    assert st == 200 and h["Content-Type"] == "image/jpeg" and h["Vary"] == "Accept", (st, dict(h), body[:200])
+    assert "Miss" in h.get("X-Cache", ""), dict(h)
+    assert image_of(body, "fly320.jpg") == (320, 240, "jpegload")
+    after = counters()
+    assert after["hook"] == before["hook"] + 1 and after["gets"] == before["gets"] + 1, (before, after)
+    # the decoding went off the event loop (host->offload)
+    assert after["moved"] == before["moved"] + 1, (before, after)
+    # the same again: a hit (the cache's counter, X-Cache, and neither the hook nor the store ran)
+    st, h, again = get("/photos/fly.jpg?w=320", accept="image/jpeg")
+    assert st == 200 and again == body and "Hit" in h.get("X-Cache", ""), dict(h)
+    hit = counters()
+    assert hit["hits"] == after["hits"] + 1 and hit["hook"] == after["hook"] and hit["gets"] == after["gets"], (after, hit)
+    # a viewer that takes WebP gets WebP (another variant under Vary: Accept)
+    st, h, wbody = get("/photos/fly.jpg?w=320", accept="image/avif,image/webp,*/*")
+    assert st == 200 and h["Content-Type"] == "image/webp" and h["Vary"] == "Accept", dict(h)
+    assert image_of(wbody, "fly320.webp") == (320, 240, "webpload")
+    st, h, wbody2 = get("/photos/fly.jpg?w=320", accept="image/avif,image/webp,*/*")
+    assert wbody2 == wbody and "Hit" in h.get("X-Cache", ""), dict(h)
+    # w is in the key: 160 is another object
+    st, h, small = get("/photos/fly.jpg?w=160", accept="image/jpeg")
+    assert st == 200 and image_of(small, "fly160.jpg")[:2] == (160, 120)
+    # a w not in `widths`, and no w: the original bytes
+    for path in ("/photos/fly.jpg?w=333", "/photos/fly.jpg"):
+        st, h, orig = get(path, accept="image/webp")
+        assert st == 200 and orig == original and h["Content-Type"] == "image/jpeg", (path, st, dict(h))
+    assert edge.proc.poll() is None
+
+
+@test
+def hostile_images_on_the_fly():
+    need()
+    vips("black", os.path.join(TMP, "bomb2.jpg"), "8000", "8000")
+    with open(photo("whole2.jpg", 1600, 1200), "rb") as f:
+        data = f.read()
+    with open(os.path.join(TMP, "trunc2.jpg"), "wb") as f:
+        f.write(data[: len(data) // 2])
+    for name in ("bomb2", "trunc2"):
+        s3.put_object(Bucket="gallery", Key="photos/hostile/%s.jpg" % name, Body=open(os.path.join(TMP, name + ".jpg"), "rb").read())
+    st, h, body = get("/photos/hostile/bomb2.jpg?w=320", accept="image/webp")
+    assert st == 422 and b"decompression bomb" in body and h["Cache-Control"] == "no-store", (st, dict(h), body)
+    st, h, body = get("/photos/hostile/trunc2.jpg?w=320", accept="image/webp")
+    assert st == 422 and b"cannot decode" in body, (st, dict(h), body)
+    # still up, and a good one still resizes
+    assert edge.proc.poll() is None
+    st, h, body = get("/photos/fly.jpg?w=640", accept="image/webp")
+    assert st == 200 and image_of(body, "fly640.webp")[:2] == (640, 480)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@
  * and WebP are decoded (by their first bytes), the dimensions are read from the header first and an image over max_pixels is
  * refused before any pixel is decoded (decompression bombs), and a truncated or corrupt file fails the load (fail_on=error).
  *
+ * In origin-response (ABI 1.7; give the hook `origin_body: 16MB` or so, and put w in the behavior's cache key: `key: {query:
+ * [w]}`): a 200 answer to a request with ?w=W, W one of `widths`, is resized to W px wide (never enlarged), as WebP when the
+ * viewer's Accept admits image/webp, else JPEG, with Vary: Accept. The decoding runs on an offload thread (host->offload), not on
+ * the worker's event loop. A w that is not in the list, a body the host did not read (larger than origin_body, no
+ * Content-Length), or a non-200 answer pass unchanged. A hostile or broken image is answered 422 with the reason in a short
+ * text body (Cache-Control: no-store), never the original bytes under a resized URL.
+ *
  * Config (the hook's `config:` map): source_prefix ("photos/"), thumbs_prefix ("thumbs/"), thumb_widths ([320, 1280]),
- * max_pixels (50000000), quality (80: WebP and JPEG).
+ * widths ([160, 320, 640, 1280]: the ?w= allowed), max_pixels (50000000), quality (80: WebP and JPEG).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +32,8 @@
 
 typedef struct state {
     char source_prefix[256], thumbs_prefix[256];
-    unsigned thumb_widths[MAX_WIDTHS];
-    size_t num_thumb_widths;
+    unsigned thumb_widths[MAX_WIDTHS], widths[MAX_WIDTHS];
+    size_t num_thumb_widths, num_widths;
     uint64_t max_pixels;
     int quality;
 } state_t;
@@ -92,7 +99,7 @@ static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *messag
 
 static int init(const edge_host_t *host, const char *config, size_t len, void **state, char *err, size_t errlen)
 {
-    static const unsigned def_thumbs[] = {320, 1280};
+    static const unsigned def_thumbs[] = {320, 1280}, def_widths[] = {160, 320, 640, 1280};
     uint64_t v;
     (void)host;
     state_t *st = calloc(1, sizeof(*st));
@@ -103,6 +110,7 @@ static int init(const edge_host_t *host, const char *config, size_t len, void **
     if (conf_string(config, len, "source_prefix", st->source_prefix, sizeof(st->source_prefix), "photos/", err, errlen) != 0 ||
         conf_string(config, len, "thumbs_prefix", st->thumbs_prefix, sizeof(st->thumbs_prefix), "thumbs/", err, errlen) != 0 ||
         conf_widths(config, len, "thumb_widths", st->thumb_widths, &st->num_thumb_widths, def_thumbs, 2, err, errlen) != 0 ||
+        conf_widths(config, len, "widths", st->widths, &st->num_widths, def_widths, 4, err, errlen) != 0 ||
         conf_number(config, len, "max_pixels", 1, 1000000000, 50000000, &st->max_pixels, err, errlen) != 0 ||
         conf_number(config, len, "quality", 1, 100, 80, &v, err, errlen) != 0)
         goto fail;
@@ -373,4 +381,85 @@ static edge_action_t on_invoke(void *state, const edge_host_t *host, edge_ctx_t 
     return EDGE_CONTINUE;
 }
 
-EDGE_HOOK_PLUGIN_INVOKE("image_resize", "1.0", init, fini, on_invoke);
+/* ---- origin-response: ?w=W resized on the fly ------------------------------------------------------------------------------ */
+
+static void set_header(const edge_host_t *host, edge_ctx_t *ctx, const char *name, const char *value)
+{
+    host->header_set(ctx, EDGE_MSG_RESPONSE, name, strlen(name), value, strlen(value));
+}
+
+/* a hostile or broken image: 422 with why, never stored */
+static edge_action_t refuse(const edge_host_t *host, edge_ctx_t *ctx, const char *why)
+{
+    char body[700];
+    int n = snprintf(body, sizeof(body), "image_resize: %s\n", why);
+    logf_(host, ctx, EDGE_LOG_WARN, "422: %s", why);
+    host->set_status(ctx, 422);
+    host->set(ctx, EDGE_FIELD_STATUS_DESCRIPTION, "Unprocessable Entity", 20);
+    host->header_remove(ctx, EDGE_MSG_RESPONSE, "etag", 4);
+    host->header_remove(ctx, EDGE_MSG_RESPONSE, "last-modified", 13);
+    set_header(host, ctx, "Content-Type", "text/plain; charset=utf-8");
+    set_header(host, ctx, "Cache-Control", "no-store");
+    host->set(ctx, EDGE_FIELD_RESPONSE_BODY, body, n > 0 && (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+    return EDGE_CONTINUE;
+}
+
+static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *ctx, edge_event_t event)
+{
+    const state_t *st = state;
+    edge_str_t q, body;
+    edge_header_t accept;
+    if (event != EDGE_ORIGIN_RESPONSE || host->get_status(ctx) != 200 || host->get(ctx, EDGE_FIELD_QUERYSTRING, &q) != EDGE_OK)
+        return EDGE_CONTINUE;
+    long w = ir_query_w(q.ptr, q.len);
+    size_t i = 0;
+    while (w > 0 && i != st->num_widths && st->widths[i] != (unsigned long)w)
+        ++i;
+    if (w <= 0 || i == st->num_widths)
+        return EDGE_CONTINUE; /* no w, or one not allowed: the original, untouched */
+    if (host->size < offsetof(edge_host_t, offload) + sizeof(host->offload) ||
+        host->get(ctx, EDGE_FIELD_ORIGIN_BODY, &body) != EDGE_OK) {
+        logf_(host, ctx, EDGE_LOG_WARN, "?w=%ld: the origin's body was not read (set origin_body: on the hook, over the image's "
+              "size, and a Content-Length from the origin): the original is passed", w);
+        return EDGE_CONTINUE;
+    }
+    int webp = 0;
+    for (size_t n = 0; host->header_get(ctx, EDGE_MSG_REQUEST, "accept", 6, n, &accept) == EDGE_OK; ++n)
+        webp |= ir_accepts_webp(accept.value.ptr, accept.value.len);
+    /* decoding takes milliseconds to seconds: not on the worker's event loop (EDGE_E_DENIED: already off it, or no offload) */
+    host->offload(ctx);
+    char err[400];
+    int iw, ih;
+    if (check_image(st, body.ptr, body.len, &iw, &ih, err, sizeof(err)) != 0)
+        return refuse(host, ctx, err);
+    VipsImage *t = resize(body.ptr, body.len, (unsigned)w, err, sizeof(err));
+    if (t == NULL)
+        return refuse(host, ctx, err);
+    void *out = NULL;
+    size_t outlen = 0;
+    int r = encode(st, t, webp, &out, &outlen, err, sizeof(err));
+    g_object_unref(t);
+    if (r != 0)
+        return refuse(host, ctx, err);
+    host->set(ctx, EDGE_FIELD_RESPONSE_BODY, out, outlen);
+    g_free(out);
+    set_header(host, ctx, "Content-Type", webp ? "image/webp" : "image/jpeg");
+    set_header(host, ctx, "Vary", "Accept");
+    host->header_remove(ctx, EDGE_MSG_RESPONSE, "etag", 4); /* the original's: not these bytes */
+    host->header_remove(ctx, EDGE_MSG_RESPONSE, "content-md5", 11);
+    return EDGE_CONTINUE;
+}
+
+/* both: on_event (origin-response) and on_invoke (store events) */
+__attribute__((visibility("default"))) const edge_hook_plugin_t edge_hook_plugin = {
+    .abi_major = EDGE_HOOK_ABI_MAJOR,
+    .abi_minor = EDGE_HOOK_ABI_MINOR,
+    .size = sizeof(edge_hook_plugin_t),
+    .events = EDGE_EVENT_BIT(EDGE_ORIGIN_RESPONSE),
+    .name = "image_resize",
+    .version = "1.1",
+    .init = init,
+    .on_event = on_event,
+    .fini = fini,
+    .on_invoke = on_invoke,
+};

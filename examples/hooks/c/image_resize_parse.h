@@ -369,6 +369,12 @@ static __attribute__((unused)) long ir_query_w(const char *q, size_t len)
     return found;
 }
 
+/* the bytes from a to b (none when b is not after a) */
+static __attribute__((unused)) size_t ir_span(const char *a, const char *b)
+{
+    return b > a ? (size_t)(b - a) : 0;
+}
+
 /* whether an Accept header value admits image/webp with a non-zero q (image/webp, image/any, or any/any) */
 static __attribute__((unused)) int ir_accepts_webp(const char *v, size_t len)
 {
@@ -376,10 +382,10 @@ static __attribute__((unused)) int ir_accepts_webp(const char *v, size_t len)
     int best = 0; /* 0 none, 1 by wildcard, 2 explicitly */
     int verdict = 0;
     while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma != NULL ? comma : end, *semi;
+        const char *comma = memchr(p, ',', ir_span(p, end)), *e = comma != NULL ? comma : end, *semi;
         while (p < e && (*p == ' ' || *p == '\t'))
             ++p;
-        semi = memchr(p, ';', (size_t)(e - p));
+        semi = memchr(p, ';', ir_span(p, e));
         const char *te = semi != NULL ? semi : e;
         while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
             --te;
@@ -402,7 +408,7 @@ static __attribute__((unused)) int ir_accepts_webp(const char *v, size_t len)
                         if (*d != '.' && *d != '0' && *d != ' ')
                             zero = 0;
                 }
-                s = memchr(s, ';', (size_t)(e - s));
+                s = memchr(s, ';', ir_span(s, e));
             }
             if (rank > best || !zero)
                 verdict = !zero;
