@@ -108,6 +108,26 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
         host->set(ctx, EDGE_FIELD_RESPONSE_BODY, "replaced", 8);
         return EDGE_CONTINUE;
     }
+    if (is(&t, "origin-body") && event == EDGE_ORIGIN_RESPONSE) {
+        /* ABI 1.7: the origin's body (when the host read it), replaced by "seen:" + it; offload is denied outside the proxy */
+        edge_str_t b;
+        int r = host->get(ctx, EDGE_FIELD_ORIGIN_BODY, &b);
+        const char *off = host->offload(ctx) == EDGE_E_DENIED ? "denied" : "moved";
+        host->header_add(ctx, EDGE_MSG_RESPONSE, "X-Offload", 9, off, strlen(off));
+        if (r == EDGE_E_NOTFOUND) {
+            host->header_add(ctx, EDGE_MSG_RESPONSE, "X-Origin-Body", 13, "none", 4);
+            return EDGE_CONTINUE;
+        }
+        char *out = host->alloc(ctx, b.len + 5);
+        memcpy(out, "seen:", 5);
+        memcpy(out + 5, b.ptr, b.len);
+        host->set(ctx, EDGE_FIELD_RESPONSE_BODY, out, b.len + 5);
+        return EDGE_CONTINUE;
+    }
+    if (is(&t, "origin-body-set") && event == EDGE_ORIGIN_RESPONSE) {
+        host->set(ctx, EDGE_FIELD_ORIGIN_BODY, "x", 1); /* read-only: 502 */
+        return EDGE_CONTINUE;
+    }
     if (is(&t, "status")) {
         host->set_status(ctx, 418); /* allowed in origin-response, not in viewer-response */
         return EDGE_CONTINUE;

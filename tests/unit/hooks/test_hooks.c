@@ -779,6 +779,23 @@ static void test_c_exercise(void **state)
     assert_true(iov_is(ev.response.body, "replaced"));
     make_event(&pool, &ev, HOOK_VIEWER_RESPONSE, "/", "", "Host", "example.com", "X-Test", "status", NULL);
     assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    /* ABI 1.7: the origin's body when the host read it (has_origin_body), none otherwise; read-only; offload is denied to a
+     * call nobody can move (hook_run) and the call goes on where it is */
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", "Host", "example.com", "X-Test", "origin-body", NULL);
+    ev.response.has_origin_body = 1;
+    ev.response.origin_body = h2o_iovec_init("\0bytes", 6);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_true(ev.response.body.len == 11 && memcmp(ev.response.body.base, "seen:\0bytes", 11) == 0);
+    assert_string_equal(hval(&ev.response.headers, "x-offload"), "denied");
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", "Host", "example.com", "X-Test", "origin-body", NULL);
+    assert_int_equal(run(fn, &ev, NULL), HOOK_CONTINUE);
+    assert_string_equal(hval(&ev.response.headers, "x-origin-body"), "none");
+    assert_int_equal(ev.response.has_body, 0);
+    make_event(&pool, &ev, HOOK_ORIGIN_RESPONSE, "/", "", "Host", "example.com", "X-Test", "origin-body-set", NULL);
+    ev.response.has_origin_body = 1;
+    ev.response.origin_body = h2o_iovec_init("b", 1);
+    assert_int_equal(run(fn, &ev, &rep), HOOK_INVALID);
+    assert_non_null(strstr(rep.error, "the origin's body"));
     hook_fn_release(fn);
 }
 
