@@ -1,5 +1,5 @@
 /* cache/disk.h - the disk tier: stored responses written through to log-structured segment files, found again through an
- * in-memory index that an append-only journal rebuilds at start (and after kill -9). Every record carries CRC-32s (its head,
+ * in-memory index that an append-only journal rebuilds at start (and after kill -9). Every record carries CRC-32Cs (its head,
  * and each 64 KB block of its body): a torn or corrupted record is never served. Reads and writes run on the tier's own
  * threads, never on the event loops. */
 #ifndef EDGE_CACHE_DISK_H
@@ -88,6 +88,8 @@ typedef struct cache_disk_record {
 int cache_disk_parse_head(const char *buf, size_t len, cache_disk_record_t *rec, size_t *need);
 /** applies the metadata of a parsed record to obj (BUSY): decision, meta, head (published); 0 or -1 when malformed */
 int cache_disk_apply_meta(const cache_disk_record_t *rec, cache_obj_t *obj, int transient);
+/** the CRC-32C of records and journal entries (chained: start with 0) */
+uint32_t cache_disk_crc(uint32_t crc, const void *data, size_t len);
 /** checks block i of the body */
 int cache_disk_check_block(const cache_disk_record_t *rec, uint32_t i, const char *data, size_t len);
 

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include "cache/disk.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -56,9 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(rec + 64 + key_len, meta, meta_len);
     for (uint32_t b = 0; b != nblocks; ++b) {
         uint64_t at = (uint64_t)b * CACHE_DISK_BLOCK, n = body_len - at < CACHE_DISK_BLOCK ? body_len - at : CACHE_DISK_BLOCK;
-        put32(rec + 64 + key_len + meta_len + 4 * b, (uint32_t)crc32(0, (const Bytef *)body + at, (uInt)n));
+        put32(rec + 64 + key_len + meta_len + 4 * b, cache_disk_crc(0, body + at, (size_t)n));
     }
-    put32(rec + 4, (uint32_t)crc32(0, (const Bytef *)rec + 8, (uInt)(head_len - 8)));
+    put32(rec + 4, cache_disk_crc(0, rec + 8, head_len - 8));
 
     cache_disk_record_t r;
     size_t need = 0;

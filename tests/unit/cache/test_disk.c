@@ -62,6 +62,18 @@ static cache_obj_t *make(const char *key, size_t len, int seed)
     return o;
 }
 
+static void test_crc32c(void **state)
+{
+    (void)state;
+    /* the check value of CRC-32C (RFC 3720 B.4), whole and chained, aligned or not */
+    assert_int_equal(cache_disk_crc(0, "123456789", 9), 0xe3069283u);
+    assert_int_equal(cache_disk_crc(cache_disk_crc(0, "1234", 4), "56789", 5), 0xe3069283u);
+    char buf[64];
+    memcpy(buf + 3, "123456789", 9);
+    assert_int_equal(cache_disk_crc(0, buf + 3, 9), 0xe3069283u);
+    assert_int_equal(cache_disk_crc(0, "", 0), 0);
+}
+
 static void test_record_round_trip(void **state)
 {
     (void)state;
@@ -330,6 +342,7 @@ static void test_eviction_reinserts_what_was_read(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_record_round_trip),
         cmocka_unit_test(test_torn_and_corrupted_heads_are_refused),
         cmocka_unit_test(test_index_reload_and_torn_journal),
