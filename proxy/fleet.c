@@ -307,6 +307,7 @@ typedef struct apply_job {
     unsigned versions[2];
     double weights[2];
     size_t n;
+    char sha256[2][65]; /* the code of each version on the node that wrote it ("": not given) */
     /* kv */
     const char *store;
     kv_op_t *ops;
@@ -329,6 +330,55 @@ static int alias_current(hook_json_t *all, const char *hook, const char *alias, 
     return *versions != NULL && (*versions)->type == HOOK_JSON_OBJECT;
 }
 
+/* the sha256 of version `number` of hook in the registry's JSON, or NULL */
+static const char *version_sha(const hook_json_t *all, const char *hook, unsigned number)
+{
+    const hook_json_t *vs = hook_json_get(hook_json_get(hook_json_get(all, "hooks"), hook), "versions");
+    for (size_t i = 0; vs != NULL && vs->type == HOOK_JSON_ARRAY && i != vs->count; ++i) {
+        const hook_json_t *n = hook_json_get(vs->items[i], "version");
+        if (n != NULL && n->type == HOOK_JSON_NUMBER && n->number == (double)number)
+            return hook_json_string(hook_json_get(vs->items[i], "sha256"), NULL);
+    }
+    return NULL;
+}
+
+/*
+ * Version numbers are each node's own: a target written with the code's sha256 names, on this node, the version with that code
+ * (the same number when it has the same code, else the newest version with it). 0, or -1 when this node has no such code.
+ */
+static int map_versions(apply_job_t *job, const hook_json_t *all)
+{
+    for (size_t i = 0; i != job->n; ++i) {
+        if (job->sha256[i][0] == '\0')
+            continue;
+        const char *mine = version_sha(all, job->hook, job->versions[i]);
+        if (mine != NULL && strcmp(mine, job->sha256[i]) == 0)
+            continue;
+        unsigned found = 0;
+        const hook_json_t *vs = hook_json_get(hook_json_get(hook_json_get(all, "hooks"), job->hook), "versions");
+        for (size_t k = 0; vs != NULL && vs->type == HOOK_JSON_ARRAY && k != vs->count; ++k) {
+            const char *h = hook_json_string(hook_json_get(vs->items[k], "sha256"), NULL);
+            const hook_json_t *n = hook_json_get(vs->items[k], "version");
+            if (h != NULL && n != NULL && n->type == HOOK_JSON_NUMBER && strcmp(h, job->sha256[i]) == 0 && n->number > found)
+                found = (unsigned)n->number;
+        }
+        if (found == 0) {
+            snprintf(job->err, sizeof(job->err),
+                     "this node has no version of hook %s with the code of version %u there (sha256 %.12s): publish it here", job->hook,
+                     job->versions[i], job->sha256[i]);
+            return -1;
+        }
+        log_info("fleet: alias %s@%s: version %u there is version %u here (the same code, sha256 %.12s)", job->hook, job->alias,
+                 job->versions[i], found, job->sha256[i]);
+        job->versions[i] = found;
+    }
+    if (job->n == 2 && job->versions[0] == job->versions[1]) {
+        snprintf(job->err, sizeof(job->err), "both versions have the same code here (version %u)", job->versions[0]);
+        return -1;
+    }
+    return 0;
+}
+
 static void apply_alias(apply_job_t *job)
 {
     char *text = hook_versions_json();
@@ -337,6 +387,11 @@ static void apply_alias(apply_job_t *job)
     const char *curkey = NULL;
     int have = all != NULL && alias_current(all, job->hook, job->alias, &cur, &curkey);
     free(text);
+    if (job->n != 0 && all != NULL && map_versions(job, all) != 0) {
+        hook_json_free(all);
+        job->result = -1;
+        return;
+    }
     if (job->n == 0 && !have) {
         hook_json_free(all);
         return; /* already gone */
@@ -494,6 +549,7 @@ static void on_alias(const fleet_key_t *k, const char *val, size_t vlen, int del
     memcpy(job.versions, t.versions, sizeof(t.versions));
     memcpy(job.weights, t.weights, sizeof(t.weights));
     job.key = t.key;
+    memcpy(job.sha256, t.sha256, sizeof(t.sha256));
     if (apply_on_control(&job) != 0)
         log_warn("fleet: alias %s@%s: cannot apply: %s", hook, alias, job.err);
     else if (job.changed)
@@ -928,7 +984,17 @@ int fleet_publish_alias(const char *hook, const char *alias, char *err, size_t e
         hook_buf_json(&v, versions, 0);
         hook_buf_append(&v, ",\"key\":", 7);
         hook_buf_json_string(&v, key != NULL ? key : "ip", strlen(key != NULL ? key : "ip"));
-        hook_buf_append(&v, "}", 1);
+        /* each version's code: another node maps it to its own version with that code */
+        hook_buf_append(&v, ",\"sha256\":{", 11);
+        for (size_t i = 0, first = 1; i != versions->count; ++i) {
+            const char *sha = version_sha(all, hook, (unsigned)strtoul(versions->keys[i], NULL, 10));
+            if (sha == NULL)
+                continue;
+            hook_buf_appendf(&v, "%s\"%s\":", first ? "" : ",", versions->keys[i]);
+            hook_buf_json_string(&v, sha, strlen(sha));
+            first = 0;
+        }
+        hook_buf_append(&v, "}}", 2);
         r = put(k.base, k.len, v.base, v.len, 0, err, errlen);
     } else {
         r = delete_range(k.base + strlen(F.prefix) + 1, 0, err, errlen);

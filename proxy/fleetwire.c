@@ -219,6 +219,23 @@ int fleet_alias_parse(const char *val, size_t len, fleet_alias_t *out, char *err
         goto fail;
     }
     snprintf(out->key, sizeof(out->key), "%s", k != NULL ? k->str : "ip");
+    const hook_json_t *sha = hook_json_get(doc, "sha256");
+    if (sha != NULL && sha->type != HOOK_JSON_OBJECT) {
+        snprintf(err, errlen, "\"sha256\" is not an object");
+        goto fail;
+    }
+    for (size_t i = 0; sha != NULL && i != out->n; ++i) {
+        char num[16];
+        snprintf(num, sizeof(num), "%u", out->versions[i]);
+        const hook_json_t *h = hook_json_get(sha, num);
+        if (h == NULL)
+            continue;
+        if (h->type != HOOK_JSON_STRING || h->len != 64 || strspn(h->str, "0123456789abcdef") != 64) {
+            snprintf(err, errlen, "the sha256 of version %u is not 64 lowercase hex digits", out->versions[i]);
+            goto fail;
+        }
+        memcpy(out->sha256[i], h->str, 65);
+    }
     hook_json_free(doc);
     return 0;
 fail:

@@ -60,8 +60,9 @@ typedef struct fleet_alias {
     double weights[2];
     size_t n;
     char key[80]; /* "ip", "cookie:NAME" or "header:NAME" (as given; the registry checks it) */
+    char sha256[2][65]; /* each version's code on the node that wrote it (64 lowercase hex digits), or "" when not given */
 } fleet_alias_t;
-/** parses an alias value `{"versions": {"N": W, ...}, "key": "..."}`: 0, or -1 with the reason */
+/** parses an alias value `{"versions": {"N": W, ...}, "key": "...", "sha256": {"N": HEX, ...}}`: 0, or -1 with the reason */
 int fleet_alias_parse(const char *val, size_t len, fleet_alias_t *out, char *err, size_t errlen);
 
 /** the purge kinds in the order of cache_purge_kind_t (url, prefix, tag, all) */

@@ -40,6 +40,7 @@ end
 
 V1 = hook_file("tag.lua", "1")
 V2 = hook_file("tag_v2.lua", "2")
+V3 = hook_file("tag_v3.lua", "3")
 
 
 class Etcd:
@@ -161,6 +162,7 @@ def purge_at_one_node_is_applied_at_all():
     assert st == 200, (st, ans)
     f = ans["fleet"]
     assert sorted(f["acked"]) == ["e1", "e2", "e3"] and f["stragglers"] == [] and f["complete"] is True, ans
+    print("purge at e2: every live node acked after %d ms" % f["ms"], flush=True)
     # acked means applied: every node goes to the origin again, at once
     for e, b in zip(edges, bodies):
         assert get(e)[2] != b
@@ -174,10 +176,13 @@ def purge_at_one_node_is_applied_at_all():
 
 @test
 def alias_moved_through_the_lambda_api_routes_on_all_nodes():
-    # versions are per node (each publishes the same file, so each has version 2 with the same code); the alias is the fleet's
+    # version numbers are each node's own: e3 publishes other code first, so V2's code is its version 3; the alias's target
+    # carries each version's sha256, and e3 maps "version 2 on e1" to its own version with that code
+    st, ans = edges[2].admin("POST", "/hooks/tag/versions", {"path": V3})
+    assert st == 201 and ans["version"] == 2, (st, ans)
     for e in edges:
         st, ans = e.admin("POST", "/hooks/tag/versions", {"path": V2})
-        assert st == 201 and ans["version"] == 2, (st, ans)
+        assert st == 201 and ans["version"] == (3 if e is edges[2] else 2), (st, ans)
     for e in edges:
         assert get(e, "/count/alias")[1] == "1"
     t0 = time.time()
@@ -199,7 +204,9 @@ def alias_moved_through_the_lambda_api_routes_on_all_nodes():
     for e in edges[1:]:
         st, hooks = e.admin("GET", "/hooks")
         live = hooks["hooks"]["tag"]["aliases"]["live"]
-        assert live["versions"] == {"2": 1} and live["history"][-1]["by"] == "fleet", live
+        want = {"3": 1} if e is edges[2] else {"2": 1}
+        assert live["versions"] == want and live["history"][-1]["by"] == "fleet", live
+    assert "version 2 there is version 3 here" in edges[2].log(), edges[2].log()[-2000:]
 
 
 @test

@@ -64,6 +64,9 @@ static void check_values(const char *v, size_t len)
         FUZZ_CHECK(fabs(sum - 1) <= 1e-6, "weights sum to %g", sum);
         FUZZ_CHECK(a.n == 1 || a.versions[0] != a.versions[1], "the same version twice");
         FUZZ_CHECK(a.key[0] != '\0' && memchr(a.key, '\0', sizeof(a.key)) != NULL, "a bad key");
+        for (size_t i = 0; i != 2; ++i)
+            FUZZ_CHECK(a.sha256[i][0] == '\0' || (i < a.n && strlen(a.sha256[i]) == 64 && strspn(a.sha256[i], "0123456789abcdef") == 64),
+                       "a bad sha256");
     } else {
         FUZZ_CHECK(err[0] != '\0' && a.n == 0, "an alias refused without a reason");
     }
