@@ -14,6 +14,8 @@ skips).
   cache (a second GET is a hit), and the full size opens at 1600x1200. Screenshots go to gallery-screenshots/ in the ctest
   working directory (the build folder).
 """
+# ctest-labels: notsan
+# notsan: libvips and its codecs (glib, libjpeg, libwebp: Debian's, uninstrumented) hand buffers between their own threads with futexes TSan cannot see, so every resize reports races inside them, and a resize takes over 30 s there; the gallery's own C (edge.s3.presign_post, store.seed cors) runs on the control and seed threads that test_store_events and test_default_site cover under TSan
 import base64
 import json
 import os
