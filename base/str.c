@@ -472,6 +472,8 @@ const char *edge_http_reason(int status)
         return "Gateway Timeout";
     case 505:
         return "HTTP Version Not Supported";
+    case 508:
+        return "Loop Detected";
     default:
         return status >= 500 ? "Internal Server Error" : "Error";
     }

@@ -828,6 +828,74 @@ static int parse_origin_url(ctx_t *c, yaml_node_t *map, const char *parent, cons
     return opt_result(key, r);
 }
 
+/* `parents:` of an http origin: a list of {url, name, health_url} (tiered caching, proxy/parents.h) */
+static int parse_parents(ctx_t *c, yaml_node_t *n, const char *okey, conf_origin_t *o)
+{
+    static const char *const pkeys[] = {"url", "name", "health_url", NULL};
+    char key[300];
+    size_t count;
+    snprintf(key, sizeof(key), "%s.parents", okey);
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_type(c, n, key, "a list of {url: http://HOST:PORT, name: NAME, health_url: http://HOST:PORT/PATH}");
+    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0 || count > 64)
+        return fail(c, n, key, "must list between 1 and 64 parents");
+    o->parents = xcalloc(count, sizeof(conf_parent_t));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
+        char pkey[340], *url = NULL, *prefix = NULL;
+        yaml_node_t *pn = node_at(c, *it), *v;
+        conf_parent_t *p = &o->parents[o->num_parents++];
+        snprintf(pkey, sizeof(pkey), "%s[%zu]", key, o->num_parents - 1);
+        if (expect_map(c, pn, pkey) != 0 || check_keys(c, pn, pkey, pkeys) != 0)
+            return -1;
+        p->line = (int)node_line(c, pn);
+        if (req_string(c, pn, pkey, "url", "url is required (http://HOST:PORT of the parent's listener)", &url) != 0)
+            return -1;
+        v = map_get(c, pn, "url");
+        if (parse_url(c, v, pkey, url, &p->https, &p->host, &p->port, &prefix) != 0) {
+            free(url);
+            return -1;
+        }
+        free(url);
+        if (prefix[0] != '\0') {
+            free(prefix);
+            return fail_key(c, v, pkey, "url", "a parent gets the viewer's path as it is: no path after HOST:PORT");
+        }
+        free(prefix);
+        if (opt_string(c, pn, pkey, "name", &p->name) != 0)
+            return -1;
+        if (p->name == NULL) {
+            int v6 = strchr(p->host, ':') != NULL;
+            p->name = xcalloc(1, strlen(p->host) + 10);
+            sprintf(p->name, v6 ? "[%s]:%u" : "%s:%u", p->host, p->port);
+        } else if (p->name[0] == '\0' || strlen(p->name) > 63 || strspn(p->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") != strlen(p->name)) {
+            return fail_key(c, map_get(c, pn, "name"), pkey, "name", "must be 1-63 letters, digits, '.', '-', '_' or ':'");
+        }
+        for (size_t j = 0; j + 1 < o->num_parents; ++j)
+            if (strcmp(o->parents[j].name, p->name) == 0)
+                return fail(c, pn, pkey, "two parents named \"%s\" (give each a different name:)", p->name);
+        if ((v = map_get(c, pn, "health_url")) != NULL) {
+            int https;
+            char *hurl = NULL;
+            if (get_string(c, v, "health_url", &hurl) != 0)
+                return -1;
+            if (parse_url(c, v, pkey, hurl, &https, &p->health_host, &p->health_port, &p->health_path) != 0) {
+                free(hurl);
+                return -1;
+            }
+            free(hurl);
+            if (https)
+                return fail_key(c, v, pkey, "health_url", "must be http:// (the probe speaks plain HTTP, e.g. the parent's admin "
+                                                          "listener: http://HOST:9901/healthz)");
+            if (p->health_path[0] == '\0') {
+                free(p->health_path);
+                p->health_path = xstrdup("/");
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t *o)
 {
     static const char *const keys[] = {"type",
@@ -848,6 +916,10 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
                                        "addressing",
                                        "credentials",
                                        "pass_amz_headers",
+                                       "parents",
+                                       "parents_fallback",
+                                       "parent_health_interval",
+                                       "parent_health_timeout",
                                        NULL};
     /* in the order of conf_s3_addressing_t */
     static const char *const addressings[] = {"auto", "path", "virtual", NULL};
@@ -865,6 +937,9 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
     o->max_connections = 256;
     o->retries = 1;
     o->tls_verify = 1;
+    o->parents_fallback_origin = 1;
+    o->parent_health_interval_ms = 2000;
+    o->parent_health_timeout_ms = 1000;
 
     if (req_string(c, n, key, "type", "type is required (http or s3)", &type) != 0)
         return -1;
@@ -878,6 +953,12 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
     if (r != 0)
         return -1;
 
+    if (o->type == CONF_ORIGIN_S3) {
+        static const char *const httponly[] = {"parents", "parents_fallback", "parent_health_interval", "parent_health_timeout", NULL};
+        for (const char *const *s = httponly; *s != NULL; ++s)
+            if ((v = map_get(c, n, *s)) != NULL)
+                return fail_key(c, v, key, *s, "only for origins of type http");
+    }
     if (o->type == CONF_ORIGIN_HTTP) {
         static const char *const s3only[] = {"endpoint", "bucket", "region", "addressing", "credentials", "pass_amz_headers", NULL};
         for (const char *const *s = s3only; *s != NULL; ++s)
@@ -929,6 +1010,21 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         return -1;
     if (o->first_byte_timeout_ms == 0)
         o->first_byte_timeout_ms = o->read_timeout_ms;
+    if (o->type == CONF_ORIGIN_HTTP) {
+        static const char *const fallbacks[] = {"error", "origin", NULL}; /* the index is parents_fallback_origin */
+        if ((v = map_get(c, n, "parents")) != NULL && parse_parents(c, v, key, o) != 0)
+            return -1;
+        if (opt_enum(c, n, key, "parents_fallback", fallbacks, "must be origin or error", &o->parents_fallback_origin) != 0 ||
+            opt_duration(c, n, key, "parent_health_interval", &positive, &o->parent_health_interval_ms) != 0 ||
+            opt_duration(c, n, key, "parent_health_timeout", &positive, &o->parent_health_timeout_ms) != 0)
+            return -1;
+        if (o->num_parents == 0) {
+            static const char *const needp[] = {"parents_fallback", "parent_health_interval", "parent_health_timeout", NULL};
+            for (const char *const *s = needp; *s != NULL; ++s)
+                if ((v = map_get(c, n, *s)) != NULL)
+                    return fail_key(c, v, key, *s, "has no effect without parents:");
+        }
+    }
     return 0;
 }
 
@@ -2078,7 +2174,7 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     static const char *const keys[] = {"threads", "listen", "access_log", "error_log",   "limits",      "origins",
                                        "cache",   "hooks",  "behaviors",  "store",       "admin",       "distribution",
                                        "geoip",   "kv",     "state_dir",  "async_queue", "error_pages", "fleet",
-                                       NULL};
+                                       "node_name", NULL};
     yaml_node_t *v;
     char key[256];
 
@@ -2365,6 +2461,14 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     } else {
         conf->state_dir = xstrdup("./edgehook-state");
     }
+    if ((v = map_get(c, root, "node_name")) != NULL) {
+        if (get_string(c, v, "node_name", &conf->node_name) != 0)
+            return -1;
+        size_t nl = strlen(conf->node_name);
+        if (nl == 0 || nl > 63 ||
+            strspn(conf->node_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != nl)
+            return fail(c, v, "node_name", "must be 1-63 letters, digits, '.', '-' or '_' (it goes into Via and X-Served-By)");
+    }
     conf->async_queue.max_events = 100000;
     conf->async_queue.max_bytes = 256u << 20;
     conf->async_queue.threads = 2;
@@ -2509,7 +2613,15 @@ void conf_free(conf_t *conf)
         free(o->bucket);
         free(o->region);
         free_credentials(&o->credentials);
+        for (size_t j = 0; j != o->num_parents; ++j) {
+            free(o->parents[j].name);
+            free(o->parents[j].host);
+            free(o->parents[j].health_host);
+            free(o->parents[j].health_path);
+        }
+        free(o->parents);
     }
+    free(conf->node_name);
     free(conf->origins);
     for (i = 0; i != conf->num_hooks; ++i) {
         free(conf->hooks[i].name);

@@ -64,6 +64,18 @@ typedef struct conf_store_key {
 } conf_store_key_t;
 
 /** an origin: a plain HTTP(S) server, or an S3 bucket (remote or the embedded store) */
+/** a parent of an origin (`parents:`): another edgehook node that misses go to before the origin (tiered caching) */
+typedef struct conf_parent {
+    char *name; /* `name`, default host:port of the url; in X-Served-By of the parent itself only if it sets node_name */
+    int https;
+    char *host;
+    uint16_t port;
+    char *health_host; /* `health_url` (http only): probed with GET; NULL: a TCP connect to host:port is the probe */
+    uint16_t health_port;
+    char *health_path;
+    int line;
+} conf_parent_t;
+
 typedef struct conf_origin {
     char *name;
     conf_origin_type_t type;
@@ -91,6 +103,12 @@ typedef struct conf_origin {
     int region_given; /* 1: `region:` was written (else the default us-east-1, or the region of a credentials profile) */
     int pass_amz_headers; /* s3: the origin's x-amz-* response headers reach viewers (default 0: only x-amz-meta-* and
                              x-amz-version-id do; see proxy/fill.c) */
+    /* tiered caching (proxy/parents.h): cache misses go to a parent chosen by rendezvous hashing of the cache key */
+    conf_parent_t *parents;
+    size_t num_parents;
+    int parents_fallback_origin;   /* `parents_fallback: origin` (default) or `error`: when no parent can be reached */
+    uint64_t parent_health_interval_ms; /* `parent_health_interval`, default 2s */
+    uint64_t parent_health_timeout_ms;  /* `parent_health_timeout`, default 1s */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_origin_t;
 
@@ -345,6 +363,9 @@ typedef struct conf {
         uint64_t timeout_ms;     /* one etcd call (connect + answer), default 2s */
         int line;
     } fleet;
+    /** `node_name:` this node's name in Via (loop detection) and X-Served-By; NULL: not given (Via uses the host name and no
+     * X-Served-By is sent) */
+    char *node_name;
 } conf_t;
 
 /**

@@ -288,6 +288,28 @@ static void origin(FILE *fp, const conf_origin_t *o)
         fputs("    # ca_file: not set (the system CA store)\n", fp);
     }
     fprintf(fp, "    tls_verify: %s\n", o->tls_verify ? "true" : "false");
+    if (o->num_parents != 0) {
+        fputs("    parents:\n", fp);
+        for (size_t i = 0; i != o->num_parents; ++i) {
+            const conf_parent_t *p = &o->parents[i];
+            int pv6 = strchr(p->host, ':') != NULL;
+            fprintf(fp, "      - url: \"%s://%s%s%s:%u\"\n        name: ", p->https ? "https" : "http", pv6 ? "[" : "", p->host,
+                    pv6 ? "]" : "", p->port);
+            q(fp, p->name);
+            if (p->health_host != NULL) {
+                int hv6 = strchr(p->health_host, ':') != NULL;
+                fprintf(fp, "\n        health_url: \"http://%s%s%s:%u%s\"\n", hv6 ? "[" : "", p->health_host, hv6 ? "]" : "",
+                        p->health_port, p->health_path);
+            } else {
+                fputs("\n        # health_url: not set (the probe is a TCP connect to the url's host and port)\n", fp);
+            }
+        }
+        fprintf(fp, "    parents_fallback: %s\n    parent_health_interval: ", o->parents_fallback_origin ? "origin" : "error");
+        duration(fp, o->parent_health_interval_ms);
+        fputs("\n    parent_health_timeout: ", fp);
+        duration(fp, o->parent_health_timeout_ms);
+        fputc('\n', fp);
+    }
 }
 
 /* `error_pages:` (at the top level, or a behavior's resolved list: its own pages and the top level's for the other codes) */
@@ -593,6 +615,13 @@ void conf_dump(const conf_t *conf, FILE *fp)
     fprintf(fp, "\n  threads: %u\n  visibility: ", conf->async_queue.threads);
     duration(fp, conf->async_queue.visibility_ms);
     fputc('\n', fp);
+    if (conf->node_name != NULL) {
+        fputs("node_name: ", fp);
+        q(fp, conf->node_name);
+        fputc('\n', fp);
+    } else {
+        fputs("# node_name: not set (Via names this node by its host name; no X-Served-By)\n", fp);
+    }
     if (conf->state_dir != NULL) {
         fputs("state_dir: ", fp);
         q(fp, conf->state_dir);

@@ -16,6 +16,7 @@
 #include "hooks/json.h"
 #include "hooks/versions.h"
 #include "proxy/admin.h"
+#include "proxy/parents.h"
 #include "proxy/storeevents.h"
 #include "proxy/control.h"
 #include "proxy/dashboard.h"
@@ -315,6 +316,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     for (size_t i = 0; i != gen->conf->num_origins; ++i)
         PUT("edgehook_origin_connections_total{origin=\"%s\"} %" PRIu64 "\n", gen->origins[i]->name,
             atomic_load(&gen->origins[i]->stats[ORIGIN_STAT_CONNECTS]));
+    parents_metrics(buf, gen->origins); /* tiered caching */
     dashboard_metrics(buf, gen); /* origin first-byte times, alias splits */
     {
         uint64_t jobs, busy_us, max_us;

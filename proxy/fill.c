@@ -79,11 +79,13 @@ void fill_build_origin_headers(h2o_mem_pool_t *pool, origin_t *origin, const fil
     }
     h2o_add_header_by_str(pool, out, H2O_STRLIT("x-forwarded-proto"), 0, NULL, req->client_https ? "https" : "http",
                           req->client_https ? 5 : 4);
+    /* Via: "1.1 NAME (edgehook)", which a parent that sends it back here recognises (proxy/parents.h: a loop) */
+    h2o_iovec_t self = parents_via_entry();
     if (via.base != NULL) {
-        h2o_iovec_t v = h2o_concat(pool, via, h2o_iovec_init(H2O_STRLIT(", 1.1 edgehook")));
+        h2o_iovec_t v = h2o_concat(pool, via, h2o_iovec_init(H2O_STRLIT(", ")), self);
         h2o_add_header(pool, out, H2O_TOKEN_VIA, NULL, v.base, v.len);
     } else {
-        h2o_add_header(pool, out, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
+        h2o_add_header(pool, out, H2O_TOKEN_VIA, NULL, self.base, self.len);
     }
 }
 
@@ -679,6 +681,18 @@ static void on_origin_head(origin_req_t *oreq, int status, h2o_iovec_t reason, h
     fill_t *f = oreq->data;
     h2o_iovec_t amz_request_id;
     headers = strip_amz_headers(f, headers, &num_headers, &amz_request_id);
+    if (f->tier.current >= 0) {
+        /* a parent's answer: its request id is its own (viewers get this node's); X-Cache and X-Served-By stay, and this node
+         * appends its own to them when it delivers (proxy/handler.c) */
+        size_t kept = 0;
+        for (size_t i = 0; i != num_headers; ++i)
+            if (!headers_name_is(headers[i].name, H2O_STRLIT("x-request-id")))
+                headers[kept++] = headers[i];
+        num_headers = kept;
+        if (status == 508)
+            log_error("origin %s: parent %s answered 508: a loop (its parents lead back to a node this request passed)",
+                      f->origin->name, f->origin->parents->items[f->tier.current].name);
+    }
     h2o_headers_t resp = {headers, num_headers, num_headers};
     char reason_buf[48];
 
@@ -818,10 +832,29 @@ static void finish(fill_t *f, int status, const char *err)
     fill_free(f);
 }
 
+/* a parent could not be reached (nothing of a response came): the next one in rendezvous order, or the origin */
+static int fail_over(fill_t *f, int status, const char *err)
+{
+    if (f->tier.current < 0 || err == NULL || f->progress.origin_status != 0 || f->progress.done_early || f->s3err.active ||
+        f->hooks.ores.pending)
+        return 0;
+    /* a parent that accepted the request and is slow to answer is waiting on the origin itself: asking another would fetch twice */
+    if (status != 502 && strcmp(err, "connect timeout") != 0)
+        return 0;
+    parents_mark_down(f->origin->parents, (size_t)f->tier.current, err);
+    log_warn("origin %s: parent %s failed (%s): trying the next", f->origin->name, f->origin->parents->items[f->tier.current].name,
+             err);
+    ++f->tier.next;
+    fill_go(f);
+    return 1;
+}
+
 static void on_origin_done(origin_req_t *oreq, int status, const char *err)
 {
     fill_t *f = oreq->data;
     f->oreq = NULL;
+    if (fail_over(f, status, err))
+        return;
     if (f->hooks.ores.buffering && err == NULL && !f->progress.done_early && !f->s3err.active) {
         /* the body is here whole: the origin-response hook runs now, with it */
         hook_event_t ev;
@@ -859,6 +892,26 @@ static void fill_go(fill_t *f)
     h2o_headers_t headers = {NULL, 0, 0};
     h2o_iovec_t path;
     int idempotent;
+    parents_t *parents = f->origin->parents;
+
+    f->tier.current = -1;
+    if (parents != NULL && f->cache.mem != NULL) {
+        /* a cache miss: the parent the key hashes to, then the others in rendezvous order, then (parents_fallback) the origin */
+        if (!f->tier.planned) {
+            f->tier.planned = 1;
+            f->tier.num = parents_order(parents, cache_obj_key(f->obj), f->tier.order);
+        }
+        if (f->tier.next < f->tier.num) {
+            f->tier.current = f->tier.order[f->tier.next];
+            origin = parents->items[f->tier.current].o;
+            atomic_fetch_add_explicit(&parents->items[f->tier.current].stats[PARENT_STAT_REQUESTS], 1, memory_order_relaxed);
+        } else if (!parents->fallback_origin) {
+            log_error("origin %s: no parent can be reached (parents_fallback: error)", f->origin->name);
+            fail_object(f, 502, "no parent can be reached");
+            fill_free(f);
+            return;
+        }
+    }
 
     if (f->origin_name_out != NULL) {
         *f->origin_name_out = origin->name;
@@ -876,6 +929,9 @@ static void fill_go(fill_t *f)
     {
         fill_request_t r = {
             .headers = &f->req.headers, .client_ip = f->req.client_ip, .client_https = f->req.client_https, .host = f->req.host};
+        /* a parent gets the viewer's Host and path, so that it computes the same cache key, and goes to the origin itself */
+        if (f->tier.current >= 0)
+            r.host = f->req.authority;
         fill_build_origin_headers(&f->pool, origin, &r, &headers);
     }
     for (size_t i = 0; i != f->req.custom_headers.size; ++i) {
@@ -929,6 +985,7 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
             cache_obj_addref(f->cache.stale);
     }
     f->progress.request_time_ms = server_now_ms();
+    f->tier.current = -1;
     cache_waiter_init(&f->producer, on_producer_wake);
     f->origin = origin;
     origin_addref(origin);

@@ -10,6 +10,7 @@
 #include "cache/object.h"
 #include "cache/policy.h"
 #include "proxy/origin.h"
+#include "proxy/parents.h"
 #include "hooks/hooks.h"
 #include "proxy/hookcall.h"
 
@@ -100,6 +101,14 @@ typedef struct fill {
         char doc[2048]; /* the start of the error document (<Error><Code>..</Code><Message>..</Message>) */
         size_t doc_len;
     } s3err;
+
+    /** tiered caching: a cache miss of an origin with parents goes to them first, in rendezvous order (proxy/parents.h) */
+    struct fill_tier {
+        int planned;   /* order was computed */
+        int current;   /* the parent the fetch goes to (an index of origin->parents), -1: the origin */
+        size_t num, next; /* parents in order, and the position of the one tried now */
+        unsigned char order[PARENTS_MAX];
+    } tier;
 
     /** how the response is going */
     struct fill_progress {

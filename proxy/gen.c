@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proxy/gen.h"
+#include "proxy/parents.h"
 #include "base/log.h"
 #include "proxy/s3origin.h"
 
@@ -134,6 +135,7 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
             gen_release(gen);
             return NULL;
         }
+        parents_start(gen->origins[i]->parents);
         if (conf->origins[i].type == CONF_ORIGIN_S3 && s3origin_attach(gen->origins[i], &conf->origins[i], e, sizeof(e)) != 0) {
             snprintf(err, errlen, "%s:%d: origins.%s: %s", conf->file, conf->origins[i].line, conf->origins[i].name, e);
             gen_release(gen);
@@ -159,6 +161,7 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
         gen_release(gen);
         return NULL;
     }
+    parents_set_node_name(conf->node_name);
     return gen;
 }
 

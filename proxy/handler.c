@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "proxy/metrics.h"
+#include "proxy/parents.h"
 #include "proxy/reqcheck.h"
 #include "proxy/server.h"
 
@@ -78,12 +79,32 @@ const char *handler_cache_status_name(edge_cache_status_t status)
     return (unsigned)status < EDGE_CACHE_NUM_STATUSES ? cache_statuses[status].name : NULL;
 }
 
-/* the X-Cache header of the request's cache status, when it has one */
+/* appends `v` to the response's header `name` (one field, a comma-separated list), or adds it */
+static void append_list_header(h2o_req_t *req, const char *name, size_t name_len, const char *orig_name, h2o_iovec_t v)
+{
+    ssize_t i = h2o_find_header_by_str(&req->res.headers, name, name_len, -1);
+    if (i != -1) {
+        h2o_header_t *h = req->res.headers.entries + i;
+        h->value = h2o_concat(&req->pool, h->value, h2o_iovec_init(H2O_STRLIT(", ")), v);
+        return;
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, orig_name, v.base, v.len);
+}
+
+/*
+ * the X-Cache header of the request's cache status, when it has one; with tiers, what a parent said comes first and this node's
+ * last ("Miss from edgehook, Hit from edgehook": the parent missed when this node fetched, this node hit), and X-Served-By lists
+ * the nodes in the same order when they set node_name (Fastly's convention)
+ */
 static void add_x_cache(edge_txn_t *txn)
 {
     h2o_iovec_t v = cache_statuses[txn->lookup.cache_status].x_cache;
-    if (v.base != NULL)
-        h2o_add_header_by_str(&txn->req->pool, &txn->req->res.headers, H2O_STRLIT("x-cache"), 0, "X-Cache", v.base, v.len);
+    if (v.base == NULL)
+        return;
+    append_list_header(txn->req, H2O_STRLIT("x-cache"), "X-Cache", v);
+    h2o_iovec_t by = parents_served_by();
+    if (by.base != NULL)
+        append_list_header(txn->req, H2O_STRLIT("x-served-by"), "X-Served-By", by);
 }
 
 /* decimal without printf (this runs for every response from the cache) */
@@ -1336,6 +1357,14 @@ static int check_request(edge_txn_t *txn)
         req->authority = h2o_strdup(&req->pool, t.authority, t.authority_len); /* RFC 9112 §3.2.2: the target's authority wins */
     else if (req->version >= 0x200 && reqcheck_authority(req->authority.base, req->authority.len) != 0) {
         send_refusal(txn, METRIC_REFUSED_HEAD, 400, "an :authority with characters outside an authority");
+        return -1;
+    }
+    if (parents_request_loops(&req->headers)) {
+        /* this node sent the request on already (tiered caching whose parents lead back here): going on would loop until the
+         * header limits stop it, so it ends here, visibly (the node that sent it passes the 508 on and logs it) */
+        parents_count_loop();
+        log_warn("refused a request whose Via already names this node (a loop of parents): %.*s", (int)req->path.len, req->path.base);
+        send_error(txn, 508, "loop detected: the request's Via already names this node (check the parents: of the origins)");
         return -1;
     }
     return 0;

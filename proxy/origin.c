@@ -18,6 +18,7 @@
 #include "base/series.h"
 #include "proxy/origin.h"
 #include "proxy/originhead.h"
+#include "proxy/parents.h"
 #include "proxy/s3origin.h"
 #include "proxy/server.h"
 
@@ -197,6 +198,10 @@ origin_t *origin_new(const conf_origin_t *c, unsigned num_threads, char *err, si
     origin_t *o = origin_new_spec(c->name, &spec, num_threads, err, errlen);
     if (o != NULL)
         o->pass_amz_headers = c->pass_amz_headers;
+    if (o != NULL && c->num_parents != 0 && (o->parents = parents_new(c, num_threads, err, errlen)) == NULL) {
+        origin_release(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -287,6 +292,7 @@ void origin_release(origin_t *o)
     /* pooled connections hold a reference through their thread state only while the loop runs; origins are released at exit or
      * after a reload once their threads have dropped their idle connections */
     s3origin_detach(o);
+    parents_free(o->parents);
     edge_series_release(o->stats);
     free(o->name);
     free(o->host);

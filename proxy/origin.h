@@ -31,6 +31,7 @@ typedef struct origin {
     uint64_t serial;        /* unique per origin built in this process (a dynamic origin made from another names it) */
     struct s3_signer *s3;   /* S3 origins: signs each request (proxy/s3origin.c) */
     int pass_amz_headers;   /* S3 origins: x-amz-* response headers reach viewers (conf `pass_amz_headers`; proxy/fill.c) */
+    struct parents *parents; /* tiered caching: cache misses go to these first (proxy/parents.h); NULL: none */
     struct origin_thread *threads;
     unsigned num_threads;
     _Atomic uint64_t *stats; /* ORIGIN_STAT_*: shared with the origins of the same name other generations built (base/series.h) */
