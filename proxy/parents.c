@@ -17,6 +17,7 @@
 #include "base/worker.h"
 #include "proxy/origin.h"
 #include "proxy/parents.h"
+#include "proxy/via.h"
 
 /* ---- this node's name ----------------------------------------------------------------------------------------------------- */
 
@@ -88,61 +89,9 @@ h2o_iovec_t parents_served_by(void)
     return node_get()->served_by;
 }
 
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 int parents_via_names_node(h2o_iovec_t via, h2o_iovec_t name)
 {
-    const char *p = via.base, *end = via.base + via.len;
-    if (name.len == 0)
-        return 0;
-    while (p < end) {
-        /* one entry: received-protocol RWS received-by [RWS comment], up to a comma outside a comment */
-        const char *proto, *by, *by_end, *comment = NULL, *comment_end = NULL;
-        while (p < end && (is_ows(*p) || *p == ','))
-            ++p;
-        proto = p;
-        while (p < end && !is_ows(*p) && *p != ',')
-            ++p;
-        if (p == proto)
-            continue;
-        while (p < end && is_ows(*p))
-            ++p;
-        by = p;
-        while (p < end && !is_ows(*p) && *p != ',' && *p != '(')
-            ++p;
-        by_end = p;
-        while (p < end && is_ows(*p))
-            ++p;
-        if (p < end && *p == '(') {
-            /* a comment: nested parentheses and quoted-pairs (RFC 9110 §5.6.5) */
-            unsigned depth = 0;
-            comment = p;
-            while (p < end) {
-                if (*p == '\\' && p + 1 < end) {
-                    p += 2;
-                    continue;
-                }
-                if (*p == '(')
-                    ++depth;
-                else if (*p == ')' && --depth == 0) {
-                    ++p;
-                    break;
-                }
-                ++p;
-            }
-            comment_end = p;
-        }
-        /* skip whatever else the entry holds up to the next comma */
-        while (p < end && *p != ',')
-            ++p;
-        if ((size_t)(by_end - by) == name.len && memcmp(by, name.base, name.len) == 0 && comment != NULL &&
-            (size_t)(comment_end - comment) >= sizeof("(edgehook") - 1 && memcmp(comment, "(edgehook", sizeof("(edgehook") - 1) == 0)
-            return 1;
-    }
-    return 0;
+    return via_names_node(via.base, via.len, name.base, name.len);
 }
 
 int parents_request_loops(const h2o_headers_t *headers)

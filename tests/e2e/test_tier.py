@@ -3,13 +3,14 @@ rendezvous hashing of the cache key; the parents go to one real origin process t
 reaches the origin once whichever edges ask (the parents collapse concurrent misses of all their children), every edge sends a
 key to the same parent, a parent killed with SIGKILL while requests run costs the viewers nothing (its keys move to the other
 parent, the probes mark it down), a loop of parents is refused with 508, and X-Cache / X-Served-By say which tier hit."""
-import json
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import Edge, curl_status, free_port, run, test, wait_until  # noqa: E402
+from edgetest import BIN, Edge, curl_status, free_port, run, test, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 HOST = "www.tier.test"  # what viewers send to every edge: the cache key (and so the parent) is the same at all of them
@@ -217,6 +218,27 @@ def a_loop_of_parents_is_refused():
     st, h, b = curl_status("-H", "Host: " + HOST, "-H", "Via: 1.0 fred, 1.1 edge-2 (edgehook) , 1.1 x (y)",
                            main_url("edge-2") + "/count/once-0" + CC)
     assert st == 508, (st, h)
+
+
+@test
+def config_errors_name_the_line():
+    bad = {
+        "parents: []": "6: origins.web.parents: must list between 1 and 64 parents",
+        'parents: [{url: "http://h:1/x"}]': "6: origins.web.parents[0].url: a parent gets the viewer's path as it is",
+        'parents: [{url: "http://h:1", health_url: "https://h:2/"}]': "origins.web.parents[0].health_url: must be http://",
+        'parents: [{url: "http://h:1", name: a}, {url: "http://h:2", name: a}]': 'parents[1]: two parents named "a"',
+        "parents_fallback: maybe": "origins.web.parents_fallback: must be origin or error",
+        "parent_health_interval: 1s": "origins.web.parent_health_interval: has no effect without parents:",
+    }
+    d = tempfile.mkdtemp(prefix="tier-conf-")
+    for line, want in bad.items():
+        path = os.path.join(d, "bad.yaml")
+        with open(path, "w") as f:
+            f.write('listen: {host: 127.0.0.1, port: 8080}\norigins:\n  web:\n    type: http\n    url: http://127.0.0.1:9\n'
+                    '    %s\nbehaviors:\n  - {path: "*", origin: web}\n' % line)
+        p = subprocess.run([BIN, "-t", "-c", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        out = p.stdout.decode()
+        assert p.returncode != 0 and path + ":" in out and want in out, (line, out)
 
 
 @test

@@ -48,6 +48,7 @@ build h1_chunked "$SRC/store/h1chunked.c"
 build fleet_wire "$SRC/proxy/fleetwire.c" "$SRC/proxy/originhead.c" "$SRC/hooks/json.c" "$SRC/base/str.c" -lcrypto -lm
 build viewer "$SRC/viewer/device.c" "$SRC/viewer/geoip.c" -lpthread
 build image_parse
+build via "$SRC/proxy/via.c"
 fail=0
 for pid in $pids; do
     wait "$pid" || fail=1

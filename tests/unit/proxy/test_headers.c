@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include "proxy/fill.h"
 #include "proxy/headers.h"
+#include "proxy/parents.h"
 
 static h2o_mem_pool_t pool;
 
@@ -77,6 +78,7 @@ static void test_origin_request_headers(void **state)
     fr.headers = &in;
     fr.client_ip = h2o_iovec_init(H2O_STRLIT("192.0.2.7"));
     fr.client_https = 0;
+    parents_set_node_name("edge-a");
     fill_build_origin_headers(&pool, &o, &fr, &out);
     assert_ptr_equal(out.entries[0].name, &H2O_TOKEN_HOST->buf);
     assert_memory_equal(out.entries[0].value.base, "origin.example:8080", out.entries[0].value.len);
@@ -87,7 +89,8 @@ static void test_origin_request_headers(void **state)
                 xfp = headers_get_str(&out, H2O_STRLIT("x-forwarded-proto"));
     assert_int_equal(xff.len, strlen("10.0.0.1, 10.0.0.2, 192.0.2.7"));
     assert_memory_equal(xff.base, "10.0.0.1, 10.0.0.2, 192.0.2.7", xff.len);
-    assert_memory_equal(via.base, "1.1 upstream, 1.1 edgehook", via.len);
+    assert_int_equal(via.len, strlen("1.1 upstream, 1.1 edge-a (edgehook)"));
+    assert_memory_equal(via.base, "1.1 upstream, 1.1 edge-a (edgehook)", via.len);
     assert_int_equal(xfp.len, 4); /* the client spoke plain http to us; its own X-Forwarded-Proto is not trusted */
     assert_non_null(headers_get(&out, H2O_TOKEN_ACCEPT).base);
 }
