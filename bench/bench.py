@@ -213,7 +213,8 @@ class Server:
 class Edgehook(Server):
     kind = "edgehook"
 
-    def __init__(self, name, work, cpus, binary, origin_port, threads, hook=None, cache_memory="2GB", admin=False):
+    def __init__(self, name, work, cpus, binary, origin_port, threads, hook=None, cache_memory="2GB", admin=False,
+                 parents=None):
         super().__init__(name, work, cpus)
         self.binary = binary
         hooks, bhooks = "", ""
@@ -225,7 +226,9 @@ class Edgehook(Server):
         conf = ("threads: %d\n" % threads +
                 "listen:\n  - {host: 127.0.0.1, port: %d}\n" % self.port +
                 "error_log: {path: \"-\", level: info}\n" +
-                "origins:\n  web: {type: http, url: \"http://127.0.0.1:%d\", max_connections: 1024}\n" % origin_port +
+                "origins:\n  web: {type: http, url: \"http://127.0.0.1:%d\", max_connections: 1024%s}\n" % (
+                    origin_port, ", parents: [%s]" % ", ".join("{name: parent-%d, url: \"http://127.0.0.1:%d\"}" % (i + 1, p)
+                                                               for i, p in enumerate(parents)) if parents else "") +
                 "cache: {memory: %s}\n" % cache_memory + hooks +
                 "behaviors:\n  - path: \"*\"\n    origin: web\n" + bhooks)
         if admin:
@@ -807,6 +810,42 @@ class Bench:
             for s in servers.values():
                 s.stop()
 
+    # -- tiered caching: the miss latency of edge -> parent -> origin --------------------------------------------------
+
+    def tier_miss(self):
+        """a new cacheable URL per request (wrk -c1), three ways: the origin directly, one edgehook in front of it, and an
+        edgehook whose origin has a parent edgehook (edge -> parent -> origin: a 3-node tier, both tiers miss and store)"""
+        a = self.a
+        pin = NCPU >= 2
+        cpus, lcpus = ("1", "0") if pin else (None, None)
+        parent = Edgehook("edgehook-parent", self.work, cpus, a.binary, self.origin.port, 1)
+        servers = {"single": Edgehook("edgehook-single", self.work, cpus, a.binary, self.origin.port, 1),
+                   "tier": Edgehook("edgehook-child", self.work, cpus, a.binary, self.origin.port, 1,
+                                    parents=[parent.port])}
+        log("tier miss: wrk -t1 -c1, a new /u/tier-N (1 KB, cacheable) per request: origin, edge -> origin, "
+            "edge -> parent -> origin")
+        parent.start()
+        for s in servers.values():
+            s.start()
+        try:
+            st, h, _, blen = http_get(servers["tier"].port, "/u/tier-probe")
+            if st != 200 or blen != 1024 or h.get("x-cache", "").count("from edgehook") != 2:
+                raise RuntimeError("tier: the child did not go through the parent: %d %s" % (st, h))
+            for s in servers.values():
+                self.load.wrk(s, s.url("/u/tier-warm-"), 1, 1, 1, lcpus, unique=True)
+            for rep in range(a.reps):
+                order = ["direct", "single", "tier"]
+                k = rep % 3
+                for key in order[k:] + order[:k]:
+                    srv = self.origin if key == "direct" else servers[key]
+                    r = self.measured(lambda: self.load.wrk(srv, srv.url("/u/tier-"), 1, 1, a.miss_duration, lcpus,
+                                                            unique=True))
+                    self.record(dict(id="tier"), "unique", "1k", key, rep, r)
+        finally:
+            for s in servers.values():
+                s.stop()
+            parent.stop()
+
     # -- memory per cached object --------------------------------------------------------------------------------------
 
     def fill(self, srv, first, n):
@@ -1135,6 +1174,20 @@ class Bench:
                 rn, rv = ratio(med(v["edgehook"]), med(v["nginx"])), ratio(med(v["edgehook"]), med(v["varnish"]))
                 rows.append(["", mlabel, fmt_cell(v["edgehook"]), fmt_cell(v["nginx"]), fmt_cell(v["varnish"]),
                              "%.2f×" % rn if rn else "—", "%.2f×" % rv if rv else "—", "", ""])
+        # tiered caching
+        if self.vals("tier", "unique", "1k", "tier", "p50_us"):
+            test = "3-node tier miss latency: a new cacheable 1 KB URL per request, wrk -c1; edge -> parent -> origin " \
+                   "(both tiers miss and store) vs edge -> origin; the origin directly: p50 %s, p99 %s" % (
+                       fmt_cell(self.vals("tier", "unique", "1k", "direct", "p50_us"), "us"),
+                       fmt_cell(self.vals("tier", "unique", "1k", "direct", "p99_us"), "us"))
+            for m, mlabel in (("p50_us", "p50"), ("p99_us", "p99")):
+                t = self.vals("tier", "unique", "1k", "tier", m)
+                s1 = self.vals("tier", "unique", "1k", "single", m)
+                extra = self.paired("tier", "unique", "1k", "tier", "single", lambda x, y, m=m: x[m] - y[m])
+                rows.append([test, "%s edge -> parent -> origin / edge -> origin / the parent's cost" % mlabel,
+                             "%s / %s / %s" % (fmt_cell(t, "us"), fmt_cell(s1, "us"), fmt_cell(extra, "us")),
+                             "n/a", "n/a", "", "", "", ""])
+                test = ""
         # memory
         mem = self.extra.get("memory")
         if mem:
@@ -1243,6 +1296,8 @@ def main():
     ap.add_argument("--no-hooks", action="store_true")
     ap.add_argument("--no-miss", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-tier", action="store_true", help="skip the 3-node tier miss latency")
+    ap.add_argument("--tier-only", action="store_true", help="only the 3-node tier miss latency")
     ap.add_argument("--no-hits", action="store_true")
     ap.add_argument("--miss-connections", type=int, default=1)
     ap.add_argument("--hook-rounds", type=int, help="rounds of the hook-overhead phase (default 10; --quick 3; 0: "
@@ -1268,7 +1323,9 @@ def main():
     a.hook_rounds = a.hook_rounds if a.hook_rounds is not None else (3 if a.quick else 10)
     a.objects = a.objects or (100000 if a.quick else 1000000)
     if a.memory_only:
-        a.no_hits = a.no_miss = True
+        a.no_hits = a.no_miss = a.no_tier = True
+    if a.tier_only:
+        a.no_hits = a.no_miss = a.no_memory = True
     a.configs = a.configs.split(",")
     a.sizes = a.sizes.split(",")
     a.build = os.path.abspath(a.build)
@@ -1305,6 +1362,8 @@ def main():
             b.hit_matrix()
         if not a.no_miss:
             b.miss_path()
+        if not a.no_tier:
+            b.tier_miss()
         if not a.no_memory:
             b.memory()
         if a.profile:

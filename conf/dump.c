@@ -620,7 +620,7 @@ void conf_dump(const conf_t *conf, FILE *fp)
         q(fp, conf->node_name);
         fputc('\n', fp);
     } else {
-        fputs("# node_name: not set (Via names this node by its host name; no X-Served-By)\n", fp);
+        fputs("# node_name: not set (Via names this node HOST:PORT of the first listener; no X-Served-By)\n", fp);
     }
     if (conf->state_dir != NULL) {
         fputs("state_dir: ", fp);

@@ -161,7 +161,7 @@ edge_gen_t *gen_new(conf_t *conf, unsigned num_threads, char *err, size_t errlen
         gen_release(gen);
         return NULL;
     }
-    parents_set_node_name(conf->node_name);
+    parents_set_node_name(conf->node_name, conf->num_listen != 0 ? conf->listen[0].port : 0);
     return gen;
 }
 

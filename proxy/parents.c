@@ -35,17 +35,19 @@ static node_name_t *node_get(void)
 {
     node_name_t *n = atomic_load_explicit(&node_current, memory_order_acquire);
     if (n == NULL) {
-        parents_set_node_name(NULL);
+        parents_set_node_name(NULL, 0);
         n = atomic_load_explicit(&node_current, memory_order_acquire);
     }
     return n;
 }
 
-void parents_set_node_name(const char *configured)
+void parents_set_node_name(const char *configured, unsigned port)
 {
-    char host[256];
+    char host[256], dflt[300];
     const char *name = configured;
     if (name == NULL) {
+        /* HOST:PORT (RFC 9110's received-by is uri-host [":" port]): two nodes on one machine differ by their ports; with
+         * port 0 (chosen by the kernel) HOST-PID */
         if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
             strcpy(host, "edgehook");
         host[sizeof(host) - 1] = '\0';
@@ -54,7 +56,11 @@ void parents_set_node_name(const char *configured)
             if (*p <= ' ' || *p == ',' || *p == '(' || *p == ')' || *p >= 0x7f)
                 *p = '-';
         host[63] = '\0';
-        name = host;
+        if (port != 0)
+            snprintf(dflt, sizeof(dflt), "%s:%u", host, port);
+        else
+            snprintf(dflt, sizeof(dflt), "%s-%ld", host, (long)getpid());
+        name = dflt;
     }
     pthread_mutex_lock(&node_mutex);
     node_name_t *cur = atomic_load_explicit(&node_current, memory_order_acquire);

@@ -3,7 +3,7 @@
  * parent (which collapses their misses into one origin fetch: an origin shield) and a parent that goes away moves only its own
  * keys. Parents are watched by a probe thread (health_url, else a TCP connect, every parent_health_interval) and by the requests
  * themselves (a connection that fails before a response head marks the parent down until a probe succeeds). This node's name
- * (`node_name`, default the host name) goes into the Via it sends; a request whose Via already names it is a loop (508). */
+ * (`node_name`, default HOST:PORT of the first listener) goes into the Via it sends; a request whose Via already names it is a loop (508). */
 #ifndef EDGE_PROXY_PARENTS_H
 #define EDGE_PROXY_PARENTS_H
 
@@ -50,8 +50,9 @@ int parents_is_up(const parents_t *p, size_t i);
 /** a request could not reach parent i (connection failed or reset before a response head): down until a probe succeeds */
 void parents_mark_down(parents_t *p, size_t i, const char *why);
 
-/** sets this node's name (NULL: the host name, and no X-Served-By); any thread, at start and reload */
-void parents_set_node_name(const char *name);
+/** sets this node's name (NULL: HOST:PORT with the host name and `port`, HOST-PID when port is 0; and no X-Served-By); any
+ * thread, at start and reload */
+void parents_set_node_name(const char *name, unsigned port);
 /** "1.1 NAME (edgehook)", what this node adds to Via */
 h2o_iovec_t parents_via_entry(void);
 /** the configured node_name, for X-Served-By; base NULL when none was configured */

@@ -204,7 +204,7 @@ def unkeyed_headers_never_reach_the_origin_on_a_cacheable_request():
     # the default list and the proxy's own do
     assert h["accept-language"] == ["fr"], h
     assert h["x-forwarded-for"] == ["10.9.9.9, 127.0.0.1"] and len(h["via"]) == 1, h
-    assert re.fullmatch(r"1\.1 [\w.-]+ \(edgehook\)", h["via"][0]), h  # the host name without node_name
+    assert re.fullmatch(r"1\.1 [\w.:-]+ \(edgehook\)", h["via"][0]), h  # HOST:PORT or HOST-PID without node_name
     assert h["host"] == ["127.0.0.1:%d" % origin.port] and h["x-forwarded-proto"] == ["http"], h
     # the same headers on a pass (an unsafe method, or cache: off) are forwarded as today
     for method, path in (("POST", "/echo?poison=post"), ("GET", "/off/count/poison?off=1")):

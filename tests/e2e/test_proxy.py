@@ -95,7 +95,7 @@ def forwarding_headers_and_hop_by_hop():
         assert gone not in h, (gone, h)
     assert h["x-keep"] == "yes"
     assert h["x-forwarded-for"] == "10.0.0.1, 127.0.0.1", h
-    assert re.fullmatch(r"1\.0 other, 1\.1 [\w.-]+ \(edgehook\)", h["via"]), h  # the host name without node_name
+    assert re.fullmatch(r"1\.0 other, 1\.1 [\w.:-]+ \(edgehook\)", h["via"]), h  # HOST:PORT or HOST-PID without node_name
     assert h["host"] == "127.0.0.1:%d" % origin.port, h
     assert h["x-forwarded-proto"] == "http"
     # response side: hop-by-hop from the origin is not forwarded; Via is added

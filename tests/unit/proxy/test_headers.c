@@ -78,7 +78,7 @@ static void test_origin_request_headers(void **state)
     fr.headers = &in;
     fr.client_ip = h2o_iovec_init(H2O_STRLIT("192.0.2.7"));
     fr.client_https = 0;
-    parents_set_node_name("edge-a");
+    parents_set_node_name("edge-a", 0);
     fill_build_origin_headers(&pool, &o, &fr, &out);
     assert_ptr_equal(out.entries[0].name, &H2O_TOKEN_HOST->buf);
     assert_memory_equal(out.entries[0].value.base, "origin.example:8080", out.entries[0].value.len);

@@ -36,7 +36,7 @@ static void test_via_names_node(void **state)
 static void test_node_name(void **state)
 {
     (void)state;
-    parents_set_node_name("shield-9");
+    parents_set_node_name("shield-9", 0);
     h2o_iovec_t v = parents_via_entry(), by = parents_served_by();
     assert_int_equal(v.len, strlen("1.1 shield-9 (edgehook)"));
     assert_memory_equal(v.base, "1.1 shield-9 (edgehook)", v.len);
@@ -50,10 +50,14 @@ static void test_node_name(void **state)
     assert_true(parents_request_loops(&h));
     h2o_mem_clear_pool(&pool);
     /* not configured: the host name, and no X-Served-By */
-    parents_set_node_name(NULL);
+    parents_set_node_name(NULL, 8080);
     assert_null(parents_served_by().base);
     v = parents_via_entry();
-    assert_true(v.len > strlen("1.1  (edgehook)") && memcmp(v.base, "1.1 ", 4) == 0);
+    assert_true(v.len > strlen("1.1 :8080 (edgehook)") && memcmp(v.base, "1.1 ", 4) == 0);
+    assert_non_null(memmem(v.base, v.len, ":8080 (edgehook)", strlen(":8080 (edgehook)")));
+    parents_set_node_name(NULL, 0); /* HOST-PID */
+    v = parents_via_entry();
+    assert_null(memmem(v.base, v.len, ":", 1));
 }
 
 /* a parents_t with n parents named p0..p{n-1}, without health state (all up) */
