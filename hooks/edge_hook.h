@@ -266,7 +266,8 @@ typedef struct edge_host {
         other requests; the viewer waits for this call only), for work that takes long (decoding an image). 0 once moved, or
         EDGE_E_DENIED where the call cannot move (a generic or asynchronous invocation, already on its own thread; `edgehook
         invoke`; offload disabled): it goes on where it is. Every host function works as before after the move, but
-        host->thread_state is the starting worker's (which runs other calls meanwhile): read what you need of it before. */
+        host->thread_state is the starting worker's (which runs other calls meanwhile): read what you need of it before; and
+        strings returned before the move may be the caller's memory, which the move does not keep: get them again after it. */
     int (*offload)(edge_ctx_t *ctx);
 } edge_host_t;
 

@@ -426,8 +426,10 @@ static edge_action_t on_event(void *state, const edge_host_t *host, edge_ctx_t *
     int webp = 0;
     for (size_t n = 0; host->header_get(ctx, EDGE_MSG_REQUEST, "accept", 6, n, &accept) == EDGE_OK; ++n)
         webp |= ir_accepts_webp(accept.value.ptr, accept.value.len);
-    /* decoding takes milliseconds to seconds: not on the worker's event loop (EDGE_E_DENIED: already off it, or no offload) */
-    host->offload(ctx);
+    /* decoding takes milliseconds to seconds: not on the worker's event loop (EDGE_E_DENIED: already off it, or no offload).
+     * Strings read before the move may be the caller's memory: the body is read again after it */
+    if (host->offload(ctx) == EDGE_OK && host->get(ctx, EDGE_FIELD_ORIGIN_BODY, &body) != EDGE_OK)
+        return EDGE_CONTINUE;
     char err[400];
     int iw, ih;
     if (check_image(st, body.ptr, body.len, &iw, &ih, err, sizeof(err)) != 0)
