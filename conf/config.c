@@ -2340,11 +2340,13 @@ static int parse_root(ctx_t *c, conf_t *conf, yaml_node_t *root)
     conf->cache.stale_while_revalidate_ms = 0;
     conf->cache.stale_if_error_ms = -1; /* not given: CACHE_DEFAULT_STALE_IF_ERROR_MS (cache/policy.h), like CloudFront */
     if ((v = map_get(c, root, "cache")) != NULL) {
-        static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", "disk", NULL};
+        static const char *const ckeys[] = {"memory", "max_object_size", "stale_while_revalidate", "stale_if_error", "disk", "ranges", NULL};
+        static const char *const ranges[] = {"whole", "forward", NULL};
         if (expect_map(c, v, "cache") != 0 || check_keys(c, v, "cache", ckeys) != 0)
             return -1;
         if (opt_size(c, v, "cache", "memory", &at_least_1mb, &conf->cache.memory) != 0 ||
-            opt_size(c, v, "cache", "max_object_size", &positive, &conf->cache.max_object_size) != 0)
+            opt_size(c, v, "cache", "max_object_size", &positive, &conf->cache.max_object_size) != 0 ||
+            opt_enum(c, v, "cache", "ranges", ranges, "must be whole or forward", &conf->cache.ranges_forward) != 0)
             return -1;
         if (conf->cache.max_object_size > conf->cache.memory) /* 0 (not given) until the default below */
             return fail(c, map_get(c, v, "max_object_size"), "cache.max_object_size", "is larger than cache.memory");

@@ -319,6 +319,7 @@ typedef struct conf {
         int64_t stale_if_error_ms; /* -1: not given, CONF_DEFAULT_STALE_IF_ERROR_MS applies (cache/policy.h) */
         char *disk_path;    /* cache.disk.path: the disk tier's directory (NULL: no disk tier) */
         uint64_t disk_size; /* cache.disk.size */
+        int ranges_forward; /* cache.ranges: 0 whole (a Range miss fetches the whole object), 1 forward (cache/partial.h) */
     } cache;
     conf_hook_t *hooks;
     size_t num_hooks;

@@ -553,6 +553,7 @@ void conf_dump(const conf_t *conf, FILE *fp)
         duration(fp, (uint64_t)conf->cache.stale_if_error_ms);
     }
     fputc('\n', fp);
+    fprintf(fp, "  ranges: %s\n", conf->cache.ranges_forward ? "forward" : "whole");
     if (conf->cache.disk_path != NULL) {
         fputs("  disk:\n    path: ", fp);
         q(fp, conf->cache.disk_path);

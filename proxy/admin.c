@@ -282,6 +282,20 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
             "counter\nedgehook_cache_evictions_total %" PRIu64 "\n",
             st.evictions);
     }
+    if (handler_partial != NULL) {
+        cache_partial_stats_t ps;
+        cache_partial_stats(handler_partial, &ps);
+#define PARTIAL_METRIC(name, type, help, v) PUT("# HELP edgehook_cache_partial_" name " " help "\n# TYPE edgehook_cache_partial_" name " " type "\nedgehook_cache_partial_" name " %" PRIu64 "\n", (uint64_t)(v))
+        PARTIAL_METRIC("bytes", "gauge", "bytes held by stored parts of 206 responses (cache.ranges: forward)", ps.bytes);
+        PARTIAL_METRIC("capacity_bytes", "gauge", "the bound of the stored parts (cache.memory/8)", ps.capacity);
+        PARTIAL_METRIC("keys", "gauge", "keys with stored parts", ps.keys);
+        PARTIAL_METRIC("parts", "gauge", "stored parts (adjacent and overlapping ones are merged)", ps.parts);
+        PARTIAL_METRIC("hits_total", "counter", "range requests answered from stored parts", ps.hits);
+        PARTIAL_METRIC("stored_total", "counter", "206 responses stored as parts", ps.stored);
+        PARTIAL_METRIC("combined_total", "counter", "representations whose parts were combined into a stored whole response", ps.combined);
+        PARTIAL_METRIC("refused_total", "counter", "206 responses to forwarded ranges not stored (invalid or inconsistent Content-Range, body length, no strong ETag, not storable)", ps.refused);
+#undef PARTIAL_METRIC
+    }
     if (handler_disk != NULL) {
         cache_disk_stats_t ds;
         cache_disk_stats(handler_disk, &ds);
@@ -480,7 +494,8 @@ size_t admin_purge_tiers(cache_purge_kind_t kind, h2o_iovec_t arg, int soft)
     /* the disk first: a read from it in flight is a BUSY object in memory, which the memory purge then catches */
     size_t on_disk = cache_disk_purge(handler_disk, kind, arg, soft);
     size_t purged = handler_cache != NULL ? cache_mem_purge(handler_cache, kind, arg, soft) : 0;
-    return on_disk > purged ? on_disk : purged; /* an object is in both tiers (written through) or on disk only: count it once */
+    size_t parts = handler_partial != NULL ? cache_partial_purge(handler_partial, kind, arg) : 0; /* stored 206 parts (cache.ranges) */
+    return (on_disk > purged ? on_disk : purged) + parts; /* an object in both tiers (written through) or on disk only counts once */
 }
 
 /* control thread */

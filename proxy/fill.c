@@ -18,6 +18,7 @@
 
 static void fill_free(fill_t *f)
 {
+    free(f->part.body);
     if (f->disk_stream != NULL)
         cache_disk_stream_end(f->disk_stream, 0); /* not finished: nothing is indexed */
     cache_waiter_cancel(&f->producer);
@@ -258,6 +259,99 @@ static void start_disk_stream(fill_t *f, int status, const char *reason, const h
     cache_obj_release(head);
 }
 
+static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h);
+
+/* a 206 to a forwarded Range: passed through to its reader as it is, and kept as a part of the representation
+ * (cache/partial.h) when it may be: storable as its 200 would be (RFC 9111 §3.3), one valid Content-Range with a known length,
+ * a Content-Length (if any) that agrees, a strong ETag, no Vary, not larger than max_object_size */
+static void publish_part_head(fill_t *f, int status, const char *reason, const h2o_headers_t *resp, int64_t content_length)
+{
+    cache_decision_t d;
+    cache_vary_t vary;
+    const char *why = NULL;
+    ssize_t cr = h2o_find_header(resp, H2O_TOKEN_CONTENT_RANGE, -1), et = h2o_find_header(resp, H2O_TOKEN_ETAG, -1);
+    uint64_t first = 0, last = 0, complete = 0;
+
+    cache_policy_evaluate(&f->cache.policy, f->req.method, &f->req.headers, 200, resp, f->progress.request_time_ms,
+                          server_now_ms(), &d);
+    cache_vary_parse(&f->pool, resp, &vary);
+    if (!d.storable)
+        why = d.reason;
+    else if (cr == -1 || h2o_find_header(resp, H2O_TOKEN_CONTENT_RANGE, cr) != -1 ||
+             cache_partial_parse_content_range(resp->entries[cr].value.base, resp->entries[cr].value.len, &first, &last,
+                                               &complete) != 0)
+        why = "not one valid Content-Range with a known complete length";
+    else if (content_length >= 0 && (uint64_t)content_length != last - first + 1)
+        why = "Content-Length and Content-Range disagree";
+    else if (last - first + 1 > f->cache.max_object_size)
+        why = "the part is larger than cache.max_object_size";
+    else if (et == -1 || h2o_find_header(resp, H2O_TOKEN_ETAG, et) != -1 || !cache_partial_strong_etag(resp->entries[et].value))
+        why = "no strong ETag (parts combine only under one)";
+    else if (vary.count != 0 || h2o_find_header(resp, H2O_TOKEN_VARY, -1) != -1)
+        why = "Vary";
+    if (why == NULL) {
+        h2o_headers_t shared;
+        f->part.active = 1;
+        f->part.first = first;
+        f->part.last = last;
+        f->part.complete = complete;
+        f->part.etag = h2o_strdup(&f->pool, resp->entries[et].value.base, resp->entries[et].value.len);
+        f->part.decision = d;
+        f->part.num_tags = collect_tags(&f->pool, resp, &f->part.tags);
+        cache_policy_shareable_headers(&f->pool, resp, &shared);
+        memset(&f->part.headers, 0, sizeof(f->part.headers));
+        h2o_vector_reserve(&f->pool, &f->part.headers, shared.size);
+        for (size_t i = 0; i != shared.size; ++i) {
+            const h2o_iovec_t *n = shared.entries[i].name;
+            if (n == &H2O_TOKEN_CONTENT_RANGE->buf || n == &H2O_TOKEN_CONTENT_LENGTH->buf || needs_a_look(n, 1))
+                continue;
+            f->part.headers.entries[f->part.headers.size++] = shared.entries[i];
+        }
+        copy_headers(&f->pool, &f->part.headers); /* the origin client's head goes away before the body ends */
+        if ((f->part.body = malloc((size_t)(last - first + 1))) == NULL)
+            h2o_fatal("no memory");
+    } else {
+        log_debug("206 not stored as a part: %s (%.*s)", why, (int)f->obj->url_len, cache_obj_url(f->obj).base);
+        cache_partial_count_refused(f->cache.partial);
+    }
+    h2o_headers_t ordered;
+    size_t plain = order_for_delivery(&f->pool, resp, 0, &ordered);
+    cache_obj_set_head(f->obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
+    make_transient(f);
+}
+
+/* the part's body is whole: stored, and when the parts now cover the representation, their combination is */
+static void store_part(fill_t *f)
+{
+    cache_obj_t *obj = f->obj;
+    cache_partial_whole_t whole;
+    if (f->part.received != f->part.last - f->part.first + 1) {
+        log_debug("206 not stored as a part: %llu body bytes for a range of %llu", (unsigned long long)f->part.received,
+                  (unsigned long long)(f->part.last - f->part.first + 1));
+        cache_partial_count_refused(f->cache.partial);
+        return;
+    }
+    cache_partial_part_t p = {.hash = obj->hash,
+                              .key = cache_obj_key(obj),
+                              .etag = f->part.etag,
+                              .first = f->part.first,
+                              .last = f->part.last,
+                              .complete = f->part.complete,
+                              .headers = f->part.headers.entries,
+                              .num_headers = f->part.headers.size,
+                              .decision = &f->part.decision,
+                              .tags = f->part.tags,
+                              .num_tags = f->part.num_tags,
+                              .body = f->part.body,
+                              .epoch = f->cache.partial_epoch};
+    if (cache_partial_add(f->cache.partial, &p, &whole) == CACHE_PARTIAL_COMPLETE) {
+        if (cache_partial_whole_store(f->cache.mem, obj->hash, cache_obj_key(obj), cache_obj_url(obj), &whole,
+                                      f->cache.max_object_size) == 0)
+            log_debug("parts combined into a stored response (%.*s)", (int)obj->url_len, cache_obj_url(obj).base);
+        cache_partial_whole_free(&whole);
+    }
+}
+
 /*
  * Decides whether the response is stored, publishes its head and returns 1 when stored; 0: passed through to the reader that
  * started the fetch (followers fetch for themselves, and for a while requests for this key do not wait for each other).
@@ -273,6 +367,10 @@ static int publish_head(fill_t *f, int status, const char *reason, const h2o_hea
 
     h2o_headers_t ordered;
     size_t plain;
+    if (f->cache.partial != NULL && status == 206) {
+        publish_part_head(f, status, reason, resp, content_length);
+        return 0;
+    }
     if (f->cache.mem == NULL) {
         plain = order_for_delivery(&f->pool, resp, 0, &ordered);
         cache_obj_set_head(obj, status, reason, ordered.entries, ordered.size, plain, content_length, 1);
@@ -779,6 +877,12 @@ static void on_origin_body(origin_req_t *oreq, const char *data, size_t len)
 static int take_body(fill_t *f, const char *data, size_t len)
 {
     cache_obj_append(f->obj, data, len);
+    if (f->part.active) {
+        uint64_t want = f->part.last - f->part.first + 1;
+        if (f->part.received + len <= want)
+            memcpy(f->part.body + f->part.received, data, len);
+        f->part.received += len; /* more than the range: not stored (store_part) */
+    }
     if (f->disk_stream != NULL)
         cache_disk_stream_write(f->disk_stream, data, len);
     if (f->progress.stored && cache_mem_charge(f->cache.mem, f->obj, f->cache.max_object_size) != 0) {
@@ -818,6 +922,8 @@ static void finish(fill_t *f, int status, const char *err)
     }
     if (err == NULL) {
         cache_obj_complete(f->obj);
+        if (f->part.active)
+            store_part(f);
         if (f->progress.stored) {
             cache_mem_complete(f->cache.mem, f->obj);
             cache_disk_store(handler_disk, f->obj); /* written through: the disk tier has what memory has */
@@ -944,6 +1050,8 @@ static void fill_go(fill_t *f)
         ssize_t i;
         while ((i = h2o_find_header(&headers, H2O_TOKEN_RANGE, -1)) != -1)
             h2o_delete_header(&headers, i);
+        if (f->cache.partial != NULL) /* cache.ranges forward: the client's Range goes on (its 206 may be stored as a part) */
+            h2o_add_header(&f->pool, &headers, H2O_TOKEN_RANGE, NULL, f->cache.range.base, f->cache.range.len);
         if (f->cache.stale != NULL) {
             h2o_headers_t stored = cache_obj_headers_pool(f->cache.stale, &f->pool);
             if (cache_policy_add_conditionals(&f->pool, &stored, &headers) != 0)
@@ -981,6 +1089,8 @@ void fill_start(origin_t *origin, const fill_request_t *req, cache_obj_t *obj, c
     cache_obj_addref(obj);
     if (cache != NULL) {
         f->cache = *cache;
+        if (f->cache.partial != NULL)
+            f->cache.range = h2o_strdup(&f->pool, cache->range.base, cache->range.len);
         if (f->cache.stale != NULL)
             cache_obj_addref(f->cache.stale);
     }

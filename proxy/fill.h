@@ -8,6 +8,7 @@
 #include "cache/disk.h"
 #include "cache/memory.h"
 #include "cache/object.h"
+#include "cache/partial.h"
 #include "cache/policy.h"
 #include "proxy/origin.h"
 #include "proxy/parents.h"
@@ -38,6 +39,10 @@ typedef struct fill_cache {
     uint64_t max_object_size;
     cache_obj_t *stale; /* revalidate this stored response (conditional request); borrowed, the fill takes a reference */
     int insert;         /* the object is not in the index yet (a miss that did not collapse): insert it when storable */
+    cache_partial_t *partial; /* cache.ranges forward: the request's Range goes to the origin, and a 206 is stored as a part
+                                 there (cache/partial.h); NULL: a fill asks for the whole */
+    uint64_t partial_epoch;   /* cache_partial_epoch() when the request looked up */
+    h2o_iovec_t range;        /* with partial: the client's Range value (copied) */
 } fill_cache_t;
 
 /** the hooks a fill runs (origin-request before it fetches, origin-response on the head); the fill holds references */
@@ -109,6 +114,19 @@ typedef struct fill {
         size_t num, next; /* parents in order, and the position of the one tried now */
         unsigned char order[PARENTS_MAX];
     } tier;
+
+    /** a 206 to a forwarded Range (cache.ranges forward) that is to be stored as a part, once its body is whole */
+    struct fill_part {
+        int active;
+        uint64_t first, last, complete;
+        h2o_iovec_t etag;
+        h2o_headers_t headers; /* what the part keeps of the head (in the pool) */
+        cache_decision_t decision;
+        h2o_iovec_t *tags;
+        size_t num_tags;
+        char *body; /* malloc'd, last - first + 1 bytes */
+        uint64_t received;
+    } part;
 
     /** how the response is going */
     struct fill_progress {

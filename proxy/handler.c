@@ -41,6 +41,7 @@
 
 cache_mem_t *handler_cache;
 cache_disk_t *handler_disk;
+cache_partial_t *handler_partial;
 static uint32_t process_tag;
 
 static void on_txn_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
@@ -792,6 +793,27 @@ static req_step_t step_viewer_request_done(void *arg)
     }
 }
 
+/* cache.ranges forward: the Range value of a GET that may be answered from stored parts or forwarded (one Range field with one
+ * valid byte range, no conditionals: those are answered from whole objects), else base NULL */
+static h2o_iovec_t forwarded_range(edge_txn_t *txn)
+{
+    h2o_req_t *req = txn->req;
+    uint64_t start, end;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1);
+    if (i == -1 || txn->viewer.head_only || txn->errpage.page != NULL ||
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_find_header(&req->headers, H2O_TOKEN_RANGE, i) != -1 || h2o_find_header(&req->headers, H2O_TOKEN_IF_RANGE, -1) != -1 ||
+        h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1) != -1 ||
+        h2o_find_header(&req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, -1) != -1 ||
+        h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1) != -1 ||
+        h2o_find_header(&req->headers, H2O_TOKEN_IF_UNMODIFIED_SINCE, -1) != -1)
+        return h2o_iovec_init(NULL, 0);
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (cache_policy_parse_range(v.base, v.len, UINT64_MAX, &start, &end) != CACHE_RANGE_PARTIAL)
+        return h2o_iovec_init(NULL, 0);
+    return v;
+}
+
 /* the cache: a hit, a stale object (served while revalidating, or revalidated first), a miss, or a pass */
 static req_step_t step_lookup(void *arg)
 {
@@ -834,6 +856,25 @@ static req_step_t step_lookup(void *arg)
             cache_disk_load(handler_disk, obj);
         else
             metrics_count(METRIC_CACHE_COLLAPSED, 1);
+        return REQ_DELIVER;
+    }
+    h2o_iovec_t range;
+    if (lk.found == NULL && !busy && handler_partial != NULL && (range = forwarded_range(txn)).base != NULL) {
+        /* cache.ranges forward: from the stored parts when one holds the range, else the Range goes to the origin (its 206 may
+         * be stored as a part, its 200 is stored as usual; cache/partial.h) */
+        cache_obj_t *part = cache_partial_lookup(handler_partial, txn->lookup.hash, txn->lookup.key, range, now);
+        txn->fetch.origin_name = txn->behavior->origin->name;
+        if (part != NULL) {
+            read_object(txn, part, EDGE_CACHE_HIT, 0);
+            return REQ_DELIVER;
+        }
+        fill_cache_t fc;
+        read_object(txn, cache_obj_new(txn->lookup.hash, txn->lookup.key, txn->lookup.url), EDGE_CACHE_MISS, 1);
+        fill_cache_of(txn, &fc, NULL, 1);
+        fc.partial = handler_partial;
+        fc.partial_epoch = cache_partial_epoch(handler_partial);
+        fc.range = range;
+        start_fill(txn, txn->out.obj, &fc, 1);
         return REQ_DELIVER;
     }
     if (lk.found == NULL)
@@ -1448,6 +1489,8 @@ static void invalidate_after_unsafe(edge_txn_t *txn)
         edge_behavior_t *b = gen_match(txn->gen, uris[i].base, uris[i].len);
         h2o_iovec_t url = cache_key_url(&req->pool, b != NULL ? &b->conf->cache : NULL, uris[i]);
         cache_mem_purge(handler_cache, CACHE_PURGE_URL, url, 0);
+        if (handler_partial != NULL)
+            cache_partial_purge(handler_partial, CACHE_PURGE_URL, url);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <h2o.h>
 #include "cache/memory.h"
 #include "cache/disk.h"
+#include "cache/partial.h"
 #include "cache/object.h"
 #include "proxy/gen.h"
 #include "proxy/hookcall.h"
@@ -131,5 +132,7 @@ h2o_iovec_t handler_client_ip(edge_txn_t *txn);
 extern cache_mem_t *handler_cache;
 /** the disk tier (cache/disk.h), NULL without cache.disk */
 extern cache_disk_t *handler_disk;
+/** the stored parts of 206 responses (cache.ranges: forward at start; NULL otherwise), cache/partial.h */
+extern cache_partial_t *handler_partial;
 
 #endif

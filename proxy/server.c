@@ -1091,7 +1091,13 @@ int server_run(conf_t *conf)
     server.num_store_loops = conf->store.enabled ? conf->store.io_threads : 0;
     metrics_init(server.num_workers, server.num_store_loops);
     cache_key_hash_seed(); /* the cache index's keyed hash: a missing random source stops the start, not a request */
-    handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
+    if (conf->cache.ranges_forward) {
+        /* stored parts of 206 responses (cache/partial.h): an eighth of cache.memory, taken from the memory tier's share */
+        handler_partial = cache_partial_new(conf->cache.memory / 8, conf->cache.max_object_size);
+        handler_cache = cache_mem_new(conf->cache.memory - conf->cache.memory / 8, CACHE_EVICT_S3FIFO);
+    } else {
+        handler_cache = cache_mem_new(conf->cache.memory, CACHE_EVICT_S3FIFO);
+    }
     if (conf->cache.disk_path != NULL) {
         cache_disk_stats_t ds;
         if ((handler_disk = cache_disk_open(conf->cache.disk_path, conf->cache.disk_size, handler_cache, conf->cache.max_object_size,
@@ -1190,6 +1196,8 @@ int server_run(conf_t *conf)
     cache_disk_close(handler_disk); /* the writes still queued first */
     handler_disk = NULL;
     fleet_close();
+    cache_partial_free(handler_partial);
+    handler_partial = NULL;
     lambda_async_close(); /* after the jobs: an Event invoke posted before the stop is queued */
     kvapi_close();
     if (atomic_fetch_sub(&running_ref->refcnt, 1) == 1) {
