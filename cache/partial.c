@@ -293,7 +293,10 @@ cache_partial_result_t cache_partial_add(cache_partial_t *p, const cache_partial
 {
     cache_partial_result_t r = add(p, part, whole);
     pthread_mutex_lock(&p->mutex);
-    ++(r == CACHE_PARTIAL_REFUSED ? p->refused : p->stored);
+    if (r == CACHE_PARTIAL_REFUSED)
+        ++p->refused;
+    else
+        ++p->stored;
     if (r == CACHE_PARTIAL_COMPLETE)
         ++p->combined;
     pthread_mutex_unlock(&p->mutex);

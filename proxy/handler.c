@@ -661,6 +661,9 @@ static void fill_cache_of(edge_txn_t *txn, fill_cache_t *fc, cache_obj_t *stale,
     fc->max_object_size = txn->gen->conf->cache.max_object_size;
     fc->stale = stale;
     fc->insert = insert;
+    fc->partial = NULL;
+    fc->partial_epoch = 0;
+    fc->range = h2o_iovec_init(NULL, 0);
 }
 
 /* starts the fetch that fills obj (proxy/fill.c runs the origin-request and origin-response hooks) */
