@@ -236,7 +236,8 @@ static char *dup_bytes(const char *s, size_t n)
     return d;
 }
 
-/* merges [first, last] into e's parts; -1 when its bytes differ from stored ones where they overlap, or too many parts */
+/* merges [first, last] into e's parts; -1 when its bytes differ from stored ones where they overlap, -2 for a part that would be
+ * one too many */
 static int merge(entry_t *e, uint64_t first, uint64_t last, const char *body)
 {
     size_t lo = 0, hi; /* parts [lo, hi) touch the new one (overlap or adjacent) */
@@ -249,7 +250,7 @@ static int merge(entry_t *e, uint64_t first, uint64_t last, const char *body)
             return -1; /* the same strong validator, other bytes: the origin is not consistent */
     }
     if (lo == hi && e->num_parts == CACHE_PARTIAL_MAX_PARTS)
-        return -1;
+        return -2; /* too many: the stored ones stay */
     uint64_t nf = first, nl = last;
     if (lo != hi) {
         if (e->parts[lo].first < nf)
@@ -342,8 +343,10 @@ static cache_partial_result_t add(cache_partial_t *p, const cache_partial_part_t
         h2o_linklist_insert(&p->lru, &e->lru);
     }
     size_t before = e->num_parts;
-    if (merge(e, part->first, part->last, part->body) != 0) {
-        drop_entry(p, e);
+    int merged = merge(e, part->first, part->last, part->body);
+    if (merged != 0) {
+        if (merged == -1)
+            drop_entry(p, e);
         pthread_mutex_unlock(&p->mutex);
         return CACHE_PARTIAL_REFUSED;
     }
