@@ -307,7 +307,8 @@ static const uint8_t *read_str(reader_t *r, size_t len)
 static int is_tchar(uint8_t c)
 {
     /* RFC 9110 token characters */
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static int same_but_case(const uint8_t *orig, const char *name, size_t len)
@@ -322,10 +323,10 @@ static int same_but_case(const uint8_t *orig, const char *name, size_t len)
     return 1;
 }
 
-#define FAIL(msg)                                                                                                                \
-    do {                                                                                                                         \
-        *err = (msg);                                                                                                            \
-        return -1;                                                                                                               \
+#define FAIL(msg)                                                                                                                  \
+    do {                                                                                                                           \
+        *err = (msg);                                                                                                              \
+        return -1;                                                                                                                 \
     } while (0)
 
 int cache_head_check(const void *blob, size_t len, const char **err)

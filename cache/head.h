@@ -4,8 +4,8 @@
  *
  * Format (all integers unsigned LEB128 varints, "V"):
  *
- *     FORMAT(1 byte, CACHE_HEAD_FORMAT)  TOKENS(1 byte, cache_head_tokens_id())  V status  V reason_len  reason NUL
- *     V num_headers  V num_plain  { field }*num_headers
+ *     FORMAT(1 byte, CACHE_HEAD_FORMAT)  TOKENS(1 byte, cache_head_tokens_id())  V status (2 bytes)
+ *     V reason_len  reason NUL  V num_headers  V num_plain (as many bytes as num_headers)  { field }*num_headers
  *
  *     field := KIND [...] V value_len value NUL
  *       KIND 0x80|t    name: h2o token t (index in h2o__tokens), orig_name its usual spelling ("Content-Type")

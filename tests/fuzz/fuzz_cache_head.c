@@ -53,7 +53,8 @@ static h2o_header_t *decode_checked(const char *blob, size_t len, h2o_mem_pool_t
         FUZZ_CHECK(h->value.base >= blob && h->value.base + h->value.len < blob + len, "value %zu outside the blob", i);
         FUZZ_CHECK(h->value.base[h->value.len] == '\0', "value %zu not terminated", i);
         for (size_t k = 0; k != h->value.len; ++k)
-            FUZZ_CHECK(h->value.base[k] != '\r' && h->value.base[k] != '\n' && h->value.base[k] != '\0', "value %zu: a CR, LF or NUL", i);
+            FUZZ_CHECK(h->value.base[k] != '\r' && h->value.base[k] != '\n' && h->value.base[k] != '\0',
+                       "value %zu: a CR, LF or NUL", i);
         FUZZ_CHECK(h->name->len != 0, "empty name");
         if (!h2o_iovec_is_token(h->name)) {
             FUZZ_CHECK(h->name->base >= blob && h->name->base + h->name->len < blob + len, "name %zu outside the blob", i);
@@ -118,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         fuzz_part_t parts[2 + 2 * MAX_FIELDS];
         fuzz_split(data + 1, size - 1, '\0', parts, sizeof(parts) / sizeof(parts[0]));
-        int status = parts[0].len >= 2 ? 100 + (((unsigned char)parts[0].base[0] << 8 | (unsigned char)parts[0].base[1]) % 900) : 200;
+        int status =
+            parts[0].len >= 2 ? 100 + (((unsigned char)parts[0].base[0] << 8 | (unsigned char)parts[0].base[1]) % 900) : 200;
         char *reason = h2o_mem_alloc_pool(&pool, parts[1].len + 1);
         for (size_t k = 0; k != parts[1].len; ++k) {
             unsigned char c = (unsigned char)parts[1].base[k];

@@ -75,7 +75,7 @@ static void test_round_trip_kinds(void **state)
     h2o_header_t h[] = {
         tok(H2O_TOKEN_CONTENT_TYPE, "Content-Type", "text/html"), /* the usual spelling: one byte */
         tok(H2O_TOKEN_CACHE_CONTROL, NULL, "max-age=60"),         /* a token without orig_name */
-        tok(H2O_TOKEN_ETAG, "ETAG", "\"abc\""),                    /* an unusual spelling kept as it was */
+        tok(H2O_TOKEN_ETAG, "ETAG", "\"abc\""),                   /* an unusual spelling kept as it was */
         {&name_x_custom, NULL, h2o_iovec_init(H2O_STRLIT("1"))},  /* other names, with and without orig_name */
         {&name_x_other, "X-OTHER", h2o_iovec_init(H2O_STRLIT("two words"))},
         tok(H2O_TOKEN_SET_COOKIE, "Set-Cookie", ""), /* an empty value */
@@ -87,7 +87,8 @@ static void test_round_trip_kinds(void **state)
     free(round_trip(599, "", h, n, 99, &len)); /* num_plain is clamped */
     free(round_trip(100, "Continue", NULL, 0, 0, &len));
     /* the usual spelling takes a byte, the value its bytes, a length and a NUL: smaller than the names and values */
-    h2o_header_t small[] = {tok(H2O_TOKEN_CONTENT_TYPE, "Content-Type", "text/plain"), tok(H2O_TOKEN_CONTENT_LENGTH, "Content-Length", "1024")};
+    h2o_header_t small[] = {tok(H2O_TOKEN_CONTENT_TYPE, "Content-Type", "text/plain"),
+                            tok(H2O_TOKEN_CONTENT_LENGTH, "Content-Length", "1024")};
     char *b = round_trip(200, "OK", small, 2, 2, &len);
     assert_int_equal(len, 2 + 2 + 1 + 3 + 1 + 1 + (1 + 1 + 10 + 1) + (1 + 1 + 4 + 1));
     free(b);
@@ -99,7 +100,8 @@ static void test_hostile_sizes(void **state)
     size_t n = CACHE_HEAD_MAX_HEADERS + 10, len;
     h2o_header_t *h = malloc(sizeof(*h) * n);
     for (size_t i = 0; i != n; ++i)
-        h[i] = i % 2 ? tok(H2O_TOKEN_VARY, "Vary", i % 3 ? "" : "accept") : (h2o_header_t){&name_x_custom, "X-Custom", h2o_iovec_init("v", 1)};
+        h[i] = i % 2 ? tok(H2O_TOKEN_VARY, "Vary", i % 3 ? "" : "accept")
+                     : (h2o_header_t){&name_x_custom, "X-Custom", h2o_iovec_init("v", 1)};
     free(round_trip(200, "OK", h, 300, 150, &len));
     size_t size = cache_head_size("OK", h, n);
     char *blob = malloc(size);
@@ -133,8 +135,10 @@ static void test_hostile_sizes(void **state)
 static char *sample(size_t *len)
 {
     h2o_header_t h[] = {
-        tok(H2O_TOKEN_CONTENT_TYPE, "Content-Type", "text/html"), tok(H2O_TOKEN_CACHE_CONTROL, NULL, "max-age=60"),
-        tok(H2O_TOKEN_ETAG, "ETAG", "\"abc\""), {&name_x_custom, NULL, h2o_iovec_init(H2O_STRLIT("1"))},
+        tok(H2O_TOKEN_CONTENT_TYPE, "Content-Type", "text/html"),
+        tok(H2O_TOKEN_CACHE_CONTROL, NULL, "max-age=60"),
+        tok(H2O_TOKEN_ETAG, "ETAG", "\"abc\""),
+        {&name_x_custom, NULL, h2o_iovec_init(H2O_STRLIT("1"))},
         {&name_x_other, "X-Other", h2o_iovec_init(H2O_STRLIT("v"))},
     };
     return round_trip(200, "OK", h, 5, 2, len);
@@ -193,7 +197,8 @@ static void test_check_refuses(void **state)
     memcpy(copy, huge_count, sizeof(huge_count));
     copy[1] = (char)cache_head_tokens_id();
     expect_refused(copy, sizeof(huge_count), "a header count of 2^28");
-    static const char long_varint[] = {CACHE_HEAD_FORMAT, 0, (char)0xc8, 0x01, (char)0x80, (char)0x80, (char)0x80, (char)0x80, 0x01};
+    static const char long_varint[] = {CACHE_HEAD_FORMAT, 0,          (char)0xc8, 0x01, (char)0x80,
+                                       (char)0x80,        (char)0x80, (char)0x80, 0x01};
     memcpy(copy, long_varint, sizeof(long_varint));
     copy[1] = (char)cache_head_tokens_id();
     expect_refused(copy, sizeof(long_varint), "a 5-byte varint");
@@ -218,7 +223,9 @@ static void test_check_refuses_bad_fields(void **state)
         {"an uppercase name", 15, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 3, 2, 'X', 'y', 0, 0, 0}},
         {"a name with a colon", 15, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 3, 2, 'x', ':', 0, 0, 0}},
         {"an empty name", 12, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 3, 0, 0, 0}},
-        {"an orig_name that is another name", 18, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 4, 2, 'x', 'y', 0, 'X', 'Z', 0, 0}},
+        {"an orig_name that is another name",
+         18,
+         {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 4, 2, 'x', 'y', 0, 'X', 'Z', 0, 0}},
         {"an unknown kind", 10, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 0, 0, 1, 0, 7, 0}},
         {"a status of 99", 6, {CACHE_HEAD_FORMAT, id, 0x63, 0x00, 0, 0}},
         {"a CR in the reason", 9, {CACHE_HEAD_FORMAT, id, 0xc8, 0x01, 1, '\r', 0, 0, 0}},
@@ -308,8 +315,14 @@ static void test_object_pass_and_unknown_length(void **state)
 static void test_object_packed_fields(void **state)
 {
     /* freshness durations: exact milliseconds below 2^31, whole seconds above, nothing negative */
-    static const int64_t exact[] = {0, 1, 999, 60000, (INT64_C(1) << 31) - 1, (INT64_C(1) << 31) / 1000 * 1000 + 1000,
-                                    INT64_C(31536000000), INT64_C(315360000000)};
+    static const int64_t exact[] = {0,
+                                    1,
+                                    999,
+                                    60000,
+                                    (INT64_C(1) << 31) - 1,
+                                    (INT64_C(1) << 31) / 1000 * 1000 + 1000,
+                                    INT64_C(31536000000),
+                                    INT64_C(315360000000)};
     for (size_t i = 0; i != sizeof(exact) / sizeof(exact[0]); ++i)
         assert_int_equal(cache_fresh_unpack(cache_fresh_pack(exact[i])), exact[i]);
     assert_int_equal(cache_fresh_unpack(cache_fresh_pack(INT64_C(300000000123))), INT64_C(300000000000));
