@@ -810,6 +810,34 @@ class Bench:
             for s in servers.values():
                 s.stop()
 
+    # -- the disk tier: hits from disk against nginx proxy_cache on disk, restart with N objects on disk ---------------------
+    def disk_tier(self):
+        """bench/disk_hits.py (1 KB and 1 MB hits from disk vs nginx proxy_cache on disk), bench/disk_bench.c (index load at
+        --objects objects of 1 KB) and bench/disk_restart.py (process start to the first disk hit); their lines go to the
+        report's notes"""
+        a = self.a
+        d = os.path.join(self.work, "disk-tier")
+
+        def run(label, argv):
+            log("disk tier: " + " ".join(argv))
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            lines = [l for l in p.stdout.splitlines() if l.strip() and (p.returncode != 0 or "req/s" in l or l.startswith(
+                ("run ", "filled", "load average")))]
+            for l in lines[-12:]:
+                self.notes.append("%s: %s" % (label, " ".join(l.split())))
+        try:
+            run("Disk tier hits (bench/disk_hits.py, 1 worker each)", ["/usr/bin/python3", os.path.join(HERE, "disk_hits.py"),
+                                                                       a.binary, str(a.duration)])
+            subprocess.run(["cmake", "--build", a.build, "--target", "disk_bench"], check=True, stdout=subprocess.DEVNULL)
+            run("Disk tier index at %d objects (bench/disk_bench.c)" % a.objects,
+                [os.path.join(a.build, "disk_bench"), d, str(a.objects), "1024"])
+            run("Disk tier restart at %d objects (bench/disk_restart.py)" % a.objects,
+                ["/usr/bin/python3", os.path.join(HERE, "disk_restart.py"), a.binary, d, str(a.objects), "3"])
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.notes.append("Disk tier: not measured (%s)" % e)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     # -- tiered caching: the miss latency of edge -> parent -> origin --------------------------------------------------
 
     def tier_miss(self):
@@ -1297,6 +1325,8 @@ def main():
     ap.add_argument("--no-miss", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-tier", action="store_true", help="skip the 3-node tier miss latency")
+    ap.add_argument("--no-disk", action="store_true", help="skip the disk tier (hits from disk vs nginx, restart with "
+                    "--objects objects on disk)")
     ap.add_argument("--tier-only", action="store_true", help="only the 3-node tier miss latency")
     ap.add_argument("--no-hits", action="store_true")
     ap.add_argument("--miss-connections", type=int, default=1)
@@ -1323,9 +1353,9 @@ def main():
     a.hook_rounds = a.hook_rounds if a.hook_rounds is not None else (3 if a.quick else 10)
     a.objects = a.objects or (100000 if a.quick else 1000000)
     if a.memory_only:
-        a.no_hits = a.no_miss = a.no_tier = True
+        a.no_hits = a.no_miss = a.no_tier = a.no_disk = True
     if a.tier_only:
-        a.no_hits = a.no_miss = a.no_memory = True
+        a.no_hits = a.no_miss = a.no_memory = a.no_disk = True
     a.configs = a.configs.split(",")
     a.sizes = a.sizes.split(",")
     a.build = os.path.abspath(a.build)
@@ -1364,6 +1394,8 @@ def main():
             b.miss_path()
         if not a.no_tier:
             b.tier_miss()
+        if not a.no_disk:
+            b.disk_tier()
         if not a.no_memory:
             b.memory()
         if a.profile:
