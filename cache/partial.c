@@ -308,7 +308,9 @@ static cache_partial_result_t add(cache_partial_t *p, const cache_partial_part_t
 {
     cache_partial_result_t res = CACHE_PARTIAL_STORED;
     uint64_t len = part->last - part->first + 1;
-    if (part->first > part->last || part->last >= part->complete || !cache_partial_strong_etag(part->etag) ||
+    /* without a strong validator a part is kept alone: it answers ranges inside it (§3.3) but combines with nothing (§3.4) */
+    h2o_iovec_t etag = cache_partial_strong_etag(part->etag) ? part->etag : h2o_iovec_init("", 0);
+    if (part->first > part->last || part->last >= part->complete ||
         len + ENTRY_OVERHEAD + part->key.len > p->capacity / 2)
         return CACHE_PARTIAL_REFUSED;
     pthread_mutex_lock(&p->mutex);
@@ -318,8 +320,8 @@ static cache_partial_result_t add(cache_partial_t *p, const cache_partial_part_t
         return CACHE_PARTIAL_REFUSED;
     }
     entry_t **slot = slot_of(p, part->hash, part->key), *e = *slot;
-    if (e != NULL && (e->complete != part->complete || e->etag_len != part->etag.len ||
-                      memcmp(e->etag, part->etag.base, part->etag.len) != 0)) {
+    if (e != NULL && (e->complete != part->complete || e->etag_len == 0 || etag.len == 0 || e->etag_len != etag.len ||
+                      memcmp(e->etag, etag.base, etag.len) != 0)) {
         /* another representation (§3.4: only the same strong validator combines): the newest one's parts are kept */
         drop(p, slot);
         e = NULL;
@@ -331,8 +333,8 @@ static cache_partial_result_t add(cache_partial_t *p, const cache_partial_part_t
         e->key = dup_bytes(part->key.base, part->key.len);
         e->key_len = part->key.len;
         e->url = cache_key_url_of(h2o_iovec_init(e->key, e->key_len));
-        e->etag = dup_bytes(part->etag.base, part->etag.len);
-        e->etag_len = part->etag.len;
+        e->etag = dup_bytes(etag.base, etag.len);
+        e->etag_len = etag.len;
         e->complete = part->complete;
         e->hash_next = p->buckets[e->hash & (p->num_buckets - 1)];
         p->buckets[e->hash & (p->num_buckets - 1)] = e;

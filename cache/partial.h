@@ -1,8 +1,9 @@
 /* cache/partial.h - stored parts of responses (206 Partial Content, RFC 9111 §3.3, §3.4).
  *
  * With `cache.ranges: forward`, a Range request that misses goes to the origin with its Range; a storable 206 with a single
- * valid Content-Range and a strong ETag is kept here as a part of the representation (key: the cache key; the parts of one
- * key are combined only while they carry the same strong ETag and complete length). Later Range requests that fall inside a
+ * valid Content-Range is kept here as a part of the representation (key: the cache key; the parts of one key are combined
+ * only while they carry the same strong ETag and complete length; a part without a strong ETag is kept alone, replacing
+ * the key's parts, and combines with nothing). Later Range requests that fall inside a
  * stored, fresh part are answered from it (206 with its own Content-Range). Parts that come to cover the whole representation
  * are combined into a complete 200 response, which the caller stores in the memory cache (cache/memory.h), and the parts go.
  *
@@ -40,7 +41,7 @@ void cache_partial_free(cache_partial_t *p);
 typedef struct cache_partial_part {
     uint64_t hash;
     h2o_iovec_t key;
-    h2o_iovec_t etag; /* the response's strong ETag */
+    h2o_iovec_t etag; /* the response's ETag (len 0: none); only a strong one lets parts combine */
     uint64_t first, last, complete;
     const h2o_header_t *headers; /* the shareable headers of the 206 (Content-Range, Content-Length, Date, Age are left out) */
     size_t num_headers;
@@ -54,8 +55,9 @@ typedef struct cache_partial_part {
 typedef enum cache_partial_result {
     CACHE_PARTIAL_STORED = 0, /* kept (merged with the key's parts of the same validator) */
     CACHE_PARTIAL_COMPLETE,   /* the parts now cover the representation: *whole is the complete response, the parts are gone */
-    CACHE_PARTIAL_REFUSED,    /* not kept: too big, too many parts, or bytes that differ from stored ones under the same ETag
-                                 (then the key's parts are dropped too) */
+    CACHE_PARTIAL_REFUSED,    /* not kept: outside its complete length, too big, too many parts, a purge since its fetch
+                                 began, or bytes that differ from stored ones under the same ETag (then the key's parts are
+                                 dropped too) */
 } cache_partial_result_t;
 
 /** a combined response: cache_partial_whole_build() makes the object, cache_partial_whole_free() frees what is left */

@@ -263,7 +263,8 @@ static void copy_headers(h2o_mem_pool_t *pool, h2o_headers_t *h);
 
 /* a 206 to a forwarded Range: passed through to its reader as it is, and kept as a part of the representation
  * (cache/partial.h) when it may be: storable as its 200 would be (RFC 9111 §3.3), one valid Content-Range with a known length,
- * a Content-Length (if any) that agrees, a strong ETag, no Vary, not larger than max_object_size */
+ * a Content-Length (if any) that agrees, at most one ETag (parts combine only under one strong ETag), no Vary, not larger than
+ * max_object_size */
 static void publish_part_head(fill_t *f, int status, const char *reason, const h2o_headers_t *resp, int64_t content_length)
 {
     cache_decision_t d;
@@ -285,8 +286,8 @@ static void publish_part_head(fill_t *f, int status, const char *reason, const h
         why = "Content-Length and Content-Range disagree";
     else if (last - first + 1 > f->cache.max_object_size)
         why = "the part is larger than cache.max_object_size";
-    else if (et == -1 || h2o_find_header(resp, H2O_TOKEN_ETAG, et) != -1 || !cache_partial_strong_etag(resp->entries[et].value))
-        why = "no strong ETag (parts combine only under one)";
+    else if (et != -1 && h2o_find_header(resp, H2O_TOKEN_ETAG, et) != -1)
+        why = "several ETag fields";
     else if (vary.count != 0 || h2o_find_header(resp, H2O_TOKEN_VARY, -1) != -1)
         why = "Vary";
     if (why == NULL) {
@@ -295,7 +296,8 @@ static void publish_part_head(fill_t *f, int status, const char *reason, const h
         f->part.first = first;
         f->part.last = last;
         f->part.complete = complete;
-        f->part.etag = h2o_strdup(&f->pool, resp->entries[et].value.base, resp->entries[et].value.len);
+        /* no ETag, or a weak one: kept alone, combined with nothing (cache/partial.h) */
+        f->part.etag = et != -1 ? h2o_strdup(&f->pool, resp->entries[et].value.base, resp->entries[et].value.len) : h2o_iovec_init("", 0);
         f->part.decision = d;
         f->part.num_tags = collect_tags(&f->pool, resp, &f->part.tags);
         cache_policy_shareable_headers(&f->pool, resp, &shared);

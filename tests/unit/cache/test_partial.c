@@ -226,9 +226,21 @@ static void test_validators(void **state)
     cache_partial_stats(p, &st);
     assert_int_equal(st.keys, 0);
     assert_int_equal(st.bytes, 0);
-    /* weak or no ETag, ranges outside the representation */
-    assert_int_equal(add(p, "/v", "W/\"e2\"", 0, 9, content, 0, NULL), CACHE_PARTIAL_REFUSED);
-    assert_int_equal(add(p, "/v", "", 0, 9, content, 0, NULL), CACHE_PARTIAL_REFUSED);
+    /* weak or no ETag: kept alone (a range inside it is served), combined with nothing, replaced by the next part */
+    assert_int_equal(add(p, "/v", "W/\"e2\"", 0, 9, content, 0, NULL), CACHE_PARTIAL_STORED);
+    assert_true(served(p, "/v", "bytes=0-9", 0, 9, content));
+    assert_int_equal(add(p, "/v", "W/\"e2\"", 10, 19, content, 0, NULL), CACHE_PARTIAL_STORED);
+    assert_false(served(p, "/v", "bytes=0-9", 0, 9, content));
+    assert_false(served(p, "/v", "bytes=5-15", 5, 15, content));
+    assert_int_equal(add(p, "/v", "", 0, 9, content, 0, NULL), CACHE_PARTIAL_STORED);
+    assert_false(served(p, "/v", "bytes=10-19", 10, 19, content));
+    assert_int_equal(add(p, "/v", "", 10, LEN - 1, content, 0, NULL), CACHE_PARTIAL_STORED); /* not combined with 0-9 */
+    cache_partial_stats(p, &st);
+    assert_int_equal(st.combined, 0);
+    assert_int_equal(st.parts, 1);
+    /* a no-validator 206 that covers the whole representation is a complete response */
+    assert_int_equal(add(p, "/v", "", 0, LEN - 1, content, 0, NULL), CACHE_PARTIAL_COMPLETE);
+    /* ranges outside the representation */
     assert_int_equal(add(p, "/v", "\"e\"", 9, 8, content, 0, NULL), CACHE_PARTIAL_REFUSED);
     assert_int_equal(add(p, "/v", "\"e\"", 0, LEN, content, 0, NULL), CACHE_PARTIAL_REFUSED);
     cache_partial_free(p);
