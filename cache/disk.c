@@ -1639,7 +1639,7 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
             seg_t *s = last_seg != NULL && last_seg->id == id ? last_seg : seg_of_id_locked(d, id);
             cur_t c = {p + JNL_FIXED, p + JNL_FIXED + extra_len, 0};
             int64_t expires = (int64_t)cur_u64(&c);
-            if (s != NULL && !c.bad && extra_len >= 8 && off + len <= s->size && expires > now) {
+            if (s != NULL && !c.bad && extra_len >= 8 && off <= s->size && len <= s->size - off && expires > now) {
                 last_seg = s;
                 dentry_t *e = malloc(sizeof(*e) + extra_len - 8);
                 if (e == NULL)
