@@ -33,6 +33,7 @@ typedef struct waiter {
     long long t0, deadline; /* ms, monotonic */
     fleet_purge_done_fn done;
     void *arg;
+    int written; /* the purge's key is in etcd: until then only fleet_publish_purge may take it out of the list */
 } waiter_t;
 
 static struct {
@@ -264,7 +265,7 @@ static void waiters_reap(long long now)
     pthread_mutex_lock(&F.mu);
     for (pp = &F.waiters; *pp != NULL;) {
         waiter_t *w = *pp;
-        if (waiter_complete(w) || (now != 0 && now >= w->deadline)) {
+        if (w->written && (waiter_complete(w) || (now != 0 && now >= w->deadline))) {
             *pp = w->next;
             w->next = done;
             done = w;
@@ -1092,8 +1093,11 @@ int fleet_publish_purge(cache_purge_kind_t kind, h2o_iovec_t arg, int soft, flee
         waiter_free(w);
         return published(-1, "a purge", err);
     }
+    pthread_mutex_lock(&F.mu);
+    w->written = 1;
+    pthread_mutex_unlock(&F.mu);
     published(0, "a purge", err);
-    waiters_reap(0); /* no other live node: done now */
+    waiters_reap(0); /* no other live node, or every ack came before the put's answer: done now */
     return 0;
 }
 

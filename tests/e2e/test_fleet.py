@@ -2,14 +2,17 @@
 a purge at one node is applied at all and acked by all; an alias moved through the Lambda API on one node routes traffic on
 all (the time it takes is printed); kv writes reach every node; a node killed -9 is reported as a straggler and, restarted on
 its state dir, catches up from the revision it last applied; an etcd member going away does not stop the fleet."""
+import base64
 import http.client
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -262,6 +265,104 @@ def an_etcd_member_going_away_does_not_stop_the_fleet():
         wait_until(lambda: e.admin("GET", "/kv/flags/after") == (200, "member0-down"), 60, "the write with a member down")
     st, ans = edges[0].admin("POST", "/purge", {"url": URL})
     assert st == 200 and ans["fleet"]["complete"] is True, ans
+
+
+class HoldingProxy:
+    """a TCP relay in front of one etcd member that, once armed, passes a node's /v3/kv/put on to etcd (it is committed) and
+    keeps etcd's answer from the node until released, then closes the connection: an answer lost after the write"""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.armed, self.held, self.release = threading.Event(), threading.Event(), threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def relay(self, c):
+        u = socket.create_connection(("127.0.0.1", self.upstream))
+        first = c.recv(65536)
+        hold = self.armed.is_set() and first.startswith(b"POST /v3/kv/put ")
+        u.sendall(first)
+        threading.Thread(target=self.pump, args=(c, u), daemon=True).start()
+        if hold:
+            self.armed.clear()
+            u.recv(65536)  # etcd answered: the write is committed
+            self.held.set()
+            self.release.wait(120)
+            for s in (c, u):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)  # wakes the other direction's pump too (close alone would not)
+                except OSError:
+                    pass
+                s.close()
+            return
+        self.pump(u, c)
+
+
+def etcd_put(member, key, value=b""):
+    """a key written straight to one etcd member; the revision of the write"""
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode(), "value": base64.b64encode(value).decode()}).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/v3/kv/put" % etcd.client[member], data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return int(json.loads(r.read())["header"]["revision"])
+
+
+@test
+def a_purge_whose_write_is_answered_late_waits_for_it():
+    # a node alone under its prefix (no other live node to wait for) writes a purge whose put etcd commits but answers too late
+    # (here: never, the connection closes); meanwhile its watch applies another event: the purge must not be answered (and
+    # forgotten) from the watch thread before its write returned, which then failed and forgot it again (a double free)
+    proxy = HoldingProxy(etcd.client[2])
+    STATE.append(tempfile.mkdtemp(prefix="edgestate-fleet-"))
+    prefix = PREFIX + "solo"
+    cfg = config(3).replace(", ".join(etcd.endpoints()), "http://127.0.0.1:%d" % proxy.port).replace(PREFIX, prefix)
+    cfg = cfg.replace("lease_ttl: 60s", "lease_ttl: 60s\n  timeout: %ds" % (60 * SLOW))
+    e4 = Edge(cfg, name="e4")
+    try:
+        wait_until(lambda: e4.metric("edgehook_fleet_connected") == 1, 30, "e4 to watch etcd")
+        proxy.armed.set()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(ans=e4.admin("POST", "/purge", {"url": URL}, timeout=120)))
+        t.start()
+        assert proxy.held.wait(30 * SLOW), "the purge's put did not come"
+        rev = etcd_put(2, prefix + "/ack/another-purge/e9")
+        wait_until(lambda: e4.metric("edgehook_fleet_revision") >= rev, 30, "e4 to read the ack")
+        proxy.release.set()
+        t.join(120 * SLOW)
+        st, ans = result["ans"]
+        assert st == 200 and "error" in ans["fleet"], (st, ans)
+        assert e4.metric("edgehook_fleet_publish_failed_total") == 1
+    finally:
+        proxy.release.set()
+        assert e4.stop() == 0, e4.log()[-3000:]
+        proxy.sock.close()
+    e4.assert_clean()
 
 
 @test
