@@ -1,3 +1,5 @@
+# ctest-labels: notsan
+# notsan: libvips and GLib are not built with -fsanitize=thread and hand images between libvips' worker threads through GLib's futex-based locks, which ThreadSanitizer cannot see: every resize is reported as a race inside libvips (its frees against its workers' reads). The offload path the test takes is edgehook's moved-call path, which test_hooks runs under TSan with Lua calls
 """End-to-end: the libvips example plugin examples/hooks/c/image_resize.c in one edgehook process with the embedded store.
 Uploads with /usr/bin/aws to photos/ fire it once per object (a bucket notification, the async queue): its thumbnails
 thumbs/NAME-320.webp, -320.jpg, -1280.webp, -1280.jpg are written through host->s3 and are valid images of the right size
