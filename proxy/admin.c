@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -254,19 +255,33 @@ int admin_check_hook_path(const conf_t *conf, const char *path, char *resolved, 
     return 0;
 }
 
+/* appends printf-style text to the metrics page, however long it is */
+__attribute__((format(printf, 2, 3))) static void metrics_putf(h2o_buffer_t **buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    h2o_iovec_t room = h2o_buffer_reserve(buf, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(room.base, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    (*buf)->size += (size_t)n;
+}
+
+/* one sample with its HELP and TYPE lines: FAMILYNAME VALUE */
+static void metrics_put_one(h2o_buffer_t **buf, const char *family, const char *name, const char *type, const char *help, uint64_t v)
+{
+    metrics_putf(buf, "# HELP %s%s %s\n# TYPE %s%s %s\n%s%s %" PRIu64 "\n", family, name, help, family, name, type, family, name, v);
+}
+
 static void extra_metrics(h2o_buffer_t **buf, void *ctx)
 {
     edge_gen_t *gen = ctx;
     cache_mem_stats_t st;
-    char line[512];
-    int n;
-#define PUT(...)                                                                                                                   \
-    do {                                                                                                                           \
-        n = snprintf(line, sizeof(line), __VA_ARGS__);                                                                             \
-        h2o_iovec_t room = h2o_buffer_reserve(buf, n + 1);                                                                         \
-        memcpy(room.base, line, n);                                                                                                \
-        (*buf)->size += n;                                                                                                         \
-    } while (0)
+#define PUT(...) metrics_putf(buf, __VA_ARGS__)
     if (handler_cache != NULL) {
         cache_mem_stats(handler_cache, &st);
         PUT("# HELP edgehook_cache_bytes bytes held by the memory tier\n# TYPE edgehook_cache_bytes gauge\nedgehook_cache_bytes %" PRIu64
@@ -285,7 +300,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     if (handler_partial != NULL) {
         cache_partial_stats_t ps;
         cache_partial_stats(handler_partial, &ps);
-#define PARTIAL_METRIC(name, type, help, v) PUT("# HELP edgehook_cache_partial_" name " " help "\n# TYPE edgehook_cache_partial_" name " " type "\nedgehook_cache_partial_" name " %" PRIu64 "\n", (uint64_t)(v))
+#define PARTIAL_METRIC(name, type, help, v) metrics_put_one(buf, "edgehook_cache_partial_", name, type, help, (uint64_t)(v))
         PARTIAL_METRIC("bytes", "gauge", "bytes held by stored parts of 206 responses (cache.ranges: forward)", ps.bytes);
         PARTIAL_METRIC("capacity_bytes", "gauge", "the bound of the stored parts (cache.memory/8)", ps.capacity);
         PARTIAL_METRIC("keys", "gauge", "keys with stored parts", ps.keys);
@@ -299,7 +314,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
     if (handler_disk != NULL) {
         cache_disk_stats_t ds;
         cache_disk_stats(handler_disk, &ds);
-#define DISK_METRIC(name, type, help, v) PUT("# HELP edgehook_disk_" name " " help "\n# TYPE edgehook_disk_" name " " type "\nedgehook_disk_" name " %" PRIu64 "\n", (uint64_t)(v))
+#define DISK_METRIC(name, type, help, v) metrics_put_one(buf, "edgehook_disk_", name, type, help, (uint64_t)(v))
         DISK_METRIC("objects", "gauge", "objects in the disk tier", ds.objects);
         DISK_METRIC("bytes", "gauge", "bytes of the disk tier's segment files", ds.bytes);
         DISK_METRIC("capacity_bytes", "gauge", "the disk tier's bound (cache.disk.size)", ds.capacity);
