@@ -34,7 +34,7 @@
 #define JNL_MAGIC 0x314a4845u /* "EHJ1" */
 #define JNL_FIXED 48
 #define MAX_READERS 2
-#define QUEUE_MAX_BYTES (64u << 20)
+#define QUEUE_MAX_BYTES CACHE_DISK_QUEUE_MAX
 
 enum { J_PUT = 1, J_DEL = 2, J_SOFT = 3 };
 enum { JOB_STORE = 0, JOB_STREAM_BEGIN, JOB_STREAM_DATA, JOB_STREAM_END };
@@ -478,7 +478,7 @@ typedef struct job {
 
 typedef struct queue {
     job_t *first, **tail;
-    uint64_t bytes;
+    uint64_t bytes, max_bytes;
     size_t count;
 } queue_t;
 
@@ -515,6 +515,7 @@ static void q_init(queue_t *q)
     q->first = NULL;
     q->tail = &q->first;
     q->bytes = 0;
+    q->max_bytes = 0;
     q->count = 0;
 }
 static void q_push(queue_t *q, job_t *j)
@@ -523,6 +524,8 @@ static void q_push(queue_t *q, job_t *j)
     *q->tail = j;
     q->tail = &j->next;
     q->bytes += j->bytes;
+    if (q->bytes > q->max_bytes)
+        q->max_bytes = q->bytes;
     ++q->count;
 }
 static job_t *q_pop(queue_t *q)
@@ -1094,18 +1097,36 @@ void cache_disk_stream_write(cache_disk_stream_t *st, const void *data, size_t l
 {
     if (st->given_up || len == 0)
         return;
-    /* a disk slower than the origin: the copies would pile up in memory; the record is given up instead */
+    /* a disk slower than the origins: the copies would pile up in memory; the record is given up instead (a quarter of the
+     * queue for one stream, and the queue's bound for everything handed to the writer: stored objects and every stream) */
     if (atomic_load(&st->queued) + len > QUEUE_MAX_BYTES / 4 || st->received + len > st->body_len) {
         st->given_up = 1;
         return;
     }
+    cache_disk_t *d = st->d;
+    job_t *j = calloc(1, sizeof(*j));
     char *copy = malloc(len);
-    if (copy == NULL)
+    if (j == NULL || copy == NULL)
         h2o_fatal("no memory");
     memcpy(copy, data, len);
+    j->kind = JOB_STREAM_DATA;
+    j->stream = st;
+    j->data = copy;
+    j->len = len;
+    j->bytes = len;
+    pthread_mutex_lock(&d->qlock);
+    if (d->wq.bytes + len > QUEUE_MAX_BYTES) {
+        pthread_mutex_unlock(&d->qlock);
+        free(copy);
+        free(j);
+        st->given_up = 1;
+        return;
+    }
     st->received += len;
     atomic_fetch_add(&st->queued, len);
-    stream_job(st->d, st, JOB_STREAM_DATA, copy, len);
+    q_push(&d->wq, j);
+    pthread_cond_signal(&d->wcond);
+    pthread_mutex_unlock(&d->qlock);
 }
 
 void cache_disk_stream_end(cache_disk_stream_t *st, int complete)
@@ -1829,4 +1850,7 @@ void cache_disk_stats(cache_disk_t *d, cache_disk_stats_t *out)
     out->dropped = atomic_load(&d->dropped);
     out->load_us = d->load_us;
     out->load_entries = d->load_entries;
+    pthread_mutex_lock(&d->qlock);
+    out->queue_max_bytes = d->wq.max_bytes;
+    pthread_mutex_unlock(&d->qlock);
 }

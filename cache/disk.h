@@ -59,10 +59,13 @@ void cache_disk_load(cache_disk_t *d, cache_obj_t *obj);
 /** the purges of cache/memory.h on the disk index (URL, prefix, tag, all; soft marks entries stale: they are not served) */
 size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t arg, int soft);
 
+/** what the writer's queue holds at most, stored objects and streamed bodies together */
+#define CACHE_DISK_QUEUE_MAX (64u << 20)
 typedef struct cache_disk_stats {
     uint64_t capacity, bytes, objects, segments;
     uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped;
     uint64_t load_us, load_entries;
+    uint64_t queue_max_bytes; /* the most the write queue held (bytes handed over, not yet written); CACHE_DISK_QUEUE_MAX at most */
 } cache_disk_stats_t;
 void cache_disk_stats(cache_disk_t *d, cache_disk_stats_t *out);
 /** waits until every queued write is on disk (tests, benchmarks, shutdown) */
