@@ -853,40 +853,45 @@ static void reclaim_oldest(cache_disk_t *d)
             free(rec);
             continue;
         }
-        pthread_mutex_lock(&d->jlock);
+        /* room in the open segment under the lock, the copy written without it (lookups on the event loops take the lock: a
+         * record can be half a segment), the entry moved under it again if it is still that record. Only this thread appends
+         * to segments, so the room stays ours. */
         pthread_mutex_lock(&d->lock);
         dentry_t *e = find_locked(d, keep[i].hash);
-        if (e != NULL && e->seg == s && e->off == keep[i].off) {
-            if (d->active->size + keep[i].len > d->seg_size && roll_locked(d) != 0) {
-                pthread_mutex_unlock(&d->lock);
-                pthread_mutex_unlock(&d->jlock);
-                free(rec);
-                continue;
-            }
-            seg_t *a = d->active;
-            uint64_t off = a->size;
-            a->size += keep[i].len;
-            d->bytes += keep[i].len;
-            if (pwrite_all(a->fd, rec, keep[i].len, off) == 0) {
-                h2o_linklist_unlink(&e->seglink);
-                e->seg = a;
-                e->off = off;
-                e->freq--;
-                h2o_linklist_insert(&a->entries, &e->seglink);
-                buf_t b = {NULL, 0, 0};
-                put_entry_locked(&b, e);
-                pthread_mutex_unlock(&d->lock);
-                jwrite_locked(d, &b);
-                free(b.p);
-                atomic_fetch_add(&d->reinserted, 1);
-                pthread_mutex_unlock(&d->jlock);
-                free(rec);
-                continue;
-            }
+        if (e == NULL || e->seg != s || e->off != keep[i].off ||
+            (d->active->size + keep[i].len > d->seg_size && roll_locked(d) != 0)) {
+            pthread_mutex_unlock(&d->lock);
+            free(rec);
+            continue;
         }
+        seg_t *a = d->active;
+        atomic_fetch_add(&a->refs, 1);
+        uint64_t off = a->size;
+        a->size += keep[i].len;
+        d->bytes += keep[i].len;
         pthread_mutex_unlock(&d->lock);
-        pthread_mutex_unlock(&d->jlock);
+        int written = pwrite_all(a->fd, rec, keep[i].len, off) == 0;
         free(rec);
+        pthread_mutex_lock(&d->jlock);
+        pthread_mutex_lock(&d->lock);
+        e = find_locked(d, keep[i].hash);
+        if (written && e != NULL && e->seg == s && e->off == keep[i].off) {
+            h2o_linklist_unlink(&e->seglink);
+            e->seg = a;
+            e->off = off;
+            e->freq--;
+            h2o_linklist_insert(&a->entries, &e->seglink);
+            buf_t b = {NULL, 0, 0};
+            put_entry_locked(&b, e);
+            pthread_mutex_unlock(&d->lock);
+            jwrite_locked(d, &b);
+            free(b.p);
+            atomic_fetch_add(&d->reinserted, 1);
+        } else {
+            pthread_mutex_unlock(&d->lock);
+        }
+        pthread_mutex_unlock(&d->jlock);
+        seg_release(a);
     }
     free(keep);
 
