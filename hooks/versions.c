@@ -719,17 +719,55 @@ static entry_t *set_latest(hook_versions_txn_t *txn, const char *name, const cha
     return e;
 }
 
-/* the version of e with $LATEST's code and settings, or a new one (*created) */
-static vref_t *version_of_latest(hook_versions_txn_t *txn, entry_t *e, const char *description, int *created)
+static _Atomic(hook_versions_claim_fn) claim_fn; /* set while a fleet runs */
+
+void hook_versions_set_claim(hook_versions_claim_fn fn)
+{
+    atomic_store(&claim_fn, fn);
+}
+
+static void json_code(hook_buf_t *b, const version_t *v);
+
+/* the version of e with $LATEST's code and settings, or a new one (*created); claim: an API publish, whose number is claimed
+ * through claim_fn (the fleet) when one is set. NULL (claim refused) with the reason. */
+static vref_t *version_of_latest(hook_versions_txn_t *txn, entry_t *e, const char *description, int *created, int claim, char *err,
+                                 size_t errlen)
 {
     version_t *l = e->latest.v;
     *created = 0;
     for (size_t i = 0; i != e->num_versions; ++i)
         if (version_is(e->versions[i].v, l->hash, l->is_lua, &l->conf))
             return &e->versions[i];
-    unsigned number = e->next_version++;
+    unsigned number = e->next_version;
+    int64_t created_ms = now_ms();
+    hook_versions_claim_fn cf = claim ? atomic_load(&claim_fn) : NULL;
+    if (cf != NULL) {
+        /* the record the fleet writes: the version's code and settings, as hook_versions_json gives them */
+        version_t *tmp = version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf,
+                                     created_ms);
+        hook_buf_t rec = {NULL, 0, 0};
+        hook_buf_append(&rec, "{", 1);
+        json_code(&rec, tmp);
+        hook_buf_append(&rec, "}", 1);
+        version_release(tmp);
+        for (int tries = 0;; ++tries) {
+            int r = tries < 1000 ? cf(e->name, number, rec.base, rec.len, l->code_path, err, errlen) : -1;
+            if (r == 1) { /* another node has this number: the next one */
+                ++number;
+                continue;
+            }
+            if (r == -2) {
+                hook_buf_free(&rec);
+                txn->err_kind = HOOK_VERSIONS_INVALID;
+                return NULL;
+            }
+            break; /* claimed, or not written to the fleet (it holds here only: logged by the fleet) */
+        }
+        hook_buf_free(&rec);
+    }
+    e->next_version = number + 1;
     version_t *v =
-        version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf, now_ms());
+        version_new(e->name, number, l->hash, l->size, l->is_lua, l->code_path, l->source, description, &l->conf, created_ms);
     e->versions = xrealloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
     e->versions[e->num_versions] = (vref_t){v, NULL}; /* loaded when an alias points here (sync_loaded) */
     *created = 1;
@@ -852,7 +890,7 @@ unsigned hook_versions_from_config(hook_versions_txn_t *txn, const conf_hook_t *
     if (e == NULL)
         return 0;
     memcpy(e->config_fp, fp, sizeof(fp));
-    vref_t *r = version_of_latest(txn, e, "", &created);
+    vref_t *r = version_of_latest(txn, e, "", &created, 0, err, errlen);
     unsigned number = r->v->number;
     alias_t *live = find_alias(e, "live");
     target_t t = {{number, 0}, {1.0, 0}, 1};
@@ -929,7 +967,9 @@ int hook_versions_publish_latest(hook_versions_txn_t *txn, const char *name, con
                  e->latest.v->hash_b64);
         return -1;
     }
-    vref_t *r = version_of_latest(txn, e, description != NULL ? description : "", &created);
+    vref_t *r = version_of_latest(txn, e, description != NULL ? description : "", &created, 1, err, errlen);
+    if (r == NULL)
+        return -1;
     *out_version = r->v->number;
     sync_loaded(e);
     return 0;
@@ -954,10 +994,96 @@ unsigned hook_versions_publish(hook_versions_txn_t *txn, const char *name, const
     free(data);
     if (e == NULL)
         return 0;
-    vref_t *r = version_of_latest(txn, e, "", &created);
+    vref_t *r = version_of_latest(txn, e, "", &created, 1, err, errlen);
+    if (r == NULL)
+        return 0;
     unsigned number = r->v->number;
     sync_loaded(e); /* a version no alias uses yet is not kept loaded */
     return number;
+}
+
+static version_t *load_version(const char *file, const char *name, unsigned number, const hook_json_t *o, char *err, size_t errlen);
+
+int hook_versions_add_version(hook_versions_txn_t *txn, const char *name, unsigned number, const hook_json_t *record, const void *code,
+                              size_t len, unsigned *out_version, char *err, size_t errlen)
+{
+    entry_t *e = find_entry(txn->reg, name);
+    const char *want = hook_json_string(hook_json_get(record, "sha256"), NULL), *ext = hook_json_string(hook_json_get(record, "ext"), NULL);
+    char hash[65], path[PATH_MAX];
+    *out_version = 0;
+    if (e == NULL || e->latest.v == NULL) {
+        txn_fail(txn, HOOK_VERSIONS_NOT_FOUND, err, errlen, "no hook named \"%s\" here", name);
+        return -1;
+    }
+    if (number == 0 || want == NULL || ext == NULL || (strcmp(ext, "lua") != 0 && strcmp(ext, "so") != 0)) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "a version without its number, sha256 or ext");
+        return -1;
+    }
+    /* the code is checked against its sha256 before anything is stored or loaded */
+    edge_sha256_hex(code, len, hash);
+    if (strcmp(hash, want) != 0) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "the code's sha256 is %.12s, the version says %.12s: refused", hash, want);
+        return -1;
+    }
+    if (state_dir == NULL || state_readonly) {
+        txn_fail(txn, HOOK_VERSIONS_STORAGE, err, errlen, "no state dir to keep the code in");
+        return -1;
+    }
+    if (code_store(txn, code, len, hash, strcmp(ext, "lua") == 0, NULL, path, sizeof(path), err, errlen) != 0)
+        return -1;
+    version_t *v = load_version("fleet", name, number, record, err, errlen);
+    if (v == NULL) {
+        char *tail = strstr(err, " (the hook versions and aliases kept there");
+        if (tail != NULL)
+            *tail = '\0';
+        txn->err_kind = HOOK_VERSIONS_INVALID;
+        return -1;
+    }
+    if (v->size != len) {
+        txn_fail(txn, HOOK_VERSIONS_INVALID, err, errlen, "the version says %llu bytes, its code is %zu", (unsigned long long)v->size, len);
+        version_release(v);
+        return -1;
+    }
+    vref_t *have = find_version(e, number);
+    if (have != NULL && version_is(have->v, v->hash, v->is_lua, &v->conf)) {
+        version_release(v); /* this node has it (its own publish coming back, or one seen before) */
+        *out_version = number;
+        return 0;
+    }
+    /* loading validates it (syntax, handler, ABI) as a local publish does */
+    hook_fn_t *fn = hook_fn_load(&v->conf, err, errlen);
+    if (fn == NULL) {
+        txn->err_kind = HOOK_VERSIONS_INVALID;
+        version_release(v);
+        return -1;
+    }
+    hook_fn_release(fn);
+    if (have != NULL) {
+        /* this number is other code here (published while the fleet was away): the version gets this node's next number; an
+         * alias's target names it by its sha256 */
+        unsigned mine = e->next_version;
+        version_t *w = version_new(name, mine, v->hash, v->size, v->is_lua, v->code_path, v->source, v->description, &v->conf,
+                                   v->created_ms);
+        txn_log(txn, "hook %s: version %u of the fleet is version %u here (version %u here is other code, sha256 %.12s)", name, number,
+                mine, number, have->v->hash);
+        version_release(v);
+        v = w;
+        number = mine;
+    }
+    if (e->next_version <= number)
+        e->next_version = number + 1;
+    e->versions = xrealloc(e->versions, sizeof(*e->versions) * (e->num_versions + 1));
+    size_t at = e->num_versions;
+    while (at > 0 && e->versions[at - 1].v->number > number) { /* oldest first */
+        e->versions[at] = e->versions[at - 1];
+        --at;
+    }
+    e->versions[at] = (vref_t){v, NULL};
+    ++e->num_versions;
+    txn_log(txn, "hook %s: version %u published from the fleet (sha256 %.12s)", name, number, v->hash);
+    sync_loaded(e);
+    *out_version = number;
+    return 0;
 }
 
 int hook_versions_set_alias_by(hook_versions_txn_t *txn, const char *name, const char *alias, const unsigned *versions,

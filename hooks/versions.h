@@ -9,6 +9,8 @@
 #include "conf/config.h"
 #include "hooks/hooks.h"
 
+struct hook_json;
+
 /** how an alias picks the same version for the same viewer: a hash of the client IP, a cookie or a header */
 typedef enum hook_key_kind { HOOK_KEY_IP = 0, HOOK_KEY_COOKIE = 1, HOOK_KEY_HEADER = 2 } hook_key_kind_t;
 
@@ -134,6 +136,26 @@ int hook_versions_update_code(hook_versions_txn_t *txn, const char *name, const 
  */
 int hook_versions_publish_latest(hook_versions_txn_t *txn, const char *name, const char *expect_sha256_b64, const char *description,
                                  unsigned *out_version, char *err, size_t errlen);
+/**
+ * The fleet's claim of a version number (proxy/fleet.c), called by an API publish (hook_versions_publish_latest,
+ * hook_versions_publish) that creates a version: `record` (rlen bytes) is the new version's JSON object (the members of CODE
+ * below), `code_path` its stored code. Returns 0 (claimed: number is this version's in the whole fleet), 1 (another node has
+ * that number: number + 1 is tried), -1 (not written to the fleet: the version holds on this node only; logged by the callee) or
+ * -2 (refused, reason in err: the publish fails with HOOK_VERSIONS_INVALID).
+ */
+typedef int (*hook_versions_claim_fn)(const char *name, unsigned number, const char *record, size_t rlen, const char *code_path,
+                                      char *err, size_t errlen);
+/** sets (NULL: clears) the claim function; control thread */
+void hook_versions_set_claim(hook_versions_claim_fn fn);
+/**
+ * Adds version `number` of hook `name` from another node (the fleet) in txn: `record` is the version's JSON object (CODE
+ * below), `code` (len bytes) its code, which must have the record's sha256 and size (refused otherwise, before anything is
+ * stored). The code is stored and loaded (refused if it does not load) as a local publish does. A version of that number with
+ * the same code and settings is left as it is (*out_version = number); one with other code makes this one the hook's next
+ * number here (*out_version, logged). 0, or -1 with a reason (NOT_FOUND: no such hook here; INVALID).
+ */
+int hook_versions_add_version(hook_versions_txn_t *txn, const char *name, unsigned number, const struct hook_json *record,
+                              const void *code, size_t len, unsigned *out_version, char *err, size_t errlen);
 /**
  * Creates or moves an alias in txn: versions[i] with weights[i] (n = 1 or 2, weights > 0 summing to 1), sticky by `key`
  * ("ip", "cookie:NAME" or "header:NAME"; NULL keeps the alias's key, default ip). description: NULL keeps the alias's (new:

@@ -20,6 +20,7 @@
 #include "proxy/handler.h"
 #include "proxy/server.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "base/worker.h"
 #include "hooks/json.h"
 #include "hooks/versions.h"
@@ -295,7 +296,7 @@ static void ack_seen(const char *id, size_t idlen, const char *node)
 
 /* ---- applying on the control thread ---------------------------------------------------------------------------------------- */
 
-enum { APPLY_PURGE, APPLY_ALIAS, APPLY_KV };
+enum { APPLY_PURGE, APPLY_ALIAS, APPLY_KV, APPLY_VERSION };
 
 typedef struct apply_job {
     int kind;
@@ -313,6 +314,11 @@ typedef struct apply_job {
     const char *store;
     kv_op_t *ops;
     size_t nops;
+    /* version: hook, number, record, code */
+    unsigned number;
+    const hook_json_t *record;
+    const char *code;
+    size_t code_len;
     /* outcome */
     int result, changed, finished;
     char err[1024];
@@ -459,6 +465,31 @@ static void apply_kv(apply_job_t *job)
     job->changed = 1;
 }
 
+static void apply_version(apply_job_t *job)
+{
+    unsigned mine = 0;
+    hook_versions_txn_t *txn = server_hooks_begin();
+    char *text = hook_versions_json();
+    hook_json_t *all = text != NULL ? hook_json_parse(text, strlen(text), job->err, sizeof(job->err)) : NULL;
+    const char *have = all != NULL ? version_sha(all, job->hook, job->number) : NULL;
+    const char *sha = hook_json_string(hook_json_get(job->record, "sha256"), NULL);
+    int same = have != NULL && sha != NULL && strcmp(have, sha) == 0;
+    hook_json_free(all);
+    free(text);
+    if (hook_versions_add_version(txn, job->hook, job->number, job->record, job->code, job->code_len, &mine, job->err,
+                                  sizeof(job->err)) != 0) {
+        server_hooks_abort(txn);
+        job->result = -1;
+        return;
+    }
+    if (server_hooks_commit(txn, 0, job->err, sizeof(job->err)) != 0) {
+        job->result = -1;
+        return;
+    }
+    job->changed = !same;
+    job->number = mine;
+}
+
 static void apply_run(void *arg)
 {
     apply_job_t *job = arg;
@@ -472,6 +503,9 @@ static void apply_run(void *arg)
         break;
     case APPLY_KV:
         apply_kv(job);
+        break;
+    case APPLY_VERSION:
+        apply_version(job);
         break;
     }
     pthread_mutex_lock(&job->mu);
@@ -557,6 +591,76 @@ static void on_alias(const fleet_key_t *k, const char *val, size_t vlen, int del
         log_info("fleet: alias %s@%s %s", hook, alias, del ? "removed" : "moved");
 }
 
+/* a range over one key: its value (malloc'ed) with *len, or NULL (absent: err says so) */
+static char *get_value(const char *key, size_t klen, size_t *len, char *err, size_t errlen)
+{
+    hook_buf_t b = {NULL, 0, 0};
+    hook_json_t *out;
+    fleet_watch_msg_t m;
+    char *val = NULL;
+    hook_buf_append(&b, "{\"key\":", 7);
+    fleet_b64(&b, key, klen);
+    hook_buf_append(&b, "}", 1);
+    int r = etcd_call(F.etcd, "/v3/kv/range", b.base, b.len, &out, err, errlen);
+    hook_buf_free(&b);
+    if (r != 0)
+        return NULL;
+    fleet_range_decode(out, &m);
+    hook_json_free(out);
+    if (m.num_events == 1 && m.events[0].klen == klen && memcmp(m.events[0].key, key, klen) == 0) {
+        val = m.events[0].val;
+        *len = m.events[0].vlen;
+        m.events[0].val = NULL;
+    } else {
+        snprintf(err, errlen, "%.*s is not in etcd", (int)klen, key);
+    }
+    fleet_watch_free(&m);
+    return val;
+}
+
+/* a version another node published: its code is read from PREFIX/code/SHA and checked against the sha256 here (on this thread),
+ * then the version is added on the control thread as a local publish is */
+static void on_version(const fleet_key_t *k, const char *val, size_t vlen)
+{
+    char hook[FLEET_NAME_MAX + 1], err[512];
+    hook_json_t *doc;
+    fleet_version_t v;
+    unsigned number = fleet_version_number(k->b, k->blen);
+    snprintf(hook, sizeof(hook), "%.*s", (int)k->alen, k->a);
+    if (fleet_version_parse(val, vlen, &doc, &v, err, sizeof(err)) != 0) {
+        log_warn("fleet: version %s@%u: not a version (%s): ignored", hook, number, err);
+        atomic_fetch_add(&st_apply_failed, 1);
+        return;
+    }
+    if (strcmp(v.node, F.node) == 0) {
+        hook_json_free(doc); /* published here before it was written */
+        return;
+    }
+    hook_buf_t key = {NULL, 0, 0};
+    size_t len = 0;
+    key_buf(&key, "code/", v.sha256, 64);
+    char *code = get_value(key.base, key.len, &len, err, sizeof(err)), hash[65];
+    if (code == NULL) {
+        log_warn("fleet: version %s@%u from %s: cannot read its code: %s", hook, number, v.node, err);
+        atomic_fetch_add(&st_apply_failed, 1);
+    } else if (edge_sha256_hex(code, len, hash), strcmp(hash, v.sha256) != 0 || len != v.size) {
+        log_warn("fleet: version %s@%u from %s: the code in etcd (%.*s, %zu bytes, sha256 %.12s) is not the version's (sha256 %.12s, "
+                 "%zu bytes): refused",
+                 hook, number, v.node, (int)key.len, key.base, len, hash, v.sha256, v.size);
+        atomic_fetch_add(&st_apply_failed, 1);
+    } else {
+        apply_job_t job = {.kind = APPLY_VERSION, .hook = hook, .number = number, .record = doc, .code = code, .code_len = len};
+        if (apply_on_control(&job) != 0)
+            log_warn("fleet: version %s@%u from %s: cannot apply: %s", hook, number, v.node, job.err);
+        else if (job.changed)
+            log_info("fleet: version %s@%u from %s added%s (sha256 %.12s)", hook, number, v.node,
+                     job.number != number ? " under another number here" : "", v.sha256);
+    }
+    free(code);
+    hook_buf_free(&key);
+    hook_json_free(doc);
+}
+
 /* consecutive kv events of one revision and store: one write here too (all or nothing, as on the node that made it); the ops
  * point into the events, which live until the batch is flushed */
 typedef struct kv_batch {
@@ -629,6 +733,10 @@ static void on_event(kv_batch_t *b, const fleet_kv_t *e)
         break;
     case FLEET_KEY_ALIAS:
         on_alias(&k, e->val, e->vlen, e->del);
+        break;
+    case FLEET_KEY_VERSION:
+        if (!e->del)
+            on_version(&k, e->val, e->vlen);
         break;
     default:
         break;
@@ -718,8 +826,8 @@ static long long sync_state(long long rev, char *err, size_t errlen)
     }
     if (rev != 0)
         return rev;
-    log_info("fleet: reading the fleet's state (aliases, kv) at revision %lld", r);
-    if (range_apply("alias/", err, errlen) < 0 || range_apply("kv/", err, errlen) < 0)
+    log_info("fleet: reading the fleet's state (versions, aliases, kv) at revision %lld", r);
+    if (range_apply("versions/", err, errlen) < 0 || range_apply("alias/", err, errlen) < 0 || range_apply("kv/", err, errlen) < 0)
         return -1;
     rev_save(r);
     return r;
@@ -889,6 +997,9 @@ static void *lease_main(void *unused)
 
 /* ---- start, stop, publish -------------------------------------------------------------------------------------------------- */
 
+static int claim_version(const char *name, unsigned number, const char *record, size_t rlen, const char *code_path, char *err,
+                         size_t errlen);
+
 int fleet_start(const conf_t *conf, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
@@ -914,6 +1025,7 @@ int fleet_start(const conf_t *conf, char *err, size_t errlen)
     if (lease_register(err, errlen) != 0)
         log_warn("fleet: cannot register node %s yet: %s (retrying)", F.node, err);
     F.enabled = 1;
+    hook_versions_set_claim(claim_version);
     h2o_multithread_create_thread(&F.lease_tid, NULL, lease_main, NULL);
     h2o_multithread_create_thread(&F.watch_tid, NULL, watch_main, NULL);
     return 0;
@@ -929,6 +1041,7 @@ void fleet_stop(void)
     F.stopping = 1;
     pthread_cond_broadcast(&F.cond);
     pthread_mutex_unlock(&F.mu);
+    hook_versions_set_claim(NULL);
     pthread_join(F.watch_tid, NULL);
     pthread_join(F.lease_tid, NULL);
     waiters_reap(LLONG_MAX); /* the purges still waiting answer with what they have */
@@ -961,6 +1074,77 @@ static int published(int r, const char *what, char *err)
     atomic_fetch_add(r == 0 ? &st_published : &st_publish_failed, 1);
     if (r != 0)
         log_warn("fleet: %s not written to etcd (it holds on this node only): %s", what, err);
+    return r;
+}
+
+/* the claim of a version number (hook_versions_claim_fn), control thread: one etcd transaction writes the code and the version
+ * record if no node has that number yet (versions/HOOK/N's create_revision is 0) */
+static int claim_version(const char *name, unsigned number, const char *record, size_t rlen, const char *code_path, char *err,
+                         size_t errlen)
+{
+    char what[300], hash[65];
+    FILE *fp;
+    struct stat st;
+    hook_buf_t code = {NULL, 0, 0}, vk = {NULL, 0, 0}, ck = {NULL, 0, 0}, v = {NULL, 0, 0}, b = {NULL, 0, 0};
+    hook_json_t *out;
+    int r = -1;
+    snprintf(what, sizeof(what), "version %u of hook %s", number, name);
+    if (stat(code_path, &st) != 0 || (fp = fopen(code_path, "rb")) == NULL) {
+        snprintf(err, errlen, "%s: %s", code_path, strerror(errno));
+        return published(-1, what, err);
+    }
+    if ((uint64_t)st.st_size > FLEET_CODE_MAX) {
+        fclose(fp);
+        snprintf(err, errlen,
+                 "the code is %llu bytes: a fleet ships a version's code through etcd, whose requests are at most 1.5 MiB by "
+                 "default (--max-request-bytes); at most %u bytes of code",
+                 (unsigned long long)st.st_size, FLEET_CODE_MAX);
+        log_warn("fleet: %s refused: %s", what, err);
+        atomic_fetch_add(&st_publish_failed, 1);
+        return -2;
+    }
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), fp)) != 0)
+        hook_buf_append(&code, chunk, got);
+    fclose(fp);
+    edge_sha256_hex(code.base != NULL ? code.base : "", code.len, hash);
+    key_buf(&vk, "versions/", name, strlen(name));
+    hook_buf_appendf(&vk, "/%u", number);
+    key_buf(&ck, "code/", hash, 64);
+    hook_buf_append(&v, "{\"node\":", 8);
+    hook_buf_json_string(&v, F.node, strlen(F.node));
+    hook_buf_appendf(&v, ",\"hook\":");
+    hook_buf_json_string(&v, name, strlen(name));
+    hook_buf_appendf(&v, ",\"version\":%u,", number);
+    hook_buf_append(&v, record + 1, rlen - 1); /* the record's members */
+    hook_buf_appendf(&b, "%s", "{\"compare\":[{\"key\":");
+    fleet_b64(&b, vk.base, vk.len);
+    hook_buf_appendf(&b, "%s", ",\"target\":\"CREATE\",\"result\":\"EQUAL\",\"create_revision\":\"0\"}],\"success\":[{\"request_put\":{\"key\":");
+    fleet_b64(&b, ck.base, ck.len);
+    hook_buf_append(&b, ",\"value\":", 9);
+    fleet_b64(&b, code.base != NULL ? code.base : "", code.len);
+    hook_buf_appendf(&b, "%s", "}},{\"request_put\":{\"key\":");
+    fleet_b64(&b, vk.base, vk.len);
+    hook_buf_append(&b, ",\"value\":", 9);
+    fleet_b64(&b, v.base, v.len);
+    hook_buf_append(&b, "}}]}", 4);
+    if (etcd_call(F.etcd, "/v3/kv/txn", b.base, b.len, &out, err, errlen) == 0) {
+        const hook_json_t *ok = hook_json_get(out, "succeeded");
+        r = ok != NULL && ok->type == HOOK_JSON_TRUE ? 0 : 1;
+        hook_json_free(out);
+        if (r == 1)
+            log_info("fleet: %s: another node has that number; trying %u", what, number + 1);
+        else
+            published(0, what, err);
+    } else {
+        published(-1, what, err);
+    }
+    hook_buf_free(&code);
+    hook_buf_free(&vk);
+    hook_buf_free(&ck);
+    hook_buf_free(&v);
+    hook_buf_free(&b);
     return r;
 }
 

@@ -141,7 +141,8 @@ fleet_key_kind_t fleet_key_parse(const char *prefix, const char *key, size_t kle
                  {"ack/", FLEET_KEY_ACK, 2},
                  {"purge/", FLEET_KEY_PURGE, 1},
                  {"alias/", FLEET_KEY_ALIAS, 2},
-                 {"kv/", FLEET_KEY_KV, 3}};
+                 {"kv/", FLEET_KEY_KV, 3},
+                 {"versions/", FLEET_KEY_VERSION, 2}};
     size_t pl = strlen(prefix);
     memset(out, 0, sizeof(*out));
     if (klen <= pl + 1 || memcmp(key, prefix, pl) != 0 || key[pl] != '/')
@@ -172,9 +173,71 @@ fleet_key_kind_t fleet_key_parse(const char *prefix, const char *key, size_t kle
                 return FLEET_KEY_OTHER;
             }
         }
+        if (kinds[k].kind == FLEET_KEY_VERSION && fleet_version_number(out->b, out->blen) == 0) {
+            memset(out, 0, sizeof(*out));
+            return FLEET_KEY_OTHER;
+        }
         return out->kind = kinds[k].kind;
     }
     return FLEET_KEY_OTHER;
+}
+
+unsigned fleet_version_number(const char *s, size_t len)
+{
+    unsigned long n = 0;
+    if (len == 0 || len > 9 || s[0] == '0')
+        return 0;
+    for (size_t i = 0; i != len; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        n = n * 10 + (unsigned long)(s[i] - '0');
+    }
+    return (unsigned)n;
+}
+
+int fleet_version_parse(const char *val, size_t len, hook_json_t **doc, fleet_version_t *out, char *err, size_t errlen)
+{
+    char perr[128];
+    const hook_json_t *v;
+    memset(out, 0, sizeof(*out));
+    *doc = hook_json_parse_max(val, len, 64, perr, sizeof(perr));
+    if (*doc == NULL) {
+        snprintf(err, errlen, "not JSON: %s", perr);
+        return -1;
+    }
+    if ((*doc)->type != HOOK_JSON_OBJECT) {
+        snprintf(err, errlen, "not an object");
+        goto Fail;
+    }
+    out->node = hook_json_string(hook_json_get(*doc, "node"), NULL);
+    if (out->node == NULL || !name_ok(out->node, strlen(out->node))) {
+        snprintf(err, errlen, "no node");
+        goto Fail;
+    }
+    const char *sha = hook_json_string(hook_json_get(*doc, "sha256"), NULL);
+    if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+        snprintf(err, errlen, "no sha256 (64 lowercase hex digits)");
+        goto Fail;
+    }
+    memcpy(out->sha256, sha, 65);
+    const char *ext = hook_json_string(hook_json_get(*doc, "ext"), NULL);
+    if (ext == NULL || (strcmp(ext, "lua") != 0 && strcmp(ext, "so") != 0)) {
+        snprintf(err, errlen, "ext is lua or so");
+        goto Fail;
+    }
+    out->is_lua = strcmp(ext, "lua") == 0;
+    if ((v = hook_json_get(*doc, "size")) == NULL || v->type != HOOK_JSON_NUMBER || !(v->number >= 0) ||
+        v->number > (double)FLEET_CODE_MAX || v->number != (double)(size_t)v->number) {
+        snprintf(err, errlen, "size is 0..%u bytes", FLEET_CODE_MAX);
+        goto Fail;
+    }
+    out->size = (size_t)v->number;
+    return 0;
+Fail:
+    hook_json_free(*doc);
+    *doc = NULL;
+    memset(out, 0, sizeof(*out));
+    return -1;
 }
 
 int fleet_alias_parse(const char *val, size_t len, fleet_alias_t *out, char *err, size_t errlen)

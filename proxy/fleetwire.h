@@ -39,6 +39,7 @@ typedef enum fleet_key_kind {
     FLEET_KEY_PURGE,     /* purge/ID: a = ID */
     FLEET_KEY_ALIAS,     /* alias/HOOK/ALIAS: a = HOOK, b = ALIAS */
     FLEET_KEY_KV,        /* kv/STORE/KEY: a = STORE, b = KEY (any bytes) */
+    FLEET_KEY_VERSION,   /* versions/HOOK/N: a = HOOK, b = N (decimal, 1..999999999, no leading 0) */
 } fleet_key_kind_t;
 
 typedef struct fleet_key {
@@ -64,6 +65,24 @@ typedef struct fleet_alias {
 } fleet_alias_t;
 /** parses an alias value `{"versions": {"N": W, ...}, "key": "...", "sha256": {"N": HEX, ...}}`: 0, or -1 with the reason */
 int fleet_alias_parse(const char *val, size_t len, fleet_alias_t *out, char *err, size_t errlen);
+
+/** N of a versions/HOOK/N key: 1..999999999 in decimal without a leading 0, else 0 */
+unsigned fleet_version_number(const char *s, size_t len);
+
+/** the most code bytes a version may have in a fleet: etcd's default request limit (--max-request-bytes, 1.5 MiB) less room for
+ * the key and the version's record in the same transaction */
+#define FLEET_CODE_MAX (1572864u - 16384u)
+
+/** a version record `{"node": NODE, "sha256": HEX, "ext": "lua"|"so", "size": N, ...settings}` (hook_versions_json's members
+ * of a version); node points into *doc (free it), which the registry reads the settings from */
+typedef struct fleet_version {
+    const char *node;
+    char sha256[65];
+    int is_lua;
+    size_t size; /* <= FLEET_CODE_MAX */
+} fleet_version_t;
+/** 0 with *doc to free, or -1 with the reason (*doc NULL) */
+int fleet_version_parse(const char *val, size_t len, hook_json_t **doc, fleet_version_t *out, char *err, size_t errlen);
 
 /** the purge kinds in the order of cache_purge_kind_t (url, prefix, tag, all) */
 extern const char *const fleet_purge_kinds[4];

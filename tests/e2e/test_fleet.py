@@ -1,9 +1,12 @@
 """End-to-end: fleet state on etcd. A real 3-member etcd cluster (Debian's etcd-server) and 3 edgehook nodes on 127.0.0.1:
-a purge at one node is applied at all and acked by all; an alias moved through the Lambda API on one node routes traffic on
+a purge at one node is applied at all and acked by all; hook versions published on one node (admin API, Lambda API) exist on
+every node with the same number and code, and code in etcd that does not match its sha256 is refused; an alias moved through the Lambda API on one node routes traffic on
 all (the time it takes is printed); kv writes reach every node; a node killed -9 is reported as a straggler and, restarted on
 its state dir, catches up from the revision it last applied; an etcd member going away does not stop the fleet."""
 import base64
+import hashlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -15,6 +18,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from edgetest import SLOW, Edge, Skip, free_port, run, test, wait_until  # noqa: E402
@@ -44,6 +48,11 @@ end
 V1 = hook_file("tag.lua", "1")
 V2 = hook_file("tag_v2.lua", "2")
 V3 = hook_file("tag_v3.lua", "3")
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 class Etcd:
@@ -177,19 +186,32 @@ def purge_at_one_node_is_applied_at_all():
     assert edges[1].metric("edgehook_fleet_last_ack_seconds") > 0
 
 
+def versions(e):
+    """{number: sha256} of hook tag on e"""
+    st, hooks = e.admin("GET", "/hooks")
+    assert st == 200, (st, hooks)
+    return {v["version"]: v["sha256"] for v in hooks["hooks"]["tag"]["versions"]}
+
+
+def wait_version(number, digest, nodes=None):
+    for e in nodes or edges:
+        wait_until(lambda: versions(e).get(number) == digest, 30, "version %d (sha256 %.12s) on every node" % (number, digest))
+
+
 @test
 def alias_moved_through_the_lambda_api_routes_on_all_nodes():
-    # version numbers are each node's own: e3 publishes other code first, so V2's code is its version 3; the alias's target
-    # carries each version's sha256, and e3 maps "version 2 on e1" to its own version with that code
+    # versions are replicated with their numbers: e3 publishes V3 (version 2 on every node), then e1 publishes V2 (version 3)
     st, ans = edges[2].admin("POST", "/hooks/tag/versions", {"path": V3})
     assert st == 201 and ans["version"] == 2, (st, ans)
-    for e in edges:
-        st, ans = e.admin("POST", "/hooks/tag/versions", {"path": V2})
-        assert st == 201 and ans["version"] == (3 if e is edges[2] else 2), (st, ans)
+    wait_version(2, sha(V3))
+    st, ans = edges[0].admin("POST", "/hooks/tag/versions", {"path": V2})
+    assert st == 201 and ans["version"] == 3, (st, ans)
+    wait_version(3, sha(V2))
+    assert "fleet: version tag@3 from e1 added" in edges[2].log(), edges[2].log()[-2000:]
     for e in edges:
         assert get(e, "/count/alias")[1] == "1"
     t0 = time.time()
-    st, ans = edges[0].admin("PUT", "/2015-03-31/functions/tag/aliases/live", {"FunctionVersion": "2"})
+    st, ans = edges[0].admin("PUT", "/2015-03-31/functions/tag/aliases/live", {"FunctionVersion": "3"})
     assert st == 200, (st, ans)
     answered = time.time() - t0
     seen = {}
@@ -207,9 +229,57 @@ def alias_moved_through_the_lambda_api_routes_on_all_nodes():
     for e in edges[1:]:
         st, hooks = e.admin("GET", "/hooks")
         live = hooks["hooks"]["tag"]["aliases"]["live"]
-        want = {"3": 1} if e is edges[2] else {"2": 1}
-        assert live["versions"] == want and live["history"][-1]["by"] == "fleet", live
-    assert "version 2 there is version 3 here" in edges[2].log(), edges[2].log()[-2000:]
+        assert live["versions"] == {"3": 1} and live["history"][-1]["by"] == "fleet", live
+
+
+def lua_zip(label):
+    """a Lambda API zip of a tag hook whose X-Version says label; (base64 zip, sha256 of the code)"""
+    code = ("""-- published through the Lambda API
+function handler(event, context)
+    local response = event.Records[1].cf.response
+    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
+    return response
+end
+""" % label).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("tag.lua", code)
+    return base64.b64encode(buf.getvalue()).decode(), hashlib.sha256(code).hexdigest()
+
+
+def lambda_publish(e, label, number):
+    z, digest = lua_zip(label)
+    st, ans = e.admin("PUT", "/2015-03-31/functions/tag/code", {"ZipFile": z, "Publish": True})
+    assert st == 200 and ans["Version"] == str(number), (st, ans)
+    return digest
+
+
+@test
+def version_published_through_the_lambda_api_reaches_every_node():
+    digest = lambda_publish(edges[0], "lambda-4", 4)
+    wait_version(4, digest)
+    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"4": 1}})
+    assert st == 200, (st, ans)
+    for e in edges:
+        wait_until(lambda: get(e, "/count/alias")[1] == "lambda-4", 30, "every node to serve version 4")
+    assert "fleet: version tag@4 from e1 added" in edges[1].log(), edges[1].log()[-2000:]
+
+
+@test
+def tampered_code_in_etcd_is_refused():
+    # someone with write access to etcd puts other bytes under a code key and a version that names the code's sha256
+    code = b"function handler(event, context) return event.Records[1].cf.response end\n"
+    digest = hashlib.sha256(code).hexdigest()
+    failed = [e.metric("edgehook_fleet_apply_failed_total") for e in edges]
+    etcd_put(1, PREFIX + "/code/" + digest, code.replace(b"return", b"error('owned') return"))
+    record = {"node": "mallory", "hook": "tag", "version": 99, "sha256": digest, "code_sha256": "", "size": len(code),
+              "kind": "lua", "ext": "lua", "created": "", "created_ms": 0, "timeout_ms": -1, "memory": 0, "include_body": False,
+              "description": "", "source": "api", "fetch_allow": [], "kv": [], "config": {}}
+    etcd_put(PREFIX + "/versions/tag/99", json.dumps(record).encode())
+    for e, f in zip(edges, failed):
+        wait_until(lambda: e.metric("edgehook_fleet_apply_failed_total") > f, 30, "every node to refuse the version")
+        assert "is not the version's (sha256 %.12s" % digest in e.log(), e.log()[-2000:]
+        assert 99 not in versions(e) and get(e, "/count/alias")[1] == "lambda-4"
 
 
 @test
@@ -239,19 +309,22 @@ def node_down_is_a_straggler_and_catches_up():
     f = ans["fleet"]
     assert f["stragglers"] == ["e3"] and f["complete"] is False and sorted(f["acked"]) == ["e1", "e2"], ans
     assert time.time() - t0 >= ACK_TIMEOUT * 0.9, "answered before fleet.ack_timeout"
-    # meanwhile: the alias moves back and a kv key changes
-    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"1": 1}})
+    # meanwhile: a version is published (Lambda API at e1), the alias moves to it (at e2) and a kv key changes
+    digest = lambda_publish(edges[0], "lambda-5", 5)
+    wait_version(5, digest, edges[:2])
+    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"5": 1}})
     assert st == 200, (st, ans)
     st, ans = edges[1].admin("PUT", "/kv/flags/late", "yes")
     assert st == 200, (st, ans)
-    wait_until(lambda: get(edges[0], "/count/alias")[1] == "1", 30, "e1 to follow the alias")
+    wait_until(lambda: get(edges[0], "/count/alias")[1] == "lambda-5", 30, "e1 to follow the alias")
     target = edges[1].metric("edgehook_fleet_revision")
     edges[2] = Edge(config(2), name="e3-restarted")
     e3 = edges[2]
     wait_until(lambda: (e3.metric("edgehook_fleet_revision") or 0) >= target, 30, "e3 to catch up")
     assert "catching up from revision" in e3.log(), e3.log()[-2000:]
     assert "fleet: purge prefix /count/ from e1" in e3.log(), e3.log()[-3000:]
-    assert get(e3, "/count/alias")[1] == "1"
+    assert get(e3, "/count/alias")[1] == "lambda-5"
+    assert versions(e3).get(5) == digest and "fleet: version tag@5 from e1 added" in e3.log(), e3.log()[-3000:]
     st, ans = e3.admin("GET", "/kv/flags/late")
     assert st == 200 and ans == "yes", (st, ans)
 
