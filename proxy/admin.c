@@ -583,6 +583,7 @@ static void run_job(void *arg)
             job_fail_kind(job, 0, HOOK_VERSIONS_STORAGE, err);
             return;
         }
+        fleet_publish_latest(job->name, err, sizeof(err)); /* the version went out with its number; $LATEST too */
         snprintf(out, sizeof(out), "{\"hook\":\"%s\",\"version\":%u}\n", job->name, version);
         job->status = 201;
         job->reason = "Created";

@@ -296,7 +296,7 @@ static void ack_seen(const char *id, size_t idlen, const char *node)
 
 /* ---- applying on the control thread ---------------------------------------------------------------------------------------- */
 
-enum { APPLY_PURGE, APPLY_ALIAS, APPLY_KV, APPLY_VERSION };
+enum { APPLY_PURGE, APPLY_ALIAS, APPLY_KV, APPLY_VERSION, APPLY_LATEST };
 
 typedef struct apply_job {
     int kind;
@@ -490,6 +490,24 @@ static void apply_version(apply_job_t *job)
     job->number = mine;
 }
 
+/* $LATEST of another node (or this one's coming back: etcd's order decides, as for aliases), where it differs */
+static void apply_latest(apply_job_t *job)
+{
+    const hook_json_t *ext = hook_json_get(job->record, "ext");
+    hook_versions_txn_t *txn = server_hooks_begin();
+    if (hook_versions_update_code(txn, job->hook, job->code, job->code_len, hook_json_string(ext, NULL), job->err,
+                                  sizeof(job->err)) != 0) {
+        server_hooks_abort(txn);
+        job->result = -1;
+        return;
+    }
+    if (server_hooks_commit(txn, 1, job->err, sizeof(job->err)) != 0) {
+        job->result = -1;
+        return;
+    }
+    job->changed = 1;
+}
+
 static void apply_run(void *arg)
 {
     apply_job_t *job = arg;
@@ -506,6 +524,9 @@ static void apply_run(void *arg)
         break;
     case APPLY_VERSION:
         apply_version(job);
+        break;
+    case APPLY_LATEST:
+        apply_latest(job);
         break;
     }
     pthread_mutex_lock(&job->mu);
@@ -620,19 +641,43 @@ static char *get_value(const char *key, size_t klen, size_t *len, char *err, siz
 
 /* a version another node published: its code is read from PREFIX/code/SHA and checked against the sha256 here (on this thread),
  * then the version is added on the control thread as a local publish is */
-static void on_version(const fleet_key_t *k, const char *val, size_t vlen)
+/* the sha256 of $LATEST of hook here, in buf ("" when none) */
+static void latest_sha(const char *hook, char buf[65])
 {
-    char hook[FLEET_NAME_MAX + 1], err[512];
+    char *text = hook_versions_json(), perr[64];
+    hook_json_t *all = text != NULL ? hook_json_parse(text, strlen(text), perr, sizeof(perr)) : NULL;
+    const char *sha =
+        hook_json_string(hook_json_get(hook_json_get(hook_json_get(hook_json_get(all, "hooks"), hook), "latest"), "sha256"), NULL);
+    snprintf(buf, 65, "%s", sha != NULL ? sha : "");
+    hook_json_free(all);
+    free(text);
+}
+
+/* latest: PREFIX/latest/HOOK (else PREFIX/versions/HOOK/N) */
+static void on_version(const fleet_key_t *k, const char *val, size_t vlen, int latest)
+{
+    char hook[FLEET_NAME_MAX + 1], err[512], what[300];
     hook_json_t *doc;
     fleet_version_t v;
-    unsigned number = fleet_version_number(k->b, k->blen);
+    unsigned number = latest ? 0 : fleet_version_number(k->b, k->blen);
     snprintf(hook, sizeof(hook), "%.*s", (int)k->alen, k->a);
+    if (latest)
+        snprintf(what, sizeof(what), "version %s@$LATEST", hook);
+    else
+        snprintf(what, sizeof(what), "version %s@%u", hook, number);
     if (fleet_version_parse(val, vlen, &doc, &v, err, sizeof(err)) != 0) {
-        log_warn("fleet: version %s@%u: not a version (%s): ignored", hook, number, err);
+        log_warn("fleet: %s: not a version (%s): ignored", what, err);
         atomic_fetch_add(&st_apply_failed, 1);
         return;
     }
-    if (strcmp(v.node, F.node) == 0) {
+    if (latest) {
+        char mine[65];
+        latest_sha(hook, mine);
+        if (strcmp(mine, v.sha256) == 0 && v.is_lua == (strcmp(hook_json_string(hook_json_get(doc, "ext"), NULL), "lua") == 0)) {
+            hook_json_free(doc); /* this node has it (its own change coming back, or one seen before) */
+            return;
+        }
+    } else if (strcmp(v.node, F.node) == 0) {
         hook_json_free(doc); /* published here before it was written */
         return;
     }
@@ -641,20 +686,23 @@ static void on_version(const fleet_key_t *k, const char *val, size_t vlen)
     key_buf(&key, "code/", v.sha256, 64);
     char *code = get_value(key.base, key.len, &len, err, sizeof(err)), hash[65];
     if (code == NULL) {
-        log_warn("fleet: version %s@%u from %s: cannot read its code: %s", hook, number, v.node, err);
+        log_warn("fleet: %s from %s: cannot read its code: %s", what, v.node, err);
         atomic_fetch_add(&st_apply_failed, 1);
     } else if (edge_sha256_hex(code, len, hash), strcmp(hash, v.sha256) != 0 || len != v.size) {
-        log_warn("fleet: version %s@%u from %s: the code in etcd (%.*s, %zu bytes, sha256 %.12s) is not the version's (sha256 %.12s, "
+        log_warn("fleet: %s from %s: the code in etcd (%.*s, %zu bytes, sha256 %.12s) is not the version's (sha256 %.12s, "
                  "%zu bytes): refused",
-                 hook, number, v.node, (int)key.len, key.base, len, hash, v.sha256, v.size);
+                 what, v.node, (int)key.len, key.base, len, hash, v.sha256, v.size);
         atomic_fetch_add(&st_apply_failed, 1);
     } else {
-        apply_job_t job = {.kind = APPLY_VERSION, .hook = hook, .number = number, .record = doc, .code = code, .code_len = len};
+        apply_job_t job = {.kind = latest ? APPLY_LATEST : APPLY_VERSION, .hook = hook, .number = number, .record = doc,
+                           .code = code, .code_len = len};
         if (apply_on_control(&job) != 0)
-            log_warn("fleet: version %s@%u from %s: cannot apply: %s", hook, number, v.node, job.err);
+            log_warn("fleet: %s from %s: cannot apply: %s", what, v.node, job.err);
+        else if (job.changed && latest)
+            log_info("fleet: %s from %s: set (sha256 %.12s)", what, v.node, v.sha256);
         else if (job.changed)
-            log_info("fleet: version %s@%u from %s added%s (sha256 %.12s)", hook, number, v.node,
-                     job.number != number ? " under another number here" : "", v.sha256);
+            log_info("fleet: %s from %s added%s (sha256 %.12s)", what, v.node, job.number != number ? " under another number here" : "",
+                     v.sha256);
     }
     free(code);
     hook_buf_free(&key);
@@ -735,8 +783,9 @@ static void on_event(kv_batch_t *b, const fleet_kv_t *e)
         on_alias(&k, e->val, e->vlen, e->del);
         break;
     case FLEET_KEY_VERSION:
+    case FLEET_KEY_LATEST:
         if (!e->del)
-            on_version(&k, e->val, e->vlen);
+            on_version(&k, e->val, e->vlen, k.kind == FLEET_KEY_LATEST);
         break;
     default:
         break;
@@ -826,8 +875,9 @@ static long long sync_state(long long rev, char *err, size_t errlen)
     }
     if (rev != 0)
         return rev;
-    log_info("fleet: reading the fleet's state (versions, aliases, kv) at revision %lld", r);
-    if (range_apply("versions/", err, errlen) < 0 || range_apply("alias/", err, errlen) < 0 || range_apply("kv/", err, errlen) < 0)
+    log_info("fleet: reading the fleet's state (versions, $LATEST, aliases, kv) at revision %lld", r);
+    if (range_apply("versions/", err, errlen) < 0 || range_apply("latest/", err, errlen) < 0 ||
+        range_apply("alias/", err, errlen) < 0 || range_apply("kv/", err, errlen) < 0)
         return -1;
     rev_save(r);
     return r;
@@ -1187,6 +1237,68 @@ int fleet_publish_alias(const char *hook, const char *alias, char *err, size_t e
     hook_json_free(all);
     hook_buf_free(&k);
     hook_buf_free(&v);
+    return published(r, what, err);
+}
+
+int fleet_publish_latest(const char *hook, char *err, size_t errlen)
+{
+    if (!F.enabled)
+        return 0;
+    char *text = hook_versions_json(), what[300], path[PATH_MAX];
+    hook_json_t *all = text != NULL ? hook_json_parse(text, strlen(text), err, errlen) : NULL;
+    const hook_json_t *l = hook_json_get(hook_json_get(hook_json_get(all, "hooks"), hook), "latest");
+    const char *sha = hook_json_string(hook_json_get(l, "sha256"), NULL), *ext = hook_json_string(hook_json_get(l, "ext"), NULL);
+    const char *dir = hook_versions_state_dir();
+    hook_buf_t code = {NULL, 0, 0}, lk = {NULL, 0, 0}, ck = {NULL, 0, 0}, v = {NULL, 0, 0}, b = {NULL, 0, 0};
+    hook_json_t *out;
+    FILE *fp = NULL;
+    int r = -1;
+    free(text);
+    snprintf(what, sizeof(what), "$LATEST of hook %s", hook);
+    if (sha == NULL || ext == NULL || dir == NULL) {
+        snprintf(err, errlen, "no $LATEST code in a state dir");
+        goto Done;
+    }
+    snprintf(path, sizeof(path), "%s/code/%s.%s", dir, sha, ext);
+    if ((fp = fopen(path, "rb")) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto Done;
+    }
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), fp)) != 0 && code.len <= FLEET_CODE_MAX)
+        hook_buf_append(&code, chunk, got);
+    fclose(fp);
+    if (code.len > FLEET_CODE_MAX) {
+        snprintf(err, errlen,
+                 "the code is over %u bytes: a fleet ships code through etcd, whose requests are at most 1.5 MiB by default "
+                 "(--max-request-bytes)",
+                 FLEET_CODE_MAX);
+        goto Done;
+    }
+    key_buf(&lk, "latest/", hook, strlen(hook));
+    key_buf(&ck, "code/", sha, strlen(sha));
+    hook_buf_append(&v, "{\"node\":", 8);
+    hook_buf_json_string(&v, F.node, strlen(F.node));
+    hook_buf_appendf(&v, ",\"sha256\":\"%s\",\"ext\":\"%s\",\"size\":%zu}", sha, ext, code.len);
+    hook_buf_appendf(&b, "%s", "{\"success\":[{\"request_put\":{\"key\":");
+    fleet_b64(&b, ck.base, ck.len);
+    hook_buf_appendf(&b, "%s", ",\"value\":");
+    fleet_b64(&b, code.base != NULL ? code.base : "", code.len);
+    hook_buf_appendf(&b, "%s", "}},{\"request_put\":{\"key\":");
+    fleet_b64(&b, lk.base, lk.len);
+    hook_buf_appendf(&b, "%s", ",\"value\":");
+    fleet_b64(&b, v.base, v.len);
+    hook_buf_appendf(&b, "%s", "}}]}");
+    if ((r = etcd_call(F.etcd, "/v3/kv/txn", b.base, b.len, &out, err, errlen)) == 0)
+        hook_json_free(out);
+Done:
+    hook_json_free(all);
+    hook_buf_free(&code);
+    hook_buf_free(&lk);
+    hook_buf_free(&ck);
+    hook_buf_free(&v);
+    hook_buf_free(&b);
     return published(r, what, err);
 }
 

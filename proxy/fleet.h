@@ -8,6 +8,9 @@
  *   PREFIX/nodes/NODE          {"node", "pid", "started"}                 with the node's lease: the live nodes
  *   PREFIX/alias/HOOK/ALIAS    {"node", "versions": {"N": W, ...}, "key"}  an alias's target (deleted: the alias is removed)
  *   PREFIX/kv/STORE/KEY        the value's bytes                          (deleted: the key is deleted; one txn per write)
+ *   PREFIX/versions/HOOK/N     {"node", "hook", "version", "sha256", "ext", "size", settings...}  a published version (never deleted)
+ *   PREFIX/latest/HOOK         {"node", "sha256", "ext", "size"}         $LATEST's code, as set through the API
+ *   PREFIX/code/SHA256HEX      the code's bytes                          content-addressed: written with a version or $LATEST
  *   PREFIX/purge/ID            {"node", "kind", "arg", "soft"}            a purge, ID = NODE.SEQ.TIME
  *   PREFIX/ack/ID/NODE         ""                                         NODE applied purge ID
  */
@@ -33,6 +36,11 @@ int fleet_enabled(void);
  * the registry no longer has it) to etcd. 0, or -1 with the reason (logged and counted too; the change holds on this node).
  */
 int fleet_publish_alias(const char *hook, const char *alias, char *err, size_t errlen);
+/**
+ * Control thread, after $LATEST of hook changed through the API (update-function-code, the admin API's publish): its code
+ * (PREFIX/code/SHA) and `PREFIX/latest/HOOK` = {"node", "sha256", "ext", "size"}. 0 or -1 with the reason (logged, counted).
+ */
+int fleet_publish_latest(const char *hook, char *err, size_t errlen);
 /** control thread, after a local kv write: its puts and deletes, as one etcd transaction. 0 or -1 with the reason */
 int fleet_publish_kv(const char *store, const kv_op_t *ops, size_t n, char *err, size_t errlen);
 

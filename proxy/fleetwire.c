@@ -142,7 +142,8 @@ fleet_key_kind_t fleet_key_parse(const char *prefix, const char *key, size_t kle
                  {"purge/", FLEET_KEY_PURGE, 1},
                  {"alias/", FLEET_KEY_ALIAS, 2},
                  {"kv/", FLEET_KEY_KV, 3},
-                 {"versions/", FLEET_KEY_VERSION, 2}};
+                 {"versions/", FLEET_KEY_VERSION, 2},
+                 {"latest/", FLEET_KEY_LATEST, 1}};
     size_t pl = strlen(prefix);
     memset(out, 0, sizeof(*out));
     if (klen <= pl + 1 || memcmp(key, prefix, pl) != 0 || key[pl] != '/')

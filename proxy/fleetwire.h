@@ -40,6 +40,7 @@ typedef enum fleet_key_kind {
     FLEET_KEY_ALIAS,     /* alias/HOOK/ALIAS: a = HOOK, b = ALIAS */
     FLEET_KEY_KV,        /* kv/STORE/KEY: a = STORE, b = KEY (any bytes) */
     FLEET_KEY_VERSION,   /* versions/HOOK/N: a = HOOK, b = N (decimal, 1..999999999, no leading 0) */
+    FLEET_KEY_LATEST,    /* latest/HOOK: a = HOOK */
 } fleet_key_kind_t;
 
 typedef struct fleet_key {

@@ -903,6 +903,7 @@ static void run_update_code(lapi_job_t *job)
         return;
     log_info("lambda api: %s: $LATEST updated (%zu bytes of %s)%s", job->function, len, is_lua ? "Lua" : "native code",
              job->publish ? ", published" : "");
+    fleet_publish_latest(job->function, err, sizeof(err));
     job_configuration(job, version, 200);
 }
 

@@ -193,6 +193,13 @@ def versions(e):
     return {v["version"]: v["sha256"] for v in hooks["hooks"]["tag"]["versions"]}
 
 
+def latest(e):
+    """the sha256 of tag's $LATEST on e"""
+    st, hooks = e.admin("GET", "/hooks")
+    assert st == 200, (st, hooks)
+    return hooks["hooks"]["tag"]["latest"]["sha256"]
+
+
 def wait_version(number, digest, nodes=None):
     for e in nodes or edges:
         wait_until(lambda: versions(e).get(number) == digest, 30, "version %d (sha256 %.12s) on every node" % (number, digest))
@@ -258,6 +265,8 @@ def lambda_publish(e, label, number):
 def version_published_through_the_lambda_api_reaches_every_node():
     digest = lambda_publish(edges[0], "lambda-4", 4)
     wait_version(4, digest)
+    for e in edges:  # $LATEST is state too: update-function-code sets it on every node
+        wait_until(lambda: latest(e) == digest, 30, "$LATEST on every node")
     st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"4": 1}})
     assert st == 200, (st, ans)
     for e in edges:
@@ -267,19 +276,20 @@ def version_published_through_the_lambda_api_reaches_every_node():
 
 @test
 def tampered_code_in_etcd_is_refused():
-    # someone with write access to etcd puts other bytes under a code key and a version that names the code's sha256
+    # someone with write access to etcd puts other bytes under a code key and a version that names the code's sha256; its
+    # number (5) is then taken in etcd though no node has it: the next publish claims 5, finds it taken and takes 6
     code = b"function handler(event, context) return event.Records[1].cf.response end\n"
     digest = hashlib.sha256(code).hexdigest()
     failed = [e.metric("edgehook_fleet_apply_failed_total") for e in edges]
     etcd_put(1, PREFIX + "/code/" + digest, code.replace(b"return", b"error('owned') return"))
-    record = {"node": "mallory", "hook": "tag", "version": 99, "sha256": digest, "code_sha256": "", "size": len(code),
+    record = {"node": "mallory", "hook": "tag", "version": 5, "sha256": digest, "code_sha256": "", "size": len(code),
               "kind": "lua", "ext": "lua", "created": "", "created_ms": 0, "timeout_ms": -1, "memory": 0, "include_body": False,
               "description": "", "source": "api", "fetch_allow": [], "kv": [], "config": {}}
-    etcd_put(PREFIX + "/versions/tag/99", json.dumps(record).encode())
+    etcd_put(1, PREFIX + "/versions/tag/5", json.dumps(record).encode())
     for e, f in zip(edges, failed):
         wait_until(lambda: e.metric("edgehook_fleet_apply_failed_total") > f, 30, "every node to refuse the version")
         assert "is not the version's (sha256 %.12s" % digest in e.log(), e.log()[-2000:]
-        assert 99 not in versions(e) and get(e, "/count/alias")[1] == "lambda-4"
+        assert 5 not in versions(e) and get(e, "/count/alias")[1] == "lambda-4"
 
 
 @test
@@ -310,21 +320,22 @@ def node_down_is_a_straggler_and_catches_up():
     assert f["stragglers"] == ["e3"] and f["complete"] is False and sorted(f["acked"]) == ["e1", "e2"], ans
     assert time.time() - t0 >= ACK_TIMEOUT * 0.9, "answered before fleet.ack_timeout"
     # meanwhile: a version is published (Lambda API at e1), the alias moves to it (at e2) and a kv key changes
-    digest = lambda_publish(edges[0], "lambda-5", 5)
-    wait_version(5, digest, edges[:2])
-    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"5": 1}})
+    digest = lambda_publish(edges[0], "lambda-6", 6)  # 5 is taken in etcd (tampered_code_in_etcd_is_refused)
+    assert "fleet: version 5 of hook tag: another node has that number; trying 6" in edges[0].log(), edges[0].log()[-2000:]
+    wait_version(6, digest, edges[:2])
+    st, ans = edges[1].admin("PUT", "/hooks/tag/aliases/live", {"versions": {"6": 1}})
     assert st == 200, (st, ans)
     st, ans = edges[1].admin("PUT", "/kv/flags/late", "yes")
     assert st == 200, (st, ans)
-    wait_until(lambda: get(edges[0], "/count/alias")[1] == "lambda-5", 30, "e1 to follow the alias")
+    wait_until(lambda: get(edges[0], "/count/alias")[1] == "lambda-6", 30, "e1 to follow the alias")
     target = edges[1].metric("edgehook_fleet_revision")
     edges[2] = Edge(config(2), name="e3-restarted")
     e3 = edges[2]
     wait_until(lambda: (e3.metric("edgehook_fleet_revision") or 0) >= target, 30, "e3 to catch up")
     assert "catching up from revision" in e3.log(), e3.log()[-2000:]
     assert "fleet: purge prefix /count/ from e1" in e3.log(), e3.log()[-3000:]
-    assert get(e3, "/count/alias")[1] == "lambda-5"
-    assert versions(e3).get(5) == digest and "fleet: version tag@5 from e1 added" in e3.log(), e3.log()[-3000:]
+    assert get(e3, "/count/alias")[1] == "lambda-6"
+    assert versions(e3).get(6) == digest and latest(e3) == digest and "fleet: version tag@6 from e1 added" in e3.log(), e3.log()[-3000:]
     st, ans = e3.admin("GET", "/kv/flags/late")
     assert st == 200 and ans == "yes", (st, ans)
 
