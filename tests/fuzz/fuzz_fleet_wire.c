@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_fleet_wire.c - libFuzzer target: what the fleet reads from etcd (proxy/fleetwire.c), from the bytes of a watch
  * stream on: the chunked body decoder (proxy/originhead.c), the split into messages at newlines, the JSON parser (hooks/json.c),
- * watch messages and range answers, keys under the prefix, alias and purge values.
+ * watch messages and range answers, keys under the prefix, alias, purge and version values (versions/HOOK/N, latest/HOOK).
  *
  * Input: byte 0 bit 0: the rest is a chunked watch body (else: one JSON document, a message and a range answer), bit 1: also
  * parse the rest whole as an alias value and a purge value. Properties: key slices lie inside the key and hold names without
@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hooks/json.h"
@@ -40,9 +41,16 @@ static void check_key(const char *key, size_t klen)
         return;
     FUZZ_CHECK(k.a > key && k.a + k.alen <= key + klen, "a outside the key");
     check_name(k.a, k.alen, 0);
-    if (kind == FLEET_KEY_ACK || kind == FLEET_KEY_ALIAS || kind == FLEET_KEY_KV) {
+    if (kind == FLEET_KEY_ACK || kind == FLEET_KEY_ALIAS || kind == FLEET_KEY_KV || kind == FLEET_KEY_VERSION) {
         FUZZ_CHECK(k.b > k.a + k.alen && k.b + k.blen == key + klen, "b not the key's end");
         check_name(k.b, k.blen, kind == FLEET_KEY_KV);
+        if (kind == FLEET_KEY_VERSION) {
+            unsigned n = fleet_version_number(k.b, k.blen);
+            char back[16];
+            FUZZ_CHECK(n >= 1, "version key %.*s without a number", (int)k.blen, k.b);
+            snprintf(back, sizeof(back), "%u", n);
+            FUZZ_CHECK(strlen(back) == k.blen && memcmp(back, k.b, k.blen) == 0, "version %.*s read as %u", (int)k.blen, k.b, n);
+        }
     } else {
         FUZZ_CHECK(k.a + k.alen == key + klen && k.b == NULL, "a not the key's end");
     }
@@ -69,6 +77,16 @@ static void check_values(const char *v, size_t len)
                        "a bad sha256");
     } else {
         FUZZ_CHECK(err[0] != '\0' && a.n == 0, "an alias refused without a reason");
+    }
+    fleet_version_t ver;
+    err[0] = '\0';
+    if (fleet_version_parse(v, len, &doc, &ver, err, sizeof(err)) == 0) {
+        FUZZ_CHECK(doc != NULL && ver.node != NULL && ver.size <= FLEET_CODE_MAX, "an incomplete version");
+        FUZZ_CHECK(strlen(ver.sha256) == 64 && strspn(ver.sha256, "0123456789abcdef") == 64, "a bad sha256");
+        check_name(ver.node, strlen(ver.node), 0);
+        hook_json_free(doc);
+    } else {
+        FUZZ_CHECK(doc == NULL && err[0] != '\0' && ver.node == NULL, "a version refused without a reason");
     }
     err[0] = '\0';
     if (fleet_purge_parse(v, len, &doc, &p, err, sizeof(err)) == 0) {
@@ -121,6 +139,11 @@ static void round_trip(const uint8_t *data, size_t size)
     fleet_key_t k;
     FUZZ_CHECK(fleet_key_parse(PREFIX, key, (size_t)n, &k) == FLEET_KEY_ALIAS, "%s is not an alias key", key);
     FUZZ_CHECK(k.alen == alen && memcmp(k.a, a, alen) == 0 && k.blen == alen && memcmp(k.b, a, alen) == 0, "%s parsed wrong", key);
+    n = snprintf(key, sizeof(key), "%s/versions/%s/%u", PREFIX, a, (unsigned)(alen * 7919u));
+    FUZZ_CHECK(fleet_key_parse(PREFIX, key, (size_t)n, &k) == FLEET_KEY_VERSION && fleet_version_number(k.b, k.blen) == alen * 7919u,
+               "%s parsed wrong", key);
+    n = snprintf(key, sizeof(key), "%s/latest/%s", PREFIX, a);
+    FUZZ_CHECK(fleet_key_parse(PREFIX, key, (size_t)n, &k) == FLEET_KEY_LATEST && k.alen == alen, "%s parsed wrong", key);
     n = snprintf(key, sizeof(key), "%s/kv/%s/%s/x", PREFIX, a, a);
     FUZZ_CHECK(fleet_key_parse(PREFIX, key, (size_t)n, &k) == FLEET_KEY_KV && k.blen == alen + 2, "%s parsed wrong", key);
 }

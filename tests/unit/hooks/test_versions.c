@@ -1,5 +1,6 @@
 /* tests/unit/hooks/test_versions.c - the registry of hooks/versions.c: $LATEST and publish, alias history and rollback, and
- * the state dir (written at commit, read back, refused when broken, a commit that cannot be written changes nothing). */
+ * the state dir (written at commit, read back, refused when broken, a commit that cannot be written changes nothing), the fleet's
+ * claim of version numbers and versions added from other nodes (checked against their sha256). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 #include "base/str.h"
 #include "conf/config.h"
+#include "hooks/json.h"
 #include "hooks/versions.h"
 
 static const char HOOK[] = "function handler(event, context)\n  local r = event.Records[1].cf.response\n"
@@ -330,12 +332,117 @@ static void test_broken_state_and_unwritable_commit(void **state)
     waitpid(child, NULL, 0);
 }
 
+/* the fleet's claim of a number: 2 is taken by another node; refuse: every claim refused */
+static unsigned claims[8], num_claims;
+static int refuse_claims;
+static int claim(const char *name, unsigned number, const char *record, size_t rlen, const char *code_path, char *err, size_t errlen)
+{
+    (void)name;
+    (void)code_path;
+    assert_true(rlen > 2 && record[0] == '{' && record[rlen - 1] == '}' && strstr(record, "\"sha256\":") != NULL);
+    if (num_claims < 8)
+        claims[num_claims++] = number;
+    if (refuse_claims) {
+        snprintf(err, errlen, "too big");
+        return -2;
+    }
+    return number == 2 ? 1 : 0;
+}
+
+/* a version record as the fleet carries it, for code */
+static hook_json_t *record_of(const char *code, size_t len, const char *sha)
+{
+    char text[1024], err[128], hash[65];
+    edge_sha256_hex(code, len, hash);
+    snprintf(text, sizeof(text),
+             "{\"sha256\":\"%s\",\"ext\":\"lua\",\"source\":\"api\",\"description\":\"from e2\",\"config\":{},\"size\":%zu,"
+             "\"created_ms\":1,\"timeout_ms\":-1,\"memory\":0,\"include_body\":false,\"fetch_allow\":[],\"kv\":[]}",
+             sha != NULL ? sha : hash, len);
+    hook_json_t *doc = hook_json_parse(text, strlen(text), err, sizeof(err));
+    assert_non_null(doc);
+    return doc;
+}
+
+static void test_fleet_claim_and_add(void **state)
+{
+    char err[512], code[512], other[512];
+    unsigned v;
+    (void)state;
+    open_state();
+    conf_hook_t c = hook_conf("tag", write_hook("tag.lua", "1"));
+    hook_versions_txn_t *txn = hook_versions_begin();
+    assert_int_equal(hook_versions_from_config(txn, &c, err, sizeof(err)), 1); /* the config's version claims nothing */
+    commit(txn);
+    hook_versions_set_claim(claim);
+    /* an API publish claims 2, finds it taken, gets 3 */
+    snprintf(code, sizeof(code), HOOK, "api");
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_update_code(txn, "tag", code, strlen(code), "lua", err, sizeof(err)), 0);
+    assert_int_equal(hook_versions_publish_latest(txn, "tag", NULL, NULL, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 3);
+    commit(txn);
+    assert_int_equal(num_claims, 2);
+    assert_int_equal(claims[0], 2);
+    assert_int_equal(claims[1], 3);
+    /* a refused claim fails the publish */
+    snprintf(other, sizeof(other), HOOK, "big");
+    refuse_claims = 1;
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_update_code(txn, "tag", other, strlen(other), "lua", err, sizeof(err)), 0);
+    assert_int_equal(hook_versions_publish_latest(txn, "tag", NULL, NULL, &v, err, sizeof(err)), -1);
+    assert_int_equal(hook_versions_error_kind(txn), HOOK_VERSIONS_INVALID);
+    assert_string_equal(err, "too big");
+    hook_versions_abort(txn);
+    refuse_claims = 0;
+    hook_versions_set_claim(NULL);
+
+    /* version 2 of another node: code that is not its sha256 is refused, the right code is added as 2 */
+    hook_json_t *rec = record_of(other, strlen(other), NULL);
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_add_version(txn, "tag", 2, rec, code, strlen(code), &v, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "sha256"));
+    assert_int_equal(hook_versions_add_version(txn, "tag", 2, rec, other, strlen(other) - 1, &v, err, sizeof(err)), -1);
+    assert_int_equal(hook_versions_add_version(txn, "nope", 2, rec, other, strlen(other), &v, err, sizeof(err)), -1);
+    assert_int_equal(hook_versions_error_kind(txn), HOOK_VERSIONS_NOT_FOUND);
+    assert_int_equal(hook_versions_add_version(txn, "tag", 2, rec, other, strlen(other), &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 2);
+    commit(txn);
+    assert_true(has("{\"version\":2,"));
+    assert_true(has("\"description\":\"from e2\""));
+    assert_true(has("\"next_version\":4"));
+    /* the same again: nothing; version 3 of another node with other code than this node's 3: this node's next number */
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_add_version(txn, "tag", 2, rec, other, strlen(other), &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(hook_versions_add_version(txn, "tag", 3, rec, other, strlen(other), &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 4);
+    /* a version further on moves the next number past it */
+    char third[512];
+    snprintf(third, sizeof(third), HOOK, "third");
+    hook_json_t *rec3 = record_of(third, strlen(third), NULL);
+    assert_int_equal(hook_versions_add_version(txn, "tag", 9, rec3, third, strlen(third), &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 9);
+    commit(txn);
+    assert_true(has("\"next_version\":10"));
+    /* code that does not load is refused */
+    const char *bad = "function handler(";
+    hook_json_t *recb = record_of(bad, strlen(bad), NULL);
+    txn = hook_versions_begin();
+    assert_int_equal(hook_versions_add_version(txn, "tag", 10, recb, bad, strlen(bad), &v, err, sizeof(err)), -1);
+    assert_int_equal(hook_versions_error_kind(txn), HOOK_VERSIONS_INVALID);
+    hook_versions_abort(txn);
+    hook_json_free(rec);
+    hook_json_free(rec3);
+    hook_json_free(recb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_latest_and_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_steps_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_state_and_unwritable_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_claim_and_add, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
