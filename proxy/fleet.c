@@ -677,9 +677,19 @@ static void on_version(const fleet_key_t *k, const char *val, size_t vlen, int l
             hook_json_free(doc); /* this node has it (its own change coming back, or one seen before) */
             return;
         }
-    } else if (strcmp(v.node, F.node) == 0) {
-        hook_json_free(doc); /* published here before it was written */
-        return;
+    } else {
+        /* this node has it (published here before it was written, or seen before): nothing to read; a version this node
+         * wrote to etcd but lost (its local commit failed after the claim) is added like another node's */
+        char *text = hook_versions_json(), perr[64];
+        hook_json_t *all = text != NULL ? hook_json_parse(text, strlen(text), perr, sizeof(perr)) : NULL;
+        const char *mine = all != NULL ? version_sha(all, hook, number) : NULL;
+        int have = mine != NULL && strcmp(mine, v.sha256) == 0;
+        hook_json_free(all);
+        free(text);
+        if (have) {
+            hook_json_free(doc);
+            return;
+        }
     }
     hook_buf_t key = {NULL, 0, 0};
     size_t len = 0;
