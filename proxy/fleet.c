@@ -1403,7 +1403,9 @@ int fleet_publish_purge(cache_purge_kind_t kind, h2o_iovec_t arg, int soft, flee
     w->written = 1;
     pthread_mutex_unlock(&F.mu);
     published(0, "a purge", err);
-    waiters_reap(0); /* no other live node, or every ack came before the put's answer: done now */
+    /* no other live node, or every ack came before the put's answer: done now; and when the node stops meanwhile (fleet_stop
+     * answered the written ones already), it is answered with what it has */
+    waiters_reap(stopping() ? LLONG_MAX : 0);
     return 0;
 }
 
