@@ -639,6 +639,7 @@ static void unlink_locked(cache_disk_t *d, dentry_t *e)
     d->extra_bytes -= e->extra_len;
 }
 
+/* (index lock held, and jlock except while loading: cache_disk_purge counts on the buckets not growing under jlock) */
 static void insert_locked(cache_disk_t *d, dentry_t *e)
 {
     dentry_t *old = find_locked(d, e->hash);
@@ -1540,9 +1541,15 @@ size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t ar
     buf_t b = {NULL, 0, 0};
     if (d == NULL)
         return 0;
+    /* jlock held throughout: entries are inserted (and the buckets grown) only with it, so the bucket array stays as it is and
+     * the index lock can be let go now and then (lookups on the event loops take it) */
     pthread_mutex_lock(&d->jlock);
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i != d->num_buckets; ++i) {
+        if (i % 4096 == 4095) {
+            pthread_mutex_unlock(&d->lock);
+            pthread_mutex_lock(&d->lock);
+        }
         for (dentry_t **p = &d->buckets[i]; *p != NULL;) {
             dentry_t *e = *p;
             if (!entry_matches(e, kind, arg) || (soft && e->soft)) {
