@@ -16,23 +16,12 @@
 #include "base/str.h"
 #include "store/internal.h"
 #include "store/notify.h"
+#include "store/notifyconf.h"
 
-#define MAX_RULES 100          /* per bucket (S3 allows 100 destinations per bucket) */
-#define MAX_ID 255             /* S3: the Id is at most 255 characters */
-#define MAX_FILTER 1024        /* a prefix or suffix: at most a key */
 #define RESERVE_OVERHEAD 3072u /* the record without key and ids: what begin reserves besides 3 x the key */
 
-typedef struct rule {
-    char id[MAX_ID + 1];
-    char arn[600];      /* as given (the ARN or the bare name) */
-    char function[256]; /* the hook */
-    char qualifier[129];
-    unsigned events; /* bit STORE_EV_* */
-    unsigned given;  /* the Event values as given: bit 0-5 a specific one, 6 ObjectCreated:*, 7 ObjectRemoved:* */
-    char *prefix, *suffix;
-    int exclude_hook_writes;
-    int legacy; /* a CloudFunctionConfiguration (answered as one) */
-} rule_t;
+typedef store_notify_rule_t rule_t;
+typedef store_notify_perr_t perr_t;
 
 typedef struct bconf {
     char bucket[64];
@@ -52,16 +41,17 @@ static struct {
     _Atomic uint64_t events, refused, lost, loop_stopped, excluded, purges;
 } N = {.lock = PTHREAD_RWLOCK_INITIALIZER, .max_generations = 16};
 
-static const char *const event_names[STORE_EV_NUM] = {"ObjectCreated:Put",    "ObjectCreated:Post",
-                                                      "ObjectCreated:Copy",   "ObjectCreated:CompleteMultipartUpload",
-                                                      "ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"};
-#define CREATED_ALL ((1u << STORE_EV_PUT) | (1u << STORE_EV_POST) | (1u << STORE_EV_COPY) | (1u << STORE_EV_COMPLETE))
-#define REMOVED_ALL ((1u << STORE_EV_DELETE) | (1u << STORE_EV_DELETE_MARKER))
 
 void store_notify_set_backend(const store_notify_backend_t *b)
 {
     N.backend = *b;
     atomic_store(&N.have_backend, 1);
+}
+
+/* S3's destination validation: the hook must exist (no backend: nothing to ask) */
+static int function_exists(const char *name)
+{
+    return !atomic_load(&N.have_backend) || N.backend.function_exists(name);
 }
 
 uint64_t store_notify_tag(const char *bucket, size_t blen, const char *key, size_t klen)
@@ -75,346 +65,6 @@ uint64_t store_notify_tag(const char *bucket, size_t blen, const char *key, size
     return h != 0 ? h : 1;
 }
 
-/* ---- rules ------------------------------------------------------------------------------------------------------------------ */
-
-static void rules_free(rule_t *r, size_t n)
-{
-    for (size_t i = 0; i != n; ++i) {
-        free(r[i].prefix);
-        free(r[i].suffix);
-    }
-    free(r);
-}
-
-/* an Event value: its bits, and the bit of `given` that records it; -1 if unknown */
-static int parse_event(const char *s, unsigned *bits, unsigned *given)
-{
-    if (strcmp(s, "s3:ObjectCreated:*") == 0) {
-        *bits |= CREATED_ALL;
-        *given |= 1u << 6;
-        return 0;
-    }
-    if (strcmp(s, "s3:ObjectRemoved:*") == 0) {
-        *bits |= REMOVED_ALL;
-        *given |= 1u << 7;
-        return 0;
-    }
-    for (int i = 0; i != STORE_EV_NUM; ++i)
-        if (strncmp(s, "s3:", 3) == 0 && strcmp(s + 3, event_names[i]) == 0) {
-            *bits |= 1u << i;
-            *given |= 1u << i;
-            return 0;
-        }
-    return -1;
-}
-
-/* NAME, NAME:QUALIFIER or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]; -1 if malformed */
-static int parse_function(const char *s, rule_t *r)
-{
-    const char *name = s;
-    if (strncmp(s, "arn:", 4) == 0) {
-        const char *p = strstr(s, ":function:");
-        if (strncmp(s, "arn:aws:lambda:", 15) != 0 || p == NULL)
-            return -1;
-        name = p + 10;
-    }
-    const char *colon = strchr(name, ':');
-    size_t nlen = colon != NULL ? (size_t)(colon - name) : strlen(name);
-    if (nlen == 0 || nlen >= sizeof(r->function) ||
-        (colon != NULL && (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(r->qualifier))))
-        return -1;
-    for (size_t i = 0; i != nlen; ++i) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return -1;
-    }
-    if (colon != NULL)
-        for (const char *q = colon + 1; *q != '\0'; ++q)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' ||
-                  *q == '$'))
-                return -1;
-    memcpy(r->function, name, nlen);
-    r->function[nlen] = '\0';
-    snprintf(r->qualifier, sizeof(r->qualifier), "%s", colon != NULL ? colon + 1 : "");
-    snprintf(r->arn, sizeof(r->arn), "%s", s);
-    return 0;
-}
-
-static int starts_with(const char *s, size_t slen, const char *p)
-{
-    size_t plen = strlen(p);
-    return slen >= plen && memcmp(s, p, plen) == 0;
-}
-
-static int ends_with(const char *s, size_t slen, const char *p)
-{
-    size_t plen = strlen(p);
-    return slen >= plen && memcmp(s + slen - plen, p, plen) == 0;
-}
-
-static int rule_matches(const rule_t *r, const char *key, size_t klen, int kind)
-{
-    return (r->events & (1u << kind)) != 0 && (r->prefix == NULL || starts_with(key, klen, r->prefix)) &&
-           (r->suffix == NULL || ends_with(key, klen, r->suffix));
-}
-
-/* two rules overlap when they share an event and a key could match both (S3 refuses that) */
-static int overlap(const rule_t *a, const rule_t *b)
-{
-    if ((a->events & b->events) == 0)
-        return 0;
-    const char *pa = a->prefix != NULL ? a->prefix : "", *pb = b->prefix != NULL ? b->prefix : "";
-    const char *sa = a->suffix != NULL ? a->suffix : "", *sb = b->suffix != NULL ? b->suffix : "";
-    int prefixes = starts_with(pa, strlen(pa), pb) || starts_with(pb, strlen(pb), pa);
-    int suffixes = ends_with(sa, strlen(sa), sb) || ends_with(sb, strlen(sb), sa);
-    return prefixes && suffixes;
-}
-
-/* ---- the XML ----------------------------------------------------------------------------------------------------------------- */
-
-typedef struct perr {
-    int status;
-    const char *code;
-    char message[512];
-    char extra[1400]; /* raw XML after Message (escaped) */
-} perr_t;
-
-static int bad(perr_t *e, const char *code, const char *fmt, const char *arg)
-{
-    e->status = 400;
-    e->code = code;
-    snprintf(e->message, sizeof(e->message), fmt, arg != NULL ? arg : "");
-    return -1;
-}
-
-/* appends s XML-escaped to out */
-static void xml_escape(char *out, size_t outlen, const char *s)
-{
-    size_t o = strlen(out);
-    for (; *s != '\0' && o + 7 < outlen; ++s) {
-        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
-        if (rep != NULL) {
-            memcpy(out + o, rep, strlen(rep));
-            o += strlen(rep);
-        } else {
-            out[o++] = *s;
-        }
-    }
-    out[o] = '\0';
-}
-
-static char *dup_text(const store_xml_node_t *n)
-{
-    char *s = malloc(n->text_len + 1);
-    if (s == NULL)
-        abort();
-    memcpy(s, n->text, n->text_len);
-    s[n->text_len] = '\0';
-    return s;
-}
-
-/* a text without NUL bytes, 1..max bytes (the parser decodes entities: &#0; cannot appear in XML 1.0, but be sure) */
-static int text_ok(const store_xml_node_t *n, size_t max)
-{
-    return n->text_len != 0 && n->text_len <= max && memchr(n->text, '\0', n->text_len) == NULL;
-}
-
-/* an Id for a configuration given without one (S3 makes one up too) */
-static void random_id(char *out, size_t len)
-{
-    char u[37];
-    if (edge_uuid4(u) != 0)
-        snprintf(u, sizeof(u), "%016llx", (unsigned long long)time(NULL));
-    snprintf(out, len, "%s", u);
-}
-
-/* one LambdaFunctionConfiguration / CloudFunctionConfiguration */
-static int parse_rule(const store_xml_node_t *c, rule_t *r, int validate, perr_t *e)
-{
-    memset(r, 0, sizeof(*r));
-    r->legacy = strcmp(c->name, "CloudFunctionConfiguration") == 0;
-    int have_fn = 0;
-    for (const store_xml_node_t *f = c->child; f != NULL; f = f->next) {
-        if (strcmp(f->name, "Id") == 0) {
-            if (!text_ok(f, MAX_ID))
-                return bad(e, "InvalidArgument", "The Id must be 1 to 255 characters.", NULL);
-            memcpy(r->id, f->text, f->text_len);
-            r->id[f->text_len] = '\0';
-        } else if (strcmp(f->name, "CloudFunction") == 0 || strcmp(f->name, "LambdaFunctionArn") == 0) {
-            char *s = dup_text(f);
-            int ok = text_ok(f, sizeof(r->arn) - 1) && parse_function(s, r) == 0;
-            free(s);
-            if (!ok)
-                return bad(e, "InvalidArgument",
-                           "The function ARN is not valid: give arn:aws:lambda:REGION:ACCOUNT:function:NAME"
-                           "[:ALIAS] or a hook name.",
-                           NULL);
-            have_fn = 1;
-        } else if (strcmp(f->name, "Event") == 0) {
-            char *s = dup_text(f);
-            int ok = text_ok(f, 128) && parse_event(s, &r->events, &r->given) == 0;
-            if (!ok) {
-                bad(e, "InvalidArgument", "The event is not supported for notifications: %s", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (strcmp(f->name, "Filter") == 0) {
-            for (const store_xml_node_t *k = f->child; k != NULL; k = k->next) {
-                if (strcmp(k->name, "S3Key") != 0)
-                    return bad(e, "InvalidArgument", "Only S3Key filters are supported, not %s.", k->name);
-                for (const store_xml_node_t *fr = k->child; fr != NULL; fr = fr->next) {
-                    if (strcmp(fr->name, "FilterRule") != 0)
-                        return bad(e, "MalformedXML",
-                                   "The XML you provided was not well-formed or did not validate against our "
-                                   "published schema.",
-                                   NULL);
-                    const store_xml_node_t *nm = store_xml_child(fr, "Name"), *vl = store_xml_child(fr, "Value");
-                    if (nm == NULL || vl == NULL || vl->text_len > MAX_FILTER || memchr(vl->text, '\0', vl->text_len) != NULL)
-                        return bad(e, "InvalidArgument",
-                                   "A filter rule needs a Name (prefix or suffix) and a Value of at most 1024 "
-                                   "bytes.",
-                                   NULL);
-                    char **slot;
-                    if (nm->text_len == 6 && strncasecmp(nm->text, "prefix", 6) == 0)
-                        slot = &r->prefix;
-                    else if (nm->text_len == 6 && strncasecmp(nm->text, "suffix", 6) == 0)
-                        slot = &r->suffix;
-                    else
-                        return bad(e, "InvalidArgument", "filter rule name must be either prefix or suffix", NULL);
-                    if (*slot != NULL)
-                        return bad(e, "InvalidArgument", "Cannot specify more than one %s rule in a filter.",
-                                   slot == &r->prefix ? "prefix" : "suffix");
-                    *slot = dup_text(vl);
-                }
-            }
-        } else if (strcmp(f->name, "InvocationRole") == 0) {
-            /* the legacy element: accepted and ignored (no IAM here) */
-        } else {
-            return bad(e, "MalformedXML",
-                       "The XML you provided was not well-formed or did not validate against our published schema.", NULL);
-        }
-    }
-    if (!have_fn)
-        return bad(e, "InvalidArgument", "A function configuration needs a CloudFunction (the function ARN).", NULL);
-    if (r->events == 0)
-        return bad(e, "InvalidArgument", "A function configuration needs at least one Event.", NULL);
-    if (r->id[0] == '\0')
-        random_id(r->id, sizeof(r->id));
-    if (validate && atomic_load(&N.have_backend) && !N.backend.function_exists(r->function)) {
-        e->status = 400;
-        e->code = "InvalidArgument";
-        snprintf(e->message, sizeof(e->message), "Unable to validate the following destination configurations");
-        snprintf(e->extra, sizeof(e->extra), "<ArgumentName1>");
-        xml_escape(e->extra, sizeof(e->extra), r->arn);
-        snprintf(e->extra + strlen(e->extra), sizeof(e->extra) - strlen(e->extra), "</ArgumentName1><ArgumentValue1>");
-        char msg[400];
-        snprintf(msg, sizeof(msg), "The function does not exist: no hook named %s", r->function);
-        xml_escape(e->extra, sizeof(e->extra), msg);
-        snprintf(e->extra + strlen(e->extra), sizeof(e->extra) - strlen(e->extra), "</ArgumentValue1>");
-        return -1;
-    }
-    return 0;
-}
-
-/* a NotificationConfiguration document into rules (malloc'ed); -1 with e */
-static int parse_config(const char *text, size_t len, int validate, rule_t **out, size_t *num, perr_t *e)
-{
-    const char *xerr;
-    store_xml_node_t *doc = store_xml_parse(text, len, &xerr);
-    *out = NULL;
-    *num = 0;
-    if (doc == NULL || strcmp(doc->name, "NotificationConfiguration") != 0) {
-        store_xml_node_free(doc);
-        return bad(e, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.",
-                   NULL);
-    }
-    rule_t *rules = calloc(MAX_RULES, sizeof(*rules));
-    size_t n = 0;
-    int ret = 0;
-    if (rules == NULL)
-        abort();
-    for (const store_xml_node_t *c = doc->child; c != NULL && ret == 0; c = c->next) {
-        if (strcmp(c->name, "LambdaFunctionConfiguration") == 0 || strcmp(c->name, "CloudFunctionConfiguration") == 0) {
-            if (n == MAX_RULES) {
-                ret = bad(e, "InvalidArgument", "Too many notification configurations (at most 100 per bucket).", NULL);
-                break;
-            }
-            ret = parse_rule(c, &rules[n], validate, e);
-            n += 1; /* freed with the rest, parsed or not */
-            for (size_t i = 0; ret == 0 && i + 1 < n; ++i) {
-                if (strcmp(rules[i].id, rules[n - 1].id) == 0)
-                    ret = bad(e, "InvalidArgument", "Configuration Id %s is used more than once.", rules[i].id);
-                else if (overlap(&rules[i], &rules[n - 1]))
-                    ret = bad(e, "InvalidArgument",
-                              "Configurations overlap. Configurations on the same bucket cannot share a common event type.", NULL);
-            }
-        } else if (strcmp(c->name, "TopicConfiguration") == 0 || strcmp(c->name, "QueueConfiguration") == 0 ||
-                   strcmp(c->name, "EventBridgeConfiguration") == 0) {
-            e->status = 400;
-            e->code = "InvalidArgument";
-            snprintf(e->message, sizeof(e->message), "Unable to validate the following destination configurations");
-            snprintf(e->extra, sizeof(e->extra),
-                     "<ArgumentName1>%s</ArgumentName1><ArgumentValue1>edgehook delivers events to hooks only "
-                     "(LambdaFunctionConfiguration)</ArgumentValue1>",
-                     c->name);
-            ret = -1;
-        } else {
-            ret = bad(e, "MalformedXML",
-                      "The XML you provided was not well-formed or did not validate against our published schema.", NULL);
-        }
-    }
-    store_xml_node_free(doc);
-    if (ret != 0) {
-        rules_free(rules, n);
-        return -1;
-    }
-    *out = rules;
-    *num = n;
-    return 0;
-}
-
-/* the configuration as S3 answers it */
-static void write_config(store_xml_t *x, const rule_t *rules, size_t n)
-{
-    store_xml_begin(x, "NotificationConfiguration", STORE_XML_NS);
-    for (size_t i = 0; i != n; ++i) {
-        const rule_t *r = &rules[i];
-        /* S3 answers Lambda configurations as CloudFunctionConfiguration (the SDKs parse that name only) */
-        const char *el = "CloudFunctionConfiguration";
-        store_xml_open(x, el);
-        store_xml_elem_str(x, "Id", r->id);
-        store_xml_elem_str(x, "CloudFunction", r->arn);
-        if (r->given & (1u << 6))
-            store_xml_elem_str(x, "Event", "s3:ObjectCreated:*");
-        if (r->given & (1u << 7))
-            store_xml_elem_str(x, "Event", "s3:ObjectRemoved:*");
-        for (int k = 0; k != STORE_EV_NUM; ++k)
-            if (r->given & (1u << k)) {
-                char ev[64];
-                snprintf(ev, sizeof(ev), "s3:%s", event_names[k]);
-                store_xml_elem_str(x, "Event", ev);
-            }
-        if (r->prefix != NULL || r->suffix != NULL) {
-            store_xml_open(x, "Filter");
-            store_xml_open(x, "S3Key");
-            for (int k = 0; k != 2; ++k) {
-                const char *v = k == 0 ? r->prefix : r->suffix;
-                if (v == NULL)
-                    continue;
-                store_xml_open(x, "FilterRule");
-                store_xml_elem_str(x, "Name", k == 0 ? "Prefix" : "Suffix");
-                store_xml_elem_str(x, "Value", v);
-                store_xml_close(x, "FilterRule");
-            }
-            store_xml_close(x, "S3Key");
-            store_xml_close(x, "Filter");
-        }
-        store_xml_close(x, el);
-    }
-    store_xml_close(x, "NotificationConfiguration");
-}
-
 /* ---- the table -----------------------------------------------------------------------------------------------------------------
  */
 
@@ -426,7 +76,7 @@ static void set_rules(const char *bucket, rule_t *rules, size_t n, int from_conf
         if (strcmp(N.b[i].bucket, bucket) == 0)
             break;
     if (i != N.num) {
-        rules_free(N.b[i].rules, N.b[i].num);
+        store_notify_rules_free(N.b[i].rules, N.b[i].num);
         if (n == 0) {
             N.b[i] = N.b[--N.num];
             free(rules);
@@ -473,13 +123,13 @@ static int conf_rule(const conf_store_notification_t *cn, rule_t *r, char *err, 
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->id, sizeof(r->id), "%s", cn->id != NULL ? cn->id : "");
-    if (parse_function(cn->function, r) != 0) {
+    if (store_notify_parse_function(cn->function, r) != 0) {
         snprintf(err, errlen, "store.notifications: line %d: function: not a hook name, NAME:ALIAS or a Lambda ARN: %s", cn->line,
                  cn->function);
         return -1;
     }
     for (size_t k = 0; k != cn->num_events; ++k)
-        if (parse_event(cn->events[k], &r->events, &r->given) != 0) {
+        if (store_notify_parse_event(cn->events[k], &r->events, &r->given) != 0) {
             snprintf(err, errlen, "store.notifications: line %d: unknown event %s", cn->line, cn->events[k]);
             return -1;
         }
@@ -508,7 +158,7 @@ int store_notify_open(store_t *s, const conf_store_t *conf, char *err, size_t er
             rule_t *rules;
             size_t n;
             perr_t pe = {0};
-            if (parse_config(doc, len, 0, &rules, &n, &pe) == 0)
+            if (store_notify_parse_config(doc, len, NULL, &rules, &n, &pe) == 0)
                 set_rules(infos[i].name, rules, n, 0);
             else
                 log_error("store: bucket %s: its notification configuration is not valid (ignored): %s", infos[i].name, pe.message);
@@ -525,15 +175,15 @@ int store_notify_open(store_t *s, const conf_store_t *conf, char *err, size_t er
             seen |= strcmp(conf->notifications[j].bucket, cn->bucket) == 0;
         if (seen)
             continue;
-        rule_t *rules = calloc(MAX_RULES, sizeof(*rules));
+        rule_t *rules = calloc(STORE_NOTIFY_MAX_RULES, sizeof(*rules));
         size_t n = 0;
         if (rules == NULL)
             abort();
         for (size_t j = i; j != conf->num_notifications; ++j) {
             if (strcmp(conf->notifications[j].bucket, cn->bucket) != 0)
                 continue;
-            if (n == MAX_RULES || conf_rule(&conf->notifications[j], &rules[n++], err, errlen) != 0) {
-                rules_free(rules, n);
+            if (n == STORE_NOTIFY_MAX_RULES || conf_rule(&conf->notifications[j], &rules[n++], err, errlen) != 0) {
+                store_notify_rules_free(rules, n);
                 pthread_rwlock_unlock(&N.lock);
                 return -1;
             }
@@ -549,7 +199,7 @@ void store_notify_close(void)
 {
     pthread_rwlock_wrlock(&N.lock);
     for (size_t i = 0; i != N.num; ++i)
-        rules_free(N.b[i].rules, N.b[i].num);
+        store_notify_rules_free(N.b[i].rules, N.b[i].num);
     free(N.b);
     N.b = NULL;
     N.num = 0;
@@ -574,7 +224,7 @@ int store_notify_get_config(store_req_t *sr, store_bucket_t *b)
     store_xml_t x;
     pthread_rwlock_rdlock(&N.lock);
     bconf_t *bc = find_locked(store_fs_bucket_name(b));
-    write_config(&x, bc != NULL ? bc->rules : NULL, bc != NULL ? bc->num : 0);
+    store_notify_write_config(&x, bc != NULL ? bc->rules : NULL, bc != NULL ? bc->num : 0);
     pthread_rwlock_unlock(&N.lock);
     return store_send_xml(sr, 200, &x);
 }
@@ -590,15 +240,16 @@ int store_notify_put_config(store_req_t *sr, store_bucket_t *b)
     rule_t *rules;
     size_t n;
     perr_t pe = {0};
-    if (parse_config(body.base != NULL ? body.base : "", body.len, validate, &rules, &n, &pe) != 0)
+    if (store_notify_parse_config(body.base != NULL ? body.base : "", body.len, validate ? function_exists : NULL, &rules, &n,
+                                  &pe) != 0)
         return store_send_error(sr, pe.status, pe.code, pe.message, pe.extra[0] != '\0' ? pe.extra : NULL);
     store_xml_t x;
-    write_config(&x, rules, n);
+    store_notify_write_config(&x, rules, n);
     pthread_rwlock_wrlock(&N.lock);
     bconf_t *bc = find_locked(bucket);
     if (bc != NULL && bc->from_config) {
         pthread_rwlock_unlock(&N.lock);
-        rules_free(rules, n);
+        store_notify_rules_free(rules, n);
         store_xml_free(&x);
         return store_send_error(sr, 400, "InvalidArgument",
                                 "This bucket's notification configuration is declared in edgehook's configuration file "
@@ -607,7 +258,7 @@ int store_notify_put_config(store_req_t *sr, store_bucket_t *b)
     }
     if (x.failed || save_doc(b, n != 0 ? x.buf.base : NULL, n != 0 ? x.buf.len : 0) != 0) {
         pthread_rwlock_unlock(&N.lock);
-        rules_free(rules, n);
+        store_notify_rules_free(rules, n);
         store_xml_free(&x);
         return store_send_error(sr, 500, "InternalError", "We encountered an internal error. Please try again.", NULL);
     }
@@ -629,7 +280,7 @@ static size_t count_matches(const bconf_t *bc, const char *key, size_t klen, int
     for (size_t i = 0; bc != NULL && i != bc->num; ++i) {
         const rule_t *r = &bc->rules[i];
         /* a delete may turn out to create a marker: reserve for either */
-        int m = rule_matches(r, key, klen, kind) || (kind == STORE_EV_DELETE && rule_matches(r, key, klen, STORE_EV_DELETE_MARKER));
+        int m = store_notify_rule_matches(r, key, klen, kind) || (kind == STORE_EV_DELETE && store_notify_rule_matches(r, key, klen, STORE_EV_DELETE_MARKER));
         if (!m || (o->hook != NULL && r->exclude_hook_writes))
             continue;
         n += 1;
@@ -779,7 +430,7 @@ static void build_record(sbuf_t *b, store_t *s, const rule_t *r, const store_not
     sb_str(b, ",\"eventTime\":\"");
     sb_str(b, tbuf);
     sb_str(b, "\",\"eventName\":\"");
-    sb_str(b, event_names[t->kind]);
+    sb_str(b, store_notify_event_names[t->kind]);
     sb_str(b, "\",\"userIdentity\":{\"principalId\":");
     char principal[300];
     if (t->origin.hook != NULL)
@@ -849,7 +500,7 @@ void store_notify_change(store_t *s, store_notify_ticket_t *t, const char *bucke
         for (size_t i = 0; i != n; ++i) {
             rules[i].prefix = NULL; /* not needed past the match below */
             rules[i].suffix = NULL;
-            rules[i].events = rule_matches(&bc->rules[i], key, klen, t->kind) ? rules[i].events : 0;
+            rules[i].events = store_notify_rule_matches(&bc->rules[i], key, klen, t->kind) ? rules[i].events : 0;
         }
     }
     pthread_rwlock_unlock(&N.lock);
@@ -884,7 +535,7 @@ void store_notify_change(store_t *s, store_notify_ticket_t *t, const char *bucke
         } else {
             atomic_fetch_add(&N.lost, 1);
             log_error("store: s3://%s/%.*s: the %s event for hook %s could not be queued: %s", bucket,
-                      (int)(klen > 200 ? 200 : klen), key, event_names[t->kind], r->function, err);
+                      (int)(klen > 200 ? 200 : klen), key, store_notify_event_names[t->kind], r->function, err);
         }
     }
     free(rules);

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from edgetest import SRC, run, test  # noqa: E402
 
 TARGETS = ["sigv4_auth", "sigv4_presigned", "aws_chunked", "store_xml", "conf_yaml", "accesslog", "cache_key", "path",
-           "h1_chunked", "origin_head", "viewer", "store_post", "store_tagset", "cache_head", "image_parse"]
+           "h1_chunked", "origin_head", "viewer", "store_post", "store_tagset", "cache_head", "image_parse", "sigv2", "disk_record",
+           "cache_partial", "fleet_wire", "via", "store_notify"]
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "20"))
 PARALLEL = 2
 TMP = tempfile.mkdtemp(prefix="e2e-fuzz-")

@@ -35,6 +35,7 @@ build sigv4_presigned "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build sigv2 "$SRC/sigv4/sigv2.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build aws_chunked "$SRC/store/chunked.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lcrypto -lpthread
 build store_xml "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
+build store_notify "$SRC/store/notifyconf.c" "$SRC/store/xml.c" "$SRC/sigv4/sigv4.c" "$SRC/base/str.c" -lexpat -lcrypto -lpthread
 build store_post "$SRC/store/multipartform.c" "$SRC/store/postpolicy.c"
 build store_tagset "$SRC/store/tagset.c"
 build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c" "$SRC/conf/envsubst.c" "$SRC/conf/pattern.c" "$SRC/conf/dump.c" "$SRC/conf/diff.c" "$SRC/base/str.c" -lyaml -lcrypto
