@@ -41,7 +41,6 @@ static struct {
     _Atomic uint64_t events, refused, lost, loop_stopped, excluded, purges;
 } N = {.lock = PTHREAD_RWLOCK_INITIALIZER, .max_generations = 16};
 
-
 void store_notify_set_backend(const store_notify_backend_t *b)
 {
     N.backend = *b;
@@ -280,7 +279,8 @@ static size_t count_matches(const bconf_t *bc, const char *key, size_t klen, int
     for (size_t i = 0; bc != NULL && i != bc->num; ++i) {
         const rule_t *r = &bc->rules[i];
         /* a delete may turn out to create a marker: reserve for either */
-        int m = store_notify_rule_matches(r, key, klen, kind) || (kind == STORE_EV_DELETE && store_notify_rule_matches(r, key, klen, STORE_EV_DELETE_MARKER));
+        int m = store_notify_rule_matches(r, key, klen, kind) ||
+                (kind == STORE_EV_DELETE && store_notify_rule_matches(r, key, klen, STORE_EV_DELETE_MARKER));
         if (!m || (o->hook != NULL && r->exclude_hook_writes))
             continue;
         n += 1;
