@@ -426,7 +426,7 @@ def a_purge_whose_write_is_answered_late_waits_for_it():
     STATE.append(tempfile.mkdtemp(prefix="edgestate-fleet-"))
     prefix = PREFIX + "solo"
     cfg = config(3).replace(", ".join(etcd.endpoints()), "http://127.0.0.1:%d" % proxy.port).replace(PREFIX, prefix)
-    cfg = cfg.replace("lease_ttl: 60s", "lease_ttl: 60s\n  timeout: %ds" % (60 * SLOW))
+    cfg = cfg.replace("lease_ttl: 60s", "lease_ttl: 60s\n  timeout: 60s")  # the longest fleet.timeout allowed
     e4 = Edge(cfg, name="e4")
     try:
         wait_until(lambda: e4.metric("edgehook_fleet_connected") == 1, 30, "e4 to watch etcd")
