@@ -1402,14 +1402,17 @@ static int load_start(cache_disk_t *d, job_t *j)
     return 1;
 }
 
-/* streams blocks of a big body; returns 1 when more remains (the job waits for its readers), 0 when done */
+/* streams blocks of a big body; returns 1 when more remains (the job waits for its readers), 0 when done. The blocks are read
+ * straight into the object's tail (cache_obj_reserve), up to CACHE_DISK_READ_CHUNK with one pread, checked there and only
+ * then published (cache_obj_commit): readers never see a block before its CRC matched, and a damaged one is never committed.
+ * A tail segment with room for less than a block (bodies whose segments grow from 16KB) takes the block through a buffer. */
+#define CACHE_DISK_READ_CHUNK (4 * CACHE_DISK_BLOCK)
 static int load_more(cache_disk_t *d, job_t *j)
 {
     cache_obj_t *obj = j->obj;
-    char *blk = malloc(CACHE_DISK_BLOCK);
-    if (blk == NULL)
-        h2o_fatal("no memory");
-    for (int n = 0; n != 16 && j->pos < j->rec.body_len; ++n) {
+    char *blk = NULL;
+    uint64_t done = 0;
+    while (done < CACHE_DISK_WINDOW && j->pos < j->rec.body_len) {
         if (cache_obj_num_readers(obj) == 0) {
             cache_obj_fail(obj, 0, "all readers left", NULL);
             free(blk);
@@ -1419,15 +1422,35 @@ static int load_more(cache_disk_t *d, job_t *j)
             free(blk);
             return 1;
         }
-        uint32_t b = (uint32_t)(j->pos / CACHE_DISK_BLOCK);
-        size_t len = j->rec.body_len - j->pos < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - j->pos) : CACHE_DISK_BLOCK;
-        if (pread_all(j->seg->fd, blk, len, j->off + j->rec.head_len + j->pos) != 0 || cache_disk_check_block(&j->rec, b, blk, len) != 0) {
+        uint64_t left = j->rec.body_len - j->pos;
+        size_t want = left < CACHE_DISK_READ_CHUNK ? (size_t)left : CACHE_DISK_READ_CHUNK, room;
+        char *dst = cache_obj_reserve(obj, want, &room);
+        if (room < want) {
+            if (room >= CACHE_DISK_BLOCK) {
+                want = room - room % CACHE_DISK_BLOCK; /* whole blocks (j->pos is at a block's start) */
+            } else {
+                want = left < CACHE_DISK_BLOCK ? (size_t)left : CACHE_DISK_BLOCK;
+                if (blk == NULL && (blk = malloc(CACHE_DISK_BLOCK)) == NULL)
+                    h2o_fatal("no memory");
+                dst = blk;
+            }
+        }
+        int ok = pread_all(j->seg->fd, dst, want, j->off + j->rec.head_len + j->pos) == 0;
+        for (size_t at = 0; ok && at < want; at += CACHE_DISK_BLOCK) {
+            size_t n = want - at < CACHE_DISK_BLOCK ? want - at : CACHE_DISK_BLOCK;
+            ok = cache_disk_check_block(&j->rec, (uint32_t)((j->pos + at) / CACHE_DISK_BLOCK), dst + at, n) == 0;
+        }
+        if (!ok) {
             free(blk);
             load_failed(d, j, 1);
             return 0;
         }
-        cache_obj_append(obj, blk, len);
-        j->pos += len;
+        if (dst == blk)
+            cache_obj_append(obj, blk, want);
+        else
+            cache_obj_commit(obj, want);
+        j->pos += want;
+        done += want;
     }
     free(blk);
     if (j->pos < j->rec.body_len)

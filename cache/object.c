@@ -498,6 +498,53 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
     obj_unlock(obj);
 }
 
+char *cache_obj_reserve(cache_obj_t *obj, size_t len, size_t *room)
+{
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    cache_body_t *b = cache_obj_body(obj);
+    uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
+    cache_seg_t *s = b->last;
+
+    if (s == NULL || s->len == s->cap) {
+        /* a new tail segment, sized as cache_obj_append sizes it */
+        size_t cap;
+        if (obj->content_length >= 0 && (uint64_t)obj->content_length > avail && b->first == NULL &&
+            obj->content_length - avail <= (64u << 20))
+            cap = (size_t)(obj->content_length - avail);
+        else
+            cap = s == NULL ? 16384 : (s->cap < (1u << 20) ? s->cap * 2 : (1u << 20));
+        if (cap < len && cap < (1u << 20))
+            cap = len < (1u << 20) ? len : (1u << 20);
+        cache_seg_t *ns = seg_new(avail, cap, 0);
+        obj_lock(obj);
+        if (b->last != NULL)
+            b->last->next = ns;
+        else
+            b->first = ns;
+        b->last = ns;
+        b->allocated += block_bytes(ns);
+        obj_unlock(obj);
+        s = ns;
+    }
+    /* the tail segment is never trimmed (trim_locked keeps b->last), so the room stays valid until the commit */
+    *room = s->cap - s->len < len ? s->cap - s->len : len;
+    return s->data + s->len;
+}
+
+void cache_obj_commit(cache_obj_t *obj, size_t len)
+{
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    cache_body_t *b = cache_obj_body(obj);
+    if (len == 0)
+        return;
+    EDGE_ASSERT(b->last != NULL && b->last->cap - b->last->len >= len);
+    b->last->len += (uint32_t)len;
+    obj_lock(obj);
+    atomic_store_explicit(&b->avail, atomic_load_explicit(&b->avail, memory_order_relaxed) + len, memory_order_release);
+    wake_all_locked(obj);
+    obj_unlock(obj);
+}
+
 void cache_obj_complete(cache_obj_t *obj)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);

@@ -267,6 +267,12 @@ void cache_obj_set_meta(cache_obj_t *obj, const h2o_iovec_t *vary_names, size_t 
                         size_t num_tags);
 /** Producer: appends body bytes (copied). */
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
+/** Producer: room at the tail of the body for up to `len` bytes, contiguous, in *room (> 0 unless len is 0), to be filled in
+ * place (e.g. read() into it) and published with cache_obj_commit(); readers never see it before. What is not committed is
+ * left unused and may be reserved again. */
+char *cache_obj_reserve(cache_obj_t *obj, size_t len, size_t *room);
+/** Producer: publishes `len` bytes written at the start of the room cache_obj_reserve gave (at most that room). */
+void cache_obj_commit(cache_obj_t *obj, size_t len);
 /** Producer: the body is whole. */
 void cache_obj_complete(cache_obj_t *obj);
 /**
