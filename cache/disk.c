@@ -455,6 +455,7 @@ typedef struct dentry {
     uint64_t hash, off, len;
     int64_t expires_ms;
     uint8_t freq, soft;
+    uint8_t in_chunk;   /* allocated in a load chunk (see entry_free) */
     uint32_t extra_len; /* url, then tags: each a u32 length and its bytes */
     char extra[];
 } dentry_t;
@@ -594,6 +595,56 @@ static int load_seed(cache_disk_t *d, char *err, size_t errlen)
     return 0;
 }
 
+/* Entries loaded at start are carved out of 1MB chunks aligned on their size (one malloc per chunk, not per entry: a million
+ * allocations less at start, and their frees at the stop); a chunk counts its live entries and goes with the last of them (and
+ * the loader's own reference, dropped when it moves on to the next chunk). Entries are freed under the index lock or alone. */
+#define LOAD_CHUNK ((size_t)1 << 20)
+#define LOAD_CHUNK_FIRST 64 /* where the first entry of a chunk starts (after its count) */
+
+typedef struct load_chunk {
+    _Atomic uint32_t live;
+} load_chunk_t;
+
+static void chunk_release(load_chunk_t *c)
+{
+    if (atomic_fetch_sub(&c->live, 1) == 1)
+        free(c);
+}
+
+static void entry_free(dentry_t *e)
+{
+    if (e->in_chunk)
+        chunk_release((load_chunk_t *)((uintptr_t)e & ~(uintptr_t)(LOAD_CHUNK - 1)));
+    else
+        free(e);
+}
+
+/* an entry of `size` bytes for the load (zeroed), from the current chunk *cur (a new one when it is full) */
+static dentry_t *load_alloc(load_chunk_t **cur, size_t *used, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size > LOAD_CHUNK - LOAD_CHUNK_FIRST) {
+        dentry_t *e = calloc(1, size);
+        if (e == NULL)
+            h2o_fatal("no memory");
+        return e;
+    }
+    if (*cur == NULL || *used + size > LOAD_CHUNK) {
+        if (*cur != NULL)
+            chunk_release(*cur);
+        if ((*cur = aligned_alloc(LOAD_CHUNK, LOAD_CHUNK)) == NULL)
+            h2o_fatal("no memory");
+        atomic_init(&(*cur)->live, 1);
+        *used = LOAD_CHUNK_FIRST;
+    }
+    dentry_t *e = (dentry_t *)((char *)*cur + *used);
+    *used += size;
+    atomic_fetch_add(&(*cur)->live, 1);
+    memset(e, 0, sizeof(*e));
+    e->in_chunk = 1;
+    return e;
+}
+
 /* ---- the index (d->lock held) --------------------------------------------------------------------------------------------- */
 
 static dentry_t **bucket_of(cache_disk_t *d, uint64_t hash)
@@ -646,7 +697,7 @@ static void insert_locked(cache_disk_t *d, dentry_t *e)
     dentry_t *old = find_locked(d, e->hash);
     if (old != NULL) {
         unlink_locked(d, old);
-        free(old);
+        entry_free(old);
     }
     dentry_t **p = bucket_of(d, e->hash);
     e->hnext = *p;
@@ -902,7 +953,7 @@ static void reclaim_oldest(cache_disk_t *d)
     while (!h2o_linklist_is_empty(&s->entries)) {
         dentry_t *e = H2O_STRUCT_FROM_MEMBER(dentry_t, seglink, s->entries.next);
         unlink_locked(d, e);
-        free(e);
+        entry_free(e);
         atomic_fetch_add(&d->evictions, 1);
     }
     d->oldest = s->next;
@@ -978,7 +1029,7 @@ static int publish_entry(cache_disk_t *d, cache_obj_t *obj, uint64_t hash, seg_t
     if (seg_of_id_locked(d, seg->id) != seg) {
         pthread_mutex_unlock(&d->lock);
         pthread_mutex_unlock(&d->jlock);
-        free(e);
+        entry_free(e);
         return -1;
     }
     e->seg = seg;
@@ -1290,7 +1341,7 @@ static void load_failed(cache_disk_t *d, job_t *j, int corrupt)
         buf_t b = {NULL, 0, 0};
         if (e != NULL && e->seg == j->seg && e->off == j->off) {
             unlink_locked(d, e);
-            free(e);
+            entry_free(e);
             jentry(&b, J_DEL, j->hash, 0, 0, 0, 0, NULL, 0);
         }
         pthread_mutex_unlock(&d->lock);
@@ -1590,7 +1641,7 @@ size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t ar
                 h2o_linklist_unlink(&e->seglink);
                 --d->count;
                 d->extra_bytes -= e->extra_len;
-                free(e);
+                entry_free(e);
             }
         }
     }
@@ -1674,6 +1725,8 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
         return -1;
     }
     seg_t *last_seg = NULL;
+    load_chunk_t *chunk = NULL;
+    size_t chunk_used = 0;
     /* buckets for what the journal holds at most (an entry takes 70 bytes or more): no rehash while loading */
     while (d->num_buckets < size / 70) {
         size_t before = d->num_buckets;
@@ -1723,10 +1776,7 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
             int64_t expires = (int64_t)cur_u64(&c);
             if (s != NULL && !c.bad && extra_len >= 8 && off <= s->size && len <= s->size - off && expires > now) {
                 last_seg = s;
-                dentry_t *e = malloc(sizeof(*e) + extra_len - 8);
-                if (e == NULL)
-                    h2o_fatal("no memory");
-                memset(e, 0, sizeof(*e));
+                dentry_t *e = load_alloc(&chunk, &chunk_used, sizeof(*e) + extra_len - 8);
                 e->hash = hash;
                 e->seg = s;
                 e->off = off;
@@ -1739,20 +1789,22 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
                 dentry_t *old = find_locked(d, hash);
                 if (old != NULL) {
                     unlink_locked(d, old);
-                    free(old);
+                    entry_free(old);
                 }
             }
         } else if (type == J_DEL || type == J_SOFT) {
             dentry_t *e = find_locked(d, hash);
             if (e != NULL && type == J_DEL) {
                 unlink_locked(d, e);
-                free(e);
+                entry_free(e);
             } else if (e != NULL) {
                 e->soft = 1;
             }
         }
     }
     pos = scan; /* the end of the entries that passed their checks */
+    if (chunk != NULL)
+        chunk_release(chunk);
     free(j);
     if (pos != size && ftruncate(fd, (off_t)pos) != 0) {
         snprintf(err, errlen, "cannot truncate %s: %s", name, strerror(errno));
@@ -1834,7 +1886,7 @@ Fail:
     for (size_t i = 0; i != d->num_buckets; ++i)
         for (dentry_t *e = d->buckets[i], *next; e != NULL; e = next) {
             next = e->hnext;
-            free(e);
+            entry_free(e);
         }
     free(d->buckets);
     if (d->jfd >= 0)
@@ -1879,7 +1931,7 @@ void cache_disk_close(cache_disk_t *d)
     for (size_t i = 0; i != d->num_buckets; ++i)
         for (dentry_t *e = d->buckets[i], *next; e != NULL; e = next) {
             next = e->hnext;
-            free(e);
+            entry_free(e);
         }
     free(d->buckets);
     pthread_mutex_destroy(&d->lock);
