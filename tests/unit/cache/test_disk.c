@@ -424,6 +424,60 @@ static void test_streams_share_the_queue_bound(void **state)
     remove_dir();
 }
 
+/* an index of more entries than one load chunk holds (1MB: the entries loaded at start are carved out of chunks), with purges
+ * journaled before the restart (their entries freed while loading) and after it (the chunks freed while the tier runs) */
+static void test_reload_of_many_entries_with_purges(void **state)
+{
+    (void)state;
+    char err[256], key[32];
+    cache_disk_stats_t st;
+    make_dir();
+    cache_mem_t *m = cache_mem_new(64 << 20, CACHE_EVICT_S3FIFO);
+    cache_disk_t *d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_non_null(d);
+    enum { N = 12000 };
+    for (int i = 0; i != N; ++i) {
+        snprintf(key, sizeof(key), "/many/%d", i);
+        store(d, key, 10, i);
+        if (i % 1000 == 999)
+            cache_disk_flush(d);
+    }
+    cache_disk_flush(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, N);
+    size_t purged = cache_disk_purge(d, CACHE_PURGE_PREFIX, s("/many/1"), 0); /* 1, 10-19, 100-199, 1000-1999, 10000-11999 */
+    assert_int_equal(purged, 1 + 10 + 100 + 1000 + 2000);
+    cache_disk_flush(d);
+    cache_disk_close(d);
+
+    d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_non_null(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, N - purged);
+    assert_true(cache_disk_has(d, s("/many/0"), wall_ms()));
+    assert_true(cache_disk_has(d, s("/many/2345"), wall_ms()));
+    assert_true(cache_disk_has(d, s("/many/9999"), wall_ms()));
+    assert_false(cache_disk_has(d, s("/many/1234"), wall_ms()));
+    assert_false(cache_disk_has(d, s("/many/11999"), wall_ms()));
+    cache_obj_t *o = load(d, m, "/many/2345");
+    assert_int_equal(cache_obj_state(o), CACHE_OBJ_COMPLETE);
+    assert_int_equal(cache_obj_avail(o), 10);
+    assert_int_equal((unsigned char)cache_obj_body(o)->first->data[3], (unsigned char)(3 * 7 + 2345));
+    cache_obj_release(o);
+    /* every loaded entry freed while the tier runs (ASan/LSan: each chunk freed once, with its last entry) */
+    assert_int_equal(cache_disk_purge(d, CACHE_PURGE_ALL, s(""), 0), N - purged);
+    assert_false(cache_disk_has(d, s("/many/0"), wall_ms()));
+    cache_disk_flush(d);
+    cache_disk_close(d);
+
+    d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_non_null(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 0);
+    cache_disk_close(d);
+    cache_mem_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_eviction_reinserts_what_was_read),
         cmocka_unit_test(test_journal_offsets_that_wrap_are_dropped),
         cmocka_unit_test(test_streams_share_the_queue_bound),
+        cmocka_unit_test(test_reload_of_many_entries_with_purges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
