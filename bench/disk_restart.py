@@ -67,13 +67,15 @@ state_dir: %s
             break
         except OSError:
             time.sleep(0.01)
+    t_stop = time.monotonic()
     p.terminate()
     p.wait()
+    stop = time.monotonic() - t_stop
     log.close()
     text = open(os.path.join(work, "edge.log"), errors="replace").read()
     m = re.search(r"cache\.disk: .*: (\d+) objects, (\d+) bytes; index loaded in ([\d.]+) ms", text)
     results.append((hit_at, m.group(1) if m else "?", m.group(3) if m else "?"))
-    print("run %d: first disk hit %.2f s after the process started; index: %s objects loaded in %s ms" % (
-        run + 1, hit_at if hit_at is not None else float("nan"), results[-1][1], results[-1][2]), flush=True)
+    print("run %d: first disk hit %.2f s after the process started; index: %s objects loaded in %s ms; stop (SIGTERM to exit) %.2f s" % (
+        run + 1, hit_at if hit_at is not None else float("nan"), results[-1][1], results[-1][2], stop), flush=True)
 with open("/proc/loadavg") as f:
     print("load average during the runs: " + f.read().split()[0])
