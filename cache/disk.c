@@ -1368,6 +1368,7 @@ static void job_free(job_t *j)
     free(j);
 }
 
+#define CACHE_DISK_HEAD_READ 16384
 /* the first step of a load: the record's head (and the whole of a small body). Returns 1 when a streamed body remains. */
 static int load_start(cache_disk_t *d, job_t *j)
 {
@@ -1392,7 +1393,9 @@ static int load_start(cache_disk_t *d, job_t *j)
     len = e->len;
     pthread_mutex_unlock(&d->lock);
 
-    first = len < 2 * CACHE_DISK_BLOCK ? (size_t)len : 2 * CACHE_DISK_BLOCK;
+    /* a record of up to two blocks is read whole; of a bigger one, what holds its head as a rule (a longer head is read again
+     * below): its body is read in place (promoted) or streamed, not copied out of this buffer */
+    first = len < 2 * CACHE_DISK_BLOCK ? (size_t)len : CACHE_DISK_HEAD_READ;
     if ((buf = malloc(first)) == NULL)
         h2o_fatal("no memory");
     int r = pread_all(j->seg->fd, buf, first, j->off) == 0 ? cache_disk_parse_head(buf, first, &j->rec, &need) : -1;
