@@ -308,7 +308,7 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
         PARTIAL_METRIC("hits_total", "counter", "range requests answered from stored parts", ps.hits);
         PARTIAL_METRIC("stored_total", "counter", "206 responses stored as parts", ps.stored);
         PARTIAL_METRIC("combined_total", "counter", "representations whose parts were combined into a stored whole response", ps.combined);
-        PARTIAL_METRIC("refused_total", "counter", "206 responses to forwarded ranges not stored (invalid or inconsistent Content-Range, body length, no strong ETag, not storable)", ps.refused);
+        PARTIAL_METRIC("refused_total", "counter", "206 responses to forwarded ranges not stored (invalid or inconsistent Content-Range, body length, not storable)", ps.refused);
 #undef PARTIAL_METRIC
     }
     if (handler_disk != NULL) {
