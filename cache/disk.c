@@ -1117,7 +1117,7 @@ static void stream_job(cache_disk_t *d, cache_disk_stream_t *st, int kind, char 
     j->stream = st;
     j->data = data;
     j->len = len;
-    j->bytes = len;
+    j->bytes = data != NULL ? len : 0; /* JOB_STREAM_END carries its `complete` flag in len: no bytes of the queue's bound */
     pthread_mutex_lock(&d->qlock);
     q_push(&d->wq, j);
     pthread_cond_signal(&d->wcond);
