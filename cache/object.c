@@ -449,6 +449,30 @@ static cache_seg_t *seg_new(uint64_t offset, size_t cap, size_t extra)
     return s;
 }
 
+/* a new tail segment for len more bytes at avail (the producer's; `last` is the current tail or NULL): one exact segment when the
+ * length is known, else doubling from 16 KB up to 1 MB; linked under the object's lock */
+static cache_seg_t *grow_tail(cache_obj_t *obj, cache_body_t *b, cache_seg_t *last, uint64_t avail, size_t len)
+{
+    size_t cap;
+    if (obj->content_length >= 0 && (uint64_t)obj->content_length > avail && b->first == NULL &&
+        obj->content_length - avail <= (64u << 20))
+        cap = (size_t)(obj->content_length - avail);
+    else
+        cap = last == NULL ? 16384 : (last->cap < (1u << 20) ? last->cap * 2 : (1u << 20));
+    if (cap < len && cap < (1u << 20))
+        cap = len < (1u << 20) ? len : (1u << 20);
+    cache_seg_t *ns = seg_new(avail, cap, 0);
+    obj_lock(obj);
+    if (b->last != NULL)
+        b->last->next = ns;
+    else
+        b->first = ns;
+    b->last = ns;
+    b->allocated += block_bytes(ns);
+    obj_unlock(obj);
+    return ns;
+}
+
 void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
 {
     EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
@@ -463,26 +487,8 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
     while (len != 0) {
         cache_seg_t *s = b->last;
         size_t n;
-        if (s == NULL || s->len == s->cap) {
-            size_t cap;
-            if (obj->content_length >= 0 && (uint64_t)obj->content_length > avail && b->first == NULL &&
-                obj->content_length - avail <= (64u << 20))
-                cap = (size_t)(obj->content_length - avail); /* known length: one exact segment */
-            else
-                cap = s == NULL ? 16384 : (s->cap < (1u << 20) ? s->cap * 2 : (1u << 20));
-            if (cap < len && cap < (1u << 20))
-                cap = len < (1u << 20) ? len : (1u << 20);
-            cache_seg_t *ns = seg_new(avail, cap, 0);
-            obj_lock(obj);
-            if (b->last != NULL)
-                b->last->next = ns;
-            else
-                b->first = ns;
-            b->last = ns;
-            b->allocated += block_bytes(ns);
-            obj_unlock(obj);
-            s = ns;
-        }
+        if (s == NULL || s->len == s->cap)
+            s = grow_tail(obj, b, s, avail, len);
         n = s->cap - s->len;
         if (n > len)
             n = len;
@@ -505,27 +511,8 @@ char *cache_obj_reserve(cache_obj_t *obj, size_t len, size_t *room)
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
     cache_seg_t *s = b->last;
 
-    if (s == NULL || s->len == s->cap) {
-        /* a new tail segment, sized as cache_obj_append sizes it */
-        size_t cap;
-        if (obj->content_length >= 0 && (uint64_t)obj->content_length > avail && b->first == NULL &&
-            obj->content_length - avail <= (64u << 20))
-            cap = (size_t)(obj->content_length - avail);
-        else
-            cap = s == NULL ? 16384 : (s->cap < (1u << 20) ? s->cap * 2 : (1u << 20));
-        if (cap < len && cap < (1u << 20))
-            cap = len < (1u << 20) ? len : (1u << 20);
-        cache_seg_t *ns = seg_new(avail, cap, 0);
-        obj_lock(obj);
-        if (b->last != NULL)
-            b->last->next = ns;
-        else
-            b->first = ns;
-        b->last = ns;
-        b->allocated += block_bytes(ns);
-        obj_unlock(obj);
-        s = ns;
-    }
+    if (s == NULL || s->len == s->cap)
+        s = grow_tail(obj, b, s, avail, len);
     /* the tail segment is never trimmed (trim_locked keeps b->last), so the room stays valid until the commit */
     *room = s->cap - s->len < len ? s->cap - s->len : len;
     return s->data + s->len;
