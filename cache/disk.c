@@ -1431,7 +1431,15 @@ static int load_start(cache_disk_t *d, job_t *j)
             size_t n = j->rec.body_len - at < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - at) : CACHE_DISK_BLOCK;
             ok = cache_disk_check_block(&j->rec, b, body + at, n) == 0;
         }
-        if (!ok || cache_disk_apply_meta(&j->rec, obj, 0) != 0) {
+        if (!ok) {
+            free(body);
+            load_failed(d, j, 1);
+            return 0;
+        }
+        /* counted before the object is visible: a client that has its answer finds the hit in the metrics */
+        atomic_fetch_add(&d->hits, 1);
+        if (cache_disk_apply_meta(&j->rec, obj, 0) != 0) {
+            atomic_fetch_sub(&d->hits, 1);
             free(body);
             load_failed(d, j, 1);
             return 0;
@@ -1444,16 +1452,16 @@ static int load_start(cache_disk_t *d, job_t *j)
         cache_obj_complete(obj);
         if (stored)
             cache_mem_complete(d->mem, obj);
-        atomic_fetch_add(&d->hits, 1);
         return 0;
     }
     /* too big for memory: streamed, no further ahead of its readers than the window */
     cache_mem_remove(d->mem, obj);
+    atomic_fetch_add(&d->hits, 1);
     if (cache_disk_apply_meta(&j->rec, obj, 1) != 0) {
+        atomic_fetch_sub(&d->hits, 1);
         load_failed(d, j, 1);
         return 0;
     }
-    atomic_fetch_add(&d->hits, 1);
     return 1;
 }
 
