@@ -386,6 +386,22 @@ static int map_versions(apply_job_t *job, const hook_json_t *all)
     return 0;
 }
 
+/* ends job's registry transaction: aborted when its change failed (r != 0), else committed (`rebind` as server_hooks_commit
+ * takes it); -1 with job->result set to -1 when nothing was committed */
+static int end_txn(apply_job_t *job, hook_versions_txn_t *txn, int r, int rebind)
+{
+    if (r != 0) {
+        server_hooks_abort(txn);
+        job->result = -1;
+        return -1;
+    }
+    if (server_hooks_commit(txn, rebind, job->err, sizeof(job->err)) != 0) {
+        job->result = -1;
+        return -1;
+    }
+    return 0;
+}
+
 static void apply_alias(apply_job_t *job)
 {
     char *text = hook_versions_json();
@@ -422,15 +438,8 @@ static void apply_alias(apply_job_t *job)
     int r = job->n == 0 ? hook_versions_delete_alias(txn, job->hook, job->alias, job->err, sizeof(job->err))
                         : hook_versions_set_alias_by(txn, job->hook, job->alias, job->versions, job->weights, job->n, job->key, NULL,
                                                      "fleet", job->err, sizeof(job->err));
-    if (r != 0) {
-        server_hooks_abort(txn);
-        job->result = -1;
+    if (end_txn(job, txn, r, 1) != 0)
         return;
-    }
-    if (server_hooks_commit(txn, 1, job->err, sizeof(job->err)) != 0) {
-        job->result = -1;
-        return;
-    }
     job->changed = 1;
 }
 
@@ -476,16 +485,10 @@ static void apply_version(apply_job_t *job)
     int same = have != NULL && sha != NULL && strcmp(have, sha) == 0;
     hook_json_free(all);
     free(text);
-    if (hook_versions_add_version(txn, job->hook, job->number, job->record, job->code, job->code_len, &mine, job->err,
-                                  sizeof(job->err)) != 0) {
-        server_hooks_abort(txn);
-        job->result = -1;
+    int r = hook_versions_add_version(txn, job->hook, job->number, job->record, job->code, job->code_len, &mine, job->err,
+                                      sizeof(job->err));
+    if (end_txn(job, txn, r, 0) != 0)
         return;
-    }
-    if (server_hooks_commit(txn, 0, job->err, sizeof(job->err)) != 0) {
-        job->result = -1;
-        return;
-    }
     job->changed = !same;
     job->number = mine;
 }
@@ -495,16 +498,10 @@ static void apply_latest(apply_job_t *job)
 {
     const hook_json_t *ext = hook_json_get(job->record, "ext");
     hook_versions_txn_t *txn = server_hooks_begin();
-    if (hook_versions_update_code(txn, job->hook, job->code, job->code_len, hook_json_string(ext, NULL), job->err,
-                                  sizeof(job->err)) != 0) {
-        server_hooks_abort(txn);
-        job->result = -1;
+    int r = hook_versions_update_code(txn, job->hook, job->code, job->code_len, hook_json_string(ext, NULL), job->err,
+                                      sizeof(job->err));
+    if (end_txn(job, txn, r, 1) != 0)
         return;
-    }
-    if (server_hooks_commit(txn, 1, job->err, sizeof(job->err)) != 0) {
-        job->result = -1;
-        return;
-    }
     job->changed = 1;
 }
 
