@@ -388,7 +388,7 @@ static uint32_t *body_crcs(cache_obj_t *obj, uint64_t body_len)
                 return NULL;
             }
             size_t n = s->len - in_seg < want ? s->len - in_seg : want;
-            c = crc(c, s->data + in_seg, n);
+            c = crc(c, cache_seg_data(s) + in_seg, n);
             in_seg += n;
             want -= n;
             if (in_seg == s->len) {
@@ -511,6 +511,8 @@ typedef struct seg {
     int fd;
     _Atomic uint32_t refs; /* the list's, and each read in progress */
     uint64_t size;         /* bytes appended (guarded by the tier's lock) */
+    const char *map;       /* the file mapped read-only, map_len bytes (NULL: not mapped, reads use pread) */
+    size_t map_len;
     h2o_linklist_t entries;
     struct seg *next; /* oldest first */
 } seg_t;
@@ -540,6 +542,7 @@ typedef struct job {
     uint64_t off, pos;
     char *head;
     cache_disk_record_t rec;
+    const char *map; /* the record in its segment's mapping (NULL: read with pread) */
     uint64_t not_before_us;
     int started;
     uint64_t hash; /* the disk index's hash of the object's key */
@@ -612,8 +615,27 @@ static job_t *q_pop(queue_t *q)
 static void seg_release(seg_t *s)
 {
     if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        if (s->map != NULL)
+            munmap((void *)s->map, s->map_len);
         close(s->fd);
         free(s);
+    }
+}
+
+/* the release of an external body segment pointing into a mapped segment file */
+static void seg_release_cb(void *ctx)
+{
+    seg_release(ctx);
+}
+
+/* maps a segment file read-only, shared, for at least len bytes (past its end is allowed: only bytes of records already written
+ * are ever touched, and nothing in edgehook truncates a segment file while it runs). Without a mapping reads use pread. */
+static void seg_map(seg_t *s, uint64_t len)
+{
+    void *m = len != 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, s->fd, 0) : MAP_FAILED;
+    if (m != MAP_FAILED) {
+        s->map = m;
+        s->map_len = (size_t)len;
     }
 }
 
@@ -928,6 +950,7 @@ static int roll_locked(cache_disk_t *d)
         return -1;
     }
     atomic_init(&s->refs, 1);
+    seg_map(s, d->seg_size);
     h2o_linklist_init_anchor(&s->entries);
     if (d->active != NULL)
         d->active->next = s;
@@ -1145,7 +1168,7 @@ static void write_object(cache_disk_t *d, cache_obj_t *obj)
     uint64_t at = off + head_len, left = body_len;
     for (cache_seg_t *s = cache_obj_body(obj)->first; ok && s != NULL && left != 0; s = s->next) {
         size_t n = s->len < left ? s->len : (size_t)left;
-        ok = pwrite_all(a->fd, s->data, n, at) == 0;
+        ok = pwrite_all(a->fd, cache_seg_data(s), n, at) == 0;
         at += n;
         left -= n;
     }
@@ -1457,6 +1480,8 @@ static int load_start(cache_disk_t *d, job_t *j)
     atomic_fetch_add(&j->seg->refs, 1);
     j->off = e->off;
     len = e->len;
+    /* a published record was written whole (pwrite, same page cache), so its bytes can be read through the mapping */
+    j->map = j->seg->map != NULL && j->off + len <= j->seg->map_len && j->off + len <= j->seg->size ? j->seg->map + j->off : NULL;
     pthread_mutex_unlock(&d->lock);
 
     /* a record of up to two blocks is read whole; of a bigger one, what holds its head as a rule (a longer head is read again
@@ -1482,20 +1507,28 @@ static int load_start(cache_disk_t *d, job_t *j)
     j->head = buf;
     j->pos = 0;
     if (j->rec.body_len <= d->promote_max) {
-        /* read and check it whole before anyone sees its head; it goes to the memory tier */
-        char *body = malloc(j->rec.body_len + 1);
-        if (body == NULL)
-            h2o_fatal("no memory");
-        size_t have = first > j->rec.head_len ? first - j->rec.head_len : 0;
-        if (have > j->rec.body_len)
-            have = (size_t)j->rec.body_len;
-        memcpy(body, buf + j->rec.head_len, have);
-        int ok = have == j->rec.body_len ||
+        /* read and check it whole before anyone sees its head; it goes to the memory tier (from the mapping: checked there and
+         * copied once, into the object's segment) */
+        char *body = NULL;
+        const char *src;
+        int ok = 1;
+        if (j->map != NULL) {
+            src = j->map + j->rec.head_len;
+        } else {
+            if ((body = malloc(j->rec.body_len + 1)) == NULL)
+                h2o_fatal("no memory");
+            size_t have = first > j->rec.head_len ? first - j->rec.head_len : 0;
+            if (have > j->rec.body_len)
+                have = (size_t)j->rec.body_len;
+            memcpy(body, buf + j->rec.head_len, have);
+            ok = have == j->rec.body_len ||
                  pread_all(j->seg->fd, body + have, (size_t)j->rec.body_len - have, j->off + j->rec.head_len + have) == 0;
+            src = body;
+        }
         for (uint32_t b = 0; ok && b != j->rec.nblocks; ++b) {
             uint64_t at = (uint64_t)b * CACHE_DISK_BLOCK;
             size_t n = j->rec.body_len - at < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - at) : CACHE_DISK_BLOCK;
-            ok = cache_disk_check_block(&j->rec, b, body + at, n) == 0;
+            ok = cache_disk_check_block(&j->rec, b, src + at, n) == 0;
         }
         if (!ok) {
             free(body);
@@ -1511,7 +1544,7 @@ static int load_start(cache_disk_t *d, job_t *j)
             return 0;
         }
         int stored = cache_mem_store_head(d->mem, obj) == 0;
-        cache_obj_append(obj, body, (size_t)j->rec.body_len);
+        cache_obj_append(obj, src, (size_t)j->rec.body_len);
         free(body);
         if (stored && cache_mem_charge(d->mem, obj, d->promote_max) != 0)
             stored = 0;
@@ -1541,6 +1574,39 @@ static int load_more(cache_disk_t *d, job_t *j)
     cache_obj_t *obj = j->obj;
     char *blk = NULL;
     uint64_t done = 0;
+    if (j->map != NULL) {
+        /* mapped: each step checks up to CACHE_DISK_READ_CHUNK of blocks on the mapped bytes (the CRC pass touches every page here, on the
+         * reader thread, so the event loops do not fault them in) and appends them as one external segment holding a ref on
+         * the segment file: no copy, no anonymous memory */
+        while (done < CACHE_DISK_WINDOW && j->pos < j->rec.body_len) {
+            if (cache_obj_num_readers(obj) == 0) {
+                cache_obj_fail(obj, 0, "all readers left", NULL);
+                return 0;
+            }
+            if (cache_obj_window_full(obj, CACHE_DISK_WINDOW))
+                return 1;
+            uint64_t left = j->rec.body_len - j->pos;
+            size_t want = left < CACHE_DISK_READ_CHUNK ? (size_t)left : CACHE_DISK_READ_CHUNK;
+            const char *src = j->map + j->rec.head_len + j->pos;
+            int ok = 1;
+            for (size_t at = 0; ok && at < want; at += CACHE_DISK_BLOCK) {
+                size_t n = want - at < CACHE_DISK_BLOCK ? want - at : CACHE_DISK_BLOCK;
+                ok = cache_disk_check_block(&j->rec, (uint32_t)((j->pos + at) / CACHE_DISK_BLOCK), src + at, n) == 0;
+            }
+            if (!ok) {
+                load_failed(d, j, 1);
+                return 0;
+            }
+            atomic_fetch_add(&j->seg->refs, 1);
+            cache_obj_append_external(obj, src, want, seg_release_cb, j->seg);
+            j->pos += want;
+            done += want;
+        }
+        if (j->pos < j->rec.body_len)
+            return 1;
+        cache_obj_complete(obj);
+        return 0;
+    }
     while (done < CACHE_DISK_WINDOW && j->pos < j->rec.body_len) {
         if (cache_obj_num_readers(obj) == 0) {
             cache_obj_fail(obj, 0, "all readers left", NULL);
@@ -1767,6 +1833,7 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
         }
         s->size = (uint64_t)st.st_size;
         atomic_init(&s->refs, 1);
+        seg_map(s, s->size > d->seg_size ? s->size : d->seg_size);
         h2o_linklist_init_anchor(&s->entries);
         /* sorted by id: oldest first */
         seg_t **p = &list;

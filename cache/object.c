@@ -176,11 +176,20 @@ static void maybe_drop_fillstate_locked(cache_obj_t *obj)
 
 /* ---- bodies --------------------------------------------------------------------------------------------------------------- */
 
+static void seg_free(cache_seg_t *s)
+{
+    if ((s->cap & CACHE_SEG_EXTERNAL) != 0) {
+        cache_seg_ext_t *x = (cache_seg_ext_t *)(void *)s->data;
+        x->release(x->ctx);
+    }
+    free(s);
+}
+
 static void body_free_segments(cache_body_t *body)
 {
     for (cache_seg_t *s = body->first, *next; s != NULL; s = next) {
         next = s->next;
-        free(s);
+        seg_free(s);
     }
     body->first = body->last = NULL;
 }
@@ -458,7 +467,7 @@ static cache_seg_t *grow_tail(cache_obj_t *obj, cache_body_t *b, cache_seg_t *la
         obj->content_length - avail <= (64u << 20))
         cap = (size_t)(obj->content_length - avail);
     else
-        cap = last == NULL ? 16384 : (last->cap < (1u << 20) ? last->cap * 2 : (1u << 20));
+        cap = last == NULL ? 16384 : (cache_seg_cap(last) < (1u << 20) ? cache_seg_cap(last) * 2 : (1u << 20));
     if (cap < len && cap < (1u << 20))
         cap = len < (1u << 20) ? len : (1u << 20);
     cache_seg_t *ns = seg_new(avail, cap, 0);
@@ -487,7 +496,7 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len)
     while (len != 0) {
         cache_seg_t *s = b->last;
         size_t n;
-        if (s == NULL || s->len == s->cap)
+        if (s == NULL || s->len == cache_seg_cap(s))
             s = grow_tail(obj, b, s, avail, len);
         n = s->cap - s->len;
         if (n > len)
@@ -511,7 +520,7 @@ char *cache_obj_reserve(cache_obj_t *obj, size_t len, size_t *room)
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
     cache_seg_t *s = b->last;
 
-    if (s == NULL || s->len == s->cap)
+    if (s == NULL || s->len == cache_seg_cap(s))
         s = grow_tail(obj, b, s, avail, len);
     /* the tail segment is never trimmed (trim_locked keeps b->last), so the room stays valid until the commit */
     *room = s->cap - s->len < len ? s->cap - s->len : len;
@@ -528,6 +537,29 @@ void cache_obj_commit(cache_obj_t *obj, size_t len)
     b->last->len += (uint32_t)len;
     obj_lock(obj);
     atomic_store_explicit(&b->avail, atomic_load_explicit(&b->avail, memory_order_relaxed) + len, memory_order_release);
+    wake_all_locked(obj);
+    obj_unlock(obj);
+}
+
+void cache_obj_append_external(cache_obj_t *obj, const char *data, size_t len, void (*release)(void *ctx), void *ctx)
+{
+    EDGE_CHECK_OBJ(obj, CACHE_OBJ_MAGIC);
+    cache_body_t *b = cache_obj_body(obj);
+    EDGE_ASSERT(len != 0 && len < CACHE_SEG_EXTERNAL);
+    uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
+    cache_seg_t *s = seg_new(avail, 0, sizeof(cache_seg_ext_t));
+    cache_seg_ext_t x = {data, release, ctx};
+    memcpy(s->data, &x, sizeof(x));
+    s->len = (uint32_t)len;
+    s->cap = (uint32_t)len | CACHE_SEG_EXTERNAL; /* full: the next append grows a new tail */
+    obj_lock(obj);
+    if (b->last != NULL)
+        b->last->next = s;
+    else
+        b->first = s;
+    b->last = s;
+    b->allocated += block_bytes(s);
+    atomic_store_explicit(&b->avail, avail + len, memory_order_release);
     wake_all_locked(obj);
     obj_unlock(obj);
 }
@@ -674,13 +706,13 @@ static void trim_locked(cache_obj_t *obj)
         cache_seg_t *s = b->first;
         b->first = s->next;
         b->allocated -= block_bytes(s);
-        free(s);
+        seg_free(s);
     }
 }
 
 static cache_seg_t *seek(cache_seg_t *s, uint64_t pos)
 {
-    while (s != NULL && pos >= s->offset + s->cap && s->next != NULL)
+    while (s != NULL && pos >= s->offset + cache_seg_cap(s) && s->next != NULL)
         s = s->next;
     return s;
 }
@@ -750,10 +782,11 @@ size_t cache_reader_peek(cache_obj_t *obj, cache_reader_t *r, uint64_t pos, uint
         r->seg = s; /* the cursor of an untracked reader is only a seek hint */
     while (s != NULL && pos < end && n < max) {
         uint64_t off = pos - s->offset;
-        uint64_t take = s->offset + s->cap < end ? s->offset + s->cap - pos : end - pos;
-        if (pos < s->offset || off >= s->cap)
+        uint64_t cap = cache_seg_cap(s);
+        uint64_t take = s->offset + cap < end ? s->offset + cap - pos : end - pos;
+        if (pos < s->offset || off >= cap)
             break;
-        vecs[n++] = h2o_iovec_init(s->data + off, (size_t)take);
+        vecs[n++] = h2o_iovec_init((char *)cache_seg_data(s) + off, (size_t)take);
         *nbytes += (size_t)take;
         pos += take;
         if (pos >= end)

@@ -59,15 +59,35 @@ typedef struct cache_seg {
     struct cache_seg *next;
     uint64_t offset; /* of data[0] within the body */
     uint32_t len;    /* bytes written; readers trust only what the body's `avail` says */
-    uint32_t cap;    /* at most 64 MB */
+    uint32_t cap;    /* at most 64 MB; CACHE_SEG_EXTERNAL set: data[] holds a cache_seg_ext_t, the bytes live elsewhere */
     char data[];
 } cache_seg_t;
+
+/** an external segment's bytes (e.g. a mapped disk segment) and what frees them when the segment goes (any thread) */
+typedef struct cache_seg_ext {
+    const char *base;
+    void (*release)(void *ctx);
+    void *ctx;
+} cache_seg_ext_t;
+
+#define CACHE_SEG_EXTERNAL 0x80000000u
+
+static inline uint32_t cache_seg_cap(const cache_seg_t *s)
+{
+    return s->cap & ~CACHE_SEG_EXTERNAL;
+}
+/** where a segment's bytes are (its own data[], or an external segment's) */
+static inline const char *cache_seg_data(const cache_seg_t *s)
+{
+    return (s->cap & CACHE_SEG_EXTERNAL) != 0 ? ((const cache_seg_ext_t *)(const void *)s->data)->base : s->data;
+}
 
 /** the bytes of a response body: appended by one producer, read by any number of readers */
 typedef struct cache_body {
     cache_seg_t *first, *last;
     _Atomic uint64_t avail; /* bytes readable (release-published after the segment is written) */
-    size_t allocated;       /* bytes held by segments, as malloc counts them (malloc_usable_size + its chunk header) */
+    size_t allocated;       /* bytes held by segments, as malloc counts them (malloc_usable_size + its chunk header; of an
+                             * external segment only its header block) */
 } cache_body_t;
 
 /* ---- objects -------------------------------------------------------------------------------------------------------------- */
@@ -273,6 +293,9 @@ void cache_obj_append(cache_obj_t *obj, const void *data, size_t len);
 char *cache_obj_reserve(cache_obj_t *obj, size_t len, size_t *room);
 /** Producer: publishes `len` bytes written at the start of the room cache_obj_reserve gave (at most that room). */
 void cache_obj_commit(cache_obj_t *obj, size_t len);
+/** Producer: appends `len` bytes that stay where they are (not copied): a segment pointing at them is linked and published;
+ * release(ctx) runs when that segment is freed (trimmed, or the object goes; any thread, possibly under the object's lock). */
+void cache_obj_append_external(cache_obj_t *obj, const char *data, size_t len, void (*release)(void *ctx), void *ctx);
 /** Producer: the body is whole. */
 void cache_obj_complete(cache_obj_t *obj);
 /**
