@@ -130,6 +130,57 @@ static void test_transient_frees_what_readers_took(void **state)
     cache_obj_release(o);
 }
 
+/* external segments: the bytes stay where they are; each segment's release runs once, when a reader of a transient body is
+ * past it or when the object goes - never while a reader may still point into it */
+static int ext_released[8];
+static void ext_release(void *ctx)
+{
+    ++ext_released[(intptr_t)ctx];
+}
+
+static void test_external_segments_released_once(void **state)
+{
+    cache_obj_t *o = cache_obj_new(1, s("k"), s("u"));
+    cache_reader_t r;
+    h2o_iovec_t v[16];
+    size_t nbytes;
+    static char area[4][300000];
+    for (int i = 0; i != 4; ++i)
+        memset(area[i], 'a' + i, sizeof(area[i]));
+    memset(ext_released, 0, sizeof(ext_released));
+    cache_obj_set_head(o, 200, "OK", NULL, 0, 0, -1, 1);
+    cache_reader_attach(o, &r);
+    cache_obj_make_transient(o, NULL);
+    size_t before = cache_obj_body(o)->allocated;
+    for (intptr_t i = 0; i != 4; ++i)
+        cache_obj_append_external(o, area[i], sizeof(area[i]), ext_release, (void *)i);
+    assert_true(cache_obj_body(o)->allocated - before < 4 * 256); /* headers only: the mapped bytes are not malloc'd */
+    cache_obj_append(o, "tail", 4); /* an ordinary segment after external ones */
+    assert_int_equal(cache_obj_avail(o), 4 * sizeof(area[0]) + 4);
+    /* the bytes read are the external ones, in place */
+    size_t n = cache_reader_peek(o, &r, 0, UINT64_MAX, v, 16, &nbytes);
+    assert_int_equal(n, 5);
+    assert_ptr_equal(v[0].base, area[0]);
+    assert_ptr_equal(v[2].base, area[2] + 0);
+    assert_memory_equal(v[4].base, "tail", 4);
+    /* a read from the middle of the second one */
+    n = cache_reader_peek(o, &r, sizeof(area[0]) + 10, sizeof(area[0]) + 20, v, 16, &nbytes);
+    assert_int_equal(n, 1);
+    assert_int_equal(nbytes, 10);
+    assert_ptr_equal(v[0].base, area[1] + 10);
+    /* the reader past the first two: they are released (once), the others are not */
+    cache_reader_ack(o, &r, 2 * sizeof(area[0]) + 1);
+    assert_int_equal(ext_released[0], 1);
+    assert_int_equal(ext_released[1], 1);
+    assert_int_equal(ext_released[2], 0);
+    assert_int_equal(ext_released[3], 0);
+    cache_reader_detach(o, &r);
+    cache_obj_complete(o);
+    cache_obj_release(o);
+    for (int i = 0; i != 4; ++i)
+        assert_int_equal(ext_released[i], 1);
+}
+
 /* ---- waiters: a producer thread wakes a reader on the test's loop ------------------------------------------------------------ */
 
 static cache_thread_t thread_state;
@@ -189,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_head_is_copied),
         cmocka_unit_test(test_body_across_segments),
         cmocka_unit_test(test_transient_frees_what_readers_took),
+        cmocka_unit_test(test_external_segments_released_once),
         cmocka_unit_test(test_waiters_are_woken_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
