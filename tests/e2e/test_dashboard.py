@@ -24,7 +24,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SLOW, Edge, curl_status, run, test, wait_until  # noqa: E402
+from edgetest import Edge, SLOW, curl_status, run, test, version_hook, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "dashboard-test-token-3f9a"
@@ -32,16 +32,7 @@ TMP = tempfile.mkdtemp(prefix="e2e-dashboard-")
 
 
 def hook_file(name, version):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write("""-- says which version answered
-function handler(event, context)
-    local response = event.Records[1].cf.response
-    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
-    return response
-end
-""" % version)
-    return path
+    return version_hook(TMP, name, version)
 
 
 TAG = hook_file("tag.lua", "1")

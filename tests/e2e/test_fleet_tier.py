@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SLOW, Edge, free_port, run, test, wait_until  # noqa: E402
+from edgetest import Edge, SLOW, free_port, run, test, version_hook, wait_until  # noqa: E402
 from etcdcluster import Etcd, available  # noqa: E402
 from origin import Origin  # noqa: E402
 
@@ -35,16 +35,7 @@ DISK = os.path.join(TMP, "edge-3-disk")
 
 
 def hook_file(name, version):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write("""-- says which version answered
-function handler(event, context)
-    local response = event.Records[1].cf.response
-    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
-    return response
-end
-""" % version)
-    return path
+    return version_hook(TMP, name, version)
 
 
 V1 = hook_file("tag.lua", "1")
@@ -247,6 +238,14 @@ def a_killed_parent_moves_its_keys_without_errors():
                    "parent-1 down at " + e)
     for p in paths:  # the keys of the surviving parent never went to the origin again
         assert origin.count(p) == (1 if owner[p] == "parent-2" else 2), (p, owner[p], origin.count(p))
+
+
+@test
+def every_node_stops_cleanly():
+    for n in NAMES:
+        if nodes[n].proc.poll() is None:
+            assert nodes[n].stop() == 0, n
+        nodes[n].assert_clean()
 
 
 try:

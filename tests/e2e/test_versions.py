@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SLOW, Edge, SANITIZE, curl_status, run, test, wait_until  # noqa: E402
+from edgetest import Edge, SANITIZE, SLOW, curl_status, run, test, version_hook, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
 TOKEN = "versions-test-token"
@@ -20,16 +20,7 @@ origin = Origin()
 
 
 def hook_file(name, version):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write("""-- a test hook: says which version answered
-function handler(event, context)
-    local response = event.Records[1].cf.response
-    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
-    return response
-end
-""" % version)
-    return path
+    return version_hook(TMP, name, version)
 
 
 V1 = hook_file("tag_v1.lua", "1")

@@ -182,6 +182,21 @@ class Edge:
             assert bad not in text, "%s in the error log:\n%s" % (bad, text[-6000:])
 
 
+def version_hook(directory, name, label):
+    """writes DIRECTORY/NAME: a Lua viewer-response hook whose X-Version header says LABEL (which version answered); returns
+    its path"""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write("""-- a test hook: says which version answered
+function handler(event, context)
+    local response = event.Records[1].cf.response
+    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
+    return response
+end
+""" % label)
+    return path
+
+
 def metric(text, name, **labels):
     """the value of one sample in a /metrics text: `name` with every given label (others may be present); None when absent"""
     for line in text.splitlines():
