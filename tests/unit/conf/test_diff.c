@@ -51,7 +51,11 @@ static char *replace(const char *s, const char *from, const char *to)
     char *buf = bufs[which ^= 1];
     const char *p = strstr(s, from);
     assert_non_null(p);
-    snprintf(buf, sizeof(bufs[0]), "%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+    size_t head = (size_t)(p - s), tlen = strlen(to), tail = strlen(p + strlen(from));
+    assert_true(head + tlen + tail < sizeof(bufs[0]));
+    memmove(buf, s, head); /* s may be the other buffer, never this one */
+    memcpy(buf + head, to, tlen);
+    memmove(buf + head + tlen, p + strlen(from), tail + 1);
     return buf;
 }
 
