@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "base/fileio.h"
 #include "base/reclog.h"
 
 void reclog_put32(unsigned char *p, uint32_t v)
@@ -81,34 +82,12 @@ static int make_parent(const char *path)
     return 0;
 }
 
+/* syncs the directory holding path */
 static int sync_dir(const char *path)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
-    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
-static int write_all(int fd, const char *p, size_t len, off_t at)
-{
-    while (len != 0) {
-        ssize_t w = pwrite(fd, p, len, at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-        at += w;
-    }
-    return 0;
+    return fileio_sync_dir(dirname(dir));
 }
 
 static int read_whole(int fd, uint64_t max_size, char **data, size_t *len)
@@ -157,7 +136,7 @@ int reclog_open(reclog_t *log, const char *path, const char *header, const char 
     errno = 0;
     if (*len < hlen && memcmp(*data, header, *len) == 0) {
         /* new, or created by a start that died before the header was synced */
-        if (ftruncate(fd, 0) != 0 || write_all(fd, header, hlen, 0) != 0 || fsync(fd) != 0 || sync_dir(path) != 0) {
+        if (ftruncate(fd, 0) != 0 || fileio_pwrite_all(fd, header, hlen, 0) != 0 || fsync(fd) != 0 || sync_dir(path) != 0) {
             fail(err, errlen, path, "cannot write");
             free(*data);
             close(fd);
@@ -198,7 +177,7 @@ int reclog_truncate(reclog_t *log, uint64_t size, char *err, size_t errlen)
 int reclog_append(reclog_t *log, const char *rec, size_t len, char *err, size_t errlen)
 {
     errno = 0;
-    if (write_all(log->fd, rec, len, (off_t)log->size) != 0 || fdatasync(log->fd) != 0) {
+    if (fileio_pwrite_all(log->fd, rec, len, log->size) != 0 || fdatasync(log->fd) != 0) {
         int e = errno;
         if (ftruncate(log->fd, (off_t)log->size) == 0)
             (void)fdatasync(log->fd);
@@ -220,7 +199,7 @@ int reclog_rewrite(reclog_t *log, const char *rec, size_t len, char *err, size_t
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd == -1)
         return fail(err, errlen, tmp, "cannot create");
-    if (write_all(fd, header, hlen, 0) != 0 || write_all(fd, rec, len, hlen) != 0 || fsync(fd) != 0 ||
+    if (fileio_pwrite_all(fd, header, hlen, 0) != 0 || fileio_pwrite_all(fd, rec, len, hlen) != 0 || fsync(fd) != 0 ||
         rename(tmp, log->path) != 0) {
         fail(err, errlen, tmp, "cannot write");
         close(fd);

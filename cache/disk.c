@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/fileio.h"
 #include "cache/disk.h"
 #include "cache/key.h"
 #include "cache/policy.h"
@@ -644,8 +645,6 @@ static void seg_name(cache_disk_t *d, uint32_t id, char *out, size_t len)
     snprintf(out, len, "%s/seg-%08" PRIu32, d->path, id);
 }
 
-static int pwrite_all(int fd, const char *p, size_t len, uint64_t off);
-static int pread_all(int fd, char *p, size_t len, uint64_t off);
 
 /* the index's hash of a cache key: keyed (clients cannot aim keys at one chain) and stable across restarts */
 static uint64_t disk_hash(cache_disk_t *d, h2o_iovec_t key)
@@ -660,7 +659,7 @@ static int load_seed(cache_disk_t *d, char *err, size_t errlen)
     snprintf(name, sizeof(name), "%s/seed", d->path);
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        int ok = pread_all(fd, (char *)d->seed, sizeof(d->seed), 0) == 0;
+        int ok = fileio_pread_all(fd, (char *)d->seed, sizeof(d->seed), 0) == 0;
         close(fd);
         if (ok)
             return 0;
@@ -671,7 +670,7 @@ static int load_seed(cache_disk_t *d, char *err, size_t errlen)
     }
     snprintf(tmp, sizeof(tmp), "%s/seed.tmp", d->path);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
-        pwrite_all(fd, (const char *)d->seed, sizeof(d->seed), 0) != 0 || fsync(fd) != 0 || rename(tmp, name) != 0) {
+        fileio_pwrite_all(fd, (const char *)d->seed, sizeof(d->seed), 0) != 0 || fsync(fd) != 0 || rename(tmp, name) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -905,36 +904,6 @@ static void compact_journal_locked(cache_disk_t *d)
 
 /* ---- writing -------------------------------------------------------------------------------------------------------------- */
 
-static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
-{
-    while (len != 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-static int pread_all(int fd, char *p, size_t len, uint64_t off)
-{
-    while (len != 0) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* opens a new active segment (writer thread; lock held) */
 static int roll_locked(cache_disk_t *d)
 {
@@ -992,7 +961,7 @@ static void reclaim_oldest(cache_disk_t *d)
     /* copy the kept records forward (a record does not depend on where it lies) */
     for (size_t i = 0; i != nkeep; ++i) {
         char *rec = malloc(keep[i].len);
-        if (rec == NULL || pread_all(s->fd, rec, keep[i].len, keep[i].off) != 0) {
+        if (rec == NULL || fileio_pread_all(s->fd, rec, keep[i].len, keep[i].off) != 0) {
             free(rec);
             continue;
         }
@@ -1013,7 +982,7 @@ static void reclaim_oldest(cache_disk_t *d)
         a->size += keep[i].len;
         d->bytes += keep[i].len;
         pthread_mutex_unlock(&d->lock);
-        int written = pwrite_all(a->fd, rec, keep[i].len, off) == 0;
+        int written = fileio_pwrite_all(a->fd, rec, keep[i].len, off) == 0;
         free(rec);
         pthread_mutex_lock(&d->jlock);
         pthread_mutex_lock(&d->lock);
@@ -1164,11 +1133,11 @@ static void write_object(cache_disk_t *d, cache_obj_t *obj)
         return;
     }
     /* the data first */
-    int ok = pwrite_all(a->fd, head, head_len, off) == 0;
+    int ok = fileio_pwrite_all(a->fd, head, head_len, off) == 0;
     uint64_t at = off + head_len, left = body_len;
     for (cache_seg_t *s = cache_obj_body(obj)->first; ok && s != NULL && left != 0; s = s->next) {
         size_t n = s->len < left ? s->len : (size_t)left;
-        ok = pwrite_all(a->fd, cache_seg_data(s), n, at) == 0;
+        ok = fileio_pwrite_all(a->fd, cache_seg_data(s), n, at) == 0;
         at += n;
         left -= n;
     }
@@ -1300,7 +1269,7 @@ static void stream_data_w(cache_disk_stream_t *st, const char *data, size_t len)
 {
     if (st->failed)
         return;
-    if (pwrite_all(st->seg->fd, data, len, st->off + st->head_len + st->written) != 0) {
+    if (fileio_pwrite_all(st->seg->fd, data, len, st->off + st->head_len + st->written) != 0) {
         st->failed = 1;
         return;
     }
@@ -1324,7 +1293,7 @@ static void stream_end_w(cache_disk_t *d, cache_disk_stream_t *st, int complete)
     size_t head_len;
     int ok = complete && !st->failed && st->written == st->body_len &&
              encode_head(st->obj, st->hash, st->body_len, st->crcs, &head, &head_len) == 0 && head_len == st->head_len &&
-             pwrite_all(st->seg->fd, head, head_len, st->off) == 0 &&
+             fileio_pwrite_all(st->seg->fd, head, head_len, st->off) == 0 &&
              publish_entry(d, st->obj, st->hash, st->seg, st->off, st->head_len + st->body_len, st->expires_ms) == 0;
     if (!ok)
         atomic_fetch_add(&d->dropped, 1);
@@ -1489,13 +1458,13 @@ static int load_start(cache_disk_t *d, job_t *j)
     first = len < 2 * CACHE_DISK_BLOCK ? (size_t)len : CACHE_DISK_HEAD_READ;
     if ((buf = malloc(first)) == NULL)
         h2o_fatal("no memory");
-    int r = pread_all(j->seg->fd, buf, first, j->off) == 0 ? cache_disk_parse_head(buf, first, &j->rec, &need) : -1;
+    int r = fileio_pread_all(j->seg->fd, buf, first, j->off) == 0 ? cache_disk_parse_head(buf, first, &j->rec, &need) : -1;
     if (r == 1 && need <= len) {
         char *more = realloc(buf, need);
         if (more == NULL)
             h2o_fatal("no memory");
         buf = more;
-        r = pread_all(j->seg->fd, buf, need, j->off) == 0 ? cache_disk_parse_head(buf, need, &j->rec, &need) : -1;
+        r = fileio_pread_all(j->seg->fd, buf, need, j->off) == 0 ? cache_disk_parse_head(buf, need, &j->rec, &need) : -1;
         first = need;
     }
     if (r != 0 || j->rec.head_len + j->rec.body_len != len || j->rec.hash != j->hash || j->rec.key.len != obj->key_len ||
@@ -1522,7 +1491,7 @@ static int load_start(cache_disk_t *d, job_t *j)
                 have = (size_t)j->rec.body_len;
             memcpy(body, buf + j->rec.head_len, have);
             ok = have == j->rec.body_len ||
-                 pread_all(j->seg->fd, body + have, (size_t)j->rec.body_len - have, j->off + j->rec.head_len + have) == 0;
+                 fileio_pread_all(j->seg->fd, body + have, (size_t)j->rec.body_len - have, j->off + j->rec.head_len + have) == 0;
             src = body;
         }
         for (uint32_t b = 0; ok && b != j->rec.nblocks; ++b) {
@@ -1630,7 +1599,7 @@ static int load_more(cache_disk_t *d, job_t *j)
                 dst = blk;
             }
         }
-        int ok = pread_all(j->seg->fd, dst, want, j->off + j->rec.head_len + j->pos) == 0;
+        int ok = fileio_pread_all(j->seg->fd, dst, want, j->off + j->rec.head_len + j->pos) == 0;
         for (size_t at = 0; ok && at < want; at += CACHE_DISK_BLOCK) {
             size_t n = want - at < CACHE_DISK_BLOCK ? want - at : CACHE_DISK_BLOCK;
             ok = cache_disk_check_block(&j->rec, (uint32_t)((j->pos + at) / CACHE_DISK_BLOCK), dst + at, n) == 0;

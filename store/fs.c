@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/fileio.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "store/fs.h"
@@ -125,32 +126,6 @@ static void key_hash(const char *key, size_t len, char hex[65])
     sigv4_sha256_hex(key, len, hex);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len != 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 static int mkdir_p(const char *path, mode_t mode)
 {
     char tmp[PATH_MAX];
@@ -214,7 +189,7 @@ static int write_file_atomic(const char *path, const char *data, size_t len, mod
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (fileio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         close(fd);
         unlink(tmp);
         return -1;
@@ -748,7 +723,7 @@ int store_fs_bucket_create_in(store_fs_t *fs, const char *name, const char *loca
         r = STORE_FS_EIO;
         goto out;
     }
-    if (write_bucket_record(b) != 0 || fsync_dir(b->dir) != 0 || fsync_dir(fs->root) != 0) {
+    if (write_bucket_record(b) != 0 || fileio_sync_dir(b->dir) != 0 || fileio_sync_dir(fs->root) != 0) {
         log_error("store: cannot write the record of bucket %s: %s", name, strerror(errno));
         rm_rf(b->dir);
         bucket_free(b);
@@ -798,7 +773,7 @@ int store_fs_bucket_delete(store_fs_t *fs, const char *name)
     memmove(fs->buckets + i, fs->buckets + i + 1, (fs->num_buckets - i - 1) * sizeof(*fs->buckets));
     --fs->num_buckets;
     pthread_rwlock_unlock(&fs->buckets_lock);
-    fsync_dir(fs->root);
+    fileio_sync_dir(fs->root);
     rm_rf(trash);
     abort_uploads_of(fs, name);
     store_fs_bucket_release(b);
@@ -829,7 +804,7 @@ int store_fs_bucket_config_put(store_bucket_t *b, const char *name, const void *
     } else if (data != NULL ? write_file_atomic(path, data, len, 0644) != 0 : (unlink(path) != 0 && errno != ENOENT)) {
         log_error("store: cannot write %s: %s", path, strerror(errno));
         r = STORE_FS_EIO;
-    } else if (fsync_dir(b->dir) != 0) {
+    } else if (fileio_sync_dir(b->dir) != 0) {
         log_error("store: cannot sync %s: %s", b->dir, strerror(errno));
         r = STORE_FS_EIO;
     }
@@ -1011,7 +986,7 @@ static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb pre
         r = STORE_FS_ENOMEM;
         goto fail;
     }
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || write_all(fd, rec.base, rec.len) != 0 ||
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || fileio_write_all(fd, rec.base, rec.len) != 0 ||
         fsync(fd) != 0) {
         r = errno == ENOENT ? STORE_FS_ENOENT : STORE_FS_EIO;
         if (r == STORE_FS_EIO)
@@ -1065,7 +1040,7 @@ static int commit_obj(store_bucket_t *b, store_obj_t *o, store_fs_precond_cb pre
     }
     pthread_rwlock_unlock(&b->lock);
     sigv4_buf_free(&rec);
-    if (fsync_dir(dir) != 0)
+    if (fileio_sync_dir(dir) != 0)
         log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
     retire(old);
     return 0;
@@ -1112,7 +1087,7 @@ static int delete_unversioned(store_bucket_t *b, const char *key, size_t len)
     memmove(b->objs + i, b->objs + i + 1, (b->num_objs - i - 1) * sizeof(*b->objs));
     --b->num_objs;
     pthread_rwlock_unlock(&b->lock);
-    if (fsync_dir(dir) != 0)
+    if (fileio_sync_dir(dir) != 0)
         log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
     retire(old);
     return 0;
@@ -1154,7 +1129,7 @@ int store_fs_writer_write(store_fs_writer_t *w, const void *buf, size_t len)
 {
     if (w->fd < 0)
         return STORE_FS_EIO;
-    if (write_all(w->fd, buf, len) != 0) {
+    if (fileio_write_all(w->fd, buf, len) != 0) {
         log_error("store: cannot write %s: %s", w->data_path, strerror(errno));
         return STORE_FS_EIO;
     }
@@ -1501,8 +1476,8 @@ int store_fs_upload_create(store_bucket_t *b, const char *key, size_t len, const
         return STORE_FS_ENOMEM;
     }
     snprintf(path, sizeof(path), "%s/upload.meta", u->dir);
-    if (mkdir(u->dir, 0755) != 0 || write_file_atomic(path, rec.base, rec.len, 0644) != 0 || fsync_dir(u->dir) != 0 ||
-        fsync_dir(fs->uploads_dir) != 0) {
+    if (mkdir(u->dir, 0755) != 0 || write_file_atomic(path, rec.base, rec.len, 0644) != 0 || fileio_sync_dir(u->dir) != 0 ||
+        fileio_sync_dir(fs->uploads_dir) != 0) {
         log_error("store: cannot create upload %s: %s", u->dir, strerror(errno));
         rm_rf(u->dir);
         sigv4_buf_free(&rec);
@@ -1612,7 +1587,7 @@ int store_fs_upload_part_commit(store_fs_writer_t *w, const uint8_t md5[16])
         r = STORE_FS_EIO;
         goto out;
     }
-    if (fsync_dir(u->dir) != 0)
+    if (fileio_sync_dir(u->dir) != 0)
         log_error("store: cannot sync directory %s: %s", u->dir, strerror(errno));
     if (exists && strcmp(oldpath, path) != 0)
         unlink(oldpath);
@@ -1780,7 +1755,7 @@ int store_fs_upload_complete_if(store_upload_t *u, const store_complete_part_t *
             goto undo;
         }
     }
-    if (fsync_dir(datadir) != 0 || fsync_dir(u->dir) != 0) {
+    if (fileio_sync_dir(datadir) != 0 || fileio_sync_dir(u->dir) != 0) {
         r = STORE_FS_EIO;
         goto undo;
     }
@@ -1818,7 +1793,7 @@ int store_fs_upload_complete_if(store_upload_t *u, const store_complete_part_t *
         snprintf(from, sizeof(from), "%s.done", u->dir);
         unlink(from);
     }
-    fsync_dir(fs->uploads_dir);
+    fileio_sync_dir(fs->uploads_dir);
     if (r == 0)
         completed_push(fs, u->id, mtime);
     goto out;
@@ -1854,7 +1829,7 @@ static int write_completed(store_fs_t *fs, const store_upload_t *u, const char *
     if (sigv4_buf_append(&rec, "edgehook-store-completed 1\n", 27) == 0 && rec_put(&rec, "bucket", u->bucket) == 0 &&
         rec_put_raw(&rec, "key", u->key, u->key_len) == 0 && rec_put(&rec, "etag", etag) == 0 &&
         rec_put_u64(&rec, "mtime", (uint64_t)mtime_ms) == 0)
-        r = write_file_atomic(path, rec.base, rec.len, 0644) == 0 && fsync_dir(fs->uploads_dir) == 0 ? 0 : -1;
+        r = write_file_atomic(path, rec.base, rec.len, 0644) == 0 && fileio_sync_dir(fs->uploads_dir) == 0 ? 0 : -1;
     if (r != 0)
         log_error("store: cannot write %s: %s", path, strerror(errno));
     sigv4_buf_free(&rec);
@@ -1989,7 +1964,7 @@ int store_fs_upload_abort(store_upload_t *u)
         u->gone = 1;
         if (rm_rf(u->dir) != 0)
             log_error("store: cannot remove upload %s: %s", u->dir, strerror(errno));
-        fsync_dir(u->fs->uploads_dir);
+        fileio_sync_dir(u->fs->uploads_dir);
     }
     pthread_mutex_unlock(&u->lock);
     if (r == 0)
@@ -2498,7 +2473,7 @@ int store_fs_bucket_set_versioning(store_bucket_t *b, int state)
         r = STORE_FS_ENOENT;
     } else if (old != state) {
         atomic_store(&b->versioning, state);
-        if (write_bucket_record(b) != 0 || fsync_dir(b->dir) != 0) {
+        if (write_bucket_record(b) != 0 || fileio_sync_dir(b->dir) != 0) {
             log_error("store: cannot write the record of bucket %s: %s", b->name, strerror(errno));
             atomic_store(&b->versioning, old);
             r = STORE_FS_EIO;
@@ -2631,7 +2606,7 @@ int store_fs_obj_delete_version(store_bucket_t *b, const char *key, size_t len, 
         --b->num_objs;
     }
     pthread_rwlock_unlock(&b->lock);
-    if (fsync_dir(dir) != 0)
+    if (fileio_sync_dir(dir) != 0)
         log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
     snprintf(res->version_id, sizeof(res->version_id), "%s", store_fs_obj_version(v));
     res->delete_marker = v->delete_marker;
@@ -2773,7 +2748,7 @@ static char *link_data(const store_obj_t *o, const char *dir, const char *hash)
             goto fail;
         }
     }
-    if (fsync_dir(path) != 0) {
+    if (fileio_sync_dir(path) != 0) {
         rm_rf(path);
         goto fail;
     }
@@ -2832,7 +2807,7 @@ int store_fs_obj_set_header(store_bucket_t *b, const char *key, size_t len, cons
             r = STORE_FS_ENOMEM;
             goto fail;
         }
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || write_all(fd, rec.base, rec.len) != 0 ||
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || fileio_write_all(fd, rec.base, rec.len) != 0 ||
             fsync(fd) != 0) {
             log_error("store: cannot write %s: %s", tmp, strerror(errno));
             r = STORE_FS_EIO;
@@ -2863,7 +2838,7 @@ int store_fs_obj_set_header(store_bucket_t *b, const char *key, size_t len, cons
         *pp = n; /* the index's reference to o is now n's */
         pthread_rwlock_unlock(&b->lock);
         sigv4_buf_free(&rec);
-        if (fsync_dir(dir) != 0)
+        if (fileio_sync_dir(dir) != 0)
             log_error("store: cannot sync directory %s: %s", dir, strerror(errno));
         retire(o);                /* the index's reference */
         store_fs_obj_release(o); /* ours */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/fileio.h"
 #include "base/log.h"
 #include "store/checksum.h"
 #include "store/internal.h"
@@ -239,15 +240,6 @@ static int seed_dir(seed_walk_t *sw, const char *path, const char *prefix, int d
     return r;
 }
 
-static void sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /* root/.seeding-NAME ('.' of the name written '_', which bucket names cannot hold: no two buckets share a marker, and the
  * marker never looks like the store's temporary files, which a start sweeps) */
 static void marker_path(store_fs_t *fs, const char *bucket, char *out, size_t len)
@@ -292,7 +284,7 @@ static int seed_one(store_fs_t *fs, const conf_store_seed_t *seed, char *err, si
     dprintf(fd, "%s\n", seed->dir);
     fsync(fd);
     close(fd);
-    sync_dir(store_fs_root(fs));
+    (void)fileio_sync_dir(store_fs_root(fs));
     if (b == NULL) {
         if ((e = store_fs_bucket_create(fs, seed->bucket)) != 0 && e != STORE_FS_EEXIST) {
             snprintf(err, errlen, "store.seed: cannot create the bucket %s (error %d)", seed->bucket, e);
@@ -324,7 +316,7 @@ static int seed_one(store_fs_t *fs, const conf_store_seed_t *seed, char *err, si
     if (r != 0)
         return -1;
     unlink(marker);
-    sync_dir(store_fs_root(fs));
+    (void)fileio_sync_dir(store_fs_root(fs));
     log_info("store: %s bucket %s from %s: %zu objects, %llu bytes", resume ? "finished seeding" : "seeded", seed->bucket,
              seed->dir, sw.num_objects, (unsigned long long)sw.bytes);
     return 0;

@@ -42,7 +42,7 @@ build conf_yaml "$SRC/conf/config.c" "$SRC/conf/units.c" "$SRC/conf/cfheaders.c"
 build accesslog "$SRC/proxy/accesslog.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_key "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto
 build cache_head "$SRC/cache/head.c" $H2O -lpthread
-build disk_record "$SRC/cache/disk.c" "$SRC/cache/object.c" "$SRC/cache/memory.c" "$SRC/cache/head.c" "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" "$SRC/base/log.c" "$SRC/base/worker.c" $H2O -lz -lcrypto -lpthread
+build disk_record "$SRC/cache/disk.c" "$SRC/base/fileio.c" "$SRC/cache/object.c" "$SRC/cache/memory.c" "$SRC/cache/head.c" "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" "$SRC/base/log.c" "$SRC/base/worker.c" $H2O -lz -lcrypto -lpthread
 build cache_partial "$SRC/cache/partial.c" "$SRC/cache/head.c" "$SRC/cache/object.c" "$SRC/cache/memory.c" "$SRC/cache/key.c" "$SRC/cache/policy.c" "$SRC/base/str.c" $H2O -lcrypto -lpthread
 build path "$SRC/proxy/reqcheck.c" "$SRC/base/str.c" -lcrypto
 build origin_head "$SRC/proxy/originhead.c" "$SRC/base/str.c" -lcrypto
