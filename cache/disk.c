@@ -1525,6 +1525,11 @@ static int load_start(cache_disk_t *d, job_t *j)
     /* too big for memory: streamed, no further ahead of its readers than the window */
     cache_mem_remove(d->mem, obj);
     atomic_fetch_add(&d->hits, 1);
+    /* a hit like any other (conditionals answered, Age computed); read through the mapping, a range costs no memory for the
+     * bytes before it (they are appended in place, and freed as the readers are past them), so ranges are answered from it;
+     * through pread a range stays a whole 200 (the bytes before it would be read into memory) */
+    obj->from_disk = 1;
+    obj->disk_mapped = j->map != NULL;
     if (cache_disk_apply_meta(&j->rec, obj, 1) != 0) {
         atomic_fetch_sub(&d->hits, 1);
         load_failed(d, j, 1);

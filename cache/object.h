@@ -197,6 +197,9 @@ typedef struct cache_obj {
     unsigned hit_for_pass : 1;    /* a marker: this key's responses were not cacheable; requests skip collapsing */
     unsigned transient : 1;       /* not stored: consumed segments are freed and the producer is held to a window */
     unsigned head_in_seg : 1;     /* `head` lies in the block of body_inline.first (freed with it) */
+    unsigned from_disk : 1;       /* streamed from the disk tier: a stored response, served as a hit though transient (the
+                                     client's conditionals and Range are answered from it, Age is computed) */
+    unsigned disk_mapped : 1;     /* ... through the segment's mapping: bytes before a range cost no memory */
     uint8_t fresh_flags;          /* CACHE_FRESH_NO_CACHE, CACHE_FRESH_MUST_REVALIDATE (set with the decision) */
 
     /* storage bookkeeping, owned by cache/memory.c (guarded by its shard's lock) */

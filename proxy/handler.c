@@ -1039,8 +1039,9 @@ static req_step_t step_deliver(void *arg)
         return REQ_WAIT_AT(REQ_DELIVER);
     case CACHE_OBJ_FAILED: {
         cache_obj_t *fb = cache_obj_fallback(obj);
-        if (fb == NULL && cache_obj_fail_status(obj) == CACHE_DISK_RETRY)
-            return REQ_RESTART; /* a disk record that could not be read: look up again (without the disk) */
+        if (fb == NULL && (cache_obj_fail_status(obj) == CACHE_DISK_RETRY || (obj->from_disk && cache_obj_fail_status(obj) == 0)))
+            return REQ_RESTART; /* a disk record that could not be read (its head, or a damaged block of a body streamed to
+                                   readers ahead of this one, before this one's head went out): look up again, without the disk */
         if (fb == NULL) {
             int st = cache_obj_fail_status(obj) != 0 ? cache_obj_fail_status(obj) : 502;
             if (txn->errpage.page != NULL) {
@@ -1098,7 +1099,7 @@ static req_step_t step_head(void *arg)
     edge_txn_t *txn = arg;
     h2o_req_t *req = txn->req;
     cache_obj_t *obj = txn->out.obj;
-    int from_cache = txn->lookup.cacheable && !obj->transient;
+    int from_cache = txn->lookup.cacheable && (!obj->transient || obj->from_disk);
     int status = obj->status;
     size_t i, w, num_plain;
     cache_validators_t v;
@@ -1138,7 +1139,7 @@ static req_step_t step_head(void *arg)
             send_error(txn, 412, "a precondition of the request failed");
             return REQ_DONE;
         default:
-            if (length != UINT64_MAX) {
+            if (length != UINT64_MAX && (!obj->transient || obj->disk_mapped)) {
                 switch (cache_policy_range(req->method, &req->headers, status, length, &v, &start, &end)) {
                 case CACHE_RANGE_PARTIAL:
                     range = 1;
@@ -1185,6 +1186,8 @@ static req_step_t step_head(void *arg)
         txn->out.pos = start;
         txn->out.sent_to = start;
         txn->out.end = end + 1;
+        if (obj->transient) /* streamed from disk: the bytes before the range are not waited for, and are freed as they come */
+            cache_reader_ack(obj, &txn->out.reader, start);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VIA, NULL, H2O_STRLIT("1.1 edgehook"));
     add_x_cache(txn);
