@@ -526,6 +526,7 @@ typedef struct dentry {
     int64_t expires_ms;
     uint8_t freq, soft;
     uint8_t in_chunk;   /* allocated in a load chunk (see entry_free) */
+    uint8_t verified;   /* every body block of the record passed its CRC in a read by this process (see verify_done) */
     uint32_t extra_len; /* url, then tags: each a u32 length and its bytes */
     char extra[];
 } dentry_t;
@@ -546,6 +547,7 @@ typedef struct job {
     const char *map; /* the record in its segment's mapping (NULL: read with pread) */
     uint64_t not_before_us;
     int started;
+    int verified;  /* the entry said its body's blocks were checked already: they are not checked again */
     uint64_t hash; /* the disk index's hash of the object's key */
 } job_t;
 
@@ -579,7 +581,7 @@ struct cache_disk {
     pthread_t writer, readers[MAX_READERS];
 
     unsigned char seed[16]; /* the key of the index's hash (SipHash), kept in the directory: the same across restarts */
-    _Atomic uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped;
+    _Atomic uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped, verified_hits;
     uint64_t load_us, load_entries;
 };
 
@@ -1426,6 +1428,37 @@ static void job_free(job_t *j)
     free(j);
 }
 
+/* every body block of the job's record passed its CRC: later reads of that record (while its entry stands: a record copied
+ * forward by a reclaim is a new entry) skip the checks. The CRCs are there for what a crash or the media can do to the bytes
+ * at rest - a torn write, a damaged sector - which a first read in this process catches; bytes in the page cache do not
+ * change under a verified record unless something outside edgehook writes to its segment file. */
+static void verify_done(cache_disk_t *d, job_t *j)
+{
+    if (j->verified)
+        return;
+    pthread_mutex_lock(&d->lock);
+    dentry_t *e = find_locked(d, j->hash);
+    if (e != NULL && e->seg == j->seg && e->off == j->off)
+        e->verified = 1;
+    pthread_mutex_unlock(&d->lock);
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+/* maps in the pages of [p, p + len) of a segment's mapping here, on the reader thread, so that the event loop that writes
+ * them to a socket takes no page faults (without MADV_POPULATE_READ - an older kernel - the pages are touched instead) */
+static void populate(const char *p, size_t len)
+{
+    static const size_t page = 4096;
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1), end = (uintptr_t)p + len;
+    if (madvise((void *)start, end - start, MADV_POPULATE_READ) != 0) {
+        volatile const char *q = p;
+        for (size_t at = 0; at < len; at += page)
+            (void)q[at];
+    }
+}
+
 #define CACHE_DISK_HEAD_READ 16384
 /* the first step of a load: the record's head (and the whole of a small body). Returns 1 when a streamed body remains. */
 static int load_start(cache_disk_t *d, job_t *j)
@@ -1445,6 +1478,9 @@ static int load_start(cache_disk_t *d, job_t *j)
     }
     if (e->freq < 3)
         ++e->freq;
+    j->verified = e->verified;
+    if (j->verified)
+        atomic_fetch_add(&d->verified_hits, 1);
     j->seg = e->seg;
     atomic_fetch_add(&j->seg->refs, 1);
     j->off = e->off;
@@ -1494,7 +1530,7 @@ static int load_start(cache_disk_t *d, job_t *j)
                  fileio_pread_all(j->seg->fd, body + have, (size_t)j->rec.body_len - have, j->off + j->rec.head_len + have) == 0;
             src = body;
         }
-        for (uint32_t b = 0; ok && b != j->rec.nblocks; ++b) {
+        for (uint32_t b = 0; ok && !j->verified && b != j->rec.nblocks; ++b) {
             uint64_t at = (uint64_t)b * CACHE_DISK_BLOCK;
             size_t n = j->rec.body_len - at < CACHE_DISK_BLOCK ? (size_t)(j->rec.body_len - at) : CACHE_DISK_BLOCK;
             ok = cache_disk_check_block(&j->rec, b, src + at, n) == 0;
@@ -1504,6 +1540,7 @@ static int load_start(cache_disk_t *d, job_t *j)
             load_failed(d, j, 1);
             return 0;
         }
+        verify_done(d, j);
         /* counted before the object is visible: a client that has its answer finds the hit in the metrics */
         atomic_fetch_add(&d->hits, 1);
         if (cache_disk_apply_meta(&j->rec, obj, 0) != 0) {
@@ -1563,7 +1600,8 @@ static int load_more(cache_disk_t *d, job_t *j)
             size_t want = left < CACHE_DISK_READ_CHUNK ? (size_t)left : CACHE_DISK_READ_CHUNK;
             const char *src = j->map + j->rec.head_len + j->pos;
             int ok = 1;
-            for (size_t at = 0; ok && at < want; at += CACHE_DISK_BLOCK) {
+            populate(src, want);
+            for (size_t at = 0; ok && !j->verified && at < want; at += CACHE_DISK_BLOCK) {
                 size_t n = want - at < CACHE_DISK_BLOCK ? want - at : CACHE_DISK_BLOCK;
                 ok = cache_disk_check_block(&j->rec, (uint32_t)((j->pos + at) / CACHE_DISK_BLOCK), src + at, n) == 0;
             }
@@ -1578,6 +1616,7 @@ static int load_more(cache_disk_t *d, job_t *j)
         }
         if (j->pos < j->rec.body_len)
             return 1;
+        verify_done(d, j);
         cache_obj_complete(obj);
         return 0;
     }
@@ -1605,7 +1644,7 @@ static int load_more(cache_disk_t *d, job_t *j)
             }
         }
         int ok = fileio_pread_all(j->seg->fd, dst, want, j->off + j->rec.head_len + j->pos) == 0;
-        for (size_t at = 0; ok && at < want; at += CACHE_DISK_BLOCK) {
+        for (size_t at = 0; ok && !j->verified && at < want; at += CACHE_DISK_BLOCK) {
             size_t n = want - at < CACHE_DISK_BLOCK ? want - at : CACHE_DISK_BLOCK;
             ok = cache_disk_check_block(&j->rec, (uint32_t)((j->pos + at) / CACHE_DISK_BLOCK), dst + at, n) == 0;
         }
@@ -1624,6 +1663,7 @@ static int load_more(cache_disk_t *d, job_t *j)
     free(blk);
     if (j->pos < j->rec.body_len)
         return 1;
+    verify_done(d, j);
     cache_obj_complete(obj);
     return 0;
 }
@@ -2091,6 +2131,7 @@ void cache_disk_stats(cache_disk_t *d, cache_disk_stats_t *out)
     out->reinserted = atomic_load(&d->reinserted);
     out->corrupt = atomic_load(&d->corrupt);
     out->dropped = atomic_load(&d->dropped);
+    out->verified_hits = atomic_load(&d->verified_hits);
     out->load_us = d->load_us;
     out->load_entries = d->load_entries;
     pthread_mutex_lock(&d->qlock);

@@ -64,6 +64,7 @@ size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t ar
 typedef struct cache_disk_stats {
     uint64_t capacity, bytes, objects, segments;
     uint64_t hits, writes, write_bytes, evictions, reinserted, corrupt, dropped;
+    uint64_t verified_hits; /* hits from records whose body passed its CRCs in an earlier read (not checked again) */
     uint64_t load_us, load_entries;
     uint64_t queue_max_bytes; /* the most the write queue held (bytes handed over, not yet written); CACHE_DISK_QUEUE_MAX at most */
 } cache_disk_stats_t;

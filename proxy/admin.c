@@ -324,6 +324,9 @@ static void extra_metrics(h2o_buffer_t **buf, void *ctx)
         DISK_METRIC("evictions_total", "counter", "objects dropped from the disk tier to stay within cache.disk.size", ds.evictions);
         DISK_METRIC("reinserted_total", "counter", "objects copied forward when their segment was reclaimed (read since written)", ds.reinserted);
         DISK_METRIC("corrupt_total", "counter", "disk records that failed their checks (never served)", ds.corrupt);
+        DISK_METRIC("verified_hits_total", "counter",
+                    "disk hits from records whose body passed its checks in an earlier read by this process (not checked again)",
+                    ds.verified_hits);
         DISK_METRIC("dropped_total", "counter", "objects not written (not fresh, too big, or the write queue full)", ds.dropped);
         PUT("# HELP edgehook_disk_index_load_seconds how long loading the disk index took at start\n# TYPE "
             "edgehook_disk_index_load_seconds gauge\nedgehook_disk_index_load_seconds %.6f\n",
