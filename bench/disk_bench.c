@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "object %ld not in the index\n", n / 2);
             return 1;
         }
-        cache_disk_load(d, o);
+        cache_disk_load(d, o, 0); /* the objects have no Vary: variant 0 */
         while (cache_obj_state(o) == CACHE_OBJ_BUSY || cache_obj_state(o) == CACHE_OBJ_STREAMING)
             usleep(100);
         double hit = mono();

@@ -40,6 +40,12 @@
 #define QUEUE_MAX_BYTES CACHE_DISK_QUEUE_MAX
 
 enum { J_PUT = 1, J_DEL = 2, J_SOFT = 3 };
+/* flags of a journal entry (its byte 9): JF_VARIANT - the entry is one variant of a Vary'd response (a PUT's extra starts with the
+ * variant; a DEL's or SOFT's extra is the variant, 8 bytes). Journals written before variants have 0 there: no Vary. */
+#define JF_VARIANT 1
+/* variants of one URL (one cache key) the index keeps at most: one more drops the oldest (a client choosing header values must
+ * not grow one hash chain without bound) */
+#define MAX_VARIANTS 32
 enum { JOB_STORE = 0, JOB_STREAM_BEGIN, JOB_STREAM_DATA, JOB_STREAM_END };
 
 /* ---- little-endian helpers ------------------------------------------------------------------------------------------------ */
@@ -524,10 +530,13 @@ typedef struct dentry {
     seg_t *seg;
     uint64_t hash, off, len;
     int64_t expires_ms;
-    uint8_t freq, soft;
-    uint8_t in_chunk;   /* allocated in a load chunk (see entry_free) */
-    uint8_t verified;   /* every body block of the record passed its CRC in a read by this process (see verify_done) */
-    uint32_t extra_len; /* url, then tags: each a u32 length and its bytes */
+    uint8_t freq;
+    uint8_t soft : 1;     /* soft-purged: stale */
+    uint8_t in_chunk : 1; /* allocated in a load chunk (see entry_free) */
+    uint8_t verified : 1; /* every body block of the record passed its CRC in a read by this process (see verify_done) */
+    uint8_t varied : 1;   /* one variant of a Vary'd response: extra starts with its variant and ends with the Vary names */
+    uint32_t extra_len;   /* [variant (8 bytes)], url, tags (a u32 count, then each), [Vary names (a u16 count, then each)];
+                             strings are a u32 length and the bytes */
     char extra[];
 } dentry_t;
 
@@ -547,8 +556,9 @@ typedef struct job {
     const char *map; /* the record in its segment's mapping (NULL: read with pread) */
     uint64_t not_before_us;
     int started;
-    int verified;  /* the entry said its body's blocks were checked already: they are not checked again */
-    uint64_t hash; /* the disk index's hash of the object's key */
+    int verified;     /* the entry said its body's blocks were checked already: they are not checked again */
+    uint64_t hash;    /* the disk index's hash of the object's key */
+    uint64_t variant; /* which of the key's entries (variant_of) */
 } job_t;
 
 typedef struct queue {
@@ -742,10 +752,35 @@ static dentry_t **bucket_of(cache_disk_t *d, uint64_t hash)
     return &d->buckets[(hash ^ (hash >> 29)) & (d->num_buckets - 1)];
 }
 
-static dentry_t *find_locked(cache_disk_t *d, uint64_t hash)
+/* an entry's variant: 0 without Vary */
+static uint64_t entry_variant(const dentry_t *e)
+{
+    return e->varied ? get64(e->extra) : 0;
+}
+
+/* a cursor over an entry's url and tags */
+static cur_t entry_cur(const dentry_t *e)
+{
+    size_t skip = e->varied ? 8 : 0;
+    return (cur_t){e->extra + skip, e->extra + e->extra_len, 0};
+}
+
+/* the Vary names of an entry as stored (a u16 count, then each): empty without Vary. All the entries of one key share them. */
+static h2o_iovec_t entry_names(const dentry_t *e)
+{
+    if (!e->varied)
+        return h2o_iovec_init("", 0);
+    cur_t c = entry_cur(e);
+    cur_str(&c);
+    for (uint32_t n = cur_u32(&c), i = 0; i != n && !c.bad; ++i)
+        cur_str(&c);
+    return c.bad ? h2o_iovec_init("", 0) : h2o_iovec_init(c.p, (size_t)(c.end - c.p));
+}
+
+static dentry_t *find_locked(cache_disk_t *d, uint64_t hash, uint64_t variant)
 {
     for (dentry_t *e = *bucket_of(d, hash); e != NULL; e = e->hnext)
-        if (e->hash == hash)
+        if (e->hash == hash && entry_variant(e) == variant)
             return e;
     return NULL;
 }
@@ -781,11 +816,35 @@ static void unlink_locked(cache_disk_t *d, dentry_t *e)
     d->extra_bytes -= e->extra_len;
 }
 
-/* (index lock held, and jlock except while loading: cache_disk_purge counts on the buckets not growing under jlock) */
-static void insert_locked(cache_disk_t *d, dentry_t *e)
+static void jdel(buf_t *b, int type, uint64_t hash, int varied, uint64_t variant);
+
+/* the entry another one of the same key displaces: the same variant (replaced), or one stored under other Vary names (the origin
+ * changed its Vary: a lookup asks with the new names); with `cap`, the last (the oldest inserted, as a rule) of MAX_VARIANTS */
+static dentry_t *displaced_locked(cache_disk_t *d, dentry_t *e, int cap)
 {
-    dentry_t *old = find_locked(d, e->hash);
-    if (old != NULL) {
+    uint64_t variant = entry_variant(e);
+    h2o_iovec_t names = entry_names(e);
+    dentry_t *last = NULL;
+    size_t same = 0;
+    for (dentry_t *o = *bucket_of(d, e->hash); o != NULL; o = o->hnext) {
+        if (o == e || o->hash != e->hash)
+            continue;
+        h2o_iovec_t on = entry_names(o);
+        if (entry_variant(o) == variant || !h2o_memis(on.base, on.len, names.base, names.len))
+            return o;
+        ++same;
+        last = o;
+    }
+    return cap && same >= MAX_VARIANTS ? last : NULL;
+}
+
+/* (index lock held, and jlock except while loading: cache_disk_purge counts on the buckets not growing under jlock). `drops`
+ * (NULL while loading) gets a DEL for each other variant the entry displaces, so that a replay of the journal does too. */
+static void insert_locked(cache_disk_t *d, dentry_t *e, buf_t *drops)
+{
+    for (dentry_t *old; (old = displaced_locked(d, e, drops != NULL)) != NULL;) {
+        if (drops != NULL && entry_variant(old) != entry_variant(e))
+            jdel(drops, J_DEL, old->hash, old->varied, entry_variant(old));
         unlink_locked(d, old);
         entry_free(old);
     }
@@ -808,16 +867,17 @@ static seg_t *seg_of_id_locked(cache_disk_t *d, uint32_t id)
 
 /* ---- the journal ---------------------------------------------------------------------------------------------------------- */
 
-static void jentry(buf_t *b, int type, uint64_t hash, uint32_t seg, uint64_t off, uint64_t len, int64_t expires, const char *extra,
-                   uint32_t extra_len)
+static void jentry(buf_t *b, int type, uint64_t hash, int flags, uint32_t seg, uint64_t off, uint64_t len, int64_t expires,
+                   const char *extra, uint32_t extra_len)
 {
-    uint32_t xl = type == J_PUT ? 8 + extra_len : 0;
+    uint32_t xl = type == J_PUT ? 8 + extra_len : extra_len;
     size_t at = b->len;
     buf_reserve(b, JNL_FIXED + xl);
     char *p = b->p + at;
     memset(p, 0, JNL_FIXED);
     put32(p, JNL_MAGIC);
     p[8] = (char)type;
+    p[9] = (char)flags;
     put32(p + 12, xl);
     put64(p + 16, hash);
     put32(p + 24, seg);
@@ -827,9 +887,19 @@ static void jentry(buf_t *b, int type, uint64_t hash, uint32_t seg, uint64_t off
         put64(p + JNL_FIXED, (uint64_t)expires);
         if (extra_len != 0)
             memcpy(p + JNL_FIXED + 8, extra, extra_len);
+    } else if (extra_len != 0) {
+        memcpy(p + JNL_FIXED, extra, extra_len);
     }
     b->len += JNL_FIXED + xl;
     put32(p + 4, crc(0, p + 8, JNL_FIXED - 8 + xl));
+}
+
+/* a DEL or SOFT entry: the key's entry without Vary, or (varied) its variant */
+static void jdel(buf_t *b, int type, uint64_t hash, int varied, uint64_t variant)
+{
+    char v[8];
+    put64(v, variant);
+    jentry(b, type, hash, varied ? JF_VARIANT : 0, 0, 0, 0, 0, v, varied ? 8 : 0);
 }
 
 /* appends to the journal (jlock held) */
@@ -852,7 +922,7 @@ static void jwrite_locked(cache_disk_t *d, const buf_t *b)
 /* the extra of a PUT entry: expires (8 bytes), url and tags */
 static void put_entry_locked(buf_t *b, const dentry_t *e)
 {
-    jentry(b, J_PUT, e->hash, e->seg->id, e->off, e->len, e->expires_ms, e->extra, e->extra_len);
+    jentry(b, J_PUT, e->hash, e->varied ? JF_VARIANT : 0, e->seg->id, e->off, e->len, e->expires_ms, e->extra, e->extra_len);
 }
 
 /* the size of the journal if it were rewritten now */
@@ -876,7 +946,7 @@ static void compact_journal_locked(cache_disk_t *d)
         for (dentry_t *e = d->buckets[i]; e != NULL; e = e->hnext) {
             put_entry_locked(&b, e);
             if (e->soft)
-                jentry(&b, J_SOFT, e->hash, 0, 0, 0, 0, NULL, 0);
+                jdel(&b, J_SOFT, e->hash, e->varied, entry_variant(e));
         }
     pthread_mutex_unlock(&d->lock);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -934,7 +1004,9 @@ static int roll_locked(cache_disk_t *d)
 /* reclaims the oldest segment: entries read since written move forward (reinsertion), the others go (writer thread) */
 static void reclaim_oldest(cache_disk_t *d)
 {
-    typedef struct { uint64_t hash, off, len; } keep_t;
+    typedef struct {
+        uint64_t hash, variant, off, len;
+    } keep_t;
     keep_t *keep = NULL;
     size_t nkeep = 0, cap = 0;
     uint64_t budget;
@@ -953,7 +1025,7 @@ static void reclaim_oldest(cache_disk_t *d)
         if (e->freq > 0 && !e->soft && e->expires_ms > now && e->len <= budget) {
             if (nkeep == cap && (keep = realloc(keep, (cap = cap ? cap * 2 : 64) * sizeof(*keep))) == NULL)
                 h2o_fatal("no memory");
-            keep[nkeep++] = (keep_t){e->hash, e->off, e->len};
+            keep[nkeep++] = (keep_t){e->hash, entry_variant(e), e->off, e->len};
             budget -= e->len;
         }
     }
@@ -971,7 +1043,7 @@ static void reclaim_oldest(cache_disk_t *d)
          * record can be half a segment), the entry moved under it again if it is still that record. Only this thread appends
          * to segments, so the room stays ours. */
         pthread_mutex_lock(&d->lock);
-        dentry_t *e = find_locked(d, keep[i].hash);
+        dentry_t *e = find_locked(d, keep[i].hash, keep[i].variant);
         if (e == NULL || e->seg != s || e->off != keep[i].off ||
             (d->active->size + keep[i].len > d->seg_size && roll_locked(d) != 0)) {
             pthread_mutex_unlock(&d->lock);
@@ -988,7 +1060,7 @@ static void reclaim_oldest(cache_disk_t *d)
         free(rec);
         pthread_mutex_lock(&d->jlock);
         pthread_mutex_lock(&d->lock);
-        e = find_locked(d, keep[i].hash);
+        e = find_locked(d, keep[i].hash, keep[i].variant);
         if (written && e != NULL && e->seg == s && e->off == keep[i].off) {
             h2o_linklist_unlink(&e->seglink);
             e->seg = a;
@@ -1026,17 +1098,35 @@ static void reclaim_oldest(cache_disk_t *d)
     seg_release(s); /* ours */
 }
 
-/* the extra of an index entry: url and tags of the object */
-static char *entry_extra(cache_obj_t *obj, uint32_t *len)
+/* which variant of its key a stored object is: 0 without Vary, else the keyed hash of its secondary key (the Vary'd request
+ * headers' values, cache_vary_key), never 0 */
+static uint64_t variant_of(cache_disk_t *d, cache_obj_t *obj)
+{
+    if (obj->num_vary == 0)
+        return 0;
+    h2o_iovec_t vk = cache_obj_vary_key(obj);
+    uint64_t v = cache_key_siphash24(d->seed, vk.base, vk.len);
+    return v != 0 ? v : 1;
+}
+
+/* the extra of an index entry (see dentry_t): the object's variant, url, tags and Vary names */
+static char *entry_extra(cache_disk_t *d, cache_obj_t *obj, uint32_t *len)
 {
     buf_t b = {NULL, 0, 0};
     h2o_iovec_t url = cache_obj_url(obj);
     size_t num_tags;
-    const h2o_iovec_t *tags = cache_obj_tags(obj, &num_tags);
+    const h2o_iovec_t *tags = cache_obj_tags(obj, &num_tags), *names = cache_obj_vary_names(obj);
+    if (obj->num_vary != 0)
+        buf_u64(&b, variant_of(d, obj));
     buf_str(&b, url.base, url.len);
     buf_u32(&b, (uint32_t)num_tags);
     for (size_t i = 0; i != num_tags; ++i)
         buf_str(&b, tags[i].base, tags[i].len);
+    if (obj->num_vary != 0) {
+        buf_u16(&b, obj->num_vary);
+        for (size_t i = 0; i != obj->num_vary; ++i)
+            buf_str(&b, names[i].base, names[i].len);
+    }
     *len = (uint32_t)b.len;
     return b.p;
 }
@@ -1072,11 +1162,12 @@ static int reserve(cache_disk_t *d, uint64_t len, seg_t **seg, uint64_t *off)
 static int publish_entry(cache_disk_t *d, cache_obj_t *obj, uint64_t hash, seg_t *seg, uint64_t off, uint64_t len, int64_t expires)
 {
     uint32_t extra_len;
-    char *extra = entry_extra(obj, &extra_len);
+    char *extra = entry_extra(d, obj, &extra_len);
     dentry_t *e = malloc(sizeof(*e) + extra_len);
     if (e == NULL)
         h2o_fatal("no memory");
     memset(e, 0, sizeof(*e));
+    e->varied = obj->num_vary != 0;
     e->hash = hash;
     e->off = off;
     e->len = len;
@@ -1094,7 +1185,7 @@ static int publish_entry(cache_disk_t *d, cache_obj_t *obj, uint64_t hash, seg_t
         return -1;
     }
     e->seg = seg;
-    insert_locked(d, e);
+    insert_locked(d, e, &b);
     put_entry_locked(&b, e);
     pthread_mutex_unlock(&d->lock);
     jwrite_locked(d, &b);
@@ -1383,12 +1474,50 @@ void cache_disk_flush(cache_disk_t *d)
 int cache_disk_has(cache_disk_t *d, h2o_iovec_t key, int64_t now)
 {
     uint64_t hash = disk_hash(d, key);
-    int has;
+    int has = 0;
     pthread_mutex_lock(&d->lock);
-    dentry_t *e = find_locked(d, hash);
-    has = e != NULL && !e->soft && e->expires_ms > now;
+    for (dentry_t *e = *bucket_of(d, hash); e != NULL && !has; e = e->hnext)
+        has = e->hash == hash && !e->soft && e->expires_ms > now;
     pthread_mutex_unlock(&d->lock);
     return has;
+}
+
+int cache_disk_lookup(cache_disk_t *d, h2o_iovec_t key, const h2o_headers_t *reqh, h2o_mem_pool_t *pool, int64_t now,
+                      uint64_t *variant)
+{
+    uint64_t hash = disk_hash(d, key), want = 0;
+    h2o_iovec_t names_done = {NULL, 0};
+    int found = CACHE_DISK_NONE;
+    pthread_mutex_lock(&d->lock);
+    for (dentry_t *e = *bucket_of(d, hash); e != NULL; e = e->hnext) {
+        if (e->hash != hash)
+            continue;
+        if (e->varied) {
+            /* the request's variant under the entry's Vary names (all the key's entries have the same ones: computed once) */
+            h2o_iovec_t names = entry_names(e);
+            if (names_done.base == NULL || !h2o_memis(names.base, names.len, names_done.base, names_done.len)) {
+                cur_t c = {names.base, names.base + names.len, 0};
+                uint16_t n = cur_u16(&c);
+                cache_vary_t vary = {h2o_mem_alloc_pool(pool, sizeof(h2o_iovec_t) * (n + 1)), n, 0};
+                h2o_iovec_t vk;
+                for (uint16_t i = 0; i != n; ++i)
+                    vary.names[i] = cur_str(&c);
+                want = 0;
+                if (!c.bad && n != 0 && cache_vary_key(pool, &vary, reqh, &vk) == 0) {
+                    want = cache_key_siphash24(d->seed, vk.base, vk.len);
+                    want = want != 0 ? want : 1;
+                }
+                names_done = names.len != 0 ? names : h2o_iovec_init("", 0);
+            }
+            if (want == 0 || entry_variant(e) != want)
+                continue;
+        }
+        *variant = entry_variant(e);
+        found = !e->soft && e->expires_ms > now ? CACHE_DISK_FRESH : CACHE_DISK_STALE;
+        break;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return found;
 }
 
 /* the record of a job's object could not be used: the entry goes (if it is still that record) and the readers look again */
@@ -1398,12 +1527,12 @@ static void load_failed(cache_disk_t *d, job_t *j, int corrupt)
         atomic_fetch_add(&d->corrupt, 1);
         pthread_mutex_lock(&d->jlock);
         pthread_mutex_lock(&d->lock);
-        dentry_t *e = find_locked(d, j->hash);
+        dentry_t *e = find_locked(d, j->hash, j->variant);
         buf_t b = {NULL, 0, 0};
         if (e != NULL && e->seg == j->seg && e->off == j->off) {
+            jdel(&b, J_DEL, j->hash, e->varied, j->variant);
             unlink_locked(d, e);
             entry_free(e);
-            jentry(&b, J_DEL, j->hash, 0, 0, 0, 0, NULL, 0);
         }
         pthread_mutex_unlock(&d->lock);
         if (b.len != 0)
@@ -1437,7 +1566,7 @@ static void verify_done(cache_disk_t *d, job_t *j)
     if (j->verified)
         return;
     pthread_mutex_lock(&d->lock);
-    dentry_t *e = find_locked(d, j->hash);
+    dentry_t *e = find_locked(d, j->hash, j->variant);
     if (e != NULL && e->seg == j->seg && e->off == j->off)
         e->verified = 1;
     pthread_mutex_unlock(&d->lock);
@@ -1470,7 +1599,7 @@ static int load_start(cache_disk_t *d, job_t *j)
 
     pthread_mutex_lock(&d->lock);
     j->hash = disk_hash(d, cache_obj_key(obj));
-    dentry_t *e = find_locked(d, j->hash);
+    dentry_t *e = find_locked(d, j->hash, j->variant);
     if (e == NULL || e->soft || e->expires_ms <= now_ms()) {
         pthread_mutex_unlock(&d->lock);
         load_failed(d, j, 0);
@@ -1543,7 +1672,7 @@ static int load_start(cache_disk_t *d, job_t *j)
         verify_done(d, j);
         /* counted before the object is visible: a client that has its answer finds the hit in the metrics */
         atomic_fetch_add(&d->hits, 1);
-        if (cache_disk_apply_meta(&j->rec, obj, 0) != 0) {
+        if (cache_disk_apply_meta(&j->rec, obj, 0) != 0 || variant_of(d, obj) != j->variant) {
             atomic_fetch_sub(&d->hits, 1);
             free(body);
             load_failed(d, j, 1);
@@ -1567,7 +1696,7 @@ static int load_start(cache_disk_t *d, job_t *j)
      * through pread a range stays a whole 200 (the bytes before it would be read into memory) */
     obj->from_disk = 1;
     obj->disk_mapped = j->map != NULL;
-    if (cache_disk_apply_meta(&j->rec, obj, 1) != 0) {
+    if (cache_disk_apply_meta(&j->rec, obj, 1) != 0 || variant_of(d, obj) != j->variant) {
         atomic_fetch_sub(&d->hits, 1);
         load_failed(d, j, 1);
         return 0;
@@ -1730,13 +1859,14 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-void cache_disk_load(cache_disk_t *d, cache_obj_t *obj)
+void cache_disk_load(cache_disk_t *d, cache_obj_t *obj, uint64_t variant)
 {
     job_t *j = calloc(1, sizeof(*j));
     if (j == NULL)
         h2o_fatal("no memory");
     cache_obj_addref(obj);
     j->obj = obj;
+    j->variant = variant;
     pthread_mutex_lock(&d->qlock);
     q_push(&d->rq, j);
     pthread_cond_signal(&d->rcond);
@@ -1747,7 +1877,7 @@ void cache_disk_load(cache_disk_t *d, cache_obj_t *obj)
 
 static int entry_matches(const dentry_t *e, cache_purge_kind_t kind, h2o_iovec_t arg)
 {
-    cur_t c = {e->extra, e->extra + e->extra_len, 0};
+    cur_t c = entry_cur(e);
     h2o_iovec_t url = cur_str(&c);
     switch (kind) {
     case CACHE_PURGE_URL:
@@ -1790,7 +1920,7 @@ size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t ar
                 continue;
             }
             ++purged;
-            jentry(&b, soft ? J_SOFT : J_DEL, e->hash, 0, 0, 0, 0, NULL, 0);
+            jdel(&b, soft ? J_SOFT : J_DEL, e->hash, e->varied, entry_variant(e));
             if (soft) {
                 e->soft = 1;
                 p = &e->hnext;
@@ -1934,7 +2064,7 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
         --ring_count;
         const char *p = j + pos;
         uint32_t extra_len = get32(p + 12);
-        int type = (uint8_t)p[8];
+        int type = (uint8_t)p[8], varied = ((uint8_t)p[9] & JF_VARIANT) != 0;
         uint64_t hash = get64(p + 16);
         ++d->load_entries;
         if (type == J_PUT) {
@@ -1943,7 +2073,9 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
             seg_t *s = last_seg != NULL && last_seg->id == id ? last_seg : seg_of_id_locked(d, id);
             cur_t c = {p + JNL_FIXED, p + JNL_FIXED + extra_len, 0};
             int64_t expires = (int64_t)cur_u64(&c);
-            if (s != NULL && !c.bad && extra_len >= 8 && off <= s->size && len <= s->size - off && expires > now) {
+            uint64_t variant = varied && extra_len >= 16 ? get64(p + JNL_FIXED + 8) : 0;
+            if (s != NULL && !c.bad && extra_len >= (varied ? 16u : 8u) && off <= s->size && len <= s->size - off &&
+                expires > now) {
                 last_seg = s;
                 dentry_t *e = load_alloc(&chunk, &chunk_used, sizeof(*e) + extra_len - 8);
                 e->hash = hash;
@@ -1951,18 +2083,19 @@ static int load_index(cache_disk_t *d, char *err, size_t errlen)
                 e->off = off;
                 e->len = len;
                 e->expires_ms = expires;
+                e->varied = (uint8_t)varied;
                 e->extra_len = extra_len - 8;
                 memcpy(e->extra, p + JNL_FIXED + 8, extra_len - 8);
-                insert_locked(d, e);
+                insert_locked(d, e, NULL);
             } else {
-                dentry_t *old = find_locked(d, hash);
+                dentry_t *old = find_locked(d, hash, variant);
                 if (old != NULL) {
                     unlink_locked(d, old);
                     entry_free(old);
                 }
             }
         } else if (type == J_DEL || type == J_SOFT) {
-            dentry_t *e = find_locked(d, hash);
+            dentry_t *e = find_locked(d, hash, varied && extra_len >= 8 ? get64(p + JNL_FIXED) : 0);
             if (e != NULL && type == J_DEL) {
                 unlink_locked(d, e);
                 entry_free(e);

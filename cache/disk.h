@@ -46,17 +46,30 @@ void cache_disk_stream_end(cache_disk_stream_t *st, int complete);
 /** the largest body the tier takes (0 without a tier) */
 uint64_t cache_disk_max_object(cache_disk_t *d);
 
-/** true when the disk index holds a fresh, not soft-purged entry for the key (counts nothing) */
+/** true when the disk index holds a fresh, not soft-purged entry for the key, of any variant (counts nothing) */
 int cache_disk_has(cache_disk_t *d, h2o_iovec_t key, int64_t now_ms);
-/**
- * Reads the record of obj's hash into obj (BUSY, created by cache_mem_begin) on a disk thread: its head, then its body. An
- * object up to promote_max bytes is read whole and checked before its head is published, and stays in the memory tier; a
- * larger one is streamed block by block (made transient, held to CACHE_DISK_WINDOW ahead of its readers). When the record is
- * missing, belongs to another key or fails its checks, obj fails with CACHE_DISK_RETRY (and is removed from the memory index).
- */
-void cache_disk_load(cache_disk_t *d, cache_obj_t *obj);
 
-/** the purges of cache/memory.h on the disk index (URL, prefix, tag, all; soft marks entries stale: they are not served) */
+/** what cache_disk_lookup found */
+enum { CACHE_DISK_NONE = 0, CACHE_DISK_FRESH = 1, CACHE_DISK_STALE = 2 };
+/**
+ * Looks a request up in the disk index (counts nothing): the key's entry without Vary, or the variant of a Vary'd response that
+ * the request's headers `reqh` select (its values of the Vary'd headers, as cache_vary_key makes them: the variants of a key
+ * live on disk side by side, each found only by the requests it was stored for). CACHE_DISK_FRESH, CACHE_DISK_STALE (expired or
+ * soft-purged) or CACHE_DISK_NONE; *variant gets what cache_disk_load needs. `pool` holds the scratch of the Vary key.
+ */
+int cache_disk_lookup(cache_disk_t *d, h2o_iovec_t key, const h2o_headers_t *reqh, h2o_mem_pool_t *pool, int64_t now_ms,
+                      uint64_t *variant);
+/**
+ * Reads the record of obj's key, the variant cache_disk_lookup gave, into obj (BUSY, created by cache_mem_begin) on a disk
+ * thread: its head, then its body. An object up to promote_max bytes is read whole and checked before its head is published,
+ * and stays in the memory tier; a larger one is streamed block by block (made transient, held to CACHE_DISK_WINDOW ahead of
+ * its readers). When the record is missing, belongs to another key or variant or fails its checks, obj fails with
+ * CACHE_DISK_RETRY (and is removed from the memory index).
+ */
+void cache_disk_load(cache_disk_t *d, cache_obj_t *obj, uint64_t variant);
+
+/** the purges of cache/memory.h on the disk index (URL, prefix, tag, all; soft marks entries stale: they are not served); every
+ * variant of a URL is an entry of its own and counts as one */
 size_t cache_disk_purge(cache_disk_t *d, cache_purge_kind_t kind, h2o_iovec_t arg, int soft);
 
 /** what the writer's queue holds at most, stored objects and streamed bodies together */

@@ -846,17 +846,19 @@ static req_step_t step_lookup(void *arg)
     if (lk.busy != NULL)
         cache_obj_release(lk.busy); /* cache_mem_begin finds it again, atomically */
     now = server_now_ms();
+    uint64_t variant;
     if (lk.found == NULL && !busy && handler_disk != NULL && !txn->lookup.disk_tried &&
-        cache_disk_has(handler_disk, txn->lookup.key, now)) {
-        /* in the disk tier: a disk thread reads it into an object that requests for the key collapse on (a record that cannot
-         * be read makes it fail with CACHE_DISK_RETRY: step_deliver looks up again, and it is a miss) */
+        cache_disk_lookup(handler_disk, txn->lookup.key, &req->headers, &req->pool, now, &variant) == CACHE_DISK_FRESH) {
+        /* in the disk tier (the variant this request's headers select): a disk thread reads it into an object that requests for
+         * the key collapse on (a record that cannot be read makes it fail with CACHE_DISK_RETRY: step_deliver looks up again,
+         * and it is a miss; one that collapsed on another variant's read looks up again too) */
         int created;
         cache_obj_t *obj = cache_mem_begin(handler_cache, txn->lookup.hash, txn->lookup.key, txn->lookup.url, &created);
         txn->lookup.disk_tried = 1;
         txn->fetch.origin_name = txn->behavior->origin->name;
         read_object(txn, obj, created ? EDGE_CACHE_HIT : EDGE_CACHE_MISS, 0);
         if (created)
-            cache_disk_load(handler_disk, obj);
+            cache_disk_load(handler_disk, obj, variant);
         else
             metrics_count(METRIC_CACHE_COLLAPSED, 1);
         return REQ_DELIVER;

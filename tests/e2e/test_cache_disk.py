@@ -239,6 +239,75 @@ def damaged_block_of_a_streamed_body_is_never_served():
     assert edge.stop() == 0
 
 
+def get_with(path, *headers):
+    args = ["-H", "Host: disk.test"]
+    for h in headers:
+        args += ["-H", h]
+    return curl_status(*(args + [edge.url(path)]))
+
+
+def evict_memory(tag):
+    """pushes what memory holds out of it: memory holds 1MB, 40 objects of 60KB go through it"""
+    ev = edge.metric("edgehook_cache_evictions_total")
+    for i in range(40):
+        get("/count/%s-filler%d?cc=max-age=600&size=60000" % (tag, i))
+    assert edge.metric("edgehook_cache_evictions_total") > ev
+
+
+@test
+def vary_variants_live_side_by_side_on_disk():
+    # two variants under Vary: Accept-Encoding, two under Vary: Accept-Language (whose values are normalised in the key)
+    start()
+    enc = "/count/vary-enc?cc=max-age=600&h=Vary:Accept-Encoding&size=20000"
+    lang = "/count/vary-lang?cc=max-age=600&h=Vary:Accept-Language&size=20000"
+    cases = [(enc, "Accept-Encoding: gzip", "Accept-Encoding: gzip", 1),
+             (enc, "Accept-Encoding: identity", "Accept-Encoding: identity", 2),
+             (lang, "Accept-Language: en-US, fr;q=0.5", "Accept-Language: fr;q=0.5,EN-us", 1),
+             (lang, "Accept-Language: de", "Accept-Language: DE", 2)]
+    bodies = {}
+    for path, h, _, n in cases:
+        before = disk("writes_total")
+        s, hd, b = get_with(path, h)
+        assert s == 200 and hd["x-cache"] == "Miss from edgehook" and count_of(b) == n, (path, h, hd, b[:40])
+        wait_until(lambda: disk("writes_total") > before, what="the disk write of %s for %s" % (path, h))
+        bodies[(path, n)] = b
+    assert origin.count("/count/vary-enc") == 2 and origin.count("/count/vary-lang") == 2
+
+    def all_hits_from_disk():
+        for path, _, h, n in cases:
+            hits = disk("hits_total")
+            s, hd, b = get_with(path, h)
+            assert s == 200 and hd["x-cache"] == "Hit from edgehook", (path, h, hd)
+            assert b == bodies[(path, n)], (path, h, b[:40])  # its own variant's bytes, never the other's
+            assert disk("hits_total") == hits + 1, (path, h)
+        assert origin.count("/count/vary-enc") == 2 and origin.count("/count/vary-lang") == 2
+    evict_memory("vary")
+    all_hits_from_disk()
+    assert edge.stop() == 0
+    start()
+    all_hits_from_disk()
+    # a request whose values select no stored variant is a miss, not one of them
+    s, hd, b = get_with(enc, "Accept-Encoding: br")
+    assert hd["x-cache"] == "Miss from edgehook" and count_of(b) == 3, hd
+    # a URL purge takes every variant, in both tiers and in the journal
+    st, ans = edge.admin("POST", "/purge", {"url": enc})
+    assert st == 200 and ans["purged"] == 3, ans
+    assert edge.stop() == 0
+    start()
+    for h, n in (("Accept-Encoding: gzip", 4), ("Accept-Encoding: identity", 5)):
+        s, hd, b = get_with(enc, h)
+        assert hd["x-cache"] == "Miss from edgehook" and count_of(b) == n, (h, hd, b[:40])
+    # a soft purge by prefix marks both Accept-Language variants stale on disk: neither is served as a hit
+    st, ans = edge.admin("POST", "/purge", {"prefix": "/count/vary-lang*", "soft": True})
+    assert st == 200 and ans["purged"] == 2, ans
+    for _, _, h, _ in cases[2:]:
+        s, hd, b = get_with(lang, h)
+        assert hd["x-cache"] != "Hit from edgehook" and count_of(b) > 2, (h, hd, b[:40])
+    assert origin.count("/count/vary-lang") == 4
+    edge.assert_clean()
+    assert edge.stop() == 0
+
+
 if __name__ == "__main__":
     try:
         run()

@@ -33,8 +33,9 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* a complete object of `len` bytes (byte i is i*7+seed) with two headers and a tag, fresh for an hour */
-static cache_obj_t *make(const char *key, size_t len, int seed)
+/* a complete object of `len` bytes (byte i is i*7+seed) with two headers and a tag, fresh for an hour, stored under
+ * `Vary: Accept-Encoding` for requests with Accept-Encoding `ae` (its secondary key as cache_vary_key makes it; NULL: no Vary) */
+static cache_obj_t *make_ae(const char *key, size_t len, int seed, const char *ae)
 {
     cache_obj_t *o = cache_obj_new(hash_of(key), s(key), s(key));
     cache_decision_t d;
@@ -43,7 +44,9 @@ static cache_obj_t *make(const char *key, size_t len, int seed)
     d.lifetime_ms = 3600000;
     cache_obj_set_decision(o, &d);
     h2o_iovec_t tag = s("grp1"), vary = s("accept-encoding");
-    cache_obj_set_meta(o, &vary, 1, s("gzip"), &tag, 1);
+    char vk[128];
+    snprintf(vk, sizeof(vk), "accept-encoding=%s\n", ae);
+    cache_obj_set_meta(o, &vary, ae != NULL ? 1 : 0, ae != NULL ? s(vk) : s(""), &tag, 1);
     h2o_header_t h[2];
     memset(h, 0, sizeof(h));
     h[0].name = (h2o_iovec_t *)&H2O_TOKEN_CONTENT_TYPE->buf;
@@ -60,6 +63,11 @@ static cache_obj_t *make(const char *key, size_t len, int seed)
     free(b);
     cache_obj_complete(o);
     return o;
+}
+
+static cache_obj_t *make(const char *key, size_t len, int seed)
+{
+    return make_ae(key, len, seed, "gzip");
 }
 
 static void test_crc32c(void **state)
@@ -124,7 +132,8 @@ static void test_record_round_trip(void **state)
     assert_int_equal(num_tags, 1);
     assert_memory_equal(tags[0].base, "grp1", 4);
     assert_int_equal(back->num_vary, 1);
-    assert_memory_equal(cache_obj_vary_key(back).base, "gzip", 4);
+    assert_int_equal(cache_obj_vary_key(back).len, 21);
+    assert_memory_equal(cache_obj_vary_key(back).base, "accept-encoding=gzip\n", 21);
     assert_int_equal(back->content_length, (int64_t)len);
     cache_decision_t dec;
     cache_obj_decision(back, &dec);
@@ -190,16 +199,38 @@ static void store(cache_disk_t *d, const char *key, size_t len, int seed)
     cache_obj_release(o);
 }
 
-/* reads key back through the tier into a BUSY object of m, as a lookup would; returns the object once the read ended */
-static cache_obj_t *load(cache_disk_t *d, cache_mem_t *m, const char *key)
+/* what a lookup of key by a request with Accept-Encoding `ae` (NULL: none) finds, and its variant in *variant */
+static int lookup_ae(cache_disk_t *d, const char *key, const char *ae, uint64_t *variant)
+{
+    h2o_mem_pool_t pool;
+    h2o_headers_t hs = {NULL, 0, 0};
+    h2o_mem_init_pool(&pool);
+    if (ae != NULL)
+        h2o_add_header(&pool, &hs, H2O_TOKEN_ACCEPT_ENCODING, NULL, ae, strlen(ae));
+    *variant = 12345;
+    int r = cache_disk_lookup(d, s(key), &hs, &pool, wall_ms(), variant);
+    h2o_mem_clear_pool(&pool);
+    return r;
+}
+
+/* reads key back through the tier into a BUSY object of m, as a lookup by a request with Accept-Encoding `ae` would; returns
+ * the object once the read ended */
+static cache_obj_t *load_ae(cache_disk_t *d, cache_mem_t *m, const char *key, const char *ae)
 {
     int created;
+    uint64_t variant;
+    assert_int_not_equal(lookup_ae(d, key, ae, &variant), CACHE_DISK_NONE);
     cache_obj_t *o = cache_mem_begin(m, hash_of(key), s(key), s(key), &created);
     assert_true(created);
-    cache_disk_load(d, o);
+    cache_disk_load(d, o, variant);
     for (int i = 0; i != 10000 && (cache_obj_state(o) == CACHE_OBJ_BUSY || cache_obj_state(o) == CACHE_OBJ_STREAMING); ++i)
         usleep(1000);
     return o;
+}
+
+static cache_obj_t *load(cache_disk_t *d, cache_mem_t *m, const char *key)
+{
+    return load_ae(d, m, key, "gzip");
 }
 
 static void test_index_reload_and_torn_journal(void **state)
@@ -478,6 +509,118 @@ static void test_reload_of_many_entries_with_purges(void **state)
     cache_mem_free(m);
 }
 
+/* the variants of a Vary'd response live side by side (each found by its own request headers, never by another's) across a
+ * restart; purges reach every variant; a response stored under other Vary names displaces them; a key keeps MAX_VARIANTS (32) */
+static void test_variants_side_by_side(void **state)
+{
+    (void)state;
+    char err[256], key[32];
+    cache_disk_stats_t st;
+    uint64_t vg, vi, vb, v;
+    make_dir();
+    cache_mem_t *m = cache_mem_new(64 << 20, CACHE_EVICT_S3FIFO);
+    cache_disk_t *d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_non_null(d);
+    const char *aes[] = {"gzip", "identity", "br"};
+    for (int i = 0; i != 3; ++i) {
+        cache_obj_t *o = make_ae("/v", 3000 + (size_t)i, 10 + i, aes[i]);
+        cache_disk_store(d, o);
+        cache_obj_release(o);
+    }
+    cache_disk_flush(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 3);
+    cache_disk_close(d);
+
+    d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_non_null(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 3);
+    assert_int_equal(lookup_ae(d, "/v", "gzip", &vg), CACHE_DISK_FRESH);
+    assert_int_equal(lookup_ae(d, "/v", " identity ", &vi), CACHE_DISK_FRESH); /* the value as cache_vary_key normalises it */
+    assert_int_equal(lookup_ae(d, "/v", "br", &vb), CACHE_DISK_FRESH);
+    assert_true(vg != vi && vg != vb && vi != vb && vg != 0 && vi != 0 && vb != 0);
+    assert_int_equal(lookup_ae(d, "/v", "deflate", &v), CACHE_DISK_NONE);
+    assert_int_equal(lookup_ae(d, "/v", NULL, &v), CACHE_DISK_NONE);
+    for (int i = 0; i != 3; ++i) {
+        cache_obj_t *o = load_ae(d, m, "/v", aes[i]);
+        assert_int_equal(cache_obj_state(o), CACHE_OBJ_COMPLETE);
+        assert_int_equal(cache_obj_avail(o), 3000 + i);
+        assert_int_equal((unsigned char)cache_obj_body(o)->first->data[5], (unsigned char)(5 * 7 + 10 + i));
+        cache_mem_remove(m, o);
+        cache_obj_release(o);
+    }
+    /* a variant the index does not hold is a miss (CACHE_DISK_RETRY), never another variant */
+    int created;
+    cache_obj_t *o = cache_mem_begin(m, hash_of("/v"), s("/v"), s("/v"), &created);
+    cache_disk_load(d, o, vg ^ 1);
+    for (int i = 0; i != 10000 && cache_obj_state(o) == CACHE_OBJ_BUSY; ++i)
+        usleep(1000);
+    assert_int_equal(cache_obj_state(o), CACHE_OBJ_FAILED);
+    assert_int_equal(cache_obj_fail_status(o), CACHE_DISK_RETRY);
+    cache_obj_release(o);
+    /* a soft purge marks every variant stale, and stays so across a restart */
+    assert_int_equal(cache_disk_purge(d, CACHE_PURGE_TAG, s("grp1"), 1), 3);
+    assert_int_equal(lookup_ae(d, "/v", "identity", &v), CACHE_DISK_STALE);
+    assert_int_equal(v, vi);
+    cache_disk_close(d);
+    d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    assert_int_equal(lookup_ae(d, "/v", "gzip", &v), CACHE_DISK_STALE);
+    assert_int_equal(lookup_ae(d, "/v", "br", &v), CACHE_DISK_STALE);
+    /* a fresh copy of one variant replaces its stale one alone */
+    o = make_ae("/v", 100, 1, "br");
+    cache_disk_store(d, o);
+    cache_obj_release(o);
+    cache_disk_flush(d);
+    assert_int_equal(lookup_ae(d, "/v", "br", &v), CACHE_DISK_FRESH);
+    assert_int_equal(lookup_ae(d, "/v", "gzip", &v), CACHE_DISK_STALE);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 3);
+    /* a URL purge takes every variant */
+    assert_int_equal(cache_disk_purge(d, CACHE_PURGE_URL, s("/v"), 0), 3);
+    assert_int_equal(lookup_ae(d, "/v", "br", &v), CACHE_DISK_NONE);
+
+    /* the origin drops its Vary: the new response displaces the variants (a request finds the one without Vary) */
+    for (int i = 0; i != 2; ++i) {
+        o = make_ae("/w", 200, i, aes[i]);
+        cache_disk_store(d, o);
+        cache_obj_release(o);
+    }
+    cache_disk_flush(d);
+    o = make_ae("/w", 300, 7, NULL);
+    cache_disk_store(d, o);
+    cache_obj_release(o);
+    /* 40 variants of one key: the index keeps 32 */
+    for (int i = 0; i != 40; ++i) {
+        snprintf(key, sizeof(key), "lang-%d", i);
+        o = make_ae("/cap", 100, i, key);
+        cache_disk_store(d, o);
+        cache_obj_release(o);
+    }
+    cache_disk_flush(d);
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 1 + 32);
+    assert_int_equal(lookup_ae(d, "/w", "identity", &v), CACHE_DISK_FRESH);
+    assert_int_equal(v, 0);
+    assert_int_equal(lookup_ae(d, "/cap", "lang-39", &v), CACHE_DISK_FRESH);
+    cache_disk_close(d);
+    /* the journal replays to the same index */
+    d = cache_disk_open(dir, 64 << 20, m, 1 << 20, err, sizeof(err));
+    cache_disk_stats(d, &st);
+    assert_int_equal(st.objects, 1 + 32);
+    assert_int_equal(lookup_ae(d, "/w", NULL, &v), CACHE_DISK_FRESH);
+    assert_int_equal(v, 0);
+    o = load_ae(d, m, "/w", "br");
+    assert_int_equal(cache_obj_state(o), CACHE_OBJ_COMPLETE);
+    assert_int_equal(cache_obj_avail(o), 300);
+    cache_obj_release(o);
+    assert_int_equal(lookup_ae(d, "/cap", "lang-39", &v), CACHE_DISK_FRESH);
+    assert_int_equal(cache_disk_purge(d, CACHE_PURGE_PREFIX, s("/cap"), 0), 32);
+    cache_disk_close(d);
+    cache_mem_free(m);
+    remove_dir();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_journal_offsets_that_wrap_are_dropped),
         cmocka_unit_test(test_streams_share_the_queue_bound),
         cmocka_unit_test(test_reload_of_many_entries_with_purges),
+        cmocka_unit_test(test_variants_side_by_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
