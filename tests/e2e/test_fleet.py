@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,10 +20,10 @@ import urllib.request
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from edgetest import SLOW, Edge, Skip, free_port, run, test, wait_until  # noqa: E402
+import etcdcluster  # noqa: E402
+from edgetest import SLOW, Edge, run, test, version_hook, wait_until  # noqa: E402
 from origin import Origin  # noqa: E402
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 TOKEN = "fleet-test-token"
 TMP = tempfile.mkdtemp(prefix="e2e-fleet-")
 PREFIX = "/edgehook/test%d" % os.getpid()
@@ -32,22 +31,9 @@ ACK_TIMEOUT = 3 * SLOW  # seconds: a live node's ack takes milliseconds; a kille
 URL = "/count/fleet?cc=max-age=600"
 
 
-def hook_file(name, version):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write("""-- says which version answered
-function handler(event, context)
-    local response = event.Records[1].cf.response
-    response.headers["x-version"] = {{key = "X-Version", value = "%s"}}
-    return response
-end
-""" % version)
-    return path
-
-
-V1 = hook_file("tag.lua", "1")
-V2 = hook_file("tag_v2.lua", "2")
-V3 = hook_file("tag_v3.lua", "3")
+V1 = version_hook(TMP, "tag.lua", "1")
+V2 = version_hook(TMP, "tag_v2.lua", "2")
+V3 = version_hook(TMP, "tag_v3.lua", "3")
 
 
 def sha(path):
@@ -55,54 +41,12 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class Etcd:
-    """a 3-member etcd cluster on 127.0.0.1, each member with its own client and peer port and data dir"""
-
-    def __init__(self, n=3):
-        self.client = [free_port() for _ in range(n)]
-        self.peer = [free_port() for _ in range(n)]
-        cluster = ",".join("m%d=http://127.0.0.1:%d" % (i, self.peer[i]) for i in range(n))
-        self.procs, self.logs = [], []
-        for i in range(n):
-            log = open(os.path.join(TMP, "etcd%d.log" % i), "wb")
-            self.logs.append(log)
-            self.procs.append(subprocess.Popen([
-                ETCD, "--name", "m%d" % i, "--data-dir", os.path.join(TMP, "etcd%d" % i),
-                "--listen-client-urls", "http://127.0.0.1:%d" % self.client[i],
-                "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
-                "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
-                "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
-                "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "t%d" % os.getpid(),
-                "--heartbeat-interval", "100", "--election-timeout", "1000"], stdout=log, stderr=log))
-        wait_until(lambda: all(self.healthy(i) for i in range(n)), 60, "the etcd cluster to elect a leader")
-
-    def healthy(self, i):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.client[i], timeout=2) as r:
-                return json.loads(r.read()).get("health") == "true"
-        except Exception:
-            return False
-
-    def endpoints(self):
-        return ["http://127.0.0.1:%d" % p for p in self.client]
-
-    def kill(self, i):
-        self.procs[i].kill()
-        self.procs[i].wait()
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-if not os.path.exists(ETCD):
+if not etcdcluster.available():
     print("skip: etcd is not installed (Debian: etcd-server; scripts/deps.sh test installs it)")
     sys.exit(0)
 
 origin = Origin()
-etcd = Etcd()
+etcd = etcdcluster.Etcd(TMP)
 STATE = [tempfile.mkdtemp(prefix="edgestate-fleet-") for _ in range(3)]
 
 
