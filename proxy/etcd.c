@@ -321,35 +321,60 @@ static int parse_answer(hook_buf_t *body, int status, hook_json_t **out, char *e
     return 0;
 }
 
-int etcd_call(etcd_t *e, const char *path, const char *body, size_t len, hook_json_t **out, char *err, size_t errlen)
+/* a request sent to a member and its answer's head */
+typedef struct {
+    size_t member;
+    long long deadline;
+    int status;
+    origin_framing_t framing;
+    int64_t clen;
+    hook_buf_t rest; /* what came after the head */
+} asked_t;
+
+/* sends the request to the next member that takes it, from `start` (the one that answered last) on, the k-th try first;
+ * returns its connection (the answer's head in *a, *k advanced past it), or -1 when every member was tried (why says the
+ * last failure) */
+static int ask_next(etcd_t *e, size_t start, size_t *k, const char *path, const char *body, size_t len, asked_t *a, char *why,
+                    size_t whylen)
 {
-    size_t start = atomic_load(&e->current);
-    char why[256] = "";
-    *out = NULL;
-    for (size_t k = 0; k < e->n; ++k) {
-        size_t i = (start + k) % e->n;
-        long long deadline = now_ms() + e->timeout_ms;
-        int fd = connect_member(e, i, deadline, why, sizeof(why)), status;
-        origin_framing_t framing;
-        int64_t clen;
-        hook_buf_t b = {NULL, 0, 0};
+    while (*k < e->n) {
+        size_t i = (start + (*k)++) % e->n;
+        memset(a, 0, sizeof(*a));
+        a->member = i;
+        a->deadline = now_ms() + e->timeout_ms;
+        int fd = connect_member(e, i, a->deadline, why, whylen);
         if (fd < 0)
             continue;
-        if (request(e, i, fd, path, body, len, deadline, &status, &framing, &clen, &b, why, sizeof(why)) != 0 ||
-            read_body(fd, framing, clen, &b, deadline, why, sizeof(why)) != 0) {
-            hook_buf_free(&b);
-            close(fd);
+        if (request(e, i, fd, path, body, len, a->deadline, &a->status, &a->framing, &a->clen, &a->rest, why, whylen) == 0)
+            return fd;
+        hook_buf_free(&a->rest);
+        close(fd);
+    }
+    return -1;
+}
+
+int etcd_call(etcd_t *e, const char *path, const char *body, size_t len, hook_json_t **out, char *err, size_t errlen)
+{
+    size_t start = atomic_load(&e->current), k = 0;
+    char why[256] = "";
+    asked_t a;
+    int fd;
+    *out = NULL;
+    while ((fd = ask_next(e, start, &k, path, body, len, &a, why, sizeof(why))) >= 0) {
+        int r = read_body(fd, a.framing, a.clen, &a.rest, a.deadline, why, sizeof(why));
+        close(fd);
+        if (r != 0) { /* the answer broke off: another member may do */
+            hook_buf_free(&a.rest);
             continue;
         }
-        close(fd);
-        int r = parse_answer(&b, status, out, why, sizeof(why));
-        hook_buf_free(&b);
-        if (r != 0 && status >= 500 && k + 1 < e->n)
+        r = parse_answer(&a.rest, a.status, out, why, sizeof(why));
+        hook_buf_free(&a.rest);
+        if (r != 0 && a.status >= 500 && k < e->n)
             continue; /* this member cannot serve (no leader, stopping): another may */
         if (r == 0)
-            atomic_store(&e->current, i);
+            atomic_store(&e->current, a.member);
         if (r != 0)
-            snprintf(err, errlen, "%s%s: %s", path, "", why);
+            snprintf(err, errlen, "%s: %s", path, why);
         return r;
     }
     snprintf(err, errlen, "no etcd member answered (last: %s)", why);
@@ -358,51 +383,40 @@ int etcd_call(etcd_t *e, const char *path, const char *body, size_t len, hook_js
 
 etcd_stream_t *etcd_watch(etcd_t *e, const char *body, size_t len, char *err, size_t errlen)
 {
-    size_t start = atomic_load(&e->current);
+    size_t start = atomic_load(&e->current), k = 0;
     char why[256] = "";
-    for (size_t k = 0; k < e->n; ++k) {
-        size_t i = (start + k) % e->n;
-        long long deadline = now_ms() + e->timeout_ms;
-        int fd = connect_member(e, i, deadline, why, sizeof(why)), status;
-        origin_framing_t framing;
-        int64_t clen;
-        hook_buf_t rest = {NULL, 0, 0};
-        if (fd < 0)
-            continue;
-        if (request(e, i, fd, "/v3/watch", body, len, deadline, &status, &framing, &clen, &rest, why, sizeof(why)) != 0) {
-            hook_buf_free(&rest);
-            close(fd);
-            continue;
-        }
-        if (status != 200 || framing != ORIGIN_FRAMING_CHUNKED) {
-            snprintf(why, sizeof(why), "%s: watch answered %d%s", e->label[i], status,
-                     framing != ORIGIN_FRAMING_CHUNKED ? " without a chunked stream" : "");
-            hook_buf_free(&rest);
+    asked_t a;
+    int fd;
+    while ((fd = ask_next(e, start, &k, "/v3/watch", body, len, &a, why, sizeof(why))) >= 0) {
+        if (a.status != 200 || a.framing != ORIGIN_FRAMING_CHUNKED) {
+            snprintf(why, sizeof(why), "%s: watch answered %d%s", e->label[a.member], a.status,
+                     a.framing != ORIGIN_FRAMING_CHUNKED ? " without a chunked stream" : "");
+            hook_buf_free(&a.rest);
             close(fd);
             continue;
         }
         etcd_stream_t *s = calloc(1, sizeof(*s));
         if (s == NULL) {
-            hook_buf_free(&rest);
+            hook_buf_free(&a.rest);
             close(fd);
             break;
         }
         s->fd = fd;
         origin_chunked_init(&s->chunked);
-        if (rest.len > 0) {
-            size_t n = rest.len;
-            ssize_t d = origin_chunked_decode(&s->chunked, rest.base, &n);
+        if (a.rest.len > 0) {
+            size_t n = a.rest.len;
+            ssize_t d = origin_chunked_decode(&s->chunked, a.rest.base, &n);
             if (d == ORIGIN_CHUNKED_ERROR) {
-                snprintf(why, sizeof(why), "%s: bad chunked stream: %s", e->label[i], s->chunked.error);
-                hook_buf_free(&rest);
+                snprintf(why, sizeof(why), "%s: bad chunked stream: %s", e->label[a.member], s->chunked.error);
+                hook_buf_free(&a.rest);
                 etcd_stream_close(s);
                 continue;
             }
-            hook_buf_append(&s->msg, rest.base, n);
+            hook_buf_append(&s->msg, a.rest.base, n);
             s->chunked_done = d != ORIGIN_CHUNKED_INCOMPLETE;
         }
-        hook_buf_free(&rest);
-        atomic_store(&e->current, i);
+        hook_buf_free(&a.rest);
+        atomic_store(&e->current, a.member);
         return s;
     }
     snprintf(err, errlen, "no etcd member accepted the watch (last: %s)", why);
