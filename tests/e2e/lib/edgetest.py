@@ -2,6 +2,7 @@
 
 Standard library only (Debian's /usr/bin/python3). The binary comes from $EDGEHOOK_BIN (set by ctest).
 """
+import atexit
 import http.client
 import json
 import os
@@ -23,6 +24,17 @@ TSAN = os.environ.get("EDGE_TSAN", "0") in ("1", "ON", "TRUE", "true")
 SANITIZE = SANITIZE or TSAN
 # sanitizer builds are several times slower: scale waits, never assertions on behaviour
 SLOW = 4 if SANITIZE else 1
+
+
+_live = []  # every edgehook a test started: killed when the test process exits, so a failed test leaves none running
+
+
+@atexit.register
+def _kill_leftovers():
+    for p in _live:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 class Edge:
@@ -52,6 +64,7 @@ class Edge:
         if env:
             e.update(env)
         self.proc = subprocess.Popen([BIN, "-c", self.conf_path], stdout=self.outf, stderr=self.logf, cwd=self.dir, env=e)
+        _live.append(self.proc)
         self.ports = {}
         self.listeners = []
         if expect_fail:
