@@ -831,7 +831,7 @@ static int parse_origin_url(ctx_t *c, yaml_node_t *map, const char *parent, cons
 /* `parents:` of an http origin: a list of {url, name, health_url} (tiered caching, proxy/parents.h) */
 static int parse_parents(ctx_t *c, yaml_node_t *n, const char *okey, conf_origin_t *o)
 {
-    static const char *const pkeys[] = {"url", "name", "health_url", NULL};
+    static const char *const pkeys[] = {"url", "name", "health_url", "weight", NULL};
     char key[300];
     size_t count;
     snprintf(key, sizeof(key), "%s.parents", okey);
@@ -871,6 +871,9 @@ static int parse_parents(ctx_t *c, yaml_node_t *n, const char *okey, conf_origin
         } else if (p->name[0] == '\0' || strlen(p->name) > 63 || strspn(p->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") != strlen(p->name)) {
             return fail_key(c, map_get(c, pn, "name"), pkey, "name", "must be 1-63 letters, digits, '.', '-', '_' or ':'");
         }
+        p->weight = 1;
+        if (opt_uint(c, pn, pkey, "weight", 1, 100, &p->weight) != 0)
+            return -1;
         for (size_t j = 0; j + 1 < o->num_parents; ++j)
             if (strcmp(o->parents[j].name, p->name) == 0)
                 return fail(c, pn, pkey, "two parents named \"%s\" (give each a different name:)", p->name);
@@ -920,6 +923,8 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
                                        "parents_fallback",
                                        "parent_health_interval",
                                        "parent_health_timeout",
+                                       "parent_health_fails",
+                                       "parent_health_passes",
                                        NULL};
     /* in the order of conf_s3_addressing_t */
     static const char *const addressings[] = {"auto", "path", "virtual", NULL};
@@ -940,6 +945,8 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
     o->parents_fallback_origin = 1;
     o->parent_health_interval_ms = 2000;
     o->parent_health_timeout_ms = 1000;
+    o->parent_health_fails = 2;
+    o->parent_health_passes = 2;
 
     if (req_string(c, n, key, "type", "type is required (http or s3)", &type) != 0)
         return -1;
@@ -954,7 +961,13 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         return -1;
 
     if (o->type == CONF_ORIGIN_S3) {
-        static const char *const httponly[] = {"parents", "parents_fallback", "parent_health_interval", "parent_health_timeout", NULL};
+        static const char *const httponly[] = {"parents",
+                                               "parents_fallback",
+                                               "parent_health_interval",
+                                               "parent_health_timeout",
+                                               "parent_health_fails",
+                                               "parent_health_passes",
+                                               NULL};
         for (const char *const *s = httponly; *s != NULL; ++s)
             if ((v = map_get(c, n, *s)) != NULL)
                 return fail_key(c, v, key, *s, "only for origins of type http");
@@ -1016,10 +1029,13 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
             return -1;
         if (opt_enum(c, n, key, "parents_fallback", fallbacks, "must be origin or error", &o->parents_fallback_origin) != 0 ||
             opt_duration(c, n, key, "parent_health_interval", &positive, &o->parent_health_interval_ms) != 0 ||
-            opt_duration(c, n, key, "parent_health_timeout", &positive, &o->parent_health_timeout_ms) != 0)
+            opt_duration(c, n, key, "parent_health_timeout", &positive, &o->parent_health_timeout_ms) != 0 ||
+            opt_uint(c, n, key, "parent_health_fails", 1, 100, &o->parent_health_fails) != 0 ||
+            opt_uint(c, n, key, "parent_health_passes", 1, 100, &o->parent_health_passes) != 0)
             return -1;
         if (o->num_parents == 0) {
-            static const char *const needp[] = {"parents_fallback", "parent_health_interval", "parent_health_timeout", NULL};
+            static const char *const needp[] = {"parents_fallback",     "parent_health_interval", "parent_health_timeout",
+                                                "parent_health_fails",  "parent_health_passes",   NULL};
             for (const char *const *s = needp; *s != NULL; ++s)
                 if ((v = map_get(c, n, *s)) != NULL)
                     return fail_key(c, v, key, *s, "has no effect without parents:");

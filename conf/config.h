@@ -73,6 +73,7 @@ typedef struct conf_parent {
     char *health_host; /* `health_url` (http only): probed with GET; NULL: a TCP connect to host:port is the probe */
     uint16_t health_port;
     char *health_path;
+    unsigned weight; /* `weight` 1-100, default 1: its share of the keys (weighted rendezvous) */
     int line;
 } conf_parent_t;
 
@@ -109,6 +110,8 @@ typedef struct conf_origin {
     int parents_fallback_origin;   /* `parents_fallback: origin` (default) or `error`: when no parent can be reached */
     uint64_t parent_health_interval_ms; /* `parent_health_interval`, default 2s */
     uint64_t parent_health_timeout_ms;  /* `parent_health_timeout`, default 1s */
+    unsigned parent_health_fails;       /* `parent_health_fails`: consecutive failures (probes or requests) that mark it down, default 2 */
+    unsigned parent_health_passes;      /* `parent_health_passes`: consecutive good probes that mark it up again, default 2 */
     int line; /* where it is given in the file (the line of its key), for later error messages */
 } conf_origin_t;
 

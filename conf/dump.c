@@ -296,6 +296,7 @@ static void origin(FILE *fp, const conf_origin_t *o)
             fprintf(fp, "      - url: \"%s://%s%s%s:%u\"\n        name: ", p->https ? "https" : "http", pv6 ? "[" : "", p->host,
                     pv6 ? "]" : "", p->port);
             q(fp, p->name);
+            fprintf(fp, "\n        weight: %u", p->weight);
             if (p->health_host != NULL) {
                 int hv6 = strchr(p->health_host, ':') != NULL;
                 fprintf(fp, "\n        health_url: \"http://%s%s%s:%u%s\"\n", hv6 ? "[" : "", p->health_host, hv6 ? "]" : "",
@@ -308,7 +309,8 @@ static void origin(FILE *fp, const conf_origin_t *o)
         duration(fp, o->parent_health_interval_ms);
         fputs("\n    parent_health_timeout: ", fp);
         duration(fp, o->parent_health_timeout_ms);
-        fputc('\n', fp);
+        fprintf(fp, "\n    parent_health_fails: %u\n    parent_health_passes: %u\n", o->parent_health_fails,
+                o->parent_health_passes);
     }
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -123,6 +124,7 @@ typedef struct health_item {
     char *path; /* NULL: the probe is a TCP connect */
     char *host_header;
     _Atomic int up;
+    unsigned fails, passes; /* failures and good probes in a row (guarded by the health's mutex) */
 } health_item_t;
 
 typedef struct parents_health {
@@ -131,6 +133,7 @@ typedef struct parents_health {
     pthread_cond_t cond;
     int stop; /* guarded by mutex */
     uint64_t interval_ms, timeout_ms;
+    unsigned fall, rise; /* parent_health_fails, parent_health_passes */
     char *origin;
     size_t num;
     health_item_t items[];
@@ -152,15 +155,32 @@ static void health_release(parents_health_t *h)
     free(h);
 }
 
-static void set_up(parents_health_t *h, size_t i, int up, const char *why)
+/* one observation of parent i: `fall` failures in a row mark it down, `rise` good probes in a row up again */
+static int report(parents_health_t *h, size_t i, int ok, const char *why)
 {
-    int was = atomic_exchange_explicit(&h->items[i].up, up, memory_order_acq_rel);
-    if (was == up)
-        return;
-    if (up)
-        log_info("origin %s: parent %s is up again", h->origin, h->items[i].name);
-    else
-        log_warn("origin %s: parent %s is down: %s", h->origin, h->items[i].name, why);
+    health_item_t *it = &h->items[i];
+    int was, up;
+    pthread_mutex_lock(&h->mutex);
+    was = up = atomic_load_explicit(&it->up, memory_order_relaxed);
+    if (ok) {
+        it->fails = 0;
+        if (!up && ++it->passes >= h->rise)
+            up = 1;
+    } else {
+        it->passes = 0;
+        if (up && ++it->fails >= h->fall)
+            up = 0;
+    }
+    if (up != was) {
+        it->fails = it->passes = 0;
+        atomic_store_explicit(&it->up, up, memory_order_release);
+    }
+    pthread_mutex_unlock(&h->mutex);
+    if (up != was && up)
+        log_info("origin %s: parent %s is up again (%u good probes in a row)", h->origin, it->name, h->rise);
+    else if (up != was)
+        log_warn("origin %s: parent %s is down (%u failures in a row): %s", h->origin, it->name, h->fall, why);
+    return up;
 }
 
 /* one probe: NULL when the parent answered (a TCP connect, or a 2xx to GET path), else why not */
@@ -245,7 +265,7 @@ static void *probe_thread(void *arg)
         pthread_mutex_unlock(&h->mutex);
         for (size_t i = 0; i != h->num; ++i) {
             const char *why = probe(&h->items[i], h->timeout_ms);
-            set_up(h, i, why == NULL, why);
+            report(h, i, why == NULL, why);
         }
         pthread_mutex_lock(&h->mutex);
         if (h->stop)
@@ -308,6 +328,8 @@ parents_t *parents_new(const conf_origin_t *c, unsigned num_threads, char *err, 
     pthread_cond_init(&h->cond, NULL);
     h->interval_ms = c->parent_health_interval_ms;
     h->timeout_ms = c->parent_health_timeout_ms;
+    h->fall = c->parent_health_fails != 0 ? c->parent_health_fails : 2;
+    h->rise = c->parent_health_passes != 0 ? c->parent_health_passes : 2;
     h->origin = strdup(c->name);
     h->num = c->num_parents;
     for (size_t i = 0; i != p->num; ++i) {
@@ -318,6 +340,7 @@ parents_t *parents_new(const conf_origin_t *c, unsigned num_threads, char *err, 
         origin_spec_t spec;
         pt->name = strdup(cp->name);
         pt->seed = mix64(fnv1a(cp->name, strlen(cp->name)));
+        pt->weight = cp->weight != 0 ? (double)cp->weight : 1.0;
         snprintf(sname, sizeof(sname), "%s/%s", c->name, cp->name);
         pt->stats = edge_series_get("parent", sname, PARENT_STAT_NUM);
         /* the connection to the parent: the origin's timeouts and TLS settings, its own address */
@@ -398,17 +421,26 @@ int parents_is_up(const parents_t *p, size_t i)
 void parents_mark_down(parents_t *p, size_t i, const char *why)
 {
     atomic_fetch_add_explicit(&p->items[i].stats[PARENT_STAT_FAILURES], 1, memory_order_relaxed);
-    set_up(p->health, i, 0, why);
+    report(p->health, i, 0, why);
+}
+
+int parents_report(parents_t *p, size_t i, int ok, const char *why)
+{
+    return report(p->health, i, ok, why);
 }
 
 size_t parents_order(const parents_t *p, h2o_iovec_t key, unsigned char *order)
 {
-    uint64_t kh = fnv1a(key.base, key.len), scores[PARENTS_MAX];
+    uint64_t kh = fnv1a(key.base, key.len);
+    double scores[PARENTS_MAX];
     size_t n = 0;
     for (size_t i = 0; i != p->num && i != PARENTS_MAX; ++i) {
         if (!parents_is_up(p, i))
             continue;
-        uint64_t s = mix64(kh ^ p->items[i].seed);
+        /* weighted rendezvous: -w / ln(u), u uniform in (0,1) from the pair's hash (with equal weights, the order of the
+         * hashes themselves: the keys of unweighted parents go where they went before weights existed) */
+        double u = ((double)(mix64(kh ^ p->items[i].seed) >> 11) + 0.5) * 0x1p-53;
+        double s = -p->items[i].weight / log(u);
         /* insertion by score, highest first (ties: the lower index) */
         size_t j = n;
         while (j > 0 && scores[j - 1] < s) {

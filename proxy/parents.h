@@ -1,8 +1,10 @@
 /* proxy/parents.h - tiered caching: an origin's `parents:` (other edgehook nodes) that cache misses go to before the origin. The
  * parent of a key is chosen by rendezvous hashing of the cache key over the parents' names, so every child sends a key to the same
  * parent (which collapses their misses into one origin fetch: an origin shield) and a parent that goes away moves only its own
- * keys. Parents are watched by a probe thread (health_url, else a TCP connect, every parent_health_interval) and by the requests
- * themselves (a connection that fails before a response head marks the parent down until a probe succeeds). This node's name
+ * keys; a parent's `weight` scales its share (weighted rendezvous: score -weight / ln(u), u the key's hash with the parent's in
+ * (0,1)). Parents are watched by a probe thread (health_url, else a TCP connect, every parent_health_interval) and by the
+ * requests themselves (a connection that fails before a response head): parent_health_fails consecutive failures mark a parent
+ * down, parent_health_passes consecutive good probes mark it up again (HAProxy's fall and rise). This node's name
  * (`node_name`, default HOST:PORT of the first listener) goes into the Via it sends; a request whose Via already names it is a loop (508). */
 #ifndef EDGE_PROXY_PARENTS_H
 #define EDGE_PROXY_PARENTS_H
@@ -20,6 +22,7 @@ typedef struct parent {
     char *name;
     struct origin *o;         /* the connection pool to it (requests carry the viewer's Host and path) */
     uint64_t seed;            /* hash of the name (rendezvous) */
+    double weight;            /* `weight` (1-100) */
     _Atomic uint64_t *stats;  /* PARENT_STAT_*: base/series.h, named "ORIGIN/PARENT" */
 } parent_t;
 
@@ -45,10 +48,13 @@ void parents_free(parents_t *p);
  * how many indexes went to order (0: none is up).
  */
 size_t parents_order(const parents_t *p, h2o_iovec_t key, unsigned char *order);
-/** whether the parent is up (the last probe succeeded and no request failed to reach it since) */
+/** whether the parent is up (fewer than parent_health_fails failures in a row since it was last marked up) */
 int parents_is_up(const parents_t *p, size_t i);
-/** a request could not reach parent i (connection failed or reset before a response head): down until a probe succeeds */
+/** a request could not reach parent i (connection failed or reset before a response head): one failure (counted) */
 void parents_mark_down(parents_t *p, size_t i, const char *why);
+/** a health observation of parent i (a probe's result; `why` says what failed): failures and good probes in a row move its
+ * state across the thresholds; returns whether it is up after it */
+int parents_report(parents_t *p, size_t i, int ok, const char *why);
 
 /** sets this node's name (NULL: HOST:PORT with the host name and `port`, HOST-PID when port is 0; and no X-Served-By); any
  * thread, at start and reload */

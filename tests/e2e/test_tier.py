@@ -229,6 +229,10 @@ def config_errors_name_the_line():
         'parents: [{url: "http://h:1", name: a}, {url: "http://h:2", name: a}]': 'parents[1]: two parents named "a"',
         "parents_fallback: maybe": "origins.web.parents_fallback: must be origin or error",
         "parent_health_interval: 1s": "origins.web.parent_health_interval: has no effect without parents:",
+        'parents: [{url: "http://h:1", weight: 0}]': "6: origins.web.parents[0].weight:",
+        'parents: [{url: "http://h:1", weight: 101}]': "6: origins.web.parents[0].weight:",
+        "parent_health_fails: 3": "origins.web.parent_health_fails: has no effect without parents:",
+        'parents: [{url: "http://h:1"}]\n    parent_health_passes: 0': "7: origins.web.parent_health_passes:",
     }
     d = tempfile.mkdtemp(prefix="tier-conf-")
     for line, want in bad.items():

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "proxy/parents.h"
@@ -98,6 +99,8 @@ static void test_rendezvous(void **state)
         ++counts[first[k][0]];
     }
     /* parent 2 down: its keys go to their second choice, no other key moves */
+    parents_mark_down(p4, 2, "test"); /* one failure: still up (parent_health_fails 2 by default) */
+    assert_true(parents_is_up(p4, 2));
     parents_mark_down(p4, 2, "test");
     assert_false(parents_is_up(p4, 2));
     for (int k = 0; k != 4000; ++k) {
@@ -118,12 +121,91 @@ static void test_rendezvous(void **state)
     parents_free(p4);
 }
 
+/* fall and rise: parent_health_fails failures in a row mark a parent down, parent_health_passes good probes in a row up; a
+ * good probe between failures (or a failure between good probes) starts the count again */
+static void test_health_thresholds(void **state)
+{
+    (void)state;
+    conf_parent_t ps[2];
+    char nb[2][8];
+    conf_origin_t c = conf_of(2, ps, nb);
+    c.parent_health_fails = 3;
+    c.parent_health_passes = 2;
+    char err[256];
+    parents_t *p = parents_new(&c, 1, err, sizeof(err));
+    assert_non_null(p);
+    assert_true(parents_report(p, 0, 0, "x"));
+    assert_true(parents_report(p, 0, 0, "x"));
+    assert_true(parents_report(p, 0, 1, NULL)); /* the count starts again */
+    assert_true(parents_report(p, 0, 0, "x"));
+    assert_true(parents_report(p, 0, 0, "x"));
+    parents_mark_down(p, 0, "a request failed"); /* the third failure in a row: down */
+    assert_false(parents_is_up(p, 0));
+    unsigned char order[PARENTS_MAX];
+    assert_int_equal(parents_order(p, h2o_iovec_init(H2O_STRLIT("k")), order), 1);
+    assert_int_equal(order[0], 1);
+    assert_false(parents_report(p, 0, 1, NULL));
+    assert_false(parents_report(p, 0, 0, "x")); /* a failure between good probes: again */
+    assert_false(parents_report(p, 0, 1, NULL));
+    assert_true(parents_report(p, 0, 1, NULL)); /* two good probes in a row: up */
+    assert_true(parents_is_up(p, 0));
+    assert_true(parents_is_up(p, 1));
+    parents_free(p);
+}
+
+/* weighted rendezvous: each parent's share of 100,000 keys follows its weight, and a parent going down moves its keys only */
+static void test_weights(void **state)
+{
+    (void)state;
+    conf_parent_t ps[3];
+    char nb[3][8];
+    conf_origin_t c = conf_of(3, ps, nb);
+    ps[0].weight = 1;
+    ps[1].weight = 2;
+    ps[2].weight = 5;
+    c.parent_health_fails = 1;
+    char err[256];
+    parents_t *p = parents_new(&c, 1, err, sizeof(err));
+    assert_non_null(p);
+    enum { N = 100000 };
+    static unsigned char first[N];
+    unsigned counts[3] = {0};
+    for (int k = 0; k != N; ++k) {
+        char key[32];
+        unsigned char o[PARENTS_MAX];
+        snprintf(key, sizeof(key), "0\nwww.example\n/w%d", k);
+        assert_int_equal(parents_order(p, h2o_iovec_init(key, strlen(key)), o), 3);
+        first[k] = o[0];
+        ++counts[o[0]];
+    }
+    /* shares 1/8, 2/8, 5/8 within 1.5 % of all keys */
+    assert_true(abs((int)counts[0] - N / 8) < N * 15 / 1000);
+    assert_true(abs((int)counts[1] - N * 2 / 8) < N * 15 / 1000);
+    assert_true(abs((int)counts[2] - N * 5 / 8) < N * 15 / 1000);
+    parents_mark_down(p, 2, "test");
+    unsigned moved = 0;
+    for (int k = 0; k != N; ++k) {
+        char key[32];
+        unsigned char o[PARENTS_MAX];
+        snprintf(key, sizeof(key), "0\nwww.example\n/w%d", k);
+        assert_int_equal(parents_order(p, h2o_iovec_init(key, strlen(key)), o), 2);
+        if (first[k] == 2)
+            ++moved;
+        else
+            assert_int_equal(o[0], first[k]); /* only the down parent's keys move */
+    }
+    assert_int_equal(moved, counts[2]);
+    parents_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_via_names_node),
         cmocka_unit_test(test_node_name),
         cmocka_unit_test(test_rendezvous),
+        cmocka_unit_test(test_health_thresholds),
+        cmocka_unit_test(test_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
