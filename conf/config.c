@@ -829,6 +829,15 @@ static int parse_origin_url(ctx_t *c, yaml_node_t *map, const char *parent, cons
 }
 
 /* `parents:` of an http origin: a list of {url, name, health_url} (tiered caching, proxy/parents.h) */
+/* an origin's keys of tiered caching: `parents` first, then those that tune them (http origins only) */
+static const char *const parents_keys[] = {"parents",
+                                           "parents_fallback",
+                                           "parent_health_interval",
+                                           "parent_health_timeout",
+                                           "parent_health_fails",
+                                           "parent_health_passes",
+                                           NULL};
+
 static int parse_parents(ctx_t *c, yaml_node_t *n, const char *okey, conf_origin_t *o)
 {
     static const char *const pkeys[] = {"url", "name", "health_url", "weight", NULL};
@@ -961,14 +970,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
         return -1;
 
     if (o->type == CONF_ORIGIN_S3) {
-        static const char *const httponly[] = {"parents",
-                                               "parents_fallback",
-                                               "parent_health_interval",
-                                               "parent_health_timeout",
-                                               "parent_health_fails",
-                                               "parent_health_passes",
-                                               NULL};
-        for (const char *const *s = httponly; *s != NULL; ++s)
+        for (const char *const *s = parents_keys; *s != NULL; ++s)
             if ((v = map_get(c, n, *s)) != NULL)
                 return fail_key(c, v, key, *s, "only for origins of type http");
     }
@@ -1034,9 +1036,7 @@ static int parse_origin(ctx_t *c, yaml_node_t *n, const char *key, conf_origin_t
             opt_uint(c, n, key, "parent_health_passes", 1, 100, &o->parent_health_passes) != 0)
             return -1;
         if (o->num_parents == 0) {
-            static const char *const needp[] = {"parents_fallback",     "parent_health_interval", "parent_health_timeout",
-                                                "parent_health_fails",  "parent_health_passes",   NULL};
-            for (const char *const *s = needp; *s != NULL; ++s)
+            for (const char *const *s = parents_keys + 1; *s != NULL; ++s) /* those that tune parents: */
                 if ((v = map_get(c, n, *s)) != NULL)
                     return fail_key(c, v, key, *s, "has no effect without parents:");
         }
