@@ -6,7 +6,8 @@
 #include "conf/config.h"
 #include "conf/diff.h"
 
-/* aliases can make a document a deep graph: a deeper part hashes as its path so far (no part of a real config is this deep) */
+/* aliases can make a document a deep graph, even a cyclic one (an alias inside the node it names): a part deeper than this
+ * hashes as its type only (no part of a real config is this deep; the bound keeps the recursion's stack small) */
 #define MAX_DEPTH 64
 
 static void *xrealloc(void *p, size_t n)
@@ -38,57 +39,54 @@ static uint64_t mix(uint64_t h, const void *p, size_t len)
 typedef struct hash_ctx {
     yaml_document_t *doc;
     uint64_t *memo;
-    unsigned char *done;
+    unsigned char *done; /* NODE_* */
 } hash_ctx_t;
 
-/* the hash of node n's content, wherever it stands; *cut is set when a part deeper than MAX_DEPTH was hashed as its type only
- * (such a result is not kept: the same node reached higher up hashes whole) */
-static uint64_t node_hash(hash_ctx_t *x, yaml_node_t *n, int depth, int *cut)
+enum { NODE_NEW = 0, NODE_DONE = 1, NODE_HASHING = 2 };
+
+/* the hash of node n's content, computed once per node whatever the paths to it (a node met again while it is being hashed -
+ * a cycle of aliases - hashes as its type only; so does a part deeper than MAX_DEPTH below the first path to it). Every
+ * result is kept: the work is linear in the document's nodes whatever the aliases do (keeping only whole results made a
+ * 64-deep fan of aliases exponential: a fuzzed 150-byte config took minutes). */
+static uint64_t node_hash(hash_ctx_t *x, yaml_node_t *n, int depth)
 {
     char tag = n == NULL ? '0' : n->type == YAML_SCALAR_NODE ? 's' : n->type == YAML_SEQUENCE_NODE ? 'l' : 'm';
     uint64_t h = mix(0xcbf29ce484222325ull, &tag, 1);
     if (n == NULL)
         return h;
     size_t id = (size_t)(n - x->doc->nodes.start);
-    if (x->done[id])
+    if (x->done[id] == NODE_DONE)
         return x->memo[id];
-    if (depth > MAX_DEPTH) {
-        *cut = 1;
+    if (x->done[id] == NODE_HASHING || depth > MAX_DEPTH)
         return h;
-    }
-    int below = 0;
+    x->done[id] = NODE_HASHING;
     if (n->type == YAML_SCALAR_NODE) {
         uint64_t len = n->data.scalar.length;
         h = mix(h, &len, sizeof(len));
         h = mix(h, n->data.scalar.value, n->data.scalar.length);
     } else if (n->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
-            uint64_t c = node_hash(x, yaml_document_get_node(x->doc, *it), depth + 1, &below);
+            uint64_t c = node_hash(x, yaml_document_get_node(x->doc, *it), depth + 1);
             h = mix(h, &c, sizeof(c));
         }
     } else {
         /* a map's keys in any order: the sum of its pairs' hashes */
         uint64_t sum = 0;
         for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; ++pr) {
-            uint64_t kv[2] = {node_hash(x, yaml_document_get_node(x->doc, pr->key), depth + 1, &below),
-                              node_hash(x, yaml_document_get_node(x->doc, pr->value), depth + 1, &below)};
+            uint64_t kv[2] = {node_hash(x, yaml_document_get_node(x->doc, pr->key), depth + 1),
+                              node_hash(x, yaml_document_get_node(x->doc, pr->value), depth + 1)};
             sum += mix(0xcbf29ce484222325ull, kv, sizeof(kv));
         }
         h = mix(h, &sum, sizeof(sum));
     }
-    if (below) {
-        *cut = 1;
-    } else {
-        x->memo[id] = h;
-        x->done[id] = 1;
-    }
+    x->memo[id] = h;
+    x->done[id] = NODE_DONE;
     return h;
 }
 
 static uint64_t hash_node(hash_ctx_t *x, yaml_node_t *n)
 {
-    int cut = 0;
-    return node_hash(x, n, 0, &cut);
+    return node_hash(x, n, 0);
 }
 
 static void add_part(conf_t *conf, const char *name, uint64_t hash)

@@ -107,11 +107,49 @@ static void test_changes(void **state)
     free(d);
 }
 
+/* aliases that make the document a cycle (an alias inside the node it names), or a fan 200 levels deep (each level a list of
+ * the one below and two aliases to it: 3^200 paths), are fingerprinted once per node: the load ends (with its error, or a
+ * config), it does not run for ever */
+static void test_alias_graphs_are_hashed_in_linear_time(void **state)
+{
+    (void)state;
+    char err[1024];
+    static const char cycle[] = "listen: [{port: 0}]\norigins: &o\n  s: {type:t:/0}\n  seed:\n"
+                                "    - {bucket: site, dir: examples/site}\n"
+                                "    - {bucket: b.2, dir: examples}: &a [*o, *o, *o]\n";
+    conf_t *c = conf_load_string("t.yaml", cycle, strlen(cycle), err, sizeof(err));
+    if (c != NULL)
+        conf_free(c);
+    /* x: &a199 [&a198 [... &a0 [1], *a0, *a0] ..., *a198, *a198]: each level defined inside the one above and named twice */
+    size_t cap = 64 * 1024, len = 0;
+    char *fan = malloc(cap), *tail = malloc(cap);
+    assert_non_null(fan);
+    assert_non_null(tail);
+    size_t tlen = 0;
+    len += (size_t)snprintf(fan + len, cap - len, "%sx: ", BASE);
+    for (int i = 199; i != 0; --i)
+        len += (size_t)snprintf(fan + len, cap - len, "&a%d [", i);
+    len += (size_t)snprintf(fan + len, cap - len, "&a0 [1]");
+    for (int i = 1; i != 200; ++i)
+        tlen += (size_t)snprintf(tail + tlen, cap - tlen, ", *a%d, *a%d]", i - 1, i - 1);
+    assert_true(len + tlen + 2 < cap);
+    memcpy(fan + len, tail, tlen);
+    len += tlen;
+    fan[len++] = '\n';
+    fan[len] = '\0';
+    free(tail);
+    c = conf_load_string("t.yaml", fan, len, err, sizeof(err));
+    if (c != NULL)
+        conf_free(c);
+    free(fan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_change),
         cmocka_unit_test(test_changes),
+        cmocka_unit_test(test_alias_graphs_are_hashed_in_linear_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
