@@ -411,9 +411,12 @@ void cache_obj_set_head(cache_obj_t *obj, int status, const char *reason, const 
     EDGE_ASSERT(cache_obj_state(obj) == CACHE_OBJ_BUSY);
     obj->status = status;
     obj->content_length = content_length;
-    /* a small stored body of known length: body and head in one block */
+    /* a small stored body of known length: body and head in one block. Not for a transient body (streamed from disk, or too
+     * big to keep): its segments are freed as its readers pass them, and a disk stream appends external segments, which
+     * must not follow a preallocated segment that stays empty */
     store_head(obj, status, reason, headers, num_headers, num_plain,
-               !pass && content_length >= 0 && content_length <= CACHE_OBJ_ONE_BLOCK_MAX ? content_length : -1);
+               !pass && !obj->transient && content_length >= 0 && content_length <= CACHE_OBJ_ONE_BLOCK_MAX ? content_length
+                                                                                                              : -1);
     obj_lock(obj);
     if (pass)
         obj->transient = 1;
@@ -547,6 +550,8 @@ void cache_obj_append_external(cache_obj_t *obj, const char *data, size_t len, v
     cache_body_t *b = cache_obj_body(obj);
     EDGE_ASSERT(len != 0 && len < CACHE_SEG_EXTERNAL);
     uint64_t avail = atomic_load_explicit(&b->avail, memory_order_relaxed);
+    /* readers take a segment's bytes up to its capacity: a tail with room left would be read where the next bytes are not */
+    EDGE_ASSERT(b->last == NULL || b->last->offset + cache_seg_cap(b->last) == avail);
     cache_seg_t *s = seg_new(avail, 0, sizeof(cache_seg_ext_t));
     cache_seg_ext_t x = {data, release, ctx};
     memcpy(s->data, &x, sizeof(x));

@@ -208,6 +208,31 @@ def big_object_streams_from_disk():
 
 
 @test
+def streamed_bodies_up_to_one_mb_are_the_origins_bytes():
+    # bodies of up to 1 MB with a known length are kept in one block with their head in memory; one streamed from disk
+    # (above max_object_size) is transient and must not get that block: the mapped read path appends the record's pages
+    # after it, and readers served the block's untouched memory (zeros) instead of the body
+    start()
+    for size in (1 << 20, 700000, 128 * 1024 + 1):
+        path = "/size/%d?cc=max-age=600" % size
+        want = body(size)
+        before = disk("writes_total")
+        s, h, b = get(path)
+        assert s == 200 and b == want, (size, s, len(b))
+        wait_until(lambda: disk("writes_total") > before, what="the disk write of the %d-byte object" % size)
+        for _ in range(2):  # the first hit checks the record's CRCs, the second is a verified one
+            hits = disk("hits_total")
+            s, h, b = get(path)
+            assert s == 200 and h["x-cache"] == "Hit from edgehook" and len(b) == size, (size, s, h, len(b))
+            assert b == want, "size %d: the hit from disk differs from the origin's body at byte %d" % (
+                size, next(i for i in range(size) if b[i] != want[i]))
+            assert disk("hits_total") == hits + 1
+        assert origin.count("/size/%d" % size) == 1
+    edge.assert_clean()
+    assert edge.stop() == 0
+
+
+@test
 def damaged_block_of_a_streamed_body_is_never_served():
     # the 3MB object above lives on disk only; one byte flipped in its block 30 (past the first reads of the stream)
     size = 3000000
