@@ -102,6 +102,19 @@ def warm(port, paths):
     c.close()
 
 
+def check(port, paths, want_file):
+    """a figure of wrong bytes is no figure: hits (from disk) must be the origin's body"""
+    with open(want_file, "rb") as f:
+        want = f.read()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for p in paths:
+        c.request("GET", p)
+        b = c.getresponse().read()
+        if b != want:
+            raise RuntimeError("%s: the hit's body (%d bytes) differs from the origin's" % (p, len(b)))
+    c.close()
+
+
 def wrk(port, prefix, n, conns):
     script = os.path.join(work, "rand.lua")
     with open(script, "w") as f:
@@ -161,6 +174,7 @@ state_dir: %s/edge-state
         warm(ngport, paths)
         warm(eport, paths)
         time.sleep(1)  # edgehook's writer finishes
+        check(eport, paths[:4], os.path.join(root, "1k" if label == "1 KB" else "1m"))
         for name, proc, port in (("edgehook", ep, eport), ("nginx", ng, ngport)):
             c0 = tree_cpu(proc.pid)
             h0 = edge_disk_hits(admin) if name == "edgehook" else 0
