@@ -298,19 +298,23 @@ def vary_variants_live_side_by_side_on_disk():
         bodies[(path, n)] = b
     assert origin.count("/count/vary-enc") == 2 and origin.count("/count/vary-lang") == 2
 
-    def all_hits_from_disk():
+    def all_hits(from_disk):
         for path, _, h, n in cases:
             hits = disk("hits_total")
             s, hd, b = get_with(path, h)
             assert s == 200 and hd["x-cache"] == "Hit from edgehook", (path, h, hd)
             assert b == bodies[(path, n)], (path, h, b[:40])  # its own variant's bytes, never the other's
-            assert disk("hits_total") == hits + 1, (path, h)
+            assert disk("hits_total") == hits + 1 or not from_disk, (path, h)
         assert origin.count("/count/vary-enc") == 2 and origin.count("/count/vary-lang") == 2
+    # after fillers, each variant is a hit with its own bytes, from disk where memory let go of it. Which ones it let go of is
+    # not fixed: memory is 16 shards, each with its own S3-FIFO queues (an object a lookup found after it was stored moves to
+    # its shard's main queue instead of leaving), and eviction visits the shards in turn only until the tier fits. "All four
+    # from disk" was asserted here and failed about one run in ten under TSan; the restart below asserts it
     evict_memory("vary")
-    all_hits_from_disk()
+    all_hits(False)
     assert edge.stop() == 0
     start()
-    all_hits_from_disk()
+    all_hits(True)  # after a restart memory is empty: each variant is a hit from disk
     # a request whose values select no stored variant is a miss, not one of them
     s, hd, b = get_with(enc, "Accept-Encoding: br")
     assert hd["x-cache"] == "Miss from edgehook" and count_of(b) == 3, hd
