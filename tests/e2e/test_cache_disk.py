@@ -306,10 +306,10 @@ def vary_variants_live_side_by_side_on_disk():
             assert b == bodies[(path, n)], (path, h, b[:40])  # its own variant's bytes, never the other's
             assert disk("hits_total") == hits + 1 or not from_disk, (path, h)
         assert origin.count("/count/vary-enc") == 2 and origin.count("/count/vary-lang") == 2
-    # after fillers, each variant is a hit with its own bytes, from disk where memory let go of it. Which ones it let go of is
-    # not fixed: memory is 16 shards, each with its own S3-FIFO queues (an object a lookup found after it was stored moves to
-    # its shard's main queue instead of leaving), and eviction visits the shards in turn only until the tier fits. "All four
-    # from disk" was asserted here and failed about one run in ten under TSan; the restart below asserts it
+    # after fillers, each variant is a hit with its own bytes, from disk where memory let go of it. "All four from disk" was
+    # asserted here and failed about one run in ten under TSan (a variant still in memory after the fillers; memory is 16
+    # shards with their own S3-FIFO queues, evicted in turn only until the tier fits - why that one stayed is not traced);
+    # the restart below asserts it
     evict_memory("vary")
     all_hits(False)
     assert edge.stop() == 0
